@@ -1,0 +1,49 @@
+# Every target installs what it needs first, so `make run` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NODE_STAMP := node_modules/.stamp
+
+.PHONY: help setup build run test lint format-check typecheck unit gen gen-check bench clean
+
+help:
+	@echo "make run    start one broker on 127.0.0.1:9092 (data in ./data)"
+	@echo "make test   lint, format check, type-check, gen-check and every test tier this machine can run"
+	@echo "make setup | build | bench | gen | gen-check | clean"
+
+$(NODE_STAMP): package.json package-lock.json broker/package.json operator/package.json e2e/package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+setup: $(NODE_STAMP)
+
+build: setup
+	npx tsc -b
+
+gen: setup
+	npx tsx broker/codegen/main.ts
+
+gen-check: setup
+	npx tsx broker/codegen/main.ts --check
+
+lint: setup
+	npx eslint .
+
+format-check: setup
+	npx prettier --check .
+
+typecheck: setup
+	npx tsc -b
+
+unit: setup
+	npx vitest run
+
+test: gen-check lint format-check typecheck unit
+
+run: build
+	@echo "The broker is not built yet (issue #3): make run will start it on 127.0.0.1:9092."
+
+bench: build
+	npx tsx broker/bench/protocol.ts
+
+clean:
+	rm -rf node_modules */node_modules */dist bench/out data e2e/artifacts
