@@ -46,4 +46,4 @@ bench: build
 	npx tsx broker/bench/protocol.ts
 
 clean:
-	rm -rf node_modules */node_modules */dist bench/out data e2e/artifacts
+	rm -rf node_modules */node_modules */dist broker/bench/out data e2e/artifacts

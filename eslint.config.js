@@ -9,7 +9,7 @@ export default tseslint.config(
       "**/node_modules/**",
       "**/generated/**",
       "e2e/artifacts/**",
-      "bench/out/**",
+      "broker/bench/out/**",
       ".cache/**",
       "charts/**",
       "**/*.js",
