@@ -45,5 +45,10 @@ run: build
 bench: build
 	npx tsx broker/bench/protocol.ts
 
+# Apache Kafka from Maven Central jars (broker + kafka-tools) into ~/.cache/tributary/kafka/<version>; a no-op once done.
+.PHONY: reference-kafka
+reference-kafka:
+	e2e/reference-kafka/install.sh
+
 clean:
 	rm -rf node_modules */node_modules */dist broker/bench/out data e2e/artifacts
