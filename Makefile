@@ -50,5 +50,10 @@ bench: build
 reference-kafka:
 	e2e/reference-kafka/install.sh
 
+# Golden frames from kafkajs, librdkafka and Java clients into broker/test/fixtures/golden (not part of make test).
+.PHONY: golden-capture
+golden-capture: setup reference-kafka
+	npx tsx e2e/golden-capture/capture.ts
+
 clean:
 	rm -rf node_modules */node_modules */dist broker/bench/out data e2e/artifacts
