@@ -40,7 +40,7 @@ unit: setup
 test: gen-check lint format-check typecheck unit
 
 run: build
-	@echo "The broker is not built yet (issue #3): make run will start it on 127.0.0.1:9092."
+	exec node broker/bin/tributary-broker --config broker/config/server.properties
 
 bench: build
 	npx tsx broker/bench/protocol.ts

@@ -1,0 +1,443 @@
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join, resolve } from "node:path";
+import { parseProperties, PropertiesSyntaxError, type PropertyEntry } from "./properties.ts";
+import {
+  CONFIG_KEYS,
+  IGNORED_KAFKA_KEYS,
+  isConfigKey,
+  type ConfigKey,
+  type ListenerAddress,
+  type LogLevel,
+  type ParsedValues,
+  type ProcessRole,
+  type QuorumVoter,
+  type SecurityProtocol,
+} from "./schema.ts";
+
+export type ConfigSource = "default" | "file" | "env" | "override";
+
+export interface ListenerConfig extends ListenerAddress {
+  readonly securityProtocol: SecurityProtocol;
+  /** Named in controller.listener.names: not for clients and never advertised. */
+  readonly isController: boolean;
+}
+
+export interface BrokerConfig {
+  readonly nodeId: number;
+  readonly processRoles: readonly ProcessRole[];
+  readonly listeners: readonly ListenerConfig[];
+  /** What Metadata returns to clients: advertised.listeners, or the client listeners with a wildcard host replaced. */
+  readonly advertisedListeners: readonly ListenerAddress[];
+  readonly listenerSecurityProtocolMap: Readonly<Record<string, SecurityProtocol>>;
+  readonly controllerListenerNames: readonly string[];
+  readonly controllerQuorumVoters: readonly QuorumVoter[];
+  /** Absolute paths: log.dirs, else log.dir, resolved against the working directory as Kafka does. */
+  readonly logDirs: readonly string[];
+  readonly logSegmentBytes: number;
+  /** log.roll.ms, else log.roll.hours. */
+  readonly logRollMs: number;
+  readonly logIndexIntervalBytes: number;
+  readonly numPartitions: number;
+  readonly defaultReplicationFactor: number;
+  readonly offsetsTopicReplicationFactor: number;
+  readonly offsetsTopicNumPartitions: number;
+  readonly autoCreateTopicsEnable: boolean;
+  /** log.retention.ms, else minutes, else hours; -1 means unlimited. */
+  readonly logRetentionMs: number;
+  /** -1 means unlimited. */
+  readonly logRetentionBytes: number;
+  readonly logRetentionCheckIntervalMs: number;
+  /** Number.MAX_SAFE_INTEGER stands for Kafka's Long.MAX_VALUE: never flush on count alone. */
+  readonly logFlushIntervalMessages: number;
+  /** Number.MAX_SAFE_INTEGER when unset: never flush on time alone. */
+  readonly logFlushIntervalMs: number;
+  readonly messageMaxBytes: number;
+  readonly socketRequestMaxBytes: number;
+  readonly socketRequestReadTimeoutMs: number;
+  readonly connectionsMaxIdleMs: number;
+  readonly groupInitialRebalanceDelayMs: number;
+  readonly groupMinSessionTimeoutMs: number;
+  readonly groupMaxSessionTimeoutMs: number;
+  readonly offsetsRetentionMinutes: number;
+  /** cluster.id, else the one in meta.properties of a log dir, else null (storage formats a new one). */
+  readonly clusterId: string | null;
+  /** -1 disabled, 0 any free port. */
+  readonly metricsPort: number;
+  readonly metricsHost: string;
+  readonly loggerLevel: LogLevel;
+  /** The effective string value and its origin for every supported key, for DescribeConfigs. */
+  readonly entries: Readonly<Record<ConfigKey, ConfigEntry>>;
+}
+
+export interface ConfigEntry {
+  /** null where Kafka's default is null and nothing set the key. */
+  readonly value: string | null;
+  readonly source: ConfigSource;
+}
+
+export interface ConfigIssue {
+  readonly key: string;
+  readonly value: string | null;
+  /** Where the value came from: "server.properties:12", "env TRIBUTARY_NODE_ID", "--override", "default". */
+  readonly origin: string;
+  readonly expected: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: readonly ConfigIssue[]) {
+    super(
+      issues
+        .map((i) =>
+          i.value === null
+            ? `${i.key}: ${i.expected} (${i.origin})`
+            : `invalid value ${JSON.stringify(i.value)} for ${i.key} (${i.origin}): expected ${i.expected}`,
+        )
+        .join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+export interface ConfigWarning {
+  readonly key: string;
+  readonly origin: string;
+  readonly message: string;
+}
+
+export interface ConfigInput {
+  /** server.properties entries in file order. */
+  readonly fileEntries?: readonly PropertyEntry[];
+  /** Named in messages, e.g. "config/server.properties". */
+  readonly fileName?: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Raw `key=value` strings from --override, in command-line order. */
+  readonly overrides?: readonly string[];
+  /** Base for relative log dirs. */
+  readonly cwd?: string;
+  /** Returns a log dir's meta.properties text, or null when it has none. */
+  readonly readMetaProperties?: (logDir: string) => string | null;
+}
+
+export interface ConfigResult {
+  readonly config: BrokerConfig;
+  /** Unknown keys and keys Tributary ignores; the caller logs them once a logger exists. */
+  readonly warnings: readonly ConfigWarning[];
+}
+
+export const ENV_PREFIX = "TRIBUTARY_";
+export const KAFKA_ENV_PREFIX = "KAFKA_";
+
+/** TRIBUTARY_LOG_DIRS → log.dirs. */
+export function envNameToKey(name: string, prefix: string): string {
+  return name.slice(prefix.length).toLowerCase().replaceAll("_", ".");
+}
+
+export function keyToEnvName(key: string): string {
+  return ENV_PREFIX + key.toUpperCase().replaceAll(".", "_");
+}
+
+interface Setting {
+  readonly value: string;
+  readonly source: ConfigSource;
+  readonly origin: string;
+}
+
+/** Applies file < KAFKA_* env < TRIBUTARY_* env < --override; later settings of the same key win. */
+function collectSettings(input: ConfigInput, warnings: ConfigWarning[], issues: ConfigIssue[]): Map<string, Setting> {
+  const settings = new Map<string, Setting>();
+  const fileName = input.fileName ?? "server.properties";
+  for (const e of input.fileEntries ?? []) {
+    settings.set(e.key, { value: e.value, source: "file", origin: `${fileName}:${e.line}` });
+  }
+  const env = input.env ?? {};
+  const envNames = Object.keys(env).sort();
+  for (const name of envNames) {
+    const value = env[name];
+    if (value === undefined || !name.startsWith(KAFKA_ENV_PREFIX)) continue;
+    // KAFKA_* is shared with Kafka's own scripts (KAFKA_HEAP_OPTS, KAFKA_OPTS): only names of keys we know count.
+    const k = envNameToKey(name, KAFKA_ENV_PREFIX);
+    if (isConfigKey(k)) settings.set(k, { value, source: "env", origin: `env ${name}` });
+  }
+  for (const name of envNames) {
+    const value = env[name];
+    if (value === undefined || !name.startsWith(ENV_PREFIX)) continue;
+    settings.set(envNameToKey(name, ENV_PREFIX), { value, source: "env", origin: `env ${name}` });
+  }
+  for (const o of input.overrides ?? []) {
+    const eq = o.indexOf("=");
+    const k = eq > 0 ? o.slice(0, eq).trim() : "";
+    if (k === "") {
+      issues.push({ key: o, value: null, origin: "--override", expected: "--override takes key=value" });
+      continue;
+    }
+    settings.set(k, { value: o.slice(eq + 1), source: "override", origin: "--override" });
+  }
+  for (const [k, s] of settings) {
+    if (isConfigKey(k)) continue;
+    settings.delete(k);
+    warnings.push({
+      key: k,
+      origin: s.origin,
+      message: IGNORED_KAFKA_KEYS.has(k)
+        ? `configuration key ${k} (${s.origin}) has no effect in Tributary and is ignored`
+        : `unknown configuration key ${k} (${s.origin}) is ignored`,
+    });
+  }
+  return settings;
+}
+
+function parseAll(settings: Map<string, Setting>, issues: ConfigIssue[]) {
+  const values: Partial<Record<ConfigKey, unknown>> = {};
+  const entries = {} as Record<ConfigKey, ConfigEntry>;
+  for (const k of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
+    const def = CONFIG_KEYS[k];
+    const s = settings.get(k);
+    const raw = s?.value ?? def.default;
+    entries[k] = { value: raw ?? null, source: s?.source ?? "default" };
+    if (raw === undefined) continue;
+    const r = def.schema.safeParse(raw);
+    if (r.success) values[k] = r.data;
+    else
+      issues.push({
+        key: k,
+        value: raw,
+        origin: s?.origin ?? "default",
+        expected: r.error.issues[0]?.message ?? "a valid value",
+      });
+  }
+  return { values: values as ParsedValues, entries };
+}
+
+const MS_PER_MINUTE = 60_000;
+const MS_PER_HOUR = 3_600_000;
+
+function retentionMs(v: ParsedValues): number {
+  if (v["log.retention.ms"] !== undefined) return v["log.retention.ms"] < 0 ? -1 : v["log.retention.ms"];
+  const minutes = v["log.retention.minutes"] ?? undefined;
+  if (minutes !== undefined) return minutes < 0 ? -1 : minutes * MS_PER_MINUTE;
+  const hours = v["log.retention.hours"] ?? 168;
+  return hours < 0 ? -1 : hours * MS_PER_HOUR;
+}
+
+function required<T>(v: T | undefined): T {
+  if (v === undefined) throw new Error("a key with a default failed to parse without an issue");
+  return v;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === "object" && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+function issueFor(
+  key: ConfigKey,
+  settings: Map<string, Setting>,
+  entries: Record<ConfigKey, ConfigEntry>,
+  expected: string,
+) {
+  return { key, value: entries[key].value, origin: settings.get(key)?.origin ?? "default", expected };
+}
+
+function metaProperties(
+  logDirs: readonly string[],
+  read: ((dir: string) => string | null) | undefined,
+  issues: ConfigIssue[],
+): { clusterId?: string; nodeId?: number } {
+  const found: { clusterId?: string; nodeId?: number } = {};
+  if (!read) return found;
+  for (const dir of logDirs) {
+    const text = read(dir);
+    if (text === null) continue;
+    const origin = join(dir, "meta.properties");
+    let props: Map<string, string>;
+    try {
+      props = new Map(parseProperties(text).map((e) => [e.key, e.value]));
+    } catch (err) {
+      issues.push({ key: "meta.properties", value: null, origin, expected: `unreadable: ${String(err)}` });
+      continue;
+    }
+    const cid = props.get("cluster.id");
+    if (cid !== undefined) {
+      if (found.clusterId !== undefined && found.clusterId !== cid)
+        issues.push({
+          key: "cluster.id",
+          value: cid,
+          origin,
+          expected: `the same cluster.id as other log dirs (${found.clusterId})`,
+        });
+      found.clusterId ??= cid;
+    }
+    const nid = props.get("node.id");
+    if (nid !== undefined && /^\d+$/.test(nid)) found.nodeId ??= Number(nid);
+  }
+  return found;
+}
+
+/**
+ * Turns file entries, environment and overrides into a validated, frozen BrokerConfig. Throws ConfigError listing
+ * every problem found, each naming the key, the value, where it came from and what was expected.
+ */
+export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
+  const warnings: ConfigWarning[] = [];
+  const issues: ConfigIssue[] = [];
+  const settings = collectSettings(input, warnings, issues);
+  const { values: v, entries } = parseAll(settings, issues);
+  const issue = (key: ConfigKey, expected: string) => issues.push(issueFor(key, settings, entries, expected));
+
+  if (v["node.id"] === undefined && entries["node.id"].value === null)
+    issues.push({ key: "node.id", value: null, origin: "missing", expected: "node.id is required (an integer ≥ 0)" });
+
+  const protocolMap = new Map(v["listener.security.protocol.map"] ?? []);
+  const controllerNames = (v["controller.listener.names"] ?? []).map((n) => n.toUpperCase());
+  const listeners: ListenerConfig[] = [];
+  for (const l of v.listeners ?? []) {
+    const isController = controllerNames.includes(l.name);
+    // Kafka 4 maps an unmapped controller listener to PLAINTEXT; any other unmapped name is an error.
+    const protocol = protocolMap.get(l.name) ?? (isController ? "PLAINTEXT" : undefined);
+    if (protocol === undefined) {
+      issue("listeners", `listener names present in listener.security.protocol.map; ${l.name} is not`);
+      continue;
+    }
+    if (protocol !== "PLAINTEXT")
+      issue("listeners", `PLAINTEXT listeners (Tributary does not support ${protocol} yet); ${l.name} is ${protocol}`);
+    const clash = listeners.find((o) => o.port === l.port && o.port !== 0 && (o.host === l.host || !o.host || !l.host));
+    if (clash) issue("listeners", `a different port for each listener; ${clash.name} and ${l.name} share ${l.port}`);
+    listeners.push({ ...l, securityProtocol: protocol, isController });
+  }
+  if (v.listeners && listeners.filter((l) => !l.isController).length === 0 && v["process.roles"]?.includes("broker"))
+    issue("listeners", "at least one listener that is not a controller listener");
+
+  let advertised: ListenerAddress[];
+  if (v["advertised.listeners"]) {
+    advertised = v["advertised.listeners"];
+    for (const a of advertised) {
+      if (!listeners.some((l) => l.name === a.name))
+        issue("advertised.listeners", `names that appear in listeners; ${a.name} does not`);
+      if (a.host === "" || a.host === "0.0.0.0" || a.host === "::")
+        issue("advertised.listeners", `a host clients can connect to; ${a.name} has "${a.host}"`);
+    }
+  } else {
+    const local = hostname();
+    advertised = listeners
+      .filter((l) => !l.isController)
+      .map((l) => ({
+        name: l.name,
+        host: l.host === "" || l.host === "0.0.0.0" || l.host === "::" ? local : l.host,
+        port: l.port,
+      }));
+  }
+
+  const minSession = v["group.min.session.timeout.ms"];
+  const maxSession = v["group.max.session.timeout.ms"];
+  if (minSession !== undefined && maxSession !== undefined && minSession > maxSession)
+    issue("group.min.session.timeout.ms", `at most group.max.session.timeout.ms (${maxSession})`);
+
+  const cwd = input.cwd ?? process.cwd();
+  const rawDirs = v["log.dirs"] ?? (v["log.dir"] !== undefined ? [v["log.dir"]] : []);
+  if (v["log.dirs"]?.length === 0) issue("log.dirs", "at least one directory");
+  const logDirs = rawDirs.map((d) => resolve(cwd, d));
+
+  const meta = metaProperties(logDirs, input.readMetaProperties, issues);
+  const configured = v["cluster.id"];
+  if (configured !== undefined && meta.clusterId !== undefined && configured !== meta.clusterId)
+    issue("cluster.id", `the cluster.id already stored in the log dirs' meta.properties (${meta.clusterId})`);
+  const nodeId = v["node.id"];
+  if (nodeId !== undefined && meta.nodeId !== undefined && nodeId !== meta.nodeId)
+    issue("node.id", `the node.id already stored in the log dirs' meta.properties (${meta.nodeId})`);
+
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const rollMs = v["log.roll.ms"] ?? required(v["log.roll.hours"]) * MS_PER_HOUR;
+  const config: BrokerConfig = {
+    nodeId: required(nodeId),
+    processRoles: required(v["process.roles"]),
+    listeners,
+    advertisedListeners: advertised,
+    listenerSecurityProtocolMap: Object.fromEntries(protocolMap),
+    controllerListenerNames: controllerNames,
+    controllerQuorumVoters: required(v["controller.quorum.voters"]),
+    logDirs,
+    logSegmentBytes: required(v["log.segment.bytes"]),
+    logRollMs: rollMs,
+    logIndexIntervalBytes: required(v["log.index.interval.bytes"]),
+    numPartitions: required(v["num.partitions"]),
+    defaultReplicationFactor: required(v["default.replication.factor"]),
+    offsetsTopicReplicationFactor: required(v["offsets.topic.replication.factor"]),
+    offsetsTopicNumPartitions: required(v["offsets.topic.num.partitions"]),
+    autoCreateTopicsEnable: required(v["auto.create.topics.enable"]),
+    logRetentionMs: retentionMs(v),
+    logRetentionBytes: required(v["log.retention.bytes"]),
+    logRetentionCheckIntervalMs: required(v["log.retention.check.interval.ms"]),
+    logFlushIntervalMessages: required(v["log.flush.interval.messages"]),
+    logFlushIntervalMs: v["log.flush.interval.ms"] ?? Number.MAX_SAFE_INTEGER,
+    messageMaxBytes: required(v["message.max.bytes"]),
+    socketRequestMaxBytes: required(v["socket.request.max.bytes"]),
+    socketRequestReadTimeoutMs: required(v["socket.request.read.timeout.ms"]),
+    connectionsMaxIdleMs: required(v["connections.max.idle.ms"]),
+    groupInitialRebalanceDelayMs: required(v["group.initial.rebalance.delay.ms"]),
+    groupMinSessionTimeoutMs: required(minSession),
+    groupMaxSessionTimeoutMs: required(maxSession),
+    offsetsRetentionMinutes: required(v["offsets.retention.minutes"]),
+    clusterId: configured ?? meta.clusterId ?? null,
+    metricsPort: required(v["metrics.port"]),
+    metricsHost: required(v["metrics.host"]),
+    loggerLevel: required(v["logger.level"]),
+    entries,
+  };
+  return { config: deepFreeze(config), warnings };
+}
+
+function readMetaFile(dir: string): string | null {
+  try {
+    return readFileSync(join(dir, "meta.properties"), "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+}
+
+export interface LoadOptions {
+  readonly configPath: string;
+  readonly overrides?: readonly string[];
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly cwd?: string;
+}
+
+/** Reads the properties file and each log dir's meta.properties, then resolves. Throws ConfigError. */
+export function loadBrokerConfig(options: LoadOptions): ConfigResult {
+  let text: string;
+  try {
+    text = readFileSync(resolve(options.cwd ?? process.cwd(), options.configPath), "utf8");
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ConfigError([
+      {
+        key: "--config",
+        value: null,
+        origin: "command line",
+        expected: `cannot read ${options.configPath} (${reason})`,
+      },
+    ]);
+  }
+  let fileEntries: PropertyEntry[];
+  try {
+    fileEntries = parseProperties(text);
+  } catch (err) {
+    if (!(err instanceof PropertiesSyntaxError)) throw err;
+    throw new ConfigError([
+      { key: "--config", value: null, origin: `${options.configPath}:${err.line}`, expected: err.message },
+    ]);
+  }
+  return resolveBrokerConfig({
+    fileEntries,
+    fileName: options.configPath,
+    env: options.env ?? {},
+    overrides: options.overrides ?? [],
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+    readMetaProperties: readMetaFile,
+  });
+}

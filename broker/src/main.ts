@@ -1,0 +1,124 @@
+import { Registry } from "prom-client";
+import { parseCliArgs, USAGE } from "./config/args.ts";
+import { ConfigError, loadBrokerConfig, type BrokerConfig } from "./config/broker-config.ts";
+import type { RequestDispatcher } from "./network/types.ts";
+import { startNetwork } from "./network/server.ts";
+import { ExitCode, StartupError } from "./runtime/exit-codes.ts";
+import { Lifecycle } from "./runtime/lifecycle.ts";
+import { createLogger, type Logger } from "./runtime/logger.ts";
+import { createMetrics, startMetricsServer, type BrokerMetrics } from "./runtime/metrics.ts";
+
+export interface MainIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+const defaultIo: MainIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+};
+
+export interface DispatcherDeps {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly metrics: BrokerMetrics;
+}
+
+/**
+ * TEMPORARY until broker/src/handlers/dispatcher.ts exists: closes every connection on its first request, so the
+ * process, listeners, config and metrics can be run end to end before the request handlers land. Replace with
+ * `createDispatcher(deps)` from ./handlers/dispatcher.ts.
+ */
+function createTemporaryClosingDispatcher(deps: DispatcherDeps): RequestDispatcher {
+  deps.logger.warn("No request handlers yet: every connection is closed on its first request");
+  return {
+    dispatch(_frame, connection) {
+      connection.closeAfterResponse("request handlers are not implemented yet");
+      return Promise.resolve(null);
+    },
+  };
+}
+
+/**
+ * Composition root: arguments → config → logger → metrics → listeners. Resolves with the process exit code once the
+ * broker has stopped (after SIGTERM/SIGINT), or at once when it cannot start.
+ */
+export async function main(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  io: MainIo = defaultIo,
+): Promise<number> {
+  const args = parseCliArgs(argv);
+  if (args.kind === "help") {
+    io.stdout(`${USAGE}\n`);
+    return ExitCode.Ok;
+  }
+  if (args.kind === "error") {
+    io.stderr(`tributary-broker: ${args.message}\n\n${USAGE}\n`);
+    return ExitCode.Config;
+  }
+
+  let config: BrokerConfig;
+  let warnings;
+  try {
+    ({ config, warnings } = loadBrokerConfig({ configPath: args.configPath, overrides: args.overrides, env }));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.stderr(`tributary-broker: invalid configuration:\n${err.message.replace(/^/gm, "  ")}\n`);
+    return ExitCode.Config;
+  }
+
+  const logger = createLogger({ level: config.loggerLevel, env, base: { nodeId: config.nodeId } });
+  for (const w of warnings) logger.warn({ key: w.key, origin: w.origin }, w.message);
+
+  const metrics = createMetrics(new Registry());
+  const lifecycle = new Lifecycle({ logger });
+  try {
+    if (config.metricsPort >= 0) {
+      await lifecycle.start(
+        "metrics",
+        () =>
+          startMetricsServer({
+            registry: metrics.registry,
+            host: config.metricsHost,
+            port: config.metricsPort,
+            logger,
+          }),
+        (server) => server.close(),
+      );
+    }
+    const dispatcher = createTemporaryClosingDispatcher({ config, logger, metrics });
+    // Controller listeners carry KRaft's quorum protocol, which a single combined node does not need yet.
+    const clientListeners = config.listeners.filter((l) => !l.isController);
+    await lifecycle.start(
+      "network",
+      () =>
+        startNetwork({
+          listeners: clientListeners,
+          dispatcher,
+          logger,
+          metrics: metrics.network,
+          maxRequestBytes: config.socketRequestMaxBytes,
+          idleTimeoutMs: config.connectionsMaxIdleMs,
+          requestReadTimeoutMs: config.socketRequestReadTimeoutMs,
+        }),
+      (network) => network.close(),
+    );
+  } catch (err) {
+    const code = err instanceof StartupError ? err.exitCode : ExitCode.Failure;
+    const message = err instanceof Error ? err.message : String(err);
+    logger.fatal({ err }, "Failed to start");
+    io.stderr(`tributary-broker: ${message}\n`);
+    await lifecycle.stop("failed to start", code);
+    return code;
+  }
+
+  logger.info(
+    { clusterId: config.clusterId, advertisedListeners: config.advertisedListeners, logDirs: config.logDirs },
+    "Broker started",
+  );
+  const removeSignalHandlers = lifecycle.handleSignals();
+  const code = await lifecycle.done;
+  removeSignalHandlers();
+  return code;
+}

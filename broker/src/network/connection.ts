@@ -1,0 +1,236 @@
+import type { Socket } from "node:net";
+import type { Logger } from "pino";
+import { FrameReader } from "./frame-reader.ts";
+import type { ConnectionContext, NetworkMetrics, RequestDispatcher } from "./types.ts";
+
+export interface ConnectionOptions {
+  readonly listenerName: string;
+  readonly dispatcher: RequestDispatcher;
+  readonly logger: Logger;
+  readonly metrics: NetworkMetrics;
+  /** socket.request.max.bytes: a larger size prefix closes the connection before anything is allocated. */
+  readonly maxRequestBytes: number;
+  /** connections.max.idle.ms: no bytes either way and nothing in progress for this long closes the connection. */
+  readonly idleTimeoutMs: number;
+  /** A frame that has begun to arrive must be complete within this time (defeats slowloris-style clients). */
+  readonly requestReadTimeoutMs: number;
+  /** Complete requests waiting behind the one being handled before reading pauses. */
+  readonly maxQueuedRequests: number;
+}
+
+const CLOSE_LINGER_MS = 5_000;
+
+type CloseKind = "protocol" | "timeout" | "error" | "peer" | "requested" | "shutdown";
+
+/**
+ * One client connection: framing, strictly ordered dispatch (one request at a time, as Kafka does by muting the
+ * channel), response writes, flow control and timeouts. Nothing a client sends can throw out of this class.
+ */
+export class Connection {
+  readonly context: ConnectionContext;
+  /** Settles once the socket has closed. */
+  readonly closed: Promise<void>;
+
+  private readonly reader: FrameReader;
+  private readonly queue: Buffer[] = [];
+  private readonly abort = new AbortController();
+  private readonly log: Logger;
+  private dispatching = false;
+  private writeBlocked = false;
+  private peerEnded = false;
+  private closing = false;
+  private closeAfterReason: string | null = null;
+  private frameTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly id: string,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.reader = new FrameReader(options.maxRequestBytes);
+    const remoteAddress = socket.remoteAddress ?? "unknown";
+    const remotePort = socket.remotePort ?? 0;
+    this.log = options.logger.child({
+      conn: id,
+      listener: options.listenerName,
+      remote: `${remoteAddress}:${remotePort}`,
+    });
+    this.context = {
+      id,
+      listenerName: options.listenerName,
+      remoteAddress,
+      remotePort,
+      localAddress: socket.localAddress ?? "unknown",
+      localPort: socket.localPort ?? 0,
+      logger: this.log,
+      signal: this.abort.signal,
+      closeAfterResponse: (reason: string) => {
+        this.closeAfterReason ??= reason;
+      },
+    };
+    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
+
+    options.metrics.connectionOpened(options.listenerName);
+    this.log.debug("Accepted connection");
+    socket.setTimeout(options.idleTimeoutMs);
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("end", () => this.onPeerEnd());
+    socket.on("timeout", () => this.onIdle());
+    socket.on("drain", () => this.onDrain());
+    socket.on("error", (err: NodeJS.ErrnoException) => {
+      // Resets and broken pipes are how clients usually leave; anything else is worth a closer look.
+      const level = err.code === "ECONNRESET" || err.code === "EPIPE" ? "debug" : "warn";
+      this.log[level]({ err }, "Socket error");
+    });
+    socket.once("close", () => this.onClose());
+  }
+
+  /** Stop reading, let the request in progress finish and its response go out, then close; force after graceMs. */
+  async shutdown(graceMs: number): Promise<void> {
+    if (!this.closing) {
+      this.queue.length = 0;
+      this.socket.pause();
+      // Ends long-polls early so their (empty) responses go out within the grace period.
+      this.abort.abort();
+      this.closeAfterReason ??= "broker shutting down";
+      if (!this.dispatching) this.close("shutdown", "broker shutting down");
+    }
+    const timer = setTimeout(() => this.socket.destroy(), graceMs);
+    await this.closed;
+    clearTimeout(timer);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.options.metrics.bytesReceived(this.options.listenerName, chunk.length);
+    if (this.closing) return;
+    this.reader.push(chunk);
+    for (let ev = this.reader.next(); ev !== null; ev = this.reader.next()) {
+      if (ev.kind === "invalid-size") {
+        const why =
+          ev.size <= 0
+            ? `invalid request size ${ev.size}`
+            : `request of ${ev.size} bytes exceeds socket.request.max.bytes (${this.options.maxRequestBytes})`;
+        this.close("protocol", why, true);
+        return;
+      }
+      this.queue.push(ev.frame);
+    }
+    this.armFrameTimer();
+    this.updateFlow();
+    void this.pump();
+  }
+
+  private armFrameTimer(): void {
+    if (this.reader.pendingBytes === 0) {
+      if (this.frameTimer) clearTimeout(this.frameTimer);
+      this.frameTimer = null;
+    } else if (!this.frameTimer) {
+      // Not restarted by progress: a client trickling one byte at a time must still finish the frame in time.
+      this.frameTimer = setTimeout(() => {
+        this.close(
+          "timeout",
+          `request incomplete after ${this.options.requestReadTimeoutMs} ms (socket.request.read.timeout.ms)`,
+          true,
+        );
+      }, this.options.requestReadTimeoutMs);
+      this.frameTimer.unref();
+    }
+  }
+
+  /** Reads only while there is room for more requests and the client is taking its responses. */
+  private updateFlow(): void {
+    const wantRead = !this.closing && !this.writeBlocked && this.queue.length < this.options.maxQueuedRequests;
+    if (wantRead && this.socket.isPaused()) this.socket.resume();
+    else if (!wantRead && !this.socket.isPaused()) this.socket.pause();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      while (!this.closing && !this.writeBlocked) {
+        const frame = this.queue.shift();
+        if (frame === undefined) break;
+        this.updateFlow();
+        let response: Buffer | null;
+        try {
+          response = await this.options.dispatcher.dispatch(frame, this.context);
+        } catch (err) {
+          this.log.warn({ err }, "Request handling failed; closing the connection");
+          this.close("error", "request handling failed", true);
+          return;
+        }
+        if (this.socket.destroyed) return;
+        if (response !== null) this.write(response);
+        if (this.closeAfterReason !== null) {
+          this.close("requested", this.closeAfterReason);
+          return;
+        }
+      }
+      if (this.peerEnded && this.queue.length === 0 && !this.closing) this.close("peer", "client closed its side");
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  private write(body: Buffer): void {
+    const prefix = Buffer.allocUnsafe(4);
+    prefix.writeInt32BE(body.length, 0);
+    // Corked, the two writes reach the socket as one writev: one syscall and no copy of the body.
+    this.socket.cork();
+    this.socket.write(prefix);
+    const ok = this.socket.write(body);
+    this.socket.uncork();
+    this.options.metrics.bytesSent(this.options.listenerName, body.length + 4);
+    if (!ok) {
+      this.writeBlocked = true;
+      this.updateFlow();
+    }
+  }
+
+  private onDrain(): void {
+    if (!this.writeBlocked) return;
+    this.writeBlocked = false;
+    this.updateFlow();
+    void this.pump();
+  }
+
+  private onPeerEnd(): void {
+    this.peerEnded = true;
+    // Requests already received are still answered (allowHalfOpen), then the connection closes.
+    if (!this.dispatching && this.queue.length === 0) this.close("peer", "client closed its side");
+  }
+
+  private onIdle(): void {
+    if (this.dispatching || this.queue.length > 0 || this.reader.pendingBytes > 0 || this.writeBlocked) return;
+    this.close("timeout", `idle for ${this.options.idleTimeoutMs} ms (connections.max.idle.ms)`, true);
+  }
+
+  /** @param abrupt drop anything unsent (the client misbehaved); otherwise flush pending responses first. */
+  private close(kind: CloseKind, reason: string, abrupt = false): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.queue.length = 0;
+    if (this.frameTimer) clearTimeout(this.frameTimer);
+    this.frameTimer = null;
+    const level = kind === "protocol" || kind === "error" ? "warn" : kind === "timeout" ? "info" : "debug";
+    this.log[level]({ reason }, "Closing connection");
+    if (abrupt) {
+      this.socket.destroy();
+      return;
+    }
+    this.socket.end();
+    // With allowHalfOpen the socket lingers until the client closes its side too; do not wait on it forever.
+    setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS).unref();
+  }
+
+  private onClose(): void {
+    this.closing = true;
+    if (this.frameTimer) clearTimeout(this.frameTimer);
+    this.frameTimer = null;
+    this.queue.length = 0;
+    this.abort.abort();
+    this.options.metrics.connectionClosed(this.options.listenerName);
+    this.log.debug("Connection closed");
+  }
+}

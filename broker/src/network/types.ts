@@ -1,0 +1,50 @@
+import type { Logger } from "pino";
+
+/**
+ * The only thing the network layer knows about request handling. It hands over each complete request frame of a
+ * connection one at a time, in arrival order, and writes back whatever the dispatcher returns before it hands over the
+ * next one, so responses always leave in request order (Kafka clients pipeline up to 5 requests and rely on it).
+ */
+export interface RequestDispatcher {
+  /**
+   * @param frame one request without its 4-byte size prefix. It may be a view into a larger read buffer; copy any part
+   *   kept beyond the returned promise's settlement.
+   * @returns the response without its size prefix, or null when the request gets no response (Produce with acks=0).
+   *   A rejection closes this connection only; it is logged and other connections carry on.
+   */
+  dispatch(frame: Buffer, connection: ConnectionContext): Promise<Buffer | null>;
+}
+
+export interface ConnectionContext {
+  /** Unique within the process, e.g. "PLAINTEXT-7". Appears in every log line about the connection. */
+  readonly id: string;
+  readonly listenerName: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** A child logger bound to { conn, listener, remote }. */
+  readonly logger: Logger;
+  /** Aborted when the connection closes or the broker shuts down, so long-polls (Fetch max_wait_ms) stop waiting. */
+  readonly signal: AbortSignal;
+  /**
+   * Close the connection once the response to the current request (if any) is written, e.g. after an error response
+   * Kafka answers by disconnecting. No further requests of this connection are dispatched.
+   */
+  closeAfterResponse(reason: string): void;
+}
+
+/** Hooks the network layer calls for metrics, so it needs no metrics library. */
+export interface NetworkMetrics {
+  connectionOpened(listenerName: string): void;
+  connectionClosed(listenerName: string): void;
+  bytesReceived(listenerName: string, bytes: number): void;
+  bytesSent(listenerName: string, bytes: number): void;
+}
+
+export const NO_NETWORK_METRICS: NetworkMetrics = {
+  connectionOpened: () => undefined,
+  connectionClosed: () => undefined,
+  bytesReceived: () => undefined,
+  bytesSent: () => undefined,
+};

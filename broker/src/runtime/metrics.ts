@@ -1,0 +1,230 @@
+import { createServer, type Server } from "node:http";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Logger } from "pino";
+import type { NetworkMetrics } from "../network/types.ts";
+import { bindError } from "./exit-codes.ts";
+
+export interface PartitionStats {
+  readonly topic: string;
+  readonly partition: number;
+  readonly logSizeBytes: number;
+}
+
+export interface GroupLag {
+  readonly group: string;
+  readonly topic: string;
+  readonly partition: number;
+  /** High watermark minus committed offset. */
+  readonly lag: number;
+}
+
+export type StatsSource<T> = () => Iterable<T> | Promise<Iterable<T>>;
+
+export interface BrokerMetrics {
+  readonly registry: Registry;
+  /** Label api is the API name (e.g. "Produce"), version the request version as a string. */
+  readonly requestsTotal: Counter<"api" | "version">;
+  /** Seconds from a complete request frame to its response being handed to the socket. */
+  readonly requestDuration: Histogram<"api">;
+  /** Responses carrying a non-zero Kafka error code, per code (numeric, as a string). */
+  readonly requestErrors: Counter<"api" | "error_code">;
+  readonly bytesIn: Counter<"listener">;
+  readonly bytesOut: Counter<"listener">;
+  readonly activeConnections: Gauge<"listener">;
+  readonly connectionsTotal: Counter<"listener">;
+  /** Filled at scrape time from the source given to setPartitionStatsSource. */
+  readonly partitions: Gauge;
+  readonly logSizeBytes: Gauge<"topic" | "partition">;
+  /** Filled at scrape time from the source given to setGroupLagSource. */
+  readonly consumerGroupLag: Gauge<"group" | "topic" | "partition">;
+  /** The storage layer provides the current partitions; called once per scrape. */
+  setPartitionStatsSource(source: StatsSource<PartitionStats>): void;
+  /** The group coordinator provides the current lag; called once per scrape. */
+  setGroupLagSource(source: StatsSource<GroupLag>): void;
+  /** One finished request: counts it, its latency and, when errorCode is non-zero, the error. */
+  observeRequest(api: string, version: number, seconds: number, errorCode?: number): void;
+  /** The hooks the network layer calls. */
+  readonly network: NetworkMetrics;
+}
+
+export interface MetricsOptions {
+  /** Process metrics (CPU, RSS, event-loop lag, GC); off in tests that build many registries. */
+  readonly defaultMetrics?: boolean;
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export function createMetrics(registry: Registry, options: MetricsOptions = {}): BrokerMetrics {
+  const registers = [registry];
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "tributary_" });
+
+  let partitionSource: StatsSource<PartitionStats> | undefined;
+  let lagSource: StatsSource<GroupLag> | undefined;
+
+  const requestsTotal = new Counter({
+    name: "tributary_requests_total",
+    help: "Requests handled, by API and version",
+    labelNames: ["api", "version"] as const,
+    registers,
+  });
+  const requestDuration = new Histogram({
+    name: "tributary_request_duration_seconds",
+    help: "Time from a complete request to its response being written, by API",
+    labelNames: ["api"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const requestErrors = new Counter({
+    name: "tributary_request_errors_total",
+    help: "Responses with a non-zero Kafka error code, by API and error code",
+    labelNames: ["api", "error_code"] as const,
+    registers,
+  });
+  const perListener = (name: string, help: string) =>
+    new Counter({ name, help: `${help}, by listener`, labelNames: ["listener"] as const, registers });
+  const bytesIn = perListener("tributary_network_bytes_in_total", "Bytes received from clients");
+  const bytesOut = perListener("tributary_network_bytes_out_total", "Bytes sent to clients");
+  const connectionsTotal = perListener("tributary_connections_total", "Client connections accepted");
+  const activeConnections = new Gauge({
+    name: "tributary_connections_active",
+    help: "Open client connections, by listener",
+    labelNames: ["listener"] as const,
+    registers,
+  });
+  const logSizeBytes = new Gauge({
+    name: "tributary_log_size_bytes",
+    help: "Bytes on disk per partition log",
+    labelNames: ["topic", "partition"] as const,
+    registers,
+  });
+  const partitions = new Gauge({
+    name: "tributary_partitions",
+    help: "Partitions hosted by this broker",
+    registers,
+    // One collect fills both partition gauges so the source is asked once per scrape.
+    async collect() {
+      logSizeBytes.reset();
+      if (!partitionSource) return;
+      let count = 0;
+      for (const p of await partitionSource()) {
+        count++;
+        logSizeBytes.set({ topic: p.topic, partition: String(p.partition) }, p.logSizeBytes);
+      }
+      this.set(count);
+    },
+  });
+  const consumerGroupLag = new Gauge({
+    name: "tributary_consumer_group_lag",
+    help: "Messages between a group's committed offset and the high watermark, per partition",
+    labelNames: ["group", "topic", "partition"] as const,
+    registers,
+    async collect() {
+      this.reset();
+      if (!lagSource) return;
+      for (const l of await lagSource()) {
+        this.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag);
+      }
+    },
+  });
+
+  return {
+    registry,
+    requestsTotal,
+    requestDuration,
+    requestErrors,
+    bytesIn,
+    bytesOut,
+    activeConnections,
+    connectionsTotal,
+    partitions,
+    logSizeBytes,
+    consumerGroupLag,
+    setPartitionStatsSource(source) {
+      partitionSource = source;
+    },
+    setGroupLagSource(source) {
+      lagSource = source;
+    },
+    observeRequest(api, version, seconds, errorCode) {
+      requestsTotal.inc({ api, version: String(version) });
+      requestDuration.observe({ api }, seconds);
+      if (errorCode !== undefined && errorCode !== 0) requestErrors.inc({ api, error_code: String(errorCode) });
+    },
+    network: {
+      connectionOpened(listener) {
+        connectionsTotal.inc({ listener });
+        activeConnections.inc({ listener });
+      },
+      connectionClosed(listener) {
+        activeConnections.dec({ listener });
+      },
+      bytesReceived(listener, n) {
+        bytesIn.inc({ listener }, n);
+      },
+      bytesSent(listener, n) {
+        bytesOut.inc({ listener }, n);
+      },
+    },
+  };
+}
+
+export interface MetricsServerOptions {
+  readonly registry: Registry;
+  readonly host: string;
+  /** 0 picks a free port (see MetricsServer.port). */
+  readonly port: number;
+  readonly logger: Logger;
+}
+
+export interface MetricsServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Serves GET /metrics in the Prometheus text format, and GET /healthz for liveness probes. */
+export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
+  const { registry, logger } = options;
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD" }).end();
+    } else if (path === "/metrics") {
+      registry.metrics().then(
+        (body) => res.writeHead(200, { "content-type": registry.contentType }).end(body),
+        (err: unknown) => {
+          logger.error({ err }, "Metrics collection failed");
+          res.writeHead(500, { "content-type": "text/plain" }).end("metrics collection failed\n");
+        },
+      );
+    } else if (path === "/healthz") {
+      res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+    } else {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found; try /metrics\n");
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err) =>
+      reject(
+        bindError(
+          err,
+          options.host,
+          options.port,
+          "metrics.port",
+          "set metrics.port to another port, or -1 to disable",
+        ),
+      ),
+    );
+    server.listen({ host: options.host, port: options.port }, resolve);
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  logger.info({ host: options.host, port }, "Serving metrics on /metrics");
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
