@@ -1,0 +1,17 @@
+export { BufferPool, sharedBufferPool } from "./buffer-pool.ts";
+export { DEFAULT_LOG_CONFIG, resolveLogConfig, type LogConfig } from "./config.ts";
+export { InvalidBatchError, LogClosedError, OffsetOutOfRangeError } from "./errors.ts";
+export { UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET, type EpochEndOffset, type EpochEntry } from "./leader-epoch-cache.ts";
+export {
+  PartitionLog,
+  type AppendOptions,
+  type AppendResult,
+  type DeletedSegment,
+  type DeletionReason,
+  type PartitionLogOptions,
+  type ReadOptions,
+  type ReadResult,
+  type RetentionOutcome,
+  type TimestampLookup,
+} from "./partition-log.ts";
+export { segmentFileName, type SegmentInfo } from "./segment.ts";
