@@ -15,3 +15,11 @@ export {
   type TimestampLookup,
 } from "./partition-log.ts";
 export { segmentFileName, type SegmentInfo } from "./segment.ts";
+export {
+  LogManager,
+  parsePartitionDirName,
+  partitionDirName,
+  type LogManagerOptions,
+  type PartitionRef,
+  type PartitionRetention,
+} from "./log-manager.ts";

@@ -1,0 +1,257 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, readdir, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { BufferPool } from "./buffer-pool.ts";
+import { fsyncDir } from "./checkpoint.ts";
+import { resolveLogConfig, type LogConfig } from "./config.ts";
+import { PartitionLog, type DeletedSegment } from "./partition-log.ts";
+
+const PARTITION_DIR = /^(.+)-(\d+)$/;
+/** A partition directory renamed for deletion; Kafka's own naming, so a crash mid-delete is finished at next start. */
+const DELETED_DIR = /\.[0-9a-f]{32}-delete$/;
+const OPEN_CONCURRENCY = 4;
+
+export interface LogManagerOptions {
+  /** log.dirs: new partitions go to the directory holding the fewest. */
+  logDirs: readonly string[];
+  /** Broker-level defaults (log.* keys); topic configs are layered on top. */
+  config?: Partial<LogConfig>;
+  logger: Logger;
+  clock?: () => number;
+  /** log.retention.check.interval.ms; 0 or less disables the background retention run. */
+  retentionCheckIntervalMs?: number;
+  /** Topic-level overrides for partitions found on disk at start. */
+  topicConfig?: (topic: string) => Partial<LogConfig> | undefined;
+  bufferPool?: BufferPool;
+}
+
+export interface PartitionRef {
+  topic: string;
+  partition: number;
+  log: PartitionLog;
+}
+
+export interface PartitionRetention {
+  topic: string;
+  partition: number;
+  deleted: DeletedSegment[];
+  logStartOffset: bigint;
+}
+
+/** The directory name of a partition's log, as Kafka names it. */
+export function partitionDirName(topic: string, partition: number): string {
+  return `${topic}-${partition}`;
+}
+
+/** Splits a partition directory name; undefined for anything else found in a log dir. */
+export function parsePartitionDirName(name: string): { topic: string; partition: number } | undefined {
+  const m = PARTITION_DIR.exec(name);
+  if (m?.[1] === undefined || m[2] === undefined) return undefined;
+  const partition = Number(m[2]);
+  return Number.isSafeInteger(partition) && partition <= 0x7fffffff ? { topic: m[1], partition } : undefined;
+}
+
+/**
+ * All partition logs of this node across log.dirs: opens what is on disk at start, creates and deletes partitions,
+ * and runs retention in the background every log.retention.check.interval.ms.
+ */
+export class LogManager {
+  private readonly logs = new Map<string, { ref: PartitionRef; logDir: string }>();
+  private readonly pending = new Map<string, Promise<PartitionLog>>();
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private retentionRun: Promise<unknown> | undefined;
+  private closed = false;
+  private readonly baseConfig: LogConfig;
+
+  private constructor(private readonly options: LogManagerOptions) {
+    this.baseConfig = resolveLogConfig(options.config);
+  }
+
+  static async open(options: LogManagerOptions): Promise<LogManager> {
+    if (options.logDirs.length === 0) throw new RangeError("LogManager needs at least one log dir");
+    const manager = new LogManager(options);
+    const found: { logDir: string; topic: string; partition: number }[] = [];
+    for (const logDir of options.logDirs) {
+      await mkdir(logDir, { recursive: true });
+      for (const entry of await readdir(logDir, { withFileTypes: true })) {
+        if (!entry.isDirectory()) continue;
+        if (DELETED_DIR.test(entry.name)) {
+          options.logger.info({ logDir, dir: entry.name }, "finishing an interrupted partition deletion");
+          await rm(join(logDir, entry.name), { recursive: true, force: true });
+          continue;
+        }
+        const parsed = parsePartitionDirName(entry.name);
+        if (parsed !== undefined) found.push({ logDir, ...parsed });
+      }
+    }
+    try {
+      // A few at a time: recovery reads whole segments and the machine may have few cores.
+      for (let i = 0; i < found.length; i += OPEN_CONCURRENCY) {
+        await Promise.all(
+          found.slice(i, i + OPEN_CONCURRENCY).map(async ({ logDir, topic, partition }) => {
+            if (manager.logs.has(partitionDirName(topic, partition))) {
+              throw new Error(`partition ${topic}-${partition} exists in more than one log dir`);
+            }
+            const log = await manager.openLog(logDir, topic, partition, options.topicConfig?.(topic));
+            manager.logs.set(partitionDirName(topic, partition), { ref: { topic, partition, log }, logDir });
+          }),
+        );
+      }
+    } catch (err) {
+      await manager.close().catch(() => undefined);
+      throw err;
+    }
+    options.logger.info({ partitions: manager.logs.size, logDirs: options.logDirs }, "opened partition logs");
+    manager.scheduleRetention();
+    return manager;
+  }
+
+  get defaultConfig(): Readonly<LogConfig> {
+    return this.baseConfig;
+  }
+
+  get(topic: string, partition: number): PartitionLog | undefined {
+    return this.logs.get(partitionDirName(topic, partition))?.ref.log;
+  }
+
+  partitions(): PartitionRef[] {
+    return [...this.logs.values()].map((e) => e.ref);
+  }
+
+  /** The partition's log, created empty (in the least loaded log dir) with `config` overrides if it does not exist. */
+  async getOrCreate(topic: string, partition: number, config?: Partial<LogConfig>): Promise<PartitionLog> {
+    this.ensureOpen();
+    if (topic.length === 0 || !Number.isSafeInteger(partition) || partition < 0) {
+      throw new RangeError(`invalid partition ${topic}-${partition}`);
+    }
+    const key = partitionDirName(topic, partition);
+    const existing = this.logs.get(key)?.ref.log ?? this.pending.get(key);
+    if (existing !== undefined) return existing;
+    const logDir = this.leastLoadedDir();
+    const creating = this.openLog(logDir, topic, partition, config)
+      .then(async (log) => {
+        // The new directory entry must survive power loss along with the data that will be acknowledged in it.
+        await fsyncDir(logDir);
+        this.logs.set(key, { ref: { topic, partition, log }, logDir });
+        this.options.logger.info({ topic, partition, logDir }, "created partition log");
+        return log;
+      })
+      .finally(() => this.pending.delete(key));
+    this.pending.set(key, creating);
+    return creating;
+  }
+
+  /**
+   * Deletes a partition's log. The directory is first renamed to a "-delete" name, so that a crash part-way leaves
+   * nothing that could be opened again as the partition; the rename is finished off at the next start if need be.
+   */
+  async deletePartition(topic: string, partition: number): Promise<boolean> {
+    const key = partitionDirName(topic, partition);
+    await this.pending.get(key)?.catch(() => undefined);
+    const entry = this.logs.get(key);
+    if (entry === undefined) return false;
+    this.logs.delete(key);
+    const dir = join(entry.logDir, key);
+    const doomed = join(entry.logDir, `${key}.${randomUUID().replaceAll("-", "")}-delete`);
+    await entry.ref.log.close().catch(() => undefined);
+    await rename(dir, doomed);
+    await fsyncDir(entry.logDir);
+    await rm(doomed, { recursive: true, force: true });
+    this.options.logger.info({ topic, partition, logDir: entry.logDir }, "deleted partition log");
+    return true;
+  }
+
+  /** One retention pass over every partition; failures are logged per partition and do not stop the others. */
+  async runRetention(): Promise<PartitionRetention[]> {
+    const results: PartitionRetention[] = [];
+    for (const { topic, partition, log } of this.partitions()) {
+      if (log.isClosed) continue;
+      try {
+        const outcome = await log.applyRetention();
+        if (outcome.deleted.length === 0) continue;
+        results.push({ topic, partition, ...outcome });
+        const bytes = outcome.deleted.reduce((sum, d) => sum + d.sizeBytes, 0);
+        const reasons = [...new Set(outcome.deleted.map((d) => d.reason))];
+        this.options.logger.info(
+          {
+            topic,
+            partition,
+            segments: outcome.deleted.length,
+            bytes,
+            reasons,
+            logStartOffset: outcome.logStartOffset,
+          },
+          "retention deleted segments",
+        );
+      } catch (err) {
+        if (log.isClosed) continue;
+        this.options.logger.error({ err, topic, partition }, "retention failed");
+      }
+    }
+    return results;
+  }
+
+  async flushAll(): Promise<void> {
+    for (const { log } of this.partitions()) if (!log.isClosed) await log.flush();
+  }
+
+  /** Stops retention, waits for a run in progress, and closes every log cleanly. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retentionTimer !== undefined) clearTimeout(this.retentionTimer);
+    this.retentionTimer = undefined;
+    await this.retentionRun;
+    await Promise.allSettled(this.pending.values());
+    const errors: unknown[] = [];
+    for (const { log } of this.partitions()) {
+      if (!log.isClosed) await log.close().catch((err: unknown) => errors.push(err));
+    }
+    this.logs.clear();
+    if (errors.length > 0) throw new AggregateError(errors, "some partition logs failed to close");
+  }
+
+  private scheduleRetention(): void {
+    const interval = this.options.retentionCheckIntervalMs ?? 300_000;
+    if (this.closed || interval <= 0) return;
+    // A chain of timeouts rather than an interval, so that a slow pass never overlaps the next one.
+    this.retentionTimer = setTimeout(() => {
+      this.retentionRun = this.runRetention()
+        .catch((err: unknown) => this.options.logger.error({ err }, "retention pass failed"))
+        .finally(() => {
+          this.retentionRun = undefined;
+          this.scheduleRetention();
+        });
+    }, interval);
+    this.retentionTimer.unref();
+  }
+
+  private openLog(
+    logDir: string,
+    topic: string,
+    partition: number,
+    config?: Partial<LogConfig>,
+  ): Promise<PartitionLog> {
+    const logOptions = {
+      dir: join(logDir, partitionDirName(topic, partition)),
+      config: resolveLogConfig(config ?? {}, this.baseConfig),
+      logger: this.options.logger.child({ topic, partition }),
+      ...(this.options.clock !== undefined ? { clock: this.options.clock } : {}),
+      ...(this.options.bufferPool !== undefined ? { bufferPool: this.options.bufferPool } : {}),
+    };
+    return PartitionLog.open(logOptions);
+  }
+
+  private leastLoadedDir(): string {
+    const counts = new Map<string, number>(this.options.logDirs.map((d) => [d, 0]));
+    for (const { logDir } of this.logs.values()) counts.set(logDir, (counts.get(logDir) ?? 0) + 1);
+    let best = this.options.logDirs[0]!;
+    for (const [dir, count] of counts) if (count < counts.get(best)!) best = dir;
+    return best;
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new Error("LogManager is closed");
+  }
+}
