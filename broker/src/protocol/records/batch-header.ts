@@ -18,6 +18,9 @@ export const BATCH_OFFSET = {
   records: 61,
 } as const;
 
+/** The only message format this broker accepts (Kafka 4 dropped magic 0 and 1). */
+export const MAGIC_V2 = 2;
+
 /** Size of the header, also the smallest possible batch. */
 export const BATCH_HEADER_SIZE = 61;
 /** baseOffset and batchLength come before the length-counted part of the batch. */
