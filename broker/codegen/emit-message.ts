@@ -277,6 +277,14 @@ function guard(cond: string, body: string): string {
   return `  if (${cond}) {\n${body}\n  }`;
 }
 
+/** Optional fields go through a local, so a null check on it narrows the type for the encoder call. */
+function withValue(f: FieldModel, s: StructModel, statement: (x: string) => string): string {
+  if (isRequired(f, s)) return `  ${statement(`m.${f.prop}`)}`;
+  const usesValue = statement("x");
+  if (!/\bx\b/.test(usesValue)) return `  ${usesValue}`;
+  return `  {\n    const x = m.${f.prop} === undefined ? ${defaultExpr(f)} : m.${f.prop};\n    ${statement("x")}\n  }`;
+}
+
 function emitStruct(s: StructModel, flexible: VersionRange): string {
   const ctx: Ctx = { versions: s.context, inTagged: false };
   const tagCtx: Ctx = { versions: s.context, inTagged: true };
@@ -341,8 +349,12 @@ function emitStruct(s: StructModel, flexible: VersionRange): string {
   const sizeLines: string[] = [`  let n = 0;`];
   for (const f of regular) {
     const cond = versionCondition(f.versions, s.context);
-    const x = isRequired(f, s) ? `m.${f.prop}` : `(m.${f.prop} === undefined ? ${defaultExpr(f)} : m.${f.prop})`;
-    sizeLines.push(guard(cond, `  n += ${sizeField(f, ctx, x)};`));
+    sizeLines.push(
+      guard(
+        cond,
+        withValue(f, s, (x) => `n += ${sizeField(f, ctx, x)};`),
+      ),
+    );
   }
   const taggedEntries = (mode: "size" | "write"): string[] =>
     tagged
@@ -379,8 +391,12 @@ function emitStruct(s: StructModel, flexible: VersionRange): string {
   const writeLines: string[] = [];
   for (const f of regular) {
     const cond = versionCondition(f.versions, s.context);
-    const x = isRequired(f, s) ? `m.${f.prop}` : `(m.${f.prop} === undefined ? ${defaultExpr(f)} : m.${f.prop})`;
-    writeLines.push(guard(cond, `  ${writeField(f, ctx, x)};`));
+    writeLines.push(
+      guard(
+        cond,
+        withValue(f, s, (x) => `${writeField(f, ctx, x)};`),
+      ),
+    );
   }
   if (flexAny !== "false") {
     const body =

@@ -98,7 +98,8 @@ export function buildMessageModel(spec: MessageSpec): MessageModel {
     if (existing) return existing;
     const fields = inline ?? commonSpecs.get(kafkaName);
     if (!fields) throw new Error(`${spec.name}: unknown struct type ${kafkaName}`);
-    const model: StructModel = { tsName: `${spec.name}${kafkaName}`, kafkaName, context: validVersions, fields: [] };
+    const tsName = kafkaName.startsWith(spec.name) ? kafkaName : `${spec.name}${kafkaName}`;
+    const model: StructModel = { tsName, kafkaName, context: validVersions, fields: [] };
     byName.set(kafkaName, model);
     model.fields = fieldsOf(kafkaName, fields, validVersions, flexibleVersions);
     structs.push(model);

@@ -165,10 +165,10 @@ export function readProduceRequest(r: Reader, v: number): ProduceRequest {
 export function sizeProduceRequest(m: ProduceRequest, v: number): number {
   let n = 0;
   if (v >= 3) {
-    n +=
-      v >= 9
-        ? sizeOf.compactNullableString(m.transactionalId === undefined ? null : m.transactionalId)
-        : sizeOf.nullableString(m.transactionalId === undefined ? null : m.transactionalId);
+    {
+      const x = m.transactionalId === undefined ? null : m.transactionalId;
+      n += v >= 9 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   n += 2;
   n += 4;
@@ -183,9 +183,10 @@ export function sizeProduceRequest(m: ProduceRequest, v: number): number {
 
 export function writeProduceRequest(w: Writer, m: ProduceRequest, v: number): void {
   if (v >= 3) {
-    v >= 9
-      ? w.compactNullableString(m.transactionalId === undefined ? null : m.transactionalId)
-      : w.nullableString(m.transactionalId === undefined ? null : m.transactionalId);
+    {
+      const x = m.transactionalId === undefined ? null : m.transactionalId;
+      v >= 9 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   w.int16(m.acks);
   w.int32(m.timeoutMs);
@@ -252,10 +253,10 @@ export function sizeProduceResponseBatchIndexAndErrorMessage(
     n += 4;
   }
   if (v >= 8) {
-    n +=
-      v >= 9
-        ? sizeOf.compactNullableString(m.batchIndexErrorMessage === undefined ? null : m.batchIndexErrorMessage)
-        : sizeOf.nullableString(m.batchIndexErrorMessage === undefined ? null : m.batchIndexErrorMessage);
+    {
+      const x = m.batchIndexErrorMessage === undefined ? null : m.batchIndexErrorMessage;
+      n += v >= 9 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   if (v >= 9) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -269,12 +270,16 @@ export function writeProduceResponseBatchIndexAndErrorMessage(
   v: number,
 ): void {
   if (v >= 8) {
-    w.int32(m.batchIndex === undefined ? 0 : m.batchIndex);
+    {
+      const x = m.batchIndex === undefined ? 0 : m.batchIndex;
+      w.int32(x);
+    }
   }
   if (v >= 8) {
-    v >= 9
-      ? w.compactNullableString(m.batchIndexErrorMessage === undefined ? null : m.batchIndexErrorMessage)
-      : w.nullableString(m.batchIndexErrorMessage === undefined ? null : m.batchIndexErrorMessage);
+    {
+      const x = m.batchIndexErrorMessage === undefined ? null : m.batchIndexErrorMessage;
+      v >= 9 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   if (v >= 9) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -328,10 +333,16 @@ export function sizeProduceResponseLeaderIdAndEpoch(m: ProduceResponseLeaderIdAn
 
 export function writeProduceResponseLeaderIdAndEpoch(w: Writer, m: ProduceResponseLeaderIdAndEpoch, v: number): void {
   if (v >= 10) {
-    w.int32(m.leaderId === undefined ? -1 : m.leaderId);
+    {
+      const x = m.leaderId === undefined ? -1 : m.leaderId;
+      w.int32(x);
+    }
   }
   if (v >= 10) {
-    w.int32(m.leaderEpoch === undefined ? -1 : m.leaderEpoch);
+    {
+      const x = m.leaderEpoch === undefined ? -1 : m.leaderEpoch;
+      w.int32(x);
+    }
   }
   if (v >= 9) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -422,17 +433,18 @@ export function sizeProduceResponsePartitionProduceResponse(
     n += 8;
   }
   if (v >= 8) {
-    n += sizeArray(
-      m.recordErrors === undefined ? [] : m.recordErrors,
-      v >= 9,
-      (item: ProduceResponseBatchIndexAndErrorMessage) => sizeProduceResponseBatchIndexAndErrorMessage(item, v),
-    );
+    {
+      const x = m.recordErrors === undefined ? [] : m.recordErrors;
+      n += sizeArray(x, v >= 9, (item: ProduceResponseBatchIndexAndErrorMessage) =>
+        sizeProduceResponseBatchIndexAndErrorMessage(item, v),
+      );
+    }
   }
   if (v >= 8) {
-    n +=
-      v >= 9
-        ? sizeOf.compactNullableString(m.errorMessage === undefined ? null : m.errorMessage)
-        : sizeOf.nullableString(m.errorMessage === undefined ? null : m.errorMessage);
+    {
+      const x = m.errorMessage === undefined ? null : m.errorMessage;
+      n += v >= 9 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   if (v >= 9) {
     {
@@ -459,24 +471,30 @@ export function writeProduceResponsePartitionProduceResponse(
   w.int16(m.errorCode);
   w.int64(m.baseOffset);
   if (v >= 2) {
-    w.int64(m.logAppendTimeMs === undefined ? -1n : m.logAppendTimeMs);
+    {
+      const x = m.logAppendTimeMs === undefined ? -1n : m.logAppendTimeMs;
+      w.int64(x);
+    }
   }
   if (v >= 5) {
-    w.int64(m.logStartOffset === undefined ? -1n : m.logStartOffset);
+    {
+      const x = m.logStartOffset === undefined ? -1n : m.logStartOffset;
+      w.int64(x);
+    }
   }
   if (v >= 8) {
-    writeArray(
-      w,
-      m.recordErrors === undefined ? [] : m.recordErrors,
-      v >= 9,
-      (w: Writer, item: ProduceResponseBatchIndexAndErrorMessage) =>
+    {
+      const x = m.recordErrors === undefined ? [] : m.recordErrors;
+      writeArray(w, x, v >= 9, (w: Writer, item: ProduceResponseBatchIndexAndErrorMessage) =>
         writeProduceResponseBatchIndexAndErrorMessage(w, item, v),
-    );
+      );
+    }
   }
   if (v >= 8) {
-    v >= 9
-      ? w.compactNullableString(m.errorMessage === undefined ? null : m.errorMessage)
-      : w.nullableString(m.errorMessage === undefined ? null : m.errorMessage);
+    {
+      const x = m.errorMessage === undefined ? null : m.errorMessage;
+      v >= 9 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   if (v >= 9) {
     {
@@ -601,13 +619,19 @@ export function sizeProduceResponseNodeEndpoint(m: ProduceResponseNodeEndpoint, 
     n += 4;
   }
   if (v >= 10) {
-    n += sizeOf.compactString(m.host === undefined ? "" : m.host);
+    {
+      const x = m.host === undefined ? "" : m.host;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 10) {
     n += 4;
   }
   if (v >= 10) {
-    n += sizeOf.compactNullableString(m.rack === undefined ? null : m.rack);
+    {
+      const x = m.rack === undefined ? null : m.rack;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   if (v >= 9) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -617,16 +641,28 @@ export function sizeProduceResponseNodeEndpoint(m: ProduceResponseNodeEndpoint, 
 
 export function writeProduceResponseNodeEndpoint(w: Writer, m: ProduceResponseNodeEndpoint, v: number): void {
   if (v >= 10) {
-    w.int32(m.nodeId === undefined ? 0 : m.nodeId);
+    {
+      const x = m.nodeId === undefined ? 0 : m.nodeId;
+      w.int32(x);
+    }
   }
   if (v >= 10) {
-    w.compactString(m.host === undefined ? "" : m.host);
+    {
+      const x = m.host === undefined ? "" : m.host;
+      w.compactString(x);
+    }
   }
   if (v >= 10) {
-    w.int32(m.port === undefined ? 0 : m.port);
+    {
+      const x = m.port === undefined ? 0 : m.port;
+      w.int32(x);
+    }
   }
   if (v >= 10) {
-    w.compactNullableString(m.rack === undefined ? null : m.rack);
+    {
+      const x = m.rack === undefined ? null : m.rack;
+      w.compactNullableString(x);
+    }
   }
   if (v >= 9) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -707,7 +743,10 @@ export function writeProduceResponse(w: Writer, m: ProduceResponse, v: number): 
     writeProduceResponseTopicProduceResponse(w, item, v),
   );
   if (v >= 1) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
   if (v >= 9) {
     {

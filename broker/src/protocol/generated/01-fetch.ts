@@ -66,10 +66,16 @@ export function sizeFetchRequestReplicaState(m: FetchRequestReplicaState, v: num
 
 export function writeFetchRequestReplicaState(w: Writer, m: FetchRequestReplicaState, v: number): void {
   if (v >= 15) {
-    w.int32(m.replicaId === undefined ? -1 : m.replicaId);
+    {
+      const x = m.replicaId === undefined ? -1 : m.replicaId;
+      w.int32(x);
+    }
   }
   if (v >= 15) {
-    w.int64(m.replicaEpoch === undefined ? -1n : m.replicaEpoch);
+    {
+      const x = m.replicaEpoch === undefined ? -1n : m.replicaEpoch;
+      w.int64(x);
+    }
   }
   if (v >= 12) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -169,14 +175,23 @@ export function sizeFetchRequestFetchPartition(m: FetchRequestFetchPartition, v:
 export function writeFetchRequestFetchPartition(w: Writer, m: FetchRequestFetchPartition, v: number): void {
   w.int32(m.partition);
   if (v >= 9) {
-    w.int32(m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch);
+    {
+      const x = m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch;
+      w.int32(x);
+    }
   }
   w.int64(m.fetchOffset);
   if (v >= 12) {
-    w.int32(m.lastFetchedEpoch === undefined ? -1 : m.lastFetchedEpoch);
+    {
+      const x = m.lastFetchedEpoch === undefined ? -1 : m.lastFetchedEpoch;
+      w.int32(x);
+    }
   }
   if (v >= 5) {
-    w.int64(m.logStartOffset === undefined ? -1n : m.logStartOffset);
+    {
+      const x = m.logStartOffset === undefined ? -1n : m.logStartOffset;
+      w.int64(x);
+    }
   }
   w.int32(m.partitionMaxBytes);
   if (v >= 12) {
@@ -232,10 +247,10 @@ export function readFetchRequestFetchTopic(r: Reader, v: number): FetchRequestFe
 export function sizeFetchRequestFetchTopic(m: FetchRequestFetchTopic, v: number): number {
   let n = 0;
   if (v <= 12) {
-    n +=
-      v >= 12
-        ? sizeOf.compactString(m.topic === undefined ? "" : m.topic)
-        : sizeOf.string(m.topic === undefined ? "" : m.topic);
+    {
+      const x = m.topic === undefined ? "" : m.topic;
+      n += v >= 12 ? sizeOf.compactString(x) : sizeOf.string(x);
+    }
   }
   if (v >= 13) {
     n += 16;
@@ -249,10 +264,16 @@ export function sizeFetchRequestFetchTopic(m: FetchRequestFetchTopic, v: number)
 
 export function writeFetchRequestFetchTopic(w: Writer, m: FetchRequestFetchTopic, v: number): void {
   if (v <= 12) {
-    v >= 12 ? w.compactString(m.topic === undefined ? "" : m.topic) : w.string(m.topic === undefined ? "" : m.topic);
+    {
+      const x = m.topic === undefined ? "" : m.topic;
+      v >= 12 ? w.compactString(x) : w.string(x);
+    }
   }
   if (v >= 13) {
-    w.uuid(m.topicId === undefined ? ZERO_UUID : m.topicId);
+    {
+      const x = m.topicId === undefined ? ZERO_UUID : m.topicId;
+      w.uuid(x);
+    }
   }
   writeArray(w, m.partitions, v >= 12, (w: Writer, item: FetchRequestFetchPartition) =>
     writeFetchRequestFetchPartition(w, item, v),
@@ -301,16 +322,19 @@ export function readFetchRequestForgottenTopic(r: Reader, v: number): FetchReque
 export function sizeFetchRequestForgottenTopic(m: FetchRequestForgottenTopic, v: number): number {
   let n = 0;
   if (v >= 7 && v <= 12) {
-    n +=
-      v >= 12
-        ? sizeOf.compactString(m.topic === undefined ? "" : m.topic)
-        : sizeOf.string(m.topic === undefined ? "" : m.topic);
+    {
+      const x = m.topic === undefined ? "" : m.topic;
+      n += v >= 12 ? sizeOf.compactString(x) : sizeOf.string(x);
+    }
   }
   if (v >= 13) {
     n += 16;
   }
   if (v >= 7) {
-    n += sizeFixedArray(m.partitions === undefined ? [] : m.partitions, v >= 12, 4);
+    {
+      const x = m.partitions === undefined ? [] : m.partitions;
+      n += sizeFixedArray(x, v >= 12, 4);
+    }
   }
   if (v >= 12) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -320,13 +344,22 @@ export function sizeFetchRequestForgottenTopic(m: FetchRequestForgottenTopic, v:
 
 export function writeFetchRequestForgottenTopic(w: Writer, m: FetchRequestForgottenTopic, v: number): void {
   if (v >= 7 && v <= 12) {
-    v >= 12 ? w.compactString(m.topic === undefined ? "" : m.topic) : w.string(m.topic === undefined ? "" : m.topic);
+    {
+      const x = m.topic === undefined ? "" : m.topic;
+      v >= 12 ? w.compactString(x) : w.string(x);
+    }
   }
   if (v >= 13) {
-    w.uuid(m.topicId === undefined ? ZERO_UUID : m.topicId);
+    {
+      const x = m.topicId === undefined ? ZERO_UUID : m.topicId;
+      w.uuid(x);
+    }
   }
   if (v >= 7) {
-    writeArray(w, m.partitions === undefined ? [] : m.partitions, v >= 12, (w: Writer, item: number) => w.int32(item));
+    {
+      const x = m.partitions === undefined ? [] : m.partitions;
+      writeArray(w, x, v >= 12, (w: Writer, item: number) => w.int32(item));
+    }
   }
   if (v >= 12) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -442,17 +475,16 @@ export function sizeFetchRequest(m: FetchRequest, v: number): number {
   }
   n += sizeArray(m.topics, v >= 12, (item: FetchRequestFetchTopic) => sizeFetchRequestFetchTopic(item, v));
   if (v >= 7) {
-    n += sizeArray(
-      m.forgottenTopicsData === undefined ? [] : m.forgottenTopicsData,
-      v >= 12,
-      (item: FetchRequestForgottenTopic) => sizeFetchRequestForgottenTopic(item, v),
-    );
+    {
+      const x = m.forgottenTopicsData === undefined ? [] : m.forgottenTopicsData;
+      n += sizeArray(x, v >= 12, (item: FetchRequestForgottenTopic) => sizeFetchRequestForgottenTopic(item, v));
+    }
   }
   if (v >= 11) {
-    n +=
-      v >= 12
-        ? sizeOf.compactString(m.rackId === undefined ? "" : m.rackId)
-        : sizeOf.string(m.rackId === undefined ? "" : m.rackId);
+    {
+      const x = m.rackId === undefined ? "" : m.rackId;
+      n += v >= 12 ? sizeOf.compactString(x) : sizeOf.string(x);
+    }
   }
   if (v >= 12) {
     {
@@ -479,37 +511,53 @@ export function sizeFetchRequest(m: FetchRequest, v: number): number {
 
 export function writeFetchRequest(w: Writer, m: FetchRequest, v: number): void {
   if (v <= 14) {
-    w.int32(m.replicaId === undefined ? -1 : m.replicaId);
+    {
+      const x = m.replicaId === undefined ? -1 : m.replicaId;
+      w.int32(x);
+    }
   }
   w.int32(m.maxWaitMs);
   w.int32(m.minBytes);
   if (v >= 3) {
-    w.int32(m.maxBytes === undefined ? 2147483647 : m.maxBytes);
+    {
+      const x = m.maxBytes === undefined ? 2147483647 : m.maxBytes;
+      w.int32(x);
+    }
   }
   if (v >= 4) {
-    w.int8(m.isolationLevel === undefined ? 0 : m.isolationLevel);
+    {
+      const x = m.isolationLevel === undefined ? 0 : m.isolationLevel;
+      w.int8(x);
+    }
   }
   if (v >= 7) {
-    w.int32(m.sessionId === undefined ? 0 : m.sessionId);
+    {
+      const x = m.sessionId === undefined ? 0 : m.sessionId;
+      w.int32(x);
+    }
   }
   if (v >= 7) {
-    w.int32(m.sessionEpoch === undefined ? -1 : m.sessionEpoch);
+    {
+      const x = m.sessionEpoch === undefined ? -1 : m.sessionEpoch;
+      w.int32(x);
+    }
   }
   writeArray(w, m.topics, v >= 12, (w: Writer, item: FetchRequestFetchTopic) =>
     writeFetchRequestFetchTopic(w, item, v),
   );
   if (v >= 7) {
-    writeArray(
-      w,
-      m.forgottenTopicsData === undefined ? [] : m.forgottenTopicsData,
-      v >= 12,
-      (w: Writer, item: FetchRequestForgottenTopic) => writeFetchRequestForgottenTopic(w, item, v),
-    );
+    {
+      const x = m.forgottenTopicsData === undefined ? [] : m.forgottenTopicsData;
+      writeArray(w, x, v >= 12, (w: Writer, item: FetchRequestForgottenTopic) =>
+        writeFetchRequestForgottenTopic(w, item, v),
+      );
+    }
   }
   if (v >= 11) {
-    v >= 12
-      ? w.compactString(m.rackId === undefined ? "" : m.rackId)
-      : w.string(m.rackId === undefined ? "" : m.rackId);
+    {
+      const x = m.rackId === undefined ? "" : m.rackId;
+      v >= 12 ? w.compactString(x) : w.string(x);
+    }
   }
   if (v >= 12) {
     {
@@ -594,10 +642,16 @@ export function sizeFetchResponseEpochEndOffset(m: FetchResponseEpochEndOffset, 
 
 export function writeFetchResponseEpochEndOffset(w: Writer, m: FetchResponseEpochEndOffset, v: number): void {
   if (v >= 12) {
-    w.int32(m.epoch === undefined ? -1 : m.epoch);
+    {
+      const x = m.epoch === undefined ? -1 : m.epoch;
+      w.int32(x);
+    }
   }
   if (v >= 12) {
-    w.int64(m.endOffset === undefined ? -1n : m.endOffset);
+    {
+      const x = m.endOffset === undefined ? -1n : m.endOffset;
+      w.int64(x);
+    }
   }
   if (v >= 12) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -651,10 +705,16 @@ export function sizeFetchResponseLeaderIdAndEpoch(m: FetchResponseLeaderIdAndEpo
 
 export function writeFetchResponseLeaderIdAndEpoch(w: Writer, m: FetchResponseLeaderIdAndEpoch, v: number): void {
   if (v >= 12) {
-    w.int32(m.leaderId === undefined ? -1 : m.leaderId);
+    {
+      const x = m.leaderId === undefined ? -1 : m.leaderId;
+      w.int32(x);
+    }
   }
   if (v >= 12) {
-    w.int32(m.leaderEpoch === undefined ? -1 : m.leaderEpoch);
+    {
+      const x = m.leaderEpoch === undefined ? -1 : m.leaderEpoch;
+      w.int32(x);
+    }
   }
   if (v >= 12) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -755,10 +815,16 @@ export function sizeFetchResponseAbortedTransaction(m: FetchResponseAbortedTrans
 
 export function writeFetchResponseAbortedTransaction(w: Writer, m: FetchResponseAbortedTransaction, v: number): void {
   if (v >= 4) {
-    w.int64(m.producerId === undefined ? 0n : m.producerId);
+    {
+      const x = m.producerId === undefined ? 0n : m.producerId;
+      w.int64(x);
+    }
   }
   if (v >= 4) {
-    w.int64(m.firstOffset === undefined ? 0n : m.firstOffset);
+    {
+      const x = m.firstOffset === undefined ? 0n : m.firstOffset;
+      w.int64(x);
+    }
   }
   if (v >= 12) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -864,16 +930,17 @@ export function sizeFetchResponsePartitionData(m: FetchResponsePartitionData, v:
     n += 8;
   }
   if (v >= 4) {
-    n +=
-      (m.abortedTransactions === undefined ? [] : m.abortedTransactions) === null
-        ? v >= 12
-          ? 1
-          : 4
-        : sizeArray(
-            m.abortedTransactions === undefined ? [] : m.abortedTransactions,
-            v >= 12,
-            (item: FetchResponseAbortedTransaction) => sizeFetchResponseAbortedTransaction(item, v),
-          );
+    {
+      const x = m.abortedTransactions === undefined ? [] : m.abortedTransactions;
+      n +=
+        x === null
+          ? v >= 12
+            ? 1
+            : 4
+          : sizeArray(x, v >= 12, (item: FetchResponseAbortedTransaction) =>
+              sizeFetchResponseAbortedTransaction(item, v),
+            );
+    }
   }
   if (v >= 11) {
     n += 4;
@@ -914,21 +981,30 @@ export function writeFetchResponsePartitionData(w: Writer, m: FetchResponseParti
   w.int16(m.errorCode);
   w.int64(m.highWatermark);
   if (v >= 4) {
-    w.int64(m.lastStableOffset === undefined ? -1n : m.lastStableOffset);
+    {
+      const x = m.lastStableOffset === undefined ? -1n : m.lastStableOffset;
+      w.int64(x);
+    }
   }
   if (v >= 5) {
-    w.int64(m.logStartOffset === undefined ? -1n : m.logStartOffset);
+    {
+      const x = m.logStartOffset === undefined ? -1n : m.logStartOffset;
+      w.int64(x);
+    }
   }
   if (v >= 4) {
-    writeNullableArray(
-      w,
-      m.abortedTransactions === undefined ? [] : m.abortedTransactions,
-      v >= 12,
-      (w: Writer, item: FetchResponseAbortedTransaction) => writeFetchResponseAbortedTransaction(w, item, v),
-    );
+    {
+      const x = m.abortedTransactions === undefined ? [] : m.abortedTransactions;
+      writeNullableArray(w, x, v >= 12, (w: Writer, item: FetchResponseAbortedTransaction) =>
+        writeFetchResponseAbortedTransaction(w, item, v),
+      );
+    }
   }
   if (v >= 11) {
-    w.int32(m.preferredReadReplica === undefined ? -1 : m.preferredReadReplica);
+    {
+      const x = m.preferredReadReplica === undefined ? -1 : m.preferredReadReplica;
+      w.int32(x);
+    }
   }
   v >= 12 ? w.compactNullableBytes(m.records) : w.nullableBytes(m.records);
   if (v >= 12) {
@@ -1011,10 +1087,10 @@ export function readFetchResponseFetchableTopicResponse(r: Reader, v: number): F
 export function sizeFetchResponseFetchableTopicResponse(m: FetchResponseFetchableTopicResponse, v: number): number {
   let n = 0;
   if (v <= 12) {
-    n +=
-      v >= 12
-        ? sizeOf.compactString(m.topic === undefined ? "" : m.topic)
-        : sizeOf.string(m.topic === undefined ? "" : m.topic);
+    {
+      const x = m.topic === undefined ? "" : m.topic;
+      n += v >= 12 ? sizeOf.compactString(x) : sizeOf.string(x);
+    }
   }
   if (v >= 13) {
     n += 16;
@@ -1032,10 +1108,16 @@ export function writeFetchResponseFetchableTopicResponse(
   v: number,
 ): void {
   if (v <= 12) {
-    v >= 12 ? w.compactString(m.topic === undefined ? "" : m.topic) : w.string(m.topic === undefined ? "" : m.topic);
+    {
+      const x = m.topic === undefined ? "" : m.topic;
+      v >= 12 ? w.compactString(x) : w.string(x);
+    }
   }
   if (v >= 13) {
-    w.uuid(m.topicId === undefined ? ZERO_UUID : m.topicId);
+    {
+      const x = m.topicId === undefined ? ZERO_UUID : m.topicId;
+      w.uuid(x);
+    }
   }
   writeArray(w, m.partitions, v >= 12, (w: Writer, item: FetchResponsePartitionData) =>
     writeFetchResponsePartitionData(w, item, v),
@@ -1092,13 +1174,19 @@ export function sizeFetchResponseNodeEndpoint(m: FetchResponseNodeEndpoint, v: n
     n += 4;
   }
   if (v >= 16) {
-    n += sizeOf.compactString(m.host === undefined ? "" : m.host);
+    {
+      const x = m.host === undefined ? "" : m.host;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 16) {
     n += 4;
   }
   if (v >= 16) {
-    n += sizeOf.compactNullableString(m.rack === undefined ? null : m.rack);
+    {
+      const x = m.rack === undefined ? null : m.rack;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   if (v >= 12) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -1108,16 +1196,28 @@ export function sizeFetchResponseNodeEndpoint(m: FetchResponseNodeEndpoint, v: n
 
 export function writeFetchResponseNodeEndpoint(w: Writer, m: FetchResponseNodeEndpoint, v: number): void {
   if (v >= 16) {
-    w.int32(m.nodeId === undefined ? 0 : m.nodeId);
+    {
+      const x = m.nodeId === undefined ? 0 : m.nodeId;
+      w.int32(x);
+    }
   }
   if (v >= 16) {
-    w.compactString(m.host === undefined ? "" : m.host);
+    {
+      const x = m.host === undefined ? "" : m.host;
+      w.compactString(x);
+    }
   }
   if (v >= 16) {
-    w.int32(m.port === undefined ? 0 : m.port);
+    {
+      const x = m.port === undefined ? 0 : m.port;
+      w.int32(x);
+    }
   }
   if (v >= 16) {
-    w.compactNullableString(m.rack === undefined ? null : m.rack);
+    {
+      const x = m.rack === undefined ? null : m.rack;
+      w.compactNullableString(x);
+    }
   }
   if (v >= 12) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -1211,13 +1311,22 @@ export function sizeFetchResponse(m: FetchResponse, v: number): number {
 
 export function writeFetchResponse(w: Writer, m: FetchResponse, v: number): void {
   if (v >= 1) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
   if (v >= 7) {
-    w.int16(m.errorCode === undefined ? 0 : m.errorCode);
+    {
+      const x = m.errorCode === undefined ? 0 : m.errorCode;
+      w.int16(x);
+    }
   }
   if (v >= 7) {
-    w.int32(m.sessionId === undefined ? 0 : m.sessionId);
+    {
+      const x = m.sessionId === undefined ? 0 : m.sessionId;
+      w.int32(x);
+    }
   }
   writeArray(w, m.responses, v >= 12, (w: Writer, item: FetchResponseFetchableTopicResponse) =>
     writeFetchResponseFetchableTopicResponse(w, item, v),

@@ -82,11 +82,17 @@ export function writeListOffsetsRequestListOffsetsPartition(
 ): void {
   w.int32(m.partitionIndex);
   if (v >= 4) {
-    w.int32(m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch);
+    {
+      const x = m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch;
+      w.int32(x);
+    }
   }
   w.int64(m.timestamp);
   if (v <= 0) {
-    w.int32(m.maxNumOffsets === undefined ? 1 : m.maxNumOffsets);
+    {
+      const x = m.maxNumOffsets === undefined ? 1 : m.maxNumOffsets;
+      w.int32(x);
+    }
   }
   if (v >= 6) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -212,13 +218,19 @@ export function sizeListOffsetsRequest(m: ListOffsetsRequest, v: number): number
 export function writeListOffsetsRequest(w: Writer, m: ListOffsetsRequest, v: number): void {
   w.int32(m.replicaId);
   if (v >= 2) {
-    w.int8(m.isolationLevel === undefined ? 0 : m.isolationLevel);
+    {
+      const x = m.isolationLevel === undefined ? 0 : m.isolationLevel;
+      w.int8(x);
+    }
   }
   writeArray(w, m.topics, v >= 6, (w: Writer, item: ListOffsetsRequestListOffsetsTopic) =>
     writeListOffsetsRequestListOffsetsTopic(w, item, v),
   );
   if (v >= 10) {
-    w.int32(m.timeoutMs === undefined ? 0 : m.timeoutMs);
+    {
+      const x = m.timeoutMs === undefined ? 0 : m.timeoutMs;
+      w.int32(x);
+    }
   }
   if (v >= 6) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -298,7 +310,10 @@ export function sizeListOffsetsResponseListOffsetsPartitionResponse(
   n += 4;
   n += 2;
   if (v <= 0) {
-    n += sizeFixedArray(m.oldStyleOffsets === undefined ? [] : m.oldStyleOffsets, false, 8);
+    {
+      const x = m.oldStyleOffsets === undefined ? [] : m.oldStyleOffsets;
+      n += sizeFixedArray(x, false, 8);
+    }
   }
   if (v >= 1) {
     n += 8;
@@ -323,18 +338,28 @@ export function writeListOffsetsResponseListOffsetsPartitionResponse(
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   if (v <= 0) {
-    writeArray(w, m.oldStyleOffsets === undefined ? [] : m.oldStyleOffsets, false, (w: Writer, item: bigint) =>
-      w.int64(item),
-    );
+    {
+      const x = m.oldStyleOffsets === undefined ? [] : m.oldStyleOffsets;
+      writeArray(w, x, false, (w: Writer, item: bigint) => w.int64(item));
+    }
   }
   if (v >= 1) {
-    w.int64(m.timestamp === undefined ? -1n : m.timestamp);
+    {
+      const x = m.timestamp === undefined ? -1n : m.timestamp;
+      w.int64(x);
+    }
   }
   if (v >= 1) {
-    w.int64(m.offset === undefined ? -1n : m.offset);
+    {
+      const x = m.offset === undefined ? -1n : m.offset;
+      w.int64(x);
+    }
   }
   if (v >= 4) {
-    w.int32(m.leaderEpoch === undefined ? -1 : m.leaderEpoch);
+    {
+      const x = m.leaderEpoch === undefined ? -1 : m.leaderEpoch;
+      w.int32(x);
+    }
   }
   if (v >= 6) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -451,7 +476,10 @@ export function sizeListOffsetsResponse(m: ListOffsetsResponse, v: number): numb
 
 export function writeListOffsetsResponse(w: Writer, m: ListOffsetsResponse, v: number): void {
   if (v >= 2) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
   writeArray(w, m.topics, v >= 6, (w: Writer, item: ListOffsetsResponseListOffsetsTopicResponse) =>
     writeListOffsetsResponseListOffsetsTopicResponse(w, item, v),

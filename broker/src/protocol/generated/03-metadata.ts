@@ -16,7 +16,7 @@ import {
   defineMessage,
   type MessageCodec,
 } from "../codec-runtime.ts";
-export interface MetadataRequestMetadataRequestTopic {
+export interface MetadataRequestTopic {
   /** The topic id. */
   topicId?: string;
   /** The topic name. */
@@ -25,18 +25,18 @@ export interface MetadataRequestMetadataRequestTopic {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultMetadataRequestMetadataRequestTopic(): MetadataRequestMetadataRequestTopic {
+export function defaultMetadataRequestTopic(): MetadataRequestTopic {
   return {
     topicId: ZERO_UUID,
     name: "",
   };
 }
 
-export function readMetadataRequestMetadataRequestTopic(r: Reader, v: number): MetadataRequestMetadataRequestTopic {
+export function readMetadataRequestTopic(r: Reader, v: number): MetadataRequestTopic {
   const topicId_ = v >= 10 ? r.uuid() : ZERO_UUID;
   const name_ =
     v >= 9 ? (v >= 10 ? r.compactNullableString() : r.compactString()) : v >= 10 ? r.nullableString() : r.string();
-  const m: MetadataRequestMetadataRequestTopic = {
+  const m: MetadataRequestTopic = {
     topicId: topicId_,
     name: name_,
   };
@@ -48,7 +48,7 @@ export function readMetadataRequestMetadataRequestTopic(r: Reader, v: number): M
   return m;
 }
 
-export function sizeMetadataRequestMetadataRequestTopic(m: MetadataRequestMetadataRequestTopic, v: number): number {
+export function sizeMetadataRequestTopic(m: MetadataRequestTopic, v: number): number {
   let n = 0;
   if (v >= 10) {
     n += 16;
@@ -67,13 +67,12 @@ export function sizeMetadataRequestMetadataRequestTopic(m: MetadataRequestMetada
   return n;
 }
 
-export function writeMetadataRequestMetadataRequestTopic(
-  w: Writer,
-  m: MetadataRequestMetadataRequestTopic,
-  v: number,
-): void {
+export function writeMetadataRequestTopic(w: Writer, m: MetadataRequestTopic, v: number): void {
   if (v >= 10) {
-    w.uuid(m.topicId === undefined ? ZERO_UUID : m.topicId);
+    {
+      const x = m.topicId === undefined ? ZERO_UUID : m.topicId;
+      w.uuid(x);
+    }
   }
   v >= 9
     ? v >= 10
@@ -89,7 +88,7 @@ export function writeMetadataRequestMetadataRequestTopic(
 
 export interface MetadataRequest {
   /** The topics to fetch metadata for. */
-  topics: MetadataRequestMetadataRequestTopic[] | null;
+  topics: MetadataRequestTopic[] | null;
   /** If this is true, the broker may auto-create topics that we requested which do not already exist, if it is configured to do so. */
   allowAutoTopicCreation?: boolean;
   /** Whether to include cluster authorized operations. */
@@ -112,8 +111,8 @@ export function defaultMetadataRequest(): MetadataRequest {
 export function readMetadataRequest(r: Reader, v: number): MetadataRequest {
   const topics_ =
     v >= 1
-      ? readNullableArray(r, v >= 9, (r: Reader) => readMetadataRequestMetadataRequestTopic(r, v))
-      : readArray(r, v >= 9, (r: Reader) => readMetadataRequestMetadataRequestTopic(r, v));
+      ? readNullableArray(r, v >= 9, (r: Reader) => readMetadataRequestTopic(r, v))
+      : readArray(r, v >= 9, (r: Reader) => readMetadataRequestTopic(r, v));
   const allowAutoTopicCreation_ = v >= 4 ? r.bool() : true;
   const includeClusterAuthorizedOperations_ = v >= 8 && v <= 10 ? r.bool() : false;
   const includeTopicAuthorizedOperations_ = v >= 8 ? r.bool() : false;
@@ -139,11 +138,9 @@ export function sizeMetadataRequest(m: MetadataRequest, v: number): number {
         ? v >= 9
           ? 1
           : 4
-        : sizeArray(m.topics, v >= 9, (item: MetadataRequestMetadataRequestTopic) =>
-            sizeMetadataRequestMetadataRequestTopic(item, v),
-          )
-      : sizeArray(requireValue(m.topics, "Topics"), v >= 9, (item: MetadataRequestMetadataRequestTopic) =>
-          sizeMetadataRequestMetadataRequestTopic(item, v),
+        : sizeArray(m.topics, v >= 9, (item: MetadataRequestTopic) => sizeMetadataRequestTopic(item, v))
+      : sizeArray(requireValue(m.topics, "Topics"), v >= 9, (item: MetadataRequestTopic) =>
+          sizeMetadataRequestTopic(item, v),
         );
   if (v >= 4) {
     n += 1;
@@ -162,20 +159,29 @@ export function sizeMetadataRequest(m: MetadataRequest, v: number): number {
 
 export function writeMetadataRequest(w: Writer, m: MetadataRequest, v: number): void {
   v >= 1
-    ? writeNullableArray(w, m.topics, v >= 9, (w: Writer, item: MetadataRequestMetadataRequestTopic) =>
-        writeMetadataRequestMetadataRequestTopic(w, item, v),
+    ? writeNullableArray(w, m.topics, v >= 9, (w: Writer, item: MetadataRequestTopic) =>
+        writeMetadataRequestTopic(w, item, v),
       )
-    : writeArray(w, requireValue(m.topics, "Topics"), v >= 9, (w: Writer, item: MetadataRequestMetadataRequestTopic) =>
-        writeMetadataRequestMetadataRequestTopic(w, item, v),
+    : writeArray(w, requireValue(m.topics, "Topics"), v >= 9, (w: Writer, item: MetadataRequestTopic) =>
+        writeMetadataRequestTopic(w, item, v),
       );
   if (v >= 4) {
-    w.bool(m.allowAutoTopicCreation === undefined ? true : m.allowAutoTopicCreation);
+    {
+      const x = m.allowAutoTopicCreation === undefined ? true : m.allowAutoTopicCreation;
+      w.bool(x);
+    }
   }
   if (v >= 8 && v <= 10) {
-    w.bool(m.includeClusterAuthorizedOperations === undefined ? false : m.includeClusterAuthorizedOperations);
+    {
+      const x = m.includeClusterAuthorizedOperations === undefined ? false : m.includeClusterAuthorizedOperations;
+      w.bool(x);
+    }
   }
   if (v >= 8) {
-    w.bool(m.includeTopicAuthorizedOperations === undefined ? false : m.includeTopicAuthorizedOperations);
+    {
+      const x = m.includeTopicAuthorizedOperations === undefined ? false : m.includeTopicAuthorizedOperations;
+      w.bool(x);
+    }
   }
   if (v >= 9) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -194,7 +200,7 @@ export const MetadataRequest: MessageCodec<MetadataRequest> = defineMessage({
   create: defaultMetadataRequest,
 });
 
-export interface MetadataResponseMetadataResponseBroker {
+export interface MetadataResponseBroker {
   /** The broker ID. */
   nodeId: number;
   /** The broker hostname. */
@@ -207,7 +213,7 @@ export interface MetadataResponseMetadataResponseBroker {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultMetadataResponseMetadataResponseBroker(): MetadataResponseMetadataResponseBroker {
+export function defaultMetadataResponseBroker(): MetadataResponseBroker {
   return {
     nodeId: 0,
     host: "",
@@ -216,15 +222,12 @@ export function defaultMetadataResponseMetadataResponseBroker(): MetadataRespons
   };
 }
 
-export function readMetadataResponseMetadataResponseBroker(
-  r: Reader,
-  v: number,
-): MetadataResponseMetadataResponseBroker {
+export function readMetadataResponseBroker(r: Reader, v: number): MetadataResponseBroker {
   const nodeId_ = r.int32();
   const host_ = v >= 9 ? r.compactString() : r.string();
   const port_ = r.int32();
   const rack_ = v >= 1 ? (v >= 9 ? r.compactNullableString() : r.nullableString()) : null;
-  const m: MetadataResponseMetadataResponseBroker = {
+  const m: MetadataResponseBroker = {
     nodeId: nodeId_,
     host: host_,
     port: port_,
@@ -238,19 +241,16 @@ export function readMetadataResponseMetadataResponseBroker(
   return m;
 }
 
-export function sizeMetadataResponseMetadataResponseBroker(
-  m: MetadataResponseMetadataResponseBroker,
-  v: number,
-): number {
+export function sizeMetadataResponseBroker(m: MetadataResponseBroker, v: number): number {
   let n = 0;
   n += 4;
   n += v >= 9 ? sizeOf.compactString(m.host) : sizeOf.string(m.host);
   n += 4;
   if (v >= 1) {
-    n +=
-      v >= 9
-        ? sizeOf.compactNullableString(m.rack === undefined ? null : m.rack)
-        : sizeOf.nullableString(m.rack === undefined ? null : m.rack);
+    {
+      const x = m.rack === undefined ? null : m.rack;
+      n += v >= 9 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   if (v >= 9) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -258,25 +258,22 @@ export function sizeMetadataResponseMetadataResponseBroker(
   return n;
 }
 
-export function writeMetadataResponseMetadataResponseBroker(
-  w: Writer,
-  m: MetadataResponseMetadataResponseBroker,
-  v: number,
-): void {
+export function writeMetadataResponseBroker(w: Writer, m: MetadataResponseBroker, v: number): void {
   w.int32(m.nodeId);
   v >= 9 ? w.compactString(m.host) : w.string(m.host);
   w.int32(m.port);
   if (v >= 1) {
-    v >= 9
-      ? w.compactNullableString(m.rack === undefined ? null : m.rack)
-      : w.nullableString(m.rack === undefined ? null : m.rack);
+    {
+      const x = m.rack === undefined ? null : m.rack;
+      v >= 9 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   if (v >= 9) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   }
 }
 
-export interface MetadataResponseMetadataResponsePartition {
+export interface MetadataResponsePartition {
   /** The partition error, or 0 if there was no error. */
   errorCode: number;
   /** The partition index. */
@@ -295,7 +292,7 @@ export interface MetadataResponseMetadataResponsePartition {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultMetadataResponseMetadataResponsePartition(): MetadataResponseMetadataResponsePartition {
+export function defaultMetadataResponsePartition(): MetadataResponsePartition {
   return {
     errorCode: 0,
     partitionIndex: 0,
@@ -307,10 +304,7 @@ export function defaultMetadataResponseMetadataResponsePartition(): MetadataResp
   };
 }
 
-export function readMetadataResponseMetadataResponsePartition(
-  r: Reader,
-  v: number,
-): MetadataResponseMetadataResponsePartition {
+export function readMetadataResponsePartition(r: Reader, v: number): MetadataResponsePartition {
   const errorCode_ = r.int16();
   const partitionIndex_ = r.int32();
   const leaderId_ = r.int32();
@@ -318,7 +312,7 @@ export function readMetadataResponseMetadataResponsePartition(
   const replicaNodes_ = readArray(r, v >= 9, (r: Reader) => r.int32());
   const isrNodes_ = readArray(r, v >= 9, (r: Reader) => r.int32());
   const offlineReplicas_ = v >= 5 ? readArray(r, v >= 9, (r: Reader) => r.int32()) : [];
-  const m: MetadataResponseMetadataResponsePartition = {
+  const m: MetadataResponsePartition = {
     errorCode: errorCode_,
     partitionIndex: partitionIndex_,
     leaderId: leaderId_,
@@ -335,10 +329,7 @@ export function readMetadataResponseMetadataResponsePartition(
   return m;
 }
 
-export function sizeMetadataResponseMetadataResponsePartition(
-  m: MetadataResponseMetadataResponsePartition,
-  v: number,
-): number {
+export function sizeMetadataResponsePartition(m: MetadataResponsePartition, v: number): number {
   let n = 0;
   n += 2;
   n += 4;
@@ -349,7 +340,10 @@ export function sizeMetadataResponseMetadataResponsePartition(
   n += sizeFixedArray(m.replicaNodes, v >= 9, 4);
   n += sizeFixedArray(m.isrNodes, v >= 9, 4);
   if (v >= 5) {
-    n += sizeFixedArray(m.offlineReplicas === undefined ? [] : m.offlineReplicas, v >= 9, 4);
+    {
+      const x = m.offlineReplicas === undefined ? [] : m.offlineReplicas;
+      n += sizeFixedArray(x, v >= 9, 4);
+    }
   }
   if (v >= 9) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -357,30 +351,30 @@ export function sizeMetadataResponseMetadataResponsePartition(
   return n;
 }
 
-export function writeMetadataResponseMetadataResponsePartition(
-  w: Writer,
-  m: MetadataResponseMetadataResponsePartition,
-  v: number,
-): void {
+export function writeMetadataResponsePartition(w: Writer, m: MetadataResponsePartition, v: number): void {
   w.int16(m.errorCode);
   w.int32(m.partitionIndex);
   w.int32(m.leaderId);
   if (v >= 7) {
-    w.int32(m.leaderEpoch === undefined ? -1 : m.leaderEpoch);
+    {
+      const x = m.leaderEpoch === undefined ? -1 : m.leaderEpoch;
+      w.int32(x);
+    }
   }
   writeArray(w, m.replicaNodes, v >= 9, (w: Writer, item: number) => w.int32(item));
   writeArray(w, m.isrNodes, v >= 9, (w: Writer, item: number) => w.int32(item));
   if (v >= 5) {
-    writeArray(w, m.offlineReplicas === undefined ? [] : m.offlineReplicas, v >= 9, (w: Writer, item: number) =>
-      w.int32(item),
-    );
+    {
+      const x = m.offlineReplicas === undefined ? [] : m.offlineReplicas;
+      writeArray(w, x, v >= 9, (w: Writer, item: number) => w.int32(item));
+    }
   }
   if (v >= 9) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   }
 }
 
-export interface MetadataResponseMetadataResponseTopic {
+export interface MetadataResponseTopic {
   /** The topic error, or 0 if there was no error. */
   errorCode: number;
   /** The topic name. Null for non-existing topics queried by ID. This is never null when ErrorCode is zero. One of Name and TopicId is always populated. */
@@ -390,14 +384,14 @@ export interface MetadataResponseMetadataResponseTopic {
   /** True if the topic is internal. */
   isInternal?: boolean;
   /** Each partition in the topic. */
-  partitions: MetadataResponseMetadataResponsePartition[];
+  partitions: MetadataResponsePartition[];
   /** 32-bit bitfield to represent authorized operations for this topic. */
   topicAuthorizedOperations?: number;
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultMetadataResponseMetadataResponseTopic(): MetadataResponseMetadataResponseTopic {
+export function defaultMetadataResponseTopic(): MetadataResponseTopic {
   return {
     errorCode: 0,
     name: "",
@@ -408,15 +402,15 @@ export function defaultMetadataResponseMetadataResponseTopic(): MetadataResponse
   };
 }
 
-export function readMetadataResponseMetadataResponseTopic(r: Reader, v: number): MetadataResponseMetadataResponseTopic {
+export function readMetadataResponseTopic(r: Reader, v: number): MetadataResponseTopic {
   const errorCode_ = r.int16();
   const name_ =
     v >= 9 ? (v >= 12 ? r.compactNullableString() : r.compactString()) : v >= 12 ? r.nullableString() : r.string();
   const topicId_ = v >= 10 ? r.uuid() : ZERO_UUID;
   const isInternal_ = v >= 1 ? r.bool() : false;
-  const partitions_ = readArray(r, v >= 9, (r: Reader) => readMetadataResponseMetadataResponsePartition(r, v));
+  const partitions_ = readArray(r, v >= 9, (r: Reader) => readMetadataResponsePartition(r, v));
   const topicAuthorizedOperations_ = v >= 8 ? r.int32() : -2147483648;
-  const m: MetadataResponseMetadataResponseTopic = {
+  const m: MetadataResponseTopic = {
     errorCode: errorCode_,
     name: name_,
     topicId: topicId_,
@@ -432,7 +426,7 @@ export function readMetadataResponseMetadataResponseTopic(r: Reader, v: number):
   return m;
 }
 
-export function sizeMetadataResponseMetadataResponseTopic(m: MetadataResponseMetadataResponseTopic, v: number): number {
+export function sizeMetadataResponseTopic(m: MetadataResponseTopic, v: number): number {
   let n = 0;
   n += 2;
   n +=
@@ -449,9 +443,7 @@ export function sizeMetadataResponseMetadataResponseTopic(m: MetadataResponseMet
   if (v >= 1) {
     n += 1;
   }
-  n += sizeArray(m.partitions, v >= 9, (item: MetadataResponseMetadataResponsePartition) =>
-    sizeMetadataResponseMetadataResponsePartition(item, v),
-  );
+  n += sizeArray(m.partitions, v >= 9, (item: MetadataResponsePartition) => sizeMetadataResponsePartition(item, v));
   if (v >= 8) {
     n += 4;
   }
@@ -461,11 +453,7 @@ export function sizeMetadataResponseMetadataResponseTopic(m: MetadataResponseMet
   return n;
 }
 
-export function writeMetadataResponseMetadataResponseTopic(
-  w: Writer,
-  m: MetadataResponseMetadataResponseTopic,
-  v: number,
-): void {
+export function writeMetadataResponseTopic(w: Writer, m: MetadataResponseTopic, v: number): void {
   w.int16(m.errorCode);
   v >= 9
     ? v >= 12
@@ -475,16 +463,25 @@ export function writeMetadataResponseMetadataResponseTopic(
       ? w.nullableString(m.name)
       : w.string(requireValue(m.name, "Name"));
   if (v >= 10) {
-    w.uuid(m.topicId === undefined ? ZERO_UUID : m.topicId);
+    {
+      const x = m.topicId === undefined ? ZERO_UUID : m.topicId;
+      w.uuid(x);
+    }
   }
   if (v >= 1) {
-    w.bool(m.isInternal === undefined ? false : m.isInternal);
+    {
+      const x = m.isInternal === undefined ? false : m.isInternal;
+      w.bool(x);
+    }
   }
-  writeArray(w, m.partitions, v >= 9, (w: Writer, item: MetadataResponseMetadataResponsePartition) =>
-    writeMetadataResponseMetadataResponsePartition(w, item, v),
+  writeArray(w, m.partitions, v >= 9, (w: Writer, item: MetadataResponsePartition) =>
+    writeMetadataResponsePartition(w, item, v),
   );
   if (v >= 8) {
-    w.int32(m.topicAuthorizedOperations === undefined ? -2147483648 : m.topicAuthorizedOperations);
+    {
+      const x = m.topicAuthorizedOperations === undefined ? -2147483648 : m.topicAuthorizedOperations;
+      w.int32(x);
+    }
   }
   if (v >= 9) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -495,13 +492,13 @@ export interface MetadataResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
   /** A list of brokers present in the cluster. */
-  brokers: MetadataResponseMetadataResponseBroker[];
+  brokers: MetadataResponseBroker[];
   /** The cluster ID that responding broker belongs to. */
   clusterId?: string | null;
   /** The ID of the controller broker. */
   controllerId?: number;
   /** Each topic in the response. */
-  topics: MetadataResponseMetadataResponseTopic[];
+  topics: MetadataResponseTopic[];
   /** 32-bit bitfield to represent authorized operations for this cluster. */
   clusterAuthorizedOperations?: number;
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
@@ -521,10 +518,10 @@ export function defaultMetadataResponse(): MetadataResponse {
 
 export function readMetadataResponse(r: Reader, v: number): MetadataResponse {
   const throttleTimeMs_ = v >= 3 ? r.int32() : 0;
-  const brokers_ = readArray(r, v >= 9, (r: Reader) => readMetadataResponseMetadataResponseBroker(r, v));
+  const brokers_ = readArray(r, v >= 9, (r: Reader) => readMetadataResponseBroker(r, v));
   const clusterId_ = v >= 2 ? (v >= 9 ? r.compactNullableString() : r.nullableString()) : null;
   const controllerId_ = v >= 1 ? r.int32() : -1;
-  const topics_ = readArray(r, v >= 9, (r: Reader) => readMetadataResponseMetadataResponseTopic(r, v));
+  const topics_ = readArray(r, v >= 9, (r: Reader) => readMetadataResponseTopic(r, v));
   const clusterAuthorizedOperations_ = v >= 8 && v <= 10 ? r.int32() : -2147483648;
   const m: MetadataResponse = {
     throttleTimeMs: throttleTimeMs_,
@@ -547,21 +544,17 @@ export function sizeMetadataResponse(m: MetadataResponse, v: number): number {
   if (v >= 3) {
     n += 4;
   }
-  n += sizeArray(m.brokers, v >= 9, (item: MetadataResponseMetadataResponseBroker) =>
-    sizeMetadataResponseMetadataResponseBroker(item, v),
-  );
+  n += sizeArray(m.brokers, v >= 9, (item: MetadataResponseBroker) => sizeMetadataResponseBroker(item, v));
   if (v >= 2) {
-    n +=
-      v >= 9
-        ? sizeOf.compactNullableString(m.clusterId === undefined ? null : m.clusterId)
-        : sizeOf.nullableString(m.clusterId === undefined ? null : m.clusterId);
+    {
+      const x = m.clusterId === undefined ? null : m.clusterId;
+      n += v >= 9 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   if (v >= 1) {
     n += 4;
   }
-  n += sizeArray(m.topics, v >= 9, (item: MetadataResponseMetadataResponseTopic) =>
-    sizeMetadataResponseMetadataResponseTopic(item, v),
-  );
+  n += sizeArray(m.topics, v >= 9, (item: MetadataResponseTopic) => sizeMetadataResponseTopic(item, v));
   if (v >= 8 && v <= 10) {
     n += 4;
   }
@@ -573,24 +566,32 @@ export function sizeMetadataResponse(m: MetadataResponse, v: number): number {
 
 export function writeMetadataResponse(w: Writer, m: MetadataResponse, v: number): void {
   if (v >= 3) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
-  writeArray(w, m.brokers, v >= 9, (w: Writer, item: MetadataResponseMetadataResponseBroker) =>
-    writeMetadataResponseMetadataResponseBroker(w, item, v),
+  writeArray(w, m.brokers, v >= 9, (w: Writer, item: MetadataResponseBroker) =>
+    writeMetadataResponseBroker(w, item, v),
   );
   if (v >= 2) {
-    v >= 9
-      ? w.compactNullableString(m.clusterId === undefined ? null : m.clusterId)
-      : w.nullableString(m.clusterId === undefined ? null : m.clusterId);
+    {
+      const x = m.clusterId === undefined ? null : m.clusterId;
+      v >= 9 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   if (v >= 1) {
-    w.int32(m.controllerId === undefined ? -1 : m.controllerId);
+    {
+      const x = m.controllerId === undefined ? -1 : m.controllerId;
+      w.int32(x);
+    }
   }
-  writeArray(w, m.topics, v >= 9, (w: Writer, item: MetadataResponseMetadataResponseTopic) =>
-    writeMetadataResponseMetadataResponseTopic(w, item, v),
-  );
+  writeArray(w, m.topics, v >= 9, (w: Writer, item: MetadataResponseTopic) => writeMetadataResponseTopic(w, item, v));
   if (v >= 8 && v <= 10) {
-    w.int32(m.clusterAuthorizedOperations === undefined ? -2147483648 : m.clusterAuthorizedOperations);
+    {
+      const x = m.clusterAuthorizedOperations === undefined ? -2147483648 : m.clusterAuthorizedOperations;
+      w.int32(x);
+    }
   }
   if (v >= 9) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);

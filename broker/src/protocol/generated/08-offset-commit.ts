@@ -11,7 +11,7 @@ import {
   defineMessage,
   type MessageCodec,
 } from "../codec-runtime.ts";
-export interface OffsetCommitRequestOffsetCommitRequestPartition {
+export interface OffsetCommitRequestPartition {
   /** The partition index. */
   partitionIndex: number;
   /** The message offset to be committed. */
@@ -26,7 +26,7 @@ export interface OffsetCommitRequestOffsetCommitRequestPartition {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetCommitRequestOffsetCommitRequestPartition(): OffsetCommitRequestOffsetCommitRequestPartition {
+export function defaultOffsetCommitRequestPartition(): OffsetCommitRequestPartition {
   return {
     partitionIndex: 0,
     committedOffset: 0n,
@@ -36,16 +36,13 @@ export function defaultOffsetCommitRequestOffsetCommitRequestPartition(): Offset
   };
 }
 
-export function readOffsetCommitRequestOffsetCommitRequestPartition(
-  r: Reader,
-  v: number,
-): OffsetCommitRequestOffsetCommitRequestPartition {
+export function readOffsetCommitRequestPartition(r: Reader, v: number): OffsetCommitRequestPartition {
   const partitionIndex_ = r.int32();
   const committedOffset_ = r.int64();
   const committedLeaderEpoch_ = v >= 6 ? r.int32() : -1;
   const commitTimestamp_ = v >= 1 && v <= 1 ? r.int64() : -1n;
   const committedMetadata_ = v >= 8 ? r.compactNullableString() : r.nullableString();
-  const m: OffsetCommitRequestOffsetCommitRequestPartition = {
+  const m: OffsetCommitRequestPartition = {
     partitionIndex: partitionIndex_,
     committedOffset: committedOffset_,
     committedLeaderEpoch: committedLeaderEpoch_,
@@ -60,10 +57,7 @@ export function readOffsetCommitRequestOffsetCommitRequestPartition(
   return m;
 }
 
-export function sizeOffsetCommitRequestOffsetCommitRequestPartition(
-  m: OffsetCommitRequestOffsetCommitRequestPartition,
-  v: number,
-): number {
+export function sizeOffsetCommitRequestPartition(m: OffsetCommitRequestPartition, v: number): number {
   let n = 0;
   n += 4;
   n += 8;
@@ -80,18 +74,20 @@ export function sizeOffsetCommitRequestOffsetCommitRequestPartition(
   return n;
 }
 
-export function writeOffsetCommitRequestOffsetCommitRequestPartition(
-  w: Writer,
-  m: OffsetCommitRequestOffsetCommitRequestPartition,
-  v: number,
-): void {
+export function writeOffsetCommitRequestPartition(w: Writer, m: OffsetCommitRequestPartition, v: number): void {
   w.int32(m.partitionIndex);
   w.int64(m.committedOffset);
   if (v >= 6) {
-    w.int32(m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch);
+    {
+      const x = m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch;
+      w.int32(x);
+    }
   }
   if (v >= 1 && v <= 1) {
-    w.int64(m.commitTimestamp === undefined ? -1n : m.commitTimestamp);
+    {
+      const x = m.commitTimestamp === undefined ? -1n : m.commitTimestamp;
+      w.int64(x);
+    }
   }
   v >= 8 ? w.compactNullableString(m.committedMetadata) : w.nullableString(m.committedMetadata);
   if (v >= 8) {
@@ -99,29 +95,26 @@ export function writeOffsetCommitRequestOffsetCommitRequestPartition(
   }
 }
 
-export interface OffsetCommitRequestOffsetCommitRequestTopic {
+export interface OffsetCommitRequestTopic {
   /** The topic name. */
   name: string;
   /** Each partition to commit offsets for. */
-  partitions: OffsetCommitRequestOffsetCommitRequestPartition[];
+  partitions: OffsetCommitRequestPartition[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetCommitRequestOffsetCommitRequestTopic(): OffsetCommitRequestOffsetCommitRequestTopic {
+export function defaultOffsetCommitRequestTopic(): OffsetCommitRequestTopic {
   return {
     name: "",
     partitions: [],
   };
 }
 
-export function readOffsetCommitRequestOffsetCommitRequestTopic(
-  r: Reader,
-  v: number,
-): OffsetCommitRequestOffsetCommitRequestTopic {
+export function readOffsetCommitRequestTopic(r: Reader, v: number): OffsetCommitRequestTopic {
   const name_ = v >= 8 ? r.compactString() : r.string();
-  const partitions_ = readArray(r, v >= 8, (r: Reader) => readOffsetCommitRequestOffsetCommitRequestPartition(r, v));
-  const m: OffsetCommitRequestOffsetCommitRequestTopic = {
+  const partitions_ = readArray(r, v >= 8, (r: Reader) => readOffsetCommitRequestPartition(r, v));
+  const m: OffsetCommitRequestTopic = {
     name: name_,
     partitions: partitions_,
   };
@@ -133,14 +126,11 @@ export function readOffsetCommitRequestOffsetCommitRequestTopic(
   return m;
 }
 
-export function sizeOffsetCommitRequestOffsetCommitRequestTopic(
-  m: OffsetCommitRequestOffsetCommitRequestTopic,
-  v: number,
-): number {
+export function sizeOffsetCommitRequestTopic(m: OffsetCommitRequestTopic, v: number): number {
   let n = 0;
   n += v >= 8 ? sizeOf.compactString(m.name) : sizeOf.string(m.name);
-  n += sizeArray(m.partitions, v >= 8, (item: OffsetCommitRequestOffsetCommitRequestPartition) =>
-    sizeOffsetCommitRequestOffsetCommitRequestPartition(item, v),
+  n += sizeArray(m.partitions, v >= 8, (item: OffsetCommitRequestPartition) =>
+    sizeOffsetCommitRequestPartition(item, v),
   );
   if (v >= 8) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -148,14 +138,10 @@ export function sizeOffsetCommitRequestOffsetCommitRequestTopic(
   return n;
 }
 
-export function writeOffsetCommitRequestOffsetCommitRequestTopic(
-  w: Writer,
-  m: OffsetCommitRequestOffsetCommitRequestTopic,
-  v: number,
-): void {
+export function writeOffsetCommitRequestTopic(w: Writer, m: OffsetCommitRequestTopic, v: number): void {
   v >= 8 ? w.compactString(m.name) : w.string(m.name);
-  writeArray(w, m.partitions, v >= 8, (w: Writer, item: OffsetCommitRequestOffsetCommitRequestPartition) =>
-    writeOffsetCommitRequestOffsetCommitRequestPartition(w, item, v),
+  writeArray(w, m.partitions, v >= 8, (w: Writer, item: OffsetCommitRequestPartition) =>
+    writeOffsetCommitRequestPartition(w, item, v),
   );
   if (v >= 8) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -174,7 +160,7 @@ export interface OffsetCommitRequest {
   /** The time period in ms to retain the offset. */
   retentionTimeMs?: bigint;
   /** The topics to commit offsets for. */
-  topics: OffsetCommitRequestOffsetCommitRequestTopic[];
+  topics: OffsetCommitRequestTopic[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -196,7 +182,7 @@ export function readOffsetCommitRequest(r: Reader, v: number): OffsetCommitReque
   const memberId_ = v >= 1 ? (v >= 8 ? r.compactString() : r.string()) : "";
   const groupInstanceId_ = v >= 7 ? (v >= 8 ? r.compactNullableString() : r.nullableString()) : null;
   const retentionTimeMs_ = v >= 2 && v <= 4 ? r.int64() : -1n;
-  const topics_ = readArray(r, v >= 8, (r: Reader) => readOffsetCommitRequestOffsetCommitRequestTopic(r, v));
+  const topics_ = readArray(r, v >= 8, (r: Reader) => readOffsetCommitRequestTopic(r, v));
   const m: OffsetCommitRequest = {
     groupId: groupId_,
     generationIdOrMemberEpoch: generationIdOrMemberEpoch_,
@@ -220,23 +206,21 @@ export function sizeOffsetCommitRequest(m: OffsetCommitRequest, v: number): numb
     n += 4;
   }
   if (v >= 1) {
-    n +=
-      v >= 8
-        ? sizeOf.compactString(m.memberId === undefined ? "" : m.memberId)
-        : sizeOf.string(m.memberId === undefined ? "" : m.memberId);
+    {
+      const x = m.memberId === undefined ? "" : m.memberId;
+      n += v >= 8 ? sizeOf.compactString(x) : sizeOf.string(x);
+    }
   }
   if (v >= 7) {
-    n +=
-      v >= 8
-        ? sizeOf.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId)
-        : sizeOf.nullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      n += v >= 8 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   if (v >= 2 && v <= 4) {
     n += 8;
   }
-  n += sizeArray(m.topics, v >= 8, (item: OffsetCommitRequestOffsetCommitRequestTopic) =>
-    sizeOffsetCommitRequestOffsetCommitRequestTopic(item, v),
-  );
+  n += sizeArray(m.topics, v >= 8, (item: OffsetCommitRequestTopic) => sizeOffsetCommitRequestTopic(item, v));
   if (v >= 8) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
   }
@@ -246,23 +230,31 @@ export function sizeOffsetCommitRequest(m: OffsetCommitRequest, v: number): numb
 export function writeOffsetCommitRequest(w: Writer, m: OffsetCommitRequest, v: number): void {
   v >= 8 ? w.compactString(m.groupId) : w.string(m.groupId);
   if (v >= 1) {
-    w.int32(m.generationIdOrMemberEpoch === undefined ? -1 : m.generationIdOrMemberEpoch);
+    {
+      const x = m.generationIdOrMemberEpoch === undefined ? -1 : m.generationIdOrMemberEpoch;
+      w.int32(x);
+    }
   }
   if (v >= 1) {
-    v >= 8
-      ? w.compactString(m.memberId === undefined ? "" : m.memberId)
-      : w.string(m.memberId === undefined ? "" : m.memberId);
+    {
+      const x = m.memberId === undefined ? "" : m.memberId;
+      v >= 8 ? w.compactString(x) : w.string(x);
+    }
   }
   if (v >= 7) {
-    v >= 8
-      ? w.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId)
-      : w.nullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      v >= 8 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   if (v >= 2 && v <= 4) {
-    w.int64(m.retentionTimeMs === undefined ? -1n : m.retentionTimeMs);
+    {
+      const x = m.retentionTimeMs === undefined ? -1n : m.retentionTimeMs;
+      w.int64(x);
+    }
   }
-  writeArray(w, m.topics, v >= 8, (w: Writer, item: OffsetCommitRequestOffsetCommitRequestTopic) =>
-    writeOffsetCommitRequestOffsetCommitRequestTopic(w, item, v),
+  writeArray(w, m.topics, v >= 8, (w: Writer, item: OffsetCommitRequestTopic) =>
+    writeOffsetCommitRequestTopic(w, item, v),
   );
   if (v >= 8) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -281,7 +273,7 @@ export const OffsetCommitRequest: MessageCodec<OffsetCommitRequest> = defineMess
   create: defaultOffsetCommitRequest,
 });
 
-export interface OffsetCommitResponseOffsetCommitResponsePartition {
+export interface OffsetCommitResponsePartition {
   /** The partition index. */
   partitionIndex: number;
   /** The error code, or 0 if there was no error. */
@@ -290,20 +282,17 @@ export interface OffsetCommitResponseOffsetCommitResponsePartition {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetCommitResponseOffsetCommitResponsePartition(): OffsetCommitResponseOffsetCommitResponsePartition {
+export function defaultOffsetCommitResponsePartition(): OffsetCommitResponsePartition {
   return {
     partitionIndex: 0,
     errorCode: 0,
   };
 }
 
-export function readOffsetCommitResponseOffsetCommitResponsePartition(
-  r: Reader,
-  v: number,
-): OffsetCommitResponseOffsetCommitResponsePartition {
+export function readOffsetCommitResponsePartition(r: Reader, v: number): OffsetCommitResponsePartition {
   const partitionIndex_ = r.int32();
   const errorCode_ = r.int16();
-  const m: OffsetCommitResponseOffsetCommitResponsePartition = {
+  const m: OffsetCommitResponsePartition = {
     partitionIndex: partitionIndex_,
     errorCode: errorCode_,
   };
@@ -315,10 +304,7 @@ export function readOffsetCommitResponseOffsetCommitResponsePartition(
   return m;
 }
 
-export function sizeOffsetCommitResponseOffsetCommitResponsePartition(
-  m: OffsetCommitResponseOffsetCommitResponsePartition,
-  v: number,
-): number {
+export function sizeOffsetCommitResponsePartition(m: OffsetCommitResponsePartition, v: number): number {
   let n = 0;
   n += 4;
   n += 2;
@@ -328,11 +314,7 @@ export function sizeOffsetCommitResponseOffsetCommitResponsePartition(
   return n;
 }
 
-export function writeOffsetCommitResponseOffsetCommitResponsePartition(
-  w: Writer,
-  m: OffsetCommitResponseOffsetCommitResponsePartition,
-  v: number,
-): void {
+export function writeOffsetCommitResponsePartition(w: Writer, m: OffsetCommitResponsePartition, v: number): void {
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   if (v >= 8) {
@@ -340,29 +322,26 @@ export function writeOffsetCommitResponseOffsetCommitResponsePartition(
   }
 }
 
-export interface OffsetCommitResponseOffsetCommitResponseTopic {
+export interface OffsetCommitResponseTopic {
   /** The topic name. */
   name: string;
   /** The responses for each partition in the topic. */
-  partitions: OffsetCommitResponseOffsetCommitResponsePartition[];
+  partitions: OffsetCommitResponsePartition[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetCommitResponseOffsetCommitResponseTopic(): OffsetCommitResponseOffsetCommitResponseTopic {
+export function defaultOffsetCommitResponseTopic(): OffsetCommitResponseTopic {
   return {
     name: "",
     partitions: [],
   };
 }
 
-export function readOffsetCommitResponseOffsetCommitResponseTopic(
-  r: Reader,
-  v: number,
-): OffsetCommitResponseOffsetCommitResponseTopic {
+export function readOffsetCommitResponseTopic(r: Reader, v: number): OffsetCommitResponseTopic {
   const name_ = v >= 8 ? r.compactString() : r.string();
-  const partitions_ = readArray(r, v >= 8, (r: Reader) => readOffsetCommitResponseOffsetCommitResponsePartition(r, v));
-  const m: OffsetCommitResponseOffsetCommitResponseTopic = {
+  const partitions_ = readArray(r, v >= 8, (r: Reader) => readOffsetCommitResponsePartition(r, v));
+  const m: OffsetCommitResponseTopic = {
     name: name_,
     partitions: partitions_,
   };
@@ -374,14 +353,11 @@ export function readOffsetCommitResponseOffsetCommitResponseTopic(
   return m;
 }
 
-export function sizeOffsetCommitResponseOffsetCommitResponseTopic(
-  m: OffsetCommitResponseOffsetCommitResponseTopic,
-  v: number,
-): number {
+export function sizeOffsetCommitResponseTopic(m: OffsetCommitResponseTopic, v: number): number {
   let n = 0;
   n += v >= 8 ? sizeOf.compactString(m.name) : sizeOf.string(m.name);
-  n += sizeArray(m.partitions, v >= 8, (item: OffsetCommitResponseOffsetCommitResponsePartition) =>
-    sizeOffsetCommitResponseOffsetCommitResponsePartition(item, v),
+  n += sizeArray(m.partitions, v >= 8, (item: OffsetCommitResponsePartition) =>
+    sizeOffsetCommitResponsePartition(item, v),
   );
   if (v >= 8) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -389,14 +365,10 @@ export function sizeOffsetCommitResponseOffsetCommitResponseTopic(
   return n;
 }
 
-export function writeOffsetCommitResponseOffsetCommitResponseTopic(
-  w: Writer,
-  m: OffsetCommitResponseOffsetCommitResponseTopic,
-  v: number,
-): void {
+export function writeOffsetCommitResponseTopic(w: Writer, m: OffsetCommitResponseTopic, v: number): void {
   v >= 8 ? w.compactString(m.name) : w.string(m.name);
-  writeArray(w, m.partitions, v >= 8, (w: Writer, item: OffsetCommitResponseOffsetCommitResponsePartition) =>
-    writeOffsetCommitResponseOffsetCommitResponsePartition(w, item, v),
+  writeArray(w, m.partitions, v >= 8, (w: Writer, item: OffsetCommitResponsePartition) =>
+    writeOffsetCommitResponsePartition(w, item, v),
   );
   if (v >= 8) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -407,7 +379,7 @@ export interface OffsetCommitResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
   /** The responses for each topic. */
-  topics: OffsetCommitResponseOffsetCommitResponseTopic[];
+  topics: OffsetCommitResponseTopic[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -421,7 +393,7 @@ export function defaultOffsetCommitResponse(): OffsetCommitResponse {
 
 export function readOffsetCommitResponse(r: Reader, v: number): OffsetCommitResponse {
   const throttleTimeMs_ = v >= 3 ? r.int32() : 0;
-  const topics_ = readArray(r, v >= 8, (r: Reader) => readOffsetCommitResponseOffsetCommitResponseTopic(r, v));
+  const topics_ = readArray(r, v >= 8, (r: Reader) => readOffsetCommitResponseTopic(r, v));
   const m: OffsetCommitResponse = {
     throttleTimeMs: throttleTimeMs_,
     topics: topics_,
@@ -439,9 +411,7 @@ export function sizeOffsetCommitResponse(m: OffsetCommitResponse, v: number): nu
   if (v >= 3) {
     n += 4;
   }
-  n += sizeArray(m.topics, v >= 8, (item: OffsetCommitResponseOffsetCommitResponseTopic) =>
-    sizeOffsetCommitResponseOffsetCommitResponseTopic(item, v),
-  );
+  n += sizeArray(m.topics, v >= 8, (item: OffsetCommitResponseTopic) => sizeOffsetCommitResponseTopic(item, v));
   if (v >= 8) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
   }
@@ -450,10 +420,13 @@ export function sizeOffsetCommitResponse(m: OffsetCommitResponse, v: number): nu
 
 export function writeOffsetCommitResponse(w: Writer, m: OffsetCommitResponse, v: number): void {
   if (v >= 3) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
-  writeArray(w, m.topics, v >= 8, (w: Writer, item: OffsetCommitResponseOffsetCommitResponseTopic) =>
-    writeOffsetCommitResponseOffsetCommitResponseTopic(w, item, v),
+  writeArray(w, m.topics, v >= 8, (w: Writer, item: OffsetCommitResponseTopic) =>
+    writeOffsetCommitResponseTopic(w, item, v),
   );
   if (v >= 8) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);

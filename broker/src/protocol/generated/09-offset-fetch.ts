@@ -15,7 +15,7 @@ import {
   defineMessage,
   type MessageCodec,
 } from "../codec-runtime.ts";
-export interface OffsetFetchRequestOffsetFetchRequestTopic {
+export interface OffsetFetchRequestTopic {
   /** The topic name. */
   name?: string;
   /** The partition indexes we would like to fetch offsets for. */
@@ -24,20 +24,17 @@ export interface OffsetFetchRequestOffsetFetchRequestTopic {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchRequestOffsetFetchRequestTopic(): OffsetFetchRequestOffsetFetchRequestTopic {
+export function defaultOffsetFetchRequestTopic(): OffsetFetchRequestTopic {
   return {
     name: "",
     partitionIndexes: [],
   };
 }
 
-export function readOffsetFetchRequestOffsetFetchRequestTopic(
-  r: Reader,
-  v: number,
-): OffsetFetchRequestOffsetFetchRequestTopic {
+export function readOffsetFetchRequestTopic(r: Reader, v: number): OffsetFetchRequestTopic {
   const name_ = v <= 7 ? (v >= 6 ? r.compactString() : r.string()) : "";
   const partitionIndexes_ = v <= 7 ? readArray(r, v >= 6, (r: Reader) => r.int32()) : [];
-  const m: OffsetFetchRequestOffsetFetchRequestTopic = {
+  const m: OffsetFetchRequestTopic = {
     name: name_,
     partitionIndexes: partitionIndexes_,
   };
@@ -49,19 +46,19 @@ export function readOffsetFetchRequestOffsetFetchRequestTopic(
   return m;
 }
 
-export function sizeOffsetFetchRequestOffsetFetchRequestTopic(
-  m: OffsetFetchRequestOffsetFetchRequestTopic,
-  v: number,
-): number {
+export function sizeOffsetFetchRequestTopic(m: OffsetFetchRequestTopic, v: number): number {
   let n = 0;
   if (v <= 7) {
-    n +=
-      v >= 6
-        ? sizeOf.compactString(m.name === undefined ? "" : m.name)
-        : sizeOf.string(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      n += v >= 6 ? sizeOf.compactString(x) : sizeOf.string(x);
+    }
   }
   if (v <= 7) {
-    n += sizeFixedArray(m.partitionIndexes === undefined ? [] : m.partitionIndexes, v >= 6, 4);
+    {
+      const x = m.partitionIndexes === undefined ? [] : m.partitionIndexes;
+      n += sizeFixedArray(x, v >= 6, 4);
+    }
   }
   if (v >= 6) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -69,25 +66,25 @@ export function sizeOffsetFetchRequestOffsetFetchRequestTopic(
   return n;
 }
 
-export function writeOffsetFetchRequestOffsetFetchRequestTopic(
-  w: Writer,
-  m: OffsetFetchRequestOffsetFetchRequestTopic,
-  v: number,
-): void {
+export function writeOffsetFetchRequestTopic(w: Writer, m: OffsetFetchRequestTopic, v: number): void {
   if (v <= 7) {
-    v >= 6 ? w.compactString(m.name === undefined ? "" : m.name) : w.string(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      v >= 6 ? w.compactString(x) : w.string(x);
+    }
   }
   if (v <= 7) {
-    writeArray(w, m.partitionIndexes === undefined ? [] : m.partitionIndexes, v >= 6, (w: Writer, item: number) =>
-      w.int32(item),
-    );
+    {
+      const x = m.partitionIndexes === undefined ? [] : m.partitionIndexes;
+      writeArray(w, x, v >= 6, (w: Writer, item: number) => w.int32(item));
+    }
   }
   if (v >= 6) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   }
 }
 
-export interface OffsetFetchRequestOffsetFetchRequestTopics {
+export interface OffsetFetchRequestTopics {
   /** The topic name. */
   name?: string;
   /** The partition indexes we would like to fetch offsets for. */
@@ -96,20 +93,17 @@ export interface OffsetFetchRequestOffsetFetchRequestTopics {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchRequestOffsetFetchRequestTopics(): OffsetFetchRequestOffsetFetchRequestTopics {
+export function defaultOffsetFetchRequestTopics(): OffsetFetchRequestTopics {
   return {
     name: "",
     partitionIndexes: [],
   };
 }
 
-export function readOffsetFetchRequestOffsetFetchRequestTopics(
-  r: Reader,
-  v: number,
-): OffsetFetchRequestOffsetFetchRequestTopics {
+export function readOffsetFetchRequestTopics(r: Reader, v: number): OffsetFetchRequestTopics {
   const name_ = v >= 8 ? r.compactString() : "";
   const partitionIndexes_ = v >= 8 ? readArray(r, true, (r: Reader) => r.int32()) : [];
-  const m: OffsetFetchRequestOffsetFetchRequestTopics = {
+  const m: OffsetFetchRequestTopics = {
     name: name_,
     partitionIndexes: partitionIndexes_,
   };
@@ -121,16 +115,19 @@ export function readOffsetFetchRequestOffsetFetchRequestTopics(
   return m;
 }
 
-export function sizeOffsetFetchRequestOffsetFetchRequestTopics(
-  m: OffsetFetchRequestOffsetFetchRequestTopics,
-  v: number,
-): number {
+export function sizeOffsetFetchRequestTopics(m: OffsetFetchRequestTopics, v: number): number {
   let n = 0;
   if (v >= 8) {
-    n += sizeOf.compactString(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 8) {
-    n += sizeFixedArray(m.partitionIndexes === undefined ? [] : m.partitionIndexes, true, 4);
+    {
+      const x = m.partitionIndexes === undefined ? [] : m.partitionIndexes;
+      n += sizeFixedArray(x, true, 4);
+    }
   }
   if (v >= 6) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -138,25 +135,25 @@ export function sizeOffsetFetchRequestOffsetFetchRequestTopics(
   return n;
 }
 
-export function writeOffsetFetchRequestOffsetFetchRequestTopics(
-  w: Writer,
-  m: OffsetFetchRequestOffsetFetchRequestTopics,
-  v: number,
-): void {
+export function writeOffsetFetchRequestTopics(w: Writer, m: OffsetFetchRequestTopics, v: number): void {
   if (v >= 8) {
-    w.compactString(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      w.compactString(x);
+    }
   }
   if (v >= 8) {
-    writeArray(w, m.partitionIndexes === undefined ? [] : m.partitionIndexes, true, (w: Writer, item: number) =>
-      w.int32(item),
-    );
+    {
+      const x = m.partitionIndexes === undefined ? [] : m.partitionIndexes;
+      writeArray(w, x, true, (w: Writer, item: number) => w.int32(item));
+    }
   }
   if (v >= 6) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   }
 }
 
-export interface OffsetFetchRequestOffsetFetchRequestGroup {
+export interface OffsetFetchRequestGroup {
   /** The group ID. */
   groupId?: string;
   /** The member ID assigned by the group coordinator if using the new consumer protocol (KIP-848). */
@@ -164,12 +161,12 @@ export interface OffsetFetchRequestOffsetFetchRequestGroup {
   /** The member epoch if using the new consumer protocol (KIP-848). */
   memberEpoch?: number;
   /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. */
-  topics?: OffsetFetchRequestOffsetFetchRequestTopics[] | null;
+  topics?: OffsetFetchRequestTopics[] | null;
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchRequestOffsetFetchRequestGroup(): OffsetFetchRequestOffsetFetchRequestGroup {
+export function defaultOffsetFetchRequestGroup(): OffsetFetchRequestGroup {
   return {
     groupId: "",
     memberId: null,
@@ -178,16 +175,12 @@ export function defaultOffsetFetchRequestOffsetFetchRequestGroup(): OffsetFetchR
   };
 }
 
-export function readOffsetFetchRequestOffsetFetchRequestGroup(
-  r: Reader,
-  v: number,
-): OffsetFetchRequestOffsetFetchRequestGroup {
+export function readOffsetFetchRequestGroup(r: Reader, v: number): OffsetFetchRequestGroup {
   const groupId_ = v >= 8 ? r.compactString() : "";
   const memberId_ = v >= 9 ? r.compactNullableString() : null;
   const memberEpoch_ = v >= 9 ? r.int32() : -1;
-  const topics_ =
-    v >= 8 ? readNullableArray(r, true, (r: Reader) => readOffsetFetchRequestOffsetFetchRequestTopics(r, v)) : [];
-  const m: OffsetFetchRequestOffsetFetchRequestGroup = {
+  const topics_ = v >= 8 ? readNullableArray(r, true, (r: Reader) => readOffsetFetchRequestTopics(r, v)) : [];
+  const m: OffsetFetchRequestGroup = {
     groupId: groupId_,
     memberId: memberId_,
     memberEpoch: memberEpoch_,
@@ -201,27 +194,29 @@ export function readOffsetFetchRequestOffsetFetchRequestGroup(
   return m;
 }
 
-export function sizeOffsetFetchRequestOffsetFetchRequestGroup(
-  m: OffsetFetchRequestOffsetFetchRequestGroup,
-  v: number,
-): number {
+export function sizeOffsetFetchRequestGroup(m: OffsetFetchRequestGroup, v: number): number {
   let n = 0;
   if (v >= 8) {
-    n += sizeOf.compactString(m.groupId === undefined ? "" : m.groupId);
+    {
+      const x = m.groupId === undefined ? "" : m.groupId;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 9) {
-    n += sizeOf.compactNullableString(m.memberId === undefined ? null : m.memberId);
+    {
+      const x = m.memberId === undefined ? null : m.memberId;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   if (v >= 9) {
     n += 4;
   }
   if (v >= 8) {
-    n +=
-      (m.topics === undefined ? [] : m.topics) === null
-        ? 1
-        : sizeArray(m.topics === undefined ? [] : m.topics, true, (item: OffsetFetchRequestOffsetFetchRequestTopics) =>
-            sizeOffsetFetchRequestOffsetFetchRequestTopics(item, v),
-          );
+    {
+      const x = m.topics === undefined ? [] : m.topics;
+      n +=
+        x === null ? 1 : sizeArray(x, true, (item: OffsetFetchRequestTopics) => sizeOffsetFetchRequestTopics(item, v));
+    }
   }
   if (v >= 6) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -229,28 +224,32 @@ export function sizeOffsetFetchRequestOffsetFetchRequestGroup(
   return n;
 }
 
-export function writeOffsetFetchRequestOffsetFetchRequestGroup(
-  w: Writer,
-  m: OffsetFetchRequestOffsetFetchRequestGroup,
-  v: number,
-): void {
+export function writeOffsetFetchRequestGroup(w: Writer, m: OffsetFetchRequestGroup, v: number): void {
   if (v >= 8) {
-    w.compactString(m.groupId === undefined ? "" : m.groupId);
+    {
+      const x = m.groupId === undefined ? "" : m.groupId;
+      w.compactString(x);
+    }
   }
   if (v >= 9) {
-    w.compactNullableString(m.memberId === undefined ? null : m.memberId);
+    {
+      const x = m.memberId === undefined ? null : m.memberId;
+      w.compactNullableString(x);
+    }
   }
   if (v >= 9) {
-    w.int32(m.memberEpoch === undefined ? -1 : m.memberEpoch);
+    {
+      const x = m.memberEpoch === undefined ? -1 : m.memberEpoch;
+      w.int32(x);
+    }
   }
   if (v >= 8) {
-    writeNullableArray(
-      w,
-      m.topics === undefined ? [] : m.topics,
-      true,
-      (w: Writer, item: OffsetFetchRequestOffsetFetchRequestTopics) =>
-        writeOffsetFetchRequestOffsetFetchRequestTopics(w, item, v),
-    );
+    {
+      const x = m.topics === undefined ? [] : m.topics;
+      writeNullableArray(w, x, true, (w: Writer, item: OffsetFetchRequestTopics) =>
+        writeOffsetFetchRequestTopics(w, item, v),
+      );
+    }
   }
   if (v >= 6) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -261,9 +260,9 @@ export interface OffsetFetchRequest {
   /** The group to fetch offsets for. */
   groupId?: string;
   /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. */
-  topics?: OffsetFetchRequestOffsetFetchRequestTopic[] | null;
+  topics?: OffsetFetchRequestTopic[] | null;
   /** Each group we would like to fetch offsets for */
-  groups?: OffsetFetchRequestOffsetFetchRequestGroup[];
+  groups?: OffsetFetchRequestGroup[];
   /** Whether broker should hold on returning unstable offsets but set a retriable error code for the partitions. */
   requireStable?: boolean;
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
@@ -284,10 +283,10 @@ export function readOffsetFetchRequest(r: Reader, v: number): OffsetFetchRequest
   const topics_ =
     v <= 7
       ? v >= 2
-        ? readNullableArray(r, v >= 6, (r: Reader) => readOffsetFetchRequestOffsetFetchRequestTopic(r, v))
-        : readArray(r, v >= 6, (r: Reader) => readOffsetFetchRequestOffsetFetchRequestTopic(r, v))
+        ? readNullableArray(r, v >= 6, (r: Reader) => readOffsetFetchRequestTopic(r, v))
+        : readArray(r, v >= 6, (r: Reader) => readOffsetFetchRequestTopic(r, v))
       : [];
-  const groups_ = v >= 8 ? readArray(r, true, (r: Reader) => readOffsetFetchRequestOffsetFetchRequestGroup(r, v)) : [];
+  const groups_ = v >= 8 ? readArray(r, true, (r: Reader) => readOffsetFetchRequestGroup(r, v)) : [];
   const requireStable_ = v >= 7 ? r.bool() : false;
   const m: OffsetFetchRequest = {
     groupId: groupId_,
@@ -306,34 +305,31 @@ export function readOffsetFetchRequest(r: Reader, v: number): OffsetFetchRequest
 export function sizeOffsetFetchRequest(m: OffsetFetchRequest, v: number): number {
   let n = 0;
   if (v <= 7) {
-    n +=
-      v >= 6
-        ? sizeOf.compactString(m.groupId === undefined ? "" : m.groupId)
-        : sizeOf.string(m.groupId === undefined ? "" : m.groupId);
+    {
+      const x = m.groupId === undefined ? "" : m.groupId;
+      n += v >= 6 ? sizeOf.compactString(x) : sizeOf.string(x);
+    }
   }
   if (v <= 7) {
-    n +=
-      v >= 2
-        ? (m.topics === undefined ? [] : m.topics) === null
-          ? v >= 6
-            ? 1
-            : 4
-          : sizeArray(
-              m.topics === undefined ? [] : m.topics,
-              v >= 6,
-              (item: OffsetFetchRequestOffsetFetchRequestTopic) =>
-                sizeOffsetFetchRequestOffsetFetchRequestTopic(item, v),
-            )
-        : sizeArray(
-            requireValue(m.topics === undefined ? [] : m.topics, "Topics"),
-            v >= 6,
-            (item: OffsetFetchRequestOffsetFetchRequestTopic) => sizeOffsetFetchRequestOffsetFetchRequestTopic(item, v),
-          );
+    {
+      const x = m.topics === undefined ? [] : m.topics;
+      n +=
+        v >= 2
+          ? x === null
+            ? v >= 6
+              ? 1
+              : 4
+            : sizeArray(x, v >= 6, (item: OffsetFetchRequestTopic) => sizeOffsetFetchRequestTopic(item, v))
+          : sizeArray(requireValue(x, "Topics"), v >= 6, (item: OffsetFetchRequestTopic) =>
+              sizeOffsetFetchRequestTopic(item, v),
+            );
+    }
   }
   if (v >= 8) {
-    n += sizeArray(m.groups === undefined ? [] : m.groups, true, (item: OffsetFetchRequestOffsetFetchRequestGroup) =>
-      sizeOffsetFetchRequestOffsetFetchRequestGroup(item, v),
-    );
+    {
+      const x = m.groups === undefined ? [] : m.groups;
+      n += sizeArray(x, true, (item: OffsetFetchRequestGroup) => sizeOffsetFetchRequestGroup(item, v));
+    }
   }
   if (v >= 7) {
     n += 1;
@@ -346,38 +342,34 @@ export function sizeOffsetFetchRequest(m: OffsetFetchRequest, v: number): number
 
 export function writeOffsetFetchRequest(w: Writer, m: OffsetFetchRequest, v: number): void {
   if (v <= 7) {
-    v >= 6
-      ? w.compactString(m.groupId === undefined ? "" : m.groupId)
-      : w.string(m.groupId === undefined ? "" : m.groupId);
+    {
+      const x = m.groupId === undefined ? "" : m.groupId;
+      v >= 6 ? w.compactString(x) : w.string(x);
+    }
   }
   if (v <= 7) {
-    v >= 2
-      ? writeNullableArray(
-          w,
-          m.topics === undefined ? [] : m.topics,
-          v >= 6,
-          (w: Writer, item: OffsetFetchRequestOffsetFetchRequestTopic) =>
-            writeOffsetFetchRequestOffsetFetchRequestTopic(w, item, v),
-        )
-      : writeArray(
-          w,
-          requireValue(m.topics === undefined ? [] : m.topics, "Topics"),
-          v >= 6,
-          (w: Writer, item: OffsetFetchRequestOffsetFetchRequestTopic) =>
-            writeOffsetFetchRequestOffsetFetchRequestTopic(w, item, v),
-        );
+    {
+      const x = m.topics === undefined ? [] : m.topics;
+      v >= 2
+        ? writeNullableArray(w, x, v >= 6, (w: Writer, item: OffsetFetchRequestTopic) =>
+            writeOffsetFetchRequestTopic(w, item, v),
+          )
+        : writeArray(w, requireValue(x, "Topics"), v >= 6, (w: Writer, item: OffsetFetchRequestTopic) =>
+            writeOffsetFetchRequestTopic(w, item, v),
+          );
+    }
   }
   if (v >= 8) {
-    writeArray(
-      w,
-      m.groups === undefined ? [] : m.groups,
-      true,
-      (w: Writer, item: OffsetFetchRequestOffsetFetchRequestGroup) =>
-        writeOffsetFetchRequestOffsetFetchRequestGroup(w, item, v),
-    );
+    {
+      const x = m.groups === undefined ? [] : m.groups;
+      writeArray(w, x, true, (w: Writer, item: OffsetFetchRequestGroup) => writeOffsetFetchRequestGroup(w, item, v));
+    }
   }
   if (v >= 7) {
-    w.bool(m.requireStable === undefined ? false : m.requireStable);
+    {
+      const x = m.requireStable === undefined ? false : m.requireStable;
+      w.bool(x);
+    }
   }
   if (v >= 6) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -396,7 +388,7 @@ export const OffsetFetchRequest: MessageCodec<OffsetFetchRequest> = defineMessag
   create: defaultOffsetFetchRequest,
 });
 
-export interface OffsetFetchResponseOffsetFetchResponsePartition {
+export interface OffsetFetchResponsePartition {
   /** The partition index. */
   partitionIndex?: number;
   /** The committed message offset. */
@@ -411,7 +403,7 @@ export interface OffsetFetchResponseOffsetFetchResponsePartition {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchResponseOffsetFetchResponsePartition(): OffsetFetchResponseOffsetFetchResponsePartition {
+export function defaultOffsetFetchResponsePartition(): OffsetFetchResponsePartition {
   return {
     partitionIndex: 0,
     committedOffset: 0n,
@@ -421,16 +413,13 @@ export function defaultOffsetFetchResponseOffsetFetchResponsePartition(): Offset
   };
 }
 
-export function readOffsetFetchResponseOffsetFetchResponsePartition(
-  r: Reader,
-  v: number,
-): OffsetFetchResponseOffsetFetchResponsePartition {
+export function readOffsetFetchResponsePartition(r: Reader, v: number): OffsetFetchResponsePartition {
   const partitionIndex_ = v <= 7 ? r.int32() : 0;
   const committedOffset_ = v <= 7 ? r.int64() : 0n;
   const committedLeaderEpoch_ = v >= 5 && v <= 7 ? r.int32() : -1;
   const metadata_ = v <= 7 ? (v >= 6 ? r.compactNullableString() : r.nullableString()) : "";
   const errorCode_ = v <= 7 ? r.int16() : 0;
-  const m: OffsetFetchResponseOffsetFetchResponsePartition = {
+  const m: OffsetFetchResponsePartition = {
     partitionIndex: partitionIndex_,
     committedOffset: committedOffset_,
     committedLeaderEpoch: committedLeaderEpoch_,
@@ -445,10 +434,7 @@ export function readOffsetFetchResponseOffsetFetchResponsePartition(
   return m;
 }
 
-export function sizeOffsetFetchResponseOffsetFetchResponsePartition(
-  m: OffsetFetchResponseOffsetFetchResponsePartition,
-  v: number,
-): number {
+export function sizeOffsetFetchResponsePartition(m: OffsetFetchResponsePartition, v: number): number {
   let n = 0;
   if (v <= 7) {
     n += 4;
@@ -460,10 +446,10 @@ export function sizeOffsetFetchResponseOffsetFetchResponsePartition(
     n += 4;
   }
   if (v <= 7) {
-    n +=
-      v >= 6
-        ? sizeOf.compactNullableString(m.metadata === undefined ? "" : m.metadata)
-        : sizeOf.nullableString(m.metadata === undefined ? "" : m.metadata);
+    {
+      const x = m.metadata === undefined ? "" : m.metadata;
+      n += v >= 6 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   if (v <= 7) {
     n += 2;
@@ -474,57 +460,62 @@ export function sizeOffsetFetchResponseOffsetFetchResponsePartition(
   return n;
 }
 
-export function writeOffsetFetchResponseOffsetFetchResponsePartition(
-  w: Writer,
-  m: OffsetFetchResponseOffsetFetchResponsePartition,
-  v: number,
-): void {
+export function writeOffsetFetchResponsePartition(w: Writer, m: OffsetFetchResponsePartition, v: number): void {
   if (v <= 7) {
-    w.int32(m.partitionIndex === undefined ? 0 : m.partitionIndex);
+    {
+      const x = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+      w.int32(x);
+    }
   }
   if (v <= 7) {
-    w.int64(m.committedOffset === undefined ? 0n : m.committedOffset);
+    {
+      const x = m.committedOffset === undefined ? 0n : m.committedOffset;
+      w.int64(x);
+    }
   }
   if (v >= 5 && v <= 7) {
-    w.int32(m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch);
+    {
+      const x = m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch;
+      w.int32(x);
+    }
   }
   if (v <= 7) {
-    v >= 6
-      ? w.compactNullableString(m.metadata === undefined ? "" : m.metadata)
-      : w.nullableString(m.metadata === undefined ? "" : m.metadata);
+    {
+      const x = m.metadata === undefined ? "" : m.metadata;
+      v >= 6 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   if (v <= 7) {
-    w.int16(m.errorCode === undefined ? 0 : m.errorCode);
+    {
+      const x = m.errorCode === undefined ? 0 : m.errorCode;
+      w.int16(x);
+    }
   }
   if (v >= 6) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   }
 }
 
-export interface OffsetFetchResponseOffsetFetchResponseTopic {
+export interface OffsetFetchResponseTopic {
   /** The topic name. */
   name?: string;
   /** The responses per partition */
-  partitions?: OffsetFetchResponseOffsetFetchResponsePartition[];
+  partitions?: OffsetFetchResponsePartition[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchResponseOffsetFetchResponseTopic(): OffsetFetchResponseOffsetFetchResponseTopic {
+export function defaultOffsetFetchResponseTopic(): OffsetFetchResponseTopic {
   return {
     name: "",
     partitions: [],
   };
 }
 
-export function readOffsetFetchResponseOffsetFetchResponseTopic(
-  r: Reader,
-  v: number,
-): OffsetFetchResponseOffsetFetchResponseTopic {
+export function readOffsetFetchResponseTopic(r: Reader, v: number): OffsetFetchResponseTopic {
   const name_ = v <= 7 ? (v >= 6 ? r.compactString() : r.string()) : "";
-  const partitions_ =
-    v <= 7 ? readArray(r, v >= 6, (r: Reader) => readOffsetFetchResponseOffsetFetchResponsePartition(r, v)) : [];
-  const m: OffsetFetchResponseOffsetFetchResponseTopic = {
+  const partitions_ = v <= 7 ? readArray(r, v >= 6, (r: Reader) => readOffsetFetchResponsePartition(r, v)) : [];
+  const m: OffsetFetchResponseTopic = {
     name: name_,
     partitions: partitions_,
   };
@@ -536,24 +527,19 @@ export function readOffsetFetchResponseOffsetFetchResponseTopic(
   return m;
 }
 
-export function sizeOffsetFetchResponseOffsetFetchResponseTopic(
-  m: OffsetFetchResponseOffsetFetchResponseTopic,
-  v: number,
-): number {
+export function sizeOffsetFetchResponseTopic(m: OffsetFetchResponseTopic, v: number): number {
   let n = 0;
   if (v <= 7) {
-    n +=
-      v >= 6
-        ? sizeOf.compactString(m.name === undefined ? "" : m.name)
-        : sizeOf.string(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      n += v >= 6 ? sizeOf.compactString(x) : sizeOf.string(x);
+    }
   }
   if (v <= 7) {
-    n += sizeArray(
-      m.partitions === undefined ? [] : m.partitions,
-      v >= 6,
-      (item: OffsetFetchResponseOffsetFetchResponsePartition) =>
-        sizeOffsetFetchResponseOffsetFetchResponsePartition(item, v),
-    );
+    {
+      const x = m.partitions === undefined ? [] : m.partitions;
+      n += sizeArray(x, v >= 6, (item: OffsetFetchResponsePartition) => sizeOffsetFetchResponsePartition(item, v));
+    }
   }
   if (v >= 6) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -561,29 +547,27 @@ export function sizeOffsetFetchResponseOffsetFetchResponseTopic(
   return n;
 }
 
-export function writeOffsetFetchResponseOffsetFetchResponseTopic(
-  w: Writer,
-  m: OffsetFetchResponseOffsetFetchResponseTopic,
-  v: number,
-): void {
+export function writeOffsetFetchResponseTopic(w: Writer, m: OffsetFetchResponseTopic, v: number): void {
   if (v <= 7) {
-    v >= 6 ? w.compactString(m.name === undefined ? "" : m.name) : w.string(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      v >= 6 ? w.compactString(x) : w.string(x);
+    }
   }
   if (v <= 7) {
-    writeArray(
-      w,
-      m.partitions === undefined ? [] : m.partitions,
-      v >= 6,
-      (w: Writer, item: OffsetFetchResponseOffsetFetchResponsePartition) =>
-        writeOffsetFetchResponseOffsetFetchResponsePartition(w, item, v),
-    );
+    {
+      const x = m.partitions === undefined ? [] : m.partitions;
+      writeArray(w, x, v >= 6, (w: Writer, item: OffsetFetchResponsePartition) =>
+        writeOffsetFetchResponsePartition(w, item, v),
+      );
+    }
   }
   if (v >= 6) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   }
 }
 
-export interface OffsetFetchResponseOffsetFetchResponsePartitions {
+export interface OffsetFetchResponsePartitions {
   /** The partition index. */
   partitionIndex?: number;
   /** The committed message offset. */
@@ -598,7 +582,7 @@ export interface OffsetFetchResponseOffsetFetchResponsePartitions {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchResponseOffsetFetchResponsePartitions(): OffsetFetchResponseOffsetFetchResponsePartitions {
+export function defaultOffsetFetchResponsePartitions(): OffsetFetchResponsePartitions {
   return {
     partitionIndex: 0,
     committedOffset: 0n,
@@ -608,16 +592,13 @@ export function defaultOffsetFetchResponseOffsetFetchResponsePartitions(): Offse
   };
 }
 
-export function readOffsetFetchResponseOffsetFetchResponsePartitions(
-  r: Reader,
-  v: number,
-): OffsetFetchResponseOffsetFetchResponsePartitions {
+export function readOffsetFetchResponsePartitions(r: Reader, v: number): OffsetFetchResponsePartitions {
   const partitionIndex_ = v >= 8 ? r.int32() : 0;
   const committedOffset_ = v >= 8 ? r.int64() : 0n;
   const committedLeaderEpoch_ = v >= 8 ? r.int32() : -1;
   const metadata_ = v >= 8 ? r.compactNullableString() : "";
   const errorCode_ = v >= 8 ? r.int16() : 0;
-  const m: OffsetFetchResponseOffsetFetchResponsePartitions = {
+  const m: OffsetFetchResponsePartitions = {
     partitionIndex: partitionIndex_,
     committedOffset: committedOffset_,
     committedLeaderEpoch: committedLeaderEpoch_,
@@ -632,10 +613,7 @@ export function readOffsetFetchResponseOffsetFetchResponsePartitions(
   return m;
 }
 
-export function sizeOffsetFetchResponseOffsetFetchResponsePartitions(
-  m: OffsetFetchResponseOffsetFetchResponsePartitions,
-  v: number,
-): number {
+export function sizeOffsetFetchResponsePartitions(m: OffsetFetchResponsePartitions, v: number): number {
   let n = 0;
   if (v >= 8) {
     n += 4;
@@ -647,7 +625,10 @@ export function sizeOffsetFetchResponseOffsetFetchResponsePartitions(
     n += 4;
   }
   if (v >= 8) {
-    n += sizeOf.compactNullableString(m.metadata === undefined ? "" : m.metadata);
+    {
+      const x = m.metadata === undefined ? "" : m.metadata;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   if (v >= 8) {
     n += 2;
@@ -658,55 +639,62 @@ export function sizeOffsetFetchResponseOffsetFetchResponsePartitions(
   return n;
 }
 
-export function writeOffsetFetchResponseOffsetFetchResponsePartitions(
-  w: Writer,
-  m: OffsetFetchResponseOffsetFetchResponsePartitions,
-  v: number,
-): void {
+export function writeOffsetFetchResponsePartitions(w: Writer, m: OffsetFetchResponsePartitions, v: number): void {
   if (v >= 8) {
-    w.int32(m.partitionIndex === undefined ? 0 : m.partitionIndex);
+    {
+      const x = m.partitionIndex === undefined ? 0 : m.partitionIndex;
+      w.int32(x);
+    }
   }
   if (v >= 8) {
-    w.int64(m.committedOffset === undefined ? 0n : m.committedOffset);
+    {
+      const x = m.committedOffset === undefined ? 0n : m.committedOffset;
+      w.int64(x);
+    }
   }
   if (v >= 8) {
-    w.int32(m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch);
+    {
+      const x = m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch;
+      w.int32(x);
+    }
   }
   if (v >= 8) {
-    w.compactNullableString(m.metadata === undefined ? "" : m.metadata);
+    {
+      const x = m.metadata === undefined ? "" : m.metadata;
+      w.compactNullableString(x);
+    }
   }
   if (v >= 8) {
-    w.int16(m.errorCode === undefined ? 0 : m.errorCode);
+    {
+      const x = m.errorCode === undefined ? 0 : m.errorCode;
+      w.int16(x);
+    }
   }
   if (v >= 6) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   }
 }
 
-export interface OffsetFetchResponseOffsetFetchResponseTopics {
+export interface OffsetFetchResponseTopics {
   /** The topic name. */
   name?: string;
   /** The responses per partition */
-  partitions?: OffsetFetchResponseOffsetFetchResponsePartitions[];
+  partitions?: OffsetFetchResponsePartitions[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchResponseOffsetFetchResponseTopics(): OffsetFetchResponseOffsetFetchResponseTopics {
+export function defaultOffsetFetchResponseTopics(): OffsetFetchResponseTopics {
   return {
     name: "",
     partitions: [],
   };
 }
 
-export function readOffsetFetchResponseOffsetFetchResponseTopics(
-  r: Reader,
-  v: number,
-): OffsetFetchResponseOffsetFetchResponseTopics {
+export function readOffsetFetchResponseTopics(r: Reader, v: number): OffsetFetchResponseTopics {
   const name_ = v >= 8 ? r.compactString() : "";
-  const partitions_ =
-    v >= 8 ? readArray(r, true, (r: Reader) => readOffsetFetchResponseOffsetFetchResponsePartitions(r, v)) : [];
-  const m: OffsetFetchResponseOffsetFetchResponseTopics = {
+  const partitions_ = v >= 8 ? readArray(r, true, (r: Reader) => readOffsetFetchResponsePartitions(r, v)) : [];
+  const m: OffsetFetchResponseTopics = {
     name: name_,
     partitions: partitions_,
   };
@@ -718,21 +706,19 @@ export function readOffsetFetchResponseOffsetFetchResponseTopics(
   return m;
 }
 
-export function sizeOffsetFetchResponseOffsetFetchResponseTopics(
-  m: OffsetFetchResponseOffsetFetchResponseTopics,
-  v: number,
-): number {
+export function sizeOffsetFetchResponseTopics(m: OffsetFetchResponseTopics, v: number): number {
   let n = 0;
   if (v >= 8) {
-    n += sizeOf.compactString(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 8) {
-    n += sizeArray(
-      m.partitions === undefined ? [] : m.partitions,
-      true,
-      (item: OffsetFetchResponseOffsetFetchResponsePartitions) =>
-        sizeOffsetFetchResponseOffsetFetchResponsePartitions(item, v),
-    );
+    {
+      const x = m.partitions === undefined ? [] : m.partitions;
+      n += sizeArray(x, true, (item: OffsetFetchResponsePartitions) => sizeOffsetFetchResponsePartitions(item, v));
+    }
   }
   if (v >= 6) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -740,40 +726,38 @@ export function sizeOffsetFetchResponseOffsetFetchResponseTopics(
   return n;
 }
 
-export function writeOffsetFetchResponseOffsetFetchResponseTopics(
-  w: Writer,
-  m: OffsetFetchResponseOffsetFetchResponseTopics,
-  v: number,
-): void {
+export function writeOffsetFetchResponseTopics(w: Writer, m: OffsetFetchResponseTopics, v: number): void {
   if (v >= 8) {
-    w.compactString(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      w.compactString(x);
+    }
   }
   if (v >= 8) {
-    writeArray(
-      w,
-      m.partitions === undefined ? [] : m.partitions,
-      true,
-      (w: Writer, item: OffsetFetchResponseOffsetFetchResponsePartitions) =>
-        writeOffsetFetchResponseOffsetFetchResponsePartitions(w, item, v),
-    );
+    {
+      const x = m.partitions === undefined ? [] : m.partitions;
+      writeArray(w, x, true, (w: Writer, item: OffsetFetchResponsePartitions) =>
+        writeOffsetFetchResponsePartitions(w, item, v),
+      );
+    }
   }
   if (v >= 6) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   }
 }
 
-export interface OffsetFetchResponseOffsetFetchResponseGroup {
+export interface OffsetFetchResponseGroup {
   /** The group ID. */
   groupId?: string;
   /** The responses per topic. */
-  topics?: OffsetFetchResponseOffsetFetchResponseTopics[];
+  topics?: OffsetFetchResponseTopics[];
   /** The group-level error code, or 0 if there was no error. */
   errorCode?: number;
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchResponseOffsetFetchResponseGroup(): OffsetFetchResponseOffsetFetchResponseGroup {
+export function defaultOffsetFetchResponseGroup(): OffsetFetchResponseGroup {
   return {
     groupId: "",
     topics: [],
@@ -781,15 +765,11 @@ export function defaultOffsetFetchResponseOffsetFetchResponseGroup(): OffsetFetc
   };
 }
 
-export function readOffsetFetchResponseOffsetFetchResponseGroup(
-  r: Reader,
-  v: number,
-): OffsetFetchResponseOffsetFetchResponseGroup {
+export function readOffsetFetchResponseGroup(r: Reader, v: number): OffsetFetchResponseGroup {
   const groupId_ = v >= 8 ? r.compactString() : "";
-  const topics_ =
-    v >= 8 ? readArray(r, true, (r: Reader) => readOffsetFetchResponseOffsetFetchResponseTopics(r, v)) : [];
+  const topics_ = v >= 8 ? readArray(r, true, (r: Reader) => readOffsetFetchResponseTopics(r, v)) : [];
   const errorCode_ = v >= 8 ? r.int16() : 0;
-  const m: OffsetFetchResponseOffsetFetchResponseGroup = {
+  const m: OffsetFetchResponseGroup = {
     groupId: groupId_,
     topics: topics_,
     errorCode: errorCode_,
@@ -802,18 +782,19 @@ export function readOffsetFetchResponseOffsetFetchResponseGroup(
   return m;
 }
 
-export function sizeOffsetFetchResponseOffsetFetchResponseGroup(
-  m: OffsetFetchResponseOffsetFetchResponseGroup,
-  v: number,
-): number {
+export function sizeOffsetFetchResponseGroup(m: OffsetFetchResponseGroup, v: number): number {
   let n = 0;
   if (v >= 8) {
-    n += sizeOf.compactString(m.groupId === undefined ? "" : m.groupId);
+    {
+      const x = m.groupId === undefined ? "" : m.groupId;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 8) {
-    n += sizeArray(m.topics === undefined ? [] : m.topics, true, (item: OffsetFetchResponseOffsetFetchResponseTopics) =>
-      sizeOffsetFetchResponseOffsetFetchResponseTopics(item, v),
-    );
+    {
+      const x = m.topics === undefined ? [] : m.topics;
+      n += sizeArray(x, true, (item: OffsetFetchResponseTopics) => sizeOffsetFetchResponseTopics(item, v));
+    }
   }
   if (v >= 8) {
     n += 2;
@@ -824,25 +805,26 @@ export function sizeOffsetFetchResponseOffsetFetchResponseGroup(
   return n;
 }
 
-export function writeOffsetFetchResponseOffsetFetchResponseGroup(
-  w: Writer,
-  m: OffsetFetchResponseOffsetFetchResponseGroup,
-  v: number,
-): void {
+export function writeOffsetFetchResponseGroup(w: Writer, m: OffsetFetchResponseGroup, v: number): void {
   if (v >= 8) {
-    w.compactString(m.groupId === undefined ? "" : m.groupId);
+    {
+      const x = m.groupId === undefined ? "" : m.groupId;
+      w.compactString(x);
+    }
   }
   if (v >= 8) {
-    writeArray(
-      w,
-      m.topics === undefined ? [] : m.topics,
-      true,
-      (w: Writer, item: OffsetFetchResponseOffsetFetchResponseTopics) =>
-        writeOffsetFetchResponseOffsetFetchResponseTopics(w, item, v),
-    );
+    {
+      const x = m.topics === undefined ? [] : m.topics;
+      writeArray(w, x, true, (w: Writer, item: OffsetFetchResponseTopics) =>
+        writeOffsetFetchResponseTopics(w, item, v),
+      );
+    }
   }
   if (v >= 8) {
-    w.int16(m.errorCode === undefined ? 0 : m.errorCode);
+    {
+      const x = m.errorCode === undefined ? 0 : m.errorCode;
+      w.int16(x);
+    }
   }
   if (v >= 6) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -853,11 +835,11 @@ export interface OffsetFetchResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs?: number;
   /** The responses per topic. */
-  topics?: OffsetFetchResponseOffsetFetchResponseTopic[];
+  topics?: OffsetFetchResponseTopic[];
   /** The top-level error code, or 0 if there was no error. */
   errorCode?: number;
   /** The responses per group id. */
-  groups?: OffsetFetchResponseOffsetFetchResponseGroup[];
+  groups?: OffsetFetchResponseGroup[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -873,11 +855,9 @@ export function defaultOffsetFetchResponse(): OffsetFetchResponse {
 
 export function readOffsetFetchResponse(r: Reader, v: number): OffsetFetchResponse {
   const throttleTimeMs_ = v >= 3 ? r.int32() : 0;
-  const topics_ =
-    v <= 7 ? readArray(r, v >= 6, (r: Reader) => readOffsetFetchResponseOffsetFetchResponseTopic(r, v)) : [];
+  const topics_ = v <= 7 ? readArray(r, v >= 6, (r: Reader) => readOffsetFetchResponseTopic(r, v)) : [];
   const errorCode_ = v >= 2 && v <= 7 ? r.int16() : 0;
-  const groups_ =
-    v >= 8 ? readArray(r, true, (r: Reader) => readOffsetFetchResponseOffsetFetchResponseGroup(r, v)) : [];
+  const groups_ = v >= 8 ? readArray(r, true, (r: Reader) => readOffsetFetchResponseGroup(r, v)) : [];
   const m: OffsetFetchResponse = {
     throttleTimeMs: throttleTimeMs_,
     topics: topics_,
@@ -898,19 +878,19 @@ export function sizeOffsetFetchResponse(m: OffsetFetchResponse, v: number): numb
     n += 4;
   }
   if (v <= 7) {
-    n += sizeArray(
-      m.topics === undefined ? [] : m.topics,
-      v >= 6,
-      (item: OffsetFetchResponseOffsetFetchResponseTopic) => sizeOffsetFetchResponseOffsetFetchResponseTopic(item, v),
-    );
+    {
+      const x = m.topics === undefined ? [] : m.topics;
+      n += sizeArray(x, v >= 6, (item: OffsetFetchResponseTopic) => sizeOffsetFetchResponseTopic(item, v));
+    }
   }
   if (v >= 2 && v <= 7) {
     n += 2;
   }
   if (v >= 8) {
-    n += sizeArray(m.groups === undefined ? [] : m.groups, true, (item: OffsetFetchResponseOffsetFetchResponseGroup) =>
-      sizeOffsetFetchResponseOffsetFetchResponseGroup(item, v),
-    );
+    {
+      const x = m.groups === undefined ? [] : m.groups;
+      n += sizeArray(x, true, (item: OffsetFetchResponseGroup) => sizeOffsetFetchResponseGroup(item, v));
+    }
   }
   if (v >= 6) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -920,28 +900,30 @@ export function sizeOffsetFetchResponse(m: OffsetFetchResponse, v: number): numb
 
 export function writeOffsetFetchResponse(w: Writer, m: OffsetFetchResponse, v: number): void {
   if (v >= 3) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
   if (v <= 7) {
-    writeArray(
-      w,
-      m.topics === undefined ? [] : m.topics,
-      v >= 6,
-      (w: Writer, item: OffsetFetchResponseOffsetFetchResponseTopic) =>
-        writeOffsetFetchResponseOffsetFetchResponseTopic(w, item, v),
-    );
+    {
+      const x = m.topics === undefined ? [] : m.topics;
+      writeArray(w, x, v >= 6, (w: Writer, item: OffsetFetchResponseTopic) =>
+        writeOffsetFetchResponseTopic(w, item, v),
+      );
+    }
   }
   if (v >= 2 && v <= 7) {
-    w.int16(m.errorCode === undefined ? 0 : m.errorCode);
+    {
+      const x = m.errorCode === undefined ? 0 : m.errorCode;
+      w.int16(x);
+    }
   }
   if (v >= 8) {
-    writeArray(
-      w,
-      m.groups === undefined ? [] : m.groups,
-      true,
-      (w: Writer, item: OffsetFetchResponseOffsetFetchResponseGroup) =>
-        writeOffsetFetchResponseOffsetFetchResponseGroup(w, item, v),
-    );
+    {
+      const x = m.groups === undefined ? [] : m.groups;
+      writeArray(w, x, true, (w: Writer, item: OffsetFetchResponseGroup) => writeOffsetFetchResponseGroup(w, item, v));
+    }
   }
   if (v >= 6) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);

@@ -50,16 +50,19 @@ export function readFindCoordinatorRequest(r: Reader, v: number): FindCoordinato
 export function sizeFindCoordinatorRequest(m: FindCoordinatorRequest, v: number): number {
   let n = 0;
   if (v <= 3) {
-    n +=
-      v >= 3 ? sizeOf.compactString(m.key === undefined ? "" : m.key) : sizeOf.string(m.key === undefined ? "" : m.key);
+    {
+      const x = m.key === undefined ? "" : m.key;
+      n += v >= 3 ? sizeOf.compactString(x) : sizeOf.string(x);
+    }
   }
   if (v >= 1) {
     n += 1;
   }
   if (v >= 4) {
-    n += sizeArray(m.coordinatorKeys === undefined ? [] : m.coordinatorKeys, true, (item: string) =>
-      sizeOf.compactString(item),
-    );
+    {
+      const x = m.coordinatorKeys === undefined ? [] : m.coordinatorKeys;
+      n += sizeArray(x, true, (item: string) => sizeOf.compactString(item));
+    }
   }
   if (v >= 3) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -69,15 +72,22 @@ export function sizeFindCoordinatorRequest(m: FindCoordinatorRequest, v: number)
 
 export function writeFindCoordinatorRequest(w: Writer, m: FindCoordinatorRequest, v: number): void {
   if (v <= 3) {
-    v >= 3 ? w.compactString(m.key === undefined ? "" : m.key) : w.string(m.key === undefined ? "" : m.key);
+    {
+      const x = m.key === undefined ? "" : m.key;
+      v >= 3 ? w.compactString(x) : w.string(x);
+    }
   }
   if (v >= 1) {
-    w.int8(m.keyType === undefined ? 0 : m.keyType);
+    {
+      const x = m.keyType === undefined ? 0 : m.keyType;
+      w.int8(x);
+    }
   }
   if (v >= 4) {
-    writeArray(w, m.coordinatorKeys === undefined ? [] : m.coordinatorKeys, true, (w: Writer, item: string) =>
-      w.compactString(item),
-    );
+    {
+      const x = m.coordinatorKeys === undefined ? [] : m.coordinatorKeys;
+      writeArray(w, x, true, (w: Writer, item: string) => w.compactString(item));
+    }
   }
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -150,13 +160,19 @@ export function readFindCoordinatorResponseCoordinator(r: Reader, v: number): Fi
 export function sizeFindCoordinatorResponseCoordinator(m: FindCoordinatorResponseCoordinator, v: number): number {
   let n = 0;
   if (v >= 4) {
-    n += sizeOf.compactString(m.key === undefined ? "" : m.key);
+    {
+      const x = m.key === undefined ? "" : m.key;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 4) {
     n += 4;
   }
   if (v >= 4) {
-    n += sizeOf.compactString(m.host === undefined ? "" : m.host);
+    {
+      const x = m.host === undefined ? "" : m.host;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 4) {
     n += 4;
@@ -165,7 +181,10 @@ export function sizeFindCoordinatorResponseCoordinator(m: FindCoordinatorRespons
     n += 2;
   }
   if (v >= 4) {
-    n += sizeOf.compactNullableString(m.errorMessage === undefined ? "" : m.errorMessage);
+    {
+      const x = m.errorMessage === undefined ? "" : m.errorMessage;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   if (v >= 3) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -179,22 +198,40 @@ export function writeFindCoordinatorResponseCoordinator(
   v: number,
 ): void {
   if (v >= 4) {
-    w.compactString(m.key === undefined ? "" : m.key);
+    {
+      const x = m.key === undefined ? "" : m.key;
+      w.compactString(x);
+    }
   }
   if (v >= 4) {
-    w.int32(m.nodeId === undefined ? 0 : m.nodeId);
+    {
+      const x = m.nodeId === undefined ? 0 : m.nodeId;
+      w.int32(x);
+    }
   }
   if (v >= 4) {
-    w.compactString(m.host === undefined ? "" : m.host);
+    {
+      const x = m.host === undefined ? "" : m.host;
+      w.compactString(x);
+    }
   }
   if (v >= 4) {
-    w.int32(m.port === undefined ? 0 : m.port);
+    {
+      const x = m.port === undefined ? 0 : m.port;
+      w.int32(x);
+    }
   }
   if (v >= 4) {
-    w.int16(m.errorCode === undefined ? 0 : m.errorCode);
+    {
+      const x = m.errorCode === undefined ? 0 : m.errorCode;
+      w.int16(x);
+    }
   }
   if (v >= 4) {
-    w.compactNullableString(m.errorMessage === undefined ? "" : m.errorMessage);
+    {
+      const x = m.errorMessage === undefined ? "" : m.errorMessage;
+      w.compactNullableString(x);
+    }
   }
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -266,29 +303,30 @@ export function sizeFindCoordinatorResponse(m: FindCoordinatorResponse, v: numbe
     n += 2;
   }
   if (v >= 1 && v <= 3) {
-    n +=
-      v >= 3
-        ? sizeOf.compactNullableString(m.errorMessage === undefined ? "" : m.errorMessage)
-        : sizeOf.nullableString(m.errorMessage === undefined ? "" : m.errorMessage);
+    {
+      const x = m.errorMessage === undefined ? "" : m.errorMessage;
+      n += v >= 3 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   if (v <= 3) {
     n += 4;
   }
   if (v <= 3) {
-    n +=
-      v >= 3
-        ? sizeOf.compactString(m.host === undefined ? "" : m.host)
-        : sizeOf.string(m.host === undefined ? "" : m.host);
+    {
+      const x = m.host === undefined ? "" : m.host;
+      n += v >= 3 ? sizeOf.compactString(x) : sizeOf.string(x);
+    }
   }
   if (v <= 3) {
     n += 4;
   }
   if (v >= 4) {
-    n += sizeArray(
-      m.coordinators === undefined ? [] : m.coordinators,
-      true,
-      (item: FindCoordinatorResponseCoordinator) => sizeFindCoordinatorResponseCoordinator(item, v),
-    );
+    {
+      const x = m.coordinators === undefined ? [] : m.coordinators;
+      n += sizeArray(x, true, (item: FindCoordinatorResponseCoordinator) =>
+        sizeFindCoordinatorResponseCoordinator(item, v),
+      );
+    }
   }
   if (v >= 3) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -298,32 +336,48 @@ export function sizeFindCoordinatorResponse(m: FindCoordinatorResponse, v: numbe
 
 export function writeFindCoordinatorResponse(w: Writer, m: FindCoordinatorResponse, v: number): void {
   if (v >= 1) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
   if (v <= 3) {
-    w.int16(m.errorCode === undefined ? 0 : m.errorCode);
+    {
+      const x = m.errorCode === undefined ? 0 : m.errorCode;
+      w.int16(x);
+    }
   }
   if (v >= 1 && v <= 3) {
-    v >= 3
-      ? w.compactNullableString(m.errorMessage === undefined ? "" : m.errorMessage)
-      : w.nullableString(m.errorMessage === undefined ? "" : m.errorMessage);
+    {
+      const x = m.errorMessage === undefined ? "" : m.errorMessage;
+      v >= 3 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   if (v <= 3) {
-    w.int32(m.nodeId === undefined ? 0 : m.nodeId);
+    {
+      const x = m.nodeId === undefined ? 0 : m.nodeId;
+      w.int32(x);
+    }
   }
   if (v <= 3) {
-    v >= 3 ? w.compactString(m.host === undefined ? "" : m.host) : w.string(m.host === undefined ? "" : m.host);
+    {
+      const x = m.host === undefined ? "" : m.host;
+      v >= 3 ? w.compactString(x) : w.string(x);
+    }
   }
   if (v <= 3) {
-    w.int32(m.port === undefined ? 0 : m.port);
+    {
+      const x = m.port === undefined ? 0 : m.port;
+      w.int32(x);
+    }
   }
   if (v >= 4) {
-    writeArray(
-      w,
-      m.coordinators === undefined ? [] : m.coordinators,
-      true,
-      (w: Writer, item: FindCoordinatorResponseCoordinator) => writeFindCoordinatorResponseCoordinator(w, item, v),
-    );
+    {
+      const x = m.coordinators === undefined ? [] : m.coordinators;
+      writeArray(w, x, true, (w: Writer, item: FindCoordinatorResponseCoordinator) =>
+        writeFindCoordinatorResponseCoordinator(w, item, v),
+      );
+    }
   }
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);

@@ -13,7 +13,7 @@ import {
   defineMessage,
   type MessageCodec,
 } from "../codec-runtime.ts";
-export interface JoinGroupRequestJoinGroupRequestProtocol {
+export interface JoinGroupRequestProtocol {
   /** The protocol name. */
   name: string;
   /** The protocol metadata. */
@@ -22,20 +22,17 @@ export interface JoinGroupRequestJoinGroupRequestProtocol {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultJoinGroupRequestJoinGroupRequestProtocol(): JoinGroupRequestJoinGroupRequestProtocol {
+export function defaultJoinGroupRequestProtocol(): JoinGroupRequestProtocol {
   return {
     name: "",
     metadata: EMPTY_BUFFER,
   };
 }
 
-export function readJoinGroupRequestJoinGroupRequestProtocol(
-  r: Reader,
-  v: number,
-): JoinGroupRequestJoinGroupRequestProtocol {
+export function readJoinGroupRequestProtocol(r: Reader, v: number): JoinGroupRequestProtocol {
   const name_ = v >= 6 ? r.compactString() : r.string();
   const metadata_ = v >= 6 ? r.compactBytes() : r.bytes();
-  const m: JoinGroupRequestJoinGroupRequestProtocol = {
+  const m: JoinGroupRequestProtocol = {
     name: name_,
     metadata: metadata_,
   };
@@ -47,10 +44,7 @@ export function readJoinGroupRequestJoinGroupRequestProtocol(
   return m;
 }
 
-export function sizeJoinGroupRequestJoinGroupRequestProtocol(
-  m: JoinGroupRequestJoinGroupRequestProtocol,
-  v: number,
-): number {
+export function sizeJoinGroupRequestProtocol(m: JoinGroupRequestProtocol, v: number): number {
   let n = 0;
   n += v >= 6 ? sizeOf.compactString(m.name) : sizeOf.string(m.name);
   n += v >= 6 ? sizeOf.compactBytes(m.metadata) : sizeOf.bytes(m.metadata);
@@ -60,11 +54,7 @@ export function sizeJoinGroupRequestJoinGroupRequestProtocol(
   return n;
 }
 
-export function writeJoinGroupRequestJoinGroupRequestProtocol(
-  w: Writer,
-  m: JoinGroupRequestJoinGroupRequestProtocol,
-  v: number,
-): void {
+export function writeJoinGroupRequestProtocol(w: Writer, m: JoinGroupRequestProtocol, v: number): void {
   v >= 6 ? w.compactString(m.name) : w.string(m.name);
   v >= 6 ? w.compactBytes(m.metadata) : w.bytes(m.metadata);
   if (v >= 6) {
@@ -86,7 +76,7 @@ export interface JoinGroupRequest {
   /** The unique name the for class of protocols implemented by the group we want to join. */
   protocolType: string;
   /** The list of protocols that the member supports. */
-  protocols: JoinGroupRequestJoinGroupRequestProtocol[];
+  protocols: JoinGroupRequestProtocol[];
   /** The reason why the member (re-)joins the group. */
   reason?: string | null;
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
@@ -113,7 +103,7 @@ export function readJoinGroupRequest(r: Reader, v: number): JoinGroupRequest {
   const memberId_ = v >= 6 ? r.compactString() : r.string();
   const groupInstanceId_ = v >= 5 ? (v >= 6 ? r.compactNullableString() : r.nullableString()) : null;
   const protocolType_ = v >= 6 ? r.compactString() : r.string();
-  const protocols_ = readArray(r, v >= 6, (r: Reader) => readJoinGroupRequestJoinGroupRequestProtocol(r, v));
+  const protocols_ = readArray(r, v >= 6, (r: Reader) => readJoinGroupRequestProtocol(r, v));
   const reason_ = v >= 8 ? r.compactNullableString() : null;
   const m: JoinGroupRequest = {
     groupId: groupId_,
@@ -142,17 +132,18 @@ export function sizeJoinGroupRequest(m: JoinGroupRequest, v: number): number {
   }
   n += v >= 6 ? sizeOf.compactString(m.memberId) : sizeOf.string(m.memberId);
   if (v >= 5) {
-    n +=
-      v >= 6
-        ? sizeOf.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId)
-        : sizeOf.nullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      n += v >= 6 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   n += v >= 6 ? sizeOf.compactString(m.protocolType) : sizeOf.string(m.protocolType);
-  n += sizeArray(m.protocols, v >= 6, (item: JoinGroupRequestJoinGroupRequestProtocol) =>
-    sizeJoinGroupRequestJoinGroupRequestProtocol(item, v),
-  );
+  n += sizeArray(m.protocols, v >= 6, (item: JoinGroupRequestProtocol) => sizeJoinGroupRequestProtocol(item, v));
   if (v >= 8) {
-    n += sizeOf.compactNullableString(m.reason === undefined ? null : m.reason);
+    {
+      const x = m.reason === undefined ? null : m.reason;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   if (v >= 6) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -164,20 +155,27 @@ export function writeJoinGroupRequest(w: Writer, m: JoinGroupRequest, v: number)
   v >= 6 ? w.compactString(m.groupId) : w.string(m.groupId);
   w.int32(m.sessionTimeoutMs);
   if (v >= 1) {
-    w.int32(m.rebalanceTimeoutMs === undefined ? -1 : m.rebalanceTimeoutMs);
+    {
+      const x = m.rebalanceTimeoutMs === undefined ? -1 : m.rebalanceTimeoutMs;
+      w.int32(x);
+    }
   }
   v >= 6 ? w.compactString(m.memberId) : w.string(m.memberId);
   if (v >= 5) {
-    v >= 6
-      ? w.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId)
-      : w.nullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      v >= 6 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   v >= 6 ? w.compactString(m.protocolType) : w.string(m.protocolType);
-  writeArray(w, m.protocols, v >= 6, (w: Writer, item: JoinGroupRequestJoinGroupRequestProtocol) =>
-    writeJoinGroupRequestJoinGroupRequestProtocol(w, item, v),
+  writeArray(w, m.protocols, v >= 6, (w: Writer, item: JoinGroupRequestProtocol) =>
+    writeJoinGroupRequestProtocol(w, item, v),
   );
   if (v >= 8) {
-    w.compactNullableString(m.reason === undefined ? null : m.reason);
+    {
+      const x = m.reason === undefined ? null : m.reason;
+      w.compactNullableString(x);
+    }
   }
   if (v >= 6) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -196,7 +194,7 @@ export const JoinGroupRequest: MessageCodec<JoinGroupRequest> = defineMessage({
   create: defaultJoinGroupRequest,
 });
 
-export interface JoinGroupResponseJoinGroupResponseMember {
+export interface JoinGroupResponseMember {
   /** The group member ID. */
   memberId: string;
   /** The unique identifier of the consumer instance provided by end user. */
@@ -207,7 +205,7 @@ export interface JoinGroupResponseJoinGroupResponseMember {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultJoinGroupResponseJoinGroupResponseMember(): JoinGroupResponseJoinGroupResponseMember {
+export function defaultJoinGroupResponseMember(): JoinGroupResponseMember {
   return {
     memberId: "",
     groupInstanceId: null,
@@ -215,14 +213,11 @@ export function defaultJoinGroupResponseJoinGroupResponseMember(): JoinGroupResp
   };
 }
 
-export function readJoinGroupResponseJoinGroupResponseMember(
-  r: Reader,
-  v: number,
-): JoinGroupResponseJoinGroupResponseMember {
+export function readJoinGroupResponseMember(r: Reader, v: number): JoinGroupResponseMember {
   const memberId_ = v >= 6 ? r.compactString() : r.string();
   const groupInstanceId_ = v >= 5 ? (v >= 6 ? r.compactNullableString() : r.nullableString()) : null;
   const metadata_ = v >= 6 ? r.compactBytes() : r.bytes();
-  const m: JoinGroupResponseJoinGroupResponseMember = {
+  const m: JoinGroupResponseMember = {
     memberId: memberId_,
     groupInstanceId: groupInstanceId_,
     metadata: metadata_,
@@ -235,17 +230,14 @@ export function readJoinGroupResponseJoinGroupResponseMember(
   return m;
 }
 
-export function sizeJoinGroupResponseJoinGroupResponseMember(
-  m: JoinGroupResponseJoinGroupResponseMember,
-  v: number,
-): number {
+export function sizeJoinGroupResponseMember(m: JoinGroupResponseMember, v: number): number {
   let n = 0;
   n += v >= 6 ? sizeOf.compactString(m.memberId) : sizeOf.string(m.memberId);
   if (v >= 5) {
-    n +=
-      v >= 6
-        ? sizeOf.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId)
-        : sizeOf.nullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      n += v >= 6 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   n += v >= 6 ? sizeOf.compactBytes(m.metadata) : sizeOf.bytes(m.metadata);
   if (v >= 6) {
@@ -254,16 +246,13 @@ export function sizeJoinGroupResponseJoinGroupResponseMember(
   return n;
 }
 
-export function writeJoinGroupResponseJoinGroupResponseMember(
-  w: Writer,
-  m: JoinGroupResponseJoinGroupResponseMember,
-  v: number,
-): void {
+export function writeJoinGroupResponseMember(w: Writer, m: JoinGroupResponseMember, v: number): void {
   v >= 6 ? w.compactString(m.memberId) : w.string(m.memberId);
   if (v >= 5) {
-    v >= 6
-      ? w.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId)
-      : w.nullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      v >= 6 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   v >= 6 ? w.compactBytes(m.metadata) : w.bytes(m.metadata);
   if (v >= 6) {
@@ -288,7 +277,7 @@ export interface JoinGroupResponse {
   skipAssignment?: boolean;
   /** The member ID assigned by the group coordinator. */
   memberId: string;
-  members: JoinGroupResponseJoinGroupResponseMember[];
+  members: JoinGroupResponseMember[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -317,7 +306,7 @@ export function readJoinGroupResponse(r: Reader, v: number): JoinGroupResponse {
   const leader_ = v >= 6 ? r.compactString() : r.string();
   const skipAssignment_ = v >= 9 ? r.bool() : false;
   const memberId_ = v >= 6 ? r.compactString() : r.string();
-  const members_ = readArray(r, v >= 6, (r: Reader) => readJoinGroupResponseJoinGroupResponseMember(r, v));
+  const members_ = readArray(r, v >= 6, (r: Reader) => readJoinGroupResponseMember(r, v));
   const m: JoinGroupResponse = {
     throttleTimeMs: throttleTimeMs_,
     errorCode: errorCode_,
@@ -345,7 +334,10 @@ export function sizeJoinGroupResponse(m: JoinGroupResponse, v: number): number {
   n += 2;
   n += 4;
   if (v >= 7) {
-    n += sizeOf.compactNullableString(m.protocolType === undefined ? null : m.protocolType);
+    {
+      const x = m.protocolType === undefined ? null : m.protocolType;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   n +=
     v >= 6
@@ -360,9 +352,7 @@ export function sizeJoinGroupResponse(m: JoinGroupResponse, v: number): number {
     n += 1;
   }
   n += v >= 6 ? sizeOf.compactString(m.memberId) : sizeOf.string(m.memberId);
-  n += sizeArray(m.members, v >= 6, (item: JoinGroupResponseJoinGroupResponseMember) =>
-    sizeJoinGroupResponseJoinGroupResponseMember(item, v),
-  );
+  n += sizeArray(m.members, v >= 6, (item: JoinGroupResponseMember) => sizeJoinGroupResponseMember(item, v));
   if (v >= 6) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
   }
@@ -371,12 +361,18 @@ export function sizeJoinGroupResponse(m: JoinGroupResponse, v: number): number {
 
 export function writeJoinGroupResponse(w: Writer, m: JoinGroupResponse, v: number): void {
   if (v >= 2) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
   w.int16(m.errorCode);
   w.int32(m.generationId);
   if (v >= 7) {
-    w.compactNullableString(m.protocolType === undefined ? null : m.protocolType);
+    {
+      const x = m.protocolType === undefined ? null : m.protocolType;
+      w.compactNullableString(x);
+    }
   }
   v >= 6
     ? v >= 7
@@ -387,11 +383,14 @@ export function writeJoinGroupResponse(w: Writer, m: JoinGroupResponse, v: numbe
       : w.string(requireValue(m.protocolName, "ProtocolName"));
   v >= 6 ? w.compactString(m.leader) : w.string(m.leader);
   if (v >= 9) {
-    w.bool(m.skipAssignment === undefined ? false : m.skipAssignment);
+    {
+      const x = m.skipAssignment === undefined ? false : m.skipAssignment;
+      w.bool(x);
+    }
   }
   v >= 6 ? w.compactString(m.memberId) : w.string(m.memberId);
-  writeArray(w, m.members, v >= 6, (w: Writer, item: JoinGroupResponseJoinGroupResponseMember) =>
-    writeJoinGroupResponseJoinGroupResponseMember(w, item, v),
+  writeArray(w, m.members, v >= 6, (w: Writer, item: JoinGroupResponseMember) =>
+    writeJoinGroupResponseMember(w, item, v),
   );
   if (v >= 6) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);

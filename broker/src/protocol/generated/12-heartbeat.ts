@@ -55,10 +55,10 @@ export function sizeHeartbeatRequest(m: HeartbeatRequest, v: number): number {
   n += 4;
   n += v >= 4 ? sizeOf.compactString(m.memberId) : sizeOf.string(m.memberId);
   if (v >= 3) {
-    n +=
-      v >= 4
-        ? sizeOf.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId)
-        : sizeOf.nullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      n += v >= 4 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   if (v >= 4) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -71,9 +71,10 @@ export function writeHeartbeatRequest(w: Writer, m: HeartbeatRequest, v: number)
   w.int32(m.generationId);
   v >= 4 ? w.compactString(m.memberId) : w.string(m.memberId);
   if (v >= 3) {
-    v >= 4
-      ? w.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId)
-      : w.nullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      v >= 4 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   if (v >= 4) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -137,7 +138,10 @@ export function sizeHeartbeatResponse(m: HeartbeatResponse, v: number): number {
 
 export function writeHeartbeatResponse(w: Writer, m: HeartbeatResponse, v: number): void {
   if (v >= 1) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
   w.int16(m.errorCode);
   if (v >= 4) {

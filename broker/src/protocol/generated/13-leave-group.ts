@@ -50,19 +50,22 @@ export function readLeaveGroupRequestMemberIdentity(r: Reader, v: number): Leave
 export function sizeLeaveGroupRequestMemberIdentity(m: LeaveGroupRequestMemberIdentity, v: number): number {
   let n = 0;
   if (v >= 3) {
-    n +=
-      v >= 4
-        ? sizeOf.compactString(m.memberId === undefined ? "" : m.memberId)
-        : sizeOf.string(m.memberId === undefined ? "" : m.memberId);
+    {
+      const x = m.memberId === undefined ? "" : m.memberId;
+      n += v >= 4 ? sizeOf.compactString(x) : sizeOf.string(x);
+    }
   }
   if (v >= 3) {
-    n +=
-      v >= 4
-        ? sizeOf.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId)
-        : sizeOf.nullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      n += v >= 4 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   if (v >= 5) {
-    n += sizeOf.compactNullableString(m.reason === undefined ? null : m.reason);
+    {
+      const x = m.reason === undefined ? null : m.reason;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   if (v >= 4) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -72,17 +75,22 @@ export function sizeLeaveGroupRequestMemberIdentity(m: LeaveGroupRequestMemberId
 
 export function writeLeaveGroupRequestMemberIdentity(w: Writer, m: LeaveGroupRequestMemberIdentity, v: number): void {
   if (v >= 3) {
-    v >= 4
-      ? w.compactString(m.memberId === undefined ? "" : m.memberId)
-      : w.string(m.memberId === undefined ? "" : m.memberId);
+    {
+      const x = m.memberId === undefined ? "" : m.memberId;
+      v >= 4 ? w.compactString(x) : w.string(x);
+    }
   }
   if (v >= 3) {
-    v >= 4
-      ? w.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId)
-      : w.nullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      v >= 4 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   if (v >= 5) {
-    w.compactNullableString(m.reason === undefined ? null : m.reason);
+    {
+      const x = m.reason === undefined ? null : m.reason;
+      w.compactNullableString(x);
+    }
   }
   if (v >= 4) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -129,12 +137,18 @@ export function sizeLeaveGroupRequest(m: LeaveGroupRequest, v: number): number {
   let n = 0;
   n += v >= 4 ? sizeOf.compactString(m.groupId) : sizeOf.string(m.groupId);
   if (v <= 2) {
-    n += sizeOf.string(m.memberId === undefined ? "" : m.memberId);
+    {
+      const x = m.memberId === undefined ? "" : m.memberId;
+      n += sizeOf.string(x);
+    }
   }
   if (v >= 3) {
-    n += sizeArray(m.members === undefined ? [] : m.members, v >= 4, (item: LeaveGroupRequestMemberIdentity) =>
-      sizeLeaveGroupRequestMemberIdentity(item, v),
-    );
+    {
+      const x = m.members === undefined ? [] : m.members;
+      n += sizeArray(x, v >= 4, (item: LeaveGroupRequestMemberIdentity) =>
+        sizeLeaveGroupRequestMemberIdentity(item, v),
+      );
+    }
   }
   if (v >= 4) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -145,15 +159,18 @@ export function sizeLeaveGroupRequest(m: LeaveGroupRequest, v: number): number {
 export function writeLeaveGroupRequest(w: Writer, m: LeaveGroupRequest, v: number): void {
   v >= 4 ? w.compactString(m.groupId) : w.string(m.groupId);
   if (v <= 2) {
-    w.string(m.memberId === undefined ? "" : m.memberId);
+    {
+      const x = m.memberId === undefined ? "" : m.memberId;
+      w.string(x);
+    }
   }
   if (v >= 3) {
-    writeArray(
-      w,
-      m.members === undefined ? [] : m.members,
-      v >= 4,
-      (w: Writer, item: LeaveGroupRequestMemberIdentity) => writeLeaveGroupRequestMemberIdentity(w, item, v),
-    );
+    {
+      const x = m.members === undefined ? [] : m.members;
+      writeArray(w, x, v >= 4, (w: Writer, item: LeaveGroupRequestMemberIdentity) =>
+        writeLeaveGroupRequestMemberIdentity(w, item, v),
+      );
+    }
   }
   if (v >= 4) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -211,16 +228,16 @@ export function readLeaveGroupResponseMemberResponse(r: Reader, v: number): Leav
 export function sizeLeaveGroupResponseMemberResponse(m: LeaveGroupResponseMemberResponse, v: number): number {
   let n = 0;
   if (v >= 3) {
-    n +=
-      v >= 4
-        ? sizeOf.compactString(m.memberId === undefined ? "" : m.memberId)
-        : sizeOf.string(m.memberId === undefined ? "" : m.memberId);
+    {
+      const x = m.memberId === undefined ? "" : m.memberId;
+      n += v >= 4 ? sizeOf.compactString(x) : sizeOf.string(x);
+    }
   }
   if (v >= 3) {
-    n +=
-      v >= 4
-        ? sizeOf.compactNullableString(m.groupInstanceId === undefined ? "" : m.groupInstanceId)
-        : sizeOf.nullableString(m.groupInstanceId === undefined ? "" : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? "" : m.groupInstanceId;
+      n += v >= 4 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   if (v >= 3) {
     n += 2;
@@ -233,17 +250,22 @@ export function sizeLeaveGroupResponseMemberResponse(m: LeaveGroupResponseMember
 
 export function writeLeaveGroupResponseMemberResponse(w: Writer, m: LeaveGroupResponseMemberResponse, v: number): void {
   if (v >= 3) {
-    v >= 4
-      ? w.compactString(m.memberId === undefined ? "" : m.memberId)
-      : w.string(m.memberId === undefined ? "" : m.memberId);
+    {
+      const x = m.memberId === undefined ? "" : m.memberId;
+      v >= 4 ? w.compactString(x) : w.string(x);
+    }
   }
   if (v >= 3) {
-    v >= 4
-      ? w.compactNullableString(m.groupInstanceId === undefined ? "" : m.groupInstanceId)
-      : w.nullableString(m.groupInstanceId === undefined ? "" : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? "" : m.groupInstanceId;
+      v >= 4 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   if (v >= 3) {
-    w.int16(m.errorCode === undefined ? 0 : m.errorCode);
+    {
+      const x = m.errorCode === undefined ? 0 : m.errorCode;
+      w.int16(x);
+    }
   }
   if (v >= 4) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -293,9 +315,12 @@ export function sizeLeaveGroupResponse(m: LeaveGroupResponse, v: number): number
   }
   n += 2;
   if (v >= 3) {
-    n += sizeArray(m.members === undefined ? [] : m.members, v >= 4, (item: LeaveGroupResponseMemberResponse) =>
-      sizeLeaveGroupResponseMemberResponse(item, v),
-    );
+    {
+      const x = m.members === undefined ? [] : m.members;
+      n += sizeArray(x, v >= 4, (item: LeaveGroupResponseMemberResponse) =>
+        sizeLeaveGroupResponseMemberResponse(item, v),
+      );
+    }
   }
   if (v >= 4) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -305,16 +330,19 @@ export function sizeLeaveGroupResponse(m: LeaveGroupResponse, v: number): number
 
 export function writeLeaveGroupResponse(w: Writer, m: LeaveGroupResponse, v: number): void {
   if (v >= 1) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
   w.int16(m.errorCode);
   if (v >= 3) {
-    writeArray(
-      w,
-      m.members === undefined ? [] : m.members,
-      v >= 4,
-      (w: Writer, item: LeaveGroupResponseMemberResponse) => writeLeaveGroupResponseMemberResponse(w, item, v),
-    );
+    {
+      const x = m.members === undefined ? [] : m.members;
+      writeArray(w, x, v >= 4, (w: Writer, item: LeaveGroupResponseMemberResponse) =>
+        writeLeaveGroupResponseMemberResponse(w, item, v),
+      );
+    }
   }
   if (v >= 4) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);

@@ -12,7 +12,7 @@ import {
   defineMessage,
   type MessageCodec,
 } from "../codec-runtime.ts";
-export interface SyncGroupRequestSyncGroupRequestAssignment {
+export interface SyncGroupRequestAssignment {
   /** The ID of the member to assign. */
   memberId: string;
   /** The member assignment. */
@@ -21,20 +21,17 @@ export interface SyncGroupRequestSyncGroupRequestAssignment {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultSyncGroupRequestSyncGroupRequestAssignment(): SyncGroupRequestSyncGroupRequestAssignment {
+export function defaultSyncGroupRequestAssignment(): SyncGroupRequestAssignment {
   return {
     memberId: "",
     assignment: EMPTY_BUFFER,
   };
 }
 
-export function readSyncGroupRequestSyncGroupRequestAssignment(
-  r: Reader,
-  v: number,
-): SyncGroupRequestSyncGroupRequestAssignment {
+export function readSyncGroupRequestAssignment(r: Reader, v: number): SyncGroupRequestAssignment {
   const memberId_ = v >= 4 ? r.compactString() : r.string();
   const assignment_ = v >= 4 ? r.compactBytes() : r.bytes();
-  const m: SyncGroupRequestSyncGroupRequestAssignment = {
+  const m: SyncGroupRequestAssignment = {
     memberId: memberId_,
     assignment: assignment_,
   };
@@ -46,10 +43,7 @@ export function readSyncGroupRequestSyncGroupRequestAssignment(
   return m;
 }
 
-export function sizeSyncGroupRequestSyncGroupRequestAssignment(
-  m: SyncGroupRequestSyncGroupRequestAssignment,
-  v: number,
-): number {
+export function sizeSyncGroupRequestAssignment(m: SyncGroupRequestAssignment, v: number): number {
   let n = 0;
   n += v >= 4 ? sizeOf.compactString(m.memberId) : sizeOf.string(m.memberId);
   n += v >= 4 ? sizeOf.compactBytes(m.assignment) : sizeOf.bytes(m.assignment);
@@ -59,11 +53,7 @@ export function sizeSyncGroupRequestSyncGroupRequestAssignment(
   return n;
 }
 
-export function writeSyncGroupRequestSyncGroupRequestAssignment(
-  w: Writer,
-  m: SyncGroupRequestSyncGroupRequestAssignment,
-  v: number,
-): void {
+export function writeSyncGroupRequestAssignment(w: Writer, m: SyncGroupRequestAssignment, v: number): void {
   v >= 4 ? w.compactString(m.memberId) : w.string(m.memberId);
   v >= 4 ? w.compactBytes(m.assignment) : w.bytes(m.assignment);
   if (v >= 4) {
@@ -85,7 +75,7 @@ export interface SyncGroupRequest {
   /** The group protocol name. */
   protocolName?: string | null;
   /** Each assignment. */
-  assignments: SyncGroupRequestSyncGroupRequestAssignment[];
+  assignments: SyncGroupRequestAssignment[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -109,7 +99,7 @@ export function readSyncGroupRequest(r: Reader, v: number): SyncGroupRequest {
   const groupInstanceId_ = v >= 3 ? (v >= 4 ? r.compactNullableString() : r.nullableString()) : null;
   const protocolType_ = v >= 5 ? r.compactNullableString() : null;
   const protocolName_ = v >= 5 ? r.compactNullableString() : null;
-  const assignments_ = readArray(r, v >= 4, (r: Reader) => readSyncGroupRequestSyncGroupRequestAssignment(r, v));
+  const assignments_ = readArray(r, v >= 4, (r: Reader) => readSyncGroupRequestAssignment(r, v));
   const m: SyncGroupRequest = {
     groupId: groupId_,
     generationId: generationId_,
@@ -133,20 +123,24 @@ export function sizeSyncGroupRequest(m: SyncGroupRequest, v: number): number {
   n += 4;
   n += v >= 4 ? sizeOf.compactString(m.memberId) : sizeOf.string(m.memberId);
   if (v >= 3) {
-    n +=
-      v >= 4
-        ? sizeOf.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId)
-        : sizeOf.nullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      n += v >= 4 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   if (v >= 5) {
-    n += sizeOf.compactNullableString(m.protocolType === undefined ? null : m.protocolType);
+    {
+      const x = m.protocolType === undefined ? null : m.protocolType;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   if (v >= 5) {
-    n += sizeOf.compactNullableString(m.protocolName === undefined ? null : m.protocolName);
+    {
+      const x = m.protocolName === undefined ? null : m.protocolName;
+      n += sizeOf.compactNullableString(x);
+    }
   }
-  n += sizeArray(m.assignments, v >= 4, (item: SyncGroupRequestSyncGroupRequestAssignment) =>
-    sizeSyncGroupRequestSyncGroupRequestAssignment(item, v),
-  );
+  n += sizeArray(m.assignments, v >= 4, (item: SyncGroupRequestAssignment) => sizeSyncGroupRequestAssignment(item, v));
   if (v >= 4) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
   }
@@ -158,18 +152,25 @@ export function writeSyncGroupRequest(w: Writer, m: SyncGroupRequest, v: number)
   w.int32(m.generationId);
   v >= 4 ? w.compactString(m.memberId) : w.string(m.memberId);
   if (v >= 3) {
-    v >= 4
-      ? w.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId)
-      : w.nullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      v >= 4 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   if (v >= 5) {
-    w.compactNullableString(m.protocolType === undefined ? null : m.protocolType);
+    {
+      const x = m.protocolType === undefined ? null : m.protocolType;
+      w.compactNullableString(x);
+    }
   }
   if (v >= 5) {
-    w.compactNullableString(m.protocolName === undefined ? null : m.protocolName);
+    {
+      const x = m.protocolName === undefined ? null : m.protocolName;
+      w.compactNullableString(x);
+    }
   }
-  writeArray(w, m.assignments, v >= 4, (w: Writer, item: SyncGroupRequestSyncGroupRequestAssignment) =>
-    writeSyncGroupRequestSyncGroupRequestAssignment(w, item, v),
+  writeArray(w, m.assignments, v >= 4, (w: Writer, item: SyncGroupRequestAssignment) =>
+    writeSyncGroupRequestAssignment(w, item, v),
   );
   if (v >= 4) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -241,10 +242,16 @@ export function sizeSyncGroupResponse(m: SyncGroupResponse, v: number): number {
   }
   n += 2;
   if (v >= 5) {
-    n += sizeOf.compactNullableString(m.protocolType === undefined ? null : m.protocolType);
+    {
+      const x = m.protocolType === undefined ? null : m.protocolType;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   if (v >= 5) {
-    n += sizeOf.compactNullableString(m.protocolName === undefined ? null : m.protocolName);
+    {
+      const x = m.protocolName === undefined ? null : m.protocolName;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   n += v >= 4 ? sizeOf.compactBytes(m.assignment) : sizeOf.bytes(m.assignment);
   if (v >= 4) {
@@ -255,14 +262,23 @@ export function sizeSyncGroupResponse(m: SyncGroupResponse, v: number): number {
 
 export function writeSyncGroupResponse(w: Writer, m: SyncGroupResponse, v: number): void {
   if (v >= 1) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
   w.int16(m.errorCode);
   if (v >= 5) {
-    w.compactNullableString(m.protocolType === undefined ? null : m.protocolType);
+    {
+      const x = m.protocolType === undefined ? null : m.protocolType;
+      w.compactNullableString(x);
+    }
   }
   if (v >= 5) {
-    w.compactNullableString(m.protocolName === undefined ? null : m.protocolName);
+    {
+      const x = m.protocolName === undefined ? null : m.protocolName;
+      w.compactNullableString(x);
+    }
   }
   v >= 4 ? w.compactBytes(m.assignment) : w.bytes(m.assignment);
   if (v >= 4) {

@@ -58,7 +58,10 @@ export function sizeDescribeGroupsRequest(m: DescribeGroupsRequest, v: number): 
 export function writeDescribeGroupsRequest(w: Writer, m: DescribeGroupsRequest, v: number): void {
   writeArray(w, m.groups, v >= 5, (w: Writer, item: string) => (v >= 5 ? w.compactString(item) : w.string(item)));
   if (v >= 3) {
-    w.bool(m.includeAuthorizedOperations === undefined ? false : m.includeAuthorizedOperations);
+    {
+      const x = m.includeAuthorizedOperations === undefined ? false : m.includeAuthorizedOperations;
+      w.bool(x);
+    }
   }
   if (v >= 5) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -138,10 +141,10 @@ export function sizeDescribeGroupsResponseDescribedGroupMember(
   let n = 0;
   n += v >= 5 ? sizeOf.compactString(m.memberId) : sizeOf.string(m.memberId);
   if (v >= 4) {
-    n +=
-      v >= 5
-        ? sizeOf.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId)
-        : sizeOf.nullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      n += v >= 5 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   n += v >= 5 ? sizeOf.compactString(m.clientId) : sizeOf.string(m.clientId);
   n += v >= 5 ? sizeOf.compactString(m.clientHost) : sizeOf.string(m.clientHost);
@@ -160,9 +163,10 @@ export function writeDescribeGroupsResponseDescribedGroupMember(
 ): void {
   v >= 5 ? w.compactString(m.memberId) : w.string(m.memberId);
   if (v >= 4) {
-    v >= 5
-      ? w.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId)
-      : w.nullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      v >= 5 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   v >= 5 ? w.compactString(m.clientId) : w.string(m.clientId);
   v >= 5 ? w.compactString(m.clientHost) : w.string(m.clientHost);
@@ -262,7 +266,10 @@ export function writeDescribeGroupsResponseDescribedGroup(
     writeDescribeGroupsResponseDescribedGroupMember(w, item, v),
   );
   if (v >= 3) {
-    w.int32(m.authorizedOperations === undefined ? -2147483648 : m.authorizedOperations);
+    {
+      const x = m.authorizedOperations === undefined ? -2147483648 : m.authorizedOperations;
+      w.int32(x);
+    }
   }
   if (v >= 5) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -316,7 +323,10 @@ export function sizeDescribeGroupsResponse(m: DescribeGroupsResponse, v: number)
 
 export function writeDescribeGroupsResponse(w: Writer, m: DescribeGroupsResponse, v: number): void {
   if (v >= 1) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
   writeArray(w, m.groups, v >= 5, (w: Writer, item: DescribeGroupsResponseDescribedGroup) =>
     writeDescribeGroupsResponseDescribedGroup(w, item, v),

@@ -45,14 +45,16 @@ export function readListGroupsRequest(r: Reader, v: number): ListGroupsRequest {
 export function sizeListGroupsRequest(m: ListGroupsRequest, v: number): number {
   let n = 0;
   if (v >= 4) {
-    n += sizeArray(m.statesFilter === undefined ? [] : m.statesFilter, true, (item: string) =>
-      sizeOf.compactString(item),
-    );
+    {
+      const x = m.statesFilter === undefined ? [] : m.statesFilter;
+      n += sizeArray(x, true, (item: string) => sizeOf.compactString(item));
+    }
   }
   if (v >= 5) {
-    n += sizeArray(m.typesFilter === undefined ? [] : m.typesFilter, true, (item: string) =>
-      sizeOf.compactString(item),
-    );
+    {
+      const x = m.typesFilter === undefined ? [] : m.typesFilter;
+      n += sizeArray(x, true, (item: string) => sizeOf.compactString(item));
+    }
   }
   if (v >= 3) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -62,14 +64,16 @@ export function sizeListGroupsRequest(m: ListGroupsRequest, v: number): number {
 
 export function writeListGroupsRequest(w: Writer, m: ListGroupsRequest, v: number): void {
   if (v >= 4) {
-    writeArray(w, m.statesFilter === undefined ? [] : m.statesFilter, true, (w: Writer, item: string) =>
-      w.compactString(item),
-    );
+    {
+      const x = m.statesFilter === undefined ? [] : m.statesFilter;
+      writeArray(w, x, true, (w: Writer, item: string) => w.compactString(item));
+    }
   }
   if (v >= 5) {
-    writeArray(w, m.typesFilter === undefined ? [] : m.typesFilter, true, (w: Writer, item: string) =>
-      w.compactString(item),
-    );
+    {
+      const x = m.typesFilter === undefined ? [] : m.typesFilter;
+      writeArray(w, x, true, (w: Writer, item: string) => w.compactString(item));
+    }
   }
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -134,10 +138,16 @@ export function sizeListGroupsResponseListedGroup(m: ListGroupsResponseListedGro
   n += v >= 3 ? sizeOf.compactString(m.groupId) : sizeOf.string(m.groupId);
   n += v >= 3 ? sizeOf.compactString(m.protocolType) : sizeOf.string(m.protocolType);
   if (v >= 4) {
-    n += sizeOf.compactString(m.groupState === undefined ? "" : m.groupState);
+    {
+      const x = m.groupState === undefined ? "" : m.groupState;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 5) {
-    n += sizeOf.compactString(m.groupType === undefined ? "" : m.groupType);
+    {
+      const x = m.groupType === undefined ? "" : m.groupType;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 3) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -149,10 +159,16 @@ export function writeListGroupsResponseListedGroup(w: Writer, m: ListGroupsRespo
   v >= 3 ? w.compactString(m.groupId) : w.string(m.groupId);
   v >= 3 ? w.compactString(m.protocolType) : w.string(m.protocolType);
   if (v >= 4) {
-    w.compactString(m.groupState === undefined ? "" : m.groupState);
+    {
+      const x = m.groupState === undefined ? "" : m.groupState;
+      w.compactString(x);
+    }
   }
   if (v >= 5) {
-    w.compactString(m.groupType === undefined ? "" : m.groupType);
+    {
+      const x = m.groupType === undefined ? "" : m.groupType;
+      w.compactString(x);
+    }
   }
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -210,7 +226,10 @@ export function sizeListGroupsResponse(m: ListGroupsResponse, v: number): number
 
 export function writeListGroupsResponse(w: Writer, m: ListGroupsResponse, v: number): void {
   if (v >= 1) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
   w.int16(m.errorCode);
   writeArray(w, m.groups, v >= 3, (w: Writer, item: ListGroupsResponseListedGroup) =>

@@ -49,10 +49,16 @@ export function readApiVersionsRequest(r: Reader, v: number): ApiVersionsRequest
 export function sizeApiVersionsRequest(m: ApiVersionsRequest, v: number): number {
   let n = 0;
   if (v >= 3) {
-    n += sizeOf.compactString(m.clientSoftwareName === undefined ? "" : m.clientSoftwareName);
+    {
+      const x = m.clientSoftwareName === undefined ? "" : m.clientSoftwareName;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 3) {
-    n += sizeOf.compactString(m.clientSoftwareVersion === undefined ? "" : m.clientSoftwareVersion);
+    {
+      const x = m.clientSoftwareVersion === undefined ? "" : m.clientSoftwareVersion;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 3) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -62,10 +68,16 @@ export function sizeApiVersionsRequest(m: ApiVersionsRequest, v: number): number
 
 export function writeApiVersionsRequest(w: Writer, m: ApiVersionsRequest, v: number): void {
   if (v >= 3) {
-    w.compactString(m.clientSoftwareName === undefined ? "" : m.clientSoftwareName);
+    {
+      const x = m.clientSoftwareName === undefined ? "" : m.clientSoftwareName;
+      w.compactString(x);
+    }
   }
   if (v >= 3) {
-    w.compactString(m.clientSoftwareVersion === undefined ? "" : m.clientSoftwareVersion);
+    {
+      const x = m.clientSoftwareVersion === undefined ? "" : m.clientSoftwareVersion;
+      w.compactString(x);
+    }
   }
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -185,7 +197,10 @@ export function sizeApiVersionsResponseSupportedFeatureKey(
 ): number {
   let n = 0;
   if (v >= 3) {
-    n += sizeOf.compactString(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 3) {
     n += 2;
@@ -205,13 +220,22 @@ export function writeApiVersionsResponseSupportedFeatureKey(
   v: number,
 ): void {
   if (v >= 3) {
-    w.compactString(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      w.compactString(x);
+    }
   }
   if (v >= 3) {
-    w.int16(m.minVersion === undefined ? 0 : m.minVersion);
+    {
+      const x = m.minVersion === undefined ? 0 : m.minVersion;
+      w.int16(x);
+    }
   }
   if (v >= 3) {
-    w.int16(m.maxVersion === undefined ? 0 : m.maxVersion);
+    {
+      const x = m.maxVersion === undefined ? 0 : m.maxVersion;
+      w.int16(x);
+    }
   }
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -263,7 +287,10 @@ export function sizeApiVersionsResponseFinalizedFeatureKey(
 ): number {
   let n = 0;
   if (v >= 3) {
-    n += sizeOf.compactString(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 3) {
     n += 2;
@@ -283,13 +310,22 @@ export function writeApiVersionsResponseFinalizedFeatureKey(
   v: number,
 ): void {
   if (v >= 3) {
-    w.compactString(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      w.compactString(x);
+    }
   }
   if (v >= 3) {
-    w.int16(m.maxVersionLevel === undefined ? 0 : m.maxVersionLevel);
+    {
+      const x = m.maxVersionLevel === undefined ? 0 : m.maxVersionLevel;
+      w.int16(x);
+    }
   }
   if (v >= 3) {
-    w.int16(m.minVersionLevel === undefined ? 0 : m.minVersionLevel);
+    {
+      const x = m.minVersionLevel === undefined ? 0 : m.minVersionLevel;
+      w.int16(x);
+    }
   }
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -428,7 +464,10 @@ export function writeApiVersionsResponse(w: Writer, m: ApiVersionsResponse, v: n
     writeApiVersionsResponseApiVersion(w, item, v),
   );
   if (v >= 1) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
   if (v >= 3) {
     {

@@ -276,7 +276,10 @@ export function writeCreateTopicsRequest(w: Writer, m: CreateTopicsRequest, v: n
   );
   w.int32(m.timeoutMs);
   if (v >= 1) {
-    w.bool(m.validateOnly === undefined ? false : m.validateOnly);
+    {
+      const x = m.validateOnly === undefined ? false : m.validateOnly;
+      w.bool(x);
+    }
   }
   if (v >= 5) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -350,10 +353,16 @@ export function sizeCreateTopicsResponseCreatableTopicConfigs(
 ): number {
   let n = 0;
   if (v >= 5) {
-    n += sizeOf.compactString(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 5) {
-    n += sizeOf.compactNullableString(m.value === undefined ? "" : m.value);
+    {
+      const x = m.value === undefined ? "" : m.value;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   if (v >= 5) {
     n += 1;
@@ -376,19 +385,34 @@ export function writeCreateTopicsResponseCreatableTopicConfigs(
   v: number,
 ): void {
   if (v >= 5) {
-    w.compactString(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      w.compactString(x);
+    }
   }
   if (v >= 5) {
-    w.compactNullableString(m.value === undefined ? "" : m.value);
+    {
+      const x = m.value === undefined ? "" : m.value;
+      w.compactNullableString(x);
+    }
   }
   if (v >= 5) {
-    w.bool(m.readOnly === undefined ? false : m.readOnly);
+    {
+      const x = m.readOnly === undefined ? false : m.readOnly;
+      w.bool(x);
+    }
   }
   if (v >= 5) {
-    w.int8(m.configSource === undefined ? -1 : m.configSource);
+    {
+      const x = m.configSource === undefined ? -1 : m.configSource;
+      w.int8(x);
+    }
   }
   if (v >= 5) {
-    w.bool(m.isSensitive === undefined ? false : m.isSensitive);
+    {
+      const x = m.isSensitive === undefined ? false : m.isSensitive;
+      w.bool(x);
+    }
   }
   if (v >= 5) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -476,10 +500,10 @@ export function sizeCreateTopicsResponseCreatableTopicResult(
   }
   n += 2;
   if (v >= 1) {
-    n +=
-      v >= 5
-        ? sizeOf.compactNullableString(m.errorMessage === undefined ? "" : m.errorMessage)
-        : sizeOf.nullableString(m.errorMessage === undefined ? "" : m.errorMessage);
+    {
+      const x = m.errorMessage === undefined ? "" : m.errorMessage;
+      n += v >= 5 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   if (v >= 5) {
     n += 4;
@@ -488,12 +512,15 @@ export function sizeCreateTopicsResponseCreatableTopicResult(
     n += 2;
   }
   if (v >= 5) {
-    n +=
-      (m.configs === undefined ? [] : m.configs) === null
-        ? 1
-        : sizeArray(m.configs === undefined ? [] : m.configs, true, (item: CreateTopicsResponseCreatableTopicConfigs) =>
-            sizeCreateTopicsResponseCreatableTopicConfigs(item, v),
-          );
+    {
+      const x = m.configs === undefined ? [] : m.configs;
+      n +=
+        x === null
+          ? 1
+          : sizeArray(x, true, (item: CreateTopicsResponseCreatableTopicConfigs) =>
+              sizeCreateTopicsResponseCreatableTopicConfigs(item, v),
+            );
+    }
   }
   if (v >= 5) {
     {
@@ -517,28 +544,37 @@ export function writeCreateTopicsResponseCreatableTopicResult(
 ): void {
   v >= 5 ? w.compactString(m.name) : w.string(m.name);
   if (v >= 7) {
-    w.uuid(m.topicId === undefined ? ZERO_UUID : m.topicId);
+    {
+      const x = m.topicId === undefined ? ZERO_UUID : m.topicId;
+      w.uuid(x);
+    }
   }
   w.int16(m.errorCode);
   if (v >= 1) {
-    v >= 5
-      ? w.compactNullableString(m.errorMessage === undefined ? "" : m.errorMessage)
-      : w.nullableString(m.errorMessage === undefined ? "" : m.errorMessage);
+    {
+      const x = m.errorMessage === undefined ? "" : m.errorMessage;
+      v >= 5 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   if (v >= 5) {
-    w.int32(m.numPartitions === undefined ? -1 : m.numPartitions);
+    {
+      const x = m.numPartitions === undefined ? -1 : m.numPartitions;
+      w.int32(x);
+    }
   }
   if (v >= 5) {
-    w.int16(m.replicationFactor === undefined ? -1 : m.replicationFactor);
+    {
+      const x = m.replicationFactor === undefined ? -1 : m.replicationFactor;
+      w.int16(x);
+    }
   }
   if (v >= 5) {
-    writeNullableArray(
-      w,
-      m.configs === undefined ? [] : m.configs,
-      true,
-      (w: Writer, item: CreateTopicsResponseCreatableTopicConfigs) =>
+    {
+      const x = m.configs === undefined ? [] : m.configs;
+      writeNullableArray(w, x, true, (w: Writer, item: CreateTopicsResponseCreatableTopicConfigs) =>
         writeCreateTopicsResponseCreatableTopicConfigs(w, item, v),
-    );
+      );
+    }
   }
   if (v >= 5) {
     {
@@ -601,7 +637,10 @@ export function sizeCreateTopicsResponse(m: CreateTopicsResponse, v: number): nu
 
 export function writeCreateTopicsResponse(w: Writer, m: CreateTopicsResponse, v: number): void {
   if (v >= 2) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
   writeArray(w, m.topics, v >= 5, (w: Writer, item: CreateTopicsResponseCreatableTopicResult) =>
     writeCreateTopicsResponseCreatableTopicResult(w, item, v),

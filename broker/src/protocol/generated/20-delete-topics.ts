@@ -47,7 +47,10 @@ export function readDeleteTopicsRequestDeleteTopicState(r: Reader, v: number): D
 export function sizeDeleteTopicsRequestDeleteTopicState(m: DeleteTopicsRequestDeleteTopicState, v: number): number {
   let n = 0;
   if (v >= 6) {
-    n += sizeOf.compactNullableString(m.name === undefined ? null : m.name);
+    {
+      const x = m.name === undefined ? null : m.name;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   if (v >= 6) {
     n += 16;
@@ -64,10 +67,16 @@ export function writeDeleteTopicsRequestDeleteTopicState(
   v: number,
 ): void {
   if (v >= 6) {
-    w.compactNullableString(m.name === undefined ? null : m.name);
+    {
+      const x = m.name === undefined ? null : m.name;
+      w.compactNullableString(x);
+    }
   }
   if (v >= 6) {
-    w.uuid(m.topicId === undefined ? ZERO_UUID : m.topicId);
+    {
+      const x = m.topicId === undefined ? ZERO_UUID : m.topicId;
+      w.uuid(x);
+    }
   }
   if (v >= 4) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -113,14 +122,18 @@ export function readDeleteTopicsRequest(r: Reader, v: number): DeleteTopicsReque
 export function sizeDeleteTopicsRequest(m: DeleteTopicsRequest, v: number): number {
   let n = 0;
   if (v >= 6) {
-    n += sizeArray(m.topics === undefined ? [] : m.topics, true, (item: DeleteTopicsRequestDeleteTopicState) =>
-      sizeDeleteTopicsRequestDeleteTopicState(item, v),
-    );
+    {
+      const x = m.topics === undefined ? [] : m.topics;
+      n += sizeArray(x, true, (item: DeleteTopicsRequestDeleteTopicState) =>
+        sizeDeleteTopicsRequestDeleteTopicState(item, v),
+      );
+    }
   }
   if (v <= 5) {
-    n += sizeArray(m.topicNames === undefined ? [] : m.topicNames, v >= 4, (item: string) =>
-      v >= 4 ? sizeOf.compactString(item) : sizeOf.string(item),
-    );
+    {
+      const x = m.topicNames === undefined ? [] : m.topicNames;
+      n += sizeArray(x, v >= 4, (item: string) => (v >= 4 ? sizeOf.compactString(item) : sizeOf.string(item)));
+    }
   }
   n += 4;
   if (v >= 4) {
@@ -131,17 +144,18 @@ export function sizeDeleteTopicsRequest(m: DeleteTopicsRequest, v: number): numb
 
 export function writeDeleteTopicsRequest(w: Writer, m: DeleteTopicsRequest, v: number): void {
   if (v >= 6) {
-    writeArray(
-      w,
-      m.topics === undefined ? [] : m.topics,
-      true,
-      (w: Writer, item: DeleteTopicsRequestDeleteTopicState) => writeDeleteTopicsRequestDeleteTopicState(w, item, v),
-    );
+    {
+      const x = m.topics === undefined ? [] : m.topics;
+      writeArray(w, x, true, (w: Writer, item: DeleteTopicsRequestDeleteTopicState) =>
+        writeDeleteTopicsRequestDeleteTopicState(w, item, v),
+      );
+    }
   }
   if (v <= 5) {
-    writeArray(w, m.topicNames === undefined ? [] : m.topicNames, v >= 4, (w: Writer, item: string) =>
-      v >= 4 ? w.compactString(item) : w.string(item),
-    );
+    {
+      const x = m.topicNames === undefined ? [] : m.topicNames;
+      writeArray(w, x, v >= 4, (w: Writer, item: string) => (v >= 4 ? w.compactString(item) : w.string(item)));
+    }
   }
   w.int32(m.timeoutMs);
   if (v >= 4) {
@@ -224,7 +238,10 @@ export function sizeDeleteTopicsResponseDeletableTopicResult(
   }
   n += 2;
   if (v >= 5) {
-    n += sizeOf.compactNullableString(m.errorMessage === undefined ? null : m.errorMessage);
+    {
+      const x = m.errorMessage === undefined ? null : m.errorMessage;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   if (v >= 4) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -245,11 +262,17 @@ export function writeDeleteTopicsResponseDeletableTopicResult(
       ? w.nullableString(m.name)
       : w.string(requireValue(m.name, "Name"));
   if (v >= 6) {
-    w.uuid(m.topicId === undefined ? ZERO_UUID : m.topicId);
+    {
+      const x = m.topicId === undefined ? ZERO_UUID : m.topicId;
+      w.uuid(x);
+    }
   }
   w.int16(m.errorCode);
   if (v >= 5) {
-    w.compactNullableString(m.errorMessage === undefined ? null : m.errorMessage);
+    {
+      const x = m.errorMessage === undefined ? null : m.errorMessage;
+      w.compactNullableString(x);
+    }
   }
   if (v >= 4) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -303,7 +326,10 @@ export function sizeDeleteTopicsResponse(m: DeleteTopicsResponse, v: number): nu
 
 export function writeDeleteTopicsResponse(w: Writer, m: DeleteTopicsResponse, v: number): void {
   if (v >= 1) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
   writeArray(w, m.responses, v >= 4, (w: Writer, item: DeleteTopicsResponseDeletableTopicResult) =>
     writeDeleteTopicsResponseDeletableTopicResult(w, item, v),

@@ -69,10 +69,16 @@ export function writeInitProducerIdRequest(w: Writer, m: InitProducerIdRequest, 
   v >= 2 ? w.compactNullableString(m.transactionalId) : w.nullableString(m.transactionalId);
   w.int32(m.transactionTimeoutMs);
   if (v >= 3) {
-    w.int64(m.producerId === undefined ? -1n : m.producerId);
+    {
+      const x = m.producerId === undefined ? -1n : m.producerId;
+      w.int64(x);
+    }
   }
   if (v >= 3) {
-    w.int16(m.producerEpoch === undefined ? -1 : m.producerEpoch);
+    {
+      const x = m.producerEpoch === undefined ? -1 : m.producerEpoch;
+      w.int16(x);
+    }
   }
   if (v >= 2) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);

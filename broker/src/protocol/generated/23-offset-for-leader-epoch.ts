@@ -73,7 +73,10 @@ export function writeOffsetForLeaderEpochRequestOffsetForLeaderPartition(
 ): void {
   w.int32(m.partition);
   if (v >= 2) {
-    w.int32(m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch);
+    {
+      const x = m.currentLeaderEpoch === undefined ? -1 : m.currentLeaderEpoch;
+      w.int32(x);
+    }
   }
   w.int32(m.leaderEpoch);
   if (v >= 4) {
@@ -193,7 +196,10 @@ export function sizeOffsetForLeaderEpochRequest(m: OffsetForLeaderEpochRequest, 
 
 export function writeOffsetForLeaderEpochRequest(w: Writer, m: OffsetForLeaderEpochRequest, v: number): void {
   if (v >= 3) {
-    w.int32(m.replicaId === undefined ? -2 : m.replicaId);
+    {
+      const x = m.replicaId === undefined ? -2 : m.replicaId;
+      w.int32(x);
+    }
   }
   writeArray(w, m.topics, v >= 4, (w: Writer, item: OffsetForLeaderEpochRequestOffsetForLeaderTopic) =>
     writeOffsetForLeaderEpochRequestOffsetForLeaderTopic(w, item, v),
@@ -284,7 +290,10 @@ export function writeOffsetForLeaderEpochResponseEpochEndOffset(
   w.int16(m.errorCode);
   w.int32(m.partition);
   if (v >= 1) {
-    w.int32(m.leaderEpoch === undefined ? -1 : m.leaderEpoch);
+    {
+      const x = m.leaderEpoch === undefined ? -1 : m.leaderEpoch;
+      w.int32(x);
+    }
   }
   w.int64(m.endOffset);
   if (v >= 4) {
@@ -402,7 +411,10 @@ export function sizeOffsetForLeaderEpochResponse(m: OffsetForLeaderEpochResponse
 
 export function writeOffsetForLeaderEpochResponse(w: Writer, m: OffsetForLeaderEpochResponse, v: number): void {
   if (v >= 2) {
-    w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
+    {
+      const x = m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs;
+      w.int32(x);
+    }
   }
   writeArray(w, m.topics, v >= 4, (w: Writer, item: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult) =>
     writeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(w, item, v),

@@ -127,7 +127,10 @@ export function sizeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(
 ): number {
   let n = 0;
   if (v >= 4) {
-    n += sizeOf.compactString(m.transactionalId === undefined ? "" : m.transactionalId);
+    {
+      const x = m.transactionalId === undefined ? "" : m.transactionalId;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 4) {
     n += 8;
@@ -139,12 +142,12 @@ export function sizeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(
     n += 1;
   }
   if (v >= 4) {
-    n += sizeArray(
-      m.topics === undefined ? [] : m.topics,
-      true,
-      (item: AddPartitionsToTxnRequestAddPartitionsToTxnTopic) =>
+    {
+      const x = m.topics === undefined ? [] : m.topics;
+      n += sizeArray(x, true, (item: AddPartitionsToTxnRequestAddPartitionsToTxnTopic) =>
         sizeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(item, v),
-    );
+      );
+    }
   }
   if (v >= 3) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -158,25 +161,36 @@ export function writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(
   v: number,
 ): void {
   if (v >= 4) {
-    w.compactString(m.transactionalId === undefined ? "" : m.transactionalId);
+    {
+      const x = m.transactionalId === undefined ? "" : m.transactionalId;
+      w.compactString(x);
+    }
   }
   if (v >= 4) {
-    w.int64(m.producerId === undefined ? 0n : m.producerId);
+    {
+      const x = m.producerId === undefined ? 0n : m.producerId;
+      w.int64(x);
+    }
   }
   if (v >= 4) {
-    w.int16(m.producerEpoch === undefined ? 0 : m.producerEpoch);
+    {
+      const x = m.producerEpoch === undefined ? 0 : m.producerEpoch;
+      w.int16(x);
+    }
   }
   if (v >= 4) {
-    w.bool(m.verifyOnly === undefined ? false : m.verifyOnly);
+    {
+      const x = m.verifyOnly === undefined ? false : m.verifyOnly;
+      w.bool(x);
+    }
   }
   if (v >= 4) {
-    writeArray(
-      w,
-      m.topics === undefined ? [] : m.topics,
-      true,
-      (w: Writer, item: AddPartitionsToTxnRequestAddPartitionsToTxnTopic) =>
+    {
+      const x = m.topics === undefined ? [] : m.topics;
+      writeArray(w, x, true, (w: Writer, item: AddPartitionsToTxnRequestAddPartitionsToTxnTopic) =>
         writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(w, item, v),
-    );
+      );
+    }
   }
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -234,18 +248,18 @@ export function readAddPartitionsToTxnRequest(r: Reader, v: number): AddPartitio
 export function sizeAddPartitionsToTxnRequest(m: AddPartitionsToTxnRequest, v: number): number {
   let n = 0;
   if (v >= 4) {
-    n += sizeArray(
-      m.transactions === undefined ? [] : m.transactions,
-      true,
-      (item: AddPartitionsToTxnRequestAddPartitionsToTxnTransaction) =>
+    {
+      const x = m.transactions === undefined ? [] : m.transactions;
+      n += sizeArray(x, true, (item: AddPartitionsToTxnRequestAddPartitionsToTxnTransaction) =>
         sizeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(item, v),
-    );
+      );
+    }
   }
   if (v <= 3) {
-    n +=
-      v >= 3
-        ? sizeOf.compactString(m.v3AndBelowTransactionalId === undefined ? "" : m.v3AndBelowTransactionalId)
-        : sizeOf.string(m.v3AndBelowTransactionalId === undefined ? "" : m.v3AndBelowTransactionalId);
+    {
+      const x = m.v3AndBelowTransactionalId === undefined ? "" : m.v3AndBelowTransactionalId;
+      n += v >= 3 ? sizeOf.compactString(x) : sizeOf.string(x);
+    }
   }
   if (v <= 3) {
     n += 8;
@@ -254,12 +268,12 @@ export function sizeAddPartitionsToTxnRequest(m: AddPartitionsToTxnRequest, v: n
     n += 2;
   }
   if (v <= 3) {
-    n += sizeArray(
-      m.v3AndBelowTopics === undefined ? [] : m.v3AndBelowTopics,
-      v >= 3,
-      (item: AddPartitionsToTxnRequestAddPartitionsToTxnTopic) =>
+    {
+      const x = m.v3AndBelowTopics === undefined ? [] : m.v3AndBelowTopics;
+      n += sizeArray(x, v >= 3, (item: AddPartitionsToTxnRequestAddPartitionsToTxnTopic) =>
         sizeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(item, v),
-    );
+      );
+    }
   }
   if (v >= 3) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -269,33 +283,38 @@ export function sizeAddPartitionsToTxnRequest(m: AddPartitionsToTxnRequest, v: n
 
 export function writeAddPartitionsToTxnRequest(w: Writer, m: AddPartitionsToTxnRequest, v: number): void {
   if (v >= 4) {
-    writeArray(
-      w,
-      m.transactions === undefined ? [] : m.transactions,
-      true,
-      (w: Writer, item: AddPartitionsToTxnRequestAddPartitionsToTxnTransaction) =>
+    {
+      const x = m.transactions === undefined ? [] : m.transactions;
+      writeArray(w, x, true, (w: Writer, item: AddPartitionsToTxnRequestAddPartitionsToTxnTransaction) =>
         writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(w, item, v),
-    );
+      );
+    }
   }
   if (v <= 3) {
-    v >= 3
-      ? w.compactString(m.v3AndBelowTransactionalId === undefined ? "" : m.v3AndBelowTransactionalId)
-      : w.string(m.v3AndBelowTransactionalId === undefined ? "" : m.v3AndBelowTransactionalId);
+    {
+      const x = m.v3AndBelowTransactionalId === undefined ? "" : m.v3AndBelowTransactionalId;
+      v >= 3 ? w.compactString(x) : w.string(x);
+    }
   }
   if (v <= 3) {
-    w.int64(m.v3AndBelowProducerId === undefined ? 0n : m.v3AndBelowProducerId);
+    {
+      const x = m.v3AndBelowProducerId === undefined ? 0n : m.v3AndBelowProducerId;
+      w.int64(x);
+    }
   }
   if (v <= 3) {
-    w.int16(m.v3AndBelowProducerEpoch === undefined ? 0 : m.v3AndBelowProducerEpoch);
+    {
+      const x = m.v3AndBelowProducerEpoch === undefined ? 0 : m.v3AndBelowProducerEpoch;
+      w.int16(x);
+    }
   }
   if (v <= 3) {
-    writeArray(
-      w,
-      m.v3AndBelowTopics === undefined ? [] : m.v3AndBelowTopics,
-      v >= 3,
-      (w: Writer, item: AddPartitionsToTxnRequestAddPartitionsToTxnTopic) =>
+    {
+      const x = m.v3AndBelowTopics === undefined ? [] : m.v3AndBelowTopics;
+      writeArray(w, x, v >= 3, (w: Writer, item: AddPartitionsToTxnRequestAddPartitionsToTxnTopic) =>
         writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(w, item, v),
-    );
+      );
+    }
   }
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -483,15 +502,18 @@ export function sizeAddPartitionsToTxnResponseAddPartitionsToTxnResult(
 ): number {
   let n = 0;
   if (v >= 4) {
-    n += sizeOf.compactString(m.transactionalId === undefined ? "" : m.transactionalId);
+    {
+      const x = m.transactionalId === undefined ? "" : m.transactionalId;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 4) {
-    n += sizeArray(
-      m.topicResults === undefined ? [] : m.topicResults,
-      true,
-      (item: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult) =>
+    {
+      const x = m.topicResults === undefined ? [] : m.topicResults;
+      n += sizeArray(x, true, (item: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult) =>
         sizeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(item, v),
-    );
+      );
+    }
   }
   if (v >= 3) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -505,16 +527,18 @@ export function writeAddPartitionsToTxnResponseAddPartitionsToTxnResult(
   v: number,
 ): void {
   if (v >= 4) {
-    w.compactString(m.transactionalId === undefined ? "" : m.transactionalId);
+    {
+      const x = m.transactionalId === undefined ? "" : m.transactionalId;
+      w.compactString(x);
+    }
   }
   if (v >= 4) {
-    writeArray(
-      w,
-      m.topicResults === undefined ? [] : m.topicResults,
-      true,
-      (w: Writer, item: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult) =>
+    {
+      const x = m.topicResults === undefined ? [] : m.topicResults;
+      writeArray(w, x, true, (w: Writer, item: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult) =>
         writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w, item, v),
-    );
+      );
+    }
   }
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -573,20 +597,20 @@ export function sizeAddPartitionsToTxnResponse(m: AddPartitionsToTxnResponse, v:
     n += 2;
   }
   if (v >= 4) {
-    n += sizeArray(
-      m.resultsByTransaction === undefined ? [] : m.resultsByTransaction,
-      true,
-      (item: AddPartitionsToTxnResponseAddPartitionsToTxnResult) =>
+    {
+      const x = m.resultsByTransaction === undefined ? [] : m.resultsByTransaction;
+      n += sizeArray(x, true, (item: AddPartitionsToTxnResponseAddPartitionsToTxnResult) =>
         sizeAddPartitionsToTxnResponseAddPartitionsToTxnResult(item, v),
-    );
+      );
+    }
   }
   if (v <= 3) {
-    n += sizeArray(
-      m.resultsByTopicV3AndBelow === undefined ? [] : m.resultsByTopicV3AndBelow,
-      v >= 3,
-      (item: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult) =>
+    {
+      const x = m.resultsByTopicV3AndBelow === undefined ? [] : m.resultsByTopicV3AndBelow;
+      n += sizeArray(x, v >= 3, (item: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult) =>
         sizeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(item, v),
-    );
+      );
+    }
   }
   if (v >= 3) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -597,25 +621,26 @@ export function sizeAddPartitionsToTxnResponse(m: AddPartitionsToTxnResponse, v:
 export function writeAddPartitionsToTxnResponse(w: Writer, m: AddPartitionsToTxnResponse, v: number): void {
   w.int32(m.throttleTimeMs);
   if (v >= 4) {
-    w.int16(m.errorCode === undefined ? 0 : m.errorCode);
+    {
+      const x = m.errorCode === undefined ? 0 : m.errorCode;
+      w.int16(x);
+    }
   }
   if (v >= 4) {
-    writeArray(
-      w,
-      m.resultsByTransaction === undefined ? [] : m.resultsByTransaction,
-      true,
-      (w: Writer, item: AddPartitionsToTxnResponseAddPartitionsToTxnResult) =>
+    {
+      const x = m.resultsByTransaction === undefined ? [] : m.resultsByTransaction;
+      writeArray(w, x, true, (w: Writer, item: AddPartitionsToTxnResponseAddPartitionsToTxnResult) =>
         writeAddPartitionsToTxnResponseAddPartitionsToTxnResult(w, item, v),
-    );
+      );
+    }
   }
   if (v <= 3) {
-    writeArray(
-      w,
-      m.resultsByTopicV3AndBelow === undefined ? [] : m.resultsByTopicV3AndBelow,
-      v >= 3,
-      (w: Writer, item: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult) =>
+    {
+      const x = m.resultsByTopicV3AndBelow === undefined ? [] : m.resultsByTopicV3AndBelow;
+      writeArray(w, x, v >= 3, (w: Writer, item: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult) =>
         writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w, item, v),
-    );
+      );
+    }
   }
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);

@@ -144,10 +144,16 @@ export function writeEndTxnResponse(w: Writer, m: EndTxnResponse, v: number): vo
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
   if (v >= 5) {
-    w.int64(m.producerId === undefined ? -1n : m.producerId);
+    {
+      const x = m.producerId === undefined ? -1n : m.producerId;
+      w.int64(x);
+    }
   }
   if (v >= 5) {
-    w.int16(m.producerEpoch === undefined ? -1 : m.producerEpoch);
+    {
+      const x = m.producerEpoch === undefined ? -1 : m.producerEpoch;
+      w.int16(x);
+    }
   }
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);

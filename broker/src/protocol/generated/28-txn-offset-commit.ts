@@ -11,7 +11,7 @@ import {
   defineMessage,
   type MessageCodec,
 } from "../codec-runtime.ts";
-export interface TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+export interface TxnOffsetCommitRequestPartition {
   /** The index of the partition within the topic. */
   partitionIndex: number;
   /** The message offset to be committed. */
@@ -24,7 +24,7 @@ export interface TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(): TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+export function defaultTxnOffsetCommitRequestPartition(): TxnOffsetCommitRequestPartition {
   return {
     partitionIndex: 0,
     committedOffset: 0n,
@@ -33,15 +33,12 @@ export function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(): 
   };
 }
 
-export function readTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(
-  r: Reader,
-  v: number,
-): TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+export function readTxnOffsetCommitRequestPartition(r: Reader, v: number): TxnOffsetCommitRequestPartition {
   const partitionIndex_ = r.int32();
   const committedOffset_ = r.int64();
   const committedLeaderEpoch_ = v >= 2 ? r.int32() : -1;
   const committedMetadata_ = v >= 3 ? r.compactNullableString() : r.nullableString();
-  const m: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition = {
+  const m: TxnOffsetCommitRequestPartition = {
     partitionIndex: partitionIndex_,
     committedOffset: committedOffset_,
     committedLeaderEpoch: committedLeaderEpoch_,
@@ -55,10 +52,7 @@ export function readTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(
   return m;
 }
 
-export function sizeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(
-  m: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition,
-  v: number,
-): number {
+export function sizeTxnOffsetCommitRequestPartition(m: TxnOffsetCommitRequestPartition, v: number): number {
   let n = 0;
   n += 4;
   n += 8;
@@ -72,15 +66,14 @@ export function sizeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(
   return n;
 }
 
-export function writeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(
-  w: Writer,
-  m: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition,
-  v: number,
-): void {
+export function writeTxnOffsetCommitRequestPartition(w: Writer, m: TxnOffsetCommitRequestPartition, v: number): void {
   w.int32(m.partitionIndex);
   w.int64(m.committedOffset);
   if (v >= 2) {
-    w.int32(m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch);
+    {
+      const x = m.committedLeaderEpoch === undefined ? -1 : m.committedLeaderEpoch;
+      w.int32(x);
+    }
   }
   v >= 3 ? w.compactNullableString(m.committedMetadata) : w.nullableString(m.committedMetadata);
   if (v >= 3) {
@@ -88,31 +81,26 @@ export function writeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(
   }
 }
 
-export interface TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+export interface TxnOffsetCommitRequestTopic {
   /** The topic name. */
   name: string;
   /** The partitions inside the topic that we want to commit offsets for. */
-  partitions: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[];
+  partitions: TxnOffsetCommitRequestPartition[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+export function defaultTxnOffsetCommitRequestTopic(): TxnOffsetCommitRequestTopic {
   return {
     name: "",
     partitions: [],
   };
 }
 
-export function readTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(
-  r: Reader,
-  v: number,
-): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+export function readTxnOffsetCommitRequestTopic(r: Reader, v: number): TxnOffsetCommitRequestTopic {
   const name_ = v >= 3 ? r.compactString() : r.string();
-  const partitions_ = readArray(r, v >= 3, (r: Reader) =>
-    readTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(r, v),
-  );
-  const m: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic = {
+  const partitions_ = readArray(r, v >= 3, (r: Reader) => readTxnOffsetCommitRequestPartition(r, v));
+  const m: TxnOffsetCommitRequestTopic = {
     name: name_,
     partitions: partitions_,
   };
@@ -124,14 +112,11 @@ export function readTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(
   return m;
 }
 
-export function sizeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(
-  m: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic,
-  v: number,
-): number {
+export function sizeTxnOffsetCommitRequestTopic(m: TxnOffsetCommitRequestTopic, v: number): number {
   let n = 0;
   n += v >= 3 ? sizeOf.compactString(m.name) : sizeOf.string(m.name);
-  n += sizeArray(m.partitions, v >= 3, (item: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition) =>
-    sizeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(item, v),
+  n += sizeArray(m.partitions, v >= 3, (item: TxnOffsetCommitRequestPartition) =>
+    sizeTxnOffsetCommitRequestPartition(item, v),
   );
   if (v >= 3) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -139,14 +124,10 @@ export function sizeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(
   return n;
 }
 
-export function writeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(
-  w: Writer,
-  m: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic,
-  v: number,
-): void {
+export function writeTxnOffsetCommitRequestTopic(w: Writer, m: TxnOffsetCommitRequestTopic, v: number): void {
   v >= 3 ? w.compactString(m.name) : w.string(m.name);
-  writeArray(w, m.partitions, v >= 3, (w: Writer, item: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition) =>
-    writeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(w, item, v),
+  writeArray(w, m.partitions, v >= 3, (w: Writer, item: TxnOffsetCommitRequestPartition) =>
+    writeTxnOffsetCommitRequestPartition(w, item, v),
   );
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -169,7 +150,7 @@ export interface TxnOffsetCommitRequest {
   /** The unique identifier of the consumer instance provided by end user. */
   groupInstanceId?: string | null;
   /** Each topic that we want to commit offsets for. */
-  topics: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[];
+  topics: TxnOffsetCommitRequestTopic[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -195,7 +176,7 @@ export function readTxnOffsetCommitRequest(r: Reader, v: number): TxnOffsetCommi
   const generationId_ = v >= 3 ? r.int32() : -1;
   const memberId_ = v >= 3 ? r.compactString() : "";
   const groupInstanceId_ = v >= 3 ? r.compactNullableString() : null;
-  const topics_ = readArray(r, v >= 3, (r: Reader) => readTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(r, v));
+  const topics_ = readArray(r, v >= 3, (r: Reader) => readTxnOffsetCommitRequestTopic(r, v));
   const m: TxnOffsetCommitRequest = {
     transactionalId: transactionalId_,
     groupId: groupId_,
@@ -224,14 +205,18 @@ export function sizeTxnOffsetCommitRequest(m: TxnOffsetCommitRequest, v: number)
     n += 4;
   }
   if (v >= 3) {
-    n += sizeOf.compactString(m.memberId === undefined ? "" : m.memberId);
+    {
+      const x = m.memberId === undefined ? "" : m.memberId;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 3) {
-    n += sizeOf.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      n += sizeOf.compactNullableString(x);
+    }
   }
-  n += sizeArray(m.topics, v >= 3, (item: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic) =>
-    sizeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(item, v),
-  );
+  n += sizeArray(m.topics, v >= 3, (item: TxnOffsetCommitRequestTopic) => sizeTxnOffsetCommitRequestTopic(item, v));
   if (v >= 3) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
   }
@@ -244,16 +229,25 @@ export function writeTxnOffsetCommitRequest(w: Writer, m: TxnOffsetCommitRequest
   w.int64(m.producerId);
   w.int16(m.producerEpoch);
   if (v >= 3) {
-    w.int32(m.generationId === undefined ? -1 : m.generationId);
+    {
+      const x = m.generationId === undefined ? -1 : m.generationId;
+      w.int32(x);
+    }
   }
   if (v >= 3) {
-    w.compactString(m.memberId === undefined ? "" : m.memberId);
+    {
+      const x = m.memberId === undefined ? "" : m.memberId;
+      w.compactString(x);
+    }
   }
   if (v >= 3) {
-    w.compactNullableString(m.groupInstanceId === undefined ? null : m.groupInstanceId);
+    {
+      const x = m.groupInstanceId === undefined ? null : m.groupInstanceId;
+      w.compactNullableString(x);
+    }
   }
-  writeArray(w, m.topics, v >= 3, (w: Writer, item: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic) =>
-    writeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(w, item, v),
+  writeArray(w, m.topics, v >= 3, (w: Writer, item: TxnOffsetCommitRequestTopic) =>
+    writeTxnOffsetCommitRequestTopic(w, item, v),
   );
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -272,7 +266,7 @@ export const TxnOffsetCommitRequest: MessageCodec<TxnOffsetCommitRequest> = defi
   create: defaultTxnOffsetCommitRequest,
 });
 
-export interface TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+export interface TxnOffsetCommitResponsePartition {
   /** The partition index. */
   partitionIndex: number;
   /** The error code, or 0 if there was no error. */
@@ -281,20 +275,17 @@ export interface TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(): TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+export function defaultTxnOffsetCommitResponsePartition(): TxnOffsetCommitResponsePartition {
   return {
     partitionIndex: 0,
     errorCode: 0,
   };
 }
 
-export function readTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(
-  r: Reader,
-  v: number,
-): TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+export function readTxnOffsetCommitResponsePartition(r: Reader, v: number): TxnOffsetCommitResponsePartition {
   const partitionIndex_ = r.int32();
   const errorCode_ = r.int16();
-  const m: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition = {
+  const m: TxnOffsetCommitResponsePartition = {
     partitionIndex: partitionIndex_,
     errorCode: errorCode_,
   };
@@ -306,10 +297,7 @@ export function readTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(
   return m;
 }
 
-export function sizeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(
-  m: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition,
-  v: number,
-): number {
+export function sizeTxnOffsetCommitResponsePartition(m: TxnOffsetCommitResponsePartition, v: number): number {
   let n = 0;
   n += 4;
   n += 2;
@@ -319,11 +307,7 @@ export function sizeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(
   return n;
 }
 
-export function writeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(
-  w: Writer,
-  m: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition,
-  v: number,
-): void {
+export function writeTxnOffsetCommitResponsePartition(w: Writer, m: TxnOffsetCommitResponsePartition, v: number): void {
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   if (v >= 3) {
@@ -331,31 +315,26 @@ export function writeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(
   }
 }
 
-export interface TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+export interface TxnOffsetCommitResponseTopic {
   /** The topic name. */
   name: string;
   /** The responses for each partition in the topic. */
-  partitions: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[];
+  partitions: TxnOffsetCommitResponsePartition[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(): TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+export function defaultTxnOffsetCommitResponseTopic(): TxnOffsetCommitResponseTopic {
   return {
     name: "",
     partitions: [],
   };
 }
 
-export function readTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(
-  r: Reader,
-  v: number,
-): TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+export function readTxnOffsetCommitResponseTopic(r: Reader, v: number): TxnOffsetCommitResponseTopic {
   const name_ = v >= 3 ? r.compactString() : r.string();
-  const partitions_ = readArray(r, v >= 3, (r: Reader) =>
-    readTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(r, v),
-  );
-  const m: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic = {
+  const partitions_ = readArray(r, v >= 3, (r: Reader) => readTxnOffsetCommitResponsePartition(r, v));
+  const m: TxnOffsetCommitResponseTopic = {
     name: name_,
     partitions: partitions_,
   };
@@ -367,14 +346,11 @@ export function readTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(
   return m;
 }
 
-export function sizeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(
-  m: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic,
-  v: number,
-): number {
+export function sizeTxnOffsetCommitResponseTopic(m: TxnOffsetCommitResponseTopic, v: number): number {
   let n = 0;
   n += v >= 3 ? sizeOf.compactString(m.name) : sizeOf.string(m.name);
-  n += sizeArray(m.partitions, v >= 3, (item: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition) =>
-    sizeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(item, v),
+  n += sizeArray(m.partitions, v >= 3, (item: TxnOffsetCommitResponsePartition) =>
+    sizeTxnOffsetCommitResponsePartition(item, v),
   );
   if (v >= 3) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -382,14 +358,10 @@ export function sizeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(
   return n;
 }
 
-export function writeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(
-  w: Writer,
-  m: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic,
-  v: number,
-): void {
+export function writeTxnOffsetCommitResponseTopic(w: Writer, m: TxnOffsetCommitResponseTopic, v: number): void {
   v >= 3 ? w.compactString(m.name) : w.string(m.name);
-  writeArray(w, m.partitions, v >= 3, (w: Writer, item: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition) =>
-    writeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(w, item, v),
+  writeArray(w, m.partitions, v >= 3, (w: Writer, item: TxnOffsetCommitResponsePartition) =>
+    writeTxnOffsetCommitResponsePartition(w, item, v),
   );
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -400,7 +372,7 @@ export interface TxnOffsetCommitResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
   /** The responses for each topic. */
-  topics: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[];
+  topics: TxnOffsetCommitResponseTopic[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -414,7 +386,7 @@ export function defaultTxnOffsetCommitResponse(): TxnOffsetCommitResponse {
 
 export function readTxnOffsetCommitResponse(r: Reader, v: number): TxnOffsetCommitResponse {
   const throttleTimeMs_ = r.int32();
-  const topics_ = readArray(r, v >= 3, (r: Reader) => readTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(r, v));
+  const topics_ = readArray(r, v >= 3, (r: Reader) => readTxnOffsetCommitResponseTopic(r, v));
   const m: TxnOffsetCommitResponse = {
     throttleTimeMs: throttleTimeMs_,
     topics: topics_,
@@ -430,9 +402,7 @@ export function readTxnOffsetCommitResponse(r: Reader, v: number): TxnOffsetComm
 export function sizeTxnOffsetCommitResponse(m: TxnOffsetCommitResponse, v: number): number {
   let n = 0;
   n += 4;
-  n += sizeArray(m.topics, v >= 3, (item: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic) =>
-    sizeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(item, v),
-  );
+  n += sizeArray(m.topics, v >= 3, (item: TxnOffsetCommitResponseTopic) => sizeTxnOffsetCommitResponseTopic(item, v));
   if (v >= 3) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
   }
@@ -441,8 +411,8 @@ export function sizeTxnOffsetCommitResponse(m: TxnOffsetCommitResponse, v: numbe
 
 export function writeTxnOffsetCommitResponse(w: Writer, m: TxnOffsetCommitResponse, v: number): void {
   w.int32(m.throttleTimeMs);
-  writeArray(w, m.topics, v >= 3, (w: Writer, item: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic) =>
-    writeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(w, item, v),
+  writeArray(w, m.topics, v >= 3, (w: Writer, item: TxnOffsetCommitResponseTopic) =>
+    writeTxnOffsetCommitResponseTopic(w, item, v),
   );
   if (v >= 3) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);

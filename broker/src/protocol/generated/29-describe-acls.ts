@@ -88,7 +88,10 @@ export function writeDescribeAclsRequest(w: Writer, m: DescribeAclsRequest, v: n
   w.int8(m.resourceTypeFilter);
   v >= 2 ? w.compactNullableString(m.resourceNameFilter) : w.nullableString(m.resourceNameFilter);
   if (v >= 1) {
-    w.int8(m.patternTypeFilter === undefined ? 3 : m.patternTypeFilter);
+    {
+      const x = m.patternTypeFilter === undefined ? 3 : m.patternTypeFilter;
+      w.int8(x);
+    }
   }
   v >= 2 ? w.compactNullableString(m.principalFilter) : w.nullableString(m.principalFilter);
   v >= 2 ? w.compactNullableString(m.hostFilter) : w.nullableString(m.hostFilter);
@@ -249,7 +252,10 @@ export function writeDescribeAclsResponseDescribeAclsResource(
   w.int8(m.resourceType);
   v >= 2 ? w.compactString(m.resourceName) : w.string(m.resourceName);
   if (v >= 1) {
-    w.int8(m.patternType === undefined ? 3 : m.patternType);
+    {
+      const x = m.patternType === undefined ? 3 : m.patternType;
+      w.int8(x);
+    }
   }
   writeArray(w, m.acls, v >= 2, (w: Writer, item: DescribeAclsResponseAclDescription) =>
     writeDescribeAclsResponseAclDescription(w, item, v),

@@ -88,7 +88,10 @@ export function writeCreateAclsRequestAclCreation(w: Writer, m: CreateAclsReques
   w.int8(m.resourceType);
   v >= 2 ? w.compactString(m.resourceName) : w.string(m.resourceName);
   if (v >= 1) {
-    w.int8(m.resourcePatternType === undefined ? 3 : m.resourcePatternType);
+    {
+      const x = m.resourcePatternType === undefined ? 3 : m.resourcePatternType;
+      w.int8(x);
+    }
   }
   v >= 2 ? w.compactString(m.principal) : w.string(m.principal);
   v >= 2 ? w.compactString(m.host) : w.string(m.host);

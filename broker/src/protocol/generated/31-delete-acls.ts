@@ -92,7 +92,10 @@ export function writeDeleteAclsRequestDeleteAclsFilter(
   w.int8(m.resourceTypeFilter);
   v >= 2 ? w.compactNullableString(m.resourceNameFilter) : w.nullableString(m.resourceNameFilter);
   if (v >= 1) {
-    w.int8(m.patternTypeFilter === undefined ? 3 : m.patternTypeFilter);
+    {
+      const x = m.patternTypeFilter === undefined ? 3 : m.patternTypeFilter;
+      w.int8(x);
+    }
   }
   v >= 2 ? w.compactNullableString(m.principalFilter) : w.nullableString(m.principalFilter);
   v >= 2 ? w.compactNullableString(m.hostFilter) : w.nullableString(m.hostFilter);
@@ -262,7 +265,10 @@ export function writeDeleteAclsResponseDeleteAclsMatchingAcl(
   w.int8(m.resourceType);
   v >= 2 ? w.compactString(m.resourceName) : w.string(m.resourceName);
   if (v >= 1) {
-    w.int8(m.patternType === undefined ? 3 : m.patternType);
+    {
+      const x = m.patternType === undefined ? 3 : m.patternType;
+      w.int8(x);
+    }
   }
   v >= 2 ? w.compactString(m.principal) : w.string(m.principal);
   v >= 2 ? w.compactString(m.host) : w.string(m.host);

@@ -146,10 +146,16 @@ export function writeDescribeConfigsRequest(w: Writer, m: DescribeConfigsRequest
     writeDescribeConfigsRequestDescribeConfigsResource(w, item, v),
   );
   if (v >= 1) {
-    w.bool(m.includeSynonyms === undefined ? false : m.includeSynonyms);
+    {
+      const x = m.includeSynonyms === undefined ? false : m.includeSynonyms;
+      w.bool(x);
+    }
   }
   if (v >= 3) {
-    w.bool(m.includeDocumentation === undefined ? false : m.includeDocumentation);
+    {
+      const x = m.includeDocumentation === undefined ? false : m.includeDocumentation;
+      w.bool(x);
+    }
   }
   if (v >= 4) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -213,16 +219,16 @@ export function sizeDescribeConfigsResponseDescribeConfigsSynonym(
 ): number {
   let n = 0;
   if (v >= 1) {
-    n +=
-      v >= 4
-        ? sizeOf.compactString(m.name === undefined ? "" : m.name)
-        : sizeOf.string(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      n += v >= 4 ? sizeOf.compactString(x) : sizeOf.string(x);
+    }
   }
   if (v >= 1) {
-    n +=
-      v >= 4
-        ? sizeOf.compactNullableString(m.value === undefined ? "" : m.value)
-        : sizeOf.nullableString(m.value === undefined ? "" : m.value);
+    {
+      const x = m.value === undefined ? "" : m.value;
+      n += v >= 4 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   if (v >= 1) {
     n += 1;
@@ -239,15 +245,22 @@ export function writeDescribeConfigsResponseDescribeConfigsSynonym(
   v: number,
 ): void {
   if (v >= 1) {
-    v >= 4 ? w.compactString(m.name === undefined ? "" : m.name) : w.string(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      v >= 4 ? w.compactString(x) : w.string(x);
+    }
   }
   if (v >= 1) {
-    v >= 4
-      ? w.compactNullableString(m.value === undefined ? "" : m.value)
-      : w.nullableString(m.value === undefined ? "" : m.value);
+    {
+      const x = m.value === undefined ? "" : m.value;
+      v >= 4 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   if (v >= 1) {
-    w.int8(m.source === undefined ? 0 : m.source);
+    {
+      const x = m.source === undefined ? 0 : m.source;
+      w.int8(x);
+    }
   }
   if (v >= 4) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -340,21 +353,21 @@ export function sizeDescribeConfigsResponseDescribeConfigsResourceResult(
   }
   n += 1;
   if (v >= 1) {
-    n += sizeArray(
-      m.synonyms === undefined ? [] : m.synonyms,
-      v >= 4,
-      (item: DescribeConfigsResponseDescribeConfigsSynonym) =>
+    {
+      const x = m.synonyms === undefined ? [] : m.synonyms;
+      n += sizeArray(x, v >= 4, (item: DescribeConfigsResponseDescribeConfigsSynonym) =>
         sizeDescribeConfigsResponseDescribeConfigsSynonym(item, v),
-    );
+      );
+    }
   }
   if (v >= 3) {
     n += 1;
   }
   if (v >= 3) {
-    n +=
-      v >= 4
-        ? sizeOf.compactNullableString(m.documentation === undefined ? "" : m.documentation)
-        : sizeOf.nullableString(m.documentation === undefined ? "" : m.documentation);
+    {
+      const x = m.documentation === undefined ? "" : m.documentation;
+      n += v >= 4 ? sizeOf.compactNullableString(x) : sizeOf.nullableString(x);
+    }
   }
   if (v >= 4) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -371,28 +384,37 @@ export function writeDescribeConfigsResponseDescribeConfigsResourceResult(
   v >= 4 ? w.compactNullableString(m.value) : w.nullableString(m.value);
   w.bool(m.readOnly);
   if (v <= 0) {
-    w.bool(m.isDefault === undefined ? false : m.isDefault);
+    {
+      const x = m.isDefault === undefined ? false : m.isDefault;
+      w.bool(x);
+    }
   }
   if (v >= 1) {
-    w.int8(m.configSource === undefined ? -1 : m.configSource);
+    {
+      const x = m.configSource === undefined ? -1 : m.configSource;
+      w.int8(x);
+    }
   }
   w.bool(m.isSensitive);
   if (v >= 1) {
-    writeArray(
-      w,
-      m.synonyms === undefined ? [] : m.synonyms,
-      v >= 4,
-      (w: Writer, item: DescribeConfigsResponseDescribeConfigsSynonym) =>
+    {
+      const x = m.synonyms === undefined ? [] : m.synonyms;
+      writeArray(w, x, v >= 4, (w: Writer, item: DescribeConfigsResponseDescribeConfigsSynonym) =>
         writeDescribeConfigsResponseDescribeConfigsSynonym(w, item, v),
-    );
+      );
+    }
   }
   if (v >= 3) {
-    w.int8(m.configType === undefined ? 0 : m.configType);
+    {
+      const x = m.configType === undefined ? 0 : m.configType;
+      w.int8(x);
+    }
   }
   if (v >= 3) {
-    v >= 4
-      ? w.compactNullableString(m.documentation === undefined ? "" : m.documentation)
-      : w.nullableString(m.documentation === undefined ? "" : m.documentation);
+    {
+      const x = m.documentation === undefined ? "" : m.documentation;
+      v >= 4 ? w.compactNullableString(x) : w.nullableString(x);
+    }
   }
   if (v >= 4) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);

@@ -353,10 +353,16 @@ export function writeDescribeLogDirsResponseDescribeLogDirsResult(
     writeDescribeLogDirsResponseDescribeLogDirsTopic(w, item, v),
   );
   if (v >= 4) {
-    w.int64(m.totalBytes === undefined ? -1n : m.totalBytes);
+    {
+      const x = m.totalBytes === undefined ? -1n : m.totalBytes;
+      w.int64(x);
+    }
   }
   if (v >= 4) {
-    w.int64(m.usableBytes === undefined ? -1n : m.usableBytes);
+    {
+      const x = m.usableBytes === undefined ? -1n : m.usableBytes;
+      w.int64(x);
+    }
   }
   if (v >= 2) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -417,7 +423,10 @@ export function sizeDescribeLogDirsResponse(m: DescribeLogDirsResponse, v: numbe
 export function writeDescribeLogDirsResponse(w: Writer, m: DescribeLogDirsResponse, v: number): void {
   w.int32(m.throttleTimeMs);
   if (v >= 3) {
-    w.int16(m.errorCode === undefined ? 0 : m.errorCode);
+    {
+      const x = m.errorCode === undefined ? 0 : m.errorCode;
+      w.int16(x);
+    }
   }
   writeArray(w, m.results, v >= 2, (w: Writer, item: DescribeLogDirsResponseDescribeLogDirsResult) =>
     writeDescribeLogDirsResponseDescribeLogDirsResult(w, item, v),

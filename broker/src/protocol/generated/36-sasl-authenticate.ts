@@ -123,7 +123,10 @@ export function writeSaslAuthenticateResponse(w: Writer, m: SaslAuthenticateResp
   v >= 2 ? w.compactNullableString(m.errorMessage) : w.nullableString(m.errorMessage);
   v >= 2 ? w.compactBytes(m.authBytes) : w.bytes(m.authBytes);
   if (v >= 1) {
-    w.int64(m.sessionLifetimeMs === undefined ? 0n : m.sessionLifetimeMs);
+    {
+      const x = m.sessionLifetimeMs === undefined ? 0n : m.sessionLifetimeMs;
+      w.int64(x);
+    }
   }
   if (v >= 2) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);

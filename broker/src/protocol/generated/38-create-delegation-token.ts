@@ -115,10 +115,16 @@ export function readCreateDelegationTokenRequest(r: Reader, v: number): CreateDe
 export function sizeCreateDelegationTokenRequest(m: CreateDelegationTokenRequest, v: number): number {
   let n = 0;
   if (v >= 3) {
-    n += sizeOf.compactNullableString(m.ownerPrincipalType === undefined ? "" : m.ownerPrincipalType);
+    {
+      const x = m.ownerPrincipalType === undefined ? "" : m.ownerPrincipalType;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   if (v >= 3) {
-    n += sizeOf.compactNullableString(m.ownerPrincipalName === undefined ? "" : m.ownerPrincipalName);
+    {
+      const x = m.ownerPrincipalName === undefined ? "" : m.ownerPrincipalName;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   n += sizeArray(m.renewers, v >= 2, (item: CreateDelegationTokenRequestCreatableRenewers) =>
     sizeCreateDelegationTokenRequestCreatableRenewers(item, v),
@@ -132,10 +138,16 @@ export function sizeCreateDelegationTokenRequest(m: CreateDelegationTokenRequest
 
 export function writeCreateDelegationTokenRequest(w: Writer, m: CreateDelegationTokenRequest, v: number): void {
   if (v >= 3) {
-    w.compactNullableString(m.ownerPrincipalType === undefined ? "" : m.ownerPrincipalType);
+    {
+      const x = m.ownerPrincipalType === undefined ? "" : m.ownerPrincipalType;
+      w.compactNullableString(x);
+    }
   }
   if (v >= 3) {
-    w.compactNullableString(m.ownerPrincipalName === undefined ? "" : m.ownerPrincipalName);
+    {
+      const x = m.ownerPrincipalName === undefined ? "" : m.ownerPrincipalName;
+      w.compactNullableString(x);
+    }
   }
   writeArray(w, m.renewers, v >= 2, (w: Writer, item: CreateDelegationTokenRequestCreatableRenewers) =>
     writeCreateDelegationTokenRequestCreatableRenewers(w, item, v),
@@ -240,10 +252,16 @@ export function sizeCreateDelegationTokenResponse(m: CreateDelegationTokenRespon
   n += v >= 2 ? sizeOf.compactString(m.principalType) : sizeOf.string(m.principalType);
   n += v >= 2 ? sizeOf.compactString(m.principalName) : sizeOf.string(m.principalName);
   if (v >= 3) {
-    n += sizeOf.compactString(m.tokenRequesterPrincipalType === undefined ? "" : m.tokenRequesterPrincipalType);
+    {
+      const x = m.tokenRequesterPrincipalType === undefined ? "" : m.tokenRequesterPrincipalType;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 3) {
-    n += sizeOf.compactString(m.tokenRequesterPrincipalName === undefined ? "" : m.tokenRequesterPrincipalName);
+    {
+      const x = m.tokenRequesterPrincipalName === undefined ? "" : m.tokenRequesterPrincipalName;
+      n += sizeOf.compactString(x);
+    }
   }
   n += 8;
   n += 8;
@@ -262,10 +280,16 @@ export function writeCreateDelegationTokenResponse(w: Writer, m: CreateDelegatio
   v >= 2 ? w.compactString(m.principalType) : w.string(m.principalType);
   v >= 2 ? w.compactString(m.principalName) : w.string(m.principalName);
   if (v >= 3) {
-    w.compactString(m.tokenRequesterPrincipalType === undefined ? "" : m.tokenRequesterPrincipalType);
+    {
+      const x = m.tokenRequesterPrincipalType === undefined ? "" : m.tokenRequesterPrincipalType;
+      w.compactString(x);
+    }
   }
   if (v >= 3) {
-    w.compactString(m.tokenRequesterPrincipalName === undefined ? "" : m.tokenRequesterPrincipalName);
+    {
+      const x = m.tokenRequesterPrincipalName === undefined ? "" : m.tokenRequesterPrincipalName;
+      w.compactString(x);
+    }
   }
   w.int64(m.issueTimestampMs);
   w.int64(m.expiryTimestampMs);

@@ -285,10 +285,16 @@ export function sizeDescribeDelegationTokenResponseDescribedDelegationToken(
   n += v >= 2 ? sizeOf.compactString(m.principalType) : sizeOf.string(m.principalType);
   n += v >= 2 ? sizeOf.compactString(m.principalName) : sizeOf.string(m.principalName);
   if (v >= 3) {
-    n += sizeOf.compactString(m.tokenRequesterPrincipalType === undefined ? "" : m.tokenRequesterPrincipalType);
+    {
+      const x = m.tokenRequesterPrincipalType === undefined ? "" : m.tokenRequesterPrincipalType;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 3) {
-    n += sizeOf.compactString(m.tokenRequesterPrincipalName === undefined ? "" : m.tokenRequesterPrincipalName);
+    {
+      const x = m.tokenRequesterPrincipalName === undefined ? "" : m.tokenRequesterPrincipalName;
+      n += sizeOf.compactString(x);
+    }
   }
   n += 8;
   n += 8;
@@ -312,10 +318,16 @@ export function writeDescribeDelegationTokenResponseDescribedDelegationToken(
   v >= 2 ? w.compactString(m.principalType) : w.string(m.principalType);
   v >= 2 ? w.compactString(m.principalName) : w.string(m.principalName);
   if (v >= 3) {
-    w.compactString(m.tokenRequesterPrincipalType === undefined ? "" : m.tokenRequesterPrincipalType);
+    {
+      const x = m.tokenRequesterPrincipalType === undefined ? "" : m.tokenRequesterPrincipalType;
+      w.compactString(x);
+    }
   }
   if (v >= 3) {
-    w.compactString(m.tokenRequesterPrincipalName === undefined ? "" : m.tokenRequesterPrincipalName);
+    {
+      const x = m.tokenRequesterPrincipalName === undefined ? "" : m.tokenRequesterPrincipalName;
+      w.compactString(x);
+    }
   }
   w.int64(m.issueTimestamp);
   w.int64(m.expiryTimestamp);

@@ -125,7 +125,10 @@ export function sizeElectLeadersRequest(m: ElectLeadersRequest, v: number): numb
 
 export function writeElectLeadersRequest(w: Writer, m: ElectLeadersRequest, v: number): void {
   if (v >= 1) {
-    w.int8(m.electionType === undefined ? 0 : m.electionType);
+    {
+      const x = m.electionType === undefined ? 0 : m.electionType;
+      w.int8(x);
+    }
   }
   writeNullableArray(w, m.topicPartitions, v >= 2, (w: Writer, item: ElectLeadersRequestTopicPartitions) =>
     writeElectLeadersRequestTopicPartitions(w, item, v),
@@ -327,7 +330,10 @@ export function sizeElectLeadersResponse(m: ElectLeadersResponse, v: number): nu
 export function writeElectLeadersResponse(w: Writer, m: ElectLeadersResponse, v: number): void {
   w.int32(m.throttleTimeMs);
   if (v >= 1) {
-    w.int16(m.errorCode === undefined ? 0 : m.errorCode);
+    {
+      const x = m.errorCode === undefined ? 0 : m.errorCode;
+      w.int16(x);
+    }
   }
   writeArray(w, m.replicaElectionResults, v >= 2, (w: Writer, item: ElectLeadersResponseReplicaElectionResult) =>
     writeElectLeadersResponseReplicaElectionResult(w, item, v),

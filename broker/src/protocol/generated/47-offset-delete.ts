@@ -2,96 +2,76 @@
 
 import { Reader, Writer, sizeOf, type TaggedField } from "../primitives/index.ts";
 import { readArray, sizeArray, writeArray, defineMessage, type MessageCodec } from "../codec-runtime.ts";
-export interface OffsetDeleteRequestOffsetDeleteRequestPartition {
+export interface OffsetDeleteRequestPartition {
   /** The partition index. */
   partitionIndex: number;
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetDeleteRequestOffsetDeleteRequestPartition(): OffsetDeleteRequestOffsetDeleteRequestPartition {
+export function defaultOffsetDeleteRequestPartition(): OffsetDeleteRequestPartition {
   return {
     partitionIndex: 0,
   };
 }
 
-export function readOffsetDeleteRequestOffsetDeleteRequestPartition(
-  r: Reader,
-  _v: number,
-): OffsetDeleteRequestOffsetDeleteRequestPartition {
+export function readOffsetDeleteRequestPartition(r: Reader, _v: number): OffsetDeleteRequestPartition {
   const partitionIndex_ = r.int32();
-  const m: OffsetDeleteRequestOffsetDeleteRequestPartition = {
+  const m: OffsetDeleteRequestPartition = {
     partitionIndex: partitionIndex_,
   };
   return m;
 }
 
-export function sizeOffsetDeleteRequestOffsetDeleteRequestPartition(
-  _m: OffsetDeleteRequestOffsetDeleteRequestPartition,
-  _v: number,
-): number {
+export function sizeOffsetDeleteRequestPartition(_m: OffsetDeleteRequestPartition, _v: number): number {
   let n = 0;
   n += 4;
   return n;
 }
 
-export function writeOffsetDeleteRequestOffsetDeleteRequestPartition(
-  w: Writer,
-  m: OffsetDeleteRequestOffsetDeleteRequestPartition,
-  _v: number,
-): void {
+export function writeOffsetDeleteRequestPartition(w: Writer, m: OffsetDeleteRequestPartition, _v: number): void {
   w.int32(m.partitionIndex);
 }
 
-export interface OffsetDeleteRequestOffsetDeleteRequestTopic {
+export interface OffsetDeleteRequestTopic {
   /** The topic name. */
   name: string;
   /** Each partition to delete offsets for. */
-  partitions: OffsetDeleteRequestOffsetDeleteRequestPartition[];
+  partitions: OffsetDeleteRequestPartition[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetDeleteRequestOffsetDeleteRequestTopic(): OffsetDeleteRequestOffsetDeleteRequestTopic {
+export function defaultOffsetDeleteRequestTopic(): OffsetDeleteRequestTopic {
   return {
     name: "",
     partitions: [],
   };
 }
 
-export function readOffsetDeleteRequestOffsetDeleteRequestTopic(
-  r: Reader,
-  v: number,
-): OffsetDeleteRequestOffsetDeleteRequestTopic {
+export function readOffsetDeleteRequestTopic(r: Reader, v: number): OffsetDeleteRequestTopic {
   const name_ = r.string();
-  const partitions_ = readArray(r, false, (r: Reader) => readOffsetDeleteRequestOffsetDeleteRequestPartition(r, v));
-  const m: OffsetDeleteRequestOffsetDeleteRequestTopic = {
+  const partitions_ = readArray(r, false, (r: Reader) => readOffsetDeleteRequestPartition(r, v));
+  const m: OffsetDeleteRequestTopic = {
     name: name_,
     partitions: partitions_,
   };
   return m;
 }
 
-export function sizeOffsetDeleteRequestOffsetDeleteRequestTopic(
-  m: OffsetDeleteRequestOffsetDeleteRequestTopic,
-  v: number,
-): number {
+export function sizeOffsetDeleteRequestTopic(m: OffsetDeleteRequestTopic, v: number): number {
   let n = 0;
   n += sizeOf.string(m.name);
-  n += sizeArray(m.partitions, false, (item: OffsetDeleteRequestOffsetDeleteRequestPartition) =>
-    sizeOffsetDeleteRequestOffsetDeleteRequestPartition(item, v),
+  n += sizeArray(m.partitions, false, (item: OffsetDeleteRequestPartition) =>
+    sizeOffsetDeleteRequestPartition(item, v),
   );
   return n;
 }
 
-export function writeOffsetDeleteRequestOffsetDeleteRequestTopic(
-  w: Writer,
-  m: OffsetDeleteRequestOffsetDeleteRequestTopic,
-  v: number,
-): void {
+export function writeOffsetDeleteRequestTopic(w: Writer, m: OffsetDeleteRequestTopic, v: number): void {
   w.string(m.name);
-  writeArray(w, m.partitions, false, (w: Writer, item: OffsetDeleteRequestOffsetDeleteRequestPartition) =>
-    writeOffsetDeleteRequestOffsetDeleteRequestPartition(w, item, v),
+  writeArray(w, m.partitions, false, (w: Writer, item: OffsetDeleteRequestPartition) =>
+    writeOffsetDeleteRequestPartition(w, item, v),
   );
 }
 
@@ -99,7 +79,7 @@ export interface OffsetDeleteRequest {
   /** The unique group identifier. */
   groupId: string;
   /** The topics to delete offsets for */
-  topics: OffsetDeleteRequestOffsetDeleteRequestTopic[];
+  topics: OffsetDeleteRequestTopic[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -113,7 +93,7 @@ export function defaultOffsetDeleteRequest(): OffsetDeleteRequest {
 
 export function readOffsetDeleteRequest(r: Reader, v: number): OffsetDeleteRequest {
   const groupId_ = r.string();
-  const topics_ = readArray(r, false, (r: Reader) => readOffsetDeleteRequestOffsetDeleteRequestTopic(r, v));
+  const topics_ = readArray(r, false, (r: Reader) => readOffsetDeleteRequestTopic(r, v));
   const m: OffsetDeleteRequest = {
     groupId: groupId_,
     topics: topics_,
@@ -124,16 +104,14 @@ export function readOffsetDeleteRequest(r: Reader, v: number): OffsetDeleteReque
 export function sizeOffsetDeleteRequest(m: OffsetDeleteRequest, v: number): number {
   let n = 0;
   n += sizeOf.string(m.groupId);
-  n += sizeArray(m.topics, false, (item: OffsetDeleteRequestOffsetDeleteRequestTopic) =>
-    sizeOffsetDeleteRequestOffsetDeleteRequestTopic(item, v),
-  );
+  n += sizeArray(m.topics, false, (item: OffsetDeleteRequestTopic) => sizeOffsetDeleteRequestTopic(item, v));
   return n;
 }
 
 export function writeOffsetDeleteRequest(w: Writer, m: OffsetDeleteRequest, v: number): void {
   w.string(m.groupId);
-  writeArray(w, m.topics, false, (w: Writer, item: OffsetDeleteRequestOffsetDeleteRequestTopic) =>
-    writeOffsetDeleteRequestOffsetDeleteRequestTopic(w, item, v),
+  writeArray(w, m.topics, false, (w: Writer, item: OffsetDeleteRequestTopic) =>
+    writeOffsetDeleteRequestTopic(w, item, v),
   );
 }
 
@@ -149,7 +127,7 @@ export const OffsetDeleteRequest: MessageCodec<OffsetDeleteRequest> = defineMess
   create: defaultOffsetDeleteRequest,
 });
 
-export interface OffsetDeleteResponseOffsetDeleteResponsePartition {
+export interface OffsetDeleteResponsePartition {
   /** The partition index. */
   partitionIndex: number;
   /** The error code, or 0 if there was no error. */
@@ -158,94 +136,74 @@ export interface OffsetDeleteResponseOffsetDeleteResponsePartition {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetDeleteResponseOffsetDeleteResponsePartition(): OffsetDeleteResponseOffsetDeleteResponsePartition {
+export function defaultOffsetDeleteResponsePartition(): OffsetDeleteResponsePartition {
   return {
     partitionIndex: 0,
     errorCode: 0,
   };
 }
 
-export function readOffsetDeleteResponseOffsetDeleteResponsePartition(
-  r: Reader,
-  _v: number,
-): OffsetDeleteResponseOffsetDeleteResponsePartition {
+export function readOffsetDeleteResponsePartition(r: Reader, _v: number): OffsetDeleteResponsePartition {
   const partitionIndex_ = r.int32();
   const errorCode_ = r.int16();
-  const m: OffsetDeleteResponseOffsetDeleteResponsePartition = {
+  const m: OffsetDeleteResponsePartition = {
     partitionIndex: partitionIndex_,
     errorCode: errorCode_,
   };
   return m;
 }
 
-export function sizeOffsetDeleteResponseOffsetDeleteResponsePartition(
-  _m: OffsetDeleteResponseOffsetDeleteResponsePartition,
-  _v: number,
-): number {
+export function sizeOffsetDeleteResponsePartition(_m: OffsetDeleteResponsePartition, _v: number): number {
   let n = 0;
   n += 4;
   n += 2;
   return n;
 }
 
-export function writeOffsetDeleteResponseOffsetDeleteResponsePartition(
-  w: Writer,
-  m: OffsetDeleteResponseOffsetDeleteResponsePartition,
-  _v: number,
-): void {
+export function writeOffsetDeleteResponsePartition(w: Writer, m: OffsetDeleteResponsePartition, _v: number): void {
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
 }
 
-export interface OffsetDeleteResponseOffsetDeleteResponseTopic {
+export interface OffsetDeleteResponseTopic {
   /** The topic name. */
   name: string;
   /** The responses for each partition in the topic. */
-  partitions: OffsetDeleteResponseOffsetDeleteResponsePartition[];
+  partitions: OffsetDeleteResponsePartition[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetDeleteResponseOffsetDeleteResponseTopic(): OffsetDeleteResponseOffsetDeleteResponseTopic {
+export function defaultOffsetDeleteResponseTopic(): OffsetDeleteResponseTopic {
   return {
     name: "",
     partitions: [],
   };
 }
 
-export function readOffsetDeleteResponseOffsetDeleteResponseTopic(
-  r: Reader,
-  v: number,
-): OffsetDeleteResponseOffsetDeleteResponseTopic {
+export function readOffsetDeleteResponseTopic(r: Reader, v: number): OffsetDeleteResponseTopic {
   const name_ = r.string();
-  const partitions_ = readArray(r, false, (r: Reader) => readOffsetDeleteResponseOffsetDeleteResponsePartition(r, v));
-  const m: OffsetDeleteResponseOffsetDeleteResponseTopic = {
+  const partitions_ = readArray(r, false, (r: Reader) => readOffsetDeleteResponsePartition(r, v));
+  const m: OffsetDeleteResponseTopic = {
     name: name_,
     partitions: partitions_,
   };
   return m;
 }
 
-export function sizeOffsetDeleteResponseOffsetDeleteResponseTopic(
-  m: OffsetDeleteResponseOffsetDeleteResponseTopic,
-  v: number,
-): number {
+export function sizeOffsetDeleteResponseTopic(m: OffsetDeleteResponseTopic, v: number): number {
   let n = 0;
   n += sizeOf.string(m.name);
-  n += sizeArray(m.partitions, false, (item: OffsetDeleteResponseOffsetDeleteResponsePartition) =>
-    sizeOffsetDeleteResponseOffsetDeleteResponsePartition(item, v),
+  n += sizeArray(m.partitions, false, (item: OffsetDeleteResponsePartition) =>
+    sizeOffsetDeleteResponsePartition(item, v),
   );
   return n;
 }
 
-export function writeOffsetDeleteResponseOffsetDeleteResponseTopic(
-  w: Writer,
-  m: OffsetDeleteResponseOffsetDeleteResponseTopic,
-  v: number,
-): void {
+export function writeOffsetDeleteResponseTopic(w: Writer, m: OffsetDeleteResponseTopic, v: number): void {
   w.string(m.name);
-  writeArray(w, m.partitions, false, (w: Writer, item: OffsetDeleteResponseOffsetDeleteResponsePartition) =>
-    writeOffsetDeleteResponseOffsetDeleteResponsePartition(w, item, v),
+  writeArray(w, m.partitions, false, (w: Writer, item: OffsetDeleteResponsePartition) =>
+    writeOffsetDeleteResponsePartition(w, item, v),
   );
 }
 
@@ -255,7 +213,7 @@ export interface OffsetDeleteResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
   /** The responses for each topic. */
-  topics: OffsetDeleteResponseOffsetDeleteResponseTopic[];
+  topics: OffsetDeleteResponseTopic[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -271,7 +229,7 @@ export function defaultOffsetDeleteResponse(): OffsetDeleteResponse {
 export function readOffsetDeleteResponse(r: Reader, v: number): OffsetDeleteResponse {
   const errorCode_ = r.int16();
   const throttleTimeMs_ = r.int32();
-  const topics_ = readArray(r, false, (r: Reader) => readOffsetDeleteResponseOffsetDeleteResponseTopic(r, v));
+  const topics_ = readArray(r, false, (r: Reader) => readOffsetDeleteResponseTopic(r, v));
   const m: OffsetDeleteResponse = {
     errorCode: errorCode_,
     throttleTimeMs: throttleTimeMs_,
@@ -284,17 +242,15 @@ export function sizeOffsetDeleteResponse(m: OffsetDeleteResponse, v: number): nu
   let n = 0;
   n += 2;
   n += 4;
-  n += sizeArray(m.topics, false, (item: OffsetDeleteResponseOffsetDeleteResponseTopic) =>
-    sizeOffsetDeleteResponseOffsetDeleteResponseTopic(item, v),
-  );
+  n += sizeArray(m.topics, false, (item: OffsetDeleteResponseTopic) => sizeOffsetDeleteResponseTopic(item, v));
   return n;
 }
 
 export function writeOffsetDeleteResponse(w: Writer, m: OffsetDeleteResponse, v: number): void {
   w.int16(m.errorCode);
   w.int32(m.throttleTimeMs);
-  writeArray(w, m.topics, false, (w: Writer, item: OffsetDeleteResponseOffsetDeleteResponseTopic) =>
-    writeOffsetDeleteResponseOffsetDeleteResponseTopic(w, item, v),
+  writeArray(w, m.topics, false, (w: Writer, item: OffsetDeleteResponseTopic) =>
+    writeOffsetDeleteResponseTopic(w, item, v),
   );
 }
 

@@ -213,14 +213,23 @@ export function writeDescribeQuorumResponseReplicaState(
 ): void {
   w.int32(m.replicaId);
   if (v >= 2) {
-    w.uuid(m.replicaDirectoryId === undefined ? ZERO_UUID : m.replicaDirectoryId);
+    {
+      const x = m.replicaDirectoryId === undefined ? ZERO_UUID : m.replicaDirectoryId;
+      w.uuid(x);
+    }
   }
   w.int64(m.logEndOffset);
   if (v >= 1) {
-    w.int64(m.lastFetchTimestamp === undefined ? -1n : m.lastFetchTimestamp);
+    {
+      const x = m.lastFetchTimestamp === undefined ? -1n : m.lastFetchTimestamp;
+      w.int64(x);
+    }
   }
   if (v >= 1) {
-    w.int64(m.lastCaughtUpTimestamp === undefined ? -1n : m.lastCaughtUpTimestamp);
+    {
+      const x = m.lastCaughtUpTimestamp === undefined ? -1n : m.lastCaughtUpTimestamp;
+      w.int64(x);
+    }
   }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
@@ -285,7 +294,10 @@ export function sizeDescribeQuorumResponsePartitionData(m: DescribeQuorumRespons
   n += 4;
   n += 2;
   if (v >= 2) {
-    n += sizeOf.compactNullableString(m.errorMessage === undefined ? "" : m.errorMessage);
+    {
+      const x = m.errorMessage === undefined ? "" : m.errorMessage;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   n += 4;
   n += 4;
@@ -308,7 +320,10 @@ export function writeDescribeQuorumResponsePartitionData(
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   if (v >= 2) {
-    w.compactNullableString(m.errorMessage === undefined ? "" : m.errorMessage);
+    {
+      const x = m.errorMessage === undefined ? "" : m.errorMessage;
+      w.compactNullableString(x);
+    }
   }
   w.int32(m.leaderId);
   w.int32(m.leaderEpoch);
@@ -405,10 +420,16 @@ export function readDescribeQuorumResponseListener(r: Reader, v: number): Descri
 export function sizeDescribeQuorumResponseListener(m: DescribeQuorumResponseListener, v: number): number {
   let n = 0;
   if (v >= 2) {
-    n += sizeOf.compactString(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 2) {
-    n += sizeOf.compactString(m.host === undefined ? "" : m.host);
+    {
+      const x = m.host === undefined ? "" : m.host;
+      n += sizeOf.compactString(x);
+    }
   }
   if (v >= 2) {
     n += 2;
@@ -419,13 +440,22 @@ export function sizeDescribeQuorumResponseListener(m: DescribeQuorumResponseList
 
 export function writeDescribeQuorumResponseListener(w: Writer, m: DescribeQuorumResponseListener, v: number): void {
   if (v >= 2) {
-    w.compactString(m.name === undefined ? "" : m.name);
+    {
+      const x = m.name === undefined ? "" : m.name;
+      w.compactString(x);
+    }
   }
   if (v >= 2) {
-    w.compactString(m.host === undefined ? "" : m.host);
+    {
+      const x = m.host === undefined ? "" : m.host;
+      w.compactString(x);
+    }
   }
   if (v >= 2) {
-    w.uint16(m.port === undefined ? 0 : m.port);
+    {
+      const x = m.port === undefined ? 0 : m.port;
+      w.uint16(x);
+    }
   }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
@@ -465,9 +495,10 @@ export function sizeDescribeQuorumResponseNode(m: DescribeQuorumResponseNode, v:
     n += 4;
   }
   if (v >= 2) {
-    n += sizeArray(m.listeners === undefined ? [] : m.listeners, true, (item: DescribeQuorumResponseListener) =>
-      sizeDescribeQuorumResponseListener(item, v),
-    );
+    {
+      const x = m.listeners === undefined ? [] : m.listeners;
+      n += sizeArray(x, true, (item: DescribeQuorumResponseListener) => sizeDescribeQuorumResponseListener(item, v));
+    }
   }
   n += sizeUnknownTaggedFields(m.unknownTaggedFields);
   return n;
@@ -475,15 +506,18 @@ export function sizeDescribeQuorumResponseNode(m: DescribeQuorumResponseNode, v:
 
 export function writeDescribeQuorumResponseNode(w: Writer, m: DescribeQuorumResponseNode, v: number): void {
   if (v >= 2) {
-    w.int32(m.nodeId === undefined ? 0 : m.nodeId);
+    {
+      const x = m.nodeId === undefined ? 0 : m.nodeId;
+      w.int32(x);
+    }
   }
   if (v >= 2) {
-    writeArray(
-      w,
-      m.listeners === undefined ? [] : m.listeners,
-      true,
-      (w: Writer, item: DescribeQuorumResponseListener) => writeDescribeQuorumResponseListener(w, item, v),
-    );
+    {
+      const x = m.listeners === undefined ? [] : m.listeners;
+      writeArray(w, x, true, (w: Writer, item: DescribeQuorumResponseListener) =>
+        writeDescribeQuorumResponseListener(w, item, v),
+      );
+    }
   }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
@@ -529,15 +563,19 @@ export function sizeDescribeQuorumResponse(m: DescribeQuorumResponse, v: number)
   let n = 0;
   n += 2;
   if (v >= 2) {
-    n += sizeOf.compactNullableString(m.errorMessage === undefined ? "" : m.errorMessage);
+    {
+      const x = m.errorMessage === undefined ? "" : m.errorMessage;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   n += sizeArray(m.topics, true, (item: DescribeQuorumResponseTopicData) =>
     sizeDescribeQuorumResponseTopicData(item, v),
   );
   if (v >= 2) {
-    n += sizeArray(m.nodes === undefined ? [] : m.nodes, true, (item: DescribeQuorumResponseNode) =>
-      sizeDescribeQuorumResponseNode(item, v),
-    );
+    {
+      const x = m.nodes === undefined ? [] : m.nodes;
+      n += sizeArray(x, true, (item: DescribeQuorumResponseNode) => sizeDescribeQuorumResponseNode(item, v));
+    }
   }
   n += sizeUnknownTaggedFields(m.unknownTaggedFields);
   return n;
@@ -546,15 +584,21 @@ export function sizeDescribeQuorumResponse(m: DescribeQuorumResponse, v: number)
 export function writeDescribeQuorumResponse(w: Writer, m: DescribeQuorumResponse, v: number): void {
   w.int16(m.errorCode);
   if (v >= 2) {
-    w.compactNullableString(m.errorMessage === undefined ? "" : m.errorMessage);
+    {
+      const x = m.errorMessage === undefined ? "" : m.errorMessage;
+      w.compactNullableString(x);
+    }
   }
   writeArray(w, m.topics, true, (w: Writer, item: DescribeQuorumResponseTopicData) =>
     writeDescribeQuorumResponseTopicData(w, item, v),
   );
   if (v >= 2) {
-    writeArray(w, m.nodes === undefined ? [] : m.nodes, true, (w: Writer, item: DescribeQuorumResponseNode) =>
-      writeDescribeQuorumResponseNode(w, item, v),
-    );
+    {
+      const x = m.nodes === undefined ? [] : m.nodes;
+      writeArray(w, x, true, (w: Writer, item: DescribeQuorumResponseNode) =>
+        writeDescribeQuorumResponseNode(w, item, v),
+      );
+    }
   }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }

@@ -72,10 +72,16 @@ export function writeUpdateFeaturesRequestFeatureUpdateKey(
   w.compactString(m.feature);
   w.int16(m.maxVersionLevel);
   if (v <= 0) {
-    w.bool(m.allowDowngrade === undefined ? false : m.allowDowngrade);
+    {
+      const x = m.allowDowngrade === undefined ? false : m.allowDowngrade;
+      w.bool(x);
+    }
   }
   if (v >= 1) {
-    w.int8(m.upgradeType === undefined ? 1 : m.upgradeType);
+    {
+      const x = m.upgradeType === undefined ? 1 : m.upgradeType;
+      w.int8(x);
+    }
   }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
@@ -133,7 +139,10 @@ export function writeUpdateFeaturesRequest(w: Writer, m: UpdateFeaturesRequest, 
     writeUpdateFeaturesRequestFeatureUpdateKey(w, item, v),
   );
   if (v >= 1) {
-    w.bool(m.validateOnly === undefined ? false : m.validateOnly);
+    {
+      const x = m.validateOnly === undefined ? false : m.validateOnly;
+      w.bool(x);
+    }
   }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
@@ -256,11 +265,12 @@ export function sizeUpdateFeaturesResponse(m: UpdateFeaturesResponse, v: number)
   n += 2;
   n += sizeOf.compactNullableString(m.errorMessage);
   if (v <= 1) {
-    n += sizeArray(
-      m.results === undefined ? [] : m.results,
-      true,
-      (item: UpdateFeaturesResponseUpdatableFeatureResult) => sizeUpdateFeaturesResponseUpdatableFeatureResult(item, v),
-    );
+    {
+      const x = m.results === undefined ? [] : m.results;
+      n += sizeArray(x, true, (item: UpdateFeaturesResponseUpdatableFeatureResult) =>
+        sizeUpdateFeaturesResponseUpdatableFeatureResult(item, v),
+      );
+    }
   }
   n += sizeUnknownTaggedFields(m.unknownTaggedFields);
   return n;
@@ -271,13 +281,12 @@ export function writeUpdateFeaturesResponse(w: Writer, m: UpdateFeaturesResponse
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
   if (v <= 1) {
-    writeArray(
-      w,
-      m.results === undefined ? [] : m.results,
-      true,
-      (w: Writer, item: UpdateFeaturesResponseUpdatableFeatureResult) =>
+    {
+      const x = m.results === undefined ? [] : m.results;
+      writeArray(w, x, true, (w: Writer, item: UpdateFeaturesResponseUpdatableFeatureResult) =>
         writeUpdateFeaturesResponseUpdatableFeatureResult(w, item, v),
-    );
+      );
+    }
   }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }

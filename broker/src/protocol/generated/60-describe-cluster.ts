@@ -53,7 +53,10 @@ export function sizeDescribeClusterRequest(m: DescribeClusterRequest, v: number)
 export function writeDescribeClusterRequest(w: Writer, m: DescribeClusterRequest, v: number): void {
   w.bool(m.includeClusterAuthorizedOperations);
   if (v >= 1) {
-    w.int8(m.endpointType === undefined ? 1 : m.endpointType);
+    {
+      const x = m.endpointType === undefined ? 1 : m.endpointType;
+      w.int8(x);
+    }
   }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
@@ -219,7 +222,10 @@ export function writeDescribeClusterResponse(w: Writer, m: DescribeClusterRespon
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
   if (v >= 1) {
-    w.int8(m.endpointType === undefined ? 1 : m.endpointType);
+    {
+      const x = m.endpointType === undefined ? 1 : m.endpointType;
+      w.int8(x);
+    }
   }
   w.compactString(m.clusterId);
   w.int32(m.controllerId);

@@ -61,7 +61,10 @@ export function writeListTransactionsRequest(w: Writer, m: ListTransactionsReque
   writeArray(w, m.stateFilters, true, (w: Writer, item: string) => w.compactString(item));
   writeArray(w, m.producerIdFilters, true, (w: Writer, item: bigint) => w.int64(item));
   if (v >= 1) {
-    w.int64(m.durationFilter === undefined ? -1n : m.durationFilter);
+    {
+      const x = m.durationFilter === undefined ? -1n : m.durationFilter;
+      w.int64(x);
+    }
   }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }

@@ -153,7 +153,10 @@ export function sizeConsumerGroupHeartbeatRequest(m: ConsumerGroupHeartbeatReque
       ? 1
       : sizeArray(m.subscribedTopicNames, true, (item: string) => sizeOf.compactString(item));
   if (v >= 1) {
-    n += sizeOf.compactNullableString(m.subscribedTopicRegex === undefined ? null : m.subscribedTopicRegex);
+    {
+      const x = m.subscribedTopicRegex === undefined ? null : m.subscribedTopicRegex;
+      n += sizeOf.compactNullableString(x);
+    }
   }
   n += sizeOf.compactNullableString(m.serverAssignor);
   n +=
@@ -175,7 +178,10 @@ export function writeConsumerGroupHeartbeatRequest(w: Writer, m: ConsumerGroupHe
   w.int32(m.rebalanceTimeoutMs);
   writeNullableArray(w, m.subscribedTopicNames, true, (w: Writer, item: string) => w.compactString(item));
   if (v >= 1) {
-    w.compactNullableString(m.subscribedTopicRegex === undefined ? null : m.subscribedTopicRegex);
+    {
+      const x = m.subscribedTopicRegex === undefined ? null : m.subscribedTopicRegex;
+      w.compactNullableString(x);
+    }
   }
   w.compactNullableString(m.serverAssignor);
   writeNullableArray(w, m.topicPartitions, true, (w: Writer, item: ConsumerGroupHeartbeatRequestTopicPartitions) =>

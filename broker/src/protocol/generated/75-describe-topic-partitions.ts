@@ -175,7 +175,7 @@ export const DescribeTopicPartitionsRequest: MessageCodec<DescribeTopicPartition
   create: defaultDescribeTopicPartitionsRequest,
 });
 
-export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
+export interface DescribeTopicPartitionsResponsePartition {
   /** The partition error, or 0 if there was no error. */
   errorCode: number;
   /** The partition index. */
@@ -198,7 +198,7 @@ export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseP
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
+export function defaultDescribeTopicPartitionsResponsePartition(): DescribeTopicPartitionsResponsePartition {
   return {
     errorCode: 0,
     partitionIndex: 0,
@@ -212,10 +212,10 @@ export function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsRes
   };
 }
 
-export function readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(
+export function readDescribeTopicPartitionsResponsePartition(
   r: Reader,
   _v: number,
-): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
+): DescribeTopicPartitionsResponsePartition {
   const errorCode_ = r.int16();
   const partitionIndex_ = r.int32();
   const leaderId_ = r.int32();
@@ -225,7 +225,7 @@ export function readDescribeTopicPartitionsResponseDescribeTopicPartitionsRespon
   const eligibleLeaderReplicas_ = readNullableArray(r, true, (r: Reader) => r.int32());
   const lastKnownElr_ = readNullableArray(r, true, (r: Reader) => r.int32());
   const offlineReplicas_ = readArray(r, true, (r: Reader) => r.int32());
-  const m: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition = {
+  const m: DescribeTopicPartitionsResponsePartition = {
     errorCode: errorCode_,
     partitionIndex: partitionIndex_,
     leaderId: leaderId_,
@@ -242,8 +242,8 @@ export function readDescribeTopicPartitionsResponseDescribeTopicPartitionsRespon
   return m;
 }
 
-export function sizeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(
-  m: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition,
+export function sizeDescribeTopicPartitionsResponsePartition(
+  m: DescribeTopicPartitionsResponsePartition,
   _v: number,
 ): number {
   let n = 0;
@@ -260,9 +260,9 @@ export function sizeDescribeTopicPartitionsResponseDescribeTopicPartitionsRespon
   return n;
 }
 
-export function writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(
+export function writeDescribeTopicPartitionsResponsePartition(
   w: Writer,
-  m: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition,
+  m: DescribeTopicPartitionsResponsePartition,
   _v: number,
 ): void {
   w.int16(m.errorCode);
@@ -277,7 +277,7 @@ export function writeDescribeTopicPartitionsResponseDescribeTopicPartitionsRespo
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
+export interface DescribeTopicPartitionsResponseTopic {
   /** The topic error, or 0 if there was no error. */
   errorCode: number;
   /** The topic name. */
@@ -287,14 +287,14 @@ export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseT
   /** True if the topic is internal. */
   isInternal: boolean;
   /** Each partition in the topic. */
-  partitions: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition[];
+  partitions: DescribeTopicPartitionsResponsePartition[];
   /** 32-bit bitfield to represent authorized operations for this topic. */
   topicAuthorizedOperations: number;
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
+export function defaultDescribeTopicPartitionsResponseTopic(): DescribeTopicPartitionsResponseTopic {
   return {
     errorCode: 0,
     name: "",
@@ -305,19 +305,14 @@ export function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsRes
   };
 }
 
-export function readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(
-  r: Reader,
-  v: number,
-): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
+export function readDescribeTopicPartitionsResponseTopic(r: Reader, v: number): DescribeTopicPartitionsResponseTopic {
   const errorCode_ = r.int16();
   const name_ = r.compactNullableString();
   const topicId_ = r.uuid();
   const isInternal_ = r.bool();
-  const partitions_ = readArray(r, true, (r: Reader) =>
-    readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(r, v),
-  );
+  const partitions_ = readArray(r, true, (r: Reader) => readDescribeTopicPartitionsResponsePartition(r, v));
   const topicAuthorizedOperations_ = r.int32();
-  const m: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic = {
+  const m: DescribeTopicPartitionsResponseTopic = {
     errorCode: errorCode_,
     name: name_,
     topicId: topicId_,
@@ -331,38 +326,31 @@ export function readDescribeTopicPartitionsResponseDescribeTopicPartitionsRespon
   return m;
 }
 
-export function sizeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(
-  m: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic,
-  v: number,
-): number {
+export function sizeDescribeTopicPartitionsResponseTopic(m: DescribeTopicPartitionsResponseTopic, v: number): number {
   let n = 0;
   n += 2;
   n += sizeOf.compactNullableString(m.name);
   n += 16;
   n += 1;
-  n += sizeArray(m.partitions, true, (item: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition) =>
-    sizeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(item, v),
+  n += sizeArray(m.partitions, true, (item: DescribeTopicPartitionsResponsePartition) =>
+    sizeDescribeTopicPartitionsResponsePartition(item, v),
   );
   n += 4;
   n += sizeUnknownTaggedFields(m.unknownTaggedFields);
   return n;
 }
 
-export function writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(
+export function writeDescribeTopicPartitionsResponseTopic(
   w: Writer,
-  m: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic,
+  m: DescribeTopicPartitionsResponseTopic,
   v: number,
 ): void {
   w.int16(m.errorCode);
   w.compactNullableString(m.name);
   w.uuid(m.topicId);
   w.bool(m.isInternal);
-  writeArray(
-    w,
-    m.partitions,
-    true,
-    (w: Writer, item: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition) =>
-      writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(w, item, v),
+  writeArray(w, m.partitions, true, (w: Writer, item: DescribeTopicPartitionsResponsePartition) =>
+    writeDescribeTopicPartitionsResponsePartition(w, item, v),
   );
   w.int32(m.topicAuthorizedOperations);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -425,7 +413,7 @@ export interface DescribeTopicPartitionsResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. */
   throttleTimeMs: number;
   /** Each topic in the response. */
-  topics: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic[];
+  topics: DescribeTopicPartitionsResponseTopic[];
   /** The next topic and partition index to fetch details for. */
   nextCursor: DescribeTopicPartitionsResponseCursor | null;
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
@@ -442,9 +430,7 @@ export function defaultDescribeTopicPartitionsResponse(): DescribeTopicPartition
 
 export function readDescribeTopicPartitionsResponse(r: Reader, v: number): DescribeTopicPartitionsResponse {
   const throttleTimeMs_ = r.int32();
-  const topics_ = readArray(r, true, (r: Reader) =>
-    readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(r, v),
-  );
+  const topics_ = readArray(r, true, (r: Reader) => readDescribeTopicPartitionsResponseTopic(r, v));
   const nextCursor_ = r.int8() < 0 ? null : readDescribeTopicPartitionsResponseCursor(r, v);
   const m: DescribeTopicPartitionsResponse = {
     throttleTimeMs: throttleTimeMs_,
@@ -460,8 +446,8 @@ export function readDescribeTopicPartitionsResponse(r: Reader, v: number): Descr
 export function sizeDescribeTopicPartitionsResponse(m: DescribeTopicPartitionsResponse, v: number): number {
   let n = 0;
   n += 4;
-  n += sizeArray(m.topics, true, (item: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic) =>
-    sizeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(item, v),
+  n += sizeArray(m.topics, true, (item: DescribeTopicPartitionsResponseTopic) =>
+    sizeDescribeTopicPartitionsResponseTopic(item, v),
   );
   n += m.nextCursor === null ? 1 : 1 + sizeDescribeTopicPartitionsResponseCursor(m.nextCursor, v);
   n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -470,12 +456,8 @@ export function sizeDescribeTopicPartitionsResponse(m: DescribeTopicPartitionsRe
 
 export function writeDescribeTopicPartitionsResponse(w: Writer, m: DescribeTopicPartitionsResponse, v: number): void {
   w.int32(m.throttleTimeMs);
-  writeArray(
-    w,
-    m.topics,
-    true,
-    (w: Writer, item: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic) =>
-      writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(w, item, v),
+  writeArray(w, m.topics, true, (w: Writer, item: DescribeTopicPartitionsResponseTopic) =>
+    writeDescribeTopicPartitionsResponseTopic(w, item, v),
   );
   writeNullableStruct(w, m.nextCursor, (s) => writeDescribeTopicPartitionsResponseCursor(w, s, v));
   writeUnknownTaggedFields(w, m.unknownTaggedFields);

@@ -55,7 +55,10 @@ export function sizeRequestHeader(m: RequestHeader, v: number): number {
   n += 2;
   n += 4;
   if (v >= 1) {
-    n += sizeOf.nullableString(m.clientId === undefined ? "" : m.clientId);
+    {
+      const x = m.clientId === undefined ? "" : m.clientId;
+      n += sizeOf.nullableString(x);
+    }
   }
   if (v >= 2) {
     n += sizeUnknownTaggedFields(m.unknownTaggedFields);
@@ -68,7 +71,10 @@ export function writeRequestHeader(w: Writer, m: RequestHeader, v: number): void
   w.int16(m.requestApiVersion);
   w.int32(m.correlationId);
   if (v >= 1) {
-    w.nullableString(m.clientId === undefined ? "" : m.clientId);
+    {
+      const x = m.clientId === undefined ? "" : m.clientId;
+      w.nullableString(x);
+    }
   }
   if (v >= 2) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
