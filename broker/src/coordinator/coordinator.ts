@@ -992,13 +992,9 @@ export class GroupCoordinator {
 
   private scheduleRetentionCheck(): void {
     this.retentionTimer = this.scheduler.schedule(this.config.offsetsRetentionCheckIntervalMs, () => {
-      this.retentionTimer = null;
-      if (this.status !== "active") return;
-      this.expireOffsets()
-        .catch((err: unknown) => this.log.warn({ err }, "offset expiry failed"))
-        .finally(() => {
-          if (this.status === "active") this.scheduleRetentionCheck();
-        });
+      // Re-armed at once: a run drops what expired before it awaits the store, so runs never trip over each other.
+      this.scheduleRetentionCheck();
+      this.expireOffsets().catch((err: unknown) => this.log.warn({ err }, "offset expiry failed"));
     });
   }
 
