@@ -91,26 +91,33 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
     labelNames: ["listener"] as const,
     registers,
   });
+  // prom-client collects all metrics of a scrape concurrently; sharing one in-flight read asks the source once.
+  let partitionRead: Promise<PartitionStats[]> | null = null;
+  const readPartitions = (): Promise<PartitionStats[]> => {
+    const source = partitionSource;
+    if (!source) return Promise.resolve([]);
+    partitionRead ??= Promise.resolve(source())
+      .then((it) => [...it])
+      .finally(() => (partitionRead = null));
+    return partitionRead;
+  };
   const logSizeBytes = new Gauge({
     name: "tributary_log_size_bytes",
     help: "Bytes on disk per partition log",
     labelNames: ["topic", "partition"] as const,
     registers,
+    async collect() {
+      const stats = await readPartitions();
+      this.reset();
+      for (const p of stats) this.set({ topic: p.topic, partition: String(p.partition) }, p.logSizeBytes);
+    },
   });
   const partitions = new Gauge({
     name: "tributary_partitions",
     help: "Partitions hosted by this broker",
     registers,
-    // One collect fills both partition gauges so the source is asked once per scrape.
     async collect() {
-      logSizeBytes.reset();
-      if (!partitionSource) return;
-      let count = 0;
-      for (const p of await partitionSource()) {
-        count++;
-        logSizeBytes.set({ topic: p.topic, partition: String(p.partition) }, p.logSizeBytes);
-      }
-      this.set(count);
+      this.set((await readPartitions()).length);
     },
   });
   const consumerGroupLag = new Gauge({
@@ -119,11 +126,9 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
     labelNames: ["group", "topic", "partition"] as const,
     registers,
     async collect() {
+      const lags = lagSource ? await lagSource() : [];
       this.reset();
-      if (!lagSource) return;
-      for (const l of await lagSource()) {
-        this.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag);
-      }
+      for (const l of lags) this.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag);
     },
   });
 

@@ -1,4 +1,4 @@
-import { connect, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { pino, type Logger } from "pino";
 import { FrameReader } from "../../src/network/frame-reader.ts";
 
@@ -77,4 +77,13 @@ export class TestClient {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+/** Holds a loopback port open so that binding it fails with EADDRINUSE. */
+export async function occupyPort(): Promise<{ port: number; release: () => Promise<void> }> {
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen({ host: "127.0.0.1", port: 0 }, r));
+  const address = blocker.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return { port, release: () => new Promise((r) => blocker.close(() => r())) };
 }

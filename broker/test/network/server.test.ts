@@ -1,9 +1,8 @@
-import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { startNetwork, type NetworkOptions, type NetworkServer } from "../../src/network/server.ts";
 import type { ConnectionContext, NetworkMetrics, RequestDispatcher } from "../../src/network/types.ts";
 import { ExitCode, StartupError } from "../../src/runtime/exit-codes.ts";
-import { captureLogger, frame, TestClient, waitFor } from "./helpers.ts";
+import { captureLogger, frame, occupyPort, TestClient, waitFor } from "./helpers.ts";
 
 /**
  * Frames are text commands: "echo:X" answers X; "slow:MS:X" answers X after MS; "none" answers nothing;
@@ -282,10 +281,7 @@ describe("network server", () => {
   });
 
   it("fails with a clear message and the bind exit code when the port is taken", async () => {
-    const blocker = createServer();
-    await new Promise<void>((r) => blocker.listen({ host: "127.0.0.1", port: 0 }, r));
-    const address = blocker.address();
-    const port = typeof address === "object" && address ? address.port : 0;
+    const { port, release } = await occupyPort();
     try {
       const err: unknown = await start({
         listeners: [
@@ -302,7 +298,7 @@ describe("network server", () => {
         new RegExp(`^port ${port} on 127\\.0\\.0\\.1 is already in use \\(listener PLAINTEXT\\)`),
       );
     } finally {
-      await new Promise((r) => blocker.close(r));
+      await release();
     }
   });
 });
