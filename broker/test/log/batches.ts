@@ -121,3 +121,16 @@ export function manualClock(start = 1_000_000): {
     },
   };
 }
+
+/** The i-th batch of the crash tests: deterministic, so the parent can rebuild what the child appended. */
+export function crashBatch(i: number): Buffer {
+  return makeBatch({
+    records: 1 + (i % 4),
+    valueSize: 20 + ((i * 37) % 300),
+    seed: i,
+    timestamp: BigInt(1_000_000 + i),
+  });
+}
+
+/** Small segments and a dense index, so crashes also land in rolls and index bookkeeping. */
+export const CRASH_LOG_CONFIG = { segmentBytes: 4096, indexIntervalBytes: 256 } as const;
