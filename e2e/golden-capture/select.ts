@@ -1,6 +1,7 @@
 // Chooses the interesting exchanges of a capture and turns them into fixtures. This is deliberately independent of the
 // broker's protocol library (which the fixtures exist to test): it reads only the request/response headers and finds
 // record batches by scanning for a magic-2 header whose CRC32C checks out.
+import type { GoldenFixture } from "../../broker/test/fixtures/golden/fixture.ts";
 import type { Exchange } from "./proxy.ts";
 
 export const API_NAMES: Readonly<Record<number, string>> = {
@@ -32,23 +33,6 @@ const FIRST_FLEXIBLE: Readonly<Record<number, number>> = {
 };
 
 export const CODEC_NAMES = ["none", "gzip", "snappy", "lz4", "zstd"] as const;
-
-export interface Fixture {
-  client: string;
-  clientId: string | null;
-  apiKey: number;
-  apiName: string;
-  apiVersion: number;
-  correlationId: number;
-  /** Compression codec of each record batch in the request (Produce) or response (Fetch), in wire order. */
-  batchCodecs?: string[];
-  /** Top-level error code of the response, where one was read (ApiVersions, JoinGroup). */
-  errorCode?: number;
-  /** Set when the capture proxy changed the response before the client saw it (ApiVersions caps). */
-  rewritten?: string;
-  request: string;
-  response: string;
-}
 
 const CRC32C_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -85,24 +69,30 @@ export function scanBatchCodecs(frame: Buffer): string[] {
   return codecs;
 }
 
-/** The response's first int16 after the header, for APIs whose body starts with it (v0+ ApiVersions; JoinGroup v2+ after throttle). */
+/** The response's top-level error code, for APIs where it sits at a fixed offset (ApiVersions; JoinGroup v2+ and
+ * InitProducerId after the throttle time). */
 function leadingErrorCode(exchange: Exchange, response: Buffer): number | undefined {
   if (exchange.apiKey === 18) return response.readInt16BE(4);
-  if (exchange.apiKey === 11 && exchange.apiVersion >= 2) {
-    const header = exchange.apiVersion >= (FIRST_FLEXIBLE[11] ?? 99) ? 5 : 4;
+  if ((exchange.apiKey === 11 && exchange.apiVersion >= 2) || exchange.apiKey === 22) {
+    const header = exchange.apiVersion >= (FIRST_FLEXIBLE[exchange.apiKey] ?? 99) ? 5 : 4;
     return response.readInt16BE(header + 4);
   }
   return undefined;
 }
 
-const ERROR_SUFFIX: Readonly<Record<number, string>> = { 35: "unsupported-version", 79: "member-id-required" };
+const ERROR_SUFFIX: Readonly<Record<number, string>> = {
+  14: "coordinator-load-in-progress",
+  16: "not-coordinator",
+  35: "unsupported-version",
+  79: "member-id-required",
+};
 
 /**
  * One fixture per (API, version, codecs, error variant): Produce keyed by request codecs, Fetch only with records and
  * keyed by response codecs, Metadata the largest response per version, everything else the first exchange.
  */
-export function selectFixtures(client: string, exchanges: readonly Exchange[]): Map<string, Fixture> {
-  const chosen = new Map<string, Fixture>();
+export function selectFixtures(client: string, exchanges: readonly Exchange[]): Map<string, GoldenFixture> {
+  const chosen = new Map<string, GoldenFixture>();
   for (const exchange of exchanges) {
     const apiName = API_NAMES[exchange.apiKey];
     const response = exchange.response;
