@@ -47,7 +47,7 @@ if [[ "$cmd" == run-class ]]; then
   exec "${exec_java[@]}"
 fi
 
-port="" controller_port="" data_dir="" timeout=90 heap="1G"
+port="" controller_port="" data_dir="" timeout="" heap="1G"
 overrides=()
 while (($#)); do
   case "$1" in
@@ -67,6 +67,7 @@ data_dir="$(cd "$data_dir" && pwd)"
 case "$cmd" in
   start)
     [[ "$port" =~ ^[0-9]+$ ]] || die "--port is required"
+    timeout="${timeout:-90}"
     controller_port="${controller_port:-$((port + 1))}"
     if pid="$(running_pid "$data_dir")"; then die "already running in $data_dir (pid $pid)"; fi
     for p in "$port" "$controller_port"; do
@@ -129,7 +130,7 @@ case "$cmd" in
     echo "$pid"
     ;;
   stop)
-    [[ "$timeout" == 90 ]] && timeout=30
+    timeout="${timeout:-30}"
     pid="$(running_pid "$data_dir")" || exit 0
     kill -TERM "$pid"
     deadline=$((SECONDS + timeout))
