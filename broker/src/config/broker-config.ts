@@ -214,7 +214,7 @@ const MS_PER_HOUR = 3_600_000;
 
 function retentionMs(v: ParsedValues): number {
   if (v["log.retention.ms"] !== undefined) return v["log.retention.ms"] < 0 ? -1 : v["log.retention.ms"];
-  const minutes = v["log.retention.minutes"] ?? undefined;
+  const minutes = v["log.retention.minutes"];
   if (minutes !== undefined) return minutes < 0 ? -1 : minutes * MS_PER_MINUTE;
   const hours = v["log.retention.hours"] ?? 168;
   return hours < 0 ? -1 : hours * MS_PER_HOUR;

@@ -39,6 +39,8 @@ export class Connection {
   private writeBlocked = false;
   private peerEnded = false;
   private closing = false;
+  /** Set by shutdown(): nothing more is read, whatever the queue and the writer say. */
+  private stopReading = false;
   private closeAfterReason: string | null = null;
   private frameTimer: NodeJS.Timeout | null = null;
 
@@ -89,6 +91,7 @@ export class Connection {
   async shutdown(graceMs: number): Promise<void> {
     if (!this.closing) {
       this.queue.length = 0;
+      this.stopReading = true;
       this.socket.pause();
       // Ends long-polls early so their (empty) responses go out within the grace period.
       this.abort.abort();
@@ -139,7 +142,8 @@ export class Connection {
 
   /** Reads only while there is room for more requests and the client is taking its responses. */
   private updateFlow(): void {
-    const wantRead = !this.closing && !this.writeBlocked && this.queue.length < this.options.maxQueuedRequests;
+    const wantRead =
+      !this.closing && !this.stopReading && !this.writeBlocked && this.queue.length < this.options.maxQueuedRequests;
     if (wantRead && this.socket.isPaused()) this.socket.resume();
     else if (!wantRead && !this.socket.isPaused()) this.socket.pause();
   }

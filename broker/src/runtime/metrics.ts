@@ -28,6 +28,8 @@ export interface BrokerMetrics {
   readonly requestDuration: Histogram<"api">;
   /** Responses carrying a non-zero Kafka error code, per code (numeric, as a string). */
   readonly requestErrors: Counter<"api" | "error_code">;
+  /** Requests that got no regular response: malformed, unsupported API or version, handler failure. */
+  readonly requestFailures: Counter<"api" | "reason">;
   readonly bytesIn: Counter<"listener">;
   readonly bytesOut: Counter<"listener">;
   readonly activeConnections: Gauge<"listener">;
@@ -43,6 +45,8 @@ export interface BrokerMetrics {
   setGroupLagSource(source: StatsSource<GroupLag>): void;
   /** One finished request: counts it, its latency and, when errorCode is non-zero, the error. */
   observeRequest(api: string, version: number, seconds: number, errorCode?: number): void;
+  /** A request rejected before or instead of a response, with a short machine-friendly reason. */
+  observeRequestFailure(api: string, reason: string): void;
   /** The hooks the network layer calls. */
   readonly network: NetworkMetrics;
 }
@@ -78,6 +82,12 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
     name: "tributary_request_errors_total",
     help: "Responses with a non-zero Kafka error code, by API and error code",
     labelNames: ["api", "error_code"] as const,
+    registers,
+  });
+  const requestFailures = new Counter({
+    name: "tributary_request_failures_total",
+    help: "Requests rejected without a regular response (malformed, unsupported, handler failure), by API and reason",
+    labelNames: ["api", "reason"] as const,
     registers,
   });
   const perListener = (name: string, help: string) =>
@@ -137,6 +147,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
     requestsTotal,
     requestDuration,
     requestErrors,
+    requestFailures,
     bytesIn,
     bytesOut,
     activeConnections,
@@ -154,6 +165,9 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
       requestsTotal.inc({ api, version: String(version) });
       requestDuration.observe({ api }, seconds);
       if (errorCode !== undefined && errorCode !== 0) requestErrors.inc({ api, error_code: String(errorCode) });
+    },
+    observeRequestFailure(api, reason) {
+      requestFailures.inc({ api, reason });
     },
     network: {
       connectionOpened(listener) {

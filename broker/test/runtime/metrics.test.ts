@@ -25,6 +25,10 @@ describe("createMetrics", () => {
     expect(sample(text, 'tributary_request_duration_seconds_bucket{le="0.0025",api="Produce"}')).toBe(1);
     expect(sample(text, 'tributary_request_errors_total{api="Fetch",error_code="1"}')).toBe(1);
     expect(text).not.toMatch(/tributary_request_errors_total\{api="Produce"/);
+    m.observeRequestFailure("unknown", "unsupported_api");
+    expect(
+      sample(await m.registry.metrics(), 'tributary_request_failures_total{api="unknown",reason="unsupported_api"}'),
+    ).toBe(1);
   });
 
   it("counts connections and bytes from the network hooks", async () => {
