@@ -138,7 +138,9 @@ export class GroupCoordinator {
         this.log.error({ err }, "skipping an unreadable __consumer_offsets record");
       }
     }
-    for (const groupId of new Set([...groupValues.keys(), ...offsets.keys()])) {
+    // Tombstones can leave a group with an empty offset map; such a group was deleted or expired.
+    const withOffsets = [...offsets].filter(([, entries]) => entries.size > 0).map(([groupId]) => groupId);
+    for (const groupId of new Set([...groupValues.keys(), ...withOffsets])) {
       const group = this.loadGroup(groupId, groupValues.get(groupId));
       for (const [key, entry] of offsets.get(groupId) ?? []) group.offsets.set(key, entry);
     }
