@@ -143,6 +143,7 @@ export class PartitionLog {
     const { dir, logger } = options;
     const config = resolveLogConfig(options.config);
     const clock = options.clock ?? Date.now;
+    const pool = options.bufferPool ?? sharedBufferPool;
     await mkdir(dir, { recursive: true });
     const names = await readdir(dir);
     const bases: bigint[] = [];
@@ -192,6 +193,7 @@ export class PartitionLog {
         const { segment, outcome, recovered } = await LogSegment.open(dir, base, {
           recover: i >= recoverFrom,
           indexIntervalBytes: config.indexIntervalBytes,
+          pool,
           onBatch: (info) => {
             // Only the crash-recovery region, which runs to the end of the log, may rewrite the epoch cache's tail.
             if (i >= recoverFrom) seenEpochs.push({ epoch: info.leaderEpoch, startOffset: info.baseOffset });
@@ -212,7 +214,7 @@ export class PartitionLog {
           break;
         }
       }
-      if (segments.length === 0) segments.push(await LogSegment.create(dir, checkpointedStart ?? 0n, clock()));
+      if (segments.length === 0) segments.push(await LogSegment.create(dir, checkpointedStart ?? 0n, clock(), pool));
 
       let startOffset = segments[0]!.baseOffset;
       if (checkpointedStart !== undefined && checkpointedStart > startOffset) startOffset = checkpointedStart;
@@ -222,7 +224,7 @@ export class PartitionLog {
         logger.warn({ dir, startOffset, endOffset }, "log start offset is beyond the recovered data; starting empty");
         for (const segment of segments.reverse()) await segment.retire();
         segments.length = 0;
-        segments.push(await LogSegment.create(dir, startOffset, clock()));
+        segments.push(await LogSegment.create(dir, startOffset, clock(), pool));
       }
 
       // Segments that are no longer active were made durable when they were rolled; recovered ones must be again,
@@ -245,16 +247,7 @@ export class PartitionLog {
         await removeIfExists(join(dir, CLEAN_SHUTDOWN_FILE));
         await fsyncDir(dir);
       }
-      const log = new PartitionLog(
-        dir,
-        config,
-        logger,
-        clock,
-        options.bufferPool ?? sharedBufferPool,
-        segments,
-        startOffset,
-        epochs,
-      );
+      const log = new PartitionLog(dir, config, logger, clock, pool, segments, startOffset, epochs);
       logger.debug({ dir, logStartOffset: startOffset, logEndOffset: log.endOffset, clean }, "opened partition log");
       return log;
     } catch (err) {
@@ -390,7 +383,7 @@ export class PartitionLog {
           if (options.minOneBatch === false) break;
           length = first.size;
         }
-        const { data, backing } = await segment.read(this.pool, first.position, length);
+        const { data, backing } = await segment.read(first.position, length);
         return this.readResult(data, () => this.pool.release(backing));
       } finally {
         await segment.releaseReader();
@@ -441,7 +434,7 @@ export class PartitionLog {
   }
 
   private async lookupResult(segment: LogSegment, info: BatchInfo): Promise<TimestampLookup> {
-    const { data, backing } = await segment.read(this.pool, info.position, info.size);
+    const { data, backing } = await segment.read(info.position, info.size);
     const batch = Buffer.from(data);
     this.pool.release(backing);
     return {
@@ -494,7 +487,7 @@ export class PartitionLog {
       if (keep >= 0) this.segmentList = segments.slice(0, keep + 1);
       for (const segment of doomed) await segment.retire();
       if (keep < 0) {
-        this.segmentList = [await LogSegment.create(this.dir, offset, this.clock())];
+        this.segmentList = [await LogSegment.create(this.dir, offset, this.clock(), this.pool)];
         if (offset !== this.startOffset) {
           this.startOffset = offset;
           await writeOffsetCheckpoint(join(this.dir, LOG_START_OFFSET_FILE), offset);
@@ -539,7 +532,7 @@ export class PartitionLog {
   private async roll(): Promise<void> {
     await this.active.flush(true);
     this.unflushedRecords = 0;
-    const segment = await LogSegment.create(this.dir, this.endOffset, this.clock());
+    const segment = await LogSegment.create(this.dir, this.endOffset, this.clock(), this.pool);
     this.segmentList = [...this.segmentList, segment];
     // Also fsyncs the directory, which makes the new segment's file name durable.
     await writeOffsetCheckpoint(join(this.dir, RECOVERY_POINT_FILE), segment.baseOffset);

@@ -95,6 +95,7 @@ export class LogSegment {
     private offsetIndex: OffsetIndex,
     private timeIndex: TimeIndex,
     nowMs: number,
+    private readonly pool: BufferPool,
   ) {
     this.nextOffset = baseOffset;
     this.offsetOfMaxTimestamp = baseOffset;
@@ -111,12 +112,24 @@ export class LogSegment {
   }
 
   /** A new empty segment; any stale files under the same name are discarded. */
-  static async create(dir: string, baseOffset: bigint, nowMs: number): Promise<LogSegment> {
+  static async create(dir: string, baseOffset: bigint, nowMs: number, pool: BufferPool): Promise<LogSegment> {
     const paths = LogSegment.paths(dir, baseOffset);
     await removeIfExists(paths.index);
     await removeIfExists(paths.timeIndex);
     const fh = await open(paths.log, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC);
-    return new LogSegment(dir, baseOffset, fh, OffsetIndex.empty(paths.index), TimeIndex.empty(paths.timeIndex), nowMs);
+    return LogSegment.withEmptyIndexes(dir, baseOffset, fh, nowMs, pool);
+  }
+
+  private static withEmptyIndexes(
+    dir: string,
+    baseOffset: bigint,
+    fh: FileHandle,
+    nowMs: number,
+    pool: BufferPool,
+  ): LogSegment {
+    const paths = LogSegment.paths(dir, baseOffset);
+    const offsetIndex = OffsetIndex.empty(paths.index);
+    return new LogSegment(dir, baseOffset, fh, offsetIndex, TimeIndex.empty(paths.timeIndex), nowMs, pool);
   }
 
   /**
@@ -127,25 +140,17 @@ export class LogSegment {
   static async open(
     dir: string,
     baseOffset: bigint,
-    opts: { recover: boolean; indexIntervalBytes: number; onBatch?: (info: BatchInfo) => void },
+    opts: { recover: boolean; indexIntervalBytes: number; pool: BufferPool; onBatch?: (info: BatchInfo) => void },
   ): Promise<{ segment: LogSegment; outcome: RecoveryOutcome; recovered: boolean }> {
-    const paths = LogSegment.paths(dir, baseOffset);
-    const fh = await open(paths.log, constants.O_RDWR);
+    const fh = await open(LogSegment.paths(dir, baseOffset).log, constants.O_RDWR);
     try {
       const st = await fh.stat();
       const mtime = Math.floor(st.mtimeMs);
       if (!opts.recover) {
-        const segment = await LogSegment.tryLoad(dir, baseOffset, fh, st.size, mtime);
+        const segment = await LogSegment.tryLoad(dir, baseOffset, fh, st.size, mtime, opts.pool);
         if (segment !== undefined) return { segment, outcome: { truncatedBytes: 0 }, recovered: false };
       }
-      const segment = new LogSegment(
-        dir,
-        baseOffset,
-        fh,
-        OffsetIndex.empty(paths.index),
-        TimeIndex.empty(paths.timeIndex),
-        mtime,
-      );
+      const segment = LogSegment.withEmptyIndexes(dir, baseOffset, fh, mtime, opts.pool);
       const outcome = await segment.recover(opts.indexIntervalBytes, opts.onBatch);
       return { segment, outcome, recovered: true };
     } catch (err) {
@@ -160,12 +165,13 @@ export class LogSegment {
     fh: FileHandle,
     fileSize: number,
     mtime: number,
+    pool: BufferPool,
   ): Promise<LogSegment | undefined> {
     const paths = LogSegment.paths(dir, baseOffset);
     const offsetIndex = await OffsetIndex.load(paths.index, Math.max(fileSize, 1));
     const timeIndex = await TimeIndex.load(paths.timeIndex, 0x7fffffff);
     if (offsetIndex === undefined || timeIndex === undefined) return undefined;
-    const segment = new LogSegment(dir, baseOffset, fh, offsetIndex, timeIndex, mtime);
+    const segment = new LogSegment(dir, baseOffset, fh, offsetIndex, timeIndex, mtime, pool);
     if (fileSize === 0) return offsetIndex.entries === 0 && timeIndex.entries === 0 ? segment : undefined;
 
     const start = offsetIndex.last() ?? { relativeOffset: 0, position: 0 };
@@ -296,22 +302,26 @@ export class LogSegment {
    * stops at and returns the first batch for which `visit` returns true. Undefined if none did or the file ended.
    */
   async walk(from: number, limit: number, visit: (info: BatchInfo) => boolean): Promise<BatchInfo | undefined> {
-    const buf = Buffer.allocUnsafe(WALK_CHUNK);
-    let bufStart = 0;
-    let bufLen = 0;
-    let pos = from;
-    while (pos + BATCH_HEADER_SIZE <= limit) {
-      if (pos < bufStart || pos + BATCH_HEADER_SIZE > bufStart + bufLen) {
-        bufStart = pos;
-        bufLen = await readFully(this.fh, buf, 0, Math.min(buf.length, limit - pos), pos);
-        if (bufLen < BATCH_HEADER_SIZE) return undefined;
+    const buf = this.pool.acquire(WALK_CHUNK);
+    try {
+      let bufStart = 0;
+      let bufLen = 0;
+      let pos = from;
+      while (pos + BATCH_HEADER_SIZE <= limit) {
+        if (pos < bufStart || pos + BATCH_HEADER_SIZE > bufStart + bufLen) {
+          bufStart = pos;
+          bufLen = await readFully(this.fh, buf, 0, Math.min(WALK_CHUNK, limit - pos), pos);
+          if (bufLen < BATCH_HEADER_SIZE) return undefined;
+        }
+        const info = batchInfoAt(buf, pos - bufStart, pos);
+        if (visit(info)) return info;
+        if (info.size < BATCH_HEADER_SIZE) return undefined;
+        pos += info.size;
       }
-      const info = batchInfoAt(buf, pos - bufStart, pos);
-      if (visit(info)) return info;
-      if (info.size < BATCH_HEADER_SIZE) return undefined;
-      pos += info.size;
+      return undefined;
+    } finally {
+      this.pool.release(buf);
     }
-    return undefined;
   }
 
   /** The first batch below `limit` whose last offset is >= `offset`: the batch that holds it, or the next one. */
@@ -332,13 +342,13 @@ export class LogSegment {
   }
 
   /** Reads `length` bytes at `position` into a pooled buffer. The returned view may be shorter at end of file. */
-  async read(pool: BufferPool, position: number, length: number): Promise<{ data: Buffer; backing: Buffer }> {
-    const backing = pool.acquire(length);
+  async read(position: number, length: number): Promise<{ data: Buffer; backing: Buffer }> {
+    const backing = this.pool.acquire(length);
     try {
       const got = await readFully(this.fh, backing, 0, length, position);
       return { data: backing.subarray(0, got), backing };
     } catch (err) {
-      pool.release(backing);
+      this.pool.release(backing);
       throw err;
     }
   }

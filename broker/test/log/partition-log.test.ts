@@ -2,7 +2,13 @@ import { readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BATCH_OFFSET, TIMESTAMP_TYPE_LOG_APPEND } from "../../src/protocol/records/batch-header.ts";
-import { LogClosedError, OffsetOutOfRangeError, PartitionLog, type LogConfig } from "../../src/log/index.ts";
+import {
+  BufferPool,
+  LogClosedError,
+  OffsetOutOfRangeError,
+  PartitionLog,
+  type LogConfig,
+} from "../../src/log/index.ts";
 import { crcValid, makeBatch, manualClock, patched, silentLogger, splitBatches, tempDir } from "./batches.ts";
 
 let dir: string;
@@ -117,6 +123,21 @@ describe("append and read", () => {
     expect(stored.readInt16BE(BATCH_OFFSET.attributes) & TIMESTAMP_TYPE_LOG_APPEND).toBe(TIMESTAMP_TYPE_LOG_APPEND);
     expect(crcValid(stored)).toBe(true);
     read.release();
+  });
+
+  it("reads through pooled buffers that come back once released", async () => {
+    const pool = new BufferPool();
+    const log = await PartitionLog.open({ dir, logger: silentLogger, bufferPool: pool });
+    open.push(log);
+    await log.append(makeBatch(), { leaderEpoch: 0 });
+    const first = await log.read(0n, 1000);
+    const backing = first.records.buffer;
+    const copy = Buffer.from(first.records);
+    first.release();
+    const second = await log.read(0n, 1000);
+    expect(second.records.buffer).toBe(backing);
+    expect(second.records).toEqual(copy);
+    second.release();
   });
 
   it("refuses work after close", async () => {
