@@ -60,7 +60,10 @@ function joined(parts: Buffer[], maxBytes: number): Buffer {
   return out;
 }
 
-/** Writes a standard LZ4 frame: independent 64 KiB blocks, no checksums, as the Java client does. */
+/**
+ * Writes a standard LZ4 frame with independent blocks and no checksums. lz4_flex picks the block maximum from the input
+ * size (64 KiB for small inputs, as the Java client always uses); every client reads all four standard sizes.
+ */
 export function lz4Compress(data: Uint8Array): Buffer {
   return compressFrameSync(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
+import { compressSync as lz4CompressBlock } from "lz4-napi";
 import { describe, expect, it } from "vitest";
 import { DecodeError } from "../../../../src/protocol/primitives/index.ts";
 import {
@@ -159,6 +160,47 @@ describe("frame formats", () => {
     expect((frame[4] ?? 0) >> 6).toBe(1);
     expect((frame[4] ?? 0) & 0x20).toBe(0x20);
     expect(((frame[5] ?? 0) >> 4) & 7).toBe(4);
+  });
+
+  it("lz4 refuses a block that inflates past the frame's declared block maximum", () => {
+    // The frame walker's memory bound relies on the decoder enforcing the block maximum; this proves it does.
+    const block = lz4CompressBlock(Buffer.alloc(256 * 1024)).subarray(4);
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(block.length);
+    // FLG 0x60 (version 1, independent blocks), BD 0x40 (64 KiB blocks), header checksum 0x82.
+    const header = Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x60, 0x40, 0x82]);
+    const frame = Buffer.concat([header, size, block, Buffer.alloc(4)]);
+    expect(() => decompress(CompressionCodec.Lz4, frame, 10 * MiB)).toThrow(DecodeError);
+  });
+
+  /** A zstd frame without a declared content size, as Java's streaming compressor writes, made of RLE blocks. */
+  function zstdRleFrame(blocks: number, blockSize: number, byte: number): Buffer {
+    // Frame header descriptor 0x00: no content size, not single-segment, no checksum; window descriptor 0x58: 2 MiB.
+    const parts = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58])];
+    for (let i = 0; i < blocks; i++) {
+      const header = Buffer.alloc(3);
+      header.writeUIntLE((blockSize << 3) | (1 << 1) | (i === blocks - 1 ? 1 : 0), 0, 3);
+      parts.push(header, Buffer.from([byte]));
+    }
+    return Buffer.concat(parts);
+  }
+
+  it("zstd reads a frame without a declared content size", () => {
+    expect(decompress(CompressionCodec.Zstd, zstdRleFrame(3, 10, 0x61), 30).toString()).toBe("a".repeat(30));
+  });
+
+  it("zstd bounds a frame without a declared content size from its block headers", async () => {
+    const bomb = zstdRleFrame(100, 128 * 1024, 0);
+    expect(bomb.length).toBeLessThan(500);
+    expect(() => decompress(CompressionCodec.Zstd, bomb, MiB)).toThrow(DecompressedSizeError);
+    await expect(decompressAsync(CompressionCodec.Zstd, bomb, MiB)).rejects.toBeInstanceOf(DecompressedSizeError);
+    expect(decompress(CompressionCodec.Zstd, bomb, 100 * 128 * 1024).length).toBe(100 * 128 * 1024);
+  });
+
+  it("zstd refuses a window larger than the limit allows", () => {
+    const frame = zstdRleFrame(1, 10, 0);
+    frame[5] = 0xf8; // window log 41
+    expect(() => decompress(CompressionCodec.Zstd, frame, MiB)).toThrow(/window/);
   });
 
   it("zstd writes a standard frame", () => {
