@@ -187,6 +187,20 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
   };
 }
 
+/** Per-request hooks keyed by numeric API key, the shape the request dispatcher reports in. */
+export interface ApiRequestMetrics {
+  requestCompleted(apiKey: number, apiVersion: number, seconds: number): void;
+  requestFailed(apiKey: number, reason: string): void;
+}
+
+/** Adapts BrokerMetrics to numeric API keys; apiName turns a key into its label (e.g. 0 → "Produce"). */
+export function apiRequestMetrics(metrics: BrokerMetrics, apiName: (apiKey: number) => string): ApiRequestMetrics {
+  return {
+    requestCompleted: (apiKey, apiVersion, seconds) => metrics.observeRequest(apiName(apiKey), apiVersion, seconds),
+    requestFailed: (apiKey, reason) => metrics.observeRequestFailure(apiName(apiKey), reason),
+  };
+}
+
 export interface MetricsServerOptions {
   readonly registry: Registry;
   readonly host: string;

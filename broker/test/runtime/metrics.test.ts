@@ -2,7 +2,7 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { ExitCode, StartupError } from "../../src/runtime/exit-codes.ts";
-import { createMetrics, startMetricsServer, type MetricsServer } from "../../src/runtime/metrics.ts";
+import { apiRequestMetrics, createMetrics, startMetricsServer, type MetricsServer } from "../../src/runtime/metrics.ts";
 import { occupyPort } from "../network/helpers.ts";
 
 const silent = pino({ level: "silent" });
@@ -29,6 +29,16 @@ describe("createMetrics", () => {
     expect(
       sample(await m.registry.metrics(), 'tributary_request_failures_total{api="unknown",reason="unsupported_api"}'),
     ).toBe(1);
+  });
+
+  it("adapts numeric API keys to named labels for the dispatcher", async () => {
+    const m = createMetrics(new Registry(), { defaultMetrics: false });
+    const api = apiRequestMetrics(m, (k) => (k === 18 ? "ApiVersions" : `api-${k}`));
+    api.requestCompleted(18, 3, 0.001);
+    api.requestFailed(99, "unsupported_api");
+    const text = await m.registry.metrics();
+    expect(sample(text, 'tributary_requests_total{api="ApiVersions",version="3"}')).toBe(1);
+    expect(sample(text, 'tributary_request_failures_total{api="api-99",reason="unsupported_api"}')).toBe(1);
   });
 
   it("counts connections and bytes from the network hooks", async () => {
