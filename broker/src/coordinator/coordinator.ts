@@ -947,9 +947,10 @@ export class GroupCoordinator {
   async expireOffsets(): Promise<number> {
     if (this.status !== "active") return 0;
     const now = this.scheduler.now();
-    const tombstones: GroupStoreRecord[] = [];
+    const writes: Promise<void>[] = [];
     let removed = 0;
     for (const group of [...this.groups.values()]) {
+      const tombstones: GroupStoreRecord[] = [];
       const base = this.expiryBase(group);
       if (base !== null) {
         for (const [key, entry] of [...group.offsets]) {
@@ -976,8 +977,9 @@ export class GroupCoordinator {
         tombstones.push({ key: encodeGroupMetadataKey(group.groupId), value: null });
         this.log.info({ groupId: group.groupId }, "expired empty group");
       }
+      if (tombstones.length > 0) writes.push(this.store.append(tombstones));
     }
-    if (tombstones.length > 0) await this.store.append(tombstones);
+    await Promise.all(writes);
     return removed;
   }
 
@@ -1006,7 +1008,7 @@ export class GroupCoordinator {
   async deleteGroups(groupIds: readonly string[]): Promise<DeleteGroupResult[]> {
     const inactive = this.inactiveError();
     if (inactive !== null) return groupIds.map((groupId) => ({ groupId, errorCode: inactive }));
-    const tombstones: GroupStoreRecord[] = [];
+    const writes: Promise<void>[] = [];
     const results = groupIds.map((groupId): DeleteGroupResult => {
       if (groupId === "") return { groupId, errorCode: ErrorCode.INVALID_GROUP_ID };
       const group = this.groups.get(groupId);
@@ -1014,22 +1016,23 @@ export class GroupCoordinator {
       if (!group.is("Empty")) return { groupId, errorCode: ErrorCode.NON_EMPTY_GROUP };
       this.unload(group, ErrorCode.UNKNOWN_MEMBER_ID);
       this.groups.delete(groupId);
+      const tombstones: GroupStoreRecord[] = [];
       for (const entry of group.offsets.values()) {
         tombstones.push({ key: encodeOffsetCommitKey(groupId, entry.topic, entry.partition), value: null });
       }
       tombstones.push({ key: encodeGroupMetadataKey(groupId), value: null });
       this.log.info({ groupId }, "group deleted");
-      return { groupId, errorCode: ErrorCode.NONE };
+      const result = { groupId, errorCode: ErrorCode.NONE as number };
+      writes.push(
+        this.store.append(tombstones).catch((err: unknown) => {
+          // The group is gone from memory but may come back after a restart; say so rather than claim success.
+          this.log.warn({ err, groupId }, "could not store a group deletion");
+          result.errorCode = storeErrorCode(err);
+        }),
+      );
+      return result;
     });
-    if (tombstones.length === 0) return results;
-    try {
-      await this.store.append(tombstones);
-    } catch (err) {
-      // The group is gone from memory but may come back after a restart; say so rather than claim success.
-      this.log.warn({ err }, "could not store group deletions");
-      const errorCode = storeErrorCode(err);
-      for (const r of results) if (r.errorCode === ErrorCode.NONE) r.errorCode = errorCode;
-    }
+    await Promise.all(writes);
     return results;
   }
 

@@ -15,6 +15,8 @@ export interface GroupStoreRecord {
  *   order of calls, even while an earlier append is still being written. It may reject with a `GroupStoreError` to
  *   choose the error code clients see.
  * - `replay` yields every record appended so far in order (after compaction, at least the latest record of each key).
+ * - Every append carries the records of a single group, so a store spread over several `__consumer_offsets`
+ *   partitions can route it whole (Kafka picks the partition from the group id's hash) and write it as one batch.
  */
 export interface GroupStore {
   append(records: readonly GroupStoreRecord[]): Promise<void>;

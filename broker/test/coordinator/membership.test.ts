@@ -585,4 +585,14 @@ describe("shutdown", () => {
     expect((await coordinator.joinGroup(joinRequest())).errorCode).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     expect(coordinator.heartbeat(heartbeat("x", 1)).errorCode).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   });
+
+  it("answers a parked SyncGroup too", async () => {
+    const { coordinator, scheduler } = await startCoordinator();
+    const [, b] = await joinPair(coordinator);
+    const followerSync = coordinator.syncGroup(syncRequest({ generationId: 2, memberId: b.memberId }));
+    expect(await isSettled(followerSync)).toBe(false);
+    coordinator.shutdown();
+    expect((await followerSync).errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+    expect(scheduler.pendingTasks).toBe(0);
+  });
 });
