@@ -5,8 +5,9 @@ import type { RequestDispatcher } from "./network/types.ts";
 import { startNetwork } from "./network/server.ts";
 import { ExitCode, StartupError } from "./runtime/exit-codes.ts";
 import { Lifecycle } from "./runtime/lifecycle.ts";
-import { createLogger, type Logger } from "./runtime/logger.ts";
-import { createMetrics, startMetricsServer, type BrokerMetrics } from "./runtime/metrics.ts";
+import { createLogger } from "./runtime/logger.ts";
+import { createMetrics, startMetricsServer } from "./runtime/metrics.ts";
+import { startBroker } from "./broker.ts";
 
 export interface MainIo {
   readonly stdout: (text: string) => void;
@@ -17,27 +18,6 @@ const defaultIo: MainIo = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
 };
-
-export interface DispatcherDeps {
-  readonly config: BrokerConfig;
-  readonly logger: Logger;
-  readonly metrics: BrokerMetrics;
-}
-
-/**
- * TEMPORARY until broker/src/handlers/dispatcher.ts exists: closes every connection on its first request, so the
- * process, listeners, config and metrics can be run end to end before the request handlers land. Replace with
- * `createDispatcher(deps)` from ./handlers/dispatcher.ts.
- */
-function createTemporaryClosingDispatcher(deps: DispatcherDeps): RequestDispatcher {
-  deps.logger.warn("No request handlers yet: every connection is closed on its first request");
-  return {
-    dispatch(_frame, connection) {
-      connection.closeAfterResponse("request handlers are not implemented yet");
-      return Promise.resolve(null);
-    },
-  };
-}
 
 /**
  * Composition root: arguments → config → logger → metrics → listeners. Resolves with the process exit code once the
@@ -87,7 +67,12 @@ export async function main(
         (server) => server.close(),
       );
     }
-    const dispatcher = createTemporaryClosingDispatcher({ config, logger, metrics });
+    const broker = await lifecycle.start(
+      "broker",
+      () => startBroker({ config, logger, metrics }),
+      (b) => b.close(),
+    );
+    const dispatcher: RequestDispatcher = broker.dispatcher;
     // Controller listeners carry KRaft's quorum protocol, which a single combined node does not need yet.
     const clientListeners = config.listeners.filter((l) => !l.isController);
     await lifecycle.start(

@@ -1,0 +1,147 @@
+import type { Logger } from "pino";
+import type { BrokerConfig } from "./config/broker-config.ts";
+import { GroupCoordinator } from "./coordinator/index.ts";
+import { createDispatcher, type Dispatcher } from "./handlers/dispatcher.ts";
+import { createHandlers } from "./handlers/registry.ts";
+import type { BrokerServices } from "./handlers/services.ts";
+import { LogManager } from "./log/index.ts";
+import { TopicAdmin } from "./metadata/topic-admin.ts";
+import { TopicRegistry } from "./metadata/topic-registry.ts";
+import { LogGroupStore } from "./partitions/offsets-store.ts";
+import { PartitionManager } from "./partitions/partition-manager.ts";
+import { ProducerIdAllocator } from "./partitions/producer-ids.ts";
+import { API_CODECS } from "./protocol/index.ts";
+import type { BrokerMetrics } from "./runtime/metrics.ts";
+
+export const OFFSETS_TOPIC = "__consumer_offsets";
+
+export interface Broker {
+  readonly services: BrokerServices;
+  readonly dispatcher: Dispatcher;
+  /** Stops the coordinator, wakes long-polls and closes every log cleanly (the clean-shutdown marker skips recovery). */
+  close(): Promise<void>;
+}
+
+export interface BrokerOptions {
+  config: BrokerConfig;
+  logger: Logger;
+  metrics?: BrokerMetrics;
+  clock?: () => number;
+}
+
+/** Builds the broker's domain services on the first log dir and wires them to the request handlers. */
+export async function startBroker(options: BrokerOptions): Promise<Broker> {
+  const { config, logger } = options;
+  const clock = options.clock ?? Date.now;
+  const metadataDir = config.logDirs[0];
+  if (metadataDir === undefined) throw new Error("log.dirs is empty");
+  const topics = await TopicRegistry.open({ dir: metadataDir, clusterId: config.clusterId, logger });
+  // The admin computes per-topic storage settings; the log manager needs them for partitions it finds at start.
+  const adminRef: { current?: TopicAdmin } = {};
+  const logs = await LogManager.open({
+    logDirs: config.logDirs,
+    config: {
+      segmentBytes: config.logSegmentBytes,
+      segmentMs: config.logRollMs,
+      indexIntervalBytes: config.logIndexIntervalBytes,
+      retentionMs: config.logRetentionMs,
+      retentionBytes: config.logRetentionBytes,
+      flushIntervalMessages: config.logFlushIntervalMessages,
+      flushIntervalMs: config.logFlushIntervalMs,
+    },
+    logger: logger.child({ component: "log" }),
+    clock,
+    retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
+    topicConfig: (topic) => (topics.get(topic) ? adminRef.current?.logConfigFor(topic) : undefined),
+  });
+  const partitions = new PartitionManager(logs, logger.child({ component: "partitions" }));
+  const admin = new TopicAdmin(config, topics, partitions, logger.child({ component: "admin" }));
+  adminRef.current = admin;
+  for (const topic of topics.list()) {
+    // Reapply topic settings now that the admin exists (the log manager opened them with broker defaults).
+    for (let p = 0; p < topic.partitions; p++) partitions.setConfig(topic.name, p, admin.logConfigFor(topic.name));
+  }
+  await partitions.removeUnknown((topic, partition) => {
+    const known = topics.get(topic);
+    return known !== undefined && partition < known.partitions;
+  });
+  for (const topic of topics.list()) {
+    for (let p = 0; p < topic.partitions; p++)
+      await partitions.createPartition(topic.name, p, admin.logConfigFor(topic.name));
+  }
+
+  if (!topics.get(OFFSETS_TOPIC)) {
+    const created = await admin.createTopic({
+      name: OFFSETS_TOPIC,
+      numPartitions: 1,
+      replicationFactor: 1,
+      configs: new Map([["cleanup.policy", "compact"]]),
+      validateOnly: false,
+    });
+    if (!created.topic) throw new Error(`cannot create ${OFFSETS_TOPIC}: ${created.errorMessage ?? created.errorCode}`);
+  }
+  const offsetsLog = partitions.log(OFFSETS_TOPIC, 0);
+  if (!offsetsLog) throw new Error(`${OFFSETS_TOPIC}-0 has no log`);
+  const groups = new GroupCoordinator({
+    store: new LogGroupStore(offsetsLog, clock),
+    logger: logger.child({ component: "groups" }),
+    config: {
+      initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+      minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
+      maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+      offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
+    },
+  });
+  await groups.start();
+
+  const producerIds = new ProducerIdAllocator(
+    topics.producerIdBlockEnd,
+    (end) => topics.setProducerIdBlockEnd(end),
+    logger.child({ component: "producer-ids" }),
+  );
+  const services: BrokerServices = {
+    config,
+    clusterId: topics.clusterId,
+    topics,
+    admin,
+    partitions,
+    groups,
+    producerIds,
+    logger,
+    clock,
+  };
+
+  const metrics = options.metrics;
+  if (metrics) {
+    metrics.setPartitionStatsSource(() =>
+      logs.partitions().map(({ topic, partition, log }) => ({ topic, partition, logSizeBytes: log.sizeBytes() })),
+    );
+    metrics.setGroupLagSource(() =>
+      groups
+        .lag((topic, partition) => partitions.log(topic, partition)?.highWatermark ?? null)
+        .map((l) => ({ group: l.groupId, topic: l.topic, partition: l.partition, lag: Number(l.lag) })),
+    );
+  }
+  const apiName = (apiKey: number) =>
+    (API_CODECS as Record<number, { name: string } | undefined>)[apiKey]?.name ?? String(apiKey);
+  const dispatcher = createDispatcher({
+    handlers: createHandlers(services),
+    logger,
+    ...(metrics && {
+      metrics: {
+        requestCompleted: (apiKey, apiVersion, seconds) => metrics.observeRequest(apiName(apiKey), apiVersion, seconds),
+        requestFailed: (apiKey, reason) => metrics.observeRequestFailure(apiName(apiKey), reason),
+      },
+    }),
+  });
+
+  return {
+    services,
+    dispatcher,
+    async close() {
+      groups.shutdown();
+      partitions.wakeAll();
+      await logs.close();
+    },
+  };
+}

@@ -1,0 +1,123 @@
+import type { Logger } from "pino";
+import {
+  ApiKey,
+  ApiVersionsResponse,
+  DecodeError,
+  encodeResponse,
+  ErrorCode,
+  parseRequestHeader,
+  type ApiVersionsResponse as ApiVersionsResponseBody,
+} from "../protocol/index.ts";
+import type { AnyHandler, RequestContext } from "./handler.ts";
+
+/** What the dispatcher needs of a connection; the network layer's connection context satisfies it. */
+export interface DispatchConnection {
+  readonly id: string;
+  readonly listenerName: string;
+  readonly remoteAddress: string;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  closeAfterResponse(reason: string): void;
+}
+
+export interface Dispatcher {
+  dispatch(frame: Buffer, connection: DispatchConnection): Promise<Buffer | null>;
+}
+
+/** Per-request metrics hooks, so the dispatcher does not depend on a metrics library. */
+export interface RequestMetrics {
+  requestCompleted(apiKey: number, apiVersion: number, seconds: number): void;
+  requestFailed(apiKey: number, reason: string): void;
+}
+
+export const NO_REQUEST_METRICS: RequestMetrics = {
+  requestCompleted: () => undefined,
+  requestFailed: () => undefined,
+};
+
+export interface DispatcherOptions {
+  handlers: readonly AnyHandler[];
+  logger: Logger;
+  metrics?: RequestMetrics;
+}
+
+/** Kafka closes the connection on requests it cannot parse or does not support; the network layer does the closing. */
+export class RequestRejected extends Error {
+  override readonly name = "RequestRejected";
+}
+
+/**
+ * Turns request frames into handler calls: parses the header, checks the API and version, decodes the body, runs the
+ * handler and encodes its response with the right header version.
+ */
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const byKey = new Map(options.handlers.map((h) => [h.apiKey, h]));
+  const metrics = options.metrics ?? NO_REQUEST_METRICS;
+  const apiVersionsRange = byKey.get(ApiKey.ApiVersions);
+
+  return {
+    async dispatch(frame: Buffer, connection: DispatchConnection): Promise<Buffer | null> {
+      const started = process.hrtime.bigint();
+      let parsed;
+      try {
+        parsed = parseRequestHeader(frame);
+      } catch (error) {
+        metrics.requestFailed(-1, "malformed_header");
+        throw new RequestRejected(`malformed request header: ${String(error)}`);
+      }
+      const { header } = parsed;
+      const apiKey = header.requestApiKey;
+      const apiVersion = header.requestApiVersion;
+      const handler = byKey.get(apiKey);
+      if (!handler) {
+        metrics.requestFailed(apiKey, "unsupported_api");
+        throw new RequestRejected(
+          `unsupported API key ${apiKey} (version ${apiVersion}) from ${header.clientId ?? "?"}`,
+        );
+      }
+      if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
+        if (apiKey === ApiKey.ApiVersions && apiVersionsRange) {
+          // A client newer than us: answer in v0 with our range so it can retry with a version we speak.
+          metrics.requestFailed(apiKey, "unsupported_version");
+          const body: ApiVersionsResponseBody = {
+            ...ApiVersionsResponse.create(),
+            errorCode: ErrorCode.UNSUPPORTED_VERSION,
+            apiKeys: [{ apiKey, minVersion: apiVersionsRange.minVersion, maxVersion: apiVersionsRange.maxVersion }],
+          };
+          return encodeResponse(apiKey, 0, header.correlationId, ApiVersionsResponse, body);
+        }
+        metrics.requestFailed(apiKey, "unsupported_version");
+        throw new RequestRejected(
+          `unsupported version ${apiVersion} of API ${apiKey} (supported ${handler.minVersion}-${handler.maxVersion})`,
+        );
+      }
+      let request: unknown;
+      try {
+        request = handler.request.read(parsed.body, apiVersion);
+      } catch (error) {
+        metrics.requestFailed(apiKey, "malformed_body");
+        if (error instanceof DecodeError) {
+          throw new RequestRejected(`malformed ${handler.request.name} v${apiVersion}: ${error.message}`);
+        }
+        throw error;
+      }
+      const context: RequestContext = {
+        apiKey,
+        apiVersion,
+        correlationId: header.correlationId,
+        clientId: header.clientId ?? null,
+        listenerName: connection.listenerName,
+        connectionId: connection.id,
+        clientHost: connection.remoteAddress,
+        logger: connection.logger,
+        signal: connection.signal,
+        closeAfterResponse: (reason) => connection.closeAfterResponse(reason),
+      };
+      const response = await handler.handle(request, context);
+      const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.requestCompleted(apiKey, apiVersion, elapsed);
+      if (response === null) return null;
+      return encodeResponse(apiKey, apiVersion, header.correlationId, handler.response, response);
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import type { Logger } from "pino";
+import type { MessageCodec } from "../protocol/index.ts";
+
+/** What a handler may know about the request beyond its body. Sockets stay in the network layer. */
+export interface RequestContext {
+  readonly apiKey: number;
+  readonly apiVersion: number;
+  readonly correlationId: number;
+  readonly clientId: string | null;
+  /** The listener the request arrived on: Metadata answers with that listener's advertised address. */
+  readonly listenerName: string;
+  readonly connectionId: string;
+  readonly clientHost: string;
+  readonly logger: Logger;
+  /** Aborted when the connection closes or the broker stops, so long waits end early. */
+  readonly signal: AbortSignal;
+  /** Close the connection after this request's response (or right away when there is none). */
+  closeAfterResponse(reason: string): void;
+}
+
+/**
+ * One Kafka API. `minVersion`-`maxVersion` is what ApiVersions advertises; versions in `refusedVersions` are advertised
+ * for old clients' feature checks but answered with UNSUPPORTED_VERSION by the handler itself.
+ */
+export interface Handler<Req, Res> {
+  readonly apiKey: number;
+  readonly minVersion: number;
+  readonly maxVersion: number;
+  readonly request: MessageCodec<Req>;
+  readonly response: MessageCodec<Res>;
+  /** Resolves to the response body, or null when the request gets no response (Produce with acks=0). */
+  handle(request: Req, context: RequestContext): Promise<Res | null>;
+}
+
+export type AnyHandler = Handler<unknown, unknown>;
+
+/** Keeps the request and response types tied together at the definition, then erases them for the registry. */
+export function defineHandler<Req, Res>(handler: Handler<Req, Res>): AnyHandler {
+  return handler;
+}

@@ -1,0 +1,298 @@
+import type { Logger } from "pino";
+import type { BrokerConfig } from "../config/broker-config.ts";
+import type { LogConfig } from "../log/index.ts";
+import type { PartitionManager } from "../partitions/partition-manager.ts";
+import { ErrorCode } from "../protocol/errors.ts";
+import {
+  CONFIG_SOURCE_CODE,
+  staticBrokerDefaults,
+  TOPIC_CONFIG_BY_BROKER_KEY,
+  TOPIC_CONFIG_BY_NAME,
+  TOPIC_CONFIGS,
+  type ConfigSourceKind,
+} from "./topic-config.ts";
+import { topicNameProblem, type TopicMetadata, type TopicRegistry } from "./topic-registry.ts";
+
+// Topic lifecycle and configuration rules shared by CreateTopics, Metadata auto-creation, DeleteTopics,
+// CreatePartitions and the config APIs, so each handler only translates wire types.
+
+export const MAX_PARTITIONS = 10_000;
+
+export interface AdminResult {
+  errorCode: number;
+  errorMessage: string | null;
+}
+
+const OK: AdminResult = { errorCode: ErrorCode.NONE, errorMessage: null };
+
+function fail(errorCode: number, errorMessage: string): AdminResult {
+  return { errorCode, errorMessage };
+}
+
+export interface EffectiveConfig {
+  name: string;
+  value: string;
+  source: ConfigSourceKind;
+  sourceCode: number;
+  readOnly: boolean;
+  isSensitive: boolean;
+  configType: number;
+  documentation: string;
+  /** Values from the other levels, most specific first, for DescribeConfigs synonyms. */
+  synonyms: { name: string; value: string; source: ConfigSourceKind; sourceCode: number }[];
+}
+
+export interface CreateTopicRequest {
+  name: string;
+  /** -1 means the broker default. */
+  numPartitions: number;
+  /** -1 means the broker default. */
+  replicationFactor: number;
+  /** Explicit assignments, partition → replicas; on a single node every replica must be this node. */
+  assignments?: ReadonlyMap<number, readonly number[]>;
+  configs: ReadonlyMap<string, string | null>;
+  validateOnly: boolean;
+}
+
+export class TopicAdmin {
+  constructor(
+    private readonly config: BrokerConfig,
+    private readonly registry: TopicRegistry,
+    private readonly partitions: PartitionManager,
+    private readonly logger: Logger,
+  ) {}
+
+  get nodeId(): number {
+    return this.config.nodeId;
+  }
+
+  async createTopic(request: CreateTopicRequest): Promise<AdminResult & { topic?: TopicMetadata }> {
+    const nameProblem = topicNameProblem(request.name);
+    if (nameProblem) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
+    if (this.registry.get(request.name)) {
+      return fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${request.name}' already exists.`);
+    }
+    const collision = this.registry
+      .list()
+      .find((t) => t.name.replaceAll(".", "_") === request.name.replaceAll(".", "_"));
+    if (collision) {
+      return fail(
+        ErrorCode.INVALID_TOPIC_EXCEPTION,
+        `topic '${request.name}' collides with existing topic '${collision.name}'`,
+      );
+    }
+    let partitions = request.numPartitions === -1 ? this.config.numPartitions : request.numPartitions;
+    const replicationFactor =
+      request.replicationFactor === -1 ? this.config.defaultReplicationFactor : request.replicationFactor;
+    if (request.assignments && request.assignments.size > 0) {
+      if (request.numPartitions !== -1 || request.replicationFactor !== -1) {
+        return fail(
+          ErrorCode.INVALID_REQUEST,
+          "give either replica assignments or numPartitions/replicationFactor, not both",
+        );
+      }
+      partitions = request.assignments.size;
+      for (const [partition, replicas] of request.assignments) {
+        if (partition < 0 || partition >= partitions) {
+          return fail(
+            ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+            `partitions must be numbered 0-${partitions - 1}, got ${partition}`,
+          );
+        }
+        if (replicas.length === 0 || replicas.some((r) => r !== this.nodeId)) {
+          return fail(
+            ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+            `this cluster has one broker (id ${this.nodeId}); cannot place replicas on ${replicas.join(",")}`,
+          );
+        }
+      }
+    } else {
+      if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+        return fail(
+          ErrorCode.INVALID_PARTITIONS,
+          `number of partitions must be between 1 and ${MAX_PARTITIONS}, got ${partitions}`,
+        );
+      }
+      if (replicationFactor < 1) {
+        return fail(
+          ErrorCode.INVALID_REPLICATION_FACTOR,
+          `replication factor must be at least 1, got ${replicationFactor}`,
+        );
+      }
+      if (replicationFactor > 1) {
+        return fail(
+          ErrorCode.INVALID_REPLICATION_FACTOR,
+          `Replication factor: ${replicationFactor} larger than available brokers: 1.`,
+        );
+      }
+    }
+    const configs: Record<string, string> = {};
+    for (const [name, value] of request.configs) {
+      if (value === null) continue;
+      const problem = this.configProblem(name, value);
+      if (problem) return fail(ErrorCode.INVALID_CONFIG, problem);
+      configs[name] = value;
+    }
+    if (request.validateOnly) return OK;
+    const topic = await this.registry.create({
+      name: request.name,
+      partitions,
+      configs,
+      internal: request.name.startsWith("__"),
+    });
+    const logConfig = this.logConfigFor(topic.name);
+    for (let p = 0; p < partitions; p++) await this.partitions.createPartition(topic.name, p, logConfig);
+    return { ...OK, topic };
+  }
+
+  async deleteTopic(name: string): Promise<AdminResult> {
+    const topic = this.registry.get(name);
+    if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic: ${name}`);
+    if (topic.internal && name === "__consumer_offsets") {
+      return fail(ErrorCode.TOPIC_AUTHORIZATION_FAILED, "the internal offsets topic cannot be deleted");
+    }
+    // Registry first: a crash between the two steps leaves orphan directories, which the next start removes.
+    await this.registry.delete(name);
+    for (let p = 0; p < topic.partitions; p++) await this.partitions.deletePartition(name, p);
+    return OK;
+  }
+
+  async createPartitions(name: string, count: number, validateOnly: boolean): Promise<AdminResult> {
+    const topic = this.registry.get(name);
+    if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
+    if (count <= topic.partitions) {
+      return fail(
+        ErrorCode.INVALID_PARTITIONS,
+        `Topic currently has ${topic.partitions} partitions, which is higher than or equal to the requested ${count}.`,
+      );
+    }
+    if (count > MAX_PARTITIONS) return fail(ErrorCode.INVALID_PARTITIONS, `at most ${MAX_PARTITIONS} partitions`);
+    if (validateOnly) return OK;
+    const logConfig = this.logConfigFor(name);
+    for (let p = topic.partitions; p < count; p++) await this.partitions.createPartition(name, p, logConfig);
+    await this.registry.update(name, { partitions: count });
+    return OK;
+  }
+
+  /** Returns why `name=value` is not an acceptable topic config, or undefined. */
+  configProblem(name: string, value: string): string | undefined {
+    const def = TOPIC_CONFIG_BY_NAME.get(name);
+    if (!def) {
+      return `Unknown topic config name: ${name} (supported: ${TOPIC_CONFIGS.map((d) => d.name).join(", ")})`;
+    }
+    const problem = def.validate(value);
+    return problem ? `Invalid value ${value} for configuration ${name}: ${problem}` : undefined;
+  }
+
+  /** Returns why `key=value` is not an acceptable dynamic broker config, or undefined. */
+  brokerConfigProblem(key: string, value: string): string | undefined {
+    const def = TOPIC_CONFIG_BY_BROKER_KEY.get(key);
+    if (!def) {
+      return `Cannot update broker config ${key} dynamically (supported: ${TOPIC_CONFIGS.map((d) => d.brokerKey).join(", ")})`;
+    }
+    const problem = def.validate(value);
+    return problem ? `Invalid value ${value} for configuration ${key}: ${problem}` : undefined;
+  }
+
+  /** Replaces a topic's overrides (AlterConfigs semantics: keys not given return to their defaults). */
+  async setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
+    const topic = await this.registry.update(name, { configs });
+    this.logger.info({ topic: name, configs }, "Updated topic configs");
+    const logConfig = this.logConfigFor(name);
+    for (let p = 0; p < topic.partitions; p++) this.partitions.setConfig(name, p, logConfig);
+  }
+
+  async setBrokerConfigs(configs: Record<string, string>): Promise<void> {
+    await this.registry.setBrokerConfigs(configs);
+    this.logger.info({ configs }, "Updated dynamic broker configs");
+    for (const topic of this.registry.list()) {
+      const logConfig = this.logConfigFor(topic.name);
+      for (let p = 0; p < topic.partitions; p++) this.partitions.setConfig(topic.name, p, logConfig);
+    }
+  }
+
+  /** The value of every topic config for `name`, with where it came from. */
+  topicConfigs(name: string): EffectiveConfig[] {
+    const topic = this.registry.get(name);
+    const statics = staticBrokerDefaults(this.config);
+    const dynamic = this.registry.dynamicBrokerConfigs();
+    return TOPIC_CONFIGS.map((def) => {
+      const levels: { name: string; value: string; source: ConfigSourceKind }[] = [];
+      const override = topic?.configs[def.name];
+      if (override !== undefined) levels.push({ name: def.name, value: override, source: "TOPIC_CONFIG" });
+      const dyn = dynamic[def.brokerKey];
+      if (dyn !== undefined) levels.push({ name: def.brokerKey, value: dyn, source: "DYNAMIC_DEFAULT_BROKER_CONFIG" });
+      const stat = statics.get(def.brokerKey);
+      if (stat?.isSet) levels.push({ name: def.brokerKey, value: stat.value, source: "STATIC_BROKER_CONFIG" });
+      levels.push({ name: def.brokerKey, value: stat?.value ?? def.kafkaDefault, source: "DEFAULT_CONFIG" });
+      const winner = levels[0] ?? { value: def.kafkaDefault, source: "DEFAULT_CONFIG" as const };
+      return {
+        name: def.name,
+        value: winner.value,
+        source: winner.source,
+        sourceCode: CONFIG_SOURCE_CODE[winner.source],
+        readOnly: false,
+        isSensitive: false,
+        configType: def.configType,
+        documentation: def.documentation,
+        synonyms: levels.map((l) => ({ ...l, sourceCode: CONFIG_SOURCE_CODE[l.source] })),
+      };
+    });
+  }
+
+  /** The broker's own configs: every key of server.properties we support, plus the dynamic overrides. */
+  brokerConfigs(): EffectiveConfig[] {
+    const dynamic = this.registry.dynamicBrokerConfigs();
+    const entries = this.config.entries as Readonly<Record<string, { value: string | null; source: string }>>;
+    const statics = staticBrokerDefaults(this.config);
+    const names = new Set([...Object.keys(entries), ...TOPIC_CONFIGS.map((d) => d.brokerKey)]);
+    return [...names].sort().map((name) => {
+      const entry = entries[name];
+      const def = TOPIC_CONFIG_BY_BROKER_KEY.get(name);
+      const staticValue = statics.get(name)?.value ?? entry?.value ?? "";
+      const staticSource: ConfigSourceKind =
+        entry && entry.source !== "default" ? "STATIC_BROKER_CONFIG" : "DEFAULT_CONFIG";
+      const dyn = dynamic[name];
+      const source: ConfigSourceKind = dyn !== undefined ? "DYNAMIC_DEFAULT_BROKER_CONFIG" : staticSource;
+      const synonyms = [
+        ...(dyn !== undefined ? [{ name, value: dyn, source: "DYNAMIC_DEFAULT_BROKER_CONFIG" as const }] : []),
+        { name, value: staticValue, source: staticSource },
+      ];
+      return {
+        name,
+        value: dyn ?? staticValue,
+        source,
+        sourceCode: CONFIG_SOURCE_CODE[source],
+        readOnly: def === undefined,
+        isSensitive: false,
+        configType: def?.configType ?? 2,
+        documentation: def?.documentation ?? "",
+        synonyms: synonyms.map((s) => ({ ...s, sourceCode: CONFIG_SOURCE_CODE[s.source] })),
+      };
+    });
+  }
+
+  configValue(topic: string, name: string): string {
+    const found = this.topicConfigs(topic).find((c) => c.name === name);
+    if (!found) throw new Error(`unknown topic config ${name}`);
+    return found.value;
+  }
+
+  /** Storage settings for a topic's partitions, from its effective configs. */
+  logConfigFor(topic: string): Partial<LogConfig> {
+    const value = (name: string) => this.configValue(topic, name);
+    const int = (name: string) => {
+      const n = Number(value(name));
+      return n > Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : n;
+    };
+    return {
+      segmentBytes: int("segment.bytes"),
+      segmentMs: int("segment.ms"),
+      indexIntervalBytes: this.config.logIndexIntervalBytes,
+      retentionMs: value("cleanup.policy").includes("delete") ? int("retention.ms") : -1,
+      retentionBytes: value("cleanup.policy").includes("delete") ? int("retention.bytes") : -1,
+      flushIntervalMessages: int("flush.messages"),
+      flushIntervalMs: Math.max(1, int("flush.ms")),
+    };
+  }
+}

@@ -1,0 +1,155 @@
+import type { BrokerConfig } from "../config/broker-config.ts";
+
+// Topic-level configs the broker understands, each with the broker key that supplies its default. Kafka resolves a
+// topic's value as: topic override, else dynamic broker default, else static broker config, else Kafka's default.
+
+export type ConfigSourceKind =
+  "TOPIC_CONFIG" | "DYNAMIC_DEFAULT_BROKER_CONFIG" | "STATIC_BROKER_CONFIG" | "DEFAULT_CONFIG";
+
+/** Kafka's DescribeConfigs ConfigSource codes. */
+export const CONFIG_SOURCE_CODE: Record<ConfigSourceKind, number> = {
+  TOPIC_CONFIG: 1,
+  DYNAMIC_DEFAULT_BROKER_CONFIG: 3,
+  STATIC_BROKER_CONFIG: 4,
+  DEFAULT_CONFIG: 5,
+};
+
+export interface TopicConfigDefinition {
+  readonly name: string;
+  /** The broker key whose value is the default for every topic. */
+  readonly brokerKey: string;
+  /** Kafka's DescribeConfigs ConfigType: 1 boolean, 2 string, 3 int, 4 short, 5 long, 6 double, 7 list. */
+  readonly configType: number;
+  readonly documentation: string;
+  /** Returns why the value is invalid, or undefined when it is fine. */
+  validate(value: string): string | undefined;
+  /** Kafka's own default, used when the broker config does not set the broker key. */
+  readonly kafkaDefault: string;
+}
+
+const LONG = /^-?\d+$/;
+
+function long(min: number): (value: string) => string | undefined {
+  return (value) => {
+    if (!LONG.test(value.trim())) return `must be an integer`;
+    const n = Number(value);
+    if (!Number.isSafeInteger(n)) return `is out of range`;
+    if (n < min) return `must be at least ${min}`;
+    return undefined;
+  };
+}
+
+function oneOf(...allowed: string[]): (value: string) => string | undefined {
+  return (value) => (allowed.includes(value.trim()) ? undefined : `must be one of ${allowed.join(", ")}`);
+}
+
+export const TOPIC_CONFIGS: readonly TopicConfigDefinition[] = [
+  {
+    name: "cleanup.policy",
+    brokerKey: "log.cleanup.policy",
+    configType: 7,
+    documentation: "delete: remove old segments by retention.ms and retention.bytes; compact is not supported yet.",
+    validate: (value) => {
+      const parts = value.split(",").map((p) => p.trim());
+      if (parts.length === 0 || parts.some((p) => p !== "delete" && p !== "compact"))
+        return "must be delete and/or compact";
+      return undefined;
+    },
+    kafkaDefault: "delete",
+  },
+  {
+    name: "retention.ms",
+    brokerKey: "log.retention.ms",
+    configType: 5,
+    documentation: "How long to keep a segment after its newest record; -1 keeps data forever.",
+    validate: long(-1),
+    kafkaDefault: "604800000",
+  },
+  {
+    name: "retention.bytes",
+    brokerKey: "log.retention.bytes",
+    configType: 5,
+    documentation: "Largest size of a partition before old segments are deleted; -1 means no limit.",
+    validate: long(-1),
+    kafkaDefault: "-1",
+  },
+  {
+    name: "segment.bytes",
+    brokerKey: "log.segment.bytes",
+    configType: 3,
+    documentation: "Size at which a new segment file is started.",
+    validate: (value) => long(14)(value) ?? (Number(value) > 2147483647 ? "must be at most 2147483647" : undefined),
+    kafkaDefault: "1073741824",
+  },
+  {
+    name: "segment.ms",
+    brokerKey: "log.roll.ms",
+    configType: 5,
+    documentation: "Age of a segment's first record after which a new segment is started.",
+    validate: long(1),
+    kafkaDefault: "604800000",
+  },
+  {
+    name: "min.insync.replicas",
+    brokerKey: "min.insync.replicas",
+    configType: 3,
+    documentation: "Replicas that must acknowledge an acks=all write.",
+    validate: long(1),
+    kafkaDefault: "1",
+  },
+  {
+    name: "max.message.bytes",
+    brokerKey: "message.max.bytes",
+    configType: 3,
+    documentation: "Largest record batch the topic accepts.",
+    validate: long(0),
+    kafkaDefault: "1048588",
+  },
+  {
+    name: "message.timestamp.type",
+    brokerKey: "log.message.timestamp.type",
+    configType: 2,
+    documentation: "CreateTime keeps the producer's timestamps; LogAppendTime stamps batches with the broker's clock.",
+    validate: oneOf("CreateTime", "LogAppendTime"),
+    kafkaDefault: "CreateTime",
+  },
+  {
+    name: "flush.messages",
+    brokerKey: "log.flush.interval.messages",
+    configType: 5,
+    documentation: "Force an fsync after this many unflushed records.",
+    validate: long(1),
+    kafkaDefault: "9223372036854775807",
+  },
+  {
+    name: "flush.ms",
+    brokerKey: "log.flush.interval.ms",
+    configType: 5,
+    documentation: "Force an fsync this long after the first unflushed record.",
+    validate: long(0),
+    kafkaDefault: "9223372036854775807",
+  },
+];
+
+export const TOPIC_CONFIG_BY_NAME = new Map(TOPIC_CONFIGS.map((d) => [d.name, d]));
+export const TOPIC_CONFIG_BY_BROKER_KEY = new Map(TOPIC_CONFIGS.map((d) => [d.brokerKey, d]));
+
+/** Static broker values for the broker keys above, as strings, from the parsed server.properties. */
+export function staticBrokerDefaults(config: BrokerConfig): Map<string, { value: string; isSet: boolean }> {
+  const entries = config.entries as Readonly<Record<string, { value: string | null; source: string } | undefined>>;
+  const out = new Map<string, { value: string; isSet: boolean }>();
+  const derived: Record<string, string> = {
+    "log.retention.ms": String(config.logRetentionMs),
+    "log.retention.bytes": String(config.logRetentionBytes),
+    "log.segment.bytes": String(config.logSegmentBytes),
+    "log.roll.ms": String(config.logRollMs),
+    "message.max.bytes": String(config.messageMaxBytes),
+  };
+  for (const def of TOPIC_CONFIGS) {
+    const entry = entries[def.brokerKey];
+    const value = derived[def.brokerKey] ?? entry?.value ?? def.kafkaDefault;
+    const isSet = entry !== undefined && entry.source !== "default";
+    out.set(def.brokerKey, { value, isSet });
+  }
+  return out;
+}

@@ -1,0 +1,176 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { Logger } from "pino";
+
+// The single node's cluster metadata: topics, their ids, partition counts and config overrides, plus dynamic broker
+// configs. It is small and changes rarely, so it lives in one JSON file replaced atomically (write, fsync, rename,
+// fsync the directory): a crash leaves either the old or the new file, never a torn one.
+
+export const METADATA_FILE = "__tributary_metadata.json";
+
+export interface TopicMetadata {
+  readonly name: string;
+  /** Canonical UUID string; Kafka clients see it as the topic id in Metadata v10+ and Fetch v13+. */
+  readonly id: string;
+  readonly partitions: number;
+  readonly configs: Readonly<Record<string, string>>;
+  readonly internal: boolean;
+}
+
+interface MetadataFile {
+  version: 1;
+  clusterId: string;
+  topics: TopicMetadata[];
+  brokerConfigs: Record<string, string>;
+  /** Producer ids below this may have been handed out; a restart continues from here. */
+  producerIdBlockEnd?: string;
+}
+
+export const MAX_TOPIC_NAME_LENGTH = 249;
+const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
+
+/** Kafka's topic name rules; returns why a name is invalid, or undefined. */
+export function topicNameProblem(name: string): string | undefined {
+  if (name.length === 0) return "topic name is empty";
+  if (name === "." || name === "..") return `topic name "${name}" is not allowed`;
+  if (name.length > MAX_TOPIC_NAME_LENGTH) return `topic name is longer than ${MAX_TOPIC_NAME_LENGTH} characters`;
+  if (!LEGAL_TOPIC_NAME.test(name))
+    return `topic name "${name}" has characters other than ASCII letters, digits, '.', '_' and '-'`;
+  return undefined;
+}
+
+export class TopicRegistry {
+  private readonly byName = new Map<string, TopicMetadata>();
+  private readonly byId = new Map<string, TopicMetadata>();
+  private brokerConfigs: Record<string, string> = {};
+  private producerIdEnd = 0n;
+  private writing: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly path: string,
+    readonly clusterId: string,
+    private readonly logger: Logger,
+  ) {}
+
+  static async open(options: { dir: string; clusterId: string | null; logger: Logger }): Promise<TopicRegistry> {
+    const path = join(options.dir, METADATA_FILE);
+    await mkdir(options.dir, { recursive: true });
+    let data: MetadataFile | undefined;
+    try {
+      data = JSON.parse(await readFile(path, "utf8")) as MetadataFile;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+        throw new Error(`cannot read cluster metadata ${path}: ${String(error)}`, { cause: error });
+      }
+    }
+    if (data && options.clusterId !== null && data.clusterId !== options.clusterId) {
+      throw new Error(
+        `cluster id mismatch: ${path} belongs to cluster ${data.clusterId}, but the configuration says ${options.clusterId}`,
+      );
+    }
+    const clusterId = data?.clusterId ?? options.clusterId ?? randomUUID();
+    const registry = new TopicRegistry(path, clusterId, options.logger);
+    for (const topic of data?.topics ?? []) registry.index(topic);
+    registry.brokerConfigs = data?.brokerConfigs ?? {};
+    registry.producerIdEnd = BigInt(data?.producerIdBlockEnd ?? "0");
+    if (!data) await registry.persist();
+    return registry;
+  }
+
+  private index(topic: TopicMetadata): void {
+    this.byName.set(topic.name, topic);
+    this.byId.set(topic.id, topic);
+  }
+
+  get(name: string): TopicMetadata | undefined {
+    return this.byName.get(name);
+  }
+
+  getById(id: string): TopicMetadata | undefined {
+    return this.byId.get(id);
+  }
+
+  list(): TopicMetadata[] {
+    return [...this.byName.values()];
+  }
+
+  dynamicBrokerConfigs(): Readonly<Record<string, string>> {
+    return this.brokerConfigs;
+  }
+
+  async create(topic: Omit<TopicMetadata, "id"> & { id?: string }): Promise<TopicMetadata> {
+    if (this.byName.has(topic.name)) throw new Error(`topic ${topic.name} already exists`);
+    const created: TopicMetadata = { ...topic, id: topic.id ?? randomUUID() };
+    this.index(created);
+    await this.persist();
+    this.logger.info({ topic: created.name, topicId: created.id, partitions: created.partitions }, "Created topic");
+    return created;
+  }
+
+  async update(name: string, change: Partial<Pick<TopicMetadata, "partitions" | "configs">>): Promise<TopicMetadata> {
+    const current = this.byName.get(name);
+    if (!current) throw new Error(`unknown topic ${name}`);
+    const updated: TopicMetadata = { ...current, ...change };
+    this.index(updated);
+    await this.persist();
+    return updated;
+  }
+
+  async delete(name: string): Promise<TopicMetadata | undefined> {
+    const current = this.byName.get(name);
+    if (!current) return undefined;
+    this.byName.delete(name);
+    this.byId.delete(current.id);
+    await this.persist();
+    this.logger.info({ topic: name, topicId: current.id }, "Deleted topic");
+    return current;
+  }
+
+  /** Where producer id allocation resumes after a restart. */
+  get producerIdBlockEnd(): bigint {
+    return this.producerIdEnd;
+  }
+
+  async setProducerIdBlockEnd(end: bigint): Promise<void> {
+    this.producerIdEnd = end;
+    await this.persist();
+  }
+
+  async setBrokerConfigs(configs: Record<string, string>): Promise<void> {
+    this.brokerConfigs = { ...configs };
+    await this.persist();
+  }
+
+  /** Writes are serialised so that the file on disk always reflects the latest state once the promise resolves. */
+  private persist(): Promise<void> {
+    const snapshot: MetadataFile = {
+      version: 1,
+      clusterId: this.clusterId,
+      topics: this.list(),
+      brokerConfigs: this.brokerConfigs,
+      producerIdBlockEnd: String(this.producerIdEnd),
+    };
+    const next = this.writing.then(() => writeAtomically(this.path, JSON.stringify(snapshot, null, 2)));
+    this.writing = next.catch(() => undefined);
+    return next;
+  }
+}
+
+async function writeAtomically(path: string, content: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const file = await open(tmp, "w");
+  try {
+    await file.writeFile(content);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(tmp, path);
+  const dir = await open(dirname(path), "r");
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}

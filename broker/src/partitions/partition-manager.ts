@@ -1,0 +1,222 @@
+import type { Logger } from "pino";
+import type { LogConfig, LogManager, PartitionLog } from "../log/index.ts";
+import { ErrorCode } from "../protocol/errors.ts";
+import {
+  readBatchHeader,
+  splitBatches,
+  TIMESTAMP_TYPE_LOG_APPEND,
+  validateProduceRecords,
+} from "../protocol/records/index.ts";
+import { ProducerStateTable } from "./producer-state.ts";
+
+// Owns the partition logs of this node and what sits around each one: the producer state for idempotence, a lock
+// that makes check-then-append atomic, and the waiters of Fetch long-polls.
+
+/** This node is the only replica and its leadership never moves, so the leader epoch stays at 0. */
+export const LEADER_EPOCH = 0;
+const PRODUCER_STATE_SCAN_BYTES = 1024 * 1024;
+
+export interface ProduceOutcome {
+  errorCode: number;
+  errorMessage: string | null;
+  baseOffset: bigint;
+  /** -1 unless the topic uses LogAppendTime. */
+  logAppendTime: bigint;
+  logStartOffset: bigint;
+}
+
+export interface ProduceOptions {
+  maxMessageBytes: number;
+  logAppendTime: boolean;
+}
+
+interface PartitionState {
+  log: PartitionLog;
+  producers: ProducerStateTable;
+  lock: Promise<unknown>;
+}
+
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}-${partition}`;
+}
+
+export class PartitionManager {
+  private readonly state = new Map<string, PartitionState>();
+  private readonly waiters = new Set<{ keys: ReadonlySet<string>; wake: () => void }>();
+
+  constructor(
+    private readonly logs: LogManager,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Deletes partitions found on disk that the cluster metadata does not know (left by a crash mid-delete). */
+  async removeUnknown(isKnown: (topic: string, partition: number) => boolean): Promise<void> {
+    for (const { topic, partition } of this.logs.partitions()) {
+      if (isKnown(topic, partition)) continue;
+      this.logger.warn({ topic, partition }, "Removed the log of a partition that no longer exists");
+      await this.logs.deletePartition(topic, partition);
+    }
+  }
+
+  async createPartition(topic: string, partition: number, config: Partial<LogConfig>): Promise<void> {
+    await this.logs.getOrCreate(topic, partition, config);
+  }
+
+  async deletePartition(topic: string, partition: number): Promise<void> {
+    this.state.delete(partitionKey(topic, partition));
+    await this.logs.deletePartition(topic, partition);
+  }
+
+  log(topic: string, partition: number): PartitionLog | undefined {
+    return this.logs.get(topic, partition);
+  }
+
+  setConfig(topic: string, partition: number, config: Partial<LogConfig>): void {
+    this.logs.get(topic, partition)?.setConfig(config);
+  }
+
+  /** The per-partition state, with producer state rebuilt from the log the first time the partition is written. */
+  private stateFor(topic: string, partition: number): PartitionState | undefined {
+    const key = partitionKey(topic, partition);
+    const existing = this.state.get(key);
+    if (existing) return existing;
+    const log = this.logs.get(topic, partition);
+    if (!log) return undefined;
+    const created: PartitionState = { log, producers: new ProducerStateTable(), lock: Promise.resolve() };
+    this.state.set(key, created);
+    created.lock = rebuildProducerState(log, created.producers).catch((err: unknown) =>
+      this.logger.error({ err, topic, partition }, "Could not rebuild producer state; idempotence restarts fresh"),
+    );
+    return created;
+  }
+
+  /** Validates, deduplicates and appends one Produce partition's records. Never throws for bad client data. */
+  async produce(topic: string, partition: number, records: Buffer, options: ProduceOptions): Promise<ProduceOutcome> {
+    const state = this.stateFor(topic, partition);
+    if (!state) return failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topic}-${partition}`);
+    const verdict = validateProduceRecords(records, { maxMessageBytes: options.maxMessageBytes });
+    if (!verdict.ok) return failure(verdict.errorCode, verdict.message, state.log.logStartOffset);
+    // The batch is a view into the request frame, which the network layer may reuse once we answer: copy it before
+    // waiting for the lock.
+    const batch = Buffer.from(verdict.batch);
+    const header = verdict.header;
+    return this.exclusive(state, async () => {
+      const idempotent = header.producerId >= 0n;
+      if (idempotent) {
+        const seq = state.producers.check(
+          header.producerId,
+          header.producerEpoch,
+          header.baseSequence,
+          header.recordsCount,
+        );
+        if (seq.kind === "duplicate") {
+          return {
+            errorCode: ErrorCode.NONE,
+            errorMessage: null,
+            baseOffset: seq.batch.baseOffset,
+            logAppendTime: seq.batch.logAppendTime,
+            logStartOffset: state.log.logStartOffset,
+          };
+        }
+        if (seq.kind === "error") return failure(seq.errorCode, seq.message, state.log.logStartOffset);
+      }
+      const result = await state.log.append(batch, {
+        leaderEpoch: LEADER_EPOCH,
+        logAppendTime: options.logAppendTime,
+      });
+      const logAppendTime = result.logAppendTime ?? -1n;
+      if (idempotent) {
+        state.producers.record(header.producerId, header.producerEpoch, header.baseSequence, header.recordsCount, {
+          baseOffset: result.baseOffset,
+          lastOffset: result.lastOffset,
+          logAppendTime,
+        });
+      }
+      this.notify(partitionKey(topic, partition));
+      return {
+        errorCode: ErrorCode.NONE,
+        errorMessage: null,
+        baseOffset: result.baseOffset,
+        logAppendTime,
+        logStartOffset: state.log.logStartOffset,
+      };
+    });
+  }
+
+  private exclusive<T>(state: PartitionState, fn: () => Promise<T>): Promise<T> {
+    const run = state.lock.then(fn, fn);
+    state.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Resolves when any of `keys` gets new data, after `timeoutMs`, or when `signal` aborts, whichever comes first. */
+  waitForData(keys: ReadonlySet<string>, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted || timeoutMs <= 0) {
+        resolve();
+        return;
+      }
+      const waiter = {
+        keys,
+        wake: () => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", waiter.wake);
+          this.waiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.wake, timeoutMs);
+      signal.addEventListener("abort", waiter.wake, { once: true });
+      this.waiters.add(waiter);
+    });
+  }
+
+  private notify(key: string): void {
+    for (const waiter of [...this.waiters]) if (waiter.keys.has(key)) waiter.wake();
+  }
+
+  /** Wakes every long-poll so in-flight Fetches answer before the logs close. */
+  wakeAll(): void {
+    for (const waiter of [...this.waiters]) waiter.wake();
+  }
+}
+
+function failure(errorCode: number, message: string, logStartOffset = -1n): ProduceOutcome {
+  return { errorCode, errorMessage: message, baseOffset: -1n, logAppendTime: -1n, logStartOffset };
+}
+
+/**
+ * Rebuilds idempotence state from the tail of the log after a restart. Producers whose last batches lie further back
+ * are treated as unknown, which Kafka also does once their state expires: their next batch is accepted as is.
+ */
+async function rebuildProducerState(log: PartitionLog, table: ProducerStateTable): Promise<void> {
+  const segments = log.segments();
+  const tail = segments.slice(-2)[0];
+  let offset = tail
+    ? tail.baseOffset > log.logStartOffset
+      ? tail.baseOffset
+      : log.logStartOffset
+    : log.logStartOffset;
+  while (offset < log.logEndOffset) {
+    const read = await log.read(offset, PRODUCER_STATE_SCAN_BYTES);
+    try {
+      const { batches } = splitBatches(read.records);
+      if (batches.length === 0) break;
+      for (const batch of batches) {
+        const h = readBatchHeader(batch);
+        const lastOffset = h.baseOffset + BigInt(h.lastOffsetDelta);
+        if (h.producerId >= 0n && h.baseSequence >= 0) {
+          const logAppendTime = (h.attributes & TIMESTAMP_TYPE_LOG_APPEND) !== 0 ? h.maxTimestamp : -1n;
+          table.record(h.producerId, h.producerEpoch, h.baseSequence, h.recordsCount, {
+            baseOffset: h.baseOffset,
+            lastOffset,
+            logAppendTime,
+          });
+        }
+        offset = lastOffset + 1n;
+      }
+    } finally {
+      read.release();
+    }
+  }
+}
