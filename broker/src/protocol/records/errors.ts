@@ -1,17 +1,15 @@
+import { ErrorCode } from "../errors.ts";
 import { DecodeError } from "../primitives/index.ts";
 
 export { DecodeError, EncodeError } from "../primitives/index.ts";
 
-/**
- * The Kafka error codes a broker answers for bad record data. Kept local to the records library so it does not depend
- * on the generated protocol code; the values are Kafka's and must not change.
- */
+/** The subset of Kafka's error codes that record validation and decompression can answer with. */
 export const RecordErrorCode = {
-  CORRUPT_MESSAGE: 2,
-  MESSAGE_TOO_LARGE: 10,
-  INVALID_TIMESTAMP: 32,
-  UNSUPPORTED_COMPRESSION_TYPE: 76,
-  INVALID_RECORD: 87,
+  CORRUPT_MESSAGE: ErrorCode.CORRUPT_MESSAGE,
+  MESSAGE_TOO_LARGE: ErrorCode.MESSAGE_TOO_LARGE,
+  INVALID_TIMESTAMP: ErrorCode.INVALID_TIMESTAMP,
+  UNSUPPORTED_COMPRESSION_TYPE: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
+  INVALID_RECORD: ErrorCode.INVALID_RECORD,
 } as const;
 export type RecordErrorCode = (typeof RecordErrorCode)[keyof typeof RecordErrorCode];
 

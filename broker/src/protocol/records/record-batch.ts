@@ -101,10 +101,6 @@ const MIN_RECORD_SIZE = 7;
 // ---------------------------------------------------------------------------------------------------------------------
 // Encoding
 
-interface EncodedHeaderKeys {
-  readonly keys: Buffer[];
-}
-
 function bytesSize(value: Uint8Array | null | undefined): number {
   return value == null ? 1 : sizeOfVarint(value.length) + value.length;
 }
@@ -136,7 +132,8 @@ interface RecordsPlan {
   readonly bodySizes: Int32Array;
   readonly timestampDeltas: bigint[];
   readonly offsetDeltas: Int32Array;
-  readonly headerKeys: EncodedHeaderKeys;
+  /** Header keys as UTF-8, encoded once in the size pass and written in the write pass, in record order. */
+  readonly headerKeys: Buffer[];
   readonly baseTimestamp: bigint;
   readonly maxTimestamp: bigint;
   readonly lastOffsetDelta: number;
@@ -168,7 +165,7 @@ function planRecords(input: BatchInput): RecordsPlan {
     bodySizes,
     timestampDeltas,
     offsetDeltas,
-    headerKeys: { keys },
+    headerKeys: keys,
     baseTimestamp,
     maxTimestamp: input.maxTimestamp ?? baseTimestamp + (maxDelta ?? 0n),
     lastOffsetDelta: offsetDeltas[records.length - 1] ?? 0,
@@ -188,7 +185,7 @@ function writeRecords(w: Writer, records: readonly RecordInput[], plan: RecordsP
     const headers = record.headers ?? [];
     w.varint(headers.length);
     for (const header of headers) {
-      writeBytes(w, plan.headerKeys.keys[keyIndex++]);
+      writeBytes(w, plan.headerKeys[keyIndex++]);
       writeBytes(w, header.value);
     }
   }
