@@ -288,6 +288,21 @@ describe("deleteRecords, truncation and epochs", () => {
     ]);
   });
 
+  it("rebuilds the epoch cache from batch headers after a crash that lost its checkpoint", async () => {
+    let log = await openLog({ segmentBytes: 400 });
+    for (let i = 0; i < 6; i++) await log.append(makeBatch({ valueSize: 100 }), { leaderEpoch: i < 3 ? 1 : 3 });
+    await log.close();
+    for (const f of [".clean-shutdown", "recovery-point-offset-checkpoint", "leader-epoch-checkpoint"]) {
+      await rm(join(dir, f));
+    }
+    log = await openLog({ segmentBytes: 400 });
+    expect(log.epochEntries()).toEqual([
+      { epoch: 1, startOffset: 0n },
+      { epoch: 3, startOffset: 3n },
+    ]);
+    expect(await readFile(join(dir, "leader-epoch-checkpoint"), "utf8")).toBe("0\n2\n1 0\n3 3\n");
+  });
+
   it("answers endOffsetForEpoch as Kafka does, across a restart", async () => {
     let log = await openLog();
     await log.append(makeBatch({ records: 3 }), { leaderEpoch: 0 });
