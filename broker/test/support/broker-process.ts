@@ -1,0 +1,128 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+// Runs the real broker executable (broker/bin/tributary-broker, built by `make build`) on a free loopback port, for
+// tests that drive it with unmodified Kafka clients.
+
+const bin = fileURLToPath(new URL("../../bin/tributary-broker", import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+    socket.connect(port, "127.0.0.1");
+  });
+}
+
+export async function pollUntil(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface BrokerProcess {
+  readonly port: number;
+  readonly bootstrap: string;
+  readonly dataDir: string;
+  /** Everything the broker printed so far (structured logs). */
+  output(): string;
+  /** Stops with SIGTERM (clean shutdown) or SIGKILL (crash) and waits for the process to exit. */
+  stop(signal?: "SIGTERM" | "SIGKILL"): Promise<number | null>;
+  /** Starts again on the same port and data directory. */
+  restart(): Promise<void>;
+  /** Stops if running and deletes the data directory. */
+  destroy(): Promise<void>;
+}
+
+export interface BrokerProcessOptions {
+  /** Extra server.properties keys, as key=value overrides. */
+  overrides?: Record<string, string>;
+  dataDir?: string;
+}
+
+export async function startBrokerProcess(options: BrokerProcessOptions = {}): Promise<BrokerProcess> {
+  const port = await freePort();
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "tributary-test-"));
+  const overrides: Record<string, string> = {
+    "node.id": "1",
+    "process.roles": "broker,controller",
+    listeners: `PLAINTEXT://127.0.0.1:${port}`,
+    "advertised.listeners": `PLAINTEXT://127.0.0.1:${port}`,
+    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT",
+    "log.dirs": join(dataDir, "logs"),
+    "num.partitions": "1",
+    "offsets.topic.replication.factor": "1",
+    "group.initial.rebalance.delay.ms": "0",
+    "metrics.port": "-1",
+    ...options.overrides,
+  };
+  let child: ChildProcess | undefined;
+  let output = "";
+  let exited: Promise<number | null> = Promise.resolve(null);
+
+  const launch = async () => {
+    const args = [bin, ...Object.entries(overrides).flatMap(([k, v]) => ["--override", `${k}=${v}`])];
+    const proc = spawn(process.execPath, args, {
+      cwd: dataDir,
+      env: process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child = proc;
+    proc.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+    proc.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+    exited = new Promise((resolve) => proc.once("exit", (code) => resolve(code)));
+    let gone = false;
+    void exited.then(() => (gone = true));
+    await pollUntil(`broker on port ${port}`, async () => {
+      if (gone) throw new Error(`broker exited during start:\n${output}`);
+      return canConnect(port);
+    });
+  };
+  await launch();
+
+  const stop = async (signal: "SIGTERM" | "SIGKILL" = "SIGTERM") => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    child.kill(signal);
+    return exited;
+  };
+  return {
+    port,
+    bootstrap: `127.0.0.1:${port}`,
+    dataDir,
+    output: () => output,
+    stop,
+    restart: launch,
+    async destroy() {
+      await stop("SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
