@@ -429,7 +429,7 @@ export function loadBrokerConfig(options: LoadOptions): ConfigResult {
   } catch (err) {
     if (!(err instanceof PropertiesSyntaxError)) throw err;
     throw new ConfigError([
-      { key: "--config", value: null, origin: `${options.configPath}:${err.line}`, expected: err.message },
+      { key: "--config", value: null, origin: `${options.configPath}:${err.line}`, expected: err.reason },
     ]);
   }
   return resolveBrokerConfig({

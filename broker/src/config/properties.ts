@@ -12,10 +12,11 @@ export interface PropertyEntry {
 
 export class PropertiesSyntaxError extends Error {
   constructor(
-    message: string,
+    /** The problem without its position. */
+    readonly reason: string,
     readonly line: number,
   ) {
-    super(`line ${line}: ${message}`);
+    super(`line ${line}: ${reason}`);
     this.name = "PropertiesSyntaxError";
   }
 }

@@ -235,7 +235,7 @@ export const CONFIG_KEYS = {
   "log.flush.interval.ms": key(long(0)),
   "message.max.bytes": key(int(0, INT32_MAX), "1048588"),
   "socket.request.max.bytes": key(int(1, INT32_MAX), "104857600"),
-  "connections.max.idle.ms": key(long(1), "600000"),
+  "connections.max.idle.ms": key(long(-1), "600000"),
   "group.initial.rebalance.delay.ms": key(int(0, INT32_MAX), "3000"),
   "group.min.session.timeout.ms": key(int(0, INT32_MAX), "6000"),
   "group.max.session.timeout.ms": key(int(0, INT32_MAX), "1800000"),

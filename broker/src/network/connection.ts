@@ -10,7 +10,10 @@ export interface ConnectionOptions {
   readonly metrics: NetworkMetrics;
   /** socket.request.max.bytes: a larger size prefix closes the connection before anything is allocated. */
   readonly maxRequestBytes: number;
-  /** connections.max.idle.ms: no bytes either way and nothing in progress for this long closes the connection. */
+  /**
+   * connections.max.idle.ms: no bytes either way and nothing in progress for this long closes the connection. Zero or
+   * negative disables it, as in Kafka.
+   */
   readonly idleTimeoutMs: number;
   /** A frame that has begun to arrive must be complete within this time (defeats slowloris-style clients). */
   readonly requestReadTimeoutMs: number;
@@ -19,6 +22,7 @@ export interface ConnectionOptions {
 }
 
 const CLOSE_LINGER_MS = 5_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 type CloseKind = "protocol" | "timeout" | "error" | "peer" | "requested" | "shutdown";
 
@@ -74,7 +78,8 @@ export class Connection {
 
     options.metrics.connectionOpened(options.listenerName);
     this.log.debug("Accepted connection");
-    socket.setTimeout(options.idleTimeoutMs);
+    // Node turns a timer beyond 2^31-1 ms into 1 ms; such values mean "practically never" anyway.
+    if (options.idleTimeoutMs > 0) socket.setTimeout(Math.min(options.idleTimeoutMs, MAX_TIMER_MS));
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("end", () => this.onPeerEnd());
     socket.on("timeout", () => this.onIdle());

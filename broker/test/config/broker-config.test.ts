@@ -243,3 +243,13 @@ describe("loadBrokerConfig", () => {
     );
   });
 });
+
+describe("loadBrokerConfig syntax errors", () => {
+  it("names the file and line of a malformed escape", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tributary-config-"));
+    writeFileSync(join(dir, "server.properties"), "node.id=1\nbad=\\uZZZZ\n");
+    expect(() => loadBrokerConfig({ configPath: "server.properties", cwd: dir, env: {} })).toThrow(
+      /^--config: malformed \\uXXXX escape "\\uZZZZ" \(server\.properties:2\)$/,
+    );
+  });
+});

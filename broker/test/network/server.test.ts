@@ -161,6 +161,19 @@ describe("network server", () => {
     expect(closeReasons(log)).toEqual(["idle for 150 ms (connections.max.idle.ms)"]);
   });
 
+  it("never closes idle connections when connections.max.idle.ms is -1", async () => {
+    const { client, server } = await start({ idleTimeoutMs: -1, requestReadTimeoutMs: 100 });
+    const c = await client();
+    c.send("echo:x");
+    expect(await c.waitForResponses(1)).toEqual(["x"]);
+    // A later, unrelated timeout firing proves time has passed without the idle check closing anything.
+    const other = await client();
+    other.socket.write(Buffer.from([0]));
+    await other.waitForClose();
+    await waitFor(() => server.connectionCount === 1, "the timed-out connection to be forgotten");
+    expect(c.closed).toBe(false);
+  });
+
   it("does not count a request in progress as idle", async () => {
     const { client, dispatcher } = await start({ idleTimeoutMs: 100 });
     const c = await client();
