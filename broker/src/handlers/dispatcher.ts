@@ -101,6 +101,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         }
         throw error;
       }
+      const releases: (() => void)[] = [];
       const context: RequestContext = {
         apiKey,
         apiVersion,
@@ -112,12 +113,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         logger: connection.logger,
         signal: connection.signal,
         closeAfterResponse: (reason) => connection.closeAfterResponse(reason),
+        onResponseEncoded: (release) => releases.push(release),
       };
-      const response = await handler.handle(request, context);
-      const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.requestCompleted(apiKey, apiVersion, elapsed);
-      if (response === null) return null;
-      return encodeResponse(apiKey, apiVersion, header.correlationId, handler.response, response);
+      try {
+        const response = await handler.handle(request, context);
+        const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+        metrics.requestCompleted(apiKey, apiVersion, elapsed);
+        if (response === null) return null;
+        return encodeResponse(apiKey, apiVersion, header.correlationId, handler.response, response);
+      } finally {
+        for (const release of releases) release();
+      }
     },
   };
 }

@@ -16,6 +16,11 @@ export interface RequestContext {
   readonly signal: AbortSignal;
   /** Close the connection after this request's response (or right away when there is none). */
   closeAfterResponse(reason: string): void;
+  /**
+   * Runs `release` once the response has been encoded (or dropped), so a handler can answer with views of pooled
+   * buffers (Fetch records) without copying them first.
+   */
+  onResponseEncoded(release: () => void): void;
 }
 
 /**

@@ -1,4 +1,18 @@
+import { produceHandler } from "./00-produce.ts";
+import { fetchHandler } from "./01-fetch.ts";
+import { listOffsetsHandler } from "./02-list-offsets.ts";
 import { apiVersionsHandler } from "./18-api-versions.ts";
+import { offsetCommitHandler } from "./08-offset-commit.ts";
+import { offsetFetchHandler } from "./09-offset-fetch.ts";
+import { findCoordinatorHandler } from "./10-find-coordinator.ts";
+import { joinGroupHandler } from "./11-join-group.ts";
+import { heartbeatHandler } from "./12-heartbeat.ts";
+import { leaveGroupHandler } from "./13-leave-group.ts";
+import { syncGroupHandler } from "./14-sync-group.ts";
+import { describeGroupsHandler } from "./15-describe-groups.ts";
+import { listGroupsHandler } from "./16-list-groups.ts";
+import { deleteGroupsHandler } from "./42-delete-groups.ts";
+import { initProducerIdHandler } from "./22-init-producer-id.ts";
 import { metadataHandler } from "./03-metadata.ts";
 import type { AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
@@ -8,7 +22,23 @@ import type { BrokerServices } from "./services.ts";
  * has a handler here.
  */
 export function createHandlers(services: BrokerServices): AnyHandler[] {
-  const handlers: AnyHandler[] = [metadataHandler(services)];
+  const handlers: AnyHandler[] = [
+    produceHandler(services),
+    fetchHandler(services),
+    listOffsetsHandler(services),
+    metadataHandler(services),
+    offsetCommitHandler(services),
+    offsetFetchHandler(services),
+    findCoordinatorHandler(services),
+    joinGroupHandler(services),
+    heartbeatHandler(services),
+    leaveGroupHandler(services),
+    syncGroupHandler(services),
+    describeGroupsHandler(services),
+    listGroupsHandler(services),
+    deleteGroupsHandler(services),
+    initProducerIdHandler(services),
+  ];
   handlers.push(apiVersionsHandler(() => handlers));
   return handlers;
 }

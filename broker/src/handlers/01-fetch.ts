@@ -1,0 +1,135 @@
+// Fetch (key 1), versions 4-17.
+// Sessionless: every answer carries session id 0, which clients accept and which makes them send full requests.
+// Each partition returns whole batches starting with the batch that holds the fetch offset; the first non-empty
+// partition may exceed the byte limits by one batch (KIP-74) so a consumer always makes progress. Every requested
+// partition appears in the response, as Java requires of a full response. When fewer than min_bytes are available the
+// request waits up to max_wait_ms for an append to any requested partition. v13+ names topics by id.
+// Records are returned as views of pooled read buffers, released once the response is encoded.
+import type { PartitionLog, ReadResult } from "../log/index.ts";
+import {
+  ApiKey,
+  ErrorCode,
+  FetchRequest,
+  FetchResponse,
+  ZERO_UUID,
+  type FetchRequestFetchPartition,
+  type FetchResponsePartitionData,
+} from "../protocol/index.ts";
+import { LEADER_EPOCH, partitionKey } from "../partitions/partition-manager.ts";
+import { defineHandler, type AnyHandler } from "./handler.ts";
+import type { BrokerServices } from "./services.ts";
+
+const EMPTY = Buffer.alloc(0);
+
+interface Slot {
+  topicIndex: number;
+  request: FetchRequestFetchPartition;
+  log: PartitionLog | undefined;
+  response: FetchResponsePartitionData;
+}
+
+function emptyPartition(partitionIndex: number, errorCode: number): FetchResponsePartitionData {
+  return {
+    partitionIndex,
+    errorCode,
+    highWatermark: -1n,
+    lastStableOffset: -1n,
+    logStartOffset: -1n,
+    abortedTransactions: null,
+    preferredReadReplica: -1,
+    records: EMPTY,
+  };
+}
+
+/** Kafka's leader-epoch fencing: a client ahead of us has newer metadata we do not know; one behind is stale. */
+export function leaderEpochError(currentLeaderEpoch: number | undefined): number {
+  if (currentLeaderEpoch === undefined || currentLeaderEpoch < 0 || currentLeaderEpoch === LEADER_EPOCH) {
+    return ErrorCode.NONE;
+  }
+  return currentLeaderEpoch > LEADER_EPOCH ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
+}
+
+export function fetchHandler(services: BrokerServices): AnyHandler {
+  return defineHandler({
+    apiKey: ApiKey.Fetch,
+    minVersion: 4,
+    maxVersion: 17,
+    request: FetchRequest,
+    response: FetchResponse,
+    async handle(request, context) {
+      const byId = context.apiVersion >= 13;
+      const slots: Slot[] = [];
+      const responses = request.topics.map((t, topicIndex) => {
+        const topic = byId ? services.topics.getById(t.topicId ?? ZERO_UUID) : services.topics.get(t.topic ?? "");
+        const unknownError = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        const partitions = t.partitions.map((p) => {
+          const log =
+            topic && p.partition >= 0 && p.partition < topic.partitions
+              ? services.partitions.log(topic.name, p.partition)
+              : undefined;
+          const errorCode = log ? leaderEpochError(p.currentLeaderEpoch) : unknownError;
+          const response = emptyPartition(p.partition, errorCode);
+          if (errorCode === ErrorCode.NONE) slots.push({ topicIndex, request: p, log, response });
+          return response;
+        });
+        return { topic: t.topic ?? topic?.name ?? "", topicId: t.topicId ?? topic?.id ?? ZERO_UUID, partitions };
+      });
+
+      const deadline = Date.now() + Math.max(0, request.maxWaitMs);
+      const responseLimit = request.maxBytes !== undefined && request.maxBytes > 0 ? request.maxBytes : 0x7fffffff;
+      let reads: ReadResult[] = [];
+      const releaseAll = () => {
+        for (const read of reads) read.release();
+        reads = [];
+      };
+      context.onResponseEncoded(releaseAll);
+      for (;;) {
+        releaseAll();
+        const { bytes, failed } = await readSlots(slots, responseLimit, reads);
+        const remaining = deadline - Date.now();
+        if (failed || bytes >= request.minBytes || remaining <= 0 || context.signal.aborted || slots.length === 0)
+          break;
+        const keys = new Set(slots.map((s) => partitionKey(responses[s.topicIndex]?.topic ?? "", s.request.partition)));
+        await services.partitions.waitForData(keys, remaining, context.signal);
+      }
+      return { ...FetchResponse.create(), throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };
+    },
+  });
+}
+
+/** Reads every slot once within the response budget; returns the bytes read and whether a partition errored. */
+async function readSlots(
+  slots: Slot[],
+  responseLimit: number,
+  reads: ReadResult[],
+): Promise<{ bytes: number; failed: boolean }> {
+  let budget = responseLimit;
+  let bytes = 0;
+  let failed = false;
+  for (const slot of slots) {
+    const log = slot.log;
+    if (!log) continue;
+    const { request: p, response } = slot;
+    response.highWatermark = log.highWatermark;
+    response.lastStableOffset = log.highWatermark;
+    response.logStartOffset = log.logStartOffset;
+    response.records = EMPTY;
+    response.errorCode = ErrorCode.NONE;
+    if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.logEndOffset) {
+      response.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+      failed = true;
+      continue;
+    }
+    if (p.fetchOffset === log.highWatermark || budget <= 0) continue;
+    const limit = Math.min(p.partitionMaxBytes, budget);
+    const read = await log.read(p.fetchOffset, limit, { maxOffset: log.highWatermark, minOneBatch: bytes === 0 });
+    reads.push(read);
+    response.records = read.records;
+    response.highWatermark = read.highWatermark;
+    response.lastStableOffset = read.highWatermark;
+    response.logStartOffset = read.logStartOffset;
+    bytes += read.records.length;
+    budget -= read.records.length;
+  }
+  return { bytes, failed };
+}

@@ -1,0 +1,93 @@
+// ListOffsets (key 2), versions 1-9.
+// Timestamps -2 (earliest), -1 (latest), -3 (max timestamp, v7+) and -4 (earliest local, v8+) are special; any other
+// value finds the first record whose timestamp is at least it. Storage answers at batch granularity; the batch is
+// decoded here to return the exact record, as Kafka does. No match answers offset -1 and timestamp -1.
+import type { PartitionLog } from "../log/index.ts";
+import {
+  ApiKey,
+  ErrorCode,
+  ListOffsetsRequest,
+  ListOffsetsResponse,
+  type ListOffsetsResponseListOffsetsPartitionResponse,
+} from "../protocol/index.ts";
+import { decodeRecordBatchAsync } from "../protocol/records/index.ts";
+import { LEADER_EPOCH } from "../partitions/partition-manager.ts";
+import { leaderEpochError } from "./01-fetch.ts";
+import { defineHandler, type AnyHandler } from "./handler.ts";
+import type { BrokerServices } from "./services.ts";
+
+const LATEST = -1n;
+const EARLIEST = -2n;
+const MAX_TIMESTAMP = -3n;
+const EARLIEST_LOCAL = -4n;
+const LATEST_TIERED = -5n;
+
+type PartitionAnswer = Omit<ListOffsetsResponseListOffsetsPartitionResponse, "partitionIndex">;
+
+function found(offset: bigint, timestamp: bigint, leaderEpoch = LEADER_EPOCH): PartitionAnswer {
+  return { errorCode: ErrorCode.NONE, offset, timestamp, leaderEpoch, oldStyleOffsets: [] };
+}
+
+const NOT_FOUND: PartitionAnswer = found(-1n, -1n, -1);
+
+async function lookup(log: PartitionLog, timestamp: bigint): Promise<PartitionAnswer> {
+  switch (timestamp) {
+    case LATEST:
+      return found(log.highWatermark, -1n);
+    case EARLIEST:
+    case EARLIEST_LOCAL:
+      return found(log.logStartOffset, -1n);
+    case LATEST_TIERED:
+      return NOT_FOUND;
+    case MAX_TIMESTAMP: {
+      const hit = await log.maxTimestampOffset();
+      if (!hit) return NOT_FOUND;
+      const batch = await decodeRecordBatchAsync(hit.batch, { verifyCrc: false });
+      let best = batch.records[0];
+      for (const record of batch.records) if (best === undefined || record.timestamp > best.timestamp) best = record;
+      return best ? found(best.offset, best.timestamp, hit.leaderEpoch) : NOT_FOUND;
+    }
+    default: {
+      if (timestamp < 0n) return { ...NOT_FOUND, errorCode: ErrorCode.INVALID_REQUEST };
+      const hit = await log.offsetForTimestamp(timestamp);
+      if (!hit) return NOT_FOUND;
+      const batch = await decodeRecordBatchAsync(hit.batch, { verifyCrc: false });
+      const record = batch.records.find((r) => r.timestamp >= timestamp && r.offset >= log.logStartOffset);
+      return record ? found(record.offset, record.timestamp, hit.leaderEpoch) : NOT_FOUND;
+    }
+  }
+}
+
+export function listOffsetsHandler(services: BrokerServices): AnyHandler {
+  return defineHandler({
+    apiKey: ApiKey.ListOffsets,
+    minVersion: 1,
+    maxVersion: 9,
+    request: ListOffsetsRequest,
+    response: ListOffsetsResponse,
+    async handle(request) {
+      const topics = await Promise.all(
+        request.topics.map(async (t) => ({
+          name: t.name,
+          partitions: await Promise.all(
+            t.partitions.map(async (p): Promise<ListOffsetsResponseListOffsetsPartitionResponse> => {
+              const log = services.partitions.log(t.name, p.partitionIndex);
+              if (!log) {
+                return {
+                  ...NOT_FOUND,
+                  partitionIndex: p.partitionIndex,
+                  errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                };
+              }
+              const epochError = leaderEpochError(p.currentLeaderEpoch);
+              if (epochError !== ErrorCode.NONE)
+                return { ...NOT_FOUND, partitionIndex: p.partitionIndex, errorCode: epochError };
+              return { partitionIndex: p.partitionIndex, ...(await lookup(log, p.timestamp)) };
+            }),
+          ),
+        })),
+      );
+      return { ...ListOffsetsResponse.create(), throttleTimeMs: 0, topics };
+    },
+  });
+}
