@@ -24,6 +24,7 @@ log() { printf '[image] %s\n' "$*" >&2; }
 mkdir -p "$CACHE" "$OUT_DIR"
 
 # --- 1. Debian rootfs -------------------------------------------------------------------------------------------
+# libatomic1: the official Node.js >= 26 linux-x64 binaries link it.
 BASE="$CACHE/base-bookworm-node$NODE_VERSION"
 if [[ ! -f "$BASE.complete" ]]; then
   [[ $(id -u) == 0 ]] || {
@@ -33,7 +34,7 @@ if [[ ! -f "$BASE.complete" ]]; then
   command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap
   rm -rf "$BASE" "$BASE.tmp"
   log "debootstrap --variant=minbase $DEBIAN_SUITE ($DEBIAN_MIRROR)"
-  debootstrap --variant=minbase --include=ca-certificates,tzdata "$DEBIAN_SUITE" "$BASE.tmp" "$DEBIAN_MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
+  debootstrap --variant=minbase --include=ca-certificates,tzdata,libatomic1 "$DEBIAN_SUITE" "$BASE.tmp" "$DEBIAN_MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
     {
       tail -20 "$CACHE/debootstrap.log" >&2
       exit 1
