@@ -20,7 +20,7 @@ const defaultIo: MainIo = {
 };
 
 /**
- * Composition root: arguments → config → logger → metrics → listeners. Resolves with the process exit code once the
+ * Composition root: arguments → config → logger → metrics → broker services → listeners. Resolves with the process exit code once the
  * broker has stopped (after SIGTERM/SIGINT), or at once when it cannot start.
  */
 export async function main(

@@ -87,7 +87,8 @@ describe("tributary-broker", () => {
   it("exits 3 with a clear message when the listener port is taken", async () => {
     const { port, release } = await occupyPort();
     try {
-      const { file } = tempConfig(`node.id=1\nlisteners=PLAINTEXT://127.0.0.1:${port}\n`);
+      const { dir, file } = tempConfig("");
+      writeFileSync(file, `node.id=1\nlisteners=PLAINTEXT://127.0.0.1:${port}\nlog.dirs=${join(dir, "data")}\n`);
       const r = run(["--config", file]);
       expect(r.code).toBe(ExitCode.Bind);
       expect(r.stderr).toContain(`port ${port} on 127.0.0.1 is already in use (listener PLAINTEXT)`);
@@ -115,11 +116,19 @@ describe("tributary-broker", () => {
       expect(lines.find((l) => l["key"] === "mystery.key")?.["msg"]).toMatch(/unknown configuration key mystery\.key/);
       const listenPort = Number(byMsg("Listening")?.["port"]);
       const metricsPort = Number(byMsg("Serving metrics on /metrics")?.["port"]);
+      // ApiVersions v0 (header v1: key 18, version 0, correlation id 7, client id "test") proves the wiring.
+      const apiVersions = await TestClient.connect(listenPort);
+      apiVersions.send(Buffer.from([0, 18, 0, 0, 0, 0, 0, 7, 0, 4, ...Buffer.from("test")]));
+      const [response] = await waitFor(() => apiVersions.responses.length > 0 && apiVersions.responses, "a response");
+      expect(response?.readInt32BE(0)).toBe(7);
+      expect(response?.readInt16BE(4)).toBe(0);
       const client = await TestClient.connect(listenPort);
       client.send("anything");
       await client.waitForClose();
+      apiVersions.destroy();
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      expect(text).toMatch(/^tributary_connections_total\{listener="PLAINTEXT"\} 1$/m);
+      expect(text).toMatch(/^tributary_connections_total\{listener="PLAINTEXT"\} 2$/m);
+      expect(text).toMatch(/^tributary_requests_total\{api="ApiVersions",version="0"\} 1$/m);
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
       expect(byMsg("Stopped")?.["exitCode"]).toBe(0);
