@@ -486,6 +486,16 @@ describe("LeaveGroup", () => {
     });
   });
 
+  it("answers the parked sync of a member that leaves, and resets the others' syncs", async () => {
+    const { coordinator } = await startCoordinator();
+    const [a, b] = await joinPair(coordinator);
+    const followerSync = coordinator.syncGroup(syncRequest({ generationId: 2, memberId: b.memberId }));
+    expect(await isSettled(followerSync)).toBe(false);
+    coordinator.leaveGroup({ groupId: "g", members: [{ memberId: b.memberId, groupInstanceId: null }] });
+    expect((await followerSync).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+    expect(coordinator.heartbeat(heartbeat(a.memberId, 2)).errorCode).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
+  });
+
   it("answers the parked join of a member that leaves and empties the group", async () => {
     const { coordinator, scheduler } = await startCoordinator({ initialRebalanceDelayMs: 3000 });
     const join = coordinator.joinGroup(joinRequest());
