@@ -1,0 +1,105 @@
+// OffsetFetch (key 9), versions 1-9.
+// v0 (offsets kept in ZooKeeper) is not offered. A partition without a committed offset answers offset -1, metadata
+// "" and no error, whether or not the topic exists, as Kafka does. v0-1 have no top-level error, so a group-level
+// error (coordinator loading, say) goes on every requested partition; v2+ put it in the top-level error code and
+// allow topics = null for "every committed offset of the group". v5 adds leader epochs, v6 is flexible, v7 adds
+// requireStable (UNSTABLE_OFFSET_COMMIT while a commit of that partition is being written). v8+ batch several groups
+// with a result and an error each; v9's member id and epoch belong to KIP-848 groups and are ignored for classic ones.
+import {
+  ApiKey,
+  ErrorCode,
+  OffsetFetchRequest,
+  OffsetFetchResponse,
+  type OffsetFetchResponsePartition,
+  type OffsetFetchResponseTopic,
+  type OffsetFetchResponseTopics,
+} from "../protocol/index.ts";
+import type { OffsetFetchPartitionResult } from "../coordinator/index.ts";
+import { defineHandler, type AnyHandler } from "./handler.ts";
+import type { BrokerServices } from "./services.ts";
+
+type Wanted = { topic: string; partitions: readonly number[] }[] | null;
+
+interface GroupAnswer {
+  errorCode: number;
+  topics: { name: string; partitions: OffsetFetchPartitionResult[] }[];
+}
+
+function fetchGroup(services: BrokerServices, groupId: string, wanted: Wanted, requireStable: boolean): GroupAnswer {
+  const result = services.groups.fetchOffsets({ groupId, topics: wanted, requireStable });
+  const byTopic = new Map<string, OffsetFetchPartitionResult[]>();
+  for (const p of result.partitions) {
+    const list = byTopic.get(p.topic);
+    if (list === undefined) byTopic.set(p.topic, [p]);
+    else list.push(p);
+  }
+  return {
+    errorCode: result.errorCode,
+    topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+  };
+}
+
+/** v0-7 and v8+ partitions have the same fields under different struct names. */
+function toWire(p: OffsetFetchPartitionResult): OffsetFetchResponsePartition {
+  return {
+    partitionIndex: p.partition,
+    committedOffset: p.offset,
+    committedLeaderEpoch: p.leaderEpoch,
+    metadata: p.metadata,
+    errorCode: p.errorCode,
+  };
+}
+
+export function offsetFetchHandler(services: BrokerServices): AnyHandler {
+  return defineHandler({
+    apiKey: ApiKey.OffsetFetch,
+    minVersion: 1,
+    maxVersion: 9,
+    request: OffsetFetchRequest,
+    response: OffsetFetchResponse,
+    handle(request, context) {
+      const v = context.apiVersion;
+      const requireStable = v >= 7 && request.requireStable === true;
+      if (v >= 8) {
+        const groups = (request.groups ?? []).map((g) => {
+          const wanted =
+            g.topics === null || g.topics === undefined
+              ? null
+              : g.topics.map((t) => ({ topic: t.name ?? "", partitions: t.partitionIndexes ?? [] }));
+          const answer = fetchGroup(services, g.groupId ?? "", wanted, requireStable);
+          const topics: OffsetFetchResponseTopics[] = answer.topics.map((t) => ({
+            name: t.name,
+            partitions: t.partitions.map(toWire),
+          }));
+          return { groupId: g.groupId ?? "", topics, errorCode: answer.errorCode };
+        });
+        return Promise.resolve({ ...OffsetFetchResponse.create(), groups });
+      }
+      const requested =
+        request.topics === null || request.topics === undefined
+          ? null
+          : request.topics.map((t) => ({ topic: t.name ?? "", partitions: t.partitionIndexes ?? [] }));
+      const wanted = v >= 2 ? requested : (requested ?? []);
+      const answer = fetchGroup(services, request.groupId ?? "", wanted, requireStable);
+      let answered = answer.topics;
+      if (v < 2 && answer.errorCode !== ErrorCode.NONE) {
+        answered = (wanted ?? []).map((t) => ({
+          name: t.topic,
+          partitions: t.partitions.map((partition) => ({
+            topic: t.topic,
+            partition,
+            offset: -1n,
+            leaderEpoch: -1,
+            metadata: "",
+            errorCode: answer.errorCode,
+          })),
+        }));
+      }
+      const topics: OffsetFetchResponseTopic[] = answered.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map(toWire),
+      }));
+      return Promise.resolve({ ...OffsetFetchResponse.create(), topics, errorCode: answer.errorCode });
+    },
+  });
+}

@@ -1,0 +1,73 @@
+// FindCoordinator (key 10), versions 0-6.
+// This single node coordinates every group, so a group key (key type 0) is answered with the advertised address of
+// the listener the request arrived on, like Metadata. v0 has no key type and always means a group. v4+ batches keys in
+// coordinatorKeys and answers each in coordinators; v0-3 answer one key in top-level fields.
+// Transactions are not supported yet: key type 1 gets COORDINATOR_NOT_AVAILABLE with a message saying so, which
+// clients report instead of hanging on a broker that will never have one. Share groups (key type 2, v6) and unknown
+// key types get INVALID_REQUEST, as Kafka answers a key type it does not serve.
+import {
+  ApiKey,
+  ErrorCode,
+  FindCoordinatorRequest,
+  FindCoordinatorResponse,
+  type FindCoordinatorResponseCoordinator,
+} from "../protocol/index.ts";
+import { advertisedBroker } from "./03-metadata.ts";
+import { defineHandler, type AnyHandler, type RequestContext } from "./handler.ts";
+import type { BrokerServices } from "./services.ts";
+
+const GROUP = 0;
+const TRANSACTION = 1;
+const SHARE = 2;
+
+interface Answer {
+  errorCode: number;
+  errorMessage: string | null;
+  nodeId: number;
+  host: string;
+  port: number;
+}
+
+function coordinatorFor(services: BrokerServices, context: RequestContext, keyType: number): Answer {
+  // Kafka's Node.noNode(): what clients expect next to an error.
+  const none = { nodeId: -1, host: "", port: -1 };
+  if (keyType === GROUP) {
+    const { nodeId, host, port } = advertisedBroker(services, context);
+    return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId, host, port };
+  }
+  if (keyType === TRANSACTION) {
+    return {
+      ...none,
+      errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
+      errorMessage: "Transactions are not supported by this broker: there is no transaction coordinator.",
+    };
+  }
+  return {
+    ...none,
+    errorCode: ErrorCode.INVALID_REQUEST,
+    errorMessage:
+      keyType === SHARE ? "Share groups are not supported by this broker." : `Unknown coordinator key type ${keyType}.`,
+  };
+}
+
+export function findCoordinatorHandler(services: BrokerServices): AnyHandler {
+  return defineHandler({
+    apiKey: ApiKey.FindCoordinator,
+    minVersion: 0,
+    maxVersion: 6,
+    request: FindCoordinatorRequest,
+    response: FindCoordinatorResponse,
+    handle(request, context) {
+      const keyType = context.apiVersion >= 1 ? (request.keyType ?? GROUP) : GROUP;
+      const answer = coordinatorFor(services, context, keyType);
+      if (context.apiVersion >= 4) {
+        const coordinators: FindCoordinatorResponseCoordinator[] = (request.coordinatorKeys ?? []).map((key) => ({
+          key,
+          ...answer,
+        }));
+        return Promise.resolve({ ...FindCoordinatorResponse.create(), coordinators });
+      }
+      return Promise.resolve({ ...FindCoordinatorResponse.create(), ...answer });
+    },
+  });
+}
