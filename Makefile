@@ -34,7 +34,7 @@ format-check: setup
 typecheck: setup
 	npx tsc -b
 
-unit: setup
+unit: build
 	npx vitest run
 
 test: gen-check lint format-check typecheck unit

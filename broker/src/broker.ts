@@ -11,7 +11,7 @@ import { LogGroupStore } from "./partitions/offsets-store.ts";
 import { PartitionManager } from "./partitions/partition-manager.ts";
 import { ProducerIdAllocator } from "./partitions/producer-ids.ts";
 import { API_CODECS } from "./protocol/index.ts";
-import type { BrokerMetrics } from "./runtime/metrics.ts";
+import { apiRequestMetrics, type BrokerMetrics } from "./runtime/metrics.ts";
 
 export const OFFSETS_TOPIC = "__consumer_offsets";
 
@@ -127,12 +127,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const dispatcher = createDispatcher({
     handlers: createHandlers(services),
     logger,
-    ...(metrics && {
-      metrics: {
-        requestCompleted: (apiKey, apiVersion, seconds) => metrics.observeRequest(apiName(apiKey), apiVersion, seconds),
-        requestFailed: (apiKey, reason) => metrics.observeRequestFailure(apiName(apiKey), reason),
-      },
-    }),
+    ...(metrics && { metrics: apiRequestMetrics(metrics, apiName) }),
   });
 
   return {

@@ -4,4 +4,4 @@ export * from "./frame.ts";
 export * from "./errors.ts";
 export * from "./primitives/index.ts";
 export type { MessageCodec } from "./codec-runtime.ts";
-export * from "./records/batch-header.ts";
+export * from "./records/index.ts";
