@@ -1,0 +1,211 @@
+// Protocol benchmark (issue 2): Produce request decode/encode throughput, CRC32C beside memcpy. Run by `make bench`.
+//   npx tsx broker/bench/protocol.ts [--quick]
+// Prints the environment and a text table, and writes the same to broker/bench/out/protocol.json. No assertions on
+// timing; the only failure is a decoder that copied record payloads.
+import { loadavg } from "node:os";
+import {
+  ApiKey,
+  ProduceRequest,
+  crc32c,
+  decodeRecordBatch,
+  encodeRecordBatch,
+  encodeRequest,
+  parseRequestHeader,
+  type RecordInput,
+} from "../src/protocol/index.ts";
+import { environment, formatTable, median, printEnvironment, round, writeJson } from "./report.ts";
+
+const quick = process.argv.includes("--quick");
+const PRODUCE_VERSION = 11;
+const RECORD_SIZE = 1024;
+/** Like a Java producer with batch.size=65536: one ~64 KiB batch per partition, 16 partitions make 1 MiB. */
+const PARTITIONS = 16;
+const RECORDS_PER_BATCH = 63;
+const WARMUP_MS = quick ? 100 : 1000;
+const SAMPLES = quick ? 5 : 15;
+const SAMPLE_MS = quick ? 20 : 60;
+
+interface Row {
+  name: string;
+  bytesPerOp: number;
+  /** Median over the samples, bytes per second. */
+  medianBytesPerSec: number;
+  minBytesPerSec: number;
+  maxBytesPerSec: number;
+  samples: number;
+  opsPerSample: number;
+}
+
+/** Runs `op` in timed samples of ~SAMPLE_MS after a warm-up; throughput per sample, median reported. */
+function measure(name: string, bytesPerOp: number, op: () => void): Row {
+  const warmEnd = performance.now() + WARMUP_MS;
+  let calls = 0;
+  while (performance.now() < warmEnd) {
+    op();
+    calls++;
+  }
+  const perCallMs = WARMUP_MS / Math.max(calls, 1);
+  const reps = Math.max(1, Math.round(SAMPLE_MS / perCallMs));
+  const rates: number[] = [];
+  for (let s = 0; s < SAMPLES; s++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < reps; i++) op();
+    const ns = Number(process.hrtime.bigint() - t0);
+    rates.push((bytesPerOp * reps) / (ns / 1e9));
+  }
+  return {
+    name,
+    bytesPerOp,
+    medianBytesPerSec: median(rates),
+    minBytesPerSec: Math.min(...rates),
+    maxBytesPerSec: Math.max(...rates),
+    samples: SAMPLES,
+    opsPerSample: reps,
+  };
+}
+
+// ---- the workload: a Produce v11 request with 16 partitions × one 64 KiB batch of 1 KiB records ----
+const payload = Buffer.alloc(RECORD_SIZE);
+for (let i = 0; i < payload.length; i++) payload[i] = (i * 31 + 7) & 0xff;
+const now = BigInt(Date.now());
+const recordInputs: RecordInput[] = Array.from({ length: RECORDS_PER_BATCH }, (_, i) => ({
+  key: null,
+  value: payload,
+  timestamp: now + BigInt(i),
+}));
+const batchInput = { records: recordInputs, producerId: 1000n, producerEpoch: 0, baseSequence: 0 };
+const batches = Array.from({ length: PARTITIONS }, () => encodeRecordBatch(batchInput));
+const batchBytes = batches.reduce((n, b) => n + b.length, 0);
+const request: ProduceRequest = {
+  transactionalId: null,
+  acks: -1,
+  timeoutMs: 30000,
+  topicData: [{ name: "bench", partitionData: batches.map((records, index) => ({ index, records })) }],
+};
+const header = { apiKey: ApiKey.Produce, apiVersion: PRODUCE_VERSION, correlationId: 1, clientId: "bench" };
+const frame = encodeRequest(header, ProduceRequest, request);
+
+function decodeFrame(buf: Buffer): ProduceRequest {
+  const { header: h, body } = parseRequestHeader(buf);
+  const req = ProduceRequest.read(body, h.requestApiVersion);
+  body.expectEnd("ProduceRequest");
+  return req;
+}
+
+// ---- zero-copy check: the decoded records, and each record value inside them, are views of the frame ----
+const decoded = decodeFrame(frame);
+const partitionRecords = decoded.topicData.flatMap((t) => t.partitionData.map((p) => p.records));
+const recordsAreViews = partitionRecords.every((r) => r !== null && r.buffer === frame.buffer);
+const firstRecords = partitionRecords[0];
+const firstBatch = firstRecords ? decodeRecordBatch(firstRecords) : undefined;
+const valuesAreViews =
+  firstBatch !== undefined && firstBatch.records.every((r) => r.value !== null && r.value.buffer === frame.buffer);
+const decodedBytes = partitionRecords.reduce((n, r) => n + (r?.length ?? 0), 0);
+if (decodedBytes !== batchBytes) throw new Error(`decoded ${decodedBytes} bytes of records, expected ${batchBytes}`);
+
+const env = environment();
+console.log("Tributary protocol benchmark (issue 2)");
+printEnvironment(env);
+console.log(
+  `workload     Produce v${PRODUCE_VERSION} frame of ${frame.length} B: ${PARTITIONS} partitions × 1 batch of ` +
+    `${RECORDS_PER_BATCH} × ${RECORD_SIZE} B records (${batchBytes} B of batches); ` +
+    `median of ${SAMPLES} samples after ${WARMUP_MS} ms warm-up`,
+);
+
+const rows: Row[] = [];
+let sink = 0;
+rows.push(
+  measure("produce decode (header + body, records as views)", frame.length, () => {
+    sink += decodeFrame(frame).acks;
+  }),
+);
+rows.push(
+  measure("produce decode + every batch (CRC, records as views)", frame.length, () => {
+    for (const t of decodeFrame(frame).topicData) {
+      for (const p of t.partitionData) if (p.records) sink += decodeRecordBatch(p.records).records.length;
+    }
+  }),
+);
+rows.push(
+  measure("produce encode (header + body, batches given)", frame.length, () => {
+    sink += encodeRequest(header, ProduceRequest, request).length;
+  }),
+);
+rows.push(
+  measure("record batch encode (16 × 63 records, CRC)", batchBytes, () => {
+    for (let i = 0; i < PARTITIONS; i++) sink += encodeRecordBatch(batchInput).length;
+  }),
+);
+
+const MiB = 1024 * 1024;
+const crcInput = Buffer.alloc(MiB, 0x5a);
+rows.push(
+  measure("crc32c 1 MiB (in cache)", crcInput.length, () => {
+    sink ^= crc32c(crcInput);
+  }),
+);
+const big = Buffer.alloc(64 * MiB, 0x5a);
+const bigTarget = Buffer.alloc(64 * MiB);
+rows.push(
+  measure("crc32c 64 MiB", big.length, () => {
+    sink ^= crc32c(big);
+  }),
+);
+rows.push(
+  measure("memcpy: Buffer.copy 64 MiB", big.length, () => {
+    sink += big.copy(bigTarget);
+  }),
+);
+const loadAfter = loadavg().map((l) => round(l, 2));
+
+const unit = (r: Row): { unit: string; div: number } =>
+  r.name.startsWith("crc32c") || r.name.startsWith("memcpy") ? { unit: "GB/s", div: 1e9 } : { unit: "MB/s", div: 1e6 };
+const table = formatTable(
+  ["benchmark", "bytes/op", "median", "min", "max", "unit"],
+  rows.map((r) => {
+    const { unit: u, div } = unit(r);
+    const fmt = (x: number): string => (x / div).toFixed(div === 1e9 ? 2 : 0);
+    return [r.name, String(r.bytesPerOp), fmt(r.medianBytesPerSec), fmt(r.minBytesPerSec), fmt(r.maxBytesPerSec), u];
+  }),
+);
+console.log();
+console.log(table);
+const crcRow = rows.find((r) => r.name === "crc32c 64 MiB");
+const copyRow = rows.find((r) => r.name.startsWith("memcpy"));
+const crcVsCopy = crcRow && copyRow ? crcRow.medianBytesPerSec / copyRow.medianBytesPerSec : Number.NaN;
+console.log();
+console.log(`crc32c / memcpy (64 MiB)          ${crcVsCopy.toFixed(2)}`);
+console.log(
+  `decoded records share the frame    ${recordsAreViews ? "yes" : "NO"} (records Buffer.buffer === input ArrayBuffer)`,
+);
+console.log(`decoded record values are views    ${valuesAreViews ? "yes" : "NO"}`);
+console.log(`load average at end                ${loadAfter.join(" ")}`);
+
+const path = writeJson("protocol.json", {
+  benchmark: "protocol",
+  date: new Date().toISOString(),
+  environment: { ...env, loadAverageEnd: loadAfter },
+  workload: {
+    produceVersion: PRODUCE_VERSION,
+    frameBytes: frame.length,
+    batchBytes,
+    partitions: PARTITIONS,
+    recordsPerBatch: RECORDS_PER_BATCH,
+    recordSize: RECORD_SIZE,
+    warmupMs: WARMUP_MS,
+    samples: SAMPLES,
+  },
+  results: rows.map((r) => ({
+    ...r,
+    medianMBps: round(r.medianBytesPerSec / 1e6, 1),
+    medianGBps: round(r.medianBytesPerSec / 1e9, 3),
+  })),
+  crc32cOverMemcpy: round(crcVsCopy, 3),
+  zeroCopy: { recordsShareInputArrayBuffer: recordsAreViews, recordValuesAreViews: valuesAreViews },
+  checksum: sink,
+});
+console.log(`\nwrote ${path}`);
+if (!recordsAreViews || !valuesAreViews) {
+  console.error("FAIL: the Produce decoder copied record payloads");
+  process.exitCode = 1;
+}
