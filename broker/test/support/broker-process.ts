@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -89,7 +89,15 @@ export async function startBrokerProcess(options: BrokerProcessOptions = {}): Pr
   let exited: Promise<number | null> = Promise.resolve(null);
 
   const launch = async () => {
-    const args = [bin, ...Object.entries(overrides).flatMap(([k, v]) => ["--override", `${k}=${v}`])];
+    // The executable requires a properties file; every key comes from the overrides.
+    const config = join(dataDir, "server.properties");
+    writeFileSync(config, "");
+    const args = [
+      bin,
+      "--config",
+      config,
+      ...Object.entries(overrides).flatMap(([k, v]) => ["--override", `${k}=${v}`]),
+    ];
     const proc = spawn(process.execPath, args, {
       cwd: dataDir,
       env: process.env,
