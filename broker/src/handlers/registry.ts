@@ -14,6 +14,16 @@ import { listGroupsHandler } from "./16-list-groups.ts";
 import { deleteGroupsHandler } from "./42-delete-groups.ts";
 import { initProducerIdHandler } from "./22-init-producer-id.ts";
 import { metadataHandler } from "./03-metadata.ts";
+import { createTopicsHandler } from "./19-create-topics.ts";
+import { deleteTopicsHandler } from "./20-delete-topics.ts";
+import { deleteRecordsHandler } from "./21-delete-records.ts";
+import { offsetForLeaderEpochHandler } from "./23-offset-for-leader-epoch.ts";
+import { describeConfigsHandler } from "./32-describe-configs.ts";
+import { alterConfigsHandler } from "./33-alter-configs.ts";
+import { describeLogDirsHandler } from "./35-describe-log-dirs.ts";
+import { createPartitionsHandler } from "./37-create-partitions.ts";
+import { incrementalAlterConfigsHandler } from "./44-incremental-alter-configs.ts";
+import { describeClusterHandler } from "./60-describe-cluster.ts";
 import type { AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
 
@@ -38,6 +48,16 @@ export function createHandlers(services: BrokerServices): AnyHandler[] {
     listGroupsHandler(services),
     deleteGroupsHandler(services),
     initProducerIdHandler(services),
+    createTopicsHandler(services),
+    deleteTopicsHandler(services),
+    deleteRecordsHandler(services),
+    offsetForLeaderEpochHandler(services),
+    describeConfigsHandler(services),
+    alterConfigsHandler(services),
+    describeLogDirsHandler(services),
+    createPartitionsHandler(services),
+    incrementalAlterConfigsHandler(services),
+    describeClusterHandler(services),
   ];
   handlers.push(apiVersionsHandler(() => handlers));
   return handlers;

@@ -11,12 +11,14 @@ import {
   TOPIC_CONFIGS,
   type ConfigSourceKind,
 } from "./topic-config.ts";
+import { applyConfigChanges, type ConfigChange } from "./config-changes.ts";
 import { topicNameProblem, type TopicMetadata, type TopicRegistry } from "./topic-registry.ts";
 
 // Topic lifecycle and configuration rules shared by CreateTopics, Metadata auto-creation, DeleteTopics,
 // CreatePartitions and the config APIs, so each handler only translates wire types.
 
 export const MAX_PARTITIONS = 10_000;
+const CONFIG_TYPE_LIST = 7;
 
 export interface AdminResult {
   errorCode: number;
@@ -54,6 +56,21 @@ export interface CreateTopicRequest {
   validateOnly: boolean;
 }
 
+/** What a successful (or validate-only) creation settled on, for CreateTopics v5+ responses. */
+export interface CreatedTopic {
+  numPartitions: number;
+  replicationFactor: number;
+  configs: EffectiveConfig[];
+  /** Absent when the request only validated. */
+  topic?: TopicMetadata;
+}
+
+export interface AlterOptions {
+  /** "replace" is AlterConfigs; "incremental" is IncrementalAlterConfigs. */
+  mode: "replace" | "incremental";
+  validateOnly: boolean;
+}
+
 export class TopicAdmin {
   constructor(
     private readonly config: BrokerConfig,
@@ -66,7 +83,9 @@ export class TopicAdmin {
     return this.config.nodeId;
   }
 
-  async createTopic(request: CreateTopicRequest): Promise<AdminResult & { topic?: TopicMetadata }> {
+  async createTopic(
+    request: CreateTopicRequest,
+  ): Promise<AdminResult & { topic?: TopicMetadata; created?: CreatedTopic }> {
     const nameProblem = topicNameProblem(request.name);
     if (nameProblem) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
     if (this.registry.get(request.name)) {
@@ -99,12 +118,8 @@ export class TopicAdmin {
             `partitions must be numbered 0-${partitions - 1}, got ${partition}`,
           );
         }
-        if (replicas.length === 0 || replicas.some((r) => r !== this.nodeId)) {
-          return fail(
-            ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-            `this cluster has one broker (id ${this.nodeId}); cannot place replicas on ${replicas.join(",")}`,
-          );
-        }
+        const problem = this.replicasProblem(replicas);
+        if (problem) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, problem);
       }
     } else {
       if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
@@ -133,7 +148,8 @@ export class TopicAdmin {
       if (problem) return fail(ErrorCode.INVALID_CONFIG, problem);
       configs[name] = value;
     }
-    if (request.validateOnly) return OK;
+    const plan = { numPartitions: partitions, replicationFactor: 1, configs: this.resolveTopicConfigs(configs) };
+    if (request.validateOnly) return { ...OK, created: plan };
     const topic = await this.registry.create({
       name: request.name,
       partitions,
@@ -142,7 +158,7 @@ export class TopicAdmin {
     });
     const logConfig = this.logConfigFor(topic.name);
     for (let p = 0; p < partitions; p++) await this.partitions.createPartition(topic.name, p, logConfig);
-    return { ...OK, topic };
+    return { ...OK, topic, created: { ...plan, topic } };
   }
 
   async deleteTopic(name: string): Promise<AdminResult> {
@@ -157,16 +173,51 @@ export class TopicAdmin {
     return OK;
   }
 
-  async createPartitions(name: string, count: number, validateOnly: boolean): Promise<AdminResult> {
+  /** Why a replica list cannot be placed on this single node, or undefined. */
+  private replicasProblem(replicas: readonly number[]): string | undefined {
+    if (replicas.length === 1 && replicas[0] === this.nodeId) return undefined;
+    if (replicas.length === 0) return "a partition needs at least one replica";
+    if (new Set(replicas).size !== replicas.length) {
+      return `Duplicate brokers not allowed in replica assignment: ${replicas.join(", ")}`;
+    }
+    return `this cluster has one broker (id ${this.nodeId}); cannot place replicas on ${replicas.join(", ")}`;
+  }
+
+  /**
+   * Grows a topic to `count` partitions. `assignments`, when given, holds the replicas of each new partition in
+   * order; on one node each must be exactly this node.
+   */
+  async createPartitions(
+    name: string,
+    count: number,
+    validateOnly: boolean,
+    assignments?: readonly (readonly number[])[],
+  ): Promise<AdminResult> {
     const topic = this.registry.get(name);
     if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
-    if (count <= topic.partitions) {
+    if (count === topic.partitions) {
+      return fail(ErrorCode.INVALID_PARTITIONS, `Topic already has ${topic.partitions} partitions.`);
+    }
+    if (count < topic.partitions) {
       return fail(
         ErrorCode.INVALID_PARTITIONS,
-        `Topic currently has ${topic.partitions} partitions, which is higher than or equal to the requested ${count}.`,
+        `Topic currently has ${topic.partitions} partitions, which is higher than the requested ${count}.`,
       );
     }
     if (count > MAX_PARTITIONS) return fail(ErrorCode.INVALID_PARTITIONS, `at most ${MAX_PARTITIONS} partitions`);
+    if (assignments) {
+      const added = count - topic.partitions;
+      if (assignments.length !== added) {
+        return fail(
+          ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+          `Attempted to add ${added} additional partition(s), but only ${assignments.length} assignment(s) were specified.`,
+        );
+      }
+      for (const replicas of assignments) {
+        const problem = this.replicasProblem(replicas);
+        if (problem) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, problem);
+      }
+    }
     if (validateOnly) return OK;
     const logConfig = this.logConfigFor(name);
     for (let p = topic.partitions; p < count; p++) await this.partitions.createPartition(name, p, logConfig);
@@ -211,14 +262,51 @@ export class TopicAdmin {
     }
   }
 
+  /**
+   * AlterConfigs / IncrementalAlterConfigs on a topic. Partitions pick up the new storage settings at once (retention
+   * on its next run, segment size from the next append).
+   */
+  async alterTopicConfigs(name: string, changes: readonly ConfigChange[], options: AlterOptions): Promise<AdminResult> {
+    const nameProblem = topicNameProblem(name);
+    if (nameProblem) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
+    const topic = this.registry.get(name);
+    if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${name}' does not exist.`);
+    const outcome = applyConfigChanges(topic.configs, changes, {
+      mode: options.mode,
+      isList: (key) => TOPIC_CONFIG_BY_NAME.get(key)?.configType === CONFIG_TYPE_LIST,
+      effectiveValue: (key) => this.topicConfigs(name).find((c) => c.name === key)?.value,
+      problem: (key, value) => this.configProblem(key, value),
+    });
+    if (!outcome.ok) return fail(outcome.errorCode, outcome.errorMessage);
+    if (!options.validateOnly) await this.setTopicConfigs(name, outcome.configs);
+    return OK;
+  }
+
+  /** The same for the dynamic broker defaults of the topic configs' broker keys, which every topic inherits. */
+  async alterBrokerConfigs(changes: readonly ConfigChange[], options: AlterOptions): Promise<AdminResult> {
+    const outcome = applyConfigChanges(this.registry.dynamicBrokerConfigs(), changes, {
+      mode: options.mode,
+      isList: (key) => TOPIC_CONFIG_BY_BROKER_KEY.get(key)?.configType === CONFIG_TYPE_LIST,
+      effectiveValue: (key) => this.brokerConfigs().find((c) => c.name === key)?.value,
+      problem: (key, value) => this.brokerConfigProblem(key, value),
+    });
+    if (!outcome.ok) return fail(outcome.errorCode, outcome.errorMessage);
+    if (!options.validateOnly) await this.setBrokerConfigs(outcome.configs);
+    return OK;
+  }
+
   /** The value of every topic config for `name`, with where it came from. */
   topicConfigs(name: string): EffectiveConfig[] {
-    const topic = this.registry.get(name);
+    return this.resolveTopicConfigs(this.registry.get(name)?.configs ?? {});
+  }
+
+  /** Every topic config given a topic's overrides, resolved through the broker levels. */
+  private resolveTopicConfigs(overrides: Readonly<Record<string, string>>): EffectiveConfig[] {
     const statics = staticBrokerDefaults(this.config);
     const dynamic = this.registry.dynamicBrokerConfigs();
     return TOPIC_CONFIGS.map((def) => {
       const levels: { name: string; value: string; source: ConfigSourceKind }[] = [];
-      const override = topic?.configs[def.name];
+      const override = overrides[def.name];
       if (override !== undefined) levels.push({ name: def.name, value: override, source: "TOPIC_CONFIG" });
       const dyn = dynamic[def.brokerKey];
       if (dyn !== undefined) levels.push({ name: def.brokerKey, value: dyn, source: "DYNAMIC_DEFAULT_BROKER_CONFIG" });

@@ -1,0 +1,127 @@
+// DescribeConfigs (key 32), versions 1-4.
+// TOPIC (2): every topic config with its effective value and source (topic override, dynamic broker default, static
+// broker config, default); unknown topic → UNKNOWN_TOPIC_OR_PARTITION. BROKER (4): resource name = this node's id
+// gives every broker config; "" (the cluster default) gives only the dynamic defaults; another id is INVALID_REQUEST.
+// BROKER_LOGGER (8): this broker has no adjustable loggers, so its own id answers an empty list. configurationKeys
+// filters (null = all); synonyms only when asked (v1+), documentation only when asked (v3+), configType from v3.
+import type { EffectiveConfig } from "../metadata/topic-admin.ts";
+import { topicNameProblem } from "../metadata/topic-registry.ts";
+import {
+  ApiKey,
+  DescribeConfigsRequest,
+  DescribeConfigsResponse,
+  ErrorCode,
+  type DescribeConfigsRequestDescribeConfigsResource,
+  type DescribeConfigsResponseDescribeConfigsResourceResult,
+  type DescribeConfigsResponseDescribeConfigsResult,
+} from "../protocol/index.ts";
+import { defineHandler, type AnyHandler } from "./handler.ts";
+import type { BrokerServices } from "./services.ts";
+
+export const ResourceType = { TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8 } as const;
+
+const DEFAULT_SOURCE_CODE = 5;
+
+/** Why a BROKER or BROKER_LOGGER resource name does not address this node, or undefined. */
+export function brokerNameProblem(services: BrokerServices, name: string, allowDefault: boolean): string | undefined {
+  if (name === String(services.config.nodeId) || (allowDefault && name === "")) return undefined;
+  return `Unexpected broker id, expected ${services.config.nodeId}${allowDefault ? " or empty string" : ""}, but received ${JSON.stringify(name)}`;
+}
+
+interface Options {
+  keys: readonly string[] | null;
+  synonyms: boolean;
+  documentation: boolean;
+}
+
+function entry(config: EffectiveConfig, options: Options): DescribeConfigsResponseDescribeConfigsResourceResult {
+  return {
+    name: config.name,
+    value: config.isSensitive ? null : config.value,
+    readOnly: config.readOnly,
+    isDefault: config.sourceCode === DEFAULT_SOURCE_CODE,
+    configSource: config.sourceCode,
+    isSensitive: config.isSensitive,
+    synonyms: options.synonyms
+      ? config.synonyms.map((s) => ({ name: s.name, value: config.isSensitive ? null : s.value, source: s.sourceCode }))
+      : [],
+    configType: config.configType,
+    documentation: options.documentation ? config.documentation : null,
+  };
+}
+
+function describeOne(
+  services: BrokerServices,
+  resource: DescribeConfigsRequestDescribeConfigsResource,
+  options: Options,
+): DescribeConfigsResponseDescribeConfigsResult {
+  const { resourceType, resourceName } = resource;
+  const answer = (configs: EffectiveConfig[]): DescribeConfigsResponseDescribeConfigsResult => ({
+    errorCode: ErrorCode.NONE,
+    errorMessage: null,
+    resourceType,
+    resourceName,
+    configs: configs
+      .filter((c) => options.keys === null || options.keys.includes(c.name))
+      .map((c) => entry(c, options)),
+  });
+  const fail = (errorCode: number, errorMessage: string): DescribeConfigsResponseDescribeConfigsResult => ({
+    errorCode,
+    errorMessage,
+    resourceType,
+    resourceName,
+    configs: [],
+  });
+  switch (resourceType) {
+    case ResourceType.TOPIC: {
+      const problem = topicNameProblem(resourceName);
+      if (problem) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, problem);
+      if (!services.topics.get(resourceName)) {
+        return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${resourceName}' does not exist.`);
+      }
+      return answer(services.admin.topicConfigs(resourceName));
+    }
+    case ResourceType.BROKER: {
+      const problem = brokerNameProblem(services, resourceName, true);
+      if (problem) return fail(ErrorCode.INVALID_REQUEST, problem);
+      const all = services.admin.brokerConfigs();
+      // The cluster-default resource holds only what was set dynamically for every broker.
+      if (resourceName === "") {
+        const dynamic = services.topics.dynamicBrokerConfigs();
+        return answer(
+          all
+            .filter((c) => dynamic[c.name] !== undefined)
+            .map((c) => ({ ...c, synonyms: c.synonyms.filter((s) => s.sourceCode === c.sourceCode) })),
+        );
+      }
+      return answer(all);
+    }
+    case ResourceType.BROKER_LOGGER: {
+      const problem = brokerNameProblem(services, resourceName, false);
+      if (problem) return fail(ErrorCode.INVALID_REQUEST, problem);
+      return answer([]);
+    }
+    default:
+      return fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resourceType}`);
+  }
+}
+
+export function describeConfigsHandler(services: BrokerServices): AnyHandler {
+  return defineHandler({
+    apiKey: ApiKey.DescribeConfigs,
+    minVersion: 1,
+    maxVersion: 4,
+    request: DescribeConfigsRequest,
+    response: DescribeConfigsResponse,
+    handle(request, context) {
+      const results = request.resources.map((resource) =>
+        describeOne(services, resource, {
+          keys: resource.configurationKeys,
+          synonyms: request.includeSynonyms ?? false,
+          documentation: context.apiVersion >= 3 && (request.includeDocumentation ?? false),
+        }),
+      );
+      return Promise.resolve({ ...DescribeConfigsResponse.create(), throttleTimeMs: 0, results });
+    },
+  });
+}
