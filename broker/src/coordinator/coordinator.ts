@@ -214,6 +214,7 @@ export class GroupCoordinator {
     group.protocolType = value.protocolType === "" ? null : value.protocolType;
     if (value.leader !== null && group.has(value.leader)) group.leaderId = value.leader;
     group.transitionTo(group.members.size > 0 ? "Stable" : "Empty", value.currentStateTimestamp);
+    group.subscribedTopics = group.computeSubscribedTopics();
     return group;
   }
 
@@ -955,6 +956,7 @@ export class GroupCoordinator {
       if (base !== null) {
         for (const [key, entry] of [...group.offsets]) {
           if (group.pendingOffsetCommits.has(key)) continue;
+          if (group.is("Stable") && group.subscribedTopics?.has(entry.topic) === true) continue;
           const { expireTimestamp, commitTimestamp } = entry.value;
           const expired =
             expireTimestamp !== null
@@ -984,13 +986,14 @@ export class GroupCoordinator {
   }
 
   /**
-   * What an offset's age counts from: the time the group became Empty, or each offset's commit for a group that only
-   * stores offsets. Groups with members keep their offsets (Kafka also expires a stable consumer group's offsets for
-   * topics it no longer subscribes to; that needs the subscriptions decoded and is not done here).
+   * What an offset's age counts from, as in Kafka: the time the group became Empty; or each offset's commit, for a
+   * group that only stores offsets and for the topics a Stable consumer group no longer subscribes to. Other groups
+   * with members keep their offsets.
    */
   private expiryBase(group: ClassicGroup): number | "commit" | null {
     if (group.protocolType === null) return "commit";
     if (group.is("Empty")) return group.stateTimestamp >= 0 ? group.stateTimestamp : "commit";
+    if (group.is("Stable") && group.subscribedTopics !== null) return "commit";
     return null;
   }
 

@@ -1,3 +1,4 @@
+import { Reader } from "../protocol/primitives/index.ts";
 import type { Cancel } from "./scheduler.ts";
 import type { GroupProtocol, GroupState, JoinGroupResult, SyncGroupResult } from "./types.ts";
 
@@ -109,6 +110,12 @@ export class ClassicGroup {
   /** True while the initial rebalance delay holds the join phase open regardless of who has joined. */
   inInitialDelay = false;
   syncTimer: Cancel | null = null;
+
+  /**
+   * Topics the members of a "consumer" group subscribe to, read from their subscriptions when a generation starts;
+   * null when unknown (another protocol type, or metadata that does not parse). Offset expiry uses it.
+   */
+  subscribedTopics: Set<string> | null = null;
 
   readonly offsets = new Map<string, { topic: string; partition: number; value: StoredOffset }>();
   /** Partitions with a commit being written, for OffsetFetch requireStable. */
@@ -266,6 +273,24 @@ export class ClassicGroup {
       this.protocolName = null;
       this.transitionTo("Empty", now);
     }
+    this.subscribedTopics = this.computeSubscribedTopics();
+  }
+
+  /** The union of the members' ConsumerProtocolSubscription topics (every version starts with them). */
+  computeSubscribedTopics(): Set<string> | null {
+    if (this.protocolType !== "consumer" || this.protocolName === null || this.members.size === 0) return null;
+    const topics = new Set<string>();
+    try {
+      for (const member of this.members.values()) {
+        const r = new Reader(member.metadataFor(this.protocolName));
+        r.int16();
+        const count = r.arrayLength();
+        for (let i = 0; i < count; i++) topics.add(r.string());
+      }
+    } catch {
+      return null;
+    }
+    return topics;
   }
 
   memberMetadata(): { memberId: string; groupInstanceId: string | null; metadata: Buffer }[] {

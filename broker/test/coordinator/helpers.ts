@@ -63,6 +63,11 @@ export async function isSettled(promise: Promise<unknown>): Promise<boolean> {
   return settled;
 }
 
+/** Bytes from hex digits; spaces group fields for the reader. */
+export function hex(digits: string): Buffer {
+  return Buffer.from(digits.replace(/\s+/g, ""), "hex");
+}
+
 export const silentLogger = pino({ level: "silent" });
 
 export interface Harness {

@@ -6,7 +6,7 @@ import type {
   OffsetCommitPartition,
   OffsetCommitRequest,
 } from "../../src/coordinator/index.ts";
-import { ManualScheduler, isSettled, joinPair, joinRequest, stableGroup, startCoordinator } from "./helpers.ts";
+import { ManualScheduler, hex, isSettled, joinPair, joinRequest, stableGroup, startCoordinator } from "./helpers.ts";
 
 function offset(topic: string, partition: number, value: bigint, metadata: string | null = "m"): OffsetCommitPartition {
   return { topic, partition, offset: value, leaderEpoch: 3, metadata };
@@ -215,6 +215,35 @@ describe("offset retention", () => {
     expect(coordinator.listGroups().groups).toEqual([]);
     const last = store.records.slice(-2);
     expect(last.map((r) => r.value)).toEqual([null, null]);
+  });
+
+  it("expires a stable consumer group's offsets only for topics nobody subscribes to", async () => {
+    const scheduler = new ManualScheduler();
+    const config = { offsetsRetentionMs: day, offsetsRetentionCheckIntervalMs: 10 * day, maxSessionTimeoutMs: 3 * day };
+    const h = await startCoordinator(config, new InMemoryGroupStore(), scheduler);
+    // ConsumerProtocolSubscription v0: topics ["a"], no user data.
+    const subscription = hex("0000 00000001 0001 61 ffffffff");
+    const { members, generationId } = await stableGroup(h, 1, () => ({
+      sessionTimeoutMs: 2 * day,
+      protocols: [{ name: "range", metadata: subscription }],
+    }));
+    const offsets = [offset("a", 0, 1n), offset("b", 0, 1n)];
+    await h.coordinator.commitOffsets(commit({ generationId, memberId: members[0] ?? "", offsets }));
+    scheduler.advance(day);
+    expect(await h.coordinator.expireOffsets()).toBe(1);
+    expect(h.coordinator.fetchOffsets(fetchAll()).partitions.map((p) => p.topic)).toEqual(["a"]);
+  });
+
+  it("keeps every offset of a stable group whose subscriptions it cannot read", async () => {
+    const scheduler = new ManualScheduler();
+    const config = { offsetsRetentionMs: day, offsetsRetentionCheckIntervalMs: 10 * day, maxSessionTimeoutMs: 3 * day };
+    const h = await startCoordinator(config, new InMemoryGroupStore(), scheduler);
+    const { members, generationId } = await stableGroup(h, 1, () => ({ sessionTimeoutMs: 2 * day }));
+    await h.coordinator.commitOffsets(
+      commit({ generationId, memberId: members[0] ?? "", offsets: [offset("b", 0, 1n)] }),
+    );
+    scheduler.advance(day);
+    expect(await h.coordinator.expireOffsets()).toBe(0);
   });
 
   it("expires standalone offsets by commit time, on the periodic check", async () => {

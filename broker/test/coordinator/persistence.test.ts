@@ -15,9 +15,7 @@ import {
   encodeOffsetCommitValue,
 } from "../../src/coordinator/index.ts";
 import type { GroupMetadataValue, GroupStoreRecord } from "../../src/coordinator/index.ts";
-import { ManualScheduler, assignmentFor, joinRequest, stableGroup, startCoordinator } from "./helpers.ts";
-
-const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
+import { ManualScheduler, assignmentFor, hex, joinRequest, stableGroup, startCoordinator } from "./helpers.ts";
 
 describe("__consumer_offsets record formats", () => {
   it("encodes offset commit keys and values as Kafka does", () => {
