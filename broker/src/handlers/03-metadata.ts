@@ -81,10 +81,12 @@ export function metadataHandler(services: BrokerServices): AnyHandler {
           const byId = wanted.name === null && wanted.topicId !== undefined && wanted.topicId !== ZERO_UUID;
           if (byId) {
             const topic = services.topics.getById(wanted.topicId ?? ZERO_UUID);
+            // Topic names in responses are nullable only from v12; v10-11 answer an unknown id with "".
+            const unknownName = context.apiVersion >= 12 ? null : "";
             topics.push(
               topic
                 ? describeTopic(services, topic)
-                : unknownTopic(null, wanted.topicId ?? ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_ID),
+                : unknownTopic(unknownName, wanted.topicId ?? ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_ID),
             );
             continue;
           }

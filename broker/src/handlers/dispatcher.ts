@@ -120,7 +120,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
         metrics.requestCompleted(apiKey, apiVersion, elapsed);
         if (response === null) return null;
-        return encodeResponse(apiKey, apiVersion, header.correlationId, handler.response, response);
+        try {
+          return encodeResponse(apiKey, apiVersion, header.correlationId, handler.response, response);
+        } catch (error) {
+          // A response this version cannot carry is a broker bug: log it loudly and drop the connection cleanly.
+          connection.logger.error({ err: error, apiKey, apiVersion }, "Could not encode a response");
+          metrics.requestFailed(apiKey, "encode_failed");
+          throw new RequestRejected(`could not encode the ${handler.response.name} v${apiVersion}: ${String(error)}`);
+        }
       } finally {
         for (const release of releases) release();
       }
