@@ -1,0 +1,366 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  decodeResponse,
+  DeleteGroupsRequest,
+  DeleteGroupsResponse,
+  DescribeGroupsRequest,
+  DescribeGroupsResponse,
+  encodeRequest,
+  ErrorCode,
+  FindCoordinatorRequest,
+  FindCoordinatorResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  JoinGroupRequest,
+  JoinGroupResponse,
+  LeaveGroupRequest,
+  LeaveGroupResponse,
+  ListGroupsRequest,
+  ListGroupsResponse,
+  MetadataRequest,
+  MetadataResponse,
+  OffsetCommitRequest,
+  OffsetCommitResponse,
+  OffsetFetchRequest,
+  OffsetFetchResponse,
+  SyncGroupRequest,
+  SyncGroupResponse,
+  ZERO_UUID,
+  type MessageCodec,
+} from "../../src/protocol/index.ts";
+import { TestClient, waitFor } from "../network/helpers.ts";
+import { startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
+
+// The group APIs at the versions kafkajs does not send (it stops at JoinGroup v5, OffsetCommit v5, OffsetFetch v4,
+// FindCoordinator v2...), through raw frames to the real broker process: the edges each version adds.
+
+let broker: BrokerProcess;
+const clients: TestClient[] = [];
+let correlationId = 0;
+
+beforeAll(async () => {
+  broker = await startBrokerProcess({ overrides: { "num.partitions": "2" } });
+});
+
+afterAll(async () => {
+  for (const c of clients) c.destroy();
+  await broker.destroy();
+});
+
+async function connect(): Promise<TestClient> {
+  const client = await TestClient.connect(broker.port);
+  clients.push(client);
+  return client;
+}
+
+/** Sends one request and resolves with its decoded response; one request at a time per client. */
+async function call<Req, Res>(
+  client: TestClient,
+  version: number,
+  request: MessageCodec<Req>,
+  response: MessageCodec<Res>,
+  body: Partial<Req>,
+): Promise<Res> {
+  const before = client.responses.length;
+  correlationId += 1;
+  const header = { apiKey: request.apiKey, apiVersion: version, correlationId, clientId: "groups-wire" };
+  client.send(encodeRequest(header, request, { ...request.create(), ...body }));
+  const frame = await waitFor(
+    () => (client.closed ? new Error("connection closed") : client.responses[before]),
+    `${request.name} v${version}`,
+  );
+  if (frame instanceof Error) throw frame;
+  const decoded = decodeResponse(frame, request.apiKey, version, response);
+  expect(decoded.correlationId).toBe(correlationId);
+  return decoded.body;
+}
+
+const SUBSCRIPTION = Buffer.from("subscription");
+
+async function join(client: TestClient, groupId: string, version: number, knownId = "") {
+  const ask = (memberId: string) =>
+    call(client, version, JoinGroupRequest, JoinGroupResponse, {
+      groupId,
+      memberId,
+      sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 10_000,
+      protocolType: "consumer",
+      protocols: [{ name: "range", metadata: SUBSCRIPTION }],
+    });
+  let joined = await ask(knownId);
+  if (joined.errorCode === ErrorCode.MEMBER_ID_REQUIRED) joined = await ask(joined.memberId);
+  return joined;
+}
+
+describe("group APIs version by version", () => {
+  it("FindCoordinator: this node for groups, a clear refusal for transactions and share groups", async () => {
+    const client = await connect();
+    const v0 = await call(client, 0, FindCoordinatorRequest, FindCoordinatorResponse, { key: "g" });
+    expect(v0).toMatchObject({ errorCode: 0, nodeId: 1, host: "127.0.0.1", port: broker.port });
+
+    const txn = await call(client, 3, FindCoordinatorRequest, FindCoordinatorResponse, { key: "t", keyType: 1 });
+    expect(txn).toMatchObject({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, nodeId: -1, host: "", port: -1 });
+    expect(txn.errorMessage).toMatch(/transactions are not supported/i);
+
+    const batched = await call(client, 4, FindCoordinatorRequest, FindCoordinatorResponse, {
+      keyType: 0,
+      coordinatorKeys: ["a", "b"],
+    });
+    expect(batched.coordinators).toEqual([
+      expect.objectContaining({ key: "a", errorCode: 0, nodeId: 1, host: "127.0.0.1", port: broker.port }),
+      expect.objectContaining({ key: "b", errorCode: 0, nodeId: 1, host: "127.0.0.1", port: broker.port }),
+    ]);
+
+    const share = await call(client, 6, FindCoordinatorRequest, FindCoordinatorResponse, {
+      keyType: 2,
+      coordinatorKeys: ["s"],
+    });
+    expect(share.coordinators).toEqual([
+      expect.objectContaining({ key: "s", errorCode: ErrorCode.INVALID_REQUEST, nodeId: -1 }),
+    ]);
+  });
+
+  it("JoinGroup v9 through SyncGroup v5, Heartbeat v4, DescribeGroups v5, ListGroups v5 and LeaveGroup v5", async () => {
+    const client = await connect();
+    const groupId = "wire-v9";
+    const first = await call(client, 9, JoinGroupRequest, JoinGroupResponse, {
+      groupId,
+      memberId: "",
+      sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 10_000,
+      protocolType: "consumer",
+      protocols: [{ name: "range", metadata: SUBSCRIPTION }],
+    });
+    // KIP-394: a dynamic member is given its id and must come back with it.
+    expect(first.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+    expect(first.memberId).toMatch(/^groups-wire-/);
+    const joined = await join(client, groupId, 9, first.memberId);
+    expect(joined).toMatchObject({
+      errorCode: 0,
+      generationId: 1,
+      protocolType: "consumer",
+      protocolName: "range",
+      leader: first.memberId,
+      memberId: first.memberId,
+      skipAssignment: false,
+    });
+    expect(joined.members).toEqual([expect.objectContaining({ memberId: first.memberId, metadata: SUBSCRIPTION })]);
+
+    const assignment = Buffer.from("assignment");
+    const synced = await call(client, 5, SyncGroupRequest, SyncGroupResponse, {
+      groupId,
+      generationId: 1,
+      memberId: joined.memberId,
+      protocolType: "consumer",
+      protocolName: "range",
+      assignments: [{ memberId: joined.memberId, assignment }],
+    });
+    expect(synced).toMatchObject({ errorCode: 0, protocolType: "consumer", protocolName: "range", assignment });
+    const wrongProtocol = await call(client, 5, SyncGroupRequest, SyncGroupResponse, {
+      groupId,
+      generationId: 1,
+      memberId: joined.memberId,
+      protocolType: "consumer",
+      protocolName: "roundrobin",
+      assignments: [],
+    });
+    expect(wrongProtocol.errorCode).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+
+    const beat = { groupId, memberId: joined.memberId };
+    expect(await call(client, 4, HeartbeatRequest, HeartbeatResponse, { ...beat, generationId: 1 })).toMatchObject({
+      errorCode: 0,
+    });
+    expect(await call(client, 4, HeartbeatRequest, HeartbeatResponse, { ...beat, generationId: 2 })).toMatchObject({
+      errorCode: ErrorCode.ILLEGAL_GENERATION,
+    });
+
+    const described = await call(client, 5, DescribeGroupsRequest, DescribeGroupsResponse, {
+      groups: [groupId, "wire-nobody"],
+      includeAuthorizedOperations: true,
+    });
+    expect(described.groups[0]).toMatchObject({
+      errorCode: 0,
+      groupId,
+      groupState: "Stable",
+      protocolType: "consumer",
+      protocolData: "range",
+      // READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS: what Kafka without an authorizer reports.
+      authorizedOperations: (1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11),
+    });
+    expect(described.groups[0]?.members).toEqual([
+      expect.objectContaining({
+        memberId: joined.memberId,
+        clientId: "groups-wire",
+        memberMetadata: SUBSCRIPTION,
+        memberAssignment: assignment,
+      }),
+    ]);
+    expect(described.groups[1]).toMatchObject({ errorCode: 0, groupId: "wire-nobody", groupState: "Dead" });
+
+    const listed = async (statesFilter: string[], typesFilter: string[]) =>
+      (await call(client, 5, ListGroupsRequest, ListGroupsResponse, { statesFilter, typesFilter })).groups.filter(
+        (g) => g.groupId === groupId,
+      );
+    expect(await listed([], [])).toEqual([
+      expect.objectContaining({ groupId, protocolType: "consumer", groupState: "Stable", groupType: "classic" }),
+    ]);
+    expect(await listed(["stable"], ["Classic"])).toHaveLength(1);
+    expect(await listed(["Empty"], [])).toHaveLength(0);
+    expect(await listed([], ["consumer"])).toHaveLength(0);
+
+    const left = await call(client, 5, LeaveGroupRequest, LeaveGroupResponse, {
+      groupId,
+      members: [
+        { memberId: joined.memberId, groupInstanceId: null, reason: "test done" },
+        { memberId: "someone-else", groupInstanceId: null, reason: null },
+      ],
+    });
+    expect(left.errorCode).toBe(0);
+    expect(left.members).toEqual([
+      expect.objectContaining({ memberId: joined.memberId, errorCode: 0 }),
+      expect.objectContaining({ memberId: "someone-else", errorCode: ErrorCode.UNKNOWN_MEMBER_ID }),
+    ]);
+    const after = await call(client, 0, DescribeGroupsRequest, DescribeGroupsResponse, { groups: [groupId] });
+    expect(after.groups[0]).toMatchObject({ groupState: "Empty", members: [] });
+  });
+
+  it("JoinGroup v0-6 say '' where v7+ say null, and v0 joins without MEMBER_ID_REQUIRED", async () => {
+    const client = await connect();
+    const unknown = { groupId: "wire-unknown", memberId: "ghost", sessionTimeoutMs: 10_000, protocolType: "consumer" };
+    const v6 = await call(client, 6, JoinGroupRequest, JoinGroupResponse, unknown);
+    expect(v6).toMatchObject({ errorCode: ErrorCode.UNKNOWN_MEMBER_ID, protocolName: "" });
+    const v7 = await call(client, 7, JoinGroupRequest, JoinGroupResponse, unknown);
+    expect(v7).toMatchObject({ errorCode: ErrorCode.UNKNOWN_MEMBER_ID, protocolName: null, protocolType: null });
+
+    const v0 = await join(client, "wire-v0", 0);
+    expect(v0).toMatchObject({ errorCode: 0, generationId: 1, protocolName: "range" });
+    const leave = await call(client, 0, LeaveGroupRequest, LeaveGroupResponse, {
+      groupId: "wire-v0",
+      memberId: v0.memberId,
+    });
+    expect(leave.errorCode).toBe(0);
+    const again = await call(client, 1, LeaveGroupRequest, LeaveGroupResponse, {
+      groupId: "wire-v0",
+      memberId: v0.memberId,
+    });
+    // v0-2 have one error code: the member's.
+    expect(again.errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+  });
+
+  it("OffsetCommit v2 and v9 with per-partition errors; OffsetFetch v1, v7 and batched v8; DeleteGroups v2", async () => {
+    const client = await connect();
+    const topic = "wire-offsets";
+    const metadata = await call(client, 12, MetadataRequest, MetadataResponse, {
+      topics: [{ name: topic, topicId: ZERO_UUID }],
+      allowAutoTopicCreation: true,
+    });
+    expect(metadata.topics[0]?.partitions).toHaveLength(2);
+
+    const v9 = await call(client, 9, OffsetCommitRequest, OffsetCommitResponse, {
+      groupId: "wire-g1",
+      generationIdOrMemberEpoch: -1,
+      memberId: "",
+      groupInstanceId: null,
+      topics: [
+        {
+          name: topic,
+          partitions: [
+            { partitionIndex: 0, committedOffset: 42n, committedLeaderEpoch: 3, committedMetadata: "meta" },
+            { partitionIndex: 5, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: null },
+          ],
+        },
+        {
+          name: "wire-no-such-topic",
+          partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: null }],
+        },
+      ],
+    });
+    expect(v9.topics).toEqual([
+      expect.objectContaining({
+        name: topic,
+        partitions: [
+          expect.objectContaining({ partitionIndex: 0, errorCode: 0 }),
+          expect.objectContaining({ partitionIndex: 5, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }),
+        ],
+      }),
+      expect.objectContaining({
+        name: "wire-no-such-topic",
+        partitions: [expect.objectContaining({ partitionIndex: 0, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })],
+      }),
+    ]);
+
+    const v2 = await call(client, 2, OffsetCommitRequest, OffsetCommitResponse, {
+      groupId: "wire-g2",
+      generationIdOrMemberEpoch: -1,
+      memberId: "",
+      retentionTimeMs: 60_000n,
+      topics: [{ name: topic, partitions: [{ partitionIndex: 1, committedOffset: 7n, committedMetadata: "" }] }],
+    });
+    expect(v2.topics[0]?.partitions[0]?.errorCode).toBe(0);
+
+    const v1 = await call(client, 1, OffsetFetchRequest, OffsetFetchResponse, {
+      groupId: "wire-g1",
+      topics: [{ name: topic, partitionIndexes: [0, 1] }],
+    });
+    expect(v1.topics).toEqual([
+      expect.objectContaining({
+        name: topic,
+        partitions: [
+          expect.objectContaining({ partitionIndex: 0, committedOffset: 42n, metadata: "meta", errorCode: 0 }),
+          expect.objectContaining({ partitionIndex: 1, committedOffset: -1n, metadata: "", errorCode: 0 }),
+        ],
+      }),
+    ]);
+
+    const v7 = await call(client, 7, OffsetFetchRequest, OffsetFetchResponse, {
+      groupId: "wire-g1",
+      topics: null,
+      requireStable: true,
+    });
+    expect(v7.errorCode).toBe(0);
+    expect(v7.topics).toEqual([
+      expect.objectContaining({
+        name: topic,
+        partitions: [expect.objectContaining({ partitionIndex: 0, committedOffset: 42n, committedLeaderEpoch: 3 })],
+      }),
+    ]);
+
+    const v8 = await call(client, 8, OffsetFetchRequest, OffsetFetchResponse, {
+      groups: [
+        { groupId: "wire-g1", topics: [{ name: topic, partitionIndexes: [0] }] },
+        { groupId: "wire-g2", topics: null },
+      ],
+    });
+    expect(v8.groups).toEqual([
+      expect.objectContaining({
+        groupId: "wire-g1",
+        errorCode: 0,
+        topics: [
+          expect.objectContaining({ name: topic, partitions: [expect.objectContaining({ committedOffset: 42n })] }),
+        ],
+      }),
+      expect.objectContaining({
+        groupId: "wire-g2",
+        errorCode: 0,
+        topics: [
+          expect.objectContaining({
+            name: topic,
+            partitions: [expect.objectContaining({ partitionIndex: 1, committedOffset: 7n })],
+          }),
+        ],
+      }),
+    ]);
+
+    const deleted = await call(client, 2, DeleteGroupsRequest, DeleteGroupsResponse, {
+      groupsNames: ["wire-g1", "wire-never"],
+    });
+    expect(deleted.results).toEqual([
+      expect.objectContaining({ groupId: "wire-g1", errorCode: 0 }),
+      expect.objectContaining({ groupId: "wire-never", errorCode: ErrorCode.GROUP_ID_NOT_FOUND }),
+    ]);
+    const gone = await call(client, 8, OffsetFetchRequest, OffsetFetchResponse, {
+      groups: [{ groupId: "wire-g1", topics: null }],
+    });
+    expect(gone.groups).toEqual([expect.objectContaining({ groupId: "wire-g1", errorCode: 0, topics: [] })]);
+  });
+});
