@@ -826,7 +826,10 @@ export class GroupCoordinator {
       this.groups.set(request.groupId, group);
     }
     const invalid = this.validateOffsetCommit(group, request);
-    if (invalid !== null) return all(invalid);
+    if (invalid !== null) {
+      this.dropIfUnused(group);
+      return all(invalid);
+    }
     switch (group.state) {
       case "CompletingRebalance":
         // The member has its new generation but no assignment yet; committing now would use the old one.

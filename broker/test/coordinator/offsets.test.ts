@@ -90,6 +90,13 @@ describe("OffsetCommit and OffsetFetch", () => {
     expect(
       (await coordinator.commitOffsets(commit({ generationId: 1, memberId: "m", offsets: [offset("t", 0, 1n)] })))[0],
     ).toMatchObject({ errorCode: ErrorCode.ILLEGAL_GENERATION });
+    expect(
+      (await coordinator.commitOffsets(commit({ memberId: "m", offsets: [offset("t", 0, 1n)] })))[0],
+    ).toMatchObject({
+      errorCode: ErrorCode.UNKNOWN_MEMBER_ID,
+    });
+    // Refused commits leave no group behind.
+    expect(coordinator.listGroups().groups).toEqual([]);
 
     const { members, generationId } = await stableGroup(h, 2, (i) => (i === 1 ? { groupInstanceId: "static" } : {}));
     const [a = "", b = ""] = members;
