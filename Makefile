@@ -37,7 +37,7 @@ typecheck: setup
 unit: build
 	npx vitest run
 
-test: gen-check lint format-check typecheck unit
+test: gen-check lint format-check typecheck k8s-tools-api unit
 
 run: build
 	exec node broker/bin/tributary-broker --config broker/config/server.properties
@@ -77,6 +77,15 @@ else
 e2e: setup k8s-tools image
 	npx vitest run --config e2e/test/vitest.e2e.config.ts
 endif
+
+# Conformance suites with unmodified third-party clients, each against the real broker executable on loopback
+# (e2e/compat, findings in docs/compat.md). Each installs its client first: confluent-kafka and pytest into
+# ~/.cache/tributary/venv-compat, kcat from Debian packages, kafka-clients from Maven Central into ~/.m2.
+.PHONY: compat compat-librdkafka
+compat: compat-librdkafka
+
+compat-librdkafka: build
+	py="$$(e2e/compat/librdkafka/setup.sh)" && PYTHONDONTWRITEBYTECODE=1 "$$py" -m pytest e2e/compat/librdkafka
 
 clean:
 	rm -rf node_modules */node_modules */dist broker/bench/out data e2e/artifacts

@@ -1,0 +1,109 @@
+"""Client-side helpers for the librdkafka (confluent-kafka) suite."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from tributary_broker import poll_until
+
+
+def admin(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap})
+
+
+def create_topic(bootstrap: str, name: str, partitions: int = 1, config: dict[str, str] | None = None) -> None:
+    a = admin(bootstrap)
+    futures = a.create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})],
+        operation_timeout=10,
+        request_timeout=15,
+    )
+    futures[name].result(timeout=20)
+
+
+def produce(
+    bootstrap: str,
+    topic: str,
+    records: list[dict[str, Any]],
+    extra: dict[str, Any] | None = None,
+) -> list[Message]:
+    """Produces records (dicts of Producer.produce keyword arguments), flushes, and returns the delivery reports in
+    delivery order. Fails on any delivery error."""
+    reports: list[Message] = []
+    errors: list[KafkaError] = []
+
+    def on_delivery(err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            errors.append(err)
+        else:
+            reports.append(msg)
+
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **(extra or {})})
+    for r in records:
+        p.produce(topic, on_delivery=on_delivery, **r)
+        p.poll(0)
+    remaining = p.flush(30)
+    assert remaining == 0, f"{remaining} records not delivered"
+    assert not errors, f"delivery errors: {errors}"
+    assert len(reports) == len(records)
+    return reports
+
+
+def poll_record(c: Consumer, timeout: float) -> Message | None:
+    """One record, or None on timeout or end of partition; any other error fails the test."""
+    msg = c.poll(timeout)
+    if msg is None:
+        return None
+    if msg.error():
+        if msg.error().code() == KafkaError._PARTITION_EOF:
+            return None
+        raise AssertionError(f"consume error: {msg.error()}")
+    return msg
+
+
+def consume_partition(
+    bootstrap: str, topic: str, partition: int, start: int, count: int, timeout: float = 30.0
+) -> list[Message]:
+    """Reads count records from one partition starting at offset start (or OFFSET_BEGINNING/OFFSET_END)."""
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "unused-assign-only",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "error",
+        }
+    )
+    try:
+        c.assign([TopicPartition(topic, partition, start)])
+        out: list[Message] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < count:
+            assert time.monotonic() < deadline, f"got {len(out)} of {count} records from {topic}[{partition}]"
+            msg = poll_record(c, 0.2)
+            if msg is not None:
+                out.append(msg)
+        return out
+    finally:
+        c.close()
+
+
+def watermarks(bootstrap: str, topic: str, partition: int = 0) -> tuple[int, int]:
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused-watermarks"})
+    try:
+        return c.get_watermark_offsets(TopicPartition(topic, partition), timeout=10, cached=False)
+    finally:
+        c.close()
+
+
+def wait_topic_visible(bootstrap: str, topic: str, partitions: int) -> None:
+    a = admin(bootstrap)
+
+    def visible() -> bool:
+        md = a.list_topics(topic, timeout=10).topics.get(topic)
+        return md is not None and md.error is None and len(md.partitions) == partitions
+
+    poll_until(f"topic {topic} with {partitions} partitions in metadata", visible)
