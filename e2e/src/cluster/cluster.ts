@@ -62,7 +62,8 @@ export interface ControlPlane {
   kubeconfig: string;
   server: string;
   admin: KeyPair;
-  saKey: string;
+  /** Service-account token key pair (`cert` holds the public key). */
+  saKey: KeyPair;
   processes: ManagedProcess[];
   host: string;
   kubectl(args: readonly string[], input?: string): Promise<string>;
@@ -198,8 +199,8 @@ export async function startControlPlane(
         `--kubelet-client-key=${kubeletClient.key}`,
         `--service-cluster-ip-range=${SERVICE_CIDR}`,
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-        `--service-account-key-file=${saKey}`,
-        `--service-account-signing-key-file=${saKey}`,
+        `--service-account-key-file=${saKey.cert}`,
+        `--service-account-signing-key-file=${saKey.key}`,
         "--authorization-mode=Node,RBAC",
         "--enable-admission-plugins=NodeRestriction",
         "--allow-privileged=true",
@@ -270,7 +271,7 @@ export function startControllers(cp: ControlPlane, extraControllerArgs: readonly
   ];
   const controllerArgs = [
     "--controllers=*",
-    `--service-account-private-key-file=${cp.saKey}`,
+    `--service-account-private-key-file=${cp.saKey.key}`,
     `--root-ca-file=${cp.pki.ca.cert}`,
     `--cluster-signing-cert-file=${cp.pki.ca.cert}`,
     `--cluster-signing-key-file=${cp.pki.ca.key}`,

@@ -69,11 +69,12 @@ export class Pki {
     return pair;
   }
 
-  /** An EC key for signing service-account tokens (the apiserver accepts the private key as the verifying key file). */
-  async serviceAccountKey(): Promise<string> {
-    const key = join(this.dir, "sa.key");
-    await run("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key]);
-    return key;
+  /** An EC key pair for service-account tokens: the apiserver signs with `key` and verifies with `cert` (public key). */
+  async serviceAccountKey(): Promise<KeyPair> {
+    const pair = { key: join(this.dir, "sa.key"), cert: join(this.dir, "sa.pub") };
+    await run("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", pair.key]);
+    await run("openssl", ["pkey", "-in", pair.key, "-pubout", "-out", pair.cert]);
+    return pair;
   }
 }
 
