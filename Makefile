@@ -42,8 +42,10 @@ test: gen-check lint format-check typecheck k8s-tools-api unit
 run: build
 	exec node broker/bin/tributary-broker --config broker/config/server.properties
 
-bench: build
+# Protocol codecs (issue 2), then Tributary side by side with Apache Kafka (issue 3); see docs/benchmarks.md.
+bench: build reference-kafka
 	npx tsx broker/bench/protocol.ts
+	npx tsx broker/bench/broker.ts
 
 # Apache Kafka from Maven Central jars (broker + kafka-tools) into ~/.cache/tributary/kafka/<version>; a no-op once done.
 .PHONY: reference-kafka

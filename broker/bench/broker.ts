@@ -1,0 +1,471 @@
+// Broker benchmark (issue 3): Apache Kafka 4.3.1 (Maven Central jars, e2e/reference-kafka) and Tributary, one after
+// the other on this machine, driven by the same kafka-producer-perf-test / kafka-consumer-perf-test from kafka-tools.
+//   npx tsx broker/bench/broker.ts [--only kafka|tributary] [--records N] [--seconds S] [--latency-seconds S]
+//   npx tsx broker/bench/broker.ts --profile     Tributary only, under node --cpu-prof, prints the hottest frames
+// Build first (`make build`): Tributary runs from broker/dist through broker/bin/tributary-broker.
+// Prints a text table and writes broker/bench/out/broker.json. No assertions on timing: targets are reported.
+import { spawn } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { Socket } from "node:net";
+import { loadavg, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, pollUntil } from "../test/support/broker-process.ts";
+import { summarizeProfile } from "./cpu-profile.ts";
+import { OUT_DIR, environment, formatTable, printEnvironment, round, writeJson } from "./report.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const KAFKA_SH = join(ROOT, "e2e/reference-kafka/kafka.sh");
+const TRIBUTARY_BIN = join(ROOT, "broker/bin/tributary-broker");
+
+const RECORD_SIZE = 1024;
+const PARTITIONS = 6;
+const TOPIC = "bench";
+/** 20 MB/s as the perf tools count MB (MiB): 20 × 2^20 / 1 KiB records. */
+const FIXED_RATE = (20 * 1024 * 1024) / RECORD_SIZE;
+const WARMUP_RECORDS = 50_000;
+
+type BrokerName = "kafka" | "tributary";
+
+interface Args {
+  only: BrokerName | undefined;
+  records: number | undefined;
+  seconds: number;
+  latencySeconds: number;
+  profile: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const args: Args = { only: undefined, records: undefined, seconds: 20, latencySeconds: 20, profile: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === "--only") {
+      const v = value();
+      if (v !== "kafka" && v !== "tributary") throw new Error("--only takes kafka or tributary");
+      args.only = v;
+    } else if (a === "--records") args.records = Number.parseInt(value(), 10);
+    else if (a === "--seconds") args.seconds = Number(value());
+    else if (a === "--latency-seconds") args.latencySeconds = Number(value());
+    else if (a === "--profile") args.profile = true;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  return args;
+}
+
+// ---- processes ----
+
+interface Exited {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<Exited> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("error", reject);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const socket = new Socket();
+    socket.once("connect", () => {
+      socket.destroy();
+      resolvePromise(true);
+    });
+    socket.once("error", () => resolvePromise(false));
+    socket.connect(port, "127.0.0.1");
+  });
+}
+
+interface RunningBroker {
+  name: BrokerName;
+  pid: number;
+  bootstrap: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+async function startKafka(dataDir: string): Promise<RunningBroker> {
+  const port = await freePort();
+  const controllerPort = await freePort();
+  const args = ["start", "--port", String(port), "--controller-port", String(controllerPort), "--data-dir", dataDir];
+  args.push("--timeout", "180", "--set", `num.partitions=${PARTITIONS}`);
+  const started = await run(KAFKA_SH, args, 240_000);
+  const pid = Number.parseInt(started.stdout.trim().split("\n").at(-1) ?? "", 10);
+  if (started.code !== 0 || !Number.isSafeInteger(pid)) {
+    throw new Error(`kafka.sh start failed (${started.code}):\n${started.stdout}\n${started.stderr}`);
+  }
+  return {
+    name: "kafka",
+    pid,
+    bootstrap: `127.0.0.1:${port}`,
+    dataDir,
+    async stop() {
+      await run(KAFKA_SH, ["stop", "--data-dir", dataDir, "--timeout", "60"], 120_000);
+    },
+  };
+}
+
+async function startTributary(dataDir: string, profileDir?: string): Promise<RunningBroker> {
+  const port = await freePort();
+  const config = join(dataDir, "server.properties");
+  writeFileSync(
+    config,
+    [
+      "node.id=1",
+      "process.roles=broker,controller",
+      `listeners=PLAINTEXT://127.0.0.1:${port}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      "listener.security.protocol.map=PLAINTEXT:PLAINTEXT",
+      `log.dirs=${join(dataDir, "logs")}`,
+      `num.partitions=${PARTITIONS}`,
+      "offsets.topic.replication.factor=1",
+      "group.initial.rebalance.delay.ms=0",
+      "metrics.port=-1",
+      "",
+    ].join("\n"),
+  );
+  const logFd = openSync(join(dataDir, "tributary.log"), "a");
+  const nodeArgs = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
+  const child = spawn(process.execPath, [...nodeArgs, TRIBUTARY_BIN, "--config", config], {
+    cwd: dataDir,
+    stdio: ["ignore", logFd, logFd],
+  });
+  closeSync(logFd);
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  let gone = false;
+  void exited.then(() => (gone = true));
+  await pollUntil(`Tributary on port ${port}`, async () => {
+    if (gone) throw new Error(`Tributary exited during start; see ${join(dataDir, "tributary.log")}`);
+    return canConnect(port);
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("Tributary has no pid");
+  return {
+    name: "tributary",
+    pid,
+    bootstrap: `127.0.0.1:${port}`,
+    dataDir,
+    async stop() {
+      if (gone) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Polls /proc/<pid>/status; VmHWM is the kernel's own peak RSS, VmRSS the polled fallback. */
+class RssSampler {
+  peakKiB = 0;
+  private readonly timer: NodeJS.Timeout;
+  constructor(private readonly pid: number) {
+    this.timer = setInterval(() => this.sample(), 250);
+  }
+  sample(): void {
+    try {
+      const status = readFileSync(`/proc/${this.pid}/status`, "utf8");
+      for (const key of ["VmHWM", "VmRSS"]) {
+        const m = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status);
+        if (m?.[1]) this.peakKiB = Math.max(this.peakKiB, Number(m[1]));
+      }
+    } catch {
+      // the process has exited; keep the last peak
+    }
+  }
+  stop(): number {
+    this.sample();
+    clearInterval(this.timer);
+    return this.peakKiB;
+  }
+}
+
+// ---- load generator ----
+
+interface ProducerResult {
+  records: number;
+  recordsPerSec: number;
+  mbPerSec: number;
+  avgMs: number;
+  maxMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  wallSeconds: number;
+}
+
+interface ConsumerResult {
+  records: number;
+  mb: number;
+  mbPerSec: number;
+  /** Excludes the group join (rebalance) time. */
+  fetchMbPerSec: number;
+  rebalanceMs: number;
+  wallSeconds: number;
+}
+
+async function producePerf(
+  bootstrap: string,
+  records: number,
+  acks: string,
+  throughput: number,
+): Promise<ProducerResult> {
+  const args = ["run-class", "org.apache.kafka.tools.ProducerPerformance", "--topic", TOPIC];
+  args.push("--num-records", String(records), "--record-size", String(RECORD_SIZE), "--throughput", String(throughput));
+  args.push("--producer-props", `bootstrap.servers=${bootstrap}`, `acks=${acks}`, "batch.size=65536", "linger.ms=5");
+  const t0 = performance.now();
+  const out = await run(KAFKA_SH, args, 15 * 60_000);
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const m =
+    /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th/.exec(
+      out.stdout,
+    );
+  if (out.code !== 0 || !m) throw new Error(`ProducerPerformance failed (${out.code}):\n${out.stdout}\n${out.stderr}`);
+  const n = (i: number): number => Number(m[i]);
+  return {
+    records: n(1),
+    recordsPerSec: n(2),
+    mbPerSec: n(3),
+    avgMs: n(4),
+    maxMs: n(5),
+    p50Ms: n(6),
+    p95Ms: n(7),
+    p99Ms: n(8),
+    p999Ms: n(9),
+    wallSeconds: round(wallSeconds, 1),
+  };
+}
+
+async function consumePerf(bootstrap: string, records: number): Promise<ConsumerResult> {
+  const args = ["run-class", "org.apache.kafka.tools.ConsumerPerformance", "--bootstrap-server", bootstrap];
+  args.push("--topic", TOPIC, "--num-records", String(records), "--group", `bench-${Date.now()}`, "--timeout", "30000");
+  const t0 = performance.now();
+  const out = await run(KAFKA_SH, args, 15 * 60_000);
+  const wallSeconds = (performance.now() - t0) / 1000;
+  // Header "start.time, end.time, data.consumed.in.MB, MB.sec, ..." then one row of the same columns.
+  const lines = out.stdout.split("\n").map((l) => l.trim());
+  const h = lines.findIndex((l) => l.startsWith("start.time"));
+  const header = lines[h]?.split(/,\s*/) ?? [];
+  const row = lines[h + 1]?.split(/,\s*/) ?? [];
+  const col = (name: string): number => Number(row[header.indexOf(name)]);
+  if (out.code !== 0 || h < 0 || !Number.isFinite(col("MB.sec"))) {
+    throw new Error(`ConsumerPerformance failed (${out.code}):\n${out.stdout}\n${out.stderr}`);
+  }
+  return {
+    records: col("data.consumed.in.nMsg"),
+    mb: col("data.consumed.in.MB"),
+    mbPerSec: col("MB.sec"),
+    fetchMbPerSec: col("fetch.MB.sec"),
+    rebalanceMs: col("rebalance.time.ms"),
+    wallSeconds: round(wallSeconds, 1),
+  };
+}
+
+// ---- one broker ----
+
+interface BrokerResult {
+  broker: BrokerName;
+  recordsPerRun: number;
+  warmup: ProducerResult;
+  produceAcks1: ProducerResult;
+  produceAcksAll: ProducerResult;
+  consume: ConsumerResult;
+  fixedRate: ProducerResult;
+  peakRssMiB: number;
+  loadAverageStart: number[];
+  loadAverageEnd: number[];
+}
+
+const load = (): number[] => loadavg().map((l) => round(l, 2));
+
+function log(message: string): void {
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+}
+
+async function benchBroker(name: BrokerName, args: Args): Promise<BrokerResult> {
+  const dataDir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
+  const loadAverageStart = load();
+  log(`starting ${name} (data in ${dataDir}, load ${loadAverageStart.join(" ")})`);
+  const broker = name === "kafka" ? await startKafka(dataDir) : await startTributary(dataDir);
+  const rss = new RssSampler(broker.pid);
+  try {
+    log(`${name} pid ${broker.pid} on ${broker.bootstrap}; warm-up ${WARMUP_RECORDS} records (creates the topic)`);
+    const warmup = await producePerf(broker.bootstrap, WARMUP_RECORDS, "1", -1);
+    // Enough records for ~args.seconds per unthrottled run at the warm-up's rate, unless given.
+    const recordsPerRun =
+      args.records ??
+      Math.min(5_000_000, Math.max(100_000, Math.round((warmup.recordsPerSec * args.seconds) / 10_000) * 10_000));
+    log(`${name}: warm-up ${warmup.mbPerSec} MB/s; ${recordsPerRun} records per run`);
+    const produceAcks1 = await producePerf(broker.bootstrap, recordsPerRun, "1", -1);
+    log(`${name}: acks=1 ${produceAcks1.mbPerSec} MB/s in ${produceAcks1.wallSeconds} s`);
+    const produceAcksAll = await producePerf(broker.bootstrap, recordsPerRun, "all", -1);
+    log(`${name}: acks=all ${produceAcksAll.mbPerSec} MB/s in ${produceAcksAll.wallSeconds} s`);
+    const consume = await consumePerf(broker.bootstrap, WARMUP_RECORDS + 2 * recordsPerRun);
+    log(`${name}: consume ${consume.mbPerSec} MB/s in ${consume.wallSeconds} s`);
+    const fixedRate = await producePerf(
+      broker.bootstrap,
+      Math.round(FIXED_RATE * args.latencySeconds),
+      "all",
+      FIXED_RATE,
+    );
+    log(`${name}: fixed 20 MB/s p50 ${fixedRate.p50Ms} ms p99 ${fixedRate.p99Ms} ms`);
+    return {
+      broker: name,
+      recordsPerRun,
+      warmup,
+      produceAcks1,
+      produceAcksAll,
+      consume,
+      fixedRate,
+      peakRssMiB: round(rss.stop() / 1024, 1),
+      loadAverageStart,
+      loadAverageEnd: load(),
+    };
+  } finally {
+    rss.stop();
+    await broker.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+// ---- profile mode ----
+
+async function profileTributary(args: Args): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), "bench-profile-"));
+  const profileDir = join(OUT_DIR, "profile");
+  rmSync(profileDir, { recursive: true, force: true });
+  const broker = await startTributary(dataDir, profileDir);
+  let produce: ProducerResult;
+  try {
+    await producePerf(broker.bootstrap, WARMUP_RECORDS, "1", -1);
+    produce = await producePerf(broker.bootstrap, args.records ?? 300_000, "1", -1);
+    console.log(`profiled produce run: ${produce.mbPerSec} MB/s, ${produce.records} records, acks=1`);
+  } finally {
+    await broker.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"));
+  if (!file) throw new Error(`no .cpuprofile in ${profileDir}`);
+  const { self, inclusive } = summarizeProfile(join(profileDir, file), ROOT);
+  const rows = (frames: typeof self): string[][] =>
+    frames.map((f) => [f.frame, f.selfPercent.toFixed(1), f.totalPercent.toFixed(1)]);
+  console.log(`\nprofile ${join(profileDir, file)} (whole broker lifetime)\n\nby self time:`);
+  console.log(formatTable(["frame", "self %", "total %"], rows(self)));
+  console.log("\nby inclusive time:");
+  console.log(formatTable(["frame", "self %", "total %"], rows(inclusive)));
+  writeJson("broker-profile.json", { profile: join(profileDir, file), produce, self, inclusive });
+}
+
+// ---- main ----
+
+function ratio(t: number, k: number): string {
+  return k > 0 ? `${(t / k).toFixed(2)}x` : "n/a";
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.profile) return profileTributary(args);
+  const env = environment();
+  const names: BrokerName[] = args.only ? [args.only] : ["kafka", "tributary"];
+  const results: BrokerResult[] = [];
+  for (const name of names) results.push(await benchBroker(name, args));
+  const loadEnd = load();
+
+  const kafka = results.find((r) => r.broker === "kafka");
+  const trib = results.find((r) => r.broker === "tributary");
+  const metrics: { name: string; unit: string; get: (r: BrokerResult) => number; better: "higher" | "lower" }[] = [
+    { name: "produce acks=1", unit: "MB/s", get: (r) => r.produceAcks1.mbPerSec, better: "higher" },
+    { name: "produce acks=all", unit: "MB/s", get: (r) => r.produceAcksAll.mbPerSec, better: "higher" },
+    { name: "consume", unit: "MB/s", get: (r) => r.consume.mbPerSec, better: "higher" },
+    { name: "consume (fetch only)", unit: "MB/s", get: (r) => r.consume.fetchMbPerSec, better: "higher" },
+    { name: "p50 @ 20 MB/s acks=all", unit: "ms", get: (r) => r.fixedRate.p50Ms, better: "lower" },
+    { name: "p99 @ 20 MB/s acks=all", unit: "ms", get: (r) => r.fixedRate.p99Ms, better: "lower" },
+    { name: "achieved fixed rate", unit: "MB/s", get: (r) => r.fixedRate.mbPerSec, better: "higher" },
+    { name: "peak broker RSS", unit: "MiB", get: (r) => r.peakRssMiB, better: "lower" },
+  ];
+  const fmt = (x: number | undefined): string => (x === undefined ? "-" : String(round(x, 2)));
+  const table = formatTable(
+    ["metric", "unit", "kafka", "tributary", "tributary/kafka"],
+    metrics.map((m) => {
+      const k = kafka ? m.get(kafka) : undefined;
+      const t = trib ? m.get(trib) : undefined;
+      return [m.name, m.unit, fmt(k), fmt(t), k !== undefined && t !== undefined ? ratio(t, k) : "-"];
+    }),
+  );
+
+  const targets =
+    kafka && trib
+      ? {
+          produceAtLeastHalf:
+            trib.produceAcks1.mbPerSec >= 0.5 * kafka.produceAcks1.mbPerSec &&
+            trib.produceAcksAll.mbPerSec >= 0.5 * kafka.produceAcksAll.mbPerSec,
+          consumeAtLeastHalf: trib.consume.mbPerSec >= 0.5 * kafka.consume.mbPerSec,
+          p99AtMostDouble: trib.fixedRate.p99Ms <= 2 * Math.max(kafka.fixedRate.p99Ms, 1),
+          rssNotAboveKafka: trib.peakRssMiB <= kafka.peakRssMiB,
+        }
+      : undefined;
+
+  console.log("\nTributary vs Apache Kafka 4.3.1 (issue 3)");
+  printEnvironment(env, loadEnd);
+  for (const r of results) {
+    console.log(
+      `${r.broker.padEnd(9)}    ${r.recordsPerRun} records/run, load ${r.loadAverageStart.join(" ")} -> ${r.loadAverageEnd.join(" ")}`,
+    );
+  }
+  console.log(
+    `workload     1 topic × ${PARTITIONS} partitions, ${RECORD_SIZE} B records, batch.size=65536 linger.ms=5, ` +
+      `fixed rate ${FIXED_RATE} records/s for ${args.latencySeconds} s; MB = MiB as the Kafka tools count`,
+  );
+  console.log();
+  console.log(table);
+  if (targets) {
+    console.log();
+    const yes = (b: boolean): string => (b ? "met" : "NOT met");
+    console.log(`target produce >= 0.5x Kafka     ${yes(targets.produceAtLeastHalf)}`);
+    console.log(`target consume >= 0.5x Kafka     ${yes(targets.consumeAtLeastHalf)}`);
+    console.log(`target p99 <= 2x Kafka           ${yes(targets.p99AtMostDouble)}`);
+    console.log(`target RSS <= Kafka              ${yes(targets.rssNotAboveKafka)}`);
+  }
+  const path = writeJson("broker.json", {
+    benchmark: "broker",
+    date: new Date().toISOString(),
+    environment: { ...env, loadAverageEnd: loadEnd },
+    kafkaVersion: "4.3.1",
+    workload: {
+      topic: TOPIC,
+      partitions: PARTITIONS,
+      recordSize: RECORD_SIZE,
+      producerProps: { "batch.size": 65536, "linger.ms": 5 },
+      warmupRecords: WARMUP_RECORDS,
+      fixedRateRecordsPerSec: FIXED_RATE,
+      fixedRateAcks: "all",
+      latencySeconds: args.latencySeconds,
+    },
+    results,
+    ratios: Object.fromEntries(
+      metrics.map((m) => [m.name, kafka && trib && m.get(kafka) > 0 ? round(m.get(trib) / m.get(kafka), 3) : null]),
+    ),
+    targets: targets ?? null,
+  });
+  console.log(`\nwrote ${path}`);
+}
+
+await main();

@@ -1,0 +1,81 @@
+// Reads a V8 .cpuprofile (node --cpu-prof) and lists the functions with the most self and inclusive time.
+import { readFileSync } from "node:fs";
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface HotFrame {
+  /** "function file:line" with the file relative to the repository when it is ours. */
+  frame: string;
+  selfMs: number;
+  selfPercent: number;
+  totalMs: number;
+  totalPercent: number;
+}
+
+function frameKey(cf: CallFrame, root: string): string {
+  const name = cf.functionName === "" ? "(anonymous)" : cf.functionName;
+  if (cf.url === "") return name;
+  const file = cf.url.replace(/^file:\/\//, "").replace(`${root}/`, "");
+  // V8 line numbers are 0-based.
+  return `${name} ${file}:${cf.lineNumber + 1}`;
+}
+
+/** Top frames by self time (and by inclusive time, each frame counted once per sample). */
+export function summarizeProfile(path: string, root: string, top = 25): { self: HotFrame[]; inclusive: HotFrame[] } {
+  const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
+  const byId = new Map<number, ProfileNode>();
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) {
+    byId.set(n.id, n);
+    for (const c of n.children ?? []) parent.set(c, n.id);
+  }
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  let all = 0;
+  profile.samples.forEach((id, i) => {
+    const dt = (profile.timeDeltas[i] ?? 0) / 1000;
+    all += dt;
+    const node = byId.get(id);
+    if (!node) return;
+    const key = frameKey(node.callFrame, root);
+    self.set(key, (self.get(key) ?? 0) + dt);
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const n = byId.get(cur);
+      if (!n) break;
+      const k = frameKey(n.callFrame, root);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      total.set(k, (total.get(k) ?? 0) + dt);
+    }
+  });
+  const rows = (m: Map<string, number>): HotFrame[] =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([frame, ms]) => ({
+        frame,
+        selfMs: Math.round(self.get(frame) ?? 0),
+        selfPercent: Math.round((1000 * (self.get(frame) ?? 0)) / all) / 10,
+        totalMs: Math.round(total.get(frame) ?? ms),
+        totalPercent: Math.round((1000 * (total.get(frame) ?? ms)) / all) / 10,
+      }));
+  return { self: rows(self), inclusive: rows(total) };
+}
