@@ -29,7 +29,7 @@ import {
   type MessageCodec,
 } from "../../src/protocol/index.ts";
 import { TestClient, waitFor } from "../network/helpers.ts";
-import { startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
+import { pollUntil, startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
 
 // The group APIs at the versions kafkajs does not send (it stops at JoinGroup v5, OffsetCommit v5, OffsetFetch v4,
 // FindCoordinator v2...), through raw frames to the real broker process: the edges each version adds.
@@ -39,7 +39,8 @@ const clients: TestClient[] = [];
 let correlationId = 0;
 
 beforeAll(async () => {
-  broker = await startBrokerProcess({ overrides: { "num.partitions": "2" } });
+  // A short minimum session lets the expiry test run in about a second.
+  broker = await startBrokerProcess({ overrides: { "num.partitions": "2", "group.min.session.timeout.ms": "1000" } });
 });
 
 afterAll(async () => {
@@ -62,8 +63,8 @@ async function call<Req, Res>(
   body: Partial<Req>,
 ): Promise<Res> {
   const before = client.responses.length;
-  correlationId += 1;
-  const header = { apiKey: request.apiKey, apiVersion: version, correlationId, clientId: "groups-wire" };
+  const id = ++correlationId;
+  const header = { apiKey: request.apiKey, apiVersion: version, correlationId: id, clientId: "groups-wire" };
   client.send(encodeRequest(header, request, { ...request.create(), ...body }));
   const frame = await waitFor(
     () => (client.closed ? new Error("connection closed") : client.responses[before]),
@@ -71,7 +72,7 @@ async function call<Req, Res>(
   );
   if (frame instanceof Error) throw frame;
   const decoded = decodeResponse(frame, request.apiKey, version, response);
-  expect(decoded.correlationId).toBe(correlationId);
+  expect(decoded.correlationId).toBe(id);
   return decoded.body;
 }
 
@@ -245,6 +246,101 @@ describe("group APIs version by version", () => {
     });
     // v0-2 have one error code: the member's.
     expect(again.errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+  });
+
+  it("static members replace each other by instance id; JoinGroup below v5 ignores it", async () => {
+    const groupId = "wire-static";
+    const joinAs = (client: TestClient, version: number, memberId: string) =>
+      call(client, version, JoinGroupRequest, JoinGroupResponse, {
+        groupId,
+        memberId,
+        groupInstanceId: "instance-1",
+        sessionTimeoutMs: 10_000,
+        rebalanceTimeoutMs: 10_000,
+        protocolType: "consumer",
+        protocols: [{ name: "range", metadata: SUBSCRIPTION }],
+      });
+    const first = await connect();
+    // Static members never get MEMBER_ID_REQUIRED.
+    const joined = await joinAs(first, 5, "");
+    expect(joined).toMatchObject({ errorCode: 0, generationId: 1 });
+    const assignment = Buffer.from("static-assignment");
+    const synced = await call(first, 3, SyncGroupRequest, SyncGroupResponse, {
+      groupId,
+      generationId: 1,
+      memberId: joined.memberId,
+      groupInstanceId: "instance-1",
+      assignments: [{ memberId: joined.memberId, assignment }],
+    });
+    expect(synced).toMatchObject({ errorCode: 0, assignment });
+
+    // The same instance restarting: a new member id, the same generation, and the old id is fenced.
+    const second = await connect();
+    const replaced = await joinAs(second, 5, "");
+    expect(replaced.errorCode).toBe(0);
+    expect(replaced.memberId).not.toBe(joined.memberId);
+    const fenced = await call(first, 3, HeartbeatRequest, HeartbeatResponse, {
+      groupId,
+      generationId: replaced.generationId,
+      memberId: joined.memberId,
+      groupInstanceId: "instance-1",
+    });
+    expect(fenced.errorCode).toBe(ErrorCode.FENCED_INSTANCE_ID);
+
+    // v4 has no instance id, so the same request is a dynamic member asked for its id.
+    const dynamic = await joinAs(first, 4, "");
+    expect(dynamic.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+
+    // Removal by instance id alone, as admin tools do (LeaveGroup v3+).
+    const removed = await call(first, 3, LeaveGroupRequest, LeaveGroupResponse, {
+      groupId,
+      members: [{ memberId: "", groupInstanceId: "instance-1" }],
+    });
+    expect(removed.members).toEqual([expect.objectContaining({ groupInstanceId: "instance-1", errorCode: 0 })]);
+  });
+
+  it("picks the protocol every member supports, and expires a member that stops heartbeating", async () => {
+    const groupId = "wire-protocols";
+    const a = await connect();
+    const b = await connect();
+    const joinWith = (client: TestClient, memberId: string, names: string[], sessionTimeoutMs = 10_000) =>
+      call(client, 3, JoinGroupRequest, JoinGroupResponse, {
+        groupId,
+        memberId,
+        sessionTimeoutMs,
+        rebalanceTimeoutMs: 10_000,
+        protocolType: "consumer",
+        protocols: names.map((name) => ({ name, metadata: Buffer.from(name) })),
+      });
+    const alone = await joinWith(a, "", ["range", "roundrobin"]);
+    expect(alone).toMatchObject({ errorCode: 0, generationId: 1, protocolName: "range" });
+    const sync = (client: TestClient, generationId: number, memberId: string) =>
+      call(client, 3, SyncGroupRequest, SyncGroupResponse, { groupId, generationId, memberId, assignments: [] });
+    expect((await sync(a, 1, alone.memberId)).errorCode).toBe(0);
+
+    // B only speaks roundrobin; its join waits for A to rejoin, which A learns from its heartbeat.
+    const bJoin = joinWith(b, "", ["roundrobin"], 1_000);
+    const toldToRejoin = async (generationId: number, memberId: string) => {
+      const beat = await call(a, 3, HeartbeatRequest, HeartbeatResponse, { groupId, generationId, memberId });
+      return beat.errorCode === ErrorCode.REBALANCE_IN_PROGRESS;
+    };
+    await pollUntil("A to be told to rejoin", () => toldToRejoin(1, alone.memberId));
+    const aAgain = await joinWith(a, alone.memberId, ["range", "roundrobin"]);
+    const bJoined = await bJoin;
+    for (const r of [aAgain, bJoined])
+      expect(r).toMatchObject({ errorCode: 0, generationId: 2, protocolName: "roundrobin" });
+    const leader = aAgain.leader === aAgain.memberId ? aAgain : bJoined;
+    expect(leader.members.map((m) => m.metadata.toString()).sort()).toEqual(["roundrobin", "roundrobin"]);
+    await Promise.all([sync(a, 2, aAgain.memberId), sync(b, 2, bJoined.memberId)]);
+
+    // B's session is 1 s and it never heartbeats: it is dropped and A is told to rejoin without it.
+    await pollUntil("B's session to expire", () => toldToRejoin(2, aAgain.memberId));
+    const last = await joinWith(a, aAgain.memberId, ["range", "roundrobin"]);
+    expect(last).toMatchObject({ errorCode: 0, generationId: 3, protocolName: "range" });
+    expect(last.members.map((m) => m.memberId)).toEqual([aAgain.memberId]);
+
+    const tooShort = await joinWith(b, "", ["range"], 500);
+    expect(tooShort.errorCode).toBe(ErrorCode.INVALID_SESSION_TIMEOUT);
   });
 
   it("OffsetCommit v2 and v9 with per-partition errors; OffsetFetch v1, v7 and batched v8; DeleteGroups v2", async () => {
