@@ -103,6 +103,15 @@ function oneOf<const T extends readonly string[]>(values: T, caseInsensitive: bo
   });
 }
 
+function cleanupPolicy() {
+  const expected = "delete, compact, or both separated by a comma";
+  return z.string().transform((raw, ctx) => {
+    const parts = splitList(raw);
+    if (parts.length === 0 || parts.some((p) => p !== "delete" && p !== "compact")) return fail(ctx, expected);
+    return parts.join(",");
+  });
+}
+
 const LISTENER_NAME = /^[A-Za-z0-9_]+$/;
 
 /** Parses `host:port`, `:port` or `[ipv6]:port`. */
@@ -234,6 +243,10 @@ export const CONFIG_KEYS = {
   "log.flush.interval.messages": key(long(1), "9223372036854775807"),
   "log.flush.interval.ms": key(long(0)),
   "message.max.bytes": key(int(0, INT32_MAX), "1048588"),
+  // Broker-wide defaults of topic configs (DescribeConfigs shows them as synonyms of the topic keys).
+  "log.cleanup.policy": key(cleanupPolicy(), "delete"),
+  "min.insync.replicas": key(int(1, INT32_MAX), "1"),
+  "log.message.timestamp.type": key(oneOf(["CreateTime", "LogAppendTime"] as const, false), "CreateTime"),
   "socket.request.max.bytes": key(int(1, INT32_MAX), "104857600"),
   "connections.max.idle.ms": key(long(-1), "600000"),
   "group.initial.rebalance.delay.ms": key(int(0, INT32_MAX), "3000"),
