@@ -1,0 +1,347 @@
+// KafkaCluster: a Tributary cluster of brokers (and optionally dedicated KRaft controllers). The schema is the single
+// source of the CRD (crds/kafkaclusters.tributary.dev.yaml is generated from it by operator/src/crdgen).
+import { z } from "zod";
+import {
+  QuantityString,
+  ResourceRequirements,
+  StringMap,
+  cel,
+  configMap,
+  defineKind,
+  immutable,
+  kubeObject,
+  resource,
+  statusOf,
+  type CrdDefinition,
+} from "./common.ts";
+
+/** A Tributary release, e.g. 0.1.0; the operator maps it to the broker image it was built with. */
+export const BROKER_VERSION_PATTERN = /^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$/;
+
+export const ControllerQuorum = cel(
+  z
+    .object({
+      mode: cel(
+        z
+          .enum(["combined", "dedicated"])
+          .default("combined")
+          .describe(
+            "combined: every broker is also a KRaft controller (process.roles=broker,controller); dedicated: a " +
+              "separate StatefulSet of controller-only nodes. Immutable: changing it needs a metadata migration.",
+          ),
+        immutable("controller.mode", "create a new cluster to change the quorum mode"),
+      ),
+      replicas: z
+        .int()
+        .min(1)
+        .max(9)
+        .optional()
+        .describe("Dedicated mode only: number of controller nodes, odd (1, 3 or 5) so that a majority exists."),
+      resources: ResourceRequirements.optional().describe("Dedicated mode only: resources of the controller pods."),
+    })
+    .describe("The KRaft controller quorum."),
+  {
+    rule: "self.mode == 'dedicated' || !has(self.replicas)",
+    message:
+      "controller.replicas is only valid with mode: dedicated (in combined mode the brokers are the controllers)",
+  },
+  {
+    rule: "self.mode != 'dedicated' || (has(self.replicas) && self.replicas % 2 == 1)",
+    message: "controller.replicas must be set to an odd number (1, 3, 5, 7 or 9) with mode: dedicated",
+  },
+);
+export type ControllerQuorum = z.output<typeof ControllerQuorum>;
+
+const Port = z.int().min(1024).max(65535);
+
+export const InternalListener = z
+  .object({
+    port: Port.default(9092).describe("Port of the in-cluster listener, served by the bootstrap Service."),
+  })
+  .describe("The in-cluster PLAINTEXT listener; always present.");
+
+export const ExternalListener = cel(
+  z
+    .object({
+      type: z
+        .enum(["NodePort", "LoadBalancer"])
+        .describe(
+          "NodePort: one node port per broker plus a bootstrap one; LoadBalancer: one load balancer per broker.",
+        ),
+      port: Port.default(9094).describe("Container port of the external listener."),
+      nodePortBase: z
+        .int()
+        .min(30000)
+        .max(32767)
+        .optional()
+        .describe(
+          "NodePort only: broker N gets nodePortBase + N + 1 and the bootstrap gets nodePortBase. Unset: assigned.",
+        ),
+      host: z
+        .string()
+        .max(253)
+        .optional()
+        .describe("Host advertised to clients (NodePort: a node address or DNS name reachable from outside)."),
+      annotations: StringMap.optional().describe("Annotations on the external Services (cloud load balancer options)."),
+      loadBalancerSourceRanges: z
+        .array(z.string())
+        .max(64)
+        .optional()
+        .describe("LoadBalancer only: client CIDRs allowed to connect."),
+    })
+    .describe("A listener reachable from outside the Kubernetes cluster."),
+  { rule: "self.type == 'NodePort' || !has(self.nodePortBase)", message: "nodePortBase needs type: NodePort" },
+  {
+    rule: "self.type == 'LoadBalancer' || !has(self.loadBalancerSourceRanges)",
+    message: "loadBalancerSourceRanges needs type: LoadBalancer",
+  },
+);
+
+export const Listeners = cel(
+  z
+    .object({
+      internal: InternalListener.default({ port: 9092 }),
+      external: ExternalListener.optional(),
+    })
+    .describe("Client listeners. The operator owns the broker's listener keys and renders them from here."),
+  {
+    rule: "!has(self.external) || self.external.port != self.internal.port",
+    message: "listeners.internal.port and listeners.external.port must differ",
+  },
+);
+export type Listeners = z.output<typeof Listeners>;
+
+export const EphemeralStorage = z
+  .object({
+    type: z.literal("ephemeral").describe("Data in an emptyDir: lost when a pod is deleted. For development only."),
+    sizeLimit: QuantityString.optional().describe("emptyDir size limit, e.g. 2Gi."),
+  })
+  .describe("ephemeral storage.");
+
+export const PersistentClaimStorage = z
+  .object({
+    type: z.literal("persistent-claim").describe("One PersistentVolumeClaim per broker."),
+    size: QuantityString.describe("Requested size, e.g. 100Gi. May grow (if the StorageClass allows), never shrink."),
+    class: z.string().min(1).max(253).optional().describe("StorageClass name; unset uses the cluster default."),
+    deleteClaim: z
+      .boolean()
+      .optional()
+      .describe("Delete the claims when the KafkaCluster is deleted or scaled down. Unset means false (keep data)."),
+  })
+  .describe("persistent-claim storage.");
+
+export const Storage = cel(
+  z
+    .discriminatedUnion("type", [EphemeralStorage, PersistentClaimStorage])
+    .describe("Where each broker keeps its log (log.dirs): ephemeral or persistent-claim. The type is immutable."),
+  {
+    rule: "self.type == oldSelf.type",
+    message: "storage.type is immutable; create a new cluster and move the data",
+  },
+  {
+    rule: "self.type != 'persistent-claim' || has(self.size)",
+    message: "storage.size is required with type: persistent-claim",
+    reason: "FieldValueRequired",
+  },
+  {
+    rule: "self.type == 'persistent-claim' || (!has(self.size) && !has(self.class) && !has(self.deleteClaim))",
+    message: "size, class and deleteClaim need type: persistent-claim",
+  },
+  {
+    rule: "!has(self.class) || !has(oldSelf.class) || self.class == oldSelf.class",
+    message: "storage.class is immutable (PersistentVolumeClaim templates cannot change)",
+  },
+  {
+    rule: "!has(self.size) || !has(oldSelf.size) || quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",
+    message: "storage.size may grow but never shrink",
+  },
+);
+export type Storage = z.output<typeof Storage>;
+
+export const Rack = z
+  .object({
+    topologyKey: z
+      .string()
+      .min(1)
+      .max(316)
+      .default("topology.kubernetes.io/zone")
+      .describe("Node label whose value becomes each broker's broker.rack, e.g. topology.kubernetes.io/zone."),
+  })
+  .describe("Rack awareness: replicas of a partition are spread over the values of a node label.");
+export type Rack = z.output<typeof Rack>;
+
+export const PodTemplate = z
+  .object({
+    labels: StringMap.optional().describe("Extra pod labels (the operator's own labels win)."),
+    annotations: StringMap.optional().describe("Extra pod annotations."),
+    affinity: kubeObject("core/v1 Affinity of the broker pods.").optional(),
+    tolerations: z
+      .array(kubeObject("core/v1 Toleration."))
+      .max(64)
+      .optional()
+      .describe("core/v1 Tolerations of the broker pods."),
+    priorityClassName: z.string().max(253).optional().describe("PriorityClass of the broker pods."),
+    securityContext: kubeObject(
+      "core/v1 PodSecurityContext. Default: runAsNonRoot with the image's user and fsGroup 65532.",
+    ).optional(),
+    topologySpreadConstraints: z
+      .array(kubeObject("core/v1 TopologySpreadConstraint."))
+      .max(16)
+      .optional()
+      .describe("core/v1 TopologySpreadConstraints of the broker pods (e.g. spread over zones)."),
+  })
+  .describe("Customisations of the broker (and controller) pods.");
+export type PodTemplate = z.output<typeof PodTemplate>;
+
+export const Metrics = z
+  .object({
+    enabled: z.boolean().default(true).describe("Serve Prometheus metrics (metrics.port) on every broker."),
+    port: Port.default(9404).describe("Port of the metrics endpoint."),
+  })
+  .describe("Prometheus metrics.");
+
+export const PodDisruptionBudget = z
+  .object({
+    maxUnavailable: z
+      .int()
+      .min(0)
+      .default(1)
+      .describe("Brokers that voluntary disruptions (drains) may take down at once. 0 blocks drains."),
+  })
+  .describe("The PodDisruptionBudget the operator creates for the brokers.");
+
+/**
+ * Broker config keys the operator renders itself. A KafkaCluster whose spec.config sets one of them is not applied:
+ * the reconciler reports a Warning condition (see operatorOwnedConfigKeys).
+ */
+export const OPERATOR_OWNED_CONFIG_KEYS: readonly string[] = [
+  "node.id",
+  "broker.id",
+  "process.roles",
+  "cluster.id",
+  "listeners",
+  "advertised.listeners",
+  "listener.security.protocol.map",
+  "inter.broker.listener.name",
+  "log.dirs",
+  "log.dir",
+  "metadata.log.dir",
+  "broker.rack",
+  "metrics.port",
+  "metrics.host",
+];
+
+/** Key prefixes the operator owns (the KRaft controller and quorum settings). */
+export const OPERATOR_OWNED_CONFIG_PREFIXES: readonly string[] = ["controller."];
+
+/** The keys of `config` the operator owns, in the order given; empty when the config may be applied. */
+export function operatorOwnedConfigKeys(config: Readonly<Record<string, unknown>> | undefined): string[] {
+  if (config === undefined) return [];
+  return Object.keys(config).filter(
+    (key) =>
+      OPERATOR_OWNED_CONFIG_KEYS.includes(key) ||
+      OPERATOR_OWNED_CONFIG_PREFIXES.some((prefix) => key.startsWith(prefix)),
+  );
+}
+
+export const KafkaClusterSpec = cel(
+  z
+    .object({
+      version: z
+        .string()
+        .regex(BROKER_VERSION_PATTERN)
+        .optional()
+        .describe("Tributary version, e.g. 0.1.0; selects the broker image. Unset: the operator's own version."),
+      image: z
+        .string()
+        .min(1)
+        .max(512)
+        .optional()
+        .describe("Broker image, e.g. registry.example.com/tributary/broker:0.1.0. Overrides version."),
+      replicas: z
+        .int()
+        .min(1)
+        .max(100)
+        .default(3)
+        .describe("Number of brokers. Scalable with kubectl scale (scale subresource)."),
+      controller: ControllerQuorum.default({ mode: "combined" }),
+      listeners: Listeners.default({ internal: { port: 9092 } }),
+      storage: Storage.default({ type: "ephemeral" }),
+      resources: ResourceRequirements.optional(),
+      config: configMap(
+        "Broker config overrides (server.properties keys, e.g. num.partitions: 3). Keys the operator owns (node.id, " +
+          "process.roles, listeners, advertised.listeners, listener.security.protocol.map, controller.*, log.dirs, " +
+          "broker.rack, metrics.*, ...) are refused with a Warning condition and the spec is not applied.",
+      ).optional(),
+      rack: Rack.optional(),
+      template: z
+        .object({ pod: PodTemplate.optional() })
+        .optional()
+        .describe("Templates for the objects the operator creates."),
+      metrics: Metrics.default({ enabled: true, port: 9404 }),
+      podDisruptionBudget: PodDisruptionBudget.default({ maxUnavailable: 1 }),
+    })
+    .describe("Desired state of a Tributary cluster."),
+  { rule: "!(has(self.version) && has(self.image))", message: "set version or image, not both" },
+  {
+    rule: "self.metrics.port != self.listeners.internal.port",
+    message: "metrics.port must differ from listeners.internal.port",
+  },
+);
+export type KafkaClusterSpec = z.output<typeof KafkaClusterSpec>;
+export type KafkaClusterSpecInput = z.input<typeof KafkaClusterSpec>;
+
+export const ListenerStatus = z.object({
+  name: z.string().describe("internal or external."),
+  type: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).describe("How the listener is exposed."),
+  bootstrapServers: z.string().describe("host:port list a client passes as bootstrap.servers."),
+  addresses: z
+    .array(z.object({ host: z.string(), port: z.int() }))
+    .max(256)
+    .optional()
+    .describe("The bootstrap addresses one by one."),
+});
+export type ListenerStatus = z.output<typeof ListenerStatus>;
+
+export const KafkaClusterStatus = statusOf(
+  "Ready, Reconciling and Warning",
+  {
+    listeners: z
+      .array(ListenerStatus)
+      .max(8)
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] })
+      .optional()
+      .describe("Where clients connect."),
+    replicas: z.int().min(0).optional().describe("Broker pods that exist (scale subresource status)."),
+    readyReplicas: z.int().min(0).optional().describe("Broker pods that are Ready."),
+    selector: z.string().optional().describe("Label selector of the broker pods (scale subresource, autoscalers)."),
+    clusterId: z.string().optional().describe("The KRaft cluster.id the operator generated."),
+  },
+  "Observed state of a Tributary cluster, written by the operator.",
+);
+export type KafkaClusterStatus = z.output<typeof KafkaClusterStatus>;
+
+export const KafkaCluster = resource("KafkaCluster", KafkaClusterSpec, KafkaClusterStatus);
+export type KafkaCluster = z.output<typeof KafkaCluster>;
+
+/** The condition types the operator writes on a KafkaCluster. */
+export const KAFKA_CLUSTER_CONDITIONS = ["Ready", "Reconciling", "Warning"] as const;
+export type KafkaClusterConditionType = (typeof KAFKA_CLUSTER_CONDITIONS)[number];
+
+export const kafkaClusterCrd: CrdDefinition = defineKind({
+  kind: "KafkaCluster",
+  shortName: "kc",
+  description: "A Tributary (Kafka-compatible) cluster: brokers, KRaft controllers, listeners and storage.",
+  spec: KafkaClusterSpec,
+  status: KafkaClusterStatus,
+  printerColumns: [
+    { name: "Replicas", type: "integer", jsonPath: ".spec.replicas", description: "Desired brokers." },
+    { name: "Ready Replicas", type: "integer", jsonPath: ".status.readyReplicas", priority: 1 },
+    { name: "Version", type: "string", jsonPath: ".spec.version" },
+  ],
+  scale: {
+    specReplicasPath: ".spec.replicas",
+    statusReplicasPath: ".status.replicas",
+    labelSelectorPath: ".status.selector",
+  },
+});
