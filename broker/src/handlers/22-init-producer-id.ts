@@ -1,12 +1,13 @@
 // InitProducerId (key 22), versions 0-5.
-// Idempotent producers get a fresh producer id at epoch 0. From v3 a producer that already has an id may ask for an
-// epoch bump (KIP-360) and keeps its id with epoch+1; at the epoch limit it gets a new id. Transactional ids are
-// refused: this broker has no transaction coordinator yet.
+// Without a transactional id, every request gets a fresh producer id at epoch 0, whatever producer id and epoch it
+// carries, as in Kafka's TransactionCoordinator.handleInitProducerId: the KIP-360 epoch bump (v3+) is for transactional
+// producers only (idempotent Java producers bump their epoch client-side). Honouring the fields here would be wrong:
+// @platformatic/kafka sends producerId 0 / epoch 0 on its first request, so every such producer got id 0 and its
+// sequence-0 batch was answered as a duplicate of the previous producer's and dropped. Transactional ids are refused:
+// this broker has no transaction coordinator yet.
 import { ApiKey, ErrorCode, InitProducerIdRequest, InitProducerIdResponse } from "../protocol/index.ts";
 import { defineHandler, type AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
-
-const MAX_EPOCH = 32767;
 
 export function initProducerIdHandler(services: BrokerServices): AnyHandler {
   return defineHandler({
@@ -25,11 +26,6 @@ export function initProducerIdHandler(services: BrokerServices): AnyHandler {
           producerId: -1n,
           producerEpoch: -1,
         };
-      }
-      const existingId = request.producerId ?? -1n;
-      const existingEpoch = request.producerEpoch ?? -1;
-      if (existingId >= 0n && existingEpoch >= 0 && existingEpoch < MAX_EPOCH - 1) {
-        return { ...base, errorCode: ErrorCode.NONE, producerId: existingId, producerEpoch: existingEpoch + 1 };
       }
       const producerId = await services.producerIds.allocate();
       return { ...base, errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 };
