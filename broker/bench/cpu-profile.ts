@@ -1,5 +1,7 @@
 // Reads a V8 .cpuprofile (node --cpu-prof) and lists the functions with the most self and inclusive time.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { SourceMap } from "node:module";
+import { dirname, join, relative } from "node:path";
 
 interface CallFrame {
   functionName: string;
@@ -29,12 +31,40 @@ export interface HotFrame {
   totalPercent: number;
 }
 
+const sourceMaps = new Map<string, SourceMap | null>();
+
+/** The compiled file's source map (tsc writes <file>.js.map beside broker/dist files), or null. */
+function sourceMapFor(file: string): SourceMap | null {
+  let map = sourceMaps.get(file);
+  if (map === undefined) {
+    map = null;
+    const path = `${file}.map`;
+    if (existsSync(path)) {
+      try {
+        map = new SourceMap(JSON.parse(readFileSync(path, "utf8")) as ConstructorParameters<typeof SourceMap>[0]);
+      } catch {
+        map = null;
+      }
+    }
+    sourceMaps.set(file, map);
+  }
+  return map;
+}
+
+/** "function file:line", mapped from broker/dist back to the TypeScript source, relative to the repository. */
 function frameKey(cf: CallFrame, root: string): string {
   const name = cf.functionName === "" ? "(anonymous)" : cf.functionName;
   if (cf.url === "") return name;
-  const file = cf.url.replace(/^file:\/\//, "").replace(`${root}/`, "");
-  // V8 line numbers are 0-based.
-  return `${name} ${file}:${cf.lineNumber + 1}`;
+  const file = cf.url.replace(/^file:\/\//, "");
+  // V8 line and column numbers are 0-based, as are a source map's.
+  const entry = file.endsWith(".js") ? sourceMapFor(file)?.findEntry(cf.lineNumber, cf.columnNumber) : undefined;
+  if (entry && "originalSource" in entry && "originalLine" in entry) {
+    const { originalSource, originalLine } = entry as { originalSource: string; originalLine: number };
+    const source = originalSource.replace(/^file:\/\//, "");
+    const absolute = source.startsWith("/") ? source : join(dirname(file), source);
+    return `${name} ${relative(root, absolute)}:${originalLine + 1}`;
+  }
+  return `${name} ${file.startsWith(`${root}/`) ? relative(root, file) : file}:${cf.lineNumber + 1}`;
 }
 
 /** Top frames by self time (and by inclusive time, each frame counted once per sample). */
