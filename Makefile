@@ -83,14 +83,17 @@ endif
 # Conformance suites with unmodified third-party clients, each against the real broker executable on loopback
 # (e2e/compat, findings in docs/compat.md). Each installs its client first: confluent-kafka and pytest into
 # ~/.cache/tributary/venv-compat, kcat from Debian packages, kafka-clients from Maven Central into ~/.m2.
-.PHONY: compat compat-librdkafka compat-kcat
-compat: compat-librdkafka compat-kcat
+.PHONY: compat compat-librdkafka compat-kcat compat-java
+compat: compat-librdkafka compat-kcat compat-java
 
 compat-librdkafka: build
 	py="$$(e2e/compat/librdkafka/setup.sh)" && PYTHONDONTWRITEBYTECODE=1 "$$py" -m pytest e2e/compat/librdkafka
 
 compat-kcat: build
 	py="$$(e2e/compat/kcat/setup.sh)" && PYTHONDONTWRITEBYTECODE=1 "$$py" -m pytest e2e/compat/kcat
+
+compat-java: build
+	e2e/compat/java/run.sh
 
 clean:
 	rm -rf node_modules */node_modules */dist broker/bench/out data e2e/artifacts

@@ -208,6 +208,12 @@ def test_consumer_group_rebalance_commit_resume(broker, topic_name, assignor):
             return {v for vs in seen.values() for v in vs} >= {r["value"] for r in first}
 
         poll_until("every record consumed by the two members", all_consumed)
+
+        def at_end() -> bool:  # each member has read each partition it owns to the end (10 records each)
+            _poll_all(consumers, seen)
+            return all(tp.offset == 10 for c in consumers for tp in c.position(c.assignment()))
+
+        poll_until("positions at the end of every owned partition", at_end)
         assert seen[id(c2)], "the second member consumed nothing"
         c1.commit(asynchronous=False)
         c2.commit(asynchronous=False)
