@@ -1,0 +1,481 @@
+// Desired state of a KafkaCluster: PURE functions from the parsed resource to the objects the operator applies. No I/O,
+// no clock, no randomness: the same input renders byte-identical objects, which is what makes server-side apply a no-op
+// on an unchanged cluster. Simple objects use cdk8s-plus-27 constructs; the StatefulSet and PodDisruptionBudget use
+// cdk8s L1 ApiObjects because cdk8s-plus adds its own selector labels (immutable on a StatefulSet) and cannot express
+// OnDelete with volumeClaimTemplates, PVC retention and the pod fields the spec passes through.
+import { createHash } from "node:crypto";
+import { ApiObject, App, Chart, JsonPatch } from "cdk8s";
+import * as kplus from "cdk8s-plus-27";
+import type { KafkaClusterSpec } from "../../api/v1alpha1/index.ts";
+import type { KubeObject, OwnerReference } from "../../kube/index.ts";
+
+/** Image used when the spec names neither an image nor a version. */
+export const DEFAULT_BROKER_IMAGE = "docker.io/tributary/broker:dev";
+export const BROKER_IMAGE_REPOSITORY = "docker.io/tributary/broker";
+
+/** Annotation on the pod template (and so on each pod) holding the hash of everything a restart would pick up. */
+export const CONFIG_HASH_ANNOTATION = "tributary.dev/config-hash";
+export const CLUSTER_LABEL = "tributary.dev/cluster";
+export const COMPONENT_LABEL = "app.kubernetes.io/component";
+
+export const CONFIG_DIR = "/etc/tributary";
+export const DATA_DIR = "/var/lib/tributary/data";
+export const CONTROLLER_PORT = 9093;
+/** Dedicated controllers take node ids from here so that broker ids can grow from 0 without colliding. */
+export const CONTROLLER_ID_BASE = 1000;
+/** At most this many combined nodes vote in the KRaft quorum; the rest are brokers only. */
+export const MAX_COMBINED_VOTERS = 3;
+
+export type Role = "broker" | "controller";
+
+/** What desired() needs of the resource: its identity and its parsed (defaulted) spec. */
+export interface ClusterInput {
+  name: string;
+  namespace: string;
+  uid: string;
+  spec: KafkaClusterSpec;
+}
+
+/** One pool of pods: the brokers (combined or broker-only), or the dedicated controllers. */
+export interface Pool {
+  role: Role;
+  /** StatefulSet name, also the pod name prefix. */
+  name: string;
+  replicas: number;
+  /** process.roles of ordinal i. */
+  processRoles: (ordinal: number) => string;
+  nodeId: (ordinal: number) => number;
+}
+
+export interface DesiredState {
+  /** In apply order: the ConfigMap precedes the StatefulSets so a new pod always finds its server.properties. */
+  objects: KubeObject[];
+  /** Config/image hash per pool name, as stamped on the pod template. */
+  hashes: Record<string, string>;
+  image: string;
+  clusterId: string;
+  /** Label selector string of the broker pods, for the scale subresource. */
+  brokerSelector: string;
+  bootstrapServers: string;
+}
+
+export const names = {
+  serviceAccount: (c: string) => `${c}-kafka`,
+  headless: (c: string) => `${c}-kafka-brokers`,
+  bootstrap: (c: string) => `${c}-kafka-bootstrap`,
+  externalBootstrap: (c: string) => `${c}-kafka-external-bootstrap`,
+  config: (c: string) => `${c}-kafka-config`,
+  pool: (c: string, role: Role) => `${c}-${role}`,
+  pdb: (c: string) => `${c}-kafka`,
+  podExternal: (pod: string) => `${pod}-external`,
+};
+
+export function imageOf(spec: KafkaClusterSpec): string {
+  if (spec.image !== undefined) return spec.image;
+  if (spec.version !== undefined) return `${BROKER_IMAGE_REPOSITORY}:${spec.version}`;
+  return DEFAULT_BROKER_IMAGE;
+}
+
+/** A Kafka-style cluster id (22 characters of base64url) derived from the resource uid: stable without storing it. */
+export function clusterIdOf(uid: string): string {
+  const hex = uid.replace(/-/g, "");
+  const bytes = /^[0-9a-f]{32}$/i.test(hex) ? Buffer.from(hex, "hex") : createHash("sha256").update(uid).digest();
+  return bytes.subarray(0, 16).toString("base64url");
+}
+
+export function labelsOf(cluster: string, role: Role): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": "tributary",
+    "app.kubernetes.io/instance": cluster,
+    [COMPONENT_LABEL]: role,
+    "app.kubernetes.io/managed-by": "tributary-operator",
+    [CLUSTER_LABEL]: cluster,
+  };
+}
+
+/** The immutable part of the labels: a StatefulSet selector can never change, so it holds only identity. */
+export function selectorOf(cluster: string, role: Role): Record<string, string> {
+  return { [CLUSTER_LABEL]: cluster, [COMPONENT_LABEL]: role };
+}
+
+export function selectorString(selector: Record<string, string>): string {
+  return Object.entries(selector)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+}
+
+export function pools(input: ClusterInput): Pool[] {
+  const { spec, name } = input;
+  if (spec.controller.mode === "dedicated") {
+    return [
+      {
+        role: "controller",
+        name: names.pool(name, "controller"),
+        replicas: spec.controller.replicas ?? 3,
+        processRoles: () => "controller",
+        nodeId: (i) => CONTROLLER_ID_BASE + i,
+      },
+      {
+        role: "broker",
+        name: names.pool(name, "broker"),
+        replicas: spec.replicas,
+        processRoles: () => "broker",
+        nodeId: (i) => i,
+      },
+    ];
+  }
+  const voters = Math.min(spec.replicas, MAX_COMBINED_VOTERS);
+  return [
+    {
+      role: "broker",
+      name: names.pool(name, "broker"),
+      replicas: spec.replicas,
+      processRoles: (i) => (i < voters ? "broker,controller" : "broker"),
+      nodeId: (i) => i,
+    },
+  ];
+}
+
+/** `<pod>.<headless service>.<namespace>.svc`: resolvable as soon as the pod exists (publishNotReadyAddresses). */
+export function podHost(input: Pick<ClusterInput, "name" | "namespace">, pod: string): string {
+  return `${pod}.${names.headless(input.name)}.${input.namespace}.svc`;
+}
+
+function voterList(input: ClusterInput, all: Pool[]): string {
+  const controllers = all.find((p) => p.role === "controller");
+  const voterPool = controllers ?? all[0];
+  if (voterPool === undefined) return "";
+  const count = controllers !== undefined ? controllers.replicas : Math.min(voterPool.replicas, MAX_COMBINED_VOTERS);
+  return Array.from(
+    { length: count },
+    (_, i) => `${voterPool.nodeId(i)}@${podHost(input, `${voterPool.name}-${i}`)}:${CONTROLLER_PORT}`,
+  ).join(",");
+}
+
+/** Keys shared by every node of a pool; their hash decides restarts (per-pod keys follow from the ordinal). */
+export function commonConfig(input: ClusterInput, pool: Pool, all: Pool[]): Map<string, string> {
+  const { spec } = input;
+  const config = new Map<string, string>();
+  // User overrides first, so that operator-owned keys below always win (validation refuses them anyway).
+  for (const [k, v] of Object.entries(spec.config ?? {}).sort(([a], [b]) => a.localeCompare(b)))
+    config.set(k, String(v));
+  const internal = spec.listeners.internal.port;
+  const external = spec.listeners.external;
+  const listeners: string[] = [];
+  const protocols: string[] = [];
+  if (pool.role === "broker") {
+    listeners.push(`PLAINTEXT://:${internal}`);
+    protocols.push("PLAINTEXT:PLAINTEXT");
+    if (external !== undefined) {
+      listeners.push(`EXTERNAL://:${external.port}`);
+      protocols.push("EXTERNAL:PLAINTEXT");
+    }
+  }
+  if (pool.role === "controller" || spec.controller.mode === "combined") {
+    listeners.push(`CONTROLLER://:${CONTROLLER_PORT}`);
+    protocols.push("CONTROLLER:PLAINTEXT");
+  }
+  config.set("cluster.id", clusterIdOf(input.uid));
+  config.set("listeners", listeners.join(","));
+  config.set("listener.security.protocol.map", protocols.join(","));
+  config.set("controller.listener.names", "CONTROLLER");
+  config.set("controller.quorum.voters", voterList(input, all));
+  if (pool.role === "broker") config.set("inter.broker.listener.name", "PLAINTEXT");
+  config.set("log.dirs", DATA_DIR);
+  if (spec.metrics.enabled) {
+    config.set("metrics.port", String(spec.metrics.port));
+    config.set("metrics.host", "0.0.0.0");
+  }
+  return config;
+}
+
+/** The per-pod keys: node.id, process.roles and the advertised listeners on the pod's own DNS name. */
+export function podConfig(input: ClusterInput, pool: Pool, ordinal: number): Map<string, string> {
+  const pod = `${pool.name}-${ordinal}`;
+  const config = new Map<string, string>();
+  config.set("node.id", String(pool.nodeId(ordinal)));
+  config.set("process.roles", pool.processRoles(ordinal));
+  if (pool.role === "broker") {
+    const advertised = [`PLAINTEXT://${podHost(input, pod)}:${input.spec.listeners.internal.port}`];
+    const external = input.spec.listeners.external;
+    if (external !== undefined) {
+      const host = external.host ?? `${names.podExternal(pod)}.${input.namespace}.svc`;
+      const port =
+        external.type === "NodePort" && external.nodePortBase !== undefined
+          ? external.nodePortBase + ordinal + 1
+          : external.port;
+      advertised.push(`EXTERNAL://${host}:${port}`);
+    }
+    config.set("advertised.listeners", advertised.join(","));
+  }
+  return config;
+}
+
+export function renderProperties(header: string, ...parts: Map<string, string>[]): string {
+  const lines = [`# ${header}`];
+  for (const part of parts)
+    for (const [k, v] of part) lines.push(`${k}=${v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** Hash of what a running pod cannot pick up without a restart: its pool's shared config and the image. */
+export function configHash(common: Map<string, string>, image: string): string {
+  return createHash("sha256")
+    .update(JSON.stringify([image, [...common]]))
+    .digest("hex")
+    .slice(0, 16);
+}
+
+/** Every object the operator owns for this cluster, with owner references, in apply order. */
+export function desired(input: ClusterInput, owner: OwnerReference): DesiredState {
+  const { name: cluster, namespace, spec } = input;
+  const image = imageOf(spec);
+  const all = pools(input);
+  const app = new App();
+  const chart = new Chart(app, cluster, { namespace, disableResourceNameHashes: true });
+
+  // ServiceAccount: brokers need no API access, so no token is mounted.
+  new kplus.ServiceAccount(chart, "service-account", {
+    metadata: { name: names.serviceAccount(cluster) },
+    automountToken: false,
+  });
+
+  const configData: Record<string, string> = {};
+  const hashes: Record<string, string> = {};
+  for (const pool of all) {
+    const common = commonConfig(input, pool, all);
+    hashes[pool.name] = configHash(common, image);
+    for (let i = 0; i < pool.replicas; i++) {
+      const pod = `${pool.name}-${i}`;
+      configData[`${pod}.properties`] = renderProperties(
+        `${pod}: rendered by tributary-operator from KafkaCluster ${namespace}/${cluster}; edits are overwritten`,
+        podConfig(input, pool, i),
+        common,
+      );
+    }
+  }
+  new kplus.ConfigMap(chart, "config", { metadata: { name: names.config(cluster) }, data: configData });
+
+  const brokerPool = all.find((p) => p.role === "broker");
+  const brokerSelector = selectorOf(cluster, "broker");
+  const internalPort = spec.listeners.internal.port;
+
+  // Headless Service: per-pod DNS for every node (brokers and controllers), published before pods are Ready because
+  // nodes must find each other to become Ready at all.
+  const headless = new kplus.Service(chart, "headless", {
+    metadata: { name: names.headless(cluster), labels: labelsOf(cluster, "broker") },
+    clusterIP: "None",
+    ports: [
+      { name: "kafka", port: internalPort, targetPort: internalPort },
+      { name: "controller", port: CONTROLLER_PORT, targetPort: CONTROLLER_PORT },
+    ],
+  });
+  headless.selectLabel(CLUSTER_LABEL, cluster);
+  ApiObject.of(headless).addJsonPatch(JsonPatch.add("/spec/publishNotReadyAddresses", true));
+
+  const bootstrap = new kplus.Service(chart, "bootstrap", {
+    metadata: { name: names.bootstrap(cluster), labels: labelsOf(cluster, "broker") },
+    ports: [{ name: "kafka", port: internalPort, targetPort: internalPort }],
+  });
+  for (const [k, v] of Object.entries(brokerSelector)) bootstrap.selectLabel(k, v);
+
+  const external = spec.listeners.external;
+  if (external !== undefined && brokerPool !== undefined) {
+    for (let i = 0; i < brokerPool.replicas; i++) {
+      const pod = `${brokerPool.name}-${i}`;
+      const nodePort =
+        external.type === "NodePort" && external.nodePortBase !== undefined ? external.nodePortBase + i + 1 : undefined;
+      new ApiObject(chart, `external-${i}`, {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: {
+          name: names.podExternal(pod),
+          labels: labelsOf(cluster, "broker"),
+          ...(external.annotations === undefined ? {} : { annotations: external.annotations }),
+        },
+        spec: {
+          type: external.type,
+          selector: { "statefulset.kubernetes.io/pod-name": pod },
+          ports: [
+            {
+              name: "external",
+              port: external.port,
+              targetPort: external.port,
+              ...(nodePort === undefined ? {} : { nodePort }),
+            },
+          ],
+          ...(external.loadBalancerSourceRanges === undefined
+            ? {}
+            : { loadBalancerSourceRanges: external.loadBalancerSourceRanges }),
+        },
+      });
+    }
+  }
+
+  for (const pool of all) {
+    const hash = hashes[pool.name] ?? "";
+    new ApiObject(chart, `sts-${pool.role}`, statefulSet(input, pool, image, hash));
+  }
+
+  new ApiObject(chart, "pdb", {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: { name: names.pdb(cluster), labels: labelsOf(cluster, "broker") },
+    spec: {
+      maxUnavailable: spec.podDisruptionBudget.maxUnavailable,
+      selector: { matchLabels: { [CLUSTER_LABEL]: cluster } },
+    },
+  });
+
+  const objects = (chart.toJson() as KubeObject[]).map((obj) => withOwner(obj, owner, cluster));
+  return {
+    objects,
+    hashes,
+    image,
+    clusterId: clusterIdOf(input.uid),
+    brokerSelector: selectorString(brokerSelector),
+    bootstrapServers: `${names.bootstrap(cluster)}.${namespace}.svc:${internalPort}`,
+  };
+}
+
+function withOwner(obj: KubeObject, owner: OwnerReference, cluster: string): KubeObject {
+  const role = obj.metadata.labels?.[COMPONENT_LABEL] === "controller" ? "controller" : "broker";
+  return {
+    ...obj,
+    metadata: {
+      ...obj.metadata,
+      labels: { ...labelsOf(cluster, role), ...obj.metadata.labels },
+      ownerReferences: [owner],
+    },
+  };
+}
+
+function statefulSet(input: ClusterInput, pool: Pool, image: string, hash: string): KubeObject {
+  const { name: cluster, spec } = input;
+  const podTemplate = spec.template?.pod;
+  const labels = labelsOf(cluster, pool.role);
+  const ports = [
+    ...(pool.role === "broker" ? [{ name: "kafka", containerPort: spec.listeners.internal.port }] : []),
+    ...(pool.role === "broker" && spec.listeners.external !== undefined
+      ? [{ name: "external", containerPort: spec.listeners.external.port }]
+      : []),
+    ...(pool.role === "controller" || spec.controller.mode === "combined"
+      ? [{ name: "controller", containerPort: CONTROLLER_PORT }]
+      : []),
+    ...(spec.metrics.enabled ? [{ name: "metrics", containerPort: spec.metrics.port }] : []),
+  ];
+  // The port that proves the process serves: clients for brokers, the quorum for dedicated controllers.
+  const probePort = pool.role === "broker" ? spec.listeners.internal.port : CONTROLLER_PORT;
+  const persistent = spec.storage.type === "persistent-claim" ? spec.storage : undefined;
+  const resources = pool.role === "controller" ? (spec.controller.resources ?? spec.resources) : spec.resources;
+  const rackSpread =
+    spec.rack === undefined
+      ? []
+      : [
+          {
+            maxSkew: 1,
+            topologyKey: spec.rack.topologyKey,
+            whenUnsatisfiable: "ScheduleAnyway",
+            labelSelector: { matchLabels: selectorOf(cluster, pool.role) },
+          },
+        ];
+  const spread = [...rackSpread, ...(podTemplate?.topologySpreadConstraints ?? [])];
+  return {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: { name: pool.name, labels },
+    spec: {
+      serviceName: names.headless(cluster),
+      replicas: pool.replicas,
+      // The operator decides when a pod restarts (one at a time, Ready first); Kubernetes never rolls them itself.
+      updateStrategy: { type: "OnDelete" },
+      // Nodes must all be up to form a quorum; ordered start would deadlock waiting for Ready.
+      podManagementPolicy: "Parallel",
+      selector: { matchLabels: selectorOf(cluster, pool.role) },
+      ...(persistent === undefined
+        ? {}
+        : {
+            persistentVolumeClaimRetentionPolicy: {
+              whenDeleted: persistent.deleteClaim === true ? "Delete" : "Retain",
+              whenScaled: persistent.deleteClaim === true ? "Delete" : "Retain",
+            },
+            volumeClaimTemplates: [
+              {
+                apiVersion: "v1",
+                kind: "PersistentVolumeClaim",
+                metadata: { name: "data", labels },
+                spec: {
+                  accessModes: ["ReadWriteOnce"],
+                  resources: { requests: { storage: persistent.size } },
+                  ...(persistent.class === undefined ? {} : { storageClassName: persistent.class }),
+                },
+              },
+            ],
+          }),
+      template: {
+        metadata: {
+          labels: { ...podTemplate?.labels, ...labels },
+          annotations: { ...podTemplate?.annotations, [CONFIG_HASH_ANNOTATION]: hash },
+        },
+        spec: {
+          serviceAccountName: names.serviceAccount(cluster),
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: 60,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 65532,
+            runAsGroup: 65532,
+            fsGroup: 65532,
+            seccompProfile: { type: "RuntimeDefault" },
+            ...podTemplate?.securityContext,
+          },
+          ...(podTemplate?.affinity === undefined ? {} : { affinity: podTemplate.affinity }),
+          ...(podTemplate?.tolerations === undefined ? {} : { tolerations: podTemplate.tolerations }),
+          ...(podTemplate?.priorityClassName === undefined ? {} : { priorityClassName: podTemplate.priorityClassName }),
+          ...(spread.length === 0 ? {} : { topologySpreadConstraints: spread }),
+          containers: [
+            {
+              name: "kafka",
+              image,
+              // $(POD_NAME) is expanded by the kubelet: each pod reads its own file from the shared ConfigMap.
+              args: ["--config", `${CONFIG_DIR}/$(POD_NAME).properties`],
+              env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+              ports,
+              ...(resources === undefined ? {} : { resources }),
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                capabilities: { drop: ["ALL"] },
+              },
+              startupProbe: { tcpSocket: { port: probePort }, periodSeconds: 2, failureThreshold: 150 },
+              readinessProbe: { tcpSocket: { port: probePort }, periodSeconds: 5, failureThreshold: 3 },
+              livenessProbe: { tcpSocket: { port: probePort }, periodSeconds: 10, failureThreshold: 6 },
+              volumeMounts: [
+                { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+                { name: "data", mountPath: DATA_DIR },
+                { name: "tmp", mountPath: "/tmp" },
+              ],
+            },
+          ],
+          volumes: [
+            { name: "config", configMap: { name: names.config(cluster) } },
+            ...(persistent === undefined
+              ? [
+                  {
+                    name: "data",
+                    emptyDir:
+                      spec.storage.type === "ephemeral" && spec.storage.sizeLimit !== undefined
+                        ? { sizeLimit: spec.storage.sizeLimit }
+                        : {},
+                  },
+                ]
+              : []),
+            { name: "tmp", emptyDir: {} },
+          ],
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,16 @@
+// The kube layer's public surface: controllers, the manager and main import from here, never from the client library.
+export {
+  ApiError,
+  FIELD_MANAGER,
+  isConflict,
+  isNotFound,
+  KubeClient,
+  type RequestObserver,
+  type Verb,
+} from "./client.ts";
+export { findCondition, removeCondition, rfc3339, setCondition, type ConditionInput } from "./conditions.ts";
+export { abortableDelay, Informer, type InformerHandler } from "./informer.ts";
+export { LeaderElector, type LeaderElectionOptions } from "./leader-election.ts";
+export { controllerOf, controllerRef, isOwnedBy, ownerKey } from "./owner-refs.ts";
+export * from "./types.ts";
+export { WorkQueue, type WorkQueueOptions } from "./workqueue.ts";

@@ -1,0 +1,248 @@
+// The pure desired-state builder: the structure that matters for running Kafka on Kubernetes, asserted field by field.
+import { describe, expect, it } from "vitest";
+import { KafkaClusterSpec, type KafkaClusterSpecInput } from "../../../src/api/v1alpha1/index.ts";
+import {
+  CONFIG_HASH_ANNOTATION,
+  clusterIdOf,
+  desired,
+  type ClusterInput,
+  type DesiredState,
+} from "../../../src/controllers/kafka-cluster/desired.ts";
+import type { KubeObject, OwnerReference } from "../../../src/kube/index.ts";
+
+const UID = "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b";
+const owner: OwnerReference = {
+  apiVersion: "tributary.dev/v1alpha1",
+  kind: "KafkaCluster",
+  name: "prod",
+  uid: UID,
+  controller: true,
+  blockOwnerDeletion: true,
+};
+
+function render(spec: KafkaClusterSpecInput): DesiredState {
+  const input: ClusterInput = { name: "prod", namespace: "kafka", uid: UID, spec: KafkaClusterSpec.parse(spec) };
+  return desired(input, owner);
+}
+
+function find(state: DesiredState, kind: string, name: string): KubeObject {
+  const obj = state.objects.find((o) => o.kind === kind && o.metadata.name === name);
+  if (obj === undefined)
+    throw new Error(`no ${kind} ${name} in ${state.objects.map((o) => `${o.kind}/${o.metadata.name}`).join(", ")}`);
+  return obj;
+}
+
+interface Sts {
+  spec: {
+    replicas: number;
+    serviceName: string;
+    updateStrategy: { type: string };
+    selector: { matchLabels: Record<string, string> };
+    volumeClaimTemplates?: {
+      metadata: { name: string };
+      spec: { resources: { requests: { storage: string } }; storageClassName?: string };
+    }[];
+    persistentVolumeClaimRetentionPolicy?: { whenDeleted: string; whenScaled: string };
+    template: {
+      metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+      spec: {
+        securityContext: Record<string, unknown>;
+        containers: {
+          image: string;
+          args: string[];
+          securityContext: Record<string, unknown>;
+          readinessProbe?: unknown;
+          livenessProbe?: unknown;
+          startupProbe?: unknown;
+          volumeMounts: { name: string; mountPath: string }[];
+        }[];
+        volumes: { name: string; emptyDir?: unknown; configMap?: { name: string } }[];
+        tolerations?: unknown[];
+        topologySpreadConstraints?: { topologyKey: string }[];
+      };
+    };
+  };
+}
+
+function sts(state: DesiredState, name: string): Sts {
+  return find(state, "StatefulSet", name) as unknown as Sts;
+}
+
+function props(text: string): Map<string, string> {
+  return new Map(
+    text
+      .split("\n")
+      .filter((l) => l !== "" && !l.startsWith("#"))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as [string, string]),
+  );
+}
+
+function configFor(state: DesiredState, pod: string): Map<string, string> {
+  const cm = find(state, "ConfigMap", "prod-kafka-config") as KubeObject & { data: Record<string, string> };
+  const text = cm.data[`${pod}.properties`];
+  if (text === undefined) throw new Error(`no config for ${pod}`);
+  return props(text);
+}
+
+describe("desired state of a KafkaCluster", () => {
+  const three = render({ replicas: 3 });
+
+  it("renders every owned object, each with the controller owner reference and namespace", () => {
+    expect(three.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+      "ConfigMap/prod-kafka-config",
+      "PodDisruptionBudget/prod-kafka",
+      "Service/prod-kafka-bootstrap",
+      "Service/prod-kafka-brokers",
+      "ServiceAccount/prod-kafka",
+      "StatefulSet/prod-broker",
+    ]);
+    for (const obj of three.objects) {
+      expect(obj.metadata.ownerReferences).toEqual([owner]);
+      expect(obj.metadata.namespace).toBe("kafka");
+      expect(obj.metadata.labels?.["app.kubernetes.io/managed-by"]).toBe("tributary-operator");
+    }
+  });
+
+  it("applies the ConfigMap before the StatefulSet so new pods find their file", () => {
+    const kinds = three.objects.map((o) => o.kind);
+    expect(kinds.indexOf("ConfigMap")).toBeLessThan(kinds.indexOf("StatefulSet"));
+  });
+
+  it("uses OnDelete, a non-root read-only pod, probes and the config hash on the pod template", () => {
+    const s = sts(three, "prod-broker");
+    expect(s.spec.replicas).toBe(3);
+    expect(s.spec.updateStrategy).toEqual({ type: "OnDelete" });
+    expect(s.spec.serviceName).toBe("prod-kafka-brokers");
+    const pod = s.spec.template.spec;
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532 });
+    const c = pod.containers[0];
+    expect(c?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    expect(c?.readinessProbe).toBeDefined();
+    expect(c?.livenessProbe).toBeDefined();
+    expect(c?.startupProbe).toBeDefined();
+    expect(c?.args).toEqual(["--config", "/etc/tributary/$(POD_NAME).properties"]);
+    expect(s.spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION]).toBe(three.hashes["prod-broker"]);
+    expect(three.hashes["prod-broker"]).toMatch(/^[0-9a-f]{16}$/);
+    // The selector holds identity only: it is immutable on a StatefulSet.
+    expect(s.spec.selector.matchLabels).toEqual({
+      "tributary.dev/cluster": "prod",
+      "app.kubernetes.io/component": "broker",
+    });
+    expect(s.spec.template.metadata.labels).toMatchObject(s.spec.selector.matchLabels);
+  });
+
+  it("writes one server.properties per broker with its node id and advertised per-pod DNS name", () => {
+    for (const i of [0, 1, 2]) {
+      const cfg = configFor(three, `prod-broker-${i}`);
+      expect(cfg.get("node.id")).toBe(String(i));
+      expect(cfg.get("advertised.listeners")).toBe(`PLAINTEXT://prod-broker-${i}.prod-kafka-brokers.kafka.svc:9092`);
+      expect(cfg.get("process.roles")).toBe("broker,controller");
+      expect(cfg.get("log.dirs")).toBe("/var/lib/tributary/data");
+      expect(cfg.get("cluster.id")).toBe(clusterIdOf(UID));
+      expect(cfg.get("controller.quorum.voters")).toBe(
+        [0, 1, 2].map((n) => `${n}@prod-broker-${n}.prod-kafka-brokers.kafka.svc:9093`).join(","),
+      );
+    }
+    expect(clusterIdOf(UID)).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it("publishes not-ready addresses on the headless Service and selects brokers on the bootstrap Service", () => {
+    const headless = find(three, "Service", "prod-kafka-brokers") as KubeObject & {
+      spec: { clusterIP: string; publishNotReadyAddresses: boolean };
+    };
+    expect(headless.spec.clusterIP).toBe("None");
+    expect(headless.spec.publishNotReadyAddresses).toBe(true);
+    const bootstrap = find(three, "Service", "prod-kafka-bootstrap") as KubeObject & {
+      spec: { selector: Record<string, string>; ports: { port: number }[] };
+    };
+    expect(bootstrap.spec.selector).toEqual({
+      "tributary.dev/cluster": "prod",
+      "app.kubernetes.io/component": "broker",
+    });
+    expect(bootstrap.spec.ports.map((p) => p.port)).toEqual([9092]);
+    expect(three.bootstrapServers).toBe("prod-kafka-bootstrap.kafka.svc:9092");
+  });
+
+  it("allows one broker down in the PodDisruptionBudget", () => {
+    const pdb = find(three, "PodDisruptionBudget", "prod-kafka") as KubeObject & {
+      spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } };
+    };
+    expect(pdb.spec.maxUnavailable).toBe(1);
+    expect(pdb.spec.selector.matchLabels).toEqual({ "tributary.dev/cluster": "prod" });
+  });
+
+  it("uses an emptyDir for ephemeral storage and claim templates for persistent-claim", () => {
+    const eph = sts(three, "prod-broker");
+    expect(eph.spec.volumeClaimTemplates).toBeUndefined();
+    expect(eph.spec.template.spec.volumes.find((v) => v.name === "data")?.emptyDir).toEqual({});
+
+    const pv = sts(
+      render({ replicas: 3, storage: { type: "persistent-claim", size: "100Gi", class: "fast", deleteClaim: true } }),
+      "prod-broker",
+    );
+    expect(pv.spec.volumeClaimTemplates?.[0]?.metadata.name).toBe("data");
+    expect(pv.spec.volumeClaimTemplates?.[0]?.spec.resources.requests.storage).toBe("100Gi");
+    expect(pv.spec.volumeClaimTemplates?.[0]?.spec.storageClassName).toBe("fast");
+    expect(pv.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Delete", whenScaled: "Delete" });
+    expect(pv.spec.template.spec.volumes.some((v) => v.name === "data")).toBe(false);
+    const keep = sts(render({ storage: { type: "persistent-claim", size: "1Gi" } }), "prod-broker");
+    expect(keep.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
+  });
+
+  it("is deterministic: the same spec renders identical objects", () => {
+    expect(JSON.stringify(render({ replicas: 3 }))).toBe(JSON.stringify(three));
+  });
+
+  it("changes the hash for a config or image change but not for scaling", () => {
+    const base = three.hashes["prod-broker"];
+    expect(render({ replicas: 3, config: { "num.partitions": 6 } }).hashes["prod-broker"]).not.toBe(base);
+    expect(render({ replicas: 3, version: "0.2.0" }).hashes["prod-broker"]).not.toBe(base);
+    expect(render({ replicas: 3, version: "0.2.0" }).image).toBe("docker.io/tributary/broker:0.2.0");
+    expect(render({ replicas: 4 }).hashes["prod-broker"]).toBe(base);
+    expect(
+      configFor(render({ replicas: 3, config: { "num.partitions": 6 } }), "prod-broker-1").get("num.partitions"),
+    ).toBe("6");
+  });
+
+  it("renders a dedicated controller pool with its own ids and voters", () => {
+    const d = render({ replicas: 2, controller: { mode: "dedicated", replicas: 3 } });
+    expect(sts(d, "prod-controller").spec.replicas).toBe(3);
+    expect(sts(d, "prod-broker").spec.replicas).toBe(2);
+    const ctl = configFor(d, "prod-controller-2");
+    expect(ctl.get("node.id")).toBe("1002");
+    expect(ctl.get("process.roles")).toBe("controller");
+    expect(ctl.has("advertised.listeners")).toBe(false);
+    const broker = configFor(d, "prod-broker-1");
+    expect(broker.get("process.roles")).toBe("broker");
+    expect(broker.get("controller.quorum.voters")).toBe(
+      [0, 1, 2].map((n) => `${1000 + n}@prod-controller-${n}.prod-kafka-brokers.kafka.svc:9093`).join(","),
+    );
+  });
+
+  it("passes the pod template through and spreads over the rack key", () => {
+    const s = sts(
+      render({
+        rack: { topologyKey: "topology.kubernetes.io/zone" },
+        template: { pod: { labels: { team: "data" }, tolerations: [{ key: "dedicated", operator: "Exists" }] } },
+      }),
+      "prod-broker",
+    );
+    expect(s.spec.template.metadata.labels["team"]).toBe("data");
+    expect(s.spec.template.spec.tolerations).toEqual([{ key: "dedicated", operator: "Exists" }]);
+    expect(s.spec.template.spec.topologySpreadConstraints?.[0]?.topologyKey).toBe("topology.kubernetes.io/zone");
+  });
+
+  it("renders a per-broker external Service and advertises it", () => {
+    const d = render({
+      replicas: 2,
+      listeners: { external: { type: "NodePort", nodePortBase: 31000, host: "kafka.example.com" } },
+    });
+    const svc = find(d, "Service", "prod-broker-1-external") as KubeObject & {
+      spec: { type: string; selector: Record<string, string>; ports: { nodePort?: number }[] };
+    };
+    expect(svc.spec.type).toBe("NodePort");
+    expect(svc.spec.selector).toEqual({ "statefulset.kubernetes.io/pod-name": "prod-broker-1" });
+    expect(svc.spec.ports[0]?.nodePort).toBe(31002);
+    expect(configFor(d, "prod-broker-1").get("advertised.listeners")).toContain("EXTERNAL://kafka.example.com:31002");
+  });
+});
