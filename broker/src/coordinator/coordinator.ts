@@ -1010,6 +1010,42 @@ export class GroupCoordinator {
 
   // ---------------------------------------------------------------- admin
 
+  /**
+   * OffsetDelete: removes committed offsets of an Empty group, or of topics a Stable consumer group no longer
+   * subscribes to (GROUP_SUBSCRIBED_TO_TOPIC for the others), as Kafka does; NON_EMPTY_GROUP for a group mid-rebalance.
+   */
+  async deleteOffsets(
+    groupId: string,
+    partitions: readonly { topic: string; partition: number }[],
+  ): Promise<{ errorCode: number; partitions: { topic: string; partition: number; errorCode: number }[] }> {
+    const inactive = this.inactiveError();
+    if (inactive !== null) return { errorCode: inactive, partitions: [] };
+    const group = this.groups.get(groupId);
+    if (group === undefined || group.is("Dead")) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, partitions: [] };
+    const subscribed = group.is("Empty") ? null : group.subscribedTopics;
+    if (!group.is("Empty") && (!group.is("Stable") || subscribed === null)) {
+      return { errorCode: ErrorCode.NON_EMPTY_GROUP, partitions: [] };
+    }
+    const tombstones: GroupStoreRecord[] = [];
+    const results = partitions.map(({ topic, partition }) => {
+      if (subscribed?.has(topic) === true)
+        return { topic, partition, errorCode: ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC as number };
+      const key = partitionKey(topic, partition);
+      if (group.offsets.delete(key))
+        tombstones.push({ key: encodeOffsetCommitKey(groupId, topic, partition), value: null });
+      return { topic, partition, errorCode: ErrorCode.NONE as number };
+    });
+    if (tombstones.length > 0) {
+      try {
+        await this.store.append(tombstones);
+      } catch (err) {
+        this.log.warn({ err, groupId }, "could not store an offset deletion");
+        return { errorCode: storeErrorCode(err), partitions: [] };
+      }
+    }
+    return { errorCode: ErrorCode.NONE, partitions: results };
+  }
+
   /** DeleteGroups: only Empty groups go (NON_EMPTY_GROUP otherwise), with their offsets, tombstoned in the store. */
   async deleteGroups(groupIds: readonly string[]): Promise<DeleteGroupResult[]> {
     const inactive = this.inactiveError();

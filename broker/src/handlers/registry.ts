@@ -12,6 +12,7 @@ import { syncGroupHandler } from "./14-sync-group.ts";
 import { describeGroupsHandler } from "./15-describe-groups.ts";
 import { listGroupsHandler } from "./16-list-groups.ts";
 import { deleteGroupsHandler } from "./42-delete-groups.ts";
+import { offsetDeleteHandler } from "./47-offset-delete.ts";
 import { initProducerIdHandler } from "./22-init-producer-id.ts";
 import { metadataHandler } from "./03-metadata.ts";
 import { createTopicsHandler } from "./19-create-topics.ts";
@@ -47,6 +48,7 @@ export function createHandlers(services: BrokerServices): AnyHandler[] {
     describeGroupsHandler(services),
     listGroupsHandler(services),
     deleteGroupsHandler(services),
+    offsetDeleteHandler(services),
     initProducerIdHandler(services),
     createTopicsHandler(services),
     deleteTopicsHandler(services),
