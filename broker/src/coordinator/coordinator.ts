@@ -1028,12 +1028,11 @@ export class GroupCoordinator {
     }
     const tombstones: GroupStoreRecord[] = [];
     const results = partitions.map(({ topic, partition }) => {
-      if (subscribed?.has(topic) === true)
-        return { topic, partition, errorCode: ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC as number };
+      if (subscribed?.has(topic) === true) return { topic, partition, errorCode: ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC };
       const key = partitionKey(topic, partition);
       if (group.offsets.delete(key))
         tombstones.push({ key: encodeOffsetCommitKey(groupId, topic, partition), value: null });
-      return { topic, partition, errorCode: ErrorCode.NONE as number };
+      return { topic, partition, errorCode: ErrorCode.NONE };
     });
     if (tombstones.length > 0) {
       try {
