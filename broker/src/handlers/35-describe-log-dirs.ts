@@ -42,11 +42,14 @@ export function describeLogDirsHandler(services: BrokerServices): AnyHandler {
       const byDir = new Map<string, Map<string, DescribeLogDirsResponseDescribeLogDirsTopic>>(
         dirs.map((d) => [d, new Map()]),
       );
+      const listed = new Set<string>();
       for (const { topic, partitions } of wanted) {
         if (!services.topics.get(topic)) continue;
-        for (const partitionIndex of new Set(partitions)) {
+        for (const partitionIndex of partitions) {
           const log = services.partitions.log(topic, partitionIndex);
-          if (!log) continue;
+          // A partition named twice (or a topic listed twice) is reported once.
+          if (!log || listed.has(log.dir)) continue;
+          listed.add(log.dir);
           const topics = byDir.get(resolve(dirname(log.dir)));
           if (!topics) continue;
           let entry = topics.get(topic);

@@ -551,7 +551,10 @@ describe("DescribeCluster and DescribeLogDirs", () => {
     await createTopic("sized", { numPartitions: 2 });
     await producer.send({ topic: "sized", messages: [{ value: "x".repeat(1000), partition: 1 }] });
     const res = await call(4, DescribeLogDirsRequest, DescribeLogDirsResponse, {
-      topics: [{ topic: "sized", partitions: [0, 1, 5] }],
+      topics: [
+        { topic: "sized", partitions: [0, 1, 5, 1] },
+        { topic: "sized", partitions: [1] },
+      ],
     });
     expect(res.errorCode).toBe(0);
     expect(res.results).toHaveLength(1);
@@ -560,6 +563,7 @@ describe("DescribeCluster and DescribeLogDirs", () => {
     expect(dir?.totalBytes).toBeGreaterThan(0n);
     expect(dir?.usableBytes).toBeGreaterThan(0n);
     expect(dir?.topics.map((t) => t.name)).toEqual(["sized"]);
+    expect(dir?.topics[0]?.partitions).toHaveLength(2);
     const sizes = new Map(dir?.topics[0]?.partitions.map((p) => [p.partitionIndex, p]));
     expect([...sizes.keys()].sort()).toEqual([0, 1]);
     expect(sizes.get(0)?.partitionSize).toBe(0n);
