@@ -6,13 +6,14 @@ import json
 import signal
 import subprocess
 import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from helpers import create_topic
+from helpers import create_topic, produce
 from tributary_broker import poll_until
 
 
@@ -79,6 +80,26 @@ def test_compression_codec(broker, topic_name, codec):
         assert on_disk > raw
     else:
         assert on_disk < raw / 4, f"{codec}: {on_disk} bytes on disk for {raw} bytes of values"
+
+
+def test_offsets_earliest_latest_relative_and_timestamp(broker, topic_name):
+    create_topic(broker.bootstrap, topic_name)
+    base = int(time.time() * 1000) - 3_600_000
+    produce(broker.bootstrap, topic_name, [{"value": f"t{i}".encode(), "timestamp": base + i * 1000} for i in range(30)])
+    fmt = "%o|%T|%s\\n"
+
+    def read(*offset: str) -> list[str]:
+        return kcat("-b", broker.bootstrap, "-C", "-t", topic_name, "-p", "0", *offset, "-e", "-q", "-f", fmt).splitlines()
+
+    assert read("-o", "beginning", "-c", "1") == [f"0|{base}|t0"]
+    assert read("-o", "end") == []
+    assert read("-o", "-3") == [f"{i}|{base + i * 1000}|t{i}" for i in range(27, 30)]
+    assert read("-o", "12", "-c", "2") == [f"{i}|{base + i * 1000}|t{i}" for i in (12, 13)]
+    # s@ looks the offset up by timestamp (ListOffsets): the first record at or after it.
+    assert read("-o", f"s@{base + 15_500}") == [f"{i}|{base + i * 1000}|t{i}" for i in range(16, 30)]
+    assert read("-o", f"s@{base + 20_000}", "-o", f"e@{base + 23_000}") == [
+        f"{i}|{base + i * 1000}|t{i}" for i in range(20, 23)
+    ]
 
 
 class GroupMember:
