@@ -167,7 +167,8 @@ export async function startControlPlane(
       pki.issue({
         name: "apiserver-kubelet-client",
         commonName: "kube-apiserver-kubelet-client",
-        organization: "kubeadm:cluster-admins",
+        // Authorised by kubelet's webhook (SubjectAccessReview) for logs/exec without any RBAC binding.
+        organization: "system:masters",
         client: true,
       }),
       pki.serviceAccountKey(),
