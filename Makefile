@@ -85,6 +85,7 @@ endif
 # ~/.cache/tributary/venv-compat, kcat from Debian packages, kafka-clients from Maven Central into ~/.m2.
 .PHONY: compat compat-librdkafka compat-kcat compat-java
 compat: compat-librdkafka compat-kcat compat-java compat-node compat-franz-go
+test: compat-librdkafka compat-kcat compat-java
 
 compat-librdkafka: build
 	py="$$(e2e/compat/librdkafka/setup.sh)" && PYTHONDONTWRITEBYTECODE=1 "$$py" -m pytest e2e/compat/librdkafka
