@@ -106,5 +106,8 @@ compat-node: build
 compat-franz-go: build
 	e2e/compat/franz-go/run.sh
 
+# make test runs franz-go's suite too (kafkajs and @platformatic/kafka already run inside `unit`).
+test: compat-franz-go
+
 clean:
 	rm -rf node_modules */node_modules */dist broker/bench/out data e2e/artifacts
