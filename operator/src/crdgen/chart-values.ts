@@ -1,0 +1,87 @@
+// The Helm chart's values (charts/tributary/values.yaml) as a zod schema: the source of values.schema.json, which
+// Helm checks on every install, upgrade, lint and template. Strict objects, so a misspelt key is an error.
+import { z } from "zod";
+
+const Image = (repository: string, what: string) =>
+  z.strictObject({
+    repository: z.string().min(1).default(repository).describe(`${what} image repository.`),
+    tag: z.string().default("").describe("Image tag; empty means the chart's appVersion."),
+    digest: z
+      .string()
+      .regex(/^(sha256:[a-f0-9]{64})?$/)
+      .default("")
+      .describe("Image digest; overrides tag when set."),
+    pullPolicy: z.enum(["Always", "IfNotPresent", "Never"]).default("IfNotPresent").describe("Image pull policy."),
+  });
+
+const StringMap = z.record(z.string(), z.string());
+const KubeObject = z.record(z.string(), z.unknown());
+const Quantities = z.record(z.string(), z.union([z.string(), z.number()]));
+const Port = z.int().min(1).max(65535);
+
+export const ChartValues = z.strictObject({
+  image: Image("tributary/operator", "Operator").describe("The operator image."),
+  brokerImage: Image("tributary/broker", "Broker").describe(
+    "Default broker image for KafkaClusters that set spec.version (spec.image overrides it).",
+  ),
+  imagePullSecrets: z
+    .array(z.strictObject({ name: z.string() }))
+    .default([])
+    .describe("Pull secrets for the images."),
+  nameOverride: z.string().default("").describe("Replaces the chart name in object names."),
+  fullnameOverride: z.string().default("").describe("Replaces the release-derived name of every object."),
+  replicaCount: z.int().min(1).max(5).default(1).describe("Operator replicas; one leads (Lease), the others wait."),
+  watchNamespaces: z
+    .array(z.string().min(1))
+    .default([])
+    .describe("Namespaces to watch; empty watches all namespaces (ClusterRole). Otherwise one Role per namespace."),
+  logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).default("info").describe("Operator log level."),
+  leaderElection: z
+    .strictObject({ enabled: z.boolean().default(true).describe("Elect a leader through a Lease.") })
+    .describe("Leader election."),
+  http: z
+    .strictObject({ port: Port.default(8080).describe("Port serving /healthz, /readyz and /metrics.") })
+    .describe("The operator's HTTP endpoint."),
+  metrics: z
+    .strictObject({
+      podAnnotations: z
+        .boolean()
+        .default(true)
+        .describe("Add prometheus.io/scrape, /port and /path annotations to the operator pod."),
+    })
+    .describe("Prometheus metrics of the operator."),
+  resources: z
+    .strictObject({
+      requests: Quantities.optional().describe("Requests, e.g. {cpu: 50m, memory: 128Mi}."),
+      limits: Quantities.optional().describe("Limits, e.g. {memory: 256Mi}."),
+    })
+    .describe("Resources of the operator container."),
+  podSecurityContext: KubeObject.describe("core/v1 PodSecurityContext of the operator pod."),
+  securityContext: KubeObject.describe("core/v1 SecurityContext of the operator container."),
+  serviceAccount: z
+    .strictObject({
+      create: z.boolean().default(true).describe("Create the ServiceAccount."),
+      name: z.string().default("").describe("ServiceAccount name; empty derives it from the release."),
+      annotations: StringMap.default({}).describe("ServiceAccount annotations (e.g. workload identity)."),
+    })
+    .describe("The operator's ServiceAccount."),
+  rbac: z
+    .strictObject({ create: z.boolean().default(true).describe("Create the (Cluster)Roles and bindings.") })
+    .describe("RBAC."),
+  podAnnotations: StringMap.default({}).describe("Extra annotations on the operator pod."),
+  podLabels: StringMap.default({}).describe("Extra labels on the operator pod."),
+  priorityClassName: z.string().default("").describe("PriorityClass of the operator pod."),
+  nodeSelector: StringMap.default({}).describe("Node selector of the operator pod."),
+  tolerations: z.array(KubeObject).default([]).describe("Tolerations of the operator pod."),
+  affinity: KubeObject.default({}).describe("Affinity of the operator pod."),
+});
+export type ChartValues = z.output<typeof ChartValues>;
+
+/** values.schema.json: JSON Schema draft-07, which Helm 3 validates values against. */
+export function valuesJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(ChartValues, { target: "draft-7", io: "input", unrepresentable: "throw" });
+  return {
+    ...schema,
+    title: "Values of the tributary Helm chart (generated from operator/src/crdgen/chart-values.ts)",
+  };
+}
