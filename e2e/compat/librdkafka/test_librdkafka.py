@@ -23,6 +23,7 @@ from confluent_kafka.admin import (
     ConfigEntry,
     ConfigResource,
     NewPartitions,
+    NewTopic,
     ResourceType,
 )
 
@@ -43,8 +44,6 @@ def test_topic_create_describe_alter_delete(broker, topic_name):
     wait_topic_visible(broker.bootstrap, topic_name, 3)
 
     # Creating it again is a per-topic error, not a silent success.
-    from confluent_kafka.admin import NewTopic
-
     again = a.create_topics([NewTopic(topic_name, 3, 1)], request_timeout=15)[topic_name]
     with pytest.raises(KafkaException) as info:
         again.result(timeout=20)
