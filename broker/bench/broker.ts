@@ -1,7 +1,8 @@
 // Broker benchmark (issue 3): Apache Kafka 4.3.1 (Maven Central jars, e2e/reference-kafka) and Tributary, one after
 // the other on this machine, driven by the same kafka-producer-perf-test / kafka-consumer-perf-test from kafka-tools.
 //   npx tsx broker/bench/broker.ts [--only kafka|tributary] [--records N] [--latency-seconds S]
-//   npx tsx broker/bench/broker.ts --profile     Tributary only, under node --cpu-prof, prints the hottest frames
+//   npx tsx broker/bench/broker.ts --profile [--records N] [--throughput R]
+//       Tributary only, under node --cpu-prof: a produce run (acks=1, unthrottled unless R records/s), hottest frames
 // Build first (`make build`): Tributary runs from broker/dist through broker/bin/tributary-broker.
 // Prints a text table and writes broker/bench/out/broker.json. No assertions on timing: targets are reported.
 import { spawn } from "node:child_process";
@@ -40,10 +41,12 @@ interface Args {
   records: number;
   latencySeconds: number;
   profile: boolean;
+  /** Records per second of the profiled produce run; -1 is unthrottled. */
+  throughput: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { only: undefined, records: DEFAULT_RECORDS, latencySeconds: 20, profile: false };
+  const args: Args = { only: undefined, records: DEFAULT_RECORDS, latencySeconds: 20, profile: false, throughput: -1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -58,6 +61,7 @@ function parseArgs(argv: readonly string[]): Args {
     } else if (a === "--records") args.records = Number.parseInt(value(), 10);
     else if (a === "--latency-seconds") args.latencySeconds = Number(value());
     else if (a === "--profile") args.profile = true;
+    else if (a === "--throughput") args.throughput = Number(value());
     else throw new Error(`unknown argument ${a}`);
   }
   return args;
@@ -359,8 +363,11 @@ async function profileTributary(args: Args): Promise<void> {
   let produce: ProducerResult;
   try {
     await producePerf(broker.bootstrap, WARMUP_RECORDS, "1", -1);
-    produce = await producePerf(broker.bootstrap, args.records, "1", -1);
-    console.log(`profiled produce run: ${produce.mbPerSec} MB/s, ${produce.records} records, acks=1`);
+    produce = await producePerf(broker.bootstrap, args.records, "1", args.throughput);
+    console.log(
+      `profiled produce run: ${produce.mbPerSec} MB/s, ${produce.records} records, acks=1, ` +
+        `p50 ${produce.p50Ms} ms, p99 ${produce.p99Ms} ms, throughput limit ${args.throughput} records/s`,
+    );
   } finally {
     await broker.stop();
     rmSync(dataDir, { recursive: true, force: true });
