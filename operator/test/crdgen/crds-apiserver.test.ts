@@ -2,7 +2,7 @@
 // accepted as structural, defaults are filled, invalid resources are refused with the schema's messages (including CEL
 // transition rules), and the scale subresource works. Needs `make k8s-tools-api`; without the binaries it fails and
 // names the command.
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -226,6 +226,24 @@ describe("generated CRDs on a real kube-apiserver", () => {
       const table = await k(["get", "kc", "-n", NS]);
       expect(table.split("\n")[0]).toMatch(/^NAME\s+REPLICAS\s+VERSION\s+READY\s+AGE$/);
       expect(table).toMatch(/prod\s+3\s+0\.1\.0\s+/);
+    }),
+  );
+
+  it(
+    "accepts every example in manifests/examples",
+    track(async () => {
+      await k(["create", "namespace", "examples"]);
+      const dir = join(REPO, "manifests", "examples");
+      for (const file of readdirSync(dir).filter((f) => f.endsWith(".yaml"))) {
+        await k(["create", "-n", "examples", "-f", "-"], readFileSync(join(dir, file), "utf8"));
+      }
+      const names = await k(["get", "kc,kt,ku", "-n", "examples", "-o", "name"]);
+      expect(names.trim().split("\n").sort()).toEqual([
+        "kafkacluster.tributary.dev/dev",
+        "kafkacluster.tributary.dev/production",
+        "kafkatopic.tributary.dev/orders",
+        "kafkauser.tributary.dev/orders-reader",
+      ]);
     }),
   );
 
