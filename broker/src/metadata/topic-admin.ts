@@ -10,6 +10,7 @@ import {
   TOPIC_CONFIG_BY_NAME,
   TOPIC_CONFIGS,
   type ConfigSourceKind,
+  type TopicConfigDefinition,
 } from "./topic-config.ts";
 import { applyConfigChanges, type ConfigChange } from "./config-changes.ts";
 import { topicNameProblem, type TopicMetadata, type TopicRegistry } from "./topic-registry.ts";
@@ -77,7 +78,12 @@ export class TopicAdmin {
     private readonly registry: TopicRegistry,
     private readonly partitions: PartitionManager,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.statics = staticBrokerDefaults(config);
+  }
+
+  /** server.properties values of the topic configs' broker keys; the config is frozen, so computed once. */
+  private readonly statics: ReadonlyMap<string, { value: string; isSet: boolean }>;
 
   get nodeId(): number {
     return this.config.nodeId;
@@ -302,37 +308,39 @@ export class TopicAdmin {
 
   /** Every topic config given a topic's overrides, resolved through the broker levels. */
   private resolveTopicConfigs(overrides: Readonly<Record<string, string>>): EffectiveConfig[] {
-    const statics = staticBrokerDefaults(this.config);
-    const dynamic = this.registry.dynamicBrokerConfigs();
-    return TOPIC_CONFIGS.map((def) => {
-      const levels: { name: string; value: string; source: ConfigSourceKind }[] = [];
-      const override = overrides[def.name];
-      if (override !== undefined) levels.push({ name: def.name, value: override, source: "TOPIC_CONFIG" });
-      const dyn = dynamic[def.brokerKey];
-      if (dyn !== undefined) levels.push({ name: def.brokerKey, value: dyn, source: "DYNAMIC_DEFAULT_BROKER_CONFIG" });
-      const stat = statics.get(def.brokerKey);
-      if (stat?.isSet) levels.push({ name: def.brokerKey, value: stat.value, source: "STATIC_BROKER_CONFIG" });
-      levels.push({ name: def.brokerKey, value: stat?.value ?? def.kafkaDefault, source: "DEFAULT_CONFIG" });
-      const winner = levels[0] ?? { value: def.kafkaDefault, source: "DEFAULT_CONFIG" as const };
-      return {
-        name: def.name,
-        value: winner.value,
-        source: winner.source,
-        sourceCode: CONFIG_SOURCE_CODE[winner.source],
-        readOnly: false,
-        isSensitive: false,
-        configType: def.configType,
-        documentation: def.documentation,
-        synonyms: levels.map((l) => ({ ...l, sourceCode: CONFIG_SOURCE_CODE[l.source] })),
-      };
-    });
+    return TOPIC_CONFIGS.map((def) => this.resolveTopicConfig(def, overrides));
+  }
+
+  private resolveTopicConfig(def: TopicConfigDefinition, overrides: Readonly<Record<string, string>>): EffectiveConfig {
+    const levels: { name: string; value: string; source: ConfigSourceKind }[] = [];
+    const override = overrides[def.name];
+    if (override !== undefined) levels.push({ name: def.name, value: override, source: "TOPIC_CONFIG" });
+    const dyn = this.registry.dynamicBrokerConfigs()[def.brokerKey];
+    if (dyn !== undefined) levels.push({ name: def.brokerKey, value: dyn, source: "DYNAMIC_DEFAULT_BROKER_CONFIG" });
+    const stat = this.statics.get(def.brokerKey);
+    if (stat?.isSet) levels.push({ name: def.brokerKey, value: stat.value, source: "STATIC_BROKER_CONFIG" });
+    // A statically set key still has Kafka's own default underneath it.
+    const fallback = stat?.isSet ? def.kafkaDefault : (stat?.value ?? def.kafkaDefault);
+    levels.push({ name: def.brokerKey, value: fallback, source: "DEFAULT_CONFIG" });
+    const winner = levels[0] ?? { value: def.kafkaDefault, source: "DEFAULT_CONFIG" as const };
+    return {
+      name: def.name,
+      value: winner.value,
+      source: winner.source,
+      sourceCode: CONFIG_SOURCE_CODE[winner.source],
+      readOnly: false,
+      isSensitive: false,
+      configType: def.configType,
+      documentation: def.documentation,
+      synonyms: levels.map((l) => ({ ...l, sourceCode: CONFIG_SOURCE_CODE[l.source] })),
+    };
   }
 
   /** The broker's own configs: every key of server.properties we support, plus the dynamic overrides. */
   brokerConfigs(): EffectiveConfig[] {
     const dynamic = this.registry.dynamicBrokerConfigs();
     const entries = this.config.entries as Readonly<Record<string, { value: string | null; source: string }>>;
-    const statics = staticBrokerDefaults(this.config);
+    const statics = this.statics;
     const names = new Set([...Object.keys(entries), ...TOPIC_CONFIGS.map((d) => d.brokerKey)]);
     return [...names].sort().map((name) => {
       const entry = entries[name];
@@ -360,10 +368,11 @@ export class TopicAdmin {
     });
   }
 
+  /** One config's effective value; the produce path asks for a few per request, so only that one is resolved. */
   configValue(topic: string, name: string): string {
-    const found = this.topicConfigs(topic).find((c) => c.name === name);
-    if (!found) throw new Error(`unknown topic config ${name}`);
-    return found.value;
+    const def = TOPIC_CONFIG_BY_NAME.get(name);
+    if (!def) throw new Error(`unknown topic config ${name}`);
+    return this.resolveTopicConfig(def, this.registry.get(topic)?.configs ?? {}).value;
   }
 
   /** Storage settings for a topic's partitions, from its effective configs. */
