@@ -112,7 +112,13 @@ class BrokerProcess:
 
 
 def start_broker(overrides: dict[str, str] | None = None) -> BrokerProcess:
-    return BrokerProcess(overrides).start()
+    broker = BrokerProcess(overrides)
+    try:
+        return broker.start()
+    except BaseException:
+        print(broker.output())
+        broker.destroy()
+        raise
 
 
 def keep_log_on_failure(broker: BrokerProcess, failed: bool) -> None:
