@@ -52,7 +52,16 @@ final class BrokerProcess implements AutoCloseable {
 
     static BrokerProcess start(Map<String, String> extra) throws IOException {
         BrokerProcess broker = new BrokerProcess(extra);
-        broker.launch();
+        try {
+            broker.launch();
+        } catch (RuntimeException | IOException e) {
+            try {
+                broker.close(true);
+            } catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            throw e;
+        }
         return broker;
     }
 

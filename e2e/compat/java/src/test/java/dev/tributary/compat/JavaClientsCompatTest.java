@@ -93,8 +93,8 @@ class JavaClientsCompatTest {
 
     @AfterAll
     void stopBroker() throws Exception {
-        admin.close();
-        broker.close(failed);
+        if (admin != null) admin.close();
+        if (broker != null) broker.close(failed);
     }
 
     // --- helpers ---
