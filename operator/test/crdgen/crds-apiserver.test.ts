@@ -248,6 +248,42 @@ describe("generated CRDs on a real kube-apiserver", () => {
   );
 
   it(
+    "applies manifests/install.yaml server-side (Namespace, CRDs, RBAC, Deployment)",
+    track(async () => {
+      await k(["apply", "--server-side", "-f", "-"], readFileSync(join(REPO, "manifests", "install.yaml"), "utf8"));
+      const names = await k([
+        "get",
+        "deployment,serviceaccount,role,rolebinding",
+        "-n",
+        "tributary-system",
+        "-o",
+        "name",
+      ]);
+      expect(names).toContain("deployment.apps/tributary-operator");
+      expect(names).toContain("serviceaccount/tributary-operator");
+      expect(names).toContain("role.rbac.authorization.k8s.io/tributary-operator-leader-election");
+      // The operator's ServiceAccount may do what the reconciler needs, and no more.
+      const can = (verb: string, what: string, ns = "default") =>
+        k(["auth", "can-i", verb, what, "-n", ns, "--as", "system:serviceaccount:tributary-system:tributary-operator"])
+          .then((out) => out.trim())
+          // kubectl auth can-i prints "no" and exits 1; the harness reports that as an Error caused by code 1.
+          .catch((error: unknown) =>
+            error instanceof Error && (error.cause as { code?: unknown } | undefined)?.code === 1
+              ? "no"
+              : String(error),
+          );
+      expect(await can("patch", "kafkaclusters.tributary.dev/status")).toBe("yes");
+      expect(await can("create", "statefulsets.apps")).toBe("yes");
+      expect(await can("delete", "pods")).toBe("yes");
+      expect(await can("create", "pods")).toBe("no");
+      expect(await can("create", "kafkaclusters.tributary.dev")).toBe("no");
+      expect(await can("update", "leases.coordination.k8s.io", "tributary-system")).toBe("yes");
+      expect(await can("update", "leases.coordination.k8s.io", "default")).toBe("no");
+      expect(await can("create", "clusterroles.rbac.authorization.k8s.io")).toBe("no");
+    }),
+  );
+
+  it(
     "validates KafkaTopic and KafkaUser",
     track(async () => {
       const topic = (name: string, spec: unknown) =>

@@ -1,0 +1,208 @@
+// charts/tributary: helm lint, and `helm template` asserted object by object (security, probes, least-privilege
+// RBAC, values.schema.json refusing bad values, watchNamespaces), plus every values.yaml key documented with @param.
+// Needs helm (make k8s-tools-helm); without it every test fails and names the command.
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { parse, parseAllDocuments } from "yaml";
+import { ChartValues } from "../../src/crdgen/chart-values.ts";
+import { helm } from "../../src/crdgen/helm.ts";
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+const CHART = join("charts", "tributary");
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [key: string]: unknown;
+}
+interface Rule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+interface Container {
+  image: string;
+  securityContext: Record<string, unknown>;
+  livenessProbe: { httpGet: { path: string; port: string } };
+  readinessProbe: { httpGet: { path: string; port: string } };
+  resources: Record<string, unknown>;
+  env: { name: string; value?: string }[];
+}
+interface DeploymentSpec {
+  replicas: number;
+  template: { spec: { serviceAccountName: string; securityContext: Record<string, unknown>; containers: Container[] } };
+}
+
+async function template(...args: string[]): Promise<K8sObject[]> {
+  const out = await helm(REPO, ["template", "tributary", CHART, "--namespace", "tributary-system", ...args]);
+  return parseAllDocuments(out)
+    .map((d) => d.toJS() as K8sObject | null)
+    .filter((o): o is K8sObject => o !== null);
+}
+
+function only(objects: K8sObject[], kind: string, name?: string): K8sObject {
+  const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  expect(found, `${kind} ${name ?? ""}`).toHaveLength(1);
+  return found[0] as K8sObject;
+}
+
+function operatorContainer(objects: K8sObject[]): Container {
+  const spec = only(objects, "Deployment")["spec"] as DeploymentSpec;
+  const container = spec.template.spec.containers[0];
+  if (container === undefined) throw new Error("no container");
+  return container;
+}
+
+async function refusal(...args: string[]): Promise<string> {
+  try {
+    await template(...args);
+  } catch (error) {
+    return String(error);
+  }
+  throw new Error(`helm template ${args.join(" ")} was accepted`);
+}
+
+describe("charts/tributary", () => {
+  it("passes helm lint --strict", async () => {
+    const out = await helm(REPO, ["lint", "--strict", CHART]);
+    expect(out).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  it("renders exactly the operator's objects with default values", async () => {
+    const objects = await template();
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+      "ClusterRole/tributary-operator",
+      "ClusterRole/tributary-operator-nodes",
+      "ClusterRoleBinding/tributary-operator",
+      "ClusterRoleBinding/tributary-operator-nodes",
+      "Deployment/tributary-operator",
+      "Role/tributary-operator-leader-election",
+      "RoleBinding/tributary-operator-leader-election",
+      "ServiceAccount/tributary-operator",
+    ]);
+    for (const o of objects) expect(o.metadata.labels?.["app.kubernetes.io/part-of"], o.kind).toBe("tributary");
+  });
+
+  it("runs the operator non-root on a read-only root filesystem, with probes, resources and the chart's image", async () => {
+    const objects = await template();
+    const spec = only(objects, "Deployment")["spec"] as DeploymentSpec;
+    expect(spec.template.spec.serviceAccountName).toBe("tributary-operator");
+    expect(spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
+    const c = operatorContainer(objects);
+    expect(c.image).toBe("tributary/operator:0.1.0");
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(c.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
+    expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http" });
+    expect(c.resources).toEqual({ requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "256Mi" } });
+    const env = Object.fromEntries(c.env.map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({
+      TRIBUTARY_WATCH_NAMESPACES: "",
+      TRIBUTARY_LEADER_ELECTION: "true",
+      TRIBUTARY_HTTP_PORT: "8080",
+      TRIBUTARY_BROKER_IMAGE: "tributary/broker:0.1.0",
+    });
+  });
+
+  it("takes the image from values (tag or digest)", async () => {
+    expect(
+      operatorContainer(await template("--set", "image.repository=r.example/op", "--set", "image.tag=1.2.3")).image,
+    ).toBe("r.example/op:1.2.3");
+    const digest = `sha256:${"a".repeat(64)}`;
+    expect(operatorContainer(await template("--set", `image.digest=${digest}`)).image).toBe(
+      `tributary/operator@${digest}`,
+    );
+  });
+
+  it("grants least privilege: no wildcards, pods only get/list/watch/delete, leases only in the release namespace", async () => {
+    const objects = await template();
+    const rules = (kind: string, name: string) => only(objects, kind, name)["rules"] as Rule[];
+    const all = [
+      ...rules("ClusterRole", "tributary-operator"),
+      ...rules("ClusterRole", "tributary-operator-nodes"),
+      ...rules("Role", "tributary-operator-leader-election"),
+    ];
+    for (const rule of all) {
+      expect(rule.verbs).not.toContain("*");
+      expect(rule.resources).not.toContain("*");
+      expect(rule.apiGroups).not.toContain("*");
+    }
+    const cluster = rules("ClusterRole", "tributary-operator");
+    const verbsOf = (group: string, resource: string) =>
+      cluster.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs);
+    expect(verbsOf("", "pods").sort()).toEqual(["delete", "get", "list", "watch"]);
+    expect(verbsOf("tributary.dev", "kafkaclusters")).not.toContain("create");
+    expect(verbsOf("tributary.dev", "kafkaclusters/status")).toContain("patch");
+    for (const [group, resource] of [
+      ["apps", "statefulsets"],
+      ["", "services"],
+      ["", "configmaps"],
+      ["", "serviceaccounts"],
+      ["", "persistentvolumeclaims"],
+      ["policy", "poddisruptionbudgets"],
+    ] as const) {
+      expect(verbsOf(group, resource).sort(), `${group}/${resource}`).toEqual([
+        "create",
+        "delete",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+      ]);
+    }
+    expect(cluster.some((r) => r.resources.includes("leases"))).toBe(false);
+    expect(rules("ClusterRole", "tributary-operator-nodes")).toEqual([
+      { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch"] },
+    ]);
+    const lease = only(objects, "Role", "tributary-operator-leader-election");
+    expect(lease.metadata.namespace).toBe("tributary-system");
+    expect(rules("Role", "tributary-operator-leader-election")[0]?.resources).toEqual(["leases"]);
+  });
+
+  it("gives one Role per watched namespace and no cluster-wide access to our objects", async () => {
+    const objects = await template("--set", "watchNamespaces={team-a,team-b}");
+    const roles = objects.filter((o) => o.kind === "Role" && o.metadata.name === "tributary-operator");
+    expect(roles.map((r) => r.metadata.namespace)).toEqual(["team-a", "team-b"]);
+    expect(objects.filter((o) => o.kind === "RoleBinding" && o.metadata.name === "tributary-operator")).toHaveLength(2);
+    expect(objects.some((o) => o.kind === "ClusterRole" && o.metadata.name === "tributary-operator")).toBe(false);
+    const env = Object.fromEntries(operatorContainer(objects).env.map((e) => [e.name, e.value]));
+    expect(env["TRIBUTARY_WATCH_NAMESPACES"]).toBe("team-a,team-b");
+  });
+
+  it("refuses bad values through values.schema.json", async () => {
+    expect(await refusal("--set", "replicaCount=0")).toMatch(/at '\/replicaCount': minimum: got 0, want 1/);
+    expect(await refusal("--set", "logLevel=loud")).toMatch(/at '\/logLevel': value must be one of/);
+    expect(await refusal("--set", "imageTag=1.0")).toMatch(/additional properties 'imageTag' not allowed/);
+    expect(await refusal("--set", "image.digest=latest")).toMatch(/at '\/image\/digest': 'latest' does not match/);
+  });
+
+  it("documents every values.yaml key with ## @param, and values.yaml satisfies the zod schema", () => {
+    const text = readFileSync(join(REPO, CHART, "values.yaml"), "utf8");
+    const documented = new Set([...text.matchAll(/^## @param (\S+) /gm)].map((m) => m[1] ?? ""));
+    const values = parse(text) as Record<string, unknown>;
+    const undocumented: string[] = [];
+    const visit = (node: Record<string, unknown>, prefix: string) => {
+      for (const [key, value] of Object.entries(node)) {
+        const path = prefix === "" ? key : `${prefix}.${key}`;
+        if (documented.has(path)) continue;
+        const isMap = typeof value === "object" && value !== null && !Array.isArray(value);
+        if (isMap && Object.keys(value).length > 0) visit(value as Record<string, unknown>, path);
+        else undocumented.push(path);
+      }
+    };
+    visit(values, "");
+    expect(undocumented).toEqual([]);
+    const lookup = (path: string) =>
+      path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], values);
+    expect([...documented].filter((path) => lookup(path) === undefined)).toEqual([]);
+    expect(ChartValues.safeParse(values).error).toBeUndefined();
+  });
+});
