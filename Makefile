@@ -37,7 +37,7 @@ typecheck: setup
 unit: build
 	npx vitest run
 
-test: gen-check lint format-check typecheck k8s-tools-api unit
+test: gen-check crds-check lint format-check typecheck k8s-tools-api k8s-tools-helm manifests-check unit
 
 run: build
 	exec node broker/bin/tributary-broker --config broker/config/server.properties
@@ -79,6 +79,36 @@ else
 e2e: setup k8s-tools image
 	npx vitest run --config e2e/test/vitest.e2e.config.ts
 endif
+
+# Operator API and packaging (issue 5, docs/adr/0020-crds-from-zod.md): the CRDs and the chart's values.schema.json
+# are generated from the zod schemas in operator/src/api; manifests/install.yaml is `helm template` of the chart.
+.PHONY: crds crds-check manifests manifests-check k8s-tools-helm
+crds: setup
+	npx tsx operator/src/crdgen/main.ts
+
+crds-check: setup
+	npx tsx operator/src/crdgen/main.ts --check
+
+manifests: setup k8s-tools-helm
+	npx tsx operator/src/crdgen/manifests.ts
+
+manifests-check: setup k8s-tools-helm
+	npx tsx operator/src/crdgen/manifests.ts --check
+
+# helm alone (chart lint/template tests and manifests in make test), from the same pinned wrapper module
+# (e2e/k8s-tools/helm) into the same cache as `make k8s-tools`; a no-op once built. TRIBUTARY_K8S_BIN: bring your own.
+k8s-tools-helm:
+	@source e2e/k8s-tools/versions.env; \
+	if [[ -n "$${TRIBUTARY_K8S_BIN:-}" ]]; then test -x "$$TRIBUTARY_K8S_BIN/helm" || { echo "TRIBUTARY_K8S_BIN has no helm" >&2; exit 1; }; exit 0; fi; \
+	out="$${TRIBUTARY_K8S_CACHE:-$$HOME/.cache/tributary/k8s}/$$K8S_VERSION/bin"; \
+	if [[ -x "$$out/helm" ]]; then exit 0; fi; \
+	minor="$${K8S_VERSION#v1.}"; minor="$${minor%%.*}"; kv=""; \
+	for p in chartutil lint/rules; do kv+=" -X helm.sh/helm/v3/pkg/$$p.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/$$p.k8sVersionMinor=$$minor"; done; \
+	mkdir -p "$$out" && echo "[k8s-tools] helm $$HELM_VERSION: building" >&2 && cd e2e/k8s-tools/helm && \
+	GOMODCACHE="$${TRIBUTARY_GOMODCACHE:-$$HOME/.cache/tributary/go/mod}" GOCACHE="$${TRIBUTARY_GOCACHE:-$$HOME/.cache/tributary/go/build}" \
+	GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=0 nice -n 19 go build -trimpath \
+	  -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$$HELM_VERSION $$kv" -o "$$out/.helm.tmp" helm.sh/helm/v3/cmd/helm && \
+	mv -f "$$out/.helm.tmp" "$$out/helm"
 
 # Conformance suites with unmodified third-party clients, each against the real broker executable on loopback
 # (e2e/compat, findings in docs/compat.md). Each installs its client first: confluent-kafka and pytest into
