@@ -9,8 +9,7 @@ import { defineHandler, type AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
 
 const ENDPOINT_TYPE_BROKER = 1;
-/** Kafka's MISMATCHED_ENDPOINT_TYPE, newer than the protocol library's error table. */
-const MISMATCHED_ENDPOINT_TYPE = 114;
+
 const OPERATIONS_NOT_REQUESTED = -2147483648;
 /** ACL operations that apply to the cluster resource: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
  * ALTER_CONFIGS, IDEMPOTENT_WRITE. */
@@ -37,7 +36,7 @@ export function describeClusterHandler(services: BrokerServices): AnyHandler {
       if (context.apiVersion >= 1 && (request.endpointType ?? ENDPOINT_TYPE_BROKER) !== ENDPOINT_TYPE_BROKER) {
         return Promise.resolve({
           ...base,
-          errorCode: MISMATCHED_ENDPOINT_TYPE,
+          errorCode: ErrorCode.MISMATCHED_ENDPOINT_TYPE,
           errorMessage:
             "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER",
           brokers: [],

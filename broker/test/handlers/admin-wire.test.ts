@@ -10,7 +10,6 @@ import {
   CreatePartitionsResponse,
   CreateTopicsRequest,
   CreateTopicsResponse,
-  decodeResponse,
   DeleteRecordsRequest,
   DeleteRecordsResponse,
   DeleteTopicsRequest,
@@ -21,7 +20,6 @@ import {
   DescribeConfigsResponse,
   DescribeLogDirsRequest,
   DescribeLogDirsResponse,
-  encodeRequest,
   ErrorCode,
   IncrementalAlterConfigsRequest,
   IncrementalAlterConfigsResponse,
@@ -32,7 +30,8 @@ import {
   ZERO_UUID,
   type MessageCodec,
 } from "../../src/protocol/index.ts";
-import { TestClient, waitFor } from "../network/helpers.ts";
+import { TestClient } from "../network/helpers.ts";
+import { wireCall } from "../support/wire-call.ts";
 import { startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
 
 // The admin APIs at the versions and edges kafkajs does not reach (it stops at CreateTopics v3, DeleteTopics v1,
@@ -50,7 +49,6 @@ const BROKER_LOGGER = 8;
 let broker: BrokerProcess;
 let client: TestClient;
 let producer: Producer;
-let correlationId = 0;
 
 beforeAll(async () => {
   broker = await startBrokerProcess({ overrides: { "message.max.bytes": "2000000" } });
@@ -66,24 +64,13 @@ afterAll(async () => {
   await broker.destroy();
 });
 
-async function call<Req, Res>(
+function call<Req, Res>(
   version: number,
   request: MessageCodec<Req>,
   response: MessageCodec<Res>,
   body: Partial<Req>,
 ): Promise<Res> {
-  const before = client.responses.length;
-  correlationId += 1;
-  const header = { apiKey: request.apiKey, apiVersion: version, correlationId, clientId: "admin-wire" };
-  client.send(encodeRequest(header, request, { ...request.create(), ...body }));
-  const frame = await waitFor(
-    () => (client.closed ? new Error("connection closed") : client.responses[before]),
-    `${request.name} v${version}`,
-  );
-  if (frame instanceof Error) throw frame;
-  const decoded = decodeResponse(frame, request.apiKey, version, response);
-  expect(decoded.correlationId).toBe(correlationId);
-  return decoded.body;
+  return wireCall(client, version, request, response, body, "admin-wire");
 }
 
 function createTopic(name: string, extra: { numPartitions?: number; configs?: Record<string, string> } = {}) {

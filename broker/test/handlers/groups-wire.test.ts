@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  decodeResponse,
   DeleteGroupsRequest,
   DeleteGroupsResponse,
   DescribeGroupsRequest,
   DescribeGroupsResponse,
-  encodeRequest,
   ErrorCode,
   FindCoordinatorRequest,
   FindCoordinatorResponse,
@@ -28,7 +26,8 @@ import {
   ZERO_UUID,
   type MessageCodec,
 } from "../../src/protocol/index.ts";
-import { TestClient, waitFor } from "../network/helpers.ts";
+import { TestClient } from "../network/helpers.ts";
+import { wireCall } from "../support/wire-call.ts";
 import { pollUntil, startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
 
 // The group APIs at the versions kafkajs does not send (it stops at JoinGroup v5, OffsetCommit v5, OffsetFetch v4,
@@ -36,7 +35,6 @@ import { pollUntil, startBrokerProcess, type BrokerProcess } from "../support/br
 
 let broker: BrokerProcess;
 const clients: TestClient[] = [];
-let correlationId = 0;
 
 beforeAll(async () => {
   // A short minimum session lets the expiry test run in about a second.
@@ -55,25 +53,14 @@ async function connect(): Promise<TestClient> {
 }
 
 /** Sends one request and resolves with its decoded response; one request at a time per client. */
-async function call<Req, Res>(
+function call<Req, Res>(
   client: TestClient,
   version: number,
   request: MessageCodec<Req>,
   response: MessageCodec<Res>,
   body: Partial<Req>,
 ): Promise<Res> {
-  const before = client.responses.length;
-  const id = ++correlationId;
-  const header = { apiKey: request.apiKey, apiVersion: version, correlationId: id, clientId: "groups-wire" };
-  client.send(encodeRequest(header, request, { ...request.create(), ...body }));
-  const frame = await waitFor(
-    () => (client.closed ? new Error("connection closed") : client.responses[before]),
-    `${request.name} v${version}`,
-  );
-  if (frame instanceof Error) throw frame;
-  const decoded = decodeResponse(frame, request.apiKey, version, response);
-  expect(decoded.correlationId).toBe(id);
-  return decoded.body;
+  return wireCall(client, version, request, response, body, "groups-wire");
 }
 
 const SUBSCRIPTION = Buffer.from("subscription");
