@@ -1,6 +1,6 @@
 // Broker benchmark (issue 3): Apache Kafka 4.3.1 (Maven Central jars, e2e/reference-kafka) and Tributary, one after
 // the other on this machine, driven by the same kafka-producer-perf-test / kafka-consumer-perf-test from kafka-tools.
-//   npx tsx broker/bench/broker.ts [--only kafka|tributary] [--records N] [--latency-seconds S]
+//   npx tsx broker/bench/broker.ts [--only kafka|tributary] [--tributary-first] [--records N] [--latency-seconds S]
 //   npx tsx broker/bench/broker.ts --profile [--records N] [--throughput R]
 //       Tributary only, under node --cpu-prof: a produce run (acks=1, unthrottled unless R records/s), hottest frames
 // Build first (`make build`): Tributary runs from broker/dist through broker/bin/tributary-broker.
@@ -41,12 +41,21 @@ interface Args {
   records: number;
   latencySeconds: number;
   profile: boolean;
+  /** Run Tributary first (default Kafka first), to see whether the order biases a shared machine's figures. */
+  tributaryFirst: boolean;
   /** Records per second of the profiled produce run; -1 is unthrottled. */
   throughput: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { only: undefined, records: DEFAULT_RECORDS, latencySeconds: 20, profile: false, throughput: -1 };
+  const args: Args = {
+    only: undefined,
+    records: DEFAULT_RECORDS,
+    latencySeconds: 20,
+    profile: false,
+    tributaryFirst: false,
+    throughput: -1,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -61,6 +70,7 @@ function parseArgs(argv: readonly string[]): Args {
     } else if (a === "--records") args.records = Number.parseInt(value(), 10);
     else if (a === "--latency-seconds") args.latencySeconds = Number(value());
     else if (a === "--profile") args.profile = true;
+    else if (a === "--tributary-first") args.tributaryFirst = true;
     else if (a === "--throughput") args.throughput = Number(value());
     else throw new Error(`unknown argument ${a}`);
   }
@@ -376,11 +386,11 @@ async function profileTributary(args: Args): Promise<void> {
   if (!file) throw new Error(`no .cpuprofile in ${profileDir}`);
   const { self, inclusive } = summarizeProfile(join(profileDir, file), ROOT);
   const rows = (frames: typeof self): string[][] =>
-    frames.map((f) => [f.frame, f.selfPercent.toFixed(1), f.totalPercent.toFixed(1)]);
+    frames.map((f) => [f.frame, f.selfPercent.toFixed(1), f.selfBusyPercent.toFixed(1), f.totalPercent.toFixed(1)]);
   console.log(`\nprofile ${join(profileDir, file)} (whole broker lifetime)\n\nby self time:`);
-  console.log(formatTable(["frame", "self %", "total %"], rows(self)));
+  console.log(formatTable(["frame", "self %", "self % of busy", "total %"], rows(self)));
   console.log("\nby inclusive time:");
-  console.log(formatTable(["frame", "self %", "total %"], rows(inclusive)));
+  console.log(formatTable(["frame", "self %", "self % of busy", "total %"], rows(inclusive)));
   writeJson("broker-profile.json", { profile: join(profileDir, file), produce, self, inclusive });
 }
 
@@ -394,7 +404,8 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.profile) return profileTributary(args);
   const env = environment();
-  const names: BrokerName[] = args.only ? [args.only] : ["kafka", "tributary"];
+  const both: BrokerName[] = args.tributaryFirst ? ["tributary", "kafka"] : ["kafka", "tributary"];
+  const names: BrokerName[] = args.only ? [args.only] : both;
   const results: BrokerResult[] = [];
   for (const name of names) results.push(await benchBroker(name, args));
   const loadEnd = load();

@@ -27,6 +27,8 @@ export interface HotFrame {
   frame: string;
   selfMs: number;
   selfPercent: number;
+  /** Self time as a share of the time the broker was not idle (start-up included). */
+  selfBusyPercent: number;
   totalMs: number;
   totalPercent: number;
 }
@@ -96,6 +98,7 @@ export function summarizeProfile(path: string, root: string, top = 25): { self: 
       total.set(k, (total.get(k) ?? 0) + dt);
     }
   });
+  const busy = Math.max(all - (self.get("(idle)") ?? 0), 1e-9);
   const rows = (m: Map<string, number>): HotFrame[] =>
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
@@ -104,6 +107,7 @@ export function summarizeProfile(path: string, root: string, top = 25): { self: 
         frame,
         selfMs: Math.round(self.get(frame) ?? 0),
         selfPercent: Math.round((1000 * (self.get(frame) ?? 0)) / all) / 10,
+        selfBusyPercent: Math.round((1000 * (self.get(frame) ?? 0)) / busy) / 10,
         totalMs: Math.round(total.get(frame) ?? ms),
         totalPercent: Math.round((1000 * (total.get(frame) ?? ms)) / all) / 10,
       }));
