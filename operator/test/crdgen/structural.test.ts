@@ -109,4 +109,25 @@ describe("generated CRDs", () => {
       }
     }
   });
+
+  it("gives every kind a status subresource and only KafkaCluster a scale subresource", () => {
+    const subresources = Object.fromEntries(
+      crds.map(([path, text]) => {
+        const crd = parse(text) as { spec: { versions: { subresources: Record<string, unknown> }[] } };
+        return [path, crd.spec.versions[0]?.subresources];
+      }),
+    );
+    expect(subresources).toEqual({
+      "crds/kafkaclusters.tributary.dev.yaml": {
+        status: {},
+        scale: {
+          specReplicasPath: ".spec.replicas",
+          statusReplicasPath: ".status.replicas",
+          labelSelectorPath: ".status.selector",
+        },
+      },
+      "crds/kafkatopics.tributary.dev.yaml": { status: {} },
+      "crds/kafkausers.tributary.dev.yaml": { status: {} },
+    });
+  });
 });
