@@ -115,6 +115,24 @@ function nullCond(f: FieldModel, ctx: Ctx): string {
   return f.type.kind === "primitive" ? "false" : versionCondition(f.nullable, fieldVersions(f, ctx));
 }
 
+/**
+ * Picks one of the four encodings of a string or bytes field (compact or classic, nullable or not); the Reader,
+ * Writer and sizeOf share the method names.
+ */
+function chooseEncoding(
+  kind: "string" | "bytes" | "records",
+  flex: string,
+  nul: string,
+  call: (method: string, nullable: boolean) => string,
+): string {
+  const name = kind === "string" ? "String" : "Bytes";
+  return tern(
+    flex,
+    tern(nul, call(`compactNullable${name}`, true), call(`compact${name}`, false)),
+    tern(nul, call(`nullable${name}`, true), call(name.toLowerCase(), false)),
+  );
+}
+
 // ---- read ----
 
 function readElement(e: ElementType, flex: string): string {
@@ -139,18 +157,9 @@ function readField(f: FieldModel, ctx: Ctx): string {
     case "primitive":
       return `r.${t.name}()`;
     case "string":
-      return tern(
-        flex,
-        tern(nul, "r.compactNullableString()", "r.compactString()"),
-        tern(nul, "r.nullableString()", "r.string()"),
-      );
     case "bytes":
     case "records":
-      return tern(
-        flex,
-        tern(nul, "r.compactNullableBytes()", "r.compactBytes()"),
-        tern(nul, "r.nullableBytes()", "r.bytes()"),
-      );
+      return chooseEncoding(t.kind, flex, nul, (method) => `r.${method}()`);
     case "struct":
       return tern(nul, `(r.int8() < 0 ? null : read${t.struct.tsName}(r, v))`, `read${t.struct.tsName}(r, v)`);
     case "array": {
@@ -191,18 +200,9 @@ function sizeField(f: FieldModel, ctx: Ctx, x: string): string {
     case "primitive":
       return String(FIXED_SIZE[t.name]);
     case "string":
-      return tern(
-        flex,
-        tern(nul, `sizeOf.compactNullableString(${x})`, `sizeOf.compactString(${v})`),
-        tern(nul, `sizeOf.nullableString(${x})`, `sizeOf.string(${v})`),
-      );
     case "bytes":
     case "records":
-      return tern(
-        flex,
-        tern(nul, `sizeOf.compactNullableBytes(${x})`, `sizeOf.compactBytes(${v})`),
-        tern(nul, `sizeOf.nullableBytes(${x})`, `sizeOf.bytes(${v})`),
-      );
+      return chooseEncoding(t.kind, flex, nul, (method, nullable) => `sizeOf.${method}(${nullable ? x : v})`);
     case "struct":
       return tern(nul, `(${x} === null ? 1 : 1 + size${t.struct.tsName}(${x}, v))`, `size${t.struct.tsName}(${v}, v)`);
     case "array": {
@@ -242,18 +242,9 @@ function writeField(f: FieldModel, ctx: Ctx, x: string): string {
     case "primitive":
       return `w.${t.name}(${x})`;
     case "string":
-      return tern(
-        flex,
-        tern(nul, `w.compactNullableString(${x})`, `w.compactString(${v})`),
-        tern(nul, `w.nullableString(${x})`, `w.string(${v})`),
-      );
     case "bytes":
     case "records":
-      return tern(
-        flex,
-        tern(nul, `w.compactNullableBytes(${x})`, `w.compactBytes(${v})`),
-        tern(nul, `w.nullableBytes(${x})`, `w.bytes(${v})`),
-      );
+      return chooseEncoding(t.kind, flex, nul, (method, nullable) => `w.${method}(${nullable ? x : v})`);
     case "struct":
       return tern(
         nul,
