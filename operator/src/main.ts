@@ -1,1 +1,77 @@
-export {};
+// Composition root of the operator: config → logger and metrics → API client → health server → leader election →
+// manager with the KafkaCluster controller. SIGTERM stops workers after their current pass, releases the lease and
+// exits 0; losing the lease exits 1 so the pod restarts as a clean standby.
+import { hostname } from "node:os";
+import { kafkaClusterController } from "./controllers/kafka-cluster/index.ts";
+import { KubeClient, LeaderElector } from "./kube/index.ts";
+import { Manager } from "./manager/manager.ts";
+import { loadConfig } from "./runtime/config.ts";
+import { startHealthServer } from "./runtime/http.ts";
+import { createLogger } from "./runtime/logger.ts";
+import { createMetrics } from "./runtime/metrics.ts";
+
+async function main(): Promise<number> {
+  const config = loadConfig(process.env, hostname());
+  const logger = createLogger({ level: config.logLevel });
+  const metrics = createMetrics();
+  const client = KubeClient.fromKubeconfig(config.kubeconfig, (verb, resource, code) =>
+    metrics.apiRequests.inc({ verb, resource, code: String(code) }),
+  );
+  const stop = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) process.exit(1);
+    logger.info({ signal }, "Shutting down");
+    stop.abort();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+
+  const manager = new Manager({ client, logger, metrics, namespaces: config.namespaces });
+  manager.register(
+    kafkaClusterController(manager, client, logger, {
+      instance: config.leaderElection.identity,
+      resyncMs: config.resyncMs,
+      workers: config.workers,
+    }),
+  );
+  let leading = !config.leaderElection.enabled;
+  const health = await startHealthServer({
+    host: config.health.host,
+    port: config.health.port,
+    registry: metrics.registry,
+    // A standby replica is ready (it can take over); the leader once its caches have synced.
+    ready: () => !stop.signal.aborted && (!leading || manager.synced),
+  });
+  logger.info(
+    { port: health.port, namespaces: config.namespaces, identity: config.leaderElection.identity },
+    "Operator started",
+  );
+
+  let exitCode = 0;
+  if (config.leaderElection.enabled) {
+    const elector = new LeaderElector(client, { ...config.leaderElection, logger });
+    let managerRun: Promise<void> = Promise.resolve();
+    const outcome = await elector.run(stop.signal, (leadingSignal) => {
+      leading = true;
+      managerRun = manager.run(leadingSignal);
+    });
+    await managerRun;
+    if (outcome === "lost") exitCode = 1;
+  } else {
+    await manager.run(stop.signal);
+  }
+  await health.close();
+  client.close();
+  logger.info({ exitCode }, "Operator stopped");
+  return exitCode;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`tributary-operator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(2);
+  },
+);

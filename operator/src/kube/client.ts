@@ -33,6 +33,11 @@ export type Verb = "get" | "list" | "apply" | "patch-status" | "create" | "repla
 /** Called after each request completes; the runtime turns it into metrics, tests into write counts. */
 export type RequestObserver = (verb: Verb, kind: string, statusCode: number, seconds: number) => void;
 
+export interface ApplyResult<T> {
+  object: T;
+  created: boolean;
+}
+
 export interface ListResult<T> {
   items: T[];
   resourceVersion: string;
@@ -117,10 +122,10 @@ export class KubeClient {
    * Server-side apply of a complete desired object. force=true: the operator is the only intended owner of the fields it
    * sets, so a conflicting manual edit is taken back rather than blocking reconciliation forever.
    */
-  async apply<T extends KubeObject>(obj: KubeObject): Promise<T> {
+  async apply<T extends KubeObject>(obj: KubeObject): Promise<ApplyResult<T>> {
     const type = resourceTypeOf(obj);
     const query = new URLSearchParams({ fieldManager: FIELD_MANAGER, fieldValidation: "Strict", force: "true" });
-    return this.#json<T>(
+    const [code, object] = await this.#request<T>(
       "apply",
       type.kind,
       "PATCH",
@@ -128,6 +133,8 @@ export class KubeClient {
       JSON.stringify(obj),
       "application/apply-patch+yaml",
     );
+    // 201 when the apply created the object, 200 otherwise: the only reliable way to tell (for "Created" Events).
+    return { object, created: code === 201 };
   }
 
   /** Merge-patches the status subresource; the spec cannot be touched through this path. */
@@ -272,14 +279,18 @@ export class KubeClient {
     return opts;
   }
 
-  async #json<T>(
+  async #json<T>(verb: Verb, kind: string, method: string, path: string, body?: string, type?: string): Promise<T> {
+    return (await this.#request<T>(verb, kind, method, path, body, type))[1];
+  }
+
+  async #request<T>(
     verb: Verb,
     kind: string,
     method: string,
     path: string,
     body?: string,
     contentType = "application/json",
-  ): Promise<T> {
+  ): Promise<[number, T]> {
     const opts = await this.#options(method, path, body === undefined ? undefined : contentType);
     const started = performance.now();
     const [code, text] = await new Promise<[number, string]>((resolve, reject) => {
@@ -295,7 +306,7 @@ export class KubeClient {
     });
     this.#observe?.(verb, kind, code, (performance.now() - started) / 1000);
     if (code < 200 || code >= 300) throw apiErrorFrom(code, text, `${method} ${path}`);
-    return JSON.parse(text) as T;
+    return [code, JSON.parse(text) as T];
   }
 }
 

@@ -5,6 +5,7 @@ export {
   isConflict,
   isNotFound,
   KubeClient,
+  type ApplyResult,
   type RequestObserver,
   type Verb,
 } from "./client.ts";
@@ -14,3 +15,4 @@ export { LeaderElector, type LeaderElectionOptions } from "./leader-election.ts"
 export { controllerOf, controllerRef, isOwnedBy, ownerKey } from "./owner-refs.ts";
 export * from "./types.ts";
 export { WorkQueue, type WorkQueueOptions } from "./workqueue.ts";
+export { eventRecorder, type EventRecorder, type EventType } from "./events.ts";

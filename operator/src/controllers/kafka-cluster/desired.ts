@@ -50,6 +50,8 @@ export interface Pool {
 export interface DesiredState {
   /** In apply order: the ConfigMap precedes the StatefulSets so a new pod always finds its server.properties. */
   objects: KubeObject[];
+  /** The StatefulSets, controllers before brokers. */
+  pools: { name: string; role: Role; replicas: number }[];
   /** Config/image hash per pool name, as stamped on the pod template. */
   hashes: Record<string, string>;
   image: string;
@@ -330,6 +332,7 @@ export function desired(input: ClusterInput, owner: OwnerReference): DesiredStat
   const objects = (chart.toJson() as KubeObject[]).map((obj) => withOwner(obj, owner, cluster));
   return {
     objects,
+    pools: all.map((p) => ({ name: p.name, role: p.role, replicas: p.replicas })),
     hashes,
     image,
     clusterId: clusterIdOf(input.uid),

@@ -1,0 +1,42 @@
+// Registration of the KafkaCluster controller with the manager: its primary kind, what it owns, and how pod events
+// (pods belong to the StatefulSet, not to the KafkaCluster) find their cluster.
+import type { Logger } from "pino";
+import { KINDS, eventRecorder, objectKey, type KubeClient } from "../../kube/index.ts";
+import type { ControllerRegistration, Manager } from "../../manager/manager.ts";
+import { CLUSTER_LABEL } from "./desired.ts";
+import { KafkaClusterReconciler } from "./reconciler.ts";
+
+export { KafkaClusterReconciler } from "./reconciler.ts";
+
+/** Only objects carrying this label are watched: the operator's own, not every ConfigMap in the cluster. */
+export const MANAGED_SELECTOR = "app.kubernetes.io/managed-by=tributary-operator";
+
+export function kafkaClusterController(
+  manager: Manager,
+  client: KubeClient,
+  logger: Logger,
+  options: { instance: string; resyncMs?: number; workers?: number },
+): ControllerRegistration {
+  const reconciler = new KafkaClusterReconciler({
+    client,
+    events: eventRecorder(client, logger, options.instance),
+    pods: (namespace, labels) => manager.cached(KINDS.Pod, namespace, labels),
+  });
+  return {
+    primary: KINDS.KafkaCluster,
+    owns: [KINDS.StatefulSet, KINDS.Service, KINDS.ConfigMap, KINDS.PodDisruptionBudget, KINDS.ServiceAccount],
+    watches: [
+      {
+        type: KINDS.Pod,
+        toKey: (pod) => {
+          const cluster = pod.metadata.labels?.[CLUSTER_LABEL];
+          return cluster === undefined ? undefined : objectKey(pod.metadata.namespace, cluster);
+        },
+      },
+    ],
+    ownedLabelSelector: MANAGED_SELECTOR,
+    reconciler,
+    ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),
+    ...(options.workers === undefined ? {} : { workers: options.workers }),
+  };
+}

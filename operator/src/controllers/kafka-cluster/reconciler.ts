@@ -1,0 +1,235 @@
+// KafkaCluster reconciler: a key in, a linear pipeline of named idempotent steps, status written once at the end.
+//   read → validate → render → apply → roll → status
+// Each step reads the pass state and may stop the pipeline (an invalid spec stops before anything is applied). The
+// reconciler never writes a spec, and never branches on what triggered it: every pass recomputes everything.
+import type { Logger } from "pino";
+import { KafkaCluster, operatorOwnedConfigKeys, type KafkaClusterStatus } from "../../api/v1alpha1/index.ts";
+import {
+  ApiError,
+  KINDS,
+  controllerRef,
+  splitKey,
+  type EventRecorder,
+  type KubeClient,
+  type KubeObject,
+  type ObjectKey,
+} from "../../kube/index.ts";
+import { TerminalError, type ReconcileContext, type ReconcileResult, type Reconciler } from "../../manager/manager.ts";
+import { desired, type DesiredState } from "./desired.ts";
+import { planRoll, type PodView, type RollPlan } from "./roll.ts";
+import { computeStatus, statusEqual, type Observed } from "./status.ts";
+
+export interface KafkaClusterReconcilerDeps {
+  client: KubeClient;
+  events: EventRecorder;
+  /** Pods of a pool from the informer cache (namespace, selector labels). */
+  pods: (namespace: string, labels: Record<string, string>) => KubeObject[];
+  now?: () => Date;
+  /** How often to look again while pods start or a roll is in progress. @default 5 000 */
+  pollMs?: number;
+}
+
+/** Everything one pass learns; the steps fill it in order. */
+interface Pass {
+  key: ObjectKey;
+  log: Logger;
+  raw?: KubeObject;
+  cluster?: KafkaCluster;
+  invalid?: { reason: string; message: string };
+  desired?: DesiredState;
+  applied: Map<string, KubeObject>;
+  created: string[];
+  roll?: RollPlan;
+  requeueAfterMs?: number;
+}
+
+type Step = (pass: Pass) => Promise<"next" | "stop">;
+
+export class KafkaClusterReconciler implements Reconciler {
+  readonly #d: Required<KafkaClusterReconcilerDeps>;
+  readonly #steps: [string, Step][];
+
+  constructor(deps: KafkaClusterReconcilerDeps) {
+    this.#d = { now: () => new Date(), pollMs: 5_000, ...deps };
+    this.#steps = [
+      ["read", (p) => this.#read(p)],
+      ["validate", (p) => this.#validate(p)],
+      ["render", (p) => this.#render(p)],
+      ["apply", (p) => this.#apply(p)],
+      ["roll", (p) => this.#roll(p)],
+    ];
+  }
+
+  async reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const pass: Pass = { key, log: ctx.logger, applied: new Map(), created: [] };
+    let failure: Error | undefined;
+    for (const [name, step] of this.#steps) {
+      if (ctx.signal.aborted) return {};
+      try {
+        if ((await step(pass)) === "stop") break;
+      } catch (err) {
+        failure = err instanceof Error ? err : new Error("a reconcile step threw a non-Error", { cause: err });
+        ctx.logger.warn({ err, step: name }, "Reconcile step failed");
+        break;
+      }
+    }
+    // Status once per pass, also after a failed step, so the resource says what went wrong.
+    if (pass.raw !== undefined) await this.#writeStatus(pass, failure);
+    if (failure !== undefined) throw failure;
+    if (pass.invalid !== undefined) throw new TerminalError(pass.invalid.message);
+    return pass.requeueAfterMs === undefined ? {} : { requeueAfterMs: pass.requeueAfterMs };
+  }
+
+  /** read: the resource, fresh from the API server; gone or being deleted means nothing to do (GC owns cleanup). */
+  async #read(pass: Pass): Promise<"next" | "stop"> {
+    const { namespace, name } = splitKey(pass.key);
+    const raw = await this.#d.client.get<KubeObject>(KINDS.KafkaCluster, namespace, name);
+    if (raw === undefined || raw.metadata.deletionTimestamp !== undefined) return "stop";
+    pass.raw = raw;
+    return "next";
+  }
+
+  /** validate: schema (defaults applied) and semantic rules the CRD cannot express; refusals apply nothing. */
+  #validate(pass: Pass): Promise<"next" | "stop"> {
+    const parsed = KafkaCluster.safeParse(pass.raw);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+      pass.invalid = { reason: "InvalidSpec", message: `spec is invalid, nothing was applied: ${issues}` };
+      return Promise.resolve("stop");
+    }
+    // Sorted: the API server stores map keys in order anyway, and a stable message keeps the status write-free.
+    const owned = operatorOwnedConfigKeys(parsed.data.spec.config).sort();
+    if (owned.length > 0) {
+      pass.invalid = {
+        reason: "OperatorOwnedConfig",
+        message:
+          `spec.config sets ${owned.join(", ")}, which the operator manages itself; remove ` +
+          `${owned.length === 1 ? "it" : "them"} from spec.config. Nothing was applied.`,
+      };
+      return Promise.resolve("stop");
+    }
+    pass.cluster = parsed.data;
+    return Promise.resolve("next");
+  }
+
+  /** render: the pure desired state. */
+  #render(pass: Pass): Promise<"next" | "stop"> {
+    const cluster = need(pass.cluster);
+    const raw = need(pass.raw);
+    pass.desired = desired(
+      {
+        name: cluster.metadata.name,
+        namespace: cluster.metadata.namespace ?? "default",
+        uid: need(raw.metadata.uid),
+        spec: cluster.spec,
+      },
+      controllerRef(raw),
+    );
+    return Promise.resolve("next");
+  }
+
+  /** apply: server-side apply of every object, in order. The API server skips the write when nothing changed. */
+  async #apply(pass: Pass): Promise<"next" | "stop"> {
+    const raw = need(pass.raw);
+    for (const obj of need(pass.desired).objects) {
+      const id = `${obj.kind}/${obj.metadata.name}`;
+      let result: KubeObject;
+      try {
+        const applied = await this.#d.client.apply<KubeObject>(obj);
+        result = applied.object;
+        if (applied.created) pass.created.push(id);
+      } catch (err) {
+        // 422/400 from strict validation: something the user passed through (a pod template field) is not valid
+        // Kubernetes. Retrying cannot help until the spec changes.
+        if (err instanceof ApiError && (err.statusCode === 422 || err.statusCode === 400)) {
+          pass.invalid = { reason: "ApplyRejected", message: `the API server rejected ${id}: ${err.message}` };
+          return "stop";
+        }
+        throw err;
+      }
+      pass.applied.set(id, result);
+    }
+    for (const id of pass.created) {
+      pass.log.info({ object: id }, `Created ${id}`);
+      await this.#d.events.event(raw, "Normal", "Created", `Created ${id}`);
+    }
+    return "next";
+  }
+
+  /** roll: restart at most one pod whose config or image is stale, only when every other pod is Ready. */
+  async #roll(pass: Pass): Promise<"next" | "stop"> {
+    const state = need(pass.desired);
+    const cluster = need(pass.cluster);
+    const raw = need(pass.raw);
+    const namespace = cluster.metadata.namespace ?? "default";
+    const views: PodView[] = [];
+    for (const obj of state.objects) {
+      if (obj.kind !== "StatefulSet") continue;
+      const selector = (obj as KubeObject & { spec: { selector: { matchLabels: Record<string, string> } } }).spec
+        .selector.matchLabels;
+      for (const pod of this.#d.pods(namespace, selector)) views.push(podView(pod, obj.metadata.name));
+    }
+    const plan = planRoll(views, state.pools, state.hashes, state.image);
+    pass.roll = plan;
+    if (plan.restart !== undefined) {
+      const pod = plan.restart;
+      const deleted = await this.#d.client.delete(KINDS.Pod, namespace, pod.name, { uid: pod.uid });
+      if (deleted) {
+        pass.log.info({ pod: pod.name, why: pod.why }, `Restarted pod ${pod.name}`);
+        await this.#d.events.event(raw, "Normal", "RestartingPod", `Restarting pod ${pod.name}: ${pod.why}`);
+      }
+    }
+    if (plan.waiting) pass.requeueAfterMs = this.#d.pollMs;
+    return "next";
+  }
+
+  async #writeStatus(pass: Pass, failure: Error | undefined): Promise<void> {
+    const raw = need(pass.raw);
+    const previous = (raw["status"] ?? {}) as KafkaClusterStatus;
+    const observed: Observed = {
+      generation: raw.metadata.generation ?? 0,
+      ...(pass.invalid === undefined ? {} : { invalid: pass.invalid }),
+      ...(failure === undefined ? {} : { failure: failure.message }),
+      ...(pass.desired === undefined ? {} : { desired: pass.desired }),
+      statefulSets: [...pass.applied.values()].filter((o) => o.kind === "StatefulSet"),
+      ...(pass.roll === undefined ? {} : { roll: pass.roll }),
+      ...(pass.cluster === undefined ? {} : { spec: pass.cluster.spec }),
+    };
+    const next = computeStatus(previous, observed, this.#d.now());
+    const warningBefore = previous.conditions?.find((c) => c.type === "Warning");
+    const warningNow = next.conditions?.find((c) => c.type === "Warning");
+    if (statusEqual(previous, next)) return;
+    const { namespace, name } = splitKey(pass.key);
+    await this.#d.client.patchStatus(KINDS.KafkaCluster, namespace, name, next);
+    // One Warning Event per new problem, not one per pass.
+    if (
+      warningNow?.status === "True" &&
+      (warningBefore?.status !== "True" || warningBefore.reason !== warningNow.reason)
+    ) {
+      await this.#d.events.event(raw, "Warning", warningNow.reason, warningNow.message);
+    }
+  }
+}
+
+function need<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error("reconcile step ran before the step that provides its input");
+  return value;
+}
+
+interface PodShape {
+  spec?: { containers?: { name: string; image?: string }[] };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+function podView(pod: KubeObject, pool: string): PodView {
+  const shape = pod as KubeObject & PodShape;
+  return {
+    name: pod.metadata.name,
+    uid: pod.metadata.uid ?? "",
+    pool,
+    hash: pod.metadata.annotations?.["tributary.dev/config-hash"],
+    image: shape.spec?.containers?.find((c) => c.name === "kafka")?.image,
+    ready: shape.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
+    deleting: pod.metadata.deletionTimestamp !== undefined,
+  };
+}

@@ -1,0 +1,134 @@
+// Status of a KafkaCluster (PURE): from what one pass observed to the status subresource. Conditions follow
+// set-condition semantics (lastTransitionTime moves only when a status flips), so an unchanged cluster yields an
+// identical status and the reconciler can skip the write.
+import type { KafkaClusterSpec, KafkaClusterStatus, ListenerStatus } from "../../api/v1alpha1/index.ts";
+import { setCondition, type Condition, type ConditionInput } from "../../kube/index.ts";
+import type { KubeObject } from "../../kube/index.ts";
+import type { DesiredState } from "./desired.ts";
+import type { RollPlan } from "./roll.ts";
+
+export interface Observed {
+  generation: number;
+  invalid?: { reason: string; message: string };
+  /** A step failed with a retryable error. */
+  failure?: string;
+  spec?: KafkaClusterSpec;
+  desired?: DesiredState;
+  /** StatefulSets as returned by apply (their status is the controller's view of the pods). */
+  statefulSets: KubeObject[];
+  roll?: RollPlan;
+}
+
+interface StsStatus {
+  replicas?: number;
+  readyReplicas?: number;
+}
+
+export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Date): KafkaClusterStatus {
+  let conditions: Condition[] = (previous.conditions ?? []) as Condition[];
+  const set = (c: Omit<ConditionInput, "observedGeneration">): void => {
+    conditions = setCondition(conditions, { ...c, observedGeneration: o.generation }, now);
+  };
+  const next: KafkaClusterStatus = { ...previous, observedGeneration: o.generation };
+
+  if (o.invalid !== undefined) {
+    // The running cluster (if any) keeps its last applied state; only say why the new spec was not applied.
+    set({ type: "Warning", status: "True", reason: o.invalid.reason, message: o.invalid.message });
+    set({ type: "Reconciling", status: "False", reason: "SpecRefused", message: "Fix the spec to continue." });
+    if (!conditions.some((c) => c.type === "Ready")) {
+      set({ type: "Ready", status: "False", reason: "SpecRefused", message: o.invalid.message });
+    }
+    return { ...next, conditions: ordered(conditions) };
+  }
+  if (o.failure !== undefined) {
+    set({ type: "Reconciling", status: "True", reason: "RetryingAfterError", message: o.failure });
+    return { ...next, conditions: ordered(conditions) };
+  }
+
+  const d = o.desired;
+  if (d === undefined) return next;
+  const brokerPool = d.pools.find((p) => p.role === "broker");
+  const brokerSts = o.statefulSets.find((s) => s.metadata.name === brokerPool?.name);
+  const brokerStatus = (brokerSts?.["status"] ?? {}) as StsStatus;
+  const ready = d.pools.map((pool) => {
+    const sts = o.statefulSets.find((s) => s.metadata.name === pool.name);
+    return { pool, ready: ((sts?.["status"] ?? {}) as StsStatus).readyReplicas ?? 0 };
+  });
+  const allReady = ready.every((r) => r.ready >= r.pool.replicas);
+  const readyText = ready.map((r) => `${r.ready}/${r.pool.replicas} ${r.pool.role}s ready`).join(", ");
+  const roll = o.roll;
+  const rolling = roll !== undefined && (roll.stale.length > 0 || roll.restart !== undefined);
+
+  set({ type: "Warning", status: "False", reason: "NoWarnings", message: "" });
+  if (rolling) {
+    const msg = `Restarting pods one at a time for a config or image change; pending: ${roll.stale.join(", ")}`;
+    set({ type: "Reconciling", status: "True", reason: "RollingRestart", message: msg });
+  } else if (!allReady) {
+    set({ type: "Reconciling", status: "True", reason: "WaitingForPods", message: readyText });
+  } else {
+    set({ type: "Reconciling", status: "False", reason: "Reconciled", message: "Every object is applied." });
+  }
+  if (allReady && !rolling) set({ type: "Ready", status: "True", reason: "AllPodsReady", message: readyText });
+  else set({ type: "Ready", status: "False", reason: rolling ? "RollingRestart" : "PodsNotReady", message: readyText });
+
+  return {
+    ...next,
+    conditions: ordered(conditions),
+    listeners: listenersOf(d, o.spec),
+    replicas: brokerStatus.replicas ?? 0,
+    readyReplicas: brokerStatus.readyReplicas ?? 0,
+    selector: d.brokerSelector,
+    clusterId: d.clusterId,
+  };
+}
+
+function listenersOf(d: DesiredState, spec: KafkaClusterSpec | undefined): ListenerStatus[] {
+  const [host, port] = splitHostPort(d.bootstrapServers);
+  const out: ListenerStatus[] = [
+    { name: "internal", type: "ClusterIP", bootstrapServers: d.bootstrapServers, addresses: [{ host, port }] },
+  ];
+  const ext = spec?.listeners.external;
+  if (ext?.host !== undefined) {
+    const brokers = d.pools.find((p) => p.role === "broker")?.replicas ?? 0;
+    const addresses = Array.from({ length: brokers }, (_, i) => ({
+      host: ext.host ?? "",
+      port: ext.type === "NodePort" && ext.nodePortBase !== undefined ? ext.nodePortBase + i + 1 : ext.port,
+    }));
+    out.push({
+      name: "external",
+      type: ext.type,
+      bootstrapServers: addresses.map((a) => `${a.host}:${a.port}`).join(","),
+      addresses,
+    });
+  }
+  return out;
+}
+
+function splitHostPort(hostPort: string): [string, number] {
+  const colon = hostPort.lastIndexOf(":");
+  return [hostPort.slice(0, colon), Number(hostPort.slice(colon + 1))];
+}
+
+const ORDER = ["Ready", "Reconciling", "Warning"];
+
+/** A fixed order, so the same conditions always serialise the same way. */
+function ordered(conditions: Condition[]): Condition[] {
+  const rank = (t: string): number => (ORDER.includes(t) ? ORDER.indexOf(t) : ORDER.length);
+  return [...conditions].sort((a, b) => rank(a.type) - rank(b.type) || a.type.localeCompare(b.type));
+}
+
+/** Deep equality on the JSON form, independent of key order. */
+export function statusEqual(a: unknown, b: unknown): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([x], [y]) => x.localeCompare(y));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}

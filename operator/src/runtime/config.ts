@@ -1,0 +1,62 @@
+// Operator settings from the environment, parsed once at start (zod) and frozen; a bad value stops startup with a
+// message naming the variable.
+import { z } from "zod";
+
+const Bool = z.enum(["true", "false"]).transform((v) => v === "true");
+
+const Env = z.object({
+  KUBECONFIG: z.string().optional(),
+  TRIBUTARY_WATCH_NAMESPACES: z
+    .string()
+    .default("")
+    .transform((v) =>
+      v
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== ""),
+    ),
+  TRIBUTARY_LEADER_ELECTION: Bool.default(true),
+  TRIBUTARY_LEADER_ELECTION_NAMESPACE: z.string().optional(),
+  TRIBUTARY_LEASE_NAME: z.string().default("tributary-operator"),
+  POD_NAMESPACE: z.string().optional(),
+  POD_NAME: z.string().optional(),
+  TRIBUTARY_HEALTH_HOST: z.string().default("0.0.0.0"),
+  TRIBUTARY_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  TRIBUTARY_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  TRIBUTARY_RESYNC_SECONDS: z.coerce.number().int().min(10).default(600),
+  TRIBUTARY_WORKERS: z.coerce.number().int().min(1).max(64).default(2),
+});
+
+export interface OperatorConfig {
+  kubeconfig: string | undefined;
+  /** Empty: all namespaces. */
+  namespaces: readonly string[];
+  leaderElection: { enabled: boolean; namespace: string; name: string; identity: string };
+  health: { host: string; port: number };
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  resyncMs: number;
+  workers: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv, hostname: string): OperatorConfig {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`invalid operator environment: ${problems}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    kubeconfig: e.KUBECONFIG,
+    namespaces: Object.freeze(e.TRIBUTARY_WATCH_NAMESPACES),
+    leaderElection: {
+      enabled: e.TRIBUTARY_LEADER_ELECTION,
+      namespace: e.TRIBUTARY_LEADER_ELECTION_NAMESPACE ?? e.POD_NAMESPACE ?? "default",
+      name: e.TRIBUTARY_LEASE_NAME,
+      identity: e.POD_NAME ?? `${hostname}-${process.pid}`,
+    },
+    health: { host: e.TRIBUTARY_HEALTH_HOST, port: e.TRIBUTARY_HEALTH_PORT },
+    logLevel: e.TRIBUTARY_LOG_LEVEL,
+    resyncMs: e.TRIBUTARY_RESYNC_SECONDS * 1000,
+    workers: e.TRIBUTARY_WORKERS,
+  });
+}

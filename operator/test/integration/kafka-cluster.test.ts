@@ -1,0 +1,407 @@
+// The operator, compiled and run as its own process, against a real kube-apiserver + etcd (tier "api" from
+// e2e/src/cluster): CRDs from crds/, a KafkaCluster and every object it owns, status and conditions, a spec change,
+// the one-pod-at-a-time roller (pods are created by the test: tier 1 has no controllers or kubelet), a refused spec,
+// a restart without churn, and deletion. Tier 1 has no garbage collector, so deletion checks the owner references GC
+// relies on. Prints reconcile latency percentiles and the operator's RSS (recorded in docs/operator.md).
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { KINDS, KubeClient, type KubeObject } from "../../src/kube/index.ts";
+import {
+  eventsAbout,
+  eventually,
+  getJson,
+  listJson,
+  metricValue,
+  percentile,
+  startOperator,
+  useOperatorSuite,
+  type Obj,
+} from "./harness.ts";
+
+const NS = "kafka-it";
+const HASH = "tributary.dev/config-hash";
+/** Every object the operator creates for KafkaCluster "demo". */
+const OWNED = [
+  ["statefulset", "demo-broker"],
+  ["service", "demo-kafka-brokers"],
+  ["service", "demo-kafka-bootstrap"],
+  ["configmap", "demo-kafka-config"],
+  ["poddisruptionbudget", "demo-kafka"],
+  ["serviceaccount", "demo-kafka"],
+] as const;
+
+interface Cond {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+function conditions(obj: Obj | undefined): Record<string, Cond> {
+  const list = (obj?.status?.["conditions"] ?? []) as Cond[];
+  return Object.fromEntries(list.map((c) => [c.type, c]));
+}
+
+describe("KafkaCluster reconciler against a real API server (tier api)", () => {
+  const suite = useOperatorSuite(
+    { beforeAll, afterAll, afterEach },
+    { tier: "api", namespace: NS, identity: "operator-1" },
+  );
+  const c = suite.cluster;
+  const op = suite.operator;
+  const kc = (name: string): Promise<Obj | undefined> => getJson(c(), ["kafkacluster", name, "-n", NS]);
+  let client: KubeClient | undefined;
+  const api = (): KubeClient => {
+    client ??= KubeClient.fromKubeconfig(c().kubeconfig);
+    return client;
+  };
+  afterAll(() => client?.close());
+  const apply = (obj: object): Promise<string> =>
+    c().kubectl(["apply", "--server-side", "-f", "-"], JSON.stringify(obj));
+
+  it("becomes ready once it holds the lease and its caches have synced", async () => {
+    await eventually("/readyz 200", async () => ((await op().get("/readyz"))[0] === 200 ? true : undefined));
+    expect((await op().get("/healthz"))[0]).toBe(200);
+    const lease = await getJson(c(), ["lease", "tributary-operator", "-n", "default"]);
+    expect((lease?.spec as { holderIdentity?: string }).holderIdentity).toBe("operator-1");
+  });
+
+  it("creates every owned object with a controller owner reference", async () => {
+    const created = Date.now();
+    await apply({
+      apiVersion: "tributary.dev/v1alpha1",
+      kind: "KafkaCluster",
+      metadata: { name: "demo", namespace: NS },
+      spec: { replicas: 3, config: { "num.partitions": 3 } },
+    });
+    const demo = await eventually("status.observedGeneration 1", async () => {
+      const o = await kc("demo");
+      return o?.status?.["observedGeneration"] === 1 ? o : undefined;
+    });
+    console.log(`create → status observed: ${Date.now() - created} ms`);
+    for (const [kind, name] of OWNED) {
+      const obj = await getJson(c(), [kind, name, "-n", NS]);
+      expect(obj, `${kind}/${name}`).toBeDefined();
+      expect(obj?.metadata.ownerReferences).toEqual([
+        {
+          apiVersion: "tributary.dev/v1alpha1",
+          kind: "KafkaCluster",
+          name: "demo",
+          uid: demo.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ]);
+    }
+    const sts = await getJson(c(), ["statefulset", "demo-broker", "-n", NS]);
+    expect(sts?.spec?.["updateStrategy"]).toEqual({ type: "OnDelete" });
+    expect(sts?.spec?.["replicas"]).toBe(3);
+    const cm = await getJson(c(), ["configmap", "demo-kafka-config", "-n", NS]);
+    expect(Object.keys(cm?.data ?? {}).sort()).toEqual([0, 1, 2].map((i) => `demo-broker-${i}.properties`));
+    expect(cm?.data?.["demo-broker-1.properties"]).toContain(
+      "advertised.listeners=PLAINTEXT://demo-broker-1.demo-kafka-brokers.kafka-it.svc:9092",
+    );
+    // Only the operator's field manager owns what it applied.
+    const managers = (
+      JSON.parse(
+        await c().kubectl(["get", "statefulset", "demo-broker", "-n", NS, "-o", "json", "--show-managed-fields"]),
+      ) as {
+        metadata: { managedFields: { manager: string; operation: string }[] };
+      }
+    ).metadata.managedFields.filter((m) => m.operation === "Apply");
+    expect(managers.map((m) => m.manager)).toEqual(["tributary-operator"]);
+    // The spec is the user's: the operator never wrote it.
+    expect(demo.spec).toMatchObject({ replicas: 3, config: { "num.partitions": 3 } });
+    const events = await eventsAbout(c(), NS, "demo");
+    expect(events.map((e) => e.reason)).toContain("Created");
+  });
+
+  it("reports status and conditions: not Ready until the brokers are, then Ready", async () => {
+    const before = await kc("demo");
+    const cond = conditions(before);
+    expect(cond["Ready"]).toMatchObject({ status: "False", reason: "PodsNotReady", observedGeneration: 1 });
+    expect(cond["Reconciling"]).toMatchObject({ status: "True", reason: "WaitingForPods" });
+    expect(cond["Warning"]).toMatchObject({ status: "False" });
+    expect(before?.status).toMatchObject({
+      observedGeneration: 1,
+      replicas: 0,
+      readyReplicas: 0,
+      selector: "tributary.dev/cluster=demo,app.kubernetes.io/component=broker",
+      listeners: [
+        {
+          name: "internal",
+          type: "ClusterIP",
+          bootstrapServers: "demo-kafka-bootstrap.kafka-it.svc:9092",
+          addresses: [{ host: "demo-kafka-bootstrap.kafka-it.svc", port: 9092 }],
+        },
+      ],
+    });
+    // Stand in for the StatefulSet controller (absent in tier 1): report three ready replicas.
+    await c().kubectl([
+      "patch",
+      "statefulset",
+      "demo-broker",
+      "-n",
+      NS,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status: { replicas: 3, readyReplicas: 3, availableReplicas: 3 } }),
+    ]);
+    const ready = await eventually("Ready=True", async () => {
+      const o = await kc("demo");
+      return conditions(o)["Ready"]?.status === "True" ? o : undefined;
+    });
+    expect(conditions(ready)["Reconciling"]).toMatchObject({ status: "False", reason: "Reconciled" });
+    expect(ready.status).toMatchObject({ replicas: 3, readyReplicas: 3 });
+    // Warning stayed False the whole time: its transition time did not move.
+    expect(conditions(ready)["Warning"]?.lastTransitionTime).toBe(cond["Warning"]?.lastTransitionTime);
+  });
+
+  it("refuses a spec that sets operator-owned config keys with a Warning, applying nothing", async () => {
+    await apply({
+      apiVersion: "tributary.dev/v1alpha1",
+      kind: "KafkaCluster",
+      metadata: { name: "bad", namespace: NS },
+      spec: { replicas: 1, config: { "node.id": 7, "advertised.listeners": "PLAINTEXT://x:1" } },
+    });
+    const bad = await eventually("Warning on bad", async () => {
+      const o = await kc("bad");
+      return conditions(o)["Warning"]?.status === "True" ? o : undefined;
+    });
+    const w = conditions(bad)["Warning"];
+    expect(w?.reason).toBe("OperatorOwnedConfig");
+    expect(w?.message).toContain("spec.config sets advertised.listeners, node.id, which the operator manages");
+    expect(w?.message).toContain("Nothing was applied");
+    expect(bad.status?.["observedGeneration"]).toBe(1);
+    expect(await getJson(c(), ["statefulset", "bad-broker", "-n", NS])).toBeUndefined();
+    expect(await getJson(c(), ["configmap", "bad-kafka-config", "-n", NS])).toBeUndefined();
+    const events = await eventually("Warning event", async () => {
+      const list = await eventsAbout(c(), NS, "bad");
+      return list.length > 0 ? list : undefined;
+    });
+    expect(events.map((e) => e.reason)).toEqual(["OperatorOwnedConfig"]);
+  });
+
+  it("restarts without churn: a new operator process writes nothing when nothing changed", async () => {
+    const watched = [["kafkacluster", "demo"], ["kafkacluster", "bad"], ...OWNED] as const;
+    const versions = async (): Promise<string[]> =>
+      Promise.all(
+        watched.map(async ([k, n]) => (await getJson(c(), [k, n, "-n", NS]))?.metadata.resourceVersion ?? "gone"),
+      );
+    const eventsBefore = (await listJson(c(), ["events", "-n", NS])).length;
+    const before = await versions();
+    const rss = op().rssMiB();
+    expect(await op().stop()).toBe(0);
+    // A clean stop hands the lease back.
+    const lease = await getJson(c(), ["lease", "tributary-operator", "-n", "default"]);
+    expect((lease?.spec as { holderIdentity?: string }).holderIdentity).toBeUndefined();
+
+    const started = Date.now();
+    suite.setOperator(
+      await startOperator(suite.main(), {
+        kubeconfig: c().kubeconfig,
+        identity: "operator-2",
+        logFile: join(suite.scratch, "operator-2.log"),
+      }),
+    );
+    // Both clusters reconciled by the new process (demo succeeds, bad is refused again).
+    const metrics = await eventually("two reconciles by operator-2", async () => {
+      const [, text] = await op().get("/metrics");
+      return metricValue(text, "tributary_operator_reconciles_total", { kind: "KafkaCluster" }) >= 2 ? text : undefined;
+    });
+    console.log(
+      `operator restart → both clusters reconciled: ${Date.now() - started} ms; RSS before stop ${rss.toFixed(1)} MiB`,
+    );
+    expect(await versions()).toEqual(before);
+    expect(metricValue(metrics, "tributary_operator_api_requests_total", { verb: "patch-status" })).toBe(0);
+    expect(metricValue(metrics, "tributary_operator_api_requests_total", { verb: "delete" })).toBe(0);
+    expect((await listJson(c(), ["events", "-n", NS])).length).toBe(eventsBefore);
+  });
+
+  const podNames = async (): Promise<string[]> =>
+    (await listJson(c(), ["pods", "-n", NS, "-l", "tributary.dev/cluster=demo"])).map((p) => p.metadata.name).sort();
+  const template = async (): Promise<{ hash: string; image: string }> => {
+    const sts = await getJson(c(), ["statefulset", "demo-broker", "-n", NS]);
+    const t = (
+      sts?.spec as {
+        template: { metadata: { annotations: Record<string, string> }; spec: { containers: { image: string }[] } };
+      }
+    ).template;
+    return { hash: t.metadata.annotations[HASH] ?? "", image: t.spec.containers[0]?.image ?? "" };
+  };
+  // Stand in for the StatefulSet controller and kubelet (absent in tier 1): create a pod as the StatefulSet would,
+  // with the hash it was created from, then mark it Ready.
+  const createPod = async (i: number, podHash: string, image: string): Promise<void> => {
+    await c().kubectl(
+      ["create", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: {
+          name: `demo-broker-${i}`,
+          namespace: NS,
+          labels: {
+            "tributary.dev/cluster": "demo",
+            "app.kubernetes.io/component": "broker",
+            "app.kubernetes.io/managed-by": "tributary-operator",
+          },
+          annotations: { [HASH]: podHash },
+        },
+        spec: {
+          serviceAccountName: "demo-kafka",
+          automountServiceAccountToken: false,
+          containers: [{ name: "kafka", image }],
+        },
+      }),
+    );
+    await c().kubectl([
+      "patch",
+      "pod",
+      `demo-broker-${i}`,
+      "-n",
+      NS,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status: { conditions: [{ type: "Ready", status: "True" }] } }),
+    ]);
+  };
+
+  it("leaves current Ready pods alone", async () => {
+    const { hash, image } = await template();
+    for (const i of [0, 1, 2]) await createPod(i, hash, image);
+    const passes = async (): Promise<number> =>
+      metricValue((await op().get("/metrics"))[1], "tributary_operator_reconciles_total", { kind: "KafkaCluster" });
+    const before = await passes();
+    // Pod events queue the cluster: wait for passes that saw the pods, then check none was restarted.
+    await eventually("passes after the pods appeared", async () => ((await passes()) >= before + 2 ? true : undefined));
+    expect(await podNames()).toEqual(["demo-broker-0", "demo-broker-1", "demo-broker-2"]);
+    expect(conditions(await kc("demo"))["Ready"]?.status).toBe("True");
+  });
+
+  const order: string[] = [];
+  let fewest = 3;
+
+  it("applies a spec change: new config rendered, pod template hash changed, status observes the generation", async () => {
+    const old = await template();
+    await c().kubectl([
+      "patch",
+      "kafkacluster",
+      "demo",
+      "-n",
+      NS,
+      "--type=merge",
+      "-p",
+      '{"spec":{"config":{"num.partitions":6}}}',
+    ]);
+    await eventually("observedGeneration 2", async () =>
+      (await kc("demo"))?.status?.["observedGeneration"] === 2 ? true : undefined,
+    );
+    const cm = await getJson(c(), ["configmap", "demo-kafka-config", "-n", NS]);
+    expect(cm?.data?.["demo-broker-0.properties"]).toContain("num.partitions=6");
+    const now = await template();
+    expect(now.hash).toMatch(/^[0-9a-f]{16}$/);
+    expect(now.hash).not.toBe(old.hash);
+    expect(now.image).toBe(old.image);
+  });
+
+  it("rolls the stale pods one at a time, highest ordinal first, each after the others are Ready", async () => {
+    const { hash, image } = await template();
+    for (let round = 0; round < 3; round++) {
+      const remaining = await eventually(`a pod restarted (round ${round + 1})`, async () => {
+        const names = await podNames();
+        fewest = Math.min(fewest, names.length);
+        return names.length === 2 && !order.some((done) => !names.includes(done)) ? names : undefined;
+      });
+      const gone = [0, 1, 2].map((i) => `demo-broker-${i}`).find((n) => !remaining.includes(n)) ?? "";
+      order.push(gone);
+      // While the replacement is not Ready, nothing else may go.
+      await createPod(Number(gone.slice(-1)), hash, image);
+    }
+    expect(order).toEqual(["demo-broker-2", "demo-broker-1", "demo-broker-0"]);
+    expect(fewest).toBe(2);
+    const settled = await eventually("Reconciling=False after the roll", async () => {
+      const o = await kc("demo");
+      return conditions(o)["Reconciling"]?.reason === "Reconciled" ? o : undefined;
+    });
+    expect(conditions(settled)["Ready"]?.status).toBe("True");
+    expect(await podNames()).toEqual(["demo-broker-0", "demo-broker-1", "demo-broker-2"]);
+    const restarts = await eventsAbout(c(), NS, "demo", "RestartingPod");
+    expect(restarts.length).toBe(3);
+  });
+
+  it("records reconcile latency: spec change to observed status, and pass durations from the operator's logs", async () => {
+    const latencies: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const patch = JSON.stringify({ spec: { config: { "log.retention.hours": 100 + i } } });
+      const patched = JSON.parse(
+        await c().kubectl(["patch", "kafkacluster", "demo", "-n", NS, "--type=merge", "-p", patch, "-o", "json"]),
+      ) as Obj;
+      // Measured from kubectl's return (the change is stored by then), polling the API directly every 10 ms.
+      const t0 = performance.now();
+      const gen = patched.metadata.generation ?? 0;
+      await eventually(
+        `observedGeneration ${gen}`,
+        async () => {
+          const o = await api().get<Obj & KubeObject>(KINDS.KafkaCluster, NS, "demo");
+          return ((o?.status?.["observedGeneration"] as number | undefined) ?? 0) >= gen ? true : undefined;
+        },
+        30_000,
+        10,
+      );
+      latencies.push(performance.now() - t0);
+    }
+    latencies.sort((a, b) => a - b);
+    const passes = op()
+      .logs()
+      .filter((l) => l["msg"] === "Reconciled" && typeof l["durationMs"] === "number")
+      .map((l) => l["durationMs"] as number)
+      .sort((a, b) => a - b);
+    expect(passes.length).toBeGreaterThan(20);
+    const fmt = (xs: number[]): string =>
+      [50, 90, 99].map((p) => `p${p} ${percentile(xs, p).toFixed(1)} ms`).join(", ");
+    console.log(`FIGURE spec change → status observed: ${fmt(latencies)} (n=${latencies.length})`);
+    console.log(`FIGURE reconcile pass duration: ${fmt(passes)} (n=${passes.length})`);
+    console.log(`FIGURE operator RSS: ${op().rssMiB().toFixed(1)} MiB`);
+    expect(percentile(passes, 50)).toBeLessThan(5_000);
+  });
+
+  it("on delete leaves objects that name the deleted owner (tier 1 has no garbage collector) and does not re-create", async () => {
+    const demo = await kc("demo");
+    const passesBefore = metricValue((await op().get("/metrics"))[1], "tributary_operator_reconciles_total", {
+      kind: "KafkaCluster",
+    });
+    await c().kubectl(["delete", "kafkacluster", "demo", "-n", NS, "--wait=true"]);
+    const owned = await listJson(c(), [
+      "statefulsets,services,configmaps,poddisruptionbudgets,serviceaccounts",
+      "-n",
+      NS,
+      "-l",
+      "tributary.dev/cluster=demo",
+    ]);
+    expect(owned.length).toBeGreaterThanOrEqual(6);
+    for (const obj of owned) {
+      expect(obj.metadata.ownerReferences?.[0]?.uid, `${obj.kind}/${obj.metadata.name}`).toBe(demo?.metadata.uid);
+    }
+    // The operator reconciles the deleted key, finds nothing to do, and re-creates nothing.
+    const versions = owned.map((o) => o.metadata.resourceVersion).join(",");
+    await eventually("a reconcile after the delete", async () =>
+      metricValue((await op().get("/metrics"))[1], "tributary_operator_reconciles_total", { kind: "KafkaCluster" }) >
+      passesBefore
+        ? true
+        : undefined,
+    );
+    const after = await listJson(c(), [
+      "statefulsets,services,configmaps,poddisruptionbudgets,serviceaccounts",
+      "-n",
+      NS,
+      "-l",
+      "tributary.dev/cluster=demo",
+    ]);
+    expect(after.map((o) => o.metadata.resourceVersion).join(",")).toBe(versions);
+    expect(await kc("demo")).toBeUndefined();
+  });
+});
