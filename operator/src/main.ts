@@ -2,6 +2,7 @@
 // manager with the KafkaCluster controller. SIGTERM stops workers after their current pass, releases the lease and
 // exits 0; losing the lease exits 1 so the pod restarts as a clean standby.
 import { hostname } from "node:os";
+import { DEFAULTS } from "./controllers/kafka-cluster/desired.ts";
 import { kafkaClusterController } from "./controllers/kafka-cluster/index.ts";
 import { KubeClient, LeaderElector } from "./kube/index.ts";
 import { Manager } from "./manager/manager.ts";
@@ -34,12 +35,16 @@ async function main(): Promise<number> {
       instance: config.leaderElection.identity,
       resyncMs: config.resyncMs,
       workers: config.workers,
+      defaults: {
+        image: config.broker.image ?? DEFAULTS.image,
+        ...(config.broker.pullPolicy === undefined ? {} : { pullPolicy: config.broker.pullPolicy }),
+      },
     }),
   );
   let leading = !config.leaderElection.enabled;
   const health = await startHealthServer({
-    host: config.health.host,
-    port: config.health.port,
+    host: config.http.host,
+    port: config.http.port,
     registry: metrics.registry,
     // A standby replica is ready (it can take over); the leader once its caches have synced.
     ready: () => !stop.signal.aborted && (!leading || manager.synced),

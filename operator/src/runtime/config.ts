@@ -20,8 +20,10 @@ const Env = z.object({
   TRIBUTARY_LEASE_NAME: z.string().default("tributary-operator"),
   POD_NAMESPACE: z.string().optional(),
   POD_NAME: z.string().optional(),
-  TRIBUTARY_HEALTH_HOST: z.string().default("0.0.0.0"),
-  TRIBUTARY_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  TRIBUTARY_HTTP_HOST: z.string().default("0.0.0.0"),
+  TRIBUTARY_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  TRIBUTARY_BROKER_IMAGE: z.string().min(1).optional(),
+  TRIBUTARY_BROKER_IMAGE_PULL_POLICY: z.enum(["Always", "IfNotPresent", "Never"]).optional(),
   TRIBUTARY_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   TRIBUTARY_RESYNC_SECONDS: z.coerce.number().int().min(10).default(600),
   TRIBUTARY_WORKERS: z.coerce.number().int().min(1).max(64).default(2),
@@ -32,7 +34,9 @@ export interface OperatorConfig {
   /** Empty: all namespaces. */
   namespaces: readonly string[];
   leaderElection: { enabled: boolean; namespace: string; name: string; identity: string };
-  health: { host: string; port: number };
+  /** /healthz, /readyz and /metrics. */
+  http: { host: string; port: number };
+  broker: { image: string | undefined; pullPolicy: "Always" | "IfNotPresent" | "Never" | undefined };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   resyncMs: number;
   workers: number;
@@ -54,7 +58,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, hostname: string): OperatorCo
       name: e.TRIBUTARY_LEASE_NAME,
       identity: e.POD_NAME ?? `${hostname}-${process.pid}`,
     },
-    health: { host: e.TRIBUTARY_HEALTH_HOST, port: e.TRIBUTARY_HEALTH_PORT },
+    http: { host: e.TRIBUTARY_HTTP_HOST, port: e.TRIBUTARY_HTTP_PORT },
+    broker: { image: e.TRIBUTARY_BROKER_IMAGE, pullPolicy: e.TRIBUTARY_BROKER_IMAGE_PULL_POLICY },
     logLevel: e.TRIBUTARY_LOG_LEVEL,
     resyncMs: e.TRIBUTARY_RESYNC_SECONDS * 1000,
     workers: e.TRIBUTARY_WORKERS,

@@ -11,7 +11,6 @@ import type { KubeObject, OwnerReference } from "../../kube/index.ts";
 
 /** Image used when the spec names neither an image nor a version. */
 export const DEFAULT_BROKER_IMAGE = "docker.io/tributary/broker:dev";
-export const BROKER_IMAGE_REPOSITORY = "docker.io/tributary/broker";
 
 /** Annotation on the pod template (and so on each pod) holding the hash of everything a restart would pick up. */
 export const CONFIG_HASH_ANNOTATION = "tributary.dev/config-hash";
@@ -34,6 +33,8 @@ export interface ClusterInput {
   namespace: string;
   uid: string;
   spec: KafkaClusterSpec;
+  /** @default DEFAULTS */
+  defaults?: BrokerDefaults;
 }
 
 /** One pool of pods: the brokers (combined or broker-only), or the dedicated controllers. */
@@ -72,10 +73,26 @@ export const names = {
   podExternal: (pod: string) => `${pod}-external`,
 };
 
-export function imageOf(spec: KafkaClusterSpec): string {
+/** Operator-wide settings (from the chart's values) that shape every cluster. */
+export interface BrokerDefaults {
+  /** Image for clusters that set neither image nor version; its repository serves spec.version. */
+  image: string;
+  pullPolicy?: "Always" | "IfNotPresent" | "Never";
+}
+
+export const DEFAULTS: BrokerDefaults = { image: DEFAULT_BROKER_IMAGE };
+
+export function imageOf(spec: KafkaClusterSpec, defaults: BrokerDefaults = DEFAULTS): string {
   if (spec.image !== undefined) return spec.image;
-  if (spec.version !== undefined) return `${BROKER_IMAGE_REPOSITORY}:${spec.version}`;
-  return DEFAULT_BROKER_IMAGE;
+  if (spec.version !== undefined) return `${repositoryOf(defaults.image)}:${spec.version}`;
+  return defaults.image;
+}
+
+/** `registry:5000/tributary/broker:0.1.0@sha256:...` -> `registry:5000/tributary/broker`. */
+export function repositoryOf(image: string): string {
+  const noDigest = image.split("@")[0] ?? image;
+  const colon = noDigest.lastIndexOf(":");
+  return colon > noDigest.lastIndexOf("/") ? noDigest.slice(0, colon) : noDigest;
 }
 
 /** A Kafka-style cluster id (22 characters of base64url) derived from the resource uid: stable without storing it. */
@@ -231,7 +248,7 @@ export function configHash(common: Map<string, string>, image: string): string {
 /** Every object the operator owns for this cluster, with owner references, in apply order. */
 export function desired(input: ClusterInput, owner: OwnerReference): DesiredState {
   const { name: cluster, namespace, spec } = input;
-  const image = imageOf(spec);
+  const image = imageOf(spec, input.defaults);
   const all = pools(input);
   const app = new App();
   const chart = new Chart(app, cluster, { namespace, disableResourceNameHashes: true });
@@ -441,6 +458,7 @@ function statefulSet(input: ClusterInput, pool: Pool, image: string, hash: strin
             {
               name: "kafka",
               image,
+              ...(input.defaults?.pullPolicy === undefined ? {} : { imagePullPolicy: input.defaults.pullPolicy }),
               // $(POD_NAME) is expanded by the kubelet: each pod reads its own file from the shared ConfigMap.
               args: ["--config", `${CONFIG_DIR}/$(POD_NAME).properties`],
               env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],

@@ -3,7 +3,7 @@
 import type { Logger } from "pino";
 import { KINDS, eventRecorder, objectKey, type KubeClient } from "../../kube/index.ts";
 import type { ControllerRegistration, Manager } from "../../manager/manager.ts";
-import { CLUSTER_LABEL } from "./desired.ts";
+import { CLUSTER_LABEL, type BrokerDefaults } from "./desired.ts";
 import { KafkaClusterReconciler } from "./reconciler.ts";
 
 export { KafkaClusterReconciler } from "./reconciler.ts";
@@ -15,12 +15,13 @@ export function kafkaClusterController(
   manager: Manager,
   client: KubeClient,
   logger: Logger,
-  options: { instance: string; resyncMs?: number; workers?: number },
+  options: { instance: string; resyncMs?: number; workers?: number; defaults?: BrokerDefaults },
 ): ControllerRegistration {
   const reconciler = new KafkaClusterReconciler({
     client,
     events: eventRecorder(client, logger, options.instance),
     pods: (namespace, labels) => manager.cached(KINDS.Pod, namespace, labels),
+    ...(options.defaults === undefined ? {} : { defaults: options.defaults }),
   });
   return {
     primary: KINDS.KafkaCluster,

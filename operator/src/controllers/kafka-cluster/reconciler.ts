@@ -15,7 +15,7 @@ import {
   type ObjectKey,
 } from "../../kube/index.ts";
 import { TerminalError, type ReconcileContext, type ReconcileResult, type Reconciler } from "../../manager/manager.ts";
-import { desired, type DesiredState } from "./desired.ts";
+import { DEFAULTS, desired, type BrokerDefaults, type DesiredState } from "./desired.ts";
 import { planRoll, type PodView, type RollPlan } from "./roll.ts";
 import { computeStatus, statusEqual, type Observed } from "./status.ts";
 
@@ -27,6 +27,8 @@ export interface KafkaClusterReconcilerDeps {
   now?: () => Date;
   /** How often to look again while pods start or a roll is in progress. @default 5 000 */
   pollMs?: number;
+  /** @default DEFAULTS (docker.io/tributary/broker:dev) */
+  defaults?: BrokerDefaults;
 }
 
 /** Everything one pass learns; the steps fill it in order. */
@@ -50,7 +52,7 @@ export class KafkaClusterReconciler implements Reconciler {
   readonly #steps: [string, Step][];
 
   constructor(deps: KafkaClusterReconcilerDeps) {
-    this.#d = { now: () => new Date(), pollMs: 5_000, ...deps };
+    this.#d = { now: () => new Date(), pollMs: 5_000, defaults: DEFAULTS, ...deps };
     this.#steps = [
       ["read", (p) => this.#read(p)],
       ["validate", (p) => this.#validate(p)],
@@ -122,6 +124,7 @@ export class KafkaClusterReconciler implements Reconciler {
         namespace: cluster.metadata.namespace ?? "default",
         uid: need(raw.metadata.uid),
         spec: cluster.spec,
+        defaults: this.#d.defaults,
       },
       controllerRef(raw),
     );

@@ -5,6 +5,7 @@ import {
   CONFIG_HASH_ANNOTATION,
   clusterIdOf,
   desired,
+  repositoryOf,
   type ClusterInput,
   type DesiredState,
 } from "../../../src/controllers/kafka-cluster/desired.ts";
@@ -244,5 +245,24 @@ describe("desired state of a KafkaCluster", () => {
     expect(svc.spec.selector).toEqual({ "statefulset.kubernetes.io/pod-name": "prod-broker-1" });
     expect(svc.spec.ports[0]?.nodePort).toBe(31002);
     expect(configFor(d, "prod-broker-1").get("advertised.listeners")).toContain("EXTERNAL://kafka.example.com:31002");
+  });
+
+  it("takes the default image and pull policy from the operator, and spec.version from its repository", () => {
+    const spec = KafkaClusterSpec.parse({ version: "0.3.1" });
+    const defaults = {
+      image: "registry.example.com:5000/tributary/broker:0.2.0@sha256:abc",
+      pullPolicy: "Always" as const,
+    };
+    const state = desired({ name: "prod", namespace: "kafka", uid: UID, spec, defaults }, owner);
+    expect(state.image).toBe("registry.example.com:5000/tributary/broker:0.3.1");
+    const c = (sts(state, "prod-broker").spec.template.spec.containers[0] ?? {}) as { imagePullPolicy?: string };
+    expect(c.imagePullPolicy).toBe("Always");
+    const plain = desired(
+      { name: "prod", namespace: "kafka", uid: UID, spec: KafkaClusterSpec.parse({}), defaults },
+      owner,
+    );
+    expect(plain.image).toBe(defaults.image);
+    expect(repositoryOf("tributary/broker")).toBe("tributary/broker");
+    expect(repositoryOf("localhost:5000/broker")).toBe("localhost:5000/broker");
   });
 });

@@ -1,0 +1,89 @@
+// The restart planner: one pod at a time, unready stale pods first, otherwise only when everything is Ready.
+import { describe, expect, it } from "vitest";
+import { planRoll, type PodView, type PoolView } from "../../../src/controllers/kafka-cluster/roll.ts";
+
+const pools: PoolView[] = [{ name: "c-broker", role: "broker", replicas: 3 }];
+const hashes = { "c-broker": "new" };
+const IMAGE = "broker:1";
+
+function pod(i: number, over: Partial<PodView> = {}): PodView {
+  return {
+    name: `c-broker-${i}`,
+    uid: `u${i}`,
+    pool: "c-broker",
+    hash: "new",
+    image: IMAGE,
+    ready: true,
+    deleting: false,
+    ...over,
+  };
+}
+
+describe("planRoll", () => {
+  it("does nothing when every pod is current and Ready", () => {
+    const plan = planRoll([pod(0), pod(1), pod(2)], pools, hashes, IMAGE);
+    expect(plan).toEqual({ stale: [], notReady: [], missing: 0, waiting: false });
+  });
+
+  it("restarts the highest stale ordinal first, one at a time", () => {
+    const plan = planRoll(
+      [pod(0, { hash: "old" }), pod(1, { hash: "old" }), pod(2, { hash: "old" })],
+      pools,
+      hashes,
+      IMAGE,
+    );
+    expect(plan.restart).toEqual({ name: "c-broker-2", uid: "u2", why: "config hash old -> new" });
+    expect(plan.stale).toEqual(["c-broker-2", "c-broker-1", "c-broker-0"]);
+    expect(plan.waiting).toBe(true);
+  });
+
+  it("treats an image change as stale", () => {
+    const plan = planRoll([pod(0), pod(1, { image: "broker:0" }), pod(2)], pools, hashes, IMAGE);
+    expect(plan.restart?.name).toBe("c-broker-1");
+    expect(plan.restart?.why).toBe("image broker:0 -> broker:1");
+  });
+
+  it("waits while a pod is missing, not Ready or terminating", () => {
+    expect(planRoll([pod(0, { hash: "old" }), pod(1)], pools, hashes, IMAGE).restart).toBeUndefined();
+    expect(
+      planRoll([pod(0, { hash: "old" }), pod(1), pod(2, { ready: false })], pools, hashes, IMAGE).restart,
+    ).toBeUndefined();
+    const terminating = planRoll(
+      [pod(0, { hash: "old" }), pod(1), pod(2, { deleting: true, hash: "old" })],
+      pools,
+      hashes,
+      IMAGE,
+    );
+    expect(terminating.restart).toBeUndefined();
+    expect(terminating.waiting).toBe(true);
+  });
+
+  it("restarts a stale pod that is not Ready even while others are not Ready (it costs no availability)", () => {
+    const plan = planRoll(
+      [pod(0, { hash: "old", ready: false }), pod(1, { ready: false }), pod(2)],
+      pools,
+      hashes,
+      IMAGE,
+    );
+    expect(plan.restart?.name).toBe("c-broker-0");
+  });
+
+  it("rolls dedicated controllers before brokers and ignores pods beyond the replica count", () => {
+    const two: PoolView[] = [
+      { name: "c-broker", role: "broker", replicas: 1 },
+      { name: "c-controller", role: "controller", replicas: 1 },
+    ];
+    const plan = planRoll(
+      [
+        pod(0, { hash: "old" }),
+        pod(1, { hash: "old" }),
+        { ...pod(0, { hash: "old" }), name: "c-controller-0", pool: "c-controller", uid: "k0" },
+      ],
+      two,
+      { "c-broker": "new", "c-controller": "new" },
+      IMAGE,
+    );
+    expect(plan.restart?.name).toBe("c-controller-0");
+    expect(plan.stale).toEqual(["c-controller-0", "c-broker-0"]);
+  });
+});

@@ -1,0 +1,96 @@
+// Status from one pass: conditions per situation, transition times that move only on flips, and equality that lets
+// the reconciler skip writing an unchanged status.
+import { describe, expect, it } from "vitest";
+import { KafkaClusterSpec } from "../../../src/api/v1alpha1/index.ts";
+import { desired } from "../../../src/controllers/kafka-cluster/desired.ts";
+import { computeStatus, statusEqual, type Observed } from "../../../src/controllers/kafka-cluster/status.ts";
+import type { KubeObject } from "../../../src/kube/index.ts";
+
+const spec = KafkaClusterSpec.parse({ replicas: 3 });
+const state = desired(
+  { name: "c", namespace: "ns", uid: "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b", spec },
+  { apiVersion: "tributary.dev/v1alpha1", kind: "KafkaCluster", name: "c", uid: "u" },
+);
+const sts = (ready: number): KubeObject => ({
+  apiVersion: "apps/v1",
+  kind: "StatefulSet",
+  metadata: { name: "c-broker" },
+  status: { replicas: 3, readyReplicas: ready },
+});
+const t0 = new Date("2026-01-01T00:00:00Z");
+const t1 = new Date("2026-01-01T01:00:00Z");
+const observed = (ready: number, over: Partial<Observed> = {}): Observed => ({
+  generation: 4,
+  spec,
+  desired: state,
+  statefulSets: [sts(ready)],
+  roll: { stale: [], notReady: [], missing: 0, waiting: false },
+  ...over,
+});
+const cond = (s: ReturnType<typeof computeStatus>, type: string) => s.conditions?.find((c) => c.type === type);
+
+describe("computeStatus", () => {
+  it("is not Ready while brokers start, then Ready with its own transition time", () => {
+    const starting = computeStatus({}, observed(1), t0);
+    expect(cond(starting, "Ready")).toMatchObject({ status: "False", reason: "PodsNotReady", observedGeneration: 4 });
+    expect(cond(starting, "Reconciling")).toMatchObject({
+      status: "True",
+      reason: "WaitingForPods",
+      message: "1/3 brokers ready",
+    });
+    expect(starting).toMatchObject({
+      observedGeneration: 4,
+      replicas: 3,
+      readyReplicas: 1,
+      selector: state.brokerSelector,
+    });
+    const ready = computeStatus(starting, observed(3), t1);
+    expect(cond(ready, "Ready")).toMatchObject({ status: "True", lastTransitionTime: "2026-01-01T01:00:00Z" });
+    expect(cond(ready, "Warning")?.lastTransitionTime).toBe("2026-01-01T00:00:00Z");
+    expect(ready.conditions?.map((c) => c.type)).toEqual(["Ready", "Reconciling", "Warning"]);
+  });
+
+  it("yields an equal status for an unchanged cluster, so nothing is written", () => {
+    const a = computeStatus({}, observed(3), t0);
+    const b = computeStatus(a, observed(3), t1);
+    expect(statusEqual(a, b)).toBe(true);
+    expect(statusEqual(a, computeStatus(a, observed(2), t1))).toBe(false);
+  });
+
+  it("reports a roll in progress as Reconciling and not Ready", () => {
+    const s = computeStatus(
+      {},
+      observed(3, { roll: { stale: ["c-broker-2"], notReady: [], missing: 0, waiting: true } }),
+      t0,
+    );
+    expect(cond(s, "Ready")).toMatchObject({ status: "False", reason: "RollingRestart" });
+    expect(cond(s, "Reconciling")?.message).toContain("c-broker-2");
+  });
+
+  it("keeps Ready as it was when a new spec is refused, and raises Warning", () => {
+    const ready = computeStatus({}, observed(3), t0);
+    const refused = computeStatus(
+      ready,
+      { generation: 5, statefulSets: [], invalid: { reason: "OperatorOwnedConfig", message: "no" } },
+      t1,
+    );
+    expect(cond(refused, "Ready")).toEqual(cond(ready, "Ready"));
+    expect(cond(refused, "Warning")).toMatchObject({
+      status: "True",
+      reason: "OperatorOwnedConfig",
+      observedGeneration: 5,
+    });
+    expect(refused.observedGeneration).toBe(5);
+  });
+
+  it("says when a pass failed without flipping Ready", () => {
+    const ready = computeStatus({}, observed(3), t0);
+    const failed = computeStatus(ready, { generation: 4, statefulSets: [], failure: "connection refused" }, t1);
+    expect(cond(failed, "Ready")?.status).toBe("True");
+    expect(cond(failed, "Reconciling")).toMatchObject({
+      status: "True",
+      reason: "RetryingAfterError",
+      message: "connection refused",
+    });
+  });
+});
