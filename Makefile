@@ -139,5 +139,13 @@ compat-franz-go: build
 # make test runs franz-go's suite too (kafkajs and @platformatic/kafka already run inside `unit`).
 test: compat-franz-go
 
+# Operator integration tests (issue 5, docs/adr/0021-kafka-cluster-reconcile-design.md): tier api runs inside `unit`
+# (make test builds its binaries first); tier sim (real StatefulSet controller, kwok pods, garbage collection) needs
+# kube-controller-manager, kube-scheduler and kwok, and is skipped without them. This target builds them, then runs both.
+.PHONY: operator-integration
+operator-integration: build
+	e2e/k8s-tools/build.sh sim
+	npx vitest run operator/test/integration
+
 clean:
 	rm -rf node_modules */node_modules */dist broker/bench/out data e2e/artifacts
