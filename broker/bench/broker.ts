@@ -1,6 +1,7 @@
 // Broker benchmark (issue 3): Apache Kafka 4.3.1 (Maven Central jars, e2e/reference-kafka) and Tributary, one after
 // the other on this machine, driven by the same kafka-producer-perf-test / kafka-consumer-perf-test from kafka-tools.
 //   npx tsx broker/bench/broker.ts [--only kafka|tributary] [--tributary-first] [--records N] [--latency-seconds S]
+//   TRIBUTARY_BIN=<path to tributary-broker> npx tsx broker/bench/broker.ts ...   another build of Tributary
 //   npx tsx broker/bench/broker.ts --profile [--records N] [--throughput R]
 //       Tributary only, under node --cpu-prof: a produce run (acks=1, unthrottled unless R records/s), hottest frames
 // Build first (`make build`): Tributary runs from broker/dist through broker/bin/tributary-broker.
@@ -17,7 +18,8 @@ import { OUT_DIR, environment, formatTable, printEnvironment, round, writeJson }
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const KAFKA_SH = join(ROOT, "e2e/reference-kafka/kafka.sh");
-const TRIBUTARY_BIN = join(ROOT, "broker/bin/tributary-broker");
+/** TRIBUTARY_BIN=<path> runs another build of the broker (an A/B comparison of a change); default this checkout's. */
+const TRIBUTARY_BIN = process.env["TRIBUTARY_BIN"] ?? join(ROOT, "broker/bin/tributary-broker");
 
 const RECORD_SIZE = 1024;
 const PARTITIONS = 6;
@@ -386,7 +388,12 @@ async function profileTributary(args: Args): Promise<void> {
   if (!file) throw new Error(`no .cpuprofile in ${profileDir}`);
   const { self, inclusive } = summarizeProfile(join(profileDir, file), ROOT);
   const rows = (frames: typeof self): string[][] =>
-    frames.map((f) => [f.frame, f.selfPercent.toFixed(1), f.selfBusyPercent.toFixed(1), f.totalPercent.toFixed(1)]);
+    frames.map((f) => [
+      f.frame,
+      f.selfPercent.toFixed(1),
+      f.frame === "(idle)" || f.frame === "(root)" ? "-" : f.selfBusyPercent.toFixed(1),
+      f.totalPercent.toFixed(1),
+    ]);
   console.log(`\nprofile ${join(profileDir, file)} (whole broker lifetime)\n\nby self time:`);
   console.log(formatTable(["frame", "self %", "self % of busy", "total %"], rows(self)));
   console.log("\nby inclusive time:");
