@@ -57,12 +57,10 @@ async function main(): Promise<number> {
   let exitCode = 0;
   if (config.leaderElection.enabled) {
     const elector = new LeaderElector(client, { ...config.leaderElection, logger });
-    let managerRun: Promise<void> = Promise.resolve();
     const outcome = await elector.run(stop.signal, (leadingSignal) => {
       leading = true;
-      managerRun = manager.run(leadingSignal);
+      return manager.run(leadingSignal);
     });
-    await managerRun;
     if (outcome === "lost") exitCode = 1;
   } else {
     await manager.run(stop.signal);

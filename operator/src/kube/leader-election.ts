@@ -41,16 +41,17 @@ export class LeaderElector {
   }
 
   /**
-   * Waits for leadership, runs `lead` with a signal that aborts when leadership is lost or `signal` aborts, and
-   * releases the lease on a clean shutdown. Resolves with "lost" or "stopped".
+   * Waits for leadership, runs `lead` with a signal that aborts when leadership is lost or `signal` aborts, waits for
+   * the work it returned to finish, and only then releases the lease on a clean shutdown (a successor must not start
+   * while a pass here is still writing). Resolves with "lost" or "stopped".
    */
-  async run(signal: AbortSignal, lead: (leading: AbortSignal) => void): Promise<"lost" | "stopped"> {
+  async run(signal: AbortSignal, lead: (leading: AbortSignal) => Promise<void>): Promise<"lost" | "stopped"> {
     const { logger, retryPeriodMs, renewDeadlineMs, namespace, name, identity } = this.#o;
     while (!signal.aborted && !(await this.#tryAcquireOrRenew())) await abortableDelay(retryPeriodMs, signal);
     if (signal.aborted) return "stopped";
     logger.info({ kind: "Lease", namespace, name, identity }, "Acquired leadership");
     const leading = new AbortController();
-    lead(leading.signal);
+    const work = lead(leading.signal);
     let lastRenew = Date.now();
     while (!signal.aborted) {
       await abortableDelay(retryPeriodMs, signal);
@@ -62,10 +63,12 @@ export class LeaderElector {
           "Lost leadership: renewals failed past the deadline",
         );
         leading.abort();
+        await work;
         return "lost";
       }
     }
     leading.abort();
+    await work;
     await this.#release();
     return "stopped";
   }

@@ -16,6 +16,7 @@ import {
   startOperator,
   useOperatorSuite,
   type Obj,
+  type OperatorProcess,
 } from "./harness.ts";
 
 const NS = "kafka-it";
@@ -66,6 +67,22 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
     expect((await op().get("/healthz"))[0]).toBe(200);
     const lease = await getJson(c(), ["lease", "tributary-operator", "-n", "default"]);
     expect((lease?.spec as { holderIdentity?: string }).holderIdentity).toBe("operator-1");
+  });
+
+  let standby: OperatorProcess | undefined;
+  afterAll(async () => {
+    await standby?.stop();
+  });
+
+  it("runs a second replica as a ready standby that does not reconcile", async () => {
+    standby = await startOperator(suite.main(), {
+      kubeconfig: c().kubeconfig,
+      identity: "operator-standby",
+      logFile: join(suite.scratch, "operator-standby.log"),
+    });
+    const sb = standby;
+    await eventually("standby /readyz 200", async () => ((await sb.get("/readyz"))[0] === 200 ? true : undefined));
+    expect(sb.logs().some((l) => l["msg"] === "Acquired leadership")).toBe(false);
   });
 
   it("creates every owned object with a controller owner reference", async () => {
@@ -183,6 +200,19 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
       return list.length > 0 ? list : undefined;
     });
     expect(events.map((e) => e.reason)).toEqual(["OperatorOwnedConfig"]);
+  });
+
+  it("kept the standby idle while the leader worked", async () => {
+    const sb = standby;
+    if (sb === undefined) throw new Error("no standby");
+    const [, text] = await sb.get("/metrics");
+    expect(metricValue(text, "tributary_operator_reconciles_total")).toBe(0);
+    expect(metricValue(text, "tributary_operator_api_requests_total", { verb: "apply" })).toBe(0);
+    expect(metricValue((await op().get("/metrics"))[1], "tributary_operator_reconciles_total")).toBeGreaterThan(0);
+    // A standby that never led exits cleanly and leaves the lease alone.
+    expect(await sb.stop()).toBe(0);
+    const lease = await getJson(c(), ["lease", "tributary-operator", "-n", "default"]);
+    expect((lease?.spec as { holderIdentity?: string }).holderIdentity).toBe("operator-1");
   });
 
   it("restarts without churn: a new operator process writes nothing when nothing changed", async () => {
