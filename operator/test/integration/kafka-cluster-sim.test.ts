@@ -50,7 +50,7 @@ describe.skipIf(missing.length > 0)("KafkaCluster on tier sim: real pods (kwok),
     expect(list.every(ready)).toBe(true);
     const kc = await getJson(c(), ["kafkacluster", "demo", "-n", NS]);
     expect(kc?.status).toMatchObject({ replicas: 3, readyReplicas: 3 });
-  });
+  }, 180_000);
 
   it("rolls every pod after a config change, never more than one down", async () => {
     const before = await getJson(c(), ["statefulset", "demo-broker", "-n", NS]);
@@ -87,7 +87,7 @@ describe.skipIf(missing.length > 0)("KafkaCluster on tier sim: real pods (kwok),
     await eventually("Ready=True after the roll", async () => ((await readyCondition()) === "True" ? true : undefined));
     const events = await eventsAbout(c(), NS, "demo", "RestartingPod");
     expect(events.length).toBe(3);
-  });
+  }, 180_000);
 
   it("deletes every owned object through the garbage collector when the cluster is deleted", async () => {
     await c().kubectl(["delete", "kafkacluster", "demo", "-n", NS, "--wait=true"]);
@@ -106,5 +106,5 @@ describe.skipIf(missing.length > 0)("KafkaCluster on tier sim: real pods (kwok),
       120_000,
       500,
     );
-  });
+  }, 180_000);
 });

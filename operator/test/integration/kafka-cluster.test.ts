@@ -397,7 +397,7 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
     console.log(`FIGURE reconcile pass duration: ${fmt(passes)} (n=${passes.length})`);
     console.log(`FIGURE operator RSS: ${op().rssMiB().toFixed(1)} MiB`);
     expect(percentile(passes, 50)).toBeLessThan(5_000);
-  });
+  }, 120_000);
 
   it("on delete leaves objects that name the deleted owner (tier 1 has no garbage collector) and does not re-create", async () => {
     const demo = await kc("demo");
