@@ -2,13 +2,23 @@
 //   api   etcd + kube-apiserver on loopback, random ports, a kubeconfig, clean state per run;
 //   sim   api + kube-controller-manager + kube-scheduler + kwok with N fake nodes across three zones;
 //   local sim without kwok, plus a real kubelet on containerd, kube-proxy and CoreDNS (see local.ts).
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Pki, kubeconfigYaml, type KeyPair } from "./pki.ts";
-import { freePort, pollUntil, run, startProcess, type ManagedProcess } from "./proc.ts";
+import {
+  freePort,
+  isAlive,
+  mountsUnder,
+  pidsMentioning,
+  pollUntil,
+  run,
+  startProcess,
+  type ManagedProcess,
+} from "./proc.ts";
 import { binDir, k8sToolsDir, requireBinaries, type Tier } from "./tools.ts";
 
 export type { Tier } from "./tools.ts";
@@ -105,6 +115,44 @@ export function apiGet(cp: Pick<ControlPlane, "server" | "pki" | "admin">, path:
   });
 }
 
+const WORKDIR_PREFIX = "tributary-k8s-";
+const OWNER_FILE = "owner.pid";
+
+/**
+ * Removes what runs of this module left behind when their test runner was killed (no exit hook runs on SIGKILL):
+ * scratch directories whose owner process is gone, the processes still using them, and their mounts.
+ */
+export function reapOrphans(logger: ClusterLogger): void {
+  for (const entry of readdirSync(tmpdir())) {
+    if (!entry.startsWith(WORKDIR_PREFIX)) continue;
+    const dir = join(tmpdir(), entry);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(dir, OWNER_FILE), "utf8"));
+    } catch {
+      continue; // still being created, or not ours
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || isAlive(owner)) continue;
+    const pids = pidsMentioning(dir);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    for (const m of mountsUnder(dir)) {
+      try {
+        execFileSync("umount", ["-l", m]);
+      } catch {
+        // not mounted any more
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    logger.warn({ dir, owner, killed: pids }, "cluster: removed the leftovers of a run whose runner died");
+  }
+}
+
 /** etcd + kube-apiserver. `host` is the address the apiserver binds and advertises (loopback except for tier 3). */
 export async function startControlPlane(
   tier: Tier,
@@ -117,7 +165,9 @@ export async function startControlPlane(
   },
 ): Promise<ControlPlane> {
   const { logger, bin, host } = options;
-  const workDir = mkdtempSync(join(tmpdir(), `tributary-k8s-${tier}-`));
+  reapOrphans(logger);
+  const workDir = mkdtempSync(join(tmpdir(), `${WORKDIR_PREFIX}${tier}-`));
+  writeFileSync(join(workDir, OWNER_FILE), String(process.pid));
   const logDir = join(workDir, "logs");
   const pkiDir = join(workDir, "pki");
   mkdirSync(logDir);

@@ -19,7 +19,7 @@ import {
   type ControlPlane,
 } from "./cluster.ts";
 import { kubeconfigYaml } from "./pki.ts";
-import { freePort, logTail, pollUntil, run, startProcess } from "./proc.ts";
+import { freePort, logTail, mountsUnder, pidsMentioning, pollUntil, run, startProcess } from "./proc.ts";
 import { binDir, k8sToolsDir, requireBinaries, versions } from "./tools.ts";
 
 export const NODE_NAME = "tributary-local";
@@ -120,6 +120,9 @@ state = "${dir}/state"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "${pauseImage()}"
   netns_mounts_under_state_dir = true
+  # Clamp pods' oom_score_adj to containerd's own: hosts without CAP_SYS_RESOURCE (sandboxed VMs) refuse the negative
+  # values kubelet asks for (-998 for the pause container), and runc then fails to create the sandbox.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -257,27 +260,25 @@ function kubeDnsYaml(host: string, port: number): string {
   });
 }
 
-/** Mount points at or below `dir`, deepest first. */
-function mountsUnder(dir: string): string[] {
-  const mounts = readFileSync("/proc/self/mountinfo", "utf8")
-    .split("\n")
-    .map((line) => line.split(" ")[4] ?? "")
-    .filter((m) => m === dir || m.startsWith(`${dir}/`));
-  return [...new Set(mounts)].sort((a, b) => b.length - a.length);
-}
-
-/** PIDs whose command line mentions `needle` (our containerd's socket path), excluding this process. */
-function pidsMentioning(needle: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+/** Removes the iptables chains kubelet makes on start (KUBE-FIREWALL and its canaries), which it never removes. */
+function removeKubeletChains(): void {
+  const quiet = (cmd: string, args: string[]): void => {
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(needle)) pids.push(Number(entry));
+      execFileSync(cmd, args, { stdio: "ignore" });
     } catch {
-      // exited
+      // absent
+    }
+  };
+  for (const cmd of ["iptables", "ip6tables"]) {
+    quiet(cmd, ["-t", "filter", "-D", "INPUT", "-j", "KUBE-FIREWALL"]);
+    quiet(cmd, ["-t", "filter", "-D", "OUTPUT", "-j", "KUBE-FIREWALL"]);
+    for (const table of ["filter", "nat", "mangle"]) {
+      for (const chain of ["KUBE-FIREWALL", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT"]) {
+        quiet(cmd, ["-t", table, "-F", chain]);
+        quiet(cmd, ["-t", table, "-X", chain]);
+      }
     }
   }
-  return pids;
 }
 
 /** Removes the kubepods cgroups kubelet made (depth first); kubelet leaves them behind on exit. */
@@ -360,6 +361,7 @@ export async function startLocal(options: LocalOptions): Promise<Cluster> {
     } catch (error) {
       logger.warn({ error: String(error) }, "cluster local: kube-proxy --cleanup failed");
     }
+    removeKubeletChains();
     await cp.processes.find((p) => p.name === "containerd")?.stop();
     for (const pid of pidsMentioning(sock)) {
       try {

@@ -1,7 +1,7 @@
 // Child-process supervision for the test cluster: every component writes stdout+stderr to its own log file, a
 // process that dies early is reported with the tail of its log, and nothing outlives the test runner.
 import { spawn, execFile } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
 
 export interface ManagedProcess {
@@ -166,4 +166,37 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Mount points at or below `dir`, deepest first. */
+export function mountsUnder(dir: string): string[] {
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((line) => line.split(" ")[4] ?? "")
+    .filter((m) => m === dir || m.startsWith(`${dir}/`));
+  return [...new Set(mounts)].sort((a, b) => b.length - a.length);
+}
+
+/** PIDs whose command line mentions `needle` (our containerd's socket path), excluding this process. */
+export function pidsMentioning(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(needle)) pids.push(Number(entry));
+    } catch {
+      // exited
+    }
+  }
+  return pids;
+}
+
+/** Whether a process with this PID exists. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
