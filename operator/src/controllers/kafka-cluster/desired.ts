@@ -300,21 +300,20 @@ export function desired(input: ClusterInput, owner: OwnerReference): DesiredStat
 
   const external = spec.listeners.external;
   if (external !== undefined && brokerPool !== undefined) {
-    for (let i = 0; i < brokerPool.replicas; i++) {
-      const pod = `${brokerPool.name}-${i}`;
-      const nodePort =
-        external.type === "NodePort" && external.nodePortBase !== undefined ? external.nodePortBase + i + 1 : undefined;
-      new ApiObject(chart, `external-${i}`, {
+    // One Service per broker (clients reach the broker that leads a partition) plus a bootstrap one over all brokers.
+    const base = external.type === "NodePort" ? external.nodePortBase : undefined;
+    const externalService = (id: string, name: string, selector: Record<string, string>, nodePort?: number): void => {
+      new ApiObject(chart, id, {
         apiVersion: "v1",
         kind: "Service",
         metadata: {
-          name: names.podExternal(pod),
+          name,
           labels: labelsOf(cluster, "broker"),
           ...(external.annotations === undefined ? {} : { annotations: external.annotations }),
         },
         spec: {
           type: external.type,
-          selector: { "statefulset.kubernetes.io/pod-name": pod },
+          selector,
           ports: [
             {
               name: "external",
@@ -328,6 +327,16 @@ export function desired(input: ClusterInput, owner: OwnerReference): DesiredStat
             : { loadBalancerSourceRanges: external.loadBalancerSourceRanges }),
         },
       });
+    };
+    externalService("external-bootstrap", names.externalBootstrap(cluster), brokerSelector, base);
+    for (let i = 0; i < brokerPool.replicas; i++) {
+      const pod = `${brokerPool.name}-${i}`;
+      externalService(
+        `external-${i}`,
+        names.podExternal(pod),
+        { "statefulset.kubernetes.io/pod-name": pod },
+        base === undefined ? undefined : base + i + 1,
+      );
     }
   }
 

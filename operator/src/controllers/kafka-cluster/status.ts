@@ -94,12 +94,11 @@ function listenersOf(d: DesiredState, spec: KafkaClusterSpec | undefined): Liste
       host: ext.host ?? "",
       port: ext.type === "NodePort" && ext.nodePortBase !== undefined ? ext.nodePortBase + i + 1 : ext.port,
     }));
-    out.push({
-      name: "external",
-      type: ext.type,
-      bootstrapServers: addresses.map((a) => `${a.host}:${a.port}`).join(","),
-      addresses,
-    });
+    const bootstrap =
+      ext.type === "NodePort" && ext.nodePortBase !== undefined
+        ? `${ext.host}:${ext.nodePortBase}`
+        : addresses.map((a) => `${a.host}:${a.port}`).join(",");
+    out.push({ name: "external", type: ext.type, bootstrapServers: bootstrap, addresses });
   }
   return out;
 }

@@ -244,6 +244,12 @@ describe("desired state of a KafkaCluster", () => {
     expect(svc.spec.type).toBe("NodePort");
     expect(svc.spec.selector).toEqual({ "statefulset.kubernetes.io/pod-name": "prod-broker-1" });
     expect(svc.spec.ports[0]?.nodePort).toBe(31002);
+    const boot = find(d, "Service", "prod-kafka-external-bootstrap") as KubeObject & {
+      spec: { type: string; selector: Record<string, string>; ports: { nodePort?: number }[] };
+    };
+    expect(boot.spec.type).toBe("NodePort");
+    expect(boot.spec.selector).toEqual({ "tributary.dev/cluster": "prod", "app.kubernetes.io/component": "broker" });
+    expect(boot.spec.ports[0]?.nodePort).toBe(31000);
     expect(configFor(d, "prod-broker-1").get("advertised.listeners")).toContain("EXTERNAL://kafka.example.com:31002");
   });
 
