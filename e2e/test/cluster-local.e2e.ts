@@ -12,13 +12,13 @@ const unavailable = attached
     (existsSync(imageArchive("e2e-client")) ? undefined : "no e2e-client image: run 'make image' first"));
 
 const NS = "tier3";
-const server = `require("node:http").createServer((q, s) => s.end("pong from " + require("node:os").hostname())).listen(8080)`;
-const client =
+const serverJs = `require("node:http").createServer((q, s) => s.end("pong from " + require("node:os").hostname())).listen(8080)`;
+const clientJs =
   `fetch("http://echo.${NS}.svc.cluster.local:8080").then(r => r.text())` +
   `.then(t => { console.log(t); process.exit(t.startsWith("pong") ? 0 : 1) }, e => { console.error(e); process.exit(1) })`;
 
-function manifests(): string {
-  const podSpec = (command: string[]): object => ({
+function manifests(part: "server" | "client"): string {
+  const podSpec = (command: string[], readinessProbe?: object): object => ({
     automountServiceAccountToken: false,
     securityContext: { runAsNonRoot: true, runAsUser: 65532 },
     containers: [
@@ -27,46 +27,46 @@ function manifests(): string {
         image: "tributary/e2e-client:dev",
         imagePullPolicy: "Never",
         command,
+        ...(readinessProbe === undefined ? {} : { readinessProbe }),
         securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
       },
     ],
   });
-  return JSON.stringify({
-    apiVersion: "v1",
-    kind: "List",
-    items: [
-      { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
-      {
-        apiVersion: "apps/v1",
-        kind: "Deployment",
-        metadata: { name: "echo", namespace: NS },
-        spec: {
-          selector: { matchLabels: { app: "echo" } },
-          template: {
-            metadata: { labels: { app: "echo" } },
-            spec: podSpec(["/usr/local/bin/node", "-e", server]),
-          },
+  const server = [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "echo", namespace: NS },
+      spec: {
+        selector: { matchLabels: { app: "echo" } },
+        template: {
+          metadata: { labels: { app: "echo" } },
+          spec: podSpec(["/usr/local/bin/node", "-e", serverJs], { tcpSocket: { port: 8080 }, periodSeconds: 1 }),
         },
       },
-      {
-        apiVersion: "v1",
-        kind: "Service",
-        metadata: { name: "echo", namespace: NS },
-        spec: { selector: { app: "echo" }, ports: [{ port: 8080 }] },
-      },
-      {
-        apiVersion: "batch/v1",
-        kind: "Job",
-        metadata: { name: "fetch", namespace: NS },
-        spec: {
-          backoffLimit: 6,
-          template: {
-            spec: { ...podSpec(["/usr/local/bin/node", "-e", client]), restartPolicy: "Never" },
-          },
+    },
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "echo", namespace: NS },
+      spec: { selector: { app: "echo" }, ports: [{ port: 8080 }] },
+    },
+  ];
+  const client = [
+    {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { name: "fetch", namespace: NS },
+      spec: {
+        backoffLimit: 6,
+        template: {
+          spec: { ...podSpec(["/usr/local/bin/node", "-e", clientJs]), restartPolicy: "Never" },
         },
       },
-    ],
-  });
+    },
+  ];
+  return JSON.stringify({ apiVersion: "v1", kind: "List", items: part === "server" ? server : client });
 }
 
 describe.skipIf(unavailable !== undefined)("cluster tier local", () => {
@@ -75,7 +75,9 @@ describe.skipIf(unavailable !== undefined)("cluster tier local", () => {
   it("runs pods that reach each other through Service DNS", async () => {
     const c = cluster.get();
     console.log(`tier local started in ${c.startMs} ms`);
-    await c.kubectl(["apply", "-f", "-"], manifests());
+    await c.kubectl(["apply", "-f", "-"], manifests("server"));
+    await c.kubectl(["wait", "-n", NS, "--for=condition=Available", "deployment/echo", "--timeout=50s"]);
+    await c.kubectl(["apply", "-f", "-"], manifests("client"));
     await waitForKubectl(
       c,
       "job fetch to complete",
