@@ -503,4 +503,47 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
     expect(after.map((o) => o.metadata.resourceVersion).join(",")).toBe(versions);
     expect(await kc("demo")).toBeUndefined();
   });
+
+  it("watches only the configured namespaces", async () => {
+    expect(await op().stop()).toBe(0);
+    await c().kubectl(["create", "namespace", "team-a"]);
+    await c().kubectl(["create", "namespace", "team-b"]);
+    suite.setOperator(
+      await startOperator(suite.main(), {
+        kubeconfig: c().kubeconfig,
+        identity: "operator-3",
+        logFile: join(suite.scratch, "operator-3.log"),
+        env: { TRIBUTARY_WATCH_NAMESPACES: "team-a", TRIBUTARY_LEASE_NAME: "tributary-operator-team-a" },
+      }),
+    );
+    const cluster = (namespace: string): object => ({
+      apiVersion: "tributary.dev/v1alpha1",
+      kind: "KafkaCluster",
+      metadata: { name: "scoped", namespace },
+      spec: { replicas: 1 },
+    });
+    // team-b first: had it been watched, it would have been queued, and reconciled, before team-a.
+    await apply(cluster("team-b"));
+    await apply(cluster("team-a"));
+    await eventually("team-a reconciled", async () =>
+      (await getJson(c(), ["kafkacluster", "scoped", "-n", "team-a"]))?.status?.["observedGeneration"] === 1
+        ? true
+        : undefined,
+    );
+    expect(await getJson(c(), ["statefulset", "scoped-broker", "-n", "team-a"])).toBeDefined();
+    expect((await getJson(c(), ["kafkacluster", "scoped", "-n", "team-b"]))?.status).toBeUndefined();
+    expect(await getJson(c(), ["statefulset", "scoped-broker", "-n", "team-b"])).toBeUndefined();
+    expect(
+      op()
+        .logs()
+        .some((l) => l["namespace"] === "team-a" && l["msg"] === "Reconciled"),
+    ).toBe(true);
+    expect(
+      op()
+        .logs()
+        .some((l) => l["namespace"] === "team-b"),
+    ).toBe(false);
+    const lease = await getJson(c(), ["lease", "tributary-operator-team-a", "-n", "default"]);
+    expect((lease?.spec as { holderIdentity?: string }).holderIdentity).toBe("operator-3");
+  });
 });
