@@ -12,7 +12,7 @@ declare -A NEED=(
   [/usr/sbin/conntrack]=conntrack
   [/usr/bin/jq]=jq
   [/usr/bin/gcc]=gcc
-  [/usr/bin/debootstrap]=debootstrap
+  [/usr/sbin/debootstrap]=debootstrap
 )
 missing=()
 for path in "${!NEED[@]}"; do [[ -e "$path" ]] || missing+=("${NEED[$path]}"); done
