@@ -5,7 +5,8 @@
 // relies on. Prints reconcile latency percentiles and the operator's RSS (recorded in docs/operator.md).
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { KINDS, KubeClient, type KubeObject } from "../../src/kube/index.ts";
+import { KINDS, KubeClient, LeaderElector, type KubeObject } from "../../src/kube/index.ts";
+import { createLogger } from "../../src/runtime/logger.ts";
 import {
   eventsAbout,
   eventually,
@@ -546,4 +547,62 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
     const lease = await getJson(c(), ["lease", "tributary-operator-team-a", "-n", "default"]);
     expect((lease?.spec as { holderIdentity?: string }).holderIdentity).toBe("operator-3");
   });
+
+  it("hands the Lease over on release, and gives up leadership when another holder takes it", async () => {
+    const logger = createLogger({ level: "silent" });
+    const opts = {
+      namespace: "default",
+      name: "election-test",
+      logger,
+      leaseDurationSeconds: 2,
+      renewDeadlineMs: 1_500,
+      retryPeriodMs: 200,
+    };
+    const a = new LeaderElector(api(), { ...opts, identity: "a" });
+    const b = new LeaderElector(api(), { ...opts, identity: "b" });
+    const stopA = new AbortController();
+    const stopB = new AbortController();
+    const leading: string[] = [];
+    const holder = async (): Promise<string | undefined> =>
+      (
+        (await getJson(c(), ["lease", "election-test", "-n", "default"]))?.spec as
+          { holderIdentity?: string } | undefined
+      )?.holderIdentity;
+    const runA = a.run(stopA.signal, async (signal) => {
+      leading.push("a");
+      await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+    });
+    await eventually("a leads", async () => ((await holder()) === "a" ? true : undefined));
+    let bLeading: AbortSignal | undefined;
+    const runB = b.run(stopB.signal, async (signal) => {
+      leading.push("b");
+      bLeading = signal;
+      await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+    });
+    // b waits while a keeps renewing.
+    await eventually("a renewing", async () => {
+      const lease = await api().get<KubeObject & { spec: { renewTime: string } }>(
+        KINDS.Lease,
+        "default",
+        "election-test",
+      );
+      return lease !== undefined && Date.parse(lease.spec.renewTime) > Date.now() - 1_000 ? lease : undefined;
+    });
+    expect(leading).toEqual(["a"]);
+    stopA.abort();
+    expect(await runA).toBe("stopped");
+    await eventually("b takes over after a releases", async () => ((await holder()) === "b" ? true : undefined), 5_000);
+    expect(leading).toEqual(["a", "b"]);
+    // Someone else takes the lease: b notices within its renew deadline and reports the loss.
+    const lease = await api().get<KubeObject & { spec: Record<string, unknown> }>(
+      KINDS.Lease,
+      "default",
+      "election-test",
+    );
+    if (lease === undefined) throw new Error("lease gone");
+    await api().replace({ ...lease, spec: { ...lease.spec, holderIdentity: "intruder", leaseDurationSeconds: 60 } });
+    expect(await runB).toBe("lost");
+    expect(bLeading?.aborted).toBe(true);
+    stopB.abort();
+  }, 30_000);
 });
