@@ -61,9 +61,15 @@ export function produceHandler(services: BrokerServices): AnyHandler {
         responses = await Promise.all(
           request.topicData.map(async (topicData) => {
             const topic = services.topics.get(topicData.name);
+            // Looked up once per topic rather than per partition: the produce path is hot.
+            const settings = topic && {
+              minInsyncReplicas: Number(services.admin.configValue(topic.name, "min.insync.replicas")),
+              maxMessageBytes: Number(services.admin.configValue(topic.name, "max.message.bytes")),
+              logAppendTime: services.admin.configValue(topic.name, "message.timestamp.type") === "LogAppendTime",
+            };
             const partitionResponses = await Promise.all(
               topicData.partitionData.map(async (p): Promise<ProduceResponsePartitionProduceResponse> => {
-                if (!topic || p.index < 0 || p.index >= topic.partitions) {
+                if (!topic || !settings || p.index < 0 || p.index >= topic.partitions) {
                   return partitionError(
                     p.index,
                     ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
@@ -71,17 +77,14 @@ export function produceHandler(services: BrokerServices): AnyHandler {
                   );
                 }
                 if (p.records === null) return partitionError(p.index, ErrorCode.INVALID_RECORD, "records are null");
-                if (acks === -1 && Number(services.admin.configValue(topic.name, "min.insync.replicas")) > 1) {
+                if (acks === -1 && settings.minInsyncReplicas > 1) {
                   return partitionError(
                     p.index,
                     ErrorCode.NOT_ENOUGH_REPLICAS,
                     "min.insync.replicas is larger than the 1 in-sync replica of this single-node cluster",
                   );
                 }
-                const outcome = await services.partitions.produce(topic.name, p.index, p.records, {
-                  maxMessageBytes: Number(services.admin.configValue(topic.name, "max.message.bytes")),
-                  logAppendTime: services.admin.configValue(topic.name, "message.timestamp.type") === "LogAppendTime",
-                });
+                const outcome = await services.partitions.produce(topic.name, p.index, p.records, settings);
                 return {
                   index: p.index,
                   errorCode: outcome.errorCode,

@@ -12,11 +12,8 @@ import {
   type MetadataResponseTopic,
 } from "../protocol/index.ts";
 import type { TopicMetadata } from "../metadata/topic-registry.ts";
-import { defineHandler, type AnyHandler, type RequestContext } from "./handler.ts";
+import { defineHandler, OPERATIONS_NOT_REQUESTED, type AnyHandler, type RequestContext } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
-
-/** Kafka's "operations not requested" sentinel for authorized-operations fields. */
-const OPERATIONS_NOT_REQUESTED = -2147483648;
 
 export function describeTopic(services: BrokerServices, topic: TopicMetadata): MetadataResponseTopic {
   const nodeId = services.config.nodeId;

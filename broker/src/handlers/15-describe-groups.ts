@@ -4,11 +4,8 @@
 // no authorizer, so, like Kafka without one, every operation a group supports is reported. v4 adds member instance
 // ids, v5 is flexible.
 import { ApiKey, DescribeGroupsRequest, DescribeGroupsResponse } from "../protocol/index.ts";
-import { defineHandler, type AnyHandler } from "./handler.ts";
+import { defineHandler, OPERATIONS_NOT_REQUESTED, type AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
-
-/** Kafka's "operations not requested" sentinel for authorized-operations fields. */
-const OPERATIONS_NOT_REQUESTED = -2147483648;
 
 /** The ACL operations Kafka supports on a group (READ 3, DELETE 6, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11). */
 const GROUP_OPERATIONS = [3, 6, 8, 10, 11].reduce((bits, op) => bits | (1 << op), 0);

@@ -5,12 +5,11 @@
 // every cluster operation is allowed, so that is what authorized operations report when asked.
 import { ApiKey, DescribeClusterRequest, DescribeClusterResponse, ErrorCode } from "../protocol/index.ts";
 import { advertisedBroker } from "./03-metadata.ts";
-import { defineHandler, type AnyHandler } from "./handler.ts";
+import { defineHandler, OPERATIONS_NOT_REQUESTED, type AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
 
 const ENDPOINT_TYPE_BROKER = 1;
 
-const OPERATIONS_NOT_REQUESTED = -2147483648;
 /** ACL operations that apply to the cluster resource: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
  * ALTER_CONFIGS, IDEMPOTENT_WRITE. */
 const CLUSTER_OPERATIONS = [5, 7, 8, 9, 10, 11, 12].reduce((bits, op) => bits | (1 << op), 0);

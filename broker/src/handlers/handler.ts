@@ -23,6 +23,9 @@ export interface RequestContext {
   onResponseEncoded(release: () => void): void;
 }
 
+/** Kafka's value for authorized-operations fields the client did not ask for. */
+export const OPERATIONS_NOT_REQUESTED = -2147483648;
+
 /**
  * One Kafka API. `minVersion`-`maxVersion` is what ApiVersions advertises; versions in `refusedVersions` are advertised
  * for old clients' feature checks but answered with UNSUPPORTED_VERSION by the handler itself.

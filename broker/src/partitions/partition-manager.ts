@@ -96,9 +96,9 @@ export class PartitionManager {
     if (!state) return failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topic}-${partition}`);
     const verdict = validateProduceRecords(records, { maxMessageBytes: options.maxMessageBytes });
     if (!verdict.ok) return failure(verdict.errorCode, verdict.message, state.log.logStartOffset);
-    // The batch is a view into the request frame, which the network layer may reuse once we answer: copy it before
-    // waiting for the lock.
-    const batch = Buffer.from(verdict.batch);
+    // The batch is a view into the request frame; the network layer reuses that memory only after this request is
+    // answered, and we append before answering, so no copy is needed.
+    const batch = verdict.batch;
     const header = verdict.header;
     return this.exclusive(state, async () => {
       const idempotent = header.producerId >= 0n;
