@@ -8,13 +8,13 @@
 // Prints a text table and writes broker/bench/out/broker.json. No assertions on timing: targets are reported.
 import { spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { Socket } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, pollUntil } from "../test/support/broker-process.ts";
 import { summarizeProfile } from "./cpu-profile.ts";
 import { OUT_DIR, environment, formatTable, printEnvironment, round, writeJson } from "./report.ts";
+import { canConnect } from "../test/support/broker-process.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const KAFKA_SH = join(ROOT, "e2e/reference-kafka/kafka.sh");
@@ -100,18 +100,6 @@ function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<E
       clearTimeout(timer);
       resolvePromise({ code, stdout, stderr });
     });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolvePromise) => {
-    const socket = new Socket();
-    socket.once("connect", () => {
-      socket.destroy();
-      resolvePromise(true);
-    });
-    socket.once("error", () => resolvePromise(false));
-    socket.connect(port, "127.0.0.1");
   });
 }
 
