@@ -1,0 +1,331 @@
+// Operator e2e (issue 5) on tier 3 (or the cluster in $TRIBUTARY_E2E_KUBECONFIG): `helm install` the chart with the
+// images `make image` loaded, the single-broker example becomes Ready, a client Job produces and consumes through the
+// bootstrap Service, a broker config change rolls the pod, everything is deleted; then manifests/install.yaml with
+// `kubectl apply --server-side`. Prints FIGURE lines (apply → Ready, operator RSS, reconcile latency percentiles).
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { binDir, localTierUnavailable, type Cluster } from "../src/cluster/index.ts";
+import { pollUntil, run } from "../src/cluster/proc.ts";
+import { histogram, hostRss, mib, ms, parseMetrics, sampleValue } from "../src/operator-e2e/metrics.ts";
+import { REPO, imageArchive, localOrAttached, useCluster, waitForKubectl } from "./helpers.ts";
+
+const attached = (process.env["TRIBUTARY_E2E_KUBECONFIG"] ?? "") !== "";
+const IMAGES = ["broker", "operator", "e2e-client"] as const;
+function whyNot(): string | undefined {
+  if (!existsSync(join(REPO, "operator", "dist", "src", "main.js"))) return "operator/dist is not built (npx tsc -b)";
+  if (!existsSync(join(binDir(), "helm"))) return `no helm in ${binDir()} (make k8s-tools)`;
+  if (attached) return undefined;
+  const local = localTierUnavailable();
+  if (local !== undefined) return local;
+  for (const image of IMAGES) {
+    if (!existsSync(imageArchive(image))) return `no ${image} image: run 'make image' first`;
+  }
+  return undefined;
+}
+const unavailable = whyNot();
+
+const SYSTEM_NS = "tributary-system";
+const NS = "tributary-e2e";
+const CLUSTER = "dev";
+const RELEASE = "tributary";
+const DEPLOYMENT = `${RELEASE}-operator`;
+// e2e/image/build.sh tags the images docker.io/tributary/<name>:dev; they are imported, never pulled.
+const LOCAL_IMAGE = { repository: "docker.io/tributary", tag: "dev", pullPolicy: "Never" } as const;
+const figures: string[] = [];
+const figure = (line: string): void => {
+  figures.push(line);
+  console.log(`FIGURE ${line}`);
+};
+
+async function helm(c: Cluster, args: readonly string[]): Promise<string> {
+  return (await run(join(binDir(), "helm"), ["--kubeconfig", c.kubeconfig, ...args], { timeoutMs: 180_000 })).stdout;
+}
+
+const jsonpath = (path: string): string => `jsonpath=${path}`;
+const READY = '{.status.conditions[?(@.type=="Ready")].status}';
+
+async function waitOperatorReady(c: Cluster): Promise<void> {
+  await c.kubectl(["rollout", "status", "-n", SYSTEM_NS, `deployment/${DEPLOYMENT}`, "--timeout=180s"]);
+}
+
+/** Applies the dev example and polls (250 ms) until its Ready condition is True; returns milliseconds from apply. */
+async function applyDevCluster(c: Cluster): Promise<number> {
+  const example = readFileSync(join(REPO, "manifests", "examples", "kafka-cluster-dev.yaml"), "utf8");
+  const started = Date.now();
+  await c.kubectl(["apply", "-n", NS, "-f", "-"], example);
+  await pollUntil(
+    "KafkaCluster dev Ready=True",
+    240_000,
+    async () =>
+      (await c.kubectl(["get", "kafkacluster", CLUSTER, "-n", NS, "-o", jsonpath(READY)])) === "True"
+        ? true
+        : undefined,
+    [],
+    250,
+  );
+  return Date.now() - started;
+}
+
+interface PodState {
+  uid: string;
+  ready: boolean;
+}
+async function brokerPods(c: Cluster): Promise<PodState[]> {
+  const out = await c.kubectl([
+    "get",
+    "pods",
+    "-n",
+    NS,
+    "-l",
+    `tributary.dev/cluster=${CLUSTER}`,
+    "-o",
+    jsonpath('{range .items[*]}{.metadata.uid} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'),
+  ]);
+  return out
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => {
+      const [uid = "", ready = ""] = l.trim().split(" ");
+      return { uid, ready: ready === "True" };
+    });
+}
+
+/** The operator's /metrics through the API server's pod proxy, or directly from the host by pod IP. */
+async function operatorMetrics(c: Cluster): Promise<string> {
+  const pod = await c.kubectl([
+    "get",
+    "pods",
+    "-n",
+    SYSTEM_NS,
+    "-l",
+    `app.kubernetes.io/instance=${RELEASE}`,
+    "--field-selector=status.phase=Running",
+    "-o",
+    jsonpath("{.items[0].metadata.name} {.items[0].status.podIP}"),
+  ]);
+  const [name = "", ip = ""] = pod.split(" ");
+  try {
+    return await c.kubectl(["get", "--raw", `/api/v1/namespaces/${SYSTEM_NS}/pods/${name}:8080/proxy/metrics`]);
+  } catch (error) {
+    const res = await fetch(`http://${ip}:8080/metrics`);
+    if (!res.ok) throw new Error(`metrics of ${name}: ${res.status}`, { cause: error });
+    return await res.text();
+  }
+}
+
+/** Every object the operator created for the cluster (pods included), by label. */
+async function ownedObjects(c: Cluster): Promise<string> {
+  return c.kubectl([
+    "get",
+    "statefulsets,services,configmaps,serviceaccounts,poddisruptionbudgets,pods",
+    "-n",
+    NS,
+    "-l",
+    `tributary.dev/cluster=${CLUSTER}`,
+    "-o",
+    "name",
+  ]);
+}
+
+describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaCluster, roll, delete (tier 3)", () => {
+  const cluster = useCluster(async () => {
+    const c = await localOrAttached(IMAGES.map((i) => imageArchive(i)));
+    await c.kubectl(["create", "namespace", NS]);
+    return c;
+  });
+  // Registered after useCluster's hooks, so it runs before the cluster stops.
+  afterAll(async () => {
+    const c = cluster.get();
+    if (cluster.failed()) {
+      for (const args of [
+        ["logs", "-n", SYSTEM_NS, `deployment/${DEPLOYMENT}`, "--tail=200"],
+        ["get", "kafkacluster", "-A", "-o", "yaml"],
+        ["get", "events", "-n", NS, "--sort-by=.lastTimestamp"],
+        ["logs", "-n", NS, "job/operator-client", "--tail=100"],
+      ]) {
+        console.warn(`kubectl ${args.join(" ")}\n${await c.kubectl(args).catch(String)}`);
+      }
+    }
+    if (figures.length > 0) console.log(`Figures (tier 3):\n  ${figures.join("\n  ")}`);
+    if (attached) await c.kubectl(["delete", "namespace", NS, "--wait=false"]).catch(() => "");
+  });
+
+  it("helm install: the operator Deployment becomes Ready", async () => {
+    const c = cluster.get();
+    const started = Date.now();
+    const img = LOCAL_IMAGE;
+    await helm(c, [
+      "install",
+      RELEASE,
+      join(REPO, "charts", "tributary"),
+      "--namespace",
+      SYSTEM_NS,
+      "--create-namespace",
+      "--set",
+      `image.repository=${img.repository}/operator,image.tag=${img.tag},image.pullPolicy=${img.pullPolicy}`,
+      "--set",
+      `brokerImage.repository=${img.repository}/broker,brokerImage.tag=${img.tag},brokerImage.pullPolicy=${img.pullPolicy}`,
+      "--set",
+      "logLevel=debug",
+    ]);
+    await waitOperatorReady(c);
+    figure(`helm install → operator Deployment Ready: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  });
+
+  it("the single-broker example becomes Ready", async () => {
+    const c = cluster.get();
+    const readyMs = await applyDevCluster(c);
+    figure(`apply manifests/examples/kafka-cluster-dev.yaml → Ready=True: ${(readyMs / 1000).toFixed(1)} s`);
+    const pods = await brokerPods(c);
+    expect(pods.length).toBe(1);
+    expect(pods[0]?.ready).toBe(true);
+  });
+
+  it("a client Job produces and consumes through the bootstrap Service", async () => {
+    const c = cluster.get();
+    // The smoke test's client Job, pointed at the operator's bootstrap Service.
+    const job = readFileSync(join(REPO, "e2e", "manifests", "smoke", "client-job.yaml"), "utf8")
+      .replace("name: smoke-client", "name: operator-client")
+      .replace("tributary-bootstrap.", `${CLUSTER}-kafka-bootstrap.`)
+      .replace("{ name: TOPIC, value: smoke }", "{ name: TOPIC, value: operator-e2e }");
+    await c.kubectl(["apply", "-n", NS, "-f", "-"], job);
+    await waitForKubectl(
+      c,
+      "job operator-client to finish",
+      ["get", "job", "operator-client", "-n", NS, "-o", jsonpath("{.status.succeeded}/{.status.failed}")],
+      (out) => out.startsWith("1/") || /\/[3-9]/.test(out),
+      240_000,
+    );
+    const logs = await c.kubectl(["logs", "-n", NS, "job/operator-client"]).catch(String);
+    const succeeded = await c.kubectl([
+      "get",
+      "job",
+      "operator-client",
+      "-n",
+      NS,
+      "-o",
+      jsonpath("{.status.succeeded}"),
+    ]);
+    expect(succeeded, logs).toBe("1");
+    expect(logs).toContain("consumed 100 messages back");
+  });
+
+  it("a broker config change rolls the pod and the cluster becomes Ready again", async () => {
+    const c = cluster.get();
+    const before = await brokerPods(c);
+    const oldUids = new Set(before.map((p) => p.uid));
+    const started = Date.now();
+    await c.kubectl([
+      "patch",
+      "kafkacluster",
+      CLUSTER,
+      "-n",
+      NS,
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { config: { "log.retention.ms": 3_600_000 } } }),
+    ]);
+    const generation = Number(
+      await c.kubectl(["get", "kafkacluster", CLUSTER, "-n", NS, "-o", jsonpath("{.metadata.generation}")]),
+    );
+    let maxNotReady = 0;
+    const seen = new Set<string>();
+    await pollUntil(
+      "the broker pod replaced and KafkaCluster dev Ready again",
+      240_000,
+      async () => {
+        const pods = await brokerPods(c);
+        for (const p of pods) seen.add(p.uid);
+        maxNotReady = Math.max(maxNotReady, pods.filter((p) => !p.ready).length + (before.length - pods.length));
+        const status = await c.kubectl([
+          "get",
+          "kafkacluster",
+          CLUSTER,
+          "-n",
+          NS,
+          "-o",
+          jsonpath(`{.status.observedGeneration} ${READY}`),
+        ]);
+        const [observed = "0", ready = ""] = status.split(" ");
+        const rolled = pods.length === before.length && pods.every((p) => !oldUids.has(p.uid) && p.ready);
+        return rolled && Number(observed) >= generation && ready === "True" ? true : undefined;
+      },
+      [],
+      250,
+    );
+    figure(
+      `config change (spec.config log.retention.ms) → pod replaced, Ready=True: ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+    // One pod at a time: never more than one broker down, and each old pod replaced exactly once.
+    expect(maxNotReady).toBeLessThanOrEqual(1);
+    expect([...seen].filter((u) => !oldUids.has(u)).length).toBe(before.length);
+    const cm = await c.kubectl(["get", "configmaps", "-n", NS, "-l", `tributary.dev/cluster=${CLUSTER}`, "-o", "yaml"]);
+    expect(cm).toContain("log.retention.ms=3600000");
+  });
+
+  it("figures: operator RSS and reconcile latency percentiles", async () => {
+    const c = cluster.get();
+    const samples = parseMetrics(await operatorMetrics(c));
+    const rss = sampleValue(samples, "tributary_operator_process_resident_memory_bytes");
+    expect(rss).toBeGreaterThan(0);
+    figure(`operator RSS (process_resident_memory_bytes): ${mib(rss ?? 0)}`);
+    if (!attached) {
+      for (const p of hostRss("/app/operator/dist/src/main.js")) {
+        figure(`operator RSS (host /proc/${p.pid}/status VmRSS): ${mib(p.rssBytes)}`);
+      }
+    }
+    const h = histogram(samples, "tributary_operator_reconcile_duration_seconds", { kind: "KafkaCluster" });
+    expect(h.count).toBeGreaterThan(0);
+    const q = h.quantiles;
+    figure(
+      `reconcile latency KafkaCluster (n=${h.count}, mean ${ms(h.sumSeconds / h.count)}): ` +
+        `p50 ${ms(q["p50"] ?? NaN)}, p90 ${ms(q["p90"] ?? NaN)}, p99 ${ms(q["p99"] ?? NaN)}`,
+    );
+  });
+
+  it("deleting the KafkaCluster garbage-collects its objects; helm uninstall removes the operator", async () => {
+    const c = cluster.get();
+    expect(await ownedObjects(c)).not.toBe("");
+    await c.kubectl(["delete", "kafkacluster", CLUSTER, "-n", NS, "--timeout=120s"]);
+    await pollUntil("owned objects garbage-collected", 180_000, async () =>
+      (await ownedObjects(c)).trim() === "" ? true : undefined,
+    );
+    await c.kubectl(["delete", "job", "operator-client", "-n", NS, "--ignore-not-found"]);
+    await helm(c, ["uninstall", RELEASE, "--namespace", SYSTEM_NS, "--wait", "--timeout", "120s"]);
+    await pollUntil("operator pods gone", 120_000, async () =>
+      (await c.kubectl(["get", "pods", "-n", SYSTEM_NS, "-o", "name"])).trim() === "" ? true : undefined,
+    );
+    // Helm never deletes CRDs; remove them so the next install starts from nothing.
+    await c.kubectl(["delete", "-f", join(REPO, "charts", "tributary", "crds"), "--timeout=120s"]);
+    await c.kubectl(["delete", "namespace", SYSTEM_NS, "--timeout=120s"]);
+  });
+
+  it("kubectl apply --server-side -f manifests/install.yaml: the operator becomes Ready and reconciles the example", async () => {
+    const c = cluster.get();
+    // Only the image references change: the tier-3 containerd holds docker.io/tributary/<name>:dev, nothing is pulled.
+    const install = readFileSync(join(REPO, "manifests", "install.yaml"), "utf8")
+      .replace(/"tributary\/(operator|broker):[^"]+"/g, `"${LOCAL_IMAGE.repository}/$1:${LOCAL_IMAGE.tag}"`)
+      .replace(/(imagePullPolicy: |value: )"?IfNotPresent"?/g, `$1"${LOCAL_IMAGE.pullPolicy}"`);
+    expect(install).toContain(`${LOCAL_IMAGE.repository}/operator:${LOCAL_IMAGE.tag}`);
+    const started = Date.now();
+    await c.kubectl(["apply", "--server-side", "-f", "-"], install);
+    await waitOperatorReady(c);
+    figure(
+      `kubectl apply --server-side -f manifests/install.yaml → operator Ready: ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+    const readyMs = await applyDevCluster(c);
+    figure(`(install.yaml) apply dev example → Ready=True: ${(readyMs / 1000).toFixed(1)} s`);
+    await c.kubectl(["delete", "kafkacluster", CLUSTER, "-n", NS, "--timeout=120s"]);
+    await pollUntil("owned objects garbage-collected", 180_000, async () =>
+      (await ownedObjects(c)).trim() === "" ? true : undefined,
+    );
+    await c.kubectl(["delete", "-f", "-", "--timeout=180s"], install);
+  });
+});
+
+if (unavailable !== undefined) {
+  describe("operator: helm chart, dev KafkaCluster, roll, delete (tier 3)", () => {
+    it.skip(`skipped: ${unavailable}`, () => undefined);
+  });
+}
