@@ -94,3 +94,33 @@ export function hostRss(needle: string): { pid: number; rssBytes: number }[] {
 
 export const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 export const ms = (seconds: number): string => `${(seconds * 1000).toFixed(0)} ms`;
+
+/** Nearest-rank percentiles of `values` (unsorted), keyed p50, p90, ... */
+export function percentiles(values: readonly number[], ps: readonly number[] = [50, 90, 99]): Record<string, number> {
+  const sorted = [...values].sort((a, b) => a - b);
+  const out: Record<string, number> = {};
+  for (const p of ps) out[`p${p}`] = sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+  return out;
+}
+
+/** `durationMs` of the operator's debug "Reconciled" log lines (pino JSON, one object a line). */
+export function reconcileDurationsMs(logs: string): number[] {
+  const out: number[] = [];
+  for (const line of logs.split("\n")) {
+    if (!line.includes('"Reconciled"')) continue;
+    try {
+      const entry: unknown = JSON.parse(line);
+      if (
+        typeof entry === "object" &&
+        entry !== null &&
+        "durationMs" in entry &&
+        typeof entry.durationMs === "number"
+      ) {
+        out.push(entry.durationMs);
+      }
+    } catch {
+      // Not a JSON line.
+    }
+  }
+  return out;
+}
