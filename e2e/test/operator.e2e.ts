@@ -137,6 +137,26 @@ async function ownedObjects(c: Cluster): Promise<string> {
   ]);
 }
 
+/**
+ * Polls until our CRDs and the operator's namespace are gone. Not `kubectl delete --timeout`: the API server's CRD
+ * finalizer retries with backoff when it meets "storage is (re)initializing" (seen here: over 60 s for one CRD).
+ */
+async function waitGone(c: Cluster): Promise<void> {
+  await pollUntil(
+    "tributary.dev CRDs and namespace tributary-system deleted",
+    240_000,
+    async () => {
+      const crds = (await c.kubectl(["get", "crds", "-o", "name"]))
+        .split("\n")
+        .filter((n) => n.includes("tributary.dev"));
+      const ns = await c.kubectl(["get", "namespace", SYSTEM_NS, "--ignore-not-found", "-o", "name"]);
+      return crds.length === 0 && ns.trim() === "" ? true : undefined;
+    },
+    [],
+    500,
+  );
+}
+
 describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaCluster, roll, delete (tier 3)", () => {
   const cluster = useCluster(async () => {
     const c = await localOrAttached(IMAGES.map((i) => imageArchive(i)));
@@ -315,8 +335,9 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       (await c.kubectl(["get", "pods", "-n", SYSTEM_NS, "-o", "name"])).trim() === "" ? true : undefined,
     );
     // Helm never deletes CRDs; remove them so the next install starts from nothing.
-    await c.kubectl(["delete", "-f", join(REPO, "charts", "tributary", "crds"), "--timeout=120s"]);
-    await c.kubectl(["delete", "namespace", SYSTEM_NS, "--timeout=120s"]);
+    await c.kubectl(["delete", "-f", join(REPO, "charts", "tributary", "crds"), "--wait=false"]);
+    await c.kubectl(["delete", "namespace", SYSTEM_NS, "--wait=false"]);
+    await waitGone(c);
   });
 
   it("kubectl apply --server-side -f manifests/install.yaml: the operator becomes Ready and reconciles the example", async () => {
@@ -338,7 +359,8 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
     await pollUntil("owned objects garbage-collected", 180_000, async () =>
       (await ownedObjects(c)).trim() === "" ? true : undefined,
     );
-    await c.kubectl(["delete", "-f", "-", "--timeout=180s"], install);
+    await c.kubectl(["delete", "-f", "-", "--ignore-not-found", "--wait=false"], install);
+    await waitGone(c);
   });
 });
 
