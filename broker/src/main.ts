@@ -7,7 +7,7 @@ import { ExitCode, StartupError } from "./runtime/exit-codes.ts";
 import { Lifecycle } from "./runtime/lifecycle.ts";
 import { createLogger } from "./runtime/logger.ts";
 import { createMetrics, startMetricsServer } from "./runtime/metrics.ts";
-import { startBroker } from "./broker.ts";
+import { startBroker, type Broker } from "./broker.ts";
 
 export interface MainIo {
   readonly stdout: (text: string) => void;
@@ -53,6 +53,7 @@ export async function main(
 
   const metrics = createMetrics(new Registry());
   const lifecycle = new Lifecycle({ logger });
+  let broker: Broker | undefined;
   try {
     if (config.metricsPort >= 0) {
       await lifecycle.start(
@@ -67,7 +68,7 @@ export async function main(
         (server) => server.close(),
       );
     }
-    const broker = await lifecycle.start(
+    broker = await lifecycle.start(
       "broker",
       () => startBroker({ config, logger, metrics }),
       (b) => b.close(),
@@ -99,7 +100,7 @@ export async function main(
   }
 
   logger.info(
-    { clusterId: config.clusterId, advertisedListeners: config.advertisedListeners, logDirs: config.logDirs },
+    { clusterId: broker?.services.clusterId, advertisedListeners: config.advertisedListeners, logDirs: config.logDirs },
     "Broker started",
   );
   const removeSignalHandlers = lifecycle.handleSignals();
