@@ -77,6 +77,23 @@ describe.skipIf(unavailable !== undefined)("cluster tier local", () => {
     console.log(`tier local started in ${c.startMs} ms`);
     await c.kubectl(["apply", "-f", "-"], manifests("server"));
     await c.kubectl(["wait", "-n", NS, "--for=condition=Available", "deployment/echo", "--timeout=50s"]);
+    // Routing needs the Service's endpoints; a client started before they exist is refused by kube-proxy's reject rule.
+    await waitForKubectl(
+      c,
+      "a ready endpoint behind service echo",
+      [
+        "get",
+        "endpointslices",
+        "-n",
+        NS,
+        "-l",
+        "kubernetes.io/service-name=echo",
+        "-o",
+        "jsonpath={.items[*].endpoints[*].conditions.ready}",
+      ],
+      (out) => out.includes("true"),
+      60_000,
+    );
     await c.kubectl(["apply", "-f", "-"], manifests("client"));
     await waitForKubectl(
       c,
@@ -86,7 +103,19 @@ describe.skipIf(unavailable !== undefined)("cluster tier local", () => {
       180_000,
     );
     const status = await c.kubectl(["get", "job", "fetch", "-n", NS, "-o", "jsonpath={.status.succeeded}"]);
-    const logs = await c.kubectl(["logs", "-n", NS, "job/fetch"]).catch((error: unknown) => String(error));
+    // The logs of the pod that succeeded: `logs job/fetch` may pick an earlier attempt that failed.
+    const succeeded = await c.kubectl([
+      "get",
+      "pods",
+      "-n",
+      NS,
+      "-l",
+      "job-name=fetch",
+      "--field-selector=status.phase=Succeeded",
+      "-o",
+      "jsonpath={.items[0].metadata.name}",
+    ]);
+    const logs = await c.kubectl(["logs", "-n", NS, succeeded.trim()]).catch((error: unknown) => String(error));
     expect(status, logs).toBe("1");
     expect(logs).toContain("pong from echo-");
     await c.kubectl(["delete", "namespace", NS, "--wait=false"]);
