@@ -323,7 +323,7 @@ function emitStruct(s: StructModel, flexible: VersionRange): string {
           : `      case ${f.tag}:\n        if (${cond}) {\n          ${assign}\n          return;\n        }\n        break;`;
       });
     const section = [
-      `  readTaggedFields(r, (tag, r) => {`,
+      `  r.taggedSection((tag, r) => {`,
       ...(cases.length > 0 ? [`    switch (tag) {`, ...cases, `    }`] : []),
       `    (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });`,
       `  });`,

@@ -30,7 +30,6 @@ const RUNTIME_NAMES = [
   "writeNullableArray",
   "writeNullableStruct",
   "requireValue",
-  "readTaggedFields",
   "NO_WRITE",
   "sizeTaggedFields",
   "sizeUnknownTaggedFields",

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { LogConfig, LogManager, PartitionLog } from "../log/index.ts";
+import { partitionDirName as partitionKey, type LogConfig, type LogManager, type PartitionLog } from "../log/index.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import {
   readBatchHeader,
@@ -36,9 +36,8 @@ interface PartitionState {
   lock: Promise<unknown>;
 }
 
-export function partitionKey(topic: string, partition: number): string {
-  return `${topic}-${partition}`;
-}
+/** Partitions are keyed as storage names their directories, `<topic>-<partition>`. */
+export { partitionDirName as partitionKey } from "../log/index.ts";
 
 export class PartitionManager {
   private readonly state = new Map<string, PartitionState>();

@@ -77,10 +77,6 @@ export function requireValue<T>(value: T | null, field: string): T {
   return value;
 }
 
-export function readTaggedFields(r: Reader, onField: (tag: number, value: Reader) => void): void {
-  r.taggedSection((tag, value) => onField(tag, value));
-}
-
 /** A known tagged field to be written: its tag, the size of its value and how to write the value. */
 export interface TaggedWrite {
   tag: number;

@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   NO_WRITE,
   sizeTaggedFields,
   sizeUnknownTaggedFields,
@@ -39,7 +38,7 @@ export function readProduceRequestPartitionProduceData(r: Reader, v: number): Pr
     records: records_,
   };
   if (v >= 9) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -92,7 +91,7 @@ export function readProduceRequestTopicProduceData(r: Reader, v: number): Produc
     partitionData: partitionData_,
   };
   if (v >= 9) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -155,7 +154,7 @@ export function readProduceRequest(r: Reader, v: number): ProduceRequest {
     topicData: topicData_,
   };
   if (v >= 9) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -237,7 +236,7 @@ export function readProduceResponseBatchIndexAndErrorMessage(
     batchIndexErrorMessage: batchIndexErrorMessage_,
   };
   if (v >= 9) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -310,7 +309,7 @@ export function readProduceResponseLeaderIdAndEpoch(r: Reader, v: number): Produ
     leaderEpoch: leaderEpoch_,
   };
   if (v >= 9) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -403,7 +402,7 @@ export function readProduceResponsePartitionProduceResponse(
     errorMessage: errorMessage_,
   };
   if (v >= 9) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       switch (tag) {
         case 0:
           if (v >= 10) {
@@ -539,7 +538,7 @@ export function readProduceResponseTopicProduceResponse(r: Reader, v: number): P
     partitionResponses: partitionResponses_,
   };
   if (v >= 9) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -606,7 +605,7 @@ export function readProduceResponseNodeEndpoint(r: Reader, v: number): ProduceRe
     rack: rack_,
   };
   if (v >= 9) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -695,7 +694,7 @@ export function readProduceResponse(r: Reader, v: number): ProduceResponse {
     throttleTimeMs: throttleTimeMs_,
   };
   if (v >= 9) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       switch (tag) {
         case 0:
           if (v >= 10) {

@@ -9,7 +9,6 @@ import {
   sizeFixedArray,
   writeArray,
   writeNullableArray,
-  readTaggedFields,
   NO_WRITE,
   sizeTaggedFields,
   sizeUnknownTaggedFields,
@@ -43,7 +42,7 @@ export function readFetchRequestReplicaState(r: Reader, v: number): FetchRequest
     replicaEpoch: replicaEpoch_,
   };
   if (v >= 12) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -128,7 +127,7 @@ export function readFetchRequestFetchPartition(r: Reader, v: number): FetchReque
     partitionMaxBytes: partitionMaxBytes_,
   };
   if (v >= 12) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       switch (tag) {
         case 0:
           if (v >= 17) {
@@ -237,7 +236,7 @@ export function readFetchRequestFetchTopic(r: Reader, v: number): FetchRequestFe
     partitions: partitions_,
   };
   if (v >= 12) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -312,7 +311,7 @@ export function readFetchRequestForgottenTopic(r: Reader, v: number): FetchReque
     partitions: partitions_,
   };
   if (v >= 12) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -433,7 +432,7 @@ export function readFetchRequest(r: Reader, v: number): FetchRequest {
     rackId: rackId_,
   };
   if (v >= 12) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       switch (tag) {
         case 0:
           if (v >= 12) {
@@ -619,7 +618,7 @@ export function readFetchResponseEpochEndOffset(r: Reader, v: number): FetchResp
     endOffset: endOffset_,
   };
   if (v >= 12) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -682,7 +681,7 @@ export function readFetchResponseLeaderIdAndEpoch(r: Reader, v: number): FetchRe
     leaderEpoch: leaderEpoch_,
   };
   if (v >= 12) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -743,7 +742,7 @@ export function readFetchResponseSnapshotId(r: Reader, v: number): FetchResponse
     epoch: epoch_,
   };
   if (v >= 12) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -792,7 +791,7 @@ export function readFetchResponseAbortedTransaction(r: Reader, v: number): Fetch
     firstOffset: firstOffset_,
   };
   if (v >= 12) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -891,7 +890,7 @@ export function readFetchResponsePartitionData(r: Reader, v: number): FetchRespo
     records: records_,
   };
   if (v >= 12) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       switch (tag) {
         case 0:
           if (v >= 12) {
@@ -1077,7 +1076,7 @@ export function readFetchResponseFetchableTopicResponse(r: Reader, v: number): F
     partitions: partitions_,
   };
   if (v >= 12) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -1161,7 +1160,7 @@ export function readFetchResponseNodeEndpoint(r: Reader, v: number): FetchRespon
     rack: rack_,
   };
   if (v >= 12) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -1260,7 +1259,7 @@ export function readFetchResponse(r: Reader, v: number): FetchResponse {
     responses: responses_,
   };
   if (v >= 12) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       switch (tag) {
         case 0:
           if (v >= 16) {

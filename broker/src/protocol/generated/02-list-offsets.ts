@@ -6,7 +6,6 @@ import {
   sizeArray,
   sizeFixedArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -49,7 +48,7 @@ export function readListOffsetsRequestListOffsetsPartition(
     maxNumOffsets: maxNumOffsets_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -123,7 +122,7 @@ export function readListOffsetsRequestListOffsetsTopic(r: Reader, v: number): Li
     partitions: partitions_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -190,7 +189,7 @@ export function readListOffsetsRequest(r: Reader, v: number): ListOffsetsRequest
     timeoutMs: timeoutMs_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -295,7 +294,7 @@ export function readListOffsetsResponseListOffsetsPartitionResponse(
     leaderEpoch: leaderEpoch_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -393,7 +392,7 @@ export function readListOffsetsResponseListOffsetsTopicResponse(
     partitions: partitions_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -453,7 +452,7 @@ export function readListOffsetsResponse(r: Reader, v: number): ListOffsetsRespon
     topics: topics_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

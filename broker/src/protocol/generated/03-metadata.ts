@@ -10,7 +10,6 @@ import {
   writeArray,
   writeNullableArray,
   requireValue,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -41,7 +40,7 @@ export function readMetadataRequestTopic(r: Reader, v: number): MetadataRequestT
     name: name_,
   };
   if (v >= 9) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -123,7 +122,7 @@ export function readMetadataRequest(r: Reader, v: number): MetadataRequest {
     includeTopicAuthorizedOperations: includeTopicAuthorizedOperations_,
   };
   if (v >= 9) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -234,7 +233,7 @@ export function readMetadataResponseBroker(r: Reader, v: number): MetadataRespon
     rack: rack_,
   };
   if (v >= 9) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -322,7 +321,7 @@ export function readMetadataResponsePartition(r: Reader, v: number): MetadataRes
     offlineReplicas: offlineReplicas_,
   };
   if (v >= 9) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -419,7 +418,7 @@ export function readMetadataResponseTopic(r: Reader, v: number): MetadataRespons
     topicAuthorizedOperations: topicAuthorizedOperations_,
   };
   if (v >= 9) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -532,7 +531,7 @@ export function readMetadataResponse(r: Reader, v: number): MetadataResponse {
     clusterAuthorizedOperations: clusterAuthorizedOperations_,
   };
   if (v >= 9) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -50,7 +49,7 @@ export function readOffsetCommitRequestPartition(r: Reader, v: number): OffsetCo
     committedMetadata: committedMetadata_,
   };
   if (v >= 8) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -119,7 +118,7 @@ export function readOffsetCommitRequestTopic(r: Reader, v: number): OffsetCommit
     partitions: partitions_,
   };
   if (v >= 8) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -192,7 +191,7 @@ export function readOffsetCommitRequest(r: Reader, v: number): OffsetCommitReque
     topics: topics_,
   };
   if (v >= 8) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -297,7 +296,7 @@ export function readOffsetCommitResponsePartition(r: Reader, v: number): OffsetC
     errorCode: errorCode_,
   };
   if (v >= 8) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -346,7 +345,7 @@ export function readOffsetCommitResponseTopic(r: Reader, v: number): OffsetCommi
     partitions: partitions_,
   };
   if (v >= 8) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -399,7 +398,7 @@ export function readOffsetCommitResponse(r: Reader, v: number): OffsetCommitResp
     topics: topics_,
   };
   if (v >= 8) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -9,7 +9,6 @@ import {
   writeArray,
   writeNullableArray,
   requireValue,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -39,7 +38,7 @@ export function readOffsetFetchRequestTopic(r: Reader, v: number): OffsetFetchRe
     partitionIndexes: partitionIndexes_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -108,7 +107,7 @@ export function readOffsetFetchRequestTopics(r: Reader, v: number): OffsetFetchR
     partitionIndexes: partitionIndexes_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -187,7 +186,7 @@ export function readOffsetFetchRequestGroup(r: Reader, v: number): OffsetFetchRe
     topics: topics_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -295,7 +294,7 @@ export function readOffsetFetchRequest(r: Reader, v: number): OffsetFetchRequest
     requireStable: requireStable_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -427,7 +426,7 @@ export function readOffsetFetchResponsePartition(r: Reader, v: number): OffsetFe
     errorCode: errorCode_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -520,7 +519,7 @@ export function readOffsetFetchResponseTopic(r: Reader, v: number): OffsetFetchR
     partitions: partitions_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -606,7 +605,7 @@ export function readOffsetFetchResponsePartitions(r: Reader, v: number): OffsetF
     errorCode: errorCode_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -699,7 +698,7 @@ export function readOffsetFetchResponseTopics(r: Reader, v: number): OffsetFetch
     partitions: partitions_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -775,7 +774,7 @@ export function readOffsetFetchResponseGroup(r: Reader, v: number): OffsetFetchR
     errorCode: errorCode_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -865,7 +864,7 @@ export function readOffsetFetchResponse(r: Reader, v: number): OffsetFetchRespon
     groups: groups_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -40,7 +39,7 @@ export function readFindCoordinatorRequest(r: Reader, v: number): FindCoordinato
     coordinatorKeys: coordinatorKeys_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -150,7 +149,7 @@ export function readFindCoordinatorResponseCoordinator(r: Reader, v: number): Fi
     errorMessage: errorMessage_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -287,7 +286,7 @@ export function readFindCoordinatorResponse(r: Reader, v: number): FindCoordinat
     coordinators: coordinators_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

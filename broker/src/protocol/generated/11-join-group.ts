@@ -7,7 +7,6 @@ import {
   sizeArray,
   writeArray,
   requireValue,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -37,7 +36,7 @@ export function readJoinGroupRequestProtocol(r: Reader, v: number): JoinGroupReq
     metadata: metadata_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -116,7 +115,7 @@ export function readJoinGroupRequest(r: Reader, v: number): JoinGroupRequest {
     reason: reason_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -223,7 +222,7 @@ export function readJoinGroupResponseMember(r: Reader, v: number): JoinGroupResp
     metadata: metadata_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -319,7 +318,7 @@ export function readJoinGroupResponse(r: Reader, v: number): JoinGroupResponse {
     members: members_,
   };
   if (v >= 6) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -2,7 +2,6 @@
 
 import { Reader, Writer, sizeOf, type TaggedField } from "../primitives/index.ts";
 import {
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -42,7 +41,7 @@ export function readHeartbeatRequest(r: Reader, v: number): HeartbeatRequest {
     groupInstanceId: groupInstanceId_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -117,7 +116,7 @@ export function readHeartbeatResponse(r: Reader, v: number): HeartbeatResponse {
     errorCode: errorCode_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -40,7 +39,7 @@ export function readLeaveGroupRequestMemberIdentity(r: Reader, v: number): Leave
     reason: reason_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -126,7 +125,7 @@ export function readLeaveGroupRequest(r: Reader, v: number): LeaveGroupRequest {
     members: members_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -218,7 +217,7 @@ export function readLeaveGroupResponseMemberResponse(r: Reader, v: number): Leav
     errorCode: errorCode_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -301,7 +300,7 @@ export function readLeaveGroupResponse(r: Reader, v: number): LeaveGroupResponse
     members: members_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -6,7 +6,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -36,7 +35,7 @@ export function readSyncGroupRequestAssignment(r: Reader, v: number): SyncGroupR
     assignment: assignment_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -110,7 +109,7 @@ export function readSyncGroupRequest(r: Reader, v: number): SyncGroupRequest {
     assignments: assignments_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -228,7 +227,7 @@ export function readSyncGroupResponse(r: Reader, v: number): SyncGroupResponse {
     assignment: assignment_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

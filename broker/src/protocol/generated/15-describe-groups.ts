@@ -6,7 +6,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -36,7 +35,7 @@ export function readDescribeGroupsRequest(r: Reader, v: number): DescribeGroupsR
     includeAuthorizedOperations: includeAuthorizedOperations_,
   };
   if (v >= 5) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -127,7 +126,7 @@ export function readDescribeGroupsResponseDescribedGroupMember(
     memberAssignment: memberAssignment_,
   };
   if (v >= 5) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -226,7 +225,7 @@ export function readDescribeGroupsResponseDescribedGroup(r: Reader, v: number): 
     authorizedOperations: authorizedOperations_,
   };
   if (v >= 5) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -300,7 +299,7 @@ export function readDescribeGroupsResponse(r: Reader, v: number): DescribeGroups
     groups: groups_,
   };
   if (v >= 5) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -35,7 +34,7 @@ export function readListGroupsRequest(r: Reader, v: number): ListGroupsRequest {
     typesFilter: typesFilter_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -126,7 +125,7 @@ export function readListGroupsResponseListedGroup(r: Reader, v: number): ListGro
     groupType: groupType_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -204,7 +203,7 @@ export function readListGroupsResponse(r: Reader, v: number): ListGroupsResponse
     groups: groups_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   NO_WRITE,
   sizeTaggedFields,
   sizeUnknownTaggedFields,
@@ -39,7 +38,7 @@ export function readApiVersionsRequest(r: Reader, v: number): ApiVersionsRequest
     clientSoftwareVersion: clientSoftwareVersion_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -125,7 +124,7 @@ export function readApiVersionsResponseApiVersion(r: Reader, v: number): ApiVers
     maxVersion: maxVersion_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -184,7 +183,7 @@ export function readApiVersionsResponseSupportedFeatureKey(
     maxVersion: maxVersion_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -274,7 +273,7 @@ export function readApiVersionsResponseFinalizedFeatureKey(
     minVersionLevel: minVersionLevel_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -369,7 +368,7 @@ export function readApiVersionsResponse(r: Reader, v: number): ApiVersionsRespon
     throttleTimeMs: throttleTimeMs_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       switch (tag) {
         case 0:
           if (v >= 3) {

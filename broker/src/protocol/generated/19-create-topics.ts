@@ -9,7 +9,6 @@ import {
   sizeFixedArray,
   writeArray,
   writeNullableArray,
-  readTaggedFields,
   NO_WRITE,
   sizeTaggedFields,
   sizeUnknownTaggedFields,
@@ -46,7 +45,7 @@ export function readCreateTopicsRequestCreatableReplicaAssignment(
     brokerIds: brokerIds_,
   };
   if (v >= 5) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -105,7 +104,7 @@ export function readCreateTopicsRequestCreatableTopicConfig(
     value: value_,
   };
   if (v >= 5) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -176,7 +175,7 @@ export function readCreateTopicsRequestCreatableTopic(r: Reader, v: number): Cre
     configs: configs_,
   };
   if (v >= 5) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -248,7 +247,7 @@ export function readCreateTopicsRequest(r: Reader, v: number): CreateTopicsReque
     validateOnly: validateOnly_,
   };
   if (v >= 5) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -340,7 +339,7 @@ export function readCreateTopicsResponseCreatableTopicConfigs(
     isSensitive: isSensitive_,
   };
   if (v >= 5) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -474,7 +473,7 @@ export function readCreateTopicsResponseCreatableTopicResult(
     configs: configs_,
   };
   if (v >= 5) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       switch (tag) {
         case 0:
           if (v >= 5) {
@@ -614,7 +613,7 @@ export function readCreateTopicsResponse(r: Reader, v: number): CreateTopicsResp
     topics: topics_,
   };
   if (v >= 5) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -7,7 +7,6 @@ import {
   sizeArray,
   writeArray,
   requireValue,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -37,7 +36,7 @@ export function readDeleteTopicsRequestDeleteTopicState(r: Reader, v: number): D
     topicId: topicId_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -112,7 +111,7 @@ export function readDeleteTopicsRequest(r: Reader, v: number): DeleteTopicsReque
     timeoutMs: timeoutMs_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -213,7 +212,7 @@ export function readDeleteTopicsResponseDeletableTopicResult(
     errorMessage: errorMessage_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -303,7 +302,7 @@ export function readDeleteTopicsResponse(r: Reader, v: number): DeleteTopicsResp
     responses: responses_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

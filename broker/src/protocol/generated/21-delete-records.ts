@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -38,7 +37,7 @@ export function readDeleteRecordsRequestDeleteRecordsPartition(
     offset: offset_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -97,7 +96,7 @@ export function readDeleteRecordsRequestDeleteRecordsTopic(
     partitions: partitions_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -157,7 +156,7 @@ export function readDeleteRecordsRequest(r: Reader, v: number): DeleteRecordsReq
     timeoutMs: timeoutMs_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -230,7 +229,7 @@ export function readDeleteRecordsResponseDeleteRecordsPartitionResult(
     errorCode: errorCode_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -291,7 +290,7 @@ export function readDeleteRecordsResponseDeleteRecordsTopicResult(
     partitions: partitions_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -351,7 +350,7 @@ export function readDeleteRecordsResponse(r: Reader, v: number): DeleteRecordsRe
     topics: topics_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

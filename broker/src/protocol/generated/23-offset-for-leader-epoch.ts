@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -43,7 +42,7 @@ export function readOffsetForLeaderEpochRequestOffsetForLeaderPartition(
     leaderEpoch: leaderEpoch_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -113,7 +112,7 @@ export function readOffsetForLeaderEpochRequestOffsetForLeaderTopic(
     partitions: partitions_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -173,7 +172,7 @@ export function readOffsetForLeaderEpochRequest(r: Reader, v: number): OffsetFor
     topics: topics_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -258,7 +257,7 @@ export function readOffsetForLeaderEpochResponseEpochEndOffset(
     endOffset: endOffset_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -328,7 +327,7 @@ export function readOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(
     partitions: partitions_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -388,7 +387,7 @@ export function readOffsetForLeaderEpochResponse(r: Reader, v: number): OffsetFo
     topics: topics_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -6,7 +6,6 @@ import {
   sizeArray,
   sizeFixedArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -39,7 +38,7 @@ export function readAddPartitionsToTxnRequestAddPartitionsToTxnTopic(
     partitions: partitions_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -114,7 +113,7 @@ export function readAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(
     topics: topics_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -238,7 +237,7 @@ export function readAddPartitionsToTxnRequest(r: Reader, v: number): AddPartitio
     v3AndBelowTopics: v3AndBelowTopics_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -360,7 +359,7 @@ export function readAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(
     partitionErrorCode: partitionErrorCode_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -421,7 +420,7 @@ export function readAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(
     resultsByPartition: resultsByPartition_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -489,7 +488,7 @@ export function readAddPartitionsToTxnResponseAddPartitionsToTxnResult(
     topicResults: topicResults_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -583,7 +582,7 @@ export function readAddPartitionsToTxnResponse(r: Reader, v: number): AddPartiti
     resultsByTopicV3AndBelow: resultsByTopicV3AndBelow_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -2,7 +2,6 @@
 
 import { Reader, Writer, sizeOf, type TaggedField } from "../primitives/index.ts";
 import {
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -42,7 +41,7 @@ export function readAddOffsetsToTxnRequest(r: Reader, v: number): AddOffsetsToTx
     groupId: groupId_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -107,7 +106,7 @@ export function readAddOffsetsToTxnResponse(r: Reader, v: number): AddOffsetsToT
     errorCode: errorCode_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

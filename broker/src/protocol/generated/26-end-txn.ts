@@ -2,7 +2,6 @@
 
 import { Reader, Writer, sizeOf, type TaggedField } from "../primitives/index.ts";
 import {
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -42,7 +41,7 @@ export function readEndTxnRequest(r: Reader, v: number): EndTxnRequest {
     committed: committed_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -117,7 +116,7 @@ export function readEndTxnResponse(r: Reader, v: number): EndTxnResponse {
     producerEpoch: producerEpoch_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -6,7 +6,6 @@ import {
   sizeArray,
   sizeFixedArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -39,7 +38,7 @@ export function readWriteTxnMarkersRequestWritableTxnMarkerTopic(
     partitionIndexes: partitionIndexes_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -113,7 +112,7 @@ export function readWriteTxnMarkersRequestWritableTxnMarker(
     coordinatorEpoch: coordinatorEpoch_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -174,7 +173,7 @@ export function readWriteTxnMarkersRequest(r: Reader, v: number): WriteTxnMarker
     markers: markers_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -240,7 +239,7 @@ export function readWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(
     errorCode: errorCode_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -301,7 +300,7 @@ export function readWriteTxnMarkersResponseWritableTxnMarkerTopicResult(
     partitions: partitions_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -364,7 +363,7 @@ export function readWriteTxnMarkersResponseWritableTxnMarkerResult(
     topics: topics_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -419,7 +418,7 @@ export function readWriteTxnMarkersResponse(r: Reader, v: number): WriteTxnMarke
     markers: markers_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

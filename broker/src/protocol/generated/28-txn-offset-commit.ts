@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -45,7 +44,7 @@ export function readTxnOffsetCommitRequestPartition(r: Reader, v: number): TxnOf
     committedMetadata: committedMetadata_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -105,7 +104,7 @@ export function readTxnOffsetCommitRequestTopic(r: Reader, v: number): TxnOffset
     partitions: partitions_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -188,7 +187,7 @@ export function readTxnOffsetCommitRequest(r: Reader, v: number): TxnOffsetCommi
     topics: topics_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -290,7 +289,7 @@ export function readTxnOffsetCommitResponsePartition(r: Reader, v: number): TxnO
     errorCode: errorCode_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -339,7 +338,7 @@ export function readTxnOffsetCommitResponseTopic(r: Reader, v: number): TxnOffse
     partitions: partitions_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -392,7 +391,7 @@ export function readTxnOffsetCommitResponse(r: Reader, v: number): TxnOffsetComm
     topics: topics_,
   };
   if (v >= 3) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -60,7 +59,7 @@ export function readDescribeAclsRequest(r: Reader, v: number): DescribeAclsReque
     permissionType: permissionType_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -148,7 +147,7 @@ export function readDescribeAclsResponseAclDescription(r: Reader, v: number): De
     permissionType: permissionType_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -218,7 +217,7 @@ export function readDescribeAclsResponseDescribeAclsResource(
     acls: acls_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -299,7 +298,7 @@ export function readDescribeAclsResponse(r: Reader, v: number): DescribeAclsResp
     resources: resources_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -60,7 +59,7 @@ export function readCreateAclsRequestAclCreation(r: Reader, v: number): CreateAc
     permissionType: permissionType_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -121,7 +120,7 @@ export function readCreateAclsRequest(r: Reader, v: number): CreateAclsRequest {
     creations: creations_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -184,7 +183,7 @@ export function readCreateAclsResponseAclCreationResult(r: Reader, v: number): C
     errorMessage: errorMessage_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -237,7 +236,7 @@ export function readCreateAclsResponse(r: Reader, v: number): CreateAclsResponse
     results: results_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -60,7 +59,7 @@ export function readDeleteAclsRequestDeleteAclsFilter(r: Reader, v: number): Del
     permissionType: permissionType_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -125,7 +124,7 @@ export function readDeleteAclsRequest(r: Reader, v: number): DeleteAclsRequest {
     filters: filters_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -226,7 +225,7 @@ export function readDeleteAclsResponseDeleteAclsMatchingAcl(
     permissionType: permissionType_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -311,7 +310,7 @@ export function readDeleteAclsResponseDeleteAclsFilterResult(
     matchingAcls: matchingAcls_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -373,7 +372,7 @@ export function readDeleteAclsResponse(r: Reader, v: number): DeleteAclsResponse
     filterResults: filterResults_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -7,7 +7,6 @@ import {
   sizeArray,
   writeArray,
   writeNullableArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -45,7 +44,7 @@ export function readDescribeConfigsRequestDescribeConfigsResource(
     configurationKeys: configurationKeys_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -117,7 +116,7 @@ export function readDescribeConfigsRequest(r: Reader, v: number): DescribeConfig
     includeDocumentation: includeDocumentation_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -206,7 +205,7 @@ export function readDescribeConfigsResponseDescribeConfigsSynonym(
     source: source_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -330,7 +329,7 @@ export function readDescribeConfigsResponseDescribeConfigsResourceResult(
     documentation: documentation_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -463,7 +462,7 @@ export function readDescribeConfigsResponseDescribeConfigsResult(
     configs: configs_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -529,7 +528,7 @@ export function readDescribeConfigsResponse(r: Reader, v: number): DescribeConfi
     results: results_,
   };
   if (v >= 4) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -6,7 +6,6 @@ import {
   sizeArray,
   sizeFixedArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -39,7 +38,7 @@ export function readAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(
     partitions: partitions_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -98,7 +97,7 @@ export function readAlterReplicaLogDirsRequestAlterReplicaLogDir(
     topics: topics_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -153,7 +152,7 @@ export function readAlterReplicaLogDirsRequest(r: Reader, v: number): AlterRepli
     dirs: dirs_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -219,7 +218,7 @@ export function readAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult
     errorCode: errorCode_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -280,7 +279,7 @@ export function readAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(
     partitions: partitions_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -342,7 +341,7 @@ export function readAlterReplicaLogDirsResponse(r: Reader, v: number): AlterRepl
     results: results_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

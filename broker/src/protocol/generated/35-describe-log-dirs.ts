@@ -8,7 +8,6 @@ import {
   sizeFixedArray,
   writeArray,
   writeNullableArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -41,7 +40,7 @@ export function readDescribeLogDirsRequestDescribableLogDirTopic(
     partitions: partitions_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -92,7 +91,7 @@ export function readDescribeLogDirsRequest(r: Reader, v: number): DescribeLogDir
     topics: topics_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -173,7 +172,7 @@ export function readDescribeLogDirsResponseDescribeLogDirsPartition(
     isFutureKey: isFutureKey_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -235,7 +234,7 @@ export function readDescribeLogDirsResponseDescribeLogDirsTopic(
     partitions: partitions_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -313,7 +312,7 @@ export function readDescribeLogDirsResponseDescribeLogDirsResult(
     usableBytes: usableBytes_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -398,7 +397,7 @@ export function readDescribeLogDirsResponse(r: Reader, v: number): DescribeLogDi
     results: results_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

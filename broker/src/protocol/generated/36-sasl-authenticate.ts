@@ -3,7 +3,6 @@
 import { Reader, Writer, sizeOf, type TaggedField } from "../primitives/index.ts";
 import {
   EMPTY_BUFFER,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -28,7 +27,7 @@ export function readSaslAuthenticateRequest(r: Reader, v: number): SaslAuthentic
     authBytes: authBytes_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -97,7 +96,7 @@ export function readSaslAuthenticateResponse(r: Reader, v: number): SaslAuthenti
     sessionLifetimeMs: sessionLifetimeMs_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

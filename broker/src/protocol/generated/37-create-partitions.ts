@@ -8,7 +8,6 @@ import {
   sizeFixedArray,
   writeArray,
   writeNullableArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -36,7 +35,7 @@ export function readCreatePartitionsRequestCreatePartitionsAssignment(
     brokerIds: brokerIds_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -100,7 +99,7 @@ export function readCreatePartitionsRequestCreatePartitionsTopic(
     assignments: assignments_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -172,7 +171,7 @@ export function readCreatePartitionsRequest(r: Reader, v: number): CreatePartiti
     validateOnly: validateOnly_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -247,7 +246,7 @@ export function readCreatePartitionsResponseCreatePartitionsTopicResult(
     errorMessage: errorMessage_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -305,7 +304,7 @@ export function readCreatePartitionsResponse(r: Reader, v: number): CreatePartit
     results: results_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

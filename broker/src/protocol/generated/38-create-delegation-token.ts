@@ -6,7 +6,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -39,7 +38,7 @@ export function readCreateDelegationTokenRequestCreatableRenewers(
     principalName: principalName_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -105,7 +104,7 @@ export function readCreateDelegationTokenRequest(r: Reader, v: number): CreateDe
     maxLifetimeMs: maxLifetimeMs_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -239,7 +238,7 @@ export function readCreateDelegationTokenResponse(r: Reader, v: number): CreateD
     throttleTimeMs: throttleTimeMs_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -3,7 +3,6 @@
 import { Reader, Writer, sizeOf, type TaggedField } from "../primitives/index.ts";
 import {
   EMPTY_BUFFER,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -33,7 +32,7 @@ export function readRenewDelegationTokenRequest(r: Reader, v: number): RenewDele
     renewPeriodMs: renewPeriodMs_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -99,7 +98,7 @@ export function readRenewDelegationTokenResponse(r: Reader, v: number): RenewDel
     throttleTimeMs: throttleTimeMs_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -3,7 +3,6 @@
 import { Reader, Writer, sizeOf, type TaggedField } from "../primitives/index.ts";
 import {
   EMPTY_BUFFER,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -33,7 +32,7 @@ export function readExpireDelegationTokenRequest(r: Reader, v: number): ExpireDe
     expiryTimePeriodMs: expiryTimePeriodMs_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -99,7 +98,7 @@ export function readExpireDelegationTokenResponse(r: Reader, v: number): ExpireD
     throttleTimeMs: throttleTimeMs_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -8,7 +8,6 @@ import {
   sizeArray,
   writeArray,
   writeNullableArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -41,7 +40,7 @@ export function readDescribeDelegationTokenRequestDescribeDelegationTokenOwner(
     principalName: principalName_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -94,7 +93,7 @@ export function readDescribeDelegationTokenRequest(r: Reader, v: number): Descri
     owners: owners_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -169,7 +168,7 @@ export function readDescribeDelegationTokenResponseDescribedDelegationTokenRenew
     principalName: principalName_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -270,7 +269,7 @@ export function readDescribeDelegationTokenResponseDescribedDelegationToken(
     renewers: renewers_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -373,7 +372,7 @@ export function readDescribeDelegationTokenResponse(r: Reader, v: number): Descr
     throttleTimeMs: throttleTimeMs_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

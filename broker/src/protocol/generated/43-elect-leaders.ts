@@ -8,7 +8,6 @@ import {
   sizeFixedArray,
   writeArray,
   writeNullableArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -38,7 +37,7 @@ export function readElectLeadersRequestTopicPartitions(r: Reader, v: number): El
     partitions: partitions_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -96,7 +95,7 @@ export function readElectLeadersRequest(r: Reader, v: number): ElectLeadersReque
     timeoutMs: timeoutMs_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -180,7 +179,7 @@ export function readElectLeadersResponsePartitionResult(r: Reader, v: number): E
     errorMessage: errorMessage_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -238,7 +237,7 @@ export function readElectLeadersResponseReplicaElectionResult(
     partitionResult: partitionResult_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -305,7 +304,7 @@ export function readElectLeadersResponse(r: Reader, v: number): ElectLeadersResp
     replicaElectionResults: replicaElectionResults_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -43,7 +42,7 @@ export function readIncrementalAlterConfigsRequestAlterableConfig(
     value: value_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -109,7 +108,7 @@ export function readIncrementalAlterConfigsRequestAlterConfigsResource(
     configs: configs_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -171,7 +170,7 @@ export function readIncrementalAlterConfigsRequest(r: Reader, v: number): Increm
     validateOnly: validateOnly_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -249,7 +248,7 @@ export function readIncrementalAlterConfigsResponseAlterConfigsResourceResponse(
     resourceName: resourceName_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -311,7 +310,7 @@ export function readIncrementalAlterConfigsResponse(r: Reader, v: number): Incre
     responses: responses_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -8,7 +8,6 @@ import {
   sizeFixedArray,
   writeArray,
   writeNullableArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -40,7 +39,7 @@ export function readAlterPartitionReassignmentsRequestReassignablePartition(
     partitionIndex: partitionIndex_,
     replicas: replicas_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -95,7 +94,7 @@ export function readAlterPartitionReassignmentsRequestReassignableTopic(
     name: name_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -149,7 +148,7 @@ export function readAlterPartitionReassignmentsRequest(r: Reader, v: number): Al
     timeoutMs: timeoutMs_,
     topics: topics_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -220,7 +219,7 @@ export function readAlterPartitionReassignmentsResponseReassignablePartitionResp
     errorCode: errorCode_,
     errorMessage: errorMessage_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -277,7 +276,7 @@ export function readAlterPartitionReassignmentsResponseReassignableTopicResponse
     name: name_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -347,7 +346,7 @@ export function readAlterPartitionReassignmentsResponse(r: Reader, v: number): A
     errorMessage: errorMessage_,
     responses: responses_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

@@ -8,7 +8,6 @@ import {
   sizeFixedArray,
   writeArray,
   writeNullableArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -40,7 +39,7 @@ export function readListPartitionReassignmentsRequestListPartitionReassignmentsT
     name: name_,
     partitionIndexes: partitionIndexes_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -92,7 +91,7 @@ export function readListPartitionReassignmentsRequest(r: Reader, v: number): Lis
     timeoutMs: timeoutMs_,
     topics: topics_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -175,7 +174,7 @@ export function readListPartitionReassignmentsResponseOngoingPartitionReassignme
     addingReplicas: addingReplicas_,
     removingReplicas: removingReplicas_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -234,7 +233,7 @@ export function readListPartitionReassignmentsResponseOngoingTopicReassignment(
     name: name_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -300,7 +299,7 @@ export function readListPartitionReassignmentsResponse(r: Reader, v: number): Li
     errorMessage: errorMessage_,
     topics: topics_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

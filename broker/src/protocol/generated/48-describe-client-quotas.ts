@@ -7,7 +7,6 @@ import {
   sizeArray,
   writeArray,
   writeNullableArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -45,7 +44,7 @@ export function readDescribeClientQuotasRequestComponentData(
     match: match_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -103,7 +102,7 @@ export function readDescribeClientQuotasRequest(r: Reader, v: number): DescribeC
     strict: strict_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -171,7 +170,7 @@ export function readDescribeClientQuotasResponseEntityData(
     entityName: entityName_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -227,7 +226,7 @@ export function readDescribeClientQuotasResponseValueData(r: Reader, v: number):
     value: value_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -280,7 +279,7 @@ export function readDescribeClientQuotasResponseEntryData(r: Reader, v: number):
     values: values_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -351,7 +350,7 @@ export function readDescribeClientQuotasResponse(r: Reader, v: number): Describe
     entries: entries_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

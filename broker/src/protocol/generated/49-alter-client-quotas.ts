@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -35,7 +34,7 @@ export function readAlterClientQuotasRequestEntityData(r: Reader, v: number): Al
     entityName: entityName_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -93,7 +92,7 @@ export function readAlterClientQuotasRequestOpData(r: Reader, v: number): AlterC
     remove: remove_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -144,7 +143,7 @@ export function readAlterClientQuotasRequestEntryData(r: Reader, v: number): Alt
     ops: ops_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -203,7 +202,7 @@ export function readAlterClientQuotasRequest(r: Reader, v: number): AlterClientQ
     validateOnly: validateOnly_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -268,7 +267,7 @@ export function readAlterClientQuotasResponseEntityData(r: Reader, v: number): A
     entityName: entityName_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -326,7 +325,7 @@ export function readAlterClientQuotasResponseEntryData(r: Reader, v: number): Al
     entity: entity_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
@@ -385,7 +384,7 @@ export function readAlterClientQuotasResponse(r: Reader, v: number): AlterClient
     entries: entries_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

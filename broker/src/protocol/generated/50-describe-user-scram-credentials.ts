@@ -7,7 +7,6 @@ import {
   sizeArray,
   writeArray,
   writeNullableArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -34,7 +33,7 @@ export function readDescribeUserScramCredentialsRequestUserName(
   const m: DescribeUserScramCredentialsRequestUserName = {
     name: name_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -77,7 +76,7 @@ export function readDescribeUserScramCredentialsRequest(r: Reader, v: number): D
   const m: DescribeUserScramCredentialsRequest = {
     users: users_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -144,7 +143,7 @@ export function readDescribeUserScramCredentialsResponseCredentialInfo(
     mechanism: mechanism_,
     iterations: iterations_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -209,7 +208,7 @@ export function readDescribeUserScramCredentialsResponseDescribeUserScramCredent
     errorMessage: errorMessage_,
     credentialInfos: credentialInfos_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -279,7 +278,7 @@ export function readDescribeUserScramCredentialsResponse(r: Reader, v: number): 
     errorMessage: errorMessage_,
     results: results_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

@@ -6,7 +6,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -38,7 +37,7 @@ export function readAlterUserScramCredentialsRequestScramCredentialDeletion(
     name: name_,
     mechanism: mechanism_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -106,7 +105,7 @@ export function readAlterUserScramCredentialsRequestScramCredentialUpsertion(
     salt: salt_,
     saltedPassword: saltedPassword_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -166,7 +165,7 @@ export function readAlterUserScramCredentialsRequest(r: Reader, v: number): Alte
     deletions: deletions_,
     upsertions: upsertions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -237,7 +236,7 @@ export function readAlterUserScramCredentialsResponseAlterUserScramCredentialsRe
     errorCode: errorCode_,
     errorMessage: errorMessage_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -291,7 +290,7 @@ export function readAlterUserScramCredentialsResponse(r: Reader, v: number): Alt
     throttleTimeMs: throttleTimeMs_,
     results: results_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

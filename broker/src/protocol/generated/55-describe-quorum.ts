@@ -6,7 +6,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -30,7 +29,7 @@ export function readDescribeQuorumRequestPartitionData(r: Reader, _v: number): D
   const m: DescribeQuorumRequestPartitionData = {
     partitionIndex: partitionIndex_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -74,7 +73,7 @@ export function readDescribeQuorumRequestTopicData(r: Reader, v: number): Descri
     topicName: topicName_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -115,7 +114,7 @@ export function readDescribeQuorumRequest(r: Reader, v: number): DescribeQuorumR
   const m: DescribeQuorumRequest = {
     topics: topics_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -183,7 +182,7 @@ export function readDescribeQuorumResponseReplicaState(r: Reader, v: number): De
     lastFetchTimestamp: lastFetchTimestamp_,
     lastCaughtUpTimestamp: lastCaughtUpTimestamp_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -283,7 +282,7 @@ export function readDescribeQuorumResponsePartitionData(r: Reader, v: number): D
     currentVoters: currentVoters_,
     observers: observers_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -359,7 +358,7 @@ export function readDescribeQuorumResponseTopicData(r: Reader, v: number): Descr
     topicName: topicName_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -411,7 +410,7 @@ export function readDescribeQuorumResponseListener(r: Reader, v: number): Descri
     host: host_,
     port: port_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -483,7 +482,7 @@ export function readDescribeQuorumResponseNode(r: Reader, v: number): DescribeQu
     nodeId: nodeId_,
     listeners: listeners_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -553,7 +552,7 @@ export function readDescribeQuorumResponse(r: Reader, v: number): DescribeQuorum
     topics: topics_,
     nodes: nodes_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -44,7 +43,7 @@ export function readUpdateFeaturesRequestFeatureUpdateKey(r: Reader, v: number):
     allowDowngrade: allowDowngrade_,
     upgradeType: upgradeType_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -114,7 +113,7 @@ export function readUpdateFeaturesRequest(r: Reader, v: number): UpdateFeaturesR
     featureUpdates: featureUpdates_,
     validateOnly: validateOnly_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -190,7 +189,7 @@ export function readUpdateFeaturesResponseUpdatableFeatureResult(
     errorCode: errorCode_,
     errorMessage: errorMessage_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -253,7 +252,7 @@ export function readUpdateFeaturesResponse(r: Reader, v: number): UpdateFeatures
     errorMessage: errorMessage_,
     results: results_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -34,7 +33,7 @@ export function readDescribeClusterRequest(r: Reader, v: number): DescribeCluste
     includeClusterAuthorizedOperations: includeClusterAuthorizedOperations_,
     endpointType: endpointType_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -109,7 +108,7 @@ export function readDescribeClusterResponseDescribeClusterBroker(
     port: port_,
     rack: rack_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -193,7 +192,7 @@ export function readDescribeClusterResponse(r: Reader, v: number): DescribeClust
     brokers: brokers_,
     clusterAuthorizedOperations: clusterAuthorizedOperations_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

@@ -6,7 +6,6 @@ import {
   sizeArray,
   sizeFixedArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -35,7 +34,7 @@ export function readDescribeProducersRequestTopicRequest(r: Reader, _v: number):
     name: name_,
     partitionIndexes: partitionIndexes_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -76,7 +75,7 @@ export function readDescribeProducersRequest(r: Reader, v: number): DescribeProd
   const m: DescribeProducersRequest = {
     topics: topics_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -150,7 +149,7 @@ export function readDescribeProducersResponseProducerState(
     coordinatorEpoch: coordinatorEpoch_,
     currentTxnStartOffset: currentTxnStartOffset_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -220,7 +219,7 @@ export function readDescribeProducersResponsePartitionResponse(
     errorMessage: errorMessage_,
     activeProducers: activeProducers_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -281,7 +280,7 @@ export function readDescribeProducersResponseTopicResponse(
     name: name_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -335,7 +334,7 @@ export function readDescribeProducersResponse(r: Reader, v: number): DescribePro
     throttleTimeMs: throttleTimeMs_,
     topics: topics_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

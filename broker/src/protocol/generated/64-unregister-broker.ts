@@ -2,7 +2,6 @@
 
 import { Reader, Writer, sizeOf, type TaggedField } from "../primitives/index.ts";
 import {
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -26,7 +25,7 @@ export function readUnregisterBrokerRequest(r: Reader, _v: number): UnregisterBr
   const m: UnregisterBrokerRequest = {
     brokerId: brokerId_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -84,7 +83,7 @@ export function readUnregisterBrokerResponse(r: Reader, _v: number): UnregisterB
     errorCode: errorCode_,
     errorMessage: errorMessage_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

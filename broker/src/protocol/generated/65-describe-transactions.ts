@@ -6,7 +6,6 @@ import {
   sizeArray,
   sizeFixedArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -30,7 +29,7 @@ export function readDescribeTransactionsRequest(r: Reader, _v: number): Describe
   const m: DescribeTransactionsRequest = {
     transactionalIds: transactionalIds_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -84,7 +83,7 @@ export function readDescribeTransactionsResponseTopicData(
     topic: topic_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -160,7 +159,7 @@ export function readDescribeTransactionsResponseTransactionState(
     producerEpoch: producerEpoch_,
     topics: topics_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -225,7 +224,7 @@ export function readDescribeTransactionsResponse(r: Reader, v: number): Describe
     throttleTimeMs: throttleTimeMs_,
     transactionStates: transactionStates_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

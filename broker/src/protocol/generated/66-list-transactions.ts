@@ -6,7 +6,6 @@ import {
   sizeArray,
   sizeFixedArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -40,7 +39,7 @@ export function readListTransactionsRequest(r: Reader, v: number): ListTransacti
     producerIdFilters: producerIdFilters_,
     durationFilter: durationFilter_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -110,7 +109,7 @@ export function readListTransactionsResponseTransactionState(
     producerId: producerId_,
     transactionState: transactionState_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -170,7 +169,7 @@ export function readListTransactionsResponse(r: Reader, v: number): ListTransact
     unknownStateFilters: unknownStateFilters_,
     transactionStates: transactionStates_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

@@ -10,7 +10,6 @@ import {
   writeArray,
   writeNullableArray,
   writeNullableStruct,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -42,7 +41,7 @@ export function readConsumerGroupHeartbeatRequestTopicPartitions(
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -134,7 +133,7 @@ export function readConsumerGroupHeartbeatRequest(r: Reader, v: number): Consume
     serverAssignor: serverAssignor_,
     topicPartitions: topicPartitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -228,7 +227,7 @@ export function readConsumerGroupHeartbeatResponseTopicPartitions(
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -276,7 +275,7 @@ export function readConsumerGroupHeartbeatResponseAssignment(
   const m: ConsumerGroupHeartbeatResponseAssignment = {
     topicPartitions: topicPartitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -353,7 +352,7 @@ export function readConsumerGroupHeartbeatResponse(r: Reader, v: number): Consum
     heartbeatIntervalMs: heartbeatIntervalMs_,
     assignment: assignment_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

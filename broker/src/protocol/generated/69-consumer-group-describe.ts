@@ -7,7 +7,6 @@ import {
   sizeArray,
   sizeFixedArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -36,7 +35,7 @@ export function readConsumerGroupDescribeRequest(r: Reader, _v: number): Consume
     groupIds: groupIds_,
     includeAuthorizedOperations: includeAuthorizedOperations_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -99,7 +98,7 @@ export function readConsumerGroupDescribeResponseTopicPartitions(
     topicName: topicName_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -149,7 +148,7 @@ export function readConsumerGroupDescribeResponseAssignment(
   const m: ConsumerGroupDescribeResponseAssignment = {
     topicPartitions: topicPartitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -241,7 +240,7 @@ export function readConsumerGroupDescribeResponseMember(r: Reader, v: number): C
     assignment: assignment_,
     targetAssignment: targetAssignment_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -342,7 +341,7 @@ export function readConsumerGroupDescribeResponseDescribedGroup(
     members: members_,
     authorizedOperations: authorizedOperations_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -410,7 +409,7 @@ export function readConsumerGroupDescribeResponse(r: Reader, v: number): Consume
     throttleTimeMs: throttleTimeMs_,
     groups: groups_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

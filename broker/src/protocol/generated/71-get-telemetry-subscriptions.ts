@@ -7,7 +7,6 @@ import {
   sizeArray,
   sizeFixedArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -31,7 +30,7 @@ export function readGetTelemetrySubscriptionsRequest(r: Reader, _v: number): Get
   const m: GetTelemetrySubscriptionsRequest = {
     clientInstanceId: clientInstanceId_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -123,7 +122,7 @@ export function readGetTelemetrySubscriptionsResponse(r: Reader, _v: number): Ge
     deltaTemporality: deltaTemporality_,
     requestedMetrics: requestedMetrics_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

@@ -4,7 +4,6 @@ import { Reader, Writer, sizeOf, type TaggedField } from "../primitives/index.ts
 import {
   EMPTY_BUFFER,
   ZERO_UUID,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -48,7 +47,7 @@ export function readPushTelemetryRequest(r: Reader, _v: number): PushTelemetryRe
     compressionType: compressionType_,
     metrics: metrics_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -109,7 +108,7 @@ export function readPushTelemetryResponse(r: Reader, _v: number): PushTelemetryR
     throttleTimeMs: throttleTimeMs_,
     errorCode: errorCode_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

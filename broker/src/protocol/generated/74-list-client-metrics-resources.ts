@@ -5,7 +5,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -22,7 +21,7 @@ export function defaultListClientMetricsResourcesRequest(): ListClientMetricsRes
 
 export function readListClientMetricsResourcesRequest(r: Reader, _v: number): ListClientMetricsResourcesRequest {
   const m: ListClientMetricsResourcesRequest = {};
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -75,7 +74,7 @@ export function readListClientMetricsResourcesResponseClientMetricsResource(
   const m: ListClientMetricsResourcesResponseClientMetricsResource = {
     name: name_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -130,7 +129,7 @@ export function readListClientMetricsResourcesResponse(r: Reader, v: number): Li
     errorCode: errorCode_,
     clientMetricsResources: clientMetricsResources_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

@@ -10,7 +10,6 @@ import {
   writeArray,
   writeNullableArray,
   writeNullableStruct,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -37,7 +36,7 @@ export function readDescribeTopicPartitionsRequestTopicRequest(
   const m: DescribeTopicPartitionsRequestTopicRequest = {
     name: name_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -85,7 +84,7 @@ export function readDescribeTopicPartitionsRequestCursor(r: Reader, _v: number):
     topicName: topicName_,
     partitionIndex: partitionIndex_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -137,7 +136,7 @@ export function readDescribeTopicPartitionsRequest(r: Reader, v: number): Descri
     responsePartitionLimit: responsePartitionLimit_,
     cursor: cursor_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -236,7 +235,7 @@ export function readDescribeTopicPartitionsResponsePartition(
     lastKnownElr: lastKnownElr_,
     offlineReplicas: offlineReplicas_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -320,7 +319,7 @@ export function readDescribeTopicPartitionsResponseTopic(r: Reader, v: number): 
     partitions: partitions_,
     topicAuthorizedOperations: topicAuthorizedOperations_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -382,7 +381,7 @@ export function readDescribeTopicPartitionsResponseCursor(
     topicName: topicName_,
     partitionIndex: partitionIndex_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -437,7 +436,7 @@ export function readDescribeTopicPartitionsResponse(r: Reader, v: number): Descr
     topics: topics_,
     nextCursor: nextCursor_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

@@ -10,7 +10,6 @@ import {
   writeArray,
   writeNullableArray,
   writeNullableStruct,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -54,7 +53,7 @@ export function readShareGroupHeartbeatRequest(r: Reader, _v: number): ShareGrou
     rackId: rackId_,
     subscribedTopicNames: subscribedTopicNames_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -121,7 +120,7 @@ export function readShareGroupHeartbeatResponseTopicPartitions(
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -166,7 +165,7 @@ export function readShareGroupHeartbeatResponseAssignment(r: Reader, v: number):
   const m: ShareGroupHeartbeatResponseAssignment = {
     topicPartitions: topicPartitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -240,7 +239,7 @@ export function readShareGroupHeartbeatResponse(r: Reader, v: number): ShareGrou
     heartbeatIntervalMs: heartbeatIntervalMs_,
     assignment: assignment_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

@@ -7,7 +7,6 @@ import {
   sizeArray,
   sizeFixedArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -36,7 +35,7 @@ export function readShareGroupDescribeRequest(r: Reader, _v: number): ShareGroup
     groupIds: groupIds_,
     includeAuthorizedOperations: includeAuthorizedOperations_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -99,7 +98,7 @@ export function readShareGroupDescribeResponseTopicPartitions(
     topicName: topicName_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -146,7 +145,7 @@ export function readShareGroupDescribeResponseAssignment(r: Reader, v: number): 
   const m: ShareGroupDescribeResponseAssignment = {
     topicPartitions: topicPartitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -220,7 +219,7 @@ export function readShareGroupDescribeResponseMember(r: Reader, v: number): Shar
     subscribedTopicNames: subscribedTopicNames_,
     assignment: assignment_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -311,7 +310,7 @@ export function readShareGroupDescribeResponseDescribedGroup(
     members: members_,
     authorizedOperations: authorizedOperations_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -379,7 +378,7 @@ export function readShareGroupDescribeResponse(r: Reader, v: number): ShareGroup
     throttleTimeMs: throttleTimeMs_,
     groups: groups_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

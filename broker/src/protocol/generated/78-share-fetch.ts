@@ -7,7 +7,6 @@ import {
   sizeArray,
   sizeFixedArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -44,7 +43,7 @@ export function readShareFetchRequestAcknowledgementBatch(
     lastOffset: lastOffset_,
     acknowledgeTypes: acknowledgeTypes_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -101,7 +100,7 @@ export function readShareFetchRequestFetchPartition(r: Reader, v: number): Share
     partitionMaxBytes: partitionMaxBytes_,
     acknowledgementBatches: acknowledgementBatches_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -150,7 +149,7 @@ export function readShareFetchRequestFetchTopic(r: Reader, v: number): ShareFetc
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -197,7 +196,7 @@ export function readShareFetchRequestForgottenTopic(r: Reader, _v: number): Shar
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -270,7 +269,7 @@ export function readShareFetchRequest(r: Reader, v: number): ShareFetchRequest {
     topics: topics_,
     forgottenTopicsData: forgottenTopicsData_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -343,7 +342,7 @@ export function readShareFetchResponseLeaderIdAndEpoch(r: Reader, _v: number): S
     leaderId: leaderId_,
     leaderEpoch: leaderEpoch_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -395,7 +394,7 @@ export function readShareFetchResponseAcquiredRecords(r: Reader, _v: number): Sh
     lastOffset: lastOffset_,
     deliveryCount: deliveryCount_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -473,7 +472,7 @@ export function readShareFetchResponsePartitionData(r: Reader, v: number): Share
     records: records_,
     acquiredRecords: acquiredRecords_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -535,7 +534,7 @@ export function readShareFetchResponseShareFetchableTopicResponse(
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -599,7 +598,7 @@ export function readShareFetchResponseNodeEndpoint(r: Reader, _v: number): Share
     port: port_,
     rack: rack_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -661,7 +660,7 @@ export function readShareFetchResponse(r: Reader, v: number): ShareFetchResponse
     responses: responses_,
     nodeEndpoints: nodeEndpoints_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

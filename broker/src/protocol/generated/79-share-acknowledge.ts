@@ -7,7 +7,6 @@ import {
   sizeArray,
   sizeFixedArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -44,7 +43,7 @@ export function readShareAcknowledgeRequestAcknowledgementBatch(
     lastOffset: lastOffset_,
     acknowledgeTypes: acknowledgeTypes_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -101,7 +100,7 @@ export function readShareAcknowledgeRequestAcknowledgePartition(
     partitionIndex: partitionIndex_,
     acknowledgementBatches: acknowledgementBatches_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -158,7 +157,7 @@ export function readShareAcknowledgeRequestAcknowledgeTopic(
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -222,7 +221,7 @@ export function readShareAcknowledgeRequest(r: Reader, v: number): ShareAcknowle
     shareSessionEpoch: shareSessionEpoch_,
     topics: topics_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -288,7 +287,7 @@ export function readShareAcknowledgeResponseLeaderIdAndEpoch(
     leaderId: leaderId_,
     leaderEpoch: leaderEpoch_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -347,7 +346,7 @@ export function readShareAcknowledgeResponsePartitionData(r: Reader, v: number):
     errorMessage: errorMessage_,
     currentLeader: currentLeader_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -401,7 +400,7 @@ export function readShareAcknowledgeResponseShareAcknowledgeTopicResponse(
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -465,7 +464,7 @@ export function readShareAcknowledgeResponseNodeEndpoint(r: Reader, _v: number):
     port: port_,
     rack: rack_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -531,7 +530,7 @@ export function readShareAcknowledgeResponse(r: Reader, v: number): ShareAcknowl
     responses: responses_,
     nodeEndpoints: nodeEndpoints_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

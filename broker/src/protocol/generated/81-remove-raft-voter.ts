@@ -3,7 +3,6 @@
 import { Reader, Writer, sizeOf, type TaggedField } from "../primitives/index.ts";
 import {
   ZERO_UUID,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -36,7 +35,7 @@ export function readRemoveRaftVoterRequest(r: Reader, _v: number): RemoveRaftVot
     voterId: voterId_,
     voterDirectoryId: voterDirectoryId_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -98,7 +97,7 @@ export function readRemoveRaftVoterResponse(r: Reader, _v: number): RemoveRaftVo
     errorCode: errorCode_,
     errorMessage: errorMessage_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

@@ -6,7 +6,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -38,7 +37,7 @@ export function readReadShareGroupStateRequestPartitionData(
     partition: partition_,
     leaderEpoch: leaderEpoch_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -91,7 +90,7 @@ export function readReadShareGroupStateRequestReadStateData(
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -145,7 +144,7 @@ export function readReadShareGroupStateRequest(r: Reader, v: number): ReadShareG
     groupId: groupId_,
     topics: topics_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -217,7 +216,7 @@ export function readReadShareGroupStateResponseStateBatch(
     deliveryState: deliveryState_,
     deliveryCount: deliveryCount_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -293,7 +292,7 @@ export function readReadShareGroupStateResponsePartitionResult(
     startOffset: startOffset_,
     stateBatches: stateBatches_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -358,7 +357,7 @@ export function readReadShareGroupStateResponseReadStateResult(
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -407,7 +406,7 @@ export function readReadShareGroupStateResponse(r: Reader, v: number): ReadShare
   const m: ReadShareGroupStateResponse = {
     results: results_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

@@ -6,7 +6,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -48,7 +47,7 @@ export function readWriteShareGroupStateRequestStateBatch(
     deliveryState: deliveryState_,
     deliveryCount: deliveryCount_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -119,7 +118,7 @@ export function readWriteShareGroupStateRequestPartitionData(
     startOffset: startOffset_,
     stateBatches: stateBatches_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -182,7 +181,7 @@ export function readWriteShareGroupStateRequestWriteStateData(
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -236,7 +235,7 @@ export function readWriteShareGroupStateRequest(r: Reader, v: number): WriteShar
     groupId: groupId_,
     topics: topics_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -303,7 +302,7 @@ export function readWriteShareGroupStateResponsePartitionResult(
     errorCode: errorCode_,
     errorMessage: errorMessage_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -358,7 +357,7 @@ export function readWriteShareGroupStateResponseWriteStateResult(
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -407,7 +406,7 @@ export function readWriteShareGroupStateResponse(r: Reader, v: number): WriteSha
   const m: WriteShareGroupStateResponse = {
     results: results_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

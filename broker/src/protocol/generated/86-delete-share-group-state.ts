@@ -6,7 +6,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -33,7 +32,7 @@ export function readDeleteShareGroupStateRequestPartitionData(
   const m: DeleteShareGroupStateRequestPartitionData = {
     partition: partition_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -84,7 +83,7 @@ export function readDeleteShareGroupStateRequestDeleteStateData(
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -138,7 +137,7 @@ export function readDeleteShareGroupStateRequest(r: Reader, v: number): DeleteSh
     groupId: groupId_,
     topics: topics_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -205,7 +204,7 @@ export function readDeleteShareGroupStateResponsePartitionResult(
     errorCode: errorCode_,
     errorMessage: errorMessage_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -260,7 +259,7 @@ export function readDeleteShareGroupStateResponseDeleteStateResult(
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -309,7 +308,7 @@ export function readDeleteShareGroupStateResponse(r: Reader, v: number): DeleteS
   const m: DeleteShareGroupStateResponse = {
     results: results_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

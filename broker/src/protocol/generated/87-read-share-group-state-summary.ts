@@ -6,7 +6,6 @@ import {
   readArray,
   sizeArray,
   writeArray,
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -38,7 +37,7 @@ export function readReadShareGroupStateSummaryRequestPartitionData(
     partition: partition_,
     leaderEpoch: leaderEpoch_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -91,7 +90,7 @@ export function readReadShareGroupStateSummaryRequestReadStateSummaryData(
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -145,7 +144,7 @@ export function readReadShareGroupStateSummaryRequest(r: Reader, v: number): Rea
     groupId: groupId_,
     topics: topics_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -226,7 +225,7 @@ export function readReadShareGroupStateSummaryResponsePartitionResult(
     stateEpoch: stateEpoch_,
     startOffset: startOffset_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -285,7 +284,7 @@ export function readReadShareGroupStateSummaryResponseReadStateSummaryResult(
     topicId: topicId_,
     partitions: partitions_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;
@@ -336,7 +335,7 @@ export function readReadShareGroupStateSummaryResponse(r: Reader, v: number): Re
   const m: ReadShareGroupStateSummaryResponse = {
     results: results_,
   };
-  readTaggedFields(r, (tag, r) => {
+  r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
   });
   return m;

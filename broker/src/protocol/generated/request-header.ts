@@ -2,7 +2,6 @@
 
 import { Reader, Writer, sizeOf, type TaggedField } from "../primitives/index.ts";
 import {
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -42,7 +41,7 @@ export function readRequestHeader(r: Reader, v: number): RequestHeader {
     clientId: clientId_,
   };
   if (v >= 2) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }

@@ -2,7 +2,6 @@
 
 import { Reader, Writer, type TaggedField } from "../primitives/index.ts";
 import {
-  readTaggedFields,
   sizeUnknownTaggedFields,
   writeUnknownTaggedFields,
   defineMessage,
@@ -27,7 +26,7 @@ export function readResponseHeader(r: Reader, v: number): ResponseHeader {
     correlationId: correlationId_,
   };
   if (v >= 1) {
-    readTaggedFields(r, (tag, r) => {
+    r.taggedSection((tag, r) => {
       (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
     });
   }
