@@ -27,8 +27,9 @@ export interface RequestContext {
 export const OPERATIONS_NOT_REQUESTED = -2147483648;
 
 /**
- * One Kafka API. `minVersion`-`maxVersion` is what ApiVersions advertises; versions in `refusedVersions` are advertised
- * for old clients' feature checks but answered with UNSUPPORTED_VERSION by the handler itself.
+ * One Kafka API. `minVersion`-`maxVersion` is what ApiVersions advertises and what the dispatcher lets through; a
+ * handler that advertises versions it does not serve (Produce v0-2, for old clients' feature checks) answers them with
+ * UNSUPPORTED_VERSION itself.
  */
 export interface Handler<Req, Res> {
   readonly apiKey: number;

@@ -6,7 +6,7 @@ import type { TopicRegistry } from "../metadata/topic-registry.ts";
 import type { PartitionManager } from "../partitions/partition-manager.ts";
 import type { ProducerIdAllocator } from "../partitions/producer-ids.ts";
 
-/** The domain services request handlers work with; main.ts builds them, tests can build them in-process. */
+/** The domain services request handlers work with; startBroker (broker.ts) builds them, for main.ts and in-process tests. */
 export interface BrokerServices {
   readonly config: BrokerConfig;
   readonly clusterId: string;
