@@ -78,6 +78,71 @@ export default tseslint.config(
               group: ["node:net", "node:tls", "**/network/*", "**/network/**"],
               message: "Request handlers never touch sockets.",
             },
+            {
+              group: ["**/raft/*", "**/raft/**", "**/quorum/*", "**/quorum/**"],
+              message: "Handlers read the metadata image and forward writes; they never drive the quorum (ADR 22).",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The Raft core is sans-I/O (ADR 22): the simulation and the real driver feed it messages, ticks and flush
+    // completions, and carry out the writes and sends it returns. Randomness is injected, so no node:crypto either.
+    files: ["broker/src/raft/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["node:*"], message: "The Raft core does no I/O and reads no clock or randomness." },
+            {
+              group: ["../*", "!../raft/*"],
+              message: "The Raft core imports only itself; wire mapping is quorum/'s job.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The controller turns commands into metadata records; it decides from an image and does no I/O (ADR 22).
+    files: ["broker/src/controller/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["node:fs", "node:fs/*", "node:net", "node:tls", "node:timers", "node:child_process", "node:http"],
+              message: "The controller is pure: commands in, records out.",
+            },
+            {
+              group: ["**/network/**", "**/handlers/**", "**/quorum/**", "**/log/**"],
+              message: "The controller sees only the image, record types and the raft core's types.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The metadata image is built by applying committed records; it is a pure value (ADR 22).
+    files: ["broker/src/metadata/image/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["node:fs", "node:fs/*", "node:net", "node:tls", "node:timers", "node:child_process", "node:http"],
+              message: "The metadata image is a pure value.",
+            },
+            {
+              group: ["**/network/**", "**/handlers/**", "**/controller/**", "**/quorum/**", "**/raft/**"],
+              message: "The image depends only on record types.",
+            },
           ],
         },
       ],
