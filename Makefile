@@ -3,11 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NODE_STAMP := node_modules/.stamp
 
-.PHONY: help setup build run test lint format-check typecheck unit gen gen-check bench clean
+.PHONY: help setup build run test test-fresh lint format-check typecheck unit gen gen-check bench clean
 
 help:
 	@echo "make run    start one broker on 127.0.0.1:9092 (data in ./data)"
 	@echo "make test   lint, format check, type-check, gen-check and every test tier this machine can run"
+	@echo "make test-fresh   make run and make test from a clean clone with every cache empty (E2E=1 adds make e2e)"
 	@echo "make setup | build | bench | gen | gen-check | clean"
 
 $(NODE_STAMP): package.json package-lock.json broker/package.json operator/package.json e2e/package.json
@@ -38,6 +39,11 @@ unit: build
 	npx vitest run
 
 test: gen-check crds-check lint format-check typecheck k8s-tools-api k8s-tools-helm manifests-check unit
+
+# The fresh-machine rehearsal (e2e/fresh/rehearse.sh): a clean clone of HEAD, every user-level cache the project uses
+# pointed at new empty directories, make run then make test (and make e2e with E2E=1), with each phase's wall time.
+test-fresh:
+	e2e/fresh/rehearse.sh $(if $(filter 1,$(E2E)),--e2e)
 
 run: build
 	exec node broker/bin/tributary-broker --config broker/config/server.properties
@@ -100,12 +106,12 @@ manifests-check: setup k8s-tools-helm
 k8s-tools-helm:
 	@source e2e/k8s-tools/versions.env; \
 	if [[ -n "$${TRIBUTARY_K8S_BIN:-}" ]]; then test -x "$$TRIBUTARY_K8S_BIN/helm" || { echo "TRIBUTARY_K8S_BIN has no helm" >&2; exit 1; }; exit 0; fi; \
-	out="$${TRIBUTARY_K8S_CACHE:-$$HOME/.cache/tributary/k8s}/$$K8S_VERSION/bin"; \
+	cache="$${TRIBUTARY_CACHE:-$$HOME/.cache/tributary}"; out="$${TRIBUTARY_K8S_CACHE:-$$cache/k8s}/$$K8S_VERSION/bin"; \
 	if [[ -x "$$out/helm" ]]; then exit 0; fi; \
 	minor="$${K8S_VERSION#v1.}"; minor="$${minor%%.*}"; kv=""; \
 	for p in chartutil lint/rules; do kv+=" -X helm.sh/helm/v3/pkg/$$p.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/$$p.k8sVersionMinor=$$minor"; done; \
 	mkdir -p "$$out" && echo "[k8s-tools] helm $$HELM_VERSION: building" >&2 && cd e2e/k8s-tools/helm && \
-	GOMODCACHE="$${TRIBUTARY_GOMODCACHE:-$$HOME/.cache/tributary/go/mod}" GOCACHE="$${TRIBUTARY_GOCACHE:-$$HOME/.cache/tributary/go/build}" \
+	GOMODCACHE="$${TRIBUTARY_GOMODCACHE:-$$cache/go/mod}" GOCACHE="$${TRIBUTARY_GOCACHE:-$$cache/go/build}" \
 	GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=0 nice -n 19 go build -trimpath \
 	  -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$$HELM_VERSION $$kv" -o "$$out/.helm.tmp" helm.sh/helm/v3/cmd/helm && \
 	mv -f "$$out/.helm.tmp" "$$out/helm"

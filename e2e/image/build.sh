@@ -14,7 +14,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 # shellcheck source=versions.env
 source "$HERE/versions.env"
-CACHE="${TRIBUTARY_IMAGE_CACHE:-$HOME/.cache/tributary/images}"
+CACHE="${TRIBUTARY_IMAGE_CACHE:-${TRIBUTARY_CACHE:-$HOME/.cache/tributary}/images}"
 OUT_DIR="$REPO/.cache/images"
 TAG="${IMAGE_TAG:-dev}"
 IMAGES=("$@")

@@ -3,7 +3,7 @@
 #
 #   e2e/k8s-tools/build.sh [TIER]      TIER = api | sim | local | all (default all)
 #
-# Output: ${TRIBUTARY_K8S_CACHE:-~/.cache/tributary/k8s}/<K8S_VERSION>/bin
+# Output: ${TRIBUTARY_K8S_CACHE:-${TRIBUTARY_CACHE:-~/.cache/tributary}/k8s}/<K8S_VERSION>/bin
 # Each binary is rebuilt only when its stamp (tool version + hash of its wrapper module's go.mod/go.sum + build flags)
 # changed, so a second run is a no-op. With TRIBUTARY_K8S_BIN set, nothing is built: the script only checks that the
 # directory holds the binaries the tier needs (bring your own binaries, as envtest's KUBEBUILDER_ASSETS).
@@ -42,12 +42,13 @@ if [[ -n "${TRIBUTARY_K8S_BIN:-}" ]]; then
   exit 0
 fi
 
-CACHE_ROOT="${TRIBUTARY_K8S_CACHE:-$HOME/.cache/tributary/k8s}"
+TRIBUTARY_CACHE="${TRIBUTARY_CACHE:-$HOME/.cache/tributary}"
+CACHE_ROOT="${TRIBUTARY_K8S_CACHE:-$TRIBUTARY_CACHE/k8s}"
 OUT="$CACHE_ROOT/$K8S_VERSION/bin"
 mkdir -p "$OUT"
 
-export GOMODCACHE="${TRIBUTARY_GOMODCACHE:-$HOME/.cache/tributary/go/mod}"
-export GOCACHE="${TRIBUTARY_GOCACHE:-$HOME/.cache/tributary/go/build}"
+export GOMODCACHE="${TRIBUTARY_GOMODCACHE:-$TRIBUTARY_CACHE/go/mod}"
+export GOCACHE="${TRIBUTARY_GOCACHE:-$TRIBUTARY_CACHE/go/build}"
 export GOTOOLCHAIN=local
 export GOFLAGS="-mod=readonly -buildvcs=false"
 export GOMAXPROCS="${GOMAXPROCS:-2}"

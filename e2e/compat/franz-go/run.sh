@@ -36,7 +36,7 @@ module_dir="$(cd "$scratch" && go mod download -json "github.com/twmb/franz-go@$
 
 # The module cache is read-only; go test wants a writable module root. A stable copy per version lets the Go build
 # cache hit on the next run (compiled paths are part of the cache key).
-src="${XDG_CACHE_HOME:-$HOME/.cache}/tributary/franz-go/$FRANZ_GO_VERSION"
+src="${TRIBUTARY_CACHE:-$HOME/.cache/tributary}/franz-go/$FRANZ_GO_VERSION"
 if [[ ! -f "$src/.complete" ]]; then
   rm -rf "$src"
   mkdir -p "$(dirname "$src")"

@@ -4,7 +4,7 @@
 // behind the usual kube-dns Service IP. Needs root; one local cluster per machine at a time (a lock file enforces it).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
-import { homedir, networkInterfaces } from "node:os";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import {
   POD_CIDR,
@@ -20,7 +20,7 @@ import {
 } from "./cluster.ts";
 import { kubeconfigYaml } from "./pki.ts";
 import { freePort, logTail, mountsUnder, pidsMentioning, pollUntil, run, startProcess } from "./proc.ts";
-import { binDir, k8sToolsDir, requireBinaries, versions } from "./tools.ts";
+import { binDir, k8sToolsDir, requireBinaries, tributaryCache, versions } from "./tools.ts";
 
 export const NODE_NAME = "tributary-local";
 export const NODE_POD_SUBNET = "10.244.0.0/24";
@@ -88,7 +88,7 @@ function pauseImage(): string {
 
 /** The pause image as an OCI archive built from the pause binary, cached next to the binaries. */
 async function pauseImageArchive(bin: (name: string) => string): Promise<string> {
-  const cacheDir = join(homedir(), ".cache", "tributary", "images");
+  const cacheDir = process.env["TRIBUTARY_IMAGE_CACHE"] ?? join(tributaryCache(), "images");
   const archive = join(cacheDir, `pause-${versions()["PAUSE_VERSION"] ?? "3.10.1"}.oci.tar`);
   if (existsSync(archive)) return archive;
   mkdirSync(cacheDir, { recursive: true });

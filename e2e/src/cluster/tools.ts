@@ -42,12 +42,17 @@ export function versions(): Readonly<Record<string, string>> {
   return out;
 }
 
+/** The project's own cache: $TRIBUTARY_CACHE, or ~/.cache/tributary (what the install scripts use too). */
+export function tributaryCache(env: NodeJS.ProcessEnv = process.env): string {
+  return env["TRIBUTARY_CACHE"] ?? join(homedir(), ".cache", "tributary");
+}
+
 export function binDir(env: NodeJS.ProcessEnv = process.env): string {
   const own = env["TRIBUTARY_K8S_BIN"];
   if (own !== undefined && own !== "") return own;
   const k8s = versions()["K8S_VERSION"];
   if (k8s === undefined) throw new Error("cluster: K8S_VERSION missing from e2e/k8s-tools/versions.env");
-  const cache = env["TRIBUTARY_K8S_CACHE"] ?? join(homedir(), ".cache", "tributary", "k8s");
+  const cache = env["TRIBUTARY_K8S_CACHE"] ?? join(tributaryCache(env), "k8s");
   return join(cache, k8s, "bin");
 }
 
