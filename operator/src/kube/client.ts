@@ -203,7 +203,8 @@ export class KubeClient {
   /**
    * Streams watch events from `resourceVersion` until the server closes the stream, the signal aborts, or an error.
    * Resolves normally on a clean close (re-watch from the last seen version); rejects with ApiError 410 when that version
-   * is too old (re-list).
+   * is too old (re-list), and with WatchStreamError when a line is not a watch event or `onEvent` throws (re-list: the
+   * event that line held is lost).
    */
   async watch<T extends KubeObject>(
     type: ResourceType,
@@ -234,6 +235,11 @@ export class KubeClient {
         }
         let buffered = "";
         let failed = false;
+        const fail = (err: Error): void => {
+          failed = true;
+          reject(err);
+          res.destroy();
+        };
         res.setEncoding("utf8");
         res.on("data", (chunk: string) => {
           buffered += chunk;
@@ -242,14 +248,24 @@ export class KubeClient {
             const line = buffered.slice(0, nl).trim();
             buffered = buffered.slice(nl + 1);
             if (line === "") continue;
-            const event = JSON.parse(line) as { type: WatchEventType; object: T & Status };
-            if (event.type === "ERROR") {
-              failed = true;
-              reject(apiErrorFrom(event.object.code ?? 500, JSON.stringify(event.object)));
-              res.destroy();
+            // This runs in a stream callback: anything thrown here would be an uncaught exception that ends the
+            // process, so a bad line or a throwing handler ends this watch instead (the caller re-lists).
+            const event = parseWatchLine<T>(line);
+            if (event instanceof WatchStreamError) {
+              fail(event);
               return;
             }
-            onEvent(event.type, event.object);
+            if (event.type === "ERROR") {
+              const status = event.object as Status;
+              fail(apiErrorFrom(status.code ?? 500, JSON.stringify(status)));
+              return;
+            }
+            try {
+              onEvent(event.type, event.object);
+            } catch (err) {
+              fail(new WatchStreamError(`the watch event handler threw: ${String(err)}`, { cause: err }));
+              return;
+            }
           }
         });
         res.on("end", () => resolve());
@@ -325,6 +341,35 @@ function pathOf(
   if (subresource !== undefined) path += `/${subresource}`;
   const qs = query?.toString() ?? "";
   return qs === "" ? path : `${path}?${qs}`;
+}
+
+/** A watch stream that cannot be followed any further (a line that is not a watch event); the caller re-lists. */
+export class WatchStreamError extends Error {
+  override name = "WatchStreamError";
+}
+
+const WATCH_EVENT_TYPES: ReadonlySet<string> = new Set(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]);
+
+/** One line of a watch stream as an event, or the reason it is not one (with the start of the line for the log). */
+export function parseWatchLine<T extends KubeObject>(
+  line: string,
+): { type: WatchEventType; object: T } | WatchStreamError {
+  const excerpt = line.length > 200 ? `${line.slice(0, 200)}...` : line;
+  let event: unknown;
+  try {
+    event = JSON.parse(line);
+  } catch (err) {
+    return new WatchStreamError(`malformed watch event (not JSON): ${excerpt}`, { cause: err });
+  }
+  const { type, object } = (event ?? {}) as { type?: unknown; object?: unknown };
+  if (typeof type !== "string" || !WATCH_EVENT_TYPES.has(type) || typeof object !== "object" || object === null) {
+    return new WatchStreamError(`malformed watch event (no known type and object): ${excerpt}`);
+  }
+  const metadata = (object as { metadata?: unknown }).metadata;
+  if (type !== "ERROR" && (typeof metadata !== "object" || metadata === null)) {
+    return new WatchStreamError(`malformed watch event (object without metadata): ${excerpt}`);
+  }
+  return { type: type as WatchEventType, object: object as T };
 }
 
 function apiErrorFrom(code: number, text: string, what = "request"): ApiError {

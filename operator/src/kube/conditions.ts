@@ -16,11 +16,11 @@ export function setCondition(conditions: readonly Condition[], next: ConditionIn
     : conditions.map((c) => (c.type === next.type ? updated : c));
 }
 
-export function removeCondition(conditions: readonly Condition[], type: string): Condition[] {
-  return conditions.filter((c) => c.type !== type);
-}
-
-export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+/** The condition of `type`; generic so that the API's status types (zod output) work as well as Condition. */
+export function findCondition<C extends { type: string }>(
+  conditions: readonly C[] | undefined,
+  type: string,
+): C | undefined {
   return conditions?.find((c) => c.type === type);
 }
 

@@ -5,14 +5,15 @@ export {
   isConflict,
   isNotFound,
   KubeClient,
+  WatchStreamError,
   type ApplyResult,
   type RequestObserver,
   type Verb,
 } from "./client.ts";
-export { findCondition, removeCondition, rfc3339, setCondition, type ConditionInput } from "./conditions.ts";
+export { findCondition, rfc3339, setCondition, type ConditionInput } from "./conditions.ts";
 export { abortableDelay, Informer, type InformerHandler } from "./informer.ts";
 export { LeaderElector, type LeaderElectionOptions } from "./leader-election.ts";
-export { controllerOf, controllerRef, isOwnedBy, ownerKey } from "./owner-refs.ts";
+export { controllerOf, controllerRef, ownerKey } from "./owner-refs.ts";
 export * from "./types.ts";
 export { WorkQueue, type WorkQueueOptions } from "./workqueue.ts";
 export { eventRecorder, type EventRecorder, type EventType } from "./events.ts";

@@ -34,10 +34,6 @@ export function ownerKey(obj: Pick<KubeObject, "metadata">, apiGroup: string, ki
   return ref === undefined ? undefined : objectKey(obj.metadata.namespace, ref.name);
 }
 
-export function isOwnedBy(obj: Pick<KubeObject, "metadata">, owner: Pick<KubeObject, "metadata">): boolean {
-  return obj.metadata.ownerReferences?.some((r) => r.uid === owner.metadata.uid && r.controller === true) ?? false;
-}
-
 function groupOf(apiVersion: string): string {
   const slash = apiVersion.indexOf("/");
   return slash < 0 ? "" : apiVersion.slice(0, slash);

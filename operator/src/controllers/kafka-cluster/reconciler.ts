@@ -8,6 +8,7 @@ import {
   ApiError,
   KINDS,
   controllerRef,
+  findCondition,
   splitKey,
   type EventRecorder,
   type KubeClient,
@@ -27,7 +28,7 @@ export interface KafkaClusterReconcilerDeps {
   now?: () => Date;
   /** How often to look again while pods start or a roll is in progress. @default 5 000 */
   pollMs?: number;
-  /** @default DEFAULTS (docker.io/tributary/broker:dev) */
+  /** @default DEFAULTS (DEFAULT_BROKER_IMAGE) */
   defaults?: BrokerDefaults;
 }
 
@@ -199,8 +200,8 @@ export class KafkaClusterReconciler implements Reconciler {
       ...(pass.cluster === undefined ? {} : { spec: pass.cluster.spec }),
     };
     const next = computeStatus(previous, observed, this.#d.now());
-    const warningBefore = previous.conditions?.find((c) => c.type === "Warning");
-    const warningNow = next.conditions?.find((c) => c.type === "Warning");
+    const warningBefore = findCondition(previous.conditions, "Warning");
+    const warningNow = findCondition(next.conditions, "Warning");
     if (statusEqual(previous, next)) return;
     const { namespace, name } = splitKey(pass.key);
     await this.#d.client.patchStatus(KINDS.KafkaCluster, namespace, name, next);
