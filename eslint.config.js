@@ -52,6 +52,23 @@ export default tseslint.config(
     },
   },
   {
+    // The admin client owns its sockets and uses only the protocol library of the broker.
+    files: ["broker/src/admin/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["../*", "!../protocol", "!../protocol/*"],
+              message: "The admin client imports only the protocol library and itself.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ["broker/src/log/**/*.ts"],
     rules: {
       "no-restricted-imports": [

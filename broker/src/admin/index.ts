@@ -1,0 +1,29 @@
+// @tributary/broker/admin: a Kafka admin client over the protocol library, for the operator, tests and tools.
+export {
+  AdminClient,
+  splitAddress,
+  type AdminClientOptions,
+  type BrokerInfo,
+  type ClusterMetadata,
+  type ConfigChange,
+  type ConfigEntry,
+  type ConfigOp,
+  type ConfigResource,
+  type ConfigResourceType,
+  type ConfigResult,
+  type ConfigSource,
+  type CreatedTopic,
+  type NewTopic,
+  type OngoingReassignment,
+  type PartitionInfo,
+  type PartitionRef,
+  type PartitionResult,
+  type QuorumDescription,
+  type QuorumReplica,
+  type Reassignment,
+  type TopicDescription,
+  type TopicLookup,
+  type TopicResult,
+} from "./client.ts";
+export { AdminTimeoutError, BrokerConnectionError, KafkaError, UnsupportedApiError } from "./errors.ts";
+export { ApiKey, ErrorCode, uuidToKafkaBase64 } from "../protocol/index.ts";
