@@ -1,13 +1,16 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { format, resolveConfig } from "prettier";
 import { emitMessage } from "./emit-message.ts";
 import { loadSpecs, type MessageSpec } from "./load-spec.ts";
 import { buildMessageModel } from "./model.ts";
+import { RAFT_DATA_SPECS, servedBy } from "./selection.ts";
 
-// Generates broker/src/protocol/generated from the vendored Kafka message JSON. With --check it writes nothing and
-// fails if any generated file differs from what is committed.
+// Generates broker/src/protocol/generated from the vendored Kafka JSON: the request/response messages (one file per API
+// key), the KRaft metadata records (generated/metadata/, one file per record type) and the raft control records and
+// quorum state (generated/raft/). With --check it writes nothing and fails if any generated file differs from what is
+// committed.
 
 const here = dirname(fileURLToPath(import.meta.url));
 const specDir = join(here, "..", "spec", "kafka");
@@ -39,15 +42,15 @@ const RUNTIME_NAMES = [
 ];
 
 /** Imports exactly the runtime names a file uses, so generated files pass noUnusedLocals. */
-function importsFor(body: string): string {
+function importsFor(body: string, up = "../"): string {
   const used = RUNTIME_NAMES.filter((n) => new RegExp(`\\b${n}\\b`).test(body));
   const types = ["MessageCodec", "TaggedWrite"].filter((n) => new RegExp(`\\b${n}\\b`).test(body));
   const prim = ["Reader", "Writer", "sizeOf"].filter((n) => new RegExp(`\\b${n}\\b`).test(body));
   const lines = [BANNER];
   const primImports = [...prim, "type TaggedField"];
-  lines.push(`import { ${primImports.join(", ")} } from "../primitives/index.ts";`);
+  lines.push(`import { ${primImports.join(", ")} } from "${up}primitives/index.ts";`);
   const rtImports = [...used, ...types.map((t) => `type ${t}`)];
-  if (rtImports.length > 0) lines.push(`import { ${rtImports.join(", ")} } from "../codec-runtime.ts";`);
+  if (rtImports.length > 0) lines.push(`import { ${rtImports.join(", ")} } from "${up}codec-runtime.ts";`);
   lines.push("");
   return lines.join("\n");
 }
@@ -66,7 +69,10 @@ async function generate(): Promise<Map<string, string>> {
   const prettierConfig = (await resolveConfig(join(outDir, "x.ts"))) ?? {};
   const pretty = (code: string) => format(code, { ...prettierConfig, parser: "typescript" });
 
-  const requests = specs.filter((s) => s.type === "request" && (s.listeners ?? []).includes("broker"));
+  const requests = specs.filter((s) => {
+    const by = s.type === "request" ? servedBy(s) : { broker: false, controller: false };
+    return by.broker || by.controller;
+  });
   const apis: ApiFile[] = [];
   for (const request of requests) {
     const apiName = request.name.replace(/Request$/, "");
@@ -97,9 +103,16 @@ async function generate(): Promise<Map<string, string>> {
     "",
     "/** Every API the broker listener can serve, by key: the codecs of its request and response. */",
     "export const API_CODECS = {",
-    ...apis.map(
-      (a) => `  ${a.apiKey}: { name: "${a.apiName}", request: ${a.request.name}, response: ${a.response.name} },`,
-    ),
+    ...apis
+      .filter((a) => servedBy(a.request).broker)
+      .map((a) => `  ${a.apiKey}: { name: "${a.apiName}", request: ${a.request.name}, response: ${a.response.name} },`),
+    "} as const;",
+    "",
+    "/** Every API a KRaft controller listener can serve (the quorum RPCs among them), by key. */",
+    "export const CONTROLLER_API_CODECS = {",
+    ...apis
+      .filter((a) => servedBy(a.request).controller)
+      .map((a) => `  ${a.apiKey}: { name: "${a.apiName}", request: ${a.request.name}, response: ${a.response.name} },`),
     "} as const;",
     "",
     "/** API keys by name. */",
@@ -110,13 +123,62 @@ async function generate(): Promise<Map<string, string>> {
     "",
   ].join("\n");
   files.set("index.ts", await pretty(index));
+
+  // KRaft metadata records: one file per record type, keyed by the type id (the JSON's apiKey).
+  const records = loadSpecs(join(specDir, "metadata")).sort((a, b) => (a.apiKey ?? 0) - (b.apiKey ?? 0));
+  const recordFiles: { spec: MessageSpec; file: string }[] = [];
+  for (const spec of records) {
+    if (spec.type !== "metadata" || spec.apiKey === undefined) throw new Error(`${spec.name}: not a metadata record`);
+    const file = `${String(spec.apiKey).padStart(2, "0")}-${kebab(spec.name)}.ts`;
+    const body = emitMessage(buildMessageModel(spec));
+    files.set(`metadata/${file}`, await pretty(importsFor(body, "../../") + body));
+    recordFiles.push({ spec, file });
+  }
+  const metadataIndex = [
+    BANNER,
+    ...recordFiles.map((r) => `export * from "./${r.file}";`),
+    ...recordFiles.map((r) => `import { ${r.spec.name} } from "./${r.file}";`),
+    "",
+    "/** Every KRaft metadata record type, by its type id (the frame's apiKey). */",
+    "export const METADATA_RECORD_CODECS = {",
+    ...recordFiles.map((r) => `  ${r.spec.apiKey}: ${r.spec.name},`),
+    "} as const;",
+    "",
+    "/** Metadata record type ids by name. */",
+    "export const MetadataRecordType = {",
+    ...recordFiles.map((r) => `  ${r.spec.name}: ${r.spec.apiKey},`),
+    "} as const;",
+    "export type MetadataRecordType = (typeof MetadataRecordType)[keyof typeof MetadataRecordType];",
+    "",
+  ].join("\n");
+  files.set("metadata/index.ts", await pretty(metadataIndex));
+
+  // Raft control records and the quorum state: "data" messages without an apiKey.
+  const raftSpecs = [...specs, ...loadSpecs(join(specDir, "raft"))];
+  const raftFiles: string[] = [];
+  for (const name of RAFT_DATA_SPECS) {
+    const spec = raftSpecs.find((s) => s.name === name);
+    if (!spec || spec.type !== "data") throw new Error(`missing data spec ${name}`);
+    const body = emitMessage(buildMessageModel(spec));
+    const file = `${kebab(name)}.ts`;
+    files.set(`raft/${file}`, await pretty(importsFor(body, "../../") + body));
+    raftFiles.push(file);
+  }
+  files.set("raft/index.ts", await pretty([BANNER, ...raftFiles.map((f) => `export * from "./${f}";`), ""].join("\n")));
   return files;
+}
+
+function listGenerated(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith(".ts"))
+    .map((e) => relative(outDir, join(e.parentPath, e.name)));
 }
 
 async function main(): Promise<void> {
   const check = process.argv.includes("--check");
   const files = await generate();
-  const existing = existsSync(outDir) ? readdirSync(outDir).filter((f) => f.endsWith(".ts")) : [];
+  const existing = listGenerated(outDir);
   const stale = existing.filter((f) => !files.has(f));
   const changed = [...files].filter(([f, code]) => {
     const path = join(outDir, f);
@@ -132,9 +194,11 @@ async function main(): Promise<void> {
     console.log(`gen-check: ${files.size} generated files are current`);
     return;
   }
-  mkdirSync(outDir, { recursive: true });
   for (const f of stale) rmSync(join(outDir, f));
-  for (const [f, code] of changed) writeFileSync(join(outDir, f), code);
+  for (const [f, code] of changed) {
+    mkdirSync(dirname(join(outDir, f)), { recursive: true });
+    writeFileSync(join(outDir, f), code);
+  }
   console.log(`generated ${files.size} files (${changed.length} changed, ${stale.length} removed) in ${outDir}`);
 }
 

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as protocol from "../../src/protocol/index.ts";
 import { DecodeError, type MessageCodec } from "../../src/protocol/index.ts";
-import { brokerMessageModels, structArb } from "./message-values.ts";
+import { brokerMessageModels, kraftMessageModels, structArb } from "./message-values.ts";
 
 const codecs = protocol as unknown as Record<string, MessageCodec<unknown> | undefined>;
 
@@ -18,7 +18,8 @@ function decodeOrDecodeError(codec: MessageCodec<unknown>, bytes: Buffer, versio
 }
 
 describe("decoders only ever raise DecodeError", () => {
-  const models = brokerMessageModels();
+  // The controller listener decodes untrusted bytes too, and the metadata log is read back after crashes.
+  const models = [...brokerMessageModels(), ...kraftMessageModels()];
 
   it("survives random, truncated and mutated frames of every message and version (>= 100k cases)", () => {
     let cases = 0;

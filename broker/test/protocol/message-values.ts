@@ -9,18 +9,35 @@ import {
   type StructModel,
 } from "../../codegen/model.ts";
 import { loadSpecs } from "../../codegen/load-spec.ts";
+import { RAFT_DATA_SPECS, servedBy } from "../../codegen/selection.ts";
 import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
 export const specDir = fileURLToPath(new URL("../../spec/kafka", import.meta.url));
 
-export function brokerMessageModels(): MessageModel[] {
+function apiModels(include: (by: { broker: boolean; controller: boolean }) => boolean): MessageModel[] {
   const specs = loadSpecs(specDir);
-  const brokerApis = new Set(
-    specs.filter((s) => s.type === "request" && (s.listeners ?? []).includes("broker")).map((s) => s.apiKey),
-  );
+  const apis = new Set(specs.filter((s) => s.type === "request" && include(servedBy(s))).map((s) => s.apiKey));
   return specs
-    .filter((s) => (s.type === "request" || s.type === "response") && brokerApis.has(s.apiKey))
+    .filter((s) => (s.type === "request" || s.type === "response") && apis.has(s.apiKey))
     .map(buildMessageModel);
+}
+
+export function brokerMessageModels(): MessageModel[] {
+  return apiModels((by) => by.broker);
+}
+
+/**
+ * What only a KRaft controller serves (the quorum RPCs Vote, BeginQuorumEpoch, EndQuorumEpoch, FetchSnapshot, and
+ * broker registration/heartbeat, ...), the metadata records and the raft control records and quorum state.
+ */
+export function kraftMessageModels(): MessageModel[] {
+  const controllerOnly = apiModels((by) => by.controller && !by.broker);
+  const records = loadSpecs(join(specDir, "metadata")).map(buildMessageModel);
+  const data = [...loadSpecs(specDir), ...loadSpecs(join(specDir, "raft"))]
+    .filter((s) => RAFT_DATA_SPECS.includes(s.name))
+    .map(buildMessageModel);
+  return [...controllerOnly, ...records, ...data];
 }
 
 function inRange(v: number, r: { lo: number; hi: number }): boolean {

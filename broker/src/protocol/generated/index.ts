@@ -4,6 +4,7 @@ export * from "./00-produce.ts";
 export * from "./01-fetch.ts";
 export * from "./02-list-offsets.ts";
 export * from "./03-metadata.ts";
+export * from "./07-controlled-shutdown.ts";
 export * from "./08-offset-commit.ts";
 export * from "./09-offset-fetch.ts";
 export * from "./10-find-coordinator.ts";
@@ -48,17 +49,28 @@ export * from "./48-describe-client-quotas.ts";
 export * from "./49-alter-client-quotas.ts";
 export * from "./50-describe-user-scram-credentials.ts";
 export * from "./51-alter-user-scram-credentials.ts";
+export * from "./52-vote.ts";
+export * from "./53-begin-quorum-epoch.ts";
+export * from "./54-end-quorum-epoch.ts";
 export * from "./55-describe-quorum.ts";
+export * from "./56-alter-partition.ts";
 export * from "./57-update-features.ts";
+export * from "./58-envelope.ts";
+export * from "./59-fetch-snapshot.ts";
 export * from "./60-describe-cluster.ts";
 export * from "./61-describe-producers.ts";
+export * from "./62-broker-registration.ts";
+export * from "./63-broker-heartbeat.ts";
 export * from "./64-unregister-broker.ts";
 export * from "./65-describe-transactions.ts";
 export * from "./66-list-transactions.ts";
+export * from "./67-allocate-producer-ids.ts";
 export * from "./68-consumer-group-heartbeat.ts";
 export * from "./69-consumer-group-describe.ts";
+export * from "./70-controller-registration.ts";
 export * from "./71-get-telemetry-subscriptions.ts";
 export * from "./72-push-telemetry.ts";
+export * from "./73-assign-replicas-to-dirs.ts";
 export * from "./74-list-client-metrics-resources.ts";
 export * from "./75-describe-topic-partitions.ts";
 export * from "./76-share-group-heartbeat.ts";
@@ -67,6 +79,7 @@ export * from "./78-share-fetch.ts";
 export * from "./79-share-acknowledge.ts";
 export * from "./80-add-raft-voter.ts";
 export * from "./81-remove-raft-voter.ts";
+export * from "./82-update-raft-voter.ts";
 export * from "./83-initialize-share-group-state.ts";
 export * from "./84-read-share-group-state.ts";
 export * from "./85-write-share-group-state.ts";
@@ -78,6 +91,7 @@ import { ProduceRequest, ProduceResponse } from "./00-produce.ts";
 import { FetchRequest, FetchResponse } from "./01-fetch.ts";
 import { ListOffsetsRequest, ListOffsetsResponse } from "./02-list-offsets.ts";
 import { MetadataRequest, MetadataResponse } from "./03-metadata.ts";
+import { ControlledShutdownRequest, ControlledShutdownResponse } from "./07-controlled-shutdown.ts";
 import { OffsetCommitRequest, OffsetCommitResponse } from "./08-offset-commit.ts";
 import { OffsetFetchRequest, OffsetFetchResponse } from "./09-offset-fetch.ts";
 import { FindCoordinatorRequest, FindCoordinatorResponse } from "./10-find-coordinator.ts";
@@ -134,20 +148,31 @@ import {
   AlterUserScramCredentialsRequest,
   AlterUserScramCredentialsResponse,
 } from "./51-alter-user-scram-credentials.ts";
+import { VoteRequest, VoteResponse } from "./52-vote.ts";
+import { BeginQuorumEpochRequest, BeginQuorumEpochResponse } from "./53-begin-quorum-epoch.ts";
+import { EndQuorumEpochRequest, EndQuorumEpochResponse } from "./54-end-quorum-epoch.ts";
 import { DescribeQuorumRequest, DescribeQuorumResponse } from "./55-describe-quorum.ts";
+import { AlterPartitionRequest, AlterPartitionResponse } from "./56-alter-partition.ts";
 import { UpdateFeaturesRequest, UpdateFeaturesResponse } from "./57-update-features.ts";
+import { EnvelopeRequest, EnvelopeResponse } from "./58-envelope.ts";
+import { FetchSnapshotRequest, FetchSnapshotResponse } from "./59-fetch-snapshot.ts";
 import { DescribeClusterRequest, DescribeClusterResponse } from "./60-describe-cluster.ts";
 import { DescribeProducersRequest, DescribeProducersResponse } from "./61-describe-producers.ts";
+import { BrokerRegistrationRequest, BrokerRegistrationResponse } from "./62-broker-registration.ts";
+import { BrokerHeartbeatRequest, BrokerHeartbeatResponse } from "./63-broker-heartbeat.ts";
 import { UnregisterBrokerRequest, UnregisterBrokerResponse } from "./64-unregister-broker.ts";
 import { DescribeTransactionsRequest, DescribeTransactionsResponse } from "./65-describe-transactions.ts";
 import { ListTransactionsRequest, ListTransactionsResponse } from "./66-list-transactions.ts";
+import { AllocateProducerIdsRequest, AllocateProducerIdsResponse } from "./67-allocate-producer-ids.ts";
 import { ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from "./68-consumer-group-heartbeat.ts";
 import { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse } from "./69-consumer-group-describe.ts";
+import { ControllerRegistrationRequest, ControllerRegistrationResponse } from "./70-controller-registration.ts";
 import {
   GetTelemetrySubscriptionsRequest,
   GetTelemetrySubscriptionsResponse,
 } from "./71-get-telemetry-subscriptions.ts";
 import { PushTelemetryRequest, PushTelemetryResponse } from "./72-push-telemetry.ts";
+import { AssignReplicasToDirsRequest, AssignReplicasToDirsResponse } from "./73-assign-replicas-to-dirs.ts";
 import {
   ListClientMetricsResourcesRequest,
   ListClientMetricsResourcesResponse,
@@ -159,6 +184,7 @@ import { ShareFetchRequest, ShareFetchResponse } from "./78-share-fetch.ts";
 import { ShareAcknowledgeRequest, ShareAcknowledgeResponse } from "./79-share-acknowledge.ts";
 import { AddRaftVoterRequest, AddRaftVoterResponse } from "./80-add-raft-voter.ts";
 import { RemoveRaftVoterRequest, RemoveRaftVoterResponse } from "./81-remove-raft-voter.ts";
+import { UpdateRaftVoterRequest, UpdateRaftVoterResponse } from "./82-update-raft-voter.ts";
 import {
   InitializeShareGroupStateRequest,
   InitializeShareGroupStateResponse,
@@ -295,12 +321,87 @@ export const API_CODECS = {
   },
 } as const;
 
+/** Every API a KRaft controller listener can serve (the quorum RPCs among them), by key. */
+export const CONTROLLER_API_CODECS = {
+  1: { name: "Fetch", request: FetchRequest, response: FetchResponse },
+  7: { name: "ControlledShutdown", request: ControlledShutdownRequest, response: ControlledShutdownResponse },
+  17: { name: "SaslHandshake", request: SaslHandshakeRequest, response: SaslHandshakeResponse },
+  18: { name: "ApiVersions", request: ApiVersionsRequest, response: ApiVersionsResponse },
+  19: { name: "CreateTopics", request: CreateTopicsRequest, response: CreateTopicsResponse },
+  20: { name: "DeleteTopics", request: DeleteTopicsRequest, response: DeleteTopicsResponse },
+  29: { name: "DescribeAcls", request: DescribeAclsRequest, response: DescribeAclsResponse },
+  30: { name: "CreateAcls", request: CreateAclsRequest, response: CreateAclsResponse },
+  31: { name: "DeleteAcls", request: DeleteAclsRequest, response: DeleteAclsResponse },
+  32: { name: "DescribeConfigs", request: DescribeConfigsRequest, response: DescribeConfigsResponse },
+  33: { name: "AlterConfigs", request: AlterConfigsRequest, response: AlterConfigsResponse },
+  36: { name: "SaslAuthenticate", request: SaslAuthenticateRequest, response: SaslAuthenticateResponse },
+  37: { name: "CreatePartitions", request: CreatePartitionsRequest, response: CreatePartitionsResponse },
+  38: { name: "CreateDelegationToken", request: CreateDelegationTokenRequest, response: CreateDelegationTokenResponse },
+  39: { name: "RenewDelegationToken", request: RenewDelegationTokenRequest, response: RenewDelegationTokenResponse },
+  40: { name: "ExpireDelegationToken", request: ExpireDelegationTokenRequest, response: ExpireDelegationTokenResponse },
+  41: {
+    name: "DescribeDelegationToken",
+    request: DescribeDelegationTokenRequest,
+    response: DescribeDelegationTokenResponse,
+  },
+  43: { name: "ElectLeaders", request: ElectLeadersRequest, response: ElectLeadersResponse },
+  44: {
+    name: "IncrementalAlterConfigs",
+    request: IncrementalAlterConfigsRequest,
+    response: IncrementalAlterConfigsResponse,
+  },
+  45: {
+    name: "AlterPartitionReassignments",
+    request: AlterPartitionReassignmentsRequest,
+    response: AlterPartitionReassignmentsResponse,
+  },
+  46: {
+    name: "ListPartitionReassignments",
+    request: ListPartitionReassignmentsRequest,
+    response: ListPartitionReassignmentsResponse,
+  },
+  49: { name: "AlterClientQuotas", request: AlterClientQuotasRequest, response: AlterClientQuotasResponse },
+  50: {
+    name: "DescribeUserScramCredentials",
+    request: DescribeUserScramCredentialsRequest,
+    response: DescribeUserScramCredentialsResponse,
+  },
+  51: {
+    name: "AlterUserScramCredentials",
+    request: AlterUserScramCredentialsRequest,
+    response: AlterUserScramCredentialsResponse,
+  },
+  52: { name: "Vote", request: VoteRequest, response: VoteResponse },
+  53: { name: "BeginQuorumEpoch", request: BeginQuorumEpochRequest, response: BeginQuorumEpochResponse },
+  54: { name: "EndQuorumEpoch", request: EndQuorumEpochRequest, response: EndQuorumEpochResponse },
+  55: { name: "DescribeQuorum", request: DescribeQuorumRequest, response: DescribeQuorumResponse },
+  56: { name: "AlterPartition", request: AlterPartitionRequest, response: AlterPartitionResponse },
+  57: { name: "UpdateFeatures", request: UpdateFeaturesRequest, response: UpdateFeaturesResponse },
+  58: { name: "Envelope", request: EnvelopeRequest, response: EnvelopeResponse },
+  59: { name: "FetchSnapshot", request: FetchSnapshotRequest, response: FetchSnapshotResponse },
+  60: { name: "DescribeCluster", request: DescribeClusterRequest, response: DescribeClusterResponse },
+  62: { name: "BrokerRegistration", request: BrokerRegistrationRequest, response: BrokerRegistrationResponse },
+  63: { name: "BrokerHeartbeat", request: BrokerHeartbeatRequest, response: BrokerHeartbeatResponse },
+  64: { name: "UnregisterBroker", request: UnregisterBrokerRequest, response: UnregisterBrokerResponse },
+  67: { name: "AllocateProducerIds", request: AllocateProducerIdsRequest, response: AllocateProducerIdsResponse },
+  70: {
+    name: "ControllerRegistration",
+    request: ControllerRegistrationRequest,
+    response: ControllerRegistrationResponse,
+  },
+  73: { name: "AssignReplicasToDirs", request: AssignReplicasToDirsRequest, response: AssignReplicasToDirsResponse },
+  80: { name: "AddRaftVoter", request: AddRaftVoterRequest, response: AddRaftVoterResponse },
+  81: { name: "RemoveRaftVoter", request: RemoveRaftVoterRequest, response: RemoveRaftVoterResponse },
+  82: { name: "UpdateRaftVoter", request: UpdateRaftVoterRequest, response: UpdateRaftVoterResponse },
+} as const;
+
 /** API keys by name. */
 export const ApiKey = {
   Produce: 0,
   Fetch: 1,
   ListOffsets: 2,
   Metadata: 3,
+  ControlledShutdown: 7,
   OffsetCommit: 8,
   OffsetFetch: 9,
   FindCoordinator: 10,
@@ -345,17 +446,28 @@ export const ApiKey = {
   AlterClientQuotas: 49,
   DescribeUserScramCredentials: 50,
   AlterUserScramCredentials: 51,
+  Vote: 52,
+  BeginQuorumEpoch: 53,
+  EndQuorumEpoch: 54,
   DescribeQuorum: 55,
+  AlterPartition: 56,
   UpdateFeatures: 57,
+  Envelope: 58,
+  FetchSnapshot: 59,
   DescribeCluster: 60,
   DescribeProducers: 61,
+  BrokerRegistration: 62,
+  BrokerHeartbeat: 63,
   UnregisterBroker: 64,
   DescribeTransactions: 65,
   ListTransactions: 66,
+  AllocateProducerIds: 67,
   ConsumerGroupHeartbeat: 68,
   ConsumerGroupDescribe: 69,
+  ControllerRegistration: 70,
   GetTelemetrySubscriptions: 71,
   PushTelemetry: 72,
+  AssignReplicasToDirs: 73,
   ListClientMetricsResources: 74,
   DescribeTopicPartitions: 75,
   ShareGroupHeartbeat: 76,
@@ -364,6 +476,7 @@ export const ApiKey = {
   ShareAcknowledge: 79,
   AddRaftVoter: 80,
   RemoveRaftVoter: 81,
+  UpdateRaftVoter: 82,
   InitializeShareGroupState: 83,
   ReadShareGroupState: 84,
   WriteShareGroupState: 85,
