@@ -27,7 +27,15 @@ export function initProducerIdHandler(services: BrokerServices): AnyHandler {
           producerEpoch: -1,
         };
       }
-      const producerId = await services.producerIds.allocate();
+      let producerId;
+      try {
+        producerId = await services.producerIds.allocate();
+      } catch (err) {
+        // The next id block could not be reserved on disk (a full disk). Kafka answers a missing block with this
+        // retriable error, so producers wait and retry instead of failing.
+        context.logger.error({ err }, "Could not reserve producer ids");
+        return { ...base, errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, producerId: -1n, producerEpoch: -1 };
+      }
       return { ...base, errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 };
     },
   });

@@ -9,14 +9,20 @@ const VERSION = "0";
  */
 export async function writeFileAtomic(path: string, content: string): Promise<void> {
   const tmp = `${path}.tmp`;
-  const fh = await open(tmp, "w");
   try {
-    await fh.writeFile(content);
-    await fh.datasync();
-  } finally {
-    await fh.close();
+    const fh = await open(tmp, "w");
+    try {
+      await fh.writeFile(content);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    // A half-written temporary file (a full disk) would only hold on to the space that ran out.
+    await removeIfExists(tmp).catch(() => undefined);
+    throw err;
   }
-  await rename(tmp, path);
   await fsyncDir(dirname(path));
 }
 

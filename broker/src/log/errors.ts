@@ -22,3 +22,23 @@ export class LogClosedError extends Error {
 export class InvalidBatchError extends Error {
   override readonly name = "InvalidBatchError";
 }
+
+/**
+ * Writing to the log dir failed (disk full, I/O error, read-only filesystem). The log keeps nothing of the failed
+ * write and stays readable; a later write may succeed once space returns. Produce answers KAFKA_STORAGE_ERROR.
+ */
+export class StorageError extends Error {
+  override readonly name = "StorageError";
+  /** The errno code of the failure (ENOSPC, EIO, ...), when it had one. */
+  readonly code: string | undefined;
+
+  constructor(
+    readonly dir: string,
+    operation: string,
+    cause: unknown,
+  ) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    super(`${operation} in ${dir} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.code = typeof code === "string" ? code : undefined;
+  }
+}

@@ -12,7 +12,7 @@ import {
 import { sharedBufferPool, type BufferPool } from "./buffer-pool.ts";
 import { fsyncDir, readCheckpoint, removeIfExists, writeCheckpoint, writeFileAtomic } from "./checkpoint.ts";
 import { resolveLogConfig, type LogConfig } from "./config.ts";
-import { InvalidBatchError, LogClosedError, OffsetOutOfRangeError } from "./errors.ts";
+import { InvalidBatchError, LogClosedError, OffsetOutOfRangeError, StorageError } from "./errors.ts";
 import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from "./leader-epoch-cache.ts";
 import { LogSegment, batchInfoAt, type BatchInfo, type SegmentInfo } from "./segment.ts";
 
@@ -326,27 +326,68 @@ export class PartitionLog {
       if (first === undefined) throw new InvalidBatchError("no batches to append");
       const lastOffset = next - 1n;
 
-      const active = this.active;
-      if (
-        active.size > 0 &&
-        (active.size + batches.length > this.cfg.segmentBytes ||
-          lastOffset - active.baseOffset > MAX_RELATIVE_OFFSET ||
-          active.ageMs(maxTimestamp, now) > this.cfg.segmentMs)
-      ) {
-        await this.roll();
+      try {
+        await this.writeAppend(batches, infos, { lastOffset, maxTimestamp, records }, options.leaderEpoch, now);
+      } catch (err) {
+        throw new StorageError(this.dir, "append", err);
       }
-      await this.active.append(batches, infos, this.cfg.indexIntervalBytes, now);
       this.endOffset = next;
-      if (this.epochs.assign(options.leaderEpoch, first.baseOffset)) await this.epochs.persist();
-
-      this.unflushedRecords += Math.max(records, 1);
-      if (this.unflushedRecords >= this.cfg.flushIntervalMessages) await this.flushActive();
-      else this.scheduleFlush();
       this.hw = this.endOffset;
       const result: AppendResult = { baseOffset: first.baseOffset, lastOffset };
       if (logAppendTime !== undefined) result.logAppendTime = logAppendTime;
       return result;
     });
+  }
+
+  /**
+   * The I/O of an append. Nothing becomes part of the log until every step succeeded: a failed write is cut off, and
+   * bytes whose epoch checkpoint or policy fsync failed are cut off too, because the producer is told the append
+   * failed and would otherwise find its retry stored twice.
+   */
+  private async writeAppend(
+    batches: Buffer,
+    infos: readonly BatchInfo[],
+    totals: { lastOffset: bigint; maxTimestamp: bigint; records: number },
+    leaderEpoch: number,
+    now: number,
+  ): Promise<void> {
+    const { lastOffset, maxTimestamp, records } = totals;
+    const baseOffset = infos[0]?.baseOffset ?? this.endOffset;
+    const current = this.active;
+    if (
+      current.size > 0 &&
+      (current.size + batches.length > this.cfg.segmentBytes ||
+        lastOffset - current.baseOffset > MAX_RELATIVE_OFFSET ||
+        current.ageMs(maxTimestamp, now) > this.cfg.segmentMs)
+    ) {
+      await this.roll();
+    }
+    const active = this.active;
+    await active.writeAppend(batches);
+    const epochAssigned = this.epochs.assign(leaderEpoch, baseOffset);
+    const unflushed = this.unflushedRecords + Math.max(records, 1);
+    const flushNow = unflushed >= this.cfg.flushIntervalMessages;
+    try {
+      if (epochAssigned) await this.epochs.persist();
+      if (flushNow) await active.flush(false);
+    } catch (err) {
+      if (epochAssigned) this.epochs.truncateFromEnd(baseOffset);
+      await active
+        .discardAppend()
+        .catch((cutErr: unknown) =>
+          this.logger.error({ err: cutErr, dir: this.dir }, "could not cut off an append that failed"),
+        );
+      throw err;
+    }
+    active.commitAppend(batches, infos, this.cfg.indexIntervalBytes, now);
+    if (flushNow) {
+      if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+      this.unflushedRecords = 0;
+    } else {
+      this.unflushedRecords = unflushed;
+      this.scheduleFlush();
+    }
   }
 
   /**
@@ -463,9 +504,20 @@ export class PartitionLog {
     return this.exclusive(async () => {
       if (offset < 0n || offset > this.hw) throw new OffsetOutOfRangeError(offset, this.startOffset, this.hw);
       if (offset <= this.startOffset) return this.startOffset;
+      // On disk first: if the checkpoint cannot be written (disk full), the log start does not move at all.
+      try {
+        await writeOffsetCheckpoint(join(this.dir, LOG_START_OFFSET_FILE), offset);
+      } catch (err) {
+        throw new StorageError(this.dir, "moving the log start offset", err);
+      }
       this.startOffset = offset;
-      await writeOffsetCheckpoint(join(this.dir, LOG_START_OFFSET_FILE), offset);
-      if (this.epochs.truncateFromStart(offset)) await this.epochs.persist();
+      // A stale epoch checkpoint is harmless: opening the log cuts it to the log start again.
+      if (this.epochs.truncateFromStart(offset))
+        await this.epochs
+          .persist()
+          .catch((err: unknown) =>
+            this.logger.warn({ err, dir: this.dir }, "could not write the leader epoch checkpoint"),
+          );
       await this.deleteOldSegments((_segment, next) => next.baseOffset <= this.startOffset, "log-start-offset");
       return this.startOffset;
     });

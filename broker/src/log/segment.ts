@@ -279,22 +279,32 @@ export class LogSegment {
   }
 
   /**
-   * Appends whole batches whose offsets the caller has already patched. `infos` describe them with positions
-   * relative to `buf`. On a failed write the file is cut back so the next append overwrites nothing half-written.
+   * Writes whole batches, whose offsets the caller has already patched, right after the segment's last batch without
+   * making them part of it yet: size, indexes and readers ignore them until commitAppend, and discardAppend cuts them
+   * off again. A failed write is cut off here, so nothing half-written stays behind the segment's end.
    */
-  async append(buf: Buffer, infos: readonly BatchInfo[], indexIntervalBytes: number, nowMs: number): Promise<void> {
-    const base = this.size;
+  async writeAppend(buf: Buffer): Promise<void> {
     try {
-      await writeFully(this.fh, buf, base);
+      await writeFully(this.fh, buf, this.size);
     } catch (err) {
-      await this.fh.truncate(base).catch(() => undefined);
+      await this.discardAppend().catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Makes the batches of the last writeAppend part of the segment; `infos` give their positions relative to `buf`. */
+  commitAppend(buf: Buffer, infos: readonly BatchInfo[], indexIntervalBytes: number, nowMs: number): void {
+    const base = this.size;
     for (const info of infos) this.track({ ...info, position: base + info.position }, indexIntervalBytes);
     const last = infos[infos.length - 1];
     if (last !== undefined) this.nextOffset = last.lastOffset + 1n;
     this.size = base + buf.length;
     this.lastModifiedMs = nowMs;
+  }
+
+  /** Cuts off whatever lies after the segment's last committed batch (a write that was written but not committed). */
+  async discardAppend(): Promise<void> {
+    await this.fh.truncate(this.size);
   }
 
   /**

@@ -156,14 +156,27 @@ export class TopicAdmin {
     }
     const plan = { numPartitions: partitions, replicationFactor: 1, configs: this.resolveTopicConfigs(configs) };
     if (request.validateOnly) return { ...OK, created: plan };
-    const topic = await this.registry.create({
-      name: request.name,
-      partitions,
-      configs,
-      internal: request.name.startsWith("__"),
-    });
+    let topic;
+    try {
+      topic = await this.registry.create({
+        name: request.name,
+        partitions,
+        configs,
+        internal: request.name.startsWith("__"),
+      });
+    } catch (err) {
+      return this.storageFailure(`creating topic '${request.name}'`, err);
+    }
     const logConfig = this.logConfigFor(topic.name);
-    for (let p = 0; p < partitions; p++) await this.partitions.createPartition(topic.name, p, logConfig);
+    try {
+      for (let p = 0; p < partitions; p++) await this.partitions.createPartition(topic.name, p, logConfig);
+    } catch (err) {
+      // Take the topic back out so no partition is announced without a log; if even that cannot be written, the
+      // next start creates the missing logs.
+      await this.registry.delete(topic.name).catch(() => undefined);
+      for (let p = 0; p < partitions; p++) await this.partitions.deletePartition(topic.name, p).catch(() => undefined);
+      return this.storageFailure(`creating the logs of topic '${request.name}'`, err);
+    }
     return { ...OK, topic, created: { ...plan, topic } };
   }
 
@@ -174,9 +187,19 @@ export class TopicAdmin {
       return fail(ErrorCode.TOPIC_AUTHORIZATION_FAILED, "the internal offsets topic cannot be deleted");
     }
     // Registry first: a crash between the two steps leaves orphan directories, which the next start removes.
-    await this.registry.delete(name);
+    try {
+      await this.registry.delete(name);
+    } catch (err) {
+      return this.storageFailure(`deleting topic '${name}'`, err);
+    }
     for (let p = 0; p < topic.partitions; p++) await this.partitions.deletePartition(name, p);
     return OK;
+  }
+
+  /** The metadata file or a log dir could not be written (a full disk): the change did not happen. */
+  private storageFailure(what: string, err: unknown): AdminResult {
+    this.logger.error({ err }, `Failed ${what}`);
+    return fail(ErrorCode.KAFKA_STORAGE_ERROR, `${what} failed: ${err instanceof Error ? err.message : String(err)}`);
   }
 
   /** Why a replica list cannot be placed on this single node, or undefined. */
@@ -226,8 +249,14 @@ export class TopicAdmin {
     }
     if (validateOnly) return OK;
     const logConfig = this.logConfigFor(name);
-    for (let p = topic.partitions; p < count; p++) await this.partitions.createPartition(name, p, logConfig);
-    await this.registry.update(name, { partitions: count });
+    try {
+      // Logs first: new partitions are announced only once they can be written; leftover logs of a failure are
+      // unknown to the metadata, and the next start removes them.
+      for (let p = topic.partitions; p < count; p++) await this.partitions.createPartition(name, p, logConfig);
+      await this.registry.update(name, { partitions: count });
+    } catch (err) {
+      return this.storageFailure(`adding partitions to topic '${name}'`, err);
+    }
     return OK;
   }
 
@@ -284,7 +313,12 @@ export class TopicAdmin {
       problem: (key, value) => this.configProblem(key, value),
     });
     if (!outcome.ok) return fail(outcome.errorCode, outcome.errorMessage);
-    if (!options.validateOnly) await this.setTopicConfigs(name, outcome.configs);
+    if (options.validateOnly) return OK;
+    try {
+      await this.setTopicConfigs(name, outcome.configs);
+    } catch (err) {
+      return this.storageFailure(`changing the configs of topic '${name}'`, err);
+    }
     return OK;
   }
 
@@ -297,7 +331,12 @@ export class TopicAdmin {
       problem: (key, value) => this.brokerConfigProblem(key, value),
     });
     if (!outcome.ok) return fail(outcome.errorCode, outcome.errorMessage);
-    if (!options.validateOnly) await this.setBrokerConfigs(outcome.configs);
+    if (options.validateOnly) return OK;
+    try {
+      await this.setBrokerConfigs(outcome.configs);
+    } catch (err) {
+      return this.storageFailure("changing the dynamic broker configs", err);
+    }
     return OK;
   }
 

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, open, readFile, rename } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Logger } from "pino";
+import { writeFileAtomic } from "../log/checkpoint.ts";
 
 // The single node's cluster metadata: topics, their ids, partition counts and config overrides, plus dynamic broker
 // configs. It is small and changes rarely, so it lives in one JSON file replaced atomically (write, fsync, rename,
@@ -103,7 +104,11 @@ export class TopicRegistry {
     if (this.byName.has(topic.name)) throw new Error(`topic ${topic.name} already exists`);
     const created: TopicMetadata = { ...topic, id: topic.id ?? randomUUID() };
     this.index(created);
-    await this.persist();
+    await this.persist(() => {
+      if (this.byName.get(created.name) !== created) return;
+      this.byName.delete(created.name);
+      this.byId.delete(created.id);
+    });
     this.logger.info({ topic: created.name, topicId: created.id, partitions: created.partitions }, "Created topic");
     return created;
   }
@@ -113,7 +118,9 @@ export class TopicRegistry {
     if (!current) throw new Error(`unknown topic ${name}`);
     const updated: TopicMetadata = { ...current, ...change };
     this.index(updated);
-    await this.persist();
+    await this.persist(() => {
+      if (this.byName.get(name) === updated) this.index(current);
+    });
     return updated;
   }
 
@@ -122,7 +129,9 @@ export class TopicRegistry {
     if (!current) return undefined;
     this.byName.delete(name);
     this.byId.delete(current.id);
-    await this.persist();
+    await this.persist(() => {
+      if (!this.byName.has(name)) this.index(current);
+    });
     this.logger.info({ topic: name, topicId: current.id }, "Deleted topic");
     return current;
   }
@@ -133,17 +142,28 @@ export class TopicRegistry {
   }
 
   async setProducerIdBlockEnd(end: bigint): Promise<void> {
+    const previous = this.producerIdEnd;
     this.producerIdEnd = end;
-    await this.persist();
+    await this.persist(() => {
+      if (this.producerIdEnd === end) this.producerIdEnd = previous;
+    });
   }
 
   async setBrokerConfigs(configs: Record<string, string>): Promise<void> {
-    this.brokerConfigs = { ...configs };
-    await this.persist();
+    const previous = this.brokerConfigs;
+    const next = { ...configs };
+    this.brokerConfigs = next;
+    await this.persist(() => {
+      if (this.brokerConfigs === next) this.brokerConfigs = previous;
+    });
   }
 
-  /** Writes are serialised so that the file on disk always reflects the latest state once the promise resolves. */
-  private persist(): Promise<void> {
+  /**
+   * Writes are serialised so that the file on disk always reflects the latest state once the promise resolves. When
+   * the write fails (a full disk), `undo` takes the change back out of memory, so that what the broker answers from
+   * keeps matching the file; it checks that no later change replaced it meanwhile.
+   */
+  private persist(undo?: () => void): Promise<void> {
     const snapshot: MetadataFile = {
       version: 1,
       clusterId: this.clusterId,
@@ -151,26 +171,11 @@ export class TopicRegistry {
       brokerConfigs: this.brokerConfigs,
       producerIdBlockEnd: String(this.producerIdEnd),
     };
-    const next = this.writing.then(() => writeAtomically(this.path, JSON.stringify(snapshot, null, 2)));
+    const next = this.writing.then(() => writeFileAtomic(this.path, JSON.stringify(snapshot, null, 2)));
     this.writing = next.catch(() => undefined);
-    return next;
-  }
-}
-
-async function writeAtomically(path: string, content: string): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const file = await open(tmp, "w");
-  try {
-    await file.writeFile(content);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(tmp, path);
-  const dir = await open(dirname(path), "r");
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
+    return next.catch((err: unknown) => {
+      undo?.();
+      throw err;
+    });
   }
 }

@@ -1,5 +1,5 @@
-import type { GroupStore, GroupStoreRecord } from "../coordinator/index.ts";
-import type { PartitionLog } from "../log/index.ts";
+import { ErrorCode, GroupStoreError, type GroupStore, type GroupStoreRecord } from "../coordinator/index.ts";
+import { StorageError, type PartitionLog } from "../log/index.ts";
 import { decodeRecordBatch, encodeRecordBatch, splitBatches } from "../protocol/records/index.ts";
 import { LEADER_EPOCH } from "./partition-manager.ts";
 
@@ -21,7 +21,13 @@ export class LogGroupStore implements GroupStore {
     const batch = encodeRecordBatch({
       records: records.map((r) => ({ key: r.key, value: r.value, timestamp })),
     });
-    await this.log.append(batch, { leaderEpoch: LEADER_EPOCH });
+    try {
+      await this.log.append(batch, { leaderEpoch: LEADER_EPOCH });
+    } catch (err) {
+      // As Kafka maps a storage error on the offsets topic: clients look the coordinator up again and retry.
+      if (err instanceof StorageError) throw new GroupStoreError(err.message, ErrorCode.NOT_COORDINATOR);
+      throw err;
+    }
   }
 
   async *replay(): AsyncIterable<GroupStoreRecord> {

@@ -1,5 +1,11 @@
 import type { Logger } from "pino";
-import { partitionDirName as partitionKey, type LogConfig, type LogManager, type PartitionLog } from "../log/index.ts";
+import {
+  partitionDirName as partitionKey,
+  StorageError,
+  type LogConfig,
+  type LogManager,
+  type PartitionLog,
+} from "../log/index.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import {
   readBatchHeader,
@@ -34,6 +40,8 @@ interface PartitionState {
   log: PartitionLog;
   producers: ProducerStateTable;
   lock: Promise<unknown>;
+  /** The last append failed for lack of storage; logged once when that starts and once when it ends. */
+  storageFailing: boolean;
 }
 
 /** Partitions are keyed as storage names their directories, `<topic>-<partition>`. */
@@ -81,7 +89,12 @@ export class PartitionManager {
     if (existing) return existing;
     const log = this.logs.get(topic, partition);
     if (!log) return undefined;
-    const created: PartitionState = { log, producers: new ProducerStateTable(), lock: Promise.resolve() };
+    const created: PartitionState = {
+      log,
+      producers: new ProducerStateTable(),
+      lock: Promise.resolve(),
+      storageFailing: false,
+    };
     this.state.set(key, created);
     created.lock = rebuildProducerState(log, created.producers).catch((err: unknown) =>
       this.logger.error({ err, topic, partition }, "Could not rebuild producer state; idempotence restarts fresh"),
@@ -119,10 +132,19 @@ export class PartitionManager {
         }
         if (seq.kind === "error") return failure(seq.errorCode, seq.message, state.log.logStartOffset);
       }
-      const result = await state.log.append(batch, {
-        leaderEpoch: LEADER_EPOCH,
-        logAppendTime: options.logAppendTime,
-      });
+      let result;
+      try {
+        result = await state.log.append(batch, { leaderEpoch: LEADER_EPOCH, logAppendTime: options.logAppendTime });
+      } catch (err) {
+        if (!(err instanceof StorageError)) throw err;
+        // The log kept nothing of the batch, so the producer may retry it; reads go on being served.
+        if (!state.storageFailing)
+          this.logger.error({ err, topic, partition }, "Appends fail: the log dir cannot be written");
+        state.storageFailing = true;
+        return failure(ErrorCode.KAFKA_STORAGE_ERROR, err.message, state.log.logStartOffset);
+      }
+      if (state.storageFailing) this.logger.info({ topic, partition }, "Appends succeed again");
+      state.storageFailing = false;
       const logAppendTime = result.logAppendTime ?? -1n;
       if (idempotent) {
         state.producers.record(header.producerId, header.producerEpoch, header.baseSequence, header.recordsCount, {

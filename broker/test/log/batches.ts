@@ -3,6 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino, type Logger } from "pino";
+import { expect } from "vitest";
+import type { PartitionLog } from "../../src/log/index.ts";
 import { BATCH_HEADER_SIZE, BATCH_OFFSET, CRC_START } from "../../src/protocol/records/batch-header.ts";
 
 export interface BatchSpec {
@@ -134,3 +136,20 @@ export function crashBatch(i: number): Buffer {
 
 /** Small segments and a dense index, so crashes also land in rolls and index bookkeeping. */
 export const CRASH_LOG_CONFIG = { segmentBytes: 4096, indexIntervalBytes: 256 } as const;
+
+/** Every whole batch from `from` to the log end, copied out of the pooled read buffers. */
+export async function readAll(log: PartitionLog, from: bigint): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  let next = from;
+  while (next < log.logEndOffset) {
+    const result = await log.read(next, 1 << 20);
+    const batches = splitBatches(result.records).filter((b) => b.complete);
+    expect(batches.length).toBeGreaterThan(0);
+    for (const b of batches) {
+      out.push(Buffer.from(b.bytes));
+      next = b.lastOffset + 1n;
+    }
+    result.release();
+  }
+  return out;
+}

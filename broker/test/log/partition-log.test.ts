@@ -9,7 +9,7 @@ import {
   PartitionLog,
   type LogConfig,
 } from "../../src/log/index.ts";
-import { crcValid, makeBatch, manualClock, patched, silentLogger, splitBatches, tempDir } from "./batches.ts";
+import { crcValid, makeBatch, manualClock, patched, readAll, silentLogger, splitBatches, tempDir } from "./batches.ts";
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -28,22 +28,6 @@ async function openLog(config: Partial<LogConfig> = {}, clock?: () => number): P
   const log = await PartitionLog.open({ dir, config, logger: silentLogger, ...(clock ? { clock } : {}) });
   open.push(log);
   return log;
-}
-
-async function readAll(log: PartitionLog, from: bigint): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  let next = from;
-  while (next < log.logEndOffset) {
-    const result = await log.read(next, 1 << 20);
-    const batches = splitBatches(result.records).filter((b) => b.complete);
-    expect(batches.length).toBeGreaterThan(0);
-    for (const b of batches) {
-      out.push(Buffer.from(b.bytes));
-      next = b.lastOffset + 1n;
-    }
-    result.release();
-  }
-  return out;
 }
 
 describe("append and read", () => {

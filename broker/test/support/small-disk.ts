@@ -1,0 +1,64 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { open, rm, statfs } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+// A real filesystem that runs out of space: a size-limited tmpfs mounted on a fresh directory. Mounting needs root
+// (or CAP_SYS_ADMIN); where it is not allowed, mountSmallDisk says why, and the tests that need it skip with that.
+
+export interface SmallDisk {
+  readonly dir: string;
+  /** Writes a filler file until the filesystem refuses with ENOSPC: nothing can be written after this. */
+  fill(): Promise<void>;
+  /** Deletes the filler, giving the space back. */
+  free(): Promise<void>;
+  freeBytes(): Promise<number>;
+  unmount(): void;
+}
+
+export function mountSmallDisk(sizeBytes: number): SmallDisk | { unavailable: string } {
+  const dir = mkdtempSync(join(tmpdir(), "tributary-small-disk-"));
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes}`, "tmpfs", dir], { stdio: "pipe" });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
+    return { unavailable: `cannot mount a small tmpfs (needs root): ${stderr || String(err)}` };
+  }
+  const filler = join(dir, "filler");
+  return {
+    dir,
+    async fill() {
+      const fh = await open(filler, "a");
+      const chunk = Buffer.alloc(64 * 1024, 0x5a);
+      try {
+        for (;;) {
+          // Shrinking chunks pack the last pages too; a write of one byte that fails means the disk is full.
+          for (let size = chunk.length; size >= 1; size >>= 1) {
+            try {
+              await fh.write(chunk, 0, size);
+              break;
+            } catch (err) {
+              if ((err as NodeJS.ErrnoException).code !== "ENOSPC") throw err;
+              if (size === 1) return;
+            }
+          }
+        }
+      } finally {
+        await fh.close();
+      }
+    },
+    async free() {
+      await rm(filler, { force: true });
+    },
+    async freeBytes() {
+      const s = await statfs(dir);
+      return s.bavail * s.bsize;
+    },
+    unmount() {
+      execFileSync("umount", [dir], { stdio: "pipe" });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
