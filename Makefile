@@ -9,7 +9,7 @@ help:
 	@echo "make run    start one broker on 127.0.0.1:9092 (data in ./data)"
 	@echo "make test   lint, format check, type-check, gen-check and every test tier this machine can run"
 	@echo "make test-fresh   make run and make test from a clean clone with every cache empty (E2E=1 adds make e2e)"
-	@echo "make setup | build | bench | gen | gen-check | clean"
+	@echo "make setup | build | bench | gen | gen-check | sim | clean"
 
 $(NODE_STAMP): package.json package-lock.json broker/package.json operator/package.json e2e/package.json
 	npm ci --no-audit --no-fund
@@ -47,6 +47,14 @@ test-fresh:
 
 run: build
 	exec node broker/bin/tributary-broker --config broker/config/server.properties
+
+# The KRaft core's deterministic simulation over many seeds (make test runs a bounded number in
+# broker/test/raft/simulation.test.ts). SIM_SEEDS per shape; a failure prints the command that replays its seed.
+SIM_SEEDS ?= 2000
+.PHONY: sim
+sim: setup
+	npx tsx broker/test/raft/sim/cli.ts --seeds $(SIM_SEEDS) --voters 3 --observers 1
+	npx tsx broker/test/raft/sim/cli.ts --seeds $$(( $(SIM_SEEDS) / 4 )) --from 100001 --voters 5 --observers 2
 
 # Protocol codecs (issue 2), then Tributary side by side with Apache Kafka (issue 3); see docs/benchmarks.md.
 bench: build reference-kafka

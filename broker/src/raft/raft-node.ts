@@ -1,0 +1,862 @@
+import { RaftLog } from "./raft-log.ts";
+import type {
+  ElectionState,
+  Envelope,
+  LogEntry,
+  NodeId,
+  RaftAction,
+  RaftConfig,
+  RaftError,
+  RaftMessage,
+  RaftRecord,
+  Rng,
+  Role,
+} from "./types.ts";
+
+// One node of a KRaft quorum as a pure state machine (ADR 22). The driver calls start/tick/receive/flushed/propose
+// with the current time of its clock and carries out the returned actions in order, holding every `send` until the
+// durable writes before it are fsynced. No I/O, clock or randomness of its own, so a simulation replays it exactly.
+// The rules are KRaft's (KIP-595, KIP-996 pre-vote), checked against apache/kafka's raft module.
+
+/** Kafka's check-quorum factor: a leader resigns after 1.5 × fetch timeout without fetches from a majority. */
+const CHECK_QUORUM_FACTOR = 1.5;
+/** First step of the exponential backoff after a lost election. */
+const ELECTION_BACKOFF_BASE_MS = 50;
+
+interface Inflight {
+  readonly correlationId: number;
+  readonly deadline: number;
+}
+
+interface Ballot {
+  /** Requests of this round still unanswered, by correlation id → voter. */
+  readonly outstanding: Map<number, NodeId>;
+  readonly granted: Set<NodeId>;
+  readonly rejected: Set<NodeId>;
+  readonly deadline: number;
+}
+
+interface ReplicaProgress {
+  /** The replica's fetch offset: its durable log end, since it fsyncs before fetching again. -1 until it fetches. */
+  endOffset: number;
+  /** Whether it has acknowledged this epoch (by BeginQuorumEpoch answer or by fetching). */
+  acknowledged: boolean;
+}
+
+interface ParkedFetch {
+  readonly from: NodeId;
+  readonly correlationId: number;
+  readonly fetchOffset: number;
+  readonly deadline: number;
+}
+
+type RoleState =
+  | { readonly kind: "unattached"; readonly electionDeadline: number; fetch: Inflight | null; retryAt: number }
+  | { readonly kind: "prospective"; readonly ballot: Ballot }
+  | { readonly kind: "candidate"; readonly ballot: Ballot; backoffUntil: number | null }
+  | {
+      readonly kind: "follower";
+      readonly leaderId: NodeId;
+      fetchDeadline: number;
+      /** Whether a fetch from this leader succeeded since we started following it (KIP-996 refuses pre-votes then). */
+      fetchedOk: boolean;
+      fetch: Inflight | null;
+      retryAt: number;
+    }
+  | {
+      readonly kind: "leader";
+      /** The log end when this node became leader: nothing commits until an entry past it (its own epoch) does. */
+      readonly epochStartOffset: number;
+      readonly replicas: Map<NodeId, ReplicaProgress>;
+      /** Voters (this node included) that fetched since the check-quorum timer last restarted. */
+      readonly fetchedSinceCheck: Set<NodeId>;
+      checkQuorumDeadline: number;
+      beginQuorumResendAt: number;
+      readonly parked: Map<NodeId, ParkedFetch>;
+    }
+  | { readonly kind: "resigned"; readonly electionDeadline: number };
+
+/** What a node says about itself, for DescribeQuorum and for the simulation's checks. */
+export interface RaftStatus {
+  readonly nodeId: NodeId;
+  readonly role: Role;
+  readonly voter: boolean;
+  readonly epoch: number;
+  readonly leaderId: NodeId | null;
+  readonly votedId: NodeId | null;
+  readonly highWatermark: number;
+  readonly logEndOffset: number;
+  readonly lastEpoch: number;
+  /** As leader: each voter's and observer's last fetch offset. */
+  readonly replicas: ReadonlyMap<NodeId, number>;
+}
+
+export class RaftNode {
+  private election: ElectionState;
+  private role: RoleState;
+  private readonly log: RaftLog;
+  private highWatermark = 0;
+  /** Log end offset known to be fsynced. */
+  private durableEnd: number;
+  private readonly pendingFlushes = new Map<number, number>();
+  private flushSeq = 0;
+  private nextCorrelationId: number;
+  /** Lost elections in a row, for the exponential backoff. */
+  private electionRetries = 0;
+  private readonly voterSet: ReadonlySet<NodeId>;
+  private readonly majority: number;
+  private out: RaftAction[] = [];
+  private now = 0;
+
+  /**
+   * @param durable what survived on disk: the election state (null for a fresh node) and the log entries, all of which
+   *   the driver has fsynced.
+   */
+  constructor(
+    private readonly config: RaftConfig,
+    private readonly rng: Rng,
+    durable: { readonly election: ElectionState | null; readonly log: readonly LogEntry[] },
+  ) {
+    this.voterSet = new Set(config.voters);
+    this.majority = Math.floor(config.voters.length / 2) + 1;
+    this.election = durable.election ?? { epoch: 0, leaderId: null, votedId: null };
+    this.log = new RaftLog(0, durable.log);
+    this.durableEnd = this.log.endOffset;
+    this.role = { kind: "unattached", electionDeadline: Infinity, fetch: null, retryAt: 0 };
+    // A late answer to a request of this node's previous life must not match a new request.
+    this.nextCorrelationId = 1 + rng.nextInt(2 ** 30);
+  }
+
+  get nodeId(): NodeId {
+    return this.config.nodeId;
+  }
+
+  get isVoter(): boolean {
+    return this.voterSet.has(this.config.nodeId);
+  }
+
+  status(): RaftStatus {
+    const replicas = new Map<NodeId, number>();
+    if (this.role.kind === "leader") for (const [id, p] of this.role.replicas) replicas.set(id, p.endOffset);
+    return {
+      nodeId: this.nodeId,
+      role: this.role.kind,
+      voter: this.isVoter,
+      epoch: this.election.epoch,
+      leaderId: this.knownLeader(),
+      votedId: this.election.votedId,
+      highWatermark: this.highWatermark,
+      logEndOffset: this.log.endOffset,
+      lastEpoch: this.log.lastEpoch,
+      replicas,
+    };
+  }
+
+  /** The leader this node names in answers: itself only while leading, nobody once it stopped. */
+  private knownLeader(): NodeId | null {
+    if (this.role.kind === "leader") return this.nodeId;
+    return this.election.leaderId === this.nodeId ? null : this.election.leaderId;
+  }
+
+  /** Entries in [from, to), for applying committed ones. */
+  entries(from: number, to: number): LogEntry[] {
+    return this.log.read(from, to - from);
+  }
+
+  /**
+   * Resumes from the durable state. A node that was leader comes back resigned (it may not lead the same epoch twice
+   * from a log it may have lost the tail of); one that knew a leader follows it; otherwise it waits for an election.
+   */
+  start(now: number): RaftAction[] {
+    return this.run(now, () => {
+      const { leaderId, epoch } = this.election;
+      if (leaderId === this.nodeId) this.becomeResigned([]);
+      else if (leaderId !== null) this.becomeFollower(epoch, leaderId);
+      else this.becomeUnattached(epoch, this.election.votedId);
+    });
+  }
+
+  tick(now: number): RaftAction[] {
+    return this.run(now, () => this.onTick());
+  }
+
+  receive(envelope: Envelope, now: number): RaftAction[] {
+    return this.run(now, () => this.onMessage(envelope));
+  }
+
+  /** The driver finished the fsync asked for by `flushLog` with this sequence number. */
+  flushed(seq: number, now: number): RaftAction[] {
+    return this.run(now, () => {
+      const end = this.pendingFlushes.get(seq);
+      if (end === undefined) return;
+      for (const s of [...this.pendingFlushes.keys()]) if (s <= seq) this.pendingFlushes.delete(s);
+      this.durableEnd = Math.max(this.durableEnd, end);
+      if (this.role.kind === "leader") this.maybeAdvanceLeaderHighWatermark(this.role);
+    });
+  }
+
+  /** Appends records as leader; returns the offsets they got, or null when this node is not the leader. */
+  propose(records: readonly Uint8Array[], now: number): { offsets: number[] | null; actions: RaftAction[] } {
+    let offsets: number[] | null = null;
+    const actions = this.run(now, () => {
+      const role = this.role;
+      if (role.kind !== "leader") return;
+      offsets = records.map((data) => this.appendAsLeader({ kind: "data", data }));
+      this.requestFlush();
+      this.completeParkedFetches(role, false);
+    });
+    return { offsets, actions };
+  }
+
+  private run(now: number, body: () => void): RaftAction[] {
+    if (now < this.now) throw new Error(`clock went back from ${this.now} to ${now}`);
+    this.now = now;
+    this.out = [];
+    body();
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
+  // ---- timers ----
+
+  private onTick(): void {
+    const role = this.role;
+    switch (role.kind) {
+      case "unattached":
+        if (!this.isVoter) this.maybeDiscoverLeader(role);
+        else if (this.now >= role.electionDeadline) this.startElection();
+        return;
+      case "prospective":
+        if (this.now >= role.ballot.deadline) this.prospectiveFailed();
+        return;
+      case "candidate":
+        if (role.backoffUntil !== null) {
+          if (this.now >= role.backoffUntil) this.becomeProspective();
+        } else if (this.now >= role.ballot.deadline) {
+          role.backoffUntil = this.now + this.electionBackoff();
+        }
+        return;
+      case "follower":
+        if (this.now >= role.fetchDeadline) {
+          if (this.isVoter) this.startElection();
+          else this.becomeUnattached(this.election.epoch, this.election.votedId, false);
+          return;
+        }
+        if (role.fetch !== null && this.now >= role.fetch.deadline) role.fetch = null;
+        this.maybeFetch(role);
+        return;
+      case "leader":
+        this.leaderTick(role);
+        return;
+      case "resigned":
+        if (this.now >= role.electionDeadline) this.startElection();
+        return;
+    }
+  }
+
+  private leaderTick(role: Extract<RoleState, { kind: "leader" }>): void {
+    if (this.now >= role.checkQuorumDeadline) {
+      this.resign(role);
+      return;
+    }
+    for (const parked of [...role.parked.values()]) {
+      if (this.now >= parked.deadline) this.answerFetch(role, parked.from, parked.correlationId, parked.fetchOffset);
+    }
+    if (this.now >= role.beginQuorumResendAt) {
+      role.beginQuorumResendAt = this.now + this.config.fetchTimeoutMs / 2;
+      for (const id of this.config.voters) {
+        if (id !== this.nodeId && !(role.replicas.get(id)?.acknowledged ?? false)) this.sendBeginQuorumEpoch(id);
+      }
+    }
+  }
+
+  // ---- transitions ----
+
+  private persist(state: ElectionState): void {
+    if (state.epoch < this.election.epoch)
+      throw new Error(`epoch would go back ${this.election.epoch} → ${state.epoch}`);
+    const same =
+      state.epoch === this.election.epoch &&
+      state.leaderId === this.election.leaderId &&
+      state.votedId === this.election.votedId;
+    this.election = state;
+    if (!same) this.emit({ type: "persistElection", state });
+  }
+
+  private announce(): void {
+    const leaderId = this.role.kind === "leader" ? this.nodeId : this.election.leaderId;
+    this.emit({ type: "roleChanged", role: this.role.kind, epoch: this.election.epoch, leaderId });
+  }
+
+  private becomeUnattached(epoch: number, votedId: NodeId | null, announce = true): void {
+    this.persist({ epoch, leaderId: null, votedId });
+    this.role = {
+      kind: "unattached",
+      electionDeadline: this.isVoter ? this.now + this.randomElectionTimeout() : Infinity,
+      fetch: null,
+      retryAt: this.now,
+    };
+    if (announce) this.announce();
+    if (!this.isVoter) this.maybeDiscoverLeader(this.role);
+  }
+
+  private becomeFollower(epoch: number, leaderId: NodeId): void {
+    const votedId = epoch === this.election.epoch ? this.election.votedId : null;
+    this.persist({ epoch, leaderId, votedId });
+    this.electionRetries = 0;
+    const role: RoleState = {
+      kind: "follower",
+      leaderId,
+      fetchDeadline: this.now + this.config.fetchTimeoutMs,
+      fetchedOk: false,
+      fetch: null,
+      retryAt: this.now,
+    };
+    this.role = role;
+    this.announce();
+    this.maybeFetch(role);
+  }
+
+  private startElection(): void {
+    if (this.config.preVote) this.becomeProspective();
+    else this.becomeCandidate();
+  }
+
+  /** KIP-996: ask for pre-votes at epoch + 1 without bumping or persisting anything. */
+  private becomeProspective(): void {
+    const ballot = this.newBallot();
+    this.role = { kind: "prospective", ballot };
+    this.announce();
+    if (ballot.granted.size >= this.majority) {
+      this.becomeCandidate();
+      return;
+    }
+    this.requestVotes(ballot, this.election.epoch + 1, true);
+  }
+
+  private prospectiveFailed(): void {
+    this.electionRetries++;
+    const { epoch, leaderId, votedId } = this.election;
+    if (leaderId !== null && leaderId !== this.nodeId) {
+      // The others still hear the leader we lost: follow it again rather than disrupt.
+      this.becomeFollower(epoch, leaderId);
+      return;
+    }
+    this.persist({ epoch, leaderId: null, votedId });
+    this.role = {
+      kind: "unattached",
+      electionDeadline: this.now + this.electionBackoff(),
+      fetch: null,
+      retryAt: this.now,
+    };
+    this.announce();
+  }
+
+  private becomeCandidate(): void {
+    this.persist({ epoch: this.election.epoch + 1, leaderId: null, votedId: this.nodeId });
+    const ballot = this.newBallot();
+    this.role = { kind: "candidate", ballot, backoffUntil: null };
+    this.announce();
+    if (ballot.granted.size >= this.majority) {
+      this.becomeLeader();
+      return;
+    }
+    this.requestVotes(ballot, this.election.epoch, false);
+  }
+
+  private becomeLeader(): void {
+    this.persist({ epoch: this.election.epoch, leaderId: this.nodeId, votedId: this.election.votedId });
+    this.electionRetries = 0;
+    const replicas = new Map<NodeId, ReplicaProgress>();
+    for (const id of this.config.voters) {
+      if (id !== this.nodeId) replicas.set(id, { endOffset: -1, acknowledged: false });
+    }
+    const role: RoleState = {
+      kind: "leader",
+      epochStartOffset: this.log.endOffset,
+      replicas,
+      fetchedSinceCheck: new Set([this.nodeId]),
+      checkQuorumDeadline: this.now + this.config.fetchTimeoutMs * CHECK_QUORUM_FACTOR,
+      beginQuorumResendAt: this.now + this.config.fetchTimeoutMs / 2,
+      parked: new Map(),
+    };
+    this.role = role;
+    this.announce();
+    this.appendAsLeader({ kind: "leaderChange", leaderId: this.nodeId, voters: this.config.voters });
+    this.requestFlush();
+    for (const id of this.config.voters) if (id !== this.nodeId) this.sendBeginQuorumEpoch(id);
+  }
+
+  /** Check-quorum failed: step down, and tell the voters who should try first (most up to date first). */
+  private resign(role: Extract<RoleState, { kind: "leader" }>): void {
+    const successors = [...role.replicas.entries()]
+      .filter(([id]) => this.voterSet.has(id))
+      .sort((a, b) => b[1].endOffset - a[1].endOffset || a[0] - b[0])
+      .map(([id]) => id);
+    for (const parked of role.parked.values()) {
+      this.reply(parked.from, parked.correlationId, this.fetchError("NOT_LEADER_OR_FOLLOWER"));
+    }
+    this.becomeResigned(successors);
+  }
+
+  private becomeResigned(successors: readonly NodeId[]): void {
+    this.role = { kind: "resigned", electionDeadline: this.now + this.randomElectionTimeout() };
+    this.announce();
+    for (const id of successors) {
+      this.send(id, {
+        type: "EndQuorumEpochRequest",
+        epoch: this.election.epoch,
+        leaderId: this.nodeId,
+        preferredSuccessors: successors,
+      });
+    }
+  }
+
+  /** A message carried a newer epoch: move to it, following its leader if the message names one. */
+  private observeEpoch(epoch: number, leaderId: NodeId | null): void {
+    if (leaderId !== null && leaderId !== this.nodeId) this.becomeFollower(epoch, leaderId);
+    else this.becomeUnattached(epoch, null);
+  }
+
+  // ---- elections ----
+
+  private newBallot(): Ballot {
+    const granted = new Set<NodeId>();
+    if (this.isVoter) granted.add(this.nodeId);
+    return {
+      outstanding: new Map(),
+      granted,
+      rejected: new Set(),
+      deadline: this.now + this.randomElectionTimeout(),
+    };
+  }
+
+  private requestVotes(ballot: Ballot, epoch: number, preVote: boolean): void {
+    for (const id of this.config.voters) {
+      if (id === this.nodeId) continue;
+      const correlationId = this.send(id, {
+        type: "VoteRequest",
+        epoch,
+        candidateId: this.nodeId,
+        lastEpoch: this.log.lastEpoch,
+        lastOffset: this.log.endOffset,
+        preVote,
+      });
+      ballot.outstanding.set(correlationId, id);
+    }
+  }
+
+  private randomElectionTimeout(): number {
+    const t = this.config.electionTimeoutMs;
+    return t + this.rng.nextInt(t);
+  }
+
+  private electionBackoff(): number {
+    const cap = Math.min(this.config.electionBackoffMaxMs, ELECTION_BACKOFF_BASE_MS * 2 ** this.electionRetries);
+    return 1 + this.rng.nextInt(Math.max(1, cap));
+  }
+
+  private logIsUpToDate(lastEpoch: number, lastOffset: number): boolean {
+    if (this.config.unsafe?.grantVotesIgnoringLog) return true;
+    if (lastEpoch !== this.log.lastEpoch) return lastEpoch > this.log.lastEpoch;
+    return lastOffset >= this.log.endOffset;
+  }
+
+  private onVoteRequest(from: NodeId, correlationId: number, m: Extract<RaftMessage, { type: "VoteRequest" }>): void {
+    const answer = (granted: boolean, error: RaftError): void =>
+      this.reply(from, correlationId, {
+        type: "VoteResponse",
+        epoch: this.election.epoch,
+        leaderId: this.knownLeader(),
+        granted,
+        preVote: m.preVote,
+        error,
+      });
+    if (!this.isVoter || !this.voterSet.has(m.candidateId)) return answer(false, "INCONSISTENT_VOTER_SET");
+    if (m.lastOffset < 0 || m.lastEpoch < 0 || m.lastEpoch >= m.epoch) return answer(false, "INVALID_REQUEST");
+    if (m.epoch < this.election.epoch) return answer(false, "FENCED_LEADER_EPOCH");
+    const upToDate = this.logIsUpToDate(m.lastEpoch, m.lastOffset);
+
+    if (m.preVote) {
+      // A pre-vote changes nothing here. It is refused by a leader, and by a follower that still hears its leader.
+      const role = this.role;
+      const hearsLeader = role.kind === "leader" || (role.kind === "follower" && role.fetchedOk);
+      const granted = m.epoch > this.election.epoch && upToDate && !hearsLeader;
+      return answer(granted, "NONE");
+    }
+
+    if (m.epoch > this.election.epoch) this.becomeUnattached(m.epoch, null);
+    const { leaderId, votedId } = this.election;
+    const granted = leaderId === null && (votedId === null || votedId === m.candidateId) && upToDate;
+    if (granted && votedId === null) {
+      this.persist({ epoch: m.epoch, leaderId: null, votedId: m.candidateId });
+      // Having voted, wait a full election timeout for that candidate before running ourselves.
+      this.role = {
+        kind: "unattached",
+        electionDeadline: this.now + this.randomElectionTimeout(),
+        fetch: null,
+        retryAt: this.now,
+      };
+    }
+    answer(granted, "NONE");
+  }
+
+  private onVoteResponse(from: NodeId, correlationId: number, m: Extract<RaftMessage, { type: "VoteResponse" }>): void {
+    if (m.epoch > this.election.epoch) {
+      this.observeEpoch(m.epoch, m.leaderId);
+      return;
+    }
+    const role = this.role;
+    if (role.kind !== "prospective" && role.kind !== "candidate") return;
+    if (role.kind === "candidate" && role.backoffUntil !== null) return;
+    if (role.ballot.outstanding.get(correlationId) !== from) return;
+    role.ballot.outstanding.delete(correlationId);
+    if (m.preVote !== (role.kind === "prospective")) return;
+    if (
+      role.kind === "prospective" &&
+      m.epoch === this.election.epoch &&
+      m.leaderId !== null &&
+      m.leaderId !== this.nodeId
+    ) {
+      // KIP-996: a prospective node that learns the leader of its epoch follows it.
+      this.becomeFollower(this.election.epoch, m.leaderId);
+      return;
+    }
+    if (m.error === "NONE" && m.granted) role.ballot.granted.add(from);
+    else role.ballot.rejected.add(from);
+
+    if (role.ballot.granted.size >= this.majority) {
+      if (role.kind === "prospective") this.becomeCandidate();
+      else this.becomeLeader();
+    } else if (role.ballot.rejected.size > this.config.voters.length - this.majority) {
+      if (role.kind === "prospective") this.prospectiveFailed();
+      else {
+        this.electionRetries++;
+        role.backoffUntil = this.now + this.electionBackoff();
+      }
+    }
+  }
+
+  // ---- leader announcements ----
+
+  private sendBeginQuorumEpoch(to: NodeId): void {
+    this.send(to, { type: "BeginQuorumEpochRequest", epoch: this.election.epoch, leaderId: this.nodeId });
+  }
+
+  private onBeginQuorumEpoch(
+    from: NodeId,
+    correlationId: number,
+    m: Extract<RaftMessage, { type: "BeginQuorumEpochRequest" }>,
+  ): void {
+    if (m.epoch < this.election.epoch) {
+      this.reply(from, correlationId, {
+        type: "BeginQuorumEpochResponse",
+        epoch: this.election.epoch,
+        leaderId: this.knownLeader(),
+        error: "FENCED_LEADER_EPOCH",
+      });
+      return;
+    }
+    const following = this.role.kind === "follower" && this.role.leaderId === m.leaderId;
+    if (m.epoch > this.election.epoch || !following) {
+      if (m.epoch === this.election.epoch && this.role.kind === "leader") {
+        throw new Error(`two leaders in epoch ${m.epoch}: ${this.nodeId} and ${m.leaderId}`);
+      }
+      this.becomeFollower(m.epoch, m.leaderId);
+    }
+    this.reply(from, correlationId, {
+      type: "BeginQuorumEpochResponse",
+      epoch: this.election.epoch,
+      leaderId: m.leaderId,
+      error: "NONE",
+    });
+  }
+
+  private onEndQuorumEpoch(
+    from: NodeId,
+    correlationId: number,
+    m: Extract<RaftMessage, { type: "EndQuorumEpochRequest" }>,
+  ): void {
+    if (m.epoch >= this.election.epoch && m.leaderId !== this.nodeId) {
+      if (m.epoch > this.election.epoch) this.becomeFollower(m.epoch, m.leaderId);
+      const role = this.role;
+      if (role.kind === "follower" && role.leaderId === m.leaderId) {
+        // Successors try in order of log freshness; everyone else waits a random backoff.
+        const position = m.preferredSuccessors.indexOf(this.nodeId);
+        const delay =
+          position < 0
+            ? this.rng.nextInt(this.config.electionBackoffMaxMs)
+            : Math.min(this.config.electionBackoffMaxMs, position * ELECTION_BACKOFF_BASE_MS);
+        role.fetchDeadline = Math.min(role.fetchDeadline, this.now + delay);
+        // The leader said it is gone: pre-votes are no longer refused on its account.
+        role.fetchedOk = false;
+      }
+    }
+    this.reply(from, correlationId, {
+      type: "EndQuorumEpochResponse",
+      epoch: this.election.epoch,
+      leaderId: this.knownLeader(),
+      error: m.epoch < this.election.epoch ? "FENCED_LEADER_EPOCH" : "NONE",
+    });
+  }
+
+  // ---- replication: the leader side ----
+
+  private appendAsLeader(record: RaftRecord): number {
+    const entry: LogEntry = { offset: this.log.endOffset, epoch: this.election.epoch, record };
+    this.log.append([entry]);
+    this.emit({ type: "appendLog", entries: [entry] });
+    return entry.offset;
+  }
+
+  private requestFlush(): void {
+    const seq = ++this.flushSeq;
+    this.pendingFlushes.set(seq, this.log.endOffset);
+    this.emit({ type: "flushLog", seq });
+  }
+
+  private fetchError(error: RaftError): RaftMessage {
+    return {
+      type: "FetchResponse",
+      epoch: this.election.epoch,
+      leaderId: this.knownLeader(),
+      error,
+      highWatermark: -1,
+      entries: [],
+      divergingEpoch: null,
+    };
+  }
+
+  private onFetchRequest(from: NodeId, correlationId: number, m: Extract<RaftMessage, { type: "FetchRequest" }>): void {
+    const role = this.role;
+    if (m.epoch < this.election.epoch) return this.reply(from, correlationId, this.fetchError("FENCED_LEADER_EPOCH"));
+    if (m.epoch > this.election.epoch) return this.reply(from, correlationId, this.fetchError("UNKNOWN_LEADER_EPOCH"));
+    if (role.kind !== "leader") return this.reply(from, correlationId, this.fetchError("NOT_LEADER_OR_FOLLOWER"));
+    if (m.replicaId === this.nodeId || m.fetchOffset < 0) {
+      return this.reply(from, correlationId, this.fetchError("INVALID_REQUEST"));
+    }
+
+    const check = this.log.validateFetch(m.fetchOffset, m.lastFetchedEpoch);
+    if (!check.valid) {
+      this.reply(from, correlationId, {
+        type: "FetchResponse",
+        epoch: this.election.epoch,
+        leaderId: this.nodeId,
+        error: "NONE",
+        highWatermark: this.highWatermark,
+        entries: [],
+        divergingEpoch: check.diverging,
+      });
+      return;
+    }
+
+    let progress = role.replicas.get(m.replicaId);
+    if (progress === undefined) {
+      progress = { endOffset: -1, acknowledged: true };
+      role.replicas.set(m.replicaId, progress);
+    }
+    progress.endOffset = m.fetchOffset;
+    progress.acknowledged = true;
+    if (this.voterSet.has(m.replicaId)) {
+      role.fetchedSinceCheck.add(m.replicaId);
+      if (role.fetchedSinceCheck.size >= this.majority) {
+        role.checkQuorumDeadline = this.now + this.config.fetchTimeoutMs * CHECK_QUORUM_FACTOR;
+        role.fetchedSinceCheck.clear();
+        role.fetchedSinceCheck.add(this.nodeId);
+      }
+    }
+    // A newer fetch from the same replica replaces a parked one (whose answer it no longer waits for).
+    role.parked.delete(from);
+    this.maybeAdvanceLeaderHighWatermark(role);
+    if (m.fetchOffset < this.log.endOffset || this.config.fetchMaxWaitMs <= 0) {
+      this.answerFetch(role, from, correlationId, m.fetchOffset);
+    } else {
+      role.parked.set(from, {
+        from,
+        correlationId,
+        fetchOffset: m.fetchOffset,
+        deadline: this.now + this.config.fetchMaxWaitMs,
+      });
+    }
+  }
+
+  private answerFetch(
+    role: Extract<RoleState, { kind: "leader" }>,
+    to: NodeId,
+    correlationId: number,
+    fetchOffset: number,
+  ): void {
+    role.parked.delete(to);
+    this.reply(to, correlationId, {
+      type: "FetchResponse",
+      epoch: this.election.epoch,
+      leaderId: this.nodeId,
+      error: "NONE",
+      highWatermark: this.highWatermark,
+      entries: this.log.read(fetchOffset, this.config.maxFetchEntries),
+      divergingEpoch: null,
+    });
+  }
+
+  /** Answers parked fetches that now have something new: entries, or (if `highWatermarkMoved`) a new high watermark. */
+  private completeParkedFetches(role: Extract<RoleState, { kind: "leader" }>, highWatermarkMoved: boolean): void {
+    for (const parked of [...role.parked.values()]) {
+      if (highWatermarkMoved || parked.fetchOffset < this.log.endOffset) {
+        this.answerFetch(role, parked.from, parked.correlationId, parked.fetchOffset);
+      }
+    }
+  }
+
+  /**
+   * KRaft's rule (LeaderState.maybeUpdateHighWatermark): the voters' durable end offsets sorted descending, at index
+   * ⌊n/2⌋, if past the epoch start offset (an entry of this epoch is on a majority), and never backwards.
+   */
+  private maybeAdvanceLeaderHighWatermark(role: Extract<RoleState, { kind: "leader" }>): void {
+    const ends = this.config.voters
+      .map((id) => (id === this.nodeId ? this.durableEnd : (role.replicas.get(id)?.endOffset ?? -1)))
+      .sort((a, b) => b - a);
+    const candidate = ends[Math.floor(this.config.voters.length / 2)] ?? -1;
+    const ownEpochCommitted = candidate > role.epochStartOffset || this.config.unsafe?.skipOwnEpochCommitRule === true;
+    if (ownEpochCommitted && candidate > this.highWatermark) {
+      this.setHighWatermark(candidate);
+      this.completeParkedFetches(role, true);
+    }
+  }
+
+  private setHighWatermark(hw: number): void {
+    if (hw <= this.highWatermark) return;
+    this.highWatermark = hw;
+    this.emit({ type: "commit", highWatermark: hw });
+  }
+
+  // ---- replication: the follower side ----
+
+  private maybeFetch(role: Extract<RoleState, { kind: "follower" }>): void {
+    if (role.fetch !== null || this.now < role.retryAt) return;
+    const correlationId = this.send(role.leaderId, this.fetchRequest());
+    role.fetch = { correlationId, deadline: this.now + this.config.requestTimeoutMs };
+  }
+
+  private fetchRequest(): RaftMessage {
+    return {
+      type: "FetchRequest",
+      epoch: this.election.epoch,
+      replicaId: this.nodeId,
+      fetchOffset: this.log.endOffset,
+      lastFetchedEpoch: this.log.lastEpoch,
+    };
+  }
+
+  /** An observer with no leader asks a random voter; the answer names the leader if that voter knows it. */
+  private maybeDiscoverLeader(role: Extract<RoleState, { kind: "unattached" }>): void {
+    if (role.fetch !== null && this.now < role.fetch.deadline) return;
+    if (this.now < role.retryAt) return;
+    const voter = this.config.voters[this.rng.nextInt(this.config.voters.length)];
+    if (voter === undefined) return;
+    const correlationId = this.send(voter, this.fetchRequest());
+    role.fetch = { correlationId, deadline: this.now + this.config.requestTimeoutMs };
+    role.retryAt = this.now + this.config.retryBackoffMs;
+  }
+
+  private onFetchResponse(
+    from: NodeId,
+    correlationId: number,
+    m: Extract<RaftMessage, { type: "FetchResponse" }>,
+  ): void {
+    const role = this.role;
+    if (role.kind === "unattached") {
+      if (role.fetch?.correlationId !== correlationId) return;
+      role.fetch = null;
+      if (m.epoch > this.election.epoch) this.observeEpoch(m.epoch, m.leaderId);
+      else if (m.epoch === this.election.epoch && m.leaderId !== null && m.leaderId !== this.nodeId) {
+        this.becomeFollower(m.epoch, m.leaderId);
+      }
+      return;
+    }
+    if (m.epoch > this.election.epoch) {
+      this.observeEpoch(m.epoch, m.leaderId);
+      return;
+    }
+    if (role.kind !== "follower" || role.fetch?.correlationId !== correlationId || from !== role.leaderId) return;
+    role.fetch = null;
+    if (m.epoch < this.election.epoch || m.error !== "NONE") {
+      role.retryAt = this.now + this.config.retryBackoffMs;
+      return;
+    }
+    role.fetchDeadline = this.now + this.config.fetchTimeoutMs;
+    role.fetchedOk = true;
+
+    if (m.divergingEpoch !== null) {
+      const point = this.log.truncationPoint(m.divergingEpoch);
+      this.truncate(point);
+    } else if (m.entries.length > 0) {
+      const first = m.entries[0];
+      // Only the answer to the fetch we sent (from our current end) may be appended.
+      if (first?.offset !== this.log.endOffset) return;
+      this.log.append(m.entries);
+      this.emit({ type: "appendLog", entries: m.entries });
+      this.requestFlush();
+      this.setHighWatermark(Math.min(m.highWatermark, this.log.endOffset));
+    } else {
+      this.setHighWatermark(Math.min(m.highWatermark, this.log.endOffset));
+    }
+    // The next fetch leaves only after the appends above are durable: the leader may count its offset.
+    this.maybeFetch(role);
+  }
+
+  private truncate(endOffset: number): void {
+    if (endOffset >= this.log.endOffset) return;
+    if (endOffset < this.highWatermark) {
+      throw new Error(
+        `node ${this.nodeId} asked to truncate to ${endOffset}, below its high watermark ${this.highWatermark}`,
+      );
+    }
+    this.log.truncateTo(endOffset);
+    this.durableEnd = Math.min(this.durableEnd, endOffset);
+    for (const [seq, end] of this.pendingFlushes) this.pendingFlushes.set(seq, Math.min(end, endOffset));
+    this.emit({ type: "truncateLog", endOffset });
+  }
+
+  // ---- messages ----
+
+  private onMessage(envelope: Envelope): void {
+    const { from, correlationId, message: m } = envelope;
+    switch (m.type) {
+      case "VoteRequest":
+        return this.onVoteRequest(from, correlationId, m);
+      case "VoteResponse":
+        return this.onVoteResponse(from, correlationId, m);
+      case "BeginQuorumEpochRequest":
+        return this.onBeginQuorumEpoch(from, correlationId, m);
+      case "EndQuorumEpochRequest":
+        return this.onEndQuorumEpoch(from, correlationId, m);
+      case "FetchRequest":
+        return this.onFetchRequest(from, correlationId, m);
+      case "FetchResponse":
+        return this.onFetchResponse(from, correlationId, m);
+      case "BeginQuorumEpochResponse":
+      case "EndQuorumEpochResponse":
+        if (m.epoch > this.election.epoch) this.observeEpoch(m.epoch, m.leaderId);
+        else if (m.type === "BeginQuorumEpochResponse" && this.role.kind === "leader" && m.error === "NONE") {
+          const progress = this.role.replicas.get(from);
+          if (progress !== undefined && m.epoch === this.election.epoch) progress.acknowledged = true;
+        }
+        return;
+    }
+  }
+
+  private emit(action: RaftAction): void {
+    this.out.push(action);
+  }
+
+  private send(to: NodeId, message: RaftMessage): number {
+    const correlationId = this.nextCorrelationId++;
+    this.emit({ type: "send", envelope: { from: this.nodeId, to, correlationId, message } });
+    return correlationId;
+  }
+
+  private reply(to: NodeId, correlationId: number, message: RaftMessage): void {
+    this.emit({ type: "send", envelope: { from: this.nodeId, to, correlationId, message } });
+  }
+}

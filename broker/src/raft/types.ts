@@ -1,0 +1,175 @@
+// The Raft core's vocabulary: what it is told (inputs), what it asks its driver to do (actions), and the messages it
+// exchanges. These are domain types; the quorum driver maps them to Kafka's wire messages (Vote, BeginQuorumEpoch,
+// EndQuorumEpoch, Fetch) and the simulation delivers them as they are.
+
+export type NodeId = number;
+
+/** An offset in the metadata log and the leader epoch of the entry just before it (or of the entry at it). */
+export interface OffsetAndEpoch {
+  readonly offset: number;
+  readonly epoch: number;
+}
+
+/**
+ * What a node persists about elections, Kafka's QuorumStateData: the epoch, the leader it knows for that epoch, and
+ * the candidate it voted for in that epoch. It must be durable before any message that depends on it leaves.
+ */
+export interface ElectionState {
+  readonly epoch: number;
+  readonly leaderId: NodeId | null;
+  readonly votedId: NodeId | null;
+}
+
+/** The record a log entry holds: application data, or the control record a new leader writes at once. */
+export type RaftRecord =
+  | { readonly kind: "data"; readonly data: Uint8Array }
+  | { readonly kind: "leaderChange"; readonly leaderId: NodeId; readonly voters: readonly NodeId[] };
+
+export interface LogEntry {
+  readonly offset: number;
+  readonly epoch: number;
+  readonly record: RaftRecord;
+}
+
+/** Kafka's error names for the answers the quorum RPCs carry. */
+export type RaftError =
+  | "NONE"
+  | "FENCED_LEADER_EPOCH"
+  | "UNKNOWN_LEADER_EPOCH"
+  | "NOT_LEADER_OR_FOLLOWER"
+  | "INCONSISTENT_VOTER_SET"
+  | "INVALID_REQUEST";
+
+export type RaftMessage =
+  | {
+      readonly type: "VoteRequest";
+      /** The epoch the candidate runs in; for a pre-vote, the epoch it would run in. */
+      readonly epoch: number;
+      readonly candidateId: NodeId;
+      readonly lastEpoch: number;
+      /** The candidate's log end offset. */
+      readonly lastOffset: number;
+      readonly preVote: boolean;
+    }
+  | {
+      readonly type: "VoteResponse";
+      readonly epoch: number;
+      readonly leaderId: NodeId | null;
+      readonly granted: boolean;
+      readonly preVote: boolean;
+      readonly error: RaftError;
+    }
+  | { readonly type: "BeginQuorumEpochRequest"; readonly epoch: number; readonly leaderId: NodeId }
+  | {
+      readonly type: "BeginQuorumEpochResponse";
+      readonly epoch: number;
+      readonly leaderId: NodeId | null;
+      readonly error: RaftError;
+    }
+  | {
+      readonly type: "EndQuorumEpochRequest";
+      readonly epoch: number;
+      readonly leaderId: NodeId;
+      /** Voters ordered by how far their logs reached, most up to date first. */
+      readonly preferredSuccessors: readonly NodeId[];
+    }
+  | {
+      readonly type: "EndQuorumEpochResponse";
+      readonly epoch: number;
+      readonly leaderId: NodeId | null;
+      readonly error: RaftError;
+    }
+  | {
+      readonly type: "FetchRequest";
+      /** The leader epoch the fetcher believes current (Kafka's CurrentLeaderEpoch). */
+      readonly epoch: number;
+      readonly replicaId: NodeId;
+      readonly fetchOffset: number;
+      /** Epoch of the entry before fetchOffset (0 for an empty log). */
+      readonly lastFetchedEpoch: number;
+    }
+  | {
+      readonly type: "FetchResponse";
+      readonly epoch: number;
+      readonly leaderId: NodeId | null;
+      readonly error: RaftError;
+      readonly highWatermark: number;
+      readonly entries: readonly LogEntry[];
+      /** Set when the fetcher's log diverges: truncate to this (largest common epoch, its end offset) and fetch again. */
+      readonly divergingEpoch: OffsetAndEpoch | null;
+    };
+
+export interface Envelope {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** Chosen by the requester; a response carries its request's id, so late or duplicated answers can be told apart. */
+  readonly correlationId: number;
+  readonly message: RaftMessage;
+}
+
+export type Role = "unattached" | "prospective" | "candidate" | "leader" | "follower" | "resigned";
+
+/**
+ * What the core asks its driver to do, in order. The one rule: a `send` may leave only once every earlier
+ * `persistElection`, `truncateLog` and `appendLog` is durable (fsynced). `flushLog` asks for an fsync of the log and a
+ * later `flushed(seq)` call, so the leader counts only durable entries of its own towards the high watermark.
+ */
+export type RaftAction =
+  | { readonly type: "persistElection"; readonly state: ElectionState }
+  | { readonly type: "truncateLog"; readonly endOffset: number }
+  | { readonly type: "appendLog"; readonly entries: readonly LogEntry[] }
+  | { readonly type: "flushLog"; readonly seq: number }
+  | { readonly type: "send"; readonly envelope: Envelope }
+  /** Entries below the high watermark are committed: the driver may apply them (read them with `entries`). */
+  | { readonly type: "commit"; readonly highWatermark: number }
+  | { readonly type: "roleChanged"; readonly role: Role; readonly epoch: number; readonly leaderId: NodeId | null };
+
+/** Randomness is injected, so a simulation replays exactly from its seed. */
+export interface Rng {
+  /** An integer uniform in [0, bound). */
+  nextInt(bound: number): number;
+}
+
+export interface RaftConfig {
+  readonly nodeId: NodeId;
+  /** The static voter set (`controller.quorum.voters`); a node not in it is an observer. */
+  readonly voters: readonly NodeId[];
+  /** `controller.quorum.election.timeout.ms`: an election starts after a uniform [T, 2T) without a leader. */
+  readonly electionTimeoutMs: number;
+  /** `controller.quorum.fetch.timeout.ms`: a follower that hears nothing from its leader this long starts an election. */
+  readonly fetchTimeoutMs: number;
+  /** `controller.quorum.election.backoff.max.ms`: upper bound of the randomised backoff after a lost election. */
+  readonly electionBackoffMaxMs: number;
+  /** `controller.quorum.request.timeout.ms`: an unanswered request is given up and sent again. */
+  readonly requestTimeoutMs: number;
+  /** How long the leader holds a Fetch that has nothing new (`replica.fetch.wait.max.ms`). */
+  readonly fetchMaxWaitMs: number;
+  /** The most entries one Fetch answer carries. */
+  readonly maxFetchEntries: number;
+  /** Pause before retrying a fetch that failed (no leader known, or an error). */
+  readonly retryBackoffMs: number;
+  /** KIP-996 pre-vote before a real election. */
+  readonly preVote: boolean;
+  /**
+   * Deliberately broken behaviour, for tests that prove the simulation's invariant checks can fail. Never set in
+   * production code.
+   */
+  readonly unsafe?: {
+    /** Let the high watermark cover older epochs' entries before one of the leader's own epoch is committed. */
+    readonly skipOwnEpochCommitRule?: boolean;
+    /** Grant votes without comparing logs. */
+    readonly grantVotesIgnoringLog?: boolean;
+  };
+}
+
+/** Kafka's defaults (QuorumConfig), with a 1000-entry fetch cap and no pre-vote opt-out. */
+export const DEFAULT_RAFT_TIMING = {
+  electionTimeoutMs: 1000,
+  fetchTimeoutMs: 2000,
+  electionBackoffMaxMs: 1000,
+  requestTimeoutMs: 2000,
+  fetchMaxWaitMs: 500,
+  maxFetchEntries: 1000,
+  retryBackoffMs: 100,
+  preVote: true,
+} as const;

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { RaftLog, type LogEntry } from "../../src/raft/index.ts";
+
+function entries(epochs: number[]): LogEntry[] {
+  return epochs.map((epoch, offset) => ({ offset, epoch, record: { kind: "data", data: new Uint8Array([offset]) } }));
+}
+
+describe("RaftLog", () => {
+  // offsets 0-1 epoch 1, 2-4 epoch 3, 5 epoch 4
+  const log = () => new RaftLog(0, entries([1, 1, 3, 3, 3, 4]));
+
+  it("answers the end offset of the largest epoch at or below the one asked", () => {
+    const l = log();
+    expect(l.endOffsetForEpoch(1)).toEqual({ epoch: 1, offset: 2 });
+    expect(l.endOffsetForEpoch(2)).toEqual({ epoch: 1, offset: 2 });
+    expect(l.endOffsetForEpoch(3)).toEqual({ epoch: 3, offset: 5 });
+    expect(l.endOffsetForEpoch(9)).toEqual({ epoch: 4, offset: 6 });
+    expect(l.endOffsetForEpoch(0)).toEqual({ epoch: 0, offset: 0 });
+  });
+
+  it("validates fetch positions as Kafka does and names the diverging epoch otherwise", () => {
+    const l = log();
+    expect(l.validateFetch(0, 0)).toEqual({ valid: true });
+    expect(l.validateFetch(2, 1)).toEqual({ valid: true });
+    expect(l.validateFetch(6, 4)).toEqual({ valid: true });
+    // The fetcher has epoch 2 entries this log never had.
+    expect(l.validateFetch(4, 2)).toEqual({ valid: false, diverging: { epoch: 1, offset: 2 } });
+    // The fetcher is past this log's end in the last epoch.
+    expect(l.validateFetch(8, 4)).toEqual({ valid: false, diverging: { epoch: 4, offset: 6 } });
+  });
+
+  it("truncates to the common part of the follower's and the leader's epochs, always making progress", () => {
+    const follower = new RaftLog(0, entries([1, 1, 2, 2]));
+    expect(follower.truncationPoint({ epoch: 1, offset: 2 })).toBe(2);
+    const ahead = new RaftLog(0, entries([1, 1, 1, 1]));
+    expect(ahead.truncationPoint({ epoch: 1, offset: 3 })).toBe(3);
+    follower.truncateTo(2);
+    expect(follower.endOffset).toBe(2);
+    expect(follower.lastEpoch).toBe(1);
+    expect(() => follower.append(entries([1, 1, 0]).slice(2))).toThrow(/epoch 0 after epoch 1/);
+  });
+});

@@ -1,0 +1,200 @@
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_RAFT_TIMING,
+  RaftNode,
+  SeededRng,
+  type ElectionState,
+  type Envelope,
+  type LogEntry,
+  type RaftAction,
+  type RaftConfig,
+  type RaftMessage,
+} from "../../src/raft/index.ts";
+
+// Scripted checks of single rules of the core; the simulation (simulation.test.ts) checks them in combination.
+
+function config(nodeId: number, voters: number[], extra: Partial<RaftConfig> = {}): RaftConfig {
+  return { nodeId, voters, ...DEFAULT_RAFT_TIMING, ...extra };
+}
+
+function data(offset: number, epoch: number): LogEntry {
+  return { offset, epoch, record: { kind: "data", data: new Uint8Array([offset]) } };
+}
+
+function node(
+  c: RaftConfig,
+  election: ElectionState | null = null,
+  log: LogEntry[] = [],
+): { n: RaftNode; start: RaftAction[] } {
+  const n = new RaftNode(c, new SeededRng(c.nodeId), { election, log });
+  return { n, start: n.start(0) };
+}
+
+function sends(actions: RaftAction[]): Envelope[] {
+  return actions.flatMap((a) => (a.type === "send" ? [a.envelope] : []));
+}
+
+function msg(from: number, to: number, message: RaftMessage, correlationId = 1): Envelope {
+  return { from, to, correlationId, message };
+}
+
+describe("RaftNode", () => {
+  it("a single voter elects itself, writes a leader-change record and commits it once flushed", () => {
+    const { n } = node(config(1, [1]));
+    const actions = n.tick(2_000);
+    expect(n.status().role).toBe("leader");
+    expect(n.status().epoch).toBe(1);
+    const append = actions.find((a) => a.type === "appendLog");
+    expect(append?.type === "appendLog" && append.entries[0]?.record.kind).toBe("leaderChange");
+    const flush = actions.find((a) => a.type === "flushLog");
+    if (flush?.type !== "flushLog") throw new Error("no flush");
+    expect(n.status().highWatermark).toBe(0);
+    expect(n.flushed(flush.seq, 2_001)).toContainEqual({ type: "commit", highWatermark: 1 });
+  });
+
+  it("persists a vote before the answer that grants it", () => {
+    const { n } = node(config(2, [1, 2, 3]));
+    const vote: RaftMessage = {
+      type: "VoteRequest",
+      epoch: 1,
+      candidateId: 1,
+      lastEpoch: 0,
+      lastOffset: 0,
+      preVote: false,
+    };
+    const actions = n.receive(msg(1, 2, vote), 10);
+    const persist = actions.findIndex((a) => a.type === "persistElection" && a.state.votedId === 1);
+    const answer = actions.findIndex(
+      (a) => a.type === "send" && a.envelope.message.type === "VoteResponse" && a.envelope.message.granted,
+    );
+    expect(persist).toBeGreaterThanOrEqual(0);
+    expect(answer).toBeGreaterThan(persist);
+    // A second candidate in the same epoch is refused.
+    const other: RaftMessage = { ...vote, candidateId: 3 };
+    const second = sends(n.receive(msg(3, 2, other), 11))[0]?.message;
+    expect(second?.type === "VoteResponse" && second.granted).toBe(false);
+  });
+
+  it("refuses a candidate whose log is behind, and grants a pre-vote without changing its own state", () => {
+    const { n } = node(config(2, [1, 2, 3]), { epoch: 2, leaderId: null, votedId: null }, [data(0, 1), data(1, 2)]);
+    const behind: RaftMessage = {
+      type: "VoteRequest",
+      epoch: 3,
+      candidateId: 1,
+      lastEpoch: 1,
+      lastOffset: 5,
+      preVote: false,
+    };
+    const refused = sends(n.receive(msg(1, 2, behind), 1))[0]?.message;
+    expect(refused?.type === "VoteResponse" && refused.granted).toBe(false);
+    expect(n.status().epoch).toBe(3);
+
+    const preVote: RaftMessage = {
+      type: "VoteRequest",
+      epoch: 4,
+      candidateId: 3,
+      lastEpoch: 2,
+      lastOffset: 2,
+      preVote: true,
+    };
+    const actions = n.receive(msg(3, 2, preVote), 2);
+    const answer = sends(actions)[0]?.message;
+    expect(answer?.type === "VoteResponse" && answer.granted && answer.preVote).toBe(true);
+    expect(actions.some((a) => a.type === "persistElection")).toBe(false);
+    expect(n.status().epoch).toBe(3);
+  });
+
+  /** Node 1 wins epoch 2 holding entries 0-2 of epoch 1; node 2 has only 0-1. */
+  function newLeaderWithOldEntries(extra: Partial<RaftConfig> = {}): RaftNode {
+    const { n } = node(
+      config(1, [1, 2, 3], { preVote: false, ...extra }),
+      { epoch: 1, leaderId: null, votedId: null },
+      [data(0, 1), data(1, 1), data(2, 1)],
+    );
+    const request = sends(n.tick(5_000)).find((e) => e.to === 2);
+    if (!request) throw new Error("no vote request");
+    const won = n.receive(
+      msg(
+        2,
+        1,
+        { type: "VoteResponse", epoch: 2, leaderId: null, granted: true, preVote: false, error: "NONE" },
+        request.correlationId,
+      ),
+      5_001,
+    );
+    expect(n.status().role).toBe("leader");
+    const flush = won.find((a) => a.type === "flushLog");
+    if (flush?.type === "flushLog") n.flushed(flush.seq, 5_002);
+    return n;
+  }
+
+  function fetch(n: RaftNode, fetchOffset: number, lastFetchedEpoch: number, at: number): RaftAction[] {
+    return n.receive(
+      msg(2, 1, { type: "FetchRequest", epoch: 2, replicaId: 2, fetchOffset, lastFetchedEpoch }, at),
+      at,
+    );
+  }
+
+  it("commits nothing until an entry of the leader's own epoch is on a majority", () => {
+    const n = newLeaderWithOldEntries();
+    expect(n.status().logEndOffset).toBe(4); // the leader-change record at offset 3 opens epoch 2
+    fetch(n, 2, 1, 5_010);
+    fetch(n, 3, 1, 5_020); // node 2 now holds every epoch-1 entry, but not the epoch-2 one
+    expect(n.status().highWatermark).toBe(0);
+    const actions = fetch(n, 4, 2, 5_030);
+    expect(actions).toContainEqual({ type: "commit", highWatermark: 4 });
+  });
+
+  it("the deliberately broken variant commits the older epoch's entries early (what the simulation must catch)", () => {
+    const n = newLeaderWithOldEntries({ unsafe: { skipOwnEpochCommitRule: true } });
+    fetch(n, 2, 1, 5_010);
+    fetch(n, 3, 1, 5_020);
+    expect(n.status().highWatermark).toBe(3);
+  });
+
+  it("tells a diverging follower where to truncate, and the follower truncates before fetching again", () => {
+    const leader = newLeaderWithOldEntries();
+    const answer = sends(fetch(leader, 3, 0, 5_010)).find((e) => e.message.type === "FetchResponse");
+    // lastFetchedEpoch 0 at offset 3 is not in the leader's log: diverging at the end of epoch 0, offset 0.
+    expect(answer?.message.type === "FetchResponse" && answer.message.divergingEpoch).toEqual({ epoch: 0, offset: 0 });
+
+    const { n: follower, start } = node(config(2, [1, 2, 3]), { epoch: 3, leaderId: 1, votedId: null }, [
+      data(0, 1),
+      data(1, 2),
+    ]);
+    const first = sends(start).find((e) => e.message.type === "FetchRequest");
+    if (!first) throw new Error("follower did not fetch");
+    const actions = follower.receive(
+      msg(
+        1,
+        2,
+        {
+          type: "FetchResponse",
+          epoch: 3,
+          leaderId: 1,
+          error: "NONE",
+          highWatermark: 1,
+          entries: [],
+          divergingEpoch: { epoch: 1, offset: 1 },
+        },
+        first.correlationId,
+      ),
+      2,
+    );
+    const truncate = actions.findIndex((a) => a.type === "truncateLog" && a.endOffset === 1);
+    const next = actions.findIndex((a) => a.type === "send" && a.envelope.message.type === "FetchRequest");
+    expect(truncate).toBeGreaterThanOrEqual(0);
+    expect(next).toBeGreaterThan(truncate);
+  });
+
+  it("a leader that hears from no majority within 1.5 × fetch timeout resigns and names its successors", () => {
+    const n = newLeaderWithOldEntries();
+    fetch(n, 4, 2, 5_100);
+    expect(n.tick(5_001 + 2_000).length).toBeGreaterThanOrEqual(0);
+    expect(n.status().role).toBe("leader");
+    const actions = n.tick(5_100 + 3_001);
+    expect(n.status().role).toBe("resigned");
+    const end = sends(actions).find((e) => e.message.type === "EndQuorumEpochRequest");
+    expect(end?.message.type === "EndQuorumEpochRequest" && end.message.preferredSuccessors[0]).toBe(2);
+  });
+});

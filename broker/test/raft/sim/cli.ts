@@ -1,0 +1,47 @@
+// `make sim`: many seeds of the quorum simulation, or one seed replayed with its trace.
+//   npx tsx broker/test/raft/sim/cli.ts [--seeds N] [--from S] [--voters V] [--observers O]
+//   npx tsx broker/test/raft/sim/cli.ts --seed S [--voters V] [--observers O]   (replay one seed, print its trace)
+import { DEFAULT_SIM, runSimulation, type SimOptions } from "./simulation.ts";
+import { replayCommand } from "./replay.ts";
+
+function arg(name: string): number | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const value = Number(process.argv[i + 1]);
+  if (!Number.isInteger(value) || value < 0) {
+    console.error(`--${name} needs a non-negative integer`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const shape = { ...DEFAULT_SIM, voters: arg("voters") ?? DEFAULT_SIM.voters, observers: arg("observers") ?? 1 };
+const single = arg("seed");
+const from = single ?? arg("from") ?? 1;
+const count = single !== undefined ? 1 : (arg("seeds") ?? 500);
+
+let steps = 0;
+let simulatedMs = 0;
+let committed = 0;
+let failures = 0;
+const started = performance.now();
+for (let seed = from; seed < from + count; seed++) {
+  const options: SimOptions = { ...shape, seed };
+  const result = runSimulation(options);
+  steps += result.steps;
+  simulatedMs += result.simulatedMs;
+  committed += result.committed;
+  if (single !== undefined) for (const line of result.trace) console.log(line);
+  if (result.violation !== null) {
+    failures++;
+    console.error(`seed ${seed} FAILED after ${result.steps} steps: ${result.violation}`);
+    console.error(`  replay: ${replayCommand(options)}`);
+  }
+}
+const seconds = (performance.now() - started) / 1000;
+console.log(
+  `sim: ${count} seeds × ${Math.round(steps / count)} steps on average = ${steps} steps, ` +
+    `${Math.round(simulatedMs / 1000)} s simulated, ${committed} entries committed, ` +
+    `${failures} failed, ${seconds.toFixed(1)} s (voters ${shape.voters}, observers ${shape.observers})`,
+);
+process.exit(failures > 0 ? 1 : 0);

@@ -1,0 +1,10 @@
+import { DEFAULT_SIM, type SimOptions } from "./simulation.ts";
+
+/** The command that reruns exactly this simulation and prints its trace. */
+export function replayCommand(options: SimOptions): string {
+  const extra = [
+    options.voters !== DEFAULT_SIM.voters ? ` --voters ${options.voters}` : "",
+    options.observers !== DEFAULT_SIM.observers ? ` --observers ${options.observers}` : "",
+  ].join("");
+  return `npx tsx broker/test/raft/sim/cli.ts --seed ${options.seed}${extra}`;
+}
