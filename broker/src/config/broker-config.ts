@@ -53,6 +53,8 @@ export interface BrokerConfig {
   /** Number.MAX_SAFE_INTEGER when unset: never flush on time alone. */
   readonly logFlushIntervalMs: number;
   readonly messageMaxBytes: number;
+  /** Upper bound of a Fetch response's records, whatever the request's max_bytes asks for. */
+  readonly fetchMaxBytes: number;
   readonly socketRequestMaxBytes: number;
   readonly socketRequestReadTimeoutMs: number;
   readonly connectionsMaxIdleMs: number;
@@ -375,6 +377,7 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
     logFlushIntervalMessages: required(v["log.flush.interval.messages"]),
     logFlushIntervalMs: v["log.flush.interval.ms"] ?? Number.MAX_SAFE_INTEGER,
     messageMaxBytes: required(v["message.max.bytes"]),
+    fetchMaxBytes: required(v["fetch.max.bytes"]),
     socketRequestMaxBytes: required(v["socket.request.max.bytes"]),
     socketRequestReadTimeoutMs: required(v["socket.request.read.timeout.ms"]),
     connectionsMaxIdleMs: required(v["connections.max.idle.ms"]),

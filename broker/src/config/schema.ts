@@ -243,6 +243,7 @@ export const CONFIG_KEYS = {
   "log.flush.interval.messages": key(long(1), "9223372036854775807"),
   "log.flush.interval.ms": key(long(0)),
   "message.max.bytes": key(int(0, INT32_MAX), "1048588"),
+  "fetch.max.bytes": key(int(1024, INT32_MAX), "57671680"),
   // Broker-wide defaults of topic configs (DescribeConfigs shows them as synonyms of the topic keys).
   "log.cleanup.policy": key(cleanupPolicy(), "delete"),
   "min.insync.replicas": key(int(1, INT32_MAX), "1"),

@@ -4,6 +4,10 @@
 // partition may exceed the byte limits by one batch (KIP-74) so a consumer always makes progress. Every requested
 // partition appears in the response, as Java requires of a full response. When fewer than min_bytes are available the
 // request waits up to max_wait_ms for an append to any requested partition. v13+ names topics by id.
+// A partition listed more than once is answered once, as Kafka's broker does (it keys the request by partition): in
+// the place of its first mention, with the fetch position of its last. The response never exceeds the broker's
+// fetch.max.bytes, whatever max_bytes asks for, also as Kafka does; so no request can ask for more than one copy of
+// a partition's data, nor more than that limit in total.
 // Records are returned as views of pooled read buffers, released once the response is encoded.
 import type { PartitionLog, ReadResult } from "../log/index.ts";
 import {
@@ -13,6 +17,8 @@ import {
   FetchResponse,
   ZERO_UUID,
   type FetchRequestFetchPartition,
+  type FetchRequestFetchTopic,
+  type FetchResponseFetchableTopicResponse,
   type FetchResponsePartitionData,
 } from "../protocol/index.ts";
 import { LEADER_EPOCH, partitionKey } from "../partitions/partition-manager.ts";
@@ -22,7 +28,7 @@ import type { BrokerServices } from "./services.ts";
 const EMPTY = Buffer.alloc(0);
 
 interface Slot {
-  topicIndex: number;
+  topic: string;
   request: FetchRequestFetchPartition;
   log: PartitionLog | undefined;
   response: FetchResponsePartitionData;
@@ -58,25 +64,42 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
     response: FetchResponse,
     async handle(request, context) {
       const byId = context.apiVersion >= 13;
+      // Map.set keeps a key's first position and takes its last value.
+      const wanted = new Map<string, { topic: FetchRequestFetchTopic; partition: FetchRequestFetchPartition }>();
+      for (const t of request.topics) {
+        const topicKey = byId ? (t.topicId ?? ZERO_UUID) : (t.topic ?? "");
+        for (const p of t.partitions) wanted.set(`${topicKey}\u0000${p.partition}`, { topic: t, partition: p });
+      }
       const slots: Slot[] = [];
-      const responses = request.topics.map((t, topicIndex) => {
+      const responses: FetchResponseFetchableTopicResponse[] = [];
+      let previous: FetchRequestFetchTopic | undefined;
+      for (const { topic: t, partition: p } of wanted.values()) {
         const topic = byId ? services.topics.getById(t.topicId ?? ZERO_UUID) : services.topics.get(t.topic ?? "");
         const unknownError = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        const partitions = t.partitions.map((p) => {
-          const log =
-            topic && p.partition >= 0 && p.partition < topic.partitions
-              ? services.partitions.log(topic.name, p.partition)
-              : undefined;
-          const errorCode = log ? leaderEpochError(p.currentLeaderEpoch) : unknownError;
-          const response = emptyPartition(p.partition, errorCode);
-          if (errorCode === ErrorCode.NONE) slots.push({ topicIndex, request: p, log, response });
-          return response;
-        });
-        return { topic: t.topic ?? topic?.name ?? "", topicId: t.topicId ?? topic?.id ?? ZERO_UUID, partitions };
-      });
+        const log =
+          topic && p.partition >= 0 && p.partition < topic.partitions
+            ? services.partitions.log(topic.name, p.partition)
+            : undefined;
+        const errorCode = log ? leaderEpochError(p.currentLeaderEpoch) : unknownError;
+        const response = emptyPartition(p.partition, errorCode);
+        if (errorCode === ErrorCode.NONE && topic) slots.push({ topic: topic.name, request: p, log, response });
+        // Consecutive partitions of one topic share a topic entry, as in Kafka's responses.
+        const last = responses[responses.length - 1];
+        if (last !== undefined && previous !== undefined && sameTopic(previous, t, byId))
+          last.partitions.push(response);
+        else {
+          responses.push({
+            topic: t.topic ?? topic?.name ?? "",
+            topicId: t.topicId ?? topic?.id ?? ZERO_UUID,
+            partitions: [response],
+          });
+        }
+        previous = t;
+      }
 
       const deadline = Date.now() + Math.max(0, request.maxWaitMs);
-      const responseLimit = request.maxBytes !== undefined && request.maxBytes > 0 ? request.maxBytes : 0x7fffffff;
+      const asked = request.maxBytes !== undefined && request.maxBytes > 0 ? request.maxBytes : 0x7fffffff;
+      const responseLimit = Math.min(asked, services.config.fetchMaxBytes);
       let reads: ReadResult[] = [];
       const releaseAll = () => {
         for (const read of reads) read.release();
@@ -89,12 +112,16 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
         const remaining = deadline - Date.now();
         if (failed || bytes >= request.minBytes || remaining <= 0 || context.signal.aborted || slots.length === 0)
           break;
-        const keys = new Set(slots.map((s) => partitionKey(responses[s.topicIndex]?.topic ?? "", s.request.partition)));
+        const keys = new Set(slots.map((s) => partitionKey(s.topic, s.request.partition)));
         await services.partitions.waitForData(keys, remaining, context.signal);
       }
       return { ...FetchResponse.create(), throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };
     },
   });
+}
+
+function sameTopic(a: FetchRequestFetchTopic, b: FetchRequestFetchTopic, byId: boolean): boolean {
+  return byId ? a.topicId === b.topicId : a.topic === b.topic;
 }
 
 /** Reads every slot once within the response budget; returns the bytes read and whether a partition errored. */

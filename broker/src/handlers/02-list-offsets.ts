@@ -2,6 +2,8 @@
 // Timestamps -2 (earliest), -1 (latest), -3 (max timestamp, v7+) and -4 (earliest local, v8+) are special; any other
 // value finds the first record whose timestamp is at least it. Storage answers at batch granularity; the batch is
 // decoded here to return the exact record, as Kafka does. No match answers offset -1 and timestamp -1.
+// A partition named more than once is refused with INVALID_REQUEST, answered once, as Kafka does: each lookup may
+// decode (and decompress) a batch, so repeats would multiply the work of one small request.
 import type { PartitionLog } from "../log/index.ts";
 import {
   ApiKey,
@@ -66,28 +68,51 @@ export function listOffsetsHandler(services: BrokerServices): AnyHandler {
     request: ListOffsetsRequest,
     response: ListOffsetsResponse,
     async handle(request) {
+      const mentions = new Map<string, number>();
+      for (const t of request.topics) {
+        for (const p of t.partitions) {
+          const key = `${t.name}\u0000${p.partitionIndex}`;
+          mentions.set(key, (mentions.get(key) ?? 0) + 1);
+        }
+      }
+      const answered = new Set<string>();
       const topics = await Promise.all(
         request.topics.map(async (t) => ({
           name: t.name,
           partitions: await Promise.all(
-            t.partitions.map(async (p): Promise<ListOffsetsResponseListOffsetsPartitionResponse> => {
-              const log = services.partitions.log(t.name, p.partitionIndex);
-              if (!log) {
-                return {
-                  ...NOT_FOUND,
-                  partitionIndex: p.partitionIndex,
-                  errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-                };
-              }
-              const epochError = leaderEpochError(p.currentLeaderEpoch);
-              if (epochError !== ErrorCode.NONE)
-                return { ...NOT_FOUND, partitionIndex: p.partitionIndex, errorCode: epochError };
-              return { partitionIndex: p.partitionIndex, ...(await lookup(log, p.timestamp)) };
-            }),
+            t.partitions
+              .flatMap((p) => {
+                const key = `${t.name}\u0000${p.partitionIndex}`;
+                if (answered.has(key)) return [];
+                answered.add(key);
+                return [p];
+              })
+              .map(async (p): Promise<ListOffsetsResponseListOffsetsPartitionResponse> => {
+                if ((mentions.get(`${t.name}\u0000${p.partitionIndex}`) ?? 0) > 1) {
+                  return { ...NOT_FOUND, partitionIndex: p.partitionIndex, errorCode: ErrorCode.INVALID_REQUEST };
+                }
+                const log = services.partitions.log(t.name, p.partitionIndex);
+                if (!log) {
+                  return {
+                    ...NOT_FOUND,
+                    partitionIndex: p.partitionIndex,
+                    errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                  };
+                }
+                const epochError = leaderEpochError(p.currentLeaderEpoch);
+                if (epochError !== ErrorCode.NONE)
+                  return { ...NOT_FOUND, partitionIndex: p.partitionIndex, errorCode: epochError };
+                return { partitionIndex: p.partitionIndex, ...(await lookup(log, p.timestamp)) };
+              }),
           ),
         })),
       );
-      return { ...ListOffsetsResponse.create(), throttleTimeMs: 0, topics };
+      return {
+        ...ListOffsetsResponse.create(),
+        throttleTimeMs: 0,
+        // A topic entry whose partitions were all answered under an earlier entry of the same name is left out.
+        topics: topics.filter((t, i) => t.partitions.length > 0 || request.topics[i]?.partitions.length === 0),
+      };
     },
   });
 }

@@ -3,6 +3,8 @@
 // through the same network path. Topic ids appear from v10; leader epochs from v7 (this node's are always 0).
 // Unknown topics are created when the request (v4+) and auto.create.topics.enable allow it; creation is synchronous,
 // so the topic comes back ready instead of LEADER_NOT_AVAILABLE. v10+ requests may name topics by id.
+// A topic named more than once is answered once, as Kafka's broker does (it reads the request as a set), so that a
+// request naming one large topic many times cannot ask for a response many times its size.
 import {
   ApiKey,
   ErrorCode,
@@ -74,8 +76,12 @@ export function metadataHandler(services: BrokerServices): AnyHandler {
         const autoCreate =
           (context.apiVersion < 4 || request.allowAutoTopicCreation !== false) &&
           services.config.autoCreateTopicsEnable;
+        const seen = new Set<string>();
         for (const wanted of request.topics ?? []) {
           const byId = wanted.name === null && wanted.topicId !== undefined && wanted.topicId !== ZERO_UUID;
+          const key = byId ? `id:${wanted.topicId ?? ""}` : `name:${wanted.name ?? ""}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
           if (byId) {
             const topic = services.topics.getById(wanted.topicId ?? ZERO_UUID);
             // Topic names in responses are nullable only from v12; v10-11 answer an unknown id with "".

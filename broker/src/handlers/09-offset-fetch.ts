@@ -5,6 +5,8 @@
 // allow topics = null for "every committed offset of the group". v5 adds leader epochs, v6 is flexible, v7 adds
 // requireStable (UNSTABLE_OFFSET_COMMIT while a commit of that partition is being written). v8+ batch several groups
 // with a result and an error each; v9's member id and epoch belong to KIP-848 groups and are ignored for classic ones.
+// Each group, topic and partition is answered once however often it is named (a group named twice in v8+ gets the
+// union of what was asked): a committed offset carries up to 4 KB of metadata, so repeats would multiply the answer.
 import {
   ApiKey,
   ErrorCode,
@@ -39,6 +41,23 @@ function fetchGroup(services: BrokerServices, groupId: string, wanted: Wanted, r
   };
 }
 
+/** Every topic and partition once, in the order of first mention; null (every committed offset) wins. */
+function mergeWanted(lists: readonly Wanted[]): Wanted {
+  const byTopic = new Map<string, Set<number>>();
+  for (const list of lists) {
+    if (list === null) return null;
+    for (const { topic, partitions } of list) {
+      let seen = byTopic.get(topic);
+      if (seen === undefined) {
+        seen = new Set();
+        byTopic.set(topic, seen);
+      }
+      for (const partition of partitions) seen.add(partition);
+    }
+  }
+  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions: [...partitions] }));
+}
+
 /** v0-7 and v8+ partitions have the same fields under different struct names. */
 function toWire(p: OffsetFetchPartitionResult): OffsetFetchResponsePartition {
   return {
@@ -61,17 +80,22 @@ export function offsetFetchHandler(services: BrokerServices): AnyHandler {
       const v = context.apiVersion;
       const requireStable = v >= 7 && request.requireStable === true;
       if (v >= 8) {
-        const groups = (request.groups ?? []).map((g) => {
+        const askedByGroup = new Map<string, Wanted[]>();
+        for (const g of request.groups ?? []) {
           const wanted =
             g.topics === null || g.topics === undefined
               ? null
               : g.topics.map((t) => ({ topic: t.name ?? "", partitions: t.partitionIndexes ?? [] }));
-          const answer = fetchGroup(services, g.groupId ?? "", wanted, requireStable);
+          const groupId = g.groupId ?? "";
+          askedByGroup.set(groupId, [...(askedByGroup.get(groupId) ?? []), wanted]);
+        }
+        const groups = [...askedByGroup].map(([groupId, asked]) => {
+          const answer = fetchGroup(services, groupId, mergeWanted(asked), requireStable);
           const topics: OffsetFetchResponseTopics[] = answer.topics.map((t) => ({
             name: t.name,
             partitions: t.partitions.map(toWire),
           }));
-          return { groupId: g.groupId ?? "", topics, errorCode: answer.errorCode };
+          return { groupId, topics, errorCode: answer.errorCode };
         });
         return Promise.resolve({ ...OffsetFetchResponse.create(), groups });
       }
@@ -79,7 +103,7 @@ export function offsetFetchHandler(services: BrokerServices): AnyHandler {
         request.topics === null || request.topics === undefined
           ? null
           : request.topics.map((t) => ({ topic: t.name ?? "", partitions: t.partitionIndexes ?? [] }));
-      const wanted = v >= 2 ? requested : (requested ?? []);
+      const wanted = mergeWanted([v >= 2 ? requested : (requested ?? [])]);
       const answer = fetchGroup(services, request.groupId ?? "", wanted, requireStable);
       let answered = answer.topics;
       if (v < 2 && answer.errorCode !== ErrorCode.NONE) {

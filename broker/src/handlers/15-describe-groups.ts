@@ -2,7 +2,8 @@
 // A group this broker does not know is described as Dead with no error (Kafka does so up to v5). Member metadata and
 // assignments are filled only while the group is Stable, as in Kafka. v3+ may ask for authorized operations: there is
 // no authorizer, so, like Kafka without one, every operation a group supports is reported. v4 adds member instance
-// ids, v5 is flexible.
+// ids, v5 is flexible. A group named more than once is described once: a group's members and assignments can make
+// one answer large, and clients match answers by group id.
 import { ApiKey, DescribeGroupsRequest, DescribeGroupsResponse } from "../protocol/index.ts";
 import { defineHandler, OPERATIONS_NOT_REQUESTED, type AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
@@ -19,7 +20,7 @@ export function describeGroupsHandler(services: BrokerServices): AnyHandler {
     response: DescribeGroupsResponse,
     handle(request, context) {
       const withOperations = context.apiVersion >= 3 && request.includeAuthorizedOperations === true;
-      const groups = services.groups.describeGroups(request.groups).map((g) => ({
+      const groups = services.groups.describeGroups([...new Set(request.groups)]).map((g) => ({
         errorCode: g.errorCode,
         groupId: g.groupId,
         groupState: g.groupState,

@@ -4,6 +4,9 @@
 // gives every broker config; "" (the cluster default) gives only the dynamic defaults; another id is INVALID_REQUEST.
 // BROKER_LOGGER (8): this broker has no adjustable loggers, so its own id answers an empty list. configurationKeys
 // filters (null = all); synonyms only when asked (v1+), documentation only when asked (v3+), configType from v3.
+// A resource named more than once is answered once, with the union of the keys asked for, so that one request
+// cannot ask for the same (with documentation, about 10 KB) answer thousands of times. Clients match results by
+// resource, so the answer they need is there.
 import type { EffectiveConfig } from "../metadata/topic-admin.ts";
 import { topicNameProblem } from "../metadata/topic-registry.ts";
 import {
@@ -106,6 +109,30 @@ function describeOne(
   }
 }
 
+/** One resource per type and name, in the order of first mention; keys are merged (null, meaning all, wins). */
+function distinctResources(
+  resources: readonly DescribeConfigsRequestDescribeConfigsResource[],
+): DescribeConfigsRequestDescribeConfigsResource[] {
+  const byKey = new Map<
+    string,
+    { resource: DescribeConfigsRequestDescribeConfigsResource; keys: Set<string> | null }
+  >();
+  for (const resource of resources) {
+    const key = `${resource.resourceType}\u0000${resource.resourceName}`;
+    const seen = byKey.get(key);
+    const keys = resource.configurationKeys === null ? null : new Set(resource.configurationKeys);
+    if (!seen) byKey.set(key, { resource, keys });
+    else if (seen.keys !== null) {
+      if (keys === null) seen.keys = null;
+      else for (const k of keys) seen.keys.add(k);
+    }
+  }
+  return [...byKey.values()].map(({ resource, keys }) => ({
+    ...resource,
+    configurationKeys: keys === null ? null : [...keys],
+  }));
+}
+
 export function describeConfigsHandler(services: BrokerServices): AnyHandler {
   return defineHandler({
     apiKey: ApiKey.DescribeConfigs,
@@ -114,7 +141,7 @@ export function describeConfigsHandler(services: BrokerServices): AnyHandler {
     request: DescribeConfigsRequest,
     response: DescribeConfigsResponse,
     handle(request, context) {
-      const results = request.resources.map((resource) =>
+      const results = distinctResources(request.resources).map((resource) =>
         describeOne(services, resource, {
           keys: resource.configurationKeys,
           synonyms: request.includeSynonyms ?? false,

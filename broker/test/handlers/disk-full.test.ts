@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  CreateTopicsRequest,
-  CreateTopicsResponse,
   ErrorCode,
   FetchRequest,
   FetchResponse,
@@ -9,14 +7,12 @@ import {
   MetadataResponse,
   OffsetCommitRequest,
   OffsetCommitResponse,
-  ProduceRequest,
-  ProduceResponse,
 } from "../../src/protocol/index.ts";
 import { makeBatch, splitBatches } from "../log/batches.ts";
 import { TestClient } from "../network/helpers.ts";
 import { startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
 import { mountSmallDisk, type SmallDisk } from "../support/small-disk.ts";
-import { wireCall } from "../support/wire-call.ts";
+import { createTopicWire, produceBatch, wireCall } from "../support/wire-call.ts";
 
 // The real broker process with its log dir on a small tmpfs that the test fills up: writes are answered with
 // KAFKA_STORAGE_ERROR (or the error Kafka maps it to), the connection stays open, reads go on, nothing half-written
@@ -44,12 +40,7 @@ afterAll(async () => {
 });
 
 function produce(batch: Buffer) {
-  return wireCall(client, 9, ProduceRequest, ProduceResponse, {
-    transactionalId: null,
-    acks: -1,
-    timeoutMs: 5000,
-    topicData: [{ name: TOPIC, partitionData: [{ index: 0, records: batch }] }],
-  }).then((res) => res.responses[0]?.partitionResponses[0]);
+  return produceBatch(client, TOPIC, 0, batch);
 }
 
 async function fetchAll() {
@@ -83,10 +74,7 @@ function commit(offset: bigint, metadata: string | null = null) {
 }
 
 function createTopic(name: string) {
-  return wireCall(client, 7, CreateTopicsRequest, CreateTopicsResponse, {
-    topics: [{ name, numPartitions: 1, replicationFactor: -1, assignments: [], configs: [] }],
-    timeoutMs: 5000,
-  }).then((res) => res.topics[0]);
+  return createTopicWire(client, name);
 }
 
 async function topicNames(): Promise<(string | null)[]> {

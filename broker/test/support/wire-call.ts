@@ -1,5 +1,15 @@
 import { expect } from "vitest";
-import { decodeResponse, encodeRequest, type MessageCodec } from "../../src/protocol/index.ts";
+import {
+  CreateTopicsRequest,
+  CreateTopicsResponse,
+  decodeResponse,
+  encodeRequest,
+  ProduceRequest,
+  ProduceResponse,
+  type CreateTopicsResponseCreatableTopicResult,
+  type MessageCodec,
+  type ProduceResponsePartitionProduceResponse,
+} from "../../src/protocol/index.ts";
 import { type TestClient, waitFor } from "../network/helpers.ts";
 
 let correlationId = 0;
@@ -28,4 +38,33 @@ export async function wireCall<Req, Res>(
   const decoded = decodeResponse(frame, request.apiKey, version, response);
   expect(decoded.correlationId).toBe(id);
   return decoded.body;
+}
+
+/** Produces one batch (acks=-1) to a partition through raw frames; resolves with the partition's answer. */
+export async function produceBatch(
+  client: TestClient,
+  topic: string,
+  partition: number,
+  batch: Buffer,
+): Promise<ProduceResponsePartitionProduceResponse | undefined> {
+  const res = await wireCall(client, 9, ProduceRequest, ProduceResponse, {
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 5000,
+    topicData: [{ name: topic, partitionData: [{ index: partition, records: batch }] }],
+  });
+  return res.responses[0]?.partitionResponses[0];
+}
+
+/** Creates a topic through raw frames (CreateTopics v7); resolves with its result. */
+export async function createTopicWire(
+  client: TestClient,
+  name: string,
+  numPartitions = 1,
+): Promise<CreateTopicsResponseCreatableTopicResult | undefined> {
+  const res = await wireCall(client, 7, CreateTopicsRequest, CreateTopicsResponse, {
+    topics: [{ name, numPartitions, replicationFactor: -1, assignments: [], configs: [] }],
+    timeoutMs: 5000,
+  });
+  return res.topics[0];
 }
