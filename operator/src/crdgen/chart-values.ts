@@ -20,9 +20,10 @@ const Quantities = z.record(z.string(), z.union([z.string(), z.number()]));
 const Port = z.int().min(1).max(65535);
 
 export const ChartValues = z.strictObject({
-  image: Image("tributary/operator", "Operator").describe("The operator image."),
-  brokerImage: Image("tributary/broker", "Broker").describe(
-    "Default broker image for KafkaClusters that set spec.version (spec.image overrides it).",
+  image: Image("docker.io/tributary/operator", "Operator").describe("The operator image."),
+  brokerImage: Image("docker.io/tributary/broker", "Broker").describe(
+    "Broker image of KafkaClusters that set neither spec.image nor spec.version; spec.version picks a tag of its " +
+      "repository.",
   ),
   imagePullSecrets: z
     .array(z.strictObject({ name: z.string() }))

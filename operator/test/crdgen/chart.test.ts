@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
+import { DEFAULT_BROKER_IMAGE } from "../../src/controllers/kafka-cluster/desired.ts";
 import { ChartValues } from "../../src/crdgen/chart-values.ts";
 import { helm } from "../../src/crdgen/helm.ts";
 
@@ -92,7 +93,7 @@ describe("charts/tributary", () => {
     expect(spec.template.spec.serviceAccountName).toBe("tributary-operator");
     expect(spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
     const c = operatorContainer(objects);
-    expect(c.image).toBe("tributary/operator:0.1.0");
+    expect(c.image).toBe("docker.io/tributary/operator:0.1.0");
     expect(c.securityContext).toEqual({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
@@ -107,7 +108,7 @@ describe("charts/tributary", () => {
       TRIBUTARY_WATCH_NAMESPACES: "",
       TRIBUTARY_LEADER_ELECTION: "true",
       TRIBUTARY_HTTP_PORT: "8080",
-      TRIBUTARY_BROKER_IMAGE: "tributary/broker:0.1.0",
+      TRIBUTARY_BROKER_IMAGE: DEFAULT_BROKER_IMAGE,
     });
   });
 
@@ -117,7 +118,7 @@ describe("charts/tributary", () => {
     ).toBe("r.example/op:1.2.3");
     const digest = `sha256:${"a".repeat(64)}`;
     expect(operatorContainer(await template("--set", `image.digest=${digest}`)).image).toBe(
-      `tributary/operator@${digest}`,
+      `docker.io/tributary/operator@${digest}`,
     );
   });
 

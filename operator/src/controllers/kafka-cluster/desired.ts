@@ -8,9 +8,13 @@ import { ApiObject, App, Chart, JsonPatch } from "cdk8s";
 import * as kplus from "cdk8s-plus-27";
 import type { KafkaClusterSpec } from "../../api/v1alpha1/index.ts";
 import type { KubeObject, OwnerReference } from "../../kube/index.ts";
+import { OPERATOR_VERSION } from "../../version.ts";
 
-/** Image used when the spec names neither an image nor a version. */
-export const DEFAULT_BROKER_IMAGE = "docker.io/tributary/broker:dev";
+/**
+ * Image used when the spec names neither an image nor a version, unless TRIBUTARY_BROKER_IMAGE says otherwise: the
+ * broker of the operator's own release, the same image the chart's brokerImage defaults to.
+ */
+export const DEFAULT_BROKER_IMAGE = `docker.io/tributary/broker:${OPERATOR_VERSION}`;
 
 /** Annotation on the pod template (and so on each pod) holding the hash of everything a restart would pick up. */
 export const CONFIG_HASH_ANNOTATION = "tributary.dev/config-hash";

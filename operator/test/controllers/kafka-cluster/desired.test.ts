@@ -1,8 +1,11 @@
 // The pure desired-state builder: the structure that matters for running Kafka on Kubernetes, asserted field by field.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { KafkaClusterSpec, type KafkaClusterSpecInput } from "../../../src/api/v1alpha1/index.ts";
 import {
   CONFIG_HASH_ANNOTATION,
+  DEFAULT_BROKER_IMAGE,
   clusterIdOf,
   desired,
   repositoryOf,
@@ -10,6 +13,7 @@ import {
   type DesiredState,
 } from "../../../src/controllers/kafka-cluster/desired.ts";
 import type { KubeObject, OwnerReference } from "../../../src/kube/index.ts";
+import { OPERATOR_VERSION } from "../../../src/version.ts";
 
 const UID = "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b";
 const owner: OwnerReference = {
@@ -270,5 +274,19 @@ describe("desired state of a KafkaCluster", () => {
     expect(plain.image).toBe(defaults.image);
     expect(repositoryOf("tributary/broker")).toBe("tributary/broker");
     expect(repositoryOf("localhost:5000/broker")).toBe("localhost:5000/broker");
+  });
+
+  it("defaults to the broker of the operator's release, the image the chart defaults to", () => {
+    const repo = new URL("../../../../", import.meta.url);
+    const pkg = JSON.parse(readFileSync(new URL("operator/package.json", repo), "utf8")) as { version: string };
+    const chart = parse(readFileSync(new URL("charts/tributary/Chart.yaml", repo), "utf8")) as { appVersion: string };
+    const values = parse(readFileSync(new URL("charts/tributary/values.yaml", repo), "utf8")) as {
+      brokerImage: { repository: string; tag: string };
+    };
+    expect(OPERATOR_VERSION).toBe(pkg.version);
+    expect(chart.appVersion).toBe(OPERATOR_VERSION);
+    expect(values.brokerImage.tag).toBe("");
+    expect(DEFAULT_BROKER_IMAGE).toBe(`${values.brokerImage.repository}:${chart.appVersion}`);
+    expect(render({}).image).toBe(`docker.io/tributary/broker:${OPERATOR_VERSION}`);
   });
 });
