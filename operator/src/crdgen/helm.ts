@@ -13,7 +13,8 @@ export function helmBinary(repo: string, env: NodeJS.ProcessEnv = process.env): 
   const pins = readFileSync(join(repo, "e2e", "k8s-tools", "versions.env"), "utf8");
   const version = /^K8S_VERSION=(\S+)/m.exec(pins)?.[1];
   if (version === undefined) throw new Error("K8S_VERSION missing from e2e/k8s-tools/versions.env");
-  const cache = env["TRIBUTARY_K8S_CACHE"] ?? join(env["TRIBUTARY_CACHE"] ?? join(homedir(), ".cache", "tributary"), "k8s");
+  const cache =
+    env["TRIBUTARY_K8S_CACHE"] ?? join(env["TRIBUTARY_CACHE"] ?? join(homedir(), ".cache", "tributary"), "k8s");
   return join(cache, version, "bin", "helm");
 }
 

@@ -321,7 +321,8 @@ export class KubeClient {
       req.end(body);
     });
     this.#observe?.(verb, kind, code, (performance.now() - started) / 1000);
-    if (code < 200 || code >= 300) throw apiErrorFrom(code, text, `${method} ${path}`);
+    // The path without its query (field manager, validation options) keeps messages in status short.
+    if (code < 200 || code >= 300) throw apiErrorFrom(code, text, `${method} ${path.split("?")[0] ?? path}`);
     return [code, JSON.parse(text) as T];
   }
 }

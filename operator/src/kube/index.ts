@@ -11,6 +11,7 @@ export {
   type Verb,
 } from "./client.ts";
 export { findCondition, rfc3339, setCondition, type ConditionInput } from "./conditions.ts";
+export { jsonEqual, onlyStatusChanged } from "./equality.ts";
 export { abortableDelay, Informer, type InformerHandler } from "./informer.ts";
 export { LeaderElector, type LeaderElectionOptions } from "./leader-election.ts";
 export { controllerOf, controllerRef, ownerKey } from "./owner-refs.ts";

@@ -4,7 +4,8 @@ import type { Logger } from "pino";
 import { ApiError, type KubeClient } from "./client.ts";
 import { objectKey, type KubeObject, type ObjectKey, type ResourceType } from "./types.ts";
 
-export type InformerHandler<T extends KubeObject> = (obj: T, deleted: boolean) => void;
+/** `previous` is the cached object before this change (undefined when it is new to the cache). */
+export type InformerHandler<T extends KubeObject> = (obj: T, deleted: boolean, previous: T | undefined) => void;
 
 export interface InformerOptions {
   type: ResourceType;
@@ -67,9 +68,10 @@ export class Informer<T extends KubeObject> {
             if (eventType === "BOOKMARK") return;
             const typed = { ...obj, apiVersion: type.apiVersion, kind: type.kind };
             const key = objectKey(obj.metadata.namespace, obj.metadata.name);
+            const previous = this.#store.get(key);
             if (eventType === "DELETED") this.#store.delete(key);
             else this.#store.set(key, typed);
-            this.#emit(typed, eventType === "DELETED");
+            this.#emit(typed, eventType === "DELETED", previous);
           },
         );
         resourceVersion = lastVersion;
@@ -101,12 +103,12 @@ export class Informer<T extends KubeObject> {
       seen.add(key);
       const old = this.#store.get(key);
       this.#store.set(key, item);
-      if (old?.metadata.resourceVersion !== item.metadata.resourceVersion) this.#emit(item, false);
+      if (old?.metadata.resourceVersion !== item.metadata.resourceVersion) this.#emit(item, false, old);
     }
     for (const [key, old] of this.#store) {
       if (!seen.has(key)) {
         this.#store.delete(key);
-        this.#emit(old, true);
+        this.#emit(old, true, old);
       }
     }
     if (!this.#synced) {
@@ -116,8 +118,8 @@ export class Informer<T extends KubeObject> {
     return resourceVersion;
   }
 
-  #emit(obj: T, deleted: boolean): void {
-    for (const h of this.#handlers) h(obj, deleted);
+  #emit(obj: T, deleted: boolean, previous: T | undefined): void {
+    for (const h of this.#handlers) h(obj, deleted, previous);
   }
 }
 

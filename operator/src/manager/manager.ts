@@ -6,6 +6,7 @@ import {
   Informer,
   WorkQueue,
   objectKey,
+  onlyStatusChanged,
   ownerKey,
   splitKey,
   type KubeClient,
@@ -86,7 +87,12 @@ export class Manager {
     const group = groupOf(reg.primary.apiVersion);
     const primaryInformers = this.#informersFor(reg.primary, undefined);
     for (const inf of primaryInformers) {
-      inf.on((obj) => queue.add(objectKey(obj.metadata.namespace, obj.metadata.name)));
+      inf.on((obj, deleted, previous) => {
+        // The reconciler's own status write comes back as an event; reconciling again for it would only repeat the
+        // pass (and skip the backoff of a failing one). Owned objects are not filtered: their status is what matters.
+        if (!deleted && previous !== undefined && onlyStatusChanged(previous, obj)) return;
+        queue.add(objectKey(obj.metadata.namespace, obj.metadata.name));
+      });
     }
     for (const type of reg.owns) {
       for (const inf of this.#informersFor(type, reg.ownedLabelSelector)) {

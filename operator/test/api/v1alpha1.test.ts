@@ -7,6 +7,8 @@ import {
   KafkaTopicSpec,
   KafkaUserSpec,
   operatorOwnedConfigKeys,
+  portConflicts,
+  quantityNanos,
 } from "../../src/api/v1alpha1/index.ts";
 
 describe("KafkaClusterSpec", () => {
@@ -52,6 +54,47 @@ describe("KafkaClusterSpec", () => {
     expect(cluster.spec.replicas).toBe(1);
     expect(cluster.metadata["managedFields"]).toEqual([]);
     expect(cluster.status).toBeUndefined();
+  });
+});
+
+describe("portConflicts", () => {
+  const spec = (s: Parameters<typeof KafkaClusterSpec.parse>[0]) => KafkaClusterSpec.parse(s);
+  it("accepts the defaults and distinct ports", () => {
+    expect(portConflicts(spec({}))).toEqual([]);
+    expect(portConflicts(spec({ listeners: { external: { type: "NodePort" } } }))).toEqual([]);
+  });
+
+  it("names every collision, with the controller port and between listeners and metrics", () => {
+    expect(portConflicts(spec({ listeners: { internal: { port: 9093 } } }))).toEqual([
+      "listeners.internal.port is 9093, the KRaft controller port",
+    ]);
+    expect(
+      portConflicts(
+        spec({
+          listeners: { internal: { port: 9094 }, external: { type: "NodePort", port: 9094 } },
+          metrics: { port: 9094 },
+        }),
+      ),
+    ).toEqual([
+      "listeners.internal.port and listeners.external.port are both 9094",
+      "listeners.internal.port and metrics.port are both 9094",
+      "listeners.external.port and metrics.port are both 9094",
+    ]);
+    expect(portConflicts(spec({ metrics: { port: 9093 } }))).toEqual([
+      "metrics.port is 9093, the KRaft controller port",
+    ]);
+  });
+});
+
+describe("quantityNanos", () => {
+  it("compares quantities by value whatever their form", () => {
+    expect(quantityNanos("1Gi")).toBe(quantityNanos("1024Mi"));
+    expect(quantityNanos("1.5Gi")).toBe(quantityNanos("1536Mi"));
+    expect(quantityNanos("1k")).toBe(quantityNanos("1e3"));
+    expect(quantityNanos(1000)).toBe(quantityNanos("1k"));
+    expect(quantityNanos("500m")).toBe(500_000_000n);
+    expect(quantityNanos("10G")).not.toBe(quantityNanos("10Gi"));
+    expect(quantityNanos("ten")).toBeUndefined();
   });
 });
 

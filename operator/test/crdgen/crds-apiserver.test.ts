@@ -171,6 +171,22 @@ describe("generated CRDs on a real kube-apiserver", () => {
         [{ controller: { replicas: 3 } }, /controller\.replicas is only valid with mode: dedicated/],
         [{ listeners: { external: { type: "ClusterIP" } } }, /spec\.listeners\.external\.type: Unsupported value/],
         [{ config: Object.fromEntries(Array.from({ length: 513 }, (_, i) => [`k${i}`, i])) }, /spec\.config: Too many/],
+        // Ports that would collide in the Services or the pod: every listener, metrics and the controller port (9093).
+        [
+          { listeners: { internal: { port: 9093 } } },
+          /listeners\.internal\.port must not be 9093: the operator serves/,
+        ],
+        [{ listeners: { external: { type: "NodePort", port: 9093 } } }, /listeners\.external\.port must not be 9093/],
+        [{ metrics: { port: 9093 } }, /metrics\.port must not be 9093/],
+        [
+          { listeners: { external: { type: "LoadBalancer", port: 9404 } } },
+          /metrics\.port must differ from listeners\.external\.port/,
+        ],
+        [
+          { listeners: { internal: { port: 9094 }, external: { type: "NodePort" } } },
+          /listeners\.internal\.port and listeners\.external\.port must differ/,
+        ],
+        [{ metrics: { port: 9092 } }, /metrics\.port must differ from listeners\.internal\.port/],
       ];
       for (const [spec, message] of cases) {
         expect(await refused(k(["create", "-f", "-"], cluster("bad", spec)))).toMatch(message);
@@ -189,12 +205,20 @@ describe("generated CRDs on a real kube-apiserver", () => {
       expect(await refused(patch("prod", { spec: { controller: { mode: "combined", replicas: null } } }))).toMatch(
         /controller\.mode is immutable/,
       );
-      expect(await refused(patch("prod", { spec: { storage: { size: "50Gi" } } }))).toMatch(
-        /storage\.size may grow but never shrink/,
-      );
       expect(await refused(patch("prod", { spec: { storage: { class: "other" } } }))).toMatch(
         /storage\.class is immutable/,
       );
+      // Removing or adding the class changes the claim template as much as replacing it.
+      expect(await refused(patch("prod", { spec: { storage: { class: null } } }))).toMatch(
+        /storage\.class is immutable, and cannot be added or removed after creation/,
+      );
+      await k(["create", "-f", "-"], cluster("classless", { storage: { type: "persistent-claim", size: "1Gi" } }));
+      expect(await refused(patch("classless", { spec: { storage: { class: "fast" } } }))).toMatch(
+        /storage\.class is immutable, and cannot be added or removed after creation/,
+      );
+      await patch("classless", { spec: { storage: { deleteClaim: true } } });
+      // The size may change either way at admission; the reconciler holds a change back with a Warning.
+      await patch("prod", { spec: { storage: { size: "50Gi" } } });
       await patch("prod", { spec: { storage: { size: "200Gi" } } });
       const got = await getJson(["get", "kc", "prod", "-n", NS]);
       expect((got["spec"] as { storage: { size: string } }).storage.size).toBe("200Gi");

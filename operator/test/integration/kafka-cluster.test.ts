@@ -62,6 +62,27 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
   afterAll(() => client?.close());
   const apply = (obj: object): Promise<string> =>
     c().kubectl(["apply", "--server-side", "-f", "-"], JSON.stringify(obj));
+  /** A merge patch of a KafkaCluster's spec, as a user would make it. */
+  const patchSpec = (name: string, spec: object): Promise<string> =>
+    c().kubectl(["patch", "kafkacluster", name, "-n", NS, "--type=merge", "-p", JSON.stringify({ spec })]);
+
+  /** Deletes a KafkaCluster and what GC would delete with it (tier 1 has no garbage collector). */
+  const removeCluster = async (name: string): Promise<void> => {
+    await c().kubectl(["delete", "kafkacluster", name, "-n", NS, "--wait=true"]);
+    await c().kubectl([
+      "delete",
+      "statefulsets,services,configmaps,poddisruptionbudgets,serviceaccounts",
+      "-n",
+      NS,
+      "-l",
+      `tributary.dev/cluster=${name}`,
+    ]);
+  };
+  const claimSize = async (sts: string): Promise<string | undefined> =>
+    (
+      (await getJson(c(), ["statefulset", sts, "-n", NS]))?.spec as
+        { volumeClaimTemplates?: { spec: { resources: { requests: { storage: string } } } }[] } | undefined
+    )?.volumeClaimTemplates?.[0]?.spec.resources.requests.storage;
 
   it("becomes ready once it holds the lease and its caches have synced", async () => {
     await eventually("/readyz 200", async () => ((await op().get("/readyz"))[0] === 200 ? true : undefined));
@@ -260,17 +281,153 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
     expect(prod.status?.["listeners"]).toContainEqual(
       expect.objectContaining({ name: "external", type: "NodePort", bootstrapServers: "kafka.example.com:31000" }),
     );
-    await c().kubectl(["delete", "kafkacluster", "prod", "-n", NS, "--wait=true"]);
     // Tier 1 has no garbage collector: remove what GC would, so later tests see only demo's objects.
-    await c().kubectl([
-      "delete",
-      "statefulsets,services,configmaps,poddisruptionbudgets,serviceaccounts",
-      "-n",
-      NS,
-      "-l",
-      "tributary.dev/cluster=prod",
-    ]);
+    await removeCluster("prod");
   });
+
+  it("holds a storage size change with a Warning and applies the rest of the spec", async () => {
+    await apply({
+      apiVersion: "tributary.dev/v1alpha1",
+      kind: "KafkaCluster",
+      metadata: { name: "disk", namespace: NS },
+      spec: { replicas: 1, storage: { type: "persistent-claim", size: "1Gi" } },
+    });
+    await eventually("disk reconciled", async () =>
+      (await kc("disk"))?.status?.["observedGeneration"] === 1 ? true : undefined,
+    );
+    const before = await getJson(c(), ["statefulset", "disk-broker", "-n", NS]);
+    const hashOf = (o: Obj | undefined): string | undefined =>
+      (o?.spec as { template: { metadata: { annotations: Record<string, string> } } } | undefined)?.template.metadata
+        .annotations[HASH];
+    // The CRD accepts the change, but claim templates are immutable: before this fix the apply failed with 422.
+    await patchSpec("disk", { storage: { size: "2048Mi" }, config: { "num.partitions": 5 } });
+    const held = await eventually("Warning StorageResizeUnsupported", async () => {
+      const o = await kc("disk");
+      return o?.status?.["observedGeneration"] === 2 && conditions(o)["Warning"]?.status === "True" ? o : undefined;
+    });
+    expect(conditions(held)["Warning"]).toMatchObject({
+      reason: "StorageResizeUnsupported",
+      message:
+        "spec.storage.size changed from 1Gi to 2048Mi, but the operator does not resize volumes yet: StatefulSet " +
+        "disk-broker keeps 1Gi claims and everything else in the spec is applied. Set spec.storage.size back to 1Gi " +
+        "to clear this warning.",
+    });
+    expect(conditions(held)["Reconciling"]?.reason).not.toBe("RetryingAfterError");
+    // The rest was applied: new config, new pod template hash; the claims keep their size.
+    expect(await claimSize("disk-broker")).toBe("1Gi");
+    const cm = await getJson(c(), ["configmap", "disk-kafka-config", "-n", NS]);
+    expect(cm?.data?.["disk-broker-0.properties"]).toContain("num.partitions=5");
+    expect(hashOf(await getJson(c(), ["statefulset", "disk-broker", "-n", NS]))).not.toBe(hashOf(before));
+    const warned = await eventually("StorageResizeUnsupported event", async () => {
+      const list = await eventsAbout(c(), NS, "disk", "StorageResizeUnsupported");
+      return list.length > 0 ? list : undefined;
+    });
+    expect(warned[0]?.type).toBe("Warning");
+    // Set back (1024Mi: equal by value, the API server stores 1Gi for it), the warning goes.
+    await patchSpec("disk", { storage: { size: "1024Mi" } });
+    const cleared = await eventually("Warning cleared", async () => {
+      const o = await kc("disk");
+      return o?.status?.["observedGeneration"] === 3 && conditions(o)["Warning"]?.status === "False" ? o : undefined;
+    });
+    expect(conditions(cleared)["Warning"]?.reason).toBe("NoWarnings");
+    await removeCluster("disk");
+  });
+
+  it("turns a failure that repeats into a Warning with the API's message, retried with backoff, not on its own status writes", async () => {
+    // An admission policy that refuses one Service with 403 stands in for any failure other than a refused spec (the
+    // original report: a 500 for duplicate Service ports).
+    const policy = {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name: "refuse-flaky" },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: {
+          resourceRules: [
+            { apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["services"] },
+          ],
+        },
+        validations: [
+          {
+            expression: "object.metadata.name != 'flaky-kafka-brokers'",
+            message: "the test policy refuses this Service",
+            reason: "Forbidden",
+          },
+        ],
+      },
+    };
+    const binding = {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      metadata: { name: "refuse-flaky" },
+      spec: { policyName: "refuse-flaky", validationActions: ["Deny"] },
+    };
+    await apply(policy);
+    await apply(binding);
+    // Policies take effect asynchronously: wait until a server-side dry run is refused.
+    await eventually("the policy refuses the Service", async () => {
+      try {
+        await c().kubectl([
+          ...["create", "service", "clusterip", "flaky-kafka-brokers", "--tcp=1:1", "-n", NS],
+          "--dry-run=server",
+        ]);
+        return undefined;
+      } catch (err) {
+        return String(err).includes("the test policy refuses this Service") ? true : undefined;
+      }
+    });
+    await apply({
+      apiVersion: "tributary.dev/v1alpha1",
+      kind: "KafkaCluster",
+      metadata: { name: "flaky", namespace: NS },
+      spec: { replicas: 1 },
+    });
+    const warned = await eventually("Warning ReconcileFailing", async () => {
+      const o = await kc("flaky");
+      return conditions(o)["Warning"]?.status === "True" ? o : undefined;
+    });
+    const w = conditions(warned)["Warning"];
+    expect(w?.reason).toBe("ReconcileFailing");
+    expect(w?.message).toMatch(
+      /^applying Service\/flaky-kafka-brokers failed: PATCH \/api\/v1\/namespaces\/kafka-it\/services\/flaky-kafka-brokers: 403 .*the test policy refuses this Service/,
+    );
+    expect(conditions(warned)["Reconciling"]).toMatchObject({ status: "True", reason: "RetryingAfterError" });
+    const events = await eventually("ReconcileFailing event", async () => {
+      const list = await eventsAbout(c(), NS, "flaky", "ReconcileFailing");
+      return list.length > 0 ? list : undefined;
+    });
+    expect(events).toHaveLength(1);
+    // Backoff, not a retry per status write: from the second failure on, each pass waits longer than the last. (Before
+    // the fix the operator's own status write queued the next pass at once: 24 ms between the first two failures.)
+    const failedAt = (): number[] =>
+      op()
+        .logs()
+        .filter((l) => l["msg"] === "Reconcile failed" && l["name"] === "flaky")
+        .map((l) => Date.parse(String(l["time"])));
+    const times = await eventually("four failed passes", () => {
+      const t = failedAt();
+      return Promise.resolve(t.length >= 4 ? t : undefined);
+    });
+    const gaps = times.slice(1).map((t, i) => t - (times[i] ?? t));
+    console.log(`failed passes of flaky: gaps ${gaps.join(", ")} ms`);
+    // The first gap may be short: creating the ConfigMap and ServiceAccount on the first pass queues another pass.
+    for (const gap of gaps.slice(1)) expect(gap).toBeGreaterThanOrEqual(400);
+    expect(gaps[2] ?? 0).toBeGreaterThan(gaps[1] ?? 0);
+    // Once the API server accepts the Service, the next retry succeeds and the Warning goes.
+    await c().kubectl(["delete", "validatingadmissionpolicybinding", "refuse-flaky"]);
+    await c().kubectl(["delete", "validatingadmissionpolicy", "refuse-flaky"]);
+    const healed = await eventually(
+      "Warning cleared",
+      async () => {
+        const o = await kc("flaky");
+        return conditions(o)["Warning"]?.status === "False" ? o : undefined;
+      },
+      60_000,
+    );
+    expect(conditions(healed)["Reconciling"]).toMatchObject({ reason: "WaitingForPods" });
+    expect(await getJson(c(), ["service", "flaky-kafka-brokers", "-n", NS])).toBeDefined();
+    await removeCluster("flaky");
+  }, 90_000);
 
   it("kept the standby idle while the leader worked", async () => {
     const sb = standby;
@@ -387,16 +544,7 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
 
   it("applies a spec change: new config rendered, pod template hash changed, status observes the generation", async () => {
     const old = await template();
-    await c().kubectl([
-      "patch",
-      "kafkacluster",
-      "demo",
-      "-n",
-      NS,
-      "--type=merge",
-      "-p",
-      '{"spec":{"config":{"num.partitions":6}}}',
-    ]);
+    await patchSpec("demo", { config: { "num.partitions": 6 } });
     await eventually("observedGeneration 2", async () =>
       (await kc("demo"))?.status?.["observedGeneration"] === 2 ? true : undefined,
     );

@@ -124,6 +124,28 @@ export const QUANTITY_PATTERN = /^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMG
 
 export const QuantityString = z.string().regex(QUANTITY_PATTERN);
 
+const BINARY_SUFFIX: Record<string, bigint> = { Ki: 1n, Mi: 2n, Gi: 3n, Ti: 4n, Pi: 5n, Ei: 6n };
+const DECIMAL_SUFFIX: Record<string, number> = { n: -9, u: -6, m: -3, "": 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+
+/**
+ * A quantity in billionths (so 500m and 1.5Gi are whole numbers), or undefined when it is not one. The API server
+ * rewrites quantities into canonical form (1024Mi is stored as 1Gi), so equal sizes must be compared by value.
+ */
+export function quantityNanos(quantity: string | number): bigint | undefined {
+  const text = String(quantity);
+  const m = QUANTITY_PATTERN.exec(text);
+  if (m === null) return undefined;
+  const [whole = "", fraction = ""] = (m[1] ?? "").split(".");
+  const suffix = m[3] ?? "";
+  let value = BigInt(`${whole}${fraction}` || "0") * 10n ** 9n;
+  let exponent = -fraction.length;
+  const binary = BINARY_SUFFIX[suffix];
+  if (binary !== undefined) value *= 1024n ** binary;
+  else if (/^[eE]/.test(suffix)) exponent += Number(suffix.slice(1));
+  else exponent += DECIMAL_SUFFIX[suffix] ?? 0;
+  return exponent >= 0 ? value * 10n ** BigInt(exponent) : value / 10n ** BigInt(-exponent);
+}
+
 /** A resource.Quantity as Kubernetes accepts it: an integer or a string such as "10Gi" or "500m". */
 export const Quantity = z
   .union([z.int().min(0), QuantityString])

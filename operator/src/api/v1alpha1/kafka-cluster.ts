@@ -12,6 +12,7 @@ import {
   kubeObject,
   resource,
   statusOf,
+  type CelRule,
   type CrdDefinition,
 } from "./common.ts";
 
@@ -53,6 +54,18 @@ export const ControllerQuorum = cel(
 export type ControllerQuorum = z.output<typeof ControllerQuorum>;
 
 const Port = z.int().min(1024).max(65535);
+
+/**
+ * The port of the KRaft controller listener, which the operator renders itself on every node (and on the headless
+ * Service); no client listener or metrics port may take it.
+ */
+export const CONTROLLER_PORT = 9093;
+
+/** CEL: the port at `path` (optional when `parent` is given and absent) is not the controller port. */
+const notControllerPort = (field: string, path: string, parent?: string): CelRule => ({
+  rule: `${parent === undefined ? "" : `!has(${parent}) || `}${path} != ${CONTROLLER_PORT}`,
+  message: `${field} must not be ${CONTROLLER_PORT}: the operator serves the KRaft controller listener on that port`,
+});
 
 export const InternalListener = z
   .object({
@@ -108,6 +121,8 @@ export const Listeners = cel(
     rule: "!has(self.external) || self.external.port != self.internal.port",
     message: "listeners.internal.port and listeners.external.port must differ",
   },
+  notControllerPort("listeners.internal.port", "self.internal.port"),
+  notControllerPort("listeners.external.port", "self.external.port", "self.external"),
 );
 export type Listeners = z.output<typeof Listeners>;
 
@@ -121,7 +136,10 @@ export const EphemeralStorage = z
 export const PersistentClaimStorage = z
   .object({
     type: z.literal("persistent-claim").describe("One PersistentVolumeClaim per broker."),
-    size: QuantityString.describe("Requested size, e.g. 100Gi. May grow (if the StorageClass allows), never shrink."),
+    size: QuantityString.describe(
+      "Requested size, e.g. 100Gi. The operator does not resize volumes yet: a later change is not applied (a " +
+        "Warning condition says so, the rest of the spec is applied) until it is set back.",
+    ),
     class: z.string().min(1).max(253).optional().describe("StorageClass name; unset uses the cluster default."),
     deleteClaim: z
       .boolean()
@@ -148,12 +166,11 @@ export const Storage = cel(
     message: "size, class and deleteClaim need type: persistent-claim",
   },
   {
-    rule: "!has(self.class) || !has(oldSelf.class) || self.class == oldSelf.class",
-    message: "storage.class is immutable (PersistentVolumeClaim templates cannot change)",
-  },
-  {
-    rule: "!has(self.size) || !has(oldSelf.size) || quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",
-    message: "storage.size may grow but never shrink",
+    // Covers adding and removing the class too: either changes the claim template, which a StatefulSet cannot change.
+    rule: "has(self.class) == has(oldSelf.class) && (!has(self.class) || self.class == oldSelf.class)",
+    message:
+      "storage.class is immutable, and cannot be added or removed after creation (PersistentVolumeClaim templates " +
+      "cannot change)",
   },
 );
 export type Storage = z.output<typeof Storage>;
@@ -165,9 +182,12 @@ export const Rack = z
       .min(1)
       .max(316)
       .default("topology.kubernetes.io/zone")
-      .describe("Node label whose value becomes each broker's broker.rack, e.g. topology.kubernetes.io/zone."),
+      .describe("Node label over whose values the pods are spread, e.g. topology.kubernetes.io/zone."),
   })
-  .describe("Rack awareness: replicas of a partition are spread over the values of a node label.");
+  .describe(
+    "Spreads the pods evenly over the values of a node label (a topology spread constraint, ScheduleAnyway). The " +
+      "brokers' broker.rack is not set from it yet, so partition replicas are not placed by rack.",
+  );
 export type Rack = z.output<typeof Rack>;
 
 export const PodTemplate = z
@@ -287,8 +307,35 @@ export const KafkaClusterSpec = cel(
     rule: "self.metrics.port != self.listeners.internal.port",
     message: "metrics.port must differ from listeners.internal.port",
   },
+  {
+    rule: "!has(self.listeners.external) || self.metrics.port != self.listeners.external.port",
+    message: "metrics.port must differ from listeners.external.port",
+  },
+  notControllerPort("metrics.port", "self.metrics.port"),
 );
 export type KafkaClusterSpec = z.output<typeof KafkaClusterSpec>;
+
+/**
+ * Ports of the spec that collide with each other or with the controller port, as messages (empty: none). The CRD's CEL
+ * rules refuse the same at admission; the reconciler checks again for objects stored under an older CRD.
+ */
+export function portConflicts(spec: Pick<KafkaClusterSpec, "listeners" | "metrics">): string[] {
+  const ports: [string, number][] = [
+    ["listeners.internal.port", spec.listeners.internal.port],
+    ...(spec.listeners.external === undefined
+      ? []
+      : [["listeners.external.port", spec.listeners.external.port] as [string, number]]),
+    ["metrics.port", spec.metrics.port],
+  ];
+  const out: string[] = [];
+  for (const [i, [field, port]] of ports.entries()) {
+    if (port === CONTROLLER_PORT) out.push(`${field} is ${port}, the KRaft controller port`);
+    for (const [other, otherPort] of ports.slice(i + 1)) {
+      if (otherPort === port) out.push(`${field} and ${other} are both ${port}`);
+    }
+  }
+  return out;
+}
 export type KafkaClusterSpecInput = z.input<typeof KafkaClusterSpec>;
 
 export const ListenerStatus = z.object({

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { ApiObject, App, Chart, JsonPatch } from "cdk8s";
 import * as kplus from "cdk8s-plus-27";
-import type { KafkaClusterSpec } from "../../api/v1alpha1/index.ts";
+import { CONTROLLER_PORT, type KafkaClusterSpec } from "../../api/v1alpha1/index.ts";
 import type { KubeObject, OwnerReference } from "../../kube/index.ts";
 import { OPERATOR_VERSION } from "../../version.ts";
 
@@ -23,7 +23,6 @@ export const COMPONENT_LABEL = "app.kubernetes.io/component";
 
 export const CONFIG_DIR = "/etc/tributary";
 export const DATA_DIR = "/var/lib/tributary/data";
-export const CONTROLLER_PORT = 9093;
 /** Dedicated controllers take node ids from here so that broker ids can grow from 0 without colliding. */
 export const CONTROLLER_ID_BASE = 1000;
 /** At most this many combined nodes vote in the KRaft quorum; the rest are brokers only. */

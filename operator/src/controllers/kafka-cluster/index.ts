@@ -21,6 +21,8 @@ export function kafkaClusterController(
     client,
     events: eventRecorder(client, logger, options.instance),
     pods: (namespace, labels) => manager.cached(KINDS.Pod, namespace, labels),
+    statefulSet: (namespace, name) =>
+      manager.cached(KINDS.StatefulSet, namespace).find((sts) => sts.metadata.name === name),
     ...(options.defaults === undefined ? {} : { defaults: options.defaults }),
   });
   return {

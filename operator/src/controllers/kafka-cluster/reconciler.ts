@@ -1,9 +1,14 @@
 // KafkaCluster reconciler: a key in, a linear pipeline of named idempotent steps, status written once at the end.
-//   read → validate → render → apply → roll → status
+//   read → validate → render → hold → apply → roll → status
 // Each step reads the pass state and may stop the pipeline (an invalid spec stops before anything is applied). The
 // reconciler never writes a spec, and never branches on what triggered it: every pass recomputes everything.
 import type { Logger } from "pino";
-import { KafkaCluster, operatorOwnedConfigKeys, type KafkaClusterStatus } from "../../api/v1alpha1/index.ts";
+import {
+  KafkaCluster,
+  operatorOwnedConfigKeys,
+  portConflicts,
+  type KafkaClusterStatus,
+} from "../../api/v1alpha1/index.ts";
 import {
   ApiError,
   KINDS,
@@ -19,12 +24,15 @@ import { TerminalError, type ReconcileContext, type ReconcileResult, type Reconc
 import { DEFAULTS, desired, type BrokerDefaults, type DesiredState } from "./desired.ts";
 import { planRoll, type PodView, type RollPlan } from "./roll.ts";
 import { computeStatus, statusEqual, type Observed } from "./status.ts";
+import { heldClaimSizeMessage, holdClaimSizes } from "./storage.ts";
 
 export interface KafkaClusterReconcilerDeps {
   client: KubeClient;
   events: EventRecorder;
   /** Pods of a pool from the informer cache (namespace, selector labels). */
   pods: (namespace: string, labels: Record<string, string>) => KubeObject[];
+  /** A StatefulSet from the informer cache (the one the operator applied last), or undefined. */
+  statefulSet: (namespace: string, name: string) => KubeObject | undefined;
   now?: () => Date;
   /** How often to look again while pods start or a roll is in progress. @default 5 000 */
   pollMs?: number;
@@ -39,6 +47,8 @@ interface Pass {
   raw?: KubeObject;
   cluster?: KafkaCluster;
   invalid?: { reason: string; message: string };
+  /** Parts of the spec left unapplied while the rest was applied. */
+  warnings: { reason: string; message: string }[];
   desired?: DesiredState;
   applied: Map<string, KubeObject>;
   created: string[];
@@ -58,13 +68,14 @@ export class KafkaClusterReconciler implements Reconciler {
       ["read", (p) => this.#read(p)],
       ["validate", (p) => this.#validate(p)],
       ["render", (p) => this.#render(p)],
+      ["hold", (p) => this.#hold(p)],
       ["apply", (p) => this.#apply(p)],
       ["roll", (p) => this.#roll(p)],
     ];
   }
 
   async reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult> {
-    const pass: Pass = { key, log: ctx.logger, applied: new Map(), created: [] };
+    const pass: Pass = { key, log: ctx.logger, applied: new Map(), created: [], warnings: [] };
     let failure: Error | undefined;
     for (const [name, step] of this.#steps) {
       if (ctx.signal.aborted) return {};
@@ -111,6 +122,15 @@ export class KafkaClusterReconciler implements Reconciler {
       };
       return Promise.resolve("stop");
     }
+    // The CRD refuses these; a cluster stored under an older CRD can still have them, and its Services would fail.
+    const conflicts = portConflicts(parsed.data.spec);
+    if (conflicts.length > 0) {
+      pass.invalid = {
+        reason: "PortConflict",
+        message: `ports collide: ${conflicts.join("; ")}. Choose distinct ports. Nothing was applied.`,
+      };
+      return Promise.resolve("stop");
+    }
     pass.cluster = parsed.data;
     return Promise.resolve("next");
   }
@@ -132,6 +152,21 @@ export class KafkaClusterReconciler implements Reconciler {
     return Promise.resolve("next");
   }
 
+  /**
+   * hold: keep what the API server would refuse to change while the rest is applied. A storage size change stays
+   * unapplied (claim templates are immutable; volume expansion does not exist yet), with a Warning.
+   */
+  #hold(pass: Pass): Promise<"next" | "stop"> {
+    const state = need(pass.desired);
+    const namespace = need(pass.cluster).metadata.namespace ?? "default";
+    const { objects, held } = holdClaimSizes(state.objects, (name) => this.#d.statefulSet(namespace, name));
+    if (held.length > 0) {
+      pass.desired = { ...state, objects };
+      pass.warnings.push({ reason: "StorageResizeUnsupported", message: heldClaimSizeMessage(held) });
+    }
+    return Promise.resolve("next");
+  }
+
   /** apply: server-side apply of every object, in order. The API server skips the write when nothing changed. */
   async #apply(pass: Pass): Promise<"next" | "stop"> {
     const raw = need(pass.raw);
@@ -149,7 +184,8 @@ export class KafkaClusterReconciler implements Reconciler {
           pass.invalid = { reason: "ApplyRejected", message: `the API server rejected ${id}: ${err.message}` };
           return "stop";
         }
-        throw err;
+        // Anything else is retried with backoff; the object's name makes the status message actionable.
+        throw new Error(`applying ${id} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
       pass.applied.set(id, result);
     }
@@ -193,6 +229,7 @@ export class KafkaClusterReconciler implements Reconciler {
     const observed: Observed = {
       generation: raw.metadata.generation ?? 0,
       ...(pass.invalid === undefined ? {} : { invalid: pass.invalid }),
+      warnings: pass.warnings,
       ...(failure === undefined ? {} : { failure: failure.message }),
       ...(pass.desired === undefined ? {} : { desired: pass.desired }),
       statefulSets: [...pass.applied.values()].filter((o) => o.kind === "StatefulSet"),

@@ -2,7 +2,7 @@
 // set-condition semantics (lastTransitionTime moves only when a status flips), so an unchanged cluster yields an
 // identical status and the reconciler can skip the write.
 import type { KafkaClusterSpec, KafkaClusterStatus, ListenerStatus } from "../../api/v1alpha1/index.ts";
-import { setCondition, type Condition, type ConditionInput } from "../../kube/index.ts";
+import { findCondition, jsonEqual, setCondition, type Condition, type ConditionInput } from "../../kube/index.ts";
 import type { KubeObject } from "../../kube/index.ts";
 import type { DesiredState } from "./desired.ts";
 import type { RollPlan } from "./roll.ts";
@@ -12,6 +12,8 @@ export interface Observed {
   invalid?: { reason: string; message: string };
   /** A step failed with a retryable error. */
   failure?: string;
+  /** Problems that left part of the spec unapplied while the rest was (a storage size change, say). */
+  warnings?: readonly { reason: string; message: string }[];
   spec?: KafkaClusterSpec;
   desired?: DesiredState;
   /** StatefulSets as returned by apply (their status is the controller's view of the pods). */
@@ -41,7 +43,15 @@ export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Da
     return { ...next, conditions: ordered(conditions) };
   }
   if (o.failure !== undefined) {
+    // The second identical failure in a row is no longer a blip: say so in Warning, with the API's message (and keep
+    // it current while passes keep failing). Passes are retried with backoff meanwhile; one that succeeds clears it.
+    const reconciling = findCondition(conditions, "Reconciling");
+    const warning = findCondition(conditions, "Warning");
+    const repeated =
+      (reconciling?.reason === "RetryingAfterError" && reconciling.message === o.failure) ||
+      (warning?.reason === "ReconcileFailing" && warning.status === "True");
     set({ type: "Reconciling", status: "True", reason: "RetryingAfterError", message: o.failure });
+    if (repeated) set({ type: "Warning", status: "True", reason: "ReconcileFailing", message: o.failure });
     return { ...next, conditions: ordered(conditions) };
   }
 
@@ -59,7 +69,11 @@ export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Da
   const roll = o.roll;
   const rolling = roll !== undefined && (roll.stale.length > 0 || roll.restart !== undefined);
 
-  set({ type: "Warning", status: "False", reason: "NoWarnings", message: "" });
+  const warnings = o.warnings ?? [];
+  const first = warnings[0];
+  if (first === undefined) set({ type: "Warning", status: "False", reason: "NoWarnings", message: "" });
+  else
+    set({ type: "Warning", status: "True", reason: first.reason, message: warnings.map((w) => w.message).join(" ") });
   if (rolling) {
     const msg = `Restarting pods one at a time for a config or image change; pending: ${roll.stale.join(", ")}`;
     set({ type: "Reconciling", status: "True", reason: "RollingRestart", message: msg });
@@ -117,17 +131,4 @@ function ordered(conditions: Condition[]): Condition[] {
 }
 
 /** Deep equality on the JSON form, independent of key order. */
-export function statusEqual(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
-}
-
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (v !== null && typeof v === "object") {
-    const entries = Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([x], [y]) => x.localeCompare(y));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(",")}}`;
-  }
-  return JSON.stringify(v);
-}
+export const statusEqual = jsonEqual;

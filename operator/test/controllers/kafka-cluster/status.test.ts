@@ -93,4 +93,36 @@ describe("computeStatus", () => {
       message: "connection refused",
     });
   });
+
+  it("raises Warning with the API's message when the same failure repeats, and clears it on success", () => {
+    const ready = computeStatus({}, observed(3), t0);
+    const failure = "applying Service/c-kafka-brokers failed: PATCH /api/v1/x: 500 duplicate entries";
+    const once = computeStatus(ready, { generation: 4, statefulSets: [], failure }, t1);
+    expect(cond(once, "Warning")).toMatchObject({ status: "False" });
+    const twice = computeStatus(once, { generation: 4, statefulSets: [], failure }, t1);
+    expect(cond(twice, "Warning")).toMatchObject({ status: "True", reason: "ReconcileFailing", message: failure });
+    // The third identical failure changes nothing, so nothing is written.
+    expect(statusEqual(twice, computeStatus(twice, { generation: 4, statefulSets: [], failure }, t1))).toBe(true);
+    // While it keeps failing, Warning says how it fails now.
+    const other = computeStatus(twice, { generation: 4, statefulSets: [], failure: "timed out" }, t1);
+    expect(cond(other, "Warning")).toMatchObject({ status: "True", reason: "ReconcileFailing", message: "timed out" });
+    const healed = computeStatus(twice, observed(3), t1);
+    expect(cond(healed, "Warning")).toMatchObject({ status: "False", reason: "NoWarnings" });
+    expect(cond(healed, "Reconciling")).toMatchObject({ status: "False", reason: "Reconciled" });
+  });
+
+  it("keeps reporting readiness while a part of the spec is held back with a Warning", () => {
+    const held = computeStatus(
+      {},
+      observed(3, { warnings: [{ reason: "StorageResizeUnsupported", message: "size held" }] }),
+      t0,
+    );
+    expect(cond(held, "Warning")).toMatchObject({
+      status: "True",
+      reason: "StorageResizeUnsupported",
+      message: "size held",
+    });
+    expect(cond(held, "Ready")).toMatchObject({ status: "True" });
+    expect(cond(computeStatus(held, observed(3), t1), "Warning")).toMatchObject({ status: "False" });
+  });
 });
