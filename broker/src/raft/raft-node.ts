@@ -513,17 +513,21 @@ export class RaftNode {
     if (role.ballot.outstanding.get(correlationId) !== from) return;
     role.ballot.outstanding.delete(correlationId);
     if (m.preVote !== (role.kind === "prospective")) return;
+    const granted = m.error === "NONE" && m.granted;
     if (
       role.kind === "prospective" &&
+      !granted &&
       m.epoch === this.election.epoch &&
       m.leaderId !== null &&
-      m.leaderId !== this.nodeId
+      m.leaderId !== this.nodeId &&
+      m.leaderId !== this.election.leaderId
     ) {
-      // KIP-996: a prospective node that learns the leader of its epoch follows it.
+      // KIP-996: a prospective node that learns of a leader of its epoch it did not know follows it. (The leader it
+      // lost does not count: that is why it is asking.)
       this.becomeFollower(this.election.epoch, m.leaderId);
       return;
     }
-    if (m.error === "NONE" && m.granted) role.ballot.granted.add(from);
+    if (granted) role.ballot.granted.add(from);
     else role.ballot.rejected.add(from);
 
     if (role.ballot.granted.size >= this.majority) {

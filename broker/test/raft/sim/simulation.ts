@@ -11,6 +11,7 @@ import {
   type NodeId,
   type RaftAction,
   type RaftConfig,
+  type RaftStatus,
 } from "../../../src/raft/index.ts";
 import { InvariantChecker } from "./invariants.ts";
 
@@ -219,26 +220,12 @@ export class Simulation {
   }
 
   run(): SimResult {
-    for (const node of this.nodes.values()) this.boot(node);
+    this.start();
     this.queue.push(this.rng.nextInt(100), { kind: "propose" });
     if (this.options.meanFaultIntervalMs > 0) this.queue.push(this.faultDelay(), { kind: "fault" });
     this.queue.push(this.options.faultyMs, { kind: "healAll" });
-    const end = this.options.faultyMs + this.options.healMs;
-    let violation: string | null = null;
-    while (violation === null && this.steps < this.options.maxSteps) {
-      const next = this.queue.pop();
-      if (next === undefined || next.at > end) break;
-      this.now = next.at;
-      this.steps++;
-      try {
-        this.handle(next.event);
-        this.checker.afterEvent(this.durableLogs());
-      } catch (error) {
-        violation = error instanceof Error ? error.message : String(error);
-      }
-      if (this.checker.violation !== null) violation = this.checker.violation;
-    }
-    if (violation === null) violation = this.livenessProblem();
+    this.runUntil(() => false, this.options.faultyMs + this.options.healMs);
+    const violation = this.violation ?? this.livenessProblem();
     return {
       seed: this.options.seed,
       steps: this.steps,
@@ -250,6 +237,77 @@ export class Simulation {
       violation,
       trace: [...this.trace],
     };
+  }
+
+  // ---- scripted use: a test starts the nodes and then steers the network, crashes and proposals itself ----
+
+  /** The first invariant broken (or exception raised by a core), if any. */
+  violation: string | null = null;
+
+  start(): void {
+    for (const node of this.nodes.values()) this.boot(node);
+  }
+
+  /** Processes events until `done()` holds after one, a violation, or `until` ms of simulated time. */
+  runUntil(done: () => boolean, until: number): boolean {
+    while (this.violation === null && this.steps < this.options.maxSteps) {
+      const next = this.queue.pop();
+      if (next === undefined) return false;
+      if (next.at > until) {
+        this.queue.push(next.at, next.event);
+        this.now = until;
+        return false;
+      }
+      this.now = next.at;
+      this.steps++;
+      try {
+        this.handle(next.event);
+        this.checker.afterEvent(this.durableLogs());
+      } catch (error) {
+        this.violation = error instanceof Error ? error.message : String(error);
+      }
+      this.violation ??= this.checker.violation;
+      if (this.violation === null && done()) return true;
+    }
+    return false;
+  }
+
+  get time(): number {
+    return this.now;
+  }
+
+  status(id: NodeId): RaftStatus | null {
+    return this.nodes.get(id)?.core?.status() ?? null;
+  }
+
+  /** Only nodes in the same group can talk; null makes the network whole. */
+  setGroups(groups: readonly (readonly NodeId[])[] | null): void {
+    this.groups = groups === null ? null : new Map(groups.flatMap((g, i) => g.map((id) => [id, i] as const)));
+    this.note(`groups ${JSON.stringify(groups)}`);
+  }
+
+  crashNode(id: NodeId): void {
+    this.crash(id);
+  }
+
+  restartNode(id: NodeId): void {
+    const node = this.nodes.get(id);
+    if (node && !node.core) this.boot(node);
+  }
+
+  /** Proposes `marker` to node `id`; false if it is not the leader. */
+  proposeTo(id: NodeId, marker: string): boolean {
+    const node = this.nodes.get(id);
+    if (!node?.core) return false;
+    const { offsets, actions } = node.core.propose([new TextEncoder().encode(marker)], this.now);
+    if (offsets === null) return false;
+    this.note(`node ${id} proposed ${marker} at ${offsets[0]}`);
+    this.apply(node, actions);
+    return true;
+  }
+
+  isCommitted(marker: string): boolean {
+    return this.checker.isCommitted(marker);
   }
 
   private livenessProblem(): string | null {
@@ -360,7 +418,9 @@ export class Simulation {
     node.sync = null;
     this.crashes++;
     this.note(`node ${id} crashed`);
-    if (!this.healed) this.queue.push(this.now + 100 + this.rng.nextInt(2000), { kind: "restart", node: id });
+    if (!this.healed && this.options.meanFaultIntervalMs > 0) {
+      this.queue.push(this.now + 100 + this.rng.nextInt(2000), { kind: "restart", node: id });
+    }
   }
 
   /** Splits the nodes into two random groups, or cuts one node off from all others. */
@@ -397,11 +457,7 @@ export class Simulation {
     const node = live[this.rng.nextInt(live.length)];
     if (!node?.core) return;
     const marker = `p${++this.proposals}`;
-    const { offsets, actions } = node.core.propose([new TextEncoder().encode(marker)], this.now);
-    if (offsets === null) return;
-    if (this.healed) this.proposalsAfterHeal.push(marker);
-    this.note(`node ${node.id} proposed ${marker} at ${offsets[0]}`);
-    this.apply(node, actions);
+    if (this.proposeTo(node.id, marker) && this.healed) this.proposalsAfterHeal.push(marker);
   }
 
   // ---- the driver contract ----
