@@ -49,12 +49,15 @@ run: build
 	exec node broker/bin/tributary-broker --config broker/config/server.properties
 
 # The KRaft core's deterministic simulation over many seeds (make test runs a bounded number in
-# broker/test/raft/simulation.test.ts). SIM_SEEDS per shape; a failure prints the command that replays its seed.
+# broker/test/raft/simulation.test.ts): the default fault mix, then --swarm (each seed draws its own loss, delays,
+# fsync latency, fault rate and fetch size). SIM_SEEDS per shape; a failure prints the command that replays its seed.
 SIM_SEEDS ?= 2000
 .PHONY: sim
 sim: setup
 	npx tsx broker/test/raft/sim/cli.ts --seeds $(SIM_SEEDS) --voters 3 --observers 1
 	npx tsx broker/test/raft/sim/cli.ts --seeds $$(( $(SIM_SEEDS) / 4 )) --from 100001 --voters 5 --observers 2
+	npx tsx broker/test/raft/sim/cli.ts --seeds $(SIM_SEEDS) --from 200001 --voters 3 --observers 1 --swarm
+	npx tsx broker/test/raft/sim/cli.ts --seeds $$(( $(SIM_SEEDS) / 4 )) --from 300001 --voters 5 --observers 2 --swarm
 
 # Protocol codecs (issue 2), then Tributary side by side with Apache Kafka (issue 3); see docs/benchmarks.md.
 bench: build reference-kafka

@@ -40,6 +40,14 @@ export class RaftLog {
     return this.entries.slice(i, i + max);
   }
 
+  /** At least `max` entries from `from` if there are that many, and always up to the end of a batch. */
+  readBatches(from: number, max: number): LogEntry[] {
+    const i = Math.max(0, from - this.startOffset);
+    let end = Math.min(this.entries.length, i + max);
+    while (end < this.entries.length && !(this.entries[end - 1]?.lastInBatch ?? true)) end++;
+    return this.entries.slice(i, end);
+  }
+
   append(entries: readonly LogEntry[]): void {
     for (const e of entries) {
       if (e.offset !== this.endOffset) throw new Error(`append at ${e.offset}, log ends at ${this.endOffset}`);

@@ -195,13 +195,17 @@ export class RaftNode {
     });
   }
 
-  /** Appends records as leader; returns the offsets they got, or null when this node is not the leader. */
+  /**
+   * Appends records as one batch, as leader: they are replicated and committed together. Returns the offsets they got,
+   * or null when this node is not the leader (or there is nothing to append).
+   */
   propose(records: readonly Uint8Array[], now: number): { offsets: number[] | null; actions: RaftAction[] } {
     let offsets: number[] | null = null;
     const actions = this.run(now, () => {
       const role = this.role;
       if (role.kind !== "leader") return;
-      offsets = records.map((data) => this.appendAsLeader({ kind: "data", data }));
+      if (records.length === 0) return;
+      offsets = this.appendAsLeader(records.map((data) => ({ kind: "data", data })));
       this.requestFlush();
       this.completeParkedFetches(role, false);
     });
@@ -383,7 +387,7 @@ export class RaftNode {
     };
     this.role = role;
     this.announce();
-    this.appendAsLeader({ kind: "leaderChange", leaderId: this.nodeId, voters: this.config.voters });
+    this.appendAsLeader([{ kind: "leaderChange", leaderId: this.nodeId, voters: this.config.voters }]);
     this.requestFlush();
     for (const id of this.config.voters) if (id !== this.nodeId) this.sendBeginQuorumEpoch(id);
   }
@@ -607,11 +611,19 @@ export class RaftNode {
 
   // ---- replication: the leader side ----
 
-  private appendAsLeader(record: RaftRecord): number {
-    const entry: LogEntry = { offset: this.log.endOffset, epoch: this.election.epoch, record };
-    this.log.append([entry]);
-    this.emit({ type: "appendLog", entries: [entry] });
-    return entry.offset;
+  /** Appends one batch at this leader's epoch; returns the offsets its records got. */
+  private appendAsLeader(records: readonly RaftRecord[]): number[] {
+    const start = this.log.endOffset;
+    const epoch = this.election.epoch;
+    const entries = records.map((record, i): LogEntry => ({
+      offset: start + i,
+      epoch,
+      record,
+      lastInBatch: i === records.length - 1,
+    }));
+    this.log.append(entries);
+    this.emit({ type: "appendLog", entries });
+    return entries.map((e) => e.offset);
   }
 
   private requestFlush(): void {
@@ -698,7 +710,7 @@ export class RaftNode {
       leaderId: this.nodeId,
       error: "NONE",
       highWatermark: this.highWatermark,
-      entries: this.log.read(fetchOffset, this.config.maxFetchEntries),
+      entries: this.log.readBatches(fetchOffset, this.config.maxFetchEntries),
       divergingEpoch: null,
     });
   }

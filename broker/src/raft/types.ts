@@ -29,6 +29,11 @@ export interface LogEntry {
   readonly offset: number;
   readonly epoch: number;
   readonly record: RaftRecord;
+  /**
+   * Whether this entry ends the batch it was appended in. A batch (one proposal) is replicated and committed whole,
+   * as Kafka's record batches are, so a controller's records for one command become visible together.
+   */
+  readonly lastInBatch: boolean;
 }
 
 /** Kafka's error names for the answers the quorum RPCs carry. */
@@ -144,7 +149,7 @@ export interface RaftConfig {
   readonly requestTimeoutMs: number;
   /** How long the leader holds a Fetch that has nothing new (`replica.fetch.wait.max.ms`). */
   readonly fetchMaxWaitMs: number;
-  /** The most entries one Fetch answer carries. */
+  /** The most entries one Fetch answer carries, rounded up to the end of a batch. */
   readonly maxFetchEntries: number;
   /** Pause before retrying a fetch that failed (no leader known, or an error). */
   readonly retryBackoffMs: number;

@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { RaftLog, type LogEntry } from "../../src/raft/index.ts";
 
 function entries(epochs: number[]): LogEntry[] {
-  return epochs.map((epoch, offset) => ({ offset, epoch, record: { kind: "data", data: new Uint8Array([offset]) } }));
+  return epochs.map((epoch, offset) => ({
+    offset,
+    epoch,
+    record: { kind: "data", data: new Uint8Array([offset]) },
+    lastInBatch: true,
+  }));
 }
 
 describe("RaftLog", () => {

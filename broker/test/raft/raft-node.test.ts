@@ -18,7 +18,7 @@ function config(nodeId: number, voters: number[], extra: Partial<RaftConfig> = {
 }
 
 function data(offset: number, epoch: number): LogEntry {
-  return { offset, epoch, record: { kind: "data", data: new Uint8Array([offset]) } };
+  return { offset, epoch, record: { kind: "data", data: new Uint8Array([offset]) }, lastInBatch: true };
 }
 
 function node(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { replayCommand } from "./sim/replay.ts";
-import { DEFAULT_SIM, runSimulation, type SimOptions, type SimResult } from "./sim/simulation.ts";
+import { DEFAULT_SIM, runSimulation, swarmOptions, type SimOptions, type SimResult } from "./sim/simulation.ts";
 
 // The quorum simulation over a bounded number of seeds (`make sim` runs many more). A failure names the seed and
 // the command that replays it with its trace.
@@ -45,6 +45,21 @@ describe("KRaft core under a faulty network and crash-restarts (deterministic si
   it("5 voters and 2 observers keep every invariant, over 80 seeds", () => {
     const { results, failures } = runSeeds({ ...DEFAULT_SIM, voters: 5, observers: 2 }, 10_001, 80);
     console.log(`sim 5 voters: ${summary(results)}`);
+    expect(failures).toEqual([]);
+  });
+
+  it("keeps every invariant when each seed draws its own fault mix (swarm), over 100 seeds", () => {
+    const results: SimResult[] = [];
+    const failures: string[] = [];
+    for (let seed = 20_001; seed <= 20_100; seed++) {
+      const options = swarmOptions(seed);
+      const result = runSimulation(options);
+      results.push(result);
+      if (result.violation !== null) {
+        failures.push(`seed ${seed}: ${result.violation}\n  replay: ${replayCommand(options, true)}`);
+      }
+    }
+    console.log(`sim swarm: ${summary(results)}`);
     expect(failures).toEqual([]);
   });
 

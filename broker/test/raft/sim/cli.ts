@@ -1,7 +1,8 @@
 // `make sim`: many seeds of the quorum simulation, or one seed replayed with its trace.
-//   npx tsx broker/test/raft/sim/cli.ts [--seeds N] [--from S] [--voters V] [--observers O]
-//   npx tsx broker/test/raft/sim/cli.ts --seed S [--voters V] [--observers O]   (replay one seed, print its trace)
-import { DEFAULT_SIM, runSimulation, type SimOptions } from "./simulation.ts";
+//   npx tsx broker/test/raft/sim/cli.ts [--seeds N] [--from S] [--voters V] [--observers O] [--swarm]
+//   npx tsx broker/test/raft/sim/cli.ts --seed S [--voters V] [--observers O] [--swarm]   (replay one seed, with trace)
+// --swarm draws each seed's fault mix from the seed too (swarmOptions).
+import { DEFAULT_SIM, runSimulation, swarmOptions, type SimOptions } from "./simulation.ts";
 import { replayCommand } from "./replay.ts";
 
 function arg(name: string): number | undefined {
@@ -19,6 +20,7 @@ const shape = { ...DEFAULT_SIM, voters: arg("voters") ?? DEFAULT_SIM.voters, obs
 const single = arg("seed");
 const from = single ?? arg("from") ?? 1;
 const count = single !== undefined ? 1 : (arg("seeds") ?? 500);
+const swarm = process.argv.includes("--swarm");
 
 let steps = 0;
 let simulatedMs = 0;
@@ -26,7 +28,7 @@ let committed = 0;
 let failures = 0;
 const started = performance.now();
 for (let seed = from; seed < from + count; seed++) {
-  const options: SimOptions = { ...shape, seed };
+  const options: SimOptions = swarm ? swarmOptions(seed, shape) : { ...shape, seed };
   const result = runSimulation(options);
   steps += result.steps;
   simulatedMs += result.simulatedMs;
@@ -35,13 +37,14 @@ for (let seed = from; seed < from + count; seed++) {
   if (result.violation !== null) {
     failures++;
     console.error(`seed ${seed} FAILED after ${result.steps} steps: ${result.violation}`);
-    console.error(`  replay: ${replayCommand(options)}`);
+    console.error(`  replay: ${replayCommand(options, swarm)}`);
   }
 }
 const seconds = (performance.now() - started) / 1000;
 console.log(
   `sim: ${count} seeds × ${Math.round(steps / count)} steps on average = ${steps} steps, ` +
     `${Math.round(simulatedMs / 1000)} s simulated, ${committed} entries committed, ` +
-    `${failures} failed, ${seconds.toFixed(1)} s (voters ${shape.voters}, observers ${shape.observers})`,
+    `${failures} failed, ${seconds.toFixed(1)} s (voters ${shape.voters}, observers ${shape.observers}` +
+    `${swarm ? ", swarm" : ""})`,
 );
 process.exit(failures > 0 ? 1 : 0);

@@ -101,6 +101,9 @@ export class InvariantChecker {
       this.fail(`node ${node} committed up to ${highWatermark} but holds only ${from + entries.length}`);
       return;
     }
+    if (!(entries.at(-1)?.lastInBatch ?? false)) {
+      this.fail(`atomic batches: node ${node} committed up to ${highWatermark}, inside a batch`);
+    }
     entries.forEach((e, i) => {
       const offset = from + i;
       const fp = fingerprint(e);

@@ -55,6 +55,28 @@ export const DEFAULT_SIM: Omit<SimOptions, "seed"> = {
   traceLines: 80,
 };
 
+/**
+ * Swarm testing: each seed also draws its own fault mix (loss, duplication, delays, fsync latency, fault rate, fetch
+ * size), so the seeds cover quiet and hostile networks alike instead of one average.
+ */
+export function swarmOptions(seed: number, shape: Omit<SimOptions, "seed"> = DEFAULT_SIM): SimOptions {
+  const r = new SeededRng((seed ^ 0x5bd1e995) >>> 0);
+  const maxDelayMs = 5 + r.nextInt(60);
+  return {
+    ...shape,
+    seed,
+    loss: r.nextInt(16) / 100,
+    duplicate: r.nextInt(6) / 100,
+    minDelayMs: 1 + r.nextInt(5),
+    maxDelayMs,
+    maxSyncMs: 1 + r.nextInt(40),
+    meanFaultIntervalMs: 250 + r.nextInt(1500),
+    // One entry per fetch under heavy loss catches up slower than the healing phase lasts: at least two.
+    maxFetchEntries: 2 + r.nextInt(7),
+    healMs: 12_000,
+  };
+}
+
 export interface SimResult {
   readonly seed: number;
   readonly steps: number;
@@ -295,13 +317,14 @@ export class Simulation {
     if (node && !node.core) this.boot(node);
   }
 
-  /** Proposes `marker` to node `id`; false if it is not the leader. */
-  proposeTo(id: NodeId, marker: string): boolean {
+  /** Proposes the markers as one batch to node `id`; false if it is not the leader. */
+  proposeTo(id: NodeId, ...markers: string[]): boolean {
     const node = this.nodes.get(id);
     if (!node?.core) return false;
-    const { offsets, actions } = node.core.propose([new TextEncoder().encode(marker)], this.now);
+    const records = markers.map((m) => new TextEncoder().encode(m));
+    const { offsets, actions } = node.core.propose(records, this.now);
     if (offsets === null) return false;
-    this.note(`node ${id} proposed ${marker} at ${offsets[0]}`);
+    this.note(`node ${id} proposed ${markers.join(" ")} at ${offsets[0]}`);
     this.apply(node, actions);
     return true;
   }
@@ -452,12 +475,15 @@ export class Simulation {
   }
 
   private propose(): void {
-    this.queue.push(this.now + 20 + this.rng.nextInt(150), { kind: "propose" });
+    // After healing the load drops, so that recovery is measured and not how fast tiny fetches outrun new writes.
+    this.queue.push(this.now + (this.healed ? 300 : 20) + this.rng.nextInt(150), { kind: "propose" });
     const live = [...this.nodes.values()].filter((n) => n.core?.status().role === "leader");
     const node = live[this.rng.nextInt(live.length)];
     if (!node?.core) return;
-    const marker = `p${++this.proposals}`;
-    if (this.proposeTo(node.id, marker) && this.healed) this.proposalsAfterHeal.push(marker);
+    // Batches of one to three records, like a controller command's records.
+    const n = ++this.proposals;
+    const markers = Array.from({ length: 1 + this.rng.nextInt(3) }, (_, i) => `p${n}.${i}`);
+    if (this.proposeTo(node.id, ...markers) && this.healed) this.proposalsAfterHeal.push(...markers);
   }
 
   // ---- the driver contract ----
