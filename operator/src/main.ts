@@ -1,9 +1,12 @@
 // Composition root of the operator: config → logger and metrics → API client → health server → leader election →
-// manager with the KafkaCluster controller. SIGTERM stops workers after their current pass, releases the lease and
-// exits 0; losing the lease exits 1 so the pod restarts as a clean standby.
+// manager with the KafkaCluster and KafkaTopic controllers (the latter with a pool of Kafka admin clients). SIGTERM
+// stops workers after their current pass, releases the lease and exits 0; losing the lease exits 1 so the pod
+// restarts as a clean standby.
 import { hostname } from "node:os";
 import { DEFAULTS } from "./controllers/kafka-cluster/desired.ts";
 import { kafkaClusterController } from "./controllers/kafka-cluster/index.ts";
+import { kafkaTopicController } from "./controllers/kafka-topic/index.ts";
+import { AdminPool } from "./kafka/admin-pool.ts";
 import { KubeClient, LeaderElector } from "./kube/index.ts";
 import { Manager } from "./manager/manager.ts";
 import { loadConfig } from "./runtime/config.ts";
@@ -41,6 +44,17 @@ async function main(): Promise<number> {
       },
     }),
   );
+  const admins = new AdminPool({ clientId: `tributary-operator-${config.leaderElection.identity}` });
+  manager.register(
+    kafkaTopicController(manager, client, logger, {
+      instance: config.leaderElection.identity,
+      admins,
+      bootstrapOverrides: config.bootstrapOverrides,
+      labelSelector: config.topicSelector,
+      resyncMs: config.resyncMs,
+      workers: config.topicWorkers,
+    }),
+  );
   let leading = !config.leaderElection.enabled;
   const health = await startHealthServer({
     host: config.http.host,
@@ -65,6 +79,7 @@ async function main(): Promise<number> {
   } else {
     await manager.run(stop.signal);
   }
+  admins.close();
   await health.close();
   client.close();
   logger.info({ exitCode }, "Operator stopped");

@@ -54,8 +54,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "tributary.namespacedRules" -}}
 # Our kinds: read and watch, finalizers and status; never written to spec.
 - apiGroups: ["tributary.dev"]
-  resources: ["kafkaclusters", "kafkatopics", "kafkausers"]
+  resources: ["kafkaclusters", "kafkausers"]
   verbs: ["get", "list", "watch", "patch", "update"]
+# KafkaTopic: `patch` (never `update`) so the operator can add and remove its finalizer: Kubernetes has no finalizers
+# subresource that can be written, and a JSON patch touches metadata.finalizers only (docs/operator.md).
+- apiGroups: ["tributary.dev"]
+  resources: ["kafkatopics"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["tributary.dev"]
   resources: ["kafkaclusters/status", "kafkatopics/status", "kafkausers/status"]
   verbs: ["get", "patch", "update"]

@@ -28,10 +28,13 @@ export function isConflict(err: unknown): boolean {
   return err instanceof ApiError && err.statusCode === 409;
 }
 
-export type Verb = "get" | "list" | "apply" | "patch-status" | "create" | "replace" | "delete" | "watch";
+export type Verb = "get" | "list" | "apply" | "patch" | "patch-status" | "create" | "replace" | "delete" | "watch";
 
 /** Called after each request completes; the runtime turns it into metrics, tests into write counts. */
 export type RequestObserver = (verb: Verb, kind: string, statusCode: number, seconds: number) => void;
+
+export type JsonPatchOp =
+  { op: "test" | "add" | "replace"; path: string; value: unknown } | { op: "remove"; path: string };
 
 export interface ApplyResult<T> {
   object: T;
@@ -152,6 +155,27 @@ export class KubeClient {
       pathOf(type, namespace, name, query, "status"),
       JSON.stringify({ status }),
       "application/merge-patch+json",
+    );
+  }
+
+  /**
+   * RFC 6902 JSON patch of the main resource (metadata such as finalizers). Callers put a `test` operation first, so a
+   * patch computed from a stale read fails (422) instead of overwriting someone else's change.
+   */
+  async patchJson<T extends KubeObject>(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    ops: readonly JsonPatchOp[],
+  ): Promise<T> {
+    const query = new URLSearchParams({ fieldManager: FIELD_MANAGER, fieldValidation: "Strict" });
+    return this.#json<T>(
+      "patch",
+      type.kind,
+      "PATCH",
+      pathOf(type, namespace, name, query),
+      JSON.stringify(ops),
+      "application/json-patch+json",
     );
   }
 

@@ -7,12 +7,14 @@ export {
   KubeClient,
   WatchStreamError,
   type ApplyResult,
+  type JsonPatchOp,
   type RequestObserver,
   type Verb,
 } from "./client.ts";
 export { findCondition, rfc3339, setCondition, type ConditionInput } from "./conditions.ts";
 export { jsonEqual, onlyStatusChanged } from "./equality.ts";
 export { abortableDelay, Informer, type InformerHandler } from "./informer.ts";
+export { hasFinalizer, addFinalizer, removeFinalizer } from "./finalizers.ts";
 export { LeaderElector, type LeaderElectionOptions } from "./leader-election.ts";
 export { controllerOf, controllerRef, ownerKey } from "./owner-refs.ts";
 export * from "./types.ts";

@@ -21,6 +21,7 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: OwnerReference[];
+  finalizers?: string[];
 }
 
 /** Any Kubernetes object; kind-specific fields are read through narrow local types by whoever needs them. */
@@ -96,6 +97,8 @@ export const KINDS = {
     plural: "kafkaclusters",
     namespaced: true,
   },
+  KafkaTopic: { apiVersion: "tributary.dev/v1alpha1", kind: "KafkaTopic", plural: "kafkatopics", namespaced: true },
+  KafkaUser: { apiVersion: "tributary.dev/v1alpha1", kind: "KafkaUser", plural: "kafkausers", namespaced: true },
 } as const satisfies Record<string, ResourceType>;
 
 export function resourceTypeOf(obj: Pick<KubeObject, "apiVersion" | "kind">): ResourceType {

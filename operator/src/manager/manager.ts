@@ -47,9 +47,17 @@ export interface ControllerRegistration {
    * Other kinds whose events map to a primary key some other way (pods are owned by the StatefulSet, not by the
    * primary, so they map through a label).
    */
-  watches?: readonly { type: ResourceType; toKey: (obj: KubeObject) => ObjectKey | undefined }[];
+  watches?: readonly {
+    type: ResourceType;
+    /** The primary keys an event on `obj` concerns (a KafkaCluster change concerns every topic of that cluster). */
+    toKey: (obj: KubeObject, deleted: boolean) => ObjectKey | readonly ObjectKey[] | undefined;
+    /** @default ownedLabelSelector */
+    labelSelector?: string | undefined;
+  }[];
   /** Restricts the owned-kind and other watches (for example to objects the operator labelled). */
   ownedLabelSelector?: string;
+  /** Restricts the primary kind: only matching objects are cached and reconciled. */
+  primaryLabelSelector?: string;
   reconciler: Reconciler;
   /** @default 1 */
   workers?: number;
@@ -85,7 +93,7 @@ export class Manager {
     if (this.#started) throw new Error("register controllers before start()");
     const queue = new WorkQueue();
     const group = groupOf(reg.primary.apiVersion);
-    const primaryInformers = this.#informersFor(reg.primary, undefined);
+    const primaryInformers = this.#informersFor(reg.primary, reg.primaryLabelSelector);
     for (const inf of primaryInformers) {
       inf.on((obj, deleted, previous) => {
         // The reconciler's own status write comes back as an event; reconciling again for it would only repeat the
@@ -102,11 +110,14 @@ export class Manager {
         });
       }
     }
-    for (const { type, toKey } of reg.watches ?? []) {
-      for (const inf of this.#informersFor(type, reg.ownedLabelSelector)) {
-        inf.on((obj) => {
-          const key = toKey(obj);
-          if (key !== undefined) queue.add(key);
+    for (const watch of reg.watches ?? []) {
+      const selector = "labelSelector" in watch ? watch.labelSelector : reg.ownedLabelSelector;
+      for (const inf of this.#informersFor(watch.type, selector)) {
+        inf.on((obj, deleted) => {
+          const keys = watch.toKey(obj, deleted);
+          if (keys === undefined) return;
+          if (typeof keys === "string") queue.add(keys);
+          else for (const key of keys) queue.add(key);
         });
       }
     }
@@ -115,15 +126,17 @@ export class Manager {
 
   /** Objects of `type` in the cache, optionally only one namespace and those matching every label in `labels`. */
   cached<T extends KubeObject>(type: ResourceType, namespace?: string, labels?: Record<string, string>): T[] {
-    const out: T[] = [];
-    for (const inf of this.#informers.get(informerId(type)) ?? []) {
-      for (const obj of inf.list()) {
+    // Several informers may cache one kind (different label selectors); each object is returned once.
+    const out = new Map<string, T>();
+    for (const [id, informers] of this.#informers) {
+      if (!id.startsWith(`${kindId(type)}?`)) continue;
+      for (const obj of informers.flatMap((inf) => inf.list())) {
         if (namespace !== undefined && obj.metadata.namespace !== namespace) continue;
         if (labels !== undefined && !Object.entries(labels).every(([k, v]) => obj.metadata.labels?.[k] === v)) continue;
-        out.push(obj as T);
+        out.set(objectKey(obj.metadata.namespace, obj.metadata.name), obj as T);
       }
     }
-    return out;
+    return [...out.values()];
   }
 
   /** True once every informer has listed once. */
@@ -202,8 +215,9 @@ export class Manager {
     }
   }
 
+  /** The informers of one kind and label selector, shared by every controller that asks for the same pair. */
   #informersFor(type: ResourceType, labelSelector: string | undefined): Informer<KubeObject>[] {
-    const id = informerId(type);
+    const id = informerId(type, labelSelector);
     const existing = this.#informers.get(id);
     if (existing !== undefined) return existing;
     const namespaces =
@@ -222,8 +236,12 @@ export class Manager {
   }
 }
 
-function informerId(type: ResourceType): string {
+function kindId(type: ResourceType): string {
   return `${type.apiVersion}/${type.kind}`;
+}
+
+function informerId(type: ResourceType, labelSelector: string | undefined): string {
+  return `${kindId(type)}?${labelSelector ?? ""}`;
 }
 
 function groupOf(apiVersion: string): string {

@@ -27,6 +27,25 @@ const Env = z.object({
   TRIBUTARY_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   TRIBUTARY_RESYNC_SECONDS: z.coerce.number().int().min(10).default(600),
   TRIBUTARY_WORKERS: z.coerce.number().int().min(1).max(64).default(2),
+  TRIBUTARY_TOPIC_WORKERS: z.coerce.number().int().min(1).max(256).default(16),
+  TRIBUTARY_TOPIC_SELECTOR: z.string().optional(),
+  TRIBUTARY_BOOTSTRAP_OVERRIDES: z
+    .string()
+    .default("{}")
+    .transform((v, ctx) => {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "not JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(
+      z.record(
+        z.string().regex(/^[^/]+\/[^/]+$/, "keys are namespace/cluster"),
+        z.string().regex(/^[^,:]+:[0-9]+(,[^,:]+:[0-9]+)*$/, "values are host:port[,host:port...]"),
+      ),
+    ),
 });
 
 export interface OperatorConfig {
@@ -40,6 +59,15 @@ export interface OperatorConfig {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   resyncMs: number;
   workers: number;
+  /** Concurrent KafkaTopic reconciles: their admin calls are batched, so more workers mean bigger batches. */
+  topicWorkers: number;
+  /** Label selector of the KafkaTopics this operator reconciles; unset: all. */
+  topicSelector: string | undefined;
+  /**
+   * Bootstrap addresses by "namespace/cluster", replacing the bootstrap Service's DNS name: for an operator running
+   * outside the cluster network (tests, development).
+   */
+  bootstrapOverrides: Readonly<Record<string, string>>;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv, hostname: string): OperatorConfig {
@@ -63,5 +91,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, hostname: string): OperatorCo
     logLevel: e.TRIBUTARY_LOG_LEVEL,
     resyncMs: e.TRIBUTARY_RESYNC_SECONDS * 1000,
     workers: e.TRIBUTARY_WORKERS,
+    topicWorkers: e.TRIBUTARY_TOPIC_WORKERS,
+    topicSelector: e.TRIBUTARY_TOPIC_SELECTOR,
+    bootstrapOverrides: Object.freeze(e.TRIBUTARY_BOOTSTRAP_OVERRIDES),
   });
 }

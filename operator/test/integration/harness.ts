@@ -33,6 +33,21 @@ export async function clusterModule(): Promise<ClusterModule> {
   return (await import(url)) as ClusterModule;
 }
 
+/** The real broker executable on a free loopback port (broker/test/support), for tests that need Kafka itself. */
+export interface BrokerProcess {
+  readonly port: number;
+  readonly bootstrap: string;
+  stop(signal?: "SIGTERM" | "SIGKILL"): Promise<number | null>;
+  restart(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export async function startBroker(): Promise<BrokerProcess> {
+  const url = pathToFileURL(join(REPO, "broker", "test", "support", "broker-process.ts")).href;
+  const mod = (await import(url)) as { startBrokerProcess: () => Promise<BrokerProcess> };
+  return mod.startBrokerProcess();
+}
+
 export const quietLogger = {
   info: (obj: object, msg: string) => console.log(msg, JSON.stringify(obj)),
   warn: (obj: object, msg: string) => console.warn(msg, JSON.stringify(obj)),
@@ -217,7 +232,13 @@ export function useOperatorSuite(
     afterAll: (fn: () => Promise<void>) => void;
     afterEach: (fn: (ctx: { task: { result?: { state?: string } } }) => void) => void;
   },
-  options: { tier: "api" | "sim"; namespace: string; identity: string },
+  options: {
+    tier: "api" | "sim";
+    namespace: string;
+    identity: string;
+    /** Runs before the operator starts (for example a broker); answers extra environment for the operator. */
+    prepare?: () => Promise<Record<string, string>>;
+  },
 ): OperatorSuite {
   let cluster: Cluster | undefined;
   let operator: OperatorProcess | undefined;
@@ -235,12 +256,19 @@ export function useOperatorSuite(
     if (!existsSync(join(REPO, "crds", "kafkaclusters.tributary.dev.yaml")))
       throw new Error("crds/ is missing: make crds");
     await cluster.kubectl(["apply", "--server-side", "-f", join(REPO, "crds")]);
-    await cluster.kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd/kafkaclusters.tributary.dev"]);
+    await cluster.kubectl([
+      "wait",
+      "--for=condition=Established",
+      "--timeout=60s",
+      ...["kafkaclusters", "kafkatopics", "kafkausers"].map((plural) => `crd/${plural}.tributary.dev`),
+    ]);
     await cluster.kubectl(["create", "namespace", options.namespace]);
+    const env = (await options.prepare?.()) ?? {};
     operator = await startOperator(main, {
       kubeconfig: cluster.kubeconfig,
       identity: options.identity,
       logFile: join(scratch, `${options.identity}.log`),
+      env,
     });
   });
   hooks.afterEach(({ task }) => {

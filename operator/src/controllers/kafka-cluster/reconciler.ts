@@ -13,13 +13,13 @@ import {
   ApiError,
   KINDS,
   controllerRef,
-  findCondition,
   splitKey,
   type EventRecorder,
   type KubeClient,
   type KubeObject,
   type ObjectKey,
 } from "../../kube/index.ts";
+import { need, runSteps, warnOnNewProblem, type Step } from "../pipeline.ts";
 import { TerminalError, type ReconcileContext, type ReconcileResult, type Reconciler } from "../../manager/manager.ts";
 import { DEFAULTS, desired, type BrokerDefaults, type DesiredState } from "./desired.ts";
 import { planRoll, type PodView, type RollPlan } from "./roll.ts";
@@ -56,11 +56,9 @@ interface Pass {
   requeueAfterMs?: number;
 }
 
-type Step = (pass: Pass) => Promise<"next" | "stop">;
-
 export class KafkaClusterReconciler implements Reconciler {
   readonly #d: Required<KafkaClusterReconcilerDeps>;
-  readonly #steps: [string, Step][];
+  readonly #steps: [string, Step<Pass>][];
 
   constructor(deps: KafkaClusterReconcilerDeps) {
     this.#d = { now: () => new Date(), pollMs: 5_000, defaults: DEFAULTS, ...deps };
@@ -76,17 +74,8 @@ export class KafkaClusterReconciler implements Reconciler {
 
   async reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult> {
     const pass: Pass = { key, log: ctx.logger, applied: new Map(), created: [], warnings: [] };
-    let failure: Error | undefined;
-    for (const [name, step] of this.#steps) {
-      if (ctx.signal.aborted) return {};
-      try {
-        if ((await step(pass)) === "stop") break;
-      } catch (err) {
-        failure = err instanceof Error ? err : new Error("a reconcile step threw a non-Error", { cause: err });
-        ctx.logger.warn({ err, step: name }, "Reconcile step failed");
-        break;
-      }
-    }
+    const { aborted, failure } = await runSteps(this.#steps, pass, ctx);
+    if (aborted) return {};
     // Status once per pass, also after a failed step, so the resource says what went wrong.
     if (pass.raw !== undefined) await this.#writeStatus(pass, failure);
     if (failure !== undefined) throw failure;
@@ -237,24 +226,11 @@ export class KafkaClusterReconciler implements Reconciler {
       ...(pass.cluster === undefined ? {} : { spec: pass.cluster.spec }),
     };
     const next = computeStatus(previous, observed, this.#d.now());
-    const warningBefore = findCondition(previous.conditions, "Warning");
-    const warningNow = findCondition(next.conditions, "Warning");
     if (statusEqual(previous, next)) return;
     const { namespace, name } = splitKey(pass.key);
     await this.#d.client.patchStatus(KINDS.KafkaCluster, namespace, name, next);
-    // One Warning Event per new problem, not one per pass.
-    if (
-      warningNow?.status === "True" &&
-      (warningBefore?.status !== "True" || warningBefore.reason !== warningNow.reason)
-    ) {
-      await this.#d.events.event(raw, "Warning", warningNow.reason, warningNow.message);
-    }
+    await warnOnNewProblem(this.#d.events, raw, previous, next);
   }
-}
-
-function need<T>(value: T | undefined): T {
-  if (value === undefined) throw new Error("reconcile step ran before the step that provides its input");
-  return value;
 }
 
 interface PodShape {

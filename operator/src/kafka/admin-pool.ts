@@ -1,0 +1,202 @@
+// The operator's connections to Kafka clusters: one admin client per KafkaCluster (reused by every reconcile of its
+// topics, and later its users), with the single-topic calls reconcilers make batched across concurrent reconciles.
+import {
+  AdminClient,
+  type AdminClientOptions,
+  type ClusterMetadata,
+  type ConfigChange,
+  type ConfigResource,
+  type ConfigEntry,
+  type CreatedTopic,
+  type KafkaError,
+  type NewTopic,
+  type OngoingReassignment,
+  type PartitionRef,
+  type PartitionResult,
+  type Reassignment,
+  type TopicDescription,
+  type TopicResult,
+} from "@tributary/broker/admin";
+import { Batcher } from "./batcher.ts";
+
+/** A topic as Kafka has it: description and configs, or why not (UNKNOWN_TOPIC_OR_PARTITION: it does not exist). */
+export type ObservedTopic =
+  | { topic: TopicDescription; configs: ConfigEntry[]; error?: undefined }
+  | { topic?: undefined; configs?: undefined; error: KafkaError };
+
+/** The admin calls the reconcilers make, one item at a time; items made together travel in one request. */
+export class ClusterAdmin {
+  readonly bootstrap: string;
+  readonly #client: AdminClient;
+  readonly #describe: Batcher<string, ObservedTopic>;
+  readonly #create: Batcher<NewTopic, CreatedTopic>;
+  readonly #alter: Batcher<ConfigChange, ConfigResource & { error?: KafkaError }>;
+  readonly #grow: Batcher<{ name: string; count: number }, TopicResult>;
+  readonly #delete: Batcher<string, TopicResult>;
+
+  constructor(bootstrap: string, client: AdminClient, batch: { maxBatch?: number; lingerMs?: number } = {}) {
+    this.bootstrap = bootstrap;
+    this.#client = client;
+    this.#describe = new Batcher({ ...batch, run: (names) => this.#describeBatch(names) });
+    // A batch may name one topic twice (two resources naming one topic, or a retry racing a pass); Kafka refuses a
+    // name given twice in one request, so each name goes once and every item asking for it gets its answer.
+    this.#create = new Batcher({
+      ...batch,
+      run: async (topics) => byName(topics, (t) => t.name, await client.createTopics(dedupe(topics, (t) => t.name))),
+    });
+    this.#alter = new Batcher({
+      ...batch,
+      run: async (changes) => byName(changes, (c) => c.name, await client.alterConfigs(mergeChanges(changes))),
+    });
+    this.#grow = new Batcher({
+      ...batch,
+      run: async (topics) =>
+        byName(topics, (t) => t.name, await client.createPartitions(dedupe(topics, (t) => t.name))),
+    });
+    this.#delete = new Batcher({
+      ...batch,
+      run: async (names) => byName(names, (n) => n, await client.deleteTopics([...new Set(names)])),
+    });
+  }
+
+  describe(name: string): Promise<ObservedTopic> {
+    return this.#describe.add(name);
+  }
+
+  create(topic: NewTopic): Promise<CreatedTopic> {
+    return this.#create.add(topic);
+  }
+
+  alterConfigs(change: ConfigChange): Promise<ConfigResource & { error?: KafkaError }> {
+    return this.#alter.add(change);
+  }
+
+  createPartitions(name: string, count: number): Promise<TopicResult> {
+    return this.#grow.add({ name, count });
+  }
+
+  deleteTopic(name: string): Promise<TopicResult> {
+    return this.#delete.add(name);
+  }
+
+  supports(apiKey: number): Promise<boolean> {
+    return this.#client.supports(apiKey);
+  }
+
+  cluster(): Promise<ClusterMetadata> {
+    return this.#client.cluster();
+  }
+
+  reassign(reassignments: Reassignment[]): Promise<PartitionResult[]> {
+    return this.#client.alterPartitionReassignments(reassignments);
+  }
+
+  reassignments(partitions: PartitionRef[]): Promise<OngoingReassignment[]> {
+    return this.#client.listPartitionReassignments(partitions);
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+
+  async #describeBatch(names: string[]): Promise<ObservedTopic[]> {
+    const found = await this.#client.describeTopics(names);
+    const existing = names.filter((n) => found.get(n)?.topic !== undefined);
+    const configs = await this.#client.describeConfigs([...new Set(existing)].map((name) => ({ type: "topic", name })));
+    const configsOf = new Map(configs.map((c) => [c.name, c]));
+    return names.map((name): ObservedTopic => {
+      const lookup = found.get(name);
+      if (lookup?.topic === undefined) return { error: lookupError(lookup?.error, name) };
+      const c = configsOf.get(name);
+      if (c?.error !== undefined) return { error: c.error };
+      return { topic: lookup.topic, configs: c?.configs ?? [] };
+    });
+  }
+}
+
+/** The answer for each item, found by name in answers given once per name. */
+function byName<T, R extends { name: string }>(items: T[], nameOf: (item: T) => string, answers: R[]): R[] {
+  const map = new Map(answers.map((a) => [a.name, a]));
+  return items.map((item) => {
+    const answer = map.get(nameOf(item));
+    if (answer === undefined) throw new Error(`no answer for ${nameOf(item)} in a batched admin call`);
+    return answer;
+  });
+}
+
+function lookupError(error: KafkaError | undefined, name: string): KafkaError {
+  if (error !== undefined) return error;
+  throw new Error(`topic ${name} missing from a describe answer`);
+}
+
+/** One entry per key (a batch may hold the same topic twice when two resources name it); the first wins. */
+function dedupe<T>(items: T[], key: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((i) => {
+    const k = key(i);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** Kafka refuses a resource named twice in one IncrementalAlterConfigs; the ops of one topic are merged. */
+function mergeChanges(changes: ConfigChange[]): ConfigChange[] {
+  const byName = new Map<string, ConfigChange>();
+  for (const c of changes) {
+    const key = `${c.type}/${c.name}`;
+    const prior = byName.get(key);
+    if (prior === undefined) byName.set(key, { ...c, ops: [...c.ops] });
+    else prior.ops.push(...c.ops.filter((op) => !prior.ops.some((p) => p.name === op.name)));
+  }
+  return [...byName.values()];
+}
+
+export interface AdminPoolOptions {
+  clientId: string;
+  /** @default 30 000 */
+  requestTimeoutMs?: number;
+  /** @default 5 000 */
+  connectTimeoutMs?: number;
+  batch?: { maxBatch?: number; lingerMs?: number };
+  /** Builds clients; tests may substitute. */
+  factory?: (options: AdminClientOptions) => AdminClient;
+}
+
+/** Admin clients by cluster key (namespace/name), replaced when the cluster's bootstrap address changes. */
+export class AdminPool {
+  readonly #options: AdminPoolOptions;
+  readonly #clusters = new Map<string, ClusterAdmin>();
+
+  constructor(options: AdminPoolOptions) {
+    this.#options = options;
+  }
+
+  for(clusterKey: string, bootstrap: string): ClusterAdmin {
+    const existing = this.#clusters.get(clusterKey);
+    if (existing !== undefined && existing.bootstrap === bootstrap) return existing;
+    existing?.close();
+    const options: AdminClientOptions = {
+      bootstrap,
+      clientId: this.#options.clientId,
+      requestTimeoutMs: this.#options.requestTimeoutMs ?? 30_000,
+      connectTimeoutMs: this.#options.connectTimeoutMs ?? 5_000,
+      retries: 1,
+    };
+    const client = (this.#options.factory ?? ((o) => new AdminClient(o)))(options);
+    const admin = new ClusterAdmin(bootstrap, client, this.#options.batch);
+    this.#clusters.set(clusterKey, admin);
+    return admin;
+  }
+
+  /** Closes the cluster's connections (the cluster was deleted). */
+  drop(clusterKey: string): void {
+    this.#clusters.get(clusterKey)?.close();
+    this.#clusters.delete(clusterKey);
+  }
+
+  close(): void {
+    for (const admin of this.#clusters.values()) admin.close();
+    this.#clusters.clear();
+  }
+}
