@@ -50,7 +50,11 @@ export interface ControllerRegistration {
   watches?: readonly {
     type: ResourceType;
     /** The primary keys an event on `obj` concerns (a KafkaCluster change concerns every topic of that cluster). */
-    toKey: (obj: KubeObject, deleted: boolean) => ObjectKey | readonly ObjectKey[] | undefined;
+    toKey: (
+      obj: KubeObject,
+      deleted: boolean,
+      previous: KubeObject | undefined,
+    ) => ObjectKey | readonly ObjectKey[] | undefined;
     /** @default ownedLabelSelector */
     labelSelector?: string | undefined;
   }[];
@@ -113,8 +117,8 @@ export class Manager {
     for (const watch of reg.watches ?? []) {
       const selector = "labelSelector" in watch ? watch.labelSelector : reg.ownedLabelSelector;
       for (const inf of this.#informersFor(watch.type, selector)) {
-        inf.on((obj, deleted) => {
-          const keys = watch.toKey(obj, deleted);
+        inf.on((obj, deleted, previous) => {
+          const keys = watch.toKey(obj, deleted, previous);
           if (keys === undefined) return;
           if (typeof keys === "string") queue.add(keys);
           else for (const key of keys) queue.add(key);

@@ -3,7 +3,14 @@
 // every topic of that cluster, and a change to one KafkaTopic requeues the others naming the same topic (so the next
 // oldest takes over when the winner of a conflict is deleted).
 import type { Logger } from "pino";
-import { KINDS, eventRecorder, objectKey, type KubeClient, type KubeObject } from "../../kube/index.ts";
+import {
+  KINDS,
+  eventRecorder,
+  objectKey,
+  onlyStatusChanged,
+  type KubeClient,
+  type KubeObject,
+} from "../../kube/index.ts";
 import type { AdminPool } from "../../kafka/admin-pool.ts";
 import type { ControllerRegistration, Manager } from "../../manager/manager.ts";
 import { clusterNameOf, topicNameOf } from "./plan.ts";
@@ -35,7 +42,6 @@ export function kafkaTopicController(
     ...(options.bootstrapOverrides === undefined ? {} : { bootstrapOverrides: options.bootstrapOverrides }),
   });
   const keyOf = (o: KubeObject): string => objectKey(o.metadata.namespace, o.metadata.name);
-  const clusterSeen = new Map<string, string>();
   return {
     primary: KINDS.KafkaTopic,
     owns: [],
@@ -43,16 +49,10 @@ export function kafkaTopicController(
       {
         type: KINDS.KafkaCluster,
         labelSelector: undefined,
-        toKey: (cluster, deleted) => {
-          // Only a new, deleted or respecified cluster concerns its topics; its frequent status writes do not (a
-          // cluster with 1,000 topics would requeue them all on each).
-          const key = keyOf(cluster);
-          const signature = deleted
-            ? undefined
-            : `${cluster.metadata.uid ?? ""}/${cluster.metadata.generation ?? 0}/${cluster.metadata.deletionTimestamp ?? ""}`;
-          if (clusterSeen.get(key) === signature) return undefined;
-          if (signature === undefined) clusterSeen.delete(key);
-          else clusterSeen.set(key, signature);
+        toKey: (cluster, deleted, previous) => {
+          // A new, deleted or respecified cluster concerns its topics; its frequent status writes do not (a cluster
+          // with 1,000 topics would requeue them all on each).
+          if (!deleted && previous !== undefined && onlyStatusChanged(previous, cluster)) return undefined;
           return topics(cluster.metadata.namespace ?? "")
             .filter((t) => clusterNameOf(t) === cluster.metadata.name)
             .map(keyOf);

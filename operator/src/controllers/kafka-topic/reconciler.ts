@@ -12,6 +12,7 @@ import {
   KINDS,
   addFinalizer,
   hasFinalizer,
+  jsonEqual,
   objectKey,
   removeFinalizer,
   splitKey,
@@ -22,7 +23,6 @@ import {
 } from "../../kube/index.ts";
 import type { AdminPool, ClusterAdmin, ObservedTopic } from "../../kafka/admin-pool.ts";
 import { TerminalError, type ReconcileContext, type ReconcileResult, type Reconciler } from "../../manager/manager.ts";
-import { statusEqual } from "../kafka-cluster/status.ts";
 import { need, runSteps, warnOnNewProblem, type Step } from "../pipeline.ts";
 import {
   TOPIC_FINALIZER,
@@ -472,7 +472,7 @@ export class KafkaTopicReconciler implements Reconciler {
     }
     const previous = (raw["status"] ?? {}) as KafkaTopicStatus;
     const next = computeTopicStatus(previous, outcome, raw.metadata.generation ?? 0, this.#d.now());
-    if (statusEqual(previous, next)) return;
+    if (jsonEqual(previous, next)) return;
     await this.#d.client.patchStatus(KINDS.KafkaTopic, raw.metadata.namespace, raw.metadata.name, next);
     await warnOnNewProblem(this.#d.events, raw, previous, next);
   }
