@@ -41,6 +41,22 @@ interface ReplicaProgress {
   endOffset: number;
   /** Whether it has acknowledged this epoch (by BeginQuorumEpoch answer or by fetching). */
   acknowledged: boolean;
+  /** When it last fetched (-1: never), and the leader's log end then. */
+  lastFetchTime: number;
+  leaderEndAtLastFetch: number;
+  /** When it was last known to hold everything the leader had (-1: never), for DescribeQuorum. */
+  lastCaughtUpTime: number;
+}
+
+function newProgress(acknowledged: boolean): ReplicaProgress {
+  return { endOffset: -1, acknowledged, lastFetchTime: -1, leaderEndAtLastFetch: -1, lastCaughtUpTime: -1 };
+}
+
+/** A replica's progress as DescribeQuorum reports it. */
+export interface ReplicaStatus {
+  readonly endOffset: number;
+  readonly lastFetchTime: number;
+  readonly lastCaughtUpTime: number;
 }
 
 interface ParkedFetch {
@@ -87,8 +103,8 @@ export interface RaftStatus {
   readonly highWatermark: number;
   readonly logEndOffset: number;
   readonly lastEpoch: number;
-  /** As leader: each voter's and observer's last fetch offset. */
-  readonly replicas: ReadonlyMap<NodeId, number>;
+  /** As leader: each voter's and observer's fetch progress. */
+  readonly replicas: ReadonlyMap<NodeId, ReplicaStatus>;
 }
 
 export class RaftNode {
@@ -136,8 +152,16 @@ export class RaftNode {
   }
 
   status(): RaftStatus {
-    const replicas = new Map<NodeId, number>();
-    if (this.role.kind === "leader") for (const [id, p] of this.role.replicas) replicas.set(id, p.endOffset);
+    const replicas = new Map<NodeId, ReplicaStatus>();
+    if (this.role.kind === "leader") {
+      for (const [id, p] of this.role.replicas) {
+        replicas.set(id, {
+          endOffset: p.endOffset,
+          lastFetchTime: p.lastFetchTime,
+          lastCaughtUpTime: p.lastCaughtUpTime,
+        });
+      }
+    }
     return {
       nodeId: this.nodeId,
       role: this.role.kind,
@@ -374,7 +398,7 @@ export class RaftNode {
     this.electionRetries = 0;
     const replicas = new Map<NodeId, ReplicaProgress>();
     for (const id of this.config.voters) {
-      if (id !== this.nodeId) replicas.set(id, { endOffset: -1, acknowledged: false });
+      if (id !== this.nodeId) replicas.set(id, newProgress(false));
     }
     const role: RoleState = {
       kind: "leader",
@@ -669,11 +693,18 @@ export class RaftNode {
 
     let progress = role.replicas.get(m.replicaId);
     if (progress === undefined) {
-      progress = { endOffset: -1, acknowledged: true };
+      progress = newProgress(true);
       role.replicas.set(m.replicaId, progress);
+    }
+    // Caught up: it holds the whole log now, or at least what the log held at its previous fetch (Kafka's rule).
+    if (m.fetchOffset >= this.log.endOffset) progress.lastCaughtUpTime = this.now;
+    else if (progress.lastFetchTime >= 0 && m.fetchOffset >= progress.leaderEndAtLastFetch) {
+      progress.lastCaughtUpTime = Math.max(progress.lastCaughtUpTime, progress.lastFetchTime);
     }
     progress.endOffset = m.fetchOffset;
     progress.acknowledged = true;
+    progress.lastFetchTime = this.now;
+    progress.leaderEndAtLastFetch = this.log.endOffset;
     if (this.voterSet.has(m.replicaId)) {
       role.fetchedSinceCheck.add(m.replicaId);
       if (role.fetchedSinceCheck.size >= this.majority) {

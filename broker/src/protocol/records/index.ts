@@ -5,3 +5,4 @@ export { DecompressedSizeError, RecordErrorCode } from "./errors.ts";
 export * from "./record-batch.ts";
 export * from "./split.ts";
 export * from "./validate.ts";
+export * from "./metadata-record.ts";
