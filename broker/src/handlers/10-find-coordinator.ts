@@ -2,9 +2,14 @@
 // This single node coordinates every group, so a group key (key type 0) is answered with the advertised address of
 // the listener the request arrived on, like Metadata. v0 has no key type and always means a group. v4+ batches keys in
 // coordinatorKeys and answers each in coordinators; v0-3 answer one key in top-level fields.
-// Transactions are not supported yet: key type 1 gets COORDINATOR_NOT_AVAILABLE with a message saying so, which
-// clients report instead of hanging on a broker that will never have one. Share groups (key type 2, v6) and unknown
-// key types get INVALID_REQUEST, as Kafka answers a key type it does not serve.
+// Transactions are not supported yet, so key type 1 must make a transactional producer fail at once rather than wait
+// for a coordinator that will never exist: COORDINATOR_NOT_AVAILABLE is retriable, and Java's producer retried it
+// for minutes (Kafka Streams with exactly_once_v2 hung without a word). CLUSTER_AUTHORIZATION_FAILED is fatal in all
+// three clients we verify, and each shows the message with it: librdkafka turns it (and only it and
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED) into a fatal error that quotes the message; Java's producer fails
+// initTransactions() with "... due to unexpected error: <message>" (TRANSACTIONAL_ID_AUTHORIZATION_FAILED would drop
+// the message there); franz-go fails the produce. Share groups (key type 2, v6) and unknown key types get
+// INVALID_REQUEST, as Kafka answers a key type it does not serve.
 import {
   ApiKey,
   ErrorCode,
@@ -19,6 +24,11 @@ import type { BrokerServices } from "./services.ts";
 const GROUP = 0;
 const TRANSACTION = 1;
 const SHARE = 2;
+
+/** What a transactional producer's user reads: why it failed, and what works instead. */
+export const TRANSACTIONS_UNSUPPORTED =
+  "Transactions are not supported by this broker (Tributary): there is no transaction coordinator. " +
+  "Use an idempotent producer without transactional.id (Kafka Streams: processing.guarantee=at_least_once).";
 
 interface Answer {
   errorCode: number;
@@ -38,8 +48,8 @@ function coordinatorFor(services: BrokerServices, context: RequestContext, keyTy
   if (keyType === TRANSACTION) {
     return {
       ...none,
-      errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
-      errorMessage: "Transactions are not supported by this broker: there is no transaction coordinator.",
+      errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+      errorMessage: TRANSACTIONS_UNSUPPORTED,
     };
   }
   return {
@@ -60,6 +70,10 @@ export function findCoordinatorHandler(services: BrokerServices): AnyHandler {
     handle(request, context) {
       const keyType = context.apiVersion >= 1 ? (request.keyType ?? GROUP) : GROUP;
       const answer = coordinatorFor(services, context, keyType);
+      if (keyType === TRANSACTION) {
+        const keys = context.apiVersion >= 4 ? (request.coordinatorKeys ?? []) : [request.key ?? ""];
+        context.logger.info({ transactionalIds: keys, clientId: context.clientId }, "Refused a transactional producer");
+      }
       if (context.apiVersion >= 4) {
         const coordinators: FindCoordinatorResponseCoordinator[] = (request.coordinatorKeys ?? []).map((key) => ({
           key,

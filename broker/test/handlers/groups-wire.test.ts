@@ -87,8 +87,15 @@ describe("group APIs version by version", () => {
     expect(v0).toMatchObject({ errorCode: 0, nodeId: 1, host: "127.0.0.1", port: broker.port });
 
     const txn = await call(client, 3, FindCoordinatorRequest, FindCoordinatorResponse, { key: "t", keyType: 1 });
-    expect(txn).toMatchObject({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, nodeId: -1, host: "", port: -1 });
+    // Not retriable, so that transactional producers fail at once (e2e/compat checks Java, librdkafka, franz-go).
+    expect(txn).toMatchObject({ errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, nodeId: -1, host: "", port: -1 });
     expect(txn.errorMessage).toMatch(/transactions are not supported/i);
+    const txnBatched = await call(client, 4, FindCoordinatorRequest, FindCoordinatorResponse, {
+      keyType: 1,
+      coordinatorKeys: ["t1"],
+    });
+    expect(txnBatched.coordinators).toMatchObject([{ key: "t1", errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED }]);
+    expect(txnBatched.coordinators?.[0]?.errorMessage).toMatch(/transactions are not supported/i);
 
     const batched = await call(client, 4, FindCoordinatorRequest, FindCoordinatorResponse, {
       keyType: 0,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # franz-go's own pkg/kgo integration tests against Tributary (issue 3, docs/compat.md "franz-go").
 #
+# Also runs txn/, a check of our own: a franz-go transactional producer fails fast (no transaction coordinator).
 # Downloads the pinned github.com/twmb/franz-go module through the Go module proxy (`go mod download`, module cache
 # under ~/go/pkg/mod; no git clone), copies it to a scratch directory, starts our broker on a free loopback port
 # (unless KGO_SEEDS names one already) and runs the allowlisted tests (tests.allow) with KGO_TEST_RF=1.
@@ -99,3 +100,19 @@ for t in ${allow//|/ }; do
 done
 ((missing == 0)) || exit 1
 echo "franz-go: $(grep -c '^--- PASS' "$scratch/go-test.log") allowlisted kgo tests passed" >&2
+
+# Our own check (txn/, its own module on the same franz-go version): a transactional producer fails fast, since the
+# broker has no transaction coordinator. Runs only with the allowlist, not with extra `go test` flags.
+if (($# == 0)); then
+  grep -q "github.com/twmb/franz-go $FRANZ_GO_VERSION\$" "$here/txn/go.mod" ||
+    { echo "franz-go: txn/go.mod does not require franz-go $FRANZ_GO_VERSION (versions.env); update it" >&2; exit 1; }
+  txn_status=0
+  (cd "$here/txn" && GOFLAGS=-mod=readonly go test -count=1 -v ./...) >"$scratch/txn-test.log" 2>&1 || txn_status=$?
+  grep -E '^(--- |ok |FAIL)|failed after' "$scratch/txn-test.log" || true
+  if ((txn_status != 0)); then
+    echo "franz-go: the transactional producer check failed ($txn_status):" >&2
+    tail -n 40 "$scratch/txn-test.log" >&2
+    exit "$txn_status"
+  fi
+  echo "franz-go: a transactional producer fails fast" >&2
+fi

@@ -410,3 +410,22 @@ def test_retention_by_time_deletes_old_segments(broker, topic_name):
     _retention_case(broker, topic_name, {"retention.ms": "60000"}, int(time.time() * 1000) - 3_600_000)
     low, _ = watermarks(broker.bootstrap, topic_name)
     assert low <= 50
+
+
+def test_transactional_producer_fails_fast_with_a_clear_error(broker, topic_name):
+    # The broker has no transaction coordinator. A retriable answer made transactional producers wait for one until
+    # their own timeouts (Java's for minutes); librdkafka must instead fail init_transactions at once, fatally, with the
+    # broker's reason, well inside the 60 s it was given.
+    p = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": f"{topic_name}-txn"})
+    started = time.monotonic()
+    with pytest.raises(KafkaException) as raised:
+        p.init_transactions(60)
+    elapsed = time.monotonic() - started
+    error = raised.value.args[0]
+    assert elapsed < 10, f"init_transactions took {elapsed:.1f} s to fail: {error}"
+    assert error.fatal(), error
+    assert "Transactions are not supported by this broker" in error.str(), error.str()
+    # An idempotent producer without transactional.id still works against the same broker.
+    idempotent = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True})
+    idempotent.produce(topic_name, value=b"after the refusal")
+    assert idempotent.flush(30) == 0

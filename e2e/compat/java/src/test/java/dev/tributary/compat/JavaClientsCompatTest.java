@@ -49,6 +49,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.TopicExistsException;
@@ -571,5 +572,32 @@ class JavaClientsCompatTest {
         retentionCase(topic, Map.of("retention.ms", "60000"), System.currentTimeMillis() - 3_600_000);
         TopicPartition tp = new TopicPartition(topic, 0);
         assertTrue(admin.listOffsets(Map.of(tp, OffsetSpec.earliest())).all().get().get(tp).offset() <= 50);
+    }
+
+    /**
+     * The broker has no transaction coordinator. A retriable answer made initTransactions() retry FindCoordinator
+     * until max.block.ms (Kafka Streams with exactly_once_v2 hung without a word); it must fail at once, with the
+     * broker's reason in the message, and leave the broker serving idempotent producers.
+     */
+    @Test
+    void transactionalProducerFailsFastWithAClearError(TestInfo info) throws Exception {
+        String topic = topicName(info);
+        createTopic(admin, topic, 1, Map.of());
+        Map<String, Object> transactional = Map.of(
+                ProducerConfig.TRANSACTIONAL_ID_CONFIG, topic + "-txn",
+                ProducerConfig.MAX_BLOCK_MS_CONFIG, 60_000);
+        try (KafkaProducer<String, String> p = producer(broker, transactional)) {
+            long started = System.nanoTime();
+            KafkaException failure = assertThrows(KafkaException.class, p::initTransactions);
+            long elapsedMs = (System.nanoTime() - started) / 1_000_000;
+            assertFalse(failure instanceof org.apache.kafka.common.errors.TimeoutException, failure.toString());
+            assertTrue(elapsedMs < 10_000, "initTransactions took " + elapsedMs + " ms to fail: " + failure);
+            assertTrue(
+                    String.valueOf(failure.getMessage()).contains("Transactions are not supported by this broker"),
+                    failure.toString());
+        }
+        try (KafkaProducer<String, String> p = producer(broker, Map.of(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true))) {
+            assertEquals(0L, p.send(new ProducerRecord<>(topic, "k", "after the refusal")).get().offset());
+        }
     }
 }
