@@ -1,0 +1,366 @@
+import {
+  MetadataRecordType,
+  type BrokerRegistrationChangeRecord,
+  type ConfigRecord,
+  type FeatureLevelRecord,
+  type FenceBrokerRecord,
+  type MetadataRecordAndVersion,
+  type PartitionChangeRecord,
+  type PartitionRecord,
+  type ProducerIdsRecord,
+  type RegisterBrokerRecord,
+  type RemoveTopicRecord,
+  type TopicRecord,
+  type UnfenceBrokerRecord,
+  type UnregisterBrokerRecord,
+} from "../../protocol/index.ts";
+import {
+  ConfigResourceType,
+  configKey,
+  type BrokerRegistration,
+  type MetadataImage,
+  type PartitionRegistration,
+  type TopicImage,
+} from "./metadata-image.ts";
+
+// Committed metadata records applied on top of an image (Kafka's MetadataDelta): replay them in log order, then
+// `apply()` gives the next image and what changed. Only committed records may be replayed, on every node alike, so
+// every node derives the same image from the same log prefix.
+
+/** Kafka's "no change" markers in PartitionChangeRecord and BrokerRegistrationChangeRecord. */
+const NO_LEADER_CHANGE = -2;
+const NO_RECOVERY_STATE_CHANGE = -1;
+
+/**
+ * Records that do not change the image yet (ACLs, SCRAM credentials, delegation tokens, client quotas, controller
+ * registrations, ZooKeeper migration, transaction markers): accepted and ignored until their features exist.
+ */
+const IGNORED: ReadonlySet<number> = new Set([
+  MetadataRecordType.NoOpRecord,
+  MetadataRecordType.AccessControlEntryRecord,
+  MetadataRecordType.RemoveAccessControlEntryRecord,
+  MetadataRecordType.UserScramCredentialRecord,
+  MetadataRecordType.RemoveUserScramCredentialRecord,
+  MetadataRecordType.DelegationTokenRecord,
+  MetadataRecordType.RemoveDelegationTokenRecord,
+  MetadataRecordType.ClientQuotaRecord,
+  MetadataRecordType.RegisterControllerRecord,
+  MetadataRecordType.ZkMigrationStateRecord,
+  MetadataRecordType.BeginTransactionRecord,
+  MetadataRecordType.EndTransactionRecord,
+  MetadataRecordType.AbortTransactionRecord,
+]);
+
+/** A record that contradicts the image (a partition of an unknown topic, a fence of a stale broker epoch, ...). */
+export class MetadataReplayError extends Error {
+  override readonly name = "MetadataReplayError";
+}
+
+export interface PartitionRef {
+  readonly topicId: string;
+  readonly topicName: string;
+  readonly partition: number;
+}
+
+/** What one node must do about the partitions a delta touched (Kafka's TopicsDelta.localChanges). */
+export interface LocalChanges {
+  /** Replicas this node no longer holds: the partition was deleted or reassigned away. */
+  readonly deleted: readonly PartitionRef[];
+  /** Partitions this node now leads (newly, or with a new leader epoch). */
+  readonly leaders: readonly (PartitionRef & { readonly registration: PartitionRegistration })[];
+  /** Partitions this node now follows. */
+  readonly followers: readonly (PartitionRef & { readonly registration: PartitionRegistration })[];
+}
+
+export interface MetadataChanges {
+  readonly topicsCreated: readonly string[];
+  readonly topicsDeleted: readonly string[];
+  localChanges(nodeId: number): LocalChanges;
+}
+
+export class MetadataDelta {
+  /** Topics touched by this delta: the new state, or null when deleted. */
+  private readonly topics = new Map<string, TopicImage | null>();
+  private readonly brokers = new Map<number, BrokerRegistration | null>();
+  private readonly features = new Map<string, number | null>();
+  private readonly configs = new Map<string, Map<string, string> | null>();
+  private nextProducerId: bigint;
+  private provenance: { offset: number; epoch: number };
+
+  constructor(private readonly base: MetadataImage) {
+    this.nextProducerId = base.nextProducerId;
+    this.provenance = base.provenance;
+  }
+
+  private topic(id: string): TopicImage | undefined {
+    const changed = this.topics.get(id);
+    if (changed === null) return undefined;
+    return changed ?? this.base.topicsById.get(id);
+  }
+
+  private topicIdByName(name: string): string | undefined {
+    for (const [id, t] of this.topics) if (t?.name === name) return id;
+    const id = this.base.topicIdsByName.get(name);
+    return id !== undefined && this.topics.get(id) !== null ? id : undefined;
+  }
+
+  private broker(id: number): BrokerRegistration | undefined {
+    const changed = this.brokers.get(id);
+    if (changed === null) return undefined;
+    return changed ?? this.base.brokers.get(id);
+  }
+
+  private configsOf(key: string): Map<string, string> {
+    let current = this.configs.get(key);
+    if (current === undefined || current === null) {
+      current = new Map(current === null ? [] : (this.base.configs.get(key) ?? []));
+      this.configs.set(key, current);
+    }
+    return current;
+  }
+
+  /** Applies one committed record at `offset` of leader epoch `epoch`. */
+  replay(r: MetadataRecordAndVersion, offset: number, epoch: number): void {
+    this.provenance = { offset, epoch };
+    switch (r.type) {
+      case MetadataRecordType.TopicRecord:
+        return this.replayTopic(r.record as TopicRecord);
+      case MetadataRecordType.PartitionRecord:
+        return this.replayPartition(r.record as PartitionRecord);
+      case MetadataRecordType.PartitionChangeRecord:
+        return this.replayPartitionChange(r.record as PartitionChangeRecord);
+      case MetadataRecordType.RemoveTopicRecord:
+        return this.replayRemoveTopic(r.record as RemoveTopicRecord);
+      case MetadataRecordType.RegisterBrokerRecord:
+        return this.replayRegisterBroker(r.record as RegisterBrokerRecord);
+      case MetadataRecordType.UnregisterBrokerRecord: {
+        const u = r.record as UnregisterBrokerRecord;
+        this.requireBroker(u.brokerId, u.brokerEpoch, "UnregisterBrokerRecord");
+        this.brokers.set(u.brokerId, null);
+        return;
+      }
+      case MetadataRecordType.FenceBrokerRecord: {
+        const f = r.record as FenceBrokerRecord;
+        this.brokers.set(f.id, { ...this.requireBroker(f.id, f.epoch, "FenceBrokerRecord"), fenced: true });
+        return;
+      }
+      case MetadataRecordType.UnfenceBrokerRecord: {
+        const u = r.record as UnfenceBrokerRecord;
+        this.brokers.set(u.id, { ...this.requireBroker(u.id, u.epoch, "UnfenceBrokerRecord"), fenced: false });
+        return;
+      }
+      case MetadataRecordType.BrokerRegistrationChangeRecord:
+        return this.replayBrokerChange(r.record as BrokerRegistrationChangeRecord);
+      case MetadataRecordType.ConfigRecord: {
+        const c = r.record as ConfigRecord;
+        const configs = this.configsOf(configKey(c.resourceType, c.resourceName));
+        if (c.value === null) configs.delete(c.name);
+        else configs.set(c.name, c.value);
+        return;
+      }
+      case MetadataRecordType.FeatureLevelRecord: {
+        const f = r.record as FeatureLevelRecord;
+        // Level 0 removes the feature, as in Kafka.
+        this.features.set(f.name, f.featureLevel === 0 ? null : f.featureLevel);
+        return;
+      }
+      case MetadataRecordType.ProducerIdsRecord: {
+        const p = r.record as ProducerIdsRecord;
+        if (p.nextProducerId < this.nextProducerId) {
+          throw new MetadataReplayError(`ProducerIdsRecord moves the next producer id back to ${p.nextProducerId}`);
+        }
+        this.nextProducerId = p.nextProducerId;
+        return;
+      }
+      default:
+        if (!IGNORED.has(r.type)) throw new MetadataReplayError(`metadata record type ${r.type} is not known`);
+    }
+  }
+
+  private replayTopic(t: TopicRecord): void {
+    if (this.topic(t.topicId) !== undefined) throw new MetadataReplayError(`topic id ${t.topicId} exists already`);
+    if (this.topicIdByName(t.name) !== undefined) throw new MetadataReplayError(`topic ${t.name} exists already`);
+    this.topics.set(t.topicId, { name: t.name, id: t.topicId, partitions: new Map() });
+  }
+
+  private requireTopic(id: string, what: string): TopicImage {
+    const topic = this.topic(id);
+    if (topic === undefined) throw new MetadataReplayError(`${what} for unknown topic id ${id}`);
+    return topic;
+  }
+
+  private withPartition(topic: TopicImage, partition: number, registration: PartitionRegistration): void {
+    const partitions = new Map(topic.partitions);
+    partitions.set(partition, registration);
+    this.topics.set(topic.id, { ...topic, partitions });
+  }
+
+  private replayPartition(p: PartitionRecord): void {
+    const topic = this.requireTopic(p.topicId, "PartitionRecord");
+    this.withPartition(topic, p.partitionId, {
+      replicas: p.replicas,
+      isr: p.isr,
+      removingReplicas: p.removingReplicas,
+      addingReplicas: p.addingReplicas,
+      leader: p.leader,
+      leaderRecoveryState: p.leaderRecoveryState ?? 0,
+      leaderEpoch: p.leaderEpoch,
+      partitionEpoch: p.partitionEpoch,
+      eligibleLeaderReplicas: p.eligibleLeaderReplicas ?? [],
+      lastKnownElr: p.lastKnownElr ?? [],
+    });
+  }
+
+  /** Every change bumps the partition epoch; the leader epoch moves only when the record sets a leader. */
+  private replayPartitionChange(c: PartitionChangeRecord): void {
+    const topic = this.requireTopic(c.topicId, "PartitionChangeRecord");
+    const current = topic.partitions.get(c.partitionId);
+    if (current === undefined) {
+      throw new MetadataReplayError(`PartitionChangeRecord for unknown partition ${topic.name}-${c.partitionId}`);
+    }
+    const leaderChanged = c.leader !== undefined && c.leader !== NO_LEADER_CHANGE;
+    const recovery = c.leaderRecoveryState;
+    this.withPartition(topic, c.partitionId, {
+      replicas: c.replicas ?? current.replicas,
+      isr: c.isr ?? current.isr,
+      removingReplicas: c.removingReplicas ?? current.removingReplicas,
+      addingReplicas: c.addingReplicas ?? current.addingReplicas,
+      leader: leaderChanged ? (c.leader ?? current.leader) : current.leader,
+      leaderRecoveryState:
+        recovery === undefined || recovery === NO_RECOVERY_STATE_CHANGE ? current.leaderRecoveryState : recovery,
+      leaderEpoch: leaderChanged ? current.leaderEpoch + 1 : current.leaderEpoch,
+      partitionEpoch: current.partitionEpoch + 1,
+      eligibleLeaderReplicas: c.eligibleLeaderReplicas ?? current.eligibleLeaderReplicas,
+      lastKnownElr: c.lastKnownElr ?? current.lastKnownElr,
+    });
+  }
+
+  private replayRemoveTopic(r: RemoveTopicRecord): void {
+    const topic = this.requireTopic(r.topicId, "RemoveTopicRecord");
+    this.topics.set(r.topicId, null);
+    // A deleted topic's config overrides go with it.
+    this.configs.set(configKey(ConfigResourceType.TOPIC, topic.name), null);
+  }
+
+  private replayRegisterBroker(b: RegisterBrokerRecord): void {
+    this.brokers.set(b.brokerId, {
+      id: b.brokerId,
+      epoch: b.brokerEpoch,
+      incarnationId: b.incarnationId,
+      endpoints: b.endPoints.map((e) => ({
+        listener: e.name,
+        host: e.host,
+        port: e.port,
+        securityProtocol: e.securityProtocol,
+      })),
+      rack: b.rack,
+      fenced: b.fenced,
+      inControlledShutdown: b.inControlledShutdown ?? false,
+    });
+  }
+
+  private replayBrokerChange(c: BrokerRegistrationChangeRecord): void {
+    const current = this.requireBroker(c.brokerId, c.brokerEpoch, "BrokerRegistrationChangeRecord");
+    // Fenced: -1 unfenced, 0 no change, 1 fenced. InControlledShutdown: 0 no change, 1 in controlled shutdown.
+    const fenced = c.fenced === 1 ? true : c.fenced === -1 ? false : current.fenced;
+    const inControlledShutdown = c.inControlledShutdown === 1 ? true : current.inControlledShutdown;
+    this.brokers.set(c.brokerId, { ...current, fenced, inControlledShutdown });
+  }
+
+  private requireBroker(id: number, epoch: bigint, what: string): BrokerRegistration {
+    const broker = this.broker(id);
+    if (broker === undefined) throw new MetadataReplayError(`${what} for unregistered broker ${id}`);
+    if (broker.epoch !== epoch) {
+      throw new MetadataReplayError(`${what} for broker ${id} epoch ${epoch}, registered with epoch ${broker.epoch}`);
+    }
+    return broker;
+  }
+
+  /** The next image, and what changed from the base. */
+  apply(): { image: MetadataImage; changes: MetadataChanges } {
+    const base = this.base;
+    const topicsById = new Map(base.topicsById);
+    const topicIdsByName = new Map(base.topicIdsByName);
+    const topicsCreated: string[] = [];
+    const topicsDeleted: string[] = [];
+    for (const [id, topic] of this.topics) {
+      const before = base.topicsById.get(id);
+      if (before !== undefined) topicIdsByName.delete(before.name);
+      if (topic === null) {
+        topicsById.delete(id);
+        if (before !== undefined) topicsDeleted.push(before.name);
+      } else {
+        topicsById.set(id, topic);
+        topicIdsByName.set(topic.name, id);
+        if (before === undefined) topicsCreated.push(topic.name);
+      }
+    }
+    const brokers = new Map(base.brokers);
+    for (const [id, b] of this.brokers) {
+      if (b === null) brokers.delete(id);
+      else brokers.set(id, b);
+    }
+    const features = new Map(base.features);
+    for (const [name, level] of this.features) {
+      if (level === null) features.delete(name);
+      else features.set(name, level);
+    }
+    const configs = new Map(base.configs);
+    for (const [key, values] of this.configs) {
+      if (values === null || values.size === 0) configs.delete(key);
+      else configs.set(key, values);
+    }
+    const image: MetadataImage = {
+      provenance: this.provenance,
+      features,
+      brokers,
+      topicsById,
+      topicIdsByName,
+      configs,
+      nextProducerId: this.nextProducerId,
+    };
+    const touched = new Map(this.topics);
+    return {
+      image,
+      changes: {
+        topicsCreated,
+        topicsDeleted,
+        localChanges: (nodeId) => localChanges(base, touched, nodeId),
+      },
+    };
+  }
+}
+
+function localChanges(
+  base: MetadataImage,
+  touched: ReadonlyMap<string, TopicImage | null>,
+  nodeId: number,
+): LocalChanges {
+  const deleted: PartitionRef[] = [];
+  const leaders: (PartitionRef & { registration: PartitionRegistration })[] = [];
+  const followers: (PartitionRef & { registration: PartitionRegistration })[] = [];
+  for (const [topicId, topic] of touched) {
+    const before = base.topicsById.get(topicId);
+    if (topic === null) {
+      for (const [partition, p] of before?.partitions ?? []) {
+        if (p.replicas.includes(nodeId)) deleted.push({ topicId, topicName: before?.name ?? "", partition });
+      }
+      continue;
+    }
+    for (const [partition, registration] of topic.partitions) {
+      const previous = before?.partitions.get(partition);
+      if (previous === registration) continue;
+      const ref = { topicId, topicName: topic.name, partition };
+      if (!registration.replicas.includes(nodeId)) {
+        if (previous?.replicas.includes(nodeId)) deleted.push(ref);
+      } else if (registration.leader === nodeId) {
+        if (previous?.leader !== nodeId || previous.leaderEpoch !== registration.leaderEpoch) {
+          leaders.push({ ...ref, registration });
+        }
+      } else {
+        followers.push({ ...ref, registration });
+      }
+    }
+  }
+  return { deleted, leaders, followers };
+}
