@@ -18,18 +18,20 @@ import {
 export interface VoteRequestPartitionData {
   /** The partition index. */
   partitionIndex: number;
-  /** The bumped epoch of the candidate sending the request */
-  candidateEpoch: number;
+  /** The epoch of the voter sending the request */
+  replicaEpoch: number;
   /** The replica id of the voter sending the request */
-  candidateId: number;
+  replicaId: number;
   /** The directory id of the voter sending the request */
-  candidateDirectoryId?: string;
-  /** The ID of the voter sending the request */
+  replicaDirectoryId?: string;
+  /** The directory id of the voter receiving the request */
   voterDirectoryId?: string;
-  /** The epoch of the last record written to the metadata log */
+  /** The epoch of the last record written to the metadata log. */
   lastOffsetEpoch: number;
-  /** The offset of the last record written to the metadata log */
+  /** The log end offset of the metadata log of the voter sending the request. */
   lastOffset: bigint;
+  /** Whether the request is a PreVote request (not persisted) or not. */
+  preVote?: boolean;
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -37,31 +39,34 @@ export interface VoteRequestPartitionData {
 export function defaultVoteRequestPartitionData(): VoteRequestPartitionData {
   return {
     partitionIndex: 0,
-    candidateEpoch: 0,
-    candidateId: 0,
-    candidateDirectoryId: ZERO_UUID,
+    replicaEpoch: 0,
+    replicaId: 0,
+    replicaDirectoryId: ZERO_UUID,
     voterDirectoryId: ZERO_UUID,
     lastOffsetEpoch: 0,
     lastOffset: 0n,
+    preVote: false,
   };
 }
 
 export function readVoteRequestPartitionData(r: Reader, v: number): VoteRequestPartitionData {
   const partitionIndex_ = r.int32();
-  const candidateEpoch_ = r.int32();
-  const candidateId_ = r.int32();
-  const candidateDirectoryId_ = v >= 1 ? r.uuid() : ZERO_UUID;
+  const replicaEpoch_ = r.int32();
+  const replicaId_ = r.int32();
+  const replicaDirectoryId_ = v >= 1 ? r.uuid() : ZERO_UUID;
   const voterDirectoryId_ = v >= 1 ? r.uuid() : ZERO_UUID;
   const lastOffsetEpoch_ = r.int32();
   const lastOffset_ = r.int64();
+  const preVote_ = v >= 2 ? r.bool() : false;
   const m: VoteRequestPartitionData = {
     partitionIndex: partitionIndex_,
-    candidateEpoch: candidateEpoch_,
-    candidateId: candidateId_,
-    candidateDirectoryId: candidateDirectoryId_,
+    replicaEpoch: replicaEpoch_,
+    replicaId: replicaId_,
+    replicaDirectoryId: replicaDirectoryId_,
     voterDirectoryId: voterDirectoryId_,
     lastOffsetEpoch: lastOffsetEpoch_,
     lastOffset: lastOffset_,
+    preVote: preVote_,
   };
   r.taggedSection((tag, r) => {
     (m.unknownTaggedFields ??= []).push({ tag, data: r.rest() });
@@ -82,17 +87,20 @@ export function sizeVoteRequestPartitionData(m: VoteRequestPartitionData, v: num
   }
   n += 4;
   n += 8;
+  if (v >= 2) {
+    n += 1;
+  }
   n += sizeUnknownTaggedFields(m.unknownTaggedFields);
   return n;
 }
 
 export function writeVoteRequestPartitionData(w: Writer, m: VoteRequestPartitionData, v: number): void {
   w.int32(m.partitionIndex);
-  w.int32(m.candidateEpoch);
-  w.int32(m.candidateId);
+  w.int32(m.replicaEpoch);
+  w.int32(m.replicaId);
   if (v >= 1) {
     {
-      const x = m.candidateDirectoryId === undefined ? ZERO_UUID : m.candidateDirectoryId;
+      const x = m.replicaDirectoryId === undefined ? ZERO_UUID : m.replicaDirectoryId;
       w.uuid(x);
     }
   }
@@ -104,12 +112,19 @@ export function writeVoteRequestPartitionData(w: Writer, m: VoteRequestPartition
   }
   w.int32(m.lastOffsetEpoch);
   w.int64(m.lastOffset);
+  if (v >= 2) {
+    {
+      const x = m.preVote === undefined ? false : m.preVote;
+      w.bool(x);
+    }
+  }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
 export interface VoteRequestTopicData {
   /** The topic name. */
   topicName: string;
+  /** The partition data. */
   partitions: VoteRequestPartitionData[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
@@ -152,9 +167,11 @@ export function writeVoteRequestTopicData(w: Writer, m: VoteRequestTopicData, v:
 }
 
 export interface VoteRequest {
+  /** The cluster id. */
   clusterId: string | null;
-  /** The replica id of the voter receiving the request */
+  /** The replica id of the voter receiving the request. */
   voterId?: number;
+  /** The topic data. */
   topics: VoteRequestTopicData[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
@@ -210,7 +227,7 @@ export const VoteRequest: MessageCodec<VoteRequest> = defineMessage({
   name: "VoteRequest",
   apiKey: 52,
   minVersion: 0,
-  maxVersion: 1,
+  maxVersion: 2,
   flexibleFrom: 0,
   read: readVoteRequest,
   size: sizeVoteRequest,
@@ -221,12 +238,13 @@ export const VoteRequest: MessageCodec<VoteRequest> = defineMessage({
 export interface VoteResponsePartitionData {
   /** The partition index. */
   partitionIndex: number;
+  /** The partition level error code. */
   errorCode: number;
   /** The ID of the current leader or -1 if the leader is unknown. */
   leaderId: number;
-  /** The latest known leader epoch */
+  /** The latest known leader epoch. */
   leaderEpoch: number;
-  /** True if the vote was granted and false otherwise */
+  /** True if the vote was granted and false otherwise. */
   voteGranted: boolean;
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
@@ -284,6 +302,7 @@ export function writeVoteResponsePartitionData(w: Writer, m: VoteResponsePartiti
 export interface VoteResponseTopicData {
   /** The topic name. */
   topicName: string;
+  /** The results for each partition. */
   partitions: VoteResponsePartitionData[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
@@ -326,11 +345,11 @@ export function writeVoteResponseTopicData(w: Writer, m: VoteResponseTopicData, 
 }
 
 export interface VoteResponseNodeEndpoint {
-  /** The ID of the associated node */
+  /** The ID of the associated node. */
   nodeId?: number;
-  /** The node's hostname */
+  /** The node's hostname. */
   host?: string;
-  /** The node's port */
+  /** The node's port. */
   port?: number;
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
@@ -402,8 +421,9 @@ export function writeVoteResponseNodeEndpoint(w: Writer, m: VoteResponseNodeEndp
 export interface VoteResponse {
   /** The top level error code. */
   errorCode: number;
+  /** The results for each topic. */
   topics: VoteResponseTopicData[];
-  /** Endpoints for all current-leaders enumerated in PartitionData */
+  /** Endpoints for all current-leaders enumerated in PartitionData. */
   nodeEndpoints?: VoteResponseNodeEndpoint[];
   /** Tagged fields this version does not know, kept so they can be sent on unchanged. */
   unknownTaggedFields?: TaggedField[];
@@ -486,7 +506,7 @@ export const VoteResponse: MessageCodec<VoteResponse> = defineMessage({
   name: "VoteResponse",
   apiKey: 52,
   minVersion: 0,
-  maxVersion: 1,
+  maxVersion: 2,
   flexibleFrom: 0,
   read: readVoteResponse,
   size: sizeVoteResponse,
