@@ -50,38 +50,47 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 {{- end -}}
 
-{{/* The operator's permissions on the objects it reconciles and owns, shared by the ClusterRole and per-namespace Roles. */}}
+{{/*
+The operator's permissions on the objects it reconciles and owns, shared by the ClusterRole and per-namespace Roles.
+Only what the code uses; docs/operator.md ("RBAC") says why each rule exists.
+*/}}
 {{- define "tributary.namespacedRules" -}}
-# Our kinds: read and watch, finalizers and status; never written to spec.
+# Our kinds: read and watch. Spec and metadata belong to the user (patch/update would allow spec writes).
 - apiGroups: ["tributary.dev"]
   resources: ["kafkaclusters", "kafkausers"]
-  verbs: ["get", "list", "watch", "patch", "update"]
-# KafkaTopic: `patch` (never `update`) so the operator can add and remove its finalizer: Kubernetes has no finalizers
-# subresource that can be written, and a JSON patch touches metadata.finalizers only (docs/operator.md).
+  verbs: ["get", "list", "watch"]
+# KafkaTopic: also `patch` (never `update`) so the operator can add and remove its finalizer: Kubernetes has no
+# finalizers subresource that can be written, and a JSON patch touches metadata.finalizers only (docs/operator.md).
 - apiGroups: ["tributary.dev"]
   resources: ["kafkatopics"]
   verbs: ["get", "list", "watch", "patch"]
+# Status of a KafkaCluster or KafkaTopic: a merge patch of the status subresource, only when it changed.
 - apiGroups: ["tributary.dev"]
-  resources: ["kafkaclusters/status", "kafkatopics/status", "kafkausers/status"]
-  verbs: ["get", "patch", "update"]
+  resources: ["kafkaclusters/status", "kafkatopics/status"]
+  verbs: ["patch"]
+# Owner references with blockOwnerDeletion on the objects made for a KafkaCluster: where the
+# OwnerReferencesPermissionEnforcement admission plugin runs (OpenShift), setting one needs update on the owner's
+# finalizers subresource. The operator sets no finalizer on a KafkaCluster.
 - apiGroups: ["tributary.dev"]
-  resources: ["kafkaclusters/finalizers", "kafkatopics/finalizers", "kafkausers/finalizers"]
+  resources: ["kafkaclusters/finalizers"]
   verbs: ["update"]
-# Objects the operator owns (server-side apply, garbage-collected through owner references).
+# Objects made for a KafkaCluster: watched, and written by server-side apply (a PATCH that creates them the first time).
+# Deleting them is the garbage collector's job, through the owner references.
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+  verbs: ["list", "watch", "create", "patch"]
 - apiGroups: [""]
-  resources: ["services", "configmaps", "serviceaccounts", "persistentvolumeclaims", "secrets"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+  resources: ["services", "configmaps", "serviceaccounts"]
+  verbs: ["list", "watch", "create", "patch"]
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-# Pods: watched for readiness, deleted one at a time by the roller (StatefulSets use OnDelete).
+  verbs: ["list", "watch", "create", "patch"]
+# Pods: watched for readiness and config hash, deleted one at a time by the roller (StatefulSets use OnDelete).
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch", "delete"]
-- apiGroups: ["", "events.k8s.io"]
+  verbs: ["list", "watch", "delete"]
+# core/v1 Events about our objects (created objects and topics, pod restarts, warnings).
+- apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- end -}}

@@ -253,7 +253,9 @@ export async function startControlPlane(
         `--service-account-key-file=${saKey.cert}`,
         `--service-account-signing-key-file=${saKey.key}`,
         "--authorization-mode=Node,RBAC",
-        "--enable-admission-plugins=NodeRestriction",
+        // OwnerReferencesPermissionEnforcement (on in OpenShift): setting blockOwnerDeletion needs update on the
+        // owner's finalizers subresource, so the operator's RBAC is tested for it.
+        "--enable-admission-plugins=NodeRestriction,OwnerReferencesPermissionEnforcement",
         "--allow-privileged=true",
         "--profiling=false",
         "--kubelet-preferred-address-types=InternalIP",

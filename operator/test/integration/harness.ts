@@ -2,14 +2,18 @@
 // small kubectl helpers. The cluster module lives in another workspace (outside this project's rootDir), so it is
 // loaded by URL at run time and typed here by the few members the tests use.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { parseAllDocuments } from "yaml";
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+/** Where manifests/install.yaml puts the operator: its ServiceAccount, and the Role for its Lease. */
+export const OPERATOR_NAMESPACE = "tributary-system";
+const OPERATOR_SA = "tributary-operator";
 const execFileP = promisify(execFile);
 
 export interface Cluster {
@@ -158,7 +162,7 @@ export async function startOperator(
       PATH: process.env["PATH"] ?? "",
       KUBECONFIG: options.kubeconfig,
       POD_NAME: options.identity,
-      TRIBUTARY_LEADER_ELECTION_NAMESPACE: "default",
+      TRIBUTARY_LEADER_ELECTION_NAMESPACE: OPERATOR_NAMESPACE,
       TRIBUTARY_HTTP_HOST: "127.0.0.1",
       TRIBUTARY_HTTP_PORT: String(healthPort),
       TRIBUTARY_LOG_LEVEL: "debug",
@@ -211,8 +215,48 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[idx] ?? NaN;
 }
 
+/**
+ * Installs the chart's ServiceAccount and RBAC from manifests/install.yaml (not its Deployment: the tests run the
+ * operator themselves, and tier api could not run a pod) and returns a kubeconfig that authenticates as that
+ * ServiceAccount, so that every test also proves the RBAC grants enough.
+ */
+export async function operatorKubeconfig(cluster: Cluster, dir: string): Promise<string> {
+  const items = parseAllDocuments(readFileSync(join(REPO, "manifests", "install.yaml"), "utf8"))
+    .map((d) => d.toJS() as { kind?: string } | null)
+    .filter((o) => o !== null && o.kind !== "Deployment" && o.kind !== "CustomResourceDefinition");
+  await cluster.kubectl(
+    ["apply", "--server-side", "-f", "-"],
+    JSON.stringify({ apiVersion: "v1", kind: "List", items }),
+  );
+  const token = (
+    await cluster.kubectl(["create", "token", OPERATOR_SA, "-n", OPERATOR_NAMESPACE, "--duration=2h"])
+  ).trim();
+  const admin = JSON.parse(
+    await cluster.kubectl(["config", "view", "--raw", "--minify", "--flatten", "-o", "json"]),
+  ) as {
+    clusters: { name: string; cluster: Record<string, unknown> }[];
+  };
+  const server = admin.clusters[0];
+  if (server === undefined) throw new Error("the admin kubeconfig names no cluster");
+  const path = join(dir, "operator.kubeconfig");
+  writeFileSync(
+    path,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [server],
+      users: [{ name: OPERATOR_SA, user: { token } }],
+      contexts: [{ name: OPERATOR_SA, context: { cluster: server.name, user: OPERATOR_SA } }],
+      "current-context": OPERATOR_SA,
+    }),
+  );
+  return path;
+}
+
 export interface OperatorSuite {
   cluster: () => Cluster;
+  /** A kubeconfig of the operator's ServiceAccount (the chart's RBAC); the cluster's own is an admin's. */
+  kubeconfig: () => string;
   operator: () => OperatorProcess;
   /** Replaces the running operator (the restart test). */
   setOperator: (next: OperatorProcess) => void;
@@ -243,6 +287,7 @@ export function useOperatorSuite(
   let cluster: Cluster | undefined;
   let operator: OperatorProcess | undefined;
   let main = "";
+  let kubeconfig = "";
   let failed = false;
   const scratch = mkdtempSync(join(tmpdir(), `tributary-operator-${options.tier}-`));
   hooks.beforeAll(async () => {
@@ -263,9 +308,10 @@ export function useOperatorSuite(
       ...["kafkaclusters", "kafkatopics", "kafkausers"].map((plural) => `crd/${plural}.tributary.dev`),
     ]);
     await cluster.kubectl(["create", "namespace", options.namespace]);
+    kubeconfig = await operatorKubeconfig(cluster, scratch);
     const env = (await options.prepare?.()) ?? {};
     operator = await startOperator(main, {
-      kubeconfig: cluster.kubeconfig,
+      kubeconfig,
       identity: options.identity,
       logFile: join(scratch, `${options.identity}.log`),
       env,
@@ -292,6 +338,7 @@ export function useOperatorSuite(
     setOperator: (next) => {
       operator = next;
     },
+    kubeconfig: () => kubeconfig,
     main: () => main,
     scratch,
   };
