@@ -1,0 +1,144 @@
+// The reconciler's decisions with a fake API client (the real API server is in operator/test/integration): colliding
+// ports stored under an older CRD apply nothing, a storage size change is held while the rest is applied, and a failure
+// that repeats becomes a Warning with the API's message.
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { KafkaClusterReconciler } from "../../../src/controllers/kafka-cluster/reconciler.ts";
+import { ApiError, type KubeClient, type KubeObject, type ResourceType } from "../../../src/kube/index.ts";
+import { TerminalError } from "../../../src/manager/manager.ts";
+
+interface Cond {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+
+/** The part of KubeClient the KafkaCluster reconciler calls, recording writes. */
+class FakeClient {
+  cluster: KubeObject;
+  readonly applied: KubeObject[] = [];
+  statusWrites = 0;
+  failApply?: (obj: KubeObject) => Error | undefined;
+
+  constructor(spec: Record<string, unknown>) {
+    this.cluster = {
+      apiVersion: "tributary.dev/v1alpha1",
+      kind: "KafkaCluster",
+      metadata: { name: "c", namespace: "ns", uid: "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b", generation: 1 },
+      spec,
+    };
+  }
+
+  get(): Promise<KubeObject | undefined> {
+    return Promise.resolve(structuredClone(this.cluster));
+  }
+
+  apply(obj: KubeObject): Promise<{ object: KubeObject; created: boolean }> {
+    const err = this.failApply?.(obj);
+    if (err !== undefined) return Promise.reject(err);
+    this.applied.push(obj);
+    return Promise.resolve({ object: obj, created: false });
+  }
+
+  patchStatus(_type: ResourceType, _ns: string, _name: string, status: unknown): Promise<KubeObject> {
+    this.statusWrites += 1;
+    this.cluster = { ...this.cluster, status };
+    return Promise.resolve(this.cluster);
+  }
+
+  delete(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  conditions(): Record<string, Cond> {
+    const list = (this.cluster["status"] as { conditions?: Cond[] } | undefined)?.conditions ?? [];
+    return Object.fromEntries(list.map((c) => [c.type, c]));
+  }
+}
+
+function reconcilerFor(fake: FakeClient, statefulSet: (name: string) => KubeObject | undefined = () => undefined) {
+  const events: string[] = [];
+  const reconciler = new KafkaClusterReconciler({
+    client: fake as unknown as KubeClient,
+    events: {
+      event: (_about, type, reason) => {
+        events.push(`${type} ${reason}`);
+        return Promise.resolve();
+      },
+    },
+    pods: () => [],
+    statefulSet: (_ns, name) => statefulSet(name),
+  });
+  const ctx = { logger: pino({ level: "silent" }), signal: new AbortController().signal };
+  return { reconcile: () => reconciler.reconcile("ns/c", ctx), events };
+}
+
+const claimSize = (sts: KubeObject | undefined): unknown =>
+  (sts as { spec?: { volumeClaimTemplates?: { spec: { resources: { requests: { storage: string } } } }[] } })?.spec
+    ?.volumeClaimTemplates?.[0]?.spec.resources.requests.storage;
+
+describe("KafkaClusterReconciler", () => {
+  it("applies nothing for ports that collide (an object stored before the CRD refused them)", async () => {
+    const fake = new FakeClient({ listeners: { internal: { port: 9093 } } });
+    const { reconcile, events } = reconcilerFor(fake);
+    await expect(reconcile()).rejects.toBeInstanceOf(TerminalError);
+    expect(fake.applied).toEqual([]);
+    expect(fake.conditions()["Warning"]).toMatchObject({
+      status: "True",
+      reason: "PortConflict",
+      message:
+        "ports collide: listeners.internal.port is 9093, the KRaft controller port. Choose distinct ports. Nothing " +
+        "was applied.",
+    });
+    expect(events).toEqual(["Warning PortConflict"]);
+  });
+
+  it("holds a storage size change and applies everything else", async () => {
+    const fake = new FakeClient({ replicas: 1, storage: { type: "persistent-claim", size: "1Gi" } });
+    await reconcilerFor(fake).reconcile();
+    const created = fake.applied.find((o) => o.kind === "StatefulSet");
+    expect(claimSize(created)).toBe("1Gi");
+    fake.applied.length = 0;
+    fake.cluster = {
+      ...fake.cluster,
+      metadata: { ...fake.cluster.metadata, generation: 2 },
+      spec: { replicas: 1, storage: { type: "persistent-claim", size: "5Gi" }, config: { "num.partitions": 7 } },
+    };
+    const { reconcile, events } = reconcilerFor(fake, (name) => (name === "c-broker" ? created : undefined));
+    await reconcile();
+    expect(claimSize(fake.applied.find((o) => o.kind === "StatefulSet"))).toBe("1Gi");
+    const config = fake.applied.find((o) => o.kind === "ConfigMap") as KubeObject & { data: Record<string, string> };
+    expect(config.data["c-broker-0.properties"]).toContain("num.partitions=7");
+    expect(fake.conditions()["Warning"]).toMatchObject({ status: "True", reason: "StorageResizeUnsupported" });
+    expect(fake.conditions()["Warning"]?.message).toContain("changed from 1Gi to 5Gi");
+    expect(events).toEqual(["Warning StorageResizeUnsupported"]);
+  });
+
+  it("raises Warning with the API's message on the second identical failure, and writes nothing on the third", async () => {
+    const fake = new FakeClient({ replicas: 1 });
+    fake.failApply = (obj) =>
+      obj.kind === "Service"
+        ? new ApiError(500, "InternalError", "PATCH /api/v1/namespaces/ns/services/c-kafka-brokers: 500 duplicate")
+        : undefined;
+    const { reconcile, events } = reconcilerFor(fake);
+    await expect(reconcile()).rejects.toThrow(/applying Service\/c-kafka-brokers failed: PATCH .*: 500 duplicate/);
+    expect(fake.conditions()["Warning"]?.status).not.toBe("True");
+    expect(fake.conditions()["Reconciling"]).toMatchObject({ status: "True", reason: "RetryingAfterError" });
+    await expect(reconcile()).rejects.toThrow(/500 duplicate/);
+    expect(fake.conditions()["Warning"]).toMatchObject({
+      status: "True",
+      reason: "ReconcileFailing",
+      message:
+        "applying Service/c-kafka-brokers failed: PATCH /api/v1/namespaces/ns/services/c-kafka-brokers: 500 duplicate",
+    });
+    const writes = fake.statusWrites;
+    await expect(reconcile()).rejects.toThrow(/500 duplicate/);
+    expect(fake.statusWrites).toBe(writes);
+    expect(events).toEqual(["Warning ReconcileFailing"]);
+    // Once the API server accepts it, the next pass clears the Warning.
+    delete fake.failApply;
+    await reconcile();
+    expect(fake.conditions()["Warning"]).toMatchObject({ status: "False", reason: "NoWarnings" });
+  });
+});
