@@ -159,6 +159,12 @@ test: compat-franz-go
 # Operator integration tests (issue 5, docs/adr/0021-kafka-cluster-reconcile-design.md): tier api runs inside `unit`
 # (make test builds its binaries first); tier sim (real StatefulSet controller, kwok pods, garbage collection) needs
 # kube-controller-manager, kube-scheduler and kwok, and is skipped without them. This target builds them, then runs both.
+# 1,000 KafkaTopics applied at once against a real API server and the broker process; prints FIGURE lines
+# (docs/operator.md). TOPICS=<n> changes the number.
+.PHONY: topic-scale
+topic-scale: build k8s-tools-api
+	TRIBUTARY_TOPIC_SCALE=$${TOPICS:-1000} npx vitest run operator/test/integration/kafka-topic-scale.test.ts
+
 .PHONY: operator-integration
 operator-integration: build
 	e2e/k8s-tools/build.sh sim

@@ -1,8 +1,10 @@
 // Operator e2e (issue 5) on tier 3 (or the cluster in $TRIBUTARY_E2E_KUBECONFIG): `helm install` the chart with the
 // images `make image` loaded, the single-broker example becomes Ready, a client Job produces and consumes through the
-// bootstrap Service, a broker config change rolls the pod, everything is deleted; then manifests/install.yaml with
+// bootstrap Service, a broker config change rolls the pod, a KafkaTopic is created, its config drift reverted, its
+// partitions grown and it is deleted with its topic, everything is deleted; then manifests/install.yaml with
 // `kubectl apply --server-side`. Prints FIGURE lines (apply → Ready, operator RSS, reconcile latency percentiles).
 import { existsSync, readFileSync } from "node:fs";
+import { AdminClient } from "@tributary/broker/admin";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { binDir, localTierUnavailable, type Cluster } from "../src/cluster/index.ts";
@@ -37,6 +39,8 @@ const unavailable = whyNot();
 const SYSTEM_NS = "tributary-system";
 const NS = "tributary-e2e";
 const CLUSTER = "dev";
+/** metadata.name of manifests/examples/kafka-topic.yaml. */
+const TOPIC = "orders";
 const RELEASE = "tributary";
 const DEPLOYMENT = `${RELEASE}-operator`;
 // e2e/image/build.sh tags the images docker.io/tributary/<name>:dev; they are imported, never pulled.
@@ -50,6 +54,8 @@ const figure = (line: string): void => {
 async function helm(c: Cluster, args: readonly string[]): Promise<string> {
   return (await run(join(binDir(), "helm"), ["--kubeconfig", c.kubeconfig, ...args], { timeoutMs: 180_000 })).stdout;
 }
+
+const RESYNC_S = 15;
 
 const jsonpath = (path: string): string => `jsonpath=${path}`;
 const READY = '{.status.conditions[?(@.type=="Ready")].status}';
@@ -170,6 +176,7 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       for (const args of [
         ["logs", "-n", SYSTEM_NS, `deployment/${DEPLOYMENT}`, "--tail=200"],
         ["get", "kafkacluster", "-A", "-o", "yaml"],
+        ["get", "kafkatopic", "-A", "-o", "yaml"],
         ["get", "events", "-n", NS, "--sort-by=.lastTimestamp"],
         ["logs", "-n", NS, "job/operator-client", "--tail=100"],
       ]) {
@@ -197,6 +204,9 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       `brokerImage.repository=${img.repository}/broker,brokerImage.tag=${img.tag},brokerImage.pullPolicy=${img.pullPolicy}`,
       "--set",
       "logLevel=debug",
+      // Topic config drift made with Kafka's tools is found by the resync; a short one keeps the drift test short.
+      "--set",
+      `resyncSeconds=${RESYNC_S}`,
     ]);
     await waitOperatorReady(c);
     figure(`helm install → operator Deployment Ready: ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -293,6 +303,80 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
     expect(cm).toContain("log.retention.ms=3600000");
   });
 
+  it("KafkaTopic: created, config drift reverted, partitions grown, deleted with its topic (broker in the cluster)", async () => {
+    const c = cluster.get();
+    // The test reaches the broker by pod IP from the host (as it does the operator's metrics); the operator reaches it
+    // through the bootstrap Service.
+    const ip = await c.kubectl(["get", "pod", `${CLUSTER}-broker-0`, "-n", NS, "-o", jsonpath("{.status.podIP}")]);
+    const admin = new AdminClient({ bootstrap: `${ip.trim()}:9092`, requestTimeoutMs: 15_000 });
+    const overrides = async (): Promise<Record<string, string | null>> => {
+      const [r] = await admin.describeConfigs([{ type: "topic", name: TOPIC }]);
+      if (r?.error !== undefined) throw r.error;
+      return Object.fromEntries(
+        (r?.configs ?? []).filter((e) => e.source === "DYNAMIC_TOPIC_CONFIG").map((e) => [e.name, e.value]),
+      );
+    };
+    const partitions = async (): Promise<number | undefined> =>
+      (await admin.describeTopics([TOPIC])).get(TOPIC)?.topic?.partitions.length;
+    try {
+      const started = Date.now();
+      await c.kubectl(["apply", "-n", NS, "-f", join(REPO, "manifests", "examples", "kafka-topic.yaml")]);
+      await waitForKubectl(
+        c,
+        `KafkaTopic ${TOPIC} Ready`,
+        ["get", "kafkatopic", TOPIC, "-n", NS, "-o", jsonpath(READY)],
+        (out) => out === "True",
+        120_000,
+      );
+      figure(`apply manifests/examples/kafka-topic.yaml → Ready=True: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      expect(await partitions()).toBe(3);
+      expect(await overrides()).toEqual({ "retention.ms": "604800000", "cleanup.policy": "delete" });
+
+      const [drift] = await admin.alterConfigs([
+        { type: "topic", name: TOPIC, ops: [{ name: "retention.ms", op: "set", value: "1000" }] },
+      ]);
+      expect(drift?.error).toBeUndefined();
+      const drifted = Date.now();
+      await pollUntil(
+        `retention.ms of ${TOPIC} set back by the operator`,
+        (RESYNC_S * 4 + 30) * 1000,
+        async () => ((await overrides())["retention.ms"] === "604800000" ? true : undefined),
+        [],
+        500,
+      );
+      figure(`topic config drift → reverted: ${((Date.now() - drifted) / 1000).toFixed(1)} s (resync ${RESYNC_S} s)`);
+
+      await c.kubectl(["patch", "kafkatopic", TOPIC, "-n", NS, "--type=merge", "-p", '{"spec":{"partitions":5}}']);
+      await pollUntil(
+        "topic grown to 5 partitions",
+        60_000,
+        async () => ((await partitions()) === 5 ? true : undefined),
+        [],
+        500,
+      );
+      await waitForKubectl(
+        c,
+        `KafkaTopic ${TOPIC} status.partitions 5 at generation 2`,
+        [
+          "get",
+          "kafkatopic",
+          TOPIC,
+          "-n",
+          NS,
+          "-o",
+          jsonpath(`{.status.partitions} {.status.observedGeneration} ${READY}`),
+        ],
+        (out) => out === "5 2 True",
+        60_000,
+      );
+
+      await c.kubectl(["delete", "kafkatopic", TOPIC, "-n", NS, "--timeout=60s"]);
+      expect(await admin.listTopics()).not.toContain(TOPIC);
+    } finally {
+      admin.close();
+    }
+  });
+
   it("figures: operator RSS and reconcile latency percentiles", async () => {
     const c = cluster.get();
     const samples = parseMetrics(await operatorMetrics(c));
@@ -313,11 +397,11 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
     );
     // The exact figures: every pass's durationMs from the operator's debug log (the chart is installed at logLevel debug).
     const logs = await c.kubectl(["logs", "-n", SYSTEM_NS, `deployment/${DEPLOYMENT}`, "--tail=-1"]);
-    const durations = reconcileDurationsMs(logs);
+    const durations = reconcileDurationsMs(logs, "KafkaCluster");
     expect(durations.length).toBeGreaterThan(0);
     const e = percentiles(durations);
     figure(
-      `reconcile latency (n=${durations.length}, operator log durationMs): ` +
+      `reconcile latency KafkaCluster (n=${durations.length}, operator log durationMs): ` +
         `p50 ${e["p50"]} ms, p90 ${e["p90"]} ms, p99 ${e["p99"]} ms, max ${Math.max(...durations)} ms`,
     );
   });
@@ -330,6 +414,8 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       (await ownedObjects(c)).trim() === "" ? true : undefined,
     );
     await c.kubectl(["delete", "job", "operator-client", "-n", NS, "--ignore-not-found"]);
+    // While the operator still runs: a KafkaTopic left by a failed test holds a finalizer only the operator removes.
+    await c.kubectl(["delete", "kafkatopics", "--all", "-n", NS, "--timeout=60s"]);
     await helm(c, ["uninstall", RELEASE, "--namespace", SYSTEM_NS, "--wait", "--timeout", "120s"]);
     await pollUntil("operator pods gone", 120_000, async () =>
       (await c.kubectl(["get", "pods", "-n", SYSTEM_NS, "-o", "name"])).trim() === "" ? true : undefined,

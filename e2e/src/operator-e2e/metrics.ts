@@ -103,8 +103,8 @@ export function percentiles(values: readonly number[], ps: readonly number[] = [
   return out;
 }
 
-/** `durationMs` of the operator's debug "Reconciled" log lines (pino JSON, one object a line). */
-export function reconcileDurationsMs(logs: string): number[] {
+/** `durationMs` of the operator's debug "Reconciled" log lines (pino JSON, one object a line), of one kind if given. */
+export function reconcileDurationsMs(logs: string, kind?: string): number[] {
   const out: number[] = [];
   for (const line of logs.split("\n")) {
     if (!line.includes('"Reconciled"')) continue;
@@ -114,7 +114,8 @@ export function reconcileDurationsMs(logs: string): number[] {
         typeof entry === "object" &&
         entry !== null &&
         "durationMs" in entry &&
-        typeof entry.durationMs === "number"
+        typeof entry.durationMs === "number" &&
+        (kind === undefined || ("kind" in entry && entry.kind === kind))
       ) {
         out.push(entry.durationMs);
       }

@@ -37,6 +37,11 @@ export const ChartValues = z.strictObject({
     .default([])
     .describe("Namespaces to watch; empty watches all namespaces (ClusterRole). Otherwise one Role per namespace."),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).default("info").describe("Operator log level."),
+  resyncSeconds: z
+    .int()
+    .min(10)
+    .default(600)
+    .describe("Every resource is reconciled again this often (finds drift nothing announced, e.g. topic configs)."),
   leaderElection: z
     .strictObject({ enabled: z.boolean().default(true).describe("Elect a leader through a Lease.") })
     .describe("Leader election."),

@@ -106,6 +106,7 @@ describe("charts/tributary", () => {
       TRIBUTARY_WATCH_NAMESPACES: "",
       TRIBUTARY_LEADER_ELECTION: "true",
       TRIBUTARY_HTTP_PORT: "8080",
+      TRIBUTARY_RESYNC_SECONDS: "600",
       TRIBUTARY_BROKER_IMAGE: DEFAULT_BROKER_IMAGE,
     });
   });
