@@ -70,6 +70,12 @@ describe("KRaft core under a faulty network and crash-restarts (deterministic si
     expect(runSimulation({ ...DEFAULT_SIM, seed: 43 }).trace).not.toEqual(a.trace);
   });
 
+  it("catches a driver that sends before the writes ahead of the message are fsynced", () => {
+    const { failures } = runSeeds({ ...DEFAULT_SIM, sendBeforeFsync: true }, 1, 5);
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures[0]).toMatch(/committed entry lost/);
+  });
+
   it("catches a deliberately broken core: votes granted without comparing logs", () => {
     const { failures } = runSeeds({ ...DEFAULT_SIM, unsafe: { grantVotesIgnoringLog: true } }, 1, 40);
     expect(failures.length).toBeGreaterThan(0);

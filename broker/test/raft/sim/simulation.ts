@@ -37,6 +37,8 @@ export interface SimOptions {
   readonly maxSteps: number;
   /** How many of the last events the result's trace keeps. */
   readonly traceLines: number;
+  /** A driver that breaks the contract (sends before the writes ahead of them are fsynced), for tests only. */
+  readonly sendBeforeFsync?: boolean;
 }
 
 export const DEFAULT_SIM: Omit<SimOptions, "seed"> = {
@@ -465,7 +467,10 @@ export class Simulation {
     const ids = [...this.nodes.keys()];
     const leader = [...this.nodes.values()].find((n) => n.core?.status().role === "leader")?.id;
     const target = leader !== undefined && this.rng.chance(0.5) ? leader : (ids[this.rng.nextInt(ids.length)] ?? 1);
-    if (this.rng.chance(0.5)) this.crash(target);
+    const dice = this.rng.nextInt(100);
+    // Now and then a correlated power loss: every node crashes at once and keeps only what it fsynced.
+    if (dice < 5) for (const id of ids) this.crash(id);
+    else if (dice < 52) this.crash(target);
     else this.partition(target);
     this.queue.push(this.now + this.faultDelay(), { kind: "fault" });
   }
@@ -524,6 +529,11 @@ export class Simulation {
           node.queue.shift();
           continue;
         case "send":
+          if (this.options.sendBeforeFsync === true) {
+            this.send(action.envelope);
+            node.queue.shift();
+            continue;
+          }
           if (node.sync !== null) return;
           if (node.pending.length > 0) {
             this.startSync(node, []);
