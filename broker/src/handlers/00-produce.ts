@@ -1,7 +1,9 @@
 // Produce (key 0), advertised 0-11, served 3-11.
 // v0-2 stay advertised because librdkafka before 2.11.1 enables compression only when the Produce range starts at 0;
 // they are answered with UNSUPPORTED_VERSION, as Kafka 4 does. Each partition's records must be exactly one v2 batch;
-// it is validated (size, CRC, offsets, sequence rules), deduplicated for idempotent producers and appended as is.
+// it is validated as Kafka's LogValidator does (size, CRC, offsets, sequence rules, then every record, decompressed if
+// need be; keys on compacted topics), deduplicated for idempotent producers and appended as is. Records refused by a
+// per-record rule are listed in RecordErrors (v8+). Internal topics are written by the broker only, as in Kafka.
 // acks=0 gets no response, and on any error the connection is closed so the producer refreshes its metadata.
 // acks=-1 on a single node is satisfied by the leader alone unless min.insync.replicas asks for more replicas.
 // Transactions are not supported: a transactional produce is rejected per partition with a message (v8+).
@@ -66,6 +68,10 @@ export function produceHandler(services: BrokerServices): AnyHandler {
               minInsyncReplicas: Number(services.admin.configValue(topic.name, "min.insync.replicas")),
               maxMessageBytes: Number(services.admin.configValue(topic.name, "max.message.bytes")),
               logAppendTime: services.admin.configValue(topic.name, "message.timestamp.type") === "LogAppendTime",
+              compacted: services.admin
+                .configValue(topic.name, "cleanup.policy")
+                .split(",")
+                .some((policy) => policy.trim() === "compact"),
             };
             const partitionResponses = await Promise.all(
               topicData.partitionData.map(async (p): Promise<ProduceResponsePartitionProduceResponse> => {
@@ -74,6 +80,13 @@ export function produceHandler(services: BrokerServices): AnyHandler {
                     p.index,
                     ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                     `unknown partition ${topicData.name}-${p.index}`,
+                  );
+                }
+                if (topic.internal) {
+                  return partitionError(
+                    p.index,
+                    ErrorCode.INVALID_TOPIC_EXCEPTION,
+                    `cannot produce to internal topic ${topic.name}`,
                   );
                 }
                 if (p.records === null) return partitionError(p.index, ErrorCode.INVALID_RECORD, "records are null");
@@ -91,7 +104,10 @@ export function produceHandler(services: BrokerServices): AnyHandler {
                   baseOffset: outcome.baseOffset,
                   logAppendTimeMs: outcome.logAppendTime,
                   logStartOffset: outcome.logStartOffset,
-                  recordErrors: [],
+                  recordErrors: outcome.recordErrors.map((e) => ({
+                    batchIndex: e.batchIndex,
+                    batchIndexErrorMessage: e.message,
+                  })),
                   errorMessage: outcome.errorMessage,
                 };
               }),

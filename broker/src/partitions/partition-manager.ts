@@ -12,6 +12,7 @@ import {
   splitBatches,
   TIMESTAMP_TYPE_LOG_APPEND,
   validateProduceRecords,
+  type RecordError,
 } from "../protocol/records/index.ts";
 import { ProducerStateTable } from "./producer-state.ts";
 
@@ -26,6 +27,8 @@ export interface ProduceOutcome {
   errorCode: number;
   errorMessage: string | null;
   baseOffset: bigint;
+  /** Records refused by a per-record rule (Produce v8+ RecordErrors). */
+  recordErrors: readonly RecordError[];
   /** -1 unless the topic uses LogAppendTime. */
   logAppendTime: bigint;
   logStartOffset: bigint;
@@ -34,6 +37,8 @@ export interface ProduceOutcome {
 export interface ProduceOptions {
   maxMessageBytes: number;
   logAppendTime: boolean;
+  /** cleanup.policy includes compact: every record needs a key. */
+  compacted: boolean;
 }
 
 interface PartitionState {
@@ -106,8 +111,12 @@ export class PartitionManager {
   async produce(topic: string, partition: number, records: Buffer, options: ProduceOptions): Promise<ProduceOutcome> {
     const state = this.stateFor(topic, partition);
     if (!state) return failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topic}-${partition}`);
-    const verdict = validateProduceRecords(records, { maxMessageBytes: options.maxMessageBytes });
-    if (!verdict.ok) return failure(verdict.errorCode, verdict.message, state.log.logStartOffset);
+    // Validation, decompression included, runs before taking the partition lock: it needs no partition state.
+    const verdict = await validateProduceRecords(records, {
+      maxMessageBytes: options.maxMessageBytes,
+      requireKeys: options.compacted,
+    });
+    if (!verdict.ok) return failure(verdict.errorCode, verdict.message, state.log.logStartOffset, verdict.recordErrors);
     // The batch is a view into the request frame; the network layer reuses that memory only after this request is
     // answered, and we append before answering, so no copy is needed.
     const batch = verdict.batch;
@@ -126,6 +135,7 @@ export class PartitionManager {
             errorCode: ErrorCode.NONE,
             errorMessage: null,
             baseOffset: seq.batch.baseOffset,
+            recordErrors: [],
             logAppendTime: seq.batch.logAppendTime,
             logStartOffset: state.log.logStartOffset,
           };
@@ -158,6 +168,7 @@ export class PartitionManager {
         errorCode: ErrorCode.NONE,
         errorMessage: null,
         baseOffset: result.baseOffset,
+        recordErrors: [],
         logAppendTime,
         logStartOffset: state.log.logStartOffset,
       };
@@ -202,8 +213,13 @@ export class PartitionManager {
   }
 }
 
-function failure(errorCode: number, message: string, logStartOffset = -1n): ProduceOutcome {
-  return { errorCode, errorMessage: message, baseOffset: -1n, logAppendTime: -1n, logStartOffset };
+function failure(
+  errorCode: number,
+  message: string,
+  logStartOffset = -1n,
+  recordErrors: readonly RecordError[] = [],
+): ProduceOutcome {
+  return { errorCode, errorMessage: message, baseOffset: -1n, recordErrors, logAppendTime: -1n, logStartOffset };
 }
 
 /**

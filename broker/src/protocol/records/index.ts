@@ -6,3 +6,4 @@ export * from "./record-batch.ts";
 export * from "./split.ts";
 export * from "./validate.ts";
 export * from "./metadata-record.ts";
+export * from "./walk.ts";

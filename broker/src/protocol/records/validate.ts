@@ -10,14 +10,17 @@ import {
 } from "./batch-header.ts";
 import { isCompressionCodec } from "./compression/index.ts";
 import { RecordErrorCode } from "./errors.ts";
-import { verifyBatchCrc } from "./record-batch.ts";
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, verifyBatchCrc } from "./record-batch.ts";
 import { splitBatches } from "./split.ts";
+import { walkBatchRecords, type RecordError } from "./walk.ts";
 
 export interface BatchRejection {
   readonly ok: false;
   /** The Kafka error code to answer with. */
   readonly errorCode: RecordErrorCode;
   readonly message: string;
+  /** Records refused by a per-record rule (Produce v8+ RecordErrors); absent when the batch is refused whole. */
+  readonly recordErrors?: readonly RecordError[];
 }
 
 export type BatchVerdict = { readonly ok: true; readonly header: BatchHeader } | BatchRejection;
@@ -85,14 +88,24 @@ export function validateBatch(batch: Buffer, options: ValidateBatchOptions = {})
   return { ok: true, header };
 }
 
+export interface ValidateProduceOptions {
+  /** The topic's max.message.bytes: a larger batch is MESSAGE_TOO_LARGE. */
+  readonly maxMessageBytes?: number | undefined;
+  /** The topic is compacted (cleanup.policy includes compact): every record needs a key. */
+  readonly requireKeys?: boolean | undefined;
+  /** Bound on a compressed batch's inflated records; default DEFAULT_MAX_DECOMPRESSED_BYTES. */
+  readonly maxDecompressedBytes?: number | undefined;
+}
+
 /**
- * Validates a Produce partition's `records` field: exactly one whole v2 batch (Kafka's rule since Produce v3), then
- * validateBatch with the client rules. On success also returns the batch view, ready for patching and appending.
+ * Validates a Produce partition's `records` field as Kafka does before appending: exactly one whole v2 batch (Kafka's
+ * rule since Produce v3), its header (validateBatch with the client rules), then every record in it (walkBatchRecords),
+ * decompressing it if need be. On success also returns the batch view, ready for patching and appending.
  */
-export function validateProduceRecords(
+export async function validateProduceRecords(
   records: Buffer,
-  options: Omit<ValidateBatchOptions, "fromClient"> = {},
-): ProduceRecordsVerdict {
+  options: ValidateProduceOptions = {},
+): Promise<ProduceRecordsVerdict> {
   let split;
   try {
     split = splitBatches(records);
@@ -103,6 +116,13 @@ export function validateProduceRecords(
   const batch = split.batches[0];
   if (!batch || split.batches.length !== 1)
     return reject(RecordErrorCode.INVALID_RECORD, `expected one record batch, got ${split.batches.length}`);
-  const verdict = validateBatch(batch, { ...options, fromClient: true });
-  return verdict.ok ? { ...verdict, batch } : verdict;
+  const verdict = validateBatch(batch, { maxMessageBytes: options.maxMessageBytes, fromClient: true });
+  if (!verdict.ok) return verdict;
+  const walked = await walkBatchRecords(batch, verdict.header, {
+    requireKeys: options.requireKeys,
+    maxDecompressedBytes: options.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
+  });
+  if (!walked.ok)
+    return { ok: false, errorCode: walked.errorCode, message: walked.message, recordErrors: walked.recordErrors };
+  return { ...verdict, batch };
 }

@@ -115,20 +115,22 @@ describe("validateBatch", () => {
 });
 
 describe("validateProduceRecords", () => {
-  it("accepts exactly one batch and hands back its view", () => {
+  it("accepts exactly one batch and hands back its view", async () => {
     const records = batchOf();
-    const verdict = validateProduceRecords(records);
+    const verdict = await validateProduceRecords(records);
     expect(verdict.ok && verdict.batch.buffer).toBe(records.buffer);
   });
 
-  it("rejects two batches, a partial batch and nothing at all", () => {
+  it("rejects two batches, a partial batch and nothing at all", async () => {
     const one = batchOf();
-    expect(errorOf(validateProduceRecords(Buffer.concat([one, one])))).toBe(RecordErrorCode.INVALID_RECORD);
-    expect(errorOf(validateProduceRecords(one.subarray(0, one.length - 4)))).toBe(RecordErrorCode.CORRUPT_MESSAGE);
-    expect(errorOf(validateProduceRecords(Buffer.alloc(0)))).toBe(RecordErrorCode.INVALID_RECORD);
+    expect(errorOf(await validateProduceRecords(Buffer.concat([one, one])))).toBe(RecordErrorCode.INVALID_RECORD);
+    expect(errorOf(await validateProduceRecords(one.subarray(0, one.length - 4)))).toBe(
+      RecordErrorCode.CORRUPT_MESSAGE,
+    );
+    expect(errorOf(await validateProduceRecords(Buffer.alloc(0)))).toBe(RecordErrorCode.INVALID_RECORD);
     const tiny = Buffer.alloc(20);
     tiny.writeInt32BE(1, BATCH_OFFSET.batchLength);
-    expect(errorOf(validateProduceRecords(tiny))).toBe(RecordErrorCode.CORRUPT_MESSAGE);
+    expect(errorOf(await validateProduceRecords(tiny))).toBe(RecordErrorCode.CORRUPT_MESSAGE);
   });
 });
 
