@@ -340,7 +340,7 @@ describe("keys on compacted topics", () => {
 
 describe("validateProduceRecords", () => {
   it("refuses the issue's reproduction: a batch that says 2 records and holds 3", async () => {
-    // The records field of the Produce v3 frame in issue 10 (topic robust-fuzz, partition 0).
+    // The records field of the Produce v3 frame in issue 10 (client id robust-fuzz, topic "t", partition 0).
     const records = Buffer.from(
       "0000000000000000000000" +
         "4cffffffff029b15309b0000000000010000018bcfe568000000018bcfe56800ffffffffffffffffffffffffffff" +
