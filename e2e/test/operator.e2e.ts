@@ -430,7 +430,10 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
     const c = cluster.get();
     // Only the image references change: the tier-3 containerd holds docker.io/tributary/<name>:dev, nothing is pulled.
     const install = readFileSync(join(REPO, "manifests", "install.yaml"), "utf8")
-      .replace(/"tributary\/(operator|broker):[^"]+"/g, `"${LOCAL_IMAGE.repository}/$1:${LOCAL_IMAGE.tag}"`)
+      .replace(
+        /"(?:docker\.io\/)?tributary\/(operator|broker):[^"]+"/g,
+        `"${LOCAL_IMAGE.repository}/$1:${LOCAL_IMAGE.tag}"`,
+      )
       .replace(/(imagePullPolicy: |value: )"?IfNotPresent"?/g, `$1"${LOCAL_IMAGE.pullPolicy}"`);
     expect(install).toContain(`${LOCAL_IMAGE.repository}/operator:${LOCAL_IMAGE.tag}`);
     const started = Date.now();
