@@ -51,6 +51,7 @@ async function main(): Promise<number> {
       admins,
       bootstrapOverrides: config.bootstrapOverrides,
       labelSelector: config.topicSelector,
+      deleteTimeoutMs: config.topicDeleteTimeoutMs,
       resyncMs: config.resyncMs,
       workers: config.topicWorkers,
     }),

@@ -29,6 +29,7 @@ const Env = z.object({
   TRIBUTARY_WORKERS: z.coerce.number().int().min(1).max(64).default(2),
   TRIBUTARY_TOPIC_WORKERS: z.coerce.number().int().min(1).max(256).default(16),
   TRIBUTARY_TOPIC_SELECTOR: z.string().optional(),
+  TRIBUTARY_TOPIC_DELETE_TIMEOUT_SECONDS: z.coerce.number().int().min(0).default(300),
   TRIBUTARY_BOOTSTRAP_OVERRIDES: z
     .string()
     .default("{}")
@@ -63,6 +64,8 @@ export interface OperatorConfig {
   topicWorkers: number;
   /** Label selector of the KafkaTopics this operator reconciles; unset: all. */
   topicSelector: string | undefined;
+  /** How long a KafkaTopic deletion waits for an unreachable cluster before its finalizer is removed anyway. */
+  topicDeleteTimeoutMs: number;
   /**
    * Bootstrap addresses by "namespace/cluster", replacing the bootstrap Service's DNS name: for an operator running
    * outside the cluster network (tests, development).
@@ -93,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, hostname: string): OperatorCo
     workers: e.TRIBUTARY_WORKERS,
     topicWorkers: e.TRIBUTARY_TOPIC_WORKERS,
     topicSelector: e.TRIBUTARY_TOPIC_SELECTOR,
+    topicDeleteTimeoutMs: e.TRIBUTARY_TOPIC_DELETE_TIMEOUT_SECONDS * 1000,
     bootstrapOverrides: Object.freeze(e.TRIBUTARY_BOOTSTRAP_OVERRIDES),
   });
 }

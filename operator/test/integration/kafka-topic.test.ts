@@ -48,6 +48,9 @@ describe("KafkaTopic reconciler against a real API server and a real broker (tie
           TRIBUTARY_BOOTSTRAP_OVERRIDES: JSON.stringify({ [`${NS}/demo`]: broker.bootstrap }),
           // Drift in Kafka raises no Kubernetes event; the periodic resync is what finds it.
           TRIBUTARY_RESYNC_SECONDS: String(RESYNC_S),
+          TRIBUTARY_TOPIC_DELETE_TIMEOUT_SECONDS: "5",
+          // Informers honour a label selector: KafkaTopics labelled skip are not this operator's.
+          TRIBUTARY_TOPIC_SELECTOR: "tributary.dev/skip!=true",
         };
       },
     },
@@ -148,6 +151,21 @@ describe("KafkaTopic reconciler against a real API server and a real broker (tie
     expect(await overrides("orders")).toEqual({ "retention.ms": "3600000", "cleanup.policy": "delete" });
     const events = await eventsAbout(c(), NS, "orders", "TopicCreated");
     expect(events[0]?.message).toBe("Created topic orders with 3 partitions");
+  });
+
+  it("reconciles only the KafkaTopics its label selector matches", async () => {
+    await apply({
+      apiVersion: "tributary.dev/v1alpha1",
+      kind: "KafkaTopic",
+      metadata: { name: "skipped", namespace: NS, labels: { "tributary.dev/skip": "true" } },
+      spec: { clusterRef: { name: "demo" } },
+    });
+    await passes("orders", 1);
+    const skipped = await kt("skipped");
+    expect(skipped?.status).toBeUndefined();
+    expect(skipped?.metadata).not.toHaveProperty("finalizers");
+    expect(await exists("skipped")).toBe(false);
+    await c().kubectl(["delete", "kafkatopic", "skipped", "-n", NS, "--wait=true", "--timeout=30s"]);
   });
 
   it("reverts config drift made outside Kubernetes at the next resync", async () => {
@@ -309,6 +327,28 @@ describe("KafkaTopic reconciler against a real API server and a real broker (tie
     });
     await c().kubectl(["delete", "kafkatopic", "legacy", "-n", NS, "--wait=true", "--timeout=30s"]);
     expect(await exists("legacy")).toBe(true);
+  });
+
+  it("removes the finalizer after the delete timeout when the cluster cannot be reached, with a Warning Event", async () => {
+    await topic("stranded", { partitions: 1 });
+    await ready("stranded", 1);
+    const b = broker;
+    if (b === undefined) throw new Error("the broker did not start");
+    await b.stop("SIGTERM");
+    try {
+      const started = Date.now();
+      await c().kubectl(["delete", "kafkatopic", "stranded", "-n", NS, "--wait=false"]);
+      await eventually("stranded gone", async () => ((await kt("stranded")) === undefined ? true : undefined), 60_000);
+      console.log(`KafkaTopic deletion with its cluster unreachable (timeout 5 s): ${Date.now() - started} ms`);
+      const events = await eventsAbout(c(), NS, "stranded", "TopicNotDeleted");
+      expect(events[0]?.type).toBe("Warning");
+      expect(events[0]?.message).toMatch(
+        /^Could not delete topic stranded for 5 s \(.*\); the topic is left in Kafka\.$/,
+      );
+    } finally {
+      await b.restart();
+    }
+    expect(await exists("stranded")).toBe(true);
   });
 
   it("removes the finalizer when the cluster is gone, leaving the topic (namespace and GitOps deletions never hang)", async () => {

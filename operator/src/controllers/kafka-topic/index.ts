@@ -28,6 +28,7 @@ export function kafkaTopicController(
     admins: AdminPool;
     bootstrapOverrides?: Readonly<Record<string, string>>;
     labelSelector?: string | undefined;
+    deleteTimeoutMs?: number;
     resyncMs?: number;
     workers?: number;
   },
@@ -40,6 +41,7 @@ export function kafkaTopicController(
     topics,
     cluster: (namespace, name) => manager.cached(KINDS.KafkaCluster, namespace).find((c) => c.metadata.name === name),
     ...(options.bootstrapOverrides === undefined ? {} : { bootstrapOverrides: options.bootstrapOverrides }),
+    ...(options.deleteTimeoutMs === undefined ? {} : { deleteTimeoutMs: options.deleteTimeoutMs }),
   });
   const keyOf = (o: KubeObject): string => objectKey(o.metadata.namespace, o.metadata.name);
   return {
