@@ -63,26 +63,15 @@ import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
-import org.junit.jupiter.api.extension.ExtensionContext;
-import org.junit.jupiter.api.extension.TestWatcher;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Conformance: unmodified Java kafka-clients against a real Tributary broker process. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(120)
-@ExtendWith(JavaClientsCompatTest.FailureWatcher.class)
+@ExtendWith(FailedTests.class)
 class JavaClientsCompatTest {
     private static final Duration WAIT = Duration.ofSeconds(30);
-    static volatile boolean failed;
-
-    static final class FailureWatcher implements TestWatcher {
-        @Override
-        public void testFailed(ExtensionContext context, Throwable cause) {
-            failed = true;
-        }
-    }
-
     private BrokerProcess broker;
     private Admin admin;
 
@@ -95,7 +84,7 @@ class JavaClientsCompatTest {
     @AfterAll
     void stopBroker() throws Exception {
         if (admin != null) admin.close();
-        if (broker != null) broker.close(failed);
+        if (broker != null) broker.close(FailedTests.in(getClass()));
     }
 
     // --- helpers ---
