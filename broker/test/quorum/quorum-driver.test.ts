@@ -5,6 +5,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { QuorumDriver, type Transport } from "../../src/quorum/quorum-driver.ts";
 import { DEFAULT_RAFT_TIMING, SeededRng, type Envelope, type NodeId } from "../../src/raft/index.ts";
+import { waitFor } from "../network/helpers.ts";
 
 // Three drivers in one process over real files (quorum-state, __cluster_metadata-0) and an in-process transport:
 // the I/O shell end to end, without sockets yet.
@@ -60,16 +61,6 @@ class Cluster implements Transport {
   }
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 let root: string | undefined;
 let cluster: Cluster | undefined;
 afterEach(async () => {
@@ -84,25 +75,26 @@ describe("QuorumDriver", () => {
     cluster = c;
     for (const id of VOTERS) await c.start(id, root);
 
-    const first = await waitFor("a leader", () => c.leader());
+    const first = await waitFor(() => c.leader(), "a leader");
     expect(c.drivers.get(first)?.propose([Buffer.from("a")])).not.toBeNull();
     expect(c.drivers.get(first)?.propose([Buffer.from("b"), Buffer.from("c")])).not.toBeNull();
-    await waitFor("a, b, c committed everywhere", () => VOTERS.every((id) => c.committed.get(id)?.join() === "a,b,c"));
+    await waitFor(() => VOTERS.every((id) => c.committed.get(id)?.join() === "a,b,c"), "a, b, c committed everywhere");
 
     const epoch = c.drivers.get(first)?.status().epoch ?? 0;
     await c.crash(first);
-    const second = await waitFor("a new leader", () => c.leader());
+    const second = await waitFor(() => c.leader(), "a new leader");
     expect(second).not.toBe(first);
     expect(c.drivers.get(second)?.status().epoch).toBeGreaterThan(epoch);
     c.drivers.get(second)?.propose([Buffer.from("d")]);
     const survivors = VOTERS.filter((id) => id !== first);
-    await waitFor("d committed on the survivors", () =>
-      survivors.every((id) => c.committed.get(id)?.join() === "a,b,c,d"),
+    await waitFor(
+      () => survivors.every((id) => c.committed.get(id)?.join() === "a,b,c,d"),
+      "d committed on the survivors",
     );
 
     // The crashed node comes back from its files and catches up; its quorum-state names the new leader.
     await c.start(first, root);
-    await waitFor("the restarted node caught up", () => c.committed.get(first)?.join() === "a,b,c,d");
+    await waitFor(() => c.committed.get(first)?.join() === "a,b,c,d", "the restarted node caught up");
     const state = JSON.parse(await readFile(join(c.dirs.get(first) ?? "", "quorum-state"), "utf8")) as {
       leaderId: number;
       leaderEpoch: number;
