@@ -63,6 +63,12 @@ export default tseslint.config(
               group: ["../*", "!../protocol", "!../protocol/*"],
               message: "The admin client imports only the protocol library and itself.",
             },
+            {
+              // The protocol's index and records load native compression modules, which the operator image need not
+              // carry: the admin client takes the codecs, framing, errors and primitives directly.
+              group: ["../protocol/index.ts", "../protocol/records/*", "../protocol/records/**"],
+              message: "The admin client does not load record batches (native compression modules).",
+            },
           ],
         },
       ],

@@ -21,16 +21,16 @@ import {
   DescribeQuorumResponse,
   ElectLeadersRequest,
   ElectLeadersResponse,
-  ErrorCode,
   IncrementalAlterConfigsRequest,
   IncrementalAlterConfigsResponse,
   ListPartitionReassignmentsRequest,
   ListPartitionReassignmentsResponse,
   MetadataRequest,
   MetadataResponse,
-  ZERO_UUID,
-  type MessageCodec,
-} from "../protocol/index.ts";
+} from "../protocol/generated/index.ts";
+import type { MessageCodec } from "../protocol/codec-runtime.ts";
+import { ErrorCode } from "../protocol/errors.ts";
+import { ZERO_UUID } from "../protocol/primitives/index.ts";
 import { BrokerConnection } from "./connection.ts";
 import { AdminTimeoutError, BrokerConnectionError, KafkaError, UnsupportedApiError, kafkaError } from "./errors.ts";
 

@@ -2,7 +2,8 @@
 // a deadline per request. Encoding and decoding are the protocol library's; this file owns the socket.
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions as TlsOptions } from "node:tls";
-import { decodeResponse, encodeRequest, type MessageCodec } from "../protocol/index.ts";
+import type { MessageCodec } from "../protocol/codec-runtime.ts";
+import { decodeResponse, encodeRequest } from "../protocol/frame.ts";
 import { AdminTimeoutError, BrokerConnectionError } from "./errors.ts";
 
 /** Refuse response frames above this size instead of buffering them (a misdirected connection, say to HTTP). */

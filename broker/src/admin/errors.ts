@@ -1,6 +1,6 @@
 // Errors of the admin client. Per-item failures (one topic of a batch) come back as KafkaError values in the results;
 // whole-call failures (no broker reachable, a timeout, an API the broker does not serve) are thrown.
-import { ErrorCode, errorName } from "../protocol/index.ts";
+import { ErrorCode, errorName } from "../protocol/errors.ts";
 
 /** Codes Kafka's own clients treat as retriable (RetriableException subclasses) that admin calls can meet. */
 const RETRIABLE: ReadonlySet<number> = new Set<number>([

@@ -26,4 +26,6 @@ export {
   type TopicResult,
 } from "./client.ts";
 export { AdminTimeoutError, BrokerConnectionError, KafkaError, UnsupportedApiError } from "./errors.ts";
-export { ApiKey, ErrorCode, uuidToKafkaBase64 } from "../protocol/index.ts";
+export { ApiKey } from "../protocol/generated/index.ts";
+export { ErrorCode } from "../protocol/errors.ts";
+export { uuidToKafkaBase64 } from "../protocol/primitives/index.ts";
