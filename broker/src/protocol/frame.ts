@@ -1,5 +1,6 @@
 import {
   API_CODECS,
+  CONTROLLER_API_CODECS,
   RequestHeader,
   ResponseHeader,
   type RequestHeader as RequestHeaderMessage,
@@ -20,7 +21,12 @@ export function codecsFor(apiKey: number): ApiCodecs | undefined {
 }
 
 function isFlexible(apiKey: number, apiVersion: number): boolean {
-  const codecs = codecsFor(apiKey);
+  // The controller listener's APIs (Vote, BeginQuorumEpoch, ...) frame the same way as the broker's.
+  const codecs =
+    codecsFor(apiKey) ??
+    (CONTROLLER_API_CODECS as Record<number, (typeof CONTROLLER_API_CODECS)[keyof typeof CONTROLLER_API_CODECS]>)[
+      apiKey
+    ];
   // Versions above the known maximum keep the flexibility of the newest one we know: ApiVersions requests from newer
   // clients must still have their header parsed to be answered with UNSUPPORTED_VERSION.
   return codecs !== undefined && codecs.request.flexibleFrom !== null && apiVersion >= codecs.request.flexibleFrom;

@@ -58,3 +58,12 @@ describe("frame headers", () => {
     expect(parsed.header.correlationId).toBe(9);
   });
 });
+
+describe("controller listener frames", () => {
+  it("use the flexible headers for Vote, whose every version is flexible", () => {
+    expect(requestHeaderVersion(ApiKey.Vote, 0)).toBe(2);
+    expect(responseHeaderVersion(ApiKey.Vote, 2)).toBe(1);
+    expect(requestHeaderVersion(ApiKey.BeginQuorumEpoch, 0)).toBe(1);
+    expect(requestHeaderVersion(ApiKey.BeginQuorumEpoch, 1)).toBe(2);
+  });
+});

@@ -1,0 +1,192 @@
+import type { Logger } from "pino";
+import { BrokerConnection } from "../admin/connection.ts";
+import type { ConnectionContext, RequestDispatcher } from "../network/types.ts";
+import {
+  ApiKey,
+  BeginQuorumEpochRequest,
+  BeginQuorumEpochResponse,
+  EndQuorumEpochRequest,
+  EndQuorumEpochResponse,
+  ErrorCode,
+  FetchRequest,
+  FetchResponse,
+  VoteRequest,
+  VoteResponse,
+  encodeResponse,
+  parseRequestHeader,
+  type MessageCodec,
+} from "../protocol/index.ts";
+import type { Envelope, NodeId, RaftMessage } from "../raft/index.ts";
+import type { Transport } from "./quorum-driver.ts";
+import { fromWireRequest, fromWireResponse, toWireRequest, toWireResponse, type WireRequest } from "./wire.ts";
+
+// The quorum's messages over TCP between controllers (ADR 22). Outbound requests go through one admin-client
+// connection per peer; inbound requests arrive on the controller listener (network/ with this dispatcher), are handed
+// to the core, and are answered with the reply the core sends back. Lost connections and timeouts just drop the
+// message: the core retries on its own timers. Only Tributary peers are spoken to so far, at the versions below (no
+// ApiVersions negotiation yet).
+
+interface QuorumApi {
+  readonly version: number;
+  readonly request: MessageCodec<unknown>;
+  readonly response: MessageCodec<unknown>;
+}
+
+const APIS: Readonly<Record<number, QuorumApi>> = {
+  [ApiKey.Vote]: { version: 2, request: VoteRequest, response: VoteResponse },
+  [ApiKey.BeginQuorumEpoch]: { version: 1, request: BeginQuorumEpochRequest, response: BeginQuorumEpochResponse },
+  [ApiKey.EndQuorumEpoch]: { version: 1, request: EndQuorumEpochRequest, response: EndQuorumEpochResponse },
+  [ApiKey.Fetch]: { version: 17, request: FetchRequest, response: FetchResponse },
+};
+
+const API_OF: Record<string, number> = {
+  VoteRequest: ApiKey.Vote,
+  BeginQuorumEpochRequest: ApiKey.BeginQuorumEpoch,
+  EndQuorumEpochRequest: ApiKey.EndQuorumEpoch,
+  FetchRequest: ApiKey.Fetch,
+};
+
+/** Who sent a request, from its content (Kafka's request header names no node). */
+function senderOf(message: RaftMessage): NodeId {
+  switch (message.type) {
+    case "VoteRequest":
+      return message.candidateId;
+    case "BeginQuorumEpochRequest":
+    case "EndQuorumEpochRequest":
+      return message.leaderId;
+    case "FetchRequest":
+      return message.replicaId;
+    default:
+      return -1;
+  }
+}
+
+export interface NetworkTransportOptions {
+  readonly nodeId: NodeId;
+  readonly clusterId: string;
+  readonly logger: Logger;
+  readonly requestTimeoutMs: number;
+  readonly fetchMaxWaitMs: number;
+}
+
+export class NetworkTransport implements Transport {
+  private readonly peers = new Map<NodeId, { host: string; port: number }>();
+  private readonly connections = new Map<NodeId, Promise<BrokerConnection>>();
+  /** Inbound requests waiting for the core's answer, by the id the core was given. */
+  private readonly waiting = new Map<number, (answer: RaftMessage | null) => void>();
+  private nextInboundId = 1;
+  private receiver: ((envelope: Envelope) => void) | null = null;
+  private closed = false;
+
+  constructor(private readonly options: NetworkTransportOptions) {}
+
+  setPeer(id: NodeId, host: string, port: number): void {
+    this.peers.set(id, { host, port });
+  }
+
+  /** Where received messages go: the driver's `receive`. */
+  attach(receiver: (envelope: Envelope) => void): void {
+    this.receiver = receiver;
+  }
+
+  send(envelope: Envelope): void {
+    if (this.closed) return;
+    if (envelope.message.type.endsWith("Response")) {
+      const resolve = this.waiting.get(envelope.correlationId);
+      this.waiting.delete(envelope.correlationId);
+      resolve?.(envelope.message);
+      return;
+    }
+    void this.request(envelope);
+  }
+
+  private async request(envelope: Envelope): Promise<void> {
+    const apiKey = API_OF[envelope.message.type];
+    const api = apiKey === undefined ? undefined : APIS[apiKey];
+    if (api === undefined || apiKey === undefined) return;
+    const ctx = {
+      clusterId: this.options.clusterId,
+      destination: envelope.to,
+      fetchMaxWaitMs: this.options.fetchMaxWaitMs,
+    };
+    try {
+      const connection = await this.connection(envelope.to);
+      const wire = toWireRequest(envelope.message, ctx, api.version);
+      const timeout = this.options.requestTimeoutMs + (apiKey === ApiKey.Fetch ? this.options.fetchMaxWaitMs : 0);
+      const body = await connection.send(api.request, api.response, api.version, wire.request, timeout);
+      const message = fromWireResponse({ apiKey, response: body } as never, envelope.message);
+      if (!this.closed) {
+        this.receiver?.({ from: envelope.to, to: this.options.nodeId, correlationId: envelope.correlationId, message });
+      }
+    } catch (err) {
+      // The core will ask again; a broken connection is reopened then.
+      this.connections.delete(envelope.to);
+      this.options.logger.debug({ peer: envelope.to, err }, "Quorum request to a peer failed");
+    }
+  }
+
+  private connection(peer: NodeId): Promise<BrokerConnection> {
+    const open = this.connections.get(peer);
+    if (open !== undefined) {
+      return open.then((c) => {
+        if (!c.closed) return c;
+        this.connections.delete(peer);
+        return this.connection(peer);
+      });
+    }
+    const address = this.peers.get(peer);
+    if (address === undefined) return Promise.reject(new Error(`no address for quorum peer ${peer}`));
+    const opening = BrokerConnection.open({
+      ...address,
+      clientId: `raft-client-${this.options.nodeId}`,
+      connectTimeoutMs: this.options.requestTimeoutMs,
+    });
+    this.connections.set(peer, opening);
+    opening.catch(() => this.connections.delete(peer));
+    return opening;
+  }
+
+  /** Serves Vote, BeginQuorumEpoch, EndQuorumEpoch and Fetch on the controller listener. */
+  readonly dispatcher: RequestDispatcher = {
+    dispatch: async (frame: Buffer, connection: ConnectionContext): Promise<Buffer | null> => {
+      const { header, body } = parseRequestHeader(frame);
+      const apiKey = header.requestApiKey;
+      const version = header.requestApiVersion;
+      const api = APIS[apiKey];
+      if (api === undefined || version < api.request.minVersion || version > api.request.maxVersion) {
+        throw new Error(`the controller listener does not serve API ${apiKey} v${version}`);
+      }
+      const request = api.request.read(body, version);
+      body.expectEnd(api.request.name);
+      const { clusterId, message } = fromWireRequest({ apiKey, request } as WireRequest);
+      if (clusterId !== null && clusterId !== this.options.clusterId) {
+        connection.logger.warn({ clusterId }, "Quorum request from another cluster refused");
+        const refusal = { ...(api.response.create() as object), errorCode: ErrorCode.INCONSISTENT_CLUSTER_ID };
+        return encodeResponse(apiKey, version, header.correlationId, api.response, refusal);
+      }
+      const id = this.nextInboundId++;
+      const answer = new Promise<RaftMessage | null>((resolve) => {
+        const timer = setTimeout(() => {
+          this.waiting.delete(id);
+          resolve(null);
+        }, this.options.requestTimeoutMs + this.options.fetchMaxWaitMs);
+        this.waiting.set(id, (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        });
+      });
+      this.receiver?.({ from: senderOf(message), to: this.options.nodeId, correlationId: id, message });
+      const reply = await answer;
+      if (reply === null) return null;
+      return encodeResponse(apiKey, version, header.correlationId, api.response, toWireResponse(reply).response);
+    },
+  };
+
+  close(): void {
+    this.closed = true;
+    for (const resolve of this.waiting.values()) resolve(null);
+    this.waiting.clear();
+    for (const open of this.connections.values()) void open.then((c) => c.close()).catch(() => undefined);
+    this.connections.clear();
+  }
+}
