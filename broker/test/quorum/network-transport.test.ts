@@ -14,12 +14,13 @@ import { waitFor } from "../network/helpers.ts";
 
 const VOTERS = [1, 2, 3];
 const CLUSTER_ID = "MkU3OEVBNTcwNTJENDM2Qg";
+// Short enough for a quick test, long enough that a loaded machine (shared CPU) does not make leaders churn.
 const TIMING = {
   ...DEFAULT_RAFT_TIMING,
-  electionTimeoutMs: 200,
-  fetchTimeoutMs: 400,
-  electionBackoffMaxMs: 200,
-  requestTimeoutMs: 400,
+  electionTimeoutMs: 300,
+  fetchTimeoutMs: 1000,
+  electionBackoffMaxMs: 300,
+  requestTimeoutMs: 1000,
   fetchMaxWaitMs: 100,
   retryBackoffMs: 20,
 };
@@ -99,8 +100,8 @@ describe("NetworkTransport", () => {
     );
     expect(nodes.get(leader)?.driver.propose([Buffer.from("x"), Buffer.from("y")])).not.toBeNull();
     await waitFor(() => VOTERS.every((id) => nodes.get(id)?.committed.join() === "x,y"), "x, y committed everywhere");
-    const followers = VOTERS.filter((id) => id !== leader);
-    for (const id of followers) expect(nodes.get(id)?.driver.status().leaderId).toBe(leader);
+    // Every node names the same leader (it may have changed meanwhile on a loaded machine; they must agree).
+    await waitFor(() => new Set(VOTERS.map((id) => nodes.get(id)?.driver.status().leaderId)).size === 1, "one leader");
     for (const node of nodes.values()) expect(node.driver.error).toBeNull();
   });
 });

@@ -11,12 +11,13 @@ import { waitFor } from "../network/helpers.ts";
 // the I/O shell end to end, without sockets yet.
 
 const VOTERS = [1, 2, 3];
+// Short enough for a quick test, long enough that a loaded machine (shared CPU) does not make leaders churn.
 const TIMING = {
   ...DEFAULT_RAFT_TIMING,
-  electionTimeoutMs: 150,
-  fetchTimeoutMs: 300,
-  electionBackoffMaxMs: 150,
-  requestTimeoutMs: 300,
+  electionTimeoutMs: 300,
+  fetchTimeoutMs: 1000,
+  electionBackoffMaxMs: 300,
+  requestTimeoutMs: 1000,
   fetchMaxWaitMs: 100,
   retryBackoffMs: 20,
 };
