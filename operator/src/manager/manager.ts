@@ -62,6 +62,11 @@ export interface ControllerRegistration {
   ownedLabelSelector?: string;
   /** Restricts the primary kind: only matching objects are cached and reconciled. */
   primaryLabelSelector?: string;
+  /**
+   * Further changes of a primary object that give its reconciler nothing to do (beyond status-only ones), such as the
+   * reconciler's own finalizer write at the start of a pass that then went on to finish.
+   */
+  ignoreUpdate?: (previous: KubeObject, next: KubeObject) => boolean;
   reconciler: Reconciler;
   /** @default 1 */
   workers?: number;
@@ -102,7 +107,13 @@ export class Manager {
       inf.on((obj, deleted, previous) => {
         // The reconciler's own status write comes back as an event; reconciling again for it would only repeat the
         // pass (and skip the backoff of a failing one). Owned objects are not filtered: their status is what matters.
-        if (!deleted && previous !== undefined && onlyStatusChanged(previous, obj)) return;
+        if (
+          !deleted &&
+          previous !== undefined &&
+          (onlyStatusChanged(previous, obj) || reg.ignoreUpdate?.(previous, obj) === true)
+        ) {
+          return;
+        }
         queue.add(objectKey(obj.metadata.namespace, obj.metadata.name));
       });
     }

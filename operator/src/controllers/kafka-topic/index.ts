@@ -13,7 +13,7 @@ import {
 } from "../../kube/index.ts";
 import type { AdminPool } from "../../kafka/admin-pool.ts";
 import type { ControllerRegistration, Manager } from "../../manager/manager.ts";
-import { clusterNameOf, topicNameOf } from "./plan.ts";
+import { TOPIC_FINALIZER, clusterNameOf, topicNameOf } from "./plan.ts";
 import { KafkaTopicReconciler } from "./reconciler.ts";
 
 export { KafkaTopicReconciler } from "./reconciler.ts";
@@ -70,6 +70,14 @@ export function kafkaTopicController(
       },
     ],
     ...(options.labelSelector === undefined ? {} : { primaryLabelSelector: options.labelSelector }),
+    // The pass that added the finalizer went on to create the topic and write status; its own write is no news.
+    ignoreUpdate: (previous, next) => {
+      const before = previous.metadata.finalizers ?? [];
+      const added = (next.metadata.finalizers ?? []).filter((f) => !before.includes(f));
+      if (added.length !== 1 || added[0] !== TOPIC_FINALIZER) return false;
+      const aligned = { ...previous, metadata: { ...previous.metadata, finalizers: next.metadata.finalizers ?? [] } };
+      return onlyStatusChanged(aligned, next);
+    },
     reconciler,
     ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),
     ...(options.workers === undefined ? {} : { workers: options.workers }),
