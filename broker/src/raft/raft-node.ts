@@ -16,7 +16,8 @@ import type {
 // One node of a KRaft quorum as a pure state machine (ADR 22). The driver calls start/tick/receive/flushed/propose
 // with the current time of its clock and carries out the returned actions in order, holding every `send` until the
 // durable writes before it are fsynced. No I/O, clock or randomness of its own, so a simulation replays it exactly.
-// The rules are KRaft's (KIP-595, KIP-996 pre-vote), checked against apache/kafka's raft module.
+// The rules are KRaft's: KIP-595 as apache/kafka's raft module implements it (read at 1eb7644), and KIP-996 pre-vote
+// as the KIP describes it (that commit predates it).
 
 /** Kafka's check-quorum factor: a leader resigns after 1.5 × fetch timeout without fetches from a majority. */
 const CHECK_QUORUM_FACTOR = 1.5;

@@ -167,7 +167,10 @@ export interface RaftConfig {
   };
 }
 
-/** Kafka's defaults (QuorumConfig), with a 1000-entry fetch cap and no pre-vote opt-out. */
+/**
+ * Kafka's defaults (QuorumConfig; KafkaRaftClient's 500 ms fetch wait), a 1000-entry fetch cap (Kafka caps a fetch at
+ * 8 MiB), and pre-vote on as in Kafka 4.0+.
+ */
 export const DEFAULT_RAFT_TIMING = {
   electionTimeoutMs: 1000,
   fetchTimeoutMs: 2000,
@@ -175,6 +178,6 @@ export const DEFAULT_RAFT_TIMING = {
   requestTimeoutMs: 2000,
   fetchMaxWaitMs: 500,
   maxFetchEntries: 1000,
-  retryBackoffMs: 100,
+  retryBackoffMs: 20,
   preVote: true,
 } as const;
