@@ -38,7 +38,9 @@ typecheck: setup
 unit: build
 	npx vitest run
 
-test: gen-check crds-check lint format-check typecheck k8s-tools-api k8s-tools-helm manifests-check unit
+# reference-kafka: the Kafka jars that broker/test/quorum/kafka-dump-log.test.ts reads our metadata log with (it skips
+# without them, so make test installs them rather than let that proof go silent).
+test: gen-check crds-check lint format-check typecheck k8s-tools-api k8s-tools-helm manifests-check reference-kafka unit
 
 # The fresh-machine rehearsal (e2e/fresh/rehearse.sh): a clean clone of HEAD, every user-level cache the project uses
 # pointed at new empty directories, make run then make test (and make e2e with E2E=1), with each phase's wall time.
