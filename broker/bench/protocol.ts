@@ -1,16 +1,22 @@
-// Protocol benchmark (issue 2): Produce request decode/encode throughput, CRC32C beside memcpy. Run by `make bench`.
+// Protocol benchmark (issue 2): Produce request decode/encode throughput, the produce path's record validation (issue
+// 10), CRC32C beside memcpy. Run by `make bench`.
 //   npx tsx broker/bench/protocol.ts [--quick]
 // Prints the environment and a text table, and writes the same to broker/bench/out/protocol.json. No assertions on
 // timing; the only failure is a decoder that copied record payloads.
 import { loadavg } from "node:os";
 import {
   ApiKey,
+  BATCH_HEADER_SIZE,
+  CompressionCodec,
   ProduceRequest,
+  RecordWalker,
   crc32c,
   decodeRecordBatch,
   encodeRecordBatch,
   encodeRequest,
   parseRequestHeader,
+  validateBatch,
+  validateProduceRecords,
   type RecordInput,
 } from "../src/protocol/index.ts";
 import { environment, formatTable, median, printEnvironment, round, writeJson } from "./report.ts";
@@ -36,12 +42,16 @@ interface Row {
   opsPerSample: number;
 }
 
-/** Runs `op` in timed samples of ~SAMPLE_MS after a warm-up; throughput per sample, median reported. */
-function measure(name: string, bytesPerOp: number, op: () => void): Row {
+/**
+ * Runs `op` in timed samples of ~SAMPLE_MS after a warm-up; throughput per sample, median reported. An op that returns
+ * a promise is awaited (the produce path's validation is asynchronous once it decompresses).
+ */
+async function measure(name: string, bytesPerOp: number, op: () => unknown): Promise<Row> {
   const warmEnd = performance.now() + WARMUP_MS;
   let calls = 0;
   while (performance.now() < warmEnd) {
-    op();
+    const done = op();
+    if (done instanceof Promise) await done;
     calls++;
   }
   const perCallMs = WARMUP_MS / Math.max(calls, 1);
@@ -49,7 +59,10 @@ function measure(name: string, bytesPerOp: number, op: () => void): Row {
   const rates: number[] = [];
   for (let s = 0; s < SAMPLES; s++) {
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < reps; i++) op();
+    for (let i = 0; i < reps; i++) {
+      const done = op();
+      if (done instanceof Promise) await done;
+    }
     const ns = Number(process.hrtime.bigint() - t0);
     rates.push((bytesPerOp * reps) / (ns / 1e9));
   }
@@ -115,24 +128,51 @@ console.log(
 const rows: Row[] = [];
 let sink = 0;
 rows.push(
-  measure("produce decode (header + body, records as views)", frame.length, () => {
+  await measure("produce decode (header + body, records as views)", frame.length, () => {
     sink += decodeFrame(frame).acks;
   }),
 );
 rows.push(
-  measure("produce decode + every batch (CRC, records as views)", frame.length, () => {
+  await measure("produce decode + every batch (CRC, records as views)", frame.length, () => {
     for (const t of decodeFrame(frame).topicData) {
       for (const p of t.partitionData) if (p.records) sink += decodeRecordBatch(p.records).records.length;
     }
   }),
 );
 rows.push(
-  measure("produce encode (header + body, batches given)", frame.length, () => {
+  await measure("produce validate (header, CRC, every record walked)", batchBytes, () => {
+    for (const batch of batches) {
+      const verdict = validateBatch(batch, { fromClient: true });
+      if (!verdict.ok) throw new Error(verdict.message);
+      const walker = new RecordWalker(verdict.header.recordsCount);
+      walker.push(batch.subarray(BATCH_HEADER_SIZE));
+      if (!walker.finish().ok) throw new Error("the walk refused a good batch");
+    }
+  }),
+);
+rows.push(
+  await measure("record walk only (16 × 63 records)", batchBytes, () => {
+    for (const batch of batches) {
+      const walker = new RecordWalker(RECORDS_PER_BATCH);
+      walker.push(batch.subarray(BATCH_HEADER_SIZE));
+      sink += walker.finish().ok ? 1 : 0;
+    }
+  }),
+);
+const gzipBatches = batches.map(() => encodeRecordBatch({ ...batchInput, compression: CompressionCodec.Gzip }));
+rows.push(
+  await measure("produce validate gzip (streamed inflate + walk)", batchBytes, async () => {
+    for (const verdict of await Promise.all(gzipBatches.map((b) => validateProduceRecords(b))))
+      if (!verdict.ok) throw new Error(verdict.message);
+  }),
+);
+rows.push(
+  await measure("produce encode (header + body, batches given)", frame.length, () => {
     sink += encodeRequest(header, ProduceRequest, request).length;
   }),
 );
 rows.push(
-  measure("record batch encode (16 × 63 records, CRC)", batchBytes, () => {
+  await measure("record batch encode (16 × 63 records, CRC)", batchBytes, () => {
     for (let i = 0; i < PARTITIONS; i++) sink += encodeRecordBatch(batchInput).length;
   }),
 );
@@ -140,19 +180,19 @@ rows.push(
 const MiB = 1024 * 1024;
 const crcInput = Buffer.alloc(MiB, 0x5a);
 rows.push(
-  measure("crc32c 1 MiB (in cache)", crcInput.length, () => {
+  await measure("crc32c 1 MiB (in cache)", crcInput.length, () => {
     sink ^= crc32c(crcInput);
   }),
 );
 const big = Buffer.alloc(64 * MiB, 0x5a);
 const bigTarget = Buffer.alloc(64 * MiB);
 rows.push(
-  measure("crc32c 64 MiB", big.length, () => {
+  await measure("crc32c 64 MiB", big.length, () => {
     sink ^= crc32c(big);
   }),
 );
 rows.push(
-  measure("memcpy: Buffer.copy 64 MiB", big.length, () => {
+  await measure("memcpy: Buffer.copy 64 MiB", big.length, () => {
     sink += big.copy(bigTarget);
   }),
 );
