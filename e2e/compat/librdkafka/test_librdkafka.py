@@ -429,3 +429,33 @@ def test_transactional_producer_fails_fast_with_a_clear_error(broker, topic_name
     idempotent = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True})
     idempotent.produce(topic_name, value=b"after the refusal")
     assert idempotent.flush(30) == 0
+
+
+def test_keyless_records_on_a_compacted_topic_fail_with_invalid_record(broker, topic_name):
+    # As librdkafka's own 0011_produce_batch (test_message_single_partition_record_fail) expects of Kafka: the broker
+    # refuses a batch holding keyless records for a compacted topic with INVALID_RECORD, naming the keyless records in
+    # the Produce response's record errors, and stores none of the batch.
+    create_topic(broker.bootstrap, topic_name, config={"cleanup.policy": "compact"})
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 200, "acks": "all"})
+    results: list[tuple[KafkaError | None, bytes | None]] = []  # (error, value) per delivery report
+    for i in range(10):
+        p.produce(
+            topic_name,
+            key=None if i % 2 == 0 else f"k{i}".encode(),
+            value=f"v{i}".encode(),
+            partition=0,
+            on_delivery=lambda err, msg: results.append((err, msg.value())),
+        )
+    assert p.flush(30) == 0
+    assert len(results) == 10
+    # librdkafka maps the record errors onto its messages: the keyless ones fail with the broker's INVALID_RECORD, the
+    # keyed ones with its own _INVALID_DIFFERENT_RECORD ("an invalid record in the same batch caused the failure").
+    codes = {value: err.code() if err else None for err, value in results}
+    assert codes == {
+        f"v{i}".encode(): KafkaError.INVALID_RECORD if i % 2 == 0 else KafkaError._INVALID_DIFFERENT_RECORD
+        for i in range(10)
+    }, results
+    assert watermarks(broker.bootstrap, topic_name) == (0, 0)
+    # Keyed records alone are stored.
+    reports = produce(broker.bootstrap, topic_name, [{"key": b"k", "value": b"kept", "partition": 0}])
+    assert [r.offset() for r in reports] == [0]
