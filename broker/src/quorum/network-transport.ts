@@ -1,6 +1,5 @@
 import type { Logger } from "pino";
 import { BrokerConnection } from "../admin/connection.ts";
-import type { ConnectionContext, RequestDispatcher } from "../network/types.ts";
 import {
   ApiKey,
   BeginQuorumEpochRequest,
@@ -12,8 +11,6 @@ import {
   FetchResponse,
   VoteRequest,
   VoteResponse,
-  encodeResponse,
-  parseRequestHeader,
   type MessageCodec,
 } from "../protocol/index.ts";
 import type { Envelope, NodeId, RaftMessage } from "../raft/index.ts";
@@ -21,8 +18,8 @@ import type { Transport } from "./quorum-driver.ts";
 import { fromWireRequest, fromWireResponse, toWireRequest, toWireResponse, type WireRequest } from "./wire.ts";
 
 // The quorum's messages over TCP between controllers (ADR 22). Outbound requests go through one admin-client
-// connection per peer; inbound requests arrive on the controller listener (network/ with this dispatcher), are handed
-// to the core, and are answered with the reply the core sends back. Lost connections and timeouts just drop the
+// connection per peer; inbound requests arrive on the controller listener (handlers/controller/ through QuorumPort),
+// are handed to the core, and are answered with the reply the core sends back. Lost connections and timeouts just drop the
 // message: the core retries on its own timers. Only Tributary peers are spoken to so far, at the versions below (no
 // ApiVersions negotiation yet).
 
@@ -146,41 +143,34 @@ export class NetworkTransport implements Transport {
     return opening;
   }
 
-  /** Serves Vote, BeginQuorumEpoch, EndQuorumEpoch and Fetch on the controller listener. */
-  readonly dispatcher: RequestDispatcher = {
-    dispatch: async (frame: Buffer, connection: ConnectionContext): Promise<Buffer | null> => {
-      const { header, body } = parseRequestHeader(frame);
-      const apiKey = header.requestApiKey;
-      const version = header.requestApiVersion;
-      const api = APIS[apiKey];
-      if (api === undefined || version < api.request.minVersion || version > api.request.maxVersion) {
-        throw new Error(`the controller listener does not serve API ${apiKey} v${version}`);
-      }
-      const request = api.request.read(body, version);
-      body.expectEnd(api.request.name);
-      const { clusterId, message } = fromWireRequest({ apiKey, request } as WireRequest);
-      if (clusterId !== null && clusterId !== this.options.clusterId) {
-        connection.logger.warn({ clusterId }, "Quorum request from another cluster refused");
-        const refusal = { ...(api.response.create() as object), errorCode: ErrorCode.INCONSISTENT_CLUSTER_ID };
-        return encodeResponse(apiKey, version, header.correlationId, api.response, refusal);
-      }
-      const id = this.nextInboundId++;
-      const answer = new Promise<RaftMessage | null>((resolve) => {
-        const timer = setTimeout(() => {
-          this.waiting.delete(id);
-          resolve(null);
-        }, this.options.requestTimeoutMs + this.options.fetchMaxWaitMs);
-        this.waiting.set(id, (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        });
+  /**
+   * A quorum request that arrived on the controller listener (handlers/controller/), handed to the core: resolves to
+   * the wire answer the core sends back, or null when none comes in time. A request naming another cluster id is
+   * refused with INCONSISTENT_CLUSTER_ID without reaching the core.
+   */
+  async answer(apiKey: number, request: unknown): Promise<unknown> {
+    const api = APIS[apiKey];
+    if (api === undefined) throw new Error(`API ${apiKey} is not a quorum request`);
+    const { clusterId, message } = fromWireRequest({ apiKey, request } as WireRequest);
+    if (clusterId !== null && clusterId !== this.options.clusterId) {
+      this.options.logger.warn({ clusterId }, "Quorum request from another cluster refused");
+      return { ...(api.response.create() as object), errorCode: ErrorCode.INCONSISTENT_CLUSTER_ID };
+    }
+    const id = this.nextInboundId++;
+    const answer = new Promise<RaftMessage | null>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        resolve(null);
+      }, this.options.requestTimeoutMs + this.options.fetchMaxWaitMs);
+      this.waiting.set(id, (m) => {
+        clearTimeout(timer);
+        resolve(m);
       });
-      this.receiver?.({ from: senderOf(message), to: this.options.nodeId, correlationId: id, message });
-      const reply = await answer;
-      if (reply === null) return null;
-      return encodeResponse(apiKey, version, header.correlationId, api.response, toWireResponse(reply).response);
-    },
-  };
+    });
+    this.receiver?.({ from: senderOf(message), to: this.options.nodeId, correlationId: id, message });
+    const reply = await answer;
+    return reply === null ? null : toWireResponse(reply).response;
+  }
 
   close(): void {
     this.closed = true;

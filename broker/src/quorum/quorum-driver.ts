@@ -80,6 +80,16 @@ export class QuorumDriver {
     return this.core.status();
   }
 
+  /** Wall-clock milliseconds of a time on the core's clock (DescribeQuorum reports fetch times as epoch ms). */
+  wallClockOf(coreTime: number): number {
+    return Date.now() - (this.clock() - coreTime);
+  }
+
+  /** The core's clock now. */
+  now(): number {
+    return this.clock();
+  }
+
   /** The first I/O failure, after which the driver stopped (the node must not go on with a half-written state). */
   get error(): Error | null {
     return this.failure;

@@ -1,10 +1,6 @@
-import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { homedir, tmpdir } from "node:os";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -18,18 +14,11 @@ import {
 } from "../../src/protocol/index.ts";
 import { METADATA_LOG_DIR, MetadataLog } from "../../src/quorum/metadata-log.ts";
 import type { LogEntry } from "../../src/raft/index.ts";
+import { referenceKafkaInstalled, referenceKafkaSkipReason, runKafkaClass } from "../support/reference-kafka.ts";
 
 // Apache Kafka's own kafka-dump-log (DumpLogSegments --cluster-metadata-decoder) must read the metadata log we write:
 // control batches, metadata record frames and the records themselves. Runs with the reference Kafka's jars
 // (`make reference-kafka`, e2e/reference-kafka); skips, saying so, where they are not installed.
-
-const repo = fileURLToPath(new URL("../../../", import.meta.url));
-const kafkaSh = join(repo, "e2e/reference-kafka/kafka.sh");
-const pom = await readFile(join(repo, "e2e/reference-kafka/pom.xml"), "utf8");
-const version = /<kafka\.version>(.*)<\/kafka\.version>/.exec(pom)?.[1] ?? "";
-const cache = process.env.TRIBUTARY_CACHE ?? join(homedir(), ".cache/tributary");
-const installed = existsSync(join(cache, "kafka", version, "libs"));
-const skipReason = installed ? "" : ` (skipped: Apache Kafka ${version} jars not installed; run make reference-kafka)`;
 
 const TOPIC_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
 
@@ -37,65 +26,68 @@ function framed<T>(codec: MessageCodec<T>, fields: Partial<T>): Buffer {
   return encodeMetadataRecord(codec, { ...codec.create(), ...fields }, codec.maxVersion);
 }
 
-describe.skipIf(!installed)(`Kafka's kafka-dump-log reads our metadata log${skipReason}`, () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "metadata-dump-"));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+describe.skipIf(!referenceKafkaInstalled)(
+  `Kafka's kafka-dump-log reads our metadata log${referenceKafkaSkipReason}`,
+  () => {
+    let dir: string;
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), "metadata-dump-"));
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
 
-  it("decodes the leader change and every metadata record", async () => {
-    const records = [
-      framed(FeatureLevelRecord, { name: "metadata.version", featureLevel: 21 }),
-      framed(RegisterBrokerRecord, { brokerId: 1, brokerEpoch: 2n, rack: "a", fenced: false }),
-      framed(TopicRecord, { name: "foo", topicId: TOPIC_ID }),
-      framed(PartitionRecord, {
-        partitionId: 0,
-        topicId: TOPIC_ID,
-        replicas: [1],
-        isr: [1],
-        leader: 1,
-        partitionEpoch: 0,
-      }),
-      framed(ConfigRecord, { resourceType: 2, resourceName: "foo", name: "retention.ms", value: "1000" }),
-    ];
-    const entries: LogEntry[] = [
-      { offset: 0, epoch: 1, lastInBatch: true, record: { kind: "leaderChange", leaderId: 1, voters: [1, 2, 3] } },
-      ...records.map((data, i) => ({
-        offset: 1 + i,
-        epoch: 1,
-        lastInBatch: i === records.length - 1,
-        record: { kind: "data" as const, data },
-      })),
-    ];
-    const log = await MetadataLog.open({ metadataDir: dir, logger: pino({ level: "silent" }) });
-    await log.append(entries);
-    await log.flush();
-    await log.close();
+    it("decodes the leader change and every metadata record", async () => {
+      const records = [
+        framed(FeatureLevelRecord, { name: "metadata.version", featureLevel: 21 }),
+        framed(RegisterBrokerRecord, { brokerId: 1, brokerEpoch: 2n, rack: "a", fenced: false }),
+        framed(TopicRecord, { name: "foo", topicId: TOPIC_ID }),
+        framed(PartitionRecord, {
+          partitionId: 0,
+          topicId: TOPIC_ID,
+          replicas: [1],
+          isr: [1],
+          leader: 1,
+          partitionEpoch: 0,
+        }),
+        framed(ConfigRecord, { resourceType: 2, resourceName: "foo", name: "retention.ms", value: "1000" }),
+      ];
+      const entries: LogEntry[] = [
+        { offset: 0, epoch: 1, lastInBatch: true, record: { kind: "leaderChange", leaderId: 1, voters: [1, 2, 3] } },
+        ...records.map((data, i) => ({
+          offset: 1 + i,
+          epoch: 1,
+          lastInBatch: i === records.length - 1,
+          record: { kind: "data" as const, data },
+        })),
+      ];
+      const log = await MetadataLog.open({ metadataDir: dir, logger: pino({ level: "silent" }) });
+      await log.append(entries);
+      await log.flush();
+      await log.close();
 
-    const segment = join(dir, METADATA_LOG_DIR, "00000000000000000000.log");
-    const { stdout } = await promisify(execFile)(
-      kafkaSh,
-      ["run-class", "org.apache.kafka.tools.DumpLogSegments", "--cluster-metadata-decoder", "--files", segment],
-      { timeout: 60_000 },
-    );
-    expect(stdout).toContain(
-      'LeaderChange: {"version":0,"leaderId":1,"voters":[{"voterId":1},{"voterId":2},{"voterId":3}]',
-    );
-    for (const type of [
-      "FEATURE_LEVEL_RECORD",
-      "REGISTER_BROKER_RECORD",
-      "TOPIC_RECORD",
-      "PARTITION_RECORD",
-      "CONFIG_RECORD",
-    ]) {
-      expect(stdout).toContain(`"type":"${type}"`);
-    }
-    expect(stdout).toContain('"data":{"name":"foo","topicId":"Dx4tPEtaaXiHlqW0w9Lh8A"}');
-    expect(stdout).toContain('"rack":"a"');
-    expect(stdout.match(/isvalid: true/g)).toHaveLength(2);
-    expect(stdout).not.toMatch(/error|exception/i);
-  });
-});
+      const segment = join(dir, METADATA_LOG_DIR, "00000000000000000000.log");
+      const { stdout } = await runKafkaClass("org.apache.kafka.tools.DumpLogSegments", [
+        "--cluster-metadata-decoder",
+        "--files",
+        segment,
+      ]);
+      expect(stdout).toContain(
+        'LeaderChange: {"version":0,"leaderId":1,"voters":[{"voterId":1},{"voterId":2},{"voterId":3}]',
+      );
+      for (const type of [
+        "FEATURE_LEVEL_RECORD",
+        "REGISTER_BROKER_RECORD",
+        "TOPIC_RECORD",
+        "PARTITION_RECORD",
+        "CONFIG_RECORD",
+      ]) {
+        expect(stdout).toContain(`"type":"${type}"`);
+      }
+      expect(stdout).toContain('"data":{"name":"foo","topicId":"Dx4tPEtaaXiHlqW0w9Lh8A"}');
+      expect(stdout).toContain('"rack":"a"');
+      expect(stdout.match(/isvalid: true/g)).toHaveLength(2);
+      expect(stdout).not.toMatch(/error|exception/i);
+    });
+  },
+);

@@ -3,14 +3,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { createDispatcher, type Dispatcher } from "../../src/handlers/dispatcher.ts";
+import { createControllerHandlers } from "../../src/handlers/controller/registry.ts";
 import { startNetwork, type NetworkServer } from "../../src/network/server.ts";
+import { ControllerQuorum } from "../../src/quorum/controller-quorum.ts";
 import { NetworkTransport } from "../../src/quorum/network-transport.ts";
 import { QuorumDriver } from "../../src/quorum/quorum-driver.ts";
 import { DEFAULT_RAFT_TIMING, SeededRng, type NodeId } from "../../src/raft/index.ts";
 import { waitFor } from "../network/helpers.ts";
+import { referenceKafkaInstalled, referenceKafkaSkipReason, runKafkaClass } from "../support/reference-kafka.ts";
 
-// Three controllers in one process, each with its own controller listener on a loopback port: the quorum over real
-// sockets and Kafka's wire format.
+// Three controllers in one process, each serving its controller listener (handlers/controller/) on a loopback port:
+// the quorum over real sockets and Kafka's wire format, and Kafka's own kafka-metadata-quorum reading it.
 
 const VOTERS = [1, 2, 3];
 const CLUSTER_ID = "MkU3OEVBNTcwNTJENDM2Qg";
@@ -46,58 +50,69 @@ afterEach(async () => {
   if (root !== undefined) await rm(root, { recursive: true, force: true });
 });
 
-describe("NetworkTransport", () => {
-  it("forms a quorum over the controller listeners and commits on every node", async () => {
-    root = await mkdtemp(join(tmpdir(), "quorum-net-"));
-    const transports = new Map<NodeId, NetworkTransport>();
-    const servers = new Map<NodeId, NetworkServer>();
-    for (const id of VOTERS) {
-      const transport = new NetworkTransport({
-        nodeId: id,
-        clusterId: CLUSTER_ID,
-        logger,
-        requestTimeoutMs: TIMING.requestTimeoutMs,
-        fetchMaxWaitMs: TIMING.fetchMaxWaitMs,
-      });
-      const server = await startNetwork({
-        listeners: [{ name: "CONTROLLER", host: "127.0.0.1", port: 0 }],
-        dispatcher: transport.dispatcher,
-        logger,
-        maxRequestBytes: 8 * 1024 * 1024,
-        idleTimeoutMs: 60_000,
-        requestReadTimeoutMs: 10_000,
-      });
-      transports.set(id, transport);
-      servers.set(id, server);
-    }
-    for (const transport of transports.values()) {
-      for (const [id, server] of servers) transport.setPeer(id, "127.0.0.1", server.listeners[0]?.port ?? 0);
-    }
-    for (const id of VOTERS) {
-      const transport = transports.get(id);
-      const server = servers.get(id);
-      if (!transport || !server) throw new Error("setup");
-      const driver = await QuorumDriver.start({
-        config: { nodeId: id, voters: VOTERS, ...TIMING },
-        metadataDir: join(root, `node-${id}`),
-        transport,
-        rng: new SeededRng(id * 104729),
-        logger,
-        tickMs: 10,
-      });
-      transport.attach((envelope) => driver.receive(envelope));
-      const node: Node = { driver, transport, server, committed: [] };
-      driver.onCommit((entries) => {
-        for (const e of entries)
-          if (e.record.kind === "data") node.committed.push(Buffer.from(e.record.data).toString());
-      });
-      nodes.set(id, node);
-    }
+/** Starts the three controllers; resolves with the controller-listener port of each. */
+async function startControllers(): Promise<Map<NodeId, number>> {
+  root = await mkdtemp(join(tmpdir(), "quorum-net-"));
+  const servers = new Map<NodeId, NetworkServer>();
+  const dispatchers = new Map<NodeId, Dispatcher>();
+  for (const id of VOTERS) {
+    const server = await startNetwork({
+      listeners: [{ name: "CONTROLLER", host: "127.0.0.1", port: 0 }],
+      // The handlers need the driver, which needs the peers' ports: bound first, filled in below.
+      dispatcher: {
+        dispatch: (frame, connection) => {
+          const target = dispatchers.get(id);
+          if (!target) throw new Error("controller not started yet");
+          return target.dispatch(frame, connection);
+        },
+      },
+      logger,
+      maxRequestBytes: 8 * 1024 * 1024,
+      idleTimeoutMs: 60_000,
+      requestReadTimeoutMs: 10_000,
+    });
+    servers.set(id, server);
+  }
+  const ports = new Map([...servers].map(([id, s]) => [id, s.listeners[0]?.port ?? 0]));
+  const endpoints = VOTERS.map((id) => ({ id, host: "127.0.0.1", port: ports.get(id) ?? 0 }));
+  for (const id of VOTERS) {
+    const transport = new NetworkTransport({
+      nodeId: id,
+      clusterId: CLUSTER_ID,
+      logger,
+      requestTimeoutMs: TIMING.requestTimeoutMs,
+      fetchMaxWaitMs: TIMING.fetchMaxWaitMs,
+    });
+    for (const e of endpoints) transport.setPeer(e.id, e.host, e.port);
+    const driver = await QuorumDriver.start({
+      config: { nodeId: id, voters: VOTERS, ...TIMING },
+      metadataDir: join(root, `node-${id}`),
+      transport,
+      rng: new SeededRng(id * 104729),
+      logger,
+      tickMs: 10,
+    });
+    transport.attach((envelope) => driver.receive(envelope));
+    const quorum = new ControllerQuorum(driver, transport, CLUSTER_ID, endpoints, "CONTROLLER");
+    dispatchers.set(id, createDispatcher({ handlers: createControllerHandlers(quorum), logger }));
+    const server = servers.get(id);
+    if (!server) throw new Error("setup");
+    const node: Node = { driver, transport, server, committed: [] };
+    driver.onCommit((entries) => {
+      for (const e of entries) if (e.record.kind === "data") node.committed.push(Buffer.from(e.record.data).toString());
+    });
+    nodes.set(id, node);
+  }
+  return ports;
+}
 
-    const leader = await waitFor(
-      () => [...nodes.entries()].find(([, n]) => n.driver.status().role === "leader")?.[0],
-      "a leader elected over the network",
-    );
+const leaderOf = (): NodeId | undefined =>
+  [...nodes.entries()].find(([, n]) => n.driver.status().role === "leader")?.[0];
+
+describe("the quorum over the controller listeners", () => {
+  it("elects a leader and commits on every node", async () => {
+    await startControllers();
+    const leader = await waitFor(leaderOf, "a leader elected over the network");
     expect(nodes.get(leader)?.driver.propose([Buffer.from("x"), Buffer.from("y")])).not.toBeNull();
     await waitFor(() => VOTERS.every((id) => nodes.get(id)?.committed.join() === "x,y"), "x, y committed everywhere");
     // Every node names the same leader (it may have changed meanwhile on a loaded machine; they must agree).
@@ -105,3 +120,36 @@ describe("NetworkTransport", () => {
     for (const node of nodes.values()) expect(node.driver.error).toBeNull();
   });
 });
+
+describe.skipIf(!referenceKafkaInstalled)(
+  `Kafka's kafka-metadata-quorum against our controllers${referenceKafkaSkipReason}`,
+  () => {
+    it("describe --status and --replication name the leader, the voters and their offsets", async () => {
+      const ports = await startControllers();
+      const leader = await waitFor(leaderOf, "a leader");
+      nodes.get(leader)?.driver.propose([Buffer.from("z")]);
+      await waitFor(() => VOTERS.every((id) => nodes.get(id)?.committed.join() === "z"), "z committed everywhere");
+
+      const run = (...args: string[]) =>
+        runKafkaClass("org.apache.kafka.tools.MetadataQuorumCommand", [
+          "--bootstrap-controller",
+          `127.0.0.1:${ports.get(1)}`,
+          "describe",
+          ...args,
+        ]);
+      const status = (await run("--status")).stdout;
+      const current = leaderOf();
+      expect(status).toContain(`ClusterId:              ${CLUSTER_ID}`);
+      expect(status).toMatch(new RegExp(`LeaderId:\\s+${current}\\b`));
+      expect(status).toMatch(/HighWatermark:\s+[1-9]/);
+      for (const id of VOTERS) expect(status).toMatch(new RegExp(`"id": ${id}\\b`));
+
+      const replication = (await run("--replication")).stdout;
+      expect(replication).toMatch(
+        /NodeId\s+DirectoryId\s+LogEndOffset\s+Lag\s+LastFetchTimestamp\s+LastCaughtUpTimestamp\s+Status/,
+      );
+      expect(replication).toMatch(new RegExp(`^${current}\\s+\\S+\\s+\\d+\\s+0\\s+\\d+\\s+\\d+\\s+Leader`, "m"));
+      expect(replication.match(/Follower/g)).toHaveLength(2);
+    });
+  },
+);

@@ -1,0 +1,29 @@
+import type {
+  BeginQuorumEpochRequest,
+  BeginQuorumEpochResponse,
+  DescribeQuorumResponse,
+  EndQuorumEpochRequest,
+  EndQuorumEpochResponse,
+  FetchRequest,
+  FetchResponse,
+  VoteRequest,
+  VoteResponse,
+} from "../../protocol/index.ts";
+
+/**
+ * What the controller listener's handlers need of the metadata quorum (implemented in quorum/). Quorum requests
+ * resolve to the raft core's answer, or null when none came in time (the peer then retries on its own timers).
+ */
+export interface QuorumPort {
+  vote(request: VoteRequest): Promise<VoteResponse | null>;
+  beginQuorumEpoch(request: BeginQuorumEpochRequest): Promise<BeginQuorumEpochResponse | null>;
+  endQuorumEpoch(request: EndQuorumEpochRequest): Promise<EndQuorumEpochResponse | null>;
+  fetch(request: FetchRequest): Promise<FetchResponse | null>;
+  /** The answer to DescribeQuorum: the quorum as the leader sees it, or NOT_LEADER_OR_FOLLOWER elsewhere. */
+  describeQuorum(): DescribeQuorumResponse;
+  readonly clusterId: string;
+  /** The controllers (voters) and their controller-listener addresses, for DescribeCluster. */
+  controllers(): readonly { readonly id: number; readonly host: string; readonly port: number }[];
+  /** The active controller (the quorum leader) if known. */
+  activeController(): number | null;
+}
