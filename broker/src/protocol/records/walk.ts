@@ -287,7 +287,8 @@ function undecodable(codec: CompressionCodec, error: unknown): RecordsVerdict {
 
 /**
  * Walks every record of one batch whose header was already validated (validateBatch). gzip is inflated as a stream;
- * the other codecs' output is bounded from their own framing before it is allocated (see decompress), then walked.
+ * the other codecs' output is bounded from their own framing before it is allocated (see decompress), then walked,
+ * two such batches at a time across the process.
  */
 export async function walkBatchRecords(
   batch: Buffer,
@@ -302,12 +303,49 @@ export async function walkBatchRecords(
     return walker.finish();
   }
   if (codec === CompressionCodec.Gzip) return walkGzip(payload, walker, options.maxDecompressedBytes);
-  let section: Buffer;
+  await wholeDecompressions.acquire();
   try {
-    section = await decompressAsync(codec, payload, options.maxDecompressedBytes);
-  } catch (error) {
-    return undecodable(codec, error);
+    let section: Buffer;
+    try {
+      section = await decompressAsync(codec, payload, options.maxDecompressedBytes);
+    } catch (error) {
+      return undecodable(codec, error);
+    }
+    walker.push(section);
+    return walker.finish();
+  } finally {
+    wholeDecompressions.release();
   }
-  walker.push(section);
-  return walker.finish();
 }
+
+/** A counting semaphore: at most `size` holders at once, the others wait in arrival order. */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+/**
+ * Codecs other than gzip are inflated whole, up to the limit, before the walk. A request can carry many partitions,
+ * each with a small batch that inflates to the limit (a zstd frame of RLE blocks does so from a few KiB), so without a
+ * bound across batches one request could hold partitions × limit bytes at once. Two at a time keeps that to twice the
+ * limit across the broker, and still uses both cores.
+ */
+const wholeDecompressions = new Slots(2);

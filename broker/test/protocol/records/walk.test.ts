@@ -308,6 +308,24 @@ describe("walkBatchRecords on compressed batches", () => {
     }
   });
 
+  it("answers every one of many concurrent batches inflated whole, good or bad (the slots are always released)", async () => {
+    const good = (codec: CompressionCodec) =>
+      encodeRecordBatch({ records: [{ value: Buffer.from("x") }], compression: codec });
+    const zeros = (codec: CompressionCodec) =>
+      batchAround(Buffer.alloc(0), 3, { codec, payload: compress(codec, Buffer.alloc(1 << 20)) });
+    const garbage = (codec: CompressionCodec) =>
+      batchAround(Buffer.alloc(0), 3, { codec, payload: Buffer.from("nonsense") });
+    const cases = [CompressionCodec.Snappy, CompressionCodec.Lz4, CompressionCodec.Zstd].flatMap((codec) =>
+      Array.from({ length: 4 }, () => [
+        { batch: good(codec), ok: true },
+        { batch: zeros(codec), ok: false },
+        { batch: garbage(codec), ok: false },
+      ]).flat(),
+    );
+    const verdicts = await Promise.all(cases.map((c) => walk(c.batch)));
+    expect(verdicts.map((v) => v.ok)).toEqual(cases.map((c) => c.ok));
+  });
+
   it("walks the records inside compressed batches: lies are refused whatever the codec", async () => {
     for (const codec of CODECS) {
       const verdict = await walk(batchAround(records(3), 2, { codec }));
