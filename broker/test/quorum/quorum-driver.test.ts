@@ -6,6 +6,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { QuorumDriver, type Transport } from "../../src/quorum/quorum-driver.ts";
 import { DEFAULT_RAFT_TIMING, SeededRng, type Envelope, type NodeId } from "../../src/raft/index.ts";
 import { waitFor } from "../network/helpers.ts";
+import { MetadataLoader } from "../../src/metadata/metadata-loader.ts";
+import { EMPTY_IMAGE, topicByName, type MetadataImage } from "../../src/metadata/image/index.ts";
+import { PartitionRecord, TopicRecord, encodeMetadataRecord } from "../../src/protocol/index.ts";
 
 // Three drivers in one process over real files (quorum-state, __cluster_metadata-0) and an in-process transport:
 // the I/O shell end to end, without sockets yet.
@@ -103,5 +106,39 @@ describe("QuorumDriver", () => {
     expect(state.leaderId).toBe(second);
     expect(state.leaderEpoch).toBe(c.drivers.get(second)?.status().epoch);
     for (const driver of c.drivers.values()) expect(driver.error).toBeNull();
+  });
+
+  it("every node builds the same metadata image from the committed records", async () => {
+    root = await mkdtemp(join(tmpdir(), "quorum-image-"));
+    const c = new Cluster();
+    cluster = c;
+    const images = new Map<NodeId, MetadataImage>();
+    for (const id of VOTERS) {
+      await c.start(id, root);
+      const loader = new MetadataLoader((image) => images.set(id, image));
+      c.drivers.get(id)?.onCommit(loader.onCommit);
+    }
+    const leader = await waitFor(() => c.leader(), "a leader");
+    const topicId = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+    // One command, one batch: the topic and its partition become visible together.
+    const offsets = c.drivers
+      .get(leader)
+      ?.propose([
+        encodeMetadataRecord(TopicRecord, { name: "foo", topicId }, 0),
+        encodeMetadataRecord(
+          PartitionRecord,
+          { ...PartitionRecord.create(), topicId, partitionId: 0, replicas: [1, 2, 3], isr: [1, 2, 3], leader: 2 },
+          0,
+        ),
+      ]);
+    expect(offsets).toHaveLength(2);
+    await waitFor(
+      () => VOTERS.every((id) => topicByName(images.get(id) ?? EMPTY_IMAGE, "foo") !== undefined),
+      "foo in every node's image",
+    );
+    for (const id of VOTERS) {
+      const foo = topicByName(images.get(id) ?? EMPTY_IMAGE, "foo");
+      expect(foo?.partitions.get(0)).toMatchObject({ leader: 2, replicas: [1, 2, 3] });
+    }
   });
 });
