@@ -5,8 +5,9 @@ import { DecompressedSizeError, RecordErrorCode } from "./errors.ts";
 
 // Checks every record of a v2 batch before it is stored, as Kafka's LogValidator does: a batch whose CRC is right can
 // still hold records that no consumer can read. The records are walked as a byte stream — varints are decoded in
-// place, keys, values and headers are skipped by their lengths — so nothing is allocated per record, and a compressed
-// section can be checked while it is being inflated, chunk by chunk, without ever being held whole.
+// place, keys, values and headers are skipped by their lengths — so nothing is allocated per record, and a gzip
+// section is checked while it is being inflated, chunk by chunk, without ever being held whole. (The snappy, lz4 and
+// zstd bindings only inflate whole blocks or frames; see walkBatchRecords.)
 
 /** A record refused by a per-record rule; Produce v8+ answers these in RecordErrors. */
 export interface RecordError {
