@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs Apache Kafka (server + kafka-tools) from Maven Central jars into ~/.cache/tributary/kafka/<version>/libs.
 # Idempotent: when the stamp matches pom.xml, it does nothing. Prints the libs directory on stdout.
+#   install.sh --check   installs nothing: prints the libs directory if installed, else says so and exits 1
+#                        (for tests, which must fail clearly rather than download 125 MB mid-run)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -8,6 +10,10 @@ want="$(sha256sum "$REFERENCE_KAFKA_DIR/pom.xml" | cut -d' ' -f1)"
 if [[ -f "$KAFKA_STAMP" && "$(cat "$KAFKA_STAMP")" == "$want" && -d "$KAFKA_LIBS" ]]; then
   echo "$KAFKA_LIBS"
   exit 0
+fi
+if [[ "${1:-}" == --check ]]; then
+  echo "reference-kafka: Apache Kafka $KAFKA_VERSION is not installed in $KAFKA_LIBS: run make reference-kafka" >&2
+  exit 1
 fi
 
 command -v mvn >/dev/null || { echo "reference-kafka: mvn (Apache Maven) is required" >&2; exit 1; }

@@ -131,6 +131,31 @@ export async function startReferenceKafka(options: ReferenceKafkaOptions): Promi
   };
 }
 
+/**
+ * The libs directory of the installed reference Kafka. Installs nothing: when the jars are missing it throws an error
+ * that says to run `make reference-kafka`, so a test that needs Kafka's tools fails clearly instead of downloading.
+ */
+export async function requireReferenceKafka(timeoutMs = 30_000): Promise<string> {
+  try {
+    const { stdout } = await run("install.sh", ["--check"], timeoutMs);
+    return stdout.trim();
+  } catch (err) {
+    const cause = err instanceof Error ? err.message : String(err);
+    const said = /reference-kafka: .*make reference-kafka/.exec(cause)?.[0];
+    throw new Error(said ?? `reference-kafka: cannot check the installed jars (run make reference-kafka): ${cause}`, {
+      cause: err,
+    });
+  }
+}
+
+/** Main classes of Kafka 4.3.1's command-line tools, as bin/kafka-*.sh run them. */
+export const KAFKA_TOOLS = {
+  /** kafka-topics.sh */
+  topics: "org.apache.kafka.tools.TopicCommand",
+  /** kafka-configs.sh (still Scala, in the kafka_2.13 jar) */
+  configs: "kafka.admin.ConfigCommand",
+} as const;
+
 /** Runs a Kafka main class from the reference jars, for example org.apache.kafka.tools.ProducerPerformance. */
 export function runKafkaClass(mainClass: string, args: readonly string[], timeoutMs: number): Promise<CommandResult> {
   return run("kafka.sh", ["run-class", mainClass, ...args], timeoutMs);
