@@ -12,6 +12,7 @@ import { PartitionManager } from "./partitions/partition-manager.ts";
 import { ProducerIdAllocator } from "./partitions/producer-ids.ts";
 import { API_CODECS } from "./protocol/index.ts";
 import { apiRequestMetrics, type BrokerMetrics } from "./runtime/metrics.ts";
+import { formatDirs, unformattedDirs } from "./storage/format.ts";
 
 export const OFFSETS_TOPIC = "__consumer_offsets";
 
@@ -36,6 +37,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const metadataDir = config.logDirs[0];
   if (metadataDir === undefined) throw new Error("log.dirs is empty");
   const topics = await TopicRegistry.open({ dir: metadataDir, clusterId: config.clusterId, logger });
+  // A single-voter node formats itself on first start (main.ts refused multi-voter nodes with unformatted dirs), with
+  // the cluster id the registry kept or made, so a data dir from before meta.properties existed keeps its id.
+  await formatDirs(await unformattedDirs(config.logDirs), topics.clusterId, config.nodeId);
   // The admin computes per-topic storage settings; the log manager needs them for partitions it finds at start.
   const adminRef: { current?: TopicAdmin } = {};
   const logs = await LogManager.open({

@@ -7,17 +7,11 @@ import { ExitCode, StartupError } from "./runtime/exit-codes.ts";
 import { Lifecycle } from "./runtime/lifecycle.ts";
 import { createLogger } from "./runtime/logger.ts";
 import { createMetrics, startMetricsServer } from "./runtime/metrics.ts";
+import { processIo, type ProcessIo } from "./runtime/process-io.ts";
 import { startBroker, type Broker } from "./broker.ts";
+import { requireFormattedStorage } from "./storage/format.ts";
 
-export interface MainIo {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-}
-
-const defaultIo: MainIo = {
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
-};
+export type MainIo = ProcessIo;
 
 /**
  * Composition root: arguments → config → logger → metrics → broker services → listeners. Resolves with the process exit code once the
@@ -26,7 +20,7 @@ const defaultIo: MainIo = {
 export async function main(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
-  io: MainIo = defaultIo,
+  io: MainIo = processIo,
 ): Promise<number> {
   const args = parseCliArgs(argv);
   if (args.kind === "help") {
@@ -55,6 +49,7 @@ export async function main(
   const lifecycle = new Lifecycle({ logger });
   let broker: Broker | undefined;
   try {
+    await requireFormattedStorage(config);
     if (config.metricsPort >= 0) {
       await lifecycle.start(
         "metrics",

@@ -3,6 +3,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { writeFileAtomic } from "../log/checkpoint.ts";
+import { randomKafkaUuid } from "../storage/kafka-uuid.ts";
 
 // The single node's cluster metadata: topics, their ids, partition counts and config overrides, plus dynamic broker
 // configs. It is small and changes rarely, so it lives in one JSON file replaced atomically (write, fsync, rename,
@@ -70,7 +71,8 @@ export class TopicRegistry {
         `cluster id mismatch: ${path} belongs to cluster ${data.clusterId}, but the configuration says ${options.clusterId}`,
       );
     }
-    const clusterId = data?.clusterId ?? options.clusterId ?? randomUUID();
+    // A file written before cluster ids took Kafka's form keeps its 36-character id (ADR 0022).
+    const clusterId = data?.clusterId ?? options.clusterId ?? randomKafkaUuid();
     const registry = new TopicRegistry(path, clusterId, options.logger);
     for (const topic of data?.topics ?? []) registry.index(topic);
     registry.brokerConfigs = data?.brokerConfigs ?? {};

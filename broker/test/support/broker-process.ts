@@ -67,10 +67,12 @@ export interface BrokerProcessOptions {
   /** Extra server.properties keys, as key=value overrides. */
   overrides?: Record<string, string>;
   dataDir?: string;
+  /** The client port, when the overrides set listeners themselves; a free one otherwise. */
+  port?: number;
 }
 
 export async function startBrokerProcess(options: BrokerProcessOptions = {}): Promise<BrokerProcess> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "tributary-test-"));
   const overrides: Record<string, string> = {
     "node.id": "1",

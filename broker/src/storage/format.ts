@@ -1,0 +1,35 @@
+import { join } from "node:path";
+import type { BrokerConfig } from "../config/broker-config.ts";
+import { ExitCode, StartupError } from "../runtime/exit-codes.ts";
+import { randomDirectoryId } from "./kafka-uuid.ts";
+import { META_PROPERTIES, readMetaProperties, writeMetaProperties } from "./meta-properties.ts";
+
+/** The log dirs that have no meta.properties yet. */
+export async function unformattedDirs(dirs: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const dir of dirs) if ((await readMetaProperties(dir)) === null) out.push(dir);
+  return out;
+}
+
+/** Writes meta.properties, each with its own directory id, into every given directory. */
+export async function formatDirs(dirs: readonly string[], clusterId: string, nodeId: number): Promise<void> {
+  for (const dir of dirs) await writeMetaProperties(dir, { clusterId, nodeId, directoryId: randomDirectoryId() });
+}
+
+/**
+ * Refuses to start a node of a multi-voter quorum on an unformatted log dir: formatting it here would invent a
+ * cluster id of its own, and an empty voter could help elect a leader that lacks committed data (ADR 0022).
+ * A single-voter node formats itself once its cluster id is known (see startBroker).
+ */
+export async function requireFormattedStorage(config: BrokerConfig): Promise<void> {
+  if (config.controllerQuorumVoters.length <= 1) return;
+  const missing = await unformattedDirs(config.logDirs);
+  if (missing.length === 0) return;
+  throw new StartupError(
+    `storage is not formatted: ${missing.map((d) => join(d, META_PROPERTIES)).join(", ")} not found; ` +
+      `controller.quorum.voters names ${config.controllerQuorumVoters.length} voters, so storage must be formatted ` +
+      "before the first start; run `tributary-storage format --cluster-id <id> --config <server.properties>` " +
+      "with the same cluster id on every node (`tributary-storage random-uuid` makes one)",
+    ExitCode.Config,
+  );
+}

@@ -1,0 +1,159 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { parseMetaProperties } from "../../src/storage/meta-properties.ts";
+import { freePort, startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
+
+// The real executables: tributary-storage formats, tributary-broker starts (or refuses) on what it wrote.
+
+const binDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin");
+const cleanEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !k.startsWith("TRIBUTARY_") && !k.startsWith("KAFKA_")),
+);
+
+function run(tool: "tributary-storage" | "tributary-broker", args: string[]) {
+  const r = spawnSync(process.execPath, [join(binDir, tool), ...args], {
+    encoding: "utf8",
+    env: cleanEnv,
+    timeout: 30_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A node of a two-voter quorum: its own data dir with two log dirs, and every key as an override. */
+async function twoVoterNode(): Promise<{ dir: string; config: string; overrides: Record<string, string> }> {
+  const dir = mkdtempSync(join(tmpdir(), "tributary-format-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, "server.properties");
+  writeFileSync(config, "");
+  const [port, controller, other] = [await freePort(), await freePort(), await freePort()];
+  const overrides = {
+    "node.id": "1",
+    "process.roles": "broker,controller",
+    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
+    "advertised.listeners": `PLAINTEXT://127.0.0.1:${port}`,
+    "controller.listener.names": "CONTROLLER",
+    "controller.quorum.voters": `1@127.0.0.1:${controller},2@127.0.0.1:${other}`,
+    "log.dirs": `${join(dir, "logs-a")},${join(dir, "logs-b")}`,
+    "metrics.port": "-1",
+  };
+  return { dir, config, overrides };
+}
+
+const asArgs = (o: Record<string, string>) => Object.entries(o).flatMap(([k, v]) => ["--override", `${k}=${v}`]);
+
+describe("tributary-storage", () => {
+  it("random-uuid prints a 22-character Kafka id, different each time", () => {
+    const a = run("tributary-storage", ["random-uuid"]);
+    const b = run("tributary-storage", ["random-uuid"]);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}\n$/);
+    expect(a.stdout).not.toBe(b.stdout);
+  });
+
+  it("refuses an invalid cluster id with exit 2 and writes nothing", async () => {
+    const node = await twoVoterNode();
+    const r = run("tributary-storage", [
+      "format",
+      "--cluster-id",
+      "3f0a9c2e-5b1d-4e7f-8a6b-2c9d0e1f3a4b",
+      "--config",
+      node.config,
+      ...asArgs(node.overrides),
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("is not a valid cluster id: it is 36 characters long, not 22");
+    expect(() => readFileSync(join(node.dir, "logs-a", "meta.properties"))).toThrow();
+  });
+
+  it("formats every log dir, refuses to format again unless --ignore-formatted, and the node starts with that id", async () => {
+    const node = await twoVoterNode();
+    const id = run("tributary-storage", ["random-uuid"]).stdout.trim();
+    const args = ["format", "-t", id, "-c", node.config, ...asArgs(node.overrides)];
+    const first = run("tributary-storage", args);
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    const metas = ["logs-a", "logs-b"].map((d) => {
+      const path = join(node.dir, d, "meta.properties");
+      return parseMetaProperties(readFileSync(path, "utf8"), path);
+    });
+    expect(metas.map((m) => [m.clusterId, m.nodeId])).toEqual([
+      [id, 1],
+      [id, 1],
+    ]);
+    expect(metas[0]?.directoryId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(metas[0]?.directoryId).not.toBe(metas[1]?.directoryId);
+
+    const again = run("tributary-storage", args);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("already formatted");
+    expect(run("tributary-storage", [...args, "--ignore-formatted"]).code).toBe(0);
+
+    const port = Number(/PLAINTEXT:\/\/127\.0\.0\.1:(\d+)/.exec(node.overrides.listeners ?? "")?.[1]);
+    const broker: BrokerProcess = await startBrokerProcess({ dataDir: node.dir, overrides: node.overrides, port });
+    cleanups.push(() => broker.stop("SIGKILL").then(() => undefined));
+    expect(broker.output()).toContain(`"clusterId":"${id}"`);
+  });
+});
+
+describe("tributary-broker start-up storage checks", () => {
+  it("refuses an unformatted log dir when the quorum has more than one voter (exit 2, names the format command)", async () => {
+    const node = await twoVoterNode();
+    const r = run("tributary-broker", ["--config", node.config, ...asArgs(node.overrides)]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("storage is not formatted");
+    expect(r.stderr).toContain("tributary-storage format");
+    expect(() => readFileSync(join(node.dir, "logs-a", "meta.properties"))).toThrow();
+  });
+
+  it("refuses log dirs of different clusters (exit 2)", async () => {
+    const node = await twoVoterNode();
+    const [a, b] = ["logs-a", "logs-b"].map(() => run("tributary-storage", ["random-uuid"]).stdout.trim());
+    const logA = join(node.dir, "logs-a");
+    const logB = join(node.dir, "logs-b");
+    const one = { ...node.overrides, "log.dirs": logA };
+    const two = { ...node.overrides, "log.dirs": logB };
+    expect(run("tributary-storage", ["format", "-t", a ?? "", "-c", node.config, ...asArgs(one)]).code).toBe(0);
+    expect(run("tributary-storage", ["format", "-t", b ?? "", "-c", node.config, ...asArgs(two)]).code).toBe(0);
+    const r = run("tributary-broker", ["--config", node.config, ...asArgs(node.overrides)]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("cluster.id");
+    expect(r.stderr).toContain("the same cluster.id as other log dirs");
+  });
+
+  it("a single combined node formats itself on first start with a 22-character id and keeps it", async () => {
+    const broker = await startBrokerProcess();
+    cleanups.push(() => broker.destroy());
+    const path = join(broker.dataDir, "logs", "meta.properties");
+    const meta = parseMetaProperties(readFileSync(path, "utf8"), path);
+    expect(meta.clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(meta.nodeId).toBe(1);
+    expect(await broker.stop()).toBe(0);
+    await broker.restart();
+    expect(parseMetaProperties(readFileSync(path, "utf8"), path)).toEqual(meta);
+  });
+
+  it("a data dir from before formatting keeps its 36-character cluster id", async () => {
+    const broker = await startBrokerProcess();
+    cleanups.push(() => broker.destroy());
+    expect(await broker.stop()).toBe(0);
+    // Make the dir look like one written by an older Tributary: no meta.properties, a 36-character id.
+    const logs = join(broker.dataDir, "logs");
+    const registry = join(logs, "__tributary_metadata.json");
+    const old = "3f0a9c2e-5b1d-4e7f-8a6b-2c9d0e1f3a4b";
+    const data = JSON.parse(readFileSync(registry, "utf8")) as { clusterId: string };
+    writeFileSync(registry, JSON.stringify({ ...data, clusterId: old }));
+    rmSync(join(logs, "meta.properties"));
+    await broker.restart();
+    const path = join(logs, "meta.properties");
+    expect(parseMetaProperties(readFileSync(path, "utf8"), path).clusterId).toBe(old);
+  });
+});
