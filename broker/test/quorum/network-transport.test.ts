@@ -9,7 +9,8 @@ import { startNetwork, type NetworkServer } from "../../src/network/server.ts";
 import { ControllerQuorum } from "../../src/quorum/controller-quorum.ts";
 import { NetworkTransport } from "../../src/quorum/network-transport.ts";
 import { QuorumDriver } from "../../src/quorum/quorum-driver.ts";
-import { DEFAULT_RAFT_TIMING, SeededRng, type NodeId } from "../../src/raft/index.ts";
+import { SeededRng, type NodeId } from "../../src/raft/index.ts";
+import { REAL_CLOCK_TEST_TIMING } from "./real-clock-timing.ts";
 import { waitFor } from "../network/helpers.ts";
 import { referenceKafkaInstalled, referenceKafkaSkipReason, runKafkaClass } from "../support/reference-kafka.ts";
 
@@ -18,16 +19,7 @@ import { referenceKafkaInstalled, referenceKafkaSkipReason, runKafkaClass } from
 
 const VOTERS = [1, 2, 3];
 const CLUSTER_ID = "MkU3OEVBNTcwNTJENDM2Qg";
-// Short enough for a quick test, long enough that a loaded machine (shared CPU) does not make leaders churn.
-const TIMING = {
-  ...DEFAULT_RAFT_TIMING,
-  electionTimeoutMs: 300,
-  fetchTimeoutMs: 1000,
-  electionBackoffMaxMs: 300,
-  requestTimeoutMs: 1000,
-  fetchMaxWaitMs: 100,
-  retryBackoffMs: 20,
-};
+const TIMING = REAL_CLOCK_TEST_TIMING;
 const logger = pino({ level: "silent" });
 
 interface Node {

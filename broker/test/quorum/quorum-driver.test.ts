@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { QuorumDriver, type Transport } from "../../src/quorum/quorum-driver.ts";
-import { DEFAULT_RAFT_TIMING, SeededRng, type Envelope, type NodeId } from "../../src/raft/index.ts";
+import { SeededRng, type Envelope, type NodeId } from "../../src/raft/index.ts";
+import { REAL_CLOCK_TEST_TIMING } from "./real-clock-timing.ts";
 import { waitFor } from "../network/helpers.ts";
 import { MetadataLoader } from "../../src/metadata/metadata-loader.ts";
 import { EMPTY_IMAGE, topicByName, type MetadataImage } from "../../src/metadata/image/index.ts";
@@ -14,16 +15,7 @@ import { PartitionRecord, TopicRecord, encodeMetadataRecord } from "../../src/pr
 // the I/O shell end to end, without sockets yet.
 
 const VOTERS = [1, 2, 3];
-// Short enough for a quick test, long enough that a loaded machine (shared CPU) does not make leaders churn.
-const TIMING = {
-  ...DEFAULT_RAFT_TIMING,
-  electionTimeoutMs: 300,
-  fetchTimeoutMs: 1000,
-  electionBackoffMaxMs: 300,
-  requestTimeoutMs: 1000,
-  fetchMaxWaitMs: 100,
-  retryBackoffMs: 20,
-};
+const TIMING = REAL_CLOCK_TEST_TIMING;
 
 class Cluster implements Transport {
   readonly drivers = new Map<NodeId, QuorumDriver>();
