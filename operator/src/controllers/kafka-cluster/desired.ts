@@ -382,6 +382,17 @@ function withOwner(obj: KubeObject, owner: OwnerReference, cluster: string): Kub
   };
 }
 
+/** Paths inside the broker image (e2e/image/build.sh): the init container runs the storage tool, not the broker. */
+const NODE_PATH = "/usr/local/bin/node";
+const STORAGE_TOOL_PATH = "/app/broker/bin/tributary-storage";
+const POD_NAME_ENV = { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } };
+const CONTAINER_SECURITY = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ["ALL"] },
+};
+
 function statefulSet(input: ClusterInput, pool: Pool, image: string, hash: string): KubeObject {
   const { name: cluster, spec } = input;
   const podTemplate = spec.template?.pod;
@@ -466,6 +477,31 @@ function statefulSet(input: ClusterInput, pool: Pool, image: string, hash: strin
           ...(podTemplate?.tolerations === undefined ? {} : { tolerations: podTemplate.tolerations }),
           ...(podTemplate?.priorityClassName === undefined ? {} : { priorityClassName: podTemplate.priorityClassName }),
           ...(spread.length === 0 ? {} : { topologySpreadConstraints: spread }),
+          // A node of a multi-voter quorum refuses unformatted storage, as Kafka's does: format it first, with the
+          // cluster id the configuration carries; a formatted volume (a restart) is left as it is.
+          initContainers: [
+            {
+              name: "format-storage",
+              image,
+              ...(input.defaults?.pullPolicy === undefined ? {} : { imagePullPolicy: input.defaults.pullPolicy }),
+              // The image's entrypoint runs the broker; the storage tool sits beside it (e2e/image/build.sh).
+              command: [NODE_PATH, STORAGE_TOOL_PATH],
+              args: [
+                "format",
+                // One argument: an id derived from the uid may start with "-", which would read as an option.
+                `--cluster-id=${clusterIdOf(input.uid)}`,
+                "--config",
+                `${CONFIG_DIR}/$(POD_NAME).properties`,
+                "--ignore-formatted",
+              ],
+              env: [POD_NAME_ENV],
+              securityContext: CONTAINER_SECURITY,
+              volumeMounts: [
+                { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+                { name: "data", mountPath: DATA_DIR },
+              ],
+            },
+          ],
           containers: [
             {
               name: "kafka",
@@ -473,15 +509,10 @@ function statefulSet(input: ClusterInput, pool: Pool, image: string, hash: strin
               ...(input.defaults?.pullPolicy === undefined ? {} : { imagePullPolicy: input.defaults.pullPolicy }),
               // $(POD_NAME) is expanded by the kubelet: each pod reads its own file from the shared ConfigMap.
               args: ["--config", `${CONFIG_DIR}/$(POD_NAME).properties`],
-              env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+              env: [POD_NAME_ENV],
               ports,
               ...(resources === undefined ? {} : { resources }),
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                runAsNonRoot: true,
-                capabilities: { drop: ["ALL"] },
-              },
+              securityContext: CONTAINER_SECURITY,
               startupProbe: { tcpSocket: { port: probePort }, periodSeconds: 2, failureThreshold: 150 },
               readinessProbe: { tcpSocket: { port: probePort }, periodSeconds: 5, failureThreshold: 3 },
               livenessProbe: { tcpSocket: { port: probePort }, periodSeconds: 10, failureThreshold: 6 },

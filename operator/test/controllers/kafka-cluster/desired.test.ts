@@ -136,6 +136,24 @@ describe("desired state of a KafkaCluster", () => {
     expect(s.spec.template.metadata.labels).toMatchObject(s.spec.selector.matchLabels);
   });
 
+  it("formats each pod's storage in an init container, with the cluster id its server.properties carries", () => {
+    const pod = sts(three, "prod-broker").spec.template.spec as Sts["spec"]["template"]["spec"] & {
+      initContainers?: { name: string; command: string[]; args: string[]; volumeMounts: { name: string }[] }[];
+    };
+    const init = pod.initContainers?.[0];
+    const clusterId = configFor(three, "prod-broker-0").get("cluster.id");
+    expect(clusterId).toBe(clusterIdOf(UID));
+    expect(init?.command).toEqual(["/usr/local/bin/node", "/app/broker/bin/tributary-storage"]);
+    expect(init?.args).toEqual([
+      "format",
+      `--cluster-id=${clusterId}`,
+      "--config",
+      "/etc/tributary/$(POD_NAME).properties",
+      "--ignore-formatted",
+    ]);
+    expect(init?.volumeMounts.map((m) => m.name).sort()).toEqual(["config", "data"]);
+  });
+
   it("writes one server.properties per broker with its node id and advertised per-pod DNS name", () => {
     for (const i of [0, 1, 2]) {
       const cfg = configFor(three, `prod-broker-${i}`);
