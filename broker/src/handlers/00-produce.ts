@@ -4,6 +4,7 @@
 // it is validated as Kafka's LogValidator does (size, CRC, offsets, sequence rules, then every record, decompressed if
 // need be; keys on compacted topics), deduplicated for idempotent producers and appended as is. Records refused by a
 // per-record rule are listed in RecordErrors (v8+). Internal topics are written by the broker only, as in Kafka.
+// A partition whose log closes mid-request (topic deleted, broker shutting down) is answered per partition too.
 // acks=0 gets no response, and on any error the connection is closed so the producer refreshes its metadata.
 // acks=-1 on a single node is satisfied by the leader alone unless min.insync.replicas asks for more replicas.
 // Transactions are not supported: a transactional produce is rejected per partition with a message (v8+).

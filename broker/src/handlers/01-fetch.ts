@@ -9,7 +9,7 @@
 // fetch.max.bytes, whatever max_bytes asks for, also as Kafka does; so no request can ask for more than one copy of
 // a partition's data, nor more than that limit in total.
 // Records are returned as views of pooled read buffers, released once the response is encoded.
-import type { PartitionLog, ReadResult } from "../log/index.ts";
+import { LogClosedError, type PartitionLog, type ReadResult } from "../log/index.ts";
 import {
   ApiKey,
   ErrorCode,
@@ -108,7 +108,9 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
       context.onResponseEncoded(releaseAll);
       for (;;) {
         releaseAll();
-        const { bytes, failed } = await readSlots(slots, responseLimit, reads);
+        const { bytes, failed } = await readSlots(slots, responseLimit, reads, (topic, partition) =>
+          services.partitions.closedLogError(topic, partition),
+        );
         const remaining = deadline - Date.now();
         if (failed || bytes >= request.minBytes || remaining <= 0 || context.signal.aborted || slots.length === 0)
           break;
@@ -124,11 +126,15 @@ function sameTopic(a: FetchRequestFetchTopic, b: FetchRequestFetchTopic, byId: b
   return byId ? a.topicId === b.topicId : a.topic === b.topic;
 }
 
-/** Reads every slot once within the response budget; returns the bytes read and whether a partition errored. */
+/**
+ * Reads every slot once within the response budget; returns the bytes read and whether a partition errored. A log
+ * that closes under the read (its topic deleted, or the broker shutting down) is answered with `closedError`'s code.
+ */
 async function readSlots(
   slots: Slot[],
   responseLimit: number,
   reads: ReadResult[],
+  closedError: (topic: string, partition: number) => { errorCode: number },
 ): Promise<{ bytes: number; failed: boolean }> {
   let budget = responseLimit;
   let bytes = 0;
@@ -137,6 +143,11 @@ async function readSlots(
     const log = slot.log;
     if (!log) continue;
     const { request: p, response } = slot;
+    if (log.isClosed) {
+      Object.assign(response, emptyPartition(p.partition, closedError(slot.topic, p.partition).errorCode));
+      failed = true;
+      continue;
+    }
     response.highWatermark = log.highWatermark;
     response.lastStableOffset = log.highWatermark;
     response.logStartOffset = log.logStartOffset;
@@ -149,7 +160,15 @@ async function readSlots(
     }
     if (p.fetchOffset === log.highWatermark || budget <= 0) continue;
     const limit = Math.min(p.partitionMaxBytes, budget);
-    const read = await log.read(p.fetchOffset, limit, { maxOffset: log.highWatermark, minOneBatch: bytes === 0 });
+    let read: ReadResult;
+    try {
+      read = await log.read(p.fetchOffset, limit, { maxOffset: log.highWatermark, minOneBatch: bytes === 0 });
+    } catch (err) {
+      if (!(err instanceof LogClosedError)) throw err;
+      Object.assign(response, emptyPartition(p.partition, closedError(slot.topic, p.partition).errorCode));
+      failed = true;
+      continue;
+    }
     reads.push(read);
     response.records = read.records;
     response.highWatermark = read.highWatermark;

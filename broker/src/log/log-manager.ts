@@ -107,6 +107,11 @@ export class LogManager {
     return manager;
   }
 
+  /** close() has begun: logs closing now close for a shutdown, not for a deletion. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   get defaultConfig(): Readonly<LogConfig> {
     return this.baseConfig;
   }

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import {
+  LogClosedError,
   partitionDirName as partitionKey,
   StorageError,
   type LogConfig,
@@ -75,8 +76,11 @@ export class PartitionManager {
   }
 
   async deletePartition(topic: string, partition: number): Promise<void> {
-    this.state.delete(partitionKey(topic, partition));
+    const key = partitionKey(topic, partition);
+    this.state.delete(key);
     await this.logs.deletePartition(topic, partition);
+    // Long-polls on the partition answer now that it is gone, rather than at their max wait.
+    this.notify(key);
   }
 
   log(topic: string, partition: number): PartitionLog | undefined {
@@ -110,7 +114,13 @@ export class PartitionManager {
   /** Validates, deduplicates and appends one Produce partition's records. Never throws for bad client data. */
   async produce(topic: string, partition: number, records: Buffer, options: ProduceOptions): Promise<ProduceOutcome> {
     const state = this.stateFor(topic, partition);
-    if (!state) return failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topic}-${partition}`);
+    if (!state) {
+      if (!this.logs.isClosed) {
+        return failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topic}-${partition}`);
+      }
+      const closed = this.closedLogError(topic, partition);
+      return failure(closed.errorCode, closed.message);
+    }
     // Validation, decompression included, runs before taking the partition lock: it needs no partition state.
     const verdict = await validateProduceRecords(records, {
       maxMessageBytes: options.maxMessageBytes,
@@ -146,6 +156,10 @@ export class PartitionManager {
       try {
         result = await state.log.append(batch, { leaderEpoch: LEADER_EPOCH, logAppendTime: options.logAppendTime });
       } catch (err) {
+        if (err instanceof LogClosedError) {
+          const closed = this.closedLogError(topic, partition);
+          return failure(closed.errorCode, closed.message);
+        }
         if (!(err instanceof StorageError)) throw err;
         // The log kept nothing of the batch, so the producer may retry it; reads go on being served.
         if (!state.storageFailing)
@@ -173,6 +187,23 @@ export class PartitionManager {
         logStartOffset: state.log.logStartOffset,
       };
     });
+  }
+
+  /**
+   * The answer for a request whose partition log closed under it. Either the topic was deleted meanwhile, which Kafka
+   * answers UNKNOWN_TOPIC_OR_PARTITION, or the broker is shutting down, where Kafka's leaders move away first and
+   * clients are told NOT_LEADER_OR_FOLLOWER. Both are retriable: clients refresh their metadata and go on.
+   */
+  closedLogError(topic: string, partition: number): { errorCode: number; message: string } {
+    return this.logs.isClosed
+      ? {
+          errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+          message: `this broker is shutting down and no longer serves ${topic}-${partition}`,
+        }
+      : {
+          errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          message: `partition ${topic}-${partition} was deleted`,
+        };
   }
 
   private exclusive<T>(state: PartitionState, fn: () => Promise<T>): Promise<T> {

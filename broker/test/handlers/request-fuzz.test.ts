@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBroker, type Broker } from "../../src/broker.ts";
-import { resolveBrokerConfig } from "../../src/config/broker-config.ts";
+import type { Broker } from "../../src/broker.ts";
 import { RequestRejected, type DispatchConnection } from "../../src/handlers/dispatcher.ts";
 import { API_CODECS, encodeRequest, type MessageCodec } from "../../src/protocol/index.ts";
 import { brokerMessageModels, structArb } from "../protocol/message-values.ts";
+import { startInProcessBroker } from "../support/in-process-broker.ts";
 
 // The request path end to end, in process: arbitrary, truncated and mutated frames for every API the broker
 // advertises. Each must produce a response or a RequestRejected (the network layer then closes that connection);
@@ -44,17 +44,7 @@ async function dispatchSafely(frame: Buffer): Promise<"answered" | "rejected" | 
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tributary-fuzz-"));
-  const { config } = resolveBrokerConfig({
-    overrides: [
-      "node.id=1",
-      "process.roles=broker,controller",
-      `log.dirs=${join(dir, "logs")}`,
-      "listeners=PLAINTEXT://127.0.0.1:0",
-      "num.partitions=2",
-    ],
-    cwd: dir,
-  });
-  broker = await startBroker({ config, logger });
+  broker = await startInProcessBroker(dir, logger, ["num.partitions=2"]);
 });
 
 afterAll(async () => {
