@@ -113,13 +113,8 @@ export function createTopicsHandler(services: BrokerServices): AnyHandler {
         if (repeated.has(topic.name)) {
           if (answered.has(topic.name)) continue;
           answered.add(topic.name);
-          topics.push(
-            failed(
-              topic.name,
-              ErrorCode.INVALID_REQUEST,
-              `Topic '${topic.name}' appears more than once in the request.`,
-            ),
-          );
+          // Kafka's own words (KRaft ControllerApis), which the Java admin client shows to its user.
+          topics.push(failed(topic.name, ErrorCode.INVALID_REQUEST, "Found multiple entries for this topic."));
           continue;
         }
         topics.push(await createOne(services, topic, validateOnly));
