@@ -126,7 +126,10 @@ make_run() {
   if command -v kcat >/dev/null; then
     kcat -b "127.0.0.1:$port" -L -m 10 | head -n 5
   fi
-  curl -fsS "http://127.0.0.1:$metrics_port/metrics" | grep -m1 -q tributary_ || {
+  # Read the whole page first: grep -q stopping at its first match would make curl fail on a closed pipe.
+  local metrics=""
+  metrics="$(curl -fsS "http://127.0.0.1:$metrics_port/metrics")" || true
+  grep -q tributary_ <<<"$metrics" || {
     echo "make run: no tributary_ metric on :$metrics_port/metrics" >&2
     status=1
   }
