@@ -38,9 +38,9 @@ typecheck: setup
 unit: build
 	npx vitest run
 
-# reference-kafka: the Kafka jars that broker/test/quorum/kafka-dump-log.test.ts reads our metadata log with (it skips
-# without them, so make test installs them rather than let that proof go silent), and whose kafka-configs and
-# kafka-topics operator/test/integration/kafka-topic.test.ts runs (it fails without them).
+# reference-kafka: Kafka's own tools, which the tests run against our output (kafka-dump-log on our metadata log,
+# kafka-metadata-quorum on our controllers, kafka-configs and kafka-topics on the operator's topics); those tests fail,
+# saying to run make reference-kafka, when the jars are missing.
 test: gen-check crds-check lint format-check typecheck k8s-tools-api k8s-tools-helm manifests-check reference-kafka unit
 
 # The fresh-machine rehearsal (e2e/fresh/rehearse.sh): a clean clone of HEAD, every user-level cache the project uses

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createDispatcher, type Dispatcher } from "../../src/handlers/dispatcher.ts";
 import { createControllerHandlers } from "../../src/handlers/controller/registry.ts";
 import { startNetwork, type NetworkServer } from "../../src/network/server.ts";
@@ -12,7 +12,7 @@ import { QuorumDriver } from "../../src/quorum/quorum-driver.ts";
 import { SeededRng, type NodeId } from "../../src/raft/index.ts";
 import { REAL_CLOCK_TEST_TIMING } from "./real-clock-timing.ts";
 import { waitFor } from "../network/helpers.ts";
-import { referenceKafkaInstalled, referenceKafkaSkipReason, runKafkaClass } from "../support/reference-kafka.ts";
+import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
 
 // Three controllers in one process, each serving its controller listener (handlers/controller/) on a loopback port:
 // the quorum over real sockets and Kafka's wire format, and Kafka's own kafka-metadata-quorum reading it.
@@ -113,35 +113,33 @@ describe("the quorum over the controller listeners", () => {
   });
 });
 
-describe.skipIf(!referenceKafkaInstalled)(
-  `Kafka's kafka-metadata-quorum against our controllers${referenceKafkaSkipReason}`,
-  () => {
-    it("describe --status and --replication name the leader, the voters and their offsets", async () => {
-      const ports = await startControllers();
-      const leader = await waitFor(leaderOf, "a leader");
-      nodes.get(leader)?.driver.propose([Buffer.from("z")]);
-      await waitFor(() => VOTERS.every((id) => nodes.get(id)?.committed.join() === "z"), "z committed everywhere");
+describe("Kafka's kafka-metadata-quorum against our controllers", () => {
+  beforeAll(requireReferenceKafka);
+  it("describe --status and --replication name the leader, the voters and their offsets", async () => {
+    const ports = await startControllers();
+    const leader = await waitFor(leaderOf, "a leader");
+    nodes.get(leader)?.driver.propose([Buffer.from("z")]);
+    await waitFor(() => VOTERS.every((id) => nodes.get(id)?.committed.join() === "z"), "z committed everywhere");
 
-      const run = (...args: string[]) =>
-        runKafkaClass("org.apache.kafka.tools.MetadataQuorumCommand", [
-          "--bootstrap-controller",
-          `127.0.0.1:${ports.get(1)}`,
-          "describe",
-          ...args,
-        ]);
-      const status = (await run("--status")).stdout;
-      const current = leaderOf();
-      expect(status).toContain(`ClusterId:              ${CLUSTER_ID}`);
-      expect(status).toMatch(new RegExp(`LeaderId:\\s+${current}\\b`));
-      expect(status).toMatch(/HighWatermark:\s+[1-9]/);
-      for (const id of VOTERS) expect(status).toMatch(new RegExp(`"id": ${id}\\b`));
+    const run = (...args: string[]) =>
+      runKafkaClass("org.apache.kafka.tools.MetadataQuorumCommand", [
+        "--bootstrap-controller",
+        `127.0.0.1:${ports.get(1)}`,
+        "describe",
+        ...args,
+      ]);
+    const status = (await run("--status")).stdout;
+    const current = leaderOf();
+    expect(status).toContain(`ClusterId:              ${CLUSTER_ID}`);
+    expect(status).toMatch(new RegExp(`LeaderId:\\s+${current}\\b`));
+    expect(status).toMatch(/HighWatermark:\s+[1-9]/);
+    for (const id of VOTERS) expect(status).toMatch(new RegExp(`"id": ${id}\\b`));
 
-      const replication = (await run("--replication")).stdout;
-      expect(replication).toMatch(
-        /NodeId\s+DirectoryId\s+LogEndOffset\s+Lag\s+LastFetchTimestamp\s+LastCaughtUpTimestamp\s+Status/,
-      );
-      expect(replication).toMatch(new RegExp(`^${current}\\s+\\S+\\s+\\d+\\s+0\\s+\\d+\\s+\\d+\\s+Leader`, "m"));
-      expect(replication.match(/Follower/g)).toHaveLength(2);
-    });
-  },
-);
+    const replication = (await run("--replication")).stdout;
+    expect(replication).toMatch(
+      /NodeId\s+DirectoryId\s+LogEndOffset\s+Lag\s+LastFetchTimestamp\s+LastCaughtUpTimestamp\s+Status/,
+    );
+    expect(replication).toMatch(new RegExp(`^${current}\\s+\\S+\\s+\\d+\\s+0\\s+\\d+\\s+\\d+\\s+Leader`, "m"));
+    expect(replication.match(/Follower/g)).toHaveLength(2);
+  });
+});
