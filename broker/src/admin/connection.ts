@@ -4,6 +4,7 @@ import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions as TlsOptions } from "node:tls";
 import type { MessageCodec } from "../protocol/codec-runtime.ts";
 import { decodeResponse, encodeRequest } from "../protocol/frame.ts";
+import { FrameReader } from "../protocol/frame-reader.ts";
 import { AdminTimeoutError, BrokerConnectionError } from "./errors.ts";
 
 /** Refuse response frames above this size instead of buffering them (a misdirected connection, say to HTTP). */
@@ -33,8 +34,7 @@ export class BrokerConnection {
   readonly #clientId: string;
   readonly #pending = new Map<number, Pending>();
   #nextCorrelationId = 1;
-  #buffered: Buffer[] = [];
-  #bufferedBytes = 0;
+  readonly #reader = new FrameReader(MAX_RESPONSE_BYTES);
   #closed: Error | undefined;
 
   private constructor(socket: Socket, address: string, clientId: string) {
@@ -131,29 +131,17 @@ export class BrokerConnection {
   }
 
   #onData(chunk: Buffer): void {
-    this.#buffered.push(chunk);
-    this.#bufferedBytes += chunk.length;
-    while (this.#closed === undefined && this.#bufferedBytes >= 4) {
-      const head = this.#buffered.length === 1 ? (this.#buffered[0] as Buffer) : this.#flatten();
-      const size = head.readInt32BE(0);
-      if (size < 4 || size > MAX_RESPONSE_BYTES) {
+    this.#reader.push(chunk);
+    while (this.#closed === undefined) {
+      const event = this.#reader.next();
+      if (event === null) return;
+      if (event.kind === "invalid-size" || event.frame.length < 4) {
+        const size = event.kind === "invalid-size" ? event.size : event.frame.length;
         this.#fail(new BrokerConnectionError(`${this.address} sent a response frame of ${size} bytes; not Kafka?`));
         return;
       }
-      if (this.#bufferedBytes < 4 + size) return;
-      const all = this.#flatten();
-      const frame = all.subarray(4, 4 + size);
-      const rest = all.subarray(4 + size);
-      this.#buffered = rest.length === 0 ? [] : [rest];
-      this.#bufferedBytes = rest.length;
-      this.#onFrame(frame);
+      this.#onFrame(event.frame);
     }
-  }
-
-  #flatten(): Buffer {
-    const all = Buffer.concat(this.#buffered, this.#bufferedBytes);
-    this.#buffered = [all];
-    return all;
   }
 
   #onFrame(frame: Buffer): void {

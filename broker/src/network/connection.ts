@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
-import { FrameReader } from "./frame-reader.ts";
+import { FrameReader } from "../protocol/frame-reader.ts";
 import type { ConnectionContext, NetworkMetrics, RequestDispatcher } from "./types.ts";
 
 export interface ConnectionOptions {

@@ -1,6 +1,6 @@
 import { connect, createServer, type Socket } from "node:net";
 import { pino, type Logger } from "pino";
-import { FrameReader } from "../../src/network/frame-reader.ts";
+import { FrameReader } from "../../src/protocol/frame-reader.ts";
 
 export interface CapturedLogger {
   readonly logger: Logger;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { FrameReader, type FrameEvent } from "../../src/network/frame-reader.ts";
-import { frame } from "./helpers.ts";
+import { FrameReader, type FrameEvent } from "../../src/protocol/frame-reader.ts";
+import { frame } from "../network/helpers.ts";
 
 function drain(r: FrameReader): FrameEvent[] {
   const out: FrameEvent[] = [];
