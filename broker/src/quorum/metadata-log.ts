@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { PartitionLog } from "../log/index.ts";
 import type { LogEntry } from "../raft/index.ts";
-import { METADATA_PARTITION, METADATA_TOPIC, decodeEntries, encodeEntries } from "./wire.ts";
+import { METADATA_PARTITION, METADATA_TOPIC, decodeEntries, encodeEntries, entryBatches } from "./wire.ts";
 
 // The durable copy of the raft core's log: `__cluster_metadata-0` in Kafka's segment format (PartitionLog), one
 // record batch per proposal at its leader epoch, so Kafka's kafka-dump-log can read it. The driver carries out the
@@ -52,19 +52,14 @@ export class MetadataLog {
 
   /** Appends the entries (whole batches), resolving once written; `flush` makes them durable. */
   async append(entries: readonly LogEntry[]): Promise<void> {
-    let start = 0;
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i];
-      if (entry === undefined || (!entry.lastInBatch && i < entries.length - 1)) continue;
-      const batch = entries.slice(start, i + 1);
-      start = i + 1;
+    for (const batch of entryBatches(entries)) {
+      const first = batch[0];
+      if (first === undefined) continue;
       // The core's offsets and the log's must agree; a gap is a driver bug, refused before anything is written.
-      if (BigInt(batch[0]?.offset ?? -1) !== this.log.logEndOffset) {
-        throw new Error(
-          `metadata log: batch for offset ${batch[0]?.offset}, but the log ends at ${this.log.logEndOffset}`,
-        );
+      if (BigInt(first.offset) !== this.log.logEndOffset) {
+        throw new Error(`metadata log: batch for offset ${first.offset}, but the log ends at ${this.log.logEndOffset}`);
       }
-      await this.log.append(encodeEntries(batch), { leaderEpoch: entry.epoch });
+      await this.log.append(encodeEntries(batch), { leaderEpoch: first.epoch });
     }
   }
 

@@ -349,16 +349,21 @@ export function fromWireResponse(wire: WireResponse, request: RaftMessage): Raft
 
 // ---- log entries as record batches ----
 
-/** One record batch per core batch: the entries up to and including one marked lastInBatch. */
-export function encodeEntries(entries: readonly LogEntry[]): Buffer {
-  const batches: Buffer[] = [];
+/** The core's batches in `entries`: each runs up to and including an entry marked lastInBatch (or the last entry). */
+export function entryBatches(entries: readonly LogEntry[]): (readonly LogEntry[])[] {
+  const batches: (readonly LogEntry[])[] = [];
   let start = 0;
   entries.forEach((entry, i) => {
     if (!entry.lastInBatch && i < entries.length - 1) return;
-    batches.push(encodeBatch(entries.slice(start, i + 1)));
+    batches.push(entries.slice(start, i + 1));
     start = i + 1;
   });
-  return Buffer.concat(batches);
+  return batches;
+}
+
+/** One record batch per core batch. */
+export function encodeEntries(entries: readonly LogEntry[]): Buffer {
+  return Buffer.concat(entryBatches(entries).map(encodeBatch));
 }
 
 function encodeBatch(batch: readonly LogEntry[]): Buffer {
