@@ -36,7 +36,7 @@ export interface DescribeQuorumOptions {
 }
 
 /** Kafka's DescribeQuorum answer from a core's status: the full picture on the leader, NOT_LEADER_OR_FOLLOWER elsewhere. */
-export function describeQuorumResponse(status: RaftStatus, options: DescribeQuorumOptions): DescribeQuorumResponse {
+function describeQuorumResponse(status: RaftStatus, options: DescribeQuorumOptions): DescribeQuorumResponse {
   const time = (t: number): bigint => (t < 0 ? -1n : BigInt(options.wallClockOf(t)));
   const leading = status.role === "leader";
   const replica = (id: NodeId) => {

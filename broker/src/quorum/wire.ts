@@ -39,12 +39,12 @@ const RAFT_ERRORS: readonly RaftError[] = [
   "INVALID_REQUEST",
 ];
 
-export function errorCodeOf(error: RaftError): number {
+function errorCodeOf(error: RaftError): number {
   return ErrorCode[error];
 }
 
 /** Codes the core does not know (INCONSISTENT_CLUSTER_ID, UNKNOWN_SERVER_ERROR, ...) become INVALID_REQUEST. */
-export function raftErrorOf(code: number): RaftError {
+function raftErrorOf(code: number): RaftError {
   return RAFT_ERRORS.find((e) => ErrorCode[e] === code) ?? "INVALID_REQUEST";
 }
 
@@ -80,7 +80,7 @@ export interface RequestContext {
 }
 
 /** Vote v2 (KIP-996) is the first with the PreVote flag. */
-export const PRE_VOTE_MIN_VERSION = 2;
+const PRE_VOTE_MIN_VERSION = 2;
 
 /**
  * The request for `message` at `version` of its API. A pre-vote below Vote v2 would reach the peer as a real vote
