@@ -1,4 +1,4 @@
-import type { QuorumPort } from "../handlers/controller/services.ts";
+import type { ControllerEndpoint, QuorumPort } from "../handlers/controller/services.ts";
 import {
   ApiKey,
   DescribeQuorumResponse,
@@ -19,12 +19,6 @@ import { METADATA_PARTITION, METADATA_TOPIC } from "./wire.ts";
 
 // The metadata quorum as the controller listener's handlers see it (QuorumPort): quorum requests go to the core
 // through the transport, DescribeQuorum and DescribeCluster are answered from the core's status.
-
-export interface ControllerEndpoint {
-  readonly id: NodeId;
-  readonly host: string;
-  readonly port: number;
-}
 
 export interface DescribeQuorumOptions {
   readonly voters: readonly NodeId[];

@@ -10,6 +10,13 @@ import type {
   VoteResponse,
 } from "../../protocol/index.ts";
 
+/** A controller (voter) and its controller-listener address. */
+export interface ControllerEndpoint {
+  readonly id: number;
+  readonly host: string;
+  readonly port: number;
+}
+
 /**
  * What the controller listener's handlers need of the metadata quorum (implemented in quorum/). Quorum requests
  * resolve to the raft core's answer, or null when none came in time (the peer then retries on its own timers).
@@ -23,7 +30,7 @@ export interface QuorumPort {
   describeQuorum(): DescribeQuorumResponse;
   readonly clusterId: string;
   /** The controllers (voters) and their controller-listener addresses, for DescribeCluster. */
-  controllers(): readonly { readonly id: number; readonly host: string; readonly port: number }[];
+  controllers(): readonly ControllerEndpoint[];
   /** The active controller (the quorum leader) if known. */
   activeController(): number | null;
 }
