@@ -119,10 +119,13 @@ export class BrokerConnection {
         reject,
         timer,
       });
-      const size = Buffer.alloc(4);
+      const size = Buffer.allocUnsafe(4);
       size.writeInt32BE(frame.length, 0);
+      // Corked, prefix and frame leave as one writev rather than two segments (the socket sets no-delay).
+      this.#socket.cork();
       this.#socket.write(size);
       this.#socket.write(frame);
+      this.#socket.uncork();
     });
   }
 
