@@ -11,8 +11,6 @@ import { processIo, type ProcessIo } from "./runtime/process-io.ts";
 import { startBroker, type Broker } from "./broker.ts";
 import { requireFormattedStorage } from "./storage/format.ts";
 
-export type MainIo = ProcessIo;
-
 /**
  * Composition root: arguments → config → logger → metrics → broker services → listeners. Resolves with the process exit code once the
  * broker has stopped (after SIGTERM/SIGINT), or at once when it cannot start.
@@ -20,7 +18,7 @@ export type MainIo = ProcessIo;
 export async function main(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
-  io: MainIo = processIo,
+  io: ProcessIo = processIo,
 ): Promise<number> {
   const args = parseCliArgs(argv);
   if (args.kind === "help") {

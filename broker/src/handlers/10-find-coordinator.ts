@@ -26,7 +26,7 @@ const TRANSACTION = 1;
 const SHARE = 2;
 
 /** What a transactional producer's user reads: why it failed, and what works instead. */
-export const TRANSACTIONS_UNSUPPORTED =
+const TRANSACTIONS_UNSUPPORTED =
   "Transactions are not supported by this broker (Tributary): there is no transaction coordinator. " +
   "Use an idempotent producer without transactional.id (Kafka Streams: processing.guarantee=at_least_once).";
 
