@@ -5,20 +5,22 @@ import { DEFAULT_SIM, runSimulation, swarmOptions, type SimOptions, type SimResu
 // The quorum simulation over a bounded number of seeds (`make sim` runs many more). A failure names the seed and
 // the command that replays it with its trace.
 
+/** Runs `count` seeds from `from`; with `swarm` each seed also draws its own fault mix (swarmOptions). */
 function runSeeds(
   shape: Omit<SimOptions, "seed">,
   from: number,
   count: number,
+  swarm = false,
 ): { results: SimResult[]; failures: string[] } {
   const results: SimResult[] = [];
   const failures: string[] = [];
   for (let seed = from; seed < from + count; seed++) {
-    const options = { ...shape, seed };
+    const options = swarm ? swarmOptions(seed, shape) : { ...shape, seed };
     const result = runSimulation(options);
     results.push(result);
     if (result.violation !== null) {
       failures.push(
-        `seed ${seed}: ${result.violation}\n  replay: ${replayCommand(options)}\n  ${result.trace.slice(-15).join("\n  ")}`,
+        `seed ${seed}: ${result.violation}\n  replay: ${replayCommand(options, swarm)}\n  ${result.trace.slice(-15).join("\n  ")}`,
       );
     }
   }
@@ -49,16 +51,7 @@ describe("KRaft core under a faulty network and crash-restarts (deterministic si
   });
 
   it("keeps every invariant when each seed draws its own fault mix (swarm), over 100 seeds", () => {
-    const results: SimResult[] = [];
-    const failures: string[] = [];
-    for (let seed = 20_001; seed <= 20_100; seed++) {
-      const options = swarmOptions(seed);
-      const result = runSimulation(options);
-      results.push(result);
-      if (result.violation !== null) {
-        failures.push(`seed ${seed}: ${result.violation}\n  replay: ${replayCommand(options, true)}`);
-      }
-    }
+    const { results, failures } = runSeeds(DEFAULT_SIM, 20_001, 100, true);
     console.log(`sim swarm: ${summary(results)}`);
     expect(failures).toEqual([]);
   });
