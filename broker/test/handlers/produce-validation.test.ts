@@ -3,8 +3,6 @@ import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BATCH_HEADER_SIZE,
-  BATCH_LOG_OVERHEAD,
-  BATCH_OFFSET,
   CompressionCodec,
   CreateTopicsRequest,
   CreateTopicsResponse,
@@ -15,12 +13,12 @@ import {
   ProduceResponse,
   decodeResponse,
   encodeRecordBatch,
-  writeBatchCrc,
   type RecordInput,
 } from "../../src/protocol/index.ts";
 import { TestClient, waitFor } from "../network/helpers.ts";
 import { startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
 import { wireCall } from "../support/wire-call.ts";
+import { forgeBatch } from "../protocol/records/forged-batch.ts";
 
 // Corrupt record batches against the real broker process (issue 10): each is refused per partition with Kafka's error
 // code, the good batches of the same request are stored, and nothing of the corrupt ones reaches a consumer.
@@ -66,17 +64,6 @@ function values(prefix: string, n: number, key: (i: number) => string | null = (
     const k = key(i);
     return { key: k === null ? null : Buffer.from(k), value: Buffer.from(`${prefix}-${i}`) };
   });
-}
-
-/** Replaces a real batch's records section and counts, and re-seals the CRC: only walking the records can tell. */
-function forged(payload: Buffer, count: number, codec = CompressionCodec.None): Buffer {
-  const template = encodeRecordBatch({ records: values("t", 1), compression: codec });
-  const batch = Buffer.concat([template.subarray(0, BATCH_HEADER_SIZE), payload]);
-  batch.writeInt32BE(batch.length - BATCH_LOG_OVERHEAD, BATCH_OFFSET.batchLength);
-  batch.writeInt32BE(count - 1, BATCH_OFFSET.lastOffsetDelta);
-  batch.writeInt32BE(count, BATCH_OFFSET.recordsCount);
-  writeBatchCrc(batch);
-  return batch;
 }
 
 /** kafkajs wraps the broker's error (KafkaJSProtocolError) in its retrier's errors; find its type. */
@@ -137,10 +124,16 @@ describe("Produce validation against the broker process", () => {
           name: "mixed",
           partitionData: [
             { index: 0, records: good },
-            { index: 1, records: forged(three, 2) },
-            { index: 2, records: forged(gzipped.subarray(0, gzipped.length - 10), 3, CompressionCodec.Gzip) },
-            { index: 3, records: forged(Buffer.from("garbage, not gzip at all"), 3, CompressionCodec.Gzip) },
-            { index: 4, records: forged(gzipSync(Buffer.alloc(64 << 20)), 3, CompressionCodec.Gzip) },
+            { index: 1, records: forgeBatch(three, 2) },
+            {
+              index: 2,
+              records: forgeBatch(gzipped.subarray(0, gzipped.length - 10), 3, { codec: CompressionCodec.Gzip }),
+            },
+            {
+              index: 3,
+              records: forgeBatch(Buffer.from("garbage, not gzip at all"), 3, { codec: CompressionCodec.Gzip }),
+            },
+            { index: 4, records: forgeBatch(gzipSync(Buffer.alloc(64 << 20)), 3, { codec: CompressionCodec.Gzip }) },
             { index: 5, records: goodGzip },
           ],
         },

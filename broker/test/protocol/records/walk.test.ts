@@ -4,8 +4,6 @@ import { describe, expect, it } from "vitest";
 import { Writer, sizeOfVarint } from "../../../src/protocol/primitives/index.ts";
 import {
   BATCH_HEADER_SIZE,
-  BATCH_LOG_OVERHEAD,
-  BATCH_OFFSET,
   CompressionCodec,
   RecordErrorCode,
   RecordWalker,
@@ -15,9 +13,9 @@ import {
   readBatchHeader,
   validateProduceRecords,
   walkBatchRecords,
-  writeBatchCrc,
   type RecordsVerdict,
 } from "../../../src/protocol/records/index.ts";
+import { forgeBatch } from "./forged-batch.ts";
 
 // The record walker against hand-built records that lie about their structure, as an attacker or a broken client
 // would send them: each test builds a batch whose CRC is right, so only the walk can refuse it.
@@ -70,24 +68,15 @@ function records(n: number, change: (r: RawRecord) => RawRecord = (r) => r): Buf
   return Buffer.concat(Array.from({ length: n }, (_, i) => rawRecord(change({ offsetDelta: i }))));
 }
 
-/**
- * A v2 batch around `section` (compressed with `codec`) declaring `count` records and `lastOffsetDelta`, with a correct
- * CRC, from a real batch's header.
- */
+/** A batch around `section`, compressed with `codec` unless `payload` gives the section's bytes as sent. */
 function batchAround(
   section: Buffer,
   count: number,
   options: { codec?: CompressionCodec; lastOffsetDelta?: number; payload?: Buffer } = {},
 ): Buffer {
   const codec = options.codec ?? CompressionCodec.None;
-  const template = encodeRecordBatch({ records: [{ value: Buffer.from("x") }], compression: codec });
   const payload = options.payload ?? (codec === CompressionCodec.None ? section : compress(codec, section));
-  const batch = Buffer.concat([template.subarray(0, BATCH_HEADER_SIZE), payload]);
-  batch.writeInt32BE(batch.length - BATCH_LOG_OVERHEAD, BATCH_OFFSET.batchLength);
-  batch.writeInt32BE(options.lastOffsetDelta ?? count - 1, BATCH_OFFSET.lastOffsetDelta);
-  batch.writeInt32BE(count, BATCH_OFFSET.recordsCount);
-  writeBatchCrc(batch);
-  return batch;
+  return forgeBatch(payload, count, { codec, lastOffsetDelta: options.lastOffsetDelta });
 }
 
 function walk(batch: Buffer, requireKeys = false, maxDecompressedBytes = 64 << 20): Promise<RecordsVerdict> {
