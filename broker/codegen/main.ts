@@ -63,6 +63,17 @@ interface ApiFile {
   response: MessageSpec;
 }
 
+/** The lines of a generated `{ apiKey: { name, request, response } }` table of the APIs one listener serves. */
+function codecTable(name: string, apis: readonly ApiFile[], listener: "broker" | "controller"): string[] {
+  return [
+    `export const ${name} = {`,
+    ...apis
+      .filter((a) => servedBy(a.request)[listener])
+      .map((a) => `  ${a.apiKey}: { name: "${a.apiName}", request: ${a.request.name}, response: ${a.response.name} },`),
+    "} as const;",
+  ];
+}
+
 async function generate(): Promise<Map<string, string>> {
   const specs = loadSpecs(specDir);
   const files = new Map<string, string>();
@@ -70,7 +81,8 @@ async function generate(): Promise<Map<string, string>> {
   const pretty = (code: string) => format(code, { ...prettierConfig, parser: "typescript" });
 
   const requests = specs.filter((s) => {
-    const by = s.type === "request" ? servedBy(s) : { broker: false, controller: false };
+    if (s.type !== "request") return false;
+    const by = servedBy(s);
     return by.broker || by.controller;
   });
   const apis: ApiFile[] = [];
@@ -102,18 +114,10 @@ async function generate(): Promise<Map<string, string>> {
     ...apis.map((a) => `import { ${a.request.name}, ${a.response.name} } from "./${a.file}";`),
     "",
     "/** Every API the broker listener can serve, by key: the codecs of its request and response. */",
-    "export const API_CODECS = {",
-    ...apis
-      .filter((a) => servedBy(a.request).broker)
-      .map((a) => `  ${a.apiKey}: { name: "${a.apiName}", request: ${a.request.name}, response: ${a.response.name} },`),
-    "} as const;",
+    ...codecTable("API_CODECS", apis, "broker"),
     "",
     "/** Every API a KRaft controller listener can serve (the quorum RPCs among them), by key. */",
-    "export const CONTROLLER_API_CODECS = {",
-    ...apis
-      .filter((a) => servedBy(a.request).controller)
-      .map((a) => `  ${a.apiKey}: { name: "${a.apiName}", request: ${a.request.name}, response: ${a.response.name} },`),
-    "} as const;",
+    ...codecTable("CONTROLLER_API_CODECS", apis, "controller"),
     "",
     "/** API keys by name. */",
     "export const ApiKey = {",
