@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_SIM, Simulation } from "./sim/simulation.ts";
+import { leaderAmong, quietSimulation, step } from "./sim/script.ts";
+import type { Simulation } from "./sim/simulation.ts";
 
 // Raft's "Figure 8" scenario, scripted on the simulation: an entry of an older epoch reaches a majority under a new
 // leader before any entry of that leader's own epoch does. Committing it then (what the own-epoch rule forbids) lets
@@ -9,30 +10,19 @@ import { DEFAULT_SIM, Simulation } from "./sim/simulation.ts";
 const VOTERS = [1, 2, 3];
 
 function scenario(skipOwnEpochCommitRule: boolean): { sim: Simulation; xCommittedEarly: boolean } {
-  const sim = new Simulation({
-    ...DEFAULT_SIM,
-    seed: 8,
-    observers: 0,
-    loss: 0,
-    duplicate: 0,
-    meanFaultIntervalMs: 0,
+  const sim = quietSimulation(8, {
     // One entry per fetch answer, so a follower can hold the old entry without the new leader's record after it.
     maxFetchEntries: 1,
     ...(skipOwnEpochCommitRule ? { unsafe: { skipOwnEpochCommitRule: true } } : {}),
   });
-  const step = (what: string, done: () => boolean, ms = 10_000): void => {
-    if (!sim.runUntil(done, sim.time + ms))
-      throw new Error(`${what}: not reached (${sim.violation ?? "no violation"})`);
-  };
-  const leader = (among = VOTERS): number | undefined => among.find((id) => sim.status(id)?.role === "leader");
   sim.start();
 
   // A leader L1 commits a few entries on every voter.
-  step("first leader", () => leader() !== undefined);
-  const l1 = leader() ?? 0;
+  step(sim, "first leader", () => leaderAmong(sim, VOTERS) !== undefined);
+  const l1 = leaderAmong(sim, VOTERS) ?? 0;
   for (const m of ["a1", "a2", "a3"]) sim.proposeTo(l1, m);
   const end = sim.status(l1)?.logEndOffset ?? 0;
-  step("entries committed everywhere", () => VOTERS.every((id) => sim.status(id)?.highWatermark === end));
+  step(sim, "entries committed everywhere", () => VOTERS.every((id) => sim.status(id)?.highWatermark === end));
 
   // L1, cut off, takes an entry X at offset `end` that no one else gets.
   const others = VOTERS.filter((id) => id !== l1);
@@ -40,23 +30,23 @@ function scenario(skipOwnEpochCommitRule: boolean): { sim: Simulation; xCommitte
   expect(sim.proposeTo(l1, "X")).toBe(true);
 
   // The others elect L2, whose leader-change record (a newer epoch, also at offset `end`) stays on L2 alone.
-  step("second leader", () => leader(others) !== undefined);
-  const l2 = leader(others) ?? 0;
+  step(sim, "second leader", () => leaderAmong(sim, others) !== undefined);
+  const l2 = leaderAmong(sim, others) ?? 0;
   const s3 = others.find((id) => id !== l2) ?? 0;
   sim.setGroups([[l1], [l2], [s3]]);
 
   // L1 and S3 elect L1 again (its log is longer in the same last epoch). S3 fetches X, one entry per answer, and
   // reports the offset after it: X is on a majority, the leader-change record of L1's new epoch is not yet.
   sim.setGroups([[l1, s3], [l2]]);
-  step("L1 leads again", () => sim.status(l1)?.role === "leader");
-  step("S3 holds X", () => sim.status(l1)?.replicas.get(s3)?.endOffset === end + 1);
+  step(sim, "L1 leads again", () => sim.status(l1)?.role === "leader");
+  step(sim, "S3 holds X", () => sim.status(l1)?.replicas.get(s3)?.endOffset === end + 1);
   const xCommittedEarly = sim.isCommitted("X");
   sim.crashNode(l1);
 
   // L2 (newer last epoch) wins S3's vote and makes S3 drop X.
   sim.setGroups([[l2, s3]]);
-  step("L2 leads again", () => sim.status(l2)?.role === "leader" && sim.status(s3)?.leaderId === l2, 20_000);
-  step("S3 follows L2's log", () => (sim.status(s3)?.highWatermark ?? 0) > end, 10_000);
+  step(sim, "L2 leads again", () => sim.status(l2)?.role === "leader" && sim.status(s3)?.leaderId === l2, 20_000);
+  step(sim, "S3 follows L2's log", () => (sim.status(s3)?.highWatermark ?? 0) > end, 10_000);
   return { sim, xCommittedEarly };
 }
 

@@ -1,25 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_SIM, Simulation } from "./sim/simulation.ts";
+import { leaderAmong, quietSimulation, step } from "./sim/script.ts";
 
 // Named failure scenarios from the replication reference, scripted on the simulation (every invariant is still
 // checked after every event).
 
 const VOTERS = [1, 2, 3];
 
-function quietCluster(seed: number): Simulation {
-  return new Simulation({ ...DEFAULT_SIM, seed, observers: 0, loss: 0, duplicate: 0, meanFaultIntervalMs: 0 });
-}
-
-function step(sim: Simulation, what: string, done: () => boolean, ms = 10_000): void {
-  if (!sim.runUntil(done, sim.time + ms)) throw new Error(`${what}: not reached (${sim.violation ?? "no violation"})`);
-}
-
-const leaderAmong = (sim: Simulation, ids: number[]): number | undefined =>
-  ids.find((id) => sim.status(id)?.role === "leader");
-
 describe("scripted scenarios", () => {
   it("an isolated leader resigns within 1.5 × fetch timeout and commits nothing written after the cut", () => {
-    const sim = quietCluster(21);
+    const sim = quietSimulation(21);
     sim.start();
     step(sim, "a leader", () => leaderAmong(sim, VOTERS) !== undefined);
     const old = leaderAmong(sim, VOTERS) ?? 0;
@@ -44,7 +33,7 @@ describe("scripted scenarios", () => {
   });
 
   it("back-to-back failovers: each new leader holds everything committed before", () => {
-    const sim = quietCluster(22);
+    const sim = quietSimulation(22);
     sim.start();
     const down: number[] = [];
     for (let round = 0; round < 4; round++) {
