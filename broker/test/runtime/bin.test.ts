@@ -6,9 +6,10 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../../src/runtime/exit-codes.ts";
 import { occupyPort, TestClient, waitFor } from "../network/helpers.ts";
+import { binPath, cleanEnv, runBin } from "../support/bin.ts";
 
 const brokerDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const bin = join(brokerDir, "bin", "tributary-broker");
+const bin = binPath("tributary-broker");
 
 function sourcesNewerThanBuild(): boolean {
   const roots = ["main.ts", "config", "runtime", "network"].map((p) => join(brokerDir, "src", p));
@@ -39,19 +40,8 @@ function tempConfig(text: string): { dir: string; file: string } {
   return { dir, file };
 }
 
-const cleanEnv = Object.fromEntries(
-  Object.entries(process.env).filter(
-    ([k]) => !k.startsWith("TRIBUTARY_") && !k.startsWith("KAFKA_") && k !== "LOG_LEVEL",
-  ),
-);
-
 function run(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: "utf8",
-    env: { ...cleanEnv, ...env },
-    timeout: 30_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runBin("tributary-broker", args, env);
 }
 
 describe("tributary-broker", () => {

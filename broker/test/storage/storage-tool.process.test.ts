@@ -1,27 +1,12 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseMetaProperties } from "../../src/storage/meta-properties.ts";
 import { freePort, startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
+import { runBin } from "../support/bin.ts";
 
 // The real executables: tributary-storage formats, tributary-broker starts (or refuses) on what it wrote.
-
-const binDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin");
-const cleanEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !k.startsWith("TRIBUTARY_") && !k.startsWith("KAFKA_")),
-);
-
-function run(tool: "tributary-storage" | "tributary-broker", args: string[]) {
-  const r = spawnSync(process.execPath, [join(binDir, tool), ...args], {
-    encoding: "utf8",
-    env: cleanEnv,
-    timeout: 30_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -52,8 +37,8 @@ const asArgs = (o: Record<string, string>) => Object.entries(o).flatMap(([k, v])
 
 describe("tributary-storage", () => {
   it("random-uuid prints a 22-character Kafka id, different each time", () => {
-    const a = run("tributary-storage", ["random-uuid"]);
-    const b = run("tributary-storage", ["random-uuid"]);
+    const a = runBin("tributary-storage", ["random-uuid"]);
+    const b = runBin("tributary-storage", ["random-uuid"]);
     expect(a.code).toBe(0);
     expect(a.stdout).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}\n$/);
     expect(a.stdout).not.toBe(b.stdout);
@@ -61,7 +46,7 @@ describe("tributary-storage", () => {
 
   it("refuses an invalid cluster id with exit 2 and writes nothing", async () => {
     const node = await twoVoterNode();
-    const r = run("tributary-storage", [
+    const r = runBin("tributary-storage", [
       "format",
       "--cluster-id",
       "3f0a9c2e-5b1d-4e7f-8a6b-2c9d0e1f3a4b",
@@ -76,9 +61,9 @@ describe("tributary-storage", () => {
 
   it("formats every log dir, refuses to format again unless --ignore-formatted, and the node starts with that id", async () => {
     const node = await twoVoterNode();
-    const id = run("tributary-storage", ["random-uuid"]).stdout.trim();
+    const id = runBin("tributary-storage", ["random-uuid"]).stdout.trim();
     const args = ["format", "-t", id, "-c", node.config, ...asArgs(node.overrides)];
-    const first = run("tributary-storage", args);
+    const first = runBin("tributary-storage", args);
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
     const metas = ["logs-a", "logs-b"].map((d) => {
@@ -92,10 +77,10 @@ describe("tributary-storage", () => {
     expect(metas[0]?.directoryId).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(metas[0]?.directoryId).not.toBe(metas[1]?.directoryId);
 
-    const again = run("tributary-storage", args);
+    const again = runBin("tributary-storage", args);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("already formatted");
-    expect(run("tributary-storage", [...args, "--ignore-formatted"]).code).toBe(0);
+    expect(runBin("tributary-storage", [...args, "--ignore-formatted"]).code).toBe(0);
 
     const port = Number(/PLAINTEXT:\/\/127\.0\.0\.1:(\d+)/.exec(node.overrides.listeners ?? "")?.[1]);
     const broker: BrokerProcess = await startBrokerProcess({ dataDir: node.dir, overrides: node.overrides, port });
@@ -107,7 +92,7 @@ describe("tributary-storage", () => {
 describe("tributary-broker start-up storage checks", () => {
   it("refuses an unformatted log dir when the quorum has more than one voter (exit 2, names the format command)", async () => {
     const node = await twoVoterNode();
-    const r = run("tributary-broker", ["--config", node.config, ...asArgs(node.overrides)]);
+    const r = runBin("tributary-broker", ["--config", node.config, ...asArgs(node.overrides)]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("storage is not formatted");
     expect(r.stderr).toContain("tributary-storage format");
@@ -116,14 +101,14 @@ describe("tributary-broker start-up storage checks", () => {
 
   it("refuses log dirs of different clusters (exit 2)", async () => {
     const node = await twoVoterNode();
-    const [a, b] = ["logs-a", "logs-b"].map(() => run("tributary-storage", ["random-uuid"]).stdout.trim());
+    const [a, b] = ["logs-a", "logs-b"].map(() => runBin("tributary-storage", ["random-uuid"]).stdout.trim());
     const logA = join(node.dir, "logs-a");
     const logB = join(node.dir, "logs-b");
     const one = { ...node.overrides, "log.dirs": logA };
     const two = { ...node.overrides, "log.dirs": logB };
-    expect(run("tributary-storage", ["format", "-t", a ?? "", "-c", node.config, ...asArgs(one)]).code).toBe(0);
-    expect(run("tributary-storage", ["format", "-t", b ?? "", "-c", node.config, ...asArgs(two)]).code).toBe(0);
-    const r = run("tributary-broker", ["--config", node.config, ...asArgs(node.overrides)]);
+    expect(runBin("tributary-storage", ["format", "-t", a ?? "", "-c", node.config, ...asArgs(one)]).code).toBe(0);
+    expect(runBin("tributary-storage", ["format", "-t", b ?? "", "-c", node.config, ...asArgs(two)]).code).toBe(0);
+    const r = runBin("tributary-broker", ["--config", node.config, ...asArgs(node.overrides)]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("cluster.id");
     expect(r.stderr).toContain("the same cluster.id as other log dirs");
