@@ -4,6 +4,7 @@ import {
   ApiKey,
   BeginQuorumEpochRequest,
   BeginQuorumEpochResponse,
+  DecodeError,
   EndQuorumEpochRequest,
   EndQuorumEpochResponse,
   ErrorCode,
@@ -146,15 +147,26 @@ export class NetworkTransport implements Transport {
   /**
    * A quorum request that arrived on the controller listener (handlers/controller/), handed to the core: resolves to
    * the wire answer the core sends back, or null when none comes in time. A request naming another cluster id is
-   * refused with INCONSISTENT_CLUSTER_ID without reaching the core.
+   * refused with INCONSISTENT_CLUSTER_ID, one addressing anything but the metadata partition with INVALID_REQUEST,
+   * without reaching the core.
    */
   async answer(apiKey: number, request: unknown): Promise<unknown> {
     const api = APIS[apiKey];
     if (api === undefined) throw new Error(`API ${apiKey} is not a quorum request`);
-    const { clusterId, message } = fromWireRequest({ apiKey, request } as WireRequest);
+    const refusal = (errorCode: number): unknown => ({ ...(api.response.create() as object), errorCode });
+    let received: ReturnType<typeof fromWireRequest>;
+    try {
+      received = fromWireRequest({ apiKey, request } as WireRequest);
+    } catch (err) {
+      // Addressed to another topic or partition: answered INVALID_REQUEST as Kafka does, not a dropped connection.
+      if (!(err instanceof DecodeError)) throw err;
+      this.options.logger.warn({ apiKey, reason: err.message }, "Quorum request refused");
+      return refusal(ErrorCode.INVALID_REQUEST);
+    }
+    const { clusterId, message } = received;
     if (clusterId !== null && clusterId !== this.options.clusterId) {
       this.options.logger.warn({ clusterId }, "Quorum request from another cluster refused");
-      return { ...(api.response.create() as object), errorCode: ErrorCode.INCONSISTENT_CLUSTER_ID };
+      return refusal(ErrorCode.INCONSISTENT_CLUSTER_ID);
     }
     const id = this.nextInboundId++;
     const answer = new Promise<RaftMessage | null>((resolve) => {

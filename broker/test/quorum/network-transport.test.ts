@@ -8,6 +8,8 @@ import { createControllerHandlers } from "../../src/handlers/controller/registry
 import { startNetwork, type NetworkServer } from "../../src/network/server.ts";
 import { ControllerQuorum } from "../../src/quorum/controller-quorum.ts";
 import { NetworkTransport } from "../../src/quorum/network-transport.ts";
+import { toWireRequest } from "../../src/quorum/wire.ts";
+import { ApiKey, ErrorCode } from "../../src/protocol/index.ts";
 import { QuorumDriver } from "../../src/quorum/quorum-driver.ts";
 import { SeededRng, type NodeId } from "../../src/raft/index.ts";
 import { REAL_CLOCK_TEST_TIMING } from "./real-clock-timing.ts";
@@ -100,6 +102,44 @@ async function startControllers(): Promise<Map<NodeId, number>> {
 
 const leaderOf = (): NodeId | undefined =>
   [...nodes.entries()].find(([, n]) => n.driver.status().role === "leader")?.[0];
+
+describe("NetworkTransport.answer", () => {
+  it("refuses another partition (INVALID_REQUEST) and another cluster (INCONSISTENT_CLUSTER_ID) without the core", async () => {
+    const transport = new NetworkTransport({
+      nodeId: 1,
+      clusterId: CLUSTER_ID,
+      logger,
+      requestTimeoutMs: TIMING.requestTimeoutMs,
+      fetchMaxWaitMs: TIMING.fetchMaxWaitMs,
+    });
+    let reachedCore = 0;
+    transport.attach(() => reachedCore++);
+    const vote = {
+      type: "VoteRequest",
+      epoch: 1,
+      candidateId: 2,
+      lastEpoch: 0,
+      lastOffset: 0,
+      preVote: false,
+    } as const;
+    const wire = toWireRequest(vote, { clusterId: CLUSTER_ID, destination: 1, fetchMaxWaitMs: 100 }, 2);
+    if (wire.apiKey !== ApiKey.Vote) throw new Error("unexpected api");
+    const topic = wire.request.topics[0];
+    const partition = topic?.partitions[0];
+    if (topic === undefined || partition === undefined) throw new Error("no partition");
+    const otherPartition = {
+      ...wire.request,
+      topics: [{ ...topic, partitions: [{ ...partition, partitionIndex: 1 }] }],
+    };
+    expect(await transport.answer(ApiKey.Vote, otherPartition)).toMatchObject({ errorCode: ErrorCode.INVALID_REQUEST });
+    const otherCluster = { ...wire.request, clusterId: "another-cluster" };
+    expect(await transport.answer(ApiKey.Vote, otherCluster)).toMatchObject({
+      errorCode: ErrorCode.INCONSISTENT_CLUSTER_ID,
+    });
+    expect(reachedCore).toBe(0);
+    transport.close();
+  });
+});
 
 describe("the quorum over the controller listeners", () => {
   it("elects a leader and commits on every node", async () => {
