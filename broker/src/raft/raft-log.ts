@@ -26,15 +26,6 @@ export class RaftLog {
     return this.epochs.at(-1)?.epoch ?? 0;
   }
 
-  entryAt(offset: number): LogEntry | undefined {
-    return this.entries[offset - this.startOffset];
-  }
-
-  /** Epoch of the entry just before `offset`, 0 before the first. */
-  epochBefore(offset: number): number {
-    return offset <= this.startOffset ? 0 : (this.entryAt(offset - 1)?.epoch ?? 0);
-  }
-
   read(from: number, max: number): LogEntry[] {
     const i = Math.max(0, from - this.startOffset);
     return this.entries.slice(i, i + max);
