@@ -50,11 +50,12 @@ export interface ControllerRegistration {
   watches?: readonly {
     type: ResourceType;
     /** The primary keys an event on `obj` concerns (a KafkaCluster change concerns every topic of that cluster). */
-    toKey: (
-      obj: KubeObject,
-      deleted: boolean,
-      previous: KubeObject | undefined,
-    ) => ObjectKey | readonly ObjectKey[] | undefined;
+    toKey: (obj: KubeObject) => ObjectKey | readonly ObjectKey[] | undefined;
+    /**
+     * Drop updates that changed only the watched object's status, as for the primary kind (a watched cluster's
+     * frequent status writes give its topics nothing to do). @default false: a pod's status is what matters.
+     */
+    ignoreStatusOnly?: boolean;
     /** @default ownedLabelSelector */
     labelSelector?: string | undefined;
   }[];
@@ -107,13 +108,7 @@ export class Manager {
       inf.on((obj, deleted, previous) => {
         // The reconciler's own status write comes back as an event; reconciling again for it would only repeat the
         // pass (and skip the backoff of a failing one). Owned objects are not filtered: their status is what matters.
-        if (
-          !deleted &&
-          previous !== undefined &&
-          (onlyStatusChanged(previous, obj) || reg.ignoreUpdate?.(previous, obj) === true)
-        ) {
-          return;
-        }
+        if (isUpdateWithoutNews(obj, deleted, previous, reg.ignoreUpdate)) return;
         queue.add(objectKey(obj.metadata.namespace, obj.metadata.name));
       });
     }
@@ -129,7 +124,8 @@ export class Manager {
       const selector = "labelSelector" in watch ? watch.labelSelector : reg.ownedLabelSelector;
       for (const inf of this.#informersFor(watch.type, selector)) {
         inf.on((obj, deleted, previous) => {
-          const keys = watch.toKey(obj, deleted, previous);
+          if (watch.ignoreStatusOnly === true && isUpdateWithoutNews(obj, deleted, previous)) return;
+          const keys = watch.toKey(obj);
           if (keys === undefined) return;
           if (typeof keys === "string") queue.add(keys);
           else for (const key of keys) queue.add(key);
@@ -249,6 +245,17 @@ export class Manager {
     this.#informers.set(id, created);
     return created;
   }
+}
+
+/** An update (not a create or delete) that changed only status, or that `ignoreUpdate` says is no news. */
+function isUpdateWithoutNews(
+  obj: KubeObject,
+  deleted: boolean,
+  previous: KubeObject | undefined,
+  ignoreUpdate?: (previous: KubeObject, next: KubeObject) => boolean,
+): boolean {
+  if (deleted || previous === undefined) return false;
+  return onlyStatusChanged(previous, obj) || ignoreUpdate?.(previous, obj) === true;
 }
 
 function kindId(type: ResourceType): string {

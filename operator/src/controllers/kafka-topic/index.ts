@@ -51,14 +51,13 @@ export function kafkaTopicController(
       {
         type: KINDS.KafkaCluster,
         labelSelector: undefined,
-        toKey: (cluster, deleted, previous) => {
-          // A new, deleted or respecified cluster concerns its topics; its frequent status writes do not (a cluster
-          // with 1,000 topics would requeue them all on each).
-          if (!deleted && previous !== undefined && onlyStatusChanged(previous, cluster)) return undefined;
-          return topics(cluster.metadata.namespace ?? "")
+        // A new, deleted or respecified cluster concerns its topics; its frequent status writes do not (a cluster
+        // with 1,000 topics would requeue them all on each).
+        ignoreStatusOnly: true,
+        toKey: (cluster) =>
+          topics(cluster.metadata.namespace ?? "")
             .filter((t) => clusterNameOf(t) === cluster.metadata.name)
-            .map(keyOf);
-        },
+            .map(keyOf),
       },
       {
         type: KINDS.KafkaTopic,
