@@ -2,8 +2,8 @@
 // set-condition semantics (lastTransitionTime moves only when a status flips), so an unchanged cluster yields an
 // identical status and the reconciler can skip the write.
 import type { KafkaClusterSpec, KafkaClusterStatus, ListenerStatus } from "../../api/v1alpha1/index.ts";
-import { findCondition, jsonEqual, setCondition, type Condition, type ConditionInput } from "../../kube/index.ts";
-import type { KubeObject } from "../../kube/index.ts";
+import { jsonEqual, type Condition, type KubeObject } from "../../kube/index.ts";
+import { Conditions } from "../pipeline.ts";
 import type { DesiredState } from "./desired.ts";
 import type { RollPlan } from "./roll.ts";
 
@@ -27,32 +27,31 @@ interface StsStatus {
 }
 
 export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Date): KafkaClusterStatus {
-  let conditions: Condition[] = (previous.conditions ?? []) as Condition[];
-  const set = (c: Omit<ConditionInput, "observedGeneration">): void => {
-    conditions = setCondition(conditions, { ...c, observedGeneration: o.generation }, now);
-  };
+  const conditions = new Conditions(previous.conditions as Condition[] | undefined, o.generation, now);
+  const set = conditions.set.bind(conditions);
+  const ordered = (): Condition[] => conditions.ordered(["Ready", "Reconciling", "Warning"]);
   const next: KafkaClusterStatus = { ...previous, observedGeneration: o.generation };
 
   if (o.invalid !== undefined) {
     // The running cluster (if any) keeps its last applied state; only say why the new spec was not applied.
     set({ type: "Warning", status: "True", reason: o.invalid.reason, message: o.invalid.message });
     set({ type: "Reconciling", status: "False", reason: "SpecRefused", message: "Fix the spec to continue." });
-    if (!conditions.some((c) => c.type === "Ready")) {
+    if (conditions.get("Ready") === undefined) {
       set({ type: "Ready", status: "False", reason: "SpecRefused", message: o.invalid.message });
     }
-    return { ...next, conditions: ordered(conditions) };
+    return { ...next, conditions: ordered() };
   }
   if (o.failure !== undefined) {
     // The second identical failure in a row is no longer a blip: say so in Warning, with the API's message (and keep
     // it current while passes keep failing). Passes are retried with backoff meanwhile; one that succeeds clears it.
-    const reconciling = findCondition(conditions, "Reconciling");
-    const warning = findCondition(conditions, "Warning");
+    const reconciling = conditions.get("Reconciling");
+    const warning = conditions.get("Warning");
     const repeated =
       (reconciling?.reason === "RetryingAfterError" && reconciling.message === o.failure) ||
       (warning?.reason === "ReconcileFailing" && warning.status === "True");
     set({ type: "Reconciling", status: "True", reason: "RetryingAfterError", message: o.failure });
     if (repeated) set({ type: "Warning", status: "True", reason: "ReconcileFailing", message: o.failure });
-    return { ...next, conditions: ordered(conditions) };
+    return { ...next, conditions: ordered() };
   }
 
   const d = o.desired;
@@ -69,11 +68,7 @@ export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Da
   const roll = o.roll;
   const rolling = roll !== undefined && (roll.stale.length > 0 || roll.restart !== undefined);
 
-  const warnings = o.warnings ?? [];
-  const first = warnings[0];
-  if (first === undefined) set({ type: "Warning", status: "False", reason: "NoWarnings", message: "" });
-  else
-    set({ type: "Warning", status: "True", reason: first.reason, message: warnings.map((w) => w.message).join(" ") });
+  conditions.warnings(o.warnings ?? []);
   if (rolling) {
     const msg = `Restarting pods one at a time for a config or image change; pending: ${roll.stale.join(", ")}`;
     set({ type: "Reconciling", status: "True", reason: "RollingRestart", message: msg });
@@ -87,7 +82,7 @@ export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Da
 
   return {
     ...next,
-    conditions: ordered(conditions),
+    conditions: ordered(),
     listeners: listenersOf(d, o.spec),
     replicas: brokerStatus.replicas ?? 0,
     readyReplicas: brokerStatus.readyReplicas ?? 0,
@@ -120,14 +115,6 @@ function listenersOf(d: DesiredState, spec: KafkaClusterSpec | undefined): Liste
 function splitHostPort(hostPort: string): [string, number] {
   const colon = hostPort.lastIndexOf(":");
   return [hostPort.slice(0, colon), Number(hostPort.slice(colon + 1))];
-}
-
-const ORDER = ["Ready", "Reconciling", "Warning"];
-
-/** A fixed order, so the same conditions always serialise the same way. */
-function ordered(conditions: Condition[]): Condition[] {
-  const rank = (t: string): number => (ORDER.includes(t) ? ORDER.indexOf(t) : ORDER.length);
-  return [...conditions].sort((a, b) => rank(a.type) - rank(b.type) || a.type.localeCompare(b.type));
 }
 
 /** Deep equality on the JSON form, independent of key order. */

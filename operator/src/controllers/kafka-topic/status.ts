@@ -2,7 +2,8 @@
 // (lastTransitionTime moves only when a status flips), so a pass that changes nothing produces an identical status and
 // no write. Ready says whether Kafka's topic matches the spec; Warning carries what the operator refused and why.
 import type { KafkaTopicStatus } from "../../api/v1alpha1/index.ts";
-import { setCondition, type Condition, type ConditionInput } from "../../kube/index.ts";
+import type { Condition } from "../../kube/index.ts";
+import { Conditions } from "../pipeline.ts";
 
 export interface Refusal {
   reason: string;
@@ -33,12 +34,10 @@ export function computeTopicStatus(
   generation: number,
   now: Date,
 ): KafkaTopicStatus {
-  let conditions = (previous.conditions ?? []) as Condition[];
-  const set = (c: Omit<ConditionInput, "observedGeneration">): void => {
-    conditions = setCondition(conditions, { ...c, observedGeneration: generation }, now);
-  };
-  const noWarning = (): void => set({ type: "Warning", status: "False", reason: "NoWarnings", message: "" });
-  const warn = (r: Refusal): void => set({ type: "Warning", status: "True", ...r });
+  const conditions = new Conditions(previous.conditions as Condition[] | undefined, generation, now);
+  const set = conditions.set.bind(conditions);
+  const noWarning = (): void => conditions.warnings([]);
+  const warn = (r: Refusal): void => conditions.warnings([r]);
   const fields: Partial<KafkaTopicStatus> = {};
   switch (outcome.kind) {
     case "invalid":
@@ -83,7 +82,7 @@ export function computeTopicStatus(
       const [first] = outcome.refusals;
       if (first !== undefined) {
         set({ type: "Ready", status: "False", ...first });
-        warn({ reason: first.reason, message: outcome.refusals.map((r) => r.message).join(" ") });
+        conditions.warnings(outcome.refusals);
       } else if (outcome.progressing !== undefined) {
         set({ type: "Ready", status: "False", ...outcome.progressing });
         noWarning();
@@ -105,15 +104,8 @@ export function computeTopicStatus(
   return {
     ...(keep ? previous : {}),
     observedGeneration: generation,
-    conditions: ordered(conditions),
+    conditions: conditions.ordered(["Ready", "Warning"]),
     ...(topicName === undefined ? {} : { topicName }),
     ...fields,
   };
-}
-
-const ORDER = ["Ready", "Warning"];
-
-function ordered(conditions: Condition[]): Condition[] {
-  const rank = (t: string): number => (ORDER.includes(t) ? ORDER.indexOf(t) : ORDER.length);
-  return [...conditions].sort((a, b) => rank(a.type) - rank(b.type) || a.type.localeCompare(b.type));
 }
