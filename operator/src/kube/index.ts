@@ -7,7 +7,6 @@ export {
   KubeClient,
   WatchStreamError,
   type ApplyResult,
-  type JsonPatchOp,
   type RequestObserver,
   type Verb,
 } from "./client.ts";

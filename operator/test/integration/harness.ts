@@ -220,7 +220,7 @@ export function percentile(sorted: readonly number[], p: number): number {
  * operator themselves, and tier api could not run a pod) and returns a kubeconfig that authenticates as that
  * ServiceAccount, so that every test also proves the RBAC grants enough.
  */
-export async function operatorKubeconfig(cluster: Cluster, dir: string): Promise<string> {
+async function operatorKubeconfig(cluster: Cluster, dir: string): Promise<string> {
   const items = parseAllDocuments(readFileSync(join(REPO, "manifests", "install.yaml"), "utf8"))
     .map((d) => d.toJS() as { kind?: string } | null)
     .filter((o) => o !== null && o.kind !== "Deployment" && o.kind !== "CustomResourceDefinition");

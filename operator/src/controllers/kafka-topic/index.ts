@@ -17,7 +17,6 @@ import { TOPIC_FINALIZER, clusterNameOf, topicNameOf } from "./plan.ts";
 import { KafkaTopicReconciler } from "./reconciler.ts";
 
 export { KafkaTopicReconciler } from "./reconciler.ts";
-export { MANAGED_ANNOTATION, TOPIC_FINALIZER } from "./plan.ts";
 
 export function kafkaTopicController(
   manager: Manager,
