@@ -13,6 +13,7 @@ import {
   ApiError,
   KINDS,
   controllerRef,
+  jsonEqual,
   splitKey,
   type EventRecorder,
   type KubeClient,
@@ -23,7 +24,7 @@ import { need, runSteps, warnOnNewProblem, type Step } from "../pipeline.ts";
 import { TerminalError, type ReconcileContext, type ReconcileResult, type Reconciler } from "../../manager/manager.ts";
 import { DEFAULTS, desired, type BrokerDefaults, type DesiredState } from "./desired.ts";
 import { planRoll, type PodView, type RollPlan } from "./roll.ts";
-import { computeStatus, statusEqual, type Observed } from "./status.ts";
+import { computeStatus, type Observed } from "./status.ts";
 import { heldClaimSizeMessage, holdClaimSizes } from "./storage.ts";
 
 export interface KafkaClusterReconcilerDeps {
@@ -226,7 +227,7 @@ export class KafkaClusterReconciler implements Reconciler {
       ...(pass.cluster === undefined ? {} : { spec: pass.cluster.spec }),
     };
     const next = computeStatus(previous, observed, this.#d.now());
-    if (statusEqual(previous, next)) return;
+    if (jsonEqual(previous, next)) return;
     const { namespace, name } = splitKey(pass.key);
     await this.#d.client.patchStatus(KINDS.KafkaCluster, namespace, name, next);
     await warnOnNewProblem(this.#d.events, raw, previous, next);

@@ -2,7 +2,7 @@
 // set-condition semantics (lastTransitionTime moves only when a status flips), so an unchanged cluster yields an
 // identical status and the reconciler can skip the write.
 import type { KafkaClusterSpec, KafkaClusterStatus, ListenerStatus } from "../../api/v1alpha1/index.ts";
-import { jsonEqual, type Condition, type KubeObject } from "../../kube/index.ts";
+import type { Condition, KubeObject } from "../../kube/index.ts";
 import { Conditions } from "../pipeline.ts";
 import type { DesiredState } from "./desired.ts";
 import type { RollPlan } from "./roll.ts";
@@ -116,6 +116,3 @@ function splitHostPort(hostPort: string): [string, number] {
   const colon = hostPort.lastIndexOf(":");
   return [hostPort.slice(0, colon), Number(hostPort.slice(colon + 1))];
 }
-
-/** Deep equality on the JSON form, independent of key order. */
-export const statusEqual = jsonEqual;

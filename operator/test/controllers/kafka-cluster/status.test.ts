@@ -3,8 +3,8 @@
 import { describe, expect, it } from "vitest";
 import { KafkaClusterSpec } from "../../../src/api/v1alpha1/index.ts";
 import { desired } from "../../../src/controllers/kafka-cluster/desired.ts";
-import { computeStatus, statusEqual, type Observed } from "../../../src/controllers/kafka-cluster/status.ts";
-import type { KubeObject } from "../../../src/kube/index.ts";
+import { computeStatus, type Observed } from "../../../src/controllers/kafka-cluster/status.ts";
+import { jsonEqual, type KubeObject } from "../../../src/kube/index.ts";
 
 const spec = KafkaClusterSpec.parse({ replicas: 3 });
 const state = desired(
@@ -53,8 +53,8 @@ describe("computeStatus", () => {
   it("yields an equal status for an unchanged cluster, so nothing is written", () => {
     const a = computeStatus({}, observed(3), t0);
     const b = computeStatus(a, observed(3), t1);
-    expect(statusEqual(a, b)).toBe(true);
-    expect(statusEqual(a, computeStatus(a, observed(2), t1))).toBe(false);
+    expect(jsonEqual(a, b)).toBe(true);
+    expect(jsonEqual(a, computeStatus(a, observed(2), t1))).toBe(false);
   });
 
   it("reports a roll in progress as Reconciling and not Ready", () => {
@@ -102,7 +102,7 @@ describe("computeStatus", () => {
     const twice = computeStatus(once, { generation: 4, statefulSets: [], failure }, t1);
     expect(cond(twice, "Warning")).toMatchObject({ status: "True", reason: "ReconcileFailing", message: failure });
     // The third identical failure changes nothing, so nothing is written.
-    expect(statusEqual(twice, computeStatus(twice, { generation: 4, statefulSets: [], failure }, t1))).toBe(true);
+    expect(jsonEqual(twice, computeStatus(twice, { generation: 4, statefulSets: [], failure }, t1))).toBe(true);
     // While it keeps failing, Warning says how it fails now.
     const other = computeStatus(twice, { generation: 4, statefulSets: [], failure: "timed out" }, t1);
     expect(cond(other, "Warning")).toMatchObject({ status: "True", reason: "ReconcileFailing", message: "timed out" });
