@@ -1,6 +1,7 @@
 // Operator settings from the environment, parsed once at start (zod) and frozen; a bad value stops startup with a
 // message naming the variable.
 import { z } from "zod";
+import { issuesText } from "../api/v1alpha1/common.ts";
 
 const Bool = z.enum(["true", "false"]).transform((v) => v === "true");
 
@@ -76,8 +77,7 @@ export interface OperatorConfig {
 export function loadConfig(env: NodeJS.ProcessEnv, hostname: string): OperatorConfig {
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new Error(`invalid operator environment: ${problems}`);
+    throw new Error(`invalid operator environment: ${issuesText(parsed.error)}`);
   }
   const e = parsed.data;
   return Object.freeze({

@@ -13,6 +13,11 @@ export const GROUP = "tributary.dev";
 export const VERSION = "v1alpha1";
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
+/** Why zod refused a value, one "path: message" per issue, for a status condition or an error. */
+export function issuesText(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+}
+
 /** One CEL rule, as in the CRD's `x-kubernetes-validations`. */
 export interface CelRule {
   readonly rule: string;

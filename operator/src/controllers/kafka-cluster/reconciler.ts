@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import {
   KafkaCluster,
+  issuesText,
   operatorOwnedConfigKeys,
   portConflicts,
   type KafkaClusterStatus,
@@ -97,7 +98,7 @@ export class KafkaClusterReconciler implements Reconciler {
   #validate(pass: Pass): Promise<"next" | "stop"> {
     const parsed = KafkaCluster.safeParse(pass.raw);
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+      const issues = issuesText(parsed.error);
       pass.invalid = { reason: "InvalidSpec", message: `spec is invalid, nothing was applied: ${issues}` };
       return Promise.resolve("stop");
     }

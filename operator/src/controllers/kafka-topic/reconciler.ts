@@ -7,7 +7,7 @@
 // spec; it writes status, and adds or removes its own finalizer.
 import { ApiKey, type KafkaError, uuidToKafkaBase64 } from "@tributary/broker/admin";
 import type { Logger } from "pino";
-import { KafkaCluster, KafkaTopic, type KafkaTopicStatus } from "../../api/v1alpha1/index.ts";
+import { KafkaCluster, KafkaTopic, issuesText, type KafkaTopicStatus } from "../../api/v1alpha1/index.ts";
 import {
   KINDS,
   addFinalizer,
@@ -229,7 +229,7 @@ export class KafkaTopicReconciler implements Reconciler {
     if (pass.mode === "invalid") return STOP;
     const parsed = KafkaTopic.safeParse(pass.raw);
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+      const issues = issuesText(parsed.error);
       pass.mode = "invalid";
       pass.invalid = { reason: "InvalidSpec", message: `spec is invalid, nothing was changed in Kafka: ${issues}` };
       return STOP;
