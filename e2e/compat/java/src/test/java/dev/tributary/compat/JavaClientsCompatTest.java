@@ -530,10 +530,10 @@ class JavaClientsCompatTest {
         long low = admin.listOffsets(Map.of(tp, OffsetSpec.earliest())).all().get().get(tp).offset();
         assertTrue(low < 60, "low " + low);
         assertEquals(60, admin.listOffsets(Map.of(tp, OffsetSpec.latest())).all().get().get(tp).offset());
-        try (Stream<Path> files = Files.list(broker.dataDir.resolve("logs").resolve(topic + "-0"))) {
-            List<Path> segments = files.filter(f -> f.toString().endsWith(".log")).toList();
-            assertTrue(segments.stream().noneMatch(f -> f.getFileName().toString().equals("00000000000000000000.log")));
-        }
+        // The broker publishes the new log start offset before it unlinks the segment's files (Kafka even delays the
+        // unlink by file.delete.delay.ms), so the file's removal is awaited, not assumed.
+        Path firstSegment = broker.dataDir.resolve("logs").resolve(topic + "-0").resolve("00000000000000000000.log");
+        pollUntil("the first segment's file to be removed", WAIT, () -> !Files.exists(firstSegment));
         try (KafkaConsumer<String, String> c = consumer(broker, null, Map.of())) {
             c.assign(List.of(tp));
             c.seekToBeginning(List.of(tp));
