@@ -9,6 +9,9 @@
 #   kafka.sh status --data-dir DIR                     prints the PID and exits 0 if it runs, else exits 1
 #   kafka.sh run-class MAIN_CLASS [ARGS...]            runs a Kafka main class from the jars, e.g.
 #       kafka.sh run-class org.apache.kafka.tools.ProducerPerformance --topic t --num-records 1000 ...
+#   kafka.sh run-broker [--heap SIZE] CONFIG            runs kafka.Kafka in the foreground on a server.properties the
+#       caller wrote and formatted (a node of a multi-node cluster: broker/test/support/cluster.ts); the script execs
+#       the JVM, so the caller's child process is the broker itself and a signal sent to it reaches Kafka
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -44,6 +47,17 @@ shift
 if [[ "$cmd" == run-class ]]; then
   "$REFERENCE_KAFKA_DIR/install.sh" >/dev/null
   java_cmd "$REFERENCE_KAFKA_DIR/tools-log4j2.properties" "$@"
+  exec "${exec_java[@]}"
+fi
+
+if [[ "$cmd" == run-broker ]]; then
+  heap="1G"
+  if [[ "${1:-}" == --heap ]]; then
+    heap="${2:-}" && shift 2
+  fi
+  (($# == 1)) && [[ -f "$1" ]] || die "usage: kafka.sh run-broker [--heap SIZE] CONFIG (an existing server.properties)"
+  "$REFERENCE_KAFKA_DIR/install.sh" >/dev/null
+  java_cmd "$REFERENCE_KAFKA_DIR/log4j2.properties" "-Xms$heap" "-Xmx$heap" kafka.Kafka "$1"
   exec "${exec_java[@]}"
 fi
 
