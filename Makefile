@@ -62,10 +62,12 @@ sim: setup
 	npx tsx broker/test/raft/sim/cli.ts --seeds $(SIM_SEEDS) --from 200001 --voters 3 --observers 1 --swarm
 	npx tsx broker/test/raft/sim/cli.ts --seeds $$(( $(SIM_SEEDS) / 4 )) --from 300001 --voters 5 --observers 2 --swarm
 
-# Protocol codecs (issue 2), then Tributary side by side with Apache Kafka (issue 3); see docs/benchmarks.md.
+# Protocol codecs (issue 2), then Tributary side by side with Apache Kafka: one broker (issue 3), 3-node metadata work
+# (issue 11); see docs/benchmarks.md.
 bench: build reference-kafka
 	npx tsx broker/bench/protocol.ts
 	npx tsx broker/bench/broker.ts
+	npx tsx broker/bench/metadata.ts
 
 # Apache Kafka from Maven Central jars (broker + kafka-tools) into ~/.cache/tributary/kafka/<version>; a no-op once done.
 .PHONY: reference-kafka
