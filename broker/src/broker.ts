@@ -11,6 +11,7 @@ import { LogGroupStore } from "./partitions/offsets-store.ts";
 import { PartitionManager } from "./partitions/partition-manager.ts";
 import { ProducerIdAllocator } from "./partitions/producer-ids.ts";
 import { API_CODECS } from "./protocol/index.ts";
+import { METADATA_LOG_DIR } from "./quorum/metadata-log.ts";
 import { apiRequestMetrics, type BrokerMetrics } from "./runtime/metrics.ts";
 import { formatDirs, unformattedDirs } from "./storage/format.ts";
 
@@ -56,6 +57,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     logger: logger.child({ component: "log" }),
     clock,
     retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
+    foreignDirs: [METADATA_LOG_DIR],
     topicConfig: (topic) => (topics.get(topic) ? adminRef.current?.logConfigFor(topic) : undefined),
   });
   const partitions = new PartitionManager(logs, logger.child({ component: "partitions" }));

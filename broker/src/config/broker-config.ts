@@ -32,6 +32,8 @@ export interface BrokerConfig {
   readonly listenerSecurityProtocolMap: Readonly<Record<string, SecurityProtocol>>;
   readonly controllerListenerNames: readonly string[];
   readonly controllerQuorumVoters: readonly QuorumVoter[];
+  /** The controller.quorum.*.ms keys, named as the raft core's config names them. */
+  readonly quorumTiming: QuorumTiming;
   /** Absolute paths: log.dirs, else log.dir, resolved against the working directory as Kafka does. */
   readonly logDirs: readonly string[];
   readonly logSegmentBytes: number;
@@ -70,6 +72,14 @@ export interface BrokerConfig {
   readonly loggerLevel: LogLevel;
   /** The effective string value and its origin for every supported key, for DescribeConfigs. */
   readonly entries: Readonly<Record<ConfigKey, ConfigEntry>>;
+}
+
+export interface QuorumTiming {
+  readonly electionTimeoutMs: number;
+  readonly fetchTimeoutMs: number;
+  readonly electionBackoffMaxMs: number;
+  readonly requestTimeoutMs: number;
+  readonly retryBackoffMs: number;
 }
 
 export interface ConfigEntry {
@@ -280,6 +290,77 @@ function metaProperties(
 }
 
 /**
+ * Kafka's checks of process.roles against the quorum and the listeners (KafkaConfig.validateValues), so a node that
+ * could never join its quorum, or would offer the quorum's port to clients, stops at start with the reason. One
+ * relaxation for development: a combined node with no controller.quorum.voters is a quorum of itself alone.
+ */
+function checkRoles(
+  v: ParsedValues,
+  listeners: readonly ListenerConfig[],
+  advertised: readonly ListenerAddress[],
+  issue: (key: ConfigKey, expected: string) => void,
+): void {
+  const roles = v["process.roles"];
+  const voters = v["controller.quorum.voters"];
+  const nodeId = v["node.id"];
+  if (roles === undefined || voters === undefined) return;
+  const broker = roles.includes("broker");
+  const controller = roles.includes("controller");
+  const names = (v["controller.listener.names"] ?? []).map((n) => n.toUpperCase());
+  const ids = voters.map((x) => x.id);
+  const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (duplicate !== undefined) issue("controller.quorum.voters", `each node id once; ${duplicate} appears twice`);
+  if (voters.length === 0) {
+    if (!controller || !broker)
+      issue(
+        "controller.quorum.voters",
+        `the controllers as id@host:port (only a combined broker,controller node may leave it empty, forming a quorum of itself); process.roles is ${roles.join(",")}`,
+      );
+  } else if (names.length === 0) {
+    issue("controller.listener.names", "at least one listener name when controller.quorum.voters is set");
+  }
+  if (nodeId !== undefined && voters.length > 0) {
+    if (controller && !ids.includes(nodeId))
+      issue(
+        "controller.quorum.voters",
+        `to include this node (node.id ${nodeId}) because process.roles contains controller`,
+      );
+    if (!controller && ids.includes(nodeId))
+      issue(
+        "controller.quorum.voters",
+        `not to include this node (node.id ${nodeId}) because process.roles is broker only; make it a controller or give it another id`,
+      );
+  }
+  const controllerListeners = listeners.filter((l) => l.isController);
+  if (controller && voters.length > 0 && controllerListeners.length === 0)
+    issue(
+      "controller.listener.names",
+      `to name a listener in listeners because process.roles contains controller; none of ${names.join(",")} is`,
+    );
+  if (!controller && controllerListeners.length > 0)
+    issue(
+      "listeners",
+      `no controller listener (${controllerListeners.map((l) => l.name).join(",")}) because process.roles is broker only: brokers reach the controllers, they do not serve the quorum`,
+    );
+  if (controller && !broker) {
+    const other = listeners.filter((l) => !l.isController);
+    if (other.length > 0)
+      issue(
+        "listeners",
+        `only controller listeners because process.roles is controller; ${other.map((l) => l.name).join(",")} is not in controller.listener.names`,
+      );
+  }
+  if (broker) {
+    const leaked = advertised.filter((a) => names.includes(a.name));
+    if (leaked.length > 0)
+      issue(
+        "advertised.listeners",
+        `no controller listener because clients connect to advertised listeners; ${leaked.map((a) => a.name).join(",")} is one`,
+      );
+  }
+}
+
+/**
  * Turns file entries, environment and overrides into a validated, frozen BrokerConfig. Throws ConfigError listing
  * every problem found, each naming the key, the value, where it came from and what was expected.
  */
@@ -333,6 +414,8 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
       }));
   }
 
+  checkRoles(v, listeners, advertised, issue);
+
   const minSession = v["group.min.session.timeout.ms"];
   const maxSession = v["group.max.session.timeout.ms"];
   if (minSession !== undefined && maxSession !== undefined && minSession > maxSession)
@@ -362,6 +445,13 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
     listenerSecurityProtocolMap: Object.fromEntries(protocolMap),
     controllerListenerNames: controllerNames,
     controllerQuorumVoters: required(v["controller.quorum.voters"]),
+    quorumTiming: {
+      electionTimeoutMs: required(v["controller.quorum.election.timeout.ms"]),
+      fetchTimeoutMs: required(v["controller.quorum.fetch.timeout.ms"]),
+      electionBackoffMaxMs: required(v["controller.quorum.election.backoff.max.ms"]),
+      requestTimeoutMs: required(v["controller.quorum.request.timeout.ms"]),
+      retryBackoffMs: required(v["controller.quorum.retry.backoff.ms"]),
+    },
     logDirs,
     logSegmentBytes: required(v["log.segment.bytes"]),
     logRollMs: rollMs,

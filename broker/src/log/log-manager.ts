@@ -24,6 +24,8 @@ export interface LogManagerOptions {
   /** Topic-level overrides for partitions found on disk at start. */
   topicConfig?: (topic: string) => Partial<LogConfig> | undefined;
   bufferPool?: BufferPool;
+  /** Directory names in a log dir that another component owns (the metadata quorum's `__cluster_metadata-0`). */
+  foreignDirs?: readonly string[];
 }
 
 export interface PartitionRef {
@@ -81,6 +83,7 @@ export class LogManager {
           await rm(join(logDir, entry.name), { recursive: true, force: true });
           continue;
         }
+        if (options.foreignDirs?.includes(entry.name)) continue;
         const parsed = parsePartitionDirName(entry.name);
         if (parsed !== undefined) found.push({ logDir, ...parsed });
       }

@@ -191,6 +191,7 @@ export class RaftNode {
   /**
    * Resumes from the durable state. A node that was leader comes back resigned (it may not lead the same epoch twice
    * from a log it may have lost the tail of); one that knew a leader follows it; otherwise it waits for an election.
+   * A single voter skips the wait.
    */
   start(now: number): RaftAction[] {
     return this.run(now, () => {
@@ -198,6 +199,8 @@ export class RaftNode {
       if (leaderId === this.nodeId) this.becomeResigned([]);
       else if (leaderId !== null) this.becomeFollower(epoch, leaderId);
       else this.becomeUnattached(epoch, this.election.votedId);
+      // The only voter has nobody to wait for: it elects itself at once, as Kafka's QuorumState does.
+      if (this.isVoter && this.config.voters.length === 1 && this.role.kind !== "leader") this.startElection();
     });
   }
 
@@ -286,8 +289,12 @@ export class RaftNode {
 
   private leaderTick(role: Extract<RoleState, { kind: "leader" }>): void {
     if (this.now >= role.checkQuorumDeadline) {
-      this.resign(role);
-      return;
+      // Alone in the voter set, the leader is its own majority: it has nobody to lose contact with.
+      if (role.fetchedSinceCheck.size < this.majority) {
+        this.resign(role);
+        return;
+      }
+      role.checkQuorumDeadline = this.now + this.config.fetchTimeoutMs * CHECK_QUORUM_FACTOR;
     }
     for (const parked of [...role.parked.values()]) {
       if (this.now >= parked.deadline) this.answerFetch(role, parked.from, parked.correlationId, parked.fetchOffset);

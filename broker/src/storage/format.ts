@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { BrokerConfig } from "../config/broker-config.ts";
 import { ExitCode, StartupError } from "../runtime/exit-codes.ts";
-import { randomDirectoryId } from "./kafka-uuid.ts";
+import { randomDirectoryId, randomKafkaUuid } from "./kafka-uuid.ts";
 import { META_PROPERTIES, readMetaProperties, writeMetaProperties } from "./meta-properties.ts";
 
 /** The log dirs that have no meta.properties yet. */
@@ -32,4 +32,15 @@ export async function requireFormattedStorage(config: BrokerConfig): Promise<voi
       "with the same cluster id on every node (`tributary-storage random-uuid` makes one)",
     ExitCode.Config,
   );
+}
+
+/**
+ * The cluster id of a node without the broker role, formatting its unformatted log dirs first when it may format
+ * itself (a single voter; requireFormattedStorage refused the rest). A broker formats in startBroker, where a data dir
+ * from before formatting existed supplies its id.
+ */
+export async function formatControllerStorage(config: BrokerConfig): Promise<string> {
+  const clusterId = config.clusterId ?? randomKafkaUuid();
+  await formatDirs(await unformattedDirs(config.logDirs), clusterId, config.nodeId);
+  return clusterId;
 }

@@ -192,6 +192,93 @@ describe("resolveBrokerConfig", () => {
     );
   });
 
+  describe("process.roles against the quorum and the listeners (Kafka's checks)", () => {
+    const base = (roles: string, listeners: string, voters: string) =>
+      [
+        "node.id=2",
+        `process.roles=${roles}`,
+        `listeners=${listeners}`,
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "controller.listener.names=CONTROLLER",
+        `controller.quorum.voters=${voters}`,
+      ].join("\n");
+    const voters = "1@h1:9093,2@h2:9093,3@h3:9093";
+    const ok = (text: string) => expect(() => resolveText(text)).not.toThrow();
+    const refused = (text: string, key: string, why: RegExp) => {
+      const err = configError(() => resolveText(text));
+      expect(err.issues.map((i) => i.key)).toContain(key);
+      expect(err.message).toMatch(why);
+    };
+
+    it("accepts a combined node, a controller and a broker of a three-voter quorum", () => {
+      ok(base("broker,controller", "PLAINTEXT://:9092,CONTROLLER://:9093", voters));
+      ok(base("controller", "CONTROLLER://:9093", voters));
+      ok(base("broker", "PLAINTEXT://:9092", "1@h1:9093,3@h3:9093"));
+    });
+
+    it("lets only a combined node leave the voters empty (a quorum of itself)", () => {
+      ok("node.id=1\nprocess.roles=broker,controller");
+      refused("node.id=1\nprocess.roles=broker", "controller.quorum.voters", /only a combined broker,controller/);
+      refused(
+        "node.id=1\nprocess.roles=controller\nlisteners=CONTROLLER://:9093\ncontroller.listener.names=CONTROLLER",
+        "controller.quorum.voters",
+        /only a combined/,
+      );
+    });
+
+    it("requires a controller to be a voter and a broker-only node not to be one", () => {
+      refused(
+        base("broker,controller", "PLAINTEXT://:9092,CONTROLLER://:9093", "1@h1:9093,3@h3:9093"),
+        "controller.quorum.voters",
+        /include this node \(node\.id 2\) because process\.roles contains controller/,
+      );
+      refused(base("broker", "PLAINTEXT://:9092", voters), "controller.quorum.voters", /not to include this node/);
+      refused(
+        base("controller", "CONTROLLER://:9093", "1@h:1,2@h:2,1@h:3"),
+        "controller.quorum.voters",
+        /1 appears twice/,
+      );
+    });
+
+    it("requires a controller listener on controllers, none on brokers, and only controller listeners on controllers", () => {
+      refused(
+        base("broker,controller", "PLAINTEXT://:9092", voters),
+        "controller.listener.names",
+        /name a listener in listeners because process\.roles contains controller/,
+      );
+      refused(
+        base("broker", "PLAINTEXT://:9092,CONTROLLER://:9093", "1@h1:9093"),
+        "listeners",
+        /no controller listener \(CONTROLLER\) because process\.roles is broker only/,
+      );
+      refused(
+        base("controller", "PLAINTEXT://:9092,CONTROLLER://:9093", voters),
+        "listeners",
+        /only controller listeners because process\.roles is controller; PLAINTEXT/,
+      );
+      refused(
+        "node.id=2\nprocess.roles=broker\ncontroller.quorum.voters=1@h:9093",
+        "controller.listener.names",
+        /at least one listener name/,
+      );
+    });
+
+    it("refuses to advertise a controller listener to clients", () => {
+      refused(
+        `${base("broker,controller", "PLAINTEXT://:9092,CONTROLLER://:9093", voters)}\nadvertised.listeners=PLAINTEXT://h:9092,CONTROLLER://h:9093`,
+        "advertised.listeners",
+        /no controller listener because clients connect to advertised listeners; CONTROLLER/,
+      );
+    });
+
+    it("reads the quorum timing", () => {
+      const { config } = resolveText(
+        `${base("broker,controller", "PLAINTEXT://:9092,CONTROLLER://:9093", voters)}\ncontroller.quorum.election.timeout.ms=300`,
+      );
+      expect(config.quorumTiming).toMatchObject({ electionTimeoutMs: 300, fetchTimeoutMs: 2000, retryBackoffMs: 20 });
+    });
+  });
+
   it("requires group.min.session.timeout.ms ≤ group.max.session.timeout.ms", () => {
     expect(
       configError(() => resolveText("node.id=1\ngroup.min.session.timeout.ms=9000\ngroup.max.session.timeout.ms=8000"))

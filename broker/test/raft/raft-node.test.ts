@@ -39,9 +39,8 @@ function msg(from: number, to: number, message: RaftMessage, correlationId = 1):
 }
 
 describe("RaftNode", () => {
-  it("a single voter elects itself, writes a leader-change record and commits it once flushed", () => {
-    const { n } = node(config(1, [1]));
-    const actions = n.tick(2_000);
+  it("a single voter elects itself at start, writes a leader-change record and commits it once flushed", () => {
+    const { n, start: actions } = node(config(1, [1]));
     expect(n.status().role).toBe("leader");
     expect(n.status().epoch).toBe(1);
     const append = actions.find((a) => a.type === "appendLog");
@@ -49,7 +48,13 @@ describe("RaftNode", () => {
     const flush = actions.find((a) => a.type === "flushLog");
     if (flush?.type !== "flushLog") throw new Error("no flush");
     expect(n.status().highWatermark).toBe(0);
-    expect(n.flushed(flush.seq, 2_001)).toContainEqual({ type: "commit", highWatermark: 1 });
+    expect(n.flushed(flush.seq, 1)).toContainEqual({ type: "commit", highWatermark: 1 });
+  });
+
+  it("a single voter keeps leading past the check-quorum deadline: it is its own majority", () => {
+    const { n } = node(config(1, [1]));
+    for (let t = 1_000; t <= 60_000; t += 1_000) n.tick(t);
+    expect(n.status()).toMatchObject({ role: "leader", epoch: 1 });
   });
 
   it("persists a vote before the answer that grants it", () => {

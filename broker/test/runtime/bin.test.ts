@@ -102,7 +102,7 @@ describe("tributary-broker", () => {
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
     try {
       const byMsg = (msg: string) => lines.find((l) => l["msg"] === msg);
-      await waitFor(() => byMsg("Broker started"), "the broker to start", 20_000);
+      await waitFor(() => byMsg("Node started"), "the node to start", 20_000);
       expect(lines.find((l) => l["key"] === "mystery.key")?.["msg"]).toMatch(/unknown configuration key mystery\.key/);
       const listenPort = Number(byMsg("Listening")?.["port"]);
       const metricsPort = Number(byMsg("Serving metrics on /metrics")?.["port"]);

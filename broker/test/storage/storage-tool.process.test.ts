@@ -83,9 +83,15 @@ describe("tributary-storage", () => {
     expect(runBin("tributary-storage", [...args, "--ignore-formatted"]).code).toBe(0);
 
     const port = Number(/PLAINTEXT:\/\/127\.0\.0\.1:(\d+)/.exec(node.overrides.listeners ?? "")?.[1]);
-    const broker: BrokerProcess = await startBrokerProcess({ dataDir: node.dir, overrides: node.overrides, port });
+    // Voter 2 never starts, so the node cannot serve clients; it gets as far as joining its quorum with that id.
+    const broker: BrokerProcess = await startBrokerProcess({
+      dataDir: node.dir,
+      overrides: node.overrides,
+      port,
+      readyWhen: /Joining the metadata quorum/,
+    });
     cleanups.push(() => broker.stop("SIGKILL").then(() => undefined));
-    expect(broker.output()).toContain(`"clusterId":"${id}"`);
+    expect(broker.output()).toMatch(new RegExp(`"clusterId":"${id}".*"msg":"Joining the metadata quorum"`));
   });
 });
 

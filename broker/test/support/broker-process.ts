@@ -69,6 +69,11 @@ export interface BrokerProcessOptions {
   dataDir?: string;
   /** The client port, when the overrides set listeners themselves; a free one otherwise. */
   port?: number;
+  /**
+   * When the process counts as started: by default once its client port accepts connections; a pattern instead waits
+   * for its output to match (a node that cannot reach its quorum never opens the client port).
+   */
+  readyWhen?: RegExp;
 }
 
 export async function startBrokerProcess(options: BrokerProcessOptions = {}): Promise<BrokerProcess> {
@@ -112,9 +117,10 @@ export async function startBrokerProcess(options: BrokerProcessOptions = {}): Pr
     exited = new Promise((resolve) => proc.once("exit", (code) => resolve(code)));
     let gone = false;
     void exited.then(() => (gone = true));
-    await pollUntil(`broker on port ${port}`, async () => {
+    const readyWhen = options.readyWhen;
+    await pollUntil(readyWhen ? `broker output matching ${String(readyWhen)}` : `broker on port ${port}`, async () => {
       if (gone) throw new Error(`broker exited during start:\n${output}`);
-      return canConnect(port);
+      return readyWhen ? readyWhen.test(output) : canConnect(port);
     });
   };
   await launch();
