@@ -10,52 +10,30 @@ import {
   TOPIC_CONFIG_BY_NAME,
   TOPIC_CONFIGS,
   type ConfigSourceKind,
-  type TopicConfigDefinition,
 } from "./topic-config.ts";
 import { applyConfigChanges, type ConfigChange } from "./config-changes.ts";
-import { topicNameProblem, type TopicMetadata, type TopicRegistry } from "./topic-registry.ts";
+import type { TopicMetadata, TopicRegistry } from "./topic-registry.ts";
+import {
+  brokerConfigProblem,
+  CONFIG_TYPE_LIST,
+  fail,
+  OK,
+  partitionGrowthProblem,
+  planTopicCreation,
+  resolveTopicConfig,
+  resolveTopicConfigs,
+  topicConfigProblem,
+  topicNameProblem,
+  type AdminResult,
+  type BrokerConfigLevels,
+  type CreateTopicRequest,
+  type EffectiveConfig,
+} from "./topic-rules.ts";
 
 // Topic lifecycle and configuration rules shared by CreateTopics, Metadata auto-creation, DeleteTopics,
 // CreatePartitions and the config APIs, so each handler only translates wire types.
 
-export const MAX_PARTITIONS = 10_000;
-const CONFIG_TYPE_LIST = 7;
-
-export interface AdminResult {
-  errorCode: number;
-  errorMessage: string | null;
-}
-
-const OK: AdminResult = { errorCode: ErrorCode.NONE, errorMessage: null };
-
-function fail(errorCode: number, errorMessage: string): AdminResult {
-  return { errorCode, errorMessage };
-}
-
-export interface EffectiveConfig {
-  name: string;
-  value: string;
-  source: ConfigSourceKind;
-  sourceCode: number;
-  readOnly: boolean;
-  isSensitive: boolean;
-  configType: number;
-  documentation: string;
-  /** Values from the other levels, most specific first, for DescribeConfigs synonyms. */
-  synonyms: { name: string; value: string; source: ConfigSourceKind; sourceCode: number }[];
-}
-
-export interface CreateTopicRequest {
-  name: string;
-  /** -1 means the broker default. */
-  numPartitions: number;
-  /** -1 means the broker default. */
-  replicationFactor: number;
-  /** Explicit assignments, partition → replicas; on a single node every replica must be this node. */
-  assignments?: ReadonlyMap<number, readonly number[]>;
-  configs: ReadonlyMap<string, string | null>;
-  validateOnly: boolean;
-}
+export { MAX_PARTITIONS, type AdminResult, type CreateTopicRequest, type EffectiveConfig } from "./topic-rules.ts";
 
 /** What a successful (or validate-only) creation settled on, for CreateTopics v5+ responses. */
 export interface CreatedTopic {
@@ -92,68 +70,17 @@ export class TopicAdmin {
   async createTopic(
     request: CreateTopicRequest,
   ): Promise<AdminResult & { topic?: TopicMetadata; created?: CreatedTopic }> {
-    const nameProblem = topicNameProblem(request.name);
-    if (nameProblem) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
-    if (this.registry.get(request.name)) {
-      return fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${request.name}' already exists.`);
-    }
-    const collision = this.registry
-      .list()
-      .find((t) => t.name.replaceAll(".", "_") === request.name.replaceAll(".", "_"));
-    if (collision) {
-      return fail(
-        ErrorCode.INVALID_TOPIC_EXCEPTION,
-        `topic '${request.name}' collides with existing topic '${collision.name}'`,
-      );
-    }
-    let partitions = request.numPartitions === -1 ? this.config.numPartitions : request.numPartitions;
-    const replicationFactor =
-      request.replicationFactor === -1 ? this.config.defaultReplicationFactor : request.replicationFactor;
-    if (request.assignments && request.assignments.size > 0) {
-      if (request.numPartitions !== -1 || request.replicationFactor !== -1) {
-        return fail(
-          ErrorCode.INVALID_REQUEST,
-          "give either replica assignments or numPartitions/replicationFactor, not both",
-        );
-      }
-      partitions = request.assignments.size;
-      for (const [partition, replicas] of request.assignments) {
-        if (partition < 0 || partition >= partitions) {
-          return fail(
-            ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-            `partitions must be numbered 0-${partitions - 1}, got ${partition}`,
-          );
-        }
-        const problem = this.replicasProblem(replicas);
-        if (problem) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, problem);
-      }
-    } else {
-      if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
-        return fail(
-          ErrorCode.INVALID_PARTITIONS,
-          `number of partitions must be between 1 and ${MAX_PARTITIONS}, got ${partitions}`,
-        );
-      }
-      if (replicationFactor < 1) {
-        return fail(
-          ErrorCode.INVALID_REPLICATION_FACTOR,
-          `replication factor must be at least 1, got ${replicationFactor}`,
-        );
-      }
-      if (replicationFactor > 1) {
-        return fail(
-          ErrorCode.INVALID_REPLICATION_FACTOR,
-          `Replication factor: ${replicationFactor} larger than available brokers: 1.`,
-        );
-      }
-    }
-    const configs: Record<string, string> = {};
-    for (const [name, value] of request.configs) {
-      if (value === null) continue;
-      const problem = this.configProblem(name, value);
-      if (problem) return fail(ErrorCode.INVALID_CONFIG, problem);
-      configs[name] = value;
-    }
+    const planned = planTopicCreation(request, {
+      existing: (name) =>
+        this.registry.get(name)?.name ??
+        this.registry.list().find((t) => t.name.replaceAll(".", "_") === name.replaceAll(".", "_"))?.name,
+      defaultPartitions: this.config.numPartitions,
+      defaultReplicationFactor: this.config.defaultReplicationFactor,
+      usableBrokers: [this.nodeId],
+      replicasProblem: (replicas) => this.replicasProblem(replicas),
+    });
+    if (!planned.ok) return planned.result;
+    const { numPartitions: partitions, configs } = planned.plan;
     const plan = { numPartitions: partitions, replicationFactor: 1, configs: this.resolveTopicConfigs(configs) };
     if (request.validateOnly) return { ...OK, created: plan };
     let topic;
@@ -205,10 +132,6 @@ export class TopicAdmin {
   /** Why a replica list cannot be placed on this single node, or undefined. */
   private replicasProblem(replicas: readonly number[]): string | undefined {
     if (replicas.length === 1 && replicas[0] === this.nodeId) return undefined;
-    if (replicas.length === 0) return "a partition needs at least one replica";
-    if (new Set(replicas).size !== replicas.length) {
-      return `Duplicate brokers not allowed in replica assignment: ${replicas.join(", ")}`;
-    }
     return `this cluster has one broker (id ${this.nodeId}); cannot place replicas on ${replicas.join(", ")}`;
   }
 
@@ -224,29 +147,8 @@ export class TopicAdmin {
   ): Promise<AdminResult> {
     const topic = this.registry.get(name);
     if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
-    if (count === topic.partitions) {
-      return fail(ErrorCode.INVALID_PARTITIONS, `Topic already has ${topic.partitions} partitions.`);
-    }
-    if (count < topic.partitions) {
-      return fail(
-        ErrorCode.INVALID_PARTITIONS,
-        `Topic currently has ${topic.partitions} partitions, which is higher than the requested ${count}.`,
-      );
-    }
-    if (count > MAX_PARTITIONS) return fail(ErrorCode.INVALID_PARTITIONS, `at most ${MAX_PARTITIONS} partitions`);
-    if (assignments) {
-      const added = count - topic.partitions;
-      if (assignments.length !== added) {
-        return fail(
-          ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-          `Attempted to add ${added} additional partition(s), but only ${assignments.length} assignment(s) were specified.`,
-        );
-      }
-      for (const replicas of assignments) {
-        const problem = this.replicasProblem(replicas);
-        if (problem) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, problem);
-      }
-    }
+    const problem = partitionGrowthProblem(topic.partitions, count, assignments, (r) => this.replicasProblem(r));
+    if (problem) return problem;
     if (validateOnly) return OK;
     const logConfig = this.logConfigFor(name);
     try {
@@ -262,22 +164,12 @@ export class TopicAdmin {
 
   /** Returns why `name=value` is not an acceptable topic config, or undefined. */
   configProblem(name: string, value: string): string | undefined {
-    const def = TOPIC_CONFIG_BY_NAME.get(name);
-    if (!def) {
-      return `Unknown topic config name: ${name} (supported: ${TOPIC_CONFIGS.map((d) => d.name).join(", ")})`;
-    }
-    const problem = def.validate(value);
-    return problem ? `Invalid value ${value} for configuration ${name}: ${problem}` : undefined;
+    return topicConfigProblem(name, value);
   }
 
   /** Returns why `key=value` is not an acceptable dynamic broker config, or undefined. */
   brokerConfigProblem(key: string, value: string): string | undefined {
-    const def = TOPIC_CONFIG_BY_BROKER_KEY.get(key);
-    if (!def) {
-      return `Cannot update broker config ${key} dynamically (supported: ${TOPIC_CONFIGS.map((d) => d.brokerKey).join(", ")})`;
-    }
-    const problem = def.validate(value);
-    return problem ? `Invalid value ${value} for configuration ${key}: ${problem}` : undefined;
+    return brokerConfigProblem(key, value);
   }
 
   /** Replaces a topic's overrides (AlterConfigs semantics: keys not given return to their defaults). */
@@ -347,32 +239,11 @@ export class TopicAdmin {
 
   /** Every topic config given a topic's overrides, resolved through the broker levels. */
   private resolveTopicConfigs(overrides: Readonly<Record<string, string>>): EffectiveConfig[] {
-    return TOPIC_CONFIGS.map((def) => this.resolveTopicConfig(def, overrides));
+    return resolveTopicConfigs(overrides, this.levels());
   }
 
-  private resolveTopicConfig(def: TopicConfigDefinition, overrides: Readonly<Record<string, string>>): EffectiveConfig {
-    const levels: { name: string; value: string; source: ConfigSourceKind }[] = [];
-    const override = overrides[def.name];
-    if (override !== undefined) levels.push({ name: def.name, value: override, source: "TOPIC_CONFIG" });
-    const dyn = this.registry.dynamicBrokerConfigs()[def.brokerKey];
-    if (dyn !== undefined) levels.push({ name: def.brokerKey, value: dyn, source: "DYNAMIC_DEFAULT_BROKER_CONFIG" });
-    const stat = this.statics.get(def.brokerKey);
-    if (stat?.isSet) levels.push({ name: def.brokerKey, value: stat.value, source: "STATIC_BROKER_CONFIG" });
-    // A statically set key still has Kafka's own default underneath it.
-    const fallback = stat?.isSet ? def.kafkaDefault : (stat?.value ?? def.kafkaDefault);
-    levels.push({ name: def.brokerKey, value: fallback, source: "DEFAULT_CONFIG" });
-    const winner = levels[0] ?? { value: def.kafkaDefault, source: "DEFAULT_CONFIG" as const };
-    return {
-      name: def.name,
-      value: winner.value,
-      source: winner.source,
-      sourceCode: CONFIG_SOURCE_CODE[winner.source],
-      readOnly: false,
-      isSensitive: false,
-      configType: def.configType,
-      documentation: def.documentation,
-      synonyms: levels.map((l) => ({ ...l, sourceCode: CONFIG_SOURCE_CODE[l.source] })),
-    };
+  private levels(): BrokerConfigLevels {
+    return { dynamic: this.registry.dynamicBrokerConfigs(), statics: this.statics };
   }
 
   /** The broker's own configs: every key of server.properties we support, plus the dynamic overrides. */
@@ -411,7 +282,7 @@ export class TopicAdmin {
   configValue(topic: string, name: string): string {
     const def = TOPIC_CONFIG_BY_NAME.get(name);
     if (!def) throw new Error(`unknown topic config ${name}`);
-    return this.resolveTopicConfig(def, this.registry.get(topic)?.configs ?? {}).value;
+    return resolveTopicConfig(def, this.registry.get(topic)?.configs ?? {}, this.levels()).value;
   }
 
   /** Storage settings for a topic's partitions, from its effective configs. */

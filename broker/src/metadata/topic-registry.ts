@@ -29,18 +29,8 @@ interface MetadataFile {
   producerIdBlockEnd?: string;
 }
 
-export const MAX_TOPIC_NAME_LENGTH = 249;
-const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
-
-/** Kafka's topic name rules; returns why a name is invalid, or undefined. */
-export function topicNameProblem(name: string): string | undefined {
-  if (name.length === 0) return "topic name is empty";
-  if (name === "." || name === "..") return `topic name "${name}" is not allowed`;
-  if (name.length > MAX_TOPIC_NAME_LENGTH) return `topic name is longer than ${MAX_TOPIC_NAME_LENGTH} characters`;
-  if (!LEGAL_TOPIC_NAME.test(name))
-    return `topic name "${name}" has characters other than ASCII letters, digits, '.', '_' and '-'`;
-  return undefined;
-}
+// The name rules live with the other topic rules; re-exported for the callers that know them from here.
+export { MAX_TOPIC_NAME_LENGTH, topicNameProblem } from "./topic-rules.ts";
 
 export class TopicRegistry {
   private readonly byName = new Map<string, TopicMetadata>();

@@ -113,6 +113,7 @@ export const ErrorCode = {
   INELIGIBLE_REPLICA: 107,
   NEW_LEADER_ELECTED: 108,
   MISMATCHED_ENDPOINT_TYPE: 114,
+  INVALID_REGISTRATION: 119,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
