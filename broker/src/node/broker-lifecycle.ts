@@ -1,0 +1,216 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { ListenerAddress, SecurityProtocol } from "../config/schema.ts";
+import {
+  BrokerHeartbeatRequest,
+  BrokerHeartbeatResponse,
+  BrokerRegistrationRequest,
+  BrokerRegistrationResponse,
+  ErrorCode,
+} from "../protocol/index.ts";
+import type { ControllerChannel } from "./controller-channel.ts";
+
+// The broker's side of its lifecycle with the active controller (Kafka's BrokerLifecycleManager): register with a new
+// incarnation id on every process start, then heartbeat every broker.heartbeat.interval.ms with the metadata offset
+// this node has applied. The controller unfences the broker once that offset reaches its registration; only then
+// does the broker serve clients. At shutdown the broker asks for a controlled shutdown (wantShutDown) and keeps
+// heartbeating until the controller says shouldShutDown (leaders moved away) or the bound passes.
+
+const REGISTRATION_VERSION = 4;
+const HEARTBEAT_VERSION = 1;
+
+/** Kafka's SecurityProtocol ids, as BrokerRegistration carries them. */
+const SECURITY_PROTOCOL_ID: Readonly<Record<SecurityProtocol, number>> = {
+  PLAINTEXT: 0,
+  SSL: 1,
+  SASL_PLAINTEXT: 2,
+  SASL_SSL: 3,
+};
+
+export type LifecycleState = "registering" | "fenced" | "running" | "pending-shutdown" | "shut-down";
+
+export interface BrokerFeatureRange {
+  readonly name: string;
+  readonly minSupportedVersion: number;
+  readonly maxSupportedVersion: number;
+}
+
+export interface BrokerLifecycleOptions {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly channel: ControllerChannel;
+  /** The listeners clients reach this broker on (advertised.listeners) with their security protocols. */
+  readonly listeners: readonly (ListenerAddress & { readonly securityProtocol: SecurityProtocol })[];
+  readonly rack: string | null;
+  readonly features: readonly BrokerFeatureRange[];
+  /** Offset of the last metadata record this node has applied (its image), -1 before any. */
+  readonly appliedOffset: () => number;
+  readonly heartbeatIntervalMs: number;
+  /** Per request. */
+  readonly requestTimeoutMs: number;
+  /** Pause after a failed registration or heartbeat before the next attempt. */
+  readonly retryBackoffMs: number;
+  readonly logger: Logger;
+}
+
+export class BrokerLifecycle {
+  readonly incarnationId = randomUUID();
+  private stateValue: LifecycleState = "registering";
+  private epoch = -1n;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | null = null;
+  private stopped = false;
+  private resolveRunning!: () => void;
+  private resolveShutdown: (() => void) | null = null;
+  /** Resolves once the controller has unfenced this broker. */
+  readonly running: Promise<void>;
+
+  constructor(private readonly options: BrokerLifecycleOptions) {
+    this.running = new Promise((resolve) => (this.resolveRunning = resolve));
+  }
+
+  get state(): LifecycleState {
+    return this.stateValue;
+  }
+
+  /** The epoch the controller gave this registration, -1 before it answered. */
+  get brokerEpoch(): bigint {
+    return this.epoch;
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /**
+   * Asks the controller for a controlled shutdown and waits, at most `timeoutMs`, for it to agree (Kafka moves this
+   * broker's leaderships away first). Resolves either way; the broker then stops.
+   */
+  async controlledShutdown(timeoutMs: number): Promise<void> {
+    if (this.stopped || this.stateValue === "registering") return this.stop();
+    this.stateValue = "pending-shutdown";
+    const agreed = new Promise<void>((resolve) => (this.resolveShutdown = resolve));
+    this.schedule(0);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    const outcome = await Promise.race([agreed.then(() => "agreed" as const), timedOut]);
+    clearTimeout(timer);
+    if (outcome === "timeout")
+      this.options.logger.warn({ timeoutMs }, "The controller did not agree to a controlled shutdown in time");
+    else this.options.logger.info("The controller agreed to a controlled shutdown");
+    await this.stop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.inFlight;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (this.inFlight !== null) return;
+      this.inFlight = this.step().finally(() => (this.inFlight = null));
+    }, delayMs);
+  }
+
+  private async step(): Promise<void> {
+    try {
+      if (this.stateValue === "registering") await this.register();
+      else await this.heartbeat();
+    } catch (err) {
+      this.options.logger.debug({ err, state: this.stateValue }, "Request to the controller failed; retrying");
+      this.schedule(this.options.retryBackoffMs);
+    }
+  }
+
+  private async register(): Promise<void> {
+    const o = this.options;
+    const response = await o.channel.send(
+      BrokerRegistrationRequest,
+      BrokerRegistrationResponse,
+      REGISTRATION_VERSION,
+      {
+        ...BrokerRegistrationRequest.create(),
+        brokerId: o.nodeId,
+        clusterId: o.clusterId,
+        incarnationId: this.incarnationId,
+        listeners: o.listeners.map((l) => ({
+          name: l.name,
+          host: l.host,
+          port: l.port,
+          securityProtocol: SECURITY_PROTOCOL_ID[l.securityProtocol],
+        })),
+        features: o.features.map((f) => ({ ...f })),
+        rack: o.rack,
+        previousBrokerEpoch: this.epoch,
+      },
+      o.requestTimeoutMs,
+    );
+    if (response.errorCode !== ErrorCode.NONE) {
+      o.logger.info({ errorCode: response.errorCode }, "Broker registration refused; retrying");
+      this.schedule(o.retryBackoffMs);
+      return;
+    }
+    this.epoch = response.brokerEpoch;
+    this.stateValue = "fenced";
+    o.logger.info(
+      { brokerEpoch: String(this.epoch), incarnationId: this.incarnationId },
+      "Registered with the controller",
+    );
+    this.schedule(0);
+  }
+
+  private async heartbeat(): Promise<void> {
+    const o = this.options;
+    const wantShutDown = this.stateValue === "pending-shutdown";
+    const response = await o.channel.send(
+      BrokerHeartbeatRequest,
+      BrokerHeartbeatResponse,
+      HEARTBEAT_VERSION,
+      {
+        ...BrokerHeartbeatRequest.create(),
+        brokerId: o.nodeId,
+        brokerEpoch: this.epoch,
+        currentMetadataOffset: BigInt(o.appliedOffset()),
+        wantFence: false,
+        wantShutDown,
+      },
+      o.requestTimeoutMs,
+    );
+    switch (response.errorCode) {
+      case ErrorCode.NONE:
+        break;
+      case ErrorCode.STALE_BROKER_EPOCH:
+      case ErrorCode.BROKER_ID_NOT_REGISTERED:
+        // The controller lost or replaced this registration (a newer incarnation, or fenced and removed): register
+        // again, as Kafka's broker does.
+        o.logger.warn({ errorCode: response.errorCode }, "The controller no longer knows this registration");
+        if (this.stateValue !== "pending-shutdown") this.stateValue = "registering";
+        this.schedule(o.retryBackoffMs);
+        return;
+      default:
+        this.schedule(o.retryBackoffMs);
+        return;
+    }
+    if (wantShutDown && response.shouldShutDown) {
+      this.stateValue = "shut-down";
+      this.resolveShutdown?.();
+      return;
+    }
+    if (this.stateValue === "fenced" && !response.isFenced) {
+      this.stateValue = "running";
+      o.logger.info({ brokerEpoch: String(this.epoch) }, "Unfenced by the controller");
+      this.resolveRunning();
+    } else if (this.stateValue === "running" && response.isFenced) {
+      // Fenced again (missed heartbeats): keep heartbeating; the controller unfences once this node is caught up.
+      this.stateValue = "fenced";
+      o.logger.warn("Fenced by the controller");
+    }
+    this.schedule(this.stateValue === "fenced" ? Math.min(o.heartbeatIntervalMs, 100) : o.heartbeatIntervalMs);
+  }
+}

@@ -1,0 +1,98 @@
+import type { Logger } from "pino";
+import { BrokerConnection } from "../admin/connection.ts";
+import type { MessageCodec } from "../protocol/index.ts";
+
+// A broker's requests to the active controller (Kafka's NodeToControllerChannelManager): the controller is the
+// quorum's leader as this node's raft core knows it, reached at its controller-listener address from
+// controller.quorum.voters over one admin-client connection, reopened when the leader moves or the connection breaks.
+// Callers decide about retries: a request fails with NoControllerError while no leader is known, and with the
+// connection's error when the controller cannot be reached; a controller that has lost leadership answers
+// NOT_CONTROLLER, which the caller sees in the response.
+
+export class NoControllerError extends Error {
+  constructor() {
+    super("no active controller is known");
+    this.name = "NoControllerError";
+  }
+}
+
+export interface ControllerChannelOptions {
+  readonly nodeId: number;
+  /** The active controller as the quorum knows it now. */
+  readonly activeController: () => number | null;
+  /** Controller-listener address of a voter. */
+  readonly address: (id: number) => { host: string; port: number } | undefined;
+  readonly connectTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+export class ControllerChannel {
+  private open: { id: number; connection: Promise<BrokerConnection> } | null = null;
+  private closed = false;
+
+  constructor(private readonly options: ControllerChannelOptions) {}
+
+  /** The controller requests would go to now, if one is known. */
+  controllerId(): number | null {
+    return this.options.activeController();
+  }
+
+  async send<Req, Res>(
+    request: MessageCodec<Req>,
+    response: MessageCodec<Res>,
+    version: number,
+    body: Req,
+    timeoutMs: number,
+  ): Promise<Res> {
+    const connection = await this.connection();
+    try {
+      return await connection.send(request, response, version, body, timeoutMs);
+    } catch (err) {
+      this.drop(connection);
+      throw err;
+    }
+  }
+
+  private async connection(): Promise<BrokerConnection> {
+    if (this.closed) throw new Error("the controller channel is closed");
+    const id = this.options.activeController();
+    if (id === null) throw new NoControllerError();
+    if (this.open !== null && this.open.id === id) {
+      const current = await this.open.connection.catch(() => null);
+      if (current !== null && !current.closed) return current;
+    }
+    this.reset();
+    const address = this.options.address(id);
+    if (address === undefined) throw new Error(`controller ${id} is not in controller.quorum.voters`);
+    const connection = BrokerConnection.open({
+      ...address,
+      clientId: `broker-${this.options.nodeId}-to-controller`,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+    });
+    this.open = { id, connection };
+    try {
+      return await connection;
+    } catch (err) {
+      if (this.open?.connection === connection) this.open = null;
+      throw err;
+    }
+  }
+
+  private drop(connection: BrokerConnection): void {
+    connection.close();
+    void this.open?.connection.then((c) => {
+      if (c === connection) this.open = null;
+    });
+  }
+
+  private reset(): void {
+    const previous = this.open;
+    this.open = null;
+    void previous?.connection.then((c) => c.close()).catch(() => undefined);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.reset();
+  }
+}

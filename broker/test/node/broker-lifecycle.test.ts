@@ -1,0 +1,204 @@
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { createDispatcher } from "../../src/handlers/dispatcher.ts";
+import { defineHandler } from "../../src/handlers/handler.ts";
+import { startNetwork, type NetworkServer } from "../../src/network/server.ts";
+import { BrokerLifecycle } from "../../src/node/broker-lifecycle.ts";
+import { ControllerChannel, NoControllerError } from "../../src/node/controller-channel.ts";
+import {
+  BrokerHeartbeatRequest,
+  BrokerHeartbeatResponse,
+  BrokerRegistrationRequest,
+  BrokerRegistrationResponse,
+  ErrorCode,
+} from "../../src/protocol/index.ts";
+import { waitFor } from "../network/helpers.ts";
+
+// The broker's lifecycle client against scripted controllers on loopback: registration, heartbeats carrying the
+// applied metadata offset, unfencing, re-registration, controlled shutdown, and following the active controller.
+
+const logger = pino({ level: "silent" });
+
+/** A scripted controller: records what it got and answers as `script` says. */
+interface FakeController {
+  readonly id: number;
+  readonly server: NetworkServer;
+  readonly port: number;
+  registrations: BrokerRegistrationRequest[];
+  heartbeats: BrokerHeartbeatRequest[];
+  /** The offset a heartbeat must reach before the broker is unfenced. */
+  unfenceAt: number;
+  /** Answer heartbeats with this error instead. */
+  heartbeatError: number;
+  /** Heartbeats with wantShutDown to refuse before agreeing. */
+  shutdownRefusals: number;
+}
+
+const servers: NetworkServer[] = [];
+const lifecycles: BrokerLifecycle[] = [];
+const channels: ControllerChannel[] = [];
+afterEach(async () => {
+  for (const l of lifecycles.splice(0)) await l.stop();
+  for (const c of channels.splice(0)) c.close();
+  for (const s of servers.splice(0)) await s.close(100);
+});
+
+async function fakeController(id: number): Promise<FakeController> {
+  const state = {
+    registrations: [] as BrokerRegistrationRequest[],
+    heartbeats: [] as BrokerHeartbeatRequest[],
+    unfenceAt: 0,
+    heartbeatError: ErrorCode.NONE,
+    shutdownRefusals: 0,
+  };
+  let epoch = 10n * BigInt(id);
+  const handlers = [
+    defineHandler({
+      apiKey: BrokerRegistrationRequest.apiKey,
+      minVersion: 0,
+      maxVersion: 4,
+      request: BrokerRegistrationRequest,
+      response: BrokerRegistrationResponse,
+      handle(request) {
+        state.registrations.push(request);
+        epoch++;
+        return Promise.resolve({ ...BrokerRegistrationResponse.create(), brokerEpoch: epoch });
+      },
+    }),
+    defineHandler({
+      apiKey: BrokerHeartbeatRequest.apiKey,
+      minVersion: 0,
+      maxVersion: 1,
+      request: BrokerHeartbeatRequest,
+      response: BrokerHeartbeatResponse,
+      handle(request) {
+        state.heartbeats.push(request);
+        const base = BrokerHeartbeatResponse.create();
+        if (state.heartbeatError !== ErrorCode.NONE)
+          return Promise.resolve({ ...base, errorCode: state.heartbeatError });
+        const caughtUp = request.currentMetadataOffset >= BigInt(state.unfenceAt);
+        let shouldShutDown = false;
+        if (request.wantShutDown) {
+          if (state.shutdownRefusals > 0) state.shutdownRefusals--;
+          else shouldShutDown = true;
+        }
+        return Promise.resolve({ ...base, isCaughtUp: caughtUp, isFenced: !caughtUp, shouldShutDown });
+      },
+    }),
+  ];
+  const server = await startNetwork({
+    listeners: [{ name: "CONTROLLER", host: "127.0.0.1", port: 0 }],
+    dispatcher: createDispatcher({ handlers, logger }),
+    logger,
+    maxRequestBytes: 1 << 20,
+    idleTimeoutMs: 60_000,
+    requestReadTimeoutMs: 10_000,
+  });
+  servers.push(server);
+  return Object.assign(state, { id, server, port: server.listeners[0]?.port ?? 0 });
+}
+
+function lifecycleFor(controllers: FakeController[], leader: { id: number | null }, applied: { offset: number }) {
+  const channel = new ControllerChannel({
+    nodeId: 4,
+    activeController: () => leader.id,
+    address: (id) => {
+      const c = controllers.find((x) => x.id === id);
+      return c && { host: "127.0.0.1", port: c.port };
+    },
+    connectTimeoutMs: 1_000,
+    logger,
+  });
+  channels.push(channel);
+  const lifecycle = new BrokerLifecycle({
+    nodeId: 4,
+    clusterId: "MkU3OEVBNTcwNTJENDM2Qg",
+    channel,
+    listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 9092, securityProtocol: "PLAINTEXT" }],
+    rack: "r1",
+    features: [{ name: "metadata.version", minSupportedVersion: 7, maxSupportedVersion: 27 }],
+    appliedOffset: () => applied.offset,
+    heartbeatIntervalMs: 50,
+    requestTimeoutMs: 1_000,
+    retryBackoffMs: 20,
+    logger,
+  });
+  lifecycles.push(lifecycle);
+  return { channel, lifecycle };
+}
+
+describe("BrokerLifecycle", () => {
+  it("registers, heartbeats its applied offset, and runs once the controller unfences it", async () => {
+    const controller = await fakeController(1);
+    controller.unfenceAt = 5;
+    const applied = { offset: 2 };
+    const { lifecycle } = lifecycleFor([controller], { id: 1 }, applied);
+    lifecycle.start();
+    await waitFor(() => controller.heartbeats.length >= 2, "heartbeats while fenced");
+    const [registration] = controller.registrations;
+    expect(registration).toMatchObject({
+      brokerId: 4,
+      clusterId: "MkU3OEVBNTcwNTJENDM2Qg",
+      incarnationId: lifecycle.incarnationId,
+      listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 9092, securityProtocol: 0 }],
+      features: [{ name: "metadata.version", minSupportedVersion: 7, maxSupportedVersion: 27 }],
+      rack: "r1",
+    });
+    expect(controller.heartbeats[0]).toMatchObject({ brokerId: 4, brokerEpoch: 11n, currentMetadataOffset: 2n });
+    expect(lifecycle.state).toBe("fenced");
+    applied.offset = 5;
+    await lifecycle.running;
+    expect(lifecycle.state).toBe("running");
+    expect(controller.heartbeats.at(-1)?.currentMetadataOffset).toBe(5n);
+  });
+
+  it("registers again when the controller no longer knows its epoch", async () => {
+    const controller = await fakeController(1);
+    const { lifecycle } = lifecycleFor([controller], { id: 1 }, { offset: 0 });
+    lifecycle.start();
+    await lifecycle.running;
+    controller.heartbeatError = ErrorCode.STALE_BROKER_EPOCH;
+    await waitFor(() => controller.registrations.length === 2, "a second registration");
+    expect(controller.registrations[1]?.previousBrokerEpoch).toBe(11n);
+    expect(controller.registrations[1]?.incarnationId).toBe(lifecycle.incarnationId);
+  });
+
+  it("asks for a controlled shutdown and waits until the controller agrees", async () => {
+    const controller = await fakeController(1);
+    const { lifecycle } = lifecycleFor([controller], { id: 1 }, { offset: 0 });
+    lifecycle.start();
+    await lifecycle.running;
+    controller.shutdownRefusals = 2;
+    await lifecycle.controlledShutdown(10_000);
+    expect(lifecycle.state).toBe("shut-down");
+    expect(controller.heartbeats.filter((h) => h.wantShutDown)).toHaveLength(3);
+  });
+
+  it("gives up waiting for a controlled shutdown after its bound", async () => {
+    const controller = await fakeController(1);
+    const { lifecycle } = lifecycleFor([controller], { id: 1 }, { offset: 0 });
+    lifecycle.start();
+    await lifecycle.running;
+    controller.shutdownRefusals = Number.MAX_SAFE_INTEGER;
+    const started = performance.now();
+    await lifecycle.controlledShutdown(300);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(lifecycle.state).toBe("pending-shutdown");
+  });
+
+  it("follows the active controller, and waits while none is known", async () => {
+    const [one, two] = [await fakeController(1), await fakeController(2)];
+    const leader: { id: number | null } = { id: null };
+    const { lifecycle, channel } = lifecycleFor([one, two], leader, { offset: 0 });
+    await expect(
+      channel.send(BrokerHeartbeatRequest, BrokerHeartbeatResponse, 1, BrokerHeartbeatRequest.create(), 500),
+    ).rejects.toBeInstanceOf(NoControllerError);
+    lifecycle.start();
+    leader.id = 2;
+    await lifecycle.running;
+    expect(two.registrations).toHaveLength(1);
+    leader.id = 1;
+    await waitFor(() => one.heartbeats.length > 0, "heartbeats to the new controller");
+    expect(one.registrations).toHaveLength(0);
+  });
+});
