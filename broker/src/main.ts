@@ -1,23 +1,17 @@
 import { Registry } from "prom-client";
 import { parseCliArgs, USAGE } from "./config/args.ts";
 import { ConfigError, loadBrokerConfig, type BrokerConfig } from "./config/broker-config.ts";
-import type { RequestDispatcher } from "./network/types.ts";
-import { startNetwork } from "./network/server.ts";
 import { ExitCode, StartupError } from "./runtime/exit-codes.ts";
 import { Lifecycle } from "./runtime/lifecycle.ts";
 import { createLogger } from "./runtime/logger.ts";
 import { createMetrics, startMetricsServer } from "./runtime/metrics.ts";
 import { processIo, type ProcessIo } from "./runtime/process-io.ts";
-import { startBroker, type Broker } from "./broker.ts";
-import { createControllerHandlers } from "./handlers/controller/registry.ts";
-import { createDispatcher } from "./handlers/dispatcher.ts";
-import { MetadataQuorum } from "./node/metadata-quorum.ts";
 import { planNode } from "./node/node-plan.ts";
-import { formatControllerStorage, requireFormattedStorage } from "./storage/format.ts";
+import { startNode } from "./node/start-node.ts";
 
 /**
- * Composition root: arguments → config → logger → metrics → broker services → metadata quorum → controller listener
- * → client listeners (once the node has its first metadata image). Resolves with the process exit code once the node
+ * Composition root: arguments → config → logger → metrics → the node (node/start-node.ts: broker services, controller
+ * listener, metadata quorum, client listeners). Resolves with the process exit code once the node
  * has stopped (after SIGTERM/SIGINT), or at once when it cannot start.
  */
 export async function main(
@@ -52,17 +46,8 @@ export async function main(
   const lifecycle = new Lifecycle({ logger });
   // Signals stop the node from here on, also while it waits for its quorum or its first metadata image.
   const removeSignalHandlers = lifecycle.handleSignals();
-  const plan = planNode(config);
-  const network = {
-    logger,
-    metrics: metrics.network,
-    maxRequestBytes: config.socketRequestMaxBytes,
-    idleTimeoutMs: config.connectionsMaxIdleMs,
-    requestReadTimeoutMs: config.socketRequestReadTimeoutMs,
-  };
   let clusterId: string;
   try {
-    await requireFormattedStorage(config);
     if (config.metricsPort >= 0) {
       await lifecycle.start(
         "metrics",
@@ -76,53 +61,9 @@ export async function main(
         (server) => server.close(),
       );
     }
-    let broker: Broker | undefined;
-    if (plan.broker) {
-      broker = await lifecycle.start(
-        "broker",
-        () => startBroker({ config, logger, metrics }),
-        (b) => b.close(),
-      );
-      clusterId = broker.services.clusterId;
-    } else {
-      clusterId = await formatControllerStorage(config);
-    }
-    const metadataDir = config.logDirs[0];
-    if (metadataDir === undefined) throw new Error("log.dirs is empty");
-    logger.info(
-      { clusterId, voters: plan.voters.map((v) => v.id), voter: plan.voter, metadataDir },
-      "Joining the metadata quorum",
-    );
-    const quorum = await lifecycle.start(
-      "metadata quorum",
-      () => MetadataQuorum.start({ config, plan, clusterId, metadataDir, logger }),
-      (q) => q.close(),
-    );
-    const controllerListener = plan.controllerListener;
-    if (controllerListener !== null) {
-      const handlers = createControllerHandlers(quorum.controllerPort());
-      await lifecycle.start(
-        "controller listener",
-        () =>
-          startNetwork({
-            ...network,
-            listeners: [controllerListener],
-            dispatcher: createDispatcher({ handlers, logger: logger.child({ listener: controllerListener.name }) }),
-          }),
-        (server) => server.close(),
-      );
-    }
-    if (broker !== undefined) {
-      const dispatcher: RequestDispatcher = broker.dispatcher;
-      // Clients are served only once this node has caught up with the committed metadata (ADR 22).
-      const caughtUp = await Promise.race([quorum.firstImage.then(() => true), lifecycle.done.then(() => false)]);
-      if (!caughtUp) return finish(removeSignalHandlers, lifecycle);
-      await lifecycle.start(
-        "network",
-        () => startNetwork({ ...network, listeners: config.listeners.filter((l) => !l.isController), dispatcher }),
-        (server) => server.close(),
-      );
-    }
+    const node = await startNode({ config, plan: planNode(config), logger, metrics, lifecycle });
+    if (node === null) return finish(removeSignalHandlers, lifecycle);
+    clusterId = node.clusterId;
   } catch (err) {
     const code = err instanceof StartupError ? err.exitCode : ExitCode.Failure;
     const message = err instanceof Error ? err.message : String(err);

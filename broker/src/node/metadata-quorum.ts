@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { BrokerConfig } from "../config/broker-config.ts";
+import type { QuorumVoter } from "../config/schema.ts";
 import type { ControllerEndpoint } from "../handlers/controller/services.ts";
 import { EMPTY_IMAGE, type MetadataChanges, type MetadataImage } from "../metadata/image/index.ts";
 import { MetadataLoader } from "../metadata/metadata-loader.ts";
@@ -23,6 +24,8 @@ export type ImageListener = (image: MetadataImage, changes: MetadataChanges) => 
 export interface MetadataQuorumOptions {
   readonly config: BrokerConfig;
   readonly plan: NodePlan;
+  /** The voters and their controller-listener addresses. */
+  readonly voters: readonly QuorumVoter[];
   readonly clusterId: string;
   /** `metadata.log.dir`: Kafka's default, the first log dir. */
   readonly metadataDir: string;
@@ -54,7 +57,7 @@ export class MetadataQuorum {
   }
 
   static async start(options: MetadataQuorumOptions): Promise<MetadataQuorum> {
-    const { config, plan, logger } = options;
+    const { config, plan, voters, logger } = options;
     const timing = { ...DEFAULT_RAFT_TIMING, ...config.quorumTiming };
     const transport = new NetworkTransport({
       nodeId: plan.nodeId,
@@ -63,12 +66,12 @@ export class MetadataQuorum {
       requestTimeoutMs: timing.requestTimeoutMs,
       fetchMaxWaitMs: timing.fetchMaxWaitMs,
     });
-    const endpoints = plan.voters.map((v) => ({ id: v.id, host: v.host, port: v.port }));
-    for (const v of plan.voters) if (v.id !== plan.nodeId) transport.setPeer(v.id, v.host, v.port);
+    const endpoints = voters.map((v) => ({ id: v.id, host: v.host, port: v.port }));
+    for (const v of voters) if (v.id !== plan.nodeId) transport.setPeer(v.id, v.host, v.port);
     const quorum = new MetadataQuorum(transport, endpoints, options);
     // The voter set the core sees; a node outside it (every broker-only node) is an observer.
     const driver = await QuorumDriver.start({
-      config: { nodeId: plan.nodeId, voters: plan.voters.map((v) => v.id), ...timing },
+      config: { nodeId: plan.nodeId, voters: voters.map((v) => v.id), ...timing },
       metadataDir: options.metadataDir,
       transport,
       rng: new SeededRng(seed()),

@@ -8,8 +8,12 @@ export interface NodePlan {
   readonly nodeId: number;
   readonly broker: boolean;
   readonly controller: boolean;
-  /** The static voter set; a combined node configured without voters is a quorum of itself alone. */
+  /**
+   * The static voter set. A combined node configured without voters is a quorum of itself alone (`selfQuorum`), its
+   * address port 0 until its controller listener is bound.
+   */
   readonly voters: readonly QuorumVoter[];
+  readonly selfQuorum: boolean;
   /** A voter runs for election; every other node (brokers, controllers outside the set) is an observer. */
   readonly voter: boolean;
   /** The listener serving the quorum and controller APIs on this node, or null when it serves none. */
@@ -18,23 +22,38 @@ export interface NodePlan {
   readonly controllerListenerName: string;
 }
 
+const SELF_QUORUM_LISTENER: ListenerConfig = {
+  name: "CONTROLLER",
+  host: "127.0.0.1",
+  port: 0,
+  securityProtocol: "PLAINTEXT",
+  isController: true,
+};
+
 export function planNode(config: BrokerConfig): NodePlan {
   const controller = config.processRoles.includes("controller");
   const broker = config.processRoles.includes("broker");
   const configured = config.controllerQuorumVoters;
-  const controllerListener = controller ? (config.listeners.find((l) => l.isController) ?? null) : null;
-  // A self-quorum needs no address: nobody else ever connects to it.
-  const voters =
-    configured.length > 0
-      ? configured
-      : [{ id: config.nodeId, host: controllerListener?.host ?? "", port: controllerListener?.port ?? 0 }];
+  const selfQuorum = configured.length === 0;
+  // A quorum of this node alone still has a controller listener, on a free loopback port, so that the broker reaches
+  // its controller the way every broker does. Nothing else connects to it.
+  const configuredListener = controller ? (config.listeners.find((l) => l.isController) ?? null) : null;
+  const controllerListener = configuredListener ?? (selfQuorum ? SELF_QUORUM_LISTENER : null);
+  const voters = selfQuorum
+    ? [{ id: config.nodeId, host: loopbackIfWildcard(controllerListener?.host ?? ""), port: 0 }]
+    : configured;
   return {
     nodeId: config.nodeId,
     broker,
     controller,
     voters,
+    selfQuorum,
     voter: controller && voters.some((v) => v.id === config.nodeId),
     controllerListener,
     controllerListenerName: controllerListener?.name ?? config.controllerListenerNames[0] ?? "CONTROLLER",
   };
+}
+
+function loopbackIfWildcard(host: string): string {
+  return host === "" || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
 }

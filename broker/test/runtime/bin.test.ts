@@ -104,7 +104,8 @@ describe("tributary-broker", () => {
       const byMsg = (msg: string) => lines.find((l) => l["msg"] === msg);
       await waitFor(() => byMsg("Node started"), "the node to start", 20_000);
       expect(lines.find((l) => l["key"] === "mystery.key")?.["msg"]).toMatch(/unknown configuration key mystery\.key/);
-      const listenPort = Number(byMsg("Listening")?.["port"]);
+      // The client listener; the controller listener of this quorum of one listens too, on a loopback port of its own.
+      const listenPort = Number(lines.find((l) => l["msg"] === "Listening" && l["listener"] === "PLAINTEXT")?.["port"]);
       const metricsPort = Number(byMsg("Serving metrics on /metrics")?.["port"]);
       // ApiVersions v0 (header v1: key 18, version 0, correlation id 7, client id "test") proves the wiring.
       const apiVersions = await TestClient.connect(listenPort);
