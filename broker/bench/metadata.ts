@@ -110,9 +110,8 @@ interface Latency {
   maxMs: number;
 }
 
-interface SystemResult {
-  system: ClusterSystem;
-  clusterId: string;
+/** What needs the brokers to form one cluster. */
+interface ClusterFigures {
   /** Request sent to one node → the topic in Metadata of both other nodes, ms. */
   visibilityMs: Spread;
   /** Request sent → CreateTopics answered, for the same topics, ms. */
@@ -120,16 +119,29 @@ interface SystemResult {
   bulk: { topics: number; batch: number; failed: number; createdMs: number; visibleEverywhereMs: number };
   metadataOneTopic: Latency;
   metadataAllTopics: Latency;
-  /** kill -9 of the active controller → a CreateTopics through a survivor succeeds, ms, one per failover. */
-  failoverMs: number[];
-  failovers: { killed: number; newLeader: number; ms: number; attempts: number }[];
-  loadAverageStart: number[];
-  loadAverageEnd: number[];
 }
 
-interface NotYet {
+interface Failover {
+  killed: number;
+  newLeader: number;
+  /** kill -9 → a surviving voter reports a new quorum leader (DescribeQuorum), ms. */
+  quorumMs: number;
+  /** kill -9 → a CreateTopics through a surviving broker succeeds, ms; null when the brokers are not one cluster. */
+  adminMs: number | null;
+  attempts: number | null;
+}
+
+interface SystemResult {
   system: ClusterSystem;
-  notYet: string;
+  clusterId: string;
+  /** Why the brokers' figures are missing: their nodes do not form one cluster. */
+  notYet: string | null;
+  cluster: ClusterFigures | null;
+  failovers: Failover[];
+  /** Why there are no failover figures, when the quorum itself failed. */
+  failoverError: string | null;
+  loadAverageStart: number[];
+  loadAverageEnd: number[];
 }
 
 /** Waits until the nodes form one cluster; if they do not, why not, in one line. */
@@ -252,8 +264,13 @@ async function measureMetadata(
   };
 }
 
-async function measureFailovers(cluster: Cluster, rounds: number): Promise<SystemResult["failovers"]> {
-  const out: SystemResult["failovers"] = [];
+/**
+ * kill -9 of the quorum leader, `rounds` times, each followed by a restart of the killed node. Measures the time until a
+ * survivor names a new leader and, when the brokers form one cluster, until CreateTopics through a survivor succeeds
+ * (both polled at once from the kill).
+ */
+async function measureFailovers(cluster: Cluster, rounds: number, withAdmin: boolean): Promise<Failover[]> {
+  const out: Failover[] = [];
   for (let i = 0; i < rounds; i++) {
     const before = await cluster.describeQuorum();
     const killed = before.leaderId;
@@ -261,56 +278,86 @@ async function measureFailovers(cluster: Cluster, rounds: number): Promise<Syste
     if (via === undefined) throw new Error("no surviving broker");
     const t0 = performance.now();
     await cluster.kill(killed, "SIGKILL");
-    const created = await createTopicUntilOk(address(via), `failover-${i}`, 60_000);
-    const ms = round(performance.now() - t0, 0);
-    const after = await cluster.describeQuorum();
-    out.push({ killed, newLeader: after.leaderId, ms, attempts: created.attempts });
-    log(`${cluster.system}: killed controller ${killed}; ${after.leaderId} leads; CreateTopics ok after ${ms} ms`);
+    const since = (): number => round(performance.now() - t0, 0);
+    const [after, quorumMs, admin] = await Promise.all([
+      cluster.describeQuorum(60_000).then((q) => [q, since()] as const),
+      withAdmin
+        ? createTopicUntilOk(address(via), `failover-${i}`, 60_000).then((c) => ({ ms: since(), attempts: c.attempts }))
+        : null,
+    ]).then(([[q, ms], a]) => [q, ms, a] as const);
+    out.push({
+      killed,
+      newLeader: after.leaderId,
+      quorumMs,
+      adminMs: admin?.ms ?? null,
+      attempts: admin?.attempts ?? null,
+    });
+    log(
+      `${cluster.system}: killed controller ${killed}; ${after.leaderId} leads after ${quorumMs} ms` +
+        (admin ? `; CreateTopics ok after ${admin.ms} ms` : ""),
+    );
     await cluster.restart(killed);
-    await cluster.waitForBrokers(REJOIN_TIMEOUT_MS);
+    if (withAdmin) await cluster.waitForBrokers(REJOIN_TIMEOUT_MS);
+    else
+      await pollUntil(
+        `node ${killed} back in the quorum`,
+        async () => (await cluster.describeQuorum()).voters.some((v) => v.replicaId === killed && v.logEndOffset >= 0n),
+        REJOIN_TIMEOUT_MS,
+      );
   }
   return out;
 }
 
-async function benchSystem(system: ClusterSystem, args: Args): Promise<SystemResult | NotYet> {
+async function measureCluster(cluster: Cluster, clients: Clients, args: Args): Promise<ClusterFigures> {
+  const { system } = cluster;
+  log(`${system}: one cluster ${cluster.clusterId}; visibility (${args.visibility} topics)`);
+  const { visibility, create } = await measureVisibility(cluster, clients, args.visibility);
+  log(`${system}: visibility p50 ${median(visibility)} ms; creating ${args.topics} topics`);
+  const bulk = await measureBulk(cluster, clients, args.topics);
+  log(`${system}: ${args.topics} topics created in ${bulk.createdMs} ms, everywhere in ${bulk.visibleEverywhereMs} ms`);
+  const metadataOneTopic = await measureMetadata(cluster, clients, args.metadataOne, ["bulk-00000"]);
+  const metadataAllTopics = await measureMetadata(cluster, clients, args.metadataAll, null);
+  log(`${system}: Metadata p50 ${metadataOneTopic.p50Ms} ms (1 topic), ${metadataAllTopics.p50Ms} ms (all)`);
+  return {
+    visibilityMs: spread(visibility),
+    createOneMs: spread(create),
+    bulk,
+    metadataOneTopic,
+    metadataAllTopics,
+  };
+}
+
+async function benchSystem(system: ClusterSystem, args: Args): Promise<SystemResult> {
   const loadAverageStart = load();
   log(`starting 3-node ${system} (load ${loadAverageStart.join(" ")})`);
   const cluster = await startCluster({ system, topology: { combined: 3 }, kafkaHeap: "1G", startTimeoutMs: 180_000 });
-  const clients = new Map(
+  const clients: Clients = new Map(
     cluster.brokers.map((n) => [
       n.id,
       new AdminClient({ bootstrap: address(n), retries: 0, requestTimeoutMs: 30_000 }),
     ]),
   );
   try {
-    const why = await formed(cluster);
-    if (why !== undefined) {
-      log(`${system}: not yet: ${why}`);
-      return { system, notYet: why };
-    }
-    log(`${system}: one cluster ${cluster.clusterId}; visibility (${args.visibility} topics)`);
-    const { visibility, create } = await measureVisibility(cluster, clients, args.visibility);
-    log(`${system}: visibility p50 ${median(visibility)} ms; creating ${args.topics} topics`);
-    const bulk = await measureBulk(cluster, clients, args.topics);
-    log(
-      `${system}: ${args.topics} topics created in ${bulk.createdMs} ms, everywhere in ${bulk.visibleEverywhereMs} ms`,
-    );
-    const metadataOneTopic = await measureMetadata(cluster, clients, args.metadataOne, ["bulk-00000"]);
-    const metadataAllTopics = await measureMetadata(cluster, clients, args.metadataAll, null);
-    log(`${system}: Metadata p50 ${metadataOneTopic.p50Ms} ms (1 topic), ${metadataAllTopics.p50Ms} ms (all)`);
+    const notYet = (await formed(cluster)) ?? null;
+    if (notYet !== null) log(`${system}: not yet: ${notYet}`);
+    const figures = notYet === null ? await measureCluster(cluster, clients, args) : null;
     for (const c of clients.values()) c.close();
     clients.clear();
-    const failovers = await measureFailovers(cluster, args.failovers);
+    let failovers: Failover[] = [];
+    let failoverError: string | null = null;
+    try {
+      failovers = await measureFailovers(cluster, args.failovers, notYet === null);
+    } catch (err) {
+      failoverError = err instanceof Error ? err.message : String(err);
+      log(`${system}: failover not measured: ${failoverError}`);
+    }
     return {
       system,
       clusterId: cluster.clusterId,
-      visibilityMs: spread(visibility),
-      createOneMs: spread(create),
-      bulk,
-      metadataOneTopic,
-      metadataAllTopics,
-      failoverMs: failovers.map((f) => f.ms),
+      notYet,
+      cluster: figures,
       failovers,
+      failoverError,
       loadAverageStart,
       loadAverageEnd: load(),
     };
@@ -324,62 +371,78 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const env = environment();
   const systems: ClusterSystem[] = args.only ? [args.only] : ["kafka", "tributary"];
-  const results: (SystemResult | NotYet)[] = [];
+  const results: SystemResult[] = [];
   for (const s of systems) results.push(await benchSystem(s, args));
   const loadEnd = load();
 
-  const measured = (s: ClusterSystem): SystemResult | undefined => {
-    const r = results.find((x) => x.system === s);
-    return r !== undefined && !("notYet" in r) ? r : undefined;
+  const kafka = results.find((r) => r.system === "kafka");
+  const trib = results.find((r) => r.system === "tributary");
+  type Metric = { name: string; unit: string; get: (r: SystemResult) => number | undefined; anchor?: string };
+  const fig = (get: (c: ClusterFigures) => number) => (r: SystemResult) => (r.cluster ? get(r.cluster) : undefined);
+  const times = (r: SystemResult, key: "quorumMs" | "adminMs"): number[] =>
+    r.failovers.flatMap((f) => (f[key] === null ? [] : [f[key]]));
+  const over = (key: "quorumMs" | "adminMs", agg: (xs: number[]) => number) => (r: SystemResult) => {
+    const xs = times(r, key);
+    return xs.length > 0 ? agg(xs) : undefined;
   };
-  const kafka = measured("kafka");
-  const trib = measured("tributary");
-  const f = (r: SystemResult): number[] => (r.failoverMs.length > 0 ? r.failoverMs : [Number.NaN]);
-  const metrics: { name: string; unit: string; get: (r: SystemResult) => number; anchor?: string }[] = [
-    { name: `create ${args.topics} topics (answered)`, unit: "ms", get: (r) => r.bulk.createdMs },
-    { name: `create ${args.topics} topics (in every node)`, unit: "ms", get: (r) => r.bulk.visibleEverywhereMs },
-    { name: "new topic on the other nodes, p50", unit: "ms", get: (r) => r.visibilityMs.p50, anchor: "130-290" },
-    { name: "new topic on the other nodes, max", unit: "ms", get: (r) => r.visibilityMs.max },
-    { name: "CreateTopics of 1 topic, p50", unit: "ms", get: (r) => r.createOneMs.p50 },
-    { name: "Metadata 1 topic, p50", unit: "ms", get: (r) => r.metadataOneTopic.p50Ms },
-    { name: "Metadata 1 topic, p99", unit: "ms", get: (r) => r.metadataOneTopic.p99Ms },
-    { name: "Metadata all topics, p50", unit: "ms", get: (r) => r.metadataAllTopics.p50Ms },
-    { name: "Metadata all topics, p99", unit: "ms", get: (r) => r.metadataAllTopics.p99Ms },
-    { name: "failover after kill -9, min", unit: "ms", get: (r) => Math.min(...f(r)), anchor: "1900-3600" },
-    { name: "failover after kill -9, median", unit: "ms", get: (r) => median(f(r)) },
-    { name: "failover after kill -9, max", unit: "ms", get: (r) => Math.max(...f(r)) },
+  const min = (xs: number[]): number => Math.min(...xs);
+  const max = (xs: number[]): number => Math.max(...xs);
+  const metrics: Metric[] = [
+    { name: `create ${args.topics} topics (answered)`, unit: "ms", get: fig((c) => c.bulk.createdMs) },
+    { name: `create ${args.topics} topics (in every node)`, unit: "ms", get: fig((c) => c.bulk.visibleEverywhereMs) },
+    { name: "new topic on the other nodes, p50", unit: "ms", get: fig((c) => c.visibilityMs.p50), anchor: "130-290" },
+    { name: "new topic on the other nodes, max", unit: "ms", get: fig((c) => c.visibilityMs.max) },
+    { name: "CreateTopics of 1 topic, p50", unit: "ms", get: fig((c) => c.createOneMs.p50) },
+    { name: "Metadata 1 topic, p50", unit: "ms", get: fig((c) => c.metadataOneTopic.p50Ms) },
+    { name: "Metadata 1 topic, p99", unit: "ms", get: fig((c) => c.metadataOneTopic.p99Ms) },
+    { name: "Metadata all topics, p50", unit: "ms", get: fig((c) => c.metadataAllTopics.p50Ms) },
+    { name: "Metadata all topics, p99", unit: "ms", get: fig((c) => c.metadataAllTopics.p99Ms) },
+    { name: "kill -9 → CreateTopics ok, min", unit: "ms", get: over("adminMs", min), anchor: "1900-3600" },
+    { name: "kill -9 → CreateTopics ok, median", unit: "ms", get: over("adminMs", median) },
+    { name: "kill -9 → CreateTopics ok, max", unit: "ms", get: over("adminMs", max) },
+    { name: "kill -9 → new quorum leader, min", unit: "ms", get: over("quorumMs", min) },
+    { name: "kill -9 → new quorum leader, median", unit: "ms", get: over("quorumMs", median) },
+    { name: "kill -9 → new quorum leader, max", unit: "ms", get: over("quorumMs", max) },
   ];
-  const notYet = (s: ClusterSystem): string | undefined => {
-    const r = results.find((x) => x.system === s);
-    return r !== undefined && "notYet" in r ? r.notYet : undefined;
+  const value = (r: SystemResult | undefined, m: Metric): number | undefined => (r ? m.get(r) : undefined);
+  const cell = (r: SystemResult | undefined, m: Metric): string => {
+    const x = value(r, m);
+    if (x !== undefined) return String(round(x, 2));
+    return r?.notYet != null ? "not yet" : "-";
   };
-  const cell = (s: ClusterSystem, r: SystemResult | undefined, m: (typeof metrics)[number]): string => {
-    if (notYet(s) !== undefined) return "not yet";
-    if (r === undefined) return "-";
-    const x = m.get(r);
-    return Number.isFinite(x) ? String(round(x, 2)) : "-";
+  const ratioOf = (m: Metric): number | undefined => {
+    const k = value(kafka, m);
+    const t = value(trib, m);
+    return k !== undefined && t !== undefined && k > 0 ? t / k : undefined;
   };
   const table = formatTable(
     ["metric", "unit", "kafka", "tributary", "tributary/kafka", "kafka anchor"],
     metrics.map((m) => {
-      const k = kafka ? m.get(kafka) : Number.NaN;
-      const t = trib ? m.get(trib) : Number.NaN;
-      const ratio = Number.isFinite(k) && Number.isFinite(t) && k > 0 ? `${(t / k).toFixed(2)}x` : "-";
-      return [m.name, m.unit, cell("kafka", kafka, m), cell("tributary", trib, m), ratio, m.anchor ?? ""];
+      const ratio = ratioOf(m);
+      return [
+        m.name,
+        m.unit,
+        cell(kafka, m),
+        cell(trib, m),
+        ratio === undefined ? "-" : `${ratio.toFixed(2)}x`,
+        m.anchor ?? "",
+      ];
     }),
   );
 
   console.log("\nMetadata on 3 combined nodes: Tributary vs Apache Kafka 4.3.1 (issue 11)");
   printEnvironment(env, loadEnd);
   for (const r of results) {
-    if ("notYet" in r) console.log(`${r.system.padEnd(9)}    not yet: ${r.notYet}`);
-    else console.log(`${r.system.padEnd(9)}    load ${r.loadAverageStart.join(" ")} -> ${r.loadAverageEnd.join(" ")}`);
+    console.log(`${r.system.padEnd(9)}    load ${r.loadAverageStart.join(" ")} -> ${r.loadAverageEnd.join(" ")}`);
+    if (r.notYet !== null) console.log(`             not yet: ${r.notYet}`);
+    if (r.failoverError !== null) console.log(`             failover not measured: ${r.failoverError}`);
   }
   console.log(
     `workload     ${args.topics} topics (1 partition, RF 1) in CreateTopics of ${BATCH}; visibility over ` +
       `${args.visibility} topics, each created through the next node, polled every ${POLL_MS} ms; Metadata ` +
       `${args.metadataOne} × 1 topic and ${args.metadataAll} × all topics, round-robin; ${args.failovers} failovers ` +
-      "(kill -9 of the quorum leader, CreateTopics through a survivor until it succeeds, then restart). " +
+      "(kill -9 of the quorum leader; DescribeQuorum and CreateTopics through a survivor polled until they succeed; " +
+      "then restart). " +
       "Lower is better; anchors: Kafka 4.3.1 on this VM (issue 11)",
   );
   console.log();
@@ -392,7 +455,10 @@ async function main(): Promise<void> {
     workload: { ...args, batch: BATCH, pollMs: POLL_MS, topology: "3 combined nodes" },
     results,
     ratios: Object.fromEntries(
-      metrics.map((m) => [m.name, kafka && trib && m.get(kafka) > 0 ? round(m.get(trib) / m.get(kafka), 3) : null]),
+      metrics.map((m) => {
+        const ratio = ratioOf(m);
+        return [m.name, ratio === undefined ? null : round(ratio, 3)];
+      }),
     ),
   });
   console.log(`\nwrote ${path}`);
