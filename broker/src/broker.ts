@@ -1,21 +1,25 @@
 import type { Logger } from "pino";
 import type { BrokerConfig } from "./config/broker-config.ts";
-import { GroupCoordinator } from "./coordinator/index.ts";
+import {
+  GroupCoordinatorManager,
+  OFFSETS_TOPIC,
+  offsetsTopicSpec,
+  type EnsureOffsetsTopic,
+} from "./coordinator/index.ts";
 import { createDispatcher, type Dispatcher } from "./handlers/dispatcher.ts";
+import { advertisedBroker } from "./handlers/03-metadata.ts";
 import { createHandlers } from "./handlers/registry.ts";
 import type { BrokerServices } from "./handlers/services.ts";
 import { LogManager } from "./log/index.ts";
 import { TopicAdmin } from "./metadata/topic-admin.ts";
 import { TopicRegistry } from "./metadata/topic-registry.ts";
 import { LogGroupStore } from "./partitions/offsets-store.ts";
-import { PartitionManager } from "./partitions/partition-manager.ts";
+import { LEADER_EPOCH, PartitionManager } from "./partitions/partition-manager.ts";
 import { ProducerIdAllocator } from "./partitions/producer-ids.ts";
 import { API_CODECS } from "./protocol/index.ts";
 import { METADATA_LOG_DIR } from "./quorum/metadata-log.ts";
 import { apiRequestMetrics, type BrokerMetrics } from "./runtime/metrics.ts";
 import { formatDirs, unformattedDirs } from "./storage/format.ts";
-
-export const OFFSETS_TOPIC = "__consumer_offsets";
 
 export interface Broker {
   readonly services: BrokerServices;
@@ -76,20 +80,29 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       await partitions.createPartition(topic.name, p, admin.logConfigFor(topic.name));
   }
 
-  if (!topics.get(OFFSETS_TOPIC)) {
+  // __consumer_offsets is created only through this function (the coordinator's EnsureOffsetsTopic port): TopicAdmin on
+  // this single node; the controller, once topic creation is a controller command (ADR 22).
+  const ensureOffsetsTopic: EnsureOffsetsTopic = async (spec) => {
+    const existing = topics.get(OFFSETS_TOPIC);
+    if (existing) return existing.partitions;
     const created = await admin.createTopic({
       name: OFFSETS_TOPIC,
-      numPartitions: 1,
+      numPartitions: spec.numPartitions,
+      // A single node is the only replica of every partition until replication exists (issue 12).
       replicationFactor: 1,
-      configs: new Map([["cleanup.policy", "compact"]]),
+      configs: new Map(spec.configs),
       validateOnly: false,
     });
     if (!created.topic) throw new Error(`cannot create ${OFFSETS_TOPIC}: ${created.errorMessage ?? created.errorCode}`);
-  }
-  const offsetsLog = partitions.log(OFFSETS_TOPIC, 0);
-  if (!offsetsLog) throw new Error(`${OFFSETS_TOPIC}-0 has no log`);
-  const groups = new GroupCoordinator({
-    store: new LogGroupStore(offsetsLog, clock),
+    return created.topic.partitions;
+  };
+  const groups = new GroupCoordinatorManager({
+    partitionCount: await ensureOffsetsTopic(offsetsTopicSpec(config)),
+    openStore: (partition) => {
+      const log = partitions.log(OFFSETS_TOPIC, partition);
+      if (!log) throw new Error(`${OFFSETS_TOPIC}-${partition} has no log`);
+      return new LogGroupStore(log, clock);
+    },
     logger: logger.child({ component: "groups" }),
     config: {
       initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
@@ -98,7 +111,14 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
     },
   });
-  await groups.start();
+  // Leadership of the __consumer_offsets partitions (the coordinator's OffsetsPartitionOwnership port): this single
+  // node leads every one at LEADER_EPOCH and never resigns. Once leaders come from the MetadataImage, its local
+  // changes call groups.onElection / groups.onResignation per partition instead, and offsetsPartitionLeader below
+  // answers from the image.
+  const loaded = await Promise.all(
+    Array.from({ length: groups.partitionCount }, (_, partition) => groups.onElection(partition, LEADER_EPOCH)),
+  );
+  if (!loaded.every(Boolean)) throw new Error(`cannot load the groups of ${OFFSETS_TOPIC}: see the log`);
 
   const producerIds = new ProducerIdAllocator(
     topics.producerIdBlockEnd,
@@ -112,6 +132,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     admin,
     partitions,
     groups,
+    offsetsPartitionLeader: (_partition, listenerName) => advertisedBroker(services, { listenerName }),
     producerIds,
     logger,
     clock,
@@ -140,7 +161,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     services,
     dispatcher,
     async close() {
-      groups.shutdown();
+      groups.close();
       partitions.wakeAll();
       await logs.close();
     },

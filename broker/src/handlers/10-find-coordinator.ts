@@ -1,7 +1,9 @@
 // FindCoordinator (key 10), versions 0-6.
-// This single node coordinates every group, so a group key (key type 0) is answered with the advertised address of
-// the listener the request arrived on, like Metadata. v0 has no key type and always means a group. v4+ batches keys in
-// coordinatorKeys and answers each in coordinators; v0-3 answer one key in top-level fields.
+// A group key (key type 0) is answered with the broker that leads the group's __consumer_offsets partition (Kafka's
+// rule: the Java hash of the group id modulo the partition count), at its address on the listener the request arrived
+// on, like Metadata; COORDINATOR_NOT_AVAILABLE (retriable) when that partition has no live leader. Who leads it comes
+// from services.offsetsPartitionLeader. v0 has no key type and always means a group. v4+ batches keys in
+// coordinatorKeys and answers each in coordinators, each key on its own; v0-3 answer one key in top-level fields.
 // Transactions are not supported yet, so key type 1 must make a transactional producer fail at once rather than wait
 // for a coordinator that will never exist: COORDINATOR_NOT_AVAILABLE is retriable, and Java's producer retried it
 // for minutes (Kafka Streams with exactly_once_v2 hung without a word). CLUSTER_AUTHORIZATION_FAILED is fatal in all
@@ -17,7 +19,6 @@ import {
   FindCoordinatorResponse,
   type FindCoordinatorResponseCoordinator,
 } from "../protocol/index.ts";
-import { advertisedBroker } from "./03-metadata.ts";
 import { defineHandler, type AnyHandler, type RequestContext } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
 
@@ -38,11 +39,13 @@ interface Answer {
   port: number;
 }
 
-function coordinatorFor(services: BrokerServices, context: RequestContext, keyType: number): Answer {
+function coordinatorFor(services: BrokerServices, context: RequestContext, keyType: number, key: string): Answer {
   // Kafka's Node.noNode(): what clients expect next to an error.
   const none = { nodeId: -1, host: "", port: -1 };
   if (keyType === GROUP) {
-    const { nodeId, host, port } = advertisedBroker(services, context);
+    const leader = services.offsetsPartitionLeader(services.groups.partitionFor(key), context.listenerName);
+    if (leader === null) return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: null };
+    const { nodeId, host, port } = leader;
     return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId, host, port };
   }
   if (keyType === TRANSACTION) {
@@ -69,18 +72,18 @@ export function findCoordinatorHandler(services: BrokerServices): AnyHandler {
     response: FindCoordinatorResponse,
     handle(request, context) {
       const keyType = context.apiVersion >= 1 ? (request.keyType ?? GROUP) : GROUP;
-      const answer = coordinatorFor(services, context, keyType);
+      const keys = context.apiVersion >= 4 ? (request.coordinatorKeys ?? []) : [request.key ?? ""];
       if (keyType === TRANSACTION) {
-        const keys = context.apiVersion >= 4 ? (request.coordinatorKeys ?? []) : [request.key ?? ""];
         context.logger.info({ transactionalIds: keys, clientId: context.clientId }, "Refused a transactional producer");
       }
       if (context.apiVersion >= 4) {
-        const coordinators: FindCoordinatorResponseCoordinator[] = (request.coordinatorKeys ?? []).map((key) => ({
+        const coordinators: FindCoordinatorResponseCoordinator[] = keys.map((key) => ({
           key,
-          ...answer,
+          ...coordinatorFor(services, context, keyType, key),
         }));
         return Promise.resolve({ ...FindCoordinatorResponse.create(), coordinators });
       }
+      const answer = coordinatorFor(services, context, keyType, request.key ?? "");
       return Promise.resolve({ ...FindCoordinatorResponse.create(), ...answer });
     },
   });

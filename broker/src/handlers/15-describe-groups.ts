@@ -1,5 +1,6 @@
 // DescribeGroups (key 15), versions 0-5.
-// A group this broker does not know is described as Dead with no error (Kafka does so up to v5). Member metadata and
+// A group this broker does not know is described as Dead with no error (Kafka does so up to v5); one whose
+// __consumer_offsets partition another broker leads, with NOT_COORDINATOR. Member metadata and
 // assignments are filled only while the group is Stable, as in Kafka. v3+ may ask for authorized operations: there is
 // no authorizer, so, like Kafka without one, every operation a group supports is reported. v4 adds member instance
 // ids, v5 is flexible. A group named more than once is described once: a group's members and assignments can make

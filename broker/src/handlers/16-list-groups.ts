@@ -1,5 +1,6 @@
 // ListGroups (key 16), versions 0-5.
-// Every group this broker coordinates (all of them: it is the only node). v3 is flexible; v4 adds a states filter and
+// Every group this broker coordinates: those of the __consumer_offsets partitions it leads (admin clients ask every
+// broker), or COORDINATOR_LOAD_IN_PROGRESS while one of them is loading. v3 is flexible; v4 adds a states filter and
 // each group's state; v5 a types filter and each group's type, always "classic" here. Filters compare
 // case-insensitively and an empty filter matches everything, as in Kafka.
 import { ApiKey, ListGroupsRequest, ListGroupsResponse } from "../protocol/index.ts";

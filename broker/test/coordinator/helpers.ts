@@ -1,11 +1,12 @@
 import { pino } from "pino";
-import { GroupCoordinator, InMemoryGroupStore } from "../../src/coordinator/index.ts";
+import { GroupCoordinatorShard, InMemoryGroupStore } from "../../src/coordinator/index.ts";
 import type {
   Cancel,
   GroupCoordinatorConfig,
   GroupStore,
   JoinGroupRequest,
   JoinGroupResult,
+  OffsetCommitRequest,
   Scheduler,
 } from "../../src/coordinator/index.ts";
 
@@ -71,7 +72,7 @@ export function hex(digits: string): Buffer {
 export const silentLogger = pino({ level: "silent" });
 
 export interface Harness {
-  coordinator: GroupCoordinator;
+  coordinator: GroupCoordinatorShard;
   scheduler: ManualScheduler;
   store: GroupStore;
 }
@@ -82,7 +83,7 @@ export async function startCoordinator(
   scheduler = new ManualScheduler(),
 ): Promise<Harness> {
   let n = 0;
-  const coordinator = new GroupCoordinator({
+  const coordinator = new GroupCoordinatorShard({
     store,
     logger: silentLogger,
     scheduler,
@@ -110,10 +111,21 @@ export function joinRequest(overrides: Partial<JoinGroupRequest> = {}): JoinGrou
 }
 
 /** Two members in generation 2, before anyone has synced: the first alone got generation 1, then rejoined. */
-export async function joinPair(coordinator: GroupCoordinator): Promise<[JoinGroupResult, JoinGroupResult]> {
+export async function joinPair(coordinator: GroupCoordinatorShard): Promise<[JoinGroupResult, JoinGroupResult]> {
   const a = await coordinator.joinGroup(joinRequest());
   const bJoin = coordinator.joinGroup(joinRequest());
   return Promise.all([coordinator.joinGroup(joinRequest({ memberId: a.memberId })), bJoin]);
+}
+
+/** A standalone commit (no member, generation -1, as a simple consumer sends) of `t`-0 at `offset`. */
+export function standaloneCommit(groupId: string, offset = 5n): OffsetCommitRequest {
+  return {
+    groupId,
+    generationId: -1,
+    memberId: "",
+    groupInstanceId: null,
+    offsets: [{ topic: "t", partition: 0, offset, leaderEpoch: -1, metadata: "" }],
+  };
 }
 
 export function assignmentFor(memberId: string): Buffer {
@@ -122,10 +134,11 @@ export function assignmentFor(memberId: string): Buffer {
 
 /**
  * Builds a Stable group of `count` members the way clients do: each newcomer joins, the existing members learn of
- * the rebalance from a heartbeat and rejoin, then everybody syncs with the leader's assignment.
+ * the rebalance from a heartbeat and rejoin, then everybody syncs with the leader's assignment. The group is "g" unless
+ * `overrides(0)` names another.
  */
 export async function stableGroup(
-  h: Harness,
+  h: { coordinator: Pick<GroupCoordinatorShard, "joinGroup" | "syncGroup"> },
   count: number,
   overrides: (i: number) => Partial<JoinGroupRequest> = () => ({}),
 ): Promise<{ members: string[]; generationId: number; leader: string }> {
@@ -145,9 +158,10 @@ export async function stableGroup(
   if (first === undefined) throw new Error("no members");
   const generationId = first.generationId;
   const leader = first.leader;
+  const groupId = overrides(0).groupId ?? "g";
   const syncs = members.map((m) =>
     coordinator.syncGroup({
-      groupId: "g",
+      groupId,
       generationId,
       memberId: m.memberId,
       groupInstanceId: overrides(members.indexOf(m)).groupInstanceId ?? null,

@@ -178,9 +178,9 @@ describe("OffsetCommit and OffsetFetch", () => {
   });
 
   it("answers COORDINATOR_LOAD_IN_PROGRESS until started", async () => {
-    const { GroupCoordinator } = await import("../../src/coordinator/index.ts");
+    const { GroupCoordinatorShard } = await import("../../src/coordinator/index.ts");
     const { silentLogger } = await import("./helpers.ts");
-    const coordinator = new GroupCoordinator({ store: new InMemoryGroupStore(), logger: silentLogger });
+    const coordinator = new GroupCoordinatorShard({ store: new InMemoryGroupStore(), logger: silentLogger });
     expect(coordinator.fetchOffsets(fetchAll()).errorCode).toBe(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
     expect((await coordinator.joinGroup(joinRequest())).errorCode).toBe(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
     expect((await coordinator.commitOffsets(commit({ offsets: [offset("t", 0, 1n)] })))[0]?.errorCode).toBe(

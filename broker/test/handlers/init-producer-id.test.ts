@@ -1,29 +1,17 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { initProducerIdHandler } from "../../src/handlers/22-init-producer-id.ts";
-import type { RequestContext } from "../../src/handlers/handler.ts";
 import type { BrokerServices } from "../../src/handlers/services.ts";
 import { ProducerIdAllocator } from "../../src/partitions/producer-ids.ts";
 import { ErrorCode, InitProducerIdRequest, type InitProducerIdResponse } from "../../src/protocol/index.ts";
+import { requestContext } from "../support/request-context.ts";
 
 // InitProducerId when the next producer id block cannot be reserved on disk (a full disk): a retriable answer, as
 // Kafka gives while it waits for a block, and ids again once the write succeeds.
 
 const logger = pino({ level: "silent" });
 
-const context: RequestContext = {
-  apiKey: 22,
-  apiVersion: 4,
-  correlationId: 1,
-  clientId: "test",
-  listenerName: "PLAINTEXT",
-  connectionId: "c1",
-  clientHost: "127.0.0.1",
-  logger,
-  signal: new AbortController().signal,
-  closeAfterResponse: () => undefined,
-  onResponseEncoded: () => undefined,
-};
+const context = requestContext(22, 4, logger);
 
 describe("InitProducerId on a full disk", () => {
   it("answers COORDINATOR_LOAD_IN_PROGRESS while the id block cannot be persisted, then ids", async () => {
