@@ -5,6 +5,27 @@ import type { TopicAdmin } from "../metadata/topic-admin.ts";
 import type { TopicRegistry } from "../metadata/topic-registry.ts";
 import type { PartitionManager } from "../partitions/partition-manager.ts";
 import type { ProducerIdAllocator } from "../partitions/producer-ids.ts";
+import type { MessageCodec } from "../protocol/index.ts";
+import type { RequestContext } from "./handler.ts";
+
+/** A client's admin write to be answered by the active controller (KIP-590). */
+export interface ForwardedRequest<Req, Res> {
+  readonly request: MessageCodec<Req>;
+  readonly response: MessageCodec<Res>;
+  /** The client's version: the controller answers at the same one. */
+  readonly version: number;
+  readonly body: Req;
+  readonly context: RequestContext;
+  /** How long to keep trying to reach an active controller. */
+  readonly timeoutMs: number;
+}
+
+/** The controller's answer, or the error to give the client for every item (REQUEST_TIMED_OUT when none answered). */
+export type ForwardOutcome<Res> = { readonly response: Res } | { readonly errorCode: number };
+
+export interface ControllerForwarder {
+  forward<Req, Res>(forwarded: ForwardedRequest<Req, Res>): Promise<ForwardOutcome<Res>>;
+}
 
 /** A broker as clients reach it on one listener. */
 export interface BrokerEndpoint {

@@ -42,6 +42,8 @@ export interface BrokerLifecycleOptions {
   /** The listeners clients reach this broker on (advertised.listeners) with their security protocols. */
   readonly listeners: readonly (ListenerAddress & { readonly securityProtocol: SecurityProtocol })[];
   readonly rack: string | null;
+  /** The directory ids of this broker's log dirs (meta.properties' directory.id). */
+  readonly logDirs: readonly string[];
   readonly features: readonly BrokerFeatureRange[];
   /** Offset of the last metadata record this node has applied (its image), -1 before any. */
   readonly appliedOffset: () => number;
@@ -147,6 +149,7 @@ export class BrokerLifecycle {
         })),
         features: o.features.map((f) => ({ ...f })),
         rack: o.rack,
+        logDirs: [...o.logDirs],
         previousBrokerEpoch: this.epoch,
       },
       o.requestTimeoutMs,

@@ -116,6 +116,7 @@ function lifecycleFor(controllers: FakeController[], leader: { id: number | null
     channel,
     listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 9092, securityProtocol: "PLAINTEXT" }],
     rack: "r1",
+    logDirs: ["6f8b4e2a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"],
     features: [{ name: "metadata.version", minSupportedVersion: 7, maxSupportedVersion: 27 }],
     appliedOffset: () => applied.offset,
     heartbeatIntervalMs: 50,

@@ -1,0 +1,191 @@
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { createDispatcher } from "../../src/handlers/dispatcher.ts";
+import { defineHandler, type RequestContext } from "../../src/handlers/handler.ts";
+import { startNetwork, type NetworkServer } from "../../src/network/server.ts";
+import { ControllerChannel } from "../../src/node/controller-channel.ts";
+import { EnvelopeForwarder } from "../../src/node/forwarding.ts";
+import {
+  CreateTopicsRequest,
+  CreateTopicsResponse,
+  encodeResponse,
+  EnvelopeRequest,
+  EnvelopeResponse,
+  ErrorCode,
+  parseRequestHeader,
+} from "../../src/protocol/index.ts";
+
+// Forwarding (KIP-590) against scripted controllers on loopback: the client's request travels whole in an Envelope,
+// the controller's response comes back as the client's answer, NOT_CONTROLLER moves on to the next active
+// controller, and with none the client gets REQUEST_TIMED_OUT.
+
+const logger = pino({ level: "silent" });
+const servers: NetworkServer[] = [];
+const channels: ControllerChannel[] = [];
+afterEach(async () => {
+  for (const c of channels.splice(0)) c.close();
+  for (const s of servers.splice(0)) await s.close(100);
+});
+
+interface Seen {
+  clientId: string | null;
+  correlationId: number;
+  version: number;
+  topics: string[];
+  principal: Buffer | null;
+  address: Buffer;
+}
+
+/** A controller whose Envelope handler answers CreateTopics, or NOT_CONTROLLER when `active` is false. */
+async function controller(active: boolean): Promise<{ port: number; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  const handler = defineHandler({
+    apiKey: EnvelopeRequest.apiKey,
+    minVersion: 0,
+    maxVersion: 0,
+    request: EnvelopeRequest,
+    response: EnvelopeResponse,
+    handle(envelope) {
+      if (!active) return Promise.resolve({ ...EnvelopeResponse.create(), errorCode: ErrorCode.NOT_CONTROLLER });
+      const { header, body } = parseRequestHeader(envelope.requestData);
+      const inner = CreateTopicsRequest.read(body, header.requestApiVersion);
+      seen.push({
+        clientId: header.clientId ?? null,
+        correlationId: header.correlationId,
+        version: header.requestApiVersion,
+        topics: inner.topics.map((t) => t.name),
+        principal: envelope.requestPrincipal,
+        address: envelope.clientHostAddress,
+      });
+      const answer = {
+        ...CreateTopicsResponse.create(),
+        topics: inner.topics.map((t) => ({
+          name: t.name,
+          topicId: "00000000-0000-4000-8000-000000000001",
+          errorCode: ErrorCode.NONE,
+          errorMessage: null,
+          numPartitions: 3,
+          replicationFactor: 1,
+          configs: [],
+        })),
+      };
+      const responseData = encodeResponse(
+        header.requestApiKey,
+        header.requestApiVersion,
+        header.correlationId,
+        CreateTopicsResponse,
+        answer,
+      );
+      return Promise.resolve({ ...EnvelopeResponse.create(), responseData });
+    },
+  });
+  const server = await startNetwork({
+    listeners: [{ name: "CONTROLLER", host: "127.0.0.1", port: 0 }],
+    dispatcher: createDispatcher({ handlers: [handler], logger }),
+    logger,
+    maxRequestBytes: 1 << 20,
+    idleTimeoutMs: 60_000,
+    requestReadTimeoutMs: 10_000,
+  });
+  servers.push(server);
+  return { port: server.listeners[0]?.port ?? 0, seen };
+}
+
+function forwarder(ports: Map<number, number>, leader: () => number | null): EnvelopeForwarder {
+  const channel = new ControllerChannel({
+    nodeId: 9,
+    activeController: leader,
+    address: (id) => {
+      const port = ports.get(id);
+      return port === undefined ? undefined : { host: "127.0.0.1", port };
+    },
+    connectTimeoutMs: 1_000,
+    logger,
+  });
+  channels.push(channel);
+  return new EnvelopeForwarder({ channel, logger });
+}
+
+const context = {
+  apiKey: CreateTopicsRequest.apiKey,
+  apiVersion: 7,
+  correlationId: 42,
+  clientId: "client-a",
+  listenerName: "PLAINTEXT",
+  connectionId: "c1",
+  clientHost: "127.0.0.1",
+  logger,
+  signal: new AbortController().signal,
+  closeAfterResponse: () => undefined,
+  onResponseEncoded: () => undefined,
+} satisfies RequestContext;
+
+const createTopics = (name: string) => ({
+  ...CreateTopicsRequest.create(),
+  topics: [{ name, numPartitions: 3, replicationFactor: 1, assignments: [], configs: [] }],
+});
+
+describe("EnvelopeForwarder", () => {
+  it("sends the client's request whole and answers with the controller's response", async () => {
+    const one = await controller(true);
+    const forward = forwarder(new Map([[1, one.port]]), () => 1);
+    const outcome = await forward.forward({
+      request: CreateTopicsRequest,
+      response: CreateTopicsResponse,
+      version: 7,
+      body: createTopics("t1"),
+      context,
+      timeoutMs: 5_000,
+    });
+    expect(outcome).toMatchObject({ response: { topics: [{ name: "t1", numPartitions: 3, errorCode: 0 }] } });
+    expect(one.seen).toEqual([
+      {
+        clientId: "client-a",
+        correlationId: 42,
+        version: 7,
+        topics: ["t1"],
+        // DefaultPrincipalData v0: User:ANONYMOUS, not token-authenticated.
+        principal: Buffer.from([0, 0, 5, ...Buffer.from("User"), 10, ...Buffer.from("ANONYMOUS"), 0, 0]),
+        address: Buffer.from([127, 0, 0, 1]),
+      },
+    ]);
+  });
+
+  it("moves on to the next active controller after NOT_CONTROLLER", async () => {
+    const [stale, fresh] = [await controller(false), await controller(true)];
+    let asked = 0;
+    const forward = forwarder(
+      new Map([
+        [1, stale.port],
+        [2, fresh.port],
+      ]),
+      // The quorum still names 1 for the first attempt, then learns of 2.
+      () => (asked++ === 0 ? 1 : 2),
+    );
+    const outcome = await forward.forward({
+      request: CreateTopicsRequest,
+      response: CreateTopicsResponse,
+      version: 5,
+      body: createTopics("t2"),
+      context,
+      timeoutMs: 5_000,
+    });
+    expect(outcome).toMatchObject({ response: { topics: [{ name: "t2", errorCode: 0 }] } });
+    expect(fresh.seen.map((s) => s.version)).toEqual([5]);
+  });
+
+  it("answers REQUEST_TIMED_OUT when no controller is known within the timeout", async () => {
+    const forward = forwarder(new Map(), () => null);
+    const started = performance.now();
+    const outcome = await forward.forward({
+      request: CreateTopicsRequest,
+      response: CreateTopicsResponse,
+      version: 7,
+      body: createTopics("t3"),
+      context,
+      timeoutMs: 300,
+    });
+    expect(outcome).toEqual({ errorCode: ErrorCode.REQUEST_TIMED_OUT });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+  });
+});
