@@ -15,7 +15,7 @@ import { TopicAdmin } from "./metadata/topic-admin.ts";
 import { TopicRegistry } from "./metadata/topic-registry.ts";
 import { LogGroupStore } from "./partitions/offsets-store.ts";
 import { LEADER_EPOCH, PartitionManager } from "./partitions/partition-manager.ts";
-import { ProducerIdAllocator } from "./partitions/producer-ids.ts";
+import { persistedBlocks, ProducerIdAllocator } from "./partitions/producer-ids.ts";
 import { API_CODECS } from "./protocol/index.ts";
 import { METADATA_LOG_DIR } from "./quorum/metadata-log.ts";
 import { apiRequestMetrics, type BrokerMetrics } from "./runtime/metrics.ts";
@@ -121,8 +121,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   if (!loaded.every(Boolean)) throw new Error(`cannot load the groups of ${OFFSETS_TOPIC}: see the log`);
 
   const producerIds = new ProducerIdAllocator(
-    topics.producerIdBlockEnd,
-    (end) => topics.setProducerIdBlockEnd(end),
+    persistedBlocks(topics.producerIdBlockEnd, (end) => topics.setProducerIdBlockEnd(end)),
     logger.child({ component: "producer-ids" }),
   );
   const services: BrokerServices = {

@@ -10,7 +10,7 @@ import {
   ErrorCode,
   Writer,
 } from "../protocol/index.ts";
-import type { ControllerChannel} from "./controller-channel.ts";
+import type { ControllerChannel } from "./controller-channel.ts";
 import { NoControllerError } from "./controller-channel.ts";
 
 // KIP-590 forwarding: a broker sends an admin write it got from a client (CreateTopics, DeleteTopics,

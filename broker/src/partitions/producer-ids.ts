@@ -1,24 +1,28 @@
 import type { Logger } from "pino";
 
+/** A range of producer ids this broker may hand out: [start, start + length). */
+export interface ProducerIdBlock {
+  readonly start: bigint;
+  readonly length: number;
+}
+
+/** Reserves the next block; rejects when none can be had now (the caller answers a retriable error). */
+export type ProducerIdBlockSource = () => Promise<ProducerIdBlock>;
+
 /**
- * Hands out producer ids for InitProducerId. Ids come from blocks whose upper end is persisted before any id of the
- * block is used, so a restart never hands out an id twice (it skips the rest of the block instead), as Kafka's
- * controller-allocated blocks do.
+ * Hands out producer ids for InitProducerId from blocks reserved one at a time (Kafka's ProducerIdManager): an id is
+ * handed out only from a block its source has reserved durably, so no id is handed out twice, across restarts too
+ * (a restart skips the rest of its block instead).
  */
 export class ProducerIdAllocator {
-  private next: bigint;
-  private blockEnd: bigint;
+  private next = 0n;
+  private blockEnd = 0n;
   private serial: Promise<unknown> = Promise.resolve();
 
   constructor(
-    start: bigint,
-    private readonly persistBlockEnd: (end: bigint) => Promise<void>,
+    private readonly nextBlock: ProducerIdBlockSource,
     private readonly logger: Logger,
-    private readonly blockSize = 1000n,
-  ) {
-    this.next = start;
-    this.blockEnd = start;
-  }
+  ) {}
 
   allocate(): Promise<bigint> {
     const run = this.serial.then(() => this.allocateNow());
@@ -28,11 +32,27 @@ export class ProducerIdAllocator {
 
   private async allocateNow(): Promise<bigint> {
     if (this.next >= this.blockEnd) {
-      const end = this.next + this.blockSize;
-      await this.persistBlockEnd(end);
-      this.blockEnd = end;
-      this.logger.debug({ from: String(this.next), to: String(end) }, "Reserved producer id block");
+      const block = await this.nextBlock();
+      this.next = block.start;
+      this.blockEnd = block.start + BigInt(block.length);
+      this.logger.debug({ from: String(this.next), to: String(this.blockEnd) }, "Reserved producer id block");
     }
     return this.next++;
   }
+}
+
+/** Blocks reserved by persisting each block's end before it is used (the single-node metadata file). */
+export function persistedBlocks(
+  start: bigint,
+  persistBlockEnd: (end: bigint) => Promise<void>,
+  blockSize = 1000,
+): ProducerIdBlockSource {
+  let next = start;
+  return async () => {
+    const end = next + BigInt(blockSize);
+    await persistBlockEnd(end);
+    const block = { start: next, length: blockSize };
+    next = end;
+    return block;
+  };
 }

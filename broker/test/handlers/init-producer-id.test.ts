@@ -2,7 +2,7 @@ import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { initProducerIdHandler } from "../../src/handlers/22-init-producer-id.ts";
 import type { BrokerServices } from "../../src/handlers/services.ts";
-import { ProducerIdAllocator } from "../../src/partitions/producer-ids.ts";
+import { persistedBlocks, ProducerIdAllocator } from "../../src/partitions/producer-ids.ts";
 import { ErrorCode, InitProducerIdRequest, type InitProducerIdResponse } from "../../src/protocol/index.ts";
 import { requestContext } from "../support/request-context.ts";
 
@@ -18,13 +18,12 @@ describe("InitProducerId on a full disk", () => {
     let diskFull = true;
     const persisted: bigint[] = [];
     const producerIds = new ProducerIdAllocator(
-      0n,
-      (end) => {
+      persistedBlocks(0n, (end) => {
         if (diskFull)
           return Promise.reject(Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" }));
         persisted.push(end);
         return Promise.resolve();
-      },
+      }),
       logger,
     );
     const handler = initProducerIdHandler({ producerIds } as unknown as BrokerServices);

@@ -1,8 +1,7 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { createDispatcher } from "../../src/handlers/dispatcher.ts";
 import { defineHandler } from "../../src/handlers/handler.ts";
-import { startNetwork, type NetworkServer } from "../../src/network/server.ts";
+import type { NetworkServer } from "../../src/network/server.ts";
 import { BrokerLifecycle } from "../../src/node/broker-lifecycle.ts";
 import { ControllerChannel, NoControllerError } from "../../src/node/controller-channel.ts";
 import {
@@ -13,6 +12,7 @@ import {
   ErrorCode,
 } from "../../src/protocol/index.ts";
 import { waitFor } from "../network/helpers.ts";
+import { serveHandlers } from "../support/scripted-server.ts";
 
 // The broker's lifecycle client against scripted controllers on loopback: registration, heartbeats carrying the
 // applied metadata offset, unfencing, re-registration, controlled shutdown, and following the active controller.
@@ -86,16 +86,9 @@ async function fakeController(id: number): Promise<FakeController> {
       },
     }),
   ];
-  const server = await startNetwork({
-    listeners: [{ name: "CONTROLLER", host: "127.0.0.1", port: 0 }],
-    dispatcher: createDispatcher({ handlers, logger }),
-    logger,
-    maxRequestBytes: 1 << 20,
-    idleTimeoutMs: 60_000,
-    requestReadTimeoutMs: 10_000,
-  });
+  const { server, port } = await serveHandlers(handlers);
   servers.push(server);
-  return Object.assign(state, { id, server, port: server.listeners[0]?.port ?? 0 });
+  return Object.assign(state, { id, server, port });
 }
 
 function lifecycleFor(controllers: FakeController[], leader: { id: number | null }, applied: { offset: number }) {

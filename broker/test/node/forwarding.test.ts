@@ -1,8 +1,7 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { createDispatcher } from "../../src/handlers/dispatcher.ts";
 import { defineHandler, type RequestContext } from "../../src/handlers/handler.ts";
-import { startNetwork, type NetworkServer } from "../../src/network/server.ts";
+import type { NetworkServer } from "../../src/network/server.ts";
 import { ControllerChannel } from "../../src/node/controller-channel.ts";
 import { EnvelopeForwarder } from "../../src/node/forwarding.ts";
 import {
@@ -14,6 +13,7 @@ import {
   ErrorCode,
   parseRequestHeader,
 } from "../../src/protocol/index.ts";
+import { serveHandlers } from "../support/scripted-server.ts";
 
 // Forwarding (KIP-590) against scripted controllers on loopback: the client's request travels whole in an Envelope,
 // the controller's response comes back as the client's answer, NOT_CONTROLLER moves on to the next active
@@ -79,16 +79,9 @@ async function controller(active: boolean): Promise<{ port: number; seen: Seen[]
       return Promise.resolve({ ...EnvelopeResponse.create(), responseData });
     },
   });
-  const server = await startNetwork({
-    listeners: [{ name: "CONTROLLER", host: "127.0.0.1", port: 0 }],
-    dispatcher: createDispatcher({ handlers: [handler], logger }),
-    logger,
-    maxRequestBytes: 1 << 20,
-    idleTimeoutMs: 60_000,
-    requestReadTimeoutMs: 10_000,
-  });
+  const { server, port } = await serveHandlers([handler]);
   servers.push(server);
-  return { port: server.listeners[0]?.port ?? 0, seen };
+  return { port, seen };
 }
 
 function forwarder(ports: Map<number, number>, leader: () => number | null): EnvelopeForwarder {
