@@ -56,27 +56,39 @@ export function hostIp(): string {
   throw new Error("tier 'local': no non-loopback IPv4 address on this host");
 }
 
-function acquireLock(): void {
+/**
+ * "pid starttime": the start time (clock ticks after boot, /proc/<pid>/stat field 22) tells a live owner from an
+ * unrelated process that reused the pid of an owner that died without releasing the lock (a killed run, a restarted
+ * machine whose /run survived).
+ */
+function processIdentity(pid: number): string | undefined {
   try {
-    writeFileSync(LOCK_FILE, String(process.pid), { flag: "wx" });
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may contain spaces and parentheses; the fields after its last ')' are fixed.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return `${pid} ${fields[19] ?? ""}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function acquireLock(): void {
+  const self = processIdentity(process.pid) ?? String(process.pid);
+  try {
+    writeFileSync(LOCK_FILE, self, { flag: "wx" });
     return;
   } catch {
-    const owner = Number(readFileSync(LOCK_FILE, "utf8"));
-    let alive = false;
-    try {
-      process.kill(owner, 0);
-      alive = owner !== process.pid;
-    } catch {
-      alive = false;
-    }
-    if (alive) throw new Error(`tier 'local': another local cluster is running (pid ${owner}, ${LOCK_FILE})`);
-    writeFileSync(LOCK_FILE, String(process.pid));
+    const owner = readFileSync(LOCK_FILE, "utf8").trim();
+    const ownerPid = Number(owner.split(" ")[0]);
+    const alive = Number.isInteger(ownerPid) && owner !== self && processIdentity(ownerPid) === owner;
+    if (alive) throw new Error(`tier 'local': another local cluster is running (pid ${ownerPid}, ${LOCK_FILE})`);
+    writeFileSync(LOCK_FILE, self);
   }
 }
 
 function releaseLock(): void {
   try {
-    if (readFileSync(LOCK_FILE, "utf8") === String(process.pid)) rmSync(LOCK_FILE);
+    if (readFileSync(LOCK_FILE, "utf8") === (processIdentity(process.pid) ?? String(process.pid))) rmSync(LOCK_FILE);
   } catch {
     // already gone
   }
