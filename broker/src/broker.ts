@@ -98,10 +98,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   };
   const groups = new GroupCoordinatorManager({
     partitionCount: await ensureOffsetsTopic(offsetsTopicSpec(config)),
-    openStore: (partition) => {
+    openStore: (partition, leaderEpoch) => {
       const log = partitions.log(OFFSETS_TOPIC, partition);
       if (!log) throw new Error(`${OFFSETS_TOPIC}-${partition} has no log`);
-      return new LogGroupStore(log, clock);
+      return new LogGroupStore(log, clock, leaderEpoch);
     },
     logger: logger.child({ component: "groups" }),
     config: {

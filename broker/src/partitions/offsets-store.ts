@@ -8,11 +8,13 @@ const REPLAY_CHUNK_BYTES = 1024 * 1024;
 /**
  * The group coordinator's store on a partition of `__consumer_offsets`: each append is one uncompressed record batch,
  * written before the coordinator acknowledges the commit, so committed offsets survive kill -9 like produced data.
+ * Batches carry the leader epoch the shard was loaded in.
  */
 export class LogGroupStore implements GroupStore {
   constructor(
     private readonly log: PartitionLog,
     private readonly clock: () => number = Date.now,
+    private readonly leaderEpoch: number = LEADER_EPOCH,
   ) {}
 
   async append(records: readonly GroupStoreRecord[]): Promise<void> {
@@ -22,7 +24,7 @@ export class LogGroupStore implements GroupStore {
       records: records.map((r) => ({ key: r.key, value: r.value, timestamp })),
     });
     try {
-      await this.log.append(batch, { leaderEpoch: LEADER_EPOCH });
+      await this.log.append(batch, { leaderEpoch: this.leaderEpoch });
     } catch (err) {
       // As Kafka maps a storage error on the offsets topic: clients look the coordinator up again and retry.
       if (err instanceof StorageError) throw new GroupStoreError(err.message, ErrorCode.NOT_COORDINATOR);
