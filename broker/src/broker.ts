@@ -7,14 +7,19 @@ import {
   type EnsureOffsetsTopic,
 } from "./coordinator/index.ts";
 import { createDispatcher, type Dispatcher } from "./handlers/dispatcher.ts";
-import { advertisedBroker } from "./handlers/03-metadata.ts";
+
 import { createHandlers } from "./handlers/registry.ts";
 import type { BrokerServices } from "./handlers/services.ts";
 import { LogManager } from "./log/index.ts";
+import { EffectiveConfigs } from "./metadata/effective-configs.ts";
+import { leaderEndpoint } from "./metadata/image/index.ts";
+import { MetadataView } from "./metadata/metadata-source.ts";
+import { SingleNodeMetadataSource } from "./metadata/single-node-source.ts";
 import { TopicAdmin } from "./metadata/topic-admin.ts";
 import { TopicRegistry } from "./metadata/topic-registry.ts";
 import { LogGroupStore } from "./partitions/offsets-store.ts";
 import { LEADER_EPOCH, PartitionManager } from "./partitions/partition-manager.ts";
+import { PartitionPublisher } from "./partitions/partition-publisher.ts";
 import { persistedBlocks, ProducerIdAllocator } from "./partitions/producer-ids.ts";
 import { API_CODECS } from "./protocol/index.ts";
 import { METADATA_LOG_DIR } from "./quorum/metadata-log.ts";
@@ -45,8 +50,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   // A single-voter node formats itself on first start (main.ts refused multi-voter nodes with unformatted dirs), with
   // the cluster id the registry kept or made, so a data dir from before meta.properties existed keeps its id.
   await formatDirs(await unformattedDirs(config.logDirs), topics.clusterId, config.nodeId);
-  // The admin computes per-topic storage settings; the log manager needs them for partitions it finds at start.
-  const adminRef: { current?: TopicAdmin } = {};
   const logs = await LogManager.open({
     logDirs: config.logDirs,
     config: {
@@ -62,23 +65,20 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     clock,
     retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
     foreignDirs: [METADATA_LOG_DIR],
-    topicConfig: (topic) => (topics.get(topic) ? adminRef.current?.logConfigFor(topic) : undefined),
   });
   const partitions = new PartitionManager(logs, logger.child({ component: "partitions" }));
-  const admin = new TopicAdmin(config, topics, partitions, logger.child({ component: "admin" }));
-  adminRef.current = admin;
-  for (const topic of topics.list()) {
-    // Reapply topic settings now that the admin exists (the log manager opened them with broker defaults).
-    for (let p = 0; p < topic.partitions; p++) partitions.setConfig(topic.name, p, admin.logConfigFor(topic.name));
-  }
-  await partitions.removeUnknown((topic, partition) => {
-    const known = topics.get(topic);
-    return known !== undefined && partition < known.partitions;
-  });
-  for (const topic of topics.list()) {
-    for (let p = 0; p < topic.partitions; p++)
-      await partitions.createPartition(topic.name, p, admin.logConfigFor(topic.name));
-  }
+  const configs = new EffectiveConfigs(config);
+  // Everything below reads metadata images only. The interim single-node source turns the registry into them until
+  // the controller quorum's MetadataLoader takes its place. The partition publisher acts on an image before the
+  // handlers' view sees it, so a partition is answered for only once its log is open.
+  const source = new SingleNodeMetadataSource(topics, config);
+  const view = new MetadataView(config.nodeId);
+  source.subscribe(
+    new PartitionPublisher(config.nodeId, partitions, configs, logger.child({ component: "partitions" })).publish,
+  );
+  source.subscribe(view.publish);
+  await source.sync();
+  const admin = new TopicAdmin(config, topics, source, configs, logger.child({ component: "admin" }));
 
   // __consumer_offsets is created only through this function (the coordinator's EnsureOffsetsTopic port): TopicAdmin on
   // this single node; the controller, once topic creation is a controller command (ADR 22).
@@ -112,9 +112,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     },
   });
   // Leadership of the __consumer_offsets partitions (the coordinator's OffsetsPartitionOwnership port): this single
-  // node leads every one at LEADER_EPOCH and never resigns. Once leaders come from the MetadataImage, its local
-  // changes call groups.onElection / groups.onResignation per partition instead, and offsetsPartitionLeader below
-  // answers from the image.
+  // node leads every one at LEADER_EPOCH and never resigns. Once leaders come from the quorum's images, their local
+  // changes call groups.onElection / groups.onResignation per partition instead.
   const loaded = await Promise.all(
     Array.from({ length: groups.partitionCount }, (_, partition) => groups.onElection(partition, LEADER_EPOCH)),
   );
@@ -127,11 +126,14 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const services: BrokerServices = {
     config,
     clusterId: topics.clusterId,
+    metadata: view,
+    configs,
     topics,
     admin,
     partitions,
     groups,
-    offsetsPartitionLeader: (_partition, listenerName) => advertisedBroker(services, { listenerName }),
+    offsetsPartitionLeader: (partition, listenerName) =>
+      leaderEndpoint(view.image, OFFSETS_TOPIC, partition, listenerName),
     producerIds,
     logger,
     clock,

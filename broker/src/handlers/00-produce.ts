@@ -6,8 +6,11 @@
 // per-record rule are listed in RecordErrors (v8+). Internal topics are written by the broker only, as in Kafka.
 // A partition whose log closes mid-request (topic deleted, broker shutting down) is answered per partition too.
 // acks=0 gets no response, and on any error the connection is closed so the producer refreshes its metadata.
-// acks=-1 on a single node is satisfied by the leader alone unless min.insync.replicas asks for more replicas.
+// Leadership comes from the metadata image: a partition this broker does not lead is NOT_LEADER_OR_FOLLOWER, with the
+// current leader and its endpoint (KIP-951, v10+) so the client can go there without a metadata round trip.
+// acks=-1 is refused with NOT_ENOUGH_REPLICAS while the ISR is smaller than min.insync.replicas.
 // Transactions are not supported: a transactional produce is rejected per partition with a message (v8+).
+import { isInternalTopic, leaderAccess, nodeEndpoints, topicByName } from "../metadata/image/index.ts";
 import {
   ApiKey,
   ErrorCode,
@@ -19,6 +22,8 @@ import { defineHandler, type AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
 
 const FIRST_SERVED_VERSION = 3;
+/** KIP-951: the current leader in partition errors and its endpoint in the response. */
+const LEADER_HINT_VERSION = 10;
 
 function partitionError(
   index: number,
@@ -51,6 +56,8 @@ export function produceHandler(services: BrokerServices): AnyHandler {
           partitionResponses: t.partitionData.map((p) => partitionError(p.index, errorCode, message)),
         }));
       let responses;
+      // Leaders named in NOT_LEADER_OR_FOLLOWER hints, for the response's node endpoints.
+      const hinted = new Set<number>();
       if (context.apiVersion < FIRST_SERVED_VERSION) {
         responses = rejectAll(
           ErrorCode.UNSUPPORTED_VERSION,
@@ -61,41 +68,53 @@ export function produceHandler(services: BrokerServices): AnyHandler {
       } else if (request.transactionalId !== undefined && request.transactionalId !== null) {
         responses = rejectAll(ErrorCode.INVALID_TXN_STATE, "transactions are not supported by this broker");
       } else {
+        const image = services.metadata.image;
+        const nodeId = services.metadata.nodeId;
         responses = await Promise.all(
           request.topicData.map(async (topicData) => {
-            const topic = services.topics.get(topicData.name);
+            const topic = topicByName(image, topicData.name);
             // Looked up once per topic rather than per partition: the produce path is hot.
+            const value = (name: string) => services.configs.configValue(image, topicData.name, name);
             const settings = topic && {
-              minInsyncReplicas: Number(services.admin.configValue(topic.name, "min.insync.replicas")),
-              maxMessageBytes: Number(services.admin.configValue(topic.name, "max.message.bytes")),
-              logAppendTime: services.admin.configValue(topic.name, "message.timestamp.type") === "LogAppendTime",
-              compacted: services.admin
-                .configValue(topic.name, "cleanup.policy")
+              minInsyncReplicas: Number(value("min.insync.replicas")),
+              maxMessageBytes: Number(value("max.message.bytes")),
+              logAppendTime: value("message.timestamp.type") === "LogAppendTime",
+              compacted: value("cleanup.policy")
                 .split(",")
                 .some((policy) => policy.trim() === "compact"),
             };
             const partitionResponses = await Promise.all(
               topicData.partitionData.map(async (p): Promise<ProduceResponsePartitionProduceResponse> => {
-                if (!topic || !settings || p.index < 0 || p.index >= topic.partitions) {
+                const access = leaderAccess(image, nodeId, topic, p.index);
+                if (!topic || !settings || (!access.ok && access.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)) {
                   return partitionError(
                     p.index,
                     ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                     `unknown partition ${topicData.name}-${p.index}`,
                   );
                 }
-                if (topic.internal) {
+                if (isInternalTopic(topic.name)) {
                   return partitionError(
                     p.index,
                     ErrorCode.INVALID_TOPIC_EXCEPTION,
                     `cannot produce to internal topic ${topic.name}`,
                   );
                 }
+                if (!access.ok) {
+                  const answer = partitionError(p.index, access.errorCode, access.message);
+                  if (access.leader && context.apiVersion >= LEADER_HINT_VERSION) {
+                    answer.currentLeader = access.leader;
+                    hinted.add(access.leader.leaderId);
+                  }
+                  return answer;
+                }
                 if (p.records === null) return partitionError(p.index, ErrorCode.INVALID_RECORD, "records are null");
-                if (acks === -1 && settings.minInsyncReplicas > 1) {
+                const isr = access.registration.isr.length;
+                if (acks === -1 && settings.minInsyncReplicas > isr) {
                   return partitionError(
                     p.index,
                     ErrorCode.NOT_ENOUGH_REPLICAS,
-                    "min.insync.replicas is larger than the 1 in-sync replica of this single-node cluster",
+                    `the ISR of ${topic.name}-${p.index} has ${isr} replica(s), fewer than min.insync.replicas=${settings.minInsyncReplicas}`,
                   );
                 }
                 const outcome = await services.partitions.produce(topic.name, p.index, p.records, settings);
@@ -122,7 +141,12 @@ export function produceHandler(services: BrokerServices): AnyHandler {
         if (failed) context.closeAfterResponse(`acks=0 produce failed: ${failed.errorMessage ?? failed.errorCode}`);
         return null;
       }
-      return { ...ProduceResponse.create(), responses, throttleTimeMs: 0 };
+      return {
+        ...ProduceResponse.create(),
+        responses,
+        throttleTimeMs: 0,
+        nodeEndpoints: nodeEndpoints(services.metadata.image, hinted, context.listenerName),
+      };
     },
   });
 }

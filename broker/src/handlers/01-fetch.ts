@@ -9,7 +9,11 @@
 // fetch.max.bytes, whatever max_bytes asks for, also as Kafka does; so no request can ask for more than one copy of
 // a partition's data, nor more than that limit in total.
 // Records are returned as views of pooled read buffers, released once the response is encoded.
+// Leadership and leader epochs come from the metadata image: a partition this broker does not lead is
+// NOT_LEADER_OR_FOLLOWER, a currentLeaderEpoch below the image's is FENCED_LEADER_EPOCH and above it
+// UNKNOWN_LEADER_EPOCH; the first two carry the current leader (KIP-951, v12+) and its endpoint (v16+).
 import { LogClosedError, type PartitionLog, type ReadResult } from "../log/index.ts";
+import { leaderAccess, nodeEndpoints, topicByName } from "../metadata/image/index.ts";
 import {
   ApiKey,
   ErrorCode,
@@ -21,7 +25,7 @@ import {
   type FetchResponseFetchableTopicResponse,
   type FetchResponsePartitionData,
 } from "../protocol/index.ts";
-import { LEADER_EPOCH, partitionKey } from "../partitions/partition-manager.ts";
+import { partitionKey } from "../partitions/partition-manager.ts";
 import { defineHandler, type AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
 
@@ -47,13 +51,9 @@ function emptyPartition(partitionIndex: number, errorCode: number): FetchRespons
   };
 }
 
-/** Kafka's leader-epoch fencing: a client ahead of us has newer metadata we do not know; one behind is stale. */
-export function leaderEpochError(currentLeaderEpoch: number | undefined): number {
-  if (currentLeaderEpoch === undefined || currentLeaderEpoch < 0 || currentLeaderEpoch === LEADER_EPOCH) {
-    return ErrorCode.NONE;
-  }
-  return currentLeaderEpoch > LEADER_EPOCH ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
-}
+/** KIP-951: the current leader in partition errors from v12, the leaders' endpoints in the response from v16. */
+const LEADER_HINT_VERSION = 12;
+const NODE_ENDPOINTS_VERSION = 16;
 
 export function fetchHandler(services: BrokerServices): AnyHandler {
   return defineHandler({
@@ -73,15 +73,20 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
       const slots: Slot[] = [];
       const responses: FetchResponseFetchableTopicResponse[] = [];
       let previous: FetchRequestFetchTopic | undefined;
+      const image = services.metadata.image;
+      const hinted = new Set<number>();
       for (const { topic: t, partition: p } of wanted.values()) {
-        const topic = byId ? services.topics.getById(t.topicId ?? ZERO_UUID) : services.topics.get(t.topic ?? "");
+        const topic = byId ? image.topicsById.get(t.topicId ?? ZERO_UUID) : topicByName(image, t.topic ?? "");
         const unknownError = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        const log =
-          topic && p.partition >= 0 && p.partition < topic.partitions
-            ? services.partitions.log(topic.name, p.partition)
-            : undefined;
-        const errorCode = log ? leaderEpochError(p.currentLeaderEpoch) : unknownError;
+        const access = leaderAccess(image, services.metadata.nodeId, topic, p.partition, p.currentLeaderEpoch);
+        const log = topic && access.ok ? services.partitions.log(topic.name, p.partition) : undefined;
+        let errorCode: number = log ? ErrorCode.NONE : unknownError;
+        if (!access.ok && access.errorCode !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) errorCode = access.errorCode;
         const response = emptyPartition(p.partition, errorCode);
+        if (!access.ok && access.leader && context.apiVersion >= LEADER_HINT_VERSION) {
+          response.currentLeader = access.leader;
+          hinted.add(access.leader.leaderId);
+        }
         if (errorCode === ErrorCode.NONE && topic) slots.push({ topic: topic.name, request: p, log, response });
         // Consecutive partitions of one topic share a topic entry, as in Kafka's responses.
         const last = responses[responses.length - 1];
@@ -117,7 +122,15 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
         const keys = new Set(slots.map((s) => partitionKey(s.topic, s.request.partition)));
         await services.partitions.waitForData(keys, remaining, context.signal);
       }
-      return { ...FetchResponse.create(), throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };
+      return {
+        ...FetchResponse.create(),
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.NONE,
+        sessionId: 0,
+        responses,
+        nodeEndpoints:
+          context.apiVersion >= NODE_ENDPOINTS_VERSION ? nodeEndpoints(image, hinted, context.listenerName) : [],
+      };
     },
   });
 }

@@ -4,6 +4,9 @@
 // decoded here to return the exact record, as Kafka does. No match answers offset -1 and timestamp -1.
 // A partition named more than once is refused with INVALID_REQUEST, answered once, as Kafka does: each lookup may
 // decode (and decompress) a batch, so repeats would multiply the work of one small request.
+// Only the partition's leader answers (from the metadata image): others get NOT_LEADER_OR_FOLLOWER, and a
+// currentLeaderEpoch other than the image's FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH. Latest and earliest carry the
+// leader epoch of the log's latest and first epochs, as Kafka's do.
 import type { PartitionLog } from "../log/index.ts";
 import {
   ApiKey,
@@ -13,8 +16,7 @@ import {
   type ListOffsetsResponseListOffsetsPartitionResponse,
 } from "../protocol/index.ts";
 import { decodeRecordBatchAsync } from "../protocol/records/index.ts";
-import { LEADER_EPOCH } from "../partitions/partition-manager.ts";
-import { leaderEpochError } from "./01-fetch.ts";
+import { leaderAccess } from "../metadata/image/index.ts";
 import { defineHandler, type AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
 
@@ -26,7 +28,7 @@ const LATEST_TIERED = -5n;
 
 type PartitionAnswer = Omit<ListOffsetsResponseListOffsetsPartitionResponse, "partitionIndex">;
 
-function found(offset: bigint, timestamp: bigint, leaderEpoch = LEADER_EPOCH): PartitionAnswer {
+function found(offset: bigint, timestamp: bigint, leaderEpoch: number): PartitionAnswer {
   return { errorCode: ErrorCode.NONE, offset, timestamp, leaderEpoch, oldStyleOffsets: [] };
 }
 
@@ -35,10 +37,10 @@ const NOT_FOUND: PartitionAnswer = found(-1n, -1n, -1);
 async function lookup(log: PartitionLog, timestamp: bigint): Promise<PartitionAnswer> {
   switch (timestamp) {
     case LATEST:
-      return found(log.highWatermark, -1n);
+      return found(log.highWatermark, -1n, log.latestEpoch() ?? -1);
     case EARLIEST:
     case EARLIEST_LOCAL:
-      return found(log.logStartOffset, -1n);
+      return found(log.logStartOffset, -1n, log.epochEntries()[0]?.epoch ?? -1);
     case LATEST_TIERED:
       return NOT_FOUND;
     case MAX_TIMESTAMP: {
@@ -68,6 +70,7 @@ export function listOffsetsHandler(services: BrokerServices): AnyHandler {
     request: ListOffsetsRequest,
     response: ListOffsetsResponse,
     async handle(request) {
+      const image = services.metadata.image;
       const mentions = new Map<string, number>();
       for (const t of request.topics) {
         for (const p of t.partitions) {
@@ -91,6 +94,14 @@ export function listOffsetsHandler(services: BrokerServices): AnyHandler {
                 if ((mentions.get(`${t.name}\u0000${p.partitionIndex}`) ?? 0) > 1) {
                   return { ...NOT_FOUND, partitionIndex: p.partitionIndex, errorCode: ErrorCode.INVALID_REQUEST };
                 }
+                const access = leaderAccess(
+                  image,
+                  services.metadata.nodeId,
+                  t.name,
+                  p.partitionIndex,
+                  p.currentLeaderEpoch,
+                );
+                if (!access.ok) return { ...NOT_FOUND, partitionIndex: p.partitionIndex, errorCode: access.errorCode };
                 const log = services.partitions.log(t.name, p.partitionIndex);
                 if (!log) {
                   return {
@@ -99,9 +110,6 @@ export function listOffsetsHandler(services: BrokerServices): AnyHandler {
                     errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                   };
                 }
-                const epochError = leaderEpochError(p.currentLeaderEpoch);
-                if (epochError !== ErrorCode.NONE)
-                  return { ...NOT_FOUND, partitionIndex: p.partitionIndex, errorCode: epochError };
                 return { partitionIndex: p.partitionIndex, ...(await lookup(log, p.timestamp)) };
               }),
           ),

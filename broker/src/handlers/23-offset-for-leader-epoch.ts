@@ -10,7 +10,7 @@ import {
   OffsetForLeaderEpochResponse,
   type OffsetForLeaderEpochResponseEpochEndOffset,
 } from "../protocol/index.ts";
-import { leaderEpochError } from "./01-fetch.ts";
+import { leaderAccess } from "../metadata/image/index.ts";
 import { defineHandler, type AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
 
@@ -33,10 +33,11 @@ export function offsetForLeaderEpochHandler(services: BrokerServices): AnyHandle
             leaderEpoch: -1,
             endOffset: -1n,
           });
-          const log = services.topics.get(t.topic) ? services.partitions.log(t.topic, p.partition) : undefined;
+          const image = services.metadata.image;
+          const access = leaderAccess(image, services.metadata.nodeId, t.topic, p.partition, p.currentLeaderEpoch);
+          if (!access.ok) return fail(access.errorCode);
+          const log = services.partitions.log(t.topic, p.partition);
           if (!log) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-          const epochError = leaderEpochError(p.currentLeaderEpoch);
-          if (epochError !== ErrorCode.NONE) return fail(epochError);
           const found = log.endOffsetForEpoch(p.leaderEpoch);
           return {
             errorCode: ErrorCode.NONE,

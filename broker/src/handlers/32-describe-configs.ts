@@ -1,13 +1,16 @@
 // DescribeConfigs (key 32), versions 1-4.
-// TOPIC (2): every topic config with its effective value and source (topic override, dynamic broker default, static
-// broker config, default); unknown topic → UNKNOWN_TOPIC_OR_PARTITION. BROKER (4): resource name = this node's id
-// gives every broker config; "" (the cluster default) gives only the dynamic defaults; another id is INVALID_REQUEST.
+// Answered from the metadata image's configs (topic overrides, this broker's and the cluster-wide dynamic broker
+// configs) over this node's static config. TOPIC (2): every topic config with its effective value and source (topic
+// override, dynamic broker config, dynamic broker default, static broker config, default); a topic the image does not
+// have → UNKNOWN_TOPIC_OR_PARTITION. BROKER (4): resource name = this node's id gives every broker config; ""
+// (the cluster default) gives only the dynamic defaults; another id is INVALID_REQUEST.
 // BROKER_LOGGER (8): this broker has no adjustable loggers, so its own id answers an empty list. configurationKeys
 // filters (null = all); synonyms only when asked (v1+), documentation only when asked (v3+), configType from v3.
 // A resource named more than once is answered once, with the union of the keys asked for, so that one request
 // cannot ask for the same (with documentation, about 10 KB) answer thousands of times. Clients match results by
 // resource, so the answer they need is there.
-import type { EffectiveConfig } from "../metadata/topic-admin.ts";
+import type { EffectiveConfig } from "../metadata/topic-rules.ts";
+import { topicByName } from "../metadata/image/index.ts";
 import { topicNameProblem } from "../metadata/topic-registry.ts";
 import {
   ApiKey,
@@ -75,26 +78,30 @@ function describeOne(
     resourceName,
     configs: [],
   });
+  const image = services.metadata.image;
   switch (resourceType) {
     case ResourceType.TOPIC: {
       const problem = topicNameProblem(resourceName);
       if (problem) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, problem);
-      if (!services.topics.get(resourceName)) {
+      if (!topicByName(image, resourceName)) {
         return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${resourceName}' does not exist.`);
       }
-      return answer(services.admin.topicConfigs(resourceName));
+      return answer(services.configs.topicConfigs(image, resourceName));
     }
     case ResourceType.BROKER: {
       const problem = brokerNameProblem(services, resourceName, true);
       if (problem) return fail(ErrorCode.INVALID_REQUEST, problem);
-      const all = services.admin.brokerConfigs();
-      // The cluster-default resource holds only what was set dynamically for every broker.
+      const all = services.configs.brokerConfigs(image);
+      // The cluster-default resource holds only what was set dynamically for every broker, at that level.
       if (resourceName === "") {
-        const dynamic = services.topics.dynamicBrokerConfigs();
+        const dynamic = services.configs.clusterBrokerOverrides(image);
         return answer(
-          all
-            .filter((c) => dynamic[c.name] !== undefined)
-            .map((c) => ({ ...c, synonyms: c.synonyms.filter((s) => s.sourceCode === c.sourceCode) })),
+          all.flatMap((c) => {
+            const value = dynamic.get(c.name);
+            const level = c.synonyms.find((s) => s.source === "DYNAMIC_DEFAULT_BROKER_CONFIG");
+            if (value === undefined || level === undefined) return [];
+            return [{ ...c, value, source: level.source, sourceCode: level.sourceCode, synonyms: [level] }];
+          }),
         );
       }
       return answer(all);

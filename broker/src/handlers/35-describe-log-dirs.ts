@@ -5,6 +5,7 @@
 // (-1 when they cannot be read). Log dirs are reported as absolute paths, as Kafka does.
 import { statfs } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
+import { topicByName } from "../metadata/image/index.ts";
 import {
   ApiKey,
   DescribeLogDirsRequest,
@@ -35,16 +36,17 @@ export function describeLogDirsHandler(services: BrokerServices): AnyHandler {
     async handle(request, context) {
       const wanted: { topic: string; partitions: readonly number[] }[] =
         request.topics ??
-        services.topics
-          .list()
-          .map((t) => ({ topic: t.name, partitions: Array.from({ length: t.partitions }, (_, i) => i) }));
+        [...services.metadata.image.topicsById.values()].map((t) => ({
+          topic: t.name,
+          partitions: [...t.partitions.keys()],
+        }));
       const dirs = [...new Set(services.config.logDirs.map((d) => resolve(d)))];
       const byDir = new Map<string, Map<string, DescribeLogDirsResponseDescribeLogDirsTopic>>(
         dirs.map((d) => [d, new Map()]),
       );
       const listed = new Set<string>();
       for (const { topic, partitions } of wanted) {
-        if (!services.topics.get(topic)) continue;
+        if (!topicByName(services.metadata.image, topic)) continue;
         for (const partitionIndex of partitions) {
           const log = services.partitions.log(topic, partitionIndex);
           // A partition named twice (or a topic listed twice) is reported once.

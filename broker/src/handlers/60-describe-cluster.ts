@@ -1,10 +1,11 @@
 // DescribeCluster (key 60), versions 0-1.
-// The cluster is this node, answered with the advertised address of the listener the request came in on (as
-// Metadata does), and it is also the controller. v1 asks for an endpoint type: brokers (1) are served; controllers
+// The brokers are the image's live ones with their endpoint of the listener the request came in on, and the
+// controller id a live broker, exactly as Metadata answers them. v1 asks for an endpoint type: brokers (1) are served; controllers
 // (2) are MISMATCHED_ENDPOINT_TYPE, because clients must ask a controller listener for those. Without an authorizer
 // every cluster operation is allowed, so that is what authorized operations report when asked.
 import { ApiKey, DescribeClusterRequest, DescribeClusterResponse, ErrorCode } from "../protocol/index.ts";
-import { advertisedBroker } from "./03-metadata.ts";
+import { reportedControllerId } from "../metadata/image/index.ts";
+import { brokersOn } from "./03-metadata.ts";
 import { defineHandler, OPERATIONS_NOT_REQUESTED, type AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
 
@@ -27,7 +28,7 @@ export function describeClusterHandler(services: BrokerServices): AnyHandler {
         throttleTimeMs: 0,
         endpointType: ENDPOINT_TYPE_BROKER,
         clusterId: services.clusterId,
-        controllerId: services.config.nodeId,
+        controllerId: reportedControllerId(services.metadata.image, services.metadata.nodeId),
         clusterAuthorizedOperations: request.includeClusterAuthorizedOperations
           ? CLUSTER_OPERATIONS
           : OPERATIONS_NOT_REQUESTED,
@@ -41,12 +42,16 @@ export function describeClusterHandler(services: BrokerServices): AnyHandler {
           brokers: [],
         });
       }
-      const broker = advertisedBroker(services, context);
       return Promise.resolve({
         ...base,
         errorCode: ErrorCode.NONE,
         errorMessage: null,
-        brokers: [{ brokerId: broker.nodeId, host: broker.host, port: broker.port, rack: broker.rack }],
+        brokers: brokersOn(services.metadata.image, context.listenerName).map((b) => ({
+          brokerId: b.nodeId,
+          host: b.host,
+          port: b.port,
+          rack: b.rack ?? null,
+        })),
       });
     },
   });

@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
 import type { BrokerConfig } from "../config/broker-config.ts";
 import type { GroupCoordinatorManager } from "../coordinator/index.ts";
+import type { EffectiveConfigs } from "../metadata/effective-configs.ts";
+import type { MetadataView } from "../metadata/metadata-source.ts";
 import type { TopicAdmin } from "../metadata/topic-admin.ts";
 import type { TopicRegistry } from "../metadata/topic-registry.ts";
 import type { PartitionManager } from "../partitions/partition-manager.ts";
@@ -38,6 +40,10 @@ export interface BrokerEndpoint {
 export interface BrokerServices {
   readonly config: BrokerConfig;
   readonly clusterId: string;
+  /** The published metadata image and this node's id: what handlers answer cluster, topic and leader questions from. */
+  readonly metadata: MetadataView;
+  /** Effective config values given an image (topic overrides and dynamic broker configs come from its configs). */
+  readonly configs: EffectiveConfigs;
   readonly topics: TopicRegistry;
   readonly admin: TopicAdmin;
   readonly partitions: PartitionManager;
@@ -45,8 +51,8 @@ export interface BrokerServices {
   readonly groups: GroupCoordinatorManager;
   /**
    * The broker that leads a `__consumer_offsets` partition, as reached on listener `listenerName`; null when the
-   * partition has no live leader (FindCoordinator then answers COORDINATOR_NOT_AVAILABLE). startBroker answers this
-   * node for every partition until leadership comes from the MetadataImage.
+   * partition has no live leader (FindCoordinator then answers COORDINATOR_NOT_AVAILABLE). startBroker answers from
+   * the published metadata image.
    */
   readonly offsetsPartitionLeader: (partition: number, listenerName: string) => BrokerEndpoint | null;
   readonly producerIds: ProducerIdAllocator;

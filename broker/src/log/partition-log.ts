@@ -648,6 +648,22 @@ export class PartitionLog {
     return deleted;
   }
 
+  /**
+   * This replica leads from `epoch` on: the epoch starts at the log end offset (Kafka's assignEpochStartOffset). An
+   * epoch not newer than the latest known one changes nothing.
+   */
+  assignEpochStartOffset(epoch: number): Promise<void> {
+    return this.exclusive(async () => {
+      if (!this.epochs.assign(epoch, this.endOffset)) return;
+      try {
+        await this.epochs.persist();
+      } catch (err) {
+        this.epochs.truncateFromEnd(this.endOffset);
+        throw new StorageError(this.dir, "leader epoch checkpoint", err);
+      }
+    });
+  }
+
   /** Largest epoch <= `epoch` and where it ends, for OffsetForLeaderEpoch. */
   endOffsetForEpoch(epoch: number): EpochEndOffset {
     return this.epochs.endOffsetFor(epoch, this.endOffset);

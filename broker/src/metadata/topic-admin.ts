@@ -1,17 +1,10 @@
 import type { Logger } from "pino";
 import type { BrokerConfig } from "../config/broker-config.ts";
-import type { LogConfig } from "../log/index.ts";
-import type { PartitionManager } from "../partitions/partition-manager.ts";
 import { ErrorCode } from "../protocol/errors.ts";
-import {
-  CONFIG_SOURCE_CODE,
-  staticBrokerDefaults,
-  TOPIC_CONFIG_BY_BROKER_KEY,
-  TOPIC_CONFIG_BY_NAME,
-  TOPIC_CONFIGS,
-  type ConfigSourceKind,
-} from "./topic-config.ts";
+import { TOPIC_CONFIG_BY_BROKER_KEY, TOPIC_CONFIG_BY_NAME } from "./topic-config.ts";
 import { applyConfigChanges, type ConfigChange } from "./config-changes.ts";
+import type { EffectiveConfigs } from "./effective-configs.ts";
+import type { MetadataImage } from "./image/index.ts";
 import type { TopicMetadata, TopicRegistry } from "./topic-registry.ts";
 import {
   brokerConfigProblem,
@@ -20,20 +13,26 @@ import {
   OK,
   partitionGrowthProblem,
   planTopicCreation,
-  resolveTopicConfig,
-  resolveTopicConfigs,
   topicConfigProblem,
   topicNameProblem,
   type AdminResult,
-  type BrokerConfigLevels,
   type CreateTopicRequest,
   type EffectiveConfig,
 } from "./topic-rules.ts";
 
 // Topic lifecycle and configuration rules shared by CreateTopics, Metadata auto-creation, DeleteTopics,
-// CreatePartitions and the config APIs, so each handler only translates wire types.
+// CreatePartitions and the config APIs, so each handler only translates wire types. Changes are written to the
+// registry and then published as the next metadata image (`AdminMetadata.sync`); the partition publisher creates and
+// deletes the logs from that image, and a change is answered once every publisher has acted on it.
 
 export { MAX_PARTITIONS, type AdminResult, type CreateTopicRequest, type EffectiveConfig } from "./topic-rules.ts";
+
+/** The metadata source the admin publishes its registry changes through (SingleNodeMetadataSource). */
+export interface AdminMetadata {
+  image(): MetadataImage;
+  /** Publishes the registry's current contents as the next image; rejects when a publisher failed. */
+  sync(): Promise<void>;
+}
 
 /** What a successful (or validate-only) creation settled on, for CreateTopics v5+ responses. */
 export interface CreatedTopic {
@@ -54,14 +53,10 @@ export class TopicAdmin {
   constructor(
     private readonly config: BrokerConfig,
     private readonly registry: TopicRegistry,
-    private readonly partitions: PartitionManager,
+    private readonly metadata: AdminMetadata,
+    private readonly configs: EffectiveConfigs,
     private readonly logger: Logger,
-  ) {
-    this.statics = staticBrokerDefaults(config);
-  }
-
-  /** server.properties values of the topic configs' broker keys; the config is frozen, so computed once. */
-  private readonly statics: ReadonlyMap<string, { value: string; isSet: boolean }>;
+  ) {}
 
   get nodeId(): number {
     return this.config.nodeId;
@@ -81,7 +76,11 @@ export class TopicAdmin {
     });
     if (!planned.ok) return planned.result;
     const { numPartitions: partitions, configs } = planned.plan;
-    const plan = { numPartitions: partitions, replicationFactor: 1, configs: this.resolveTopicConfigs(configs) };
+    const plan = {
+      numPartitions: partitions,
+      replicationFactor: 1,
+      configs: this.configs.resolveTopicConfigs(this.metadata.image(), configs),
+    };
     if (request.validateOnly) return { ...OK, created: plan };
     let topic;
     try {
@@ -94,14 +93,13 @@ export class TopicAdmin {
     } catch (err) {
       return this.storageFailure(`creating topic '${request.name}'`, err);
     }
-    const logConfig = this.logConfigFor(topic.name);
     try {
-      for (let p = 0; p < partitions; p++) await this.partitions.createPartition(topic.name, p, logConfig);
+      await this.metadata.sync();
     } catch (err) {
-      // Take the topic back out so no partition is announced without a log; if even that cannot be written, the
-      // next start creates the missing logs.
+      // Take the topic back out so no partition is announced without a log (publishing its removal deletes what
+      // logs were made); if even that cannot be written, the next start creates the missing logs.
       await this.registry.delete(topic.name).catch(() => undefined);
-      for (let p = 0; p < partitions; p++) await this.partitions.deletePartition(topic.name, p).catch(() => undefined);
+      await this.metadata.sync().catch(() => undefined);
       return this.storageFailure(`creating the logs of topic '${request.name}'`, err);
     }
     return { ...OK, topic, created: { ...plan, topic } };
@@ -113,13 +111,13 @@ export class TopicAdmin {
     if (topic.internal && name === "__consumer_offsets") {
       return fail(ErrorCode.TOPIC_AUTHORIZATION_FAILED, "the internal offsets topic cannot be deleted");
     }
-    // Registry first: a crash between the two steps leaves orphan directories, which the next start removes.
+    // Registry first: a crash before the logs are deleted leaves orphan directories, which the next start removes.
     try {
       await this.registry.delete(name);
+      await this.metadata.sync();
     } catch (err) {
       return this.storageFailure(`deleting topic '${name}'`, err);
     }
-    for (let p = 0; p < topic.partitions; p++) await this.partitions.deletePartition(name, p);
     return OK;
   }
 
@@ -150,12 +148,11 @@ export class TopicAdmin {
     const problem = partitionGrowthProblem(topic.partitions, count, assignments, (r) => this.replicasProblem(r));
     if (problem) return problem;
     if (validateOnly) return OK;
-    const logConfig = this.logConfigFor(name);
     try {
-      // Logs first: new partitions are announced only once they can be written; leftover logs of a failure are
-      // unknown to the metadata, and the next start removes them.
-      for (let p = topic.partitions; p < count; p++) await this.partitions.createPartition(name, p, logConfig);
+      // Handlers see the new partitions only once their logs exist. If creating a log fails, the partitions stay in
+      // the metadata (partitions are never removed from a topic) and the next start creates their logs.
       await this.registry.update(name, { partitions: count });
+      await this.metadata.sync();
     } catch (err) {
       return this.storageFailure(`adding partitions to topic '${name}'`, err);
     }
@@ -174,19 +171,15 @@ export class TopicAdmin {
 
   /** Replaces a topic's overrides (AlterConfigs semantics: keys not given return to their defaults). */
   async setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
-    const topic = await this.registry.update(name, { configs });
+    await this.registry.update(name, { configs });
     this.logger.info({ topic: name, configs }, "Updated topic configs");
-    const logConfig = this.logConfigFor(name);
-    for (let p = 0; p < topic.partitions; p++) this.partitions.setConfig(name, p, logConfig);
+    await this.metadata.sync();
   }
 
   async setBrokerConfigs(configs: Record<string, string>): Promise<void> {
     await this.registry.setBrokerConfigs(configs);
     this.logger.info({ configs }, "Updated dynamic broker configs");
-    for (const topic of this.registry.list()) {
-      const logConfig = this.logConfigFor(topic.name);
-      for (let p = 0; p < topic.partitions; p++) this.partitions.setConfig(topic.name, p, logConfig);
-    }
+    await this.metadata.sync();
   }
 
   /**
@@ -234,72 +227,11 @@ export class TopicAdmin {
 
   /** The value of every topic config for `name`, with where it came from. */
   topicConfigs(name: string): EffectiveConfig[] {
-    return this.resolveTopicConfigs(this.registry.get(name)?.configs ?? {});
-  }
-
-  /** Every topic config given a topic's overrides, resolved through the broker levels. */
-  private resolveTopicConfigs(overrides: Readonly<Record<string, string>>): EffectiveConfig[] {
-    return resolveTopicConfigs(overrides, this.levels());
-  }
-
-  private levels(): BrokerConfigLevels {
-    return { dynamic: this.registry.dynamicBrokerConfigs(), statics: this.statics };
+    return this.configs.topicConfigs(this.metadata.image(), name);
   }
 
   /** The broker's own configs: every key of server.properties we support, plus the dynamic overrides. */
   brokerConfigs(): EffectiveConfig[] {
-    const dynamic = this.registry.dynamicBrokerConfigs();
-    const entries = this.config.entries as Readonly<Record<string, { value: string | null; source: string }>>;
-    const statics = this.statics;
-    const names = new Set([...Object.keys(entries), ...TOPIC_CONFIGS.map((d) => d.brokerKey)]);
-    return [...names].sort().map((name) => {
-      const entry = entries[name];
-      const def = TOPIC_CONFIG_BY_BROKER_KEY.get(name);
-      const staticValue = statics.get(name)?.value ?? entry?.value ?? "";
-      const staticSource: ConfigSourceKind =
-        entry && entry.source !== "default" ? "STATIC_BROKER_CONFIG" : "DEFAULT_CONFIG";
-      const dyn = dynamic[name];
-      const source: ConfigSourceKind = dyn !== undefined ? "DYNAMIC_DEFAULT_BROKER_CONFIG" : staticSource;
-      const synonyms = [
-        ...(dyn !== undefined ? [{ name, value: dyn, source: "DYNAMIC_DEFAULT_BROKER_CONFIG" as const }] : []),
-        { name, value: staticValue, source: staticSource },
-      ];
-      return {
-        name,
-        value: dyn ?? staticValue,
-        source,
-        sourceCode: CONFIG_SOURCE_CODE[source],
-        readOnly: def === undefined,
-        isSensitive: false,
-        configType: def?.configType ?? 2,
-        documentation: def?.documentation ?? "",
-        synonyms: synonyms.map((s) => ({ ...s, sourceCode: CONFIG_SOURCE_CODE[s.source] })),
-      };
-    });
-  }
-
-  /** One config's effective value; the produce path asks for a few per request, so only that one is resolved. */
-  configValue(topic: string, name: string): string {
-    const def = TOPIC_CONFIG_BY_NAME.get(name);
-    if (!def) throw new Error(`unknown topic config ${name}`);
-    return resolveTopicConfig(def, this.registry.get(topic)?.configs ?? {}, this.levels()).value;
-  }
-
-  /** Storage settings for a topic's partitions, from its effective configs. */
-  logConfigFor(topic: string): Partial<LogConfig> {
-    const value = (name: string) => this.configValue(topic, name);
-    const int = (name: string) => {
-      const n = Number(value(name));
-      return n > Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : n;
-    };
-    return {
-      segmentBytes: int("segment.bytes"),
-      segmentMs: int("segment.ms"),
-      indexIntervalBytes: this.config.logIndexIntervalBytes,
-      retentionMs: value("cleanup.policy").includes("delete") ? int("retention.ms") : -1,
-      retentionBytes: value("cleanup.policy").includes("delete") ? int("retention.bytes") : -1,
-      flushIntervalMessages: int("flush.messages"),
-      flushIntervalMs: Math.max(1, int("flush.ms")),
-    };
+    return this.configs.brokerConfigs(this.metadata.image());
   }
 }

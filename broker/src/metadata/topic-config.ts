@@ -4,11 +4,16 @@ import type { BrokerConfig } from "../config/broker-config.ts";
 // topic's value as: topic override, else dynamic broker default, else static broker config, else Kafka's default.
 
 export type ConfigSourceKind =
-  "TOPIC_CONFIG" | "DYNAMIC_DEFAULT_BROKER_CONFIG" | "STATIC_BROKER_CONFIG" | "DEFAULT_CONFIG";
+  | "TOPIC_CONFIG"
+  | "DYNAMIC_BROKER_CONFIG"
+  | "DYNAMIC_DEFAULT_BROKER_CONFIG"
+  | "STATIC_BROKER_CONFIG"
+  | "DEFAULT_CONFIG";
 
 /** Kafka's DescribeConfigs ConfigSource codes. */
 export const CONFIG_SOURCE_CODE: Record<ConfigSourceKind, number> = {
   TOPIC_CONFIG: 1,
+  DYNAMIC_BROKER_CONFIG: 2,
   DYNAMIC_DEFAULT_BROKER_CONFIG: 3,
   STATIC_BROKER_CONFIG: 4,
   DEFAULT_CONFIG: 5,

@@ -71,8 +71,10 @@ export interface EffectiveConfig {
   synonyms: { name: string; value: string; source: ConfigSourceKind; sourceCode: number }[];
 }
 
-/** The levels under a topic's own overrides: dynamic broker defaults, then server.properties. */
+/** The levels under a topic's own overrides: this broker's dynamic configs, dynamic broker defaults, server.properties. */
 export interface BrokerConfigLevels {
+  /** Dynamic configs of this broker alone (BROKER resource "<node id>"), above the cluster-wide ones. */
+  readonly node?: Readonly<Record<string, string>>;
   readonly dynamic: Readonly<Record<string, string>>;
   /** `staticBrokerDefaults` of the node's config. */
   readonly statics: ReadonlyMap<string, { value: string; isSet: boolean }>;
@@ -86,6 +88,8 @@ export function resolveTopicConfig(
   const levels: { name: string; value: string; source: ConfigSourceKind }[] = [];
   const override = overrides[def.name];
   if (override !== undefined) levels.push({ name: def.name, value: override, source: "TOPIC_CONFIG" });
+  const node = levelsBelow.node?.[def.brokerKey];
+  if (node !== undefined) levels.push({ name: def.brokerKey, value: node, source: "DYNAMIC_BROKER_CONFIG" });
   const dyn = levelsBelow.dynamic[def.brokerKey];
   if (dyn !== undefined) levels.push({ name: def.brokerKey, value: dyn, source: "DYNAMIC_DEFAULT_BROKER_CONFIG" });
   const stat = levelsBelow.statics.get(def.brokerKey);

@@ -17,10 +17,14 @@ import {
 } from "../protocol/records/index.ts";
 import { ProducerStateTable } from "./producer-state.ts";
 
-// Owns the partition logs of this node and what sits around each one: the producer state for idempotence, a lock
-// that makes check-then-append atomic, and the waiters of Fetch long-polls.
+// Owns the partition logs of this node and what sits around each one: this replica's role and leader epoch (set by
+// the partition publisher from the metadata image), the producer state for idempotence, a lock that makes
+// check-then-append atomic, and the waiters of Fetch long-polls.
 
-/** This node is the only replica and its leadership never moves, so the leader epoch stays at 0. */
+/**
+ * The leader epoch the single-node metadata source gives every partition. The group store (offsets-store.ts) writes
+ * __consumer_offsets with it, and broker.ts elects the coordinator's shards in it, until both follow the image.
+ */
 export const LEADER_EPOCH = 0;
 const PRODUCER_STATE_SCAN_BYTES = 1024 * 1024;
 
@@ -53,8 +57,15 @@ interface PartitionState {
 /** Partitions are keyed as storage names their directories, `<topic>-<partition>`. */
 export { partitionDirName as partitionKey } from "../log/index.ts";
 
+/** This node's part in a partition, from the image's latest change of it. */
+export interface ReplicaRole {
+  readonly leader: boolean;
+  readonly leaderEpoch: number;
+}
+
 export class PartitionManager {
   private readonly state = new Map<string, PartitionState>();
+  private readonly roles = new Map<string, ReplicaRole>();
   private readonly waiters = new Set<{ keys: ReadonlySet<string>; wake: () => void }>();
 
   constructor(
@@ -71,13 +82,36 @@ export class PartitionManager {
     }
   }
 
+  /** Opens the partition's log, creating it if need be, with `config` (also applied to a log already open). */
   async createPartition(topic: string, partition: number, config: Partial<LogConfig>): Promise<void> {
-    await this.logs.getOrCreate(topic, partition, config);
+    const log = await this.logs.getOrCreate(topic, partition, config);
+    log.setConfig(config);
+  }
+
+  /**
+   * This node leads the partition from `leaderEpoch` on. A new epoch starts at the log end offset in the log's leader
+   * epoch cache (Kafka's assignEpochStartOffset), so OffsetForLeaderEpoch answers for it before anything is appended.
+   */
+  async becomeLeader(topic: string, partition: number, leaderEpoch: number): Promise<void> {
+    const log = this.logs.get(topic, partition);
+    if (!log) throw new Error(`no log for ${topic}-${partition}`);
+    await log.assignEpochStartOffset(leaderEpoch);
+    this.roles.set(partitionKey(topic, partition), { leader: true, leaderEpoch });
+  }
+
+  /** This node follows the partition's leader in `leaderEpoch`; appends from clients are refused. */
+  becomeFollower(topic: string, partition: number, leaderEpoch: number): void {
+    this.roles.set(partitionKey(topic, partition), { leader: false, leaderEpoch });
+  }
+
+  role(topic: string, partition: number): ReplicaRole | undefined {
+    return this.roles.get(partitionKey(topic, partition));
   }
 
   async deletePartition(topic: string, partition: number): Promise<void> {
     const key = partitionKey(topic, partition);
     this.state.delete(key);
+    this.roles.delete(key);
     await this.logs.deletePartition(topic, partition);
     // Long-polls on the partition answer now that it is gone, rather than at their max wait.
     this.notify(key);
@@ -152,9 +186,19 @@ export class PartitionManager {
         }
         if (seq.kind === "error") return failure(seq.errorCode, seq.message, state.log.logStartOffset);
       }
+      // Checked under the partition lock: leadership may have moved while the request waited for it.
+      const role = this.roles.get(partitionKey(topic, partition));
+      if (!role) {
+        // Deleted meanwhile (or the broker is stopping).
+        const closed = this.closedLogError(topic, partition);
+        return failure(closed.errorCode, closed.message);
+      }
+      if (!role.leader) {
+        return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer leads ${topic}-${partition}`);
+      }
       let result;
       try {
-        result = await state.log.append(batch, { leaderEpoch: LEADER_EPOCH, logAppendTime: options.logAppendTime });
+        result = await state.log.append(batch, { leaderEpoch: role.leaderEpoch, logAppendTime: options.logAppendTime });
       } catch (err) {
         if (err instanceof LogClosedError) {
           const closed = this.closedLogError(topic, partition);

@@ -523,7 +523,8 @@ describe("records and epochs", () => {
         // An epoch above every epoch the log has seen is unknown, as in Kafka's epoch cache.
         [0, 0, -1, -1n],
         [0, ErrorCode.UNKNOWN_LEADER_EPOCH, -1, -1n],
-        [1, 0, -1, -1n],
+        // Becoming leader in epoch 0 started that epoch at the empty log's end (Kafka's assignEpochStartOffset).
+        [1, 0, 0, 0n],
         [7, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1n],
       ]);
     }

@@ -1,0 +1,70 @@
+import type { Logger } from "pino";
+import type { EffectiveConfigs } from "../metadata/effective-configs.ts";
+import {
+  ConfigResourceType,
+  configKey,
+  EMPTY_IMAGE,
+  topicByName,
+  type MetadataChanges,
+  type MetadataImage,
+} from "../metadata/image/index.ts";
+import type { MetadataPublisher } from "../metadata/metadata-source.ts";
+import type { PartitionManager } from "./partition-manager.ts";
+
+// Applies each published image to this node's partition logs (ADR 22; Kafka's ReplicaManager.applyDelta): opens or
+// creates the log of every partition this node is now a replica of, records whether it leads and in which leader
+// epoch, deletes the logs of partitions deleted or reassigned away, and keeps each log's settings in line with its
+// topic's configs. The first image also deletes logs on disk that it does not place on this node (left by a crash
+// mid-delete, or by a reassignment while the node was down).
+
+export class PartitionPublisher {
+  private previous: MetadataImage = EMPTY_IMAGE;
+  private first = true;
+
+  constructor(
+    private readonly nodeId: number,
+    private readonly partitions: PartitionManager,
+    private readonly configs: EffectiveConfigs,
+    private readonly logger: Logger,
+  ) {}
+
+  readonly publish: MetadataPublisher = async (image: MetadataImage, changes: MetadataChanges) => {
+    const nodeId = this.nodeId;
+    if (this.first) {
+      await this.partitions.removeUnknown(
+        (topic, partition) => topicByName(image, topic)?.partitions.get(partition)?.replicas.includes(nodeId) ?? false,
+      );
+    }
+    const local = changes.localChanges(nodeId);
+    for (const { topicName, partition } of local.deleted) {
+      await this.partitions.deletePartition(topicName, partition);
+      this.logger.info({ topic: topicName, partition }, "Deleted the log of a partition no longer on this node");
+    }
+    for (const { topicName, partition, registration } of local.leaders) {
+      await this.partitions.createPartition(topicName, partition, this.configs.logConfigFor(image, topicName));
+      await this.partitions.becomeLeader(topicName, partition, registration.leaderEpoch);
+    }
+    for (const { topicName, partition, registration } of local.followers) {
+      await this.partitions.createPartition(topicName, partition, this.configs.logConfigFor(image, topicName));
+      this.partitions.becomeFollower(topicName, partition, registration.leaderEpoch);
+    }
+    if (!this.first) this.reconfigure(image);
+    this.previous = image;
+    this.first = false;
+  };
+
+  /** Pushes changed topic or broker configs to the logs of this node's partitions. */
+  private reconfigure(image: MetadataImage): void {
+    const changed = (key: string) => image.configs.get(key) !== this.previous.configs.get(key);
+    const brokerChanged =
+      changed(configKey(ConfigResourceType.BROKER, "")) ||
+      changed(configKey(ConfigResourceType.BROKER, String(this.nodeId)));
+    for (const topic of image.topicsById.values()) {
+      if (!brokerChanged && !changed(configKey(ConfigResourceType.TOPIC, topic.name))) continue;
+      const logConfig = this.configs.logConfigFor(image, topic.name);
+      for (const [partition, registration] of topic.partitions) {
+        if (registration.replicas.includes(this.nodeId)) this.partitions.setConfig(topic.name, partition, logConfig);
+      }
+    }
+  }
+}

@@ -1,0 +1,146 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { expect } from "vitest";
+import { resolveBrokerConfig } from "../../src/config/broker-config.ts";
+import { createDispatcher, type Dispatcher } from "../../src/handlers/dispatcher.ts";
+import { createHandlers } from "../../src/handlers/registry.ts";
+import type { BrokerServices } from "../../src/handlers/services.ts";
+import { LogManager } from "../../src/log/index.ts";
+import { EffectiveConfigs } from "../../src/metadata/effective-configs.ts";
+import { MetadataDelta, type MetadataImage } from "../../src/metadata/image/index.ts";
+import { MetadataView, PublishingChain } from "../../src/metadata/metadata-source.ts";
+import { PartitionManager } from "../../src/partitions/partition-manager.ts";
+import { PartitionPublisher } from "../../src/partitions/partition-publisher.ts";
+import {
+  decodeResponse,
+  encodeMetadataRecord,
+  decodeMetadataRecord,
+  encodeRequest,
+  type MessageCodec,
+} from "../../src/protocol/index.ts";
+
+// A broker's image-reading half without the interim source: images built from metadata records (as a controller
+// would commit them) are published to a real partition publisher over real logs in a temporary directory, and
+// requests go through the real handlers. Services no test here needs (groups, topic admin, registry, producer ids)
+// throw when touched.
+
+const logger = pino({ level: "silent" });
+
+export type RecordSpec = [MessageCodec<never>, object];
+
+/** One metadata record: the codec and the fields that differ from its defaults. */
+export const rec = <T>(codec: MessageCodec<T>, fields: Partial<T>): RecordSpec => [
+  codec as unknown as MessageCodec<never>,
+  fields,
+];
+
+function unavailable(name: string): never {
+  return new Proxy(
+    {},
+    {
+      get: (_, key) => {
+        throw new Error(`the image harness has no ${name} (asked for ${String(key)})`);
+      },
+    },
+  ) as never;
+}
+
+export class ImageHarness {
+  private readonly chain = new PublishingChain();
+  readonly view: MetadataView;
+  readonly services: BrokerServices;
+  private readonly dispatcher: Dispatcher;
+  private correlationId = 0;
+
+  private constructor(
+    readonly dir: string,
+    readonly logs: LogManager,
+    readonly partitions: PartitionManager,
+    nodeId: number,
+  ) {
+    const { config } = resolveBrokerConfig({
+      overrides: [
+        `node.id=${nodeId}`,
+        "process.roles=broker,controller",
+        `log.dirs=${dir}`,
+        "listeners=PLAINTEXT://127.0.0.1:0",
+      ],
+      cwd: dir,
+    });
+    const configs = new EffectiveConfigs(config);
+    this.view = new MetadataView(nodeId);
+    this.chain.subscribe(new PartitionPublisher(nodeId, partitions, configs, logger).publish);
+    this.chain.subscribe(this.view.publish);
+    this.services = {
+      config,
+      clusterId: "image-harness",
+      metadata: this.view,
+      configs,
+      partitions,
+      logger,
+      clock: Date.now,
+      topics: unavailable("topic registry"),
+      admin: unavailable("topic admin"),
+      groups: unavailable("group coordinator"),
+      offsetsPartitionLeader: () => null,
+      producerIds: unavailable("producer ids"),
+    };
+    this.dispatcher = createDispatcher({ handlers: createHandlers(this.services), logger });
+  }
+
+  static async start(nodeId: number): Promise<ImageHarness> {
+    const dir = await mkdtemp(join(tmpdir(), "image-harness-"));
+    const logs = await LogManager.open({ logDirs: [dir], logger, retentionCheckIntervalMs: 0 });
+    return new ImageHarness(dir, logs, new PartitionManager(logs, logger), nodeId);
+  }
+
+  get image(): MetadataImage {
+    return this.chain.image();
+  }
+
+  /** Replays `records` (framed and decoded, as they come out of the log) onto the current image and publishes it. */
+  async publish(records: readonly RecordSpec[]): Promise<MetadataImage> {
+    const base = this.chain.image();
+    const delta = new MetadataDelta(base);
+    records.forEach(([codec, fields], i) => {
+      const c = codec as unknown as MessageCodec<object>;
+      const framed = encodeMetadataRecord(c, { ...c.create(), ...fields }, c.maxVersion);
+      delta.replay(decodeMetadataRecord(framed), base.provenance.offset + 1 + i, 1);
+    });
+    const { image, changes } = delta.apply();
+    await this.chain.publish(image, changes);
+    return image;
+  }
+
+  /** Sends one request through the handlers as if it came in on `listener`. */
+  async call<Req, Res>(
+    version: number,
+    request: MessageCodec<Req>,
+    response: MessageCodec<Res>,
+    body: Partial<Req>,
+    listener = "PLAINTEXT",
+  ): Promise<Res> {
+    const id = ++this.correlationId;
+    const header = { apiKey: request.apiKey, apiVersion: version, correlationId: id, clientId: "image-harness" };
+    const frame = await this.dispatcher.dispatch(encodeRequest(header, request, { ...request.create(), ...body }), {
+      id: "image-harness",
+      listenerName: listener,
+      remoteAddress: "127.0.0.1",
+      logger,
+      signal: new AbortController().signal,
+      closeAfterResponse: () => undefined,
+    });
+    if (frame === null) throw new Error(`${request.name} got no response`);
+    const decoded = decodeResponse(frame, request.apiKey, version, response);
+    expect(decoded.correlationId).toBe(id);
+    return decoded.body;
+  }
+
+  async close(): Promise<void> {
+    this.partitions.wakeAll();
+    await this.logs.close();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
