@@ -112,8 +112,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     },
   });
   // Leadership of the __consumer_offsets partitions (the coordinator's OffsetsPartitionOwnership port): this single
-  // node leads every one at LEADER_EPOCH and never resigns. Once leaders come from the quorum's images, their local
-  // changes call groups.onElection / groups.onResignation per partition instead.
+  // node leads every one at LEADER_EPOCH and never resigns. Once leaders come from the quorum's images, each published
+  // delta's changes go to applyOffsetsLeadership(changes.localChanges(nodeId), groups) instead of this loop.
   const loaded = await Promise.all(
     Array.from({ length: groups.partitionCount }, (_, partition) => groups.onElection(partition, LEADER_EPOCH)),
   );

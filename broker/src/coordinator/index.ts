@@ -11,6 +11,8 @@ export type { GroupCoordinatorConfig } from "./config.ts";
 export { ErrorCode, GroupStoreError } from "./errors.ts";
 export { computeLag } from "./lag.ts";
 export type { LogEndOffsets, PartitionLag } from "./lag.ts";
+export { applyOffsetsLeadership } from "./leadership.ts";
+export type { LeadershipChanges } from "./leadership.ts";
 export { GroupCoordinatorManager } from "./manager.ts";
 export type { GroupCoordinatorManagerOptions, OffsetsPartitionOwnership } from "./manager.ts";
 export { OFFSETS_TOPIC, offsetsTopicSpec } from "./offsets-topic.ts";
