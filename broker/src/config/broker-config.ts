@@ -34,6 +34,8 @@ export interface BrokerConfig {
   readonly controllerQuorumVoters: readonly QuorumVoter[];
   /** The controller.quorum.*.ms keys, named as the raft core's config names them. */
   readonly quorumTiming: QuorumTiming;
+  /** The active controller fences a broker that has not sent a heartbeat for this long. */
+  readonly brokerSessionTimeoutMs: number;
   /** Absolute paths: log.dirs, else log.dir, resolved against the working directory as Kafka does. */
   readonly logDirs: readonly string[];
   readonly logSegmentBytes: number;
@@ -460,6 +462,7 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
     defaultReplicationFactor: required(v["default.replication.factor"]),
     offsetsTopicReplicationFactor: required(v["offsets.topic.replication.factor"]),
     offsetsTopicNumPartitions: required(v["offsets.topic.num.partitions"]),
+    brokerSessionTimeoutMs: required(v["broker.session.timeout.ms"]),
     autoCreateTopicsEnable: required(v["auto.create.topics.enable"]),
     logRetentionMs: retentionMs(v),
     logRetentionBytes: required(v["log.retention.bytes"]),

@@ -229,6 +229,7 @@ export const CONFIG_KEYS = {
   "controller.quorum.election.backoff.max.ms": key(int(1, INT32_MAX), "1000"),
   "controller.quorum.request.timeout.ms": key(int(1, INT32_MAX), "2000"),
   "controller.quorum.retry.backoff.ms": key(int(0, INT32_MAX), "20"),
+  "broker.session.timeout.ms": key(int(1, INT32_MAX), "9000"),
   "log.dirs": key(list()),
   "log.dir": key(nonEmpty(), "/tmp/kafka-logs"),
   "log.segment.bytes": key(int(14, INT32_MAX), "1073741824"),

@@ -907,3 +907,11 @@ export class QuorumController {
     return this.done(records, results);
   }
 }
+
+/** The command reached a node that is not (or stopped being) the active controller: answer NOT_CONTROLLER. */
+export class NotControllerError extends Error {
+  override readonly name = "NotControllerError";
+  constructor() {
+    super("This node is not the active controller");
+  }
+}

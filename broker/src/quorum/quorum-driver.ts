@@ -4,10 +4,12 @@ import {
   RaftNode,
   type Envelope,
   type LogEntry,
+  type NodeId,
   type RaftAction,
   type RaftConfig,
   type RaftStatus,
   type Rng,
+  type Role,
 } from "../raft/index.ts";
 import { MetadataLog } from "./metadata-log.ts";
 import { QUORUM_STATE_FILE, QuorumStateStore } from "./quorum-state-store.ts";
@@ -25,6 +27,9 @@ export interface CommitListener {
   /** Entries newly committed, in log order, the last one just below `highWatermark`. */
   (entries: readonly LogEntry[], highWatermark: number): void;
 }
+
+/** This node's role in the quorum changed (the driver reports it in order with the other actions). */
+export type RoleListener = (role: Role, epoch: number, leaderId: NodeId | null) => void;
 
 export interface QuorumDriverOptions {
   readonly config: RaftConfig;
@@ -46,6 +51,7 @@ export class QuorumDriver {
   private dirty = false;
   private applied = 0;
   private readonly listeners: CommitListener[] = [];
+  private readonly roleListeners: RoleListener[] = [];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private failure: Error | null = null;
@@ -97,6 +103,15 @@ export class QuorumDriver {
 
   onCommit(listener: CommitListener): void {
     this.listeners.push(listener);
+  }
+
+  /** What has been committed and handed to listeners so far, for a listener that joins after the start. */
+  committed(): { entries: readonly LogEntry[]; highWatermark: number } {
+    return { entries: this.core.entries(0, this.applied), highWatermark: this.applied };
+  }
+
+  onRoleChange(listener: RoleListener): void {
+    this.roleListeners.push(listener);
   }
 
   receive(envelope: Envelope): void {
@@ -176,6 +191,7 @@ export class QuorumDriver {
           { nodeId: this.options.config.nodeId, role: action.role, epoch: action.epoch, leaderId: action.leaderId },
           "Metadata quorum role changed",
         );
+        for (const listener of this.roleListeners) listener(action.role, action.epoch, action.leaderId);
         return;
     }
   }

@@ -5,13 +5,14 @@ import { pino } from "pino";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createDispatcher, type Dispatcher } from "../../src/handlers/dispatcher.ts";
 import { createControllerHandlers } from "../../src/handlers/controller/registry.ts";
-import { startNetwork, type NetworkServer } from "../../src/network/server.ts";
+import type { NetworkServer } from "../../src/network/server.ts";
 import { ControllerQuorum } from "../../src/quorum/controller-quorum.ts";
 import { NetworkTransport } from "../../src/quorum/network-transport.ts";
 import { toWireRequest } from "../../src/quorum/wire.ts";
 import { ApiKey, ErrorCode } from "../../src/protocol/index.ts";
 import { QuorumDriver } from "../../src/quorum/quorum-driver.ts";
 import { SeededRng, type NodeId } from "../../src/raft/index.ts";
+import { bindControllerListeners } from "./controller-listeners.ts";
 import { REAL_CLOCK_TEST_TIMING } from "./real-clock-timing.ts";
 import { waitFor } from "../network/helpers.ts";
 import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
@@ -47,26 +48,8 @@ afterEach(async () => {
 /** Starts the three controllers; resolves with the controller-listener port of each. */
 async function startControllers(): Promise<Map<NodeId, number>> {
   root = await mkdtemp(join(tmpdir(), "quorum-net-"));
-  const servers = new Map<NodeId, NetworkServer>();
   const dispatchers = new Map<NodeId, Dispatcher>();
-  for (const id of VOTERS) {
-    const server = await startNetwork({
-      listeners: [{ name: "CONTROLLER", host: "127.0.0.1", port: 0 }],
-      // The handlers need the driver, which needs the peers' ports: bound first, filled in below.
-      dispatcher: {
-        dispatch: (frame, connection) => {
-          const target = dispatchers.get(id);
-          if (!target) throw new Error("controller not started yet");
-          return target.dispatch(frame, connection);
-        },
-      },
-      logger,
-      maxRequestBytes: 8 * 1024 * 1024,
-      idleTimeoutMs: 60_000,
-      requestReadTimeoutMs: 10_000,
-    });
-    servers.set(id, server);
-  }
+  const servers = await bindControllerListeners(VOTERS, dispatchers, logger);
   const ports = new Map([...servers].map(([id, s]) => [id, s.listeners[0]?.port ?? 0]));
   const endpoints = VOTERS.map((id) => ({ id, host: "127.0.0.1", port: ports.get(id) ?? 0 }));
   for (const id of VOTERS) {

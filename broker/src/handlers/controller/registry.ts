@@ -6,10 +6,23 @@ import { beginQuorumEpochHandler } from "./53-begin-quorum-epoch.ts";
 import { endQuorumEpochHandler } from "./54-end-quorum-epoch.ts";
 import { describeQuorumHandler } from "./55-describe-quorum.ts";
 import { controllerDescribeClusterHandler } from "./60-describe-cluster.ts";
-import type { QuorumPort } from "./services.ts";
+import { controllerCreateTopicsHandler } from "./19-create-topics.ts";
+import { controllerDeleteTopicsHandler } from "./20-delete-topics.ts";
+import { controllerAlterConfigsHandler } from "./33-alter-configs.ts";
+import { controllerCreatePartitionsHandler } from "./37-create-partitions.ts";
+import { controllerIncrementalAlterConfigsHandler } from "./44-incremental-alter-configs.ts";
+import { updateFeaturesHandler } from "./57-update-features.ts";
+import { envelopeHandler } from "./58-envelope.ts";
+import { brokerRegistrationHandler } from "./62-broker-registration.ts";
+import { brokerHeartbeatHandler } from "./63-broker-heartbeat.ts";
+import { allocateProducerIdsHandler } from "./67-allocate-producer-ids.ts";
+import type { ControllerCommands, QuorumPort } from "./services.ts";
 
-/** Every API the controller listener serves (ADR 22); ApiVersions advertises exactly these. */
-export function createControllerHandlers(quorum: QuorumPort): AnyHandler[] {
+/**
+ * Every API the controller listener serves (ADR 22); ApiVersions advertises exactly these. Without `commands` (a node
+ * whose controller layer is not started) only the quorum's own APIs are served.
+ */
+export function createControllerHandlers(quorum: QuorumPort, commands?: ControllerCommands): AnyHandler[] {
   const handlers: AnyHandler[] = [
     quorumFetchHandler(quorum),
     voteHandler(quorum),
@@ -18,6 +31,20 @@ export function createControllerHandlers(quorum: QuorumPort): AnyHandler[] {
     describeQuorumHandler(quorum),
     controllerDescribeClusterHandler(quorum),
   ];
+  if (commands) {
+    handlers.push(
+      controllerCreateTopicsHandler(commands),
+      controllerDeleteTopicsHandler(commands),
+      controllerAlterConfigsHandler(commands),
+      controllerCreatePartitionsHandler(commands),
+      controllerIncrementalAlterConfigsHandler(commands),
+      updateFeaturesHandler(commands),
+      envelopeHandler(commands, () => handlers),
+      brokerRegistrationHandler(commands),
+      brokerHeartbeatHandler(commands),
+      allocateProducerIdsHandler(commands),
+    );
+  }
   handlers.push(apiVersionsHandler(() => handlers));
   return handlers;
 }

@@ -1,3 +1,4 @@
+import type { ControllerResult, QuorumController } from "../../controller/index.ts";
 import type {
   BeginQuorumEpochRequest,
   BeginQuorumEpochResponse,
@@ -33,4 +34,14 @@ export interface QuorumPort {
   controllers(): readonly ControllerEndpoint[];
   /** The active controller (the quorum leader) if known. */
   activeController(): number | null;
+}
+
+/**
+ * The active controller's commands as the controller listener's handlers reach them (implemented in quorum/).
+ * `run` decides a command on the controller's view, proposes its records and resolves with the answer once they have
+ * committed; it rejects with NotControllerError when this node is not, or stops being, the active controller.
+ */
+export interface ControllerCommands {
+  run<T>(decide: (controller: QuorumController) => ControllerResult<T>): Promise<T>;
+  readonly isActive: boolean;
 }

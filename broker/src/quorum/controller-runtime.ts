@@ -1,0 +1,241 @@
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import type { BrokerConfig } from "../config/broker-config.ts";
+import {
+  encodeRecord,
+  LATEST_METADATA_VERSION,
+  NotActiveError,
+  NotControllerError,
+  QuorumController,
+  type ControllerConfig,
+  type ControllerResult,
+} from "../controller/index.ts";
+import type { AnyHandler } from "../handlers/handler.ts";
+import { createControllerHandlers } from "../handlers/controller/registry.ts";
+import type { ControllerCommands, QuorumPort } from "../handlers/controller/services.ts";
+import { MetadataLoader } from "../metadata/metadata-loader.ts";
+import { staticBrokerDefaults } from "../metadata/topic-config.ts";
+import type { MetadataRecordAndVersion } from "../protocol/index.ts";
+import type { Role } from "../raft/index.ts";
+import type { QuorumDriver } from "./quorum-driver.ts";
+
+// Binds the pure controller (controller/) to the metadata quorum (ADR 22): while this node leads the quorum and has
+// applied everything committed before its epoch, it is the active controller. A command is decided on the
+// controller's view, its records proposed to the raft leader as one batch, and its answer given once that batch (or,
+// for a command that wrote nothing, everything the decision saw) has committed. Losing leadership first rejects every
+// waiting command with NotControllerError (the handlers answer NOT_CONTROLLER, and clients retry on the new active
+// controller). Commands are decided and proposed synchronously, one at a time, so they are serialized by JS itself.
+// A timer fences brokers whose sessions expired. The committed image comes from a MetadataLoader of its own.
+
+/** How often broker sessions are checked for expiry. */
+const SESSION_CHECK_MS = 250;
+
+interface Waiting {
+  readonly offset: number;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
+export interface ControllerRuntimeOptions {
+  readonly driver: QuorumDriver;
+  readonly controller: QuorumController;
+  readonly logger: Logger;
+  /** Written after metadata.version on the first activation over an empty log (a migrated single-node data dir). */
+  readonly bootstrapRecords?: readonly MetadataRecordAndVersion[];
+}
+
+export class ControllerRuntime implements ControllerCommands {
+  private readonly loader = new MetadataLoader(() => undefined);
+  private highWatermark = 0;
+  private leaderEpoch: number | null = null;
+  private waiting: Waiting[] = [];
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly options: ControllerRuntimeOptions) {
+    const { driver } = options;
+    // Started after the quorum: catch up with what it committed already, then follow (no commit can come between).
+    const sofar = driver.committed();
+    this.loader.onCommit(sofar.entries);
+    this.highWatermark = sofar.highWatermark;
+    driver.onCommit((entries, highWatermark) => {
+      this.loader.onCommit(entries);
+      this.highWatermark = highWatermark;
+      this.release();
+      this.maybeActivate();
+    });
+    driver.onRoleChange((role, epoch) => this.roleChanged(role, epoch));
+    const status = driver.status();
+    if (status.role === "leader") this.leaderEpoch = status.epoch;
+    this.timer = setInterval(() => this.expireSessions(), SESSION_CHECK_MS);
+    this.timer.unref();
+  }
+
+  get isActive(): boolean {
+    return this.options.controller.isActive;
+  }
+
+  /** The committed image this runtime has applied. */
+  get committedImage() {
+    return this.loader.image;
+  }
+
+  run<T>(decide: (controller: QuorumController) => ControllerResult<T>): Promise<T> {
+    const { controller } = this.options;
+    if (this.closed || !controller.isActive) return Promise.reject(new NotControllerError());
+    let result: ControllerResult<T>;
+    try {
+      result = decide(controller);
+    } catch (err) {
+      if (err instanceof NotActiveError) return Promise.reject(new NotControllerError());
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    if (!this.propose(result)) return Promise.reject(new NotControllerError());
+    return this.after(result.waitForOffset).then(() => result.response);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+    this.resign("the controller is closing");
+  }
+
+  /** Proposes a result's records; false (and the view dropped) when they did not land where the view put them. */
+  private propose(result: ControllerResult<unknown>): boolean {
+    if (result.records.length === 0) return true;
+    const offsets = this.options.driver.propose(result.records.map(encodeRecord));
+    if (offsets === null || offsets[0] !== result.baseOffset) {
+      this.options.logger.warn(
+        { expected: result.baseOffset, got: offsets?.[0] ?? null },
+        "A controller proposal was not appended where expected; giving up the active role",
+      );
+      this.resign("the proposal was not appended");
+      return false;
+    }
+    return true;
+  }
+
+  /** Resolves once the log up to `offset` has committed. */
+  private after(offset: number): Promise<void> {
+    if (offset < this.highWatermark) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiting.push({ offset, resolve, reject }));
+  }
+
+  private release(): void {
+    if (this.waiting.length === 0) return;
+    const still: Waiting[] = [];
+    for (const w of this.waiting) {
+      if (w.offset < this.highWatermark) w.resolve();
+      else still.push(w);
+    }
+    this.waiting = still;
+  }
+
+  private roleChanged(role: Role, epoch: number): void {
+    if (role === "leader") {
+      this.leaderEpoch = epoch;
+      this.maybeActivate();
+      return;
+    }
+    this.leaderEpoch = null;
+    this.resign(`this node is now ${role} in epoch ${epoch}`);
+  }
+
+  /** Drops the view and rejects everything waiting. */
+  private resign(reason: string): void {
+    const { controller } = this.options;
+    if (controller.isActive) {
+      this.options.logger.info({ reason }, "Leaving the active controller role");
+      controller.deactivate();
+    }
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w.reject(new NotControllerError());
+  }
+
+  /**
+   * Activates once this node leads and has applied everything before its epoch's leader-change record (Kafka's
+   * controller also claims leadership only after catching up), so the view starts from the whole committed log.
+   */
+  private maybeActivate(): void {
+    const { controller, driver } = this.options;
+    if (this.closed || controller.isActive || this.leaderEpoch === null) return;
+    const status = driver.status();
+    if (status.role !== "leader" || status.epoch !== this.leaderEpoch) return;
+    if (this.highWatermark < status.logEndOffset) return;
+    const result = controller.activate(
+      this.loader.image,
+      status.logEndOffset,
+      status.epoch,
+      this.options.bootstrapRecords,
+    );
+    if (result.records.length > 0) {
+      this.options.logger.info({ records: result.records.length }, "Writing the bootstrap metadata records");
+    }
+    this.propose(result);
+  }
+
+  private expireSessions(): void {
+    const { controller } = this.options;
+    if (this.closed || !controller.isActive) return;
+    const due = controller.nextSessionExpiry();
+    if (due === null || due > this.options.driver.now()) return;
+    for (let fenced = controller.fenceStaleBroker(); fenced !== null; fenced = controller.fenceStaleBroker()) {
+      if (!this.propose(fenced)) return;
+    }
+  }
+}
+
+/** The controller's settings from the node's config. */
+export function controllerConfig(config: BrokerConfig, clusterId: string): ControllerConfig {
+  const rf = config.entries["offsets.topic.replication.factor"];
+  return {
+    nodeId: config.nodeId,
+    clusterId,
+    brokerSessionTimeoutMs: config.brokerSessionTimeoutMs,
+    defaultPartitions: config.numPartitions,
+    defaultReplicationFactor: config.defaultReplicationFactor,
+    offsetsTopicNumPartitions: config.offsetsTopicNumPartitions,
+    // Only a value the operator set is enforced strictly; Kafka's default (3) becomes min(3, usable brokers).
+    offsetsTopicReplicationFactor: rf.source === "default" ? null : config.offsetsTopicReplicationFactor,
+    staticBrokerConfigs: staticBrokerDefaults(config),
+    bootstrapMetadataVersion: LATEST_METADATA_VERSION,
+  };
+}
+
+export interface StartControllerOptions {
+  readonly driver: QuorumDriver;
+  /** The quorum as the controller listener's handlers reach it (Vote, Fetch, DescribeQuorum, ...). */
+  readonly quorum: QuorumPort;
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  /** Milliseconds, never going back; the driver's clock by default. */
+  readonly clock?: () => number;
+  /** Written after metadata.version on the first activation over an empty log (a migrated single-node data dir). */
+  readonly bootstrapRecords?: readonly MetadataRecordAndVersion[];
+}
+
+export interface RunningController {
+  /** Every handler of the controller listener: the quorum's and the controller's commands. */
+  readonly handlers: AnyHandler[];
+  readonly runtime: ControllerRuntime;
+  close(): void;
+}
+
+/** The controller layer of a node with the controller role, on the node's quorum driver. */
+export function startController(options: StartControllerOptions): RunningController {
+  const { driver, quorum, logger } = options;
+  const controller = new QuorumController({
+    config: controllerConfig(options.config, quorum.clusterId),
+    clock: options.clock ?? (() => driver.now()),
+    randomBytes: (n) => randomBytes(n),
+    logger: logger.child({ component: "controller" }),
+  });
+  const runtime = new ControllerRuntime({
+    driver,
+    controller,
+    logger: logger.child({ component: "controller-runtime" }),
+    ...(options.bootstrapRecords ? { bootstrapRecords: options.bootstrapRecords } : {}),
+  });
+  return { handlers: createControllerHandlers(quorum, runtime), runtime, close: () => runtime.close() };
+}

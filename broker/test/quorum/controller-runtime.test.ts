@@ -1,0 +1,314 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { resolveBrokerConfig } from "../../src/config/broker-config.ts";
+import { createDispatcher, type Dispatcher } from "../../src/handlers/dispatcher.ts";
+import { topicByName } from "../../src/metadata/image/index.ts";
+import { MetadataLoader } from "../../src/metadata/metadata-loader.ts";
+import type { NetworkServer } from "../../src/network/server.ts";
+import {
+  AllocateProducerIdsRequest,
+  AllocateProducerIdsResponse,
+  ApiKey,
+  BrokerHeartbeatRequest,
+  BrokerHeartbeatResponse,
+  BrokerRegistrationRequest,
+  BrokerRegistrationResponse,
+  CreateTopicsRequest,
+  CreateTopicsResponse,
+  decodeResponse,
+  encodeRequest,
+  EnvelopeRequest,
+  EnvelopeResponse,
+  ErrorCode,
+} from "../../src/protocol/index.ts";
+import { ControllerQuorum } from "../../src/quorum/controller-quorum.ts";
+import { startController, type RunningController } from "../../src/quorum/controller-runtime.ts";
+import { NetworkTransport } from "../../src/quorum/network-transport.ts";
+import { QuorumDriver } from "../../src/quorum/quorum-driver.ts";
+import { SeededRng, type NodeId } from "../../src/raft/index.ts";
+import { TestClient, waitFor } from "../network/helpers.ts";
+import { wireCall } from "../support/wire-call.ts";
+import { bindControllerListeners } from "./controller-listeners.ts";
+import { REAL_CLOCK_TEST_TIMING } from "./real-clock-timing.ts";
+
+// Three controllers in one process over loopback TCP, each with the controller layer started on its quorum driver:
+// broker lifecycle, topic and producer-id commands sent as real requests (directly and inside an Envelope) to the
+// active controller, their records committed into every node's image, and a new active controller serving commands
+// after the old one stops.
+
+const VOTERS = [1, 2, 3];
+const CLUSTER_ID = "MkU3OEVBNTcwNTJENDM2Qg";
+const logger = pino({ level: "silent" });
+
+interface Node {
+  driver: QuorumDriver;
+  transport: NetworkTransport;
+  server: NetworkServer;
+  controller: RunningController;
+  loader: MetadataLoader;
+  port: number;
+  stopped: boolean;
+}
+
+let root: string | undefined;
+const nodes = new Map<NodeId, Node>();
+const clients: TestClient[] = [];
+
+async function stop(node: Node): Promise<void> {
+  if (node.stopped) return;
+  node.stopped = true;
+  node.controller.close();
+  node.transport.close();
+  await node.driver.close();
+  await node.server.close(100);
+}
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.destroy();
+  for (const node of nodes.values()) await stop(node);
+  nodes.clear();
+  if (root !== undefined) await rm(root, { recursive: true, force: true });
+});
+
+async function startControllers(): Promise<void> {
+  root = await mkdtemp(join(tmpdir(), "controller-runtime-"));
+  const dispatchers = new Map<NodeId, Dispatcher>();
+  const servers = await bindControllerListeners(VOTERS, dispatchers, logger);
+  const ports = new Map([...servers].map(([id, s]) => [id, s.listeners[0]?.port ?? 0]));
+  const endpoints = VOTERS.map((id) => ({ id, host: "127.0.0.1", port: ports.get(id) ?? 0 }));
+  for (const id of VOTERS) {
+    const dir = join(root, `node-${id}`);
+    const { config } = resolveBrokerConfig({
+      overrides: [
+        `node.id=${id}`,
+        "process.roles=broker,controller",
+        `log.dirs=${dir}`,
+        "listeners=PLAINTEXT://127.0.0.1:0",
+        "num.partitions=3",
+      ],
+      cwd: dir,
+    });
+    const transport = new NetworkTransport({
+      nodeId: id,
+      clusterId: CLUSTER_ID,
+      logger,
+      requestTimeoutMs: REAL_CLOCK_TEST_TIMING.requestTimeoutMs,
+      fetchMaxWaitMs: REAL_CLOCK_TEST_TIMING.fetchMaxWaitMs,
+    });
+    for (const e of endpoints) transport.setPeer(e.id, e.host, e.port);
+    const driver = await QuorumDriver.start({
+      config: { nodeId: id, voters: VOTERS, ...REAL_CLOCK_TEST_TIMING },
+      metadataDir: join(dir, "metadata"),
+      transport,
+      rng: new SeededRng(id * 7919),
+      logger,
+      tickMs: 10,
+    });
+    transport.attach((envelope) => driver.receive(envelope));
+    // What every node runs: a loader of its own over the committed log.
+    const loader = new MetadataLoader(() => undefined);
+    driver.onCommit(loader.onCommit);
+    const quorum = new ControllerQuorum(driver, transport, CLUSTER_ID, endpoints, "CONTROLLER");
+    const controller = startController({ driver, quorum, config, logger });
+    dispatchers.set(id, createDispatcher({ handlers: controller.handlers, logger }));
+    const server = servers.get(id);
+    if (!server) throw new Error("setup");
+    nodes.set(id, { driver, transport, server, controller, loader, port: ports.get(id) ?? 0, stopped: false });
+  }
+}
+
+const running = () => [...nodes.values()].filter((n) => !n.stopped);
+const active = () => running().find((n) => n.controller.runtime.isActive);
+
+async function clientOf(node: Node): Promise<TestClient> {
+  const client = await TestClient.connect(node.port);
+  clients.push(client);
+  return client;
+}
+
+/**
+ * Sends a command to the active controller as a client would: on NOT_CONTROLLER (leadership moved, which a loaded
+ * machine can cause) it finds the active controller again and retries. `retried` says whether it had to.
+ */
+async function onActive<Res>(
+  send: (client: TestClient) => Promise<Res>,
+  errorOf: (res: Res) => number | undefined,
+): Promise<{ res: Res; retried: boolean }> {
+  const deadline = Date.now() + 20_000;
+  for (let retried = false; ; retried = true) {
+    const node = await waitFor(active, "an active controller", 20_000);
+    const res = await send(await clientOf(node));
+    if (errorOf(res) !== ErrorCode.NOT_CONTROLLER || Date.now() > deadline) return { res, retried };
+  }
+}
+
+function registration(brokerId: number, rack: string): Partial<BrokerRegistrationRequest> {
+  return {
+    brokerId,
+    clusterId: CLUSTER_ID,
+    incarnationId: `00000000-0000-4000-8000-0000000000${brokerId}`,
+    listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 19000 + brokerId, securityProtocol: 0 }],
+    features: [{ name: "metadata.version", minSupportedVersion: 21, maxSupportedVersion: 22 }],
+    rack,
+    logDirs: [`00000000-0000-4000-8000-0000000001${brokerId}`],
+  };
+}
+
+const createTopic = (name: string) => ({
+  timeoutMs: 5000,
+  validateOnly: false,
+  topics: [{ name, numPartitions: 4, replicationFactor: 2, assignments: [], configs: [] }],
+});
+
+describe("the controller layer on a 3-controller quorum over TCP", () => {
+  it("serves broker lifecycle, topics, producer ids and Envelope; a new active controller takes over", async () => {
+    await startControllers();
+    await waitFor(active, "an active controller", 20_000);
+
+    const epochs = new Map<number, bigint>();
+    for (const [id, rack] of [
+      [11, "a"],
+      [12, "b"],
+    ] as const) {
+      const { res } = await onActive(
+        (c) => wireCall(c, 4, BrokerRegistrationRequest, BrokerRegistrationResponse, registration(id, rack)),
+        (r) => r.errorCode,
+      );
+      expect(res.errorCode).toBe(ErrorCode.NONE);
+      epochs.set(id, res.brokerEpoch);
+    }
+    for (const [id, epoch] of epochs) {
+      const { res: beat } = await onActive(
+        (c) =>
+          wireCall(c, 1, BrokerHeartbeatRequest, BrokerHeartbeatResponse, {
+            brokerId: id,
+            brokerEpoch: epoch,
+            currentMetadataOffset: epoch,
+          }),
+        (r) => r.errorCode,
+      );
+      expect(beat).toMatchObject({ errorCode: ErrorCode.NONE, isCaughtUp: true, isFenced: false });
+    }
+
+    const created = await onActive(
+      (c) => wireCall(c, 7, CreateTopicsRequest, CreateTopicsResponse, createTopic("direct")),
+      (r) => r.topics[0]?.errorCode,
+    );
+    // A retry after a leadership change may find the topic created by the first attempt.
+    if (created.retried)
+      expect(created.res.topics[0]?.errorCode).toBeOneOf([ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS]);
+    else
+      expect(created.res.topics[0]).toMatchObject({
+        errorCode: ErrorCode.NONE,
+        numPartitions: 4,
+        replicationFactor: 2,
+      });
+
+    const blocks: bigint[] = [];
+    for (const id of [11, 12]) {
+      const { res } = await onActive(
+        (c) =>
+          wireCall(c, 0, AllocateProducerIdsRequest, AllocateProducerIdsResponse, {
+            brokerId: id,
+            brokerEpoch: epochs.get(id) ?? 0n,
+          }),
+        (r) => r.errorCode,
+      );
+      expect(res).toMatchObject({ errorCode: ErrorCode.NONE, producerIdLen: 1000 });
+      blocks.push(res.producerIdStart);
+    }
+    // Distinct blocks in order (a retried allocation may have skipped one that committed unanswered).
+    expect(blocks[0]).toBe(0n);
+    expect((blocks[1] ?? 0n) % 1000n).toBe(0n);
+    expect(blocks[1]).toBeGreaterThan(blocks[0] ?? 0n);
+
+    // A client's CreateTopics as a broker forwards it.
+    const inner = encodeRequest(
+      { apiKey: ApiKey.CreateTopics, apiVersion: 7, correlationId: 4242, clientId: "forwarded-client" },
+      CreateTopicsRequest,
+      { ...CreateTopicsRequest.create(), ...createTopic("enveloped") },
+    );
+    const { res: envelope } = await onActive(
+      (c) =>
+        wireCall(c, 0, EnvelopeRequest, EnvelopeResponse, {
+          requestData: inner,
+          requestPrincipal: null,
+          clientHostAddress: Buffer.from([127, 0, 0, 1]),
+        }),
+      (r) => r.errorCode,
+    );
+    expect(envelope.errorCode).toBe(ErrorCode.NONE);
+    if (envelope.responseData === null) throw new Error("no inner response");
+    const innerResponse = decodeResponse(envelope.responseData, ApiKey.CreateTopics, 7, CreateTopicsResponse);
+    expect(innerResponse.correlationId).toBe(4242);
+    expect(innerResponse.body.topics[0]?.name).toBe("enveloped");
+    expect(innerResponse.body.topics[0]?.errorCode).toBeOneOf([ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS]);
+
+    // Every node's image holds what was committed.
+    await waitFor(
+      () =>
+        running().every((n) => {
+          const image = n.loader.image;
+          return (
+            topicByName(image, "direct")?.partitions.size === 4 &&
+            topicByName(image, "enveloped") !== undefined &&
+            image.brokers.get(11)?.fenced === false &&
+            image.brokers.get(12)?.fenced === false &&
+            image.nextProducerId === (blocks[1] ?? 0n) + 1000n
+          );
+        }),
+      "the records in all three images",
+    );
+    for (const n of running()) {
+      for (const p of topicByName(n.loader.image, "direct")?.partitions.values() ?? []) {
+        expect(new Set(p.replicas)).toEqual(new Set([11, 12]));
+        expect(p.isr).toEqual([p.leader]);
+      }
+    }
+
+    // A controller that is not active says so.
+    const leader = await waitFor(active, "the active controller", 20_000);
+    const follower = running().find((n) => n !== leader);
+    if (!follower) throw new Error("no follower");
+    const notActive = await wireCall(
+      await clientOf(follower),
+      7,
+      CreateTopicsRequest,
+      CreateTopicsResponse,
+      createTopic("x"),
+    );
+    expect(notActive.topics[0]?.errorCode).toBe(ErrorCode.NOT_CONTROLLER);
+
+    // The active controller stops; another takes over and serves commands, with the brokers' sessions started afresh.
+    await stop(leader);
+    const { res: beat } = await onActive(
+      (c) =>
+        wireCall(c, 1, BrokerHeartbeatRequest, BrokerHeartbeatResponse, {
+          brokerId: 11,
+          brokerEpoch: epochs.get(11) ?? 0n,
+          currentMetadataOffset: epochs.get(11) ?? 0n,
+        }),
+      (r) => r.errorCode,
+    );
+    expect(beat).toMatchObject({ errorCode: ErrorCode.NONE, isFenced: false });
+    const again = await onActive(
+      (c) => wireCall(c, 7, CreateTopicsRequest, CreateTopicsResponse, createTopic("after")),
+      (r) => r.topics[0]?.errorCode,
+    );
+    expect(again.res.topics[0]?.errorCode).toBeOneOf(
+      again.retried ? [ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS] : [ErrorCode.NONE],
+    );
+    const dup = await onActive(
+      (c) => wireCall(c, 7, CreateTopicsRequest, CreateTopicsResponse, createTopic("direct")),
+      (r) => r.topics[0]?.errorCode,
+    );
+    expect(dup.res.topics[0]?.errorCode).toBe(ErrorCode.TOPIC_ALREADY_EXISTS);
+    await waitFor(
+      () => running().every((n) => topicByName(n.loader.image, "after") !== undefined),
+      "the new topic on both remaining nodes",
+    );
+  }, 60_000);
+});
