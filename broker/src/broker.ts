@@ -1,8 +1,10 @@
 import type { Logger } from "pino";
 import type { BrokerConfig } from "./config/broker-config.ts";
 import {
+  applyOffsetsLeadership,
   GroupCoordinatorManager,
   OFFSETS_TOPIC,
+  offsetsLeadershipIn,
   offsetsTopicSpec,
   type EnsureOffsetsTopic,
 } from "./coordinator/index.ts";
@@ -18,7 +20,7 @@ import { SingleNodeMetadataSource } from "./metadata/single-node-source.ts";
 import { TopicAdmin } from "./metadata/topic-admin.ts";
 import { TopicRegistry } from "./metadata/topic-registry.ts";
 import { LogGroupStore } from "./partitions/offsets-store.ts";
-import { LEADER_EPOCH, PartitionManager } from "./partitions/partition-manager.ts";
+import { PartitionManager } from "./partitions/partition-manager.ts";
 import { PartitionPublisher } from "./partitions/partition-publisher.ts";
 import { persistedBlocks, ProducerIdAllocator } from "./partitions/producer-ids.ts";
 import { API_CODECS } from "./protocol/index.ts";
@@ -111,12 +113,14 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
     },
   });
-  // Leadership of the __consumer_offsets partitions (the coordinator's OffsetsPartitionOwnership port): this single
-  // node leads every one at LEADER_EPOCH and never resigns. Once leaders come from the quorum's images, each published
-  // delta's changes go to applyOffsetsLeadership(changes.localChanges(nodeId), groups) instead of this loop.
-  const loaded = await Promise.all(
-    Array.from({ length: groups.partitionCount }, (_, partition) => groups.onElection(partition, LEADER_EPOCH)),
-  );
+  // Leadership of the __consumer_offsets partitions (the coordinator's OffsetsPartitionOwnership port) follows the
+  // metadata images, as Kafka's BrokerMetadataPublisher.updateCoordinator does: the partitions the current image says
+  // this node leads load now, before clients are served; each later image's local changes load and unload shards
+  // (not awaited, so the chain goes on; their groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile).
+  source.subscribe((_image, changes) => {
+    void applyOffsetsLeadership(changes.localChanges(config.nodeId), groups);
+  });
+  const loaded = await Promise.all(applyOffsetsLeadership(offsetsLeadershipIn(source.image(), config.nodeId), groups));
   if (!loaded.every(Boolean)) throw new Error(`cannot load the groups of ${OFFSETS_TOPIC}: see the log`);
 
   const producerIds = new ProducerIdAllocator(

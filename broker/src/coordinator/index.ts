@@ -11,7 +11,7 @@ export type { GroupCoordinatorConfig } from "./config.ts";
 export { ErrorCode, GroupStoreError } from "./errors.ts";
 export { computeLag } from "./lag.ts";
 export type { LogEndOffsets, PartitionLag } from "./lag.ts";
-export { applyOffsetsLeadership } from "./leadership.ts";
+export { applyOffsetsLeadership, offsetsLeadershipIn } from "./leadership.ts";
 export type { LeadershipChanges } from "./leadership.ts";
 export { GroupCoordinatorManager } from "./manager.ts";
 export type { GroupCoordinatorManagerOptions, OffsetsPartitionOwnership } from "./manager.ts";

@@ -1,3 +1,4 @@
+import { topicByName, type MetadataImage } from "../metadata/image/index.ts";
 import type { OffsetsPartitionOwnership } from "./manager.ts";
 import { OFFSETS_TOPIC } from "./offsets-topic.ts";
 
@@ -38,4 +39,16 @@ export function applyOffsetsLeadership(
     ownership.onResignation(partition, registration.leaderEpoch);
   }
   return loads;
+}
+
+/**
+ * The `__consumer_offsets` partitions `image` says `nodeId` leads, as the changes from an empty image: what a
+ * coordinator that starts after an image was published must load before following later deltas.
+ */
+export function offsetsLeadershipIn(image: MetadataImage, nodeId: number): LeadershipChanges {
+  const topic = topicByName(image, OFFSETS_TOPIC);
+  const leaders = [...(topic?.partitions ?? [])]
+    .filter(([, registration]) => registration.leader === nodeId)
+    .map(([partition, registration]) => ({ topicName: OFFSETS_TOPIC, partition, registration }));
+  return { deleted: [], leaders, followers: [] };
 }

@@ -4,6 +4,7 @@ import {
   InMemoryGroupStore,
   OFFSETS_TOPIC,
   applyOffsetsLeadership,
+  offsetsLeadershipIn,
 } from "../../src/coordinator/index.ts";
 import { EMPTY_IMAGE, MetadataDelta, type MetadataImage } from "../../src/metadata/image/index.ts";
 import {
@@ -78,6 +79,21 @@ describe("applyOffsetsLeadership", () => {
     ]);
     await Promise.all(applyOffsetsLeadership(moved.changes.localChanges(NODE), manager));
     expect(owned()).toEqual([
+      [0, 0],
+      [2, 1],
+    ]);
+
+    // A coordinator that starts after these images loads what the newest one says this node leads.
+    const late = new GroupCoordinatorManager({
+      partitionCount: 3,
+      openStore: () => new InMemoryGroupStore(),
+      logger: silentLogger,
+    });
+    expect(await Promise.all(applyOffsetsLeadership(offsetsLeadershipIn(moved.image, NODE), late))).toEqual([
+      true,
+      true,
+    ]);
+    expect(late.ownedPartitions().map((p) => [p.partition, p.leaderEpoch])).toEqual([
       [0, 0],
       [2, 1],
     ]);
