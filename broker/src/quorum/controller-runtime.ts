@@ -75,6 +75,11 @@ export class ControllerRuntime implements ControllerCommands {
     return this.options.controller.isActive;
   }
 
+  finalizedFeatures(): { epoch: bigint; levels: ReadonlyMap<string, number> } {
+    const image = this.loader.image;
+    return { epoch: BigInt(image.provenance.offset), levels: image.features };
+  }
+
   /** The committed image this runtime has applied. */
   get committedImage() {
     return this.loader.image;

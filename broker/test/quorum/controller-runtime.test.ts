@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { resolveBrokerConfig } from "../../src/config/broker-config.ts";
 import { createDispatcher, type Dispatcher } from "../../src/handlers/dispatcher.ts";
 import { topicByName } from "../../src/metadata/image/index.ts";
@@ -26,10 +26,12 @@ import {
 } from "../../src/protocol/index.ts";
 import { ControllerQuorum } from "../../src/quorum/controller-quorum.ts";
 import { startController, type RunningController } from "../../src/quorum/controller-runtime.ts";
+import { METADATA_LOG_DIR } from "../../src/quorum/metadata-log.ts";
 import { NetworkTransport } from "../../src/quorum/network-transport.ts";
 import { QuorumDriver } from "../../src/quorum/quorum-driver.ts";
 import { SeededRng, type NodeId } from "../../src/raft/index.ts";
 import { TestClient, waitFor } from "../network/helpers.ts";
+import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
 import { wireCall } from "../support/wire-call.ts";
 import { bindControllerListeners } from "./controller-listeners.ts";
 import { REAL_CLOCK_TEST_TIMING } from "./real-clock-timing.ts";
@@ -44,6 +46,7 @@ const CLUSTER_ID = "MkU3OEVBNTcwNTJENDM2Qg";
 const logger = pino({ level: "silent" });
 
 interface Node {
+  metadataDir: string;
   driver: QuorumDriver;
   transport: NetworkTransport;
   server: NetworkServer;
@@ -116,7 +119,16 @@ async function startControllers(): Promise<void> {
     dispatchers.set(id, createDispatcher({ handlers: controller.handlers, logger }));
     const server = servers.get(id);
     if (!server) throw new Error("setup");
-    nodes.set(id, { driver, transport, server, controller, loader, port: ports.get(id) ?? 0, stopped: false });
+    nodes.set(id, {
+      metadataDir: join(dir, "metadata"),
+      driver,
+      transport,
+      server,
+      controller,
+      loader,
+      port: ports.get(id) ?? 0,
+      stopped: false,
+    });
   }
 }
 
@@ -311,4 +323,82 @@ describe("the controller layer on a 3-controller quorum over TCP", () => {
       "the new topic on both remaining nodes",
     );
   }, 60_000);
+});
+
+describe("Kafka's kafka-dump-log reads what the controller wrote", () => {
+  beforeAll(requireReferenceKafka);
+  it("decodes the registration, fencing change, topic and partition records", async () => {
+    await startControllers();
+    const { res: reg } = await onActive(
+      (c) => wireCall(c, 4, BrokerRegistrationRequest, BrokerRegistrationResponse, registration(21, "rack-x")),
+      (r) => r.errorCode,
+    );
+    expect(reg.errorCode).toBe(ErrorCode.NONE);
+    const { res: beat } = await onActive(
+      (c) =>
+        wireCall(c, 1, BrokerHeartbeatRequest, BrokerHeartbeatResponse, {
+          brokerId: 21,
+          brokerEpoch: reg.brokerEpoch,
+          currentMetadataOffset: reg.brokerEpoch,
+        }),
+      (r) => r.errorCode,
+    );
+    expect(beat.isFenced).toBe(false);
+    const created = await onActive(
+      (c) =>
+        wireCall(c, 7, CreateTopicsRequest, CreateTopicsResponse, {
+          timeoutMs: 5000,
+          topics: [{ name: "dumped", numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] }],
+        }),
+      (r) => r.topics[0]?.errorCode,
+    );
+    expect(created.res.topics[0]?.errorCode).toBeOneOf([ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS]);
+    const node = await waitFor(
+      () => running().find((n) => topicByName(n.loader.image, "dumped")?.partitions.size === 2),
+      "the topic committed",
+    );
+    const { stdout } = await runKafkaClass("org.apache.kafka.tools.DumpLogSegments", [
+      "--cluster-metadata-decoder",
+      "--files",
+      join(node.metadataDir, METADATA_LOG_DIR, "00000000000000000000.log"),
+    ]);
+    for (const type of [
+      "FEATURE_LEVEL_RECORD",
+      "REGISTER_BROKER_RECORD",
+      "BROKER_REGISTRATION_CHANGE_RECORD",
+      "TOPIC_RECORD",
+      "PARTITION_RECORD",
+    ]) {
+      expect(stdout).toContain(`"type":"${type}"`);
+    }
+    expect(stdout).toMatch(/"name":"dumped","topicId":"[A-Za-z0-9_-]{22}"/);
+    expect(stdout).toContain('"rack":"rack-x"');
+    expect(stdout).toContain('"featureLevel":22');
+    expect(stdout).not.toMatch(/error|exception/i);
+  }, 60_000);
+});
+
+describe("Kafka's kafka-features against the controllers", () => {
+  beforeAll(requireReferenceKafka);
+  it("describes metadata.version and downgrades and upgrades it through UpdateFeatures", async () => {
+    await startControllers();
+    const node = await waitFor(active, "an active controller", 20_000);
+    await waitFor(() => running().every((n) => n.loader.image.features.get("metadata.version") === 22), "bootstrap");
+    const features = (...args: string[]) =>
+      runKafkaClass("org.apache.kafka.tools.FeatureCommand", [
+        "--bootstrap-controller",
+        `127.0.0.1:${node.port}`,
+        ...args,
+      ]);
+    const described = (await features("describe")).stdout;
+    expect(described).toMatch(
+      /Feature: metadata\.version\s+SupportedMinVersion: 3\.9-IV0\s+SupportedMaxVersion: 4\.0-IV0\s+FinalizedVersionLevel: 4\.0-IV0/,
+    );
+    await features("downgrade", "--metadata", "3.9");
+    await waitFor(() => running().every((n) => n.loader.image.features.get("metadata.version") === 21), "downgraded");
+    // The tool's "4.0" means that release's last level (4.0-IV3, 25), above what this controller supports.
+    await expect(features("upgrade", "--metadata", "4.0")).rejects.toThrow(/1 out of 1 operation\(s\) failed/);
+    await features("upgrade", "--feature", "metadata.version=22");
+    await waitFor(() => running().every((n) => n.loader.image.features.get("metadata.version") === 22), "upgraded");
+  }, 90_000);
 });

@@ -6,6 +6,7 @@ import { beginQuorumEpochHandler } from "./53-begin-quorum-epoch.ts";
 import { endQuorumEpochHandler } from "./54-end-quorum-epoch.ts";
 import { describeQuorumHandler } from "./55-describe-quorum.ts";
 import { controllerDescribeClusterHandler } from "./60-describe-cluster.ts";
+import { controllerApiVersionsHandler } from "./18-api-versions.ts";
 import { controllerCreateTopicsHandler } from "./19-create-topics.ts";
 import { controllerDeleteTopicsHandler } from "./20-delete-topics.ts";
 import { controllerAlterConfigsHandler } from "./33-alter-configs.ts";
@@ -45,6 +46,6 @@ export function createControllerHandlers(quorum: QuorumPort, commands?: Controll
       allocateProducerIdsHandler(commands),
     );
   }
-  handlers.push(apiVersionsHandler(() => handlers));
+  handlers.push(commands ? controllerApiVersionsHandler(() => handlers, commands) : apiVersionsHandler(() => handlers));
   return handlers;
 }

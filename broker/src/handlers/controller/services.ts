@@ -44,4 +44,6 @@ export interface QuorumPort {
 export interface ControllerCommands {
   run<T>(decide: (controller: QuorumController) => ControllerResult<T>): Promise<T>;
   readonly isActive: boolean;
+  /** The finalized feature levels this node has committed, and their epoch (the image's offset; -1 before any). */
+  finalizedFeatures(): { epoch: bigint; levels: ReadonlyMap<string, number> };
 }
