@@ -79,6 +79,53 @@ describe("__consumer_offsets on a new data dir", () => {
   });
 });
 
+describe("a shard unloaded and loaded again in a running broker", () => {
+  it("replays its partition's log: the group, its members and offsets come back, and it writes at the new epoch", async () => {
+    await freshDir();
+    const b = await start();
+    const groups = b.services.groups;
+    const groupId = "my-group";
+    const partition = groups.partitionFor(groupId);
+    const join = await groups.joinGroup({
+      groupId,
+      memberId: "",
+      groupInstanceId: null,
+      protocolType: "consumer",
+      protocols: [{ name: "range", metadata: Buffer.from("subscription") }],
+      sessionTimeoutMs: 30_000,
+      rebalanceTimeoutMs: 60_000,
+      clientId: "reload",
+      clientHost: "/127.0.0.1",
+      requireKnownMemberId: false,
+    });
+    const member = { groupId, generationId: join.generationId, memberId: join.memberId, groupInstanceId: null };
+    const sync = await groups.syncGroup({
+      ...member,
+      protocolType: "consumer",
+      protocolName: "range",
+      assignments: [{ memberId: join.memberId, assignment: Buffer.from("assignment") }],
+    });
+    expect(sync.errorCode).toBe(ErrorCode.NONE);
+    await groups.commitOffsets({ ...standaloneCommit(groupId, 21n), ...member });
+
+    groups.onResignation(partition, 1);
+    expect(groups.heartbeat(member).errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+    expect(fetchAll(b, groupId).errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+
+    expect(await groups.onElection(partition, 2)).toBe(true);
+    expect(groups.heartbeat(member).errorCode).toBe(ErrorCode.NONE);
+    expect(groups.describeGroups([groupId])[0]).toMatchObject({
+      groupState: "Stable",
+      members: [{ memberId: join.memberId, clientId: "reload", assignment: Buffer.from("assignment") }],
+    });
+    expect(fetchAll(b, groupId).partitions).toEqual([expect.objectContaining({ offset: 21n })]);
+
+    const log = b.services.partitions.log(OFFSETS_TOPIC, partition);
+    await groups.commitOffsets({ ...standaloneCommit(groupId, 22n), ...member });
+    expect(log?.latestEpoch()).toBe(2);
+  });
+});
+
 describe("a data dir with a one-partition __consumer_offsets", () => {
   it("keeps its one partition and every group and committed offset", async () => {
     await freshDir();
