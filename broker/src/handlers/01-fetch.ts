@@ -11,7 +11,9 @@
 // Records are returned as views of pooled read buffers, released once the response is encoded.
 // Leadership and leader epochs come from the metadata image: a partition this broker does not lead is
 // NOT_LEADER_OR_FOLLOWER, a currentLeaderEpoch below the image's is FENCED_LEADER_EPOCH and above it
-// UNKNOWN_LEADER_EPOCH; the first two carry the current leader (KIP-951, v12+) and its endpoint (v16+).
+// UNKNOWN_LEADER_EPOCH; the first two carry the current leader (KIP-951, v12+) and its endpoint (v16+). A fetch
+// waiting for data ends as soon as this node stops leading one of its partitions, which then answers
+// NOT_LEADER_OR_FOLLOWER.
 import { LogClosedError, type PartitionLog, type ReadResult } from "../log/index.ts";
 import { leaderAccess, nodeEndpoints, topicByName } from "../metadata/image/index.ts";
 import {
@@ -113,9 +115,10 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
       context.onResponseEncoded(releaseAll);
       for (;;) {
         releaseAll();
-        const { bytes, failed } = await readSlots(slots, responseLimit, reads, (topic, partition) =>
-          services.partitions.closedLogError(topic, partition),
-        );
+        const { bytes, failed } = await readSlots(slots, responseLimit, reads, {
+          closedError: (topic, partition) => services.partitions.closedLogError(topic, partition),
+          leads: (topic, partition) => services.partitions.role(topic, partition)?.leader === true,
+        });
         const remaining = deadline - Date.now();
         if (failed || bytes >= request.minBytes || remaining <= 0 || context.signal.aborted || slots.length === 0)
           break;
@@ -139,16 +142,22 @@ function sameTopic(a: FetchRequestFetchTopic, b: FetchRequestFetchTopic, byId: b
   return byId ? a.topicId === b.topicId : a.topic === b.topic;
 }
 
-/**
- * Reads every slot once within the response budget; returns the bytes read and whether a partition errored. A log
- * that closes under the read (its topic deleted, or the broker shutting down) is answered with `closedError`'s code.
- */
+/** What a read asks of the partitions besides their logs. */
+interface SlotChecks {
+  /** The answer for a log that closed under the read: its topic deleted, or the broker shutting down. */
+  readonly closedError: (topic: string, partition: number) => { errorCode: number };
+  /** Whether this node still leads the partition: leadership may move while a fetch waits for data. */
+  readonly leads: (topic: string, partition: number) => boolean;
+}
+
+/** Reads every slot once within the response budget; returns the bytes read and whether a partition errored. */
 async function readSlots(
   slots: Slot[],
   responseLimit: number,
   reads: ReadResult[],
-  closedError: (topic: string, partition: number) => { errorCode: number },
+  checks: SlotChecks,
 ): Promise<{ bytes: number; failed: boolean }> {
+  const { closedError } = checks;
   let budget = responseLimit;
   let bytes = 0;
   let failed = false;
@@ -158,6 +167,11 @@ async function readSlots(
     const { request: p, response } = slot;
     if (log.isClosed) {
       Object.assign(response, emptyPartition(p.partition, closedError(slot.topic, p.partition).errorCode));
+      failed = true;
+      continue;
+    }
+    if (!checks.leads(slot.topic, p.partition)) {
+      Object.assign(response, emptyPartition(p.partition, ErrorCode.NOT_LEADER_OR_FOLLOWER));
       failed = true;
       continue;
     }

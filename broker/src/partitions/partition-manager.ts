@@ -99,9 +99,14 @@ export class PartitionManager {
     this.roles.set(partitionKey(topic, partition), { leader: true, leaderEpoch });
   }
 
-  /** This node follows the partition's leader in `leaderEpoch`; appends from clients are refused. */
+  /**
+   * This node follows the partition's leader in `leaderEpoch`; appends from clients are refused, and long-polls on
+   * the partition answer now rather than at their max wait.
+   */
   becomeFollower(topic: string, partition: number, leaderEpoch: number): void {
-    this.roles.set(partitionKey(topic, partition), { leader: false, leaderEpoch });
+    const key = partitionKey(topic, partition);
+    this.roles.set(key, { leader: false, leaderEpoch });
+    this.notify(key);
   }
 
   role(topic: string, partition: number): ReplicaRole | undefined {

@@ -14,6 +14,7 @@ import {
   MetadataResponse,
   OffsetForLeaderEpochRequest,
   OffsetForLeaderEpochResponse,
+  PartitionChangeRecord,
   PartitionRecord,
   ProduceRequest,
   ProduceResponse,
@@ -223,6 +224,34 @@ describe("leader-only requests check the image's leadership and leader epochs", 
     expect(elsewhere.nodeEndpoints).toEqual([{ nodeId: 3, host: "b3.plain", port: 9003, rack: null }]);
     // A follower's replica is not served to consumers either.
     expect((await fetch(16, 1, 3)).responses[0]?.partitions[0]?.errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  });
+
+  it("a Fetch waiting for data answers NOT_LEADER_OR_FOLLOWER as soon as leadership moves away", async () => {
+    const started = Date.now();
+    const waiting = h.call(16, FetchRequest, FetchResponse, {
+      maxWaitMs: 20_000,
+      minBytes: 1,
+      topics: [
+        {
+          topic: "t",
+          topicId: T,
+          partitions: [
+            {
+              partition: 0,
+              currentLeaderEpoch: 5,
+              fetchOffset: 0n,
+              lastFetchedEpoch: -1,
+              logStartOffset: -1n,
+              partitionMaxBytes: 1 << 20,
+            },
+          ],
+        },
+      ],
+    });
+    await h.publish([rec(PartitionChangeRecord, { topicId: T, partitionId: 0, leader: 2 })]);
+    const res = await waiting;
+    expect(res.responses[0]?.partitions[0]?.errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it("ListOffsets and OffsetForLeaderEpoch answer with the image's leader epoch", async () => {
