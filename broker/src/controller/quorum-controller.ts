@@ -252,7 +252,9 @@ export class QuorumController {
       .map((b) => ({ id: b.id, rack: b.rack }));
   }
 
+  /** Kafka's BrokerHeartbeatManager.hasValidSession: a fenced broker has none (it shut down or timed out). */
   private hasValidSession(id: number, now: number): boolean {
+    if (this.state.view.brokers.get(id)?.fenced !== false) return false;
     const s = this.state.sessions.get(id);
     return s !== undefined && s.lastContactMs + this.deps.config.brokerSessionTimeoutMs >= now;
   }
@@ -630,6 +632,9 @@ export class QuorumController {
     const { view } = this.state;
     const usable = this.usableBrokers(view);
     const creating = new Map<string, string>();
+    // Kafka refuses a name that equals an existing one once '.' and '_' are taken as the same (metric names).
+    const collisionKey = (name: string) => name.replaceAll(".", "_");
+    const collisions = new Map([...view.topicIdsByName.keys()].map((name) => [collisionKey(name), name]));
     const records: MetadataRecordAndVersion[] = [];
     const results = topics.map((request) => {
       const failed = (result: AdminResult) => ({
@@ -654,15 +659,9 @@ export class QuorumController {
           configs,
         };
       }
-      const normalized = (name: string) => name.replaceAll(".", "_");
       const planned = planTopicCreation(req, {
-        existing: (name) => {
-          if (topicByName(view, name) !== undefined || creating.has(name)) return name;
-          for (const other of [...view.topicIdsByName.keys(), ...creating.keys()]) {
-            if (normalized(other) === normalized(name)) return other;
-          }
-          return undefined;
-        },
+        existing: (name) =>
+          topicByName(view, name) !== undefined || creating.has(name) ? name : collisions.get(collisionKey(name)),
         defaultPartitions: this.deps.config.defaultPartitions,
         defaultReplicationFactor: this.deps.config.defaultReplicationFactor,
         usableBrokers: usable.map((b) => b.id),
@@ -697,6 +696,7 @@ export class QuorumController {
       }
       const topicId = randomUuid(this.deps.randomBytes);
       creating.set(req.name, topicId);
+      collisions.set(collisionKey(req.name), req.name);
       records.push(record(TopicRecord, { name: req.name, topicId }, 0));
       assignment.forEach((replicas, partitionId) =>
         records.push(this.partitionRecord(view, topicId, partitionId, replicas)),

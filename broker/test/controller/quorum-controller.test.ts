@@ -218,6 +218,17 @@ describe("broker registration and heartbeats", () => {
     expect(h.committed().brokers.get(1)).toMatchObject({ incarnationId: other.incarnationId, fenced: true });
   });
 
+  it("lets a new incarnation register at once after a controlled shutdown fenced the old one", () => {
+    const h = harness();
+    const epochs = liveBrokers(h, [null]);
+    const bye = h.propose(
+      h.controller.heartbeat(heartbeat(1, epochs.get(1) ?? 0n, h.log.length, { wantShutDown: true })),
+    );
+    expect(bye.shouldShutDown).toBe(true);
+    const res = h.propose(h.controller.registerBroker(registration(1, null, 2)));
+    expect(res.errorCode).toBe(ErrorCode.NONE);
+  });
+
   it("refuses another cluster, missing log dirs and an unsupported metadata.version", () => {
     const h = harness();
     const reg = registration(1);
