@@ -38,7 +38,7 @@ async function controller(refuse: () => number): Promise<{ port: number; asked: 
       },
     }),
   ]);
-  closers.push(() => (server).close(100));
+  closers.push(() => server.close(100));
   return { port, asked };
 }
 
