@@ -11,6 +11,13 @@ const INT16_MAX = 32767;
 
 export const SECURITY_PROTOCOLS = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] as const;
 export type SecurityProtocol = (typeof SECURITY_PROTOCOLS)[number];
+/** Kafka's SecurityProtocol ids, as BrokerRegistration and RegisterBrokerRecord carry them. */
+export const SECURITY_PROTOCOL_ID: Readonly<Record<SecurityProtocol, number>> = {
+  PLAINTEXT: 0,
+  SSL: 1,
+  SASL_PLAINTEXT: 2,
+  SASL_SSL: 3,
+};
 
 export const PROCESS_ROLES = ["broker", "controller"] as const;
 export type ProcessRole = (typeof PROCESS_ROLES)[number];

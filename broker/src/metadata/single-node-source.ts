@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { BrokerConfig } from "../config/broker-config.ts";
+import { SECURITY_PROTOCOL_ID } from "../config/schema.ts";
 import {
   MetadataRecordType,
   type ConfigRecord,
@@ -19,14 +20,6 @@ import type { TopicRegistry } from "./topic-registry.ts";
 // replica, leader and ISR at leader epoch 0, ConfigRecord, and a RegisterBrokerRecord for this node with its
 // advertised endpoints — and replays them through MetadataDelta, so everything downstream sees images exactly as the
 // quorum path will publish them.
-
-/** Kafka's SecurityProtocol ids, as RegisterBrokerRecord carries them. */
-const SECURITY_PROTOCOL_ID: Readonly<Record<string, number>> = {
-  PLAINTEXT: 0,
-  SSL: 1,
-  SASL_PLAINTEXT: 2,
-  SASL_SSL: 3,
-};
 
 const record = (type: number, r: object): MetadataRecordAndVersion => ({ type, version: 0, record: r });
 
@@ -81,7 +74,7 @@ export class SingleNodeMetadataSource implements MetadataSource {
           name: l.name,
           host: l.host,
           port: l.port,
-          securityProtocol: SECURITY_PROTOCOL_ID[protocols[l.name] ?? "PLAINTEXT"] ?? 0,
+          securityProtocol: SECURITY_PROTOCOL_ID[protocols[l.name] ?? "PLAINTEXT"],
         })),
         features: [],
         rack: null,

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { ListenerAddress, SecurityProtocol } from "../config/schema.ts";
+import { SECURITY_PROTOCOL_ID, type ListenerAddress, type SecurityProtocol } from "../config/schema.ts";
 import {
   BrokerHeartbeatRequest,
   BrokerHeartbeatResponse,
@@ -18,14 +18,6 @@ import type { ControllerChannel } from "./controller-channel.ts";
 
 const REGISTRATION_VERSION = 4;
 const HEARTBEAT_VERSION = 1;
-
-/** Kafka's SecurityProtocol ids, as BrokerRegistration carries them. */
-const SECURITY_PROTOCOL_ID: Readonly<Record<SecurityProtocol, number>> = {
-  PLAINTEXT: 0,
-  SSL: 1,
-  SASL_PLAINTEXT: 2,
-  SASL_SSL: 3,
-};
 
 export type LifecycleState = "registering" | "fenced" | "running" | "pending-shutdown" | "shut-down";
 

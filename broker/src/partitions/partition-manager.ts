@@ -21,10 +21,7 @@ import { ProducerStateTable } from "./producer-state.ts";
 // the partition publisher from the metadata image), the producer state for idempotence, a lock that makes
 // check-then-append atomic, and the waiters of Fetch long-polls.
 
-/**
- * The leader epoch the single-node metadata source gives every partition. The group store (offsets-store.ts) writes
- * __consumer_offsets with it, and broker.ts elects the coordinator's shards in it, until both follow the image.
- */
+/** The leader epoch the single-node metadata source gives every partition; the group store's default (offsets-store.ts). */
 export const LEADER_EPOCH = 0;
 const PRODUCER_STATE_SCAN_BYTES = 1024 * 1024;
 
