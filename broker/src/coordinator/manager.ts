@@ -37,8 +37,9 @@ import type {
  */
 export interface OffsetsPartitionOwnership {
   /**
-   * This broker leads `partition` in `leaderEpoch`: its groups are loaded by replaying the partition. An epoch at or
-   * below the last one seen for the partition changes nothing (the load already done or under way counts). Resolves
+   * This broker leads `partition` in `leaderEpoch`: its groups are loaded by replaying the partition, once the writes
+   * of a shard unloaded from it before have settled. An epoch at or below the last one seen for the partition changes
+   * nothing (the load already done or under way counts). Resolves
    * true once the shard serves, false if the load failed (logged; the partition then answers NOT_COORDINATOR until
    * elected again) or was ended by a resignation. Never rejects.
    */
@@ -79,6 +80,8 @@ interface OwnedPartition {
 export class GroupCoordinatorManager implements OffsetsPartitionOwnership {
   readonly partitionCount: number;
   private readonly owned = new Map<number, OwnedPartition>();
+  /** Unloaded shards' writes still in flight, per partition: a new load waits for them, as Kafka orders per partition. */
+  private readonly draining = new Map<number, Promise<void>>();
   private readonly openStore: GroupCoordinatorManagerOptions["openStore"];
   private readonly log: Logger;
   private readonly scheduler: Scheduler;
@@ -144,15 +147,18 @@ export class GroupCoordinatorManager implements OffsetsPartitionOwnership {
       config: this.config,
       newUuid: this.newUuid,
     });
-    const loaded = shard.start().then(
-      () => shard.status === "active",
-      (err: unknown) => {
-        this.log.error({ err, partition, leaderEpoch }, "could not load the groups of an offsets partition");
-        shard.shutdown();
-        if (this.owned.get(partition)?.shard === shard) this.owned.delete(partition);
-        return false;
-      },
-    );
+    const previousWrites = this.draining.get(partition) ?? Promise.resolve();
+    const loaded = previousWrites
+      .then(() => (shard.status === "stopped" ? undefined : shard.start()))
+      .then(
+        () => shard.status === "active",
+        (err: unknown) => {
+          this.log.error({ err, partition, leaderEpoch }, "could not load the groups of an offsets partition");
+          shard.shutdown();
+          if (this.owned.get(partition)?.shard === shard) this.owned.delete(partition);
+          return false;
+        },
+      );
     this.owned.set(partition, { shard, leaderEpoch, loaded });
     this.log.info({ partition, leaderEpoch }, "loading the groups of an offsets partition");
     return loaded;
@@ -167,6 +173,11 @@ export class GroupCoordinatorManager implements OffsetsPartitionOwnership {
     }
     this.owned.delete(partition);
     current.shard.shutdown();
+    const drained = current.shard.drained();
+    this.draining.set(partition, drained);
+    void drained.then(() => {
+      if (this.draining.get(partition) === drained) this.draining.delete(partition);
+    });
     this.log.info({ partition, leaderEpoch }, "unloaded the groups of an offsets partition");
   }
 

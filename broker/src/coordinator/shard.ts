@@ -67,6 +67,8 @@ export class GroupCoordinatorShard {
   private readonly loader: GroupLoader;
   private state: ShardStatus = "loading";
   private retentionTimer: Cancel | null = null;
+  /** Appends not settled yet, so an unloaded shard can tell when its last write is in the log. */
+  private readonly writes = new Set<Promise<void>>();
 
   constructor(options: GroupCoordinatorShardOptions) {
     this.log = options.logger;
@@ -74,7 +76,7 @@ export class GroupCoordinatorShard {
     this.config = { ...defaultGroupCoordinatorConfig, ...options.config };
     const context: ShardContext = {
       groups: this.groups,
-      store: options.store,
+      store: this.tracked(options.store),
       log: this.log,
       scheduler: this.scheduler,
       config: this.config,
@@ -88,6 +90,27 @@ export class GroupCoordinatorShard {
 
   get status(): ShardStatus {
     return this.state;
+  }
+
+  /**
+   * Resolves once every append the shard started has settled. After `shutdown()` it starts none, so a shard loaded
+   * for the same partition afterwards replays everything this one wrote.
+   */
+  async drained(): Promise<void> {
+    while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
+  }
+
+  private tracked(store: GroupStore): GroupStore {
+    return {
+      append: (records) => {
+        const write = store.append(records);
+        this.writes.add(write);
+        const settle = () => this.writes.delete(write);
+        write.then(settle, settle);
+        return write;
+      },
+      replay: () => store.replay(),
+    };
   }
 
   // ---------------------------------------------------------------- lifecycle

@@ -292,6 +292,38 @@ describe("GroupCoordinatorManager loading and unloading", () => {
     expect((await manager.commitOffsets(standaloneCommit(g)))[0]?.errorCode).toBe(ErrorCode.NONE);
   });
 
+  it("loads a partition again only after the unloaded shard's writes are in its log", async () => {
+    const inner = new InMemoryGroupStore();
+    let finishWrite: () => void = () => undefined;
+    const slow: GroupStore = {
+      // The first append is held, as a slow fsync would hold it; later ones go straight through.
+      append: (records) =>
+        new Promise<void>((resolve) => {
+          finishWrite = () => void inner.append(records).then(resolve);
+        }),
+      replay: () => inner.replay(),
+    };
+    const { manager } = setup({ stores: new Map<number, GroupStore>([[1, slow]]) });
+    const g = groupOn(1);
+    await electAll(manager, [1]);
+    const commit = manager.commitOffsets(standaloneCommit(g, 33n));
+    await flush();
+    manager.onResignation(1, 1);
+    const reload = manager.onElection(1, 2);
+    await flush();
+    expect(await isSettled(reload)).toBe(false);
+    expect(manager.fetchOffsets({ groupId: g, topics: null, requireStable: false }).errorCode).toBe(
+      ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+    );
+
+    finishWrite();
+    expect((await commit)[0]?.errorCode).toBe(ErrorCode.NONE);
+    expect(await reload).toBe(true);
+    expect(manager.fetchOffsets({ groupId: g, topics: null, requireStable: false }).partitions).toEqual([
+      expect.objectContaining({ offset: 33n }),
+    ]);
+  });
+
   it("close() unloads everything", async () => {
     const { manager, scheduler } = setup();
     await electAll(manager, [0, 1, 2, 3]);
