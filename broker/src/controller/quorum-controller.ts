@@ -599,8 +599,15 @@ export class QuorumController {
           : "Refusing to perform the requested downgrade because it might delete metadata information.";
       }
     }
-    // Every registered broker must support the new level; brokers state their ranges at registration (the image does
-    // not keep them yet, so only this controller's own range is checked).
+    // Every registered broker must support the new level, as it stated at registration.
+    if (level !== 0) {
+      for (const broker of view.brokers.values()) {
+        const range = broker.supportedFeatures?.get(name);
+        if (broker.supportedFeatures !== undefined && (range === undefined || level < range.min || level > range.max)) {
+          return `Broker ${broker.id} does not support the given version. It supports ${range?.min ?? 0} to ${range?.max ?? 0}.`;
+        }
+      }
+    }
     return undefined;
   }
 

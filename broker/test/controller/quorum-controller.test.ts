@@ -537,6 +537,28 @@ describe("configs, producer ids and features", () => {
     );
     expect(unknown.errorCode).toBe(ErrorCode.INVALID_UPDATE_VERSION);
   });
+
+  it("refuses a metadata.version that a registered broker does not support", () => {
+    const h = harness({ bootstrapMetadataVersion: 21 });
+    const older = {
+      ...registration(1),
+      features: [{ name: METADATA_VERSION, minSupportedVersion: 21, maxSupportedVersion: 21 }],
+    };
+    expect(h.propose(h.controller.registerBroker(older)).errorCode).toBe(ErrorCode.NONE);
+    const res = h.propose(
+      h.controller.updateFeatures(
+        { timeoutMs: 1000, featureUpdates: [{ feature: METADATA_VERSION, maxVersionLevel: 22, upgradeType: 1 }] },
+        1,
+      ),
+    );
+    expect(res).toMatchObject({
+      errorCode: ErrorCode.INVALID_UPDATE_VERSION,
+      errorMessage: expect.stringContaining(
+        "Broker 1 does not support the given version. It supports 21 to 21.",
+      ) as unknown,
+    });
+    expect(h.committed().features.get(METADATA_VERSION)).toBe(21);
+  });
 });
 
 describe("leadership", () => {

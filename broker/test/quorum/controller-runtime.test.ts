@@ -293,6 +293,28 @@ describe("the controller layer on a 3-controller quorum over TCP", () => {
       createTopic("x"),
     );
     expect(notActive.topics[0]?.errorCode).toBe(ErrorCode.NOT_CONTROLLER);
+    const followerClient = await clientOf(follower);
+    const envelopeTo = (c: TestClient, requestData: Buffer) =>
+      wireCall(c, 0, EnvelopeRequest, EnvelopeResponse, {
+        requestData,
+        requestPrincipal: null,
+        clientHostAddress: Buffer.from([127, 0, 0, 1]),
+      });
+    expect(await envelopeTo(followerClient, inner)).toMatchObject({
+      errorCode: ErrorCode.NOT_CONTROLLER,
+      responseData: null,
+    });
+    // Only admin writes may be forwarded: a broker-lifecycle request inside an Envelope is refused.
+    const heartbeatInside = encodeRequest(
+      { apiKey: ApiKey.BrokerHeartbeat, apiVersion: 1, correlationId: 1, clientId: "x" },
+      BrokerHeartbeatRequest,
+      { ...BrokerHeartbeatRequest.create(), brokerId: 11, brokerEpoch: epochs.get(11) ?? 0n },
+    );
+    const refused = await onActive(
+      (c) => envelopeTo(c, heartbeatInside),
+      (r) => r.errorCode,
+    );
+    expect(refused.res).toMatchObject({ errorCode: ErrorCode.INVALID_REQUEST, responseData: null });
 
     // The active controller stops; another takes over and serves commands, with the brokers' sessions started afresh.
     await stop(leader);

@@ -256,6 +256,9 @@ export class MetadataDelta {
       rack: b.rack,
       fenced: b.fenced,
       inControlledShutdown: b.inControlledShutdown ?? false,
+      supportedFeatures: new Map(
+        b.features.map((f) => [f.name, { min: f.minSupportedVersion, max: f.maxSupportedVersion }]),
+      ),
     });
   }
 

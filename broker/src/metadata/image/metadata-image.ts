@@ -45,6 +45,8 @@ export interface BrokerRegistration {
   readonly rack: string | null;
   readonly fenced: boolean;
   readonly inControlledShutdown: boolean;
+  /** The feature levels it said it supports when it registered; absent where no registration record built it. */
+  readonly supportedFeatures?: ReadonlyMap<string, { readonly min: number; readonly max: number }>;
 }
 
 export interface MetadataImage {
