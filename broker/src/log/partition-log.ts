@@ -112,6 +112,8 @@ export class PartitionLog {
   private endOffset: bigint;
   private hw: bigint;
   private unflushedRecords = 0;
+  /** The epoch cache holds an entry (from assignEpochStartOffset) that its checkpoint file does not have yet. */
+  private epochsUnpersisted = false;
   private flushTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private queue: Promise<unknown> = Promise.resolve();
@@ -368,7 +370,10 @@ export class PartitionLog {
     const unflushed = this.unflushedRecords + Math.max(records, 1);
     const flushNow = unflushed >= this.cfg.flushIntervalMessages;
     try {
-      if (epochAssigned) await this.epochs.persist();
+      if (epochAssigned || this.epochsUnpersisted) {
+        await this.epochs.persist();
+        this.epochsUnpersisted = false;
+      }
       if (flushNow) await active.flush(false);
     } catch (err) {
       if (epochAssigned) this.epochs.truncateFromEnd(baseOffset);
@@ -650,17 +655,14 @@ export class PartitionLog {
 
   /**
    * This replica leads from `epoch` on: the epoch starts at the log end offset (Kafka's assignEpochStartOffset). An
-   * epoch not newer than the latest known one changes nothing.
+   * epoch not newer than the latest known one changes nothing. The checkpoint is written with the next append rather
+   * than now (an fsync per partition would triple the cost of creating a topic): an epoch nothing was appended in is
+   * dropped when the log is opened again anyway (as in Kafka), and assigned again if this node still leads.
    */
   assignEpochStartOffset(epoch: number): Promise<void> {
-    return this.exclusive(async () => {
-      if (!this.epochs.assign(epoch, this.endOffset)) return;
-      try {
-        await this.epochs.persist();
-      } catch (err) {
-        this.epochs.truncateFromEnd(this.endOffset);
-        throw new StorageError(this.dir, "leader epoch checkpoint", err);
-      }
+    return this.exclusive(() => {
+      if (this.epochs.assign(epoch, this.endOffset)) this.epochsUnpersisted = true;
+      return Promise.resolve();
     });
   }
 

@@ -301,6 +301,34 @@ describe("deleteRecords, truncation and epochs", () => {
     expect(log.endOffsetForEpoch(6)).toEqual({ epoch: -1, endOffset: -1n });
     expect(await readFile(join(dir, "leader-epoch-checkpoint"), "utf8")).toBe("0\n3\n0 0\n2 3\n5 5\n");
   });
+
+  it("starts a new leader epoch at the log end, written with the next append", async () => {
+    const checkpoint = () => readFile(join(dir, "leader-epoch-checkpoint"), "utf8").catch(() => "");
+    let log = await openLog();
+    await log.append(makeBatch({ records: 3 }), { leaderEpoch: 1 });
+    const before = await checkpoint();
+    await log.assignEpochStartOffset(4);
+    // An epoch not newer than the latest changes nothing.
+    await log.assignEpochStartOffset(2);
+    expect(log.epochEntries()).toEqual([
+      { epoch: 1, startOffset: 0n },
+      { epoch: 4, startOffset: 3n },
+    ]);
+    expect(log.endOffsetForEpoch(1)).toEqual({ epoch: 1, endOffset: 3n });
+    expect(log.endOffsetForEpoch(4)).toEqual({ epoch: 4, endOffset: 3n });
+    expect(await checkpoint()).toBe(before);
+    await log.append(makeBatch({ records: 2 }), { leaderEpoch: 4 });
+    expect(await checkpoint()).toBe("0\n2\n1 0\n4 3\n");
+
+    // An epoch nothing was appended in does not survive a restart, as in Kafka (it starts at the log end).
+    await log.assignEpochStartOffset(6);
+    await log.close();
+    log = await openLog();
+    expect(log.epochEntries()).toEqual([
+      { epoch: 1, startOffset: 0n },
+      { epoch: 4, startOffset: 3n },
+    ]);
+  });
 });
 
 describe("retention", () => {
