@@ -26,7 +26,6 @@ import { persistedBlocks, ProducerIdAllocator } from "./partitions/producer-ids.
 import { API_CODECS } from "./protocol/index.ts";
 import { METADATA_LOG_DIR } from "./quorum/metadata-log.ts";
 import { apiRequestMetrics, type BrokerMetrics } from "./runtime/metrics.ts";
-import { formatDirs, unformattedDirs } from "./storage/format.ts";
 
 export interface Broker {
   readonly services: BrokerServices;
@@ -37,6 +36,8 @@ export interface Broker {
 
 export interface BrokerOptions {
   config: BrokerConfig;
+  /** The formatted storage's cluster id (node/start-node.ts formats a single voter's dirs first). */
+  clusterId: string;
   logger: Logger;
   metrics?: BrokerMetrics;
   clock?: () => number;
@@ -48,10 +49,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const clock = options.clock ?? Date.now;
   const metadataDir = config.logDirs[0];
   if (metadataDir === undefined) throw new Error("log.dirs is empty");
-  const topics = await TopicRegistry.open({ dir: metadataDir, clusterId: config.clusterId, logger });
-  // A single-voter node formats itself on first start (main.ts refused multi-voter nodes with unformatted dirs), with
-  // the cluster id the registry kept or made, so a data dir from before meta.properties existed keeps its id.
-  await formatDirs(await unformattedDirs(config.logDirs), topics.clusterId, config.nodeId);
+  const topics = await TopicRegistry.open({ dir: metadataDir, clusterId: options.clusterId, logger });
   const logs = await LogManager.open({
     logDirs: config.logDirs,
     config: {

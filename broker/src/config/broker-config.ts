@@ -36,6 +36,9 @@ export interface BrokerConfig {
   readonly quorumTiming: QuorumTiming;
   /** The active controller fences a broker that has not sent a heartbeat for this long. */
   readonly brokerSessionTimeoutMs: number;
+  readonly brokerHeartbeatIntervalMs: number;
+  /** broker.rack, or null when unset. */
+  readonly brokerRack: string | null;
   /** Absolute paths: log.dirs, else log.dir, resolved against the working directory as Kafka does. */
   readonly logDirs: readonly string[];
   readonly logSegmentBytes: number;
@@ -454,6 +457,8 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
       requestTimeoutMs: required(v["controller.quorum.request.timeout.ms"]),
       retryBackoffMs: required(v["controller.quorum.retry.backoff.ms"]),
     },
+    brokerHeartbeatIntervalMs: required(v["broker.heartbeat.interval.ms"]),
+    brokerRack: v["broker.rack"] ?? null,
     logDirs,
     logSegmentBytes: required(v["log.segment.bytes"]),
     logRollMs: rollMs,

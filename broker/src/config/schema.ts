@@ -237,6 +237,8 @@ export const CONFIG_KEYS = {
   "controller.quorum.request.timeout.ms": key(int(1, INT32_MAX), "2000"),
   "controller.quorum.retry.backoff.ms": key(int(0, INT32_MAX), "20"),
   "broker.session.timeout.ms": key(int(1, INT32_MAX), "9000"),
+  "broker.heartbeat.interval.ms": key(int(1, INT32_MAX), "2000"),
+  "broker.rack": key(nonEmpty("a rack name")),
   "log.dirs": key(list()),
   "log.dir": key(nonEmpty(), "/tmp/kafka-logs"),
   "log.segment.bytes": key(int(14, INT32_MAX), "1073741824"),

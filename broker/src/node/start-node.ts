@@ -6,7 +6,8 @@ import { createDispatcher, type Dispatcher } from "../handlers/dispatcher.ts";
 import { startNetwork, type NetworkOptions } from "../network/server.ts";
 import type { Lifecycle } from "../runtime/lifecycle.ts";
 import type { BrokerMetrics } from "../runtime/metrics.ts";
-import { formatControllerStorage, requireFormattedStorage } from "../storage/format.ts";
+import { readLegacyMetadata } from "../metadata/legacy-migration.ts";
+import { formatSingleVoterStorage, requireFormattedStorage } from "../storage/format.ts";
 import { MetadataQuorum } from "./metadata-quorum.ts";
 import type { NodePlan } from "./node-plan.ts";
 
@@ -37,14 +38,17 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     requestReadTimeoutMs: config.socketRequestReadTimeoutMs,
   };
   await requireFormattedStorage(config);
+  const metadataDir = config.logDirs[0];
+  if (metadataDir === undefined) throw new Error("log.dirs is empty");
+  const legacy = await readLegacyMetadata(metadataDir);
+  const clusterId = await formatSingleVoterStorage(config, legacy?.clusterId ?? null);
   const broker = plan.broker
     ? await lifecycle.start(
         "broker",
-        () => startBroker({ config, logger, metrics }),
+        () => startBroker({ config, clusterId, logger, metrics }),
         (b) => b.close(),
       )
     : undefined;
-  const clusterId = broker?.services.clusterId ?? (await formatControllerStorage(config));
 
   // Bound before the quorum starts, so a quorum of this node alone knows its own address; requests that arrive before
   // the quorum is up fail and are retried by their senders.
@@ -72,8 +76,6 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
   const voters =
     plan.selfQuorum && boundPort !== undefined ? plan.voters.map((v) => ({ ...v, port: boundPort })) : plan.voters;
 
-  const metadataDir = config.logDirs[0];
-  if (metadataDir === undefined) throw new Error("log.dirs is empty");
   logger.info(
     { clusterId, voters: voters.map((v) => v.id), voter: plan.voter, metadataDir },
     "Joining the metadata quorum",

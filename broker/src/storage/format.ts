@@ -35,12 +35,31 @@ export async function requireFormattedStorage(config: BrokerConfig): Promise<voi
 }
 
 /**
- * The cluster id of a node without the broker role, formatting its unformatted log dirs first when it may format
- * itself (a single voter; requireFormattedStorage refused the rest). A broker formats in startBroker, where a data dir
- * from before formatting existed supplies its id.
+ * The node's cluster id, its log dirs formatted first where the node may format itself (a single voter;
+ * requireFormattedStorage refused the rest): the configured or stored id, else the one a data dir from before
+ * formatting existed kept in its metadata file (`legacyClusterId`), else a new 22-character one.
  */
-export async function formatControllerStorage(config: BrokerConfig): Promise<string> {
-  const clusterId = config.clusterId ?? randomKafkaUuid();
+export async function formatSingleVoterStorage(config: BrokerConfig, legacyClusterId: string | null): Promise<string> {
+  const clusterId = config.clusterId ?? legacyClusterId ?? randomKafkaUuid();
   await formatDirs(await unformattedDirs(config.logDirs), clusterId, config.nodeId);
   return clusterId;
+}
+
+/**
+ * The directory id of every (formatted) log dir, in log.dirs order, as a broker registers them; a dir formatted
+ * before directory ids existed gets one now, written into its meta.properties, as Kafka does at start.
+ */
+export async function directoryIds(dirs: readonly string[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const dir of dirs) {
+    const meta = await readMetaProperties(dir);
+    if (meta === null) throw new Error(`${join(dir, META_PROPERTIES)} is missing`);
+    let id = meta.directoryId;
+    if (id === undefined) {
+      id = randomDirectoryId();
+      await writeMetaProperties(dir, { ...meta, directoryId: id });
+    }
+    ids.push(id);
+  }
+  return ids;
 }

@@ -2,9 +2,15 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { startBroker, type Broker } from "../../src/broker.ts";
 import { resolveBrokerConfig } from "../../src/config/broker-config.ts";
+import { readLegacyMetadata } from "../../src/metadata/legacy-migration.ts";
+import { formatSingleVoterStorage } from "../../src/storage/format.ts";
 
 /** A single-node broker in this process, its log dir under `dir`, for tests that drive the dispatcher directly. */
-export function startInProcessBroker(dir: string, logger: Logger, overrides: readonly string[] = []): Promise<Broker> {
+export async function startInProcessBroker(
+  dir: string,
+  logger: Logger,
+  overrides: readonly string[] = [],
+): Promise<Broker> {
   const { config } = resolveBrokerConfig({
     overrides: [
       "node.id=1",
@@ -15,5 +21,6 @@ export function startInProcessBroker(dir: string, logger: Logger, overrides: rea
     ],
     cwd: dir,
   });
-  return startBroker({ config, logger });
+  const legacy = await readLegacyMetadata(join(dir, "logs"));
+  return startBroker({ config, clusterId: await formatSingleVoterStorage(config, legacy?.clusterId ?? null), logger });
 }
