@@ -22,7 +22,7 @@ import { TopicRegistry } from "./metadata/topic-registry.ts";
 import { LogGroupStore } from "./partitions/offsets-store.ts";
 import { PartitionManager } from "./partitions/partition-manager.ts";
 import { PartitionPublisher } from "./partitions/partition-publisher.ts";
-import { persistedBlocks, ProducerIdAllocator } from "./partitions/producer-ids.ts";
+import { ProducerIdAllocator, type ProducerIdBlockSource } from "./partitions/producer-ids.ts";
 import { API_CODECS } from "./protocol/index.ts";
 import { METADATA_LOG_DIR } from "./quorum/metadata-log.ts";
 import { apiRequestMetrics, type BrokerMetrics } from "./runtime/metrics.ts";
@@ -38,6 +38,8 @@ export interface BrokerOptions {
   config: BrokerConfig;
   /** The formatted storage's cluster id (node/start-node.ts formats a single voter's dirs first). */
   clusterId: string;
+  /** Where InitProducerId's id blocks come from: the active controller (AllocateProducerIds). */
+  producerIdBlocks: ProducerIdBlockSource;
   logger: Logger;
   metrics?: BrokerMetrics;
   clock?: () => number;
@@ -121,10 +123,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const loaded = await Promise.all(applyOffsetsLeadership(offsetsLeadershipIn(source.image(), config.nodeId), groups));
   if (!loaded.every(Boolean)) throw new Error(`cannot load the groups of ${OFFSETS_TOPIC}: see the log`);
 
-  const producerIds = new ProducerIdAllocator(
-    persistedBlocks(topics.producerIdBlockEnd, (end) => topics.setProducerIdBlockEnd(end)),
-    logger.child({ component: "producer-ids" }),
-  );
+  const producerIds = new ProducerIdAllocator(options.producerIdBlocks, logger.child({ component: "producer-ids" }));
   const services: BrokerServices = {
     config,
     clusterId: topics.clusterId,

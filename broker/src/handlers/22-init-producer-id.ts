@@ -31,8 +31,8 @@ export function initProducerIdHandler(services: BrokerServices): AnyHandler {
       try {
         producerId = await services.producerIds.allocate();
       } catch (err) {
-        // The next id block could not be reserved on disk (a full disk). Kafka answers a missing block with this
-        // retriable error, so producers wait and retry instead of failing.
+        // The active controller gave no id block (none known, unreachable, or refusing). Kafka answers a missing block
+        // with this retriable error, so producers wait and retry instead of failing.
         context.logger.error({ err }, "Could not reserve producer ids");
         return { ...base, errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, producerId: -1n, producerEpoch: -1 };
       }

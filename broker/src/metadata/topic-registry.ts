@@ -128,19 +128,6 @@ export class TopicRegistry {
     return current;
   }
 
-  /** Where producer id allocation resumes after a restart. */
-  get producerIdBlockEnd(): bigint {
-    return this.producerIdEnd;
-  }
-
-  async setProducerIdBlockEnd(end: bigint): Promise<void> {
-    const previous = this.producerIdEnd;
-    this.producerIdEnd = end;
-    await this.persist(() => {
-      if (this.producerIdEnd === end) this.producerIdEnd = previous;
-    });
-  }
-
   async setBrokerConfigs(configs: Record<string, string>): Promise<void> {
     const previous = this.brokerConfigs;
     const next = { ...configs };

@@ -2,7 +2,8 @@ import type { Logger } from "pino";
 import type { BrokerConfig } from "../config/broker-config.ts";
 import type { QuorumVoter } from "../config/schema.ts";
 import type { ControllerEndpoint } from "../handlers/controller/services.ts";
-import { EMPTY_IMAGE, type MetadataChanges, type MetadataImage } from "../metadata/image/index.ts";
+import type { MetadataImage } from "../metadata/image/index.ts";
+import { PublishingChain, type MetadataPublisher, type MetadataSource } from "../metadata/metadata-source.ts";
 import { MetadataLoader } from "../metadata/metadata-loader.ts";
 import { ControllerQuorum } from "../quorum/controller-quorum.ts";
 import { NetworkTransport } from "../quorum/network-transport.ts";
@@ -19,8 +20,6 @@ import type { NodePlan } from "./node-plan.ts";
 /** How often the core's timers are checked; well below every quorum timeout. */
 const TICK_MS = 10;
 
-export type ImageListener = (image: MetadataImage, changes: MetadataChanges) => void;
-
 export interface MetadataQuorumOptions {
   readonly config: BrokerConfig;
   readonly plan: NodePlan;
@@ -32,12 +31,20 @@ export interface MetadataQuorumOptions {
   readonly logger: Logger;
 }
 
-export class MetadataQuorum {
-  private readonly imageListeners: ImageListener[] = [];
+/** The node's metadata quorum and, as a MetadataSource, the images its committed records make. */
+export class MetadataQuorum implements MetadataSource {
+  private readonly chain = new PublishingChain();
   private readonly loader: MetadataLoader;
-  private published = false;
+  /** The high watermark of the commit being loaded, and of the last one every subscriber has handled. */
+  private loading = 0;
+  private publishedUpTo = 0;
+  private readonly waiters: { offset: number; resolve: () => void }[] = [];
   private resolveFirst!: (image: MetadataImage) => void;
-  /** Resolves with the first image, once the node has caught up with the high watermark it first learned. */
+  private rejectFirst!: (err: Error) => void;
+  /**
+   * Resolves with the first image once every subscriber has handled it: the node has caught up with the high
+   * watermark it first learned. Rejects when that publication failed.
+   */
   readonly firstImage: Promise<MetadataImage>;
   private driverRef: QuorumDriver | null = null;
 
@@ -46,13 +53,24 @@ export class MetadataQuorum {
     readonly endpoints: readonly ControllerEndpoint[],
     private readonly options: MetadataQuorumOptions,
   ) {
-    this.firstImage = new Promise((resolve) => (this.resolveFirst = resolve));
+    this.firstImage = new Promise((resolve, reject) => {
+      this.resolveFirst = resolve;
+      this.rejectFirst = reject;
+    });
     this.loader = new MetadataLoader((image, changes) => {
-      for (const listener of this.imageListeners) listener(image, changes);
-      if (!this.published) {
-        this.published = true;
-        this.resolveFirst(image);
-      }
+      const upTo = this.loading;
+      this.chain.publish(image, changes).then(
+        () => {
+          this.publishedUpTo = upTo;
+          this.resolveFirst(image);
+          this.wake();
+        },
+        (err: unknown) => {
+          const error = err instanceof Error ? err : new Error(String(err));
+          this.rejectFirst(error);
+          this.options.logger.error({ err: error }, "A metadata image could not be published");
+        },
+      );
     });
   }
 
@@ -80,7 +98,10 @@ export class MetadataQuorum {
     });
     quorum.driverRef = driver;
     transport.attach((envelope) => driver.receive(envelope));
-    driver.onCommit(quorum.loader.onCommit);
+    driver.onCommit((entries, highWatermark) => {
+      quorum.loading = highWatermark;
+      quorum.loader.onCommit(entries);
+    });
     return quorum;
   }
 
@@ -89,13 +110,18 @@ export class MetadataQuorum {
     return this.driverRef;
   }
 
-  /** The latest published image (empty before the first). */
-  get image(): MetadataImage {
-    return this.published ? this.loader.image : EMPTY_IMAGE;
+  /** The newest image every subscriber has been handed (EMPTY_IMAGE before the first). */
+  image(): MetadataImage {
+    return this.chain.image();
   }
 
-  get caughtUp(): boolean {
-    return this.published;
+  subscribe(publisher: MetadataPublisher): void {
+    this.chain.subscribe(publisher);
+  }
+
+  /** Offset of the last committed record (data or control) every subscriber has handled; -1 before any. */
+  appliedOffset(): number {
+    return this.publishedUpTo - 1;
   }
 
   status(): RaftStatus {
@@ -107,9 +133,30 @@ export class MetadataQuorum {
     return this.driver.status().leaderId;
   }
 
-  /** Called with every image published from now on, with what changed. */
-  onImage(listener: ImageListener): void {
-    this.imageListeners.push(listener);
+  /**
+   * Resolves once every subscriber has handled an image that includes everything this node knows to be committed
+   * now, or after `timeoutMs` regardless: a broker answering a write it forwarded shows its own effect (read your
+   * writes), as far as this node has heard of the commit.
+   */
+  async caughtUpWithCommitted(timeoutMs: number): Promise<void> {
+    const target = this.driver.status().highWatermark;
+    if (this.publishedUpTo >= target) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.waiters.push({ offset: target, resolve })),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private wake(): void {
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i];
+      if (w !== undefined && w.offset <= this.publishedUpTo) {
+        this.waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
   }
 
   /** What the controller listener's quorum handlers reach the core through. */

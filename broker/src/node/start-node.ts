@@ -1,19 +1,30 @@
 import type { Logger } from "pino";
-import { startBroker } from "../broker.ts";
+import { startBroker, type Broker } from "../broker.ts";
 import type { BrokerConfig } from "../config/broker-config.ts";
 import { createControllerHandlers } from "../handlers/controller/registry.ts";
 import { createDispatcher, type Dispatcher } from "../handlers/dispatcher.ts";
 import { startNetwork, type NetworkOptions } from "../network/server.ts";
 import type { Lifecycle } from "../runtime/lifecycle.ts";
 import type { BrokerMetrics } from "../runtime/metrics.ts";
-import { readLegacyMetadata } from "../metadata/legacy-migration.ts";
-import { formatSingleVoterStorage, requireFormattedStorage } from "../storage/format.ts";
+import { SUPPORTED_FEATURES } from "../controller/index.ts";
+import { legacyBootstrapRecords, readLegacyMetadata } from "../metadata/legacy-migration.ts";
+import { uuidFromKafkaBase64 } from "../protocol/index.ts";
+import { startController } from "../quorum/controller-runtime.ts";
+import { directoryIds, formatSingleVoterStorage, requireFormattedStorage } from "../storage/format.ts";
+import { BrokerLifecycle } from "./broker-lifecycle.ts";
+import { ControllerChannel } from "./controller-channel.ts";
+import { controllerProducerIdBlocks } from "./producer-id-blocks.ts";
 import { MetadataQuorum } from "./metadata-quorum.ts";
 import type { NodePlan } from "./node-plan.ts";
 
-// One node of a cluster, in start order (ADR 22): storage checks, the broker's services, the controller listener, the
-// metadata quorum, then — for a broker — the client listeners once the node has caught up with the committed
-// metadata. Each piece joins the lifecycle, which stops them in reverse.
+// One node of a cluster, in start order (ADR 22): storage checks and the cluster id, the controller listener, the
+// metadata quorum, the controller (controller role), then for the broker role its services, its registration with
+// the active controller, and the client listeners once the node has caught up with the committed metadata and the
+// controller has unfenced it. Each piece joins the lifecycle, which stops them in reverse: a broker first asks for a
+// controlled shutdown, then stops serving.
+
+/** How long a stopping broker waits for the controller to agree to its controlled shutdown. */
+const CONTROLLED_SHUTDOWN_TIMEOUT_MS = 15_000;
 
 export interface NodeOptions {
   readonly config: BrokerConfig;
@@ -25,6 +36,8 @@ export interface NodeOptions {
 
 export interface StartedNode {
   readonly clusterId: string;
+  /** The broker's services and dispatcher on a node with the broker role (in-process tests drive it directly). */
+  readonly broker?: Broker;
 }
 
 /** Resolves once the node serves, or with null when it was stopped while waiting for its quorum. */
@@ -42,13 +55,6 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
   if (metadataDir === undefined) throw new Error("log.dirs is empty");
   const legacy = await readLegacyMetadata(metadataDir);
   const clusterId = await formatSingleVoterStorage(config, legacy?.clusterId ?? null);
-  const broker = plan.broker
-    ? await lifecycle.start(
-        "broker",
-        () => startBroker({ config, clusterId, logger, metrics }),
-        (b) => b.close(),
-      )
-    : undefined;
 
   // Bound before the quorum starts, so a quorum of this node alone knows its own address; requests that arrive before
   // the quorum is up fail and are retried by their senders.
@@ -85,25 +91,101 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     () => MetadataQuorum.start({ config, plan, voters, clusterId, metadataDir, logger }),
     (q) => q.close(),
   );
-  controllerDispatcher = createDispatcher({
-    handlers: createControllerHandlers(quorum.controllerPort()),
-    logger: logger.child({ listener: controllerListener?.name }),
-  });
-
-  if (broker !== undefined) {
-    // Clients are served only once this node has caught up with the committed metadata (ADR 22).
-    const caughtUp = await Promise.race([quorum.firstImage.then(() => true), lifecycle.done.then(() => false)]);
-    if (!caughtUp) return null;
-    await lifecycle.start(
-      "network",
+  let handlers = createControllerHandlers(quorum.controllerPort());
+  if (plan.controller) {
+    // A single-node data dir from before the quorum becomes the first records of its (empty) metadata log.
+    const bootstrapRecords = legacy !== null && voters.length === 1 ? legacyBootstrapRecords(legacy, plan.nodeId) : [];
+    const controller = await lifecycle.start(
+      "controller",
       () =>
-        startNetwork({
-          ...network,
-          listeners: config.listeners.filter((l) => !l.isController),
-          dispatcher: broker.dispatcher,
-        }),
-      (server) => server.close(),
+        Promise.resolve(
+          startController({ driver: quorum.driver, quorum: quorum.controllerPort(), config, logger, bootstrapRecords }),
+        ),
+      (c) => Promise.resolve(c.close()),
     );
+    handlers = controller.handlers;
   }
-  return { clusterId };
+  controllerDispatcher = createDispatcher({ handlers, logger: logger.child({ listener: controllerListener?.name }) });
+  if (!plan.broker) return { clusterId };
+
+  const channel = await lifecycle.start(
+    "controller channel",
+    () =>
+      Promise.resolve(
+        new ControllerChannel({
+          nodeId: plan.nodeId,
+          activeController: () => quorum.leaderId(),
+          address: (id) => voters.find((v) => v.id === id),
+          connectTimeoutMs: config.quorumTiming.requestTimeoutMs,
+          logger: logger.child({ component: "controller-channel" }),
+        }),
+      ),
+    (c) => Promise.resolve(c.close()),
+  );
+  const registration = new BrokerLifecycle({
+    nodeId: plan.nodeId,
+    clusterId,
+    channel,
+    listeners: config.advertisedListeners.map((a) => ({
+      ...a,
+      securityProtocol: config.listenerSecurityProtocolMap[a.name] ?? "PLAINTEXT",
+    })),
+    rack: config.brokerRack,
+    logDirs: (await directoryIds(config.logDirs)).map(uuidFromKafkaBase64),
+    features: [...SUPPORTED_FEATURES].map(([name, range]) => ({
+      name,
+      minSupportedVersion: range.min,
+      maxSupportedVersion: range.max,
+    })),
+    appliedOffset: () => quorum.appliedOffset(),
+    heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
+    requestTimeoutMs: config.quorumTiming.requestTimeoutMs,
+    retryBackoffMs: config.quorumTiming.retryBackoffMs,
+    logger: logger.child({ component: "broker-lifecycle" }),
+  });
+  const broker = await lifecycle.start(
+    "broker",
+    () =>
+      startBroker({
+        config,
+        clusterId,
+        logger,
+        metrics,
+        producerIdBlocks: controllerProducerIdBlocks(
+          channel,
+          plan.nodeId,
+          () => registration.brokerEpoch,
+          config.quorumTiming.requestTimeoutMs,
+        ),
+      }),
+    (b) => b.close(),
+  );
+
+  // Clients are served only once this node has caught up with the committed metadata (ADR 22) and the controller has
+  // unfenced it.
+  const stopped = lifecycle.done.then(() => false);
+  if (!(await Promise.race([quorum.firstImage.then(() => true), stopped]))) return null;
+  await lifecycle.start(
+    "broker registration",
+    () => Promise.resolve(registration.start()),
+    () => registration.stop(),
+  );
+  if (!(await Promise.race([registration.running.then(() => true), stopped]))) return null;
+  await lifecycle.start(
+    "network",
+    () =>
+      startNetwork({
+        ...network,
+        listeners: config.listeners.filter((l) => !l.isController),
+        dispatcher: broker.dispatcher,
+      }),
+    (server) => server.close(),
+  );
+  // Stops first: the controller moves this broker's leaderships away while it still serves (Kafka's order).
+  await lifecycle.start(
+    "controlled shutdown",
+    () => Promise.resolve(registration),
+    (r) => r.controlledShutdown(CONTROLLED_SHUTDOWN_TIMEOUT_MS),
+  );
+  return { clusterId, broker };
 }

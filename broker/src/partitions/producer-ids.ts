@@ -40,19 +40,3 @@ export class ProducerIdAllocator {
     return this.next++;
   }
 }
-
-/** Blocks reserved by persisting each block's end before it is used (the single-node metadata file). */
-export function persistedBlocks(
-  start: bigint,
-  persistBlockEnd: (end: bigint) => Promise<void>,
-  blockSize = 1000,
-): ProducerIdBlockSource {
-  let next = start;
-  return async () => {
-    const end = next + BigInt(blockSize);
-    await persistBlockEnd(end);
-    const block = { start: next, length: blockSize };
-    next = end;
-    return block;
-  };
-}

@@ -40,7 +40,9 @@ export async function requireFormattedStorage(config: BrokerConfig): Promise<voi
  * formatting existed kept in its metadata file (`legacyClusterId`), else a new 22-character one.
  */
 export async function formatSingleVoterStorage(config: BrokerConfig, legacyClusterId: string | null): Promise<string> {
-  const clusterId = config.clusterId ?? legacyClusterId ?? randomKafkaUuid();
+  let stored: string | undefined;
+  for (const dir of config.logDirs) stored ??= (await readMetaProperties(dir))?.clusterId;
+  const clusterId = config.clusterId ?? stored ?? legacyClusterId ?? randomKafkaUuid();
   await formatDirs(await unformattedDirs(config.logDirs), clusterId, config.nodeId);
   return clusterId;
 }

@@ -1,11 +1,17 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { startBroker, type Broker } from "../../src/broker.ts";
+import { Registry } from "prom-client";
+import type { Broker } from "../../src/broker.ts";
 import { resolveBrokerConfig } from "../../src/config/broker-config.ts";
-import { readLegacyMetadata } from "../../src/metadata/legacy-migration.ts";
-import { formatSingleVoterStorage } from "../../src/storage/format.ts";
+import { planNode } from "../../src/node/node-plan.ts";
+import { startNode } from "../../src/node/start-node.ts";
+import { Lifecycle } from "../../src/runtime/lifecycle.ts";
+import { createMetrics } from "../../src/runtime/metrics.ts";
 
-/** A single-node broker in this process, its log dir under `dir`, for tests that drive the dispatcher directly. */
+/**
+ * A single combined node in this process (its quorum of one, its controller and its broker, as main.ts starts them),
+ * its log dir under `dir`, for tests that drive the broker's dispatcher directly. close() stops the whole node.
+ */
 export async function startInProcessBroker(
   dir: string,
   logger: Logger,
@@ -21,6 +27,14 @@ export async function startInProcessBroker(
     ],
     cwd: dir,
   });
-  const legacy = await readLegacyMetadata(join(dir, "logs"));
-  return startBroker({ config, clusterId: await formatSingleVoterStorage(config, legacy?.clusterId ?? null), logger });
+  const lifecycle = new Lifecycle({ logger });
+  const metrics = createMetrics(new Registry());
+  try {
+    const node = await startNode({ config, plan: planNode(config), logger, metrics, lifecycle });
+    if (node?.broker === undefined) throw new Error("the in-process node did not start its broker");
+    return { ...node.broker, close: async () => void (await lifecycle.stop("test done")) };
+  } catch (err) {
+    await lifecycle.stop("failed to start");
+    throw err;
+  }
 }
