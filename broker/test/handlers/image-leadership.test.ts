@@ -318,3 +318,40 @@ describe("DescribeConfigs from the image's configs", () => {
     expect(missing?.errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   });
 });
+
+describe("two brokers applying the same records", () => {
+  it("moves a partition's leadership from one to the other, with the epoch and the client's hint following", async () => {
+    const other = await ImageHarness.start(2);
+    try {
+      await other.publish(CLUSTER);
+      // Broker 1 leads t-0 in epoch 5; broker 2 holds a follower replica and sends producers to 1.
+      const onTwo = await other.call(11, ProduceRequest, ProduceResponse, {
+        transactionalId: null,
+        acks: 1,
+        timeoutMs: 5000,
+        topicData: [{ name: "t", partitionData: [{ index: 0, records: makeBatch({ records: 2 }) }] }],
+      });
+      expect(onTwo.responses[0]?.partitionResponses[0]).toMatchObject({
+        errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+        currentLeader: { leaderId: 1, leaderEpoch: 5 },
+      });
+      expect((await produce(11, [0])).responses[0]?.partitionResponses[0]?.errorCode).toBe(ErrorCode.NONE);
+
+      // The controller moves the leader to 2: both apply the same change record.
+      const move = [rec(PartitionChangeRecord, { topicId: T, partitionId: 0, leader: 2 })];
+      await h.publish(move);
+      await other.publish(move);
+      const stale = (await produce(11, [0])).responses[0]?.partitionResponses[0];
+      expect(stale).toMatchObject({
+        errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+        currentLeader: { leaderId: 2, leaderEpoch: 6 },
+      });
+      expect(other.partitions.role("t", 0)).toEqual({ leader: true, leaderEpoch: 6 });
+      expect(other.logs.get("t", 0)?.epochEntries()).toEqual([{ epoch: 6, startOffset: 0n }]);
+      const meta = await other.call(12, MetadataRequest, MetadataResponse, { topics: [{ name: "t", topicId: T }] });
+      expect(meta.topics[0]?.partitions[0]).toMatchObject({ leaderId: 2, leaderEpoch: 6 });
+    } finally {
+      await other.close();
+    }
+  });
+});
