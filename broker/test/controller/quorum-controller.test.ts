@@ -24,12 +24,13 @@ import {
   type PartitionChangeRecord,
 } from "../../src/protocol/index.ts";
 import { record } from "../../src/controller/records.ts";
+import { TEST_CONTROLLER_CONFIG } from "../support/controller-config.ts";
 
 // The pure controller with a fake clock and seeded randomness: commands in, records and answers out. A little log
 // model stands in for the quorum: records proposed land at the controller's offsets, and "committed" images are
 // replayed from it with the same MetadataDelta every node uses.
 
-const CLUSTER = "MkU3OEVBNTcwNTJENDM2Qg";
+const CLUSTER = TEST_CONTROLLER_CONFIG.clusterId;
 const logger = pino({ level: "silent" });
 
 function seededBytes(seed: number): (n: number) => Uint8Array {
@@ -47,17 +48,7 @@ function seededBytes(seed: number): (n: number) => Uint8Array {
   };
 }
 
-const BASE_CONFIG: ControllerConfig = {
-  nodeId: 1,
-  clusterId: CLUSTER,
-  brokerSessionTimeoutMs: 9000,
-  defaultPartitions: 1,
-  defaultReplicationFactor: 1,
-  offsetsTopicNumPartitions: 50,
-  offsetsTopicReplicationFactor: null,
-  staticBrokerConfigs: new Map(),
-  bootstrapMetadataVersion: LATEST_METADATA_VERSION,
-};
+const BASE_CONFIG = TEST_CONTROLLER_CONFIG;
 
 interface Harness {
   controller: QuorumController;
