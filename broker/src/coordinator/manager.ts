@@ -33,15 +33,16 @@ import type {
 /**
  * The ownership input of the group coordinator: which `__consumer_offsets` partitions this broker leads. Kafka's
  * broker calls its group coordinator's onElection / onResignation from the metadata publisher when the partition's
- * leadership moves to or away from it; Tributary's caller is whatever knows leadership (see `startBroker`).
+ * leadership moves to or away from it; so does Tributary's (`startBroker` feeds each metadata image's local changes
+ * through `applyOffsetsLeadership`).
  */
 export interface OffsetsPartitionOwnership {
   /**
    * This broker leads `partition` in `leaderEpoch`: its groups are loaded by replaying the partition, once the writes
    * of a shard unloaded from it before have settled. An epoch at or below the last one seen for the partition changes
-   * nothing (the load already done or under way counts). Resolves
-   * true once the shard serves, false if the load failed (logged; the partition then answers NOT_COORDINATOR until
-   * elected again) or was ended by a resignation. Never rejects.
+   * nothing (the load already done or under way counts). Resolves true once the shard serves, false if the load
+   * failed (logged; the partition then answers NOT_COORDINATOR until elected again) or was ended by a resignation.
+   * Never rejects.
    */
   onElection(partition: number, leaderEpoch: number): Promise<boolean>;
   /**
