@@ -44,12 +44,19 @@ export class EffectiveConfigs {
     return image.configs.get(configKey(ConfigResourceType.BROKER, String(this.config.nodeId))) ?? NONE;
   }
 
+  /** The broker levels of the last image asked about: the produce path asks for a few values per request. */
+  private cached: { configs: MetadataImage["configs"]; levels: BrokerConfigLevels } | undefined;
+
   private levels(image: MetadataImage): BrokerConfigLevels {
-    return {
-      node: Object.fromEntries(this.nodeBrokerOverrides(image)),
-      dynamic: Object.fromEntries(this.clusterBrokerOverrides(image)),
-      statics: this.statics,
-    };
+    if (this.cached?.configs !== image.configs) {
+      const levels = {
+        node: Object.fromEntries(this.nodeBrokerOverrides(image)),
+        dynamic: Object.fromEntries(this.clusterBrokerOverrides(image)),
+        statics: this.statics,
+      };
+      this.cached = { configs: image.configs, levels };
+    }
+    return this.cached.levels;
   }
 
   /** The value of every topic config for `topic`, with where it came from. */
