@@ -207,7 +207,13 @@ export class QuorumController {
       );
     }
     records.push(...bootstrapRecords);
-    return this.done(records, null);
+    try {
+      return this.done(records, null);
+    } catch (err) {
+      // Bootstrap records that contradict each other: not active, rather than active on a view missing them.
+      this.active = null;
+      throw err;
+    }
   }
 
   /** Drops the view and the broker sessions (leadership lost, or a proposal did not land where expected). */

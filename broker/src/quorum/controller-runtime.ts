@@ -48,6 +48,8 @@ export class ControllerRuntime implements ControllerCommands {
   private readonly loader = new MetadataLoader(() => undefined);
   private highWatermark = 0;
   private leaderEpoch: number | null = null;
+  /** The epoch in which activation failed, so it is not retried on every commit. */
+  private failedEpoch: number | null = null;
   private waiting: Waiting[] = [];
   private readonly timer: NodeJS.Timeout;
   private closed = false;
@@ -168,12 +170,18 @@ export class ControllerRuntime implements ControllerCommands {
     const status = driver.status();
     if (status.role !== "leader" || status.epoch !== this.leaderEpoch) return;
     if (this.highWatermark < status.logEndOffset) return;
-    const result = controller.activate(
-      this.loader.image,
-      status.logEndOffset,
-      status.epoch,
-      this.options.bootstrapRecords,
-    );
+    if (this.failedEpoch === status.epoch) return;
+    let result: ControllerResult<null>;
+    try {
+      result = controller.activate(this.loader.image, status.logEndOffset, status.epoch, this.options.bootstrapRecords);
+    } catch (err) {
+      // Bootstrap records that contradict each other: this node cannot serve as controller in this epoch. Said once;
+      // the quorum keeps running (and another node, or a later epoch, may try again).
+      this.failedEpoch = status.epoch;
+      controller.deactivate();
+      this.options.logger.error({ err, epoch: status.epoch }, "Could not become the active controller");
+      return;
+    }
     if (result.records.length > 0) {
       this.options.logger.info({ records: result.records.length }, "Writing the bootstrap metadata records");
     }

@@ -177,6 +177,17 @@ describe("bootstrap", () => {
     expect(c.activate(h.committed(), h.log.length, 2).records).toEqual([]);
   });
 
+  it("stays inactive when the bootstrap records contradict each other", () => {
+    const c = new QuorumController({ config: BASE_CONFIG, clock: () => 0, randomBytes: seededBytes(2), logger });
+    const orphan = record(
+      PartitionRecord,
+      { topicId: "33333333-3333-4333-8333-333333333333", partitionId: 0, replicas: [1], isr: [1], leader: 1 },
+      0,
+    );
+    expect(() => c.activate(EMPTY_IMAGE, 1, 1, [orphan])).toThrow(/unknown topic id/);
+    expect(c.isActive).toBe(false);
+  });
+
   it("refuses commands while not active", () => {
     const h = harness();
     h.controller.deactivate();
