@@ -11,7 +11,7 @@ import { record } from "./records.ts";
 
 export const NO_LEADER = -1;
 /** PartitionChangeRecord's "leader unchanged". */
-export const NO_LEADER_CHANGE = -2;
+const NO_LEADER_CHANGE = -2;
 
 export interface PartitionRef {
   readonly topicId: string;
@@ -19,7 +19,7 @@ export interface PartitionRef {
   readonly registration: PartitionRegistration;
 }
 
-export function partitionsWhere(image: MetadataImage, test: (p: PartitionRegistration) => boolean): PartitionRef[] {
+function partitionsWhere(image: MetadataImage, test: (p: PartitionRegistration) => boolean): PartitionRef[] {
   const out: PartitionRef[] = [];
   for (const topic of image.topicsById.values()) {
     for (const [partition, registration] of topic.partitions) {

@@ -64,9 +64,9 @@ import { record } from "./records.ts";
 // session starts "now", as in Kafka, so a failover never fences a live broker that has not yet reached the new
 // controller.
 
-export const PRODUCER_ID_BLOCK_SIZE = 1000;
+const PRODUCER_ID_BLOCK_SIZE = 1000;
 const MAX_PRODUCER_ID = (1n << 63n) - 1n;
-export const OFFSETS_TOPIC = "__consumer_offsets";
+const OFFSETS_TOPIC = "__consumer_offsets";
 /** Kafka's DirectoryId.UNASSIGNED: the broker picks the directory of a new replica itself. */
 const UNASSIGNED_DIRECTORY = ZERO_UUID;
 

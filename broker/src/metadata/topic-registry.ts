@@ -30,7 +30,7 @@ interface MetadataFile {
 }
 
 // The name rules live with the other topic rules; re-exported for the callers that know them from here.
-export { MAX_TOPIC_NAME_LENGTH, topicNameProblem } from "./topic-rules.ts";
+export { topicNameProblem } from "./topic-rules.ts";
 
 export class TopicRegistry {
   private readonly byName = new Map<string, TopicMetadata>();

@@ -12,7 +12,7 @@ import {
 // controller (controller/, which may do no I/O) check exactly the same things with the same error codes and words.
 
 export const MAX_PARTITIONS = 10_000;
-export const MAX_TOPIC_NAME_LENGTH = 249;
+const MAX_TOPIC_NAME_LENGTH = 249;
 const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
 /** Kafka's DescribeConfigs ConfigType of a comma-separated list. */
 export const CONFIG_TYPE_LIST = 7;
@@ -230,7 +230,7 @@ export function replicationFactorProblem(replicationFactor: number, available: n
 }
 
 /** The shape checks every explicit replica list must pass, whoever places it. */
-export function replicaListProblem(replicas: readonly number[]): string | undefined {
+function replicaListProblem(replicas: readonly number[]): string | undefined {
   if (replicas.length === 0) return "a partition needs at least one replica";
   if (new Set(replicas).size !== replicas.length) {
     return `Duplicate brokers not allowed in replica assignment: ${replicas.join(", ")}`;

@@ -200,7 +200,7 @@ export class ControllerRuntime implements ControllerCommands {
 }
 
 /** The controller's settings from the node's config. */
-export function controllerConfig(config: BrokerConfig, clusterId: string): ControllerConfig {
+function controllerConfig(config: BrokerConfig, clusterId: string): ControllerConfig {
   const rf = config.entries["offsets.topic.replication.factor"];
   return {
     nodeId: config.nodeId,
