@@ -25,11 +25,17 @@ describe("nodeProperties", () => {
       "advertised.listeners": "PLAINTEXT://127.0.0.1:8002",
       "controller.listener.names": "CONTROLLER",
       "controller.quorum.voters": voters,
-      "inter.broker.listener.name": "PLAINTEXT",
       "log.dirs": "/tmp/n2/logs",
       "offsets.topic.replication.factor": "3",
       "metrics.port": "-1",
     });
+    expect(p).not.toHaveProperty("transaction.state.log.replication.factor");
+  });
+
+  it("gives a Kafka broker its inter-broker listener", () => {
+    const p = nodeProperties("kafka", node(2, ["broker", "controller"], 8002, 9002), voters, 3);
+    expect(p["inter.broker.listener.name"]).toBe("PLAINTEXT");
+    expect(p["transaction.state.log.replication.factor"]).toBe("3");
   });
 
   it("gives a controller-only node no client listener and no inter-broker listener", () => {

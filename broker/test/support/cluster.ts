@@ -162,12 +162,13 @@ export function nodeProperties(
     "num.partitions": "1",
     "default.replication.factor": "1",
     "offsets.topic.replication.factor": rf,
-    "transaction.state.log.replication.factor": rf,
-    "transaction.state.log.min.isr": "1",
     "group.initial.rebalance.delay.ms": "0",
   };
-  if (isBroker) props["inter.broker.listener.name"] = "PLAINTEXT";
+  // Keys Tributary does not use yet (it warns about each) go to Kafka only.
   if (system === "kafka") {
+    if (isBroker) props["inter.broker.listener.name"] = "PLAINTEXT";
+    props["transaction.state.log.replication.factor"] = rf;
+    props["transaction.state.log.min.isr"] = "1";
     props["share.coordinator.state.topic.replication.factor"] = rf;
     props["share.coordinator.state.topic.min.isr"] = "1";
   } else {
