@@ -24,6 +24,8 @@ import {
   EnvelopeResponse,
   ErrorCode,
 } from "../../src/protocol/index.ts";
+import { ControllerChannel } from "../../src/node/controller-channel.ts";
+import { EnvelopeForwarder } from "../../src/node/forwarding.ts";
 import { ControllerQuorum } from "../../src/quorum/controller-quorum.ts";
 import { startController, type RunningController } from "../../src/quorum/controller-runtime.ts";
 import { METADATA_LOG_DIR } from "../../src/quorum/metadata-log.ts";
@@ -32,6 +34,7 @@ import { QuorumDriver } from "../../src/quorum/quorum-driver.ts";
 import { SeededRng, type NodeId } from "../../src/raft/index.ts";
 import { TestClient, waitFor } from "../network/helpers.ts";
 import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
+import { requestContext } from "../support/request-context.ts";
 import { wireCall } from "../support/wire-call.ts";
 import { bindControllerListeners } from "./controller-listeners.ts";
 import { REAL_CLOCK_TEST_TIMING } from "./real-clock-timing.ts";
@@ -169,10 +172,30 @@ function registration(brokerId: number, rack: string): Partial<BrokerRegistratio
   };
 }
 
-const createTopic = (name: string) => ({
+/** Registers a broker with the active controller and unfences it with a caught-up heartbeat; its epoch. */
+async function liveBroker(brokerId: number, rack: string): Promise<bigint> {
+  const { res: reg } = await onActive(
+    (c) => wireCall(c, 4, BrokerRegistrationRequest, BrokerRegistrationResponse, registration(brokerId, rack)),
+    (r) => r.errorCode,
+  );
+  expect(reg.errorCode).toBe(ErrorCode.NONE);
+  const { res: beat } = await onActive(
+    (c) =>
+      wireCall(c, 1, BrokerHeartbeatRequest, BrokerHeartbeatResponse, {
+        brokerId,
+        brokerEpoch: reg.brokerEpoch,
+        currentMetadataOffset: reg.brokerEpoch,
+      }),
+    (r) => r.errorCode,
+  );
+  expect(beat).toMatchObject({ errorCode: ErrorCode.NONE, isCaughtUp: true, isFenced: false });
+  return reg.brokerEpoch;
+}
+
+const createTopic = (name: string, replicationFactor = 2) => ({
   timeoutMs: 5000,
   validateOnly: false,
-  topics: [{ name, numPartitions: 4, replicationFactor: 2, assignments: [], configs: [] }],
+  topics: [{ name, numPartitions: 4, replicationFactor, assignments: [], configs: [] }],
 });
 
 describe("the controller layer on a 3-controller quorum over TCP", () => {
@@ -181,29 +204,8 @@ describe("the controller layer on a 3-controller quorum over TCP", () => {
     await waitFor(active, "an active controller", 20_000);
 
     const epochs = new Map<number, bigint>();
-    for (const [id, rack] of [
-      [11, "a"],
-      [12, "b"],
-    ] as const) {
-      const { res } = await onActive(
-        (c) => wireCall(c, 4, BrokerRegistrationRequest, BrokerRegistrationResponse, registration(id, rack)),
-        (r) => r.errorCode,
-      );
-      expect(res.errorCode).toBe(ErrorCode.NONE);
-      epochs.set(id, res.brokerEpoch);
-    }
-    for (const [id, epoch] of epochs) {
-      const { res: beat } = await onActive(
-        (c) =>
-          wireCall(c, 1, BrokerHeartbeatRequest, BrokerHeartbeatResponse, {
-            brokerId: id,
-            brokerEpoch: epoch,
-            currentMetadataOffset: epoch,
-          }),
-        (r) => r.errorCode,
-      );
-      expect(beat).toMatchObject({ errorCode: ErrorCode.NONE, isCaughtUp: true, isFenced: false });
-    }
+    epochs.set(11, await liveBroker(11, "a"));
+    epochs.set(12, await liveBroker(12, "b"));
 
     const created = await onActive(
       (c) => wireCall(c, 7, CreateTopicsRequest, CreateTopicsResponse, createTopic("direct")),
@@ -351,21 +353,7 @@ describe("Kafka's kafka-dump-log reads what the controller wrote", () => {
   beforeAll(requireReferenceKafka);
   it("decodes the registration, fencing change, topic and partition records", async () => {
     await startControllers();
-    const { res: reg } = await onActive(
-      (c) => wireCall(c, 4, BrokerRegistrationRequest, BrokerRegistrationResponse, registration(21, "rack-x")),
-      (r) => r.errorCode,
-    );
-    expect(reg.errorCode).toBe(ErrorCode.NONE);
-    const { res: beat } = await onActive(
-      (c) =>
-        wireCall(c, 1, BrokerHeartbeatRequest, BrokerHeartbeatResponse, {
-          brokerId: 21,
-          brokerEpoch: reg.brokerEpoch,
-          currentMetadataOffset: reg.brokerEpoch,
-        }),
-      (r) => r.errorCode,
-    );
-    expect(beat.isFenced).toBe(false);
+    await liveBroker(21, "rack-x");
     const created = await onActive(
       (c) =>
         wireCall(c, 7, CreateTopicsRequest, CreateTopicsResponse, {
@@ -423,4 +411,49 @@ describe("Kafka's kafka-features against the controllers", () => {
     await features("upgrade", "--feature", "metadata.version=22");
     await waitFor(() => running().every((n) => n.loader.image.features.get("metadata.version") === 22), "upgraded");
   }, 90_000);
+});
+
+describe("a broker's Envelope forwarder (node/) against the controllers", () => {
+  it("forwards CreateTopics to the active controller, and to the next one after it stops", async () => {
+    await startControllers();
+    await liveBroker(31, "a");
+    const observer = () => running()[0]?.driver.status().leaderId ?? null;
+    const channel = new ControllerChannel({
+      nodeId: 100,
+      activeController: () => {
+        const leader = observer();
+        // The raft leader only answers once it is the active controller; until then NOT_CONTROLLER makes it retry.
+        return leader !== null && nodes.get(leader)?.stopped !== true ? leader : null;
+      },
+      address: (id) => {
+        const n = nodes.get(id);
+        return n ? { host: "127.0.0.1", port: n.port } : undefined;
+      },
+      connectTimeoutMs: 2000,
+      logger,
+    });
+    const forwarder = new EnvelopeForwarder({ channel, logger });
+    const forward = (name: string) =>
+      forwarder.forward({
+        request: CreateTopicsRequest,
+        response: CreateTopicsResponse,
+        version: 7,
+        body: { ...CreateTopicsRequest.create(), ...createTopic(name, 1) },
+        context: requestContext(ApiKey.CreateTopics, 7, logger),
+        timeoutMs: 20_000,
+      });
+    const first = await forward("forwarded");
+    if (!("response" in first)) throw new Error(`forwarding failed: ${first.errorCode}`);
+    expect(first.response.topics[0]).toMatchObject({ name: "forwarded", errorCode: ErrorCode.NONE });
+    const leader = await waitFor(active, "the active controller", 20_000);
+    await stop(leader);
+    const second = await forward("forwarded-after");
+    if (!("response" in second)) throw new Error(`forwarding failed: ${second.errorCode}`);
+    expect(second.response.topics[0]?.errorCode).toBeOneOf([ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS]);
+    await waitFor(
+      () => running().every((n) => topicByName(n.loader.image, "forwarded-after") !== undefined),
+      "the forwarded topic on both remaining nodes",
+    );
+    channel.close();
+  }, 60_000);
 });
