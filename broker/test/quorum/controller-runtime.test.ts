@@ -5,7 +5,7 @@ import { pino } from "pino";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { resolveBrokerConfig } from "../../src/config/broker-config.ts";
 import { createDispatcher, type Dispatcher } from "../../src/handlers/dispatcher.ts";
-import { topicByName } from "../../src/metadata/image/index.ts";
+import { EMPTY_IMAGE, topicByName } from "../../src/metadata/image/index.ts";
 import { MetadataLoader } from "../../src/metadata/metadata-loader.ts";
 import type { NetworkServer } from "../../src/network/server.ts";
 import {
@@ -24,6 +24,8 @@ import {
   EnvelopeResponse,
   ErrorCode,
 } from "../../src/protocol/index.ts";
+import { SUPPORTED_FEATURES } from "../../src/controller/index.ts";
+import { BrokerLifecycle } from "../../src/node/broker-lifecycle.ts";
 import { ControllerChannel } from "../../src/node/controller-channel.ts";
 import { EnvelopeForwarder } from "../../src/node/forwarding.ts";
 import { ControllerQuorum } from "../../src/quorum/controller-quorum.ts";
@@ -170,6 +172,24 @@ function registration(brokerId: number, rack: string): Partial<BrokerRegistratio
     rack,
     logDirs: [`00000000-0000-4000-8000-0000000001${brokerId}`],
   };
+}
+
+/** A broker's channel to whichever controller the quorum (as the first running node sees it) names active. */
+function controllerChannel(nodeId: number): ControllerChannel {
+  return new ControllerChannel({
+    nodeId,
+    activeController: () => {
+      const leader = running()[0]?.driver.status().leaderId ?? null;
+      // The raft leader only answers once it is the active controller; until then NOT_CONTROLLER makes callers retry.
+      return leader !== null && nodes.get(leader)?.stopped !== true ? leader : null;
+    },
+    address: (id) => {
+      const n = nodes.get(id);
+      return n ? { host: "127.0.0.1", port: n.port } : undefined;
+    },
+    connectTimeoutMs: 2000,
+    logger,
+  });
 }
 
 /** Registers a broker with the active controller and unfences it with a caught-up heartbeat; its epoch. */
@@ -417,21 +437,7 @@ describe("a broker's Envelope forwarder (node/) against the controllers", () => 
   it("forwards CreateTopics to the active controller, and to the next one after it stops", async () => {
     await startControllers();
     await liveBroker(31, "a");
-    const observer = () => running()[0]?.driver.status().leaderId ?? null;
-    const channel = new ControllerChannel({
-      nodeId: 100,
-      activeController: () => {
-        const leader = observer();
-        // The raft leader only answers once it is the active controller; until then NOT_CONTROLLER makes it retry.
-        return leader !== null && nodes.get(leader)?.stopped !== true ? leader : null;
-      },
-      address: (id) => {
-        const n = nodes.get(id);
-        return n ? { host: "127.0.0.1", port: n.port } : undefined;
-      },
-      connectTimeoutMs: 2000,
-      logger,
-    });
+    const channel = controllerChannel(100);
     const forwarder = new EnvelopeForwarder({ channel, logger });
     const forward = (name: string) =>
       forwarder.forward({
@@ -455,5 +461,56 @@ describe("a broker's Envelope forwarder (node/) against the controllers", () => 
       "the forwarded topic on both remaining nodes",
     );
     channel.close();
+  }, 60_000);
+});
+
+describe("node/'s broker lifecycle against the controllers", () => {
+  it("registers, is unfenced once caught up, and shuts down in a controlled way", async () => {
+    await startControllers();
+    const applied = () => running()[0]?.loader.image.provenance.offset ?? -1;
+    const lifecycles = [41, 42].map(
+      (id) =>
+        new BrokerLifecycle({
+          nodeId: id,
+          clusterId: CLUSTER_ID,
+          channel: controllerChannel(id),
+          listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 20000 + id, securityProtocol: "PLAINTEXT" }],
+          rack: null,
+          logDirs: [`00000000-0000-4000-8000-0000000002${id}`],
+          features: [...SUPPORTED_FEATURES].map(([name, r]) => ({
+            name,
+            minSupportedVersion: r.min,
+            maxSupportedVersion: r.max,
+          })),
+          appliedOffset: applied,
+          heartbeatIntervalMs: 100,
+          requestTimeoutMs: 2000,
+          retryBackoffMs: 50,
+          logger,
+        }),
+    );
+    try {
+      for (const l of lifecycles) l.start();
+      await Promise.all(lifecycles.map((l) => l.running));
+      const created = await onActive(
+        (c) => wireCall(c, 7, CreateTopicsRequest, CreateTopicsResponse, createTopic("led", 1)),
+        (r) => r.topics[0]?.errorCode,
+      );
+      expect(created.res.topics[0]?.errorCode).toBeOneOf([ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS]);
+      await waitFor(() => topicByName(running()[0]?.loader.image ?? EMPTY_IMAGE, "led"), "the topic");
+      const [first] = lifecycles;
+      if (!first) throw new Error("setup");
+      await first.controlledShutdown(20_000);
+      const image = await waitFor(() => {
+        const i = running()[0]?.loader.image;
+        return i?.brokers.get(41)?.fenced === true ? i : undefined;
+      }, "broker 41 fenced after its controlled shutdown");
+      const partitions = [...(topicByName(image, "led")?.partitions.values() ?? [])];
+      expect(partitions).toHaveLength(4);
+      expect(partitions.filter((p) => p.leader === 41)).toEqual([]);
+      expect(image.brokers.get(42)?.fenced).toBe(false);
+    } finally {
+      for (const l of lifecycles) await l.stop();
+    }
   }, 60_000);
 });
