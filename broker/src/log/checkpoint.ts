@@ -7,7 +7,7 @@ const VERSION = "0";
  * Replaces `path` so that a crash at any point leaves either the old or the new content, never a mix: write a
  * temporary file, fsync it, rename it over, fsync the directory so the rename itself survives power loss.
  */
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
+export async function writeFileAtomic(path: string, content: string | Uint8Array): Promise<void> {
   const tmp = `${path}.tmp`;
   try {
     const fh = await open(tmp, "w");

@@ -3,3 +3,4 @@
 export * from "./metadata-image.ts";
 export * from "./metadata-delta.ts";
 export * from "./cluster-view.ts";
+export * from "./image-records.ts";

@@ -92,6 +92,20 @@ export class MetadataDelta {
     this.provenance = base.provenance;
   }
 
+  /**
+   * A delta that replaces `base` with what a snapshot's records build (Kafka's snapshot load): everything in `base`
+   * starts out removed, the records put back what the snapshot holds, and the changes are reported against `base`.
+   */
+  static replacing(base: MetadataImage): MetadataDelta {
+    const delta = new MetadataDelta(base);
+    for (const id of base.topicsById.keys()) delta.topics.set(id, null);
+    for (const id of base.brokers.keys()) delta.brokers.set(id, null);
+    for (const name of base.features.keys()) delta.features.set(name, null);
+    for (const key of base.configs.keys()) delta.configs.set(key, null);
+    delta.nextProducerId = 0n;
+    return delta;
+  }
+
   private topic(id: string): TopicImage | undefined {
     const changed = this.topics.get(id);
     if (changed === null) return undefined;

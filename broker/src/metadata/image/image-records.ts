@@ -1,0 +1,113 @@
+import {
+  ConfigRecord,
+  FeatureLevelRecord,
+  PartitionRecord,
+  ProducerIdsRecord,
+  RegisterBrokerRecord,
+  TopicRecord,
+  type MessageCodec,
+  type MetadataRecordAndVersion,
+} from "../../protocol/index.ts";
+import type { MetadataImage } from "./metadata-image.ts";
+
+// An image as the metadata records that rebuild it (the inverse of MetadataDelta), for snapshots (KIP-630): replayed
+// on an empty image they give back an equal image. The record versions are the ones the controller writes at the
+// supported metadata.version levels, so Kafka's tools read a snapshot as they read the log.
+
+const METADATA_VERSION = "metadata.version";
+const REGISTER_BROKER_VERSION = 3;
+/** PartitionRecord v2 adds the ELR fields; v1 is what the controller writes while ELR is off. */
+const PARTITION_VERSION = 1;
+const PARTITION_ELR_VERSION = 2;
+/** Kafka's DirectoryId.UNASSIGNED: the image does not keep replica directories. */
+const UNASSIGNED_DIRECTORY = "00000000-0000-0000-0000-000000000000";
+
+function rec<T>(codec: MessageCodec<T>, fields: T, version: number): MetadataRecordAndVersion {
+  return { type: codec.apiKey, version, record: fields };
+}
+
+/**
+ * Every element of the image as records, in an order that replays cleanly: features (metadata.version first),
+ * brokers, topics each followed by its partitions, config overrides, and the producer-id high-water mark. What the
+ * image does not hold (brokers' log directories, replicas' directories) is written as Kafka's "unknown".
+ */
+export function imageRecords(image: MetadataImage): MetadataRecordAndVersion[] {
+  const out: MetadataRecordAndVersion[] = [];
+  const features = [...image.features].sort(([a], [b]) =>
+    a === METADATA_VERSION ? -1 : b === METADATA_VERSION ? 1 : a < b ? -1 : a > b ? 1 : 0,
+  );
+  for (const [name, featureLevel] of features) out.push(rec(FeatureLevelRecord, { name, featureLevel }, 0));
+
+  for (const b of [...image.brokers.values()].sort((x, y) => x.id - y.id)) {
+    out.push(
+      rec(
+        RegisterBrokerRecord,
+        {
+          brokerId: b.id,
+          isMigratingZkBroker: false,
+          incarnationId: b.incarnationId,
+          brokerEpoch: b.epoch,
+          endPoints: b.endpoints.map((e) => ({
+            name: e.listener,
+            host: e.host,
+            port: e.port,
+            securityProtocol: e.securityProtocol,
+          })),
+          features: [...(b.supportedFeatures ?? [])].map(([name, range]) => ({
+            name,
+            minSupportedVersion: range.min,
+            maxSupportedVersion: range.max,
+          })),
+          rack: b.rack,
+          fenced: b.fenced,
+          inControlledShutdown: b.inControlledShutdown,
+          logDirs: [],
+        },
+        REGISTER_BROKER_VERSION,
+      ),
+    );
+  }
+
+  const topics = [...image.topicsById.values()].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  for (const t of topics) {
+    out.push(rec(TopicRecord, { name: t.name, topicId: t.id }, 0));
+    for (const [partitionId, p] of [...t.partitions].sort(([a], [b]) => a - b)) {
+      const elr = p.eligibleLeaderReplicas.length > 0 || p.lastKnownElr.length > 0;
+      out.push(
+        rec(
+          PartitionRecord,
+          {
+            partitionId,
+            topicId: t.id,
+            replicas: [...p.replicas],
+            isr: [...p.isr],
+            removingReplicas: [...p.removingReplicas],
+            addingReplicas: [...p.addingReplicas],
+            leader: p.leader,
+            leaderRecoveryState: p.leaderRecoveryState,
+            leaderEpoch: p.leaderEpoch,
+            partitionEpoch: p.partitionEpoch,
+            directories: p.replicas.map(() => UNASSIGNED_DIRECTORY),
+            ...(elr
+              ? { eligibleLeaderReplicas: [...p.eligibleLeaderReplicas], lastKnownElr: [...p.lastKnownElr] }
+              : {}),
+          },
+          elr ? PARTITION_ELR_VERSION : PARTITION_VERSION,
+        ),
+      );
+    }
+  }
+
+  for (const [key, values] of [...image.configs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const slash = key.indexOf("/");
+    const resourceType = Number(key.slice(0, slash));
+    const resourceName = key.slice(slash + 1);
+    for (const [name, value] of values) out.push(rec(ConfigRecord, { resourceType, resourceName, name, value }, 0));
+  }
+
+  // Kafka's snapshot keeps the last block's record; the image keeps only where the next block starts.
+  if (image.nextProducerId > 0n) {
+    out.push(rec(ProducerIdsRecord, { brokerId: -1, brokerEpoch: -1n, nextProducerId: image.nextProducerId }, 0));
+  }
+  return out;
+}

@@ -1,0 +1,91 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeRecord, record } from "../../src/controller/records.ts";
+import { EMPTY_IMAGE, MetadataDelta, imageRecords } from "../../src/metadata/image/index.ts";
+import {
+  ConfigRecord,
+  FeatureLevelRecord,
+  PartitionRecord,
+  ProducerIdsRecord,
+  RegisterBrokerRecord,
+  TopicRecord,
+} from "../../src/protocol/index.ts";
+import { SnapshotStore, encodeSnapshot, snapshotFileName } from "../../src/quorum/snapshot-file.ts";
+import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
+
+// Apache Kafka's own tools must read the snapshots we write: kafka-dump-log --cluster-metadata-decoder decodes the
+// checkpoint (header, records, footer). Runs with the reference Kafka's jars (`make reference-kafka`); fails, saying
+// so, where they are not installed.
+
+const TOPIC_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+
+describe("Kafka's tools read our metadata snapshots", () => {
+  beforeAll(requireReferenceKafka);
+  let dir: string;
+  let file: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "snapshot-tools-"));
+    const delta = new MetadataDelta(EMPTY_IMAGE);
+    [
+      record(FeatureLevelRecord, { name: "metadata.version", featureLevel: 22 }, 0),
+      record(
+        RegisterBrokerRecord,
+        {
+          brokerId: 1,
+          brokerEpoch: 7n,
+          incarnationId: "00000001-0000-4000-8000-000000000000",
+          endPoints: [{ name: "PLAINTEXT", host: "localhost", port: 9092, securityProtocol: 0 }],
+          features: [{ name: "metadata.version", minSupportedVersion: 21, maxSupportedVersion: 22 }],
+          rack: "a",
+          fenced: false,
+        },
+        3,
+      ),
+      record(TopicRecord, { name: "orders", topicId: TOPIC_ID }, 0),
+      record(
+        PartitionRecord,
+        { topicId: TOPIC_ID, partitionId: 0, replicas: [1], isr: [1], leader: 1, leaderEpoch: 4, partitionEpoch: 6 },
+        1,
+      ),
+      record(ConfigRecord, { resourceType: 2, resourceName: "orders", name: "retention.ms", value: "1000" }, 0),
+      record(ProducerIdsRecord, { brokerId: 1, brokerEpoch: 7n, nextProducerId: 1000n }, 0),
+    ].forEach((r, i) => delta.replay(r, i, 2));
+    const image = delta.apply().image;
+    const id = { offset: 42, epoch: 2 };
+    await new SnapshotStore(dir, pino({ level: "silent" })).write(
+      id,
+      encodeSnapshot(id, imageRecords(image).map(encodeRecord), { timestampMs: Date.now() }),
+    );
+    file = join(dir, snapshotFileName(id));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("kafka-dump-log decodes the header, every record and the footer", async () => {
+    const { stdout } = await runKafkaClass("org.apache.kafka.tools.DumpLogSegments", [
+      "--cluster-metadata-decoder",
+      "--files",
+      file,
+    ]);
+    expect(stdout).toContain("Snapshot end offset: 42, epoch: 2");
+    expect(stdout).toMatch(/SnapshotHeader \{"version":0,"lastContainedLogTimestamp":0\}/);
+    expect(stdout).toMatch(/SnapshotFooter \{"version":0\}/);
+    for (const type of [
+      "FEATURE_LEVEL_RECORD",
+      "REGISTER_BROKER_RECORD",
+      "TOPIC_RECORD",
+      "PARTITION_RECORD",
+      "CONFIG_RECORD",
+      "PRODUCER_IDS_RECORD",
+    ]) {
+      expect(stdout).toContain(`"type":"${type}"`);
+    }
+    expect(stdout).toContain('"data":{"name":"orders","topicId":"Dx4tPEtaaXiHlqW0w9Lh8A"}');
+    expect(stdout).toContain('"leaderEpoch":4,"partitionEpoch":6');
+    expect(stdout).not.toMatch(/error|exception/i);
+  });
+});
