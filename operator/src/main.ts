@@ -7,6 +7,7 @@ import { DEFAULTS } from "./controllers/kafka-cluster/desired.ts";
 import { kafkaClusterController } from "./controllers/kafka-cluster/index.ts";
 import { kafkaTopicController } from "./controllers/kafka-topic/index.ts";
 import { AdminPool } from "./kafka/admin-pool.ts";
+import { activeControllerLookup } from "./kafka/quorum.ts";
 import { KubeClient, LeaderElector } from "./kube/index.ts";
 import { Manager } from "./manager/manager.ts";
 import { loadConfig } from "./runtime/config.ts";
@@ -42,6 +43,7 @@ async function main(): Promise<number> {
         image: config.broker.image ?? DEFAULTS.image,
         ...(config.broker.pullPolicy === undefined ? {} : { pullPolicy: config.broker.pullPolicy }),
       },
+      activeController: activeControllerLookup({ clientId: `tributary-operator-${config.leaderElection.identity}` }),
     }),
   );
   const admins = new AdminPool({ clientId: `tributary-operator-${config.leaderElection.identity}` });

@@ -362,7 +362,12 @@ export const KafkaClusterStatus = statusOf(
     replicas: z.int().min(0).optional().describe("Broker pods that exist (scale subresource status)."),
     readyReplicas: z.int().min(0).optional().describe("Broker pods that are Ready."),
     selector: z.string().optional().describe("Label selector of the broker pods (scale subresource, autoscalers)."),
-    clusterId: z.string().optional().describe("The KRaft cluster.id the operator generated."),
+    clusterId: z
+      .string()
+      .optional()
+      .describe(
+        "The KRaft cluster.id every node's storage is formatted with: derived from the uid when the cluster is created, then kept.",
+      ),
   },
   "Observed state of a Tributary cluster, written by the operator.",
 );

@@ -36,6 +36,11 @@ export interface ClusterInput {
   namespace: string;
   uid: string;
   spec: KafkaClusterSpec;
+  /**
+   * The cluster id recorded in the resource's status by an earlier pass. It wins over the one derived from the uid:
+   * formatted volumes carry the id they were formatted with, and a node refuses volumes of another cluster id.
+   */
+  clusterId?: string;
   /** @default DEFAULTS */
   defaults?: BrokerDefaults;
 }
@@ -49,13 +54,26 @@ export interface Pool {
   /** process.roles of ordinal i. */
   processRoles: (ordinal: number) => string;
   nodeId: (ordinal: number) => number;
+  /** Node id of ordinal 0; ordinal i is firstNodeId + i. */
+  firstNodeId: number;
+  /** Ordinals 0 .. controllers-1 are KRaft controllers (voters); the rest are brokers only. */
+  controllers: number;
+}
+
+/** What the roller and the status need of a pool: plain data. */
+export interface PoolSummary {
+  name: string;
+  role: Role;
+  replicas: number;
+  firstNodeId: number;
+  controllers: number;
 }
 
 export interface DesiredState {
   /** In apply order: the ConfigMap precedes the StatefulSets so a new pod always finds its server.properties. */
   objects: KubeObject[];
   /** The StatefulSets, controllers before brokers. */
-  pools: { name: string; role: Role; replicas: number }[];
+  pools: PoolSummary[];
   /** Config/image hash per pool name, as stamped on the pod template. */
   hashes: Record<string, string>;
   image: string;
@@ -63,6 +81,8 @@ export interface DesiredState {
   /** Label selector string of the broker pods, for the scale subresource. */
   brokerSelector: string;
   bootstrapServers: string;
+  /** The voters' controller listeners (host:port), where DescribeQuorum is answered. */
+  controllerServers: string[];
 }
 
 export const names = {
@@ -98,11 +118,23 @@ export function repositoryOf(image: string): string {
   return colon > noDigest.lastIndexOf("/") ? noDigest.slice(0, colon) : noDigest;
 }
 
-/** A Kafka-style cluster id (22 characters of base64url) derived from the resource uid: stable without storing it. */
+/** Kafka's form of a cluster id (Uuid.toString): 22 characters of base64url, 16 bytes. */
+export const CLUSTER_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+
+/**
+ * A Kafka-style cluster id derived from the resource uid: the id of a new cluster. Once recorded in the status, the
+ * recorded id is used instead (clusterIdFor), so a change of this derivation never re-ids a running cluster.
+ */
 export function clusterIdOf(uid: string): string {
   const hex = uid.replace(/-/g, "");
   const bytes = /^[0-9a-f]{32}$/i.test(hex) ? Buffer.from(hex, "hex") : createHash("sha256").update(uid).digest();
   return bytes.subarray(0, 16).toString("base64url");
+}
+
+/** The recorded id when it is one (the status is writable by others than the operator), else the derived one. */
+export function clusterIdFor(input: Pick<ClusterInput, "uid" | "clusterId">): string {
+  const recorded = input.clusterId;
+  return recorded !== undefined && CLUSTER_ID_PATTERN.test(recorded) ? recorded : clusterIdOf(input.uid);
 }
 
 export function labelsOf(cluster: string, role: Role): Record<string, string> {
@@ -136,6 +168,8 @@ export function pools(input: ClusterInput): Pool[] {
         replicas: spec.controller.replicas ?? 3,
         processRoles: () => "controller",
         nodeId: (i) => CONTROLLER_ID_BASE + i,
+        firstNodeId: CONTROLLER_ID_BASE,
+        controllers: spec.controller.replicas ?? 3,
       },
       {
         role: "broker",
@@ -143,6 +177,8 @@ export function pools(input: ClusterInput): Pool[] {
         replicas: spec.replicas,
         processRoles: () => "broker",
         nodeId: (i) => i,
+        firstNodeId: 0,
+        controllers: 0,
       },
     ];
   }
@@ -154,6 +190,8 @@ export function pools(input: ClusterInput): Pool[] {
       replicas: spec.replicas,
       processRoles: (i) => (i < voters ? "broker,controller" : "broker"),
       nodeId: (i) => i,
+      firstNodeId: 0,
+      controllers: voters,
     },
   ];
 }
@@ -163,15 +201,14 @@ export function podHost(input: Pick<ClusterInput, "name" | "namespace">, pod: st
   return `${pod}.${names.headless(input.name)}.${input.namespace}.svc`;
 }
 
-function voterList(input: ClusterInput, all: Pool[]): string {
-  const controllers = all.find((p) => p.role === "controller");
-  const voterPool = controllers ?? all[0];
-  if (voterPool === undefined) return "";
-  const count = controllers !== undefined ? controllers.replicas : Math.min(voterPool.replicas, MAX_COMBINED_VOTERS);
-  return Array.from(
-    { length: count },
-    (_, i) => `${voterPool.nodeId(i)}@${podHost(input, `${voterPool.name}-${i}`)}:${CONTROLLER_PORT}`,
-  ).join(",");
+/** The KRaft voters as [node id, host:port of the controller listener]. */
+function voters(input: ClusterInput, all: Pool[]): [number, string][] {
+  const voterPool = all.find((p) => p.controllers > 0);
+  if (voterPool === undefined) return [];
+  return Array.from({ length: voterPool.controllers }, (_, i) => [
+    voterPool.nodeId(i),
+    `${podHost(input, `${voterPool.name}-${i}`)}:${CONTROLLER_PORT}`,
+  ]);
 }
 
 /** Keys shared by every node of a pool; their hash decides restarts (per-pod keys follow from the ordinal). */
@@ -181,27 +218,14 @@ export function commonConfig(input: ClusterInput, pool: Pool, all: Pool[]): Map<
   // User overrides first, so that operator-owned keys below always win (validation refuses them anyway).
   for (const [k, v] of Object.entries(spec.config ?? {}).sort(([a], [b]) => a.localeCompare(b)))
     config.set(k, String(v));
-  const internal = spec.listeners.internal.port;
-  const external = spec.listeners.external;
-  const listeners: string[] = [];
-  const protocols: string[] = [];
-  if (pool.role === "broker") {
-    listeners.push(`PLAINTEXT://:${internal}`);
-    protocols.push("PLAINTEXT:PLAINTEXT");
-    if (external !== undefined) {
-      listeners.push(`EXTERNAL://:${external.port}`);
-      protocols.push("EXTERNAL:PLAINTEXT");
-    }
-  }
-  if (pool.role === "controller" || spec.controller.mode === "combined") {
-    listeners.push(`CONTROLLER://:${CONTROLLER_PORT}`);
-    protocols.push("CONTROLLER:PLAINTEXT");
-  }
-  config.set("cluster.id", clusterIdOf(input.uid));
-  config.set("listeners", listeners.join(","));
-  config.set("listener.security.protocol.map", protocols.join(","));
+  config.set("cluster.id", clusterIdFor(input));
   config.set("controller.listener.names", "CONTROLLER");
-  config.set("controller.quorum.voters", voterList(input, all));
+  config.set(
+    "controller.quorum.voters",
+    voters(input, all)
+      .map(([id, address]) => `${id}@${address}`)
+      .join(","),
+  );
   if (pool.role === "broker") config.set("inter.broker.listener.name", "PLAINTEXT");
   config.set("log.dirs", DATA_DIR);
   if (spec.metrics.enabled) {
@@ -211,15 +235,35 @@ export function commonConfig(input: ClusterInput, pool: Pool, all: Pool[]): Map<
   return config;
 }
 
-/** The per-pod keys: node.id, process.roles and the advertised listeners on the pod's own DNS name. */
+/**
+ * The per-pod keys: node.id, process.roles, the listeners its roles call for (a broker-only node must not serve the
+ * quorum's port, a controller-only node serves nothing else: the broker refuses both at start) and the advertised
+ * listeners on the pod's own DNS name. Ports come from spec.listeners, which configHash covers.
+ */
 export function podConfig(input: ClusterInput, pool: Pool, ordinal: number): Map<string, string> {
   const pod = `${pool.name}-${ordinal}`;
   const config = new Map<string, string>();
   config.set("node.id", String(pool.nodeId(ordinal)));
   config.set("process.roles", pool.processRoles(ordinal));
+  const external = input.spec.listeners.external;
+  const listeners: string[] = [];
+  const protocols: string[] = [];
+  if (pool.role === "broker") {
+    listeners.push(`PLAINTEXT://:${input.spec.listeners.internal.port}`);
+    protocols.push("PLAINTEXT:PLAINTEXT");
+    if (external !== undefined) {
+      listeners.push(`EXTERNAL://:${external.port}`);
+      protocols.push("EXTERNAL:PLAINTEXT");
+    }
+  }
+  if (ordinal < pool.controllers) {
+    listeners.push(`CONTROLLER://:${CONTROLLER_PORT}`);
+    protocols.push("CONTROLLER:PLAINTEXT");
+  }
+  config.set("listeners", listeners.join(","));
+  config.set("listener.security.protocol.map", protocols.join(","));
   if (pool.role === "broker") {
     const advertised = [`PLAINTEXT://${podHost(input, pod)}:${input.spec.listeners.internal.port}`];
-    const external = input.spec.listeners.external;
     if (external !== undefined) {
       const host = external.host ?? `${names.podExternal(pod)}.${input.namespace}.svc`;
       const port =
@@ -240,10 +284,18 @@ export function renderProperties(header: string, ...parts: Map<string, string>[]
   return `${lines.join("\n")}\n`;
 }
 
-/** Hash of what a running pod cannot pick up without a restart: its pool's shared config and the image. */
-export function configHash(common: Map<string, string>, image: string): string {
+/**
+ * Hash of what a running pod cannot pick up without a restart: its pool's shared config, the listeners (their ports
+ * and external addresses shape every pod's per-pod keys) and the image. Per-pod keys otherwise follow from the
+ * ordinal, so scaling changes no running pod's hash.
+ */
+export function configHash(
+  common: Map<string, string>,
+  listeners: KafkaClusterSpec["listeners"],
+  image: string,
+): string {
   return createHash("sha256")
-    .update(JSON.stringify([image, [...common]]))
+    .update(JSON.stringify([image, [...common], listeners]))
     .digest("hex")
     .slice(0, 16);
 }
@@ -266,7 +318,7 @@ export function desired(input: ClusterInput, owner: OwnerReference): DesiredStat
   const hashes: Record<string, string> = {};
   for (const pool of all) {
     const common = commonConfig(input, pool, all);
-    hashes[pool.name] = configHash(common, image);
+    hashes[pool.name] = configHash(common, spec.listeners, image);
     for (let i = 0; i < pool.replicas; i++) {
       const pod = `${pool.name}-${i}`;
       configData[`${pod}.properties`] = renderProperties(
@@ -361,12 +413,19 @@ export function desired(input: ClusterInput, owner: OwnerReference): DesiredStat
   const objects = (chart.toJson() as KubeObject[]).map((obj) => withOwner(obj, owner, cluster));
   return {
     objects,
-    pools: all.map((p) => ({ name: p.name, role: p.role, replicas: p.replicas })),
+    pools: all.map(({ name, role, replicas, firstNodeId, controllers }) => ({
+      name,
+      role,
+      replicas,
+      firstNodeId,
+      controllers,
+    })),
     hashes,
     image,
-    clusterId: clusterIdOf(input.uid),
+    clusterId: clusterIdFor(input),
     brokerSelector: selectorString(brokerSelector),
     bootstrapServers: `${names.bootstrap(cluster)}.${namespace}.svc:${internalPort}`,
+    controllerServers: voters(input, all).map(([, address]) => address),
   };
 }
 
@@ -402,9 +461,7 @@ function statefulSet(input: ClusterInput, pool: Pool, image: string, hash: strin
     ...(pool.role === "broker" && spec.listeners.external !== undefined
       ? [{ name: "external", containerPort: spec.listeners.external.port }]
       : []),
-    ...(pool.role === "controller" || spec.controller.mode === "combined"
-      ? [{ name: "controller", containerPort: CONTROLLER_PORT }]
-      : []),
+    ...(pool.controllers > 0 ? [{ name: "controller", containerPort: CONTROLLER_PORT }] : []),
     ...(spec.metrics.enabled ? [{ name: "metrics", containerPort: spec.metrics.port }] : []),
   ];
   // The port that proves the process serves: clients for brokers, the quorum for dedicated controllers.
@@ -489,7 +546,7 @@ function statefulSet(input: ClusterInput, pool: Pool, image: string, hash: strin
               args: [
                 "format",
                 // One argument: an id derived from the uid may start with "-", which would read as an option.
-                `--cluster-id=${clusterIdOf(input.uid)}`,
+                `--cluster-id=${clusterIdFor(input)}`,
                 "--config",
                 `${CONFIG_DIR}/$(POD_NAME).properties`,
                 "--ignore-formatted",

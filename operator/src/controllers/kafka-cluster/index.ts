@@ -1,6 +1,7 @@
 // Registration of the KafkaCluster controller with the manager: its primary kind, what it owns, and how pod events
 // (pods belong to the StatefulSet, not to the KafkaCluster) find their cluster.
 import type { Logger } from "pino";
+import type { ActiveControllerLookup } from "../../kafka/quorum.ts";
 import { KINDS, eventRecorder, objectKey, type KubeClient } from "../../kube/index.ts";
 import type { ControllerRegistration, Manager } from "../../manager/manager.ts";
 import { CLUSTER_LABEL, type BrokerDefaults } from "./desired.ts";
@@ -15,7 +16,13 @@ export function kafkaClusterController(
   manager: Manager,
   client: KubeClient,
   logger: Logger,
-  options: { instance: string; resyncMs?: number; workers?: number; defaults?: BrokerDefaults },
+  options: {
+    instance: string;
+    resyncMs?: number;
+    workers?: number;
+    defaults?: BrokerDefaults;
+    activeController?: ActiveControllerLookup;
+  },
 ): ControllerRegistration {
   const reconciler = new KafkaClusterReconciler({
     client,
@@ -24,6 +31,7 @@ export function kafkaClusterController(
     statefulSet: (namespace, name) =>
       manager.cached(KINDS.StatefulSet, namespace).find((sts) => sts.metadata.name === name),
     ...(options.defaults === undefined ? {} : { defaults: options.defaults }),
+    ...(options.activeController === undefined ? {} : { activeController: options.activeController }),
   });
   return {
     primary: KINDS.KafkaCluster,

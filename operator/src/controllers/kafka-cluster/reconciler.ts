@@ -23,7 +23,8 @@ import {
 } from "../../kube/index.ts";
 import { need, runSteps, warnOnNewProblem, type Step } from "../pipeline.ts";
 import { TerminalError, type ReconcileContext, type ReconcileResult, type Reconciler } from "../../manager/manager.ts";
-import { DEFAULTS, desired, type BrokerDefaults, type DesiredState } from "./desired.ts";
+import type { ActiveControllerLookup } from "../../kafka/quorum.ts";
+import { CLUSTER_ID_PATTERN, DEFAULTS, desired, type BrokerDefaults, type DesiredState } from "./desired.ts";
 import { planRoll, type PodView, type RollPlan } from "./roll.ts";
 import { computeStatus, type Observed } from "./status.ts";
 import { heldClaimSizeMessage, holdClaimSizes } from "./storage.ts";
@@ -40,6 +41,11 @@ export interface KafkaClusterReconcilerDeps {
   pollMs?: number;
   /** @default DEFAULTS (DEFAULT_BROKER_IMAGE) */
   defaults?: BrokerDefaults;
+  /**
+   * The active controller's node id (DescribeQuorum on the controllers), asked when a controller is next to restart
+   * so that it goes last. @default none: controllers roll in ordinal order
+   */
+  activeController?: ActiveControllerLookup;
 }
 
 /** Everything one pass learns; the steps fill it in order. */
@@ -63,7 +69,13 @@ export class KafkaClusterReconciler implements Reconciler {
   readonly #steps: [string, Step<Pass>][];
 
   constructor(deps: KafkaClusterReconcilerDeps) {
-    this.#d = { now: () => new Date(), pollMs: 5_000, defaults: DEFAULTS, ...deps };
+    this.#d = {
+      now: () => new Date(),
+      pollMs: 5_000,
+      defaults: DEFAULTS,
+      activeController: () => Promise.resolve(undefined),
+      ...deps,
+    };
     this.#steps = [
       ["read", (p) => this.#read(p)],
       ["validate", (p) => this.#validate(p)],
@@ -126,10 +138,19 @@ export class KafkaClusterReconciler implements Reconciler {
     return Promise.resolve("next");
   }
 
-  /** render: the pure desired state. */
+  /** render: the pure desired state, with the cluster id recorded in the status (the uid's only for a new cluster). */
   #render(pass: Pass): Promise<"next" | "stop"> {
     const cluster = need(pass.cluster);
     const raw = need(pass.raw);
+    const recorded = cluster.status?.clusterId;
+    if (recorded !== undefined && !CLUSTER_ID_PATTERN.test(recorded)) {
+      pass.warnings.push({
+        reason: "ClusterIdReplaced",
+        message:
+          `status.clusterId ${JSON.stringify(recorded)} is not a cluster id (22 characters of base64url); ` +
+          `the id derived from the resource's uid is used and recorded instead`,
+      });
+    }
     pass.desired = desired(
       {
         name: cluster.metadata.name,
@@ -137,6 +158,7 @@ export class KafkaClusterReconciler implements Reconciler {
         uid: need(raw.metadata.uid),
         spec: cluster.spec,
         defaults: this.#d.defaults,
+        ...(recorded === undefined ? {} : { clusterId: recorded }),
       },
       controllerRef(raw),
     );
@@ -200,7 +222,19 @@ export class KafkaClusterReconciler implements Reconciler {
         .selector.matchLabels;
       for (const pod of this.#d.pods(namespace, selector)) views.push(podView(pod, obj.metadata.name));
     }
-    const plan = planRoll(views, state.pools, state.hashes, state.image);
+    let plan = planRoll(views, state.pools, state.hashes, state.image);
+    // The active controller goes last of the controllers; asked only when a controller is next, and only of a quorum
+    // of more than one (a single voter is always the active one).
+    if (plan.restart?.controller === true && state.controllerServers.length > 1) {
+      const active = await this.#d.activeController(state.controllerServers).catch((err: unknown) => {
+        pass.log.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          "DescribeQuorum failed: the active controller is unknown, controllers roll in ordinal order",
+        );
+        return undefined;
+      });
+      if (active !== undefined) plan = planRoll(views, state.pools, state.hashes, state.image, active);
+    }
     pass.roll = plan;
     if (plan.restart !== undefined) {
       const pod = plan.restart;

@@ -227,6 +227,46 @@ describe("desired state of a KafkaCluster", () => {
     ).toBe("6");
   });
 
+  it("gives the quorum's listener only to controllers: broker-only nodes beyond three voters have none", () => {
+    const five = render({ replicas: 5 });
+    for (const i of [0, 1, 2]) {
+      const cfg = configFor(five, `prod-broker-${i}`);
+      expect(cfg.get("process.roles")).toBe("broker,controller");
+      expect(cfg.get("listeners")).toBe("PLAINTEXT://:9092,CONTROLLER://:9093");
+      expect(cfg.get("listener.security.protocol.map")).toBe("PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+    }
+    for (const i of [3, 4]) {
+      const cfg = configFor(five, `prod-broker-${i}`);
+      expect(cfg.get("process.roles")).toBe("broker");
+      expect(cfg.get("listeners")).toBe("PLAINTEXT://:9092");
+      expect(cfg.get("listener.security.protocol.map")).toBe("PLAINTEXT:PLAINTEXT");
+      expect(cfg.get("controller.listener.names")).toBe("CONTROLLER");
+      expect(cfg.get("controller.quorum.voters")).toBe(
+        configFor(five, "prod-broker-0").get("controller.quorum.voters"),
+      );
+    }
+    expect(five.controllerServers).toEqual([0, 1, 2].map((n) => `prod-broker-${n}.prod-kafka-brokers.kafka.svc:9093`));
+    expect(five.pools).toEqual([{ name: "prod-broker", role: "broker", replicas: 5, firstNodeId: 0, controllers: 3 }]);
+    // A listener change reaches every pod's per-pod keys: it changes the hash.
+    expect(render({ replicas: 3, listeners: { internal: { port: 9095 } } }).hashes["prod-broker"]).not.toBe(
+      three.hashes["prod-broker"],
+    );
+    expect(five.hashes["prod-broker"]).toBe(three.hashes["prod-broker"]);
+  });
+
+  it("uses the cluster id recorded in the status over the uid's, unless the recorded one is not an id", () => {
+    const spec = KafkaClusterSpec.parse({ replicas: 3 });
+    const recorded = "MkU3OEVBNTcwNTJENDM2Qg";
+    const kept = desired({ name: "prod", namespace: "kafka", uid: UID, spec, clusterId: recorded }, owner);
+    expect(kept.clusterId).toBe(recorded);
+    expect(configFor(kept, "prod-broker-2").get("cluster.id")).toBe(recorded);
+    const init = (sts(kept, "prod-broker").spec.template.spec as unknown as { initContainers: { args: string[] }[] })
+      .initContainers[0];
+    expect(init?.args[1]).toBe(`--cluster-id=${recorded}`);
+    const bad = desired({ name: "prod", namespace: "kafka", uid: UID, spec, clusterId: "x" }, owner);
+    expect(bad.clusterId).toBe(clusterIdOf(UID));
+  });
+
   it("renders a dedicated controller pool with its own ids and voters", () => {
     const d = render({ replicas: 2, controller: { mode: "dedicated", replicas: 3 } });
     expect(sts(d, "prod-controller").spec.replicas).toBe(3);
@@ -235,6 +275,9 @@ describe("desired state of a KafkaCluster", () => {
     expect(ctl.get("node.id")).toBe("1002");
     expect(ctl.get("process.roles")).toBe("controller");
     expect(ctl.has("advertised.listeners")).toBe(false);
+    expect(ctl.get("listeners")).toBe("CONTROLLER://:9093");
+    expect(configFor(d, "prod-broker-0").get("listeners")).toBe("PLAINTEXT://:9092");
+    expect(d.controllerServers).toEqual([0, 1, 2].map((n) => `prod-controller-${n}.prod-kafka-brokers.kafka.svc:9093`));
     const broker = configFor(d, "prod-broker-1");
     expect(broker.get("process.roles")).toBe("broker");
     expect(broker.get("controller.quorum.voters")).toBe(

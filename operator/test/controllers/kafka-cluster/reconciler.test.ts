@@ -1,6 +1,7 @@
 // The reconciler's decisions with a fake API client (the real API server is in operator/test/integration): colliding
-// ports stored under an older CRD apply nothing, a storage size change is held while the rest is applied, and a failure
-// that repeats becomes a Warning with the API's message.
+// ports stored under an older CRD apply nothing, a storage size change is held while the rest is applied, a failure
+// that repeats becomes a Warning with the API's message, the recorded cluster id is kept, and the roller restarts the
+// active controller last.
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { KafkaClusterReconciler } from "../../../src/controllers/kafka-cluster/reconciler.ts";
@@ -47,7 +48,10 @@ class FakeClient {
     return Promise.resolve(this.cluster);
   }
 
-  delete(): Promise<boolean> {
+  readonly deleted: string[] = [];
+
+  delete(_type: ResourceType, _ns: string, name: string): Promise<boolean> {
+    this.deleted.push(name);
     return Promise.resolve(true);
   }
 
@@ -57,7 +61,11 @@ class FakeClient {
   }
 }
 
-function reconcilerFor(fake: FakeClient, statefulSet: (name: string) => KubeObject | undefined = () => undefined) {
+function reconcilerFor(
+  fake: FakeClient,
+  statefulSet: (name: string) => KubeObject | undefined = () => undefined,
+  more: { pods?: () => KubeObject[]; activeController?: (controllers: readonly string[]) => Promise<number> } = {},
+) {
   const events: string[] = [];
   const reconciler = new KafkaClusterReconciler({
     client: fake as unknown as KubeClient,
@@ -67,8 +75,9 @@ function reconcilerFor(fake: FakeClient, statefulSet: (name: string) => KubeObje
         return Promise.resolve();
       },
     },
-    pods: () => [],
+    pods: more.pods ?? (() => []),
     statefulSet: (_ns, name) => statefulSet(name),
+    ...(more.activeController === undefined ? {} : { activeController: more.activeController }),
   });
   const ctx = { logger: pino({ level: "silent" }), signal: new AbortController().signal };
   return { reconcile: () => reconciler.reconcile("ns/c", ctx), events };
@@ -140,5 +149,73 @@ describe("KafkaClusterReconciler", () => {
     delete fake.failApply;
     await reconcile();
     expect(fake.conditions()["Warning"]).toMatchObject({ status: "False", reason: "NoWarnings" });
+  });
+
+  const clusterIdOf = (fake: FakeClient): unknown => (fake.cluster["status"] as { clusterId?: string }).clusterId;
+  const configOf = (fake: FakeClient): string =>
+    (fake.applied.find((o) => o.kind === "ConfigMap") as KubeObject & { data: Record<string, string> }).data[
+      "c-broker-0.properties"
+    ] ?? "";
+
+  it("records the cluster id in the status and keeps it when the uid no longer derives it", async () => {
+    const fake = new FakeClient({ replicas: 3 });
+    await reconcilerFor(fake).reconcile();
+    const first = clusterIdOf(fake);
+    expect(first).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(configOf(fake)).toContain(`cluster.id=${String(first)}`);
+    // A restored resource gets a new uid; its volumes still carry the recorded id.
+    fake.cluster = {
+      ...fake.cluster,
+      metadata: { ...fake.cluster.metadata, uid: "0b9c1d2e-0000-4000-8000-000000000000" },
+    };
+    fake.applied.length = 0;
+    await reconcilerFor(fake).reconcile();
+    expect(clusterIdOf(fake)).toBe(first);
+    expect(configOf(fake)).toContain(`cluster.id=${String(first)}`);
+    const sts = fake.applied.find((o) => o.kind === "StatefulSet") as unknown as {
+      spec: { template: { spec: { initContainers: { args: string[] }[] } } };
+    };
+    expect(sts.spec.template.spec.initContainers[0]?.args).toContain(`--cluster-id=${String(first)}`);
+  });
+
+  it("replaces a recorded cluster id that is not one, with a Warning", async () => {
+    const fake = new FakeClient({ replicas: 1 });
+    fake.cluster = { ...fake.cluster, status: { clusterId: "not an id" } };
+    const { reconcile, events } = reconcilerFor(fake);
+    await reconcile();
+    expect(clusterIdOf(fake)).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(fake.conditions()["Warning"]).toMatchObject({ status: "True", reason: "ClusterIdReplaced" });
+    expect(events).toEqual(["Warning ClusterIdReplaced"]);
+  });
+
+  it("asks the controllers for the active one and restarts it last", async () => {
+    const fake = new FakeClient({ replicas: 3 });
+    await reconcilerFor(fake).reconcile();
+    const stalePod = (i: number): KubeObject =>
+      ({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: `c-broker-${i}`, uid: `u${i}`, annotations: { "tributary.dev/config-hash": "old" } },
+        spec: { containers: [{ name: "kafka", image: "docker.io/tributary/broker:old" }] },
+        status: { conditions: [{ type: "Ready", status: "True" }] },
+      });
+    const asked: (readonly string[])[] = [];
+    const { reconcile } = reconcilerFor(fake, undefined, {
+      pods: () => [0, 1, 2].map(stalePod),
+      activeController: (controllers) => {
+        asked.push(controllers);
+        return Promise.resolve(2);
+      },
+    });
+    await reconcile();
+    expect(asked).toEqual([[0, 1, 2].map((i) => `c-broker-${i}.c-kafka-brokers.ns.svc:9093`)]);
+    expect(fake.deleted).toEqual(["c-broker-1"]);
+    // DescribeQuorum failing: the roll goes on in ordinal order.
+    const failing = reconcilerFor(fake, undefined, {
+      pods: () => [0, 1, 2].map(stalePod),
+      activeController: () => Promise.reject(new Error("connection refused")),
+    });
+    await failing.reconcile();
+    expect(fake.deleted).toEqual(["c-broker-1", "c-broker-2"]);
   });
 });

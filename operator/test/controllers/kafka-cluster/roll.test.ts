@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { planRoll, type PodView, type PoolView } from "../../../src/controllers/kafka-cluster/roll.ts";
 
-const pools: PoolView[] = [{ name: "c-broker", role: "broker", replicas: 3 }];
+/** Three combined broker,controller nodes (ids 0-2): every pod is a controller. */
+const pools: PoolView[] = [{ name: "c-broker", role: "broker", replicas: 3, firstNodeId: 0, controllers: 3 }];
 const hashes = { "c-broker": "new" };
 const IMAGE = "broker:1";
 
@@ -32,7 +33,7 @@ describe("planRoll", () => {
       hashes,
       IMAGE,
     );
-    expect(plan.restart).toEqual({ name: "c-broker-2", uid: "u2", why: "config hash old -> new" });
+    expect(plan.restart).toEqual({ name: "c-broker-2", uid: "u2", why: "config hash old -> new", controller: true });
     expect(plan.stale).toEqual(["c-broker-2", "c-broker-1", "c-broker-0"]);
     expect(plan.waiting).toBe(true);
   });
@@ -70,8 +71,8 @@ describe("planRoll", () => {
 
   it("rolls dedicated controllers before brokers and ignores pods beyond the replica count", () => {
     const two: PoolView[] = [
-      { name: "c-broker", role: "broker", replicas: 1 },
-      { name: "c-controller", role: "controller", replicas: 1 },
+      { name: "c-broker", role: "broker", replicas: 1, firstNodeId: 0, controllers: 0 },
+      { name: "c-controller", role: "controller", replicas: 1, firstNodeId: 1000, controllers: 1 },
     ];
     const plan = planRoll(
       [
@@ -85,5 +86,58 @@ describe("planRoll", () => {
     );
     expect(plan.restart?.name).toBe("c-controller-0");
     expect(plan.stale).toEqual(["c-controller-0", "c-broker-0"]);
+  });
+
+  const allStale = (n: number, pool = "c-broker", prefix = "u"): PodView[] =>
+    Array.from({ length: n }, (_, i) => ({
+      ...pod(i, { hash: "old" }),
+      name: `${pool}-${i}`,
+      pool,
+      uid: `${prefix}${i}`,
+    }));
+
+  it("rolls the active controller last of three combined nodes", () => {
+    expect(planRoll(allStale(3), pools, hashes, IMAGE, 2).stale).toEqual(["c-broker-1", "c-broker-0", "c-broker-2"]);
+    const plan = planRoll(allStale(3), pools, hashes, IMAGE, 1);
+    expect(plan.stale).toEqual(["c-broker-2", "c-broker-0", "c-broker-1"]);
+    expect(plan.restart).toMatchObject({ name: "c-broker-2", controller: true });
+    // Only the active controller left stale: now it goes.
+    const last = planRoll([pod(0), pod(1, { hash: "old" }), pod(2)], pools, hashes, IMAGE, 1);
+    expect(last.restart).toMatchObject({ name: "c-broker-1", controller: true });
+  });
+
+  it("rolls combined controllers (active last) before the broker-only nodes of the same pool", () => {
+    const five: PoolView[] = [{ name: "c-broker", role: "broker", replicas: 5, firstNodeId: 0, controllers: 3 }];
+    const plan = planRoll(allStale(5), five, hashes, IMAGE, 2);
+    expect(plan.stale).toEqual(["c-broker-1", "c-broker-0", "c-broker-2", "c-broker-4", "c-broker-3"]);
+    const brokersLeft = planRoll([pod(0), pod(1), pod(2), ...allStale(5).slice(3)], five, hashes, IMAGE, 2);
+    expect(brokersLeft.restart).toMatchObject({ name: "c-broker-4", controller: false });
+  });
+
+  it("maps a dedicated controller's node id (1000 + ordinal) to its pod", () => {
+    const dedicated: PoolView[] = [
+      { name: "c-broker", role: "broker", replicas: 2, firstNodeId: 0, controllers: 0 },
+      { name: "c-controller", role: "controller", replicas: 3, firstNodeId: 1000, controllers: 3 },
+    ];
+    const plan = planRoll(
+      [...allStale(2), ...allStale(3, "c-controller", "k")],
+      dedicated,
+      { "c-broker": "new", "c-controller": "new" },
+      IMAGE,
+      1002,
+    );
+    expect(plan.stale).toEqual(["c-controller-1", "c-controller-0", "c-controller-2", "c-broker-1", "c-broker-0"]);
+  });
+
+  it("an unknown or absent leader leaves the ordinal order, and an unready stale pod still goes first", () => {
+    expect(planRoll(allStale(3), pools, hashes, IMAGE, 7).stale).toEqual(["c-broker-2", "c-broker-1", "c-broker-0"]);
+    const unready = planRoll(
+      [pod(0, { hash: "old" }), pod(1, { hash: "old" }), pod(2, { hash: "old", ready: false })],
+      pools,
+      hashes,
+      IMAGE,
+      2,
+    );
+    expect(unready.restart?.name).toBe("c-broker-2");
   });
 });
