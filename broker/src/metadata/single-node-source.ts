@@ -14,8 +14,8 @@ import { ConfigResourceType, configKey, MetadataDelta, type MetadataImage } from
 import { PublishingChain, type MetadataPublisher, type MetadataSource } from "./metadata-source.ts";
 import type { TopicRegistry } from "./topic-registry.ts";
 
-// INTERIM: the single-node broker's metadata source until main.ts runs the controller quorum, whose MetadataLoader
-// then takes this one's place behind MetadataSource. It turns what TopicRegistry holds (the JSON file TopicAdmin
+// INTERIM: the broker's metadata source until it takes its images from the metadata quorum (node/metadata-quorum.ts,
+// whose MetadataLoader publishes behind the same MetadataSource interface). It turns what TopicRegistry holds (the JSON file TopicAdmin
 // writes) into the records a controller would have committed — TopicRecord, PartitionRecord with this node as the only
 // replica, leader and ISR at leader epoch 0, ConfigRecord, and a RegisterBrokerRecord for this node with its
 // advertised endpoints — and replays them through MetadataDelta, so everything downstream sees images exactly as the
