@@ -1,10 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   ConfigRecord,
+  DeleteRecordsRequest,
+  DeleteRecordsResponse,
   DescribeClusterRequest,
   DescribeClusterResponse,
   DescribeConfigsRequest,
   DescribeConfigsResponse,
+  DescribeLogDirsRequest,
+  DescribeLogDirsResponse,
   ErrorCode,
   FetchRequest,
   FetchResponse,
@@ -293,6 +297,35 @@ describe("leader-only requests check the image's leadership and leader epochs", 
       [1, ErrorCode.NOT_LEADER_OR_FOLLOWER, -1, -1n],
       [9, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1n],
     ]);
+  });
+});
+
+describe("DeleteRecords and DescribeLogDirs from the image", () => {
+  it("deletes records only where this broker leads and lists the replicas it holds", async () => {
+    await produce(11, [0]);
+    const del = await h.call(2, DeleteRecordsRequest, DeleteRecordsResponse, {
+      timeoutMs: 5000,
+      topics: [
+        {
+          name: "t",
+          partitions: [
+            { partitionIndex: 0, offset: 1n },
+            { partitionIndex: 1, offset: 0n },
+            { partitionIndex: 2, offset: 0n },
+          ],
+        },
+      ],
+    });
+    expect(del.topics[0]?.partitions.map((p) => [p.partitionIndex, p.errorCode, p.lowWatermark])).toEqual([
+      [0, ErrorCode.NONE, 1n],
+      [1, ErrorCode.NOT_LEADER_OR_FOLLOWER, -1n],
+      [2, ErrorCode.NOT_LEADER_OR_FOLLOWER, -1n],
+    ]);
+    const dirs = await h.call(4, DescribeLogDirsRequest, DescribeLogDirsResponse, { topics: null });
+    const held = dirs.results.flatMap((d) =>
+      d.topics.flatMap((t) => t.partitions.map((p) => `${t.name}-${p.partitionIndex}`)),
+    );
+    expect(held.sort()).toEqual(["t-0", "t-1"]);
   });
 });
 
