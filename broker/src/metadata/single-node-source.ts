@@ -15,11 +15,11 @@ import { PublishingChain, type MetadataPublisher, type MetadataSource } from "./
 import type { TopicRegistry } from "./topic-registry.ts";
 
 // INTERIM: the broker's metadata source until it takes its images from the metadata quorum (node/metadata-quorum.ts,
-// whose MetadataLoader publishes behind the same MetadataSource interface). It turns what TopicRegistry holds (the JSON file TopicAdmin
-// writes) into the records a controller would have committed — TopicRecord, PartitionRecord with this node as the only
-// replica, leader and ISR at leader epoch 0, ConfigRecord, and a RegisterBrokerRecord for this node with its
-// advertised endpoints — and replays them through MetadataDelta, so everything downstream sees images exactly as the
-// quorum path will publish them.
+// whose MetadataLoader publishes behind the same MetadataSource interface). It turns what TopicRegistry holds (the JSON
+// file TopicAdmin writes) into the records a controller would have committed — TopicRecord, PartitionRecord with this
+// node as the only replica, leader and ISR at leader epoch 0, ConfigRecord, and a RegisterBrokerRecord for this node
+// with its advertised endpoints and broker.rack — and replays them through MetadataDelta, so everything downstream sees
+// images exactly as the quorum path will publish them.
 
 const record = (type: number, r: object): MetadataRecordAndVersion => ({ type, version: 0, record: r });
 
@@ -77,7 +77,7 @@ export class SingleNodeMetadataSource implements MetadataSource {
           securityProtocol: SECURITY_PROTOCOL_ID[protocols[l.name] ?? "PLAINTEXT"],
         })),
         features: [],
-        rack: null,
+        rack: this.config.brokerRack,
         fenced: false,
       };
       out.push(record(MetadataRecordType.RegisterBrokerRecord, registration));

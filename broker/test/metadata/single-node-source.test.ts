@@ -35,6 +35,7 @@ beforeEach(async () => {
       "listeners=PLAINTEXT://0.0.0.0:9092,INTERNAL://127.0.0.1:9093",
       "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT",
       "advertised.listeners=PLAINTEXT://kafka.example:9092,INTERNAL://127.0.0.1:9093",
+      "broker.rack=rack-7",
     ],
     cwd: dir,
   });
@@ -50,10 +51,11 @@ afterEach(async () => {
 });
 
 describe("SingleNodeMetadataSource", () => {
-  it("registers this node with its advertised endpoints in the first image", async () => {
+  it("registers this node with its advertised endpoints and rack in the first image", async () => {
     await source.sync();
     const self = source.image().brokers.get(7);
     expect(self?.fenced).toBe(false);
+    expect(self?.rack).toBe("rack-7");
     expect(self?.endpoints).toEqual([
       { listener: "PLAINTEXT", host: "kafka.example", port: 9092, securityProtocol: 0 },
       { listener: "INTERNAL", host: "127.0.0.1", port: 9093, securityProtocol: 0 },
