@@ -1,4 +1,4 @@
-import { EMPTY_IMAGE, type MetadataChanges, type MetadataImage } from "./image/index.ts";
+import { changesFromEmpty, EMPTY_IMAGE, type MetadataChanges, type MetadataImage } from "./image/index.ts";
 
 // Where the broker's images come from, and how they reach the parts of the broker that react to them (ADR 22). A
 // source publishes every image, in order, to its subscribers in the order they subscribed; the next image is
@@ -30,6 +30,20 @@ export class PublishingChain {
 
   subscribe(publisher: MetadataPublisher): void {
     this.publishers.push(publisher);
+  }
+
+  /**
+   * Adds a publisher that first gets the current image as if it were the first (changes from the empty image), in
+   * order with the images published around it; resolves once it has handled that image. For a publisher that joins
+   * after images were published. Nothing is handed over while the current image is the empty one.
+   */
+  subscribeFromStart(publisher: MetadataPublisher): Promise<void> {
+    const run = this.tail.then(async () => {
+      this.publishers.push(publisher);
+      if (this.current !== EMPTY_IMAGE) await publisher(this.current, changesFromEmpty(this.current));
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   publish(image: MetadataImage, changes: MetadataChanges): Promise<void> {

@@ -9,17 +9,12 @@ import { createHandlers } from "../../src/handlers/registry.ts";
 import type { BrokerServices } from "../../src/handlers/services.ts";
 import { LogManager } from "../../src/log/index.ts";
 import { EffectiveConfigs } from "../../src/metadata/effective-configs.ts";
-import { MetadataDelta, type MetadataImage } from "../../src/metadata/image/index.ts";
+import type { MetadataImage } from "../../src/metadata/image/index.ts";
 import { MetadataView, PublishingChain } from "../../src/metadata/metadata-source.ts";
 import { PartitionManager } from "../../src/partitions/partition-manager.ts";
 import { PartitionPublisher } from "../../src/partitions/partition-publisher.ts";
-import {
-  decodeResponse,
-  encodeMetadataRecord,
-  decodeMetadataRecord,
-  encodeRequest,
-  type MessageCodec,
-} from "../../src/protocol/index.ts";
+import { decodeResponse, encodeRequest, type MessageCodec } from "../../src/protocol/index.ts";
+import { replay, type RecordSpec } from "./metadata-records.ts";
 
 // A broker's image-reading half without the interim source: images built from metadata records (as a controller
 // would commit them) are published to a real partition publisher over real logs in a temporary directory, and
@@ -28,13 +23,7 @@ import {
 
 const logger = pino({ level: "silent" });
 
-export type RecordSpec = [MessageCodec<never>, object];
-
-/** One metadata record: the codec and the fields that differ from its defaults. */
-export const rec = <T>(codec: MessageCodec<T>, fields: Partial<T>): RecordSpec => [
-  codec as unknown as MessageCodec<never>,
-  fields,
-];
+export { rec, type RecordSpec } from "./metadata-records.ts";
 
 function unavailable(name: string): never {
   return new Proxy(
@@ -102,14 +91,7 @@ export class ImageHarness {
 
   /** Replays `records` (framed and decoded, as they come out of the log) onto the current image and publishes it. */
   async publish(records: readonly RecordSpec[]): Promise<MetadataImage> {
-    const base = this.chain.image();
-    const delta = new MetadataDelta(base);
-    records.forEach(([codec, fields], i) => {
-      const c = codec as unknown as MessageCodec<object>;
-      const framed = encodeMetadataRecord(c, { ...c.create(), ...fields }, c.maxVersion);
-      delta.replay(decodeMetadataRecord(framed), base.provenance.offset + 1 + i, 1);
-    });
-    const { image, changes } = delta.apply();
+    const { image, changes } = replay(this.chain.image(), records);
     await this.chain.publish(image, changes);
     return image;
   }

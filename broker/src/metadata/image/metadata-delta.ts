@@ -17,6 +17,7 @@ import {
 import {
   ConfigResourceType,
   configKey,
+  EMPTY_IMAGE,
   type BrokerRegistration,
   type MetadataImage,
   type PartitionRegistration,
@@ -346,6 +347,19 @@ export class MetadataDelta {
       },
     };
   }
+}
+
+/**
+ * The changes from the empty image to `image`: every topic created, every local replica new. What a publisher that
+ * joins after images were published is handed with the current image (Kafka's loader does the same for a publisher
+ * installed late), so it acts as if it had seen every image from the start.
+ */
+export function changesFromEmpty(image: MetadataImage): MetadataChanges {
+  return {
+    topicsCreated: [...image.topicsById.values()].map((t) => t.name),
+    topicsDeleted: [],
+    localChanges: (nodeId) => localChanges(EMPTY_IMAGE, image.topicsById, nodeId),
+  };
 }
 
 function localChanges(

@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import {
   ConfigResourceType,
   EMPTY_IMAGE,
-  MetadataDelta,
   MetadataReplayError,
   configKey,
   topicByName,
@@ -19,28 +18,13 @@ import {
   RegisterBrokerRecord,
   RemoveTopicRecord,
   TopicRecord,
-  decodeMetadataRecord,
-  encodeMetadataRecord,
   type MessageCodec,
 } from "../../../src/protocol/index.ts";
+import { rec, replay } from "../../support/metadata-records.ts";
 
 const FOO = "00000000-0000-0000-0000-0000000000f0";
 
-/** Replays records as they come out of the log: framed, then decoded. */
-function replay(base: MetadataImage, records: [MessageCodec<never>, object][]): ReturnType<MetadataDelta["apply"]> {
-  const delta = new MetadataDelta(base);
-  records.forEach(([codec, fields], i) => {
-    const c = codec as unknown as MessageCodec<object>;
-    const framed = encodeMetadataRecord(c, { ...c.create(), ...fields }, c.maxVersion);
-    delta.replay(decodeMetadataRecord(framed), base.provenance.offset + 1 + i, 1);
-  });
-  return delta.apply();
-}
-
-const r = <T>(codec: MessageCodec<T>, fields: Partial<T>): [MessageCodec<never>, object] => [
-  codec as unknown as MessageCodec<never>,
-  fields,
-];
+const r = rec;
 
 /** A partition of foo as the controller creates it: the first replica leads, all are in sync. */
 const partition = (partitionId: number, replicas: number[]): [MessageCodec<never>, object] =>
