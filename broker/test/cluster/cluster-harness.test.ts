@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
+import { freePorts } from "../support/broker-process.ts";
 import { nodeProperties, nodeView, startCluster, type Cluster, type ClusterNode } from "../support/cluster.ts";
 
 // The multi-process cluster harness itself: the server.properties it renders per topology, and Tributary nodes it
@@ -53,6 +54,14 @@ describe("nodeProperties", () => {
     expect(p["offsets.topic.replication.factor"]).toBe("2");
     expect(p["share.coordinator.state.topic.replication.factor"]).toBe("2");
     expect(p["num.partitions"]).toBe("6");
+  });
+});
+
+describe("freePorts", () => {
+  it("hands out different ports in one call, where freePort() twice may repeat one", async () => {
+    const ports = await freePorts(40);
+    expect(new Set(ports).size).toBe(40);
+    for (const p of ports) expect(p).toBeGreaterThan(0);
   });
 });
 

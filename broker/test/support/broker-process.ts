@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, Socket } from "node:net";
+import { createServer, Socket, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,6 +21,31 @@ export async function freePort(): Promise<number> {
       );
     });
   });
+}
+
+/**
+ * `count` different free ports. Each freePort() call closes its socket before returning, so two calls in a row may be
+ * handed the same port; these are all held open until every one is chosen.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", resolve);
+      });
+    }
+    return servers.map((s) => {
+      const address = s.address();
+      if (typeof address !== "object" || address === null) throw new Error("no port");
+      return address.port;
+    });
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
 }
 
 /** Whether something accepts TCP connections on 127.0.0.1:`port`. */

@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { AdminClient, type QuorumDescription } from "../../src/admin/index.ts";
 import { randomKafkaUuid } from "../../src/storage/kafka-uuid.ts";
 import { binPath, cleanEnv } from "./bin.ts";
-import { canConnect, freePort, pollUntil } from "./broker-process.ts";
+import { canConnect, freePorts, pollUntil } from "./broker-process.ts";
 
 // A cluster of real broker processes on loopback, for tests and benchmarks that need several nodes: either Tributary
 // (broker/bin/tributary-broker) or the reference Apache Kafka (e2e/reference-kafka, `make reference-kafka`), set up the
@@ -194,14 +194,22 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const heap = options.kafkaHeap ?? "512M";
   const root = mkdtempSync(join(tmpdir(), `${system}-cluster-`));
   const nodes: ClusterNode[] = [];
-  for (const p of plan(options.topology)) {
+  const plans = plan(options.topology);
+  // Two listeners of one node on one port make the node refuse its config; all ports are chosen at once.
+  const ports = await freePorts(plans.length * 2);
+  const port = (): number => {
+    const p = ports.pop();
+    if (p === undefined) throw new Error("cluster: ran out of ports");
+    return p;
+  };
+  for (const p of plans) {
     const dir = join(root, `node-${p.id}`);
     mkdirSync(dir);
     nodes.push({
       id: p.id,
       roles: p.roles,
-      clientPort: p.roles.includes("broker") ? await freePort() : undefined,
-      controllerPort: p.roles.includes("controller") ? await freePort() : undefined,
+      clientPort: p.roles.includes("broker") ? port() : undefined,
+      controllerPort: p.roles.includes("controller") ? port() : undefined,
       dir,
     });
   }
