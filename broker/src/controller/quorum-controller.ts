@@ -75,6 +75,12 @@ export interface ControllerConfig {
   readonly clusterId: string;
   /** `broker.session.timeout.ms` (Kafka's default 9000). */
   readonly brokerSessionTimeoutMs: number;
+  /**
+   * process.roles has broker too: the broker with this node's id runs in this very process. A registration from it
+   * with a new incarnation id means the process restarted, so the old incarnation is certainly gone and need not
+   * wait out its session (a kill -9 of a combined node would otherwise be refused for broker.session.timeout.ms).
+   */
+  readonly colocatedBroker: boolean;
   /** `num.partitions` and `default.replication.factor`: a CreateTopics -1 means these. */
   readonly defaultPartitions: number;
   readonly defaultReplicationFactor: number;
@@ -282,7 +288,13 @@ export class QuorumController {
       );
     }
     const existing = view.brokers.get(request.brokerId);
-    if (existing && existing.incarnationId !== request.incarnationId && this.hasValidSession(existing.id, now)) {
+    const restartedHere = this.deps.config.colocatedBroker && request.brokerId === this.deps.config.nodeId;
+    if (
+      existing &&
+      existing.incarnationId !== request.incarnationId &&
+      !restartedHere &&
+      this.hasValidSession(existing.id, now)
+    ) {
       return refuse(ErrorCode.DUPLICATE_BROKER_REGISTRATION, "another broker is registered with that broker id");
     }
     if (request.isMigratingZkBroker === true) {

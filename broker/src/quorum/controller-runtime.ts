@@ -206,6 +206,7 @@ function controllerConfig(config: BrokerConfig, clusterId: string): ControllerCo
     nodeId: config.nodeId,
     clusterId,
     brokerSessionTimeoutMs: config.brokerSessionTimeoutMs,
+    colocatedBroker: config.processRoles.includes("broker"),
     defaultPartitions: config.numPartitions,
     defaultReplicationFactor: config.defaultReplicationFactor,
     offsetsTopicNumPartitions: config.offsetsTopicNumPartitions,

@@ -220,6 +220,17 @@ describe("broker registration and heartbeats", () => {
     expect(h.committed().brokers.get(1)).toMatchObject({ incarnationId: other.incarnationId, fenced: true });
   });
 
+  it("lets its own node's broker register again at once after the combined process restarted", () => {
+    const h = harness({ colocatedBroker: true });
+    liveBrokers(h, [null, null]);
+    // Broker 1 shares this controller's process (node id 1): a new incarnation means the old one died with it.
+    expect(h.propose(h.controller.registerBroker(registration(1, null, 2))).errorCode).toBe(ErrorCode.NONE);
+    // Broker 2 runs elsewhere: its old incarnation may be alive, so the session rule still holds.
+    expect(h.propose(h.controller.registerBroker(registration(2, null, 2))).errorCode).toBe(
+      ErrorCode.DUPLICATE_BROKER_REGISTRATION,
+    );
+  });
+
   it("lets a new incarnation register at once after a controlled shutdown fenced the old one", () => {
     const h = harness();
     const epochs = liveBrokers(h, [null]);
