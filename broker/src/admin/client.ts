@@ -211,7 +211,7 @@ interface Session {
   versions: Map<number, [number, number]>;
 }
 
-type Target = { kind: "any" } | { kind: "node"; nodeId: number };
+type Target = { kind: "any" } | { kind: "node"; nodeId: number } | { kind: "address"; address: string };
 const ANY: Target = { kind: "any" };
 
 export class AdminClient {
@@ -562,9 +562,30 @@ export class AdminClient {
     return out;
   }
 
-  /** The KRaft metadata quorum: leader, epoch, voters and observers with their replication progress. */
+  /**
+   * The KRaft metadata quorum: leader, epoch, voters and observers with their replication progress. Only the quorum's
+   * leader answers it (a controller listener elsewhere says NOT_LEADER_OR_FOLLOWER, as Kafka's does), so with the
+   * controllers as bootstrap addresses each is asked in turn until the leader answers.
+   */
   async describeQuorum(): Promise<QuorumDescription> {
-    const res = await this.#call(ANY, DescribeQuorumRequest, DescribeQuorumResponse, () => ({
+    const addresses = [...new Set([...(this.#preferred === undefined ? [] : [this.#preferred]), ...this.#bootstrap])];
+    let last: unknown;
+    for (const address of addresses) {
+      try {
+        const quorum = await this.#describeQuorumAt({ kind: "address", address });
+        this.#preferred = address;
+        return quorum;
+      } catch (err) {
+        const notLeader = err instanceof KafkaError && err.code === ErrorCode.NOT_LEADER_OR_FOLLOWER;
+        if (!notLeader && !(err instanceof BrokerConnectionError) && !(err instanceof AdminTimeoutError)) throw err;
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  async #describeQuorumAt(target: Target): Promise<QuorumDescription> {
+    const res = await this.#call(target, DescribeQuorumRequest, DescribeQuorumResponse, () => ({
       ...DescribeQuorumRequest.create(),
       topics: [{ topicName: "__cluster_metadata", partitions: [{ partitionIndex: 0 }] }],
     }));
@@ -671,6 +692,7 @@ export class AdminClient {
 
   /** A live session to the target: the preferred bootstrap/known broker for "any", or a node's own address. */
   async #session(target: Target): Promise<Session> {
+    if (target.kind === "address") return this.#open(target.address);
     if (target.kind === "node") {
       const address = this.#nodes.get(target.nodeId);
       if (address === undefined) throw new Error(`broker ${target.nodeId} is not in the cluster's metadata`);

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { AdminClient } from "../../src/admin/index.ts";
 import { createDispatcher, type Dispatcher } from "../../src/handlers/dispatcher.ts";
 import { createControllerHandlers } from "../../src/handlers/controller/registry.ts";
 import type { NetworkServer } from "../../src/network/server.ts";
@@ -133,6 +134,25 @@ describe("the quorum over the controller listeners", () => {
     // Every node names the same leader (it may have changed meanwhile on a loaded machine; they must agree).
     await waitFor(() => new Set(VOTERS.map((id) => nodes.get(id)?.driver.status().leaderId)).size === 1, "one leader");
     for (const node of nodes.values()) expect(node.driver.error).toBeNull();
+  });
+
+  it("the admin client's describeQuorum finds the leader among the controllers (followers say NOT_LEADER_OR_FOLLOWER)", async () => {
+    const ports = await startControllers();
+    const leader = await waitFor(leaderOf, "a leader elected over the network");
+    const address = (id: NodeId): string => `127.0.0.1:${ports.get(id) ?? 0}`;
+    const followers = VOTERS.filter((id) => id !== leader);
+    const one = new AdminClient({ bootstrap: address(followers[0] ?? 0), retries: 0 });
+    await expect(one.describeQuorum()).rejects.toMatchObject({ code: ErrorCode.NOT_LEADER_OR_FOLLOWER });
+    one.close();
+    // The leader listed last: the followers are asked first and passed over.
+    const all = new AdminClient({ bootstrap: [...followers, leader].map(address), retries: 0 });
+    try {
+      const quorum = await all.describeQuorum();
+      expect([leader, leaderOf()]).toContain(quorum.leaderId);
+      expect(quorum.voters.map((v) => v.replicaId).sort()).toEqual(VOTERS);
+    } finally {
+      all.close();
+    }
   });
 });
 
