@@ -11,47 +11,54 @@ import {
 import { createDispatcher, type Dispatcher } from "./handlers/dispatcher.ts";
 
 import { createHandlers } from "./handlers/registry.ts";
-import type { BrokerServices } from "./handlers/services.ts";
+import type { BrokerServices, ControllerForwarder, TopicCreator } from "./handlers/services.ts";
 import { LogManager } from "./log/index.ts";
 import { EffectiveConfigs } from "./metadata/effective-configs.ts";
-import { leaderEndpoint } from "./metadata/image/index.ts";
-import { MetadataView } from "./metadata/metadata-source.ts";
-import { SingleNodeMetadataSource } from "./metadata/single-node-source.ts";
-import { TopicAdmin } from "./metadata/topic-admin.ts";
-import { TopicRegistry } from "./metadata/topic-registry.ts";
+import { leaderEndpoint, topicByName } from "./metadata/image/index.ts";
+import { MetadataView, type MetadataSource } from "./metadata/metadata-source.ts";
 import { LogGroupStore } from "./partitions/offsets-store.ts";
 import { PartitionManager } from "./partitions/partition-manager.ts";
 import { PartitionPublisher } from "./partitions/partition-publisher.ts";
 import { ProducerIdAllocator, type ProducerIdBlockSource } from "./partitions/producer-ids.ts";
-import { API_CODECS } from "./protocol/index.ts";
+import { API_CODECS, ErrorCode } from "./protocol/index.ts";
 import { METADATA_LOG_DIR } from "./quorum/metadata-log.ts";
 import { apiRequestMetrics, type BrokerMetrics } from "./runtime/metrics.ts";
 
 export interface Broker {
   readonly services: BrokerServices;
   readonly dispatcher: Dispatcher;
-  /** Stops the coordinator, wakes long-polls and closes every log cleanly (the clean-shutdown marker skips recovery). */
+  /** Resolves once the group coordinator shards being loaded now have finished loading. */
+  shardsLoaded(): Promise<void>;
+  /** Stops the coordinator and wakes long-polls; the logs close with BrokerStorage. */
   close(): Promise<void>;
 }
 
-export interface BrokerOptions {
+/** A broker's partition logs, kept in step with the metadata images it is subscribed to. */
+export interface BrokerStorage {
+  readonly logs: LogManager;
+  readonly partitions: PartitionManager;
+  readonly configs: EffectiveConfigs;
+  /** The image the request handlers answer from. */
+  readonly view: MetadataView;
+  /** Closes every log cleanly (the clean-shutdown marker skips recovery). */
+  close(): Promise<void>;
+}
+
+export interface BrokerStorageOptions {
   config: BrokerConfig;
-  /** The formatted storage's cluster id (node/start-node.ts formats a single voter's dirs first). */
-  clusterId: string;
-  /** Where InitProducerId's id blocks come from: the active controller (AllocateProducerIds). */
-  producerIdBlocks: ProducerIdBlockSource;
+  /** The metadata images to follow: the node's metadata quorum. Subscribed before it publishes its first image. */
+  source: MetadataSource;
   logger: Logger;
-  metrics?: BrokerMetrics;
   clock?: () => number;
 }
 
-/** Builds the broker's domain services on the first log dir and wires them to the request handlers. */
-export async function startBroker(options: BrokerOptions): Promise<Broker> {
-  const { config, logger } = options;
-  const clock = options.clock ?? Date.now;
-  const metadataDir = config.logDirs[0];
-  if (metadataDir === undefined) throw new Error("log.dirs is empty");
-  const topics = await TopicRegistry.open({ dir: metadataDir, clusterId: options.clusterId, logger });
+/**
+ * Opens the partition logs on disk and subscribes to the image source: the partition publisher creates, opens and
+ * deletes logs as images say (on the first image also removing strays), then the handlers' view takes the image, so a
+ * partition is answered for only once its log is open.
+ */
+export async function openBrokerStorage(options: BrokerStorageOptions): Promise<BrokerStorage> {
+  const { config, logger, source } = options;
   const logs = await LogManager.open({
     logDirs: config.logDirs,
     config: {
@@ -64,39 +71,81 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       flushIntervalMs: config.logFlushIntervalMs,
     },
     logger: logger.child({ component: "log" }),
-    clock,
+    clock: options.clock ?? Date.now,
     retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
     foreignDirs: [METADATA_LOG_DIR],
   });
   const partitions = new PartitionManager(logs, logger.child({ component: "partitions" }));
   const configs = new EffectiveConfigs(config);
-  // Everything below reads metadata images only. The interim single-node source turns the registry into them until
-  // the controller quorum's MetadataLoader takes its place. The partition publisher acts on an image before the
-  // handlers' view sees it, so a partition is answered for only once its log is open.
-  const source = new SingleNodeMetadataSource(topics, config);
   const view = new MetadataView(config.nodeId);
   source.subscribe(
     new PartitionPublisher(config.nodeId, partitions, configs, logger.child({ component: "partitions" })).publish,
   );
   source.subscribe(view.publish);
-  await source.sync();
-  const admin = new TopicAdmin(config, topics, source, configs, logger.child({ component: "admin" }));
+  return {
+    logs,
+    partitions,
+    configs,
+    view,
+    async close() {
+      partitions.wakeAll();
+      await logs.close();
+    },
+  };
+}
 
-  // __consumer_offsets is created only through this function (the coordinator's EnsureOffsetsTopic port): TopicAdmin on
-  // this single node; the controller, once topic creation is a controller command (ADR 22).
+export interface BrokerOptions {
+  config: BrokerConfig;
+  /** The formatted storage's cluster id. */
+  clusterId: string;
+  storage: BrokerStorage;
+  /** The same source the storage follows; its later images move group coordinator shards. */
+  source: MetadataSource;
+  /** Admin writes go to the active controller. */
+  forwarder: ControllerForwarder;
+  /** Topics the broker creates itself (auto-creation, `__consumer_offsets`), through the active controller. */
+  createTopic: TopicCreator;
+  /** Where InitProducerId's id blocks come from: the active controller (AllocateProducerIds). */
+  producerIdBlocks: ProducerIdBlockSource;
+  logger: Logger;
+  metrics?: BrokerMetrics;
+  clock?: () => number;
+}
+
+/** Pause between attempts to create `__consumer_offsets` while the controller cannot place it yet. */
+const OFFSETS_TOPIC_RETRY_MS = 200;
+
+/**
+ * The broker's request handling on its storage: `__consumer_offsets` ensured through the controller (which places it
+ * only once brokers are registered and unfenced, so this waits for that), the group coordinator following leadership
+ * of its partitions, and the handlers.
+ */
+export async function startBroker(options: BrokerOptions): Promise<Broker> {
+  const { config, logger, storage, source } = options;
+  const { logs, partitions, configs, view } = storage;
+  const clock = options.clock ?? Date.now;
+
+  // __consumer_offsets is created only through this function (the coordinator's EnsureOffsetsTopic port), as a
+  // CreateTopics to the controller; an existing topic keeps its partition count.
   const ensureOffsetsTopic: EnsureOffsetsTopic = async (spec) => {
-    const existing = topics.get(OFFSETS_TOPIC);
-    if (existing) return existing.partitions;
-    const created = await admin.createTopic({
-      name: OFFSETS_TOPIC,
-      numPartitions: spec.numPartitions,
-      // A single node is the only replica of every partition until replication exists (issue 12).
-      replicationFactor: 1,
-      configs: new Map(spec.configs),
-      validateOnly: false,
-    });
-    if (!created.topic) throw new Error(`cannot create ${OFFSETS_TOPIC}: ${created.errorMessage ?? created.errorCode}`);
-    return created.topic.partitions;
+    for (;;) {
+      const existing = topicByName(view.image, OFFSETS_TOPIC);
+      if (existing) return existing.partitions.size;
+      const created = await options.createTopic({
+        name: OFFSETS_TOPIC,
+        // The controller's settings (offsets.topic.num.partitions and .replication.factor) for -1.
+        numPartitions: -1,
+        replicationFactor: -1,
+        configs: new Map(spec.configs),
+      });
+      if (created.errorCode !== ErrorCode.NONE && created.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
+        logger.info(
+          { errorCode: created.errorCode, reason: created.errorMessage },
+          `Cannot create ${OFFSETS_TOPIC} yet`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, OFFSETS_TOPIC_RETRY_MS));
+      }
+    }
   };
   const groups = new GroupCoordinatorManager({
     partitionCount: await ensureOffsetsTopic(offsetsTopicSpec(config)),
@@ -117,20 +166,24 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   // metadata images, as Kafka's BrokerMetadataPublisher.updateCoordinator does: the partitions the current image says
   // this node leads load now, before clients are served; each later image's local changes load and unload shards
   // (not awaited, so the chain goes on; their groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile).
+  const loading = new Set<Promise<boolean>>();
   source.subscribe((_image, changes) => {
-    void applyOffsetsLeadership(changes.localChanges(config.nodeId), groups);
+    for (const load of applyOffsetsLeadership(changes.localChanges(config.nodeId), groups)) {
+      loading.add(load);
+      void load.finally(() => loading.delete(load));
+    }
   });
-  const loaded = await Promise.all(applyOffsetsLeadership(offsetsLeadershipIn(source.image(), config.nodeId), groups));
+  const loaded = await Promise.all(applyOffsetsLeadership(offsetsLeadershipIn(view.image, config.nodeId), groups));
   if (!loaded.every(Boolean)) throw new Error(`cannot load the groups of ${OFFSETS_TOPIC}: see the log`);
 
   const producerIds = new ProducerIdAllocator(options.producerIdBlocks, logger.child({ component: "producer-ids" }));
   const services: BrokerServices = {
     config,
-    clusterId: topics.clusterId,
+    clusterId: options.clusterId,
     metadata: view,
     configs,
-    topics,
-    admin,
+    forwarder: options.forwarder,
+    createTopic: options.createTopic,
     partitions,
     groups,
     offsetsPartitionLeader: (partition, listenerName) =>
@@ -162,10 +215,13 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   return {
     services,
     dispatcher,
-    async close() {
+    async shardsLoaded() {
+      await Promise.all(loading);
+    },
+    close() {
       groups.close();
       partitions.wakeAll();
-      await logs.close();
+      return Promise.resolve();
     },
   };
 }

@@ -15,7 +15,7 @@ export interface OffsetsTopicSpec {
  * The one way `__consumer_offsets` gets created: makes sure the topic exists, creating it from `spec` when it does not,
  * and answers its partition count. An existing topic keeps the count it has whatever `spec` says, as in Kafka, because
  * a group's partition is its id's hash modulo that count: changing it would strand every group. The broker implements
- * it (startBroker: TopicAdmin on a single node; with ADR 22's controller, a CreateTopics to the controller).
+ * it (startBroker) with a CreateTopics to the active controller (ADR 22).
  */
 export type EnsureOffsetsTopic = (spec: OffsetsTopicSpec) => Promise<number>;
 

@@ -116,12 +116,11 @@ export function metadataHandler(services: BrokerServices): AnyHandler {
           if (existing) {
             topics.push(describe(existing));
           } else if (autoCreate) {
-            const created = await services.admin.createTopic({
+            const created = await services.createTopic({
               name,
               numPartitions: -1,
               replicationFactor: -1,
               configs: new Map(),
-              validateOnly: false,
             });
             if (created.errorCode === ErrorCode.NONE || created.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) {
               // Created here or by a racing request: answered from the image once it is published.

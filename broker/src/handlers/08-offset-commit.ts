@@ -12,6 +12,7 @@ import {
   type OffsetCommitResponseTopic,
 } from "../protocol/index.ts";
 import type { OffsetCommitPartition } from "../coordinator/index.ts";
+import { topicByName } from "../metadata/image/index.ts";
 import { defineHandler, type AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
 
@@ -29,11 +30,11 @@ export function offsetCommitHandler(services: BrokerServices): AnyHandler {
       const toCommit: OffsetCommitPartition[] = [];
       const slots: { errorCode: number }[] = [];
       for (const topic of request.topics) {
-        const known = services.topics.get(topic.name);
+        const known = topicByName(services.metadata.image, topic.name);
         const answered: OffsetCommitResponseTopic = { name: topic.name, partitions: [] };
         topics.push(answered);
         for (const p of topic.partitions) {
-          const exists = known !== undefined && p.partitionIndex >= 0 && p.partitionIndex < known.partitions;
+          const exists = known?.partitions.has(p.partitionIndex) ?? false;
           const slot = {
             partitionIndex: p.partitionIndex,
             errorCode: exists ? ErrorCode.NONE : (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION as number),

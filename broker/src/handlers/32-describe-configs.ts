@@ -11,7 +11,7 @@
 // resource, so the answer they need is there.
 import type { EffectiveConfig } from "../metadata/topic-rules.ts";
 import { topicByName } from "../metadata/image/index.ts";
-import { topicNameProblem } from "../metadata/topic-registry.ts";
+import { topicNameProblem } from "../metadata/topic-rules.ts";
 import {
   ApiKey,
   DescribeConfigsRequest,

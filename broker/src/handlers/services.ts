@@ -3,8 +3,6 @@ import type { BrokerConfig } from "../config/broker-config.ts";
 import type { GroupCoordinatorManager } from "../coordinator/index.ts";
 import type { EffectiveConfigs } from "../metadata/effective-configs.ts";
 import type { MetadataView } from "../metadata/metadata-source.ts";
-import type { TopicAdmin } from "../metadata/topic-admin.ts";
-import type { TopicRegistry } from "../metadata/topic-registry.ts";
 import type { PartitionManager } from "../partitions/partition-manager.ts";
 import type { ProducerIdAllocator } from "../partitions/producer-ids.ts";
 import type { MessageCodec } from "../protocol/index.ts";
@@ -29,6 +27,22 @@ export interface ControllerForwarder {
   forward<Req, Res>(forwarded: ForwardedRequest<Req, Res>): Promise<ForwardOutcome<Res>>;
 }
 
+/** A topic the broker itself asks the active controller for (auto-creation, `__consumer_offsets`). */
+export interface NewTopic {
+  readonly name: string;
+  /** -1: the controller's default (num.partitions; offsets.topic.num.partitions for `__consumer_offsets`). */
+  readonly numPartitions: number;
+  /** -1: the controller's default. */
+  readonly replicationFactor: number;
+  readonly configs: ReadonlyMap<string, string>;
+}
+
+/**
+ * Creates a topic through the active controller (Kafka's AutoTopicCreationManager), resolving once this broker's
+ * image has it, with the controller's error code (TOPIC_ALREADY_EXISTS when someone was first) or REQUEST_TIMED_OUT.
+ */
+export type TopicCreator = (topic: NewTopic) => Promise<{ errorCode: number; errorMessage: string | null }>;
+
 /** A broker as clients reach it on one listener. */
 export interface BrokerEndpoint {
   readonly nodeId: number;
@@ -44,8 +58,10 @@ export interface BrokerServices {
   readonly metadata: MetadataView;
   /** Effective config values given an image (topic overrides and dynamic broker configs come from its configs). */
   readonly configs: EffectiveConfigs;
-  readonly topics: TopicRegistry;
-  readonly admin: TopicAdmin;
+  /** Admin writes go to the active controller (KIP-590). */
+  readonly forwarder: ControllerForwarder;
+  /** Metadata's auto-creation of topics. */
+  readonly createTopic: TopicCreator;
   readonly partitions: PartitionManager;
   /** The group coordinator shards of the `__consumer_offsets` partitions this broker leads. */
   readonly groups: GroupCoordinatorManager;

@@ -8,8 +8,8 @@ import {
   type TopicConfigDefinition,
 } from "./topic-config.ts";
 
-// The rules a topic creation or config change must pass, pure so that the single-node TopicAdmin and the KRaft
-// controller (controller/, which may do no I/O) check exactly the same things with the same error codes and words.
+// The rules a topic creation or config change must pass, pure so that the KRaft controller (controller/, which may do
+// no I/O) checks them, with Kafka's error codes and words.
 
 export const MAX_PARTITIONS = 10_000;
 const MAX_TOPIC_NAME_LENGTH = 249;

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { BrokerConnection } from "../admin/connection.ts";
+import { AdminTimeoutError, BrokerConnectionError } from "../admin/errors.ts";
 import type { MessageCodec } from "../protocol/index.ts";
 
 // A broker's requests to the active controller (Kafka's NodeToControllerChannelManager): the controller is the
@@ -8,6 +9,9 @@ import type { MessageCodec } from "../protocol/index.ts";
 // Callers decide about retries: a request fails with NoControllerError while no leader is known, and with the
 // connection's error when the controller cannot be reached; a controller that has lost leadership answers
 // NOT_CONTROLLER, which the caller sees in the response.
+
+/** Pause before a request is sent again to the (possibly new) active controller (Kafka's retry.backoff.ms). */
+const RETRY_BACKOFF_MS = 100;
 
 export class NoControllerError extends Error {
   constructor() {
@@ -50,6 +54,44 @@ export class ControllerChannel {
     } catch (err) {
       this.drop(connection);
       throw err;
+    }
+  }
+
+  /**
+   * Sends until an active controller answers (one whose answer `notController` does not reject) or `deadlineMs` (on
+   * `clock`) passes: while no controller is known, it is unreachable, or it answered NOT_CONTROLLER, the request goes
+   * again, after a short pause, to whichever controller the quorum names then. Resolves with the answer, or null at
+   * the deadline.
+   */
+  async sendUntilAnswered<Req, Res>(
+    request: MessageCodec<Req>,
+    response: MessageCodec<Res>,
+    version: number,
+    body: Req,
+    options: {
+      readonly deadlineMs: number;
+      readonly clock: () => number;
+      readonly notController: (answer: Res) => boolean;
+      readonly signal?: AbortSignal;
+    },
+  ): Promise<Res | null> {
+    const { deadlineMs, clock } = options;
+    for (;;) {
+      const left = deadlineMs - clock();
+      if (left <= 0 || options.signal?.aborted === true) return null;
+      try {
+        const answer = await this.send(request, response, version, body, Math.max(1, Math.ceil(left)));
+        if (!options.notController(answer)) return answer;
+      } catch (err) {
+        if (!(
+          err instanceof NoControllerError ||
+          err instanceof BrokerConnectionError ||
+          err instanceof AdminTimeoutError
+        ))
+          throw err;
+      }
+      const pause = Math.min(RETRY_BACKOFF_MS, Math.max(0, deadlineMs - clock()));
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }
 

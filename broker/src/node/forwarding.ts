@@ -1,6 +1,5 @@
 import { isIP } from "node:net";
 import type { Logger } from "pino";
-import { AdminTimeoutError, BrokerConnectionError } from "../admin/errors.ts";
 import type { ControllerForwarder, ForwardedRequest, ForwardOutcome } from "../handlers/services.ts";
 import {
   decodeResponse,
@@ -11,7 +10,6 @@ import {
   Writer,
 } from "../protocol/index.ts";
 import type { ControllerChannel } from "./controller-channel.ts";
-import { NoControllerError } from "./controller-channel.ts";
 
 // KIP-590 forwarding: a broker sends an admin write it got from a client (CreateTopics, DeleteTopics,
 // CreatePartitions, AlterConfigs, IncrementalAlterConfigs) to the active controller wrapped in an Envelope, with the
@@ -21,8 +19,6 @@ import { NoControllerError } from "./controller-channel.ts";
 // deadline; then the client gets REQUEST_TIMED_OUT, as Kafka's ForwardingManager answers.
 
 const ENVELOPE_VERSION = 0;
-/** Pause before trying again after a failed attempt (Kafka's retry.backoff.ms). */
-const RETRY_BACKOFF_MS = 100;
 
 /**
  * Kafka's serialized principal (DefaultPrincipalData v0, the form DefaultKafkaPrincipalBuilder writes): version,
@@ -62,6 +58,11 @@ function addressBytes(host: string): Buffer {
 export interface ForwardingOptions {
   readonly channel: ControllerChannel;
   readonly logger: Logger;
+  /**
+   * Resolves once this node's image includes everything it knows to be committed (bounded), so the client that got
+   * the controller's answer sees its effect on this broker too.
+   */
+  readonly caughtUp?: () => Promise<void>;
   readonly clock?: () => number;
 }
 
@@ -78,48 +79,37 @@ export class EnvelopeForwarder implements ControllerForwarder {
       { apiKey: request.apiKey, apiVersion: version, correlationId: context.correlationId, clientId: context.clientId },
       request,
       body,
-    ).subarray(0);
+    );
     const envelope = {
       ...EnvelopeRequest.create(),
       requestData,
       requestPrincipal: ANONYMOUS,
       clientHostAddress: addressBytes(context.clientHost),
     };
-    const deadline = this.clock() + timeoutMs;
-    let lastProblem = "no attempt";
-    for (;;) {
-      const left = deadline - this.clock();
-      if (left <= 0 || context.signal.aborted) break;
-      try {
-        const answer = await this.options.channel.send(
-          EnvelopeRequest,
-          EnvelopeResponse,
-          ENVELOPE_VERSION,
-          envelope,
-          Math.max(1, Math.ceil(left)),
-        );
-        if (answer.errorCode === ErrorCode.NONE && answer.responseData !== null) {
-          return { response: decodeResponse(answer.responseData, request.apiKey, version, response).body };
-        }
-        if (answer.errorCode !== ErrorCode.NOT_CONTROLLER) return { errorCode: answer.errorCode };
-        lastProblem = "the controller is no longer active";
-      } catch (err) {
-        if (!(
-          err instanceof NoControllerError ||
-          err instanceof BrokerConnectionError ||
-          err instanceof AdminTimeoutError
-        ))
-          throw err;
-        lastProblem = err.message;
-      }
-      await new Promise((resolve) =>
-        setTimeout(resolve, Math.min(RETRY_BACKOFF_MS, Math.max(0, deadline - this.clock()))),
-      );
-    }
-    this.options.logger.info(
-      { apiKey: request.apiKey, timeoutMs, lastProblem },
-      "A forwarded request found no active controller in time",
+    const answer = await this.options.channel.sendUntilAnswered(
+      EnvelopeRequest,
+      EnvelopeResponse,
+      ENVELOPE_VERSION,
+      envelope,
+      {
+        deadlineMs: this.clock() + timeoutMs,
+        clock: this.clock,
+        notController: (a) => a.errorCode === ErrorCode.NOT_CONTROLLER,
+        signal: context.signal,
+      },
     );
-    return { errorCode: ErrorCode.REQUEST_TIMED_OUT };
+    if (answer === null) {
+      this.options.logger.info(
+        { apiKey: request.apiKey, timeoutMs },
+        "A forwarded request found no active controller in time",
+      );
+      return { errorCode: ErrorCode.REQUEST_TIMED_OUT };
+    }
+    if (answer.errorCode !== ErrorCode.NONE || answer.responseData === null) {
+      return { errorCode: answer.errorCode === ErrorCode.NONE ? ErrorCode.UNKNOWN_SERVER_ERROR : answer.errorCode };
+    }
+    const inner = decodeResponse(answer.responseData, request.apiKey, version, response).body;
+    await this.options.caughtUp?.();
+    return { response: inner };
   }
 }

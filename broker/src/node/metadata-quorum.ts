@@ -8,7 +8,9 @@ import { MetadataLoader } from "../metadata/metadata-loader.ts";
 import { ControllerQuorum } from "../quorum/controller-quorum.ts";
 import { NetworkTransport } from "../quorum/network-transport.ts";
 import { QuorumDriver } from "../quorum/quorum-driver.ts";
-import { DEFAULT_RAFT_TIMING, SeededRng, type RaftStatus } from "../raft/index.ts";
+import { METADATA_VERSION } from "../controller/index.ts";
+import { decodeMetadataRecord, MetadataRecordType, type FeatureLevelRecord } from "../protocol/index.ts";
+import { DEFAULT_RAFT_TIMING, SeededRng, type LogEntry, type RaftStatus } from "../raft/index.ts";
 import type { NodePlan } from "./node-plan.ts";
 
 // The metadata quorum as every node runs it (ADR 22): the raft core (a voter on a controller in the voter set, an
@@ -47,6 +49,9 @@ export class MetadataQuorum implements MetadataSource {
    */
   readonly firstImage: Promise<MetadataImage>;
   private driverRef: QuorumDriver | null = null;
+  /** Committed entries held back until one sets metadata.version; then loaded as one first image. */
+  private readonly held: LogEntry[] = [];
+  private bootstrapped = false;
 
   private constructor(
     readonly transport: NetworkTransport,
@@ -74,35 +79,53 @@ export class MetadataQuorum implements MetadataSource {
     });
   }
 
-  static async start(options: MetadataQuorumOptions): Promise<MetadataQuorum> {
-    const { config, plan, voters, logger } = options;
-    const timing = { ...DEFAULT_RAFT_TIMING, ...config.quorumTiming };
+  /**
+   * The quorum's transport and image source, not yet running: subscribe to it first, so nothing misses the first
+   * image, then `start()`.
+   */
+  static create(options: MetadataQuorumOptions): MetadataQuorum {
+    const { plan, voters, logger } = options;
     const transport = new NetworkTransport({
       nodeId: plan.nodeId,
       clusterId: options.clusterId,
       logger: logger.child({ component: "quorum-transport" }),
-      requestTimeoutMs: timing.requestTimeoutMs,
-      fetchMaxWaitMs: timing.fetchMaxWaitMs,
+      requestTimeoutMs: options.config.quorumTiming.requestTimeoutMs,
+      fetchMaxWaitMs: DEFAULT_RAFT_TIMING.fetchMaxWaitMs,
     });
-    const endpoints = voters.map((v) => ({ id: v.id, host: v.host, port: v.port }));
     for (const v of voters) if (v.id !== plan.nodeId) transport.setPeer(v.id, v.host, v.port);
-    const quorum = new MetadataQuorum(transport, endpoints, options);
-    // The voter set the core sees; a node outside it (every broker-only node) is an observer.
-    const driver = await QuorumDriver.start({
-      config: { nodeId: plan.nodeId, voters: voters.map((v) => v.id), ...timing },
-      metadataDir: options.metadataDir,
+    return new MetadataQuorum(
       transport,
+      voters.map((v) => ({ id: v.id, host: v.host, port: v.port })),
+      options,
+    );
+  }
+
+  /** Starts the raft core (a voter, or an observer when this node is outside the voter set) on its durable state. */
+  async start(): Promise<void> {
+    const { config, plan, voters, logger } = this.options;
+    const driver = await QuorumDriver.start({
+      config: { nodeId: plan.nodeId, voters: voters.map((v) => v.id), ...DEFAULT_RAFT_TIMING, ...config.quorumTiming },
+      metadataDir: this.options.metadataDir,
+      transport: this.transport,
       rng: new SeededRng(seed()),
       logger: logger.child({ component: "quorum" }),
       tickMs: TICK_MS,
     });
-    quorum.driverRef = driver;
-    transport.attach((envelope) => driver.receive(envelope));
+    this.driverRef = driver;
+    this.transport.attach((envelope) => driver.receive(envelope));
     driver.onCommit((entries, highWatermark) => {
-      quorum.loading = highWatermark;
-      quorum.loader.onCommit(entries);
+      this.loading = highWatermark;
+      // Nothing is published before the log holds a metadata.version (Kafka's loader waits for it too): before
+      // that, a new quorum has committed only its leader change, and an image without the bootstrap records that
+      // follow would have the partition publisher delete every log as a stray.
+      if (!this.bootstrapped) {
+        this.held.push(...entries);
+        if (!entries.some(setsMetadataVersion)) return;
+        this.bootstrapped = true;
+        entries = this.held.splice(0);
+      }
+      this.loader.onCommit(entries);
     });
-    return quorum;
   }
 
   get driver(): QuorumDriver {
@@ -179,4 +202,11 @@ export class MetadataQuorum implements MetadataSource {
 /** Election timeouts are random per process; the seed only needs to differ between nodes and restarts. */
 function seed(): number {
   return Math.floor(Math.random() * 2 ** 31);
+}
+
+function setsMetadataVersion(entry: LogEntry): boolean {
+  if (entry.record.kind !== "data") return false;
+  const { data } = entry.record;
+  const r = decodeMetadataRecord(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  return r.type === MetadataRecordType.FeatureLevelRecord && (r.record as FeatureLevelRecord).name === METADATA_VERSION;
 }

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { startBroker, type Broker } from "../broker.ts";
+import { openBrokerStorage, startBroker, type Broker } from "../broker.ts";
 import type { BrokerConfig } from "../config/broker-config.ts";
 import { createControllerHandlers } from "../handlers/controller/registry.ts";
 import { createDispatcher, type Dispatcher } from "../handlers/dispatcher.ts";
@@ -13,7 +13,9 @@ import { startController } from "../quorum/controller-runtime.ts";
 import { directoryIds, formatSingleVoterStorage, requireFormattedStorage } from "../storage/format.ts";
 import { BrokerLifecycle } from "./broker-lifecycle.ts";
 import { ControllerChannel } from "./controller-channel.ts";
+import { EnvelopeForwarder } from "./forwarding.ts";
 import { controllerProducerIdBlocks } from "./producer-id-blocks.ts";
+import { controllerTopicCreator } from "./topic-creation.ts";
 import { MetadataQuorum } from "./metadata-quorum.ts";
 import type { NodePlan } from "./node-plan.ts";
 
@@ -25,6 +27,10 @@ import type { NodePlan } from "./node-plan.ts";
 
 /** How long a stopping broker waits for the controller to agree to its controlled shutdown. */
 const CONTROLLED_SHUTDOWN_TIMEOUT_MS = 15_000;
+/** How long a broker waits for its own image to show a write the controller committed for it. */
+const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
+/** How long an auto-created topic (and `__consumer_offsets` per attempt) may wait for an active controller. */
+const AUTO_CREATE_TIMEOUT_MS = 5_000;
 
 export interface NodeOptions {
   readonly config: BrokerConfig;
@@ -86,10 +92,19 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     { clusterId, voters: voters.map((v) => v.id), voter: plan.voter, metadataDir },
     "Joining the metadata quorum",
   );
-  const quorum = await lifecycle.start(
+  const quorum = MetadataQuorum.create({ config, plan, voters, clusterId, metadataDir, logger });
+  // A broker's storage follows the images from the first one on: subscribed before the quorum runs.
+  const storage = plan.broker
+    ? await lifecycle.start(
+        "broker storage",
+        () => openBrokerStorage({ config, source: quorum, logger }),
+        (s) => s.close(),
+      )
+    : undefined;
+  await lifecycle.start(
     "metadata quorum",
-    () => MetadataQuorum.start({ config, plan, voters, clusterId, metadataDir, logger }),
-    (q) => q.close(),
+    () => quorum.start(),
+    () => quorum.close(),
   );
   let handlers = createControllerHandlers(quorum.controllerPort());
   if (plan.controller) {
@@ -106,7 +121,7 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     handlers = controller.handlers;
   }
   controllerDispatcher = createDispatcher({ handlers, logger: logger.child({ listener: controllerListener?.name }) });
-  if (!plan.broker) return { clusterId };
+  if (storage === undefined) return { clusterId };
 
   const channel = await lifecycle.start(
     "controller channel",
@@ -143,26 +158,10 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     retryBackoffMs: config.quorumTiming.retryBackoffMs,
     logger: logger.child({ component: "broker-lifecycle" }),
   });
-  const broker = await lifecycle.start(
-    "broker",
-    () =>
-      startBroker({
-        config,
-        clusterId,
-        logger,
-        metrics,
-        producerIdBlocks: controllerProducerIdBlocks(
-          channel,
-          plan.nodeId,
-          () => registration.brokerEpoch,
-          config.quorumTiming.requestTimeoutMs,
-        ),
-      }),
-    (b) => b.close(),
-  );
 
   // Clients are served only once this node has caught up with the committed metadata (ADR 22) and the controller has
-  // unfenced it.
+  // unfenced it. The broker's services start meanwhile: `__consumer_offsets` can be placed only once a broker is
+  // unfenced.
   const stopped = lifecycle.done.then(() => false);
   if (!(await Promise.race([quorum.firstImage.then(() => true), stopped]))) return null;
   await lifecycle.start(
@@ -170,7 +169,38 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     () => Promise.resolve(registration.start()),
     () => registration.stop(),
   );
+  const caughtUp = () => quorum.caughtUpWithCommitted(READ_YOUR_WRITES_TIMEOUT_MS);
+  const broker = await lifecycle.start(
+    "broker",
+    () =>
+      startBroker({
+        config,
+        clusterId,
+        storage,
+        source: quorum,
+        forwarder: new EnvelopeForwarder({ channel, caughtUp, logger: logger.child({ component: "forwarding" }) }),
+        createTopic: controllerTopicCreator({
+          channel,
+          timeoutMs: AUTO_CREATE_TIMEOUT_MS,
+          caughtUp,
+          logger: logger.child({ component: "auto-topic-creation" }),
+        }),
+        producerIdBlocks: controllerProducerIdBlocks(
+          channel,
+          plan.nodeId,
+          () => registration.brokerEpoch,
+          config.quorumTiming.requestTimeoutMs,
+        ),
+        logger,
+        metrics,
+      }),
+    (b) => b.close(),
+  );
   if (!(await Promise.race([registration.running.then(() => true), stopped]))) return null;
+  // Unfencing may have made this broker a partition leader again (a restart after a controlled shutdown): its group
+  // shards load before clients arrive, so the first requests find them loaded rather than loading.
+  await quorum.caughtUpWithCommitted(READ_YOUR_WRITES_TIMEOUT_MS);
+  await broker.shardsLoaded();
   await lifecycle.start(
     "network",
     () =>

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Broker } from "../../src/broker.ts";
 import { ErrorCode, OFFSETS_TOPIC, offsetsPartitionFor } from "../../src/coordinator/index.ts";
+import { topicByName } from "../../src/metadata/image/index.ts";
 import { silentLogger, standaloneCommit } from "./helpers.ts";
 import { startInProcessBroker } from "../support/in-process-broker.ts";
 
@@ -44,7 +45,7 @@ describe("__consumer_offsets on a new data dir", () => {
   it("has offsets.topic.num.partitions partitions (50 by default), each led and loaded, groups spread by hash", async () => {
     await freshDir();
     const b = await start();
-    expect(b.services.topics.get(OFFSETS_TOPIC)?.partitions).toBe(50);
+    expect(topicByName(b.services.metadata.image, OFFSETS_TOPIC)?.partitions.size).toBe(50);
     expect(b.services.groups.partitionCount).toBe(50);
     const owned = b.services.groups.ownedPartitions();
     expect(owned).toHaveLength(50);
@@ -67,13 +68,13 @@ describe("__consumer_offsets on a new data dir", () => {
   it("takes another offsets.topic.num.partitions, and keeps the count the topic has when the setting changes", async () => {
     await freshDir();
     const b = await start(["offsets.topic.num.partitions=7"]);
-    expect(b.services.topics.get(OFFSETS_TOPIC)?.partitions).toBe(7);
+    expect(topicByName(b.services.metadata.image, OFFSETS_TOPIC)?.partitions.size).toBe(7);
     const group = "my-group";
     await b.services.groups.commitOffsets(standaloneCommit(group, 11n));
     expect(b.services.partitions.log(OFFSETS_TOPIC, offsetsPartitionFor(group, 7))?.logEndOffset).toBe(1n);
 
     const again = await restart(["offsets.topic.num.partitions=50"]);
-    expect(again.services.topics.get(OFFSETS_TOPIC)?.partitions).toBe(7);
+    expect(topicByName(again.services.metadata.image, OFFSETS_TOPIC)?.partitions.size).toBe(7);
     expect(again.services.groups.partitionCount).toBe(7);
     expect(fetchAll(again, group).partitions).toEqual([expect.objectContaining({ offset: 11n })]);
   });
@@ -131,7 +132,7 @@ describe("a data dir with a one-partition __consumer_offsets", () => {
     await freshDir();
     await cp(FIXTURE, join(dir, "logs"), { recursive: true });
     const b = await start();
-    expect(b.services.topics.get(OFFSETS_TOPIC)?.partitions).toBe(1);
+    expect(topicByName(b.services.metadata.image, OFFSETS_TOPIC)?.partitions.size).toBe(1);
     expect(b.services.groups.partitionCount).toBe(1);
 
     const listed = b.services.groups.listGroups();

@@ -9,7 +9,7 @@ import { pollUntil, startBrokerProcess, type BrokerProcess } from "../support/br
 
 const TOPIC = ConfigResourceTypes.TOPIC;
 const BROKER = ConfigResourceTypes.BROKER;
-const SOURCE = { TOPIC_CONFIG: 1, DYNAMIC_DEFAULT_BROKER_CONFIG: 3, DEFAULT_CONFIG: 5 };
+const SOURCE = { TOPIC_CONFIG: 1, DYNAMIC_BROKER_CONFIG: 2, DYNAMIC_DEFAULT_BROKER_CONFIG: 3, DEFAULT_CONFIG: 5 };
 
 let broker: BrokerProcess;
 let kafka: Kafka;
@@ -308,7 +308,9 @@ describe("configs", () => {
     expect((await admin.fetchTopicOffsets("retained"))[0]?.high).toBe("12");
   });
 
-  it("describes and alters the broker's dynamic defaults, which topics inherit", async () => {
+  // Altering broker "1" sets that broker's own dynamic config (DYNAMIC_BROKER_CONFIG), as in Kafka; "" would set the
+  // cluster-wide default.
+  it("describes and alters the broker's dynamic configs, which its topics inherit", async () => {
     const before = await admin.describeConfigs({
       resources: [{ type: BROKER, name: "1", configNames: ["log.retention.ms", "num.partitions"] }],
       includeSynonyms: false,
@@ -328,11 +330,11 @@ describe("configs", () => {
     });
     expect(after.resources[0]?.configEntries[0]).toMatchObject({
       configValue: "7200000",
-      configSource: SOURCE.DYNAMIC_DEFAULT_BROKER_CONFIG,
+      configSource: SOURCE.DYNAMIC_BROKER_CONFIG,
     });
     expect(await topicConfig("inherits", "retention.ms")).toMatchObject({
       configValue: "7200000",
-      configSource: SOURCE.DYNAMIC_DEFAULT_BROKER_CONFIG,
+      configSource: SOURCE.DYNAMIC_BROKER_CONFIG,
     });
 
     const readOnly = await failure(
@@ -378,6 +380,9 @@ describe("restart", () => {
     });
     expect(idsAfter[0]?.configEntries).toEqual(idsBefore[0]?.configEntries);
     // Set dynamically by the broker config test above.
-    expect(idsAfter[0]?.configEntries[0]).toMatchObject({ configValue: "7200000", configSource: 3 });
+    expect(idsAfter[0]?.configEntries[0]).toMatchObject({
+      configValue: "7200000",
+      configSource: SOURCE.DYNAMIC_BROKER_CONFIG,
+    });
   });
 });

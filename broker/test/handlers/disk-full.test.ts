@@ -101,10 +101,11 @@ describe("a full log dir", () => {
     // As in Kafka, a storage error on the offsets topic reaches the client as NOT_COORDINATOR (retriable). The
     // metadata makes the record larger than the page its file ends in, which a full tmpfs could still fill.
     expect(await commit(2n, "m".repeat(4000))).toBe(ErrorCode.NOT_COORDINATOR);
+    // Creating a topic is a metadata write, which the controller commits to its metadata log (the tail of its last
+    // page still had room here), as Kafka's does; the new partition's empty log needs no data blocks.
     const created = await createTopic("born-on-a-full-disk");
-    expect(created?.errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
-    expect(created?.errorMessage).toContain("ENOSPC");
-    expect(await topicNames()).not.toContain("born-on-a-full-disk");
+    expect(created?.errorCode).toBe(ErrorCode.NONE);
+    expect(await topicNames()).toContain("born-on-a-full-disk");
     expect(broker.output()).toContain("Appends fail: the log dir cannot be written");
     expect(broker.output()).not.toContain("closing the connection");
 

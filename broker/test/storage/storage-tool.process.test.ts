@@ -1,7 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { AdminClient } from "../../src/admin/index.ts";
 import { parseMetaProperties } from "../../src/storage/meta-properties.ts";
 import { freePort, startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
 import { runBin } from "../support/bin.ts";
@@ -132,19 +133,36 @@ describe("tributary-broker start-up storage checks", () => {
     expect(parseMetaProperties(readFileSync(path, "utf8"), path)).toEqual(meta);
   });
 
-  it("a data dir from before formatting keeps its 36-character cluster id", async () => {
-    const broker = await startBrokerProcess();
-    cleanups.push(() => broker.destroy());
-    expect(await broker.stop()).toBe(0);
-    // Make the dir look like one written by an older Tributary: no meta.properties, a 36-character id.
-    const logs = join(broker.dataDir, "logs");
-    const registry = join(logs, "__tributary_metadata.json");
+  it("a data dir from before formatting keeps its 36-character cluster id and its topics", async () => {
+    // A dir as an older, single-node Tributary wrote it: no meta.properties, no metadata log, a 36-character id and
+    // the topics in its JSON metadata file.
+    const dataDir = mkdtempSync(join(tmpdir(), "tributary-legacy-"));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const logs = join(dataDir, "logs");
+    mkdirSync(logs);
     const old = "3f0a9c2e-5b1d-4e7f-8a6b-2c9d0e1f3a4b";
-    const data = JSON.parse(readFileSync(registry, "utf8")) as { clusterId: string };
-    writeFileSync(registry, JSON.stringify({ ...data, clusterId: old }));
-    rmSync(join(logs, "meta.properties"));
-    await broker.restart();
+    const topicId = "6f8b4e2a-1c3d-4e5f-8a9b-0c1d2e3f4a5b";
+    writeFileSync(
+      join(logs, "__tributary_metadata.json"),
+      JSON.stringify({
+        version: 1,
+        clusterId: old,
+        topics: [{ name: "kept", id: topicId, partitions: 2, configs: { "retention.ms": "60000" }, internal: false }],
+        brokerConfigs: {},
+        producerIdBlockEnd: "0",
+      }),
+    );
+    const broker = await startBrokerProcess({ dataDir });
+    cleanups.push(() => broker.stop("SIGKILL").then(() => undefined));
     const path = join(logs, "meta.properties");
     expect(parseMetaProperties(readFileSync(path, "utf8"), path).clusterId).toBe(old);
+    const admin = new AdminClient({ bootstrap: broker.bootstrap, retries: 0 });
+    try {
+      const kept = (await admin.describeTopics(["kept"])).get("kept");
+      expect(kept?.topic).toMatchObject({ partitions: [expect.anything(), expect.anything()] });
+      expect(kept?.topic?.topicId).toBe(topicId);
+    } finally {
+      admin.close();
+    }
   });
 });

@@ -143,10 +143,19 @@ export async function startBrokerProcess(options: BrokerProcessOptions = {}): Pr
     let gone = false;
     void exited.then(() => (gone = true));
     const readyWhen = options.readyWhen;
-    await pollUntil(readyWhen ? `broker output matching ${String(readyWhen)}` : `broker on port ${port}`, async () => {
-      if (gone) throw new Error(`broker exited during start:\n${output}`);
-      return readyWhen ? readyWhen.test(output) : canConnect(port);
-    });
+    try {
+      await pollUntil(
+        readyWhen ? `broker output matching ${String(readyWhen)}` : `broker on port ${port}`,
+        async () => {
+          if (gone) throw new Error(`broker exited during start:\n${output}`);
+          return readyWhen ? readyWhen.test(output) : canConnect(port);
+        },
+      );
+    } catch (err) {
+      // A start that never got ready must not leave the process behind on a shared machine.
+      proc.kill("SIGKILL");
+      throw err;
+    }
   };
   await launch();
 
