@@ -34,6 +34,8 @@ export interface BrokerConfig {
   readonly controllerQuorumVoters: readonly QuorumVoter[];
   /** The controller.quorum.*.ms keys, named as the raft core's config names them. */
   readonly quorumTiming: QuorumTiming;
+  /** When the metadata quorum snapshots its committed state, and how its log is cut into segments. */
+  readonly metadataLog: MetadataLogConfig;
   /** The active controller fences a broker that has not sent a heartbeat for this long. */
   readonly brokerSessionTimeoutMs: number;
   readonly brokerHeartbeatIntervalMs: number;
@@ -77,6 +79,17 @@ export interface BrokerConfig {
   readonly loggerLevel: LogLevel;
   /** The effective string value and its origin for every supported key, for DescribeConfigs. */
   readonly entries: Readonly<Record<ConfigKey, ConfigEntry>>;
+}
+
+export interface MetadataLogConfig {
+  /** metadata.log.max.record.bytes.between.snapshots */
+  readonly snapshotMaxBytesBetween: number;
+  /** metadata.log.max.snapshot.interval.ms; 0 turns the time trigger off. */
+  readonly snapshotIntervalMs: number;
+  /** metadata.log.segment.bytes */
+  readonly segmentBytes: number;
+  /** metadata.log.segment.ms */
+  readonly segmentMs: number;
 }
 
 export interface QuorumTiming {
@@ -456,6 +469,12 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
       electionBackoffMaxMs: required(v["controller.quorum.election.backoff.max.ms"]),
       requestTimeoutMs: required(v["controller.quorum.request.timeout.ms"]),
       retryBackoffMs: required(v["controller.quorum.retry.backoff.ms"]),
+    },
+    metadataLog: {
+      snapshotMaxBytesBetween: required(v["metadata.log.max.record.bytes.between.snapshots"]),
+      snapshotIntervalMs: required(v["metadata.log.max.snapshot.interval.ms"]),
+      segmentBytes: required(v["metadata.log.segment.bytes"]),
+      segmentMs: required(v["metadata.log.segment.ms"]),
     },
     brokerHeartbeatIntervalMs: required(v["broker.heartbeat.interval.ms"]),
     brokerRack: v["broker.rack"] ?? null,

@@ -558,6 +558,24 @@ export class PartitionLog {
     });
   }
 
+  /**
+   * Drops every segment and starts the log empty at `offset` (Kafka's truncateFullyAndStartAt: a KRaft follower that
+   * installed a snapshot beyond its log). Segments go newest first, so a crash part-way leaves a contiguous prefix.
+   */
+  truncateFullyAndStartAt(offset: bigint): Promise<void> {
+    return this.exclusive(async () => {
+      if (offset < 0n) throw new RangeError(`cannot start a log at negative offset ${offset}`);
+      for (const segment of [...this.segmentList].reverse()) await segment.retire();
+      this.segmentList = [await LogSegment.create(this.dir, offset, this.clock(), this.pool)];
+      this.startOffset = offset;
+      await writeOffsetCheckpoint(join(this.dir, LOG_START_OFFSET_FILE), offset);
+      this.endOffset = offset;
+      this.hw = offset;
+      if (this.epochs.truncateFromEnd(0n)) await this.epochs.persist();
+      this.logger.info({ dir: this.dir, offset }, "emptied log to start at a new offset");
+    });
+  }
+
   /** fsyncs the active segment: everything appended so far survives power loss. */
   flush(): Promise<void> {
     return this.exclusive(() => this.flushActive());

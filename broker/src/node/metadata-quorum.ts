@@ -4,7 +4,7 @@ import type { QuorumVoter } from "../config/schema.ts";
 import type { ControllerEndpoint } from "../handlers/controller/services.ts";
 import type { MetadataImage } from "../metadata/image/index.ts";
 import { PublishingChain, type MetadataPublisher, type MetadataSource } from "../metadata/metadata-source.ts";
-import { MetadataLoader } from "../metadata/metadata-loader.ts";
+import { MetadataLoader, type SnapshotRecords } from "../metadata/metadata-loader.ts";
 import { ControllerQuorum } from "../quorum/controller-quorum.ts";
 import { NetworkTransport } from "../quorum/network-transport.ts";
 import { QuorumDriver } from "../quorum/quorum-driver.ts";
@@ -51,6 +51,7 @@ export class MetadataQuorum implements MetadataSource {
   private driverRef: QuorumDriver | null = null;
   /** Committed entries held back until one sets metadata.version; then loaded as one first image. */
   private readonly held: LogEntry[] = [];
+  private heldSnapshot: SnapshotRecords | null = null;
   private bootstrapped = false;
 
   private constructor(
@@ -106,6 +107,12 @@ export class MetadataQuorum implements MetadataSource {
     const driver = await QuorumDriver.start({
       config: { nodeId: plan.nodeId, voters: voters.map((v) => v.id), ...DEFAULT_RAFT_TIMING, ...config.quorumTiming },
       metadataDir: this.options.metadataDir,
+      snapshots: {
+        maxBytesBetween: config.metadataLog.snapshotMaxBytesBetween,
+        intervalMs: config.metadataLog.snapshotIntervalMs,
+      },
+      segmentBytes: config.metadataLog.segmentBytes,
+      segmentMs: config.metadataLog.segmentMs,
       transport: this.transport,
       rng: new SeededRng(seed()),
       logger: logger.child({ component: "quorum" }),
@@ -113,18 +120,25 @@ export class MetadataQuorum implements MetadataSource {
     });
     this.driverRef = driver;
     this.transport.attach((envelope) => driver.receive(envelope));
-    driver.onCommit((entries, highWatermark) => {
+    driver.onCommit((entries, highWatermark, snapshot) => {
       this.loading = highWatermark;
       // Nothing is published before the log holds a metadata.version (Kafka's loader waits for it too): before
       // that, a new quorum has committed only its leader change, and an image without the bootstrap records that
       // follow would have the partition publisher delete every log as a stray.
       if (!this.bootstrapped) {
+        // A snapshot replaces whatever was held before it.
+        if (snapshot !== null) {
+          this.heldSnapshot = snapshot;
+          this.held.length = 0;
+        }
         this.held.push(...entries);
-        if (!entries.some(setsMetadataVersion)) return;
+        if (!entries.some(setsMetadataVersion) && !(snapshot !== null && snapshotSetsMetadataVersion(snapshot))) return;
         this.bootstrapped = true;
         entries = this.held.splice(0);
+        snapshot = this.heldSnapshot;
+        this.heldSnapshot = null;
       }
-      this.loader.onCommit(entries);
+      this.loader.onCommit(entries, highWatermark, snapshot);
     });
   }
 
@@ -205,8 +219,14 @@ function seed(): number {
 }
 
 function setsMetadataVersion(entry: LogEntry): boolean {
-  if (entry.record.kind !== "data") return false;
-  const { data } = entry.record;
+  return entry.record.kind === "data" && isMetadataVersion(entry.record.data);
+}
+
+function snapshotSetsMetadataVersion(snapshot: SnapshotRecords): boolean {
+  return snapshot.records.some(isMetadataVersion);
+}
+
+function isMetadataVersion(data: Uint8Array): boolean {
   const r = decodeMetadataRecord(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   return r.type === MetadataRecordType.FeatureLevelRecord && (r.record as FeatureLevelRecord).name === METADATA_VERSION;
 }

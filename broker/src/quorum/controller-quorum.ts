@@ -9,6 +9,8 @@ import {
   type EndQuorumEpochResponse,
   type FetchRequest,
   type FetchResponse,
+  type FetchSnapshotRequest,
+  type FetchSnapshotResponse,
   type VoteRequest,
   type VoteResponse,
 } from "../protocol/index.ts";
@@ -99,6 +101,10 @@ export class ControllerQuorum implements QuorumPort {
 
   fetch(request: FetchRequest): Promise<FetchResponse | null> {
     return this.transport.answer(ApiKey.Fetch, request) as Promise<FetchResponse | null>;
+  }
+
+  fetchSnapshot(request: FetchSnapshotRequest): Promise<FetchSnapshotResponse | null> {
+    return this.transport.answer(ApiKey.FetchSnapshot, request) as Promise<FetchSnapshotResponse | null>;
   }
 
   describeQuorum(): DescribeQuorumResponse {

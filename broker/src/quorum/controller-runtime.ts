@@ -58,10 +58,10 @@ export class ControllerRuntime implements ControllerCommands {
     const { driver } = options;
     // Started after the quorum: catch up with what it committed already, then follow (no commit can come between).
     const sofar = driver.committed();
-    this.loader.onCommit(sofar.entries);
+    this.loader.onCommit(sofar.entries, sofar.highWatermark, sofar.snapshot);
     this.highWatermark = sofar.highWatermark;
-    driver.onCommit((entries, highWatermark) => {
-      this.loader.onCommit(entries);
+    driver.onCommit((entries, highWatermark, snapshot) => {
+      this.loader.onCommit(entries, highWatermark, snapshot);
       this.highWatermark = highWatermark;
       this.release();
       this.maybeActivate();

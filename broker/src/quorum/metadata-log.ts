@@ -7,6 +7,8 @@ import { METADATA_PARTITION, METADATA_TOPIC, decodeEntries, encodeEntries, entry
 // The durable copy of the raft core's log: `__cluster_metadata-0` in Kafka's segment format (PartitionLog), one
 // record batch per proposal at its leader epoch, so Kafka's kafka-dump-log can read it. The driver carries out the
 // core's appendLog / truncateLog actions here and fsyncs with flush() before releasing the messages behind them.
+// Snapshots let the log start move: trimTo deletes the segments wholly below the newest snapshot (Kafka never trims
+// past its latest snapshot), resetTo empties the log to start at an installed snapshot's end.
 
 export const METADATA_LOG_DIR = `${METADATA_TOPIC}-${METADATA_PARTITION}`;
 
@@ -16,12 +18,25 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 export class MetadataLog {
   private constructor(private readonly log: PartitionLog) {}
 
-  /** Opens (creating if needed) the metadata log under `metadataDir` (`metadata.log.dir`), recovering a torn tail. */
-  static async open(options: { metadataDir: string; logger: Logger }): Promise<MetadataLog> {
+  /**
+   * Opens (creating if needed) the metadata log under `metadataDir` (`metadata.log.dir`), recovering a torn tail.
+   * Segments roll at `metadata.log.segment.bytes` / `metadata.log.segment.ms`.
+   */
+  static async open(options: {
+    metadataDir: string;
+    logger: Logger;
+    segmentBytes?: number;
+    segmentMs?: number;
+  }): Promise<MetadataLog> {
     const log = await PartitionLog.open({
       dir: join(options.metadataDir, METADATA_LOG_DIR),
-      // Never trimmed by time or size: only snapshots may let the log start move (not implemented yet).
-      config: { retentionMs: -1, retentionBytes: -1 },
+      // Never trimmed by time or size: only snapshots let the log start move.
+      config: {
+        retentionMs: -1,
+        retentionBytes: -1,
+        ...(options.segmentBytes !== undefined ? { segmentBytes: options.segmentBytes } : {}),
+        ...(options.segmentMs !== undefined ? { segmentMs: options.segmentMs } : {}),
+      },
       logger: options.logger,
     });
     return new MetadataLog(log);
@@ -31,10 +46,18 @@ export class MetadataLog {
     return this.log.dir;
   }
 
-  /** Every entry on disk, for the core's durable state at start. */
-  async readAll(): Promise<LogEntry[]> {
+  get startOffset(): number {
+    return Number(this.log.logStartOffset);
+  }
+
+  get endOffset(): number {
+    return Number(this.log.logEndOffset);
+  }
+
+  /** Every entry on disk from `from` (default the log start), for the core's durable state at start. */
+  async readAll(from = 0): Promise<LogEntry[]> {
     const entries: LogEntry[] = [];
-    let offset = this.log.logStartOffset;
+    let offset = this.log.logStartOffset > BigInt(from) ? this.log.logStartOffset : BigInt(from);
     while (offset < this.log.logEndOffset) {
       const result = await this.log.read(offset, READ_CHUNK_BYTES);
       try {
@@ -66,6 +89,21 @@ export class MetadataLog {
   /** Drops every entry at or after `endOffset`. */
   truncate(endOffset: number): Promise<void> {
     return this.log.truncateTo(BigInt(endOffset));
+  }
+
+  /** Deletes the segments wholly below `startOffset`, which a durable snapshot holds. */
+  async trimTo(startOffset: number): Promise<void> {
+    await this.log.deleteRecordsBefore(BigInt(Math.min(startOffset, this.endOffset)));
+  }
+
+  /** Replaces the whole log by an empty one starting at `offset` (an installed snapshot's end). */
+  resetTo(offset: number): Promise<void> {
+    return this.log.truncateFullyAndStartAt(BigInt(offset));
+  }
+
+  /** Segments on disk, oldest first, for tests and tools. */
+  segments(): { baseOffset: number }[] {
+    return this.log.segments().map((s) => ({ baseOffset: Number(s.baseOffset) }));
   }
 
   /** fsyncs what was appended. */

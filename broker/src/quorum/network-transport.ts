@@ -10,6 +10,8 @@ import {
   ErrorCode,
   FetchRequest,
   FetchResponse,
+  FetchSnapshotRequest,
+  FetchSnapshotResponse,
   VoteRequest,
   VoteResponse,
   type MessageCodec,
@@ -35,6 +37,7 @@ const APIS: Readonly<Record<number, QuorumApi>> = {
   [ApiKey.BeginQuorumEpoch]: { version: 1, request: BeginQuorumEpochRequest, response: BeginQuorumEpochResponse },
   [ApiKey.EndQuorumEpoch]: { version: 1, request: EndQuorumEpochRequest, response: EndQuorumEpochResponse },
   [ApiKey.Fetch]: { version: 17, request: FetchRequest, response: FetchResponse },
+  [ApiKey.FetchSnapshot]: { version: 1, request: FetchSnapshotRequest, response: FetchSnapshotResponse },
 };
 
 const API_OF: Record<string, number> = {
@@ -42,6 +45,7 @@ const API_OF: Record<string, number> = {
   BeginQuorumEpochRequest: ApiKey.BeginQuorumEpoch,
   EndQuorumEpochRequest: ApiKey.EndQuorumEpoch,
   FetchRequest: ApiKey.Fetch,
+  FetchSnapshotRequest: ApiKey.FetchSnapshot,
 };
 
 /** Who sent a request, from its content (Kafka's request header names no node). */
@@ -53,6 +57,7 @@ function senderOf(message: RaftMessage): NodeId {
     case "EndQuorumEpochRequest":
       return message.leaderId;
     case "FetchRequest":
+    case "FetchSnapshotRequest":
       return message.replicaId;
     default:
       return -1;

@@ -1,5 +1,8 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { encodeRecord } from "../controller/records.ts";
+import { imageRecords } from "../metadata/image/index.ts";
+import { MetadataLoader, type SnapshotRecords } from "../metadata/metadata-loader.ts";
 import {
   RaftNode,
   type Envelope,
@@ -10,13 +13,20 @@ import {
   type RaftStatus,
   type Rng,
   type Role,
+  type Snapshot,
 } from "../raft/index.ts";
 import { MetadataLog } from "./metadata-log.ts";
 import { QUORUM_STATE_FILE, QuorumStateStore } from "./quorum-state-store.ts";
+import { SnapshotStore, decodeSnapshot, encodeSnapshot, type LoadedSnapshot } from "./snapshot-file.ts";
 
 // Runs one raft core against the real clock, files and a transport (ADR 22, docs/design/raft.md). Actions run one
 // at a time in order: election state and log writes go to disk, and a message leaves only after everything written
 // before it has been fsynced — the contract the simulation checks. Commits are handed to listeners in order.
+// Snapshots (KIP-630): the driver keeps its own image of the committed state and writes it as a checkpoint when
+// `metadata.log.max.record.bytes.between.snapshots` bytes committed since the last one, or when
+// `metadata.log.max.snapshot.interval.ms` passed and something committed; the core then trims the log to it. At
+// start it loads the newest whole snapshot and resumes the log at its end; a snapshot fetched from the leader
+// replaces the log. Listeners get a snapshot in place of the entries it holds.
 
 /** Carries envelopes to other nodes; answers come back through `QuorumDriver.receive`. */
 export interface Transport {
@@ -24,8 +34,11 @@ export interface Transport {
 }
 
 export interface CommitListener {
-  /** Entries newly committed, in log order, the last one just below `highWatermark`. */
-  (entries: readonly LogEntry[], highWatermark: number): void;
+  /**
+   * Entries newly committed, in log order, the last one just below `highWatermark`. With `snapshot` (loaded at start
+   * or installed from the leader) the state is replaced by it first, and the entries follow its end.
+   */
+  (entries: readonly LogEntry[], highWatermark: number, snapshot: SnapshotRecords | null): void;
 }
 
 /** This node's role in the quorum changed (the driver reports it in order with the other actions). */
@@ -42,6 +55,23 @@ export interface QuorumDriverOptions {
   readonly tickMs: number;
   /** Milliseconds, never going back; defaults to a monotonic clock. */
   readonly clock?: () => number;
+  /**
+   * When to snapshot the committed state, which must then be metadata records (the snapshot is written from their
+   * image). Left out, the driver writes no snapshots (it still loads and serves one found on disk or fetched).
+   */
+  readonly snapshots?: {
+    /** `metadata.log.max.record.bytes.between.snapshots` */
+    readonly maxBytesBetween: number;
+    /** `metadata.log.max.snapshot.interval.ms`; 0 turns the time trigger off, as in Kafka. */
+    readonly intervalMs: number;
+  };
+  /** `metadata.log.segment.bytes` and `metadata.log.segment.ms` for the log's segments. */
+  readonly segmentBytes?: number;
+  readonly segmentMs?: number;
+}
+
+function recordsOf(loaded: LoadedSnapshot): SnapshotRecords {
+  return { id: loaded.id, records: loaded.records };
 }
 
 export class QuorumDriver {
@@ -55,31 +85,87 @@ export class QuorumDriver {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private failure: Error | null = null;
+  /** The committed state as an image, for writing snapshots (only when they are configured). */
+  private readonly image: MetadataLoader | null;
+  /** The newest snapshot's records (what listeners joining late start from). */
+  private snapshot: SnapshotRecords | null;
+  /**
+   * The snapshot loaded at start, until listeners got it: it comes with the first commit, so a node's first image
+   * still waits until it learns what is committed now (the snapshot alone may be old).
+   */
+  private startSnapshot: SnapshotRecords | null;
+  private bytesSinceSnapshot = 0;
+  private lastSnapshotAt: number;
 
   private constructor(
     private readonly core: RaftNode,
     private readonly store: QuorumStateStore,
     private readonly log: MetadataLog,
+    private readonly snapshots: SnapshotStore,
+    loaded: LoadedSnapshot | null,
     private readonly options: QuorumDriverOptions,
     private readonly clock: () => number,
-  ) {}
+  ) {
+    this.snapshot = loaded === null ? null : recordsOf(loaded);
+    this.startSnapshot = this.snapshot;
+    this.applied = loaded?.id.offset ?? 0;
+    this.image = options.snapshots === undefined ? null : new MetadataLoader(() => undefined);
+    this.image?.onCommit([], this.applied, this.snapshot);
+    this.lastSnapshotAt = clock();
+  }
 
   static async start(options: QuorumDriverOptions): Promise<QuorumDriver> {
     const store = new QuorumStateStore(join(options.metadataDir, QUORUM_STATE_FILE));
     const election = await store.read();
-    const log = await MetadataLog.open({ metadataDir: options.metadataDir, logger: options.logger });
-    const entries = await log.readAll();
-    const core = new RaftNode(options.config, options.rng, { election, log: entries });
+    const log = await MetadataLog.open({
+      metadataDir: options.metadataDir,
+      logger: options.logger,
+      ...(options.segmentBytes !== undefined ? { segmentBytes: options.segmentBytes } : {}),
+      ...(options.segmentMs !== undefined ? { segmentMs: options.segmentMs } : {}),
+    });
+    const snapshots = new SnapshotStore(log.dir, options.logger);
+    const loaded = await snapshots.latest();
+    const entries = await QuorumDriver.logAfter(log, loaded, options.logger);
+    const snapshot: Snapshot | null = loaded === null ? null : { id: loaded.id, data: loaded.bytes };
+    const core = new RaftNode(options.config, options.rng, { election, snapshot, log: entries });
     const origin = performance.now();
     const clock = options.clock ?? (() => Math.floor(performance.now() - origin));
-    const driver = new QuorumDriver(core, store, log, options, clock);
+    const driver = new QuorumDriver(core, store, log, snapshots, loaded, options, clock);
     driver.enqueue(core.start(clock()));
     driver.timer = setInterval(() => driver.enqueue(core.tick(clock())), options.tickMs);
     options.logger.info(
-      { nodeId: options.config.nodeId, epoch: election?.epoch ?? 0, logEndOffset: entries.length },
+      {
+        nodeId: options.config.nodeId,
+        epoch: election?.epoch ?? 0,
+        snapshotEndOffset: loaded?.id.offset ?? null,
+        logEndOffset: log.endOffset,
+      },
       "Started the metadata quorum",
     );
     return driver;
+  }
+
+  /**
+   * The log entries that continue the snapshot (Kafka's truncateToLatestSnapshot at start): those from its end on,
+   * if the log reaches it and agrees with it at its last entry; otherwise the log is emptied to start at its end (a
+   * snapshot installed from the leader replaced it, and the node stopped before the log was reset).
+   */
+  private static async logAfter(log: MetadataLog, loaded: LoadedSnapshot | null, logger: Logger): Promise<LogEntry[]> {
+    if (loaded === null) {
+      if (log.startOffset > 0)
+        throw new Error(`metadata log ${log.dir} starts at ${log.startOffset} but has no snapshot`);
+      return log.readAll();
+    }
+    const { id } = loaded;
+    if (log.startOffset < id.offset && log.endOffset >= id.offset) {
+      const before = await log.readAll(id.offset - 1);
+      if (before[0]?.offset === id.offset - 1 && before[0].epoch === id.epoch) return before.slice(1);
+    } else if (log.startOffset === id.offset) {
+      return log.readAll();
+    }
+    logger.info({ dir: log.dir, snapshot: id }, "Metadata log does not continue the snapshot; starting it there");
+    await log.resetTo(id.offset);
+    return [];
   }
 
   status(): RaftStatus {
@@ -105,9 +191,13 @@ export class QuorumDriver {
     this.listeners.push(listener);
   }
 
-  /** What has been committed and handed to listeners so far, for a listener that joins after the start. */
-  committed(): { entries: readonly LogEntry[]; highWatermark: number } {
-    return { entries: this.core.entries(0, this.applied), highWatermark: this.applied };
+  /**
+   * What has been committed and handed to listeners so far, for a listener that joins after the start: the newest
+   * snapshot, if any, and the committed entries after it.
+   */
+  committed(): { snapshot: SnapshotRecords | null; entries: readonly LogEntry[]; highWatermark: number } {
+    const from = this.snapshot?.id.offset ?? 0;
+    return { snapshot: this.snapshot, entries: this.core.entries(from, this.applied), highWatermark: this.applied };
   }
 
   onRoleChange(listener: RoleListener): void {
@@ -183,9 +273,35 @@ export class QuorumDriver {
       case "commit": {
         const entries = this.core.entries(this.applied, action.highWatermark);
         this.applied = action.highWatermark;
-        for (const listener of this.listeners) listener(entries, action.highWatermark);
+        this.image?.onCommit(entries);
+        const snapshot = this.startSnapshot;
+        this.startSnapshot = null;
+        for (const listener of this.listeners) listener(entries, action.highWatermark, snapshot);
+        for (const e of entries) if (e.record.kind === "data") this.bytesSinceSnapshot += e.record.data.length;
+        await this.maybeSnapshot();
         return;
       }
+      case "installSnapshot": {
+        const { id, data } = action.snapshot;
+        const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+        // A snapshot that does not read back whole is refused before anything on disk changes.
+        const records = decodeSnapshot(bytes);
+        await this.snapshots.write(id, bytes);
+        await this.log.resetTo(id.offset);
+        await this.snapshots.deleteBefore(id);
+        this.snapshot = { id, records };
+        this.startSnapshot = null;
+        this.applied = id.offset;
+        this.bytesSinceSnapshot = 0;
+        this.lastSnapshotAt = this.clock();
+        this.image?.onCommit([], id.offset, this.snapshot);
+        this.options.logger.info({ snapshot: id }, "Installed a metadata snapshot fetched from the leader");
+        for (const listener of this.listeners) listener([], id.offset, this.snapshot);
+        return;
+      }
+      case "trimLog":
+        await this.log.trimTo(action.startOffset);
+        return;
       case "roleChanged":
         this.options.logger.info(
           { nodeId: this.options.config.nodeId, role: action.role, epoch: action.epoch, leaderId: action.leaderId },
@@ -194,6 +310,31 @@ export class QuorumDriver {
         for (const listener of this.roleListeners) listener(action.role, action.epoch, action.leaderId);
         return;
     }
+  }
+
+  /** Writes a snapshot of the committed image when enough bytes or time passed since the last one. */
+  private async maybeSnapshot(): Promise<void> {
+    const policy = this.options.snapshots;
+    if (this.image === null || policy === undefined || this.bytesSinceSnapshot === 0) return;
+    const { maxBytesBetween, intervalMs } = policy;
+    const now = this.clock();
+    const due =
+      this.bytesSinceSnapshot >= maxBytesBetween || (intervalMs > 0 && now - this.lastSnapshotAt >= intervalMs);
+    if (!due) return;
+    const offset = this.applied;
+    const epoch = this.core.epochAt(offset - 1);
+    if (epoch === undefined) return;
+    const records = imageRecords(this.image.image).map(encodeRecord);
+    const id = { offset, epoch };
+    const bytes = encodeSnapshot(id, records, { timestampMs: this.wallClockOf(now) });
+    await this.snapshots.write(id, bytes);
+    this.snapshot = { id, records };
+    this.bytesSinceSnapshot = 0;
+    this.lastSnapshotAt = now;
+    this.options.logger.info({ snapshot: id, bytes: bytes.length }, "Wrote a metadata snapshot");
+    // The core trims its log and asks for the segments below to go (a trimLog action, behind what is queued).
+    this.queue.push(...this.core.snapshotTaken({ id, data: bytes }, this.clock()));
+    await this.snapshots.deleteBefore(id);
   }
 
   private async syncLog(): Promise<void> {

@@ -9,6 +9,8 @@ import {
   ErrorCode,
   FetchRequest,
   FetchResponse,
+  FetchSnapshotRequest,
+  FetchSnapshotResponse,
   LeaderChangeMessage,
   VoteRequest,
   VoteResponse,
@@ -37,6 +39,8 @@ const RAFT_ERRORS: readonly RaftError[] = [
   "NOT_LEADER_OR_FOLLOWER",
   "INCONSISTENT_VOTER_SET",
   "INVALID_REQUEST",
+  "SNAPSHOT_NOT_FOUND",
+  "POSITION_OUT_OF_RANGE",
 ];
 
 function errorCodeOf(error: RaftError): number {
@@ -63,13 +67,15 @@ export type WireRequest =
   | { readonly apiKey: typeof ApiKey.Vote; readonly request: VoteRequest }
   | { readonly apiKey: typeof ApiKey.BeginQuorumEpoch; readonly request: BeginQuorumEpochRequest }
   | { readonly apiKey: typeof ApiKey.EndQuorumEpoch; readonly request: EndQuorumEpochRequest }
-  | { readonly apiKey: typeof ApiKey.Fetch; readonly request: FetchRequest };
+  | { readonly apiKey: typeof ApiKey.Fetch; readonly request: FetchRequest }
+  | { readonly apiKey: typeof ApiKey.FetchSnapshot; readonly request: FetchSnapshotRequest };
 
 export type WireResponse =
   | { readonly apiKey: typeof ApiKey.Vote; readonly response: VoteResponse }
   | { readonly apiKey: typeof ApiKey.BeginQuorumEpoch; readonly response: BeginQuorumEpochResponse }
   | { readonly apiKey: typeof ApiKey.EndQuorumEpoch; readonly response: EndQuorumEpochResponse }
-  | { readonly apiKey: typeof ApiKey.Fetch; readonly response: FetchResponse };
+  | { readonly apiKey: typeof ApiKey.Fetch; readonly response: FetchResponse }
+  | { readonly apiKey: typeof ApiKey.FetchSnapshot; readonly response: FetchSnapshotResponse };
 
 export interface RequestContext {
   readonly clusterId: string;
@@ -77,6 +83,8 @@ export interface RequestContext {
   readonly destination: number;
   /** How long the leader may hold a Fetch that has nothing new. */
   readonly fetchMaxWaitMs: number;
+  /** The most snapshot bytes a FetchSnapshot asks for. */
+  readonly snapshotMaxBytes?: number;
 }
 
 /** Vote v2 (KIP-996) is the first with the PreVote flag. */
@@ -160,6 +168,29 @@ export function toWireRequest(message: RaftMessage, ctx: RequestContext, version
           ],
         },
       };
+    case "FetchSnapshotRequest":
+      return {
+        apiKey: ApiKey.FetchSnapshot,
+        request: {
+          ...FetchSnapshotRequest.create(),
+          clusterId: ctx.clusterId,
+          replicaId: message.replicaId,
+          maxBytes: ctx.snapshotMaxBytes ?? FetchSnapshotRequest.create().maxBytes,
+          topics: [
+            {
+              name: METADATA_TOPIC,
+              partitions: [
+                {
+                  partition: METADATA_PARTITION,
+                  currentLeaderEpoch: message.epoch,
+                  snapshotId: { endOffset: BigInt(message.snapshotId.offset), epoch: message.snapshotId.epoch },
+                  position: BigInt(message.position),
+                },
+              ],
+            },
+          ],
+        },
+      };
     default:
       throw new Error(`${message.type} is an answer, not a request`);
   }
@@ -236,6 +267,26 @@ export function fromWireRequest(wire: WireRequest): { clusterId: string | null; 
         },
       };
     }
+    case ApiKey.FetchSnapshot: {
+      const topics = wire.request.topics;
+      const p = topics[0]?.partitions[0];
+      if (topics.length !== 1 || topics[0]?.name !== METADATA_TOPIC || topics[0].partitions.length !== 1 || !p) {
+        throw new DecodeError(`a quorum request must address ${METADATA_TOPIC}-${METADATA_PARTITION} alone`, 0);
+      }
+      if (p.partition !== METADATA_PARTITION) {
+        throw new DecodeError(`a quorum request must address ${METADATA_TOPIC}-${METADATA_PARTITION} alone`, 0);
+      }
+      return {
+        clusterId: wire.request.clusterId ?? null,
+        message: {
+          type: "FetchSnapshotRequest",
+          epoch: p.currentLeaderEpoch,
+          replicaId: wire.request.replicaId,
+          snapshotId: { offset: Number(p.snapshotId.endOffset), epoch: p.snapshotId.epoch },
+          position: Number(p.position),
+        },
+      };
+    }
   }
 }
 
@@ -290,7 +341,38 @@ export function toWireResponse(message: RaftMessage): WireResponse {
                         },
                       }
                     : {}),
+                  ...(message.snapshotId !== null
+                    ? {
+                        snapshotId: {
+                          epoch: message.snapshotId.epoch,
+                          endOffset: BigInt(message.snapshotId.offset),
+                        },
+                      }
+                    : {}),
                   records: encodeEntries(message.entries),
+                },
+              ],
+            },
+          ],
+        },
+      };
+    case "FetchSnapshotResponse":
+      return {
+        apiKey: ApiKey.FetchSnapshot,
+        response: {
+          ...FetchSnapshotResponse.create(),
+          topics: [
+            {
+              name: METADATA_TOPIC,
+              partitions: [
+                {
+                  index: METADATA_PARTITION,
+                  errorCode: errorCodeOf(message.error),
+                  snapshotId: { endOffset: BigInt(message.snapshotId.offset), epoch: message.snapshotId.epoch },
+                  currentLeader: { leaderId: orNone(message.leaderId), leaderEpoch: message.epoch },
+                  size: BigInt(message.size),
+                  position: BigInt(message.position),
+                  unalignedRecords: Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength),
                 },
               ],
             },
@@ -332,6 +414,7 @@ export function fromWireResponse(wire: WireResponse, request: RaftMessage): Raft
       const diverging = p?.divergingEpoch;
       const hasDiverging =
         diverging !== undefined && ((diverging.epoch ?? -1) >= 0 || (diverging.endOffset ?? -1n) >= 0n);
+      const snapshot = p?.snapshotId;
       return {
         type: "FetchResponse",
         epoch: p?.currentLeader?.leaderEpoch ?? -1,
@@ -342,6 +425,26 @@ export function fromWireResponse(wire: WireResponse, request: RaftMessage): Raft
         divergingEpoch: hasDiverging
           ? { epoch: diverging.epoch ?? -1, offset: Number(diverging.endOffset ?? -1n) }
           : null,
+        snapshotId:
+          snapshot !== undefined && (snapshot.epoch ?? -1) >= 0 && (snapshot.endOffset ?? -1n) >= 0n
+            ? { epoch: snapshot.epoch ?? -1, offset: Number(snapshot.endOffset ?? -1n) }
+            : null,
+      };
+    }
+    case ApiKey.FetchSnapshot: {
+      const p = wire.response.topics[0]?.partitions[0];
+      const leader = p?.currentLeader;
+      const asked = request.type === "FetchSnapshotRequest" ? request.snapshotId : { offset: -1, epoch: -1 };
+      return {
+        type: "FetchSnapshotResponse",
+        // An error answer may leave CurrentLeader out; it then speaks of the epoch we asked in.
+        epoch: leader?.leaderEpoch ?? (request.type === "FetchSnapshotRequest" ? request.epoch : -1),
+        leaderId: nullable(leader?.leaderId ?? -1),
+        error: raftErrorOf(topLevel !== 0 ? topLevel : (p?.errorCode ?? ErrorCode.INVALID_REQUEST)),
+        snapshotId: p ? { offset: Number(p.snapshotId.endOffset), epoch: p.snapshotId.epoch } : asked,
+        size: Number(p?.size ?? 0n),
+        position: Number(p?.position ?? -1n),
+        data: p?.unalignedRecords ?? Buffer.alloc(0),
       };
     }
   }

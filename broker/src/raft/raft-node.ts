@@ -4,6 +4,7 @@ import type {
   Envelope,
   LogEntry,
   NodeId,
+  OffsetAndEpoch,
   RaftAction,
   RaftConfig,
   RaftError,
@@ -11,6 +12,7 @@ import type {
   RaftRecord,
   Rng,
   Role,
+  Snapshot,
 } from "./types.ts";
 
 // One node of a KRaft quorum as a pure state machine (ADR 22). The driver calls start/tick/receive/flushed/propose
@@ -23,6 +25,14 @@ import type {
 const CHECK_QUORUM_FACTOR = 1.5;
 /** First step of the exponential backoff after a lost election. */
 const ELECTION_BACKOFF_BASE_MS = 50;
+const DEFAULT_SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+
+/** A snapshot being fetched from the leader, chunk by chunk (KIP-630's FetchSnapshot). */
+interface SnapshotFetch {
+  readonly id: OffsetAndEpoch;
+  position: number;
+  readonly chunks: Uint8Array[];
+}
 
 interface Inflight {
   readonly correlationId: number;
@@ -79,6 +89,8 @@ type RoleState =
       fetchedOk: boolean;
       fetch: Inflight | null;
       retryAt: number;
+      /** Set while fetching a snapshot instead of log entries. */
+      snapshotFetch: SnapshotFetch | null;
     }
   | {
       readonly kind: "leader";
@@ -104,6 +116,8 @@ export interface RaftStatus {
   readonly highWatermark: number;
   readonly logEndOffset: number;
   readonly lastEpoch: number;
+  /** The log start: 0, or the end offset of the snapshot the log was trimmed to. */
+  readonly logStartOffset: number;
   /** As leader: each voter's and observer's fetch progress. */
   readonly replicas: ReadonlyMap<NodeId, ReplicaStatus>;
 }
@@ -112,7 +126,11 @@ export class RaftNode {
   private election: ElectionState;
   private role: RoleState;
   private readonly log: RaftLog;
-  private highWatermark = 0;
+  /** The newest snapshot (taken here or installed from the leader); the log starts at its end. */
+  private snapshot: Snapshot | null;
+  private highWatermark: number;
+  /** Whether a commit was reported since start (the high watermark a snapshot starts with is not yet confirmed). */
+  private highWatermarkKnown = false;
   /** Log end offset known to be fsynced. */
   private durableEnd: number;
   private readonly pendingFlushes = new Map<number, number>();
@@ -126,18 +144,25 @@ export class RaftNode {
   private now = 0;
 
   /**
-   * @param durable what survived on disk: the election state (null for a fresh node) and the log entries, all of which
-   *   the driver has fsynced.
+   * @param durable what survived on disk: the election state (null for a fresh node), the newest snapshot (if any)
+   *   and the log entries from its end on, all of which the driver has fsynced. A snapshot holds committed entries
+   *   only, so the high watermark starts at its end.
    */
   constructor(
     private readonly config: RaftConfig,
     private readonly rng: Rng,
-    durable: { readonly election: ElectionState | null; readonly log: readonly LogEntry[] },
+    durable: {
+      readonly election: ElectionState | null;
+      readonly log: readonly LogEntry[];
+      readonly snapshot?: Snapshot | null;
+    },
   ) {
     this.voterSet = new Set(config.voters);
     this.majority = Math.floor(config.voters.length / 2) + 1;
     this.election = durable.election ?? { epoch: 0, leaderId: null, votedId: null };
-    this.log = new RaftLog(0, durable.log);
+    this.snapshot = durable.snapshot ?? null;
+    this.log = new RaftLog(this.snapshot?.id, durable.log);
+    this.highWatermark = this.log.startOffset;
     this.durableEnd = this.log.endOffset;
     this.role = { kind: "unattached", electionDeadline: Infinity, fetch: null, retryAt: 0 };
     // A late answer to a request of this node's previous life must not match a new request.
@@ -173,6 +198,7 @@ export class RaftNode {
       highWatermark: this.highWatermark,
       logEndOffset: this.log.endOffset,
       lastEpoch: this.log.lastEpoch,
+      logStartOffset: this.log.startOffset,
       replicas,
     };
   }
@@ -183,9 +209,19 @@ export class RaftNode {
     return this.election.leaderId === this.nodeId ? null : this.election.leaderId;
   }
 
-  /** Entries in [from, to), for applying committed ones. */
+  /** Entries in [from, to) that the log holds (none below its start), for applying committed ones. */
   entries(from: number, to: number): LogEntry[] {
     return this.log.read(from, to - from);
+  }
+
+  /** The newest snapshot: the state below the log start. */
+  latestSnapshot(): Snapshot | null {
+    return this.snapshot;
+  }
+
+  /** The epoch of the entry at `offset`, where the log or its snapshot knows it. */
+  epochAt(offset: number): number | undefined {
+    return this.log.epochAt(offset);
   }
 
   /**
@@ -238,6 +274,24 @@ export class RaftNode {
       this.completeParkedFetches(role, false);
     });
     return { offsets, actions };
+  }
+
+  /**
+   * The driver made `snapshot` durable: the committed state below `snapshot.id.offset` (at most the high watermark,
+   * with `id.epoch` the epoch of the entry before it). The log is trimmed to it and followers further behind fetch it.
+   * An older snapshot than the newest is ignored.
+   */
+  snapshotTaken(snapshot: Snapshot, now: number): RaftAction[] {
+    return this.run(now, () => {
+      const { id } = snapshot;
+      if (id.offset <= this.log.startOffset) return;
+      if (id.offset > this.highWatermark) {
+        throw new Error(`snapshot at ${id.offset} is past the high watermark ${this.highWatermark}`);
+      }
+      this.log.trimTo(id);
+      this.snapshot = snapshot;
+      this.emit({ type: "trimLog", startOffset: id.offset });
+    });
   }
 
   private run(now: number, body: () => void): RaftAction[] {
@@ -348,6 +402,7 @@ export class RaftNode {
       fetchedOk: false,
       fetch: null,
       retryAt: this.now,
+      snapshotFetch: null,
     };
     this.role = role;
     this.announce();
@@ -673,6 +728,7 @@ export class RaftNode {
       highWatermark: -1,
       entries: [],
       divergingEpoch: null,
+      snapshotId: null,
     };
   }
 
@@ -685,6 +741,9 @@ export class RaftNode {
       return this.reply(from, correlationId, this.fetchError("INVALID_REQUEST"));
     }
 
+    // Any fetch in this epoch shows the voter follows this leader, also one answered with a truncation or a snapshot
+    // (Kafka updates check-quorum before validating the position).
+    this.noteVoterContact(role, m.replicaId);
     const check = this.log.validateFetch(m.fetchOffset, m.lastFetchedEpoch);
     if (!check.valid) {
       this.reply(from, correlationId, {
@@ -694,7 +753,8 @@ export class RaftNode {
         error: "NONE",
         highWatermark: this.highWatermark,
         entries: [],
-        divergingEpoch: check.diverging,
+        divergingEpoch: "diverging" in check ? check.diverging : null,
+        snapshotId: "snapshot" in check ? check.snapshot : null,
       });
       return;
     }
@@ -713,14 +773,6 @@ export class RaftNode {
     progress.acknowledged = true;
     progress.lastFetchTime = this.now;
     progress.leaderEndAtLastFetch = this.log.endOffset;
-    if (this.voterSet.has(m.replicaId)) {
-      role.fetchedSinceCheck.add(m.replicaId);
-      if (role.fetchedSinceCheck.size >= this.majority) {
-        role.checkQuorumDeadline = this.now + this.config.fetchTimeoutMs * CHECK_QUORUM_FACTOR;
-        role.fetchedSinceCheck.clear();
-        role.fetchedSinceCheck.add(this.nodeId);
-      }
-    }
     // A newer fetch from the same replica replaces a parked one (whose answer it no longer waits for).
     role.parked.delete(from);
     this.maybeAdvanceLeaderHighWatermark(role);
@@ -736,6 +788,16 @@ export class RaftNode {
     }
   }
 
+  private noteVoterContact(role: Extract<RoleState, { kind: "leader" }>, replicaId: NodeId): void {
+    if (!this.voterSet.has(replicaId)) return;
+    role.fetchedSinceCheck.add(replicaId);
+    if (role.fetchedSinceCheck.size >= this.majority) {
+      role.checkQuorumDeadline = this.now + this.config.fetchTimeoutMs * CHECK_QUORUM_FACTOR;
+      role.fetchedSinceCheck.clear();
+      role.fetchedSinceCheck.add(this.nodeId);
+    }
+  }
+
   private answerFetch(
     role: Extract<RoleState, { kind: "leader" }>,
     to: NodeId,
@@ -743,15 +805,50 @@ export class RaftNode {
     fetchOffset: number,
   ): void {
     role.parked.delete(to);
+    // A parked fetch may have fallen below the log start while it waited (a snapshot trimmed the log).
+    const trimmed = fetchOffset < this.log.startOffset;
     this.reply(to, correlationId, {
       type: "FetchResponse",
       epoch: this.election.epoch,
       leaderId: this.nodeId,
       error: "NONE",
       highWatermark: this.highWatermark,
-      entries: this.log.readBatches(fetchOffset, this.config.maxFetchEntries),
+      entries: trimmed ? [] : this.log.readBatches(fetchOffset, this.config.maxFetchEntries),
       divergingEpoch: null,
+      snapshotId: trimmed ? this.log.start : null,
     });
+  }
+
+  /** Serves a chunk of the newest snapshot (Kafka's handleFetchSnapshotRequest), from the leader only. */
+  private onFetchSnapshotRequest(
+    from: NodeId,
+    correlationId: number,
+    m: Extract<RaftMessage, { type: "FetchSnapshotRequest" }>,
+  ): void {
+    const role = this.role;
+    const answer = (error: RaftError, position = m.position, data: Uint8Array = new Uint8Array(0)): void =>
+      this.reply(from, correlationId, {
+        type: "FetchSnapshotResponse",
+        epoch: this.election.epoch,
+        leaderId: this.knownLeader(),
+        error,
+        snapshotId: m.snapshotId,
+        size: this.snapshot?.data.length ?? 0,
+        position,
+        data,
+      });
+    if (m.epoch < this.election.epoch) return answer("FENCED_LEADER_EPOCH");
+    if (m.epoch > this.election.epoch) return answer("UNKNOWN_LEADER_EPOCH");
+    if (role.kind !== "leader") return answer("NOT_LEADER_OR_FOLLOWER");
+    if (m.replicaId === this.nodeId) return answer("INVALID_REQUEST");
+    this.noteVoterContact(role, m.replicaId);
+    const snapshot = this.snapshot;
+    if (snapshot === null || snapshot.id.offset !== m.snapshotId.offset || snapshot.id.epoch !== m.snapshotId.epoch) {
+      return answer("SNAPSHOT_NOT_FOUND");
+    }
+    if (m.position < 0 || m.position > snapshot.data.length) return answer("POSITION_OUT_OF_RANGE");
+    const chunk = this.config.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES;
+    answer("NONE", m.position, snapshot.data.subarray(m.position, m.position + chunk));
   }
 
   /** Answers parked fetches that now have something new: entries, or (if `highWatermarkMoved`) a new high watermark. */
@@ -780,7 +877,11 @@ export class RaftNode {
   }
 
   private setHighWatermark(hw: number): void {
-    if (hw <= this.highWatermark) return;
+    // A node that started from a snapshot reports once that the leader's high watermark reached it, so the driver
+    // learns that the snapshot is current even when nothing commits after it.
+    const confirmsSnapshot = !this.highWatermarkKnown && hw === this.highWatermark && hw > 0;
+    if (hw <= this.highWatermark && !confirmsSnapshot) return;
+    this.highWatermarkKnown = true;
     this.highWatermark = hw;
     this.emit({ type: "commit", highWatermark: hw });
   }
@@ -789,7 +890,18 @@ export class RaftNode {
 
   private maybeFetch(role: Extract<RoleState, { kind: "follower" }>): void {
     if (role.fetch !== null || this.now < role.retryAt) return;
-    const correlationId = this.send(role.leaderId, this.fetchRequest());
+    const sf = role.snapshotFetch;
+    const request: RaftMessage =
+      sf === null
+        ? this.fetchRequest()
+        : {
+            type: "FetchSnapshotRequest",
+            epoch: this.election.epoch,
+            replicaId: this.nodeId,
+            snapshotId: sf.id,
+            position: sf.position,
+          };
+    const correlationId = this.send(role.leaderId, request);
     role.fetch = { correlationId, deadline: this.now + this.config.requestTimeoutMs };
   }
 
@@ -842,7 +954,10 @@ export class RaftNode {
     role.fetchDeadline = this.now + this.config.fetchTimeoutMs;
     role.fetchedOk = true;
 
-    if (m.divergingEpoch !== null) {
+    if (m.snapshotId !== null) {
+      // Below the leader's log start: fetch its snapshot, then fetch from the snapshot's end.
+      role.snapshotFetch = { id: m.snapshotId, position: 0, chunks: [] };
+    } else if (m.divergingEpoch !== null) {
       const point = this.log.truncationPoint(m.divergingEpoch);
       this.truncate(point);
     } else if (m.entries.length > 0) {
@@ -858,6 +973,65 @@ export class RaftNode {
     }
     // The next fetch leaves only after the appends above are durable: the leader may count its offset.
     this.maybeFetch(role);
+  }
+
+  private onFetchSnapshotResponse(
+    from: NodeId,
+    correlationId: number,
+    m: Extract<RaftMessage, { type: "FetchSnapshotResponse" }>,
+  ): void {
+    if (m.epoch > this.election.epoch) {
+      this.observeEpoch(m.epoch, m.leaderId);
+      return;
+    }
+    const role = this.role;
+    if (role.kind !== "follower" || role.fetch?.correlationId !== correlationId || from !== role.leaderId) return;
+    role.fetch = null;
+    const sf = role.snapshotFetch;
+    if (m.epoch < this.election.epoch || m.error !== "NONE" || sf === null) {
+      // A snapshot the leader replaced or a position it refuses: ask with Fetch again, which names its snapshot.
+      if (m.error === "SNAPSHOT_NOT_FOUND" || m.error === "POSITION_OUT_OF_RANGE") role.snapshotFetch = null;
+      role.retryAt = this.now + this.config.retryBackoffMs;
+      return;
+    }
+    role.fetchDeadline = this.now + this.config.fetchTimeoutMs;
+    role.fetchedOk = true;
+    const sameSnapshot = m.snapshotId.offset === sf.id.offset && m.snapshotId.epoch === sf.id.epoch;
+    if (sameSnapshot && m.position === sf.position && (m.data.length > 0 || m.position >= m.size)) {
+      sf.chunks.push(m.data);
+      sf.position += m.data.length;
+      if (sf.position >= m.size) {
+        role.snapshotFetch = null;
+        this.installSnapshot(sf);
+      }
+    }
+    this.maybeFetch(role);
+  }
+
+  /**
+   * Replaces the log by a snapshot fetched whole from the leader (Kafka's truncateToLatestSnapshot): the driver
+   * stores it durably and starts the log at its end; everything in it is committed.
+   */
+  private installSnapshot(sf: SnapshotFetch): void {
+    const { id } = sf;
+    // A snapshot holds committed entries only, so it never ends below what this node has committed; a stale one
+    // (the leader's newer snapshot replaced it while we fetched) is dropped.
+    if (id.offset < this.highWatermark || id.offset <= this.log.startOffset) return;
+    const size = sf.chunks.reduce((n, c) => n + c.length, 0);
+    const data = new Uint8Array(size);
+    let at = 0;
+    for (const c of sf.chunks) {
+      data.set(c, at);
+      at += c.length;
+    }
+    const snapshot: Snapshot = { id, data };
+    this.snapshot = snapshot;
+    this.log.reset(id);
+    this.durableEnd = Math.min(this.durableEnd, id.offset);
+    for (const [seq, end] of this.pendingFlushes) this.pendingFlushes.set(seq, Math.min(end, id.offset));
+    this.highWatermark = id.offset;
+    this.emit({ type: "installSnapshot", snapshot });
+    this.requestFlush();
   }
 
   private truncate(endOffset: number): void {
@@ -890,6 +1064,10 @@ export class RaftNode {
         return this.onFetchRequest(from, correlationId, m);
       case "FetchResponse":
         return this.onFetchResponse(from, correlationId, m);
+      case "FetchSnapshotRequest":
+        return this.onFetchSnapshotRequest(from, correlationId, m);
+      case "FetchSnapshotResponse":
+        return this.onFetchSnapshotResponse(from, correlationId, m);
       case "BeginQuorumEpochResponse":
       case "EndQuorumEpochResponse":
         if (m.epoch > this.election.epoch) this.observeEpoch(m.epoch, m.leaderId);

@@ -20,6 +20,16 @@ export interface ElectionState {
   readonly votedId: NodeId | null;
 }
 
+/**
+ * A snapshot of the committed state (KIP-630): everything below `id.offset`, whose last entry has epoch `id.epoch`.
+ * The bytes are the state machine's business (Kafka's checkpoint file in production); the core only stores and ships
+ * them.
+ */
+export interface Snapshot {
+  readonly id: OffsetAndEpoch;
+  readonly data: Uint8Array;
+}
+
 /** The record a log entry holds: application data, or the control record a new leader writes at once. */
 export type RaftRecord =
   | { readonly kind: "data"; readonly data: Uint8Array }
@@ -43,7 +53,9 @@ export type RaftError =
   | "UNKNOWN_LEADER_EPOCH"
   | "NOT_LEADER_OR_FOLLOWER"
   | "INCONSISTENT_VOTER_SET"
-  | "INVALID_REQUEST";
+  | "INVALID_REQUEST"
+  | "SNAPSHOT_NOT_FOUND"
+  | "POSITION_OUT_OF_RANGE";
 
 export type RaftMessage =
   | {
@@ -102,6 +114,27 @@ export type RaftMessage =
       readonly entries: readonly LogEntry[];
       /** Set when the fetcher's log diverges: truncate to this (largest common epoch, its end offset) and fetch again. */
       readonly divergingEpoch: OffsetAndEpoch | null;
+      /** Set when the fetch position is below the leader's log start: fetch this snapshot, then fetch from its end. */
+      readonly snapshotId: OffsetAndEpoch | null;
+    }
+  | {
+      readonly type: "FetchSnapshotRequest";
+      readonly epoch: number;
+      readonly replicaId: NodeId;
+      readonly snapshotId: OffsetAndEpoch;
+      /** Byte position in the snapshot to read from. */
+      readonly position: number;
+    }
+  | {
+      readonly type: "FetchSnapshotResponse";
+      readonly epoch: number;
+      readonly leaderId: NodeId | null;
+      readonly error: RaftError;
+      readonly snapshotId: OffsetAndEpoch;
+      /** The snapshot's total size in bytes. */
+      readonly size: number;
+      readonly position: number;
+      readonly data: Uint8Array;
     };
 
 export interface Envelope {
@@ -116,7 +149,7 @@ export type Role = "unattached" | "prospective" | "candidate" | "leader" | "foll
 
 /**
  * What the core asks its driver to do, in order. The one rule: a `send` may leave only once every earlier
- * `persistElection`, `truncateLog` and `appendLog` is durable (fsynced). `flushLog` asks for an fsync of the log and a
+ * `persistElection`, `truncateLog`, `appendLog` and `installSnapshot` is durable (fsynced). `flushLog` asks for an fsync of the log and a
  * later `flushed(seq)` call, so the leader counts only durable entries of its own towards the high watermark.
  */
 export type RaftAction =
@@ -124,6 +157,13 @@ export type RaftAction =
   | { readonly type: "truncateLog"; readonly endOffset: number }
   | { readonly type: "appendLog"; readonly entries: readonly LogEntry[] }
   | { readonly type: "flushLog"; readonly seq: number }
+  /**
+   * A durable write: store the snapshot fetched from the leader and replace the whole log by an empty one starting at
+   * its end. Everything below `snapshot.id.offset` is committed: the driver applies the snapshot in place of entries.
+   */
+  | { readonly type: "installSnapshot"; readonly snapshot: Snapshot }
+  /** The log below `startOffset` is held by a durable snapshot: the driver may delete it. */
+  | { readonly type: "trimLog"; readonly startOffset: number }
   | { readonly type: "send"; readonly envelope: Envelope }
   /** Entries below the high watermark are committed: the driver may apply them (read them with `entries`). */
   | { readonly type: "commit"; readonly highWatermark: number }
@@ -155,6 +195,8 @@ export interface RaftConfig {
   readonly retryBackoffMs: number;
   /** KIP-996 pre-vote before a real election. */
   readonly preVote: boolean;
+  /** The most snapshot bytes one FetchSnapshot answer carries (default 1 MiB). */
+  readonly snapshotChunkBytes?: number;
   /**
    * Deliberately broken behaviour, for tests that prove the simulation's invariant checks can fail. Never set in
    * production code.

@@ -1,9 +1,11 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { QuorumDriver, type Transport } from "../../src/quorum/quorum-driver.ts";
+import { encodeRecord, record } from "../../src/controller/records.ts";
+import { METADATA_LOG_DIR } from "../../src/quorum/metadata-log.ts";
+import { QuorumDriver, type QuorumDriverOptions, type Transport } from "../../src/quorum/quorum-driver.ts";
 import { SeededRng, type Envelope, type NodeId } from "../../src/raft/index.ts";
 import { REAL_CLOCK_TEST_TIMING } from "./real-clock-timing.ts";
 import { waitFor } from "../network/helpers.ts";
@@ -21,6 +23,11 @@ class Cluster implements Transport {
   readonly drivers = new Map<NodeId, QuorumDriver>();
   readonly committed = new Map<NodeId, string[]>();
   readonly dirs = new Map<NodeId, string>();
+  /** With snapshots on (metadata records only): each node's image, and the snapshots its listener was handed. */
+  readonly images = new Map<NodeId, MetadataImage>();
+  readonly snapshotsHanded = new Map<NodeId, number[]>();
+
+  constructor(private readonly extra: Pick<QuorumDriverOptions, "snapshots" | "segmentBytes"> = {}) {}
 
   send(envelope: Envelope): void {
     setImmediate(() => this.drivers.get(envelope.to)?.receive(envelope));
@@ -36,8 +43,17 @@ class Cluster implements Transport {
       rng: new SeededRng(id * 7919),
       logger: pino({ level: "silent" }),
       tickMs: 10,
+      ...this.extra,
     });
     this.committed.set(id, []);
+    if (this.extra.snapshots !== undefined) {
+      const loader = new MetadataLoader((image) => this.images.set(id, image));
+      driver.onCommit((entries, highWatermark, snapshot) => {
+        if (snapshot !== null)
+          this.snapshotsHanded.set(id, [...(this.snapshotsHanded.get(id) ?? []), snapshot.id.offset]);
+        loader.onCommit(entries, highWatermark, snapshot);
+      });
+    }
     driver.onCommit((entries) => {
       for (const e of entries) {
         if (e.record.kind === "data") this.committed.get(id)?.push(Buffer.from(e.record.data).toString());
@@ -132,5 +148,61 @@ describe("QuorumDriver", () => {
       const foo = topicByName(images.get(id) ?? EMPTY_IMAGE, "foo");
       expect(foo?.partitions.get(0)).toMatchObject({ leader: 2, replicas: [1, 2, 3] });
     }
+  });
+
+  it("a node restarted after the leader trimmed its log catches up by FetchSnapshot, and restarts from its snapshot", async () => {
+    root = await mkdtemp(join(tmpdir(), "quorum-snapshot-"));
+    // A snapshot after every commit, and small segments, so the leader's log start moves and whole segments go.
+    const c = new Cluster({ snapshots: { maxBytesBetween: 1, intervalMs: 0 }, segmentBytes: 512 });
+    cluster = c;
+    for (const id of VOTERS) await c.start(id, root);
+    const topic = (i: number) => {
+      const topicId = `0f1e2d3c-4b5a-6978-8796-${String(i).padStart(12, "0")}`;
+      return [
+        encodeRecord(record(TopicRecord, { name: `t${i}`, topicId }, 0)),
+        encodeRecord(
+          record(PartitionRecord, { topicId, partitionId: 0, replicas: [1, 2, 3], isr: [1, 2, 3], leader: 1 }, 1),
+        ),
+      ];
+    };
+    const has = (id: NodeId, name: string) => topicByName(c.images.get(id) ?? EMPTY_IMAGE, name) !== undefined;
+    const commitOn = async (ids: readonly NodeId[], i: number) => {
+      const leader = await waitFor(() => c.leader(), "a leader");
+      c.drivers.get(leader)?.propose(topic(i));
+      await waitFor(() => ids.every((id) => has(id, `t${i}`)), `t${i} in every live node's image`);
+    };
+    await commitOn(VOTERS, 0);
+
+    const leader = await waitFor(() => c.leader(), "a leader");
+    const lagging = VOTERS.find((id) => id !== leader) ?? 0;
+    const laggingEnd = c.drivers.get(lagging)?.status().logEndOffset ?? 0;
+    await c.crash(lagging);
+    const live = VOTERS.filter((id) => id !== lagging);
+    for (let i = 1; i <= 20; i++) await commitOn(live, i);
+
+    const now = await waitFor(() => c.leader(), "a leader");
+    const status = c.drivers.get(now)?.status();
+    expect(status?.logStartOffset).toBeGreaterThan(laggingEnd);
+    const leaderLog = join(c.dirs.get(now) ?? "", METADATA_LOG_DIR);
+    const files = await readdir(leaderLog);
+    // Only the newest snapshot is kept, and the segments wholly below it are gone.
+    expect(files.filter((f) => f.endsWith(".checkpoint"))).toHaveLength(1);
+    expect(files.filter((f) => f.endsWith(".log")).sort()[0]).not.toBe("00000000000000000000.log");
+
+    await c.start(lagging, root);
+    await waitFor(() => has(lagging, "t20"), "the restarted node caught up");
+    expect(c.snapshotsHanded.get(lagging)?.[0]).toBeGreaterThan(laggingEnd);
+    const image = c.images.get(lagging) ?? EMPTY_IMAGE;
+    for (let i = 0; i <= 20; i++) expect(topicByName(image, `t${i}`)?.partitions.get(0)?.leader).toBe(1);
+    const laggingFiles = await readdir(join(c.dirs.get(lagging) ?? "", METADATA_LOG_DIR));
+    expect(laggingFiles.some((f) => f.endsWith(".checkpoint"))).toBe(true);
+
+    // Restarted again, it starts from its own newest snapshot and the log after it.
+    await c.crash(lagging);
+    c.images.delete(lagging);
+    await c.start(lagging, root);
+    await waitFor(() => has(lagging, "t20"), "the node restarted from its snapshot");
+    await commitOn(VOTERS, 21);
+    for (const driver of c.drivers.values()) expect(driver.error).toBeNull();
   });
 });

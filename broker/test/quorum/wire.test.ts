@@ -6,6 +6,8 @@ import {
   EndQuorumEpochResponse,
   FetchRequest,
   FetchResponse,
+  FetchSnapshotRequest,
+  FetchSnapshotResponse,
   VoteRequest,
   VoteResponse,
   decodeRecordBatch,
@@ -32,12 +34,14 @@ const REQUEST_CODECS = {
   53: BeginQuorumEpochRequest,
   54: EndQuorumEpochRequest,
   1: FetchRequest,
+  59: FetchSnapshotRequest,
 } as unknown as Record<number, MessageCodec<object>>;
 const RESPONSE_CODECS = {
   52: VoteResponse,
   53: BeginQuorumEpochResponse,
   54: EndQuorumEpochResponse,
   1: FetchResponse,
+  59: FetchSnapshotResponse,
 } as unknown as Record<number, MessageCodec<object>>;
 
 /** Through the bytes of one version and back. */
@@ -125,6 +129,7 @@ describe("quorum messages on the wire", () => {
       highWatermark: 12,
       entries,
       divergingEpoch: null,
+      snapshotId: null,
     };
     const back = viaResponse(answer, fetch, 17);
     expect(back).toEqual({ ...answer, entries: expect.any(Array) as unknown });
@@ -136,6 +141,34 @@ describe("quorum messages on the wire", () => {
 
     const diverging: RaftMessage = { ...answer, entries: [], divergingEpoch: { epoch: 3, offset: 8 } };
     expect(viaResponse(diverging, fetch, 17)).toEqual(diverging);
+    const snapshot: RaftMessage = { ...answer, entries: [], snapshotId: { epoch: 4, offset: 11 } };
+    expect(viaResponse(snapshot, fetch, 17)).toEqual(snapshot);
+  });
+
+  it("FetchSnapshot round-trips at v0 and v1: snapshot id, position, size and the chunk", () => {
+    const request: RaftMessage = {
+      type: "FetchSnapshotRequest",
+      epoch: 7,
+      replicaId: 3,
+      snapshotId: { offset: 1234, epoch: 6 },
+      position: 4096,
+    };
+    const answer: RaftMessage = {
+      type: "FetchSnapshotResponse",
+      epoch: 7,
+      leaderId: 1,
+      error: "NONE",
+      snapshotId: { offset: 1234, epoch: 6 },
+      size: 9000,
+      position: 4096,
+      data: Buffer.from("chunk"),
+    };
+    for (const version of [0, 1]) {
+      expect(viaRequest(request, version)).toEqual(request);
+      expect(viaResponse(answer, request, version)).toEqual(answer);
+      const missing = { ...answer, error: "SNAPSHOT_NOT_FOUND" as const, size: 0, data: Buffer.alloc(0) };
+      expect(viaResponse(missing, request, version)).toEqual(missing);
+    }
   });
 
   it("writes one record batch per core batch, the leader change as a control batch at its epoch", () => {

@@ -12,7 +12,7 @@ function entries(epochs: number[]): LogEntry[] {
 
 describe("RaftLog", () => {
   // offsets 0-1 epoch 1, 2-4 epoch 3, 5 epoch 4
-  const log = () => new RaftLog(0, entries([1, 1, 3, 3, 3, 4]));
+  const log = () => new RaftLog(undefined, entries([1, 1, 3, 3, 3, 4]));
 
   it("answers the end offset of the largest epoch at or below the one asked", () => {
     const l = log();
@@ -35,9 +35,9 @@ describe("RaftLog", () => {
   });
 
   it("truncates to the common part of the follower's and the leader's epochs, always making progress", () => {
-    const follower = new RaftLog(0, entries([1, 1, 2, 2]));
+    const follower = new RaftLog(undefined, entries([1, 1, 2, 2]));
     expect(follower.truncationPoint({ epoch: 1, offset: 2 })).toBe(2);
-    const ahead = new RaftLog(0, entries([1, 1, 1, 1]));
+    const ahead = new RaftLog(undefined, entries([1, 1, 1, 1]));
     expect(ahead.truncationPoint({ epoch: 1, offset: 3 })).toBe(3);
     follower.truncateTo(2);
     expect(follower.endOffset).toBe(2);

@@ -193,6 +193,7 @@ describe("RaftNode", () => {
           highWatermark: 1,
           entries: [],
           divergingEpoch: { epoch: 1, offset: 1 },
+          snapshotId: null,
         },
         first.correlationId,
       ),

@@ -31,7 +31,12 @@ function summary(results: SimResult[]): string {
   const steps = results.reduce((n, r) => n + r.steps, 0);
   const leaders = results.reduce((n, r) => n + r.leadersElected, 0);
   const committed = results.reduce((n, r) => n + r.committed, 0);
-  return `${results.length} seeds × ${Math.round(steps / results.length)} steps, ${leaders} leaders elected, ${committed} entries committed`;
+  const taken = results.reduce((n, r) => n + r.snapshotsTaken, 0);
+  const installed = results.reduce((n, r) => n + r.snapshotsInstalled, 0);
+  return (
+    `${results.length} seeds × ${Math.round(steps / results.length)} steps, ${leaders} leaders elected, ` +
+    `${committed} entries committed, ${taken} snapshots taken, ${installed} fetched and installed`
+  );
 }
 
 describe("KRaft core under a faulty network and crash-restarts (deterministic simulation)", () => {
@@ -42,6 +47,9 @@ describe("KRaft core under a faulty network and crash-restarts (deterministic si
     // The runs must actually exercise elections and faults, or passing means little.
     expect(results.reduce((n, r) => n + r.leadersElected, 0)).toBeGreaterThan(500);
     expect(results.reduce((n, r) => n + r.crashes, 0)).toBeGreaterThan(500);
+    // Logs are trimmed to snapshots, so lagging and restarted nodes must catch up by FetchSnapshot.
+    expect(results.reduce((n, r) => n + r.snapshotsTaken, 0)).toBeGreaterThan(500);
+    expect(results.reduce((n, r) => n + r.snapshotsInstalled, 0)).toBeGreaterThan(100);
   });
 
   it("5 voters and 2 observers keep every invariant, over 80 seeds", () => {

@@ -5,6 +5,7 @@ import { voteHandler } from "./52-vote.ts";
 import { beginQuorumEpochHandler } from "./53-begin-quorum-epoch.ts";
 import { endQuorumEpochHandler } from "./54-end-quorum-epoch.ts";
 import { describeQuorumHandler } from "./55-describe-quorum.ts";
+import { fetchSnapshotHandler } from "./59-fetch-snapshot.ts";
 import { controllerDescribeClusterHandler } from "./60-describe-cluster.ts";
 import { controllerApiVersionsHandler } from "./18-api-versions.ts";
 import { controllerCreateTopicsHandler } from "./19-create-topics.ts";
@@ -30,6 +31,7 @@ export function createControllerHandlers(quorum: QuorumPort, commands?: Controll
     beginQuorumEpochHandler(quorum),
     endQuorumEpochHandler(quorum),
     describeQuorumHandler(quorum),
+    fetchSnapshotHandler(quorum),
     controllerDescribeClusterHandler(quorum),
   ];
   if (commands) {

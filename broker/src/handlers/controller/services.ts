@@ -7,6 +7,8 @@ import type {
   EndQuorumEpochResponse,
   FetchRequest,
   FetchResponse,
+  FetchSnapshotRequest,
+  FetchSnapshotResponse,
   VoteRequest,
   VoteResponse,
 } from "../../protocol/index.ts";
@@ -27,6 +29,7 @@ export interface QuorumPort {
   beginQuorumEpoch(request: BeginQuorumEpochRequest): Promise<BeginQuorumEpochResponse | null>;
   endQuorumEpoch(request: EndQuorumEpochRequest): Promise<EndQuorumEpochResponse | null>;
   fetch(request: FetchRequest): Promise<FetchResponse | null>;
+  fetchSnapshot(request: FetchSnapshotRequest): Promise<FetchSnapshotResponse | null>;
   /** The answer to DescribeQuorum: the quorum as the leader sees it, or NOT_LEADER_OR_FOLLOWER elsewhere. */
   describeQuorum(): DescribeQuorumResponse;
   readonly clusterId: string;

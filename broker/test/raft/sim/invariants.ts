@@ -1,9 +1,10 @@
 // The safety properties of the quorum, checked by the simulation after every event (the list of Kafka's
 // RaftEventSimulationTest and the Raft paper): election safety, log matching, leader completeness, state-machine
-// safety, no committed entry lost, and monotonic epochs, votes and high watermarks.
+// safety, no committed entry lost, and monotonic epochs, votes and high watermarks. With snapshots (KIP-630) a node's
+// committed knowledge is its snapshot (the fingerprints of the entries below its end) followed by its log.
 import type { ElectionState, LogEntry, NodeId } from "../../../src/raft/index.ts";
 
-function fingerprint(e: LogEntry): string {
+export function fingerprint(e: LogEntry): string {
   const r = e.record;
   return `${e.epoch}:${r.kind === "data" ? new TextDecoder().decode(r.data) : `leader-change(${r.leaderId})`}`;
 }
@@ -36,8 +37,35 @@ export class InvariantChecker {
     this.violation ??= text;
   }
 
-  restarted(node: NodeId): void {
-    this.applied.set(node, 0);
+  /** A node restarted from its durable snapshot (`state`, possibly empty); it applies again from its end. */
+  restarted(node: NodeId, state: readonly string[]): void {
+    this.snapshotMatches(node, state, "restarted from");
+    this.applied.set(node, state.length);
+  }
+
+  /** A node installed a snapshot fetched from the leader: it must be the committed log's prefix. */
+  installed(node: NodeId, endOffset: number, state: readonly string[]): void {
+    if (state.length !== endOffset)
+      this.fail(`node ${node} installed a snapshot of ${state.length} entries ending at ${endOffset}`);
+    if (endOffset < (this.applied.get(node) ?? 0)) {
+      this.fail(`monotonic high watermark: node ${node} installed a snapshot at ${endOffset} below what it applied`);
+    }
+    this.snapshotMatches(node, state, "installed");
+    this.applied.set(node, endOffset);
+  }
+
+  /** State-machine safety for snapshots: one holds exactly the committed entries below its end. */
+  private snapshotMatches(node: NodeId, state: readonly string[], what: string): void {
+    state.forEach((fp, offset) => {
+      const known = this.committedLog[offset];
+      if (known === undefined) {
+        this.fail(`node ${node} ${what} a snapshot holding offset ${offset} (${fp}), never committed`);
+      } else if (known !== fp) {
+        this.fail(
+          `state-machine safety: node ${node} ${what} a snapshot with ${fp} at ${offset}, committed was ${known}`,
+        );
+      }
+    });
   }
 
   /** Durable election state may only move forward: no lower epoch, no second vote or second leader in an epoch. */
@@ -54,7 +82,7 @@ export class InvariantChecker {
   }
 
   /** Election safety and leader completeness. */
-  becameLeader(node: NodeId, epoch: number, log: readonly LogEntry[]): void {
+  becameLeader(node: NodeId, epoch: number, at: (offset: number) => string | undefined): void {
     this.leadersElected++;
     const other = this.leaders.get(epoch);
     if (other !== undefined && other !== node) {
@@ -62,8 +90,7 @@ export class InvariantChecker {
     }
     this.leaders.set(epoch, node);
     for (let i = 0; i < this.committedLog.length; i++) {
-      const e = log[i];
-      if (e === undefined || fingerprint(e) !== this.committedLog[i]) {
+      if (at(i) !== this.committedLog[i]) {
         this.fail(
           `leader completeness: node ${node} leads epoch ${epoch} without committed entry ${i} (${this.committedLog[i]})`,
         );
@@ -73,9 +100,9 @@ export class InvariantChecker {
   }
 
   /** Log matching: an (offset, epoch) has one content everywhere, and the same predecessor epoch. */
-  appended(node: NodeId, entries: readonly LogEntry[], at: (offset: number) => readonly LogEntry[]): void {
+  appended(node: NodeId, entries: readonly LogEntry[], epochAt: (offset: number) => number | undefined): void {
     for (const e of entries) {
-      const prevEpoch = e.offset === 0 ? 0 : (at(e.offset - 1)[0]?.epoch ?? -1);
+      const prevEpoch = e.offset === 0 ? 0 : (epochAt(e.offset - 1) ?? -1);
       const fp = fingerprint(e);
       const key = `${e.offset}/${e.epoch}`;
       const known = this.seen.get(key);
@@ -90,16 +117,22 @@ export class InvariantChecker {
   }
 
   /** State-machine safety: every node applies the same entry at every committed offset. */
-  committed(node: NodeId, highWatermark: number, read: (from: number, to: number) => readonly LogEntry[]): void {
+  committed(
+    node: NodeId,
+    highWatermark: number,
+    read: (from: number, to: number) => readonly LogEntry[],
+  ): readonly LogEntry[] {
     const from = this.applied.get(node) ?? 0;
+    // Equal is a node confirming the snapshot it restarted from; nothing new to apply.
+    if (highWatermark === from && from > 0) return [];
     if (highWatermark <= from) {
       this.fail(`monotonic high watermark: node ${node} moved it from ${from} to ${highWatermark}`);
-      return;
+      return [];
     }
     const entries = read(from, highWatermark);
-    if (entries.length !== highWatermark - from) {
+    if (entries.length !== highWatermark - from || entries[0]?.offset !== from) {
       this.fail(`node ${node} committed up to ${highWatermark} but holds only ${from + entries.length}`);
-      return;
+      return [];
     }
     if (!(entries.at(-1)?.lastInBatch ?? false)) {
       this.fail(`atomic batches: node ${node} committed up to ${highWatermark}, inside a batch`);
@@ -116,18 +149,18 @@ export class InvariantChecker {
       }
     });
     this.applied.set(node, highWatermark);
+    return entries;
   }
 
   /** No committed entry lost: a majority of voters hold the committed log durably (fsynced) at all times. */
-  afterEvent(durableLogs: ReadonlyMap<NodeId, readonly LogEntry[]>): void {
+  afterEvent(durableAt: ReadonlyMap<NodeId, (offset: number) => string | undefined>): void {
     const n = this.committedLog.length;
     if (n === 0 || this.violation !== null) return;
     const last = this.committedLog[n - 1];
     let holders = 0;
     for (const id of this.voters) {
-      const e = durableLogs.get(id)?.[n - 1];
       // Log matching (checked separately) makes the last entry stand for the whole prefix.
-      if (e !== undefined && fingerprint(e) === last) holders++;
+      if (durableAt.get(id)?.(n - 1) === last) holders++;
     }
     if (holders < this.majority) {
       this.fail(`committed entry lost: only ${holders} voters hold committed offset ${n - 1} (${last}) durably`);

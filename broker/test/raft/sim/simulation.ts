@@ -1,7 +1,9 @@
 // A deterministic simulation of a KRaft quorum built from the real sans-I/O core (broker/src/raft): one virtual-time
 // event queue, a seeded generator for every choice, an in-memory network that loses, delays, reorders, duplicates
 // and partitions messages, and in-memory disks that keep only what was fsynced when a node crashes (plus, sometimes,
-// a prefix of what was written but not yet synced). Invariants are checked after every event; a seed replays exactly.
+// a prefix of what was written but not yet synced). Every node applies what commits to a state machine (the list of
+// committed entries) and snapshots it now and then, trimming its log (KIP-630), so lagging and restarted nodes catch
+// up by FetchSnapshot. Invariants are checked after every event; a seed replays exactly.
 import {
   RaftNode,
   SeededRng,
@@ -12,8 +14,9 @@ import {
   type RaftAction,
   type RaftConfig,
   type RaftStatus,
+  type Snapshot,
 } from "../../../src/raft/index.ts";
-import { InvariantChecker } from "./invariants.ts";
+import { InvariantChecker, fingerprint } from "./invariants.ts";
 
 export interface SimOptions {
   readonly seed: number;
@@ -39,6 +42,10 @@ export interface SimOptions {
   readonly traceLines: number;
   /** A driver that breaks the contract (sends before the writes ahead of them are fsynced), for tests only. */
   readonly sendBeforeFsync?: boolean;
+  /** A node snapshots its state machine once this many entries committed since its last snapshot; 0 never. */
+  readonly snapshotEvery: number;
+  /** The most snapshot bytes one FetchSnapshot answer carries (small, so snapshots take several chunks). */
+  readonly snapshotChunkBytes: number;
 }
 
 export const DEFAULT_SIM: Omit<SimOptions, "seed"> = {
@@ -55,6 +62,8 @@ export const DEFAULT_SIM: Omit<SimOptions, "seed"> = {
   maxSyncMs: 8,
   maxSteps: 2_000_000,
   traceLines: 80,
+  snapshotEvery: 40,
+  snapshotChunkBytes: 512,
 };
 
 /**
@@ -87,6 +96,9 @@ export interface SimResult {
   readonly leadersElected: number;
   readonly crashes: number;
   readonly partitions: number;
+  /** Snapshots nodes took of their own state, and snapshots fetched from a leader and installed. */
+  readonly snapshotsTaken: number;
+  readonly snapshotsInstalled: number;
   readonly violation: string | null;
   /** The last events before the violation, for reading a failure. */
   readonly trace: readonly string[];
@@ -104,11 +116,26 @@ const TIMING = {
 } as const;
 const TICK_MS = 20;
 
-type WriteOp = Extract<RaftAction, { type: "persistElection" | "truncateLog" | "appendLog" }>;
+type WriteOp = Extract<
+  RaftAction,
+  { type: "persistElection" | "truncateLog" | "appendLog" | "installSnapshot" | "trimLog" }
+>;
 
 interface Disk {
   election: ElectionState | null;
+  snapshot: Snapshot | null;
+  /** The log from `logStart` on. */
+  logStart: number;
   log: LogEntry[];
+}
+
+/** The simulated state machine's snapshot: the fingerprints of every committed entry below its end. */
+function encodeState(state: readonly string[]): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(state));
+}
+
+function decodeState(data: Uint8Array): string[] {
+  return JSON.parse(new TextDecoder().decode(data)) as string[];
 }
 
 interface SimNode {
@@ -122,6 +149,10 @@ interface SimNode {
   /** Actions waiting for a sync before they may run. */
   queue: RaftAction[];
   sync: { covers: number; seqs: number[] } | null;
+  /** The state machine: fingerprints of the committed entries applied, offset by offset. */
+  state: string[];
+  /** Its length at the last snapshot. */
+  snapshotAt: number;
 }
 
 type SimEvent =
@@ -205,6 +236,8 @@ export class Simulation {
   private steps = 0;
   private crashes = 0;
   private partitions = 0;
+  private snapshotsTaken = 0;
+  private snapshotsInstalled = 0;
   /** Partition groups: a message passes only between nodes of the same group. Null when the network is whole. */
   private groups: Map<NodeId, number> | null = null;
   private healed = false;
@@ -227,6 +260,7 @@ export class Simulation {
         voters: this.voterIds,
         ...TIMING,
         maxFetchEntries: options.maxFetchEntries,
+        snapshotChunkBytes: options.snapshotChunkBytes,
         ...(options.unsafe ? { unsafe: options.unsafe } : {}),
       };
       const node: SimNode = {
@@ -234,10 +268,12 @@ export class Simulation {
         config,
         incarnation: 0,
         core: null,
-        disk: { election: null, log: [] },
+        disk: { election: null, snapshot: null, logStart: 0, log: [] },
         pending: [],
         queue: [],
         sync: null,
+        state: [],
+        snapshotAt: 0,
       };
       this.nodes.set(id, node);
     }
@@ -258,6 +294,8 @@ export class Simulation {
       leadersElected: this.checker.leadersElected,
       crashes: this.crashes,
       partitions: this.partitions,
+      snapshotsTaken: this.snapshotsTaken,
+      snapshotsInstalled: this.snapshotsInstalled,
       violation,
       trace: [...this.trace],
     };
@@ -350,9 +388,22 @@ export class Simulation {
     if (this.trace.length > this.options.traceLines) this.trace.shift();
   }
 
-  private durableLogs(): Map<NodeId, readonly LogEntry[]> {
-    const logs = new Map<NodeId, readonly LogEntry[]>();
-    for (const id of this.voterIds) logs.set(id, this.nodes.get(id)?.disk.log ?? []);
+  /** What a voter holds durably at an offset: its snapshot's fingerprint below the log start, else its log's. */
+  private durableLogs(): Map<NodeId, (offset: number) => string | undefined> {
+    const logs = new Map<NodeId, (offset: number) => string | undefined>();
+    for (const id of this.voterIds) {
+      const disk = this.nodes.get(id)?.disk;
+      if (disk === undefined) continue;
+      let snapshot: string[] | null = null;
+      logs.set(id, (offset) => {
+        if (offset < disk.logStart) {
+          snapshot ??= disk.snapshot === null ? [] : decodeState(disk.snapshot.data);
+          return snapshot[offset];
+        }
+        const e = disk.log[offset - disk.logStart];
+        return e === undefined ? undefined : fingerprint(e);
+      });
+    }
     return logs;
   }
 
@@ -415,18 +466,45 @@ export class Simulation {
   private boot(node: SimNode): void {
     node.incarnation++;
     const rng = new SeededRng((this.options.seed * 7919 + node.id * 104729 + node.incarnation * 15485863) >>> 0);
-    node.core = new RaftNode(node.config, rng, { election: node.disk.election, log: [...node.disk.log] });
+    const { disk } = node;
+    this.alignLogWithSnapshot(node);
+    node.core = new RaftNode(node.config, rng, {
+      election: disk.election,
+      snapshot: disk.snapshot,
+      log: [...disk.log],
+    });
     node.pending = [];
     node.queue = [];
     node.sync = null;
-    this.checker.restarted(node.id);
-    this.note(`node ${node.id} started (incarnation ${node.incarnation}, log ${node.disk.log.length})`);
+    // The state machine restarts from the snapshot; what committed after it is applied again as it commits.
+    node.state = disk.snapshot === null ? [] : decodeState(disk.snapshot.data);
+    node.snapshotAt = node.state.length;
+    this.checker.restarted(node.id, node.state);
+    this.note(
+      `node ${node.id} started (incarnation ${node.incarnation}, snapshot ${disk.logStart}, log end ${disk.logStart + disk.log.length})`,
+    );
     this.apply(node, node.core.start(this.now));
     this.queue.push(this.now + 1 + this.rng.nextInt(TICK_MS), {
       kind: "tick",
       node: node.id,
       incarnation: node.incarnation,
     });
+  }
+
+  /**
+   * What the quorum driver does at start: the log resumes at the snapshot's end. Entries below it go; a log that does
+   * not reach the snapshot, or disagrees with it at its last entry (a tail the installed snapshot replaced), is
+   * dropped whole.
+   */
+  private alignLogWithSnapshot(node: SimNode): void {
+    const { disk } = node;
+    const id = disk.snapshot?.id;
+    if (id === undefined || disk.logStart === id.offset) return;
+    const end = disk.logStart + disk.log.length;
+    const before = disk.log[id.offset - 1 - disk.logStart];
+    const agrees = disk.logStart < id.offset && end >= id.offset && before?.epoch === id.epoch;
+    disk.log = agrees ? disk.log.slice(id.offset - disk.logStart) : [];
+    disk.logStart = id.offset;
   }
 
   private crash(id: NodeId): void {
@@ -499,16 +577,58 @@ export class Simulation {
     if (!core) return;
     for (const action of actions) {
       if (action.type === "commit") {
-        this.checker.committed(node.id, action.highWatermark, (from, to) => core.entries(from, to));
+        const entries = this.checker.committed(node.id, action.highWatermark, (from, to) => core.entries(from, to));
+        node.state.push(...entries.map(fingerprint));
+        this.maybeSnapshot(node);
       } else if (action.type === "roleChanged") {
         this.note(`node ${node.id} → ${action.role} epoch ${action.epoch} leader ${action.leaderId ?? "-"}`);
-        if (action.role === "leader") this.checker.becameLeader(node.id, action.epoch, core.entries(0, Infinity));
+        if (action.role === "leader") this.checker.becameLeader(node.id, action.epoch, this.knownLog(node));
       } else {
-        if (action.type === "appendLog") this.checker.appended(node.id, action.entries, (o) => core.entries(o, o + 1));
+        if (action.type === "appendLog") {
+          this.checker.appended(node.id, action.entries, (o) => core.epochAt(o));
+        } else if (action.type === "installSnapshot") {
+          // Applied at once (the state machine is not durable); the disk gets it with the next sync.
+          const state = decodeState(action.snapshot.data);
+          this.checker.installed(node.id, action.snapshot.id.offset, state);
+          node.state = state;
+          node.snapshotAt = state.length;
+          this.snapshotsInstalled++;
+          this.note(`node ${node.id} installed snapshot ${action.snapshot.id.offset}@${action.snapshot.id.epoch}`);
+        }
         node.queue.push(action);
       }
     }
     this.drain(node);
+  }
+
+  /** A node's committed knowledge as fingerprints: its snapshot, then its log. */
+  private knownLog(node: SimNode): (offset: number) => string | undefined {
+    const core = node.core;
+    const snapshot = core?.latestSnapshot();
+    const state = snapshot ? decodeState(snapshot.data) : [];
+    return (offset) => {
+      if (offset < state.length) return state[offset];
+      const e = core?.entries(offset, offset + 1)[0];
+      return e === undefined ? undefined : fingerprint(e);
+    };
+  }
+
+  /** Snapshots the state machine every `snapshotEvery` applied entries: durable at once, then the core trims. */
+  private maybeSnapshot(node: SimNode): void {
+    const core = node.core;
+    const every = this.options.snapshotEvery;
+    if (core === null || every <= 0 || node.state.length - node.snapshotAt < every) return;
+    // An installed snapshot not yet on disk comes first: the driver writes in order.
+    if ([...node.pending, ...node.queue].some((a) => a.type === "installSnapshot")) return;
+    const offset = node.state.length;
+    const epoch = core.epochAt(offset - 1);
+    if (epoch === undefined) throw new Error(`node ${node.id} has no epoch for applied offset ${offset - 1}`);
+    const snapshot: Snapshot = { id: { offset, epoch }, data: encodeState(node.state) };
+    node.snapshotAt = offset;
+    node.disk.snapshot = snapshot;
+    this.snapshotsTaken++;
+    this.note(`node ${node.id} took snapshot ${offset}@${epoch}`);
+    this.apply(node, core.snapshotTaken(snapshot, this.now));
   }
 
   /** Runs queued actions until one needs a sync that has not happened yet. */
@@ -520,6 +640,8 @@ export class Simulation {
         case "persistElection":
         case "truncateLog":
         case "appendLog":
+        case "installSnapshot":
+        case "trimLog":
           node.pending.push(action);
           node.queue.shift();
           continue;
@@ -564,16 +686,33 @@ export class Simulation {
         node.disk.election = op.state;
         return;
       case "truncateLog":
-        node.disk.log.length = Math.min(node.disk.log.length, op.endOffset);
+        if (op.endOffset < node.disk.logStart) throw new Error(`driver: node ${node.id} truncates below its log start`);
+        node.disk.log.length = Math.min(node.disk.log.length, op.endOffset - node.disk.logStart);
         return;
       case "appendLog":
         for (const e of op.entries) {
-          if (e.offset !== node.disk.log.length) {
-            throw new Error(`driver: node ${node.id} appends offset ${e.offset} to a log of ${node.disk.log.length}`);
+          const end = node.disk.logStart + node.disk.log.length;
+          if (e.offset !== end) {
+            throw new Error(`driver: node ${node.id} appends offset ${e.offset} to a log ending at ${end}`);
           }
           node.disk.log.push(e);
         }
         return;
+      case "installSnapshot":
+        node.disk.snapshot = op.snapshot;
+        node.disk.logStart = op.snapshot.id.offset;
+        node.disk.log = [];
+        return;
+      case "trimLog": {
+        // Only below a durable snapshot (Kafka's rule); the snapshot was written before the core asked.
+        const held = node.disk.snapshot?.id.offset ?? 0;
+        if (op.startOffset > held)
+          throw new Error(`driver: node ${node.id} trims to ${op.startOffset} past its snapshot`);
+        if (op.startOffset <= node.disk.logStart) return;
+        node.disk.log = node.disk.log.slice(op.startOffset - node.disk.logStart);
+        node.disk.logStart = op.startOffset;
+        return;
+      }
     }
   }
 
@@ -605,7 +744,11 @@ function describe(envelope: Envelope): string {
     case "FetchResponse":
       return `FetchResp(e${m.epoch}, ${m.error}, hw ${m.highWatermark}, ${m.entries.length} entries${
         m.divergingEpoch ? `, diverging ${m.divergingEpoch.epoch}@${m.divergingEpoch.offset}` : ""
-      })`;
+      }${m.snapshotId ? `, snapshot ${m.snapshotId.offset}@${m.snapshotId.epoch}` : ""})`;
+    case "FetchSnapshotRequest":
+      return `FetchSnapshot(e${m.epoch}, ${m.snapshotId.offset}@${m.snapshotId.epoch} from ${m.position})`;
+    case "FetchSnapshotResponse":
+      return `FetchSnapshotResp(e${m.epoch}, ${m.error}, ${m.position}+${m.data.length}/${m.size})`;
     default:
       return `${m.type}(e${m.epoch})`;
   }
