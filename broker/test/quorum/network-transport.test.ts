@@ -11,7 +11,11 @@ import { ControllerQuorum } from "../../src/quorum/controller-quorum.ts";
 import { NetworkTransport } from "../../src/quorum/network-transport.ts";
 import { toWireRequest } from "../../src/quorum/wire.ts";
 import { ApiKey, ErrorCode } from "../../src/protocol/index.ts";
-import { QuorumDriver } from "../../src/quorum/quorum-driver.ts";
+import { QuorumDriver, type QuorumDriverOptions } from "../../src/quorum/quorum-driver.ts";
+import { encodeRecord, record } from "../../src/controller/records.ts";
+import { EMPTY_IMAGE, topicByName, type MetadataImage } from "../../src/metadata/image/index.ts";
+import { MetadataLoader } from "../../src/metadata/metadata-loader.ts";
+import { TopicRecord } from "../../src/protocol/index.ts";
 import { SeededRng, type NodeId } from "../../src/raft/index.ts";
 import { bindControllerListeners } from "./controller-listeners.ts";
 import { REAL_CLOCK_TEST_TIMING } from "./real-clock-timing.ts";
@@ -31,6 +35,9 @@ interface Node {
   transport: NetworkTransport;
   server: NetworkServer;
   committed: string[];
+  /** With snapshots on: the committed image, and how many snapshots the listener was handed. */
+  image: MetadataImage;
+  snapshots: number;
 }
 
 let root: string | undefined;
@@ -46,14 +53,24 @@ afterEach(async () => {
   if (root !== undefined) await rm(root, { recursive: true, force: true });
 });
 
-/** Starts the three controllers; resolves with the controller-listener port of each. */
-async function startControllers(): Promise<Map<NodeId, number>> {
-  root = await mkdtemp(join(tmpdir(), "quorum-net-"));
+/** Starts one more controller of those whose listeners `startControllers` bound. */
+let startController: (id: NodeId) => Promise<void> = () => Promise.reject(new Error("no controllers bound"));
+
+/**
+ * Binds the three controllers' listeners and starts the quorum on `initially` of them (all by default); resolves
+ * with the controller-listener port of each. `extra` turns snapshots on (the records must then be metadata records).
+ */
+async function startControllers(
+  extra: Pick<QuorumDriverOptions, "snapshots" | "segmentBytes"> = {},
+  initially: readonly NodeId[] = VOTERS,
+): Promise<Map<NodeId, number>> {
+  const dir = await mkdtemp(join(tmpdir(), "quorum-net-"));
+  root = dir;
   const dispatchers = new Map<NodeId, Dispatcher>();
   const servers = await bindControllerListeners(VOTERS, dispatchers, logger);
   const ports = new Map([...servers].map(([id, s]) => [id, s.listeners[0]?.port ?? 0]));
   const endpoints = VOTERS.map((id) => ({ id, host: "127.0.0.1", port: ports.get(id) ?? 0 }));
-  for (const id of VOTERS) {
+  startController = async (id) => {
     const transport = new NetworkTransport({
       nodeId: id,
       clusterId: CLUSTER_ID,
@@ -64,23 +81,32 @@ async function startControllers(): Promise<Map<NodeId, number>> {
     for (const e of endpoints) transport.setPeer(e.id, e.host, e.port);
     const driver = await QuorumDriver.start({
       config: { nodeId: id, voters: VOTERS, ...TIMING },
-      metadataDir: join(root, `node-${id}`),
+      metadataDir: join(dir, `node-${id}`),
       transport,
       rng: new SeededRng(id * 104729),
       logger,
       tickMs: 10,
+      ...extra,
     });
     transport.attach((envelope) => driver.receive(envelope));
     const quorum = new ControllerQuorum(driver, transport, CLUSTER_ID, endpoints, "CONTROLLER");
     dispatchers.set(id, createDispatcher({ handlers: createControllerHandlers(quorum), logger }));
     const server = servers.get(id);
     if (!server) throw new Error("setup");
-    const node: Node = { driver, transport, server, committed: [] };
+    const node: Node = { driver, transport, server, committed: [], image: EMPTY_IMAGE, snapshots: 0 };
     driver.onCommit((entries) => {
       for (const e of entries) if (e.record.kind === "data") node.committed.push(Buffer.from(e.record.data).toString());
     });
+    if (extra.snapshots !== undefined) {
+      const loader = new MetadataLoader((image) => (node.image = image));
+      driver.onCommit((entries, highWatermark, snapshot) => {
+        if (snapshot !== null) node.snapshots++;
+        loader.onCommit(entries, highWatermark, snapshot);
+      });
+    }
     nodes.set(id, node);
-  }
+  };
+  for (const id of initially) await startController(id);
   return ports;
 }
 
@@ -153,6 +179,32 @@ describe("the quorum over the controller listeners", () => {
     } finally {
       all.close();
     }
+  });
+});
+
+describe("snapshots over the controller listeners", () => {
+  it("a controller that joins after the leader trimmed its log catches up by FetchSnapshot", async () => {
+    // Two of three voters are a majority: they commit and snapshot after every commit while the third is down.
+    await startControllers({ snapshots: { maxBytesBetween: 1, intervalMs: 0 } }, [1, 2]);
+    const topic = (i: number) => [
+      encodeRecord(
+        record(TopicRecord, { name: `t${i}`, topicId: `0f1e2d3c-4b5a-6978-8796-${String(i).padStart(12, "0")}` }, 0),
+      ),
+    ];
+    const has = (id: NodeId, i: number) => topicByName(nodes.get(id)?.image ?? EMPTY_IMAGE, `t${i}`) !== undefined;
+    for (let i = 0; i < 10; i++) {
+      const leader = await waitFor(leaderOf, "a leader");
+      nodes.get(leader)?.driver.propose(topic(i));
+      await waitFor(() => [1, 2].every((id) => has(id, i)), `t${i} on both running controllers`);
+    }
+    const leader = await waitFor(leaderOf, "a leader");
+    expect(nodes.get(leader)?.driver.status().logStartOffset).toBeGreaterThan(0);
+
+    await startController(3);
+    await waitFor(() => has(3, 9), "the third controller caught up");
+    expect(nodes.get(3)?.snapshots).toBeGreaterThan(0);
+    for (let i = 0; i < 10; i++) expect(has(3, i)).toBe(true);
+    for (const node of nodes.values()) expect(node.driver.error).toBeNull();
   });
 });
 

@@ -26,6 +26,8 @@ let steps = 0;
 let simulatedMs = 0;
 let committed = 0;
 let failures = 0;
+let snapshotsTaken = 0;
+let snapshotsInstalled = 0;
 const started = performance.now();
 for (let seed = from; seed < from + count; seed++) {
   const options: SimOptions = swarm ? swarmOptions(seed, shape) : { ...shape, seed };
@@ -33,6 +35,8 @@ for (let seed = from; seed < from + count; seed++) {
   steps += result.steps;
   simulatedMs += result.simulatedMs;
   committed += result.committed;
+  snapshotsTaken += result.snapshotsTaken;
+  snapshotsInstalled += result.snapshotsInstalled;
   if (single !== undefined) for (const line of result.trace) console.log(line);
   if (result.violation !== null) {
     failures++;
@@ -44,6 +48,7 @@ const seconds = (performance.now() - started) / 1000;
 console.log(
   `sim: ${count} seeds × ${Math.round(steps / count)} steps on average = ${steps} steps, ` +
     `${Math.round(simulatedMs / 1000)} s simulated, ${committed} entries committed, ` +
+    `${snapshotsTaken} snapshots taken, ${snapshotsInstalled} fetched and installed, ` +
     `${failures} failed, ${seconds.toFixed(1)} s (voters ${shape.voters}, observers ${shape.observers}` +
     `${swarm ? ", swarm" : ""})`,
 );
