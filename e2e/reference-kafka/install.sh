@@ -30,7 +30,7 @@ staging="$(mktemp -d "$KAFKA_HOME/.libs.XXXXXX")"
 trap 'rm -rf "$staging"' EXIT
 mvn -B -q -Dstyle.color=never -f "$REFERENCE_KAFKA_DIR/pom.xml" dependency:copy-dependencies \
   -DincludeScope=runtime -DoutputDirectory="$staging" >&2
-for jar in kafka_2.13 kafka-tools kafka-clients kafka-server kafka-storage; do
+for jar in kafka_2.13 kafka-tools kafka-shell kafka-clients kafka-server kafka-storage; do
   [[ -f "$staging/$jar-$KAFKA_VERSION.jar" ]] || { echo "reference-kafka: $jar-$KAFKA_VERSION.jar missing" >&2; exit 1; }
 done
 rm -rf "$KAFKA_LIBS"

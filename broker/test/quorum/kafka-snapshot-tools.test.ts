@@ -17,7 +17,7 @@ import { SnapshotStore, encodeSnapshot, snapshotFileName } from "../../src/quoru
 import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
 
 // Apache Kafka's own tools must read the snapshots we write: kafka-dump-log --cluster-metadata-decoder decodes the
-// checkpoint (header, records, footer). Runs with the reference Kafka's jars (`make reference-kafka`); fails, saying
+// checkpoint (header, records, footer), and kafka-metadata-shell --snapshot loads it into Kafka's own image. Runs with the reference Kafka's jars (`make reference-kafka`); fails, saying
 // so, where they are not installed.
 
 const TOPIC_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
@@ -87,5 +87,38 @@ describe("Kafka's tools read our metadata snapshots", () => {
     expect(stdout).toContain('"data":{"name":"orders","topicId":"Dx4tPEtaaXiHlqW0w9Lh8A"}');
     expect(stdout).toContain('"leaderEpoch":4,"partitionEpoch":6');
     expect(stdout).not.toMatch(/error|exception/i);
+  });
+
+  it("kafka-metadata-shell loads it into Kafka's image: topics, partitions, brokers, features, configs", async () => {
+    const shell = async (...command: string[]) => {
+      const { stdout, stderr } = await runKafkaClass("org.apache.kafka.shell.MetadataShell", [
+        "--snapshot",
+        file,
+        ...command,
+      ]);
+      // Kafka's reader logs the header and footer control records as ignored, as it does for its own snapshots.
+      expect(stdout + stderr).not.toMatch(/exception|Error(?! Ignoring control record)/);
+      return stdout.trim();
+    };
+    // One JVM per command is slow; find and cat take several paths each.
+    const paths = (await shell("find", "/image/topics/byName", "/image/cluster/brokers")).split("\n");
+    expect(paths).toEqual(
+      expect.arrayContaining(["/image/topics/byName/orders/0", "/image/cluster/brokers/1"]) as unknown,
+    );
+    const values = (
+      await shell(
+        "cat",
+        "/image/topics/byName/orders/id",
+        "/image/topics/byName/orders/0",
+        "/image/features/metadataVersion",
+        "/image/configs/TOPIC:orders/retention.ms",
+        "/image/producerIds/nextProducerId",
+      )
+    ).split("\n");
+    expect(values[0]).toBe("Dx4tPEtaaXiHlqW0w9Lh8A");
+    expect(values[1]).toMatch(
+      /replicas=\[1\].*isr=\[1\].*leader=1, leaderRecoveryState=RECOVERED, leaderEpoch=4, partitionEpoch=6/,
+    );
+    expect(values.slice(2)).toEqual(["Optional[4.0-IV0]", "1000", "1000"]);
   });
 });
