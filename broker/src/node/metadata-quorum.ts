@@ -53,6 +53,8 @@ export class MetadataQuorum implements MetadataSource {
   private readonly held: LogEntry[] = [];
   private heldSnapshot: SnapshotRecords | null = null;
   private bootstrapped = false;
+  private readonly failureListeners: ((err: Error) => void)[] = [];
+  private failed = false;
 
   private constructor(
     readonly transport: NetworkTransport,
@@ -75,6 +77,7 @@ export class MetadataQuorum implements MetadataSource {
           const error = err instanceof Error ? err : new Error(String(err));
           this.rejectFirst(error);
           this.options.logger.error({ err: error }, "A metadata image could not be published");
+          this.fail(error);
         },
       );
     });
@@ -119,6 +122,7 @@ export class MetadataQuorum implements MetadataSource {
       tickMs: TICK_MS,
     });
     this.driverRef = driver;
+    driver.onFailure((err) => this.fail(err));
     this.transport.attach((envelope) => driver.receive(envelope));
     driver.onCommit((entries, highWatermark, snapshot) => {
       this.loading = highWatermark;
@@ -154,6 +158,20 @@ export class MetadataQuorum implements MetadataSource {
 
   subscribe(publisher: MetadataPublisher): void {
     this.chain.subscribe(publisher);
+  }
+
+  /**
+   * Called once when the node can no longer follow the metadata: its log could not be written, or an image could not
+   * be applied. The node must stop rather than serve a view no other node has.
+   */
+  onFailure(listener: (err: Error) => void): void {
+    this.failureListeners.push(listener);
+  }
+
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    for (const listener of this.failureListeners) listener(err);
   }
 
   /** Offset of the last committed record (data or control) every subscriber has handled; -1 before any. */

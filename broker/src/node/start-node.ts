@@ -4,6 +4,7 @@ import type { BrokerConfig } from "../config/broker-config.ts";
 import { createControllerHandlers } from "../handlers/controller/registry.ts";
 import { createDispatcher, type Dispatcher } from "../handlers/dispatcher.ts";
 import { startNetwork, type NetworkOptions } from "../network/server.ts";
+import { ExitCode } from "../runtime/exit-codes.ts";
 import type { Lifecycle } from "../runtime/lifecycle.ts";
 import type { BrokerMetrics } from "../runtime/metrics.ts";
 import { SUPPORTED_FEATURES } from "../controller/index.ts";
@@ -101,6 +102,10 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
         (s) => s.close(),
       )
     : undefined;
+  quorum.onFailure((err) => {
+    logger.fatal({ err }, "The metadata quorum failed; stopping the node");
+    void lifecycle.stop("the metadata quorum failed", ExitCode.Failure);
+  });
   await lifecycle.start(
     "metadata quorum",
     () => quorum.start(),

@@ -96,6 +96,7 @@ export class QuorumDriver {
   private startSnapshot: SnapshotRecords | null;
   private bytesSinceSnapshot = 0;
   private lastSnapshotAt: number;
+  private readonly failureListeners: ((err: Error) => void)[] = [];
 
   private constructor(
     private readonly core: RaftNode,
@@ -204,6 +205,11 @@ export class QuorumDriver {
     this.roleListeners.push(listener);
   }
 
+  /** Called once if the driver stops on a failure (see `error`). */
+  onFailure(listener: (err: Error) => void): void {
+    this.failureListeners.push(listener);
+  }
+
   receive(envelope: Envelope): void {
     if (this.closed) return;
     this.enqueue(this.core.receive(envelope, this.clock()));
@@ -244,6 +250,7 @@ export class QuorumDriver {
       this.queue.length = 0;
       clearInterval(this.timer);
       this.options.logger.error({ err: this.failure }, "Metadata quorum stopped after a storage failure");
+      for (const listener of this.failureListeners) listener(this.failure);
     }
   }
 
