@@ -307,7 +307,10 @@ export class QuorumDriver {
         return;
       }
       case "trimLog":
-        await this.log.trimTo(action.startOffset);
+        // Deleting old segments can wait for the next snapshot if it fails now; the log itself is intact.
+        await this.log.trimTo(action.startOffset).catch((err: unknown) => {
+          this.options.logger.warn({ err, startOffset: action.startOffset }, "Could not delete metadata log segments");
+        });
         return;
       case "roleChanged":
         this.options.logger.info(
@@ -334,14 +337,22 @@ export class QuorumDriver {
     const records = imageRecords(this.image.image).map(encodeRecord);
     const id = { offset, epoch };
     const bytes = encodeSnapshot(id, records, { timestampMs: this.wallClockOf(now) });
-    await this.snapshots.write(id, bytes);
+    try {
+      await this.snapshots.write(id, bytes);
+    } catch (err) {
+      // A snapshot is an optimisation: without it the log is simply not trimmed yet. Tried again after the next commit.
+      this.options.logger.warn({ err, snapshot: id }, "Could not write a metadata snapshot");
+      return;
+    }
     this.snapshot = { id, records };
     this.bytesSinceSnapshot = 0;
     this.lastSnapshotAt = now;
     this.options.logger.info({ snapshot: id, bytes: bytes.length }, "Wrote a metadata snapshot");
     // The core trims its log and asks for the segments below to go (a trimLog action, behind what is queued).
     this.queue.push(...this.core.snapshotTaken({ id, data: bytes }, this.clock()));
-    await this.snapshots.deleteBefore(id);
+    await this.snapshots.deleteBefore(id).catch((err: unknown) => {
+      this.options.logger.warn({ err }, "Could not delete older metadata snapshots");
+    });
   }
 
   private async syncLog(): Promise<void> {

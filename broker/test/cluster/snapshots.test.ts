@@ -1,0 +1,41 @@
+import { readFile, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { startCluster, type Cluster } from "../support/cluster.ts";
+import { agreeOnOneCluster, restartedNodeCatchesUp, topicsFromAnyBrokerAppearEverywhere } from "./scenarios.ts";
+
+// Three combined processes that snapshot their committed metadata after every commit (KIP-630,
+// metadata.log.max.record.bytes.between.snapshots=1) and trim their logs: a node killed with -9 misses records the
+// leader has meanwhile trimmed away, so when it restarts it catches up by FetchSnapshot and then the log.
+
+const METADATA_DIR = join("logs", "__cluster_metadata-0");
+
+describe("three combined nodes with metadata snapshots", () => {
+  let cluster: Cluster | undefined;
+  afterAll(() => cluster?.destroy());
+
+  it("a node restarted after the leader trimmed its log catches up from the leader's snapshot", async () => {
+    cluster = await startCluster({
+      system: "tributary",
+      topology: { combined: 3 },
+      config: { "metadata.log.max.record.bytes.between.snapshots": "1", "metadata.log.segment.bytes": "4096" },
+    });
+    const c = cluster;
+    await agreeOnOneCluster(c);
+    await topicsFromAnyBrokerAppearEverywhere(c, "before");
+    const leader = (await c.describeQuorum()).leaderId;
+    const lagging = c.brokers.find((n) => n.id !== leader);
+    if (lagging === undefined) throw new Error("no node other than the leader");
+
+    await restartedNodeCatchesUp(c, lagging, "while-down");
+
+    const output = await readFile(join(lagging.dir, "output.log"), "utf8");
+    expect(output).toContain("Installed a metadata snapshot fetched from the leader");
+    const files = await readdir(join(lagging.dir, METADATA_DIR));
+    expect(files.some((f) => f.endsWith(".checkpoint"))).toBe(true);
+    const leaderFiles = await readdir(join(c.node(leader).dir, METADATA_DIR));
+    // The leader keeps only its newest snapshot, and no longer the log's first segment.
+    expect(leaderFiles.filter((f) => f.endsWith(".checkpoint"))).toHaveLength(1);
+    expect(leaderFiles).not.toContain("00000000000000000000.log");
+  }, 120_000);
+});
