@@ -24,6 +24,8 @@ export interface ControllerChannelOptions {
   readonly nodeId: number;
   /** The active controller as the quorum knows it now. */
   readonly activeController: () => number | null;
+  /** The voters' ids (controller.quorum.voters). */
+  readonly voters: readonly number[];
   /** Controller-listener address of a voter. */
   readonly address: (id: number) => { host: string; port: number } | undefined;
   readonly connectTimeoutMs: number;
@@ -33,35 +35,41 @@ export interface ControllerChannelOptions {
 export class ControllerChannel {
   private open: { id: number; connection: Promise<BrokerConnection> } | null = null;
   private closed = false;
+  /**
+   * A controller this channel found active by asking the voters itself, preferred while the quorum still names the
+   * leader it named then: a broker-only node (an observer) learns a new leader only after its fetch from the old one
+   * times out, and admin writes need not wait for that.
+   */
+  private discovered: { id: number; whileNamed: number | null } | null = null;
 
   constructor(private readonly options: ControllerChannelOptions) {}
 
-  /** The controller requests would go to now, if one is known. */
+  /** The controller requests go to now, if one is known. */
   controllerId(): number | null {
-    return this.options.activeController();
+    const named = this.options.activeController();
+    if (this.discovered !== null && this.discovered.whileNamed === named) return this.discovered.id;
+    this.discovered = null;
+    return named;
   }
 
-  async send<Req, Res>(
+  send<Req, Res>(
     request: MessageCodec<Req>,
     response: MessageCodec<Res>,
     version: number,
     body: Req,
     timeoutMs: number,
   ): Promise<Res> {
-    const connection = await this.connection();
-    try {
-      return await connection.send(request, response, version, body, timeoutMs);
-    } catch (err) {
-      this.drop(connection);
-      throw err;
-    }
+    const id = this.controllerId();
+    if (id === null) return Promise.reject(new NoControllerError());
+    return this.sendTo(id, request, response, version, body, timeoutMs);
   }
 
   /**
    * Sends until an active controller answers (one whose answer `notController` does not reject) or `deadlineMs` (on
-   * `clock`) passes: while no controller is known, it is unreachable, or it answered NOT_CONTROLLER, the request goes
-   * again, after a short pause, to whichever controller the quorum names then. Resolves with the answer, or null at
-   * the deadline.
+   * `clock`) passes. While no controller is known, or the one named is unreachable or answers NOT_CONTROLLER, the
+   * request goes, after a short pause, to the next voter not yet tried (the new leader may be elected before this
+   * node hears of it), and once every voter was tried, to whichever the quorum names then. Resolves with the answer,
+   * or null at the deadline.
    */
   async sendUntilAnswered<Req, Res>(
     request: MessageCodec<Req>,
@@ -76,29 +84,52 @@ export class ControllerChannel {
     },
   ): Promise<Res | null> {
     const { deadlineMs, clock } = options;
+    const tried = new Set<number>();
     for (;;) {
       const left = deadlineMs - clock();
       if (left <= 0 || options.signal?.aborted === true) return null;
-      try {
-        const answer = await this.send(request, response, version, body, Math.max(1, Math.ceil(left)));
-        if (!options.notController(answer)) return answer;
-      } catch (err) {
-        if (!(
-          err instanceof NoControllerError ||
-          err instanceof BrokerConnectionError ||
-          err instanceof AdminTimeoutError
-        ))
-          throw err;
+      const named = this.controllerId();
+      let target = named !== null && !tried.has(named) ? named : this.options.voters.find((v) => !tried.has(v));
+      if (target === undefined) {
+        tried.clear();
+        target = named ?? this.options.voters[0];
+      }
+      if (target !== undefined) {
+        try {
+          const answer = await this.sendTo(target, request, response, version, body, Math.max(1, Math.ceil(left)));
+          if (!options.notController(answer)) {
+            if (target !== named) this.discovered = { id: target, whileNamed: this.options.activeController() };
+            return answer;
+          }
+        } catch (err) {
+          if (!(err instanceof BrokerConnectionError || err instanceof AdminTimeoutError)) throw err;
+        }
+        tried.add(target);
       }
       const pause = Math.min(RETRY_BACKOFF_MS, Math.max(0, deadlineMs - clock()));
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }
 
-  private async connection(): Promise<BrokerConnection> {
+  private async sendTo<Req, Res>(
+    id: number,
+    request: MessageCodec<Req>,
+    response: MessageCodec<Res>,
+    version: number,
+    body: Req,
+    timeoutMs: number,
+  ): Promise<Res> {
+    const connection = await this.connection(id);
+    try {
+      return await connection.send(request, response, version, body, timeoutMs);
+    } catch (err) {
+      this.drop(connection);
+      throw err;
+    }
+  }
+
+  private async connection(id: number): Promise<BrokerConnection> {
     if (this.closed) throw new Error("the controller channel is closed");
-    const id = this.options.activeController();
-    if (id === null) throw new NoControllerError();
     if (this.open !== null && this.open.id === id) {
       const current = await this.open.connection.catch(() => null);
       if (current !== null && !current.closed) return current;

@@ -135,6 +135,7 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
         new ControllerChannel({
           nodeId: plan.nodeId,
           activeController: () => quorum.leaderId(),
+          voters: voters.map((v) => v.id),
           address: (id) => voters.find((v) => v.id === id),
           connectTimeoutMs: config.quorumTiming.requestTimeoutMs,
           logger: logger.child({ component: "controller-channel" }),

@@ -95,6 +95,7 @@ function lifecycleFor(controllers: FakeController[], leader: { id: number | null
   const channel = new ControllerChannel({
     nodeId: 4,
     activeController: () => leader.id,
+    voters: controllers.map((c) => c.id),
     address: (id) => {
       const c = controllers.find((x) => x.id === id);
       return c && { host: "127.0.0.1", port: c.port };

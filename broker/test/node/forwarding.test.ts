@@ -88,6 +88,7 @@ function forwarder(ports: Map<number, number>, leader: () => number | null): Env
   const channel = new ControllerChannel({
     nodeId: 9,
     activeController: leader,
+    voters: [...ports.keys()],
     address: (id) => {
       const port = ports.get(id);
       return port === undefined ? undefined : { host: "127.0.0.1", port };
@@ -165,6 +166,31 @@ describe("EnvelopeForwarder", () => {
     });
     expect(outcome).toMatchObject({ response: { topics: [{ name: "t2", errorCode: 0 }] } });
     expect(fresh.seen.map((s) => s.version)).toEqual([5]);
+  });
+
+  it("finds the active controller among the voters while the quorum still names the old one", async () => {
+    const [stale, fresh] = [await controller(false), await controller(true)];
+    const channel = new ControllerChannel({
+      nodeId: 9,
+      // An observer that has not heard of the election yet keeps naming 1.
+      activeController: () => 1,
+      voters: [1, 2],
+      address: (id) => ({ host: "127.0.0.1", port: id === 1 ? stale.port : fresh.port }),
+      connectTimeoutMs: 1_000,
+      logger,
+    });
+    channels.push(channel);
+    const outcome = await new EnvelopeForwarder({ channel, logger }).forward({
+      request: CreateTopicsRequest,
+      response: CreateTopicsResponse,
+      version: 7,
+      body: createTopics("t4"),
+      context,
+      timeoutMs: 5_000,
+    });
+    expect(outcome).toMatchObject({ response: { topics: [{ name: "t4", errorCode: 0 }] } });
+    // Later requests go to the controller found, until the quorum names another leader.
+    expect(channel.controllerId()).toBe(2);
   });
 
   it("answers REQUEST_TIMED_OUT when no controller is known within the timeout", async () => {

@@ -49,6 +49,7 @@ describe("producer ids from the controller", () => {
     const channel = new ControllerChannel({
       nodeId: 3,
       activeController: () => 1,
+      voters: [1],
       address: () => ({ host: "127.0.0.1", port: c.port }),
       connectTimeoutMs: 1_000,
       logger,

@@ -187,6 +187,7 @@ function controllerChannel(nodeId: number): ControllerChannel {
       const n = nodes.get(id);
       return n ? { host: "127.0.0.1", port: n.port } : undefined;
     },
+    voters: VOTERS,
     connectTimeoutMs: 2000,
     logger,
   });
