@@ -158,6 +158,14 @@ export class QuorumDriver {
       return log.readAll();
     }
     const { id } = loaded;
+    // The log is trimmed only below a snapshot that was durable first, so this means the newest snapshot was damaged
+    // and an older one loaded: the committed entries between them are nowhere on this node.
+    if (log.startOffset > id.offset) {
+      throw new Error(
+        `metadata log ${log.dir} starts at ${log.startOffset}, after its newest readable snapshot ${id.offset}: ` +
+          "the snapshot that covered the gap is damaged",
+      );
+    }
     if (log.startOffset < id.offset && log.endOffset >= id.offset) {
       const before = await log.readAll(id.offset - 1);
       if (before[0]?.offset === id.offset - 1 && before[0].epoch === id.epoch) return before.slice(1);

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, truncate } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -189,6 +189,8 @@ describe("QuorumDriver", () => {
     expect(files.filter((f) => f.endsWith(".checkpoint"))).toHaveLength(1);
     expect(files.filter((f) => f.endsWith(".log")).sort()[0]).not.toBe("00000000000000000000.log");
 
+    // (It may have installed the leader's first snapshot already while it was up: only what it gets now counts.)
+    c.snapshotsHanded.delete(lagging);
     await c.start(lagging, root);
     await waitFor(() => has(lagging, "t20"), "the restarted node caught up");
     expect(c.snapshotsHanded.get(lagging)?.[0]).toBeGreaterThan(laggingEnd);
@@ -204,5 +206,31 @@ describe("QuorumDriver", () => {
     await waitFor(() => has(lagging, "t20"), "the node restarted from its snapshot");
     await commitOn(VOTERS, 21);
     for (const driver of c.drivers.values()) expect(driver.error).toBeNull();
+  });
+
+  it("refuses to start on a trimmed log whose snapshot is damaged, naming the directory", async () => {
+    root = await mkdtemp(join(tmpdir(), "quorum-damaged-"));
+    const metadataDir = join(root, "node-1");
+    const start = () =>
+      QuorumDriver.start({
+        config: { nodeId: 1, voters: [1], ...TIMING },
+        metadataDir,
+        transport: { send: () => undefined },
+        rng: new SeededRng(1),
+        logger: pino({ level: "silent" }),
+        tickMs: 10,
+        snapshots: { maxBytesBetween: 1, intervalMs: 0 },
+      });
+    const driver = await start();
+    await waitFor(() => driver.status().role === "leader", "the single voter leads");
+    driver.propose([
+      encodeRecord(record(TopicRecord, { name: "t", topicId: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0" }, 0)),
+    ]);
+    await waitFor(() => driver.status().logStartOffset > 0, "a snapshot trimmed the log");
+    await driver.close();
+    const dir = join(metadataDir, METADATA_LOG_DIR);
+    const [snapshot] = (await readdir(dir)).filter((f) => f.endsWith(".checkpoint"));
+    await truncate(join(dir, snapshot ?? ""), 10);
+    await expect(start()).rejects.toThrow(/__cluster_metadata-0 starts at \d+ but has no snapshot/);
   });
 });
