@@ -18,6 +18,8 @@ import type { ControllerChannel } from "./controller-channel.ts";
 
 const REGISTRATION_VERSION = 4;
 const HEARTBEAT_VERSION = 1;
+/** Heartbeat interval while the broker waits for the controller to unfence it or to agree to its shutdown. */
+const WAITING_HEARTBEAT_MS = 100;
 
 export type LifecycleState = "registering" | "fenced" | "running" | "pending-shutdown" | "shut-down";
 
@@ -206,6 +208,8 @@ export class BrokerLifecycle {
       this.stateValue = "fenced";
       o.logger.warn("Fenced by the controller");
     }
-    this.schedule(this.stateValue === "fenced" ? Math.min(o.heartbeatIntervalMs, 100) : o.heartbeatIntervalMs);
+    // Waiting on the controller (to be unfenced, or to agree to a controlled shutdown) asks again soon.
+    const waiting = this.stateValue === "fenced" || this.stateValue === "pending-shutdown";
+    this.schedule(waiting ? Math.min(o.heartbeatIntervalMs, WAITING_HEARTBEAT_MS) : o.heartbeatIntervalMs);
   }
 }
