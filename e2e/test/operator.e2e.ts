@@ -1,8 +1,10 @@
 // Operator e2e (issue 5) on tier 3 (or the cluster in $TRIBUTARY_E2E_KUBECONFIG): `helm install` the chart with the
 // images `make image` loaded, the single-broker example becomes Ready, a client Job produces and consumes through the
 // bootstrap Service, a broker config change rolls the pod, a KafkaTopic is created, its config drift reverted, its
-// partitions grown and it is deleted with its topic, everything is deleted; then manifests/install.yaml with
-// `kubectl apply --server-side`. Prints FIGURE lines (apply → Ready, operator RSS, reconcile latency percentiles).
+// partitions grown and it is deleted with its topic; a 3-broker KafkaCluster forms one cluster (kcat -L through its
+// bootstrap Service lists 3 brokers, one cluster id, one quorum) and a config change rolls it with the active controller
+// last; everything is deleted; then manifests/install.yaml with `kubectl apply --server-side`. Prints FIGURE lines
+// (apply → Ready, operator RSS, reconcile latency percentiles).
 import { existsSync, readFileSync } from "node:fs";
 import { AdminClient } from "@tributary/broker/admin";
 import { join } from "node:path";
@@ -106,6 +108,116 @@ async function brokerPods(c: Cluster): Promise<PodState[]> {
     });
 }
 
+/** A combined 3-node cluster: three broker,controller pods forming one KRaft quorum (issue 11). */
+const TRIO = "trio";
+const TRIO_CLUSTER = {
+  apiVersion: "tributary.dev/v1alpha1",
+  kind: "KafkaCluster",
+  metadata: { name: TRIO },
+  spec: {
+    replicas: 3,
+    storage: { type: "ephemeral" },
+    resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } },
+    config: { "num.partitions": 1, "default.replication.factor": 1, "offsets.topic.replication.factor": 1 },
+  },
+};
+
+interface TrioPod {
+  name: string;
+  uid: string;
+  ip: string;
+  ready: boolean;
+  deleting: boolean;
+}
+async function trioPods(c: Cluster): Promise<TrioPod[]> {
+  const out = await c.kubectl([
+    "get",
+    "pods",
+    "-n",
+    NS,
+    "-l",
+    `tributary.dev/cluster=${TRIO}`,
+    "-o",
+    jsonpath(
+      '{range .items[*]}{.metadata.name} {.metadata.uid} {.status.podIP}. {.status.conditions[?(@.type=="Ready")].status}. {.metadata.deletionTimestamp}.{"\\n"}{end}',
+    ),
+  ]);
+  return out
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => {
+      const [name = "", uid = "", ip = "", ready = "", deleting = ""] = l.trim().split(" ");
+      return { name, uid, ip: ip.slice(0, -1), ready: ready === "True.", deleting: deleting !== "." };
+    });
+}
+
+/** The quorum as one controller listener (port 9093, reached from the host by pod IP) describes it. */
+async function describeTrioQuorum(c: Cluster): Promise<{ leaderId: number; voters: number[] }> {
+  const pods = (await trioPods(c)).filter((p) => p.ip !== "" && p.ready && !p.deleting);
+  const admin = new AdminClient({
+    bootstrap: pods.map((p) => `${p.ip}:9093`),
+    requestTimeoutMs: 5_000,
+    connectTimeoutMs: 2_000,
+  });
+  try {
+    const q = await admin.describeQuorum();
+    return { leaderId: q.leaderId, voters: q.voters.map((v) => v.replicaId).sort() };
+  } finally {
+    admin.close();
+  }
+}
+
+/** Runs `kcat -L` in a Job (the e2e-client image) against the bootstrap Service until it lists `want` brokers. */
+async function kcatList(c: Cluster, job: string, bootstrap: string, want: number): Promise<string> {
+  const manifest = {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: job },
+    spec: {
+      backoffLimit: 0,
+      activeDeadlineSeconds: 120,
+      template: {
+        spec: {
+          restartPolicy: "Never",
+          automountServiceAccountToken: false,
+          securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
+          containers: [
+            {
+              name: "kcat",
+              image: "tributary/e2e-client:dev",
+              imagePullPolicy: "Never",
+              command: ["/bin/sh", "-c"],
+              // A broker's image may lag the last unfencing by a moment: ask again (bounded) until all are listed.
+              args: [
+                `for i in $(seq 1 60); do out=$(kcat -b "$BOOTSTRAP" -L -m 10 2>&1); ` +
+                  `if [ "$(printf '%s\\n' "$out" | grep -c '^  broker ')" -ge ${want} ]; then break; fi; sleep 1; done; ` +
+                  `printf '%s\\n' "$out"`,
+              ],
+              env: [{ name: "BOOTSTRAP", value: bootstrap }],
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"] },
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+  await c.kubectl(["apply", "-n", NS, "-f", "-"], JSON.stringify(manifest));
+  await waitForKubectl(
+    c,
+    `job ${job} to finish`,
+    ["get", "job", job, "-n", NS, "-o", jsonpath("{.status.succeeded}/{.status.failed}")],
+    (out) => out.startsWith("1/") || out.endsWith("/1"),
+    150_000,
+  );
+  const logs = await c.kubectl(["logs", "-n", NS, `job/${job}`]);
+  await c.kubectl(["delete", "job", job, "-n", NS, "--wait=false"]);
+  return logs;
+}
+
 /** The operator's /metrics through the API server's pod proxy, or directly from the host by pod IP. */
 async function operatorMetrics(c: Cluster): Promise<string> {
   const pod = await c.kubectl([
@@ -179,6 +291,8 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
         ["get", "kafkatopic", "-A", "-o", "yaml"],
         ["get", "events", "-n", NS, "--sort-by=.lastTimestamp"],
         ["logs", "-n", NS, "job/operator-client", "--tail=100"],
+        ["get", "pods", "-n", NS, "-o", "wide"],
+        ["logs", "-n", NS, "-l", `tributary.dev/cluster=${TRIO}`, "--all-containers", "--prefix", "--tail=60"],
       ]) {
         console.warn(`kubectl ${args.join(" ")}\n${await c.kubectl(args).catch(String)}`);
       }
@@ -404,6 +518,128 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       `reconcile latency KafkaCluster (n=${durations.length}, operator log durationMs): ` +
         `p50 ${e["p50"]} ms, p90 ${e["p90"]} ms, p99 ${e["p99"]} ms, max ${Math.max(...durations)} ms`,
     );
+  });
+
+  it("a 3-broker KafkaCluster becomes Ready with one cluster id and one KRaft quorum", async () => {
+    const c = cluster.get();
+    const started = Date.now();
+    await c.kubectl(["apply", "-n", NS, "-f", "-"], JSON.stringify(TRIO_CLUSTER));
+    await pollUntil(
+      `KafkaCluster ${TRIO} Ready=True`,
+      300_000,
+      async () =>
+        (await c.kubectl(["get", "kafkacluster", TRIO, "-n", NS, "-o", jsonpath(READY)])) === "True" ? true : undefined,
+      [],
+      250,
+    );
+    figure(`apply a 3-broker KafkaCluster (combined) → Ready=True: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    // One cluster id: recorded in the status, rendered into every pod's file, and the one every broker reports.
+    const clusterId = await c.kubectl(["get", "kafkacluster", TRIO, "-n", NS, "-o", jsonpath("{.status.clusterId}")]);
+    expect(clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    const pods = await trioPods(c);
+    expect(pods.map((p) => p.name).sort()).toEqual([0, 1, 2].map((i) => `${TRIO}-broker-${i}`));
+    for (const p of pods) {
+      const admin = new AdminClient({ bootstrap: `${p.ip}:9092`, requestTimeoutMs: 10_000 });
+      try {
+        expect((await admin.cluster()).clusterId, p.name).toBe(clusterId);
+      } finally {
+        admin.close();
+      }
+    }
+
+    const quorum = await describeTrioQuorum(c);
+    expect(quorum.voters).toEqual([0, 1, 2]);
+    expect([0, 1, 2]).toContain(quorum.leaderId);
+    figure(`${TRIO}: DescribeQuorum voters ${quorum.voters.join(",")}, active controller ${quorum.leaderId}`);
+  });
+
+  it("kcat -L through the 3-broker cluster's bootstrap Service lists 3 brokers", async () => {
+    const c = cluster.get();
+    const bootstrap = `${TRIO}-kafka-bootstrap.${NS}.svc.cluster.local:9092`;
+    const listed = await kcatList(c, `${TRIO}-kcat`, bootstrap, 3);
+    console.log(`kcat -b ${bootstrap} -L (in a Job):\n${listed}`);
+    expect(listed).toMatch(/^ 3 brokers:$/m);
+    const brokers = [...listed.matchAll(/^ {2}broker (\d+) at (\S+)/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
+    expect(brokers).toEqual([0, 1, 2].map((i) => `${i} ${TRIO}-broker-${i}.${TRIO}-kafka-brokers.${NS}.svc:9092`));
+    figure(`kcat -L through ${TRIO}-kafka-bootstrap: ${listed.match(/^ \d+ brokers:$/m)?.[0].trim() ?? "?"}`);
+  });
+
+  it("a config change rolls the 3 brokers one at a time, the active controller last", async () => {
+    const c = cluster.get();
+    // Descending ordinals end with ordinal 0: with node 0 leading, the test could not tell "active last" from that
+    // order. Its pod is then deleted first, so that another node leads the roll (a returning node does not take over).
+    let { leaderId } = await describeTrioQuorum(c);
+    if (leaderId === 0) {
+      const old = (await trioPods(c)).find((p) => p.name === `${TRIO}-broker-0`);
+      await c.kubectl(["delete", "pod", `${TRIO}-broker-0`, "-n", NS, "--wait=false"]);
+      leaderId = await pollUntil(
+        `${TRIO}: another active controller, and broker 0 back and Ready`,
+        120_000,
+        async () => {
+          const q = await describeTrioQuorum(c);
+          const pods = await trioPods(c);
+          const back = pods.length === 3 && pods.every((p) => p.ready && !p.deleting && p.uid !== old?.uid);
+          return q.leaderId > 0 && back ? q.leaderId : undefined;
+        },
+        [],
+        250,
+      );
+    }
+    const before = await trioPods(c);
+    const started = Date.now();
+    await c.kubectl([
+      "patch",
+      "kafkacluster",
+      TRIO,
+      "-n",
+      NS,
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { config: { "log.retention.ms": 3_600_000 } } }),
+    ]);
+    // The order the old pods went away in, and the most that were down at once.
+    const order: string[] = [];
+    let maxDown = 0;
+    await pollUntil(
+      `${TRIO}: every pod replaced and Ready`,
+      300_000,
+      async () => {
+        const now = await trioPods(c);
+        for (const old of before) {
+          const cur = now.find((p) => p.name === old.name);
+          if (!order.includes(old.name) && (cur === undefined || cur.uid !== old.uid || cur.deleting))
+            order.push(old.name);
+        }
+        maxDown = Math.max(maxDown, 3 - now.filter((p) => p.ready && !p.deleting).length);
+        const done = now.length === 3 && now.every((p) => p.ready && !before.some((b) => b.uid === p.uid));
+        return done ? true : undefined;
+      },
+      [],
+      250,
+    );
+    figure(
+      `${TRIO}: config change → 3 pods replaced one at a time, Ready: ${((Date.now() - started) / 1000).toFixed(1)} s ` +
+        `(order ${order.join(", ")}; active controller before: ${leaderId})`,
+    );
+    expect(maxDown).toBeLessThanOrEqual(1);
+    expect(order).toHaveLength(3);
+    expect(order[2]).toBe(`${TRIO}-broker-${leaderId}`);
+    await pollUntil(
+      `KafkaCluster ${TRIO} Ready=True after the roll`,
+      120_000,
+      async () =>
+        (await c.kubectl(["get", "kafkacluster", TRIO, "-n", NS, "-o", jsonpath(READY)])) === "True" ? true : undefined,
+      [],
+      250,
+    );
+    const quorum = await pollUntil(`${TRIO}: a quorum leader after the roll`, 60_000, async () => {
+      const q = await describeTrioQuorum(c);
+      return q.leaderId >= 0 ? q : undefined;
+    });
+    expect(quorum.voters).toEqual([0, 1, 2]);
+    await c.kubectl(["delete", "kafkacluster", TRIO, "-n", NS, "--timeout=120s"]);
+    await pollUntil(`${TRIO} pods gone`, 180_000, async () => ((await trioPods(c)).length === 0 ? true : undefined));
   });
 
   it("deleting the KafkaCluster garbage-collects its objects; helm uninstall removes the operator", async () => {
