@@ -191,14 +191,13 @@ describe("KafkaClusterReconciler", () => {
   it("asks the controllers for the active one and restarts it last", async () => {
     const fake = new FakeClient({ replicas: 3 });
     await reconcilerFor(fake).reconcile();
-    const stalePod = (i: number): KubeObject =>
-      ({
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: `c-broker-${i}`, uid: `u${i}`, annotations: { "tributary.dev/config-hash": "old" } },
-        spec: { containers: [{ name: "kafka", image: "docker.io/tributary/broker:old" }] },
-        status: { conditions: [{ type: "Ready", status: "True" }] },
-      });
+    const stalePod = (i: number): KubeObject => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: `c-broker-${i}`, uid: `u${i}`, annotations: { "tributary.dev/config-hash": "old" } },
+      spec: { containers: [{ name: "kafka", image: "docker.io/tributary/broker:old" }] },
+      status: { conditions: [{ type: "Ready", status: "True" }] },
+    });
     const asked: (readonly string[])[] = [];
     const { reconcile } = reconcilerFor(fake, undefined, {
       pods: () => [0, 1, 2].map(stalePod),
