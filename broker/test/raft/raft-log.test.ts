@@ -44,4 +44,25 @@ describe("RaftLog", () => {
     expect(follower.lastEpoch).toBe(1);
     expect(() => follower.append(entries([1, 1, 0]).slice(2))).toThrow(/epoch 0 after epoch 1/);
   });
+
+  it("trimmed to a snapshot, answers positions below it or older than its epoch with the snapshot", () => {
+    const l = log(); // epochs 1 1 3 3 3 4
+    l.trimTo({ offset: 4, epoch: 3 });
+    expect(l.startOffset).toBe(4);
+    expect(l.read(0, 10).map((e) => e.offset)).toEqual([4, 5]);
+    expect(l.epochAt(3)).toBe(3);
+    expect(l.validateFetch(0, 0)).toEqual({ valid: false, snapshot: { offset: 4, epoch: 3 } });
+    expect(l.validateFetch(2, 1)).toEqual({ valid: false, snapshot: { offset: 4, epoch: 3 } });
+    expect(l.validateFetch(5, 2)).toEqual({ valid: false, snapshot: { offset: 4, epoch: 3 } });
+    expect(l.validateFetch(4, 3)).toEqual({ valid: true });
+    expect(l.validateFetch(5, 3)).toEqual({ valid: true });
+    expect(l.validateFetch(6, 4)).toEqual({ valid: true });
+    expect(l.validateFetch(7, 3)).toEqual({ valid: false, diverging: { epoch: 3, offset: 5 } });
+    expect(() => l.trimTo({ offset: 5, epoch: 9 })).toThrow(/has epoch 3 there/);
+    expect(() => l.truncateTo(3)).toThrow(/below log start/);
+
+    l.reset({ offset: 20, epoch: 7 });
+    expect([l.startOffset, l.endOffset, l.lastEpoch]).toEqual([20, 20, 7]);
+    expect(l.validateFetch(20, 7)).toEqual({ valid: true });
+  });
 });

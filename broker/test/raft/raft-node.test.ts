@@ -215,4 +215,67 @@ describe("RaftNode", () => {
     const end = sends(actions).find((e) => e.message.type === "EndQuorumEpochRequest");
     expect(end?.message.type === "EndQuorumEpochRequest" && end.message.preferredSuccessors[0]).toBe(2);
   });
+
+  it("a fetcher below the leader's trimmed log start gets the snapshot in chunks, installs it and fetches on", () => {
+    // A single voter leads and commits five records, then snapshots them and trims its log.
+    const { n: leader, start } = node(config(1, [1], { snapshotChunkBytes: 4 }));
+    const flushOf = (actions: RaftAction[]) => actions.find((a) => a.type === "flushLog");
+    let flush = flushOf(start);
+    if (flush?.type === "flushLog") leader.flushed(flush.seq, 1);
+    flush = flushOf(
+      leader.propose(
+        [1, 2, 3, 4, 5].map((b) => new Uint8Array([b])),
+        2,
+      ).actions,
+    );
+    if (flush?.type === "flushLog") leader.flushed(flush.seq, 3);
+    expect(leader.status().highWatermark).toBe(6);
+    const snapshot = { id: { offset: 6, epoch: 1 }, data: new Uint8Array([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]) };
+    expect(leader.snapshotTaken(snapshot, 4)).toEqual([{ type: "trimLog", startOffset: 6 }]);
+    expect(leader.status().logStartOffset).toBe(6);
+    expect(leader.entries(0, 6)).toEqual([]);
+
+    // An observer starting empty fetches from 0 and is routed through FetchSnapshot.
+    const { n: observer, start: observerStart } = node(config(9, [1]), { epoch: 1, leaderId: 1, votedId: null });
+    let pending = sends(observerStart);
+    const seen: string[] = [];
+    const installs: RaftAction[] = [];
+    let now = 10;
+    for (let round = 0; round < 20 && pending.length > 0; round++) {
+      const next: Envelope[] = [];
+      for (const e of pending) {
+        now++;
+        const m = e.message;
+        seen.push(
+          m.type === "FetchSnapshotRequest"
+            ? `snapshot@${m.position}`
+            : m.type === "FetchRequest"
+              ? `fetch@${m.fetchOffset}`
+              : m.type === "FetchResponse" && m.snapshotId !== null
+                ? `answer: snapshot ${m.snapshotId.offset}@${m.snapshotId.epoch}`
+                : m.type,
+        );
+        const target = e.to === 1 ? leader : observer;
+        const actions = target.receive(e, now);
+        installs.push(...actions.filter((a) => a.type === "installSnapshot"));
+        next.push(...sends(actions));
+      }
+      pending = next;
+    }
+    // The last fetch, from the snapshot's end, waits at the leader for something new.
+    expect(seen).toEqual([
+      "fetch@0",
+      "answer: snapshot 6@1",
+      "snapshot@0",
+      "FetchSnapshotResponse",
+      "snapshot@4",
+      "FetchSnapshotResponse",
+      "snapshot@8",
+      "FetchSnapshotResponse",
+      "fetch@6",
+    ]);
+    expect(installs).toEqual([{ type: "installSnapshot", snapshot }]);
+    expect(observer.status()).toMatchObject({ logStartOffset: 6, logEndOffset: 6, highWatermark: 6, lastEpoch: 1 });
+    expect(observer.latestSnapshot()).toEqual(snapshot);
+  });
 });
