@@ -9,6 +9,8 @@
 #
 #   e2e/compat/franz-go/run.sh            # allowlist
 #   e2e/compat/franz-go/run.sh -run '^TestGroupETL$'   # extra `go test` flags override the allowlist's -run
+#   TRIBUTARY_COMPAT_NODES=3 e2e/compat/franz-go/run.sh   # the tests tagged `cluster` in tests.allow, against 3
+#                                                         # combined nodes (broker/test/support/cluster-cli.ts)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,9 +20,17 @@ source "$here/versions.env"
 
 command -v go >/dev/null || { echo "franz-go: Go is required (go.dev/dl)" >&2; exit 1; }
 
+nodes="${TRIBUTARY_COMPAT_NODES:-1}"
+[[ "$nodes" =~ ^[1-9]$ ]] || { echo "franz-go: TRIBUTARY_COMPAT_NODES must be 1..9, not $nodes" >&2; exit 2; }
+
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/tributary-franz-go.XXXXXX")"
 broker_pid=""
+cluster_pid=""
+cluster_in=""
 cleanup() {
+  # The harness stops and deletes the nodes once its stdin closes.
+  if [[ -n "$cluster_in" ]]; then exec {cluster_in}>&-; fi
+  if [[ -n "$cluster_pid" ]]; then wait "$cluster_pid" 2>/dev/null || true; fi
   if [[ -n "$broker_pid" ]] && kill -0 "$broker_pid" 2>/dev/null; then
     kill -TERM "$broker_pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
@@ -47,7 +57,22 @@ if [[ ! -f "$src/.complete" ]]; then
   touch "$src/.complete"
 fi
 
-if [[ -z "${KGO_SEEDS:-}" ]]; then
+node_logs=()
+if [[ -z "${KGO_SEEDS:-}" ]] && ((nodes > 1)); then
+  [[ -f "$repo/broker/dist/src/main.js" ]] || { echo "franz-go: build the broker first (npx tsc -b)" >&2; exit 1; }
+  coproc CLUSTER {
+    exec "$repo/node_modules/.bin/tsx" "$repo/broker/test/support/cluster-cli.ts" --nodes "$nodes" \
+      --config offsets.topic.replication.factor=1 2>"$scratch/cluster-cli.log"
+  }
+  cluster_pid=$CLUSTER_PID
+  cluster_in=${CLUSTER[1]}
+  # The harness has its own deadlines and exits on them; its one line lists the nodes once every broker sees all.
+  read -r -u "${CLUSTER[0]}" line || { echo "franz-go: the cluster did not start:" >&2; cat "$scratch/cluster-cli.log" >&2; exit 1; }
+  KGO_SEEDS="$(sed -n 's/.*"bootstrap":"\([^"]*\)".*/\1/p' <<<"$line")"
+  mapfile -t node_logs < <(grep -o '"log":"[^"]*"' <<<"$line" | sed 's/"log":"\(.*\)"/\1/')
+  export KGO_SEEDS
+  echo "franz-go: $nodes-node cluster on $KGO_SEEDS" >&2
+elif [[ -z "${KGO_SEEDS:-}" ]]; then
   [[ -f "$repo/broker/dist/src/main.js" ]] || { echo "franz-go: build the broker first (npx tsc -b)" >&2; exit 1; }
   port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
   mkdir -p "$scratch/broker"
@@ -78,7 +103,10 @@ export KGO_TEST_RF=1
 export KGO_TEST_RECORDS="${KGO_TEST_RECORDS:-20000}"
 export KGO_LOG_LEVEL="${KGO_LOG_LEVEL:-none}"
 
-allow="$(grep -v '^[[:space:]]*\(#\|$\)' "$here/tests.allow" | sed 's/[[:space:]].*//' | paste -sd '|')"
+# On a cluster only the lines tagged `cluster` (the core: produce, consume, groups, admin) run.
+allowed_lines="$(grep -v '^[[:space:]]*\(#\|$\)' "$here/tests.allow")"
+if ((nodes > 1)); then allowed_lines="$(grep -E '[[:space:]]cluster([[:space:]]|$)' <<<"$allowed_lines")"; fi
+allow="$(sed 's/[[:space:]].*//' <<<"$allowed_lines" | paste -sd '|')"
 [[ -n "$allow" ]] || { echo "franz-go: tests.allow is empty" >&2; exit 1; }
 
 cd "$src"
@@ -91,6 +119,7 @@ if ((status != 0)); then
   echo "franz-go: go test failed ($status); last lines of the test log:" >&2
   tail -n 80 "$scratch/go-test.log" >&2
   if [[ -n "$broker_pid" ]]; then echo "franz-go: broker log tail:" >&2; tail -n 40 "$scratch/broker/broker.log" >&2; fi
+  for f in "${node_logs[@]}"; do echo "franz-go: $f tail:" >&2; tail -n 40 "$f" >&2; done
   exit "$status"
 fi
 # A -run pattern that matches nothing passes silently; insist that every allowlisted test ran and passed.
@@ -99,11 +128,12 @@ for t in ${allow//|/ }; do
   grep -q -- "^--- PASS: $t " "$scratch/go-test.log" || { echo "franz-go: $t did not run and pass" >&2; missing=1; }
 done
 ((missing == 0)) || exit 1
-echo "franz-go: $(grep -c '^--- PASS' "$scratch/go-test.log") allowlisted kgo tests passed" >&2
+on=""; if ((nodes > 1)); then on=" on $nodes nodes"; fi
+echo "franz-go: $(grep -c '^--- PASS' "$scratch/go-test.log") allowlisted kgo tests passed$on" >&2
 
 # Our own check (txn/, its own module on the same franz-go version): a transactional producer fails fast, since the
-# broker has no transaction coordinator. Runs only with the allowlist, not with extra `go test` flags.
-if (($# == 0)); then
+# broker has no transaction coordinator. Runs only with the allowlist on one broker, not with extra `go test` flags.
+if (($# == 0 && nodes == 1)); then
   grep -q "github.com/twmb/franz-go $FRANZ_GO_VERSION\$" "$here/txn/go.mod" ||
     { echo "franz-go: txn/go.mod does not require franz-go $FRANZ_GO_VERSION (versions.env); update it" >&2; exit 1; }
   txn_status=0

@@ -8,7 +8,6 @@ import subprocess
 import threading
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -30,21 +29,30 @@ def consume_all(bootstrap: str, topic: str, fmt: str, *extra: str) -> list[str]:
     return out.splitlines()
 
 
+@pytest.mark.cluster
 def test_metadata_listing(broker, topic_name):
     create_topic(broker.bootstrap, topic_name, partitions=3)
     listing = json.loads(kcat("-b", broker.bootstrap, "-L", "-J"))
-    assert [(b["id"], b["name"]) for b in listing["brokers"]] == [(1, broker.bootstrap)]
+    # One broker, or every node of a cluster (TRIBUTARY_COMPAT_NODES), each under its own address.
+    nodes = getattr(broker, "nodes", [{"id": 1, "port": broker.port}])
+    listed = sorted((b["id"], b["name"]) for b in listing["brokers"])
+    assert listed == [(n["id"], f"127.0.0.1:{n['port']}") for n in nodes]
     topics = {t["topic"]: t for t in listing["topics"]}
     assert topic_name in topics
-    parts = topics[topic_name]["partitions"]
-    assert sorted(p["partition"] for p in parts) == [0, 1, 2]
-    assert all(p["leader"] == 1 and p["replicas"] == [{"id": 1}] and p["isrs"] == [{"id": 1}] for p in parts)
+    parts = sorted(topics[topic_name]["partitions"], key=lambda p: p["partition"])
+    assert [p["partition"] for p in parts] == [0, 1, 2]
+    # Replication factor 1: each partition's leader is its only replica and its whole ISR. Three partitions on three
+    # brokers get three different leaders (Kafka's assignment spreads them).
+    assert all(p["replicas"] == [{"id": p["leader"]}] and p["isrs"] == [{"id": p["leader"]}] for p in parts)
+    assert {p["leader"] for p in parts} == {n["id"] for n in nodes}
 
     text = kcat("-b", broker.bootstrap, "-L", "-t", topic_name)
     assert f'topic "{topic_name}" with 3 partitions:' in text
-    assert "partition 2, leader 1, replicas: 1, isrs: 1" in text
+    last = parts[2]["leader"]
+    assert f"partition 2, leader {last}, replicas: {last}, isrs: {last}" in text
 
 
+@pytest.mark.cluster
 def test_produce_and_consume_with_keys(broker, topic_name):
     create_topic(broker.bootstrap, topic_name, partitions=3)
     lines = [f"key-{i % 7}:value-{i}" for i in range(70)]
@@ -65,6 +73,7 @@ def test_produce_and_consume_with_keys(broker, topic_name):
         assert [v for _, v in records] == [line for line in lines if partition_of[line.split(":")[0]] == {p}]
 
 
+@pytest.mark.cluster
 @pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
 def test_compression_codec(broker, topic_name, codec):
     create_topic(broker.bootstrap, topic_name)
@@ -75,13 +84,14 @@ def test_compression_codec(broker, topic_name, codec):
     )
     assert consume_all(broker.bootstrap, topic_name, "%s\\n") == lines
     raw = sum(len(line) for line in lines)
-    on_disk = sum(f.stat().st_size for f in Path(broker.data_dir, "logs", f"{topic_name}-0").glob("*.log"))
+    on_disk = sum(f.stat().st_size for f in broker.partition_dir(topic_name, 0).glob("*.log"))
     if codec == "none":
         assert on_disk > raw
     else:
         assert on_disk < raw / 4, f"{codec}: {on_disk} bytes on disk for {raw} bytes of values"
 
 
+@pytest.mark.cluster
 def test_offsets_earliest_latest_relative_and_timestamp(broker, topic_name):
     create_topic(broker.bootstrap, topic_name)
     base = int(time.time() * 1000) - 3_600_000
@@ -147,6 +157,7 @@ class GroupMember:
         assert self.proc.returncode == 0, "\n".join(self.log)
 
 
+@pytest.mark.cluster
 def test_consumer_group(broker, topic_name):
     partitions = 4
     create_topic(broker.bootstrap, topic_name, partitions=partitions)

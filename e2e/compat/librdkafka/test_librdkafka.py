@@ -6,13 +6,13 @@ import os
 import signal
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_END,
     Consumer,
+    ConsumerGroupState,
     KafkaError,
     KafkaException,
     Producer,
@@ -38,6 +38,7 @@ def topic_config(bootstrap: str, topic: str) -> dict[str, str]:
     return {name: entry.value for name, entry in entries.items()}
 
 
+@pytest.mark.cluster
 def test_topic_create_describe_alter_delete(broker, topic_name):
     a = admin(broker.bootstrap)
     create_topic(broker.bootstrap, topic_name, partitions=3, config={"retention.ms": "123456"})
@@ -82,6 +83,7 @@ def test_topic_create_describe_alter_delete(broker, topic_name):
     poll_until(f"{topic_name} gone", lambda: topic_name not in a.list_topics(timeout=10).topics)
 
 
+@pytest.mark.cluster
 def test_keyed_produce_same_key_same_partition(broker, topic_name):
     create_topic(broker.bootstrap, topic_name, partitions=4)
     keys = [f"key-{i}".encode() for i in range(12)]
@@ -105,6 +107,7 @@ def test_keyed_produce_same_key_same_partition(broker, topic_name):
         )
 
 
+@pytest.mark.cluster
 @pytest.mark.parametrize("acks", ["0", "1", "all"])
 def test_acks(broker, topic_name, acks):
     create_topic(broker.bootstrap, topic_name)
@@ -121,6 +124,7 @@ def test_acks(broker, topic_name, acks):
     assert watermarks(broker.bootstrap, topic_name) == (0, len(values))
 
 
+@pytest.mark.cluster
 @pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
 def test_compression_codec(broker, topic_name, codec):
     create_topic(broker.bootstrap, topic_name)
@@ -141,7 +145,7 @@ def test_compression_codec(broker, topic_name, codec):
     ]
     # The broker keeps batches as produced: compressed on disk unless the codec is none.
     raw = sum(len(r["value"]) for r in records)
-    logs = Path(broker.data_dir, "logs", f"{topic_name}-0")
+    logs = broker.partition_dir(topic_name, 0)
     on_disk = sum(f.stat().st_size for f in logs.glob("*.log"))
     if codec == "none":
         assert on_disk > raw
@@ -176,6 +180,7 @@ def _assigned(c: Consumer) -> set[int]:
     return {tp.partition for tp in c.assignment()}
 
 
+@pytest.mark.cluster
 @pytest.mark.parametrize("assignor", ["range", "cooperative-sticky"])
 def test_consumer_group_rebalance_commit_resume(broker, topic_name, assignor):
     partitions = 4
@@ -244,6 +249,7 @@ def test_consumer_group_rebalance_commit_resume(broker, topic_name, assignor):
             c.close()
 
 
+@pytest.mark.cluster
 def test_seek_earliest_latest_and_by_timestamp(broker, topic_name):
     create_topic(broker.bootstrap, topic_name)
     base = int(time.time() * 1000) - 3_600_000
@@ -384,7 +390,7 @@ def _retention_case(broker, topic_name, config: dict[str, str], timestamp: int |
     for r in records:
         p.produce(topic_name, **r)
         assert p.flush(10) == 0
-    logs = Path(broker.data_dir, "logs", f"{topic_name}-0")
+    logs = broker.partition_dir(topic_name, 0)
 
     def start_moved() -> int:
         low, high = watermarks(broker.bootstrap, topic_name)
@@ -459,3 +465,42 @@ def test_keyless_records_on_a_compacted_topic_fail_with_invalid_record(broker, t
     # Keyed records alone are stored.
     reports = produce(broker.bootstrap, topic_name, [{"key": b"k", "value": b"kept", "partition": 0}])
     assert [r.offset() for r in reports] == [0]
+
+
+@pytest.mark.cluster_only
+def test_partitions_and_group_coordinators_spread_over_the_brokers(broker, topic_name):
+    # Issue 11: on a 3-node cluster a topic's partitions are led by different brokers (Kafka's assignment spreads
+    # leaders), and groups are coordinated by the broker leading their __consumer_offsets partition, so several groups
+    # land on several brokers. Each broker serves what it leads: produce and read back every partition, commit and read
+    # back each group's offsets, and describe each group through its coordinator.
+    brokers = {n["id"] for n in broker.nodes}
+    create_topic(broker.bootstrap, topic_name, partitions=6)
+    wait_topic_visible(broker.bootstrap, topic_name, 6)
+    md = admin(broker.bootstrap).list_topics(topic_name, timeout=10)
+    assert {b.id for b in md.brokers.values()} == brokers
+    leaders = {p.id: p.leader for p in md.topics[topic_name].partitions.values()}
+    assert set(leaders.values()) == brokers, f"partition leaders {leaders}"
+
+    records = [{"value": f"p{p}-{i}".encode(), "partition": p} for p in range(6) for i in range(5)]
+    produce(broker.bootstrap, topic_name, records, {"acks": "all"})
+    for p in range(6):
+        # Straight to the partition's leader alone: it holds the records.
+        stored = consume_partition(broker.node_bootstrap(leaders[p]), topic_name, p, OFFSET_BEGINNING, 5)
+        assert [m.value() for m in stored] == [f"p{p}-{i}".encode() for i in range(5)]
+
+    groups = [f"spread-{topic_name}-{g}" for g in range(12)]
+    for g, group in enumerate(groups):
+        c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False})
+        try:
+            c.commit(offsets=[TopicPartition(topic_name, g % 6, g + 1)], asynchronous=False)
+            assert c.committed([TopicPartition(topic_name, g % 6)], timeout=10)[0].offset == g + 1
+        finally:
+            c.close()
+    described = admin(broker.bootstrap).describe_consumer_groups(groups, request_timeout=15)
+    coordinators = {}
+    for group, future in described.items():
+        d = future.result(timeout=20)
+        assert d.state == ConsumerGroupState.EMPTY, (group, d.state)
+        coordinators[group] = d.coordinator.id
+    assert set(coordinators.values()) <= brokers
+    assert len(set(coordinators.values())) > 1, f"every group on one coordinator: {coordinators}"

@@ -1,10 +1,13 @@
-"""Runs the real broker executable (broker/bin/tributary-broker, built by `npx tsc -b`) on a free loopback port.
+"""Runs the real broker executable (broker/bin/tributary-broker, built by `npx tsc -b`) on a free loopback port, or a
+cluster of such nodes through the multi-process harness (broker/test/support/cluster-cli.ts).
 
-Shared by the librdkafka and kcat conformance suites. Output goes to <data dir>/broker.log so a failing test can show it.
+Shared by the librdkafka and kcat conformance suites. Output goes to <data dir>/broker.log (one broker) or each node's
+output.log (a cluster) so a failing test can show it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,8 +20,11 @@ from typing import Callable, TypeVar
 
 REPO = Path(__file__).resolve().parents[3]
 BIN = REPO / "broker" / "bin" / "tributary-broker"
+CLUSTER_CLI = REPO / "broker" / "test" / "support" / "cluster-cli.ts"
+TSX = REPO / "node_modules" / ".bin" / "tsx"
 
 T = TypeVar("T")
+B = TypeVar("B", "BrokerProcess", "ClusterProcess")
 
 
 def poll_until(what: str, check: Callable[[], T], timeout: float = 30.0, interval: float = 0.05) -> T:
@@ -94,6 +100,13 @@ class BrokerProcess:
         except FileNotFoundError:
             return ""
 
+    def partition_dir(self, topic: str, partition: int) -> Path:
+        """The directory holding one partition's segment files."""
+        return self.data_dir / "logs" / f"{topic}-{partition}"
+
+    def log_files(self) -> list[Path]:
+        return [self.log_path]
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
         """Stops with SIGTERM (clean shutdown) or SIGKILL (crash) and waits for the process to exit."""
         if self.proc is None or self.proc.poll() is not None:
@@ -111,19 +124,101 @@ class BrokerProcess:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def start_broker(overrides: dict[str, str] | None = None) -> BrokerProcess:
-    broker = BrokerProcess(overrides)
+class ClusterProcess:
+    """N combined nodes (broker and controller each) as separate processes, started, formatted and waited for by
+    cluster-cli.ts, which prints the nodes as one JSON line once every broker lists all of them. The nodes live as long
+    as that script's stdin stays open, so they go when this process does, however it ends."""
+
+    def __init__(self, nodes: int, overrides: dict[str, str] | None = None) -> None:
+        self.size = nodes
+        self.overrides = {"offsets.topic.replication.factor": "1", **(overrides or {})}
+        self.stderr_path = Path(tempfile.mkstemp(prefix="tributary-cluster-cli-", suffix=".log")[1])
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.bootstrap = ""
+        self.nodes: list[dict] = []
+
+    def start(self) -> "ClusterProcess":
+        if not TSX.exists():
+            raise RuntimeError(f"{TSX} is missing: run `npm ci` first")
+        args = [str(TSX), str(CLUSTER_CLI), "--nodes", str(self.size)]
+        for key, value in self.overrides.items():
+            args += ["--config", f"{key}={value}"]
+        with open(self.stderr_path, "ab") as err:
+            self.proc = subprocess.Popen(args, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+        assert self.proc.stdout is not None
+        # The script has its own deadlines (each node's start, then every broker seeing the others) and exits on them.
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait(timeout=30)
+            raise RuntimeError(f"cluster-cli exited with {self.proc.returncode}:\n{self.output()}")
+        info = json.loads(line)
+        self.bootstrap = info["bootstrap"]
+        self.nodes = info["nodes"]
+        return self
+
+    def node_bootstrap(self, node_id: int) -> str:
+        return next(f"127.0.0.1:{n['port']}" for n in self.nodes if n["id"] == node_id)
+
+    def output(self) -> str:
+        text = self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
+        for f in self.log_files():
+            if f.exists():
+                text += f"\n--- {f} ---\n" + f.read_text(errors="replace")[-4000:]
+        return text
+
+    def partition_dir(self, topic: str, partition: int) -> Path:
+        """The directory of a partition's segments on the one node that holds it (replication factor 1)."""
+        dirs = [d for n in self.nodes if (d := Path(n["logDirs"], f"{topic}-{partition}")).is_dir()]
+        assert len(dirs) == 1, f"{topic}-{partition} is on {len(dirs)} nodes: {dirs}"
+        return dirs[0]
+
+    def log_files(self) -> list[Path]:
+        return [Path(n["log"]) for n in self.nodes]
+
+    def destroy(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+        self.stderr_path.unlink(missing_ok=True)
+
+
+def cluster_size() -> int:
+    """TRIBUTARY_COMPAT_NODES: how many nodes the suites' shared broker is (1 unless set)."""
+    value = os.environ.get("TRIBUTARY_COMPAT_NODES", "1")
+    if not value.isdigit() or int(value) < 1:
+        raise RuntimeError(f"TRIBUTARY_COMPAT_NODES must be a positive integer, not {value!r}")
+    return int(value)
+
+
+def _started(process: B) -> B:
+    """Starts a broker or cluster; on failure prints what it said and deletes what it left."""
     try:
-        return broker.start()
+        return process.start()
     except BaseException:
-        print(broker.output())
-        broker.destroy()
+        print(process.output())
+        process.destroy()
         raise
 
 
-def keep_log_on_failure(broker: BrokerProcess, failed: bool) -> None:
-    """Copies the broker's log next to the tests when a test failed (the data dir is deleted afterwards)."""
+def start_cluster(nodes: int, overrides: dict[str, str] | None = None) -> ClusterProcess:
+    return _started(ClusterProcess(nodes, overrides))
+
+
+def start_broker(overrides: dict[str, str] | None = None) -> BrokerProcess:
+    return _started(BrokerProcess(overrides))
+
+
+def keep_log_on_failure(broker: BrokerProcess | ClusterProcess, failed: bool) -> None:
+    """Copies the broker's (or every node's) log next to the tests when a test failed (the data dirs are deleted
+    afterwards)."""
     if failed:
         out = Path(os.environ.get("TRIBUTARY_COMPAT_ARTIFACTS", REPO / "e2e" / "artifacts" / "compat"))
         out.mkdir(parents=True, exist_ok=True)
-        shutil.copy(broker.log_path, out / f"broker-{broker.port}.log")
+        for f in broker.log_files():
+            if f.exists():
+                shutil.copy(f, out / f"{f.parent.name}-{f.parent.parent.name}-{f.name}")

@@ -88,18 +88,20 @@ export async function startCompatBroker(overrides: Record<string, string> = {}):
     dataDir,
     stop,
     start,
-    segmentBytes(topic, partition) {
-      const dir = join(logDir, `${topic}-${partition}`);
-      return readdirSync(dir)
-        .filter((f) => f.endsWith(".log"))
-        .reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
-    },
+    segmentBytes: (topic, partition) => segmentBytesIn(join(logDir, `${topic}-${partition}`)),
     logTail: () => logTail(logFile, 40),
     async destroy() {
       await stop("SIGKILL");
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Bytes of segment files (*.log) in a partition directory. */
+export function segmentBytesIn(dir: string): number {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".log"))
+    .reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
 }
 
 /** Polls `probe` every 100 ms until it returns a value (not undefined) or `timeoutMs` passes. */

@@ -1,5 +1,7 @@
 // Conformance: unmodified @platformatic/kafka (1.35, the last line that supports Node 20) against a real Tributary
-// broker process on loopback (issue 3).
+// broker process on loopback (issue 3). With TRIBUTARY_COMPAT_NODES=3 the same tests run against a 3-node cluster
+// (issue 11), except those that stop the broker or watch retention (one node), and with one more about how partitions
+// and group coordinators spread over the brokers.
 import {
   Admin,
   CompressionAlgorithms,
@@ -17,18 +19,20 @@ import {
   type MessagesStream,
 } from "@platformatic/kafka";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compressibleValue, startCompatBroker, waitFor, type CompatBroker } from "../../src/compat/broker.ts";
+import { compressibleValue, waitFor, type CompatBroker } from "../../src/compat/broker.ts";
+import { compatNodes, startSharedBroker, type CompatCluster } from "../../src/compat/cluster.ts";
 
 type StringMessage = Message<string, string, string, string>;
 type StringConsumer = Consumer<string, string, string, string>;
 
-let broker: CompatBroker;
+const onCluster = compatNodes() > 1;
+let broker: CompatBroker | CompatCluster;
 let admin: Admin;
 const closers: (() => Promise<void>)[] = [];
 
 const base = () => ({
   clientId: "compat-platformatic",
-  bootstrapBrokers: [broker.bootstrap],
+  bootstrapBrokers: broker.bootstrap.split(","),
   retries: 20,
   retryDelay: 250,
 });
@@ -117,7 +121,7 @@ async function createTopic(topic: string, partitions: number, config: Record<str
 }
 
 beforeAll(async () => {
-  broker = await startCompatBroker({ "log.retention.check.interval.ms": "200" });
+  broker = await startSharedBroker({ "log.retention.check.interval.ms": "200" });
   admin = new Admin(base());
 });
 
@@ -362,7 +366,9 @@ describe("@platformatic/kafka", () => {
     await fromLatest.close();
   });
 
-  it("keeps acknowledged records and committed offsets across SIGTERM and kill -9", async () => {
+  it.skipIf(onCluster)("keeps acknowledged records and committed offsets across SIGTERM and kill -9", async () => {
+    if (!("stop" in broker)) throw new Error("restarts are tested on one broker");
+    const single = broker;
     const topic = "pk-restart";
     const groupId = "pk-restart-group";
     await createTopic(topic, 2);
@@ -392,8 +398,8 @@ describe("@platformatic/kafka", () => {
       const committedBefore = acked.length - 10;
       expect(await committed(groupId, topic)).toBe(committedBefore);
       await admin.close();
-      await broker.stop(signal);
-      await broker.start();
+      await single.stop(signal);
+      await single.start();
       admin = new Admin(base());
       const ends = await endOffsets(topic, -1n);
       expect(ends.reduce((s, o) => s + Number(o), 0)).toBe(acked.length);
@@ -405,7 +411,7 @@ describe("@platformatic/kafka", () => {
     }
   });
 
-  it("deletes old segments under retention", async () => {
+  it.skipIf(onCluster)("deletes old segments under retention", async () => {
     const topic = "pk-retention";
     await createTopic(topic, 1, { "segment.bytes": "2048", "retention.bytes": "4096" });
     const p = producer();
@@ -426,5 +432,40 @@ describe("@platformatic/kafka", () => {
     await waitFor("the retired segments' files to be removed", () =>
       broker.segmentBytes(topic, 0) < 30_000 ? true : undefined,
     );
+  });
+
+  it.runIf(onCluster)("spreads partition leaders and group coordinators over the brokers", async () => {
+    if (!("nodes" in broker)) throw new Error("runs on a cluster");
+    const ids = broker.nodes.map((n) => n.id).sort((a, b) => a - b);
+    const topic = "pk-spread";
+    await createTopic(topic, 6);
+    const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
+    expect([...metadata.brokers.keys()].sort((a, b) => a - b)).toEqual(ids);
+    const leaders = metadata.topics.get(topic)?.partitions.map((p) => p.leader) ?? [];
+    expect([...new Set(leaders)].sort((a, b) => a - b)).toEqual(ids);
+    const p = producer();
+    await p.send({
+      acks: ProduceAcks.ALL,
+      messages: Array.from({ length: 18 }, (_, i) => ({ topic, partition: i % 6, value: `p${i % 6}-${i}` })),
+    });
+    const seen = await readAll(topic, 18);
+    for (let partition = 0; partition < 6; partition++) {
+      expect(seen.filter((m) => m.partition === partition).map((m) => m.value)).toEqual(
+        [0, 1, 2].map((i) => `p${partition}-${partition + 6 * i}`),
+      );
+    }
+    // FindCoordinator: each group's coordinator leads its __consumer_offsets partition; 12 groups land on several.
+    const coordinators = new Map<string, number>();
+    for (let g = 0; g < 12; g++) {
+      const groupId = `pk-spread-${g}`;
+      const c = new Consumer({ ...base(), groupId });
+      try {
+        coordinators.set(groupId, await c.findGroupCoordinator());
+      } finally {
+        await c.close();
+      }
+    }
+    for (const id of coordinators.values()) expect(ids).toContain(id);
+    expect(new Set(coordinators.values()).size).toBeGreaterThan(1);
   });
 });

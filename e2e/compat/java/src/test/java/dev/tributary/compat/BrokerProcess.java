@@ -16,18 +16,34 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
-/** The real broker executable (broker/bin/tributary-broker, built by `npx tsc -b`) on a free loopback port. */
+/**
+ * The real broker executable (broker/bin/tributary-broker, built by `npx tsc -b`) on a free loopback port; or, from
+ * {@link #startShared}, a cluster of such nodes started by the multi-process harness
+ * (broker/test/support/cluster-cli.ts) when the system property tributary.nodes is above 1 (docs/compat.md).
+ */
 final class BrokerProcess implements AutoCloseable {
     static final Path REPO = Path.of(System.getProperty("tributary.repo", "../../..")).toAbsolutePath().normalize();
+    /** How many nodes the shared broker of a test class is (the tributary.nodes system property, 1 unless set). */
+    static final int NODES = Integer.parseInt(System.getProperty("tributary.nodes", "1"));
 
+    /** The first node's client port. */
     final int port;
+    /** Every node's client listener, as clients are given it. */
     final String bootstrap;
     final Path dataDir;
+    /** Node id to its client address, every node of a cluster (one entry for a single broker). */
+    final Map<Integer, String> nodes = new LinkedHashMap<>();
+    private final List<Path> logDirs = new ArrayList<>();
+    private final List<Path> logFiles = new ArrayList<>();
     private final Path logFile;
     private final Map<String, String> overrides = new LinkedHashMap<>();
     private Process process;
+    /** The harness script of a cluster; the nodes live while its stdin stays open. */
+    private final boolean cluster;
 
     private BrokerProcess(Map<String, String> extra) throws IOException {
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
@@ -36,6 +52,10 @@ final class BrokerProcess implements AutoCloseable {
         bootstrap = "127.0.0.1:" + port;
         dataDir = Files.createTempDirectory("tributary-compat-java-");
         logFile = dataDir.resolve("broker.log");
+        cluster = false;
+        nodes.put(1, bootstrap);
+        logDirs.add(dataDir.resolve("logs"));
+        logFiles.add(logFile);
         overrides.put("node.id", "1");
         overrides.put("process.roles", "broker,controller");
         overrides.put("listeners", "PLAINTEXT://" + bootstrap);
@@ -48,6 +68,76 @@ final class BrokerProcess implements AutoCloseable {
         overrides.put("metrics.port", "-1");
         overrides.put("log.retention.check.interval.ms", "200");
         overrides.putAll(extra);
+    }
+
+    private static final Pattern NODE = Pattern.compile(
+            "\\{\"id\":(\\d+),\"port\":(\\d+),\"controllerPort\":\\d+,\"dir\":\"[^\"]*\",\"logDirs\":\"([^\"]*)\",\"log\":\"([^\"]*)\"\\}");
+    private static final Pattern BOOTSTRAP = Pattern.compile("\"bootstrap\":\"([^\"]*)\"");
+
+    /** A cluster of `count` combined nodes from cluster-cli.ts, which prints them as one JSON line once they are one. */
+    private BrokerProcess(int count, Map<String, String> extra) throws IOException {
+        cluster = true;
+        dataDir = Files.createTempDirectory("tributary-compat-java-cluster-");
+        logFile = dataDir.resolve("cluster-cli.log");
+        List<String> command = new ArrayList<>(List.of(
+                REPO.resolve("node_modules/.bin/tsx").toString(),
+                REPO.resolve("broker/test/support/cluster-cli.ts").toString(),
+                "--nodes",
+                String.valueOf(count)));
+        Map<String, String> config = new LinkedHashMap<>(Map.of("offsets.topic.replication.factor", "1",
+                "log.retention.check.interval.ms", "200"));
+        config.putAll(extra);
+        config.forEach((k, v) -> {
+            command.add("--config");
+            command.add(k + "=" + v);
+        });
+        process = new ProcessBuilder(command)
+                .directory(REPO.toFile())
+                .redirectError(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
+                .start();
+        // The script has its own deadlines (each node's start, then every broker listing the others) and exits on them.
+        String line = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream())).readLine();
+        if (line == null) throw new IllegalStateException("cluster-cli.ts exited without a cluster:\n" + output());
+        Matcher b = BOOTSTRAP.matcher(line);
+        if (!b.find()) throw new IllegalStateException("cluster-cli.ts printed no bootstrap: " + line);
+        bootstrap = b.group(1);
+        Matcher m = NODE.matcher(line);
+        while (m.find()) {
+            nodes.put(Integer.parseInt(m.group(1)), "127.0.0.1:" + m.group(2));
+            logDirs.add(Path.of(m.group(3)));
+            logFiles.add(Path.of(m.group(4)));
+        }
+        if (nodes.size() != count) throw new IllegalStateException("cluster-cli.ts printed " + nodes.size() + " nodes: " + line);
+        port = Integer.parseInt(nodes.values().iterator().next().split(":")[1]);
+    }
+
+    /**
+     * The broker a test class shares: one process, or a cluster of {@link #NODES} combined nodes. Tests that stop and
+     * restart a broker use {@link #start} and stay on one node.
+     */
+    static BrokerProcess startShared(Map<String, String> extra) throws IOException {
+        if (NODES <= 1) return start(extra);
+        BrokerProcess c = null;
+        try {
+            c = new BrokerProcess(NODES, extra);
+            return c;
+        } catch (RuntimeException | IOException e) {
+            if (c != null) {
+                try {
+                    c.close(true);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            throw e;
+        }
+    }
+
+    /** The directory of one partition's segments: on the one node that holds it (replication factor 1). */
+    Path partitionDir(String topic, int partition) {
+        List<Path> found = logDirs.stream().map(d -> d.resolve(topic + "-" + partition)).filter(Files::isDirectory).toList();
+        if (found.size() != 1) throw new AssertionError(topic + "-" + partition + " is on " + found.size() + " nodes: " + found);
+        return found.get(0);
     }
 
     static BrokerProcess start(Map<String, String> extra) throws IOException {
@@ -66,6 +156,7 @@ final class BrokerProcess implements AutoCloseable {
     }
 
     void launch() throws IOException {
+        if (cluster) throw new IllegalStateException("a cluster's nodes are started by cluster-cli.ts");
         if (!Files.exists(REPO.resolve("broker/dist/src/main.js"))) {
             throw new IllegalStateException("broker/dist is missing under " + REPO + ": run `npx tsc -b` first");
         }
@@ -96,16 +187,29 @@ final class BrokerProcess implements AutoCloseable {
         });
     }
 
+    /** What the broker printed; for a cluster, the harness's own output and each node's last lines. */
     String output() {
+        StringBuilder out = new StringBuilder(read(logFile));
+        if (cluster) {
+            for (Path f : logFiles) {
+                String text = read(f);
+                out.append("\n--- ").append(f).append(" ---\n").append(text.substring(Math.max(0, text.length() - 4000)));
+            }
+        }
+        return out.toString();
+    }
+
+    private static String read(Path f) {
         try {
-            return Files.readString(logFile);
+            return Files.readString(f);
         } catch (IOException e) {
-            return "";
+            return ""; // not written yet, or deleted with its cluster
         }
     }
 
     /** SIGTERM (clean shutdown) or SIGKILL (crash); waits for the exit and returns the exit code. */
     int stop(boolean kill) throws InterruptedException {
+        if (cluster) throw new IllegalStateException("a cluster's nodes are not stopped one by one here");
         if (kill) process.destroyForcibly();
         else process.destroy();
         if (!process.waitFor(30, TimeUnit.SECONDS)) throw new IllegalStateException("broker did not stop");
@@ -114,14 +218,32 @@ final class BrokerProcess implements AutoCloseable {
 
     /** Keeps the broker's log under e2e/artifacts/compat when asked (a failed test), then deletes the data dir. */
     void close(boolean keepLog) throws IOException, InterruptedException {
-        if (process != null && process.isAlive()) {
-            process.destroyForcibly();
-            process.waitFor(30, TimeUnit.SECONDS);
-        }
+        // Copied before a cluster goes: the harness deletes its nodes' directories.
         if (keepLog) {
             Path out = REPO.resolve("e2e/artifacts/compat");
             Files.createDirectories(out);
-            Files.copy(logFile, out.resolve("broker-java-" + port + ".log"), StandardCopyOption.REPLACE_EXISTING);
+            if (Files.exists(logFile)) {
+                Files.copy(logFile, out.resolve("broker-java-" + port + ".log"), StandardCopyOption.REPLACE_EXISTING);
+            }
+            if (cluster) {
+                int i = 0;
+                for (int id : nodes.keySet()) {
+                    Path f = logFiles.get(i++);
+                    if (Files.exists(f)) {
+                        Files.copy(f, out.resolve("cluster-java-" + port + "-node-" + id + ".log"),
+                                StandardCopyOption.REPLACE_EXISTING);
+                    }
+                }
+            }
+        }
+        if (process != null && process.isAlive()) {
+            if (cluster) {
+                process.getOutputStream().close(); // the harness stops the nodes when its stdin closes
+                if (!process.waitFor(60, TimeUnit.SECONDS)) process.destroyForcibly();
+            } else {
+                process.destroyForcibly();
+            }
+            process.waitFor(30, TimeUnit.SECONDS);
         }
         try (Stream<Path> files = Files.walk(dataDir)) {
             files.sorted(Comparator.reverseOrder()).forEach(p -> {

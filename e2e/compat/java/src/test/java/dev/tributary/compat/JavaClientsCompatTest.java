@@ -39,6 +39,7 @@ import org.apache.kafka.clients.admin.CreateTopicsOptions;
 import org.apache.kafka.clients.admin.NewPartitions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -50,6 +51,8 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.Node;
+import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.TopicExistsException;
@@ -58,6 +61,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.common.utils.Utils;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.TestInstance;
@@ -66,7 +70,10 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** Conformance: unmodified Java kafka-clients against a real Tributary broker process. */
+/**
+ * Conformance: unmodified Java kafka-clients against a real Tributary broker process. With -Dtributary.nodes=3 (run.sh
+ * --cluster) the tests tagged cluster run against a 3-node cluster, plus those tagged cluster-only (docs/compat.md).
+ */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(120)
 @ExtendWith(FailedTests.class)
@@ -77,7 +84,7 @@ class JavaClientsCompatTest {
 
     @BeforeAll
     void startBroker() throws IOException {
-        broker = BrokerProcess.start(Map.of());
+        broker = BrokerProcess.startShared(Map.of());
         admin = admin(broker);
     }
 
@@ -152,7 +159,7 @@ class JavaClientsCompatTest {
     }
 
     private static long diskBytes(BrokerProcess b, String topic, int partition) throws IOException {
-        try (Stream<Path> files = Files.list(b.dataDir.resolve("logs").resolve(topic + "-" + partition))) {
+        try (Stream<Path> files = Files.list(b.partitionDir(topic, partition))) {
             return files.filter(f -> f.toString().endsWith(".log")).mapToLong(f -> f.toFile().length()).sum();
         }
     }
@@ -160,6 +167,7 @@ class JavaClientsCompatTest {
     // --- tests ---
 
     @Test
+    @Tag("cluster")
     void topicCreateDescribeAlterDelete(TestInfo info) throws Exception {
         String topic = topicName(info);
         createTopic(admin, topic, 3, Map.of("retention.ms", "123456"));
@@ -209,6 +217,7 @@ class JavaClientsCompatTest {
     }
 
     @Test
+    @Tag("cluster")
     void keyedProduceLandsOnTheKeysPartition(TestInfo info) throws Exception {
         String topic = topicName(info);
         int partitions = 4;
@@ -243,6 +252,7 @@ class JavaClientsCompatTest {
     }
 
     @ParameterizedTest
+    @Tag("cluster")
     @ValueSource(strings = {"0", "1", "all"})
     void acks(String acks, TestInfo info) throws Exception {
         String topic = topicName(info);
@@ -267,6 +277,7 @@ class JavaClientsCompatTest {
     }
 
     @ParameterizedTest
+    @Tag("cluster")
     @ValueSource(strings = {"none", "gzip", "snappy", "lz4", "zstd"})
     void compressionCodec(String codec, TestInfo info) throws Exception {
         String topic = topicName(info);
@@ -305,6 +316,7 @@ class JavaClientsCompatTest {
     }
 
     @ParameterizedTest
+    @Tag("cluster")
     @ValueSource(strings = {"range", "cooperative-sticky"})
     void consumerGroupRebalancesCommitsAndResumes(String assignor, TestInfo info) throws Exception {
         String topic = topicName(info);
@@ -390,6 +402,7 @@ class JavaClientsCompatTest {
     }
 
     @Test
+    @Tag("cluster")
     void seekToEarliestLatestAndTimestamp(TestInfo info) throws Exception {
         String topic = topicName(info);
         createTopic(admin, topic, 1, Map.of());
@@ -532,7 +545,7 @@ class JavaClientsCompatTest {
         assertEquals(60, admin.listOffsets(Map.of(tp, OffsetSpec.latest())).all().get().get(tp).offset());
         // The broker publishes the new log start offset before it unlinks the segment's files (Kafka even delays the
         // unlink by file.delete.delay.ms), so the file's removal is awaited, not assumed.
-        Path firstSegment = broker.dataDir.resolve("logs").resolve(topic + "-0").resolve("00000000000000000000.log");
+        Path firstSegment = broker.partitionDir(topic, 0).resolve("00000000000000000000.log");
         pollUntil("the first segment's file to be removed", WAIT, () -> !Files.exists(firstSegment));
         try (KafkaConsumer<String, String> c = consumer(broker, null, Map.of())) {
             c.assign(List.of(tp));
@@ -588,5 +601,49 @@ class JavaClientsCompatTest {
         try (KafkaProducer<String, String> p = producer(broker, Map.of(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true))) {
             assertEquals(0L, p.send(new ProducerRecord<>(topic, "k", "after the refusal")).get().offset());
         }
+    }
+
+    /**
+     * Issue 11: on a cluster a topic's partitions are led by different brokers and groups are coordinated by the broker
+     * leading their __consumer_offsets partition, so several groups land on several brokers. Each broker serves what it
+     * leads: every partition takes and returns records, and every group keeps its committed offset.
+     */
+    @Test
+    @Tag("cluster-only")
+    void partitionsAndGroupCoordinatorsSpreadOverTheBrokers(TestInfo info) throws Exception {
+        String topic = topicName(info);
+        createTopic(admin, topic, 6, Map.of());
+        Set<Integer> brokers = broker.nodes.keySet();
+        assertEquals(brokers, admin.describeCluster().nodes().get().stream().map(Node::id).collect(Collectors.toSet()));
+        TopicDescription description = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+        Map<Integer, Integer> leaders = description.partitions().stream()
+                .collect(Collectors.toMap(TopicPartitionInfo::partition, p -> p.leader().id()));
+        assertEquals(brokers, new HashSet<>(leaders.values()), "partition leaders " + leaders);
+
+        List<ProducerRecord<String, String>> records = IntStream.range(0, 30)
+                .mapToObj(i -> new ProducerRecord<String, String>(topic, i % 6, null, "p" + (i % 6) + "-" + i)).toList();
+        try (KafkaProducer<String, String> p = producer(broker, Map.of(ProducerConfig.ACKS_CONFIG, "all"))) {
+            produceAll(p, records);
+        }
+        for (int p = 0; p < 6; p++) {
+            int partition = p;
+            assertEquals(records.stream().filter(r -> r.partition() == partition).map(ProducerRecord::value).toList(),
+                    read(broker, topic, p, 0, 5).stream().map(ConsumerRecord::value).toList());
+        }
+
+        List<String> groups = IntStream.range(0, 12).mapToObj(g -> "spread-" + topic + "-" + g).toList();
+        for (int g = 0; g < groups.size(); g++) {
+            TopicPartition tp = new TopicPartition(topic, g % 6);
+            try (KafkaConsumer<String, String> c = consumer(broker, groups.get(g), Map.of())) {
+                c.commitSync(Map.of(tp, new OffsetAndMetadata(g + 1)));
+                assertEquals(g + 1, c.committed(Set.of(tp)).get(tp).offset());
+            }
+        }
+        Map<String, Integer> coordinators = new TreeMap<>();
+        for (Map.Entry<String, ConsumerGroupDescription> e : admin.describeConsumerGroups(groups).all().get().entrySet()) {
+            coordinators.put(e.getKey(), e.getValue().coordinator().id());
+        }
+        assertTrue(brokers.containsAll(coordinators.values()), "coordinators " + coordinators);
+        assertTrue(new HashSet<>(coordinators.values()).size() > 1, "every group on one coordinator: " + coordinators);
     }
 }

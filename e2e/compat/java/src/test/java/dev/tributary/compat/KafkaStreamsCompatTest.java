@@ -43,6 +43,7 @@ import org.apache.kafka.streams.kstream.Produced;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.TestInstance;
@@ -75,7 +76,7 @@ class KafkaStreamsCompatTest {
 
     @BeforeAll
     void startBroker() throws IOException {
-        broker = BrokerProcess.start(Map.of());
+        broker = BrokerProcess.startShared(Map.of());
         admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrap));
     }
 
@@ -166,6 +167,7 @@ class KafkaStreamsCompatTest {
     // --- tests ---
 
     @Test
+    @Tag("cluster")
     void atLeastOnceCountsEveryRecord(TestInfo info) throws Exception {
         String app = name(info);
         String input = app + "-in";
