@@ -1,4 +1,6 @@
 import { createInterface } from "node:readline";
+import { AdminClient } from "../../src/admin/index.ts";
+import { pollUntil } from "./broker-process.ts";
 import { startCluster, type Cluster } from "./cluster.ts";
 
 // The multi-process cluster harness (cluster.ts) for test runners in other languages: the client conformance suites
@@ -11,7 +13,8 @@ import { startCluster, type Cluster } from "./cluster.ts";
 // loopback ports), waits until every broker lists all N in Metadata with the one cluster id, then prints one JSON
 // line on stdout: {"clusterId","bootstrap","nodes":[{"id","port","controllerPort","dir","logDirs","log"}]}. The nodes run
 // until stdin closes (the runner exited, however it died) or SIGTERM/SIGINT; then they are killed and their
-// directories deleted. On a failed start it prints each node's output tail on stderr and exits 1.
+// directories deleted. On a failed start it prints each node's output tail on stderr and exits 1. Meanwhile it takes
+// commands on stdin (see below).
 
 interface Args {
   nodes: number;
@@ -56,8 +59,13 @@ async function main(): Promise<void> {
     process.exit(code);
   };
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void stop(0));
-  // stdin closing is the runner going away, even by kill -9: the nodes must not outlive it.
-  createInterface({ input: process.stdin }).once("close", () => void stop(0));
+  // stdin closing is the runner going away, even by kill -9: the nodes must not outlive it. Commands that arrive
+  // before the cluster is up wait for it.
+  const lines = createInterface({ input: process.stdin });
+  lines.once("close", () => void stop(0));
+  const early: string[] = [];
+  let onLine = (line: string): void => void early.push(line);
+  lines.on("line", (line) => onLine(line));
 
   try {
     cluster = await startCluster({ system: "tributary", topology: { combined: args.nodes }, config: args.config });
@@ -87,6 +95,57 @@ async function main(): Promise<void> {
     })),
   };
   process.stdout.write(`${JSON.stringify(description)}\n`);
+
+  // Commands, one per line, each answered with one JSON line ({"ok":true} or {"ok":false,"error":"..."}), in order:
+  //   topic <name> <partitions>   waits (up to 30 s) until every broker lists the topic with that many partitions,
+  //                               each with a leader. A broker learns of a topic when it applies the controller's
+  //                               records, so right after CreateTopics some may not know it yet, as with Kafka, whose
+  //                               own integration tests wait the same way after creating a topic.
+  let chain = Promise.resolve();
+  const run = (line: string): void => {
+    chain = chain.then(async () => {
+      const [command, name, count] = line.trim().split(/\s+/);
+      let answer: { ok: boolean; error?: string };
+      try {
+        if (command !== "topic" || name === undefined || !/^[1-9][0-9]*$/.test(count ?? "")) {
+          throw new Error(`unknown command ${JSON.stringify(line)} (topic <name> <partitions>)`);
+        }
+        await everyBrokerLists(c, name, Number(count));
+        answer = { ok: true };
+      } catch (err) {
+        answer = { ok: false, error: err instanceof Error ? err.message : String(err) };
+      }
+      process.stdout.write(`${JSON.stringify(answer)}\n`);
+    });
+  };
+  for (const line of early) run(line);
+  onLine = run;
+}
+
+async function everyBrokerLists(c: Cluster, topic: string, partitions: number): Promise<void> {
+  await Promise.all(
+    c.brokers.map(async (n) => {
+      // Bound to this broker alone (no retries, one bootstrap address), so the answer is this broker's view.
+      const admin = new AdminClient({ bootstrap: `127.0.0.1:${n.clientPort}`, retries: 0, requestTimeoutMs: 5_000 });
+      let said = "nothing yet";
+      try {
+        await pollUntil(
+          `node ${n.id} to list ${topic} with ${partitions} partitions and their leaders`,
+          async () => {
+            const found = (await admin.describeTopics([topic])).get(topic);
+            const ps = found?.topic?.partitions ?? [];
+            said = found?.error?.message ?? `${ps.length} partitions, leaders ${ps.map((p) => p.leader).join(",")}`;
+            return ps.length === partitions && ps.every((p) => p.leader >= 0 && p.error === undefined);
+          },
+          30_000,
+        );
+      } catch (err) {
+        throw new Error(`${err instanceof Error ? err.message : String(err)}; it said: ${said}`, { cause: err });
+      } finally {
+        admin.close();
+      }
+    }),
+  );
 }
 
 await main();

@@ -32,9 +32,17 @@ def consume_all(bootstrap: str, topic: str, fmt: str, *extra: str) -> list[str]:
 @pytest.mark.cluster
 def test_metadata_listing(broker, topic_name):
     create_topic(broker.bootstrap, topic_name, partitions=3)
-    listing = json.loads(kcat("-b", broker.bootstrap, "-L", "-J"))
+
+    # A new topic reaches each broker's metadata when that broker applies the controller's records; a broker asked
+    # before then does not list it yet (or answers LEADER_NOT_AVAILABLE), as Kafka's do, and kcat -L does not retry.
+    def listed() -> dict | None:
+        listing = json.loads(kcat("-b", broker.bootstrap, "-L", "-J"))
+        mine = [t for t in listing["topics"] if t["topic"] == topic_name]
+        return listing if mine and len(mine[0]["partitions"]) == 3 else None
+
+    listing = poll_until(f"{topic_name} listed with 3 partitions", listed)
     # One broker, or every node of a cluster (TRIBUTARY_COMPAT_NODES), each under its own address.
-    nodes = getattr(broker, "nodes", [{"id": 1, "port": broker.port}])
+    nodes = broker.nodes
     listed = sorted((b["id"], b["name"]) for b in listing["brokers"])
     assert listed == [(n["id"], f"127.0.0.1:{n['port']}") for n in nodes]
     topics = {t["topic"]: t for t in listing["topics"]}
@@ -46,7 +54,10 @@ def test_metadata_listing(broker, topic_name):
     assert all(p["replicas"] == [{"id": p["leader"]}] and p["isrs"] == [{"id": p["leader"]}] for p in parts)
     assert {p["leader"] for p in parts} == {n["id"] for n in nodes}
 
-    text = kcat("-b", broker.bootstrap, "-L", "-t", topic_name)
+    text = poll_until(
+        f"{topic_name} listed with its partitions",
+        lambda: (t := kcat("-b", broker.bootstrap, "-L", "-t", topic_name)) and "with 3 partitions:" in t and t,
+    )
     assert f'topic "{topic_name}" with 3 partitions:' in text
     last = parts[2]["leader"]
     assert f"partition 2, leader {last}, replicas: {last}, isrs: {last}" in text

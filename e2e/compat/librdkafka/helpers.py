@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from tributary_broker import poll_until
@@ -23,6 +23,37 @@ def create_topic(bootstrap: str, name: str, partitions: int = 1, config: dict[st
         request_timeout=15,
     )
     futures[name].result(timeout=20)
+    wait_partitions_served(bootstrap, name, partitions)
+
+
+def wait_partitions_served(bootstrap: str, topic: str, partitions: int) -> None:
+    """Waits until every broker of the bootstrap list lists every partition with a leader, and each leader answers
+    ListOffsets for it. On a cluster a broker learns of a new topic, and of the partitions it leads, when it applies the
+    controller's records: until then it does not list the topic, or refuses it (and drops acks=0 records), as Kafka's
+    brokers do; Kafka's own integration tests wait for the same after creating a topic."""
+    # One client per broker: before it has connected elsewhere, a client asks its bootstrap broker for metadata.
+    clients = [Consumer({"bootstrap.servers": address, "group.id": "unused-readiness"}) for address in bootstrap.split(",")]
+
+    def listed(c: Consumer) -> bool:
+        md = c.list_topics(topic, timeout=10).topics.get(topic)
+        ok = md is not None and md.error is None and len(md.partitions) == partitions
+        return ok and all(p.leader >= 0 for p in md.partitions.values())
+
+    def served() -> bool:
+        if not all(listed(c) for c in clients):
+            return False
+        try:
+            for p in range(partitions):
+                clients[0].get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)
+        except KafkaException:
+            return False
+        return True
+
+    try:
+        poll_until(f"every broker to list {topic} and every partition served by its leader", served)
+    finally:
+        for c in clients:
+            c.close()
 
 
 def produce(

@@ -38,6 +38,19 @@ def topic_config(bootstrap: str, topic: str) -> dict[str, str]:
     return {name: entry.value for name, entry in entries.items()}
 
 
+def _configs_now(bootstrap: str, topic: str) -> dict[str, str]:
+    """The topic's configs, or none while the broker asked does not know the topic yet (a cluster's other brokers
+    learn of it when they apply the controller's record)."""
+    try:
+        return topic_config(bootstrap, topic)
+    except KafkaException:
+        return {}
+
+
+def _has(configs: dict[str, str], retention_ms: str, max_message_bytes: str) -> bool:
+    return configs.get("retention.ms") == retention_ms and configs.get("max.message.bytes") == max_message_bytes
+
+
 @pytest.mark.cluster
 def test_topic_create_describe_alter_delete(broker, topic_name):
     a = admin(broker.bootstrap)
@@ -55,7 +68,7 @@ def test_topic_create_describe_alter_delete(broker, topic_name):
     a.create_topics([NewTopic(dry, 2, 1)], validate_only=True, request_timeout=15)[dry].result(timeout=20)
     assert dry not in a.list_topics(timeout=10).topics
 
-    assert topic_config(broker.bootstrap, topic_name)["retention.ms"] == "123456"
+    poll_until("its configs", lambda: _configs_now(broker.bootstrap, topic_name).get("retention.ms") == "123456")
 
     resource = ConfigResource(
         ResourceType.TOPIC,
@@ -66,15 +79,17 @@ def test_topic_create_describe_alter_delete(broker, topic_name):
         ],
     )
     a.incremental_alter_configs([resource])[resource].result(timeout=20)
-    configs = topic_config(broker.bootstrap, topic_name)
-    assert configs["retention.ms"] == "654321"
-    assert configs["max.message.bytes"] == "200000"
+    # On a cluster the change reaches each broker when it applies the controller's record, and describe_configs may
+    # ask another broker than the one that forwarded the change, as with Kafka: poll.
+    poll_until("the altered configs", lambda: _has(_configs_now(broker.bootstrap, topic_name), "654321", "200000"))
 
     # Legacy AlterConfigs replaces the whole set: retention.ms goes back to its default.
     legacy = ConfigResource(ResourceType.TOPIC, topic_name, set_config={"cleanup.policy": "delete"})
     a.alter_configs([legacy])[legacy].result(timeout=20)
-    configs = topic_config(broker.bootstrap, topic_name)
-    assert configs["retention.ms"] != "654321"
+    poll_until(
+        "retention.ms back to its default",
+        lambda: _configs_now(broker.bootstrap, topic_name).get("retention.ms") not in (None, "654321"),
+    )
 
     a.create_partitions([NewPartitions(topic_name, 5)], request_timeout=15)[topic_name].result(timeout=20)
     wait_topic_visible(broker.bootstrap, topic_name, 5)
@@ -496,7 +511,8 @@ def test_partitions_and_group_coordinators_spread_over_the_brokers(broker, topic
             assert c.committed([TopicPartition(topic_name, g % 6)], timeout=10)[0].offset == g + 1
         finally:
             c.close()
-    described = admin(broker.bootstrap).describe_consumer_groups(groups, request_timeout=15)
+    a = admin(broker.bootstrap)  # referenced until its futures resolve (see docs/compat.md)
+    described = a.describe_consumer_groups(groups, request_timeout=15)
     coordinators = {}
     for group, future in described.items():
         d = future.result(timeout=20)

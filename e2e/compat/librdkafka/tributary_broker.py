@@ -73,6 +73,8 @@ class BrokerProcess:
             **(overrides or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        # As a cluster lists its nodes (ClusterProcess.nodes).
+        self.nodes = [{"id": 1, "port": self.port, "logDirs": str(self.data_dir / "logs"), "log": str(self.log_path)}]
 
     def start(self) -> "BrokerProcess":
         if not (REPO / "broker" / "dist" / "src" / "main.js").exists():

@@ -44,6 +44,8 @@ final class BrokerProcess implements AutoCloseable {
     private Process process;
     /** The harness script of a cluster; the nodes live while its stdin stays open. */
     private final boolean cluster;
+    /** The harness script's answers (one JSON line per command). */
+    private java.io.BufferedReader answers;
 
     private BrokerProcess(Map<String, String> extra) throws IOException {
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
@@ -96,7 +98,8 @@ final class BrokerProcess implements AutoCloseable {
                 .redirectError(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
                 .start();
         // The script has its own deadlines (each node's start, then every broker listing the others) and exits on them.
-        String line = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream())).readLine();
+        answers = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream()));
+        String line = answers.readLine();
         if (line == null) throw new IllegalStateException("cluster-cli.ts exited without a cluster:\n" + output());
         Matcher b = BOOTSTRAP.matcher(line);
         if (!b.find()) throw new IllegalStateException("cluster-cli.ts printed no bootstrap: " + line);
@@ -130,6 +133,22 @@ final class BrokerProcess implements AutoCloseable {
                 }
             }
             throw e;
+        }
+    }
+
+    /**
+     * Waits until every broker lists a new topic with its partitions and their leaders (cluster-cli.ts's `topic`
+     * command). A cluster's brokers learn of a topic when each applies the controller's records, as in Kafka, so right
+     * after CreateTopics some may not know it yet; one broker knows it at once.
+     */
+    void awaitTopic(String topic, int partitions) throws IOException {
+        if (!cluster) return;
+        var in = process.getOutputStream();
+        in.write(("topic " + topic + " " + partitions + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        in.flush();
+        String answer = answers.readLine();
+        if (answer == null || !answer.contains("\"ok\":true")) {
+            throw new AssertionError("cluster-cli.ts: " + answer + "\n" + output());
         }
     }
 

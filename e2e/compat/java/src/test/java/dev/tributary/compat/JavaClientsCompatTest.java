@@ -105,9 +105,11 @@ class JavaClientsCompatTest {
         return base.replaceAll("[^A-Za-z0-9]", "-").replaceAll("-+", "-") + UUID.randomUUID().toString().substring(0, 8);
     }
 
-    private static void createTopic(Admin a, String name, int partitions, Map<String, String> configs)
+    /** Creates a topic through `a` and waits until every broker of `b` serves it (BrokerProcess.awaitTopic). */
+    private static void createTopic(BrokerProcess b, Admin a, String name, int partitions, Map<String, String> configs)
             throws Exception {
         a.createTopics(List.of(new NewTopic(name, partitions, (short) 1).configs(configs))).all().get();
+        b.awaitTopic(name, partitions);
     }
 
     private static KafkaProducer<String, String> producer(BrokerProcess b, Map<String, Object> extra) {
@@ -164,19 +166,36 @@ class JavaClientsCompatTest {
         }
     }
 
+    /**
+     * A topic's retention.ms entry once DescribeConfigs reports `expected`. On a cluster the broker asked may apply the
+     * controller's config record after the broker that forwarded the change, as with Kafka.
+     */
+    private ConfigEntry retentionMsWhen(ConfigResource resource, String expected) {
+        ConfigEntry[] found = new ConfigEntry[1];
+        pollUntil("retention.ms " + expected, WAIT, () -> {
+            try {
+                found[0] = admin.describeConfigs(List.of(resource)).all().get().get(resource).get("retention.ms");
+                return found[0] != null && expected.equals(found[0].value());
+            } catch (InterruptedException | ExecutionException e) {
+                return false; // the broker asked does not know the topic yet
+            }
+        });
+        return found[0];
+    }
+
     // --- tests ---
 
     @Test
     @Tag("cluster")
     void topicCreateDescribeAlterDelete(TestInfo info) throws Exception {
         String topic = topicName(info);
-        createTopic(admin, topic, 3, Map.of("retention.ms", "123456"));
+        createTopic(broker, admin, topic, 3, Map.of("retention.ms", "123456"));
         TopicDescription description = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
         assertEquals(3, description.partitions().size());
-        assertEquals(1, description.partitions().get(0).leader().id());
+        assertTrue(broker.nodes.containsKey(description.partitions().get(0).leader().id()));
         assertNotEquals(null, description.topicId());
 
-        ExecutionException dup = assertThrows(ExecutionException.class, () -> createTopic(admin, topic, 3, Map.of()));
+        ExecutionException dup = assertThrows(ExecutionException.class, () -> createTopic(broker, admin, topic, 3, Map.of()));
         assertInstanceOf(TopicExistsException.class, dup.getCause());
 
         String dry = topic + "-dry";
@@ -184,18 +203,15 @@ class JavaClientsCompatTest {
         assertFalse(admin.listTopics().names().get().contains(dry));
 
         ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
-        assertEquals("123456", admin.describeConfigs(List.of(resource)).all().get().get(resource).get("retention.ms").value());
+        assertEquals("123456", retentionMsWhen(resource, "123456").value());
         admin.incrementalAlterConfigs(Map.of(resource, List.of(
                 new AlterConfigOp(new ConfigEntry("retention.ms", "654321"), AlterConfigOp.OpType.SET),
                 new AlterConfigOp(new ConfigEntry("cleanup.policy", "delete"), AlterConfigOp.OpType.SET))))
                 .all().get();
-        var configs = admin.describeConfigs(List.of(resource)).all().get().get(resource);
-        assertEquals("654321", configs.get("retention.ms").value());
-        assertEquals(ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG, configs.get("retention.ms").source());
+        assertEquals(ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG, retentionMsWhen(resource, "654321").source());
         admin.incrementalAlterConfigs(Map.of(resource, List.of(
                 new AlterConfigOp(new ConfigEntry("retention.ms", ""), AlterConfigOp.OpType.DELETE)))).all().get();
-        configs = admin.describeConfigs(List.of(resource)).all().get().get(resource);
-        assertEquals("604800000", configs.get("retention.ms").value());
+        assertEquals("604800000", retentionMsWhen(resource, "604800000").value());
 
         admin.createPartitions(Map.of(topic, NewPartitions.increaseTo(5))).all().get();
         pollUntil("5 partitions", WAIT, () -> {
@@ -221,7 +237,7 @@ class JavaClientsCompatTest {
     void keyedProduceLandsOnTheKeysPartition(TestInfo info) throws Exception {
         String topic = topicName(info);
         int partitions = 4;
-        createTopic(admin, topic, partitions, Map.of());
+        createTopic(broker, admin, topic, partitions, Map.of());
         List<ProducerRecord<String, String>> records = IntStream.range(0, 96)
                 .mapToObj(i -> new ProducerRecord<>(topic, "key-" + (i % 12), "v" + i)).toList();
         List<RecordMetadata> acked;
@@ -256,7 +272,7 @@ class JavaClientsCompatTest {
     @ValueSource(strings = {"0", "1", "all"})
     void acks(String acks, TestInfo info) throws Exception {
         String topic = topicName(info);
-        createTopic(admin, topic, 1, Map.of());
+        createTopic(broker, admin, topic, 1, Map.of());
         List<ProducerRecord<String, String>> records = IntStream.range(0, 200)
                 .mapToObj(i -> new ProducerRecord<String, String>(topic, acks + "-" + i)).toList();
         Map<String, Object> config = new HashMap<>(Map.of(ProducerConfig.ACKS_CONFIG, acks));
@@ -281,7 +297,7 @@ class JavaClientsCompatTest {
     @ValueSource(strings = {"none", "gzip", "snappy", "lz4", "zstd"})
     void compressionCodec(String codec, TestInfo info) throws Exception {
         String topic = topicName(info);
-        createTopic(admin, topic, 1, Map.of());
+        createTopic(broker, admin, topic, 1, Map.of());
         String payload = "tributary compresses well ".repeat(40);
         List<ProducerRecord<String, String>> records = IntStream.range(0, 300)
                 .mapToObj(i -> {
@@ -321,7 +337,7 @@ class JavaClientsCompatTest {
     void consumerGroupRebalancesCommitsAndResumes(String assignor, TestInfo info) throws Exception {
         String topic = topicName(info);
         int partitions = 4;
-        createTopic(admin, topic, partitions, Map.of());
+        createTopic(broker, admin, topic, partitions, Map.of());
         List<ProducerRecord<String, String>> first = IntStream.range(0, 40)
                 .mapToObj(i -> new ProducerRecord<String, String>(topic, i % partitions, null, "a" + i)).toList();
         try (KafkaProducer<String, String> p = producer(broker, Map.of())) {
@@ -405,7 +421,7 @@ class JavaClientsCompatTest {
     @Tag("cluster")
     void seekToEarliestLatestAndTimestamp(TestInfo info) throws Exception {
         String topic = topicName(info);
-        createTopic(admin, topic, 1, Map.of());
+        createTopic(broker, admin, topic, 1, Map.of());
         long base = System.currentTimeMillis() - 3_600_000;
         List<ProducerRecord<String, String>> records = IntStream.range(0, 30)
                 .mapToObj(i -> new ProducerRecord<String, String>(topic, 0, base + i * 1000L, null, "t" + i)).toList();
@@ -464,7 +480,7 @@ class JavaClientsCompatTest {
         BrokerProcess own = BrokerProcess.start(Map.of());
         boolean ok = false;
         try (Admin a = admin(own)) {
-            createTopic(a, topic, 2, Map.of());
+            createTopic(own, a, topic, 2, Map.of());
             TopicPartition p0 = new TopicPartition(topic, 0), p1 = new TopicPartition(topic, 1);
             try (KafkaConsumer<String, String> c = consumer(own, group, Map.of())) {
                 c.commitSync(Map.of(p0, new OffsetAndMetadata(7), p1, new OffsetAndMetadata(3)));
@@ -520,7 +536,7 @@ class JavaClientsCompatTest {
     private void retentionCase(String topic, Map<String, String> config, Long oldTimestamp) throws Exception {
         Map<String, String> configs = new HashMap<>(config);
         configs.put("segment.bytes", "2048");
-        createTopic(admin, topic, 1, configs);
+        createTopic(broker, admin, topic, 1, configs);
         Random random = new Random(42);
         try (KafkaProducer<String, String> p = producer(broker, Map.of(ProducerConfig.LINGER_MS_CONFIG, 0))) {
             for (int i = 0; i < 60; i++) {
@@ -584,7 +600,7 @@ class JavaClientsCompatTest {
     @Test
     void transactionalProducerFailsFastWithAClearError(TestInfo info) throws Exception {
         String topic = topicName(info);
-        createTopic(admin, topic, 1, Map.of());
+        createTopic(broker, admin, topic, 1, Map.of());
         Map<String, Object> transactional = Map.of(
                 ProducerConfig.TRANSACTIONAL_ID_CONFIG, topic + "-txn",
                 ProducerConfig.MAX_BLOCK_MS_CONFIG, 60_000);
@@ -612,7 +628,7 @@ class JavaClientsCompatTest {
     @Tag("cluster-only")
     void partitionsAndGroupCoordinatorsSpreadOverTheBrokers(TestInfo info) throws Exception {
         String topic = topicName(info);
-        createTopic(admin, topic, 6, Map.of());
+        createTopic(broker, admin, topic, 6, Map.of());
         Set<Integer> brokers = broker.nodes.keySet();
         assertEquals(brokers, admin.describeCluster().nodes().get().stream().map(Node::id).collect(Collectors.toSet()));
         TopicDescription description = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);

@@ -138,6 +138,7 @@ class KafkaStreamsCompatTest {
         List<NewTopic> topics = new ArrayList<>();
         for (String n : names) topics.add(new NewTopic(n, 2, (short) 1));
         admin.createTopics(topics).all().get();
+        for (String n : names) broker.awaitTopic(n, 2);
     }
 
     private void produce(String topic, Map<String, Integer> perKey) throws Exception {
