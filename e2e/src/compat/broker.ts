@@ -19,6 +19,11 @@ export interface CompatBroker {
   stop(signal: "SIGTERM" | "SIGKILL"): Promise<void>;
   /** Starts again on the same port and data directory and waits until it accepts connections. */
   start(): Promise<void>;
+  /**
+   * Resolves once every broker lists a new topic with its partitions and their leaders: at once for one broker; a
+   * cluster's brokers each learn of it when they apply the controller's records (CompatCluster).
+   */
+  awaitTopic(topic: string, partitions: number): Promise<void>;
   /** Bytes of segment files (*.log) in one partition's directory. */
   segmentBytes(topic: string, partition: number): number;
   /** Last lines of the broker's log, for failure messages. */
@@ -89,6 +94,7 @@ export async function startCompatBroker(overrides: Record<string, string> = {}):
     stop,
     start,
     segmentBytes: (topic, partition) => segmentBytesIn(join(logDir, `${topic}-${partition}`)),
+    awaitTopic: () => Promise.resolve(),
     logTail: () => logTail(logFile, 40),
     async destroy() {
       await stop("SIGKILL");

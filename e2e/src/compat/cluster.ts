@@ -52,14 +52,15 @@ export async function startCompatCluster(
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   // The harness has its own deadlines (each node's start, then every broker listing the others) and exits on them.
-  const line = await new Promise<string | undefined>((resolve) => {
-    const lines = createInterface({ input: child.stdout });
-    lines.once("line", (l) => {
-      lines.close();
-      resolve(l);
-    });
-    lines.once("close", () => resolve(undefined));
+  // Every line the harness prints answers the oldest waiting reader: first the cluster, then each command.
+  const readers: ((line: string | undefined) => void)[] = [];
+  const lines = createInterface({ input: child.stdout });
+  lines.on("line", (l) => readers.shift()?.(l));
+  lines.once("close", () => {
+    for (const r of readers.splice(0)) r(undefined);
   });
+  const nextLine = () => new Promise<string | undefined>((resolve) => readers.push(resolve));
+  const line = await nextLine();
   if (line === undefined) {
     const code = await exited;
     throw new Error(`cluster-cli.ts exited with ${code} without a cluster:\n${stderr}`);
@@ -75,6 +76,14 @@ export async function startCompatCluster(
     bootstrap: info.bootstrap,
     nodes: info.nodes,
     segmentBytes: (topic, partition) => segmentBytesIn(partitionDir(topic, partition)),
+    async awaitTopic(topic, partitions) {
+      const answer = nextLine();
+      child.stdin.write(`topic ${topic} ${partitions}\n`);
+      const said = await answer;
+      if (said === undefined || !(JSON.parse(said) as { ok: boolean }).ok) {
+        throw new Error(`cluster-cli.ts: ${said ?? "exited"}\n${stderr}`);
+      }
+    },
     logTail: () =>
       info.nodes
         .map(

@@ -38,9 +38,11 @@ async function producer(options: { idempotent?: boolean } = {}): Promise<Produce
 
 async function createTopic(topic: string, numPartitions: number, config: Record<string, string> = {}): Promise<void> {
   const configEntries = Object.entries(config).map(([name, value]) => ({ name, value }));
-  expect(await admin.createTopics({ topics: [{ topic, numPartitions, configEntries }], waitForLeaders: true })).toBe(
-    true,
-  );
+  // kafkajs' waitForLeaders polls Metadata on any broker and gives up on UNKNOWN_TOPIC_OR_PARTITION, which a cluster's
+  // broker answers until it has applied the controller's records (docs/compat.md); on a cluster the harness waits.
+  const waitForLeaders = !onCluster;
+  expect(await admin.createTopics({ topics: [{ topic, numPartitions, configEntries }], waitForLeaders })).toBe(true);
+  await broker.awaitTopic(topic, numPartitions);
 }
 
 interface Seen {
@@ -122,7 +124,12 @@ describe("kafkajs 2.2.4", () => {
       });
       return res.resources[0]?.configEntries.find((e) => e.configName === "retention.ms")?.configValue;
     };
-    expect(await describe()).toBe("3600000");
+    // On a cluster the broker asked may apply a config change after the one that forwarded it: poll.
+    const configIs = (value: string) =>
+      waitFor(`retention.ms ${value}`, async () =>
+        (await describe().catch(() => undefined)) === value ? true : undefined,
+      );
+    await configIs("3600000");
     await admin.alterConfigs({
       validateOnly: false,
       resources: [
@@ -133,7 +140,7 @@ describe("kafkajs 2.2.4", () => {
         },
       ],
     });
-    expect(await describe()).toBe("7200000");
+    await configIs("7200000");
 
     await admin.createPartitions({ topicPartitions: [{ topic: "kjs-admin", count: 4 }] });
     const after = await admin.fetchTopicMetadata({ topics: ["kjs-admin"] });
@@ -394,7 +401,9 @@ describe("kafkajs 2.2.4", () => {
       );
     }
     // Each group's offsets go to its coordinator (FindCoordinator), the leader of its __consumer_offsets partition.
-    for (let g = 0; g < 12; g++) {
+    // kafkajs does not say which broker that is (the other suites assert the spread); setOffsets runs a consumer of
+    // the group each time, so two groups only.
+    for (let g = 0; g < 2; g++) {
       const groupId = `kjs-spread-${g}`;
       await admin.setOffsets({ groupId, topic, partitions: [{ partition: g % 6, offset: String(g + 1) }] });
       const [fetched] = await admin.fetchOffsets({ groupId, topics: [topic] });

@@ -118,6 +118,7 @@ async function createTopic(topic: string, partitions: number, config: Record<str
   const configs = Object.entries(config).map(([name, value]) => ({ name, value }));
   const created = await admin.createTopics({ topics: [topic], partitions, replicas: 1, configs });
   expect(created.map((t) => [t.name, t.partitions])).toEqual([[topic, partitions]]);
+  await broker.awaitTopic(topic, partitions);
 }
 
 beforeAll(async () => {
@@ -143,7 +144,12 @@ describe("@platformatic/kafka", () => {
       });
       return res?.configs.find((c) => c.name === name)?.value;
     };
-    expect(await describeValue("max.message.bytes")).toBe("500000");
+    // On a cluster the broker asked may apply a config change after the one that forwarded it: poll.
+    const configIs = (name: string, value: string) =>
+      waitFor(`${name} ${value}`, async () =>
+        (await describeValue(name).catch(() => undefined)) === value ? true : undefined,
+      );
+    await configIs("max.message.bytes", "500000");
     await admin.alterConfigs({
       resources: [
         {
@@ -153,7 +159,7 @@ describe("@platformatic/kafka", () => {
         },
       ],
     });
-    expect(await describeValue("max.message.bytes")).toBe("600000");
+    await configIs("max.message.bytes", "600000");
     await admin.incrementalAlterConfigs({
       resources: [
         {
@@ -163,7 +169,7 @@ describe("@platformatic/kafka", () => {
         },
       ],
     });
-    expect(await describeValue("retention.ms")).toBe("123456");
+    await configIs("retention.ms", "123456");
     expect(await describeValue("max.message.bytes")).toBe("600000");
 
     await admin.createPartitions({ topics: [{ name: "pk-admin", count: 3 }] });
