@@ -3,7 +3,7 @@
 // bootstrap Service, a broker config change rolls the pod, a KafkaTopic is created, its config drift reverted, its
 // partitions grown and it is deleted with its topic; a 3-broker KafkaCluster forms one cluster (kcat -L through its
 // bootstrap Service lists 3 brokers, one cluster id, one quorum) and a config change rolls it with the active controller
-// last; everything is deleted; then manifests/install.yaml with `kubectl apply --server-side`. Prints FIGURE lines
+// last; so does one with 3 dedicated controllers and 2 brokers; everything is deleted; then manifests/install.yaml with `kubectl apply --server-side`. Prints FIGURE lines
 // (apply → Ready, operator RSS, reconcile latency percentiles).
 import { existsSync, readFileSync } from "node:fs";
 import { AdminClient } from "@tributary/broker/admin";
@@ -122,21 +122,33 @@ const TRIO_CLUSTER = {
   },
 };
 
-interface TrioPod {
+/** Dedicated KRaft controllers (node ids 1000-1002) and two broker-only pods. */
+const SPLIT = "split";
+const SPLIT_CLUSTER = {
+  ...TRIO_CLUSTER,
+  metadata: { name: SPLIT },
+  spec: {
+    ...TRIO_CLUSTER.spec,
+    replicas: 2,
+    controller: { mode: "dedicated", replicas: 3, resources: { requests: { cpu: "100m", memory: "256Mi" } } },
+  },
+};
+
+interface ClusterPod {
   name: string;
   uid: string;
   ip: string;
   ready: boolean;
   deleting: boolean;
 }
-async function trioPods(c: Cluster): Promise<TrioPod[]> {
+async function clusterPods(c: Cluster, cluster = TRIO): Promise<ClusterPod[]> {
   const out = await c.kubectl([
     "get",
     "pods",
     "-n",
     NS,
     "-l",
-    `tributary.dev/cluster=${TRIO}`,
+    `tributary.dev/cluster=${cluster}`,
     "-o",
     jsonpath(
       '{range .items[*]}{.metadata.name} {.metadata.uid} {.status.podIP}. {.status.conditions[?(@.type=="Ready")].status}. {.metadata.deletionTimestamp}.{"\\n"}{end}',
@@ -151,9 +163,14 @@ async function trioPods(c: Cluster): Promise<TrioPod[]> {
     });
 }
 
-/** The quorum as one controller listener (port 9093, reached from the host by pod IP) describes it. */
-async function describeTrioQuorum(c: Cluster): Promise<{ leaderId: number; voters: number[] }> {
-  const pods = (await trioPods(c)).filter((p) => p.ip !== "" && p.ready && !p.deleting);
+/** The quorum as the controllers' listeners (port 9093, reached from the host by pod IP) describe it. */
+async function describeQuorumOf(c: Cluster, cluster = TRIO): Promise<{ leaderId: number; voters: number[] }> {
+  const all = await clusterPods(c, cluster);
+  // Dedicated controllers are the voters when there are any; otherwise every pod of a 3-node cluster is one.
+  const dedicated = all.some((p) => p.name.startsWith(`${cluster}-controller-`));
+  const pods = all.filter(
+    (p) => p.ip !== "" && p.ready && !p.deleting && (!dedicated || p.name.startsWith(`${cluster}-controller-`)),
+  );
   const admin = new AdminClient({
     bootstrap: pods.map((p) => `${p.ip}:9093`),
     requestTimeoutMs: 5_000,
@@ -537,7 +554,7 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
     // One cluster id: recorded in the status, rendered into every pod's file, and the one every broker reports.
     const clusterId = await c.kubectl(["get", "kafkacluster", TRIO, "-n", NS, "-o", jsonpath("{.status.clusterId}")]);
     expect(clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    const pods = await trioPods(c);
+    const pods = await clusterPods(c);
     expect(pods.map((p) => p.name).sort()).toEqual([0, 1, 2].map((i) => `${TRIO}-broker-${i}`));
     for (const p of pods) {
       const admin = new AdminClient({ bootstrap: `${p.ip}:9092`, requestTimeoutMs: 10_000 });
@@ -548,7 +565,7 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       }
     }
 
-    const quorum = await describeTrioQuorum(c);
+    const quorum = await describeQuorumOf(c);
     expect(quorum.voters).toEqual([0, 1, 2]);
     expect([0, 1, 2]).toContain(quorum.leaderId);
     figure(`${TRIO}: DescribeQuorum voters ${quorum.voters.join(",")}, active controller ${quorum.leaderId}`);
@@ -569,16 +586,16 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
     const c = cluster.get();
     // Descending ordinals end with ordinal 0: with node 0 leading, the test could not tell "active last" from that
     // order. Its pod is then deleted first, so that another node leads the roll (a returning node does not take over).
-    let { leaderId } = await describeTrioQuorum(c);
+    let { leaderId } = await describeQuorumOf(c);
     if (leaderId === 0) {
-      const old = (await trioPods(c)).find((p) => p.name === `${TRIO}-broker-0`);
+      const old = (await clusterPods(c)).find((p) => p.name === `${TRIO}-broker-0`);
       await c.kubectl(["delete", "pod", `${TRIO}-broker-0`, "-n", NS, "--wait=false"]);
       leaderId = await pollUntil(
         `${TRIO}: another active controller, and broker 0 back and Ready`,
         120_000,
         async () => {
-          const q = await describeTrioQuorum(c);
-          const pods = await trioPods(c);
+          const q = await describeQuorumOf(c);
+          const pods = await clusterPods(c);
           const back = pods.length === 3 && pods.every((p) => p.ready && !p.deleting && p.uid !== old?.uid);
           return q.leaderId > 0 && back ? q.leaderId : undefined;
         },
@@ -586,7 +603,7 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
         250,
       );
     }
-    const before = await trioPods(c);
+    const before = await clusterPods(c);
     const started = Date.now();
     await c.kubectl([
       "patch",
@@ -605,7 +622,7 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       `${TRIO}: every pod replaced and Ready`,
       300_000,
       async () => {
-        const now = await trioPods(c);
+        const now = await clusterPods(c);
         for (const old of before) {
           const cur = now.find((p) => p.name === old.name);
           if (!order.includes(old.name) && (cur === undefined || cur.uid !== old.uid || cur.deleting))
@@ -634,12 +651,47 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       250,
     );
     const quorum = await pollUntil(`${TRIO}: a quorum leader after the roll`, 60_000, async () => {
-      const q = await describeTrioQuorum(c);
+      const q = await describeQuorumOf(c);
       return q.leaderId >= 0 ? q : undefined;
     });
     expect(quorum.voters).toEqual([0, 1, 2]);
     await c.kubectl(["delete", "kafkacluster", TRIO, "-n", NS, "--timeout=120s"]);
-    await pollUntil(`${TRIO} pods gone`, 180_000, async () => ((await trioPods(c)).length === 0 ? true : undefined));
+    await pollUntil(`${TRIO} pods gone`, 180_000, async () => ((await clusterPods(c)).length === 0 ? true : undefined));
+  });
+
+  it("a KafkaCluster with 3 dedicated controllers and 2 brokers forms one cluster", async () => {
+    const c = cluster.get();
+    const started = Date.now();
+    await c.kubectl(["apply", "-n", NS, "-f", "-"], JSON.stringify(SPLIT_CLUSTER));
+    await pollUntil(
+      `KafkaCluster ${SPLIT} Ready=True`,
+      300_000,
+      async () =>
+        (await c.kubectl(["get", "kafkacluster", SPLIT, "-n", NS, "-o", jsonpath(READY)])) === "True"
+          ? true
+          : undefined,
+      [],
+      250,
+    );
+    figure(
+      `apply a KafkaCluster with 3 dedicated controllers + 2 brokers → Ready=True: ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+    const quorum = await describeQuorumOf(c, SPLIT);
+    expect(quorum.voters).toEqual([1000, 1001, 1002]);
+    expect([1000, 1001, 1002]).toContain(quorum.leaderId);
+    const bootstrap = `${SPLIT}-kafka-bootstrap.${NS}.svc.cluster.local:9092`;
+    const listed = await kcatList(c, `${SPLIT}-kcat`, bootstrap, 2);
+    console.log(`kcat -b ${bootstrap} -L (in a Job):\n${listed}`);
+    expect(listed).toMatch(/^ 2 brokers:$/m);
+    const brokers = [...listed.matchAll(/^ {2}broker (\d+) at (\S+)/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
+    expect(brokers).toEqual([0, 1].map((i) => `${i} ${SPLIT}-broker-${i}.${SPLIT}-kafka-brokers.${NS}.svc:9092`));
+    figure(
+      `kcat -L through ${SPLIT}-kafka-bootstrap: 2 brokers; DescribeQuorum voters 1000-1002, leader ${quorum.leaderId}`,
+    );
+    await c.kubectl(["delete", "kafkacluster", SPLIT, "-n", NS, "--timeout=120s"]);
+    await pollUntil(`${SPLIT} pods gone`, 180_000, async () =>
+      (await clusterPods(c, SPLIT)).length === 0 ? true : undefined,
+    );
   });
 
   it("deleting the KafkaCluster garbage-collects its objects; helm uninstall removes the operator", async () => {
