@@ -1,5 +1,5 @@
 // KafkaCluster reconciler: a key in, a linear pipeline of named idempotent steps, status written once at the end.
-//   read → validate → render → hold → apply → roll → status
+//   read → validate → render → quorum → hold → apply → roll → status
 // Each step reads the pass state and may stop the pipeline (an invalid spec stops before anything is applied). The
 // reconciler never writes a spec, and never branches on what triggered it: every pass recomputes everything.
 import type { Logger } from "pino";
@@ -27,6 +27,7 @@ import type { ActiveControllerLookup } from "../../kafka/quorum.ts";
 import { CLUSTER_ID_PATTERN, DEFAULTS, desired, type BrokerDefaults, type DesiredState } from "./desired.ts";
 import { planRoll, type PodView, type RollPlan } from "./roll.ts";
 import { computeStatus, type Observed } from "./status.ts";
+import { voterChange, voterChangeMessage } from "./quorum.ts";
 import { heldClaimSizeMessage, holdClaimSizes } from "./storage.ts";
 
 export interface KafkaClusterReconcilerDeps {
@@ -80,6 +81,7 @@ export class KafkaClusterReconciler implements Reconciler {
       ["read", (p) => this.#read(p)],
       ["validate", (p) => this.#validate(p)],
       ["render", (p) => this.#render(p)],
+      ["quorum", (p) => this.#quorum(p)],
       ["hold", (p) => this.#hold(p)],
       ["apply", (p) => this.#apply(p)],
       ["roll", (p) => this.#roll(p)],
@@ -163,6 +165,15 @@ export class KafkaClusterReconciler implements Reconciler {
       controllerRef(raw),
     );
     return Promise.resolve("next");
+  }
+
+  /** quorum: a spec that would change the static KRaft voters of an existing cluster is refused (quorum.ts). */
+  #quorum(pass: Pass): Promise<"next" | "stop"> {
+    const namespace = need(pass.cluster).metadata.namespace ?? "default";
+    const change = voterChange(need(pass.desired).pools, (name) => this.#d.statefulSet(namespace, name));
+    if (change === undefined) return Promise.resolve("next");
+    pass.invalid = { reason: "VoterSetChange", message: voterChangeMessage(change) };
+    return Promise.resolve("stop");
   }
 
   /**

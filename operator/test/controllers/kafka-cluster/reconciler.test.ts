@@ -217,4 +217,33 @@ describe("KafkaClusterReconciler", () => {
     await failing.reconcile();
     expect(fake.deleted).toEqual(["c-broker-1", "c-broker-2"]);
   });
+
+  it("refuses a replica change that would change the static voters, and allows one that keeps them", async () => {
+    const fake = new FakeClient({ replicas: 1 });
+    await reconcilerFor(fake).reconcile();
+    const applied = (): KubeObject | undefined => fake.applied.find((o) => o.kind === "StatefulSet");
+    let sts = applied();
+    fake.applied.length = 0;
+    fake.cluster = { ...fake.cluster, metadata: { ...fake.cluster.metadata, generation: 2 }, spec: { replicas: 3 } };
+    const { reconcile, events } = reconcilerFor(fake, (name) => (name === "c-broker" ? sts : undefined));
+    await expect(reconcile()).rejects.toBeInstanceOf(TerminalError);
+    expect(fake.applied).toEqual([]);
+    expect(fake.conditions()["Warning"]).toMatchObject({ status: "True", reason: "VoterSetChange" });
+    expect(fake.conditions()["Warning"]?.message).toContain("spec.replicas would change the KRaft voters from 1 to 3");
+    expect(events).toEqual(["Warning VoterSetChange"]);
+
+    // From three combined nodes up, the voters stay the first three: 3 -> 5 -> 4 is applied.
+    const three = new FakeClient({ replicas: 3 });
+    await reconcilerFor(three).reconcile();
+    sts = three.applied.find((o) => o.kind === "StatefulSet");
+    for (const replicas of [5, 4]) {
+      three.cluster = { ...three.cluster, spec: { replicas } };
+      three.applied.length = 0;
+      await reconcilerFor(three, () => sts).reconcile();
+      sts = three.applied.find((o) => o.kind === "StatefulSet");
+      expect((sts as unknown as { spec: { replicas: number } }).spec.replicas).toBe(replicas);
+    }
+    three.cluster = { ...three.cluster, spec: { replicas: 2 } };
+    await expect(reconcilerFor(three, () => sts).reconcile()).rejects.toThrow(/from 3 to 2/);
+  });
 });
