@@ -153,9 +153,12 @@ export class ControllerChannel {
 
   private drop(connection: BrokerConnection): void {
     connection.close();
-    void this.open?.connection.then((c) => {
-      if (c === connection) this.open = null;
-    });
+    // The open connection may be a newer one still connecting; its failure is handled where it is awaited.
+    void this.open?.connection
+      .then((c) => {
+        if (c === connection) this.open = null;
+      })
+      .catch(() => undefined);
   }
 
   private reset(): void {
