@@ -168,6 +168,8 @@ test: compat-franz-go
 COMPAT_NODES ?= 3
 .PHONY: compat-cluster compat-librdkafka-cluster compat-kcat-cluster compat-java-cluster compat-node-cluster compat-franz-go-cluster
 compat-cluster: compat-librdkafka-cluster compat-kcat-cluster compat-java-cluster compat-node-cluster compat-franz-go-cluster
+compat: compat-cluster
+test: compat-cluster
 
 compat-librdkafka-cluster: build
 	py="$$(e2e/compat/librdkafka/setup.sh)" && TRIBUTARY_COMPAT_NODES=$(COMPAT_NODES) PYTHONDONTWRITEBYTECODE=1 "$$py" -m pytest e2e/compat/librdkafka

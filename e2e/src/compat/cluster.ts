@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { AdminClient } from "@tributary/broker/admin";
 import { segmentBytesIn, startCompatBroker, type CompatBroker } from "./broker.ts";
 
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
@@ -106,4 +107,18 @@ export async function startCompatCluster(
 export function startSharedBroker(overrides: Record<string, string> = {}): Promise<CompatBroker | CompatCluster> {
   const nodes = compatNodes();
   return nodes > 1 ? startCompatCluster(nodes, overrides) : startCompatBroker(overrides);
+}
+
+/**
+ * The brokers leading __consumer_offsets partitions, through our own admin client (some client libraries hide internal
+ * topics). While they are one broker, every group is coordinated there: a known broker bug (docs/compat.md).
+ */
+export async function offsetsTopicLeaders(bootstrap: string): Promise<Set<number>> {
+  const admin = new AdminClient({ bootstrap });
+  try {
+    const found = (await admin.describeTopics(["__consumer_offsets"])).get("__consumer_offsets");
+    return new Set(found?.topic?.partitions.map((p) => p.leader) ?? []);
+  } finally {
+    admin.close();
+  }
 }

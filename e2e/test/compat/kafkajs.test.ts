@@ -143,6 +143,7 @@ describe("kafkajs 2.2.4", () => {
     await configIs("7200000");
 
     await admin.createPartitions({ topicPartitions: [{ topic: "kjs-admin", count: 4 }] });
+    await broker.awaitTopic("kjs-admin", 4);
     const after = await admin.fetchTopicMetadata({ topics: ["kjs-admin"] });
     expect(after.topics[0]?.partitions).toHaveLength(4);
 
