@@ -57,10 +57,19 @@ interface ReplicaProgress {
   leaderEndAtLastFetch: number;
   /** When it was last known to hold everything the leader had (-1: never), for DescribeQuorum. */
   lastCaughtUpTime: number;
+  /** The high watermark of the last Fetch answer it was sent (-1: none yet). */
+  highWatermarkSent: number;
 }
 
 function newProgress(acknowledged: boolean): ReplicaProgress {
-  return { endOffset: -1, acknowledged, lastFetchTime: -1, leaderEndAtLastFetch: -1, lastCaughtUpTime: -1 };
+  return {
+    endOffset: -1,
+    acknowledged,
+    lastFetchTime: -1,
+    leaderEndAtLastFetch: -1,
+    lastCaughtUpTime: -1,
+    highWatermarkSent: -1,
+  };
 }
 
 /** A replica's progress as DescribeQuorum reports it. */
@@ -776,7 +785,13 @@ export class RaftNode {
     // A newer fetch from the same replica replaces a parked one (whose answer it no longer waits for).
     role.parked.delete(from);
     this.maybeAdvanceLeaderHighWatermark(role);
-    if (m.fetchOffset < this.log.endOffset || this.config.fetchMaxWaitMs <= 0) {
+    // A replica that holds the whole log still waits for nothing if it has not heard the current high watermark: often
+    // this very fetch advanced it. Parked, it would learn of the commit only when its wait expired (500 ms).
+    if (
+      m.fetchOffset < this.log.endOffset ||
+      this.config.fetchMaxWaitMs <= 0 ||
+      progress.highWatermarkSent < this.highWatermark
+    ) {
       this.answerFetch(role, from, correlationId, m.fetchOffset);
     } else {
       role.parked.set(from, {
@@ -805,6 +820,8 @@ export class RaftNode {
     fetchOffset: number,
   ): void {
     role.parked.delete(to);
+    const progress = role.replicas.get(to);
+    if (progress !== undefined) progress.highWatermarkSent = this.highWatermark;
     // A parked fetch may have fallen below the log start while it waited (a snapshot trimmed the log).
     const trimmed = fetchOffset < this.log.startOffset;
     this.reply(to, correlationId, {

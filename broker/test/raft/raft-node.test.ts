@@ -150,6 +150,25 @@ describe("RaftNode", () => {
     expect(actions).toContainEqual({ type: "commit", highWatermark: 4 });
   });
 
+  it("answers at once a fetch that has not heard the current high watermark, and parks one that has", () => {
+    const n = newLeaderWithOldEntries();
+    const fetchResponse = (actions: RaftAction[], to: number) =>
+      sends(actions).find((e) => e.to === to && e.message.type === "FetchResponse")?.message;
+    fetch(n, 3, 1, 5_010);
+    // This fetch holds the whole log and advances the high watermark to 4: the answer carries it at once.
+    const advancing = fetch(n, 4, 2, 5_020);
+    expect(advancing).toContainEqual({ type: "commit", highWatermark: 4 });
+    expect(fetchResponse(advancing, 2)).toMatchObject({ highWatermark: 4, entries: [] });
+    // Node 3 holds the whole log too but has not heard of 4 yet: answered at once as well.
+    const other = n.receive(
+      msg(3, 1, { type: "FetchRequest", epoch: 2, replicaId: 3, fetchOffset: 4, lastFetchedEpoch: 2 }, 5_030),
+      5_030,
+    );
+    expect(fetchResponse(other, 3)).toMatchObject({ highWatermark: 4, entries: [] });
+    // Nothing new for node 2 now: its next fetch waits.
+    expect(fetchResponse(fetch(n, 4, 2, 5_040), 2)).toBeUndefined();
+  });
+
   it("the deliberately broken variant commits the older epoch's entries early (what the simulation must catch)", () => {
     const n = newLeaderWithOldEntries({ unsafe: { skipOwnEpochCommitRule: true } });
     fetch(n, 2, 1, 5_010);
@@ -262,7 +281,8 @@ describe("RaftNode", () => {
       }
       pending = next;
     }
-    // The last fetch, from the snapshot's end, waits at the leader for something new.
+    // The first fetch from the snapshot's end is answered at once with the high watermark (the observer takes none
+    // from the answer that sent it to the snapshot); the next one waits at the leader for something new.
     expect(seen).toEqual([
       "fetch@0",
       "answer: snapshot 6@1",
@@ -272,6 +292,8 @@ describe("RaftNode", () => {
       "FetchSnapshotResponse",
       "snapshot@8",
       "FetchSnapshotResponse",
+      "fetch@6",
+      "FetchResponse",
       "fetch@6",
     ]);
     expect(installs).toEqual([{ type: "installSnapshot", snapshot }]);
