@@ -312,7 +312,7 @@ async function measureCluster(cluster: Cluster, clients: Clients, args: Args): P
   const { system } = cluster;
   log(`${system}: one cluster ${cluster.clusterId}; visibility (${args.visibility} topics)`);
   const { visibility, create } = await measureVisibility(cluster, clients, args.visibility);
-  log(`${system}: visibility p50 ${median(visibility)} ms; creating ${args.topics} topics`);
+  log(`${system}: visibility p50 ${round(median(visibility), 1)} ms; creating ${args.topics} topics`);
   const bulk = await measureBulk(cluster, clients, args.topics);
   log(`${system}: ${args.topics} topics created in ${bulk.createdMs} ms, everywhere in ${bulk.visibleEverywhereMs} ms`);
   const metadataOneTopic = await measureMetadata(cluster, clients, args.metadataOne, ["bulk-00000"]);
