@@ -77,6 +77,13 @@ function recordsOf(loaded: LoadedSnapshot): SnapshotRecords {
 export class QuorumDriver {
   private readonly queue: RaftAction[] = [];
   private running: Promise<void> | null = null;
+  /**
+   * Set synchronously as a drain starts and cleared as it finds the queue empty. A listener the drain calls (a commit
+   * or role change) may propose before `drain()` has even returned; with this set, its actions join the running
+   * drain instead of starting a second one that would run the queue concurrently (two appends at once, a message
+   * leaving before an append ahead of it is durable).
+   */
+  private draining = false;
   /** Log writes not yet fsynced. */
   private dirty = false;
   private applied = 0;
@@ -243,12 +250,11 @@ export class QuorumDriver {
   private enqueue(actions: readonly RaftAction[]): void {
     if (actions.length === 0 || this.failure !== null) return;
     this.queue.push(...actions);
-    this.running ??= this.drain().finally(() => {
-      this.running = null;
-    });
+    if (!this.draining) this.running = this.drain();
   }
 
   private async drain(): Promise<void> {
+    this.draining = true;
     try {
       for (let action = this.queue.shift(); action !== undefined; action = this.queue.shift()) {
         await this.execute(action);
@@ -259,6 +265,8 @@ export class QuorumDriver {
       clearInterval(this.timer);
       this.options.logger.error({ err: this.failure }, "Metadata quorum stopped after a storage failure");
       for (const listener of this.failureListeners) listener(this.failure);
+    } finally {
+      this.draining = false;
     }
   }
 

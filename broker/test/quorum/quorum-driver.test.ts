@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { encodeRecord, record } from "../../src/controller/records.ts";
-import { METADATA_LOG_DIR } from "../../src/quorum/metadata-log.ts";
+import { METADATA_LOG_DIR, MetadataLog } from "../../src/quorum/metadata-log.ts";
 import { QuorumDriver, type QuorumDriverOptions, type Transport } from "../../src/quorum/quorum-driver.ts";
 import { SeededRng, type Envelope, type NodeId } from "../../src/raft/index.ts";
 import { REAL_CLOCK_TEST_TIMING } from "./real-clock-timing.ts";
@@ -232,5 +232,85 @@ describe("QuorumDriver", () => {
     const [snapshot] = (await readdir(dir)).filter((f) => f.endsWith(".checkpoint"));
     await truncate(join(dir, snapshot ?? ""), 10);
     await expect(start()).rejects.toThrow(/__cluster_metadata-0 starts at \d+ but has no snapshot/);
+  });
+});
+
+describe("QuorumDriver action order", () => {
+  // A commit listener that proposes (the controller runtime activating on a commit, a registration decided as the
+  // image changes) must join the drain that runs the commit: a second drain started from inside the first ran the
+  // queue twice at once, so an append was checked against the file while the one before it was still being written
+  // ("batch for offset 2, but the log ends at 1") and a message could leave before what preceded it was fsynced.
+  it("runs a proposal made by a commit listener behind the actions already queued, one at a time", async () => {
+    root = await mkdtemp(join(tmpdir(), "quorum-reentrant-"));
+    const sent: Envelope[] = [];
+    let driver: QuorumDriver | undefined;
+    // Node 2 is played by the test: it grants every vote and fetches only when told to.
+    const peer: Transport = {
+      send(envelope) {
+        sent.push(envelope);
+        const m = envelope.message;
+        if (m.type !== "VoteRequest") return;
+        setImmediate(() =>
+          driver?.receive({
+            from: 2,
+            to: 1,
+            correlationId: envelope.correlationId,
+            message: {
+              type: "VoteResponse",
+              // A pre-vote is answered in the voter's own epoch, the one below the candidate's.
+              epoch: m.preVote ? m.epoch - 1 : m.epoch,
+              leaderId: null,
+              granted: true,
+              preVote: m.preVote,
+              error: "NONE",
+            },
+          }),
+        );
+      },
+    };
+    const metadataDir = join(root, "node-1");
+    const d = await QuorumDriver.start({
+      config: { nodeId: 1, voters: [1, 2], ...TIMING },
+      metadataDir,
+      transport: peer,
+      rng: new SeededRng(1),
+      logger: pino({ level: "silent" }),
+      tickMs: 10,
+    });
+    driver = d;
+    let proposed = false;
+    d.onCommit(() => {
+      if (proposed) return;
+      proposed = true;
+      expect(d.propose([Buffer.from("a")])).toEqual([1]);
+      expect(d.propose([Buffer.from("b")])).toEqual([2]);
+    });
+    // Leading once BeginQuorumEpoch went out: that send follows the leader-change entry's append and fsync.
+    const epoch = await waitFor(
+      () => sent.find((e) => e.message.type === "BeginQuorumEpochRequest")?.message.epoch,
+      "node 1 leads",
+    );
+    // Node 2 has the leader-change entry: the high watermark moves to 1 as this fetch arrives, so the commit runs
+    // first in a fresh drain, with its listener proposing from inside it.
+    await new Promise((resolve) => setImmediate(resolve));
+    d.receive({
+      from: 2,
+      to: 1,
+      correlationId: 1000,
+      message: { type: "FetchRequest", epoch, replicaId: 2, fetchOffset: 1, lastFetchedEpoch: epoch },
+    });
+    expect(proposed).toBe(true);
+    await waitFor(() => sent.some((e) => e.message.type === "FetchResponse"), "the fetch answered");
+    await d.close();
+    driver = undefined;
+    expect(d.error).toBeNull();
+    const log = await MetadataLog.open({ metadataDir, logger: pino({ level: "silent" }) });
+    const entries = await log.readAll();
+    await log.close();
+    expect(entries.map((e) => (e.record.kind === "data" ? Buffer.from(e.record.data).toString() : "leader"))).toEqual([
+      "leader",
+      "a",
+      "b",
+    ]);
   });
 });
