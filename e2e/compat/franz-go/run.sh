@@ -67,7 +67,11 @@ if [[ -z "${KGO_SEEDS:-}" ]] && ((nodes > 1)); then
   cluster_pid=$CLUSTER_PID
   cluster_in=${CLUSTER[1]}
   # The harness has its own deadlines and exits on them; its one line lists the nodes once every broker sees all.
-  read -r -u "${CLUSTER[0]}" line || { echo "franz-go: the cluster did not start:" >&2; cat "$scratch/cluster-cli.log" >&2; exit 1; }
+  if ! read -r -u "${CLUSTER[0]}" line; then
+    echo "franz-go: the cluster did not start:" >&2
+    cat "$scratch/cluster-cli.log" >&2
+    exit 1
+  fi
   KGO_SEEDS="$(sed -n 's/.*"bootstrap":"\([^"]*\)".*/\1/p' <<<"$line")"
   mapfile -t node_logs < <(grep -o '"log":"[^"]*"' <<<"$line" | sed 's/"log":"\(.*\)"/\1/')
   export KGO_SEEDS

@@ -32,7 +32,8 @@ def wait_partitions_served(bootstrap: str, topic: str, partitions: int) -> None:
     controller's records: until then it does not list the topic, or refuses it (and drops acks=0 records), as Kafka's
     brokers do; Kafka's own integration tests wait for the same after creating a topic."""
     # One client per broker: before it has connected elsewhere, a client asks its bootstrap broker for metadata.
-    clients = [Consumer({"bootstrap.servers": address, "group.id": "unused-readiness"}) for address in bootstrap.split(",")]
+    addresses = bootstrap.split(",")
+    clients = [Consumer({"bootstrap.servers": address, "group.id": "unused-readiness"}) for address in addresses]
 
     def listed(c: Consumer) -> bool:
         md = c.list_topics(topic, timeout=10).topics.get(topic)
