@@ -49,10 +49,16 @@ export class MetadataQuorum implements MetadataSource {
    */
   readonly firstImage: Promise<MetadataImage>;
   private driverRef: QuorumDriver | null = null;
-  /** Committed entries held back until one sets metadata.version; then loaded as one first image. */
+  /**
+   * Committed entries held back until the first image may be published (one sets metadata.version, and the commits
+   * reached `catchUpTo`); then loaded as one first image.
+   */
   private readonly held: LogEntry[] = [];
   private heldSnapshot: SnapshotRecords | null = null;
   private bootstrapped = false;
+  /** The leader's high watermark as this node first learnt it (Kafka's MetadataLoader catches up to it first). */
+  private catchUpTo: number | null = null;
+  private loadedFirst = false;
   private readonly failureListeners: ((err: Error) => void)[] = [];
   private failed = false;
 
@@ -128,16 +134,22 @@ export class MetadataQuorum implements MetadataSource {
       this.loading = highWatermark;
       // Nothing is published before the log holds a metadata.version (Kafka's loader waits for it too): before
       // that, a new quorum has committed only its leader change, and an image without the bootstrap records that
-      // follow would have the partition publisher delete every log as a stray.
-      if (!this.bootstrapped) {
+      // follow would have the partition publisher delete every log as a stray. Nor before the commits reach the
+      // leader's high watermark as first learnt: a node far behind gets the log one fetch answer at a time, and an
+      // image of the first answers alone would be served as current while it is not.
+      if (!this.loadedFirst) {
         // A snapshot replaces whatever was held before it.
         if (snapshot !== null) {
           this.heldSnapshot = snapshot;
           this.held.length = 0;
         }
         this.held.push(...entries);
-        if (!entries.some(setsMetadataVersion) && !(snapshot !== null && snapshotSetsMetadataVersion(snapshot))) return;
-        this.bootstrapped = true;
+        this.bootstrapped ||=
+          entries.some(setsMetadataVersion) || (snapshot !== null && snapshotSetsMetadataVersion(snapshot));
+        // Known at the first commit: it follows a fetch answer from the leader (or this node's own commit as leader).
+        this.catchUpTo ??= driver.status().leaderHighWatermark;
+        if (!this.bootstrapped || highWatermark < this.catchUpTo) return;
+        this.loadedFirst = true;
         entries = this.held.splice(0);
         snapshot = this.heldSnapshot;
         this.heldSnapshot = null;

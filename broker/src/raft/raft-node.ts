@@ -123,6 +123,11 @@ export interface RaftStatus {
   readonly leaderId: NodeId | null;
   readonly votedId: NodeId | null;
   readonly highWatermark: number;
+  /**
+   * The newest high watermark a leader of this node's epochs has reported (its own as leader). A follower's
+   * `highWatermark` stops at its log end; this one does not, so a node catching up knows where "caught up" is.
+   */
+  readonly leaderHighWatermark: number;
   readonly logEndOffset: number;
   readonly lastEpoch: number;
   /** The log start: 0, or the end offset of the snapshot the log was trimmed to. */
@@ -140,6 +145,8 @@ export class RaftNode {
   private highWatermark: number;
   /** Whether a commit was reported since start (the high watermark a snapshot starts with is not yet confirmed). */
   private highWatermarkKnown = false;
+  /** The largest high watermark a leader's fetch answer carried. */
+  private heardHighWatermark = 0;
   /** Log end offset known to be fsynced. */
   private durableEnd: number;
   private readonly pendingFlushes = new Map<number, number>();
@@ -205,6 +212,7 @@ export class RaftNode {
       leaderId: this.knownLeader(),
       votedId: this.election.votedId,
       highWatermark: this.highWatermark,
+      leaderHighWatermark: Math.max(this.heardHighWatermark, this.highWatermark),
       logEndOffset: this.log.endOffset,
       lastEpoch: this.log.lastEpoch,
       logStartOffset: this.log.startOffset,
@@ -970,6 +978,7 @@ export class RaftNode {
     }
     role.fetchDeadline = this.now + this.config.fetchTimeoutMs;
     role.fetchedOk = true;
+    this.heardHighWatermark = Math.max(this.heardHighWatermark, m.highWatermark);
 
     if (m.snapshotId !== null) {
       // Below the leader's log start: fetch its snapshot, then fetch from the snapshot's end.
