@@ -24,6 +24,8 @@ import { alterConfigsHandler } from "./33-alter-configs.ts";
 import { describeLogDirsHandler } from "./35-describe-log-dirs.ts";
 import { createPartitionsHandler } from "./37-create-partitions.ts";
 import { incrementalAlterConfigsHandler } from "./44-incremental-alter-configs.ts";
+import { describeQuorumHandler } from "./55-describe-quorum.ts";
+import { updateFeaturesHandler } from "./57-update-features.ts";
 import { describeClusterHandler } from "./60-describe-cluster.ts";
 import type { AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
@@ -59,8 +61,18 @@ export function createHandlers(services: BrokerServices): AnyHandler[] {
     describeLogDirsHandler(services),
     createPartitionsHandler(services),
     incrementalAlterConfigsHandler(services),
+    describeQuorumHandler(services),
+    updateFeaturesHandler(services),
     describeClusterHandler(services),
   ];
-  handlers.push(apiVersionsHandler(() => handlers));
+  handlers.push(
+    apiVersionsHandler(
+      () => handlers,
+      () => {
+        const { provenance, features } = services.metadata.image;
+        return { epoch: BigInt(provenance.offset), levels: features };
+      },
+    ),
+  );
   return handlers;
 }

@@ -2,6 +2,7 @@
 // Finalizes feature levels (metadata.version) by Kafka's upgrade and downgrade rules; all updates apply together or
 // none does. v0 says allowDowngrade, v1+ an upgrade type. validateOnly checks and writes nothing.
 import { ApiKey, UpdateFeaturesRequest, UpdateFeaturesResponse } from "../../protocol/index.ts";
+import { failFeatureUpdates } from "../57-update-features.ts";
 import { defineHandler, type AnyHandler } from "../handler.ts";
 import { NOT_CONTROLLER_RESULT, runOrNotController } from "./command.ts";
 import type { ControllerCommands } from "./services.ts";
@@ -18,19 +19,7 @@ export function updateFeaturesHandler(commands: ControllerCommands): AnyHandler 
         commands,
         (c) => c.updateFeatures(request, context.apiVersion),
         (response): UpdateFeaturesResponse => response,
-        (): UpdateFeaturesResponse => {
-          const { errorCode, errorMessage } = NOT_CONTROLLER_RESULT;
-          return {
-            ...UpdateFeaturesResponse.create(),
-            errorCode,
-            errorMessage,
-            results: request.featureUpdates.map((u) => ({
-              feature: u.feature,
-              errorCode,
-              errorMessage,
-            })),
-          };
-        },
+        () => failFeatureUpdates(request, NOT_CONTROLLER_RESULT.errorCode, NOT_CONTROLLER_RESULT.errorMessage),
       ),
   });
 }

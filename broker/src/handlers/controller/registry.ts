@@ -7,7 +7,6 @@ import { endQuorumEpochHandler } from "./54-end-quorum-epoch.ts";
 import { describeQuorumHandler } from "./55-describe-quorum.ts";
 import { fetchSnapshotHandler } from "./59-fetch-snapshot.ts";
 import { controllerDescribeClusterHandler } from "./60-describe-cluster.ts";
-import { controllerApiVersionsHandler } from "./18-api-versions.ts";
 import { controllerCreateTopicsHandler } from "./19-create-topics.ts";
 import { controllerDeleteTopicsHandler } from "./20-delete-topics.ts";
 import { controllerAlterConfigsHandler } from "./33-alter-configs.ts";
@@ -48,6 +47,6 @@ export function createControllerHandlers(quorum: QuorumPort, commands?: Controll
       allocateProducerIdsHandler(commands),
     );
   }
-  handlers.push(commands ? controllerApiVersionsHandler(() => handlers, commands) : apiVersionsHandler(() => handlers));
+  handlers.push(apiVersionsHandler(() => handlers, commands && (() => commands.finalizedFeatures())));
   return handlers;
 }
