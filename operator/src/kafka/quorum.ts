@@ -1,5 +1,5 @@
-// Which node leads a cluster's KRaft quorum (the active controller), asked of the controllers themselves: brokers do
-// not serve DescribeQuorum, the controller listener does.
+// Which node leads a cluster's KRaft quorum (the active controller), asked of the controllers themselves: a broker
+// only forwards DescribeQuorum to an active controller it already knows, the controller listener answers it.
 import { AdminClient, type AdminClientOptions } from "@tributary/broker/admin";
 
 /** Node id of the active controller, or undefined while the quorum has no leader. Throws when no controller answers. */
