@@ -5,8 +5,8 @@ import {
   GroupCoordinatorManager,
   OFFSETS_TOPIC,
   offsetsLeadershipIn,
+  offsetsTopicCreator,
   offsetsTopicSpec,
-  type EnsureOffsetsTopic,
 } from "./coordinator/index.ts";
 import { createDispatcher, type Dispatcher } from "./handlers/dispatcher.ts";
 
@@ -20,7 +20,7 @@ import { LogGroupStore } from "./partitions/offsets-store.ts";
 import { PartitionManager } from "./partitions/partition-manager.ts";
 import { PartitionPublisher } from "./partitions/partition-publisher.ts";
 import { ProducerIdAllocator, type ProducerIdBlockSource } from "./partitions/producer-ids.ts";
-import { API_CODECS, ErrorCode } from "./protocol/index.ts";
+import { API_CODECS } from "./protocol/index.ts";
 import { METADATA_LOG_DIR } from "./quorum/metadata-log.ts";
 import { apiRequestMetrics, type BrokerMetrics } from "./runtime/metrics.ts";
 
@@ -112,43 +112,31 @@ export interface BrokerOptions {
   clock?: () => number;
 }
 
-/** Pause between attempts to create `__consumer_offsets` while the controller cannot place it yet. */
-const OFFSETS_TOPIC_RETRY_MS = 200;
-
 /**
- * The broker's request handling on its storage: `__consumer_offsets` ensured through the controller (which places it
- * only once brokers are registered and unfenced, so this waits for that), the group coordinator following leadership
- * of its partitions, and the handlers.
+ * The broker's request handling on its storage: the group coordinator following leadership of the `__consumer_offsets`
+ * partitions, the topic created on first need (FindCoordinator for a group), and the handlers.
  */
 export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const { config, logger, storage, source } = options;
   const { logs, partitions, configs, view } = storage;
   const clock = options.clock ?? Date.now;
 
-  // __consumer_offsets is created only through this function (the coordinator's EnsureOffsetsTopic port), as a
-  // CreateTopics to the controller; an existing topic keeps its partition count.
-  const ensureOffsetsTopic: EnsureOffsetsTopic = async (spec) => {
-    for (;;) {
-      const existing = topicByName(view.image, OFFSETS_TOPIC);
-      if (existing) return existing.partitions.size;
-      const created = await options.createTopic({
+  // __consumer_offsets is created only through this port, as a CreateTopics to the controller.
+  const ensureOffsetsTopic = offsetsTopicCreator({
+    spec: offsetsTopicSpec(config),
+    exists: () => topicByName(view.image, OFFSETS_TOPIC) !== undefined,
+    create: (spec) =>
+      options.createTopic({
         name: OFFSETS_TOPIC,
         // The controller's settings (offsets.topic.num.partitions and .replication.factor) for -1.
         numPartitions: -1,
         replicationFactor: -1,
         configs: new Map(spec.configs),
-      });
-      if (created.errorCode !== ErrorCode.NONE && created.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
-        logger.info(
-          { errorCode: created.errorCode, reason: created.errorMessage },
-          `Cannot create ${OFFSETS_TOPIC} yet`,
-        );
-        await new Promise((resolve) => setTimeout(resolve, OFFSETS_TOPIC_RETRY_MS));
-      }
-    }
-  };
+      }),
+    logger,
+  });
   const groups = new GroupCoordinatorManager({
-    partitionCount: await ensureOffsetsTopic(offsetsTopicSpec(config)),
+    partitionCount: topicByName(view.image, OFFSETS_TOPIC)?.partitions.size ?? null,
     openStore: (partition, leaderEpoch) => {
       const log = partitions.log(OFFSETS_TOPIC, partition);
       if (!log) throw new Error(`${OFFSETS_TOPIC}-${partition} has no log`);
@@ -165,9 +153,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   // Leadership of the __consumer_offsets partitions (the coordinator's OffsetsPartitionOwnership port) follows the
   // metadata images, as Kafka's BrokerMetadataPublisher.updateCoordinator does: the partitions the current image says
   // this node leads load now, before clients are served; each later image's local changes load and unload shards
-  // (not awaited, so the chain goes on; their groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile).
+  // (not awaited, so the chain goes on; their groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile). The image that
+  // first has the topic also fixes the coordinator's partition count.
   const loading = new Set<Promise<boolean>>();
-  source.subscribe((_image, changes) => {
+  source.subscribe((image, changes) => {
+    const topic = topicByName(image, OFFSETS_TOPIC);
+    if (topic && groups.partitionCount === null) groups.setPartitionCount(topic.partitions.size);
     for (const load of applyOffsetsLeadership(changes.localChanges(config.nodeId), groups)) {
       loading.add(load);
       void load.finally(() => loading.delete(load));
@@ -186,6 +177,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     createTopic: options.createTopic,
     partitions,
     groups,
+    ensureOffsetsTopic,
     offsetsPartitionLeader: (partition, listenerName) =>
       leaderEndpoint(view.image, OFFSETS_TOPIC, partition, listenerName),
     producerIds,

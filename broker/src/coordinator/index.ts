@@ -15,8 +15,8 @@ export { applyOffsetsLeadership, offsetsLeadershipIn } from "./leadership.ts";
 export type { LeadershipChanges } from "./leadership.ts";
 export { GroupCoordinatorManager } from "./manager.ts";
 export type { GroupCoordinatorManagerOptions, OffsetsPartitionOwnership } from "./manager.ts";
-export { OFFSETS_TOPIC, offsetsTopicSpec } from "./offsets-topic.ts";
-export type { EnsureOffsetsTopic, OffsetsTopicSpec } from "./offsets-topic.ts";
+export { OFFSETS_TOPIC, offsetsTopicCreator, offsetsTopicSpec } from "./offsets-topic.ts";
+export type { EnsureOffsetsTopic, OffsetsTopicCreatorOptions, OffsetsTopicSpec } from "./offsets-topic.ts";
 export { javaStringHashCode, offsetsPartitionFor } from "./partitioner.ts";
 export {
   decodeGroupMetadataValue,

@@ -54,8 +54,12 @@ export interface OffsetsPartitionOwnership {
 }
 
 export interface GroupCoordinatorManagerOptions {
-  /** Partitions of `__consumer_offsets`: what the topic has (an existing topic keeps its count), fixed for the run. */
-  partitionCount: number;
+  /**
+   * Partitions of `__consumer_offsets`: what the topic has (an existing topic keeps its count), or null while the topic
+   * does not exist yet (it is created on the first FindCoordinator for a group, as in Kafka); then `setPartitionCount`
+   * fixes it for the run once the topic appears.
+   */
+  partitionCount: number | null;
   /** The store over one `__consumer_offsets` partition, for a shard loaded at `leaderEpoch`. */
   openStore: (partition: number, leaderEpoch: number) => GroupStore;
   logger: Logger;
@@ -79,7 +83,7 @@ interface OwnedPartition {
  * group from its own shard.
  */
 export class GroupCoordinatorManager implements OffsetsPartitionOwnership {
-  readonly partitionCount: number;
+  private count: number | null = null;
   private readonly owned = new Map<number, OwnedPartition>();
   /** Unloaded shards' writes still in flight, per partition: a new load waits for them, as Kafka orders per partition. */
   private readonly draining = new Map<number, Promise<void>>();
@@ -91,20 +95,39 @@ export class GroupCoordinatorManager implements OffsetsPartitionOwnership {
   private closed = false;
 
   constructor(options: GroupCoordinatorManagerOptions) {
-    if (!Number.isInteger(options.partitionCount) || options.partitionCount < 1) {
-      throw new Error(`__consumer_offsets must have at least one partition, not ${options.partitionCount}`);
-    }
-    this.partitionCount = options.partitionCount;
     this.openStore = options.openStore;
     this.log = options.logger;
+    if (options.partitionCount !== null) this.setPartitionCount(options.partitionCount);
     this.scheduler = options.scheduler ?? systemScheduler;
     this.config = options.config ?? {};
     this.newUuid = options.newUuid ?? randomUUID;
   }
 
-  /** The `__consumer_offsets` partition that holds `groupId`; FindCoordinator answers with that partition's leader. */
-  partitionFor(groupId: string): number {
-    return offsetsPartitionFor(groupId, this.partitionCount);
+  /** Partitions of `__consumer_offsets`, null while the topic does not exist. */
+  get partitionCount(): number | null {
+    return this.count;
+  }
+
+  /**
+   * The topic exists with `count` partitions. The first count is kept for the run: a group's partition is its id's
+   * hash modulo the count, so changing it under running groups would strand them (Kafka also fixes it at startup).
+   */
+  setPartitionCount(count: number): void {
+    if (!Number.isInteger(count) || count < 1) {
+      throw new Error(`__consumer_offsets must have at least one partition, not ${count}`);
+    }
+    if (this.count === null) this.count = count;
+    else if (this.count !== count) {
+      this.log.warn({ partitionCount: this.count, ignored: count }, "kept the partition count of __consumer_offsets");
+    }
+  }
+
+  /**
+   * The `__consumer_offsets` partition that holds `groupId`, or null while the topic does not exist; FindCoordinator
+   * answers with that partition's leader.
+   */
+  partitionFor(groupId: string): number | null {
+    return this.count === null ? null : offsetsPartitionFor(groupId, this.count);
   }
 
   /** The partitions this broker leads, with the state of each shard. */
@@ -122,7 +145,7 @@ export class GroupCoordinatorManager implements OffsetsPartitionOwnership {
 
   onElection(partition: number, leaderEpoch: number): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
-    if (!Number.isInteger(partition) || partition < 0 || partition >= this.partitionCount) {
+    if (this.count === null || !Number.isInteger(partition) || partition < 0 || partition >= this.count) {
       this.log.warn(
         { partition, partitionCount: this.partitionCount },
         "ignored the election of an unknown offsets partition",
@@ -189,9 +212,11 @@ export class GroupCoordinatorManager implements OffsetsPartitionOwnership {
     this.owned.clear();
   }
 
-  /** The shard that owns the group, or NOT_COORDINATOR. */
+  /** The shard that owns the group, or NOT_COORDINATOR (also while `__consumer_offsets` does not exist, as Kafka). */
   private shardFor(groupId: string): GroupCoordinatorShard | number {
-    return this.owned.get(this.partitionFor(groupId))?.shard ?? ErrorCode.NOT_COORDINATOR;
+    const partition = this.partitionFor(groupId);
+    if (partition === null) return ErrorCode.NOT_COORDINATOR;
+    return this.owned.get(partition)?.shard ?? ErrorCode.NOT_COORDINATOR;
   }
 
   // ---------------------------------------------------------------- membership (an empty group id is refused first)

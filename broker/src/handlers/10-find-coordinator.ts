@@ -1,7 +1,8 @@
 // FindCoordinator (key 10), versions 0-6.
 // A group key (key type 0) is answered with the broker that leads the group's __consumer_offsets partition (Kafka's
 // rule: the Java hash of the group id modulo the partition count), at its address on the listener the request arrived
-// on, like Metadata; COORDINATOR_NOT_AVAILABLE (retriable) when that partition has no live leader. Who leads it comes
+// on, like Metadata; COORDINATOR_NOT_AVAILABLE (retriable) when that partition has no live leader, or while
+// __consumer_offsets does not exist yet: as in Kafka, the first such request starts creating the topic. Who leads it comes
 // from services.offsetsPartitionLeader. v0 has no key type and always means a group. v4+ batches keys in
 // coordinatorKeys and answers each in coordinators, each key on its own; v0-3 answer one key in top-level fields.
 // Transactions are not supported yet, so key type 1 must make a transactional producer fail at once rather than wait
@@ -43,7 +44,13 @@ function coordinatorFor(services: BrokerServices, context: RequestContext, keyTy
   // Kafka's Node.noNode(): what clients expect next to an error.
   const none = { nodeId: -1, host: "", port: -1 };
   if (keyType === GROUP) {
-    const leader = services.offsetsPartitionLeader(services.groups.partitionFor(key), context.listenerName);
+    const partition = services.groups.partitionFor(key);
+    if (partition === null) {
+      // Kafka creates __consumer_offsets on the first FindCoordinator that needs it and answers this meanwhile.
+      services.ensureOffsetsTopic();
+      return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: null };
+    }
+    const leader = services.offsetsPartitionLeader(partition, context.listenerName);
     if (leader === null) return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: null };
     const { nodeId, host, port } = leader;
     return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId, host, port };

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { BrokerConfig } from "../config/broker-config.ts";
-import type { GroupCoordinatorManager } from "../coordinator/index.ts";
+import type { EnsureOffsetsTopic, GroupCoordinatorManager } from "../coordinator/index.ts";
 import type { EffectiveConfigs } from "../metadata/effective-configs.ts";
 import type { MetadataView } from "../metadata/metadata-source.ts";
 import type { PartitionManager } from "../partitions/partition-manager.ts";
@@ -65,6 +65,8 @@ export interface BrokerServices {
   readonly partitions: PartitionManager;
   /** The group coordinator shards of the `__consumer_offsets` partitions this broker leads. */
   readonly groups: GroupCoordinatorManager;
+  /** Starts creating `__consumer_offsets` unless it exists or is being created (FindCoordinator's first need). */
+  readonly ensureOffsetsTopic: EnsureOffsetsTopic;
   /**
    * The broker that leads a `__consumer_offsets` partition, as reached on listener `listenerName`; null when the
    * partition has no live leader (FindCoordinator then answers COORDINATOR_NOT_AVAILABLE). startBroker answers from

@@ -4,12 +4,16 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Broker } from "../../src/broker.ts";
 import { ErrorCode, OFFSETS_TOPIC, offsetsPartitionFor } from "../../src/coordinator/index.ts";
+import { findCoordinatorHandler } from "../../src/handlers/10-find-coordinator.ts";
 import { topicByName } from "../../src/metadata/image/index.ts";
+import { FindCoordinatorRequest, type FindCoordinatorResponse } from "../../src/protocol/index.ts";
 import { silentLogger, standaloneCommit } from "./helpers.ts";
 import { startInProcessBroker } from "../support/in-process-broker.ts";
+import { requestContext } from "../support/request-context.ts";
 
-// __consumer_offsets in a real (in-process) broker: offsets.topic.num.partitions on a new data dir, and a data dir
-// written when the topic always had one partition (fixtures/offsets-single-partition, see its README).
+// __consumer_offsets in a real (in-process) broker: created on the first FindCoordinator for a group, with
+// offsets.topic.num.partitions on a new data dir, and a data dir written when the topic always had one partition
+// (fixtures/offsets-single-partition, see its README).
 
 const FIXTURE = join(import.meta.dirname, "../fixtures/offsets-single-partition/logs");
 
@@ -37,14 +41,65 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** FindCoordinator v4 for group keys, as a client sends it. */
+async function findCoordinator(b: Broker, keys: string[]): Promise<FindCoordinatorResponse> {
+  return (await findCoordinatorHandler(b.services).handle(
+    { ...FindCoordinatorRequest.create(), keyType: 0, coordinatorKeys: keys },
+    requestContext(10, 4, silentLogger, "PLAINTEXT"),
+  )) as FindCoordinatorResponse;
+}
+
+/** Asks FindCoordinator, as a client retrying COORDINATOR_NOT_AVAILABLE does, until every offsets shard serves. */
+async function offsetsTopicReady(b: Broker): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const answer = (await findCoordinator(b, ["ready"])).coordinators?.[0];
+    const owned = b.services.groups.ownedPartitions();
+    if (
+      answer?.errorCode === ErrorCode.NONE &&
+      owned.length === b.services.groups.partitionCount &&
+      owned.every((p) => p.status === "active")
+    ) {
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`${OFFSETS_TOPIC} not ready: ${JSON.stringify(answer)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 function fetchAll(b: Broker, groupId: string) {
   return b.services.groups.fetchOffsets({ groupId, topics: null, requireStable: false });
 }
 
 describe("__consumer_offsets on a new data dir", () => {
+  it("does not exist until a FindCoordinator for a group, which answers COORDINATOR_NOT_AVAILABLE until it does", async () => {
+    await freshDir();
+    const b = await start();
+    expect(topicByName(b.services.metadata.image, OFFSETS_TOPIC)).toBeUndefined();
+    expect(b.services.groups.partitionCount).toBeNull();
+    expect(b.services.groups.partitionFor("my-group")).toBeNull();
+    // Group APIs before FindCoordinator: NOT_COORDINATOR, as Kafka answers for a partition it does not own.
+    expect((await b.services.groups.commitOffsets(standaloneCommit("my-group", 1n)))[0]?.errorCode).toBe(
+      ErrorCode.NOT_COORDINATOR,
+    );
+    expect(topicByName(b.services.metadata.image, OFFSETS_TOPIC)).toBeUndefined();
+
+    // Concurrent first requests: each answers COORDINATOR_NOT_AVAILABLE at once (a single creation starts).
+    const first = await Promise.all([findCoordinator(b, ["a", "b"]), findCoordinator(b, ["c"])]);
+    expect(first.flatMap((r) => (r.coordinators ?? []).map((c) => [c.key, c.errorCode, c.nodeId]))).toEqual([
+      ["a", ErrorCode.COORDINATOR_NOT_AVAILABLE, -1],
+      ["b", ErrorCode.COORDINATOR_NOT_AVAILABLE, -1],
+      ["c", ErrorCode.COORDINATOR_NOT_AVAILABLE, -1],
+    ]);
+    await offsetsTopicReady(b);
+    expect((await findCoordinator(b, ["a"])).coordinators?.[0]).toMatchObject({ errorCode: ErrorCode.NONE, nodeId: 1 });
+    expect(topicByName(b.services.metadata.image, OFFSETS_TOPIC)?.partitions.size).toBe(50);
+  });
+
   it("has offsets.topic.num.partitions partitions (50 by default), each led and loaded, groups spread by hash", async () => {
     await freshDir();
     const b = await start();
+    await offsetsTopicReady(b);
     expect(topicByName(b.services.metadata.image, OFFSETS_TOPIC)?.partitions.size).toBe(50);
     expect(b.services.groups.partitionCount).toBe(50);
     const owned = b.services.groups.ownedPartitions();
@@ -68,6 +123,7 @@ describe("__consumer_offsets on a new data dir", () => {
   it("takes another offsets.topic.num.partitions, and keeps the count the topic has when the setting changes", async () => {
     await freshDir();
     const b = await start(["offsets.topic.num.partitions=7"]);
+    await offsetsTopicReady(b);
     expect(topicByName(b.services.metadata.image, OFFSETS_TOPIC)?.partitions.size).toBe(7);
     const group = "my-group";
     await b.services.groups.commitOffsets(standaloneCommit(group, 11n));
@@ -84,9 +140,10 @@ describe("a shard unloaded and loaded again in a running broker", () => {
   it("replays its partition's log: the group, its members and offsets come back, and it writes at the new epoch", async () => {
     await freshDir();
     const b = await start();
+    await offsetsTopicReady(b);
     const groups = b.services.groups;
     const groupId = "my-group";
-    const partition = groups.partitionFor(groupId);
+    const partition = groups.partitionFor(groupId) ?? -1;
     const join = await groups.joinGroup({
       groupId,
       memberId: "",

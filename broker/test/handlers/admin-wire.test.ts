@@ -31,7 +31,7 @@ import {
   type MessageCodec,
 } from "../../src/protocol/index.ts";
 import { TestClient } from "../network/helpers.ts";
-import { wireCall } from "../support/wire-call.ts";
+import { groupCoordinatorReadyWire, wireCall } from "../support/wire-call.ts";
 import { startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
 
 // The admin APIs at the versions and edges kafkajs does not reach (it stops at CreateTopics v3, DeleteTopics v1,
@@ -53,6 +53,7 @@ let producer: Producer;
 beforeAll(async () => {
   broker = await startBrokerProcess({ overrides: { "message.max.bytes": "2000000" } });
   client = await TestClient.connect(broker.port);
+  await groupCoordinatorReadyWire(client);
   const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
   producer = kafka.producer();
   await producer.connect();

@@ -24,7 +24,7 @@ import {
 import { makeBatch, splitBatches } from "../log/batches.ts";
 import { TestClient } from "../network/helpers.ts";
 import { startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
-import { createTopicWire, produceBatch, wireCall } from "../support/wire-call.ts";
+import { createTopicWire, groupCoordinatorReadyWire, produceBatch, wireCall } from "../support/wire-call.ts";
 
 // Small requests that name the same thing many times must not get answers many times larger, nor cost many times
 // the work: the real broker process, through raw frames, since no client sends such requests.
@@ -55,6 +55,7 @@ function requestBytes<Req>(version: number, request: MessageCodec<Req>, body: Pa
 beforeAll(async () => {
   broker = await startBrokerProcess({ overrides: { "fetch.max.bytes": String(FETCH_MAX_BYTES) } });
   client = await TestClient.connect(broker.port);
+  await groupCoordinatorReadyWire(client);
   expect((await createTopicWire(client, TOPIC, 2))?.errorCode).toBe(ErrorCode.NONE);
   // About 10 KB per batch, 200 KB per partition.
   for (let i = 0; i < BATCHES; i++) {

@@ -12,7 +12,7 @@ import { makeBatch, splitBatches } from "../log/batches.ts";
 import { TestClient } from "../network/helpers.ts";
 import { startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
 import { mountSmallDisk, type SmallDisk } from "../support/small-disk.ts";
-import { createTopicWire, produceBatch, wireCall } from "../support/wire-call.ts";
+import { createTopicWire, groupCoordinatorReadyWire, produceBatch, wireCall } from "../support/wire-call.ts";
 
 // The real broker process with its log dir on a small tmpfs that the test fills up: writes are answered with
 // KAFKA_STORAGE_ERROR (or the error Kafka maps it to), the connection stays open, reads go on, nothing half-written
@@ -31,6 +31,7 @@ beforeAll(async () => {
   if (!disk) return;
   broker = await startBrokerProcess({ dataDir: disk.dir });
   client = await TestClient.connect(broker.port);
+  await groupCoordinatorReadyWire(client);
 });
 
 afterAll(async () => {

@@ -43,6 +43,38 @@ async function call(apiVersion: number, request: Partial<FindCoordinatorRequest>
 }
 
 describe("FindCoordinator for groups", () => {
+  it("starts creating __consumer_offsets while it does not exist and answers COORDINATOR_NOT_AVAILABLE", async () => {
+    const groups = new GroupCoordinatorManager({
+      partitionCount: null,
+      openStore: () => new InMemoryGroupStore(),
+      logger,
+    });
+    let ensured = 0;
+    const services = {
+      groups,
+      ensureOffsetsTopic: () => void ensured++,
+      offsetsPartitionLeader: () => {
+        throw new Error("no partition to ask about");
+      },
+    } as unknown as BrokerServices;
+    const handle = findCoordinatorHandler(services);
+    const batched = (await handle.handle(
+      { ...FindCoordinatorRequest.create(), keyType: 0, coordinatorKeys: ["a", "b"] },
+      requestContext(10, 4, logger, "CLIENTS"),
+    )) as FindCoordinatorResponse;
+    expect((batched.coordinators ?? []).map((c) => [c.key, c.errorCode, c.nodeId])).toEqual([
+      ["a", ErrorCode.COORDINATOR_NOT_AVAILABLE, -1],
+      ["b", ErrorCode.COORDINATOR_NOT_AVAILABLE, -1],
+    ]);
+    const single = (await handle.handle(
+      { ...FindCoordinatorRequest.create(), key: "a" },
+      requestContext(10, 0, logger, "CLIENTS"),
+    )) as FindCoordinatorResponse;
+    expect(single).toMatchObject({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, nodeId: -1 });
+    // The port dedups concurrent needs itself; the handler asks once per key.
+    expect(ensured).toBe(3);
+  });
+
   it("answers each batched key with its own partition's leader (v4+)", async () => {
     const [a, b, c] = [groupOn(0), groupOn(1), groupOn(2)];
     const { response, asked } = await call(4, { keyType: 0, coordinatorKeys: [b, a, c] });

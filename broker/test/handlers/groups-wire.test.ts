@@ -27,7 +27,7 @@ import {
   type MessageCodec,
 } from "../../src/protocol/index.ts";
 import { TestClient } from "../network/helpers.ts";
-import { wireCall } from "../support/wire-call.ts";
+import { groupCoordinatorReadyWire, wireCall } from "../support/wire-call.ts";
 import { pollUntil, startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
 
 // The group APIs at the versions kafkajs does not send (it stops at JoinGroup v5, OffsetCommit v5, OffsetFetch v4,
@@ -39,6 +39,7 @@ const clients: TestClient[] = [];
 beforeAll(async () => {
   // A short minimum session lets the expiry test run in about a second.
   broker = await startBrokerProcess({ overrides: { "num.partitions": "2", "group.min.session.timeout.ms": "1000" } });
+  await groupCoordinatorReadyWire(await connect());
 });
 
 afterAll(async () => {

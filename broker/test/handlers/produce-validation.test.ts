@@ -17,7 +17,7 @@ import {
 } from "../../src/protocol/index.ts";
 import { TestClient, waitFor } from "../network/helpers.ts";
 import { startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
-import { wireCall } from "../support/wire-call.ts";
+import { groupCoordinatorReadyWire, wireCall } from "../support/wire-call.ts";
 import { forgeBatch } from "../protocol/records/forged-batch.ts";
 
 // Corrupt record batches against the real broker process (issue 10): each is refused per partition with Kafka's error
@@ -30,6 +30,7 @@ let producer: Producer;
 beforeAll(async () => {
   broker = await startBrokerProcess();
   client = await TestClient.connect(broker.port);
+  await groupCoordinatorReadyWire(client);
   producer = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING }).producer({ retry: { retries: 0 } });
   await producer.connect();
   for (const [name, numPartitions, configs] of [

@@ -73,6 +73,7 @@ export class ImageHarness {
       forwarder: unavailable("forwarding to the controller"),
       createTopic: unavailable("topic creation"),
       groups: unavailable("group coordinator"),
+      ensureOffsetsTopic: () => undefined,
       offsetsPartitionLeader: () => null,
       producerIds: unavailable("producer ids"),
     };

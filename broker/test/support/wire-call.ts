@@ -4,6 +4,11 @@ import {
   CreateTopicsResponse,
   decodeResponse,
   encodeRequest,
+  ErrorCode,
+  FindCoordinatorRequest,
+  FindCoordinatorResponse,
+  ListGroupsRequest,
+  ListGroupsResponse,
   ProduceRequest,
   ProduceResponse,
   type CreateTopicsResponseCreatableTopicResult,
@@ -11,6 +16,7 @@ import {
   type ProduceResponsePartitionProduceResponse,
 } from "../../src/protocol/index.ts";
 import { type TestClient, waitFor } from "../network/helpers.ts";
+import { pollUntil } from "./broker-process.ts";
 
 let correlationId = 0;
 
@@ -67,4 +73,18 @@ export async function createTopicWire(
     timeoutMs: 5000,
   });
   return res.topics[0];
+}
+
+/**
+ * Asks FindCoordinator until it names a coordinator, as clients retry COORDINATOR_NOT_AVAILABLE, then ListGroups until
+ * no shard is loading: `__consumer_offsets` is created on the first FindCoordinator for a group (as in Kafka), so raw
+ * group requests sent before then answer NOT_COORDINATOR.
+ */
+export async function groupCoordinatorReadyWire(client: TestClient): Promise<void> {
+  await pollUntil("the group coordinator", async () => {
+    const found = await wireCall(client, 3, FindCoordinatorRequest, FindCoordinatorResponse, { key: "ready" });
+    if (found.errorCode !== ErrorCode.NONE) return false;
+    const listed = await wireCall(client, 4, ListGroupsRequest, ListGroupsResponse, {});
+    return listed.errorCode === ErrorCode.NONE;
+  });
 }

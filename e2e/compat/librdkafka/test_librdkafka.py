@@ -521,8 +521,7 @@ def test_partitions_and_group_coordinators_spread_over_the_brokers(broker, topic
         assert d.state == ConsumerGroupState.EMPTY, (group, d.state)
         coordinators[group] = d.coordinator.id
     assert set(coordinators.values()) <= brokers
-    if len(offsets_leaders) == 1:
-        # Known broker bug (docs/compat.md): each broker ensures __consumer_offsets as soon as it is unfenced, so the
-        # controller places all its partitions on the brokers unfenced by then, often the first alone.
-        pytest.skip(f"every __consumer_offsets partition is led by broker {offsets_leaders} (known, docs/compat.md)")
+    # __consumer_offsets is created on the first FindCoordinator, once every broker is registered: its partitions are
+    # led by several brokers, and the groups' coordinators spread with them.
+    assert len(offsets_leaders) > 1, f"every __consumer_offsets partition is led by broker {offsets_leaders}"
     assert len(set(coordinators.values())) > 1, f"every group on one coordinator: {coordinators}"

@@ -111,7 +111,7 @@ export function startSharedBroker(overrides: Record<string, string> = {}): Promi
 
 /**
  * The brokers leading __consumer_offsets partitions, through our own admin client (some client libraries hide internal
- * topics). While they are one broker, every group is coordinated there: a known broker bug (docs/compat.md).
+ * topics). On a cluster they are several brokers, so groups' coordinators spread (docs/compat.md).
  */
 export async function offsetsTopicLeaders(bootstrap: string): Promise<Set<number>> {
   const admin = new AdminClient({ bootstrap });

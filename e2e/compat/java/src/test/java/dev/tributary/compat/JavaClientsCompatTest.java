@@ -60,7 +60,6 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.common.utils.Utils;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -661,12 +660,11 @@ class JavaClientsCompatTest {
             coordinators.put(e.getKey(), e.getValue().coordinator().id());
         }
         assertTrue(brokers.containsAll(coordinators.values()), "coordinators " + coordinators);
-        // Known broker bug (docs/compat.md): each broker ensures __consumer_offsets as soon as it is unfenced, so the
-        // controller places all its partitions on the brokers unfenced by then, often the first alone.
+        // __consumer_offsets is created on the first FindCoordinator, once every broker is registered: its partitions
+        // are led by several brokers, and the groups' coordinators spread with them.
         Set<Integer> offsetsLeaders = admin.describeTopics(List.of("__consumer_offsets")).allTopicNames().get()
                 .get("__consumer_offsets").partitions().stream().map(p -> p.leader().id()).collect(Collectors.toSet());
-        Assumptions.assumeTrue(offsetsLeaders.size() > 1,
-                "every __consumer_offsets partition is led by broker " + offsetsLeaders + " (known, docs/compat.md)");
+        assertTrue(offsetsLeaders.size() > 1, "every __consumer_offsets partition is led by broker " + offsetsLeaders);
         assertTrue(new HashSet<>(coordinators.values()).size() > 1, "every group on one coordinator: " + coordinators);
     }
 }
