@@ -1,8 +1,9 @@
 // OffsetForLeaderEpoch (key 23), versions 2-4.
 // For each partition, the largest epoch at or below the requested one and the offset where it ends, from the log's
-// leader epoch cache; an epoch the log never saw (or an empty log) answers epoch -1 and offset -1. This node's leader
-// epoch is always LEADER_EPOCH: a currentLeaderEpoch above it is UNKNOWN_LEADER_EPOCH, below it FENCED_LEADER_EPOCH,
-// -1 skips the check. v3+ carries a replica id, which only followers set; there are none, so it is ignored.
+// leader epoch cache; an epoch the log never saw (or an empty log) answers epoch -1 and offset -1. Only the partition's
+// leader in the metadata image answers: a currentLeaderEpoch above the image's is UNKNOWN_LEADER_EPOCH, below it
+// FENCED_LEADER_EPOCH, -1 skips the check. v3+ carries a replica id, which only followers set; followers do not fetch
+// until partition replication exists (issue 12), so it is ignored.
 import {
   ApiKey,
   ErrorCode,

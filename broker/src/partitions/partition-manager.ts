@@ -21,7 +21,7 @@ import { ProducerStateTable } from "./producer-state.ts";
 // the partition publisher from the metadata image), the producer state for idempotence, a lock that makes
 // check-then-append atomic, and the waiters of Fetch long-polls.
 
-/** The leader epoch the single-node metadata source gives every partition; the group store's default epoch. */
+/** The group store's default leader epoch (tests); the broker passes the epoch from the metadata image. */
 export const LEADER_EPOCH = 0;
 const PRODUCER_STATE_SCAN_BYTES = 1024 * 1024;
 

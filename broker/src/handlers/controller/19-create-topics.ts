@@ -1,6 +1,6 @@
 // CreateTopics (key 19), versions 2-7, controller listener.
-// The controller's side of topic creation: the same checks and answers as the single-node broker's CreateTopics
-// (names given twice fail with INVALID_REQUEST, each topic succeeds or fails on its own, validate_only writes
+// The controller's side of topic creation: Kafka's checks and answers for CreateTopics (metadata/topic-rules.ts;
+// names given twice fail with INVALID_REQUEST, each topic succeeds or fails on its own, validate_only writes
 // nothing), with replicas placed over the registered, unfenced brokers. Created topics are answered once their
 // records have committed. `__consumer_offsets` asked for with -1/-1 gets the offsets.topic.* settings.
 import type { CreateTopicRequest } from "../../metadata/topic-rules.ts";

@@ -1,5 +1,5 @@
 // DeleteTopics (key 20), versions 1-6, controller listener.
-// As the single-node broker's DeleteTopics: v1-5 name topics, v6 names or ids (not both); unknown names answer
+// As Kafka's DeleteTopics: v1-5 name topics, v6 names or ids (not both); unknown names answer
 // UNKNOWN_TOPIC_OR_PARTITION, unknown ids UNKNOWN_TOPIC_ID, a topic named twice INVALID_REQUEST. Each deleted topic
 // is a RemoveTopicRecord, answered once committed; every node's partitions go when they apply it.
 import {

@@ -1,5 +1,5 @@
 // AlterConfigs (key 33), versions 0-2, controller listener.
-// Replace semantics as the single-node broker's AlterConfigs: the configs given become the resource's whole override
+// Replace semantics, as Kafka's AlterConfigs: the configs given become the resource's whole override
 // set. TOPIC (2), and BROKER (4) named "" (the cluster-wide default) or by a broker id (that broker's overrides).
 import { AlterConfigsRequest, AlterConfigsResponse, ApiKey } from "../../protocol/index.ts";
 import { defineHandler, type AnyHandler } from "../handler.ts";

@@ -1,5 +1,5 @@
 // CreatePartitions (key 37), versions 0-3, controller listener.
-// Grows topics as the single-node broker's CreatePartitions checks it (a topic named twice is INVALID_REQUEST);
+// Grows topics with Kafka's CreatePartitions checks (a topic named twice is INVALID_REQUEST);
 // the new partitions are PartitionRecords placed like a new topic's, answered once committed.
 import {
   ApiKey,

@@ -1,5 +1,5 @@
 // IncrementalAlterConfigs (key 44), versions 0-1, controller listener.
-// SET, DELETE, APPEND and SUBTRACT on single keys as the single-node broker's IncrementalAlterConfigs, for TOPIC and
+// SET, DELETE, APPEND and SUBTRACT on single keys, as Kafka's IncrementalAlterConfigs, for TOPIC and
 // BROKER resources (see 33-alter-configs.ts); each change is a ConfigRecord, answered once committed.
 import { ApiKey, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from "../../protocol/index.ts";
 import { defineHandler, type AnyHandler } from "../handler.ts";
