@@ -98,7 +98,8 @@ export class PartitionManager {
 
   /**
    * This node follows the partition's leader in `leaderEpoch`; appends from clients are refused, and long-polls on
-   * the partition answer now rather than at their max wait.
+   * the partition answer now rather than at their max wait. Nothing fetches from the leader yet (partition
+   * replication is issue 12), so a follower's log holds only what it had when it stopped leading.
    */
   becomeFollower(topic: string, partition: number, leaderEpoch: number): void {
     const key = partitionKey(topic, partition);
