@@ -1,6 +1,7 @@
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { AdminClient } from "../../src/admin/index.ts";
 import { startCluster, type Cluster } from "../support/cluster.ts";
 import { agreeOnOneCluster, restartedNodeCatchesUp, topicsFromAnyBrokerAppearEverywhere } from "./scenarios.ts";
 
@@ -23,6 +24,14 @@ describe("three combined nodes with metadata snapshots", () => {
     const c = cluster;
     await agreeOnOneCluster(c);
     await topicsFromAnyBrokerAppearEverywhere(c, "before");
+    // Enough records (one per partition) to fill more than the first 4 KiB segment, so the leader can delete it.
+    const admin = new AdminClient({ bootstrap: c.bootstrap(), retries: 0, requestTimeoutMs: 5_000 });
+    try {
+      const [bulk] = await admin.createTopics([{ name: "bulk", partitions: 60, replicationFactor: 1 }]);
+      expect(bulk?.error?.message).toBeUndefined();
+    } finally {
+      admin.close();
+    }
     const leader = (await c.describeQuorum()).leaderId;
     const lagging = c.brokers.find((n) => n.id !== leader);
     if (lagging === undefined) throw new Error("no node other than the leader");
