@@ -18,7 +18,10 @@ export class LogClosedError extends Error {
   }
 }
 
-/** Bytes handed to append() are not a sequence of whole v2 batches. The produce path validates first, so this is a bug. */
+/**
+ * Bytes handed to append() are not a sequence of whole v2 batches (the produce path validates first, so this is a
+ * bug), or batches handed to appendAsFollower() are corrupt or do not continue the log.
+ */
 export class InvalidBatchError extends Error {
   override readonly name = "InvalidBatchError";
 }

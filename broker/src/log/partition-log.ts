@@ -14,7 +14,7 @@ import { fsyncDir, readCheckpoint, removeIfExists, writeCheckpoint, writeFileAto
 import { resolveLogConfig, type LogConfig } from "./config.ts";
 import { InvalidBatchError, LogClosedError, OffsetOutOfRangeError, StorageError } from "./errors.ts";
 import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from "./leader-epoch-cache.ts";
-import { LogSegment, batchInfoAt, type BatchInfo, type SegmentInfo } from "./segment.ts";
+import { LogSegment, batchCrcValid, batchInfoAt, type BatchInfo, type SegmentInfo } from "./segment.ts";
 
 export const CLEAN_SHUTDOWN_FILE = ".clean-shutdown";
 export const RECOVERY_POINT_FILE = "recovery-point-offset-checkpoint";
@@ -302,42 +302,63 @@ export class PartitionLog {
     return this.exclusive(async () => {
       const now = this.clock();
       const logAppendTime = options.logAppendTime === true ? BigInt(now) : undefined;
-      const infos: BatchInfo[] = [];
       let next = this.endOffset;
-      let records = 0;
-      let maxTimestamp = -1n;
-      for (let pos = 0; pos < batches.length;) {
-        if (batches.length - pos < BATCH_HEADER_SIZE) throw new InvalidBatchError(`truncated batch header at ${pos}`);
-        const size = batchSizeAt(batches, pos);
-        if (size < BATCH_HEADER_SIZE || pos + size > batches.length)
-          throw new InvalidBatchError(`bad batch length at ${pos}`);
-        if (batches.readInt8(pos + BATCH_OFFSET.magic) !== 2) throw new InvalidBatchError(`not a v2 batch at ${pos}`);
-        if (batches.readInt32BE(pos + BATCH_OFFSET.lastOffsetDelta) < 0)
-          throw new InvalidBatchError(`bad lastOffsetDelta at ${pos}`);
+      const totals = walkBatches(batches, (pos, size) => {
         batches.writeBigInt64BE(next, pos + BATCH_OFFSET.baseOffset);
         batches.writeInt32BE(options.leaderEpoch, pos + BATCH_OFFSET.partitionLeaderEpoch);
         if (logAppendTime !== undefined) stampLogAppendTime(batches, pos, size, logAppendTime);
         const info = batchInfoAt(batches, pos, pos);
-        infos.push(info);
-        records += info.records;
-        if (info.maxTimestamp > maxTimestamp) maxTimestamp = info.maxTimestamp;
         next = info.lastOffset + 1n;
-        pos += size;
-      }
-      const first = infos[0];
-      if (first === undefined) throw new InvalidBatchError("no batches to append");
-      const lastOffset = next - 1n;
-
+        return info;
+      });
+      const epochs = [{ epoch: options.leaderEpoch, startOffset: totals.first.baseOffset }];
       try {
-        await this.writeAppend(batches, infos, { lastOffset, maxTimestamp, records }, options.leaderEpoch, now);
+        await this.writeAppend(batches, totals, epochs, now);
       } catch (err) {
         throw new StorageError(this.dir, "append", err);
       }
       this.endOffset = next;
       this.hw = this.endOffset;
-      const result: AppendResult = { baseOffset: first.baseOffset, lastOffset };
+      const result: AppendResult = { baseOffset: totals.first.baseOffset, lastOffset: totals.lastOffset };
       if (logAppendTime !== undefined) result.logAppendTime = logAppendTime;
       return result;
+    });
+  }
+
+  /**
+   * A follower's append (Kafka's appendAsFollower): `batches` come from the leader's log and keep its offsets and
+   * partition leader epochs. They must be whole v2 batches with valid CRCs whose offsets run on without a gap from
+   * the log end offset; anything else throws InvalidBatchError and leaves the log as it was. Each batch whose epoch
+   * is newer than the latest known one starts that epoch in the leader epoch cache, as on the leader. The high
+   * watermark does not move: a follower's comes from its leader.
+   */
+  appendAsFollower(batches: Buffer): Promise<AppendResult> {
+    return this.exclusive(async () => {
+      let next = this.endOffset;
+      // An epoch this replica assigned when it led but never wrote in starts at the log end; the leader's batches
+      // there replace it (Kafka drops such conflicting entries the same way).
+      let latestEpoch = this.epochs.all().findLast((e) => e.startOffset < this.endOffset)?.epoch ?? -1;
+      const epochs: EpochEntry[] = [];
+      const totals = walkBatches(batches, (pos, size) => {
+        if (!batchCrcValid(batches, pos, size)) throw new InvalidBatchError(`CRC mismatch in the batch at ${pos}`);
+        const info = batchInfoAt(batches, pos, pos);
+        if (info.baseOffset !== next)
+          throw new InvalidBatchError(`the batch at ${pos} starts at offset ${info.baseOffset}, expected ${next}`);
+        if (info.leaderEpoch > latestEpoch) {
+          epochs.push({ epoch: info.leaderEpoch, startOffset: info.baseOffset });
+          latestEpoch = info.leaderEpoch;
+        }
+        next = info.lastOffset + 1n;
+        return info;
+      });
+      if (this.epochs.truncateFromEnd(this.endOffset)) this.epochsUnpersisted = true;
+      try {
+        await this.writeAppend(batches, totals, epochs, this.clock());
+      } catch (err) {
+        throw new StorageError(this.dir, "append", err);
+      }
+      this.endOffset = next;
+      return { baseOffset: totals.first.baseOffset, lastOffset: totals.lastOffset };
     });
   }
 
@@ -348,13 +369,12 @@ export class PartitionLog {
    */
   private async writeAppend(
     batches: Buffer,
-    infos: readonly BatchInfo[],
-    totals: { lastOffset: bigint; maxTimestamp: bigint; records: number },
-    leaderEpoch: number,
+    totals: AppendTotals,
+    epochs: readonly EpochEntry[],
     now: number,
   ): Promise<void> {
-    const { lastOffset, maxTimestamp, records } = totals;
-    const baseOffset = infos[0]?.baseOffset ?? this.endOffset;
+    const { infos, lastOffset, maxTimestamp, records } = totals;
+    const baseOffset = totals.first.baseOffset;
     const current = this.active;
     if (
       current.size > 0 &&
@@ -366,7 +386,8 @@ export class PartitionLog {
     }
     const active = this.active;
     await active.writeAppend(batches);
-    const epochAssigned = this.epochs.assign(leaderEpoch, baseOffset);
+    let epochAssigned = false;
+    for (const e of epochs) epochAssigned = this.epochs.assign(e.epoch, e.startOffset) || epochAssigned;
     const unflushed = this.unflushedRecords + Math.max(records, 1);
     const flushNow = unflushed >= this.cfg.flushIntervalMessages;
     try {
@@ -535,7 +556,12 @@ export class PartitionLog {
   truncateTo(offset: bigint): Promise<void> {
     return this.exclusive(async () => {
       if (offset < 0n) throw new RangeError(`cannot truncate to negative offset ${offset}`);
-      if (offset >= this.endOffset) return;
+      if (offset >= this.endOffset) {
+        // No data to cut, but an epoch this replica started as leader and never wrote in may conflict with the
+        // leader it now follows: it goes, as in Kafka.
+        if (this.epochs.truncateFromEnd(this.endOffset)) await this.epochs.persist();
+        return;
+      }
       const segments = this.segmentList;
       const keep = offset <= segments[0]!.baseOffset ? -1 : floorSegment(segments, offset);
       // Newest first, so that a crash part-way still leaves a contiguous run of segments. Readers that meet a
@@ -742,6 +768,49 @@ export class PartitionLog {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** What writeAppend needs to know of the batches of one append. */
+interface AppendTotals {
+  infos: BatchInfo[];
+  first: BatchInfo;
+  lastOffset: bigint;
+  maxTimestamp: bigint;
+  records: number;
+}
+
+/**
+ * Walks the whole v2 batches in `batches` (InvalidBatchError on anything else, or on none), handing each one's
+ * position and size to `visit`, which may patch the batch and returns its header fields.
+ */
+function walkBatches(batches: Buffer, visit: (pos: number, size: number) => BatchInfo): AppendTotals {
+  const infos: BatchInfo[] = [];
+  let records = 0;
+  let maxTimestamp = -1n;
+  for (let pos = 0; pos < batches.length;) {
+    const size = checkedBatchSize(batches, pos);
+    const info = visit(pos, size);
+    infos.push(info);
+    records += info.records;
+    if (info.maxTimestamp > maxTimestamp) maxTimestamp = info.maxTimestamp;
+    pos += size;
+  }
+  const first = infos[0];
+  const last = infos[infos.length - 1];
+  if (first === undefined || last === undefined) throw new InvalidBatchError("no batches to append");
+  return { infos, first, lastOffset: last.lastOffset, maxTimestamp, records };
+}
+
+/** The size of the batch at `pos`, after checking that it is a whole v2 batch with a sane header. */
+function checkedBatchSize(batches: Buffer, pos: number): number {
+  if (batches.length - pos < BATCH_HEADER_SIZE) throw new InvalidBatchError(`truncated batch header at ${pos}`);
+  const size = batchSizeAt(batches, pos);
+  if (size < BATCH_HEADER_SIZE || pos + size > batches.length)
+    throw new InvalidBatchError(`bad batch length at ${pos}`);
+  if (batches.readInt8(pos + BATCH_OFFSET.magic) !== 2) throw new InvalidBatchError(`not a v2 batch at ${pos}`);
+  if (batches.readInt32BE(pos + BATCH_OFFSET.lastOffsetDelta) < 0)
+    throw new InvalidBatchError(`bad lastOffsetDelta at ${pos}`);
+  return size;
 }
 
 function stampLogAppendTime(buf: Buffer, pos: number, size: number, time: bigint): void {
