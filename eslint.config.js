@@ -151,6 +151,24 @@ export default tseslint.config(
     },
   },
   {
+    // The leader's replication decisions are pure (ADR 24): the clock, log ends and registrations are passed in.
+    files: ["broker/src/replication/leader-state.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["node:*"], message: "The leader state does no I/O and reads no clock." },
+            {
+              group: ["../*", "!../protocol", "!../protocol/errors.ts"],
+              message: "The leader state needs only error codes.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The metadata image is built by applying committed records; it is a pure value (ADR 22).
     files: ["broker/src/metadata/image/**/*.ts"],
     rules: {
