@@ -18,8 +18,16 @@ interface ProfileNode {
 
 interface CpuProfile {
   nodes: ProfileNode[];
+  /** Microseconds on the monotonic clock (CLOCK_MONOTONIC on Linux, as `process.hrtime`). */
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
+}
+
+/** A stretch of the monotonic clock, in microseconds (`process.hrtime.bigint() / 1000n`). */
+export interface ProfileWindow {
+  readonly fromUs: number;
+  readonly toUs: number;
 }
 
 export interface HotFrame {
@@ -70,7 +78,13 @@ function frameKey(cf: CallFrame, root: string): string {
 }
 
 /** Top frames by self time (and by inclusive time, each frame counted once per sample). */
-export function summarizeProfile(path: string, root: string, top = 25): { self: HotFrame[]; inclusive: HotFrame[] } {
+/** The hottest frames of a profile; with `window`, of the samples taken in it only. */
+export function summarizeProfile(
+  path: string,
+  root: string,
+  top = 25,
+  window?: ProfileWindow,
+): { self: HotFrame[]; inclusive: HotFrame[]; busyMs: number } {
   const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
@@ -81,7 +95,10 @@ export function summarizeProfile(path: string, root: string, top = 25): { self: 
   const self = new Map<string, number>();
   const total = new Map<string, number>();
   let all = 0;
+  let at = profile.startTime;
   profile.samples.forEach((id, i) => {
+    at += profile.timeDeltas[i] ?? 0;
+    if (window !== undefined && (at < window.fromUs || at > window.toUs)) return;
     const dt = (profile.timeDeltas[i] ?? 0) / 1000;
     all += dt;
     const node = byId.get(id);
@@ -111,5 +128,5 @@ export function summarizeProfile(path: string, root: string, top = 25): { self: 
         totalMs: Math.round(total.get(frame) ?? ms),
         totalPercent: Math.round((1000 * (total.get(frame) ?? ms)) / all) / 10,
       }));
-  return { self: rows(self), inclusive: rows(total) };
+  return { self: rows(self), inclusive: rows(total), busyMs: Math.round(busy) };
 }

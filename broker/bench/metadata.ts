@@ -3,10 +3,14 @@
 // driven by the same client (@tributary/broker/admin).
 //   npx tsx broker/bench/metadata.ts [--only kafka|tributary] [--topics N] [--failovers N] [--visibility N]
 //                                   [--metadata-requests N]
+//   npx tsx broker/bench/metadata.ts --profile [--topics N]   (Tributary under node --cpu-prof: the bulk create only)
+// TRIBUTARY_BIN=<path to tributary-broker> runs another build (before/after figures).
 // Build first (`make build`) and install the jars (`make reference-kafka`). Prints a text table and writes
 // broker/bench/out/metadata.json. No assertions on timing. A system whose nodes do not form one cluster gets
 // "not yet: <why>" instead of figures, and the run still finishes.
+import { readdirSync, rmSync } from "node:fs";
 import { loadavg } from "node:os";
+import { join } from "node:path";
 import { AdminClient } from "../src/admin/index.ts";
 import { pollUntil } from "../test/support/broker-process.ts";
 import {
@@ -17,7 +21,8 @@ import {
   type ClusterNode,
   type ClusterSystem,
 } from "../test/support/cluster.ts";
-import { environment, formatTable, median, printEnvironment, round, writeJson } from "./report.ts";
+import { summarizeProfile, type ProfileWindow } from "./cpu-profile.ts";
+import { environment, formatTable, median, OUT_DIR, printEnvironment, round, writeJson } from "./report.ts";
 
 /** Topics per CreateTopics request when creating many. */
 const BATCH = 100;
@@ -39,6 +44,7 @@ interface Args {
   visibility: number;
   metadataOne: number;
   metadataAll: number;
+  profile: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -49,6 +55,7 @@ function parseArgs(argv: readonly string[]): Args {
     visibility: 20,
     metadataOne: 1000,
     metadataAll: 100,
+    profile: false,
   };
   const count = (a: string, v: string | undefined, min: number): number => {
     const n = Number(v);
@@ -57,6 +64,10 @@ function parseArgs(argv: readonly string[]): Args {
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? "";
+    if (a === "--profile") {
+      args.profile = true;
+      continue;
+    }
     const v = argv[++i];
     if (a === "--only") {
       if (v !== "kafka" && v !== "tributary") throw new Error("--only takes kafka or tributary");
@@ -73,6 +84,9 @@ function parseArgs(argv: readonly string[]): Args {
 function log(message: string): void {
   console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 }
+
+const TRIBUTARY_BIN = process.env["TRIBUTARY_BIN"];
+const ROOT = join(OUT_DIR, "..", "..", "..");
 
 const load = (): number[] => loadavg().map((l) => round(l, 2));
 const address = (n: ClusterNode): string => `127.0.0.1:${n.clientPort}`;
@@ -330,7 +344,13 @@ async function measureCluster(cluster: Cluster, clients: Clients, args: Args): P
 async function benchSystem(system: ClusterSystem, args: Args): Promise<SystemResult> {
   const loadAverageStart = load();
   log(`starting 3-node ${system} (load ${loadAverageStart.join(" ")})`);
-  const cluster = await startCluster({ system, topology: { combined: 3 }, kafkaHeap: "1G", startTimeoutMs: 180_000 });
+  const cluster = await startCluster({
+    system,
+    topology: { combined: 3 },
+    kafkaHeap: "1G",
+    startTimeoutMs: 180_000,
+    ...(TRIBUTARY_BIN !== undefined ? { tributaryBin: TRIBUTARY_BIN } : {}),
+  });
   const clients: Clients = new Map(
     cluster.brokers.map((n) => [
       n.id,
@@ -367,8 +387,56 @@ async function benchSystem(system: ClusterSystem, args: Args): Promise<SystemRes
   }
 }
 
+/**
+ * Tributary's 3 nodes under `node --cpu-prof` while they create `args.topics` topics; each node stops with SIGTERM
+ * (the profile is written at exit) and its hottest frames while the topics were created are printed.
+ */
+async function profileTributary(args: Args): Promise<void> {
+  const profileDir = join(OUT_DIR, "profile-metadata");
+  rmSync(profileDir, { recursive: true, force: true });
+  const cluster = await startCluster({
+    system: "tributary",
+    topology: { combined: 3 },
+    startTimeoutMs: 180_000,
+    nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profileDir],
+    ...(TRIBUTARY_BIN !== undefined ? { tributaryBin: TRIBUTARY_BIN } : {}),
+  });
+  const clients: Clients = new Map(
+    cluster.brokers.map((n) => [
+      n.id,
+      new AdminClient({ bootstrap: address(n), retries: 0, requestTimeoutMs: 30_000 }),
+    ]),
+  );
+  let window: ProfileWindow | undefined;
+  try {
+    const notYet = await formed(cluster);
+    if (notYet !== undefined) throw new Error(notYet);
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
+    const bulk = await measureBulk(cluster, clients, args.topics);
+    window = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
+    console.log(
+      `profiled: ${args.topics} topics answered in ${bulk.createdMs} ms, everywhere in ${bulk.visibleEverywhereMs} ms`,
+    );
+    for (const c of clients.values()) c.close();
+    await Promise.all(cluster.nodes.map((n) => cluster.kill(n.id, "SIGTERM")));
+  } finally {
+    for (const c of clients.values()) c.close();
+    await cluster.destroy();
+  }
+  const rows = (frames: ReturnType<typeof summarizeProfile>["self"]): string[][] =>
+    frames.map((f) => [f.frame, f.selfPercent.toFixed(1), f.selfBusyPercent.toFixed(1), f.totalPercent.toFixed(1)]);
+  for (const file of readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"))) {
+    const { self, inclusive, busyMs } = summarizeProfile(join(profileDir, file), ROOT, 30, window);
+    console.log(`\nprofile ${join(profileDir, file)}: the bulk create only, ${busyMs} ms busy\n\nby self time:`);
+    console.log(formatTable(["frame", "self %", "self % of busy", "total %"], rows(self)));
+    console.log("\nby inclusive time:");
+    console.log(formatTable(["frame", "self %", "self % of busy", "total %"], rows(inclusive)));
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.profile) return profileTributary(args);
   const env = environment();
   const systems: ClusterSystem[] = args.only ? [args.only] : ["kafka", "tributary"];
   const results: SystemResult[] = [];

@@ -61,6 +61,8 @@ export function parsePartitionDirName(name: string): { topic: string; partition:
 export class LogManager {
   private readonly logs = new Map<string, { ref: PartitionRef; logDir: string }>();
   private readonly pending = new Map<string, Promise<PartitionLog>>();
+  /** The directory of each log being created, so that logs created at once spread over the directories too. */
+  private readonly pendingDirs = new Map<string, string>();
   private retentionTimer: NodeJS.Timeout | undefined;
   private retentionRun: Promise<unknown> | undefined;
   private closed = false;
@@ -145,8 +147,12 @@ export class LogManager {
         this.options.logger.info({ topic, partition, logDir }, "created partition log");
         return log;
       })
-      .finally(() => this.pending.delete(key));
+      .finally(() => {
+        this.pending.delete(key);
+        this.pendingDirs.delete(key);
+      });
     this.pending.set(key, creating);
+    this.pendingDirs.set(key, logDir);
     return creating;
   }
 
@@ -254,6 +260,7 @@ export class LogManager {
   private leastLoadedDir(): string {
     const counts = new Map<string, number>(this.options.logDirs.map((d) => [d, 0]));
     for (const { logDir } of this.logs.values()) counts.set(logDir, (counts.get(logDir) ?? 0) + 1);
+    for (const logDir of this.pendingDirs.values()) counts.set(logDir, (counts.get(logDir) ?? 0) + 1);
     let best = this.options.logDirs[0]!;
     for (const [dir, count] of counts) if (count < counts.get(best)!) best = dir;
     return best;

@@ -17,6 +17,23 @@ import type { PartitionManager } from "./partition-manager.ts";
 // topic's configs. The first image also deletes logs on disk that it does not place on this node (left by a crash
 // mid-delete, or by a reassignment while the node was down).
 
+/** Logs opened or created at once by one image: enough to keep libuv's 4 threads busy, few enough to stay fair. */
+const LOG_OPEN_CONCURRENCY = 8;
+
+/** Runs `fn` on every item, at most `limit` at a time; rejects with the first failure once the workers have stopped. */
+async function eachConcurrently<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed !== undefined) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+}
+
 export class PartitionPublisher {
   private previous: MetadataImage = EMPTY_IMAGE;
   private first = true;
@@ -40,14 +57,17 @@ export class PartitionPublisher {
       await this.partitions.deletePartition(topicName, partition);
       this.logger.info({ topic: topicName, partition }, "Deleted the log of a partition no longer on this node");
     }
-    for (const { topicName, partition, registration } of local.leaders) {
+    // Partitions are independent: their logs are opened or created several at a time, so that one log's file system
+    // round trips (each a trip through libuv's thread pool, several of them fsyncs) overlap with another's. A
+    // CreateTopics of 100 topics waits for this on the broker that forwarded it.
+    await eachConcurrently(local.leaders, LOG_OPEN_CONCURRENCY, async ({ topicName, partition, registration }) => {
       await this.partitions.createPartition(topicName, partition, this.configs.logConfigFor(image, topicName));
       await this.partitions.becomeLeader(topicName, partition, registration.leaderEpoch);
-    }
-    for (const { topicName, partition, registration } of local.followers) {
+    });
+    await eachConcurrently(local.followers, LOG_OPEN_CONCURRENCY, async ({ topicName, partition, registration }) => {
       await this.partitions.createPartition(topicName, partition, this.configs.logConfigFor(image, topicName));
       this.partitions.becomeFollower(topicName, partition, registration.leaderEpoch);
-    }
+    });
     if (!this.first) this.reconfigure(image);
     this.previous = image;
     this.first = false;

@@ -66,6 +66,13 @@ describe("LogManager", () => {
     for (let p = 0; p < 4; p++) expect(manager.get("orders", p)?.logEndOffset).toBe(BigInt(p + 1));
   });
 
+  it("spreads partitions created at the same time over log dirs", async () => {
+    const manager = await openManager();
+    await Promise.all([0, 1, 2, 3].map((p) => manager.getOrCreate("burst", p)));
+    expect(await readdir(join(dir, "a"))).toHaveLength(2);
+    expect(await readdir(join(dir, "b"))).toHaveLength(2);
+  });
+
   it("applies topic config overrides on top of the broker defaults", async () => {
     const manager = await openManager({ config: { segmentBytes: 5000, retentionMs: 1000 } });
     const log = await manager.getOrCreate("t", 0, { retentionMs: 42 });

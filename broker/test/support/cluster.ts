@@ -38,6 +38,10 @@ export interface ClusterOptions {
   startTimeoutMs?: number;
   /** Keep the nodes' directories after destroy() (to read their logs). @default false */
   keepDirs?: boolean;
+  /** Tributary only: node flags before the executable (e.g. `--cpu-prof`). */
+  nodeArgs?: readonly string[];
+  /** Tributary only: the tributary-broker executable to run (another build, for before/after figures). */
+  tributaryBin?: string;
 }
 
 export interface ClusterNode {
@@ -192,6 +196,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const { system } = options;
   const startTimeoutMs = options.startTimeoutMs ?? 90_000;
   const heap = options.kafkaHeap ?? "512M";
+  const nodeArgs = options.nodeArgs ?? [];
+  const tributaryBin = options.tributaryBin ?? binPath("tributary-broker");
   const root = mkdtempSync(join(tmpdir(), `${system}-cluster-`));
   const nodes: ClusterNode[] = [];
   const plans = plan(options.topology);
@@ -240,7 +246,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const child =
       system === "kafka"
         ? spawn(KAFKA_SH, ["run-broker", "--heap", heap, configOf(n)], { stdio: ["ignore", fd, fd] })
-        : spawn(process.execPath, [binPath("tributary-broker"), "--config", configOf(n)], {
+        : spawn(process.execPath, [...nodeArgs, tributaryBin, "--config", configOf(n)], {
             cwd: n.dir,
             env: cleanEnv,
             stdio: ["ignore", fd, fd],
