@@ -266,6 +266,7 @@ export const CONFIG_KEYS = {
   // Broker-wide defaults of topic configs (DescribeConfigs shows them as synonyms of the topic keys).
   "log.cleanup.policy": key(cleanupPolicy(), "delete"),
   "min.insync.replicas": key(int(1, INT32_MAX), "1"),
+  "unclean.leader.election.enable": key(bool(), "false"),
   "log.message.timestamp.type": key(oneOf(["CreateTime", "LogAppendTime"] as const, false), "CreateTime"),
   "socket.request.max.bytes": key(int(1, INT32_MAX), "104857600"),
   "connections.max.idle.ms": key(long(-1), "600000"),

@@ -14,6 +14,7 @@ import {
   partitionGrowthProblem,
   planTopicCreation,
   replicationFactorProblem,
+  resolveTopicConfig,
   resolveTopicConfigs,
   topicConfigProblem,
   topicNameProblem,
@@ -38,6 +39,8 @@ import {
   UpdateFeaturesResponse,
   ZERO_UUID,
   type AllocateProducerIdsRequest,
+  type AlterPartitionRequest,
+  type AlterPartitionResponse,
   type BrokerHeartbeatRequest,
   type BrokerRegistrationRequest,
   type MetadataRecordAndVersion,
@@ -51,8 +54,16 @@ import {
   RECORD_VERSION,
   SUPPORTED_FEATURES,
 } from "./features.ts";
-import { electLeaderlessPartitions, leadsAny, NO_LEADER, removeBrokerFromPartitions } from "./partition-changes.ts";
+import {
+  electLeaderlessPartitions,
+  leadsAny,
+  NO_LEADER,
+  removeBrokerFromPartitions,
+  UNASSIGNED_DIRECTORY,
+  type Election,
+} from "./partition-changes.ts";
 import { placeReplicas } from "./placement.ts";
+import { decideAlterPartition, type Decision, type ReplicationView } from "./replication-commands.ts";
 import { record } from "./records.ts";
 
 // The active controller's decisions (Kafka's QuorumController and its control managers): each command is checked
@@ -67,8 +78,6 @@ import { record } from "./records.ts";
 const PRODUCER_ID_BLOCK_SIZE = 1000;
 const MAX_PRODUCER_ID = (1n << 63n) - 1n;
 const OFFSETS_TOPIC = "__consumer_offsets";
-/** Kafka's DirectoryId.UNASSIGNED: the broker picks the directory of a new replica itself. */
-const UNASSIGNED_DIRECTORY = ZERO_UUID;
 
 export interface ControllerConfig {
   readonly nodeId: number;
@@ -383,7 +392,12 @@ export class QuorumController {
       // would have shut down in a controlled way), then the registration; its epoch is the batch's first offset.
       if (existing) {
         records.push(
-          ...removeBrokerFromPartitions(view, existing.id, (id) => id !== existing.id && this.usable(view, id)),
+          ...removeBrokerFromPartitions(
+            view,
+            existing.id,
+            (id) => this.usable(view, id),
+            (topicId) => this.electionOf(view, topicId),
+          ),
         );
       }
       brokerEpoch = BigInt(this.state.nextOffset);
@@ -421,7 +435,12 @@ export class QuorumController {
     const reg = view.brokers.get(id);
     if (reg === undefined || reg.fenced) return [];
     return [
-      ...removeBrokerFromPartitions(view, id, (other) => other !== id && this.usable(view, other)),
+      ...removeBrokerFromPartitions(
+        view,
+        id,
+        (other) => this.usable(view, other),
+        (topicId) => this.electionOf(view, topicId),
+      ),
       record(
         BrokerRegistrationChangeRecord,
         { brokerId: id, brokerEpoch: reg.epoch, fenced: 1 },
@@ -473,7 +492,15 @@ export class QuorumController {
             { brokerId: reg.id, brokerEpoch: reg.epoch, fenced: -1 },
             RECORD_VERSION.brokerChangeFence,
           );
-          records.push(unfence, ...electLeaderlessPartitions(view, reg.id));
+          records.push(
+            unfence,
+            ...electLeaderlessPartitions(
+              view,
+              reg.id,
+              (id) => this.usable(view, id),
+              (topicId) => this.electionOf(view, topicId),
+            ),
+          );
           break;
         }
         case "CONTROLLED_SHUTDOWN":
@@ -483,7 +510,12 @@ export class QuorumController {
               { brokerId: reg.id, brokerEpoch: reg.epoch, inControlledShutdown: 1 },
               RECORD_VERSION.brokerChangeShutdown,
             ),
-            ...removeBrokerFromPartitions(view, reg.id, (other) => other !== reg.id && this.usable(view, other)),
+            ...removeBrokerFromPartitions(
+              view,
+              reg.id,
+              (other) => this.usable(view, other),
+              (topicId) => this.electionOf(view, topicId),
+            ),
           );
           break;
       }
@@ -534,6 +566,29 @@ export class QuorumController {
       earliest = earliest === null ? at : Math.min(earliest, at);
     }
     return earliest;
+  }
+
+  // ---- replication ----------------------------------------------------------------------------------------------
+
+  private replication(): ReplicationView {
+    const { view } = this.state;
+    return {
+      view,
+      usable: (id) => this.usable(view, id),
+      electionOf: (topicId) => this.electionOf(view, topicId),
+      logger: this.deps.logger,
+    };
+  }
+
+  private decided<T>(decision: Decision<T>): ControllerResult<T> {
+    const result = this.done(decision.records, decision.response);
+    decision.complete?.(this.state.view);
+    return result;
+  }
+
+  /** AlterPartition from a partition leader (replication-commands.ts). */
+  alterPartition(request: AlterPartitionRequest, apiVersion: number): ControllerResult<AlterPartitionResponse> {
+    return this.decided(decideAlterPartition(this.replication(), request, apiVersion));
   }
 
   // ---- producer ids ---------------------------------------------------------------------------------------------
@@ -634,6 +689,22 @@ export class QuorumController {
   private configLevels(view: MetadataImage) {
     const dynamic = Object.fromEntries(view.configs.get(configKey(ConfigResourceType.BROKER, "")) ?? []);
     return { dynamic, statics: this.deps.config.staticBrokerConfigs };
+  }
+
+  /**
+   * The election a topic's partitions get when they lose their leader: UNCLEAN where the topic's effective
+   * unclean.leader.election.enable (override, dynamic broker default, static config, Kafka's false) is true.
+   */
+  private electionOf(view: MetadataImage, topicId: string): Election {
+    return this.uncleanElectionEnabled(view, topicId) ? "UNCLEAN" : "ONLINE";
+  }
+
+  private uncleanElectionEnabled(view: MetadataImage, topicId: string): boolean {
+    const name = view.topicsById.get(topicId)?.name;
+    const def = TOPIC_CONFIG_BY_NAME.get("unclean.leader.election.enable");
+    if (name === undefined || def === undefined) return false;
+    const overrides = Object.fromEntries(view.configs.get(configKey(ConfigResourceType.TOPIC, name)) ?? []);
+    return resolveTopicConfig(def, overrides, this.configLevels(view)).value.trim().toLowerCase() === "true";
   }
 
   private random(bound: number): number {

@@ -103,6 +103,15 @@ export const TOPIC_CONFIGS: readonly TopicConfigDefinition[] = [
     kafkaDefault: "1",
   },
   {
+    name: "unclean.leader.election.enable",
+    brokerKey: "unclean.leader.election.enable",
+    configType: 1,
+    documentation:
+      "Whether a replica outside the ISR may become leader when no ISR member can, at the cost of losing acknowledged records.",
+    validate: (value) => (/^(true|false)$/i.test(value.trim()) ? undefined : "must be true or false"),
+    kafkaDefault: "false",
+  },
+  {
     name: "max.message.bytes",
     brokerKey: "message.max.bytes",
     configType: 3,

@@ -1,20 +1,14 @@
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import {
   LATEST_METADATA_VERSION,
   METADATA_VERSION,
   NotActiveError,
   QuorumController,
-  type ControllerConfig,
-  type ControllerResult,
 } from "../../src/controller/index.ts";
-import { EMPTY_IMAGE, MetadataDelta, topicByName, type MetadataImage } from "../../src/metadata/image/index.ts";
-import type { CreateTopicRequest } from "../../src/metadata/topic-rules.ts";
+import { EMPTY_IMAGE, topicByName } from "../../src/metadata/image/index.ts";
 import { ConfigOperation } from "../../src/metadata/config-changes.ts";
 import type { RegisterBrokerRecord } from "../../src/protocol/index.ts";
 import {
-  BrokerHeartbeatRequest,
-  BrokerRegistrationRequest,
   ErrorCode,
   MetadataRecordType,
   PartitionRecord,
@@ -24,132 +18,21 @@ import {
   type PartitionChangeRecord,
 } from "../../src/protocol/index.ts";
 import { record } from "../../src/controller/records.ts";
-import { TEST_CONTROLLER_CONFIG } from "../support/controller-config.ts";
+import {
+  BASE_CONFIG,
+  dirOf,
+  harness,
+  heartbeat,
+  liveBrokers,
+  logger,
+  ofType,
+  partitionsOf,
+  registration,
+  seededBytes,
+  topic,
+} from "../support/controller-harness.ts";
 
-// The pure controller with a fake clock and seeded randomness: commands in, records and answers out. A little log
-// model stands in for the quorum: records proposed land at the controller's offsets, and "committed" images are
-// replayed from it with the same MetadataDelta every node uses.
-
-const CLUSTER = TEST_CONTROLLER_CONFIG.clusterId;
-const logger = pino({ level: "silent" });
-
-function seededBytes(seed: number): (n: number) => Uint8Array {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      out[i] = x & 0xff;
-    }
-    return out;
-  };
-}
-
-const BASE_CONFIG = TEST_CONTROLLER_CONFIG;
-
-interface Harness {
-  controller: QuorumController;
-  clock: { now: number };
-  /** Every record proposed, at its offset (offset 0 is the leader-change entry). */
-  log: (MetadataRecordAndVersion | null)[];
-  propose<T>(result: ControllerResult<T>): T;
-  committed(): MetadataImage;
-}
-
-function harness(overrides: Partial<ControllerConfig> = {}, seed = 7): Harness {
-  const clock = { now: 1_000_000 };
-  const config: ControllerConfig = {
-    ...BASE_CONFIG,
-    ...overrides,
-  };
-  const controller = new QuorumController({ config, clock: () => clock.now, randomBytes: seededBytes(seed), logger });
-  const log: (MetadataRecordAndVersion | null)[] = [null];
-  const h: Harness = {
-    controller,
-    clock,
-    log,
-    propose(result) {
-      if (result.records.length > 0) {
-        expect(result.baseOffset).toBe(log.length);
-        log.push(...result.records);
-      }
-      expect(result.waitForOffset).toBe(log.length - 1);
-      return result.response;
-    },
-    committed() {
-      const delta = new MetadataDelta(EMPTY_IMAGE);
-      log.forEach((r, offset) => {
-        if (r) delta.replay(r, offset, 1);
-      });
-      return delta.apply().image;
-    },
-  };
-  h.propose(controller.activate(EMPTY_IMAGE, 1, 1));
-  return h;
-}
-
-const dirOf = (id: number) => `00000000-0000-4000-8000-${String(id).padStart(12, "0")}`;
-
-function registration(id: number, rack: string | null = null, incarnation = 1): BrokerRegistrationRequest {
-  return {
-    ...BrokerRegistrationRequest.create(),
-    brokerId: id,
-    clusterId: CLUSTER,
-    incarnationId: `00000000-0000-4000-8000-${String(incarnation * 1000 + id).padStart(12, "0")}`,
-    listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 9000 + id, securityProtocol: 0 }],
-    features: [{ name: METADATA_VERSION, minSupportedVersion: 21, maxSupportedVersion: LATEST_METADATA_VERSION }],
-    rack,
-    logDirs: [dirOf(id)],
-  };
-}
-
-function heartbeat(id: number, epoch: bigint, offset: number, extra: Partial<BrokerHeartbeatRequest> = {}) {
-  return {
-    ...BrokerHeartbeatRequest.create(),
-    brokerId: id,
-    brokerEpoch: epoch,
-    currentMetadataOffset: BigInt(offset),
-    wantFence: false,
-    wantShutDown: false,
-    ...extra,
-  };
-}
-
-/** Registers and unfences brokers; their epochs by id. */
-function liveBrokers(h: Harness, racks: (string | null)[]): Map<number, bigint> {
-  const epochs = new Map<number, bigint>();
-  racks.forEach((rack, i) => {
-    const id = i + 1;
-    const res = h.propose(h.controller.registerBroker(registration(id, rack)));
-    expect(res.errorCode).toBe(ErrorCode.NONE);
-    epochs.set(id, res.brokerEpoch);
-  });
-  for (const [id, epoch] of epochs) {
-    const beat = h.propose(h.controller.heartbeat(heartbeat(id, epoch, h.log.length)));
-    expect(beat).toMatchObject({ errorCode: ErrorCode.NONE, isFenced: false, isCaughtUp: true });
-  }
-  return epochs;
-}
-
-function topic(
-  name: string,
-  numPartitions: number,
-  replicationFactor: number,
-  extra: Partial<CreateTopicRequest> = {},
-) {
-  return { name, numPartitions, replicationFactor, configs: new Map(), validateOnly: false, ...extra };
-}
-
-function partitionsOf(image: MetadataImage, name: string) {
-  const t = topicByName(image, name);
-  if (!t) throw new Error(`no topic ${name}`);
-  return [...t.partitions.entries()].sort((a, b) => a[0] - b[0]).map(([, p]) => p);
-}
-
-const ofType = (records: readonly MetadataRecordAndVersion[], type: number) => records.filter((r) => r.type === type);
+// The pure controller (support/controller-harness.ts has its fake clock, seeded randomness and log model).
 
 describe("bootstrap", () => {
   it("writes metadata.version and the caller's records on an empty log, and nothing on a log with metadata", () => {

@@ -8,6 +8,7 @@ import { EMPTY_IMAGE, topicByName } from "../../src/metadata/image/index.ts";
 import type {
   AllocateProducerIdsResponse,
   AlterConfigsResponse,
+  AlterPartitionResponse,
   ApiVersionsResponse,
   BrokerRegistrationResponse,
   CreatePartitionsResponse,
@@ -240,6 +241,48 @@ describe("controller command handlers", () => {
     expect(versions.apiKeys.map((k) => k.apiKey)).toEqual(
       expect.arrayContaining([19, 20, 33, 37, 44, 57, 58, 62, 63, 67]),
     );
+  });
+
+  it("AlterPartition v3: the leader's ISR expansion is answered with the committed state", async () => {
+    await call(ApiKey.CreateTopics, 7, { timeoutMs: 1000, topics: [creatable("r")] });
+    const view = () => commands.controller.view ?? EMPTY_IMAGE;
+    const t = topicByName(view(), "r");
+    const p0 = t?.partitions.get(0);
+    const leader = p0?.leader ?? -1;
+    const other = p0?.replicas.find((id) => id !== leader) ?? -1;
+    const epochOf = (id: number) => view().brokers.get(id)?.epoch ?? -1n;
+    const request = (brokerEpoch: bigint) => ({
+      brokerId: leader,
+      brokerEpoch,
+      topics: [
+        {
+          topicId: t?.id,
+          partitions: [
+            {
+              partitionIndex: 0,
+              leaderEpoch: 0,
+              partitionEpoch: 0,
+              newIsrWithEpochs: [leader, other].map((id) => ({ brokerId: id, brokerEpoch: epochOf(id) })),
+              leaderRecoveryState: 0,
+            },
+          ],
+        },
+      ],
+    });
+    const stale = await call<AlterPartitionResponse>(ApiKey.AlterPartition, 3, request(12345n));
+    expect(stale.errorCode).toBe(ErrorCode.STALE_BROKER_EPOCH);
+    const res = await call<AlterPartitionResponse>(ApiKey.AlterPartition, 3, request(epochOf(leader)));
+    expect(res.errorCode).toBe(ErrorCode.NONE);
+    expect(res.topics[0]).toMatchObject({ topicId: t?.id });
+    expect(res.topics[0]?.partitions[0]).toMatchObject({
+      errorCode: ErrorCode.NONE,
+      leaderId: leader,
+      isr: [leader, other],
+      partitionEpoch: 1,
+    });
+    commands.controller.deactivate();
+    const refused = await call<AlterPartitionResponse>(ApiKey.AlterPartition, 3, request(epochOf(leader)));
+    expect(refused.errorCode).toBe(ErrorCode.NOT_CONTROLLER);
   });
 
   it("answers NOT_CONTROLLER everywhere when the node is not the active controller", async () => {

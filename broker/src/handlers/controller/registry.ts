@@ -12,6 +12,7 @@ import { controllerDeleteTopicsHandler } from "./20-delete-topics.ts";
 import { controllerAlterConfigsHandler } from "./33-alter-configs.ts";
 import { controllerCreatePartitionsHandler } from "./37-create-partitions.ts";
 import { controllerIncrementalAlterConfigsHandler } from "./44-incremental-alter-configs.ts";
+import { alterPartitionHandler } from "./56-alter-partition.ts";
 import { updateFeaturesHandler } from "./57-update-features.ts";
 import { envelopeHandler } from "./58-envelope.ts";
 import { brokerRegistrationHandler } from "./62-broker-registration.ts";
@@ -40,6 +41,7 @@ export function createControllerHandlers(quorum: QuorumPort, commands?: Controll
       controllerAlterConfigsHandler(commands),
       controllerCreatePartitionsHandler(commands),
       controllerIncrementalAlterConfigsHandler(commands),
+      alterPartitionHandler(commands),
       updateFeaturesHandler(commands),
       envelopeHandler(commands, () => handlers),
       brokerRegistrationHandler(commands),

@@ -1,0 +1,198 @@
+import type { Logger } from "pino";
+import type { MetadataImage, PartitionRegistration } from "../metadata/image/index.ts";
+import {
+  AlterPartitionResponse,
+  ErrorCode,
+  ZERO_UUID,
+  type AlterPartitionRequest,
+  type AlterPartitionRequestBrokerState,
+  type AlterPartitionResponsePartitionData,
+  type MetadataRecordAndVersion,
+} from "../protocol/index.ts";
+import { buildPartitionChange, changedLeader, LeaderRecoveryState, type Election } from "./partition-changes.ts";
+
+// The controller's replication commands (Kafka's ReplicationControlManager): what they decide from the controller's
+// view. Pure; QuorumController proposes the records and answers once they commit.
+
+export interface ReplicationView {
+  readonly view: MetadataImage;
+  /** Registered, unfenced and not in controlled shutdown (Kafka's ClusterControlManager.isActive). */
+  readonly usable: (id: number) => boolean;
+  readonly electionOf: (topicId: string) => Election;
+  readonly logger: Logger;
+}
+
+export interface Decision<T> {
+  readonly records: MetadataRecordAndVersion[];
+  readonly response: T;
+  /** Completes the response from the view once the records are applied to it. */
+  readonly complete?: (view: MetadataImage) => void;
+}
+
+/** Kafka's Replicas.validateIsr: no negative id, no duplicate, every member a replica. */
+function validIsr(replicas: readonly number[], isr: readonly number[]): boolean {
+  return isr.every((id) => id >= 0 && replicas.includes(id)) && new Set(isr).size === isr.length && replicas.length > 0;
+}
+
+/** Why an ISR member may not join: KIP-903's checks (Kafka's ineligibleReplicasForIsr). */
+function ineligibility(view: MetadataImage, member: AlterPartitionRequestBrokerState): string | undefined {
+  const id = member.brokerId ?? 0;
+  const reg = view.brokers.get(id);
+  if (reg === undefined) return `${id} not registered`;
+  if (reg.inControlledShutdown) return `${id} shutting down`;
+  if (reg.fenced) return `${id} fenced`;
+  const epoch = member.brokerEpoch ?? -1n;
+  // -1: the sender does not check broker epochs (AlterPartition before v3).
+  if (epoch !== -1n && epoch !== reg.epoch) {
+    return `${id} broker epoch mismatch: requested=${epoch} VS expected=${reg.epoch}`;
+  }
+  return undefined;
+}
+
+/** Kafka's validateAlterPartitionData, in its order: the first problem's error, or NONE. */
+function alterPartitionProblem(
+  view: MetadataImage,
+  brokerId: number,
+  p: PartitionRegistration | undefined,
+  data: { leaderEpoch: number; partitionEpoch: number; leaderRecoveryState: number },
+  members: readonly AlterPartitionRequestBrokerState[],
+): { errorCode: number; reason: string } | null {
+  if (p === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, reason: "unknown partition" };
+  // Epochs newer than the controller's own: this node is probably no longer the active controller.
+  if (data.leaderEpoch > p.leaderEpoch || data.partitionEpoch > p.partitionEpoch) {
+    return { errorCode: ErrorCode.NOT_CONTROLLER, reason: "epochs newer than the controller's" };
+  }
+  if (data.leaderEpoch < p.leaderEpoch) {
+    return { errorCode: ErrorCode.FENCED_LEADER_EPOCH, reason: `the leader epoch is ${p.leaderEpoch}` };
+  }
+  if (brokerId !== p.leader) {
+    return { errorCode: ErrorCode.INVALID_REQUEST, reason: `the current leader is ${p.leader}` };
+  }
+  if (data.partitionEpoch < p.partitionEpoch) {
+    return { errorCode: ErrorCode.INVALID_UPDATE_VERSION, reason: `the partition epoch is ${p.partitionEpoch}` };
+  }
+  const isr = members.map((m) => m.brokerId ?? 0);
+  if (!validIsr(p.replicas, isr)) return { errorCode: ErrorCode.INVALID_REQUEST, reason: "invalid ISR" };
+  if (!isr.includes(p.leader)) {
+    return { errorCode: ErrorCode.INVALID_REQUEST, reason: "the ISR does not include the leader" };
+  }
+  if (data.leaderRecoveryState === LeaderRecoveryState.RECOVERING && isr.length > 1) {
+    return { errorCode: ErrorCode.INVALID_REQUEST, reason: "more than one ISR member while the leader recovers" };
+  }
+  if (
+    p.leaderRecoveryState === LeaderRecoveryState.RECOVERED &&
+    data.leaderRecoveryState === LeaderRecoveryState.RECOVERING
+  ) {
+    return { errorCode: ErrorCode.INVALID_REQUEST, reason: "the leader recovery state cannot go back to RECOVERING" };
+  }
+  const ineligible = members.map((m) => ineligibility(view, m)).filter((r) => r !== undefined);
+  if (ineligible.length > 0) {
+    return { errorCode: ErrorCode.INELIGIBLE_REPLICA, reason: `ineligible replicas: ${ineligible.join(", ")}` };
+  }
+  return null;
+}
+
+/**
+ * AlterPartition (API 56, v2+ by topic id; v3 with each member's broker epoch): a partition leader's ISR change,
+ * validated as Kafka's ReplicationControlManager does and committed as a PartitionChangeRecord; each partition is
+ * answered with its committed state. A change that completes a reassignment and moves the leader away from the sender
+ * is committed and answered NEW_LEADER_ELECTED, so the old leader waits for the image.
+ */
+export function decideAlterPartition(
+  ctx: ReplicationView,
+  request: AlterPartitionRequest,
+  apiVersion: number,
+): Decision<AlterPartitionResponse> {
+  const { view, logger } = ctx;
+  const response = AlterPartitionResponse.create();
+  const reg = view.brokers.get(request.brokerId);
+  if (reg === undefined || reg.epoch !== request.brokerEpoch) {
+    logger.info(
+      { brokerId: request.brokerId, brokerEpoch: request.brokerEpoch, registered: reg?.epoch ?? null },
+      "Refused AlterPartition from a stale broker epoch",
+    );
+    return { records: [], response: { ...response, errorCode: ErrorCode.STALE_BROKER_EPOCH } };
+  }
+  const records: MetadataRecordAndVersion[] = [];
+  const answered: { entry: AlterPartitionResponsePartitionData; topicId: string }[] = [];
+  for (const t of request.topics) {
+    const topicId = apiVersion > 1 ? (t.topicId ?? ZERO_UUID) : view.topicIdsByName.get(t.topicName ?? "");
+    const topic = topicId === undefined || topicId === ZERO_UUID ? undefined : view.topicsById.get(topicId);
+    const partitions: AlterPartitionResponsePartitionData[] = [];
+    response.topics.push({ topicName: t.topicName ?? "", topicId: t.topicId ?? ZERO_UUID, partitions });
+    if (topic === undefined) {
+      const errorCode = apiVersion > 1 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      for (const p of t.partitions) partitions.push({ ...blank(p.partitionIndex), errorCode });
+      logger.info({ topicId: t.topicId, topic: t.topicName }, "Refused AlterPartition for an unknown topic");
+      continue;
+    }
+    for (const data of t.partitions) {
+      const members: AlterPartitionRequestBrokerState[] =
+        apiVersion >= 3
+          ? (data.newIsrWithEpochs ?? [])
+          : (data.newIsr ?? []).map((brokerId) => ({ brokerId, brokerEpoch: -1n }));
+      const current = topic.partitions.get(data.partitionIndex);
+      const recovery = data.leaderRecoveryState ?? LeaderRecoveryState.RECOVERED;
+      const problem = alterPartitionProblem(
+        view,
+        request.brokerId,
+        current,
+        { leaderEpoch: data.leaderEpoch, partitionEpoch: data.partitionEpoch, leaderRecoveryState: recovery },
+        members,
+      );
+      if (problem !== null || current === undefined) {
+        const errorCode = problem?.errorCode ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        logger.info(
+          { brokerId: request.brokerId, topic: topic.name, partition: data.partitionIndex, errorCode },
+          `Refused AlterPartition: ${problem?.reason ?? "unknown partition"}`,
+        );
+        partitions.push({ ...blank(data.partitionIndex), errorCode });
+        continue;
+      }
+      const change = buildPartitionChange({
+        topicId: topic.id,
+        partition: data.partitionIndex,
+        registration: current,
+        acceptable: ctx.usable,
+        election: ctx.electionOf(topic.id),
+        isr: members.map((m) => m.brokerId ?? 0),
+        leaderRecoveryState: recovery,
+      });
+      const entry = blank(data.partitionIndex);
+      partitions.push(entry);
+      if (change) {
+        records.push(change);
+        const leader = changedLeader(change);
+        if (leader !== undefined && leader !== request.brokerId) {
+          // Completing a reassignment moved the leadership: the sender must wait for the new image.
+          entry.errorCode = apiVersion > 1 ? ErrorCode.NEW_LEADER_ELECTED : ErrorCode.FENCED_LEADER_EPOCH;
+          logger.info(
+            { brokerId: request.brokerId, topic: topic.name, partition: data.partitionIndex, leader },
+            "AlterPartition completed a reassignment that moved the leader",
+          );
+          continue;
+        }
+      }
+      answered.push({ entry, topicId: topic.id });
+    }
+  }
+  return {
+    records,
+    response,
+    complete(after) {
+      for (const { entry, topicId } of answered) {
+        const p = after.topicsById.get(topicId)?.partitions.get(entry.partitionIndex);
+        if (p === undefined) continue;
+        entry.leaderId = p.leader;
+        entry.leaderEpoch = p.leaderEpoch;
+        entry.isr = [...p.isr];
+        entry.leaderRecoveryState = p.leaderRecoveryState;
+        entry.partitionEpoch = p.partitionEpoch;
+      }
+    },
+  };
+}
+
+function blank(partitionIndex: number): AlterPartitionResponsePartitionData {
+  return { partitionIndex, errorCode: ErrorCode.NONE, leaderId: 0, leaderEpoch: 0, isr: [], partitionEpoch: 0 };
+}

@@ -1,0 +1,217 @@
+import { describe, expect, it } from "vitest";
+import { topicByName } from "../../src/metadata/image/index.ts";
+import { AlterPartitionRequest, ErrorCode, type AlterPartitionResponse } from "../../src/protocol/index.ts";
+import { harness, heartbeat, liveBrokers, partitionsOf, topic, type Harness } from "../support/controller-harness.ts";
+
+// The controller's replication commands: AlterPartition validation and commits, elections (clean and unclean).
+
+function topicId(h: Harness, name: string): string {
+  const t = topicByName(h.committed(), name);
+  if (!t) throw new Error(`no topic ${name}`);
+  return t.id;
+}
+
+interface AlterOptions {
+  readonly from?: number;
+  readonly brokerEpoch?: bigint;
+  readonly leaderEpoch?: number;
+  readonly partitionEpoch?: number;
+  readonly memberEpochs?: ReadonlyMap<number, bigint>;
+  readonly version?: number;
+  readonly topicId?: string;
+  readonly partition?: number;
+  readonly leaderRecoveryState?: number;
+}
+
+/** An AlterPartition from the partition's leader (by default) proposing `isr`, answered from the committed log. */
+function alter(
+  h: Harness,
+  epochs: ReadonlyMap<number, bigint>,
+  name: string,
+  isr: readonly number[],
+  o: AlterOptions = {},
+): AlterPartitionResponse {
+  const partition = o.partition ?? 0;
+  const p = partitionsOf(h.committed(), name)[partition];
+  const from = o.from ?? p?.leader ?? 1;
+  const version = o.version ?? 3;
+  const memberEpochs = o.memberEpochs ?? epochs;
+  const request: AlterPartitionRequest = {
+    ...AlterPartitionRequest.create(),
+    brokerId: from,
+    brokerEpoch: o.brokerEpoch ?? epochs.get(from) ?? -1n,
+    topics: [
+      {
+        topicId: o.topicId ?? topicId(h, name),
+        partitions: [
+          {
+            partitionIndex: partition,
+            leaderEpoch: o.leaderEpoch ?? p?.leaderEpoch ?? 0,
+            partitionEpoch: o.partitionEpoch ?? p?.partitionEpoch ?? 0,
+            newIsr: [...isr],
+            newIsrWithEpochs: isr.map((brokerId) => ({ brokerId, brokerEpoch: memberEpochs.get(brokerId) ?? -1n })),
+            leaderRecoveryState: o.leaderRecoveryState ?? 0,
+          },
+        ],
+      },
+    ],
+  };
+  return h.propose(h.controller.alterPartition(request, version));
+}
+
+function partitionError(response: AlterPartitionResponse): number | undefined {
+  return response.topics[0]?.partitions[0]?.errorCode;
+}
+
+/** Three live brokers and a topic "t" of one partition on all three, led by 1, ISR [1]. */
+function threeBrokers(): { h: Harness; epochs: Map<number, bigint> } {
+  const h = harness();
+  const epochs = liveBrokers(h, [null, null, null]);
+  h.propose(
+    h.controller.createTopics([topic("t", -1, -1, { assignments: new Map([[0, [1, 2, 3]]]), validateOnly: false })]),
+  );
+  return { h, epochs };
+}
+
+/** Broker 1 stops heartbeating while 2 and 3 go on: its session expires and it is fenced. */
+function fenceBroker1(h: Harness, epochs: ReadonlyMap<number, bigint>): void {
+  h.clock.now += 5000;
+  for (const id of [2, 3]) h.propose(h.controller.heartbeat(heartbeat(id, epochs.get(id) ?? 0n, h.log.length)));
+  h.clock.now += 4001;
+  const fenced = h.controller.fenceStaleBroker();
+  expect(fenced?.response).toBe(1);
+  if (fenced) h.propose(fenced);
+}
+
+describe("AlterPartition", () => {
+  it("commits an ISR expansion and answers with the committed partition state", () => {
+    const { h, epochs } = threeBrokers();
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 1, isr: [1], partitionEpoch: 0 });
+    const res = alter(h, epochs, "t", [1, 2, 3]);
+    expect(res.errorCode).toBe(ErrorCode.NONE);
+    expect(res.topics[0]?.partitions[0]).toMatchObject({
+      partitionIndex: 0,
+      errorCode: ErrorCode.NONE,
+      leaderId: 1,
+      leaderEpoch: 0,
+      isr: [1, 2, 3],
+      partitionEpoch: 1,
+      leaderRecoveryState: 0,
+    });
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 1, isr: [1, 2, 3], partitionEpoch: 1 });
+    // A shrink, in version 2 (no broker epochs).
+    const shrunk = alter(h, epochs, "t", [1, 3], { version: 2 });
+    expect(shrunk.topics[0]?.partitions[0]).toMatchObject({
+      errorCode: ErrorCode.NONE,
+      isr: [1, 3],
+      partitionEpoch: 2,
+    });
+    // The same ISR again writes nothing and answers the current state.
+    const before = h.log.length;
+    expect(alter(h, epochs, "t", [1, 3]).topics[0]?.partitions[0]).toMatchObject({ isr: [1, 3], partitionEpoch: 2 });
+    expect(h.log.length).toBe(before);
+  });
+
+  it("refuses stale and future epochs as Kafka does", () => {
+    const { h, epochs } = threeBrokers();
+    alter(h, epochs, "t", [1, 2]);
+    const before = h.log.length;
+    expect(partitionError(alter(h, epochs, "t", [1, 2, 3], { leaderEpoch: 1 }))).toBe(ErrorCode.NOT_CONTROLLER);
+    expect(partitionError(alter(h, epochs, "t", [1, 2, 3], { partitionEpoch: 5 }))).toBe(ErrorCode.NOT_CONTROLLER);
+    expect(partitionError(alter(h, epochs, "t", [1, 2, 3], { leaderEpoch: -1 }))).toBe(ErrorCode.FENCED_LEADER_EPOCH);
+    expect(partitionError(alter(h, epochs, "t", [1, 2, 3], { partitionEpoch: 0 }))).toBe(
+      ErrorCode.INVALID_UPDATE_VERSION,
+    );
+    const stale = alter(h, epochs, "t", [1, 2, 3], { brokerEpoch: 1n });
+    expect(stale.errorCode).toBe(ErrorCode.STALE_BROKER_EPOCH);
+    expect(stale.topics).toEqual([]);
+    expect(h.log.length).toBe(before);
+  });
+
+  it("refuses an invalid ISR and a request that does not come from the leader", () => {
+    const { h, epochs } = threeBrokers();
+    const invalid = [
+      [1, 1],
+      [1, 4],
+      [2, 3],
+      [1, -1],
+    ];
+    for (const isr of invalid) expect(partitionError(alter(h, epochs, "t", isr))).toBe(ErrorCode.INVALID_REQUEST);
+    expect(partitionError(alter(h, epochs, "t", [1, 2], { from: 2 }))).toBe(ErrorCode.INVALID_REQUEST);
+    // RECOVERING with more than one member, and from RECOVERED back to RECOVERING.
+    expect(partitionError(alter(h, epochs, "t", [1, 2], { leaderRecoveryState: 1 }))).toBe(ErrorCode.INVALID_REQUEST);
+    expect(partitionError(alter(h, epochs, "t", [1], { leaderRecoveryState: 1 }))).toBe(ErrorCode.INVALID_REQUEST);
+    expect(partitionError(alter(h, epochs, "t", [1, 2], { partition: 7 }))).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    const unknown = alter(h, epochs, "t", [1, 2], { topicId: "44444444-4444-4444-8444-444444444444" });
+    expect(partitionError(unknown)).toBe(ErrorCode.UNKNOWN_TOPIC_ID);
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ isr: [1], partitionEpoch: 0 });
+  });
+
+  it("refuses ineligible members: fenced, shutting down, or of another broker epoch (KIP-903)", () => {
+    const { h, epochs } = threeBrokers();
+    const wrongEpoch = new Map(epochs);
+    wrongEpoch.set(2, 999n);
+    expect(partitionError(alter(h, epochs, "t", [1, 2], { memberEpochs: wrongEpoch }))).toBe(
+      ErrorCode.INELIGIBLE_REPLICA,
+    );
+    // Broker 3 asks to shut down: it leads nothing, so it is fenced at once.
+    h.propose(h.controller.heartbeat(heartbeat(3, epochs.get(3) ?? 0n, h.log.length, { wantShutDown: true })));
+    expect(h.committed().brokers.get(3)?.fenced).toBe(true);
+    expect(partitionError(alter(h, epochs, "t", [1, 3]))).toBe(ErrorCode.INELIGIBLE_REPLICA);
+    // -1 skips the epoch check (version 2 senders).
+    expect(partitionError(alter(h, epochs, "t", [1, 2], { memberEpochs: new Map() }))).toBe(ErrorCode.NONE);
+  });
+});
+
+describe("elections", () => {
+  it("elects the first live ISR member in replica order when the leader is fenced, and the old leader stays out", () => {
+    const { h, epochs } = threeBrokers();
+    alter(h, epochs, "t", [1, 3, 2]);
+    fenceBroker1(h, epochs);
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 2, isr: [3, 2], leaderEpoch: 1 });
+    // Broker 1 returns: not in the ISR, so it does not lead again (it must catch up and be added by the leader).
+    h.propose(h.controller.heartbeat(heartbeat(1, epochs.get(1) ?? 0n, h.log.length)));
+    expect(h.committed().brokers.get(1)?.fenced).toBe(false);
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 2, isr: [3, 2] });
+  });
+
+  it("leaves a partition leaderless with its last ISR member, and gives it back to that member alone", () => {
+    const { h, epochs } = threeBrokers();
+    fenceBroker1(h, epochs);
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: -1, isr: [1], leaderRecoveryState: 0 });
+    h.propose(h.controller.heartbeat(heartbeat(1, epochs.get(1) ?? 0n, h.log.length)));
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 1, isr: [1] });
+  });
+
+  it("elects a live replica outside the ISR where unclean.leader.election.enable, ISR the new leader, RECOVERING", () => {
+    const { h, epochs } = threeBrokers();
+    const configs = new Map([["unclean.leader.election.enable", "true"]]);
+    h.propose(h.controller.createTopics([topic("u", -1, -1, { assignments: new Map([[0, [1, 2, 3]]]), configs })]));
+    fenceBroker1(h, epochs);
+    expect(partitionsOf(h.committed(), "u")[0]).toMatchObject({ leader: 2, isr: [2], leaderRecoveryState: 1 });
+    // The clean topic waits for its ISR.
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: -1, isr: [1] });
+    // The recovered leader says so with AlterPartition; the state goes back to RECOVERED.
+    const done = alter(h, epochs, "u", [2]);
+    expect(done.topics[0]?.partitions[0]).toMatchObject({ errorCode: ErrorCode.NONE, leaderRecoveryState: 0 });
+  });
+
+  it("takes unclean.leader.election.enable from the dynamic broker default too", () => {
+    const { h, epochs } = threeBrokers();
+    h.propose(
+      h.controller.alterConfigs(
+        [
+          {
+            resourceType: 4,
+            resourceName: "",
+            changes: [{ name: "unclean.leader.election.enable", operation: 0, value: "true" }],
+          },
+        ],
+        "replace",
+        false,
+      ),
+    );
+    fenceBroker1(h, epochs);
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 2, isr: [2], leaderRecoveryState: 1 });
+  });
+});
