@@ -41,6 +41,8 @@ import {
   type AllocateProducerIdsRequest,
   type AlterPartitionRequest,
   type AlterPartitionResponse,
+  type ElectLeadersRequest,
+  type ElectLeadersResponse,
   type BrokerHeartbeatRequest,
   type BrokerRegistrationRequest,
   type MetadataRecordAndVersion,
@@ -63,7 +65,12 @@ import {
   type Election,
 } from "./partition-changes.ts";
 import { placeReplicas } from "./placement.ts";
-import { decideAlterPartition, type Decision, type ReplicationView } from "./replication-commands.ts";
+import {
+  decideAlterPartition,
+  decideElectLeaders,
+  type Decision,
+  type ReplicationView,
+} from "./replication-commands.ts";
 import { record } from "./records.ts";
 
 // The active controller's decisions (Kafka's QuorumController and its control managers): each command is checked
@@ -589,6 +596,11 @@ export class QuorumController {
   /** AlterPartition from a partition leader (replication-commands.ts). */
   alterPartition(request: AlterPartitionRequest, apiVersion: number): ControllerResult<AlterPartitionResponse> {
     return this.decided(decideAlterPartition(this.replication(), request, apiVersion));
+  }
+
+  /** ElectLeaders, PREFERRED or UNCLEAN (replication-commands.ts). */
+  electLeaders(request: ElectLeadersRequest, apiVersion: number): ControllerResult<ElectLeadersResponse> {
+    return this.decided(decideElectLeaders(this.replication(), request, apiVersion));
   }
 
   // ---- producer ids ---------------------------------------------------------------------------------------------

@@ -2,14 +2,23 @@ import type { Logger } from "pino";
 import type { MetadataImage, PartitionRegistration } from "../metadata/image/index.ts";
 import {
   AlterPartitionResponse,
+  ElectLeadersResponse,
   ErrorCode,
   ZERO_UUID,
   type AlterPartitionRequest,
   type AlterPartitionRequestBrokerState,
   type AlterPartitionResponsePartitionData,
+  type ElectLeadersRequest,
+  type ElectLeadersResponsePartitionResult,
   type MetadataRecordAndVersion,
 } from "../protocol/index.ts";
-import { buildPartitionChange, changedLeader, LeaderRecoveryState, type Election } from "./partition-changes.ts";
+import {
+  buildPartitionChange,
+  changedLeader,
+  LeaderRecoveryState,
+  NO_LEADER,
+  type Election,
+} from "./partition-changes.ts";
 
 // The controller's replication commands (Kafka's ReplicationControlManager): what they decide from the controller's
 // view. Pure; QuorumController proposes the records and answers once they commit.
@@ -195,4 +204,121 @@ export function decideAlterPartition(
 
 function blank(partitionIndex: number): AlterPartitionResponsePartitionData {
   return { partitionIndex, errorCode: ErrorCode.NONE, leaderId: 0, leaderEpoch: 0, isr: [], partitionEpoch: 0 };
+}
+
+/** Kafka's ElectionType ids. */
+export const ElectionType = { PREFERRED: 0, UNCLEAN: 1 } as const;
+
+/** Kafka's default messages of the errors an election answers with. */
+const ELECTION_MESSAGES: ReadonlyMap<number, string> = new Map([
+  [ErrorCode.ELECTION_NOT_NEEDED, "Leader election not needed for topic partition."],
+  [ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE, "The preferred leader was not available."],
+  [ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE, "Eligible topic partition leaders are not available."],
+]);
+
+interface ElectionOutcome {
+  readonly errorCode: number;
+  readonly errorMessage: string | null;
+}
+
+/** One partition's election (Kafka's ReplicationControlManager.electLeader). */
+function electLeader(
+  ctx: ReplicationView,
+  topicName: string,
+  partition: number,
+  type: number,
+  records: MetadataRecordAndVersion[],
+): ElectionOutcome {
+  const { view } = ctx;
+  const topicId = view.topicIdsByName.get(topicName);
+  const topic = topicId === undefined ? undefined : view.topicsById.get(topicId);
+  if (topic === undefined) {
+    return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `No such topic as ${topicName}` };
+  }
+  const p = topic.partitions.get(partition);
+  if (p === undefined) {
+    return {
+      errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+      errorMessage: `No such partition as ${topicName}-${partition}`,
+    };
+  }
+  const preferred = type === ElectionType.PREFERRED;
+  const fail = (errorCode: number) => ({ errorCode, errorMessage: ELECTION_MESSAGES.get(errorCode) ?? null });
+  if ((preferred && p.leader === p.replicas[0]) || (!preferred && p.leader !== NO_LEADER)) {
+    return fail(ErrorCode.ELECTION_NOT_NEEDED);
+  }
+  const change = buildPartitionChange({
+    topicId: topic.id,
+    partition,
+    registration: p,
+    acceptable: ctx.usable,
+    election: preferred ? "PREFERRED" : "UNCLEAN",
+  });
+  if (change === null) {
+    return fail(preferred ? ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE : ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE);
+  }
+  records.push(change);
+  ctx.logger.info(
+    { topic: topicName, partition, leader: changedLeader(change), type: preferred ? "PREFERRED" : "UNCLEAN" },
+    "Elected a partition leader on request",
+  );
+  return { errorCode: ErrorCode.NONE, errorMessage: null };
+}
+
+/**
+ * ElectLeaders (API 43, v0-2; v0 is always PREFERRED): per partition ELECTION_NOT_NEEDED when the preferred replica
+ * already leads (PREFERRED) or there is a leader (UNCLEAN), UNKNOWN_TOPIC_OR_PARTITION, and when no change is possible
+ * PREFERRED_LEADER_NOT_AVAILABLE / ELIGIBLE_LEADERS_NOT_AVAILABLE. A null partition list means every partition, and
+ * then partitions that need no election are left out of the answer, as Kafka does.
+ */
+export function decideElectLeaders(
+  ctx: ReplicationView,
+  request: ElectLeadersRequest,
+  apiVersion: number,
+): Decision<ElectLeadersResponse> {
+  const type = apiVersion >= 1 ? (request.electionType ?? ElectionType.PREFERRED) : ElectionType.PREFERRED;
+  const response: ElectLeadersResponse = { ...ElectLeadersResponse.create(), errorCode: ErrorCode.NONE };
+  if (type !== ElectionType.PREFERRED && type !== ElectionType.UNCLEAN) {
+    const errorMessage = `Unknown election type ${type}`;
+    response.errorCode = ErrorCode.INVALID_REQUEST;
+    response.replicaElectionResults = (request.topicPartitions ?? []).map((t) => ({
+      topic: t.topic,
+      partitionResult: t.partitions.map((partitionId) => ({
+        partitionId,
+        errorCode: ErrorCode.INVALID_REQUEST,
+        errorMessage,
+      })),
+    }));
+    return { records: [], response };
+  }
+  const records: MetadataRecordAndVersion[] = [];
+  // A partition named twice is elected once and answered alike.
+  const outcomes = new Map<string, ElectionOutcome>();
+  const elect = (topic: string, partition: number) => {
+    const key = `${topic}\u0000${partition}`;
+    let outcome = outcomes.get(key);
+    if (outcome === undefined) {
+      outcome = electLeader(ctx, topic, partition, type, records);
+      outcomes.set(key, outcome);
+    }
+    return outcome;
+  };
+  if (request.topicPartitions === null) {
+    for (const topic of [...ctx.view.topicsById.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+      const partitionResult: ElectLeadersResponsePartitionResult[] = [];
+      for (const partitionId of [...topic.partitions.keys()].sort((a, b) => a - b)) {
+        const outcome = elect(topic.name, partitionId);
+        if (outcome.errorCode !== ErrorCode.ELECTION_NOT_NEEDED) partitionResult.push({ partitionId, ...outcome });
+      }
+      response.replicaElectionResults.push({ topic: topic.name, partitionResult });
+    }
+  } else {
+    for (const t of request.topicPartitions) {
+      response.replicaElectionResults.push({
+        topic: t.topic,
+        partitionResult: t.partitions.map((partitionId) => ({ partitionId, ...elect(t.topic, partitionId) })),
+      });
+    }
+  }
+  return { records, response };
 }

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { topicByName } from "../../src/metadata/image/index.ts";
-import { AlterPartitionRequest, ErrorCode, type AlterPartitionResponse } from "../../src/protocol/index.ts";
+import {
+  AlterPartitionRequest,
+  ErrorCode,
+  type AlterPartitionResponse,
+  type ElectLeadersResponse,
+} from "../../src/protocol/index.ts";
 import { harness, heartbeat, liveBrokers, partitionsOf, topic, type Harness } from "../support/controller-harness.ts";
 
 // The controller's replication commands: AlterPartition validation and commits, elections (clean and unclean).
@@ -213,5 +218,88 @@ describe("elections", () => {
     );
     fenceBroker1(h, epochs);
     expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 2, isr: [2], leaderRecoveryState: 1 });
+  });
+});
+
+describe("ElectLeaders", () => {
+  function elect(h: Harness, type: number, partitions: { topic: string; partitions: number[] }[] | null, version = 2) {
+    return h.propose(
+      h.controller.electLeaders({ electionType: type, topicPartitions: partitions, timeoutMs: 1000 }, version),
+    );
+  }
+  const results = (res: ElectLeadersResponse) =>
+    res.replicaElectionResults.flatMap((t) =>
+      t.partitionResult.map((p) => [`${t.topic}-${p.partitionId}`, p.errorCode] as const),
+    );
+
+  it("PREFERRED: elects the first replica once it is back in the ISR, with Kafka's per-partition errors", () => {
+    const { h, epochs } = threeBrokers();
+    alter(h, epochs, "t", [1, 2, 3]);
+    fenceBroker1(h, epochs);
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 2, isr: [2, 3] });
+    // The preferred replica is fenced: nothing to do.
+    const unavailable = elect(h, 0, [
+      { topic: "t", partitions: [0, 9] },
+      { topic: "nope", partitions: [0] },
+    ]);
+    expect(results(unavailable)).toEqual([
+      ["t-0", ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE],
+      ["t-9", ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+      ["nope-0", ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+    ]);
+    // Back and unfenced, but not in the ISR: still not available.
+    h.propose(h.controller.heartbeat(heartbeat(1, epochs.get(1) ?? 0n, h.log.length)));
+    expect(results(elect(h, 0, [{ topic: "t", partitions: [0] }]))).toEqual([
+      ["t-0", ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE],
+    ]);
+    // The leader adds it to the ISR; now the election moves the leadership to it.
+    alter(h, epochs, "t", [2, 3, 1]);
+    const done = elect(h, 0, [{ topic: "t", partitions: [0] }], 0);
+    expect(results(done)).toEqual([["t-0", ErrorCode.NONE]]);
+    expect(done.replicaElectionResults[0]?.partitionResult[0]?.errorMessage).toBeNull();
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 1, isr: [2, 3, 1], leaderEpoch: 2 });
+    const again = elect(h, 0, [{ topic: "t", partitions: [0] }]);
+    expect(again.replicaElectionResults[0]?.partitionResult[0]).toMatchObject({
+      errorCode: ErrorCode.ELECTION_NOT_NEEDED,
+      errorMessage: "Leader election not needed for topic partition.",
+    });
+    // Every partition (null): those that need no election are left out.
+    expect(elect(h, 0, null).replicaElectionResults).toEqual([{ topic: "t", partitionResult: [] }]);
+  });
+
+  it("UNCLEAN: elects a live replica outside the ISR only where there is no leader", () => {
+    const { h, epochs } = threeBrokers();
+    expect(results(elect(h, 1, [{ topic: "t", partitions: [0] }]))).toEqual([["t-0", ErrorCode.ELECTION_NOT_NEEDED]]);
+    fenceBroker1(h, epochs);
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: -1, isr: [1] });
+    // PREFERRED keeps to the ISR.
+    expect(results(elect(h, 0, [{ topic: "t", partitions: [0] }]))).toEqual([
+      ["t-0", ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE],
+    ]);
+    expect(results(elect(h, 1, [{ topic: "t", partitions: [0, 0] }]))).toEqual([
+      ["t-0", ErrorCode.NONE],
+      ["t-0", ErrorCode.NONE],
+    ]);
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({
+      leader: 2,
+      isr: [2],
+      leaderRecoveryState: 1,
+      leaderEpoch: 2,
+    });
+    // With every replica fenced there is nobody to elect.
+    const h2 = threeBrokers();
+    h2.h.clock.now += 9001;
+    for (let f = h2.h.controller.fenceStaleBroker(); f !== null; f = h2.h.controller.fenceStaleBroker())
+      h2.h.propose(f);
+    expect(results(elect(h2.h, 1, [{ topic: "t", partitions: [0] }]))).toEqual([
+      ["t-0", ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE],
+    ]);
+  });
+
+  it("refuses an unknown election type", () => {
+    const { h } = threeBrokers();
+    const res = elect(h, 5, [{ topic: "t", partitions: [0] }]);
+    expect(res.errorCode).toBe(ErrorCode.INVALID_REQUEST);
+    expect(results(res)).toEqual([["t-0", ErrorCode.INVALID_REQUEST]]);
   });
 });

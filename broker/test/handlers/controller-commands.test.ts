@@ -14,6 +14,7 @@ import type {
   CreatePartitionsResponse,
   CreateTopicsResponse,
   DeleteTopicsResponse,
+  ElectLeadersResponse,
   EnvelopeResponse,
   IncrementalAlterConfigsResponse,
   UpdateFeaturesResponse,
@@ -283,6 +284,12 @@ describe("controller command handlers", () => {
     commands.controller.deactivate();
     const refused = await call<AlterPartitionResponse>(ApiKey.AlterPartition, 3, request(epochOf(leader)));
     expect(refused.errorCode).toBe(ErrorCode.NOT_CONTROLLER);
+    const elect = await call<ElectLeadersResponse>(ApiKey.ElectLeaders, 2, {
+      electionType: 0,
+      topicPartitions: [{ topic: "r", partitions: [0] }],
+      timeoutMs: 1,
+    });
+    expect(elect.replicaElectionResults[0]?.partitionResult[0]?.errorCode).toBe(ErrorCode.NOT_CONTROLLER);
   });
 
   it("answers NOT_CONTROLLER everywhere when the node is not the active controller", async () => {

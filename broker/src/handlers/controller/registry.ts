@@ -11,6 +11,7 @@ import { controllerCreateTopicsHandler } from "./19-create-topics.ts";
 import { controllerDeleteTopicsHandler } from "./20-delete-topics.ts";
 import { controllerAlterConfigsHandler } from "./33-alter-configs.ts";
 import { controllerCreatePartitionsHandler } from "./37-create-partitions.ts";
+import { controllerElectLeadersHandler } from "./43-elect-leaders.ts";
 import { controllerIncrementalAlterConfigsHandler } from "./44-incremental-alter-configs.ts";
 import { alterPartitionHandler } from "./56-alter-partition.ts";
 import { updateFeaturesHandler } from "./57-update-features.ts";
@@ -40,6 +41,7 @@ export function createControllerHandlers(quorum: QuorumPort, commands?: Controll
       controllerDeleteTopicsHandler(commands),
       controllerAlterConfigsHandler(commands),
       controllerCreatePartitionsHandler(commands),
+      controllerElectLeadersHandler(commands),
       controllerIncrementalAlterConfigsHandler(commands),
       alterPartitionHandler(commands),
       updateFeaturesHandler(commands),

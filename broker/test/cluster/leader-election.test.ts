@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AdminClient, type PartitionInfo } from "../../src/admin/index.ts";
+import { pollUntil } from "../support/broker-process.ts";
+import { startCluster, type Cluster } from "../support/cluster.ts";
+import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
+
+// Kafka's own kafka-leader-election against three combined Tributary processes: ElectLeaders is forwarded by the
+// broker to the active controller in an Envelope, as Kafka's brokers forward it, and the tool reads the per-partition
+// results. A partition on brokers [1, 2, 3] led by 1 alone (its ISR) loses its leader when broker 1 shuts down; a
+// PREFERRED election cannot help (the preferred replica is gone), an UNCLEAN one elects broker 2.
+
+let cluster: Cluster | undefined;
+
+beforeAll(async () => {
+  requireReferenceKafka();
+  cluster = await startCluster({ system: "tributary", topology: { combined: 3 } });
+  await cluster.waitForBrokers(60_000);
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.destroy();
+});
+
+function bootstrapOf(id: number): string {
+  const node = cluster?.nodes.find((n) => n.id === id);
+  if (node?.clientPort === undefined) throw new Error(`no broker ${id}`);
+  return `127.0.0.1:${node.clientPort}`;
+}
+
+const election = (via: number, ...args: string[]) =>
+  runKafkaClass("org.apache.kafka.tools.LeaderElectionCommand", ["--bootstrap-server", bootstrapOf(via), ...args]);
+
+/** Polls broker `via`'s Metadata until partition 0 of `topic` satisfies `test`. */
+async function partitionZero(via: number, topic: string, test: (p: PartitionInfo) => boolean): Promise<PartitionInfo> {
+  const admin = new AdminClient({ bootstrap: bootstrapOf(via), retries: 0, requestTimeoutMs: 5_000 });
+  let last: PartitionInfo | undefined;
+  try {
+    await pollUntil(
+      `partition ${topic}-0 as expected`,
+      async () => {
+        const t = (await admin.describeTopics([topic])).get(topic)?.topic;
+        last = t?.partitions.find((p) => p.partition === 0);
+        return last !== undefined && test(last);
+      },
+      30_000,
+    );
+  } finally {
+    admin.close();
+  }
+  if (last === undefined) throw new Error("unreachable");
+  return last;
+}
+
+describe("kafka-leader-election against three Tributary nodes", () => {
+  it("reports no election needed, refuses PREFERRED without the preferred replica, and elects UNCLEAN", async () => {
+    await runKafkaClass("org.apache.kafka.tools.TopicCommand", [
+      "--bootstrap-server",
+      bootstrapOf(2),
+      "--create",
+      "--topic",
+      "elect",
+      "--replica-assignment",
+      "1:2:3",
+    ]);
+    await partitionZero(2, "elect", (p) => p.leader === 1);
+
+    const preferred = await election(2, "--election-type", "PREFERRED", "--topic", "elect", "--partition", "0");
+    expect(preferred.stdout).toContain("Valid replica already elected for partitions elect-0");
+    const all = await election(2, "--election-type", "PREFERRED", "--all-topic-partitions");
+    expect(all.stdout).not.toContain("elect-0");
+
+    // Broker 1 shuts down in a controlled way: it is the only ISR member, so the partition is left without a leader.
+    await cluster?.kill(1, "SIGTERM");
+    const leaderless = await partitionZero(2, "elect", (p) => p.leader === -1);
+    expect(leaderless.isr).toEqual([1]);
+
+    await expect(election(2, "--election-type", "PREFERRED", "--topic", "elect", "--partition", "0")).rejects.toThrow(
+      /PreferredLeaderNotAvailableException: The preferred leader was not available/,
+    );
+
+    const unclean = await election(3, "--election-type", "UNCLEAN", "--topic", "elect", "--partition", "0");
+    expect(unclean.stdout).toContain("Successfully completed leader election (UNCLEAN) for partitions elect-0");
+    const elected = await partitionZero(3, "elect", (p) => p.leader === 2);
+    expect(elected.isr).toEqual([2]);
+
+    const again = await election(3, "--election-type", "UNCLEAN", "--topic", "elect", "--partition", "0");
+    expect(again.stdout).toContain("Valid replica already elected for partitions elect-0");
+    await expect(election(3, "--election-type", "PREFERRED", "--topic", "nope", "--partition", "0")).rejects.toThrow(
+      /UnknownTopicOrPartitionException/,
+    );
+  }, 180_000);
+});
