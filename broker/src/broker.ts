@@ -75,7 +75,10 @@ export async function openBrokerStorage(options: BrokerStorageOptions): Promise<
     retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
     foreignDirs: [METADATA_LOG_DIR],
   });
-  const partitions = new PartitionManager(logs, logger.child({ component: "partitions" }));
+  const partitions = new PartitionManager(logs, logger.child({ component: "partitions" }), {
+    clock: options.clock ?? Date.now,
+    replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
+  });
   const configs = new EffectiveConfigs(config);
   const view = new MetadataView(config.nodeId);
   source.subscribe(
@@ -140,7 +143,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     openStore: (partition, leaderEpoch) => {
       const log = partitions.log(OFFSETS_TOPIC, partition);
       if (!log) throw new Error(`${OFFSETS_TOPIC}-${partition} has no log`);
-      return new LogGroupStore(log, clock, leaderEpoch);
+      return new LogGroupStore(log, clock, leaderEpoch, () => partitions.leaderAppended(OFFSETS_TOPIC, partition));
     },
     logger: logger.child({ component: "groups" }),
     config: {

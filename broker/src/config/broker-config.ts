@@ -39,6 +39,8 @@ export interface BrokerConfig {
   /** The active controller fences a broker that has not sent a heartbeat for this long. */
   readonly brokerSessionTimeoutMs: number;
   readonly brokerHeartbeatIntervalMs: number;
+  /** A leader drops a follower from the ISR that has not caught up for this long (checked every half of it). */
+  readonly replicaLagTimeMaxMs: number;
   /** broker.rack, or null when unset. */
   readonly brokerRack: string | null;
   /** Absolute paths: log.dirs, else log.dir, resolved against the working directory as Kafka does. */
@@ -477,6 +479,7 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
       segmentMs: required(v["metadata.log.segment.ms"]),
     },
     brokerHeartbeatIntervalMs: required(v["broker.heartbeat.interval.ms"]),
+    replicaLagTimeMaxMs: required(v["replica.lag.time.max.ms"]),
     brokerRack: v["broker.rack"] ?? null,
     logDirs,
     logSegmentBytes: required(v["log.segment.bytes"]),

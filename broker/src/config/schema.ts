@@ -242,6 +242,7 @@ export const CONFIG_KEYS = {
   "metadata.log.segment.ms": key(long(1), "604800000"),
   "broker.session.timeout.ms": key(int(1, INT32_MAX), "9000"),
   "broker.heartbeat.interval.ms": key(int(1, INT32_MAX), "2000"),
+  "replica.lag.time.max.ms": key(long(1), "30000"),
   "broker.rack": key(nonEmpty("a rack name")),
   "log.dirs": key(list()),
   "log.dir": key(nonEmpty(), "/tmp/kafka-logs"),

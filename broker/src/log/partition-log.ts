@@ -20,6 +20,8 @@ export const CLEAN_SHUTDOWN_FILE = ".clean-shutdown";
 export const RECOVERY_POINT_FILE = "recovery-point-offset-checkpoint";
 export const LOG_START_OFFSET_FILE = "log-start-offset-checkpoint";
 export const LEADER_EPOCH_FILE = "leader-epoch-checkpoint";
+/** The partition's high watermark (Kafka keeps one replication-offset-checkpoint per log dir; we keep one per log). */
+export const HIGH_WATERMARK_FILE = "high-watermark-checkpoint";
 const SEGMENT_LOG = /^(\d{20})\.log$/;
 const SEGMENT_INDEX = /^(\d{20})\.(index|timeindex)$/;
 const MAX_RELATIVE_OFFSET = 0x7fffffffn;
@@ -110,7 +112,12 @@ export class PartitionLog {
   private segmentList: LogSegment[];
   private startOffset: bigint;
   private endOffset: bigint;
+  /** Offsets below it are as durable as the flush policy asks: the leader's own contribution to the HW. */
+  private durable: bigint;
+  /** Set by the partition layer (updateHighWatermark); consumers read below it. */
   private hw: bigint;
+  /** The HW in the checkpoint file, undefined while there is no file. */
+  private checkpointedHw: bigint | undefined;
   private unflushedRecords = 0;
   /** The epoch cache holds an entry (from assignEpochStartOffset) that its checkpoint file does not have yet. */
   private epochsUnpersisted = false;
@@ -128,12 +135,18 @@ export class PartitionLog {
     segments: LogSegment[],
     startOffset: bigint,
     private readonly epochs: LeaderEpochCache,
+    checkpointedHw: bigint | undefined,
   ) {
     this.cfg = config;
     this.segmentList = segments;
     this.startOffset = startOffset;
     this.endOffset = this.active.nextOffset;
-    this.hw = this.endOffset;
+    this.durable = this.endOffset;
+    this.checkpointedHw = checkpointedHw;
+    // Without a checkpoint the log comes from before replicated partitions, when everything up to its end was
+    // served (ADR 4): it keeps serving that. New logs have their checkpoint written with their first append.
+    const hw = checkpointedHw ?? this.endOffset;
+    this.hw = hw > this.endOffset ? this.endOffset : hw < startOffset ? startOffset : hw;
   }
 
   /**
@@ -167,6 +180,7 @@ export class PartitionLog {
     const recoveryPoint = await readOffsetCheckpoint(join(dir, RECOVERY_POINT_FILE));
     const checkpointedStart = await readOffsetCheckpoint(join(dir, LOG_START_OFFSET_FILE));
     const epochs = await LeaderEpochCache.load(join(dir, LEADER_EPOCH_FILE));
+    const checkpointedHw = await readOffsetCheckpoint(join(dir, HIGH_WATERMARK_FILE));
 
     let recoverFrom = bases.length;
     if (!clean) {
@@ -249,7 +263,7 @@ export class PartitionLog {
         await removeIfExists(join(dir, CLEAN_SHUTDOWN_FILE));
         await fsyncDir(dir);
       }
-      const log = new PartitionLog(dir, config, logger, clock, pool, segments, startOffset, epochs);
+      const log = new PartitionLog(dir, config, logger, clock, pool, segments, startOffset, epochs, checkpointedHw);
       logger.debug({ dir, logStartOffset: startOffset, logEndOffset: log.endOffset, clean }, "opened partition log");
       return log;
     } catch (err) {
@@ -272,10 +286,28 @@ export class PartitionLog {
   }
 
   /**
-   * On a single node, every appended offset once it is as durable as the flush policy asks: appends that trigger a
-   * policy fsync advance it only after the fsync.
+   * Every appended offset once it is as durable as the flush policy asks: appends that trigger a policy fsync
+   * advance it only after the fsync. The leader's own part of the high watermark (ADR 24).
+   */
+  get durableEnd(): bigint {
+    return this.durable;
+  }
+
+  /**
+   * Consumers read below it. The partition layer sets it (updateHighWatermark): on a leader the smallest end offset
+   * across the ISR, on a follower what its leader sent. Only truncation lowers it.
    */
   get highWatermark(): bigint {
+    return this.hw;
+  }
+
+  /**
+   * Moves the high watermark up to `offset`, or to the log end offset if that is lower; never down. Returns the high
+   * watermark after the call. It reaches the checkpoint file with the next flush, roll or close.
+   */
+  updateHighWatermark(offset: bigint): bigint {
+    const bounded = offset > this.endOffset ? this.endOffset : offset;
+    if (bounded > this.hw) this.hw = bounded;
     return this.hw;
   }
 
@@ -318,7 +350,7 @@ export class PartitionLog {
         throw new StorageError(this.dir, "append", err);
       }
       this.endOffset = next;
-      this.hw = this.endOffset;
+      this.durable = next;
       const result: AppendResult = { baseOffset: totals.first.baseOffset, lastOffset: totals.lastOffset };
       if (logAppendTime !== undefined) result.logAppendTime = logAppendTime;
       return result;
@@ -358,6 +390,7 @@ export class PartitionLog {
         throw new StorageError(this.dir, "append", err);
       }
       this.endOffset = next;
+      this.durable = next;
       return { baseOffset: totals.first.baseOffset, lastOffset: totals.lastOffset };
     });
   }
@@ -375,6 +408,9 @@ export class PartitionLog {
   ): Promise<void> {
     const { infos, lastOffset, maxTimestamp, records } = totals;
     const baseOffset = totals.first.baseOffset;
+    // A log's first append writes its first HW checkpoint, so that a log with data always has one: a missing
+    // checkpoint means a log from before replication, whose high watermark is its end.
+    if (this.checkpointedHw === undefined) await this.checkpointHighWatermark();
     const current = this.active;
     if (
       current.size > 0 &&
@@ -578,7 +614,12 @@ export class PartitionLog {
       }
       if (keep >= 0) await this.active.truncateTo(offset, this.cfg.indexIntervalBytes);
       this.endOffset = this.active.nextOffset;
-      if (this.hw > this.endOffset) this.hw = this.endOffset;
+      this.durable = this.endOffset;
+      if (this.hw > this.endOffset) {
+        this.hw = this.endOffset;
+        // Written now: data appended after a truncation may differ from what the old checkpoint covered.
+        await this.checkpointHighWatermark();
+      }
       if (this.epochs.truncateFromEnd(this.endOffset)) await this.epochs.persist();
       this.logger.info({ dir: this.dir, offset, logEndOffset: this.endOffset }, "truncated log");
     });
@@ -596,7 +637,9 @@ export class PartitionLog {
       this.startOffset = offset;
       await writeOffsetCheckpoint(join(this.dir, LOG_START_OFFSET_FILE), offset);
       this.endOffset = offset;
+      this.durable = offset;
       this.hw = offset;
+      await this.checkpointHighWatermark();
       if (this.epochs.truncateFromEnd(0n)) await this.epochs.persist();
       this.logger.info({ dir: this.dir, offset }, "emptied log to start at a new offset");
     });
@@ -614,6 +657,15 @@ export class PartitionLog {
     }
     await this.active.flush(false);
     this.unflushedRecords = 0;
+    await this.checkpointHighWatermark();
+  }
+
+  /** Writes the high watermark to its checkpoint file unless the file already holds it. */
+  private async checkpointHighWatermark(): Promise<void> {
+    const hw = this.hw;
+    if (hw === this.checkpointedHw) return;
+    await writeOffsetCheckpoint(join(this.dir, HIGH_WATERMARK_FILE), hw);
+    this.checkpointedHw = hw;
   }
 
   private scheduleFlush(): void {
@@ -633,6 +685,7 @@ export class PartitionLog {
   private async roll(): Promise<void> {
     await this.active.flush(true);
     this.unflushedRecords = 0;
+    await this.checkpointHighWatermark();
     const segment = await LogSegment.create(this.dir, this.endOffset, this.clock(), this.pool);
     this.segmentList = [...this.segmentList, segment];
     // Also fsyncs the directory, which makes the new segment's file name durable.
@@ -640,7 +693,7 @@ export class PartitionLog {
     this.logger.debug({ dir: this.dir, baseOffset: segment.baseOffset }, "rolled segment");
   }
 
-  /** Time and size retention plus log-start cleanup; never deletes the active segment. */
+  /** Time and size retention plus log-start cleanup; never deletes the active segment nor data above the HW. */
   applyRetention(): Promise<RetentionOutcome> {
     return this.exclusive(async () => {
       const now = this.clock();
@@ -675,7 +728,13 @@ export class PartitionLog {
   ): Promise<DeletedSegment[]> {
     const segments = this.segmentList;
     let count = 0;
-    while (count < segments.length - 1 && predicate(segments[count]!, segments[count + 1]!)) count++;
+    // Only what consumers may already have read can be deleted: a segment goes once the HW is past it (as in Kafka).
+    while (
+      count < segments.length - 1 &&
+      predicate(segments[count]!, segments[count + 1]!) &&
+      segments[count + 1]!.baseOffset <= this.hw
+    )
+      count++;
     if (count === 0) return [];
     const doomed = segments.slice(0, count);
     this.segmentList = segments.slice(count);
@@ -739,6 +798,7 @@ export class PartitionLog {
     return this.exclusive(async () => {
       this.stopTimers();
       for (const segment of this.segmentList) await segment.close(segment === this.active);
+      await this.checkpointHighWatermark();
       await writeOffsetCheckpoint(join(this.dir, RECOVERY_POINT_FILE), this.endOffset);
       await writeFileAtomic(join(this.dir, CLEAN_SHUTDOWN_FILE), "");
       this.closed = true;

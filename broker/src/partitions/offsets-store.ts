@@ -15,6 +15,8 @@ export class LogGroupStore implements GroupStore {
     private readonly log: PartitionLog,
     private readonly clock: () => number = Date.now,
     private readonly leaderEpoch: number = LEADER_EPOCH,
+    /** Told of every append, so the partition's high watermark can move (ADR 24). */
+    private readonly appended: () => void = () => undefined,
   ) {}
 
   async append(records: readonly GroupStoreRecord[]): Promise<void> {
@@ -25,6 +27,7 @@ export class LogGroupStore implements GroupStore {
     });
     try {
       await this.log.append(batch, { leaderEpoch: this.leaderEpoch });
+      this.appended();
     } catch (err) {
       // As Kafka maps a storage error on the offsets topic: clients look the coordinator up again and retry.
       if (err instanceof StorageError) throw new GroupStoreError(err.message, ErrorCode.NOT_COORDINATOR);

@@ -15,11 +15,14 @@ import {
   validateProduceRecords,
   type RecordError,
 } from "../protocol/records/index.ts";
+import type { PartitionRegistration } from "../metadata/image/index.ts";
+import { LeaderState, type BrokerLookup } from "../replication/leader-state.ts";
 import { ProducerStateTable } from "./producer-state.ts";
 
 // Owns the partition logs of this node and what sits around each one: this replica's role and leader epoch (set by
 // the partition publisher from the metadata image), the producer state for idempotence, a lock that makes
-// check-then-append atomic, and the waiters of Fetch long-polls.
+// check-then-append atomic, the waiters of Fetch long-polls, and on partitions this node leads the leader state of
+// replication (ADR 24): followers, ISR and the high watermark, which this class writes into the log.
 
 /** The group store's default leader epoch (tests); the broker passes the epoch from the metadata image. */
 export const LEADER_EPOCH = 0;
@@ -60,15 +63,54 @@ export interface ReplicaRole {
   readonly leaderEpoch: number;
 }
 
+/** What replication decisions read from the latest metadata image; the partition publisher sets it. */
+export interface ReplicationView {
+  /** Registered brokers, for ISR eligibility (KIP-903). */
+  readonly brokers: BrokerLookup;
+  /** The topic's min.insync.replicas. */
+  readonly minInsyncReplicas: (topic: string) => number;
+}
+
+export interface PartitionManagerOptions {
+  /** Wall clock for follower lag; tests inject one. */
+  readonly clock?: () => number;
+  /** replica.lag.time.max.ms */
+  readonly replicaLagTimeMaxMs?: number;
+}
+
+/** Kafka's default replica.lag.time.max.ms. */
+export const DEFAULT_REPLICA_LAG_TIME_MAX_MS = 30_000;
+
+const NO_IMAGE_YET: ReplicationView = { brokers: () => undefined, minInsyncReplicas: () => 1 };
+
+interface LedPartition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly state: LeaderState;
+}
+
 export class PartitionManager {
   private readonly state = new Map<string, PartitionState>();
   private readonly roles = new Map<string, ReplicaRole>();
   private readonly waiters = new Set<{ keys: ReadonlySet<string>; wake: () => void }>();
+  private readonly led = new Map<string, LedPartition>();
+  private view: ReplicationView = NO_IMAGE_YET;
+  private readonly clock: () => number;
+  private readonly replicaLagTimeMaxMs: number;
 
   constructor(
     private readonly logs: LogManager,
     private readonly logger: Logger,
-  ) {}
+    options: PartitionManagerOptions = {},
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.replicaLagTimeMaxMs = options.replicaLagTimeMaxMs ?? DEFAULT_REPLICA_LAG_TIME_MAX_MS;
+  }
+
+  /** The image's brokers and topic configs as replication decisions see them from now on. */
+  setReplicationView(view: ReplicationView): void {
+    this.view = view;
+  }
 
   /** Deletes partitions found on disk that the cluster metadata does not know (left by a crash mid-delete). */
   async removeUnknown(isKnown: (topic: string, partition: number) => boolean): Promise<void> {
@@ -86,14 +128,76 @@ export class PartitionManager {
   }
 
   /**
-   * This node leads the partition from `leaderEpoch` on. A new epoch starts at the log end offset in the log's leader
-   * epoch cache (Kafka's assignEpochStartOffset), so OffsetForLeaderEpoch answers for it before anything is appended.
+   * This node leads the partition in the registration's leader epoch. A new epoch starts at the log end offset in the
+   * log's leader epoch cache (Kafka's assignEpochStartOffset), so OffsetForLeaderEpoch answers for it before anything
+   * is appended. The leader state starts afresh: the ISR's followers count as caught up now, the others as never.
    */
-  async becomeLeader(topic: string, partition: number, leaderEpoch: number): Promise<void> {
+  async becomeLeader(topic: string, partition: number, registration: PartitionRegistration): Promise<void> {
     const log = this.logs.get(topic, partition);
     if (!log) throw new Error(`no log for ${topic}-${partition}`);
+    const key = partitionKey(topic, partition);
+    const { leaderEpoch } = registration;
     await log.assignEpochStartOffset(leaderEpoch);
-    this.roles.set(partitionKey(topic, partition), { leader: true, leaderEpoch });
+    const state = new LeaderState({
+      localId: registration.leader,
+      assignment: registration,
+      leaderEpochStartOffset: log.logEndOffset,
+      highWatermark: log.highWatermark,
+      nowMs: this.clock(),
+      replicaLagTimeMaxMs: this.replicaLagTimeMaxMs,
+    });
+    this.led.set(key, { topic, partition, state });
+    this.roles.set(key, { leader: true, leaderEpoch });
+    this.advanceHighWatermark(key);
+  }
+
+  /**
+   * A newer image's registration of a partition this node leads in the same leader epoch: the committed ISR and
+   * partition epoch it carries settle a pending ISR change, and a larger ISR may let the HW move.
+   */
+  updateLeadership(topic: string, partition: number, registration: PartitionRegistration): void {
+    const key = partitionKey(topic, partition);
+    const led = this.led.get(key);
+    if (led === undefined || !led.state.applyAssignment(registration)) return;
+    this.advanceHighWatermark(key);
+  }
+
+  /** The partitions this node leads, with the partition epoch its leader state has seen. */
+  ledPartitions(): { topic: string; partition: number; partitionEpoch: number }[] {
+    return [...this.led.values()].map((l) => ({
+      topic: l.topic,
+      partition: l.partition,
+      partitionEpoch: l.state.partitionEpoch,
+    }));
+  }
+
+  /** The leader state of a partition this node leads. */
+  leaderState(topic: string, partition: number): LeaderState | undefined {
+    return this.led.get(partitionKey(topic, partition))?.state;
+  }
+
+  /**
+   * Recomputes the HW of a partition this node leads and writes it into the log; if it moved, long-polls waiting for
+   * the partition wake up (consumers read up to the HW).
+   */
+  advanceHighWatermark(key: string): void {
+    const led = this.led.get(key);
+    const log = led && this.logs.get(led.topic, led.partition);
+    if (!led || !log || log.isClosed) return;
+    const hw = led.state.maybeAdvanceHighWatermark(
+      log.durableEnd,
+      this.clock(),
+      this.view.minInsyncReplicas(led.topic),
+      this.view.brokers,
+    );
+    if (hw === undefined) return;
+    log.updateHighWatermark(hw);
+    this.notify(key);
+  }
+
+  /** Records this node appended to a partition it leads outside Produce (the group coordinator's writes). */
+  leaderAppended(topic: string, partition: number): void {
+    this.advanceHighWatermark(partitionKey(topic, partition));
   }
 
   /**
@@ -104,6 +208,7 @@ export class PartitionManager {
   becomeFollower(topic: string, partition: number, leaderEpoch: number): void {
     const key = partitionKey(topic, partition);
     this.roles.set(key, { leader: false, leaderEpoch });
+    this.led.delete(key);
     this.notify(key);
   }
 
@@ -115,6 +220,7 @@ export class PartitionManager {
     const key = partitionKey(topic, partition);
     this.state.delete(key);
     this.roles.delete(key);
+    this.led.delete(key);
     await this.logs.deletePartition(topic, partition);
     // Long-polls on the partition answer now that it is gone, rather than at their max wait.
     this.notify(key);
@@ -224,7 +330,9 @@ export class PartitionManager {
           logAppendTime,
         });
       }
-      this.notify(partitionKey(topic, partition));
+      const key = partitionKey(topic, partition);
+      this.advanceHighWatermark(key);
+      this.notify(key);
       return {
         errorCode: ErrorCode.NONE,
         errorMessage: null,

@@ -9,7 +9,7 @@ import {
   type MetadataImage,
 } from "../metadata/image/index.ts";
 import type { MetadataPublisher } from "../metadata/metadata-source.ts";
-import type { PartitionManager } from "./partition-manager.ts";
+import type { PartitionManager, ReplicationView } from "./partition-manager.ts";
 
 // Applies each published image to this node's partition logs (ADR 22; Kafka's ReplicaManager.applyDelta): opens or
 // creates the log of every partition this node is now a replica of, records whether it leads and in which leader
@@ -52,6 +52,7 @@ export class PartitionPublisher {
         (topic, partition) => topicByName(image, topic)?.partitions.get(partition)?.replicas.includes(nodeId) ?? false,
       );
     }
+    this.partitions.setReplicationView(replicationView(image, this.configs));
     const local = changes.localChanges(nodeId);
     for (const { topicName, partition } of local.deleted) {
       await this.partitions.deletePartition(topicName, partition);
@@ -62,12 +63,18 @@ export class PartitionPublisher {
     // CreateTopics of 100 topics waits for this on the broker that forwarded it.
     await eachConcurrently(local.leaders, LOG_OPEN_CONCURRENCY, async ({ topicName, partition, registration }) => {
       await this.partitions.createPartition(topicName, partition, this.configs.logConfigFor(image, topicName));
-      await this.partitions.becomeLeader(topicName, partition, registration.leaderEpoch);
+      await this.partitions.becomeLeader(topicName, partition, registration);
     });
     await eachConcurrently(local.followers, LOG_OPEN_CONCURRENCY, async ({ topicName, partition, registration }) => {
       await this.partitions.createPartition(topicName, partition, this.configs.logConfigFor(image, topicName));
       this.partitions.becomeFollower(topicName, partition, registration.leaderEpoch);
     });
+    // ISR changes of partitions led here in the same leader epoch (AlterPartition results, or the controller's own).
+    for (const led of this.partitions.ledPartitions()) {
+      const registration = topicByName(image, led.topic)?.partitions.get(led.partition);
+      if (registration && registration.leader === nodeId && registration.partitionEpoch > led.partitionEpoch)
+        this.partitions.updateLeadership(led.topic, led.partition, registration);
+    }
     if (!this.first) this.reconfigure(image);
     this.previous = image;
     this.first = false;
@@ -87,4 +94,20 @@ export class PartitionPublisher {
       }
     }
   }
+}
+
+/** Replication's view of `image`: its registered brokers, and min.insync.replicas per topic (looked up once each). */
+function replicationView(image: MetadataImage, configs: EffectiveConfigs): ReplicationView {
+  const minIsr = new Map<string, number>();
+  return {
+    brokers: (id) => image.brokers.get(id),
+    minInsyncReplicas: (topic) => {
+      let value = minIsr.get(topic);
+      if (value === undefined) {
+        value = Number(configs.configValue(image, topic, "min.insync.replicas"));
+        minIsr.set(topic, value);
+      }
+      return value;
+    },
+  };
 }

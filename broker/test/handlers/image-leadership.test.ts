@@ -188,7 +188,12 @@ describe("Metadata and DescribeCluster from the image", () => {
   });
 });
 
+/** Partition 0's follower (broker 2) never fetches here: with the ISR the leader alone, its appends are committed. */
+const leaderAloneInIsr = () => h.publish([rec(PartitionChangeRecord, { topicId: T, partitionId: 0, isr: [1] })]);
+
 describe("leader-only requests check the image's leadership and leader epochs", () => {
+  beforeEach(leaderAloneInIsr);
+
   it("Produce appends where this broker leads, in its leader epoch, and sends the rest to their leaders", async () => {
     const res = await produce(11, [0, 1, 2]);
     const answers = res.responses[0]?.partitionResponses ?? [];
@@ -301,6 +306,8 @@ describe("leader-only requests check the image's leadership and leader epochs", 
 });
 
 describe("DeleteRecords and DescribeLogDirs from the image", () => {
+  beforeEach(leaderAloneInIsr);
+
   it("deletes records only where this broker leads and lists the replicas it holds", async () => {
     await produce(11, [0]);
     const del = await h.call(2, DeleteRecordsRequest, DeleteRecordsResponse, {

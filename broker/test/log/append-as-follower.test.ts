@@ -51,7 +51,7 @@ describe("appendAsFollower", () => {
   it("does not move the high watermark: the leader sets it", async () => {
     const log = await openLog();
     await log.append(makeBatch({ records: 2 }), { leaderEpoch: 0 });
-    expect(log.highWatermark).toBe(2n);
+    expect(log.updateHighWatermark(2n)).toBe(2n);
     await log.appendAsFollower(leaderBatch(2n, 0, 3));
     expect(log.logEndOffset).toBe(5n);
     expect(log.highWatermark).toBe(2n);

@@ -15,6 +15,8 @@ const log = await PartitionLog.open({
 const epoch = Number(epochArg);
 for (let i = Number(startArg); ; i++) {
   const { baseOffset, lastOffset } = await log.append(crashBatch(i), { leaderEpoch: epoch });
+  // A single replica: what the log made durable is committed.
+  log.updateHighWatermark(log.durableEnd);
   process.stdout.write(`ACK ${i} ${baseOffset} ${lastOffset}\n`);
   if (i % 25 === 24 && baseOffset > 200n) {
     const start = await log.deleteRecordsBefore(baseOffset - 200n);

@@ -34,7 +34,7 @@ describe("a full disk (size-limited tmpfs)", () => {
     expect(failure).toBeInstanceOf(StorageError);
     expect((failure as StorageError).code).toBe("ENOSPC");
     expect(log.logEndOffset).toBe(3n);
-    expect(log.highWatermark).toBe(3n);
+    expect(log.durableEnd).toBe(3n);
     // Nothing of the failed write stays in the file behind the last batch.
     expect(await activeFileSize(dir, 0n)).toBe(log.sizeBytes());
     expect(await readAll(log, 0n)).toEqual([patched(firstCopy, 0n, 0)]);
@@ -56,6 +56,7 @@ describe("a full disk (size-limited tmpfs)", () => {
     const dir = join(disk.dir, "delete-0");
     const log = await PartitionLog.open({ dir, logger: silentLogger });
     await log.append(makeBatch({ records: 4 }), { leaderEpoch: 0 });
+    log.updateHighWatermark(log.logEndOffset);
     await disk.fill();
     await expect(log.deleteRecordsBefore(2n)).rejects.toBeInstanceOf(StorageError);
     expect(log.logStartOffset).toBe(0n);

@@ -109,6 +109,7 @@ describe("LogManager", () => {
     for (let i = 0; i < 5; i++) {
       await log.append(makeBatch({ valueSize: 100, timestamp: 1_000_000n + BigInt(i) }), { leaderEpoch: 0 });
     }
+    log.updateHighWatermark(log.logEndOffset);
     expect(log.segments().length).toBeGreaterThan(1);
     clock.advance(60_000);
     await until(() => log.segments().length === 1 && log.logStartOffset === 5n, "retention to delete old segments");

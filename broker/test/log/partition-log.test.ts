@@ -40,7 +40,9 @@ describe("append and read", () => {
     expect(await log.append(a, { leaderEpoch: 4 })).toEqual({ baseOffset: 0n, lastOffset: 2n });
     expect(await log.append(Buffer.concat([b, c]), { leaderEpoch: 4 })).toEqual({ baseOffset: 3n, lastOffset: 8n });
     expect(log.logEndOffset).toBe(9n);
-    expect(log.highWatermark).toBe(9n);
+    expect(log.durableEnd).toBe(9n);
+    // The partition layer moves the high watermark (ADR 24); a new log starts it at 0.
+    expect(log.highWatermark).toBe(0n);
 
     const read = await readAll(log, 0n);
     expect(read).toEqual([patched(originals[0]!, 0n, 4), patched(originals[1]!, 3n, 4), patched(originals[2]!, 4n, 4)]);
@@ -186,6 +188,7 @@ describe("segments", () => {
     for (let i = 0; i < 60; i++) {
       await log.append(makeBatch({ valueSize: 30, seed: i, timestamp: BigInt(1000 + i * 10) }), { leaderEpoch: 0 });
     }
+    log.updateHighWatermark(log.logEndOffset);
     const before = await readAll(log, 0n);
     const segmentsBefore = log.segments();
     await log.close();
@@ -214,6 +217,7 @@ describe("timestamps", () => {
     const stamps = [100n, 200n, 300n, 250n, 400n, 500n, 600n, 700n, 800n, 900n, 1000n, 1100n];
     for (const [i, t] of stamps.entries())
       await log.append(makeBatch({ timestamp: t, seed: i, valueSize: 60 }), { leaderEpoch: 0 });
+    log.updateHighWatermark(log.logEndOffset);
     expect(log.segments().length).toBeGreaterThan(2);
     expect((await log.offsetForTimestamp(0n))?.baseOffset).toBe(0n);
     expect((await log.offsetForTimestamp(250n))?.baseOffset).toBe(2n);
@@ -229,6 +233,7 @@ describe("timestamps", () => {
   it("skips batches below the log start offset", async () => {
     const log = await openLog();
     for (let i = 0; i < 5; i++) await log.append(makeBatch({ timestamp: BigInt(100 * i) }), { leaderEpoch: 0 });
+    log.updateHighWatermark(log.logEndOffset);
     await log.deleteRecordsBefore(3n);
     expect((await log.offsetForTimestamp(0n))?.baseOffset).toBe(3n);
   });
@@ -238,6 +243,7 @@ describe("deleteRecords, truncation and epochs", () => {
   it("advances and persists the log start offset, deleting whole segments below it", async () => {
     let log = await openLog({ segmentBytes: 500 });
     for (let i = 0; i < 20; i++) await log.append(makeBatch({ valueSize: 100, seed: i }), { leaderEpoch: 0 });
+    log.updateHighWatermark(log.logEndOffset);
     const segments = log.segments();
     const cut = segments[2]!.baseOffset + 1n;
     expect(await log.deleteRecordsBefore(cut)).toBe(cut);
@@ -337,6 +343,7 @@ describe("retention", () => {
     const log = await openLog({ segmentBytes: 300, retentionMs: 10_000 }, clock.now);
     for (let i = 0; i < 6; i++)
       await log.append(makeBatch({ valueSize: 100, timestamp: BigInt(100_000 + i * 1000) }), { leaderEpoch: 0 });
+    log.updateHighWatermark(log.logEndOffset);
     const segments = log.segments();
     expect(segments.length).toBeGreaterThan(2);
     clock.set(100_000 + 12_500);
@@ -360,6 +367,7 @@ describe("retention", () => {
   it("deletes the oldest segments beyond retention.bytes but never the active one", async () => {
     const log = await openLog({ segmentBytes: 400, retentionBytes: 1000, retentionMs: -1 });
     for (let i = 0; i < 20; i++) await log.append(makeBatch({ valueSize: 100 }), { leaderEpoch: 0 });
+    log.updateHighWatermark(log.logEndOffset);
     const outcome = await log.applyRetention();
     expect(outcome.deleted.length).toBeGreaterThan(0);
     expect(outcome.deleted.every((d) => d.reason === "retention.bytes")).toBe(true);
@@ -384,6 +392,7 @@ describe("concurrency", () => {
       originals.set(baseOffset, patched(batch, baseOffset, 0));
     };
     for (let i = 0; i < 20; i++) await append(i);
+    log.updateHighWatermark(log.logEndOffset);
     const outcomes = await Promise.allSettled([
       ...Array.from({ length: 30 }, (_, k) => log.read(BigInt(k % 20), 4096)),
       log.deleteRecordsBefore(12n),
