@@ -11,8 +11,11 @@ import {
   FetchResponse,
   FetchSnapshotRequest,
   FetchSnapshotResponse,
+  KRaftVersionRecord,
   LeaderChangeMessage,
   VoteRequest,
+  VotersRecord,
+  ZERO_UUID,
   VoteResponse,
   decodeControlRecordKey,
   decodeRecordBatch,
@@ -20,7 +23,7 @@ import {
   encodeRecordBatch,
   splitBatches,
 } from "../protocol/index.ts";
-import type { LogEntry, RaftError, RaftMessage } from "../raft/index.ts";
+import type { LogEntry, RaftError, RaftMessage, RaftRecord, Voter, VoterSetState } from "../raft/index.ts";
 
 // The raft core's messages as Kafka's KRaft RPCs (Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch on partition 0 of
 // `__cluster_metadata`) and its log entries as record batches: data entries are records whose value is the metadata
@@ -472,8 +475,8 @@ export function encodeEntries(entries: readonly LogEntry[]): Buffer {
 function encodeBatch(batch: readonly LogEntry[]): Buffer {
   const first = batch[0];
   if (first === undefined) return Buffer.alloc(0);
-  const control = first.record.kind === "leaderChange";
-  if (batch.some((e) => (e.record.kind === "leaderChange") !== control || e.epoch !== first.epoch)) {
+  const control = first.record.kind !== "data";
+  if (batch.some((e) => (e.record.kind !== "data") !== control || e.epoch !== first.epoch)) {
     throw new Error(`batch at ${first.offset} mixes control and data records or epochs`);
   }
   return encodeRecordBatch({
@@ -481,27 +484,98 @@ function encodeBatch(batch: readonly LogEntry[]): Buffer {
     partitionLeaderEpoch: first.epoch,
     control,
     records: batch.map((e) =>
-      e.record.kind === "data"
-        ? { key: null, value: e.record.data }
-        : {
-            key: encodeControlRecordKey(ControlRecordType.LEADER_CHANGE),
-            value: LeaderChangeMessage.encode(
-              {
-                version: 0,
-                leaderId: e.record.leaderId,
-                voters: e.record.voters.map((voterId) => ({ voterId })),
-                grantingVoters: [],
-              },
-              0,
-            ),
-          },
+      e.record.kind === "data" ? { key: null, value: e.record.data } : controlRecord(e.record),
     ),
   });
 }
 
+/** A control record's key and value, as Kafka writes LeaderChangeMessage, KRaftVersionRecord and VotersRecord. */
+export function controlRecord(record: Exclude<RaftRecord, { kind: "data" }>): { key: Buffer; value: Buffer } {
+  switch (record.kind) {
+    case "leaderChange":
+      return {
+        key: encodeControlRecordKey(ControlRecordType.LEADER_CHANGE),
+        value: LeaderChangeMessage.encode(
+          {
+            version: 0,
+            leaderId: record.leaderId,
+            voters: record.voters.map((voterId) => ({ voterId })),
+            grantingVoters: [],
+          },
+          0,
+        ),
+      };
+    case "kraftVersion":
+      return {
+        key: encodeControlRecordKey(ControlRecordType.KRAFT_VERSION),
+        value: KRaftVersionRecord.encode({ version: 0, kRaftVersion: record.version }, 0),
+      };
+    case "voters":
+      return {
+        key: encodeControlRecordKey(ControlRecordType.KRAFT_VOTERS),
+        value: VotersRecord.encode(
+          {
+            version: 0,
+            voters: record.voters.map((v) => ({
+              voterId: v.id,
+              voterDirectoryId: v.directoryId ?? ZERO_UUID,
+              endpoints: v.endpoints.map((e) => ({ ...e })),
+              kRaftVersionFeature: { minSupportedVersion: v.kraftVersion.min, maxSupportedVersion: v.kraftVersion.max },
+            })),
+          },
+          0,
+        ),
+      };
+  }
+}
+
+/** A VotersRecord's voters in the core's terms (the zero UUID is an unknown directory id). */
+export function votersOf(record: VotersRecord): Voter[] {
+  return record.voters.map((v) => ({
+    id: v.voterId,
+    directoryId: v.voterDirectoryId === ZERO_UUID ? null : v.voterDirectoryId,
+    endpoints: v.endpoints.map((e) => ({ name: e.name, host: e.host, port: e.port })),
+    kraftVersion: { min: v.kRaftVersionFeature.minSupportedVersion, max: v.kRaftVersionFeature.maxSupportedVersion },
+  }));
+}
+
 /**
- * Batches back into entries. A control batch of a type the core does not model (snapshot header/footer, KRaft
- * version, voters) is refused until the core handles it, rather than silently dropped.
+ * A control record the core models, from its type and value; null for the snapshot header and footer (framing, not
+ * log content). Any other type is refused rather than silently dropped.
+ */
+export function decodeControlRecord(type: number, value: Buffer | null, offset: number): RaftRecord | null {
+  if (value === null) throw new DecodeError(`control record at offset ${offset} has no value`, 0);
+  switch (type) {
+    case ControlRecordType.LEADER_CHANGE: {
+      const change = LeaderChangeMessage.decode(value, 0);
+      return { kind: "leaderChange", leaderId: change.leaderId, voters: change.voters.map((v) => v.voterId) };
+    }
+    case ControlRecordType.KRAFT_VERSION:
+      return { kind: "kraftVersion", version: KRaftVersionRecord.decode(value, 0).kRaftVersion };
+    case ControlRecordType.KRAFT_VOTERS:
+      return { kind: "voters", voters: votersOf(VotersRecord.decode(value, 0)) };
+    case ControlRecordType.SNAPSHOT_HEADER:
+    case ControlRecordType.SNAPSHOT_FOOTER:
+      return null;
+    default:
+      throw new DecodeError(`control record type ${type} at offset ${offset} is not supported`, 0);
+  }
+}
+
+/** The kraft.version and voters among a snapshot's control records (null when it holds neither). */
+export function voterSetOf(records: readonly RaftRecord[]): VoterSetState | null {
+  let kraftVersion: number | null = null;
+  let voters: readonly Voter[] | null = null;
+  for (const r of records) {
+    if (r.kind === "kraftVersion") kraftVersion = r.version;
+    else if (r.kind === "voters") voters = r.voters;
+  }
+  return kraftVersion === null && voters === null ? null : { kraftVersion: kraftVersion ?? 0, voters };
+}
+
+/**
+ * Batches back into entries. A control record of a type the log does not hold (snapshot header/footer, or one the
+ * core does not model) is refused rather than silently dropped.
  */
 export function decodeEntries(records: Buffer): LogEntry[] {
   const { batches } = splitBatches(records);
@@ -517,16 +591,9 @@ export function decodeEntries(records: Buffer): LogEntry[] {
         return;
       }
       const type = r.key === null ? -1 : decodeControlRecordKey(r.key);
-      if (type !== ControlRecordType.LEADER_CHANGE || r.value === null) {
-        throw new DecodeError(`control record type ${type} at offset ${offset} is not supported yet`, 0);
-      }
-      const change = LeaderChangeMessage.decode(r.value, 0);
-      entries.push({
-        offset,
-        epoch,
-        lastInBatch,
-        record: { kind: "leaderChange", leaderId: change.leaderId, voters: change.voters.map((v) => v.voterId) },
-      });
+      const record = decodeControlRecord(type, r.value, offset);
+      if (record === null) throw new DecodeError(`control record type ${type} at offset ${offset} in the log`, 0);
+      entries.push({ offset, epoch, lastInBatch, record });
     });
   }
   return entries;

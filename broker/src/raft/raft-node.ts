@@ -1,4 +1,5 @@
 import { RaftLog } from "./raft-log.ts";
+import { VoterHistory, sameVoters, staticVoter } from "./voter-history.ts";
 import type {
   ElectionState,
   Envelope,
@@ -13,6 +14,9 @@ import type {
   Rng,
   Role,
   Snapshot,
+  Voter,
+  VoterChangeResult,
+  VoterSetState,
 } from "./types.ts";
 
 // One node of a KRaft quorum as a pure state machine (ADR 22). The driver calls start/tick/receive/flushed/propose
@@ -26,6 +30,16 @@ const CHECK_QUORUM_FACTOR = 1.5;
 /** First step of the exponential backoff after a lost election. */
 const ELECTION_BACKOFF_BASE_MS = 50;
 const DEFAULT_SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+/** Kafka's LeaderState.isReplicaCaughtUp: a replica to be added must have caught up and fetched within an hour. */
+const ADD_VOTER_FETCH_WINDOW_MS = 60 * 60 * 1000;
+
+/** What the core needs to know of the driver's snapshot format: the voter set a snapshot states (KIP-853). */
+export interface SnapshotFormat {
+  /** The kraft.version and voters a snapshot holds, or null when it holds neither. */
+  voters(data: Uint8Array): VoterSetState | null;
+}
+
+const NO_VOTERS_IN_SNAPSHOTS: SnapshotFormat = { voters: () => null };
 
 /** A snapshot being fetched from the leader, chunk by chunk (KIP-630's FetchSnapshot). */
 interface SnapshotFetch {
@@ -40,6 +54,9 @@ interface Inflight {
 }
 
 interface Ballot {
+  /** The voters of this round (the set in effect when it started) and how many grants win it. */
+  readonly voters: ReadonlySet<NodeId>;
+  readonly majority: number;
   /** Requests of this round still unanswered, by correlation id → voter. */
   readonly outstanding: Map<number, NodeId>;
   readonly granted: Set<NodeId>;
@@ -106,7 +123,7 @@ type RoleState =
       /** The log end when this node became leader: nothing commits until an entry past it (its own epoch) does. */
       readonly epochStartOffset: number;
       readonly replicas: Map<NodeId, ReplicaProgress>;
-      /** Voters (this node included) that fetched since the check-quorum timer last restarted. */
+      /** Other voters that fetched since the check-quorum timer last restarted. */
       readonly fetchedSinceCheck: Set<NodeId>;
       checkQuorumDeadline: number;
       beginQuorumResendAt: number;
@@ -134,6 +151,10 @@ export interface RaftStatus {
   readonly logStartOffset: number;
   /** As leader: each voter's and observer's fetch progress. */
   readonly replicas: ReadonlyMap<NodeId, ReplicaStatus>;
+  /** The voter set in effect (the static voters, or the latest VotersRecord, committed or not). */
+  readonly voters: readonly Voter[];
+  /** The finalized kraft.version: 1 with dynamic voters (KIP-853), 0 with static ones. */
+  readonly kraftVersion: number;
 }
 
 export class RaftNode {
@@ -154,8 +175,7 @@ export class RaftNode {
   private nextCorrelationId: number;
   /** Lost elections in a row, for the exponential backoff. */
   private electionRetries = 0;
-  private readonly voterSet: ReadonlySet<NodeId>;
-  private readonly majority: number;
+  private readonly voterHistory: VoterHistory;
   private out: RaftAction[] = [];
   private now = 0;
 
@@ -172,12 +192,16 @@ export class RaftNode {
       readonly log: readonly LogEntry[];
       readonly snapshot?: Snapshot | null;
     },
+    private readonly snapshotFormat: SnapshotFormat = NO_VOTERS_IN_SNAPSHOTS,
   ) {
-    this.voterSet = new Set(config.voters);
-    this.majority = Math.floor(config.voters.length / 2) + 1;
     this.election = durable.election ?? { epoch: 0, leaderId: null, votedId: null };
     this.snapshot = durable.snapshot ?? null;
     this.log = new RaftLog(this.snapshot?.id, durable.log);
+    this.voterHistory = new VoterHistory(config.voters.map(staticVoter));
+    if (this.snapshot !== null) {
+      this.voterHistory.reset(snapshotFormat.voters(this.snapshot.data), this.snapshot.id.offset);
+    }
+    this.voterHistory.append(durable.log);
     this.highWatermark = this.log.startOffset;
     this.durableEnd = this.log.endOffset;
     this.role = { kind: "unattached", electionDeadline: Infinity, fetch: null, retryAt: 0 };
@@ -190,7 +214,40 @@ export class RaftNode {
   }
 
   get isVoter(): boolean {
-    return this.voterSet.has(this.config.nodeId);
+    return this.isVoterId(this.config.nodeId);
+  }
+
+  /**
+   * Whether this node runs for election: as a voter, and also while a VotersRecord that removed it is uncommitted
+   * (it may hold the most complete log of the voters that can still decide; Raft thesis §4.2.2). Only a voter counts
+   * its own vote.
+   */
+  private get mayCampaign(): boolean {
+    if (this.isVoter) return true;
+    const committed = this.voterHistory.at(this.highWatermark - 1).voters;
+    return committed === null ? this.config.voters.includes(this.nodeId) : committed.some((v) => v.id === this.nodeId);
+  }
+
+  private voterIds(): NodeId[] {
+    return this.voterHistory.current.map((v) => v.id);
+  }
+
+  private isVoterId(id: NodeId): boolean {
+    return this.voterHistory.current.some((v) => v.id === id);
+  }
+
+  private get majority(): number {
+    return Math.floor(this.voterHistory.current.length / 2) + 1;
+  }
+
+  /** KIP-853: the voter set lives in the log (kraft.version 1) rather than in the configuration. */
+  private get dynamicVoters(): boolean {
+    return this.voterHistory.kraftVersion >= 1;
+  }
+
+  /** The kraft.version and voters in effect at `offset`, for a snapshot whose last entry is there. */
+  voterSetAt(offset: number): VoterSetState {
+    return this.voterHistory.at(offset);
   }
 
   status(): RaftStatus {
@@ -217,6 +274,8 @@ export class RaftNode {
       lastEpoch: this.log.lastEpoch,
       logStartOffset: this.log.startOffset,
       replicas,
+      voters: this.voterHistory.current,
+      kraftVersion: this.voterHistory.kraftVersion,
     };
   }
 
@@ -248,12 +307,13 @@ export class RaftNode {
    */
   start(now: number): RaftAction[] {
     return this.run(now, () => {
+      this.emitVoters();
       const { leaderId, epoch } = this.election;
       if (leaderId === this.nodeId) this.becomeResigned([]);
       else if (leaderId !== null) this.becomeFollower(epoch, leaderId);
       else this.becomeUnattached(epoch, this.election.votedId);
       // The only voter has nobody to wait for: it elects itself at once, as Kafka's QuorumState does.
-      if (this.isVoter && this.config.voters.length === 1 && this.role.kind !== "leader") this.startElection();
+      if (this.isVoter && this.voterIds().length === 1 && this.role.kind !== "leader") this.startElection();
     });
   }
 
@@ -294,6 +354,115 @@ export class RaftNode {
   }
 
   /**
+   * KIP-853's AddRaftVoter, as leader: appends a VotersRecord with `voter` added, in effect at once; the change is done
+   * when the record's offset commits. Kafka's checks, in its order: one change at a time (the last VotersRecord must
+   * have committed, and the leader must have committed in its epoch), kraft.version 1, a new id, and a replica that
+   * has caught up with this leader (it fetched as an observer). Kafka also asks the new voter for its ApiVersions to
+   * learn its kraft.version range; here the range comes with the request's caller.
+   */
+  addVoter(voter: Voter, now: number): { result: VoterChangeResult; actions: RaftAction[] } {
+    return this.changeVoters(now, (role, voters) => {
+      if (voters.some((v) => v.id === voter.id)) {
+        return { error: "DUPLICATE_VOTER", message: `node ${voter.id} is already a voter` };
+      }
+      const p = role.replicas.get(voter.id);
+      const caughtUp =
+        p !== undefined && p.lastCaughtUpTime >= 0 && p.lastFetchTime > this.now - ADD_VOTER_FETCH_WINDOW_MS;
+      if (!caughtUp) {
+        return {
+          error: "REQUEST_TIMED_OUT",
+          message: `node ${voter.id} has not caught up with the leader's log (it must fetch as an observer first)`,
+        };
+      }
+      const kraft = this.voterHistory.kraftVersion;
+      if (voter.kraftVersion.min > kraft || voter.kraftVersion.max < kraft) {
+        return { error: "INVALID_REQUEST", message: `node ${voter.id} does not support kraft.version ${kraft}` };
+      }
+      return [...voters, voter];
+    });
+  }
+
+  /**
+   * KIP-853's RemoveRaftVoter, as leader: appends a VotersRecord without the voter (matched by id and, when both
+   * sides know it, directory id). A leader that removes itself leads on until the removal commits, then resigns.
+   */
+  removeVoter(
+    id: NodeId,
+    directoryId: string | null,
+    now: number,
+  ): { result: VoterChangeResult; actions: RaftAction[] } {
+    return this.changeVoters(now, (_role, voters) => {
+      const rest = voters.filter((v) => !matchesKey(v, id, directoryId));
+      if (rest.length === voters.length || rest.length === 0) {
+        return {
+          error: "VOTER_NOT_FOUND",
+          message: `node ${id} (directory ${directoryId ?? "-"}) is not a voter to remove`,
+        };
+      }
+      return rest;
+    });
+  }
+
+  /** KIP-853's UpdateRaftVoter, as leader: a voter's new endpoints and kraft.version range, in a VotersRecord. */
+  updateVoter(voter: Voter, now: number): { result: VoterChangeResult; actions: RaftAction[] } {
+    return this.changeVoters(now, (_role, voters) => {
+      const kraft = this.voterHistory.kraftVersion;
+      if (voter.kraftVersion.min > kraft || voter.kraftVersion.max < kraft) {
+        return { error: "INVALID_REQUEST", message: `node ${voter.id} does not support kraft.version ${kraft}` };
+      }
+      if (!voters.some((v) => matchesKey(v, voter.id, voter.directoryId))) {
+        return { error: "VOTER_NOT_FOUND", message: `node ${voter.id} is not a voter` };
+      }
+      return voters.map((v) => (matchesKey(v, voter.id, voter.directoryId) ? voter : v));
+    });
+  }
+
+  private changeVoters(
+    now: number,
+    next: (
+      role: Extract<RoleState, { kind: "leader" }>,
+      voters: readonly Voter[],
+    ) => readonly Voter[] | { error: Exclude<VoterChangeResult["error"], null>; message: string },
+  ): { result: VoterChangeResult; actions: RaftAction[] } {
+    let result: VoterChangeResult = { error: "NOT_LEADER_OR_FOLLOWER", message: "this node is not the leader" };
+    const actions = this.run(now, () => {
+      const role = this.role;
+      if (role.kind !== "leader") return;
+      if (this.highWatermark <= role.epochStartOffset) {
+        result = { error: "REQUEST_TIMED_OUT", message: "the leader has not committed an entry of its epoch yet" };
+        return;
+      }
+      if (!this.dynamicVoters) {
+        result = {
+          error: "UNSUPPORTED_VERSION",
+          message: "kraft.version is 0: the voters are static (controller.quorum.voters)",
+        };
+        return;
+      }
+      const at = this.voterHistory.currentOffset;
+      if (at === null || at >= this.highWatermark) {
+        result = { error: "REQUEST_TIMED_OUT", message: `the previous voter change (offset ${at}) has not committed` };
+        return;
+      }
+      const voters = next(role, this.voterHistory.current);
+      if ("error" in voters) {
+        result = voters;
+        return;
+      }
+      const [offset] = this.appendAsLeader([{ kind: "voters", voters }]);
+      for (const v of voters) {
+        if (v.id !== this.nodeId && !role.replicas.has(v.id)) role.replicas.set(v.id, newProgress(false));
+      }
+      this.requestFlush();
+      this.completeParkedFetches(role, false);
+      // A smaller voter set may commit what a lagging removed voter held back.
+      this.maybeAdvanceLeaderHighWatermark(role);
+      result = { error: null, offset: offset ?? -1 };
+    });
+    return { result, actions };
+  }
+
+  /**
    * The driver made `snapshot` durable: the committed state below `snapshot.id.offset` (at most the high watermark,
    * with `id.epoch` the epoch of the entry before it). The log is trimmed to it and followers further behind fetch it.
    * An older snapshot than the newest is ignored.
@@ -306,6 +475,7 @@ export class RaftNode {
         throw new Error(`snapshot at ${id.offset} is past the high watermark ${this.highWatermark}`);
       }
       this.log.trimTo(id);
+      this.voterHistory.trim(id.offset);
       this.snapshot = snapshot;
       this.emit({ type: "trimLog", startOffset: id.offset });
     });
@@ -327,7 +497,7 @@ export class RaftNode {
     const role = this.role;
     switch (role.kind) {
       case "unattached":
-        if (!this.isVoter) this.maybeDiscoverLeader(role);
+        if (!this.mayCampaign) this.maybeDiscoverLeader(role);
         else if (this.now >= role.electionDeadline) this.startElection();
         return;
       case "prospective":
@@ -342,7 +512,7 @@ export class RaftNode {
         return;
       case "follower":
         if (this.now >= role.fetchDeadline) {
-          if (this.isVoter) this.startElection();
+          if (this.mayCampaign) this.startElection();
           else this.becomeUnattached(this.election.epoch, this.election.votedId, false);
           return;
         }
@@ -353,7 +523,10 @@ export class RaftNode {
         this.leaderTick(role);
         return;
       case "resigned":
-        if (this.now >= role.electionDeadline) this.startElection();
+        if (this.now < role.electionDeadline) return;
+        // A leader that resigned because it was removed from the voter set stays on as an observer.
+        if (this.mayCampaign) this.startElection();
+        else this.becomeUnattached(this.election.epoch, this.election.votedId);
         return;
     }
   }
@@ -361,7 +534,7 @@ export class RaftNode {
   private leaderTick(role: Extract<RoleState, { kind: "leader" }>): void {
     if (this.now >= role.checkQuorumDeadline) {
       // Alone in the voter set, the leader is its own majority: it has nobody to lose contact with.
-      if (role.fetchedSinceCheck.size < this.majority) {
+      if (this.fetchedVoters(role) < this.checkQuorumNeeds()) {
         this.resign(role);
         return;
       }
@@ -372,7 +545,7 @@ export class RaftNode {
     }
     if (this.now >= role.beginQuorumResendAt) {
       role.beginQuorumResendAt = this.now + this.config.fetchTimeoutMs / 2;
-      for (const id of this.config.voters) {
+      for (const id of this.voterIds()) {
         if (id !== this.nodeId && !(role.replicas.get(id)?.acknowledged ?? false)) this.sendBeginQuorumEpoch(id);
       }
     }
@@ -400,12 +573,12 @@ export class RaftNode {
     this.persist({ epoch, leaderId: null, votedId });
     this.role = {
       kind: "unattached",
-      electionDeadline: this.isVoter ? this.now + this.randomElectionTimeout() : Infinity,
+      electionDeadline: this.mayCampaign ? this.now + this.randomElectionTimeout() : Infinity,
       fetch: null,
       retryAt: this.now,
     };
     if (announce) this.announce();
-    if (!this.isVoter) this.maybeDiscoverLeader(this.role);
+    if (!this.mayCampaign) this.maybeDiscoverLeader(this.role);
   }
 
   private becomeFollower(epoch: number, leaderId: NodeId): void {
@@ -436,7 +609,7 @@ export class RaftNode {
     const ballot = this.newBallot();
     this.role = { kind: "prospective", ballot };
     this.announce();
-    if (ballot.granted.size >= this.majority) {
+    if (ballot.granted.size >= ballot.majority) {
       this.becomeCandidate();
       return;
     }
@@ -466,7 +639,7 @@ export class RaftNode {
     const ballot = this.newBallot();
     this.role = { kind: "candidate", ballot, backoffUntil: null };
     this.announce();
-    if (ballot.granted.size >= this.majority) {
+    if (ballot.granted.size >= ballot.majority) {
       this.becomeLeader();
       return;
     }
@@ -477,29 +650,37 @@ export class RaftNode {
     this.persist({ epoch: this.election.epoch, leaderId: this.nodeId, votedId: this.election.votedId });
     this.electionRetries = 0;
     const replicas = new Map<NodeId, ReplicaProgress>();
-    for (const id of this.config.voters) {
+    const voters = this.voterIds();
+    for (const id of voters) {
       if (id !== this.nodeId) replicas.set(id, newProgress(false));
     }
     const role: RoleState = {
       kind: "leader",
       epochStartOffset: this.log.endOffset,
       replicas,
-      fetchedSinceCheck: new Set([this.nodeId]),
+      fetchedSinceCheck: new Set(),
       checkQuorumDeadline: this.now + this.config.fetchTimeoutMs * CHECK_QUORUM_FACTOR,
       beginQuorumResendAt: this.now + this.config.fetchTimeoutMs / 2,
       parked: new Map(),
     };
     this.role = role;
     this.announce();
-    this.appendAsLeader([{ kind: "leaderChange", leaderId: this.nodeId, voters: this.config.voters }]);
+    const records: RaftRecord[] = [{ kind: "leaderChange", leaderId: this.nodeId, voters }];
+    // KIP-853: voters known only from the bootstrap snapshot go into the log with the leader's first batch (Kafka's
+    // appendStartOfEpochControlRecords), so every replica fetches them and later changes follow a logged set.
+    if (this.dynamicVoters && this.voterHistory.currentOffset === -1) {
+      records.push({ kind: "kraftVersion", version: this.voterHistory.kraftVersion });
+      records.push({ kind: "voters", voters: this.voterHistory.current });
+    }
+    this.appendAsLeader(records);
     this.requestFlush();
-    for (const id of this.config.voters) if (id !== this.nodeId) this.sendBeginQuorumEpoch(id);
+    for (const id of voters) if (id !== this.nodeId) this.sendBeginQuorumEpoch(id);
   }
 
   /** Check-quorum failed: step down, and tell the voters who should try first (most up to date first). */
   private resign(role: Extract<RoleState, { kind: "leader" }>): void {
     const successors = [...role.replicas.entries()]
-      .filter(([id]) => this.voterSet.has(id))
+      .filter(([id]) => this.isVoterId(id))
       .sort((a, b) => b[1].endOffset - a[1].endOffset || a[0] - b[0])
       .map(([id]) => id);
     for (const parked of role.parked.values()) {
@@ -533,6 +714,8 @@ export class RaftNode {
     const granted = new Set<NodeId>();
     if (this.isVoter) granted.add(this.nodeId);
     return {
+      voters: new Set(this.voterIds()),
+      majority: this.majority,
       outstanding: new Map(),
       granted,
       rejected: new Set(),
@@ -541,7 +724,7 @@ export class RaftNode {
   }
 
   private requestVotes(ballot: Ballot, epoch: number, preVote: boolean): void {
-    for (const id of this.config.voters) {
+    for (const id of ballot.voters) {
       if (id === this.nodeId) continue;
       const correlationId = this.send(id, {
         type: "VoteRequest",
@@ -581,7 +764,11 @@ export class RaftNode {
         preVote: m.preVote,
         error,
       });
-    if (!this.isVoter || !this.voterSet.has(m.candidateId)) return answer(false, "INCONSISTENT_VOTER_SET");
+    // Static voters refuse strangers. With dynamic voters (KIP-853) a replica answers whoever asks, as Kafka does: a
+    // voter just added may not have fetched the record that made it one, and the candidate counts only its own voters.
+    if (!this.dynamicVoters && (!this.isVoter || !this.isVoterId(m.candidateId))) {
+      return answer(false, "INCONSISTENT_VOTER_SET");
+    }
     if (m.lastOffset < 0 || m.lastEpoch < 0 || m.lastEpoch >= m.epoch) return answer(false, "INVALID_REQUEST");
     if (m.epoch < this.election.epoch) return answer(false, "FENCED_LEADER_EPOCH");
     const upToDate = this.logIsUpToDate(m.lastEpoch, m.lastOffset);
@@ -635,13 +822,14 @@ export class RaftNode {
       this.becomeFollower(this.election.epoch, m.leaderId);
       return;
     }
+    if (!role.ballot.voters.has(from)) return;
     if (granted) role.ballot.granted.add(from);
     else role.ballot.rejected.add(from);
 
-    if (role.ballot.granted.size >= this.majority) {
+    if (role.ballot.granted.size >= role.ballot.majority) {
       if (role.kind === "prospective") this.becomeCandidate();
       else this.becomeLeader();
-    } else if (role.ballot.rejected.size > this.config.voters.length - this.majority) {
+    } else if (role.ballot.rejected.size > role.ballot.voters.size - role.ballot.majority) {
       if (role.kind === "prospective") this.prospectiveFailed();
       else {
         this.electionRetries++;
@@ -727,6 +915,7 @@ export class RaftNode {
     }));
     this.log.append(entries);
     this.emit({ type: "appendLog", entries });
+    if (this.voterHistory.append(entries)) this.emitVoters();
     return entries.map((e) => e.offset);
   }
 
@@ -812,13 +1001,24 @@ export class RaftNode {
   }
 
   private noteVoterContact(role: Extract<RoleState, { kind: "leader" }>, replicaId: NodeId): void {
-    if (!this.voterSet.has(replicaId)) return;
+    if (!this.isVoterId(replicaId)) return;
     role.fetchedSinceCheck.add(replicaId);
-    if (role.fetchedSinceCheck.size >= this.majority) {
+    if (this.fetchedVoters(role) >= this.checkQuorumNeeds()) {
       role.checkQuorumDeadline = this.now + this.config.fetchTimeoutMs * CHECK_QUORUM_FACTOR;
       role.fetchedSinceCheck.clear();
-      role.fetchedSinceCheck.add(this.nodeId);
     }
+  }
+
+  /** Other voters heard from since the check-quorum timer restarted (the set may have changed meanwhile). */
+  private fetchedVoters(role: Extract<RoleState, { kind: "leader" }>): number {
+    let n = 0;
+    for (const id of role.fetchedSinceCheck) if (this.isVoterId(id)) n++;
+    return n;
+  }
+
+  /** Fetching voters a leader needs to stay: a majority, itself counted only while it is a voter (Kafka's rule). */
+  private checkQuorumNeeds(): number {
+    return this.majority - (this.isVoter ? 1 : 0);
   }
 
   private answerFetch(
@@ -890,14 +1090,18 @@ export class RaftNode {
    * ⌊n/2⌋, if past the epoch start offset (an entry of this epoch is on a majority), and never backwards.
    */
   private maybeAdvanceLeaderHighWatermark(role: Extract<RoleState, { kind: "leader" }>): void {
-    const ends = this.config.voters
+    const voters = this.voterIds();
+    const ends = voters
       .map((id) => (id === this.nodeId ? this.durableEnd : (role.replicas.get(id)?.endOffset ?? -1)))
       .sort((a, b) => b - a);
-    const candidate = ends[Math.floor(this.config.voters.length / 2)] ?? -1;
+    const candidate = ends[Math.floor(voters.length / 2)] ?? -1;
     const ownEpochCommitted = candidate > role.epochStartOffset || this.config.unsafe?.skipOwnEpochCommitRule === true;
     if (ownEpochCommitted && candidate > this.highWatermark) {
       this.setHighWatermark(candidate);
       this.completeParkedFetches(role, true);
+      // KIP-853: a leader removed from the voter set leads until its removal commits, then resigns.
+      const votersAt = this.voterHistory.currentOffset;
+      if (!this.isVoter && votersAt !== null && votersAt < this.highWatermark) this.resign(role);
     }
   }
 
@@ -944,7 +1148,9 @@ export class RaftNode {
   private maybeDiscoverLeader(role: Extract<RoleState, { kind: "unattached" }>): void {
     if (role.fetch !== null && this.now < role.fetch.deadline) return;
     if (this.now < role.retryAt) return;
-    const voter = this.config.voters[this.rng.nextInt(this.config.voters.length)];
+    const bootstrap = this.config.bootstrapServers ?? [];
+    const candidates = (bootstrap.length > 0 ? bootstrap : this.voterIds()).filter((id) => id !== this.nodeId);
+    const voter = candidates[this.rng.nextInt(candidates.length)];
     if (voter === undefined) return;
     const correlationId = this.send(voter, this.fetchRequest());
     role.fetch = { correlationId, deadline: this.now + this.config.requestTimeoutMs };
@@ -992,6 +1198,7 @@ export class RaftNode {
       if (first?.offset !== this.log.endOffset) return;
       this.log.append(m.entries);
       this.emit({ type: "appendLog", entries: m.entries });
+      if (this.voterHistory.append(m.entries)) this.emitVoters();
       this.requestFlush();
       this.setHighWatermark(Math.min(m.highWatermark, this.log.endOffset));
     } else {
@@ -1053,6 +1260,8 @@ export class RaftNode {
     const snapshot: Snapshot = { id, data };
     this.snapshot = snapshot;
     this.log.reset(id);
+    this.voterHistory.reset(this.snapshotFormat.voters(data), id.offset);
+    this.emitVoters();
     this.durableEnd = Math.min(this.durableEnd, id.offset);
     for (const [seq, end] of this.pendingFlushes) this.pendingFlushes.set(seq, Math.min(end, id.offset));
     this.highWatermark = id.offset;
@@ -1068,6 +1277,7 @@ export class RaftNode {
       );
     }
     this.log.truncateTo(endOffset);
+    if (this.voterHistory.truncate(endOffset)) this.emitVoters();
     this.durableEnd = Math.min(this.durableEnd, endOffset);
     for (const [seq, end] of this.pendingFlushes) this.pendingFlushes.set(seq, Math.min(end, endOffset));
     this.emit({ type: "truncateLog", endOffset });
@@ -1109,6 +1319,16 @@ export class RaftNode {
     this.out.push(action);
   }
 
+  private lastVotersEmitted: readonly Voter[] | null = null;
+
+  /** Tells the driver the voter set in effect, when it differs from what it was last told. */
+  private emitVoters(): void {
+    const voters = this.voterHistory.current;
+    if (this.lastVotersEmitted !== null && sameVoters(this.lastVotersEmitted, voters)) return;
+    this.lastVotersEmitted = voters;
+    this.emit({ type: "votersChanged", voters, kraftVersion: this.voterHistory.kraftVersion });
+  }
+
   private send(to: NodeId, message: RaftMessage): number {
     const correlationId = this.nextCorrelationId++;
     this.emit({ type: "send", envelope: { from: this.nodeId, to, correlationId, message } });
@@ -1118,4 +1338,9 @@ export class RaftNode {
   private reply(to: NodeId, correlationId: number, message: RaftMessage): void {
     this.emit({ type: "send", envelope: { from: this.nodeId, to, correlationId, message } });
   }
+}
+
+/** Whether a voter has this replica key; a directory id unknown on either side matches any (Kafka's ReplicaKey). */
+function matchesKey(voter: Voter, id: NodeId, directoryId: string | null): boolean {
+  return voter.id === id && (voter.directoryId === null || directoryId === null || voter.directoryId === directoryId);
 }

@@ -30,10 +30,47 @@ export interface Snapshot {
   readonly data: Uint8Array;
 }
 
-/** The record a log entry holds: application data, or the control record a new leader writes at once. */
+/** Where a voter listens (KIP-853): a listener name and address, as VotersRecord and AddRaftVoter carry them. */
+export interface VoterEndpoint {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * A voter (KIP-853's VoterNode): its replica key (node id and the directory id of its metadata log directory), where
+ * it listens, and the kraft.version range it supports. Static voters (`controller.quorum.voters`) have no directory
+ * id (null) and no endpoints here (the configuration has them).
+ */
+export interface Voter {
+  readonly id: NodeId;
+  /** The directory id as a UUID string (the protocol's form), or null when unknown (static voters). */
+  readonly directoryId: string | null;
+  readonly endpoints: readonly VoterEndpoint[];
+  readonly kraftVersion: { readonly min: number; readonly max: number };
+}
+
+/** The voters in effect and the kraft.version, as a snapshot (or the static configuration) states them. */
+export interface VoterSetState {
+  readonly kraftVersion: number;
+  /** Null when the snapshot holds no VotersRecord (kraft.version 0: the static voters apply). */
+  readonly voters: readonly Voter[] | null;
+}
+
+/**
+ * The record a log entry holds: application data, or a control record: the leader change a new leader writes at
+ * once, and KIP-853's kraft.version and voter set, in effect from the offset they are appended at.
+ */
 export type RaftRecord =
   | { readonly kind: "data"; readonly data: Uint8Array }
-  | { readonly kind: "leaderChange"; readonly leaderId: NodeId; readonly voters: readonly NodeId[] };
+  | { readonly kind: "leaderChange"; readonly leaderId: NodeId; readonly voters: readonly NodeId[] }
+  | { readonly kind: "kraftVersion"; readonly version: number }
+  | { readonly kind: "voters"; readonly voters: readonly Voter[] };
+
+/** Whether a record is a control record (Kafka writes those in control batches, never mixed with data). */
+export function isControlRecord(record: RaftRecord): boolean {
+  return record.kind !== "data";
+}
 
 export interface LogEntry {
   readonly offset: number;
@@ -56,6 +93,19 @@ export type RaftError =
   | "INVALID_REQUEST"
   | "SNAPSHOT_NOT_FOUND"
   | "POSITION_OUT_OF_RANGE";
+
+/** The answers a voter change (AddRaftVoter, RemoveRaftVoter, UpdateRaftVoter) can get from the leader's core. */
+export type VoterChangeError =
+  | "NOT_LEADER_OR_FOLLOWER"
+  | "REQUEST_TIMED_OUT"
+  | "UNSUPPORTED_VERSION"
+  | "DUPLICATE_VOTER"
+  | "VOTER_NOT_FOUND"
+  | "INVALID_REQUEST";
+
+/** A voter change refused (with Kafka's error and why), or appended at `offset` (done once that offset commits). */
+export type VoterChangeResult =
+  { readonly error: VoterChangeError; readonly message: string } | { readonly error: null; readonly offset: number };
 
 export type RaftMessage =
   | {
@@ -167,7 +217,9 @@ export type RaftAction =
   | { readonly type: "send"; readonly envelope: Envelope }
   /** Entries below the high watermark are committed: the driver may apply them (read them with `entries`). */
   | { readonly type: "commit"; readonly highWatermark: number }
-  | { readonly type: "roleChanged"; readonly role: Role; readonly epoch: number; readonly leaderId: NodeId | null };
+  | { readonly type: "roleChanged"; readonly role: Role; readonly epoch: number; readonly leaderId: NodeId | null }
+  /** The voter set in effect changed (a VotersRecord appended, truncated away or installed with a snapshot). */
+  | { readonly type: "votersChanged"; readonly voters: readonly Voter[]; readonly kraftVersion: number };
 
 /** Randomness is injected, so a simulation replays exactly from its seed. */
 export interface Rng {
@@ -177,8 +229,16 @@ export interface Rng {
 
 export interface RaftConfig {
   readonly nodeId: NodeId;
-  /** The static voter set (`controller.quorum.voters`); a node not in it is an observer. */
+  /**
+   * The static voter set (`controller.quorum.voters`), in effect until the log or a snapshot holds a VotersRecord
+   * (KIP-853); a node outside the voter set in effect is an observer. Empty with dynamic voters.
+   */
   readonly voters: readonly NodeId[];
+  /**
+   * `controller.quorum.bootstrap.servers` as ids the driver maps to addresses (negative, as Kafka numbers them): an
+   * observer with no known leader asks one of them rather than a voter.
+   */
+  readonly bootstrapServers?: readonly NodeId[];
   /** `controller.quorum.election.timeout.ms`: an election starts after a uniform [T, 2T) without a leader. */
   readonly electionTimeoutMs: number;
   /** `controller.quorum.fetch.timeout.ms`: a follower that hears nothing from its leader this long starts an election. */

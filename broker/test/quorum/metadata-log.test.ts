@@ -33,7 +33,11 @@ function shape(entries: readonly LogEntry[]): unknown[] {
     e.offset,
     e.epoch,
     e.lastInBatch,
-    e.record.kind === "data" ? Buffer.from(e.record.data).toString() : `leader ${e.record.leaderId}`,
+    e.record.kind === "data"
+      ? Buffer.from(e.record.data).toString()
+      : e.record.kind === "leaderChange"
+        ? `leader ${e.record.leaderId}`
+        : e.record.kind,
   ]);
 }
 

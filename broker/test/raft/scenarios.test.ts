@@ -50,4 +50,53 @@ describe("scripted scenarios", () => {
     }
     expect(sim.violation).toBeNull();
   });
+
+  it("KIP-853: one voter change at a time, a new voter must have caught up, and a removed leader resigns", () => {
+    // Voters 1-3 from the bootstrap snapshot; node 4 knows only the bootstrap servers and fetches as an observer.
+    const sim = quietSimulation(23, { observers: 1, dynamicVoters: true });
+    sim.setGroups([[4], VOTERS]);
+    sim.start();
+    step(sim, "a leader", () => leaderAmong(sim, VOTERS) !== undefined);
+    const leader = leaderAmong(sim, VOTERS) ?? 0;
+    step(sim, "the leader commits in its epoch", () => (sim.status(leader)?.highWatermark ?? 0) > 0);
+    // Node 4 has never fetched from this leader: it has not caught up, so it may not vote yet.
+    expect(sim.changeVoter(leader, "add", 4)).toMatchObject({ error: "REQUEST_TIMED_OUT" });
+    expect(sim.changeVoter(leader, "remove", 4)).toMatchObject({ error: "VOTER_NOT_FOUND" });
+    sim.setGroups(null);
+    step(
+      sim,
+      "the leader sees node 4 caught up",
+      () => (sim.status(leader)?.replicas.get(4)?.lastCaughtUpTime ?? -1) >= 0,
+    );
+    expect(sim.status(4)?.voters.map((v) => v.id)).toEqual(VOTERS);
+
+    expect(sim.changeVoter(leader, "add", 4)).toMatchObject({ error: null });
+    // The first change has not committed yet: a second one waits.
+    expect(sim.changeVoter(leader, "remove", leader)).toMatchObject({ error: "REQUEST_TIMED_OUT" });
+    expect(sim.changeVoter(leader, "add", 4)).toMatchObject({ error: "REQUEST_TIMED_OUT" });
+    step(sim, "node 4 is a voter everywhere", () =>
+      [1, 2, 3, 4].every(
+        (id) =>
+          sim
+            .status(id)
+            ?.voters.map((v) => v.id)
+            .join() === "1,2,3,4",
+      ),
+    );
+    step(sim, "the change commits", () => sim.changeVoter(leader, "add", 4).error === "DUPLICATE_VOTER");
+
+    // The leader removes itself: it leads until that commits, then resigns, and the others elect one of them.
+    expect(sim.changeVoter(leader, "remove", leader)).toMatchObject({ error: null });
+    const rest = [1, 2, 3, 4].filter((id) => id !== leader);
+    step(sim, "the removed leader resigns", () => sim.status(leader)?.role !== "leader");
+    step(sim, "a remaining voter leads", () => leaderAmong(sim, rest) !== undefined);
+    const next = leaderAmong(sim, rest) ?? 0;
+    expect(sim.status(next)?.voters.map((v) => v.id)).toEqual(rest);
+    expect(sim.proposeTo(next, "after")).toBe(true);
+    step(sim, "it commits", () => sim.isCommitted("after"));
+    // The old leader is an observer now: it follows and never runs.
+    step(sim, "the old leader follows", () => sim.status(leader)?.leaderId === next);
+    expect(sim.status(leader)?.voter).toBe(false);
+    expect(sim.violation).toBeNull();
+  });
 });

@@ -1,7 +1,8 @@
 // `make sim`: many seeds of the quorum simulation, or one seed replayed with its trace.
-//   npx tsx broker/test/raft/sim/cli.ts [--seeds N] [--from S] [--voters V] [--observers O] [--swarm]
-//   npx tsx broker/test/raft/sim/cli.ts --seed S [--voters V] [--observers O] [--swarm]   (replay one seed, with trace)
-// --swarm draws each seed's fault mix from the seed too (swarmOptions).
+//   npx tsx broker/test/raft/sim/cli.ts [--seeds N] [--from S] [--voters V] [--observers O] [--swarm] [--voter-changes MS]
+//   npx tsx broker/test/raft/sim/cli.ts --seed S [...the same options]   (replay one seed, with trace)
+// --swarm draws each seed's fault mix from the seed too (swarmOptions); --voter-changes MS starts from dynamic voters
+// (KIP-853) and asks the leader to add or remove a voter every MS on average.
 import { DEFAULT_SIM, runSimulation, swarmOptions, type SimOptions } from "./simulation.ts";
 import { replayCommand } from "./replay.ts";
 
@@ -16,7 +17,12 @@ function arg(name: string): number | undefined {
   return value;
 }
 
-const shape = { ...DEFAULT_SIM, voters: arg("voters") ?? DEFAULT_SIM.voters, observers: arg("observers") ?? 1 };
+const shape = {
+  ...DEFAULT_SIM,
+  voters: arg("voters") ?? DEFAULT_SIM.voters,
+  observers: arg("observers") ?? 1,
+  meanVoterChangeIntervalMs: arg("voter-changes") ?? 0,
+};
 const single = arg("seed");
 const from = single ?? arg("from") ?? 1;
 const count = single !== undefined ? 1 : (arg("seeds") ?? 500);
@@ -28,6 +34,8 @@ let committed = 0;
 let failures = 0;
 let snapshotsTaken = 0;
 let snapshotsInstalled = 0;
+let voterChanges = 0;
+let voterChangesCommitted = 0;
 const started = performance.now();
 for (let seed = from; seed < from + count; seed++) {
   const options: SimOptions = swarm ? swarmOptions(seed, shape) : { ...shape, seed };
@@ -37,6 +45,8 @@ for (let seed = from; seed < from + count; seed++) {
   committed += result.committed;
   snapshotsTaken += result.snapshotsTaken;
   snapshotsInstalled += result.snapshotsInstalled;
+  voterChanges += result.voterChanges;
+  voterChangesCommitted += result.voterChangesCommitted;
   if (single !== undefined) for (const line of result.trace) console.log(line);
   if (result.violation !== null) {
     failures++;
@@ -49,7 +59,10 @@ console.log(
   `sim: ${count} seeds × ${Math.round(steps / count)} steps on average = ${steps} steps, ` +
     `${Math.round(simulatedMs / 1000)} s simulated, ${committed} entries committed, ` +
     `${snapshotsTaken} snapshots taken, ${snapshotsInstalled} fetched and installed, ` +
+    (shape.meanVoterChangeIntervalMs > 0
+      ? `${voterChanges} voter changes appended (${voterChangesCommitted} committed), `
+      : "") +
     `${failures} failed, ${seconds.toFixed(1)} s (voters ${shape.voters}, observers ${shape.observers}` +
-    `${swarm ? ", swarm" : ""})`,
+    `${swarm ? ", swarm" : ""}${shape.meanVoterChangeIntervalMs > 0 ? ", dynamic voters" : ""})`,
 );
 process.exit(failures > 0 ? 1 : 0);

@@ -6,7 +6,16 @@ import type { ElectionState, LogEntry, NodeId } from "../../../src/raft/index.ts
 
 export function fingerprint(e: LogEntry): string {
   const r = e.record;
-  return `${e.epoch}:${r.kind === "data" ? new TextDecoder().decode(r.data) : `leader-change(${r.leaderId})`}`;
+  switch (r.kind) {
+    case "data":
+      return `${e.epoch}:${new TextDecoder().decode(r.data)}`;
+    case "leaderChange":
+      return `${e.epoch}:leader-change(${r.leaderId})`;
+    case "kraftVersion":
+      return `${e.epoch}:kraft-version(${r.version})`;
+    case "voters":
+      return `${e.epoch}:voters(${r.voters.map((v) => v.id).join(",")})`;
+  }
 }
 
 export class InvariantChecker {
@@ -19,11 +28,15 @@ export class InvariantChecker {
   /** For every (offset, epoch) ever appended anywhere: its content and the epoch of the entry before it. */
   private readonly seen = new Map<string, { fp: string; prevEpoch: number }>();
   private readonly applied = new Map<NodeId, number>();
-  private readonly majority: number;
+  /** Each committed offset's "offset/epoch" key, to tell whether a given entry committed. */
+  private readonly committedKeys = new Set<string>();
+  /**
+   * The voter set that committed each offset (the committing leader's set in effect, KIP-853), as runs: the entry
+   * must stay on a majority of that set. Static voters make it one run.
+   */
+  private readonly committers: { from: number; voters: readonly NodeId[] }[] = [];
 
-  constructor(private readonly voters: readonly NodeId[]) {
-    this.majority = Math.floor(voters.length / 2) + 1;
-  }
+  constructor(private readonly initialVoters: readonly NodeId[]) {}
 
   get committedLength(): number {
     return this.committedLog.length;
@@ -31,6 +44,11 @@ export class InvariantChecker {
 
   isCommitted(marker: string): boolean {
     return this.committedMarkers.has(marker);
+  }
+
+  /** Whether the entry appended at "offset/epoch" committed. */
+  isCommittedAt(key: string): boolean {
+    return this.committedKeys.has(key);
   }
 
   private fail(text: string): void {
@@ -121,6 +139,8 @@ export class InvariantChecker {
     node: NodeId,
     highWatermark: number,
     read: (from: number, to: number) => readonly LogEntry[],
+    /** The reporting node's voter set in effect; the first to report an offset is its leader. */
+    voters: readonly NodeId[] = this.initialVoters,
   ): readonly LogEntry[] {
     const from = this.applied.get(node) ?? 0;
     // Equal is a node confirming the snapshot it restarted from; nothing new to apply.
@@ -143,6 +163,9 @@ export class InvariantChecker {
       const known = this.committedLog[offset];
       if (known === undefined) {
         this.committedLog[offset] = fp;
+        this.committedKeys.add(`${offset}/${e.epoch}`);
+        const last = this.committers.at(-1);
+        if (last?.voters.join() !== voters.join()) this.committers.push({ from: offset, voters });
         if (e.record.kind === "data") this.committedMarkers.add(new TextDecoder().decode(e.record.data));
       } else if (known !== fp) {
         this.fail(`state-machine safety: node ${node} applied ${fp} at ${offset}, another node applied ${known}`);
@@ -152,18 +175,25 @@ export class InvariantChecker {
     return entries;
   }
 
-  /** No committed entry lost: a majority of voters hold the committed log durably (fsynced) at all times. */
+  /**
+   * No committed entry lost: a majority of the voters that committed an entry hold it durably (fsynced) at all times.
+   * Checked for the last entry committed under each voter set; log matching (checked separately) makes it stand for
+   * the prefix before it.
+   */
   afterEvent(durableAt: ReadonlyMap<NodeId, (offset: number) => string | undefined>): void {
     const n = this.committedLog.length;
     if (n === 0 || this.violation !== null) return;
-    const last = this.committedLog[n - 1];
-    let holders = 0;
-    for (const id of this.voters) {
-      // Log matching (checked separately) makes the last entry stand for the whole prefix.
-      if (durableAt.get(id)?.(n - 1) === last) holders++;
-    }
-    if (holders < this.majority) {
-      this.fail(`committed entry lost: only ${holders} voters hold committed offset ${n - 1} (${last}) durably`);
-    }
+    this.committers.forEach((run, i) => {
+      const end = (this.committers[i + 1]?.from ?? n) - 1;
+      const fp = this.committedLog[end];
+      let holders = 0;
+      for (const id of run.voters) if (durableAt.get(id)?.(end) === fp) holders++;
+      if (holders < Math.floor(run.voters.length / 2) + 1) {
+        this.fail(
+          `committed entry lost: only ${holders} of voters [${run.voters.join(",")}] hold committed offset ${end} ` +
+            `(${fp}) durably`,
+        );
+      }
+    });
   }
 }

@@ -3,7 +3,9 @@
 // and partitions messages, and in-memory disks that keep only what was fsynced when a node crashes (plus, sometimes,
 // a prefix of what was written but not yet synced). Every node applies what commits to a state machine (the list of
 // committed entries) and snapshots it now and then, trimming its log (KIP-630), so lagging and restarted nodes catch
-// up by FetchSnapshot. Invariants are checked after every event; a seed replays exactly.
+// up by FetchSnapshot. With `dynamicVoters` the voter set lives in the log (KIP-853): the voters start from a
+// bootstrap snapshot naming them, the other nodes know only where to bootstrap from, and now and then the leader is
+// asked to add a node or remove a voter (itself too). Invariants are checked after every event; a seed replays exactly.
 import {
   RaftNode,
   SeededRng,
@@ -15,6 +17,10 @@ import {
   type RaftConfig,
   type RaftStatus,
   type Snapshot,
+  type SnapshotFormat,
+  type Voter,
+  type VoterChangeResult,
+  type VoterSetState,
 } from "../../../src/raft/index.ts";
 import { InvariantChecker, fingerprint } from "./invariants.ts";
 
@@ -46,6 +52,13 @@ export interface SimOptions {
   readonly snapshotEvery: number;
   /** The most snapshot bytes one FetchSnapshot answer carries (small, so snapshots take several chunks). */
   readonly snapshotChunkBytes: number;
+  /**
+   * KIP-853: the voters start from a bootstrap snapshot (kraft.version 1), and the leader is asked to add or remove a
+   * voter about this often (mean ms) during the faulty phase; 0 keeps the static voters of `controller.quorum.voters`.
+   */
+  readonly meanVoterChangeIntervalMs?: number;
+  /** Dynamic voters (kraft.version 1, as above) without random changes, for scripted scenarios. */
+  readonly dynamicVoters?: boolean;
 }
 
 export const DEFAULT_SIM: Omit<SimOptions, "seed"> = {
@@ -99,6 +112,9 @@ export interface SimResult {
   /** Snapshots nodes took of their own state, and snapshots fetched from a leader and installed. */
   readonly snapshotsTaken: number;
   readonly snapshotsInstalled: number;
+  /** Voter changes a leader appended (AddRaftVoter / RemoveRaftVoter accepted), and how many of those committed. */
+  readonly voterChanges: number;
+  readonly voterChangesCommitted: number;
   readonly violation: string | null;
   /** The last events before the violation, for reading a failure. */
   readonly trace: readonly string[];
@@ -129,13 +145,27 @@ interface Disk {
   log: LogEntry[];
 }
 
-/** The simulated state machine's snapshot: the fingerprints of every committed entry below its end. */
-function encodeState(state: readonly string[]): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(state));
+/**
+ * The simulated state machine's snapshot: the fingerprints of every committed entry below its end, and the voter set
+ * in effect there (as Kafka's snapshots carry KRaftVersionRecord and VotersRecord).
+ */
+function encodeState(state: readonly string[], voters: VoterSetState | null = null): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ state, voters }));
+}
+
+function decodeSnapshot(data: Uint8Array): { state: string[]; voters: VoterSetState | null } {
+  return JSON.parse(new TextDecoder().decode(data)) as { state: string[]; voters: VoterSetState | null };
 }
 
 function decodeState(data: Uint8Array): string[] {
-  return JSON.parse(new TextDecoder().decode(data)) as string[];
+  return decodeSnapshot(data).state;
+}
+
+const SIM_SNAPSHOTS: SnapshotFormat = { voters: (data) => decodeSnapshot(data).voters };
+
+/** A voter as the simulation adds it: a directory id of its own, and kraft.version 1 supported. */
+function simVoter(id: NodeId): Voter {
+  return { id, directoryId: `dir-${id}`, endpoints: [], kraftVersion: { min: 0, max: 1 } };
 }
 
 interface SimNode {
@@ -164,6 +194,7 @@ type SimEvent =
   | { kind: "heal"; partition: number }
   | { kind: "propose" }
   | { kind: "fault" }
+  | { kind: "changeVoters" }
   | { kind: "healAll" };
 
 interface Scheduled {
@@ -238,6 +269,9 @@ export class Simulation {
   private partitions = 0;
   private snapshotsTaken = 0;
   private snapshotsInstalled = 0;
+  private voterChanges = 0;
+  /** Offsets of the VotersRecords leaders appended for a change, to count those that committed. */
+  private readonly voterChangeOffsets = new Set<string>();
   /** Partition groups: a message passes only between nodes of the same group. Null when the network is whole. */
   private groups: Map<NodeId, number> | null = null;
   private healed = false;
@@ -254,10 +288,14 @@ export class Simulation {
     this.voterIds = Array.from({ length: options.voters }, (_, i) => i + 1);
     const all = Array.from({ length: options.voters + options.observers }, (_, i) => i + 1);
     this.checker = new InvariantChecker(this.voterIds);
+    const dynamic = options.dynamicVoters === true || (options.meanVoterChangeIntervalMs ?? 0) > 0;
     for (const id of all) {
       const config: RaftConfig = {
         nodeId: id,
-        voters: this.voterIds,
+        // With dynamic voters nobody is configured with the voters: the voters find them in the bootstrap snapshot,
+        // the others ask the bootstrap servers (here, the initial voters).
+        voters: dynamic ? [] : this.voterIds,
+        ...(dynamic ? { bootstrapServers: this.voterIds } : {}),
         ...TIMING,
         maxFetchEntries: options.maxFetchEntries,
         snapshotChunkBytes: options.snapshotChunkBytes,
@@ -268,7 +306,20 @@ export class Simulation {
         config,
         incarnation: 0,
         core: null,
-        disk: { election: null, snapshot: null, logStart: 0, log: [] },
+        disk: {
+          election: null,
+          // `tributary-storage format --initial-controllers` on the voters: the 0-0 bootstrap snapshot with the
+          // voter set at kraft.version 1. The others are formatted with --no-initial-controllers.
+          snapshot:
+            dynamic && this.voterIds.includes(id)
+              ? {
+                  id: { offset: 0, epoch: 0 },
+                  data: encodeState([], { kraftVersion: 1, voters: this.voterIds.map(simVoter) }),
+                }
+              : null,
+          logStart: 0,
+          log: [],
+        },
         pending: [],
         queue: [],
         sync: null,
@@ -283,6 +334,7 @@ export class Simulation {
     this.start();
     this.queue.push(this.rng.nextInt(100), { kind: "propose" });
     if (this.options.meanFaultIntervalMs > 0) this.queue.push(this.faultDelay(), { kind: "fault" });
+    if (this.voterChangeDelay() > 0) this.queue.push(this.voterChangeDelay(), { kind: "changeVoters" });
     this.queue.push(this.options.faultyMs, { kind: "healAll" });
     this.runUntil(() => false, this.options.faultyMs + this.options.healMs);
     const violation = this.violation ?? this.livenessProblem();
@@ -296,6 +348,8 @@ export class Simulation {
       partitions: this.partitions,
       snapshotsTaken: this.snapshotsTaken,
       snapshotsInstalled: this.snapshotsInstalled,
+      voterChanges: this.voterChanges,
+      voterChangesCommitted: [...this.voterChangeOffsets].filter((k) => this.checker.isCommittedAt(k)).length,
       violation,
       trace: [...this.trace],
     };
@@ -388,23 +442,31 @@ export class Simulation {
     if (this.trace.length > this.options.traceLines) this.trace.shift();
   }
 
-  /** What a voter holds durably at an offset: its snapshot's fingerprint below the log start, else its log's. */
+  /** What a node holds durably at an offset: its snapshot's fingerprint below the log start, else its log's. */
   private durableLogs(): Map<NodeId, (offset: number) => string | undefined> {
     const logs = new Map<NodeId, (offset: number) => string | undefined>();
-    for (const id of this.voterIds) {
+    for (const id of this.nodes.keys()) {
       const disk = this.nodes.get(id)?.disk;
       if (disk === undefined) continue;
-      let snapshot: string[] | null = null;
       logs.set(id, (offset) => {
-        if (offset < disk.logStart) {
-          snapshot ??= disk.snapshot === null ? [] : decodeState(disk.snapshot.data);
-          return snapshot[offset];
-        }
+        if (offset < disk.logStart) return disk.snapshot === null ? undefined : this.stateOf(disk.snapshot)[offset];
         const e = disk.log[offset - disk.logStart];
         return e === undefined ? undefined : fingerprint(e);
       });
     }
     return logs;
+  }
+
+  /** A snapshot's state, decoded once (the checks read old snapshots after every event). */
+  private readonly decoded = new WeakMap<Snapshot, string[]>();
+
+  private stateOf(snapshot: Snapshot): string[] {
+    let state = this.decoded.get(snapshot);
+    if (state === undefined) {
+      state = decodeState(snapshot.data);
+      this.decoded.set(snapshot, state);
+    }
+    return state;
   }
 
   // ---- events ----
@@ -454,6 +516,8 @@ export class Simulation {
         return this.propose();
       case "fault":
         return this.fault();
+      case "changeVoters":
+        return this.changeVoters();
       case "healAll":
         this.healed = true;
         this.groups = null;
@@ -468,11 +532,12 @@ export class Simulation {
     const rng = new SeededRng((this.options.seed * 7919 + node.id * 104729 + node.incarnation * 15485863) >>> 0);
     const { disk } = node;
     this.alignLogWithSnapshot(node);
-    node.core = new RaftNode(node.config, rng, {
-      election: disk.election,
-      snapshot: disk.snapshot,
-      log: [...disk.log],
-    });
+    node.core = new RaftNode(
+      node.config,
+      rng,
+      { election: disk.election, snapshot: disk.snapshot, log: [...disk.log] },
+      SIM_SNAPSHOTS,
+    );
     node.pending = [];
     node.queue = [];
     node.sync = null;
@@ -557,6 +622,50 @@ export class Simulation {
     return 1 + this.rng.nextInt(2 * this.options.meanFaultIntervalMs);
   }
 
+  private voterChangeDelay(): number {
+    const mean = this.options.meanVoterChangeIntervalMs ?? 0;
+    return mean > 0 ? 1 + this.rng.nextInt(2 * mean) : 0;
+  }
+
+  /**
+   * Asks the leader (if any) to add a node that is not a voter or to remove a voter, itself included, as
+   * kafka-metadata-quorum add-controller / remove-controller would. Refusals (a change still uncommitted, a node not
+   * caught up) are part of the test: the core must refuse rather than stack changes.
+   */
+  private changeVoters(): void {
+    if (this.healed) return;
+    this.queue.push(this.now + this.voterChangeDelay(), { kind: "changeVoters" });
+    const node = [...this.nodes.values()].find((n) => n.core?.status().role === "leader");
+    const core = node?.core;
+    if (node === undefined || !core) return;
+    const voters = core.status().voters.map((v) => v.id);
+    const others = [...this.nodes.keys()].filter((id) => !voters.includes(id));
+    const add = others.length > 0 && (voters.length <= 1 || this.rng.chance(0.5));
+    const target = add ? others[this.rng.nextInt(others.length)] : voters[this.rng.nextInt(voters.length)];
+    if (target === undefined) return;
+    this.changeVoter(node.id, add ? "add" : "remove", target);
+  }
+
+  /** Asks node `id` (if it leads) to add or remove voter `target`; the core's answer. */
+  changeVoter(id: NodeId, change: "add" | "remove", target: NodeId): VoterChangeResult {
+    const node = this.nodes.get(id);
+    const core = node?.core;
+    if (node === undefined || !core) return { error: "NOT_LEADER_OR_FOLLOWER", message: `node ${id} is down` };
+    const { result, actions } =
+      change === "add"
+        ? core.addVoter(simVoter(target), this.now)
+        : core.removeVoter(target, `dir-${target}`, this.now);
+    if (result.error === null) {
+      this.voterChanges++;
+      this.voterChangeOffsets.add(`${result.offset}/${core.status().epoch}`);
+      this.note(`node ${id} ${change === "add" ? "adds" : "removes"} voter ${target} at ${result.offset}`);
+    } else {
+      this.note(`node ${id} refused to ${change} voter ${target}: ${result.error}`);
+    }
+    this.apply(node, actions);
+    return result;
+  }
+
   private propose(): void {
     // After healing the load drops, so that recovery is measured and not how fast tiny fetches outrun new writes.
     this.queue.push(this.now + (this.healed ? 300 : 20) + this.rng.nextInt(150), { kind: "propose" });
@@ -577,7 +686,12 @@ export class Simulation {
     if (!core) return;
     for (const action of actions) {
       if (action.type === "commit") {
-        const entries = this.checker.committed(node.id, action.highWatermark, (from, to) => core.entries(from, to));
+        const entries = this.checker.committed(
+          node.id,
+          action.highWatermark,
+          (from, to) => core.entries(from, to),
+          core.status().voters.map((v) => v.id),
+        );
         node.state.push(...entries.map(fingerprint));
         this.maybeSnapshot(node);
       } else if (action.type === "roleChanged") {
@@ -623,7 +737,7 @@ export class Simulation {
     const offset = node.state.length;
     const epoch = core.epochAt(offset - 1);
     if (epoch === undefined) throw new Error(`node ${node.id} has no epoch for applied offset ${offset - 1}`);
-    const snapshot: Snapshot = { id: { offset, epoch }, data: encodeState(node.state) };
+    const snapshot: Snapshot = { id: { offset, epoch }, data: encodeState(node.state, core.voterSetAt(offset - 1)) };
     node.snapshotAt = offset;
     node.disk.snapshot = snapshot;
     this.snapshotsTaken++;
