@@ -23,6 +23,18 @@ export interface ListenerConfig extends ListenerAddress {
   readonly isController: boolean;
 }
 
+/** The active controller's periodic elections (Kafka's QuorumController scheduling). */
+export interface LeaderElectionConfig {
+  /** auto.leader.rebalance.enable: move leadership back to preferred replicas every check interval. */
+  readonly autoLeaderRebalanceEnable: boolean;
+  /** leader.imbalance.check.interval.seconds, in milliseconds. */
+  readonly leaderImbalanceCheckIntervalMs: number;
+  /** leader.imbalance.per.broker.percentage: a broker's share of preferred partitions it may not lead. */
+  readonly leaderImbalancePerBrokerPercentage: number;
+  /** unclean.leader.election.interval.ms: how often leaderless partitions of unclean topics are retried. */
+  readonly uncleanLeaderElectionIntervalMs: number;
+}
+
 export interface BrokerConfig {
   readonly nodeId: number;
   readonly processRoles: readonly ProcessRole[];
@@ -38,6 +50,8 @@ export interface BrokerConfig {
   readonly metadataLog: MetadataLogConfig;
   /** The active controller fences a broker that has not sent a heartbeat for this long. */
   readonly brokerSessionTimeoutMs: number;
+  /** The active controller's periodic elections. */
+  readonly leaderElection: LeaderElectionConfig;
   readonly brokerHeartbeatIntervalMs: number;
   /** A leader drops a follower from the ISR that has not caught up for this long (checked every half of it). */
   readonly replicaLagTimeMaxMs: number;
@@ -490,6 +504,15 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
     offsetsTopicReplicationFactor: required(v["offsets.topic.replication.factor"]),
     offsetsTopicNumPartitions: required(v["offsets.topic.num.partitions"]),
     brokerSessionTimeoutMs: required(v["broker.session.timeout.ms"]),
+    leaderElection: {
+      autoLeaderRebalanceEnable: required(v["auto.leader.rebalance.enable"]),
+      leaderImbalanceCheckIntervalMs: Math.min(
+        required(v["leader.imbalance.check.interval.seconds"]) * 1000,
+        Number.MAX_SAFE_INTEGER,
+      ),
+      leaderImbalancePerBrokerPercentage: required(v["leader.imbalance.per.broker.percentage"]),
+      uncleanLeaderElectionIntervalMs: required(v["unclean.leader.election.interval.ms"]),
+    },
     autoCreateTopicsEnable: required(v["auto.create.topics.enable"]),
     logRetentionMs: retentionMs(v),
     logRetentionBytes: required(v["log.retention.bytes"]),

@@ -67,7 +67,9 @@ import {
 import { placeReplicas } from "./placement.ts";
 import {
   decideAlterPartition,
+  decideBalance,
   decideElectLeaders,
+  decideUncleanElections,
   type Decision,
   type ReplicationView,
 } from "./replication-commands.ts";
@@ -111,6 +113,10 @@ export interface ControllerConfig {
   readonly staticBrokerConfigs: ReadonlyMap<string, { value: string; isSet: boolean }>;
   /** The metadata.version level written on a new cluster. */
   readonly bootstrapMetadataVersion: number;
+  /** `auto.leader.rebalance.enable` (Kafka's default true). */
+  readonly autoLeaderRebalanceEnable: boolean;
+  /** `leader.imbalance.per.broker.percentage` (Kafka's default 10). */
+  readonly leaderImbalancePerBrokerPercentage: number;
 }
 
 export interface ControllerDeps {
@@ -601,6 +607,20 @@ export class QuorumController {
   /** ElectLeaders, PREFERRED or UNCLEAN (replication-commands.ts). */
   electLeaders(request: ElectLeadersRequest, apiVersion: number): ControllerResult<ElectLeadersResponse> {
     return this.decided(decideElectLeaders(this.replication(), request, apiVersion));
+  }
+
+  /**
+   * One pass of automatic preferred-leader elections (replication-commands.ts decideBalance), or null when
+   * auto.leader.rebalance.enable is off. The response says whether more elections are due at once.
+   */
+  balancePartitionLeaders(): ControllerResult<boolean> | null {
+    if (!this.deps.config.autoLeaderRebalanceEnable) return null;
+    return this.decided(decideBalance(this.replication(), this.deps.config.leaderImbalancePerBrokerPercentage));
+  }
+
+  /** One pass of the periodic unclean elections; the response says whether more are due at once. */
+  electUncleanLeaders(): ControllerResult<boolean> {
+    return this.decided(decideUncleanElections(this.replication()));
   }
 
   // ---- producer ids ---------------------------------------------------------------------------------------------

@@ -17,7 +17,9 @@ import {
   changedLeader,
   LeaderRecoveryState,
   NO_LEADER,
+  partitionsWhere,
   type Election,
+  type PartitionRef,
 } from "./partition-changes.ts";
 
 // The controller's replication commands (Kafka's ReplicationControlManager): what they decide from the controller's
@@ -321,4 +323,64 @@ export function decideElectLeaders(
     }
   }
   return { records, response };
+}
+
+/** Kafka's maxElectionsPerImbalance: elections one periodic pass may write; the rest wait for the next pass. */
+export const MAX_ELECTIONS_PER_PASS = 1000;
+
+/**
+ * auto.leader.rebalance.enable's periodic pass: PREFERRED elections for partitions whose first replica does not lead,
+ * counted per preferred broker and done only for brokers whose share of such partitions is above
+ * leader.imbalance.per.broker.percentage (the rule of Kafka's ZooKeeper-era controller; its KRaft controller accepts
+ * the key but elects wherever it can). A preferred replica that is not in the ISR or not usable is skipped by the
+ * election itself, so leadership never goes back to a broker that has not caught up. The answer says whether the
+ * pass stopped at `maxElections` with more to do.
+ */
+export function decideBalance(
+  ctx: ReplicationView,
+  imbalancePercentage: number,
+  maxElections = MAX_ELECTIONS_PER_PASS,
+): Decision<boolean> {
+  const preferredCount = new Map<number, number>();
+  const notLed = new Map<number, PartitionRef[]>();
+  for (const topic of ctx.view.topicsById.values()) {
+    for (const [partition, registration] of topic.partitions) {
+      const preferred = registration.replicas[0];
+      if (preferred === undefined) continue;
+      preferredCount.set(preferred, (preferredCount.get(preferred) ?? 0) + 1);
+      if (registration.leader !== preferred) {
+        const list = notLed.get(preferred) ?? [];
+        list.push({ topicId: topic.id, partition, registration });
+        notLed.set(preferred, list);
+      }
+    }
+  }
+  const records: MetadataRecordAndVersion[] = [];
+  for (const [broker, refs] of notLed) {
+    const total = preferredCount.get(broker) ?? 0;
+    if (refs.length * 100 <= imbalancePercentage * total) continue;
+    for (const ref of refs) {
+      if (records.length >= maxElections) return { records, response: true };
+      const change = buildPartitionChange({ ...ref, acceptable: ctx.usable, election: "PREFERRED" });
+      if (change) records.push(change);
+    }
+  }
+  if (records.length > 0) ctx.logger.info({ elections: records.length }, "Moved leaders back to preferred replicas");
+  return { records, response: records.length >= maxElections };
+}
+
+/**
+ * The periodic retry of unclean elections (Kafka's maybeElectUncleanLeaders, every unclean.leader.election.interval.ms):
+ * leaderless partitions of topics that allow unclean elections get any usable replica, as soon as one is up.
+ */
+export function decideUncleanElections(ctx: ReplicationView, maxElections = MAX_ELECTIONS_PER_PASS): Decision<boolean> {
+  const records: MetadataRecordAndVersion[] = [];
+  for (const ref of partitionsWhere(ctx.view, (p) => p.leader === NO_LEADER)) {
+    if (records.length >= maxElections) return { records, response: true };
+    if (ctx.electionOf(ref.topicId) !== "UNCLEAN") continue;
+    const change = buildPartitionChange({ ...ref, acceptable: ctx.usable, election: "UNCLEAN" });
+    if (change) records.push(change);
+  }
+  if (records.length > 0) ctx.logger.warn({ elections: records.length }, "Elected leaders outside the ISR (unclean)");
+  return { records, response: records.length >= maxElections };
 }

@@ -25,10 +25,16 @@ import type { QuorumDriver } from "./quorum-driver.ts";
 // for a command that wrote nothing, everything the decision saw) has committed. Losing leadership first rejects every
 // waiting command with NotControllerError (the handlers answer NOT_CONTROLLER, and clients retry on the new active
 // controller). Commands are decided and proposed synchronously, one at a time, so they are serialized by JS itself.
-// A timer fences brokers whose sessions expired. The committed image comes from a MetadataLoader of its own.
+// A timer fences brokers whose sessions expired; two more run the periodic preferred-leader elections
+// (leader.imbalance.check.interval.seconds) and unclean elections (unclean.leader.election.interval.ms). The
+// committed image comes from a MetadataLoader of its own.
 
 /** How often broker sessions are checked for expiry. */
 const SESSION_CHECK_MS = 250;
+/** Longest delay a Node timer takes (a longer one would fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Pause before a periodic pass that stopped at its election limit goes on (Kafka waits 10 ms too). */
+const NEXT_PASS_MS = 10;
 
 interface Waiting {
   readonly offset: number;
@@ -42,6 +48,8 @@ export interface ControllerRuntimeOptions {
   readonly logger: Logger;
   /** Written after metadata.version on the first activation over an empty log (a migrated single-node data dir). */
   readonly bootstrapRecords?: readonly MetadataRecordAndVersion[];
+  /** How often the active controller runs its preferred-leader and unclean elections; never when absent. */
+  readonly electionIntervals?: { readonly balanceMs: number; readonly uncleanMs: number };
 }
 
 export class ControllerRuntime implements ControllerCommands {
@@ -51,7 +59,7 @@ export class ControllerRuntime implements ControllerCommands {
   /** The epoch in which activation failed, so it is not retried on every commit. */
   private failedEpoch: number | null = null;
   private waiting: Waiting[] = [];
-  private readonly timer: NodeJS.Timeout;
+  private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
 
   constructor(private readonly options: ControllerRuntimeOptions) {
@@ -69,8 +77,16 @@ export class ControllerRuntime implements ControllerCommands {
     driver.onRoleChange((role, epoch) => this.roleChanged(role, epoch));
     const status = driver.status();
     if (status.role === "leader") this.leaderEpoch = status.epoch;
-    this.timer = setInterval(() => this.expireSessions(), SESSION_CHECK_MS);
-    this.timer.unref();
+    this.timers.push(setInterval(() => this.expireSessions(), SESSION_CHECK_MS));
+    const intervals = options.electionIntervals;
+    if (intervals) {
+      const { controller } = options;
+      const every = (ms: number, pass: () => ControllerResult<boolean> | null) =>
+        this.timers.push(setInterval(() => this.runPasses(pass), Math.min(ms, MAX_TIMER_MS)));
+      every(intervals.balanceMs, () => controller.balancePartitionLeaders());
+      every(intervals.uncleanMs, () => controller.electUncleanLeaders());
+    }
+    for (const t of this.timers) t.unref();
   }
 
   get isActive(): boolean {
@@ -103,7 +119,7 @@ export class ControllerRuntime implements ControllerCommands {
 
   close(): void {
     this.closed = true;
-    clearInterval(this.timer);
+    for (const t of this.timers) clearInterval(t);
     this.resign("the controller is closing");
   }
 
@@ -188,6 +204,14 @@ export class ControllerRuntime implements ControllerCommands {
     this.propose(result);
   }
 
+  /** Runs a periodic election pass while active; a pass that stopped at its limit goes on shortly after. */
+  private runPasses(pass: () => ControllerResult<boolean> | null): void {
+    if (this.closed || !this.options.controller.isActive) return;
+    const result = pass();
+    if (result === null || !this.propose(result) || !result.response) return;
+    setTimeout(() => this.runPasses(pass), NEXT_PASS_MS).unref();
+  }
+
   private expireSessions(): void {
     const { controller } = this.options;
     if (this.closed || !controller.isActive) return;
@@ -214,6 +238,8 @@ function controllerConfig(config: BrokerConfig, clusterId: string): ControllerCo
     offsetsTopicReplicationFactor: rf.source === "default" ? null : config.offsetsTopicReplicationFactor,
     staticBrokerConfigs: staticBrokerDefaults(config),
     bootstrapMetadataVersion: LATEST_METADATA_VERSION,
+    autoLeaderRebalanceEnable: config.leaderElection.autoLeaderRebalanceEnable,
+    leaderImbalancePerBrokerPercentage: config.leaderElection.leaderImbalancePerBrokerPercentage,
   };
 }
 
@@ -250,6 +276,10 @@ export function startController(options: StartControllerOptions): RunningControl
     controller,
     logger: logger.child({ component: "controller-runtime" }),
     ...(options.bootstrapRecords ? { bootstrapRecords: options.bootstrapRecords } : {}),
+    electionIntervals: {
+      balanceMs: options.config.leaderElection.leaderImbalanceCheckIntervalMs,
+      uncleanMs: options.config.leaderElection.uncleanLeaderElectionIntervalMs,
+    },
   });
   return { handlers: createControllerHandlers(quorum, runtime), runtime, close: () => runtime.close() };
 }

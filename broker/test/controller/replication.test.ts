@@ -6,7 +6,17 @@ import {
   type AlterPartitionResponse,
   type ElectLeadersResponse,
 } from "../../src/protocol/index.ts";
-import { harness, heartbeat, liveBrokers, partitionsOf, topic, type Harness } from "../support/controller-harness.ts";
+import type { ControllerConfig } from "../../src/controller/index.ts";
+import { decideBalance } from "../../src/controller/replication-commands.ts";
+import {
+  harness,
+  heartbeat,
+  liveBrokers,
+  logger,
+  partitionsOf,
+  topic,
+  type Harness,
+} from "../support/controller-harness.ts";
 
 // The controller's replication commands: AlterPartition validation and commits, elections (clean and unclean).
 
@@ -301,5 +311,98 @@ describe("ElectLeaders", () => {
     const res = elect(h, 5, [{ topic: "t", partitions: [0] }]);
     expect(res.errorCode).toBe(ErrorCode.INVALID_REQUEST);
     expect(results(res)).toEqual([["t-0", ErrorCode.INVALID_REQUEST]]);
+  });
+});
+
+describe("automatic preferred-leader elections", () => {
+  /** Topic "b": two partitions preferring broker 1, ISR all three; broker 1 fenced, so broker 2 leads both. */
+  function imbalanced(overrides: Partial<ControllerConfig> = {}) {
+    const h = harness(overrides);
+    const epochs = liveBrokers(h, [null, null, null]);
+    const assignments = new Map([
+      [0, [1, 2, 3]],
+      [1, [1, 2, 3]],
+    ]);
+    h.propose(h.controller.createTopics([topic("b", -1, -1, { assignments })]));
+    alter(h, epochs, "b", [1, 2, 3], { partition: 0 });
+    alter(h, epochs, "b", [1, 2, 3], { partition: 1 });
+    fenceBroker1(h, epochs);
+    h.propose(h.controller.heartbeat(heartbeat(1, epochs.get(1) ?? 0n, h.log.length)));
+    expect(partitionsOf(h.committed(), "b").map((p) => [p.leader, p.isr])).toEqual([
+      [2, [2, 3]],
+      [2, [2, 3]],
+    ]);
+    return { h, epochs };
+  }
+
+  it("moves leadership back to the preferred replica only once it is in the ISR", () => {
+    const { h, epochs } = imbalanced();
+    const skipped = h.controller.balancePartitionLeaders();
+    expect(skipped?.records).toEqual([]);
+    alter(h, epochs, "b", [2, 3, 1], { partition: 0 });
+    const pass = h.controller.balancePartitionLeaders();
+    expect(pass?.response).toBe(false);
+    if (pass) h.propose(pass);
+    expect(partitionsOf(h.committed(), "b").map((p) => p.leader)).toEqual([1, 2]);
+    alter(h, epochs, "b", [2, 3, 1], { partition: 1 });
+    const second = h.controller.balancePartitionLeaders();
+    if (second) h.propose(second);
+    expect(partitionsOf(h.committed(), "b").map((p) => p.leader)).toEqual([1, 1]);
+  });
+
+  it("elects only for brokers above leader.imbalance.per.broker.percentage, and not at all when disabled", () => {
+    const { h, epochs } = imbalanced({ leaderImbalancePerBrokerPercentage: 50 });
+    alter(h, epochs, "b", [2, 3, 1], { partition: 0 });
+    // Broker 1 leads none of its two partitions (100%): partition 0, whose ISR holds it, moves.
+    const pass = h.controller.balancePartitionLeaders();
+    if (pass) h.propose(pass);
+    expect(partitionsOf(h.committed(), "b").map((p) => p.leader)).toEqual([1, 2]);
+    // Now one of two is elsewhere: 50%, not above the threshold, so partition 1 stays with broker 2.
+    alter(h, epochs, "b", [2, 3, 1], { partition: 1 });
+    expect(h.controller.balancePartitionLeaders()?.records).toEqual([]);
+    const off = imbalanced({ autoLeaderRebalanceEnable: false });
+    alter(off.h, off.epochs, "b", [2, 3, 1], { partition: 0 });
+    expect(off.h.controller.balancePartitionLeaders()).toBeNull();
+  });
+
+  it("writes at most the pass's limit and says more is due", () => {
+    const { h, epochs } = imbalanced();
+    alter(h, epochs, "b", [2, 3, 1], { partition: 0 });
+    alter(h, epochs, "b", [2, 3, 1], { partition: 1 });
+    const view = h.committed();
+    const ctx = {
+      view,
+      usable: (id: number) => view.brokers.get(id)?.fenced === false,
+      electionOf: () => "ONLINE" as const,
+      logger,
+    };
+    expect(decideBalance(ctx, 10, 1)).toMatchObject({ response: true, records: [expect.anything()] });
+    expect(decideBalance(ctx, 10, 2)).toMatchObject({ response: true });
+    expect(decideBalance(ctx, 10, 3)).toMatchObject({ response: false });
+  });
+});
+
+describe("periodic unclean elections", () => {
+  it("elects a leaderless partition's live replica once its topic allows unclean elections", () => {
+    const { h, epochs } = threeBrokers();
+    fenceBroker1(h, epochs);
+    expect(h.controller.electUncleanLeaders().records).toEqual([]);
+    h.propose(
+      h.controller.alterConfigs(
+        [
+          {
+            resourceType: 2,
+            resourceName: "t",
+            changes: [{ name: "unclean.leader.election.enable", operation: 0, value: "true" }],
+          },
+        ],
+        "incremental",
+        false,
+      ),
+    );
+    const pass = h.controller.electUncleanLeaders();
+    expect(pass.response).toBe(false);
+    h.propose(pass);
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 2, isr: [2], leaderRecoveryState: 1 });
   });
 });

@@ -12,4 +12,6 @@ export const TEST_CONTROLLER_CONFIG: ControllerConfig = {
   offsetsTopicReplicationFactor: null,
   staticBrokerConfigs: new Map(),
   bootstrapMetadataVersion: LATEST_METADATA_VERSION,
+  autoLeaderRebalanceEnable: true,
+  leaderImbalancePerBrokerPercentage: 10,
 };
