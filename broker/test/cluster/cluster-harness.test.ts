@@ -9,6 +9,7 @@ import { nodeProperties, nodeView, startCluster, type Cluster, type ClusterNode 
 const node = (id: number, roles: ClusterNode["roles"], clientPort?: number, controllerPort?: number): ClusterNode => ({
   id,
   roles,
+  host: "127.0.0.1",
   clientPort,
   controllerPort,
   dir: `/tmp/n${id}`,

@@ -48,8 +48,8 @@ export async function freePorts(count: number): Promise<number[]> {
   }
 }
 
-/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
-export function canConnect(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on `host`:`port`. */
+export function canConnect(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new Socket();
     socket.once("connect", () => {
@@ -57,7 +57,7 @@ export function canConnect(port: number): Promise<boolean> {
       resolve(true);
     });
     socket.once("error", () => resolve(false));
-    socket.connect(port, "127.0.0.1");
+    socket.connect(port, host);
   });
 }
 

@@ -42,14 +42,25 @@ export interface ClusterOptions {
   nodeArgs?: readonly string[];
   /** Tributary only: the tributary-broker executable to run (another build, for before/after figures). */
   tributaryBin?: string;
+  /**
+   * The address each node listens on and is reached at. @default "127.0.0.1" for every node. The chaos harness
+   * (broker/test/chaos) gives each node its own network namespace and address, so it can cut links between them.
+   */
+  host?: (nodeId: number) => string;
+  /** A command the node's process is started through (e.g. ["ip", "netns", "exec", name]); it must exec, not fork. */
+  wrap?: (nodeId: number) => readonly string[];
+  /** Called for each node once its directory exists, before its storage is formatted (e.g. to mount its log dir). */
+  prepare?: (node: ClusterNode) => void;
 }
 
 export interface ClusterNode {
   readonly id: number;
   readonly roles: readonly NodeRole[];
-  /** The PLAINTEXT listener on 127.0.0.1; undefined on a controller-only node. */
+  /** The address its listeners are on (127.0.0.1 unless the cluster was given `host`). */
+  readonly host: string;
+  /** The PLAINTEXT listener on `host`; undefined on a controller-only node. */
   readonly clientPort: number | undefined;
-  /** The CONTROLLER listener on 127.0.0.1; undefined on a broker-only node. */
+  /** The CONTROLLER listener on `host`; undefined on a broker-only node. */
   readonly controllerPort: number | undefined;
   /** Holds server.properties, output.log and logs/ (log.dirs). */
   readonly dir: string;
@@ -65,9 +76,9 @@ export interface Cluster {
   /** Nodes with the controller role (the voters). */
   readonly controllers: readonly ClusterNode[];
   node(id: number): ClusterNode;
-  /** "127.0.0.1:port,..." of the brokers' client listeners (all of them, running or not, as a client is given). */
+  /** "host:port,..." of the brokers' client listeners (all of them, running or not, as a client is given). */
   bootstrap(): string;
-  /** "127.0.0.1:port" of each controller listener, for bootstrap.controllers / --bootstrap-controller. */
+  /** "host:port" of each controller listener, for bootstrap.controllers / --bootstrap-controller. */
   controllerEndpoints(): string[];
   /** The controller.quorum.voters value every node was given. */
   readonly quorumVoters: string;
@@ -149,8 +160,8 @@ export function nodeProperties(
   const isBroker = node.roles.includes("broker");
   const isController = node.roles.includes("controller");
   const listeners = [
-    ...(isBroker ? [`PLAINTEXT://127.0.0.1:${node.clientPort}`] : []),
-    ...(isController ? [`CONTROLLER://127.0.0.1:${node.controllerPort}`] : []),
+    ...(isBroker ? [`PLAINTEXT://${node.host}:${node.clientPort}`] : []),
+    ...(isController ? [`CONTROLLER://${node.host}:${node.controllerPort}`] : []),
   ];
   // Internal topics cannot have more replicas than there are brokers.
   const rf = String(Math.min(3, brokerCount));
@@ -158,7 +169,7 @@ export function nodeProperties(
     "node.id": String(node.id),
     "process.roles": node.roles.join(","),
     listeners: listeners.join(","),
-    "advertised.listeners": isBroker ? `PLAINTEXT://127.0.0.1:${node.clientPort}` : listeners.join(","),
+    "advertised.listeners": isBroker ? `PLAINTEXT://${node.host}:${node.clientPort}` : listeners.join(","),
     "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
     "controller.listener.names": "CONTROLLER",
     "controller.quorum.voters": quorumVoters,
@@ -214,6 +225,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     nodes.push({
       id: p.id,
       roles: p.roles,
+      host: options.host?.(p.id) ?? "127.0.0.1",
       clientPort: p.roles.includes("broker") ? port() : undefined,
       controllerPort: p.roles.includes("controller") ? port() : undefined,
       dir,
@@ -221,7 +233,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   }
   const brokers = nodes.filter((n) => n.roles.includes("broker"));
   const controllers = nodes.filter((n) => n.roles.includes("controller"));
-  const quorumVoters = controllers.map((n) => `${n.id}@127.0.0.1:${n.controllerPort}`).join(",");
+  const quorumVoters = controllers.map((n) => `${n.id}@${n.host}:${n.controllerPort}`).join(",");
   const running = new Map<number, Running>();
   const configOf = (n: ClusterNode) => join(n.dir, "server.properties");
   const logOf = (n: ClusterNode) => join(n.dir, "output.log");
@@ -243,14 +255,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const from = output(n.id).length;
     const fd = openSync(logOf(n), "a");
     // Output goes straight to a file, not through this process: the benchmarks measure latency from here.
+    const command =
+      system === "kafka"
+        ? [KAFKA_SH, "run-broker", "--heap", heap, configOf(n)]
+        : [process.execPath, ...nodeArgs, tributaryBin, "--config", configOf(n)];
+    const [file = "", ...args] = [...(options.wrap?.(n.id) ?? []), ...command];
     const child =
       system === "kafka"
-        ? spawn(KAFKA_SH, ["run-broker", "--heap", heap, configOf(n)], { stdio: ["ignore", fd, fd] })
-        : spawn(process.execPath, [...nodeArgs, tributaryBin, "--config", configOf(n)], {
-            cwd: n.dir,
-            env: cleanEnv,
-            stdio: ["ignore", fd, fd],
-          });
+        ? spawn(file, args, { stdio: ["ignore", fd, fd] })
+        : spawn(file, args, { cwd: n.dir, env: cleanEnv, stdio: ["ignore", fd, fd] });
     closeSync(fd);
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     running.set(n.id, { child, exited });
@@ -259,14 +272,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     });
     const port = n.clientPort ?? n.controllerPort ?? 0;
     await pollUntil(
-      `${system} node ${n.id} to listen on 127.0.0.1:${port}`,
+      `${system} node ${n.id} to listen on ${n.host}:${port}`,
       async () => {
         if (running.get(n.id)?.child !== child) {
           throw new Error(`${system} node ${n.id} exited during start:\n${output(n.id).slice(from).slice(-4000)}`);
         }
         // Kafka binds its listeners before it can serve them; it says when it has started.
         if (system === "kafka" && !output(n.id).slice(from).includes("Kafka Server started")) return false;
-        return canConnect(port);
+        return canConnect(port, n.host);
       },
       startTimeoutMs,
     );
@@ -305,6 +318,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const clusterId = await newClusterId(system);
     await Promise.all(
       nodes.map(async (n) => {
+        options.prepare?.(n);
         writeFileSync(configOf(n), render(nodeProperties(system, n, quorumVoters, brokers.length, options.config)));
         await format(system, configOf(n), clusterId);
       }),
@@ -319,8 +333,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       controllers,
       quorumVoters,
       node: byId,
-      bootstrap: () => brokers.map((n) => `127.0.0.1:${n.clientPort}`).join(","),
-      controllerEndpoints: () => controllers.map((n) => `127.0.0.1:${n.controllerPort}`),
+      bootstrap: () => brokers.map((n) => `${n.host}:${n.clientPort}`).join(","),
+      controllerEndpoints: () => controllers.map((n) => `${n.host}:${n.controllerPort}`),
       isRunning,
       pid: (id) => running.get(byId(id).id)?.child.pid,
       output,
@@ -336,7 +350,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
               const views = await Promise.all(
                 want.map(async (id) => {
                   try {
-                    const v = await nodeView(`127.0.0.1:${byId(id).clientPort}`);
+                    const v = await nodeView(`${byId(id).host}:${byId(id).clientPort}`);
                     said.set(id, `cluster ${v.clusterId}, brokers [${v.brokerIds.join(", ")}]`);
                     return v.clusterId === clusterId && v.brokerIds.join() === want.join();
                   } catch (err) {
@@ -365,7 +379,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
             said.length = 0;
             for (const n of controllers.filter((c) => isRunning(c.id))) {
               const admin = new AdminClient({
-                bootstrap: `127.0.0.1:${n.controllerPort}`,
+                bootstrap: `${n.host}:${n.controllerPort}`,
                 requestTimeoutMs: 5_000,
                 connectTimeoutMs: 5_000,
                 retries: 0,
