@@ -14,6 +14,10 @@
 // UNKNOWN_LEADER_EPOCH; the first two carry the current leader (KIP-951, v12+) and its endpoint (v16+). A fetch
 // waiting for data ends as soon as this node stops leading one of its partitions, which then answers
 // NOT_LEADER_OR_FOLLOWER.
+// Consumers (replica id -1) read below the high watermark. A follower (ReplicaState.replicaId >= 0 from v15, the
+// replica id field before) reads up to the log end: the partition layer checks it is an assigned replica, answers a
+// diverging epoch when its last fetched epoch shows its log diverged (KIP-320), and records its position, which
+// may move the high watermark and the ISR (ADR 24).
 import { LogClosedError, type PartitionLog, type ReadResult } from "../log/index.ts";
 import { leaderAccess, nodeEndpoints, topicByName } from "../metadata/image/index.ts";
 import {
@@ -27,7 +31,7 @@ import {
   type FetchResponseFetchableTopicResponse,
   type FetchResponsePartitionData,
 } from "../protocol/index.ts";
-import { partitionKey } from "../partitions/partition-manager.ts";
+import { partitionKey, type FollowerFetchOutcome } from "../partitions/partition-manager.ts";
 import { defineHandler, type AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
 
@@ -38,6 +42,8 @@ interface Slot {
   request: FetchRequestFetchPartition;
   log: PartitionLog | undefined;
   response: FetchResponsePartitionData;
+  /** A follower's read: up to the log end rather than the high watermark. */
+  replica: boolean;
 }
 
 function emptyPartition(partitionIndex: number, errorCode: number): FetchResponsePartitionData {
@@ -56,6 +62,8 @@ function emptyPartition(partitionIndex: number, errorCode: number): FetchRespons
 /** KIP-951: the current leader in partition errors from v12, the leaders' endpoints in the response from v16. */
 const LEADER_HINT_VERSION = 12;
 const NODE_ENDPOINTS_VERSION = 16;
+/** KIP-903: the follower's id and broker epoch move into ReplicaState. */
+const REPLICA_STATE_VERSION = 15;
 
 export function fetchHandler(services: BrokerServices): AnyHandler {
   return defineHandler({
@@ -66,6 +74,11 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
     response: FetchResponse,
     async handle(request, context) {
       const byId = context.apiVersion >= 13;
+      const withState = context.apiVersion >= REPLICA_STATE_VERSION;
+      const replicaId = (withState ? request.replicaState?.replicaId : request.replicaId) ?? -1;
+      const brokerEpoch = (withState ? request.replicaState?.replicaEpoch : undefined) ?? -1n;
+      // A partition a follower's fetch must answer now: a diverging epoch or an error.
+      let answerNow = false;
       // Map.set keeps a key's first position and takes its last value.
       const wanted = new Map<string, { topic: FetchRequestFetchTopic; partition: FetchRequestFetchPartition }>();
       for (const t of request.topics) {
@@ -84,12 +97,31 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
         const log = topic && access.ok ? services.partitions.log(topic.name, p.partition) : undefined;
         let errorCode: number = log ? ErrorCode.NONE : unknownError;
         if (!access.ok && access.errorCode !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) errorCode = access.errorCode;
+        let outcome: FollowerFetchOutcome = { kind: "read" };
+        if (errorCode === ErrorCode.NONE && topic && log && replicaId >= 0) {
+          outcome = services.partitions.followerFetch(topic.name, p.partition, {
+            replicaId,
+            brokerEpoch,
+            fetchOffset: p.fetchOffset,
+            lastFetchedEpoch: p.lastFetchedEpoch ?? -1,
+            hasLeaderEpoch: (p.currentLeaderEpoch ?? -1) >= 0,
+          });
+          if (outcome.kind === "error") errorCode = outcome.errorCode;
+          answerNow ||= outcome.kind !== "read";
+        }
         const response = emptyPartition(p.partition, errorCode);
         if (!access.ok && access.leader && context.apiVersion >= LEADER_HINT_VERSION) {
           response.currentLeader = access.leader;
           hinted.add(access.leader.leaderId);
         }
-        if (errorCode === ErrorCode.NONE && topic) slots.push({ topic: topic.name, request: p, log, response });
+        if (outcome.kind === "diverging" && log) {
+          response.divergingEpoch = { epoch: outcome.epoch, endOffset: outcome.endOffset };
+          response.highWatermark = log.highWatermark;
+          response.lastStableOffset = log.highWatermark;
+          response.logStartOffset = log.logStartOffset;
+        }
+        if (errorCode === ErrorCode.NONE && topic && outcome.kind === "read")
+          slots.push({ topic: topic.name, request: p, log, response, replica: replicaId >= 0 });
         // Consecutive partitions of one topic share a topic entry, as in Kafka's responses.
         const last = responses[responses.length - 1];
         if (last !== undefined && previous !== undefined && sameTopic(previous, t, byId))
@@ -120,7 +152,14 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
           leads: (topic, partition) => services.partitions.role(topic, partition)?.leader === true,
         });
         const remaining = deadline - Date.now();
-        if (failed || bytes >= request.minBytes || remaining <= 0 || context.signal.aborted || slots.length === 0)
+        if (
+          failed ||
+          answerNow ||
+          bytes >= request.minBytes ||
+          remaining <= 0 ||
+          context.signal.aborted ||
+          slots.length === 0
+        )
           break;
         const keys = new Set(slots.map((s) => partitionKey(s.topic, s.request.partition)));
         await services.partitions.waitForData(keys, remaining, context.signal);
@@ -185,11 +224,13 @@ async function readSlots(
       failed = true;
       continue;
     }
-    if (p.fetchOffset === log.highWatermark || budget <= 0) continue;
+    // Consumers read below the high watermark, followers up to the log end.
+    const maxOffset = slot.replica ? log.logEndOffset : log.highWatermark;
+    if (p.fetchOffset === maxOffset || budget <= 0) continue;
     const limit = Math.min(p.partitionMaxBytes, budget);
     let read: ReadResult;
     try {
-      read = await log.read(p.fetchOffset, limit, { maxOffset: log.highWatermark, minOneBatch: bytes === 0 });
+      read = await log.read(p.fetchOffset, limit, { maxOffset, minOneBatch: bytes === 0 });
     } catch (err) {
       if (!(err instanceof LogClosedError)) throw err;
       Object.assign(response, emptyPartition(p.partition, closedError(slot.topic, p.partition).errorCode));

@@ -9,7 +9,8 @@ import type { Lifecycle } from "../runtime/lifecycle.ts";
 import type { BrokerMetrics } from "../runtime/metrics.ts";
 import { SUPPORTED_FEATURES } from "../controller/index.ts";
 import { legacyBootstrapRecords, readLegacyMetadata } from "../metadata/legacy-migration.ts";
-import { uuidFromKafkaBase64 } from "../protocol/index.ts";
+import { AlterPartitionRequest, AlterPartitionResponse, uuidFromKafkaBase64 } from "../protocol/index.ts";
+import { ALTER_PARTITION_VERSION, AlterPartitionManager } from "../replication/alter-partition-manager.ts";
 import { startController } from "../quorum/controller-runtime.ts";
 import { directoryIds, formatSingleVoterStorage, requireFormattedStorage } from "../storage/format.ts";
 import { BrokerLifecycle } from "./broker-lifecycle.ts";
@@ -174,6 +175,33 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     "broker registration",
     () => Promise.resolve(registration.start()),
     () => registration.stop(),
+  );
+  // Partition leaders send their ISR changes to the active controller (ADR 24).
+  await lifecycle.start(
+    "ISR changes",
+    () => {
+      const isrChanges = new AlterPartitionManager({
+        brokerId: plan.nodeId,
+        brokerEpoch: () => registration.brokerEpoch,
+        send: (request) =>
+          channel.send(
+            AlterPartitionRequest,
+            AlterPartitionResponse,
+            ALTER_PARTITION_VERSION,
+            request,
+            config.quorumTiming.requestTimeoutMs,
+          ),
+        retryBackoffMs: config.quorumTiming.retryBackoffMs,
+        logger: logger.child({ component: "alter-partition" }),
+      });
+      storage.partitions.startReplication({ isrChanges, brokerEpoch: () => registration.brokerEpoch });
+      return Promise.resolve(isrChanges);
+    },
+    (isrChanges) => {
+      storage.partitions.stopReplication();
+      isrChanges.close();
+      return Promise.resolve();
+    },
   );
   const caughtUp = () => quorum.caughtUpWithCommitted(READ_YOUR_WRITES_TIMEOUT_MS);
   const broker = await lifecycle.start(

@@ -16,7 +16,8 @@ import {
   type RecordError,
 } from "../protocol/records/index.ts";
 import type { PartitionRegistration } from "../metadata/image/index.ts";
-import { LeaderState, type BrokerLookup } from "../replication/leader-state.ts";
+import type { IsrChangeSender } from "../replication/alter-partition-manager.ts";
+import { LeaderState, type BrokerLookup, type IsrProposal } from "../replication/leader-state.ts";
 import { ProducerStateTable } from "./producer-state.ts";
 
 // Owns the partition logs of this node and what sits around each one: this replica's role and leader epoch (set by
@@ -69,7 +70,34 @@ export interface ReplicationView {
   readonly brokers: BrokerLookup;
   /** The topic's min.insync.replicas. */
   readonly minInsyncReplicas: (topic: string) => number;
+  /** The topic's id, for AlterPartition. */
+  readonly topicId: (topic: string) => string | undefined;
 }
+
+/** Where a leader's ISR changes go and who it is, once the broker is registered with the controller. */
+export interface ReplicationWiring {
+  readonly isrChanges: IsrChangeSender;
+  /** This broker's epoch (its registration), carried in AlterPartition. */
+  readonly brokerEpoch: () => bigint;
+}
+
+/** A follower's fetch of one partition this node leads (Fetch with a replica id). */
+export interface FollowerFetch {
+  readonly replicaId: number;
+  /** The fetch's broker epoch (ReplicaState, v15+), -1 when it carries none. */
+  readonly brokerEpoch: bigint;
+  readonly fetchOffset: bigint;
+  /** The epoch of the follower's last fetched batch (v12+), -1 when absent. */
+  readonly lastFetchedEpoch: number;
+  /** The request named the current leader epoch (it passed the epoch check). */
+  readonly hasLeaderEpoch: boolean;
+}
+
+/** How a follower's fetch is answered before reading: read to the log end, a divergence, or an error. */
+export type FollowerFetchOutcome =
+  | { readonly kind: "read" }
+  | { readonly kind: "diverging"; readonly epoch: number; readonly endOffset: bigint }
+  | { readonly kind: "error"; readonly errorCode: number };
 
 export interface PartitionManagerOptions {
   /** Wall clock for follower lag; tests inject one. */
@@ -81,7 +109,11 @@ export interface PartitionManagerOptions {
 /** Kafka's default replica.lag.time.max.ms. */
 export const DEFAULT_REPLICA_LAG_TIME_MAX_MS = 30_000;
 
-const NO_IMAGE_YET: ReplicationView = { brokers: () => undefined, minInsyncReplicas: () => 1 };
+const NO_IMAGE_YET: ReplicationView = {
+  brokers: () => undefined,
+  minInsyncReplicas: () => 1,
+  topicId: () => undefined,
+};
 
 interface LedPartition {
   readonly topic: string;
@@ -97,6 +129,8 @@ export class PartitionManager {
   private view: ReplicationView = NO_IMAGE_YET;
   private readonly clock: () => number;
   private readonly replicaLagTimeMaxMs: number;
+  private wiring: ReplicationWiring | undefined;
+  private shrinkTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly logs: LogManager,
@@ -110,6 +144,106 @@ export class PartitionManager {
   /** The image's brokers and topic configs as replication decisions see them from now on. */
   setReplicationView(view: ReplicationView): void {
     this.view = view;
+  }
+
+  /**
+   * Leaders start proposing ISR changes through `wiring`: expansions when a follower catches up, and shrinks from a
+   * check every replica.lag.time.max.ms / 2 (Kafka's isr-expiration task).
+   */
+  startReplication(wiring: ReplicationWiring): void {
+    this.wiring = wiring;
+    if (this.shrinkTimer !== undefined) clearInterval(this.shrinkTimer);
+    this.shrinkTimer = setInterval(() => this.shrinkIsrs(), Math.max(1, Math.floor(this.replicaLagTimeMaxMs / 2)));
+    this.shrinkTimer.unref();
+  }
+
+  stopReplication(): void {
+    if (this.shrinkTimer !== undefined) clearInterval(this.shrinkTimer);
+    this.shrinkTimer = undefined;
+    this.wiring = undefined;
+  }
+
+  /** Proposes dropping the out-of-sync followers from the ISR of every partition this node leads. */
+  shrinkIsrs(): void {
+    const wiring = this.wiring;
+    if (wiring === undefined) return;
+    for (const [key, led] of this.led) {
+      const log = this.logs.get(led.topic, led.partition);
+      if (!log || log.isClosed) continue;
+      const proposal = led.state.proposeShrink(log.logEndOffset, this.clock(), wiring.brokerEpoch());
+      if (proposal === undefined) continue;
+      this.logger.info(
+        { topic: led.topic, partition: led.partition, isr: led.state.committedIsr, newIsr: led.state.minimalIsr() },
+        "Shrinking the ISR: followers fell behind for longer than replica.lag.time.max.ms",
+      );
+      this.sendIsrChange(key, led, proposal);
+    }
+  }
+
+  /**
+   * Sends an ISR change the leader state made pending. If it cannot be sent (no topic id, or a change of the partition
+   * is still in flight) it is dropped again, to be proposed anew later.
+   */
+  private sendIsrChange(key: string, led: LedPartition, proposal: IsrProposal): void {
+    const topicId = this.view.topicId(led.topic);
+    const submitted =
+      topicId !== undefined &&
+      this.wiring?.isrChanges.submit({ topicId, partition: led.partition, proposal }, (errorCode) => {
+        // Leadership moved on meanwhile: the new leader state knows nothing of this change.
+        if (this.led.get(key) !== led) return "done";
+        const verdict = led.state.proposalAnswered(proposal, errorCode);
+        if (verdict === "done") this.advanceHighWatermark(key);
+        return verdict;
+      }) === true;
+    if (!submitted) led.state.proposalAnswered(proposal, ErrorCode.OPERATION_NOT_ATTEMPTED);
+  }
+
+  /**
+   * A follower's fetch of a partition this node leads, taken at request arrival (Kafka's Partition.fetchRecords for
+   * a follower): it must be an assigned replica; with a last fetched epoch, the leader's epoch cache decides whether
+   * the follower's log diverged (KIP-320: the largest epoch not above it ends before the fetch offset, or is an older
+   * epoch); otherwise the follower's position is recorded, which may move the HW and let it join the ISR.
+   */
+  followerFetch(topic: string, partition: number, fetch: FollowerFetch): FollowerFetchOutcome {
+    const key = partitionKey(topic, partition);
+    const led = this.led.get(key);
+    const log = led && this.logs.get(topic, partition);
+    if (!led || !log) return { kind: "error", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    if (led.state.follower(fetch.replicaId) === undefined) {
+      // Kafka: a replica not (yet) in the assignment retries; UNKNOWN_LEADER_EPOCH when the epoch matched.
+      const errorCode = fetch.hasLeaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.NOT_LEADER_OR_FOLLOWER;
+      return { kind: "error", errorCode };
+    }
+    if (fetch.lastFetchedEpoch >= 0) {
+      const end = log.endOffsetForEpoch(fetch.lastFetchedEpoch);
+      if (end.epoch < 0 || end.endOffset < 0n || fetch.fetchOffset < log.logStartOffset)
+        return { kind: "error", errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+      if (end.epoch < fetch.lastFetchedEpoch || end.endOffset < fetch.fetchOffset)
+        return { kind: "diverging", epoch: end.epoch, endOffset: end.endOffset };
+    }
+    // Out of range: answered by the read, and the follower's position is not taken (as in Kafka).
+    if (fetch.fetchOffset < log.logStartOffset || fetch.fetchOffset > log.logEndOffset) return { kind: "read" };
+    const verdict = led.state.recordFetch(fetch.replicaId, {
+      fetchOffset: fetch.fetchOffset,
+      leaderEndOffset: log.logEndOffset,
+      nowMs: this.clock(),
+      brokerEpoch: fetch.brokerEpoch,
+      registeredEpoch: this.view.brokers(fetch.replicaId)?.epoch,
+    });
+    if (!verdict.ok) return { kind: "error", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    if (verdict.endChanged) this.advanceHighWatermark(key);
+    const wiring = this.wiring;
+    if (wiring !== undefined) {
+      const proposal = led.state.proposeExpansion(fetch.replicaId, this.view.brokers, wiring.brokerEpoch());
+      if (proposal !== undefined) {
+        this.logger.info(
+          { topic, partition, isr: led.state.committedIsr, follower: fetch.replicaId },
+          "Expanding the ISR: a follower caught up",
+        );
+        this.sendIsrChange(key, led, proposal);
+      }
+    }
+    return { kind: "read" };
   }
 
   /** Deletes partitions found on disk that the cluster metadata does not know (left by a crash mid-delete). */

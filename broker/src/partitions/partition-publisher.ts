@@ -101,6 +101,7 @@ function replicationView(image: MetadataImage, configs: EffectiveConfigs): Repli
   const minIsr = new Map<string, number>();
   return {
     brokers: (id) => image.brokers.get(id),
+    topicId: (topic) => image.topicIdsByName.get(topic),
     minInsyncReplicas: (topic) => {
       let value = minIsr.get(topic);
       if (value === undefined) {

@@ -11,7 +11,7 @@ import { LogManager } from "../../src/log/index.ts";
 import { EffectiveConfigs } from "../../src/metadata/effective-configs.ts";
 import type { MetadataImage } from "../../src/metadata/image/index.ts";
 import { MetadataView, PublishingChain } from "../../src/metadata/metadata-source.ts";
-import { PartitionManager } from "../../src/partitions/partition-manager.ts";
+import { PartitionManager, type PartitionManagerOptions } from "../../src/partitions/partition-manager.ts";
 import { PartitionPublisher } from "../../src/partitions/partition-publisher.ts";
 import { decodeResponse, encodeRequest, type MessageCodec } from "../../src/protocol/index.ts";
 import { replay, type RecordSpec } from "./metadata-records.ts";
@@ -80,10 +80,10 @@ export class ImageHarness {
     this.dispatcher = createDispatcher({ handlers: createHandlers(this.services), logger });
   }
 
-  static async start(nodeId: number): Promise<ImageHarness> {
+  static async start(nodeId: number, options: PartitionManagerOptions = {}): Promise<ImageHarness> {
     const dir = await mkdtemp(join(tmpdir(), "image-harness-"));
     const logs = await LogManager.open({ logDirs: [dir], logger, retentionCheckIntervalMs: 0 });
-    return new ImageHarness(dir, logs, new PartitionManager(logs, logger), nodeId);
+    return new ImageHarness(dir, logs, new PartitionManager(logs, logger, options), nodeId);
   }
 
   get image(): MetadataImage {
@@ -122,6 +122,7 @@ export class ImageHarness {
   }
 
   async close(): Promise<void> {
+    this.partitions.stopReplication();
     this.partitions.wakeAll();
     await this.logs.close();
     await rm(this.dir, { recursive: true, force: true });

@@ -1,0 +1,257 @@
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  ErrorCode,
+  FetchRequest,
+  FetchResponse,
+  PartitionChangeRecord,
+  PartitionRecord,
+  ProduceRequest,
+  ProduceResponse,
+  RegisterBrokerRecord,
+  TopicRecord,
+  type FetchResponsePartitionData,
+} from "../../src/protocol/index.ts";
+import type { IsrChange, IsrChangeAnswered } from "../../src/replication/alter-partition-manager.ts";
+import { makeBatch } from "../log/batches.ts";
+import { ImageHarness, rec, type RecordSpec } from "../support/image-harness.ts";
+
+// The leader side of replication (ADR 24) on broker 1, which leads r-0 (replicas 1, 2, 3; leader epoch 3): followers'
+// fetches read to the log end and move the high watermark, consumers read below it, the ISR grows when a follower
+// catches up and shrinks when one lags, through a stub AlterPartition sender; the image's ISR is what counts.
+
+const T = "00000000-0000-0000-0000-0000000000c1";
+const LAG = 1_000;
+
+const broker = (id: number, fenced = false): RecordSpec =>
+  rec(RegisterBrokerRecord, {
+    brokerId: id,
+    brokerEpoch: BigInt(id * 10),
+    endPoints: [{ name: "PLAINTEXT", host: `b${id}`, port: 9000 + id, securityProtocol: 0 }],
+    fenced,
+  });
+
+const isrChange = (isr: number[]) => rec(PartitionChangeRecord, { topicId: T, partitionId: 0, isr });
+
+let h: ImageHarness | undefined;
+let now = 1_000_000;
+
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function start(isr: number[], options: { fenced?: number[] } = {}): Promise<ImageHarness> {
+  now = 1_000_000;
+  h = await ImageHarness.start(1, { clock: () => now, replicaLagTimeMaxMs: LAG });
+  await h.publish([
+    ...[1, 2, 3].map((id) => broker(id, options.fenced?.includes(id) ?? false)),
+    rec(TopicRecord, { name: "r", topicId: T }),
+    rec(PartitionRecord, {
+      topicId: T,
+      partitionId: 0,
+      replicas: [1, 2, 3],
+      isr,
+      leader: 1,
+      leaderEpoch: 3,
+      partitionEpoch: 0,
+    }),
+  ]);
+  return h;
+}
+
+/** A stub AlterPartition sender that records what the leader asks for. */
+function wireIsrChanges(harness: ImageHarness): { changes: IsrChange[]; answers: IsrChangeAnswered[] } {
+  const changes: IsrChange[] = [];
+  const answers: IsrChangeAnswered[] = [];
+  harness.partitions.startReplication({
+    isrChanges: {
+      submit: (change, answered) => {
+        changes.push(change);
+        answers.push(answered);
+        return true;
+      },
+    },
+    brokerEpoch: () => 10n,
+  });
+  return { changes, answers };
+}
+
+async function produce(harness: ImageHarness, records: number): Promise<void> {
+  const res = await harness.call(11, ProduceRequest, ProduceResponse, {
+    transactionalId: null,
+    acks: 1,
+    timeoutMs: 5000,
+    topicData: [{ name: "r", partitionData: [{ index: 0, records: makeBatch({ records }) }] }],
+  });
+  expect(res.responses[0]?.partitionResponses[0]?.errorCode).toBe(ErrorCode.NONE);
+}
+
+async function fetch(
+  harness: ImageHarness,
+  options: {
+    replicaId?: number;
+    offset?: bigint;
+    lastFetchedEpoch?: number;
+    currentLeaderEpoch?: number;
+    version?: number;
+    brokerEpoch?: bigint;
+  } = {},
+): Promise<FetchResponsePartitionData> {
+  const version = options.version ?? 17;
+  const replicaId = options.replicaId ?? -1;
+  const res = await harness.call(version, FetchRequest, FetchResponse, {
+    maxWaitMs: 0,
+    minBytes: 0,
+    ...(version >= 15
+      ? {
+          replicaState: {
+            replicaId,
+            replicaEpoch: options.brokerEpoch ?? (replicaId >= 0 ? BigInt(replicaId * 10) : -1n),
+          },
+        }
+      : { replicaId }),
+    topics: [
+      {
+        topic: "r",
+        topicId: T,
+        partitions: [
+          {
+            partition: 0,
+            currentLeaderEpoch: options.currentLeaderEpoch ?? 3,
+            fetchOffset: options.offset ?? 0n,
+            lastFetchedEpoch: options.lastFetchedEpoch ?? -1,
+            logStartOffset: -1n,
+            partitionMaxBytes: 1 << 20,
+          },
+        ],
+      },
+    ],
+  });
+  const partition = res.responses[0]?.partitions[0];
+  if (!partition) throw new Error("no partition in the fetch response");
+  return partition;
+}
+
+describe("leader: follower and consumer reads", () => {
+  it("serves followers up to the log end and consumers below the HW, which the ISR's fetches move", async () => {
+    const harness = await start([1, 2, 3]);
+    await produce(harness, 3);
+    const consumer = await fetch(harness);
+    expect(consumer).toMatchObject({ errorCode: ErrorCode.NONE, highWatermark: 0n });
+    expect(consumer.records?.length ?? 0).toBe(0);
+
+    const follower = await fetch(harness, { replicaId: 2 });
+    expect(follower.errorCode).toBe(ErrorCode.NONE);
+    expect(follower.records?.length ?? 0).toBeGreaterThan(0);
+    expect(follower.highWatermark).toBe(0n);
+
+    expect((await fetch(harness, { replicaId: 2, offset: 3n, lastFetchedEpoch: 3 })).highWatermark).toBe(0n);
+    // The last ISR member to reach offset 3 moves the HW there; its own response already carries it.
+    expect((await fetch(harness, { replicaId: 3, offset: 3n, version: 11 })).highWatermark).toBe(3n);
+    const after = await fetch(harness);
+    expect(after.highWatermark).toBe(3n);
+    expect(after.records?.length ?? 0).toBeGreaterThan(0);
+    expect(harness.partitions.log("r", 0)?.highWatermark).toBe(3n);
+  });
+
+  it("refuses fetches from brokers that are not assigned replicas, as Kafka does", async () => {
+    const harness = await start([1, 2, 3]);
+    expect((await fetch(harness, { replicaId: 4 })).errorCode).toBe(ErrorCode.UNKNOWN_LEADER_EPOCH);
+    expect((await fetch(harness, { replicaId: 4, currentLeaderEpoch: -1 })).errorCode).toBe(
+      ErrorCode.NOT_LEADER_OR_FOLLOWER,
+    );
+    // A fetch from an older incarnation of broker 2.
+    expect((await fetch(harness, { replicaId: 2, brokerEpoch: 5n })).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  });
+
+  it("answers a diverging epoch when the follower's last fetched epoch ends before its fetch offset (KIP-320)", async () => {
+    const harness = await start([1, 2, 3]);
+    await produce(harness, 3);
+    // Epoch 2 is older than anything in the leader's log, which starts with epoch 3 at offset 0.
+    const diverged = await fetch(harness, { replicaId: 2, offset: 5n, lastFetchedEpoch: 2 });
+    expect(diverged).toMatchObject({ errorCode: ErrorCode.NONE, divergingEpoch: { epoch: 2, endOffset: 0n } });
+    expect(diverged.records?.length ?? 0).toBe(0);
+    // Epoch 3 is the leader's own: it ends at the log end, 3.
+    expect((await fetch(harness, { replicaId: 2, offset: 4n, lastFetchedEpoch: 3 })).divergingEpoch).toEqual({
+      epoch: 3,
+      endOffset: 3n,
+    });
+    // A diverging follower's position is not taken.
+    expect(harness.partitions.leaderState("r", 0)?.follower(2)?.logEndOffset).toBe(-1n);
+    const fine = await fetch(harness, { replicaId: 2, offset: 3n, lastFetchedEpoch: 3 });
+    expect(fine.divergingEpoch?.epoch ?? -1).toBe(-1);
+    expect(harness.partitions.leaderState("r", 0)?.follower(2)?.logEndOffset).toBe(3n);
+  });
+});
+
+describe("leader: ISR changes", () => {
+  it("proposes adding a follower that caught up, and applies it once the image commits it", async () => {
+    const harness = await start([1, 2]);
+    const { changes } = wireIsrChanges(harness);
+    await produce(harness, 2);
+    await fetch(harness, { replicaId: 2, offset: 2n });
+    expect(harness.partitions.log("r", 0)?.highWatermark).toBe(2n);
+    await fetch(harness, { replicaId: 3, offset: 1n });
+    expect(changes).toEqual([]); // below the HW
+    await fetch(harness, { replicaId: 3, offset: 2n });
+    expect(changes).toEqual([
+      {
+        topicId: T,
+        partition: 0,
+        proposal: {
+          kind: "expand",
+          leaderEpoch: 3,
+          partitionEpoch: 0,
+          newIsr: [
+            { brokerId: 1, brokerEpoch: 10n },
+            { brokerId: 2, brokerEpoch: 20n },
+            { brokerId: 3, brokerEpoch: 30n },
+          ],
+        },
+      },
+    ]);
+    const state = harness.partitions.leaderState("r", 0);
+    expect(state?.maximalIsr()).toEqual([1, 2, 3]);
+    await harness.publish([isrChange([1, 2, 3])]);
+    expect(state?.committedIsr).toEqual([1, 2, 3]);
+    expect(state?.pending).toBeUndefined();
+  });
+
+  it("does not propose a fenced follower", async () => {
+    const harness = await start([1, 2], { fenced: [3] });
+    const { changes } = wireIsrChanges(harness);
+    await fetch(harness, { replicaId: 3, offset: 0n });
+    expect(changes).toEqual([]);
+  });
+
+  it("shrinks the ISR by followers that lag for longer than replica.lag.time.max.ms; the HW follows the image", async () => {
+    const harness = await start([1, 2, 3]);
+    const { changes, answers } = wireIsrChanges(harness);
+    await produce(harness, 4);
+    await fetch(harness, { replicaId: 2, offset: 4n });
+    await fetch(harness, { replicaId: 3, offset: 1n });
+    harness.partitions.shrinkIsrs();
+    expect(changes).toEqual([]); // caught up when broker 1 became leader, less than LAG ago
+    now += LAG + 1;
+    await fetch(harness, { replicaId: 2, offset: 4n });
+    harness.partitions.shrinkIsrs();
+    expect(changes.map((c) => c.proposal.newIsr.map((m) => m.brokerId))).toEqual([[1, 2]]);
+    const log = harness.partitions.log("r", 0);
+    // Pending, the shrink does not count for the HW yet: broker 3 holds it at 1.
+    expect(log?.highWatermark).toBe(1n);
+    expect(answers[0]?.(ErrorCode.NONE)).toBe("done");
+    expect(log?.highWatermark).toBe(1n);
+    await harness.publish([isrChange([1, 2])]);
+    expect(log?.highWatermark).toBe(4n);
+  });
+
+  it("drops the leader state when it becomes a follower", async () => {
+    const harness = await start([1, 2, 3]);
+    expect(harness.partitions.leaderState("r", 0)).toBeDefined();
+    await harness.publish([rec(PartitionChangeRecord, { topicId: T, partitionId: 0, leader: 2 })]);
+    expect(harness.partitions.leaderState("r", 0)).toBeUndefined();
+    expect((await fetch(harness, { replicaId: 3, currentLeaderEpoch: 4 })).errorCode).toBe(
+      ErrorCode.NOT_LEADER_OR_FOLLOWER,
+    );
+  });
+});
