@@ -39,8 +39,12 @@ import {
   UpdateFeaturesResponse,
   ZERO_UUID,
   type AllocateProducerIdsRequest,
+  type AlterPartitionReassignmentsRequest,
+  type AlterPartitionReassignmentsResponse,
   type AlterPartitionRequest,
   type AlterPartitionResponse,
+  type ListPartitionReassignmentsRequest,
+  type ListPartitionReassignmentsResponse,
   type ElectLeadersRequest,
   type ElectLeadersResponse,
   type BrokerHeartbeatRequest,
@@ -67,9 +71,11 @@ import {
 import { placeReplicas } from "./placement.ts";
 import {
   decideAlterPartition,
+  decideAlterReassignments,
   decideBalance,
   decideElectLeaders,
   decideUncleanElections,
+  listReassignments,
   type Decision,
   type ReplicationView,
 } from "./replication-commands.ts";
@@ -607,6 +613,20 @@ export class QuorumController {
   /** ElectLeaders, PREFERRED or UNCLEAN (replication-commands.ts). */
   electLeaders(request: ElectLeadersRequest, apiVersion: number): ControllerResult<ElectLeadersResponse> {
     return this.decided(decideElectLeaders(this.replication(), request, apiVersion));
+  }
+
+  /** AlterPartitionReassignments: start, replace or cancel reassignments (replication-commands.ts). */
+  alterPartitionReassignments(
+    request: AlterPartitionReassignmentsRequest,
+  ): ControllerResult<AlterPartitionReassignmentsResponse> {
+    return this.decided(decideAlterReassignments(this.replication(), request));
+  }
+
+  /** ListPartitionReassignments, answered once everything the view holds has committed. */
+  listPartitionReassignments(
+    request: ListPartitionReassignmentsRequest,
+  ): ControllerResult<ListPartitionReassignmentsResponse> {
+    return this.done([], listReassignments(this.state.view, request.topics));
   }
 
   /**

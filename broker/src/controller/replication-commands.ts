@@ -1,10 +1,13 @@
 import type { Logger } from "pino";
 import type { MetadataImage, PartitionRegistration } from "../metadata/image/index.ts";
 import {
+  AlterPartitionReassignmentsResponse,
   AlterPartitionResponse,
   ElectLeadersResponse,
+  ListPartitionReassignmentsResponse,
   ErrorCode,
   ZERO_UUID,
+  type AlterPartitionReassignmentsRequest,
   type AlterPartitionRequest,
   type AlterPartitionRequestBrokerState,
   type AlterPartitionResponsePartitionData,
@@ -383,4 +386,168 @@ export function decideUncleanElections(ctx: ReplicationView, maxElections = MAX_
   }
   if (records.length > 0) ctx.logger.warn({ elections: records.length }, "Elected leaders outside the ISR (unclean)");
   return { records, response: records.length >= maxElections };
+}
+
+class ReassignmentError extends Error {
+  constructor(
+    readonly errorCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Kafka's validateManualPartitionAssignment without a replication factor to match (KIP-860 allows a change). */
+function assignmentProblem(view: MetadataImage, replicas: readonly number[]): string | undefined {
+  if (replicas.length === 0) return "The manual partition assignment includes an empty replica list.";
+  const sorted = [...replicas].sort((a, b) => a - b);
+  for (let i = 0; i < sorted.length; i++) {
+    const id = sorted[i] ?? 0;
+    if (!view.brokers.has(id)) {
+      return `The manual partition assignment includes broker ${id}, but no such broker is registered.`;
+    }
+    if (i > 0 && sorted[i - 1] === id) {
+      return `The manual partition assignment includes the broker ${id} more than once.`;
+    }
+  }
+  return undefined;
+}
+
+/** One partition of AlterPartitionReassignments: the change that starts, replaces or cancels its reassignment. */
+function reassign(
+  ctx: ReplicationView,
+  topicName: string,
+  partition: number,
+  target: readonly number[] | null,
+): MetadataRecordAndVersion | null {
+  const topicId = ctx.view.topicIdsByName.get(topicName);
+  const topic = topicId === undefined ? undefined : ctx.view.topicsById.get(topicId);
+  if (topic === undefined) {
+    throw new ReassignmentError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Unable to find a topic named ${topicName}.`);
+  }
+  const p = topic.partitions.get(partition);
+  if (p === undefined) {
+    throw new ReassignmentError(
+      ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+      `Unable to find partition ${topicName}:${partition}.`,
+    );
+  }
+  const base = { topicId: topic.id, partition, registration: p, acceptable: ctx.usable };
+  if (target === null) {
+    // Cancel (Kafka's PartitionReassignmentRevert): back to the original replicas, without the ones being added.
+    if (p.addingReplicas.length === 0 && p.removingReplicas.length === 0) {
+      throw new ReassignmentError(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, "No partition reassignment is in progress.");
+    }
+    const replicas = p.replicas.filter((id) => !p.addingReplicas.includes(id));
+    let isr = p.isr.filter((id) => !p.addingReplicas.includes(id));
+    const election = ctx.electionOf(topic.id);
+    if (isr.length === 0) {
+      const first = replicas[0];
+      if (first === undefined) {
+        throw new ReassignmentError(
+          ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+          "Invalid replica assignment: addingReplicas contains all replicas.",
+        );
+      }
+      if (election !== "UNCLEAN") {
+        throw new ReassignmentError(
+          ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+          `Unable to revert partition assignment for ${topicName}:${partition} because it would require an unclean leader election.`,
+        );
+      }
+      isr = [first];
+    }
+    return buildPartitionChange({ ...base, election, isr, replicas, removing: [], adding: [] });
+  }
+  const problem = assignmentProblem(ctx.view, target);
+  if (problem !== undefined) throw new ReassignmentError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, problem);
+  // Kafka's PartitionReassignmentReplicas: replicas = target then the removed ones; adding and removing sorted.
+  const removing = p.replicas.filter((id) => !target.includes(id)).sort((a, b) => a - b);
+  const adding = target.filter((id) => !p.replicas.includes(id)).sort((a, b) => a - b);
+  const replicas = [...target, ...removing];
+  return buildPartitionChange({
+    ...base,
+    ...(replicas.length === p.replicas.length && replicas.every((id, i) => id === p.replicas[i]) ? {} : { replicas }),
+    ...(removing.length > 0 ? { removing } : {}),
+    ...(adding.length > 0 ? { adding } : {}),
+  });
+}
+
+/**
+ * AlterPartitionReassignments (API 45, v0): per partition, start or replace a reassignment (replicas := target ∪
+ * removing, with addingReplicas / removingReplicas; it completes on the AlterPartition whose ISR holds every target
+ * replica, which then drops the removing ones and moves the leader if it was one of them), or cancel one (null
+ * replicas). Each partition answers on its own; the records are committed together.
+ */
+export function decideAlterReassignments(
+  ctx: ReplicationView,
+  request: AlterPartitionReassignmentsRequest,
+): Decision<AlterPartitionReassignmentsResponse> {
+  const records: MetadataRecordAndVersion[] = [];
+  const responses = request.topics.map((t) => ({
+    name: t.name,
+    partitions: t.partitions.map((p) => {
+      try {
+        const change = reassign(ctx, t.name, p.partitionIndex, p.replicas);
+        if (change) records.push(change);
+        return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, errorMessage: null };
+      } catch (err) {
+        if (!(err instanceof ReassignmentError)) throw err;
+        ctx.logger.info(
+          { topic: t.name, partition: p.partitionIndex, errorCode: err.errorCode },
+          `Refused a partition reassignment: ${err.message}`,
+        );
+        return { partitionIndex: p.partitionIndex, errorCode: err.errorCode, errorMessage: err.message };
+      }
+    }),
+  }));
+  if (records.length > 0) ctx.logger.info({ changes: records.length }, "Altering partition reassignments");
+  return {
+    records,
+    response: {
+      ...AlterPartitionReassignmentsResponse.create(),
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      responses,
+    },
+  };
+}
+
+/** ListPartitionReassignments (API 46, v0): ongoing reassignments of the given partitions, or of every topic. */
+export function listReassignments(
+  view: MetadataImage,
+  topics: readonly { name: string; partitionIndexes: readonly number[] }[] | null,
+): ListPartitionReassignmentsResponse {
+  const wanted =
+    topics === null
+      ? [...view.topicsById.values()]
+          .sort((a, b) => a.name.localeCompare(b.name))
+          .map((t) => ({ topic: t, partitions: [...t.partitions.keys()].sort((a, b) => a - b) }))
+      : topics.flatMap((t) => {
+          const id = view.topicIdsByName.get(t.name);
+          const topic = id === undefined ? undefined : view.topicsById.get(id);
+          return topic === undefined ? [] : [{ topic, partitions: t.partitionIndexes }];
+        });
+  const out: ListPartitionReassignmentsResponse = {
+    ...ListPartitionReassignmentsResponse.create(),
+    errorCode: ErrorCode.NONE,
+    errorMessage: null,
+    topics: [],
+  };
+  for (const { topic, partitions } of wanted) {
+    const ongoing = partitions.flatMap((partitionIndex) => {
+      const p = topic.partitions.get(partitionIndex);
+      if (p === undefined || (p.addingReplicas.length === 0 && p.removingReplicas.length === 0)) return [];
+      return [
+        {
+          partitionIndex,
+          replicas: [...p.replicas],
+          addingReplicas: [...p.addingReplicas],
+          removingReplicas: [...p.removingReplicas],
+        },
+      ];
+    });
+    if (ongoing.length > 0) out.topics.push({ name: topic.name, partitions: ongoing });
+  }
+  return out;
 }

@@ -3,8 +3,9 @@ import { defineHandler, type AnyHandler, type Handler, type RequestContext } fro
 import type { BrokerServices } from "./services.ts";
 
 // The broker's admin writes are the active controller's to decide (KIP-590, ADR 22): CreateTopics, DeleteTopics,
-// CreatePartitions, AlterConfigs, IncrementalAlterConfigs, ElectLeaders and UpdateFeatures go to it whole, in the client's version,
-// and the client gets the controller's answer; so does DescribeQuorum, which only the quorum's leader can answer.
+// CreatePartitions, AlterConfigs, IncrementalAlterConfigs, ElectLeaders, Alter/ListPartitionReassignments and
+// UpdateFeatures go to it whole, in the client's version, and the client gets the controller's answer; so does
+// DescribeQuorum, which only the quorum's leader can answer.
 // When no controller answers in time, every item of the request gets the error.
 
 /** How long a forwarded request may wait for an active controller (Kafka's request.timeout.ms default). */

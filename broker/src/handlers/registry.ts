@@ -25,6 +25,8 @@ import { describeLogDirsHandler } from "./35-describe-log-dirs.ts";
 import { createPartitionsHandler } from "./37-create-partitions.ts";
 import { electLeadersHandler } from "./43-elect-leaders.ts";
 import { incrementalAlterConfigsHandler } from "./44-incremental-alter-configs.ts";
+import { alterPartitionReassignmentsHandler } from "./45-alter-partition-reassignments.ts";
+import { listPartitionReassignmentsHandler } from "./46-list-partition-reassignments.ts";
 import { describeQuorumHandler } from "./55-describe-quorum.ts";
 import { updateFeaturesHandler } from "./57-update-features.ts";
 import { describeClusterHandler } from "./60-describe-cluster.ts";
@@ -63,6 +65,8 @@ export function createHandlers(services: BrokerServices): AnyHandler[] {
     createPartitionsHandler(services),
     electLeadersHandler(services),
     incrementalAlterConfigsHandler(services),
+    alterPartitionReassignmentsHandler(services),
+    listPartitionReassignmentsHandler(services),
     describeQuorumHandler(services),
     updateFeaturesHandler(services),
     describeClusterHandler(services),

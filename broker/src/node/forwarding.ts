@@ -12,7 +12,8 @@ import {
 import type { ControllerChannel } from "./controller-channel.ts";
 
 // KIP-590 forwarding: a broker sends an admin write it got from a client (CreateTopics, DeleteTopics,
-// CreatePartitions, AlterConfigs, IncrementalAlterConfigs, ElectLeaders, UpdateFeatures) or a DescribeQuorum to the active controller wrapped in an Envelope, with the
+// CreatePartitions, AlterConfigs, IncrementalAlterConfigs, ElectLeaders, Alter/ListPartitionReassignments,
+// UpdateFeatures) or a DescribeQuorum to the active controller wrapped in an Envelope, with the
 // client's own request header and version, its principal and its address, and answers the client with the response
 // the controller wrapped back. While no controller is known, or the one asked is no longer active (NOT_CONTROLLER) or
 // unreachable, the request is sent again to whichever controller the quorum names next, until the request's

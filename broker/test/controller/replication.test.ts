@@ -88,14 +88,27 @@ function threeBrokers(): { h: Harness; epochs: Map<number, bigint> } {
   return { h, epochs };
 }
 
-/** Broker 1 stops heartbeating while 2 and 3 go on: its session expires and it is fenced. */
-function fenceBroker1(h: Harness, epochs: ReadonlyMap<number, bigint>): void {
+/** Broker `id` (1 by default) stops heartbeating while the others go on: its session expires and it is fenced. */
+function fenceBroker(h: Harness, epochs: ReadonlyMap<number, bigint>, id = 1): void {
   h.clock.now += 5000;
-  for (const id of [2, 3]) h.propose(h.controller.heartbeat(heartbeat(id, epochs.get(id) ?? 0n, h.log.length)));
+  for (const [other, epoch] of epochs) {
+    if (other !== id && h.committed().brokers.get(other)?.fenced === false) {
+      h.propose(h.controller.heartbeat(heartbeat(other, epoch, h.log.length)));
+    }
+  }
   h.clock.now += 4001;
   const fenced = h.controller.fenceStaleBroker();
-  expect(fenced?.response).toBe(1);
+  expect(fenced?.response).toBe(id);
   if (fenced) h.propose(fenced);
+}
+
+/** Sets the topic's unclean.leader.election.enable to true. */
+function allowUnclean(h: Harness, name: string): void {
+  const changes = [{ name: "unclean.leader.election.enable", operation: 0, value: "true" }];
+  const res = h.propose(
+    h.controller.alterConfigs([{ resourceType: 2, resourceName: name, changes }], "incremental", false),
+  );
+  expect(res[0]?.errorCode).toBe(ErrorCode.NONE);
 }
 
 describe("AlterPartition", () => {
@@ -182,7 +195,7 @@ describe("elections", () => {
   it("elects the first live ISR member in replica order when the leader is fenced, and the old leader stays out", () => {
     const { h, epochs } = threeBrokers();
     alter(h, epochs, "t", [1, 3, 2]);
-    fenceBroker1(h, epochs);
+    fenceBroker(h, epochs);
     expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 2, isr: [3, 2], leaderEpoch: 1 });
     // Broker 1 returns: not in the ISR, so it does not lead again (it must catch up and be added by the leader).
     h.propose(h.controller.heartbeat(heartbeat(1, epochs.get(1) ?? 0n, h.log.length)));
@@ -192,7 +205,7 @@ describe("elections", () => {
 
   it("leaves a partition leaderless with its last ISR member, and gives it back to that member alone", () => {
     const { h, epochs } = threeBrokers();
-    fenceBroker1(h, epochs);
+    fenceBroker(h, epochs);
     expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: -1, isr: [1], leaderRecoveryState: 0 });
     h.propose(h.controller.heartbeat(heartbeat(1, epochs.get(1) ?? 0n, h.log.length)));
     expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 1, isr: [1] });
@@ -202,7 +215,7 @@ describe("elections", () => {
     const { h, epochs } = threeBrokers();
     const configs = new Map([["unclean.leader.election.enable", "true"]]);
     h.propose(h.controller.createTopics([topic("u", -1, -1, { assignments: new Map([[0, [1, 2, 3]]]), configs })]));
-    fenceBroker1(h, epochs);
+    fenceBroker(h, epochs);
     expect(partitionsOf(h.committed(), "u")[0]).toMatchObject({ leader: 2, isr: [2], leaderRecoveryState: 1 });
     // The clean topic waits for its ISR.
     expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: -1, isr: [1] });
@@ -226,7 +239,7 @@ describe("elections", () => {
         false,
       ),
     );
-    fenceBroker1(h, epochs);
+    fenceBroker(h, epochs);
     expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 2, isr: [2], leaderRecoveryState: 1 });
   });
 });
@@ -245,7 +258,7 @@ describe("ElectLeaders", () => {
   it("PREFERRED: elects the first replica once it is back in the ISR, with Kafka's per-partition errors", () => {
     const { h, epochs } = threeBrokers();
     alter(h, epochs, "t", [1, 2, 3]);
-    fenceBroker1(h, epochs);
+    fenceBroker(h, epochs);
     expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 2, isr: [2, 3] });
     // The preferred replica is fenced: nothing to do.
     const unavailable = elect(h, 0, [
@@ -280,7 +293,7 @@ describe("ElectLeaders", () => {
   it("UNCLEAN: elects a live replica outside the ISR only where there is no leader", () => {
     const { h, epochs } = threeBrokers();
     expect(results(elect(h, 1, [{ topic: "t", partitions: [0] }]))).toEqual([["t-0", ErrorCode.ELECTION_NOT_NEEDED]]);
-    fenceBroker1(h, epochs);
+    fenceBroker(h, epochs);
     expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: -1, isr: [1] });
     // PREFERRED keeps to the ISR.
     expect(results(elect(h, 0, [{ topic: "t", partitions: [0] }]))).toEqual([
@@ -326,7 +339,7 @@ describe("automatic preferred-leader elections", () => {
     h.propose(h.controller.createTopics([topic("b", -1, -1, { assignments })]));
     alter(h, epochs, "b", [1, 2, 3], { partition: 0 });
     alter(h, epochs, "b", [1, 2, 3], { partition: 1 });
-    fenceBroker1(h, epochs);
+    fenceBroker(h, epochs);
     h.propose(h.controller.heartbeat(heartbeat(1, epochs.get(1) ?? 0n, h.log.length)));
     expect(partitionsOf(h.committed(), "b").map((p) => [p.leader, p.isr])).toEqual([
       [2, [2, 3]],
@@ -385,24 +398,122 @@ describe("automatic preferred-leader elections", () => {
 describe("periodic unclean elections", () => {
   it("elects a leaderless partition's live replica once its topic allows unclean elections", () => {
     const { h, epochs } = threeBrokers();
-    fenceBroker1(h, epochs);
+    fenceBroker(h, epochs);
     expect(h.controller.electUncleanLeaders().records).toEqual([]);
-    h.propose(
-      h.controller.alterConfigs(
-        [
-          {
-            resourceType: 2,
-            resourceName: "t",
-            changes: [{ name: "unclean.leader.election.enable", operation: 0, value: "true" }],
-          },
-        ],
-        "incremental",
-        false,
-      ),
-    );
+    allowUnclean(h, "t");
     const pass = h.controller.electUncleanLeaders();
     expect(pass.response).toBe(false);
     h.propose(pass);
     expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 2, isr: [2], leaderRecoveryState: 1 });
+  });
+});
+
+describe("partition reassignment", () => {
+  function fourBrokers() {
+    const h = harness();
+    const epochs = liveBrokers(h, [null, null, null, null]);
+    h.propose(h.controller.createTopics([topic("r", -1, -1, { assignments: new Map([[0, [1, 2, 3]]]) })]));
+    alter(h, epochs, "r", [1, 2, 3]);
+    return { h, epochs };
+  }
+  function reassign(h: Harness, replicas: number[] | null, name = "r", partitionIndex = 0) {
+    const res = h.propose(
+      h.controller.alterPartitionReassignments({
+        timeoutMs: 1000,
+        topics: [{ name, partitions: [{ partitionIndex, replicas }] }],
+      }),
+    );
+    return res.responses[0]?.partitions[0];
+  }
+  const listed = (h: Harness) =>
+    h.propose(h.controller.listPartitionReassignments({ timeoutMs: 1000, topics: null })).topics;
+
+  it("adds the target replicas, completes when the ISR holds them all, then drops the removed leader", () => {
+    const { h, epochs } = fourBrokers();
+    expect(reassign(h, [2, 3, 4])).toMatchObject({ errorCode: ErrorCode.NONE, errorMessage: null });
+    expect(partitionsOf(h.committed(), "r")[0]).toMatchObject({
+      replicas: [2, 3, 4, 1],
+      addingReplicas: [4],
+      removingReplicas: [1],
+      leader: 1,
+      isr: [1, 2, 3],
+      leaderEpoch: 0,
+    });
+    expect(listed(h)).toEqual([
+      {
+        name: "r",
+        partitions: [{ partitionIndex: 0, replicas: [2, 3, 4, 1], addingReplicas: [4], removingReplicas: [1] }],
+      },
+    ]);
+    // The ISR catches up with 4: the reassignment completes; 1 leaves, so 2 leads and the sender is told.
+    const done = alter(h, epochs, "r", [1, 2, 3, 4]);
+    expect(done.topics[0]?.partitions[0]?.errorCode).toBe(ErrorCode.NEW_LEADER_ELECTED);
+    expect(partitionsOf(h.committed(), "r")[0]).toMatchObject({
+      replicas: [2, 3, 4],
+      addingReplicas: [],
+      removingReplicas: [],
+      leader: 2,
+      isr: [2, 3, 4],
+      leaderEpoch: 1,
+    });
+    expect(listed(h)).toEqual([]);
+  });
+
+  it("completes at once when only the order changes, and bumps the leader epoch when a follower is removed", () => {
+    const { h, epochs } = fourBrokers();
+    reassign(h, [3, 2, 1]);
+    expect(partitionsOf(h.committed(), "r")[0]).toMatchObject({ replicas: [3, 2, 1], leader: 1, leaderEpoch: 0 });
+    reassign(h, [3, 1]);
+    expect(partitionsOf(h.committed(), "r")[0]).toMatchObject({ replicas: [3, 1], isr: [1, 3], leaderEpoch: 1 });
+    expect(alter(h, epochs, "r", [1, 3]).topics[0]?.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
+  });
+
+  it("cancels back to the original replicas, and refuses bad targets", () => {
+    const { h, epochs } = fourBrokers();
+    reassign(h, [1, 2, 4]);
+    alter(h, epochs, "r", [1, 2, 3]);
+    expect(partitionsOf(h.committed(), "r")[0]).toMatchObject({ replicas: [1, 2, 4, 3], addingReplicas: [4] });
+    expect(reassign(h, null)).toMatchObject({ errorCode: ErrorCode.NONE });
+    expect(partitionsOf(h.committed(), "r")[0]).toMatchObject({
+      replicas: [1, 2, 3],
+      addingReplicas: [],
+      removingReplicas: [],
+      isr: [1, 2, 3],
+      leader: 1,
+    });
+    expect(reassign(h, null)).toMatchObject({ errorCode: ErrorCode.NO_REASSIGNMENT_IN_PROGRESS });
+    expect(reassign(h, [])).toMatchObject({ errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT });
+    expect(reassign(h, [1, 1])).toMatchObject({
+      errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+      errorMessage: "The manual partition assignment includes the broker 1 more than once.",
+    });
+    expect(reassign(h, [1, 9])?.errorMessage).toMatch(/broker 9, but no such broker is registered/);
+    expect(reassign(h, [1, 2], "nope")).toMatchObject({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+    expect(reassign(h, [1, 2], "r", 3)).toMatchObject({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+    expect(listed(h)).toEqual([]);
+  });
+
+  it("refuses a cancel that would need an unclean election, unless the topic allows one", () => {
+    const { h, epochs } = fourBrokers();
+    reassign(h, [1, 2, 3, 4]);
+    // The ISR ends up holding only the replica being added: cancelling would leave it with no member.
+    alter(h, epochs, "r", [1, 4]);
+    fenceBroker(h, epochs);
+    expect(partitionsOf(h.committed(), "r")[0]).toMatchObject({ leader: 4, isr: [4], addingReplicas: [4] });
+    expect(reassign(h, null)).toMatchObject({
+      errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+      errorMessage:
+        "Unable to revert partition assignment for r:0 because it would require an unclean leader election.",
+    });
+    allowUnclean(h, "r");
+    expect(reassign(h, null)).toMatchObject({ errorCode: ErrorCode.NONE });
+    // Broker 1 (first of the original replicas) is fenced, so the unclean election takes broker 2.
+    expect(partitionsOf(h.committed(), "r")[0]).toMatchObject({
+      replicas: [1, 2, 3],
+      addingReplicas: [],
+      leader: 2,
+      isr: [2],
+      leaderRecoveryState: 1,
+    });
   });
 });

@@ -2,8 +2,8 @@
 // A broker forwards a client's admin write to the active controller wrapped in an Envelope: the client's request
 // header and body, its principal and address. The controller answers the inner request as if the client had sent it
 // and returns the inner response (header and body) in the Envelope's response. Only forwardable APIs are accepted
-// (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs, ElectLeaders, DescribeQuorum,
-// UpdateFeatures; anything else, or an inner request that cannot be parsed, is INVALID_REQUEST). A node that is not the active controller answers
+// (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs, ElectLeaders,
+// AlterPartitionReassignments, ListPartitionReassignments, DescribeQuorum, UpdateFeatures; anything else, or an inner request that cannot be parsed, is INVALID_REQUEST). A node that is not the active controller answers
 // NOT_CONTROLLER so the broker retries elsewhere. The controller listener is a privileged listener (only brokers and
 // controllers reach it); there is no authorizer, so the forwarded principal is not checked.
 import { ApiKey, EnvelopeRequest, EnvelopeResponse, ErrorCode } from "../../protocol/index.ts";
@@ -18,6 +18,8 @@ const FORWARDABLE: ReadonlySet<number> = new Set([
   ApiKey.AlterConfigs,
   ApiKey.IncrementalAlterConfigs,
   ApiKey.ElectLeaders,
+  ApiKey.AlterPartitionReassignments,
+  ApiKey.ListPartitionReassignments,
   ApiKey.DescribeQuorum,
   ApiKey.UpdateFeatures,
 ]);

@@ -13,6 +13,8 @@ import { controllerAlterConfigsHandler } from "./33-alter-configs.ts";
 import { controllerCreatePartitionsHandler } from "./37-create-partitions.ts";
 import { controllerElectLeadersHandler } from "./43-elect-leaders.ts";
 import { controllerIncrementalAlterConfigsHandler } from "./44-incremental-alter-configs.ts";
+import { controllerAlterPartitionReassignmentsHandler } from "./45-alter-partition-reassignments.ts";
+import { controllerListPartitionReassignmentsHandler } from "./46-list-partition-reassignments.ts";
 import { alterPartitionHandler } from "./56-alter-partition.ts";
 import { updateFeaturesHandler } from "./57-update-features.ts";
 import { envelopeHandler } from "./58-envelope.ts";
@@ -43,6 +45,8 @@ export function createControllerHandlers(quorum: QuorumPort, commands?: Controll
       controllerCreatePartitionsHandler(commands),
       controllerElectLeadersHandler(commands),
       controllerIncrementalAlterConfigsHandler(commands),
+      controllerAlterPartitionReassignmentsHandler(commands),
+      controllerListPartitionReassignmentsHandler(commands),
       alterPartitionHandler(commands),
       updateFeaturesHandler(commands),
       envelopeHandler(commands, () => handlers),
