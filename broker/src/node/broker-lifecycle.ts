@@ -20,6 +20,14 @@ const REGISTRATION_VERSION = 4;
 const HEARTBEAT_VERSION = 1;
 /** Heartbeat interval while the broker waits for the controller to unfence it or to agree to its shutdown. */
 const WAITING_HEARTBEAT_MS = 100;
+/**
+ * The longest pause between attempts after failures in a row. The pause doubles from retryBackoffMs with each failure
+ * (Kafka's BrokerLifecycleManager backs off exponentially too, from 100 ms up to broker.session.timeout.ms): a node
+ * restarted after kill -9 is refused (DUPLICATE_BROKER_REGISTRATION) until its previous incarnation's session expires,
+ * up to broker.session.timeout.ms, and a fixed 20 ms pause sent ~450 registrations, each logged, in that time. One
+ * second bounds how late the registration that succeeds can come.
+ */
+const MAX_RETRY_BACKOFF_MS = 1_000;
 
 export type LifecycleState = "registering" | "fenced" | "running" | "pending-shutdown" | "shut-down";
 
@@ -54,6 +62,8 @@ export class BrokerLifecycle {
   private stateValue: LifecycleState = "registering";
   private epoch = -1n;
   private timer: NodeJS.Timeout | undefined;
+  /** Failed or refused requests in a row, for the backoff. */
+  private failures = 0;
   private inFlight: Promise<void> | null = null;
   private stopped = false;
   private resolveRunning!: () => void;
@@ -114,13 +124,24 @@ export class BrokerLifecycle {
     }, delayMs);
   }
 
+  /** The pause before the next attempt after a failure; each failure in a row doubles it, up to the bound. */
+  private backoff(): number {
+    const { retryBackoffMs } = this.options;
+    const ms = Math.min(
+      retryBackoffMs * 2 ** Math.min(this.failures, 30),
+      Math.max(MAX_RETRY_BACKOFF_MS, retryBackoffMs),
+    );
+    this.failures++;
+    return ms;
+  }
+
   private async step(): Promise<void> {
     try {
       if (this.stateValue === "registering") await this.register();
       else await this.heartbeat();
     } catch (err) {
       this.options.logger.debug({ err, state: this.stateValue }, "Request to the controller failed; retrying");
-      this.schedule(this.options.retryBackoffMs);
+      this.schedule(this.backoff());
     }
   }
 
@@ -149,10 +170,13 @@ export class BrokerLifecycle {
       o.requestTimeoutMs,
     );
     if (response.errorCode !== ErrorCode.NONE) {
-      o.logger.info({ errorCode: response.errorCode }, "Broker registration refused; retrying");
-      this.schedule(o.retryBackoffMs);
+      // Logged once per run of refusals: the usual one lasts until the previous incarnation's session expires.
+      const level = this.failures === 0 ? "info" : "debug";
+      o.logger[level]({ errorCode: response.errorCode }, "Broker registration refused; retrying");
+      this.schedule(this.backoff());
       return;
     }
+    this.failures = 0;
     this.epoch = response.brokerEpoch;
     this.stateValue = "fenced";
     o.logger.info(
@@ -188,12 +212,13 @@ export class BrokerLifecycle {
         // again, as Kafka's broker does.
         o.logger.warn({ errorCode: response.errorCode }, "The controller no longer knows this registration");
         if (this.stateValue !== "pending-shutdown") this.stateValue = "registering";
-        this.schedule(o.retryBackoffMs);
+        this.schedule(this.backoff());
         return;
       default:
-        this.schedule(o.retryBackoffMs);
+        this.schedule(this.backoff());
         return;
     }
+    this.failures = 0;
     if (wantShutDown && response.shouldShutDown) {
       this.stateValue = "shut-down";
       this.resolveShutdown?.();

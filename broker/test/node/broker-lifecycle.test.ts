@@ -32,6 +32,8 @@ interface FakeController {
   heartbeatError: number;
   /** Heartbeats with wantShutDown to refuse before agreeing. */
   shutdownRefusals: number;
+  /** Registrations to refuse (DUPLICATE_BROKER_REGISTRATION) before accepting one. */
+  registrationRefusals: number;
 }
 
 const servers: NetworkServer[] = [];
@@ -50,6 +52,7 @@ async function fakeController(id: number): Promise<FakeController> {
     unfenceAt: 0,
     heartbeatError: ErrorCode.NONE,
     shutdownRefusals: 0,
+    registrationRefusals: 0,
   };
   let epoch = 10n * BigInt(id);
   const handlers = [
@@ -61,6 +64,13 @@ async function fakeController(id: number): Promise<FakeController> {
       response: BrokerRegistrationResponse,
       handle(request) {
         state.registrations.push(request);
+        if (state.registrationRefusals > 0) {
+          state.registrationRefusals--;
+          return Promise.resolve({
+            ...BrokerRegistrationResponse.create(),
+            errorCode: ErrorCode.DUPLICATE_BROKER_REGISTRATION,
+          });
+        }
         epoch++;
         return Promise.resolve({ ...BrokerRegistrationResponse.create(), brokerEpoch: epoch });
       },
@@ -156,6 +166,21 @@ describe("BrokerLifecycle", () => {
     await waitFor(() => controller.registrations.length === 2, "a second registration");
     expect(controller.registrations[1]?.previousBrokerEpoch).toBe(11n);
     expect(controller.registrations[1]?.incarnationId).toBe(lifecycle.incarnationId);
+  });
+
+  it("backs off, doubling the pause, while the controller refuses its registration", async () => {
+    // As after kill -9 and a restart: the controller refuses the new incarnation until the old one's session expires.
+    const controller = await fakeController(1);
+    controller.registrationRefusals = Number.MAX_SAFE_INTEGER;
+    const { lifecycle } = lifecycleFor([controller], { id: 1 }, { offset: 0 });
+    const started = performance.now();
+    lifecycle.start();
+    await waitFor(() => controller.registrations.length >= 6, "six registration attempts");
+    // Pauses of 20, 40, 80, 160 and 320 ms (retryBackoffMs 20): 620 ms at least. A fixed 20 ms pause took 100 ms.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(600);
+    controller.registrationRefusals = 0;
+    await lifecycle.running;
+    expect(controller.heartbeats.length).toBeGreaterThan(0);
   });
 
   it("asks for a controlled shutdown and waits until the controller agrees", async () => {
