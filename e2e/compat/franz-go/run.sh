@@ -9,8 +9,11 @@
 #
 #   e2e/compat/franz-go/run.sh            # allowlist
 #   e2e/compat/franz-go/run.sh -run '^TestGroupETL$'   # extra `go test` flags override the allowlist's -run
-#   TRIBUTARY_COMPAT_NODES=3 e2e/compat/franz-go/run.sh   # the tests tagged `cluster` in tests.allow, against 3
-#                                                         # combined nodes (broker/test/support/cluster-cli.ts)
+#   TRIBUTARY_COMPAT_NODES=3 e2e/compat/franz-go/run.sh   # the allowlist (less the tests tagged `one-node`) and the
+#                                                         # transactional check against 3 combined nodes
+#                                                         # (broker/test/support/cluster-cli.ts)
+#   TRIBUTARY_COMPAT_NODES=3 TRIBUTARY_COMPAT_RF=3 ...     # topics with 3 replicas, min.insync.replicas 2 (KGO_TEST_RF=3)
+#   TRIBUTARY_COMPAT_SYSTEM=kafka ...                     # the cluster runs the reference Apache Kafka, for comparison
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,6 +25,9 @@ command -v go >/dev/null || { echo "franz-go: Go is required (go.dev/dl)" >&2; e
 
 nodes="${TRIBUTARY_COMPAT_NODES:-1}"
 [[ "$nodes" =~ ^[1-9]$ ]] || { echo "franz-go: TRIBUTARY_COMPAT_NODES must be 1..9, not $nodes" >&2; exit 2; }
+rf="${TRIBUTARY_COMPAT_RF:-1}"
+[[ "$rf" =~ ^[1-9]$ ]] && ((rf <= nodes)) ||
+  { echo "franz-go: TRIBUTARY_COMPAT_RF must be 1..$nodes (TRIBUTARY_COMPAT_NODES), not $rf" >&2; exit 2; }
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/tributary-franz-go.XXXXXX")"
 broker_pid=""
@@ -61,8 +67,8 @@ node_logs=()
 if [[ -z "${KGO_SEEDS:-}" ]] && ((nodes > 1)); then
   [[ -f "$repo/broker/dist/src/main.js" ]] || { echo "franz-go: build the broker first (npx tsc -b)" >&2; exit 1; }
   coproc CLUSTER {
-    exec "$repo/node_modules/.bin/tsx" "$repo/broker/test/support/cluster-cli.ts" --nodes "$nodes" \
-      --config offsets.topic.replication.factor=1 2>"$scratch/cluster-cli.log"
+    exec "$repo/node_modules/.bin/tsx" "$repo/broker/test/support/cluster-cli.ts" --nodes "$nodes" --rf "$rf" \
+      --system "${TRIBUTARY_COMPAT_SYSTEM:-tributary}" 2>"$scratch/cluster-cli.log"
   }
   cluster_pid=$CLUSTER_PID
   cluster_in=${CLUSTER[1]}
@@ -102,14 +108,14 @@ elif [[ -z "${KGO_SEEDS:-}" ]]; then
   export KGO_SEEDS="127.0.0.1:$port"
   echo "franz-go: broker pid $broker_pid on $KGO_SEEDS (log $scratch/broker/broker.log)" >&2
 fi
-export KGO_TEST_RF=1
+export KGO_TEST_RF="$rf"
 # TestGroupETL produces and re-consumes this many records per balancer (franz-go's default is 500000).
 export KGO_TEST_RECORDS="${KGO_TEST_RECORDS:-20000}"
 export KGO_LOG_LEVEL="${KGO_LOG_LEVEL:-none}"
 
-# On a cluster only the lines tagged `cluster` (the core: produce, consume, groups, admin) run.
+# On a cluster the lines tagged `one-node` do not run.
 allowed_lines="$(grep -v '^[[:space:]]*\(#\|$\)' "$here/tests.allow")"
-if ((nodes > 1)); then allowed_lines="$(grep -E '[[:space:]]cluster([[:space:]]|$)' <<<"$allowed_lines")"; fi
+if ((nodes > 1)); then allowed_lines="$(grep -Ev '[[:space:]]one-node([[:space:]]|$)' <<<"$allowed_lines")"; fi
 allow="$(sed 's/[[:space:]].*//' <<<"$allowed_lines" | paste -sd '|')"
 [[ -n "$allow" ]] || { echo "franz-go: tests.allow is empty" >&2; exit 1; }
 
@@ -133,11 +139,12 @@ for t in ${allow//|/ }; do
 done
 ((missing == 0)) || exit 1
 on=""; if ((nodes > 1)); then on=" on $nodes nodes"; fi
+if ((rf > 1)); then on="$on, replication factor $rf"; fi
 echo "franz-go: $(grep -c '^--- PASS' "$scratch/go-test.log") allowlisted kgo tests passed$on" >&2
 
 # Our own check (txn/, its own module on the same franz-go version): a transactional producer fails fast, since the
-# broker has no transaction coordinator. Runs only with the allowlist on one broker, not with extra `go test` flags.
-if (($# == 0 && nodes == 1)); then
+# broker has no transaction coordinator. Runs with the allowlist, not with extra `go test` flags, and not against Kafka.
+if (($# == 0)) && [[ "${TRIBUTARY_COMPAT_SYSTEM:-tributary}" == tributary ]]; then
   grep -q "github.com/twmb/franz-go $FRANZ_GO_VERSION\$" "$here/txn/go.mod" ||
     { echo "franz-go: txn/go.mod does not require franz-go $FRANZ_GO_VERSION (versions.env); update it" >&2; exit 1; }
   txn_status=0

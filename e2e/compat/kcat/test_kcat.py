@@ -13,7 +13,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from helpers import create_topic, produce
-from tributary_broker import poll_until
+from tributary_broker import poll_until, replication_factor
 
 
 def kcat(*args: str, stdin: str | None = None, timeout: float = 60) -> str:
@@ -29,7 +29,6 @@ def consume_all(bootstrap: str, topic: str, fmt: str, *extra: str) -> list[str]:
     return out.splitlines()
 
 
-@pytest.mark.cluster
 def test_metadata_listing(broker, topic_name):
     create_topic(broker.bootstrap, topic_name, partitions=3)
 
@@ -49,9 +48,14 @@ def test_metadata_listing(broker, topic_name):
     assert topic_name in topics
     parts = sorted(topics[topic_name]["partitions"], key=lambda p: p["partition"])
     assert [p["partition"] for p in parts] == [0, 1, 2]
-    # Replication factor 1: each partition's leader is its only replica and its whole ISR. Three partitions on three
-    # brokers get three different leaders (Kafka's assignment spreads them).
-    assert all(p["replicas"] == [{"id": p["leader"]}] and p["isrs"] == [{"id": p["leader"]}] for p in parts)
+    # Each partition has replication-factor replicas (its leader alone under replication factor 1), all in sync on a
+    # new topic, the leader among them. Three partitions on three brokers get three different leaders (Kafka's
+    # assignment spreads them).
+    rf = replication_factor()
+    for p in parts:
+        replicas = [r["id"] for r in p["replicas"]]
+        assert len(set(replicas)) == rf and p["leader"] in replicas, p
+        assert sorted(r["id"] for r in p["isrs"]) == sorted(replicas), p
     assert {p["leader"] for p in parts} == {n["id"] for n in nodes}
 
     text = poll_until(
@@ -59,11 +63,11 @@ def test_metadata_listing(broker, topic_name):
         lambda: (t := kcat("-b", broker.bootstrap, "-L", "-t", topic_name)) and "with 3 partitions:" in t and t,
     )
     assert f'topic "{topic_name}" with 3 partitions:' in text
-    last = parts[2]["leader"]
-    assert f"partition 2, leader {last}, replicas: {last}, isrs: {last}" in text
+    last = parts[2]
+    replicas = ",".join(str(r["id"]) for r in last["replicas"])
+    assert f"partition 2, leader {last['leader']}, replicas: {replicas}, isrs: " in text
 
 
-@pytest.mark.cluster
 def test_produce_and_consume_with_keys(broker, topic_name):
     create_topic(broker.bootstrap, topic_name, partitions=3)
     lines = [f"key-{i % 7}:value-{i}" for i in range(70)]
@@ -84,7 +88,6 @@ def test_produce_and_consume_with_keys(broker, topic_name):
         assert [v for _, v in records] == [line for line in lines if partition_of[line.split(":")[0]] == {p}]
 
 
-@pytest.mark.cluster
 @pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
 def test_compression_codec(broker, topic_name, codec):
     create_topic(broker.bootstrap, topic_name)
@@ -102,7 +105,6 @@ def test_compression_codec(broker, topic_name, codec):
         assert on_disk < raw / 4, f"{codec}: {on_disk} bytes on disk for {raw} bytes of values"
 
 
-@pytest.mark.cluster
 def test_offsets_earliest_latest_relative_and_timestamp(broker, topic_name):
     create_topic(broker.bootstrap, topic_name)
     base = int(time.time() * 1000) - 3_600_000
@@ -168,7 +170,6 @@ class GroupMember:
         assert self.proc.returncode == 0, "\n".join(self.log)
 
 
-@pytest.mark.cluster
 def test_consumer_group(broker, topic_name):
     partitions = 4
     create_topic(broker.bootstrap, topic_name, partitions=partitions)

@@ -8,7 +8,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from tributary_broker import poll_until
+from tributary_broker import poll_until, replication_factor
 
 
 def admin(bootstrap: str) -> AdminClient:
@@ -18,7 +18,7 @@ def admin(bootstrap: str) -> AdminClient:
 def create_topic(bootstrap: str, name: str, partitions: int = 1, config: dict[str, str] | None = None) -> None:
     a = admin(bootstrap)
     futures = a.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})],
+        [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor(), config=config or {})],
         operation_timeout=10,
         request_timeout=15,
     )

@@ -119,6 +119,12 @@ class BrokerProcess:
     def restart(self) -> None:
         self.start()
 
+    def restart_leader_of(self, topic: str, partition: int, sig: int) -> int | None:
+        """Stops the broker leading the partition (this one) with sig, starts it again, and returns its exit code."""
+        code = self.stop(sig)
+        self.restart()
+        return code
+
     def destroy(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
@@ -133,7 +139,7 @@ class ClusterProcess:
 
     def __init__(self, nodes: int, overrides: dict[str, str] | None = None) -> None:
         self.size = nodes
-        self.overrides = {"offsets.topic.replication.factor": "1", **(overrides or {})}
+        self.overrides = dict(overrides or {})
         self.stderr_path = Path(tempfile.mkstemp(prefix="tributary-cluster-cli-", suffix=".log")[1])
         self.proc: subprocess.Popen[bytes] | None = None
         self.bootstrap = ""
@@ -142,7 +148,8 @@ class ClusterProcess:
     def start(self) -> "ClusterProcess":
         if not TSX.exists():
             raise RuntimeError(f"{TSX} is missing: run `npm ci` first")
-        args = [str(TSX), str(CLUSTER_CLI), "--nodes", str(self.size)]
+        args = [str(TSX), str(CLUSTER_CLI), "--nodes", str(self.size), "--rf", str(replication_factor())]
+        args += ["--system", system()]
         for key, value in self.overrides.items():
             args += ["--config", f"{key}={value}"]
         with open(self.stderr_path, "ab") as err:
@@ -161,6 +168,30 @@ class ClusterProcess:
     def node_bootstrap(self, node_id: int) -> str:
         return next(f"127.0.0.1:{n['port']}" for n in self.nodes if n["id"] == node_id)
 
+    def command(self, line: str) -> dict:
+        """One harness command (cluster-cli.ts says which), answered with one JSON line; fails on an error answer."""
+        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{line}\n".encode())
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"cluster-cli exited during {line!r}:\n{self.output()}")
+        said = json.loads(answer)
+        if not said.get("ok"):
+            raise AssertionError(f"cluster-cli {line!r}: {said.get('error')}")
+        return said
+
+    def leader(self, topic: str, partition: int) -> int:
+        return int(self.command(f"leader {topic} {partition}")["leader"])
+
+    def restart_leader_of(self, topic: str, partition: int, sig: int) -> int | None:
+        """Stops the node leading the partition with sig (SIGTERM or SIGKILL), starts it again, waits until every
+        broker lists all three, and returns the node's exit code (None when a signal killed it)."""
+        victim = self.leader(topic, partition)
+        code = self.command(f"stop {victim} {signal.Signals(sig).name}")["code"]
+        self.command(f"start {victim}")
+        return code
+
     def output(self) -> str:
         text = self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
         for f in self.log_files():
@@ -169,10 +200,12 @@ class ClusterProcess:
         return text
 
     def partition_dir(self, topic: str, partition: int) -> Path:
-        """The directory of a partition's segments on the one node that holds it (replication factor 1)."""
-        dirs = [d for n in self.nodes if (d := Path(n["logDirs"], f"{topic}-{partition}")).is_dir()]
-        assert len(dirs) == 1, f"{topic}-{partition} is on {len(dirs)} nodes: {dirs}"
-        return dirs[0]
+        """The directory of a partition's segments on the node leading it (its only replica under replication factor
+        1)."""
+        leader = self.leader(topic, partition)
+        d = next(Path(n["logDirs"], f"{topic}-{partition}") for n in self.nodes if n["id"] == leader)
+        assert d.is_dir(), f"{topic}-{partition} has no directory on its leader, node {leader}: {d}"
+        return d
 
     def log_files(self) -> list[Path]:
         return [Path(n["log"]) for n in self.nodes]
@@ -195,6 +228,24 @@ def cluster_size() -> int:
     if not value.isdigit() or int(value) < 1:
         raise RuntimeError(f"TRIBUTARY_COMPAT_NODES must be a positive integer, not {value!r}")
     return int(value)
+
+
+def replication_factor() -> int:
+    """TRIBUTARY_COMPAT_RF: the replication factor of the suites' topics on a cluster (1 unless set): the cluster's
+    default.replication.factor and offsets.topic.replication.factor, with min.insync.replicas 2 above 1."""
+    value = os.environ.get("TRIBUTARY_COMPAT_RF", "1")
+    if not value.isdigit() or not 1 <= int(value) <= cluster_size():
+        raise RuntimeError(f"TRIBUTARY_COMPAT_RF must be 1..{cluster_size()} (TRIBUTARY_COMPAT_NODES), not {value!r}")
+    return int(value)
+
+
+def system() -> str:
+    """TRIBUTARY_COMPAT_SYSTEM: what the cluster runs, tributary (the default) or kafka, the reference Apache Kafka
+    (`make reference-kafka`), to see how a client behaves against Kafka with the same tests."""
+    value = os.environ.get("TRIBUTARY_COMPAT_SYSTEM", "tributary")
+    if value not in ("tributary", "kafka"):
+        raise RuntimeError(f"TRIBUTARY_COMPAT_SYSTEM must be tributary or kafka, not {value!r}")
+    return value
 
 
 def _started(process: B) -> B:

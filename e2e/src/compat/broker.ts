@@ -20,12 +20,17 @@ export interface CompatBroker {
   /** Starts again on the same port and data directory and waits until it accepts connections. */
   start(): Promise<void>;
   /**
+   * Stops the broker leading the partition with `signal` and starts it again: this broker, or on a cluster
+   * (CompatCluster) the node leading it, which comes back once every broker lists all of them again.
+   */
+  restartLeaderOf(topic: string, partition: number, signal: "SIGTERM" | "SIGKILL"): Promise<void>;
+  /**
    * Resolves once every broker lists a new topic with its partitions and their leaders: at once for one broker; a
    * cluster's brokers each learn of it when they apply the controller's records (CompatCluster).
    */
   awaitTopic(topic: string, partitions: number): Promise<void>;
-  /** Bytes of segment files (*.log) in one partition's directory. */
-  segmentBytes(topic: string, partition: number): number;
+  /** Bytes of segment files (*.log) in one partition's directory, on the broker leading it. */
+  segmentBytes(topic: string, partition: number): Promise<number>;
   /** Last lines of the broker's log, for failure messages. */
   logTail(): string;
   /** Stops (SIGKILL if still running) and deletes the data directory. */
@@ -93,7 +98,11 @@ export async function startCompatBroker(overrides: Record<string, string> = {}):
     dataDir,
     stop,
     start,
-    segmentBytes: (topic, partition) => segmentBytesIn(join(logDir, `${topic}-${partition}`)),
+    async restartLeaderOf(_topic, _partition, signal) {
+      await stop(signal);
+      await start();
+    },
+    segmentBytes: (topic, partition) => Promise.resolve(segmentBytesIn(join(logDir, `${topic}-${partition}`))),
     awaitTopic: () => Promise.resolve(),
     logTail: () => logTail(logFile, 40),
     async destroy() {

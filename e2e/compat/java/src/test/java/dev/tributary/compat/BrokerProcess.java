@@ -29,6 +29,13 @@ final class BrokerProcess implements AutoCloseable {
     static final Path REPO = Path.of(System.getProperty("tributary.repo", "../../..")).toAbsolutePath().normalize();
     /** How many nodes the shared broker of a test class is (the tributary.nodes system property, 1 unless set). */
     static final int NODES = Integer.parseInt(System.getProperty("tributary.nodes", "1"));
+    /**
+     * The replication factor of the suites' topics on a cluster (the tributary.rf system property, 1 unless set): the
+     * cluster's default.replication.factor and offsets.topic.replication.factor, min.insync.replicas 2 above 1.
+     */
+    static final short RF = Short.parseShort(System.getProperty("tributary.rf", "1"));
+    /** What a cluster runs: tributary, or kafka (the reference Apache Kafka, to compare a client's behaviour). */
+    static final String SYSTEM = System.getProperty("tributary.system", "tributary");
 
     /** The first node's client port. */
     final int port;
@@ -85,9 +92,12 @@ final class BrokerProcess implements AutoCloseable {
                 REPO.resolve("node_modules/.bin/tsx").toString(),
                 REPO.resolve("broker/test/support/cluster-cli.ts").toString(),
                 "--nodes",
-                String.valueOf(count)));
-        Map<String, String> config = new LinkedHashMap<>(Map.of("offsets.topic.replication.factor", "1",
-                "log.retention.check.interval.ms", "200"));
+                String.valueOf(count),
+                "--rf",
+                String.valueOf(RF),
+                "--system",
+                SYSTEM));
+        Map<String, String> config = new LinkedHashMap<>(Map.of("log.retention.check.interval.ms", "200"));
         config.putAll(extra);
         config.forEach((k, v) -> {
             command.add("--config");
@@ -115,8 +125,8 @@ final class BrokerProcess implements AutoCloseable {
     }
 
     /**
-     * The broker a test class shares: one process, or a cluster of {@link #NODES} combined nodes. Tests that stop and
-     * restart a broker use {@link #start} and stay on one node.
+     * The broker a test class shares: one process, or a cluster of {@link #NODES} combined nodes. On one node, tests
+     * that stop and restart the broker use one of their own ({@link #start}).
      */
     static BrokerProcess startShared(Map<String, String> extra) throws IOException {
         if (NODES <= 1) return start(extra);
@@ -136,27 +146,64 @@ final class BrokerProcess implements AutoCloseable {
         }
     }
 
+    /** One harness command (cluster-cli.ts lists them); returns its answer, a JSON line, and fails on an error. */
+    private String command(String line) throws IOException {
+        var in = process.getOutputStream();
+        in.write((line + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        in.flush();
+        String answer = answers.readLine();
+        if (answer == null || !answer.contains("\"ok\":true")) {
+            throw new AssertionError("cluster-cli.ts " + line + ": " + answer + "\n" + output());
+        }
+        return answer;
+    }
+
+    private static final Pattern LEADER = Pattern.compile("\"leader\":(\\d+)");
+    private static final Pattern CODE = Pattern.compile("\"code\":(\\d+|null)");
+
     /**
      * Waits until every broker lists a new topic with its partitions and their leaders (cluster-cli.ts's `topic`
      * command). A cluster's brokers learn of a topic when each applies the controller's records, as in Kafka, so right
      * after CreateTopics some may not know it yet; one broker knows it at once.
      */
     void awaitTopic(String topic, int partitions) throws IOException {
-        if (!cluster) return;
-        var in = process.getOutputStream();
-        in.write(("topic " + topic + " " + partitions + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        in.flush();
-        String answer = answers.readLine();
-        if (answer == null || !answer.contains("\"ok\":true")) {
-            throw new AssertionError("cluster-cli.ts: " + answer + "\n" + output());
-        }
+        if (cluster) command("topic " + topic + " " + partitions);
     }
 
-    /** The directory of one partition's segments: on the one node that holds it (replication factor 1). */
-    Path partitionDir(String topic, int partition) {
-        List<Path> found = logDirs.stream().map(d -> d.resolve(topic + "-" + partition)).filter(Files::isDirectory).toList();
-        if (found.size() != 1) throw new AssertionError(topic + "-" + partition + " is on " + found.size() + " nodes: " + found);
-        return found.get(0);
+    /** The node leading a partition (the only one, for a single broker). */
+    int leader(String topic, int partition) throws IOException {
+        if (!cluster) return 1;
+        Matcher m = LEADER.matcher(command("leader " + topic + " " + partition));
+        if (!m.find()) throw new IllegalStateException("cluster-cli.ts named no leader");
+        return Integer.parseInt(m.group(1));
+    }
+
+    /**
+     * Stops the broker leading the partition with SIGKILL (kill) or SIGTERM, starts it again on the same ports and
+     * data, and returns its exit code (null when a signal ended it). On a cluster the other nodes keep running, and the
+     * harness answers once every broker lists all of them again.
+     */
+    Integer restartLeaderOf(String topic, int partition, boolean kill) throws IOException, InterruptedException {
+        if (!cluster) {
+            int code = stop(kill);
+            launch();
+            return code;
+        }
+        int victim = leader(topic, partition);
+        Matcher m = CODE.matcher(command("stop " + victim + (kill ? " SIGKILL" : " SIGTERM")));
+        if (!m.find()) throw new IllegalStateException("cluster-cli.ts gave no exit code");
+        command("start " + victim);
+        return m.group(1).equals("null") ? null : Integer.valueOf(m.group(1));
+    }
+
+    /** The directory of one partition's segments on the node leading it. */
+    Path partitionDir(String topic, int partition) throws IOException {
+        int leader = leader(topic, partition);
+        int i = new ArrayList<>(nodes.keySet()).indexOf(leader);
+        if (i < 0) throw new AssertionError("leader " + leader + " of " + topic + "-" + partition + " is not a node");
+        Path dir = logDirs.get(i).resolve(topic + "-" + partition);
+        if (!Files.isDirectory(dir)) throw new AssertionError(topic + "-" + partition + " is not on its leader: " + dir);
+        return dir;
     }
 
     static BrokerProcess start(Map<String, String> extra) throws IOException {

@@ -43,7 +43,6 @@ import org.apache.kafka.streams.kstream.Produced;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.TestInstance;
@@ -124,7 +123,7 @@ class KafkaStreamsCompatTest {
         config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrap);
         config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, guarantee);
         config.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-        config.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
+        config.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, (int) BrokerProcess.RF);
         config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
         // Emit every update instead of caching them until the commit.
         config.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
@@ -136,7 +135,7 @@ class KafkaStreamsCompatTest {
 
     private void createTopics(String... names) throws Exception {
         List<NewTopic> topics = new ArrayList<>();
-        for (String n : names) topics.add(new NewTopic(n, 2, (short) 1));
+        for (String n : names) topics.add(new NewTopic(n, 2, BrokerProcess.RF));
         admin.createTopics(topics).all().get();
         for (String n : names) broker.awaitTopic(n, 2);
     }
@@ -168,7 +167,6 @@ class KafkaStreamsCompatTest {
     // --- tests ---
 
     @Test
-    @Tag("cluster")
     void atLeastOnceCountsEveryRecord(TestInfo info) throws Exception {
         String app = name(info);
         String input = app + "-in";
