@@ -61,8 +61,11 @@ export class MetadataLog {
     while (offset < this.log.logEndOffset) {
       const result = await this.log.read(offset, READ_CHUNK_BYTES);
       try {
+        // The entries' data are views into what they were decoded from, and the read's buffer goes back to a pool
+        // for the next read to overwrite: they are decoded from a copy of their own.
+        const records = Buffer.from(result.records);
         // A read starts with the batch holding `offset`, which may begin before it.
-        const batch = decodeEntries(result.records).filter((e) => BigInt(e.offset) >= offset);
+        const batch = decodeEntries(records).filter((e) => BigInt(e.offset) >= offset);
         if (batch.length === 0) break;
         entries.push(...batch);
         offset = BigInt((batch.at(-1)?.offset ?? 0) + 1);

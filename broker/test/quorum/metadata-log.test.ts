@@ -59,6 +59,29 @@ describe("MetadataLog", () => {
     await reopened.close();
   });
 
+  it("reads back a log of several read chunks whole: entries do not share a reused read buffer", async () => {
+    // 3 batches of 1,000 entries of 1 KiB each: about 3 MiB, three 1 MiB reads.
+    const entries: LogEntry[] = [];
+    for (let offset = 0; offset < 3000; offset++) {
+      const data = Buffer.alloc(1024, offset % 251);
+      data.write(`r${offset}`);
+      entries.push({ offset, epoch: 1, lastInBatch: offset % 1000 === 999, record: { kind: "data", data } });
+    }
+    const log = await MetadataLog.open({ metadataDir: dir, logger });
+    for (let i = 0; i < 3; i++) await log.append(entries.slice(i * 1000, (i + 1) * 1000));
+    await log.flush();
+    await log.close();
+    const reopened = await MetadataLog.open({ metadataDir: dir, logger });
+    const read = await reopened.readAll();
+    await reopened.close();
+    expect(read).toHaveLength(3000);
+    for (const [i, e] of read.entries()) {
+      const want = entries[i]?.record;
+      if (e.record.kind !== "data" || want?.kind !== "data") throw new Error(`entry ${i} is not data`);
+      expect(Buffer.from(e.record.data).equals(Buffer.from(want.data)), `entry ${i}`).toBe(true);
+    }
+  });
+
   it("truncates as the core asks, and appends continue from there", async () => {
     const log = await MetadataLog.open({ metadataDir: dir, logger });
     await log.append([leaderChange(0, 1, 1), data(1, 1), data(2, 1), data(3, 1)]);
