@@ -46,6 +46,11 @@ export class PublishingChain {
     return run;
   }
 
+  /** Resolves once every image published so far has been handled (whether or not its publication failed). */
+  settled(): Promise<void> {
+    return this.tail;
+  }
+
   publish(image: MetadataImage, changes: MetadataChanges): Promise<void> {
     const run = this.tail.then(async () => {
       this.current = image;

@@ -2,20 +2,20 @@ import type { Logger } from "pino";
 import type { BrokerConfig } from "../config/broker-config.ts";
 import type { QuorumVoter } from "../config/schema.ts";
 import type { ControllerEndpoint } from "../handlers/controller/services.ts";
-import type { MetadataImage } from "../metadata/image/index.ts";
+import { changesFromEmpty, type MetadataChanges, type MetadataImage } from "../metadata/image/index.ts";
 import { PublishingChain, type MetadataPublisher, type MetadataSource } from "../metadata/metadata-source.ts";
-import { MetadataLoader, type SnapshotRecords } from "../metadata/metadata-loader.ts";
+import { MetadataLoader } from "../metadata/metadata-loader.ts";
 import { ControllerQuorum } from "../quorum/controller-quorum.ts";
 import { NetworkTransport } from "../quorum/network-transport.ts";
 import { QuorumDriver } from "../quorum/quorum-driver.ts";
 import { METADATA_VERSION } from "../controller/index.ts";
-import { decodeMetadataRecord, MetadataRecordType, type FeatureLevelRecord } from "../protocol/index.ts";
-import { DEFAULT_RAFT_TIMING, SeededRng, type LogEntry, type RaftStatus } from "../raft/index.ts";
+import { DEFAULT_RAFT_TIMING, SeededRng, type RaftStatus } from "../raft/index.ts";
 import type { NodePlan } from "./node-plan.ts";
 
 // The metadata quorum as every node runs it (ADR 22): the raft core (a voter on a controller in the voter set, an
 // observer elsewhere) over the quorum-state file and the __cluster_metadata-0 log in the metadata directory, the
-// network transport to the voters, and a MetadataLoader that turns committed records into images. The first image is
+// network transport to the voters, and the process's one MetadataLoader that turns committed records into images
+// (the snapshot writer and the controller use the same one). The first image is
 // published only once the node has replayed up to the high watermark it first learned, so nothing serves a stale
 // view as current.
 
@@ -36,9 +36,12 @@ export interface MetadataQuorumOptions {
 /** The node's metadata quorum and, as a MetadataSource, the images its committed records make. */
 export class MetadataQuorum implements MetadataSource {
   private readonly chain = new PublishingChain();
-  private readonly loader: MetadataLoader;
-  /** The high watermark of the commit being loaded, and of the last one every subscriber has handled. */
-  private loading = 0;
+  /**
+   * The process's one committed image (ADR 22): the driver feeds it, it writes the snapshots from it, the controller
+   * decides from it, and this quorum publishes it to the broker's subscribers.
+   */
+  readonly loader = new MetadataLoader();
+  /** The high watermark of the last commit every subscriber has handled. */
   private publishedUpTo = 0;
   private readonly waiters: { offset: number; resolve: () => void }[] = [];
   private resolveFirst!: (image: MetadataImage) => void;
@@ -49,16 +52,9 @@ export class MetadataQuorum implements MetadataSource {
    */
   readonly firstImage: Promise<MetadataImage>;
   private driverRef: QuorumDriver | null = null;
-  /**
-   * Committed entries held back until the first image may be published (one sets metadata.version, and the commits
-   * reached `catchUpTo`); then loaded as one first image.
-   */
-  private readonly held: LogEntry[] = [];
-  private heldSnapshot: SnapshotRecords | null = null;
-  private bootstrapped = false;
   /** The leader's high watermark as this node first learnt it (Kafka's MetadataLoader catches up to it first). */
   private catchUpTo: number | null = null;
-  private loadedFirst = false;
+  private publishedFirst = false;
   private readonly failureListeners: ((err: Error) => void)[] = [];
   private failed = false;
 
@@ -71,22 +67,7 @@ export class MetadataQuorum implements MetadataSource {
       this.resolveFirst = resolve;
       this.rejectFirst = reject;
     });
-    this.loader = new MetadataLoader((image, changes) => {
-      const upTo = this.loading;
-      this.chain.publish(image, changes).then(
-        () => {
-          this.publishedUpTo = upTo;
-          this.resolveFirst(image);
-          this.wake();
-        },
-        (err: unknown) => {
-          const error = err instanceof Error ? err : new Error(String(err));
-          this.rejectFirst(error);
-          this.options.logger.error({ err: error }, "A metadata image could not be published");
-          this.fail(error);
-        },
-      );
-    });
+    this.loader.subscribe((image, changes, highWatermark) => this.loaded(image, changes, highWatermark));
   }
 
   /**
@@ -114,6 +95,7 @@ export class MetadataQuorum implements MetadataSource {
   async start(): Promise<void> {
     const { config, plan, voters, logger } = this.options;
     const driver = await QuorumDriver.start({
+      loader: this.loader,
       config: { nodeId: plan.nodeId, voters: voters.map((v) => v.id), ...DEFAULT_RAFT_TIMING, ...config.quorumTiming },
       metadataDir: this.options.metadataDir,
       snapshots: {
@@ -130,32 +112,43 @@ export class MetadataQuorum implements MetadataSource {
     this.driverRef = driver;
     driver.onFailure((err) => this.fail(err));
     this.transport.attach((envelope) => driver.receive(envelope));
-    driver.onCommit((entries, highWatermark, snapshot) => {
-      this.loading = highWatermark;
-      // Nothing is published before the log holds a metadata.version (Kafka's loader waits for it too): before
-      // that, a new quorum has committed only its leader change, and an image without the bootstrap records that
-      // follow would have the partition publisher delete every log as a stray. Nor before the commits reach the
-      // leader's high watermark as first learnt: a node far behind gets the log one fetch answer at a time, and an
-      // image of the first answers alone would be served as current while it is not.
-      if (!this.loadedFirst) {
-        // A snapshot replaces whatever was held before it.
-        if (snapshot !== null) {
-          this.heldSnapshot = snapshot;
-          this.held.length = 0;
-        }
-        this.held.push(...entries);
-        this.bootstrapped ||=
-          entries.some(setsMetadataVersion) || (snapshot !== null && snapshotSetsMetadataVersion(snapshot));
-        // Known at the first commit: it follows a fetch answer from the leader (or this node's own commit as leader).
-        this.catchUpTo ??= driver.status().leaderHighWatermark;
-        if (!this.bootstrapped || highWatermark < this.catchUpTo) return;
-        this.loadedFirst = true;
-        entries = this.held.splice(0);
-        snapshot = this.heldSnapshot;
-        this.heldSnapshot = null;
-      }
-      this.loader.onCommit(entries, highWatermark, snapshot);
-    });
+    // A commit applied before the driver was known here (none is expected: the first one needs a flush) is looked at
+    // now rather than at the next commit.
+    if (this.loader.highWatermark > 0) this.loaded(this.loader.image, null, this.loader.highWatermark);
+  }
+
+  /**
+   * Publishes what the loader applied to the broker's subscribers. Nothing is published before the image holds a
+   * metadata.version (Kafka's loader waits for it too): before that, a new quorum has committed only its leader
+   * change, and an image without the bootstrap records that follow would have the partition publisher delete every
+   * log as a stray. Nor before the commits reach the leader's high watermark as first learnt: a node far behind gets
+   * the log one fetch answer at a time, and an image of the first answers alone would be served as current while it
+   * is not. The first image published carries the changes from the empty image.
+   */
+  private loaded(image: MetadataImage, changes: MetadataChanges | null, highWatermark: number): void {
+    if (!this.publishedFirst) {
+      // Known at the first commit: it follows a fetch answer from the leader (or this node's own commit as leader).
+      const driver = this.driverRef;
+      if (driver === null) return;
+      this.catchUpTo ??= driver.status().leaderHighWatermark;
+      if (!image.features.has(METADATA_VERSION) || highWatermark < this.catchUpTo) return;
+      this.publishedFirst = true;
+      changes = changesFromEmpty(image);
+    }
+    const published = changes === null ? this.chain.settled() : this.chain.publish(image, changes);
+    published.then(
+      () => {
+        this.publishedUpTo = Math.max(this.publishedUpTo, highWatermark);
+        if (changes !== null) this.resolveFirst(image);
+        this.wake();
+      },
+      (err: unknown) => {
+        const error = err instanceof Error ? err : new Error(String(err));
+        this.rejectFirst(error);
+        this.options.logger.error({ err: error }, "A metadata image could not be published");
+        this.fail(error);
+      },
+    );
   }
 
   get driver(): QuorumDriver {
@@ -246,17 +239,4 @@ export class MetadataQuorum implements MetadataSource {
 /** Election timeouts are random per process; the seed only needs to differ between nodes and restarts. */
 function seed(): number {
   return Math.floor(Math.random() * 2 ** 31);
-}
-
-function setsMetadataVersion(entry: LogEntry): boolean {
-  return entry.record.kind === "data" && isMetadataVersion(entry.record.data);
-}
-
-function snapshotSetsMetadataVersion(snapshot: SnapshotRecords): boolean {
-  return snapshot.records.some(isMetadataVersion);
-}
-
-function isMetadataVersion(data: Uint8Array): boolean {
-  const r = decodeMetadataRecord(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-  return r.type === MetadataRecordType.FeatureLevelRecord && (r.record as FeatureLevelRecord).name === METADATA_VERSION;
 }

@@ -120,7 +120,14 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
       "controller",
       () =>
         Promise.resolve(
-          startController({ driver: quorum.driver, quorum: quorum.controllerPort(), config, logger, bootstrapRecords }),
+          startController({
+            driver: quorum.driver,
+            loader: quorum.loader,
+            quorum: quorum.controllerPort(),
+            config,
+            logger,
+            bootstrapRecords,
+          }),
         ),
       (c) => Promise.resolve(c.close()),
     );

@@ -13,7 +13,7 @@ import {
 import type { AnyHandler } from "../handlers/handler.ts";
 import { createControllerHandlers } from "../handlers/controller/registry.ts";
 import type { ControllerCommands, QuorumPort } from "../handlers/controller/services.ts";
-import { MetadataLoader } from "../metadata/metadata-loader.ts";
+import type { MetadataLoader } from "../metadata/metadata-loader.ts";
 import { staticBrokerDefaults } from "../metadata/topic-config.ts";
 import type { MetadataRecordAndVersion } from "../protocol/index.ts";
 import type { Role } from "../raft/index.ts";
@@ -27,7 +27,8 @@ import type { QuorumDriver } from "./quorum-driver.ts";
 // controller). Commands are decided and proposed synchronously, one at a time, so they are serialized by JS itself.
 // A timer fences brokers whose sessions expired; two more run the periodic preferred-leader elections
 // (leader.imbalance.check.interval.seconds) and unclean elections (unclean.leader.election.interval.ms). The
-// committed image comes from a MetadataLoader of its own.
+// committed image is the process's MetadataLoader's, the one the quorum driver feeds (ADR 22: one committed image
+// per process); the controller keeps only its uncommitted view on top.
 
 /** How often broker sessions are checked for expiry. */
 const SESSION_CHECK_MS = 250;
@@ -44,6 +45,8 @@ interface Waiting {
 
 export interface ControllerRuntimeOptions {
   readonly driver: QuorumDriver;
+  /** The committed image: the loader the driver feeds. */
+  readonly loader: MetadataLoader;
   readonly controller: QuorumController;
   readonly logger: Logger;
   /** Written after metadata.version on the first activation over an empty log (a migrated single-node data dir). */
@@ -53,8 +56,7 @@ export interface ControllerRuntimeOptions {
 }
 
 export class ControllerRuntime implements ControllerCommands {
-  private readonly loader = new MetadataLoader(() => undefined);
-  private highWatermark = 0;
+  private readonly loader: MetadataLoader;
   private leaderEpoch: number | null = null;
   /** The epoch in which activation failed, so it is not retried on every commit. */
   private failedEpoch: number | null = null;
@@ -64,13 +66,9 @@ export class ControllerRuntime implements ControllerCommands {
 
   constructor(private readonly options: ControllerRuntimeOptions) {
     const { driver } = options;
-    // Started after the quorum: catch up with what it committed already, then follow (no commit can come between).
-    const sofar = driver.committed();
-    this.loader.onCommit(sofar.entries, sofar.highWatermark, sofar.snapshot);
-    this.highWatermark = sofar.highWatermark;
-    driver.onCommit((entries, highWatermark, snapshot) => {
-      this.loader.onCommit(entries, highWatermark, snapshot);
-      this.highWatermark = highWatermark;
+    this.loader = options.loader;
+    // Started after the quorum: the loader holds what committed already, and reports each commit from now on.
+    this.loader.subscribe(() => {
       this.release();
       this.maybeActivate();
     });
@@ -136,6 +134,10 @@ export class ControllerRuntime implements ControllerCommands {
       return false;
     }
     return true;
+  }
+
+  private get highWatermark(): number {
+    return this.loader.highWatermark;
   }
 
   /** Resolves once the log up to `offset` has committed. */
@@ -245,6 +247,8 @@ function controllerConfig(config: BrokerConfig, clusterId: string): ControllerCo
 
 export interface StartControllerOptions {
   readonly driver: QuorumDriver;
+  /** The process's committed metadata, fed by `driver` (its `loader` option). */
+  readonly loader: MetadataLoader;
   /** The quorum as the controller listener's handlers reach it (Vote, Fetch, DescribeQuorum, ...). */
   readonly quorum: QuorumPort;
   readonly config: BrokerConfig;
@@ -264,7 +268,7 @@ export interface RunningController {
 
 /** The controller layer of a node with the controller role, on the node's quorum driver. */
 export function startController(options: StartControllerOptions): RunningController {
-  const { driver, quorum, logger } = options;
+  const { driver, loader, quorum, logger } = options;
   const controller = new QuorumController({
     config: controllerConfig(options.config, quorum.clusterId),
     clock: options.clock ?? (() => driver.now()),
@@ -273,6 +277,7 @@ export function startController(options: StartControllerOptions): RunningControl
   });
   const runtime = new ControllerRuntime({
     driver,
+    loader,
     controller,
     logger: logger.child({ component: "controller-runtime" }),
     ...(options.bootstrapRecords ? { bootstrapRecords: options.bootstrapRecords } : {}),

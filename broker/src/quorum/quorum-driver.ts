@@ -22,7 +22,8 @@ import { SnapshotStore, decodeSnapshot, encodeSnapshot, type LoadedSnapshot } fr
 // Runs one raft core against the real clock, files and a transport (ADR 22, docs/design/raft.md). Actions run one
 // at a time in order: election state and log writes go to disk, and a message leaves only after everything written
 // before it has been fsynced — the contract the simulation checks. Commits are handed to listeners in order.
-// Snapshots (KIP-630): the driver keeps its own image of the committed state and writes it as a checkpoint when
+// Snapshots (KIP-630): the driver feeds the process's MetadataLoader (the one image of the committed state) before
+// any other listener, and writes that image as a checkpoint when
 // `metadata.log.max.record.bytes.between.snapshots` bytes committed since the last one, or when
 // `metadata.log.max.snapshot.interval.ms` passed and something committed; the core then trims the log to it. At
 // start it loads the newest whole snapshot and resumes the log at its end; a snapshot fetched from the leader
@@ -56,8 +57,14 @@ export interface QuorumDriverOptions {
   /** Milliseconds, never going back; defaults to a monotonic clock. */
   readonly clock?: () => number;
   /**
-   * When to snapshot the committed state, which must then be metadata records (the snapshot is written from their
-   * image). Left out, the driver writes no snapshots (it still loads and serves one found on disk or fetched).
+   * The process's committed metadata: fed every commit (and snapshot) before the other listeners, so that whoever
+   * follows it sees each commit once, and the source of the snapshots written. The committed records must then be
+   * metadata records. Left out while `snapshots` is given, the driver keeps one of its own.
+   */
+  readonly loader?: MetadataLoader;
+  /**
+   * When to snapshot the committed state, which must then be metadata records (the snapshot is written from the
+   * loader's image). Left out, the driver writes no snapshots (it still loads and serves one found on disk or fetched).
    */
   readonly snapshots?: {
     /** `metadata.log.max.record.bytes.between.snapshots` */
@@ -92,10 +99,8 @@ export class QuorumDriver {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private failure: Error | null = null;
-  /** The committed state as an image, for writing snapshots (only when they are configured). */
-  private readonly image: MetadataLoader | null;
-  /** The newest snapshot's records (what listeners joining late start from). */
-  private snapshot: SnapshotRecords | null;
+  /** The committed state as an image (given, or the driver's own when snapshots are configured). */
+  private readonly loader: MetadataLoader | null;
   /**
    * The snapshot loaded at start, until listeners got it: it comes with the first commit, so a node's first image
    * still waits until it learns what is committed now (the snapshot alone may be old).
@@ -114,11 +119,9 @@ export class QuorumDriver {
     private readonly options: QuorumDriverOptions,
     private readonly clock: () => number,
   ) {
-    this.snapshot = loaded === null ? null : recordsOf(loaded);
-    this.startSnapshot = this.snapshot;
+    this.startSnapshot = loaded === null ? null : recordsOf(loaded);
     this.applied = loaded?.id.offset ?? 0;
-    this.image = options.snapshots === undefined ? null : new MetadataLoader(() => undefined);
-    this.image?.onCommit([], this.applied, this.snapshot);
+    this.loader = options.loader ?? (options.snapshots === undefined ? null : new MetadataLoader());
     this.lastSnapshotAt = clock();
   }
 
@@ -207,15 +210,6 @@ export class QuorumDriver {
     this.listeners.push(listener);
   }
 
-  /**
-   * What has been committed and handed to listeners so far, for a listener that joins after the start: the newest
-   * snapshot, if any, and the committed entries after it.
-   */
-  committed(): { snapshot: SnapshotRecords | null; entries: readonly LogEntry[]; highWatermark: number } {
-    const from = this.snapshot?.id.offset ?? 0;
-    return { snapshot: this.snapshot, entries: this.core.entries(from, this.applied), highWatermark: this.applied };
-  }
-
   onRoleChange(listener: RoleListener): void {
     this.roleListeners.push(listener);
   }
@@ -296,9 +290,9 @@ export class QuorumDriver {
       case "commit": {
         const entries = this.core.entries(this.applied, action.highWatermark);
         this.applied = action.highWatermark;
-        this.image?.onCommit(entries);
         const snapshot = this.startSnapshot;
         this.startSnapshot = null;
+        this.loader?.onCommit(entries, action.highWatermark, snapshot);
         for (const listener of this.listeners) listener(entries, action.highWatermark, snapshot);
         for (const e of entries) if (e.record.kind === "data") this.bytesSinceSnapshot += e.record.data.length;
         await this.maybeSnapshot();
@@ -312,14 +306,14 @@ export class QuorumDriver {
         await this.snapshots.write(id, bytes);
         await this.log.resetTo(id.offset);
         await this.snapshots.deleteBefore(id);
-        this.snapshot = { id, records };
+        const installed = { id, records };
         this.startSnapshot = null;
         this.applied = id.offset;
         this.bytesSinceSnapshot = 0;
         this.lastSnapshotAt = this.clock();
-        this.image?.onCommit([], id.offset, this.snapshot);
         this.options.logger.info({ snapshot: id }, "Installed a metadata snapshot fetched from the leader");
-        for (const listener of this.listeners) listener([], id.offset, this.snapshot);
+        this.loader?.onCommit([], id.offset, installed);
+        for (const listener of this.listeners) listener([], id.offset, installed);
         return;
       }
       case "trimLog":
@@ -341,7 +335,9 @@ export class QuorumDriver {
   /** Writes a snapshot of the committed image when enough bytes or time passed since the last one. */
   private async maybeSnapshot(): Promise<void> {
     const policy = this.options.snapshots;
-    if (this.image === null || policy === undefined || this.bytesSinceSnapshot === 0) return;
+    if (this.loader === null || policy === undefined || this.bytesSinceSnapshot === 0) return;
+    // The loader is fed before anything else and synchronously, so this holds unless a listener failed mid-commit.
+    if (this.loader.highWatermark !== this.applied) return;
     const { maxBytesBetween, intervalMs } = policy;
     const now = this.clock();
     const due =
@@ -350,7 +346,7 @@ export class QuorumDriver {
     const offset = this.applied;
     const epoch = this.core.epochAt(offset - 1);
     if (epoch === undefined) return;
-    const records = imageRecords(this.image.image).map(encodeRecord);
+    const records = imageRecords(this.loader.image).map(encodeRecord);
     const id = { offset, epoch };
     const bytes = encodeSnapshot(id, records, { timestampMs: this.wallClockOf(now) });
     try {
@@ -360,7 +356,6 @@ export class QuorumDriver {
       this.options.logger.warn({ err, snapshot: id }, "Could not write a metadata snapshot");
       return;
     }
-    this.snapshot = { id, records };
     this.bytesSinceSnapshot = 0;
     this.lastSnapshotAt = now;
     this.options.logger.info({ snapshot: id, bytes: bytes.length }, "Wrote a metadata snapshot");

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { resolveBrokerConfig, type BrokerConfig } from "../../src/config/broker-config.ts";
 import { MetadataQuorum } from "../../src/node/metadata-quorum.ts";
 import { planNode } from "../../src/node/node-plan.ts";
-import { startController } from "../../src/quorum/controller-runtime.ts";
+import { startController, type RunningController } from "../../src/quorum/controller-runtime.ts";
 import { encodeRecord, record } from "../../src/controller/records.ts";
 import { createDispatcher, type Dispatcher } from "../../src/handlers/dispatcher.ts";
 import type { MetadataImage } from "../../src/metadata/image/index.ts";
@@ -42,16 +42,28 @@ function createQuorum(config: BrokerConfig, metadataDir: string): MetadataQuorum
   return quorum;
 }
 
-async function selfQuorum(): Promise<{ quorum: MetadataQuorum; start: () => Promise<void> }> {
+async function selfQuorum(): Promise<{
+  quorum: MetadataQuorum;
+  start: () => Promise<void>;
+  controller: () => RunningController | undefined;
+}> {
   dir = await mkdtemp(join(tmpdir(), "metadata-quorum-"));
   const { config } = resolveBrokerConfig({ overrides: ["node.id=1", `log.dirs=${dir}`], cwd: dir });
   const quorum = createQuorum(config, dir);
+  let controller: RunningController | undefined;
   const start = async () => {
     await quorum.start();
-    const controller = startController({ driver: quorum.driver, quorum: quorum.controllerPort(), config, logger });
-    closers.push(() => controller.close());
+    const running = startController({
+      driver: quorum.driver,
+      loader: quorum.loader,
+      quorum: quorum.controllerPort(),
+      config,
+      logger,
+    });
+    controller = running;
+    closers.push(() => running.close());
   };
-  return { quorum, start };
+  return { quorum, start, controller: () => controller };
 }
 
 describe("MetadataQuorum", () => {
@@ -64,6 +76,16 @@ describe("MetadataQuorum", () => {
     expect(first.features.get("metadata.version")).toBeGreaterThan(0);
     expect(published[0]).toBe(first.features.get("metadata.version"));
     expect(quorum.appliedOffset()).toBeGreaterThan(0);
+  });
+
+  it("is the process's one committed image: the controller and the broker's subscribers share the loader's", async () => {
+    const { quorum, start, controller } = await selfQuorum();
+    await start();
+    await quorum.firstImage;
+    await waitFor(() => controller()?.runtime.isActive, "the controller active");
+    await quorum.caughtUpWithCommitted(10_000);
+    expect(controller()?.runtime.committedImage).toBe(quorum.loader.image);
+    expect(quorum.image()).toBe(quorum.loader.image);
   });
 
   it("reports a failure when a subscriber cannot apply an image", async () => {
@@ -107,6 +129,7 @@ describe("MetadataQuorum", () => {
     const { driver } = controllerNode.quorum;
     const controller = startController({
       driver,
+      loader: controllerNode.quorum.loader,
       quorum: controllerNode.quorum.controllerPort(),
       config: controllerNode.config,
       logger,

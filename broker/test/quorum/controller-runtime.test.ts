@@ -107,7 +107,10 @@ async function startControllers(): Promise<void> {
       fetchMaxWaitMs: REAL_CLOCK_TEST_TIMING.fetchMaxWaitMs,
     });
     for (const e of endpoints) transport.setPeer(e.id, e.host, e.port);
+    // What every node runs: one loader over the committed log, fed by the driver, that the controller follows.
+    const loader = new MetadataLoader();
     const driver = await QuorumDriver.start({
+      loader,
       config: { nodeId: id, voters: VOTERS, ...REAL_CLOCK_TEST_TIMING },
       metadataDir: join(dir, "metadata"),
       transport,
@@ -116,11 +119,8 @@ async function startControllers(): Promise<void> {
       tickMs: 10,
     });
     transport.attach((envelope) => driver.receive(envelope));
-    // What every node runs: a loader of its own over the committed log.
-    const loader = new MetadataLoader(() => undefined);
-    driver.onCommit(loader.onCommit);
     const quorum = new ControllerQuorum(driver, transport, CLUSTER_ID, endpoints, "CONTROLLER");
-    const controller = startController({ driver, quorum, config, logger });
+    const controller = startController({ driver, loader, quorum, config, logger });
     dispatchers.set(id, createDispatcher({ handlers: controller.handlers, logger }));
     const server = servers.get(id);
     if (!server) throw new Error("setup");

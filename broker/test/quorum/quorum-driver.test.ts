@@ -36,6 +36,9 @@ class Cluster implements Transport {
   async start(id: NodeId, root: string): Promise<void> {
     const metadataDir = this.dirs.get(id) ?? join(root, `node-${id}`);
     this.dirs.set(id, metadataDir);
+    // With snapshots the records are metadata: the driver feeds a loader, as on a node, and writes snapshots from it.
+    const loader =
+      this.extra.snapshots === undefined ? undefined : new MetadataLoader((image) => this.images.set(id, image));
     const driver = await QuorumDriver.start({
       config: { nodeId: id, voters: VOTERS, ...TIMING },
       metadataDir,
@@ -44,14 +47,13 @@ class Cluster implements Transport {
       logger: pino({ level: "silent" }),
       tickMs: 10,
       ...this.extra,
+      ...(loader !== undefined ? { loader } : {}),
     });
     this.committed.set(id, []);
-    if (this.extra.snapshots !== undefined) {
-      const loader = new MetadataLoader((image) => this.images.set(id, image));
-      driver.onCommit((entries, highWatermark, snapshot) => {
+    if (loader !== undefined) {
+      driver.onCommit((_entries, _highWatermark, snapshot) => {
         if (snapshot !== null)
           this.snapshotsHanded.set(id, [...(this.snapshotsHanded.get(id) ?? []), snapshot.id.offset]);
-        loader.onCommit(entries, highWatermark, snapshot);
       });
     }
     driver.onCommit((entries) => {

@@ -87,6 +87,13 @@ export class MetadataDelta {
   private readonly configs = new Map<string, Map<string, string> | null>();
   private nextProducerId: bigint;
   private provenance: { offset: number; epoch: number };
+  /** Topics created by this delta, by name (a lookup by name must not scan every topic the delta touched). */
+  private readonly createdByName = new Map<string, string>();
+  /**
+   * Partition maps this delta made and no image holds yet, by topic id: further partition records of the topic go
+   * into them in place, rather than copying the topic's partitions once per record. Cleared by `apply`.
+   */
+  private readonly ownPartitions = new Map<string, Map<number, PartitionRegistration>>();
 
   constructor(private readonly base: MetadataImage) {
     this.nextProducerId = base.nextProducerId;
@@ -114,7 +121,8 @@ export class MetadataDelta {
   }
 
   private topicIdByName(name: string): string | undefined {
-    for (const [id, t] of this.topics) if (t?.name === name) return id;
+    const created = this.createdByName.get(name);
+    if (created !== undefined && this.topics.get(created)) return created;
     const id = this.base.topicIdsByName.get(name);
     return id !== undefined && this.topics.get(id) !== null ? id : undefined;
   }
@@ -195,7 +203,10 @@ export class MetadataDelta {
   private replayTopic(t: TopicRecord): void {
     if (this.topic(t.topicId) !== undefined) throw new MetadataReplayError(`topic id ${t.topicId} exists already`);
     if (this.topicIdByName(t.name) !== undefined) throw new MetadataReplayError(`topic ${t.name} exists already`);
-    this.topics.set(t.topicId, { name: t.name, id: t.topicId, partitions: new Map() });
+    const partitions = new Map<number, PartitionRegistration>();
+    this.ownPartitions.set(t.topicId, partitions);
+    this.topics.set(t.topicId, { name: t.name, id: t.topicId, partitions });
+    this.createdByName.set(t.name, t.topicId);
   }
 
   private requireTopic(id: string, what: string): TopicImage {
@@ -205,9 +216,13 @@ export class MetadataDelta {
   }
 
   private withPartition(topic: TopicImage, partition: number, registration: PartitionRegistration): void {
-    const partitions = new Map(topic.partitions);
+    let partitions = this.ownPartitions.get(topic.id);
+    if (partitions === undefined || partitions !== topic.partitions) {
+      partitions = new Map(topic.partitions);
+      this.ownPartitions.set(topic.id, partitions);
+      this.topics.set(topic.id, { ...topic, partitions });
+    }
     partitions.set(partition, registration);
-    this.topics.set(topic.id, { ...topic, partitions });
   }
 
   private replayPartition(p: PartitionRecord): void {
@@ -294,40 +309,39 @@ export class MetadataDelta {
     return broker;
   }
 
-  /** The next image, and what changed from the base. */
+  /** The next image, and what changed from the base. Maps nothing changed in are the base's own. */
   apply(): { image: MetadataImage; changes: MetadataChanges } {
     const base = this.base;
-    const topicsById = new Map(base.topicsById);
-    const topicIdsByName = new Map(base.topicIdsByName);
+    // From here on images hold the partition maps: a record replayed after this copies them again.
+    this.ownPartitions.clear();
+    const topicsChanged = this.topics.size > 0;
+    const topicsById = topicsChanged ? new Map(base.topicsById) : base.topicsById;
+    const topicIdsByName = topicsChanged ? new Map(base.topicIdsByName) : base.topicIdsByName;
     const topicsCreated: string[] = [];
     const topicsDeleted: string[] = [];
-    for (const [id, topic] of this.topics) {
-      const before = base.topicsById.get(id);
-      if (before !== undefined) topicIdsByName.delete(before.name);
-      if (topic === null) {
-        topicsById.delete(id);
-        if (before !== undefined) topicsDeleted.push(before.name);
-      } else {
-        topicsById.set(id, topic);
-        topicIdsByName.set(topic.name, id);
-        if (before === undefined) topicsCreated.push(topic.name);
+    if (topicsChanged) {
+      const ids = topicsById as Map<string, TopicImage>;
+      const names = topicIdsByName as Map<string, string>;
+      // Every old name goes before any new one is set: a name may pass from one touched topic to another.
+      for (const id of this.topics.keys()) {
+        const before = base.topicsById.get(id);
+        if (before !== undefined) names.delete(before.name);
+      }
+      for (const [id, topic] of this.topics) {
+        const before = base.topicsById.get(id);
+        if (topic === null) {
+          ids.delete(id);
+          if (before !== undefined) topicsDeleted.push(before.name);
+        } else {
+          ids.set(id, topic);
+          names.set(topic.name, id);
+          if (before === undefined) topicsCreated.push(topic.name);
+        }
       }
     }
-    const brokers = new Map(base.brokers);
-    for (const [id, b] of this.brokers) {
-      if (b === null) brokers.delete(id);
-      else brokers.set(id, b);
-    }
-    const features = new Map(base.features);
-    for (const [name, level] of this.features) {
-      if (level === null) features.delete(name);
-      else features.set(name, level);
-    }
-    const configs = new Map(base.configs);
-    for (const [key, values] of this.configs) {
-      if (values === null || values.size === 0) configs.delete(key);
-      else configs.set(key, values);
-    }
+    const brokers = merged(base.brokers, this.brokers, (b) => b === null);
+    const features = merged(base.features, this.features, (level) => level === null);
+    const configs = merged(base.configs, this.configs, (values) => values === null || values.size === 0);
     const image: MetadataImage = {
       provenance: this.provenance,
       features,
@@ -347,6 +361,24 @@ export class MetadataDelta {
       },
     };
   }
+}
+
+/**
+ * `base` with `changes` on top (an entry that `removes` is deleted), or `base` itself when there are no changes, so an
+ * image shares every map a delta did not touch with the image before it.
+ */
+function merged<K, V, C extends V | null>(
+  base: ReadonlyMap<K, V>,
+  changes: ReadonlyMap<K, C>,
+  removes: (change: C) => boolean,
+): ReadonlyMap<K, V> {
+  if (changes.size === 0) return base;
+  const out = new Map(base);
+  for (const [key, change] of changes) {
+    if (removes(change)) out.delete(key);
+    else out.set(key, change as V);
+  }
+  return out;
 }
 
 /**

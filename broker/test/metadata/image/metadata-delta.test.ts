@@ -110,6 +110,42 @@ describe("MetadataDelta", () => {
     );
   });
 
+  it("shares what a delta did not touch with the image before, and never changes that image", () => {
+    const base = cluster();
+    const fenced = replay(base, [r(FenceBrokerRecord, { id: 2, epoch: 11n })]).image;
+    expect(fenced.topicsById).toBe(base.topicsById);
+    expect(fenced.topicIdsByName).toBe(base.topicIdsByName);
+    expect(fenced.configs).toBe(base.configs);
+    expect(fenced.brokers).not.toBe(base.brokers);
+    // Several records of one topic in one delta, then another delta on the result: each image keeps its partitions.
+    const grown = replay(base, [partition(2, [1]), partition(3, [2]), partition(4, [1])]).image;
+    const changed = replay(grown, [r(PartitionChangeRecord, { topicId: FOO, partitionId: 2, isr: [] })]).image;
+    expect(topicByName(base, "foo")?.partitions.size).toBe(2);
+    expect(topicByName(grown, "foo")?.partitions.size).toBe(5);
+    expect(topicByName(grown, "foo")?.partitions.get(2)?.partitionEpoch).toBe(0);
+    expect(topicByName(changed, "foo")?.partitions.get(2)?.partitionEpoch).toBe(1);
+  });
+
+  it("finds topics by name within one delta: created, removed and created again", () => {
+    const BAR = "00000000-0000-0000-0000-0000000000b0";
+    const BAR2 = "00000000-0000-0000-0000-0000000000b2";
+    const { image } = replay(cluster(), [
+      r(TopicRecord, { name: "bar", topicId: BAR }),
+      r(RemoveTopicRecord, { topicId: BAR }),
+      r(TopicRecord, { name: "bar", topicId: BAR2 }),
+      r(RemoveTopicRecord, { topicId: FOO }),
+      r(TopicRecord, { name: "foo", topicId: BAR }),
+    ]);
+    expect(topicByName(image, "bar")?.id).toBe(BAR2);
+    expect(topicByName(image, "foo")?.id).toBe(BAR);
+    expect(() =>
+      replay(cluster(), [
+        r(TopicRecord, { name: "bar", topicId: BAR }),
+        r(TopicRecord, { name: "bar", topicId: BAR2 }),
+      ]),
+    ).toThrow(/topic bar exists already/);
+  });
+
   it("refuses records that contradict the image", () => {
     expect(() =>
       replay(cluster(), [r(TopicRecord, { name: "foo", topicId: "00000000-0000-0000-0000-0000000000f1" })]),
