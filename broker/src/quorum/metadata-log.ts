@@ -96,7 +96,11 @@ export class MetadataLog {
 
   /** Deletes the segments wholly below `startOffset`, which a durable snapshot holds. */
   async trimTo(startOffset: number): Promise<void> {
-    await this.log.deleteRecordsBefore(BigInt(Math.min(startOffset, this.endOffset)));
+    const to = BigInt(Math.min(startOffset, this.endOffset));
+    // The raft core, not the partition log, knows what is committed; it trims only below a snapshot of committed
+    // records, so the log's own high watermark (which bounds deletion) may move there first.
+    this.log.updateHighWatermark(to);
+    await this.log.deleteRecordsBefore(to);
   }
 
   /** Replaces the whole log by an empty one starting at `offset` (an installed snapshot's end). */
