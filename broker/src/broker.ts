@@ -20,6 +20,7 @@ import { LogGroupStore } from "./partitions/offsets-store.ts";
 import { PartitionManager } from "./partitions/partition-manager.ts";
 import { PartitionPublisher } from "./partitions/partition-publisher.ts";
 import { ProducerIdAllocator, type ProducerIdBlockSource } from "./partitions/producer-ids.ts";
+import { ReplicaFetcherManager } from "./replication/fetcher/fetcher-manager.ts";
 import { API_CODECS } from "./protocol/index.ts";
 import { METADATA_LOG_DIR } from "./quorum/metadata-log.ts";
 import { apiRequestMetrics, type BrokerMetrics } from "./runtime/metrics.ts";
@@ -40,7 +41,9 @@ export interface BrokerStorage {
   readonly configs: EffectiveConfigs;
   /** The image the request handlers answer from. */
   readonly view: MetadataView;
-  /** Closes every log cleanly (the clean-shutdown marker skips recovery). */
+  /** Fetch the partitions this node follows from their leaders, once started with the broker's registration epoch. */
+  readonly fetchers: ReplicaFetcherManager;
+  /** Stops the replica fetchers, then closes every log cleanly (the clean-shutdown marker skips recovery). */
   close(): Promise<void>;
 }
 
@@ -81,8 +84,16 @@ export async function openBrokerStorage(options: BrokerStorageOptions): Promise<
   });
   const configs = new EffectiveConfigs(config);
   const view = new MetadataView(config.nodeId);
+  const fetchers = new ReplicaFetcherManager({
+    nodeId: config.nodeId,
+    listenerName: config.interBrokerListenerName,
+    partitions,
+    config: config.replicaFetch,
+    logger: logger.child({ component: "replica-fetcher" }),
+  });
   source.subscribe(
-    new PartitionPublisher(config.nodeId, partitions, configs, logger.child({ component: "partitions" })).publish,
+    new PartitionPublisher(config.nodeId, partitions, configs, logger.child({ component: "partitions" }), fetchers)
+      .publish,
   );
   source.subscribe(view.publish);
   return {
@@ -90,7 +101,9 @@ export async function openBrokerStorage(options: BrokerStorageOptions): Promise<
     partitions,
     configs,
     view,
+    fetchers,
     async close() {
+      await fetchers.close();
       partitions.wakeAll();
       await logs.close();
     },

@@ -43,6 +43,14 @@ export interface BrokerConfig {
   readonly advertisedListeners: readonly ListenerAddress[];
   readonly listenerSecurityProtocolMap: Readonly<Record<string, SecurityProtocol>>;
   readonly controllerListenerNames: readonly string[];
+  /**
+   * Where this broker reaches other brokers (replica fetching): inter.broker.listener.name, else the listener named
+   * by security.inter.broker.protocol; with neither key set and no advertised listener of that name (PLAINTEXT), the
+   * first advertised listener.
+   */
+  readonly interBrokerListenerName: string;
+  /** The replica.fetch.* keys and replica.socket.timeout.ms: how followers fetch from leaders. */
+  readonly replicaFetch: ReplicaFetchSettings;
   readonly controllerQuorumVoters: readonly QuorumVoter[];
   /** The controller.quorum.*.ms keys, named as the raft core's config names them. */
   readonly quorumTiming: QuorumTiming;
@@ -95,6 +103,18 @@ export interface BrokerConfig {
   readonly loggerLevel: LogLevel;
   /** The effective string value and its origin for every supported key, for DescribeConfigs. */
   readonly entries: Readonly<Record<ConfigKey, ConfigEntry>>;
+}
+
+export interface ReplicaFetchSettings {
+  /** replica.fetch.max.bytes: per partition. */
+  readonly maxBytes: number;
+  /** replica.fetch.response.max.bytes: per response. */
+  readonly responseMaxBytes: number;
+  readonly minBytes: number;
+  readonly waitMaxMs: number;
+  readonly backoffMs: number;
+  /** replica.socket.timeout.ms: for connecting, and how long a fetch may go unanswered. */
+  readonly socketTimeoutMs: number;
 }
 
 export interface MetadataLogConfig {
@@ -395,6 +415,34 @@ function checkRoles(
 }
 
 /**
+ * The inter-broker listener as Kafka resolves it (KafkaConfig.interBrokerListenerNameAndSecurityProtocol): at most
+ * one of inter.broker.listener.name and security.inter.broker.protocol (whose listener is the one named after the
+ * protocol, PLAINTEXT by default); on a broker it must be an advertised listener. One relaxation: with neither key
+ * set and no advertised PLAINTEXT listener, the first advertised listener is used instead of refusing the config.
+ */
+function interBrokerListener(
+  v: ParsedValues,
+  advertised: readonly ListenerAddress[],
+  issue: (key: ConfigKey, expected: string) => void,
+): string {
+  const named = v["inter.broker.listener.name"];
+  const protocol = v["security.inter.broker.protocol"];
+  if (named !== undefined && protocol !== undefined)
+    issue("inter.broker.listener.name", "to be unset when security.inter.broker.protocol is set (only one of them)");
+  const broker = v["process.roles"]?.includes("broker") ?? false;
+  const names = advertised.map((a) => a.name);
+  const chosen = named ?? protocol ?? "PLAINTEXT";
+  // No advertised listener at all is reported under listeners already.
+  if (!broker || names.length === 0 || names.includes(chosen)) return chosen;
+  if (named === undefined && protocol === undefined && names[0] !== undefined) return names[0];
+  issue(
+    named !== undefined ? "inter.broker.listener.name" : "security.inter.broker.protocol",
+    `a listener name defined in advertised.listeners (${names.join(",")}); ${chosen} is not`,
+  );
+  return chosen;
+}
+
+/**
  * Turns file entries, environment and overrides into a validated, frozen BrokerConfig. Throws ConfigError listing
  * every problem found, each naming the key, the value, where it came from and what was expected.
  */
@@ -449,6 +497,11 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
   }
 
   checkRoles(v, listeners, advertised, issue);
+  const interBrokerListenerName = interBrokerListener(v, advertised, issue);
+  const fetchWait = v["replica.fetch.wait.max.ms"];
+  const socketTimeout = v["replica.socket.timeout.ms"];
+  if (fetchWait !== undefined && socketTimeout !== undefined && socketTimeout < fetchWait)
+    issue("replica.socket.timeout.ms", `at least replica.fetch.wait.max.ms (${fetchWait})`);
 
   const minSession = v["group.min.session.timeout.ms"];
   const maxSession = v["group.max.session.timeout.ms"];
@@ -479,6 +532,15 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
     listenerSecurityProtocolMap: Object.fromEntries(protocolMap),
     controllerListenerNames: controllerNames,
     controllerQuorumVoters: required(v["controller.quorum.voters"]),
+    interBrokerListenerName,
+    replicaFetch: {
+      maxBytes: required(v["replica.fetch.max.bytes"]),
+      responseMaxBytes: required(v["replica.fetch.response.max.bytes"]),
+      minBytes: required(v["replica.fetch.min.bytes"]),
+      waitMaxMs: required(fetchWait),
+      backoffMs: required(v["replica.fetch.backoff.ms"]),
+      socketTimeoutMs: required(socketTimeout),
+    },
     quorumTiming: {
       electionTimeoutMs: required(v["controller.quorum.election.timeout.ms"]),
       fetchTimeoutMs: required(v["controller.quorum.fetch.timeout.ms"]),

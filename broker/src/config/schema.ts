@@ -153,6 +153,13 @@ function listeners() {
   });
 }
 
+function listenerName() {
+  return z.string().transform((raw, ctx) => {
+    const s = raw.trim().toUpperCase();
+    return LISTENER_NAME.test(s) ? s : fail(ctx, "a listener name (letters, digits and _)");
+  });
+}
+
 function securityProtocolMap() {
   const expected = `a comma-separated list of NAME:PROTOCOL with PROTOCOL one of ${SECURITY_PROTOCOLS.join(", ")}`;
   return z.string().transform((raw, ctx) => {
@@ -230,6 +237,8 @@ export const CONFIG_KEYS = {
     "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT",
   ),
   "controller.listener.names": key(list()),
+  "inter.broker.listener.name": key(listenerName()),
+  "security.inter.broker.protocol": key(oneOf(SECURITY_PROTOCOLS, true)),
   "controller.quorum.voters": key(quorumVoters(), ""),
   "controller.quorum.election.timeout.ms": key(int(1, INT32_MAX), "1000"),
   "controller.quorum.fetch.timeout.ms": key(int(1, INT32_MAX), "2000"),
@@ -244,6 +253,12 @@ export const CONFIG_KEYS = {
   "broker.heartbeat.interval.ms": key(int(1, INT32_MAX), "2000"),
   "replica.lag.time.max.ms": key(long(1), "30000"),
   "broker.rack": key(nonEmpty("a rack name")),
+  "replica.fetch.max.bytes": key(int(0, INT32_MAX), "1048576"),
+  "replica.fetch.response.max.bytes": key(int(0, INT32_MAX), "10485760"),
+  "replica.fetch.min.bytes": key(int(1, INT32_MAX), "1"),
+  "replica.fetch.wait.max.ms": key(int(0, INT32_MAX), "500"),
+  "replica.fetch.backoff.ms": key(int(0, INT32_MAX), "1000"),
+  "replica.socket.timeout.ms": key(int(1, INT32_MAX), "30000"),
   "log.dirs": key(list()),
   "log.dir": key(nonEmpty(), "/tmp/kafka-logs"),
   "log.segment.bytes": key(int(14, INT32_MAX), "1073741824"),
@@ -311,7 +326,6 @@ export const IGNORED_KAFKA_KEYS: ReadonlySet<string> = new Set([
   "transaction.state.log.min.isr",
   "share.coordinator.state.topic.replication.factor",
   "share.coordinator.state.topic.min.isr",
-  "inter.broker.listener.name",
   "controller.quorum.bootstrap.servers",
   "num.replica.fetchers",
   "queued.max.requests",

@@ -6,7 +6,8 @@
 // decode (and decompress) a batch, so repeats would multiply the work of one small request.
 // Only the partition's leader answers (from the metadata image): others get NOT_LEADER_OR_FOLLOWER, and a
 // currentLeaderEpoch other than the image's FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH. Latest and earliest carry the
-// leader epoch of the log's latest and first epochs, as Kafka's do.
+// leader epoch of the log's latest and first epochs, as Kafka's do. Latest is the high watermark for consumers and
+// the log end offset for a replica (any replica id but -1), as a follower asks when its fetch offset is out of range.
 import type { PartitionLog } from "../log/index.ts";
 import {
   ApiKey,
@@ -34,10 +35,11 @@ function found(offset: bigint, timestamp: bigint, leaderEpoch: number): Partitio
 
 const NOT_FOUND: PartitionAnswer = found(-1n, -1n, -1);
 
-async function lookup(log: PartitionLog, timestamp: bigint): Promise<PartitionAnswer> {
+/** `replica`: the request is not a consumer's, and gets the log end rather than the high watermark as latest. */
+async function lookup(log: PartitionLog, timestamp: bigint, replica: boolean): Promise<PartitionAnswer> {
   switch (timestamp) {
     case LATEST:
-      return found(log.highWatermark, -1n, log.latestEpoch() ?? -1);
+      return found(replica ? log.logEndOffset : log.highWatermark, -1n, log.latestEpoch() ?? -1);
     case EARLIEST:
     case EARLIEST_LOCAL:
       return found(log.logStartOffset, -1n, log.epochEntries()[0]?.epoch ?? -1);
@@ -110,7 +112,9 @@ export function listOffsetsHandler(services: BrokerServices): AnyHandler {
                     errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                   };
                 }
-                return { partitionIndex: p.partitionIndex, ...(await lookup(log, p.timestamp)) };
+                // Kafka gives the log end to every replica id but consumers' -1 (-2 is its debugging id).
+                const replica = request.replicaId !== -1;
+                return { partitionIndex: p.partitionIndex, ...(await lookup(log, p.timestamp, replica)) };
               }),
           ),
         })),

@@ -237,6 +237,8 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
       }),
     (b) => b.close(),
   );
+  // Followers fetch from their leaders from now on, naming this registration's epoch (KIP-903).
+  storage.fetchers.start(() => registration.brokerEpoch);
   if (!(await Promise.race([registration.running.then(() => true), stopped]))) return null;
   // Unfencing may have made this broker a partition leader again (a restart after a controlled shutdown): its group
   // shards load before clients arrive, so the first requests find them loaded rather than loading.

@@ -336,8 +336,8 @@ export class PartitionManager {
 
   /**
    * This node follows the partition's leader in `leaderEpoch`; appends from clients are refused, and long-polls on
-   * the partition answer now rather than at their max wait. Nothing fetches from the leader yet (partition
-   * replication is issue 12), so a follower's log holds only what it had when it stopped leading.
+   * the partition answer now rather than at their max wait. The replica fetcher brings the leader's data
+   * (appendAsFollower and the truncations below).
    */
   becomeFollower(topic: string, partition: number, leaderEpoch: number): void {
     const key = partitionKey(topic, partition);
@@ -527,6 +527,66 @@ export class PartitionManager {
     for (const waiter of [...this.waiters]) if (waiter.keys.has(key)) waiter.wake();
   }
 
+  // The follower side (ADR 24): the replica fetchers write the leader's data through these (FollowerPartitions).
+
+  /**
+   * Appends batches fetched from the leader, under the partition lock, and records their idempotent producers so a
+   * follower that becomes leader answers retries as duplicates. Refused once this node leads the partition.
+   */
+  async appendAsFollower(topic: string, partition: number, records: Buffer): Promise<void> {
+    await this.asFollower(topic, partition, async (state) => {
+      await state.log.appendAsFollower(records);
+      recordProducerBatches(state.producers, records);
+    });
+    this.notify(partitionKey(topic, partition));
+  }
+
+  /** Cuts the log where the leader's diverges; producer state is rebuilt from what is left. */
+  truncateTo(topic: string, partition: number, offset: bigint): Promise<void> {
+    return this.asFollower(topic, partition, async (state) => {
+      await state.log.truncateTo(offset);
+      await this.resetProducerState(state);
+    });
+  }
+
+  /** Empties the log to start at the leader's log start (the follower fell behind it). */
+  truncateFullyAndStartAt(topic: string, partition: number, offset: bigint): Promise<void> {
+    return this.asFollower(topic, partition, async (state) => {
+      await state.log.truncateFullyAndStartAt(offset);
+      await this.resetProducerState(state);
+    });
+  }
+
+  /** The follower's high watermark, from its leader; returns the value the log took. */
+  setFollowerHighWatermark(topic: string, partition: number, offset: bigint): bigint {
+    const log = this.logs.get(topic, partition);
+    return log === undefined ? -1n : log.updateHighWatermark(offset);
+  }
+
+  /** Follows the leader's log start offset (DeleteRecords, retention) once the follower's high watermark passed it. */
+  async moveLogStartOffset(topic: string, partition: number, offset: bigint): Promise<void> {
+    await this.logs.get(topic, partition)?.deleteRecordsBefore(offset);
+  }
+
+  private async asFollower(
+    topic: string,
+    partition: number,
+    fn: (state: PartitionState) => Promise<void>,
+  ): Promise<void> {
+    const state = this.stateFor(topic, partition);
+    if (!state) throw new LogClosedError(partitionKey(topic, partition));
+    await this.exclusive(state, async () => {
+      if (this.roles.get(partitionKey(topic, partition))?.leader !== false)
+        throw new Error(`${topic}-${partition} is not followed by this node`);
+      await fn(state);
+    });
+  }
+
+  private async resetProducerState(state: PartitionState): Promise<void> {
+    state.producers = new ProducerStateTable();
+    await rebuildProducerState(state.log, state.producers);
+  }
+
   /** Wakes every long-poll so in-flight Fetches answer before the logs close. */
   wakeAll(): void {
     for (const waiter of [...this.waiters]) waiter.wake();
@@ -540,6 +600,25 @@ function failure(
   recordErrors: readonly RecordError[] = [],
 ): ProduceOutcome {
   return { errorCode, errorMessage: message, baseOffset: -1n, recordErrors, logAppendTime: -1n, logStartOffset };
+}
+
+/** Records the idempotent producers' batches among `records` (whole batches as stored) in `table`. */
+function recordProducerBatches(table: ProducerStateTable, records: Buffer): bigint | undefined {
+  let next: bigint | undefined;
+  for (const batch of splitBatches(records).batches) {
+    const h = readBatchHeader(batch);
+    const lastOffset = h.baseOffset + BigInt(h.lastOffsetDelta);
+    if (h.producerId >= 0n && h.baseSequence >= 0) {
+      const logAppendTime = (h.attributes & TIMESTAMP_TYPE_LOG_APPEND) !== 0 ? h.maxTimestamp : -1n;
+      table.record(h.producerId, h.producerEpoch, h.baseSequence, h.recordsCount, {
+        baseOffset: h.baseOffset,
+        lastOffset,
+        logAppendTime,
+      });
+    }
+    next = lastOffset + 1n;
+  }
+  return next;
 }
 
 /**
@@ -557,21 +636,9 @@ async function rebuildProducerState(log: PartitionLog, table: ProducerStateTable
   while (offset < log.logEndOffset) {
     const read = await log.read(offset, PRODUCER_STATE_SCAN_BYTES);
     try {
-      const { batches } = splitBatches(read.records);
-      if (batches.length === 0) break;
-      for (const batch of batches) {
-        const h = readBatchHeader(batch);
-        const lastOffset = h.baseOffset + BigInt(h.lastOffsetDelta);
-        if (h.producerId >= 0n && h.baseSequence >= 0) {
-          const logAppendTime = (h.attributes & TIMESTAMP_TYPE_LOG_APPEND) !== 0 ? h.maxTimestamp : -1n;
-          table.record(h.producerId, h.producerEpoch, h.baseSequence, h.recordsCount, {
-            baseOffset: h.baseOffset,
-            lastOffset,
-            logAppendTime,
-          });
-        }
-        offset = lastOffset + 1n;
-      }
+      const next = recordProducerBatches(table, read.records);
+      if (next === undefined) break;
+      offset = next;
     } finally {
       read.release();
     }

@@ -9,13 +9,19 @@ import {
   type MetadataImage,
 } from "../metadata/image/index.ts";
 import type { MetadataPublisher } from "../metadata/metadata-source.ts";
+import type { ReplicaFetcherManager } from "../replication/fetcher/fetcher-manager.ts";
 import type { PartitionManager, ReplicationView } from "./partition-manager.ts";
 
 // Applies each published image to this node's partition logs (ADR 22; Kafka's ReplicaManager.applyDelta): opens or
 // creates the log of every partition this node is now a replica of, records whether it leads and in which leader
 // epoch, deletes the logs of partitions deleted or reassigned away, and keeps each log's settings in line with its
 // topic's configs. The first image also deletes logs on disk that it does not place on this node (left by a crash
-// mid-delete, or by a reassignment while the node was down).
+// mid-delete, or by a reassignment while the node was down). Partitions this node follows go to the replica fetchers
+// with their leader and leader epoch; a partition it now leads, or no longer holds, leaves them first, so no fetched
+// data lands in a log after that.
+
+/** What the publisher asks of the replica fetchers. */
+export type FollowerFetchers = Pick<ReplicaFetcherManager, "setBrokers" | "follow" | "remove">;
 
 /** Logs opened or created at once by one image: enough to keep libuv's 4 threads busy, few enough to stay fair. */
 const LOG_OPEN_CONCURRENCY = 8;
@@ -43,6 +49,7 @@ export class PartitionPublisher {
     private readonly partitions: PartitionManager,
     private readonly configs: EffectiveConfigs,
     private readonly logger: Logger,
+    private readonly fetchers?: FollowerFetchers,
   ) {}
 
   readonly publish: MetadataPublisher = async (image: MetadataImage, changes: MetadataChanges) => {
@@ -54,7 +61,9 @@ export class PartitionPublisher {
     }
     this.partitions.setReplicationView(replicationView(image, this.configs));
     const local = changes.localChanges(nodeId);
+    this.fetchers?.setBrokers(image.brokers);
     for (const { topicName, partition } of local.deleted) {
+      await this.fetchers?.remove(topicName, partition);
       await this.partitions.deletePartition(topicName, partition);
       this.logger.info({ topic: topicName, partition }, "Deleted the log of a partition no longer on this node");
     }
@@ -63,11 +72,20 @@ export class PartitionPublisher {
     // CreateTopics of 100 topics waits for this on the broker that forwarded it.
     await eachConcurrently(local.leaders, LOG_OPEN_CONCURRENCY, async ({ topicName, partition, registration }) => {
       await this.partitions.createPartition(topicName, partition, this.configs.logConfigFor(image, topicName));
+      await this.fetchers?.remove(topicName, partition);
       await this.partitions.becomeLeader(topicName, partition, registration);
     });
-    await eachConcurrently(local.followers, LOG_OPEN_CONCURRENCY, async ({ topicName, partition, registration }) => {
+    await eachConcurrently(local.followers, LOG_OPEN_CONCURRENCY, async (follower) => {
+      const { topicId, topicName, partition, registration } = follower;
       await this.partitions.createPartition(topicName, partition, this.configs.logConfigFor(image, topicName));
       this.partitions.becomeFollower(topicName, partition, registration.leaderEpoch);
+      await this.fetchers?.follow({
+        topicId,
+        topic: topicName,
+        partition,
+        leaderId: registration.leader,
+        leaderEpoch: registration.leaderEpoch,
+      });
     });
     // ISR changes of partitions led here in the same leader epoch (AlterPartition results, or the controller's own).
     for (const led of this.partitions.ledPartitions()) {

@@ -279,6 +279,43 @@ describe("resolveBrokerConfig", () => {
     });
   });
 
+  it("resolves the inter-broker listener as Kafka does, and reads the replica.fetch.* keys", () => {
+    const two = [
+      "node.id=1",
+      "listeners=CLIENT://127.0.0.1:9092,REPLICATION://127.0.0.1:9094",
+      "listener.security.protocol.map=CLIENT:PLAINTEXT,REPLICATION:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    ].join("\n");
+    const { config } = resolveText("node.id=1");
+    expect(config.interBrokerListenerName).toBe("PLAINTEXT");
+    expect(config.replicaFetch).toEqual({
+      maxBytes: 1048576,
+      responseMaxBytes: 10485760,
+      minBytes: 1,
+      waitMaxMs: 500,
+      backoffMs: 1000,
+      socketTimeoutMs: 30000,
+    });
+    expect(resolveText(`${two}\ninter.broker.listener.name=replication`).config.interBrokerListenerName).toBe(
+      "REPLICATION",
+    );
+    // Neither key set and no PLAINTEXT listener: the first advertised one (Kafka would refuse the config).
+    expect(resolveText(two).config.interBrokerListenerName).toBe("CLIENT");
+    expect(configError(() => resolveText(`${two}\ninter.broker.listener.name=OTHER`)).message).toMatch(
+      /inter\.broker\.listener\.name.*defined in advertised\.listeners \(CLIENT,REPLICATION\); OTHER is not/,
+    );
+    expect(configError(() => resolveText(`${two}\nsecurity.inter.broker.protocol=PLAINTEXT`)).message).toMatch(
+      /security\.inter\.broker\.protocol.*PLAINTEXT is not/,
+    );
+    expect(
+      configError(() =>
+        resolveText("node.id=1\ninter.broker.listener.name=PLAINTEXT\nsecurity.inter.broker.protocol=SSL"),
+      ).message,
+    ).toMatch(/only one of them/);
+    expect(configError(() => resolveText("node.id=1\nreplica.fetch.wait.max.ms=40000")).message).toMatch(
+      /replica\.socket\.timeout\.ms.*at least replica\.fetch\.wait\.max\.ms \(40000\)/,
+    );
+  });
+
   it("requires group.min.session.timeout.ms ≤ group.max.session.timeout.ms", () => {
     expect(
       configError(() => resolveText("node.id=1\ngroup.min.session.timeout.ms=9000\ngroup.max.session.timeout.ms=8000"))

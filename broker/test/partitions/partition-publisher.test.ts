@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { BrokerRegistration } from "../../src/metadata/image/index.ts";
+import type { FollowerFetchers } from "../../src/partitions/partition-publisher.ts";
 import {
   ConfigRecord,
   ErrorCode,
@@ -12,12 +14,13 @@ import {
   RemoveTopicRecord,
   TopicRecord,
 } from "../../src/protocol/index.ts";
+import type { FollowerTarget } from "../../src/replication/fetcher/fetcher-manager.ts";
 import { makeBatch } from "../log/batches.ts";
 import { ImageHarness, rec, type RecordSpec } from "../support/image-harness.ts";
 
 // The partition publisher on broker 1 of a 3-broker cluster: each image's local changes open, create and delete logs,
-// set this replica's role and leader epoch (a new leader epoch starts in the log's epoch cache), and push topic
-// configs to the logs.
+// set this replica's role and leader epoch (a new leader epoch starts in the log's epoch cache), tell the replica
+// fetchers what to follow, and push topic configs to the logs.
 
 const T = "00000000-0000-0000-0000-0000000000b1";
 const TOPIC = 2;
@@ -36,10 +39,35 @@ const partition = (partitionId: number, replicas: number[], leader: number, lead
 const change = (fields: { partitionId: number; leader?: number; replicas?: number[]; isr?: number[] }) =>
   rec(PartitionChangeRecord, { topicId: T, ...fields });
 
+class RecordingFetchers implements FollowerFetchers {
+  readonly calls: string[] = [];
+  brokers: ReadonlyMap<number, BrokerRegistration> = new Map();
+  /** What the publisher's partition manager said about the role when the fetchers were told. */
+  roleAtFollow: (target: FollowerTarget) => boolean | undefined = () => undefined;
+
+  setBrokers(brokers: ReadonlyMap<number, BrokerRegistration>): void {
+    this.brokers = brokers;
+  }
+
+  follow(target: FollowerTarget): Promise<void> {
+    this.calls.push(`follow ${target.topic}-${target.partition} from ${target.leaderId} in ${target.leaderEpoch}`);
+    expect(this.roleAtFollow(target)).toBe(false);
+    return Promise.resolve();
+  }
+
+  remove(topic: string, partition: number): Promise<void> {
+    this.calls.push(`remove ${topic}-${partition}`);
+    return Promise.resolve();
+  }
+}
+
 let h: ImageHarness;
+let fetchers: RecordingFetchers;
 
 beforeEach(async () => {
-  h = await ImageHarness.start(1);
+  fetchers = new RecordingFetchers();
+  h = await ImageHarness.start(1, {}, fetchers);
+  fetchers.roleAtFollow = (t) => h.partitions.role(t.topic, t.partition)?.leader;
 });
 
 afterEach(async () => {
@@ -136,5 +164,32 @@ describe("PartitionPublisher", () => {
     await h.publish([rec(RemoveTopicRecord, { topicId: T })]);
     expect(h.logs.get("p", 0)).toBeUndefined();
     expect(h.logs.partitions()).toEqual([]);
+  });
+
+  it("follows, re-targets, stops following on leadership and deletion", async () => {
+    await h.publish([
+      broker(1),
+      broker(2),
+      broker(3),
+      rec(TopicRecord, { name: "p", topicId: T }),
+      partition(0, [1, 2], 2, 4),
+      partition(1, [1, 3], 1, 0),
+    ]);
+    expect(fetchers.calls).toEqual(["remove p-1", "follow p-0 from 2 in 4"]);
+    expect([...fetchers.brokers.keys()]).toEqual([1, 2, 3]);
+
+    // A new leader (epoch 5) re-targets; then this node leads (epoch 6): the partition leaves the fetchers.
+    fetchers.calls.length = 0;
+    await h.publish([
+      rec(PartitionChangeRecord, { topicId: T, partitionId: 0, leader: 3, isr: [1, 2, 3], replicas: [1, 2, 3] }),
+    ]);
+    await h.publish([rec(PartitionChangeRecord, { topicId: T, partitionId: 0, leader: 1 })]);
+    expect(fetchers.calls).toEqual(["follow p-0 from 3 in 5", "remove p-0"]);
+    expect(h.partitions.role("p", 0)).toEqual({ leader: true, leaderEpoch: 6 });
+
+    fetchers.calls.length = 0;
+    await h.publish([rec(PartitionChangeRecord, { topicId: T, partitionId: 1, leader: 3 })]);
+    await h.publish([rec(RemoveTopicRecord, { topicId: T })]);
+    expect(fetchers.calls).toEqual(["follow p-1 from 3 in 1", "remove p-0", "remove p-1"]);
   });
 });

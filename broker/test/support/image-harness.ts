@@ -12,7 +12,7 @@ import { EffectiveConfigs } from "../../src/metadata/effective-configs.ts";
 import type { MetadataImage } from "../../src/metadata/image/index.ts";
 import { MetadataView, PublishingChain } from "../../src/metadata/metadata-source.ts";
 import { PartitionManager, type PartitionManagerOptions } from "../../src/partitions/partition-manager.ts";
-import { PartitionPublisher } from "../../src/partitions/partition-publisher.ts";
+import { PartitionPublisher, type FollowerFetchers } from "../../src/partitions/partition-publisher.ts";
 import { decodeResponse, encodeRequest, type MessageCodec } from "../../src/protocol/index.ts";
 import { replay, type RecordSpec } from "./metadata-records.ts";
 
@@ -48,6 +48,7 @@ export class ImageHarness {
     readonly logs: LogManager,
     readonly partitions: PartitionManager,
     nodeId: number,
+    fetchers?: FollowerFetchers,
   ) {
     const { config } = resolveBrokerConfig({
       overrides: [
@@ -60,7 +61,7 @@ export class ImageHarness {
     });
     const configs = new EffectiveConfigs(config);
     this.view = new MetadataView(nodeId);
-    this.chain.subscribe(new PartitionPublisher(nodeId, partitions, configs, logger).publish);
+    this.chain.subscribe(new PartitionPublisher(nodeId, partitions, configs, logger, fetchers).publish);
     this.chain.subscribe(this.view.publish);
     this.services = {
       config,
@@ -80,10 +81,15 @@ export class ImageHarness {
     this.dispatcher = createDispatcher({ handlers: createHandlers(this.services), logger });
   }
 
-  static async start(nodeId: number, options: PartitionManagerOptions = {}): Promise<ImageHarness> {
+  /** `fetchers`: what the partition publisher tells the replica fetchers (none by default). */
+  static async start(
+    nodeId: number,
+    options: PartitionManagerOptions = {},
+    fetchers?: FollowerFetchers,
+  ): Promise<ImageHarness> {
     const dir = await mkdtemp(join(tmpdir(), "image-harness-"));
     const logs = await LogManager.open({ logDirs: [dir], logger, retentionCheckIntervalMs: 0 });
-    return new ImageHarness(dir, logs, new PartitionManager(logs, logger, options), nodeId);
+    return new ImageHarness(dir, logs, new PartitionManager(logs, logger, options), nodeId, fetchers);
   }
 
   get image(): MetadataImage {
