@@ -1,0 +1,211 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { AdminClient, type PartitionInfo } from "../../src/admin/index.ts";
+import { BrokerConnection } from "../../src/admin/connection.ts";
+import {
+  DescribeLogDirsRequest,
+  DescribeLogDirsResponse,
+  ErrorCode,
+  FetchRequest,
+  FetchResponse,
+  ProduceRequest,
+  ProduceResponse,
+} from "../../src/protocol/index.ts";
+import { decodeRecordBatch, encodeRecordBatch, splitBatches } from "../../src/protocol/records/index.ts";
+import { pollUntil } from "../support/broker-process.ts";
+import { startCluster, type Cluster } from "../support/cluster.ts";
+
+// Partition replication across processes (ADR 24, issue 12): three combined nodes, an RF-3 topic written with
+// acks=all. The followers fetch the leader's log until every replica holds the same bytes, the ISR grows to all three,
+// and after kill -9 of the leader another replica is elected and serves every acknowledged record, in order, once.
+
+const TOPIC = "replicated";
+
+async function connect(cluster: Cluster, id: number): Promise<BrokerConnection> {
+  const node = cluster.node(id);
+  return BrokerConnection.open({
+    host: node.host,
+    port: node.clientPort ?? 0,
+    clientId: "replication-test",
+    connectTimeoutMs: 2_000,
+  });
+}
+
+async function partitionInfo(cluster: Cluster, via: number): Promise<PartitionInfo | undefined> {
+  const node = cluster.node(via);
+  const admin = new AdminClient({ bootstrap: `${node.host}:${node.clientPort}`, retries: 0, requestTimeoutMs: 3_000 });
+  try {
+    return (await admin.describeTopics([TOPIC])).get(TOPIC)?.topic?.partitions[0];
+  } catch {
+    return undefined;
+  } finally {
+    admin.close();
+  }
+}
+
+/** Produces batches of 4 records with acks=all to the leader; returns the values it acknowledged. */
+async function produce(cluster: Cluster, leader: number, from: number, batches: number): Promise<string[]> {
+  const connection = await connect(cluster, leader);
+  const acked: string[] = [];
+  try {
+    for (let b = from; b < from + batches; b++) {
+      const values = [0, 1, 2, 3].map((i) => `record-${b}-${i}`);
+      const records = encodeRecordBatch({
+        records: values.map((v) => ({ value: Buffer.from(v), timestamp: BigInt(Date.now()) })),
+      });
+      const res = await connection.send(
+        ProduceRequest,
+        ProduceResponse,
+        9,
+        {
+          transactionalId: null,
+          acks: -1,
+          timeoutMs: 10_000,
+          topicData: [{ name: TOPIC, partitionData: [{ index: 0, records }] }],
+        },
+        15_000,
+      );
+      const errorCode = res.responses[0]?.partitionResponses[0]?.errorCode;
+      expect(errorCode, `batch ${b}`).toBe(ErrorCode.NONE);
+      acked.push(...values);
+    }
+  } finally {
+    connection.close();
+  }
+  return acked;
+}
+
+/** Each running broker's size of the partition on disk (DescribeLogDirs). */
+async function sizes(cluster: Cluster): Promise<Map<number, bigint>> {
+  const out = new Map<number, bigint>();
+  for (const node of cluster.brokers.filter((n) => cluster.isRunning(n.id))) {
+    const connection = await connect(cluster, node.id);
+    try {
+      const res = await connection.send(DescribeLogDirsRequest, DescribeLogDirsResponse, 4, { topics: null }, 5_000);
+      for (const dir of res.results)
+        for (const t of dir.topics)
+          if (t.name === TOPIC)
+            for (const p of t.partitions) if (p.partitionIndex === 0) out.set(node.id, p.partitionSize);
+    } finally {
+      connection.close();
+    }
+  }
+  return out;
+}
+
+/** Every record value the leader serves to a consumer, from offset 0 up to its high watermark. */
+async function consume(cluster: Cluster, leader: number): Promise<string[]> {
+  const connection = await connect(cluster, leader);
+  const values: string[] = [];
+  try {
+    let offset = 0n;
+    for (;;) {
+      const res = await connection.send(
+        FetchRequest,
+        FetchResponse,
+        12,
+        {
+          ...FetchRequest.create(),
+          replicaId: -1,
+          maxWaitMs: 0,
+          minBytes: 0,
+          maxBytes: 1 << 20,
+          isolationLevel: 0,
+          topics: [{ topic: TOPIC, partitions: [{ partition: 0, fetchOffset: offset, partitionMaxBytes: 1 << 20 }] }],
+        },
+        5_000,
+      );
+      const p = res.responses[0]?.partitions[0];
+      if (p?.errorCode !== ErrorCode.NONE) throw new Error(`fetch from ${leader} at ${offset}: error ${p?.errorCode}`);
+      const { batches } = splitBatches(p.records ?? Buffer.alloc(0));
+      if (batches.length === 0) return values;
+      for (const batch of batches) {
+        for (const r of decodeRecordBatch(batch).records) {
+          if (r.offset < offset) continue;
+          values.push(r.value?.toString() ?? "");
+          offset = r.offset + 1n;
+        }
+      }
+    }
+  } finally {
+    connection.close();
+  }
+}
+
+describe("partition replication across three processes", () => {
+  let cluster: Cluster | undefined;
+  afterAll(() => cluster?.destroy());
+
+  it("followers catch up, the ISR grows to 3, and a new leader serves every acknowledged record after kill -9", async () => {
+    cluster = await startCluster({
+      system: "tributary",
+      topology: { combined: 3 },
+      config: {
+        "min.insync.replicas": "2",
+        "broker.session.timeout.ms": "4000",
+        "broker.heartbeat.interval.ms": "1000",
+      },
+    });
+    const c = cluster;
+    await c.waitForBrokers(30_000);
+    const admin = new AdminClient({ bootstrap: c.bootstrap(), retries: 5 });
+    try {
+      const [created] = await admin.createTopics([{ name: TOPIC, partitions: 1, replicationFactor: 3 }]);
+      expect(created?.error?.message).toBeUndefined();
+    } finally {
+      admin.close();
+    }
+
+    // The ISR grows to every replica once the followers have caught up (the controller creates it as the leader).
+    let info: PartitionInfo | undefined;
+    await pollUntil(
+      "the ISR to hold all three replicas",
+      async () => {
+        info = await partitionInfo(c, 1);
+        return info !== undefined && info.leader >= 0 && info.isr.length === 3;
+      },
+      60_000,
+    );
+    const leader = info?.leader ?? -1;
+    expect(info?.replicas.slice().sort()).toEqual([1, 2, 3]);
+
+    const acked = await produce(c, leader, 0, 40);
+
+    // Every replica holds the same bytes.
+    let seen = new Map<number, bigint>();
+    await pollUntil(
+      "every replica to hold the leader's log",
+      async () => {
+        seen = await sizes(c);
+        const values = [...seen.values()];
+        return seen.size === 3 && values.every((v) => v === values[0] && v > 0n);
+      },
+      30_000,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}; sizes: ${JSON.stringify([...seen].map(([k, v]) => [k, String(v)]))}`);
+    });
+
+    await c.kill(leader, "SIGKILL");
+    const survivor = c.brokers.find((n) => n.id !== leader)?.id ?? -1;
+    let next = -1;
+    await pollUntil(
+      "another replica to lead",
+      async () => {
+        const now = await partitionInfo(c, survivor);
+        next = now?.leader ?? -1;
+        return next >= 0 && next !== leader;
+      },
+      60_000,
+    );
+    let served: string[] = [];
+    await pollUntil(
+      `the new leader (${next}) to serve every acknowledged record`,
+      async () => {
+        served = await consume(c, next).catch(() => []);
+        return served.length >= acked.length;
+      },
+      30_000,
+    );
+    expect(served).toEqual(acked);
+    console.log(`replication: ${acked.length} records acknowledged by ${leader}, all served by ${next} after kill -9`);
+  }, 180_000);
+});
