@@ -30,11 +30,12 @@ export interface InnerOptions {
   tools: ClientTools;
   partitions: number;
   rate: number;
+  /** min.insync.replicas of the topic (and the brokers' default). */
+  minIsr: number;
 }
 
 export const TOPIC = "chaos";
 const RF = 3;
-const MIN_ISR = 2;
 /** The small disk: big enough for the run's data, so only the disk-full fault fills it. */
 const DISK_BYTES = 512 * 1024 * 1024;
 
@@ -57,8 +58,11 @@ export interface RunReport {
   nodes: number;
   seed: number;
   durationMs: number;
+  /** Set when the run could not complete (then there is no check): what went wrong. */
+  error?: string;
+  minIsr: number;
   faults: { total: number; byKind: Record<string, number>; recoveryTimeouts: number };
-  check: CheckResult;
+  check: CheckResult | undefined;
   leaders: MonitorReport;
   /** Restarts of a node that had exited on its own (e.g. Kafka shutting down on a failed log dir). */
   crashRestarts: number;
@@ -87,6 +91,30 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
   let crashRestarts = 0;
   const finalPhase: string[] = [];
   const faultLog = join(o.outDir, "faults.jsonl");
+  const writeReport = (result: CheckResult | undefined, leaders: MonitorReport, error?: string): RunReport => {
+    const byKind: Record<string, number> = {};
+    for (const f of faults) byKind[f.kind] = (byKind[f.kind] ?? 0) + f.count;
+    const report: RunReport = {
+      system: o.system,
+      nodes: o.nodes,
+      seed: o.seed,
+      durationMs: o.durationMs,
+      ...(error === undefined ? {} : { error }),
+      minIsr: o.minIsr,
+      faults: {
+        total: faults.reduce((s, f) => s + f.count, 0),
+        byKind,
+        recoveryTimeouts: faults.filter((f) => f.notRecovered !== undefined).length,
+      },
+      check: result,
+      leaders,
+      crashRestarts,
+      finalPhase,
+      ok: error === undefined && result?.ok === true,
+    };
+    writeFileSync(join(o.outDir, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
+    return report;
+  };
   writeFileSync(faultLog, "");
 
   const healAll = async (): Promise<void> => {
@@ -118,7 +146,7 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
       startTimeoutMs: 180_000,
       config: {
         "default.replication.factor": String(RF),
-        "min.insync.replicas": String(MIN_ISR),
+        "min.insync.replicas": String(o.minIsr),
         "offsets.topic.num.partitions": "6",
         "auto.create.topics.enable": "false",
       },
@@ -145,7 +173,7 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
           name: TOPIC,
           partitions: o.partitions,
           replicationFactor: RF,
-          configs: { "min.insync.replicas": String(MIN_ISR) },
+          configs: { "min.insync.replicas": String(o.minIsr) },
         },
       ]);
       if (created?.error !== undefined) throw new Error(`creating ${TOPIC}: ${created.error.message}`);
@@ -167,9 +195,9 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
     );
     // The ISR the cluster keeps when nothing is wrong: Kafka's is the replication factor; a system that does not
     // replicate yet has a one-replica ISR, and waiting for more after every fault would only burn the run.
-    const wantIsr = Math.min(initialIsr, MIN_ISR);
+    const wantIsr = Math.min(initialIsr, o.minIsr);
     log(
-      `topic ${TOPIC}: ${o.partitions} partitions, RF ${RF}, min.insync.replicas ${MIN_ISR}; initial ISR ${initialIsr}`,
+      `topic ${TOPIC}: ${o.partitions} partitions, RF ${RF}, min.insync.replicas ${o.minIsr}; initial ISR ${initialIsr}`,
     );
     monitor.start();
 
@@ -386,26 +414,15 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
 
     const history = parseHistory(readFileSync(w.historyFile, "utf8"), "history.jsonl");
     const result = check(history, o.partitions);
-    const byKind: Record<string, number> = {};
-    for (const f of faults) byKind[f.kind] = (byKind[f.kind] ?? 0) + f.count;
-    const report: RunReport = {
-      system: o.system,
-      nodes: o.nodes,
-      seed: o.seed,
-      durationMs: o.durationMs,
-      faults: {
-        total: faults.reduce((s, f) => s + f.count, 0),
-        byKind,
-        recoveryTimeouts: faults.filter((f) => f.notRecovered !== undefined).length,
-      },
-      check: result,
-      leaders,
-      crashRestarts,
-      finalPhase,
-      ok: result.ok,
-    };
-    writeFileSync(join(o.outDir, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
-    return report;
+    return writeReport(result, leaders);
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    log(`the run failed: ${error}`);
+    return writeReport(
+      undefined,
+      monitor?.stop() ?? { polls: 0, failedPolls: 0, longestNoLeader: undefined, longestLeaderDown: undefined },
+      error,
+    );
   } finally {
     monitor?.stop();
     workload?.kill();

@@ -11,11 +11,12 @@ import { runInner, type InnerOptions, type RunReport } from "./orchestrator.ts";
 // the recorded history (checker.ts). See docs/testing.md#chaos.
 //
 //   npx tsx broker/test/chaos/run.ts [--system tributary|kafka] [--nodes 3,5] [--duration SECONDS] [--seed N]
-//       [--weights kill-leader=4,pause=0,...] [--partitions 6] [--rate 50] [--out DIR]
+//       [--weights kill-leader=4,pause=0,...] [--partitions 6] [--rate 50] [--min-isr 2] [--out DIR]
 //
 // --duration is the fault phase of the whole run, shared equally by the cluster sizes in --nodes (each also takes
 // its start, warm-up and final check). Environment defaults: CHAOS_SYSTEM, CHAOS_NODES, CHAOS_DURATION, CHAOS_SEED,
-// CHAOS_WEIGHTS. Needs root (network namespaces, tmpfs). Exits 0 only when every cluster's history checks clean.
+// CHAOS_WEIGHTS, CHAOS_PARTITIONS, CHAOS_RATE, CHAOS_MIN_ISR. Needs root (network namespaces, tmpfs). Exits 0 only
+// when every cluster's history checks clean.
 //
 // Structure: this process (in the host's namespaces) creates the hub and node namespaces, runs the harness itself
 // inside the hub (`ip netns exec <hub> tsx run.ts --inner ...`), and afterwards kills any process left in those
@@ -32,6 +33,7 @@ interface Args {
   weights: Record<FaultKind, number>;
   partitions: number;
   rate: number;
+  minIsr: number;
   out: string;
 }
 
@@ -48,9 +50,17 @@ function parseArgs(argv: readonly string[]): Args {
   };
   for (let i = 0; i < argv.length; i += 2) {
     if (
-      !["--system", "--nodes", "--duration", "--seed", "--weights", "--partitions", "--rate", "--out"].includes(
-        argv[i] ?? "",
-      )
+      ![
+        "--system",
+        "--nodes",
+        "--duration",
+        "--seed",
+        "--weights",
+        "--partitions",
+        "--rate",
+        "--min-isr",
+        "--out",
+      ].includes(argv[i] ?? "")
     ) {
       throw new Error(`unknown argument ${argv[i]}`);
     }
@@ -78,6 +88,7 @@ function parseArgs(argv: readonly string[]): Args {
     weights: parseWeights(get("--weights", env["CHAOS_WEIGHTS"] ?? "")),
     partitions: int("--partitions", "CHAOS_PARTITIONS", 6, 1),
     rate: int("--rate", "CHAOS_RATE", 50, 1),
+    minIsr: int("--min-isr", "CHAOS_MIN_ISR", 2, 1),
     out: get("--out", join(repo, "e2e", "artifacts", "chaos", `${stamp}-${system}`)),
   };
 }
@@ -123,6 +134,7 @@ async function runOne(a: Args, nodes: number, durationMs: number, tools: InnerOp
     tools,
     partitions: a.partitions,
     rate: a.rate,
+    minIsr: a.minIsr,
   };
   const tsx = join(repo, "node_modules", ".bin", "tsx");
   const child = spawn(
@@ -150,11 +162,19 @@ async function runOne(a: Args, nodes: number, durationMs: number, tools: InnerOp
 
 export function summary(r: RunReport): string {
   const c = r.check;
+  if (c === undefined) {
+    return [
+      `${r.system}, ${r.nodes} nodes, seed ${r.seed}: FAIL, the run did not complete: ${r.error ?? "no check"}`,
+      `  faults injected before that: ${r.faults.total} (${Object.entries(r.faults.byKind)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", ")})`,
+    ].join("\n");
+  }
   const gap = (g: RunReport["leaders"]["longestNoLeader"]): string =>
     g === undefined ? "none" : `${(g.ms / 1000).toFixed(1)} s (partition ${g.partition})`;
   const anomalies = ANOMALY_KINDS.filter((k) => c.counts[k] > 0).map((k) => `${k} ${c.counts[k]}`);
   return [
-    `${r.system}, ${r.nodes} nodes, seed ${r.seed}: ${r.ok ? "PASS" : "FAIL"}`,
+    `${r.system}, ${r.nodes} nodes, seed ${r.seed}, min.insync.replicas ${r.minIsr}: ${r.ok ? "PASS" : "FAIL"}`,
     `  faults: ${r.faults.total} (${Object.entries(r.faults.byKind)
       .map(([k, n]) => `${k} ${n}`)
       .join(", ")}); recovery timeouts ${r.faults.recoveryTimeouts}; nodes that exited on their own ${r.crashRestarts}`,
@@ -188,10 +208,10 @@ async function outer(): Promise<number> {
     reports.push(r);
   }
   const total = reports.reduce((s, r) => s + r.faults.total, 0);
-  const lost = reports.reduce((s, r) => s + r.check.counts.lost, 0);
+  const lost = reports.reduce((s, r) => s + (r.check?.counts.lost ?? 0), 0);
   const ok = reports.every((r) => r.ok);
   process.stdout.write(
-    `chaos: ${ok ? "PASS" : "FAIL"}: ${total} faults, ${reports.reduce((s, r) => s + r.check.acked, 0)} acknowledged records, ${lost} lost; replay with --seed ${a.seed}\n`,
+    `chaos: ${ok ? "PASS" : "FAIL"}: ${total} faults, ${reports.reduce((s, r) => s + (r.check?.acked ?? 0), 0)} acknowledged records, ${lost} lost; replay with --seed ${a.seed}\n`,
   );
   return ok ? 0 : 1;
 }

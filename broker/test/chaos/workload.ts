@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, type WriteStream } from "node:fs";
+import { createWriteStream, readFileSync, type WriteStream } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -145,14 +145,39 @@ export class Workload {
 
   /** Waits until every producer has had at least one ack. */
   async waitForAcks(timeoutMs: number): Promise<void> {
-    await pollUntil(
-      `an acknowledged record from each producer (${PRODUCERS.join(", ")})`,
-      () => {
-        this.assertRunning();
-        return PRODUCERS.every((p) => (this.acks.get(p) ?? 0) > 0);
-      },
-      timeoutMs,
-    );
+    try {
+      await pollUntil(
+        `an acknowledged record from each producer (${PRODUCERS.join(", ")})`,
+        () => {
+          this.assertRunning();
+          return PRODUCERS.every((p) => (this.acks.get(p) ?? 0) > 0);
+        },
+        timeoutMs,
+      );
+    } catch (err) {
+      // Say why, from what the clients last logged (e.g. every produce refused with NOT_ENOUGH_REPLICAS).
+      const tails = this.#drivers.map((d) => {
+        let text = "";
+        try {
+          text = readFileSync(join(this.#opts.outDir, `${d.name}.log`), "utf8");
+        } catch {
+          // Nothing logged yet.
+        }
+        const lines = text.split("\n").filter((l) => l.trim() !== "");
+        return `${d.name}: ${
+          lines
+            .slice(-2)
+            .map((l) => l.slice(0, 300))
+            .join(" | ") || "(nothing logged)"
+        }`;
+      });
+      throw new Error(
+        `${err instanceof Error ? err.message : String(err)}; the clients last logged: ${tails.join("; ")}`,
+        {
+          cause: err,
+        },
+      );
+    }
   }
 
   #send(command: string): void {
