@@ -47,6 +47,7 @@ describe("chaos checker", () => {
     expect(r.ok).toBe(true);
     expect(r).toMatchObject({ acked: 4, verified: 4, nacked: 1, logRecords: 4, reads: 4, commits: 3 });
     expect(r.groupCoverage).toEqual({ g: 1 });
+    expect(r.longestAckGapMs).toEqual({ a: 1 });
   });
 
   it("flags an acknowledged record missing from the log as lost", () => {

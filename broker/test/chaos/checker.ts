@@ -59,6 +59,11 @@ export interface CheckResult {
   /** Per group, the share of the log's records its members read at least once. */
   groupCoverage: Record<string, number>;
   commits: number;
+  /**
+   * Per producer, the longest time between two consecutive acks (by ack time): how long writes stalled as the
+   * clients saw it, faults and recovery included.
+   */
+  longestAckGapMs: Record<string, number>;
   /** Count per kind (every occurrence), and the first few of each in `anomalies`. */
   counts: Record<AnomalyKind, number>;
   anomalies: Anomaly[];
@@ -187,6 +192,20 @@ export function check(events: readonly HistoryEvent[], partitions: number): Chec
     }
     lastRead.set(key, e.o);
   }
+  const ackTimes = new Map<string, number[]>();
+  for (const e of events) {
+    if (e.ev !== "ack") continue;
+    let ts = ackTimes.get(e.a);
+    if (ts === undefined) ackTimes.set(e.a, (ts = []));
+    ts.push(e.t);
+  }
+  const longestAckGapMs: Record<string, number> = {};
+  for (const [a, ts] of ackTimes) {
+    ts.sort((x, y) => x - y);
+    let gap = 0;
+    for (let i = 1; i < ts.length; i++) gap = Math.max(gap, (ts[i] ?? 0) - (ts[i - 1] ?? 0));
+    longestAckGapMs[a] = gap;
+  }
   const groupCoverage: Record<string, number> = {};
   for (const [g, seen] of readByGroup) groupCoverage[g] = logRecords === 0 ? 1 : seen.size / logRecords;
 
@@ -199,6 +218,7 @@ export function check(events: readonly HistoryEvent[], partitions: number): Chec
     reads,
     groupCoverage,
     commits,
+    longestAckGapMs,
     counts,
     anomalies,
   };

@@ -37,13 +37,42 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Deletes chaos namespaces whose creating process is gone (a run killed before its cleanup). Returns their names. */
+/** The processes in a namespace (`ip netns pids`); only a chaos run starts processes in its namespaces. */
+export function pidsIn(name: string): number[] {
+  try {
+    return ip(["netns", "pids", name])
+      .split("\n")
+      .filter((s) => s.trim() !== "")
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** SIGKILLs every process in the namespaces named. */
+export function killAllIn(names: readonly string[]): void {
+  for (const name of names) {
+    for (const pid of pidsIn(name)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}
+
+/**
+ * Deletes chaos namespaces whose creating process is gone (a run killed before its cleanup), first killing what that
+ * run left running in them. Returns their names.
+ */
 export function deleteStaleNamespaces(): string[] {
   const deleted: string[] = [];
   for (const line of ip(["netns", "list"]).split("\n")) {
     const name = line.trim().split(/\s+/)[0] ?? "";
     const m = new RegExp(`^${PREFIX}(\\d+)[hn]`).exec(name);
     if (m === null || alive(Number(m[1]))) continue;
+    killAllIn([name]);
     ip(["netns", "delete", name]);
     deleted.push(name);
   }

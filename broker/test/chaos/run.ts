@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ANOMALY_KINDS } from "./checker.ts";
 import { parseWeights, type FaultKind } from "./faults.ts";
-import { createNamespaces, deleteNamespaces, deleteStaleNamespaces, type Netns } from "./netns.ts";
+import { createNamespaces, deleteNamespaces, deleteStaleNamespaces, killAllIn, type Netns } from "./netns.ts";
 import { runInner, type InnerOptions, type RunReport } from "./orchestrator.ts";
 
 // `make chaos`: seeded fault injection against real multi-process clusters on this machine (issue 12), then a check of
@@ -93,28 +93,9 @@ function parseArgs(argv: readonly string[]): Args {
   };
 }
 
-function pidsIn(ns: string): number[] {
-  try {
-    return execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" })
-      .split("\n")
-      .filter((s) => s.trim() !== "")
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /** Kills what is left in our namespaces (only processes this run started live there), then deletes them. */
 function cleanup(ns: Netns, ids: readonly number[]): void {
-  for (const name of [ns.hub, ...ids.map((id) => ns.nodeNamespace(id))]) {
-    for (const pid of pidsIn(name)) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }
-  }
+  killAllIn([ns.hub, ...ids.map((id) => ns.nodeNamespace(id))]);
   deleteNamespaces(ns, ids);
 }
 
@@ -182,6 +163,9 @@ export function summary(r: RunReport): string {
     `  lost ${c.counts.lost}, duplicates ${c.counts.duplicate}, other anomalies: ${anomalies.filter((s) => !s.startsWith("lost") && !s.startsWith("duplicate")).join(", ") || "none"}`,
     `  consumers: ${c.reads} reads, ${c.commits} commits; group coverage ${Object.entries(c.groupCoverage)
       .map(([g, x]) => `${g} ${(x * 100).toFixed(1)}%`)
+      .join(", ")}`,
+    `  longest time between two acks: ${Object.entries(c.longestAckGapMs)
+      .map(([p, ms]) => `${p} ${(ms / 1000).toFixed(1)} s`)
       .join(", ")}`,
     `  longest without a leader: ${gap(r.leaders.longestNoLeader)} in Metadata; ${gap(r.leaders.longestLeaderDown)} counting a killed or paused leader (${r.leaders.polls} polls)`,
     `  end: ${r.finalPhase.join("; ")}`,
