@@ -2,11 +2,12 @@ import type { BrokerConfig } from "../config/broker-config.ts";
 import type { LogConfig } from "../log/index.ts";
 import { ConfigResourceType, configKey, type MetadataImage } from "./image/index.ts";
 import {
+  BROKER_DYNAMIC_CONFIG_BY_NAME,
   CONFIG_SOURCE_CODE,
   staticBrokerDefaults,
   TOPIC_CONFIG_BY_BROKER_KEY,
   TOPIC_CONFIG_BY_NAME,
-  TOPIC_CONFIGS,
+  TOPIC_DEFAULT_BROKER_KEYS,
   type ConfigSourceKind,
 } from "./topic-config.ts";
 import {
@@ -74,11 +75,15 @@ export class EffectiveConfigs {
     const node = this.nodeBrokerOverrides(image);
     const cluster = this.clusterBrokerOverrides(image);
     const entries = this.config.entries as Readonly<Record<string, { value: string | null; source: string }>>;
-    const names = new Set([...Object.keys(entries), ...TOPIC_CONFIGS.map((d) => d.brokerKey)]);
+    const names = new Set([
+      ...Object.keys(entries),
+      ...TOPIC_DEFAULT_BROKER_KEYS,
+      ...BROKER_DYNAMIC_CONFIG_BY_NAME.keys(),
+    ]);
     return [...names].sort().map((name) => {
       const entry = entries[name];
-      const def = TOPIC_CONFIG_BY_BROKER_KEY.get(name);
-      const staticValue = this.statics.get(name)?.value ?? entry?.value ?? "";
+      const def = TOPIC_CONFIG_BY_BROKER_KEY.get(name) ?? BROKER_DYNAMIC_CONFIG_BY_NAME.get(name);
+      const staticValue = this.statics.get(name)?.value ?? entry?.value ?? def?.kafkaDefault ?? "";
       const staticSource: ConfigSourceKind =
         entry && entry.source !== "default" ? "STATIC_BROKER_CONFIG" : "DEFAULT_CONFIG";
       const levels: { name: string; value: string; source: ConfigSourceKind }[] = [];

@@ -21,8 +21,8 @@ export const CONFIG_SOURCE_CODE: Record<ConfigSourceKind, number> = {
 
 export interface TopicConfigDefinition {
   readonly name: string;
-  /** The broker key whose value is the default for every topic. */
-  readonly brokerKey: string;
+  /** The broker key whose value is the default for every topic; null when only Kafka's default is below the topic. */
+  readonly brokerKey: string | null;
   /** Kafka's DescribeConfigs ConfigType: 1 boolean, 2 string, 3 int, 4 short, 5 long, 6 double, 7 list. */
   readonly configType: number;
   readonly documentation: string;
@@ -46,6 +46,13 @@ function long(min: number): (value: string) => string | undefined {
 
 function oneOf(...allowed: string[]): (value: string) => string | undefined {
   return (value) => (allowed.includes(value.trim()) ? undefined : `must be one of ${allowed.join(", ")}`);
+}
+
+/** Kafka's ThrottledReplicaListValidator: '*' or comma-separated partition:broker pairs (empty entries allowed). */
+function throttledReplicasProblem(value: string): string | undefined {
+  const entries = value.split(",").map((e) => e.trim());
+  if (entries.join("") === "*" || entries.every((e) => /^(\d+:\d+)?$/.test(e))) return undefined;
+  return "must be the literal '*' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],...";
 }
 
 export const TOPIC_CONFIGS: readonly TopicConfigDefinition[] = [
@@ -143,10 +150,74 @@ export const TOPIC_CONFIGS: readonly TopicConfigDefinition[] = [
     validate: long(0),
     kafkaDefault: "9223372036854775807",
   },
+  {
+    name: "leader.replication.throttled.replicas",
+    brokerKey: null,
+    configType: 7,
+    documentation:
+      "Replicas whose replication the leader side throttles (leader.replication.throttled.rate): '*' or partition:broker pairs.",
+    validate: throttledReplicasProblem,
+    kafkaDefault: "",
+  },
+  {
+    name: "follower.replication.throttled.replicas",
+    brokerKey: null,
+    configType: 7,
+    documentation:
+      "Replicas whose replication the follower side throttles (follower.replication.throttled.rate): '*' or partition:broker pairs.",
+    validate: throttledReplicasProblem,
+    kafkaDefault: "",
+  },
 ];
 
 export const TOPIC_CONFIG_BY_NAME = new Map(TOPIC_CONFIGS.map((d) => [d.name, d]));
-export const TOPIC_CONFIG_BY_BROKER_KEY = new Map(TOPIC_CONFIGS.map((d) => [d.brokerKey, d]));
+export const TOPIC_CONFIG_BY_BROKER_KEY = new Map(
+  TOPIC_CONFIGS.flatMap((d) => (d.brokerKey === null ? [] : [[d.brokerKey, d] as const])),
+);
+
+/** The broker keys that give topic configs their defaults. */
+export const TOPIC_DEFAULT_BROKER_KEYS: readonly string[] = [...TOPIC_CONFIG_BY_BROKER_KEY.keys()];
+
+/**
+ * Broker configs that may be set dynamically without being a topic default: the replication throttles (KIP-73),
+ * whose rates apply to the replicas listed in the topics' throttled-replicas configs.
+ */
+export interface BrokerDynamicConfigDefinition {
+  readonly name: string;
+  readonly configType: number;
+  readonly documentation: string;
+  validate(value: string): string | undefined;
+  readonly kafkaDefault: string;
+}
+
+const JAVA_LONG_MAX = "9223372036854775807";
+
+export const BROKER_DYNAMIC_CONFIGS: readonly BrokerDynamicConfigDefinition[] = [
+  {
+    name: "leader.replication.throttled.rate",
+    configType: 5,
+    documentation: "Bytes per second the leaders on this broker send to throttled replicas' followers.",
+    validate: long(0),
+    kafkaDefault: JAVA_LONG_MAX,
+  },
+  {
+    name: "follower.replication.throttled.rate",
+    configType: 5,
+    documentation: "Bytes per second this broker's throttled follower replicas fetch.",
+    validate: long(0),
+    kafkaDefault: JAVA_LONG_MAX,
+  },
+  {
+    name: "replica.alter.log.dirs.io.max.bytes.per.second",
+    configType: 5,
+    documentation:
+      "Bytes per second of moves between this broker's log directories (accepted; such moves are not built).",
+    validate: long(0),
+    kafkaDefault: JAVA_LONG_MAX,
+  },
+];
+
+export const BROKER_DYNAMIC_CONFIG_BY_NAME = new Map(BROKER_DYNAMIC_CONFIGS.map((d) => [d.name, d]));
 
 /** Static broker values for the broker keys above, as strings, from the parsed server.properties. */
 export function staticBrokerDefaults(config: BrokerConfig): Map<string, { value: string; isSet: boolean }> {
@@ -160,6 +231,7 @@ export function staticBrokerDefaults(config: BrokerConfig): Map<string, { value:
     "message.max.bytes": String(config.messageMaxBytes),
   };
   for (const def of TOPIC_CONFIGS) {
+    if (def.brokerKey === null) continue;
     const entry = entries[def.brokerKey];
     const value = derived[def.brokerKey] ?? entry?.value ?? def.kafkaDefault;
     const isSet = entry !== undefined && entry.source !== "default";

@@ -1,9 +1,11 @@
 import { ErrorCode } from "../protocol/errors.ts";
 import {
   CONFIG_SOURCE_CODE,
+  BROKER_DYNAMIC_CONFIG_BY_NAME,
   TOPIC_CONFIG_BY_BROKER_KEY,
   TOPIC_CONFIG_BY_NAME,
   TOPIC_CONFIGS,
+  TOPIC_DEFAULT_BROKER_KEYS,
   type ConfigSourceKind,
   type TopicConfigDefinition,
 } from "./topic-config.ts";
@@ -50,9 +52,10 @@ export function topicConfigProblem(name: string, value: string): string | undefi
 
 /** Returns why `key=value` is not an acceptable dynamic broker config, or undefined. */
 export function brokerConfigProblem(key: string, value: string): string | undefined {
-  const def = TOPIC_CONFIG_BY_BROKER_KEY.get(key);
+  const def = TOPIC_CONFIG_BY_BROKER_KEY.get(key) ?? BROKER_DYNAMIC_CONFIG_BY_NAME.get(key);
   if (!def) {
-    return `Cannot update broker config ${key} dynamically (supported: ${TOPIC_CONFIGS.map((d) => d.brokerKey).join(", ")})`;
+    const supported = [...TOPIC_DEFAULT_BROKER_KEYS, ...BROKER_DYNAMIC_CONFIG_BY_NAME.keys()];
+    return `Cannot update broker config ${key} dynamically (supported: ${supported.join(", ")})`;
   }
   const problem = def.validate(value);
   return problem ? `Invalid value ${value} for configuration ${key}: ${problem}` : undefined;
@@ -88,6 +91,10 @@ export function resolveTopicConfig(
   const levels: { name: string; value: string; source: ConfigSourceKind }[] = [];
   const override = overrides[def.name];
   if (override !== undefined) levels.push({ name: def.name, value: override, source: "TOPIC_CONFIG" });
+  if (def.brokerKey === null) {
+    levels.push({ name: def.name, value: def.kafkaDefault, source: "DEFAULT_CONFIG" });
+    return effective(def, levels);
+  }
   const node = levelsBelow.node?.[def.brokerKey];
   if (node !== undefined) levels.push({ name: def.brokerKey, value: node, source: "DYNAMIC_BROKER_CONFIG" });
   const dyn = levelsBelow.dynamic[def.brokerKey];
@@ -97,6 +104,13 @@ export function resolveTopicConfig(
   // A statically set key still has Kafka's own default underneath it.
   const fallback = stat?.isSet ? def.kafkaDefault : (stat?.value ?? def.kafkaDefault);
   levels.push({ name: def.brokerKey, value: fallback, source: "DEFAULT_CONFIG" });
+  return effective(def, levels);
+}
+
+function effective(
+  def: TopicConfigDefinition,
+  levels: readonly { name: string; value: string; source: ConfigSourceKind }[],
+): EffectiveConfig {
   const winner = levels[0] ?? { value: def.kafkaDefault, source: "DEFAULT_CONFIG" as const };
   return {
     name: def.name,

@@ -517,3 +517,44 @@ describe("partition reassignment", () => {
     });
   });
 });
+
+describe("replication throttle configs", () => {
+  it("accepts the throttled-replicas topic configs and the throttled rates as dynamic broker configs", () => {
+    const { h } = threeBrokers();
+    const alterTopic = (name: string, value: string | null, operation = 0) =>
+      h.propose(
+        h.controller.alterConfigs(
+          [{ resourceType: 2, resourceName: "t", changes: [{ name, operation, value }] }],
+          "incremental",
+          false,
+        ),
+      )[0];
+    const alterBroker = (resourceName: string, name: string, value: string | null, operation = 0) =>
+      h.propose(
+        h.controller.alterConfigs(
+          [{ resourceType: 4, resourceName, changes: [{ name, operation, value }] }],
+          "incremental",
+          false,
+        ),
+      )[0];
+    expect(alterTopic("leader.replication.throttled.replicas", "0:1,0:2")?.errorCode).toBe(ErrorCode.NONE);
+    expect(alterTopic("follower.replication.throttled.replicas", "*")?.errorCode).toBe(ErrorCode.NONE);
+    expect(alterTopic("leader.replication.throttled.replicas", "0:3", 2)?.errorCode).toBe(ErrorCode.NONE);
+    const topicConfigs = h.committed().configs.get("2/t");
+    expect(topicConfigs?.get("leader.replication.throttled.replicas")).toBe("0:1,0:2,0:3");
+    expect(alterTopic("leader.replication.throttled.replicas", "0-1")).toMatchObject({
+      errorCode: ErrorCode.INVALID_CONFIG,
+      errorMessage: expect.stringMatching(/must be the literal '\*' or a list of replicas/) as unknown,
+    });
+    expect(alterBroker("1", "leader.replication.throttled.rate", "1048576")?.errorCode).toBe(ErrorCode.NONE);
+    expect(alterBroker("", "follower.replication.throttled.rate", "2048")?.errorCode).toBe(ErrorCode.NONE);
+    expect(alterBroker("2", "follower.replication.throttled.rate", "-1")?.errorCode).toBe(ErrorCode.INVALID_CONFIG);
+    expect(h.committed().configs.get("4/1")?.get("leader.replication.throttled.rate")).toBe("1048576");
+    // kafka-reassign-partitions --verify deletes them all, the log-dir one included.
+    expect(alterBroker("1", "leader.replication.throttled.rate", null, 1)?.errorCode).toBe(ErrorCode.NONE);
+    expect(alterBroker("1", "replica.alter.log.dirs.io.max.bytes.per.second", null, 1)?.errorCode).toBe(ErrorCode.NONE);
+    expect(alterTopic("follower.replication.throttled.replicas", null, 1)?.errorCode).toBe(ErrorCode.NONE);
+    expect(h.committed().configs.get("4/1")?.get("leader.replication.throttled.rate")).toBeUndefined();
+    expect(h.committed().configs.get("2/t")?.get("follower.replication.throttled.replicas")).toBeUndefined();
+  });
+});
