@@ -268,6 +268,16 @@ describe("ReplicaFetcher", () => {
     ).toBe(true);
   });
 
+  it("retries a leader it cannot reach yet after the backoff, and fetches once the image says where it listens", async () => {
+    await leader.append(3);
+    fetchers.setBrokers(new Map());
+    await follow();
+    // The fetcher's first round finds nowhere to connect and backs off; it gets there on a later round.
+    fetchers.start(() => 1n);
+    fetchers.setBrokers(new Map([[LEADER, registration(LEADER, port)]]));
+    await caughtUp();
+  });
+
   it("stops appending once the partition is removed, and records idempotent producers for a later leadership", async () => {
     const idempotent = makeBatch({ records: 2 });
     idempotent.writeBigInt64BE(77n, BATCH_OFFSET.producerId);

@@ -82,14 +82,14 @@ export class ReplicaFetcher {
   private closed = false;
   /** The handling of the latest answer; removing a partition waits for it so no append lands after. */
   private handling: Promise<void> = Promise.resolve();
-  private readonly loop: Promise<void>;
   private readonly clock: () => number;
   /** The last connection problem logged, so a leader that stays away is reported once rather than every backoff. */
   private lastProblem = "";
 
   constructor(private readonly options: FetcherOptions) {
     this.clock = options.clock ?? Date.now;
-    this.loop = this.run();
+    // Never rejects: every round's failure is caught and logged.
+    void this.run();
   }
 
   get leaderId(): number {
@@ -116,59 +116,76 @@ export class ReplicaFetcher {
     await this.handling;
   }
 
+  /**
+   * Stops fetching; resolves once no answer is being applied any more. A connection attempt still under way (up to
+   * replica.socket.timeout.ms to an unreachable leader) is not waited for: it is closed when it completes.
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.session?.connection.close();
     this.wake?.();
-    await this.loop;
+    await this.handling;
   }
 
   private async run(): Promise<void> {
-    const { config, logger } = this.options;
     while (!this.closed) {
-      const now = this.clock();
-      const ready = [...this.states.values()].filter((s) => isFetchable(s, now));
-      if (ready.length === 0) {
-        const retry = nextRetryAt(this.states.values());
-        await this.idle(retry === undefined ? undefined : retry - now);
-        continue;
-      }
-      let session: Session;
       try {
-        session = await this.connect();
+        await this.step();
       } catch (err) {
-        this.problem(err instanceof Error ? err.message : String(err));
-        await this.idle(config.backoffMs, false);
-        continue;
+        // A bug rather than a leader's answer (those are handled per partition): log it, and go on after the backoff.
+        this.options.logger.error({ err, leader: this.leaderId }, "The replica fetcher failed; retrying");
+        await this.idle(this.options.config.backoffMs, false);
       }
-      const sent = new Map<string, PartitionFetch>();
-      const request = this.request(ready, session.fetchVersion, sent);
-      let answer: FetchAnswer;
-      try {
-        answer = await session.connection.send(
-          FetchRequest,
-          FetchResponse,
-          session.fetchVersion,
-          request,
-          config.socketTimeoutMs,
-        );
-      } catch (err) {
-        session.connection.close();
-        this.session = undefined;
-        if (!this.closed) this.problem(`fetch from broker ${this.leaderId} failed: ${String(err)}`);
-        await this.idle(config.backoffMs, false);
-        continue;
-      }
-      if (answer.errorCode !== undefined && answer.errorCode !== ErrorCode.NONE) {
-        logger.warn({ leader: this.leaderId, error: errorName(answer.errorCode) }, "Fetch from the leader failed");
-        this.delay(sent.keys(), answer.errorCode);
-        continue;
-      }
-      this.lastProblem = "";
-      this.handling = this.handle(session, sent, answer);
-      await this.handling;
     }
     this.session?.connection.close();
+  }
+
+  /** One round: wait for partitions to fetch, connect if need be, fetch, and apply the answer. */
+  private async step(): Promise<void> {
+    const { config, logger } = this.options;
+    const now = this.clock();
+    const ready = [...this.states.values()].filter((s) => isFetchable(s, now));
+    if (ready.length === 0) {
+      const retry = nextRetryAt(this.states.values());
+      await this.idle(retry === undefined ? undefined : retry - now);
+      return;
+    }
+    let session: Session;
+    try {
+      session = await this.connect();
+    } catch (err) {
+      this.problem(err instanceof Error ? err.message : String(err));
+      await this.idle(config.backoffMs, false);
+      return;
+    }
+    if (this.closed) return;
+    const sent = new Map<string, PartitionFetch>();
+    const request = this.request(ready, session.fetchVersion, sent);
+    let answer: FetchAnswer;
+    try {
+      answer = await session.connection.send(
+        FetchRequest,
+        FetchResponse,
+        session.fetchVersion,
+        request,
+        config.socketTimeoutMs,
+      );
+    } catch (err) {
+      session.connection.close();
+      this.session = undefined;
+      if (!this.closed) this.problem(`fetch from broker ${this.leaderId} failed: ${String(err)}`);
+      await this.idle(config.backoffMs, false);
+      return;
+    }
+    if (this.closed) return;
+    if (answer.errorCode !== undefined && answer.errorCode !== ErrorCode.NONE) {
+      logger.warn({ leader: this.leaderId, error: errorName(answer.errorCode) }, "Fetch from the leader failed");
+      this.delay(sent.keys(), answer.errorCode);
+      return;
+    }
+    this.lastProblem = "";
+    this.handling = this.handle(session, sent, answer);
+    await this.handling;
   }
 
   private request(
