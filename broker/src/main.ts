@@ -31,8 +31,13 @@ export async function main(
 
   let config: BrokerConfig;
   let warnings;
+  let metaProperties;
   try {
-    ({ config, warnings } = loadBrokerConfig({ configPath: args.configPath, overrides: args.overrides, env }));
+    ({ config, warnings, metaProperties } = loadBrokerConfig({
+      configPath: args.configPath,
+      overrides: args.overrides,
+      env,
+    }));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     io.stderr(`tributary-broker: invalid configuration:\n${err.message.replace(/^/gm, "  ")}\n`);
@@ -61,7 +66,14 @@ export async function main(
         (server) => server.close(),
       );
     }
-    const node = await startNode({ config, plan: planNode(config), logger, metrics, lifecycle });
+    const node = await startNode({
+      config,
+      plan: planNode(config),
+      logger,
+      metrics,
+      lifecycle,
+      ...(metaProperties !== undefined ? { metaProperties } : {}),
+    });
     if (node === null) return finish(removeSignalHandlers, lifecycle);
     clusterId = node.clusterId;
   } catch (err) {

@@ -67,6 +67,10 @@ export interface BrokerConfig {
   readonly brokerRack: string | null;
   /** Absolute paths: log.dirs, else log.dir, resolved against the working directory as Kafka does. */
   readonly logDirs: readonly string[];
+  /** metadata.log.dir (absolute), else the first log dir: holds the metadata quorum's state and log. */
+  readonly metadataLogDir: string;
+  /** The directories a node formats and checks (each with its meta.properties): the log dirs and the metadata dir. */
+  readonly storageDirs: readonly string[];
   readonly logSegmentBytes: number;
   /** log.roll.ms, else log.roll.hours. */
   readonly logRollMs: number;
@@ -189,6 +193,11 @@ export interface ConfigResult {
   readonly config: BrokerConfig;
   /** Unknown keys and keys Tributary ignores; the caller logs them once a logger exists. */
   readonly warnings: readonly ConfigWarning[];
+  /**
+   * Each storage dir's meta.properties text as read while resolving (null: none), when a reader was given: read once
+   * at start and passed down, so the node does not read the files again.
+   */
+  readonly metaProperties?: ReadonlyMap<string, string | null>;
 }
 
 export const ENV_PREFIX = "TRIBUTARY_";
@@ -512,8 +521,20 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
   const rawDirs = v["log.dirs"] ?? (v["log.dir"] !== undefined ? [v["log.dir"]] : []);
   if (v["log.dirs"]?.length === 0) issue("log.dirs", "at least one directory");
   const logDirs = rawDirs.map((d) => resolve(cwd, d));
+  const metadataLogDir = resolve(cwd, v["metadata.log.dir"] ?? logDirs[0] ?? ".");
+  const storageDirs = logDirs.includes(metadataLogDir) ? logDirs : [...logDirs, metadataLogDir];
 
-  const meta = metaProperties(logDirs, input.readMetaProperties, issues);
+  const texts = new Map<string, string | null>();
+  const read = input.readMetaProperties;
+  const readOnce =
+    read === undefined
+      ? undefined
+      : (dir: string) => {
+          const text = read(dir);
+          texts.set(dir, text);
+          return text;
+        };
+  const meta = metaProperties(storageDirs, readOnce, issues);
   const configured = v["cluster.id"];
   if (configured !== undefined && meta.clusterId !== undefined && configured !== meta.clusterId)
     issue("cluster.id", `the cluster.id already stored in the log dirs' meta.properties (${meta.clusterId})`);
@@ -558,6 +579,8 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
     replicaLagTimeMaxMs: required(v["replica.lag.time.max.ms"]),
     brokerRack: v["broker.rack"] ?? null,
     logDirs,
+    metadataLogDir,
+    storageDirs,
     logSegmentBytes: required(v["log.segment.bytes"]),
     logRollMs: rollMs,
     logIndexIntervalBytes: required(v["log.index.interval.bytes"]),
@@ -596,7 +619,7 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
     loggerLevel: required(v["logger.level"]),
     entries,
   };
-  return { config: deepFreeze(config), warnings };
+  return { config: deepFreeze(config), warnings, ...(read !== undefined ? { metaProperties: texts } : {}) };
 }
 
 function readMetaFile(dir: string): string | null {

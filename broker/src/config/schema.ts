@@ -249,6 +249,7 @@ export const CONFIG_KEYS = {
   "metadata.log.max.snapshot.interval.ms": key(long(0), "3600000"),
   "metadata.log.segment.bytes": key(int(14, INT32_MAX), "1073741824"),
   "metadata.log.segment.ms": key(long(1), "604800000"),
+  "metadata.log.dir": key(nonEmpty("a directory")),
   "broker.session.timeout.ms": key(int(1, INT32_MAX), "9000"),
   "broker.heartbeat.interval.ms": key(int(1, INT32_MAX), "2000"),
   "replica.lag.time.max.ms": key(long(1), "30000"),

@@ -4,7 +4,7 @@ import type { BrokerConfig } from "../config/broker-config.ts";
 import { createControllerHandlers } from "../handlers/controller/registry.ts";
 import { createDispatcher, type Dispatcher } from "../handlers/dispatcher.ts";
 import { startNetwork, type NetworkOptions } from "../network/server.ts";
-import { ExitCode } from "../runtime/exit-codes.ts";
+import { ExitCode, StartupError } from "../runtime/exit-codes.ts";
 import type { Lifecycle } from "../runtime/lifecycle.ts";
 import type { BrokerMetrics } from "../runtime/metrics.ts";
 import { SUPPORTED_FEATURES } from "../controller/index.ts";
@@ -12,7 +12,8 @@ import { legacyBootstrapRecords, readLegacyMetadata } from "../metadata/legacy-m
 import { AlterPartitionRequest, AlterPartitionResponse, uuidFromKafkaBase64 } from "../protocol/index.ts";
 import { ALTER_PARTITION_VERSION, AlterPartitionManager } from "../replication/alter-partition-manager.ts";
 import { startController } from "../quorum/controller-runtime.ts";
-import { directoryIds, formatSingleVoterStorage, requireFormattedStorage } from "../storage/format.ts";
+import { BootstrapError, readBootstrapCheckpoint } from "../quorum/bootstrap-checkpoint.ts";
+import { directoryIds, formatSingleVoterStorage, readStoredMeta, requireFormattedStorage } from "../storage/format.ts";
 import { BrokerLifecycle } from "./broker-lifecycle.ts";
 import { ControllerChannel } from "./controller-channel.ts";
 import { EnvelopeForwarder } from "./forwarding.ts";
@@ -40,6 +41,8 @@ export interface NodeOptions {
   readonly logger: Logger;
   readonly metrics: BrokerMetrics;
   readonly lifecycle: Lifecycle;
+  /** The storage dirs' meta.properties texts the config loader read (ConfigResult.metaProperties), if it did. */
+  readonly metaProperties?: ReadonlyMap<string, string | null>;
 }
 
 export interface StartedNode {
@@ -58,11 +61,16 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     idleTimeoutMs: config.connectionsMaxIdleMs,
     requestReadTimeoutMs: config.socketRequestReadTimeoutMs,
   };
-  await requireFormattedStorage(config);
-  const metadataDir = config.logDirs[0];
-  if (metadataDir === undefined) throw new Error("log.dirs is empty");
-  const legacy = await readLegacyMetadata(metadataDir);
-  const clusterId = await formatSingleVoterStorage(config, legacy?.clusterId ?? null);
+  // meta.properties are read once (by the config loader, or here) and passed down.
+  const found = await readStoredMeta(config.storageDirs, options.metaProperties);
+  requireFormattedStorage(config, found);
+  const metadataDir = config.metadataLogDir;
+  const dataDir = config.logDirs[0];
+  if (dataDir === undefined) throw new Error("log.dirs is empty");
+  // A data dir from before the quorum kept its metadata in a file of the first log dir.
+  const legacy = await readLegacyMetadata(dataDir);
+  const { clusterId, stored } = await formatSingleVoterStorage(config, found, legacy?.clusterId ?? null);
+  const bootstrap = plan.controller ? await readBootstrap(metadataDir) : null;
 
   // Bound before the quorum starts, so a quorum of this node alone knows its own address; requests that arrive before
   // the quorum is up fail and are retried by their senders.
@@ -114,8 +122,13 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
   );
   let handlers = createControllerHandlers(quorum.controllerPort());
   if (plan.controller) {
-    // A single-node data dir from before the quorum becomes the first records of its (empty) metadata log.
-    const bootstrapRecords = legacy !== null && voters.length === 1 ? legacyBootstrapRecords(legacy, plan.nodeId) : [];
+    // What the first active controller starts an empty metadata log with: the format step's bootstrap.checkpoint
+    // (without one, formatted before it existed, the latest metadata.version), then the records of a single-node data
+    // dir from before the quorum.
+    const bootstrapRecords = [
+      ...(bootstrap ?? []),
+      ...(legacy !== null && voters.length === 1 ? legacyBootstrapRecords(legacy, plan.nodeId) : []),
+    ];
     const controller = await lifecycle.start(
       "controller",
       () =>
@@ -160,7 +173,7 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
       securityProtocol: config.listenerSecurityProtocolMap[a.name] ?? "PLAINTEXT",
     })),
     rack: config.brokerRack,
-    logDirs: (await directoryIds(config.logDirs)).map(uuidFromKafkaBase64),
+    logDirs: (await directoryIds(config.logDirs, stored)).map(uuidFromKafkaBase64),
     features: [...SUPPORTED_FEATURES].map(([name, range]) => ({
       name,
       minSupportedVersion: range.min,
@@ -261,4 +274,14 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     (r) => r.controlledShutdown(CONTROLLED_SHUTDOWN_TIMEOUT_MS),
   );
   return { clusterId, broker };
+}
+
+/** The bootstrap checkpoint of the metadata dir, if any; one that cannot be used stops the start (exit 2). */
+async function readBootstrap(metadataDir: string) {
+  try {
+    return await readBootstrapCheckpoint(metadataDir);
+  } catch (err) {
+    if (err instanceof BootstrapError) throw new StartupError(err.message, ExitCode.Config, { cause: err });
+    throw err;
+  }
 }

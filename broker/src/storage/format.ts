@@ -1,29 +1,74 @@
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { BrokerConfig } from "../config/broker-config.ts";
+import type { MetadataRecordAndVersion } from "../protocol/index.ts";
+import { bootstrapRecords, writeBootstrapCheckpoint } from "../quorum/bootstrap-checkpoint.ts";
 import { ExitCode, StartupError } from "../runtime/exit-codes.ts";
 import { randomDirectoryId, randomKafkaUuid } from "./kafka-uuid.ts";
-import { META_PROPERTIES, readMetaProperties, writeMetaProperties } from "./meta-properties.ts";
+import {
+  META_PROPERTIES,
+  parseMetaProperties,
+  readMetaProperties,
+  writeMetaProperties,
+  type MetaProperties,
+} from "./meta-properties.ts";
 
-/** The log dirs that have no meta.properties yet. */
-export async function unformattedDirs(dirs: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const dir of dirs) if ((await readMetaProperties(dir)) === null) out.push(dir);
-  return out;
+/** Each storage dir's meta.properties (null: not formatted), read once at start and passed down. */
+export type StoredMeta = ReadonlyMap<string, MetaProperties | null>;
+
+/**
+ * The meta.properties of every dir: parsed from `texts` where the config loader read them already, read here for
+ * the others. Throws MetaPropertiesError for a file that is not a valid version 1 file.
+ */
+export async function readStoredMeta(
+  dirs: readonly string[],
+  texts?: ReadonlyMap<string, string | null>,
+): Promise<Map<string, MetaProperties | null>> {
+  const stored = new Map<string, MetaProperties | null>();
+  for (const dir of dirs) {
+    const text = texts?.get(dir);
+    if (text === undefined) stored.set(dir, await readMetaProperties(dir));
+    else stored.set(dir, text === null ? null : parseMetaProperties(text, join(dir, META_PROPERTIES)));
+  }
+  return stored;
 }
 
-/** Writes meta.properties, each with its own directory id, into every given directory. */
-export async function formatDirs(dirs: readonly string[], clusterId: string, nodeId: number): Promise<void> {
-  for (const dir of dirs) await writeMetaProperties(dir, { clusterId, nodeId, directoryId: randomDirectoryId() });
+/** The dirs that have no meta.properties yet. */
+export function unformattedDirs(stored: StoredMeta): string[] {
+  return [...stored].filter(([, meta]) => meta === null).map(([dir]) => dir);
 }
 
 /**
- * Refuses to start a node of a multi-voter quorum on an unformatted log dir: formatting it here would invent a
- * cluster id of its own, and an empty voter could help elect a leader that lacks committed data (ADR 0022).
- * A single-voter node formats itself once its cluster id is known (see startBroker).
+ * Writes meta.properties, each with its own directory id, and `bootstrap.checkpoint` (the records the first active
+ * controller starts the metadata log with) into every given directory, as kafka-storage format does. Returns what it
+ * wrote.
  */
-export async function requireFormattedStorage(config: BrokerConfig): Promise<void> {
+export async function formatDirs(
+  dirs: readonly string[],
+  clusterId: string,
+  nodeId: number,
+  bootstrap: readonly MetadataRecordAndVersion[] = bootstrapRecords(),
+): Promise<Map<string, MetaProperties>> {
+  const written = new Map<string, MetaProperties>();
+  for (const dir of dirs) {
+    const meta = { clusterId, nodeId, directoryId: randomDirectoryId() };
+    // The bootstrap file first: a directory with meta.properties counts as formatted.
+    await mkdir(dir, { recursive: true });
+    await writeBootstrapCheckpoint(dir, bootstrap);
+    await writeMetaProperties(dir, meta);
+    written.set(dir, meta);
+  }
+  return written;
+}
+
+/**
+ * Refuses to start a node of a multi-voter quorum on an unformatted storage dir: formatting it here would invent a
+ * cluster id of its own, and an empty voter could help elect a leader that lacks committed data (ADR 0022).
+ * A single-voter node formats itself once its cluster id is known (see formatSingleVoterStorage).
+ */
+export function requireFormattedStorage(config: BrokerConfig, stored: StoredMeta): void {
   if (config.controllerQuorumVoters.length <= 1) return;
-  const missing = await unformattedDirs(config.logDirs);
+  const missing = unformattedDirs(stored);
   if (missing.length === 0) return;
   throw new StartupError(
     `storage is not formatted: ${missing.map((d) => join(d, META_PROPERTIES)).join(", ")} not found; ` +
@@ -35,27 +80,32 @@ export async function requireFormattedStorage(config: BrokerConfig): Promise<voi
 }
 
 /**
- * The node's cluster id, its log dirs formatted first where the node may format itself (a single voter;
+ * The node's cluster id, its storage dirs formatted first where the node may format itself (a single voter;
  * requireFormattedStorage refused the rest): the configured or stored id, else the one a data dir from before
- * formatting existed kept in its metadata file (`legacyClusterId`), else a new 22-character one.
+ * formatting existed kept in its metadata file (`legacyClusterId`), else a new 22-character one. Returns the stored
+ * meta.properties as they are now.
  */
-export async function formatSingleVoterStorage(config: BrokerConfig, legacyClusterId: string | null): Promise<string> {
-  let stored: string | undefined;
-  for (const dir of config.logDirs) stored ??= (await readMetaProperties(dir))?.clusterId;
-  const clusterId = config.clusterId ?? stored ?? legacyClusterId ?? randomKafkaUuid();
-  await formatDirs(await unformattedDirs(config.logDirs), clusterId, config.nodeId);
-  return clusterId;
+export async function formatSingleVoterStorage(
+  config: BrokerConfig,
+  stored: StoredMeta,
+  legacyClusterId: string | null,
+): Promise<{ clusterId: string; stored: StoredMeta }> {
+  let found: string | undefined;
+  for (const meta of stored.values()) found ??= meta?.clusterId;
+  const clusterId = config.clusterId ?? found ?? legacyClusterId ?? randomKafkaUuid();
+  const written = await formatDirs(unformattedDirs(stored), clusterId, config.nodeId);
+  return { clusterId, stored: new Map([...stored].map(([dir, meta]) => [dir, meta ?? written.get(dir) ?? null])) };
 }
 
 /**
- * The directory id of every (formatted) log dir, in log.dirs order, as a broker registers them; a dir formatted
- * before directory ids existed gets one now, written into its meta.properties, as Kafka does at start.
+ * The directory id of each of `dirs` (formatted), in order, as a broker registers them; a dir formatted before
+ * directory ids existed gets one now, written into its meta.properties, as Kafka does at start.
  */
-export async function directoryIds(dirs: readonly string[]): Promise<string[]> {
+export async function directoryIds(dirs: readonly string[], stored: StoredMeta): Promise<string[]> {
   const ids: string[] = [];
   for (const dir of dirs) {
-    const meta = await readMetaProperties(dir);
-    if (meta === null) throw new Error(`${join(dir, META_PROPERTIES)} is missing`);
+    const meta = stored.get(dir);
+    if (meta === undefined || meta === null) throw new Error(`${join(dir, META_PROPERTIES)} is missing`);
     let id = meta.directoryId;
     if (id === undefined) {
       id = randomDirectoryId();

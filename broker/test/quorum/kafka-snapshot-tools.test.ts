@@ -14,6 +14,11 @@ import {
   TopicRecord,
 } from "../../src/protocol/index.ts";
 import { SnapshotStore, encodeSnapshot, snapshotFileName } from "../../src/quorum/snapshot-file.ts";
+import {
+  BOOTSTRAP_CHECKPOINT,
+  bootstrapRecords,
+  writeBootstrapCheckpoint,
+} from "../../src/quorum/bootstrap-checkpoint.ts";
 import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
 
 // Apache Kafka's own tools must read the snapshots we write: kafka-dump-log --cluster-metadata-decoder decodes the
@@ -120,5 +125,20 @@ describe("Kafka's tools read our metadata snapshots", () => {
       /replicas=\[1\].*isr=\[1\].*leader=1, leaderRecoveryState=RECOVERED, leaderEpoch=4, partitionEpoch=6/,
     );
     expect(values.slice(2)).toEqual(["Optional[4.0-IV0]", "1000", "1000"]);
+  });
+
+  it("kafka-dump-log decodes the format step's bootstrap.checkpoint", async () => {
+    await writeBootstrapCheckpoint(dir, bootstrapRecords(21));
+    const { stdout } = await runKafkaClass("org.apache.kafka.tools.DumpLogSegments", [
+      "--cluster-metadata-decoder",
+      "--files",
+      join(dir, BOOTSTRAP_CHECKPOINT),
+    ]);
+    expect(stdout).toMatch(/SnapshotHeader \{"version":0,"lastContainedLogTimestamp":0\}/);
+    expect(stdout).toContain(
+      '"type":"FEATURE_LEVEL_RECORD","version":0,"data":{"name":"metadata.version","featureLevel":21}',
+    );
+    expect(stdout).toMatch(/SnapshotFooter \{"version":0\}/);
+    expect(stdout).not.toMatch(/error|exception/i);
   });
 });

@@ -3,6 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AdminClient } from "../../src/admin/index.ts";
+import { pino } from "pino";
+import {
+  decodeMetadataRecord,
+  MetadataRecordType,
+  type FeatureLevelRecord,
+  type MetadataRecordAndVersion,
+} from "../../src/protocol/index.ts";
+import { BOOTSTRAP_CHECKPOINT, readBootstrapCheckpoint } from "../../src/quorum/bootstrap-checkpoint.ts";
+import { MetadataLog } from "../../src/quorum/metadata-log.ts";
 import { parseMetaProperties } from "../../src/storage/meta-properties.ts";
 import { freePort, startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
 import { runBin } from "../support/bin.ts";
@@ -33,6 +42,9 @@ async function twoVoterNode(): Promise<{ dir: string; config: string; overrides:
   };
   return { dir, config, overrides };
 }
+
+const levels = (records: readonly MetadataRecordAndVersion[]) =>
+  records.map((r) => `${(r.record as FeatureLevelRecord).name}=${(r.record as FeatureLevelRecord).featureLevel}`);
 
 const asArgs = (o: Record<string, string>) => Object.entries(o).flatMap(([k, v]) => ["--override", `${k}=${v}`]);
 
@@ -93,6 +105,71 @@ describe("tributary-storage", () => {
     });
     cleanups.push(() => broker.stop("SIGKILL").then(() => undefined));
     expect(broker.output()).toMatch(new RegExp(`"clusterId":"${id}".*"msg":"Joining the metadata quorum"`));
+  });
+});
+
+/** The metadata.version levels the node's metadata log holds, in log order. */
+async function metadataVersionsInLog(metadataDir: string): Promise<number[]> {
+  const log = await MetadataLog.open({ metadataDir, logger: pino({ level: "silent" }) });
+  const entries = await log.readAll();
+  await log.close();
+  return entries.flatMap((e) => {
+    if (e.record.kind !== "data") return [];
+    const r = decodeMetadataRecord(Buffer.from(e.record.data));
+    const f = r.record as FeatureLevelRecord;
+    return r.type === MetadataRecordType.FeatureLevelRecord && f.name === "metadata.version" ? [f.featureLevel] : [];
+  });
+}
+
+describe("the format step's bootstrap.checkpoint", () => {
+  it("is written into every formatted dir, metadata.log.dir included, and starts the metadata log", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tributary-bootstrap-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, "server.properties");
+    writeFileSync(config, "");
+    const overrides = {
+      "node.id": "1",
+      "process.roles": "broker,controller",
+      "log.dirs": join(dir, "logs"),
+      "metadata.log.dir": join(dir, "metadata"),
+    };
+    const id = runBin("tributary-storage", ["random-uuid"]).stdout.trim();
+    const format = (...extra: string[]) =>
+      runBin("tributary-storage", ["format", "-t", id, "-c", config, ...asArgs(overrides), ...extra]);
+    const bad = format("--release-version", "3.9", "--feature", "metadata.version=21");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("use --release-version instead of --feature metadata.version=X");
+    expect(format("--feature", "group.version=1").stderr).toContain("unsupported feature group.version");
+    expect(format("--release-version", "2.8").stderr).toContain('unknown release version "2.8"');
+
+    const ok = format("--release-version", "3.9");
+    expect(ok.stderr).toBe("");
+    expect(ok.stdout).toContain(`Formatted metadata log directory ${join(dir, "metadata")}`);
+    expect(ok.stdout).toContain("metadata.version 3.9-IV0");
+    for (const d of ["logs", "metadata"]) {
+      expect(readFileSync(join(dir, d, "meta.properties"), "utf8")).toContain(`cluster.id=${id}`);
+      expect(levels((await readBootstrapCheckpoint(join(dir, d))) ?? [])).toEqual(["metadata.version=21"]);
+    }
+    const broker = await startBrokerProcess({ dataDir: dir, overrides });
+    cleanups.push(() => broker.destroy());
+    expect(await broker.stop()).toBe(0);
+    // The quorum lives in metadata.log.dir, and the first records after its leader change are the bootstrap ones.
+    expect(await metadataVersionsInLog(join(dir, "metadata"))).toEqual([21]);
+  });
+
+  it("a node formatted before the file existed still starts, with the latest metadata.version", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tributary-bootstrap-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, "server.properties");
+    writeFileSync(config, "");
+    const overrides = { "node.id": "1", "process.roles": "broker,controller", "log.dirs": join(dir, "logs") };
+    const id = runBin("tributary-storage", ["random-uuid"]).stdout.trim();
+    expect(runBin("tributary-storage", ["format", "-t", id, "-c", config, ...asArgs(overrides)]).code).toBe(0);
+    rmSync(join(dir, "logs", BOOTSTRAP_CHECKPOINT));
+    const broker = await startBrokerProcess({ dataDir: dir, overrides });
+    cleanups.push(() => broker.destroy());
+    expect(await broker.stop()).toBe(0);
+    expect(await metadataVersionsInLog(join(dir, "logs"))).toEqual([22]);
   });
 });
 
