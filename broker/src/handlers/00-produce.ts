@@ -8,7 +8,11 @@
 // acks=0 gets no response, and on any error the connection is closed so the producer refreshes its metadata.
 // Leadership comes from the metadata image: a partition this broker does not lead is NOT_LEADER_OR_FOLLOWER, with the
 // current leader and its endpoint (KIP-951, v10+) so the client can go there without a metadata round trip.
-// acks=-1 is refused with NOT_ENOUGH_REPLICAS while the ISR is smaller than min.insync.replicas.
+// acks=-1 (all): the partition layer refuses the batch with NOT_ENOUGH_REPLICAS while the ISR is smaller than
+// min.insync.replicas (capped at the replication factor, as Kafka does); otherwise the answer waits, up to the
+// request's timeoutMs, until the ISR has the batch (ADR 24): REQUEST_TIMED_OUT when the time runs out,
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR fell below min.insync.replicas meanwhile, NOT_LEADER_OR_FOLLOWER
+// with the new leader when leadership moved. acks=1 answers after the leader's append.
 // Transactions are not supported: a transactional produce is rejected per partition with a message (v8+).
 import { isInternalTopic, leaderAccess, nodeEndpoints, topicByName } from "../metadata/image/index.ts";
 import {
@@ -76,7 +80,8 @@ export function produceHandler(services: BrokerServices): AnyHandler {
             // Looked up once per topic rather than per partition: the produce path is hot.
             const value = (name: string) => services.configs.configValue(image, topicData.name, name);
             const settings = topic && {
-              minInsyncReplicas: Number(value("min.insync.replicas")),
+              acks,
+              timeoutMs: request.timeoutMs,
               maxMessageBytes: Number(value("max.message.bytes")),
               logAppendTime: value("message.timestamp.type") === "LogAppendTime",
               compacted: value("cleanup.policy")
@@ -109,15 +114,19 @@ export function produceHandler(services: BrokerServices): AnyHandler {
                   return answer;
                 }
                 if (p.records === null) return partitionError(p.index, ErrorCode.INVALID_RECORD, "records are null");
-                const isr = access.registration.isr.length;
-                if (acks === -1 && settings.minInsyncReplicas > isr) {
-                  return partitionError(
-                    p.index,
-                    ErrorCode.NOT_ENOUGH_REPLICAS,
-                    `the ISR of ${topic.name}-${p.index} has ${isr} replica(s), fewer than min.insync.replicas=${settings.minInsyncReplicas}`,
-                  );
+                const appended = await services.partitions.produce(topic.name, p.index, p.records, settings);
+                const replicated = appended.replicated && (await appended.replicated);
+                if (replicated && replicated.errorCode !== ErrorCode.NONE) {
+                  const answer = partitionError(p.index, replicated.errorCode, replicated.errorMessage ?? "");
+                  // KIP-951: where the partition went while the batch waited for the ISR.
+                  const leader = replicated.currentLeader;
+                  if (leader && context.apiVersion >= LEADER_HINT_VERSION) {
+                    answer.currentLeader = leader;
+                    hinted.add(leader.leaderId);
+                  }
+                  return answer;
                 }
-                const outcome = await services.partitions.produce(topic.name, p.index, p.records, settings);
+                const outcome = appended;
                 return {
                   index: p.index,
                   errorCode: outcome.errorCode,

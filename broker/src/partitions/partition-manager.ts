@@ -17,6 +17,7 @@ import {
 } from "../protocol/records/index.ts";
 import type { PartitionRegistration } from "../metadata/image/index.ts";
 import type { IsrChangeSender } from "../replication/alter-partition-manager.ts";
+import { DelayedProduces, REPLICATED, type ReplicationOutcome } from "../replication/delayed-produce.ts";
 import { LeaderState, type BrokerLookup, type IsrProposal } from "../replication/leader-state.ts";
 import { ProducerStateTable } from "./producer-state.ts";
 
@@ -38,6 +39,11 @@ export interface ProduceOutcome {
   /** -1 unless the topic uses LogAppendTime. */
   logAppendTime: bigint;
   logStartOffset: bigint;
+  /**
+   * acks=all, appended (or a duplicate of an appended batch) but not yet replicated to the ISR: resolves when the
+   * high watermark passes the batch (NONE) or with the error the client gets instead. Holds no lock.
+   */
+  replicated?: Promise<ReplicationOutcome>;
 }
 
 export interface ProduceOptions {
@@ -45,6 +51,10 @@ export interface ProduceOptions {
   logAppendTime: boolean;
   /** cleanup.policy includes compact: every record needs a key. */
   compacted: boolean;
+  /** -1 (all): the ISR must have the batch; 0 and 1 answer after the leader's append. Defaults to 1. */
+  acks?: number;
+  /** acks=all: how long to wait for the ISR (the request's timeout). */
+  timeoutMs?: number;
 }
 
 interface PartitionState {
@@ -130,6 +140,7 @@ export class PartitionManager {
   private readonly clock: () => number;
   private readonly replicaLagTimeMaxMs: number;
   private wiring: ReplicationWiring | undefined;
+  private readonly delayed = new DelayedProduces();
   private shrinkTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -283,6 +294,8 @@ export class PartitionManager {
     this.led.set(key, { topic, partition, state });
     this.roles.set(key, { leader: true, leaderEpoch });
     this.advanceHighWatermark(key);
+    // acks=all produces appended in an earlier leader epoch are answered NOT_LEADER_OR_FOLLOWER.
+    this.delayed.recheck(key);
   }
 
   /**
@@ -294,6 +307,8 @@ export class PartitionManager {
     const led = this.led.get(key);
     if (led === undefined || !led.state.applyAssignment(registration)) return;
     this.advanceHighWatermark(key);
+    // The ISR may have fallen below min.insync.replicas without the HW moving.
+    this.delayed.recheck(key);
   }
 
   /** The partitions this node leads, with the partition epoch its leader state has seen. */
@@ -327,6 +342,7 @@ export class PartitionManager {
     if (hw === undefined) return;
     log.updateHighWatermark(hw);
     this.notify(key);
+    this.delayed.recheck(key);
   }
 
   /** Records this node appended to a partition it leads outside Produce (the group coordinator's writes). */
@@ -339,10 +355,15 @@ export class PartitionManager {
    * the partition answer now rather than at their max wait. The replica fetcher brings the leader's data
    * (appendAsFollower and the truncations below).
    */
-  becomeFollower(topic: string, partition: number, leaderEpoch: number): void {
+  becomeFollower(topic: string, partition: number, leaderEpoch: number, leaderId = -1): void {
     const key = partitionKey(topic, partition);
     this.roles.set(key, { leader: false, leaderEpoch });
     this.led.delete(key);
+    this.delayed.fail(key, {
+      errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+      errorMessage: `this broker no longer leads ${topic}-${partition}`,
+      ...(leaderId >= 0 && { currentLeader: { leaderId, leaderEpoch } }),
+    });
     this.notify(key);
   }
 
@@ -355,6 +376,10 @@ export class PartitionManager {
     this.state.delete(key);
     this.roles.delete(key);
     this.led.delete(key);
+    this.delayed.fail(key, {
+      errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+      errorMessage: `partition ${topic}-${partition} was deleted`,
+    });
     await this.logs.deletePartition(topic, partition);
     // Long-polls on the partition answer now that it is gone, rather than at their max wait.
     this.notify(key);
@@ -408,7 +433,33 @@ export class PartitionManager {
     // answered, and we append before answering, so no copy is needed.
     const batch = verdict.batch;
     const header = verdict.header;
+    const key = partitionKey(topic, partition);
+    const acksAll = options.acks === -1;
+    const timeoutMs = options.timeoutMs ?? 0;
     return this.exclusive(state, async () => {
+      // Checked under the partition lock: leadership may have moved while the request waited for it.
+      const role = this.roles.get(key);
+      if (!role) {
+        // Deleted meanwhile (or the broker is stopping).
+        const closed = this.closedLogError(topic, partition);
+        return failure(closed.errorCode, closed.message);
+      }
+      const led = this.led.get(key);
+      if (!role.leader || !led) {
+        return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer leads ${topic}-${partition}`);
+      }
+      if (acksAll) {
+        // Kafka's rule: with too small an ISR, an acks=all batch is not written at all.
+        const isr = led.state.minimalIsr();
+        const minIsr = led.state.effectiveMinIsr(this.view.minInsyncReplicas(topic));
+        if (isr.length < minIsr) {
+          return failure(
+            ErrorCode.NOT_ENOUGH_REPLICAS,
+            `the ISR of ${topic}-${partition} is [${isr.join(", ")}], fewer than min.insync.replicas=${minIsr}`,
+            state.log.logStartOffset,
+          );
+        }
+      }
       const idempotent = header.producerId >= 0n;
       if (idempotent) {
         const seq = state.producers.check(
@@ -418,7 +469,7 @@ export class PartitionManager {
           header.recordsCount,
         );
         if (seq.kind === "duplicate") {
-          return {
+          const duplicate: ProduceOutcome = {
             errorCode: ErrorCode.NONE,
             errorMessage: null,
             baseOffset: seq.batch.baseOffset,
@@ -426,18 +477,12 @@ export class PartitionManager {
             logAppendTime: seq.batch.logAppendTime,
             logStartOffset: state.log.logStartOffset,
           };
+          // The first copy may still be on its way to the ISR: a retry of acks=all waits for it as well.
+          return acksAll
+            ? this.replicatedOutcome(key, led, seq.batch.lastOffset + 1n, timeoutMs, duplicate)
+            : duplicate;
         }
         if (seq.kind === "error") return failure(seq.errorCode, seq.message, state.log.logStartOffset);
-      }
-      // Checked under the partition lock: leadership may have moved while the request waited for it.
-      const role = this.roles.get(partitionKey(topic, partition));
-      if (!role) {
-        // Deleted meanwhile (or the broker is stopping).
-        const closed = this.closedLogError(topic, partition);
-        return failure(closed.errorCode, closed.message);
-      }
-      if (!role.leader) {
-        return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer leads ${topic}-${partition}`);
       }
       let result;
       try {
@@ -464,10 +509,9 @@ export class PartitionManager {
           logAppendTime,
         });
       }
-      const key = partitionKey(topic, partition);
       this.advanceHighWatermark(key);
       this.notify(key);
-      return {
+      const appended: ProduceOutcome = {
         errorCode: ErrorCode.NONE,
         errorMessage: null,
         baseOffset: result.baseOffset,
@@ -475,7 +519,55 @@ export class PartitionManager {
         logAppendTime,
         logStartOffset: state.log.logStartOffset,
       };
+      return acksAll ? this.replicatedOutcome(key, led, result.lastOffset + 1n, timeoutMs, appended) : appended;
     });
+  }
+
+  /**
+   * An acks=all append's outcome: settled now if the HW already passed `requiredOffset` (always so with the leader
+   * alone in the ISR) or the ISR is too small, else carrying the wait for it (Kafka's DelayedProduce).
+   */
+  private replicatedOutcome(
+    key: string,
+    led: LedPartition,
+    requiredOffset: bigint,
+    timeoutMs: number,
+    appended: ProduceOutcome,
+  ): ProduceOutcome {
+    const check = (required: bigint): ReplicationOutcome | undefined => this.replicationStatus(key, led, required);
+    const now = check(requiredOffset);
+    if (now === undefined) return { ...appended, replicated: this.delayed.wait(key, requiredOffset, timeoutMs, check) };
+    if (now.errorCode === ErrorCode.NONE) return appended;
+    return failure(now.errorCode, now.errorMessage ?? "", appended.logStartOffset);
+  }
+
+  /**
+   * Kafka's checkEnoughReplicasReachOffset: replicated once the HW reached `requiredOffset`, unless the maximal ISR
+   * is below min.insync.replicas by then (NOT_ENOUGH_REPLICAS_AFTER_APPEND, which it also is as soon as the ISR falls
+   * that low while waiting: the HW is frozen then). Leadership lost: NOT_LEADER_OR_FOLLOWER.
+   */
+  private replicationStatus(key: string, led: LedPartition, requiredOffset: bigint): ReplicationOutcome | undefined {
+    const log = this.logs.get(led.topic, led.partition);
+    if (!this.roles.has(key)) {
+      // Deleted meanwhile, or the broker is stopping.
+      const closed = this.closedLogError(led.topic, led.partition);
+      return { errorCode: closed.errorCode, errorMessage: closed.message };
+    }
+    if (this.led.get(key) !== led || !log) {
+      return {
+        errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+        errorMessage: `this broker no longer leads ${led.topic}-${led.partition}`,
+      };
+    }
+    const isr = led.state.maximalIsr();
+    const minIsr = led.state.effectiveMinIsr(this.view.minInsyncReplicas(led.topic));
+    if (isr.length < minIsr) {
+      return {
+        errorCode: ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+        errorMessage: `written, but the ISR of ${led.topic}-${led.partition} shrank to [${isr.join(", ")}], fewer than min.insync.replicas=${minIsr}`,
+      };
+    }
+    return log.highWatermark >= requiredOffset ? REPLICATED : undefined;
   }
 
   /**
@@ -587,9 +679,13 @@ export class PartitionManager {
     await rebuildProducerState(state.log, state.producers);
   }
 
-  /** Wakes every long-poll so in-flight Fetches answer before the logs close. */
+  /** Wakes every long-poll so in-flight Fetches answer, and ends acks=all waits, before the logs close. */
   wakeAll(): void {
     for (const waiter of [...this.waiters]) waiter.wake();
+    this.delayed.failAll({
+      errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+      errorMessage: "this broker is shutting down",
+    });
   }
 }
 

@@ -78,7 +78,7 @@ export class PartitionPublisher {
     await eachConcurrently(local.followers, LOG_OPEN_CONCURRENCY, async (follower) => {
       const { topicId, topicName, partition, registration } = follower;
       await this.partitions.createPartition(topicName, partition, this.configs.logConfigFor(image, topicName));
-      this.partitions.becomeFollower(topicName, partition, registration.leaderEpoch);
+      this.partitions.becomeFollower(topicName, partition, registration.leaderEpoch, registration.leader);
       await this.fetchers?.follow({
         topicId,
         topic: topicName,

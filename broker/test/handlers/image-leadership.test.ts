@@ -363,6 +363,7 @@ describe("two brokers applying the same records", () => {
   it("moves a partition's leadership from one to the other, with the epoch and the client's hint following", async () => {
     const other = await ImageHarness.start(2);
     try {
+      await leaderAloneInIsr();
       await other.publish(CLUSTER);
       // Broker 1 leads t-0 in epoch 5; broker 2 holds a follower replica and sends producers to 1.
       const onTwo = await other.call(11, ProduceRequest, ProduceResponse, {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  ConfigRecord,
   ErrorCode,
   FetchRequest,
   FetchResponse,
@@ -40,7 +41,7 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function start(isr: number[], options: { fenced?: number[] } = {}): Promise<ImageHarness> {
+async function start(isr: number[], options: { fenced?: number[]; minIsr?: number } = {}): Promise<ImageHarness> {
   now = 1_000_000;
   h = await ImageHarness.start(1, { clock: () => now, replicaLagTimeMaxMs: LAG });
   await h.publish([
@@ -55,6 +56,16 @@ async function start(isr: number[], options: { fenced?: number[] } = {}): Promis
       leaderEpoch: 3,
       partitionEpoch: 0,
     }),
+    ...(options.minIsr === undefined
+      ? []
+      : [
+          rec(ConfigRecord, {
+            resourceType: 2,
+            resourceName: "r",
+            name: "min.insync.replicas",
+            value: String(options.minIsr),
+          }),
+        ]),
   ]);
   return h;
 }
@@ -77,14 +88,31 @@ function wireIsrChanges(harness: ImageHarness): { changes: IsrChange[]; answers:
 }
 
 async function produce(harness: ImageHarness, records: number): Promise<void> {
+  const answer = await produceWith(harness, records, { acks: 1 });
+  expect(answer.errorCode).toBe(ErrorCode.NONE);
+}
+
+async function produceWith(harness: ImageHarness, records: number, options: { acks: number; timeoutMs?: number }) {
   const res = await harness.call(11, ProduceRequest, ProduceResponse, {
     transactionalId: null,
-    acks: 1,
-    timeoutMs: 5000,
+    acks: options.acks,
+    timeoutMs: options.timeoutMs ?? 5000,
     topicData: [{ name: "r", partitionData: [{ index: 0, records: makeBatch({ records }) }] }],
   });
-  expect(res.responses[0]?.partitionResponses[0]?.errorCode).toBe(ErrorCode.NONE);
+  const answer = res.responses[0]?.partitionResponses[0];
+  if (!answer) throw new Error("no partition in the produce response");
+  return answer;
 }
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+const logEnd = (harness: ImageHarness) => harness.partitions.log("r", 0)?.logEndOffset;
 
 async function fetch(
   harness: ImageHarness,
@@ -253,5 +281,64 @@ describe("leader: ISR changes", () => {
     expect((await fetch(harness, { replicaId: 3, currentLeaderEpoch: 4 })).errorCode).toBe(
       ErrorCode.NOT_LEADER_OR_FOLLOWER,
     );
+  });
+});
+
+describe("leader: acks=all", () => {
+  it("answers once every ISR member has the batch", async () => {
+    const harness = await start([1, 2, 3]);
+    let answered = false;
+    const produced = produceWith(harness, 3, { acks: -1 }).finally(() => (answered = true));
+    await until(() => logEnd(harness) === 3n, "the append");
+    await fetch(harness, { replicaId: 2, offset: 3n });
+    expect(answered).toBe(false);
+    await fetch(harness, { replicaId: 3, offset: 3n });
+    expect(await produced).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0n });
+  });
+
+  it("times out with REQUEST_TIMED_OUT, the batch written", async () => {
+    const harness = await start([1, 2]);
+    expect(await produceWith(harness, 2, { acks: -1, timeoutMs: 30 })).toMatchObject({
+      errorCode: ErrorCode.REQUEST_TIMED_OUT,
+    });
+    expect(logEnd(harness)).toBe(2n);
+  });
+
+  it("refuses with NOT_ENOUGH_REPLICAS, writing nothing, while the ISR is below min.insync.replicas", async () => {
+    const harness = await start([1], { minIsr: 2 });
+    expect(await produceWith(harness, 2, { acks: -1 })).toMatchObject({ errorCode: ErrorCode.NOT_ENOUGH_REPLICAS });
+    expect(logEnd(harness)).toBe(0n);
+    // acks=1 does not care.
+    expect((await produceWith(harness, 2, { acks: 1 })).errorCode).toBe(ErrorCode.NONE);
+  });
+
+  it("answers NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR falls below min.insync.replicas while it waits", async () => {
+    const harness = await start([1, 2], { minIsr: 2 });
+    const produced = produceWith(harness, 2, { acks: -1 });
+    await until(() => logEnd(harness) === 2n, "the append");
+    await harness.publish([isrChange([1])]);
+    expect(await produced).toMatchObject({ errorCode: ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND });
+    // The HW stays frozen below min ISR (KAFKA-15583).
+    expect(harness.partitions.log("r", 0)?.highWatermark).toBe(0n);
+  });
+
+  it("answers NOT_LEADER_OR_FOLLOWER with the new leader when leadership moves while it waits", async () => {
+    const harness = await start([1, 2]);
+    const produced = produceWith(harness, 2, { acks: -1 });
+    await until(() => logEnd(harness) === 2n, "the append");
+    await harness.publish([rec(PartitionChangeRecord, { topicId: T, partitionId: 0, leader: 2 })]);
+    expect(await produced).toMatchObject({
+      errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+      currentLeader: { leaderId: 2, leaderEpoch: 4 },
+    });
+  });
+
+  it("with min.insync.replicas above the replication factor, counts the replication factor (Kafka's effectiveMinIsr)", async () => {
+    const harness = await start([1, 2, 3], { minIsr: 5 });
+    const produced = produceWith(harness, 1, { acks: -1 });
+    await until(() => logEnd(harness) === 1n, "the append");
+    await fetch(harness, { replicaId: 2, offset: 1n });
+    await fetch(harness, { replicaId: 3, offset: 1n });
+    expect((await produced).errorCode).toBe(ErrorCode.NONE);
   });
 });
