@@ -7,6 +7,8 @@ import {
   ErrorCode,
   FetchRequest,
   FetchResponse,
+  InitProducerIdRequest,
+  InitProducerIdResponse,
   ProduceRequest,
   ProduceResponse,
 } from "../../src/protocol/index.ts";
@@ -15,8 +17,9 @@ import { pollUntil } from "../support/broker-process.ts";
 import { startCluster, type Cluster } from "../support/cluster.ts";
 
 // Partition replication across processes (ADR 24, issue 12): three combined nodes, an RF-3 topic written with
-// acks=all. The followers fetch the leader's log until every replica holds the same bytes, the ISR grows to all three,
-// and after kill -9 of the leader another replica is elected and serves every acknowledged record, in order, once.
+// acks=all from an idempotent producer. The followers fetch the leader's log until every replica holds the same bytes,
+// the ISR grows to all three, and after kill -9 of the leader another replica is elected and serves every
+// acknowledged record, in order, once; the producer's retry of its last batch is recognised as a duplicate there.
 
 const TOPIC = "replicated";
 
@@ -42,30 +45,72 @@ async function partitionInfo(cluster: Cluster, via: number): Promise<PartitionIn
   }
 }
 
+interface Producer {
+  readonly producerId: bigint;
+  readonly producerEpoch: number;
+  /** The sequence of the next batch's first record. */
+  sequence: number;
+}
+
+/** An idempotent producer's id and epoch, from InitProducerId. */
+async function initProducer(cluster: Cluster, via: number): Promise<Producer> {
+  const connection = await connect(cluster, via);
+  try {
+    const res = await connection.send(
+      InitProducerIdRequest,
+      InitProducerIdResponse,
+      4,
+      { transactionalId: null, transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 },
+      10_000,
+    );
+    expect(res.errorCode).toBe(ErrorCode.NONE);
+    return { producerId: res.producerId, producerEpoch: res.producerEpoch, sequence: 0 };
+  } finally {
+    connection.close();
+  }
+}
+
+/** Batch `b` of 4 records from `producer`, starting at `sequence`. */
+function batch(producer: Producer, b: number, sequence: number): { values: string[]; records: Buffer } {
+  const values = [0, 1, 2, 3].map((i) => `record-${b}-${i}`);
+  const records = encodeRecordBatch({
+    records: values.map((v) => ({ value: Buffer.from(v), timestamp: BigInt(Date.now()) })),
+    producerId: producer.producerId,
+    producerEpoch: producer.producerEpoch,
+    baseSequence: sequence,
+  });
+  return { values, records };
+}
+
+async function send(
+  connection: BrokerConnection,
+  records: Buffer,
+): Promise<{ errorCode?: number; baseOffset?: bigint }> {
+  const res = await connection.send(
+    ProduceRequest,
+    ProduceResponse,
+    9,
+    {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 10_000,
+      topicData: [{ name: TOPIC, partitionData: [{ index: 0, records }] }],
+    },
+    15_000,
+  );
+  return res.responses[0]?.partitionResponses[0] ?? {};
+}
+
 /** Produces batches of 4 records with acks=all to the leader; returns the values it acknowledged. */
-async function produce(cluster: Cluster, leader: number, from: number, batches: number): Promise<string[]> {
+async function produce(cluster: Cluster, leader: number, producer: Producer, batches: number): Promise<string[]> {
   const connection = await connect(cluster, leader);
   const acked: string[] = [];
   try {
-    for (let b = from; b < from + batches; b++) {
-      const values = [0, 1, 2, 3].map((i) => `record-${b}-${i}`);
-      const records = encodeRecordBatch({
-        records: values.map((v) => ({ value: Buffer.from(v), timestamp: BigInt(Date.now()) })),
-      });
-      const res = await connection.send(
-        ProduceRequest,
-        ProduceResponse,
-        9,
-        {
-          transactionalId: null,
-          acks: -1,
-          timeoutMs: 10_000,
-          topicData: [{ name: TOPIC, partitionData: [{ index: 0, records }] }],
-        },
-        15_000,
-      );
-      const errorCode = res.responses[0]?.partitionResponses[0]?.errorCode;
+    for (let b = 0; b < batches; b++) {
+      const { values, records } = batch(producer, b, producer.sequence);
+      const { errorCode } = await send(connection, records);
       expect(errorCode, `batch ${b}`).toBe(ErrorCode.NONE);
+      producer.sequence += values.length;
       acked.push(...values);
     }
   } finally {
@@ -168,7 +213,8 @@ describe("partition replication across three processes", () => {
     const leader = info?.leader ?? -1;
     expect(info?.replicas.slice().sort()).toEqual([1, 2, 3]);
 
-    const acked = await produce(c, leader, 0, 40);
+    const producer = await initProducer(c, leader);
+    const acked = await produce(c, leader, producer, 40);
 
     // Every replica holds the same bytes.
     let seen = new Map<number, bigint>();
@@ -206,6 +252,17 @@ describe("partition replication across three processes", () => {
       30_000,
     );
     expect(served).toEqual(acked);
+
+    // The producer retries its last batch, as after a lost answer: the new leader knows it from its producer state
+    // (built as a follower) and answers with the original offset instead of writing it again.
+    const retry = await connect(c, next);
+    try {
+      const last = batch(producer, 39, producer.sequence - 4);
+      expect(await send(retry, last.records)).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 156n });
+    } finally {
+      retry.close();
+    }
+    expect(await consume(c, next)).toEqual(acked);
     console.log(`replication: ${acked.length} records acknowledged by ${leader}, all served by ${next} after kill -9`);
   }, 180_000);
 });
