@@ -27,10 +27,10 @@ function clean(): HistoryEvent[] {
     { ev: "committed", a: "obs", g: "g", p: 1, o: 2, t: 15 },
     { ev: "log", p: 0, o: 0, v: "a:0" },
     { ev: "log", p: 0, o: 1, v: "a:2" },
-    { ev: "log-end", p: 0, start: 0, end: 2 },
+    { ev: "log-end", p: 0, start: 0, end: 2, listed: 2 },
     { ev: "log", p: 1, o: 0, v: "a:1" },
     { ev: "log", p: 1, o: 1, v: "a:3" },
-    { ev: "log-end", p: 1, start: 0, end: 2 },
+    { ev: "log-end", p: 1, start: 0, end: 2, listed: 2 },
   ];
 }
 
@@ -54,7 +54,7 @@ describe("chaos checker", () => {
     // a:3 (p1/1) never reached the log: no one read it, and the dump (complete) ends before it.
     const h = clean()
       .filter((e) => !(e.ev !== "ack" && "p" in e && e.p === 1 && "o" in e && e.o >= 1))
-      .map((e) => (e.ev === "log-end" && e.p === 1 ? { ...e, end: 1 } : e));
+      .map((e) => (e.ev === "log-end" && e.p === 1 ? { ...e, end: 1, listed: 1 } : e));
     const r = check(h, 2);
     expect(only(r)).toEqual(["lost"]);
     expect(r.anomalies[0]?.detail).toContain("a:3");
@@ -67,7 +67,7 @@ describe("chaos checker", () => {
   });
 
   it("flags a record written twice as a duplicate", () => {
-    const h = clean().map((e) => (e.ev === "log-end" && e.p === 1 ? { ...e, end: 3 } : e));
+    const h = clean().map((e) => (e.ev === "log-end" && e.p === 1 ? { ...e, end: 3, listed: 3 } : e));
     h.push({ ev: "log", p: 1, o: 2, v: "a:3" });
     expect(only(check(h, 2))).toEqual(["duplicate"]);
   });
@@ -110,7 +110,7 @@ describe("chaos checker", () => {
     back.splice(8, 0, { ev: "read", a: "c", g: "g", p: 0, o: 0, v: "a:0", t: 7 });
     expect(only(check(back, 2))).toEqual(["read-backward"]);
     // The unacknowledged a:4 did land (allowed); a new member reads 0 and then 2, missing 1.
-    const skip = clean().map((e) => (e.ev === "log-end" && e.p === 0 ? { ...e, end: 3 } : e));
+    const skip = clean().map((e) => (e.ev === "log-end" && e.p === 0 ? { ...e, end: 3, listed: 3 } : e));
     skip.push({ ev: "log", p: 0, o: 2, v: "a:4" });
     skip.push({ ev: "assign", a: "d", g: "g", ps: [0], t: 20 });
     skip.push({ ev: "read", a: "d", g: "g", p: 0, o: 0, v: "a:0", t: 21 });
@@ -133,6 +133,13 @@ describe("chaos checker", () => {
     const holes = clean().filter((e) => !(e.ev === "log" && e.p === 0 && e.o === 0));
     expect(only(check(holes, 2))).toContain("dump-incomplete");
     expect(only(check(clean(), 3))).toEqual(["dump-incomplete"]);
+  });
+
+  it("flags a log whose end ListOffsets and fetching disagree on", () => {
+    const h = clean().map((e) => (e.ev === "log-end" && e.p === 0 ? { ...e, listed: 1 } : e));
+    const r = check(h, 2);
+    expect(only(r)).toEqual(["end-mismatch"]);
+    expect(r.anomalies[0]?.detail).toContain("ListOffsets said the log ends at 1, fetching reached 2");
   });
 
   it("parses JSON lines, and rejects malformed ones with where they were", () => {

@@ -12,7 +12,8 @@ import { parseValue, valueId, type HistoryEvent } from "./history.ts";
 //   read-skip / read-backward  within one assignment a consumer's reads of a partition did not go offset by offset,
 //                 so what it saw was not a prefix of the log from where it started.
 // The final log dump must be complete: a dump that does not reach its own end offset, or a missing partition, is an
-// anomaly too ("dump-incomplete"), so a broken dump cannot make losses invisible.
+// anomaly too ("dump-incomplete"), so a broken dump cannot make losses invisible; and the end the dump's fetches
+// reached must be the end ListOffsets reported ("end-mismatch": two answers for where the log ends).
 
 export type AnomalyKind =
   | "lost"
@@ -24,7 +25,8 @@ export type AnomalyKind =
   | "read-mismatch"
   | "read-skip"
   | "read-backward"
-  | "dump-incomplete";
+  | "dump-incomplete"
+  | "end-mismatch";
 
 export const ANOMALY_KINDS: readonly AnomalyKind[] = [
   "lost",
@@ -37,6 +39,7 @@ export const ANOMALY_KINDS: readonly AnomalyKind[] = [
   "read-skip",
   "read-backward",
   "dump-incomplete",
+  "end-mismatch",
 ];
 
 export interface Anomaly {
@@ -56,7 +59,7 @@ export interface CheckResult {
   logRecords: number;
   /** Records read by consumers (with re-reads after rebalances). */
   reads: number;
-  /** Per group, the share of the log's records its members read at least once. */
+  /** Per group, the share of the log's records its members read (as the log holds them) at least once. */
   groupCoverage: Record<string, number>;
   commits: number;
   /**
@@ -82,14 +85,14 @@ export function check(events: readonly HistoryEvent[], partitions: number): Chec
 
   // The final log, per partition: offset → value id.
   const log = new Map<number, Map<number, string>>();
-  const ends = new Map<number, { start: number; end: number }>();
+  const ends = new Map<number, { start: number; end: number; listed: number }>();
   for (const e of events) {
     if (e.ev === "log") {
       let m = log.get(e.p);
       if (m === undefined) log.set(e.p, (m = new Map<number, string>()));
       m.set(e.o, valueId(e.v));
     } else if (e.ev === "log-end") {
-      ends.set(e.p, { start: e.start, end: e.end });
+      ends.set(e.p, { start: e.start, end: e.end, listed: e.listed });
     }
   }
   for (let p = 0; p < partitions; p++) {
@@ -97,6 +100,12 @@ export function check(events: readonly HistoryEvent[], partitions: number): Chec
     if (end === undefined) {
       flag("dump-incomplete", `partition ${p}: the dump never finished`);
       continue;
+    }
+    if (end.listed !== end.end) {
+      flag(
+        "end-mismatch",
+        `partition ${p}: ListOffsets said the log ends at ${end.listed}, fetching reached ${end.end}`,
+      );
     }
     const m = log.get(p) ?? new Map<number, string>();
     for (let o = end.start; o < end.end; o++) {
@@ -182,7 +191,7 @@ export function check(events: readonly HistoryEvent[], partitions: number): Chec
     }
     let seen = readByGroup.get(e.g);
     if (seen === undefined) readByGroup.set(e.g, (seen = new Set()));
-    seen.add(`${e.p}/${e.o}`);
+    if (inLog === v) seen.add(`${e.p}/${e.o}`);
     const key = `${e.a}/${e.g}/${e.p}`;
     const prev = lastRead.get(key);
     if (prev !== undefined && e.o > prev + 1) {

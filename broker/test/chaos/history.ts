@@ -71,12 +71,16 @@ export interface LogEvent {
   v: string;
 }
 
-/** The final dump read p from its start up to end (its high watermark when the dump began). */
+/**
+ * The final dump read p from start until its fetches said it was at the end, end; `listed` is the end ListOffsets
+ * (latest) gave just before. With the producers stopped the two must agree.
+ */
 export interface LogEndEvent {
   ev: "log-end";
   p: number;
   start: number;
   end: number;
+  listed: number;
 }
 
 /** Anything else a client wants in the record (errors, rebalances); the checker counts them, nothing more. */
@@ -98,7 +102,7 @@ const FIELDS: Record<HistoryEvent["ev"], Record<string, "string" | "number" | "n
   commit: { a: "string", g: "string", p: "number", o: "number", t: "number" },
   committed: { a: "string", g: "string", p: "number", o: "number", t: "number" },
   log: { p: "number", o: "number", v: "string" },
-  "log-end": { p: "number", start: "number", end: "number" },
+  "log-end": { p: "number", start: "number", end: "number", listed: "number" },
   note: { a: "string", msg: "string", t: "number" },
 };
 

@@ -15,9 +15,19 @@ export interface LeaderGap {
 export interface MonitorReport {
   polls: number;
   failedPolls: number;
+  /** Times a running broker dropped out of Metadata's broker list (fenced, or not yet registered again). */
+  fencings: number;
+  /**
+   * Of those, fencings of a broker no fault had touched for FAULT_GRACE_MS: false fencing of a live broker, under load
+   * only. Each is listed (node and time).
+   */
+  liveFencings: { node: number; at: number }[];
   longestNoLeader: LeaderGap | undefined;
   longestLeaderDown: LeaderGap | undefined;
 }
+
+/** A broker fenced this soon after a fault touched it is fenced because of that fault (Kafka's session is 9 s). */
+const FAULT_GRACE_MS = 20_000;
 
 export class LeaderMonitor {
   readonly #cluster: Cluster;
@@ -25,7 +35,18 @@ export class LeaderMonitor {
   readonly #down: ReadonlySet<number>;
   readonly #noLeaderSince = new Map<number, number>();
   readonly #downSince = new Map<number, number>();
-  #report: MonitorReport = { polls: 0, failedPolls: 0, longestNoLeader: undefined, longestLeaderDown: undefined };
+  #report: MonitorReport = {
+    polls: 0,
+    failedPolls: 0,
+    fencings: 0,
+    liveFencings: [],
+    longestNoLeader: undefined,
+    longestLeaderDown: undefined,
+  };
+  /** Per node, when a fault last touched it (injected or healed); Infinity while a fault holds it. */
+  readonly #faultedAt = new Map<number, number>();
+  #listed = new Set<number>();
+  #lastBrokers: number[] | undefined;
   #timer: NodeJS.Timeout | undefined;
   #next = 0;
   #stopped = false;
@@ -35,6 +56,11 @@ export class LeaderMonitor {
     this.#cluster = cluster;
     this.#topic = topic;
     this.#down = down;
+  }
+
+  /** The run marks the nodes a fault touches: `holding` while it lasts, then again (false) when it is healed. */
+  markFaulted(ids: Iterable<number>, holding: boolean): void {
+    for (const id of ids) this.#faultedAt.set(id, holding ? Number.POSITIVE_INFINITY : Date.now());
   }
 
   /** The topic's partitions as one reachable, live broker reports them; undefined if none answered. */
@@ -51,6 +77,7 @@ export class LeaderMonitor {
       });
       try {
         const t = (await admin.describeTopics([this.#topic])).get(this.#topic);
+        this.#lastBrokers = (await admin.cluster()).brokers.map((b) => b.nodeId);
         if (t?.topic !== undefined) {
           this.#next = (this.#next + i + 1) % live.length;
           return t.topic.partitions;
@@ -81,6 +108,15 @@ export class LeaderMonitor {
       this.#report.failedPolls++;
       return;
     }
+    const listed = new Set(this.#lastBrokers ?? []);
+    for (const id of this.#listed) {
+      if (listed.has(id) || !this.#cluster.isRunning(id) || this.#down.has(id)) continue;
+      this.#report.fencings++;
+      const touched = this.#faultedAt.get(id);
+      if (touched === undefined || now - touched > FAULT_GRACE_MS)
+        this.#report.liveFencings.push({ node: id, at: now });
+    }
+    this.#listed = listed;
     for (const p of ps) {
       this.#track(this.#noLeaderSince, p.partition, p.leader < 0, now, "longestNoLeader");
       const unusable = p.leader < 0 || this.#down.has(p.leader) || !this.#cluster.isRunning(p.leader);

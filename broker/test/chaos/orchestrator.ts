@@ -121,6 +121,7 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
     for (const key of [...cuts]) {
       const [a, b] = key.split("-").map(Number) as [number, number];
       setLinkCut(ns, a, b, false);
+      monitor?.markFaulted([a, b], false);
       cuts.delete(key);
     }
     for (const id of [...paused]) {
@@ -128,6 +129,7 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
       if (pid !== undefined) process.kill(pid, "SIGCONT");
       paused.delete(id);
       down.delete(id);
+      monitor?.markFaulted([id], false);
     }
     await disk?.free();
   };
@@ -224,6 +226,7 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
         }
         await c.restart(n.id);
         down.delete(n.id);
+        monitor?.markFaulted([n.id], false);
       }
     };
 
@@ -291,11 +294,13 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
             rec.what = `SIGKILL node ${target} (no ${f.kind === "kill-leader" ? "leader" : "controller"} found)`;
           }
           down.add(target);
+          monitor?.markFaulted([target], true);
           await c.kill(target, "SIGKILL");
           await sleep(f.holdMs);
           rec.healedAt = Date.now();
           await c.restart(target);
           down.delete(target);
+          monitor?.markFaulted([target], false);
           return;
         }
         case "pause": {
@@ -305,12 +310,14 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
           if (pid === undefined) throw new Error(`node ${target} has no pid`);
           rec.what = `SIGSTOP node ${target} for ${f.holdMs} ms`;
           down.add(target);
+          monitor?.markFaulted([target], true);
           paused.add(target);
           process.kill(pid, "SIGSTOP");
           await sleep(f.holdMs);
           process.kill(pid, "SIGCONT");
           paused.delete(target);
           down.delete(target);
+          monitor?.markFaulted([target], false);
           rec.healedAt = Date.now();
           return;
         }
@@ -322,11 +329,13 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
           rec.what = `${f.shape}: cut ${links.map(([a, b]) => `${a}-${b}`).join(", ")} for ${f.holdMs} ms`;
           for (const [a, b] of links) {
             setLinkCut(ns, a, b, true);
+            monitor?.markFaulted([a, b], true);
             cuts.add(`${a}-${b}`);
           }
           await sleep(f.holdMs);
           for (const [a, b] of links) {
             setLinkCut(ns, a, b, false);
+            monitor?.markFaulted([a, b], false);
             cuts.delete(`${a}-${b}`);
           }
           rec.healedAt = Date.now();
@@ -335,9 +344,11 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
         case "disk-full": {
           if (disk === undefined) throw new Error("no small disk");
           rec.what = `fill node ${diskNode}'s log dir for ${f.holdMs} ms`;
+          monitor?.markFaulted([diskNode], true);
           await disk.fill();
           await sleep(f.holdMs);
           await disk.free();
+          monitor?.markFaulted([diskNode], false);
           rec.healedAt = Date.now();
           if (!c.isRunning(diskNode)) rec.what += ` (node ${diskNode} exited)`;
           return;
@@ -347,10 +358,12 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
           rec.count = c.nodes.length;
           for (const n of c.nodes) {
             down.add(n.id);
+            monitor?.markFaulted([n.id], true);
             const code = await c.kill(n.id, "SIGTERM", 60_000);
             rec.what += `; node ${n.id} exited ${code}`;
             await c.restart(n.id);
             down.delete(n.id);
+            monitor?.markFaulted([n.id], false);
             await recover(rec);
           }
           rec.healedAt = Date.now();
@@ -420,7 +433,14 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
     log(`the run failed: ${error}`);
     return writeReport(
       undefined,
-      monitor?.stop() ?? { polls: 0, failedPolls: 0, longestNoLeader: undefined, longestLeaderDown: undefined },
+      monitor?.stop() ?? {
+        polls: 0,
+        failedPolls: 0,
+        fencings: 0,
+        liveFencings: [],
+        longestNoLeader: undefined,
+        longestLeaderDown: undefined,
+      },
       error,
     );
   } finally {

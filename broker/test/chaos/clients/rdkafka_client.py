@@ -11,8 +11,8 @@ stdout; anything else it has to say goes to stderr.
       Commands on stdin, one per line: "stop-producers" (stop sending, wait for every send's outcome, then print the
       note "producers-stopped"), "stop" (commit, leave the groups, exit). stdin closing means "stop".
   rdkafka_client.py dump --bootstrap B --topic T --partitions P
-      reads every partition from its start to its high watermark (as of the start of the dump) and prints "log"
-      events and one "log-end" per partition.
+      reads every partition from its start until the fetch reaches its end, and prints "log" events and one "log-end"
+      per partition (with the end ListOffsets gave, as "listed").
 """
 
 from __future__ import annotations
@@ -239,6 +239,9 @@ def run(args: argparse.Namespace) -> None:
 
 
 def dump(args: argparse.Namespace) -> None:
+    """Reads each partition from its start until the fetch says it is at the end (partition EOF), and prints the end
+    found that way beside the one ListOffsets gave before, so a broker whose two answers disagree is caught, not
+    mistaken for lost records."""
     c = Consumer({"bootstrap.servers": args.bootstrap, "group.id": "chaos-dump", "enable.auto.commit": False, "enable.partition.eof": True})
     deadline = time.monotonic() + args.timeout
     for p in range(args.partitions):
@@ -251,22 +254,24 @@ def dump(args: argparse.Namespace) -> None:
                 if time.monotonic() > deadline:
                     raise
                 print(f"dump: watermarks of {p}: {e}; retrying", file=sys.stderr)
-        if high > low:
-            c.assign([TopicPartition(args.topic, p, low)])
-            at = low
-            while at < high:
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"dump: partition {p} stuck at {at} of {low}..{high}")
-                for m in c.consume(num_messages=1000, timeout=1.0):
-                    if m.error() is not None:
-                        if m.error().code() != KafkaError._PARTITION_EOF:
-                            print(f"dump: {m.error()}", file=sys.stderr)
-                        continue
-                    if m.offset() < high:
-                        emit({"ev": "log", "p": p, "o": m.offset(), "v": value_id(m.value())})
-                    at = max(at, m.offset() + 1)
-            c.unassign()
-        emit({"ev": "log-end", "p": p, "start": low, "end": high})
+        c.assign([TopicPartition(args.topic, p, low)])
+        at = low
+        done = False
+        while not done:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"dump: partition {p} never reached its end (at {at}, ListOffsets said {low}..{high})")
+            for m in c.consume(num_messages=1000, timeout=1.0):
+                if m.error() is not None:
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        at = max(at, m.offset())
+                        done = True
+                    else:
+                        print(f"dump: {m.error()}", file=sys.stderr)
+                    continue
+                emit({"ev": "log", "p": p, "o": m.offset(), "v": value_id(m.value())})
+                at = max(at, m.offset() + 1)
+        c.unassign()
+        emit({"ev": "log-end", "p": p, "start": low, "end": at, "listed": high})
     c.close()
 
 
