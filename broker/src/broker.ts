@@ -25,6 +25,9 @@ import { API_CODECS } from "./protocol/index.ts";
 import { METADATA_LOG_DIR } from "./quorum/metadata-log.ts";
 import { apiRequestMetrics, type BrokerMetrics } from "./runtime/metrics.ts";
 
+/** How long the group coordinator's writes wait for the ISR (Kafka's offsets.commit.timeout.ms default). */
+const OFFSETS_COMMIT_TIMEOUT_MS = 5_000;
+
 export interface Broker {
   readonly services: BrokerServices;
   readonly dispatcher: Dispatcher;
@@ -156,7 +159,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     openStore: (partition, leaderEpoch) => {
       const log = partitions.log(OFFSETS_TOPIC, partition);
       if (!log) throw new Error(`${OFFSETS_TOPIC}-${partition} has no log`);
-      return new LogGroupStore(log, clock, leaderEpoch, () => partitions.leaderAppended(OFFSETS_TOPIC, partition));
+      return new LogGroupStore(
+        log,
+        clock,
+        leaderEpoch,
+        partitions.leaderWrites(OFFSETS_TOPIC, partition, OFFSETS_COMMIT_TIMEOUT_MS),
+      );
     },
     logger: logger.child({ component: "groups" }),
     config: {

@@ -1,22 +1,33 @@
 import { ErrorCode, GroupStoreError, type GroupStore, type GroupStoreRecord } from "../coordinator/index.ts";
 import { StorageError, type PartitionLog } from "../log/index.ts";
 import { decodeRecordBatch, encodeRecordBatch, splitBatches } from "../protocol/records/index.ts";
+import type { ReplicationOutcome } from "../replication/delayed-produce.ts";
 import { LEADER_EPOCH } from "./partition-manager.ts";
 
 const REPLAY_CHUNK_BYTES = 1024 * 1024;
 
 /**
+ * The coordinator's writes are acks=all writes (ADR 24), as Kafka's coordinator's: refused while the ISR is below
+ * min.insync.replicas, acknowledged once the ISR has them. The partition manager answers both.
+ */
+export interface GroupStoreReplication {
+  /** An outcome to refuse the append with before writing anything (NOT_ENOUGH_REPLICAS, NOT_LEADER_OR_FOLLOWER). */
+  beforeAppend(): ReplicationOutcome | undefined;
+  /** Resolves once the batch ending before `requiredOffset` is replicated, or with the error instead. */
+  replicated(requiredOffset: bigint): Promise<ReplicationOutcome>;
+}
+
+/**
  * The group coordinator's store on a partition of `__consumer_offsets`: each append is one uncompressed record batch,
- * written before the coordinator acknowledges the commit, so committed offsets survive kill -9 like produced data.
- * Batches carry the leader epoch the shard was loaded in.
+ * written (and, with `replication`, replicated to the ISR) before the coordinator acknowledges the commit, so committed
+ * offsets survive kill -9 like produced data. Batches carry the leader epoch the shard was loaded in.
  */
 export class LogGroupStore implements GroupStore {
   constructor(
     private readonly log: PartitionLog,
     private readonly clock: () => number = Date.now,
     private readonly leaderEpoch: number = LEADER_EPOCH,
-    /** Told of every append, so the partition's high watermark can move (ADR 24). */
-    private readonly appended: () => void = () => undefined,
+    private readonly replication?: GroupStoreReplication,
   ) {}
 
   async append(records: readonly GroupStoreRecord[]): Promise<void> {
@@ -25,14 +36,18 @@ export class LogGroupStore implements GroupStore {
     const batch = encodeRecordBatch({
       records: records.map((r) => ({ key: r.key, value: r.value, timestamp })),
     });
+    const refused = this.replication?.beforeAppend();
+    if (refused !== undefined) throw replicationError(refused);
+    let lastOffset: bigint;
     try {
-      await this.log.append(batch, { leaderEpoch: this.leaderEpoch });
-      this.appended();
+      ({ lastOffset } = await this.log.append(batch, { leaderEpoch: this.leaderEpoch }));
     } catch (err) {
       // As Kafka maps a storage error on the offsets topic: clients look the coordinator up again and retry.
       if (err instanceof StorageError) throw new GroupStoreError(err.message, ErrorCode.NOT_COORDINATOR);
       throw err;
     }
+    const outcome = await this.replication?.replicated(lastOffset + 1n);
+    if (outcome !== undefined && outcome.errorCode !== ErrorCode.NONE) throw replicationError(outcome);
   }
 
   async *replay(): AsyncIterable<GroupStoreRecord> {
@@ -61,4 +76,16 @@ export class LogGroupStore implements GroupStore {
       yield* records;
     }
   }
+}
+
+/**
+ * A replication failure as Kafka's group coordinator answers it (normalizeException): the partition moved away →
+ * NOT_COORDINATOR; too few in-sync replicas or a timeout → COORDINATOR_NOT_AVAILABLE. Both make clients retry.
+ */
+function replicationError(outcome: ReplicationOutcome): GroupStoreError {
+  const code =
+    outcome.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER || outcome.errorCode === ErrorCode.KAFKA_STORAGE_ERROR
+      ? ErrorCode.NOT_COORDINATOR
+      : ErrorCode.COORDINATOR_NOT_AVAILABLE;
+  return new GroupStoreError(outcome.errorMessage ?? `replication failed with error ${outcome.errorCode}`, code);
 }

@@ -19,6 +19,7 @@ import type { PartitionRegistration } from "../metadata/image/index.ts";
 import type { IsrChangeSender } from "../replication/alter-partition-manager.ts";
 import { DelayedProduces, REPLICATED, type ReplicationOutcome } from "../replication/delayed-produce.ts";
 import { LeaderState, type BrokerLookup, type IsrProposal } from "../replication/leader-state.ts";
+import type { GroupStoreReplication } from "./offsets-store.ts";
 import { ProducerStateTable } from "./producer-state.ts";
 
 // Owns the partition logs of this node and what sits around each one: this replica's role and leader epoch (set by
@@ -345,9 +346,43 @@ export class PartitionManager {
     this.delayed.recheck(key);
   }
 
-  /** Records this node appended to a partition it leads outside Produce (the group coordinator's writes). */
-  leaderAppended(topic: string, partition: number): void {
-    this.advanceHighWatermark(partitionKey(topic, partition));
+  /**
+   * The acks=all rules for appends this node makes itself to a partition it leads (the group coordinator's writes),
+   * waiting at most `timeoutMs` for the ISR.
+   */
+  leaderWrites(topic: string, partition: number, timeoutMs: number): GroupStoreReplication {
+    const key = partitionKey(topic, partition);
+    return {
+      beforeAppend: () => {
+        const led = this.led.get(key);
+        if (!led) {
+          return {
+            errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+            errorMessage: `this broker no longer leads ${topic}-${partition}`,
+          };
+        }
+        const isr = led.state.minimalIsr();
+        const minIsr = led.state.effectiveMinIsr(this.view.minInsyncReplicas(topic));
+        return isr.length < minIsr
+          ? {
+              errorCode: ErrorCode.NOT_ENOUGH_REPLICAS,
+              errorMessage: `the ISR of ${topic}-${partition} is [${isr.join(", ")}], fewer than min.insync.replicas=${minIsr}`,
+            }
+          : undefined;
+      },
+      replicated: (requiredOffset) => {
+        this.advanceHighWatermark(key);
+        const led = this.led.get(key);
+        if (!led) {
+          return Promise.resolve({
+            errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+            errorMessage: `this broker no longer leads ${topic}-${partition}`,
+          });
+        }
+        const check = (required: bigint): ReplicationOutcome | undefined => this.replicationStatus(key, led, required);
+        return Promise.resolve(check(requiredOffset) ?? this.delayed.wait(key, requiredOffset, timeoutMs, check));
+      },
+    };
   }
 
   /**

@@ -12,6 +12,8 @@ import {
   TopicRecord,
   type FetchResponsePartitionData,
 } from "../../src/protocol/index.ts";
+import { GroupStoreError } from "../../src/coordinator/index.ts";
+import { LogGroupStore } from "../../src/partitions/offsets-store.ts";
 import type { IsrChange, IsrChangeAnswered } from "../../src/replication/alter-partition-manager.ts";
 import { makeBatch } from "../log/batches.ts";
 import { ImageHarness, rec, type RecordSpec } from "../support/image-harness.ts";
@@ -340,5 +342,39 @@ describe("leader: acks=all", () => {
     await fetch(harness, { replicaId: 2, offset: 1n });
     await fetch(harness, { replicaId: 3, offset: 1n });
     expect((await produced).errorCode).toBe(ErrorCode.NONE);
+  });
+});
+
+describe("leader: the group coordinator's writes", () => {
+  const record = [{ key: Buffer.from("k"), value: Buffer.from("v") }];
+  const store = (harness: ImageHarness, timeoutMs = 5_000) => {
+    const log = harness.partitions.log("r", 0);
+    if (!log) throw new Error("no log");
+    return new LogGroupStore(log, () => now, 3, harness.partitions.leaderWrites("r", 0, timeoutMs));
+  };
+
+  it("are acknowledged once the ISR has them", async () => {
+    const harness = await start([1, 2]);
+    let done = false;
+    const written = store(harness)
+      .append(record)
+      .then(() => (done = true));
+    await until(() => logEnd(harness) === 1n, "the append");
+    expect(done).toBe(false);
+    await fetch(harness, { replicaId: 2, offset: 1n });
+    await written;
+    expect(harness.partitions.log("r", 0)?.highWatermark).toBe(1n);
+  });
+
+  it("are refused below min.insync.replicas and fail on timeout, as Kafka's coordinator answers", async () => {
+    const small = await start([1], { minIsr: 2 });
+    await expect(store(small).append(record)).rejects.toMatchObject({
+      errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
+    });
+    expect(logEnd(small)).toBe(0n);
+    await small.close();
+    h = undefined;
+    const slow = await start([1, 2]);
+    await expect(store(slow, 20).append(record)).rejects.toBeInstanceOf(GroupStoreError);
   });
 });
