@@ -169,6 +169,33 @@ export default tseslint.config(
     },
   },
   {
+    // The follower's decisions are pure too (ADR 24): the fetcher passes the log's view, the answer and the time.
+    files: ["broker/src/replication/fetcher/follower-state.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["node:*"], message: "The follower's decisions do no I/O and read no clock." },
+            {
+              group: [
+                "../../*",
+                "!../../protocol",
+                "!../../protocol/errors.ts",
+                "!../../protocol/records",
+                "!../../protocol/records/batch-header.ts",
+                "!../../protocol/records/split.ts",
+                "!../../log",
+                "!../../log/index.ts",
+              ],
+              message: "The follower's decisions need only error codes, batch framing and the log's types.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The metadata image is built by applying committed records; it is a pure value (ADR 22).
     files: ["broker/src/metadata/image/**/*.ts"],
     rules: {
