@@ -19,7 +19,8 @@ import { startCluster, type Cluster } from "../support/cluster.ts";
 // Partition replication across processes (ADR 24, issue 12): three combined nodes, an RF-3 topic written with
 // acks=all from an idempotent producer. The followers fetch the leader's log until every replica holds the same bytes,
 // the ISR grows to all three, and after kill -9 of the leader another replica is elected and serves every
-// acknowledged record, in order, once; the producer's retry of its last batch is recognised as a duplicate there.
+// acknowledged record, in order, once; the producer's retry of its last batch is recognised as a duplicate there. The
+// killed node, restarted, catches up as a follower and rejoins the ISR.
 
 const TOPIC = "replicated";
 
@@ -102,11 +103,17 @@ async function send(
 }
 
 /** Produces batches of 4 records with acks=all to the leader; returns the values it acknowledged. */
-async function produce(cluster: Cluster, leader: number, producer: Producer, batches: number): Promise<string[]> {
+async function produce(
+  cluster: Cluster,
+  leader: number,
+  producer: Producer,
+  from: number,
+  batches: number,
+): Promise<string[]> {
   const connection = await connect(cluster, leader);
   const acked: string[] = [];
   try {
-    for (let b = 0; b < batches; b++) {
+    for (let b = from; b < from + batches; b++) {
       const { values, records } = batch(producer, b, producer.sequence);
       const { errorCode } = await send(connection, records);
       expect(errorCode, `batch ${b}`).toBe(ErrorCode.NONE);
@@ -135,6 +142,23 @@ async function sizes(cluster: Cluster): Promise<Map<number, bigint>> {
     }
   }
   return out;
+}
+
+/** Polls until every running broker holds the partition with the same (non-zero) size: the same batches. */
+async function sameBytesEverywhere(cluster: Cluster): Promise<void> {
+  let seen = new Map<number, bigint>();
+  const running = cluster.brokers.filter((n) => cluster.isRunning(n.id)).length;
+  await pollUntil(
+    "every replica to hold the leader's log",
+    async () => {
+      seen = await sizes(cluster);
+      const values = [...seen.values()];
+      return seen.size === running && values.every((v) => v === values[0] && v > 0n);
+    },
+    30_000,
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}; sizes: ${JSON.stringify([...seen].map(([k, v]) => [k, String(v)]))}`);
+  });
 }
 
 /** Every record value the leader serves to a consumer, from offset 0 up to its high watermark. */
@@ -180,7 +204,7 @@ describe("partition replication across three processes", () => {
   let cluster: Cluster | undefined;
   afterAll(() => cluster?.destroy());
 
-  it("followers catch up, the ISR grows to 3, and a new leader serves every acknowledged record after kill -9", async () => {
+  it("followers catch up, the ISR grows to 3, a new leader serves every acknowledged record after kill -9, the old one rejoins", async () => {
     cluster = await startCluster({
       system: "tributary",
       topology: { combined: 3 },
@@ -214,21 +238,10 @@ describe("partition replication across three processes", () => {
     expect(info?.replicas.slice().sort()).toEqual([1, 2, 3]);
 
     const producer = await initProducer(c, leader);
-    const acked = await produce(c, leader, producer, 40);
+    const acked = await produce(c, leader, producer, 0, 40);
 
     // Every replica holds the same bytes.
-    let seen = new Map<number, bigint>();
-    await pollUntil(
-      "every replica to hold the leader's log",
-      async () => {
-        seen = await sizes(c);
-        const values = [...seen.values()];
-        return seen.size === 3 && values.every((v) => v === values[0] && v > 0n);
-      },
-      30_000,
-    ).catch((err: unknown) => {
-      throw new Error(`${String(err)}; sizes: ${JSON.stringify([...seen].map(([k, v]) => [k, String(v)]))}`);
-    });
+    await sameBytesEverywhere(c);
 
     await c.kill(leader, "SIGKILL");
     const survivor = c.brokers.find((n) => n.id !== leader)?.id ?? -1;
@@ -264,5 +277,17 @@ describe("partition replication across three processes", () => {
     }
     expect(await consume(c, next)).toEqual(acked);
     console.log(`replication: ${acked.length} records acknowledged by ${leader}, all served by ${next} after kill -9`);
+
+    // The killed leader comes back as a follower: it catches up with what the new leader took meanwhile (no
+    // truncation to its own high watermark on restart, KIP-101), and the ISR holds all three replicas again.
+    const more = await produce(c, next, producer, 40, 10);
+    await c.restart(leader);
+    await sameBytesEverywhere(c);
+    await pollUntil(
+      "the ISR to hold the restarted replica again",
+      async () => (await partitionInfo(c, next))?.isr.length === 3,
+      60_000,
+    );
+    expect(await consume(c, next)).toEqual([...acked, ...more]);
   }, 180_000);
 });
