@@ -868,21 +868,21 @@ export class QuorumController {
   }
 
   /**
-   * A new partition: until partition replication exists (issue 12) followers do not fetch, so the ISR is the leader
-   * alone, and the leader is the first usable replica.
+   * A new partition (Kafka's createTopic / createPartitions): the ISR is every assigned replica that is unfenced and
+   * not shutting down (a replica with no data yet is trivially caught up), and the leader is its first member.
    */
   private partitionRecord(view: MetadataImage, topicId: string, partitionId: number, replicas: readonly number[]) {
-    const leader = replicas.find((id) => this.usable(view, id)) ?? NO_LEADER;
+    const isr = replicas.filter((id) => this.usable(view, id));
     return record(
       PartitionRecord,
       {
         topicId,
         partitionId,
         replicas: [...replicas],
-        isr: leader === NO_LEADER ? [] : [leader],
+        isr,
         removingReplicas: [],
         addingReplicas: [],
-        leader,
+        leader: isr[0] ?? NO_LEADER,
         leaderRecoveryState: 0,
         leaderEpoch: 0,
         partitionEpoch: 0,

@@ -223,7 +223,7 @@ describe("broker registration and heartbeats", () => {
 });
 
 describe("topics", () => {
-  it("places replicas rack-aware with leaders spread, ISR the leader alone", () => {
+  it("places replicas rack-aware with leaders spread, ISR every replica", () => {
     const h = harness();
     liveBrokers(h, ["a", "a", "b", "b", "c", "c"]);
     const [res] = h.propose(h.controller.createTopics([topic("spread", 12, 3)]));
@@ -235,10 +235,22 @@ describe("topics", () => {
       expect(new Set(p.replicas).size).toBe(3);
       expect(new Set(p.replicas.map(rackOf)).size).toBe(3);
       expect(p.leader).toBe(p.replicas[0]);
-      expect(p.isr).toEqual([p.leader]);
+      expect(p.isr).toEqual(p.replicas);
       leaders.set(p.leader, (leaders.get(p.leader) ?? 0) + 1);
     }
     expect([...leaders.values()]).toEqual([2, 2, 2, 2, 2, 2]);
+  });
+
+  it("puts every usable assigned replica in a new partition's ISR, the first of them leading", () => {
+    const h = harness();
+    const epochs = liveBrokers(h, [null, null, null]);
+    // Broker 3 shuts down (it leads nothing, so it is fenced at once).
+    h.propose(h.controller.heartbeat(heartbeat(3, epochs.get(3) ?? 0n, h.log.length, { wantShutDown: true })));
+    const assignments = new Map([[0, [3, 1, 2]]]);
+    h.propose(h.controller.createTopics([topic("isr", -1, -1, { assignments })]));
+    expect(partitionsOf(h.committed(), "isr")[0]).toMatchObject({ replicas: [3, 1, 2], isr: [1, 2], leader: 1 });
+    h.propose(h.controller.createPartitions([{ name: "isr", count: 2, assignments: [[2, 3, 1]] }], false));
+    expect(partitionsOf(h.committed(), "isr")[1]).toMatchObject({ replicas: [2, 3, 1], isr: [2, 1], leader: 2 });
   });
 
   it("places on unfenced brokers only and refuses a replication factor above them", () => {

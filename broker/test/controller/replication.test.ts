@@ -78,13 +78,18 @@ function partitionError(response: AlterPartitionResponse): number | undefined {
   return response.topics[0]?.partitions[0]?.errorCode;
 }
 
-/** Three live brokers and a topic "t" of one partition on all three, led by 1, ISR [1]. */
+/**
+ * Three live brokers and a topic "t" of one partition on all three, led by 1; created with ISR [1, 2, 3], then shrunk
+ * by its leader to [1] (partition epoch 1), as if its followers had fallen behind.
+ */
 function threeBrokers(): { h: Harness; epochs: Map<number, bigint> } {
   const h = harness();
   const epochs = liveBrokers(h, [null, null, null]);
   h.propose(
     h.controller.createTopics([topic("t", -1, -1, { assignments: new Map([[0, [1, 2, 3]]]), validateOnly: false })]),
   );
+  expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 1, isr: [1, 2, 3], partitionEpoch: 0 });
+  alter(h, epochs, "t", [1]);
   return { h, epochs };
 }
 
@@ -114,7 +119,7 @@ function allowUnclean(h: Harness, name: string): void {
 describe("AlterPartition", () => {
   it("commits an ISR expansion and answers with the committed partition state", () => {
     const { h, epochs } = threeBrokers();
-    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 1, isr: [1], partitionEpoch: 0 });
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 1, isr: [1], partitionEpoch: 1 });
     const res = alter(h, epochs, "t", [1, 2, 3]);
     expect(res.errorCode).toBe(ErrorCode.NONE);
     expect(res.topics[0]?.partitions[0]).toMatchObject({
@@ -123,20 +128,20 @@ describe("AlterPartition", () => {
       leaderId: 1,
       leaderEpoch: 0,
       isr: [1, 2, 3],
-      partitionEpoch: 1,
+      partitionEpoch: 2,
       leaderRecoveryState: 0,
     });
-    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 1, isr: [1, 2, 3], partitionEpoch: 1 });
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 1, isr: [1, 2, 3], partitionEpoch: 2 });
     // A shrink, in version 2 (no broker epochs).
     const shrunk = alter(h, epochs, "t", [1, 3], { version: 2 });
     expect(shrunk.topics[0]?.partitions[0]).toMatchObject({
       errorCode: ErrorCode.NONE,
       isr: [1, 3],
-      partitionEpoch: 2,
+      partitionEpoch: 3,
     });
     // The same ISR again writes nothing and answers the current state.
     const before = h.log.length;
-    expect(alter(h, epochs, "t", [1, 3]).topics[0]?.partitions[0]).toMatchObject({ isr: [1, 3], partitionEpoch: 2 });
+    expect(alter(h, epochs, "t", [1, 3]).topics[0]?.partitions[0]).toMatchObject({ isr: [1, 3], partitionEpoch: 3 });
     expect(h.log.length).toBe(before);
   });
 
@@ -172,7 +177,7 @@ describe("AlterPartition", () => {
     expect(partitionError(alter(h, epochs, "t", [1, 2], { partition: 7 }))).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     const unknown = alter(h, epochs, "t", [1, 2], { topicId: "44444444-4444-4444-8444-444444444444" });
     expect(partitionError(unknown)).toBe(ErrorCode.UNKNOWN_TOPIC_ID);
-    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ isr: [1], partitionEpoch: 0 });
+    expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ isr: [1], partitionEpoch: 1 });
   });
 
   it("refuses ineligible members: fenced, shutting down, or of another broker epoch (KIP-903)", () => {
@@ -215,6 +220,7 @@ describe("elections", () => {
     const { h, epochs } = threeBrokers();
     const configs = new Map([["unclean.leader.election.enable", "true"]]);
     h.propose(h.controller.createTopics([topic("u", -1, -1, { assignments: new Map([[0, [1, 2, 3]]]), configs })]));
+    alter(h, epochs, "u", [1]);
     fenceBroker(h, epochs);
     expect(partitionsOf(h.committed(), "u")[0]).toMatchObject({ leader: 2, isr: [2], leaderRecoveryState: 1 });
     // The clean topic waits for its ISR.

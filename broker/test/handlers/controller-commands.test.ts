@@ -252,7 +252,7 @@ describe("controller command handlers", () => {
     const leader = p0?.leader ?? -1;
     const other = p0?.replicas.find((id) => id !== leader) ?? -1;
     const epochOf = (id: number) => view().brokers.get(id)?.epoch ?? -1n;
-    const request = (brokerEpoch: bigint) => ({
+    const request = (brokerEpoch: bigint, isr = [leader, other], partitionEpoch = 0) => ({
       brokerId: leader,
       brokerEpoch,
       topics: [
@@ -262,8 +262,8 @@ describe("controller command handlers", () => {
             {
               partitionIndex: 0,
               leaderEpoch: 0,
-              partitionEpoch: 0,
-              newIsrWithEpochs: [leader, other].map((id) => ({ brokerId: id, brokerEpoch: epochOf(id) })),
+              partitionEpoch,
+              newIsrWithEpochs: isr.map((id) => ({ brokerId: id, brokerEpoch: epochOf(id) })),
               leaderRecoveryState: 0,
             },
           ],
@@ -272,14 +272,17 @@ describe("controller command handlers", () => {
     });
     const stale = await call<AlterPartitionResponse>(ApiKey.AlterPartition, 3, request(12345n));
     expect(stale.errorCode).toBe(ErrorCode.STALE_BROKER_EPOCH);
-    const res = await call<AlterPartitionResponse>(ApiKey.AlterPartition, 3, request(epochOf(leader)));
+    // Created with both replicas in the ISR: the leader shrinks it, then expands it again.
+    const shrunk = await call<AlterPartitionResponse>(ApiKey.AlterPartition, 3, request(epochOf(leader), [leader]));
+    expect(shrunk.topics[0]?.partitions[0]).toMatchObject({ errorCode: ErrorCode.NONE, isr: [leader] });
+    const res = await call<AlterPartitionResponse>(ApiKey.AlterPartition, 3, request(epochOf(leader), undefined, 1));
     expect(res.errorCode).toBe(ErrorCode.NONE);
     expect(res.topics[0]).toMatchObject({ topicId: t?.id });
     expect(res.topics[0]?.partitions[0]).toMatchObject({
       errorCode: ErrorCode.NONE,
       leaderId: leader,
       isr: [leader, other],
-      partitionEpoch: 1,
+      partitionEpoch: 2,
     });
     commands.controller.deactivate();
     const refused = await call<AlterPartitionResponse>(ApiKey.AlterPartition, 3, request(epochOf(leader)));

@@ -300,7 +300,8 @@ describe("the controller layer on a 3-controller quorum over TCP", () => {
     for (const n of running()) {
       for (const p of topicByName(n.loader.image, "direct")?.partitions.values() ?? []) {
         expect(new Set(p.replicas)).toEqual(new Set([11, 12]));
-        expect(p.isr).toEqual([p.leader]);
+        expect(p.isr).toEqual(p.replicas);
+        expect(p.leader).toBe(p.replicas[0]);
       }
     }
 
