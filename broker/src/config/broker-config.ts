@@ -130,6 +130,10 @@ export interface MetadataLogConfig {
   readonly segmentBytes: number;
   /** metadata.log.segment.ms */
   readonly segmentMs: number;
+  /** metadata.max.retention.bytes: log and snapshots together above this delete the oldest snapshots; -1 never. */
+  readonly retentionMaxBytes: number;
+  /** metadata.max.retention.ms: snapshots older than this are deleted (the newest kept); -1 never. */
+  readonly retentionMs: number;
 }
 
 export interface QuorumTiming {
@@ -574,6 +578,8 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
       snapshotIntervalMs: required(v["metadata.log.max.snapshot.interval.ms"]),
       segmentBytes: required(v["metadata.log.segment.bytes"]),
       segmentMs: required(v["metadata.log.segment.ms"]),
+      retentionMaxBytes: required(v["metadata.max.retention.bytes"]),
+      retentionMs: required(v["metadata.max.retention.ms"]),
     },
     brokerHeartbeatIntervalMs: required(v["broker.heartbeat.interval.ms"]),
     replicaLagTimeMaxMs: required(v["replica.lag.time.max.ms"]),

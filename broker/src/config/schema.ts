@@ -250,6 +250,8 @@ export const CONFIG_KEYS = {
   "metadata.log.segment.bytes": key(int(14, INT32_MAX), "1073741824"),
   "metadata.log.segment.ms": key(long(1), "604800000"),
   "metadata.log.dir": key(nonEmpty("a directory")),
+  "metadata.max.retention.bytes": key(long(-1), "104857600"),
+  "metadata.max.retention.ms": key(long(-1), "604800000"),
   "broker.session.timeout.ms": key(int(1, INT32_MAX), "9000"),
   "broker.heartbeat.interval.ms": key(int(1, INT32_MAX), "2000"),
   "replica.lag.time.max.ms": key(long(1), "30000"),

@@ -102,6 +102,7 @@ export class MetadataQuorum implements MetadataSource {
         maxBytesBetween: config.metadataLog.snapshotMaxBytesBetween,
         intervalMs: config.metadataLog.snapshotIntervalMs,
       },
+      retention: { maxBytes: config.metadataLog.retentionMaxBytes, ms: config.metadataLog.retentionMs },
       segmentBytes: config.metadataLog.segmentBytes,
       segmentMs: config.metadataLog.segmentMs,
       transport: this.transport,

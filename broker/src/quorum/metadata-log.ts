@@ -108,6 +108,11 @@ export class MetadataLog {
     return this.log.truncateFullyAndStartAt(BigInt(offset));
   }
 
+  /** Bytes of the log's segments on disk (what metadata retention counts with the snapshots). */
+  sizeBytes(): number {
+    return this.log.sizeBytes();
+  }
+
   /** Segments on disk, oldest first, for tests and tools. */
   segments(): { baseOffset: number }[] {
     return this.log.segments().map((s) => ({ baseOffset: Number(s.baseOffset) }));

@@ -8,6 +8,7 @@ import {
   type Envelope,
   type LogEntry,
   type NodeId,
+  type OffsetAndEpoch,
   type RaftAction,
   type RaftConfig,
   type RaftStatus,
@@ -72,6 +73,13 @@ export interface QuorumDriverOptions {
     /** `metadata.log.max.snapshot.interval.ms`; 0 turns the time trigger off, as in Kafka. */
     readonly intervalMs: number;
   };
+  /**
+   * `metadata.max.retention.bytes` and `.ms` (Kafka's KafkaMetadataLog.maybeClean): after each snapshot, while the
+   * log and the snapshots together exceed `maxBytes`, and then while the oldest snapshot is older than `ms`, the oldest
+   * snapshot is deleted and the log trimmed to the next one; the newest snapshot always stays. -1 turns a rule off.
+   * Left out, the log is trimmed to each new snapshot at once and older snapshots are deleted.
+   */
+  readonly retention?: { readonly maxBytes: number; readonly ms: number };
   /** `metadata.log.segment.bytes` and `metadata.log.segment.ms` for the log's segments. */
   readonly segmentBytes?: number;
   readonly segmentMs?: number;
@@ -317,10 +325,9 @@ export class QuorumDriver {
         return;
       }
       case "trimLog":
-        // Deleting old segments can wait for the next snapshot if it fails now; the log itself is intact.
-        await this.log.trimTo(action.startOffset).catch((err: unknown) => {
-          this.options.logger.warn({ err, startOffset: action.startOffset }, "Could not delete metadata log segments");
-        });
+        // The core's log in memory starts at the new snapshot; on disk, retention decides (or, without it, the same).
+        if (this.options.retention !== undefined) await this.clean(this.options.retention);
+        else await this.trimTo(action.startOffset);
         return;
       case "roleChanged":
         this.options.logger.info(
@@ -348,7 +355,9 @@ export class QuorumDriver {
     if (epoch === undefined) return;
     const records = imageRecords(this.loader.image).map(encodeRecord);
     const id = { offset, epoch };
-    const bytes = encodeSnapshot(id, records, { timestampMs: this.wallClockOf(now) });
+    // Log entries carry no time here, so the snapshot's last record is taken to be as old as its commit, just now.
+    const wallClock = this.wallClockOf(now);
+    const bytes = encodeSnapshot(id, records, { timestampMs: wallClock, lastContainedLogTimestamp: wallClock });
     try {
       await this.snapshots.write(id, bytes);
     } catch (err) {
@@ -361,9 +370,54 @@ export class QuorumDriver {
     this.options.logger.info({ snapshot: id, bytes: bytes.length }, "Wrote a metadata snapshot");
     // The core trims its log and asks for the segments below to go (a trimLog action, behind what is queued).
     this.queue.push(...this.core.snapshotTaken({ id, data: bytes }, this.clock()));
+    if (this.options.retention === undefined) await this.deleteSnapshotsBefore(id);
+  }
+
+  /** Deleting old segments can wait for the next snapshot if it fails now; the log itself is intact. */
+  private async trimTo(startOffset: number): Promise<void> {
+    await this.log.trimTo(startOffset).catch((err: unknown) => {
+      this.options.logger.warn({ err, startOffset }, "Could not delete metadata log segments");
+    });
+  }
+
+  private async deleteSnapshotsBefore(id: OffsetAndEpoch): Promise<void> {
     await this.snapshots.deleteBefore(id).catch((err: unknown) => {
       this.options.logger.warn({ err }, "Could not delete older metadata snapshots");
     });
+  }
+
+  /**
+   * Kafka's metadata retention: the oldest snapshots go, each with the log below the next one, first while the log
+   * and the snapshots together exceed `maxBytes`, then while the oldest is older than `ms` (by its header's
+   * lastContainedLogTimestamp); the newest snapshot always stays.
+   */
+  private async clean(retention: { readonly maxBytes: number; readonly ms: number }): Promise<void> {
+    const ids = await this.snapshots.list();
+    if (ids.length < 2) return;
+    const infos = await Promise.all(ids.map((id) => this.snapshots.info(id)));
+    let snapshotBytes = infos.reduce((sum, info) => sum + (info?.sizeBytes ?? 0), 0);
+    const now = Date.now();
+    let keepFrom = 0;
+    const oldestGoes = (): boolean => {
+      const info = infos[keepFrom];
+      // A snapshot that cannot be read stops the cleaning, as in Kafka (it cannot be judged).
+      if (info === null || info === undefined) return false;
+      if (retention.maxBytes >= 0 && this.log.sizeBytes() + snapshotBytes > retention.maxBytes) {
+        snapshotBytes -= info.sizeBytes;
+        return true;
+      }
+      return retention.ms >= 0 && now - info.timestampMs > retention.ms;
+    };
+    while (keepFrom < ids.length - 1 && oldestGoes()) {
+      keepFrom++;
+      const next = ids[keepFrom];
+      if (next !== undefined) await this.trimTo(next.offset);
+    }
+    const oldestKept = ids[keepFrom];
+    if (keepFrom > 0 && oldestKept !== undefined) {
+      this.options.logger.info({ deleted: keepFrom, oldestKept }, "Deleted metadata snapshots past their retention");
+      await this.deleteSnapshotsBefore(oldestKept);
+    }
   }
 
   private async syncLog(): Promise<void> {

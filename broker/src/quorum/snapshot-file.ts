@@ -1,4 +1,4 @@
-import { readFile, readdir, unlink } from "node:fs/promises";
+import { open, readFile, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import {
@@ -28,6 +28,8 @@ const NAME = /^(\d{20})-(\d{10})\.checkpoint$/;
 /** Records per data batch; Kafka caps a batch by bytes (8 MiB), this keeps each well below that. */
 const RECORDS_PER_BATCH = 1000;
 const HEADER_VERSION = 0;
+/** The header batch is well below this; the rest of a snapshot need not be read to know its timestamp. */
+const HEADER_READ_BYTES = 4096;
 const FOOTER_VERSION = 0;
 
 export function snapshotFileName(id: OffsetAndEpoch): string {
@@ -167,6 +169,33 @@ export class SnapshotStore {
       }
     }
     return null;
+  }
+
+  /**
+   * A snapshot's size and its header's lastContainedLogTimestamp (what Kafka's time-based retention goes by), read
+   * from the start of the file; null when it cannot be read.
+   */
+  async info(id: OffsetAndEpoch): Promise<{ sizeBytes: number; timestampMs: number } | null> {
+    let fh;
+    try {
+      fh = await open(join(this.dir, snapshotFileName(id)), "r");
+    } catch {
+      return null;
+    }
+    try {
+      const { size } = await fh.stat();
+      const head = Buffer.alloc(Math.min(size, HEADER_READ_BYTES));
+      await fh.read(head, 0, head.length, 0);
+      const [first] = splitBatches(head).batches;
+      const record = first === undefined ? undefined : decodeRecordBatch(first).records[0];
+      if (record?.value == null) return null;
+      const header = SnapshotHeaderRecord.decode(record.value, 0);
+      return { sizeBytes: size, timestampMs: Number(header.lastContainedLogTimestamp) };
+    } catch {
+      return null;
+    } finally {
+      await fh.close();
+    }
   }
 
   /** Deletes every snapshot older than `id` (the log before `id` is gone, so they could never be used again). */

@@ -19,7 +19,12 @@ describe("three combined nodes with metadata snapshots", () => {
     cluster = await startCluster({
       system: "tributary",
       topology: { combined: 3 },
-      config: { "metadata.log.max.record.bytes.between.snapshots": "1", "metadata.log.segment.bytes": "4096" },
+      config: {
+        "metadata.log.max.record.bytes.between.snapshots": "1",
+        "metadata.log.segment.bytes": "4096",
+        // Retention by size at 0: every snapshot but the newest goes at once, and the log below it.
+        "metadata.max.retention.bytes": "0",
+      },
     });
     const c = cluster;
     await agreeOnOneCluster(c);

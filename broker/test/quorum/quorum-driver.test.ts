@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm, truncate } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, stat, truncate } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -208,6 +208,107 @@ describe("QuorumDriver", () => {
     await waitFor(() => has(lagging, "t20"), "the node restarted from its snapshot");
     await commitOn(VOTERS, 21);
     for (const driver of c.drivers.values()) expect(driver.error).toBeNull();
+  });
+
+  it("keeps snapshots and log segments under metadata.max.retention.bytes and .ms, the newest snapshot always", async () => {
+    root = await mkdtemp(join(tmpdir(), "quorum-retention-"));
+    const base = root;
+    const opened: QuorumDriver[] = [];
+    const until = async (check: () => Promise<boolean>, what: string) => {
+      const deadline = Date.now() + 10_000;
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const single = async (name: string, retention: { maxBytes: number; ms: number }) => {
+      const metadataDir = join(base, name);
+      const start = () =>
+        QuorumDriver.start({
+          config: { nodeId: 1, voters: [1], ...TIMING },
+          metadataDir,
+          transport: { send: () => undefined },
+          rng: new SeededRng(1),
+          logger: pino({ level: "silent" }),
+          tickMs: 10,
+          snapshots: { maxBytesBetween: 1, intervalMs: 0 },
+          segmentBytes: 512,
+          retention,
+          loader: new MetadataLoader(),
+        });
+      const started = async () => {
+        const d = await start();
+        opened.push(d);
+        await waitFor(() => d.status().role === "leader", "the single voter leads");
+        return d;
+      };
+      let driver = await started();
+      const dir = join(metadataDir, METADATA_LOG_DIR);
+      // Read again when cleaning deleted a file between the listing and its stat.
+      const files = async (): Promise<{ logs: string[]; snapshots: string[]; bytes: number }> => {
+        const names = await readdir(dir);
+        const logs = names.filter((f) => f.endsWith(".log")).sort();
+        const snapshots = names.filter((f) => f.endsWith(".checkpoint")).sort();
+        let bytes = 0;
+        try {
+          for (const f of [...logs, ...snapshots]) bytes += (await stat(join(dir, f))).size;
+        } catch {
+          return files();
+        }
+        return { logs, snapshots, bytes };
+      };
+      let next = 0;
+      const propose = async () => {
+        const i = next++;
+        const topicId = `0f1e2d3c-4b5a-6978-8796-${String(i).padStart(12, "0")}`;
+        driver.propose([encodeRecord(record(TopicRecord, { name: `t${i}`, topicId }, 0))]);
+        // The snapshot of this commit is on disk once a checkpoint ends past it.
+        const end = driver.status().logEndOffset;
+        await until(
+          async () => (await files()).snapshots.some((f) => Number(f.slice(0, 20)) >= end),
+          `a snapshot of t${i}`,
+        );
+      };
+      const restart = async () => {
+        opened.splice(opened.indexOf(driver), 1);
+        await driver.close();
+        driver = await started();
+      };
+      return { files, propose, restart };
+    };
+
+    // Both rules off: every snapshot and every segment stays, and a restart still starts from the newest snapshot.
+    const all = await single("all", { maxBytes: -1, ms: -1 });
+    for (let i = 0; i < 12; i++) await all.propose();
+    const kept = await all.files();
+    expect(kept.snapshots.length).toBeGreaterThanOrEqual(12);
+    expect(kept.logs[0]).toBe("00000000000000000000.log");
+    await all.restart();
+    await all.propose();
+
+    // By size: the oldest snapshots go while the log and the snapshots exceed the bound, the log with them.
+    const bySize = await single("size", { maxBytes: 3000, ms: -1 });
+    for (let i = 0; i < 30; i++) {
+      await bySize.propose();
+      // Cleaning runs behind the snapshot; wait for it to have brought the total under the bound.
+      await until(async () => {
+        const f = await bySize.files();
+        return f.bytes <= 3000 || f.snapshots.length === 1;
+      }, "the retention bound kept");
+    }
+    const sized = await bySize.files();
+    expect(sized.snapshots.length).toBeGreaterThan(1);
+    expect(sized.logs[0]).not.toBe("00000000000000000000.log");
+
+    // By time: snapshots older than 300 ms go once a newer one is written.
+    const byTime = await single("time", { maxBytes: -1, ms: 300 });
+    for (let i = 0; i < 3; i++) await byTime.propose();
+    expect((await byTime.files()).snapshots.length).toBeGreaterThanOrEqual(3);
+    const since = Date.now();
+    await waitFor(() => Date.now() - since > 400, "the older snapshots to pass their retention");
+    await byTime.propose();
+    await until(async () => (await byTime.files()).snapshots.length === 1, "only the newest snapshot kept");
+    for (const d of opened) await d.close();
   });
 
   it("refuses to start on a trimmed log whose snapshot is damaged, naming the directory", async () => {
