@@ -19,6 +19,20 @@ import { PartitionRecord, TopicRecord, encodeMetadataRecord } from "../../src/pr
 const VOTERS = [1, 2, 3];
 const TIMING = REAL_CLOCK_TEST_TIMING;
 
+/** A single voter on `metadataDir` that snapshots after every commit. */
+function startSingleVoter(metadataDir: string, extra: Partial<QuorumDriverOptions> = {}): Promise<QuorumDriver> {
+  return QuorumDriver.start({
+    config: { nodeId: 1, voters: [1], ...TIMING },
+    metadataDir,
+    transport: { send: () => undefined },
+    rng: new SeededRng(1),
+    logger: pino({ level: "silent" }),
+    tickMs: 10,
+    snapshots: { maxBytesBetween: 1, intervalMs: 0 },
+    ...extra,
+  });
+}
+
 class Cluster implements Transport {
   readonly drivers = new Map<NodeId, QuorumDriver>();
   readonly committed = new Map<NodeId, string[]>();
@@ -223,19 +237,7 @@ describe("QuorumDriver", () => {
     };
     const single = async (name: string, retention: { maxBytes: number; ms: number }) => {
       const metadataDir = join(base, name);
-      const start = () =>
-        QuorumDriver.start({
-          config: { nodeId: 1, voters: [1], ...TIMING },
-          metadataDir,
-          transport: { send: () => undefined },
-          rng: new SeededRng(1),
-          logger: pino({ level: "silent" }),
-          tickMs: 10,
-          snapshots: { maxBytesBetween: 1, intervalMs: 0 },
-          segmentBytes: 512,
-          retention,
-          loader: new MetadataLoader(),
-        });
+      const start = () => startSingleVoter(metadataDir, { segmentBytes: 512, retention, loader: new MetadataLoader() });
       const started = async () => {
         const d = await start();
         opened.push(d);
@@ -314,16 +316,7 @@ describe("QuorumDriver", () => {
   it("refuses to start on a trimmed log whose snapshot is damaged, naming the directory", async () => {
     root = await mkdtemp(join(tmpdir(), "quorum-damaged-"));
     const metadataDir = join(root, "node-1");
-    const start = () =>
-      QuorumDriver.start({
-        config: { nodeId: 1, voters: [1], ...TIMING },
-        metadataDir,
-        transport: { send: () => undefined },
-        rng: new SeededRng(1),
-        logger: pino({ level: "silent" }),
-        tickMs: 10,
-        snapshots: { maxBytesBetween: 1, intervalMs: 0 },
-      });
+    const start = () => startSingleVoter(metadataDir);
     const driver = await start();
     await waitFor(() => driver.status().role === "leader", "the single voter leads");
     driver.propose([
