@@ -7,21 +7,29 @@
 // Build first (`make build`): Tributary runs from broker/dist through broker/bin/tributary-broker.
 // Prints a text table and writes broker/bench/out/broker.json. No assertions on timing: targets are reported.
 import { spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { freePort, pollUntil } from "../test/support/broker-process.ts";
 import { summarizeProfile } from "./cpu-profile.ts";
 import { OUT_DIR, environment, formatTable, printEnvironment, round, writeJson } from "./report.ts";
+import {
+  KAFKA_SH,
+  RECORD_SIZE,
+  ROOT,
+  RssSampler,
+  consumePerf as consumeTopic,
+  log,
+  producePerf as produceTopic,
+  run,
+  type ConsumerResult,
+  type ProducerResult,
+} from "./perf-tools.ts";
 import { canConnect } from "../test/support/broker-process.ts";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const KAFKA_SH = join(ROOT, "e2e/reference-kafka/kafka.sh");
 /** TRIBUTARY_BIN=<path> runs another build of the broker (an A/B comparison of a change); default this checkout's. */
 const TRIBUTARY_BIN = process.env["TRIBUTARY_BIN"] ?? join(ROOT, "broker/bin/tributary-broker");
 
-const RECORD_SIZE = 1024;
 const PARTITIONS = 6;
 const TOPIC = "bench";
 /** 20 MB/s as the perf tools count MB (MiB): 20 × 2^20 / 1 KiB records. */
@@ -80,28 +88,6 @@ function parseArgs(argv: readonly string[]): Args {
 }
 
 // ---- processes ----
-
-interface Exited {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<Exited> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("error", reject);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
-}
 
 interface RunningBroker {
   name: BrokerName;
@@ -182,112 +168,10 @@ async function startTributary(dataDir: string, profileDir?: string): Promise<Run
   };
 }
 
-/** Polls /proc/<pid>/status; VmHWM is the kernel's own peak RSS, VmRSS the polled fallback. */
-class RssSampler {
-  peakKiB = 0;
-  private readonly timer: NodeJS.Timeout;
-  constructor(private readonly pid: number) {
-    this.timer = setInterval(() => this.sample(), 250);
-  }
-  sample(): void {
-    try {
-      const status = readFileSync(`/proc/${this.pid}/status`, "utf8");
-      for (const key of ["VmHWM", "VmRSS"]) {
-        const m = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status);
-        if (m?.[1]) this.peakKiB = Math.max(this.peakKiB, Number(m[1]));
-      }
-    } catch {
-      // the process has exited; keep the last peak
-    }
-  }
-  stop(): number {
-    this.sample();
-    clearInterval(this.timer);
-    return this.peakKiB;
-  }
-}
-
-// ---- load generator ----
-
-interface ProducerResult {
-  records: number;
-  recordsPerSec: number;
-  mbPerSec: number;
-  avgMs: number;
-  maxMs: number;
-  p50Ms: number;
-  p95Ms: number;
-  p99Ms: number;
-  p999Ms: number;
-  wallSeconds: number;
-}
-
-interface ConsumerResult {
-  records: number;
-  mb: number;
-  mbPerSec: number;
-  /** Excludes the group join (rebalance) time. */
-  fetchMbPerSec: number;
-  rebalanceMs: number;
-  wallSeconds: number;
-}
-
-async function producePerf(
-  bootstrap: string,
-  records: number,
-  acks: string,
-  throughput: number,
-): Promise<ProducerResult> {
-  const args = ["run-class", "org.apache.kafka.tools.ProducerPerformance", "--topic", TOPIC];
-  args.push("--num-records", String(records), "--record-size", String(RECORD_SIZE), "--throughput", String(throughput));
-  args.push("--producer-props", `bootstrap.servers=${bootstrap}`, `acks=${acks}`, "batch.size=65536", "linger.ms=5");
-  const t0 = performance.now();
-  const out = await run(KAFKA_SH, args, 15 * 60_000);
-  const wallSeconds = (performance.now() - t0) / 1000;
-  const m =
-    /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th/.exec(
-      out.stdout,
-    );
-  if (out.code !== 0 || !m) throw new Error(`ProducerPerformance failed (${out.code}):\n${out.stdout}\n${out.stderr}`);
-  const n = (i: number): number => Number(m[i]);
-  return {
-    records: n(1),
-    recordsPerSec: n(2),
-    mbPerSec: n(3),
-    avgMs: n(4),
-    maxMs: n(5),
-    p50Ms: n(6),
-    p95Ms: n(7),
-    p99Ms: n(8),
-    p999Ms: n(9),
-    wallSeconds: round(wallSeconds, 1),
-  };
-}
-
-async function consumePerf(bootstrap: string, records: number): Promise<ConsumerResult> {
-  const args = ["run-class", "org.apache.kafka.tools.ConsumerPerformance", "--bootstrap-server", bootstrap];
-  args.push("--topic", TOPIC, "--num-records", String(records), "--group", `bench-${Date.now()}`, "--timeout", "30000");
-  const t0 = performance.now();
-  const out = await run(KAFKA_SH, args, 15 * 60_000);
-  const wallSeconds = (performance.now() - t0) / 1000;
-  // Header "start.time, end.time, data.consumed.in.MB, MB.sec, ..." then one row of the same columns.
-  const lines = out.stdout.split("\n").map((l) => l.trim());
-  const h = lines.findIndex((l) => l.startsWith("start.time"));
-  const header = lines[h]?.split(/,\s*/) ?? [];
-  const row = lines[h + 1]?.split(/,\s*/) ?? [];
-  const col = (name: string): number => Number(row[header.indexOf(name)]);
-  if (out.code !== 0 || h < 0 || !Number.isFinite(col("MB.sec"))) {
-    throw new Error(`ConsumerPerformance failed (${out.code}):\n${out.stdout}\n${out.stderr}`);
-  }
-  return {
-    records: col("data.consumed.in.nMsg"),
-    mb: col("data.consumed.in.MB"),
-    mbPerSec: col("MB.sec"),
-    fetchMbPerSec: col("fetch.MB.sec"),
-    rebalanceMs: col("rebalance.time.ms"),
-    wallSeconds: round(wallSeconds, 1),
-  };
-}
+const producePerf = (bootstrap: string, records: number, acks: string, throughput: number): Promise<ProducerResult> =>
+  produceTopic(bootstrap, TOPIC, records, acks, throughput);
+const consumePerf = (bootstrap: string, records: number): Promise<ConsumerResult> =>
+  consumeTopic(bootstrap, TOPIC, records);
 
 // ---- one broker ----
 
@@ -305,10 +189,6 @@ interface BrokerResult {
 }
 
 const load = (): number[] => loadavg().map((l) => round(l, 2));
-
-function log(message: string): void {
-  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
-}
 
 async function benchBroker(name: BrokerName, args: Args): Promise<BrokerResult> {
   const dataDir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
