@@ -22,7 +22,17 @@ import {
   type ClusterSystem,
 } from "../test/support/cluster.ts";
 import { summarizeProfile, type ProfileWindow } from "./cpu-profile.ts";
-import { environment, formatTable, median, OUT_DIR, printEnvironment, round, writeJson } from "./report.ts";
+import {
+  compareSystems,
+  environment,
+  formatTable,
+  median,
+  OUT_DIR,
+  printEnvironment,
+  round,
+  writeJson,
+  type ComparedMetric,
+} from "./report.ts";
 
 /** Topics per CreateTopics request when creating many. */
 const BATCH = 100;
@@ -445,7 +455,7 @@ async function main(): Promise<void> {
 
   const kafka = results.find((r) => r.system === "kafka");
   const trib = results.find((r) => r.system === "tributary");
-  type Metric = { name: string; unit: string; get: (r: SystemResult) => number | undefined; anchor?: string };
+  type Metric = ComparedMetric<SystemResult>;
   const fig = (get: (c: ClusterFigures) => number) => (r: SystemResult) => (r.cluster ? get(r.cluster) : undefined);
   const times = (r: SystemResult, key: "quorumMs" | "adminMs"): number[] =>
     r.failovers.flatMap((f) => (f[key] === null ? [] : [f[key]]));
@@ -472,31 +482,7 @@ async function main(): Promise<void> {
     { name: "kill -9 → new quorum leader, median", unit: "ms", get: over("quorumMs", median) },
     { name: "kill -9 → new quorum leader, max", unit: "ms", get: over("quorumMs", max) },
   ];
-  const value = (r: SystemResult | undefined, m: Metric): number | undefined => (r ? m.get(r) : undefined);
-  const cell = (r: SystemResult | undefined, m: Metric): string => {
-    const x = value(r, m);
-    if (x !== undefined) return String(round(x, 2));
-    return r?.notYet != null ? "not yet" : "-";
-  };
-  const ratioOf = (m: Metric): number | undefined => {
-    const k = value(kafka, m);
-    const t = value(trib, m);
-    return k !== undefined && t !== undefined && k > 0 ? t / k : undefined;
-  };
-  const table = formatTable(
-    ["metric", "unit", "kafka", "tributary", "tributary/kafka", "kafka anchor"],
-    metrics.map((m) => {
-      const ratio = ratioOf(m);
-      return [
-        m.name,
-        m.unit,
-        cell(kafka, m),
-        cell(trib, m),
-        ratio === undefined ? "-" : `${ratio.toFixed(2)}x`,
-        m.anchor ?? "",
-      ];
-    }),
-  );
+  const { table, ratios } = compareSystems(metrics, kafka, trib);
 
   console.log("\nMetadata on 3 combined nodes: Tributary vs Apache Kafka 4.3.1 (issue 11)");
   printEnvironment(env, loadEnd);
@@ -522,12 +508,7 @@ async function main(): Promise<void> {
     kafkaVersion: "4.3.1",
     workload: { ...args, batch: BATCH, pollMs: POLL_MS, topology: "3 combined nodes" },
     results,
-    ratios: Object.fromEntries(
-      metrics.map((m) => {
-        const ratio = ratioOf(m);
-        return [m.name, ratio === undefined ? null : round(ratio, 3)];
-      }),
-    ),
+    ratios,
   });
   console.log(`\nwrote ${path}`);
 }

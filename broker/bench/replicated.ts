@@ -22,7 +22,7 @@ import {
   type ConsumerResult,
   type ProducerResult,
 } from "./perf-tools.ts";
-import { environment, formatTable, printEnvironment, round, writeJson } from "./report.ts";
+import { compareSystems, environment, printEnvironment, round, writeJson, type ComparedMetric } from "./report.ts";
 
 const TOPIC = "bench-rf3";
 const PARTITIONS = 6;
@@ -273,7 +273,7 @@ async function main(): Promise<void> {
 
   const kafka = results.find((r) => r.system === "kafka");
   const trib = results.find((r) => r.system === "tributary");
-  type Metric = { name: string; unit: string; get: (r: SystemResult) => number | undefined };
+  type Metric = ComparedMetric<SystemResult>;
   const fig = (get: (f: Figures) => number) => (r: SystemResult) => (r.figures ? get(r.figures) : undefined);
   const rate = `${args.rateMb} MB/s`;
   const metrics: Metric[] = [
@@ -292,27 +292,7 @@ async function main(): Promise<void> {
     { name: `broker CPU per GiB @ ${rate}`, unit: "s", get: fig((f) => f.fixedRateCpuSecondsPerGiB) },
     { name: "ISR of 3 formed after create", unit: "ms", get: fig((f) => f.isrFormedMs ?? Number.NaN) },
   ];
-  const value = (r: SystemResult | undefined, m: Metric): number | undefined => {
-    const x = r ? m.get(r) : undefined;
-    return x === undefined || Number.isNaN(x) ? undefined : x;
-  };
-  const cell = (r: SystemResult | undefined, m: Metric): string => {
-    const x = value(r, m);
-    if (x !== undefined) return String(round(x, 2));
-    return r?.notYet != null ? "not yet" : "-";
-  };
-  const ratioOf = (m: Metric): number | undefined => {
-    const k = value(kafka, m);
-    const t = value(trib, m);
-    return k !== undefined && t !== undefined && k > 0 ? t / k : undefined;
-  };
-  const table = formatTable(
-    ["metric", "unit", "kafka", "tributary", "tributary/kafka"],
-    metrics.map((m) => {
-      const r = ratioOf(m);
-      return [m.name, m.unit, cell(kafka, m), cell(trib, m), r === undefined ? "-" : `${r.toFixed(2)}x`];
-    }),
-  );
+  const { table, ratios } = compareSystems(metrics, kafka, trib);
 
   console.log(
     "\nReplicated: 3 brokers, RF 3, min.insync.replicas 2, acks=all: Tributary vs Apache Kafka 4.3.1 (issue 12)",
@@ -362,12 +342,7 @@ async function main(): Promise<void> {
       ...args,
     },
     results,
-    ratios: Object.fromEntries(
-      metrics.map((m) => {
-        const r = ratioOf(m);
-        return [m.name, r === undefined ? null : round(r, 3)];
-      }),
-    ),
+    ratios,
   });
   console.log(`\nwrote ${path}`);
 }

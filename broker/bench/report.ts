@@ -63,3 +63,53 @@ export function writeJson(name: string, value: unknown): string {
   writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
   return path;
 }
+
+/** One row of a Kafka-versus-Tributary table; `get` is undefined where the system has no figure. */
+export interface ComparedMetric<R> {
+  name: string;
+  unit: string;
+  get: (result: R) => number | undefined;
+  /** Kafka's figure on this VM from the issue, shown in its own column when any row has one. */
+  anchor?: string;
+}
+
+/**
+ * The table both multi-node benchmarks print (metric, unit, kafka, tributary, tributary/kafka) and the ratios their
+ * JSON holds. A system without a figure shows "not yet" when it gave a reason (`notYet`), else "-".
+ */
+export function compareSystems<R extends { notYet: string | null }>(
+  metrics: readonly ComparedMetric<R>[],
+  kafka: R | undefined,
+  tributary: R | undefined,
+): { table: string; ratios: Record<string, number | null> } {
+  const value = (r: R | undefined, m: ComparedMetric<R>): number | undefined => {
+    const x = r ? m.get(r) : undefined;
+    return x === undefined || Number.isNaN(x) ? undefined : x;
+  };
+  const cell = (r: R | undefined, m: ComparedMetric<R>): string => {
+    const x = value(r, m);
+    if (x !== undefined) return String(round(x, 2));
+    return r?.notYet != null ? "not yet" : "-";
+  };
+  const ratioOf = (m: ComparedMetric<R>): number | undefined => {
+    const k = value(kafka, m);
+    const t = value(tributary, m);
+    return k !== undefined && t !== undefined && k > 0 ? t / k : undefined;
+  };
+  const anchors = metrics.some((m) => m.anchor !== undefined);
+  const table = formatTable(
+    ["metric", "unit", "kafka", "tributary", "tributary/kafka", ...(anchors ? ["kafka anchor"] : [])],
+    metrics.map((m) => {
+      const r = ratioOf(m);
+      const row = [m.name, m.unit, cell(kafka, m), cell(tributary, m), r === undefined ? "-" : `${r.toFixed(2)}x`];
+      return anchors ? [...row, m.anchor ?? ""] : row;
+    }),
+  );
+  const ratios = Object.fromEntries(
+    metrics.map((m) => {
+      const r = ratioOf(m);
+      return [m.name, r === undefined ? null : round(r, 3)];
+    }),
+  );
+  return { table, ratios };
+}
