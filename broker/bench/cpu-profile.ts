@@ -1,7 +1,8 @@
 // Reads a V8 .cpuprofile (node --cpu-prof) and lists the functions with the most self and inclusive time.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { dirname, join, relative } from "node:path";
+import { formatTable } from "./report.ts";
 
 interface CallFrame {
   functionName: string;
@@ -129,4 +130,21 @@ export function summarizeProfile(
         totalPercent: Math.round((1000 * (total.get(frame) ?? ms)) / all) / 10,
       }));
   return { self: rows(self), inclusive: rows(total), busyMs: Math.round(busy) };
+}
+
+/**
+ * Prints, for every .cpuprofile in `dir` (one per node of a cluster), its hottest frames by self and inclusive time
+ * within `window`, titled "<what>, <busy> ms busy".
+ */
+export function printProfiles(dir: string, root: string, what: string, window: ProfileWindow | undefined): void {
+  const rows = (frames: HotFrame[]): string[][] =>
+    frames.map((f) => [f.frame, f.selfPercent.toFixed(1), f.selfBusyPercent.toFixed(1), f.totalPercent.toFixed(1)]);
+  const headers = ["frame", "self %", "self % of busy", "total %"];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
+    const { self, inclusive, busyMs } = summarizeProfile(join(dir, file), root, 30, window);
+    console.log(`\nprofile ${join(dir, file)}: ${what}, ${busyMs} ms busy\n\nby self time:`);
+    console.log(formatTable(headers, rows(self)));
+    console.log("\nby inclusive time:");
+    console.log(formatTable(headers, rows(inclusive)));
+  }
 }

@@ -8,7 +8,7 @@
 // Build first (`make build`) and install the jars (`make reference-kafka`). Prints a text table and writes
 // broker/bench/out/metadata.json. No assertions on timing. A system whose nodes do not form one cluster gets
 // "not yet: <why>" instead of figures, and the run still finishes.
-import { readdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { AdminClient } from "../src/admin/index.ts";
@@ -21,11 +21,10 @@ import {
   type ClusterNode,
   type ClusterSystem,
 } from "../test/support/cluster.ts";
-import { summarizeProfile, type ProfileWindow } from "./cpu-profile.ts";
+import { printProfiles, type ProfileWindow } from "./cpu-profile.ts";
 import {
   compareSystems,
   environment,
-  formatTable,
   median,
   OUT_DIR,
   printEnvironment,
@@ -433,15 +432,7 @@ async function profileTributary(args: Args): Promise<void> {
     for (const c of clients.values()) c.close();
     await cluster.destroy();
   }
-  const rows = (frames: ReturnType<typeof summarizeProfile>["self"]): string[][] =>
-    frames.map((f) => [f.frame, f.selfPercent.toFixed(1), f.selfBusyPercent.toFixed(1), f.totalPercent.toFixed(1)]);
-  for (const file of readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"))) {
-    const { self, inclusive, busyMs } = summarizeProfile(join(profileDir, file), ROOT, 30, window);
-    console.log(`\nprofile ${join(profileDir, file)}: the bulk create only, ${busyMs} ms busy\n\nby self time:`);
-    console.log(formatTable(["frame", "self %", "self % of busy", "total %"], rows(self)));
-    console.log("\nby inclusive time:");
-    console.log(formatTable(["frame", "self %", "self % of busy", "total %"], rows(inclusive)));
-  }
+  printProfiles(profileDir, ROOT, "the bulk create only", window);
 }
 
 async function main(): Promise<void> {
