@@ -14,7 +14,7 @@ import {
 } from "../../src/protocol/index.ts";
 import { decodeRecordBatch, encodeRecordBatch, splitBatches } from "../../src/protocol/records/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
-import { startCluster, type Cluster } from "../support/cluster.ts";
+import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
 
 // Partition replication across processes (ADR 24, issue 12): three combined nodes, an RF-3 topic written with
 // acks=all from an idempotent producer. The followers fetch the leader's log until every replica holds the same bytes,
@@ -216,13 +216,7 @@ describe("partition replication across three processes", () => {
     });
     const c = cluster;
     await c.waitForBrokers(30_000);
-    const admin = new AdminClient({ bootstrap: c.bootstrap(), retries: 5 });
-    try {
-      const [created] = await admin.createTopics([{ name: TOPIC, partitions: 1, replicationFactor: 3 }]);
-      expect(created?.error?.message).toBeUndefined();
-    } finally {
-      admin.close();
-    }
+    await createTopic(c, TOPIC, 3);
 
     // The ISR grows to every replica once the followers have caught up (the controller creates it as the leader).
     let info: PartitionInfo | undefined;

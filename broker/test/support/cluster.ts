@@ -456,6 +456,17 @@ async function format(system: ClusterSystem, config: string, clusterId: string):
  * that timed out may still be applied later, so no name is reused) until one succeeds; resolves with that name and
  * the attempts it took. What a client sees while the controller fails over.
  */
+/** Creates a one-partition topic with `replicationFactor` replicas through the cluster's brokers; throws on an error. */
+export async function createTopic(cluster: Cluster, name: string, replicationFactor: number): Promise<void> {
+  const admin = new AdminClient({ bootstrap: cluster.bootstrap(), retries: 5 });
+  try {
+    const [created] = await admin.createTopics([{ name, partitions: 1, replicationFactor }]);
+    if (created?.error !== undefined) throw new Error(`creating ${name}: ${created.error.message}`);
+  } finally {
+    admin.close();
+  }
+}
+
 export async function createTopicUntilOk(
   bootstrap: string,
   prefix: string,
