@@ -8,6 +8,10 @@
 // currentLeaderEpoch other than the image's FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH. Latest and earliest carry the
 // leader epoch of the log's latest and first epochs, as Kafka's do. Latest is the high watermark for consumers and
 // the log end offset for a replica (any replica id but -1), as a follower asks when its fetch offset is out of range.
+// A consumer is answered below the high watermark only. A new leader's high watermark can lag behind the start of its
+// leader epoch until its followers fetch from it; meanwhile latest, and a timestamp whose record is at or above the
+// high watermark, get OFFSET_NOT_AVAILABLE (retriable), so a consumer's latest offset never goes backwards across a
+// leader change (Kafka's KIP-207, Partition.fetchOffsetForTimestamp).
 import type { PartitionLog } from "../log/index.ts";
 import {
   ApiKey,
@@ -35,11 +39,28 @@ function found(offset: bigint, timestamp: bigint, leaderEpoch: number): Partitio
 
 const NOT_FOUND: PartitionAnswer = found(-1n, -1n, -1);
 
-/** `replica`: the request is not a consumer's, and gets the log end rather than the high watermark as latest. */
-async function lookup(log: PartitionLog, timestamp: bigint, replica: boolean): Promise<PartitionAnswer> {
+const OFFSET_NOT_AVAILABLE: PartitionAnswer = { ...NOT_FOUND, errorCode: ErrorCode.OFFSET_NOT_AVAILABLE };
+
+/**
+ * `replica`: the request is not a consumer's, and gets the log end rather than the high watermark as latest.
+ * `epochStart`: where this leader's epoch starts in the log (undefined when it does not lead the partition).
+ */
+async function lookup(
+  log: PartitionLog,
+  timestamp: bigint,
+  replica: boolean,
+  epochStart: bigint | undefined,
+): Promise<PartitionAnswer> {
+  const lastFetchable = replica ? log.logEndOffset : log.highWatermark;
+  const lagging = !replica && epochStart !== undefined && epochStart > log.highWatermark;
+  /** A timestamp lookup's hit, if a consumer may read it. */
+  const fetchable = (offset: bigint, ts: bigint, leaderEpoch: number): PartitionAnswer => {
+    if (offset < lastFetchable) return found(offset, ts, leaderEpoch);
+    return lagging ? OFFSET_NOT_AVAILABLE : NOT_FOUND;
+  };
   switch (timestamp) {
     case LATEST:
-      return found(replica ? log.logEndOffset : log.highWatermark, -1n, log.latestEpoch() ?? -1);
+      return lagging ? OFFSET_NOT_AVAILABLE : found(lastFetchable, -1n, log.latestEpoch() ?? -1);
     case EARLIEST:
     case EARLIEST_LOCAL:
       return found(log.logStartOffset, -1n, log.epochEntries()[0]?.epoch ?? -1);
@@ -51,15 +72,16 @@ async function lookup(log: PartitionLog, timestamp: bigint, replica: boolean): P
       const batch = await decodeRecordBatchAsync(hit.batch, { verifyCrc: false });
       let best = batch.records[0];
       for (const record of batch.records) if (best === undefined || record.timestamp > best.timestamp) best = record;
-      return best ? found(best.offset, best.timestamp, hit.leaderEpoch) : NOT_FOUND;
+      return best ? fetchable(best.offset, best.timestamp, hit.leaderEpoch) : NOT_FOUND;
     }
     default: {
       if (timestamp < 0n) return { ...NOT_FOUND, errorCode: ErrorCode.INVALID_REQUEST };
       const hit = await log.offsetForTimestamp(timestamp);
-      if (!hit) return NOT_FOUND;
+      if (!hit) return lagging ? OFFSET_NOT_AVAILABLE : NOT_FOUND;
       const batch = await decodeRecordBatchAsync(hit.batch, { verifyCrc: false });
       const record = batch.records.find((r) => r.timestamp >= timestamp && r.offset >= log.logStartOffset);
-      return record ? found(record.offset, record.timestamp, hit.leaderEpoch) : NOT_FOUND;
+      if (!record) return lagging ? OFFSET_NOT_AVAILABLE : NOT_FOUND;
+      return fetchable(record.offset, record.timestamp, hit.leaderEpoch);
     }
   }
 }
@@ -114,7 +136,8 @@ export function listOffsetsHandler(services: BrokerServices): AnyHandler {
                 }
                 // Kafka gives the log end to every replica id but consumers' -1 (-2 is its debugging id).
                 const replica = request.replicaId !== -1;
-                return { partitionIndex: p.partitionIndex, ...(await lookup(log, p.timestamp, replica)) };
+                const epochStart = services.partitions.leaderState(t.name, p.partitionIndex)?.leaderEpochStartOffset;
+                return { partitionIndex: p.partitionIndex, ...(await lookup(log, p.timestamp, replica, epochStart)) };
               }),
           ),
         })),

@@ -4,6 +4,8 @@ import {
   ErrorCode,
   FetchRequest,
   FetchResponse,
+  ListOffsetsRequest,
+  ListOffsetsResponse,
   PartitionChangeRecord,
   PartitionRecord,
   ProduceRequest,
@@ -211,6 +213,35 @@ describe("leader: follower and consumer reads", () => {
     const fine = await fetch(harness, { replicaId: 2, offset: 3n, lastFetchedEpoch: 3 });
     expect(fine.divergingEpoch?.epoch ?? -1).toBe(-1);
     expect(harness.partitions.leaderState("r", 0)?.follower(2)?.logEndOffset).toBe(3n);
+  });
+  it("answers a consumer's ListOffsets OFFSET_NOT_AVAILABLE while a new leader's HW lags its epoch start (KIP-207)", async () => {
+    // A client's kafkajs test on 3 nodes with replication factor 3 read a high watermark one below what had been
+    // acknowledged, right after the leader's kill -9: the new leader's HW lagged until its followers fetched again.
+    const harness = await start([1, 2, 3]);
+    await produce(harness, 3); // acks=1: the log ends at 3, the HW stays 0 until the followers fetch
+    await harness.publish([rec(PartitionChangeRecord, { topicId: T, partitionId: 0, leader: 1 })]); // leader epoch 4
+    const listOffsets = async (timestamp: bigint, replicaId = -1) => {
+      const res = await harness.call(9, ListOffsetsRequest, ListOffsetsResponse, {
+        replicaId,
+        topics: [
+          { name: "r", partitions: [{ partitionIndex: 0, currentLeaderEpoch: 4, timestamp, maxNumOffsets: 1 }] },
+        ],
+      });
+      const p = res.topics[0]?.partitions[0];
+      return [p?.errorCode, p?.offset];
+    };
+    const lagging = [ErrorCode.OFFSET_NOT_AVAILABLE, -1n];
+    expect(await listOffsets(-1n)).toEqual(lagging); // latest
+    expect(await listOffsets(0n)).toEqual(lagging); // the first record's timestamp is at or above 0
+    expect(await listOffsets(-2n)).toEqual([ErrorCode.NONE, 0n]); // earliest
+    expect(await listOffsets(-1n, 2)).toEqual([ErrorCode.NONE, 3n]); // a replica gets the log end
+
+    for (const replicaId of [2, 3]) {
+      await fetch(harness, { replicaId, offset: 3n, lastFetchedEpoch: 3, currentLeaderEpoch: 4 });
+    }
+    expect(harness.partitions.log("r", 0)?.highWatermark).toBe(3n);
+    expect(await listOffsets(-1n)).toEqual([ErrorCode.NONE, 3n]);
+    expect(await listOffsets(0n)).toEqual([ErrorCode.NONE, 0n]);
   });
 });
 
