@@ -465,11 +465,14 @@ function reassign(
   const removing = p.replicas.filter((id) => !target.includes(id)).sort((a, b) => a - b);
   const adding = target.filter((id) => !p.replicas.includes(id)).sort((a, b) => a - b);
   const replicas = [...target, ...removing];
+  // Kafka keeps the previous adding (or removing) set when the new one is empty, so a reassignment replacing an
+  // ongoing one can list a replica as both adding and removing; here the new sets replace the old ones.
+  const ongoing = p.addingReplicas.length > 0 || p.removingReplicas.length > 0;
   return buildPartitionChange({
     ...base,
     ...(replicas.length === p.replicas.length && replicas.every((id, i) => id === p.replicas[i]) ? {} : { replicas }),
-    ...(removing.length > 0 ? { removing } : {}),
-    ...(adding.length > 0 ? { adding } : {}),
+    ...(removing.length > 0 || ongoing ? { removing } : {}),
+    ...(adding.length > 0 || ongoing ? { adding } : {}),
   });
 }
 
