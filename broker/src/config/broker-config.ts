@@ -52,6 +52,11 @@ export interface BrokerConfig {
   /** The replica.fetch.* keys and replica.socket.timeout.ms: how followers fetch from leaders. */
   readonly replicaFetch: ReplicaFetchSettings;
   readonly controllerQuorumVoters: readonly QuorumVoter[];
+  /**
+   * `controller.quorum.bootstrap.servers` (KIP-853): where to find the quorum when the voters live in the metadata log
+   * (dynamic voters) rather than in controller.quorum.voters. Empty when not set.
+   */
+  readonly controllerQuorumBootstrapServers: readonly { readonly host: string; readonly port: number }[];
   /** The controller.quorum.*.ms keys, named as the raft core's config names them. */
   readonly quorumTiming: QuorumTiming;
   /** When the metadata quorum snapshots its committed state, and how its log is cut into segments. */
@@ -369,15 +374,26 @@ function checkRoles(
 ): void {
   const roles = v["process.roles"];
   const voters = v["controller.quorum.voters"];
+  const bootstrap = v["controller.quorum.bootstrap.servers"] ?? [];
   const nodeId = v["node.id"];
   if (roles === undefined || voters === undefined) return;
+  if (voters.length > 0 && bootstrap.length > 0) {
+    issue(
+      "controller.quorum.bootstrap.servers",
+      "not to be set together with controller.quorum.voters: static voters, or dynamic voters found through the bootstrap servers",
+    );
+  }
   const broker = roles.includes("broker");
   const controller = roles.includes("controller");
   const names = (v["controller.listener.names"] ?? []).map((n) => n.toUpperCase());
   const ids = voters.map((x) => x.id);
   const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
   if (duplicate !== undefined) issue("controller.quorum.voters", `each node id once; ${duplicate} appears twice`);
-  if (voters.length === 0) {
+  if (voters.length === 0 && bootstrap.length > 0) {
+    if (names.length === 0) {
+      issue("controller.listener.names", "at least one listener name when controller.quorum.bootstrap.servers is set");
+    }
+  } else if (voters.length === 0) {
     if (!controller || !broker)
       issue(
         "controller.quorum.voters",
@@ -399,7 +415,7 @@ function checkRoles(
       );
   }
   const controllerListeners = listeners.filter((l) => l.isController);
-  if (controller && voters.length > 0 && controllerListeners.length === 0)
+  if (controller && (voters.length > 0 || bootstrap.length > 0) && controllerListeners.length === 0)
     issue(
       "controller.listener.names",
       `to name a listener in listeners because process.roles contains controller; none of ${names.join(",")} is`,
@@ -566,6 +582,7 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
       backoffMs: required(v["replica.fetch.backoff.ms"]),
       socketTimeoutMs: required(socketTimeout),
     },
+    controllerQuorumBootstrapServers: required(v["controller.quorum.bootstrap.servers"]),
     quorumTiming: {
       electionTimeoutMs: required(v["controller.quorum.election.timeout.ms"]),
       fetchTimeoutMs: required(v["controller.quorum.fetch.timeout.ms"]),

@@ -188,6 +188,18 @@ function quorumVoters() {
   });
 }
 
+function hostPorts(expected: string) {
+  return z.string().transform((raw, ctx) => {
+    const out: HostPort[] = [];
+    for (const item of splitList(raw)) {
+      const hp = parseHostPort(item);
+      if (!hp || hp.host === "") return fail(ctx, `${expected}; "${item}" is not`);
+      out.push(hp);
+    }
+    return out;
+  });
+}
+
 function roles() {
   const expected = "a comma-separated list of broker and/or controller";
   return z.string().transform((raw, ctx) => {
@@ -240,6 +252,7 @@ export const CONFIG_KEYS = {
   "inter.broker.listener.name": key(listenerName()),
   "security.inter.broker.protocol": key(oneOf(SECURITY_PROTOCOLS, true)),
   "controller.quorum.voters": key(quorumVoters(), ""),
+  "controller.quorum.bootstrap.servers": key(hostPorts("a comma-separated list of host:port"), ""),
   "controller.quorum.election.timeout.ms": key(int(1, INT32_MAX), "1000"),
   "controller.quorum.fetch.timeout.ms": key(int(1, INT32_MAX), "2000"),
   "controller.quorum.election.backoff.max.ms": key(int(1, INT32_MAX), "1000"),
@@ -329,7 +342,6 @@ export const IGNORED_KAFKA_KEYS: ReadonlySet<string> = new Set([
   "transaction.state.log.min.isr",
   "share.coordinator.state.topic.replication.factor",
   "share.coordinator.state.topic.min.isr",
-  "controller.quorum.bootstrap.servers",
   "num.replica.fetchers",
   "queued.max.requests",
 ]);

@@ -250,6 +250,14 @@ export class QuorumController {
     }
   }
 
+  /**
+   * The quorum appended records this controller did not write (KIP-853: a VotersRecord for a voter change): its next
+   * record goes after them. Nothing changes when `logEndOffset` is not past the view's next offset.
+   */
+  skipTo(logEndOffset: number): void {
+    if (this.active !== null && logEndOffset > this.active.nextOffset) this.active.nextOffset = logEndOffset;
+  }
+
   /** Drops the view and the broker sessions (leadership lost, or a proposal did not land where expected). */
   deactivate(): void {
     if (this.active === null) return;

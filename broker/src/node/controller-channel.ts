@@ -24,8 +24,8 @@ export interface ControllerChannelOptions {
   readonly nodeId: number;
   /** The active controller as the quorum knows it now. */
   readonly activeController: () => number | null;
-  /** The voters' ids (controller.quorum.voters). */
-  readonly voters: readonly number[];
+  /** The voters' ids (controller.quorum.voters, or the voter set in effect with KIP-853's dynamic voters). */
+  readonly voters: readonly number[] | (() => readonly number[]);
   /** Controller-listener address of a voter. */
   readonly address: (id: number) => { host: string; port: number } | undefined;
   readonly connectTimeoutMs: number;
@@ -89,10 +89,11 @@ export class ControllerChannel {
       const left = deadlineMs - clock();
       if (left <= 0 || options.signal?.aborted === true) return null;
       const named = this.controllerId();
-      let target = named !== null && !tried.has(named) ? named : this.options.voters.find((v) => !tried.has(v));
+      const voters = typeof this.options.voters === "function" ? this.options.voters() : this.options.voters;
+      let target = named !== null && !tried.has(named) ? named : voters.find((v) => !tried.has(v));
       if (target === undefined) {
         tried.clear();
-        target = named ?? this.options.voters[0];
+        target = named ?? voters[0];
       }
       if (target !== undefined) {
         try {

@@ -9,7 +9,7 @@ import { ControllerQuorum } from "../quorum/controller-quorum.ts";
 import { NetworkTransport } from "../quorum/network-transport.ts";
 import { QuorumDriver } from "../quorum/quorum-driver.ts";
 import { METADATA_VERSION } from "../controller/index.ts";
-import { DEFAULT_RAFT_TIMING, SeededRng, type RaftStatus } from "../raft/index.ts";
+import { DEFAULT_RAFT_TIMING, SeededRng, type RaftStatus, type Voter } from "../raft/index.ts";
 import type { NodePlan } from "./node-plan.ts";
 
 // The metadata quorum as every node runs it (ADR 22): the raft core (a voter on a controller in the voter set, an
@@ -25,8 +25,10 @@ const TICK_MS = 10;
 export interface MetadataQuorumOptions {
   readonly config: BrokerConfig;
   readonly plan: NodePlan;
-  /** The voters and their controller-listener addresses. */
+  /** The static voters and their controller-listener addresses (empty with dynamic voters, KIP-853). */
   readonly voters: readonly QuorumVoter[];
+  /** This node's own controller-listener address, when it has one (named to peers as the leader's address). */
+  readonly controllerAddress?: { readonly host: string; readonly port: number };
   readonly clusterId: string;
   /** `metadata.log.dir`: Kafka's default, the first log dir. */
   readonly metadataDir: string;
@@ -57,6 +59,8 @@ export class MetadataQuorum implements MetadataSource {
   private publishedFirst = false;
   private readonly failureListeners: ((err: Error) => void)[] = [];
   private failed = false;
+  /** The voters in effect as the core last reported them (KIP-853; the static ones otherwise). */
+  private voterSet: readonly Voter[] = [];
 
   private constructor(
     readonly transport: NetworkTransport,
@@ -84,6 +88,10 @@ export class MetadataQuorum implements MetadataSource {
       fetchMaxWaitMs: DEFAULT_RAFT_TIMING.fetchMaxWaitMs,
     });
     for (const v of voters) if (v.id !== plan.nodeId) transport.setPeer(v.id, v.host, v.port);
+    plan.bootstrapServers.forEach((b, i) => transport.setPeer(bootstrapServerId(i), b.host, b.port));
+    if (options.controllerAddress !== undefined) {
+      transport.setSelf(options.controllerAddress.host, options.controllerAddress.port);
+    }
     return new MetadataQuorum(
       transport,
       voters.map((v) => ({ id: v.id, host: v.host, port: v.port })),
@@ -96,7 +104,13 @@ export class MetadataQuorum implements MetadataSource {
     const { config, plan, voters, logger } = this.options;
     const driver = await QuorumDriver.start({
       loader: this.loader,
-      config: { nodeId: plan.nodeId, voters: voters.map((v) => v.id), ...DEFAULT_RAFT_TIMING, ...config.quorumTiming },
+      config: {
+        nodeId: plan.nodeId,
+        voters: voters.map((v) => v.id),
+        bootstrapServers: plan.bootstrapServers.map((_, i) => bootstrapServerId(i)),
+        ...DEFAULT_RAFT_TIMING,
+        ...config.quorumTiming,
+      },
       metadataDir: this.options.metadataDir,
       snapshots: {
         maxBytesBetween: config.metadataLog.snapshotMaxBytesBetween,
@@ -112,6 +126,10 @@ export class MetadataQuorum implements MetadataSource {
     });
     this.driverRef = driver;
     driver.onFailure((err) => this.fail(err));
+    driver.onVotersChange((set) => {
+      this.voterSet = set;
+      this.transport.setVoters(set, plan.controllerListenerName);
+    });
     this.transport.attach((envelope) => driver.receive(envelope));
     // A commit applied before the driver was known here (none is expected: the first one needs a flush) is looked at
     // now rather than at the next commit.
@@ -220,13 +238,32 @@ export class MetadataQuorum implements MetadataSource {
     }
   }
 
+  /** The voters' ids in effect now. */
+  voterIds(): number[] {
+    return this.voterSet.map((v) => v.id);
+  }
+
+  /**
+   * The controllers and their controller-listener addresses: the static voters, or (KIP-853) the voter set in effect,
+   * by the addresses its VotersRecord gives.
+   */
+  controllerEndpoints(): readonly ControllerEndpoint[] {
+    if (this.options.plan.bootstrapServers.length === 0) return this.endpoints;
+    const out: ControllerEndpoint[] = [];
+    for (const v of this.voterSet) {
+      const at = this.transport.address(v.id);
+      if (at !== undefined) out.push({ id: v.id, host: at.host, port: at.port });
+    }
+    return out;
+  }
+
   /** What the controller listener's quorum handlers reach the core through. */
   controllerPort(): ControllerQuorum {
     return new ControllerQuorum(
       this.driver,
       this.transport,
       this.options.clusterId,
-      this.endpoints,
+      () => this.controllerEndpoints(),
       this.options.plan.controllerListenerName,
     );
   }
@@ -235,6 +272,11 @@ export class MetadataQuorum implements MetadataSource {
     this.transport.close();
     await this.driverRef?.close();
   }
+}
+
+/** Kafka numbers the bootstrap servers -2, -3, ... (they have no node id until they answer). */
+function bootstrapServerId(index: number): number {
+  return -2 - index;
 }
 
 /** Election timeouts are random per process; the seed only needs to differ between nodes and restarts. */

@@ -14,7 +14,13 @@ export interface NodePlan {
    */
   readonly voters: readonly QuorumVoter[];
   readonly selfQuorum: boolean;
-  /** A voter runs for election; every other node (brokers, controllers outside the set) is an observer. */
+  /**
+   * KIP-853: the voters live in the metadata log (`controller.quorum.bootstrap.servers` set, no static voters); the node
+   * learns them from its bootstrap snapshot (`tributary-storage format --standalone / --initial-controllers`) or from
+   * the leader it finds through these servers.
+   */
+  readonly bootstrapServers: readonly { readonly host: string; readonly port: number }[];
+  /** A static voter runs for election; every other node (brokers, controllers outside the set) is an observer. */
   readonly voter: boolean;
   /** The listener serving the quorum and controller APIs on this node, or null when it serves none. */
   readonly controllerListener: ListenerConfig | null;
@@ -34,7 +40,8 @@ export function planNode(config: BrokerConfig): NodePlan {
   const controller = config.processRoles.includes("controller");
   const broker = config.processRoles.includes("broker");
   const configured = config.controllerQuorumVoters;
-  const selfQuorum = configured.length === 0;
+  const bootstrapServers = config.controllerQuorumBootstrapServers;
+  const selfQuorum = configured.length === 0 && bootstrapServers.length === 0;
   // A quorum of this node alone still has a controller listener, on a free loopback port, so that the broker reaches
   // its controller the way every broker does. Nothing else connects to it.
   const configuredListener = controller ? (config.listeners.find((l) => l.isController) ?? null) : null;
@@ -48,6 +55,7 @@ export function planNode(config: BrokerConfig): NodePlan {
     controller,
     voters,
     selfQuorum,
+    bootstrapServers,
     voter: controller && voters.some((v) => v.id === config.nodeId),
     controllerListener,
     controllerListenerName: controllerListener?.name ?? config.controllerListenerNames[0] ?? "CONTROLLER",

@@ -102,7 +102,19 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     { clusterId, voters: voters.map((v) => v.id), voter: plan.voter, metadataDir },
     "Joining the metadata quorum",
   );
-  const quorum = MetadataQuorum.create({ config, plan, voters, clusterId, metadataDir, logger });
+  const controllerAddress =
+    controllerListener === null || boundPort === undefined
+      ? undefined
+      : { host: advertisedControllerHost(config, controllerListener.name, controllerListener.host), port: boundPort };
+  const quorum = MetadataQuorum.create({
+    config,
+    plan,
+    voters,
+    clusterId,
+    metadataDir,
+    logger,
+    ...(controllerAddress !== undefined ? { controllerAddress } : {}),
+  });
   // A broker's storage follows the images from the first one on: subscribed before the quorum runs.
   const storage = plan.broker
     ? await lifecycle.start(
@@ -156,8 +168,10 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
         new ControllerChannel({
           nodeId: plan.nodeId,
           activeController: () => quorum.leaderId(),
-          voters: voters.map((v) => v.id),
-          address: (id) => voters.find((v) => v.id === id),
+          // With dynamic voters (KIP-853) the controllers are the voter set in effect, at its VotersRecord's addresses.
+          voters: plan.bootstrapServers.length > 0 ? () => quorum.voterIds() : voters.map((v) => v.id),
+          address: (id) =>
+            plan.bootstrapServers.length > 0 ? quorum.transport.address(id) : voters.find((v) => v.id === id),
           connectTimeoutMs: config.quorumTiming.requestTimeoutMs,
           logger: logger.child({ component: "controller-channel" }),
         }),
@@ -284,4 +298,11 @@ async function readBootstrap(metadataDir: string) {
     if (err instanceof BootstrapError) throw new StartupError(err.message, ExitCode.Config, { cause: err });
     throw err;
   }
+}
+
+/** The host peers reach this controller listener at: its advertised address, else the bound one (loopback if wildcard). */
+function advertisedControllerHost(config: BrokerConfig, listenerName: string, bound: string): string {
+  const advertised = config.advertisedListeners.find((a) => a.name === listenerName)?.host;
+  const host = advertised ?? bound;
+  return host === "" || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
 }

@@ -114,6 +114,9 @@ export const ErrorCode = {
   NEW_LEADER_ELECTED: 108,
   MISMATCHED_ENDPOINT_TYPE: 114,
   INVALID_REGISTRATION: 119,
+  INVALID_VOTER_KEY: 125,
+  DUPLICATE_VOTER: 126,
+  VOTER_NOT_FOUND: 127,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -104,6 +104,7 @@ export class ControllerRuntime implements ControllerCommands {
   run<T>(decide: (controller: QuorumController) => ControllerResult<T>): Promise<T> {
     const { controller } = this.options;
     if (this.closed || !controller.isActive) return Promise.reject(new NotControllerError());
+    this.skipQuorumRecords();
     let result: ControllerResult<T>;
     try {
       result = decide(controller);
@@ -119,6 +120,17 @@ export class ControllerRuntime implements ControllerCommands {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.resign("the controller is closing");
+  }
+
+  /**
+   * Only this controller proposes while its node leads, so the log end runs ahead of its view only by records the
+   * quorum appended itself (KIP-853 voter changes); its next records go after them.
+   */
+  private skipQuorumRecords(): void {
+    const status = this.options.driver.status();
+    if (status.role === "leader" && status.epoch === this.leaderEpoch) {
+      this.options.controller.skipTo(status.logEndOffset);
+    }
   }
 
   /** Proposes a result's records; false (and the view dropped) when they did not land where the view put them. */
@@ -219,6 +231,7 @@ export class ControllerRuntime implements ControllerCommands {
     if (this.closed || !controller.isActive) return;
     const due = controller.nextSessionExpiry();
     if (due === null || due > this.options.driver.now()) return;
+    this.skipQuorumRecords();
     for (let fenced = controller.fenceStaleBroker(); fenced !== null; fenced = controller.fenceStaleBroker()) {
       if (!this.propose(fenced)) return;
     }

@@ -16,7 +16,7 @@ import {
   VoteResponse,
   type MessageCodec,
 } from "../protocol/index.ts";
-import type { Envelope, NodeId, RaftMessage } from "../raft/index.ts";
+import type { Envelope, NodeId, RaftMessage, Voter } from "../raft/index.ts";
 import type { Transport } from "./quorum-driver.ts";
 import { fromWireRequest, fromWireResponse, toWireRequest, toWireResponse, type WireRequest } from "./wire.ts";
 
@@ -64,6 +64,12 @@ function senderOf(message: RaftMessage): NodeId {
   }
 }
 
+interface NodeEndpoint {
+  readonly nodeId?: number;
+  readonly host?: string;
+  readonly port?: number;
+}
+
 export interface NetworkTransportOptions {
   readonly nodeId: NodeId;
   readonly clusterId: string;
@@ -80,11 +86,36 @@ export class NetworkTransport implements Transport {
   private nextInboundId = 1;
   private receiver: ((envelope: Envelope) => void) | null = null;
   private closed = false;
+  private self: { host: string; port: number } | null = null;
 
   constructor(private readonly options: NetworkTransportOptions) {}
 
   setPeer(id: NodeId, host: string, port: number): void {
+    const known = this.peers.get(id);
+    if (known?.host === host && known.port === port) return;
     this.peers.set(id, { host, port });
+    // A connection to the old address would keep reaching the wrong node.
+    const open = this.connections.get(id);
+    this.connections.delete(id);
+    void open?.then((c) => c.close()).catch(() => undefined);
+  }
+
+  /** Where this node's own controller listener is: named in answers when this node leads (NodeEndpoints). */
+  setSelf(host: string, port: number): void {
+    this.self = { host, port };
+  }
+
+  /** KIP-853: the voters' addresses come from the VotersRecord in effect, on the controller listener's name. */
+  setVoters(voters: readonly Voter[], listenerName: string): void {
+    for (const v of voters) {
+      const endpoint = v.endpoints.find((e) => e.name === listenerName);
+      if (endpoint !== undefined && v.id !== this.options.nodeId) this.setPeer(v.id, endpoint.host, endpoint.port);
+    }
+  }
+
+  /** The address known for a node (a peer, or this node itself). */
+  address(id: NodeId): { host: string; port: number } | undefined {
+    return id === this.options.nodeId ? (this.self ?? undefined) : this.peers.get(id);
   }
 
   /** Where received messages go: the driver's `receive`. */
@@ -117,6 +148,14 @@ export class NetworkTransport implements Transport {
       const wire = toWireRequest(envelope.message, ctx, api.version);
       const timeout = this.options.requestTimeoutMs + (apiKey === ApiKey.Fetch ? this.options.fetchMaxWaitMs : 0);
       const body = await connection.send(api.request, api.response, api.version, wire.request, timeout);
+      // Kafka's answers name the leader's address (NodeEndpoints): how a node that bootstrapped from
+      // controller.quorum.bootstrap.servers reaches a leader it has no VotersRecord for yet.
+      for (const e of (body as { nodeEndpoints?: NodeEndpoint[] }).nodeEndpoints ?? []) {
+        const { nodeId, host, port } = e;
+        if (nodeId !== undefined && nodeId >= 0 && nodeId !== this.options.nodeId && host && port) {
+          this.setPeer(nodeId, host, port);
+        }
+      }
       const message = fromWireResponse({ apiKey, response: body } as never, envelope.message);
       if (!this.closed) {
         this.receiver?.({ from: envelope.to, to: this.options.nodeId, correlationId: envelope.correlationId, message });
@@ -186,7 +225,13 @@ export class NetworkTransport implements Transport {
     });
     this.receiver?.({ from: senderOf(message), to: this.options.nodeId, correlationId: id, message });
     const reply = await answer;
-    return reply === null ? null : toWireResponse(reply).response;
+    if (reply === null) return null;
+    const response = toWireResponse(reply).response;
+    const leaderId = "leaderId" in reply ? reply.leaderId : null;
+    const at = leaderId === null ? undefined : this.address(leaderId);
+    return at === undefined || leaderId === null
+      ? response
+      : { ...response, nodeEndpoints: [{ nodeId: leaderId, host: at.host, port: at.port, rack: null }] };
   }
 
   close(): void {

@@ -15,10 +15,13 @@ import {
   type Rng,
   type Role,
   type Snapshot,
+  type Voter,
+  type VoterChangeError,
+  type VoterChangeResult,
 } from "../raft/index.ts";
 import { MetadataLog } from "./metadata-log.ts";
 import { QUORUM_STATE_FILE, QuorumStateStore } from "./quorum-state-store.ts";
-import { SnapshotStore, decodeSnapshot, encodeSnapshot, type LoadedSnapshot } from "./snapshot-file.ts";
+import { SnapshotStore, decodeSnapshot, encodeSnapshot, snapshotVoters, type LoadedSnapshot } from "./snapshot-file.ts";
 
 // Runs one raft core against the real clock, files and a transport (ADR 22, docs/design/raft.md). Actions run one
 // at a time in order: election state and log writes go to disk, and a message leaves only after everything written
@@ -45,6 +48,22 @@ export interface CommitListener {
 
 /** This node's role in the quorum changed (the driver reports it in order with the other actions). */
 export type RoleListener = (role: Role, epoch: number, leaderId: NodeId | null) => void;
+
+/** The voter set in effect changed (KIP-853); also called once at start with the initial set. */
+export type VotersListener = (voters: readonly Voter[], kraftVersion: number) => void;
+
+/** How a voter change (AddRaftVoter, RemoveRaftVoter, UpdateRaftVoter) ended: null error when it is done. */
+export interface VoterChangeOutcome {
+  readonly error: VoterChangeError | null;
+  readonly message: string | null;
+}
+
+/** A voter change appended by this leader, answered once its VotersRecord commits. */
+interface PendingVoterChange {
+  readonly offset: number;
+  readonly resolve: (outcome: VoterChangeOutcome) => void;
+  readonly timer: NodeJS.Timeout;
+}
 
 export interface QuorumDriverOptions {
   readonly config: RaftConfig;
@@ -85,6 +104,8 @@ export interface QuorumDriverOptions {
   readonly segmentMs?: number;
 }
 
+const DONE: VoterChangeOutcome = { error: null, message: null };
+
 function recordsOf(loaded: LoadedSnapshot): SnapshotRecords {
   return { id: loaded.id, records: loaded.records };
 }
@@ -117,6 +138,8 @@ export class QuorumDriver {
   private bytesSinceSnapshot = 0;
   private lastSnapshotAt: number;
   private readonly failureListeners: ((err: Error) => void)[] = [];
+  private readonly votersListeners: VotersListener[] = [];
+  private pendingVoterChange: PendingVoterChange | null = null;
 
   private constructor(
     private readonly core: RaftNode,
@@ -146,7 +169,12 @@ export class QuorumDriver {
     const loaded = await snapshots.latest();
     const entries = await QuorumDriver.logAfter(log, loaded, options.logger);
     const snapshot: Snapshot | null = loaded === null ? null : { id: loaded.id, data: loaded.bytes };
-    const core = new RaftNode(options.config, options.rng, { election, snapshot, log: entries });
+    const core = new RaftNode(
+      options.config,
+      options.rng,
+      { election, snapshot, log: entries },
+      { voters: (data) => snapshotVoters(data) },
+    );
     const origin = performance.now();
     const clock = options.clock ?? (() => Math.floor(performance.now() - origin));
     const driver = new QuorumDriver(core, store, log, snapshots, loaded, options, clock);
@@ -222,6 +250,57 @@ export class QuorumDriver {
     this.roleListeners.push(listener);
   }
 
+  /** Called with the voter set in effect now and whenever it changes. */
+  onVotersChange(listener: VotersListener): void {
+    this.votersListeners.push(listener);
+    const status = this.core.status();
+    listener(status.voters, status.kraftVersion);
+  }
+
+  /**
+   * KIP-853 voter changes, as the leader: resolves once the change's VotersRecord commits (add and remove), at once for
+   * an update (as Kafka answers UpdateRaftVoter), or with the refusal; REQUEST_TIMED_OUT after `timeoutMs`, and
+   * NOT_LEADER_OR_FOLLOWER if this node stops leading first.
+   */
+  addVoter(voter: Voter, timeoutMs: number): Promise<VoterChangeOutcome> {
+    return this.changeVoters(this.core.addVoter(voter, this.clock()), timeoutMs);
+  }
+
+  removeVoter(id: NodeId, directoryId: string | null, timeoutMs: number): Promise<VoterChangeOutcome> {
+    return this.changeVoters(this.core.removeVoter(id, directoryId, this.clock()), timeoutMs);
+  }
+
+  updateVoter(voter: Voter): Promise<VoterChangeOutcome> {
+    const { result, actions } = this.core.updateVoter(voter, this.clock());
+    this.enqueue(actions);
+    return Promise.resolve(result.error === null ? DONE : { error: result.error, message: result.message });
+  }
+
+  private changeVoters(
+    change: { result: VoterChangeResult; actions: RaftAction[] },
+    timeoutMs: number,
+  ): Promise<VoterChangeOutcome> {
+    const { result, actions } = change;
+    if (this.closed) return Promise.resolve({ error: "NOT_LEADER_OR_FOLLOWER", message: "the quorum is closing" });
+    if (result.error !== null) return Promise.resolve({ error: result.error, message: result.message });
+    const outcome = new Promise<VoterChangeOutcome>((resolve) => {
+      const timer = setTimeout(() => {
+        this.settleVoterChange({ error: "REQUEST_TIMED_OUT", message: "the voter change did not commit in time" });
+      }, timeoutMs);
+      this.pendingVoterChange = { offset: result.offset, resolve, timer };
+    });
+    this.enqueue(actions);
+    return outcome;
+  }
+
+  private settleVoterChange(outcome: VoterChangeOutcome): void {
+    const pending = this.pendingVoterChange;
+    if (pending === null) return;
+    this.pendingVoterChange = null;
+    clearTimeout(pending.timer);
+    pending.resolve(outcome);
+  }
+
   /** Called once if the driver stops on a failure (see `error`). */
   onFailure(listener: (err: Error) => void): void {
     this.failureListeners.push(listener);
@@ -244,6 +323,7 @@ export class QuorumDriver {
   async close(flush = true): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    this.settleVoterChange({ error: "NOT_LEADER_OR_FOLLOWER", message: "the quorum is closing" });
     await this.running;
     if (flush && this.failure === null) await this.log.flush();
     await this.log.close();
@@ -298,6 +378,9 @@ export class QuorumDriver {
       case "commit": {
         const entries = this.core.entries(this.applied, action.highWatermark);
         this.applied = action.highWatermark;
+        if (this.pendingVoterChange !== null && action.highWatermark > this.pendingVoterChange.offset) {
+          this.settleVoterChange(DONE);
+        }
         const snapshot = this.startSnapshot;
         this.startSnapshot = null;
         this.loader?.onCommit(entries, action.highWatermark, snapshot);
@@ -334,7 +417,20 @@ export class QuorumDriver {
           { nodeId: this.options.config.nodeId, role: action.role, epoch: action.epoch, leaderId: action.leaderId },
           "Metadata quorum role changed",
         );
+        if (action.role !== "leader") {
+          this.settleVoterChange({
+            error: "NOT_LEADER_OR_FOLLOWER",
+            message: "the leader changed before the change committed",
+          });
+        }
         for (const listener of this.roleListeners) listener(action.role, action.epoch, action.leaderId);
+        return;
+      case "votersChanged":
+        this.options.logger.info(
+          { voters: action.voters.map((v) => v.id), kraftVersion: action.kraftVersion },
+          "Metadata quorum voters",
+        );
+        for (const listener of this.votersListeners) listener(action.voters, action.kraftVersion);
         return;
     }
   }
@@ -357,7 +453,12 @@ export class QuorumDriver {
     const id = { offset, epoch };
     // Log entries carry no time here, so the snapshot's last record is taken to be as old as its commit, just now.
     const wallClock = this.wallClockOf(now);
-    const bytes = encodeSnapshot(id, records, { timestampMs: wallClock, lastContainedLogTimestamp: wallClock });
+    const voters = this.core.voterSetAt(offset - 1);
+    const bytes = encodeSnapshot(id, records, {
+      timestampMs: wallClock,
+      lastContainedLogTimestamp: wallClock,
+      ...(voters.kraftVersion > 0 || voters.voters !== null ? { voters } : {}),
+    });
     try {
       await this.snapshots.write(id, bytes);
     } catch (err) {

@@ -12,12 +12,14 @@ import {
   encodeRecordBatch,
   splitBatches,
 } from "../protocol/index.ts";
+import type { OffsetAndEpoch, RaftRecord, VoterSetState } from "../raft/index.ts";
+import { controlRecord, decodeControlRecord, voterSetOf } from "./wire.ts";
 import { writeFileAtomic } from "../log/checkpoint.ts";
-import type { OffsetAndEpoch } from "../raft/index.ts";
 
 // KRaft snapshots (KIP-630) in Kafka's checkpoint format, so kafka-dump-log and kafka-metadata-shell read them: a file
 // `<end offset:20>-<epoch:10>.checkpoint` in the metadata log's directory holding record batches at the snapshot's
-// epoch, offsets from 0: a control batch with the SnapshotHeaderRecord, the metadata records (values framed as in the
+// epoch, offsets from 0: a control batch with the SnapshotHeaderRecord (and, with KIP-853 voters, the
+// KRaftVersionRecord and VotersRecord in effect at its end), the metadata records (values framed as in the
 // log), and a control batch with the SnapshotFooterRecord. A snapshot is written to a temporary file, fsynced and
 // renamed, so a partial one is never taken for a snapshot; one without its footer or with a bad CRC is ignored.
 
@@ -46,27 +48,38 @@ export function parseSnapshotFileName(name: string): OffsetAndEpoch | null {
 export function encodeSnapshot(
   id: OffsetAndEpoch,
   records: readonly Uint8Array[],
-  options: { readonly timestampMs: number; readonly lastContainedLogTimestamp?: number },
+  options: {
+    readonly timestampMs: number;
+    readonly lastContainedLogTimestamp?: number;
+    /** KIP-853: the kraft.version and voters in effect at the snapshot's end, written after the header. */
+    readonly voters?: VoterSetState | null;
+  },
 ): Buffer {
   const timestamp = BigInt(options.timestampMs);
-  const control = (offset: number, type: ControlRecordType, value: Buffer): Buffer =>
+  const control = (offset: number, entries: readonly { key: Buffer; value: Buffer }[]): Buffer =>
     encodeRecordBatch({
       baseOffset: BigInt(offset),
       partitionLeaderEpoch: id.epoch,
       control: true,
-      records: [{ key: encodeControlRecordKey(type), value, timestamp }],
+      records: entries.map((e) => ({ ...e, timestamp })),
     });
-  const batches: Buffer[] = [
-    control(
-      0,
-      ControlRecordType.SNAPSHOT_HEADER,
-      SnapshotHeaderRecord.encode(
+  // Kafka's RecordsSnapshotWriter: the header, then KRaftVersionRecord and VotersRecord, in the first control batch.
+  const header = [
+    {
+      key: encodeControlRecordKey(ControlRecordType.SNAPSHOT_HEADER),
+      value: SnapshotHeaderRecord.encode(
         { version: HEADER_VERSION, lastContainedLogTimestamp: BigInt(options.lastContainedLogTimestamp ?? 0) },
         0,
       ),
-    ),
+    },
   ];
-  let offset = 1;
+  const voters = options.voters;
+  if (voters !== null && voters !== undefined) {
+    header.push(controlRecord({ kind: "kraftVersion", version: voters.kraftVersion }));
+    if (voters.voters !== null) header.push(controlRecord({ kind: "voters", voters: voters.voters }));
+  }
+  const batches: Buffer[] = [control(0, header)];
+  let offset = header.length;
   for (let i = 0; i < records.length; i += RECORDS_PER_BATCH) {
     const slice = records.slice(i, i + RECORDS_PER_BATCH);
     batches.push(
@@ -79,7 +92,12 @@ export function encodeSnapshot(
     offset += slice.length;
   }
   batches.push(
-    control(offset, ControlRecordType.SNAPSHOT_FOOTER, SnapshotFooterRecord.encode({ version: FOOTER_VERSION }, 0)),
+    control(offset, [
+      {
+        key: encodeControlRecordKey(ControlRecordType.SNAPSHOT_FOOTER),
+        value: SnapshotFooterRecord.encode({ version: FOOTER_VERSION }, 0),
+      },
+    ]),
   );
   return Buffer.concat(batches);
 }
@@ -121,6 +139,21 @@ export function decodeSnapshot(bytes: Buffer): Buffer[] {
   if (!header) throw new DecodeError("snapshot has no SnapshotHeaderRecord", 0);
   if (!footer) throw new DecodeError("snapshot has no SnapshotFooterRecord (torn)", 0);
   return records;
+}
+
+/** The kraft.version and voters a (whole) snapshot states, or null when it has neither (KIP-853). */
+export function snapshotVoters(bytes: Uint8Array): VoterSetState | null {
+  const { batches } = splitBatches(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const found: RaftRecord[] = [];
+  for (const raw of batches) {
+    const batch = decodeRecordBatch(raw);
+    if (!batch.control) continue;
+    for (const r of batch.records) {
+      const record = decodeControlRecord(r.key === null ? -1 : decodeControlRecordKey(r.key), r.value, 0);
+      if (record !== null) found.push(record);
+    }
+  }
+  return voterSetOf(found);
 }
 
 export interface LoadedSnapshot {

@@ -218,14 +218,12 @@ export class RaftNode {
   }
 
   /**
-   * Whether this node runs for election: as a voter, and also while a VotersRecord that removed it is uncommitted
-   * (it may hold the most complete log of the voters that can still decide; Raft thesis §4.2.2). Only a voter counts
-   * its own vote.
+   * Whether this node runs for election: as a voter, and also while a voter set that had it is not known to be
+   * replaced by a committed one (the Raft thesis, §4.2.2: a removed server may hold the most complete log of those that
+   * can still decide, so it must be able to run until its removal commits). Only a voter counts its own vote.
    */
   private get mayCampaign(): boolean {
-    if (this.isVoter) return true;
-    const committed = this.voterHistory.at(this.highWatermark - 1).voters;
-    return committed === null ? this.config.voters.includes(this.nodeId) : committed.some((v) => v.id === this.nodeId);
+    return this.isVoter || this.voterHistory.votesSince(this.highWatermark - 1, this.nodeId);
   }
 
   private voterIds(): NodeId[] {
@@ -1148,8 +1146,8 @@ export class RaftNode {
   private maybeDiscoverLeader(role: Extract<RoleState, { kind: "unattached" }>): void {
     if (role.fetch !== null && this.now < role.fetch.deadline) return;
     if (this.now < role.retryAt) return;
-    const bootstrap = this.config.bootstrapServers ?? [];
-    const candidates = (bootstrap.length > 0 ? bootstrap : this.voterIds()).filter((id) => id !== this.nodeId);
+    // The bootstrap servers, and the voters the log names (a bootstrap list may name this very node, or old voters).
+    const candidates = [...(this.config.bootstrapServers ?? []), ...this.voterIds()].filter((id) => id !== this.nodeId);
     const voter = candidates[this.rng.nextInt(candidates.length)];
     if (voter === undefined) return;
     const correlationId = this.send(voter, this.fetchRequest());

@@ -236,7 +236,7 @@ export interface RaftConfig {
   readonly voters: readonly NodeId[];
   /**
    * `controller.quorum.bootstrap.servers` as ids the driver maps to addresses (negative, as Kafka numbers them): an
-   * observer with no known leader asks one of them rather than a voter.
+   * observer with no known leader asks one of them, or one of the voters it knows, who leads.
    */
   readonly bootstrapServers?: readonly NodeId[];
   /** `controller.quorum.election.timeout.ms`: an election starts after a uniform [T, 2T) without a leader. */

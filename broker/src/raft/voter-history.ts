@@ -43,6 +43,13 @@ export class VoterHistory {
     return { kraftVersion, voters };
   }
 
+  /** Whether `id` is a voter in the set in effect at `offset` or in any set appended after it. */
+  votesSince(offset: number, id: NodeId): boolean {
+    const inEffect = this.voters.filter((e) => e.offset <= offset).at(-1)?.value ?? this.staticVoters;
+    if (inEffect.some((v) => v.id === id)) return true;
+    return this.voters.some((e) => e.offset > offset && e.value.some((v) => v.id === id));
+  }
+
   /** Replaces the history by a snapshot's state, in effect from its last entry (`endOffset - 1`) on. */
   reset(state: VoterSetState | null, endOffset: number): void {
     this.voters =

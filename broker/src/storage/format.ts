@@ -41,17 +41,18 @@ export function unformattedDirs(stored: StoredMeta): string[] {
 /**
  * Writes meta.properties, each with its own directory id, and `bootstrap.checkpoint` (the records the first active
  * controller starts the metadata log with) into every given directory, as kafka-storage format does. Returns what it
- * wrote.
+ * wrote. `directoryIds` fixes the id of some dirs (a dynamic voter's metadata dir has the id its voter entry names).
  */
 export async function formatDirs(
   dirs: readonly string[],
   clusterId: string,
   nodeId: number,
   bootstrap: readonly MetadataRecordAndVersion[] = bootstrapRecords(),
+  directoryIds: ReadonlyMap<string, string> = new Map(),
 ): Promise<Map<string, MetaProperties>> {
   const written = new Map<string, MetaProperties>();
   for (const dir of dirs) {
-    const meta = { clusterId, nodeId, directoryId: randomDirectoryId() };
+    const meta = { clusterId, nodeId, directoryId: directoryIds.get(dir) ?? randomDirectoryId() };
     // The bootstrap file first: a directory with meta.properties counts as formatted.
     await mkdir(dir, { recursive: true });
     await writeBootstrapCheckpoint(dir, bootstrap);
@@ -67,14 +68,19 @@ export async function formatDirs(
  * A single-voter node formats itself once its cluster id is known (see formatSingleVoterStorage).
  */
 export function requireFormattedStorage(config: BrokerConfig, stored: StoredMeta): void {
-  if (config.controllerQuorumVoters.length <= 1) return;
+  const dynamic = config.controllerQuorumBootstrapServers.length > 0;
+  if (config.controllerQuorumVoters.length <= 1 && !dynamic) return;
   const missing = unformattedDirs(stored);
   if (missing.length === 0) return;
-  throw new StartupError(
-    `storage is not formatted: ${missing.map((d) => join(d, META_PROPERTIES)).join(", ")} not found; ` +
-      `controller.quorum.voters names ${config.controllerQuorumVoters.length} voters, so storage must be formatted ` +
+  const why = dynamic
+    ? "controller.quorum.bootstrap.servers is set (dynamic voters), so storage must be formatted before the first " +
+      "start; run `tributary-storage format --cluster-id <id> --config <server.properties>` with --standalone on the " +
+      "first controller and --no-initial-controllers on the others (or --initial-controllers on every controller)"
+    : `controller.quorum.voters names ${config.controllerQuorumVoters.length} voters, so storage must be formatted ` +
       "before the first start; run `tributary-storage format --cluster-id <id> --config <server.properties>` " +
-      "with the same cluster id on every node (`tributary-storage random-uuid` makes one)",
+      "with the same cluster id on every node (`tributary-storage random-uuid` makes one)";
+  throw new StartupError(
+    `storage is not formatted: ${missing.map((d) => join(d, META_PROPERTIES)).join(", ")} not found; ${why}`,
     ExitCode.Config,
   );
 }

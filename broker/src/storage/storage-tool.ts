@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { ConfigError, loadBrokerConfig } from "../config/broker-config.ts";
+import { ConfigError, loadBrokerConfig, type BrokerConfig } from "../config/broker-config.ts";
 import { ExitCode } from "../runtime/exit-codes.ts";
 import { processIo, type ProcessIo } from "../runtime/process-io.ts";
 import { parseKafkaUuid, randomKafkaUuid } from "./kafka-uuid.ts";
@@ -17,10 +17,17 @@ import {
   metadataVersionOfRelease,
 } from "../quorum/bootstrap-checkpoint.ts";
 import { formatDirs, readStoredMeta, unformattedDirs } from "./format.ts";
+import {
+  parseInitialControllers,
+  standaloneController,
+  writeBootstrapVoters,
+  type InitialController,
+} from "./dynamic-quorum.ts";
 
 export const STORAGE_USAGE = `Usage:
   tributary-storage format --cluster-id <id> --config <server.properties> [--release-version <version>]
                            [--feature name=level ...] [--override key=value ...] [--ignore-formatted]
+                           [--standalone | --initial-controllers <list> | --no-initial-controllers]
   tributary-storage random-uuid
 
 format       writes meta.properties (version 1, node.id, cluster.id, directory.id) and bootstrap.checkpoint (the
@@ -36,7 +43,15 @@ Options:
   -f, --feature name=level      A feature level to start with; repeatable (supported: ${[...SUPPORTED_FEATURES.keys()].join(", ")})
       --override key=value      Set a configuration key, as for tributary-broker; repeatable
   -g, --ignore-formatted        Skip log dirs that are already formatted instead of failing
+  -s, --standalone              Dynamic voters (KIP-853): this controller is the only initial voter
+  -I, --initial-controllers <id@host:port:directoryId,...>
+                                Dynamic voters: these controllers are the initial voters (the same list on each)
+  -N, --no-initial-controllers  Dynamic voters: this node joins an existing quorum (a controller is then added
+                                with kafka-metadata-quorum add-controller)
   -h, --help                    Show this help
+
+A controller configured with controller.quorum.bootstrap.servers rather than controller.quorum.voters must be
+formatted with one of --standalone, --initial-controllers or --no-initial-controllers.
 
 Exit codes: 0 done, 1 failure (a log dir is already formatted, or a write failed), 2 invalid arguments,
 cluster id or configuration.`;
@@ -62,6 +77,9 @@ export async function storageMain(
         "ignore-formatted": { type: "boolean", short: "g" },
         "release-version": { type: "string", short: "r" },
         feature: { type: "string", short: "f", multiple: true },
+        standalone: { type: "boolean", short: "s" },
+        "initial-controllers": { type: "string", short: "I" },
+        "no-initial-controllers": { type: "boolean", short: "N" },
         help: { type: "boolean", short: "h" },
       },
       allowPositionals: true,
@@ -119,6 +137,12 @@ export async function storageMain(
     return ExitCode.Config;
   }
 
+  const quorum = dynamicQuorum(values, config);
+  if ("error" in quorum) {
+    io.stderr(`tributary-storage: ${quorum.error}\n`);
+    return ExitCode.Config;
+  }
+
   const todo = unformattedDirs(await readStoredMeta(config.storageDirs));
   const formatted = config.storageDirs.filter((d) => !todo.includes(d));
   if (formatted.length > 0 && !values["ignore-formatted"]) {
@@ -132,7 +156,15 @@ export async function storageMain(
     io.stdout("All of the log directories are already formatted.\n");
     return ExitCode.Ok;
   }
-  await formatDirs(todo, clusterId, config.nodeId, bootstrap.records);
+  const metadataDir = config.metadataLogDir;
+  const self = quorum.voters?.find((c) => c.id === config.nodeId);
+  const ids = new Map<string, string>(
+    self !== undefined && todo.includes(metadataDir) ? [[metadataDir, self.directoryId]] : [],
+  );
+  await formatDirs(todo, clusterId, config.nodeId, bootstrap.records, ids);
+  if (quorum.voters !== null && todo.includes(metadataDir)) {
+    await writeBootstrapVoters(metadataDir, quorum.voters, quorum.listenerName);
+  }
   const mv = metadataVersionName(bootstrap.metadataVersion);
   for (const dir of todo) {
     const kind = dir === config.metadataLogDir ? "metadata log directory" : "log directory";
@@ -140,7 +172,61 @@ export async function storageMain(
       `Formatted ${kind} ${dir} with cluster.id ${clusterId}, node.id ${config.nodeId} and metadata.version ${mv}\n`,
     );
   }
+  if (quorum.voters !== null) {
+    const list = quorum.voters.map((c) => `${c.id}@${c.host}:${c.port}:${c.directoryId}`).join(",");
+    io.stdout(`Initial voters (kraft.version 1): ${list}\n`);
+  }
   return ExitCode.Ok;
+}
+
+/**
+ * The initial voters to write (KIP-853), null for none, from --standalone / --initial-controllers /
+ * --no-initial-controllers and the configuration, with Kafka's rules (StorageTool and Formatter).
+ */
+function dynamicQuorum(
+  values: { standalone?: boolean; "initial-controllers"?: string; "no-initial-controllers"?: boolean },
+  config: BrokerConfig,
+): { voters: InitialController[] | null; listenerName: string } | { error: string } {
+  const standalone = values.standalone === true;
+  const list = values["initial-controllers"];
+  const none = values["no-initial-controllers"] === true;
+  if ([standalone, list !== undefined, none].filter(Boolean).length > 1) {
+    return { error: "use only one of --standalone, --initial-controllers and --no-initial-controllers" };
+  }
+  const controller = config.processRoles.includes("controller");
+  const listenerName = config.controllerListenerNames[0] ?? "CONTROLLER";
+  if ((standalone || list !== undefined) && config.controllerQuorumVoters.length > 0) {
+    return {
+      error:
+        "--standalone and --initial-controllers set up dynamic voters (kraft.version 1); this configuration has static " +
+        "ones (controller.quorum.voters): use controller.quorum.bootstrap.servers instead",
+    };
+  }
+  if (standalone) {
+    if (!controller) return { error: "--standalone is only for a controller (process.roles has no controller)" };
+    const listener = config.listeners.find((l) => l.isController);
+    if (listener === undefined) return { error: "--standalone needs a controller listener in listeners" };
+    const advertised = config.advertisedListeners.find((a) => a.name === listener.name);
+    const host = advertised?.host ?? listener.host;
+    const reachable = host === "" || host === "0.0.0.0" || host === "::" ? "localhost" : host;
+    return {
+      voters: [standaloneController(config.nodeId, reachable, advertised?.port ?? listener.port)],
+      listenerName,
+    };
+  }
+  if (list !== undefined) {
+    const parsed = parseInitialControllers(list);
+    if ("error" in parsed) return { error: `--initial-controllers: ${parsed.error}` };
+    return { voters: parsed, listenerName };
+  }
+  if (!none && controller && config.controllerQuorumBootstrapServers.length > 0) {
+    return {
+      error:
+        "because controller.quorum.voters is not set on this controller (controller.quorum.bootstrap.servers is), " +
+        "you must specify one of: --standalone, --initial-controllers, or --no-initial-controllers",
+    };
+  }
+  return { voters: null, listenerName };
 }
 
 /** The bootstrap records from --release-version and --feature, with Kafka's rules for the two (Formatter). */

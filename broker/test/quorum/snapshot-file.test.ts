@@ -20,6 +20,7 @@ import {
 } from "../../src/protocol/index.ts";
 import {
   SnapshotStore,
+  snapshotVoters,
   decodeSnapshot,
   encodeSnapshot,
   parseSnapshotFileName,
@@ -110,6 +111,26 @@ describe("snapshot records", () => {
   it("of an empty image are a header and a footer only", () => {
     const bytes = encodeSnapshot({ offset: 0, epoch: 0 }, [], { timestampMs: 0 });
     expect(decodeSnapshot(bytes)).toEqual([]);
+  });
+
+  it("carry KIP-853's kraft.version and voters after the header, which the core reads back", () => {
+    const state = {
+      kraftVersion: 1,
+      voters: [
+        {
+          id: 1,
+          directoryId: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+          endpoints: [{ name: "CONTROLLER", host: "localhost", port: 9093 }],
+          kraftVersion: { min: 0, max: 1 },
+        },
+      ],
+    };
+    const image = richImage();
+    const id = { offset: image.provenance.offset + 1, epoch: 3 };
+    const bytes = encodeSnapshot(id, snapshotOf(image), { timestampMs: 0, voters: state });
+    expect(snapshotVoters(bytes)).toEqual(state);
+    expect(imageFromSnapshot({ id, records: decodeSnapshot(bytes) }).image).toEqual(image);
+    expect(snapshotVoters(encodeSnapshot({ offset: 7, epoch: 2 }, [], { timestampMs: 0 }))).toBeNull();
   });
 
   it("replace what an image held before, reporting the deletions", () => {

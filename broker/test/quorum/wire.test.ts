@@ -188,6 +188,29 @@ describe("quorum messages on the wire", () => {
     expect(decodeEntries(bytes).map((e) => e.offset)).toEqual([0, 1, 2]);
   });
 
+  it("carries KIP-853's KRaftVersionRecord and VotersRecord as control records, with directory ids and endpoints", () => {
+    const voters = [
+      {
+        id: 1,
+        directoryId: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+        endpoints: [{ name: "CONTROLLER", host: "127.0.0.1", port: 9093 }],
+        kraftVersion: { min: 0, max: 1 },
+      },
+      { id: 2, directoryId: null, endpoints: [], kraftVersion: { min: 0, max: 1 } },
+    ];
+    const entries: LogEntry[] = [
+      { offset: 0, epoch: 1, lastInBatch: false, record: { kind: "leaderChange", leaderId: 1, voters: [1, 2] } },
+      { offset: 1, epoch: 1, lastInBatch: false, record: { kind: "kraftVersion", version: 1 } },
+      { offset: 2, epoch: 1, lastInBatch: true, record: { kind: "voters", voters } },
+    ];
+    const bytes = encodeEntries(entries);
+    const [batch] = splitBatches(bytes).batches.map((b) => decodeRecordBatch(b));
+    expect(batch?.control).toBe(true);
+    // Kafka's ControlRecordType: 5 KRAFT_VERSION, 6 KRAFT_VOTERS.
+    expect(batch?.records.map((r) => r.key?.toString("hex"))).toEqual(["00000002", "00000005", "00000006"]);
+    expect(decodeEntries(bytes)).toEqual(entries);
+  });
+
   it("refuses requests for other topics or partitions", () => {
     const wire = toWireRequest({ type: "BeginQuorumEpochRequest", epoch: 1, leaderId: 1 }, ctx, 1);
     if (wire.apiKey !== 53) throw new Error("unexpected api");

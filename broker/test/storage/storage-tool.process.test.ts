@@ -9,9 +9,11 @@ import {
   MetadataRecordType,
   type FeatureLevelRecord,
   type MetadataRecordAndVersion,
+  uuidFromKafkaBase64,
 } from "../../src/protocol/index.ts";
 import { BOOTSTRAP_CHECKPOINT, readBootstrapCheckpoint } from "../../src/quorum/bootstrap-checkpoint.ts";
 import { MetadataLog } from "../../src/quorum/metadata-log.ts";
+import { snapshotVoters } from "../../src/quorum/snapshot-file.ts";
 import { parseMetaProperties } from "../../src/storage/meta-properties.ts";
 import { freePort, startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
 import { runBin } from "../support/bin.ts";
@@ -241,5 +243,49 @@ describe("tributary-broker start-up storage checks", () => {
     } finally {
       admin.close();
     }
+  });
+
+  it("KIP-853: --standalone writes the bootstrap voter set; a controller with bootstrap servers must choose", async () => {
+    const node = await twoVoterNode();
+    const controllerPort = /CONTROLLER:\/\/127\.0\.0\.1:(\d+)/.exec(node.overrides.listeners ?? "")?.[1] ?? "";
+    const dynamic = { ...node.overrides, "controller.quorum.voters": "" };
+    const args = (o: Record<string, string>, ...extra: string[]) => [
+      "format",
+      "--cluster-id",
+      "MkU3OEVBNTcwNTJENDM2Qk",
+      "--config",
+      node.config,
+      ...asArgs(o),
+      ...extra,
+    ];
+    const withBootstrap = { ...dynamic, "controller.quorum.bootstrap.servers": `127.0.0.1:${controllerPort}` };
+    const none = runBin("tributary-storage", args(withBootstrap));
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("--standalone, --initial-controllers, or --no-initial-controllers");
+    // Static voters and dynamic ones do not mix.
+    const mixed = runBin("tributary-storage", args(node.overrides, "--standalone"));
+    expect(mixed.code).toBe(2);
+    const bad = runBin("tributary-storage", args(withBootstrap, "--initial-controllers", "1@host:9093"));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("is not id@host:port:directoryId");
+
+    const ok = runBin("tributary-storage", args(withBootstrap, "--standalone"));
+    expect(ok.code).toBe(0);
+    const meta = parseMetaProperties(readFileSync(join(node.dir, "logs-a", "meta.properties"), "utf8"), "meta");
+    const checkpoint = readFileSync(
+      join(node.dir, "logs-a", "__cluster_metadata-0", "00000000000000000000-0000000000.checkpoint"),
+    );
+    expect(snapshotVoters(checkpoint)).toEqual({
+      kraftVersion: 1,
+      voters: [
+        {
+          id: 1,
+          directoryId: uuidFromKafkaBase64(meta.directoryId ?? ""),
+          endpoints: [{ name: "CONTROLLER", host: "127.0.0.1", port: Number(controllerPort) }],
+          kraftVersion: { min: 0, max: 1 },
+        },
+      ],
+    });
+    expect(ok.stdout).toContain(`Initial voters (kraft.version 1): 1@127.0.0.1:${controllerPort}:${meta.directoryId}`);
   });
 });

@@ -51,6 +51,13 @@ export interface ClusterOptions {
   wrap?: (nodeId: number) => readonly string[];
   /** Called for each node once its directory exists, before its storage is formatted (e.g. to mount its log dir). */
   prepare?: (node: ClusterNode) => void;
+  /**
+   * KIP-853 dynamic voters instead of static ones: every node gets controller.quorum.bootstrap.servers (all the
+   * controllers) and no controller.quorum.voters; the first controller is formatted with --standalone (the only
+   * initial voter), the other controllers with --no-initial-controllers (they start as observers, to be added with
+   * kafka-metadata-quorum add-controller). @default false
+   */
+  dynamicVoters?: boolean;
 }
 
 export interface ClusterNode {
@@ -80,8 +87,10 @@ export interface Cluster {
   bootstrap(): string;
   /** "host:port" of each controller listener, for bootstrap.controllers / --bootstrap-controller. */
   controllerEndpoints(): string[];
-  /** The controller.quorum.voters value every node was given. */
+  /** The controller.quorum.voters value every node was given (unused with dynamicVoters). */
   readonly quorumVoters: string;
+  /** Where a node's server.properties is (kafka-metadata-quorum add-controller reads a controller's). */
+  configPath(id: number): string;
   isRunning(id: number): boolean;
   /** The pid of a running node's process (the JVM itself for Kafka). */
   pid(id: number): number | undefined;
@@ -319,8 +328,19 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await Promise.all(
       nodes.map(async (n) => {
         options.prepare?.(n);
-        writeFileSync(configOf(n), render(nodeProperties(system, n, quorumVoters, brokers.length, options.config)));
-        await format(system, configOf(n), clusterId);
+        const props = nodeProperties(system, n, quorumVoters, brokers.length, options.config);
+        let formatArgs: string[] = [];
+        if (options.dynamicVoters === true) {
+          delete props["controller.quorum.voters"];
+          props["controller.quorum.bootstrap.servers"] = controllers
+            .map((c) => `${c.host}:${c.controllerPort}`)
+            .join(",");
+          if (n.roles.includes("controller")) {
+            formatArgs = [n === controllers[0] ? "--standalone" : "--no-initial-controllers"];
+          }
+        }
+        writeFileSync(configOf(n), render(props));
+        await format(system, configOf(n), clusterId, formatArgs);
       }),
     );
     await Promise.all(nodes.map(launch));
@@ -332,6 +352,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       brokers,
       controllers,
       quorumVoters,
+      configPath: (id) => configOf(byId(id)),
       node: byId,
       bootstrap: () => brokers.map((n) => `${n.host}:${n.clientPort}`).join(","),
       controllerEndpoints: () => controllers.map((n) => `${n.host}:${n.controllerPort}`),
@@ -428,18 +449,18 @@ async function newClusterId(system: ClusterSystem): Promise<string> {
 }
 
 /** Formats one node's log dirs, as an operator does before the first start (kafka-storage / tributary-storage). */
-async function format(system: ClusterSystem, config: string, clusterId: string): Promise<void> {
+async function format(system: ClusterSystem, config: string, clusterId: string, extra: string[] = []): Promise<void> {
   try {
     if (system === "kafka") {
       await execFileAsync(
         KAFKA_SH,
-        ["run-class", "kafka.tools.StorageTool", "format", "--config", config, "--cluster-id", clusterId],
+        ["run-class", "kafka.tools.StorageTool", "format", "--config", config, "--cluster-id", clusterId, ...extra],
         { timeout: 120_000 },
       );
     } else {
       await execFileAsync(
         process.execPath,
-        [binPath("tributary-storage"), "format", "--cluster-id", clusterId, "--config", config],
+        [binPath("tributary-storage"), "format", "--cluster-id", clusterId, "--config", config, ...extra],
         { env: cleanEnv, timeout: 30_000 },
       );
     }

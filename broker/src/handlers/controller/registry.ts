@@ -7,6 +7,9 @@ import { endQuorumEpochHandler } from "./54-end-quorum-epoch.ts";
 import { describeQuorumHandler } from "./55-describe-quorum.ts";
 import { fetchSnapshotHandler } from "./59-fetch-snapshot.ts";
 import { controllerDescribeClusterHandler } from "./60-describe-cluster.ts";
+import { addRaftVoterHandler } from "./80-add-raft-voter.ts";
+import { removeRaftVoterHandler } from "./81-remove-raft-voter.ts";
+import { updateRaftVoterHandler } from "./82-update-raft-voter.ts";
 import { controllerCreateTopicsHandler } from "./19-create-topics.ts";
 import { controllerDeleteTopicsHandler } from "./20-delete-topics.ts";
 import { controllerAlterConfigsHandler } from "./33-alter-configs.ts";
@@ -36,6 +39,9 @@ export function createControllerHandlers(quorum: QuorumPort, commands?: Controll
     describeQuorumHandler(quorum),
     fetchSnapshotHandler(quorum),
     controllerDescribeClusterHandler(quorum),
+    addRaftVoterHandler(quorum),
+    removeRaftVoterHandler(quorum),
+    updateRaftVoterHandler(quorum),
   ];
   if (commands) {
     handlers.push(

@@ -1,5 +1,6 @@
 import type { ControllerResult, QuorumController } from "../../controller/index.ts";
 import type {
+  AddRaftVoterRequest,
   BeginQuorumEpochRequest,
   BeginQuorumEpochResponse,
   DescribeQuorumResponse,
@@ -9,9 +10,18 @@ import type {
   FetchResponse,
   FetchSnapshotRequest,
   FetchSnapshotResponse,
+  RemoveRaftVoterRequest,
+  UpdateRaftVoterRequest,
+  UpdateRaftVoterResponse,
   VoteRequest,
   VoteResponse,
 } from "../../protocol/index.ts";
+
+/** How a voter change ended: an error code (0 when done) and Kafka's error message. */
+export interface VoterChangeAnswer {
+  readonly errorCode: number;
+  readonly errorMessage: string | null;
+}
 
 /** A controller (voter) and its controller-listener address. */
 export interface ControllerEndpoint {
@@ -30,6 +40,10 @@ export interface QuorumPort {
   endQuorumEpoch(request: EndQuorumEpochRequest): Promise<EndQuorumEpochResponse | null>;
   fetch(request: FetchRequest): Promise<FetchResponse | null>;
   fetchSnapshot(request: FetchSnapshotRequest): Promise<FetchSnapshotResponse | null>;
+  /** KIP-853 voter changes, answered once the leader's VotersRecord commits (update: once appended). */
+  addRaftVoter(request: AddRaftVoterRequest): Promise<VoterChangeAnswer>;
+  removeRaftVoter(request: RemoveRaftVoterRequest): Promise<VoterChangeAnswer>;
+  updateRaftVoter(request: UpdateRaftVoterRequest): Promise<UpdateRaftVoterResponse>;
   /** The answer to DescribeQuorum: the quorum as the leader sees it, or NOT_LEADER_OR_FOLLOWER elsewhere. */
   describeQuorum(): DescribeQuorumResponse;
   readonly clusterId: string;

@@ -1,0 +1,96 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pollUntil } from "../support/broker-process.ts";
+import { startCluster, type Cluster } from "../support/cluster.ts";
+import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
+import { topicsFromAnyBrokerAppearEverywhere } from "./scenarios.ts";
+
+// KIP-853 dynamic voters on real processes, driven by Apache Kafka's own kafka-metadata-quorum: three controllers
+// and a broker with controller.quorum.bootstrap.servers. Controller 1 is formatted --standalone (the only initial
+// voter), 2 and 3 --no-initial-controllers (observers until added). `add-controller` makes 2 and 3 voters,
+// `remove-controller` takes out the leader, which resigns once that commits; the cluster keeps serving throughout.
+
+let cluster: Cluster | undefined;
+
+beforeAll(async () => {
+  requireReferenceKafka();
+  cluster = await startCluster({ system: "tributary", topology: { controllers: 3, brokers: 1 }, dynamicVoters: true });
+}, 120_000);
+
+afterAll(() => cluster?.destroy());
+
+function c(): Cluster {
+  if (cluster === undefined) throw new Error("the cluster did not start");
+  return cluster;
+}
+
+/** kafka-metadata-quorum against the controllers, as an operator runs it. */
+const quorumTool = (...args: string[]) =>
+  runKafkaClass("org.apache.kafka.tools.MetadataQuorumCommand", [
+    "--bootstrap-controller",
+    c().controllerEndpoints().join(","),
+    ...args,
+  ]).then((r) => r.stdout);
+
+/** The voter ids in `describe --status`' CurrentVoters, sorted. */
+async function currentVoters(): Promise<number[]> {
+  const status = await quorumTool("describe", "--status");
+  const line = /CurrentVoters:\s+(\[.*\])/.exec(status)?.[1] ?? "[]";
+  return (JSON.parse(line) as { id: number }[]).map((v) => v.id).sort((a, b) => a - b);
+}
+
+function directoryIdOf(id: number): string {
+  const meta = readFileSync(join(c().node(id).dir, "logs", "meta.properties"), "utf8");
+  const found = /^directory\.id=(\S+)$/m.exec(meta)?.[1];
+  if (found === undefined) throw new Error(`node ${id} has no directory.id`);
+  return found;
+}
+
+describe("dynamic voters with Kafka's kafka-metadata-quorum", () => {
+  it("starts with one voter; the other controllers and the broker observe it", async () => {
+    await c().waitForBrokers();
+    expect(await currentVoters()).toEqual([1]);
+    const replication = await quorumTool("describe", "--replication");
+    expect(replication).toMatch(/^1\s+\S+\s+\d+\s+0\s+\d+\s+\d+\s+Leader/m);
+    for (const id of [2, 3, 4]) expect(replication).toMatch(new RegExp(`^${id}\\s+.*Observer`, "m"));
+  }, 60_000);
+
+  it("add-controller makes controllers 2 and 3 voters, one change at a time", async () => {
+    for (const id of [2, 3]) {
+      const out = await quorumTool("--command-config", c().configPath(id), "add-controller");
+      expect(out).toContain(`Added controller ${id} with directory id ${directoryIdOf(id)}`);
+    }
+    expect(await currentVoters()).toEqual([1, 2, 3]);
+    const replication = await quorumTool("describe", "--replication");
+    for (const id of [2, 3]) {
+      expect(replication).toMatch(
+        new RegExp(`^${id}\\s+${directoryIdOf(id)}\\s+\\d+\\s+\\d+\\s+\\d+\\s+\\d+\\s+Follower`, "m"),
+      );
+    }
+    expect(replication).toMatch(/^4\s+.*Observer/m);
+    await topicsFromAnyBrokerAppearEverywhere(c(), "three-voters");
+  }, 120_000);
+
+  it("remove-controller of the leader: it resigns once that commits, and another voter leads", async () => {
+    const leader = (await c().describeQuorum()).leaderId;
+    const out = await quorumTool(
+      "remove-controller",
+      "--controller-id",
+      String(leader),
+      "--controller-directory-id",
+      directoryIdOf(leader),
+    );
+    expect(out).toContain(`KRaft controller ${leader} with directory id ${directoryIdOf(leader)}`);
+    const rest = [1, 2, 3].filter((id) => id !== leader);
+    await pollUntil(
+      "the voters without the removed leader",
+      async () => (await currentVoters()).join() === rest.join(),
+    );
+    await pollUntil("a remaining voter to lead", async () => rest.includes((await c().describeQuorum()).leaderId));
+    // The removed controller stays on as an observer, and the cluster keeps taking admin writes.
+    const replication = await quorumTool("describe", "--replication");
+    expect(replication).toMatch(new RegExp(`^${leader}\\s+.*Observer`, "m"));
+    await topicsFromAnyBrokerAppearEverywhere(c(), "after-removal");
+  }, 120_000);
+});
