@@ -54,7 +54,8 @@ run: build
 
 # The KRaft core's deterministic simulation over many seeds (make test runs a bounded number in
 # broker/test/raft/simulation.test.ts): the default fault mix, then --swarm (each seed draws its own loss, delays,
-# fsync latency, fault rate and fetch size). SIM_SEEDS per shape; a failure prints the command that replays its seed.
+# fsync latency, fault rate and fetch size), then dynamic voters (KIP-853: the leader adds and removes voters).
+# SIM_SEEDS per shape; a failure prints the command that replays its seed.
 SIM_SEEDS ?= 2000
 .PHONY: sim
 sim: setup
@@ -62,6 +63,8 @@ sim: setup
 	npx tsx broker/test/raft/sim/cli.ts --seeds $$(( $(SIM_SEEDS) / 4 )) --from 100001 --voters 5 --observers 2
 	npx tsx broker/test/raft/sim/cli.ts --seeds $(SIM_SEEDS) --from 200001 --voters 3 --observers 1 --swarm
 	npx tsx broker/test/raft/sim/cli.ts --seeds $$(( $(SIM_SEEDS) / 4 )) --from 300001 --voters 5 --observers 2 --swarm
+	npx tsx broker/test/raft/sim/cli.ts --seeds $$(( $(SIM_SEEDS) / 2 )) --from 400001 --voters 3 --observers 2 --voter-changes 400
+	npx tsx broker/test/raft/sim/cli.ts --seeds $$(( $(SIM_SEEDS) / 4 )) --from 500001 --voters 5 --observers 2 --voter-changes 400 --swarm
 
 # Protocol codecs (issue 2), then Tributary side by side with Apache Kafka: one broker (issue 3), 3-node metadata work
 # (issue 11), 3 brokers with an RF-3 topic written with acks=all (issue 12); see docs/benchmarks.md.
