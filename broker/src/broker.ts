@@ -212,7 +212,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const metrics = options.metrics;
   if (metrics) {
     metrics.setPartitionStatsSource(() =>
-      logs.partitions().map(({ topic, partition, log }) => ({ topic, partition, logSizeBytes: log.sizeBytes() })),
+      logs.partitions().map(({ topic, partition, log }) => ({
+        topic,
+        partition,
+        logSizeBytes: log.sizeBytes(),
+        ...partitions.replicationHealth(topic, partition),
+      })),
     );
     metrics.setGroupLagSource(() =>
       groups

@@ -321,6 +321,16 @@ export class PartitionManager {
     }));
   }
 
+  /** Whether a partition this node leads is short of in-sync replicas; undefined where it does not lead. */
+  replicationHealth(topic: string, partition: number): { underReplicated: boolean; underMinIsr: boolean } | undefined {
+    const state = this.led.get(partitionKey(topic, partition))?.state;
+    if (state === undefined) return undefined;
+    return {
+      underReplicated: state.committedIsr.length < state.replicas.length,
+      underMinIsr: state.isUnderMinIsr(this.view.minInsyncReplicas(topic)),
+    };
+  }
+
   /** The leader state of a partition this node leads. */
   leaderState(topic: string, partition: number): LeaderState | undefined {
     return this.led.get(partitionKey(topic, partition))?.state;

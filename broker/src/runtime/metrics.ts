@@ -8,6 +8,9 @@ export interface PartitionStats {
   readonly topic: string;
   readonly partition: number;
   readonly logSizeBytes: number;
+  /** Where this broker leads the partition: its ISR is smaller than its replicas / than min.insync.replicas. */
+  readonly underReplicated?: boolean;
+  readonly underMinIsr?: boolean;
 }
 
 export interface GroupLag {
@@ -37,6 +40,10 @@ export interface BrokerMetrics {
   /** Filled at scrape time from the source given to setPartitionStatsSource. */
   readonly partitions: Gauge;
   readonly logSizeBytes: Gauge<"topic" | "partition">;
+  /** Partitions this broker leads whose ISR is smaller than their replicas (Kafka's UnderReplicatedPartitions). */
+  readonly underReplicatedPartitions: Gauge;
+  /** Partitions this broker leads whose ISR is below min.insync.replicas (Kafka's UnderMinIsrPartitionCount). */
+  readonly underMinIsrPartitions: Gauge;
   /** Filled at scrape time from the source given to setGroupLagSource. */
   readonly consumerGroupLag: Gauge<"group" | "topic" | "partition">;
   /** The storage layer provides the current partitions; called once per scrape. */
@@ -130,6 +137,22 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
       this.set((await readPartitions()).length);
     },
   });
+  const underReplicatedPartitions = new Gauge({
+    name: "tributary_under_replicated_partitions",
+    help: "Partitions led by this broker whose ISR is smaller than their replicas",
+    registers,
+    async collect() {
+      this.set((await readPartitions()).filter((p) => p.underReplicated === true).length);
+    },
+  });
+  const underMinIsrPartitions = new Gauge({
+    name: "tributary_under_min_isr_partitions",
+    help: "Partitions led by this broker whose ISR is smaller than min.insync.replicas",
+    registers,
+    async collect() {
+      this.set((await readPartitions()).filter((p) => p.underMinIsr === true).length);
+    },
+  });
   const consumerGroupLag = new Gauge({
     name: "tributary_consumer_group_lag",
     help: "Messages between a group's committed offset and the high watermark, per partition",
@@ -154,6 +177,8 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
     connectionsTotal,
     partitions,
     logSizeBytes,
+    underReplicatedPartitions,
+    underMinIsrPartitions,
     consumerGroupLag,
     setPartitionStatsSource(source) {
       partitionSource = source;

@@ -302,8 +302,10 @@ describe("leader: ISR changes", () => {
     expect(log?.highWatermark).toBe(1n);
     expect(answers[0]?.(ErrorCode.NONE)).toBe("done");
     expect(log?.highWatermark).toBe(1n);
+    expect(harness.partitions.replicationHealth("r", 0)).toEqual({ underReplicated: false, underMinIsr: false });
     await harness.publish([isrChange([1, 2])]);
     expect(log?.highWatermark).toBe(4n);
+    expect(harness.partitions.replicationHealth("r", 0)).toEqual({ underReplicated: true, underMinIsr: false });
   });
 
   it("drops the leader state when it becomes a follower", async () => {
@@ -341,6 +343,7 @@ describe("leader: acks=all", () => {
     const harness = await start([1], { minIsr: 2 });
     expect(await produceWith(harness, 2, { acks: -1 })).toMatchObject({ errorCode: ErrorCode.NOT_ENOUGH_REPLICAS });
     expect(logEnd(harness)).toBe(0n);
+    expect(harness.partitions.replicationHealth("r", 0)).toEqual({ underReplicated: true, underMinIsr: true });
     // acks=1 does not care.
     expect((await produceWith(harness, 2, { acks: 1 })).errorCode).toBe(ErrorCode.NONE);
   });

@@ -2,7 +2,13 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { ExitCode, StartupError } from "../../src/runtime/exit-codes.ts";
-import { apiRequestMetrics, createMetrics, startMetricsServer, type MetricsServer } from "../../src/runtime/metrics.ts";
+import {
+  apiRequestMetrics,
+  createMetrics,
+  startMetricsServer,
+  type MetricsServer,
+  type PartitionStats,
+} from "../../src/runtime/metrics.ts";
 import { occupyPort } from "../network/helpers.ts";
 
 const silent = pino({ level: "silent" });
@@ -57,9 +63,9 @@ describe("createMetrics", () => {
 
   it("asks the partition and lag sources at every scrape and drops what they no longer report", async () => {
     const m = createMetrics(new Registry(), { defaultMetrics: false });
-    let partitions = [
-      { topic: "a", partition: 0, logSizeBytes: 10 },
-      { topic: "a", partition: 1, logSizeBytes: 20 },
+    let partitions: PartitionStats[] = [
+      { topic: "a", partition: 0, logSizeBytes: 10, underReplicated: true, underMinIsr: true },
+      { topic: "a", partition: 1, logSizeBytes: 20, underReplicated: true },
     ];
     let calls = 0;
     m.setPartitionStatsSource(() => {
@@ -70,11 +76,14 @@ describe("createMetrics", () => {
     let text = await m.registry.metrics();
     expect(calls).toBe(1);
     expect(sample(text, "tributary_partitions")).toBe(2);
+    expect(sample(text, "tributary_under_replicated_partitions")).toBe(2);
+    expect(sample(text, "tributary_under_min_isr_partitions")).toBe(1);
     expect(sample(text, 'tributary_log_size_bytes{topic="a",partition="1"}')).toBe(20);
     expect(sample(text, 'tributary_consumer_group_lag{group="g",topic="a",partition="0"}')).toBe(7);
     partitions = [{ topic: "a", partition: 0, logSizeBytes: 15 }];
     text = await m.registry.metrics();
     expect(sample(text, "tributary_partitions")).toBe(1);
+    expect(sample(text, "tributary_under_replicated_partitions")).toBe(0);
     expect(sample(text, 'tributary_log_size_bytes{topic="a",partition="0"}')).toBe(15);
     expect(text).not.toMatch(/partition="1"/);
   });
