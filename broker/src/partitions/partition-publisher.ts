@@ -88,7 +88,9 @@ export class PartitionPublisher {
       });
     });
     // ISR changes of partitions led here in the same leader epoch (AlterPartition results, or the controller's own).
-    for (const led of this.partitions.ledPartitions()) {
+    // An image whose topics did not change shares the previous image's map: nothing to look at then.
+    const topicsChanged = image.topicsById !== this.previous.topicsById;
+    for (const led of topicsChanged ? this.partitions.ledPartitions() : []) {
       const registration = topicByName(image, led.topic)?.partitions.get(led.partition);
       if (registration && registration.leader === nodeId && registration.partitionEpoch > led.partitionEpoch)
         this.partitions.updateLeadership(led.topic, led.partition, registration);
