@@ -93,4 +93,23 @@ describe("dynamic voters with Kafka's kafka-metadata-quorum", () => {
     expect(replication).toMatch(new RegExp(`^${leader}\\s+.*Observer`, "m"));
     await topicsFromAnyBrokerAppearEverywhere(c(), "after-removal");
   }, 120_000);
+
+  it("kafka-dump-log decodes the bootstrap snapshot's voter and every voter change in the log", async () => {
+    const dir = join(c().node(1).dir, "logs", "__cluster_metadata-0");
+    const dump = (file: string) =>
+      runKafkaClass("org.apache.kafka.tools.DumpLogSegments", [
+        "--cluster-metadata-decoder",
+        "--files",
+        join(dir, file),
+      ]).then((r) => r.stdout);
+    const bootstrap = await dump("00000000000000000000-0000000000.checkpoint");
+    expect(bootstrap).toContain('KRaftVersion {"version":0,"kRaftVersion":1}');
+    expect(bootstrap).toMatch(new RegExp(`KRaftVoters .*"voterId":1,"voterDirectoryId":"${directoryIdOf(1)}"`));
+    const voterSets = [...(await dump("00000000000000000000.log")).matchAll(/KRaftVoters (\{.*\})$/gm)].map((m) =>
+      (JSON.parse(m[1] ?? "{}") as { voters: { voterId: number }[] }).voters.map((v) => v.voterId).join(","),
+    );
+    // The first leader's copy of the bootstrap set, the two adds, then the removal of the leader.
+    expect(voterSets.slice(0, 3)).toEqual(["1", "1,2", "1,2,3"]);
+    expect(voterSets).toHaveLength(4);
+  }, 60_000);
 });
