@@ -73,6 +73,7 @@ bench: build reference-kafka
 	npx tsx broker/bench/broker.ts
 	npx tsx broker/bench/metadata.ts
 	npx tsx broker/bench/replicated.ts
+	npx tsx broker/bench/metadata-replay.ts
 
 # Issue 12: seeded fault injection against real 3- and 5-node clusters on this machine (broker/test/chaos, needs
 # root), then a check of the recorded history; see docs/testing.md#chaos. CHAOS_DURATION seconds of faults in all

@@ -177,10 +177,13 @@ export class PartitionLog {
     }
 
     const clean = names.includes(CLEAN_SHUTDOWN_FILE);
-    const recoveryPoint = await readOffsetCheckpoint(join(dir, RECOVERY_POINT_FILE));
-    const checkpointedStart = await readOffsetCheckpoint(join(dir, LOG_START_OFFSET_FILE));
+    // Only files the listing holds are read: a new log has none, and a failed read of a missing file costs an error.
+    const checkpoint = (file: string) =>
+      names.includes(file) ? readOffsetCheckpoint(join(dir, file)) : Promise.resolve(undefined);
+    const recoveryPoint = await checkpoint(RECOVERY_POINT_FILE);
+    const checkpointedStart = await checkpoint(LOG_START_OFFSET_FILE);
     const epochs = await LeaderEpochCache.load(join(dir, LEADER_EPOCH_FILE));
-    const checkpointedHw = await readOffsetCheckpoint(join(dir, HIGH_WATERMARK_FILE));
+    const checkpointedHw = await checkpoint(HIGH_WATERMARK_FILE);
 
     let recoverFrom = bases.length;
     if (!clean) {
