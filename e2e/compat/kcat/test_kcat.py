@@ -34,8 +34,8 @@ def test_metadata_listing(broker, topic_name):
 
     # A new topic reaches each broker's metadata when that broker applies the controller's records; a broker asked
     # before then does not list it yet (or answers LEADER_NOT_AVAILABLE), as Kafka's do, and kcat -L does not retry.
-    # Under replication factor 3 every replica must also be in the ISR: Kafka puts them all in a new partition's ISR at
-    # once; Tributary's controller for now puts the leader alone, and the followers join as they catch up (ADR 24).
+    # Under replication factor 3 every replica is also in the ISR: a new partition's ISR is every assigned replica that
+    # is alive, as in Kafka (before 6634eeb Tributary's was the leader alone, and the kcat listing showed it).
     rf = replication_factor()
 
     def in_sync(p: dict) -> bool:
