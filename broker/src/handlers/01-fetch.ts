@@ -18,7 +18,17 @@
 // replica id field before) reads up to the log end: the partition layer checks it is an assigned replica, answers a
 // diverging epoch when its last fetched epoch shows its log diverged (KIP-320), and records its position, which
 // may move the high watermark and the ISR (ADR 24).
-import { LogClosedError, type PartitionLog, type ReadResult } from "../log/index.ts";
+// A read that fails answers its partition alone, as Kafka's readFromLog does, and the rest of the response goes out
+// normally: retention moving the log start past the fetch offset during the read is OFFSET_OUT_OF_RANGE, a failing
+// disk KAFKA_STORAGE_ERROR, anything else UNKNOWN_SERVER_ERROR (logged). Nothing a read throws closes the connection.
+import type { Logger } from "pino";
+import {
+  LogClosedError,
+  OffsetOutOfRangeError,
+  StorageError,
+  type PartitionLog,
+  type ReadResult,
+} from "../log/index.ts";
 import { leaderAccess, nodeEndpoints, topicByName } from "../metadata/image/index.ts";
 import {
   ApiKey,
@@ -150,6 +160,7 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
         const { bytes, failed } = await readSlots(slots, responseLimit, reads, {
           closedError: (topic, partition) => services.partitions.closedLogError(topic, partition),
           leads: (topic, partition) => services.partitions.role(topic, partition)?.leader === true,
+          logger: context.logger,
         });
         const remaining = deadline - Date.now();
         if (
@@ -187,6 +198,8 @@ interface SlotChecks {
   readonly closedError: (topic: string, partition: number) => { errorCode: number };
   /** Whether this node still leads the partition: leadership may move while a fetch waits for data. */
   readonly leads: (topic: string, partition: number) => boolean;
+  /** Where a read failing for a reason no error code names is reported. */
+  readonly logger: Logger;
 }
 
 /** Reads every slot once within the response budget; returns the bytes read and whether a partition errored. */
@@ -232,9 +245,23 @@ async function readSlots(
     try {
       read = await log.read(p.fetchOffset, limit, { maxOffset, minOneBatch: bytes === 0 });
     } catch (err) {
-      if (!(err instanceof LogClosedError)) throw err;
-      Object.assign(response, emptyPartition(p.partition, closedError(slot.topic, p.partition).errorCode));
       failed = true;
+      if (err instanceof OffsetOutOfRangeError) {
+        // Retention (or DeleteRecords) moved the log start past the fetch offset while the read ran.
+        response.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+        response.highWatermark = log.highWatermark;
+        response.lastStableOffset = log.highWatermark;
+        response.logStartOffset = log.logStartOffset;
+        continue;
+      }
+      let errorCode: number;
+      if (err instanceof LogClosedError) errorCode = closedError(slot.topic, p.partition).errorCode;
+      else if (err instanceof StorageError) errorCode = ErrorCode.KAFKA_STORAGE_ERROR;
+      else {
+        checks.logger.error({ err, topic: slot.topic, partition: p.partition }, "fetch read failed");
+        errorCode = ErrorCode.UNKNOWN_SERVER_ERROR;
+      }
+      Object.assign(response, emptyPartition(p.partition, errorCode));
       continue;
     }
     reads.push(read);

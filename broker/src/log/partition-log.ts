@@ -457,7 +457,9 @@ export class PartitionLog {
 
   /**
    * Reads whole batches from `fetchOffset` on, at most `maxBytes` (but see ReadOptions.minOneBatch), never crossing
-   * into the next segment. Throws OffsetOutOfRangeError outside [logStartOffset, logEndOffset].
+   * into the next segment. Throws OffsetOutOfRangeError outside [logStartOffset, logEndOffset], also when retention
+   * deleted the segments it was reading and the log start moved past `fetchOffset` meanwhile; StorageError when the
+   * segment files cannot be read.
    */
   async read(fetchOffset: bigint, maxBytes: number, options: ReadOptions = {}): Promise<ReadResult> {
     if (this.closed) throw new LogClosedError(this.dir);
@@ -491,6 +493,8 @@ export class PartitionLog {
         }
         const { data, backing } = await segment.read(first.position, length);
         return this.readResult(data, () => this.pool.release(backing));
+      } catch (err) {
+        throw new StorageError(this.dir, "reading", err);
       } finally {
         await segment.releaseReader();
       }

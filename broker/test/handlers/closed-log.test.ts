@@ -8,10 +8,8 @@ import type { DispatchConnection } from "../../src/handlers/dispatcher.ts";
 import {
   CreateTopicsRequest,
   CreateTopicsResponse,
-  decodeResponse,
   DeleteTopicsRequest,
   DeleteTopicsResponse,
-  encodeRequest,
   ErrorCode,
   FetchRequest,
   FetchResponse,
@@ -21,7 +19,7 @@ import {
   type MessageCodec,
 } from "../../src/protocol/index.ts";
 import { makeBatch } from "../log/batches.ts";
-import { startInProcessBroker } from "../support/in-process-broker.ts";
+import { dispatchCall, startInProcessBroker } from "../support/in-process-broker.ts";
 
 // Produce and Fetch whose partition log closes while they are in flight, because the topic is deleted or the broker
 // shuts down. The dispatcher must answer them per partition as Kafka does (UNKNOWN_TOPIC_OR_PARTITION for a deleted
@@ -44,23 +42,13 @@ const connection = (): DispatchConnection => ({
   closeAfterResponse: (reason) => closeReasons.push(reason),
 });
 
-let correlationId = 0;
-async function call<Req, Res>(
+function call<Req, Res>(
   version: number,
   request: MessageCodec<Req>,
   response: MessageCodec<Res>,
   body: Partial<Req>,
 ): Promise<Res> {
-  const id = ++correlationId;
-  const header = { apiKey: request.apiKey, apiVersion: version, correlationId: id, clientId: "closed-log" };
-  const frame = await broker.dispatcher.dispatch(
-    encodeRequest(header, request, { ...request.create(), ...body }),
-    connection(),
-  );
-  if (frame === null) throw new Error(`${request.name} got no response`);
-  const decoded = decodeResponse(frame, request.apiKey, version, response);
-  expect(decoded.correlationId).toBe(id);
-  return decoded.body;
+  return dispatchCall(broker, connection(), version, request, response, body);
 }
 
 async function createTopic(name: string): Promise<void> {

@@ -2,6 +2,8 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import type { Broker } from "../../src/broker.ts";
+import type { DispatchConnection } from "../../src/handlers/dispatcher.ts";
+import { decodeResponse, encodeRequest, type MessageCodec } from "../../src/protocol/index.ts";
 import { resolveBrokerConfig } from "../../src/config/broker-config.ts";
 import { planNode } from "../../src/node/node-plan.ts";
 import { startNode } from "../../src/node/start-node.ts";
@@ -37,4 +39,31 @@ export async function startInProcessBroker(
     await lifecycle.stop("failed to start");
     throw err;
   }
+}
+
+let correlationId = 0;
+
+/**
+ * Dispatches one request (fields not given take their defaults) straight to `broker`'s dispatcher on `connection` and
+ * resolves with the decoded response body; throws if it got none or the correlation id does not match.
+ */
+export async function dispatchCall<Req, Res>(
+  broker: Broker,
+  connection: DispatchConnection,
+  version: number,
+  request: MessageCodec<Req>,
+  response: MessageCodec<Res>,
+  body: Partial<Req>,
+): Promise<Res> {
+  const id = ++correlationId;
+  const header = { apiKey: request.apiKey, apiVersion: version, correlationId: id, clientId: connection.id };
+  const frame = await broker.dispatcher.dispatch(
+    encodeRequest(header, request, { ...request.create(), ...body }),
+    connection,
+  );
+  if (frame === null) throw new Error(`${request.name} got no response`);
+  const decoded = decodeResponse(frame, request.apiKey, version, response);
+  if (decoded.correlationId !== id)
+    throw new Error(`${request.name}: correlation id ${decoded.correlationId}, not ${id}`);
+  return decoded.body;
 }
