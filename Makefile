@@ -180,7 +180,7 @@ test: compat-franz-go
 # the restart test's partition included), plus checks that partition leaders and group coordinators spread over the
 # brokers; TRIBUTARY_COMPAT_NODES makes a suite's shared broker such a cluster (broker/test/support/cluster-cli.ts).
 # COMPAT_RF (TRIBUTARY_COMPAT_RF) is the replication factor of the cluster's topics: `make compat-cluster-rf3` runs them
-# with 3 replicas and min.insync.replicas 2 (issue 12; not in `make test` until partition replication is).
+# with 3 replicas and min.insync.replicas 2 (issue 12; in `make test` too, after the replication-factor-1 run).
 # COMPAT_SYSTEM=kafka runs the same tests against a cluster of the reference Apache Kafka (after `make reference-kafka`).
 # Which tests run there: docs/compat.md.
 COMPAT_NODES ?= 3
@@ -211,6 +211,7 @@ compat-franz-go-cluster: build
 .PHONY: compat-cluster-rf3
 compat-cluster-rf3:
 	$(MAKE) compat-cluster COMPAT_RF=3
+test: compat-cluster-rf3
 
 # Operator integration tests (issue 5, docs/adr/0021-kafka-cluster-reconcile-design.md): tier api runs inside `unit`
 # (make test builds its binaries first); tier sim (real StatefulSet controller, kwok pods, garbage collection) needs
