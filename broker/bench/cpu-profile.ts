@@ -138,7 +138,13 @@ export function summarizeProfile(
  */
 export function printProfiles(dir: string, root: string, what: string, window: ProfileWindow | undefined): void {
   const rows = (frames: HotFrame[]): string[][] =>
-    frames.map((f) => [f.frame, f.selfPercent.toFixed(1), f.selfBusyPercent.toFixed(1), f.totalPercent.toFixed(1)]);
+    frames.map((f) => [
+      f.frame,
+      f.selfPercent.toFixed(1),
+      // Idle time is not part of busy time.
+      f.frame === "(idle)" || f.frame === "(root)" ? "-" : f.selfBusyPercent.toFixed(1),
+      f.totalPercent.toFixed(1),
+    ]);
   const headers = ["frame", "self %", "self % of busy", "total %"];
   for (const file of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
     const { self, inclusive, busyMs } = summarizeProfile(join(dir, file), root, 30, window);
