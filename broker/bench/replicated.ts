@@ -3,7 +3,7 @@
 // one topic with replication factor 3 and min.insync.replicas 2, written with acks=all and read by the same
 // kafka-producer-perf-test / kafka-consumer-perf-test the single-broker benchmark uses (broker/bench/broker.ts).
 //   npx tsx broker/bench/replicated.ts [--only kafka|tributary] [--tributary-first] [--records N] [--rate-mb M]
-//                                      [--latency-seconds S] [--keep-dirs]
+//                                      [--latency-seconds S] [--keep-dirs] [--set key=value ...]
 //   npx tsx broker/bench/replicated.ts --profile [--records N]
 //       Tributary only, its 3 nodes under node --cpu-prof: hottest frames of each during one acks=all produce run
 //   TRIBUTARY_BIN=<path to tributary-broker> npx tsx broker/bench/replicated.ts ...   another build of Tributary
@@ -65,6 +65,8 @@ interface Args {
   latencySeconds: number;
   keepDirs: boolean;
   profile: boolean;
+  /** server.properties overrides for every node of both systems (`--set key=value`), e.g. to try a setting. */
+  set: Record<string, string>;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -76,6 +78,7 @@ function parseArgs(argv: readonly string[]): Args {
     latencySeconds: 20,
     keepDirs: false,
     profile: false,
+    set: {},
   };
   const positive = (a: string, v: string | undefined): number => {
     const n = Number(v);
@@ -87,7 +90,12 @@ function parseArgs(argv: readonly string[]): Args {
     if (a === "--tributary-first") args.tributaryFirst = true;
     else if (a === "--keep-dirs") args.keepDirs = true;
     else if (a === "--profile") args.profile = true;
-    else if (a === "--only") {
+    else if (a === "--set") {
+      const kv = argv[++i] ?? "";
+      const eq = kv.indexOf("=");
+      if (eq <= 0) throw new Error(`--set takes key=value, not ${kv}`);
+      args.set[kv.slice(0, eq)] = kv.slice(eq + 1);
+    } else if (a === "--only") {
       const v = argv[++i];
       if (v !== "kafka" && v !== "tributary") throw new Error("--only takes kafka or tributary");
       args.only = v;
@@ -241,7 +249,7 @@ async function benchSystem(system: ClusterSystem, args: Args): Promise<SystemRes
     kafkaHeap: "1G",
     startTimeoutMs: 180_000,
     keepDirs: args.keepDirs,
-    config: { "min.insync.replicas": String(MIN_ISR) },
+    config: { "min.insync.replicas": String(MIN_ISR), ...args.set },
     ...(TRIBUTARY_BIN !== undefined ? { tributaryBin: TRIBUTARY_BIN } : {}),
   });
   const pids = cluster.brokers.map((n) => {
@@ -291,7 +299,7 @@ async function profileTributary(args: Args): Promise<void> {
     system: "tributary",
     topology: { combined: 3 },
     startTimeoutMs: 180_000,
-    config: { "min.insync.replicas": String(MIN_ISR) },
+    config: { "min.insync.replicas": String(MIN_ISR), ...args.set },
     nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profileDir],
     ...(TRIBUTARY_BIN !== undefined ? { tributaryBin: TRIBUTARY_BIN } : {}),
   });
