@@ -304,6 +304,10 @@ export const CONFIG_KEYS = {
   "leader.imbalance.check.interval.seconds": key(long(1), "300"),
   "leader.imbalance.per.broker.percentage": key(int(0, 100), "10"),
   "log.message.timestamp.type": key(oneOf(["CreateTime", "LogAppendTime"] as const, false), "CreateTime"),
+  "log.message.timestamp.before.max.ms": key(long(0), "9223372036854775807"),
+  "log.message.timestamp.after.max.ms": key(long(0), "3600000"),
+  // Deprecated by KIP-937: the bound for either direction whose own key stays at Long.MAX_VALUE.
+  "log.message.timestamp.difference.max.ms": key(long(0), "9223372036854775807"),
   "socket.request.max.bytes": key(int(1, INT32_MAX), "104857600"),
   "connections.max.idle.ms": key(long(-1), "600000"),
   "group.initial.rebalance.delay.ms": key(int(0, INT32_MAX), "3000"),

@@ -84,6 +84,7 @@ export function produceHandler(services: BrokerServices): AnyHandler {
               timeoutMs: request.timeoutMs,
               maxMessageBytes: Number(value("max.message.bytes")),
               logAppendTime: value("message.timestamp.type") === "LogAppendTime",
+              ...timestampBounds(value),
               compacted: value("cleanup.policy")
                 .split(",")
                 .some((policy) => policy.trim() === "compact"),
@@ -158,4 +159,24 @@ export function produceHandler(services: BrokerServices): AnyHandler {
       };
     },
   });
+}
+
+/**
+ * KIP-937's timestamp bounds of a topic. The deprecated message.timestamp.difference.max.ms stands in for a bound
+ * left at Long.MAX_VALUE, as Kafka's LogConfig does while it still exists. (The broker schema clamps Java longs above 2^53
+ * to Number.MAX_SAFE_INTEGER, so "at Long.MAX_VALUE" is "at or above that".)
+ */
+function timestampBounds(value: (name: string) => string): {
+  timestampBeforeMaxMs: number;
+  timestampAfterMaxMs: number;
+} {
+  const difference = Number(value("message.timestamp.difference.max.ms"));
+  const bound = (name: string) => {
+    const ms = Number(value(name));
+    return ms >= Number.MAX_SAFE_INTEGER ? difference : ms;
+  };
+  return {
+    timestampBeforeMaxMs: bound("message.timestamp.before.max.ms"),
+    timestampAfterMaxMs: bound("message.timestamp.after.max.ms"),
+  };
 }

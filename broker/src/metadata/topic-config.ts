@@ -44,6 +44,17 @@ function long(min: number): (value: string) => string | undefined {
   };
 }
 
+/** Any Java long from `min` on, Long.MAX_VALUE included. */
+function javaLong(min: bigint): (value: string) => string | undefined {
+  return (value) => {
+    if (!LONG.test(value.trim())) return `must be an integer`;
+    const n = BigInt(value.trim());
+    if (n > 9223372036854775807n) return `is out of range`;
+    if (n < min) return `must be at least ${min}`;
+    return undefined;
+  };
+}
+
 function oneOf(...allowed: string[]): (value: string) => string | undefined {
   return (value) => (allowed.includes(value.trim()) ? undefined : `must be one of ${allowed.join(", ")}`);
 }
@@ -133,6 +144,33 @@ export const TOPIC_CONFIGS: readonly TopicConfigDefinition[] = [
     documentation: "CreateTime keeps the producer's timestamps; LogAppendTime stamps batches with the broker's clock.",
     validate: oneOf("CreateTime", "LogAppendTime"),
     kafkaDefault: "CreateTime",
+  },
+  {
+    name: "message.timestamp.before.max.ms",
+    brokerKey: "log.message.timestamp.before.max.ms",
+    configType: 5,
+    documentation:
+      "CreateTime: how far before the broker's clock a record's timestamp may lie; older records are INVALID_TIMESTAMP.",
+    validate: javaLong(0n),
+    kafkaDefault: "9223372036854775807",
+  },
+  {
+    name: "message.timestamp.after.max.ms",
+    brokerKey: "log.message.timestamp.after.max.ms",
+    configType: 5,
+    documentation:
+      "CreateTime: how far after the broker's clock a record's timestamp may lie; later records are INVALID_TIMESTAMP.",
+    validate: javaLong(0n),
+    kafkaDefault: "3600000",
+  },
+  {
+    name: "message.timestamp.difference.max.ms",
+    brokerKey: "log.message.timestamp.difference.max.ms",
+    configType: 5,
+    documentation:
+      "[DEPRECATED] The bound in either direction whose message.timestamp.before/after.max.ms is Long.MAX_VALUE.",
+    validate: javaLong(0n),
+    kafkaDefault: "9223372036854775807",
   },
   {
     name: "flush.messages",

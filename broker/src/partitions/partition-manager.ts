@@ -52,6 +52,12 @@ export interface ProduceOptions {
   logAppendTime: boolean;
   /** cleanup.policy includes compact: every record needs a key. */
   compacted: boolean;
+  /**
+   * CreateTime topics: how far a record's timestamp may lie before / after the broker's clock (KIP-937's
+   * message.timestamp.before.max.ms / .after.max.ms); a record outside is INVALID_TIMESTAMP. Unbounded when absent.
+   */
+  timestampBeforeMaxMs?: number;
+  timestampAfterMaxMs?: number;
   /** -1 (all): the ISR must have the batch; 0 and 1 answer after the leader's append. Defaults to 1. */
   acks?: number;
   /** acks=all: how long to wait for the ISR (the request's timeout). */
@@ -111,7 +117,7 @@ export type FollowerFetchOutcome =
   | { readonly kind: "error"; readonly errorCode: number };
 
 export interface PartitionManagerOptions {
-  /** Wall clock for follower lag; tests inject one. */
+  /** Wall clock for follower lag and produce timestamp bounds; tests inject one. */
   readonly clock?: () => number;
   /** replica.lag.time.max.ms */
   readonly replicaLagTimeMaxMs?: number;
@@ -469,9 +475,16 @@ export class PartitionManager {
       return failure(closed.errorCode, closed.message);
     }
     // Validation, decompression included, runs before taking the partition lock: it needs no partition state.
+    const now = this.clock();
     const verdict = await validateProduceRecords(records, {
       maxMessageBytes: options.maxMessageBytes,
       requireKeys: options.compacted,
+      timestamps: options.logAppendTime
+        ? undefined
+        : {
+            min: now - (options.timestampBeforeMaxMs ?? Infinity),
+            max: now + (options.timestampAfterMaxMs ?? Infinity),
+          },
     });
     if (!verdict.ok) return failure(verdict.errorCode, verdict.message, state.log.logStartOffset, verdict.recordErrors);
     // The batch is a view into the request frame; the network layer reuses that memory only after this request is

@@ -12,7 +12,7 @@ import { isCompressionCodec } from "./compression/index.ts";
 import { RecordErrorCode } from "./errors.ts";
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, verifyBatchCrc } from "./record-batch.ts";
 import { splitBatches } from "./split.ts";
-import { walkBatchRecords, type RecordError } from "./walk.ts";
+import { walkBatchRecords, type RecordError, type TimestampBounds } from "./walk.ts";
 
 export interface BatchRejection {
   readonly ok: false;
@@ -95,6 +95,8 @@ export interface ValidateProduceOptions {
   readonly requireKeys?: boolean | undefined;
   /** Bound on a compressed batch's inflated records; default DEFAULT_MAX_DECOMPRESSED_BYTES. */
   readonly maxDecompressedBytes?: number | undefined;
+  /** CreateTime topics: the window every record's timestamp must fall in, else INVALID_TIMESTAMP per record. */
+  readonly timestamps?: TimestampBounds | undefined;
 }
 
 /**
@@ -121,6 +123,7 @@ export async function validateProduceRecords(
   const walked = await walkBatchRecords(batch, verdict.header, {
     requireKeys: options.requireKeys,
     maxDecompressedBytes: options.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
+    timestamps: options.timestamps,
   });
   if (!walked.ok)
     return { ok: false, errorCode: walked.errorCode, message: walked.message, recordErrors: walked.recordErrors };

@@ -31,6 +31,17 @@ export interface WalkRecordsOptions {
   readonly requireKeys?: boolean | undefined;
   /** The most bytes a compressed records section may inflate to; beyond it the batch is MESSAGE_TOO_LARGE. */
   readonly maxDecompressedBytes: number;
+  /** Refuse records whose CreateTime lies outside these bounds: INVALID_TIMESTAMP, a per-record error as in Kafka. */
+  readonly timestamps?: TimestampBounds | undefined;
+}
+
+/**
+ * The CreateTime window a record's timestamp must fall in (message.timestamp.before.max.ms / .after.max.ms around the
+ * broker's clock), inclusive, in ms. Records without a timestamp (-1) are not checked, as in Kafka.
+ */
+export interface TimestampBounds {
+  readonly min: number;
+  readonly max: number;
 }
 
 // The fields of a record, in wire order, plus the state of skipping a field's bytes and the end of a record.
@@ -82,11 +93,16 @@ export class RecordWalker {
   private index = 0;
   private defect: string | null = null;
   private readonly recordErrors: RecordError[] = [];
+  /** The zigzag-encoded timestampDelta read so far, as a double: exact up to 2^53, close enough beyond for a bound. */
+  private timestampRaw = 0;
+  private timestampRefused = false;
 
   constructor(
     /** The record count the batch header declares. */
     private readonly count: number,
     private readonly requireKeys = false,
+    /** With `bounds`, the batch's firstTimestamp: each record's timestamp is it plus the record's timestampDelta. */
+    private readonly timestamps?: { readonly firstTimestamp: number; readonly bounds: TimestampBounds },
   ) {}
 
   /** Consumes the next bytes of the section. Returns false once a structural defect is found; further input is moot. */
@@ -116,10 +132,12 @@ export class RecordWalker {
         continue;
       }
       if (field === TIMESTAMP_DELTA) {
-        // Only its well-formedness matters here: the value is not needed to store the batch.
+        // The value matters only for the timestamp bounds; storing the batch needs just its well-formedness.
+        if (this.timestamps !== undefined) this.timestampRaw += (byte & 0x7f) * 2 ** this.shift;
         if ((byte & 0x80) === 0) {
           this.shift = 0;
           this.field = OFFSET_DELTA;
+          if (this.timestamps !== undefined) this.checkTimestamp(this.timestamps);
         } else if ((this.shift += 7) > VARLONG_MAX_SHIFT) {
           return this.fail(`record ${this.index}: timestampDelta is longer than 64 bits`);
         }
@@ -154,10 +172,25 @@ export class RecordWalker {
     const summary = first ? `; the first, record ${first.batchIndex}: ${first.message}` : "";
     return {
       ok: false,
-      errorCode: RecordErrorCode.INVALID_RECORD,
+      // As Kafka's LogValidator: any refused timestamp makes the whole answer INVALID_TIMESTAMP.
+      errorCode: this.timestampRefused ? RecordErrorCode.INVALID_TIMESTAMP : RecordErrorCode.INVALID_RECORD,
       message: `${errors.length} of ${this.count} records refused${summary}`,
       recordErrors: errors,
     };
+  }
+
+  private checkTimestamp({ firstTimestamp, bounds }: { firstTimestamp: number; bounds: TimestampBounds }): void {
+    const raw = this.timestampRaw;
+    this.timestampRaw = 0;
+    // Zigzag: even raw values are non-negative deltas, odd ones negative.
+    const delta = raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+    const timestamp = firstTimestamp + delta;
+    if (timestamp === -1 || (timestamp >= bounds.min && timestamp <= bounds.max)) return;
+    this.timestampRefused = true;
+    this.recordErrors.push({
+      batchIndex: this.index,
+      message: `timestamp ${timestamp} is out of range: it should be within [${bounds.min}, ${bounds.max}]`,
+    });
   }
 
   private onVarint(field: number, value: number): boolean {
@@ -296,7 +329,12 @@ export async function walkBatchRecords(
   header: BatchHeader,
   options: WalkRecordsOptions,
 ): Promise<RecordsVerdict> {
-  const walker = new RecordWalker(header.recordsCount, options.requireKeys ?? false);
+  const bounds = options.timestamps;
+  const walker = new RecordWalker(
+    header.recordsCount,
+    options.requireKeys ?? false,
+    bounds && { firstTimestamp: Number(header.baseTimestamp), bounds },
+  );
   const payload = batch.subarray(BATCH_HEADER_SIZE);
   const codec = (header.attributes & COMPRESSION_MASK) as CompressionCodec;
   if (codec === CompressionCodec.None) {

@@ -132,6 +132,47 @@ describe("validateProduceRecords", () => {
     tiny.writeInt32BE(1, BATCH_OFFSET.batchLength);
     expect(errorOf(await validateProduceRecords(tiny))).toBe(RecordErrorCode.CORRUPT_MESSAGE);
   });
+
+  describe("timestamp bounds (KIP-937)", () => {
+    const now = 1_700_000_000_000;
+    // One hour back, one hour ahead.
+    const timestamps = { min: now - 3_600_000, max: now + 3_600_000 };
+    const stamped = (ts: readonly bigint[], compression = CompressionCodec.None) =>
+      encodeRecordBatch({
+        records: ts.map((timestamp, i) => ({ value: Buffer.from(`v${i}`), timestamp })),
+        compression,
+      });
+    const at = (offsetMs: number) => BigInt(now + offsetMs);
+
+    it("accepts records inside the window, its edges included, and records without a timestamp", async () => {
+      const batch = stamped([at(-3_600_000), at(0), at(3_600_000), -1n]);
+      expect((await validateProduceRecords(batch, { timestamps })).ok).toBe(true);
+    });
+
+    it("refuses each record too far in the past or the future with INVALID_TIMESTAMP, naming it", async () => {
+      for (const compression of [CompressionCodec.None, CompressionCodec.Gzip]) {
+        const batch = stamped([at(0), at(-3_600_001), at(1), at(3_600_001), at(-10)], compression);
+        const verdict = await validateProduceRecords(batch, { timestamps });
+        expect(verdict.ok).toBe(false);
+        if (verdict.ok) continue;
+        expect(verdict.errorCode).toBe(RecordErrorCode.INVALID_TIMESTAMP);
+        expect(verdict.recordErrors?.map((e) => e.batchIndex)).toEqual([1, 3]);
+        expect(verdict.recordErrors?.[1]?.message).toContain(`${now + 3_600_001}`);
+      }
+    });
+
+    it("is INVALID_TIMESTAMP when timestamps and missing keys are both refused, and checks nothing without bounds", async () => {
+      const batch = stamped([at(-3_600_001), at(0)]);
+      const both = await validateProduceRecords(batch, { timestamps, requireKeys: true });
+      expect(errorOf(both)).toBe(RecordErrorCode.INVALID_TIMESTAMP);
+      expect(both.ok ? [] : both.recordErrors?.map((e) => e.batchIndex)).toEqual([0, 0, 1]);
+      expect((await validateProduceRecords(batch)).ok).toBe(true);
+      // A timestamp far beyond 2^53 ms (a producer sending nanoseconds times a thousand) is still refused.
+      expect(errorOf(await validateProduceRecords(stamped([9_000_000_000_000_000_000n]), { timestamps }))).toBe(
+        RecordErrorCode.INVALID_TIMESTAMP,
+      );
+    });
+  });
 });
 
 describe("splitBatches", () => {
