@@ -229,6 +229,9 @@ export class Connection {
       return;
     }
     this.socket.end();
+    // The peer's end of stream is only seen once its data is read: a socket paused by shutdown() would wait out the
+    // linger below even after the client closed. What still arrives is dropped (onData ignores it once closing).
+    this.socket.resume();
     // With allowHalfOpen the socket lingers until the client closes its side too; do not wait on it forever.
     setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS).unref();
   }

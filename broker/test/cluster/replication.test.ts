@@ -1,20 +1,17 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { AdminClient, type PartitionInfo } from "../../src/admin/index.ts";
-import { BrokerConnection } from "../../src/admin/connection.ts";
+import type { BrokerConnection } from "../../src/admin/connection.ts";
 import {
   DescribeLogDirsRequest,
   DescribeLogDirsResponse,
   ErrorCode,
-  FetchRequest,
-  FetchResponse,
-  InitProducerIdRequest,
-  InitProducerIdResponse,
   ProduceRequest,
   ProduceResponse,
 } from "../../src/protocol/index.ts";
-import { decodeRecordBatch, encodeRecordBatch, splitBatches } from "../../src/protocol/records/index.ts";
+import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
 import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
+import { connectTo, consumeAll, initProducerId } from "../support/cluster-records.ts";
 
 // Partition replication across processes (ADR 24, issue 12): three combined nodes, an RF-3 topic written with
 // acks=all from an idempotent producer. The followers fetch the leader's log until every replica holds the same bytes,
@@ -24,14 +21,8 @@ import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
 
 const TOPIC = "replicated";
 
-async function connect(cluster: Cluster, id: number): Promise<BrokerConnection> {
-  const node = cluster.node(id);
-  return BrokerConnection.open({
-    host: node.host,
-    port: node.clientPort ?? 0,
-    clientId: "replication-test",
-    connectTimeoutMs: 2_000,
-  });
+function connect(cluster: Cluster, id: number): Promise<BrokerConnection> {
+  return connectTo(cluster, id, "replication-test");
 }
 
 async function partitionInfo(cluster: Cluster, via: number): Promise<PartitionInfo | undefined> {
@@ -55,20 +46,7 @@ interface Producer {
 
 /** An idempotent producer's id and epoch, from InitProducerId. */
 async function initProducer(cluster: Cluster, via: number): Promise<Producer> {
-  const connection = await connect(cluster, via);
-  try {
-    const res = await connection.send(
-      InitProducerIdRequest,
-      InitProducerIdResponse,
-      4,
-      { transactionalId: null, transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 },
-      10_000,
-    );
-    expect(res.errorCode).toBe(ErrorCode.NONE);
-    return { producerId: res.producerId, producerEpoch: res.producerEpoch, sequence: 0 };
-  } finally {
-    connection.close();
-  }
+  return { ...(await initProducerId(cluster, via)), sequence: 0 };
 }
 
 /** Batch `b` of 4 records from `producer`, starting at `sequence`. */
@@ -161,45 +139,6 @@ async function sameBytesEverywhere(cluster: Cluster): Promise<void> {
   });
 }
 
-/** Every record value the leader serves to a consumer, from offset 0 up to its high watermark. */
-async function consume(cluster: Cluster, leader: number): Promise<string[]> {
-  const connection = await connect(cluster, leader);
-  const values: string[] = [];
-  try {
-    let offset = 0n;
-    for (;;) {
-      const res = await connection.send(
-        FetchRequest,
-        FetchResponse,
-        12,
-        {
-          ...FetchRequest.create(),
-          replicaId: -1,
-          maxWaitMs: 0,
-          minBytes: 0,
-          maxBytes: 1 << 20,
-          isolationLevel: 0,
-          topics: [{ topic: TOPIC, partitions: [{ partition: 0, fetchOffset: offset, partitionMaxBytes: 1 << 20 }] }],
-        },
-        5_000,
-      );
-      const p = res.responses[0]?.partitions[0];
-      if (p?.errorCode !== ErrorCode.NONE) throw new Error(`fetch from ${leader} at ${offset}: error ${p?.errorCode}`);
-      const { batches } = splitBatches(p.records ?? Buffer.alloc(0));
-      if (batches.length === 0) return values;
-      for (const batch of batches) {
-        for (const r of decodeRecordBatch(batch).records) {
-          if (r.offset < offset) continue;
-          values.push(r.value?.toString() ?? "");
-          offset = r.offset + 1n;
-        }
-      }
-    }
-  } finally {
-    connection.close();
-  }
-}
-
 describe("partition replication across three processes", () => {
   let cluster: Cluster | undefined;
   afterAll(() => cluster?.destroy());
@@ -253,7 +192,7 @@ describe("partition replication across three processes", () => {
     await pollUntil(
       `the new leader (${next}) to serve every acknowledged record`,
       async () => {
-        served = await consume(c, next).catch(() => []);
+        served = await consumeAll(c, next, TOPIC, 0).catch(() => []);
         return served.length >= acked.length;
       },
       30_000,
@@ -269,7 +208,7 @@ describe("partition replication across three processes", () => {
     } finally {
       retry.close();
     }
-    expect(await consume(c, next)).toEqual(acked);
+    expect(await consumeAll(c, next, TOPIC, 0)).toEqual(acked);
     console.log(`replication: ${acked.length} records acknowledged by ${leader}, all served by ${next} after kill -9`);
 
     // The killed leader comes back as a follower: it catches up with what the new leader took meanwhile (no
@@ -282,6 +221,6 @@ describe("partition replication across three processes", () => {
       async () => (await partitionInfo(c, next))?.isr.length === 3,
       60_000,
     );
-    expect(await consume(c, next)).toEqual([...acked, ...more]);
+    expect(await consumeAll(c, next, TOPIC, 0)).toEqual([...acked, ...more]);
   }, 180_000);
 });

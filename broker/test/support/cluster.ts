@@ -478,10 +478,15 @@ async function format(system: ClusterSystem, config: string, clusterId: string, 
  * the attempts it took. What a client sees while the controller fails over.
  */
 /** Creates a one-partition topic with `replicationFactor` replicas through the cluster's brokers; throws on an error. */
-export async function createTopic(cluster: Cluster, name: string, replicationFactor: number): Promise<void> {
+export async function createTopic(
+  cluster: Cluster,
+  name: string,
+  replicationFactor: number,
+  partitions = 1,
+): Promise<void> {
   const admin = new AdminClient({ bootstrap: cluster.bootstrap(), retries: 5 });
   try {
-    const [created] = await admin.createTopics([{ name, partitions: 1, replicationFactor }]);
+    const [created] = await admin.createTopics([{ name, partitions, replicationFactor }]);
     if (created?.error !== undefined) throw new Error(`creating ${name}: ${created.error.message}`);
   } finally {
     admin.close();
