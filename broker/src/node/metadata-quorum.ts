@@ -27,6 +27,8 @@ export interface MetadataQuorumOptions {
   readonly plan: NodePlan;
   /** The static voters and their controller-listener addresses (empty with dynamic voters, KIP-853). */
   readonly voters: readonly QuorumVoter[];
+  /** The metadata directory's id (UUID form), which this node's fetches carry (KIP-853's replica key). */
+  readonly directoryId?: string;
   /** This node's own controller-listener address, when it has one (named to peers as the leader's address). */
   readonly controllerAddress?: { readonly host: string; readonly port: number };
   readonly clusterId: string;
@@ -108,6 +110,7 @@ export class MetadataQuorum implements MetadataSource {
         nodeId: plan.nodeId,
         voters: voters.map((v) => v.id),
         bootstrapServers: plan.bootstrapServers.map((_, i) => bootstrapServerId(i)),
+        ...(this.options.directoryId !== undefined ? { directoryId: this.options.directoryId } : {}),
         ...DEFAULT_RAFT_TIMING,
         ...config.quorumTiming,
       },

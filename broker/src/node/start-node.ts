@@ -102,6 +102,7 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     { clusterId, voters: voters.map((v) => v.id), voter: plan.voter, metadataDir },
     "Joining the metadata quorum",
   );
+  const metadataDirId = stored.get(metadataDir)?.directoryId;
   const controllerAddress =
     controllerListener === null || boundPort === undefined
       ? undefined
@@ -114,6 +115,7 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     metadataDir,
     logger,
     ...(controllerAddress !== undefined ? { controllerAddress } : {}),
+    ...(metadataDirId !== undefined ? { directoryId: uuidFromKafkaBase64(metadataDirId) } : {}),
   });
   // A broker's storage follows the images from the first one on: subscribed before the quorum runs.
   const storage = plan.broker

@@ -50,7 +50,9 @@ export interface DescribeQuorumOptions {
 function describeQuorumResponse(status: RaftStatus, options: DescribeQuorumOptions): DescribeQuorumResponse {
   const time = (t: number): bigint => (t < 0 ? -1n : BigInt(options.wallClockOf(t)));
   const leading = status.role === "leader";
-  const directoryOf = (id: NodeId): string => options.voters.find((v) => v.id === id)?.directoryId ?? ZERO_UUID;
+  // Voters by their VotersRecord entry, observers by what their fetches said (Fetch v17's ReplicaDirectoryId).
+  const directoryOf = (id: NodeId): string =>
+    options.voters.find((v) => v.id === id)?.directoryId ?? status.replicas.get(id)?.directoryId ?? ZERO_UUID;
   const replica = (id: NodeId) => {
     if (id === status.nodeId) {
       return {

@@ -165,6 +165,9 @@ export function toWireRequest(message: RaftMessage, ctx: RequestContext, version
                   lastFetchedEpoch: message.lastFetchedEpoch,
                   logStartOffset: -1n,
                   partitionMaxBytes: 0,
+                  ...(message.replicaDirectoryId !== undefined
+                    ? { replicaDirectoryId: message.replicaDirectoryId }
+                    : {}),
                 },
               ],
             },
@@ -267,6 +270,9 @@ export function fromWireRequest(wire: WireRequest): { clusterId: string | null; 
           replicaId: wire.request.replicaState?.replicaId ?? wire.request.replicaId ?? -1,
           fetchOffset: Number(p.fetchOffset),
           lastFetchedEpoch: p.lastFetchedEpoch ?? -1,
+          ...(p.replicaDirectoryId !== undefined && p.replicaDirectoryId !== ZERO_UUID
+            ? { replicaDirectoryId: p.replicaDirectoryId }
+            : {}),
         },
       };
     }

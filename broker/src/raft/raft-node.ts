@@ -76,6 +76,8 @@ interface ReplicaProgress {
   lastCaughtUpTime: number;
   /** The high watermark of the last Fetch answer it was sent (-1: none yet). */
   highWatermarkSent: number;
+  /** The directory id its fetches carry (null: none sent). */
+  directoryId: string | null;
 }
 
 function newProgress(acknowledged: boolean): ReplicaProgress {
@@ -86,11 +88,13 @@ function newProgress(acknowledged: boolean): ReplicaProgress {
     leaderEndAtLastFetch: -1,
     lastCaughtUpTime: -1,
     highWatermarkSent: -1,
+    directoryId: null,
   };
 }
 
 /** A replica's progress as DescribeQuorum reports it. */
 export interface ReplicaStatus {
+  readonly directoryId: string | null;
   readonly endOffset: number;
   readonly lastFetchTime: number;
   readonly lastCaughtUpTime: number;
@@ -253,6 +257,7 @@ export class RaftNode {
     if (this.role.kind === "leader") {
       for (const [id, p] of this.role.replicas) {
         replicas.set(id, {
+          directoryId: p.directoryId,
           endOffset: p.endOffset,
           lastFetchTime: p.lastFetchTime,
           lastCaughtUpTime: p.lastCaughtUpTime,
@@ -974,6 +979,7 @@ export class RaftNode {
       progress.lastCaughtUpTime = Math.max(progress.lastCaughtUpTime, progress.lastFetchTime);
     }
     progress.endOffset = m.fetchOffset;
+    progress.directoryId = m.replicaDirectoryId ?? progress.directoryId;
     progress.acknowledged = true;
     progress.lastFetchTime = this.now;
     progress.leaderEndAtLastFetch = this.log.endOffset;
@@ -1139,6 +1145,7 @@ export class RaftNode {
       replicaId: this.nodeId,
       fetchOffset: this.log.endOffset,
       lastFetchedEpoch: this.log.lastEpoch,
+      ...(this.config.directoryId !== undefined ? { replicaDirectoryId: this.config.directoryId } : {}),
     };
   }
 

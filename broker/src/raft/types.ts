@@ -154,6 +154,8 @@ export type RaftMessage =
       readonly fetchOffset: number;
       /** Epoch of the entry before fetchOffset (0 for an empty log). */
       readonly lastFetchedEpoch: number;
+      /** The fetcher's metadata directory id (KIP-853's replica key), when it has one. */
+      readonly replicaDirectoryId?: string;
     }
   | {
       readonly type: "FetchResponse";
@@ -239,6 +241,8 @@ export interface RaftConfig {
    * observer with no known leader asks one of them, or one of the voters it knows, who leads.
    */
   readonly bootstrapServers?: readonly NodeId[];
+  /** This node's metadata directory id (UUID form), sent with its fetches so the leader can report it. */
+  readonly directoryId?: string;
   /** `controller.quorum.election.timeout.ms`: an election starts after a uniform [T, 2T) without a leader. */
   readonly electionTimeoutMs: number;
   /** `controller.quorum.fetch.timeout.ms`: a follower that hears nothing from its leader this long starts an election. */

@@ -53,7 +53,10 @@ describe("dynamic voters with Kafka's kafka-metadata-quorum", () => {
     expect(await currentVoters()).toEqual([1]);
     const replication = await quorumTool("describe", "--replication");
     expect(replication).toMatch(/^1\s+\S+\s+\d+\s+0\s+\d+\s+\d+\s+Leader/m);
-    for (const id of [2, 3, 4]) expect(replication).toMatch(new RegExp(`^${id}\\s+.*Observer`, "m"));
+    // Observers by the directory id their fetches carry (Fetch v17's ReplicaDirectoryId).
+    for (const id of [2, 3, 4]) {
+      expect(replication).toMatch(new RegExp(`^${id}\\s+${directoryIdOf(id)}\\s+.*Observer`, "m"));
+    }
   }, 60_000);
 
   it("add-controller makes controllers 2 and 3 voters, one change at a time", async () => {

@@ -179,13 +179,28 @@ describe("RaftNode", () => {
   it("reports each replica's fetch progress for DescribeQuorum", () => {
     const n = newLeaderWithOldEntries();
     fetch(n, 2, 1, 5_010);
-    expect(n.status().replicas.get(2)).toEqual({ endOffset: 2, lastFetchTime: 5_010, lastCaughtUpTime: -1 });
+    expect(n.status().replicas.get(2)).toEqual({
+      directoryId: null,
+      endOffset: 2,
+      lastFetchTime: 5_010,
+      lastCaughtUpTime: -1,
+    });
     fetch(n, 4, 2, 5_020); // the whole log: caught up now
-    expect(n.status().replicas.get(2)).toEqual({ endOffset: 4, lastFetchTime: 5_020, lastCaughtUpTime: 5_020 });
+    expect(n.status().replicas.get(2)).toEqual({
+      directoryId: null,
+      endOffset: 4,
+      lastFetchTime: 5_020,
+      lastCaughtUpTime: 5_020,
+    });
     n.propose([new Uint8Array([9])], 5_025);
     fetch(n, 4, 2, 5_030); // behind the new end, but holds what the log held at its previous fetch
     expect(n.status().replicas.get(2)?.lastCaughtUpTime).toBe(5_020);
-    expect(n.status().replicas.get(3)).toEqual({ endOffset: -1, lastFetchTime: -1, lastCaughtUpTime: -1 });
+    expect(n.status().replicas.get(3)).toEqual({
+      directoryId: null,
+      endOffset: -1,
+      lastFetchTime: -1,
+      lastCaughtUpTime: -1,
+    });
   });
 
   it("tells a diverging follower where to truncate, and the follower truncates before fetching again", () => {
