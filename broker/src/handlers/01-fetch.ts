@@ -107,6 +107,9 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
         const log = topic && access.ok ? services.partitions.log(topic.name, p.partition) : undefined;
         let errorCode: number = log ? ErrorCode.NONE : unknownError;
         if (!access.ok && access.errorCode !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) errorCode = access.errorCode;
+        // A log in an offline log dir is served to nobody, consumer or follower (KAFKA_STORAGE_ERROR, as in Kafka).
+        if (errorCode === ErrorCode.NONE && topic)
+          errorCode = services.partitions.offlineError(topic.name, p.partition)?.errorCode ?? errorCode;
         let outcome: FollowerFetchOutcome = { kind: "read" };
         if (errorCode === ErrorCode.NONE && topic && log && replicaId >= 0) {
           outcome = services.partitions.followerFetch(topic.name, p.partition, {

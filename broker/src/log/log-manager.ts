@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { BufferPool } from "./buffer-pool.ts";
 import { fsyncDir } from "./checkpoint.ts";
 import { resolveLogConfig, type LogConfig } from "./config.ts";
+import { StorageError } from "./errors.ts";
 import { PartitionLog, type DeletedSegment } from "./partition-log.ts";
 
 const PARTITION_DIR = /^(.+)-(\d+)$/;
@@ -67,6 +68,8 @@ export class LogManager {
   private retentionRun: Promise<unknown> | undefined;
   private closed = false;
   private readonly baseConfig: LogConfig;
+  /** Log dirs taken offline after a storage failure; they stay so until the process restarts, as in Kafka. */
+  private readonly offline = new Set<string>();
 
   private constructor(private readonly options: LogManagerOptions) {
     this.baseConfig = resolveLogConfig(options.config);
@@ -127,6 +130,42 @@ export class LogManager {
 
   partitions(): PartitionRef[] {
     return [...this.logs.values()].map((e) => e.ref);
+  }
+
+  /** The log dir holding the partition's log. */
+  logDirOf(topic: string, partition: number): string | undefined {
+    return this.logs.get(partitionDirName(topic, partition))?.logDir;
+  }
+
+  /** The partitions whose logs are in `logDir`. */
+  partitionsIn(logDir: string): PartitionRef[] {
+    return [...this.logs.values()].filter((e) => e.logDir === logDir).map((e) => e.ref);
+  }
+
+  /** Every configured log dir, as given. */
+  get logDirs(): readonly string[] {
+    return this.options.logDirs;
+  }
+
+  /**
+   * Takes a log dir offline: its partitions are no longer served and no new partition is placed in it. Returns false
+   * if it was offline already.
+   */
+  markLogDirOffline(logDir: string): boolean {
+    if (this.offline.has(logDir)) return false;
+    this.offline.add(logDir);
+    this.options.logger.error({ logDir }, "Log dir is offline: its partitions are no longer served");
+    return true;
+  }
+
+  offlineLogDirs(): string[] {
+    return [...this.offline];
+  }
+
+  /** The partition's log is in an offline log dir. */
+  isOffline(topic: string, partition: number): boolean {
+    const dir = this.logDirOf(topic, partition);
+    return dir !== undefined && this.offline.has(dir);
   }
 
   /** The partition's log, created empty (in the least loaded log dir) with `config` overrides if it does not exist. */
@@ -258,11 +297,16 @@ export class LogManager {
   }
 
   private leastLoadedDir(): string {
-    const counts = new Map<string, number>(this.options.logDirs.map((d) => [d, 0]));
-    for (const { logDir } of this.logs.values()) counts.set(logDir, (counts.get(logDir) ?? 0) + 1);
-    for (const logDir of this.pendingDirs.values()) counts.set(logDir, (counts.get(logDir) ?? 0) + 1);
-    let best = this.options.logDirs[0]!;
-    for (const [dir, count] of counts) if (count < counts.get(best)!) best = dir;
+    const online = this.options.logDirs.filter((d) => !this.offline.has(d));
+    if (online.length === 0)
+      throw new StorageError(this.options.logDirs.join(","), "placing a partition", "every log dir is offline");
+    const counts = new Map<string, number>(online.map((d) => [d, 0]));
+    for (const { logDir } of this.logs.values())
+      if (counts.has(logDir)) counts.set(logDir, (counts.get(logDir) ?? 0) + 1);
+    for (const logDir of this.pendingDirs.values())
+      if (counts.has(logDir)) counts.set(logDir, (counts.get(logDir) ?? 0) + 1);
+    let best = online[0]!;
+    for (const [dir, count] of counts) if (count < (counts.get(best) ?? 0)) best = dir;
     return best;
   }
 

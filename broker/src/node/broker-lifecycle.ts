@@ -46,6 +46,12 @@ export interface BrokerLifecycleOptions {
   readonly rack: string | null;
   /** The directory ids of this broker's log dirs (meta.properties' directory.id). */
   readonly logDirs: readonly string[];
+  /**
+   * The ids (of `logDirs`) of the log dirs taken offline after a storage failure, sent in every heartbeat. With every
+   * log dir offline the broker has nothing left to serve and asks to be fenced, so its leaderships move to other
+   * ISR members and it leaves their ISRs (where Kafka's broker halts).
+   */
+  readonly offlineLogDirs?: () => readonly string[];
   readonly features: readonly BrokerFeatureRange[];
   /** Offset of the last metadata record this node has applied (its image), -1 before any. */
   readonly appliedOffset: () => number;
@@ -189,6 +195,7 @@ export class BrokerLifecycle {
   private async heartbeat(): Promise<void> {
     const o = this.options;
     const wantShutDown = this.stateValue === "pending-shutdown";
+    const offline = o.offlineLogDirs?.() ?? [];
     const response = await o.channel.send(
       BrokerHeartbeatRequest,
       BrokerHeartbeatResponse,
@@ -198,8 +205,9 @@ export class BrokerLifecycle {
         brokerId: o.nodeId,
         brokerEpoch: this.epoch,
         currentMetadataOffset: BigInt(o.appliedOffset()),
-        wantFence: false,
+        wantFence: offline.length > 0 && o.logDirs.every((id) => offline.includes(id)),
         wantShutDown,
+        offlineLogDirs: [...offline],
       },
       o.requestTimeoutMs,
     );

@@ -180,6 +180,8 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
       ),
     (c) => Promise.resolve(c.close()),
   );
+  // In the order of config.logDirs, which the log manager is given too.
+  const logDirIds = (await directoryIds(config.logDirs, stored)).map(uuidFromKafkaBase64);
   const registration = new BrokerLifecycle({
     nodeId: plan.nodeId,
     clusterId,
@@ -189,7 +191,11 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
       securityProtocol: config.listenerSecurityProtocolMap[a.name] ?? "PLAINTEXT",
     })),
     rack: config.brokerRack,
-    logDirs: (await directoryIds(config.logDirs, stored)).map(uuidFromKafkaBase64),
+    logDirs: logDirIds,
+    offlineLogDirs: () => {
+      const offline = new Set(storage.partitions.offlineLogDirs());
+      return logDirIds.filter((_, i) => offline.has(config.logDirs[i] ?? ""));
+    },
     features: [...SUPPORTED_FEATURES].map(([name, range]) => ({
       name,
       minSupportedVersion: range.min,

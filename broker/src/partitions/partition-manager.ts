@@ -98,6 +98,9 @@ export interface ReplicationWiring {
   readonly brokerEpoch: () => bigint;
 }
 
+/** Told of a log dir taken offline and the partitions it holds. */
+export type OfflineListener = (logDir: string, partitions: readonly { topic: string; partition: number }[]) => void;
+
 /** A follower's fetch of one partition this node leads (Fetch with a replica id). */
 export interface FollowerFetch {
   readonly replicaId: number;
@@ -149,6 +152,7 @@ export class PartitionManager {
   private wiring: ReplicationWiring | undefined;
   private readonly delayed = new DelayedProduces();
   private shrinkTimer: NodeJS.Timeout | undefined;
+  private readonly offlineListeners: OfflineListener[] = [];
 
   constructor(
     private readonly logs: LogManager,
@@ -262,6 +266,46 @@ export class PartitionManager {
       }
     }
     return { kind: "read" };
+  }
+
+  /** Called with each log dir this node takes offline after a storage failure of a replicated partition. */
+  onLogDirOffline(listener: OfflineListener): void {
+    this.offlineListeners.push(listener);
+  }
+
+  /** The log dirs taken offline since the process started. */
+  offlineLogDirs(): string[] {
+    return this.logs.offlineLogDirs();
+  }
+
+  /** KAFKA_STORAGE_ERROR for a partition whose log dir is offline; undefined while it is served. */
+  offlineError(topic: string, partition: number): { errorCode: number; message: string } | undefined {
+    if (!this.logs.isOffline(topic, partition)) return undefined;
+    return {
+      errorCode: ErrorCode.KAFKA_STORAGE_ERROR,
+      message: `the log dir of ${topic}-${partition} on this broker is offline`,
+    };
+  }
+
+  /**
+   * A write to the partition's log dir failed: the dir goes offline, as Kafka's LogDirFailureChannel takes it. Its
+   * partitions answer KAFKA_STORAGE_ERROR from now on, acks=all waits on them end, and the listeners (the broker's
+   * heartbeat, its replica fetchers) learn of it.
+   */
+  private takeLogDirOffline(topic: string, partition: number, err: StorageError): void {
+    const logDir = this.logs.logDirOf(topic, partition);
+    if (logDir === undefined || !this.logs.markLogDirOffline(logDir)) return;
+    this.logger.error({ err, topic, partition, logDir }, "A write failed: the log dir goes offline");
+    const refs = this.logs.partitionsIn(logDir).map((r) => ({ topic: r.topic, partition: r.partition }));
+    for (const ref of refs) {
+      const key = partitionKey(ref.topic, ref.partition);
+      this.delayed.fail(key, {
+        errorCode: ErrorCode.KAFKA_STORAGE_ERROR,
+        errorMessage: `the log dir of ${ref.topic}-${ref.partition} on this broker is offline`,
+      });
+      this.notify(key);
+    }
+    for (const listener of this.offlineListeners) listener(logDir, refs);
   }
 
   /** Deletes partitions found on disk that the cluster metadata does not know (left by a crash mid-delete). */
@@ -506,6 +550,8 @@ export class PartitionManager {
       if (!role.leader || !led) {
         return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer leads ${topic}-${partition}`);
       }
+      const offline = this.offlineError(topic, partition);
+      if (offline !== undefined) return failure(offline.errorCode, offline.message, state.log.logStartOffset);
       if (acksAll) {
         // Kafka's rule: with too small an ISR, an acks=all batch is not written at all.
         const isr = led.state.minimalIsr();
@@ -551,8 +597,11 @@ export class PartitionManager {
           return failure(closed.errorCode, closed.message);
         }
         if (!(err instanceof StorageError)) throw err;
-        // The log kept nothing of the batch, so the producer may retry it; reads go on being served.
-        if (!state.storageFailing)
+        // The log kept nothing of the batch. A replicated partition's log dir goes offline (Kafka's log dir failure):
+        // other replicas hold everything acknowledged and take over. A partition with one replica has nowhere to go,
+        // so it keeps serving reads and the producer may retry once space returns.
+        if (led.state.replicas.length > 1) this.takeLogDirOffline(topic, partition, err);
+        else if (!state.storageFailing)
           this.logger.error({ err, topic, partition }, "Appends fail: the log dir cannot be written");
         state.storageFailing = true;
         return failure(ErrorCode.KAFKA_STORAGE_ERROR, err.message, state.log.logStartOffset);
@@ -728,7 +777,15 @@ export class PartitionManager {
     await this.exclusive(state, async () => {
       if (this.roles.get(partitionKey(topic, partition))?.leader !== false)
         throw new Error(`${topic}-${partition} is not followed by this node`);
-      await fn(state);
+      const offline = this.offlineError(topic, partition);
+      if (offline !== undefined) throw new Error(offline.message);
+      try {
+        await fn(state);
+      } catch (err) {
+        // A follower's partition is replicated by definition: its log dir goes offline.
+        if (err instanceof StorageError) this.takeLogDirOffline(topic, partition, err);
+        throw err;
+      }
     });
   }
 

@@ -50,7 +50,16 @@ export class PartitionPublisher {
     private readonly configs: EffectiveConfigs,
     private readonly logger: Logger,
     private readonly fetchers?: FollowerFetchers,
-  ) {}
+  ) {
+    // Partitions of an offline log dir stop fetching from their leaders: nothing fetched could be stored.
+    partitions.onLogDirOffline((_logDir, offline) => {
+      for (const { topic, partition } of offline) {
+        void this.fetchers
+          ?.remove(topic, partition)
+          .catch((err: unknown) => this.logger.error({ err, topic, partition }, "Could not stop fetching"));
+      }
+    });
+  }
 
   readonly publish: MetadataPublisher = async (image: MetadataImage, changes: MetadataChanges) => {
     const nodeId = this.nodeId;
@@ -79,6 +88,7 @@ export class PartitionPublisher {
       const { topicId, topicName, partition, registration } = follower;
       await this.partitions.createPartition(topicName, partition, this.configs.logConfigFor(image, topicName));
       this.partitions.becomeFollower(topicName, partition, registration.leaderEpoch, registration.leader);
+      if (this.partitions.offlineError(topicName, partition) !== undefined) return;
       await this.fetchers?.follow({
         topicId,
         topic: topicName,

@@ -101,7 +101,15 @@ async function fakeController(id: number): Promise<FakeController> {
   return Object.assign(state, { id, server, port });
 }
 
-function lifecycleFor(controllers: FakeController[], leader: { id: number | null }, applied: { offset: number }) {
+const DIR_A = "6f8b4e2a-1c3d-4e5f-8a9b-0c1d2e3f4a5b";
+const DIR_B = "0a8b4e2a-1c3d-4e5f-8a9b-0c1d2e3f4a5c";
+
+function lifecycleFor(
+  controllers: FakeController[],
+  leader: { id: number | null },
+  applied: { offset: number },
+  dirs: { logDirs: string[]; offline: string[] } = { logDirs: [DIR_A], offline: [] },
+) {
   const channel = new ControllerChannel({
     nodeId: 4,
     activeController: () => leader.id,
@@ -120,7 +128,8 @@ function lifecycleFor(controllers: FakeController[], leader: { id: number | null
     channel,
     listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 9092, securityProtocol: "PLAINTEXT" }],
     rack: "r1",
-    logDirs: ["6f8b4e2a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"],
+    logDirs: dirs.logDirs,
+    offlineLogDirs: () => dirs.offline,
     features: [{ name: "metadata.version", minSupportedVersion: 7, maxSupportedVersion: 27 }],
     appliedOffset: () => applied.offset,
     heartbeatIntervalMs: 50,
@@ -155,6 +164,23 @@ describe("BrokerLifecycle", () => {
     await lifecycle.running;
     expect(lifecycle.state).toBe("running");
     expect(controller.heartbeats.at(-1)?.currentMetadataOffset).toBe(5n);
+  });
+
+  it("reports offline log dirs in its heartbeats, and asks to be fenced once every log dir is offline", async () => {
+    const controller = await fakeController(1);
+    const dirs = { logDirs: [DIR_A, DIR_B], offline: [] as string[] };
+    const { lifecycle } = lifecycleFor([controller], { id: 1 }, { offset: 0 }, dirs);
+    lifecycle.start();
+    await lifecycle.running;
+    expect(controller.heartbeats.at(-1)?.wantFence).toBe(false);
+    // An empty tagged array is left out on the wire.
+    expect(controller.heartbeats.at(-1)?.offlineLogDirs ?? []).toEqual([]);
+    dirs.offline = [DIR_B];
+    await waitFor(() => controller.heartbeats.at(-1)?.offlineLogDirs?.length === 1, "DIR_B reported offline");
+    expect(controller.heartbeats.at(-1)).toMatchObject({ wantFence: false, offlineLogDirs: [DIR_B] });
+    dirs.offline = [DIR_B, DIR_A];
+    await waitFor(() => controller.heartbeats.at(-1)?.wantFence === true, "a heartbeat asking to be fenced");
+    expect(controller.heartbeats.at(-1)?.offlineLogDirs).toEqual([DIR_B, DIR_A]);
   });
 
   it("registers again when the controller no longer knows its epoch", async () => {

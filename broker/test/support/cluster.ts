@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { AdminClient, type QuorumDescription } from "../../src/admin/index.ts";
@@ -461,7 +461,8 @@ async function format(system: ClusterSystem, config: string, clusterId: string, 
       await execFileAsync(
         process.execPath,
         [binPath("tributary-storage"), "format", "--cluster-id", clusterId, "--config", config, ...extra],
-        { env: cleanEnv, timeout: 30_000 },
+        // In the node's directory, where the node runs: relative paths in its config mean the same to both.
+        { env: cleanEnv, timeout: 30_000, cwd: dirname(config) },
       );
     }
   } catch (err) {

@@ -1,0 +1,191 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { PartitionInfo } from "../../src/admin/index.ts";
+import type { BrokerConnection } from "../../src/admin/connection.ts";
+import { ErrorCode } from "../../src/protocol/index.ts";
+import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
+import { pollUntil } from "../support/broker-process.ts";
+import { startCluster, type Cluster } from "../support/cluster.ts";
+import { connectTo, consumeAll, initProducerId } from "../support/cluster-records.ts";
+import {
+  createFullyReplicated,
+  partitionInfo as readPartitionInfo,
+  produceAcksAll,
+} from "../support/partition-reads.ts";
+import { mountSmallDisk, type SmallDisk } from "../support/small-disk.ts";
+
+// A full disk under a partition leader (ADR 24, issue 12): three combined nodes, each with its log dir on a small
+// tmpfs (the metadata log elsewhere), an RF-3 topic with min.insync.replicas 2 written by an idempotent acks=all
+// producer. The leader's disk fills while the producer runs: the leader's log dir goes offline, it answers
+// KAFKA_STORAGE_ERROR and asks to be fenced, the controller elects another ISR member and takes the full node out of
+// the ISR, the producer carries on there, and every acknowledged record is served by the new leader once, in order.
+
+const TOPIC = "disk-full-replicated";
+const DISK_BYTES = 32 * 1024 * 1024;
+const disks = new Map<number, SmallDisk>();
+/** The bind mounts of the disks on the nodes' log dirs, unmounted before the disks. */
+const binds: string[] = [];
+
+const probe = mountSmallDisk(1024 * 1024);
+const unavailable = "unavailable" in probe ? probe.unavailable : undefined;
+if (!("unavailable" in probe)) probe.unmount();
+
+const connect = (cluster: Cluster, id: number) => connectTo(cluster, id, "disk-full-test");
+const partitionInfo = (cluster: Cluster, via: number) => readPartitionInfo(cluster, via, TOPIC);
+
+/**
+ * An idempotent acks=all producer that sends each batch until some leader acknowledges it, asking a node other than
+ * `avoid` who leads whenever a send fails (as a client refreshes its metadata).
+ */
+class Producer {
+  readonly acked: string[] = [];
+  readonly errors = new Map<number, number>();
+  leader: number;
+  private stopped = false;
+  private sequence = 0;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly id: { producerId: bigint; producerEpoch: number },
+    leader: number,
+  ) {
+    this.leader = leader;
+    this.done = this.run();
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    return this.done;
+  }
+
+  private async run(): Promise<void> {
+    for (let b = 0; !this.stopped; b++) {
+      // 32 KiB batches, so that the leader's disk fills in a few seconds.
+      const values = Array.from({ length: 8 }, (_, i) => `record-${b}-${i}-${"x".repeat(4000)}`);
+      const records = encodeRecordBatch({
+        records: values.map((v) => ({ value: Buffer.from(v), timestamp: BigInt(Date.now()) })),
+        producerId: this.id.producerId,
+        producerEpoch: this.id.producerEpoch,
+        baseSequence: this.sequence,
+      });
+      for (let attempt = 0; ; attempt++) {
+        if (attempt > 200) throw new Error(`batch ${b} was never acknowledged`);
+        const errorCode = await this.send(records);
+        if (errorCode === ErrorCode.NONE) break;
+        this.errors.set(errorCode, (this.errors.get(errorCode) ?? 0) + 1);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        for (const node of this.cluster.brokers) {
+          const info = await partitionInfo(this.cluster, node.id);
+          if (info !== undefined && info.leader >= 0) {
+            this.leader = info.leader;
+            break;
+          }
+        }
+      }
+      this.sequence += values.length;
+      this.acked.push(...values);
+    }
+  }
+
+  private async send(records: Buffer): Promise<number> {
+    let connection: BrokerConnection | undefined;
+    try {
+      connection = await connect(this.cluster, this.leader);
+      return (await produceAcksAll(connection, TOPIC, records)).errorCode ?? -1;
+    } catch {
+      return -1;
+    } finally {
+      connection?.close();
+    }
+  }
+}
+
+describe("a full disk under a partition leader", () => {
+  let cluster: Cluster | undefined;
+  afterAll(async () => {
+    // The processes go first, then the mounts, then the directories (a mount point cannot be deleted).
+    for (const node of cluster?.nodes ?? []) if (cluster?.isRunning(node.id)) await cluster.kill(node.id, "SIGKILL");
+    for (const bind of binds.splice(0)) execFileSync("umount", [bind], { stdio: "pipe" });
+    for (const disk of disks.values()) disk.unmount();
+    disks.clear();
+    await cluster?.destroy();
+  });
+
+  it.skipIf(unavailable !== undefined)(
+    `takes the leader's replicas offline; the producer goes on at the new leader and loses nothing${unavailable ? ` (skipped: ${unavailable})` : ""}`,
+    async () => {
+      cluster = await startCluster({
+        system: "tributary",
+        topology: { combined: 3 },
+        config: {
+          "min.insync.replicas": "2",
+          "broker.session.timeout.ms": "4000",
+          "broker.heartbeat.interval.ms": "1000",
+          // Relative to each node's directory: the metadata log stays off the small disk.
+          "metadata.log.dir": "metadata",
+        },
+        prepare: (n) => {
+          const d = mountSmallDisk(DISK_BYTES);
+          if ("unavailable" in d) throw new Error(d.unavailable);
+          disks.set(n.id, d);
+          // log.dirs is a directory on the tmpfs, beside the filler file, so the broker sees no stray file in it.
+          mkdirSync(join(d.dir, "logs"));
+          mkdirSync(join(n.dir, "logs"), { recursive: true });
+          execFileSync("mount", ["--bind", join(d.dir, "logs"), join(n.dir, "logs")]);
+          binds.push(join(n.dir, "logs"));
+        },
+      });
+      const c = cluster;
+      await c.waitForBrokers(30_000);
+      const full = (await createFullyReplicated(c, TOPIC)).leader;
+      const other = c.brokers.find((n) => n.id !== full)?.id ?? -1;
+      const id = await initProducerId(c, full);
+      const producer = new Producer(c, id, full);
+      try {
+        await pollUntil("some acknowledged records", () => Promise.resolve(producer.acked.length >= 200), 60_000);
+        await disks.get(full)?.fill();
+        let after: PartitionInfo | undefined;
+        await pollUntil(
+          `another replica to lead and node ${full} to leave the ISR`,
+          async () => {
+            after = await partitionInfo(c, other);
+            return after !== undefined && after.leader >= 0 && after.leader !== full && !after.isr.includes(full);
+          },
+          60_000,
+        );
+        const before = producer.acked.length;
+        await pollUntil(
+          "the producer to go on at the new leader",
+          () => Promise.resolve(producer.acked.length >= before + 200),
+          60_000,
+        );
+        expect(producer.leader).toBe(after?.leader);
+      } finally {
+        await producer.stop();
+      }
+      const next = producer.leader;
+      let served: string[] = [];
+      await pollUntil(
+        `the new leader (${next}) to serve every acknowledged record`,
+        async () => {
+          served = await consumeAll(c, next, TOPIC, 0).catch(() => []);
+          return served.length >= producer.acked.length;
+        },
+        30_000,
+      );
+      expect(served.length).toBe(producer.acked.length);
+      expect(served).toEqual(producer.acked);
+      // The full node stayed up, took its log dir offline and was fenced at its own request.
+      expect(c.isRunning(full)).toBe(true);
+      expect(c.output(full)).toContain("the log dir goes offline");
+      console.log(
+        `disk full: node ${full}'s disk filled; ${producer.acked.length} records acknowledged, all served once by ${next}; ` +
+          `producer errors ${JSON.stringify([...producer.errors])}`,
+      );
+    },
+    240_000,
+  );
+});
