@@ -79,6 +79,7 @@ export async function openBrokerStorage(options: BrokerStorageOptions): Promise<
     logger: logger.child({ component: "log" }),
     clock: options.clock ?? Date.now,
     retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
+    hwCheckpointIntervalMs: config.replicaHighWatermarkCheckpointIntervalMs,
     foreignDirs: [METADATA_LOG_DIR],
   });
   const partitions = new PartitionManager(logs, logger.child({ component: "partitions" }), {

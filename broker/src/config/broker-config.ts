@@ -68,6 +68,8 @@ export interface BrokerConfig {
   readonly brokerHeartbeatIntervalMs: number;
   /** A leader drops a follower from the ISR that has not caught up for this long (checked every half of it). */
   readonly replicaLagTimeMaxMs: number;
+  /** replica.high.watermark.checkpoint.interval.ms: how often every partition's HW is written to its checkpoint. */
+  readonly replicaHighWatermarkCheckpointIntervalMs: number;
   /** broker.rack, or null when unset. */
   readonly brokerRack: string | null;
   /** Absolute paths: log.dirs, else log.dir, resolved against the working directory as Kafka does. */
@@ -600,6 +602,7 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
     },
     brokerHeartbeatIntervalMs: required(v["broker.heartbeat.interval.ms"]),
     replicaLagTimeMaxMs: required(v["replica.lag.time.max.ms"]),
+    replicaHighWatermarkCheckpointIntervalMs: required(v["replica.high.watermark.checkpoint.interval.ms"]),
     brokerRack: v["broker.rack"] ?? null,
     logDirs,
     metadataLogDir,

@@ -268,6 +268,7 @@ export const CONFIG_KEYS = {
   "broker.session.timeout.ms": key(int(1, INT32_MAX), "9000"),
   "broker.heartbeat.interval.ms": key(int(1, INT32_MAX), "2000"),
   "replica.lag.time.max.ms": key(long(1), "30000"),
+  "replica.high.watermark.checkpoint.interval.ms": key(long(1), "5000"),
   "broker.rack": key(nonEmpty("a rack name")),
   "replica.fetch.max.bytes": key(int(0, INT32_MAX), "1048576"),
   "replica.fetch.response.max.bytes": key(int(0, INT32_MAX), "10485760"),

@@ -22,6 +22,8 @@ export interface LogManagerOptions {
   clock?: () => number;
   /** log.retention.check.interval.ms; 0 or less disables the background retention run. */
   retentionCheckIntervalMs?: number;
+  /** replica.high.watermark.checkpoint.interval.ms; 0 or less disables the periodic HW checkpoint. @default 5000 */
+  hwCheckpointIntervalMs?: number;
   /** Topic-level overrides for partitions found on disk at start. */
   topicConfig?: (topic: string) => Partial<LogConfig> | undefined;
   bufferPool?: BufferPool;
@@ -42,6 +44,12 @@ export interface PartitionRetention {
   logStartOffset: bigint;
 }
 
+interface PeriodicTask {
+  timer: NodeJS.Timeout | undefined;
+  /** The pass in progress, if any. */
+  run: Promise<unknown> | undefined;
+}
+
 /** The directory name of a partition's log, as Kafka names it. */
 export function partitionDirName(topic: string, partition: number): string {
   return `${topic}-${partition}`;
@@ -57,15 +65,16 @@ export function parsePartitionDirName(name: string): { topic: string; partition:
 
 /**
  * All partition logs of this node across log.dirs: opens what is on disk at start, creates and deletes partitions,
- * and runs retention in the background every log.retention.check.interval.ms.
+ * runs retention in the background every log.retention.check.interval.ms, and checkpoints every partition's high
+ * watermark every replica.high.watermark.checkpoint.interval.ms.
  */
 export class LogManager {
   private readonly logs = new Map<string, { ref: PartitionRef; logDir: string }>();
   private readonly pending = new Map<string, Promise<PartitionLog>>();
   /** The directory of each log being created, so that logs created at once spread over the directories too. */
   private readonly pendingDirs = new Map<string, string>();
-  private retentionTimer: NodeJS.Timeout | undefined;
-  private retentionRun: Promise<unknown> | undefined;
+  /** Retention and the HW checkpoint, stopped by close(). */
+  private readonly tasks: PeriodicTask[] = [];
   private closed = false;
   private readonly baseConfig: LogConfig;
   /** Log dirs taken offline after a storage failure; they stay so until the process restarts, as in Kafka. */
@@ -111,7 +120,12 @@ export class LogManager {
       throw err;
     }
     options.logger.info({ partitions: manager.logs.size, logDirs: options.logDirs }, "opened partition logs");
-    manager.scheduleRetention();
+    manager.tasks.push(
+      manager.periodic(options.retentionCheckIntervalMs ?? 300_000, "retention pass", () => manager.runRetention()),
+      manager.periodic(options.hwCheckpointIntervalMs ?? 5_000, "high watermark checkpoint", () =>
+        manager.checkpointHighWatermarks(),
+      ),
+    );
     return manager;
   }
 
@@ -249,13 +263,14 @@ export class LogManager {
     for (const { log } of this.partitions()) if (!log.isClosed) await log.flush();
   }
 
-  /** Stops retention, waits for a run in progress, and closes every log cleanly. */
+  /** Stops retention and the HW checkpoint, waits for a run in progress, and closes every log cleanly. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.retentionTimer !== undefined) clearTimeout(this.retentionTimer);
-    this.retentionTimer = undefined;
-    await this.retentionRun;
+    for (const task of this.tasks.splice(0)) {
+      clearTimeout(task.timer);
+      await task.run;
+    }
     await Promise.allSettled(this.pending.values());
     const errors: unknown[] = [];
     for (const { log } of this.partitions()) {
@@ -265,19 +280,33 @@ export class LogManager {
     if (errors.length > 0) throw new AggregateError(errors, "some partition logs failed to close");
   }
 
-  private scheduleRetention(): void {
-    const interval = this.options.retentionCheckIntervalMs ?? 300_000;
-    if (this.closed || interval <= 0) return;
-    // A chain of timeouts rather than an interval, so that a slow pass never overlaps the next one.
-    this.retentionTimer = setTimeout(() => {
-      this.retentionRun = this.runRetention()
-        .catch((err: unknown) => this.options.logger.error({ err }, "retention pass failed"))
-        .finally(() => {
-          this.retentionRun = undefined;
-          this.scheduleRetention();
-        });
-    }, interval);
-    this.retentionTimer.unref();
+  /** Writes the high watermark checkpoint of every open partition whose HW moved since its last one. */
+  async checkpointHighWatermarks(): Promise<void> {
+    for (const { log } of this.partitions()) {
+      if (!log.isClosed) await log.checkpointHighWatermarkNow();
+    }
+  }
+
+  /**
+   * Runs `pass` every `intervalMs` (none when 0 or less) until close(), as a chain of timeouts rather than an
+   * interval, so that a slow pass never overlaps the next one.
+   */
+  private periodic(intervalMs: number, what: string, pass: () => Promise<unknown>): PeriodicTask {
+    const task: PeriodicTask = { timer: undefined, run: undefined };
+    const schedule = (): void => {
+      if (this.closed || intervalMs <= 0) return;
+      task.timer = setTimeout(() => {
+        task.run = pass()
+          .catch((err: unknown) => this.options.logger.error({ err }, `${what} failed`))
+          .finally(() => {
+            task.run = undefined;
+            schedule();
+          });
+      }, intervalMs);
+      task.timer.unref();
+    };
+    schedule();
+    return task;
   }
 
   private openLog(

@@ -667,6 +667,16 @@ export class PartitionLog {
     await this.checkpointHighWatermark();
   }
 
+  /**
+   * Writes the high watermark to its checkpoint file unless it already holds it (the log manager calls this every
+   * replica.high.watermark.checkpoint.interval.ms, so a restart after kill -9 serves up to a recent HW).
+   */
+  checkpointHighWatermarkNow(): Promise<void> {
+    return this.exclusive(async () => {
+      if (!this.closed) await this.checkpointHighWatermark();
+    });
+  }
+
   /** Writes the high watermark to its checkpoint file unless the file already holds it. */
   private async checkpointHighWatermark(): Promise<void> {
     const hw = this.hw;

@@ -1,7 +1,8 @@
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LogManager, parsePartitionDirName } from "../../src/log/index.ts";
+import { HIGH_WATERMARK_FILE } from "../../src/log/partition-log.ts";
 import { makeBatch, manualClock, silentLogger, tempDir } from "./batches.ts";
 
 let dir: string;
@@ -37,6 +38,23 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 }
 
 describe("LogManager", () => {
+  it("checkpoints every partition's high watermark every replica.high.watermark.checkpoint.interval.ms", async () => {
+    const manager = await openManager({ hwCheckpointIntervalMs: 20 });
+    const log = await manager.getOrCreate("orders", 0);
+    await log.append(makeBatch({ records: 4 }), { leaderEpoch: 0 });
+    const file = join(dir, "a", "orders-0", HIGH_WATERMARK_FILE);
+    // The first append writes the checkpoint; a HW that moves later is written by the periodic pass alone (no flush,
+    // roll or close happens here).
+    expect(await readFile(file, "utf8")).toBe("0\n1\n0\n");
+    log.updateHighWatermark(3n);
+    let content = "";
+    const deadline = Date.now() + 10_000;
+    while ((content = await readFile(file, "utf8")) !== "0\n1\n3\n") {
+      if (Date.now() > deadline) throw new Error(`the checkpoint still holds ${JSON.stringify(content)}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  });
+
   it("parses partition directory names, topics with dashes included", () => {
     expect(parsePartitionDirName("my-topic-12")).toEqual({ topic: "my-topic", partition: 12 });
     expect(parsePartitionDirName("__consumer_offsets-0")).toEqual({ topic: "__consumer_offsets", partition: 0 });
