@@ -181,7 +181,7 @@ export function toWireRequest(message: RaftMessage, ctx: RequestContext, version
           ...FetchSnapshotRequest.create(),
           clusterId: ctx.clusterId,
           replicaId: message.replicaId,
-          maxBytes: ctx.snapshotMaxBytes ?? FetchSnapshotRequest.create().maxBytes,
+          maxBytes: message.maxBytes ?? ctx.snapshotMaxBytes ?? FetchSnapshotRequest.create().maxBytes,
           topics: [
             {
               name: METADATA_TOPIC,
@@ -293,6 +293,7 @@ export function fromWireRequest(wire: WireRequest): { clusterId: string | null; 
           replicaId: wire.request.replicaId,
           snapshotId: { offset: Number(p.snapshotId.endOffset), epoch: p.snapshotId.epoch },
           position: Number(p.position),
+          maxBytes: wire.request.maxBytes,
         },
       };
     }

@@ -1076,7 +1076,9 @@ export class RaftNode {
       return answer("SNAPSHOT_NOT_FOUND");
     }
     if (m.position < 0 || m.position > snapshot.data.length) return answer("POSITION_OUT_OF_RANGE");
-    const chunk = this.config.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES;
+    // As Kafka: no more than the request's MaxBytes, and no more than this node's own chunk limit.
+    const limit = this.config.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES;
+    const chunk = Math.max(0, Math.min(limit, m.maxBytes ?? limit));
     answer("NONE", m.position, snapshot.data.subarray(m.position, m.position + chunk));
   }
 

@@ -176,6 +176,8 @@ export type RaftMessage =
       readonly snapshotId: OffsetAndEpoch;
       /** Byte position in the snapshot to read from. */
       readonly position: number;
+      /** The most bytes the fetcher takes in one answer (the request's MaxBytes); the leader's chunk size if absent. */
+      readonly maxBytes?: number;
     }
   | {
       readonly type: "FetchSnapshotResponse";

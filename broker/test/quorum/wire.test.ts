@@ -152,6 +152,7 @@ describe("quorum messages on the wire", () => {
       replicaId: 3,
       snapshotId: { offset: 1234, epoch: 6 },
       position: 4096,
+      maxBytes: 8192,
     };
     const answer: RaftMessage = {
       type: "FetchSnapshotResponse",

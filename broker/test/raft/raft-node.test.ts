@@ -314,5 +314,21 @@ describe("RaftNode", () => {
     expect(installs).toEqual([{ type: "installSnapshot", snapshot }]);
     expect(observer.status()).toMatchObject({ logStartOffset: 6, logEndOffset: 6, highWatermark: 6, lastEpoch: 1 });
     expect(observer.latestSnapshot()).toEqual(snapshot);
+
+    // A request's MaxBytes below the leader's chunk size bounds the answer; above it, the chunk size does.
+    const chunkFor = (maxBytes: number) => {
+      const request: RaftMessage = {
+        type: "FetchSnapshotRequest",
+        epoch: 1,
+        replicaId: 9,
+        snapshotId: snapshot.id,
+        position: 1,
+        maxBytes,
+      };
+      const answer = sends(leader.receive(msg(9, 1, request, 77), ++now))[0]?.message;
+      return answer?.type === "FetchSnapshotResponse" ? [answer.error, ...answer.data] : answer?.type;
+    };
+    expect(chunkFor(3)).toEqual(["NONE", 11, 12, 13]);
+    expect(chunkFor(100)).toEqual(["NONE", 11, 12, 13, 14]);
   });
 });
