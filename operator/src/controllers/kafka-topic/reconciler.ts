@@ -381,7 +381,7 @@ export class KafkaTopicReconciler implements Reconciler {
 
   /**
    * replicas: a replication-factor change is a partition reassignment. Brokers without AlterPartitionReassignments
-   * (today's single-node broker) get a clear refusal instead; the topic keeps its factor.
+   * (older Tributary, or a Kafka-protocol broker that lacks it) get a clear refusal instead; the topic keeps its factor.
    */
   async #replicas(pass: Pass): Promise<"next" | "stop"> {
     const want = need(pass.spec).replicas;
