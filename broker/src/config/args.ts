@@ -10,7 +10,9 @@ Options:
   -h, --help                 Show this help
 
 Environment: TRIBUTARY_<KEY> sets a key, upper-case with dots as underscores (TRIBUTARY_LOG_DIRS=/data -> log.dirs);
-KAFKA_<KEY> is accepted for keys Tributary knows. LOG_LEVEL overrides logger.level.
+KAFKA_<KEY> likewise. Only names of known keys count: other TRIBUTARY_* and KAFKA_* variables (tools' own, such as
+TRIBUTARY_CACHE or KAFKA_HEAP_OPTS) are left alone, so a misspelt variable is not reported; a misspelt key in the
+file or an --override is. LOG_LEVEL overrides logger.level.
 Exit codes: 0 stopped cleanly, 1 failure, 2 invalid configuration or arguments, 3 a port could not be bound.
 See docs/configuration.md for every key.`;
 

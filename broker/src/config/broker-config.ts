@@ -248,7 +248,10 @@ function collectSettings(input: ConfigInput, warnings: ConfigWarning[], issues: 
   for (const name of envNames) {
     const value = env[name];
     if (value === undefined || !name.startsWith(ENV_PREFIX)) continue;
-    settings.set(envNameToKey(name, ENV_PREFIX), { value, source: "env", origin: `env ${name}` });
+    // TRIBUTARY_* also names tooling and operator variables (TRIBUTARY_CACHE, TRIBUTARY_COMPAT_NODES): only names of
+    // keys we know, or of Kafka keys we ignore (which then warn "no effect"), are configuration.
+    const k = envNameToKey(name, ENV_PREFIX);
+    if (isConfigKey(k) || IGNORED_KAFKA_KEYS.has(k)) settings.set(k, { value, source: "env", origin: `env ${name}` });
   }
   for (const o of input.overrides ?? []) {
     const eq = o.indexOf("=");

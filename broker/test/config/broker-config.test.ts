@@ -113,16 +113,32 @@ describe("resolveBrokerConfig", () => {
     expect(keyToEnvName("log.retention.check.interval.ms")).toBe("TRIBUTARY_LOG_RETENTION_CHECK_INTERVAL_MS");
   });
 
-  it("warns about unknown keys by name and ignores Kafka-only keys and unrelated KAFKA_ variables quietly", () => {
-    const { warnings } = resolveText("node.id=1\nno.such.key=1\nnum.io.threads=8", {
-      env: { TRIBUTARY_OTHER_THING: "x", KAFKA_HEAP_OPTS: "-Xmx1G", PATH: "/bin" },
+  it("warns about unknown keys by name and ignores Kafka-only keys and unrelated KAFKA_ and TRIBUTARY_ variables quietly", () => {
+    const { warnings, config } = resolveText("node.id=1\nno.such.key=1\nnum.io.threads=8", {
+      env: {
+        TRIBUTARY_OTHER_THING: "x",
+        TRIBUTARY_CACHE: "/tmp/cache",
+        TRIBUTARY_COMPAT_NODES: "3",
+        TRIBUTARY_SOCKET_SEND_BUFFER_BYTES: "102400",
+        TRIBUTARY_NUM_PARTITIONS: "4",
+        KAFKA_HEAP_OPTS: "-Xmx1G",
+        PATH: "/bin",
+      },
       overrides: ["also.unknown=2"],
     });
     const byKey = Object.fromEntries(warnings.map((w) => [w.key, w.message]));
-    expect(Object.keys(byKey).sort()).toEqual(["also.unknown", "no.such.key", "num.io.threads", "other.thing"]);
+    expect(Object.keys(byKey).sort()).toEqual([
+      "also.unknown",
+      "no.such.key",
+      "num.io.threads",
+      "socket.send.buffer.bytes",
+    ]);
     expect(byKey["no.such.key"]).toMatch(/unknown configuration key no\.such\.key \(server\.properties:2\)/);
+    expect(byKey["also.unknown"]).toMatch(/unknown configuration key also\.unknown \(--override\)/);
     expect(byKey["num.io.threads"]).toMatch(/no effect/);
-    expect(byKey["other.thing"]).toMatch(/env TRIBUTARY_OTHER_THING/);
+    // A Kafka key Tributary ignores is still configuration when it comes from the environment, so it warns.
+    expect(byKey["socket.send.buffer.bytes"]).toMatch(/\(env TRIBUTARY_SOCKET_SEND_BUFFER_BYTES\) has no effect/);
+    expect(config.numPartitions).toBe(4);
   });
 
   it("names the key, the value, where it came from and what was expected", () => {
