@@ -4,7 +4,6 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Broker } from "../../src/broker.ts";
-import type { DispatchConnection } from "../../src/handlers/dispatcher.ts";
 import { StorageError, type PartitionLog } from "../../src/log/index.ts";
 import {
   CreateTopicsRequest,
@@ -17,7 +16,7 @@ import {
   type MessageCodec,
 } from "../../src/protocol/index.ts";
 import { makeBatch } from "../log/batches.ts";
-import { dispatchCall, startInProcessBroker } from "../support/in-process-broker.ts";
+import { dispatchCall, startInProcessBroker, strictConnection } from "../support/in-process-broker.ts";
 
 // A consumer Fetch whose read fails after the handler checked the offset: retention (here DeleteRecords, which moves
 // the log start the same way) runs between the check and the read, or the disk fails. Kafka answers that partition
@@ -28,16 +27,7 @@ const logger = pino({ level: "silent" });
 let dir: string;
 let broker: Broker;
 
-const connection = (): DispatchConnection => ({
-  id: "fetch-read-errors-1",
-  listenerName: "PLAINTEXT",
-  remoteAddress: "127.0.0.1",
-  logger,
-  signal: new AbortController().signal,
-  closeAfterResponse: (reason) => {
-    throw new Error(`the broker closed the connection: ${reason}`);
-  },
-});
+const connection = () => strictConnection("fetch-read-errors-1", logger);
 
 function call<Req, Res>(
   version: number,

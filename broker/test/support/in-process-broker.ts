@@ -67,3 +67,17 @@ export async function dispatchCall<Req, Res>(
     throw new Error(`${request.name}: correlation id ${decoded.correlationId}, not ${id}`);
   return decoded.body;
 }
+
+/** A dispatch connection for tests in which the broker must never close the connection: closing throws. */
+export function strictConnection(id: string, logger: Logger): DispatchConnection {
+  return {
+    id,
+    listenerName: "PLAINTEXT",
+    remoteAddress: "127.0.0.1",
+    logger,
+    signal: new AbortController().signal,
+    closeAfterResponse: (reason) => {
+      throw new Error(`the broker closed the connection: ${reason}`);
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Broker } from "../../src/broker.ts";
+import {
+  CreateTopicsRequest,
+  CreateTopicsResponse,
+  ErrorCode,
+  ProduceRequest,
+  ProduceResponse,
+  encodeRecordBatch,
+} from "../../src/protocol/index.ts";
+import { dispatchCall, startInProcessBroker, strictConnection } from "../support/in-process-broker.ts";
+
+// KIP-937 end to end through the Produce handler: the topic's message.timestamp.before/after.max.ms (and the
+// deprecated difference key standing in for a bound left at Long.MAX_VALUE) refuse CreateTime records outside the
+// window around the broker's clock with INVALID_TIMESTAMP, naming each record (Produce v8+).
+
+const logger = pino({ level: "silent" });
+let dir: string;
+let broker: Broker;
+
+const connection = () => strictConnection("produce-timestamps-1", logger);
+
+async function createTopic(name: string, configs: Record<string, string>): Promise<void> {
+  const res = await dispatchCall(broker, connection(), 7, CreateTopicsRequest, CreateTopicsResponse, {
+    topics: [
+      {
+        name,
+        numPartitions: 1,
+        replicationFactor: -1,
+        assignments: [],
+        configs: Object.entries(configs).map(([n, value]) => ({ name: n, value })),
+      },
+    ],
+    timeoutMs: 5000,
+  });
+  expect(res.topics[0]?.errorCode).toBe(ErrorCode.NONE);
+}
+
+/** Produces one batch whose records lie `offsetsMs` from now; resolves with the partition's answer. */
+async function produce(topic: string, offsetsMs: readonly number[]) {
+  const now = Date.now();
+  const records = encodeRecordBatch({
+    records: offsetsMs.map((ms, i) => ({ value: Buffer.from(`v${i}`), timestamp: BigInt(now + ms) })),
+  });
+  const res = await dispatchCall(broker, connection(), 9, ProduceRequest, ProduceResponse, {
+    transactionalId: null,
+    acks: 1,
+    timeoutMs: 5000,
+    topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+  });
+  const p = res.responses[0]?.partitionResponses[0];
+  if (!p) throw new Error("no partition in the Produce response");
+  return { errorCode: p.errorCode, indexes: (p.recordErrors ?? []).map((e) => e.batchIndex) };
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), "tributary-produce-timestamps-"));
+  broker = await startInProcessBroker(dir, logger);
+});
+
+afterEach(async () => {
+  await broker.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("Produce with CreateTime timestamps out of bounds", () => {
+  it("refuses records over an hour ahead by default, and accepts old ones", async () => {
+    await createTopic("defaults", {});
+    expect(await produce("defaults", [-365 * DAY, 0, HOUR / 2])).toEqual({ errorCode: ErrorCode.NONE, indexes: [] });
+    expect(await produce("defaults", [0, 2 * HOUR, 1, 3 * HOUR])).toEqual({
+      errorCode: ErrorCode.INVALID_TIMESTAMP,
+      indexes: [1, 3],
+    });
+  });
+
+  it("applies the topic's before.max.ms, and the deprecated difference key where a bound is left at Long.MAX", async () => {
+    await createTopic("before", { "message.timestamp.before.max.ms": String(DAY) });
+    expect((await produce("before", [-2 * DAY, 0])).indexes).toEqual([0]);
+    await createTopic("difference", {
+      "message.timestamp.difference.max.ms": String(HOUR),
+      "message.timestamp.after.max.ms": "9223372036854775807",
+    });
+    expect(await produce("difference", [-2 * HOUR, 0, 2 * HOUR])).toEqual({
+      errorCode: ErrorCode.INVALID_TIMESTAMP,
+      indexes: [0, 2],
+    });
+    await createTopic("append-time", { "message.timestamp.type": "LogAppendTime" });
+    expect((await produce("append-time", [5 * DAY])).errorCode).toBe(ErrorCode.NONE);
+  });
+});
