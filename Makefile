@@ -76,7 +76,7 @@ bench: build reference-kafka
 	npx tsx broker/bench/metadata-replay.ts
 
 # Issue 12: seeded fault injection against real 3- and 5-node clusters on this machine (broker/test/chaos, needs
-# root), then a check of the recorded history; see docs/testing.md#chaos. CHAOS_DURATION seconds of faults in all
+# root), then a check of the recorded history; see docs/testing.md (section Chaos). CHAOS_DURATION seconds of faults in all
 # (shared by the cluster sizes), CHAOS_SYSTEM=kafka runs it against the reference Apache Kafka instead, CHAOS_SEED
 # replays a run. make test runs a small version against Kafka (broker/test/chaos/chaos.test.ts).
 CHAOS_DURATION ?= 1200
