@@ -70,6 +70,12 @@ interface PartitionState {
   lock: Promise<unknown>;
   /** The last append failed for lack of storage; logged once when that starts and once when it ends. */
   storageFailing: boolean;
+  /**
+   * Idempotent producers whose batch was refused for lack of storage, with that batch's epoch: until one of their
+   * batches is appended again, a later batch that skips the refused sequence is refused the same way rather than as
+   * OUT_OF_ORDER_SEQUENCE_NUMBER (see produce).
+   */
+  storageRefused: Map<bigint, number>;
 }
 
 /** Partitions are keyed as storage names their directories, `<topic>-<partition>`. */
@@ -500,6 +506,7 @@ export class PartitionManager {
       producers: new ProducerStateTable(),
       lock: Promise.resolve(),
       storageFailing: false,
+      storageRefused: new Map(),
     };
     this.state.set(key, created);
     created.lock = rebuildProducerState(log, created.producers).catch((err: unknown) =>
@@ -586,7 +593,23 @@ export class PartitionManager {
             ? this.replicatedOutcome(key, led, seq.batch.lastOffset + 1n, timeoutMs, duplicate)
             : duplicate;
         }
-        if (seq.kind === "error") return failure(seq.errorCode, seq.message, state.log.logStartOffset);
+        if (seq.kind === "error") {
+          // Clients pipeline up to five batches per partition. When the first is refused for lack of storage and
+          // space returns before the next one arrives, that one is out of order only because of the refusal. Kafka
+          // never gets here (a failed log dir goes offline, every later batch gets KAFKA_STORAGE_ERROR), and
+          // librdkafka answers OUT_OF_ORDER_SEQUENCE_NUMBER on a later batch by taking a new producer id and
+          // renumbering every unacknowledged message, which writes again those already written but not yet
+          // acknowledged (acks=all) on other partitions. Refused as the first was, it is resent in order instead.
+          const refusedEpoch = state.storageRefused.get(header.producerId);
+          if (seq.errorCode === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER && refusedEpoch === header.producerEpoch) {
+            return failure(
+              ErrorCode.KAFKA_STORAGE_ERROR,
+              `an earlier batch of producer ${header.producerId} was refused for lack of storage; ${seq.message}`,
+              state.log.logStartOffset,
+            );
+          }
+          return failure(seq.errorCode, seq.message, state.log.logStartOffset);
+        }
       }
       let result;
       try {
@@ -604,12 +627,14 @@ export class PartitionManager {
         else if (!state.storageFailing)
           this.logger.error({ err, topic, partition }, "Appends fail: the log dir cannot be written");
         state.storageFailing = true;
+        if (idempotent) state.storageRefused.set(header.producerId, header.producerEpoch);
         return failure(ErrorCode.KAFKA_STORAGE_ERROR, err.message, state.log.logStartOffset);
       }
       if (state.storageFailing) this.logger.info({ topic, partition }, "Appends succeed again");
       state.storageFailing = false;
       const logAppendTime = result.logAppendTime ?? -1n;
       if (idempotent) {
+        state.storageRefused.delete(header.producerId);
         state.producers.record(header.producerId, header.producerEpoch, header.baseSequence, header.recordsCount, {
           baseOffset: result.baseOffset,
           lastOffset: result.lastOffset,
