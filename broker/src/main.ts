@@ -8,6 +8,7 @@ import { createMetrics, startMetricsServer } from "./runtime/metrics.ts";
 import { processIo, type ProcessIo } from "./runtime/process-io.ts";
 import { planNode } from "./node/node-plan.ts";
 import { startNode } from "./node/start-node.ts";
+import { startingRestartSafety } from "./replication/restart-safety.ts";
 
 /**
  * Composition root: arguments → config → logger → metrics → the node (node/start-node.ts: broker services, controller
@@ -52,6 +53,9 @@ export async function main(
   // Signals stop the node from here on, also while it waits for its quorum or its first metadata image.
   const removeSignalHandlers = lifecycle.handleSignals();
   let clusterId: string;
+  const plan = planNode(config);
+  // Set once the node serves; until then /v1/restart-safety answers that the broker is starting.
+  let restartSafetyNow: (() => object) | undefined;
   try {
     if (config.metricsPort >= 0) {
       await lifecycle.start(
@@ -62,13 +66,16 @@ export async function main(
             host: config.metricsHost,
             port: config.metricsPort,
             logger,
+            ...(plan.broker
+              ? { restartSafety: () => restartSafetyNow?.() ?? startingRestartSafety(config.nodeId) }
+              : {}),
           }),
         (server) => server.close(),
       );
     }
     const node = await startNode({
       config,
-      plan: planNode(config),
+      plan,
       logger,
       metrics,
       lifecycle,
@@ -76,6 +83,7 @@ export async function main(
     });
     if (node === null) return finish(removeSignalHandlers, lifecycle);
     clusterId = node.clusterId;
+    restartSafetyNow = node.restartSafety;
   } catch (err) {
     const code = err instanceof StartupError ? err.exitCode : ExitCode.Failure;
     const message = err instanceof Error ? err.message : String(err);

@@ -7,6 +7,7 @@ import { startNetwork, type NetworkOptions } from "../network/server.ts";
 import { ExitCode, StartupError } from "../runtime/exit-codes.ts";
 import type { Lifecycle } from "../runtime/lifecycle.ts";
 import type { BrokerMetrics } from "../runtime/metrics.ts";
+import { restartSafety, type RestartSafety } from "../replication/restart-safety.ts";
 import { SUPPORTED_FEATURES } from "../controller/index.ts";
 import { legacyBootstrapRecords, readLegacyMetadata } from "../metadata/legacy-migration.ts";
 import { AlterPartitionRequest, AlterPartitionResponse, uuidFromKafkaBase64 } from "../protocol/index.ts";
@@ -49,6 +50,8 @@ export interface StartedNode {
   readonly clusterId: string;
   /** The broker's services and dispatcher on a node with the broker role (in-process tests drive it directly). */
   readonly broker?: Broker;
+  /** Whether this broker may stop now and whether it has caught up (GET /v1/restart-safety); brokers only. */
+  readonly restartSafety?: () => RestartSafety;
 }
 
 /** Resolves once the node serves, or with null when it was stopped while waiting for its quorum. */
@@ -295,7 +298,16 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     () => Promise.resolve(registration),
     (r) => r.controlledShutdown(CONTROLLED_SHUTDOWN_TIMEOUT_MS),
   );
-  return { clusterId, broker };
+  const restartSafetyNow = (): RestartSafety => {
+    const image = storage.view.image;
+    return restartSafety({
+      brokerId: config.nodeId,
+      image,
+      minInsyncReplicas: (topic) => Number(storage.configs.configValue(image, topic, "min.insync.replicas")),
+      lifecycle: registration.state,
+    });
+  };
+  return { clusterId, broker, restartSafety: restartSafetyNow };
 }
 
 /** The bootstrap checkpoint of the metadata dir, if any; one that cannot be used stops the start (exit 2). */

@@ -232,6 +232,8 @@ export interface MetricsServerOptions {
   /** 0 picks a free port (see MetricsServer.port). */
   readonly port: number;
   readonly logger: Logger;
+  /** GET /v1/restart-safety answers this as JSON; without it (a node with no broker role) the path is not found. */
+  readonly restartSafety?: () => object;
 }
 
 export interface MetricsServer {
@@ -239,7 +241,10 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves GET /metrics in the Prometheus text format, and GET /healthz for liveness probes. */
+/**
+ * Serves GET /metrics in the Prometheus text format, GET /healthz for liveness probes, and on brokers
+ * GET /v1/restart-safety (whether this broker can stop now and whether it has caught up, as JSON).
+ */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const { registry, logger } = options;
   const server: Server = createServer((req, res) => {
@@ -254,6 +259,8 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
           res.writeHead(500, { "content-type": "text/plain" }).end("metrics collection failed\n");
         },
       );
+    } else if (path === "/v1/restart-safety" && options.restartSafety !== undefined) {
+      res.writeHead(200, { "content-type": "application/json" }).end(`${JSON.stringify(options.restartSafety())}\n`);
     } else if (path === "/healthz") {
       res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
     } else {

@@ -1,0 +1,140 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { AdminClient } from "../../src/admin/index.ts";
+import type { RestartSafety } from "../../src/replication/restart-safety.ts";
+import { ErrorCode, ProduceRequest, ProduceResponse } from "../../src/protocol/index.ts";
+import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
+import { pollUntil } from "../support/broker-process.ts";
+import { connectTo } from "../support/cluster-records.ts";
+import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
+
+// GET /v1/restart-safety on the metrics port (issue 13) across three processes: with every replica in sync each
+// broker can stop and has caught up; with one follower paused (SIGSTOP) and behind until its leader drops it from the ISR, the
+// other two cannot stop (the partition's ISR would fall below min.insync.replicas=2) and name it; after SIGCONT the
+// follower rejoins and all is well again.
+
+const TOPIC = "guarded";
+
+/** The metrics port node `id` logged at its latest start (metrics.port=0 picks a free one). */
+function metricsPort(cluster: Cluster, id: number): number {
+  const lines = cluster
+    .output(id)
+    .split("\n")
+    .filter((l) => l.includes("Serving metrics on /metrics"));
+  const port = (JSON.parse(lines.at(-1) ?? "{}") as { port?: number }).port;
+  if (port === undefined) throw new Error(`node ${id} logged no metrics port`);
+  return port;
+}
+
+async function safety(cluster: Cluster, id: number): Promise<RestartSafety | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${metricsPort(cluster, id)}/v1/restart-safety`, {
+      signal: AbortSignal.timeout(2_000),
+    });
+    return res.ok ? ((await res.json()) as RestartSafety) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+describe("GET /v1/restart-safety across three processes", () => {
+  let cluster: Cluster | undefined;
+  let paused: number | undefined;
+  afterAll(async () => {
+    if (paused !== undefined) process.kill(paused, "SIGCONT");
+    await cluster?.destroy();
+  });
+
+  it("says every broker can stop with all in sync, and names the partition a paused follower left", async () => {
+    cluster = await startCluster({
+      system: "tributary",
+      topology: { combined: 3 },
+      config: {
+        "metrics.port": "0",
+        "metrics.host": "127.0.0.1",
+        "min.insync.replicas": "2",
+        "replica.lag.time.max.ms": "2000",
+        "broker.session.timeout.ms": "60000",
+        "broker.heartbeat.interval.ms": "1000",
+      },
+    });
+    const c = cluster;
+    await c.waitForBrokers(30_000);
+    await createTopic(c, TOPIC, 3);
+    const all = async (): Promise<(RestartSafety | undefined)[]> => Promise.all([1, 2, 3].map((id) => safety(c, id)));
+    let answers: (RestartSafety | undefined)[] = [];
+    await pollUntil(
+      "every broker to be caught up and free to stop",
+      async () => (answers = await all()).every((a) => a?.canStop === true && a.caughtUp),
+      60_000,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}; answers ${JSON.stringify(answers)}`);
+    });
+
+    // Pause a follower that neither leads the partition nor is the active controller.
+    const controller = (await c.describeQuorum()).leaderId;
+    const admin = new AdminClient({ bootstrap: c.bootstrap(), retries: 3, requestTimeoutMs: 5_000 });
+    const leader = (await admin.describeTopics([TOPIC]).finally(() => admin.close())).get(TOPIC)?.topic?.partitions[0]
+      ?.leader;
+    const follower = [1, 2, 3].find((id) => id !== leader && id !== controller);
+    if (follower === undefined || leader === undefined) throw new Error("no follower to pause");
+    const pid = c.pid(follower)!;
+    process.kill(pid, "SIGSTOP");
+    paused = pid;
+    // A write the paused follower cannot fetch: it falls behind, and the leader drops it after replica.lag.time.max.ms.
+    const connection = await connectTo(c, leader, "restart-safety-test");
+    try {
+      const res = await connection.send(
+        ProduceRequest,
+        ProduceResponse,
+        9,
+        {
+          transactionalId: null,
+          acks: 1,
+          timeoutMs: 10_000,
+          topicData: [
+            {
+              name: TOPIC,
+              partitionData: [
+                {
+                  index: 0,
+                  records: encodeRecordBatch({ records: [{ value: Buffer.from("v"), timestamp: BigInt(Date.now()) }] }),
+                },
+              ],
+            },
+          ],
+        },
+        15_000,
+      );
+      expect(res.responses[0]?.partitionResponses[0]?.errorCode).toBe(ErrorCode.NONE);
+    } finally {
+      connection.close();
+    }
+    const others = [1, 2, 3].filter((id) => id !== follower);
+    await pollUntil(
+      "the other brokers to say they cannot stop",
+      async () => {
+        answers = await Promise.all(others.map((id) => safety(c, id)));
+        return answers.every((a) => a?.canStop === false);
+      },
+      30_000,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}; answers ${JSON.stringify(answers)}`);
+    });
+    for (const a of answers) {
+      expect(a?.blockingPartitions.map((p) => `${p.topic}-${p.partition}`)).toEqual([`${TOPIC}-0`]);
+      expect(a?.canStopReasons.join("\n")).toContain(`${TOPIC}-0`);
+      expect(a?.canStopReasons.join("\n")).toContain("min.insync.replicas=2");
+    }
+
+    process.kill(pid, "SIGCONT");
+    paused = undefined;
+    // Back from the pause the follower catches up and rejoins the ISR.
+    await pollUntil(
+      "every broker to be caught up and free to stop again",
+      async () => (answers = await all()).every((a) => a?.canStop === true && a.caughtUp),
+      60_000,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}; answers ${JSON.stringify(answers)}`);
+    });
+  }, 180_000);
+});
