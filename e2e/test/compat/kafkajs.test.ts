@@ -94,8 +94,17 @@ async function readAll(topic: string, expected: number): Promise<Seen[]> {
 }
 
 async function highWatermarks(topic: string): Promise<number> {
-  const offsets = await admin.fetchTopicOffsets(topic);
-  return offsets.reduce((sum, p) => sum + Number(p.high), 0);
+  // Right after a leader change the new leader answers OFFSET_NOT_AVAILABLE until its high watermark has caught up
+  // (KIP-207, as Kafka does); kafkajs' admin passes that error on instead of retrying, so the test polls.
+  return waitFor(`the high watermarks of ${topic}`, async () => {
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets.reduce((sum, p) => sum + Number(p.high), 0);
+    } catch (err) {
+      if ((err as { type?: unknown }).type === "OFFSET_NOT_AVAILABLE") return undefined;
+      throw err;
+    }
+  });
 }
 
 beforeAll(async () => {
