@@ -36,6 +36,7 @@ export async function main(
   try {
     ({ config, warnings, metaProperties } = loadBrokerConfig({
       configPath: args.configPath,
+      overrideFiles: args.overrideFiles,
       overrides: args.overrides,
       env,
     }));

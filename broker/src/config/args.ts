@@ -1,12 +1,14 @@
 import { parseArgs } from "node:util";
 
-export const USAGE = `Usage: tributary-broker --config <server.properties> [--override key=value ...]
+export const USAGE = `Usage: tributary-broker --config <server.properties> [--override-file <file> ...] [--override key=value ...]
 
 Starts a Tributary broker that speaks the Kafka protocol.
 
 Options:
   -c, --config <file>        Kafka-style server.properties (may also be given as the only positional argument)
-      --override key=value   Set a configuration key; repeatable; wins over the file and the environment
+      --override-file <file> Properties whose keys are set as if by --override (before the --override arguments);
+                             repeatable. The Kubernetes operator's init step writes broker.rack into one.
+      --override key=value   Set a configuration key; repeatable; wins over the files and the environment
   -h, --help                 Show this help
 
 Environment: TRIBUTARY_<KEY> sets a key, upper-case with dots as underscores (TRIBUTARY_LOG_DIRS=/data -> log.dirs);
@@ -18,7 +20,12 @@ See docs/configuration.md for every key.`;
 
 export type CliArgs =
   | { readonly kind: "help" }
-  | { readonly kind: "run"; readonly configPath: string; readonly overrides: readonly string[] }
+  | {
+      readonly kind: "run";
+      readonly configPath: string;
+      readonly overrideFiles: readonly string[];
+      readonly overrides: readonly string[];
+    }
   | { readonly kind: "error"; readonly message: string };
 
 export function parseCliArgs(argv: readonly string[]): CliArgs {
@@ -29,6 +36,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       options: {
         config: { type: "string", short: "c" },
         override: { type: "string", multiple: true },
+        "override-file": { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
       allowPositionals: true,
@@ -43,5 +51,5 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     return { kind: "error", message: `unexpected argument ${JSON.stringify(positionals.at(-1))}` };
   const configPath = values.config ?? positionals[0];
   if (configPath === undefined) return { kind: "error", message: "--config <server.properties> is required" };
-  return { kind: "run", configPath, overrides: values.override ?? [] };
+  return { kind: "run", configPath, overrideFiles: values["override-file"] ?? [], overrides: values.override ?? [] };
 }

@@ -192,6 +192,8 @@ export interface ConfigInput {
   /** Named in messages, e.g. "config/server.properties". */
   readonly fileName?: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Entries of each --override-file, in command-line order: set like --override, before the --override strings. */
+  readonly overrideFiles?: readonly { readonly fileName: string; readonly entries: readonly PropertyEntry[] }[];
   /** Raw `key=value` strings from --override, in command-line order. */
   readonly overrides?: readonly string[];
   /** Base for relative log dirs. */
@@ -229,7 +231,7 @@ interface Setting {
   readonly origin: string;
 }
 
-/** Applies file < KAFKA_* env < TRIBUTARY_* env < --override; later settings of the same key win. */
+/** Applies file < KAFKA_* env < TRIBUTARY_* env < --override-file < --override; later settings of the same key win. */
 function collectSettings(input: ConfigInput, warnings: ConfigWarning[], issues: ConfigIssue[]): Map<string, Setting> {
   const settings = new Map<string, Setting>();
   const fileName = input.fileName ?? "server.properties";
@@ -252,6 +254,11 @@ function collectSettings(input: ConfigInput, warnings: ConfigWarning[], issues: 
     // keys we know, or of Kafka keys we ignore (which then warn "no effect"), are configuration.
     const k = envNameToKey(name, ENV_PREFIX);
     if (isConfigKey(k) || IGNORED_KAFKA_KEYS.has(k)) settings.set(k, { value, source: "env", origin: `env ${name}` });
+  }
+  for (const file of input.overrideFiles ?? []) {
+    for (const e of file.entries) {
+      settings.set(e.key, { value: e.value, source: "override", origin: `${file.fileName}:${e.line}` });
+    }
   }
   for (const o of input.overrides ?? []) {
     const eq = o.indexOf("=");
@@ -662,40 +669,43 @@ function readMetaFile(dir: string): string | null {
 
 export interface LoadOptions {
   readonly configPath: string;
+  readonly overrideFiles?: readonly string[];
   readonly overrides?: readonly string[];
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly cwd?: string;
 }
 
-/** Reads the properties file and each log dir's meta.properties, then resolves. Throws ConfigError. */
-export function loadBrokerConfig(options: LoadOptions): ConfigResult {
+/** A properties file's entries; a missing or malformed file is a ConfigError naming `option`. */
+function readPropertiesFile(path: string, option: string, cwd: string | undefined): PropertyEntry[] {
   let text: string;
   try {
-    text = readFileSync(resolve(options.cwd ?? process.cwd(), options.configPath), "utf8");
+    text = readFileSync(resolve(cwd ?? process.cwd(), path), "utf8");
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? String(err);
     throw new ConfigError([
-      {
-        key: "--config",
-        value: null,
-        origin: "command line",
-        expected: `cannot read ${options.configPath} (${reason})`,
-      },
+      { key: option, value: null, origin: "command line", expected: `cannot read ${path} (${reason})` },
     ]);
   }
-  let fileEntries: PropertyEntry[];
   try {
-    fileEntries = parseProperties(text);
+    return parseProperties(text);
   } catch (err) {
     if (!(err instanceof PropertiesSyntaxError)) throw err;
-    throw new ConfigError([
-      { key: "--config", value: null, origin: `${options.configPath}:${err.line}`, expected: err.reason },
-    ]);
+    throw new ConfigError([{ key: option, value: null, origin: `${path}:${err.line}`, expected: err.reason }]);
   }
+}
+
+/** Reads the properties files and each log dir's meta.properties, then resolves. Throws ConfigError. */
+export function loadBrokerConfig(options: LoadOptions): ConfigResult {
+  const fileEntries = readPropertiesFile(options.configPath, "--config", options.cwd);
+  const overrideFiles = (options.overrideFiles ?? []).map((fileName) => ({
+    fileName,
+    entries: readPropertiesFile(fileName, "--override-file", options.cwd),
+  }));
   return resolveBrokerConfig({
     fileEntries,
     fileName: options.configPath,
     env: options.env ?? {},
+    overrideFiles,
     overrides: options.overrides ?? [],
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
     readMetaProperties: readMetaFile,

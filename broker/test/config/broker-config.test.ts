@@ -377,6 +377,34 @@ describe("loadBrokerConfig", () => {
     expect(config.clusterId).toBe("fromDisk");
   });
 
+  it("sets the keys of each --override-file over the file and the environment, under --override", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tributary-config-"));
+    writeFileSync(join(dir, "server.properties"), "node.id=7\nbroker.rack=from-file\nnum.partitions=2\n");
+    writeFileSync(join(dir, "rack.properties"), "# written by the init step\nbroker.rack=zone-b\nnum.partitions=5\n");
+    const { config } = loadBrokerConfig({
+      configPath: "server.properties",
+      overrideFiles: ["rack.properties"],
+      overrides: ["num.partitions=6"],
+      cwd: dir,
+      env: { TRIBUTARY_BROKER_RACK: "from-env" },
+    });
+    expect(config.brokerRack).toBe("zone-b");
+    expect(config.entries["broker.rack"]).toEqual({ value: "zone-b", source: "override" });
+    expect(config.numPartitions).toBe(6);
+  });
+
+  it("says which --override-file cannot be read or holds a bad value, by file and line", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tributary-config-"));
+    writeFileSync(join(dir, "server.properties"), "node.id=7\n");
+    writeFileSync(join(dir, "rack.properties"), "\nbroker.rack=\n");
+    expect(() =>
+      loadBrokerConfig({ configPath: "server.properties", overrideFiles: ["missing.properties"], cwd: dir }),
+    ).toThrow(/--override-file: cannot read missing\.properties \(ENOENT\)/);
+    expect(() =>
+      loadBrokerConfig({ configPath: "server.properties", overrideFiles: ["rack.properties"], cwd: dir, env: {} }),
+    ).toThrow(/broker\.rack.*rack\.properties:2/);
+  });
+
   it("says when the file cannot be read", () => {
     expect(() => loadBrokerConfig({ configPath: "/nonexistent/server.properties" })).toThrow(
       /--config: cannot read \/nonexistent\/server\.properties \(ENOENT\)/,
