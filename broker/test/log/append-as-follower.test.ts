@@ -1,37 +1,21 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { InvalidBatchError, PartitionLog, type LogConfig } from "../../src/log/index.ts";
+import { describe, expect, it } from "vitest";
+import { InvalidBatchError } from "../../src/log/index.ts";
 import { BATCH_OFFSET } from "../../src/protocol/records/batch-header.ts";
-import { makeBatch, patched, readAll, silentLogger, tempDir } from "./batches.ts";
+import { makeBatch, patched, readAll } from "./batches.ts";
+import { partitionLogFixture } from "./log-fixture.ts";
 
 // A follower's log takes the leader's batches as they are: offsets and partition leader epochs included.
 
-let dir: string;
-let cleanup: () => Promise<void>;
-const open: PartitionLog[] = [];
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-});
-
-afterEach(async () => {
-  for (const log of open.splice(0)) if (!log.isClosed) await log.close();
-  await cleanup();
-});
-
-async function openLog(config: Partial<LogConfig> = {}): Promise<PartitionLog> {
-  const log = await PartitionLog.open({ dir, config, logger: silentLogger });
-  open.push(log);
-  return log;
-}
+const { dir, openLog } = partitionLogFixture();
 
 /** A batch as it sits in the leader's log: its offset and epoch set, its CRC (which covers neither) still valid. */
 function leaderBatch(baseOffset: bigint, epoch: number, records = 1, seed = 0): Buffer {
   return patched(makeBatch({ records, seed }), baseOffset, epoch);
 }
 
-const checkpoint = () => readFile(join(dir, "leader-epoch-checkpoint"), "utf8");
+const checkpoint = () => readFile(join(dir(), "leader-epoch-checkpoint"), "utf8");
 
 describe("appendAsFollower", () => {
   it("keeps the leader's offsets and epochs and starts each new epoch at its first batch", async () => {

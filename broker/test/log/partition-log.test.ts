@@ -1,34 +1,12 @@
 import { readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BATCH_OFFSET, TIMESTAMP_TYPE_LOG_APPEND } from "../../src/protocol/records/batch-header.ts";
-import {
-  BufferPool,
-  LogClosedError,
-  OffsetOutOfRangeError,
-  PartitionLog,
-  type LogConfig,
-} from "../../src/log/index.ts";
-import { crcValid, makeBatch, manualClock, patched, readAll, silentLogger, splitBatches, tempDir } from "./batches.ts";
+import { BufferPool, LogClosedError, OffsetOutOfRangeError } from "../../src/log/index.ts";
+import { crcValid, makeBatch, manualClock, patched, readAll, splitBatches } from "./batches.ts";
+import { partitionLogFixture } from "./log-fixture.ts";
 
-let dir: string;
-let cleanup: () => Promise<void>;
-const open: PartitionLog[] = [];
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-});
-
-afterEach(async () => {
-  for (const log of open.splice(0)) if (!log.isClosed) await log.close();
-  await cleanup();
-});
-
-async function openLog(config: Partial<LogConfig> = {}, clock?: () => number): Promise<PartitionLog> {
-  const log = await PartitionLog.open({ dir, config, logger: silentLogger, ...(clock ? { clock } : {}) });
-  open.push(log);
-  return log;
-}
+const { dir, openLog } = partitionLogFixture();
 
 describe("append and read", () => {
   it("assigns consecutive offsets and returns the producer's bytes with only offset and epoch patched", async () => {
@@ -100,7 +78,7 @@ describe("append and read", () => {
 
   it("stamps LogAppendTime into maxTimestamp and the attributes, keeping the CRC valid", async () => {
     const clock = manualClock(5_000_000);
-    const log = await openLog({}, clock.now);
+    const log = await openLog({}, { clock: clock.now });
     const result = await log.append(makeBatch({ timestamp: 10n }), { leaderEpoch: 0, logAppendTime: true });
     expect(result.logAppendTime).toBe(5_000_000n);
     const read = await log.read(0n, 1000);
@@ -113,8 +91,7 @@ describe("append and read", () => {
 
   it("reads through pooled buffers that come back once released", async () => {
     const pool = new BufferPool();
-    const log = await PartitionLog.open({ dir, logger: silentLogger, bufferPool: pool });
-    open.push(log);
+    const log = await openLog({}, { bufferPool: pool });
     await log.append(makeBatch(), { leaderEpoch: 0 });
     const first = await log.read(0n, 1000);
     const backing = first.records.buffer;
@@ -172,12 +149,12 @@ describe("segments", () => {
     const before = await readAll(log, 0n);
     const segmentsBefore = log.segments();
     await log.close();
-    const files = await readdir(dir);
+    const files = await readdir(dir());
     expect(files).toContain(".clean-shutdown");
     expect(files.filter((f) => f.endsWith(".index")).length).toBe(segmentsBefore.length);
 
     log = await openLog({ segmentBytes: 2000, indexIntervalBytes: 100 });
-    expect(await readdir(dir)).not.toContain(".clean-shutdown");
+    expect(await readdir(dir())).not.toContain(".clean-shutdown");
     expect(log.segments()).toEqual(segmentsBefore);
     expect(await readAll(log, 0n)).toEqual(before);
     expect(log.latestEpoch()).toBe(2);
@@ -192,13 +169,13 @@ describe("segments", () => {
     const before = await readAll(log, 0n);
     const segmentsBefore = log.segments();
     await log.close();
-    const indexes = (await readdir(dir)).filter((f) => f.endsWith(".index"));
-    const timeIndexes = (await readdir(dir)).filter((f) => f.endsWith(".timeindex"));
-    const originalIndex = await readFile(join(dir, indexes[0]!));
+    const indexes = (await readdir(dir())).filter((f) => f.endsWith(".index"));
+    const timeIndexes = (await readdir(dir())).filter((f) => f.endsWith(".timeindex"));
+    const originalIndex = await readFile(join(dir(), indexes[0]!));
     expect(originalIndex.length).toBeGreaterThan(0);
-    await rm(join(dir, indexes[0]!));
-    await writeFile(join(dir, indexes[1]!), Buffer.alloc(16, 0xff));
-    await truncate(join(dir, timeIndexes[2]!), 5);
+    await rm(join(dir(), indexes[0]!));
+    await writeFile(join(dir(), indexes[1]!), Buffer.alloc(16, 0xff));
+    await truncate(join(dir(), timeIndexes[2]!), 5);
 
     log = await openLog({ segmentBytes: 1200, indexIntervalBytes: 100 });
     expect(log.segments()).toEqual(segmentsBefore);
@@ -206,7 +183,7 @@ describe("segments", () => {
     const found = await log.offsetForTimestamp(1000n + 45n * 10n);
     expect(found?.baseOffset).toBe(45n);
     await log.close();
-    expect(await readFile(join(dir, indexes[0]!))).toEqual(originalIndex);
+    expect(await readFile(join(dir(), indexes[0]!))).toEqual(originalIndex);
   });
 });
 
@@ -283,14 +260,14 @@ describe("deleteRecords, truncation and epochs", () => {
     for (let i = 0; i < 6; i++) await log.append(makeBatch({ valueSize: 100 }), { leaderEpoch: i < 3 ? 1 : 3 });
     await log.close();
     for (const f of [".clean-shutdown", "recovery-point-offset-checkpoint", "leader-epoch-checkpoint"]) {
-      await rm(join(dir, f));
+      await rm(join(dir(), f));
     }
     log = await openLog({ segmentBytes: 400 });
     expect(log.epochEntries()).toEqual([
       { epoch: 1, startOffset: 0n },
       { epoch: 3, startOffset: 3n },
     ]);
-    expect(await readFile(join(dir, "leader-epoch-checkpoint"), "utf8")).toBe("0\n2\n1 0\n3 3\n");
+    expect(await readFile(join(dir(), "leader-epoch-checkpoint"), "utf8")).toBe("0\n2\n1 0\n3 3\n");
   });
 
   it("answers endOffsetForEpoch as Kafka does, across a restart", async () => {
@@ -305,11 +282,11 @@ describe("deleteRecords, truncation and epochs", () => {
     expect(log.endOffsetForEpoch(2)).toEqual({ epoch: 2, endOffset: 5n });
     expect(log.endOffsetForEpoch(5)).toEqual({ epoch: 5, endOffset: 7n });
     expect(log.endOffsetForEpoch(6)).toEqual({ epoch: -1, endOffset: -1n });
-    expect(await readFile(join(dir, "leader-epoch-checkpoint"), "utf8")).toBe("0\n3\n0 0\n2 3\n5 5\n");
+    expect(await readFile(join(dir(), "leader-epoch-checkpoint"), "utf8")).toBe("0\n3\n0 0\n2 3\n5 5\n");
   });
 
   it("starts a new leader epoch at the log end, written with the next append", async () => {
-    const checkpoint = () => readFile(join(dir, "leader-epoch-checkpoint"), "utf8").catch(() => "");
+    const checkpoint = () => readFile(join(dir(), "leader-epoch-checkpoint"), "utf8").catch(() => "");
     let log = await openLog();
     await log.append(makeBatch({ records: 3 }), { leaderEpoch: 1 });
     const before = await checkpoint();
@@ -340,7 +317,7 @@ describe("deleteRecords, truncation and epochs", () => {
 describe("retention", () => {
   it("deletes segments older than retention.ms, rolling an expired active segment", async () => {
     const clock = manualClock(100_000);
-    const log = await openLog({ segmentBytes: 300, retentionMs: 10_000 }, clock.now);
+    const log = await openLog({ segmentBytes: 300, retentionMs: 10_000 }, { clock: clock.now });
     for (let i = 0; i < 6; i++)
       await log.append(makeBatch({ valueSize: 100, timestamp: BigInt(100_000 + i * 1000) }), { leaderEpoch: 0 });
     log.updateHighWatermark(log.logEndOffset);
