@@ -12,7 +12,7 @@ import {
 } from "../../src/protocol/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
 import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
-import { connectTo } from "../support/cluster-records.ts";
+import { connectTo, replicatedCluster } from "../support/cluster-records.ts";
 
 // Group coordinator failover (ADR 24, issue 12): with offsets.topic.replication.factor=3 the group's
 // __consumer_offsets partition has three replicas. Offsets committed through the coordinator are replicated before
@@ -99,17 +99,9 @@ describe("group coordinator failover across three processes", () => {
   afterAll(() => cluster?.destroy());
 
   it("after kill -9 of the coordinator, the new leader of the group's partition has every committed offset", async () => {
-    cluster = await startCluster({
-      system: "tributary",
-      topology: { combined: 3 },
-      config: {
-        "offsets.topic.replication.factor": "3",
-        "offsets.topic.num.partitions": "3",
-        "min.insync.replicas": "2",
-        "broker.session.timeout.ms": "4000",
-        "broker.heartbeat.interval.ms": "1000",
-      },
-    });
+    cluster = await startCluster(
+      replicatedCluster({ "offsets.topic.replication.factor": "3", "offsets.topic.num.partitions": "3" }),
+    );
     const c = cluster;
     await c.waitForBrokers(30_000);
     await createTopic(c, TOPIC, 3);

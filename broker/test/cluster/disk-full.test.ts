@@ -8,12 +8,15 @@ import { ErrorCode } from "../../src/protocol/index.ts";
 import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
 import { startCluster, type Cluster } from "../support/cluster.ts";
-import { connectTo, consumeAll, initProducerId } from "../support/cluster-records.ts";
 import {
+  connectTo,
+  consumeAll,
   createFullyReplicated,
+  initProducerId,
   partitionInfo as readPartitionInfo,
-  produceAcksAll,
-} from "../support/partition-reads.ts";
+  produce,
+  replicatedCluster,
+} from "../support/cluster-records.ts";
 import { mountSmallDisk, type SmallDisk } from "../support/small-disk.ts";
 
 // A full disk under a partition leader (ADR 24, issue 12): three combined nodes, each with its log dir on a small
@@ -94,7 +97,7 @@ class Producer {
     let connection: BrokerConnection | undefined;
     try {
       connection = await connect(this.cluster, this.leader);
-      return (await produceAcksAll(connection, TOPIC, records)).errorCode ?? -1;
+      return (await produce(connection, TOPIC, records)).errorCode ?? -1;
     } catch {
       return -1;
     } finally {
@@ -117,27 +120,24 @@ describe("a full disk under a partition leader", () => {
   it.skipIf(unavailable !== undefined)(
     `takes the leader's replicas offline; the producer goes on at the new leader and loses nothing${unavailable ? ` (skipped: ${unavailable})` : ""}`,
     async () => {
-      cluster = await startCluster({
-        system: "tributary",
-        topology: { combined: 3 },
-        config: {
-          "min.insync.replicas": "2",
-          "broker.session.timeout.ms": "4000",
-          "broker.heartbeat.interval.ms": "1000",
+      cluster = await startCluster(
+        replicatedCluster(
           // Relative to each node's directory: the metadata log stays off the small disk.
-          "metadata.log.dir": "metadata",
-        },
-        prepare: (n) => {
-          const d = mountSmallDisk(DISK_BYTES);
-          if ("unavailable" in d) throw new Error(d.unavailable);
-          disks.set(n.id, d);
-          // log.dirs is a directory on the tmpfs, beside the filler file, so the broker sees no stray file in it.
-          mkdirSync(join(d.dir, "logs"));
-          mkdirSync(join(n.dir, "logs"), { recursive: true });
-          execFileSync("mount", ["--bind", join(d.dir, "logs"), join(n.dir, "logs")]);
-          binds.push(join(n.dir, "logs"));
-        },
-      });
+          { "metadata.log.dir": "metadata" },
+          {
+            prepare: (n) => {
+              const d = mountSmallDisk(DISK_BYTES);
+              if ("unavailable" in d) throw new Error(d.unavailable);
+              disks.set(n.id, d);
+              // log.dirs is a directory on the tmpfs, beside the filler file, so the broker sees no stray file in it.
+              mkdirSync(join(d.dir, "logs"));
+              mkdirSync(join(n.dir, "logs"), { recursive: true });
+              execFileSync("mount", ["--bind", join(d.dir, "logs"), join(n.dir, "logs")]);
+              binds.push(join(n.dir, "logs"));
+            },
+          },
+        ),
+      );
       const c = cluster;
       await c.waitForBrokers(30_000);
       const full = (await createFullyReplicated(c, TOPIC)).leader;

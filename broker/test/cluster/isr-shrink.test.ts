@@ -1,10 +1,15 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { AdminClient } from "../../src/admin/index.ts";
-import { BrokerConnection } from "../../src/admin/connection.ts";
-import { ErrorCode, ProduceRequest, ProduceResponse } from "../../src/protocol/index.ts";
+import { ErrorCode } from "../../src/protocol/index.ts";
 import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
-import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
+import { startCluster, type Cluster } from "../support/cluster.ts";
+import {
+  connectTo,
+  createFullyReplicated,
+  partitionInfo,
+  produce,
+  replicatedCluster,
+} from "../support/cluster-records.ts";
 
 // The leader's side of ISR changes across processes (ADR 24): a follower paused with SIGSTOP falls behind, so the
 // leader drops it from the ISR after replica.lag.time.max.ms (through AlterPartition to the controller) and acks=all
@@ -16,42 +21,12 @@ const TOPIC = "shrinking";
 const LAG_MS = 2_000;
 const REPLICA_FETCH_WAIT_MAX_MS = 500;
 
-async function isrOf(cluster: Cluster, via: number): Promise<{ leader: number; isr: number[] } | undefined> {
-  const node = cluster.node(via);
-  const admin = new AdminClient({ bootstrap: `${node.host}:${node.clientPort}`, retries: 0, requestTimeoutMs: 3_000 });
-  try {
-    const p = (await admin.describeTopics([TOPIC])).get(TOPIC)?.topic?.partitions[0];
-    return p && { leader: p.leader, isr: [...p.isr].sort() };
-  } catch {
-    return undefined;
-  } finally {
-    admin.close();
-  }
-}
-
-async function produce(cluster: Cluster, leader: number, acks: number): Promise<number | undefined> {
-  const node = cluster.node(leader);
-  const connection = await BrokerConnection.open({
-    host: node.host,
-    port: node.clientPort ?? 0,
-    clientId: "isr-shrink-test",
-    connectTimeoutMs: 2_000,
-  });
+/** One record to partition 0 of the topic at `leader` with `acks`; the partition's error code. */
+async function produceOne(cluster: Cluster, leader: number, acks: number): Promise<number | undefined> {
+  const connection = await connectTo(cluster, leader, "isr-shrink-test");
   try {
     const records = encodeRecordBatch({ records: [{ value: Buffer.from("v"), timestamp: BigInt(Date.now()) }] });
-    const res = await connection.send(
-      ProduceRequest,
-      ProduceResponse,
-      9,
-      {
-        transactionalId: null,
-        acks,
-        timeoutMs: 10_000,
-        topicData: [{ name: TOPIC, partitionData: [{ index: 0, records }] }],
-      },
-      15_000,
-    );
-    return res.responses[0]?.partitionResponses[0]?.errorCode;
+    return (await produce(connection, TOPIC, records, { acks })).errorCode;
   } finally {
     connection.close();
   }
@@ -66,32 +41,21 @@ describe("ISR shrink and expansion across three processes", () => {
   });
 
   it("drops a paused follower after replica.lag.time.max.ms and takes it back once it catches up", async () => {
-    cluster = await startCluster({
-      system: "tributary",
-      topology: { combined: 3 },
-      config: {
-        "min.insync.replicas": "2",
+    cluster = await startCluster(
+      replicatedCluster({
         "replica.lag.time.max.ms": String(LAG_MS),
         "replica.fetch.wait.max.ms": String(REPLICA_FETCH_WAIT_MAX_MS),
         "broker.session.timeout.ms": "60000",
-        "broker.heartbeat.interval.ms": "1000",
-      },
-    });
+      }),
+    );
     const c = cluster;
     await c.waitForBrokers(30_000);
-    await createTopic(c, TOPIC, 3);
-    let state: Awaited<ReturnType<typeof isrOf>>;
-    await pollUntil(
-      "the ISR to hold all three replicas",
-      async () => (state = await isrOf(c, 1))?.isr.length === 3,
-      60_000,
-    );
-    const leader = state!.leader;
+    const { leader } = await createFullyReplicated(c, TOPIC);
     // Pause a follower that is neither the partition's leader nor the active controller.
     const controller = (await c.describeQuorum()).leaderId;
     const follower = [1, 2, 3].find((id) => id !== leader && id !== controller);
     if (follower === undefined) throw new Error("no follower to pause");
-    expect(await produce(c, leader, -1)).toBe(ErrorCode.NONE);
+    expect(await produceOne(c, leader, -1)).toBe(ErrorCode.NONE);
 
     const pid = c.pid(follower);
     if (pid === undefined) throw new Error(`node ${follower} is not running`);
@@ -99,28 +63,32 @@ describe("ISR shrink and expansion across three processes", () => {
     paused = pid;
     const stopped = Date.now();
     // A write the paused follower cannot fetch: its end now differs from the leader's.
-    expect(await produce(c, leader, 1)).toBe(ErrorCode.NONE);
+    expect(await produceOne(c, leader, 1)).toBe(ErrorCode.NONE);
     await pollUntil(
       "the leader to drop the paused follower from the ISR",
-      async () => (await isrOf(c, leader))?.isr.length === 2,
+      async () => (await partitionInfo(c, leader, TOPIC))?.isr.length === 2,
       30_000,
     );
     const shrinkMs = Date.now() - stopped;
-    expect((await isrOf(c, leader))?.isr).not.toContain(follower);
+    expect((await partitionInfo(c, leader, TOPIC))?.isr).not.toContain(follower);
     // The lag counts from the follower's last caught-up fetch, which reached the leader before the SIGSTOP: by up to
     // one long-poll (replica.fetch.wait.max.ms) when that fetch was parked at the leader.
     expect(shrinkMs).toBeGreaterThanOrEqual(LAG_MS - REPLICA_FETCH_WAIT_MAX_MS);
     // Two in-sync replicas meet min.insync.replicas=2.
-    expect(await produce(c, leader, -1)).toBe(ErrorCode.NONE);
+    expect(await produceOne(c, leader, -1)).toBe(ErrorCode.NONE);
 
     process.kill(pid, "SIGCONT");
     paused = undefined;
     const resumed = Date.now();
-    await pollUntil("the follower to rejoin the ISR", async () => (await isrOf(c, leader))?.isr.length === 3, 30_000);
+    await pollUntil(
+      "the follower to rejoin the ISR",
+      async () => (await partitionInfo(c, leader, TOPIC))?.isr.length === 3,
+      30_000,
+    );
     const expandMs = Date.now() - resumed;
     console.log(
       `isr-shrink: ISR shrank ${shrinkMs} ms after SIGSTOP (lag ${LAG_MS} ms), back to 3 ${expandMs} ms after SIGCONT`,
     );
-    expect(await produce(c, leader, -1)).toBe(ErrorCode.NONE);
+    expect(await produceOne(c, leader, -1)).toBe(ErrorCode.NONE);
   });
 });

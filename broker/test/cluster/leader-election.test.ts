@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AdminClient, type PartitionInfo } from "../../src/admin/index.ts";
-import { pollUntil } from "../support/broker-process.ts";
-import { startCluster, type Cluster } from "../support/cluster.ts";
+import { describe, expect, it } from "vitest";
+import type { PartitionInfo } from "../../src/admin/index.ts";
+import { clusterPerFile } from "../support/cluster-per-file.ts";
+import { brokerAddress, waitForPartitions } from "../support/cluster-records.ts";
 import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
 
 // Kafka's own kafka-leader-election against three combined Tributary processes: ElectLeaders is forwarded by the
@@ -11,46 +11,17 @@ import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka
 // UNCLEAN election elects broker 2; with followers in the ISR, one of them leads and PREFERRED moves the leadership
 // back once broker 1 has returned into the ISR.
 
-let cluster: Cluster | undefined;
-
-beforeAll(async () => {
-  requireReferenceKafka();
-  cluster = await startCluster({ system: "tributary", topology: { combined: 3 } });
-  await cluster.waitForBrokers(60_000);
-}, 120_000);
-
-afterAll(async () => {
-  await cluster?.destroy();
-});
-
-function bootstrapOf(id: number): string {
-  const node = cluster?.nodes.find((n) => n.id === id);
-  if (node?.clientPort === undefined) throw new Error(`no broker ${id}`);
-  return `127.0.0.1:${node.clientPort}`;
-}
+const cluster = clusterPerFile({ system: "tributary", topology: { combined: 3 } }, requireReferenceKafka);
+const bootstrapOf = (id: number): string => brokerAddress(cluster(), id);
 
 const election = (via: number, ...args: string[]) =>
   runKafkaClass("org.apache.kafka.tools.LeaderElectionCommand", ["--bootstrap-server", bootstrapOf(via), ...args]);
 
-/** Polls broker `via`'s Metadata until partition 0 of `topic` satisfies `test`. */
+/** Polls broker `via`'s Metadata until partition 0 of `topic` (its only one) satisfies `test`. */
 async function partitionZero(via: number, topic: string, test: (p: PartitionInfo) => boolean): Promise<PartitionInfo> {
-  const admin = new AdminClient({ bootstrap: bootstrapOf(via), retries: 0, requestTimeoutMs: 5_000 });
-  let last: PartitionInfo | undefined;
-  try {
-    await pollUntil(
-      `partition ${topic}-0 as expected`,
-      async () => {
-        const t = (await admin.describeTopics([topic])).get(topic)?.topic;
-        last = t?.partitions.find((p) => p.partition === 0);
-        return last !== undefined && test(last);
-      },
-      30_000,
-    );
-  } finally {
-    admin.close();
-  }
-  if (last === undefined) throw new Error("unreachable");
-  return last;
+  const [p] = await waitForPartitions(cluster(), via, topic, test, 30_000);
+  if (p === undefined) throw new Error("unreachable");
+  return p;
 }
 
 describe("kafka-leader-election against three Tributary nodes", () => {
@@ -72,7 +43,7 @@ describe("kafka-leader-election against three Tributary nodes", () => {
     expect(all.stdout).not.toContain("elect-0");
 
     // Broker 1 shuts down in a controlled way and gives up the leadership.
-    await cluster?.kill(1, "SIGTERM");
+    await cluster().kill(1, "SIGTERM");
     const after = await partitionZero(2, "elect", (p) => p.leader !== 1);
     await expect(election(2, "--election-type", "PREFERRED", "--topic", "elect", "--partition", "0")).rejects.toThrow(
       /PreferredLeaderNotAvailableException: The preferred leader was not available/,
@@ -86,7 +57,7 @@ describe("kafka-leader-election against three Tributary nodes", () => {
       expect(elected.isr).toEqual([2]);
     } else {
       // A follower in the ISR took over; broker 1 returns, catches up into the ISR, and PREFERRED gives it back.
-      await cluster?.restart(1);
+      await cluster().restart(1);
       await partitionZero(3, "elect", (p) => p.isr.includes(1));
       const back = await election(3, "--election-type", "PREFERRED", "--topic", "elect", "--partition", "0");
       expect(back.stdout).toContain("Successfully completed leader election (PREFERRED) for partitions elect-0");

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminClient } from "../../src/admin/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
-import { startCluster, type Cluster } from "../support/cluster.ts";
+import { clusterPerFile } from "../support/cluster-per-file.ts";
+import { brokerAddress } from "../support/cluster-records.ts";
 import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
 
 // Kafka's own kafka-reassign-partitions against three combined Tributary processes: AlterPartitionReassignments and
@@ -13,26 +14,18 @@ import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka
 // cleared again by --verify. A reorder of a partition's replicas completes at once; a move to a new broker stays in
 // progress until that broker is in the ISR (while it is, --list shows it and --cancel takes it back).
 
-let cluster: Cluster | undefined;
+const cluster = clusterPerFile({ system: "tributary", topology: { combined: 3 } }, requireReferenceKafka);
 let dir = "";
 
-beforeAll(async () => {
-  requireReferenceKafka();
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "reassign-"));
-  cluster = await startCluster({ system: "tributary", topology: { combined: 3 } });
-  await cluster.waitForBrokers(60_000);
-}, 120_000);
+});
 
-afterAll(async () => {
-  await cluster?.destroy();
+afterAll(() => {
   if (dir !== "") rmSync(dir, { recursive: true, force: true });
 });
 
-function bootstrap(): string {
-  const node = cluster?.nodes.find((n) => n.id === 2);
-  if (node?.clientPort === undefined) throw new Error("no broker 2");
-  return `127.0.0.1:${node.clientPort}`;
-}
+const bootstrap = (): string => brokerAddress(cluster(), 2);
 
 function file(name: string, content: unknown): string {
   const path = join(dir, name);

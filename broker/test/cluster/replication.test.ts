@@ -1,17 +1,18 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { AdminClient, type PartitionInfo } from "../../src/admin/index.ts";
 import type { BrokerConnection } from "../../src/admin/connection.ts";
-import {
-  DescribeLogDirsRequest,
-  DescribeLogDirsResponse,
-  ErrorCode,
-  ProduceRequest,
-  ProduceResponse,
-} from "../../src/protocol/index.ts";
+import { DescribeLogDirsRequest, DescribeLogDirsResponse, ErrorCode } from "../../src/protocol/index.ts";
 import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
-import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
-import { connectTo, consumeAll, initProducerId } from "../support/cluster-records.ts";
+import { startCluster, type Cluster } from "../support/cluster.ts";
+import {
+  connectTo,
+  consumeAll,
+  createFullyReplicated,
+  initProducerId,
+  partitionInfo,
+  produce,
+  replicatedCluster,
+} from "../support/cluster-records.ts";
 
 // Partition replication across processes (ADR 24, issue 12): three combined nodes, an RF-3 topic written with
 // acks=all from an idempotent producer. The followers fetch the leader's log until every replica holds the same bytes,
@@ -23,18 +24,6 @@ const TOPIC = "replicated";
 
 function connect(cluster: Cluster, id: number): Promise<BrokerConnection> {
   return connectTo(cluster, id, "replication-test");
-}
-
-async function partitionInfo(cluster: Cluster, via: number): Promise<PartitionInfo | undefined> {
-  const node = cluster.node(via);
-  const admin = new AdminClient({ bootstrap: `${node.host}:${node.clientPort}`, retries: 0, requestTimeoutMs: 3_000 });
-  try {
-    return (await admin.describeTopics([TOPIC])).get(TOPIC)?.topic?.partitions[0];
-  } catch {
-    return undefined;
-  } finally {
-    admin.close();
-  }
 }
 
 interface Producer {
@@ -61,27 +50,8 @@ function batch(producer: Producer, b: number, sequence: number): { values: strin
   return { values, records };
 }
 
-async function send(
-  connection: BrokerConnection,
-  records: Buffer,
-): Promise<{ errorCode?: number; baseOffset?: bigint }> {
-  const res = await connection.send(
-    ProduceRequest,
-    ProduceResponse,
-    9,
-    {
-      transactionalId: null,
-      acks: -1,
-      timeoutMs: 10_000,
-      topicData: [{ name: TOPIC, partitionData: [{ index: 0, records }] }],
-    },
-    15_000,
-  );
-  return res.responses[0]?.partitionResponses[0] ?? {};
-}
-
 /** Produces batches of 4 records with acks=all to the leader; returns the values it acknowledged. */
-async function produce(
+async function produceBatches(
   cluster: Cluster,
   leader: number,
   producer: Producer,
@@ -93,7 +63,7 @@ async function produce(
   try {
     for (let b = from; b < from + batches; b++) {
       const { values, records } = batch(producer, b, producer.sequence);
-      const { errorCode } = await send(connection, records);
+      const { errorCode } = await produce(connection, TOPIC, records);
       expect(errorCode, `batch ${b}`).toBe(ErrorCode.NONE);
       producer.sequence += values.length;
       acked.push(...values);
@@ -144,34 +114,15 @@ describe("partition replication across three processes", () => {
   afterAll(() => cluster?.destroy());
 
   it("followers catch up, the ISR grows to 3, a new leader serves every acknowledged record after kill -9, the old one rejoins", async () => {
-    cluster = await startCluster({
-      system: "tributary",
-      topology: { combined: 3 },
-      config: {
-        "min.insync.replicas": "2",
-        "broker.session.timeout.ms": "4000",
-        "broker.heartbeat.interval.ms": "1000",
-      },
-    });
+    cluster = await startCluster(replicatedCluster());
     const c = cluster;
     await c.waitForBrokers(30_000);
-    await createTopic(c, TOPIC, 3);
-
-    // The ISR grows to every replica once the followers have caught up (the controller creates it as the leader).
-    let info: PartitionInfo | undefined;
-    await pollUntil(
-      "the ISR to hold all three replicas",
-      async () => {
-        info = await partitionInfo(c, 1);
-        return info !== undefined && info.leader >= 0 && info.isr.length === 3;
-      },
-      60_000,
-    );
-    const leader = info?.leader ?? -1;
-    expect(info?.replicas.slice().sort()).toEqual([1, 2, 3]);
+    const info = await createFullyReplicated(c, TOPIC);
+    const leader = info.leader;
+    expect(info.replicas.slice().sort()).toEqual([1, 2, 3]);
 
     const producer = await initProducer(c, leader);
-    const acked = await produce(c, leader, producer, 0, 40);
+    const acked = await produceBatches(c, leader, producer, 0, 40);
 
     // Every replica holds the same bytes.
     await sameBytesEverywhere(c);
@@ -182,7 +133,7 @@ describe("partition replication across three processes", () => {
     await pollUntil(
       "another replica to lead",
       async () => {
-        const now = await partitionInfo(c, survivor);
+        const now = await partitionInfo(c, survivor, TOPIC);
         next = now?.leader ?? -1;
         return next >= 0 && next !== leader;
       },
@@ -204,7 +155,7 @@ describe("partition replication across three processes", () => {
     const retry = await connect(c, next);
     try {
       const last = batch(producer, 39, producer.sequence - 4);
-      expect(await send(retry, last.records)).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 156n });
+      expect(await produce(retry, TOPIC, last.records)).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 156n });
     } finally {
       retry.close();
     }
@@ -213,12 +164,12 @@ describe("partition replication across three processes", () => {
 
     // The killed leader comes back as a follower: it catches up with what the new leader took meanwhile (no
     // truncation to its own high watermark on restart, KIP-101), and the ISR holds all three replicas again.
-    const more = await produce(c, next, producer, 40, 10);
+    const more = await produceBatches(c, next, producer, 40, 10);
     await c.restart(leader);
     await sameBytesEverywhere(c);
     await pollUntil(
       "the ISR to hold the restarted replica again",
-      async () => (await partitionInfo(c, next))?.isr.length === 3,
+      async () => (await partitionInfo(c, next, TOPIC))?.isr.length === 3,
       60_000,
     );
     expect(await consumeAll(c, next, TOPIC, 0)).toEqual([...acked, ...more]);

@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { AdminClient } from "../../src/admin/index.ts";
 import type { RestartSafety } from "../../src/replication/restart-safety.ts";
-import { ErrorCode, ProduceRequest, ProduceResponse } from "../../src/protocol/index.ts";
+import { ErrorCode } from "../../src/protocol/index.ts";
 import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
-import { connectTo } from "../support/cluster-records.ts";
+import { connectTo, produce, replicatedCluster } from "../support/cluster-records.ts";
 import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
 
 // GET /v1/restart-safety on the metrics port (issue 13) across three processes: with every replica in sync each
@@ -45,18 +45,14 @@ describe("GET /v1/restart-safety across three processes", () => {
   });
 
   it("says every broker can stop with all in sync, and names the partition a paused follower left", async () => {
-    cluster = await startCluster({
-      system: "tributary",
-      topology: { combined: 3 },
-      config: {
+    cluster = await startCluster(
+      replicatedCluster({
         "metrics.port": "0",
         "metrics.host": "127.0.0.1",
-        "min.insync.replicas": "2",
         "replica.lag.time.max.ms": "2000",
         "broker.session.timeout.ms": "60000",
-        "broker.heartbeat.interval.ms": "1000",
-      },
-    });
+      }),
+    );
     const c = cluster;
     await c.waitForBrokers(30_000);
     await createTopic(c, TOPIC, 3);
@@ -83,29 +79,8 @@ describe("GET /v1/restart-safety across three processes", () => {
     // A write the paused follower cannot fetch: it falls behind, and the leader drops it after replica.lag.time.max.ms.
     const connection = await connectTo(c, leader, "restart-safety-test");
     try {
-      const res = await connection.send(
-        ProduceRequest,
-        ProduceResponse,
-        9,
-        {
-          transactionalId: null,
-          acks: 1,
-          timeoutMs: 10_000,
-          topicData: [
-            {
-              name: TOPIC,
-              partitionData: [
-                {
-                  index: 0,
-                  records: encodeRecordBatch({ records: [{ value: Buffer.from("v"), timestamp: BigInt(Date.now()) }] }),
-                },
-              ],
-            },
-          ],
-        },
-        15_000,
-      );
-      expect(res.responses[0]?.partitionResponses[0]?.errorCode).toBe(ErrorCode.NONE);
+      const records = encodeRecordBatch({ records: [{ value: Buffer.from("v"), timestamp: BigInt(Date.now()) }] });
+      expect((await produce(connection, TOPIC, records, { acks: 1 })).errorCode).toBe(ErrorCode.NONE);
     } finally {
       connection.close();
     }

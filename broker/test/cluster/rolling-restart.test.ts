@@ -1,11 +1,17 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { AdminClient } from "../../src/admin/index.ts";
 import type { BrokerConnection } from "../../src/admin/connection.ts";
-import { ErrorCode, ProduceRequest, ProduceResponse } from "../../src/protocol/index.ts";
+import { ErrorCode } from "../../src/protocol/index.ts";
 import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
 import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
-import { connectTo, consumeAll, initProducerId } from "../support/cluster-records.ts";
+import {
+  connectTo,
+  consumeAll,
+  describePartitions,
+  initProducerId,
+  produce,
+  replicatedCluster,
+} from "../support/cluster-records.ts";
 
 // A rolling restart with SIGTERM loses nothing (ADR 24, issue 12): three combined nodes, an RF-3 topic of three
 // partitions with min.insync.replicas=2, and an idempotent acks=all producer writing throughout. Each node in turn
@@ -25,22 +31,12 @@ interface Layout {
 
 /** Each partition's leader and ISR as `via` reports them, or undefined when it cannot answer. */
 async function layout(cluster: Cluster, via: number): Promise<Map<number, Layout> | undefined> {
-  const node = cluster.node(via);
-  const admin = new AdminClient({
-    bootstrap: `${node.host}:${node.clientPort}`,
-    retries: 0,
+  // Short timeouts: the leader watch polls this, and a node that stops answering must not blur its figures.
+  const partitions = await describePartitions(cluster, via, TOPIC, {
     requestTimeoutMs: 2_000,
     connectTimeoutMs: 1_000,
   });
-  try {
-    const topic = (await admin.describeTopics([TOPIC])).get(TOPIC)?.topic;
-    if (topic === undefined) return undefined;
-    return new Map(topic.partitions.map((p) => [p.partition, { leader: p.leader, isr: [...p.isr].sort() }]));
-  } catch {
-    return undefined;
-  } finally {
-    admin.close();
-  }
+  return partitions && new Map(partitions.map((p) => [p.partition, { leader: p.leader, isr: [...p.isr].sort() }]));
 }
 
 /** The layout from the first running node that answers. */
@@ -121,19 +117,7 @@ class Producer {
               connection = await connect(this.cluster, leader);
               connections.set(leader, connection);
             }
-            const res = await connection.send(
-              ProduceRequest,
-              ProduceResponse,
-              9,
-              {
-                transactionalId: null,
-                acks: -1,
-                timeoutMs: 10_000,
-                topicData: [{ name: TOPIC, partitionData: [{ index: partition, records }] }],
-              },
-              12_000,
-            );
-            errorCode = res.responses[0]?.partitionResponses[0]?.errorCode;
+            ({ errorCode } = await produce(connection, TOPIC, records, { partition, waitMs: 12_000 }));
           } catch {
             connections.get(leader)?.close();
             connections.delete(leader);
@@ -227,17 +211,13 @@ describe("rolling restart with SIGTERM across three processes", () => {
   });
 
   it("restarts each node in turn under an acks=all producer: nothing acknowledged is lost or duplicated", async () => {
-    cluster = await startCluster({
-      system: "tributary",
-      topology: { combined: 3 },
-      config: {
-        "min.insync.replicas": "2",
+    cluster = await startCluster(
+      replicatedCluster({
         "broker.session.timeout.ms": "6000",
-        "broker.heartbeat.interval.ms": "1000",
         // Leadership comes back to the preferred replicas only when asked: the test measures controlled shutdown.
         "auto.leader.rebalance.enable": "false",
-      },
-    });
+      }),
+    );
     const c = cluster;
     await c.waitForBrokers(30_000);
     await createTopic(c, TOPIC, 3, PARTITIONS);

@@ -1,18 +1,147 @@
 import { BrokerConnection } from "../../src/admin/connection.ts";
+import { AdminClient, type PartitionInfo } from "../../src/admin/index.ts";
 import {
   ErrorCode,
   FetchRequest,
   FetchResponse,
   InitProducerIdRequest,
   InitProducerIdResponse,
+  ProduceRequest,
+  ProduceResponse,
 } from "../../src/protocol/index.ts";
 import { decodeRecordBatch, splitBatches } from "../../src/protocol/records/index.ts";
-import type { Cluster } from "./cluster.ts";
+import { pollUntil } from "./broker-process.ts";
+import { createTopic, type Cluster, type ClusterOptions } from "./cluster.ts";
+
+// What the multi-process tests (broker/test/cluster) do with a topic's partitions, written once: start three combined
+// nodes for replication, ask a node who leads and what is in sync, produce, read every record back, and get an
+// idempotent producer id.
+
+/**
+ * Three combined Tributary nodes as the replication tests run them: min.insync.replicas=2 and a broker session short
+ * enough that a killed node is fenced within seconds; `config` adds or overrides keys.
+ */
+export function replicatedCluster(
+  config: Readonly<Record<string, string>> = {},
+  options: Partial<ClusterOptions> = {},
+): ClusterOptions {
+  return {
+    system: "tributary",
+    topology: { combined: 3 },
+    ...options,
+    config: {
+      "min.insync.replicas": "2",
+      "broker.session.timeout.ms": "4000",
+      "broker.heartbeat.interval.ms": "1000",
+      ...config,
+    },
+  };
+}
+
+/** "host:port" of node `id`'s client listener, for a client bound to that node alone. */
+export function brokerAddress(cluster: Cluster, id: number): string {
+  const node = cluster.node(id);
+  if (node.clientPort === undefined) throw new Error(`node ${id} is not a broker`);
+  return `${node.host}:${node.clientPort}`;
+}
 
 /** A connection to a node's client listener. */
 export async function connectTo(cluster: Cluster, id: number, clientId: string): Promise<BrokerConnection> {
   const node = cluster.node(id);
   return BrokerConnection.open({ host: node.host, port: node.clientPort ?? 0, clientId, connectTimeoutMs: 2_000 });
+}
+
+/** Every partition of `topic` as node `via` describes it; undefined when it cannot answer. */
+export async function describePartitions(
+  cluster: Cluster,
+  via: number,
+  topic: string,
+  timeouts: { requestTimeoutMs?: number; connectTimeoutMs?: number } = {},
+): Promise<PartitionInfo[] | undefined> {
+  const admin = new AdminClient({
+    bootstrap: brokerAddress(cluster, via),
+    retries: 0,
+    requestTimeoutMs: 3_000,
+    ...timeouts,
+  });
+  try {
+    return (await admin.describeTopics([topic])).get(topic)?.topic?.partitions;
+  } catch {
+    return undefined;
+  } finally {
+    admin.close();
+  }
+}
+
+/** Partition 0 of `topic` as node `via` describes it; undefined when it cannot answer. */
+export async function partitionInfo(cluster: Cluster, via: number, topic: string): Promise<PartitionInfo | undefined> {
+  return (await describePartitions(cluster, via, topic))?.find((p) => p.partition === 0);
+}
+
+/** Polls node `via` until `topic` has partitions and every one satisfies `test`; the last description. */
+export async function waitForPartitions(
+  cluster: Cluster,
+  via: number,
+  topic: string,
+  test: (p: PartitionInfo) => boolean,
+  timeoutMs: number,
+): Promise<PartitionInfo[]> {
+  let last: PartitionInfo[] = [];
+  await pollUntil(
+    `the partitions of ${topic} as expected`,
+    async () => {
+      last = (await describePartitions(cluster, via, topic, { requestTimeoutMs: 5_000 })) ?? [];
+      return last.length > 0 && last.every(test);
+    },
+    timeoutMs,
+  ).catch((err: unknown) => {
+    const seen = last.map((p) => `${p.partition}: leader ${p.leader} isr [${p.isr.join(",")}]`).join("; ");
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; last seen ${seen}`, { cause: err });
+  });
+  return last;
+}
+
+/** Creates `topic` with one partition on three replicas and waits until all three are in its ISR. */
+export async function createFullyReplicated(cluster: Cluster, topic: string): Promise<PartitionInfo> {
+  await createTopic(cluster, topic, 3);
+  // The ISR grows to every replica once the followers have caught up (the controller creates it as the leader).
+  let info: PartitionInfo | undefined;
+  await pollUntil(
+    "the ISR to hold all three replicas",
+    async () => {
+      info = await partitionInfo(cluster, cluster.brokers[0]?.id ?? 1, topic);
+      return info !== undefined && info.leader >= 0 && info.isr.length === 3;
+    },
+    60_000,
+  );
+  if (info === undefined) throw new Error(`no description of ${topic}`);
+  return info;
+}
+
+/**
+ * Sends `records` to one partition of `topic` (Produce v9, a 10 s broker-side timeout); the partition's answer.
+ * @param options.acks -1 (all) unless given; options.partition 0 unless given; options.waitMs how long the client
+ * waits for the answer, 15 s unless given.
+ */
+export async function produce(
+  connection: BrokerConnection,
+  topic: string,
+  records: Buffer,
+  options: { acks?: number; partition?: number; waitMs?: number } = {},
+): Promise<{ errorCode?: number; baseOffset?: bigint }> {
+  const res = await connection.send(
+    ProduceRequest,
+    ProduceResponse,
+    9,
+    {
+      transactionalId: null,
+      acks: options.acks ?? -1,
+      timeoutMs: 10_000,
+      topicData: [{ name: topic, partitionData: [{ index: options.partition ?? 0, records }] }],
+    },
+    options.waitMs ?? 15_000,
+  );
+  return res.responses[0]?.partitionResponses[0] ?? {};
 }
 
 /** Every record value `leader` serves to a consumer of the partition, from offset 0 up to its high watermark. */
