@@ -19,7 +19,7 @@ export type ConfigSource = "default" | "file" | "env" | "override";
 
 export interface ListenerConfig extends ListenerAddress {
   readonly securityProtocol: SecurityProtocol;
-  /** Named in controller.listener.names: not for clients and never advertised. */
+  /** Named in controller.listener.names: for the quorum's peers, never advertised to clients. */
   readonly isController: boolean;
 }
 
@@ -41,6 +41,11 @@ export interface BrokerConfig {
   readonly listeners: readonly ListenerConfig[];
   /** What Metadata returns to clients: advertised.listeners, or the client listeners with a wildcard host replaced. */
   readonly advertisedListeners: readonly ListenerAddress[];
+  /**
+   * Where the quorum's peers reach this node's controller listeners: their entries in advertised.listeners, else the
+   * listeners themselves with a wildcard host replaced by the host name. Never returned to clients.
+   */
+  readonly advertisedControllerListeners: readonly ListenerAddress[];
   readonly listenerSecurityProtocolMap: Readonly<Record<string, SecurityProtocol>>;
   readonly controllerListenerNames: readonly string[];
   /**
@@ -381,7 +386,6 @@ function metaProperties(
 function checkRoles(
   v: ParsedValues,
   listeners: readonly ListenerConfig[],
-  advertised: readonly ListenerAddress[],
   issue: (key: ConfigKey, expected: string) => void,
 ): void {
   const roles = v["process.roles"];
@@ -443,14 +447,6 @@ function checkRoles(
       issue(
         "listeners",
         `only controller listeners because process.roles is controller; ${other.map((l) => l.name).join(",")} is not in controller.listener.names`,
-      );
-  }
-  if (broker) {
-    const leaked = advertised.filter((a) => names.includes(a.name));
-    if (leaked.length > 0)
-      issue(
-        "advertised.listeners",
-        `no controller listener because clients connect to advertised listeners; ${leaked.map((a) => a.name).join(",")} is one`,
       );
   }
 }
@@ -517,27 +513,38 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
   if (v.listeners && listeners.filter((l) => !l.isController).length === 0 && v["process.roles"]?.includes("broker"))
     issue("listeners", "at least one listener that is not a controller listener");
 
-  let advertised: ListenerAddress[];
-  if (v["advertised.listeners"]) {
-    advertised = v["advertised.listeners"];
-    for (const a of advertised) {
-      if (!listeners.some((l) => l.name === a.name))
-        issue("advertised.listeners", `names that appear in listeners; ${a.name} does not`);
-      if (a.host === "" || a.host === "0.0.0.0" || a.host === "::")
-        issue("advertised.listeners", `a host clients can connect to; ${a.name} has "${a.host}"`);
-    }
-  } else {
-    const local = hostname();
-    advertised = listeners
-      .filter((l) => !l.isController)
-      .map((l) => ({
-        name: l.name,
-        host: l.host === "" || l.host === "0.0.0.0" || l.host === "::" ? local : l.host,
-        port: l.port,
-      }));
+  // Kafka's split (KafkaConfig.effectiveAdvertisedBrokerListeners / effectiveAdvertisedControllerListeners):
+  // advertised.listeners may name controller listeners too (KIP-853); those reach peers of the quorum only, never
+  // clients. A controller listener not advertised is advertised as it is bound.
+  const local = hostname();
+  const wildcard = (host: string) => host === "" || host === "0.0.0.0" || host === "::";
+  const configuredAdvertised = v["advertised.listeners"];
+  for (const a of configuredAdvertised ?? []) {
+    if (!listeners.some((l) => l.name === a.name))
+      issue("advertised.listeners", `names that appear in listeners; ${a.name} does not`);
+    if (wildcard(a.host)) issue("advertised.listeners", `a host clients can connect to; ${a.name} has "${a.host}"`);
   }
+  const advertised: ListenerAddress[] =
+    configuredAdvertised !== undefined
+      ? configuredAdvertised.filter((a) => !controllerNames.includes(a.name))
+      : listeners
+          .filter((l) => !l.isController)
+          .map((l) => ({ name: l.name, host: wildcard(l.host) ? local : l.host, port: l.port }));
+  // A wildcard bind host is advertised as this machine's host name, as Kafka does (ListenerInfo's
+  // withWildcardHostnamesResolved): every peer of the quorum learns the leader's endpoint from it (KIP-853's
+  // BeginQuorumEpoch and Vote), so loopback would send each node's quorum traffic to itself.
+  const advertisedControllers: ListenerAddress[] = listeners
+    .filter((l) => l.isController)
+    .map(
+      (l) =>
+        configuredAdvertised?.find((a) => a.name === l.name) ?? {
+          name: l.name,
+          host: wildcard(l.host) ? local : l.host,
+          port: l.port,
+        },
+    );
 
-  checkRoles(v, listeners, advertised, issue);
+  checkRoles(v, listeners, issue);
   const interBrokerListenerName = interBrokerListener(v, advertised, issue);
   const fetchWait = v["replica.fetch.wait.max.ms"];
   const socketTimeout = v["replica.socket.timeout.ms"];
@@ -582,6 +589,7 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
     processRoles: required(v["process.roles"]),
     listeners,
     advertisedListeners: advertised,
+    advertisedControllerListeners: advertisedControllers,
     listenerSecurityProtocolMap: Object.fromEntries(protocolMap),
     controllerListenerNames: controllerNames,
     controllerQuorumVoters: required(v["controller.quorum.voters"]),

@@ -109,7 +109,7 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
   const controllerAddress =
     controllerListener === null || boundPort === undefined
       ? undefined
-      : { host: advertisedControllerHost(config, controllerListener.name, controllerListener.host), port: boundPort };
+      : advertisedControllerAddress(config, controllerListener.name, boundPort);
   const quorum = MetadataQuorum.create({
     config,
     plan,
@@ -320,9 +320,16 @@ async function readBootstrap(metadataDir: string) {
   }
 }
 
-/** The host peers reach this controller listener at: its advertised address, else the bound one (loopback if wildcard). */
-function advertisedControllerHost(config: BrokerConfig, listenerName: string, bound: string): string {
-  const advertised = config.advertisedListeners.find((a) => a.name === listenerName)?.host;
-  const host = advertised ?? bound;
-  return host === "" || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+/**
+ * Where the quorum's peers reach this controller listener (BrokerConfig.advertisedControllerListeners; port 0 means the
+ * port bound). A quorum of this node alone listens on loopback, which nothing else needs to reach.
+ */
+function advertisedControllerAddress(
+  config: BrokerConfig,
+  listenerName: string,
+  boundPort: number,
+): { host: string; port: number } {
+  const advertised = config.advertisedControllerListeners.find((a) => a.name === listenerName);
+  if (advertised === undefined) return { host: "127.0.0.1", port: boundPort };
+  return { host: advertised.host, port: advertised.port === 0 ? boundPort : advertised.port };
 }

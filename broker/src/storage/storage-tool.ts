@@ -206,11 +206,11 @@ function dynamicQuorum(
     if (!controller) return { error: "--standalone is only for a controller (process.roles has no controller)" };
     const listener = config.listeners.find((l) => l.isController);
     if (listener === undefined) return { error: "--standalone needs a controller listener in listeners" };
-    const advertised = config.advertisedListeners.find((a) => a.name === listener.name);
-    const host = advertised?.host ?? listener.host;
-    const reachable = host === "" || host === "0.0.0.0" || host === "::" ? "localhost" : host;
+    const advertised = config.advertisedControllerListeners.find((a) => a.name === listener.name);
     return {
-      voters: [standaloneController(config.nodeId, reachable, advertised?.port ?? listener.port)],
+      voters: [
+        standaloneController(config.nodeId, advertised?.host ?? listener.host, advertised?.port ?? listener.port),
+      ],
       listenerName,
     };
   }

@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
@@ -185,6 +185,8 @@ describe("resolveBrokerConfig", () => {
       { name: "PLAINTEXT", host: "127.0.0.1", port: 9092 },
       { name: "INTERNAL", host: "::1", port: 9094 },
     ]);
+    // Peers learn the quorum leader's endpoint from it (KIP-853): a wildcard bind host becomes the host name.
+    expect(config.advertisedControllerListeners).toEqual([{ name: "CONTROLLER", host: hostname(), port: 9093 }]);
     expect(config.controllerQuorumVoters).toEqual([
       { id: 1, host: "localhost", port: 9093 },
       { id: 2, host: "10.0.0.2", port: 9093 },
@@ -279,11 +281,16 @@ describe("resolveBrokerConfig", () => {
       );
     });
 
-    it("refuses to advertise a controller listener to clients", () => {
+    it("advertises a controller listener to the quorum's peers only, as Kafka does since KIP-853", () => {
+      const { config } = resolveText(
+        `${base("broker,controller", "PLAINTEXT://:9092,CONTROLLER://:9093", voters)}\nadvertised.listeners=PLAINTEXT://h:9092,CONTROLLER://c.example:9093`,
+      );
+      expect(config.advertisedListeners).toEqual([{ name: "PLAINTEXT", host: "h", port: 9092 }]);
+      expect(config.advertisedControllerListeners).toEqual([{ name: "CONTROLLER", host: "c.example", port: 9093 }]);
       refused(
-        `${base("broker,controller", "PLAINTEXT://:9092,CONTROLLER://:9093", voters)}\nadvertised.listeners=PLAINTEXT://h:9092,CONTROLLER://h:9093`,
+        `${base("broker,controller", "PLAINTEXT://:9092,CONTROLLER://:9093", voters)}\nadvertised.listeners=PLAINTEXT://h:9092,CONTROLLER://0.0.0.0:9093`,
         "advertised.listeners",
-        /no controller listener because clients connect to advertised listeners; CONTROLLER/,
+        /a host clients can connect to; CONTROLLER has "0\.0\.0\.0"/,
       );
     });
 

@@ -262,8 +262,9 @@ export function podConfig(input: ClusterInput, pool: Pool, ordinal: number): Map
   }
   config.set("listeners", listeners.join(","));
   config.set("listener.security.protocol.map", protocols.join(","));
+  const advertised: string[] = [];
   if (pool.role === "broker") {
-    const advertised = [`PLAINTEXT://${podHost(input, pod)}:${input.spec.listeners.internal.port}`];
+    advertised.push(`PLAINTEXT://${podHost(input, pod)}:${input.spec.listeners.internal.port}`);
     if (external !== undefined) {
       const host = external.host ?? `${names.podExternal(pod)}.${input.namespace}.svc`;
       const port =
@@ -272,8 +273,12 @@ export function podConfig(input: ClusterInput, pool: Pool, ordinal: number): Map
           : external.port;
       advertised.push(`EXTERNAL://${host}:${port}`);
     }
-    config.set("advertised.listeners", advertised.join(","));
   }
+  // The quorum's peers learn the leader's endpoint from what it advertises (KIP-853), so a controller advertises the
+  // DNS name its voter entry uses; left to the broker, a wildcard bind would advertise the pod's bare host name, which
+  // other pods cannot resolve.
+  if (ordinal < pool.controllers) advertised.push(`CONTROLLER://${podHost(input, pod)}:${CONTROLLER_PORT}`);
+  config.set("advertised.listeners", advertised.join(","));
   return config;
 }
 

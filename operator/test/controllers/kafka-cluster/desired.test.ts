@@ -158,7 +158,10 @@ describe("desired state of a KafkaCluster", () => {
     for (const i of [0, 1, 2]) {
       const cfg = configFor(three, `prod-broker-${i}`);
       expect(cfg.get("node.id")).toBe(String(i));
-      expect(cfg.get("advertised.listeners")).toBe(`PLAINTEXT://prod-broker-${i}.prod-kafka-brokers.kafka.svc:9092`);
+      // The controller listener too: the quorum's peers learn the leader's endpoint from it (KIP-853).
+      expect(cfg.get("advertised.listeners")).toBe(
+        `PLAINTEXT://prod-broker-${i}.prod-kafka-brokers.kafka.svc:9092,CONTROLLER://prod-broker-${i}.prod-kafka-brokers.kafka.svc:9093`,
+      );
       expect(cfg.get("process.roles")).toBe("broker,controller");
       expect(cfg.get("log.dirs")).toBe("/var/lib/tributary/data");
       expect(cfg.get("cluster.id")).toBe(clusterIdOf(UID));
@@ -274,7 +277,10 @@ describe("desired state of a KafkaCluster", () => {
     const ctl = configFor(d, "prod-controller-2");
     expect(ctl.get("node.id")).toBe("1002");
     expect(ctl.get("process.roles")).toBe("controller");
-    expect(ctl.has("advertised.listeners")).toBe(false);
+    expect(ctl.get("advertised.listeners")).toBe("CONTROLLER://prod-controller-2.prod-kafka-brokers.kafka.svc:9093");
+    expect(configFor(d, "prod-broker-0").get("advertised.listeners")).toBe(
+      "PLAINTEXT://prod-broker-0.prod-kafka-brokers.kafka.svc:9092",
+    );
     expect(ctl.get("listeners")).toBe("CONTROLLER://:9093");
     expect(configFor(d, "prod-broker-0").get("listeners")).toBe("PLAINTEXT://:9092");
     expect(d.controllerServers).toEqual([0, 1, 2].map((n) => `prod-controller-${n}.prod-kafka-brokers.kafka.svc:9093`));
