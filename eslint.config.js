@@ -169,6 +169,21 @@ export default tseslint.config(
     },
   },
   {
+    // The replication throttles' accounting is pure (ADR 24): every call carries the time.
+    files: ["broker/src/replication/quota.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["node:*"], message: "The quota accounting does no I/O and reads no clock." },
+            { group: ["../*", "./*"], message: "The quota accounting imports nothing." },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The follower's decisions are pure too (ADR 24): the fetcher passes the log's view, the answer and the time.
     files: ["broker/src/replication/fetcher/follower-state.ts"],
     rules: {

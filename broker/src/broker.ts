@@ -21,6 +21,7 @@ import { PartitionManager } from "./partitions/partition-manager.ts";
 import { PartitionPublisher } from "./partitions/partition-publisher.ts";
 import { ProducerIdAllocator, type ProducerIdBlockSource } from "./partitions/producer-ids.ts";
 import { ReplicaFetcherManager } from "./replication/fetcher/fetcher-manager.ts";
+import { ReplicationThrottles, type ThrottleMetrics } from "./replication/throttles.ts";
 import { API_CODECS } from "./protocol/index.ts";
 import { METADATA_LOG_DIR } from "./quorum/metadata-log.ts";
 import { apiRequestMetrics, type BrokerMetrics } from "./runtime/metrics.ts";
@@ -46,6 +47,8 @@ export interface BrokerStorage {
   readonly view: MetadataView;
   /** Fetch the partitions this node follows from their leaders, once started with the broker's registration epoch. */
   readonly fetchers: ReplicaFetcherManager;
+  /** The replication throttles (KIP-73) the fetchers and the Fetch handler apply. */
+  readonly throttles: ReplicationThrottles;
   /** Stops the replica fetchers, then closes every log cleanly (the clean-shutdown marker skips recovery). */
   close(): Promise<void>;
 }
@@ -56,6 +59,8 @@ export interface BrokerStorageOptions {
   source: MetadataSource;
   logger: Logger;
   clock?: () => number;
+  /** Where the replication throttles count throttled bytes. */
+  throttleMetrics?: ThrottleMetrics;
 }
 
 /**
@@ -88,12 +93,20 @@ export async function openBrokerStorage(options: BrokerStorageOptions): Promise<
   });
   const configs = new EffectiveConfigs(config);
   const view = new MetadataView(config.nodeId);
+  const throttles = new ReplicationThrottles({
+    nodeId: config.nodeId,
+    image: () => view.image,
+    window: config.replicationQuotaWindow,
+    ...(options.clock && { clock: options.clock }),
+    ...(options.throttleMetrics && { metrics: options.throttleMetrics }),
+  });
   const fetchers = new ReplicaFetcherManager({
     nodeId: config.nodeId,
     listenerName: config.interBrokerListenerName,
     partitions,
     config: config.replicaFetch,
     logger: logger.child({ component: "replica-fetcher" }),
+    throttle: () => throttles.follower,
   });
   source.subscribe(
     new PartitionPublisher(config.nodeId, partitions, configs, logger.child({ component: "partitions" }), fetchers)
@@ -106,6 +119,7 @@ export async function openBrokerStorage(options: BrokerStorageOptions): Promise<
     configs,
     view,
     fetchers,
+    throttles,
     async close() {
       await fetchers.close();
       partitions.wakeAll();
@@ -138,7 +152,7 @@ export interface BrokerOptions {
  */
 export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const { config, logger, storage, source } = options;
-  const { logs, partitions, configs, view } = storage;
+  const { logs, partitions, configs, view, throttles } = storage;
   const clock = options.clock ?? Date.now;
 
   // __consumer_offsets is created only through this port, as a CreateTopics to the controller.
@@ -201,6 +215,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     forwarder: options.forwarder,
     createTopic: options.createTopic,
     partitions,
+    throttles,
     groups,
     ensureOffsetsTopic,
     offsetsPartitionLeader: (partition, listenerName) =>

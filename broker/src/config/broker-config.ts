@@ -56,6 +56,8 @@ export interface BrokerConfig {
   readonly interBrokerListenerName: string;
   /** The replica.fetch.* keys and replica.socket.timeout.ms: how followers fetch from leaders. */
   readonly replicaFetch: ReplicaFetchSettings;
+  /** replication.quota.window.num / .size.seconds: the windows the replication throttles measure their rate over. */
+  readonly replicationQuotaWindow: { readonly samples: number; readonly windowMs: number };
   readonly controllerQuorumVoters: readonly QuorumVoter[];
   /**
    * `controller.quorum.bootstrap.servers` (KIP-853): where to find the quorum when the voters live in the metadata log
@@ -601,6 +603,10 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
       waitMaxMs: required(fetchWait),
       backoffMs: required(v["replica.fetch.backoff.ms"]),
       socketTimeoutMs: required(socketTimeout),
+    },
+    replicationQuotaWindow: {
+      samples: required(v["replication.quota.window.num"]),
+      windowMs: required(v["replication.quota.window.size.seconds"]) * 1000,
     },
     controllerQuorumBootstrapServers: required(v["controller.quorum.bootstrap.servers"]),
     quorumTiming: {

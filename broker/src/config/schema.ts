@@ -276,6 +276,8 @@ export const CONFIG_KEYS = {
   "replica.fetch.wait.max.ms": key(int(0, INT32_MAX), "500"),
   "replica.fetch.backoff.ms": key(int(0, INT32_MAX), "1000"),
   "replica.socket.timeout.ms": key(int(1, INT32_MAX), "30000"),
+  "replication.quota.window.num": key(int(1, INT32_MAX), "11"),
+  "replication.quota.window.size.seconds": key(int(1, INT32_MAX), "1"),
   "log.dirs": key(list()),
   "log.dir": key(nonEmpty(), "/tmp/kafka-logs"),
   "log.segment.bytes": key(int(14, INT32_MAX), "1073741824"),

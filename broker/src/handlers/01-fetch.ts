@@ -18,6 +18,11 @@
 // replica id field before) reads up to the log end: the partition layer checks it is an assigned replica, answers a
 // diverging epoch when its last fetched epoch shows its log diverged (KIP-320), and records its position, which
 // may move the high watermark and the ISR (ADR 24).
+// Replication throttles (KIP-73), as Kafka's leader applies them: a follower outside the partition's ISR fetching a
+// partition that leader.replication.throttled.replicas names for this broker gets no records for it while the leader
+// throttle's rate is exceeded (the partition still answers, with its offsets), and such partitions count nothing
+// towards min_bytes. Once the response is final, the records of every throttled partition in it, in-sync followers'
+// included, are counted against the throttle.
 // A read that fails answers its partition alone, as Kafka's readFromLog does, and the rest of the response goes out
 // normally: retention moving the log start past the fetch offset during the read is OFFSET_OUT_OF_RANGE, a failing
 // disk KAFKA_STORAGE_ERROR, anything else UNKNOWN_SERVER_ERROR (logged). Nothing a read throws closes the connection.
@@ -54,6 +59,10 @@ interface Slot {
   response: FetchResponsePartitionData;
   /** A follower's read: up to the log end rather than the high watermark. */
   replica: boolean;
+  /** A follower's read of a partition the leader throttle names here. */
+  throttled: boolean;
+  /** That follower is in the partition's ISR: never held back by the throttle. */
+  inSync: boolean;
 }
 
 function emptyPartition(partitionIndex: number, errorCode: number): FetchResponsePartitionData {
@@ -100,6 +109,7 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
       let previous: FetchRequestFetchTopic | undefined;
       const image = services.metadata.image;
       const hinted = new Set<number>();
+      const throttle = services.throttles.leader;
       for (const { topic: t, partition: p } of wanted.values()) {
         const topic = byId ? image.topicsById.get(t.topicId ?? ZERO_UUID) : topicByName(image, t.topic ?? "");
         const unknownError = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
@@ -133,8 +143,13 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
           response.lastStableOffset = log.highWatermark;
           response.logStartOffset = log.logStartOffset;
         }
-        if (errorCode === ErrorCode.NONE && topic && outcome.kind === "read")
-          slots.push({ topic: topic.name, request: p, log, response, replica: replicaId >= 0 });
+        if (errorCode === ErrorCode.NONE && topic && outcome.kind === "read") {
+          const replica = replicaId >= 0;
+          const throttled = replica && throttle.isThrottled(topic.name, p.partition);
+          const inSync =
+            throttled && services.partitions.leaderState(topic.name, p.partition)?.committedIsr.includes(replicaId);
+          slots.push({ topic: topic.name, request: p, log, response, replica, throttled, inSync: inSync === true });
+        }
         // Consecutive partitions of one topic share a topic entry, as in Kafka's responses.
         const last = responses[responses.length - 1];
         if (last !== undefined && previous !== undefined && sameTopic(previous, t, byId))
@@ -158,13 +173,16 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
         reads = [];
       };
       context.onResponseEncoded(releaseAll);
+      let heldBack = 0;
       for (;;) {
         releaseAll();
-        const { bytes, failed } = await readSlots(slots, responseLimit, reads, {
+        const { bytes, failed, ...read } = await readSlots(slots, responseLimit, reads, {
           closedError: (topic, partition) => services.partitions.closedLogError(topic, partition),
           leads: (topic, partition) => services.partitions.role(topic, partition)?.leader === true,
+          overThrottle: () => throttle.isExceeded(),
           logger: context.logger,
         });
+        heldBack = read.heldBack;
         const remaining = deadline - Date.now();
         if (
           failed ||
@@ -178,6 +196,8 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
         const keys = new Set(slots.map((s) => partitionKey(s.topic, s.request.partition)));
         await services.partitions.waitForData(keys, remaining, context.signal);
       }
+      throttle.heldBack(heldBack);
+      throttle.record(slots.reduce((sum, s) => sum + (s.throttled ? (s.response.records?.length ?? 0) : 0), 0));
       return {
         ...FetchResponse.create(),
         throttleTimeMs: 0,
@@ -201,21 +221,27 @@ interface SlotChecks {
   readonly closedError: (topic: string, partition: number) => { errorCode: number };
   /** Whether this node still leads the partition: leadership may move while a fetch waits for data. */
   readonly leads: (topic: string, partition: number) => boolean;
+  /** Whether the leader replication throttle is exceeded now. */
+  readonly overThrottle: () => boolean;
   /** Where a read failing for a reason no error code names is reported. */
   readonly logger: Logger;
 }
 
-/** Reads every slot once within the response budget; returns the bytes read and whether a partition errored. */
+/**
+ * Reads every slot once within the response budget; returns the bytes read, whether a partition errored, and how
+ * many throttled partitions were held back.
+ */
 async function readSlots(
   slots: Slot[],
   responseLimit: number,
   reads: ReadResult[],
   checks: SlotChecks,
-): Promise<{ bytes: number; failed: boolean }> {
+): Promise<{ bytes: number; failed: boolean; heldBack: number }> {
   const { closedError } = checks;
   let budget = responseLimit;
   let bytes = 0;
   let failed = false;
+  let heldBack = 0;
   for (const slot of slots) {
     const log = slot.log;
     if (!log) continue;
@@ -243,6 +269,11 @@ async function readSlots(
     // Consumers read below the high watermark, followers up to the log end.
     const maxOffset = slot.replica ? log.logEndOffset : log.highWatermark;
     if (p.fetchOffset === maxOffset || budget <= 0) continue;
+    // Kafka reads and then drops a held-back partition's records; not reading them at all answers the same.
+    if (slot.throttled && !slot.inSync && checks.overThrottle()) {
+      heldBack++;
+      continue;
+    }
     const limit = Math.min(p.partitionMaxBytes, budget);
     let read: ReadResult;
     try {
@@ -275,5 +306,5 @@ async function readSlots(
     bytes += read.records.length;
     budget -= read.records.length;
   }
-  return { bytes, failed };
+  return { bytes, failed, heldBack };
 }

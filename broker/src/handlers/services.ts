@@ -5,6 +5,7 @@ import type { EffectiveConfigs } from "../metadata/effective-configs.ts";
 import type { MetadataView } from "../metadata/metadata-source.ts";
 import type { PartitionManager } from "../partitions/partition-manager.ts";
 import type { ProducerIdAllocator } from "../partitions/producer-ids.ts";
+import type { ReplicationThrottles } from "../replication/throttles.ts";
 import type { MessageCodec } from "../protocol/index.ts";
 import type { RequestContext } from "./handler.ts";
 
@@ -63,6 +64,8 @@ export interface BrokerServices {
   /** Metadata's auto-creation of topics. */
   readonly createTopic: TopicCreator;
   readonly partitions: PartitionManager;
+  /** The replication throttles (KIP-73): the leader side bounds what followers outside the ISR are sent. */
+  readonly throttles: ReplicationThrottles;
   /** The group coordinator shards of the `__consumer_offsets` partitions this broker leads. */
   readonly groups: GroupCoordinatorManager;
   /** Starts creating `__consumer_offsets` unless it exists or is being created (FindCoordinator's first need). */

@@ -124,7 +124,7 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
   const storage = plan.broker
     ? await lifecycle.start(
         "broker storage",
-        () => openBrokerStorage({ config, source: quorum, logger }),
+        () => openBrokerStorage({ config, source: quorum, logger, throttleMetrics: metrics.replicationThrottle }),
         (s) => s.close(),
       )
     : undefined;

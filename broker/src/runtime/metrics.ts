@@ -56,6 +56,17 @@ export interface BrokerMetrics {
   observeRequestFailure(api: string, reason: string): void;
   /** The hooks the network layer calls. */
   readonly network: NetworkMetrics;
+  /** The hooks the replication throttles call (Kafka's LeaderReplication / FollowerReplication byte-rate). */
+  readonly replicationThrottle: ReplicationThrottleMetrics;
+}
+
+export type ReplicationSide = "leader" | "follower";
+
+export interface ReplicationThrottleMetrics {
+  /** Bytes of throttled replicas sent (leader) or fetched (follower), counted against the throttle. */
+  recordThrottledBytes(side: ReplicationSide, bytes: number): void;
+  /** Partitions left out of a fetch (follower) or answered without records (leader) because over the throttle. */
+  recordHeldBack(side: ReplicationSide, partitions: number): void;
 }
 
 export interface MetricsOptions {
@@ -165,6 +176,19 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
     },
   });
 
+  const throttledBytes = new Counter({
+    name: "tributary_replication_throttled_bytes_total",
+    help: "Bytes of throttled replicas counted against the replication throttle, by side (leader sent, follower fetched)",
+    labelNames: ["side"] as const,
+    registers,
+  });
+  const throttleHeldBack = new Counter({
+    name: "tributary_replication_throttle_held_back_total",
+    help: "Partition fetches held back because the replication throttle was exceeded, by side",
+    labelNames: ["side"] as const,
+    registers,
+  });
+
   return {
     registry,
     requestsTotal,
@@ -207,6 +231,14 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
       },
       bytesSent(listener, n) {
         bytesOut.inc({ listener }, n);
+      },
+    },
+    replicationThrottle: {
+      recordThrottledBytes(side, bytes) {
+        throttledBytes.inc({ side }, bytes);
+      },
+      recordHeldBack(side, partitions) {
+        throttleHeldBack.inc({ side }, partitions);
       },
     },
   };

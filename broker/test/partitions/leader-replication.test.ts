@@ -164,6 +164,45 @@ async function fetch(
   return partition;
 }
 
+describe("leader: the replication throttle (KIP-73)", () => {
+  const throttle = (rate: string, replicas: string): RecordSpec[] => [
+    rec(ConfigRecord, { resourceType: 4, resourceName: "1", name: "leader.replication.throttled.rate", value: rate }),
+    rec(ConfigRecord, {
+      resourceType: 2,
+      resourceName: "r",
+      name: "leader.replication.throttled.replicas",
+      value: replicas,
+    }),
+  ];
+
+  it("sends no records to a throttled follower outside the ISR while over the rate; the ISR is never slowed", async () => {
+    const harness = await start([1, 2]);
+    await harness.publish(throttle("100", "0:1"));
+    await produce(harness, 20);
+    // Under the rate: broker 3 (not in the ISR) gets the records, which now count against the throttle.
+    const first = await fetch(harness, { replicaId: 3 });
+    expect(first.records?.length ?? 0).toBeGreaterThan(100);
+    const held = await fetch(harness, { replicaId: 3 });
+    expect(held).toMatchObject({ errorCode: ErrorCode.NONE, logStartOffset: 0n });
+    expect(held.records?.length ?? 0).toBe(0);
+    // Broker 2 is in the ISR, and consumers are no replicas: both read as before.
+    expect((await fetch(harness, { replicaId: 2 })).records?.length ?? 0).toBeGreaterThan(100);
+    expect((await fetch(harness, { replicaId: 2, offset: 20n, lastFetchedEpoch: 3 })).highWatermark).toBe(20n);
+    expect((await fetch(harness)).records?.length ?? 0).toBeGreaterThan(100);
+    // Once the measured windows age out (11 × 1 s by default), broker 3 gets records again.
+    now += 11_000;
+    expect((await fetch(harness, { replicaId: 3 })).records?.length ?? 0).toBeGreaterThan(100);
+  });
+
+  it("throttles only the partitions listed for this broker", async () => {
+    const harness = await start([1, 2]);
+    await harness.publish(throttle("100", "0:2,1:1"));
+    await produce(harness, 20);
+    expect((await fetch(harness, { replicaId: 3 })).records?.length ?? 0).toBeGreaterThan(100);
+    expect((await fetch(harness, { replicaId: 3 })).records?.length ?? 0).toBeGreaterThan(100);
+  });
+});
+
 describe("leader: follower and consumer reads", () => {
   it("serves followers up to the log end and consumers below the HW, which the ISR's fetches move", async () => {
     const harness = await start([1, 2, 3]);

@@ -19,6 +19,7 @@ import {
 } from "../../src/protocol/index.ts";
 import { BATCH_OFFSET, writeBatchCrc } from "../../src/protocol/records/index.ts";
 import { ReplicaFetcherManager } from "../../src/replication/fetcher/fetcher-manager.ts";
+import type { FollowerThrottle } from "../../src/replication/fetcher/replica-fetcher.ts";
 import { makeBatch, readAll } from "../log/batches.ts";
 import { waitFor } from "../network/helpers.ts";
 import { serveHandlers } from "../support/scripted-server.ts";
@@ -159,16 +160,22 @@ beforeEach(async () => {
   ({ server, port } = await serveHandlers(leader.handlers()));
   logs = await LogManager.open({ logDirs: [join(dir, "follower")], logger, retentionCheckIntervalMs: 0 });
   partitions = new PartitionManager(logs, logger);
-  fetchers = new ReplicaFetcherManager({
+  fetchers = newFetchers();
+  await partitions.createPartition("t", 0, {});
+});
+
+function newFetchers(throttle?: () => FollowerThrottle): ReplicaFetcherManager {
+  const manager = new ReplicaFetcherManager({
     nodeId: SELF,
     listenerName: "REPLICATION",
     partitions,
     config: FETCH_CONFIG,
     logger,
+    ...(throttle !== undefined && { throttle }),
   });
-  fetchers.setBrokers(new Map([[LEADER, registration(LEADER, port)]]));
-  await partitions.createPartition("t", 0, {});
-});
+  manager.setBrokers(new Map([[LEADER, registration(LEADER, port)]]));
+  return manager;
+}
 
 afterEach(async () => {
   await fetchers.close();
@@ -312,5 +319,32 @@ describe("ReplicaFetcher", () => {
     expect(retried).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0n });
     // Nothing the leader wrote after the removal reached this log.
     expect(followerLog().logEndOffset).toBe(2n);
+  });
+
+  it("leaves throttled partitions out of its fetches while over the follower throttle, unless caught up", async () => {
+    await fetchers.close();
+    const throttle = { exceeded: true, held: 0, bytes: 0 };
+    fetchers = newFetchers(() => ({
+      isThrottled: (topic, partition) => topic === "t" && partition === 0,
+      shouldThrottle: (topic, partition, inSync) => !inSync && topic === "t" && partition === 0 && throttle.exceeded,
+      record: (bytes) => (throttle.bytes += bytes),
+      heldBack: (n) => (throttle.held += n),
+    }));
+    await leader.append(3);
+    await follow();
+    fetchers.start(() => 1n);
+    await waitFor(() => throttle.held >= 3, "the fetcher to hold the partition back a few times");
+    expect(leader.fetches).toEqual([]);
+    expect(followerLog().logEndOffset).toBe(0n);
+
+    throttle.exceeded = false;
+    await caughtUp();
+    expect(throttle.bytes).toBe(followerLog().sizeBytes());
+    // Caught up to the leader's high watermark, the replica is in sync: the throttle no longer holds it back.
+    throttle.exceeded = true;
+    const held = throttle.held;
+    await leader.append(2);
+    await caughtUp();
+    expect(throttle.held).toBe(held);
   });
 });

@@ -1,3 +1,4 @@
+import { ReplicationThrottles } from "../../src/replication/throttles.ts";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,6 +50,7 @@ export class ImageHarness {
     readonly partitions: PartitionManager,
     nodeId: number,
     fetchers?: FollowerFetchers,
+    clock: () => number = Date.now,
   ) {
     const { config } = resolveBrokerConfig({
       overrides: [
@@ -69,6 +71,12 @@ export class ImageHarness {
       metadata: this.view,
       configs,
       partitions,
+      throttles: new ReplicationThrottles({
+        nodeId,
+        image: () => this.view.image,
+        window: config.replicationQuotaWindow,
+        clock,
+      }),
       logger,
       clock: Date.now,
       forwarder: unavailable("forwarding to the controller"),
@@ -89,7 +97,8 @@ export class ImageHarness {
   ): Promise<ImageHarness> {
     const dir = await mkdtemp(join(tmpdir(), "image-harness-"));
     const logs = await LogManager.open({ logDirs: [dir], logger, retentionCheckIntervalMs: 0 });
-    return new ImageHarness(dir, logs, new PartitionManager(logs, logger, options), nodeId, fetchers);
+    const partitions = new PartitionManager(logs, logger, options);
+    return new ImageHarness(dir, logs, partitions, nodeId, fetchers, options.clock);
   }
 
   get image(): MetadataImage {

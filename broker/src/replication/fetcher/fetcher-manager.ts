@@ -1,6 +1,11 @@
 import type { Logger } from "pino";
 import { endpointOf, type BrokerRegistration } from "../../metadata/image/index.ts";
-import { ReplicaFetcher, type FollowerPartitions, type ReplicaFetchConfig } from "./replica-fetcher.ts";
+import {
+  ReplicaFetcher,
+  type FollowerPartitions,
+  type FollowerThrottle,
+  type ReplicaFetchConfig,
+} from "./replica-fetcher.ts";
 
 // Kafka's ReplicaFetcherManager with num.replica.fetchers=1: one fetcher per leader broker, fetching every partition
 // this node follows there. The partition publisher tells it which partitions to follow, in which leader epoch and from
@@ -22,6 +27,8 @@ export interface FetcherManagerOptions {
   readonly partitions: FollowerPartitions;
   readonly config: ReplicaFetchConfig;
   readonly logger: Logger;
+  /** The follower replication throttle as the image sets it now. */
+  readonly throttle?: () => FollowerThrottle;
 }
 
 function targetKey(topic: string, partition: number): string {
@@ -100,7 +107,7 @@ export class ReplicaFetcherManager {
   private fetcherFor(leaderId: number): ReplicaFetcher {
     let fetcher = this.fetchers.get(leaderId);
     if (fetcher === undefined) {
-      const { nodeId, listenerName, partitions, config, logger } = this.options;
+      const { nodeId, listenerName, partitions, config, logger, throttle } = this.options;
       const epoch = this.brokerEpoch ?? (() => -1n);
       fetcher = new ReplicaFetcher({
         nodeId,
@@ -113,6 +120,7 @@ export class ReplicaFetcherManager {
         partitions,
         config,
         logger: logger.child({ fetcher: leaderId }),
+        ...(throttle !== undefined && { throttle }),
       });
       this.fetchers.set(leaderId, fetcher);
     }

@@ -210,3 +210,18 @@ export function wholeBatchesFrom(records: Buffer | null, fetchOffset: bigint): B
   }
   return records.subarray(from, to);
 }
+
+/**
+ * Whether a follower counts itself in sync for the replication throttle (Kafka's PartitionFetchState.isReplicaInSync):
+ * its log reached the leader's high watermark at the last answer that brought records, or at the first answer. Until
+ * the first answer it is not in sync; an empty answer later keeps what was known.
+ */
+export function inSyncAfterAnswer(
+  previous: boolean | undefined,
+  appendedBytes: number,
+  leaderHighWatermark: bigint,
+  logEndOffset: bigint,
+): boolean {
+  if (previous !== undefined && appendedBytes === 0) return previous;
+  return leaderHighWatermark <= logEndOffset;
+}

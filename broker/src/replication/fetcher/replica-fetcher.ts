@@ -17,6 +17,7 @@ import {
 import {
   decide,
   followerHighWatermark,
+  inSyncAfterAnswer,
   isFetchable,
   logStartToAdopt,
   nextRetryAt,
@@ -52,6 +53,17 @@ export interface FollowerPartitions {
   moveLogStartOffset(topic: string, partition: number, offset: bigint): Promise<void>;
 }
 
+/**
+ * The follower replication throttle (KIP-73; replication/throttles.ts): which partitions it holds back now, and where
+ * fetched bytes of throttled partitions are counted.
+ */
+export interface FollowerThrottle {
+  shouldThrottle(topic: string, partition: number, inSync: boolean): boolean;
+  isThrottled(topic: string, partition: number): boolean;
+  record(bytes: number): void;
+  heldBack(partitions: number): void;
+}
+
 export interface FetcherOptions {
   readonly nodeId: number;
   readonly leaderId: number;
@@ -63,6 +75,8 @@ export interface FetcherOptions {
   readonly config: ReplicaFetchConfig;
   readonly logger: Logger;
   readonly clock?: () => number;
+  /** The follower throttle as the image sets it now; none: nothing is throttled. */
+  readonly throttle?: () => FollowerThrottle;
 }
 
 interface Session {
@@ -77,6 +91,8 @@ function partitionKey(topic: string, partition: number): string {
 
 export class ReplicaFetcher {
   private readonly states = new Map<string, PartitionFetchState>();
+  /** Partitions whose log reached the leader's high watermark at the last answer with records (never throttled). */
+  private readonly inSync = new Map<string, boolean>();
   private session: Session | undefined;
   private wake: (() => void) | undefined;
   private closed = false;
@@ -107,12 +123,14 @@ export class ReplicaFetcher {
     if (existing !== undefined && existing.leaderEpoch === target.leaderEpoch && existing.topicId === target.topicId)
       return;
     this.states.set(key, { ...target, status: { kind: "fetching" } });
+    this.inSync.delete(key);
     this.wake?.();
   }
 
   /** Stops fetching the partition; resolves once no answer for it is being applied any more. */
   async remove(topic: string, partition: number): Promise<void> {
     this.states.delete(partitionKey(topic, partition));
+    this.inSync.delete(partitionKey(topic, partition));
     await this.handling;
   }
 
@@ -144,10 +162,16 @@ export class ReplicaFetcher {
   private async step(): Promise<void> {
     const { config, logger } = this.options;
     const now = this.clock();
-    const ready = [...this.states.values()].filter((s) => isFetchable(s, now));
+    const fetchable = [...this.states.values()].filter((s) => isFetchable(s, now));
+    // Kafka's ReplicaFetcherThread leaves partitions out of the request while the follower throttle holds them back.
+    const throttle = this.options.throttle?.();
+    const ready = throttle === undefined ? fetchable : fetchable.filter((s) => !this.heldBack(throttle, s));
+    throttle?.heldBack(fetchable.length - ready.length);
     if (ready.length === 0) {
       const retry = nextRetryAt(this.states.values());
-      await this.idle(retry === undefined ? undefined : retry - now);
+      // Held back by the throttle: look again after the backoff, as Kafka's fetcher does with nothing to send.
+      const wait = fetchable.length > 0 ? config.backoffMs : retry === undefined ? undefined : retry - now;
+      await this.idle(wait);
       return;
     }
     let session: Session;
@@ -186,6 +210,11 @@ export class ReplicaFetcher {
     this.lastProblem = "";
     this.handling = this.handle(session, sent, answer);
     await this.handling;
+  }
+
+  private heldBack(throttle: FollowerThrottle, state: PartitionFetchState): boolean {
+    const inSync = this.inSync.get(partitionKey(state.topic, state.partition)) === true;
+    return throttle.shouldThrottle(state.topic, state.partition, inSync);
   }
 
   private request(
@@ -273,6 +302,13 @@ export class ReplicaFetcher {
         return;
       case "append": {
         if (action.records.length > 0) await partitions.appendAsFollower(topic, partition, action.records);
+        // In-sync and out-of-sync replicas' bytes alike count against the throttle, as in Kafka.
+        const throttle = this.options.throttle?.();
+        if (throttle?.isThrottled(topic, partition) === true) throttle.record(action.records.length);
+        this.inSync.set(
+          key,
+          inSyncAfterAnswer(this.inSync.get(key), action.records.length, action.leaderHighWatermark, log.logEndOffset),
+        );
         const hw = partitions.setFollowerHighWatermark(
           topic,
           partition,
