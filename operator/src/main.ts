@@ -8,6 +8,7 @@ import { kafkaClusterController } from "./controllers/kafka-cluster/index.ts";
 import { kafkaTopicController } from "./controllers/kafka-topic/index.ts";
 import { AdminPool } from "./kafka/admin-pool.ts";
 import { activeControllerLookup } from "./kafka/quorum.ts";
+import { rollProbe } from "./kafka/roll-probe.ts";
 import { KubeClient, LeaderElector } from "./kube/index.ts";
 import { Manager } from "./manager/manager.ts";
 import { loadConfig } from "./runtime/config.ts";
@@ -44,6 +45,10 @@ async function main(): Promise<number> {
         ...(config.broker.pullPolicy === undefined ? {} : { pullPolicy: config.broker.pullPolicy }),
       },
       activeController: activeControllerLookup({ clientId: `tributary-operator-${config.leaderElection.identity}` }),
+      ...(config.rollSafetyChecks
+        ? { rollProbe: rollProbe({ clientId: `tributary-operator-${config.leaderElection.identity}` }) }
+        : {}),
+      bootstrapOverrides: config.bootstrapOverrides,
     }),
   );
   const admins = new AdminPool({ clientId: `tributary-operator-${config.leaderElection.identity}` });

@@ -25,6 +25,12 @@ import {
 
 const NS = "kafka-it";
 const HASH = "tributary.dev/config-hash";
+const MANUAL = "tributary.dev/manual-rolling-update";
+/**
+ * Tier api runs no pods, so no broker answers the restart-safety questions: the gates would hold every roll (with
+ * SafetyUnknown). These rolls go by pod readiness alone; roll-gates.test.ts and the e2e roll cover the gates.
+ */
+const NO_ROLL_CHECKS = { TRIBUTARY_ROLL_SAFETY_CHECKS: "false" };
 /** Every object the operator creates for KafkaCluster "demo". */
 const OWNED = [
   ["statefulset", "demo-broker"],
@@ -52,7 +58,12 @@ function conditions(obj: Obj | undefined): Record<string, Cond> {
 describe("KafkaCluster reconciler against a real API server (tier api)", () => {
   const suite = useOperatorSuite(
     { beforeAll, afterAll, afterEach },
-    { tier: "api", namespace: NS, identity: "operator-1" },
+    {
+      tier: "api",
+      namespace: NS,
+      identity: "operator-1",
+      prepare: () => Promise.resolve(NO_ROLL_CHECKS),
+    },
   );
   const c = suite.cluster;
   const op = suite.operator;
@@ -114,6 +125,7 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
       kubeconfig: suite.kubeconfig(),
       identity: "operator-standby",
       logFile: join(suite.scratch, "operator-standby.log"),
+      env: NO_ROLL_CHECKS,
     });
     const sb = standby;
     await eventually("standby /readyz 200", async () => ((await sb.get("/readyz"))[0] === 200 ? true : undefined));
@@ -478,6 +490,7 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
         kubeconfig: suite.kubeconfig(),
         identity: "operator-2",
         logFile: join(suite.scratch, "operator-2.log"),
+        env: NO_ROLL_CHECKS,
       }),
     );
     // Both clusters reconciled by the new process (demo succeeds, bad is refused again).
@@ -496,18 +509,22 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
 
   const podNames = async (): Promise<string[]> =>
     (await listJson(c(), ["pods", "-n", NS, "-l", "tributary.dev/cluster=demo"])).map((p) => p.metadata.name).sort();
-  const template = async (): Promise<{ hash: string; image: string }> => {
+  const template = async (): Promise<{ hash: string; image: string; manual: string | undefined }> => {
     const sts = await getJson(c(), ["statefulset", "demo-broker", "-n", NS]);
     const t = (
       sts?.spec as {
         template: { metadata: { annotations: Record<string, string> }; spec: { containers: { image: string }[] } };
       }
     ).template;
-    return { hash: t.metadata.annotations[HASH] ?? "", image: t.spec.containers[0]?.image ?? "" };
+    return {
+      hash: t.metadata.annotations[HASH] ?? "",
+      image: t.spec.containers[0]?.image ?? "",
+      manual: t.metadata.annotations[MANUAL],
+    };
   };
   // Stand in for the StatefulSet controller and kubelet (absent in tier 1): create a pod as the StatefulSet would,
   // with the hash it was created from, then mark it Ready.
-  const createPod = async (i: number, podHash: string, image: string): Promise<void> => {
+  const createPod = async (i: number, podHash: string, image: string, manual?: string): Promise<void> => {
     await c().kubectl(
       ["create", "-f", "-"],
       JSON.stringify({
@@ -521,7 +538,7 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
             "app.kubernetes.io/component": "broker",
             "app.kubernetes.io/managed-by": "tributary-operator",
           },
-          annotations: { [HASH]: podHash },
+          annotations: { [HASH]: podHash, ...(manual === undefined ? {} : { [MANUAL]: manual }) },
         },
         spec: {
           serviceAccountName: "demo-kafka",
@@ -582,6 +599,19 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
       });
       const gone = [0, 1, 2].map((i) => `demo-broker-${i}`).find((n) => !remaining.includes(n)) ?? "";
       order.push(gone);
+      if (round === 0) {
+        // The dry-run plan in the status: the pods still to go, in order, and what the next one waits for.
+        const plan = await eventually("the roll plan in the status", async () => {
+          const steps = (await kc("demo"))?.status?.["rollPlan"] as
+            { pod: string; state: string; blockedBy?: string[] }[] | undefined;
+          return steps?.length === 2 && steps[0]?.blockedBy?.[0]?.includes("not created") === true ? steps : undefined;
+        });
+        expect(plan.map((step) => [step.pod, step.state])).toEqual([
+          ["demo-broker-1", "Next"],
+          ["demo-broker-0", "Queued"],
+        ]);
+        expect(plan[1]?.blockedBy).toEqual(["waits for demo-broker-1"]);
+      }
       // While the replacement is not Ready, nothing else may go.
       await createPod(Number(gone.slice(-1)), hash, image);
     }
@@ -595,6 +625,52 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
     expect(await podNames()).toEqual(["demo-broker-0", "demo-broker-1", "demo-broker-2"]);
     const restarts = await eventsAbout(c(), NS, "demo", "RestartingPod");
     expect(restarts.length).toBe(3);
+  });
+
+  it("rolls every pod for a new manual-rolling-update annotation, passing over a held pod until it is released", async () => {
+    await c().kubectl(["annotate", "pod", "demo-broker-1", "-n", NS, "tributary.dev/roll-hold=true"]);
+    await c().kubectl(["annotate", "kafkacluster", "demo", "-n", NS, `${MANUAL}=r1`]);
+    const stamped = await eventually("the token on the pod template", async () => {
+      const t = await template();
+      return t.manual === "r1" ? t : undefined;
+    });
+    const gone: string[] = [];
+    for (const expected of ["demo-broker-2", "demo-broker-0"]) {
+      const names = await eventually(`${expected} restarted`, async () => {
+        const now = await podNames();
+        return now.length === 2 ? now : undefined;
+      });
+      const missing = ["demo-broker-0", "demo-broker-1", "demo-broker-2"].find((n) => !names.includes(n)) ?? "";
+      gone.push(missing);
+      await createPod(Number(missing.slice(-1)), stamped.hash, stamped.image, "r1");
+    }
+    expect(gone).toEqual(["demo-broker-2", "demo-broker-0"]);
+    // Only the held pod is left stale: Ready, the roll shown as held, nothing deleted.
+    const held = await eventually("RollHeld", async () => {
+      const o = await kc("demo");
+      return conditions(o)["Reconciling"]?.reason === "RollHeld" && conditions(o)["Ready"]?.status === "True"
+        ? o
+        : undefined;
+    });
+    expect(held?.status?.["rollPlan"]).toEqual([
+      {
+        pod: "demo-broker-1",
+        reason: "manual rolling update requested",
+        state: "Held",
+        blockedBy: ["held by the tributary.dev/roll-hold annotation"],
+      },
+    ]);
+    expect(await podNames()).toEqual(["demo-broker-0", "demo-broker-1", "demo-broker-2"]);
+    await c().kubectl(["annotate", "pod", "demo-broker-1", "-n", NS, "tributary.dev/roll-hold-"]);
+    await eventually("demo-broker-1 restarted once released", async () =>
+      (await podNames()).includes("demo-broker-1") ? undefined : true,
+    );
+    await createPod(1, stamped.hash, stamped.image, "r1");
+    const done = await eventually("Reconciled after the manual roll", async () => {
+      const o = await kc("demo");
+      return conditions(o)["Reconciling"]?.reason === "Reconciled" ? o : undefined;
+    });
+    expect(done?.status?.["rollPlan"]).toBeUndefined();
   });
 
   it("records reconcile latency: spec change to observed status, and pass durations from the operator's logs", async () => {
@@ -678,7 +754,11 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
         kubeconfig: suite.kubeconfig(),
         identity: "operator-3",
         logFile: join(suite.scratch, "operator-3.log"),
-        env: { TRIBUTARY_WATCH_NAMESPACES: "team-a", TRIBUTARY_LEASE_NAME: "tributary-operator-team-a" },
+        env: {
+          ...NO_ROLL_CHECKS,
+          TRIBUTARY_WATCH_NAMESPACES: "team-a",
+          TRIBUTARY_LEASE_NAME: "tributary-operator-team-a",
+        },
       }),
     );
     const cluster = (namespace: string): object => ({

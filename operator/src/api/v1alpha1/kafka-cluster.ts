@@ -350,6 +350,18 @@ export const ListenerStatus = z.object({
 });
 export type ListenerStatus = z.output<typeof ListenerStatus>;
 
+export const RollStep = z.object({
+  pod: z.string().describe("The pod that will restart."),
+  reason: z.string().describe("Why it restarts: config hash, image, manual request."),
+  state: z
+    .enum(["Restarting", "Next", "Queued", "Held"])
+    .describe(
+      "Restarting: deleted in this pass; Next: restarts once nothing blocks it; Queued: after the pods before it; Held: passed over (tributary.dev/roll-hold).",
+    ),
+  blockedBy: z.array(z.string()).max(16).optional().describe("What keeps it from restarting right now."),
+});
+export type RollStep = z.output<typeof RollStep>;
+
 export const KafkaClusterStatus = statusOf(
   "Ready, Reconciling and Warning",
   {
@@ -362,6 +374,11 @@ export const KafkaClusterStatus = statusOf(
     replicas: z.int().min(0).optional().describe("Broker pods that exist (scale subresource status)."),
     readyReplicas: z.int().min(0).optional().describe("Broker pods that are Ready."),
     selector: z.string().optional().describe("Label selector of the broker pods (scale subresource, autoscalers)."),
+    rollPlan: z
+      .array(RollStep)
+      .max(1024)
+      .optional()
+      .describe("Pods still to restart, in the order they will, with what blocks each now. Absent: no roll pending."),
     clusterId: z
       .string()
       .optional()

@@ -19,6 +19,13 @@ export const DEFAULT_BROKER_IMAGE = `docker.io/tributary/broker:${OPERATOR_VERSI
 /** Annotation on the pod template (and so on each pod) holding the hash of everything a restart would pick up. */
 export const CONFIG_HASH_ANNOTATION = "tributary.dev/config-hash";
 export const CLUSTER_LABEL = "tributary.dev/cluster";
+/**
+ * On the KafkaCluster: any new value restarts every pod (it is stamped on the pod template, and a pod whose own value
+ * differs is stale). On a pod: a value other than the cluster's restarts that pod. The operator never removes it.
+ */
+export const MANUAL_ROLL_ANNOTATION = "tributary.dev/manual-rolling-update";
+/** On a pod, "true": the roll passes this pod over (it stays on its old config) until the annotation is removed. */
+export const ROLL_HOLD_ANNOTATION = "tributary.dev/roll-hold";
 export const COMPONENT_LABEL = "app.kubernetes.io/component";
 
 export const CONFIG_DIR = "/etc/tributary";
@@ -43,6 +50,8 @@ export interface ClusterInput {
   clusterId?: string;
   /** @default DEFAULTS */
   defaults?: BrokerDefaults;
+  /** The KafkaCluster's manual-rolling-update annotation, stamped on the pod templates. */
+  manualRoll?: string;
 }
 
 /** One pool of pods: the brokers (combined or broker-only), or the dedicated controllers. */
@@ -520,7 +529,11 @@ function statefulSet(input: ClusterInput, pool: Pool, image: string, hash: strin
       template: {
         metadata: {
           labels: { ...podTemplate?.labels, ...labels },
-          annotations: { ...podTemplate?.annotations, [CONFIG_HASH_ANNOTATION]: hash },
+          annotations: {
+            ...podTemplate?.annotations,
+            [CONFIG_HASH_ANNOTATION]: hash,
+            ...(input.manualRoll === undefined ? {} : { [MANUAL_ROLL_ANNOTATION]: input.manualRoll }),
+          },
         },
         spec: {
           serviceAccountName: names.serviceAccount(cluster),

@@ -2,6 +2,7 @@
 // (pods belong to the StatefulSet, not to the KafkaCluster) find their cluster.
 import type { Logger } from "pino";
 import type { ActiveControllerLookup } from "../../kafka/quorum.ts";
+import type { RollProbe } from "../../kafka/roll-probe.ts";
 import { KINDS, eventRecorder, objectKey, type KubeClient } from "../../kube/index.ts";
 import type { ControllerRegistration, Manager } from "../../manager/manager.ts";
 import { CLUSTER_LABEL, type BrokerDefaults } from "./desired.ts";
@@ -22,6 +23,8 @@ export function kafkaClusterController(
     workers?: number;
     defaults?: BrokerDefaults;
     activeController?: ActiveControllerLookup;
+    rollProbe?: RollProbe;
+    bootstrapOverrides?: Readonly<Record<string, string>>;
   },
 ): ControllerRegistration {
   const reconciler = new KafkaClusterReconciler({
@@ -32,6 +35,8 @@ export function kafkaClusterController(
       manager.cached(KINDS.StatefulSet, namespace).find((sts) => sts.metadata.name === name),
     ...(options.defaults === undefined ? {} : { defaults: options.defaults }),
     ...(options.activeController === undefined ? {} : { activeController: options.activeController }),
+    ...(options.rollProbe === undefined ? {} : { rollProbe: options.rollProbe }),
+    ...(options.bootstrapOverrides === undefined ? {} : { bootstrapOverrides: options.bootstrapOverrides }),
   });
   return {
     primary: KINDS.KafkaCluster,

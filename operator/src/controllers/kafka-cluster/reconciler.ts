@@ -24,8 +24,20 @@ import {
 import { need, runSteps, warnOnNewProblem, type Step } from "../pipeline.ts";
 import { TerminalError, type ReconcileContext, type ReconcileResult, type Reconciler } from "../../manager/manager.ts";
 import type { ActiveControllerLookup } from "../../kafka/quorum.ts";
-import { CLUSTER_ID_PATTERN, DEFAULTS, desired, type BrokerDefaults, type DesiredState } from "./desired.ts";
+import type { RollProbe } from "../../kafka/roll-probe.ts";
+import {
+  CLUSTER_ID_PATTERN,
+  DEFAULTS,
+  MANUAL_ROLL_ANNOTATION,
+  ROLL_HOLD_ANNOTATION,
+  desired,
+  podHost,
+  type BrokerDefaults,
+  type DesiredState,
+} from "./desired.ts";
 import { planRoll, type PodView, type RollPlan } from "./roll.ts";
+import { gatherFacts } from "./roll-facts.ts";
+import { restartBlockers, type Blocker } from "./roll-gates.ts";
 import { computeStatus, type Observed } from "./status.ts";
 import { voterChange, voterChangeMessage } from "./quorum.ts";
 import { heldClaimSizeMessage, holdClaimSizes } from "./storage.ts";
@@ -47,6 +59,13 @@ export interface KafkaClusterReconcilerDeps {
    * so that it goes last. @default none: controllers roll in ordinal order
    */
   activeController?: ActiveControllerLookup;
+  /**
+   * Asks the brokers and the quorum whether the next pod may restart (roll-gates.ts). @default none: rolls go by pod
+   * readiness alone (TRIBUTARY_ROLL_SAFETY_CHECKS=false)
+   */
+  rollProbe?: RollProbe;
+  /** Bootstrap addresses by "namespace/name" replacing the bootstrap Service (an operator outside the cluster). */
+  bootstrapOverrides?: Readonly<Record<string, string>>;
 }
 
 /** Everything one pass learns; the steps fill it in order. */
@@ -62,11 +81,13 @@ interface Pass {
   applied: Map<string, KubeObject>;
   created: string[];
   roll?: RollPlan;
+  /** Why the pod the planner chose was not restarted in this pass. */
+  blocked?: { pod: string; blockers: Blocker[] };
   requeueAfterMs?: number;
 }
 
 export class KafkaClusterReconciler implements Reconciler {
-  readonly #d: Required<KafkaClusterReconcilerDeps>;
+  readonly #d: Required<Omit<KafkaClusterReconcilerDeps, "rollProbe">> & Pick<KafkaClusterReconcilerDeps, "rollProbe">;
   readonly #steps: [string, Step<Pass>][];
 
   constructor(deps: KafkaClusterReconcilerDeps) {
@@ -75,6 +96,7 @@ export class KafkaClusterReconciler implements Reconciler {
       pollMs: 5_000,
       defaults: DEFAULTS,
       activeController: () => Promise.resolve(undefined),
+      bootstrapOverrides: {},
       ...deps,
     };
     this.#steps = [
@@ -153,6 +175,7 @@ export class KafkaClusterReconciler implements Reconciler {
           `the id derived from the resource's uid is used and recorded instead`,
       });
     }
+    const manualRoll = raw.metadata.annotations?.[MANUAL_ROLL_ANNOTATION];
     pass.desired = desired(
       {
         name: cluster.metadata.name,
@@ -161,6 +184,7 @@ export class KafkaClusterReconciler implements Reconciler {
         spec: cluster.spec,
         defaults: this.#d.defaults,
         ...(recorded === undefined ? {} : { clusterId: recorded }),
+        ...(manualRoll === undefined ? {} : { manualRoll }),
       },
       controllerRef(raw),
     );
@@ -233,7 +257,8 @@ export class KafkaClusterReconciler implements Reconciler {
         .selector.matchLabels;
       for (const pod of this.#d.pods(namespace, selector)) views.push(podView(pod, obj.metadata.name));
     }
-    let plan = planRoll(views, state.pools, state.hashes, state.image);
+    const manual = raw.metadata.annotations?.[MANUAL_ROLL_ANNOTATION];
+    let plan = planRoll(views, state.pools, state.hashes, state.image, undefined, manual);
     // The active controller goes last of the controllers; asked only when a controller is next, and only of a quorum
     // of more than one (a single voter is always the active one).
     if (plan.restart?.controller === true && state.controllerServers.length > 1) {
@@ -244,9 +269,17 @@ export class KafkaClusterReconciler implements Reconciler {
         );
         return undefined;
       });
-      if (active !== undefined) plan = planRoll(views, state.pools, state.hashes, state.image, active);
+      if (active !== undefined) plan = planRoll(views, state.pools, state.hashes, state.image, active, manual);
     }
     pass.roll = plan;
+    if (plan.restart !== undefined && this.#d.rollProbe !== undefined) {
+      const blockers = await this.#gate(pass, plan, this.#d.rollProbe);
+      if (blockers.length > 0) {
+        pass.blocked = { pod: plan.restart.name, blockers };
+        pass.log.info({ pod: plan.restart.name, blockers }, `Restart of ${plan.restart.name} waits`);
+        delete plan.restart;
+      }
+    }
     if (plan.restart !== undefined) {
       const pod = plan.restart;
       const deleted = await this.#d.client.delete(KINDS.Pod, namespace, pod.name, { uid: pod.uid });
@@ -257,6 +290,43 @@ export class KafkaClusterReconciler implements Reconciler {
     }
     if (plan.waiting) pass.requeueAfterMs = this.#d.pollMs;
     return "next";
+  }
+
+  /** Asks the cluster what the gates need for the chosen pod, and judges (roll-gates.ts). */
+  async #gate(pass: Pass, plan: RollPlan, probe: RollProbe): Promise<Blocker[]> {
+    const state = need(pass.desired);
+    const cluster = need(pass.cluster);
+    const namespace = cluster.metadata.namespace ?? "default";
+    const queued = plan.queue.find((q) => q.name === plan.restart?.name);
+    const pool = state.pools.find((p) => queued?.name.startsWith(`${p.name}-`) === true);
+    if (queued?.nodeId === undefined || pool === undefined) return [];
+    const input = { name: cluster.metadata.name, namespace };
+    const brokerPool = state.pools.find((p) => p.role === "broker");
+    const brokers =
+      brokerPool === undefined || !cluster.spec.metrics.enabled
+        ? undefined
+        : Array.from({ length: brokerPool.replicas }, (_, i) => {
+            const pod = `${brokerPool.name}-${i}`;
+            return {
+              pod,
+              nodeId: brokerPool.firstNodeId + i,
+              address: `${podHost(input, pod)}:${cluster.spec.metrics.port}`,
+            };
+          });
+    const candidate = {
+      pod: queued.name,
+      nodeId: queued.nodeId,
+      broker: pool.role === "broker",
+      controller: queued.controller,
+      ready: queued.ready,
+    };
+    const facts = await gatherFacts(probe, {
+      candidate,
+      brokers,
+      bootstrap: this.#d.bootstrapOverrides[pass.key] ?? state.bootstrapServers,
+      controllers: state.controllerServers,
+    });
+    return restartBlockers(candidate, facts);
   }
 
   async #writeStatus(pass: Pass, failure: Error | undefined): Promise<void> {
@@ -270,12 +340,17 @@ export class KafkaClusterReconciler implements Reconciler {
       ...(pass.desired === undefined ? {} : { desired: pass.desired }),
       statefulSets: [...pass.applied.values()].filter((o) => o.kind === "StatefulSet"),
       ...(pass.roll === undefined ? {} : { roll: pass.roll }),
+      ...(pass.blocked === undefined ? {} : { blocked: pass.blocked }),
       ...(pass.cluster === undefined ? {} : { spec: pass.cluster.spec }),
     };
     const next = computeStatus(previous, observed, this.#d.now());
     if (jsonEqual(previous, next)) return;
     const { namespace, name } = splitKey(pass.key);
-    await this.#d.client.patchStatus(KINDS.KafkaCluster, namespace, name, next);
+    // A merge patch keeps what it does not name: a field the new status drops (the roll plan once a roll is done) is
+    // sent as null to remove it.
+    const dropped = Object.keys(previous).filter((k) => !(k in next));
+    const patch = { ...next, ...Object.fromEntries(dropped.map((k) => [k, null])) };
+    await this.#d.client.patchStatus(KINDS.KafkaCluster, namespace, name, patch);
     await warnOnNewProblem(this.#d.events, raw, previous, next);
   }
 }
@@ -295,5 +370,9 @@ function podView(pod: KubeObject, pool: string): PodView {
     image: shape.spec?.containers?.find((c) => c.name === "kafka")?.image,
     ready: shape.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
     deleting: pod.metadata.deletionTimestamp !== undefined,
+    ...(pod.metadata.annotations?.[MANUAL_ROLL_ANNOTATION] === undefined
+      ? {}
+      : { manual: pod.metadata.annotations[MANUAL_ROLL_ANNOTATION] }),
+    held: pod.metadata.annotations?.[ROLL_HOLD_ANNOTATION] === "true",
   };
 }

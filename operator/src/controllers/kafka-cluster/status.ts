@@ -5,7 +5,8 @@ import type { KafkaClusterSpec, KafkaClusterStatus, ListenerStatus } from "../..
 import type { Condition, KubeObject } from "../../kube/index.ts";
 import { Conditions } from "../pipeline.ts";
 import type { DesiredState } from "./desired.ts";
-import type { RollPlan } from "./roll.ts";
+import { rollSteps, type RollPlan } from "./roll.ts";
+import type { Blocker } from "./roll-gates.ts";
 
 export interface Observed {
   generation: number;
@@ -19,6 +20,8 @@ export interface Observed {
   /** StatefulSets as returned by apply (their status is the controller's view of the pods). */
   statefulSets: KubeObject[];
   roll?: RollPlan;
+  /** The gates held back the pod the planner chose (roll-gates.ts). */
+  blocked?: { pod: string; blockers: readonly Blocker[] };
 }
 
 interface StsStatus {
@@ -66,12 +69,23 @@ export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Da
   const allReady = ready.every((r) => r.ready >= r.pool.replicas);
   const readyText = ready.map((r) => `${r.ready}/${r.pool.replicas} ${r.pool.role}s ready`).join(", ");
   const roll = o.roll;
-  const rolling = roll !== undefined && (roll.stale.length > 0 || roll.restart !== undefined);
+  const rollable = roll?.queue.filter((q) => !q.held) ?? [];
+  const held = roll?.queue.filter((q) => q.held) ?? [];
+  const rolling = roll !== undefined && (rollable.length > 0 || roll.restart !== undefined);
+  const blocked = o.blocked;
 
   conditions.warnings(o.warnings ?? []);
-  if (rolling) {
-    const msg = `Restarting pods one at a time for a config or image change; pending: ${roll.stale.join(", ")}`;
+  if (rolling && blocked !== undefined && blocked.blockers.length > 0) {
+    // Waiting for the ISR or the quorum is progress, not failure: a Reconciling reason, with what it waits for.
+    const first = blocked.blockers[0];
+    const msg = `Rolling restart: ${blocked.pod} waits: ${blocked.blockers.map((b) => b.message).join("; ")}`;
+    set({ type: "Reconciling", status: "True", reason: first?.reason ?? "RollingRestart", message: msg });
+  } else if (rolling) {
+    const msg = `Restarting pods one at a time for a config or image change; pending: ${rollable.map((q) => q.name).join(", ")}`;
     set({ type: "Reconciling", status: "True", reason: "RollingRestart", message: msg });
+  } else if (held.length > 0) {
+    const msg = `Restart held by tributary.dev/roll-hold: ${held.map((q) => q.name).join(", ")}`;
+    set({ type: "Reconciling", status: "True", reason: "RollHeld", message: msg });
   } else if (!allReady) {
     set({ type: "Reconciling", status: "True", reason: "WaitingForPods", message: readyText });
   } else {
@@ -80,8 +94,17 @@ export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Da
   if (allReady && !rolling) set({ type: "Ready", status: "True", reason: "AllPodsReady", message: readyText });
   else set({ type: "Ready", status: "False", reason: rolling ? "RollingRestart" : "PodsNotReady", message: readyText });
 
+  const steps =
+    roll === undefined
+      ? []
+      : rollSteps(
+          roll,
+          blocked === undefined ? undefined : { pod: blocked.pod, messages: blocked.blockers.map((b) => b.message) },
+        );
+  const { rollPlan: _previousPlan, ...rest } = next;
   return {
-    ...next,
+    ...rest,
+    ...(steps.length === 0 ? {} : { rollPlan: steps }),
     conditions: ordered(),
     listeners: listenersOf(d, o.spec),
     replicas: brokerStatus.replicas ?? 0,

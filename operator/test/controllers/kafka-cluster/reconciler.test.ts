@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { KafkaClusterReconciler } from "../../../src/controllers/kafka-cluster/reconciler.ts";
 import { ApiError, type KubeClient, type KubeObject, type ResourceType } from "../../../src/kube/index.ts";
 import { TerminalError } from "../../../src/manager/manager.ts";
+import type { RollProbe } from "../../../src/kafka/roll-probe.ts";
 
 interface Cond {
   type: string;
@@ -64,7 +65,11 @@ class FakeClient {
 function reconcilerFor(
   fake: FakeClient,
   statefulSet: (name: string) => KubeObject | undefined = () => undefined,
-  more: { pods?: () => KubeObject[]; activeController?: (controllers: readonly string[]) => Promise<number> } = {},
+  more: {
+    pods?: () => KubeObject[];
+    activeController?: (controllers: readonly string[]) => Promise<number>;
+    rollProbe?: RollProbe;
+  } = {},
 ) {
   const events: string[] = [];
   const reconciler = new KafkaClusterReconciler({
@@ -78,6 +83,7 @@ function reconcilerFor(
     pods: more.pods ?? (() => []),
     statefulSet: (_ns, name) => statefulSet(name),
     ...(more.activeController === undefined ? {} : { activeController: more.activeController }),
+    ...(more.rollProbe === undefined ? {} : { rollProbe: more.rollProbe }),
   });
   const ctx = { logger: pino({ level: "silent" }), signal: new AbortController().signal };
   return { reconcile: () => reconciler.reconcile("ns/c", ctx), events };
@@ -216,6 +222,63 @@ describe("KafkaClusterReconciler", () => {
     });
     await failing.reconcile();
     expect(fake.deleted).toEqual(["c-broker-1", "c-broker-2"]);
+  });
+
+  it("asks the brokers and the Admin API before a restart, and waits with a reason while an ISR would fall short", async () => {
+    const fake = new FakeClient({ replicas: 4 });
+    await reconcilerFor(fake).reconcile();
+    const pods = (): KubeObject[] =>
+      [0, 1, 2, 3].map((i) => ({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: `c-broker-${i}`, uid: `u${i}`, annotations: { "tributary.dev/config-hash": "old" } },
+        spec: { containers: [{ name: "kafka", image: "docker.io/tributary/broker:old" }] },
+        status: { conditions: [{ type: "Ready", status: "True" }] },
+      }));
+    let isr = [2, 3];
+    const asked: string[] = [];
+    const rollProbe: RollProbe = {
+      restartSafety: (brokers) => {
+        asked.push(...brokers.map((b) => b.address));
+        return Promise.resolve(
+          brokers.map((b) => ({
+            pod: b.pod,
+            nodeId: b.nodeId,
+            answer: {
+              brokerId: b.nodeId,
+              canStop: true,
+              canStopReasons: [],
+              blockingPartitions: [],
+              caughtUp: true,
+              caughtUpReasons: [],
+            },
+          })),
+        );
+      },
+      partitions: () => Promise.resolve([{ topic: "orders", partition: 0, replicas: [1, 2, 3], isr, minIsr: 2 }]),
+      quorum: () =>
+        Promise.resolve({
+          leaderId: 0,
+          voters: [0, 1, 2].map((replicaId) => ({ replicaId, lastCaughtUpTimestamp: 5 })),
+        }),
+    };
+    // Voters (0-2) first, the active one unknown: c-broker-2 is next; orders-0 has lost broker 1 from its ISR.
+    const blocked = reconcilerFor(fake, undefined, { pods, rollProbe });
+    await blocked.reconcile();
+    expect(asked).toEqual([0, 1, 2, 3].map((i) => `c-broker-${i}.c-kafka-brokers.ns.svc:9404`));
+    expect(fake.deleted).toEqual([]);
+    expect(fake.conditions()["Reconciling"]).toMatchObject({ status: "True", reason: "WaitingForIsr" });
+    expect(fake.conditions()["Reconciling"]?.message).toContain("c-broker-2 waits: restarting c-broker-2 would take");
+    const plan = (fake.cluster["status"] as { rollPlan: { pod: string; state: string }[] }).rollPlan;
+    expect(plan.map((s) => `${s.pod} ${s.state}`)).toEqual([
+      "c-broker-2 Next",
+      "c-broker-1 Queued",
+      "c-broker-0 Queued",
+      "c-broker-3 Queued",
+    ]);
+    isr = [1, 2, 3];
+    await reconcilerFor(fake, undefined, { pods, rollProbe }).reconcile();
+    expect(fake.deleted).toEqual(["c-broker-2"]);
   });
 
   it("refuses a replica change that would change the static voters, and allows one that keeps them", async () => {

@@ -1,6 +1,6 @@
 // The restart planner: one pod at a time, unready stale pods first, otherwise only when everything is Ready.
 import { describe, expect, it } from "vitest";
-import { planRoll, type PodView, type PoolView } from "../../../src/controllers/kafka-cluster/roll.ts";
+import { planRoll, rollSteps, type PodView, type PoolView } from "../../../src/controllers/kafka-cluster/roll.ts";
 
 /** Three combined broker,controller nodes (ids 0-2): every pod is a controller. */
 const pools: PoolView[] = [{ name: "c-broker", role: "broker", replicas: 3, firstNodeId: 0, controllers: 3 }];
@@ -23,7 +23,7 @@ function pod(i: number, over: Partial<PodView> = {}): PodView {
 describe("planRoll", () => {
   it("does nothing when every pod is current and Ready", () => {
     const plan = planRoll([pod(0), pod(1), pod(2)], pools, hashes, IMAGE);
-    expect(plan).toEqual({ stale: [], notReady: [], missing: 0, waiting: false });
+    expect(plan).toEqual({ stale: [], queue: [], notReady: [], missing: 0, waiting: false });
   });
 
   it("restarts the highest stale ordinal first, one at a time", () => {
@@ -139,5 +139,58 @@ describe("planRoll", () => {
       2,
     );
     expect(unready.restart?.name).toBe("c-broker-2");
+  });
+
+  it("passes over a held pod: it stays stale and the next one rolls", () => {
+    const plan = planRoll(
+      [pod(0, { hash: "old" }), pod(1, { hash: "old" }), pod(2, { hash: "old", held: true })],
+      pools,
+      hashes,
+      IMAGE,
+    );
+    expect(plan.restart?.name).toBe("c-broker-1");
+    expect(plan.queue.map((q) => [q.name, q.held])).toEqual([
+      ["c-broker-2", true],
+      ["c-broker-1", false],
+      ["c-broker-0", false],
+    ]);
+    const onlyHeld = planRoll([pod(0), pod(1), pod(2, { hash: "old", held: true })], pools, hashes, IMAGE);
+    expect(onlyHeld.restart).toBeUndefined();
+    expect(onlyHeld.stale).toEqual(["c-broker-2"]);
+  });
+
+  it("rolls every pod for a new manual-rolling-update value on the cluster, and one pod annotated by hand", () => {
+    const all = planRoll([pod(0), pod(1), pod(2)], pools, hashes, IMAGE, undefined, "2026-12-06T12:00");
+    expect(all.stale).toEqual(["c-broker-2", "c-broker-1", "c-broker-0"]);
+    expect(all.restart?.why).toBe("manual rolling update requested");
+    const stamped = (i: number) => pod(i, { manual: "2026-12-06T12:00" });
+    expect(
+      planRoll([stamped(0), stamped(1), stamped(2)], pools, hashes, IMAGE, undefined, "2026-12-06T12:00").stale,
+    ).toEqual([]);
+    const one = planRoll([pod(0), pod(1, { manual: "now" }), pod(2)], pools, hashes, IMAGE);
+    expect(one.stale).toEqual(["c-broker-1"]);
+  });
+
+  it("lists the plan for the status: restarting, next with what it waits for, queued, held", () => {
+    const plan = planRoll(
+      [pod(0, { hash: "old" }), pod(1, { hash: "old", held: true }), pod(2, { hash: "old" })],
+      pools,
+      hashes,
+      IMAGE,
+    );
+    expect(rollSteps(plan).map((s) => [s.pod, s.state, s.blockedBy])).toEqual([
+      ["c-broker-2", "Restarting", undefined],
+      ["c-broker-1", "Held", ["held by the tributary.dev/roll-hold annotation"]],
+      ["c-broker-0", "Queued", ["waits for c-broker-2"]],
+    ]);
+    const { restart: _, ...gated } = plan;
+    expect(rollSteps(gated, { pod: "c-broker-2", messages: ["c-broker-0 has not caught up"] })[0]).toMatchObject({
+      state: "Next",
+      blockedBy: ["c-broker-0 has not caught up"],
+    });
+    const waiting = planRoll([pod(0, { hash: "old" }), pod(1, { ready: false }), pod(2)], pools, hashes, IMAGE);
+    expect(rollSteps(waiting)).toEqual([
+      { pod: "c-broker-0", reason: "config hash old -> new", state: "Next", blockedBy: ["pods not Ready: c-broker-1"] },
+    ]);
   });
 });

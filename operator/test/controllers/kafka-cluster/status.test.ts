@@ -24,7 +24,7 @@ const observed = (ready: number, over: Partial<Observed> = {}): Observed => ({
   spec,
   desired: state,
   statefulSets: [sts(ready)],
-  roll: { stale: [], notReady: [], missing: 0, waiting: false },
+  roll: { stale: [], queue: [], notReady: [], missing: 0, waiting: false },
   ...over,
 });
 const cond = (s: ReturnType<typeof computeStatus>, type: string) => s.conditions?.find((c) => c.type === type);
@@ -57,14 +57,68 @@ describe("computeStatus", () => {
     expect(jsonEqual(a, computeStatus(a, observed(2), t1))).toBe(false);
   });
 
-  it("reports a roll in progress as Reconciling and not Ready", () => {
+  const queued = (name: string, held = false) => ({
+    name,
+    uid: name,
+    why: "config hash a -> b",
+    controller: false,
+    nodeId: Number(name.slice(-1)),
+    ready: true,
+    held,
+  });
+  const rollOf = (...queue: ReturnType<typeof queued>[]) => ({
+    stale: queue.map((q) => q.name),
+    queue,
+    notReady: [],
+    missing: 0,
+    waiting: true,
+  });
+
+  it("reports a roll in progress as Reconciling and not Ready, with the plan in order", () => {
+    const roll = { ...rollOf(queued("c-broker-2"), queued("c-broker-1")) };
     const s = computeStatus(
       {},
-      observed(3, { roll: { stale: ["c-broker-2"], notReady: [], missing: 0, waiting: true } }),
+      observed(3, {
+        roll: { ...roll, restart: { name: "c-broker-2", uid: "c-broker-2", why: "x", controller: false } },
+      }),
       t0,
     );
     expect(cond(s, "Ready")).toMatchObject({ status: "False", reason: "RollingRestart" });
     expect(cond(s, "Reconciling")?.message).toContain("c-broker-2");
+    expect(s.rollPlan).toEqual([
+      { pod: "c-broker-2", reason: "config hash a -> b", state: "Restarting" },
+      { pod: "c-broker-1", reason: "config hash a -> b", state: "Queued", blockedBy: ["waits for c-broker-2"] },
+    ]);
+    // Once done, the plan leaves the status.
+    expect(computeStatus(s, observed(3), t1).rollPlan).toBeUndefined();
+  });
+
+  it("reports a roll the gates hold back as progressing with the reason, not as a failure", () => {
+    const blockers = [{ reason: "WaitingForIsr" as const, message: "orders-0 (ISR [1, 2], min.insync.replicas=2)" }];
+    const s = computeStatus(
+      {},
+      observed(3, {
+        roll: rollOf(queued("c-broker-2"), queued("c-broker-1")),
+        blocked: { pod: "c-broker-2", blockers },
+      }),
+      t0,
+    );
+    expect(cond(s, "Reconciling")).toMatchObject({ status: "True", reason: "WaitingForIsr" });
+    expect(cond(s, "Reconciling")?.message).toContain("c-broker-2 waits: orders-0");
+    expect(cond(s, "Warning")?.status).toBe("False");
+    expect(s.rollPlan?.[0]).toEqual({
+      pod: "c-broker-2",
+      reason: "config hash a -> b",
+      state: "Next",
+      blockedBy: [blockers[0]?.message],
+    });
+  });
+
+  it("is Ready with the roll held when only held pods remain stale", () => {
+    const s = computeStatus({}, observed(3, { roll: rollOf(queued("c-broker-1", true)) }), t0);
+    expect(cond(s, "Ready")?.status).toBe("True");
+    expect(cond(s, "Reconciling")).toMatchObject({ status: "True", reason: "RollHeld" });
+    expect(s.rollPlan?.[0]?.state).toBe("Held");
   });
 
   it("keeps Ready as it was when a new spec is refused, and raises Warning", () => {
