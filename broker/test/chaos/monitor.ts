@@ -29,13 +29,9 @@ export interface MonitorReport {
 /** A broker fenced this soon after a fault touched it is fenced because of that fault (Kafka's session is 9 s). */
 const FAULT_GRACE_MS = 20_000;
 
-export class LeaderMonitor {
-  readonly #cluster: Cluster;
-  readonly #topic: string;
-  readonly #down: ReadonlySet<number>;
-  readonly #noLeaderSince = new Map<number, number>();
-  readonly #downSince = new Map<number, number>();
-  #report: MonitorReport = {
+/** A report of no polls: where a monitor starts, and what a run that never started one reports. */
+export function emptyMonitorReport(): MonitorReport {
+  return {
     polls: 0,
     failedPolls: 0,
     fencings: 0,
@@ -43,6 +39,15 @@ export class LeaderMonitor {
     longestNoLeader: undefined,
     longestLeaderDown: undefined,
   };
+}
+
+export class LeaderMonitor {
+  readonly #cluster: Cluster;
+  readonly #topic: string;
+  readonly #down: ReadonlySet<number>;
+  readonly #noLeaderSince = new Map<number, number>();
+  readonly #downSince = new Map<number, number>();
+  #report: MonitorReport = emptyMonitorReport();
   /** Per node, when a fault last touched it (injected or healed); Infinity while a fault holds it. */
   readonly #faultedAt = new Map<number, number>();
   #listed = new Set<number>();

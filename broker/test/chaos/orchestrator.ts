@@ -8,7 +8,7 @@ import { mountSmallDisk, type SmallDisk } from "../support/small-disk.ts";
 import { check, type CheckResult } from "./checker.ts";
 import { partitionLinks, schedule, type FaultKind, type PlannedFault } from "./faults.ts";
 import { parseHistory } from "./history.ts";
-import { LeaderMonitor, type MonitorReport } from "./monitor.ts";
+import { emptyMonitorReport, LeaderMonitor, type MonitorReport } from "./monitor.ts";
 import { describeNamespaces, setLinkCut, type Netns } from "./netns.ts";
 import { Workload, type ClientTools } from "./workload.ts";
 
@@ -444,18 +444,7 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
     log(`the run failed: ${error}`);
-    return writeReport(
-      undefined,
-      monitor?.stop() ?? {
-        polls: 0,
-        failedPolls: 0,
-        fencings: 0,
-        liveFencings: [],
-        longestNoLeader: undefined,
-        longestLeaderDown: undefined,
-      },
-      error,
-    );
+    return writeReport(undefined, monitor?.stop() ?? emptyMonitorReport(), error);
   } finally {
     monitor?.stop();
     workload?.kill();

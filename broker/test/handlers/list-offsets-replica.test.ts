@@ -6,11 +6,10 @@ import {
   PartitionRecord,
   ProduceRequest,
   ProduceResponse,
-  RegisterBrokerRecord,
   TopicRecord,
 } from "../../src/protocol/index.ts";
 import { makeBatch } from "../log/batches.ts";
-import { ImageHarness, rec } from "../support/image-harness.ts";
+import { ImageHarness, rec, registeredBroker } from "../support/image-harness.ts";
 
 // ListOffsets' latest offset is the high watermark for consumers and the log end for replicas (Kafka answers a
 // replica id other than -1 so): a follower whose fetch offset is out of range asks the leader where its log ends.
@@ -22,14 +21,7 @@ let h: ImageHarness;
 beforeEach(async () => {
   h = await ImageHarness.start(1);
   await h.publish([
-    ...[1, 2].map((id) =>
-      rec(RegisterBrokerRecord, {
-        brokerId: id,
-        brokerEpoch: BigInt(id),
-        endPoints: [{ name: "PLAINTEXT", host: `b${id}`, port: 9000 + id, securityProtocol: 0 }],
-        fenced: false,
-      }),
-    ),
+    ...[1, 2].map((id) => registeredBroker(id, BigInt(id))),
     rec(TopicRecord, { name: "t", topicId: T }),
     rec(PartitionRecord, { topicId: T, partitionId: 0, replicas: [1, 2], isr: [1, 2], leader: 1, leaderEpoch: 3 }),
   ]);

@@ -13,6 +13,7 @@ import {
   ErrorCode,
   parseRequestHeader,
 } from "../../src/protocol/index.ts";
+import { requestContext } from "../support/request-context.ts";
 import { serveHandlers } from "../support/scripted-server.ts";
 
 // Forwarding (KIP-590) against scripted controllers on loopback: the client's request travels whole in an Envelope,
@@ -100,19 +101,11 @@ function forwarder(ports: Map<number, number>, leader: () => number | null): Env
   return new EnvelopeForwarder({ channel, logger });
 }
 
-const context = {
-  apiKey: CreateTopicsRequest.apiKey,
-  apiVersion: 7,
+const context: RequestContext = {
+  ...requestContext(CreateTopicsRequest.apiKey, 7, logger),
   correlationId: 42,
   clientId: "client-a",
-  listenerName: "PLAINTEXT",
-  connectionId: "c1",
-  clientHost: "127.0.0.1",
-  logger,
-  signal: new AbortController().signal,
-  closeAfterResponse: () => undefined,
-  onResponseEncoded: () => undefined,
-} satisfies RequestContext;
+};
 
 const createTopics = (name: string) => ({
   ...CreateTopicsRequest.create(),

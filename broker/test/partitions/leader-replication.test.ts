@@ -10,7 +10,6 @@ import {
   PartitionRecord,
   ProduceRequest,
   ProduceResponse,
-  RegisterBrokerRecord,
   TopicRecord,
   type FetchResponsePartitionData,
 } from "../../src/protocol/index.ts";
@@ -18,7 +17,7 @@ import { GroupStoreError } from "../../src/coordinator/index.ts";
 import { LogGroupStore } from "../../src/partitions/offsets-store.ts";
 import type { IsrChange, IsrChangeAnswered } from "../../src/replication/alter-partition-manager.ts";
 import { makeBatch } from "../log/batches.ts";
-import { ImageHarness, rec, type RecordSpec } from "../support/image-harness.ts";
+import { ImageHarness, rec, registeredBroker, type RecordSpec } from "../support/image-harness.ts";
 
 // The leader side of replication (ADR 24) on broker 1, which leads r-0 (replicas 1, 2, 3; leader epoch 3): followers'
 // fetches read to the log end and move the high watermark, consumers read below it, the ISR grows when a follower
@@ -27,13 +26,7 @@ import { ImageHarness, rec, type RecordSpec } from "../support/image-harness.ts"
 const T = "00000000-0000-0000-0000-0000000000c1";
 const LAG = 1_000;
 
-const broker = (id: number, fenced = false): RecordSpec =>
-  rec(RegisterBrokerRecord, {
-    brokerId: id,
-    brokerEpoch: BigInt(id * 10),
-    endPoints: [{ name: "PLAINTEXT", host: `b${id}`, port: 9000 + id, securityProtocol: 0 }],
-    fenced,
-  });
+const broker = (id: number, fenced = false): RecordSpec => registeredBroker(id, BigInt(id * 10), fenced);
 
 const isrChange = (isr: number[]) => rec(PartitionChangeRecord, { topicId: T, partitionId: 0, isr });
 

@@ -7,11 +7,10 @@ import {
   PartitionRecord,
   ProduceRequest,
   ProduceResponse,
-  RegisterBrokerRecord,
   TopicRecord,
 } from "../../src/protocol/index.ts";
 import { makeBatch } from "../log/batches.ts";
-import { ImageHarness, rec } from "../support/image-harness.ts";
+import { ImageHarness, rec, registeredBroker } from "../support/image-harness.ts";
 
 // A write that fails for lack of storage on broker 1: a replicated partition's log dir goes offline (Kafka's log dir
 // failure), so every partition in it answers KAFKA_STORAGE_ERROR to producers, consumers and followers alike and the
@@ -31,13 +30,8 @@ afterEach(async () => {
 async function start(): Promise<ImageHarness> {
   h = await ImageHarness.start(1);
   await h.publish([
-    ...[1, 2, 3].map((id) =>
-      rec(RegisterBrokerRecord, {
-        brokerId: id,
-        brokerEpoch: BigInt(id * 10),
-        endPoints: [{ name: "PLAINTEXT", host: `b${id}`, port: 9000 + id, securityProtocol: 0 }],
-      }),
-    ),
+    // Left fenced (RegisterBrokerRecord's default), as this test has always had them.
+    ...[1, 2, 3].map((id) => registeredBroker(id, BigInt(id * 10), true)),
     rec(TopicRecord, { name: "r", topicId: T }),
     rec(PartitionRecord, {
       topicId: T,

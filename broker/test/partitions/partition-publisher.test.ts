@@ -10,13 +10,12 @@ import {
   PartitionRecord,
   ProduceRequest,
   ProduceResponse,
-  RegisterBrokerRecord,
   RemoveTopicRecord,
   TopicRecord,
 } from "../../src/protocol/index.ts";
 import type { FollowerTarget } from "../../src/replication/fetcher/fetcher-manager.ts";
 import { makeBatch } from "../log/batches.ts";
-import { ImageHarness, rec, type RecordSpec } from "../support/image-harness.ts";
+import { ImageHarness, rec, registeredBroker, type RecordSpec } from "../support/image-harness.ts";
 
 // The partition publisher on broker 1 of a 3-broker cluster: each image's local changes open, create and delete logs,
 // set this replica's role and leader epoch (a new leader epoch starts in the log's epoch cache), tell the replica
@@ -25,13 +24,7 @@ import { ImageHarness, rec, type RecordSpec } from "../support/image-harness.ts"
 const T = "00000000-0000-0000-0000-0000000000b1";
 const TOPIC = 2;
 
-const broker = (id: number): RecordSpec =>
-  rec(RegisterBrokerRecord, {
-    brokerId: id,
-    brokerEpoch: BigInt(id),
-    endPoints: [{ name: "PLAINTEXT", host: `b${id}`, port: 9000 + id, securityProtocol: 0 }],
-    fenced: false,
-  });
+const broker = (id: number): RecordSpec => registeredBroker(id, BigInt(id));
 
 const partition = (partitionId: number, replicas: number[], leader: number, leaderEpoch: number): RecordSpec =>
   rec(PartitionRecord, { topicId: T, partitionId, replicas, isr: replicas, leader, leaderEpoch, partitionEpoch: 0 });

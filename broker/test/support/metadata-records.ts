@@ -1,5 +1,10 @@
 import { MetadataDelta, type MetadataImage } from "../../src/metadata/image/index.ts";
-import { decodeMetadataRecord, encodeMetadataRecord, type MessageCodec } from "../../src/protocol/index.ts";
+import {
+  decodeMetadataRecord,
+  encodeMetadataRecord,
+  RegisterBrokerRecord,
+  type MessageCodec,
+} from "../../src/protocol/index.ts";
 
 // Metadata records for tests, as a controller commits them: a codec and the fields that differ from its defaults.
 
@@ -10,6 +15,15 @@ export const rec = <T>(codec: MessageCodec<T>, fields: Partial<T>): RecordSpec =
   codec as unknown as MessageCodec<never>,
   fields,
 ];
+
+/** Broker `id` registered with epoch `epoch` and one PLAINTEXT listener, b<id>:<9000 + id>; unfenced unless `fenced`. */
+export const registeredBroker = (id: number, epoch: bigint, fenced = false): RecordSpec =>
+  rec(RegisterBrokerRecord, {
+    brokerId: id,
+    brokerEpoch: epoch,
+    endPoints: [{ name: "PLAINTEXT", host: `b${id}`, port: 9000 + id, securityProtocol: 0 }],
+    fenced,
+  });
 
 /** Replays records as they come out of the log (framed, then decoded) onto `base`; the next image and its changes. */
 export function replay(base: MetadataImage, records: readonly RecordSpec[]): ReturnType<MetadataDelta["apply"]> {
