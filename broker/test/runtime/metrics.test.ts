@@ -47,6 +47,18 @@ describe("createMetrics", () => {
     expect(sample(text, 'tributary_request_failures_total{api="api-99",reason="unsupported_api"}')).toBe(1);
   });
 
+  it("counts throttled replication bytes and held-back partition fetches by side", async () => {
+    const m = createMetrics(new Registry(), { defaultMetrics: false });
+    m.replicationThrottle.recordThrottledBytes("leader", 1_000);
+    m.replicationThrottle.recordThrottledBytes("leader", 500);
+    m.replicationThrottle.recordThrottledBytes("follower", 7);
+    m.replicationThrottle.recordHeldBack("follower", 2);
+    const text = await m.registry.metrics();
+    expect(sample(text, 'tributary_replication_throttled_bytes_total{side="leader"}')).toBe(1_500);
+    expect(sample(text, 'tributary_replication_throttled_bytes_total{side="follower"}')).toBe(7);
+    expect(sample(text, 'tributary_replication_throttle_held_back_total{side="follower"}')).toBe(2);
+  });
+
   it("counts connections and bytes from the network hooks", async () => {
     const m = createMetrics(new Registry(), { defaultMetrics: false });
     m.network.connectionOpened("PLAINTEXT");
