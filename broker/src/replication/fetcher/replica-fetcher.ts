@@ -168,9 +168,12 @@ export class ReplicaFetcher {
     const ready = throttle === undefined ? fetchable : fetchable.filter((s) => !this.heldBack(throttle, s));
     throttle?.heldBack(fetchable.length - ready.length);
     if (ready.length === 0) {
-      const retry = nextRetryAt(this.states.values());
-      // Held back by the throttle: look again after the backoff, as Kafka's fetcher does with nothing to send.
-      const wait = fetchable.length > 0 ? config.backoffMs : retry === undefined ? undefined : retry - now;
+      // The earliest partition still backing off (one whose backoff is over is fetchable, and held back).
+      const retry = nextRetryAt([...this.states.values()].filter((s) => !isFetchable(s, now)));
+      const untilRetry = retry === undefined ? undefined : retry - now;
+      // Held back by the throttle: look again after the backoff, as Kafka's fetcher does with nothing to send (or
+      // sooner, when a backed-off partition is due).
+      const wait = fetchable.length > 0 ? Math.min(config.backoffMs, untilRetry ?? Infinity) : untilRetry;
       await this.idle(wait);
       return;
     }
