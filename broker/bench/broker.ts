@@ -7,12 +7,28 @@
 // Build first (`make build`): Tributary runs from broker/dist through broker/bin/tributary-broker.
 // Prints a text table and writes broker/bench/out/broker.json. No assertions on timing: targets are reported.
 import { spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, pollUntil } from "../test/support/broker-process.ts";
-import { summarizeProfile } from "./cpu-profile.ts";
-import { OUT_DIR, environment, formatTable, printEnvironment, round, writeJson } from "./report.ts";
+import { printProfiles } from "./cpu-profile.ts";
+import {
+  OUT_DIR,
+  REACHED,
+  compareSystems,
+  environment,
+  fixedRateCaveat,
+  loadAverage as load,
+  met,
+  numberArg,
+  onlyArg,
+  printEnvironment,
+  printSystemLoad,
+  round,
+  writeJson,
+  writeReport,
+  type ComparedMetric,
+} from "./report.ts";
 import {
   KAFKA_SH,
   RECORD_SIZE,
@@ -35,8 +51,6 @@ const TOPIC = "bench";
 /** 20 MB/s as the perf tools count MB (MiB): 20 × 2^20 / 1 KiB records. */
 const FIXED_MB = 20;
 const FIXED_RATE = (FIXED_MB * 1024 * 1024) / RECORD_SIZE;
-/** A broker that reaches less than this share of the fixed rate was saturated: its latencies are queueing. */
-const REACHED = 0.9;
 const WARMUP_RECORDS = 100_000;
 /**
  * Records per unthrottled run: ~500 MiB, 15-60 s per run on the shared 2-core development VM. A fixed count (not one
@@ -68,20 +82,13 @@ function parseArgs(argv: readonly string[]): Args {
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === "--only") {
-      const v = value();
-      if (v !== "kafka" && v !== "tributary") throw new Error("--only takes kafka or tributary");
-      args.only = v;
-    } else if (a === "--records") args.records = Number.parseInt(value(), 10);
-    else if (a === "--latency-seconds") args.latencySeconds = Number(value());
+    if (a === "--only") args.only = onlyArg(argv[++i]);
+    else if (a === "--records") args.records = numberArg(a, argv[++i], { min: 1 }, true);
+    else if (a === "--latency-seconds") args.latencySeconds = numberArg(a, argv[++i], { above: 0 });
     else if (a === "--profile") args.profile = true;
     else if (a === "--tributary-first") args.tributaryFirst = true;
-    else if (a === "--throughput") args.throughput = Number(value());
+    // -1: unthrottled, as the perf tool takes it.
+    else if (a === "--throughput") args.throughput = numberArg(a, argv[++i], { min: -1 });
     else throw new Error(`unknown argument ${a}`);
   }
   return args;
@@ -188,8 +195,6 @@ interface BrokerResult {
   loadAverageEnd: number[];
 }
 
-const load = (): number[] => loadavg().map((l) => round(l, 2));
-
 async function benchBroker(name: BrokerName, args: Args): Promise<BrokerResult> {
   const dataDir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   const loadAverageStart = load();
@@ -252,28 +257,17 @@ async function profileTributary(args: Args): Promise<void> {
     await broker.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
-  const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"));
-  if (!file) throw new Error(`no .cpuprofile in ${profileDir}`);
-  const { self, inclusive } = summarizeProfile(join(profileDir, file), ROOT);
-  const rows = (frames: typeof self): string[][] =>
-    frames.map((f) => [
-      f.frame,
-      f.selfPercent.toFixed(1),
-      f.frame === "(idle)" || f.frame === "(root)" ? "-" : f.selfBusyPercent.toFixed(1),
-      f.totalPercent.toFixed(1),
-    ]);
-  console.log(`\nprofile ${join(profileDir, file)} (whole broker lifetime)\n\nby self time:`);
-  console.log(formatTable(["frame", "self %", "self % of busy", "total %"], rows(self)));
-  console.log("\nby inclusive time:");
-  console.log(formatTable(["frame", "self %", "self % of busy", "total %"], rows(inclusive)));
-  writeJson("broker-profile.json", { profile: join(profileDir, file), produce, self, inclusive });
+  const [summary] = printProfiles(profileDir, ROOT, "whole broker lifetime", undefined, 25);
+  if (summary === undefined) throw new Error(`no .cpuprofile in ${profileDir}`);
+  writeJson("broker-profile.json", {
+    profile: summary.path,
+    produce,
+    self: summary.self,
+    inclusive: summary.inclusive,
+  });
 }
 
 // ---- main ----
-
-function ratio(t: number, k: number): string {
-  return k > 0 ? `${(t / k).toFixed(2)}x` : "n/a";
-}
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -287,25 +281,17 @@ async function main(): Promise<void> {
 
   const kafka = results.find((r) => r.broker === "kafka");
   const trib = results.find((r) => r.broker === "tributary");
-  const metrics: { name: string; unit: string; get: (r: BrokerResult) => number; better: "higher" | "lower" }[] = [
-    { name: "produce acks=1", unit: "MB/s", get: (r) => r.produceAcks1.mbPerSec, better: "higher" },
-    { name: "produce acks=all", unit: "MB/s", get: (r) => r.produceAcksAll.mbPerSec, better: "higher" },
-    { name: "consume", unit: "MB/s", get: (r) => r.consume.mbPerSec, better: "higher" },
-    { name: "consume (fetch only)", unit: "MB/s", get: (r) => r.consume.fetchMbPerSec, better: "higher" },
-    { name: "p50 @ 20 MB/s acks=all", unit: "ms", get: (r) => r.fixedRate.p50Ms, better: "lower" },
-    { name: "p99 @ 20 MB/s acks=all", unit: "ms", get: (r) => r.fixedRate.p99Ms, better: "lower" },
-    { name: "achieved fixed rate", unit: "MB/s", get: (r) => r.fixedRate.mbPerSec, better: "higher" },
-    { name: "peak broker RSS", unit: "MiB", get: (r) => r.peakRssMiB, better: "lower" },
+  const metrics: ComparedMetric<BrokerResult>[] = [
+    { name: "produce acks=1", unit: "MB/s", get: (r) => r.produceAcks1.mbPerSec },
+    { name: "produce acks=all", unit: "MB/s", get: (r) => r.produceAcksAll.mbPerSec },
+    { name: "consume", unit: "MB/s", get: (r) => r.consume.mbPerSec },
+    { name: "consume (fetch only)", unit: "MB/s", get: (r) => r.consume.fetchMbPerSec },
+    { name: "p50 @ 20 MB/s acks=all", unit: "ms", get: (r) => r.fixedRate.p50Ms },
+    { name: "p99 @ 20 MB/s acks=all", unit: "ms", get: (r) => r.fixedRate.p99Ms },
+    { name: "achieved fixed rate", unit: "MB/s", get: (r) => r.fixedRate.mbPerSec },
+    { name: "peak broker RSS", unit: "MiB", get: (r) => r.peakRssMiB },
   ];
-  const fmt = (x: number | undefined): string => (x === undefined ? "-" : String(round(x, 2)));
-  const table = formatTable(
-    ["metric", "unit", "kafka", "tributary", "tributary/kafka"],
-    metrics.map((m) => {
-      const k = kafka ? m.get(kafka) : undefined;
-      const t = trib ? m.get(trib) : undefined;
-      return [m.name, m.unit, fmt(k), fmt(t), k !== undefined && t !== undefined ? ratio(t, k) : "-"];
-    }),
-  );
+  const { table, ratios } = compareSystems(metrics, kafka, trib);
 
   const targets =
     kafka && trib
@@ -323,11 +309,8 @@ async function main(): Promise<void> {
 
   console.log("\nTributary vs Apache Kafka 4.3.1 (issue 3)");
   printEnvironment(env, loadEnd);
-  for (const r of results) {
-    console.log(
-      `${r.broker.padEnd(9)}    ${r.recordsPerRun} records/run, load ${r.loadAverageStart.join(" ")} -> ${r.loadAverageEnd.join(" ")}`,
-    );
-  }
+  for (const r of results)
+    printSystemLoad(r.broker, r.loadAverageStart, r.loadAverageEnd, `${r.recordsPerRun} records/run, `);
   console.log(
     `workload     1 topic × ${PARTITIONS} partitions, ${RECORD_SIZE} B records, batch.size=65536 linger.ms=5, ` +
       `fixed rate ${FIXED_RATE} records/s for ${args.latencySeconds} s; MB = MiB as the Kafka tools count`,
@@ -336,24 +319,16 @@ async function main(): Promise<void> {
   console.log(table);
   if (targets) {
     console.log();
-    const yes = (b: boolean): string => (b ? "met" : "NOT met");
-    console.log(`target produce >= 0.5x Kafka     ${yes(targets.produceAtLeastHalf)}`);
-    console.log(`target consume >= 0.5x Kafka     ${yes(targets.consumeAtLeastHalf)}`);
-    const short = results
-      .filter((r) => r.fixedRate.mbPerSec < REACHED * FIXED_MB)
-      .map((r) => `${r.broker} ${r.fixedRate.mbPerSec}`);
-    const caveat =
-      short.length > 0
-        ? ` (fixed rate not reached: ${short.join(", ")} of ${FIXED_MB} MB/s; latencies not comparable)`
-        : "";
-    console.log(`target p99 <= 2x Kafka           ${yes(targets.p99AtMostDouble)}${caveat}`);
-    console.log(`target RSS <= Kafka              ${yes(targets.rssNotAboveKafka)}`);
+    console.log(`target produce >= 0.5x Kafka     ${met(targets.produceAtLeastHalf)}`);
+    console.log(`target consume >= 0.5x Kafka     ${met(targets.consumeAtLeastHalf)}`);
+    const caveat = fixedRateCaveat(
+      results.map((r) => ({ system: r.broker, mbPerSec: r.fixedRate.mbPerSec })),
+      FIXED_MB,
+    );
+    console.log(`target p99 <= 2x Kafka           ${met(targets.p99AtMostDouble)}${caveat}`);
+    console.log(`target RSS <= Kafka              ${met(targets.rssNotAboveKafka)}`);
   }
-  const path = writeJson("broker.json", {
-    benchmark: "broker",
-    date: new Date().toISOString(),
-    environment: { ...env, loadAverageEnd: loadEnd },
-    kafkaVersion: "4.3.1",
+  writeReport("broker", env, loadEnd, {
     workload: {
       topic: TOPIC,
       partitions: PARTITIONS,
@@ -365,12 +340,9 @@ async function main(): Promise<void> {
       latencySeconds: args.latencySeconds,
     },
     results,
-    ratios: Object.fromEntries(
-      metrics.map((m) => [m.name, kafka && trib && m.get(kafka) > 0 ? round(m.get(trib) / m.get(kafka), 3) : null]),
-    ),
+    ratios,
     targets: targets ?? null,
   });
-  console.log(`\nwrote ${path}`);
 }
 
 await main();

@@ -31,6 +31,13 @@ export interface ProfileWindow {
   readonly toUs: number;
 }
 
+/** Runs `work`: its result, and the window of the monotonic clock it ran in. */
+export async function inWindow<T>(work: () => Promise<T>): Promise<{ result: T; window: ProfileWindow }> {
+  const fromUs = Number(process.hrtime.bigint() / 1000n);
+  const result = await work();
+  return { result, window: { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) } };
+}
+
 export interface HotFrame {
   /** "function file:line" with the file relative to the repository when it is ours. */
   frame: string;
@@ -133,10 +140,16 @@ export function summarizeProfile(
 }
 
 /**
- * Prints, for every .cpuprofile in `dir` (one per node of a cluster), its hottest frames by self and inclusive time
- * within `window`, titled "<what>, <busy> ms busy".
+ * Prints, for every .cpuprofile in `dir` (one per node of a cluster), its `top` hottest frames by self and inclusive
+ * time within `window`, titled "<what>, <busy> ms busy"; returns what it printed.
  */
-export function printProfiles(dir: string, root: string, what: string, window: ProfileWindow | undefined): void {
+export function printProfiles(
+  dir: string,
+  root: string,
+  what: string,
+  window: ProfileWindow | undefined,
+  top = 30,
+): { path: string; self: HotFrame[]; inclusive: HotFrame[] }[] {
   const rows = (frames: HotFrame[]): string[][] =>
     frames.map((f) => [
       f.frame,
@@ -146,11 +159,15 @@ export function printProfiles(dir: string, root: string, what: string, window: P
       f.totalPercent.toFixed(1),
     ]);
   const headers = ["frame", "self %", "self % of busy", "total %"];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
-    const { self, inclusive, busyMs } = summarizeProfile(join(dir, file), root, 30, window);
-    console.log(`\nprofile ${join(dir, file)}: ${what}, ${busyMs} ms busy\n\nby self time:`);
-    console.log(formatTable(headers, rows(self)));
-    console.log("\nby inclusive time:");
-    console.log(formatTable(headers, rows(inclusive)));
-  }
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".cpuprofile"))
+    .map((file) => {
+      const path = join(dir, file);
+      const { self, inclusive, busyMs } = summarizeProfile(path, root, top, window);
+      console.log(`\nprofile ${path}: ${what}, ${busyMs} ms busy\n\nby self time:`);
+      console.log(formatTable(headers, rows(self)));
+      console.log("\nby inclusive time:");
+      console.log(formatTable(headers, rows(inclusive)));
+      return { path, self, inclusive };
+    });
 }

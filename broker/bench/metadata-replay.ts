@@ -14,7 +14,7 @@ import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { pino } from "pino";
-import { environment, formatTable, median, printEnvironment, round, writeJson } from "./report.ts";
+import { environment, formatTable, loadAverage, median, printEnvironment, round, writeJson } from "./report.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const THIS_DIST = resolve(HERE, "../dist");
@@ -194,10 +194,7 @@ async function main(): Promise<void> {
       `\nMetadata replay: ${args.topics} topics × ${args.partitions} partitions (${args.topics * (args.partitions + 1)} ` +
         `records in batches of ${TOPICS_PER_BATCH} topics), one combined node, until its first image and active controller`,
     );
-    printEnvironment(
-      env,
-      loadavg().map((l) => round(l, 2)),
-    );
+    printEnvironment(env, loadAverage());
     const rows = [...results].map(([dist, rs]) => [
       dist,
       String(rs.length),

@@ -8,28 +8,29 @@
 // Build first (`make build`) and install the jars (`make reference-kafka`). Prints a text table and writes
 // broker/bench/out/metadata.json. No assertions on timing. A system whose nodes do not form one cluster gets
 // "not yet: <why>" instead of figures, and the run still finishes.
-import { rmSync } from "node:fs";
-import { loadavg } from "node:os";
-import { join } from "node:path";
 import { AdminClient } from "../src/admin/index.ts";
 import { pollUntil } from "../test/support/broker-process.ts";
 import {
   createTopicUntilOk,
   nodeView,
-  startCluster,
   type Cluster,
   type ClusterNode,
   type ClusterSystem,
 } from "../test/support/cluster.ts";
-import { printProfiles, type ProfileWindow } from "./cpu-profile.ts";
+import { profileTributary, startBenchCluster } from "./bench-cluster.ts";
+import { inWindow } from "./cpu-profile.ts";
+import { log } from "./perf-tools.ts";
 import {
   compareSystems,
   environment,
+  loadAverage as load,
   median,
-  OUT_DIR,
+  numberArg,
+  onlyArg,
   printEnvironment,
+  printSystemLoad,
   round,
-  writeJson,
+  writeReport,
   type ComparedMetric,
 } from "./report.ts";
 
@@ -66,11 +67,7 @@ function parseArgs(argv: readonly string[]): Args {
     metadataAll: 100,
     profile: false,
   };
-  const count = (a: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${a} takes an integer >= ${min}, not ${v}`);
-    return n;
-  };
+  const count = (a: string, v: string | undefined, min: number): number => numberArg(a, v, { min }, true);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? "";
     if (a === "--profile") {
@@ -78,10 +75,8 @@ function parseArgs(argv: readonly string[]): Args {
       continue;
     }
     const v = argv[++i];
-    if (a === "--only") {
-      if (v !== "kafka" && v !== "tributary") throw new Error("--only takes kafka or tributary");
-      args.only = v;
-    } else if (a === "--topics") args.topics = count(a, v, 1);
+    if (a === "--only") args.only = onlyArg(v);
+    else if (a === "--topics") args.topics = count(a, v, 1);
     else if (a === "--failovers") args.failovers = count(a, v, 0);
     else if (a === "--visibility") args.visibility = count(a, v, 1);
     else if (a === "--metadata-requests") args.metadataOne = count(a, v, 1);
@@ -90,18 +85,20 @@ function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
-function log(message: string): void {
-  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
-}
-
-const TRIBUTARY_BIN = process.env["TRIBUTARY_BIN"];
-const ROOT = join(OUT_DIR, "..", "..", "..");
-
-const load = (): number[] => loadavg().map((l) => round(l, 2));
 const address = (n: ClusterNode): string => `127.0.0.1:${n.clientPort}`;
 
 /** One admin client per broker, each bound to that broker alone, so a figure is the named node's. */
 type Clients = Map<number, AdminClient>;
+
+/** An admin client for each broker of `cluster`. */
+function adminClients(cluster: Cluster): Clients {
+  return new Map(
+    cluster.brokers.map((n) => [
+      n.id,
+      new AdminClient({ bootstrap: address(n), retries: 0, requestTimeoutMs: 30_000 }),
+    ]),
+  );
+}
 
 function clientOf(clients: Clients, n: ClusterNode | undefined): AdminClient {
   const c = clients.get(n?.id ?? -1);
@@ -353,19 +350,8 @@ async function measureCluster(cluster: Cluster, clients: Clients, args: Args): P
 async function benchSystem(system: ClusterSystem, args: Args): Promise<SystemResult> {
   const loadAverageStart = load();
   log(`starting 3-node ${system} (load ${loadAverageStart.join(" ")})`);
-  const cluster = await startCluster({
-    system,
-    topology: { combined: 3 },
-    kafkaHeap: "1G",
-    startTimeoutMs: 180_000,
-    ...(TRIBUTARY_BIN !== undefined ? { tributaryBin: TRIBUTARY_BIN } : {}),
-  });
-  const clients: Clients = new Map(
-    cluster.brokers.map((n) => [
-      n.id,
-      new AdminClient({ bootstrap: address(n), retries: 0, requestTimeoutMs: 30_000 }),
-    ]),
-  );
+  const cluster = await startBenchCluster(system);
+  const clients = adminClients(cluster);
   try {
     const notYet = (await formed(cluster)) ?? null;
     if (notYet !== null) log(`${system}: not yet: ${notYet}`);
@@ -400,44 +386,26 @@ async function benchSystem(system: ClusterSystem, args: Args): Promise<SystemRes
  * Tributary's 3 nodes under `node --cpu-prof` while they create `args.topics` topics; each node stops with SIGTERM
  * (the profile is written at exit) and its hottest frames while the topics were created are printed.
  */
-async function profileTributary(args: Args): Promise<void> {
-  const profileDir = join(OUT_DIR, "profile-metadata");
-  rmSync(profileDir, { recursive: true, force: true });
-  const cluster = await startCluster({
-    system: "tributary",
-    topology: { combined: 3 },
-    startTimeoutMs: 180_000,
-    nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profileDir],
-    ...(TRIBUTARY_BIN !== undefined ? { tributaryBin: TRIBUTARY_BIN } : {}),
+async function profile(args: Args): Promise<void> {
+  await profileTributary("metadata", {}, "the bulk create only", async (cluster) => {
+    const clients = adminClients(cluster);
+    try {
+      const notYet = await formed(cluster);
+      if (notYet !== undefined) throw new Error(notYet);
+      const { result: bulk, window } = await inWindow(() => measureBulk(cluster, clients, args.topics));
+      console.log(
+        `profiled: ${args.topics} topics answered in ${bulk.createdMs} ms, everywhere in ${bulk.visibleEverywhereMs} ms`,
+      );
+      return window;
+    } finally {
+      for (const c of clients.values()) c.close();
+    }
   });
-  const clients: Clients = new Map(
-    cluster.brokers.map((n) => [
-      n.id,
-      new AdminClient({ bootstrap: address(n), retries: 0, requestTimeoutMs: 30_000 }),
-    ]),
-  );
-  let window: ProfileWindow | undefined;
-  try {
-    const notYet = await formed(cluster);
-    if (notYet !== undefined) throw new Error(notYet);
-    const fromUs = Number(process.hrtime.bigint() / 1000n);
-    const bulk = await measureBulk(cluster, clients, args.topics);
-    window = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
-    console.log(
-      `profiled: ${args.topics} topics answered in ${bulk.createdMs} ms, everywhere in ${bulk.visibleEverywhereMs} ms`,
-    );
-    for (const c of clients.values()) c.close();
-    await Promise.all(cluster.nodes.map((n) => cluster.kill(n.id, "SIGTERM")));
-  } finally {
-    for (const c of clients.values()) c.close();
-    await cluster.destroy();
-  }
-  printProfiles(profileDir, ROOT, "the bulk create only", window);
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  if (args.profile) return profileTributary(args);
+  if (args.profile) return profile(args);
   const env = environment();
   const systems: ClusterSystem[] = args.only ? [args.only] : ["kafka", "tributary"];
   const results: SystemResult[] = [];
@@ -478,7 +446,7 @@ async function main(): Promise<void> {
   console.log("\nMetadata on 3 combined nodes: Tributary vs Apache Kafka 4.3.1 (issue 11)");
   printEnvironment(env, loadEnd);
   for (const r of results) {
-    console.log(`${r.system.padEnd(9)}    load ${r.loadAverageStart.join(" ")} -> ${r.loadAverageEnd.join(" ")}`);
+    printSystemLoad(r.system, r.loadAverageStart, r.loadAverageEnd);
     if (r.notYet !== null) console.log(`             not yet: ${r.notYet}`);
     if (r.failoverError !== null) console.log(`             failover not measured: ${r.failoverError}`);
   }
@@ -492,16 +460,11 @@ async function main(): Promise<void> {
   );
   console.log();
   console.log(table);
-  const path = writeJson("metadata.json", {
-    benchmark: "metadata",
-    date: new Date().toISOString(),
-    environment: { ...env, loadAverageEnd: loadEnd },
-    kafkaVersion: "4.3.1",
+  writeReport("metadata", env, loadEnd, {
     workload: { ...args, batch: BATCH, pollMs: POLL_MS, topology: "3 combined nodes" },
     results,
     ratios,
   });
-  console.log(`\nwrote ${path}`);
 }
 
 await main();

@@ -3,7 +3,6 @@
 //   npx tsx broker/bench/protocol.ts [--quick]
 // Prints the environment and a text table, and writes the same to broker/bench/out/protocol.json. No assertions on
 // timing; the only failure is a decoder that copied record payloads.
-import { loadavg } from "node:os";
 import {
   ApiKey,
   BATCH_HEADER_SIZE,
@@ -19,7 +18,7 @@ import {
   validateProduceRecords,
   type RecordInput,
 } from "../src/protocol/index.ts";
-import { environment, formatTable, median, printEnvironment, round, writeJson } from "./report.ts";
+import { environment, formatTable, loadAverage, median, printEnvironment, round, writeJson } from "./report.ts";
 
 const quick = process.argv.includes("--quick");
 const PRODUCE_VERSION = 11;
@@ -196,7 +195,7 @@ rows.push(
     sink += big.copy(bigTarget);
   }),
 );
-const loadAfter = loadavg().map((l) => round(l, 2));
+const loadAfter = loadAverage();
 
 const unit = (r: Row): { unit: string; div: number } =>
   r.name.startsWith("crc32c") || r.name.startsWith("memcpy") ? { unit: "GB/s", div: 1e9 } : { unit: "MB/s", div: 1e6 };

@@ -10,15 +10,13 @@
 // Build first (`make build`) and install the jars (`make reference-kafka`). Prints a text table and writes
 // broker/bench/out/replicated.json. No assertions on timing. A system whose replicas do not form an ISR of at least
 // min.insync.replicas gets "not yet: <why>" instead of figures, and the run still finishes.
-import { rmSync } from "node:fs";
-import { loadavg } from "node:os";
-import { join } from "node:path";
 import { AdminClient, type PartitionInfo } from "../src/admin/index.ts";
-import { startCluster, type Cluster, type ClusterSystem } from "../test/support/cluster.ts";
+import type { Cluster, ClusterSystem } from "../test/support/cluster.ts";
+import { profileTributary, startBenchCluster } from "./bench-cluster.ts";
+import { inWindow } from "./cpu-profile.ts";
 import {
   RECORD_SIZE,
   PRODUCER_PROPS,
-  ROOT,
   RssSampler,
   consumePerf,
   cpuSeconds,
@@ -27,14 +25,18 @@ import {
   type ConsumerResult,
   type ProducerResult,
 } from "./perf-tools.ts";
-import { printProfiles, type ProfileWindow } from "./cpu-profile.ts";
 import {
   compareSystems,
-  OUT_DIR,
   environment,
+  fixedRateCaveat,
+  loadAverage as load,
+  met,
+  numberArg,
+  onlyArg,
   printEnvironment,
+  printSystemLoad,
   round,
-  writeJson,
+  writeReport,
   type ComparedMetric,
 } from "./report.ts";
 
@@ -51,8 +53,6 @@ const DEFAULT_RECORDS = 200_000;
  * the request path rather than a queue. Raise it with --rate-mb on a quiet machine.
  */
 const DEFAULT_RATE_MB = 2;
-/** A cluster that reaches less than this share of the fixed rate was saturated: its latencies are queueing. */
-const REACHED = 0.9;
 /** How long the followers get to join the ISR of every partition after the topic is created. */
 const ISR_TIMEOUT_MS = 60_000;
 const GiB = 2 ** 30;
@@ -80,11 +80,7 @@ function parseArgs(argv: readonly string[]): Args {
     profile: false,
     set: {},
   };
-  const positive = (a: string, v: string | undefined): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${a} takes a number > 0, not ${v}`);
-    return n;
-  };
+  const positive = (a: string, v: string | undefined): number => numberArg(a, v, { above: 0 });
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? "";
     if (a === "--tributary-first") args.tributaryFirst = true;
@@ -95,20 +91,14 @@ function parseArgs(argv: readonly string[]): Args {
       const eq = kv.indexOf("=");
       if (eq <= 0) throw new Error(`--set takes key=value, not ${kv}`);
       args.set[kv.slice(0, eq)] = kv.slice(eq + 1);
-    } else if (a === "--only") {
-      const v = argv[++i];
-      if (v !== "kafka" && v !== "tributary") throw new Error("--only takes kafka or tributary");
-      args.only = v;
-    } else if (a === "--records") args.records = Math.round(positive(a, argv[++i]));
+    } else if (a === "--only") args.only = onlyArg(argv[++i]);
+    else if (a === "--records") args.records = Math.round(positive(a, argv[++i]));
     else if (a === "--rate-mb") args.rateMb = positive(a, argv[++i]);
     else if (a === "--latency-seconds") args.latencySeconds = positive(a, argv[++i]);
     else throw new Error(`unknown argument ${a}`);
   }
   return args;
 }
-
-const TRIBUTARY_BIN = process.env["TRIBUTARY_BIN"];
-const load = (): number[] => loadavg().map((l) => round(l, 2));
 
 /** CPU seconds the cluster's broker processes used during `work`, summed over the nodes. */
 async function clusterCpu<T>(pids: readonly number[], work: () => Promise<T>): Promise<{ result: T; cpu: number }> {
@@ -243,14 +233,9 @@ async function measure(cluster: Cluster, admin: AdminClient, pids: number[], arg
 async function benchSystem(system: ClusterSystem, args: Args): Promise<SystemResult> {
   const loadAverageStart = load();
   log(`starting 3-node ${system} (load ${loadAverageStart.join(" ")})`);
-  const cluster = await startCluster({
-    system,
-    topology: { combined: 3 },
-    kafkaHeap: "1G",
-    startTimeoutMs: 180_000,
+  const cluster = await startBenchCluster(system, {
     keepDirs: args.keepDirs,
     config: { "min.insync.replicas": String(MIN_ISR), ...args.set },
-    ...(TRIBUTARY_BIN !== undefined ? { tributaryBin: TRIBUTARY_BIN } : {}),
   });
   const pids = cluster.brokers.map((n) => {
     const pid = cluster.pid(n.id);
@@ -292,42 +277,31 @@ async function benchSystem(system: ClusterSystem, args: Args): Promise<SystemRes
  * Tributary's 3 nodes under `node --cpu-prof`: the topic, a warm-up, then one unthrottled acks=all produce run; each
  * node stops with SIGTERM (the profile is written at exit) and its hottest frames during that run are printed.
  */
-async function profileTributary(args: Args): Promise<void> {
-  const profileDir = join(OUT_DIR, "profile-replicated");
-  rmSync(profileDir, { recursive: true, force: true });
-  const cluster = await startCluster({
-    system: "tributary",
-    topology: { combined: 3 },
-    startTimeoutMs: 180_000,
-    config: { "min.insync.replicas": String(MIN_ISR), ...args.set },
-    nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profileDir],
-    ...(TRIBUTARY_BIN !== undefined ? { tributaryBin: TRIBUTARY_BIN } : {}),
+async function profile(args: Args): Promise<void> {
+  const config = { "min.insync.replicas": String(MIN_ISR), ...args.set };
+  await profileTributary("replicated", { config }, "the unthrottled acks=all produce run only", async (cluster) => {
+    const admin = new AdminClient({ bootstrap: cluster.bootstrap(), retries: 5, requestTimeoutMs: 30_000 });
+    try {
+      await cluster.waitForBrokers(60_000);
+      await createTopic(admin);
+      await producePerf(cluster.bootstrap(), TOPIC, WARMUP_RECORDS, "all", -1);
+      const { result: produce, window } = await inWindow(() =>
+        producePerf(cluster.bootstrap(), TOPIC, args.records, "all", -1),
+      );
+      console.log(
+        `profiled: ${produce.records} records acks=all, ${produce.mbPerSec} MB/s, p50 ${produce.p50Ms} ms, ` +
+          `p99 ${produce.p99Ms} ms; load ${load().join(" ")}`,
+      );
+      return window;
+    } finally {
+      admin.close();
+    }
   });
-  const admin = new AdminClient({ bootstrap: cluster.bootstrap(), retries: 5, requestTimeoutMs: 30_000 });
-  let window: ProfileWindow | undefined;
-  try {
-    await cluster.waitForBrokers(60_000);
-    await createTopic(admin);
-    await producePerf(cluster.bootstrap(), TOPIC, WARMUP_RECORDS, "all", -1);
-    const fromUs = Number(process.hrtime.bigint() / 1000n);
-    const produce = await producePerf(cluster.bootstrap(), TOPIC, args.records, "all", -1);
-    window = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
-    console.log(
-      `profiled: ${produce.records} records acks=all, ${produce.mbPerSec} MB/s, p50 ${produce.p50Ms} ms, ` +
-        `p99 ${produce.p99Ms} ms; load ${load().join(" ")}`,
-    );
-    admin.close();
-    await Promise.all(cluster.nodes.map((n) => cluster.kill(n.id, "SIGTERM")));
-  } finally {
-    admin.close();
-    await cluster.destroy();
-  }
-  printProfiles(profileDir, ROOT, "the unthrottled acks=all produce run only", window);
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  if (args.profile) return profileTributary(args);
+  if (args.profile) return profile(args);
   const env = environment();
   const both: ClusterSystem[] = args.tributaryFirst ? ["tributary", "kafka"] : ["kafka", "tributary"];
   const results: SystemResult[] = [];
@@ -362,7 +336,7 @@ async function main(): Promise<void> {
   );
   printEnvironment(env, loadEnd);
   for (const r of results) {
-    console.log(`${r.system.padEnd(9)}    load ${r.loadAverageStart.join(" ")} -> ${r.loadAverageEnd.join(" ")}`);
+    printSystemLoad(r.system, r.loadAverageStart, r.loadAverageEnd);
     if (r.notYet !== null) console.log(`             not yet: ${r.notYet}`);
     if (r.note !== null) console.log(`             note: ${r.note}`);
     if (r.figures) console.log(`             leader/[ISR] after produce: ${r.figures.isrAfterProduce}`);
@@ -379,21 +353,16 @@ async function main(): Promise<void> {
   if (kafka?.figures && trib?.figures) {
     const k = kafka.figures;
     const t = trib.figures;
-    const yes = (b: boolean): string => (b ? "met" : "NOT met");
-    const short = results
-      .filter((r) => r.figures && r.figures.fixedRate.mbPerSec < REACHED * args.rateMb)
-      .map((r) => `${r.system} ${r.figures?.fixedRate.mbPerSec}`);
-    const caveat = short.length > 0 ? ` (fixed rate not reached: ${short.join(", ")} of ${rate}; not comparable)` : "";
+    const caveat = fixedRateCaveat(
+      results.flatMap((r) => (r.figures ? [{ system: r.system, mbPerSec: r.figures.fixedRate.mbPerSec }] : [])),
+      args.rateMb,
+    );
     console.log();
-    console.log(`target produce >= 1.0x Kafka     ${yes(t.produce.mbPerSec >= k.produce.mbPerSec)}`);
-    console.log(`target consume >= 1.0x Kafka     ${yes(t.consume.mbPerSec >= k.consume.mbPerSec)}`);
-    console.log(`target p99 <= Kafka              ${yes(t.fixedRate.p99Ms <= k.fixedRate.p99Ms)}${caveat}`);
+    console.log(`target produce >= 1.0x Kafka     ${met(t.produce.mbPerSec >= k.produce.mbPerSec)}`);
+    console.log(`target consume >= 1.0x Kafka     ${met(t.consume.mbPerSec >= k.consume.mbPerSec)}`);
+    console.log(`target p99 <= Kafka              ${met(t.fixedRate.p99Ms <= k.fixedRate.p99Ms)}${caveat}`);
   }
-  const path = writeJson("replicated.json", {
-    benchmark: "replicated",
-    date: new Date().toISOString(),
-    environment: { ...env, loadAverageEnd: loadEnd },
-    kafkaVersion: "4.3.1",
+  writeReport("replicated", env, loadEnd, {
     workload: {
       topic: TOPIC,
       partitions: PARTITIONS,
@@ -407,7 +376,6 @@ async function main(): Promise<void> {
     results,
     ratios,
   });
-  console.log(`\nwrote ${path}`);
 }
 
 await main();

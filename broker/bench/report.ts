@@ -1,4 +1,5 @@
-// Shared by the benchmarks: the environment they ran in, a fixed-width text table and the JSON file under bench/out.
+// Shared by the benchmarks: the environment they ran in, their argument checks, a fixed-width text table, the
+// Kafka-versus-Tributary comparison and target lines, and the JSON file under bench/out.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -24,8 +25,18 @@ export function environment(): Environment {
     cpuModel: cpu[0]?.model.trim() ?? "unknown",
     cores: cpu.length,
     memoryGiB: round(totalmem() / 2 ** 30, 1),
-    loadAverage: loadavg().map((l) => round(l, 2)),
+    loadAverage: loadAverage(),
   };
+}
+
+/** The 1, 5 and 15 minute load averages now. */
+export function loadAverage(): number[] {
+  return loadavg().map((l) => round(l, 2));
+}
+
+/** A system's line under the environment: its name and the load when its run started and ended. */
+export function printSystemLoad(system: string, start: readonly number[], end: readonly number[], more = ""): void {
+  console.log(`${system.padEnd(9)}    ${more}load ${start.join(" ")} -> ${end.join(" ")}`);
 }
 
 export function printEnvironment(env: Environment, loadAfter?: number[]): void {
@@ -74,10 +85,10 @@ export interface ComparedMetric<R> {
 }
 
 /**
- * The table both multi-node benchmarks print (metric, unit, kafka, tributary, tributary/kafka) and the ratios their
- * JSON holds. A system without a figure shows "not yet" when it gave a reason (`notYet`), else "-".
+ * The table the Kafka-versus-Tributary benchmarks print (metric, unit, kafka, tributary, tributary/kafka) and the
+ * ratios their JSON holds. A system without a figure shows "not yet" when it gave a reason (`notYet`), else "-".
  */
-export function compareSystems<R extends { notYet: string | null }>(
+export function compareSystems<R extends object>(
   metrics: readonly ComparedMetric<R>[],
   kafka: R | undefined,
   tributary: R | undefined,
@@ -89,7 +100,7 @@ export function compareSystems<R extends { notYet: string | null }>(
   const cell = (r: R | undefined, m: ComparedMetric<R>): string => {
     const x = value(r, m);
     if (x !== undefined) return String(round(x, 2));
-    return r?.notYet != null ? "not yet" : "-";
+    return r !== undefined && "notYet" in r && r.notYet != null ? "not yet" : "-";
   };
   const ratioOf = (m: ComparedMetric<R>): number | undefined => {
     const k = value(kafka, m);
@@ -112,4 +123,67 @@ export function compareSystems<R extends { notYet: string | null }>(
     }),
   );
   return { table, ratios };
+}
+
+/** The value of --only: which one system to run. */
+export function onlyArg(value: string | undefined): "kafka" | "tributary" {
+  if (value !== "kafka" && value !== "tributary") throw new Error(`--only takes kafka or tributary, not ${value}`);
+  return value;
+}
+
+/**
+ * The number a flag was given, which must be `> above` or `>= min` (and whole with `integer`); a clear error
+ * otherwise.
+ */
+export function numberArg(
+  flag: string,
+  value: string | undefined,
+  bound: { min: number } | { above: number },
+  integer = false,
+): number {
+  if (value === undefined) throw new Error(`${flag} needs a value`);
+  const n = value.trim() === "" ? Number.NaN : Number(value);
+  const inRange = "min" in bound ? n >= bound.min : n > bound.above;
+  if (!Number.isFinite(n) || !inRange || (integer && !Number.isInteger(n))) {
+    const range = "min" in bound ? `>= ${bound.min}` : `> ${bound.above}`;
+    throw new Error(`${flag} takes ${integer ? "an integer" : "a number"} ${range}, not ${value}`);
+  }
+  return n;
+}
+
+/** A system that reaches less than this share of a fixed rate was saturated: its latencies measure a queue. */
+export const REACHED = 0.9;
+
+/** A target line's verdict. */
+export const met = (yes: boolean): string => (yes ? "met" : "NOT met");
+
+/**
+ * What a latency target must be read with: the fixed-rate runs that fell short of REACHED of `askedMb` MB/s, as
+ * " (fixed rate not reached: <system> <MB/s>, ... of <askedMb> MB/s; latencies not comparable)"; "" when none did.
+ */
+export function fixedRateCaveat(runs: readonly { system: string; mbPerSec: number }[], askedMb: number): string {
+  const short = runs.filter((r) => r.mbPerSec < REACHED * askedMb).map((r) => `${r.system} ${r.mbPerSec}`);
+  return short.length > 0
+    ? ` (fixed rate not reached: ${short.join(", ")} of ${askedMb} MB/s; latencies not comparable)`
+    : "";
+}
+
+/**
+ * Writes bench/out/<benchmark>.json with what every benchmark records besides `body` (its workload, results, ratios
+ * and anything else): the date, the environment with the load average at the end, the Kafka version compared with.
+ */
+export function writeReport(
+  benchmark: string,
+  env: Environment,
+  loadEnd: readonly number[],
+  body: { workload: unknown; results: unknown; ratios: Record<string, number | null> } & Record<string, unknown>,
+): void {
+  const path = writeJson(`${benchmark}.json`, {
+    benchmark,
+    date: new Date().toISOString(),
+    environment: { ...env, loadAverageEnd: loadEnd },
+    kafkaVersion: "4.3.1",
+    ...body,
+  });
+  console.log(`\nwrote ${path}`);
 }
