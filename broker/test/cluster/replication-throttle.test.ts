@@ -6,7 +6,7 @@ import { AdminClient, type ConfigResult } from "../../src/admin/index.ts";
 import { CreateTopicsRequest, CreateTopicsResponse, ErrorCode } from "../../src/protocol/index.ts";
 import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
-import { startCluster, type Cluster } from "../support/cluster.ts";
+import { clusterPerFile } from "../support/cluster-per-file.ts";
 import {
   brokerAddress,
   connectTo,
@@ -35,25 +35,16 @@ const MIN_COPY_MS = 6_000;
 const RECORD_BYTES = 64 * 1024;
 const RECORDS_PER_BATCH = 15;
 
-let cluster: Cluster | undefined;
+const running = clusterPerFile(replicatedCluster(), requireReferenceKafka);
 let dir = "";
 
-beforeAll(async () => {
-  requireReferenceKafka();
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "throttle-"));
-  cluster = await startCluster(replicatedCluster());
-  await cluster.waitForBrokers(30_000);
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.destroy();
-  if (dir !== "") rmSync(dir, { recursive: true, force: true });
 });
 
-function running(): Cluster {
-  if (cluster === undefined) throw new Error("the cluster did not start");
-  return cluster;
-}
+afterAll(() => {
+  if (dir !== "") rmSync(dir, { recursive: true, force: true });
+});
 
 const reassign = (...args: string[]) =>
   runKafkaClass("org.apache.kafka.tools.reassign.ReassignPartitionsCommand", [
