@@ -35,6 +35,8 @@ async function main(): Promise<number> {
   process.on("SIGINT", onSignal);
 
   const manager = new Manager({ client, logger, metrics, namespaces: config.namespaces });
+  // One pool for both controllers: a cluster's topics and its scaling share its admin client.
+  const admins = new AdminPool({ clientId: `tributary-operator-${config.leaderElection.identity}` });
   manager.register(
     kafkaClusterController(manager, client, logger, {
       instance: config.leaderElection.identity,
@@ -48,10 +50,10 @@ async function main(): Promise<number> {
       ...(config.rollSafetyChecks
         ? { rollProbe: rollProbe({ clientId: `tributary-operator-${config.leaderElection.identity}` }) }
         : {}),
+      admins,
       bootstrapOverrides: config.bootstrapOverrides,
     }),
   );
-  const admins = new AdminPool({ clientId: `tributary-operator-${config.leaderElection.identity}` });
   manager.register(
     kafkaTopicController(manager, client, logger, {
       instance: config.leaderElection.identity,

@@ -17,6 +17,8 @@ import {
   DeleteTopicsResponse,
   DescribeConfigsRequest,
   DescribeConfigsResponse,
+  DescribeLogDirsRequest,
+  DescribeLogDirsResponse,
   DescribeQuorumRequest,
   DescribeQuorumResponse,
   ElectLeadersRequest,
@@ -185,6 +187,16 @@ export interface OngoingReassignment extends PartitionRef {
   replicas: number[];
   adding: number[];
   removing: number[];
+}
+
+export interface LogDirDescription {
+  logDir: string;
+  error?: KafkaError;
+  /** Size of each partition stored there. */
+  partitions: { topic: string; partition: number; sizeBytes: bigint }[];
+  /** The file system's size and free space (DescribeLogDirs v4+); -1 when the broker cannot tell. */
+  totalBytes: bigint;
+  usableBytes: bigint;
 }
 
 export interface QuorumReplica {
@@ -524,6 +536,29 @@ export class AdminClient {
     );
   }
 
+  /** The log dirs of one broker (DescribeLogDirs goes to the broker that holds them) with every partition's size. */
+  async describeLogDirs(nodeId: number): Promise<LogDirDescription[]> {
+    if (!this.#nodes.has(nodeId)) await this.#metadata([]);
+    const res = await this.#call({ kind: "node", nodeId }, DescribeLogDirsRequest, DescribeLogDirsResponse, () => ({
+      ...DescribeLogDirsRequest.create(),
+      topics: null,
+    }));
+    const top = kafkaError(res.errorCode ?? ErrorCode.NONE, null, `DescribeLogDirs on broker ${nodeId}`);
+    if (top !== undefined) throw top;
+    return res.results.map((r) => {
+      const error = kafkaError(r.errorCode, null, `log dir ${r.logDir} of broker ${nodeId}`);
+      return {
+        logDir: r.logDir,
+        ...(error === undefined ? {} : { error }),
+        partitions: r.topics.flatMap((t) =>
+          t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, sizeBytes: p.partitionSize })),
+        ),
+        totalBytes: r.totalBytes ?? -1n,
+        usableBytes: r.usableBytes ?? -1n,
+      };
+    });
+  }
+
   /** Elects the preferred (or, unclean, any live) replica as leader; null partitions means every partition. */
   async electLeaders(options: {
     type?: "preferred" | "unclean";
@@ -774,6 +809,7 @@ const CODECS: Record<number, { request: MessageCodec<unknown> } | undefined> = O
     ListPartitionReassignmentsRequest,
     ElectLeadersRequest,
     DescribeQuorumRequest,
+    DescribeLogDirsRequest,
   ].map((c) => [c.apiKey, { request: c }]),
 );
 

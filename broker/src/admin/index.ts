@@ -13,6 +13,7 @@ export {
   type ConfigResult,
   type ConfigSource,
   type CreatedTopic,
+  type LogDirDescription,
   type NewTopic,
   type OngoingReassignment,
   type PartitionInfo,

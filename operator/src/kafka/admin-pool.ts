@@ -7,6 +7,9 @@ import {
   type ConfigChange,
   type ConfigResource,
   type ConfigEntry,
+  type ConfigResult,
+  type LogDirDescription,
+  type TopicLookup,
   type CreatedTopic,
   type KafkaError,
   type NewTopic,
@@ -91,8 +94,26 @@ export class ClusterAdmin {
     return this.#client.alterPartitionReassignments(reassignments);
   }
 
-  reassignments(partitions: PartitionRef[]): Promise<OngoingReassignment[]> {
+  /** Reassignments in progress for the given partitions, or (undefined) for every partition. */
+  reassignments(partitions?: PartitionRef[]): Promise<OngoingReassignment[]> {
     return this.#client.listPartitionReassignments(partitions);
+  }
+
+  /** Every topic's partitions, internal ones included (scaling moves their replicas too). */
+  async allTopics(): Promise<Map<string, TopicLookup>> {
+    return this.#client.describeTopics(await this.#client.listTopics({ internal: true }));
+  }
+
+  describeConfigs(resources: readonly ConfigResource[]): Promise<ConfigResult[]> {
+    return this.#client.describeConfigs(resources);
+  }
+
+  alterConfigsNow(changes: readonly ConfigChange[]): Promise<(ConfigResource & { error?: KafkaError })[]> {
+    return this.#client.alterConfigs(changes);
+  }
+
+  describeLogDirs(nodeId: number): Promise<LogDirDescription[]> {
+    return this.#client.describeLogDirs(nodeId);
   }
 
   close(): void {

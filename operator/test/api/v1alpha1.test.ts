@@ -20,7 +20,6 @@ describe("KafkaClusterSpec", () => {
       listeners: { internal: { port: 9092 } },
       storage: { type: "ephemeral" },
       metrics: { enabled: true, port: 9404 },
-      podDisruptionBudget: { maxUnavailable: 1 },
     });
   });
 

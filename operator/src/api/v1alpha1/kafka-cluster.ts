@@ -228,7 +228,12 @@ export const PodDisruptionBudget = z
       .default(1)
       .describe("Brokers that voluntary disruptions (drains) may take down at once. 0 blocks drains."),
   })
-  .describe("The PodDisruptionBudget the operator creates for the brokers.");
+  .describe(
+    "Sets the brokers' PodDisruptionBudget explicitly. Unset, maxUnavailable is derived so that no eviction can " +
+      "take a partition below min.insync.replicas: the smallest replication factor minus min.insync.replicas over " +
+      "the topics Kafka reports, or, before Kafka has been read or while it has no topics, " +
+      "default.replication.factor minus min.insync.replicas from spec.config (both default to 1, giving 0).",
+  );
 
 /**
  * Broker config keys the operator renders itself. A KafkaCluster whose spec.config sets one of them is not applied:
@@ -283,7 +288,12 @@ export const KafkaClusterSpec = cel(
         .min(1)
         .max(100)
         .default(3)
-        .describe("Number of brokers. Scalable with kubectl scale (scale subresource)."),
+        .describe(
+          "Number of brokers. Scalable with kubectl scale or an autoscaler (scale subresource). A decrease first " +
+            "moves every partition replica off the brokers being removed (blocked with a Warning if a topic's " +
+            "replication factor exceeds the brokers left or the data would not fit), then removes them highest " +
+            "ordinal first; an increase moves partitions onto the new brokers with a throttled reassignment.",
+        ),
       controller: ControllerQuorum.default({ mode: "combined" }),
       listeners: Listeners.default({ internal: { port: 9092 } }),
       storage: Storage.default({ type: "ephemeral" }),
@@ -299,7 +309,7 @@ export const KafkaClusterSpec = cel(
         .optional()
         .describe("Templates for the objects the operator creates."),
       metrics: Metrics.default({ enabled: true, port: 9404 }),
-      podDisruptionBudget: PodDisruptionBudget.default({ maxUnavailable: 1 }),
+      podDisruptionBudget: PodDisruptionBudget.optional(),
     })
     .describe("Desired state of a Tributary cluster."),
   { rule: "!(has(self.version) && has(self.image))", message: "set version or image, not both" },

@@ -52,6 +52,11 @@ export interface ClusterInput {
   defaults?: BrokerDefaults;
   /** The KafkaCluster's manual-rolling-update annotation, stamped on the pod templates. */
   manualRoll?: string;
+  /**
+   * maxUnavailable of the PodDisruptionBudget derived from the topics (scale-step.ts), used unless the spec sets one.
+   * @default from spec.config (configMaxUnavailable)
+   */
+  maxUnavailable?: number;
 }
 
 /** One pool of pods: the brokers (combined or broker-only), or the dedicated controllers. */
@@ -419,7 +424,8 @@ export function desired(input: ClusterInput, owner: OwnerReference): DesiredStat
     kind: "PodDisruptionBudget",
     metadata: { name: names.pdb(cluster), labels: labelsOf(cluster, "broker") },
     spec: {
-      maxUnavailable: spec.podDisruptionBudget.maxUnavailable,
+      maxUnavailable:
+        spec.podDisruptionBudget?.maxUnavailable ?? input.maxUnavailable ?? configMaxUnavailable(spec.config),
       selector: { matchLabels: { [CLUSTER_LABEL]: cluster } },
     },
   });
@@ -441,6 +447,18 @@ export function desired(input: ClusterInput, owner: OwnerReference): DesiredStat
     bootstrapServers: `${names.bootstrap(cluster)}.${namespace}.svc:${internalPort}`,
     controllerServers: voters(input, all).map(([, address]) => address),
   };
+}
+
+/**
+ * maxUnavailable for a cluster whose topics are not known yet: default.replication.factor minus min.insync.replicas
+ * from spec.config (Kafka's defaults are 1 and 1), never below 0.
+ */
+export function configMaxUnavailable(config: KafkaClusterSpec["config"]): number {
+  const int = (key: string): number => {
+    const n = Number(config?.[key] ?? 1);
+    return Number.isInteger(n) ? n : 1;
+  };
+  return Math.max(0, int("default.replication.factor") - int("min.insync.replicas"));
 }
 
 function withOwner(obj: KubeObject, owner: OwnerReference, cluster: string): KubeObject {

@@ -1,12 +1,14 @@
 // Registration of the KafkaCluster controller with the manager: its primary kind, what it owns, and how pod events
 // (pods belong to the StatefulSet, not to the KafkaCluster) find their cluster.
 import type { Logger } from "pino";
+import type { AdminPool } from "../../kafka/admin-pool.ts";
 import type { ActiveControllerLookup } from "../../kafka/quorum.ts";
 import type { RollProbe } from "../../kafka/roll-probe.ts";
 import { KINDS, eventRecorder, objectKey, type KubeClient } from "../../kube/index.ts";
 import type { ControllerRegistration, Manager } from "../../manager/manager.ts";
 import { CLUSTER_LABEL, type BrokerDefaults } from "./desired.ts";
 import { KafkaClusterReconciler } from "./reconciler.ts";
+import { bootstrapOf } from "../kafka-topic/plan.ts";
 
 export { KafkaClusterReconciler } from "./reconciler.ts";
 
@@ -24,6 +26,8 @@ export function kafkaClusterController(
     defaults?: BrokerDefaults;
     activeController?: ActiveControllerLookup;
     rollProbe?: RollProbe;
+    /** Admin clients for scaling with data movement; without them a scale-down is held with a Warning. */
+    admins?: AdminPool;
     bootstrapOverrides?: Readonly<Record<string, string>>;
   },
 ): ControllerRegistration {
@@ -37,6 +41,19 @@ export function kafkaClusterController(
     ...(options.activeController === undefined ? {} : { activeController: options.activeController }),
     ...(options.rollProbe === undefined ? {} : { rollProbe: options.rollProbe }),
     ...(options.bootstrapOverrides === undefined ? {} : { bootstrapOverrides: options.bootstrapOverrides }),
+    ...(options.admins === undefined
+      ? {}
+      : {
+          scaling: {
+            admin: (cluster) =>
+              (options.admins as AdminPool).for(
+                objectKey(cluster.metadata.namespace, cluster.metadata.name),
+                bootstrapOf(cluster, options.bootstrapOverrides ?? {}),
+              ),
+            podDisruptionBudget: (namespace, name) =>
+              manager.cached(KINDS.PodDisruptionBudget, namespace).find((pdb) => pdb.metadata.name === name),
+          },
+        }),
   });
   return {
     primary: KINDS.KafkaCluster,

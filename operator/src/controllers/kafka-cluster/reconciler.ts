@@ -1,5 +1,5 @@
 // KafkaCluster reconciler: a key in, a linear pipeline of named idempotent steps, status written once at the end.
-//   read → validate → render → quorum → hold → apply → roll → status
+//   read → validate → render → quorum → scale → hold → apply → roll → status
 // Each step reads the pass state and may stop the pipeline (an invalid spec stops before anything is applied). The
 // reconciler never writes a spec, and never branches on what triggered it: every pass recomputes everything.
 import type { Logger } from "pino";
@@ -41,6 +41,7 @@ import { restartBlockers, type Blocker } from "./roll-gates.ts";
 import { computeStatus, type Observed } from "./status.ts";
 import { voterChange, voterChangeMessage } from "./quorum.ts";
 import { heldClaimSizeMessage, holdClaimSizes } from "./storage.ts";
+import { scaleStep, type ScaleDeps, type ScalePass } from "./scale-step.ts";
 
 export interface KafkaClusterReconcilerDeps {
   client: KubeClient;
@@ -66,6 +67,8 @@ export interface KafkaClusterReconcilerDeps {
   rollProbe?: RollProbe;
   /** Bootstrap addresses by "namespace/name" replacing the bootstrap Service (an operator outside the cluster). */
   bootstrapOverrides?: Readonly<Record<string, string>>;
+  /** Kafka's Admin API for scaling with data movement (scale-step.ts). @default none: scale-downs are held */
+  scaling?: ScaleDeps;
 }
 
 /** Everything one pass learns; the steps fill it in order. */
@@ -84,10 +87,13 @@ interface Pass {
   /** Why the pod the planner chose was not restarted in this pass. */
   blocked?: { pod: string; blockers: Blocker[] };
   requeueAfterMs?: number;
+  /** What the scale step decided (progress or a refusal) for the status. */
+  scale?: ScalePass;
 }
 
 export class KafkaClusterReconciler implements Reconciler {
-  readonly #d: Required<Omit<KafkaClusterReconcilerDeps, "rollProbe">> & Pick<KafkaClusterReconcilerDeps, "rollProbe">;
+  readonly #d: Required<Omit<KafkaClusterReconcilerDeps, "rollProbe" | "scaling">> &
+    Pick<KafkaClusterReconcilerDeps, "rollProbe" | "scaling">;
   readonly #steps: [string, Step<Pass>][];
 
   constructor(deps: KafkaClusterReconcilerDeps) {
@@ -104,6 +110,7 @@ export class KafkaClusterReconciler implements Reconciler {
       ["validate", (p) => this.#validate(p)],
       ["render", (p) => this.#render(p)],
       ["quorum", (p) => this.#quorum(p)],
+      ["scale", (p) => this.#scale(p)],
       ["hold", (p) => this.#hold(p)],
       ["apply", (p) => this.#apply(p)],
       ["roll", (p) => this.#roll(p)],
@@ -162,10 +169,32 @@ export class KafkaClusterReconciler implements Reconciler {
     return Promise.resolve("next");
   }
 
+  /**
+   * scale: the broker StatefulSet's size for this pass (a scale-down drains brokers first and then shrinks one ordinal
+   * per pass; a scale-up spreads partitions onto the new brokers), and the PodDisruptionBudget derived from the
+   * topics. When either differs from what render used, the desired state is rendered again with it.
+   */
+  async #scale(pass: Pass): Promise<"next" | "stop"> {
+    const cluster = need(pass.cluster);
+    const outcome = await scaleStep({
+      cluster,
+      state: need(pass.desired),
+      log: pass.log,
+      statefulSet: this.#d.statefulSet,
+      pods: this.#d.pods,
+      ...(this.#d.scaling === undefined ? {} : { deps: this.#d.scaling }),
+    });
+    pass.scale = outcome;
+    if (outcome.blocked !== undefined) pass.warnings.push(outcome.blocked);
+    if (outcome.requeue) pass.requeueAfterMs = this.#d.pollMs;
+    if (outcome.replicas !== cluster.spec.replicas || outcome.maxUnavailable !== undefined)
+      this.#renderState(pass, { ...cluster.spec, replicas: outcome.replicas }, outcome.maxUnavailable);
+    return "next";
+  }
+
   /** render: the pure desired state, with the cluster id recorded in the status (the uid's only for a new cluster). */
   #render(pass: Pass): Promise<"next" | "stop"> {
     const cluster = need(pass.cluster);
-    const raw = need(pass.raw);
     const recorded = cluster.status?.clusterId;
     if (recorded !== undefined && !CLUSTER_ID_PATTERN.test(recorded)) {
       pass.warnings.push({
@@ -175,20 +204,28 @@ export class KafkaClusterReconciler implements Reconciler {
           `the id derived from the resource's uid is used and recorded instead`,
       });
     }
+    this.#renderState(pass, cluster.spec, undefined);
+    return Promise.resolve("next");
+  }
+
+  #renderState(pass: Pass, spec: KafkaCluster["spec"], maxUnavailable: number | undefined): void {
+    const cluster = need(pass.cluster);
+    const raw = need(pass.raw);
+    const recorded = cluster.status?.clusterId;
     const manualRoll = raw.metadata.annotations?.[MANUAL_ROLL_ANNOTATION];
     pass.desired = desired(
       {
         name: cluster.metadata.name,
         namespace: cluster.metadata.namespace ?? "default",
         uid: need(raw.metadata.uid),
-        spec: cluster.spec,
+        spec,
         defaults: this.#d.defaults,
         ...(recorded === undefined ? {} : { clusterId: recorded }),
         ...(manualRoll === undefined ? {} : { manualRoll }),
+        ...(maxUnavailable === undefined ? {} : { maxUnavailable }),
       },
       controllerRef(raw),
     );
-    return Promise.resolve("next");
   }
 
   /** quorum: a spec that would change the static KRaft voters of an existing cluster is refused (quorum.ts). */
@@ -341,6 +378,7 @@ export class KafkaClusterReconciler implements Reconciler {
       statefulSets: [...pass.applied.values()].filter((o) => o.kind === "StatefulSet"),
       ...(pass.roll === undefined ? {} : { roll: pass.roll }),
       ...(pass.blocked === undefined ? {} : { blocked: pass.blocked }),
+      ...(pass.scale?.progress === undefined ? {} : { scaling: pass.scale.progress }),
       ...(pass.cluster === undefined ? {} : { spec: pass.cluster.spec }),
     };
     const next = computeStatus(previous, observed, this.#d.now());

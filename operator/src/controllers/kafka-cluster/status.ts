@@ -22,6 +22,8 @@ export interface Observed {
   roll?: RollPlan;
   /** The gates held back the pod the planner chose (roll-gates.ts). */
   blocked?: { pod: string; blockers: readonly Blocker[] };
+  /** A scale with data movement in progress (draining brokers, shrinking, spreading onto new brokers). */
+  scaling?: { reason: string; message: string };
 }
 
 interface StsStatus {
@@ -86,6 +88,8 @@ export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Da
   } else if (held.length > 0) {
     const msg = `Restart held by tributary.dev/roll-hold: ${held.map((q) => q.name).join(", ")}`;
     set({ type: "Reconciling", status: "True", reason: "RollHeld", message: msg });
+  } else if (o.scaling !== undefined) {
+    set({ type: "Reconciling", status: "True", reason: o.scaling.reason, message: o.scaling.message });
   } else if (!allReady) {
     set({ type: "Reconciling", status: "True", reason: "WaitingForPods", message: readyText });
   } else {

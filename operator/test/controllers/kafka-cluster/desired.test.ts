@@ -189,12 +189,25 @@ describe("desired state of a KafkaCluster", () => {
     expect(three.bootstrapServers).toBe("prod-kafka-bootstrap.kafka.svc:9092");
   });
 
-  it("allows one broker down in the PodDisruptionBudget", () => {
-    const pdb = find(three, "PodDisruptionBudget", "prod-kafka") as KubeObject & {
-      spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } };
-    };
-    expect(pdb.spec.maxUnavailable).toBe(1);
-    expect(pdb.spec.selector.matchLabels).toEqual({ "tributary.dev/cluster": "prod" });
+  it("derives the PodDisruptionBudget from min.insync.replicas unless the spec sets it", () => {
+    type Pdb = KubeObject & { spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } } };
+    const pdbOf = (state: DesiredState): Pdb => find(state, "PodDisruptionBudget", "prod-kafka") as Pdb;
+    // Kafka's defaults (replication factor 1, min.insync.replicas 1): no broker may be evicted.
+    expect(pdbOf(three).spec.maxUnavailable).toBe(0);
+    expect(pdbOf(three).spec.selector.matchLabels).toEqual({ "tributary.dev/cluster": "prod" });
+    const rf3 = render({ replicas: 3, config: { "default.replication.factor": 3, "min.insync.replicas": 2 } });
+    expect(pdbOf(rf3).spec.maxUnavailable).toBe(1);
+    // The topics' value (the scale step reads it from Kafka) wins over spec.config; an explicit budget over both.
+    const input = (spec: KafkaClusterSpecInput): ClusterInput => ({
+      name: "prod",
+      namespace: "kafka",
+      uid: UID,
+      spec: KafkaClusterSpec.parse(spec),
+      maxUnavailable: 2,
+    });
+    expect(pdbOf(desired(input({ replicas: 5 }), owner)).spec.maxUnavailable).toBe(2);
+    const explicit = desired(input({ replicas: 5, podDisruptionBudget: { maxUnavailable: 1 } }), owner);
+    expect(pdbOf(explicit).spec.maxUnavailable).toBe(1);
   });
 
   it("uses an emptyDir for ephemeral storage and claim templates for persistent-claim", () => {
