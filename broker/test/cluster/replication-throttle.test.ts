@@ -18,19 +18,20 @@ import {
 import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
 
 // Replication throttles (KIP-73) across three Tributary processes, driven by Kafka's own kafka-reassign-partitions:
-// a partition holding 20 MB on brokers 1 and 2 gets broker 3 with --throttle 2 MB/s. The copy cannot be faster than
+// a partition holding 12 MB on brokers 1 and 2 gets broker 3 with --throttle 1 MB/s. The copy cannot be faster than
 // the throttle allows (Kafka's rate lets the first one-second window through at once, and one fetch of at most
-// replica.fetch.max.bytes may overshoot, so at least (20 - 2 - 1) MB / 2 MB/s = 8.5 s); the test asserts a lower
-// bound well below that and well above an unthrottled copy on loopback. Meanwhile an unthrottled partition on the
-// same brokers, broker 3 in its ISR, takes 8 MB with acks=all faster than the throttle would let it. The throttle
-// shows in DescribeConfigs while the reassignment runs, and --verify removes it afterwards.
+// replica.fetch.max.bytes may overshoot, so at least (12 - 1 - 1) MB / 1 MB/s = 10 s); the test asserts a lower
+// bound well below that and well above an unthrottled copy on loopback (done before 6 MB more are written). Meanwhile
+// an unthrottled partition on the same brokers, broker 3 in its ISR, takes 6 MB with acks=all faster than the throttle
+// would let it, and before the copy ends. The throttle shows in DescribeConfigs while the reassignment runs, and
+// --verify removes it afterwards.
 
 const MB = 1_000_000;
-const THROTTLE = 2 * MB;
-const SLOW_BYTES = 20 * MB;
-const FREE_BYTES = 8 * MB;
-/** Lower bound on the throttled copy, against the ~8.5 s the throttle allows at best. */
-const MIN_COPY_MS = 6_000;
+const THROTTLE = 1 * MB;
+const SLOW_BYTES = 12 * MB;
+const FREE_BYTES = 6 * MB;
+/** Lower bound on the throttled copy, against the ~10 s the throttle allows at best. */
+const MIN_COPY_MS = 7_000;
 /** A batch under message.max.bytes (1048588). */
 const RECORD_BYTES = 64 * 1024;
 const RECORDS_PER_BATCH = 15;
