@@ -221,6 +221,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     offsetsPartitionLeader: (partition, listenerName) =>
       leaderEndpoint(view.image, OFFSETS_TOPIC, partition, listenerName),
     producerIds,
+    fetchMetrics: {
+      consumerBytes: (servedAs, bytes) => options.metrics?.consumerFetchBytes.inc({ served_as: servedAs }, bytes),
+      preferredReadReplica: () => options.metrics?.preferredReadReplicas.inc(),
+    },
     logger,
     clock,
   };

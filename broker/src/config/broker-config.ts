@@ -6,6 +6,7 @@ import {
   CONFIG_KEYS,
   IGNORED_KAFKA_KEYS,
   isConfigKey,
+  RACK_AWARE_REPLICA_SELECTOR,
   type ConfigKey,
   type ListenerAddress,
   type LogLevel,
@@ -79,6 +80,11 @@ export interface BrokerConfig {
   readonly replicaHighWatermarkCheckpointIntervalMs: number;
   /** broker.rack, or null when unset. */
   readonly brokerRack: string | null;
+  /**
+   * replica.selector.class: how a leader picks the replica a consumer should read from (KIP-392). "leader" when unset
+   * (Kafka's default), "rack-aware" for RackAwareReplicaSelector.
+   */
+  readonly replicaSelector: "leader" | "rack-aware";
   /** Absolute paths: log.dirs, else log.dir, resolved against the working directory as Kafka does. */
   readonly logDirs: readonly string[];
   /** metadata.log.dir (absolute), else the first log dir: holds the metadata quorum's state and log. */
@@ -628,6 +634,7 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
     replicaLagTimeMaxMs: required(v["replica.lag.time.max.ms"]),
     replicaHighWatermarkCheckpointIntervalMs: required(v["replica.high.watermark.checkpoint.interval.ms"]),
     brokerRack: v["broker.rack"] ?? null,
+    replicaSelector: v["replica.selector.class"] === RACK_AWARE_REPLICA_SELECTOR ? "rack-aware" : "leader",
     logDirs,
     metadataLogDir,
     storageDirs,

@@ -22,6 +22,14 @@ export const SECURITY_PROTOCOL_ID: Readonly<Record<SecurityProtocol, number>> = 
 export const PROCESS_ROLES = ["broker", "controller"] as const;
 export type ProcessRole = (typeof PROCESS_ROLES)[number];
 
+/**
+ * replica.selector.class values Tributary implements, by Kafka's class names (KIP-392). Unset is Kafka's default: every
+ * consumer reads from the leader.
+ */
+export const RACK_AWARE_REPLICA_SELECTOR = "org.apache.kafka.common.replica.RackAwareReplicaSelector";
+export const REPLICA_SELECTORS = [RACK_AWARE_REPLICA_SELECTOR] as const;
+export type ReplicaSelectorClass = (typeof REPLICA_SELECTORS)[number];
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -101,8 +109,8 @@ function list(expected = "a comma-separated list") {
     .pipe(z.array(z.string(), { message: expected }));
 }
 
-function oneOf<const T extends readonly string[]>(values: T, caseInsensitive: boolean) {
-  const expected = `one of ${values.join(", ")}`;
+function oneOf<const T extends readonly string[]>(values: T, caseInsensitive: boolean, what?: string) {
+  const expected = `${what === undefined ? "" : `${what}: `}one of ${values.join(", ")}`;
   return z.string().transform((raw, ctx): T[number] => {
     const s = caseInsensitive ? raw.trim().toLowerCase() : raw.trim();
     const found = values.find((v) => (caseInsensitive ? v.toLowerCase() : v) === s);
@@ -270,6 +278,9 @@ export const CONFIG_KEYS = {
   "replica.lag.time.max.ms": key(long(1), "30000"),
   "replica.high.watermark.checkpoint.interval.ms": key(long(1), "5000"),
   "broker.rack": key(nonEmpty("a rack name")),
+  "replica.selector.class": key(
+    oneOf(REPLICA_SELECTORS, false, "a replica selector Tributary implements (unset: consumers read from the leader)"),
+  ),
   "replica.fetch.max.bytes": key(int(0, INT32_MAX), "1048576"),
   "replica.fetch.response.max.bytes": key(int(0, INT32_MAX), "10485760"),
   "replica.fetch.min.bytes": key(int(1, INT32_MAX), "1"),

@@ -9,11 +9,17 @@
 // fetch.max.bytes, whatever max_bytes asks for, also as Kafka does; so no request can ask for more than one copy of
 // a partition's data, nor more than that limit in total.
 // Records are returned as views of pooled read buffers, released once the response is encoded.
-// Leadership and leader epochs come from the metadata image: a partition this broker does not lead is
-// NOT_LEADER_OR_FOLLOWER, a currentLeaderEpoch below the image's is FENCED_LEADER_EPOCH and above it
-// UNKNOWN_LEADER_EPOCH; the first two carry the current leader (KIP-951, v12+) and its endpoint (v16+). A fetch
-// waiting for data ends as soon as this node stops leading one of its partitions, which then answers
-// NOT_LEADER_OR_FOLLOWER.
+// Leadership and leader epochs come from the metadata image: a partition this broker does not lead (for a read any
+// replica may serve: holds no replica of) is NOT_LEADER_OR_FOLLOWER, a currentLeaderEpoch below the image's is
+// FENCED_LEADER_EPOCH and above it UNKNOWN_LEADER_EPOCH; the first two carry the current leader (KIP-951, v12+) and
+// its endpoint (v16+). A fetch waiting for data ends as soon as this node stops leading one of its partitions, which
+// then answers NOT_LEADER_OR_FOLLOWER; for a read any replica may serve, as soon as it stops holding a replica
+// (NOT_LEADER_OR_FOLLOWER) or the leader epoch the client named moves on (FENCED_LEADER_EPOCH).
+// Fetch from follower (KIP-392), as Kafka's ReplicaManager: a consumer from v11 may read from any replica of the
+// partition, after the same leader-epoch check; a follower serves it below the high watermark its leader last sent,
+// and answers OFFSET_OUT_OF_RANGE outside its own log. A leader whose replica.selector.class picks another replica
+// for the consumer's RackId answers that replica as PreferredReadReplica, with no records, at once. Consumers before
+// v11 and followers read only from the leader.
 // Consumers (replica id -1) read below the high watermark. A follower (ReplicaState.replicaId >= 0 from v15, the
 // replica id field before) reads up to the log end: the partition layer checks it is an assigned replica, answers a
 // diverging epoch when its last fetched epoch shows its log diverged (KIP-320), and records its position, which
@@ -34,7 +40,7 @@ import {
   type PartitionLog,
   type ReadResult,
 } from "../log/index.ts";
-import { leaderAccess, nodeEndpoints, topicByName } from "../metadata/image/index.ts";
+import { endpointOf, nodeEndpoints, partitionAccess, topicByName } from "../metadata/image/index.ts";
 import {
   ApiKey,
   ErrorCode,
@@ -46,7 +52,8 @@ import {
   type FetchResponseFetchableTopicResponse,
   type FetchResponsePartitionData,
 } from "../protocol/index.ts";
-import { partitionKey, type FollowerFetchOutcome } from "../partitions/partition-manager.ts";
+import { partitionKey, type FollowerFetchOutcome, type ReplicaRole } from "../partitions/partition-manager.ts";
+import { preferredReadReplica } from "../replication/replica-selector.ts";
 import { defineHandler, type AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
 
@@ -63,6 +70,10 @@ interface Slot {
   throttled: boolean;
   /** That follower is in the partition's ISR: never held back by the throttle. */
   inSync: boolean;
+  /** Whether this node leads the partition, as a leader-only read requires; a consumer from v11 reads any replica. */
+  leaderOnly: boolean;
+  /** A consumer's read served by this node as the partition's follower (KIP-392), for the metrics. */
+  followerRead: boolean;
 }
 
 function emptyPartition(partitionIndex: number, errorCode: number): FetchResponsePartitionData {
@@ -83,6 +94,8 @@ const LEADER_HINT_VERSION = 12;
 const NODE_ENDPOINTS_VERSION = 16;
 /** KIP-903: the follower's id and broker epoch move into ReplicaState. */
 const REPLICA_STATE_VERSION = 15;
+/** KIP-392: consumers name their rack and may read from any replica, which a leader may point them to. */
+const FOLLOWER_READS_VERSION = 11;
 
 export function fetchHandler(services: BrokerServices): AnyHandler {
   return defineHandler({
@@ -96,6 +109,10 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
       const withState = context.apiVersion >= REPLICA_STATE_VERSION;
       const replicaId = (withState ? request.replicaState?.replicaId : request.replicaId) ?? -1;
       const brokerEpoch = (withState ? request.replicaState?.replicaEpoch : undefined) ?? -1n;
+      // Kafka's FetchParams.fetchOnlyLeader: followers, and consumers before v11, which carry no client metadata.
+      const consumerFromAnyReplica = replicaId < 0 && context.apiVersion >= FOLLOWER_READS_VERSION;
+      const clientRack = consumerFromAnyReplica ? (request.rackId ?? "") : "";
+      const nodeId = services.metadata.nodeId;
       // A partition a follower's fetch must answer now: a diverging epoch or an error.
       let answerNow = false;
       // Map.set keeps a key's first position and takes its last value.
@@ -113,7 +130,14 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
       for (const { topic: t, partition: p } of wanted.values()) {
         const topic = byId ? image.topicsById.get(t.topicId ?? ZERO_UUID) : topicByName(image, t.topic ?? "");
         const unknownError = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        const access = leaderAccess(image, services.metadata.nodeId, topic, p.partition, p.currentLeaderEpoch);
+        const access = partitionAccess(
+          image,
+          nodeId,
+          topic,
+          p.partition,
+          p.currentLeaderEpoch,
+          !consumerFromAnyReplica,
+        );
         const log = topic && access.ok ? services.partitions.log(topic.name, p.partition) : undefined;
         let errorCode: number = log ? ErrorCode.NONE : unknownError;
         if (!access.ok && access.errorCode !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) errorCode = access.errorCode;
@@ -126,6 +150,7 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
             replicaId,
             brokerEpoch,
             fetchOffset: p.fetchOffset,
+            logStartOffset: p.logStartOffset ?? -1n,
             lastFetchedEpoch: p.lastFetchedEpoch ?? -1,
             hasLeaderEpoch: (p.currentLeaderEpoch ?? -1) >= 0,
           });
@@ -143,12 +168,34 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
           response.lastStableOffset = log.highWatermark;
           response.logStartOffset = log.logStartOffset;
         }
-        if (errorCode === ErrorCode.NONE && topic && outcome.kind === "read") {
+        // A leader that finds the consumer a replica in its rack answers with it and no records (Kafka skips the read).
+        const preferred =
+          errorCode === ErrorCode.NONE && topic && log && consumerFromAnyReplica && access.ok
+            ? preferredReplicaFor(services, topic.name, p, access.registration.leader, clientRack, context.listenerName)
+            : undefined;
+        if (preferred !== undefined && log) {
+          response.preferredReadReplica = preferred;
+          response.highWatermark = log.highWatermark;
+          response.lastStableOffset = log.highWatermark;
+          response.logStartOffset = log.logStartOffset;
+          answerNow = true;
+          services.fetchMetrics.preferredReadReplica();
+        } else if (errorCode === ErrorCode.NONE && topic && outcome.kind === "read") {
           const replica = replicaId >= 0;
           const throttled = replica && throttle.isThrottled(topic.name, p.partition);
           const inSync =
             throttled && services.partitions.leaderState(topic.name, p.partition)?.committedIsr.includes(replicaId);
-          slots.push({ topic: topic.name, request: p, log, response, replica, throttled, inSync: inSync === true });
+          slots.push({
+            topic: topic.name,
+            request: p,
+            log,
+            response,
+            replica,
+            throttled,
+            inSync: inSync === true,
+            leaderOnly: !consumerFromAnyReplica,
+            followerRead: access.ok && access.registration.leader !== nodeId,
+          });
         }
         // Consecutive partitions of one topic share a topic entry, as in Kafka's responses.
         const last = responses[responses.length - 1];
@@ -178,7 +225,7 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
         releaseAll();
         const { bytes, failed, ...read } = await readSlots(slots, responseLimit, reads, {
           closedError: (topic, partition) => services.partitions.closedLogError(topic, partition),
-          leads: (topic, partition) => services.partitions.role(topic, partition)?.leader === true,
+          role: (topic, partition) => services.partitions.role(topic, partition),
           overThrottle: () => throttle.isExceeded(),
           logger: context.logger,
         });
@@ -198,6 +245,11 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
       }
       throttle.heldBack(heldBack);
       throttle.record(slots.reduce((sum, s) => sum + (s.throttled ? (s.response.records?.length ?? 0) : 0), 0));
+      for (const slot of slots) {
+        const bytes = slot.response.records?.length ?? 0;
+        if (!slot.replica && bytes > 0)
+          services.fetchMetrics.consumerBytes(slot.followerRead ? "follower" : "leader", bytes);
+      }
       return {
         ...FetchResponse.create(),
         throttleTimeMs: 0,
@@ -211,6 +263,40 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
   });
 }
 
+/**
+ * The replica a consumer should read `p` from instead of this node, when this node leads it and replica.selector.class
+ * picks another (KIP-392); undefined to read here.
+ */
+function preferredReplicaFor(
+  services: BrokerServices,
+  topic: string,
+  p: FetchRequestFetchPartition,
+  leaderId: number,
+  clientRack: string,
+  listenerName: string,
+): number | undefined {
+  const { config, metadata, partitions } = services;
+  if (config.replicaSelector === "leader" || clientRack === "" || leaderId !== metadata.nodeId) return undefined;
+  const followers = partitions.followerViews(topic, p.partition);
+  if (followers === undefined) return undefined;
+  const image = metadata.image;
+  // Clients reach a replica only through a live broker's endpoint on their own listener.
+  const rackOf = (id: number) => {
+    const broker = image.brokers.get(id);
+    return broker !== undefined && !broker.fenced && endpointOf(broker, listenerName) !== undefined
+      ? broker.rack
+      : undefined;
+  };
+  return preferredReadReplica({
+    selector: config.replicaSelector,
+    clientRack,
+    fetchOffset: p.fetchOffset,
+    leaderRack: image.brokers.get(leaderId)?.rack ?? null,
+    followers: followers.map((f) => ({ ...f, rack: rackOf(f.id) })),
+    nowMs: services.clock(),
+  });
+}
+
 function sameTopic(a: FetchRequestFetchTopic, b: FetchRequestFetchTopic, byId: boolean): boolean {
   return byId ? a.topicId === b.topicId : a.topic === b.topic;
 }
@@ -219,12 +305,23 @@ function sameTopic(a: FetchRequestFetchTopic, b: FetchRequestFetchTopic, byId: b
 interface SlotChecks {
   /** The answer for a log that closed under the read: its topic deleted, or the broker shutting down. */
   readonly closedError: (topic: string, partition: number) => { errorCode: number };
-  /** Whether this node still leads the partition: leadership may move while a fetch waits for data. */
-  readonly leads: (topic: string, partition: number) => boolean;
+  /** This node's current part in the partition: leadership and leader epochs may move while a fetch waits for data. */
+  readonly role: (topic: string, partition: number) => ReplicaRole | undefined;
   /** Whether the leader replication throttle is exceeded now. */
   readonly overThrottle: () => boolean;
   /** Where a read failing for a reason no error code names is reported. */
   readonly logger: Logger;
+}
+
+/**
+ * Whether a partition is still served as when the fetch arrived. A leader-only read needs this node to lead it; a read
+ * any replica may serve needs it to hold a replica, with the client's leader epoch still current (as Kafka's
+ * DelayedFetch re-checks it), so a consumer waiting on a follower or a former leader learns of the new epoch.
+ */
+function stillServed(role: ReplicaRole | undefined, leaderOnly: boolean, currentLeaderEpoch: number): number {
+  if (role === undefined || (leaderOnly && !role.leader)) return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+  if (leaderOnly || currentLeaderEpoch < 0 || currentLeaderEpoch === role.leaderEpoch) return ErrorCode.NONE;
+  return currentLeaderEpoch < role.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
 }
 
 /**
@@ -251,8 +348,9 @@ async function readSlots(
       failed = true;
       continue;
     }
-    if (!checks.leads(slot.topic, p.partition)) {
-      Object.assign(response, emptyPartition(p.partition, ErrorCode.NOT_LEADER_OR_FOLLOWER));
+    const roleError = stillServed(checks.role(slot.topic, p.partition), slot.leaderOnly, p.currentLeaderEpoch ?? -1);
+    if (roleError !== ErrorCode.NONE) {
+      Object.assign(response, emptyPartition(p.partition, roleError));
       failed = true;
       continue;
     }

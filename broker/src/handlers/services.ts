@@ -51,6 +51,14 @@ export interface BrokerEndpoint {
   readonly port: number;
 }
 
+/** Where consumer fetches were served (KIP-392); the broker's metrics implement it. */
+export interface FetchMetrics {
+  /** Record bytes returned to a consumer by this node as the partition's leader or as its follower. */
+  consumerBytes(servedAs: "leader" | "follower", bytes: number): void;
+  /** A consumer's partition the leader answered with a preferred read replica instead of records. */
+  preferredReadReplica(): void;
+}
+
 /** The domain services request handlers work with; startBroker (broker.ts) builds them, for main.ts and in-process tests. */
 export interface BrokerServices {
   readonly config: BrokerConfig;
@@ -77,6 +85,7 @@ export interface BrokerServices {
    */
   readonly offsetsPartitionLeader: (partition: number, listenerName: string) => BrokerEndpoint | null;
   readonly producerIds: ProducerIdAllocator;
+  readonly fetchMetrics: FetchMetrics;
   readonly logger: Logger;
   readonly clock: () => number;
 }

@@ -19,6 +19,7 @@ import type { PartitionRegistration } from "../metadata/image/index.ts";
 import type { IsrChangeSender } from "../replication/alter-partition-manager.ts";
 import { DelayedProduces, REPLICATED, type ReplicationOutcome } from "../replication/delayed-produce.ts";
 import { LeaderState, type BrokerLookup, type IsrProposal } from "../replication/leader-state.ts";
+import type { FollowerView } from "../replication/replica-selector.ts";
 import type { GroupStoreReplication } from "./offsets-store.ts";
 import { ProducerStateTable } from "./producer-state.ts";
 
@@ -113,6 +114,8 @@ export interface FollowerFetch {
   /** The fetch's broker epoch (ReplicaState, v15+), -1 when it carries none. */
   readonly brokerEpoch: bigint;
   readonly fetchOffset: bigint;
+  /** The follower's log start offset; -1 when the fetch carries none. */
+  readonly logStartOffset: bigint;
   /** The epoch of the follower's last fetched batch (v12+), -1 when absent. */
   readonly lastFetchedEpoch: number;
   /** The request named the current leader epoch (it passed the epoch check). */
@@ -253,6 +256,7 @@ export class PartitionManager {
     if (fetch.fetchOffset < log.logStartOffset || fetch.fetchOffset > log.logEndOffset) return { kind: "read" };
     const verdict = led.state.recordFetch(fetch.replicaId, {
       fetchOffset: fetch.fetchOffset,
+      ...(fetch.logStartOffset >= 0n && { logStartOffset: fetch.logStartOffset }),
       leaderEndOffset: log.logEndOffset,
       nowMs: this.clock(),
       brokerEpoch: fetch.brokerEpoch,
@@ -272,6 +276,30 @@ export class PartitionManager {
       }
     }
     return { kind: "read" };
+  }
+
+  /**
+   * The followers of a partition this node leads, as the leader knows them from their fetches, for choosing a
+   * consumer's preferred read replica (KIP-392); undefined when this node does not lead it.
+   */
+  followerViews(topic: string, partition: number): Omit<FollowerView, "rack">[] | undefined {
+    const led = this.led.get(partitionKey(topic, partition));
+    if (led === undefined) return undefined;
+    const isr = led.state.committedIsr;
+    return led.state.replicas.flatMap((id) => {
+      const f = led.state.follower(id);
+      return f === undefined
+        ? []
+        : [
+            {
+              id,
+              inSync: isr.includes(id),
+              logStartOffset: f.logStartOffset,
+              logEndOffset: f.logEndOffset,
+              lastCaughtUpTimeMs: f.lastCaughtUpTimeMs,
+            },
+          ];
+    });
   }
 
   /** Called with each log dir this node takes offline after a storage failure of a replicated partition. */
@@ -781,10 +809,17 @@ export class PartitionManager {
     });
   }
 
-  /** The follower's high watermark, from its leader; returns the value the log took. */
+  /**
+   * The follower's high watermark, from its leader; returns the value the log took. Consumers reading from this
+   * follower (KIP-392) read below it, so their long-polls wake when it moves.
+   */
   setFollowerHighWatermark(topic: string, partition: number, offset: bigint): bigint {
     const log = this.logs.get(topic, partition);
-    return log === undefined ? -1n : log.updateHighWatermark(offset);
+    if (log === undefined) return -1n;
+    const before = log.highWatermark;
+    const hw = log.updateHighWatermark(offset);
+    if (hw !== before) this.notify(partitionKey(topic, partition));
+    return hw;
   }
 
   /** Follows the leader's log start offset (DeleteRecords, retention) once the follower's high watermark passed it. */

@@ -15,6 +15,8 @@ export const NO_BROKER_EPOCH = -1n;
 export interface FollowerState {
   /** The follower's log end offset: the offset of its latest fetch. UNKNOWN_OFFSET until it fetches. */
   readonly logEndOffset: bigint;
+  /** The follower's log start offset, as its latest fetch carried it (for follower reads, KIP-392); UNKNOWN_OFFSET. */
+  readonly logStartOffset: bigint;
   /** The last time the follower was known to have everything the leader had (see `recordFetch`). */
   readonly lastCaughtUpTimeMs: number;
   /** The leader's log end offset when the follower last fetched. */
@@ -167,6 +169,8 @@ export class LeaderState {
     id: number,
     fetch: {
       readonly fetchOffset: bigint;
+      /** The follower's log start offset, when its fetch carried one. */
+      readonly logStartOffset?: bigint;
       readonly leaderEndOffset: bigint;
       readonly nowMs: number;
       readonly brokerEpoch: bigint;
@@ -190,6 +194,7 @@ export class LeaderState {
     }
     this.followerStates.set(id, {
       logEndOffset: fetch.fetchOffset,
+      logStartOffset: fetch.logStartOffset ?? current.logStartOffset,
       lastCaughtUpTimeMs,
       lastFetchLeaderEndOffset:
         fetch.leaderEndOffset > current.lastFetchLeaderEndOffset
@@ -353,6 +358,7 @@ export class LeaderState {
 function freshFollower(lastCaughtUpTimeMs: number): FollowerState {
   return {
     logEndOffset: UNKNOWN_OFFSET,
+    logStartOffset: UNKNOWN_OFFSET,
     lastCaughtUpTimeMs,
     lastFetchLeaderEndOffset: UNKNOWN_OFFSET,
     lastFetchTimeMs: 0,

@@ -44,6 +44,10 @@ export interface BrokerMetrics {
   readonly underReplicatedPartitions: Gauge;
   /** Partitions this broker leads whose ISR is below min.insync.replicas (Kafka's UnderMinIsrPartitionCount). */
   readonly underMinIsrPartitions: Gauge;
+  /** Record bytes served to consumers, by whether this broker led the partition or followed it (KIP-392). */
+  readonly consumerFetchBytes: Counter<"served_as">;
+  /** Consumer fetches of a partition the leader answered with a preferred read replica in the client's rack. */
+  readonly preferredReadReplicas: Counter;
   /** Filled at scrape time from the source given to setGroupLagSource. */
   readonly consumerGroupLag: Gauge<"group" | "topic" | "partition">;
   /** The storage layer provides the current partitions; called once per scrape. */
@@ -164,6 +168,17 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
       this.set((await readPartitions()).filter((p) => p.underMinIsr === true).length);
     },
   });
+  const consumerFetchBytes = new Counter({
+    name: "tributary_consumer_fetch_bytes_total",
+    help: "Record bytes returned to consumers, by whether this broker led the partition or served as its follower",
+    labelNames: ["served_as"] as const,
+    registers,
+  });
+  const preferredReadReplicas = new Counter({
+    name: "tributary_fetch_preferred_read_replica_total",
+    help: "Consumer fetches of a partition this leader answered with a preferred read replica (replica.selector.class)",
+    registers,
+  });
   const consumerGroupLag = new Gauge({
     name: "tributary_consumer_group_lag",
     help: "Messages between a group's committed offset and the high watermark, per partition",
@@ -203,6 +218,8 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
     logSizeBytes,
     underReplicatedPartitions,
     underMinIsrPartitions,
+    consumerFetchBytes,
+    preferredReadReplicas,
     consumerGroupLag,
     setPartitionStatsSource(source) {
       partitionSource = source;

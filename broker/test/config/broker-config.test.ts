@@ -339,6 +339,19 @@ describe("resolveBrokerConfig", () => {
     );
   });
 
+  it("reads replica.selector.class by Kafka's class names and refuses any other (KIP-392)", () => {
+    expect(resolveText("node.id=1").config.replicaSelector).toBe("leader");
+    expect(
+      resolveText("node.id=1\nreplica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector").config
+        .replicaSelector,
+    ).toBe("rack-aware");
+    expect(configError(() => resolveText("node.id=1\nreplica.selector.class=com.example.MySelector")).message).toBe(
+      'invalid value "com.example.MySelector" for replica.selector.class (server.properties:2): expected a replica ' +
+        "selector Tributary implements (unset: consumers read from the leader): one of " +
+        "org.apache.kafka.common.replica.RackAwareReplicaSelector",
+    );
+  });
+
   it("requires group.min.session.timeout.ms ≤ group.max.session.timeout.ms", () => {
     expect(
       configError(() => resolveText("node.id=1\ngroup.min.session.timeout.ms=9000\ngroup.max.session.timeout.ms=8000"))

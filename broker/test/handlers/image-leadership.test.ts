@@ -231,13 +231,19 @@ describe("leader-only requests check the image's leadership and leader epochs", 
       currentLeader: { leaderId: 3, leaderEpoch: 0 },
     });
     expect(elsewhere.nodeEndpoints).toEqual([{ nodeId: 3, host: "b3.plain", port: 9003, rack: null }]);
-    // A follower's replica is not served to consumers either.
-    expect((await fetch(16, 1, 3)).responses[0]?.partitions[0]?.errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    // A follower's replica is served to consumers from v11 only (KIP-392; fetch-from-follower.test.ts).
+    expect((await fetch(10, 1, 3)).responses[0]?.partitions[0]?.errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    expect((await fetch(16, 1, 3)).responses[0]?.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
   });
 
-  it("a Fetch waiting for data answers NOT_LEADER_OR_FOLLOWER as soon as leadership moves away", async () => {
+  it.each([
+    // Before v11 only the leader serves consumers.
+    [10, ErrorCode.NOT_LEADER_OR_FOLLOWER],
+    // From v11 this node, now a follower, could serve it, but the leader epoch the consumer named is gone (KIP-392).
+    [16, ErrorCode.FENCED_LEADER_EPOCH],
+  ])("a Fetch v%i waiting for data answers %i as soon as leadership moves away", async (version, errorCode) => {
     const started = Date.now();
-    const waiting = h.call(16, FetchRequest, FetchResponse, {
+    const waiting = h.call(version, FetchRequest, FetchResponse, {
       maxWaitMs: 20_000,
       minBytes: 1,
       topics: [
@@ -259,7 +265,7 @@ describe("leader-only requests check the image's leadership and leader epochs", 
     });
     await h.publish([rec(PartitionChangeRecord, { topicId: T, partitionId: 0, leader: 2 })]);
     const res = await waiting;
-    expect(res.responses[0]?.partitions[0]?.errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    expect(res.responses[0]?.partitions[0]?.errorCode).toBe(errorCode);
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 

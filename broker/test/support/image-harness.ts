@@ -41,6 +41,8 @@ export class ImageHarness {
   private readonly chain = new PublishingChain();
   readonly view: MetadataView;
   readonly services: BrokerServices;
+  /** What the fetch handler reported through fetchMetrics: consumer record bytes by role, preferred-replica answers. */
+  readonly fetchCounts = { leader: 0, follower: 0, preferred: 0 };
   private readonly dispatcher: Dispatcher;
   private correlationId = 0;
 
@@ -51,6 +53,7 @@ export class ImageHarness {
     nodeId: number,
     fetchers?: FollowerFetchers,
     clock: () => number = Date.now,
+    extraConfig: readonly string[] = [],
   ) {
     const { config } = resolveBrokerConfig({
       overrides: [
@@ -58,6 +61,7 @@ export class ImageHarness {
         "process.roles=broker,controller",
         `log.dirs=${dir}`,
         "listeners=PLAINTEXT://127.0.0.1:0",
+        ...extraConfig,
       ],
       cwd: dir,
     });
@@ -85,20 +89,28 @@ export class ImageHarness {
       ensureOffsetsTopic: () => undefined,
       offsetsPartitionLeader: () => null,
       producerIds: unavailable("producer ids"),
+      fetchMetrics: {
+        consumerBytes: (servedAs, bytes) => (this.fetchCounts[servedAs] += bytes),
+        preferredReadReplica: () => (this.fetchCounts.preferred += 1),
+      },
     };
     this.dispatcher = createDispatcher({ handlers: createHandlers(this.services), logger });
   }
 
-  /** `fetchers`: what the partition publisher tells the replica fetchers (none by default). */
+  /**
+   * `fetchers`: what the partition publisher tells the replica fetchers (none by default); `config`: more
+   * server.properties lines (`key=value`).
+   */
   static async start(
     nodeId: number,
     options: PartitionManagerOptions = {},
     fetchers?: FollowerFetchers,
+    config: readonly string[] = [],
   ): Promise<ImageHarness> {
     const dir = await mkdtemp(join(tmpdir(), "image-harness-"));
     const logs = await LogManager.open({ logDirs: [dir], logger, retentionCheckIntervalMs: 0 });
     const partitions = new PartitionManager(logs, logger, options);
-    return new ImageHarness(dir, logs, partitions, nodeId, fetchers, options.clock);
+    return new ImageHarness(dir, logs, partitions, nodeId, fetchers, options.clock, config);
   }
 
   get image(): MetadataImage {

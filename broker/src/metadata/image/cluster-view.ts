@@ -93,6 +93,21 @@ export function leaderAccess(
   partition: number,
   currentLeaderEpoch?: number,
 ): PartitionAccess {
+  return partitionAccess(image, nodeId, topic, partition, currentLeaderEpoch, true);
+}
+
+/**
+ * As leaderAccess when `requireLeader`; otherwise without its last step, for what Kafka lets any replica answer (a
+ * consumer's Fetch from v11, KIP-392): a follower passes once the client's leader epoch matches its own.
+ */
+export function partitionAccess(
+  image: MetadataImage,
+  nodeId: number,
+  topic: TopicImage | string | undefined,
+  partition: number,
+  currentLeaderEpoch: number | undefined,
+  requireLeader: boolean,
+): PartitionAccess {
   const t = typeof topic === "string" ? topicByName(image, topic) : topic;
   const registration = t?.partitions.get(partition);
   if (t === undefined || registration === undefined) {
@@ -125,6 +140,6 @@ export function leaderAccess(
           message: `leader epoch ${currentLeaderEpoch} of ${t.name}-${partition} is newer than the current ${registration.leaderEpoch}`,
         };
   }
-  if (registration.leader !== nodeId) return notLeader;
+  if (requireLeader && registration.leader !== nodeId) return notLeader;
   return { ok: true, topic: t, registration };
 }
