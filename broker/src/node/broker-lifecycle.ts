@@ -49,9 +49,15 @@ export interface BrokerLifecycleOptions {
   /**
    * The ids (of `logDirs`) of the log dirs taken offline after a storage failure, sent in every heartbeat. With every
    * log dir offline the broker has nothing left to serve and asks to be fenced, so its leaderships move to other
-   * ISR members and it leaves their ISRs (where Kafka's broker halts).
+   * ISR members and it leaves their ISRs at once (Kafka's broker halts, and the controller notices at the session
+   * timeout).
    */
   readonly offlineLogDirs?: () => readonly string[];
+  /**
+   * Called once, when the controller has fenced this broker at its request because every log dir is offline. An
+   * offline log dir stays offline until the process restarts, so the node stops then (see start-node.ts).
+   */
+  readonly onFencedOffline?: () => void;
   readonly features: readonly BrokerFeatureRange[];
   /** Offset of the last metadata record this node has applied (its image), -1 before any. */
   readonly appliedOffset: () => number;
@@ -72,6 +78,7 @@ export class BrokerLifecycle {
   private failures = 0;
   private inFlight: Promise<void> | null = null;
   private stopped = false;
+  private fencedOffline = false;
   private resolveRunning!: () => void;
   private resolveShutdown: (() => void) | null = null;
   /** Resolves once the controller has unfenced this broker. */
@@ -196,6 +203,7 @@ export class BrokerLifecycle {
     const o = this.options;
     const wantShutDown = this.stateValue === "pending-shutdown";
     const offline = o.offlineLogDirs?.() ?? [];
+    const wantFence = offline.length > 0 && o.logDirs.every((id) => offline.includes(id));
     const response = await o.channel.send(
       BrokerHeartbeatRequest,
       BrokerHeartbeatResponse,
@@ -205,7 +213,7 @@ export class BrokerLifecycle {
         brokerId: o.nodeId,
         brokerEpoch: this.epoch,
         currentMetadataOffset: BigInt(o.appliedOffset()),
-        wantFence: offline.length > 0 && o.logDirs.every((id) => offline.includes(id)),
+        wantFence,
         wantShutDown,
         offlineLogDirs: [...offline],
       },
@@ -244,5 +252,11 @@ export class BrokerLifecycle {
     // Waiting on the controller (to be unfenced, or to agree to a controlled shutdown) asks again soon.
     const waiting = this.stateValue === "fenced" || this.stateValue === "pending-shutdown";
     this.schedule(waiting ? Math.min(o.heartbeatIntervalMs, WAITING_HEARTBEAT_MS) : o.heartbeatIntervalMs);
+    // Last, so that a controlled shutdown the callback starts schedules its own heartbeat over the one above.
+    if (wantFence && response.isFenced && !this.fencedOffline) {
+      this.fencedOffline = true;
+      o.logger.error({ offlineLogDirs: offline }, "Fenced at this broker's request: every log dir is offline");
+      o.onFencedOffline?.();
+    }
   }
 }

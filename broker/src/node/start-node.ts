@@ -204,6 +204,14 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
       minSupportedVersion: range.min,
       maxSupportedVersion: range.max,
     })),
+    // Kafka's broker halts once every log dir has failed. This one first has itself fenced (its leaderships move at
+    // once, not at the session timeout), then stops with a failure exit code: its log dirs come back only with a new
+    // process, and a process that stayed up fenced would look alive to a supervisor (a TCP liveness probe) and never
+    // be restarted. `make chaos` found one such node out of the cluster for minutes after a full disk had been freed.
+    onFencedOffline: () => {
+      logger.fatal("Every log dir is offline and the controller has fenced this broker; stopping the node");
+      void lifecycle.stop("every log dir is offline", ExitCode.Failure);
+    },
     appliedOffset: () => quorum.appliedOffset(),
     heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
     requestTimeoutMs: config.quorumTiming.requestTimeoutMs,

@@ -24,6 +24,7 @@ import { mountSmallDisk, type SmallDisk } from "../support/small-disk.ts";
 // producer. The leader's disk fills while the producer runs: the leader's log dir goes offline, it answers
 // KAFKA_STORAGE_ERROR and asks to be fenced, the controller elects another ISR member and takes the full node out of
 // the ISR, the producer carries on there, and every acknowledged record is served by the new leader once, in order.
+// The full node then stops (exit code 1); with space again, restarted, it rejoins the ISR.
 
 const TOPIC = "disk-full-replicated";
 const DISK_BYTES = 32 * 1024 * 1024;
@@ -178,12 +179,24 @@ describe("a full disk under a partition leader", () => {
       );
       expect(served.length).toBe(producer.acked.length);
       expect(served).toEqual(producer.acked);
-      // The full node stayed up, took its log dir offline and was fenced at its own request.
-      expect(c.isRunning(full)).toBe(true);
+      // The full node took its log dir offline, was fenced at its own request, then stopped with exit code 1 (as
+      // Kafka's broker halts): its log dir would stay offline until a restart, and a process left running fenced
+      // would never be restarted by a supervisor.
       expect(c.output(full)).toContain("the log dir goes offline");
+      await pollUntil(`node ${full} to stop`, () => Promise.resolve(!c.isRunning(full)), 30_000);
+      expect(c.output(full)).toContain("Every log dir is offline and the controller has fenced this broker");
+      expect(c.output(full)).toMatch(/"exitCode":1,"msg":"Stopped"/);
+      // Space again, and a restart (what a supervisor does): the node catches up and is back in the ISR.
+      await disks.get(full)?.free();
+      await c.restart(full);
+      await pollUntil(
+        `node ${full} back in the ISR`,
+        async () => (await partitionInfo(c, other))?.isr.includes(full) === true,
+        60_000,
+      );
       console.log(
         `disk full: node ${full}'s disk filled; ${producer.acked.length} records acknowledged, all served once by ${next}; ` +
-          `producer errors ${JSON.stringify([...producer.errors])}`,
+          `producer errors ${JSON.stringify([...producer.errors])}; node ${full} stopped, restarted and rejoined the ISR`,
       );
     },
     240_000,

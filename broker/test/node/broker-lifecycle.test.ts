@@ -92,7 +92,13 @@ async function fakeController(id: number): Promise<FakeController> {
           if (state.shutdownRefusals > 0) state.shutdownRefusals--;
           else shouldShutDown = true;
         }
-        return Promise.resolve({ ...base, isCaughtUp: caughtUp, isFenced: !caughtUp, shouldShutDown });
+        // A broker asking to be fenced is fenced, as the controller's heartbeat state machine does.
+        return Promise.resolve({
+          ...base,
+          isCaughtUp: caughtUp,
+          isFenced: !caughtUp || request.wantFence,
+          shouldShutDown,
+        });
       },
     }),
   ];
@@ -109,6 +115,7 @@ function lifecycleFor(
   leader: { id: number | null },
   applied: { offset: number },
   dirs: { logDirs: string[]; offline: string[] } = { logDirs: [DIR_A], offline: [] },
+  onFencedOffline?: () => void,
 ) {
   const channel = new ControllerChannel({
     nodeId: 4,
@@ -130,6 +137,7 @@ function lifecycleFor(
     rack: "r1",
     logDirs: dirs.logDirs,
     offlineLogDirs: () => dirs.offline,
+    ...(onFencedOffline === undefined ? {} : { onFencedOffline }),
     features: [{ name: "metadata.version", minSupportedVersion: 7, maxSupportedVersion: 27 }],
     appliedOffset: () => applied.offset,
     heartbeatIntervalMs: 50,
@@ -166,10 +174,13 @@ describe("BrokerLifecycle", () => {
     expect(controller.heartbeats.at(-1)?.currentMetadataOffset).toBe(5n);
   });
 
-  it("reports offline log dirs in its heartbeats, and asks to be fenced once every log dir is offline", async () => {
+  it("reports offline log dirs in its heartbeats, asks to be fenced once every log dir is offline, and says so once fenced", async () => {
     const controller = await fakeController(1);
     const dirs = { logDirs: [DIR_A, DIR_B], offline: [] as string[] };
-    const { lifecycle } = lifecycleFor([controller], { id: 1 }, { offset: 0 }, dirs);
+    const fencedOffline: number[] = [];
+    const { lifecycle } = lifecycleFor([controller], { id: 1 }, { offset: 0 }, dirs, () =>
+      fencedOffline.push(controller.heartbeats.length),
+    );
     lifecycle.start();
     await lifecycle.running;
     expect(controller.heartbeats.at(-1)?.wantFence).toBe(false);
@@ -178,9 +189,18 @@ describe("BrokerLifecycle", () => {
     dirs.offline = [DIR_B];
     await waitFor(() => controller.heartbeats.at(-1)?.offlineLogDirs?.length === 1, "DIR_B reported offline");
     expect(controller.heartbeats.at(-1)).toMatchObject({ wantFence: false, offlineLogDirs: [DIR_B] });
+    // One dir of two offline: the broker goes on serving from the other.
+    expect(fencedOffline).toEqual([]);
     dirs.offline = [DIR_B, DIR_A];
-    await waitFor(() => controller.heartbeats.at(-1)?.wantFence === true, "a heartbeat asking to be fenced");
-    expect(controller.heartbeats.at(-1)?.offlineLogDirs).toEqual([DIR_B, DIR_A]);
+    await waitFor(() => fencedOffline.length > 0, "the callback once the controller fenced it");
+    const asked = controller.heartbeats.findIndex((h) => h.wantFence);
+    expect(controller.heartbeats[asked]?.offlineLogDirs).toEqual([DIR_B, DIR_A]);
+    // Called after the answer to the first heartbeat asking to be fenced, and only once though it keeps asking.
+    expect(fencedOffline[0]).toBe(asked + 1);
+    const seen = controller.heartbeats.length;
+    await waitFor(() => controller.heartbeats.length >= seen + 3, "more heartbeats while fenced");
+    expect(fencedOffline).toHaveLength(1);
+    expect(lifecycle.state).toBe("fenced");
   });
 
   it("registers again when the controller no longer knows its epoch", async () => {
