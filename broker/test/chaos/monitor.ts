@@ -68,6 +68,11 @@ export class LeaderMonitor {
     for (const id of ids) this.#faultedAt.set(id, holding ? Number.POSITIVE_INFINITY : Date.now());
   }
 
+  /** The broker ids the last answered Metadata listed (registered and unfenced), or undefined before any answer. */
+  get listedBrokers(): readonly number[] | undefined {
+    return this.#lastBrokers;
+  }
+
   /** The topic's partitions as one reachable, live broker reports them; undefined if none answered. */
   async describe(): Promise<PartitionInfo[] | undefined> {
     const live = this.#cluster.brokers.filter((n) => this.#cluster.isRunning(n.id) && !this.#down.has(n.id));

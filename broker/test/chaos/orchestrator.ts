@@ -249,6 +249,11 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
       if (notRunning.length > 0) return `nodes ${notRunning.join(",")} not running`;
       const ps = await m.describe();
       if (ps === undefined) return "no broker answered Metadata";
+      // A running broker missing from Metadata is fenced (or not registered yet): it takes no part until it is back,
+      // so the next fault would hit a smaller cluster than the run claims.
+      const listed = new Set(m.listedBrokers ?? []);
+      const fenced = c.brokers.filter((n) => !listed.has(n.id)).map((n) => n.id);
+      if (fenced.length > 0) return `brokers ${fenced.join(",")} not in Metadata (fenced or not registered)`;
       const bad = ps.filter((p) => p.leader < 0 || p.isr.length < wantIsr);
       if (bad.length > 0) {
         return bad.map((p) => `${TOPIC}-${p.partition} leader ${p.leader} isr [${p.isr.join(",")}]`).join("; ");
