@@ -22,9 +22,9 @@ export type ClusterSystem = "tributary" | "kafka";
 export type NodeRole = "broker" | "controller";
 
 export type ClusterTopology =
-  /** N nodes that are each broker and controller (ids 1..N). */
+  /** N nodes that are each broker and controller (ids 1..N by default; see firstNodeId). */
   | { combined: number }
-  /** C controller-only nodes (ids 1..C) and B broker-only nodes (ids C+1..C+B). */
+  /** C controller-only nodes (ids 1..C) and B broker-only nodes (ids C+1..C+B), shifted by firstNodeId - 1. */
   | { controllers: number; brokers: number };
 
 export interface ClusterOptions {
@@ -47,6 +47,11 @@ export interface ClusterOptions {
    * (broker/test/chaos) gives each node its own network namespace and address, so it can cut links between them.
    */
   host?: (nodeId: number) => string;
+  /**
+   * Node id of the first node; the others follow in order (controllers first). @default 1. The operator's tests use 0,
+   * the id its StatefulSet ordinal 0 gets.
+   */
+  firstNodeId?: number;
   /** A command the node's process is started through (e.g. ["ip", "netns", "exec", name]); it must exec, not fork. */
   wrap?: (nodeId: number) => readonly string[];
   /** Called for each node once its directory exists, before its storage is formatted (e.g. to mount its log dir). */
@@ -136,7 +141,7 @@ interface Plan {
   roles: NodeRole[];
 }
 
-function plan(topology: ClusterTopology): Plan[] {
+function plan(topology: ClusterTopology, first: number): Plan[] {
   const count = (n: number, what: string): number => {
     if (!Number.isInteger(n) || n < 0 || n > 16) throw new Error(`cluster: ${what} must be an integer 0..16, not ${n}`);
     return n;
@@ -144,14 +149,14 @@ function plan(topology: ClusterTopology): Plan[] {
   if ("combined" in topology) {
     const n = count(topology.combined, "combined");
     if (n === 0) throw new Error("cluster: needs at least one combined node");
-    return Array.from({ length: n }, (_, i) => ({ id: i + 1, roles: ["broker", "controller"] }));
+    return Array.from({ length: n }, (_, i) => ({ id: first + i, roles: ["broker", "controller"] }));
   }
   const c = count(topology.controllers, "controllers");
   const b = count(topology.brokers, "brokers");
   if (c === 0 || b === 0) throw new Error("cluster: needs at least one controller and one broker");
   return [
-    ...Array.from({ length: c }, (_, i): Plan => ({ id: i + 1, roles: ["controller"] })),
-    ...Array.from({ length: b }, (_, i): Plan => ({ id: c + i + 1, roles: ["broker"] })),
+    ...Array.from({ length: c }, (_, i): Plan => ({ id: first + i, roles: ["controller"] })),
+    ...Array.from({ length: b }, (_, i): Plan => ({ id: first + c + i, roles: ["broker"] })),
   ];
 }
 
@@ -220,7 +225,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const tributaryBin = options.tributaryBin ?? binPath("tributary-broker");
   const root = mkdtempSync(join(tmpdir(), `${system}-cluster-`));
   const nodes: ClusterNode[] = [];
-  const plans = plan(options.topology);
+  const plans = plan(options.topology, options.firstNodeId ?? 1);
   // Two listeners of one node on one port make the node refuse its config; all ports are chosen at once.
   const ports = await freePorts(plans.length * 2);
   const port = (): number => {
