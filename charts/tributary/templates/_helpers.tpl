@@ -75,10 +75,11 @@ Only what the code uses; docs/operator.md ("RBAC") says why each rule exists.
   resources: ["kafkaclusters/finalizers"]
   verbs: ["update"]
 # Objects made for a KafkaCluster: watched, and written by server-side apply (a PATCH that creates them the first time).
-# Deleting them is the garbage collector's job, through the owner references.
+# Deleting them is the garbage collector's job, through the owner references, with one exception: a StatefulSet whose
+# claim template must grow (volume expansion) is deleted with propagationPolicy Orphan and applied again.
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
-  verbs: ["list", "watch", "create", "patch"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["services", "configmaps", "serviceaccounts"]
   verbs: ["list", "watch", "create", "patch"]
@@ -89,6 +90,11 @@ Only what the code uses; docs/operator.md ("RBAC") says why each rule exists.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "watch", "delete"]
+# The brokers' data claims (made by the StatefulSet controller): watched for resize progress, and their storage
+# request patched upwards for a volume expansion. Never created or deleted by the operator.
+- apiGroups: [""]
+  resources: ["persistentvolumeclaims"]
+  verbs: ["list", "watch", "patch"]
 # core/v1 Events about our objects (created objects and topics, pod restarts, warnings).
 - apiGroups: [""]
   resources: ["events"]

@@ -202,7 +202,10 @@ export class KubeClient {
     );
   }
 
-  /** Deletes; false when it was already gone. `uid` makes the delete apply only to that incarnation of the object. */
+  /**
+   * Deletes; false when it was already gone. `uid` makes the delete apply only to that incarnation of the object (false
+   * when another one holds the name: the one meant is gone).
+   */
   async delete(
     type: ResourceType,
     namespace: string | undefined,
@@ -219,7 +222,7 @@ export class KubeClient {
       await this.#json("delete", type.kind, "DELETE", pathOf(type, namespace, name), JSON.stringify(body));
       return true;
     } catch (err) {
-      if (isNotFound(err)) return false;
+      if (isNotFound(err) || (options.uid !== undefined && isConflict(err))) return false;
       throw err;
     }
   }
@@ -332,6 +335,9 @@ export class KubeClient {
     contentType = "application/json",
   ): Promise<[number, T]> {
     const opts = await this.#options(method, path, body === undefined ? undefined : contentType);
+    // Node adds no Content-Length to a DELETE body by itself, and the API server ignores a body without one: the
+    // DeleteOptions (uid precondition, propagationPolicy) would be silently dropped.
+    if (body !== undefined) opts.headers = { ...opts.headers, "Content-Length": Buffer.byteLength(body) };
     const started = performance.now();
     const [code, text] = await new Promise<[number, string]>((resolve, reject) => {
       const req = request({ ...opts, timeout: 30_000 }, (res) => {

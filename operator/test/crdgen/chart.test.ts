@@ -76,7 +76,9 @@ describe("charts/tributary", () => {
     const objects = await template();
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
       "ClusterRole/tributary-operator",
+      "ClusterRole/tributary-operator-storageclasses",
       "ClusterRoleBinding/tributary-operator",
+      "ClusterRoleBinding/tributary-operator-storageclasses",
       "Deployment/tributary-operator",
       "Role/tributary-operator-leader-election",
       "RoleBinding/tributary-operator-leader-election",
@@ -124,7 +126,11 @@ describe("charts/tributary", () => {
   it("grants least privilege: read on our kinds, status and finalizers writes, apply on owned kinds, leases in one namespace", async () => {
     const objects = await template();
     const rules = (kind: string, name: string) => only(objects, kind, name)["rules"] as Rule[];
-    const all = [...rules("ClusterRole", "tributary-operator"), ...rules("Role", "tributary-operator-leader-election")];
+    const all = [
+      ...rules("ClusterRole", "tributary-operator"),
+      ...rules("ClusterRole", "tributary-operator-storageclasses"),
+      ...rules("Role", "tributary-operator-leader-election"),
+    ];
     for (const rule of all) {
       expect(rule.verbs).not.toContain("*");
       expect(rule.resources).not.toContain("*");
@@ -145,8 +151,10 @@ describe("charts/tributary", () => {
     expect(verbsOf("tributary.dev", "kafkaclusters/finalizers")).toEqual(["update"]);
     expect(verbsOf("", "pods")).toEqual(["delete", "list", "watch"]);
     expect(verbsOf("", "events")).toEqual(["create"]);
+    // Volume expansion: claims grow by patch, a StatefulSet is re-created by orphan deletion.
+    expect(verbsOf("", "persistentvolumeclaims")).toEqual(["list", "patch", "watch"]);
+    expect(verbsOf("apps", "statefulsets")).toEqual(["create", "delete", "list", "patch", "watch"]);
     for (const [group, resource] of [
-      ["apps", "statefulsets"],
       ["", "services"],
       ["", "configmaps"],
       ["", "serviceaccounts"],
@@ -156,10 +164,17 @@ describe("charts/tributary", () => {
     }
     // Nothing the operator does not use yet.
     const granted = cluster.flatMap((r) => r.resources);
-    for (const unused of ["secrets", "persistentvolumeclaims", "nodes", "leases", "kafkausers/status"]) {
+    for (const unused of ["secrets", "persistentvolumes", "storageclasses", "nodes", "leases", "kafkausers/status"]) {
       expect(granted, unused).not.toContain(unused);
     }
-    expect(objects.filter((o) => o.kind === "ClusterRole").map((o) => o.metadata.name)).toEqual(["tributary-operator"]);
+    expect(objects.filter((o) => o.kind === "ClusterRole").map((o) => o.metadata.name)).toEqual([
+      "tributary-operator",
+      "tributary-operator-storageclasses",
+    ]);
+    // The one cluster-scoped read: a StorageClass by name (does it allow volume expansion?).
+    expect(rules("ClusterRole", "tributary-operator-storageclasses")).toEqual([
+      { apiGroups: ["storage.k8s.io"], resources: ["storageclasses"], verbs: ["get"] },
+    ]);
     const lease = only(objects, "Role", "tributary-operator-leader-election");
     expect(lease.metadata.namespace).toBe("tributary-system");
     expect(rules("Role", "tributary-operator-leader-election")).toEqual([
@@ -173,6 +188,10 @@ describe("charts/tributary", () => {
     expect(roles.map((r) => r.metadata.namespace)).toEqual(["team-a", "team-b"]);
     expect(objects.filter((o) => o.kind === "RoleBinding" && o.metadata.name === "tributary-operator")).toHaveLength(2);
     expect(objects.some((o) => o.kind === "ClusterRole" && o.metadata.name === "tributary-operator")).toBe(false);
+    // StorageClasses are cluster-scoped: that read stays cluster-wide whichever namespaces are watched.
+    expect(
+      objects.some((o) => o.kind === "ClusterRoleBinding" && o.metadata.name === "tributary-operator-storageclasses"),
+    ).toBe(true);
     const env = Object.fromEntries(operatorContainer(objects).env.map((e) => [e.name, e.value]));
     expect(env["TRIBUTARY_WATCH_NAMESPACES"]).toBe("team-a,team-b");
   });

@@ -310,12 +310,13 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
     await removeCluster("prod");
   });
 
-  it("holds a storage size change with a Warning and applies the rest of the spec", async () => {
+  it("refuses a storage shrink with a Warning and applies the rest of the spec", async () => {
+    // Growth needs the garbage collector (orphan deletion) and claims: kafka-cluster-storage-sim.test.ts.
     await apply({
       apiVersion: "tributary.dev/v1alpha1",
       kind: "KafkaCluster",
       metadata: { name: "disk", namespace: NS },
-      spec: { replicas: 1, storage: { type: "persistent-claim", size: "1Gi" } },
+      spec: { replicas: 1, storage: { type: "persistent-claim", size: "2Gi" } },
     });
     await eventually("disk reconciled", async () =>
       (await kc("disk"))?.status?.["observedGeneration"] === 1 ? true : undefined,
@@ -324,32 +325,32 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
     const hashOf = (o: Obj | undefined): string | undefined =>
       (o?.spec as { template: { metadata: { annotations: Record<string, string> } } } | undefined)?.template.metadata
         .annotations[HASH];
-    // The CRD accepts the change, but claim templates are immutable: before this fix the apply failed with 422.
-    await patchSpec("disk", { storage: { size: "2048Mi" }, config: { "num.partitions": 5 } });
-    const held = await eventually("Warning StorageResizeUnsupported", async () => {
+    // The CRD accepts the change (whether it is a shrink depends on the claims), claim templates are immutable.
+    await patchSpec("disk", { storage: { size: "1024Mi" }, config: { "num.partitions": 5 } });
+    const held = await eventually("Warning StorageShrinkRefused", async () => {
       const o = await kc("disk");
       return o?.status?.["observedGeneration"] === 2 && conditions(o)["Warning"]?.status === "True" ? o : undefined;
     });
     expect(conditions(held)["Warning"]).toMatchObject({
-      reason: "StorageResizeUnsupported",
+      reason: "StorageShrinkRefused",
       message:
-        "spec.storage.size changed from 1Gi to 2048Mi, but the operator does not resize volumes yet: StatefulSet " +
-        "disk-broker keeps 1Gi claims and everything else in the spec is applied. Set spec.storage.size back to 1Gi " +
-        "to clear this warning.",
+        "spec.storage.size 1024Mi is smaller than the 2Gi of StatefulSet disk-broker's claims: volumes cannot " +
+        "shrink, so the storage is kept as it is and the rest of the spec is applied. Set spec.storage.size to 2Gi " +
+        "or more to clear this warning.",
     });
     expect(conditions(held)["Reconciling"]?.reason).not.toBe("RetryingAfterError");
     // The rest was applied: new config, new pod template hash; the claims keep their size.
-    expect(await claimSize("disk-broker")).toBe("1Gi");
+    expect(await claimSize("disk-broker")).toBe("2Gi");
     const cm = await getJson(c(), ["configmap", "disk-kafka-config", "-n", NS]);
     expect(cm?.data?.["disk-broker-0.properties"]).toContain("num.partitions=5");
     expect(hashOf(await getJson(c(), ["statefulset", "disk-broker", "-n", NS]))).not.toBe(hashOf(before));
-    const warned = await eventually("StorageResizeUnsupported event", async () => {
-      const list = await eventsAbout(c(), NS, "disk", "StorageResizeUnsupported");
+    const warned = await eventually("StorageShrinkRefused event", async () => {
+      const list = await eventsAbout(c(), NS, "disk", "StorageShrinkRefused");
       return list.length > 0 ? list : undefined;
     });
     expect(warned[0]?.type).toBe("Warning");
-    // Set back (1024Mi: equal by value, the API server stores 1Gi for it), the warning goes.
-    await patchSpec("disk", { storage: { size: "1024Mi" } });
+    // Set back (2048Mi: equal by value, the API server stores 2Gi for it), the warning goes.
+    await patchSpec("disk", { storage: { size: "2048Mi" } });
     const cleared = await eventually("Warning cleared", async () => {
       const o = await kc("disk");
       return o?.status?.["observedGeneration"] === 3 && conditions(o)["Warning"]?.status === "False" ? o : undefined;
@@ -849,6 +850,36 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
     expect(bLeading?.aborted).toBe(true);
     stopB.abort();
   }, 30_000);
+
+  it("sends DeleteOptions with a delete: a uid precondition and propagationPolicy Orphan", async () => {
+    // Node sends no Content-Length with a DELETE body unless told, and the API server then ignores the body.
+    const first = await api().create<KubeObject>({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "delete-options", namespace: NS },
+    });
+    await c().kubectl(["delete", "configmap", "delete-options", "-n", NS]);
+    await api().create<KubeObject>({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "delete-options", namespace: NS },
+    });
+    expect(await api().delete(KINDS.ConfigMap, NS, "delete-options", { uid: first.metadata.uid ?? "" })).toBe(false);
+    expect(await api().delete(KINDS.ConfigMap, NS, "delete-options", { propagationPolicy: "Orphan" })).toBe(true);
+    // Tier 1 has no garbage collector to carry out the orphaning, so the finalizer stays: proof the option arrived.
+    const left = await getJson(c(), ["configmap", "delete-options", "-n", NS]);
+    expect(left?.metadata).toMatchObject({ finalizers: ["orphan"] });
+    await c().kubectl([
+      "patch",
+      "configmap",
+      "delete-options",
+      "-n",
+      NS,
+      "--type=json",
+      "-p",
+      '[{"op":"remove","path":"/metadata/finalizers"}]',
+    ]);
+  });
 
   it("never met a forbidden request: the chart's RBAC covers everything the operator did", () => {
     const forbidden = readdirSync(suite.scratch)

@@ -137,8 +137,11 @@ export const PersistentClaimStorage = z
   .object({
     type: z.literal("persistent-claim").describe("One PersistentVolumeClaim per broker."),
     size: QuantityString.describe(
-      "Requested size, e.g. 100Gi. The operator does not resize volumes yet: a later change is not applied (a " +
-        "Warning condition says so, the rest of the spec is applied) until it is set back.",
+      "Requested size, e.g. 100Gi. May grow later when the StorageClass has allowVolumeExpansion: the operator " +
+        "expands every claim and re-creates the StatefulSet for the new size without restarting pods (a pod " +
+        "restarts, one at a time, only when its volume reports FileSystemResizePending); status.volumes shows " +
+        "progress. A smaller size, or a class without expansion, is refused with a Warning condition and the " +
+        "storage is kept as it is. A claim grown beyond this out of band is kept, never shrunk.",
     ),
     class: z.string().min(1).max(253).optional().describe("StorageClass name; unset uses the cluster default."),
     deleteClaim: z
@@ -372,6 +375,21 @@ export const RollStep = z.object({
 });
 export type RollStep = z.output<typeof RollStep>;
 
+export const ClaimStatus = z.object({
+  name: z.string().describe("The PersistentVolumeClaim."),
+  requested: z.string().describe("Its spec.resources.requests.storage."),
+  capacity: z.string().optional().describe("Its status.capacity.storage: what the volume provides now."),
+  phase: z
+    .enum(["Pending", "Bound", "Resizing", "FileSystemResizePending", "ResizeFailed"])
+    .describe(
+      "Pending: not bound yet; Bound: capacity covers the request; Resizing: the volume is being expanded; " +
+        "FileSystemResizePending: the volume grew, its filesystem grows when the pod restarts (the operator " +
+        "restarts it, one pod at a time); ResizeFailed: the resizer reported an error (see message).",
+    ),
+  message: z.string().optional().describe("Why, when there is more to say."),
+});
+export type ClaimStatus = z.output<typeof ClaimStatus>;
+
 export const KafkaClusterStatus = statusOf(
   "Ready, Reconciling and Warning",
   {
@@ -389,6 +407,12 @@ export const KafkaClusterStatus = statusOf(
       .max(1024)
       .optional()
       .describe("Pods still to restart, in the order they will, with what blocks each now. Absent: no roll pending."),
+    volumes: z
+      .array(ClaimStatus)
+      .max(1024)
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] })
+      .optional()
+      .describe("Each data volume claim: requested size, capacity and where a volume expansion stands."),
     clusterId: z
       .string()
       .optional()

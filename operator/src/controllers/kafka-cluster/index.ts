@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { AdminPool } from "../../kafka/admin-pool.ts";
 import type { ActiveControllerLookup } from "../../kafka/quorum.ts";
 import type { RollProbe } from "../../kafka/roll-probe.ts";
-import { KINDS, eventRecorder, objectKey, type KubeClient } from "../../kube/index.ts";
+import { KINDS, eventRecorder, objectKey, type KubeClient, type KubeObject, type ObjectKey } from "../../kube/index.ts";
 import type { ControllerRegistration, Manager } from "../../manager/manager.ts";
 import { CLUSTER_LABEL, type BrokerDefaults } from "./desired.ts";
 import { KafkaClusterReconciler } from "./reconciler.ts";
@@ -35,6 +35,7 @@ export function kafkaClusterController(
     client,
     events: eventRecorder(client, logger, options.instance),
     pods: (namespace, labels) => manager.cached(KINDS.Pod, namespace, labels),
+    claims: (namespace, labels) => manager.cached(KINDS.PersistentVolumeClaim, namespace, labels),
     statefulSet: (namespace, name) =>
       manager.cached(KINDS.StatefulSet, namespace).find((sts) => sts.metadata.name === name),
     ...(options.defaults === undefined ? {} : { defaults: options.defaults }),
@@ -61,15 +62,19 @@ export function kafkaClusterController(
     watches: [
       {
         type: KINDS.Pod,
-        toKey: (pod) => {
-          const cluster = pod.metadata.labels?.[CLUSTER_LABEL];
-          return cluster === undefined ? undefined : objectKey(pod.metadata.namespace, cluster);
-        },
+        toKey: byClusterLabel,
       },
+      // Claims carry the claim template's labels; their status tells how a volume expansion goes.
+      { type: KINDS.PersistentVolumeClaim, toKey: byClusterLabel },
     ],
     ownedLabelSelector: MANAGED_SELECTOR,
     reconciler,
     ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),
     ...(options.workers === undefined ? {} : { workers: options.workers }),
   };
+}
+
+function byClusterLabel(obj: KubeObject): ObjectKey | undefined {
+  const cluster = obj.metadata.labels?.[CLUSTER_LABEL];
+  return cluster === undefined ? undefined : objectKey(obj.metadata.namespace, cluster);
 }

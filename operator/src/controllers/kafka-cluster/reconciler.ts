@@ -1,5 +1,5 @@
 // KafkaCluster reconciler: a key in, a linear pipeline of named idempotent steps, status written once at the end.
-//   read → validate → render → quorum → scale → hold → apply → roll → status
+//   read → validate → render → quorum → scale → storage → apply → roll → status
 // Each step reads the pass state and may stop the pipeline (an invalid spec stops before anything is applied). The
 // reconciler never writes a spec, and never branches on what triggered it: every pass recomputes everything.
 import type { Logger } from "pino";
@@ -27,6 +27,7 @@ import type { ActiveControllerLookup } from "../../kafka/quorum.ts";
 import type { RollProbe } from "../../kafka/roll-probe.ts";
 import {
   CLUSTER_ID_PATTERN,
+  CLUSTER_LABEL,
   DEFAULTS,
   MANUAL_ROLL_ANNOTATION,
   ROLL_HOLD_ANNOTATION,
@@ -40,14 +41,16 @@ import { gatherFacts } from "./roll-facts.ts";
 import { restartBlockers, type Blocker } from "./roll-gates.ts";
 import { computeStatus, type Observed } from "./status.ts";
 import { voterChange, voterChangeMessage } from "./quorum.ts";
-import { heldClaimSizeMessage, holdClaimSizes } from "./storage.ts";
 import { scaleStep, type ScaleDeps, type ScalePass } from "./scale-step.ts";
+import { planStorage, type ClaimView, type StorageClassView, type StoragePlan } from "./volume-expansion.ts";
 
 export interface KafkaClusterReconcilerDeps {
   client: KubeClient;
   events: EventRecorder;
   /** Pods of a pool from the informer cache (namespace, selector labels). */
   pods: (namespace: string, labels: Record<string, string>) => KubeObject[];
+  /** PersistentVolumeClaims of a cluster from the informer cache (namespace, labels). */
+  claims: (namespace: string, labels: Record<string, string>) => KubeObject[];
   /** A StatefulSet from the informer cache (the one the operator applied last), or undefined. */
   statefulSet: (namespace: string, name: string) => KubeObject | undefined;
   now?: () => Date;
@@ -86,6 +89,7 @@ interface Pass {
   roll?: RollPlan;
   /** Why the pod the planner chose was not restarted in this pass. */
   blocked?: { pod: string; blockers: Blocker[] };
+  storage?: StoragePlan;
   requeueAfterMs?: number;
   /** What the scale step decided (progress or a refusal) for the status. */
   scale?: ScalePass;
@@ -111,7 +115,7 @@ export class KafkaClusterReconciler implements Reconciler {
       ["render", (p) => this.#render(p)],
       ["quorum", (p) => this.#quorum(p)],
       ["scale", (p) => this.#scale(p)],
-      ["hold", (p) => this.#hold(p)],
+      ["storage", (p) => this.#storage(p)],
       ["apply", (p) => this.#apply(p)],
       ["roll", (p) => this.#roll(p)],
     ];
@@ -238,25 +242,94 @@ export class KafkaClusterReconciler implements Reconciler {
   }
 
   /**
-   * hold: keep what the API server would refuse to change while the rest is applied. A storage size change stays
-   * unapplied (claim templates are immutable; volume expansion does not exist yet), with a Warning.
+   * storage: volume expansion (volume-expansion.ts). Claims that must grow are patched, then a StatefulSet whose claim
+   * template must grow is deleted with propagationPolicy Orphan (pods and claims stay) for apply to create it again;
+   * a shrink or a StorageClass without allowVolumeExpansion leaves the storage as it is, with a Warning.
    */
-  #hold(pass: Pass): Promise<"next" | "stop"> {
+  async #storage(pass: Pass): Promise<"next" | "stop"> {
     const state = need(pass.desired);
+    const raw = need(pass.raw);
     const namespace = need(pass.cluster).metadata.namespace ?? "default";
-    const { objects, held } = holdClaimSizes(state.objects, (name) => this.#d.statefulSet(namespace, name));
-    if (held.length > 0) {
-      pass.desired = { ...state, objects };
-      pass.warnings.push({ reason: "StorageResizeUnsupported", message: heldClaimSizeMessage(held) });
+    const claims = new Map<string, ClaimView>();
+    for (const pvc of this.#d.claims(namespace, { [CLUSTER_LABEL]: need(pass.cluster).metadata.name })) {
+      claims.set(pvc.metadata.name, claimView(pvc));
     }
-    return Promise.resolve("next");
+    const podCreated = new Map<string, string | undefined>();
+    for (const obj of state.objects) {
+      if (obj.kind !== "StatefulSet") continue;
+      for (const pod of this.#d.pods(namespace, selectorOfSts(obj))) {
+        podCreated.set(pod.metadata.name, pod.metadata.creationTimestamp);
+      }
+    }
+    const classes = new Map<string, StorageClassView | null>();
+    const input = {
+      objects: state.objects,
+      existing: (n: string) => this.#d.statefulSet(namespace, n),
+      claims,
+      podCreated,
+      classes,
+    };
+    let plan = planStorage(input);
+    if (plan.lookup.length > 0) {
+      for (const name of plan.lookup) {
+        const sc = await this.#d.client.get<KubeObject & { allowVolumeExpansion?: boolean }>(
+          KINDS.StorageClass,
+          undefined,
+          name,
+        );
+        classes.set(name, sc === undefined ? null : { allowVolumeExpansion: sc.allowVolumeExpansion === true });
+      }
+      plan = planStorage(input);
+    }
+    if (plan.invalid !== undefined) {
+      pass.invalid = plan.invalid;
+      return "stop";
+    }
+    pass.storage = plan;
+    pass.desired = { ...state, objects: plan.objects };
+    pass.warnings.push(...plan.warnings);
+    for (const { claim, size } of plan.patches) {
+      const from = claims.get(claim)?.requested ?? "";
+      await this.#d.client.patchJson(KINDS.PersistentVolumeClaim, namespace, claim, [
+        // A claim changed since the cache saw it (grown out of band, say) fails the test and is planned again.
+        { op: "test", path: "/spec/resources/requests/storage", value: from },
+        { op: "replace", path: "/spec/resources/requests/storage", value: size },
+      ]);
+      pass.log.info({ claim, from, to: size }, `Expanding volume ${claim}`);
+      await this.#d.events.event(raw, "Normal", "ExpandingVolume", `Expanding ${claim} from ${from} to ${size}`);
+    }
+    for (const sts of plan.recreate) {
+      const deleted = await this.#d.client.delete(KINDS.StatefulSet, namespace, sts.name, {
+        uid: sts.uid,
+        propagationPolicy: "Orphan",
+      });
+      if (deleted) {
+        const why = `claim template ${sts.from} -> ${sts.to}; pods and claims are kept (orphan deletion)`;
+        pass.log.info({ statefulSet: sts.name, from: sts.from, to: sts.to }, `Re-creating StatefulSet ${sts.name}`);
+        await this.#d.events.event(
+          raw,
+          "Normal",
+          "RecreatingStatefulSet",
+          `Re-creating StatefulSet ${sts.name}: ${why}`,
+        );
+      }
+    }
+    if (plan.waiting) pass.requeueAfterMs = this.#d.pollMs;
+    return "next";
   }
 
   /** apply: server-side apply of every object, in order. The API server skips the write when nothing changed. */
   async #apply(pass: Pass): Promise<"next" | "stop"> {
     const raw = need(pass.raw);
+    const namespace = need(pass.cluster).metadata.namespace ?? "default";
     for (const obj of need(pass.desired).objects) {
       const id = `${obj.kind}/${obj.metadata.name}`;
+      if (obj.kind === "StatefulSet" && pass.storage?.skipApply.includes(obj.metadata.name) === true) {
+        // Being re-created: applied again once the orphan deletion is done. Status reads the cached one meanwhile.
+        const cached = this.#d.statefulSet(namespace, obj.metadata.name);
+        if (cached !== undefined) pass.applied.set(id, cached);
+        continue;
+      }
       let result: KubeObject;
       try {
         const applied = await this.#d.client.apply<KubeObject>(obj);
@@ -290,9 +363,9 @@ export class KafkaClusterReconciler implements Reconciler {
     const views: PodView[] = [];
     for (const obj of state.objects) {
       if (obj.kind !== "StatefulSet") continue;
-      const selector = (obj as KubeObject & { spec: { selector: { matchLabels: Record<string, string> } } }).spec
-        .selector.matchLabels;
-      for (const pod of this.#d.pods(namespace, selector)) views.push(podView(pod, obj.metadata.name));
+      for (const pod of this.#d.pods(namespace, selectorOfSts(obj))) {
+        views.push(podView(pod, obj.metadata.name, pass.storage?.restarts.get(pod.metadata.name)));
+      }
     }
     const manual = raw.metadata.annotations?.[MANUAL_ROLL_ANNOTATION];
     let plan = planRoll(views, state.pools, state.hashes, state.image, undefined, manual);
@@ -379,6 +452,7 @@ export class KafkaClusterReconciler implements Reconciler {
       ...(pass.roll === undefined ? {} : { roll: pass.roll }),
       ...(pass.blocked === undefined ? {} : { blocked: pass.blocked }),
       ...(pass.scale?.progress === undefined ? {} : { scaling: pass.scale.progress }),
+      ...(pass.storage === undefined ? {} : { claims: pass.storage.claims }),
       ...(pass.cluster === undefined ? {} : { spec: pass.cluster.spec }),
     };
     const next = computeStatus(previous, observed, this.#d.now());
@@ -398,9 +472,10 @@ interface PodShape {
   status?: { conditions?: { type: string; status: string }[] };
 }
 
-function podView(pod: KubeObject, pool: string): PodView {
+function podView(pod: KubeObject, pool: string, restartFor: string | undefined): PodView {
   const shape = pod as KubeObject & PodShape;
   return {
+    ...(restartFor === undefined ? {} : { restartFor }),
     name: pod.metadata.name,
     uid: pod.metadata.uid ?? "",
     pool,
@@ -412,5 +487,31 @@ function podView(pod: KubeObject, pool: string): PodView {
       ? {}
       : { manual: pod.metadata.annotations[MANUAL_ROLL_ANNOTATION] }),
     held: pod.metadata.annotations?.[ROLL_HOLD_ANNOTATION] === "true",
+  };
+}
+
+function selectorOfSts(sts: KubeObject): Record<string, string> {
+  return (sts as KubeObject & { spec: { selector: { matchLabels: Record<string, string> } } }).spec.selector
+    .matchLabels;
+}
+
+interface ClaimShape {
+  spec?: { resources?: { requests?: { storage?: string } }; storageClassName?: string };
+  status?: {
+    phase?: string;
+    capacity?: { storage?: string };
+    conditions?: { type: string; status: string; message?: string; lastTransitionTime?: string }[];
+  };
+}
+
+function claimView(pvc: KubeObject): ClaimView {
+  const shape = pvc as KubeObject & ClaimShape;
+  return {
+    name: pvc.metadata.name,
+    requested: shape.spec?.resources?.requests?.storage,
+    capacity: shape.status?.capacity?.storage,
+    storageClassName: shape.spec?.storageClassName,
+    phase: shape.status?.phase,
+    conditions: shape.status?.conditions ?? [],
   };
 }

@@ -1,5 +1,5 @@
 // The restart planner (PURE): which single pod, if any, to delete now so that it comes back with the current config
-// and image. StatefulSets use OnDelete, so these deletions are the only way pods change. Rules, after the lessons of
+// and image, or mounts a volume whose filesystem must grow (volume-expansion.ts). StatefulSets use OnDelete, so these deletions are the only way pods change. Rules, after the lessons of
 // existing operators: never more than one pod down at a time; a stale pod that is not Ready anyway goes first (its
 // restart costs no availability); otherwise wait until every pod exists and is Ready; KRaft controllers (dedicated or
 // combined) before broker-only nodes, and the active controller last of the controllers, so that the quorum elects a
@@ -20,6 +20,8 @@ export interface PodView {
   manual?: string;
   /** The pod carries the hold annotation: the roll passes it over. */
   held?: boolean;
+  /** Another reason to restart this pod (its volume waits for a filesystem resize). */
+  restartFor?: string;
 }
 
 /** A stale pod in roll order, with why it rolls. */
@@ -85,6 +87,7 @@ export function planRoll(
     if (p.hash !== hashes[p.pool]) reasons.push(`config hash ${p.hash ?? "none"} -> ${hashes[p.pool] ?? "none"}`);
     if (p.image !== image) reasons.push(`image ${p.image ?? "none"} -> ${image}`);
     if (p.manual !== manual) reasons.push("manual rolling update requested");
+    if (p.restartFor !== undefined) reasons.push(p.restartFor);
     return reasons.length === 0 ? undefined : reasons.join(", ");
   };
   const byPool = poolOrder.flatMap((pool) =>

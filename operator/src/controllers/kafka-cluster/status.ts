@@ -1,12 +1,13 @@
 // Status of a KafkaCluster (PURE): from what one pass observed to the status subresource. Conditions follow
 // set-condition semantics (lastTransitionTime moves only when a status flips), so an unchanged cluster yields an
 // identical status and the reconciler can skip the write.
-import type { KafkaClusterSpec, KafkaClusterStatus, ListenerStatus } from "../../api/v1alpha1/index.ts";
+import type { ClaimStatus, KafkaClusterSpec, KafkaClusterStatus, ListenerStatus } from "../../api/v1alpha1/index.ts";
 import type { Condition, KubeObject } from "../../kube/index.ts";
 import { Conditions } from "../pipeline.ts";
 import type { DesiredState } from "./desired.ts";
 import { rollSteps, type RollPlan } from "./roll.ts";
 import type { Blocker } from "./roll-gates.ts";
+import { storageProgress } from "./volume-expansion.ts";
 
 export interface Observed {
   generation: number;
@@ -24,6 +25,8 @@ export interface Observed {
   blocked?: { pod: string; blockers: readonly Blocker[] };
   /** A scale with data movement in progress (draining brokers, shrinking, spreading onto new brokers). */
   scaling?: { reason: string; message: string };
+  /** Data volume claims and where a volume expansion stands (volume-expansion.ts). */
+  claims?: readonly ClaimStatus[];
 }
 
 interface StsStatus {
@@ -77,6 +80,7 @@ export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Da
   const blocked = o.blocked;
 
   conditions.warnings(o.warnings ?? []);
+  const expanding = storageProgress(o.claims ?? []);
   if (rolling && blocked !== undefined && blocked.blockers.length > 0) {
     // Waiting for the ISR or the quorum is progress, not failure: a Reconciling reason, with what it waits for.
     const first = blocked.blockers[0];
@@ -90,6 +94,8 @@ export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Da
     set({ type: "Reconciling", status: "True", reason: "RollHeld", message: msg });
   } else if (o.scaling !== undefined) {
     set({ type: "Reconciling", status: "True", reason: o.scaling.reason, message: o.scaling.message });
+  } else if (expanding !== undefined) {
+    set({ type: "Reconciling", status: "True", reason: "ExpandingVolumes", message: expanding });
   } else if (!allReady) {
     set({ type: "Reconciling", status: "True", reason: "WaitingForPods", message: readyText });
   } else {
@@ -105,7 +111,7 @@ export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Da
           roll,
           blocked === undefined ? undefined : { pod: blocked.pod, messages: blocked.blockers.map((b) => b.message) },
         );
-  const { rollPlan: _previousPlan, ...rest } = next;
+  const { rollPlan: _previousPlan, volumes: _previousVolumes, ...rest } = next;
   return {
     ...rest,
     ...(steps.length === 0 ? {} : { rollPlan: steps }),
@@ -114,6 +120,7 @@ export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Da
     replicas: brokerStatus.replicas ?? 0,
     readyReplicas: brokerStatus.readyReplicas ?? 0,
     selector: d.brokerSelector,
+    ...(o.claims === undefined || o.claims.length === 0 ? {} : { volumes: [...o.claims] }),
     clusterId: d.clusterId,
   };
 }

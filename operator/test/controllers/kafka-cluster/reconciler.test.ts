@@ -1,5 +1,6 @@
 // The reconciler's decisions with a fake API client (the real API server is in operator/test/integration): colliding
-// ports stored under an older CRD apply nothing, a storage size change is held while the rest is applied, a failure
+// ports stored under an older CRD apply nothing, a storage size change expands the claims and re-creates the
+// StatefulSet by orphan deletion (a shrink is refused while the rest is applied), a failure
 // that repeats becomes a Warning with the API's message, the recorded cluster id is kept, and the roller restarts the
 // active controller last.
 import { pino } from "pino";
@@ -32,8 +33,18 @@ class FakeClient {
     };
   }
 
-  get(): Promise<KubeObject | undefined> {
+  /** StorageClasses by name (absent: not found). */
+  readonly classes = new Map<string, KubeObject>();
+  readonly patched: { name: string; ops: unknown }[] = [];
+
+  get(type: ResourceType, _ns: string | undefined, name: string): Promise<KubeObject | undefined> {
+    if (type.kind === "StorageClass") return Promise.resolve(this.classes.get(name));
     return Promise.resolve(structuredClone(this.cluster));
+  }
+
+  patchJson(_type: ResourceType, _ns: string, name: string, ops: unknown): Promise<KubeObject> {
+    this.patched.push({ name, ops });
+    return Promise.resolve(this.cluster);
   }
 
   apply(obj: KubeObject): Promise<{ object: KubeObject; created: boolean }> {
@@ -51,8 +62,11 @@ class FakeClient {
 
   readonly deleted: string[] = [];
 
-  delete(_type: ResourceType, _ns: string, name: string): Promise<boolean> {
+  readonly deleteOptions: unknown[] = [];
+
+  delete(_type: ResourceType, _ns: string, name: string, options: unknown = {}): Promise<boolean> {
     this.deleted.push(name);
+    this.deleteOptions.push(options);
     return Promise.resolve(true);
   }
 
@@ -67,6 +81,7 @@ function reconcilerFor(
   statefulSet: (name: string) => KubeObject | undefined = () => undefined,
   more: {
     pods?: () => KubeObject[];
+    claims?: () => KubeObject[];
     activeController?: (controllers: readonly string[]) => Promise<number>;
     rollProbe?: RollProbe;
   } = {},
@@ -81,6 +96,7 @@ function reconcilerFor(
       },
     },
     pods: more.pods ?? (() => []),
+    claims: more.claims ?? (() => []),
     statefulSet: (_ns, name) => statefulSet(name),
     ...(more.activeController === undefined ? {} : { activeController: more.activeController }),
     ...(more.rollProbe === undefined ? {} : { rollProbe: more.rollProbe }),
@@ -109,25 +125,71 @@ describe("KafkaClusterReconciler", () => {
     expect(events).toEqual(["Warning PortConflict"]);
   });
 
-  it("holds a storage size change and applies everything else", async () => {
-    const fake = new FakeClient({ replicas: 1, storage: { type: "persistent-claim", size: "1Gi" } });
+  it("expands a storage size change: claims patched, the StatefulSet orphan-deleted and not applied in that pass", async () => {
+    const fake = new FakeClient({ replicas: 1, storage: { type: "persistent-claim", size: "1Gi", class: "fast" } });
     await reconcilerFor(fake).reconcile();
     const created = fake.applied.find((o) => o.kind === "StatefulSet");
     expect(claimSize(created)).toBe("1Gi");
     fake.applied.length = 0;
+    fake.classes.set("fast", {
+      apiVersion: "storage.k8s.io/v1",
+      kind: "StorageClass",
+      metadata: { name: "fast" },
+      allowVolumeExpansion: true,
+    });
     fake.cluster = {
       ...fake.cluster,
       metadata: { ...fake.cluster.metadata, generation: 2 },
-      spec: { replicas: 1, storage: { type: "persistent-claim", size: "5Gi" }, config: { "num.partitions": 7 } },
+      spec: { replicas: 1, storage: { type: "persistent-claim", size: "5Gi", class: "fast" } },
+    };
+    const pvc: KubeObject = {
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name: "data-c-broker-0", namespace: "ns", labels: { "tributary.dev/cluster": "c" } },
+      spec: { resources: { requests: { storage: "1Gi" } }, storageClassName: "fast" },
+      status: { phase: "Bound", capacity: { storage: "1Gi" } },
+    };
+    const existing = { ...(created as KubeObject), metadata: { ...created?.metadata, name: "c-broker", uid: "u1" } };
+    const { reconcile, events } = reconcilerFor(fake, (name) => (name === "c-broker" ? existing : undefined), {
+      claims: () => [pvc],
+    });
+    await reconcile();
+    expect(fake.patched).toEqual([
+      {
+        name: "data-c-broker-0",
+        ops: [
+          { op: "test", path: "/spec/resources/requests/storage", value: "1Gi" },
+          { op: "replace", path: "/spec/resources/requests/storage", value: "5Gi" },
+        ],
+      },
+    ]);
+    expect(fake.deleted).toEqual(["c-broker"]);
+    expect(fake.deleteOptions).toEqual([{ uid: "u1", propagationPolicy: "Orphan" }]);
+    expect(fake.applied.some((o) => o.kind === "StatefulSet")).toBe(false);
+    expect(events).toEqual(["Normal ExpandingVolume", "Normal RecreatingStatefulSet"]);
+    const status = fake.cluster["status"] as { volumes?: unknown };
+    expect(status.volumes).toEqual([{ name: "data-c-broker-0", requested: "5Gi", capacity: "1Gi", phase: "Resizing" }]);
+    expect(fake.conditions()["Reconciling"]).toMatchObject({ status: "True", reason: "ExpandingVolumes" });
+  });
+
+  it("refuses a storage shrink with a Warning and applies everything else", async () => {
+    const fake = new FakeClient({ replicas: 1, storage: { type: "persistent-claim", size: "5Gi" } });
+    await reconcilerFor(fake).reconcile();
+    const created = fake.applied.find((o) => o.kind === "StatefulSet");
+    fake.applied.length = 0;
+    fake.cluster = {
+      ...fake.cluster,
+      metadata: { ...fake.cluster.metadata, generation: 2 },
+      spec: { replicas: 1, storage: { type: "persistent-claim", size: "1Gi" }, config: { "num.partitions": 7 } },
     };
     const { reconcile, events } = reconcilerFor(fake, (name) => (name === "c-broker" ? created : undefined));
     await reconcile();
-    expect(claimSize(fake.applied.find((o) => o.kind === "StatefulSet"))).toBe("1Gi");
+    expect(claimSize(fake.applied.find((o) => o.kind === "StatefulSet"))).toBe("5Gi");
     const config = fake.applied.find((o) => o.kind === "ConfigMap") as KubeObject & { data: Record<string, string> };
     expect(config.data["c-broker-0.properties"]).toContain("num.partitions=7");
-    expect(fake.conditions()["Warning"]).toMatchObject({ status: "True", reason: "StorageResizeUnsupported" });
-    expect(fake.conditions()["Warning"]?.message).toContain("changed from 1Gi to 5Gi");
-    expect(events).toEqual(["Warning StorageResizeUnsupported"]);
+    expect(fake.conditions()["Warning"]).toMatchObject({ status: "True", reason: "StorageShrinkRefused" });
+    expect(fake.deleted).toEqual([]);
+    expect(events).toEqual(["Warning StorageShrinkRefused"]);
   });
 
   it("raises Warning with the API's message on the second identical failure, and writes nothing on the third", async () => {
