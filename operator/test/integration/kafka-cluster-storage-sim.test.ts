@@ -7,7 +7,17 @@
 // between those writes is not exercised. Needs `make k8s-tools` (sim binaries); without them the suite is skipped.
 import { readFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { clusterModule, eventsAbout, eventually, getJson, listJson, useOperatorSuite, type Obj } from "./harness.ts";
+import {
+  clusterModule,
+  eventsAbout,
+  eventually,
+  getJson,
+  listJson,
+  startBroker,
+  useOperatorSuite,
+  type BrokerProcess,
+  type Obj,
+} from "./harness.ts";
 
 const NS = "storage-sim";
 const CLASS = "expandable";
@@ -42,6 +52,7 @@ const ready = (p: PodObj): boolean =>
   p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 
 describe.skipIf(missing.length > 0)("KafkaCluster volume expansion on tier sim (the test plays the resizer)", () => {
+  let broker: BrokerProcess | undefined;
   const suite = useOperatorSuite(
     { beforeAll, afterAll, afterEach },
     {
@@ -49,10 +60,21 @@ describe.skipIf(missing.length > 0)("KafkaCluster volume expansion on tier sim (
       namespace: NS,
       identity: "operator-storage",
       // kwok pods run no broker, so nothing answers the restart-safety questions: the filesystem-resize restarts go
-      // by pod readiness alone here (roll-gates.test.ts covers the gates they pass through as any restart does).
-      prepare: () => Promise.resolve({ TRIBUTARY_ROLL_SAFETY_CHECKS: "false" }),
+      // by pod readiness alone here (roll-gates.test.ts covers the gates they pass through as any restart does). A
+      // scale-down asks Kafka whether the removed broker still holds data: one real broker on loopback answers
+      // (it hosts no topic, so the broker being removed holds nothing).
+      prepare: async () => {
+        broker = await startBroker();
+        return {
+          TRIBUTARY_ROLL_SAFETY_CHECKS: "false",
+          TRIBUTARY_BOOTSTRAP_OVERRIDES: JSON.stringify({ [`${NS}/grow`]: broker.bootstrap }),
+        };
+      },
     },
   );
+  afterAll(async () => {
+    await broker?.destroy();
+  });
   const c = suite.cluster;
   const k = (args: readonly string[], input?: string): Promise<string> => c().kubectl(args, input);
   const apply = (obj: object): Promise<string> => k(["apply", "--server-side", "-f", "-"], JSON.stringify(obj));
