@@ -4,7 +4,7 @@ import type { RestartSafety } from "../../src/replication/restart-safety.ts";
 import { ErrorCode } from "../../src/protocol/index.ts";
 import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
-import { connectTo, produce, replicatedCluster } from "../support/cluster-records.ts";
+import { connectTo, metricsPort, produce, replicatedCluster } from "../support/cluster-records.ts";
 import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
 
 // GET /v1/restart-safety on the metrics port (issue 13) across three processes: with every replica in sync each
@@ -13,17 +13,6 @@ import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
 // follower rejoins and all is well again.
 
 const TOPIC = "guarded";
-
-/** The metrics port node `id` logged at its latest start (metrics.port=0 picks a free one). */
-function metricsPort(cluster: Cluster, id: number): number {
-  const lines = cluster
-    .output(id)
-    .split("\n")
-    .filter((l) => l.includes("Serving metrics on /metrics"));
-  const port = (JSON.parse(lines.at(-1) ?? "{}") as { port?: number }).port;
-  if (port === undefined) throw new Error(`node ${id} logged no metrics port`);
-  return port;
-}
 
 async function safety(cluster: Cluster, id: number): Promise<RestartSafety | undefined> {
   try {

@@ -45,6 +45,17 @@ export function brokerAddress(cluster: Cluster, id: number): string {
   return `${node.host}:${node.clientPort}`;
 }
 
+/** The metrics port node `id` logged at its latest start (metrics.port=0 picks a free one). */
+export function metricsPort(cluster: Cluster, id: number): number {
+  const lines = cluster
+    .output(id)
+    .split("\n")
+    .filter((l) => l.includes("Serving metrics on /metrics"));
+  const port = (JSON.parse(lines.at(-1) ?? "{}") as { port?: number }).port;
+  if (port === undefined) throw new Error(`node ${id} logged no metrics port`);
+  return port;
+}
+
 /** A connection to a node's client listener. */
 export async function connectTo(cluster: Cluster, id: number, clientId: string): Promise<BrokerConnection> {
   const node = cluster.node(id);

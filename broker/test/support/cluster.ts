@@ -32,6 +32,8 @@ export interface ClusterOptions {
   topology: ClusterTopology;
   /** server.properties keys for every node, after the harness's own (so they win). */
   config?: Readonly<Record<string, string>>;
+  /** server.properties keys for one node (e.g. its broker.rack), after `config`. */
+  nodeConfig?: (nodeId: number) => Readonly<Record<string, string>>;
   /** JVM heap of each Kafka node (-Xms/-Xmx). @default "512M" */
   kafkaHeap?: string;
   /** How long one node may take to start. @default 90 000 */
@@ -333,7 +335,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await Promise.all(
       nodes.map(async (n) => {
         options.prepare?.(n);
-        const props = nodeProperties(system, n, quorumVoters, brokers.length, options.config);
+        const props = nodeProperties(system, n, quorumVoters, brokers.length, {
+          ...options.config,
+          ...options.nodeConfig?.(n.id),
+        });
         let formatArgs: string[] = [];
         if (options.dynamicVoters === true) {
           delete props["controller.quorum.voters"];

@@ -1,0 +1,189 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { ErrorCode } from "../../src/protocol/index.ts";
+import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
+import { pollUntil } from "../support/broker-process.ts";
+import {
+  connectTo,
+  createFullyReplicated,
+  metricsPort,
+  partitionInfo,
+  produce,
+  replicatedCluster,
+} from "../support/cluster-records.ts";
+import { startCluster, type Cluster } from "../support/cluster.ts";
+
+// Fetch from follower (KIP-392) across three processes in racks r0, r1, r2 (nodes 1, 2, 3) with
+// RackAwareReplicaSelector, read by the unmodified Java client (kafka-clients of the reference Kafka). A consumer with
+// client.rack set to a follower's rack gets its records from that follower (the follower's
+// tributary_consumer_fetch_bytes_total{served_as="follower"} grows, the leader only redirects); one without
+// client.rack reads from the leader; when the rack's follower is paused (SIGSTOP) and leaves the ISR, the consumer
+// goes back to the leader, which no longer names it, once its preferred replica expires (metadata.max.age.ms).
+
+const TOPIC = "racked";
+const RECORDS = 40;
+const LAG_MS = 2_000;
+const METADATA_MAX_AGE_MS = 2_000;
+const repo = fileURLToPath(new URL("../../../", import.meta.url));
+
+const rackOf = (id: number) => `r${id - 1}`;
+
+async function counters(
+  cluster: Cluster,
+  id: number,
+): Promise<{ leader: number; follower: number; preferred: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort(cluster, id)}/metrics`)).text();
+  const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? "0");
+  return {
+    leader: value(/^tributary_consumer_fetch_bytes_total\{served_as="leader"\} (\d+)/m),
+    follower: value(/^tributary_consumer_fetch_bytes_total\{served_as="follower"\} (\d+)/m),
+    preferred: value(/^tributary_fetch_preferred_read_replica_total (\d+)/m),
+  };
+}
+
+/** The Java consumer (clients/RackConsumer.java): every offset it has read so far. */
+class JavaConsumer {
+  readonly offsets = new Set<number>();
+  private readonly child: ChildProcess;
+  private stderr = "";
+
+  constructor(libs: string, bootstrap: string, rack: string | undefined) {
+    this.child = spawn(
+      "java",
+      [
+        "-Xmx128m",
+        `-Dlog4j2.configurationFile=${join(repo, "e2e", "reference-kafka", "tools-log4j2.properties")}`,
+        "-cp",
+        `${libs}/*`,
+        fileURLToPath(new URL("./clients/RackConsumer.java", import.meta.url)),
+        bootstrap,
+        TOPIC,
+        rack ?? "-",
+        String(METADATA_MAX_AGE_MS),
+      ],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    let partial = "";
+    this.child.stdout?.on("data", (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) if (/^\d+$/.test(line)) this.offsets.add(Number(line));
+    });
+    this.child.stderr?.on("data", (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-4_000)));
+  }
+
+  async readAll(count: number, timeoutMs: number): Promise<void> {
+    await pollUntil(`the Java consumer to read ${count} records`, () => this.offsets.size >= count, timeoutMs).catch(
+      (err: unknown) => {
+        throw new Error(`${String(err)}; read ${this.offsets.size}; stderr: ${this.stderr}`, { cause: err });
+      },
+    );
+  }
+
+  stop(): void {
+    this.child.stdin?.end();
+    this.child.kill("SIGKILL");
+  }
+}
+
+async function write(cluster: Cluster, leader: number, from: number, count: number, acks: number): Promise<void> {
+  const connection = await connectTo(cluster, leader, "follower-fetch-test");
+  try {
+    const records = Array.from({ length: count }, (_, i) => ({
+      value: Buffer.from(`v${from + i}`),
+      timestamp: BigInt(Date.now()),
+    }));
+    expect((await produce(connection, TOPIC, encodeRecordBatch({ records }), { acks })).errorCode).toBe(ErrorCode.NONE);
+  } finally {
+    connection.close();
+  }
+}
+
+describe("fetch from follower with the Java client (KIP-392)", () => {
+  let cluster: Cluster | undefined;
+  let paused: number | undefined;
+  const consumers: JavaConsumer[] = [];
+  afterAll(async () => {
+    for (const c of consumers) c.stop();
+    if (paused !== undefined) process.kill(paused, "SIGCONT");
+    await cluster?.destroy();
+  });
+
+  it("reads from the follower in client.rack, from the leader without it, and from the leader once that follower leaves the ISR", async () => {
+    const libs = execFileSync(join(repo, "e2e", "reference-kafka", "install.sh"), { encoding: "utf8" }).trim();
+    cluster = await startCluster({
+      ...replicatedCluster({
+        "replica.selector.class": "org.apache.kafka.common.replica.RackAwareReplicaSelector",
+        "replica.lag.time.max.ms": String(LAG_MS),
+        "min.insync.replicas": "1",
+        // The paused follower leaves the ISR through its leader, not by being fenced.
+        "broker.session.timeout.ms": "60000",
+        "metrics.port": "0",
+        "metrics.host": "127.0.0.1",
+      }),
+      nodeConfig: (id) => ({ "broker.rack": rackOf(id) }),
+    });
+    const c = cluster;
+    await c.waitForBrokers(30_000);
+    const { leader } = await createFullyReplicated(c, TOPIC);
+    const controller = (await c.describeQuorum()).leaderId;
+    // The follower to read from, and pause later: neither the leader nor the active controller.
+    const follower =
+      [1, 2, 3].find((id) => id !== leader && id !== controller) ?? [1, 2, 3].find((id) => id !== leader);
+    if (follower === undefined) throw new Error("no follower");
+    const other = [1, 2, 3].find((id) => id !== leader && id !== follower) ?? -1;
+    await write(c, leader, 0, RECORDS, -1);
+
+    // 1. client.rack = the follower's rack: the leader points the consumer there and serves no records itself.
+    const racked = new JavaConsumer(libs, c.bootstrap(), rackOf(follower));
+    consumers.push(racked);
+    await racked.readAll(RECORDS, 60_000);
+    racked.stop();
+    const afterRacked = { leader: await counters(c, leader), follower: await counters(c, follower) };
+    expect(afterRacked.follower.follower).toBeGreaterThan(0);
+    expect(afterRacked.leader.preferred).toBeGreaterThan(0);
+    expect(afterRacked.leader.leader).toBe(0);
+    expect((await counters(c, other)).follower).toBe(0);
+
+    // 2. No client.rack: the leader serves it.
+    const plain = new JavaConsumer(libs, c.bootstrap(), undefined);
+    consumers.push(plain);
+    await plain.readAll(RECORDS, 60_000);
+    plain.stop();
+    const afterPlain = { leader: await counters(c, leader), follower: await counters(c, follower) };
+    expect(afterPlain.leader.leader).toBeGreaterThan(0);
+    expect(afterPlain.follower.follower).toBe(afterRacked.follower.follower);
+
+    // 3. The rack's follower is paused and leaves the ISR: the consumer reads the new records from the leader.
+    const moving = new JavaConsumer(libs, c.bootstrap(), rackOf(follower));
+    consumers.push(moving);
+    await moving.readAll(RECORDS, 60_000);
+    expect((await counters(c, follower)).follower).toBeGreaterThan(afterPlain.follower.follower);
+    const pid = c.pid(follower);
+    if (pid === undefined) throw new Error(`node ${follower} is not running`);
+    process.kill(pid, "SIGSTOP");
+    paused = pid;
+    const stopped = Date.now();
+    const leaderBytes = (await counters(c, leader)).leader;
+    await write(c, leader, RECORDS, RECORDS, 1);
+    await pollUntil(
+      "the leader to drop the paused follower from the ISR",
+      async () => (await partitionInfo(c, leader, TOPIC))?.isr.includes(follower) === false,
+      30_000,
+    );
+    const shrunkMs = Date.now() - stopped;
+    await moving.readAll(2 * RECORDS, 60_000);
+    const movedMs = Date.now() - stopped;
+    expect((await counters(c, leader)).leader).toBeGreaterThan(leaderBytes);
+    console.log(
+      `follower-fetch: follower ${follower} (rack ${rackOf(follower)}) paused; out of the ISR after ${shrunkMs} ms, ` +
+        `the consumer had every new record from leader ${leader} after ${movedMs} ms`,
+    );
+    moving.stop();
+    process.kill(pid, "SIGCONT");
+    paused = undefined;
+  });
+});
