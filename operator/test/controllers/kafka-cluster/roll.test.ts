@@ -44,6 +44,16 @@ describe("planRoll", () => {
     expect(plan.restart?.why).toBe("image broker:0 -> broker:1");
   });
 
+  it("restarts a pod whose volume waits for a filesystem resize, by the same one-at-a-time rules", () => {
+    const resize = "volume data-c-broker-1 waits for a filesystem resize (FileSystemResizePending)";
+    const plan = planRoll([pod(0), pod(1, { restartFor: resize }), pod(2)], pools, hashes, IMAGE);
+    expect(plan.restart).toEqual({ name: "c-broker-1", uid: "u1", why: resize, controller: true });
+    // Not while another pod is not Ready.
+    const busy = planRoll([pod(0, { ready: false }), pod(1, { restartFor: resize }), pod(2)], pools, hashes, IMAGE);
+    expect(busy.restart).toBeUndefined();
+    expect(busy.stale).toEqual(["c-broker-1"]);
+  });
+
   it("waits while a pod is missing, not Ready or terminating", () => {
     expect(planRoll([pod(0, { hash: "old" }), pod(1)], pools, hashes, IMAGE).restart).toBeUndefined();
     expect(
