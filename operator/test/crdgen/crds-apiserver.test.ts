@@ -115,7 +115,6 @@ describe("generated CRDs on a real kube-apiserver", () => {
         listeners: { internal: { port: 9092 } },
         storage: { type: "ephemeral" },
         metrics: { enabled: true, port: 9404 },
-        podDisruptionBudget: { maxUnavailable: 1 },
       });
     }),
   );
