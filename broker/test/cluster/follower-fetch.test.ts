@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { AdminClient } from "../../src/admin/index.ts";
 import { ErrorCode } from "../../src/protocol/index.ts";
 import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
@@ -27,6 +28,8 @@ const TOPIC = "racked";
 const RECORDS = 40;
 const LAG_MS = 2_000;
 const METADATA_MAX_AGE_MS = 2_000;
+/** Three JVM starts and a cluster on a shared 2-core machine: 37 s when quiet, 106 s at load average 34. */
+const TEST_TIMEOUT_MS = 240_000;
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
 
 const rackOf = (id: number) => `r${id - 1}`;
@@ -112,78 +115,90 @@ describe("fetch from follower with the Java client (KIP-392)", () => {
     await cluster?.destroy();
   });
 
-  it("reads from the follower in client.rack, from the leader without it, and from the leader once that follower leaves the ISR", async () => {
-    const libs = execFileSync(join(repo, "e2e", "reference-kafka", "install.sh"), { encoding: "utf8" }).trim();
-    cluster = await startCluster({
-      ...replicatedCluster({
-        "replica.selector.class": "org.apache.kafka.common.replica.RackAwareReplicaSelector",
-        "replica.lag.time.max.ms": String(LAG_MS),
-        "min.insync.replicas": "1",
-        // The paused follower leaves the ISR through its leader, not by being fenced.
-        "broker.session.timeout.ms": "60000",
-        "metrics.port": "0",
-        "metrics.host": "127.0.0.1",
-      }),
-      nodeConfig: (id) => ({ "broker.rack": rackOf(id) }),
-    });
-    const c = cluster;
-    await c.waitForBrokers(30_000);
-    const { leader } = await createFullyReplicated(c, TOPIC);
-    const controller = (await c.describeQuorum()).leaderId;
-    // The follower to read from, and pause later: neither the leader nor the active controller.
-    const follower =
-      [1, 2, 3].find((id) => id !== leader && id !== controller) ?? [1, 2, 3].find((id) => id !== leader);
-    if (follower === undefined) throw new Error("no follower");
-    const other = [1, 2, 3].find((id) => id !== leader && id !== follower) ?? -1;
-    await write(c, leader, 0, RECORDS, -1);
+  it(
+    "reads from the follower in client.rack, from the leader without it, and from the leader once that follower leaves the ISR",
+    async () => {
+      const libs = execFileSync(join(repo, "e2e", "reference-kafka", "install.sh"), { encoding: "utf8" }).trim();
+      cluster = await startCluster({
+        ...replicatedCluster({
+          "replica.selector.class": "org.apache.kafka.common.replica.RackAwareReplicaSelector",
+          "replica.lag.time.max.ms": String(LAG_MS),
+          "min.insync.replicas": "1",
+          // The paused follower leaves the ISR through its leader, not by being fenced.
+          "broker.session.timeout.ms": "60000",
+          "metrics.port": "0",
+          "metrics.host": "127.0.0.1",
+        }),
+        nodeConfig: (id) => ({ "broker.rack": rackOf(id) }),
+      });
+      const c = cluster;
+      await c.waitForBrokers(30_000);
+      // Each broker's registration carries its broker.rack, which Metadata reports.
+      const admin = new AdminClient({ bootstrap: c.bootstrap(), requestTimeoutMs: 5_000 });
+      try {
+        const brokers = (await admin.cluster()).brokers.map((b) => [b.nodeId, b.rack]);
+        expect(brokers.sort()).toEqual([1, 2, 3].map((id) => [id, rackOf(id)]));
+      } finally {
+        admin.close();
+      }
+      const { leader } = await createFullyReplicated(c, TOPIC);
+      const controller = (await c.describeQuorum()).leaderId;
+      // The follower to read from, and pause later: neither the leader nor the active controller.
+      const follower =
+        [1, 2, 3].find((id) => id !== leader && id !== controller) ?? [1, 2, 3].find((id) => id !== leader);
+      if (follower === undefined) throw new Error("no follower");
+      const other = [1, 2, 3].find((id) => id !== leader && id !== follower) ?? -1;
+      await write(c, leader, 0, RECORDS, -1);
 
-    // 1. client.rack = the follower's rack: the leader points the consumer there and serves no records itself.
-    const racked = new JavaConsumer(libs, c.bootstrap(), rackOf(follower));
-    consumers.push(racked);
-    await racked.readAll(RECORDS, 60_000);
-    racked.stop();
-    const afterRacked = { leader: await counters(c, leader), follower: await counters(c, follower) };
-    expect(afterRacked.follower.follower).toBeGreaterThan(0);
-    expect(afterRacked.leader.preferred).toBeGreaterThan(0);
-    expect(afterRacked.leader.leader).toBe(0);
-    expect((await counters(c, other)).follower).toBe(0);
+      // 1. client.rack = the follower's rack: the leader points the consumer there and serves no records itself.
+      const racked = new JavaConsumer(libs, c.bootstrap(), rackOf(follower));
+      consumers.push(racked);
+      await racked.readAll(RECORDS, 60_000);
+      racked.stop();
+      const afterRacked = { leader: await counters(c, leader), follower: await counters(c, follower) };
+      expect(afterRacked.follower.follower).toBeGreaterThan(0);
+      expect(afterRacked.leader.preferred).toBeGreaterThan(0);
+      expect(afterRacked.leader.leader).toBe(0);
+      expect((await counters(c, other)).follower).toBe(0);
 
-    // 2. No client.rack: the leader serves it.
-    const plain = new JavaConsumer(libs, c.bootstrap(), undefined);
-    consumers.push(plain);
-    await plain.readAll(RECORDS, 60_000);
-    plain.stop();
-    const afterPlain = { leader: await counters(c, leader), follower: await counters(c, follower) };
-    expect(afterPlain.leader.leader).toBeGreaterThan(0);
-    expect(afterPlain.follower.follower).toBe(afterRacked.follower.follower);
+      // 2. No client.rack: the leader serves it.
+      const plain = new JavaConsumer(libs, c.bootstrap(), undefined);
+      consumers.push(plain);
+      await plain.readAll(RECORDS, 60_000);
+      plain.stop();
+      const afterPlain = { leader: await counters(c, leader), follower: await counters(c, follower) };
+      expect(afterPlain.leader.leader).toBeGreaterThan(0);
+      expect(afterPlain.follower.follower).toBe(afterRacked.follower.follower);
 
-    // 3. The rack's follower is paused and leaves the ISR: the consumer reads the new records from the leader.
-    const moving = new JavaConsumer(libs, c.bootstrap(), rackOf(follower));
-    consumers.push(moving);
-    await moving.readAll(RECORDS, 60_000);
-    expect((await counters(c, follower)).follower).toBeGreaterThan(afterPlain.follower.follower);
-    const pid = c.pid(follower);
-    if (pid === undefined) throw new Error(`node ${follower} is not running`);
-    process.kill(pid, "SIGSTOP");
-    paused = pid;
-    const stopped = Date.now();
-    const leaderBytes = (await counters(c, leader)).leader;
-    await write(c, leader, RECORDS, RECORDS, 1);
-    await pollUntil(
-      "the leader to drop the paused follower from the ISR",
-      async () => (await partitionInfo(c, leader, TOPIC))?.isr.includes(follower) === false,
-      30_000,
-    );
-    const shrunkMs = Date.now() - stopped;
-    await moving.readAll(2 * RECORDS, 60_000);
-    const movedMs = Date.now() - stopped;
-    expect((await counters(c, leader)).leader).toBeGreaterThan(leaderBytes);
-    console.log(
-      `follower-fetch: follower ${follower} (rack ${rackOf(follower)}) paused; out of the ISR after ${shrunkMs} ms, ` +
-        `the consumer had every new record from leader ${leader} after ${movedMs} ms`,
-    );
-    moving.stop();
-    process.kill(pid, "SIGCONT");
-    paused = undefined;
-  });
+      // 3. The rack's follower is paused and leaves the ISR: the consumer reads the new records from the leader.
+      const moving = new JavaConsumer(libs, c.bootstrap(), rackOf(follower));
+      consumers.push(moving);
+      await moving.readAll(RECORDS, 60_000);
+      expect((await counters(c, follower)).follower).toBeGreaterThan(afterPlain.follower.follower);
+      const pid = c.pid(follower);
+      if (pid === undefined) throw new Error(`node ${follower} is not running`);
+      process.kill(pid, "SIGSTOP");
+      paused = pid;
+      const stopped = Date.now();
+      const leaderBytes = (await counters(c, leader)).leader;
+      await write(c, leader, RECORDS, RECORDS, 1);
+      await pollUntil(
+        "the leader to drop the paused follower from the ISR",
+        async () => (await partitionInfo(c, leader, TOPIC))?.isr.includes(follower) === false,
+        30_000,
+      );
+      const shrunkMs = Date.now() - stopped;
+      await moving.readAll(2 * RECORDS, 60_000);
+      const movedMs = Date.now() - stopped;
+      expect((await counters(c, leader)).leader).toBeGreaterThan(leaderBytes);
+      console.log(
+        `follower-fetch: follower ${follower} (rack ${rackOf(follower)}) paused; out of the ISR after ${shrunkMs} ms, ` +
+          `the consumer had every new record from leader ${leader} after ${movedMs} ms`,
+      );
+      moving.stop();
+      process.kill(pid, "SIGCONT");
+      paused = undefined;
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
