@@ -452,7 +452,7 @@ export class KafkaClusterReconciler implements Reconciler {
       ...(pass.roll === undefined ? {} : { roll: pass.roll }),
       ...(pass.blocked === undefined ? {} : { blocked: pass.blocked }),
       ...(pass.scale?.progress === undefined ? {} : { scaling: pass.scale.progress }),
-      ...(pass.storage === undefined ? {} : { claims: pass.storage.claims }),
+      ...(pass.storage === undefined ? {} : { claims: pass.storage.claims, recreating: pass.storage.skipApply }),
       ...(pass.cluster === undefined ? {} : { spec: pass.cluster.spec }),
     };
     const next = computeStatus(previous, observed, this.#d.now());

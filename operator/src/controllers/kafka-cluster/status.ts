@@ -27,6 +27,8 @@ export interface Observed {
   scaling?: { reason: string; message: string };
   /** Data volume claims and where a volume expansion stands (volume-expansion.ts). */
   claims?: readonly ClaimStatus[];
+  /** StatefulSets being re-created for a larger claim template (volume-expansion.ts). */
+  recreating?: readonly string[];
 }
 
 interface StsStatus {
@@ -80,7 +82,7 @@ export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Da
   const blocked = o.blocked;
 
   conditions.warnings(o.warnings ?? []);
-  const expanding = storageProgress(o.claims ?? []);
+  const expanding = storageProgress(o.claims ?? [], o.recreating);
   if (rolling && blocked !== undefined && blocked.blockers.length > 0) {
     // Waiting for the ISR or the quorum is progress, not failure: a Reconciling reason, with what it waits for.
     const first = blocked.blockers[0];

@@ -282,9 +282,24 @@ function planStatefulSet(desired: KubeObject, input: StoragePlanInput, plan: Sto
   return desired;
 }
 
-/** The status lines for a pass: what is being done about storage, or undefined when nothing is in progress. */
-export function storageProgress(claims: readonly ClaimStatus[]): string | undefined {
+/**
+ * The Reconciling message for a pass: what is being done about storage, or undefined when nothing is in progress.
+ * `recreating` names StatefulSets deleted for a larger claim template and not yet gone (the garbage collector carries
+ * out an orphan deletion; without one running they stay, and this says what the operator waits for).
+ */
+export function storageProgress(
+  claims: readonly ClaimStatus[],
+  recreating: readonly string[] = [],
+): string | undefined {
+  const parts: string[] = [];
   const busy = claims.filter((c) => c.phase === "Resizing" || c.phase === "FileSystemResizePending");
-  if (busy.length === 0) return undefined;
-  return `Expanding volumes: ${busy.map((c) => `${c.name} ${c.capacity ?? "?"} -> ${c.requested} (${c.phase})`).join(", ")}`;
+  if (busy.length > 0) {
+    parts.push(
+      `Expanding volumes: ${busy.map((c) => `${c.name} ${c.capacity ?? "?"} -> ${c.requested} (${c.phase})`).join(", ")}`,
+    );
+  }
+  if (recreating.length > 0) {
+    parts.push(`re-creating StatefulSet ${recreating.join(", ")} for the new claim size (orphan deletion in progress)`);
+  }
+  return parts.length === 0 ? undefined : parts.join("; ");
 }

@@ -6,6 +6,7 @@ import { desired } from "../../../src/controllers/kafka-cluster/desired.ts";
 import {
   claimPhase,
   planStorage,
+  storageProgress,
   type ClaimView,
   type StorageClassView,
   type StoragePlanInput,
@@ -225,5 +226,16 @@ describe("claimPhase", () => {
     );
     expect(failed).toEqual({ phase: "ResizeFailed", message: "quota exceeded" });
     expect(claimPhase(claim(0, "2Gi", { capacity: "2Gi" }))).toEqual({ phase: "Bound" });
+  });
+});
+
+describe("storageProgress", () => {
+  it("says which volumes grow and which StatefulSets wait for their re-creation", () => {
+    const claims = planStorage(input("2Gi", "1Gi", [claim(0, "1Gi")], { expandable: true })).claims;
+    expect(storageProgress(claims, ["c-broker"])).toBe(
+      "Expanding volumes: data-c-broker-0 1Gi -> 2Gi (Resizing); re-creating StatefulSet c-broker for the new claim " +
+        "size (orphan deletion in progress)",
+    );
+    expect(storageProgress([], [])).toBeUndefined();
   });
 });
