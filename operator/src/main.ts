@@ -9,6 +9,7 @@ import { kafkaTopicController } from "./controllers/kafka-topic/index.ts";
 import { AdminPool } from "./kafka/admin-pool.ts";
 import { activeControllerLookup } from "./kafka/quorum.ts";
 import { rollProbe } from "./kafka/roll-probe.ts";
+import { brokerConfigClient } from "./kafka/broker-config.ts";
 import { KubeClient, LeaderElector } from "./kube/index.ts";
 import { Manager } from "./manager/manager.ts";
 import { loadConfig } from "./runtime/config.ts";
@@ -47,8 +48,11 @@ async function main(): Promise<number> {
         ...(config.broker.pullPolicy === undefined ? {} : { pullPolicy: config.broker.pullPolicy }),
       },
       activeController: activeControllerLookup({ clientId: `tributary-operator-${config.leaderElection.identity}` }),
-      ...(config.rollSafetyChecks
-        ? { rollProbe: rollProbe({ clientId: `tributary-operator-${config.leaderElection.identity}` }) }
+      ...(config.clusterAdmin
+        ? {
+            rollProbe: rollProbe({ clientId: `tributary-operator-${config.leaderElection.identity}` }),
+            brokerConfig: brokerConfigClient({ clientId: `tributary-operator-${config.leaderElection.identity}` }),
+          }
         : {}),
       admins,
       bootstrapOverrides: config.bootstrapOverrides,

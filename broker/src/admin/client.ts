@@ -29,6 +29,8 @@ import {
   ListPartitionReassignmentsResponse,
   MetadataRequest,
   MetadataResponse,
+  UpdateFeaturesRequest,
+  UpdateFeaturesResponse,
 } from "../protocol/generated/index.ts";
 import type { MessageCodec } from "../protocol/codec-runtime.ts";
 import { ErrorCode } from "../protocol/errors.ts";
@@ -213,6 +215,27 @@ export interface QuorumDescription {
   voters: QuorumReplica[];
   observers: QuorumReplica[];
 }
+
+/** Feature levels as one broker reports them in ApiVersions (v3+). */
+export interface FeatureLevels {
+  /** Feature name -> the [min, max] levels this broker's software supports. */
+  supported: Map<string, [number, number]>;
+  /** Feature name -> the level finalized for the cluster (metadata.version, say). */
+  finalized: Map<string, number>;
+}
+
+export interface FeatureUpdate {
+  feature: string;
+  maxVersionLevel: number;
+  /** @default "upgrade" */
+  upgradeType?: "upgrade" | "safe-downgrade" | "unsafe-downgrade";
+}
+
+const UPGRADE_TYPE: Record<NonNullable<FeatureUpdate["upgradeType"]>, number> = {
+  upgrade: 1,
+  "safe-downgrade": 2,
+  "unsafe-downgrade": 3,
+};
 
 const RESOURCE_TYPE: Record<ConfigResourceType, number> = { topic: 2, broker: 4 };
 const OP_CODE: Record<ConfigOp["op"], number> = { set: 0, delete: 1, append: 2, subtract: 3 };
@@ -646,6 +669,46 @@ export class AdminClient {
     };
   }
 
+  /** The feature levels one broker (the bootstrap address given, else any) supports, and those finalized. */
+  async features(address?: string): Promise<FeatureLevels> {
+    const target: Target = address === undefined ? ANY : { kind: "address", address };
+    const res = await this.#call(target, ApiVersionsRequest, ApiVersionsResponse, () => ({
+      ...ApiVersionsRequest.create(),
+      clientSoftwareName: "tributary-admin",
+      clientSoftwareVersion: "0",
+    }));
+    const top = kafkaError(res.errorCode, null, "ApiVersions");
+    if (top !== undefined) throw top;
+    return {
+      supported: new Map(
+        (res.supportedFeatures ?? []).map((f) => [f.name ?? "", [f.minVersion ?? 0, f.maxVersion ?? 0]] as const),
+      ),
+      finalized: new Map((res.finalizedFeatures ?? []).map((f) => [f.name ?? "", f.maxVersionLevel ?? 0] as const)),
+    };
+  }
+
+  /** UpdateFeatures (forwarded to the active controller): all updates apply together or none does. */
+  async updateFeatures(updates: readonly FeatureUpdate[], options: { validateOnly?: boolean } = {}): Promise<void> {
+    const res = await this.#call(ANY, UpdateFeaturesRequest, UpdateFeaturesResponse, (version) => ({
+      ...UpdateFeaturesRequest.create(),
+      timeoutMs: this.#brokerTimeoutMs(),
+      featureUpdates: updates.map((u) => ({
+        feature: u.feature,
+        maxVersionLevel: u.maxVersionLevel,
+        ...(version === 0
+          ? { allowDowngrade: (u.upgradeType ?? "upgrade") !== "upgrade" }
+          : { upgradeType: UPGRADE_TYPE[u.upgradeType ?? "upgrade"] }),
+      })),
+      validateOnly: options.validateOnly ?? false,
+    }));
+    const top = kafkaError(res.errorCode, res.errorMessage, "UpdateFeatures");
+    if (top !== undefined) throw top;
+    for (const r of res.results ?? []) {
+      const err = kafkaError(r.errorCode, r.errorMessage, `UpdateFeatures ${r.feature}`);
+      if (err !== undefined) throw err;
+    }
+  }
+
   /** The timeout handed to the broker for its own work: a little under ours, so its answer beats our deadline. */
   #brokerTimeoutMs(): number {
     return Math.max(1_000, this.#requestTimeoutMs - 2_000);
@@ -810,6 +873,7 @@ const CODECS: Record<number, { request: MessageCodec<unknown> } | undefined> = O
     ElectLeadersRequest,
     DescribeQuorumRequest,
     DescribeLogDirsRequest,
+    UpdateFeaturesRequest,
   ].map((c) => [c.apiKey, { request: c }]),
 );
 

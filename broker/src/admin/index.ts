@@ -12,6 +12,8 @@ export {
   type ConfigResourceType,
   type ConfigResult,
   type ConfigSource,
+  type FeatureLevels,
+  type FeatureUpdate,
   type CreatedTopic,
   type LogDirDescription,
   type NewTopic,

@@ -161,6 +161,28 @@ describe("AdminClient against the broker process", () => {
     expect(quorum.highWatermark).toBeGreaterThan(0n);
   });
 
+  it("reads the feature levels (ApiVersions) and finalizes metadata.version through UpdateFeatures", async () => {
+    const levels = await admin.features();
+    const [min = 0, max = 0] = levels.supported.get("metadata.version") ?? [];
+    expect(max).toBeGreaterThanOrEqual(min);
+    const finalized = levels.finalized.get("metadata.version");
+    expect(finalized).toBeGreaterThanOrEqual(min);
+    expect(await admin.supports(ApiKey.UpdateFeatures)).toBe(true);
+    // The same level again is accepted; above what the brokers support is refused with the controller's reason.
+    await admin.updateFeatures([{ feature: "metadata.version", maxVersionLevel: finalized ?? max }]);
+    const refused = await admin
+      .updateFeatures([{ feature: "metadata.version", maxVersionLevel: max + 1 }], { validateOnly: true })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(refused).toBeInstanceOf(KafkaError);
+    if (finalized !== undefined && finalized < max) {
+      await admin.updateFeatures([{ feature: "metadata.version", maxVersionLevel: max }]);
+      expect((await admin.features()).finalized.get("metadata.version")).toBe(max);
+    }
+  });
+
   it("reconnects after the broker restarts", async () => {
     await broker.stop("SIGTERM");
     const fast = new AdminClient({ bootstrap: broker.bootstrap, retries: 0, connectTimeoutMs: 2_000 });

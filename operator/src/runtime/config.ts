@@ -31,7 +31,7 @@ const Env = z.object({
   TRIBUTARY_TOPIC_WORKERS: z.coerce.number().int().min(1).max(256).default(16),
   TRIBUTARY_TOPIC_SELECTOR: z.string().optional(),
   TRIBUTARY_TOPIC_DELETE_TIMEOUT_SECONDS: z.coerce.number().int().min(0).default(300),
-  TRIBUTARY_ROLL_SAFETY_CHECKS: Bool.default(true),
+  TRIBUTARY_CLUSTER_ADMIN: Bool.default(true),
   TRIBUTARY_BOOTSTRAP_OVERRIDES: z
     .string()
     .default("{}")
@@ -74,10 +74,11 @@ export interface OperatorConfig {
    */
   bootstrapOverrides: Readonly<Record<string, string>>;
   /**
-   * Ask the brokers and the quorum before each pod restart (roll-gates.ts). Off only where the operator cannot reach
-   * the brokers at all (tests against an API server without pods that run): rolls then go by pod readiness alone.
+   * The KafkaCluster controller talks to the cluster's brokers: restart gates (roll-gates.ts) and dynamic broker
+   * configs. Off only where the operator cannot reach any broker (tests against an API server whose pods do not run):
+   * rolls then go by pod readiness alone, and dynamic keys reach brokers only when they restart.
    */
-  rollSafetyChecks: boolean;
+  clusterAdmin: boolean;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv, hostname: string): OperatorConfig {
@@ -104,6 +105,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, hostname: string): OperatorCo
     topicSelector: e.TRIBUTARY_TOPIC_SELECTOR,
     topicDeleteTimeoutMs: e.TRIBUTARY_TOPIC_DELETE_TIMEOUT_SECONDS * 1000,
     bootstrapOverrides: Object.freeze(e.TRIBUTARY_BOOTSTRAP_OVERRIDES),
-    rollSafetyChecks: e.TRIBUTARY_ROLL_SAFETY_CHECKS,
+    clusterAdmin: e.TRIBUTARY_CLUSTER_ADMIN,
   });
 }

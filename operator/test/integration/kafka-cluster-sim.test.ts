@@ -28,7 +28,8 @@ describe.skipIf(missing.length > 0)("KafkaCluster on tier sim: real pods (kwok),
       identity: "operator-sim",
       // The pods here run no broker (tier api: none run at all; tier sim: kwok fakes them): nothing answers the
       // restart-safety questions, so these rolls go by pod readiness alone (roll-gates.test.ts covers the gates).
-      prepare: () => Promise.resolve({ TRIBUTARY_ROLL_SAFETY_CHECKS: "false" }),
+      // TRIBUTARY_CLUSTER_ADMIN=false: the operator does not talk to the brokers.
+      prepare: () => Promise.resolve({ TRIBUTARY_CLUSTER_ADMIN: "false" }),
     },
   );
   const c = suite.cluster;

@@ -27,10 +27,11 @@ const NS = "kafka-it";
 const HASH = "tributary.dev/config-hash";
 const MANUAL = "tributary.dev/manual-rolling-update";
 /**
- * Tier api runs no pods, so no broker answers the restart-safety questions: the gates would hold every roll (with
- * SafetyUnknown). These rolls go by pod readiness alone; roll-gates.test.ts and the e2e roll cover the gates.
+ * Tier api runs no pods, so no broker answers: the restart gates would hold every roll (SafetyUnknown) and dynamic
+ * configs could not be applied. These rolls go by pod readiness alone; roll-gates.test.ts, reconciler.test.ts and the
+ * e2e roll cover the talking to brokers.
  */
-const NO_ROLL_CHECKS = { TRIBUTARY_ROLL_SAFETY_CHECKS: "false" };
+const NO_CLUSTER_ADMIN = { TRIBUTARY_CLUSTER_ADMIN: "false" };
 /** Every object the operator creates for KafkaCluster "demo". */
 const OWNED = [
   ["statefulset", "demo-broker"],
@@ -62,7 +63,7 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
       tier: "api",
       namespace: NS,
       identity: "operator-1",
-      prepare: () => Promise.resolve(NO_ROLL_CHECKS),
+      prepare: () => Promise.resolve(NO_CLUSTER_ADMIN),
     },
   );
   const c = suite.cluster;
@@ -125,7 +126,7 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
       kubeconfig: suite.kubeconfig(),
       identity: "operator-standby",
       logFile: join(suite.scratch, "operator-standby.log"),
-      env: NO_ROLL_CHECKS,
+      env: NO_CLUSTER_ADMIN,
     });
     const sb = standby;
     await eventually("standby /readyz 200", async () => ((await sb.get("/readyz"))[0] === 200 ? true : undefined));
@@ -491,7 +492,7 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
         kubeconfig: suite.kubeconfig(),
         identity: "operator-2",
         logFile: join(suite.scratch, "operator-2.log"),
-        env: NO_ROLL_CHECKS,
+        env: NO_CLUSTER_ADMIN,
       }),
     );
     // Both clusters reconciled by the new process (demo succeeds, bad is refused again).
@@ -756,7 +757,7 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
         identity: "operator-3",
         logFile: join(suite.scratch, "operator-3.log"),
         env: {
-          ...NO_ROLL_CHECKS,
+          ...NO_CLUSTER_ADMIN,
           TRIBUTARY_WATCH_NAMESPACES: "team-a",
           TRIBUTARY_LEASE_NAME: "tributary-operator-team-a",
         },

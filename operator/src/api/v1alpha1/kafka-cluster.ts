@@ -402,6 +402,12 @@ export const KafkaClusterStatus = statusOf(
     replicas: z.int().min(0).optional().describe("Broker pods that exist (scale subresource status)."),
     readyReplicas: z.int().min(0).optional().describe("Broker pods that are Ready."),
     selector: z.string().optional().describe("Label selector of the broker pods (scale subresource, autoscalers)."),
+    brokerImage: z
+      .string()
+      .optional()
+      .describe(
+        "The broker image the pods run or roll to. Kept while the spec names neither version nor image, so that upgrading the operator restarts no broker; set spec.version or spec.image to change it.",
+      ),
     rollPlan: z
       .array(RollStep)
       .max(1024)

@@ -9,6 +9,7 @@ import * as kplus from "cdk8s-plus-27";
 import { CONTROLLER_PORT, type KafkaClusterSpec } from "../../api/v1alpha1/index.ts";
 import type { KubeObject, OwnerReference } from "../../kube/index.ts";
 import { OPERATOR_VERSION } from "../../version.ts";
+import { dynamicConfigOf, restartKeys } from "./dynamic-config.ts";
 
 /**
  * Image used when the spec names neither an image nor a version, unless TRIBUTARY_BROKER_IMAGE says otherwise: the
@@ -57,6 +58,8 @@ export interface ClusterInput {
    * @default from spec.config (configMaxUnavailable)
    */
   maxUnavailable?: number;
+  /** status.brokerImage of an earlier pass: kept while the spec names neither image nor version. */
+  recordedImage?: string;
 }
 
 /** One pool of pods: the brokers (combined or broker-only), or the dedicated controllers. */
@@ -97,6 +100,8 @@ export interface DesiredState {
   bootstrapServers: string;
   /** The voters' controller listeners (host:port), where DescribeQuorum is answered. */
   controllerServers: string[];
+  /** The spec.config keys brokers take without a restart, applied cluster-wide by IncrementalAlterConfigs. */
+  dynamicConfig: Record<string, string>;
 }
 
 export const names = {
@@ -119,10 +124,15 @@ export interface BrokerDefaults {
 
 export const DEFAULTS: BrokerDefaults = { image: DEFAULT_BROKER_IMAGE };
 
-export function imageOf(spec: KafkaClusterSpec, defaults: BrokerDefaults = DEFAULTS): string {
+/**
+ * The broker image: spec.image, else spec.version from the default image's repository, else the image recorded in the
+ * status by an earlier pass, else the operator's default. The recorded one comes before the default so that an
+ * operator upgrade (which changes the default) never restarts the brokers of a cluster that names no version.
+ */
+export function imageOf(spec: KafkaClusterSpec, defaults: BrokerDefaults = DEFAULTS, recorded?: string): string {
   if (spec.image !== undefined) return spec.image;
   if (spec.version !== undefined) return `${repositoryOf(defaults.image)}:${spec.version}`;
-  return defaults.image;
+  return recorded ?? defaults.image;
 }
 
 /** `registry:5000/tributary/broker:0.1.0@sha256:...` -> `registry:5000/tributary/broker`. */
@@ -304,9 +314,10 @@ export function renderProperties(header: string, ...parts: Map<string, string>[]
 }
 
 /**
- * Hash of what a running pod cannot pick up without a restart: its pool's shared config, the listeners (their ports
- * and external addresses shape every pod's per-pod keys) and the image. Per-pod keys otherwise follow from the
- * ordinal, so scaling changes no running pod's hash.
+ * Hash of what a running pod cannot pick up without a restart: its pool's shared config less the dynamic broker keys
+ * (applied without a restart, dynamic-config.ts), the listeners (their ports and external addresses shape every pod's
+ * per-pod keys) and the image. Per-pod keys otherwise follow from the ordinal, so scaling changes no running pod's
+ * hash. Nothing of the operator itself (its version, its settings) goes in: upgrading the operator restarts nothing.
  */
 export function configHash(
   common: Map<string, string>,
@@ -322,7 +333,7 @@ export function configHash(
 /** Every object the operator owns for this cluster, with owner references, in apply order. */
 export function desired(input: ClusterInput, owner: OwnerReference): DesiredState {
   const { name: cluster, namespace, spec } = input;
-  const image = imageOf(spec, input.defaults);
+  const image = imageOf(spec, input.defaults, input.recordedImage);
   const all = pools(input);
   const app = new App();
   const chart = new Chart(app, cluster, { namespace, disableResourceNameHashes: true });
@@ -337,7 +348,7 @@ export function desired(input: ClusterInput, owner: OwnerReference): DesiredStat
   const hashes: Record<string, string> = {};
   for (const pool of all) {
     const common = commonConfig(input, pool, all);
-    hashes[pool.name] = configHash(common, spec.listeners, image);
+    hashes[pool.name] = configHash(restartKeys(common), spec.listeners, image);
     for (let i = 0; i < pool.replicas; i++) {
       const pod = `${pool.name}-${i}`;
       configData[`${pod}.properties`] = renderProperties(
@@ -446,6 +457,7 @@ export function desired(input: ClusterInput, owner: OwnerReference): DesiredStat
     brokerSelector: selectorString(brokerSelector),
     bootstrapServers: `${names.bootstrap(cluster)}.${namespace}.svc:${internalPort}`,
     controllerServers: voters(input, all).map(([, address]) => address),
+    dynamicConfig: dynamicConfigOf(spec.config),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { AdminPool } from "../../kafka/admin-pool.ts";
 import type { ActiveControllerLookup } from "../../kafka/quorum.ts";
 import type { RollProbe } from "../../kafka/roll-probe.ts";
+import type { BrokerConfigClient } from "../../kafka/broker-config.ts";
 import { KINDS, eventRecorder, objectKey, type KubeClient, type KubeObject, type ObjectKey } from "../../kube/index.ts";
 import type { ControllerRegistration, Manager } from "../../manager/manager.ts";
 import { CLUSTER_LABEL, type BrokerDefaults } from "./desired.ts";
@@ -28,6 +29,7 @@ export function kafkaClusterController(
     rollProbe?: RollProbe;
     /** Admin clients for scaling with data movement; without them a scale-down is held with a Warning. */
     admins?: AdminPool;
+    brokerConfig?: BrokerConfigClient;
     bootstrapOverrides?: Readonly<Record<string, string>>;
   },
 ): ControllerRegistration {
@@ -41,6 +43,7 @@ export function kafkaClusterController(
     ...(options.defaults === undefined ? {} : { defaults: options.defaults }),
     ...(options.activeController === undefined ? {} : { activeController: options.activeController }),
     ...(options.rollProbe === undefined ? {} : { rollProbe: options.rollProbe }),
+    ...(options.brokerConfig === undefined ? {} : { brokerConfig: options.brokerConfig }),
     ...(options.bootstrapOverrides === undefined ? {} : { bootstrapOverrides: options.bootstrapOverrides }),
     ...(options.admins === undefined
       ? {}

@@ -1,5 +1,5 @@
 // KafkaCluster reconciler: a key in, a linear pipeline of named idempotent steps, status written once at the end.
-//   read → validate → render → quorum → scale → storage → apply → roll → status
+//   read → validate → render → quorum → scale → storage → apply → reconfigure → roll → features → status
 // Each step reads the pass state and may stop the pipeline (an invalid spec stops before anything is applied). The
 // reconciler never writes a spec, and never branches on what triggered it: every pass recomputes everything.
 import type { Logger } from "pino";
@@ -38,6 +38,8 @@ import {
 } from "./desired.ts";
 import { planRoll, type PodView, type RollPlan } from "./roll.ts";
 import { gatherFacts } from "./roll-facts.ts";
+import { dynamicConfigOps, metadataVersionTarget } from "./dynamic-config.ts";
+import type { BrokerConfigClient } from "../../kafka/broker-config.ts";
 import { restartBlockers, type Blocker } from "./roll-gates.ts";
 import { computeStatus, type Observed } from "./status.ts";
 import { voterChange, voterChangeMessage } from "./quorum.ts";
@@ -65,13 +67,18 @@ export interface KafkaClusterReconcilerDeps {
   activeController?: ActiveControllerLookup;
   /**
    * Asks the brokers and the quorum whether the next pod may restart (roll-gates.ts). @default none: rolls go by pod
-   * readiness alone (TRIBUTARY_ROLL_SAFETY_CHECKS=false)
+   * readiness alone (TRIBUTARY_CLUSTER_ADMIN=false)
    */
   rollProbe?: RollProbe;
   /** Bootstrap addresses by "namespace/name" replacing the bootstrap Service (an operator outside the cluster). */
   bootstrapOverrides?: Readonly<Record<string, string>>;
   /** Kafka's Admin API for scaling with data movement (scale-step.ts). @default none: scale-downs are held */
   scaling?: ScaleDeps;
+  /**
+   * Reads and changes the cluster-wide dynamic broker configs (IncrementalAlterConfigs). @default none: dynamic keys
+   * reach brokers only through server.properties, when they next start
+   */
+  brokerConfig?: BrokerConfigClient;
 }
 
 /** Everything one pass learns; the steps fill it in order. */
@@ -96,8 +103,8 @@ interface Pass {
 }
 
 export class KafkaClusterReconciler implements Reconciler {
-  readonly #d: Required<Omit<KafkaClusterReconcilerDeps, "rollProbe" | "scaling">> &
-    Pick<KafkaClusterReconcilerDeps, "rollProbe" | "scaling">;
+  readonly #d: Required<Omit<KafkaClusterReconcilerDeps, "rollProbe" | "scaling" | "brokerConfig">> &
+    Pick<KafkaClusterReconcilerDeps, "rollProbe" | "scaling" | "brokerConfig">;
   readonly #steps: [string, Step<Pass>][];
 
   constructor(deps: KafkaClusterReconcilerDeps) {
@@ -117,7 +124,9 @@ export class KafkaClusterReconciler implements Reconciler {
       ["scale", (p) => this.#scale(p)],
       ["storage", (p) => this.#storage(p)],
       ["apply", (p) => this.#apply(p)],
+      ["reconfigure", (p) => this.#reconfigure(p)],
       ["roll", (p) => this.#roll(p)],
+      ["features", (p) => this.#features(p)],
     ];
   }
 
@@ -227,6 +236,7 @@ export class KafkaClusterReconciler implements Reconciler {
         ...(recorded === undefined ? {} : { clusterId: recorded }),
         ...(manualRoll === undefined ? {} : { manualRoll }),
         ...(maxUnavailable === undefined ? {} : { maxUnavailable }),
+        ...(cluster.status?.brokerImage === undefined ? {} : { recordedImage: cluster.status.brokerImage }),
       },
       controllerRef(raw),
     );
@@ -354,6 +364,38 @@ export class KafkaClusterReconciler implements Reconciler {
     return "next";
   }
 
+  /**
+   * reconfigure: the dynamic keys of spec.config, applied cluster-wide without a restart (dynamic-config.ts), once
+   * every pod is Ready (a starting cluster has no broker to ask). A failure leaves a Warning and is retried; the
+   * rest of the pass goes on.
+   */
+  async #reconfigure(pass: Pass): Promise<"next" | "stop"> {
+    const client = this.#d.brokerConfig;
+    const state = need(pass.desired);
+    if (client === undefined) return "next";
+    const serving = state.pools.every((pool) => {
+      const sts = pass.applied.get(`StatefulSet/${pool.name}`);
+      return ((sts?.["status"] as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0) >= pool.replicas;
+    });
+    if (!serving) return "next";
+    const bootstrap = this.#d.bootstrapOverrides[pass.key] ?? state.bootstrapServers;
+    try {
+      const ops = dynamicConfigOps(state.dynamicConfig, await client.clusterDefaults(bootstrap));
+      if (ops.length === 0) return "next";
+      await client.alterClusterDefaults(bootstrap, ops);
+      const what = ops.map((o) => (o.op === "set" ? `${o.name}=${o.value ?? ""}` : `-${o.name}`)).join(", ");
+      pass.log.info({ ops }, `Updated dynamic broker configs: ${what}`);
+      await this.#d.events.event(need(pass.raw), "Normal", "ConfigUpdated", `Dynamic broker configs: ${what}`);
+    } catch (err) {
+      pass.warnings.push({
+        reason: "DynamicConfigPending",
+        message: `the dynamic broker configs (${Object.keys(state.dynamicConfig).join(", ") || "none"}) could not be applied: ${err instanceof Error ? err.message : String(err)}; retrying`,
+      });
+      pass.requeueAfterMs = this.#d.pollMs;
+    }
+    return "next";
+  }
+
   /** roll: restart at most one pod whose config or image is stale, only when every other pod is Ready. */
   async #roll(pass: Pass): Promise<"next" | "stop"> {
     const state = need(pass.desired);
@@ -399,6 +441,34 @@ export class KafkaClusterReconciler implements Reconciler {
       }
     }
     if (plan.waiting) pass.requeueAfterMs = this.#d.pollMs;
+    return "next";
+  }
+
+  /**
+   * features: the second phase of a version upgrade. Once every pod runs the desired image and is Ready (the roll
+   * is done), metadata.version is raised to the highest level the brokers support (UpdateFeatures; the controller
+   * refuses a level some registered broker does not support). Never lowered. A failure is a Warning, retried.
+   */
+  async #features(pass: Pass): Promise<"next" | "stop"> {
+    const client = this.#d.brokerConfig;
+    const roll = pass.roll;
+    if (client === undefined || roll === undefined || roll.waiting || roll.queue.length > 0) return "next";
+    const bootstrap = this.#d.bootstrapOverrides[pass.key] ?? need(pass.desired).bootstrapServers;
+    try {
+      const { finalized, supported } = await client.metadataVersion(bootstrap);
+      const target = metadataVersionTarget(finalized, supported);
+      if (target === undefined) return "next";
+      await client.finalizeMetadataVersion(bootstrap, target);
+      const message = `metadata.version finalized at level ${target} (was ${finalized ?? "unknown"})`;
+      pass.log.info({ from: finalized, to: target }, message);
+      await this.#d.events.event(need(pass.raw), "Normal", "MetadataVersionUpgraded", message);
+    } catch (err) {
+      pass.warnings.push({
+        reason: "MetadataVersionPending",
+        message: `metadata.version could not be read or raised: ${err instanceof Error ? err.message : String(err)}; retrying`,
+      });
+      pass.requeueAfterMs = this.#d.pollMs;
+    }
     return "next";
   }
 

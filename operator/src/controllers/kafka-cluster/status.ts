@@ -124,6 +124,7 @@ export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Da
     selector: d.brokerSelector,
     ...(o.claims === undefined || o.claims.length === 0 ? {} : { volumes: [...o.claims] }),
     clusterId: d.clusterId,
+    brokerImage: d.image,
   };
 }
 

@@ -369,4 +369,39 @@ describe("desired state of a KafkaCluster", () => {
     expect(DEFAULT_BROKER_IMAGE).toBe(`${values.brokerImage.repository}:${chart.appVersion}`);
     expect(render({}).image).toBe(`docker.io/tributary/broker:${OPERATOR_VERSION}`);
   });
+
+  it("keeps dynamic broker keys out of the restart hash, still rendering them into server.properties", () => {
+    const base = three.hashes["prod-broker"];
+    const dynamic = render({ replicas: 3, config: { "log.retention.ms": 60_000, "min.insync.replicas": 2 } });
+    expect(dynamic.hashes["prod-broker"]).toBe(base);
+    expect(dynamic.dynamicConfig).toEqual({ "log.retention.ms": "60000", "min.insync.replicas": "2" });
+    expect(configFor(dynamic, "prod-broker-0").get("log.retention.ms")).toBe("60000");
+    // A restart-only key next to them still rolls.
+    const mixed = render({ replicas: 3, config: { "log.retention.ms": 60_000, "num.partitions": 6 } });
+    expect(mixed.hashes["prod-broker"]).not.toBe(base);
+    expect(mixed.dynamicConfig).toEqual({ "log.retention.ms": "60000" });
+  });
+
+  it("an operator upgrade (a new default image) changes nothing of a cluster that recorded its image", () => {
+    const spec = KafkaClusterSpec.parse({ replicas: 3 });
+    const input = { name: "prod", namespace: "kafka", uid: UID, spec };
+    const before = desired({ ...input, defaults: { image: "tributary/broker:0.1.0" } }, owner);
+    const after = desired(
+      { ...input, defaults: { image: "tributary/broker:0.2.0" }, recordedImage: before.image },
+      owner,
+    );
+    expect(JSON.stringify(after.objects)).toBe(JSON.stringify(before.objects));
+    expect(after.hashes).toEqual(before.hashes);
+    // spec.version is how a cluster moves to another broker version.
+    const upgraded = desired(
+      {
+        ...input,
+        spec: KafkaClusterSpec.parse({ replicas: 3, version: "0.2.0" }),
+        defaults: { image: "tributary/broker:0.2.0" },
+        recordedImage: before.image,
+      },
+      owner,
+    );
+    expect(upgraded.image).toBe("tributary/broker:0.2.0");
+  });
 });

@@ -9,6 +9,7 @@ import { KafkaClusterReconciler } from "../../../src/controllers/kafka-cluster/r
 import { ApiError, type KubeClient, type KubeObject, type ResourceType } from "../../../src/kube/index.ts";
 import { TerminalError } from "../../../src/manager/manager.ts";
 import type { RollProbe } from "../../../src/kafka/roll-probe.ts";
+import type { BrokerConfigClient } from "../../../src/kafka/broker-config.ts";
 
 interface Cond {
   type: string;
@@ -23,6 +24,7 @@ class FakeClient {
   readonly applied: KubeObject[] = [];
   statusWrites = 0;
   failApply?: (obj: KubeObject) => Error | undefined;
+  readyReplicas?: number;
 
   constructor(spec: Record<string, unknown>) {
     this.cluster = {
@@ -51,12 +53,19 @@ class FakeClient {
     const err = this.failApply?.(obj);
     if (err !== undefined) return Promise.reject(err);
     this.applied.push(obj);
-    return Promise.resolve({ object: obj, created: false });
+    // The StatefulSet controller's view, as the API server returns it with the applied object.
+    const object =
+      obj.kind === "StatefulSet" && this.readyReplicas !== undefined
+        ? { ...obj, status: { replicas: this.readyReplicas, readyReplicas: this.readyReplicas } }
+        : obj;
+    return Promise.resolve({ object, created: false });
   }
 
   patchStatus(_type: ResourceType, _ns: string, _name: string, status: unknown): Promise<KubeObject> {
     this.statusWrites += 1;
-    this.cluster = { ...this.cluster, status };
+    // A merge patch: the fields it sets to null are removed.
+    const merged = Object.fromEntries(Object.entries(status as Record<string, unknown>).filter(([, v]) => v !== null));
+    this.cluster = { ...this.cluster, status: merged };
     return Promise.resolve(this.cluster);
   }
 
@@ -84,6 +93,7 @@ function reconcilerFor(
     claims?: () => KubeObject[];
     activeController?: (controllers: readonly string[]) => Promise<number>;
     rollProbe?: RollProbe;
+    brokerConfig?: BrokerConfigClient;
   } = {},
 ) {
   const events: string[] = [];
@@ -100,9 +110,17 @@ function reconcilerFor(
     statefulSet: (_ns, name) => statefulSet(name),
     ...(more.activeController === undefined ? {} : { activeController: more.activeController }),
     ...(more.rollProbe === undefined ? {} : { rollProbe: more.rollProbe }),
+    ...(more.brokerConfig === undefined ? {} : { brokerConfig: more.brokerConfig }),
   });
   const ctx = { logger: pino({ level: "silent" }), signal: new AbortController().signal };
   return { reconcile: () => reconciler.reconcile("ns/c", ctx), events };
+}
+
+/** The config hash the operator stamped on the cluster's broker pod template in its last apply. */
+function hashOf(fake: FakeClient): string {
+  type Sts = KubeObject & { spec: { template: { metadata: { annotations: Record<string, string> } } } };
+  const sts = [...fake.applied].reverse().find((o) => o.kind === "StatefulSet" && o.metadata.name === "c-broker");
+  return (sts as Sts | undefined)?.spec.template.metadata.annotations["tributary.dev/config-hash"] ?? "";
 }
 
 const claimSize = (sts: KubeObject | undefined): unknown =>
@@ -341,6 +359,91 @@ describe("KafkaClusterReconciler", () => {
     isr = [1, 2, 3];
     await reconcilerFor(fake, undefined, { pods, rollProbe }).reconcile();
     expect(fake.deleted).toEqual(["c-broker-2"]);
+  });
+
+  it("applies dynamic keys cluster-wide without a roll once the brokers serve, with a Warning while it cannot", async () => {
+    const fake = new FakeClient({ replicas: 3, config: { "log.retention.ms": 60_000, "num.partitions": 3 } });
+    const current = new Map([["message.max.bytes", "2048"]]);
+    const altered: unknown[] = [];
+    let failing = false;
+    const brokerConfig: BrokerConfigClient = {
+      clusterDefaults: () => (failing ? Promise.reject(new Error("no broker reachable")) : Promise.resolve(current)),
+      alterClusterDefaults: (_bootstrap, ops) => {
+        altered.push(ops);
+        for (const op of ops) {
+          if (op.op === "set") current.set(op.name, op.value ?? "");
+          else current.delete(op.name);
+        }
+        return Promise.resolve();
+      },
+      metadataVersion: () => Promise.resolve({ finalized: 20, supported: 20 }),
+      finalizeMetadataVersion: () => Promise.reject(new Error("not asked")),
+    };
+    // Pods not Ready yet: nothing is asked.
+    await reconcilerFor(fake, undefined, { brokerConfig }).reconcile();
+    expect(altered).toEqual([]);
+    fake.readyReplicas = 3;
+    const { reconcile, events } = reconcilerFor(fake, undefined, { brokerConfig });
+    await reconcile();
+    expect(altered).toEqual([
+      [
+        { name: "log.retention.ms", op: "set", value: "60000" },
+        { name: "message.max.bytes", op: "delete" },
+      ],
+    ]);
+    expect(events).toEqual(["Normal ConfigUpdated"]);
+    await reconcile();
+    expect(altered).toHaveLength(1);
+    failing = true;
+    await reconcile();
+    expect(fake.conditions()["Warning"]).toMatchObject({ status: "True", reason: "DynamicConfigPending" });
+    expect(fake.conditions()["Warning"]?.message).toContain("no broker reachable");
+    failing = false;
+    await reconcile();
+    expect(fake.conditions()["Warning"]?.status).toBe("False");
+  });
+
+  it("raises metadata.version once the roll is done, never while a pod is stale", async () => {
+    const fake = new FakeClient({ replicas: 3, version: "0.2.0" });
+    fake.readyReplicas = 3;
+    let image = "docker.io/tributary/broker:0.1.0";
+    const pods = (): KubeObject[] =>
+      [0, 1, 2].map((i) => ({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: {
+          name: `c-broker-${i}`,
+          uid: `u${i}`,
+          annotations: { "tributary.dev/config-hash": hashOf(fake) },
+        },
+        spec: { containers: [{ name: "kafka", image }] },
+        status: { conditions: [{ type: "Ready", status: "True" }] },
+      }));
+    let level = 20;
+    const finalized: number[] = [];
+    const brokerConfig: BrokerConfigClient = {
+      clusterDefaults: () => Promise.resolve(new Map()),
+      alterClusterDefaults: () => Promise.resolve(),
+      metadataVersion: () => Promise.resolve({ finalized: level, supported: 22 }),
+      finalizeMetadataVersion: (_bootstrap, to) => {
+        finalized.push(to);
+        level = to;
+        return Promise.resolve();
+      },
+    };
+    await reconcilerFor(fake, undefined, { brokerConfig }).reconcile();
+    // The pods still run 0.1.0: phase one (the roll) first.
+    const rolling = reconcilerFor(fake, undefined, { pods, brokerConfig });
+    await rolling.reconcile();
+    expect(finalized).toEqual([]);
+    expect(fake.deleted).toHaveLength(1);
+    image = "docker.io/tributary/broker:0.2.0";
+    const done = reconcilerFor(fake, undefined, { pods, brokerConfig });
+    await done.reconcile();
+    expect(finalized).toEqual([22]);
+    expect(done.events).toEqual(["Normal MetadataVersionUpgraded"]);
+    await done.reconcile();
+    expect(finalized).toEqual([22]);
   });
 
   it("refuses a replica change that would change the static voters, and allows one that keeps them", async () => {
