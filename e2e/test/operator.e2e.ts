@@ -235,6 +235,65 @@ async function kcatList(c: Cluster, job: string, bootstrap: string, want: number
   return logs;
 }
 
+/** A Job running the e2e client's produce loop (acks=all, RF 3, min.insync.replicas 2) against a cluster. */
+function produceLoopJob(name: string, cluster: string, topic: string, durationMs: number): string {
+  return JSON.stringify({
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name },
+    spec: {
+      backoffLimit: 0,
+      activeDeadlineSeconds: Math.ceil(durationMs / 1000) + 180,
+      template: {
+        spec: {
+          restartPolicy: "Never",
+          automountServiceAccountToken: false,
+          securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
+          containers: [
+            {
+              name: "client",
+              image: "tributary/e2e-client:dev",
+              imagePullPolicy: "Never",
+              env: [
+                { name: "MODE", value: "produce-loop" },
+                { name: "BOOTSTRAP", value: `${cluster}-kafka-bootstrap.${NS}.svc.cluster.local:9092` },
+                { name: "TOPIC", value: topic },
+                { name: "DURATION_MS", value: String(durationMs) },
+                { name: "INTERVAL_MS", value: "100" },
+              ],
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"] },
+              },
+            },
+          ],
+        },
+      },
+    },
+  });
+}
+
+/** Waits for the produce loop's Job to finish and reads its RESULT line. */
+async function produceLoopResult(
+  c: Cluster,
+  job: string,
+  timeoutMs: number,
+): Promise<{ acked: number; failed: number; lost: number; maxSendMs: number }> {
+  await waitForKubectl(
+    c,
+    `job ${job} to finish`,
+    ["get", "job", job, "-n", NS, "-o", jsonpath("{.status.succeeded}/{.status.failed}")],
+    (out) => out.startsWith("1/") || out.endsWith("/1"),
+    timeoutMs,
+  );
+  const logs = await c.kubectl(["logs", "-n", NS, `job/${job}`]);
+  await c.kubectl(["delete", "job", job, "-n", NS, "--wait=false"]);
+  const line = logs.split("\n").find((l) => l.startsWith("RESULT "));
+  if (line === undefined) throw new Error(`no RESULT from ${job}:\n${logs}`);
+  return JSON.parse(line.slice("RESULT ".length)) as { acked: number; failed: number; lost: number; maxSendMs: number };
+}
+
 /** The operator's /metrics through the API server's pod proxy, or directly from the host by pod IP. */
 async function operatorMetrics(c: Cluster): Promise<string> {
   const pod = await c.kubectl([
@@ -394,7 +453,8 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       NS,
       "--type=merge",
       "-p",
-      JSON.stringify({ spec: { config: { "log.retention.ms": 3_600_000 } } }),
+      // num.partitions needs a restart (a dynamic key such as log.retention.ms is applied without one).
+      JSON.stringify({ spec: { config: { "num.partitions": 2 } } }),
     ]);
     const generation = Number(
       await c.kubectl(["get", "kafkacluster", CLUSTER, "-n", NS, "-o", jsonpath("{.metadata.generation}")]),
@@ -425,13 +485,13 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       250,
     );
     figure(
-      `config change (spec.config log.retention.ms) → pod replaced, Ready=True: ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      `config change (spec.config num.partitions) → pod replaced, Ready=True: ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
     // One pod at a time: never more than one broker down, and each old pod replaced exactly once.
     expect(maxNotReady).toBeLessThanOrEqual(1);
     expect([...seen].filter((u) => !oldUids.has(u)).length).toBe(before.length);
     const cm = await c.kubectl(["get", "configmaps", "-n", NS, "-l", `tributary.dev/cluster=${CLUSTER}`, "-o", "yaml"]);
-    expect(cm).toContain("log.retention.ms=3600000");
+    expect(cm).toContain("num.partitions=2");
   });
 
   it("KafkaTopic: created, config drift reverted, partitions grown, deleted with its topic (broker in the cluster)", async () => {
@@ -603,8 +663,18 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
         250,
       );
     }
+    // Writes continue through the roll: a Job produces with acks=all to a topic with replication factor 3 and
+    // min.insync.replicas 2, which only stays writable if the gates never let two of its replicas go at once.
+    const loopJob = `${TRIO}-produce-loop`;
+    const loopMs = 180_000;
+    await c.kubectl(["apply", "-n", NS, "-f", "-"], produceLoopJob(loopJob, TRIO, "gated", loopMs));
+    const producingSince = await pollUntil(`${loopJob} producing`, 120_000, async () => {
+      const logs = await c.kubectl(["logs", "-n", NS, `job/${loopJob}`]).catch(() => "");
+      return logs.includes("producing to gated") ? Date.now() : undefined;
+    });
     const before = await clusterPods(c);
     const started = Date.now();
+    // num.partitions needs a restart; a dynamic key (log.retention.ms, say) would not roll anything.
     await c.kubectl([
       "patch",
       "kafkacluster",
@@ -613,15 +683,29 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       NS,
       "--type=merge",
       "-p",
-      JSON.stringify({ spec: { config: { "log.retention.ms": 3_600_000 } } }),
+      JSON.stringify({ spec: { config: { "num.partitions": 2 } } }),
     ]);
-    // The order the old pods went away in, and the most that were down at once.
+    // The order the old pods went away in, the most that were down at once, and what the status said meanwhile.
     const order: string[] = [];
     let maxDown = 0;
+    const reasons = new Set<string>();
+    let planSeen = "";
     await pollUntil(
       `${TRIO}: every pod replaced and Ready`,
       300_000,
       async () => {
+        const status = await c.kubectl([
+          "get",
+          "kafkacluster",
+          TRIO,
+          "-n",
+          NS,
+          "-o",
+          jsonpath(`{.status.conditions[?(@.type=="Reconciling")].reason} {.status.rollPlan[*].pod}`),
+        ]);
+        const [reason = "", ...planned] = status.split(" ");
+        reasons.add(reason);
+        if (planned.length > planSeen.split(" ").filter((x) => x !== "").length) planSeen = planned.join(" ");
         const now = await clusterPods(c);
         for (const old of before) {
           const cur = now.find((p) => p.name === old.name);
@@ -639,9 +723,21 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       `${TRIO}: config change → 3 pods replaced one at a time, Ready: ${((Date.now() - started) / 1000).toFixed(1)} s ` +
         `(order ${order.join(", ")}; active controller before: ${leaderId})`,
     );
+    figure(`${TRIO}: Reconciling reasons seen during the roll: ${[...reasons].join(", ")}; longest plan: ${planSeen}`);
     expect(maxDown).toBeLessThanOrEqual(1);
     expect(order).toHaveLength(3);
     expect(order[2]).toBe(`${TRIO}-broker-${leaderId}`);
+    expect(planSeen.split(" ").length).toBeGreaterThanOrEqual(2);
+    // The roll ended while the loop still produced, so every step of it was under load.
+    expect(Date.now()).toBeLessThan(producingSince + loopMs);
+    const result = await produceLoopResult(c, loopJob, loopMs + 120_000);
+    figure(
+      `${TRIO}: acks=all writes across the roll (RF 3, min.insync.replicas 2): ${result.acked} acked, ` +
+        `${result.failed} failed, ${result.lost} lost; longest send ${result.maxSendMs} ms`,
+    );
+    expect(result.failed).toBe(0);
+    expect(result.lost).toBe(0);
+    expect(result.acked).toBeGreaterThan(100);
     await pollUntil(
       `KafkaCluster ${TRIO} Ready=True after the roll`,
       120_000,
