@@ -411,9 +411,10 @@ export class KafkaClusterReconciler implements Reconciler {
     }
     const manual = raw.metadata.annotations?.[MANUAL_ROLL_ANNOTATION];
     let plan = planRoll(views, state.pools, state.hashes, state.image, undefined, manual);
-    // The active controller goes last of the controllers; asked only when a controller is next, and only of a quorum
-    // of more than one (a single voter is always the active one).
-    if (plan.restart?.controller === true && state.controllerServers.length > 1) {
+    // The active controller goes last of the controllers; asked only while a controller is still to restart (so that
+    // the plan in the status shows the order the roll will take), and only of a quorum of more than one (a single
+    // voter is always the active one).
+    if (plan.queue.some((q) => q.controller && !q.held) && state.controllerServers.length > 1) {
       const active = await this.#d.activeController(state.controllerServers).catch((err: unknown) => {
         pass.log.warn(
           { err: err instanceof Error ? err.message : String(err) },
