@@ -437,7 +437,9 @@ export class KafkaClusterReconciler implements Reconciler {
       const pod = plan.restart;
       const deleted = await this.#d.client.delete(KINDS.Pod, namespace, pod.name, { uid: pod.uid });
       if (deleted) {
-        pass.log.info({ pod: pod.name, why: pod.why }, `Restarted pod ${pod.name}`);
+        // gated: whether the restart gates were asked (and let it go); false only with TRIBUTARY_CLUSTER_ADMIN=false.
+        const gated = this.#d.rollProbe !== undefined;
+        pass.log.info({ pod: pod.name, why: pod.why, gated }, `Restarted pod ${pod.name}`);
         await this.#d.events.event(raw, "Normal", "RestartingPod", `Restarting pod ${pod.name}: ${pod.why}`);
       }
     }
