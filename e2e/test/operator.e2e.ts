@@ -666,7 +666,7 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
     // Writes continue through the roll: a Job produces with acks=all to a topic with replication factor 3 and
     // min.insync.replicas 2, which only stays writable if the gates never let two of its replicas go at once.
     const loopJob = `${TRIO}-produce-loop`;
-    const loopMs = 180_000;
+    const loopMs = 120_000;
     await c.kubectl(["apply", "-n", NS, "-f", "-"], produceLoopJob(loopJob, TRIO, "gated", loopMs));
     const producingSince = await pollUntil(`${loopJob} producing`, 120_000, async () => {
       const logs = await c.kubectl(["logs", "-n", NS, `job/${loopJob}`]).catch(() => "");
