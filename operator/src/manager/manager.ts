@@ -231,8 +231,11 @@ export class Manager {
     const id = informerId(type, labelSelector);
     const existing = this.#informers.get(id);
     if (existing !== undefined) return existing;
+    // A cluster-scoped kind (nodes) has one informer whatever namespaces are watched.
     const namespaces =
-      this.#o.namespaces === undefined || this.#o.namespaces.length === 0 ? [undefined] : this.#o.namespaces;
+      !type.namespaced || this.#o.namespaces === undefined || this.#o.namespaces.length === 0
+        ? [undefined]
+        : this.#o.namespaces;
     const created = namespaces.map(
       (namespace) =>
         new Informer<KubeObject>(this.#o.client, {

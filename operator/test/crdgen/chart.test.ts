@@ -76,8 +76,10 @@ describe("charts/tributary", () => {
     const objects = await template();
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
       "ClusterRole/tributary-operator",
+      "ClusterRole/tributary-operator-nodes",
       "ClusterRole/tributary-operator-storageclasses",
       "ClusterRoleBinding/tributary-operator",
+      "ClusterRoleBinding/tributary-operator-nodes",
       "ClusterRoleBinding/tributary-operator-storageclasses",
       "Deployment/tributary-operator",
       "Role/tributary-operator-leader-election",
@@ -170,8 +172,13 @@ describe("charts/tributary", () => {
     expect(objects.filter((o) => o.kind === "ClusterRole").map((o) => o.metadata.name)).toEqual([
       "tributary-operator",
       "tributary-operator-storageclasses",
+      "tributary-operator-nodes",
     ]);
-    // The one cluster-scoped read: a StorageClass by name (does it allow volume expansion?).
+    // Nodes: read-only (drains.ts).
+    expect(rules("ClusterRole", "tributary-operator-nodes")).toEqual([
+      { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch"] },
+    ]);
+    // A StorageClass by name (does it allow volume expansion?).
     expect(rules("ClusterRole", "tributary-operator-storageclasses")).toEqual([
       { apiGroups: ["storage.k8s.io"], resources: ["storageclasses"], verbs: ["get"] },
     ]);

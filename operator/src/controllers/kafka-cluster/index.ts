@@ -40,6 +40,7 @@ export function kafkaClusterController(
     claims: (namespace, labels) => manager.cached(KINDS.PersistentVolumeClaim, namespace, labels),
     statefulSet: (namespace, name) =>
       manager.cached(KINDS.StatefulSet, namespace).find((sts) => sts.metadata.name === name),
+    node: (name) => manager.cached(KINDS.Node).find((node) => node.metadata.name === name),
     ...(options.defaults === undefined ? {} : { defaults: options.defaults }),
     ...(options.activeController === undefined ? {} : { activeController: options.activeController }),
     ...(options.rollProbe === undefined ? {} : { rollProbe: options.rollProbe }),
@@ -69,6 +70,24 @@ export function kafkaClusterController(
       },
       // Claims carry the claim template's labels; their status tells how a volume expansion goes.
       { type: KINDS.PersistentVolumeClaim, toKey: byClusterLabel },
+      {
+        // A node being cordoned or tainted for removal concerns the clusters with a pod on it (drains.ts). Only spec
+        // changes matter: node status (heartbeats, conditions) changes all the time.
+        type: KINDS.Node,
+        labelSelector: undefined,
+        ignoreStatusOnly: true,
+        toKey: (node) => [
+          ...new Set(
+            manager
+              .cached(KINDS.Pod)
+              .filter((pod) => (pod as { spec?: { nodeName?: string } }).spec?.nodeName === node.metadata.name)
+              .flatMap((pod) => {
+                const cluster = pod.metadata.labels?.[CLUSTER_LABEL];
+                return cluster === undefined ? [] : [objectKey(pod.metadata.namespace, cluster)];
+              }),
+          ),
+        ],
+      },
     ],
     ownedLabelSelector: MANAGED_SELECTOR,
     reconciler,

@@ -43,6 +43,7 @@ import type { BrokerConfigClient } from "../../kafka/broker-config.ts";
 import { restartBlockers, type Blocker } from "./roll-gates.ts";
 import { computeStatus, type Observed } from "./status.ts";
 import { voterChange, voterChangeMessage } from "./quorum.ts";
+import { podDrain } from "./drains.ts";
 import { scaleStep, type ScaleDeps, type ScalePass } from "./scale-step.ts";
 import { planStorage, type ClaimView, type StorageClassView, type StoragePlan } from "./volume-expansion.ts";
 
@@ -72,6 +73,8 @@ export interface KafkaClusterReconcilerDeps {
   rollProbe?: RollProbe;
   /** Bootstrap addresses by "namespace/name" replacing the bootstrap Service (an operator outside the cluster). */
   bootstrapOverrides?: Readonly<Record<string, string>>;
+  /** A Node from the informer cache, to move pods off nodes being drained (drains.ts). @default none known */
+  node?: (name: string) => KubeObject | undefined;
   /** Kafka's Admin API for scaling with data movement (scale-step.ts). @default none: scale-downs are held */
   scaling?: ScaleDeps;
   /**
@@ -113,6 +116,7 @@ export class KafkaClusterReconciler implements Reconciler {
       pollMs: 5_000,
       defaults: DEFAULTS,
       activeController: () => Promise.resolve(undefined),
+      node: () => undefined,
       bootstrapOverrides: {},
       ...deps,
     };
@@ -406,7 +410,9 @@ export class KafkaClusterReconciler implements Reconciler {
     for (const obj of state.objects) {
       if (obj.kind !== "StatefulSet") continue;
       for (const pod of this.#d.pods(namespace, selectorOfSts(obj))) {
-        views.push(podView(pod, obj.metadata.name, pass.storage?.restarts.get(pod.metadata.name)));
+        const drain = podDrain(pod, this.#d.node);
+        const view = podView(pod, obj.metadata.name, pass.storage?.restarts.get(pod.metadata.name));
+        views.push(drain === undefined ? view : { ...view, drain });
       }
     }
     const manual = raw.metadata.annotations?.[MANUAL_ROLL_ANNOTATION];

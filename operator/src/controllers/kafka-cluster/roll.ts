@@ -22,6 +22,8 @@ export interface PodView {
   held?: boolean;
   /** Another reason to restart this pod (its volume waits for a filesystem resize). */
   restartFor?: string;
+  /** Its node is being drained or removed (drains.ts): the pod moves by a restart. */
+  drain?: string;
 }
 
 /** A stale pod in roll order, with why it rolls. */
@@ -88,6 +90,7 @@ export function planRoll(
     if (p.image !== image) reasons.push(`image ${p.image ?? "none"} -> ${image}`);
     if (p.manual !== manual) reasons.push("manual rolling update requested");
     if (p.restartFor !== undefined) reasons.push(p.restartFor);
+    if (p.drain !== undefined) reasons.push(p.drain);
     return reasons.length === 0 ? undefined : reasons.join(", ");
   };
   const byPool = poolOrder.flatMap((pool) =>
