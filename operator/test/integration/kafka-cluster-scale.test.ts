@@ -1,4 +1,4 @@
-// Scale-down with data movement against a real kube-apiserver (tier api) and four real Tributary brokers on loopback
+// Scale-down with data movement (started with kubectl scale, through the scale subresource) against a real kube-apiserver (tier api) and four real Tributary brokers on loopback
 // (node ids 0-3, as the StatefulSet's ordinals 0-3 get them; TRIBUTARY_BOOTSTRAP_OVERRIDES points the KafkaCluster
 // at them, since no pod serves its bootstrap Service on tier 1). Tier 1 has no StatefulSet controller and no pods:
 // the test reads the StatefulSet's spec.replicas, which is what the operator decides; Kafka's own Admin API shows the
@@ -97,7 +97,11 @@ describe("KafkaCluster scale-down drains brokers through Kafka's Admin API (tier
   it("refuses a scale-down below a topic's replication factor: nothing moves, nothing is removed", async () => {
     expect(await replicasOn(3)).toBeGreaterThan(0);
     const before = await replicasOn(3);
-    await cluster(3);
+    // Through the scale subresource, as kubectl scale, an HPA or KEDA would.
+    await c().kubectl(["scale", "kafkacluster", "demo", "-n", NS, "--replicas=3"]);
+    const scale = await getJson(c(), ["kafkacluster", "demo", "-n", NS, "--subresource=scale"]);
+    expect(scale?.spec?.["replicas"]).toBe(3);
+    expect(scale?.status?.["selector"]).toBe("tributary.dev/cluster=demo,app.kubernetes.io/component=broker");
     const o = await eventually("Warning ReplicationFactorTooHigh", async () => {
       const got = await getJson(c(), ["kafkacluster", "demo", "-n", NS]);
       return condition(got, "Warning")?.reason === "ReplicationFactorTooHigh" ? got : undefined;
