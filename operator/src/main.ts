@@ -46,6 +46,7 @@ async function main(): Promise<number> {
       defaults: {
         image: config.broker.image ?? DEFAULTS.image,
         ...(config.broker.pullPolicy === undefined ? {} : { pullPolicy: config.broker.pullPolicy }),
+        ...(config.broker.rackClusterRole === undefined ? {} : { rackClusterRole: config.broker.rackClusterRole }),
       },
       activeController: activeControllerLookup({ clientId: `tributary-operator-${config.leaderElection.identity}` }),
       ...(config.clusterAdmin

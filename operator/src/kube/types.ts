@@ -78,6 +78,12 @@ export const KINDS = {
   Event: { apiVersion: "v1", kind: "Event", plural: "events", namespaced: true },
   Namespace: { apiVersion: "v1", kind: "Namespace", plural: "namespaces", namespaced: false },
   Node: { apiVersion: "v1", kind: "Node", plural: "nodes", namespaced: false },
+  ClusterRoleBinding: {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRoleBinding",
+    plural: "clusterrolebindings",
+    namespaced: false,
+  },
   StatefulSet: { apiVersion: "apps/v1", kind: "StatefulSet", plural: "statefulsets", namespaced: true },
   StorageClass: { apiVersion: "storage.k8s.io/v1", kind: "StorageClass", plural: "storageclasses", namespaced: false },
   PodDisruptionBudget: {

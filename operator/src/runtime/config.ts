@@ -25,6 +25,7 @@ const Env = z.object({
   TRIBUTARY_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   TRIBUTARY_BROKER_IMAGE: z.string().min(1).optional(),
   TRIBUTARY_BROKER_IMAGE_PULL_POLICY: z.enum(["Always", "IfNotPresent", "Never"]).optional(),
+  TRIBUTARY_RACK_CLUSTER_ROLE: z.string().min(1).optional(),
   TRIBUTARY_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   TRIBUTARY_RESYNC_SECONDS: z.coerce.number().int().min(10).default(600),
   TRIBUTARY_WORKERS: z.coerce.number().int().min(1).max(64).default(2),
@@ -58,7 +59,11 @@ export interface OperatorConfig {
   leaderElection: { enabled: boolean; namespace: string; name: string; identity: string };
   /** /healthz, /readyz and /metrics. */
   http: { host: string; port: number };
-  broker: { image: string | undefined; pullPolicy: "Always" | "IfNotPresent" | "Never" | undefined };
+  broker: {
+    image: string | undefined;
+    pullPolicy: "Always" | "IfNotPresent" | "Never" | undefined;
+    rackClusterRole: string | undefined;
+  };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   resyncMs: number;
   workers: number;
@@ -97,7 +102,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, hostname: string): OperatorCo
       identity: e.POD_NAME ?? `${hostname}-${process.pid}`,
     },
     http: { host: e.TRIBUTARY_HTTP_HOST, port: e.TRIBUTARY_HTTP_PORT },
-    broker: { image: e.TRIBUTARY_BROKER_IMAGE, pullPolicy: e.TRIBUTARY_BROKER_IMAGE_PULL_POLICY },
+    broker: {
+      image: e.TRIBUTARY_BROKER_IMAGE,
+      pullPolicy: e.TRIBUTARY_BROKER_IMAGE_PULL_POLICY,
+      rackClusterRole: e.TRIBUTARY_RACK_CLUSTER_ROLE,
+    },
     logLevel: e.TRIBUTARY_LOG_LEVEL,
     resyncMs: e.TRIBUTARY_RESYNC_SECONDS * 1000,
     workers: e.TRIBUTARY_WORKERS,

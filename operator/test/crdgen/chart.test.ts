@@ -76,10 +76,13 @@ describe("charts/tributary", () => {
     const objects = await template();
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
       "ClusterRole/tributary-operator",
+      "ClusterRole/tributary-operator-kafka-rack",
       "ClusterRole/tributary-operator-nodes",
+      "ClusterRole/tributary-operator-rack",
       "ClusterRole/tributary-operator-storageclasses",
       "ClusterRoleBinding/tributary-operator",
       "ClusterRoleBinding/tributary-operator-nodes",
+      "ClusterRoleBinding/tributary-operator-rack",
       "ClusterRoleBinding/tributary-operator-storageclasses",
       "Deployment/tributary-operator",
       "Role/tributary-operator-leader-election",
@@ -173,6 +176,8 @@ describe("charts/tributary", () => {
       "tributary-operator",
       "tributary-operator-storageclasses",
       "tributary-operator-nodes",
+      "tributary-operator-kafka-rack",
+      "tributary-operator-rack",
     ]);
     // Nodes: read-only (drains.ts).
     expect(rules("ClusterRole", "tributary-operator-nodes")).toEqual([
@@ -182,6 +187,20 @@ describe("charts/tributary", () => {
     expect(rules("ClusterRole", "tributary-operator-storageclasses")).toEqual([
       { apiGroups: ["storage.k8s.io"], resources: ["storageclasses"], verbs: ["get"] },
     ]);
+    // Rack awareness: the brokers' init step may get nodes and nothing more; the operator manages the per-cluster
+    // bindings of that role (it reads nodes through tributary-operator-nodes).
+    expect(rules("ClusterRole", "tributary-operator-kafka-rack")).toEqual([
+      { apiGroups: [""], resources: ["nodes"], verbs: ["get"] },
+    ]);
+    expect(rules("ClusterRole", "tributary-operator-rack")).toEqual([
+      {
+        apiGroups: ["rbac.authorization.k8s.io"],
+        resources: ["clusterrolebindings"],
+        verbs: ["create", "patch", "delete"],
+      },
+    ]);
+    const env = Object.fromEntries(operatorContainer(objects).env.map((e) => [e.name, e.value]));
+    expect(env["TRIBUTARY_RACK_CLUSTER_ROLE"]).toBe("tributary-operator-kafka-rack");
     const lease = only(objects, "Role", "tributary-operator-leader-election");
     expect(lease.metadata.namespace).toBe("tributary-system");
     expect(rules("Role", "tributary-operator-leader-election")).toEqual([

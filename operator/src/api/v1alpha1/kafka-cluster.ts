@@ -188,8 +188,11 @@ export const Rack = z
       .describe("Node label over whose values the pods are spread, e.g. topology.kubernetes.io/zone."),
   })
   .describe(
-    "Spreads the pods evenly over the values of a node label (a topology spread constraint, ScheduleAnyway). The " +
-      "brokers' broker.rack is not set from it yet, so partition replicas are not placed by rack.",
+    "Rack awareness: each broker's broker.rack is the value of this label on its pod's node (read by an init " +
+      "container whose ServiceAccount may get nodes and nothing more), so partition replicas spread over racks; the " +
+      "pods spread evenly over the label's values (a topology spread constraint, ScheduleAnyway). A node without " +
+      "the label gives a broker without broker.rack and a Warning condition. status.racks lists each broker's rack " +
+      "(the client.rack hint for clients).",
   );
 export type Rack = z.output<typeof Rack>;
 
@@ -374,6 +377,16 @@ export const RollStep = z.object({
   blockedBy: z.array(z.string()).max(16).optional().describe("What keeps it from restarting right now."),
 });
 export type RollStep = z.output<typeof RollStep>;
+export const BrokerRackStatus = z.object({
+  brokerId: z.int().min(0).describe("The broker's node.id."),
+  pod: z.string().describe("The broker's pod."),
+  node: z.string().optional().describe("The Kubernetes node the pod runs on (unset: not scheduled yet)."),
+  rack: z
+    .string()
+    .optional()
+    .describe("The node's rack label: the broker's broker.rack, and the client.rack of clients near it."),
+});
+export type BrokerRackStatus = z.output<typeof BrokerRackStatus>;
 
 export const ClaimStatus = z.object({
   name: z.string().describe("The PersistentVolumeClaim."),
@@ -424,6 +437,14 @@ export const KafkaClusterStatus = statusOf(
       .optional()
       .describe(
         "The KRaft cluster.id every node's storage is formatted with: derived from the uid when the cluster is created, then kept.",
+      ),
+    racks: z
+      .array(BrokerRackStatus)
+      .max(1024)
+      .optional()
+      .describe(
+        "With spec.rack: the rack of each broker, from its node's label (a broker reads it when it starts): the " +
+          "client.rack hint for clients in the same rack (fetching from the nearest replica, docs/operator.md).",
       ),
   },
   "Observed state of a Tributary cluster, written by the operator.",

@@ -10,6 +10,7 @@ import { CONTROLLER_PORT, type KafkaClusterSpec } from "../../api/v1alpha1/index
 import type { KubeObject, OwnerReference } from "../../kube/index.ts";
 import { OPERATOR_VERSION } from "../../version.ts";
 import { dynamicConfigOf, restartKeys } from "./dynamic-config.ts";
+import { rackPodParts } from "./rack.ts";
 
 /**
  * Image used when the spec names neither an image nor a version, unless TRIBUTARY_BROKER_IMAGE says otherwise: the
@@ -120,6 +121,8 @@ export interface BrokerDefaults {
   /** Image for clusters that set neither image nor version; its repository serves spec.version. */
   image: string;
   pullPolicy?: "Always" | "IfNotPresent" | "Never";
+  /** The ClusterRole (get nodes) bound to the broker ServiceAccount of a cluster with spec.rack. @default DEFAULT_RACK_CLUSTER_ROLE */
+  rackClusterRole?: string;
 }
 
 export const DEFAULTS: BrokerDefaults = { image: DEFAULT_BROKER_IMAGE };
@@ -323,9 +326,11 @@ export function configHash(
   common: Map<string, string>,
   listeners: KafkaClusterSpec["listeners"],
   image: string,
+  rackKey?: string,
 ): string {
+  // The rack key joins only when set, so that clusters without spec.rack keep the hash (and pods) they had.
   return createHash("sha256")
-    .update(JSON.stringify([image, [...common], listeners]))
+    .update(JSON.stringify([image, [...common], listeners, ...(rackKey === undefined ? [] : [rackKey])]))
     .digest("hex")
     .slice(0, 16);
 }
@@ -338,7 +343,8 @@ export function desired(input: ClusterInput, owner: OwnerReference): DesiredStat
   const app = new App();
   const chart = new Chart(app, cluster, { namespace, disableResourceNameHashes: true });
 
-  // ServiceAccount: brokers need no API access, so no token is mounted.
+  // ServiceAccount: brokers need no API access, so no token is mounted (with spec.rack, only the init step that reads
+  // the node gets a projected one).
   new kplus.ServiceAccount(chart, "service-account", {
     metadata: { name: names.serviceAccount(cluster) },
     automountToken: false,
@@ -348,7 +354,12 @@ export function desired(input: ClusterInput, owner: OwnerReference): DesiredStat
   const hashes: Record<string, string> = {};
   for (const pool of all) {
     const common = commonConfig(input, pool, all);
-    hashes[pool.name] = configHash(restartKeys(common), spec.listeners, image);
+    hashes[pool.name] = configHash(
+      restartKeys(common),
+      spec.listeners,
+      image,
+      pool.role === "broker" ? spec.rack?.topologyKey : undefined,
+    );
     for (let i = 0; i < pool.replicas; i++) {
       const pod = `${pool.name}-${i}`;
       configData[`${pod}.properties`] = renderProperties(
@@ -524,6 +535,11 @@ function statefulSet(input: ClusterInput, pool: Pool, image: string, hash: strin
           },
         ];
   const spread = [...rackSpread, ...(podTemplate?.topologySpreadConstraints ?? [])];
+  // Brokers read broker.rack from their node (rack.ts); controller-only nodes have no use for it.
+  const rack =
+    pool.role === "broker" && spec.rack !== undefined
+      ? rackPodParts(spec.rack.topologyKey, image, input.defaults?.pullPolicy, CONTAINER_SECURITY)
+      : undefined;
   return {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
@@ -585,6 +601,7 @@ function statefulSet(input: ClusterInput, pool: Pool, image: string, hash: strin
           // A node of a multi-voter quorum refuses unformatted storage, as Kafka's does: format it first, with the
           // cluster id the configuration carries; a formatted volume (a restart) is left as it is.
           initContainers: [
+            ...(rack === undefined ? [] : [rack.initContainer]),
             {
               name: "format-storage",
               image,
@@ -613,7 +630,7 @@ function statefulSet(input: ClusterInput, pool: Pool, image: string, hash: strin
               image,
               ...(input.defaults?.pullPolicy === undefined ? {} : { imagePullPolicy: input.defaults.pullPolicy }),
               // $(POD_NAME) is expanded by the kubelet: each pod reads its own file from the shared ConfigMap.
-              args: ["--config", `${CONFIG_DIR}/$(POD_NAME).properties`],
+              args: ["--config", `${CONFIG_DIR}/$(POD_NAME).properties`, ...(rack?.brokerArgs ?? [])],
               env: [POD_NAME_ENV],
               ports,
               ...(resources === undefined ? {} : { resources }),
@@ -625,6 +642,7 @@ function statefulSet(input: ClusterInput, pool: Pool, image: string, hash: strin
                 { name: "config", mountPath: CONFIG_DIR, readOnly: true },
                 { name: "data", mountPath: DATA_DIR },
                 { name: "tmp", mountPath: "/tmp" },
+                ...(rack === undefined ? [] : [rack.brokerMount]),
               ],
             },
           ],
@@ -642,6 +660,7 @@ function statefulSet(input: ClusterInput, pool: Pool, image: string, hash: strin
                 ]
               : []),
             { name: "tmp", emptyDir: {} },
+            ...(rack?.volumes ?? []),
           ],
         },
       },

@@ -1,10 +1,11 @@
 // KafkaCluster reconciler: a key in, a linear pipeline of named idempotent steps, status written once at the end.
-//   read → validate → render → quorum → scale → storage → apply → reconfigure → roll → features → status
+//   read → validate → render → quorum → scale → storage → apply → reconfigure → rack → roll → features → status
 // Each step reads the pass state and may stop the pipeline (an invalid spec stops before anything is applied). The
 // reconciler never writes a spec, and never branches on what triggered it: every pass recomputes everything.
 import type { Logger } from "pino";
 import {
   KafkaCluster,
+  type BrokerRackStatus,
   issuesText,
   operatorOwnedConfigKeys,
   portConflicts,
@@ -46,6 +47,7 @@ import { voterChange, voterChangeMessage } from "./quorum.ts";
 import { podDrain } from "./drains.ts";
 import { scaleStep, type ScaleDeps, type ScalePass } from "./scale-step.ts";
 import { planStorage, type ClaimView, type StorageClassView, type StoragePlan } from "./volume-expansion.ts";
+import { rackStep } from "./rack-step.ts";
 
 export interface KafkaClusterReconcilerDeps {
   client: KubeClient;
@@ -100,6 +102,8 @@ interface Pass {
   /** Why the pod the planner chose was not restarted in this pass. */
   blocked?: { pod: string; blockers: Blocker[] };
   storage?: StoragePlan;
+  /** With spec.rack: each broker's rack, for the status. */
+  racks?: BrokerRackStatus[];
   requeueAfterMs?: number;
   /** What the scale step decided (progress or a refusal) for the status. */
   scale?: ScalePass;
@@ -129,6 +133,7 @@ export class KafkaClusterReconciler implements Reconciler {
       ["storage", (p) => this.#storage(p)],
       ["apply", (p) => this.#apply(p)],
       ["reconfigure", (p) => this.#reconfigure(p)],
+      ["rack", (p) => this.#rack(p)],
       ["roll", (p) => this.#roll(p)],
       ["features", (p) => this.#features(p)],
     ];
@@ -149,7 +154,11 @@ export class KafkaClusterReconciler implements Reconciler {
   async #read(pass: Pass): Promise<"next" | "stop"> {
     const { namespace, name } = splitKey(pass.key);
     const raw = await this.#d.client.get<KubeObject>(KINDS.KafkaCluster, namespace, name);
-    if (raw === undefined || raw.metadata.deletionTimestamp !== undefined) return "stop";
+    if (raw === undefined || raw.metadata.deletionTimestamp !== undefined) {
+      // The one object without an owner reference (cluster-scoped; rack-step.ts): removed here, not by the GC.
+      await rackStep.forget(this.#d.client, namespace ?? "default", name);
+      return "stop";
+    }
     pass.raw = raw;
     return "next";
   }
@@ -400,6 +409,21 @@ export class KafkaClusterReconciler implements Reconciler {
     return "next";
   }
 
+  /** rack: the broker ServiceAccount's node-reader binding, and each broker's rack from its node (rack-step.ts). */
+  async #rack(pass: Pass): Promise<"next" | "stop"> {
+    const cluster = need(pass.cluster);
+    const result = await rackStep.run({
+      client: this.#d.client,
+      cluster,
+      desired: need(pass.desired),
+      pods: this.#d.pods,
+      clusterRole: this.#d.defaults.rackClusterRole,
+    });
+    pass.warnings.push(...result.warnings);
+    if (result.racks !== undefined) pass.racks = result.racks;
+    return "next";
+  }
+
   /** roll: restart at most one pod whose config or image is stale, only when every other pod is Ready. */
   async #roll(pass: Pass): Promise<"next" | "stop"> {
     const state = need(pass.desired);
@@ -533,6 +557,7 @@ export class KafkaClusterReconciler implements Reconciler {
       ...(pass.scale?.progress === undefined ? {} : { scaling: pass.scale.progress }),
       ...(pass.storage === undefined ? {} : { claims: pass.storage.claims, recreating: pass.storage.skipApply }),
       ...(pass.cluster === undefined ? {} : { spec: pass.cluster.spec }),
+      ...(pass.racks === undefined ? {} : { racks: pass.racks }),
     };
     const next = computeStatus(previous, observed, this.#d.now());
     if (jsonEqual(previous, next)) return;

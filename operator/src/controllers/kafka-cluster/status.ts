@@ -1,7 +1,13 @@
 // Status of a KafkaCluster (PURE): from what one pass observed to the status subresource. Conditions follow
 // set-condition semantics (lastTransitionTime moves only when a status flips), so an unchanged cluster yields an
 // identical status and the reconciler can skip the write.
-import type { ClaimStatus, KafkaClusterSpec, KafkaClusterStatus, ListenerStatus } from "../../api/v1alpha1/index.ts";
+import type {
+  BrokerRackStatus,
+  ClaimStatus,
+  KafkaClusterSpec,
+  KafkaClusterStatus,
+  ListenerStatus,
+} from "../../api/v1alpha1/index.ts";
 import type { Condition, KubeObject } from "../../kube/index.ts";
 import { Conditions } from "../pipeline.ts";
 import type { DesiredState } from "./desired.ts";
@@ -29,6 +35,8 @@ export interface Observed {
   claims?: readonly ClaimStatus[];
   /** StatefulSets being re-created for a larger claim template (volume-expansion.ts). */
   recreating?: readonly string[];
+  /** With spec.rack (or an empty list once it is removed): each broker's rack. */
+  racks?: BrokerRackStatus[];
 }
 
 interface StsStatus {
@@ -125,6 +133,7 @@ export function computeStatus(previous: KafkaClusterStatus, o: Observed, now: Da
     ...(o.claims === undefined || o.claims.length === 0 ? {} : { volumes: [...o.claims] }),
     clusterId: d.clusterId,
     brokerImage: d.image,
+    ...(o.racks === undefined ? {} : { racks: o.racks }),
   };
 }
 
