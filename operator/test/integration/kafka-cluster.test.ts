@@ -526,7 +526,13 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
   };
   // Stand in for the StatefulSet controller and kubelet (absent in tier 1): create a pod as the StatefulSet would,
   // with the hash it was created from, then mark it Ready.
-  const createPod = async (i: number, podHash: string, image: string, manual?: string): Promise<void> => {
+  const createPod = async (
+    i: number,
+    podHash: string,
+    image: string,
+    manual?: string,
+    nodeName?: string,
+  ): Promise<void> => {
     await c().kubectl(
       ["create", "-f", "-"],
       JSON.stringify({
@@ -546,6 +552,7 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
           serviceAccountName: "demo-kafka",
           automountServiceAccountToken: false,
           containers: [{ name: "kafka", image }],
+          ...(nodeName === undefined ? {} : { nodeName }),
         },
       }),
     );
@@ -673,6 +680,38 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
       return conditions(o)["Reconciling"]?.reason === "Reconciled" ? o : undefined;
     });
     expect(done?.status?.["rollPlan"]).toBeUndefined();
+  });
+
+  it("moves a pod off a cordoned node with its own restart (no eviction needed), then leaves it alone", async () => {
+    const { hash, image } = await template();
+    const node = { apiVersion: "v1", kind: "Node", metadata: { name: "drained-node" }, spec: { unschedulable: true } };
+    await c().kubectl(["create", "-f", "-"], JSON.stringify(node));
+    // The pod lands on the cordoned node (tier 1 has no scheduler: spec.nodeName is set directly).
+    await c().kubectl(["delete", "pod", "demo-broker-0", "-n", NS]);
+    await createPod(0, hash, image, "r1", "drained-node");
+    // A pod bound to a node waits for its kubelet to confirm the deletion (tier 1 has none): the deletion is the move.
+    await eventually("demo-broker-0 deleted to move it off the cordoned node", async () => {
+      const pod = await getJson(c(), ["pod", "demo-broker-0", "-n", NS]);
+      return pod === undefined || (pod.metadata as { deletionTimestamp?: string }).deletionTimestamp !== undefined
+        ? true
+        : undefined;
+    });
+    await eventually("a RestartingPod event naming the cordoned node", async () =>
+      (await eventsAbout(c(), NS, "demo", "RestartingPod")).some((e) =>
+        e.message.includes("node drained-node is cordoned (drained)"),
+      )
+        ? true
+        : undefined,
+    );
+    // Elsewhere, it is current: nothing more restarts.
+    await c().kubectl(["delete", "pod", "demo-broker-0", "-n", NS, "--grace-period=0", "--force"]);
+    await createPod(0, hash, image, "r1");
+    await eventually("Reconciled after the move", async () => {
+      const o = await kc("demo");
+      return conditions(o)["Reconciling"]?.reason === "Reconciled" ? o : undefined;
+    });
+    expect(await podNames()).toEqual(["demo-broker-0", "demo-broker-1", "demo-broker-2"]);
+    await c().kubectl(["delete", "node", "drained-node"]);
   });
 
   it("records reconcile latency: spec change to observed status, and pass durations from the operator's logs", async () => {
