@@ -58,6 +58,21 @@ describe.skipIf(missing.length > 0)("KafkaCluster on tier sim: real pods (kwok),
     expect(list.every(ready)).toBe(true);
     const kc = await getJson(c(), ["kafkacluster", "demo", "-n", NS]);
     expect(kc?.status).toMatchObject({ replicas: 3, readyReplicas: 3 });
+    // Rack awareness on the scheduler's placement: status.racks reports each broker's zone from its kwok node's label
+    // (the client.rack hints).
+    const racks = await eventually("status.racks of three scheduled brokers", async () => {
+      const k = await getJson(c(), ["kafkacluster", "demo", "-n", NS]);
+      const r = (k?.status?.["racks"] ?? []) as { brokerId: number; node?: string; rack?: string }[];
+      return r.length === 3 && r.every((x) => x.rack !== undefined) ? r : undefined;
+    });
+    expect(racks.map((r) => r.brokerId)).toEqual([0, 1, 2]);
+    for (const r of racks) {
+      const node = await getJson(c(), ["node", r.node ?? ""]);
+      expect(r.rack).toBe(node?.metadata.labels?.["topology.kubernetes.io/zone"]);
+    }
+    console.log(
+      `FIGURE sim: brokers over ${new Set(racks.map((r) => r.rack)).size} zones (topology spread, ScheduleAnyway)`,
+    );
   }, 180_000);
 
   it("rolls every pod after a config change, never more than one down", async () => {
