@@ -59,14 +59,15 @@ describe.skipIf(missing.length > 0)("KafkaCluster volume expansion on tier sim (
       tier: "sim",
       namespace: NS,
       identity: "operator-storage",
-      // kwok pods run no broker, so nothing answers the restart-safety questions: the filesystem-resize restarts go
-      // by pod readiness alone here (roll-gates.test.ts covers the gates they pass through as any restart does). A
-      // scale-down asks Kafka whether the removed broker still holds data: one real broker on loopback answers
-      // (it hosts no topic, so the broker being removed holds nothing).
+      // kwok pods run no broker, so nothing answers the restart-safety questions: with TRIBUTARY_CLUSTER_ADMIN=false
+      // the filesystem-resize restarts go by pod readiness alone here (roll-gates.test.ts covers the gates they pass
+      // through as any restart does). Scaling keeps its Admin client: a scale-down asks Kafka whether the removed
+      // broker still holds data, and one real broker on loopback answers (it hosts no topic, so the broker being
+      // removed holds nothing).
       prepare: async () => {
         broker = await startBroker();
         return {
-          TRIBUTARY_ROLL_SAFETY_CHECKS: "false",
+          TRIBUTARY_CLUSTER_ADMIN: "false",
           TRIBUTARY_BOOTSTRAP_OVERRIDES: JSON.stringify({ [`${NS}/grow`]: broker.bootstrap }),
         };
       },
