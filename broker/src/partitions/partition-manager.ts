@@ -636,6 +636,11 @@ export class PartitionManager {
               state.log.logStartOffset,
             );
           }
+          // Rare, and what a duplicate or a stalled producer is traced back to.
+          this.logger.info(
+            { topic, partition, producerId: header.producerId, epoch: header.producerEpoch, errorCode: seq.errorCode },
+            `Refused an idempotent batch: ${seq.message}`,
+          );
           return failure(seq.errorCode, seq.message, state.log.logStartOffset);
         }
       }
@@ -663,6 +668,23 @@ export class PartitionManager {
       const logAppendTime = result.logAppendTime ?? -1n;
       if (idempotent) {
         state.storageRefused.delete(header.producerId);
+        const knownEpoch = state.producers.epochOf(header.producerId);
+        if (knownEpoch !== header.producerEpoch) {
+          // A producer id or epoch new to this partition: its sequence starts afresh here, so anything it had written
+          // before under another id or epoch is no longer recognised as a duplicate.
+          this.logger.info(
+            {
+              topic,
+              partition,
+              producerId: header.producerId,
+              epoch: header.producerEpoch,
+              previousEpoch: knownEpoch ?? null,
+              baseSequence: header.baseSequence,
+              baseOffset: result.baseOffset,
+            },
+            "Appended the first batch of a producer epoch",
+          );
+        }
         state.producers.record(header.producerId, header.producerEpoch, header.baseSequence, header.recordsCount, {
           baseOffset: result.baseOffset,
           lastOffset: result.lastOffset,

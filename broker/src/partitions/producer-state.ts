@@ -101,6 +101,11 @@ export class ProducerStateTable {
     }
   }
 
+  /** The producer's current epoch on this partition, undefined when it has no state here. */
+  epochOf(producerId: bigint): number | undefined {
+    return this.producers.get(producerId)?.epoch;
+  }
+
   get size(): number {
     return this.producers.size;
   }

@@ -45,6 +45,10 @@ export const ANOMALY_KINDS: readonly AnomalyKind[] = [
 export interface Anomaly {
   kind: AnomalyKind;
   detail: string;
+  /** The log positions involved (partition, offset), for reading their batches from the nodes' logs (explain.ts). */
+  at?: { p: number; o: number }[];
+  /** Filled in by explain.ts: the batches holding those positions on each node, with producer id, epoch, sequence. */
+  batches?: string[];
 }
 
 export interface CheckResult {
@@ -78,9 +82,9 @@ const EXAMPLES_PER_KIND = 20;
 export function check(events: readonly HistoryEvent[], partitions: number): CheckResult {
   const counts = Object.fromEntries(ANOMALY_KINDS.map((k) => [k, 0])) as Record<AnomalyKind, number>;
   const anomalies: Anomaly[] = [];
-  const flag = (kind: AnomalyKind, detail: string): void => {
+  const flag = (kind: AnomalyKind, detail: string, at?: { p: number; o: number }[]): void => {
     counts[kind]++;
-    if (counts[kind] <= EXAMPLES_PER_KIND) anomalies.push({ kind, detail });
+    if (counts[kind] <= EXAMPLES_PER_KIND) anomalies.push(at === undefined ? { kind, detail } : { kind, detail, at });
   };
 
   // The final log, per partition: offset → value id.
@@ -127,13 +131,17 @@ export function check(events: readonly HistoryEvent[], partitions: number): Chec
     for (const [o, v] of [...m].sort((a, b) => a[0] - b[0])) {
       logRecords++;
       const first = where.get(v);
-      if (first !== undefined) flag("duplicate", `${v} at ${first.p}/${first.o} and again at ${p}/${o}`);
-      else where.set(v, { p, o });
+      if (first !== undefined) {
+        flag("duplicate", `${v} at ${first.p}/${first.o} and again at ${p}/${o}`, [first, { p, o }]);
+      } else where.set(v, { p, o });
       const id = parseValue(v);
       if (id === undefined) continue;
       const prev = lastSeq.get(id.producer);
       if (prev !== undefined && id.seq < prev.seq) {
-        flag("reordered", `partition ${p}: ${v} at offset ${o} after ${id.producer}:${prev.seq} at offset ${prev.o}`);
+        flag("reordered", `partition ${p}: ${v} at offset ${o} after ${id.producer}:${prev.seq} at offset ${prev.o}`, [
+          { p, o: prev.o },
+          { p, o },
+        ]);
       }
       if (prev === undefined || id.seq > prev.seq) lastSeq.set(id.producer, { seq: id.seq, o });
     }
@@ -149,9 +157,11 @@ export function check(events: readonly HistoryEvent[], partitions: number): Chec
     acked++;
     const v = `${e.a}:${e.seq}`;
     const at = where.get(v);
-    if (at === undefined) flag("lost", `${v} acknowledged at ${e.p}/${e.o} (t=${e.t}) is not in the log`);
-    else if (at.p !== e.p || at.o !== e.o) flag("moved", `${v} acknowledged at ${e.p}/${e.o} is at ${at.p}/${at.o}`);
-    else verified++;
+    if (at === undefined)
+      flag("lost", `${v} acknowledged at ${e.p}/${e.o} (t=${e.t}) is not in the log`, [{ p: e.p, o: e.o }]);
+    else if (at.p !== e.p || at.o !== e.o) {
+      flag("moved", `${v} acknowledged at ${e.p}/${e.o} is at ${at.p}/${at.o}`, [at, { p: e.p, o: e.o }]);
+    } else verified++;
   }
 
   // Commits: per member and as observed, never backwards, never past the log's end.
@@ -187,6 +197,7 @@ export function check(events: readonly HistoryEvent[], partitions: number): Chec
       flag(
         "read-mismatch",
         `${e.a} (group ${e.g}) read ${v} at ${e.p}/${e.o}; the log has ${inLog ?? "nothing"} there`,
+        [{ p: e.p, o: e.o }],
       );
     }
     let seen = readByGroup.get(e.g);

@@ -1,11 +1,22 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
+import {
+  appendFileSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { AdminClient } from "../../src/admin/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
 import { startCluster, type Cluster, type ClusterSystem } from "../support/cluster.ts";
 import { mountSmallDisk, type SmallDisk } from "../support/small-disk.ts";
 import { check, type CheckResult } from "./checker.ts";
+import { explainAnomalies } from "./explain.ts";
 import { partitionLinks, schedule, type FaultKind, type PlannedFault } from "./faults.ts";
 import { parseHistory } from "./history.ts";
 import { emptyMonitorReport, LeaderMonitor, type MonitorReport } from "./monitor.ts";
@@ -117,6 +128,14 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
     return report;
   };
   writeFileSync(faultLog, "");
+  /** Where a failed run keeps the nodes' directories. */
+  const keptDir = join(o.outDir, "data");
+  // Replaced by the check's result, or by the error that ended the run.
+  let outcome: { result: CheckResult | undefined; leaders: MonitorReport; error?: string } = {
+    result: undefined,
+    leaders: emptyMonitorReport(),
+    error: "the run ended before its check",
+  };
 
   const healAll = async (): Promise<void> => {
     for (const key of [...cuts]) {
@@ -444,12 +463,11 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
     const leaders = monitor.stop();
 
     const history = parseHistory(readFileSync(w.historyFile, "utf8"), "history.jsonl");
-    const result = check(history, o.partitions);
-    return writeReport(result, leaders);
+    outcome = { result: check(history, o.partitions), leaders };
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
     log(`the run failed: ${error}`);
-    return writeReport(undefined, monitor?.stop() ?? emptyMonitorReport(), error);
+    outcome = { result: undefined, leaders: monitor?.stop() ?? emptyMonitorReport(), error };
   } finally {
     monitor?.stop();
     workload?.kill();
@@ -468,6 +486,17 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
         }
       }
       await cluster.destroy();
+      // A failed run keeps every node's directory (log dirs, metadata log, config) for a post-mortem: explain.ts reads
+      // the batches behind each anomaly from them, and log-dump.ts reads them by hand.
+      if (outcome.result?.ok !== true) {
+        for (const n of cluster.nodes) {
+          try {
+            cpSync(n.dir, join(keptDir, `node-${n.id}`), { recursive: true });
+          } catch (err) {
+            log(`could not keep node ${n.id}'s directory: ${String(err)}`);
+          }
+        }
+      }
       const diskDir = cluster.node(diskNode).dir;
       try {
         execFileSync("umount", [join(diskDir, "logs")]);
@@ -480,4 +509,16 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
       disk?.unmount();
     }
   }
+  if (outcome.result !== undefined && !outcome.result.ok && existsSync(keptDir)) {
+    const logDirs = new Map(
+      readdirSync(keptDir)
+        .map((d) => /^node-(\d+)$/.exec(d))
+        .filter((m) => m !== null)
+        .map((m) => [Number(m[1]), join(keptDir, m[0], "logs")] as const),
+    );
+    await explainAnomalies(outcome.result.anomalies, TOPIC, logDirs).catch((err: unknown) =>
+      log(`could not read the anomalies' batches: ${String(err)}`),
+    );
+  }
+  return writeReport(outcome.result, outcome.leaders, outcome.error);
 }

@@ -170,7 +170,9 @@ export function summary(r: RunReport): string {
     `  longest without a leader: ${gap(r.leaders.longestNoLeader)} in Metadata; ${gap(r.leaders.longestLeaderDown)} counting a killed or paused leader (${r.leaders.polls} polls)`,
     `  brokers dropped from Metadata while running: ${r.leaders.fencings}, of which ${r.leaders.liveFencings.length} no fault had touched in the 20 s before`,
     `  end: ${r.finalPhase.join("; ")}`,
-    ...c.anomalies.slice(0, 10).map((x) => `  ! ${x.kind}: ${x.detail}`),
+    ...c.anomalies
+      .slice(0, 10)
+      .flatMap((x) => [`  ! ${x.kind}: ${x.detail}`, ...(x.batches ?? []).map((b) => `      ${b}`)]),
   ].join("\n");
 }
 

@@ -65,6 +65,9 @@ class ProducerRole(threading.Thread):
                 "linger.ms": 5,
                 # Long enough to ride out a fault and the recovery after it; a send that still fails is a nack.
                 "message.timeout.ms": 120000,
+                # The idempotent producer's decisions (producer id and epoch changes, drains, sequence errors) and every
+                # failed or retried message set, on stderr (rdkafka.log): what explains a duplicate afterwards.
+                "debug": "eos,msg",
                 "error_cb": lambda err: note(self.actor, f"error: {err}"),
             }
         )
