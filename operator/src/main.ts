@@ -36,7 +36,8 @@ async function main(): Promise<number> {
   process.on("SIGINT", onSignal);
 
   const manager = new Manager({ client, logger, metrics, namespaces: config.namespaces });
-  // One pool for both controllers: a cluster's topics and its scaling share its admin client.
+  // One pool for both controllers: every Kafka call about a cluster (its topics, scaling, restart gates, dynamic
+  // configs, metadata.version) shares its admin clients.
   const admins = new AdminPool({ clientId: `tributary-operator-${config.leaderElection.identity}` });
   manager.register(
     kafkaClusterController(manager, client, logger, {
@@ -48,11 +49,11 @@ async function main(): Promise<number> {
         ...(config.broker.pullPolicy === undefined ? {} : { pullPolicy: config.broker.pullPolicy }),
         ...(config.broker.rackClusterRole === undefined ? {} : { rackClusterRole: config.broker.rackClusterRole }),
       },
-      activeController: activeControllerLookup({ clientId: `tributary-operator-${config.leaderElection.identity}` }),
+      activeController: activeControllerLookup,
       ...(config.clusterAdmin
         ? {
             rollProbe: rollProbe({ clientId: `tributary-operator-${config.leaderElection.identity}` }),
-            brokerConfig: brokerConfigClient({ clientId: `tributary-operator-${config.leaderElection.identity}` }),
+            brokerConfig: brokerConfigClient(),
           }
         : {}),
       admins,

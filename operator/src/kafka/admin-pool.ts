@@ -1,5 +1,8 @@
-// The operator's connections to Kafka clusters: one admin client per KafkaCluster (reused by every reconcile of its
-// topics, and later its users), with the single-topic calls reconcilers make batched across concurrent reconciles.
+// The operator's connections to Kafka clusters: one admin client per KafkaCluster for its brokers (reused by every
+// reconcile of the cluster and of its topics: scaling, restart gates, dynamic configs, metadata.version) and one for
+// its KRaft controllers (DescribeQuorum), both closed when the cluster goes; the single-topic calls reconcilers make
+// are batched across concurrent reconciles. Reusing the connections keeps name lookups and TCP connects out of the
+// passes: opened per pass they cost 5 s now and then in a real cluster (docs/operator.md, "Reconcile passes").
 import {
   AdminClient,
   type AdminClientOptions,
@@ -8,6 +11,9 @@ import {
   type ConfigResource,
   type ConfigEntry,
   type ConfigResult,
+  type FeatureLevels,
+  type FeatureUpdate,
+  type QuorumDescription,
   type LogDirDescription,
   type TopicLookup,
   type CreatedTopic,
@@ -116,6 +122,20 @@ export class ClusterAdmin {
     return this.#client.describeLogDirs(nodeId);
   }
 
+  /** Feature levels (ApiVersions) of the broker this client talks to, and those finalized for the cluster. */
+  features(): Promise<FeatureLevels> {
+    return this.#client.features();
+  }
+
+  updateFeatures(updates: readonly FeatureUpdate[]): Promise<void> {
+    return this.#client.updateFeatures(updates);
+  }
+
+  /** DescribeQuorum; only a client of the controllers' addresses (AdminPool.controllers) gets an answer. */
+  describeQuorum(): Promise<QuorumDescription> {
+    return this.#client.describeQuorum();
+  }
+
   close(): void {
     this.#client.close();
   }
@@ -179,45 +199,68 @@ export interface AdminPoolOptions {
   requestTimeoutMs?: number;
   /** @default 5 000 */
   connectTimeoutMs?: number;
+  /**
+   * Request deadline of the controllers' clients: DescribeQuorum asks one controller after another until the leader
+   * answers, so a hung one must not hold the pass for the full request timeout. @default 5 000
+   */
+  quorumTimeoutMs?: number;
   batch?: { maxBatch?: number; lingerMs?: number };
   /** Builds clients; tests may substitute. */
   factory?: (options: AdminClientOptions) => AdminClient;
 }
 
-/** Admin clients by cluster key (namespace/name), replaced when the cluster's bootstrap address changes. */
+/**
+ * Admin clients by cluster key (namespace/name): one for the cluster's brokers and one for its controllers, each
+ * replaced when its addresses change and closed by drop() when the cluster is gone.
+ */
 export class AdminPool {
   readonly #options: AdminPoolOptions;
   readonly #clusters = new Map<string, ClusterAdmin>();
+  readonly #controllers = new Map<string, ClusterAdmin>();
 
   constructor(options: AdminPoolOptions) {
     this.#options = options;
   }
 
+  /** The client of the cluster's brokers (bootstrap: "host:port[,host:port...]"). */
   for(clusterKey: string, bootstrap: string): ClusterAdmin {
-    const existing = this.#clusters.get(clusterKey);
+    return this.#get(this.#clusters, clusterKey, bootstrap, this.#options.requestTimeoutMs ?? 30_000);
+  }
+
+  /** The client of the cluster's KRaft controller listeners (DescribeQuorum). */
+  controllers(clusterKey: string, addresses: readonly string[]): ClusterAdmin {
+    return this.#get(this.#controllers, clusterKey, addresses.join(","), this.#options.quorumTimeoutMs ?? 5_000);
+  }
+
+  /** Closes the cluster's connections (the cluster was deleted). */
+  drop(clusterKey: string): void {
+    for (const map of [this.#clusters, this.#controllers]) {
+      map.get(clusterKey)?.close();
+      map.delete(clusterKey);
+    }
+  }
+
+  close(): void {
+    for (const map of [this.#clusters, this.#controllers]) {
+      for (const admin of map.values()) admin.close();
+      map.clear();
+    }
+  }
+
+  #get(map: Map<string, ClusterAdmin>, clusterKey: string, bootstrap: string, requestTimeoutMs: number): ClusterAdmin {
+    const existing = map.get(clusterKey);
     if (existing !== undefined && existing.bootstrap === bootstrap) return existing;
     existing?.close();
     const options: AdminClientOptions = {
       bootstrap,
       clientId: this.#options.clientId,
-      requestTimeoutMs: this.#options.requestTimeoutMs ?? 30_000,
+      requestTimeoutMs,
       connectTimeoutMs: this.#options.connectTimeoutMs ?? 5_000,
       retries: 1,
     };
     const client = (this.#options.factory ?? ((o) => new AdminClient(o)))(options);
     const admin = new ClusterAdmin(bootstrap, client, this.#options.batch);
-    this.#clusters.set(clusterKey, admin);
+    map.set(clusterKey, admin);
     return admin;
-  }
-
-  /** Closes the cluster's connections (the cluster was deleted). */
-  drop(clusterKey: string): void {
-    this.#clusters.get(clusterKey)?.close();
-    this.#clusters.delete(clusterKey);
-  }
-
-  close(): void {
-    for (const admin of this.#clusters.values()) admin.close();
-    this.#clusters.clear();
   }
 }

@@ -1,62 +1,40 @@
 // The cluster-wide dynamic broker configs (BROKER resource ""), read and changed through the Admin API: what the
 // KafkaCluster reconciler applies without a restart (controllers/kafka-cluster/dynamic-config.ts decides); and the
-// cluster's metadata.version (ApiVersions, UpdateFeatures), finalized once a version upgrade has rolled.
-import { AdminClient, type AdminClientOptions } from "@tributary/broker/admin";
+// cluster's metadata.version (ApiVersions, UpdateFeatures), finalized once a version upgrade has rolled. Every call
+// goes through the cluster's pooled client (admin-pool.ts).
+import type { ClusterAdmin } from "./admin-pool.ts";
 import type { ConfigOp } from "../controllers/kafka-cluster/dynamic-config.ts";
+
+type Admin = Pick<ClusterAdmin, "describeConfigs" | "alterConfigsNow" | "features" | "updateFeatures">;
 
 export interface BrokerConfigClient {
   /** The keys set dynamically for every broker, with their values. */
-  clusterDefaults(bootstrap: string): Promise<Map<string, string>>;
-  alterClusterDefaults(bootstrap: string, ops: readonly ConfigOp[]): Promise<void>;
+  clusterDefaults(admin: Admin): Promise<Map<string, string>>;
+  alterClusterDefaults(admin: Admin, ops: readonly ConfigOp[]): Promise<void>;
   /** metadata.version: the level finalized for the cluster and the highest the answering broker supports. */
-  metadataVersion(bootstrap: string): Promise<{ finalized: number | undefined; supported: number | undefined }>;
-  finalizeMetadataVersion(bootstrap: string, level: number): Promise<void>;
+  metadataVersion(admin: Admin): Promise<{ finalized: number | undefined; supported: number | undefined }>;
+  finalizeMetadataVersion(admin: Admin, level: number): Promise<void>;
 }
 
-export function brokerConfigClient(options: {
-  clientId: string;
-  /** @default 5 000 */
-  timeoutMs?: number;
-  factory?: (options: AdminClientOptions) => AdminClient;
-}): BrokerConfigClient {
-  const timeoutMs = options.timeoutMs ?? 5_000;
-  const withClient = async <T>(bootstrap: string, fn: (client: AdminClient) => Promise<T>): Promise<T> => {
-    const client = (options.factory ?? ((o) => new AdminClient(o)))({
-      bootstrap,
-      clientId: options.clientId,
-      requestTimeoutMs: timeoutMs,
-      connectTimeoutMs: timeoutMs,
-      retries: 1,
-    });
-    try {
-      return await fn(client);
-    } finally {
-      client.close();
-    }
-  };
+export function brokerConfigClient(): BrokerConfigClient {
   return {
-    clusterDefaults: (bootstrap) =>
-      withClient(bootstrap, async (client) => {
-        const [result] = await client.describeConfigs([{ type: "broker", name: "" }]);
-        if (result?.error !== undefined) throw result.error;
-        return new Map((result?.configs ?? []).flatMap((c) => (c.value === null ? [] : [[c.name, c.value] as const])));
-      }),
-    alterClusterDefaults: (bootstrap, ops) =>
-      withClient(bootstrap, async (client) => {
-        const [result] = await client.alterConfigs([{ type: "broker", name: "", ops: [...ops] }]);
-        if (result?.error !== undefined) throw result.error;
-      }),
-    metadataVersion: (bootstrap) =>
-      withClient(bootstrap, async (client) => {
-        const levels = await client.features();
-        return {
-          finalized: levels.finalized.get("metadata.version"),
-          supported: levels.supported.get("metadata.version")?.[1],
-        };
-      }),
-    finalizeMetadataVersion: (bootstrap, level) =>
-      withClient(bootstrap, (client) =>
-        client.updateFeatures([{ feature: "metadata.version", maxVersionLevel: level, upgradeType: "upgrade" }]),
-      ),
+    async clusterDefaults(admin) {
+      const [result] = await admin.describeConfigs([{ type: "broker", name: "" }]);
+      if (result?.error !== undefined) throw result.error;
+      return new Map((result?.configs ?? []).flatMap((c) => (c.value === null ? [] : [[c.name, c.value] as const])));
+    },
+    async alterClusterDefaults(admin, ops) {
+      const [result] = await admin.alterConfigsNow([{ type: "broker", name: "", ops: [...ops] }]);
+      if (result?.error !== undefined) throw result.error;
+    },
+    async metadataVersion(admin) {
+      const levels = await admin.features();
+      return {
+        finalized: levels.finalized.get("metadata.version"),
+        supported: levels.supported.get("metadata.version")?.[1],
+      };
+    },
+    finalizeMetadataVersion: (admin, level) =>
+      admin.updateFeatures([{ feature: "metadata.version", maxVersionLevel: level, upgradeType: "upgrade" }]),
   };
 }

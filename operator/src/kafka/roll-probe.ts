@@ -1,8 +1,8 @@
 // What the roller asks a cluster before it deletes a pod (the decision is controllers/kafka-cluster/roll-gates.ts):
 // each broker's GET /v1/restart-safety on its metrics port, the partitions' ISRs and min.insync.replicas through the
-// Admin API, and DescribeQuorum of the controllers. Short-lived clients: this runs only while a roll is under way.
+// Admin API, and DescribeQuorum of the controllers, both through the cluster's pooled clients (admin-pool.ts).
 import { z } from "zod";
-import { AdminClient, type AdminClientOptions } from "@tributary/broker/admin";
+import type { ClusterAdmin } from "./admin-pool.ts";
 import type {
   BrokerAnswer,
   PartitionFact,
@@ -12,10 +12,8 @@ import type {
 
 export interface RollProbeOptions {
   clientId: string;
-  /** @default 5 000 */
+  /** Of the HTTP GET. @default 5 000 */
   timeoutMs?: number;
-  /** Builds admin clients; tests may substitute. */
-  factory?: (options: AdminClientOptions) => AdminClient;
   /** HTTP GET; tests may substitute. @default global fetch */
   fetch?: typeof fetch;
 }
@@ -23,9 +21,10 @@ export interface RollProbeOptions {
 export interface RollProbe {
   /** Asks each broker (pod name, node id, host:port of its metrics endpoint); never throws, errors are answers. */
   restartSafety(brokers: readonly { pod: string; nodeId: number; address: string }[]): Promise<BrokerAnswer[]>;
-  /** Every partition of the cluster with its ISR and effective min.insync.replicas. */
-  partitions(bootstrap: string): Promise<PartitionFact[]>;
-  quorum(controllers: readonly string[]): Promise<QuorumFact>;
+  /** Every partition of the cluster with its ISR and effective min.insync.replicas (the brokers' client). */
+  partitions(admin: Pick<ClusterAdmin, "allTopics" | "describeConfigs">): Promise<PartitionFact[]>;
+  /** DescribeQuorum (the controllers' client). */
+  quorum(admin: Pick<ClusterAdmin, "describeQuorum">): Promise<QuorumFact>;
 }
 
 const Answer = z.object({
@@ -40,14 +39,6 @@ const Answer = z.object({
 export function rollProbe(options: RollProbeOptions): RollProbe {
   const timeoutMs = options.timeoutMs ?? 5_000;
   const get = options.fetch ?? fetch;
-  const admin = (bootstrap: string | readonly string[]): AdminClient =>
-    (options.factory ?? ((o) => new AdminClient(o)))({
-      bootstrap,
-      clientId: options.clientId,
-      requestTimeoutMs: timeoutMs,
-      connectTimeoutMs: timeoutMs,
-      retries: 1,
-    });
 
   async function ask(address: string): Promise<RestartSafetyAnswer> {
     const res = await get(`http://${address}/v1/restart-safety`, { signal: AbortSignal.timeout(timeoutMs) }).catch(
@@ -75,52 +66,41 @@ export function rollProbe(options: RollProbeOptions): RollProbe {
         }),
       ),
 
-    async partitions(bootstrap) {
-      const client = admin(bootstrap);
-      try {
-        const names = await client.listTopics({ internal: true });
-        if (names.length === 0) return [];
-        const described = await client.describeTopics(names);
-        const configs = await client.describeConfigs(names.map((name) => ({ type: "topic", name })));
-        const minIsr = new Map<string, number>();
-        for (const c of configs) {
-          const value = c.configs.find((e) => e.name === "min.insync.replicas")?.value;
-          if (value !== undefined && value !== null) minIsr.set(c.name, Number(value));
-        }
-        const out: PartitionFact[] = [];
-        for (const [name, lookup] of described) {
-          // A topic deleted between the list and the describe has nothing left to protect.
-          if (lookup.topic === undefined) continue;
-          for (const p of lookup.topic.partitions) {
-            out.push({
-              topic: name,
-              partition: p.partition,
-              replicas: p.replicas,
-              isr: p.isr,
-              minIsr: minIsr.get(name) ?? 1,
-            });
-          }
-        }
-        return out;
-      } finally {
-        client.close();
+    async partitions(admin) {
+      const described = await admin.allTopics();
+      if (described.size === 0) return [];
+      const configs = await admin.describeConfigs([...described.keys()].map((name) => ({ type: "topic", name })));
+      const minIsr = new Map<string, number>();
+      for (const c of configs) {
+        const value = c.configs.find((e) => e.name === "min.insync.replicas")?.value;
+        if (value !== undefined && value !== null) minIsr.set(c.name, Number(value));
       }
+      const out: PartitionFact[] = [];
+      for (const [name, lookup] of described) {
+        // A topic deleted between the list and the describe has nothing left to protect.
+        if (lookup.topic === undefined) continue;
+        for (const p of lookup.topic.partitions) {
+          out.push({
+            topic: name,
+            partition: p.partition,
+            replicas: p.replicas,
+            isr: p.isr,
+            minIsr: minIsr.get(name) ?? 1,
+          });
+        }
+      }
+      return out;
     },
 
-    async quorum(controllers) {
-      const client = admin(controllers);
-      try {
-        const q = await client.describeQuorum();
-        return {
-          leaderId: q.leaderId,
-          voters: q.voters.map((v) => ({
-            replicaId: v.replicaId,
-            lastCaughtUpTimestamp: Number(v.lastCaughtUpTimestamp),
-          })),
-        };
-      } finally {
-        client.close();
-      }
+    async quorum(admin) {
+      const q = await admin.describeQuorum();
+      return {
+        leaderId: q.leaderId,
+        voters: q.voters.map((v) => ({
+          replicaId: v.replicaId,
+          lastCaughtUpTimestamp: Number(v.lastCaughtUpTimestamp),
+        })),
+      };
     },
   };
 }

@@ -25,6 +25,7 @@ import { computeStatus, type Observed } from "../../src/controllers/kafka-cluste
 import { computeTopicStatus, type Outcome } from "../../src/controllers/kafka-topic/status.ts";
 import { controllerRef } from "../../src/kube/index.ts";
 import type { RollProbe } from "../../src/kafka/roll-probe.ts";
+import type { ClusterAdmin } from "../../src/kafka/admin-pool.ts";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const execFileP = promisify(execFile);
@@ -210,8 +211,9 @@ describe("KafkaCluster health (docs/argocd.md)", () => {
     const facts = await gatherFacts(probe, {
       candidate,
       brokers: [0, 1, 2].map((i) => ({ pod: `${pool.name}-${i}`, nodeId: pool.firstNodeId + i, address: "unused" })),
-      bootstrap: now.state.bootstrapServers,
-      controllers: now.state.controllerServers,
+      // The probe above is a fake that never uses the pooled clients it is handed.
+      admin: {} as ClusterAdmin,
+      controllers: {} as ClusterAdmin,
     });
     const blockers = restartBlockers(candidate, facts);
     delete roll.restart;

@@ -95,4 +95,19 @@ describe("ClusterAdmin batching", () => {
     admins.drop("ns/c");
     expect(clients[1]?.closed).toBe(true);
   });
+
+  it("keeps a second client per cluster for its controllers, with the short quorum deadline; drop closes both", () => {
+    const { admins, clients } = pool();
+    const brokers = admins.for("ns/c", "boot:9092");
+    const voters = ["c-0:9093", "c-1:9093"];
+    expect(admins.controllers("ns/c", voters)).toBe(admins.controllers("ns/c", [...voters]));
+    expect(admins.for("ns/c", "boot:9092")).toBe(brokers);
+    expect(clients.map((c) => [c.options.bootstrap, c.options.requestTimeoutMs])).toEqual([
+      ["boot:9092", 30_000],
+      ["c-0:9093,c-1:9093", 5_000],
+    ]);
+    admins.for("ns/other", "x:9092");
+    admins.drop("ns/c");
+    expect(clients.map((c) => c.closed)).toEqual([true, true, false]);
+  });
 });

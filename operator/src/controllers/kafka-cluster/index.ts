@@ -27,7 +27,10 @@ export function kafkaClusterController(
     defaults?: BrokerDefaults;
     activeController?: ActiveControllerLookup;
     rollProbe?: RollProbe;
-    /** Admin clients for scaling with data movement; without them a scale-down is held with a Warning. */
+    /**
+     * The Kafka admin clients of every pass (restart gates, dynamic configs, scaling with data movement); without
+     * them a scale-down is held with a Warning.
+     */
     admins?: AdminPool;
     brokerConfig?: BrokerConfigClient;
     bootstrapOverrides?: Readonly<Record<string, string>>;
@@ -49,6 +52,7 @@ export function kafkaClusterController(
     ...(options.admins === undefined
       ? {}
       : {
+          admins: options.admins,
           scaling: {
             admin: (cluster) =>
               (options.admins as AdminPool).for(

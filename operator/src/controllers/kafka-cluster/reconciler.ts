@@ -24,6 +24,7 @@ import {
 } from "../../kube/index.ts";
 import { need, runSteps, warnOnNewProblem, type Step } from "../pipeline.ts";
 import { TerminalError, type ReconcileContext, type ReconcileResult, type Reconciler } from "../../manager/manager.ts";
+import { AdminPool } from "../../kafka/admin-pool.ts";
 import type { ActiveControllerLookup } from "../../kafka/quorum.ts";
 import type { RollProbe } from "../../kafka/roll-probe.ts";
 import {
@@ -48,6 +49,7 @@ import { podDrain } from "./drains.ts";
 import { scaleStep, type ScaleDeps, type ScalePass } from "./scale-step.ts";
 import { planStorage, type ClaimView, type StorageClassView, type StoragePlan } from "./volume-expansion.ts";
 import { rackStep } from "./rack-step.ts";
+import { bootstrapOf } from "../kafka-topic/plan.ts";
 
 export interface KafkaClusterReconcilerDeps {
   client: KubeClient;
@@ -73,6 +75,11 @@ export interface KafkaClusterReconcilerDeps {
    * readiness alone (TRIBUTARY_CLUSTER_ADMIN=false)
    */
   rollProbe?: RollProbe;
+  /**
+   * The Kafka admin clients every Kafka call of a pass goes through: one per cluster for its brokers and one for its
+   * controllers, reused across passes and closed when the cluster is deleted. @default a pool of this reconciler's own
+   */
+  admins?: Pick<AdminPool, "for" | "controllers" | "drop">;
   /** Bootstrap addresses by "namespace/name" replacing the bootstrap Service (an operator outside the cluster). */
   bootstrapOverrides?: Readonly<Record<string, string>>;
   /** A Node from the informer cache, to move pods off nodes being drained (drains.ts). @default none known */
@@ -123,6 +130,7 @@ export class KafkaClusterReconciler implements Reconciler {
       node: () => undefined,
       bootstrapOverrides: {},
       ...deps,
+      admins: deps.admins ?? new AdminPool({ clientId: "tributary-operator" }),
     };
     this.#steps = [
       ["read", (p) => this.#read(p)],
@@ -157,6 +165,7 @@ export class KafkaClusterReconciler implements Reconciler {
     if (raw === undefined || raw.metadata.deletionTimestamp !== undefined) {
       // The one object without an owner reference (cluster-scoped; rack-step.ts): removed here, not by the GC.
       await rackStep.forget(this.#d.client, namespace ?? "default", name);
+      this.#d.admins.drop(pass.key);
       return "stop";
     }
     pass.raw = raw;
@@ -391,11 +400,11 @@ export class KafkaClusterReconciler implements Reconciler {
       return ((sts?.["status"] as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0) >= pool.replicas;
     });
     if (!serving) return "next";
-    const bootstrap = this.#d.bootstrapOverrides[pass.key] ?? state.bootstrapServers;
+    const admin = this.#brokersAdmin(pass);
     try {
-      const ops = dynamicConfigOps(state.dynamicConfig, await client.clusterDefaults(bootstrap));
+      const ops = dynamicConfigOps(state.dynamicConfig, await client.clusterDefaults(admin));
       if (ops.length === 0) return "next";
-      await client.alterClusterDefaults(bootstrap, ops);
+      await client.alterClusterDefaults(admin, ops);
       const what = ops.map((o) => (o.op === "set" ? `${o.name}=${o.value ?? ""}` : `-${o.name}`)).join(", ");
       pass.log.info({ ops }, `Updated dynamic broker configs: ${what}`);
       await this.#d.events.event(need(pass.raw), "Normal", "ConfigUpdated", `Dynamic broker configs: ${what}`);
@@ -445,7 +454,8 @@ export class KafkaClusterReconciler implements Reconciler {
     // the plan in the status shows the order the roll will take), and only of a quorum of more than one (a single
     // voter is always the active one).
     if (plan.queue.some((q) => q.controller && !q.held) && state.controllerServers.length > 1) {
-      const active = await this.#d.activeController(state.controllerServers).catch((err: unknown) => {
+      const controllers = this.#d.admins.controllers(pass.key, state.controllerServers);
+      const active = await this.#d.activeController(controllers).catch((err: unknown) => {
         pass.log.warn(
           { err: err instanceof Error ? err.message : String(err) },
           "DescribeQuorum failed: the active controller is unknown, controllers roll in ordinal order",
@@ -486,12 +496,12 @@ export class KafkaClusterReconciler implements Reconciler {
     const client = this.#d.brokerConfig;
     const roll = pass.roll;
     if (client === undefined || roll === undefined || roll.waiting || roll.queue.length > 0) return "next";
-    const bootstrap = this.#d.bootstrapOverrides[pass.key] ?? need(pass.desired).bootstrapServers;
+    const admin = this.#brokersAdmin(pass);
     try {
-      const { finalized, supported } = await client.metadataVersion(bootstrap);
+      const { finalized, supported } = await client.metadataVersion(admin);
       const target = metadataVersionTarget(finalized, supported);
       if (target === undefined) return "next";
-      await client.finalizeMetadataVersion(bootstrap, target);
+      await client.finalizeMetadataVersion(admin, target);
       const message = `metadata.version finalized at level ${target} (was ${finalized ?? "unknown"})`;
       pass.log.info({ from: finalized, to: target }, message);
       await this.#d.events.event(need(pass.raw), "Normal", "MetadataVersionUpgraded", message);
@@ -536,10 +546,15 @@ export class KafkaClusterReconciler implements Reconciler {
     const facts = await gatherFacts(probe, {
       candidate,
       brokers,
-      bootstrap: this.#d.bootstrapOverrides[pass.key] ?? state.bootstrapServers,
-      controllers: state.controllerServers,
+      admin: this.#brokersAdmin(pass),
+      controllers: this.#d.admins.controllers(pass.key, state.controllerServers),
     });
     return restartBlockers(candidate, facts);
+  }
+
+  /** The cluster's pooled brokers' client: the address is the one the scale step and KafkaTopics use, so they share it. */
+  #brokersAdmin(pass: Pass): ReturnType<AdminPool["for"]> {
+    return this.#d.admins.for(pass.key, bootstrapOf(need(pass.cluster), this.#d.bootstrapOverrides));
   }
 
   async #writeStatus(pass: Pass, failure: Error | undefined): Promise<void> {

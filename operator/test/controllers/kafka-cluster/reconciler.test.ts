@@ -10,6 +10,7 @@ import { ApiError, type KubeClient, type KubeObject, type ResourceType } from ".
 import { TerminalError } from "../../../src/manager/manager.ts";
 import type { RollProbe } from "../../../src/kafka/roll-probe.ts";
 import type { BrokerConfigClient } from "../../../src/kafka/broker-config.ts";
+import type { ClusterAdmin } from "../../../src/kafka/admin-pool.ts";
 
 interface Cond {
   type: string;
@@ -85,13 +86,27 @@ class FakeClient {
   }
 }
 
+type Lookup = (controllers: readonly string[]) => Promise<number>;
+
+/** Stand-ins for the pooled admin clients: each carries the addresses it was asked for (the probes here are fakes). */
+const fakeAdmins = {
+  for: (_key: string, bootstrap: string) => ({ bootstrap }) as unknown as ClusterAdmin,
+  controllers: (_key: string, addresses: readonly string[]) =>
+    ({ bootstrap: addresses.join(",") }) as unknown as ClusterAdmin,
+  drop: () => undefined,
+};
+
+function addressesOf(admin: object): string[] {
+  return (admin as { bootstrap: string }).bootstrap.split(",");
+}
+
 function reconcilerFor(
   fake: FakeClient,
   statefulSet: (name: string) => KubeObject | undefined = () => undefined,
   more: {
     pods?: () => KubeObject[];
     claims?: () => KubeObject[];
-    activeController?: (controllers: readonly string[]) => Promise<number>;
+    activeController?: Lookup;
     rollProbe?: RollProbe;
     brokerConfig?: BrokerConfigClient;
   } = {},
@@ -108,7 +123,10 @@ function reconcilerFor(
     pods: more.pods ?? (() => []),
     claims: more.claims ?? (() => []),
     statefulSet: (_ns, name) => statefulSet(name),
-    ...(more.activeController === undefined ? {} : { activeController: more.activeController }),
+    admins: fakeAdmins,
+    ...(more.activeController === undefined
+      ? {}
+      : { activeController: (admin) => (more.activeController as Lookup)(addressesOf(admin)) }),
     ...(more.rollProbe === undefined ? {} : { rollProbe: more.rollProbe }),
     ...(more.brokerConfig === undefined ? {} : { brokerConfig: more.brokerConfig }),
   });
@@ -317,6 +335,7 @@ describe("KafkaClusterReconciler", () => {
       }));
     let isr = [2, 3];
     const asked: string[] = [];
+    const clients: string[] = [];
     const rollProbe: RollProbe = {
       restartSafety: (brokers) => {
         asked.push(...brokers.map((b) => b.address));
@@ -335,17 +354,27 @@ describe("KafkaClusterReconciler", () => {
           })),
         );
       },
-      partitions: () => Promise.resolve([{ topic: "orders", partition: 0, replicas: [1, 2, 3], isr, minIsr: 2 }]),
-      quorum: () =>
-        Promise.resolve({
+      partitions: (admin) => {
+        clients.push(`partitions ${addressesOf(admin).join(",")}`);
+        return Promise.resolve([{ topic: "orders", partition: 0, replicas: [1, 2, 3], isr, minIsr: 2 }]);
+      },
+      quorum: (admin) => {
+        clients.push(`quorum ${addressesOf(admin).join(",")}`);
+        return Promise.resolve({
           leaderId: 0,
           voters: [0, 1, 2].map((replicaId) => ({ replicaId, lastCaughtUpTimestamp: 5 })),
-        }),
+        });
+      },
     };
     // Voters (0-2) first, the active one unknown: c-broker-2 is next; orders-0 has lost broker 1 from its ISR.
     const blocked = reconcilerFor(fake, undefined, { pods, rollProbe });
     await blocked.reconcile();
     expect(asked).toEqual([0, 1, 2, 3].map((i) => `c-broker-${i}.c-kafka-brokers.ns.svc:9404`));
+    // The Admin API and DescribeQuorum through the cluster's pooled clients: its bootstrap, and its voters.
+    expect(clients.sort()).toEqual([
+      "partitions c-kafka-bootstrap.ns.svc:9092",
+      `quorum ${[0, 1, 2].map((i) => `c-broker-${i}.c-kafka-brokers.ns.svc:9093`).join(",")}`,
+    ]);
     expect(fake.deleted).toEqual([]);
     expect(fake.conditions()["Reconciling"]).toMatchObject({ status: "True", reason: "WaitingForIsr" });
     expect(fake.conditions()["Reconciling"]?.message).toContain("c-broker-2 waits: restarting c-broker-2 would take");
