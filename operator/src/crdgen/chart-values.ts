@@ -18,6 +18,11 @@ const StringMap = z.record(z.string(), z.string());
 const KubeObject = z.record(z.string(), z.unknown());
 const Quantities = z.record(z.string(), z.union([z.string(), z.number()]));
 const Port = z.int().min(1).max(65535);
+const Interval = z
+  .string()
+  .regex(/^(([0-9]+(ms|s|m|h|d|w|y))+)?$/)
+  .default("")
+  .describe("Scrape interval, e.g. 30s; empty: Prometheus' default.");
 
 export const ChartValues = z.strictObject({
   image: Image("docker.io/tributary/operator", "Operator").describe("The operator image."),
@@ -54,8 +59,43 @@ export const ChartValues = z.strictObject({
         .boolean()
         .default(true)
         .describe("Add prometheus.io/scrape, /port and /path annotations to the operator pod."),
+      serviceMonitor: z
+        .strictObject({
+          enabled: z
+            .boolean()
+            .default(false)
+            .describe("A Service on the operator's HTTP port and a Prometheus Operator ServiceMonitor for it."),
+          interval: Interval,
+          labels: StringMap.default({}).describe("Extra labels (to match a Prometheus serviceMonitorSelector)."),
+        })
+        .describe("Prometheus Operator ServiceMonitor for the operator."),
+      brokerPodMonitor: z
+        .strictObject({
+          enabled: z
+            .boolean()
+            .default(false)
+            .describe("A Prometheus Operator PodMonitor for the broker and controller pods of every KafkaCluster."),
+          interval: Interval,
+          labels: StringMap.default({}).describe("Extra labels (to match a Prometheus podMonitorSelector)."),
+          namespaces: z
+            .array(z.string().min(1))
+            .default([])
+            .describe("Namespaces of the KafkaClusters; empty: watchNamespaces, or every namespace if that is empty."),
+        })
+        .describe("Prometheus Operator PodMonitor for the brokers (their metrics port, spec.metrics)."),
     })
-    .describe("Prometheus metrics of the operator."),
+    .describe("Prometheus metrics of the operator and the brokers."),
+  grafanaDashboard: z
+    .strictObject({
+      enabled: z
+        .boolean()
+        .default(false)
+        .describe("Ship the Tributary dashboard as a ConfigMap for Grafana's dashboard sidecar."),
+      namespace: z.string().default("").describe("Namespace of the ConfigMap; empty: the release namespace."),
+      labels: StringMap.default({ grafana_dashboard: "1" }).describe("Labels the Grafana sidecar selects on."),
+      annotations: StringMap.default({}).describe("Annotations of the ConfigMap, e.g. grafana_folder."),
+    })
+    .describe("Grafana dashboard (charts/tributary/dashboards/tributary.json)."),
   resources: z
     .strictObject({
       requests: Quantities.optional().describe("Requests, e.g. {cpu: 50m, memory: 128Mi}."),

@@ -1,5 +1,5 @@
-// make crds: writes the CRDs generated from operator/src/api to crds/ and charts/tributary/crds/, and the chart's
-// values.schema.json generated from operator/src/crdgen/chart-values.ts. With --check, writes nothing and exits 1
+// make crds: writes the CRDs generated from operator/src/api to crds/ and charts/tributary/crds/, the chart's
+// values.schema.json generated from operator/src/crdgen/chart-values.ts and its Grafana dashboard (dashboard.ts). With --check, writes nothing and exits 1
 // when a file is missing, stale or unexpected (make crds-check, part of make test).
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -8,6 +8,7 @@ import { stringify } from "yaml";
 import { CRDS, crdName } from "../api/v1alpha1/index.ts";
 import { valuesJsonSchema } from "./chart-values.ts";
 import { buildCrd } from "./crd.ts";
+import { dashboardJson } from "./dashboard.ts";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const CRD_DIRS = ["crds", join("charts", "tributary", "crds")];
@@ -21,6 +22,7 @@ export function generatedFiles(): Map<string, string> {
     for (const dir of CRD_DIRS) files.set(join(dir, `${crdName(def)}.yaml`), text);
   }
   files.set(join("charts", "tributary", "values.schema.json"), JSON.stringify(valuesJsonSchema(), null, 2) + "\n");
+  files.set(join("charts", "tributary", "dashboards", "tributary.json"), dashboardJson());
   return files;
 }
 

@@ -1,13 +1,17 @@
 // charts/tributary: helm lint, and `helm template` asserted object by object (security, probes, least-privilege
-// RBAC, values.schema.json refusing bad values, watchNamespaces), plus every values.yaml key documented with @param.
+// RBAC, values.schema.json refusing bad values, watchNamespaces, the optional ServiceMonitor, broker PodMonitor and
+// Grafana dashboard ConfigMap), plus every values.yaml key documented with @param.
 // Needs helm (make k8s-tools-helm); without it every test fails and names the command.
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
-import { DEFAULT_BROKER_IMAGE } from "../../src/controllers/kafka-cluster/desired.ts";
+import { KafkaCluster } from "../../src/api/v1alpha1/index.ts";
+import { DEFAULT_BROKER_IMAGE, desired } from "../../src/controllers/kafka-cluster/desired.ts";
 import { ChartValues } from "../../src/crdgen/chart-values.ts";
+import { dashboard } from "../../src/crdgen/dashboard.ts";
+import { controllerRef } from "../../src/kube/index.ts";
 import { helm } from "../../src/crdgen/helm.ts";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -249,5 +253,140 @@ describe("charts/tributary", () => {
       path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], values);
     expect([...documented].filter((path) => lookup(path) === undefined)).toEqual([]);
     expect(ChartValues.safeParse(values).error).toBeUndefined();
+  });
+
+  it("renders no monitoring objects by default, and each one when asked", async () => {
+    const kinds = (objects: K8sObject[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`);
+    const off = kinds(await template());
+    for (const kind of ["ServiceMonitor", "PodMonitor", "ConfigMap", "Service"]) {
+      expect(
+        off.filter((k) => k.startsWith(`${kind}/`)),
+        kind,
+      ).toEqual([]);
+    }
+    const on = kinds(
+      await template(
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--set",
+        "metrics.brokerPodMonitor.enabled=true",
+        "--set",
+        "grafanaDashboard.enabled=true",
+      ),
+    );
+    expect(on.filter((k) => !off.includes(k)).sort()).toEqual([
+      "ConfigMap/tributary-operator-dashboard",
+      "PodMonitor/tributary-operator-brokers",
+      "Service/tributary-operator-metrics",
+      "ServiceMonitor/tributary-operator",
+    ]);
+    expect(await refusal("--set", "metrics.brokerPodMonitor.interval=often")).toMatch(
+      /at '\/metrics\/brokerPodMonitor\/interval': 'often' does not match/,
+    );
+  });
+
+  it("scrapes the operator's http port through a Service the ServiceMonitor selects", async () => {
+    const objects = await template(
+      "--set",
+      "metrics.serviceMonitor.enabled=true",
+      "--set",
+      "metrics.serviceMonitor.interval=30s",
+      "--set",
+      "metrics.serviceMonitor.labels.release=prom",
+    );
+    const service = only(objects, "Service", "tributary-operator-metrics");
+    const serviceSpec = service["spec"] as {
+      selector: Record<string, string>;
+      ports: { name: string; port: number }[];
+    };
+    const deployment = only(objects, "Deployment")["spec"] as {
+      template: { metadata: { labels: Record<string, string> } };
+    };
+    expect(deployment.template.metadata.labels).toMatchObject(serviceSpec.selector);
+    expect(serviceSpec.ports).toEqual([{ name: "http", port: 8080, targetPort: "http", protocol: "TCP" }]);
+    const monitor = only(objects, "ServiceMonitor");
+    expect(monitor.metadata.labels?.["release"]).toBe("prom");
+    const spec = monitor["spec"] as { selector: { matchLabels: Record<string, string> }; endpoints: unknown[] };
+    expect(service.metadata.labels).toMatchObject(spec.selector.matchLabels);
+    expect(spec.endpoints).toEqual([{ port: "http", path: "/metrics", interval: "30s" }]);
+  });
+
+  it("has a broker PodMonitor that selects the pods desired() renders for a KafkaCluster, on their metrics port", async () => {
+    interface PodMonitorSpec {
+      selector: {
+        matchLabels: Record<string, string>;
+        matchExpressions: { key: string; operator: string }[];
+      };
+      namespaceSelector: { any?: boolean; matchNames?: string[] };
+      podMetricsEndpoints: { port: string; path: string; relabelings: { targetLabel: string }[] }[];
+    }
+    const monitorOf = async (...args: string[]) =>
+      only(await template("--set", "metrics.brokerPodMonitor.enabled=true", ...args), "PodMonitor")[
+        "spec"
+      ] as PodMonitorSpec;
+    const spec = await monitorOf();
+    expect(spec.namespaceSelector).toEqual({ any: true });
+    expect((await monitorOf("--set", "watchNamespaces={team-a}")).namespaceSelector).toEqual({
+      matchNames: ["team-a"],
+    });
+    expect(
+      (await monitorOf("--set", "watchNamespaces={team-a}", "--set", "metrics.brokerPodMonitor.namespaces={kafka}"))
+        .namespaceSelector,
+    ).toEqual({ matchNames: ["kafka"] });
+
+    // The pods of a KafkaCluster with dedicated controllers: brokers and controllers are selected, on "metrics".
+    const raw = {
+      apiVersion: "tributary.dev/v1alpha1",
+      kind: "KafkaCluster",
+      metadata: { name: "events", namespace: "team-a", uid: "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b" },
+      spec: { replicas: 3, controller: { mode: "dedicated", replicas: 3 } },
+    };
+    const cluster = KafkaCluster.parse(raw);
+    const state = desired(
+      { name: "events", namespace: "team-a", uid: raw.metadata.uid, spec: cluster.spec },
+      controllerRef(raw),
+    );
+    type Sts = {
+      spec: {
+        template: {
+          metadata: { labels: Record<string, string> };
+          spec: { containers: { name: string; ports?: { name: string }[] }[] };
+        };
+      };
+    };
+    const templates = state.objects
+      .filter((o) => o.kind === "StatefulSet")
+      .map((o) => (o as unknown as Sts).spec.template);
+    expect(templates.length).toBeGreaterThan(0);
+    for (const t of templates) {
+      expect(t.metadata.labels).toMatchObject(spec.selector.matchLabels);
+      for (const e of spec.selector.matchExpressions)
+        expect(e.operator === "Exists" && e.key in t.metadata.labels).toBe(true);
+      const ports = t.spec.containers.find((c) => c.name === "kafka")?.ports?.map((p) => p.name);
+      expect(ports).toContain(spec.podMetricsEndpoints[0]?.port);
+    }
+    // Not the operator's own pod.
+    const operatorLabels = (
+      only(await template(), "Deployment")["spec"] as { template: { metadata: { labels: Record<string, string> } } }
+    ).template.metadata.labels;
+    expect(Object.entries(spec.selector.matchLabels).every(([k, v]) => operatorLabels[k] === v)).toBe(false);
+    expect(spec.podMetricsEndpoints[0]?.relabelings.map((r) => r.targetLabel)).toEqual(["kafka_cluster", "kafka_role"]);
+  });
+
+  it("ships the generated dashboard in a ConfigMap for the Grafana sidecar", async () => {
+    const objects = await template(
+      "--set",
+      "grafanaDashboard.enabled=true",
+      "--set",
+      "grafanaDashboard.namespace=monitoring",
+      "--set",
+      "grafanaDashboard.annotations.grafana_folder=Kafka",
+    );
+    const cm = only(objects, "ConfigMap", "tributary-operator-dashboard");
+    expect(cm.metadata.namespace).toBe("monitoring");
+    expect(cm.metadata.labels?.["grafana_dashboard"]).toBe("1");
+    expect((cm.metadata as { annotations?: Record<string, string> }).annotations).toEqual({ grafana_folder: "Kafka" });
+    const data = cm["data"] as Record<string, string>;
+    expect(JSON.parse(data["tributary.json"] ?? "")).toEqual(dashboard());
   });
 });
