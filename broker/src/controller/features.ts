@@ -1,7 +1,8 @@
 // The features this controller finalizes, with Kafka's metadata.version levels (MetadataVersion at the commit our
-// JSON is vendored from): 21 is 3.9-IV0, 22 is 4.0-IV0 (Kafka's latest production level there). Both write the same
-// record versions, and neither changed the metadata format over the other (Kafka's didMetadataChange is false for
-// both), so a downgrade from 22 to 21 is safe.
+// JSON is vendored from): 21 is 3.9-IV0, 22 is 4.0-IV0 (Kafka's latest production level there), 23 is 4.0-IV1, which
+// adds eligible leader replicas (KIP-966): PartitionRecord and PartitionChangeRecord at version 2. 21 and 22 write the
+// same record versions, so a downgrade from 22 to 21 is safe; 23 changed the metadata (Kafka's didMetadataChange), so
+// nothing goes back below it. A new cluster starts at 22 with ELR off unless formatted or upgraded otherwise.
 
 export const METADATA_VERSION = "metadata.version";
 
@@ -15,14 +16,28 @@ export interface MetadataVersionLevel {
 export const METADATA_VERSIONS: readonly MetadataVersionLevel[] = [
   { level: 21, name: "3.9-IV0", changedMetadata: false },
   { level: 22, name: "4.0-IV0", changedMetadata: false },
+  { level: 23, name: "4.0-IV1", changedMetadata: true },
 ];
 
 export const MIN_METADATA_VERSION = 21;
+/** The level a new cluster starts at when formatting names none. */
 export const LATEST_METADATA_VERSION = 22;
+/** The highest supported level (Kafka's IBP_4_0_IV1, the first with ELR). */
+export const MAX_METADATA_VERSION = 23;
+/** The first metadata.version with the ELR record fields (Kafka's MetadataVersion.isElrSupported). */
+export const ELR_METADATA_VERSION = 23;
+
+/** KIP-966's feature (Kafka 4.x's EligibleLeaderReplicasVersion): 1 turns eligible leader replicas on. */
+export const ELR_FEATURE = "eligible.leader.replicas.version";
+
+/** Whether eligible leader replicas are on (Kafka's FeatureControlManager.isElrFeatureEnabled). */
+export function elrEnabled(features: ReadonlyMap<string, number>): boolean {
+  return (features.get(ELR_FEATURE) ?? 0) >= 1 && (features.get(METADATA_VERSION) ?? 0) >= ELR_METADATA_VERSION;
+}
 
 /**
  * Record versions at the supported levels (Kafka's MetadataVersion.registerBrokerRecordVersion and friends: directory
- * assignment is in, ELR is not).
+ * assignment is in at every level; the partition records' ELR versions are `partitionRecordVersion`).
  */
 export const RECORD_VERSION = {
   registerBroker: 3,
@@ -33,10 +48,26 @@ export const RECORD_VERSION = {
   brokerChangeShutdown: 1,
 } as const;
 
+/** PartitionRecord / PartitionChangeRecord version at `metadataVersion` (Kafka's partition(Change)RecordVersion). */
+export function partitionRecordVersion(metadataVersion: number): number {
+  return metadataVersion >= ELR_METADATA_VERSION ? 2 : RECORD_VERSION.partition;
+}
+
 /** Supported ranges of every feature this controller can finalize. */
 export const SUPPORTED_FEATURES: ReadonlyMap<string, { readonly min: number; readonly max: number }> = new Map([
-  [METADATA_VERSION, { min: MIN_METADATA_VERSION, max: LATEST_METADATA_VERSION }],
+  [METADATA_VERSION, { min: MIN_METADATA_VERSION, max: MAX_METADATA_VERSION }],
+  [ELR_FEATURE, { min: 0, max: 1 }],
 ]);
+
+/** Kafka's feature dependencies: a level of one feature that needs a minimum metadata.version. */
+export function featureDependencyProblem(features: ReadonlyMap<string, number>): string | undefined {
+  const elr = features.get(ELR_FEATURE) ?? 0;
+  const mv = features.get(METADATA_VERSION) ?? 0;
+  if (elr >= 1 && mv < ELR_METADATA_VERSION) {
+    return `${ELR_FEATURE} ${elr} requires ${METADATA_VERSION} ${ELR_METADATA_VERSION} (4.0-IV1) or higher, but it would be ${mv}.`;
+  }
+  return undefined;
+}
 
 /** Whether going from `from` down to `to` could lose metadata (Kafka's MetadataVersion.checkIfMetadataChanged). */
 export function metadataChangedBetween(from: number, to: number): boolean {

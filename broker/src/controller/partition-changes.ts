@@ -3,17 +3,25 @@ import type { MetadataImage, PartitionRegistration } from "../metadata/image/ind
 import { RECORD_VERSION } from "./features.ts";
 import { record } from "./records.ts";
 
-// Partition changes (Kafka's PartitionChangeBuilder, with eligible leader replicas off: the supported metadata.version
-// levels predate KIP-966). A change starts from the partition's registration and targets (ISR, replicas, reassignment
-// sets, recovery state), completes a reassignment whose target replicas are all in the ISR, elects a leader, and
-// becomes one PartitionChangeRecord holding only what differs, or nothing.
+// Partition changes (Kafka's PartitionChangeBuilder). A change starts from the partition's registration and targets
+// (ISR, replicas, reassignment sets, recovery state), completes a reassignment whose target replicas are all in the
+// ISR, tracks eligible leader replicas when they are on, elects a leader, and becomes one PartitionChangeRecord
+// holding only what differs, or nothing.
 //
-// Election: a current leader that is in the target ISR and acceptable (registered, unfenced, not shutting down) stays;
-// otherwise the first replica (in replica order) that is in the target ISR and acceptable; a PREFERRED election tries
-// the first replica before the current leader. With no such replica an UNCLEAN election (the topic's
-// unclean.leader.election.enable) takes the first acceptable replica, sets the ISR to it alone and marks the leader
-// RECOVERING (KIP-704); otherwise the partition has no leader (-1). Without eligible leader replicas the ISR is never
-// emptied: when the last member leaves it stays, so only it can lead again (Kafka's "last replica standing").
+// Election: a current leader that is a valid leader and acceptable (registered, unfenced, not shutting down) stays;
+// otherwise the first valid, acceptable replica in replica order; a PREFERRED election tries the first replica before
+// the current leader. Valid means in the target ISR or, when the ISR is empty, in the ELR; a leader taken from the ELR
+// makes the ISR itself alone and leaves the ELR. With no such replica and ELR on, the partition's last known leader
+// (LastKnownElr, set when the ISR emptied) leads if it is the only entry there and acceptable, as an unclean election
+// (Kafka's "balanced recovery"). Then an UNCLEAN election (the topic's unclean.leader.election.enable) takes the first
+// acceptable replica. An unclean election sets the ISR to the new leader alone and marks it RECOVERING (KIP-704);
+// otherwise the partition has no leader (-1).
+//
+// Eligible leader replicas (KIP-966), when on: while the target ISR is smaller than the topic's min ISR, the members
+// leaving the ISR (the current ISR and ELR, minus the target ISR and minus a broker that shut down uncleanly) are the
+// ELR; once the ISR reaches min ISR, or after an unclean election, the ELR is empty. The ISR may then become empty.
+// Without ELR it never does: when the last member leaves it stays, so only it can lead again (Kafka's "last replica
+// standing"). LastKnownElr holds the leader at the moment the ISR emptied, and is cleared once there is a leader.
 
 export const NO_LEADER = -1;
 /** PartitionChangeRecord's "leader unchanged". */
@@ -25,16 +33,26 @@ export const UNASSIGNED_DIRECTORY = ZERO_UUID;
 
 export type Election = "PREFERRED" | "ONLINE" | "UNCLEAN";
 
+/** What a topic's partition changes depend on besides the partition: its election and its ELR settings. */
+export interface TopicPolicy {
+  readonly election: Election;
+  /** The topic's effective min ISR (min(min.insync.replicas, replication factor)) when ELR is on; absent when off. */
+  readonly elrMinIsr?: number;
+  /** The PartitionChangeRecord version the finalized metadata.version writes; RECORD_VERSION.partitionChange if absent. */
+  readonly recordVersion?: number;
+}
+
 export interface PartitionRef {
   readonly topicId: string;
   readonly partition: number;
   readonly registration: PartitionRegistration;
 }
 
-export interface PartitionChangeSpec extends PartitionRef {
+export interface PartitionChangeSpec extends PartitionRef, Partial<TopicPolicy> {
   /** Whether a broker may lead (Kafka's LeaderAcceptor: registered, unfenced, not in controlled shutdown). */
   readonly acceptable: (id: number) => boolean;
-  readonly election?: Election;
+  /** A broker that came back from an unclean shutdown: it leaves the ELR (KIP-966). */
+  readonly uncleanShutdown?: number;
   readonly isr?: readonly number[];
   readonly replicas?: readonly number[];
   readonly removing?: readonly number[];
@@ -43,6 +61,7 @@ export interface PartitionChangeSpec extends PartitionRef {
 }
 
 const sameList = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const ascending = (a: number, b: number) => a - b;
 const containsAll = (a: readonly number[], b: readonly number[]) => b.every((x) => a.includes(x));
 
 /** Kafka's PartitionReassignmentReplicas.maybeCompleteReassignment: the replicas and ISR once a reassignment is done. */
@@ -73,6 +92,7 @@ export function buildPartitionChange(spec: PartitionChangeSpec): MetadataRecordA
   let adding = spec.adding ?? p.addingReplicas;
   const targetRecovery = spec.leaderRecoveryState ?? p.leaderRecoveryState;
   const election = spec.election ?? "ONLINE";
+  const elrOn = spec.elrMinIsr !== undefined;
 
   const completed = completedReassignment(replicas, isr, removing, adding);
   if (completed) {
@@ -81,8 +101,23 @@ export function buildPartitionChange(spec: PartitionChangeSpec): MetadataRecordA
     adding = [];
   }
 
+  // Kafka's maybePopulateTargetElr.
+  let elr: readonly number[] = p.eligibleLeaderReplicas;
+  if (spec.elrMinIsr !== undefined) {
+    if (isr.length >= spec.elrMinIsr) elr = [];
+    else {
+      const leaving = new Set([...elr, ...p.isr]);
+      elr = [...leaving].filter((id) => !isr.includes(id) && id !== spec.uncleanShutdown).sort(ascending);
+    }
+  }
+
   const fields: Partial<PartitionChangeRecord> = {};
-  const valid = (id: number) => isr.includes(id) && spec.acceptable(id);
+  const valid = (id: number) => (isr.includes(id) || (isr.length === 0 && elr.includes(id))) && spec.acceptable(id);
+  const lastKnown = p.lastKnownElr;
+  const lastKnownLeader =
+    elrOn && elr.length === 0 && isr.length === 0 && lastKnown.length === 1 && spec.acceptable(lastKnown[0] ?? -1)
+      ? lastKnown[0]
+      : undefined;
   let leader = NO_LEADER;
   let unclean = false;
   const preferred = replicas[0];
@@ -91,7 +126,10 @@ export function buildPartitionChange(spec: PartitionChangeSpec): MetadataRecordA
   else {
     const clean = replicas.find(valid);
     if (clean !== undefined) leader = clean;
-    else if (election === "UNCLEAN") {
+    else if (lastKnownLeader !== undefined) {
+      leader = lastKnownLeader;
+      unclean = true;
+    } else if (election === "UNCLEAN") {
       const any = replicas.find((id) => spec.acceptable(id));
       if (any !== undefined) {
         leader = any;
@@ -101,6 +139,11 @@ export function buildPartitionChange(spec: PartitionChangeSpec): MetadataRecordA
   }
   if (leader !== p.leader) {
     fields.leader = leader;
+    if (elr.includes(leader)) {
+      // A clean election from the ELR: the ELR member held every acknowledged record, so it is the ISR now.
+      isr = [leader];
+      elr = elr.filter((id) => id !== leader);
+    }
     if (unclean) {
       // The new leader may lack acknowledged records; the ISR restarts from it alone.
       fields.isr = [leader];
@@ -111,7 +154,19 @@ export function buildPartitionChange(spec: PartitionChangeSpec): MetadataRecordA
   }
   // A replica leaving the assignment must see a new leader epoch even when the leader stays.
   if (fields.leader === undefined && !containsAll(replicas, p.replicas)) fields.leader = p.leader;
-  if (fields.isr === undefined && isr.length > 0 && !sameList(isr, p.isr)) fields.isr = [...isr];
+  // Kafka's maybeUpdateRecordElr: an unclean election or ELR being off leaves no ELR.
+  if (fields.isr !== undefined || !elrOn) elr = [];
+  if (!sameList(elr, p.eligibleLeaderReplicas)) fields.eligibleLeaderReplicas = [...elr];
+  if (fields.isr === undefined && (isr.length > 0 || elrOn) && !sameList(isr, p.isr)) fields.isr = [...isr];
+  // Kafka's maybeUpdateLastKnownLeader: remember who led when the ISR emptied; forget it once a leader exists.
+  if (elrOn) {
+    const newLeader = fields.leader ?? NO_LEADER_CHANGE;
+    if (fields.isr?.length === 0 && p.leader !== NO_LEADER && !sameList(lastKnown, [p.leader])) {
+      fields.lastKnownElr = [p.leader];
+    } else if ((newLeader >= 0 || (p.leader !== NO_LEADER && newLeader !== NO_LEADER)) && lastKnown.length > 0) {
+      fields.lastKnownElr = [];
+    }
+  }
   if (replicas.length > 0 && !sameList(replicas, p.replicas)) {
     fields.replicas = [...replicas];
     // The image does not track replicas' directories; every replica's broker keeps or picks its own.
@@ -119,12 +174,14 @@ export function buildPartitionChange(spec: PartitionChangeSpec): MetadataRecordA
   }
   if (!sameList(removing, p.removingReplicas)) fields.removingReplicas = [...removing];
   if (!sameList(adding, p.addingReplicas)) fields.addingReplicas = [...adding];
-  if (targetRecovery !== p.leaderRecoveryState) fields.leaderRecoveryState = targetRecovery;
+  if (targetRecovery !== p.leaderRecoveryState && fields.leaderRecoveryState === undefined) {
+    fields.leaderRecoveryState = targetRecovery;
+  }
   if (Object.keys(fields).length === 0) return null;
   return record(
     PartitionChangeRecord,
     { topicId: spec.topicId, partitionId: spec.partition, leader: NO_LEADER_CHANGE, ...fields },
-    RECORD_VERSION.partitionChange,
+    spec.recordVersion ?? RECORD_VERSION.partitionChange,
   );
 }
 
@@ -144,26 +201,33 @@ export function partitionsWhere(image: MetadataImage, test: (p: PartitionRegistr
   return out;
 }
 
-/** Which election a topic's partitions get when their leader goes: UNCLEAN where unclean.leader.election.enable. */
-export type ElectionOf = (topicId: string) => Election;
+/** The policy of a topic's partitions: the election when their leader goes (UNCLEAN where unclean elections are on). */
+export type PolicyOf = (topicId: string) => TopicPolicy;
 
 /**
- * Takes `brokerId` out of ISRs and leaderships (fencing, controlled shutdown, a new incarnation; Kafka's
- * generateLeaderAndIsrUpdates with a broker to remove); `usable` says which other brokers may lead.
+ * Takes `brokerId` out of ISRs and leaderships (fencing, controlled shutdown, a new incarnation after a clean
+ * shutdown; Kafka's generateLeaderAndIsrUpdates with a broker to remove); `usable` says which other brokers may lead.
+ * With `uncleanShutdown` (a new incarnation that did not shut down cleanly, with ELR on: Kafka's
+ * handleBrokerUncleanShutdown) the broker also leaves every ELR.
  */
 export function removeBrokerFromPartitions(
   image: MetadataImage,
   brokerId: number,
   usable: (id: number) => boolean,
-  electionOf: ElectionOf,
+  policyOf: PolicyOf,
+  uncleanShutdown = false,
 ): MetadataRecordAndVersion[] {
   return changesWhere(
     image,
-    (p) => p.isr.includes(brokerId) || p.leader === brokerId,
+    (p) =>
+      p.isr.includes(brokerId) ||
+      p.leader === brokerId ||
+      (uncleanShutdown && p.eligibleLeaderReplicas.includes(brokerId)),
     (ref) => ({
       acceptable: (id) => id !== brokerId && usable(id),
-      election: electionOf(ref.topicId),
+      ...policyOf(ref.topicId),
       isr: ref.registration.isr.filter((id) => id !== brokerId),
+      ...(uncleanShutdown ? { uncleanShutdown: brokerId } : {}),
     }),
   );
 }
@@ -184,20 +248,49 @@ function changesWhere(
 
 /**
  * Leaderless partitions when `brokerId` becomes usable (unfencing; Kafka's generateLeaderAndIsrUpdates with a broker
- * to add): it leads those whose ISR holds it and, where the topic allows unclean elections, those it is a replica of.
- * `usable` says which other brokers may lead; `brokerId` itself counts as usable though the view still has it fenced.
+ * to add): it leads those whose ISR holds it (or, with an empty ISR, whose ELR does) and, where the topic allows
+ * unclean elections, those it is a replica of. `usable` says which other brokers may lead; `brokerId` itself counts as
+ * usable though the view still has it fenced.
  */
 export function electLeaderlessPartitions(
   image: MetadataImage,
   brokerId: number,
   usable: (id: number) => boolean,
-  electionOf: ElectionOf,
+  policyOf: PolicyOf,
 ): MetadataRecordAndVersion[] {
   return changesWhere(
     image,
     (p) => p.leader === NO_LEADER,
-    (ref) => ({ acceptable: (id) => id === brokerId || usable(id), election: electionOf(ref.topicId) }),
+    (ref) => ({ acceptable: (id) => id === brokerId || usable(id), ...policyOf(ref.topicId) }),
   );
+}
+
+/**
+ * Clears the ELR and LastKnownElr of the partitions that have them (of one topic, or of all when `topicId` is
+ * undefined): after a min.insync.replicas change, and when ELR is turned off. Kafka 4.1+ writes one ClearElrRecord
+ * for this; that record is newer than the vendored metadata JSON, so a PartitionChangeRecord per partition says the
+ * same to every reader.
+ */
+export function clearElrs(
+  image: MetadataImage,
+  topicId: string | undefined,
+  recordVersion: number,
+): MetadataRecordAndVersion[] {
+  const records: MetadataRecordAndVersion[] = [];
+  for (const ref of partitionsWhere(image, (p) => p.eligibleLeaderReplicas.length > 0 || p.lastKnownElr.length > 0)) {
+    if (topicId !== undefined && ref.topicId !== topicId) continue;
+    const fields: Partial<PartitionChangeRecord> = {};
+    if (ref.registration.eligibleLeaderReplicas.length > 0) fields.eligibleLeaderReplicas = [];
+    if (ref.registration.lastKnownElr.length > 0) fields.lastKnownElr = [];
+    records.push(
+      record(
+        PartitionChangeRecord,
+        { topicId: ref.topicId, partitionId: ref.partition, leader: NO_LEADER_CHANGE, ...fields },
+        recordVersion,
+      ),
+    );
+  }
+  return records;
 }
 
 /** Whether `brokerId` leads any partition. */

@@ -53,20 +53,25 @@ import {
   type UpdateFeaturesRequest,
 } from "../protocol/index.ts";
 import {
+  ELR_FEATURE,
+  elrEnabled,
+  featureDependencyProblem,
   METADATA_VERSION,
   METADATA_VERSIONS,
   metadataChangedBetween,
   MIN_METADATA_VERSION,
+  partitionRecordVersion,
   RECORD_VERSION,
   SUPPORTED_FEATURES,
 } from "./features.ts";
 import {
+  clearElrs,
   electLeaderlessPartitions,
   leadsAny,
   NO_LEADER,
   removeBrokerFromPartitions,
   UNASSIGNED_DIRECTORY,
-  type Election,
+  type TopicPolicy,
 } from "./partition-changes.ts";
 import { placeReplicas } from "./placement.ts";
 import {
@@ -93,6 +98,7 @@ import { record } from "./records.ts";
 const PRODUCER_ID_BLOCK_SIZE = 1000;
 const MAX_PRODUCER_ID = (1n << 63n) - 1n;
 const OFFSETS_TOPIC = "__consumer_offsets";
+const MIN_ISR = "min.insync.replicas";
 
 export interface ControllerConfig {
   readonly nodeId: number;
@@ -418,12 +424,22 @@ export class QuorumController {
       // A new incarnation: what the previous one led or held in ISRs is given up first (it stopped uncleanly, or it
       // would have shut down in a controlled way), then the registration; its epoch is the batch's first offset.
       if (existing) {
+        // KIP-966: with ELR on, a broker that does not name its last epoch (written at a clean shutdown) may have
+        // lost unflushed records, so it leaves the ELRs too and can no longer be elected from them.
+        const unclean = elrEnabled(view.features) && (request.previousBrokerEpoch ?? -1n) !== existing.epoch;
+        if (unclean) {
+          this.deps.logger.info(
+            { brokerId: existing.id, previousBrokerEpoch: String(request.previousBrokerEpoch ?? -1n) },
+            "A broker registered after an unclean shutdown: it leaves every ISR and ELR",
+          );
+        }
         records.push(
           ...removeBrokerFromPartitions(
             view,
             existing.id,
             (id) => this.usable(view, id),
-            (topicId) => this.electionOf(view, topicId),
+            (topicId) => this.policyOf(view, topicId),
+            unclean,
           ),
         );
       }
@@ -466,7 +482,7 @@ export class QuorumController {
         view,
         id,
         (other) => this.usable(view, other),
-        (topicId) => this.electionOf(view, topicId),
+        (topicId) => this.policyOf(view, topicId),
       ),
       record(
         BrokerRegistrationChangeRecord,
@@ -525,7 +541,7 @@ export class QuorumController {
               view,
               reg.id,
               (id) => this.usable(view, id),
-              (topicId) => this.electionOf(view, topicId),
+              (topicId) => this.policyOf(view, topicId),
             ),
           );
           break;
@@ -541,7 +557,7 @@ export class QuorumController {
               view,
               reg.id,
               (other) => this.usable(view, other),
-              (topicId) => this.electionOf(view, topicId),
+              (topicId) => this.policyOf(view, topicId),
             ),
           );
           break;
@@ -602,7 +618,7 @@ export class QuorumController {
     return {
       view,
       usable: (id) => this.usable(view, id),
-      electionOf: (topicId) => this.electionOf(view, topicId),
+      policyOf: (topicId) => this.policyOf(view, topicId),
       logger: this.deps.logger,
     };
   }
@@ -700,6 +716,21 @@ export class QuorumController {
       }
       records.push(record(FeatureLevelRecord, { name: update.feature, featureLevel: update.maxVersionLevel }, 0));
     }
+    const after = new Map(view.features);
+    for (const update of request.featureUpdates) after.set(update.feature, update.maxVersionLevel);
+    const dependency = featureDependencyProblem(after);
+    if (dependency !== undefined) {
+      const update = request.featureUpdates.find((u) => u.feature === ELR_FEATURE) ?? request.featureUpdates[0];
+      return answer(
+        ErrorCode.INVALID_UPDATE_VERSION,
+        `Invalid update version ${update?.maxVersionLevel ?? 0} for feature ${update?.feature ?? ELR_FEATURE}. ${dependency}`,
+      );
+    }
+    if (elrEnabled(view.features) && !elrEnabled(after)) {
+      // Turning ELR off forgets every ELR (Kafka writes a ClearElrRecord for all topics).
+      const mv = after.get(METADATA_VERSION) ?? this.deps.config.bootstrapMetadataVersion;
+      records.push(...clearElrs(view, undefined, partitionRecordVersion(mv)));
+    }
     if (request.validateOnly === true) return answer(ErrorCode.NONE, null);
     return answer(ErrorCode.NONE, null, records);
   }
@@ -752,19 +783,31 @@ export class QuorumController {
   }
 
   /**
-   * The election a topic's partitions get when they lose their leader: UNCLEAN where the topic's effective
-   * unclean.leader.election.enable (override, dynamic broker default, static config, Kafka's false) is true.
+   * The policy of a topic's partition changes: the election they get when they lose their leader (UNCLEAN where the
+   * topic's effective unclean.leader.election.enable — override, dynamic broker default, static config, Kafka's false —
+   * is true), and, with ELR on, the topic's effective min ISR (Kafka's getTopicEffectiveMinIsr: min.insync.replicas,
+   * at most the replication factor).
    */
-  private electionOf(view: MetadataImage, topicId: string): Election {
-    return this.uncleanElectionEnabled(view, topicId) ? "UNCLEAN" : "ONLINE";
+  private policyOf(view: MetadataImage, topicId: string): TopicPolicy {
+    const election = this.topicConfig(view, topicId, "unclean.leader.election.enable")?.trim().toLowerCase() === "true";
+    const mv = view.features.get(METADATA_VERSION) ?? this.deps.config.bootstrapMetadataVersion;
+    const policy: TopicPolicy = {
+      election: election ? "UNCLEAN" : "ONLINE",
+      recordVersion: partitionRecordVersion(mv),
+    };
+    if (!elrEnabled(view.features)) return policy;
+    const minIsr = Number(this.topicConfig(view, topicId, "min.insync.replicas") ?? "1");
+    const replicationFactor = view.topicsById.get(topicId)?.partitions.get(0)?.replicas.length ?? minIsr;
+    return { ...policy, elrMinIsr: Math.min(Number.isFinite(minIsr) ? minIsr : 1, replicationFactor) };
   }
 
-  private uncleanElectionEnabled(view: MetadataImage, topicId: string): boolean {
+  /** A topic config's effective value (override, dynamic broker default, static config, Kafka's default). */
+  private topicConfig(view: MetadataImage, topicId: string, key: string): string | undefined {
     const name = view.topicsById.get(topicId)?.name;
-    const def = TOPIC_CONFIG_BY_NAME.get("unclean.leader.election.enable");
-    if (name === undefined || def === undefined) return false;
+    const def = TOPIC_CONFIG_BY_NAME.get(key);
+    if (name === undefined || def === undefined) return undefined;
     const overrides = Object.fromEntries(view.configs.get(configKey(ConfigResourceType.TOPIC, name)) ?? []);
-    return resolveTopicConfig(def, overrides, this.configLevels(view)).value.trim().toLowerCase() === "true";
+    return resolveTopicConfig(def, overrides, this.configLevels(view)).value;
   }
 
   private random(bound: number): number {
@@ -881,6 +924,9 @@ export class QuorumController {
    */
   private partitionRecord(view: MetadataImage, topicId: string, partitionId: number, replicas: readonly number[]) {
     const isr = replicas.filter((id) => this.usable(view, id));
+    const version = partitionRecordVersion(
+      view.features.get(METADATA_VERSION) ?? this.deps.config.bootstrapMetadataVersion,
+    );
     return record(
       PartitionRecord,
       {
@@ -895,8 +941,9 @@ export class QuorumController {
         leaderEpoch: 0,
         partitionEpoch: 0,
         directories: replicas.map(() => UNASSIGNED_DIRECTORY),
+        ...(version >= 2 ? { eligibleLeaderReplicas: [], lastKnownElr: [] } : {}),
       },
-      RECORD_VERSION.partition,
+      version,
     );
   }
 
@@ -1057,6 +1104,15 @@ export class QuorumController {
       for (const name of Object.keys(current)) {
         if (!(name in outcome.configs))
           records.push(record(ConfigRecord, { resourceType, resourceName, name, value: null }, 0));
+      }
+      if (elrEnabled(view.features) && current[MIN_ISR] !== outcome.configs[MIN_ISR]) {
+        // KIP-966: a min.insync.replicas change clears the ELRs it concerns (Kafka 4.1+'s ClearElrRecord): the
+        // topic's, or every topic's for a broker-level change.
+        const topicId = resourceType === ConfigResourceType.TOPIC ? view.topicIdsByName.get(resourceName) : undefined;
+        const mv = view.features.get(METADATA_VERSION) ?? this.deps.config.bootstrapMetadataVersion;
+        if (resourceType === ConfigResourceType.BROKER || topicId !== undefined) {
+          records.push(...clearElrs(view, topicId, partitionRecordVersion(mv)));
+        }
       }
       return { errorCode: ErrorCode.NONE, errorMessage: null };
     });

@@ -21,8 +21,8 @@ import {
   LeaderRecoveryState,
   NO_LEADER,
   partitionsWhere,
-  type Election,
   type PartitionRef,
+  type PolicyOf,
 } from "./partition-changes.ts";
 
 // The controller's replication commands (Kafka's ReplicationControlManager): what they decide from the controller's
@@ -32,7 +32,8 @@ export interface ReplicationView {
   readonly view: MetadataImage;
   /** Registered, unfenced and not in controlled shutdown (Kafka's ClusterControlManager.isActive). */
   readonly usable: (id: number) => boolean;
-  readonly electionOf: (topicId: string) => Election;
+  /** The topic's election and ELR settings (partition-changes.ts TopicPolicy). */
+  readonly policyOf: PolicyOf;
   readonly logger: Logger;
 }
 
@@ -168,7 +169,7 @@ export function decideAlterPartition(
         partition: data.partitionIndex,
         registration: current,
         acceptable: ctx.usable,
-        election: ctx.electionOf(topic.id),
+        ...ctx.policyOf(topic.id),
         isr: members.map((m) => m.brokerId ?? 0),
         leaderRecoveryState: recovery,
       });
@@ -257,6 +258,7 @@ function electLeader(
     partition,
     registration: p,
     acceptable: ctx.usable,
+    ...ctx.policyOf(topic.id),
     election: preferred ? "PREFERRED" : "UNCLEAN",
   });
   if (change === null) {
@@ -364,7 +366,12 @@ export function decideBalance(
     if (refs.length * 100 <= imbalancePercentage * total) continue;
     for (const ref of refs) {
       if (records.length >= maxElections) return { records, response: true };
-      const change = buildPartitionChange({ ...ref, acceptable: ctx.usable, election: "PREFERRED" });
+      const change = buildPartitionChange({
+        ...ref,
+        acceptable: ctx.usable,
+        ...ctx.policyOf(ref.topicId),
+        election: "PREFERRED",
+      });
       if (change) records.push(change);
     }
   }
@@ -380,8 +387,9 @@ export function decideUncleanElections(ctx: ReplicationView, maxElections = MAX_
   const records: MetadataRecordAndVersion[] = [];
   for (const ref of partitionsWhere(ctx.view, (p) => p.leader === NO_LEADER)) {
     if (records.length >= maxElections) return { records, response: true };
-    if (ctx.electionOf(ref.topicId) !== "UNCLEAN") continue;
-    const change = buildPartitionChange({ ...ref, acceptable: ctx.usable, election: "UNCLEAN" });
+    const policy = ctx.policyOf(ref.topicId);
+    if (policy.election !== "UNCLEAN") continue;
+    const change = buildPartitionChange({ ...ref, acceptable: ctx.usable, ...policy });
     if (change) records.push(change);
   }
   if (records.length > 0) ctx.logger.warn({ elections: records.length }, "Elected leaders outside the ISR (unclean)");
@@ -432,7 +440,8 @@ function reassign(
       `Unable to find partition ${topicName}:${partition}.`,
     );
   }
-  const base = { topicId: topic.id, partition, registration: p, acceptable: ctx.usable };
+  const policy = ctx.policyOf(topic.id);
+  const base = { topicId: topic.id, partition, registration: p, acceptable: ctx.usable, ...policy };
   if (target === null) {
     // Cancel (Kafka's PartitionReassignmentRevert): back to the original replicas, without the ones being added.
     if (p.addingReplicas.length === 0 && p.removingReplicas.length === 0) {
@@ -440,7 +449,7 @@ function reassign(
     }
     const replicas = p.replicas.filter((id) => !p.addingReplicas.includes(id));
     let isr = p.isr.filter((id) => !p.addingReplicas.includes(id));
-    const election = ctx.electionOf(topic.id);
+    const election = policy.election;
     if (isr.length === 0) {
       const first = replicas[0];
       if (first === undefined) {

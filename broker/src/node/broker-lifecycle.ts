@@ -59,6 +59,8 @@ export interface BrokerLifecycleOptions {
    */
   readonly onFencedOffline?: () => void;
   readonly features: readonly BrokerFeatureRange[];
+  /** The epoch of the previous incarnation if it shut down cleanly (KIP-966), else -1. */
+  readonly previousBrokerEpoch?: bigint;
   /** Offset of the last metadata record this node has applied (its image), -1 before any. */
   readonly appliedOffset: () => number;
   readonly heartbeatIntervalMs: number;
@@ -178,7 +180,8 @@ export class BrokerLifecycle {
         features: o.features.map((f) => ({ ...f })),
         rack: o.rack,
         logDirs: [...o.logDirs],
-        previousBrokerEpoch: this.epoch,
+        // This process's own epoch once it has one (a re-registration); before that the last clean stop's.
+        previousBrokerEpoch: this.epoch >= 0n ? this.epoch : (o.previousBrokerEpoch ?? -1n),
       },
       o.requestTimeoutMs,
     );

@@ -16,6 +16,7 @@ import { startController } from "../quorum/controller-runtime.ts";
 import { BootstrapError, readBootstrapCheckpoint } from "../quorum/bootstrap-checkpoint.ts";
 import { directoryIds, formatSingleVoterStorage, readStoredMeta, requireFormattedStorage } from "../storage/format.ts";
 import { BrokerLifecycle } from "./broker-lifecycle.ts";
+import { takePreviousBrokerEpoch, writeCleanShutdownEpoch } from "./clean-shutdown-epoch.ts";
 import { ControllerChannel } from "./controller-channel.ts";
 import { EnvelopeForwarder } from "./forwarding.ts";
 import { controllerProducerIdBlocks } from "./producer-id-blocks.ts";
@@ -120,12 +121,19 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     ...(controllerAddress !== undefined ? { controllerAddress } : {}),
     ...(metadataDirId !== undefined ? { directoryId: uuidFromKafkaBase64(metadataDirId) } : {}),
   });
-  // A broker's storage follows the images from the first one on: subscribed before the quorum runs.
+  // A broker's storage follows the images from the first one on: subscribed before the quorum runs. Once its logs
+  // have closed cleanly, the registration's epoch goes into the online log dirs (KIP-966's clean-shutdown proof).
+  let registeredEpoch = () => -1n;
   const storage = plan.broker
     ? await lifecycle.start(
         "broker storage",
         () => openBrokerStorage({ config, source: quorum, logger, throttleMetrics: metrics.replicationThrottle }),
-        (s) => s.close(),
+        async (s) => {
+          const offline = new Set(s.partitions.offlineLogDirs());
+          await s.close();
+          const online = config.logDirs.filter((dir) => !offline.has(dir));
+          await writeCleanShutdownEpoch(online, registeredEpoch(), logger);
+        },
       )
     : undefined;
   quorum.onFailure((err) => {
@@ -185,7 +193,9 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
   );
   // In the order of config.logDirs, which the log manager is given too.
   const logDirIds = (await directoryIds(config.logDirs, stored)).map(uuidFromKafkaBase64);
+  const previousBrokerEpoch = await takePreviousBrokerEpoch(config.logDirs, logger);
   const registration = new BrokerLifecycle({
+    previousBrokerEpoch,
     nodeId: plan.nodeId,
     clusterId,
     channel,
@@ -218,6 +228,7 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     retryBackoffMs: config.quorumTiming.retryBackoffMs,
     logger: logger.child({ component: "broker-lifecycle" }),
   });
+  registeredEpoch = () => registration.brokerEpoch;
 
   // Clients are served only once this node has caught up with the committed metadata (ADR 22) and the controller has
   // unfenced it. The broker's services start meanwhile: `__consumer_offsets` can be placed only once a broker is

@@ -7,6 +7,7 @@ import {
   METADATA_VERSIONS,
   record,
   SUPPORTED_FEATURES,
+  featureDependencyProblem,
 } from "../controller/index.ts";
 import { writeFileAtomic } from "../log/checkpoint.ts";
 import {
@@ -72,6 +73,8 @@ export function bootstrapRecords(
     if (level !== 0 && problem !== null) throw new BootstrapError(problem);
     if (level > 0) records.push(record(FeatureLevelRecord, { name, featureLevel: level }, 0));
   }
+  const dependency = featureDependencyProblem(new Map([...features, [METADATA_VERSION, metadataVersion]]));
+  if (dependency !== undefined) throw new BootstrapError(dependency);
   return records;
 }
 

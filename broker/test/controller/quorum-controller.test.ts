@@ -434,7 +434,7 @@ describe("configs, producer ids and features", () => {
     expect(update(22, 1).errorCode).toBe(ErrorCode.NONE);
     expect(h.committed().features.get(METADATA_VERSION)).toBe(22);
     expect(update(21, 1).errorCode).toBe(ErrorCode.INVALID_UPDATE_VERSION);
-    expect(update(23, 1).errorCode).toBe(ErrorCode.INVALID_UPDATE_VERSION);
+    expect(update(24, 1).errorCode).toBe(ErrorCode.INVALID_UPDATE_VERSION);
     expect(update(21, 2).errorCode).toBe(ErrorCode.NONE);
     expect(h.committed().features.get(METADATA_VERSION)).toBe(21);
     const unknown = h.propose(

@@ -1,16 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { topicByName } from "../../src/metadata/image/index.ts";
-import {
-  AlterPartitionRequest,
-  ErrorCode,
-  type AlterPartitionResponse,
-  type ElectLeadersResponse,
-} from "../../src/protocol/index.ts";
+import { ErrorCode, type ElectLeadersResponse } from "../../src/protocol/index.ts";
 import type { ControllerConfig } from "../../src/controller/index.ts";
 import { decideBalance } from "../../src/controller/replication-commands.ts";
 import {
+  alter,
+  fenceBroker,
   harness,
   heartbeat,
+  partitionError,
   liveBrokers,
   logger,
   partitionsOf,
@@ -19,64 +16,6 @@ import {
 } from "../support/controller-harness.ts";
 
 // The controller's replication commands: AlterPartition validation and commits, elections (clean and unclean).
-
-function topicId(h: Harness, name: string): string {
-  const t = topicByName(h.committed(), name);
-  if (!t) throw new Error(`no topic ${name}`);
-  return t.id;
-}
-
-interface AlterOptions {
-  readonly from?: number;
-  readonly brokerEpoch?: bigint;
-  readonly leaderEpoch?: number;
-  readonly partitionEpoch?: number;
-  readonly memberEpochs?: ReadonlyMap<number, bigint>;
-  readonly version?: number;
-  readonly topicId?: string;
-  readonly partition?: number;
-  readonly leaderRecoveryState?: number;
-}
-
-/** An AlterPartition from the partition's leader (by default) proposing `isr`, answered from the committed log. */
-function alter(
-  h: Harness,
-  epochs: ReadonlyMap<number, bigint>,
-  name: string,
-  isr: readonly number[],
-  o: AlterOptions = {},
-): AlterPartitionResponse {
-  const partition = o.partition ?? 0;
-  const p = partitionsOf(h.committed(), name)[partition];
-  const from = o.from ?? p?.leader ?? 1;
-  const version = o.version ?? 3;
-  const memberEpochs = o.memberEpochs ?? epochs;
-  const request: AlterPartitionRequest = {
-    ...AlterPartitionRequest.create(),
-    brokerId: from,
-    brokerEpoch: o.brokerEpoch ?? epochs.get(from) ?? -1n,
-    topics: [
-      {
-        topicId: o.topicId ?? topicId(h, name),
-        partitions: [
-          {
-            partitionIndex: partition,
-            leaderEpoch: o.leaderEpoch ?? p?.leaderEpoch ?? 0,
-            partitionEpoch: o.partitionEpoch ?? p?.partitionEpoch ?? 0,
-            newIsr: [...isr],
-            newIsrWithEpochs: isr.map((brokerId) => ({ brokerId, brokerEpoch: memberEpochs.get(brokerId) ?? -1n })),
-            leaderRecoveryState: o.leaderRecoveryState ?? 0,
-          },
-        ],
-      },
-    ],
-  };
-  return h.propose(h.controller.alterPartition(request, version));
-}
-
-function partitionError(response: AlterPartitionResponse): number | undefined {
-  return response.topics[0]?.partitions[0]?.errorCode;
-}
 
 /**
  * Three live brokers and a topic "t" of one partition on all three, led by 1; created with ISR [1, 2, 3], then shrunk
@@ -91,20 +30,6 @@ function threeBrokers(): { h: Harness; epochs: Map<number, bigint> } {
   expect(partitionsOf(h.committed(), "t")[0]).toMatchObject({ leader: 1, isr: [1, 2, 3], partitionEpoch: 0 });
   alter(h, epochs, "t", [1]);
   return { h, epochs };
-}
-
-/** Broker `id` (1 by default) stops heartbeating while the others go on: its session expires and it is fenced. */
-function fenceBroker(h: Harness, epochs: ReadonlyMap<number, bigint>, id = 1): void {
-  h.clock.now += 5000;
-  for (const [other, epoch] of epochs) {
-    if (other !== id && h.committed().brokers.get(other)?.fenced === false) {
-      h.propose(h.controller.heartbeat(heartbeat(other, epoch, h.log.length)));
-    }
-  }
-  h.clock.now += 4001;
-  const fenced = h.controller.fenceStaleBroker();
-  expect(fenced?.response).toBe(id);
-  if (fenced) h.propose(fenced);
 }
 
 /** Sets the topic's unclean.leader.election.enable to true. */
@@ -392,7 +317,7 @@ describe("automatic preferred-leader elections", () => {
     const ctx = {
       view,
       usable: (id: number) => view.brokers.get(id)?.fenced === false,
-      electionOf: () => "ONLINE" as const,
+      policyOf: () => ({ election: "ONLINE" as const }),
       logger,
     };
     expect(decideBalance(ctx, 10, 1)).toMatchObject({ response: true, records: [expect.anything()] });

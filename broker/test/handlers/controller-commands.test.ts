@@ -235,7 +235,7 @@ describe("controller command handlers", () => {
       clientSoftwareName: "test",
       clientSoftwareVersion: "1",
     });
-    expect(versions.supportedFeatures).toEqual([{ name: "metadata.version", minVersion: 21, maxVersion: 22 }]);
+    expect(versions.supportedFeatures).toEqual([{ name: "metadata.version", minVersion: 21, maxVersion: 23 }]);
     expect(versions.finalizedFeatures).toEqual([
       { name: "metadata.version", minVersionLevel: 21, maxVersionLevel: 21 },
     ]);

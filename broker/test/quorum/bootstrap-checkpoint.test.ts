@@ -47,16 +47,24 @@ describe("bootstrap.checkpoint", () => {
   it("takes Kafka's release names for metadata.version", () => {
     expect(metadataVersionOfRelease("3.9-IV0")).toBe(21);
     expect(metadataVersionOfRelease("3.9")).toBe(21);
-    expect(metadataVersionOfRelease("4.0")).toBe(22);
+    expect(metadataVersionOfRelease("4.0")).toBe(23);
+    expect(metadataVersionOfRelease("4.0-IV0")).toBe(22);
     expect(metadataVersionOfRelease("3.8")).toBeUndefined();
   });
 
   it("refuses features and levels this controller does not support, leaving level 0 out", () => {
-    expect(() => bootstrapRecords(20)).toThrow(/metadata.version 20 is not supported; supported levels are 21-22/);
+    expect(() => bootstrapRecords(20)).toThrow(/metadata.version 20 is not supported; supported levels are 21-23/);
     expect(() => bootstrapRecords(22, new Map([["group.version", 1]]))).toThrow(
       /unsupported feature group.version; supported features are: metadata.version/,
     );
     expect(levels(bootstrapRecords(22, new Map([["group.version", 0]])))).toEqual(["metadata.version=22"]);
+    expect(() => bootstrapRecords(22, new Map([["eligible.leader.replicas.version", 1]]))).toThrow(
+      /eligible.leader.replicas.version 1 requires metadata.version 23/,
+    );
+    expect(levels(bootstrapRecords(23, new Map([["eligible.leader.replicas.version", 1]])))).toEqual([
+      "metadata.version=23",
+      "eligible.leader.replicas.version=1",
+    ]);
   });
 
   it("refuses a damaged file, one without metadata.version and one with an unsupported level, naming it", async () => {

@@ -424,7 +424,7 @@ describe("Kafka's kafka-features against the controllers", () => {
       ]);
     const described = (await features("describe")).stdout;
     expect(described).toMatch(
-      /Feature: metadata\.version\s+SupportedMinVersion: 3\.9-IV0\s+SupportedMaxVersion: 4\.0-IV0\s+FinalizedVersionLevel: 4\.0-IV0/,
+      /Feature: metadata\.version\s+SupportedMinVersion: 3\.9-IV0\s+SupportedMaxVersion: 4\.0-IV1\s+FinalizedVersionLevel: 4\.0-IV0/,
     );
     await features("downgrade", "--metadata", "3.9");
     await waitFor(() => running().every((n) => n.loader.image.features.get("metadata.version") === 21), "downgraded");

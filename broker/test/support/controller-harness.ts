@@ -10,9 +10,11 @@ import {
 import { EMPTY_IMAGE, MetadataDelta, topicByName, type MetadataImage } from "../../src/metadata/image/index.ts";
 import type { CreateTopicRequest } from "../../src/metadata/topic-rules.ts";
 import {
+  AlterPartitionRequest,
   BrokerHeartbeatRequest,
   BrokerRegistrationRequest,
   ErrorCode,
+  type AlterPartitionResponse,
   type MetadataRecordAndVersion,
 } from "../../src/protocol/index.ts";
 import { TEST_CONTROLLER_CONFIG } from "./controller-config.ts";
@@ -142,3 +144,75 @@ export function partitionsOf(image: MetadataImage, name: string) {
 
 export const ofType = (records: readonly MetadataRecordAndVersion[], type: number) =>
   records.filter((r) => r.type === type);
+
+export function topicId(h: Harness, name: string): string {
+  const t = topicByName(h.committed(), name);
+  if (!t) throw new Error(`no topic ${name}`);
+  return t.id;
+}
+
+export interface AlterOptions {
+  readonly from?: number;
+  readonly brokerEpoch?: bigint;
+  readonly leaderEpoch?: number;
+  readonly partitionEpoch?: number;
+  readonly memberEpochs?: ReadonlyMap<number, bigint>;
+  readonly version?: number;
+  readonly topicId?: string;
+  readonly partition?: number;
+  readonly leaderRecoveryState?: number;
+}
+
+/** An AlterPartition from the partition's leader (by default) proposing `isr`, answered from the committed log. */
+export function alter(
+  h: Harness,
+  epochs: ReadonlyMap<number, bigint>,
+  name: string,
+  isr: readonly number[],
+  o: AlterOptions = {},
+): AlterPartitionResponse {
+  const partition = o.partition ?? 0;
+  const p = partitionsOf(h.committed(), name)[partition];
+  const from = o.from ?? p?.leader ?? 1;
+  const version = o.version ?? 3;
+  const memberEpochs = o.memberEpochs ?? epochs;
+  const request: AlterPartitionRequest = {
+    ...AlterPartitionRequest.create(),
+    brokerId: from,
+    brokerEpoch: o.brokerEpoch ?? epochs.get(from) ?? -1n,
+    topics: [
+      {
+        topicId: o.topicId ?? topicId(h, name),
+        partitions: [
+          {
+            partitionIndex: partition,
+            leaderEpoch: o.leaderEpoch ?? p?.leaderEpoch ?? 0,
+            partitionEpoch: o.partitionEpoch ?? p?.partitionEpoch ?? 0,
+            newIsr: [...isr],
+            newIsrWithEpochs: isr.map((brokerId) => ({ brokerId, brokerEpoch: memberEpochs.get(brokerId) ?? -1n })),
+            leaderRecoveryState: o.leaderRecoveryState ?? 0,
+          },
+        ],
+      },
+    ],
+  };
+  return h.propose(h.controller.alterPartition(request, version));
+}
+
+export function partitionError(response: AlterPartitionResponse): number | undefined {
+  return response.topics[0]?.partitions[0]?.errorCode;
+}
+
+/** Broker `id` (1 by default) stops heartbeating while the others go on: its session expires and it is fenced. */
+export function fenceBroker(h: Harness, epochs: ReadonlyMap<number, bigint>, id = 1): void {
+  h.clock.now += 5000;
+  for (const [other, epoch] of epochs) {
+    if (other !== id && h.committed().brokers.get(other)?.fenced === false) {
+      h.propose(h.controller.heartbeat(heartbeat(other, epoch, h.log.length)));
+    }
+  }
+  h.clock.now += 4001;
+  const fenced = h.controller.fenceStaleBroker();
+  expect(fenced?.response).toBe(id);
+  if (fenced) h.propose(fenced);
+}
