@@ -3,8 +3,10 @@
 // the real broker executable on loopback. The broker is reached through a proxy that makes every new connection wait
 // SETUP_MS before it reaches the broker, standing in for what a connection costs in a real cluster (a name lookup
 // through kube-dns, a connect through kube-proxy; the likely cause of the 5.2 s passes `make e2e` saw while each pass
-// opened its own connections). With the operator's pooled admin clients no pass opens a connection, so every pass, as
-// the operator's own tributary_operator_reconcile_duration_seconds histogram measures it, stays under 1 s.
+// opened its own connections). With the operator's pooled admin clients no pass opens a connection. As the operator's
+// own tributary_operator_reconcile_duration_seconds histogram measures them, every pass stays under 2.5 s (one
+// connection alone would cost 3 s) and most under 1 s: on a quiet machine they take 90-200 ms, but this machine's load
+// (an average of 30 on 2 cores while `make test` runs its suites side by side) has stretched one to 975 ms.
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { AdminClient } from "@tributary/broker/admin";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -23,7 +25,7 @@ import {
 const NS = "kafka-passes";
 const NAME = "fast";
 /** What each new connection to the broker costs here; a pass that opens one takes at least this long. */
-const SETUP_MS = 2_000;
+const SETUP_MS = 3_000;
 const PASSES = 10;
 const HISTOGRAM = "tributary_operator_reconcile_duration_seconds";
 
@@ -90,15 +92,17 @@ describe("KafkaCluster passes with healthy brokers (tier api, one real broker)",
   });
   const c = suite.cluster;
   const k = (args: readonly string[], input?: string): Promise<string> => c().kubectl(args, input);
-  const histogram = async (): Promise<{ count: number; underOneSecond: number }> => {
+  const histogram = async (): Promise<{ count: number; under1s: number; under2500ms: number }> => {
     const [, text] = await suite.operator().get("/metrics");
+    const bucket = (le: string): number => metricValue(text, `${HISTOGRAM}_bucket`, { kind: "KafkaCluster", le });
     return {
       count: metricValue(text, `${HISTOGRAM}_count`, { kind: "KafkaCluster" }),
-      underOneSecond: metricValue(text, `${HISTOGRAM}_bucket`, { kind: "KafkaCluster", le: "1" }),
+      under1s: bucket("1"),
+      under2500ms: bucket("2.5"),
     };
   };
 
-  it(`makes no new connection and takes under 1 s, in each of ${PASSES} passes`, { timeout: 120_000 }, async () => {
+  it(`opens no connection in ${PASSES} passes, each under 2.5 s and most under 1 s`, { timeout: 120_000 }, async () => {
     await k(
       ["apply", "--server-side", "-f", "-"],
       JSON.stringify({
@@ -184,9 +188,10 @@ describe("KafkaCluster passes with healthy brokers (tier api, one real broker)",
       `KafkaCluster passes with healthy brokers (n=${durations.length}): p50 ${percentile(durations, 50)} ms, ` +
         `max ${durations.at(-1)} ms; new connections ${(proxy?.connections() ?? 0) - connectionsBefore}`,
     );
-    expect(after.count - before.count).toBeGreaterThanOrEqual(PASSES);
-    // Every pass counted falls in the histogram's 1 s bucket.
-    expect(after.underOneSecond - before.underOneSecond).toBe(after.count - before.count);
+    const passes = after.count - before.count;
+    expect(passes).toBeGreaterThanOrEqual(PASSES);
+    expect(after.under2500ms - before.under2500ms).toBe(passes);
+    expect(after.under1s - before.under1s).toBeGreaterThanOrEqual(passes / 2);
     expect((proxy?.connections() ?? 0) - connectionsBefore).toBe(0);
   });
 });
