@@ -10,6 +10,7 @@ import { CONTROLLER_PORT, type KafkaClusterSpec } from "../../api/v1alpha1/index
 import type { KubeObject, OwnerReference } from "../../kube/index.ts";
 import { OPERATOR_VERSION } from "../../version.ts";
 import { dynamicConfigOf, restartKeys } from "./dynamic-config.ts";
+import { evictionAnnotations } from "./evictions.ts";
 import { rackPodParts } from "./rack.ts";
 
 /**
@@ -576,6 +577,7 @@ function statefulSet(input: ClusterInput, pool: Pool, image: string, hash: strin
         metadata: {
           labels: { ...podTemplate?.labels, ...labels },
           annotations: {
+            ...evictionAnnotations(spec.storage),
             ...podTemplate?.annotations,
             [CONFIG_HASH_ANNOTATION]: hash,
             ...(input.manualRoll === undefined ? {} : { [MANUAL_ROLL_ANNOTATION]: input.manualRoll }),
