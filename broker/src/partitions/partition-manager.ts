@@ -72,12 +72,23 @@ interface PartitionState {
   /** The last append failed for lack of storage; logged once when that starts and once when it ends. */
   storageFailing: boolean;
   /**
-   * Idempotent producers whose batch was refused for lack of storage, with that batch's epoch: until one of their
-   * batches is appended again, a later batch that skips the refused sequence is refused the same way rather than as
+   * Idempotent producers whose batches were refused before their sequence was checked, with an error that tells the
+   * client they were not written and to retry (not leader, ISR too small, no storage): per producer, the epoch and
+   * each refused batch's first sequence with its error, until one of the producer's batches is appended here. A later
+   * batch that skips exactly such a sequence is refused with the same error rather than as
    * OUT_OF_ORDER_SEQUENCE_NUMBER (see produce).
    */
-  storageRefused: Map<bigint, number>;
+  retriablyRefused: Map<bigint, RefusedBatches>;
 }
+
+interface RefusedBatches {
+  readonly epoch: number;
+  /** First sequence → error code; a client retries the same few pipelined batches, so this stays small. */
+  readonly errors: Map<number, number>;
+}
+
+/** Bounds RefusedBatches.errors (clients pipeline at most five batches per partition). */
+const MAX_REFUSED_BATCHES = 16;
 
 /** Partitions are keyed as storage names their directories, `<topic>-<partition>`. */
 export { partitionDirName as partitionKey } from "../log/index.ts";
@@ -534,7 +545,7 @@ export class PartitionManager {
       producers: new ProducerStateTable(),
       lock: Promise.resolve(),
       storageFailing: false,
-      storageRefused: new Map(),
+      retriablyRefused: new Map(),
     };
     this.state.set(key, created);
     created.lock = rebuildProducerState(log, created.producers).catch((err: unknown) =>
@@ -573,6 +584,22 @@ export class PartitionManager {
     const key = partitionKey(topic, partition);
     const acksAll = options.acks === -1;
     const timeoutMs = options.timeoutMs ?? 0;
+    const idempotent = header.producerId >= 0n;
+    /** A refusal that leaves the batch unwritten and asks for a retry; remembered for idempotent producers. */
+    const refuse = (errorCode: number, message: string, logStartOffset?: bigint): ProduceOutcome => {
+      if (idempotent) {
+        let refused = state.retriablyRefused.get(header.producerId);
+        if (refused?.epoch !== header.producerEpoch) {
+          refused = { epoch: header.producerEpoch, errors: new Map() };
+          state.retriablyRefused.set(header.producerId, refused);
+        }
+        refused.errors.delete(header.baseSequence);
+        refused.errors.set(header.baseSequence, errorCode);
+        const oldest = refused.errors.keys().next();
+        if (refused.errors.size > MAX_REFUSED_BATCHES && oldest.done !== true) refused.errors.delete(oldest.value);
+      }
+      return failure(errorCode, message, logStartOffset);
+    };
     return this.exclusive(state, async () => {
       // Checked under the partition lock: leadership may have moved while the request waited for it.
       const role = this.roles.get(key);
@@ -583,23 +610,22 @@ export class PartitionManager {
       }
       const led = this.led.get(key);
       if (!role.leader || !led) {
-        return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer leads ${topic}-${partition}`);
+        return refuse(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer leads ${topic}-${partition}`);
       }
       const offline = this.offlineError(topic, partition);
-      if (offline !== undefined) return failure(offline.errorCode, offline.message, state.log.logStartOffset);
+      if (offline !== undefined) return refuse(offline.errorCode, offline.message, state.log.logStartOffset);
       if (acksAll) {
         // Kafka's rule: with too small an ISR, an acks=all batch is not written at all.
         const isr = led.state.minimalIsr();
         const minIsr = led.state.effectiveMinIsr(this.view.minInsyncReplicas(topic));
         if (isr.length < minIsr) {
-          return failure(
+          return refuse(
             ErrorCode.NOT_ENOUGH_REPLICAS,
             `the ISR of ${topic}-${partition} is [${isr.join(", ")}], fewer than min.insync.replicas=${minIsr}`,
             state.log.logStartOffset,
           );
         }
       }
-      const idempotent = header.producerId >= 0n;
       if (idempotent) {
         const seq = state.producers.check(
           header.producerId,
@@ -622,17 +648,23 @@ export class PartitionManager {
             : duplicate;
         }
         if (seq.kind === "error") {
-          // Clients pipeline up to five batches per partition. When the first is refused for lack of storage and
-          // space returns before the next one arrives, that one is out of order only because of the refusal. Kafka
-          // never gets here (a failed log dir goes offline, every later batch gets KAFKA_STORAGE_ERROR), and
-          // librdkafka answers OUT_OF_ORDER_SEQUENCE_NUMBER on a later batch by taking a new producer id and
-          // renumbering every unacknowledged message, which writes again those already written but not yet
-          // acknowledged (acks=all) on other partitions. Refused as the first was, it is resent in order instead.
-          const refusedEpoch = state.storageRefused.get(header.producerId);
-          if (seq.errorCode === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER && refusedEpoch === header.producerEpoch) {
+          // Clients pipeline up to five batches per partition. When one is refused before its sequence is checked
+          // (this broker did not lead the partition yet, the ISR was too small, the disk was full) and the refusal's
+          // cause is gone when the next one arrives, that one is out of order only because of the refusal: Kafka
+          // answers OUT_OF_ORDER_SEQUENCE_NUMBER there. librdkafka takes that answer on a batch behind the head as a
+          // reason to bump its epoch and renumber every unacknowledged message on every partition, so one already
+          // written but answered NOT_LEADER_OR_FOLLOWER (its leader moved while it waited for the ISR, which Kafka
+          // answers that way too) is written a second time. Refused as its predecessor was, the batch is resent in
+          // order instead.
+          const refused = state.retriablyRefused.get(header.producerId);
+          const refusedError =
+            refused?.epoch === header.producerEpoch && seq.expectedSequence !== undefined
+              ? refused.errors.get(seq.expectedSequence)
+              : undefined;
+          if (refusedError !== undefined) {
             return failure(
-              ErrorCode.KAFKA_STORAGE_ERROR,
-              `an earlier batch of producer ${header.producerId} was refused for lack of storage; ${seq.message}`,
+              refusedError,
+              `the batch of producer ${header.producerId} at sequence ${seq.expectedSequence} was refused and not written; resend it first (${seq.message})`,
               state.log.logStartOffset,
             );
           }
@@ -660,14 +692,13 @@ export class PartitionManager {
         else if (!state.storageFailing)
           this.logger.error({ err, topic, partition }, "Appends fail: the log dir cannot be written");
         state.storageFailing = true;
-        if (idempotent) state.storageRefused.set(header.producerId, header.producerEpoch);
-        return failure(ErrorCode.KAFKA_STORAGE_ERROR, err.message, state.log.logStartOffset);
+        return refuse(ErrorCode.KAFKA_STORAGE_ERROR, err.message, state.log.logStartOffset);
       }
       if (state.storageFailing) this.logger.info({ topic, partition }, "Appends succeed again");
       state.storageFailing = false;
       const logAppendTime = result.logAppendTime ?? -1n;
       if (idempotent) {
-        state.storageRefused.delete(header.producerId);
+        state.retriablyRefused.delete(header.producerId);
         const knownEpoch = state.producers.epochOf(header.producerId);
         if (knownEpoch !== header.producerEpoch) {
           // A producer id or epoch new to this partition: its sequence starts afresh here, so anything it had written

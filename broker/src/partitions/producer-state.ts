@@ -24,7 +24,13 @@ interface ProducerEntry {
 export type SequenceVerdict =
   | { readonly kind: "append" }
   | { readonly kind: "duplicate"; readonly batch: CachedBatch }
-  | { readonly kind: "error"; readonly errorCode: number; readonly message: string };
+  | {
+      readonly kind: "error";
+      readonly errorCode: number;
+      readonly message: string;
+      /** OUT_OF_ORDER_SEQUENCE_NUMBER within the current epoch: the sequence the table expected instead. */
+      readonly expectedSequence?: number;
+    };
 
 function nextSequence(sequence: number): number {
   return sequence === INT32_MAX ? 0 : sequence + 1;
@@ -65,10 +71,12 @@ export class ProducerStateTable {
     if (duplicate) return { kind: "duplicate", batch: duplicate };
     const latest = entry.batches[entry.batches.length - 1];
     if (latest && firstSequence !== nextSequence(latest.lastSequence)) {
+      const expectedSequence = nextSequence(latest.lastSequence);
       return {
         kind: "error",
         errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
-        message: `producer ${producerId} sent sequence ${firstSequence}, expected ${nextSequence(latest.lastSequence)}`,
+        message: `producer ${producerId} sent sequence ${firstSequence}, expected ${expectedSequence}`,
+        expectedSequence,
       };
     }
     return { kind: "append" };
