@@ -74,12 +74,13 @@ sim: setup
 	npx tsx broker/test/raft/sim/cli.ts --seeds $$(( $(SIM_SEEDS) / 4 )) --from 500001 --voters 5 --observers 2 --voter-changes 400 --swarm
 
 # Protocol codecs (issue 2), then Tributary side by side with Apache Kafka: one broker (issue 3), 3-node metadata work
-# (issue 11), 3 brokers with an RF-3 topic written with acks=all (issue 12); see docs/benchmarks.md.
+# (issue 11), 3 brokers with an RF-3 topic written with acks=all and their failover (issue 12); see docs/benchmarks.md.
 bench: build reference-kafka
 	npx tsx broker/bench/protocol.ts
 	npx tsx broker/bench/broker.ts
 	npx tsx broker/bench/metadata.ts
 	npx tsx broker/bench/replicated.ts
+	npx tsx broker/bench/failover.ts
 	npx tsx broker/bench/metadata-replay.ts
 
 # Issue 12: seeded fault injection against real 3- and 5-node clusters on this machine (broker/test/chaos, needs

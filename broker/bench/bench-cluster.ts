@@ -2,6 +2,7 @@
 // way, and Tributary's 3 nodes profiled under node --cpu-prof.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import type { AdminClient, PartitionInfo } from "../src/admin/index.ts";
 import { startCluster, type Cluster, type ClusterOptions, type ClusterSystem } from "../test/support/cluster.ts";
 import { printProfiles, type ProfileWindow } from "./cpu-profile.ts";
 import { ROOT } from "./perf-tools.ts";
@@ -50,4 +51,11 @@ export async function profileTributary(
     await cluster.destroy();
   }
   printProfiles(profileDir, ROOT, what, window);
+}
+
+/** A topic's partitions (leader, replicas, ISR) as the node `admin` talks to sees them, by partition number. */
+export async function topicPartitions(admin: AdminClient, topic: string): Promise<PartitionInfo[]> {
+  const t = (await admin.describeTopics([topic])).get(topic);
+  if (t?.topic === undefined) throw new Error(`describing ${topic}: ${t?.error?.message ?? "not in the answer"}`);
+  return [...t.topic.partitions].sort((a, b) => a.partition - b.partition);
 }

@@ -12,7 +12,7 @@
 // min.insync.replicas gets "not yet: <why>" instead of figures, and the run still finishes.
 import { AdminClient, type PartitionInfo } from "../src/admin/index.ts";
 import type { Cluster, ClusterSystem } from "../test/support/cluster.ts";
-import { profileTributary, startBenchCluster } from "./bench-cluster.ts";
+import { profileTributary, startBenchCluster, topicPartitions } from "./bench-cluster.ts";
 import { inWindow } from "./cpu-profile.ts";
 import {
   RECORD_SIZE,
@@ -36,6 +36,7 @@ import {
   printEnvironment,
   printSystemLoad,
   round,
+  setArg,
   writeReport,
   type ComparedMetric,
 } from "./report.ts";
@@ -86,12 +87,8 @@ function parseArgs(argv: readonly string[]): Args {
     if (a === "--tributary-first") args.tributaryFirst = true;
     else if (a === "--keep-dirs") args.keepDirs = true;
     else if (a === "--profile") args.profile = true;
-    else if (a === "--set") {
-      const kv = argv[++i] ?? "";
-      const eq = kv.indexOf("=");
-      if (eq <= 0) throw new Error(`--set takes key=value, not ${kv}`);
-      args.set[kv.slice(0, eq)] = kv.slice(eq + 1);
-    } else if (a === "--only") args.only = onlyArg(argv[++i]);
+    else if (a === "--set") setArg(argv[++i], args.set);
+    else if (a === "--only") args.only = onlyArg(argv[++i]);
     else if (a === "--records") args.records = Math.round(positive(a, argv[++i]));
     else if (a === "--rate-mb") args.rateMb = positive(a, argv[++i]);
     else if (a === "--latency-seconds") args.latencySeconds = positive(a, argv[++i]);
@@ -117,11 +114,7 @@ async function clusterCpu<T>(pids: readonly number[], work: () => Promise<T>): P
 const isrSizes = (parts: readonly PartitionInfo[]): string =>
   parts.map((p) => `${p.partition}:${p.leader}/[${p.isr.join(",")}]`).join(" ");
 
-async function partitions(admin: AdminClient): Promise<PartitionInfo[]> {
-  const t = (await admin.describeTopics([TOPIC])).get(TOPIC);
-  if (t?.topic === undefined) throw new Error(`describing ${TOPIC}: ${t?.error?.message ?? "not in the answer"}`);
-  return [...t.topic.partitions].sort((a, b) => a.partition - b.partition);
-}
+const partitions = (admin: AdminClient): Promise<PartitionInfo[]> => topicPartitions(admin, TOPIC);
 
 /**
  * Creates the topic and waits until every partition has a leader and all 3 replicas in its ISR. Resolves with the

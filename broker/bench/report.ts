@@ -151,6 +151,14 @@ export function numberArg(
   return n;
 }
 
+/** Adds the value of a --set flag (`key=value`, a server.properties override) to `into`; a clear error otherwise. */
+export function setArg(value: string | undefined, into: Record<string, string>): void {
+  const kv = value ?? "";
+  const eq = kv.indexOf("=");
+  if (eq <= 0) throw new Error(`--set takes key=value, not ${kv}`);
+  into[kv.slice(0, eq)] = kv.slice(eq + 1);
+}
+
 /** A system that reaches less than this share of a fixed rate was saturated: its latencies measure a queue. */
 export const REACHED = 0.9;
 
