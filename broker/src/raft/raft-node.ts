@@ -179,6 +179,12 @@ export class RaftNode {
   private nextCorrelationId: number;
   /** Lost elections in a row, for the exponential backoff. */
   private electionRetries = 0;
+  /**
+   * The leader that said with EndQuorumEpoch that it stepped down, and its epoch. A fetch answer it sent before it
+   * resigned can arrive after that notice (another connection); it must not make this follower wait a full fetch
+   * timeout on a leader that is gone, nor refuse pre-votes on its account.
+   */
+  private endedLeader: { readonly epoch: number; readonly leaderId: NodeId } | null = null;
   private readonly voterHistory: VoterHistory;
   private out: RaftAction[] = [];
   private now = 0;
@@ -526,8 +532,10 @@ export class RaftNode {
         this.leaderTick(role);
         return;
       case "resigned":
-        if (this.now < role.electionDeadline) return;
-        // A leader that resigned because it was removed from the voter set stays on as an observer.
+        // A leader that resigned because it was removed from the voter set stays on as an observer. It may not
+        // campaign, so it has no election timeout to wait out: it looks for the new leader at once, and meanwhile
+        // names no leader rather than itself.
+        if (this.now < role.electionDeadline && this.mayCampaign) return;
         if (this.mayCampaign) this.startElection();
         else this.becomeUnattached(this.election.epoch, this.election.votedId);
         return;
@@ -591,7 +599,9 @@ export class RaftNode {
     const role: RoleState = {
       kind: "follower",
       leaderId,
-      fetchDeadline: this.now + this.config.fetchTimeoutMs,
+      // Back to a leader that already resigned (a pre-vote failed): only an election backoff before trying again.
+      fetchDeadline:
+        this.now + (this.leaderEnded(epoch, leaderId) ? this.electionBackoff() : this.config.fetchTimeoutMs),
       fetchedOk: false,
       fetch: null,
       retryAt: this.now,
@@ -882,6 +892,7 @@ export class RaftNode {
     m: Extract<RaftMessage, { type: "EndQuorumEpochRequest" }>,
   ): void {
     if (m.epoch >= this.election.epoch && m.leaderId !== this.nodeId) {
+      this.endedLeader = { epoch: m.epoch, leaderId: m.leaderId };
       if (m.epoch > this.election.epoch) this.becomeFollower(m.epoch, m.leaderId);
       const role = this.role;
       if (role.kind === "follower" && role.leaderId === m.leaderId) {
@@ -1189,8 +1200,7 @@ export class RaftNode {
       role.retryAt = this.now + this.config.retryBackoffMs;
       return;
     }
-    role.fetchDeadline = this.now + this.config.fetchTimeoutMs;
-    role.fetchedOk = true;
+    this.heardFromLeader(role);
     this.heardHighWatermark = Math.max(this.heardHighWatermark, m.highWatermark);
 
     if (m.snapshotId !== null) {
@@ -1215,6 +1225,17 @@ export class RaftNode {
     this.maybeFetch(role);
   }
 
+  /** A good fetch answer restarts the fetch timeout, unless the leader has since said it resigned. */
+  private heardFromLeader(role: Extract<RoleState, { kind: "follower" }>): void {
+    if (this.leaderEnded(this.election.epoch, role.leaderId)) return;
+    role.fetchDeadline = this.now + this.config.fetchTimeoutMs;
+    role.fetchedOk = true;
+  }
+
+  private leaderEnded(epoch: number, leaderId: NodeId): boolean {
+    return this.endedLeader?.epoch === epoch && this.endedLeader.leaderId === leaderId;
+  }
+
   private onFetchSnapshotResponse(
     from: NodeId,
     correlationId: number,
@@ -1234,8 +1255,7 @@ export class RaftNode {
       role.retryAt = this.now + this.config.retryBackoffMs;
       return;
     }
-    role.fetchDeadline = this.now + this.config.fetchTimeoutMs;
-    role.fetchedOk = true;
+    this.heardFromLeader(role);
     const sameSnapshot = m.snapshotId.offset === sf.id.offset && m.snapshotId.epoch === sf.id.epoch;
     if (sameSnapshot && m.position === sf.position && (m.data.length > 0 || m.position >= m.size)) {
       sf.chunks.push(m.data);

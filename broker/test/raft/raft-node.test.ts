@@ -250,6 +250,40 @@ describe("RaftNode", () => {
     expect(end?.message.type === "EndQuorumEpochRequest" && end.message.preferredSuccessors[0]).toBe(2);
   });
 
+  it("a fetch answer the leader sent before its EndQuorumEpoch does not make the follower wait on it again", () => {
+    // Node 3 follows leader 1 in epoch 2 with a fetch out; the leader resigns, and its notice overtakes the answer.
+    const { n, start } = node(config(3, [1, 2, 3]), { epoch: 2, leaderId: 1, votedId: null }, [data(0, 1)]);
+    const out = sends(start).find((e) => e.message.type === "FetchRequest");
+    if (!out) throw new Error("follower did not fetch");
+    const end: RaftMessage = { type: "EndQuorumEpochRequest", epoch: 2, leaderId: 1, preferredSuccessors: [2, 3] };
+    n.receive(msg(1, 3, end, 7), 10);
+    const late: RaftMessage = {
+      type: "FetchResponse",
+      epoch: 2,
+      leaderId: 1,
+      error: "NONE",
+      highWatermark: 1,
+      entries: [],
+      divergingEpoch: null,
+      snapshotId: null,
+    };
+    n.receive(msg(1, 3, late, out.correlationId), 11);
+    // Successor 2 runs first; node 3 grants it a pre-vote, the leader being gone ...
+    const preVote: RaftMessage = {
+      type: "VoteRequest",
+      epoch: 3,
+      candidateId: 2,
+      lastEpoch: 1,
+      lastOffset: 1,
+      preVote: true,
+    };
+    const answer = sends(n.receive(msg(2, 3, preVote, 8), 20))[0]?.message;
+    expect(answer?.type === "VoteResponse" && answer.granted).toBe(true);
+    // ... and, second in line, runs itself 50 ms after the notice, not a fetch timeout (2 s) after the answer.
+    n.tick(61);
+    expect(n.status().role).toBe("prospective");
+  });
+
   it("a fetcher below the leader's trimmed log start gets the snapshot in chunks, installs it and fetches on", () => {
     // A single voter leads and commits five records, then snapshots them and trims its log.
     const { n: leader, start } = node(config(1, [1], { snapshotChunkBytes: 4 }));

@@ -89,13 +89,19 @@ describe("scripted scenarios", () => {
     expect(sim.changeVoter(leader, "remove", leader)).toMatchObject({ error: null });
     const rest = [1, 2, 3, 4].filter((id) => id !== leader);
     step(sim, "the removed leader resigns", () => sim.status(leader)?.role !== "leader");
+    const resignedAt = sim.time;
+    // It may not campaign, so it does not sit out an election timeout (300 ms here) naming itself as leader.
+    step(sim, "the removed leader names no leader but the new one", () => sim.status(leader)?.leaderId !== leader, 100);
     step(sim, "a remaining voter leads", () => leaderAmong(sim, rest) !== undefined);
+    // Its EndQuorumEpoch lets them run at once rather than after a fetch timeout (600 ms here).
+    expect(sim.time - resignedAt).toBeLessThan(600);
     const next = leaderAmong(sim, rest) ?? 0;
     expect(sim.status(next)?.voters.map((v) => v.id)).toEqual(rest);
     expect(sim.proposeTo(next, "after")).toBe(true);
     step(sim, "it commits", () => sim.isCommitted("after"));
     // The old leader is an observer now: it follows and never runs.
     step(sim, "the old leader follows", () => sim.status(leader)?.leaderId === next);
+    expect(sim.time - resignedAt).toBeLessThan(600);
     expect(sim.status(leader)?.voter).toBe(false);
     expect(sim.violation).toBeNull();
   });
