@@ -42,7 +42,7 @@ unit: build
 # reference-kafka: Kafka's own tools, which the tests run against our output (kafka-dump-log on our metadata log,
 # kafka-metadata-quorum on our controllers, kafka-configs and kafka-topics on the operator's topics); those tests fail,
 # saying to run make reference-kafka, when the jars are missing.
-test: gen-check crds-check lint format-check typecheck k8s-tools-api k8s-tools-helm manifests-check reference-kafka argocd-lua unit
+test: gen-check crds-check lint format-check typecheck k8s-tools-api k8s-tools-helm manifests-check reference-kafka argocd-lua kcat unit
 
 # The Argo CD health checks of docs/argocd.md run in `unit` (operator/test/docs/argocd-health.test.ts) by
 # e2e/argocd-lua: gopher-lua, the Lua runtime Argo CD embeds, from the Go module proxy into ~/.cache/tributary
@@ -96,6 +96,12 @@ chaos: build reference-kafka
 .PHONY: reference-kafka
 reference-kafka:
 	e2e/reference-kafka/install.sh
+
+# kcat (librdkafka) from Debian packages, for the broker tests that read with it (follower-fetch.test.ts); its
+# setup also makes the pytest venv the compat suites use.
+.PHONY: kcat
+kcat:
+	e2e/compat/kcat/setup.sh >/dev/null
 
 # Golden frames from kafkajs, librdkafka and Java clients into broker/test/fixtures/golden (not part of make test).
 .PHONY: golden-capture

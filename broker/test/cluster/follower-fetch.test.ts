@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { AdminClient } from "../../src/admin/index.ts";
 import { ErrorCode } from "../../src/protocol/index.ts";
@@ -23,6 +23,7 @@ import { startCluster, type Cluster } from "../support/cluster.ts";
 // tributary_consumer_fetch_bytes_total{served_as="follower"} grows, the leader only redirects); one without
 // client.rack reads from the leader; when the rack's follower is paused (SIGSTOP) and leaves the ISR, the consumer
 // goes back to the leader, which no longer names it, once its preferred replica expires (metadata.max.age.ms).
+// librdkafka (kcat) gets the first two checks on a cluster of its own.
 
 const TOPIC = "racked";
 const RECORDS = 40;
@@ -33,6 +34,26 @@ const TEST_TIMEOUT_MS = 240_000;
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
 
 const rackOf = (id: number) => `r${id - 1}`;
+
+/** Nodes 1-3 in racks r0-r2 with the rack-aware replica selector and metrics on free ports, every broker listed. */
+async function startRackedCluster(config: Readonly<Record<string, string>> = {}): Promise<Cluster> {
+  const cluster = await startCluster({
+    ...replicatedCluster({
+      "replica.selector.class": "org.apache.kafka.common.replica.RackAwareReplicaSelector",
+      "metrics.port": "0",
+      "metrics.host": "127.0.0.1",
+      ...config,
+    }),
+    nodeConfig: (id) => ({ "broker.rack": rackOf(id) }),
+  });
+  try {
+    await cluster.waitForBrokers(30_000);
+  } catch (err) {
+    await cluster.destroy();
+    throw err;
+  }
+  return cluster;
+}
 
 async function counters(
   cluster: Cluster,
@@ -119,20 +140,13 @@ describe("fetch from follower with the Java client (KIP-392)", () => {
     "reads from the follower in client.rack, from the leader without it, and from the leader once that follower leaves the ISR",
     async () => {
       const libs = execFileSync(join(repo, "e2e", "reference-kafka", "install.sh"), { encoding: "utf8" }).trim();
-      cluster = await startCluster({
-        ...replicatedCluster({
-          "replica.selector.class": "org.apache.kafka.common.replica.RackAwareReplicaSelector",
-          "replica.lag.time.max.ms": String(LAG_MS),
-          "min.insync.replicas": "1",
-          // The paused follower leaves the ISR through its leader, not by being fenced.
-          "broker.session.timeout.ms": "60000",
-          "metrics.port": "0",
-          "metrics.host": "127.0.0.1",
-        }),
-        nodeConfig: (id) => ({ "broker.rack": rackOf(id) }),
+      cluster = await startRackedCluster({
+        "replica.lag.time.max.ms": String(LAG_MS),
+        "min.insync.replicas": "1",
+        // The paused follower leaves the ISR through its leader, not by being fenced.
+        "broker.session.timeout.ms": "60000",
       });
       const c = cluster;
-      await c.waitForBrokers(30_000);
       // Each broker's registration carries its broker.rack, which Metadata reports.
       const admin = new AdminClient({ bootstrap: c.bootstrap(), requestTimeoutMs: 5_000 });
       try {
@@ -201,4 +215,48 @@ describe("fetch from follower with the Java client (KIP-392)", () => {
     },
     TEST_TIMEOUT_MS,
   );
+});
+
+/** kcat's consumer (librdkafka, the Debian package `make test` installs): the offsets it printed, one per record. */
+async function kcatRead(bootstrap: string, rack: string | undefined, count: number): Promise<number[]> {
+  const args = ["-C", "-b", bootstrap, "-t", TOPIC, "-p", "0", "-o", "beginning", "-c", String(count), "-q"];
+  args.push("-f", "%o\\n", ...(rack === undefined ? [] : ["-X", `client.rack=${rack}`]));
+  const { stdout } = await promisify(execFile)("kcat", args, { timeout: 60_000 }).catch((err: unknown) => {
+    const missing = (err as { code?: string }).code === "ENOENT";
+    throw new Error(missing ? "kcat is not installed: run e2e/compat/kcat/setup.sh (make kcat)" : String(err), {
+      cause: err,
+    });
+  });
+  return stdout
+    .split("\n")
+    .filter((l) => /^\d+$/.test(l))
+    .map(Number);
+}
+
+describe("fetch from follower with librdkafka (kcat, KIP-392)", () => {
+  let cluster: Cluster | undefined;
+  afterAll(() => cluster?.destroy());
+
+  it("reads from the follower in client.rack, and from the leader without it", async () => {
+    cluster = await startRackedCluster();
+    const c = cluster;
+    const { leader } = await createFullyReplicated(c, TOPIC);
+    const [follower, other] = [1, 2, 3].filter((id) => id !== leader);
+    if (follower === undefined || other === undefined) throw new Error("no followers");
+    await write(c, leader, 0, RECORDS, -1);
+    const everyOffset = Array.from({ length: RECORDS }, (_, i) => i);
+
+    // client.rack = the follower's rack: librdkafka takes the leader's PreferredReadReplica and reads there.
+    expect(await kcatRead(c.bootstrap(), rackOf(follower), RECORDS)).toEqual(everyOffset);
+    const racked = { leader: await counters(c, leader), follower: await counters(c, follower) };
+    expect(racked.follower.follower).toBeGreaterThan(0);
+    expect(racked.leader.preferred).toBeGreaterThan(0);
+    expect(racked.leader.leader).toBe(0);
+    expect((await counters(c, other)).follower).toBe(0);
+
+    // No client.rack: the leader serves it, and the follower serves no more.
+    expect(await kcatRead(c.bootstrap(), undefined, RECORDS)).toEqual(everyOffset);
+    expect((await counters(c, leader)).leader).toBeGreaterThan(0);
+    expect((await counters(c, follower)).follower).toBe(racked.follower.follower);
+  }, 120_000);
 });
