@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pollUntil } from "../support/broker-process.ts";
@@ -35,8 +34,8 @@ const quorumTool = (...args: string[]) =>
   ]).then((r) => r.stdout);
 
 /** The voter ids in `describe --status`' CurrentVoters, sorted. */
-async function currentVoters(...options: string[]): Promise<number[]> {
-  const status = await quorumTool(...options, "describe", "--status");
+async function currentVoters(): Promise<number[]> {
+  const status = await quorumTool("describe", "--status");
   const line = /CurrentVoters:\s+(\[.*\])/.exec(status)?.[1] ?? "[]";
   return (JSON.parse(line) as { id: number }[]).map((v) => v.id).sort((a, b) => a - b);
 }
@@ -87,39 +86,19 @@ describe("dynamic voters with Kafka's kafka-metadata-quorum", () => {
     );
     expect(out).toContain(`KRaft controller ${leader} with directory id ${directoryIdOf(leader)}`);
     const rest = [1, 2, 3].filter((id) => id !== leader);
-    // Kafka's admin client, bootstrapped from the controllers while leadership moves, was seen (about one run in
-    // two) to wait out its whole default.api.timeout.ms (60 s) although the new leader was elected within 60 ms. Each
-    // look here is a fresh tool run with a 10 s limit, so one that bootstraps inside the handover is retried.
-    const shortLimit = join(mkdtempSync(join(tmpdir(), "quorum-tool-")), "admin.properties");
-    writeFileSync(shortLimit, "default.api.timeout.ms=10000\nrequest.timeout.ms=5000\n");
-    await pollUntil(
-      "the voters without the removed leader",
-      async () => {
-        try {
-          return (await currentVoters("--command-config", shortLimit)).join() === rest.join();
-        } catch {
-          return false;
-        }
-      },
-      90_000,
-    );
-    await pollUntil("a remaining voter to lead", async () => rest.includes((await c().describeQuorum()).leaderId));
+    // One tool run right after the removal, not retried: its admin client takes the controller to ask from its first
+    // DescribeCluster answer and does not ask again, so it fails at its 60 s API timeout if that answer came while a
+    // controller named no leader, or the removed one (the handover, about 0.2 s since the raft core's fix).
+    expect(await currentVoters()).toEqual(rest);
+    expect(rest).toContain((await c().describeQuorum()).leaderId);
     // The removed controller stays on as an observer, and the cluster keeps taking admin writes.
-    // It is listed once it has found the new leader and fetched from it (up to a fetch timeout after the handover).
+    // It is listed once it has found the new leader and fetched from it.
     const asObserver = new RegExp(`^${leader}\\s+.*Observer`, "m");
-    await pollUntil(
-      "the removed controller listed as an observer",
-      async () => {
-        try {
-          return asObserver.test(await quorumTool("--command-config", shortLimit, "describe", "--replication"));
-        } catch {
-          return false;
-        }
-      },
-      30_000,
+    await pollUntil("the removed controller listed as an observer", async () =>
+      asObserver.test(await quorumTool("describe", "--replication")),
     );
     await topicsFromAnyBrokerAppearEverywhere(c(), "after-removal");
-  }, 150_000);
+  }, 120_000);
 
   it("kafka-dump-log decodes the bootstrap snapshot's voter and every voter change in the log", async () => {
     const dir = join(c().node(1).dir, "logs", "__cluster_metadata-0");
