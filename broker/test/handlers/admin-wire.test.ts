@@ -20,6 +20,8 @@ import {
   DescribeConfigsResponse,
   DescribeLogDirsRequest,
   DescribeLogDirsResponse,
+  DescribeTopicPartitionsRequest,
+  DescribeTopicPartitionsResponse,
   ErrorCode,
   IncrementalAlterConfigsRequest,
   IncrementalAlterConfigsResponse,
@@ -118,7 +120,7 @@ describe("advertised versions", () => {
       clientSoftwareVersion: "1",
     });
     const ranges = new Map(res.apiKeys.map((k) => [k.apiKey, `${k.minVersion}-${k.maxVersion}`]));
-    expect(Object.fromEntries([19, 20, 21, 23, 32, 33, 35, 37, 44, 60].map((k) => [k, ranges.get(k)]))).toEqual({
+    expect(Object.fromEntries([19, 20, 21, 23, 32, 33, 35, 37, 44, 60, 75].map((k) => [k, ranges.get(k)]))).toEqual({
       19: "2-7",
       20: "1-6",
       21: "0-2",
@@ -129,7 +131,53 @@ describe("advertised versions", () => {
       37: "0-3",
       44: "0-1",
       60: "0-1",
+      75: "0-0",
     });
+  });
+});
+
+describe("DescribeTopicPartitions v0", () => {
+  const describePartitions = (body: Partial<DescribeTopicPartitionsRequest>) =>
+    call(0, DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse, {
+      topics: [],
+      responsePartitionLimit: 2000,
+      cursor: null,
+      ...body,
+    });
+
+  it("answers named topics in name order with ELR fields, pages by the partition limit, and refuses a bad cursor", async () => {
+    expect((await createTopic("dtp-b", { numPartitions: 2 })).topics[0]?.errorCode).toBe(ErrorCode.NONE);
+    expect((await createTopic("dtp-a", { numPartitions: 3 })).topics[0]?.errorCode).toBe(ErrorCode.NONE);
+    const named = [{ name: "dtp-b" }, { name: "dtp-a" }, { name: "dtp-missing" }, { name: "bad/name" }];
+    const first = await describePartitions({ topics: named, responsePartitionLimit: 4 });
+    expect(first.topics.map((t) => [t.name, t.errorCode, t.partitions.map((p) => p.partitionIndex)])).toEqual([
+      ["bad/name", ErrorCode.INVALID_TOPIC_EXCEPTION, []],
+      ["dtp-a", ErrorCode.NONE, [0, 1, 2]],
+      ["dtp-b", ErrorCode.NONE, [0]],
+    ]);
+    expect(first.topics[1]?.partitions[0]).toMatchObject({
+      leaderId: 1,
+      replicaNodes: [1],
+      isrNodes: [1],
+      eligibleLeaderReplicas: [],
+      lastKnownElr: [],
+      offlineReplicas: [],
+    });
+    expect(first.nextCursor).toEqual({ topicName: "dtp-b", partitionIndex: 1 });
+    const second = await describePartitions({ topics: named, responsePartitionLimit: 4, cursor: first.nextCursor });
+    expect(second.topics.map((t) => [t.name, t.errorCode, t.partitions.map((p) => p.partitionIndex)])).toEqual([
+      ["dtp-b", ErrorCode.NONE, [1]],
+      ["dtp-missing", ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, []],
+    ]);
+    expect(second.nextCursor).toBeNull();
+    // Every topic when none is named; a cursor whose topic is not named is an invalid request.
+    const all = await describePartitions({});
+    expect(all.topics.map((t) => t.name)).toEqual(expect.arrayContaining(["dtp-a", "dtp-b"]));
+    const bad = await describePartitions({
+      topics: [{ name: "dtp-a" }],
+      cursor: { topicName: "dtp-b", partitionIndex: 0 },
+    });
+    expect(bad.topics).toMatchObject([{ name: "dtp-a", errorCode: ErrorCode.INVALID_REQUEST }]);
   });
 });
 
