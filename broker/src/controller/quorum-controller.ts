@@ -726,6 +726,17 @@ export class QuorumController {
         `Invalid update version ${update?.maxVersionLevel ?? 0} for feature ${update?.feature ?? ELR_FEATURE}. ${dependency}`,
       );
     }
+    if (!elrEnabled(view.features) && elrEnabled(after)) {
+      // Kafka's maybeGenerateElrSafetyRecords: the cluster-wide min.insync.replicas becomes a dynamic config (from
+      // server.properties, else 1) so that it can no longer be removed, and changing it clears the ELRs.
+      const clusterDefaults = view.configs.get(configKey(ConfigResourceType.BROKER, ""));
+      if (clusterDefaults?.get(MIN_ISR) === undefined) {
+        const value = this.deps.config.staticBrokerConfigs.get(MIN_ISR)?.value ?? "1";
+        records.push(
+          record(ConfigRecord, { resourceType: ConfigResourceType.BROKER, resourceName: "", name: MIN_ISR, value }, 0),
+        );
+      }
+    }
     if (elrEnabled(view.features) && !elrEnabled(after)) {
       // Turning ELR off forgets every ELR (Kafka writes a ClearElrRecord for all topics).
       const mv = after.get(METADATA_VERSION) ?? this.deps.config.bootstrapMetadataVersion;
@@ -1097,6 +1108,21 @@ export class QuorumController {
       const current = Object.fromEntries(view.configs.get(configKey(resourceType, resourceName)) ?? []);
       const outcome = applyConfigChanges(current, changes, { mode, isList, effectiveValue: effective, problem });
       if (!outcome.ok) return { errorCode: outcome.errorCode, errorMessage: outcome.errorMessage };
+      if (resourceType === ConfigResourceType.BROKER && elrEnabled(view.features)) {
+        // KIP-966: the ELR rules need one min ISR per topic, so, as Kafka 4.x, no broker-level value while ELR is on.
+        if (resourceName !== "" && current[MIN_ISR] !== outcome.configs[MIN_ISR]) {
+          return {
+            errorCode: ErrorCode.INVALID_CONFIG,
+            errorMessage: "Broker-level min.insync.replicas cannot be altered while ELR is enabled.",
+          };
+        }
+        if (resourceName === "" && current[MIN_ISR] !== undefined && outcome.configs[MIN_ISR] === undefined) {
+          return {
+            errorCode: ErrorCode.INVALID_CONFIG,
+            errorMessage: "Cluster-level min.insync.replicas cannot be removed while ELR is enabled.",
+          };
+        }
+      }
       if (validateOnly) return { errorCode: ErrorCode.NONE, errorMessage: null };
       for (const [name, value] of Object.entries(outcome.configs)) {
         if (current[name] !== value) records.push(record(ConfigRecord, { resourceType, resourceName, name, value }, 0));

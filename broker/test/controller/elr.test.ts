@@ -187,6 +187,28 @@ describe("eligible leader replicas (KIP-966)", () => {
     expect(partition(h)).toMatchObject({ leader: -1, isr: [1], eligibleLeaderReplicas: [] });
   });
 
+  it("turning ELR on makes min.insync.replicas a cluster-level config, which broker-level values may not override", () => {
+    const { h } = elrCluster();
+    expect(h.committed().configs.get("4/")?.get("min.insync.replicas")).toBe("1");
+    const alter = (resourceName: string, operation: number, value: string | null) =>
+      h.propose(
+        h.controller.alterConfigs(
+          [{ resourceType: 4, resourceName, changes: [{ name: "min.insync.replicas", operation, value }] }],
+          "incremental",
+          false,
+        ),
+      )[0];
+    expect(alter("2", 0, "2")).toEqual({
+      errorCode: ErrorCode.INVALID_CONFIG,
+      errorMessage: "Broker-level min.insync.replicas cannot be altered while ELR is enabled.",
+    });
+    expect(alter("", 1, null)).toEqual({
+      errorCode: ErrorCode.INVALID_CONFIG,
+      errorMessage: "Cluster-level min.insync.replicas cannot be removed while ELR is enabled.",
+    });
+    expect(alter("", 0, "2")?.errorCode).toBe(ErrorCode.NONE);
+  });
+
   it("min ISR is capped at the replication factor", () => {
     const { h, epochs } = elrCluster("5");
     alter(h, epochs, "t", [1, 2]);

@@ -65,6 +65,8 @@ export interface ClusterOptions {
    * kafka-metadata-quorum add-controller). @default false
    */
   dynamicVoters?: boolean;
+  /** Extra arguments of every node's storage format (e.g. `--release-version 4.0-IV1`, `--feature x=1`). */
+  formatArgs?: readonly string[];
 }
 
 export interface ClusterNode {
@@ -339,14 +341,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           ...options.config,
           ...options.nodeConfig?.(n.id),
         });
-        let formatArgs: string[] = [];
+        let formatArgs: string[] = [...(options.formatArgs ?? [])];
         if (options.dynamicVoters === true) {
           delete props["controller.quorum.voters"];
           props["controller.quorum.bootstrap.servers"] = controllers
             .map((c) => `${c.host}:${c.controllerPort}`)
             .join(",");
           if (n.roles.includes("controller")) {
-            formatArgs = [n === controllers[0] ? "--standalone" : "--no-initial-controllers"];
+            formatArgs = [...formatArgs, n === controllers[0] ? "--standalone" : "--no-initial-controllers"];
           }
         }
         writeFileSync(configOf(n), render(props));
