@@ -124,6 +124,11 @@ export class PartitionLog {
   private flushTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * HW checkpoint writes, one at a time and each writing the HW as it is when it starts, so the last one to finish
+   * holds the newest value. Separate from `queue`: the periodic checkpoint (two fsyncs) must not hold up appends.
+   */
+  private hwWrites: Promise<void> = Promise.resolve();
   private cfg: LogConfig;
 
   private constructor(
@@ -669,20 +674,29 @@ export class PartitionLog {
 
   /**
    * Writes the high watermark to its checkpoint file unless it already holds it (the log manager calls this every
-   * replica.high.watermark.checkpoint.interval.ms, so a restart after kill -9 serves up to a recent HW).
+   * replica.high.watermark.checkpoint.interval.ms, so a restart after kill -9 serves up to a recent HW). Appends go on
+   * meanwhile: holding the log's lock across the file's two fsyncs stalled every acks=all write to the partition, on
+   * the leader and on each follower, once per interval (Kafka's checkpoint thread does not block appends either).
+   * Whatever must order itself with the checkpoint (truncation, close, delete) waits for the write under way.
    */
   checkpointHighWatermarkNow(): Promise<void> {
-    return this.exclusive(async () => {
-      if (!this.closed) await this.checkpointHighWatermark();
-    });
+    return this.closed ? Promise.resolve() : this.checkpointHighWatermark();
   }
 
-  /** Writes the high watermark to its checkpoint file unless the file already holds it. */
-  private async checkpointHighWatermark(): Promise<void> {
-    const hw = this.hw;
-    if (hw === this.checkpointedHw) return;
-    await writeOffsetCheckpoint(join(this.dir, HIGH_WATERMARK_FILE), hw);
-    this.checkpointedHw = hw;
+  /**
+   * Writes the high watermark to its checkpoint file unless the file already holds it, after any write under way;
+   * never once the log is closed (close() writes its own before it marks the log closed).
+   */
+  private checkpointHighWatermark(): Promise<void> {
+    const write = this.hwWrites.then(async () => {
+      if (this.closed) return;
+      const hw = this.hw;
+      if (hw === this.checkpointedHw) return;
+      await writeOffsetCheckpoint(join(this.dir, HIGH_WATERMARK_FILE), hw);
+      this.checkpointedHw = hw;
+    });
+    this.hwWrites = write.catch(() => undefined);
+    return write;
   }
 
   private scheduleFlush(): void {
@@ -828,6 +842,8 @@ export class PartitionLog {
       this.stopTimers();
       if (!this.closed) for (const segment of this.segmentList) await segment.close(false);
       this.closed = true;
+      // A periodic checkpoint under way would write into the directory being removed.
+      await this.hwWrites;
       await rm(this.dir, { recursive: true, force: true });
     }, true);
   }
