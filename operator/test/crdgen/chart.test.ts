@@ -280,6 +280,15 @@ describe("charts/tributary", () => {
       "Service/tributary-operator-metrics",
       "ServiceMonitor/tributary-operator",
     ]);
+    const lint = await helm(REPO, [
+      "lint",
+      "--strict",
+      CHART,
+      ...["metrics.serviceMonitor.enabled", "metrics.brokerPodMonitor.enabled", "grafanaDashboard.enabled"].flatMap(
+        (key) => ["--set", `${key}=true`],
+      ),
+    ]);
+    expect(lint).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
     expect(await refusal("--set", "metrics.brokerPodMonitor.interval=often")).toMatch(
       /at '\/metrics\/brokerPodMonitor\/interval': 'often' does not match/,
     );
