@@ -3,7 +3,15 @@ import { existsSync } from "node:fs";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { attachCluster, startCluster, type Cluster, type ClusterLogger, type Tier } from "../src/cluster/index.ts";
+import {
+  attachCluster,
+  binDir,
+  localTierUnavailable,
+  startCluster,
+  type Cluster,
+  type ClusterLogger,
+  type Tier,
+} from "../src/cluster/index.ts";
 import { pollUntil } from "../src/cluster/proc.ts";
 
 export const testLogger: ClusterLogger = {
@@ -19,12 +27,14 @@ export function imageArchive(name: string): string {
 }
 
 /**
- * Tier 3, or the cluster in $TRIBUTARY_E2E_KUBECONFIG (make e2e KIND=1): everything after this call is the same code.
+ * Tier 3 with `nodes` kubelet nodes (default 1), or the cluster in $TRIBUTARY_E2E_KUBECONFIG (make e2e KIND=1):
+ * everything after this call is the same code.
  */
-export async function localOrAttached(images: readonly string[]): Promise<Cluster> {
+export async function localOrAttached(images: readonly string[], nodes?: number): Promise<Cluster> {
   const kubeconfig = process.env["TRIBUTARY_E2E_KUBECONFIG"];
   if (kubeconfig !== undefined && kubeconfig !== "") return attachCluster({ kubeconfig });
-  return startCluster({ tier: "local", logger: testLogger, images: images.filter((i) => existsSync(i)) });
+  const local = { tier: "local", logger: testLogger, images: images.filter((i) => existsSync(i)) } as const;
+  return startCluster(nodes === undefined ? local : { ...local, nodes });
 }
 
 export async function startTier(tier: Tier, nodes?: number): Promise<Cluster> {
@@ -82,4 +92,38 @@ export function useCluster(start: () => Promise<Cluster>): SuiteCluster {
     },
     failed: () => failed,
   };
+}
+
+/**
+ * Why a suite that installs the chart on tier 3 cannot run here, or undefined: the built operator, helm, a usable
+ * tier 3 and the images `make image` writes.
+ */
+export function chartSuiteUnavailable(images: readonly string[]): string | undefined {
+  if (!existsSync(join(REPO, "operator", "dist", "src", "main.js"))) return "operator/dist is not built (npx tsc -b)";
+  if (!existsSync(join(binDir(), "helm"))) return `no helm in ${binDir()} (make k8s-tools)`;
+  const local = localTierUnavailable();
+  if (local !== undefined) return local;
+  for (const image of images) {
+    if (!existsSync(imageArchive(image))) return `no ${image} image: run 'make image' first`;
+  }
+  return undefined;
+}
+
+/** FIGURE lines: printed as they come, and all together by `print` (a suite's afterAll). */
+export function figureLog(): { figure: (line: string) => void; print: (title: string) => void } {
+  const lines: string[] = [];
+  return {
+    figure: (line) => {
+      lines.push(line);
+      console.log(`FIGURE ${line}`);
+    },
+    print: (title) => {
+      if (lines.length > 0) console.log(`Figures (${title}):\n  ${lines.join("\n  ")}`);
+    },
+  };
+}
+
+/** Prints each kubectl query's output (a failed suite's post-mortem); a failing query prints its error. */
+export async function printKubectl(cluster: Cluster, queries: readonly (readonly string[])[]): Promise<void> {
+  for (const args of queries) console.warn(`kubectl ${args.join(" ")}\n${await cluster.kubectl(args).catch(String)}`);
 }

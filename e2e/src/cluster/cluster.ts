@@ -1,7 +1,8 @@
 // One start/stop interface for the three test-cluster tiers (docs/adr/0010-kubernetes-test-clusters.md):
 //   api   etcd + kube-apiserver on loopback, random ports, a kubeconfig, clean state per run;
 //   sim   api + kube-controller-manager + kube-scheduler + kwok with N fake nodes across three zones;
-//   local sim without kwok, plus a real kubelet on containerd, kube-proxy and CoreDNS (see local.ts).
+//   local sim without kwok, plus real kubelets (one by default, up to three) on containerd, kube-proxy and CoreDNS
+//         (see local.ts).
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
@@ -32,7 +33,10 @@ export interface ClusterLogger {
 export interface ClusterOptions {
   tier: Tier;
   logger: ClusterLogger;
-  /** sim: number of fake nodes, spread round-robin over zones a, b and c. Default 3. */
+  /**
+   * sim: number of fake nodes, spread round-robin over zones a, b and c. Default 3.
+   * local: number of real kubelet nodes, 1 to 3, in zones a, b and c. Default 1.
+   */
   nodes?: number;
   /** Where logs are copied when a run fails. Default e2e/artifacts. */
   artifactsDir?: string;
@@ -40,7 +44,7 @@ export interface ClusterOptions {
   binDir?: string;
   /** local: OCI image archives (for example from `make image`) to import into the node's containerd. */
   images?: readonly string[];
-  /** Default 60 s for api/sim, 180 s for local. */
+  /** Default 60 s for api/sim, 180 s for local plus 60 s per node after the first. */
   startTimeoutMs?: number;
 }
 
@@ -517,7 +521,9 @@ export function attachCluster(options: {
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const started = Date.now();
   const tier = options.tier;
-  const timeout = options.startTimeoutMs ?? (tier === "local" ? 180_000 : 60_000);
+  // Tier local imports every image into each node's containerd: a minute more per extra node.
+  const localTimeout = 180_000 + 60_000 * ((options.nodes ?? 1) - 1);
+  const timeout = options.startTimeoutMs ?? (tier === "local" ? localTimeout : 60_000);
   const deadline = started + timeout;
   const artifactsDir = options.artifactsDir ?? defaultArtifactsDir();
   if (tier === "local") {

@@ -1,7 +1,16 @@
-// Tier 3 ("local"): a single-node cluster whose pods really run. Every component is a host process owned by this
-// module: a private containerd (Debian's containerd/runc, CNI plugins from /usr/lib/cni, ptp + host-local network),
-// kubelet (cgroupfs driver, cgroup v1 tolerated), kube-proxy (iptables mode) and CoreDNS serving the cluster domain
-// behind the usual kube-dns Service IP. Needs root; one local cluster per machine at a time (a lock file enforces it).
+// Tier 3 ("local"): a cluster whose pods really run, on one kubelet node by default or up to three. Every component is
+// a host process owned by this module: per node a private containerd (Debian's containerd/runc, CNI plugins from
+// /usr/lib/cni, ptp + host-local network) and a kubelet (cgroupfs driver, cgroup v1 tolerated); once per cluster
+// kube-proxy (iptables mode) and CoreDNS serving the cluster domain behind the usual kube-dns Service IP. Needs root;
+// one local cluster per machine at a time (a lock file enforces it).
+//
+// Several nodes on one host (docs/testing.md): each has its own containerd (a kubelet kills running pods its runtime
+// reports but the API server has not bound to it, so two kubelets on one containerd namespace would kill each other's
+// sandboxes), its own cgroup root (a kubelet destroys pod cgroups under its kubepods it does not know, killing their
+// processes), its own root dir, pod log dir (container GC deletes pod log directories of pods it does not know), port,
+// client and serving certificates, pod subnet 10.244.<i>.0/24 and zone label (a, b, c). The ptp plugin routes each
+// pod's /32 in the host's network namespace, which all nodes share, so pods on different nodes reach each other with
+// no bridge or extra route, and the one kube-proxy's iptables rules serve Service IPs for every node's pods.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
@@ -9,6 +18,7 @@ import { join } from "node:path";
 import {
   POD_CIDR,
   SERVICE_CIDR,
+  ZONES,
   apiGet,
   startControlPlane,
   startControllers,
@@ -19,11 +29,19 @@ import {
   type ControlPlane,
 } from "./cluster.ts";
 import { kubeconfigYaml } from "./pki.ts";
-import { freePort, logTail, mountsUnder, pidsMentioning, pollUntil, run, startProcess } from "./proc.ts";
+import {
+  freePort,
+  logTail,
+  mountsUnder,
+  pidsMentioning,
+  pollUntil,
+  run,
+  startProcess,
+  type ManagedProcess,
+} from "./proc.ts";
 import { binDir, k8sToolsDir, requireBinaries, tributaryCache, versions } from "./tools.ts";
 
 export const NODE_NAME = "tributary-local";
-export const NODE_POD_SUBNET = "10.244.0.0/24";
 export const CLUSTER_DNS_IP = "10.96.0.10";
 const LOCK_FILE = "/run/tributary-k8s-local.lock";
 
@@ -31,6 +49,38 @@ export interface LocalOptions extends ClusterOptions {
   artifactsDir: string;
   deadline: number;
   started: number;
+}
+
+/** The most kubelet nodes tier local starts (one per zone). */
+export const MAX_LOCAL_NODES = ZONES.length;
+
+/** One kubelet node of tier local: node 0 keeps the single-node names and paths, and the host's root cgroup. */
+interface LocalNode {
+  index: number;
+  name: string;
+  zone: string;
+  podSubnet: string;
+  /** Suffix of this node's directories and process names: "" for node 0, "-<i>" otherwise. */
+  suffix: string;
+  ctrDir: string;
+  sock: string;
+  /** The cgroup (cgroupfs path) above this node's kubepods; undefined: the root, kubelet's default. */
+  cgroupRoot: string | undefined;
+}
+
+function localNode(workDir: string, index: number): LocalNode {
+  const suffix = index === 0 ? "" : `-${index}`;
+  const ctrDir = join(workDir, `containerd${suffix}`);
+  return {
+    index,
+    name: `${NODE_NAME}${suffix}`,
+    zone: ZONES[index % ZONES.length] ?? "a",
+    podSubnet: `10.244.${index}.0/24`,
+    suffix,
+    ctrDir,
+    sock: join(ctrDir, "state", "containerd.sock"),
+    cgroupRoot: index === 0 ? undefined : `/tributary-node${suffix}`,
+  };
 }
 
 const HOST_COMMANDS = ["/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc", "/usr/lib/cni/ptp"];
@@ -148,7 +198,7 @@ state = "${dir}/state"
 `;
 }
 
-function cniConfig(ipamDir: string): string {
+function cniConfig(ipamDir: string, podSubnet: string): string {
   return JSON.stringify(
     {
       cniVersion: "0.4.0",
@@ -161,7 +211,7 @@ function cniConfig(ipamDir: string): string {
           ipam: {
             type: "host-local",
             dataDir: ipamDir,
-            ranges: [[{ subnet: NODE_POD_SUBNET }]],
+            ranges: [[{ subnet: podSubnet }]],
             routes: [{ dst: "0.0.0.0/0" }],
           },
         },
@@ -173,13 +223,24 @@ function cniConfig(ipamDir: string): string {
   );
 }
 
-function kubeletConfig(cp: ControlPlane, sock: string, port: number, serving: { cert: string; key: string }): string {
+function kubeletConfig(
+  cp: ControlPlane,
+  node: LocalNode,
+  kubeletDir: string,
+  port: number,
+  serving: { cert: string; key: string },
+): string {
+  // Node 0 keeps kubelet's defaults for the cgroup root and pod logs; other nodes must not share them (header).
+  const own =
+    node.cgroupRoot === undefined
+      ? ""
+      : `cgroupRoot: ${node.cgroupRoot}\npodLogsDir: ${join(kubeletDir, "pod-logs")}\n`;
   return `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: cgroupfs
 failCgroupV1: false
 failSwapOn: false
-containerRuntimeEndpoint: unix://${sock}
+containerRuntimeEndpoint: unix://${node.sock}
 address: ${cp.host}
 port: ${port}
 readOnlyPort: 0
@@ -202,7 +263,7 @@ evictionHard: { nodefs.available: "0%", nodefs.inodesFree: "0%", imagefs.availab
 protectKernelDefaults: false
 resolvConf: /etc/resolv.conf
 staticPodPath: ""
-`;
+${own}`;
 }
 
 function kubeProxyConfig(kubeconfig: string, healthzPort: number, metricsPort: number): string {
@@ -293,9 +354,36 @@ function removeKubeletChains(): void {
   }
 }
 
-/** Removes the kubepods cgroups kubelet made (depth first); kubelet leaves them behind on exit. */
-function removeKubepodsCgroups(): void {
-  const root = "/sys/fs/cgroup";
+const CGROUP_MOUNT = "/sys/fs/cgroup";
+
+/** The hierarchies mounted under /sys/fs/cgroup (cgroup v1 controllers, and the unified one beside them). */
+function cgroupHierarchies(): string[] {
+  try {
+    return readdirSync(CGROUP_MOUNT).map((c) => join(CGROUP_MOUNT, c));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Makes a node's cgroup root in every hierarchy: kubelet refuses a cgroupRoot that does not exist. A new cpuset cgroup
+ * starts with no CPUs and no memory nodes, which no process may join, so it gets its parent's.
+ */
+function createCgroupRoot(cgroupRoot: string): void {
+  for (const hierarchy of cgroupHierarchies()) {
+    const dir = join(hierarchy, cgroupRoot);
+    mkdirSync(dir, { recursive: true });
+    for (const file of ["cpuset.cpus", "cpuset.mems"]) {
+      if (existsSync(join(hierarchy, file))) writeFileSync(join(dir, file), readFileSync(join(hierarchy, file)));
+    }
+  }
+}
+
+/**
+ * Removes the kubepods cgroups kubelets made (depth first) under the root and under each extra node's cgroup root,
+ * then those roots; kubelet leaves them behind on exit.
+ */
+function removeKubepodsCgroups(nodeRoots: readonly string[]): void {
   const remove = (dir: string): void => {
     let entries: string[] = [];
     try {
@@ -312,21 +400,20 @@ function removeKubepodsCgroups(): void {
       // busy or not ours
     }
   };
-  let controllers: string[] = [];
-  try {
-    controllers = readdirSync(root);
-  } catch {
-    return;
-  }
-  for (const c of controllers) {
-    remove(join(root, c, "kubepods"));
-    remove(join(root, c, "kubepods.slice"));
+  for (const hierarchy of cgroupHierarchies()) {
+    remove(join(hierarchy, "kubepods"));
+    remove(join(hierarchy, "kubepods.slice"));
+    for (const root of nodeRoots) remove(join(hierarchy, root));
   }
 }
 
 export async function startLocal(options: LocalOptions): Promise<Cluster> {
   const unavailable = localTierUnavailable();
   if (unavailable !== undefined) throw new Error(unavailable);
+  const nodeCount = options.nodes ?? 1;
+  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > MAX_LOCAL_NODES) {
+    throw new Error(`tier 'local': nodes must be 1 to ${MAX_LOCAL_NODES}, got ${nodeCount}`);
+  }
   const bin = requireBinaries("local", options.binDir ?? binDir());
   const { logger, deadline } = options;
   const remaining = (): number => Math.max(1_000, deadline - Date.now());
@@ -339,34 +426,40 @@ export async function startLocal(options: LocalOptions): Promise<Cluster> {
     releaseLock();
     throw error;
   }
-  const ctrDir = join(cp.workDir, "containerd");
-  const sock = join(ctrDir, "state", "containerd.sock");
-  const ctr = (args: readonly string[], timeoutMs = 120_000): Promise<{ stdout: string }> =>
-    run("ctr", ["-a", sock, "-n", "k8s.io", ...args], { timeoutMs });
+  const nodes = Array.from({ length: nodeCount }, (_, i) => localNode(cp.workDir, i));
+  const ctr = (node: LocalNode, args: readonly string[], timeoutMs = 120_000): Promise<{ stdout: string }> =>
+    run("ctr", ["-a", node.sock, "-n", "k8s.io", ...args], { timeoutMs });
+  const tasks = async (node: LocalNode): Promise<string[]> =>
+    (await ctr(node, ["tasks", "ls", "-q"])).stdout.split("\n").filter((t) => t !== "");
+  const nodeProcess = (name: string): ManagedProcess | undefined => cp.processes.find((p) => p.name === name);
+  const cgroupRoots = nodes.flatMap((n) => (n.cgroupRoot === undefined ? [] : [n.cgroupRoot]));
 
   const teardown = async (): Promise<void> => {
     // Controllers first, so that nothing recreates the pods we are about to remove.
     for (const p of cp.processes.filter((p) => ["kube-controller-manager", "kube-scheduler"].includes(p.name))) {
       await p.stop();
     }
-    const kubelet = cp.processes.find((p) => p.name === "kubelet");
-    if (kubelet?.exitStatus() === null) {
+    const kubelets = nodes.map((n) => nodeProcess(`kubelet${n.suffix}`));
+    if (kubelets.some((k) => k?.exitStatus() === null)) {
       try {
         await cp.kubectl(["delete", "pods", "--all", "-A", "--grace-period=0", "--force", "--wait=false"]);
         await pollUntil("pods to stop", 30_000, async () => {
-          const out = (await ctr(["tasks", "ls", "-q"])).stdout.trim();
-          return out === "" ? true : undefined;
+          for (const node of nodes) if ((await tasks(node)).length > 0) return undefined;
+          return true;
         });
       } catch (error) {
         logger.warn({ error: String(error) }, "cluster local: pods did not stop cleanly; killing tasks");
       }
     }
-    for (const name of ["kubelet", "kube-proxy", "coredns"]) await cp.processes.find((p) => p.name === name)?.stop();
-    try {
-      const tasks = (await ctr(["tasks", "ls", "-q"])).stdout.split("\n").filter((t) => t !== "");
-      for (const t of tasks) await ctr(["tasks", "kill", "-s", "SIGKILL", t]).catch(() => undefined);
-    } catch {
-      // containerd already gone
+    for (const k of kubelets) await k?.stop();
+    for (const name of ["kube-proxy", "coredns"]) await nodeProcess(name)?.stop();
+    for (const node of nodes) {
+      try {
+        for (const t of await tasks(node))
+          await ctr(node, ["tasks", "kill", "-s", "SIGKILL", t]).catch(() => undefined);
+      } catch {
+        // containerd already gone
+      }
     }
     try {
       await run(bin("kube-proxy"), ["--cleanup"], { timeoutMs: 30_000 });
@@ -374,12 +467,14 @@ export async function startLocal(options: LocalOptions): Promise<Cluster> {
       logger.warn({ error: String(error) }, "cluster local: kube-proxy --cleanup failed");
     }
     removeKubeletChains();
-    await cp.processes.find((p) => p.name === "containerd")?.stop();
-    for (const pid of pidsMentioning(sock)) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // gone
+    for (const node of nodes) {
+      await nodeProcess(`containerd${node.suffix}`)?.stop();
+      for (const pid of pidsMentioning(node.sock)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone
+        }
       }
     }
     for (const m of mountsUnder(cp.workDir)) {
@@ -389,79 +484,99 @@ export async function startLocal(options: LocalOptions): Promise<Cluster> {
         // not mounted any more
       }
     }
-    removeKubepodsCgroups();
+    removeKubepodsCgroups(cgroupRoots);
     releaseLock();
+  };
+
+  /** A node's containerd, answering, with the pause image and `options.images` imported. */
+  const startContainerd = async (node: LocalNode, archives: readonly string[]): Promise<void> => {
+    mkdirSync(join(node.ctrDir, "cni"), { recursive: true });
+    writeFileSync(join(node.ctrDir, "config.toml"), containerdConfig(node.ctrDir));
+    writeFileSync(
+      join(node.ctrDir, "cni", "10-tributary.conflist"),
+      cniConfig(join(node.ctrDir, "ipam"), node.podSubnet),
+    );
+    const containerd = startProcess({
+      name: `containerd${node.suffix}`,
+      command: "/usr/bin/containerd",
+      args: ["--config", join(node.ctrDir, "config.toml")],
+      logFile: join(cp.logDir, `containerd${node.suffix}.log`),
+    });
+    cp.processes.push(containerd);
+    await pollUntil(
+      `${node.name}: containerd socket`,
+      remaining(),
+      () => Promise.resolve(existsSync(node.sock) || undefined),
+      [containerd],
+    );
+    await pollUntil(
+      `${node.name}: containerd to answer`,
+      remaining(),
+      async () => {
+        await ctr(node, ["version"], 5_000);
+        return true;
+      },
+      [containerd],
+    );
+    for (const archive of archives) {
+      const started = Date.now();
+      await ctr(node, ["images", "import", archive]);
+      logger.info({ node: node.name, archive, ms: Date.now() - started }, "cluster local: image imported");
+    }
+  };
+
+  /** A node's kubelet with a node client certificate (the Node authorizer and NodeRestriction apply). */
+  const startKubelet = async (node: LocalNode): Promise<void> => {
+    if (node.cgroupRoot !== undefined) createCgroupRoot(node.cgroupRoot);
+    const nodeClient = await cp.pki.issue({
+      name: `kubelet-client${node.suffix}`,
+      commonName: `system:node:${node.name}`,
+      organization: "system:nodes",
+      client: true,
+    });
+    const kubeletServing = await cp.pki.issue({
+      name: `kubelet-serving${node.suffix}`,
+      commonName: node.name,
+      server: { ips: [host, "127.0.0.1"], dns: [node.name, "localhost"] },
+    });
+    const kubeletDir = join(cp.workDir, `kubelet${node.suffix}`);
+    mkdirSync(kubeletDir);
+    writeFileSync(join(kubeletDir, "kubeconfig"), kubeconfigYaml(cp.server, cp.pki.ca.cert, nodeClient, "kubelet"));
+    writeFileSync(
+      join(kubeletDir, "config.yaml"),
+      kubeletConfig(cp, node, kubeletDir, await freePort(host), kubeletServing),
+    );
+    cp.processes.push(
+      startProcess({
+        name: `kubelet${node.suffix}`,
+        command: bin("kubelet"),
+        args: [
+          `--config=${join(kubeletDir, "config.yaml")}`,
+          `--kubeconfig=${join(kubeletDir, "kubeconfig")}`,
+          `--hostname-override=${node.name}`,
+          `--node-ip=${host}`,
+          `--root-dir=${join(kubeletDir, "root")}`,
+          `--node-labels=topology.kubernetes.io/zone=${node.zone},topology.kubernetes.io/region=tributary`,
+          "--v=1",
+        ],
+        logFile: join(cp.logDir, `kubelet${node.suffix}.log`),
+      }),
+    );
   };
 
   try {
     // Routing between pods, the host and Service IPs.
     writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
 
-    // containerd with our pause image.
-    mkdirSync(join(ctrDir, "cni"), { recursive: true });
-    writeFileSync(join(ctrDir, "config.toml"), containerdConfig(ctrDir));
-    writeFileSync(join(ctrDir, "cni", "10-tributary.conflist"), cniConfig(join(ctrDir, "ipam")));
-    const containerd = startProcess({
-      name: "containerd",
-      command: "/usr/bin/containerd",
-      args: ["--config", join(ctrDir, "config.toml")],
-      logFile: join(cp.logDir, "containerd.log"),
-    });
-    cp.processes.push(containerd);
-    await pollUntil("containerd socket", remaining(), () => Promise.resolve(existsSync(sock) || undefined), [
-      containerd,
-    ]);
-    await pollUntil(
-      "containerd to answer",
-      remaining(),
-      async () => {
-        await ctr(["version"], 5_000);
-        return true;
-      },
-      [containerd],
-    );
-    for (const archive of [await pauseImageArchive(bin), ...(options.images ?? [])]) {
-      const started = Date.now();
-      await ctr(["images", "import", archive]);
-      logger.info({ archive, ms: Date.now() - started }, "cluster local: image imported");
-    }
+    // Every node's containerd with our pause image and the caller's images, one node at a time: imports are CPU-bound.
+    const archives = [await pauseImageArchive(bin), ...(options.images ?? [])];
+    for (const node of nodes) await startContainerd(node, archives);
 
     startControllers(cp);
+    for (const node of nodes) await startKubelet(node);
 
-    // kubelet with a node client certificate (the Node authorizer and NodeRestriction apply).
-    const nodeClient = await cp.pki.issue({
-      name: "kubelet-client",
-      commonName: `system:node:${NODE_NAME}`,
-      organization: "system:nodes",
-      client: true,
-    });
-    const kubeletServing = await cp.pki.issue({
-      name: "kubelet-serving",
-      commonName: NODE_NAME,
-      server: { ips: [host, "127.0.0.1"], dns: [NODE_NAME, "localhost"] },
-    });
-    const kubeletDir = join(cp.workDir, "kubelet");
-    mkdirSync(kubeletDir);
-    writeFileSync(join(kubeletDir, "kubeconfig"), kubeconfigYaml(cp.server, cp.pki.ca.cert, nodeClient, "kubelet"));
-    writeFileSync(join(kubeletDir, "config.yaml"), kubeletConfig(cp, sock, await freePort(host), kubeletServing));
-    cp.processes.push(
-      startProcess({
-        name: "kubelet",
-        command: bin("kubelet"),
-        args: [
-          `--config=${join(kubeletDir, "config.yaml")}`,
-          `--kubeconfig=${join(kubeletDir, "kubeconfig")}`,
-          `--hostname-override=${NODE_NAME}`,
-          `--node-ip=${host}`,
-          `--root-dir=${join(kubeletDir, "root")}`,
-          `--node-labels=topology.kubernetes.io/zone=a,topology.kubernetes.io/region=tributary`,
-          "--v=1",
-        ],
-        logFile: join(cp.logDir, "kubelet.log"),
-      }),
-    );
-
-    // kube-proxy and CoreDNS run with the admin kubeconfig (a test cluster: no per-component identities).
+    // kube-proxy and CoreDNS run once, with the admin kubeconfig (a test cluster: no per-component identities); the
+    // nodes share the host's network namespace, so one set of iptables rules serves all of them.
     const proxyConfig = join(cp.workDir, "kube-proxy.yaml");
     writeFileSync(proxyConfig, kubeProxyConfig(cp.kubeconfig, await freePort(), await freePort()));
     cp.processes.push(
@@ -485,15 +600,18 @@ export async function startLocal(options: LocalOptions): Promise<Cluster> {
     await cp.kubectl(["apply", "-f", "-"], kubeDnsYaml(host, dnsPort));
 
     await pollUntil(
-      "node Ready",
+      `${nodes.length} node(s) Ready`,
       remaining(),
       async () => {
-        const [status, body] = await apiGet(cp, `/api/v1/nodes/${NODE_NAME}`);
-        if (status !== 200) return undefined;
-        const node = JSON.parse(body) as { status?: { conditions?: { type: string; status: string }[] } };
-        return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true
-          ? true
-          : undefined;
+        for (const node of nodes) {
+          const [status, body] = await apiGet(cp, `/api/v1/nodes/${node.name}`);
+          if (status !== 200) return undefined;
+          const parsed = JSON.parse(body) as { status?: { conditions?: { type: string; status: string }[] } };
+          if (!(parsed.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false)) {
+            return undefined;
+          }
+        }
+        return true;
       },
       cp.processes,
       250,
@@ -502,15 +620,15 @@ export async function startLocal(options: LocalOptions): Promise<Cluster> {
   } catch (error) {
     const cluster = toCluster("local", cp, 0, options.artifactsDir, teardown);
     const saved = await cluster.stop({ failed: true });
-    const kubelet = join(saved ?? "", "logs", "kubelet.log");
-    throw new Error(
-      `cluster tier 'local' failed to start (logs in ${saved}); kubelet log tail:\n${logTail(kubelet, 15)}`,
-      {
-        cause: error,
-      },
-    );
+    const tails = nodes
+      .map((n) => `kubelet${n.suffix} log tail:\n${logTail(join(saved ?? "", "logs", `kubelet${n.suffix}.log`), 15)}`)
+      .join("\n");
+    throw new Error(`cluster tier 'local' failed to start (logs in ${saved}); ${tails}`, { cause: error });
   }
   const startMs = Date.now() - options.started;
-  logger.info({ tier: "local", startMs, kubeconfig: cp.kubeconfig, serviceCidr: SERVICE_CIDR }, "cluster: ready");
+  logger.info(
+    { tier: "local", nodes: nodes.length, startMs, kubeconfig: cp.kubeconfig, serviceCidr: SERVICE_CIDR },
+    "cluster: ready",
+  );
   return toCluster("local", cp, startMs, options.artifactsDir, teardown);
 }
