@@ -662,6 +662,10 @@ export class PartitionManager {
               ? refused.errors.get(seq.expectedSequence)
               : undefined;
           if (refusedError !== undefined) {
+            this.logger.info(
+              { topic, partition, producerId: header.producerId, epoch: header.producerEpoch, errorCode: refusedError },
+              `Refused an idempotent batch as its unwritten predecessor was: ${seq.message}`,
+            );
             return failure(
               refusedError,
               `the batch of producer ${header.producerId} at sequence ${seq.expectedSequence} was refused and not written; resend it first (${seq.message})`,
