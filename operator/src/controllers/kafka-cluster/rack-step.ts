@@ -1,7 +1,7 @@
 // The rack step's I/O (decisions are in rack.ts): apply or remove the ClusterRoleBinding that lets the broker pods'
-// init step get nodes, and read the nodes the broker pods run on: a pass gets each node its brokers run on by name,
-// only for clusters with spec.rack. Holding get on nodes is also what lets the operator bind the chart's node-reader
-// ClusterRole without the `bind` verb.
+// init step get nodes, and look up the nodes the broker pods run on in the operator's node cache (the informer the
+// drain watch already keeps; no request per pass), only for clusters with spec.rack. Holding get on nodes is also what
+// lets the operator bind the chart's node-reader ClusterRole without the `bind` verb.
 import type { BrokerRackStatus, KafkaCluster } from "../../api/v1alpha1/index.ts";
 import { ApiError, KINDS, type KubeClient, type KubeObject } from "../../kube/index.ts";
 import { labelsOf, names, selectorOf, type DesiredState } from "./desired.ts";
@@ -19,6 +19,8 @@ export interface RackStepInput {
   cluster: KafkaCluster;
   desired: DesiredState;
   pods: (namespace: string, labels: Record<string, string>) => KubeObject[];
+  /** A Node from the informer cache, or undefined when the cluster has none of that name. */
+  node: (name: string) => KubeObject | undefined;
   clusterRole: string | undefined;
 }
 
@@ -77,24 +79,11 @@ async function run(input: RackStepInput): Promise<RackStepResult> {
     const node = nodeOf.get(pod);
     return { brokerId: pool.firstNodeId + i, pod, ...(node === undefined ? {} : { node }) };
   });
-  const labels = new Map<string, Record<string, string> | undefined>();
-  for (const node of new Set(pods.flatMap((p) => (p.node === undefined ? [] : [p.node])))) {
-    try {
-      const obj = await client.get<KubeObject>(KINDS.Node, undefined, node);
-      labels.set(node, obj === undefined ? undefined : (obj.metadata.labels ?? {}));
-    } catch (err) {
-      if (!(err instanceof ApiError) || err.statusCode !== 403) throw err;
-      warnings.push({
-        reason: "NodesUnreadable",
-        message: `cannot read node ${node}, so status.racks has no racks: ${message(err)}`,
-      });
-      return {
-        warnings,
-        racks: pods.map(({ brokerId, pod, node: n }) => ({ brokerId, pod, ...(n === undefined ? {} : { node: n }) })),
-      };
-    }
-  }
-  const { racks, unlabelled } = brokerRacks(pods, (node) => labels.get(node), rack.topologyKey);
+  const nodeLabels = (node: string): Record<string, string> | undefined => {
+    const obj = input.node(node);
+    return obj === undefined ? undefined : (obj.metadata.labels ?? {});
+  };
+  const { racks, unlabelled } = brokerRacks(pods, nodeLabels, rack.topologyKey);
   if (unlabelled.length > 0) {
     warnings.push({ reason: "NodeLabelMissing", message: unlabelledMessage(unlabelled, rack.topologyKey) });
   }

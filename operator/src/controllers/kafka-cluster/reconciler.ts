@@ -426,6 +426,7 @@ export class KafkaClusterReconciler implements Reconciler {
       cluster,
       desired: need(pass.desired),
       pods: this.#d.pods,
+      node: this.#d.node,
       clusterRole: this.#d.defaults.rackClusterRole,
     });
     pass.warnings.push(...result.warnings);
