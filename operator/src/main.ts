@@ -12,7 +12,7 @@ import { rollProbe } from "./kafka/roll-probe.ts";
 import { brokerConfigClient } from "./kafka/broker-config.ts";
 import { KubeClient, LeaderElector } from "./kube/index.ts";
 import { Manager } from "./manager/manager.ts";
-import { loadConfig } from "./runtime/config.ts";
+import { ConfigError, loadConfig } from "./runtime/config.ts";
 import { startHealthServer } from "./runtime/http.ts";
 import { createLogger } from "./runtime/logger.ts";
 import { createMetrics } from "./runtime/metrics.ts";
@@ -105,7 +105,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`tributary-operator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    const text =
+      err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`tributary-operator: ${text}\n`);
     process.exit(2);
   },
 );

@@ -1,5 +1,6 @@
 // Operator settings from the environment, parsed once at start (zod) and frozen; a bad value stops startup with a
-// message naming the variable.
+// message naming the variable, and so does a TRIBUTARY_* variable the operator does not know (a misspelt setting
+// would otherwise be ignored without a word), except the few that belong to the project's build and test tooling.
 import { z } from "zod";
 import { issuesText } from "../api/v1alpha1/common.ts";
 
@@ -52,6 +53,42 @@ const Env = z.object({
     ),
 });
 
+/** A setting the operator refuses: its message says which and why, a stack trace would add nothing. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** The operator's own TRIBUTARY_* settings. */
+export const OPERATOR_ENV_KEYS: readonly string[] = Object.keys(Env.shape)
+  .filter((k) => k.startsWith("TRIBUTARY_"))
+  .sort();
+
+/**
+ * TRIBUTARY_* variables of the project's tooling (caches, test switches; docs/operator.md), which a shell that runs the
+ * operator by hand may well export: they are not operator settings and are left alone.
+ */
+const TOOLING_ENV = new Set([
+  "TRIBUTARY_BIN",
+  "TRIBUTARY_CACHE",
+  "TRIBUTARY_E2E_KUBECONFIG",
+  "TRIBUTARY_GOCACHE",
+  "TRIBUTARY_GOMODCACHE",
+  "TRIBUTARY_HELM",
+  "TRIBUTARY_IMAGE_CACHE",
+  "TRIBUTARY_K8S_BIN",
+  "TRIBUTARY_K8S_CACHE",
+  "TRIBUTARY_TOPIC_SCALE",
+]);
+const TOOLING_PREFIX = "TRIBUTARY_COMPAT_";
+
+/** TRIBUTARY_* variables set in `env` that are neither operator settings nor tooling ones, sorted. */
+export function unknownEnvKeys(env: NodeJS.ProcessEnv): string[] {
+  const known = new Set(OPERATOR_ENV_KEYS);
+  return Object.keys(env)
+    .filter((k) => k.startsWith("TRIBUTARY_") && !known.has(k) && !TOOLING_ENV.has(k) && !k.startsWith(TOOLING_PREFIX))
+    .sort();
+}
+
 export interface OperatorConfig {
   kubeconfig: string | undefined;
   /** Empty: all namespaces. */
@@ -87,9 +124,16 @@ export interface OperatorConfig {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv, hostname: string): OperatorConfig {
+  const unknown = unknownEnvKeys(env);
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `invalid operator environment: unknown ${unknown.length === 1 ? "variable" : "variables"} ` +
+        `${unknown.join(", ")} (misspelt?); the operator's settings are ${OPERATOR_ENV_KEYS.join(", ")}`,
+    );
+  }
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
-    throw new Error(`invalid operator environment: ${issuesText(parsed.error)}`);
+    throw new ConfigError(`invalid operator environment: ${issuesText(parsed.error)}`);
   }
   const e = parsed.data;
   return Object.freeze({
