@@ -1,15 +1,10 @@
-// The Argo CD health checks of docs/argocd.md, executed: the Lua is read from the document itself (so the docs cannot
-// drift from what is tested) and run by e2e/argocd-lua, which embeds gopher-lua as Argo CD does. The objects are
+// The Argo CD health checks of docs/argocd.md, executed (./argocd.ts: the Lua read from the document itself, run by
+// e2e/argocd-lua, which embeds gopher-lua as Argo CD does) over every case the status builders produce. The objects are
 // what the operator writes: statuses built by its own pure status builders (computeStatus, computeTopicStatus) from
 // the desired state, the roll planner and the restart gates, pass after pass as the reconcilers call them, never
-// hand-written JSON. Needs Go (e2e/argocd-lua/build.sh builds the runner into ~/.cache/tributary on first use).
-import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+// hand-written JSON. Needs Go. The tier-api tests (operator/test/integration/kafka-cluster.test.ts, kafka-topic.test.ts)
+// run the same checks on objects the running operator wrote to a real API server.
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
 import {
   KafkaCluster,
   KafkaTopic,
@@ -26,53 +21,15 @@ import { computeTopicStatus, type Outcome } from "../../src/controllers/kafka-to
 import { controllerRef } from "../../src/kube/index.ts";
 import type { RollProbe } from "../../src/kafka/roll-probe.ts";
 import type { ClusterAdmin } from "../../src/kafka/admin-pool.ts";
+import { argocdHealth, argocdHealthOf, argocdRunner, healthScripts, type Health } from "./argocd.ts";
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const execFileP = promisify(execFile);
-const KEY = "resource.customizations.health.tributary.dev_";
+const scripts = healthScripts();
+const health = argocdHealth;
 
-interface Health {
-  status?: string;
-  message?: string;
-  error?: string;
-}
-
-/** The three scripts, from the argocd-cm ConfigMap in docs/argocd.md (YAML anchors resolved as kubectl would). */
-function scriptsFromDocs(): Record<"KafkaCluster" | "KafkaTopic" | "KafkaUser", string> {
-  const markdown = readFileSync(join(REPO, "docs", "argocd.md"), "utf8");
-  const blocks = [...markdown.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((m) => m[1] ?? "");
-  const configMaps = blocks
-    .flatMap((b) => parseAllDocuments(b).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string } }))
-    .filter((o) => o.kind === "ConfigMap" && o.metadata?.name === "argocd-cm") as { data: Record<string, string> }[];
-  expect(configMaps, "one argocd-cm ConfigMap in docs/argocd.md").toHaveLength(1);
-  const data = configMaps[0]?.data ?? {};
-  const script = (kind: string): string => {
-    const s = data[KEY + kind];
-    if (typeof s !== "string" || s.trim() === "") throw new Error(`docs/argocd.md has no ${KEY}${kind}`);
-    return s;
-  };
-  return { KafkaCluster: script("KafkaCluster"), KafkaTopic: script("KafkaTopic"), KafkaUser: script("KafkaUser") };
-}
-
-let runner = "";
-const scripts = scriptsFromDocs();
-
-/** Runs each script against its object in one go of the runner; one result per case. */
-async function health(cases: { script: string; obj: unknown }[]): Promise<Health[]> {
-  const child = execFileP(runner, [], { timeout: 30_000 });
-  child.child.stdin?.end(JSON.stringify({ cases }));
-  const { stdout } = await child;
-  return JSON.parse(stdout) as Health[];
-}
-
-async function clusterHealth(obj: unknown): Promise<Health> {
-  const [h] = await health([{ script: scripts.KafkaCluster, obj }]);
-  return h ?? {};
-}
+const clusterHealth = argocdHealthOf;
 
 beforeAll(async () => {
-  const { stdout } = await execFileP(join(REPO, "e2e", "argocd-lua", "build.sh"), [], { timeout: 300_000 });
-  runner = stdout.trim();
+  await argocdRunner();
 }, 300_000);
 
 describe("the runner", () => {

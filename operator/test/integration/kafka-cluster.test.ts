@@ -3,12 +3,14 @@
 // the one-pod-at-a-time roller (pods are created by the test: tier 1 has no controllers or kubelet), a refused spec,
 // a restart without churn, and deletion. Tier 1 has no garbage collector, so deletion checks the owner references GC
 // relies on. The operator authenticates as the chart's ServiceAccount with the chart's RBAC, so every test also proves
-// the RBAC suffices. Prints reconcile latency percentiles and the operator's RSS (recorded in docs/operator.md).
+// the RBAC suffices. Prints reconcile latency percentiles and the operator's RSS (recorded in docs/operator.md). The
+// Argo CD health checks of docs/argocd.md are run on the statuses it writes (starting, Ready, refused).
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { KINDS, KubeClient, LeaderElector, type KubeObject } from "../../src/kube/index.ts";
 import { createLogger } from "../../src/runtime/logger.ts";
+import { argocdHealthOf } from "../docs/argocd.ts";
 import {
   eventsAbout,
   eventually,
@@ -189,6 +191,10 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
     expect(cond["Ready"]).toMatchObject({ status: "False", reason: "PodsNotReady", observedGeneration: 1 });
     expect(cond["Reconciling"]).toMatchObject({ status: "True", reason: "WaitingForPods" });
     expect(cond["Warning"]).toMatchObject({ status: "False" });
+    expect(await argocdHealthOf(before ?? { kind: "none" })).toEqual({
+      status: "Progressing",
+      message: "WaitingForPods: 0/3 brokers ready",
+    });
     expect(before?.status).toMatchObject({
       observedGeneration: 1,
       replicas: 0,
@@ -221,6 +227,7 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
     });
     expect(conditions(ready)["Reconciling"]).toMatchObject({ status: "False", reason: "Reconciled" });
     expect(ready.status).toMatchObject({ replicas: 3, readyReplicas: 3 });
+    expect(await argocdHealthOf(ready)).toEqual({ status: "Healthy", message: "3 brokers ready" });
     // Warning stayed False the whole time: its transition time did not move.
     expect(conditions(ready)["Warning"]?.lastTransitionTime).toBe(cond["Warning"]?.lastTransitionTime);
   });
@@ -240,6 +247,9 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
     expect(w?.reason).toBe("OperatorOwnedConfig");
     expect(w?.message).toContain("spec.config sets advertised.listeners, node.id, which the operator manages");
     expect(w?.message).toContain("Nothing was applied");
+    const degraded = await argocdHealthOf(bad);
+    expect(degraded.status).toBe("Degraded");
+    expect(degraded.message).toMatch(/^OperatorOwnedConfig: spec.config sets advertised.listeners, node.id/);
     expect(bad.status?.["observedGeneration"]).toBe(1);
     expect(await getJson(c(), ["statefulset", "bad-broker", "-n", NS])).toBeUndefined();
     expect(await getJson(c(), ["configmap", "bad-kafka-config", "-n", NS])).toBeUndefined();

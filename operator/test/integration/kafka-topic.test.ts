@@ -5,9 +5,11 @@
 // without reassignment, unmanaged and adopted topics, topics created with Kafka's kafka-topics left alone, two
 // resources naming one topic, and deletion with and without the cluster present. Kafka's CLI comes from the reference
 // Kafka jars (`make reference-kafka`; the CLI tests fail saying so without them); the admin client inspects Kafka and
-// makes the other out-of-band changes.
+// makes the other out-of-band changes. The Argo CD health checks of docs/argocd.md are run on the statuses it writes
+// (cluster missing, Ready, a refused decrease).
 import { AdminClient, type ConfigEntry } from "@tributary/broker/admin";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { argocdHealthOf } from "../docs/argocd.ts";
 import { kafkaCli, type KafkaCli } from "./kafka-cli.ts";
 import {
   eventsAbout,
@@ -132,7 +134,11 @@ describe("KafkaTopic reconciler against a real API server and a real broker (tie
 
   it("reports ClusterNotFound until the KafkaCluster exists, then creates the topic", async () => {
     await topic("orders", { partitions: 3, config: { "retention.ms": 3600000, "cleanup.policy": "delete" } });
-    await withCondition("orders", "Ready", "False", "ClusterNotFound");
+    const missing = await withCondition("orders", "Ready", "False", "ClusterNotFound");
+    expect(await argocdHealthOf(missing)).toEqual({
+      status: "Progressing",
+      message: "ClusterNotFound: KafkaCluster demo does not exist in this namespace.",
+    });
     expect(await exists("orders")).toBe(false);
     // No finalizer before the operator has touched Kafka: such a resource deletes at once.
     expect((await kt("orders"))?.metadata).not.toHaveProperty("finalizers");
@@ -150,6 +156,10 @@ describe("KafkaTopic reconciler against a real API server and a real broker (tie
       (RESYNC_S - 2) * 1000,
     );
     expect(o?.status).toMatchObject({ observedGeneration: 1, topicName: "orders", partitions: 3 });
+    expect(await argocdHealthOf(o ?? { kind: "none" })).toEqual({
+      status: "Healthy",
+      message: "Topic orders matches the spec.",
+    });
     expect(o?.status?.["topicId"]).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect((o?.metadata as { finalizers?: string[] }).finalizers).toEqual(["tributary.dev/kafka-topic"]);
     expect(o?.spec).toEqual({
@@ -232,6 +242,7 @@ describe("KafkaTopic reconciler against a real API server and a real broker (tie
         "Set spec.partitions to 7 or more, or delete and recreate the topic.",
     );
     expect(condition(o, "Warning")).toMatchObject({ status: "True", reason: "PartitionDecreaseRefused" });
+    expect((await argocdHealthOf(o)).status).toBe("Degraded");
     expect(o.status?.["partitions"]).toBe(7);
     expect(await partitionsOf("orders")).toBe(7);
     await c().kubectl(["patch", "kafkatopic", "orders", "-n", NS, "--type=merge", "-p", '{"spec":{"partitions":7}}']);
