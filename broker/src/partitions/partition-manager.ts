@@ -194,6 +194,8 @@ export class PartitionManager {
    */
   startReplication(wiring: ReplicationWiring): void {
     this.wiring = wiring;
+    // Partitions that became leaders RECOVERING before ISR changes could be sent.
+    for (const [key, led] of this.led) this.proposeRecovered(key, led);
     if (this.shrinkTimer !== undefined) clearInterval(this.shrinkTimer);
     this.shrinkTimer = setInterval(() => this.shrinkIsrs(), Math.max(1, Math.floor(this.replicaLagTimeMaxMs / 2)));
     this.shrinkTimer.unref();
@@ -212,6 +214,8 @@ export class PartitionManager {
     for (const [key, led] of this.led) {
       const log = this.logs.get(led.topic, led.partition);
       if (!log || log.isClosed) continue;
+      // A RECOVERED proposal the controller did not take (its answer settled nothing) is made again here.
+      this.proposeRecovered(key, led);
       const proposal = led.state.proposeShrink(log.logEndOffset, this.clock(), wiring.brokerEpoch());
       if (proposal === undefined) continue;
       this.logger.info(
@@ -220,6 +224,19 @@ export class PartitionManager {
       );
       this.sendIsrChange(key, led, proposal);
     }
+  }
+
+  /** KIP-704: tells the controller that a partition led here after an unclean election has recovered. */
+  private proposeRecovered(key: string, led: LedPartition): void {
+    const wiring = this.wiring;
+    if (wiring === undefined) return;
+    const proposal = led.state.proposeRecovered(wiring.brokerEpoch());
+    if (proposal === undefined) return;
+    this.logger.info(
+      { topic: led.topic, partition: led.partition, leaderEpoch: led.state.leaderEpoch },
+      "Leading a partition elected uncleanly (RECOVERING): its log is loaded, reporting it RECOVERED",
+    );
+    this.sendIsrChange(key, led, proposal);
   }
 
   /**
@@ -387,9 +404,11 @@ export class PartitionManager {
       nowMs: this.clock(),
       replicaLagTimeMaxMs: this.replicaLagTimeMaxMs,
     });
-    this.led.set(key, { topic, partition, state });
+    const led = { topic, partition, state };
+    this.led.set(key, led);
     this.roles.set(key, { leader: true, leaderEpoch });
     this.advanceHighWatermark(key);
+    this.proposeRecovered(key, led);
     // acks=all produces appended in an earlier leader epoch are answered NOT_LEADER_OR_FOLLOWER.
     this.delayed.recheck(key);
   }
@@ -403,6 +422,7 @@ export class PartitionManager {
     const led = this.led.get(key);
     if (led === undefined || !led.state.applyAssignment(registration)) return;
     this.advanceHighWatermark(key);
+    this.proposeRecovered(key, led);
     // The ISR may have fallen below min.insync.replicas without the HW moving.
     this.delayed.recheck(key);
   }

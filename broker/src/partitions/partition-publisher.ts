@@ -10,6 +10,7 @@ import {
 } from "../metadata/image/index.ts";
 import type { MetadataPublisher } from "../metadata/metadata-source.ts";
 import type { ReplicaFetcherManager } from "../replication/fetcher/fetcher-manager.ts";
+import { LEADER_RECOVERING } from "../replication/leader-state.ts";
 import type { PartitionManager, ReplicationView } from "./partition-manager.ts";
 
 // Applies each published image to this node's partition logs (ADR 22; Kafka's ReplicaManager.applyDelta): opens or
@@ -17,8 +18,8 @@ import type { PartitionManager, ReplicationView } from "./partition-manager.ts";
 // epoch, deletes the logs of partitions deleted or reassigned away, and keeps each log's settings in line with its
 // topic's configs. The first image also deletes logs on disk that it does not place on this node (left by a crash
 // mid-delete, or by a reassignment while the node was down). Partitions this node follows go to the replica fetchers
-// with their leader and leader epoch; a partition it now leads, or no longer holds, leaves them first, so no fetched
-// data lands in a log after that.
+// with their leader and leader epoch, unless their leader is still RECOVERING after an unclean election (KIP-704);
+// a partition it now leads, or no longer holds, leaves them first, so no fetched data lands in a log after that.
 
 /** What the publisher asks of the replica fetchers. */
 export type FollowerFetchers = Pick<ReplicaFetcherManager, "setBrokers" | "follow" | "remove">;
@@ -89,6 +90,11 @@ export class PartitionPublisher {
       await this.partitions.createPartition(topicName, partition, this.configs.logConfigFor(image, topicName));
       this.partitions.becomeFollower(topicName, partition, registration.leaderEpoch, registration.leader);
       if (this.partitions.offlineError(topicName, partition) !== undefined) return;
+      if (registration.leaderRecoveryState === LEADER_RECOVERING) {
+        // KIP-704: a leader elected uncleanly is not fetched from until it reports RECOVERED (a later image).
+        await this.fetchers?.remove(topicName, partition);
+        return;
+      }
       await this.fetchers?.follow({
         topicId,
         topic: topicName,

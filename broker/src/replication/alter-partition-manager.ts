@@ -107,6 +107,8 @@ export class AlterPartitionManager implements IsrChangeSender {
         partitionIndex: change.partition,
         leaderEpoch: proposal.leaderEpoch,
         newIsrWithEpochs: proposal.newIsr.map((m) => ({ brokerId: m.brokerId, brokerEpoch: m.brokerEpoch })),
+        // RECOVERED: a leader has recovered once it leads (KIP-704; LeaderState.proposeRecovered), so every change
+        // it sends says so, as Kafka's leader does.
         leaderRecoveryState: 0,
         partitionEpoch: proposal.partitionEpoch,
       });

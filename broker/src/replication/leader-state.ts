@@ -36,17 +36,28 @@ export interface BrokerStatus {
 /** The registered broker `id`, or undefined if it is not registered. */
 export type BrokerLookup = (id: number) => BrokerStatus | undefined;
 
+/** KIP-704's leader recovery state as the image has it: RECOVERING after an unclean election. */
+export const LEADER_RECOVERING = 1;
+
 /** The partition as the metadata image has it (the fields the leader needs). */
 export interface PartitionAssignment {
   readonly replicas: readonly number[];
   readonly isr: readonly number[];
   readonly leaderEpoch: number;
   readonly partitionEpoch: number;
+  /** 0 RECOVERED (the default), 1 RECOVERING (KIP-704). */
+  readonly leaderRecoveryState?: number;
 }
+
+/**
+ * What an ISR change asks: add a caught-up follower, drop lagging ones, or (KIP-704) only mark the partition
+ * RECOVERED, the ISR unchanged, once a leader elected uncleanly has recovered.
+ */
+export type IsrChangeKind = "expand" | "shrink" | "recover";
 
 /** An ISR change sent to the controller and not yet seen committed in the image. */
 export interface PendingIsrChange {
-  readonly kind: "expand" | "shrink";
+  readonly kind: IsrChangeKind;
   /** The ISR asked for. */
   readonly isr: readonly number[];
   /** The partition epoch it was proposed against. */
@@ -55,7 +66,7 @@ export interface PendingIsrChange {
 
 /** An AlterPartition item for one partition: what the leader asks the controller to commit. */
 export interface IsrProposal {
-  readonly kind: "expand" | "shrink";
+  readonly kind: IsrChangeKind;
   readonly leaderEpoch: number;
   readonly partitionEpoch: number;
   /** The new ISR with each member's broker epoch (the fetch's, -1 if unknown; AlterPartition v3). */
@@ -90,6 +101,7 @@ export class LeaderState {
   private committed: readonly number[];
   private epoch: number;
   private pendingChange: PendingIsrChange | undefined;
+  private recoveringState: boolean;
   private hw: bigint;
   private readonly followerStates = new Map<number, FollowerState>();
   private readonly lagMaxMs: number;
@@ -102,6 +114,7 @@ export class LeaderState {
     this.replicaIds = [...assignment.replicas];
     this.committed = withLeader([...assignment.isr], this.localId);
     this.epoch = assignment.partitionEpoch;
+    this.recoveringState = assignment.leaderRecoveryState === LEADER_RECOVERING;
     this.hw = options.highWatermark;
     this.lagMaxMs = options.replicaLagTimeMaxMs;
     // A new leader counts its ISR as caught up now, and everyone else as never caught up (Kafka's
@@ -128,6 +141,11 @@ export class LeaderState {
 
   get pending(): PendingIsrChange | undefined {
     return this.pendingChange;
+  }
+
+  /** The image still has this partition RECOVERING (KIP-704): its followers do not fetch until it says RECOVERED. */
+  get recovering(): boolean {
+    return this.recoveringState;
   }
 
   get highWatermark(): bigint {
@@ -271,6 +289,17 @@ export class LeaderState {
   }
 
   /**
+   * KIP-704: a partition led here after an unclean election is RECOVERING in the image until its leader says it has
+   * recovered. This leader has once it leads: its log is loaded and its epoch started (Kafka's leader marks itself
+   * RECOVERED in makeLeader too), so it proposes the committed ISR unchanged as RECOVERED. Undefined when the
+   * partition is not RECOVERING or another change is pending.
+   */
+  proposeRecovered(localBrokerEpoch: bigint): IsrProposal | undefined {
+    if (!this.recoveringState || this.pendingChange !== undefined) return undefined;
+    return this.propose("recover", this.committed, localBrokerEpoch);
+  }
+
+  /**
    * The controller's answer to the pending change proposed against `proposal`. OPERATION_NOT_ATTEMPTED and
    * INELIGIBLE_REPLICA say the change was not applied, so it is dropped and may be proposed again. The errors that
    * mean this leader's view is stale (fenced leader epoch, old partition epoch, unknown partition, invalid request,
@@ -310,6 +339,7 @@ export class LeaderState {
     if (assignment.leaderEpoch !== this.leaderEpoch || assignment.partitionEpoch <= this.epoch) return false;
     this.epoch = assignment.partitionEpoch;
     this.committed = withLeader([...assignment.isr], this.localId);
+    this.recoveringState = assignment.leaderRecoveryState === LEADER_RECOVERING;
     if (this.pendingChange !== undefined && this.pendingChange.partitionEpoch < assignment.partitionEpoch)
       this.pendingChange = undefined;
     this.replicaIds = [...assignment.replicas];
@@ -325,7 +355,7 @@ export class LeaderState {
     if (this.hw > logEndOffset) this.hw = logEndOffset;
   }
 
-  private propose(kind: "expand" | "shrink", isr: readonly number[], localBrokerEpoch: bigint): IsrProposal {
+  private propose(kind: IsrChangeKind, isr: readonly number[], localBrokerEpoch: bigint): IsrProposal {
     this.pendingChange = { kind, isr, partitionEpoch: this.epoch };
     return {
       kind,

@@ -38,7 +38,10 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function start(isr: number[], options: { fenced?: number[]; minIsr?: number } = {}): Promise<ImageHarness> {
+async function start(
+  isr: number[],
+  options: { fenced?: number[]; minIsr?: number; leaderRecoveryState?: number } = {},
+): Promise<ImageHarness> {
   now = 1_000_000;
   h = await ImageHarness.start(1, { clock: () => now, replicaLagTimeMaxMs: LAG });
   await h.publish([
@@ -52,6 +55,7 @@ async function start(isr: number[], options: { fenced?: number[]; minIsr?: numbe
       leader: 1,
       leaderEpoch: 3,
       partitionEpoch: 0,
+      leaderRecoveryState: options.leaderRecoveryState ?? 0,
     }),
     ...(options.minIsr === undefined
       ? []
@@ -274,6 +278,25 @@ describe("leader: follower and consumer reads", () => {
     expect(harness.partitions.log("r", 0)?.highWatermark).toBe(3n);
     expect(await listOffsets(-1n)).toEqual([ErrorCode.NONE, 3n]);
     expect(await listOffsets(0n)).toEqual([ErrorCode.NONE, 0n]);
+  });
+});
+
+describe("leader: recovery after an unclean election (KIP-704)", () => {
+  it("reports a RECOVERING partition RECOVERED as soon as it can send, the ISR unchanged", async () => {
+    const harness = await start([1], { leaderRecoveryState: 1 });
+    expect(harness.partitions.leaderState("r", 0)?.recovering).toBe(true);
+    const { changes } = wireIsrChanges(harness);
+    expect(changes).toEqual([
+      {
+        topicId: T,
+        partition: 0,
+        proposal: { kind: "recover", leaderEpoch: 3, partitionEpoch: 0, newIsr: [{ brokerId: 1, brokerEpoch: 10n }] },
+      },
+    ]);
+    await harness.publish([rec(PartitionChangeRecord, { topicId: T, partitionId: 0, leaderRecoveryState: 0 })]);
+    expect(harness.partitions.leaderState("r", 0)).toMatchObject({ recovering: false, pending: undefined });
+    harness.partitions.shrinkIsrs();
+    expect(changes).toHaveLength(1);
   });
 });
 

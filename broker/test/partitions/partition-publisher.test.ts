@@ -185,4 +185,16 @@ describe("PartitionPublisher", () => {
     await h.publish([rec(RemoveTopicRecord, { topicId: T })]);
     expect(fetchers.calls).toEqual(["follow p-1 from 3 in 1", "remove p-0", "remove p-1"]);
   });
+
+  it("does not fetch from a leader elected uncleanly until it is RECOVERED (KIP-704)", async () => {
+    await h.publish([broker(1), broker(2), rec(TopicRecord, { name: "p", topicId: T }), partition(0, [1, 2], 2, 4)]);
+    fetchers.calls.length = 0;
+    await h.publish([
+      rec(PartitionChangeRecord, { topicId: T, partitionId: 0, leader: 2, isr: [2], leaderRecoveryState: 1 }),
+    ]);
+    expect(fetchers.calls).toEqual(["remove p-0"]);
+    expect(h.partitions.role("p", 0)).toEqual({ leader: false, leaderEpoch: 5 });
+    await h.publish([rec(PartitionChangeRecord, { topicId: T, partitionId: 0, leaderRecoveryState: 0 })]);
+    expect(fetchers.calls).toEqual(["remove p-0", "follow p-0 from 2 in 5"]);
+  });
 });

@@ -469,3 +469,38 @@ function runRandomWalk(seed: number, steps: number): void {
   expect(state.committedIsr.length, `seed ${seed}`).toBe(replicas.length);
   expect(state.highWatermark, `seed ${seed}`).toBe(leaderEnd);
 }
+
+describe("LeaderState: leader recovery (KIP-704)", () => {
+  it("proposes the committed ISR as RECOVERED while the image has the partition RECOVERING, once", () => {
+    const state = leader({ assignment: { isr: [0], leaderRecoveryState: 1 } });
+    expect(state.recovering).toBe(true);
+    const proposal = state.proposeRecovered(9n);
+    expect(proposal).toEqual({
+      kind: "recover",
+      leaderEpoch: 5,
+      partitionEpoch: 7,
+      newIsr: [{ brokerId: 0, brokerEpoch: 9n }],
+    });
+    // One change at a time: nothing more while it is pending, and it counts for neither ISR bound.
+    expect(state.proposeRecovered(9n)).toBeUndefined();
+    expect(state.maximalIsr()).toEqual([0]);
+    expect(state.minimalIsr()).toEqual([0]);
+    // The image commits it: RECOVERED, nothing pending, nothing more to propose.
+    expect(state.applyAssignment(assignment({ isr: [0], partitionEpoch: 8, leaderRecoveryState: 0 }))).toBe(true);
+    expect(state.recovering).toBe(false);
+    expect(state.pending).toBeUndefined();
+    expect(state.proposeRecovered(9n)).toBeUndefined();
+  });
+
+  it("proposes nothing for a partition elected cleanly", () => {
+    expect(leader().proposeRecovered(9n)).toBeUndefined();
+  });
+
+  it("proposes again when the controller did not take it", () => {
+    const state = leader({ assignment: { isr: [0], leaderRecoveryState: 1 } });
+    const proposal = state.proposeRecovered(9n);
+    if (proposal === undefined) throw new Error("no proposal");
+    expect(state.proposalAnswered(proposal, ErrorCode.OPERATION_NOT_ATTEMPTED)).toBe("done");
+    expect(state.proposeRecovered(9n)?.kind).toBe("recover");
+  });
+});
