@@ -89,6 +89,11 @@ interface RefusedBatches {
 
 /** Bounds RefusedBatches.errors (clients pipeline at most five batches per partition). */
 const MAX_REFUSED_BATCHES = 16;
+/**
+ * Bounds the producers remembered per partition: a replica that never leads again keeps its entries until then, and
+ * short-lived producers would otherwise accumulate there. The oldest go first.
+ */
+const MAX_REFUSED_PRODUCERS = 1024;
 
 /** Partitions are keyed as storage names their directories, `<topic>-<partition>`. */
 export { partitionDirName as partitionKey } from "../log/index.ts";
@@ -611,7 +616,12 @@ export class PartitionManager {
         let refused = state.retriablyRefused.get(header.producerId);
         if (refused?.epoch !== header.producerEpoch) {
           refused = { epoch: header.producerEpoch, errors: new Map() };
+          state.retriablyRefused.delete(header.producerId);
           state.retriablyRefused.set(header.producerId, refused);
+          const oldestProducer = state.retriablyRefused.keys().next();
+          if (state.retriablyRefused.size > MAX_REFUSED_PRODUCERS && oldestProducer.done !== true) {
+            state.retriablyRefused.delete(oldestProducer.value);
+          }
         }
         refused.errors.delete(header.baseSequence);
         refused.errors.set(header.baseSequence, errorCode);

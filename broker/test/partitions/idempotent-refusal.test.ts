@@ -159,4 +159,15 @@ describe("an idempotent producer's batch refused by a replica that was not the l
     expect(await produce(idempotentBatch(7n, 1, 1))).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 1n });
     expect(await produce(idempotentBatch(7n, 2, 2))).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 2n });
   });
+
+  it("remembers at most 1,024 producers per partition, forgetting the oldest", async () => {
+    expect(await produce(idempotentBatch(7n, 0, 0))).toMatchObject({ errorCode: ErrorCode.NONE });
+    partitions.becomeFollower("t", 0, 2);
+    expect(await produce(idempotentBatch(7n, 1, 1))).toMatchObject({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER });
+    for (let id = 100n; id < 1124n; id++) await produce(idempotentBatch(id, 0, 0));
+    await partitions.becomeLeader("t", 0, registration({ leaderEpoch: 3, partitionEpoch: 3 }));
+    expect(await produce(idempotentBatch(7n, 2, 2))).toMatchObject({
+      errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+    });
+  });
 });
