@@ -1,7 +1,7 @@
 // Argo CD health checks of docs/argocd.md, runnable from any test: the Lua read from the document itself (so the docs
 // cannot drift from what is tested) and run by e2e/argocd-lua, which embeds gopher-lua as Argo CD does. The runner is
-// built by e2e/argocd-lua/build.sh on first use (about 4 s cold with Go's caches empty, 0.2 s once built; `make test`
-// builds it before the tests), once per test process.
+// built by e2e/argocd-lua/build.sh on first use, once per test process (13 s of CPU with Go's caches empty, 0.2 s
+// once built; `make test` builds it before the tests).
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
