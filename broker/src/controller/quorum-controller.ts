@@ -28,12 +28,14 @@ import {
   BrokerRegistrationChangeRecord,
   BrokerRegistrationResponse,
   ConfigRecord,
+  ControllerRegistrationResponse,
   ErrorCode,
   FeatureLevelRecord,
   MetadataRecordType,
   PartitionRecord,
   ProducerIdsRecord,
   RegisterBrokerRecord,
+  RegisterControllerRecord,
   RemoveTopicRecord,
   TopicRecord,
   UpdateFeaturesResponse,
@@ -49,6 +51,7 @@ import {
   type ElectLeadersResponse,
   type BrokerHeartbeatRequest,
   type BrokerRegistrationRequest,
+  type ControllerRegistrationRequest,
   type MetadataRecordAndVersion,
   type UpdateFeaturesRequest,
 } from "../protocol/index.ts";
@@ -291,6 +294,43 @@ export class QuorumController {
       state.nextOffset += records.length;
     }
     return { records, baseOffset, waitForOffset: state.nextOffset - 1, response };
+  }
+
+  // ---- controllers ----------------------------------------------------------------------------------------------
+
+  /**
+   * ControllerRegistration (KIP-919, Kafka's ClusterControlManager.registerController): every controller, voter or
+   * observer, registers its listeners at each start, which DescribeCluster on the controller listener lists. A
+   * controller that cannot run at a finalized feature level is refused.
+   */
+  registerController(request: ControllerRegistrationRequest): ControllerResult<ControllerRegistrationResponse> {
+    const answer = (errorCode: number, errorMessage: string | null) =>
+      this.done([], { ...ControllerRegistrationResponse.create(), errorCode, errorMessage });
+    for (const [name, level] of this.state.view.features) {
+      const f = request.features.find((x) => x.name === name);
+      if (level !== 0 && (f === undefined || level < f.minSupportedVersion || level > f.maxSupportedVersion)) {
+        const message = `controller ${request.controllerId} does not support finalized version ${level} of ${name}`;
+        this.deps.logger.info({ controllerId: request.controllerId }, `Refused a controller registration: ${message}`);
+        return answer(ErrorCode.UNSUPPORTED_VERSION, message);
+      }
+    }
+    const endPoints = request.listeners.map((l) => ({
+      name: l.name,
+      host: l.host,
+      port: l.port,
+      securityProtocol: l.securityProtocol,
+    }));
+    const features = request.features.map((f) => ({
+      name: f.name,
+      minSupportedVersion: f.minSupportedVersion,
+      maxSupportedVersion: f.maxSupportedVersion,
+    }));
+    const registration = record(
+      RegisterControllerRecord,
+      { controllerId: request.controllerId, incarnationId: request.incarnationId, endPoints, features },
+      0,
+    );
+    return this.done([registration], { ...ControllerRegistrationResponse.create(), errorCode: ErrorCode.NONE });
   }
 
   // ---- brokers --------------------------------------------------------------------------------------------------

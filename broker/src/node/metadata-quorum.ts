@@ -268,7 +268,24 @@ export class MetadataQuorum implements MetadataSource {
       this.options.clusterId,
       () => this.controllerEndpoints(),
       this.options.plan.controllerListenerName,
+      () => this.registeredControllers(),
     );
+  }
+
+  /**
+   * Every controller registered in the image (KIP-919: voters and observers, each at its latest registration's
+   * address on the controller listener), and the voters that have not registered yet, by id. Kafka lists only the
+   * registered ones; the voters are added so a controller that leads before its registration committed is listed.
+   */
+  registeredControllers(): readonly ControllerEndpoint[] {
+    const listener = this.options.plan.controllerListenerName;
+    const byId = new Map<number, ControllerEndpoint>();
+    for (const c of this.image().controllers.values()) {
+      const e = c.endpoints.find((x) => x.listener === listener);
+      if (e !== undefined) byId.set(c.id, { id: c.id, host: e.host, port: e.port });
+    }
+    for (const v of this.controllerEndpoints()) if (!byId.has(v.id)) byId.set(v.id, v);
+    return [...byId.values()].sort((a, b) => a.id - b.id);
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,7 @@ import { directoryIds, formatSingleVoterStorage, readStoredMeta, requireFormatte
 import { BrokerLifecycle } from "./broker-lifecycle.ts";
 import { takePreviousBrokerEpoch, writeCleanShutdownEpoch } from "./clean-shutdown-epoch.ts";
 import { ControllerChannel } from "./controller-channel.ts";
+import { ControllerRegistration } from "./controller-registration.ts";
 import { EnvelopeForwarder } from "./forwarding.ts";
 import { controllerProducerIdBlocks } from "./producer-id-blocks.ts";
 import { controllerTopicCreator } from "./topic-creation.ts";
@@ -36,6 +37,8 @@ const CONTROLLED_SHUTDOWN_TIMEOUT_MS = 15_000;
 const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
 /** How long an auto-created topic (and `__consumer_offsets` per attempt) may wait for an active controller. */
 const AUTO_CREATE_TIMEOUT_MS = 5_000;
+/** Pause before a controller sends its registration again after a refusal or an attempt that found no controller. */
+const CONTROLLER_REGISTRATION_BACKOFF_MS = 1_000;
 
 export interface NodeOptions {
   readonly config: BrokerConfig;
@@ -172,25 +175,57 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     handlers = controller.handlers;
   }
   controllerDispatcher = createDispatcher({ handlers, logger: logger.child({ listener: controllerListener?.name }) });
+  const openChannel = (name: string) =>
+    lifecycle.start(
+      name,
+      () =>
+        Promise.resolve(
+          new ControllerChannel({
+            nodeId: plan.nodeId,
+            activeController: () => quorum.leaderId(),
+            // With dynamic voters (KIP-853) the controllers are the voter set in effect, at its VotersRecord's
+            // addresses.
+            voters: plan.bootstrapServers.length > 0 ? () => quorum.voterIds() : voters.map((v) => v.id),
+            address: (id) =>
+              plan.bootstrapServers.length > 0 ? quorum.transport.address(id) : voters.find((v) => v.id === id),
+            connectTimeoutMs: config.quorumTiming.requestTimeoutMs,
+            logger: logger.child({ component: "controller-channel" }),
+          }),
+        ),
+      (c) => Promise.resolve(c.close()),
+    );
+  if (plan.controller && controllerListener !== null && controllerAddress !== undefined) {
+    const listener = {
+      name: controllerListener.name,
+      ...controllerAddress,
+      securityProtocol: config.listenerSecurityProtocolMap[controllerListener.name] ?? "PLAINTEXT",
+    };
+    const registrationChannel = await openChannel("controller registration channel");
+    await lifecycle.start(
+      "controller registration",
+      () => {
+        const registration = new ControllerRegistration({
+          nodeId: plan.nodeId,
+          channel: registrationChannel,
+          listener,
+          features: [...SUPPORTED_FEATURES].map(([name, range]) => ({
+            name,
+            minSupportedVersion: range.min,
+            maxSupportedVersion: range.max,
+          })),
+          requestTimeoutMs: config.quorumTiming.requestTimeoutMs,
+          retryBackoffMs: CONTROLLER_REGISTRATION_BACKOFF_MS,
+          logger: logger.child({ component: "controller-registration" }),
+        });
+        registration.start();
+        return Promise.resolve(registration);
+      },
+      (r) => r.stop(),
+    );
+  }
   if (storage === undefined) return { clusterId };
 
-  const channel = await lifecycle.start(
-    "controller channel",
-    () =>
-      Promise.resolve(
-        new ControllerChannel({
-          nodeId: plan.nodeId,
-          activeController: () => quorum.leaderId(),
-          // With dynamic voters (KIP-853) the controllers are the voter set in effect, at its VotersRecord's addresses.
-          voters: plan.bootstrapServers.length > 0 ? () => quorum.voterIds() : voters.map((v) => v.id),
-          address: (id) =>
-            plan.bootstrapServers.length > 0 ? quorum.transport.address(id) : voters.find((v) => v.id === id),
-          connectTimeoutMs: config.quorumTiming.requestTimeoutMs,
-          logger: logger.child({ component: "controller-channel" }),
-        }),
-      ),
-    (c) => Promise.resolve(c.close()),
-  );
+  const channel = await openChannel("controller channel");
   // In the order of config.logDirs, which the log manager is given too.
   const logDirIds = (await directoryIds(config.logDirs, stored)).map(uuidFromKafkaBase64);
   const previousBrokerEpoch = await takePreviousBrokerEpoch(config.logDirs, logger);

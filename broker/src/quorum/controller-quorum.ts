@@ -107,6 +107,8 @@ export class ControllerQuorum implements QuorumPort {
     /** The controllers' addresses: fixed with static voters, the voter set's (KIP-853) with dynamic ones. */
     private readonly endpoints: readonly ControllerEndpoint[] | (() => readonly ControllerEndpoint[]),
     private readonly listenerName: string,
+    /** What DescribeCluster lists: the registered controllers (KIP-919); the voters when not given. */
+    private readonly registered?: () => readonly ControllerEndpoint[],
   ) {}
 
   private endpointList(): readonly ControllerEndpoint[] {
@@ -199,7 +201,7 @@ export class ControllerQuorum implements QuorumPort {
   }
 
   controllers(): readonly ControllerEndpoint[] {
-    return this.endpointList();
+    return this.registered?.() ?? this.endpointList();
   }
 
   activeController(): NodeId | null {

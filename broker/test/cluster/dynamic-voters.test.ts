@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pollUntil } from "../support/broker-process.ts";
-import { startCluster, type Cluster } from "../support/cluster.ts";
+import { controllerView, startCluster, type Cluster } from "../support/cluster.ts";
 import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
 import { topicsFromAnyBrokerAppearEverywhere } from "./scenarios.ts";
 
@@ -57,6 +57,11 @@ describe("dynamic voters with Kafka's kafka-metadata-quorum", () => {
     for (const id of [2, 3, 4]) {
       expect(replication).toMatch(new RegExp(`^${id}\\s+${directoryIdOf(id)}\\s+.*Observer`, "m"));
     }
+    // Every controller registers (KIP-919), the observers too: each controller lists all three in DescribeCluster.
+    await pollUntil("every controller listing the three registered controllers", async () => {
+      const views = await Promise.all(c().controllers.map((n) => controllerView(n.controllerPort ?? 0, n.host)));
+      return views.every((v) => v.controllers.join() === "1,2,3" && v.controllerId === 1);
+    });
   }, 60_000);
 
   it("add-controller makes controllers 2 and 3 voters, one change at a time", async () => {
@@ -91,6 +96,11 @@ describe("dynamic voters with Kafka's kafka-metadata-quorum", () => {
     // controller named no leader, or the removed one (the handover, about 0.2 s since the raft core's fix).
     expect(await currentVoters()).toEqual(rest);
     expect(rest).toContain((await c().describeQuorum()).leaderId);
+    // The removed leader is still a registered controller, so DescribeCluster keeps listing it.
+    for (const id of rest) {
+      const n = c().node(id);
+      expect((await controllerView(n.controllerPort ?? 0, n.host)).controllers).toEqual([1, 2, 3]);
+    }
     // The removed controller stays on as an observer, and the cluster keeps taking admin writes.
     // It is listed once it has found the new leader and fetched from it.
     const asObserver = new RegExp(`^${leader}\\s+.*Observer`, "m");

@@ -1,8 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { BrokerConnection } from "../../src/admin/connection.ts";
-import { DescribeClusterRequest, DescribeClusterResponse } from "../../src/protocol/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
-import { startCluster, type Cluster } from "../support/cluster.ts";
+import { controllerView, startCluster, type Cluster } from "../support/cluster.ts";
 import {
   adminRecoversAfterControllerKill,
   agreeOnOneCluster,
@@ -14,28 +12,6 @@ import {
 // passes too (scenarios.ts): every node agrees on the cluster id, the active controller and the 3 brokers; a topic
 // created through any node is listed by all; after kill -9 of the active controller another is elected and
 // CreateTopics works again (time printed); the killed node comes back and catches up.
-
-/** What one controller listener says: its cluster id and the active controller it knows (-1 for none). */
-async function controllerView(port: number): Promise<{ clusterId: string; controllerId: number }> {
-  const connection = await BrokerConnection.open({
-    host: "127.0.0.1",
-    port,
-    clientId: "three-nodes-test",
-    connectTimeoutMs: 2_000,
-  });
-  try {
-    const response = await connection.send(
-      DescribeClusterRequest,
-      DescribeClusterResponse,
-      1,
-      { ...DescribeClusterRequest.create(), endpointType: 2 },
-      2_000,
-    );
-    return { clusterId: response.clusterId, controllerId: response.controllerId };
-  } finally {
-    connection.close();
-  }
-}
 
 /** Polls until every running controller names the same active controller, other than `not`; resolves with it. */
 async function agreedController(cluster: Cluster, not = -1, timeoutMs = 30_000): Promise<number> {

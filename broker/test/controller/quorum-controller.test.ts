@@ -9,6 +9,7 @@ import { EMPTY_IMAGE, topicByName } from "../../src/metadata/image/index.ts";
 import { ConfigOperation } from "../../src/metadata/config-changes.ts";
 import type { RegisterBrokerRecord } from "../../src/protocol/index.ts";
 import {
+  ControllerRegistrationRequest,
   ErrorCode,
   MetadataRecordType,
   PartitionRecord,
@@ -75,6 +76,42 @@ describe("bootstrap", () => {
     const h = harness();
     h.controller.deactivate();
     expect(() => h.controller.registerBroker(registration(1))).toThrow(NotActiveError);
+  });
+});
+
+describe("controller registration (KIP-919)", () => {
+  const controllerRegistration = (incarnationId: string, features: { name: string; min: number; max: number }[]) => ({
+    ...ControllerRegistrationRequest.create(),
+    controllerId: 3,
+    incarnationId,
+    listeners: [{ name: "CONTROLLER", host: "10.0.0.3", port: 9093, securityProtocol: 0 }],
+    features: features.map((f) => ({ name: f.name, minSupportedVersion: f.min, maxSupportedVersion: f.max })),
+  });
+  const supportsAll = [{ name: METADATA_VERSION, min: 1, max: 99 }];
+
+  it("records each controller's latest incarnation and listeners in the image", () => {
+    const h = harness();
+    const first = "00000000-0000-0000-0000-000000000031";
+    expect(h.propose(h.controller.registerController(controllerRegistration(first, supportsAll))).errorCode).toBe(
+      ErrorCode.NONE,
+    );
+    expect(h.committed().controllers.get(3)).toEqual({
+      id: 3,
+      incarnationId: first,
+      endpoints: [{ listener: "CONTROLLER", host: "10.0.0.3", port: 9093, securityProtocol: 0 }],
+    });
+    const restarted = "00000000-0000-0000-0000-000000000032";
+    h.propose(h.controller.registerController(controllerRegistration(restarted, supportsAll)));
+    expect(h.committed().controllers.get(3)?.incarnationId).toBe(restarted);
+  });
+
+  it("refuses a controller that cannot run at the finalized metadata.version", () => {
+    const h = harness();
+    const old = [{ name: METADATA_VERSION, min: 1, max: LATEST_METADATA_VERSION - 1 }];
+    const result = h.controller.registerController(controllerRegistration("00000000-0000-0000-0000-000000000033", old));
+    expect(result.records).toEqual([]);
+    expect(result.response.errorCode).toBe(ErrorCode.UNSUPPORTED_VERSION);
+    expect(h.committed().controllers.size).toBe(0);
   });
 });
 

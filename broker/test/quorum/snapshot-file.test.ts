@@ -14,6 +14,7 @@ import {
   PartitionRecord,
   ProducerIdsRecord,
   RegisterBrokerRecord,
+  RegisterControllerRecord,
   RemoveTopicRecord,
   TopicRecord,
   type MetadataRecordAndVersion,
@@ -58,6 +59,11 @@ function partition(topicId: string, partitionId: number, replicas: number[]): Me
   );
 }
 
+function controller(controllerId: number, incarnationId: string, port: number): MetadataRecordAndVersion {
+  const endPoints = [{ name: "CONTROLLER", host: "127.0.0.1", port, securityProtocol: 0 }];
+  return record(RegisterControllerRecord, { controllerId, incarnationId, endPoints }, 0);
+}
+
 /** An image with something of every kind, including history (changes, a deleted topic) the snapshot flattens. */
 function richImage(): MetadataImage {
   const records: MetadataRecordAndVersion[] = [
@@ -85,6 +91,10 @@ function richImage(): MetadataImage {
     record(ConfigRecord, { resourceType: 4, resourceName: "1", name: "log.retention.ms", value: "5" }, 0),
     record(ConfigRecord, { resourceType: 4, resourceName: "", name: "num.io.threads", value: "4" }, 0),
     record(ProducerIdsRecord, { brokerId: 1, brokerEpoch: 10n, nextProducerId: 2000n }, 0),
+    controller(4, "00000000-0000-0000-0000-000000000041", 9094),
+    controller(5, "00000000-0000-0000-0000-000000000051", 9095),
+    // Controller 4 started again: its new incarnation replaces the first.
+    controller(4, "00000000-0000-0000-0000-000000000042", 9096),
   ];
   const delta = new MetadataDelta(EMPTY_IMAGE);
   records.forEach((r, i) => delta.replay(r, i, 3));
@@ -106,6 +116,11 @@ describe("snapshot records", () => {
     expect(back.topicsById.get(T1)?.partitions.get(0)).toMatchObject({ leader: 2, leaderEpoch: 1, partitionEpoch: 2 });
     expect(back.brokers.get(3)).toMatchObject({ fenced: false, inControlledShutdown: true, rack: "rack-b" });
     expect(back.nextProducerId).toBe(2000n);
+    expect([...back.controllers.keys()].sort()).toEqual([4, 5]);
+    expect(back.controllers.get(4)).toMatchObject({
+      incarnationId: "00000000-0000-0000-0000-000000000042",
+      endpoints: [{ listener: "CONTROLLER", host: "127.0.0.1", port: 9096, securityProtocol: 0 }],
+    });
   });
 
   it("of an empty image are a header and a footer only", () => {

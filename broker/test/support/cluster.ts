@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { BrokerConnection } from "../../src/admin/connection.ts";
 import { AdminClient, type QuorumDescription } from "../../src/admin/index.ts";
+import { DescribeClusterRequest, DescribeClusterResponse } from "../../src/protocol/index.ts";
 import { randomKafkaUuid } from "../../src/storage/kafka-uuid.ts";
 import { binPath, cleanEnv } from "./bin.ts";
 import { canConnect, freePorts, pollUntil } from "./broker-process.ts";
@@ -121,6 +123,30 @@ export interface Cluster {
   describeQuorum(timeoutMs?: number): Promise<QuorumDescription>;
   /** Kills every node (SIGKILL) and deletes the directories unless keepDirs. Safe to call twice. */
   destroy(): Promise<void>;
+}
+
+/**
+ * What one controller listener answers to DescribeCluster (endpoint type 2, KIP-919): its cluster id, the active
+ * controller it knows (-1 for none) and the controllers it lists, by id.
+ */
+export async function controllerView(
+  port: number,
+  host = "127.0.0.1",
+): Promise<{ clusterId: string; controllerId: number; controllers: number[] }> {
+  const connection = await BrokerConnection.open({ host, port, clientId: "cluster-test", connectTimeoutMs: 2_000 });
+  try {
+    const response = await connection.send(
+      DescribeClusterRequest,
+      DescribeClusterResponse,
+      1,
+      { ...DescribeClusterRequest.create(), endpointType: 2 },
+      2_000,
+    );
+    const controllers = response.brokers.map((b) => b.brokerId).sort((a, b) => a - b);
+    return { clusterId: response.clusterId, controllerId: response.controllerId, controllers };
+  } finally {
+    connection.close();
+  }
 }
 
 /** What a node's Metadata says about the cluster (from that node alone). */

@@ -1,7 +1,8 @@
 // DescribeCluster (key 60), version 1, controller listener (KIP-919).
-// Admin clients bootstrapped with --bootstrap-controller learn the controllers and the active one from it. Only the
-// controller endpoint type (2) is served here; a request for brokers gets MISMATCHED_ENDPOINT_TYPE. No authorizer,
-// so authorized operations are not reported.
+// Admin clients bootstrapped with --bootstrap-controller learn the controllers and the active one from it: every
+// registered controller (ControllerRegistration, observers included, as Kafka lists them) and the voters not
+// registered yet. Only the controller endpoint type (2) is served here; a request for brokers gets
+// MISMATCHED_ENDPOINT_TYPE. No authorizer, so authorized operations are not reported.
 import { ApiKey, DescribeClusterRequest, DescribeClusterResponse, ErrorCode } from "../../protocol/index.ts";
 import { defineHandler, OPERATIONS_NOT_REQUESTED, type AnyHandler } from "../handler.ts";
 import type { QuorumPort } from "./services.ts";

@@ -24,6 +24,7 @@ import { envelopeHandler } from "./58-envelope.ts";
 import { brokerRegistrationHandler } from "./62-broker-registration.ts";
 import { brokerHeartbeatHandler } from "./63-broker-heartbeat.ts";
 import { allocateProducerIdsHandler } from "./67-allocate-producer-ids.ts";
+import { controllerRegistrationHandler } from "./70-controller-registration.ts";
 import type { ControllerCommands, QuorumPort } from "./services.ts";
 
 /**
@@ -59,6 +60,7 @@ export function createControllerHandlers(quorum: QuorumPort, commands?: Controll
       brokerRegistrationHandler(commands),
       brokerHeartbeatHandler(commands),
       allocateProducerIdsHandler(commands),
+      controllerRegistrationHandler(commands),
     );
   }
   handlers.push(apiVersionsHandler(() => handlers, commands && (() => commands.finalizedFeatures())));

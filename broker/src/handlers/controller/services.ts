@@ -47,7 +47,10 @@ export interface QuorumPort {
   /** The answer to DescribeQuorum: the quorum as the leader sees it, or NOT_LEADER_OR_FOLLOWER elsewhere. */
   describeQuorum(): DescribeQuorumResponse;
   readonly clusterId: string;
-  /** The controllers (voters) and their controller-listener addresses, for DescribeCluster. */
+  /**
+   * The controllers DescribeCluster lists, at their controller-listener addresses: every registered one, observers
+   * included (KIP-919), and the voters not registered yet.
+   */
   controllers(): readonly ControllerEndpoint[];
   /** The active controller (the quorum leader) if known. */
   activeController(): number | null;

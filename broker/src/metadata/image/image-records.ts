@@ -4,6 +4,7 @@ import {
   PartitionRecord,
   ProducerIdsRecord,
   RegisterBrokerRecord,
+  RegisterControllerRecord,
   TopicRecord,
   type MessageCodec,
   type MetadataRecordAndVersion,
@@ -28,7 +29,7 @@ function rec<T>(codec: MessageCodec<T>, fields: T, version: number): MetadataRec
 
 /**
  * Every element of the image as records, in an order that replays cleanly: features (metadata.version first),
- * brokers, topics each followed by its partitions, config overrides, and the producer-id high-water mark. What the
+ * brokers, controllers, topics each followed by its partitions, config overrides, and the producer-id high-water mark. What the
  * image does not hold (brokers' log directories, replicas' directories) is written as Kafka's "unknown".
  */
 export function imageRecords(image: MetadataImage): MetadataRecordAndVersion[] {
@@ -66,6 +67,18 @@ export function imageRecords(image: MetadataImage): MetadataRecordAndVersion[] {
         REGISTER_BROKER_VERSION,
       ),
     );
+  }
+
+  for (const c of [...image.controllers.values()].sort((x, y) => x.id - y.id)) {
+    const endPoints = c.endpoints.map((e) => ({
+      name: e.listener,
+      host: e.host,
+      port: e.port,
+      securityProtocol: e.securityProtocol,
+    }));
+    // The image keeps no controller's supported features: they are checked when it registers, not read afterwards.
+    const fields = { controllerId: c.id, incarnationId: c.incarnationId, zkMigrationReady: false, endPoints };
+    out.push(rec(RegisterControllerRecord, { ...fields, features: [] }, 0));
   }
 
   const topics = [...image.topicsById.values()].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));

@@ -9,6 +9,7 @@ import {
   type PartitionRecord,
   type ProducerIdsRecord,
   type RegisterBrokerRecord,
+  type RegisterControllerRecord,
   type RemoveTopicRecord,
   type TopicRecord,
   type UnfenceBrokerRecord,
@@ -19,6 +20,7 @@ import {
   configKey,
   EMPTY_IMAGE,
   type BrokerRegistration,
+  type ControllerRegistration,
   type MetadataImage,
   type PartitionRegistration,
   type TopicImage,
@@ -33,8 +35,8 @@ const NO_LEADER_CHANGE = -2;
 const NO_RECOVERY_STATE_CHANGE = -1;
 
 /**
- * Records that do not change the image yet (ACLs, SCRAM credentials, delegation tokens, client quotas, controller
- * registrations, ZooKeeper migration, transaction markers): accepted and ignored until their features exist.
+ * Records that do not change the image yet (ACLs, SCRAM credentials, delegation tokens, client quotas, ZooKeeper
+ * migration, transaction markers): accepted and ignored until their features exist.
  */
 const IGNORED: ReadonlySet<number> = new Set([
   MetadataRecordType.NoOpRecord,
@@ -45,7 +47,6 @@ const IGNORED: ReadonlySet<number> = new Set([
   MetadataRecordType.DelegationTokenRecord,
   MetadataRecordType.RemoveDelegationTokenRecord,
   MetadataRecordType.ClientQuotaRecord,
-  MetadataRecordType.RegisterControllerRecord,
   MetadataRecordType.ZkMigrationStateRecord,
   MetadataRecordType.BeginTransactionRecord,
   MetadataRecordType.EndTransactionRecord,
@@ -83,6 +84,7 @@ export class MetadataDelta {
   /** Topics touched by this delta: the new state, or null when deleted. */
   private readonly topics = new Map<string, TopicImage | null>();
   private readonly brokers = new Map<number, BrokerRegistration | null>();
+  private readonly controllers = new Map<number, ControllerRegistration | null>();
   private readonly features = new Map<string, number | null>();
   private readonly configs = new Map<string, Map<string, string> | null>();
   private nextProducerId: bigint;
@@ -108,6 +110,7 @@ export class MetadataDelta {
     const delta = new MetadataDelta(base);
     for (const id of base.topicsById.keys()) delta.topics.set(id, null);
     for (const id of base.brokers.keys()) delta.brokers.set(id, null);
+    for (const id of base.controllers.keys()) delta.controllers.set(id, null);
     for (const name of base.features.keys()) delta.features.set(name, null);
     for (const key of base.configs.keys()) delta.configs.set(key, null);
     delta.nextProducerId = 0n;
@@ -156,6 +159,21 @@ export class MetadataDelta {
         return this.replayRemoveTopic(r.record as RemoveTopicRecord);
       case MetadataRecordType.RegisterBrokerRecord:
         return this.replayRegisterBroker(r.record as RegisterBrokerRecord);
+      case MetadataRecordType.RegisterControllerRecord: {
+        // A controller registers again under a new incarnation at every start; the latest record is the one in force.
+        const c = r.record as RegisterControllerRecord;
+        this.controllers.set(c.controllerId, {
+          id: c.controllerId,
+          incarnationId: c.incarnationId,
+          endpoints: c.endPoints.map((e) => ({
+            listener: e.name,
+            host: e.host,
+            port: e.port,
+            securityProtocol: e.securityProtocol,
+          })),
+        });
+        return;
+      }
       case MetadataRecordType.UnregisterBrokerRecord: {
         const u = r.record as UnregisterBrokerRecord;
         this.requireBroker(u.brokerId, u.brokerEpoch, "UnregisterBrokerRecord");
@@ -340,12 +358,14 @@ export class MetadataDelta {
       }
     }
     const brokers = merged(base.brokers, this.brokers, (b) => b === null);
+    const controllers = merged(base.controllers, this.controllers, (c) => c === null);
     const features = merged(base.features, this.features, (level) => level === null);
     const configs = merged(base.configs, this.configs, (values) => values === null || values.size === 0);
     const image: MetadataImage = {
       provenance: this.provenance,
       features,
       brokers,
+      controllers,
       topicsById,
       topicIdsByName,
       configs,

@@ -49,12 +49,20 @@ export interface BrokerRegistration {
   readonly supportedFeatures?: ReadonlyMap<string, { readonly min: number; readonly max: number }>;
 }
 
+/** A controller as its RegisterControllerRecord (KIP-919) describes it: voters and observers alike register. */
+export interface ControllerRegistration {
+  readonly id: number;
+  readonly incarnationId: string;
+  readonly endpoints: readonly BrokerEndpoint[];
+}
+
 export interface MetadataImage {
   /** Offset and epoch of the last record applied (-1 before any). */
   readonly provenance: { readonly offset: number; readonly epoch: number };
   /** Finalized feature levels, metadata.version among them. */
   readonly features: ReadonlyMap<string, number>;
   readonly brokers: ReadonlyMap<number, BrokerRegistration>;
+  readonly controllers: ReadonlyMap<number, ControllerRegistration>;
   readonly topicsById: ReadonlyMap<string, TopicImage>;
   readonly topicIdsByName: ReadonlyMap<string, string>;
   /** Config overrides by resource key (`configKey`). */
@@ -67,6 +75,7 @@ export const EMPTY_IMAGE: MetadataImage = {
   provenance: { offset: -1, epoch: -1 },
   features: new Map(),
   brokers: new Map(),
+  controllers: new Map(),
   topicsById: new Map(),
   topicIdsByName: new Map(),
   configs: new Map(),
