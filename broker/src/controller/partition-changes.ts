@@ -107,7 +107,10 @@ export function buildPartitionChange(spec: PartitionChangeSpec): MetadataRecordA
     if (isr.length >= spec.elrMinIsr) elr = [];
     else {
       const leaving = new Set([...elr, ...p.isr]);
-      elr = [...leaving].filter((id) => !isr.includes(id) && id !== spec.uncleanShutdown).sort(ascending);
+      // Only replicas: Kafka keeps a replica that a completed reassignment removed, which could never lead.
+      elr = [...leaving]
+        .filter((id) => replicas.includes(id) && !isr.includes(id) && id !== spec.uncleanShutdown)
+        .sort(ascending);
     }
   }
 

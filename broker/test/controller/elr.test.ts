@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ELR_FEATURE, MAX_METADATA_VERSION, METADATA_VERSION, RECORD_VERSION } from "../../src/controller/index.ts";
-import { ErrorCode, MetadataRecordType, type BrokerRegistrationRequest } from "../../src/protocol/index.ts";
+import { ELR_FEATURE, METADATA_VERSION, RECORD_VERSION } from "../../src/controller/index.ts";
+import { ErrorCode, MetadataRecordType } from "../../src/protocol/index.ts";
 import {
   alter,
   fenceBroker,
@@ -8,25 +8,13 @@ import {
   heartbeat,
   ofType,
   partitionsOf,
-  registration,
+  elrRegistration,
   topic,
   type Harness,
 } from "../support/controller-harness.ts";
 
 // Eligible leader replicas (KIP-966) in the controller, one rule per test, as Kafka's PartitionChangeBuilder and
 // ReplicationControlManager apply them with eligible.leader.replicas.version 1.
-
-/** A registration advertising what a Tributary broker supports: metadata.version up to 23 and ELR 0-1. */
-function elrRegistration(id: number, incarnation = 1, previousBrokerEpoch = -1n): BrokerRegistrationRequest {
-  return {
-    ...registration(id, null, incarnation),
-    features: [
-      { name: METADATA_VERSION, minSupportedVersion: 21, maxSupportedVersion: MAX_METADATA_VERSION },
-      { name: ELR_FEATURE, minSupportedVersion: 0, maxSupportedVersion: 1 },
-    ],
-    previousBrokerEpoch,
-  };
-}
 
 function updateFeatures(h: Harness, updates: [string, number, number?][]) {
   return h.propose(

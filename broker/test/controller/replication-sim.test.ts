@@ -1,14 +1,25 @@
 import { describe, expect, it } from "vitest";
 import { topicByName, type MetadataImage, type PartitionRegistration } from "../../src/metadata/image/index.ts";
 import { AlterPartitionRequest } from "../../src/protocol/index.ts";
-import { harness, heartbeat, liveBrokers, topic, type Harness } from "../support/controller-harness.ts";
+import { ELR_FEATURE, METADATA_VERSION } from "../../src/controller/index.ts";
+import {
+  elrRegistration,
+  harness,
+  heartbeat,
+  liveBrokers,
+  topic,
+  type Harness,
+} from "../support/controller-harness.ts";
 
 // The controller's partition changes under seeded random sequences of fencing, unfencing, controlled shutdowns,
 // AlterPartition (valid or not), reassignments and their cancellation, elections and rebalance passes, on a clean
 // topic and on one that allows unclean elections. After every step the view must hold Kafka's invariants: the ISR is
 // a non-empty duplicate-free subset of the replicas, the leader is in it (or there is none) and is usable, adding and
 // removing replicas are disjoint replicas, epochs never go back, and on the clean topic a new leader was in the ISR
-// before (no unclean election) and the recovery state stays RECOVERED.
+// before (no unclean election) and the recovery state stays RECOVERED. The same runs again with eligible leader
+// replicas on (KIP-966) and brokers also coming back as new incarnations, cleanly or not: then the ISR may be empty
+// (only without a leader), the ELR is disjoint from it and empty while the ISR is at min ISR, and a clean topic's new
+// leader was in its ISR or ELR, or was its only last known leader (elected RECOVERING, Kafka's balanced recovery).
 
 const BROKERS = [1, 2, 3, 4];
 const SEEDS = 30;
@@ -37,7 +48,7 @@ function subset<T>(random: (bound: number) => number, items: readonly T[]): T[] 
   return items.filter(() => random(2) === 0);
 }
 
-function step(h: Harness, epochs: ReadonlyMap<number, bigint>, random: (bound: number) => number): string {
+function step(h: Harness, epochs: Map<number, bigint>, random: (bound: number) => number): string {
   const view = h.controller.view;
   if (!view) throw new Error("not active");
   const brokerOf = (id: number) => view.brokers.get(id);
@@ -118,6 +129,17 @@ function step(h: Harness, epochs: ReadonlyMap<number, bigint>, random: (bound: n
       h.propose(unclean);
       return "periodic passes";
     }
+    case 7: {
+      // A fenced broker restarts as a new incarnation, after a clean shutdown (naming its epoch) or not.
+      if (brokerOf(id)?.fenced !== true || !epochs.has(id)) return "noop";
+      const clean = random(2) === 0;
+      const registered = h.propose(
+        h.controller.registerBroker(elrRegistration(id, 2 + h.log.length, clean ? (epochs.get(id) ?? -1n) : -1n)),
+      );
+      if (registered.errorCode !== 0) return "noop";
+      epochs.set(id, registered.brokerEpoch);
+      return `restart ${id} ${clean ? "clean" : "unclean"}`;
+    }
     default:
       return "noop";
   }
@@ -129,11 +151,29 @@ function problem(
   after: MetadataImage,
   explicitUnclean: boolean,
   what: string,
+  elrMinIsr?: number,
 ): string | undefined {
   const old = partitionsOf(before);
   for (const [key, p] of partitionsOf(after)) {
     const fail = (rule: string) => `${key} after ${what}: ${rule}: ${JSON.stringify(p)}`;
-    if (p.isr.length === 0) return fail("empty ISR");
+    if (elrMinIsr === undefined) {
+      if (p.isr.length === 0) return fail("empty ISR");
+      if (p.eligibleLeaderReplicas.length > 0 || p.lastKnownElr.length > 0) return fail("ELR while it is off");
+    } else {
+      if (p.isr.length === 0 && p.leader !== -1) return fail("a leader with an empty ISR");
+      if (p.eligibleLeaderReplicas.some((id) => p.isr.includes(id))) return fail("ELR member in the ISR");
+      if (new Set(p.eligibleLeaderReplicas).size !== p.eligibleLeaderReplicas.length) return fail("duplicate in ELR");
+      // Kafka's effective min ISR takes the topic's replication factor from its partition 0.
+      const first = partitionsOf(after).get(`${key.split("-")[0] ?? ""}-0`);
+      const minIsr = Math.min(elrMinIsr, first?.replicas.length ?? p.replicas.length);
+      if (!p.eligibleLeaderReplicas.every((id) => p.replicas.includes(id))) return fail("ELR member not a replica");
+      // Checked where the step changed the partition: a reassignment of partition 0 changes the topic's min ISR
+      // without touching its other partitions (as in Kafka).
+      const changed = old.get(key) !== p;
+      if (changed && p.isr.length >= minIsr && p.eligibleLeaderReplicas.length > 0) {
+        return fail("ELR with the ISR at min ISR");
+      }
+    }
     if (new Set(p.isr).size !== p.isr.length || new Set(p.replicas).size !== p.replicas.length)
       return fail("duplicate");
     if (!p.isr.every((id) => p.replicas.includes(id))) return fail("ISR member not a replica");
@@ -152,10 +192,17 @@ function problem(
     if (p.leader !== q.leader && p.leaderEpoch <= q.leaderEpoch) return fail("new leader without a new epoch");
     if (key.startsWith("clean-") && !explicitUnclean) {
       // Without unclean elections a new leader comes from the ISR it had, or from the ISR its leader just proposed.
-      if (p.leader !== q.leader && p.leader !== -1 && !what.includes("alter ") && !q.isr.includes(p.leader)) {
-        return fail("leader from outside the ISR without an unclean election");
+      // An ELR member may lead once the target ISR is empty (which the change itself may have made it).
+      const fromElr = q.eligibleLeaderReplicas.includes(p.leader);
+      const lastKnown = q.isr.length === 0 && q.lastKnownElr.length === 1 && q.lastKnownElr[0] === p.leader;
+      const moved = p.leader !== q.leader && p.leader !== -1 && !what.includes("alter ");
+      if (moved && !q.isr.includes(p.leader) && !fromElr && !lastKnown) {
+        return fail("leader from outside the ISR and ELR without an unclean election");
       }
-      if (p.leaderRecoveryState !== 0) return fail("RECOVERING without an unclean election");
+      // RECOVERING lasts until the leader reports RECOVERED, whoever leads meanwhile.
+      if (p.leaderRecoveryState !== 0 && !lastKnown && q.leaderRecoveryState === 0) {
+        return fail("RECOVERING without an unclean election");
+      }
     }
   }
   return undefined;
@@ -187,5 +234,46 @@ describe("the controller's partition changes under seeded random operations", ()
       expect(partitionsOf(h.committed())).toEqual(partitionsOf(h.controller.view ?? h.committed()));
     }
     expect(changes).toBeGreaterThan(SEEDS * 50);
+  });
+
+  it(`keeps them with eligible leader replicas on, over ${SEEDS} seeds of ${STEPS} steps`, () => {
+    let elrSeen = 0;
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const random = prng(seed);
+      const h = harness({}, seed);
+      const epochs = new Map<number, bigint>();
+      for (const id of BROKERS) epochs.set(id, h.propose(h.controller.registerBroker(elrRegistration(id))).brokerEpoch);
+      for (const [id, epoch] of epochs) h.propose(h.controller.heartbeat(heartbeat(id, epoch, h.log.length)));
+      const features = h.propose(
+        h.controller.updateFeatures(
+          {
+            timeoutMs: 1000,
+            featureUpdates: [
+              { feature: METADATA_VERSION, maxVersionLevel: 23, upgradeType: 1 },
+              { feature: ELR_FEATURE, maxVersionLevel: 1, upgradeType: 1 },
+            ],
+          },
+          1,
+        ),
+      );
+      expect(features.errorCode).toBe(0);
+      const minIsr = new Map([["min.insync.replicas", "2"]]);
+      h.propose(h.controller.createTopics([topic("clean", 3, 3, { configs: minIsr })]));
+      const configs = new Map([...minIsr, ["unclean.leader.election.enable", "true"]]);
+      h.propose(h.controller.createTopics([topic("unclean", 2, 2, { configs })]));
+      let uncleanSeen = false;
+      for (let i = 0; i < STEPS; i++) {
+        const before = h.controller.view;
+        const what = step(h, epochs, random);
+        const after = h.controller.view;
+        if (!before || !after) throw new Error("not active");
+        uncleanSeen ||= what.startsWith("elect unclean clean");
+        const broken = problem(before, after, uncleanSeen, `seed ${seed} step ${i}: ${what}`, 2);
+        if (broken !== undefined) expect.fail(broken);
+        for (const p of partitionsOf(after).values()) if (p.eligibleLeaderReplicas.length > 0) elrSeen++;
+      }
+      expect(partitionsOf(h.committed())).toEqual(partitionsOf(h.controller.view ?? h.committed()));
+    }
+    expect(elrSeen).toBeGreaterThan(SEEDS * 10);
   });
 });

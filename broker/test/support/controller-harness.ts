@@ -1,7 +1,9 @@
 import { pino } from "pino";
 import { expect } from "vitest";
 import {
+  ELR_FEATURE,
   LATEST_METADATA_VERSION,
+  MAX_METADATA_VERSION,
   METADATA_VERSION,
   QuorumController,
   type ControllerConfig,
@@ -96,6 +98,18 @@ export function registration(id: number, rack: string | null = null, incarnation
     features: [{ name: METADATA_VERSION, minSupportedVersion: 21, maxSupportedVersion: LATEST_METADATA_VERSION }],
     rack,
     logDirs: [dirOf(id)],
+  };
+}
+
+/** A registration advertising what a Tributary broker supports: metadata.version up to 23 and ELR 0-1. */
+export function elrRegistration(id: number, incarnation = 1, previousBrokerEpoch = -1n): BrokerRegistrationRequest {
+  return {
+    ...registration(id, null, incarnation),
+    features: [
+      { name: METADATA_VERSION, minSupportedVersion: 21, maxSupportedVersion: MAX_METADATA_VERSION },
+      { name: ELR_FEATURE, minSupportedVersion: 0, maxSupportedVersion: 1 },
+    ],
+    previousBrokerEpoch,
   };
 }
 
