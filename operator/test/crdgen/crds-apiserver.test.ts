@@ -166,6 +166,11 @@ describe("generated CRDs on a real kube-apiserver", () => {
         [{ storage: { type: "persistent-claim" } }, /storage\.size is required with type: persistent-claim/],
         [{ storage: { type: "tmpfs" } }, /spec\.storage\.type: Unsupported value: "tmpfs"/],
         [{ version: "0.1.0", image: "x/broker:1" }, /set version or image, not both/],
+        [{ rollingUpdate: { maxParallelSameRack: 2 } }, /rollingUpdate\.maxParallelSameRack above 1 needs spec\.rack/],
+        [
+          { rollingUpdate: { maxParallelSameRack: 0 } },
+          /maxParallelSameRack in body should be greater than or equal to 1/,
+        ],
         [{ controller: { mode: "dedicated", replicas: 2 } }, /controller\.replicas must be set to an odd number/],
         [{ controller: { replicas: 3 } }, /controller\.replicas is only valid with mode: dedicated/],
         [{ listeners: { external: { type: "ClusterIP" } } }, /spec\.listeners\.external\.type: Unsupported value/],

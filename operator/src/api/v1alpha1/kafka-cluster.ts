@@ -196,6 +196,22 @@ export const Rack = z
   );
 export type Rack = z.output<typeof Rack>;
 
+export const RollingUpdate = z
+  .object({
+    maxParallelSameRack: z
+      .int()
+      .min(1)
+      .max(100)
+      .default(1)
+      .describe(
+        "Broker pods a roll may restart at once, all in one rack (needs spec.rack), and only when restarting them " +
+          "together keeps every partition at or above min.insync.replicas by the ISRs the operator reads. 1: one " +
+          "broker at a time. KRaft controllers always restart one at a time.",
+      ),
+  })
+  .describe("How rolling restarts proceed.");
+export type RollingUpdate = z.output<typeof RollingUpdate>;
+
 export const PodTemplate = z
   .object({
     labels: StringMap.optional().describe("Extra pod labels (the operator's own labels win)."),
@@ -310,6 +326,7 @@ export const KafkaClusterSpec = cel(
           "broker.rack, metrics.*, ...) are refused with a Warning condition and the spec is not applied.",
       ).optional(),
       rack: Rack.optional(),
+      rollingUpdate: RollingUpdate.optional(),
       template: z
         .object({ pod: PodTemplate.optional() })
         .optional()
@@ -319,6 +336,10 @@ export const KafkaClusterSpec = cel(
     })
     .describe("Desired state of a Tributary cluster."),
   { rule: "!(has(self.version) && has(self.image))", message: "set version or image, not both" },
+  {
+    rule: "!has(self.rollingUpdate) || self.rollingUpdate.maxParallelSameRack <= 1 || has(self.rack)",
+    message: "rollingUpdate.maxParallelSameRack above 1 needs spec.rack (parallel restarts stay within one rack)",
+  },
   {
     rule: "self.metrics.port != self.listeners.internal.port",
     message: "metrics.port must differ from listeners.internal.port",

@@ -42,7 +42,8 @@ import { planRoll, type PodView, type RollPlan } from "./roll.ts";
 import { gatherFacts } from "./roll-facts.ts";
 import { dynamicConfigOps, metadataVersionTarget } from "./dynamic-config.ts";
 import type { BrokerConfigClient } from "../../kafka/broker-config.ts";
-import { restartBlockers, type Blocker } from "./roll-gates.ts";
+import { restartBlockers, type Blocker, type RollFacts } from "./roll-gates.ts";
+import { parallelSameRack } from "./rack-parallel.ts";
 import { computeStatus, type Observed } from "./status.ts";
 import { voterChange, voterChangeMessage } from "./quorum.ts";
 import { podDrain } from "./drains.ts";
@@ -467,15 +468,16 @@ export class KafkaClusterReconciler implements Reconciler {
     }
     pass.roll = plan;
     if (plan.restart !== undefined && this.#d.rollProbe !== undefined) {
-      const blockers = await this.#gate(pass, plan, this.#d.rollProbe);
+      const { blockers, facts } = await this.#gate(pass, plan, this.#d.rollProbe);
       if (blockers.length > 0) {
         pass.blocked = { pod: plan.restart.name, blockers };
         pass.log.info({ pod: plan.restart.name, blockers }, `Restart of ${plan.restart.name} waits`);
         delete plan.restart;
+      } else if (facts !== undefined) {
+        this.#parallel(pass, plan, facts);
       }
     }
-    if (plan.restart !== undefined) {
-      const pod = plan.restart;
+    for (const pod of plan.restart === undefined ? [] : [plan.restart, ...(plan.parallel ?? [])]) {
       const deleted = await this.#d.client.delete(KINDS.Pod, namespace, pod.name, { uid: pod.uid });
       if (deleted) {
         // gated: whether the restart gates were asked (and let it go); false only with TRIBUTARY_CLUSTER_ADMIN=false.
@@ -516,14 +518,39 @@ export class KafkaClusterReconciler implements Reconciler {
     return "next";
   }
 
+  /**
+   * With spec.rollingUpdate.maxParallelSameRack above 1: the stale brokers of the chosen pod's rack that may restart
+   * with it, judged on the facts the gates just read (rack-parallel.ts).
+   */
+  #parallel(pass: Pass, plan: RollPlan, facts: RollFacts): void {
+    const max = need(pass.cluster).spec.rollingUpdate?.maxParallelSameRack ?? 1;
+    const first = plan.queue.find((q) => q.name === plan.restart?.name);
+    if (max <= 1 || first === undefined || "error" in facts.partitions) return;
+    const racks = new Map((pass.racks ?? []).map((r) => [r.brokerId, r.rack] as const));
+    const parallel = parallelSameRack({
+      first,
+      queue: plan.queue,
+      rackOf: (nodeId) => racks.get(nodeId),
+      partitions: facts.partitions,
+      ...(facts.brokers === undefined ? {} : { brokers: facts.brokers }),
+      max,
+    });
+    if (parallel.with.length === 0) return;
+    plan.parallel = parallel.with.map((q) => ({ name: q.name, uid: q.uid, why: q.why, controller: q.controller }));
+    pass.log.info(
+      { pods: [first.name, ...plan.parallel.map((p) => p.name)], rack: parallel.rack },
+      `Restarting ${1 + plan.parallel.length} pods of rack ${parallel.rack ?? ""} together`,
+    );
+  }
+
   /** Asks the cluster what the gates need for the chosen pod, and judges (roll-gates.ts). */
-  async #gate(pass: Pass, plan: RollPlan, probe: RollProbe): Promise<Blocker[]> {
+  async #gate(pass: Pass, plan: RollPlan, probe: RollProbe): Promise<{ blockers: Blocker[]; facts?: RollFacts }> {
     const state = need(pass.desired);
     const cluster = need(pass.cluster);
     const namespace = cluster.metadata.namespace ?? "default";
     const queued = plan.queue.find((q) => q.name === plan.restart?.name);
     const pool = state.pools.find((p) => queued?.name.startsWith(`${p.name}-`) === true);
-    if (queued?.nodeId === undefined || pool === undefined) return [];
+    if (queued?.nodeId === undefined || pool === undefined) return { blockers: [] };
     const input = { name: cluster.metadata.name, namespace };
     const brokerPool = state.pools.find((p) => p.role === "broker");
     const brokers =
@@ -550,7 +577,7 @@ export class KafkaClusterReconciler implements Reconciler {
       admin: this.#brokersAdmin(pass),
       controllers: this.#d.admins.controllers(pass.key, state.controllerServers),
     });
-    return restartBlockers(candidate, facts);
+    return { blockers: restartBlockers(candidate, facts), facts };
   }
 
   /** The cluster's pooled brokers' client: the address is the one the scale step and KafkaTopics use, so they share it. */

@@ -51,6 +51,8 @@ export interface PoolView {
 export interface RollPlan {
   /** The pod to delete in this pass, with the reason; `controller` when it is a KRaft controller. */
   restart?: { name: string; uid: string; why: string; controller: boolean };
+  /** Pods of the same rack deleted together with `restart` (rack-parallel.ts). */
+  parallel?: { name: string; uid: string; why: string; controller: boolean }[];
   /** Pods whose config hash or image is not the desired one, or asked to restart by hand. */
   stale: string[];
   /** The stale pods in the order they roll (held ones included, marked). */
@@ -158,7 +160,7 @@ export function rollSteps(plan: RollPlan, blocked?: { pod: string; messages: str
     if (q.held) return { ...base, state: "Held", blockedBy: ["held by the tributary.dev/roll-hold annotation"] };
     const after = previous;
     previous = q.name;
-    if (plan.restart?.name === q.name) {
+    if (plan.restart?.name === q.name || plan.parallel?.some((p) => p.name === q.name) === true) {
       nextSeen = true;
       return { ...base, state: "Restarting" };
     }

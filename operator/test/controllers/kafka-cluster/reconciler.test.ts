@@ -107,6 +107,7 @@ function reconcilerFor(
     pods?: () => KubeObject[];
     claims?: () => KubeObject[];
     activeController?: Lookup;
+    node?: (name: string) => KubeObject | undefined;
     rollProbe?: RollProbe;
     brokerConfig?: BrokerConfigClient;
   } = {},
@@ -124,6 +125,7 @@ function reconcilerFor(
     claims: more.claims ?? (() => []),
     statefulSet: (_ns, name) => statefulSet(name),
     admins: fakeAdmins,
+    ...(more.node === undefined ? {} : { node: more.node }),
     ...(more.activeController === undefined
       ? {}
       : { activeController: (admin) => (more.activeController as Lookup)(addressesOf(admin)) }),
@@ -320,6 +322,88 @@ describe("KafkaClusterReconciler", () => {
     });
     await failing.reconcile();
     expect(fake.deleted).toEqual(["c-broker-1", "c-broker-2"]);
+  });
+
+  it("restarts stale brokers of one rack together with rollingUpdate.maxParallelSameRack, when the ISRs allow", async () => {
+    const ZONE = "topology.kubernetes.io/zone";
+    const spec = { replicas: 6, rack: { topologyKey: ZONE }, rollingUpdate: { maxParallelSameRack: 2 } };
+    const fake = new FakeClient(spec);
+    await reconcilerFor(fake).reconcile();
+    type Sts = KubeObject & { spec: { template: { spec: { containers: { image: string }[] } } } };
+    const sts = [...fake.applied].reverse().find((o) => o.kind === "StatefulSet") as Sts;
+    const current = { hash: hashOf(fake), image: sts.spec.template.spec.containers[0]?.image ?? "" };
+    const zones = ["a", "b", "c", "a", "b", "c"] as const;
+    // Ordinals 0-2 are the KRaft voters, current; the broker-only 3-5 are stale (5 goes first, then 4, then 3).
+    const pods = (): KubeObject[] =>
+      [0, 1, 2, 3, 4, 5].map((i) => ({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: {
+          name: `c-broker-${i}`,
+          uid: `u${i}`,
+          annotations: { "tributary.dev/config-hash": i < 3 ? current.hash : "old" },
+        },
+        spec: { nodeName: `node-${i}`, containers: [{ name: "kafka", image: current.image }] },
+        status: { conditions: [{ type: "Ready", status: "True" }] },
+      }));
+    const node = (name: string): KubeObject => ({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name, labels: { [ZONE]: `zone-${zones[Number(name.slice(5))] ?? ""}` } },
+    });
+    let minIsr = 2;
+    const fine = (nodeId: number) => ({
+      pod: `c-broker-${nodeId}`,
+      nodeId,
+      answer: {
+        brokerId: nodeId,
+        canStop: true,
+        canStopReasons: [],
+        blockingPartitions: [],
+        caughtUp: true,
+        caughtUpReasons: [],
+      },
+    });
+    const rollProbe: RollProbe = {
+      restartSafety: (brokers) => Promise.resolve(brokers.map((b) => fine(b.nodeId))),
+      // Replicas on 5 and 2 (zone c) and 3 (zone a): 2 stays in sync whatever zone c does.
+      partitions: () =>
+        Promise.resolve([{ topic: "orders", partition: 0, replicas: [5, 2, 3], isr: [5, 2, 3], minIsr }]),
+      quorum: () => Promise.reject(new Error("not asked for brokers")),
+    };
+    // 5 and 2 are in zone c, but 2 is current: only 5 of zone c is stale, so it goes alone.
+    await reconcilerFor(fake, undefined, { pods, rollProbe, node }).reconcile();
+    expect(fake.deleted).toEqual(["c-broker-5"]);
+    fake.deleted.length = 0;
+    const brokersOnly = (): KubeObject[] =>
+      [3, 4, 5].map((i) => ({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: `c-broker-${i}`, uid: `u${i}`, annotations: { "tributary.dev/config-hash": "old" } },
+        spec: { nodeName: `node-${i === 5 ? 0 : i}`, containers: [{ name: "kafka", image: current.image }] },
+        status: { conditions: [{ type: "Ready", status: "True" }] },
+      }));
+    const voters = (): KubeObject[] =>
+      [0, 1, 2].map((i) => ({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: `c-broker-${i}`, uid: `u${i}`, annotations: { "tributary.dev/config-hash": current.hash } },
+        spec: { nodeName: `node-${i}`, containers: [{ name: "kafka", image: current.image }] },
+        status: { conditions: [{ type: "Ready", status: "True" }] },
+      }));
+    // 5 now runs on node-0 (zone a) like 3: with both down, orders-0 ([5, 2, 3]) keeps only 2 in its ISR.
+    await reconcilerFor(fake, undefined, { pods: () => [...voters(), ...brokersOnly()], rollProbe, node }).reconcile();
+    expect(fake.deleted).toEqual(["c-broker-5"]);
+    fake.deleted.length = 0;
+    minIsr = 1;
+    await reconcilerFor(fake, undefined, { pods: () => [...voters(), ...brokersOnly()], rollProbe, node }).reconcile();
+    expect(fake.deleted).toEqual(["c-broker-5", "c-broker-3"]);
+    const plan = (fake.cluster["status"] as { rollPlan: { pod: string; state: string }[] }).rollPlan;
+    expect(plan.map((s) => `${s.pod} ${s.state}`)).toEqual([
+      "c-broker-5 Restarting",
+      "c-broker-4 Queued",
+      "c-broker-3 Restarting",
+    ]);
   });
 
   it("asks the brokers and the Admin API before a restart, and waits with a reason while an ISR would fall short", async () => {
