@@ -75,13 +75,17 @@ Only what the code uses; docs/operator.md ("RBAC") says why each rule exists.
   resources: ["kafkaclusters/finalizers"]
   verbs: ["update"]
 # Objects made for a KafkaCluster: watched, and written by server-side apply (a PATCH that creates them the first time).
-# Deleting them is the garbage collector's job, through the owner references, with one exception: a StatefulSet whose
-# claim template must grow (volume expansion) is deleted with propagationPolicy Orphan and applied again.
+# Deleting them is the garbage collector's job, through the owner references, with two exceptions: a StatefulSet whose
+# claim template must grow (volume expansion) is deleted with propagationPolicy Orphan and applied again, and a
+# Service the spec no longer asks for (an external listener removed, a broker scaled away) is pruned.
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
   verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
-  resources: ["services", "configmaps", "serviceaccounts"]
+  resources: ["services"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["configmaps", "serviceaccounts"]
   verbs: ["list", "watch", "create", "patch"]
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]

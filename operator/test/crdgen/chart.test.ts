@@ -163,8 +163,9 @@ describe("charts/tributary", () => {
     // Volume expansion: claims grow by patch, a StatefulSet is re-created by orphan deletion.
     expect(verbsOf("", "persistentvolumeclaims")).toEqual(["list", "patch", "watch"]);
     expect(verbsOf("apps", "statefulsets")).toEqual(["create", "delete", "list", "patch", "watch"]);
+    // Pruning (prune.ts): Services the spec no longer asks for are deleted; nothing else is.
+    expect(verbsOf("", "services")).toEqual(["create", "delete", "list", "patch", "watch"]);
     for (const [group, resource] of [
-      ["", "services"],
       ["", "configmaps"],
       ["", "serviceaccounts"],
       ["policy", "poddisruptionbudgets"],

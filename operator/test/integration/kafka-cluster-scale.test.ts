@@ -4,12 +4,12 @@
 // the test reads the StatefulSet's spec.replicas, which is what the operator decides; Kafka's own Admin API shows the
 // data moved. A topic whose replication factor exceeds the brokers that would remain blocks the scale-down with a
 // Warning and nothing moves; once it is gone, broker 3 is drained by reassignments and only then is the StatefulSet
-// shrunk.
+// shrunk, and the removed broker's `<pod>-external` Service is pruned.
 import { AdminClient } from "@tributary/broker/admin";
 import { pathToFileURL } from "node:url";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { REPO, eventually, getJson, useOperatorSuite, type Obj } from "./harness.ts";
+import { REPO, eventually, getJson, listJson, useOperatorSuite, type Obj } from "./harness.ts";
 
 const NS = "scale-it";
 
@@ -79,8 +79,14 @@ describe("KafkaCluster scale-down drains brokers through Kafka's Admin API (tier
       apiVersion: "tributary.dev/v1alpha1",
       kind: "KafkaCluster",
       metadata: { name: "demo", namespace: NS },
-      spec: { replicas },
+      // An external listener: a broker scaled away loses its `<pod>-external` Service (prune.ts).
+      spec: { replicas, listeners: { external: { type: "NodePort" } } },
     });
+  const externalServices = async (): Promise<string[]> =>
+    (await listJson(c(), ["services", "-n", NS, "-l", "tributary.dev/cluster=demo"]))
+      .map((o) => o.metadata.name)
+      .filter((n) => n.endsWith("-external"))
+      .sort();
 
   beforeAll(async () => {
     const created = await k().createTopics([
@@ -108,6 +114,7 @@ describe("KafkaCluster scale-down drains brokers through Kafka's Admin API (tier
     });
     expect(condition(o, "Warning")?.message).toContain("wide (replication factor 4)");
     expect(await stsReplicas()).toBe(4);
+    expect(await externalServices()).toEqual([0, 1, 2, 3].map((i) => `demo-broker-${i}-external`));
     expect(await k().listPartitionReassignments()).toEqual([]);
     expect(await replicasOn(3)).toBe(before);
   }, 60_000);
@@ -124,6 +131,13 @@ describe("KafkaCluster scale-down drains brokers through Kafka's Admin API (tier
     );
     const drainMs = Date.now() - started;
     expect(await replicasOn(3)).toBe(0);
+    // The removed broker's external Service is pruned; the others stay.
+    expect(
+      await eventually("demo-broker-3-external pruned", async () => {
+        const left = await externalServices();
+        return left.includes("demo-broker-3-external") ? undefined : left;
+      }),
+    ).toEqual([0, 1, 2].map((i) => `demo-broker-${i}-external`));
     expect(await k().listPartitionReassignments()).toEqual([]);
     const topics = await k().describeTopics(["orders"]);
     for (const p of topics.get("orders")?.topic?.partitions ?? []) {

@@ -317,6 +317,31 @@ describe("KafkaCluster reconciler against a real API server (tier api)", () => {
     expect(prod.status?.["listeners"]).toContainEqual(
       expect.objectContaining({ name: "external", type: "NodePort", bootstrapServers: "kafka.example.com:31000" }),
     );
+    // The external listener removed from the spec: its Services are pruned (prune.ts), every other object stays.
+    const uids = new Map((await listJson(c(), ["statefulsets,services", "-n", NS])).map((o) => [o.metadata.name, o]));
+    await patchSpec("prod", { listeners: { external: null } });
+    const left = await eventually("external Services pruned", async () => {
+      const now = (await listJson(c(), ["statefulsets,services", "-n", NS, "-l", "tributary.dev/cluster=prod"]))
+        .map((o) => `${o.kind}/${o.metadata.name}`)
+        .sort();
+      return now.some((n) => n.includes("external")) ? undefined : now;
+    });
+    expect(left).toEqual([
+      "Service/prod-kafka-bootstrap",
+      "Service/prod-kafka-brokers",
+      "StatefulSet/prod-broker",
+      "StatefulSet/prod-controller",
+    ]);
+    // The same objects, not re-created ones.
+    for (const o of await listJson(c(), ["statefulsets,services", "-n", NS, "-l", "tributary.dev/cluster=prod"]))
+      expect(o.metadata.uid, o.metadata.name).toBe(uids.get(o.metadata.name)?.metadata.uid);
+    const pruned = (await eventsAbout(c(), NS, "prod", "Deleted")).map((e) => e.message).sort();
+    expect(pruned).toEqual([
+      "Deleted Service/prod-broker-0-external: the spec no longer asks for it",
+      "Deleted Service/prod-broker-1-external: the spec no longer asks for it",
+      "Deleted Service/prod-broker-2-external: the spec no longer asks for it",
+      "Deleted Service/prod-kafka-external-bootstrap: the spec no longer asks for it",
+    ]);
     // Tier 1 has no garbage collector: remove what GC would, so later tests see only demo's objects.
     await removeCluster("prod");
   });

@@ -44,6 +44,7 @@ export function kafkaClusterController(
     statefulSet: (namespace, name) =>
       manager.cached(KINDS.StatefulSet, namespace).find((sts) => sts.metadata.name === name),
     node: (name) => manager.cached(KINDS.Node).find((node) => node.metadata.name === name),
+    owned: (type, namespace, labels) => manager.cached(type, namespace, labels),
     ...(options.defaults === undefined ? {} : { defaults: options.defaults }),
     ...(options.activeController === undefined ? {} : { activeController: options.activeController }),
     ...(options.rollProbe === undefined ? {} : { rollProbe: options.rollProbe }),

@@ -1,5 +1,5 @@
 // KafkaCluster reconciler: a key in, a linear pipeline of named idempotent steps, status written once at the end.
-//   read → validate → render → quorum → scale → storage → apply → reconfigure → rack → roll → features → status
+//   read → validate → render → quorum → scale → storage → apply → prune → reconfigure → rack → roll → features → status
 // Each step reads the pass state and may stop the pipeline (an invalid spec stops before anything is applied). The
 // reconciler never writes a spec, and never branches on what triggered it: every pass recomputes everything.
 import type { Logger } from "pino";
@@ -21,6 +21,7 @@ import {
   type KubeClient,
   type KubeObject,
   type ObjectKey,
+  type ResourceType,
 } from "../../kube/index.ts";
 import { need, runSteps, warnOnNewProblem, type Step } from "../pipeline.ts";
 import { TerminalError, type ReconcileContext, type ReconcileResult, type Reconciler } from "../../manager/manager.ts";
@@ -50,6 +51,7 @@ import { podDrain } from "./drains.ts";
 import { scaleStep, type ScaleDeps, type ScalePass } from "./scale-step.ts";
 import { planStorage, type ClaimView, type StorageClassView, type StoragePlan } from "./volume-expansion.ts";
 import { rackStep } from "./rack-step.ts";
+import { PRUNABLE_KINDS, planPrune } from "./prune.ts";
 import { bootstrapOf } from "../kafka-topic/plan.ts";
 
 export interface KafkaClusterReconcilerDeps {
@@ -61,6 +63,11 @@ export interface KafkaClusterReconcilerDeps {
   claims: (namespace: string, labels: Record<string, string>) => KubeObject[];
   /** A StatefulSet from the informer cache (the one the operator applied last), or undefined. */
   statefulSet: (namespace: string, name: string) => KubeObject | undefined;
+  /**
+   * Objects of a kind the operator applies, from the informer cache (namespace, labels), for the prune step.
+   * @default none: nothing is pruned
+   */
+  owned?: (type: ResourceType, namespace: string, labels: Record<string, string>) => KubeObject[];
   now?: () => Date;
   /** How often to look again while pods start or a roll is in progress. @default 5 000 */
   pollMs?: number;
@@ -129,6 +136,7 @@ export class KafkaClusterReconciler implements Reconciler {
       defaults: DEFAULTS,
       activeController: () => Promise.resolve(undefined),
       node: () => undefined,
+      owned: () => [],
       bootstrapOverrides: {},
       ...deps,
       admins: deps.admins ?? new AdminPool({ clientId: "tributary-operator" }),
@@ -141,6 +149,7 @@ export class KafkaClusterReconciler implements Reconciler {
       ["scale", (p) => this.#scale(p)],
       ["storage", (p) => this.#storage(p)],
       ["apply", (p) => this.#apply(p)],
+      ["prune", (p) => this.#prune(p)],
       ["reconfigure", (p) => this.#reconfigure(p)],
       ["rack", (p) => this.#rack(p)],
       ["roll", (p) => this.#roll(p)],
@@ -383,6 +392,33 @@ export class KafkaClusterReconciler implements Reconciler {
     for (const id of pass.created) {
       pass.log.info({ object: id }, `Created ${id}`);
       await this.#d.events.event(raw, "Normal", "Created", `Created ${id}`);
+    }
+    return "next";
+  }
+
+  /**
+   * prune: deletes the Services this cluster's spec no longer asks for (prune.ts decides: only objects the operator
+   * made for this cluster, never StatefulSets, pods or claims), each with a uid precondition. After apply, so that a
+   * failed apply stops the pass before anything is removed.
+   */
+  async #prune(pass: Pass): Promise<"next" | "stop"> {
+    const raw = need(pass.raw);
+    const cluster = need(pass.cluster);
+    const namespace = cluster.metadata.namespace ?? "default";
+    const labels = { [CLUSTER_LABEL]: cluster.metadata.name };
+    const plan = planPrune({
+      cluster: { name: cluster.metadata.name, namespace, uid: need(raw.metadata.uid) },
+      desired: need(pass.desired).objects,
+      existing: PRUNABLE_KINDS.flatMap((type) => this.#d.owned(type, namespace, labels)),
+    });
+    for (const obj of plan) {
+      const type = PRUNABLE_KINDS.find((t) => t.kind === obj.kind);
+      if (type === undefined) continue;
+      // false: already gone, or another object holds the name now; either way nothing of ours is left to remove.
+      if (!(await this.#d.client.delete(type, namespace, obj.name, { uid: obj.uid }))) continue;
+      const id = `${obj.kind}/${obj.name}`;
+      pass.log.info({ object: id }, `Deleted ${id}`);
+      await this.#d.events.event(raw, "Normal", "Deleted", `Deleted ${id}: the spec no longer asks for it`);
     }
     return "next";
   }
