@@ -6,7 +6,7 @@
 // Prints FIGURE lines: drain duration, broker back Ready, longest send.
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { binDir, type Cluster } from "../src/cluster/index.ts";
+import { binDir, localNodeNames, type Cluster } from "../src/cluster/index.ts";
 import { pollUntil, run } from "../src/cluster/proc.ts";
 import {
   installOperator,
@@ -29,6 +29,7 @@ import {
 
 const IMAGES = ["broker", "operator", "e2e-client"] as const;
 const NODES = 3;
+const FIRST_NODE = localNodeNames(NODES)[0] ?? "";
 // An attached cluster (make e2e KIND=1) has as many nodes as it was made with; this suite makes its own three.
 const unavailable =
   (process.env["TRIBUTARY_E2E_KUBECONFIG"] ?? "") !== ""
@@ -104,10 +105,11 @@ describe.skipIf(unavailable !== undefined)(
   "node drain: a broker's node drained under acks=all writes (tier 3, 3 nodes)",
   () => {
     const cluster = useCluster(async () => {
-      const c = await localOrAttached(
-        IMAGES.map((i) => imageArchive(i)),
-        NODES,
-      );
+      // Brokers run everywhere; the operator and the producer are pinned to the first node, which stays.
+      const c = await localOrAttached([imageArchive("broker")], {
+        nodes: NODES,
+        firstNodeImages: [imageArchive("operator"), imageArchive("e2e-client")],
+      });
       await c.kubectl(["create", "namespace", NS]);
       return c;
     });
@@ -135,7 +137,12 @@ describe.skipIf(unavailable !== undefined)(
 
     it("a 3-broker KafkaCluster spreads over the three nodes and zones", async () => {
       const c = cluster.get();
-      await installOperator(c, { repo: REPO, release: RELEASE, namespace: SYSTEM_NS });
+      await installOperator(c, {
+        repo: REPO,
+        release: RELEASE,
+        namespace: SYSTEM_NS,
+        set: [`nodeSelector.kubernetes\\.io/hostname=${FIRST_NODE}`],
+      });
       const started = Date.now();
       await c.kubectl(["apply", "-n", NS, "-f", "-"], JSON.stringify(KAFKA_CLUSTER));
       await waitClusterReady(c, NS, CLUSTER, 300_000);
@@ -161,16 +168,22 @@ describe.skipIf(unavailable !== undefined)(
 
     it("kubectl drain of a broker's node completes; the broker comes back Ready elsewhere; 0 failed, 0 lost", async () => {
       const c = cluster.get();
-      // The producer runs beside the operator, and the drained node is another one with a broker, so the drain
-      // moves exactly one broker and nothing else the test depends on.
-      const keep = await operatorNode(c);
+      // The operator and the producer run on the first node (pinned, their images are only there), and the drained
+      // node is another one with a broker, so the drain moves exactly one broker and nothing the test depends on.
+      const keep = FIRST_NODE;
+      expect(await operatorNode(c)).toBe(keep);
       const before = await kafkaClusterPods(c, NS, CLUSTER);
       const victim = before.find((p) => p.node !== keep && p.node !== "");
       if (victim === undefined) throw new Error(`no broker on a node other than the operator's (${keep})`);
       const drained = victim.node;
 
+      // The budget the operator derived: RF 3 minus min.insync.replicas 2 lets one broker be evicted at a time.
+      const budget = await c.kubectl(["get", "pdb", "-n", NS, "-o", jsonpath("{.items[*].spec.maxUnavailable}")]);
+      expect(budget).toBe("1");
+
       const job = `${CLUSTER}-produce-loop`;
-      const loopMs = 120_000;
+      // The drain and the move took 17 s on a loaded machine (load average 28); a minute of writes covers them.
+      const loopMs = 60_000;
       await c.kubectl(
         ["apply", "-n", NS, "-f", "-"],
         produceLoopJob({ name: job, ns: NS, cluster: CLUSTER, topic: TOPIC, durationMs: loopMs, node: keep }),

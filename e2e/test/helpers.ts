@@ -27,14 +27,20 @@ export function imageArchive(name: string): string {
 }
 
 /**
- * Tier 3 with `nodes` kubelet nodes (default 1), or the cluster in $TRIBUTARY_E2E_KUBECONFIG (make e2e KIND=1):
- * everything after this call is the same code.
+ * Tier 3, or the cluster in $TRIBUTARY_E2E_KUBECONFIG (make e2e KIND=1): everything after this call is the same code.
+ * `nodes`: kubelet nodes (default 1); `firstNodeImages`: archives only the first of them gets.
  */
-export async function localOrAttached(images: readonly string[], nodes?: number): Promise<Cluster> {
+export async function localOrAttached(
+  images: readonly string[],
+  multi: { nodes: number; firstNodeImages: readonly string[] } | undefined = undefined,
+): Promise<Cluster> {
   const kubeconfig = process.env["TRIBUTARY_E2E_KUBECONFIG"];
   if (kubeconfig !== undefined && kubeconfig !== "") return attachCluster({ kubeconfig });
-  const local = { tier: "local", logger: testLogger, images: images.filter((i) => existsSync(i)) } as const;
-  return startCluster(nodes === undefined ? local : { ...local, nodes });
+  const present = (archives: readonly string[]): string[] => archives.filter((i) => existsSync(i));
+  const local = { tier: "local", logger: testLogger, images: present(images) } as const;
+  return startCluster(
+    multi === undefined ? local : { ...local, nodes: multi.nodes, firstNodeImages: present(multi.firstNodeImages) },
+  );
 }
 
 export async function startTier(tier: Tier, nodes?: number): Promise<Cluster> {
@@ -82,7 +88,9 @@ export function useCluster(start: () => Promise<Cluster>): SuiteCluster {
     if (task.result?.state === "fail") failed = true;
   });
   afterAll(async () => {
+    const stopping = Date.now();
     const saved = await cluster?.stop({ failed });
+    console.log(`cluster stopped in ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
     if (saved !== undefined) console.warn(`cluster logs saved to ${saved}`);
   });
   return {

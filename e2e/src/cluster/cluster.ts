@@ -42,8 +42,13 @@ export interface ClusterOptions {
   artifactsDir?: string;
   /** Directory holding the binaries. Default: $TRIBUTARY_K8S_BIN or the `make k8s-tools` cache. */
   binDir?: string;
-  /** local: OCI image archives (for example from `make image`) to import into the node's containerd. */
+  /** local: OCI image archives (for example from `make image`) to import into every node's containerd. */
   images?: readonly string[];
+  /**
+   * local with several nodes: archives imported into the first node only, for pods pinned there (each import costs
+   * seconds per node).
+   */
+  firstNodeImages?: readonly string[];
   /** Default 60 s for api/sim, 180 s for local plus 60 s per node after the first. */
   startTimeoutMs?: number;
 }

@@ -8,4 +8,4 @@ export {
   type Tier,
 } from "./cluster.ts";
 export { binDir, missingBinaries, versions } from "./tools.ts";
-export { localTierUnavailable } from "./local.ts";
+export { localNodeNames, localTierUnavailable } from "./local.ts";

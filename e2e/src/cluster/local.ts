@@ -42,6 +42,12 @@ import {
 import { binDir, k8sToolsDir, requireBinaries, tributaryCache, versions } from "./tools.ts";
 
 export const NODE_NAME = "tributary-local";
+/** "" for node 0 (the single-node names and paths), "-<i>" for node i: node names, directories, processes, logs. */
+const nodeSuffix = (index: number): string => (index === 0 ? "" : `-${index}`);
+/** Node names of a tier-local cluster with `count` nodes: NODE_NAME, then NODE_NAME-1, NODE_NAME-2. */
+export function localNodeNames(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${NODE_NAME}${nodeSuffix(i)}`);
+}
 export const CLUSTER_DNS_IP = "10.96.0.10";
 const LOCK_FILE = "/run/tributary-k8s-local.lock";
 
@@ -69,7 +75,7 @@ interface LocalNode {
 }
 
 function localNode(workDir: string, index: number): LocalNode {
-  const suffix = index === 0 ? "" : `-${index}`;
+  const suffix = nodeSuffix(index);
   const ctrDir = join(workDir, `containerd${suffix}`);
   return {
     index,
@@ -435,6 +441,14 @@ export async function startLocal(options: LocalOptions): Promise<Cluster> {
   const cgroupRoots = nodes.flatMap((n) => (n.cgroupRoot === undefined ? [] : [n.cgroupRoot]));
 
   const teardown = async (): Promise<void> => {
+    const started = Date.now();
+    const phases: Record<string, number> = {};
+    const phase = (name: string, since: number): number => {
+      const now = Date.now();
+      phases[name] = now - since;
+      return now;
+    };
+    let mark = started;
     // Controllers first, so that nothing recreates the pods we are about to remove.
     for (const p of cp.processes.filter((p) => ["kube-controller-manager", "kube-scheduler"].includes(p.name))) {
       await p.stop();
@@ -451,6 +465,7 @@ export async function startLocal(options: LocalOptions): Promise<Cluster> {
         logger.warn({ error: String(error) }, "cluster local: pods did not stop cleanly; killing tasks");
       }
     }
+    mark = phase("podsMs", mark);
     for (const k of kubelets) await k?.stop();
     for (const name of ["kube-proxy", "coredns"]) await nodeProcess(name)?.stop();
     for (const node of nodes) {
@@ -461,12 +476,14 @@ export async function startLocal(options: LocalOptions): Promise<Cluster> {
         // containerd already gone
       }
     }
+    mark = phase("kubeletsMs", mark);
     try {
       await run(bin("kube-proxy"), ["--cleanup"], { timeoutMs: 30_000 });
     } catch (error) {
       logger.warn({ error: String(error) }, "cluster local: kube-proxy --cleanup failed");
     }
     removeKubeletChains();
+    mark = phase("iptablesMs", mark);
     for (const node of nodes) {
       await nodeProcess(`containerd${node.suffix}`)?.stop();
       for (const pid of pidsMentioning(node.sock)) {
@@ -485,10 +502,12 @@ export async function startLocal(options: LocalOptions): Promise<Cluster> {
       }
     }
     removeKubepodsCgroups(cgroupRoots);
+    phase("containerdMs", mark);
+    logger.info({ ms: Date.now() - started, ...phases }, "cluster local: nodes stopped");
     releaseLock();
   };
 
-  /** A node's containerd, answering, with the pause image and `options.images` imported. */
+  /** A node's containerd, answering, with `archives` imported. */
   const startContainerd = async (node: LocalNode, archives: readonly string[]): Promise<void> => {
     mkdirSync(join(node.ctrDir, "cni"), { recursive: true });
     writeFileSync(join(node.ctrDir, "config.toml"), containerdConfig(node.ctrDir));
@@ -570,7 +589,9 @@ export async function startLocal(options: LocalOptions): Promise<Cluster> {
 
     // Every node's containerd with our pause image and the caller's images, one node at a time: imports are CPU-bound.
     const archives = [await pauseImageArchive(bin), ...(options.images ?? [])];
-    for (const node of nodes) await startContainerd(node, archives);
+    for (const node of nodes) {
+      await startContainerd(node, node.index === 0 ? [...archives, ...(options.firstNodeImages ?? [])] : archives);
+    }
 
     startControllers(cp);
     for (const node of nodes) await startKubelet(node);
