@@ -2,9 +2,12 @@
 // images `make image` loaded, the single-broker example becomes Ready, a client Job produces and consumes through the
 // bootstrap Service, a broker config change rolls the pod, a KafkaTopic is created, its config drift reverted, its
 // partitions grown and it is deleted with its topic; a 3-broker KafkaCluster forms one cluster (kcat -L through its
-// bootstrap Service lists 3 brokers, one cluster id, one quorum) and a config change rolls it with the active controller
-// last; so does one with 3 dedicated controllers and 2 brokers; everything is deleted; then manifests/install.yaml with `kubectl apply --server-side`. Prints FIGURE lines
-// (apply → Ready, operator RSS, reconcile latency percentiles).
+// bootstrap Service lists 3 brokers, one cluster id, one quorum; every broker reports its node's zone as its rack) and
+// a config change rolls it with the active controller last; `kubectl scale` takes it 3 → 5 → 3 (partitions moved onto
+// the new brokers, then drained off them) under acks=all writes, and an HPA targeting it gets AbleToScale; a cluster
+// with 3 dedicated controllers and 2 brokers forms too; everything is deleted; then manifests/install.yaml with
+// `kubectl apply --server-side`. Prints FIGURE lines (apply → Ready, operator RSS, reconcile latency percentiles,
+// scale and drain times).
 import { existsSync, readFileSync } from "node:fs";
 import { AdminClient } from "@tributary/broker/admin";
 import { join } from "node:path";
@@ -21,6 +24,7 @@ import {
   reconcileDurationsMs,
   sampleValue,
 } from "../src/operator-e2e/metrics.ts";
+import { formatLayout, replicaLayout } from "../src/operator-e2e/layout.ts";
 import { REPO, imageArchive, localOrAttached, useCluster, waitForKubectl } from "./helpers.ts";
 
 const attached = (process.env["TRIBUTARY_E2E_KUBECONFIG"] ?? "") !== "";
@@ -119,6 +123,8 @@ const TRIO_CLUSTER = {
     storage: { type: "ephemeral" },
     resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } },
     config: { "num.partitions": 1, "default.replication.factor": 1, "offsets.topic.replication.factor": 1 },
+    // Each broker's broker.rack is its node's zone label (tier local labels its node topology.kubernetes.io/zone=a).
+    rack: { topologyKey: "topology.kubernetes.io/zone" },
   },
 };
 
@@ -179,6 +185,27 @@ async function describeQuorumOf(c: Cluster, cluster = TRIO): Promise<{ leaderId:
   try {
     const q = await admin.describeQuorum();
     return { leaderId: q.leaderId, voters: q.voters.map((v) => v.replicaId).sort() };
+  } finally {
+    admin.close();
+  }
+}
+
+/** The node label spec.rack names, escaped for a kubectl jsonpath. */
+const ZONE_LABEL_PATH = "topology\\.kubernetes\\.io/zone";
+/** How long the scale test's producer writes: long enough to span 3 → 5 → 3 on the shared 2-core machine. */
+const SCALE_LOOP_MS = 120_000;
+
+/** Runs `fn` with an admin client bootstrapped from the cluster's Ready pods (by pod IP, from the host). */
+async function withAdmin<T>(c: Cluster, fn: (admin: AdminClient) => Promise<T>, cluster = TRIO): Promise<T> {
+  const pods = (await clusterPods(c, cluster)).filter((p) => p.ip !== "" && p.ready && !p.deleting);
+  if (pods.length === 0) throw new Error(`${cluster}: no Ready pod to ask`);
+  const admin = new AdminClient({
+    bootstrap: pods.map((p) => `${p.ip}:9092`),
+    requestTimeoutMs: 10_000,
+    connectTimeoutMs: 2_000,
+  });
+  try {
+    return await fn(admin);
   } finally {
     admin.close();
   }
@@ -642,6 +669,51 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
     figure(`kcat -L through ${TRIO}-kafka-bootstrap: ${listed.match(/^ \d+ brokers:$/m)?.[0].trim() ?? "?"}`);
   });
 
+  it("rack awareness: every broker reports its node's zone as its rack, and status.racks shows it", async () => {
+    const c = cluster.get();
+    const pods = await clusterPods(c);
+    expect(pods).toHaveLength(3);
+    // The zone each pod's node carries: what the tributary-rack init container read into broker.rack.
+    const zones = new Map<string, string>();
+    for (const p of pods) {
+      const node = await c.kubectl(["get", "pod", p.name, "-n", NS, "-o", jsonpath("{.spec.nodeName}")]);
+      const zone = await c.kubectl(["get", "node", node, "-o", jsonpath(`{.metadata.labels.${ZONE_LABEL_PATH}}`)]);
+      expect(zone, `node ${node} of ${p.name}`).not.toBe("");
+      zones.set(p.name, `${node} ${zone}`);
+    }
+    const racks = JSON.parse(
+      await c.kubectl(["get", "kafkacluster", TRIO, "-n", NS, "-o", jsonpath("{.status.racks}")]),
+    ) as { brokerId: number; pod: string; node?: string; rack?: string }[];
+    expect(racks.map((r) => `${r.brokerId} ${r.pod} ${r.node} ${r.rack}`)).toEqual(
+      [0, 1, 2].map((i) => `${i} ${TRIO}-broker-${i} ${zones.get(`${TRIO}-broker-${i}`)}`),
+    );
+    // The brokers' own answer: Metadata (v1+ carries each broker's rack) asked of every broker by its pod IP.
+    const want = [0, 1, 2].map((i) => `${i} ${zones.get(`${TRIO}-broker-${i}`)?.split(" ")[1]}`);
+    for (const p of pods) {
+      const admin = new AdminClient({ bootstrap: `${p.ip}:9092`, requestTimeoutMs: 10_000 });
+      try {
+        const meta = await admin.cluster();
+        expect(meta.brokers.map((b) => `${b.nodeId} ${b.rack}`).sort(), `Metadata from ${p.name}`).toEqual(want);
+      } finally {
+        admin.close();
+      }
+    }
+    const warning = await c.kubectl([
+      "get",
+      "kafkacluster",
+      TRIO,
+      "-n",
+      NS,
+      "-o",
+      jsonpath('{.status.conditions[?(@.type=="Warning")].status}'),
+    ]);
+    expect(warning).not.toBe("True");
+    figure(
+      `${TRIO}: Metadata from each of the 3 brokers lists racks ${want.join(", ")}; ` +
+        `status.racks ${racks.map((r) => `${r.brokerId}=${r.rack}`).join(", ")}`,
+    );
+  });
+
   it("a config change rolls the 3 brokers one at a time, the active controller last", async () => {
     const c = cluster.get();
     // Descending ordinals end with ordinal 0: with node 0 leading, the test could not tell "active last" from that
@@ -751,7 +823,192 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       return q.leaderId >= 0 ? q : undefined;
     });
     expect(quorum.voters).toEqual([0, 1, 2]);
-    await c.kubectl(["delete", "kafkacluster", TRIO, "-n", NS, "--timeout=120s"]);
+  });
+
+  it(
+    "scale 3 → 5 → 3 under acks=all writes: partitions move onto the new brokers, then off them, nothing lost",
+    async () => {
+      const c = cluster.get();
+      const loopJob = `${TRIO}-scale-loop`;
+      const loopMs = SCALE_LOOP_MS;
+      await c.kubectl(["apply", "-n", NS, "-f", "-"], produceLoopJob(loopJob, TRIO, "scaled", loopMs));
+      const producingSince = await pollUntil(`${loopJob} producing`, 120_000, async () => {
+        const logs = await c.kubectl(["logs", "-n", NS, `job/${loopJob}`]).catch(() => "");
+        return logs.includes("producing to scaled") ? Date.now() : undefined;
+      });
+      const before = await withAdmin(c, replicaLayout);
+      const total = (l: { perBroker: ReadonlyMap<number, number> }): number =>
+        [...l.perBroker.values()].reduce((a, b) => a + b, 0);
+      figure(`${TRIO}: replicas per broker before the scale-up (broker:replicas): ${formatLayout(before.perBroker)}`);
+      const reasons = new Set<string>();
+      const status = async (): Promise<{ replicas: string; ready: string; observed: number }> => {
+        const out = await c.kubectl([
+          "get",
+          "kafkacluster",
+          TRIO,
+          "-n",
+          NS,
+          "-o",
+          jsonpath(
+            `{.status.replicas} ${READY} {.status.observedGeneration} {.status.conditions[?(@.type=="Reconciling")].reason}`,
+          ),
+        ]);
+        const [replicas = "", ready = "", observed = "0", reason = ""] = out.split(" ");
+        if (reason !== "") reasons.add(reason);
+        return { replicas, ready, observed: Number(observed) };
+      };
+      const generation = async (): Promise<number> =>
+        Number(await c.kubectl(["get", "kafkacluster", TRIO, "-n", NS, "-o", jsonpath("{.metadata.generation}")]));
+
+      // Up: the scale subresource (what an HPA writes), then Ready with 5 brokers, then replicas on brokers 3 and 4.
+      const upStarted = Date.now();
+      await c.kubectl(["scale", "kafkacluster", TRIO, "-n", NS, "--replicas=5"]);
+      const upGeneration = await generation();
+      let upReadyMs: number | undefined;
+      const up = await pollUntil(
+        `${TRIO}: 5 brokers Ready and replicas moved onto brokers 3 and 4`,
+        240_000,
+        async () => {
+          const s = await status();
+          const pods = await clusterPods(c);
+          const ready =
+            s.ready === "True" &&
+            s.replicas === "5" &&
+            s.observed >= upGeneration &&
+            pods.length === 5 &&
+            pods.every((p) => p.ready && !p.deleting);
+          if (!ready) return undefined;
+          upReadyMs ??= Date.now() - upStarted;
+          const layout = await withAdmin(c, replicaLayout);
+          const moved = (layout.perBroker.get(3) ?? 0) > 0 && (layout.perBroker.get(4) ?? 0) > 0;
+          // The controller answers ListPartitionReassignments, a broker's metadata answers the layout: that broker may
+          // still list a finished move's old and new replicas together, so the count must be back to what it was.
+          return moved && layout.ongoing === 0 && total(layout) === total(before) ? layout : undefined;
+        },
+        [],
+        500,
+      );
+      const upBalancedMs = Date.now() - upStarted;
+      figure(
+        `${TRIO}: kubectl scale --replicas=5 → Ready=True with 5 brokers: ${((upReadyMs ?? 0) / 1000).toFixed(1)} s; ` +
+          `→ partitions moved onto brokers 3 and 4, no reassignment left: ${(upBalancedMs / 1000).toFixed(1)} s ` +
+          `(replicas per broker ${formatLayout(up.perBroker)})`,
+      );
+      const counts = [0, 1, 2, 3, 4].map((id) => up.perBroker.get(id) ?? 0);
+      expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+
+      // Down: brokers 3 and 4 are drained by a throttled reassignment, then their pods go, highest ordinal first.
+      const downStarted = Date.now();
+      await c.kubectl(["scale", "kafkacluster", TRIO, "-n", NS, "--replicas=3"]);
+      const downGeneration = await generation();
+      let drainedMs: number | undefined;
+      const goneOrder: string[] = [];
+      let minReady = 3;
+      let removedEarly: string | undefined;
+      await pollUntil(
+        `${TRIO}: brokers 3 and 4 drained and removed, 3 brokers Ready`,
+        300_000,
+        async () => {
+          const s = await status();
+          const pods = await clusterPods(c);
+          for (const name of [`${TRIO}-broker-4`, `${TRIO}-broker-3`]) {
+            if (!goneOrder.includes(name) && !pods.some((p) => p.name === name && !p.deleting)) goneOrder.push(name);
+          }
+          const stay = pods.filter((p) => [0, 1, 2].map((i) => `${TRIO}-broker-${i}`).includes(p.name));
+          minReady = Math.min(minReady, stay.filter((p) => p.ready && !p.deleting).length);
+          if (drainedMs === undefined) {
+            const layout = await withAdmin(c, replicaLayout);
+            const held = (layout.perBroker.get(3) ?? 0) + (layout.perBroker.get(4) ?? 0);
+            if (held === 0 && layout.ongoing === 0 && total(layout) === total(before))
+              drainedMs = Date.now() - downStarted;
+            // Nothing may leave before its broker is empty.
+            if (held > 0 && goneOrder.length > 0) removedEarly ??= `${goneOrder.join(", ")} while 3/4 held ${held}`;
+          }
+          const done =
+            drainedMs !== undefined &&
+            s.ready === "True" &&
+            s.replicas === "3" &&
+            s.observed >= downGeneration &&
+            pods.length === 3 &&
+            stay.length === 3 &&
+            stay.every((p) => p.ready && !p.deleting);
+          return done ? true : undefined;
+        },
+        [],
+        500,
+      );
+      const downMs = Date.now() - downStarted;
+      figure(
+        `${TRIO}: kubectl scale --replicas=3 → brokers 3 and 4 drained (no replica, no reassignment left): ` +
+          `${((drainedMs ?? 0) / 1000).toFixed(1)} s; → pods removed (order ${goneOrder.join(", ")}), Ready=True ` +
+          `with 3 brokers: ${(downMs / 1000).toFixed(1)} s`,
+      );
+      figure(`${TRIO}: Reconciling reasons seen while scaling: ${[...reasons].join(", ")}`);
+      expect(removedEarly).toBeUndefined();
+      expect(goneOrder).toEqual([`${TRIO}-broker-4`, `${TRIO}-broker-3`]);
+      expect(minReady).toBe(3);
+      const after = await withAdmin(c, replicaLayout);
+      expect([...after.perBroker.keys()].sort()).toEqual([0, 1, 2]);
+      expect(after.partitions).toBe(up.partitions);
+
+      // Both scales ended while the loop still produced, so every step of them was under load.
+      expect(Date.now()).toBeLessThan(producingSince + loopMs);
+      const result = await produceLoopResult(c, loopJob, loopMs + 120_000);
+      figure(
+        `${TRIO}: acks=all writes across scale 3 → 5 → 3 (RF 3, min.insync.replicas 2): ${result.acked} acked, ` +
+          `${result.failed} failed, ${result.lost} lost; longest send ${result.maxSendMs} ms`,
+      );
+      expect(result.failed).toBe(0);
+      expect(result.lost).toBe(0);
+      expect(result.acked).toBeGreaterThan(100);
+    },
+    SCALE_LOOP_MS + 300_000,
+  );
+
+  it("a HorizontalPodAutoscaler targeting the KafkaCluster: the HPA controller resolves its scale subresource", async () => {
+    const c = cluster.get();
+    const name = `${TRIO}-brokers`;
+    const hpa = {
+      apiVersion: "autoscaling/v2",
+      kind: "HorizontalPodAutoscaler",
+      metadata: { name },
+      spec: {
+        scaleTargetRef: { apiVersion: "tributary.dev/v1alpha1", kind: "KafkaCluster", name: TRIO },
+        minReplicas: 3,
+        maxReplicas: 5,
+        metrics: [
+          { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 80 } } },
+        ],
+      },
+    };
+    const started = Date.now();
+    await c.kubectl(["apply", "-n", NS, "-f", "-"], JSON.stringify(hpa));
+    const conditions = (type: string): string =>
+      `{.status.conditions[?(@.type=="${type}")].status}|{.status.conditions[?(@.type=="${type}")].reason}|` +
+      `{.status.conditions[?(@.type=="${type}")].message}`;
+    // The controller's first sync (every 15 s by default) reads the scale subresource: AbleToScale.
+    const able = await waitForKubectl(
+      c,
+      `HPA ${name} AbleToScale`,
+      ["get", "hpa", name, "-n", NS, "-o", jsonpath(conditions("AbleToScale"))],
+      (out) => !out.startsWith("|"),
+      90_000,
+    );
+    const ableMs = Date.now() - started;
+    const active = await c.kubectl(["get", "hpa", name, "-n", NS, "-o", jsonpath(conditions("ScalingActive"))]);
+    const current = await c.kubectl(["get", "hpa", name, "-n", NS, "-o", jsonpath("{.status.currentReplicas}")]);
+    // What the scale subresource reports (status.replicas: broker pods that exist) is what the controller read.
+    const replicas = await c.kubectl(["get", "kafkacluster", TRIO, "-n", NS, "-o", jsonpath("{.status.replicas}")]);
+    figure(`HPA on KafkaCluster ${TRIO}: AbleToScale ${able} (after ${(ableMs / 1000).toFixed(1)} s)`);
+    figure(`HPA on KafkaCluster ${TRIO}: ScalingActive ${active}; status.currentReplicas ${current}`);
+    expect(able.split("|")[0], able).toBe("True");
+    expect(current).toBe(replicas);
+    await c.kubectl(["delete", "hpa", name, "-n", NS, "--wait=false"]);
+  });
+
+  it("the 3-broker cluster is deleted", async () => {
+    const c = cluster.get();
+    await c.kubectl(["delete", "kafkacluster", TRIO, "-n", NS, "--timeout=120s", "--ignore-not-found"]);
     await pollUntil(`${TRIO} pods gone`, 180_000, async () => ((await clusterPods(c)).length === 0 ? true : undefined));
   });
 
