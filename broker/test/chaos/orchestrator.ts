@@ -43,6 +43,8 @@ export interface InnerOptions {
   rate: number;
   /** min.insync.replicas of the topic (and the brokers' default). */
   minIsr: number;
+  /** Tributary formatted with eligible leader replicas on (KIP-966); absent means off. */
+  elr?: boolean;
 }
 
 export const TOPIC = "chaos";
@@ -156,7 +158,7 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
 
   try {
     log(
-      `${o.system}, ${o.nodes} nodes, seed ${o.seed}, ${Math.round(o.durationMs / 1000)} s of faults; node ${diskNode} on a ${DISK_BYTES >> 20} MiB tmpfs`,
+      `${o.system}${o.elr === true ? " (ELR on)" : ""}, ${o.nodes} nodes, seed ${o.seed}, ${Math.round(o.durationMs / 1000)} s of faults; node ${diskNode} on a ${DISK_BYTES >> 20} MiB tmpfs`,
     );
     cluster = await startCluster({
       system: o.system,
@@ -166,6 +168,9 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
       keepDirs: true,
       kafkaHeap: "384M",
       startTimeoutMs: 180_000,
+      ...(o.elr === true && o.system === "tributary"
+        ? { formatArgs: ["--release-version", "4.0-IV1", "--feature", "eligible.leader.replicas.version=1"] }
+        : {}),
       config: {
         "default.replication.factor": String(RF),
         "min.insync.replicas": String(o.minIsr),

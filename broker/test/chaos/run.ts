@@ -11,11 +11,13 @@ import { runInner, type InnerOptions, type RunReport } from "./orchestrator.ts";
 // the recorded history (checker.ts). See docs/testing.md#chaos.
 //
 //   npx tsx broker/test/chaos/run.ts [--system tributary|kafka] [--nodes 3,5] [--duration SECONDS] [--seed N]
-//       [--weights kill-leader=4,pause=0,...] [--partitions 6] [--rate 50] [--min-isr 2] [--out DIR]
+//       [--weights kill-leader=4,pause=0,...] [--partitions 6] [--rate 50] [--min-isr 2] [--elr on|off] [--out DIR]
 //
 // --duration is the fault phase of the whole run, shared equally by the cluster sizes in --nodes (each also takes
 // its start, warm-up and final check). Environment defaults: CHAOS_SYSTEM, CHAOS_NODES, CHAOS_DURATION, CHAOS_SEED,
-// CHAOS_WEIGHTS, CHAOS_PARTITIONS, CHAOS_RATE, CHAOS_MIN_ISR. Needs root (network namespaces, tmpfs). Exits 0 only
+// CHAOS_WEIGHTS, CHAOS_PARTITIONS, CHAOS_RATE, CHAOS_MIN_ISR, CHAOS_ELR. --elr on formats a Tributary cluster with
+// eligible leader replicas (KIP-966; off by default, as in Kafka 4.0; Kafka 4.1 and later turn them on for new
+// clusters, so the reference Kafka 4.3.1 runs with them either way). Needs root (network namespaces, tmpfs). Exits 0 only
 // when every cluster's history checks clean.
 //
 // Structure: this process (in the host's namespaces) creates the hub and node namespaces, runs the harness itself
@@ -34,6 +36,7 @@ interface Args {
   partitions: number;
   rate: number;
   minIsr: number;
+  elr: boolean;
   out: string;
 }
 
@@ -59,6 +62,7 @@ function parseArgs(argv: readonly string[]): Args {
         "--partitions",
         "--rate",
         "--min-isr",
+        "--elr",
         "--out",
       ].includes(argv[i] ?? "")
     ) {
@@ -79,6 +83,8 @@ function parseArgs(argv: readonly string[]): Args {
     if (!Number.isInteger(n) || n < min) throw new Error(`${flag}: an integer >= ${min}, not ${raw}`);
     return n;
   };
+  const elr = get("--elr", env["CHAOS_ELR"] ?? "off");
+  if (elr !== "on" && elr !== "off") throw new Error(`--elr must be on or off, not ${elr}`);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
   return {
     system,
@@ -89,6 +95,7 @@ function parseArgs(argv: readonly string[]): Args {
     partitions: int("--partitions", "CHAOS_PARTITIONS", 6, 1),
     rate: int("--rate", "CHAOS_RATE", 50, 1),
     minIsr: int("--min-isr", "CHAOS_MIN_ISR", 2, 1),
+    elr: elr === "on",
     out: get("--out", join(repo, "e2e", "artifacts", "chaos", `${stamp}-${system}`)),
   };
 }
@@ -116,6 +123,7 @@ async function runOne(a: Args, nodes: number, durationMs: number, tools: InnerOp
     partitions: a.partitions,
     rate: a.rate,
     minIsr: a.minIsr,
+    elr: a.elr,
   };
   const tsx = join(repo, "node_modules", ".bin", "tsx");
   const child = spawn(
