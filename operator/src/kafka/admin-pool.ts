@@ -1,8 +1,8 @@
 // The operator's connections to Kafka clusters: one admin client per KafkaCluster for its brokers (reused by every
 // reconcile of the cluster and of its topics: scaling, restart gates, dynamic configs, metadata.version) and one for
 // its KRaft controllers (DescribeQuorum), both closed when the cluster goes; the single-topic calls reconcilers make
-// are batched across concurrent reconciles. Reusing the connections keeps name lookups and TCP connects out of the
-// passes: opened per pass they cost 5 s now and then in a real cluster (docs/operator.md, "Reconcile passes").
+// are batched across concurrent reconciles. Reusing the connections keeps connects out of most passes, and a short
+// connect timeout bounds the others (docs/operator.md, "Connections").
 import {
   AdminClient,
   type AdminClientOptions,
@@ -197,7 +197,12 @@ export interface AdminPoolOptions {
   clientId: string;
   /** @default 30 000 */
   requestTimeoutMs?: number;
-  /** @default 5 000 */
+  /**
+   * How long a TCP connect may take before the client tries its next address (the bootstrap Service first, then the
+   * brokers Metadata named). Through a Service whose pod was just replaced a connect can hang without an answer
+   * (kube-proxy still sending it to the old pod); in-cluster connects take milliseconds otherwise, so a short limit
+   * turns that wait into at most this much. @default 1 000
+   */
   connectTimeoutMs?: number;
   /**
    * Request deadline of the controllers' clients: DescribeQuorum asks one controller after another until the leader
@@ -255,7 +260,7 @@ export class AdminPool {
       bootstrap,
       clientId: this.#options.clientId,
       requestTimeoutMs,
-      connectTimeoutMs: this.#options.connectTimeoutMs ?? 5_000,
+      connectTimeoutMs: this.#options.connectTimeoutMs ?? 1_000,
       retries: 1,
     };
     const client = (this.#options.factory ?? ((o) => new AdminClient(o)))(options);

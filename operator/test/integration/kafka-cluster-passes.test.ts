@@ -1,12 +1,13 @@
 // How long a KafkaCluster pass takes once its brokers are healthy, with the Kafka calls every such pass makes (dynamic
 // configs, metadata.version, the PodDisruptionBudget's topics): the operator against a real API server (tier api) and
 // the real broker executable on loopback. The broker is reached through a proxy that makes every new connection wait
-// SETUP_MS before it reaches the broker, standing in for what a connection costs in a real cluster (a name lookup
-// through kube-dns, a connect through kube-proxy; the likely cause of the 5.2 s passes `make e2e` saw while each pass
-// opened its own connections). With the operator's pooled admin clients no pass opens a connection. As the operator's
-// own tributary_operator_reconcile_duration_seconds histogram measures them, every pass stays under 2.5 s (one
-// connection alone would cost 3 s) and most under 1 s: on a quiet machine they take 90-200 ms, but this machine's load
-// (an average of 30 on 2 cores while `make test` runs its suites side by side) has stretched one to 975 ms.
+// SETUP_MS before it reaches the broker, standing in for what a connection can cost in a real cluster (through a
+// Service whose pod was just replaced a connect can hang until its timeout: the 5.2 s passes `make e2e` saw while each
+// pass opened its own connections, docs/operator.md). With the operator's pooled admin clients no pass opens a
+// connection. As the operator's own tributary_operator_reconcile_duration_seconds histogram measures them, every pass
+// stays under 2.5 s (one connection alone would cost 3 s) and most under 1 s: on a quiet machine they take 90-200 ms,
+// but this machine's load (an average of 30 on 2 cores while `make test` runs its suites side by side) has stretched
+// one to 1.7 s.
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { AdminClient } from "@tributary/broker/admin";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";

@@ -102,9 +102,9 @@ describe("ClusterAdmin batching", () => {
     const voters = ["c-0:9093", "c-1:9093"];
     expect(admins.controllers("ns/c", voters)).toBe(admins.controllers("ns/c", [...voters]));
     expect(admins.for("ns/c", "boot:9092")).toBe(brokers);
-    expect(clients.map((c) => [c.options.bootstrap, c.options.requestTimeoutMs])).toEqual([
-      ["boot:9092", 30_000],
-      ["c-0:9093,c-1:9093", 5_000],
+    expect(clients.map((c) => [c.options.bootstrap, c.options.requestTimeoutMs, c.options.connectTimeoutMs])).toEqual([
+      ["boot:9092", 30_000, 1_000],
+      ["c-0:9093,c-1:9093", 5_000, 1_000],
     ]);
     admins.for("ns/other", "x:9092");
     admins.drop("ns/c");
