@@ -37,7 +37,11 @@ describe("Kafka's kafka-features through a broker", () => {
   it("describes metadata.version's finalized level and changes it through forwarded UpdateFeatures", async () => {
     const described = (await features("describe")).stdout;
     expect(described).toMatch(
-      /Feature: metadata\.version\s+SupportedMinVersion: 3\.9-IV0\s+SupportedMaxVersion: 4\.0-IV0\s+FinalizedVersionLevel: 4\.0-IV0\s+Epoch: \d+/,
+      /Feature: metadata\.version\s+SupportedMinVersion: 3\.9-IV0\s+SupportedMaxVersion: 4\.0-IV1\s+FinalizedVersionLevel: 4\.0-IV0\s+Epoch: \d+/,
+    );
+    // ELR (KIP-966) is supported but off until the cluster is upgraded to 4.0-IV1 with it.
+    expect(described).toMatch(
+      /Feature: eligible\.leader\.replicas\.version\s+SupportedMinVersion: 0\s+SupportedMaxVersion: 1\s+FinalizedVersionLevel: 0\s/,
     );
     await features("downgrade", "--metadata", "3.9");
     expect((await features("describe")).stdout).toMatch(/Feature: metadata\.version.*FinalizedVersionLevel: 3\.9-IV0/);
