@@ -1,8 +1,8 @@
-// The operator's only door to the API server. Authentication and kubeconfig loading come from @kubernetes/client-node;
+// The operator's only door to the API server. Authentication and kubeconfig loading are in kubeconfig.ts;
 // requests are plain HTTPS so that every write carries the one field manager and fieldValidation=Strict, and status
 // writes go to the status subresource, without depending on how the generated client spells those options.
 import { Agent, request, type RequestOptions } from "node:https";
-import { KubeConfig } from "@kubernetes/client-node";
+import { loadConnection, type Connection } from "./kubeconfig.ts";
 import type { KubeObject, ResourceType } from "./types.ts";
 import { resourceTypeOf } from "./types.ts";
 
@@ -64,30 +64,22 @@ interface Status {
   code?: number;
 }
 
-/** How the client reaches the API server: from a kubeconfig file, or in-cluster when none is given. */
-export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (kubeconfigPath !== undefined && kubeconfigPath !== "") kc.loadFromFile(kubeconfigPath);
-  else kc.loadFromDefault();
-  return kc;
-}
-
 export class KubeClient {
-  readonly #kc: KubeConfig;
-  readonly #server: URL;
+  readonly #connection: Promise<Connection>;
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 16 });
   readonly #observe: RequestObserver | undefined;
 
-  constructor(kc: KubeConfig, observe?: RequestObserver) {
-    const cluster = kc.getCurrentCluster();
-    if (cluster === null) throw new Error("kubeconfig has no current cluster");
-    this.#kc = kc;
-    this.#server = new URL(cluster.server);
+  /** `connection` may still be loading: a kubeconfig that cannot be used fails every request with its reason. */
+  constructor(connection: Connection | Promise<Connection>, observe?: RequestObserver) {
+    this.#connection = Promise.resolve(connection);
+    // Awaited by each request; this keeps a failed load from also being reported as an unhandled rejection.
+    this.#connection.catch(() => undefined);
     this.#observe = observe;
   }
 
+  /** From the kubeconfig at `path`, else ~/.kube/config, else in-cluster (kubeconfig.ts). */
   static fromKubeconfig(path?: string, observe?: RequestObserver): KubeClient {
-    return new KubeClient(loadKubeConfig(path), observe);
+    return new KubeClient(loadConnection(path), observe);
   }
 
   /** The object, or undefined when it does not exist. */
@@ -309,16 +301,18 @@ export class KubeClient {
   }
 
   async #options(method: string, path: string, contentType?: string): Promise<RequestOptions> {
+    const connection = await this.#connection;
+    const server = connection.server;
     const opts: RequestOptions = {
       method,
-      protocol: this.#server.protocol,
-      hostname: this.#server.hostname.replace(/^\[|\]$/g, ""),
-      port: this.#server.port === "" ? 443 : Number(this.#server.port),
-      path: `${this.#server.pathname.replace(/\/$/, "")}${path}`,
+      protocol: server.protocol,
+      hostname: server.hostname.replace(/^\[|\]$/g, ""),
+      port: server.port === "" ? 443 : Number(server.port),
+      path: `${server.pathname.replace(/\/$/, "")}${path}`,
       agent: this.#agent,
       headers: { Accept: "application/json", ...(contentType === undefined ? {} : { "Content-Type": contentType }) },
     };
-    await this.#kc.applyToHTTPSOptions(opts);
+    await connection.apply(opts);
     return opts;
   }
 
