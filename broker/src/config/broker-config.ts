@@ -71,6 +71,8 @@ export interface BrokerConfig {
   readonly metadataLog: MetadataLogConfig;
   /** The active controller fences a broker that has not sent a heartbeat for this long. */
   readonly brokerSessionTimeoutMs: number;
+  /** How soon the active controller fences a broker after losing the connection its heartbeats came on (ADR 26). */
+  readonly brokerConnectionLossGraceMs: number;
   /** The active controller's periodic elections. */
   readonly leaderElection: LeaderElectionConfig;
   readonly brokerHeartbeatIntervalMs: number;
@@ -487,6 +489,9 @@ function interBrokerListener(
   return chosen;
 }
 
+/** The default broker.connection.loss.grace.ms is the heartbeat interval plus this (then at most the session timeout). */
+const CONNECTION_LOSS_GRACE_MARGIN_MS = 500;
+
 /**
  * Turns file entries, environment and overrides into a validated, frozen BrokerConfig. Throws ConfigError listing
  * every problem found, each naming the key, the value, where it came from and what was expected.
@@ -563,6 +568,16 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
   const maxSession = v["group.max.session.timeout.ms"];
   if (minSession !== undefined && maxSession !== undefined && minSession > maxSession)
     issue("group.min.session.timeout.ms", `at most group.max.session.timeout.ms (${maxSession})`);
+
+  // A live broker whose connection dropped just after a heartbeat sends its next one an interval later, on a new
+  // connection; a shorter grace would fence it. Longer than the session timeout would never shorten anything.
+  const grace = v["broker.connection.loss.grace.ms"];
+  const heartbeat = v["broker.heartbeat.interval.ms"];
+  const session = v["broker.session.timeout.ms"];
+  if (grace !== undefined && heartbeat !== undefined && grace <= heartbeat)
+    issue("broker.connection.loss.grace.ms", `more than broker.heartbeat.interval.ms (${heartbeat})`);
+  else if (grace !== undefined && session !== undefined && grace > session)
+    issue("broker.connection.loss.grace.ms", `at most broker.session.timeout.ms (${session})`);
 
   const cwd = input.cwd ?? process.cwd();
   const rawDirs = v["log.dirs"] ?? (v["log.dir"] !== undefined ? [v["log.dir"]] : []);
@@ -646,6 +661,12 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
     offsetsTopicReplicationFactor: required(v["offsets.topic.replication.factor"]),
     offsetsTopicNumPartitions: required(v["offsets.topic.num.partitions"]),
     brokerSessionTimeoutMs: required(v["broker.session.timeout.ms"]),
+    brokerConnectionLossGraceMs:
+      v["broker.connection.loss.grace.ms"] ??
+      Math.min(
+        required(v["broker.heartbeat.interval.ms"]) + CONNECTION_LOSS_GRACE_MARGIN_MS,
+        required(v["broker.session.timeout.ms"]),
+      ),
     leaderElection: {
       autoLeaderRebalanceEnable: required(v["auto.leader.rebalance.enable"]),
       leaderImbalanceCheckIntervalMs: Math.min(

@@ -275,6 +275,7 @@ export const CONFIG_KEYS = {
   "metadata.max.retention.ms": key(long(-1), "604800000"),
   "broker.session.timeout.ms": key(int(1, INT32_MAX), "9000"),
   "broker.heartbeat.interval.ms": key(int(1, INT32_MAX), "2000"),
+  "broker.connection.loss.grace.ms": key(int(1, INT32_MAX)),
   "replica.lag.time.max.ms": key(long(1), "30000"),
   "replica.high.watermark.checkpoint.interval.ms": key(long(1), "5000"),
   "broker.rack": key(nonEmpty("a rack name")),

@@ -109,6 +109,11 @@ export interface ControllerConfig {
   /** `broker.session.timeout.ms` (Kafka's default 9000). */
   readonly brokerSessionTimeoutMs: number;
   /**
+   * `broker.connection.loss.grace.ms`: once the connection a broker's heartbeats came on is lost, its session ends
+   * this long after the loss unless a heartbeat arrives on another connection first (ADR 26).
+   */
+  readonly connectionLossGraceMs: number;
+  /**
    * process.roles has broker too: the broker with this node's id runs in this very process. A registration from it
    * with a new incarnation id means the process restarted, so the old incarnation is certainly gone and need not
    * wait out its session (a kill -9 of a combined node would otherwise be refused for broker.session.timeout.ms).
@@ -159,6 +164,10 @@ export interface ControllerResult<T> {
 
 interface Session {
   lastContactMs: number;
+  /** The connection the last heartbeat came on, and the broker epoch it was for; null when not known. */
+  heartbeatConnection: { readonly id: string; readonly brokerEpoch: bigint } | null;
+  /** Set when that connection was lost: the session ends here, unless a heartbeat comes first. */
+  graceEndsMs: number | null;
   /** The metadata offset the broker last said it had applied. */
   metadataOffset: number;
   /** Set once the broker asked for a controlled shutdown: the offset of the records that moved its leaders away. */
@@ -181,6 +190,16 @@ export class NotActiveError extends Error {
 }
 
 type BrokerState = "FENCED" | "UNFENCED" | "CONTROLLED_SHUTDOWN" | "SHUTDOWN_NOW";
+
+function newSession(now: number): Session {
+  return {
+    lastContactMs: now,
+    heartbeatConnection: null,
+    graceEndsMs: null,
+    metadataOffset: -1,
+    controlledShutdownOffset: null,
+  };
+}
 
 function randomUuid(randomBytes: (n: number) => Uint8Array): string {
   for (;;) {
@@ -229,7 +248,7 @@ export class QuorumController {
     const now = this.deps.clock();
     const sessions = new Map<number, Session>();
     for (const id of committed.brokers.keys()) {
-      sessions.set(id, { lastContactMs: now, metadataOffset: -1, controlledShutdownOffset: null });
+      sessions.set(id, newSession(now));
     }
     this.active = { view: committed, nextOffset: logEndOffset, epoch, sessions };
     this.deps.logger.info({ nodeId: this.deps.config.nodeId, epoch, logEndOffset }, "Became the active controller");
@@ -350,7 +369,7 @@ export class QuorumController {
   private hasValidSession(id: number, now: number): boolean {
     if (this.state.view.brokers.get(id)?.fenced !== false) return false;
     const s = this.state.sessions.get(id);
-    return s !== undefined && s.lastContactMs + this.deps.config.brokerSessionTimeoutMs >= now;
+    return s !== undefined && this.sessionEnd(s) >= now;
   }
 
   /** BrokerRegistration (Kafka's ClusterControlManager.registerBroker). */
@@ -485,11 +504,13 @@ export class QuorumController {
       }
       brokerEpoch = BigInt(this.state.nextOffset);
       records.push(registerRecord(brokerEpoch, true, false));
-      sessions.set(request.brokerId, { lastContactMs: now, metadataOffset: -1, controlledShutdownOffset: null });
+      sessions.set(request.brokerId, newSession(now));
     }
     const session = sessions.get(request.brokerId);
-    if (session) session.lastContactMs = now;
-    else sessions.set(request.brokerId, { lastContactMs: now, metadataOffset: -1, controlledShutdownOffset: null });
+    if (session) {
+      session.lastContactMs = now;
+      session.graceEndsMs = null;
+    } else sessions.set(request.brokerId, newSession(now));
     this.deps.logger.info({ brokerId: request.brokerId, brokerEpoch, rack: request.rack }, "Registered a broker");
     return this.done(records, { ...BrokerRegistrationResponse.create(), errorCode: ErrorCode.NONE, brokerEpoch });
   }
@@ -533,7 +554,7 @@ export class QuorumController {
   }
 
   /** BrokerHeartbeat (Kafka's ReplicationControlManager.processBrokerHeartbeat and BrokerHeartbeatManager). */
-  heartbeat(request: BrokerHeartbeatRequest): ControllerResult<BrokerHeartbeatResponse> {
+  heartbeat(request: BrokerHeartbeatRequest, connectionId?: string): ControllerResult<BrokerHeartbeatResponse> {
     const { view, sessions } = this.state;
     const now = this.deps.clock();
     const reg = view.brokers.get(request.brokerId);
@@ -603,9 +624,12 @@ export class QuorumController {
           break;
       }
     }
-    const session = sessions.get(reg.id) ?? { lastContactMs: now, metadataOffset, controlledShutdownOffset: null };
+    const session = sessions.get(reg.id) ?? newSession(now);
     session.lastContactMs = now;
     session.metadataOffset = metadataOffset;
+    // Alive after all (a transient disconnect): whatever grace a lost connection started is over.
+    session.graceEndsMs = null;
+    session.heartbeatConnection = connectionId === undefined ? null : { id: connectionId, brokerEpoch: reg.epoch };
     if (next === "CONTROLLED_SHUTDOWN" && current !== "CONTROLLED_SHUTDOWN") {
       session.controlledShutdownOffset = this.state.nextOffset + records.length - 1;
     }
@@ -632,11 +656,55 @@ export class QuorumController {
     for (const reg of view.brokers.values()) {
       if (reg.fenced) continue;
       const s = sessions.get(reg.id);
-      if (s !== undefined && s.lastContactMs + this.deps.config.brokerSessionTimeoutMs >= now) continue;
-      this.deps.logger.info({ brokerId: reg.id }, "Fencing a broker whose session expired");
+      if (s !== undefined && this.sessionEnd(s) >= now) continue;
+      const afterLoss =
+        s?.graceEndsMs != null && s.graceEndsMs < s.lastContactMs + this.deps.config.brokerSessionTimeoutMs;
+      this.deps.logger.info(
+        { brokerId: reg.id },
+        afterLoss
+          ? "Fencing a broker whose heartbeat connection was lost and which has not heartbeat since"
+          : "Fencing a broker whose session expired",
+      );
       return this.done(this.fenceRecords(view, reg.id), reg.id);
     }
     return null;
+  }
+
+  /** The last moment a session is valid: its timeout after the last contact, or earlier once its connection was lost. */
+  private sessionEnd(s: Session): number {
+    const timeout = s.lastContactMs + this.deps.config.brokerSessionTimeoutMs;
+    return s.graceEndsMs === null ? timeout : Math.min(timeout, s.graceEndsMs);
+  }
+
+  /**
+   * The network layer saw connection `connectionId` lost (closed or reset by the peer; a killed broker's kernel
+   * closes its sockets at once). Each broker whose last heartbeat, for its current epoch, came on that connection
+   * gets its session shortened to broker.connection.loss.grace.ms from now; a heartbeat on another connection in the
+   * meantime ends the grace (heartbeat). Heartbeats for an older epoch, or since on another connection, make the loss
+   * irrelevant. Writes nothing; answers the ids of the brokers whose sessions were shortened.
+   */
+  heartbeatConnectionLost(connectionId: string): ControllerResult<number[]> {
+    const { view, sessions } = this.state;
+    const now = this.deps.clock();
+    const shortened: number[] = [];
+    for (const [id, s] of sessions) {
+      const reg = view.brokers.get(id);
+      const on = s.heartbeatConnection;
+      if (reg === undefined || reg.fenced || on === null || on.id !== connectionId || on.brokerEpoch !== reg.epoch) {
+        continue;
+      }
+      s.heartbeatConnection = null;
+      const ends = now + this.deps.config.connectionLossGraceMs;
+      s.graceEndsMs = s.graceEndsMs === null ? ends : Math.min(s.graceEndsMs, ends);
+      shortened.push(id);
+    }
+    if (shortened.length > 0) {
+      this.deps.logger.info(
+        { brokerIds: shortened, connectionId, graceMs: this.deps.config.connectionLossGraceMs },
+        "Lost the connection brokers heartbeat on; fencing them unless they heartbeat again within the grace",
+      );
+    }
+    return this.done([], shortened);
   }
 
   /** The earliest time a session can expire, for the runtime's timer; null when no unfenced broker is tracked. */
@@ -645,7 +713,8 @@ export class QuorumController {
     let earliest: number | null = null;
     for (const reg of this.active.view.brokers.values()) {
       if (reg.fenced) continue;
-      const at = (this.active.sessions.get(reg.id)?.lastContactMs ?? 0) + this.deps.config.brokerSessionTimeoutMs + 1;
+      const s = this.active.sessions.get(reg.id);
+      const at = (s === undefined ? this.deps.config.brokerSessionTimeoutMs : this.sessionEnd(s)) + 1;
       earliest = earliest === null ? at : Math.min(earliest, at);
     }
     return earliest;

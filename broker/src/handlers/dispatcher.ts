@@ -18,6 +18,8 @@ export interface DispatchConnection {
   readonly logger: Logger;
   readonly signal: AbortSignal;
   closeAfterResponse(reason: string): void;
+  /** See ConnectionContext.onLost; absent for connections that cannot be lost (forwarded requests, tests). */
+  readonly onLost?: (listener: () => void) => void;
 }
 
 export interface Dispatcher {
@@ -113,6 +115,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         logger: connection.logger,
         signal: connection.signal,
         closeAfterResponse: (reason) => connection.closeAfterResponse(reason),
+        ...(connection.onLost ? { onConnectionLost: connection.onLost } : {}),
         onResponseEncoded: (release) => releases.push(release),
       };
       try {

@@ -17,6 +17,12 @@ export interface RequestContext {
   /** Close the connection after this request's response (or right away when there is none). */
   closeAfterResponse(reason: string): void;
   /**
+   * Calls `listener` once the connection this request came on is lost (closed by the peer or broken, not by this
+   * process shutting down). Absent when the request did not come on a connection of its own (forwarded in an
+   * Envelope) or in tests.
+   */
+  readonly onConnectionLost?: (listener: () => void) => void;
+  /**
    * Runs `release` once the response has been encoded (or dropped), so a handler can answer with views of pooled
    * buffers (Fetch records) without copying them first.
    */

@@ -47,6 +47,9 @@ export class Connection {
   private stopReading = false;
   private closeAfterReason: string | null = null;
   private frameTimer: NodeJS.Timeout | null = null;
+  /** Listeners of onLost; null once the connection closed (lost or shut down). */
+  private lostListeners: (() => void)[] | null = [];
+  private lost = false;
 
   constructor(
     private readonly socket: Socket,
@@ -72,6 +75,10 @@ export class Connection {
       signal: this.abort.signal,
       closeAfterResponse: (reason: string) => {
         this.closeAfterReason ??= reason;
+      },
+      onLost: (listener: () => void) => {
+        if (this.lostListeners !== null) this.lostListeners.push(listener);
+        else if (this.lost) listener();
       },
     };
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
@@ -244,5 +251,17 @@ export class Connection {
     this.abort.abort();
     this.options.metrics.connectionClosed(this.options.listenerName);
     this.log.debug("Connection closed");
+    const listeners = this.lostListeners ?? [];
+    this.lostListeners = null;
+    // shutdown() sets stopReading: a connection this process closed on its way down was not lost.
+    this.lost = !this.stopReading;
+    if (!this.lost) return;
+    for (const listener of listeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.log.warn({ err }, "A connection-lost listener failed");
+      }
+    }
   }
 }

@@ -32,6 +32,12 @@ export interface ConnectionContext {
    * Kafka answers by disconnecting. No further requests of this connection are dispatched.
    */
   closeAfterResponse(reason: string): void;
+  /**
+   * Calls `listener` once, when the connection has closed for any reason but this process shutting down: the peer
+   * closed or reset it (a peer process that dies has its sockets closed by its kernel), or it was closed for
+   * misbehaving or idling. A closed connection calls a listener added later at once.
+   */
+  onLost(listener: () => void): void;
 }
 
 /** Hooks the network layer calls for metrics, so it needs no metrics library. */

@@ -245,6 +245,7 @@ function controllerConfig(config: BrokerConfig, clusterId: string): ControllerCo
     nodeId: config.nodeId,
     clusterId,
     brokerSessionTimeoutMs: config.brokerSessionTimeoutMs,
+    connectionLossGraceMs: config.brokerConnectionLossGraceMs,
     colocatedBroker: config.processRoles.includes("broker"),
     defaultPartitions: config.numPartitions,
     defaultReplicationFactor: config.defaultReplicationFactor,

@@ -76,6 +76,17 @@ async function start(overrides: Partial<NetworkOptions> = {}) {
   return { server, dispatcher, log, port, client };
 }
 
+/** Two clients, each with one request answered. */
+async function twoAnswered(client: () => Promise<TestClient>): Promise<{ a: TestClient; b: TestClient }> {
+  const a = await client();
+  const b = await client();
+  a.send("echo:a");
+  b.send("echo:b");
+  await a.waitForResponses(1);
+  await b.waitForResponses(1);
+  return { a, b };
+}
+
 function closeReasons(log: ReturnType<typeof captureLogger>): string[] {
   return log
     .lines()
@@ -220,12 +231,7 @@ describe("network server", () => {
 
   it("gives each connection its own context and aborts its signal on close", async () => {
     const { client, dispatcher, port } = await start();
-    const a = await client();
-    const b = await client();
-    a.send("echo:a");
-    b.send("echo:b");
-    await a.waitForResponses(1);
-    await b.waitForResponses(1);
+    const { a, b } = await twoAnswered(client);
     const [ca, cb] = dispatcher.contexts;
     expect(ca?.id).not.toBe(cb?.id);
     expect(ca?.listenerName).toBe("PLAINTEXT");
@@ -235,6 +241,25 @@ describe("network server", () => {
     a.destroy();
     await waitFor(() => ctxA?.signal.aborted, "the signal to abort");
     expect(dispatcher.contexts.find((c) => c.remotePort === b.socket.localPort)?.signal.aborted).toBe(false);
+  });
+
+  it("reports a connection the peer closed as lost, once, and one closed by shutdown as not", async () => {
+    const { client, dispatcher, server } = await start();
+    const { a, b } = await twoAnswered(client);
+    const lost: string[] = [];
+    const ctxA = dispatcher.contexts.find((c) => c.remotePort === a.socket.localPort);
+    const ctxB = dispatcher.contexts.find((c) => c.remotePort === b.socket.localPort);
+    ctxA?.onLost(() => lost.push("a"));
+    ctxB?.onLost(() => lost.push("b"));
+    a.destroy();
+    await waitFor(() => lost.length > 0, "connection a to be reported lost");
+    // A listener added after the loss hears of it at once.
+    ctxA?.onLost(() => lost.push("a-late"));
+    expect(lost).toEqual(["a", "a-late"]);
+    await server.close(1000);
+    await b.waitForClose();
+    ctxB?.onLost(() => lost.push("b-late"));
+    expect(lost).toEqual(["a", "a-late"]);
   });
 
   it("stops dispatching while the client does not read its responses, and resumes when it does", async () => {

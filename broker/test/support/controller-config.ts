@@ -5,6 +5,7 @@ export const TEST_CONTROLLER_CONFIG: ControllerConfig = {
   nodeId: 1,
   clusterId: "MkU3OEVBNTcwNTJENDM2Qg",
   brokerSessionTimeoutMs: 9000,
+  connectionLossGraceMs: 2500,
   colocatedBroker: false,
   defaultPartitions: 1,
   defaultReplicationFactor: 1,

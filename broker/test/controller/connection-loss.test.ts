@@ -1,0 +1,132 @@
+import { describe, expect, it } from "vitest";
+import { ErrorCode } from "../../src/protocol/index.ts";
+import {
+  harness,
+  heartbeat,
+  liveBrokers,
+  partitionsOf,
+  registration,
+  topic,
+  type Harness,
+} from "../support/controller-harness.ts";
+
+// Fencing on connection loss (ADR 26): the connection a broker's heartbeats came on is lost, so its session ends
+// broker.connection.loss.grace.ms later unless a heartbeat comes on another connection first.
+
+const GRACE = 2500;
+const SESSION = 9000;
+
+/** Brokers 1-3 heartbeating on connections "c1".."c3", and a topic led by each. */
+function cluster(): { h: Harness; epochs: Map<number, bigint> } {
+  const h = harness({ brokerSessionTimeoutMs: SESSION, connectionLossGraceMs: GRACE });
+  const epochs = liveBrokers(h, [null, null, null]);
+  h.propose(h.controller.createTopics([topic("t", 3, 3)]));
+  for (const id of [1, 2, 3]) beat(h, epochs, id, `c${id}`);
+  return { h, epochs };
+}
+
+function beat(h: Harness, epochs: Map<number, bigint>, id: number, connection: string | undefined): void {
+  const answer = h.propose(h.controller.heartbeat(heartbeat(id, epochs.get(id) ?? -1n, h.log.length), connection));
+  expect(answer).toMatchObject({ errorCode: ErrorCode.NONE, isFenced: false });
+}
+
+/** Fences whatever is due now; the ids fenced. */
+function fenceDue(h: Harness): number[] {
+  const fenced: number[] = [];
+  for (let r = h.controller.fenceStaleBroker(); r !== null; r = h.controller.fenceStaleBroker()) {
+    fenced.push(h.propose(r));
+  }
+  return fenced;
+}
+
+describe("fencing on connection loss", () => {
+  it("fences the broker after the grace, not the session timeout, and moves its leaderships", () => {
+    const { h } = cluster();
+    const ledBy2 = () => partitionsOf(h.committed(), "t").filter((p) => p.leader === 2).length;
+    expect(ledBy2()).toBe(1);
+    expect(h.propose(h.controller.heartbeatConnectionLost("c2"))).toEqual([2]);
+    expect(h.controller.nextSessionExpiry()).toBe(h.clock.now + GRACE + 1);
+    h.clock.now += GRACE;
+    expect(fenceDue(h)).toEqual([]);
+    h.clock.now += 1;
+    expect(fenceDue(h)).toEqual([2]);
+    expect(h.committed().brokers.get(2)?.fenced).toBe(true);
+    expect(ledBy2()).toBe(0);
+    expect(partitionsOf(h.committed(), "t").every((p) => p.leader !== -1 && !p.isr.includes(2))).toBe(true);
+  });
+
+  it("lets a heartbeat on another connection within the grace cancel it", () => {
+    const { h, epochs } = cluster();
+    h.propose(h.controller.heartbeatConnectionLost("c2"));
+    h.clock.now += GRACE - 100;
+    beat(h, epochs, 2, "c2-again");
+    h.clock.now += 200;
+    expect(fenceDue(h)).toEqual([]);
+    // Back to the session timeout from that heartbeat.
+    h.clock.now += SESSION - 200;
+    for (const id of [1, 3]) beat(h, epochs, id, `c${id}`);
+    expect(fenceDue(h)).toEqual([]);
+    h.clock.now += 101;
+    expect(fenceDue(h)).toEqual([2]);
+  });
+
+  it("ignores the loss of a connection the broker no longer heartbeats on", () => {
+    const { h, epochs } = cluster();
+    beat(h, epochs, 2, "c2-new");
+    expect(h.propose(h.controller.heartbeatConnectionLost("c2"))).toEqual([]);
+    expect(h.propose(h.controller.heartbeatConnectionLost("unknown"))).toEqual([]);
+    h.clock.now += GRACE + 1;
+    expect(fenceDue(h)).toEqual([]);
+  });
+
+  it("ignores the loss of a connection that carried an older broker epoch's heartbeats", () => {
+    const h = harness({ brokerSessionTimeoutMs: SESSION, connectionLossGraceMs: GRACE, colocatedBroker: true });
+    const epochs = liveBrokers(h, [null]);
+    beat(h, epochs, 1, "old");
+    // The process restarted (a colocated broker's new incarnation replaces its registration at once) and its new
+    // epoch heartbeats without a watched connection yet.
+    const again = h.propose(h.controller.registerBroker({ ...registration(1, null, 2) }));
+    expect(again.errorCode).toBe(ErrorCode.NONE);
+    epochs.set(1, again.brokerEpoch);
+    beat(h, epochs, 1, undefined);
+    expect(h.propose(h.controller.heartbeatConnectionLost("old"))).toEqual([]);
+    h.clock.now += GRACE + 1;
+    expect(fenceDue(h)).toEqual([]);
+  });
+
+  it("still fences at the session timeout when no connection closes (a partition, a paused process)", () => {
+    const { h, epochs } = cluster();
+    h.clock.now += SESSION - 1000;
+    for (const id of [1, 3]) beat(h, epochs, id, `c${id}`);
+    expect(fenceDue(h)).toEqual([]);
+    h.clock.now += 1001;
+    expect(fenceDue(h)).toEqual([2]);
+  });
+
+  it("never lengthens a session: a loss near the end of the session timeout keeps the earlier end", () => {
+    const { h, epochs } = cluster();
+    h.clock.now += SESSION - 1000;
+    for (const id of [1, 3]) beat(h, epochs, id, `c${id}`);
+    h.propose(h.controller.heartbeatConnectionLost("c2"));
+    h.clock.now += 1001;
+    expect(fenceDue(h)).toEqual([2]);
+  });
+
+  it("forgets losses when leadership moves: a new active controller starts every session afresh", () => {
+    const { h } = cluster();
+    h.propose(h.controller.heartbeatConnectionLost("c2"));
+    h.controller.deactivate();
+    h.propose(h.controller.activate(h.committed(), h.log.length, 2));
+    h.clock.now += GRACE + 1;
+    expect(fenceDue(h)).toEqual([]);
+    h.clock.now += SESSION;
+    expect(fenceDue(h).sort()).toEqual([1, 2, 3]);
+  });
+
+  it("does nothing for a broker that is already fenced", () => {
+    const { h, epochs } = cluster();
+    h.propose(h.controller.heartbeat(heartbeat(2, epochs.get(2) ?? -1n, h.log.length, { wantFence: true }), "c2"));
+    expect(h.committed().brokers.get(2)?.fenced).toBe(true);
+    expect(h.propose(h.controller.heartbeatConnectionLost("c2"))).toEqual([]);
+  });
+});
