@@ -12,18 +12,12 @@ import {
   type ClusterInput,
   type DesiredState,
 } from "../../../src/controllers/kafka-cluster/desired.ts";
-import type { KubeObject, OwnerReference } from "../../../src/kube/index.ts";
+import type { KubeObject } from "../../../src/kube/index.ts";
+import { PROD_UID, prodOwner } from "./owner-fixture.ts";
 import { OPERATOR_VERSION } from "../../../src/version.ts";
 
-const UID = "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b";
-const owner: OwnerReference = {
-  apiVersion: "tributary.dev/v1alpha1",
-  kind: "KafkaCluster",
-  name: "prod",
-  uid: UID,
-  controller: true,
-  blockOwnerDeletion: true,
-};
+const UID = PROD_UID;
+const owner = prodOwner;
 
 function render(spec: KafkaClusterSpecInput): DesiredState {
   const input: ClusterInput = { name: "prod", namespace: "kafka", uid: UID, spec: KafkaClusterSpec.parse(spec) };

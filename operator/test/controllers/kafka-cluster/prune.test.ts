@@ -4,18 +4,12 @@ import { describe, expect, it } from "vitest";
 import { KafkaClusterSpec, type KafkaClusterSpecInput } from "../../../src/api/v1alpha1/index.ts";
 import { desired } from "../../../src/controllers/kafka-cluster/desired.ts";
 import { planPrune } from "../../../src/controllers/kafka-cluster/prune.ts";
-import type { KubeObject, OwnerReference } from "../../../src/kube/index.ts";
+import type { KubeObject } from "../../../src/kube/index.ts";
+import { PROD_UID, prodOwner } from "./owner-fixture.ts";
 
-const UID = "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b";
+const UID = PROD_UID;
 const NS = "kafka";
-const owner: OwnerReference = {
-  apiVersion: "tributary.dev/v1alpha1",
-  kind: "KafkaCluster",
-  name: "prod",
-  uid: UID,
-  controller: true,
-  blockOwnerDeletion: true,
-};
+const owner = prodOwner;
 const cluster = { name: "prod", namespace: NS, uid: UID };
 
 function render(spec: KafkaClusterSpecInput): KubeObject[] {

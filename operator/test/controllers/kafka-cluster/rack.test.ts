@@ -10,18 +10,12 @@ import {
   rackBindingName,
   unlabelledMessage,
 } from "../../../src/controllers/kafka-cluster/rack.ts";
-import type { KubeObject, OwnerReference } from "../../../src/kube/index.ts";
+import type { KubeObject } from "../../../src/kube/index.ts";
+import { PROD_UID, prodOwner } from "./owner-fixture.ts";
 
-const UID = "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b";
+const UID = PROD_UID;
 const ZONE = "topology.kubernetes.io/zone";
-const owner: OwnerReference = {
-  apiVersion: "tributary.dev/v1alpha1",
-  kind: "KafkaCluster",
-  name: "prod",
-  uid: UID,
-  controller: true,
-  blockOwnerDeletion: true,
-};
+const owner = prodOwner;
 
 interface Container {
   name: string;
