@@ -25,6 +25,7 @@ import {
   sampleValue,
 } from "../src/operator-e2e/metrics.ts";
 import { formatLayout, replicaLayout } from "../src/operator-e2e/layout.ts";
+import { produceLoopJob, produceLoopResult } from "../src/operator-e2e/workloads.ts";
 import { REPO, imageArchive, localOrAttached, useCluster, waitForKubectl } from "./helpers.ts";
 
 const attached = (process.env["TRIBUTARY_E2E_KUBECONFIG"] ?? "") !== "";
@@ -260,65 +261,6 @@ async function kcatList(c: Cluster, job: string, bootstrap: string, want: number
   const logs = await c.kubectl(["logs", "-n", NS, `job/${job}`]);
   await c.kubectl(["delete", "job", job, "-n", NS, "--wait=false"]);
   return logs;
-}
-
-/** A Job running the e2e client's produce loop (acks=all, RF 3, min.insync.replicas 2) against a cluster. */
-function produceLoopJob(name: string, cluster: string, topic: string, durationMs: number): string {
-  return JSON.stringify({
-    apiVersion: "batch/v1",
-    kind: "Job",
-    metadata: { name },
-    spec: {
-      backoffLimit: 0,
-      activeDeadlineSeconds: Math.ceil(durationMs / 1000) + 180,
-      template: {
-        spec: {
-          restartPolicy: "Never",
-          automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
-          containers: [
-            {
-              name: "client",
-              image: "tributary/e2e-client:dev",
-              imagePullPolicy: "Never",
-              env: [
-                { name: "MODE", value: "produce-loop" },
-                { name: "BOOTSTRAP", value: `${cluster}-kafka-bootstrap.${NS}.svc.cluster.local:9092` },
-                { name: "TOPIC", value: topic },
-                { name: "DURATION_MS", value: String(durationMs) },
-                { name: "INTERVAL_MS", value: "100" },
-              ],
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ["ALL"] },
-              },
-            },
-          ],
-        },
-      },
-    },
-  });
-}
-
-/** Waits for the produce loop's Job to finish and reads its RESULT line. */
-async function produceLoopResult(
-  c: Cluster,
-  job: string,
-  timeoutMs: number,
-): Promise<{ acked: number; failed: number; lost: number; maxSendMs: number }> {
-  await waitForKubectl(
-    c,
-    `job ${job} to finish`,
-    ["get", "job", job, "-n", NS, "-o", jsonpath("{.status.succeeded}/{.status.failed}")],
-    (out) => out.startsWith("1/") || out.endsWith("/1"),
-    timeoutMs,
-  );
-  const logs = await c.kubectl(["logs", "-n", NS, `job/${job}`]);
-  await c.kubectl(["delete", "job", job, "-n", NS, "--wait=false"]);
-  const line = logs.split("\n").find((l) => l.startsWith("RESULT "));
-  if (line === undefined) throw new Error(`no RESULT from ${job}:\n${logs}`);
-  return JSON.parse(line.slice("RESULT ".length)) as { acked: number; failed: number; lost: number; maxSendMs: number };
 }
 
 /** The operator's /metrics through the API server's pod proxy, or directly from the host by pod IP. */
@@ -739,7 +681,10 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
     // min.insync.replicas 2, which only stays writable if the gates never let two of its replicas go at once.
     const loopJob = `${TRIO}-produce-loop`;
     const loopMs = 120_000;
-    await c.kubectl(["apply", "-n", NS, "-f", "-"], produceLoopJob(loopJob, TRIO, "gated", loopMs));
+    await c.kubectl(
+      ["apply", "-n", NS, "-f", "-"],
+      produceLoopJob({ name: loopJob, ns: NS, cluster: TRIO, topic: "gated", durationMs: loopMs }),
+    );
     const producingSince = await pollUntil(`${loopJob} producing`, 120_000, async () => {
       const logs = await c.kubectl(["logs", "-n", NS, `job/${loopJob}`]).catch(() => "");
       return logs.includes("producing to gated") ? Date.now() : undefined;
@@ -802,7 +747,7 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
     expect(planSeen.split(" ").length).toBeGreaterThanOrEqual(2);
     // The roll ended while the loop still produced, so every step of it was under load.
     expect(Date.now()).toBeLessThan(producingSince + loopMs);
-    const result = await produceLoopResult(c, loopJob, loopMs + 120_000);
+    const result = await produceLoopResult(c, NS, loopJob, loopMs + 120_000);
     figure(
       `${TRIO}: acks=all writes across the roll (RF 3, min.insync.replicas 2): ${result.acked} acked, ` +
         `${result.failed} failed, ${result.lost} lost; longest send ${result.maxSendMs} ms`,
@@ -831,7 +776,10 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       const c = cluster.get();
       const loopJob = `${TRIO}-scale-loop`;
       const loopMs = SCALE_LOOP_MS;
-      await c.kubectl(["apply", "-n", NS, "-f", "-"], produceLoopJob(loopJob, TRIO, "scaled", loopMs));
+      await c.kubectl(
+        ["apply", "-n", NS, "-f", "-"],
+        produceLoopJob({ name: loopJob, ns: NS, cluster: TRIO, topic: "scaled", durationMs: loopMs }),
+      );
       const producingSince = await pollUntil(`${loopJob} producing`, 120_000, async () => {
         const logs = await c.kubectl(["logs", "-n", NS, `job/${loopJob}`]).catch(() => "");
         return logs.includes("producing to scaled") ? Date.now() : undefined;
@@ -953,7 +901,7 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
 
       // Both scales ended while the loop still produced, so every step of them was under load.
       expect(Date.now()).toBeLessThan(producingSince + loopMs);
-      const result = await produceLoopResult(c, loopJob, loopMs + 120_000);
+      const result = await produceLoopResult(c, NS, loopJob, loopMs + 120_000);
       figure(
         `${TRIO}: acks=all writes across scale 3 → 5 → 3 (RF 3, min.insync.replicas 2): ${result.acked} acked, ` +
           `${result.failed} failed, ${result.lost} lost; longest send ${result.maxSendMs} ms`,
