@@ -49,6 +49,12 @@ export interface Anomaly {
   at?: { p: number; o: number }[];
   /** Filled in by explain.ts: the batches holding those positions on each node, with producer id, epoch, sequence. */
   batches?: string[];
+  /**
+   * Filled in by explain.ts for a duplicate whose copies it found: "same-epoch" when both copies went in under one
+   * producer id and epoch (the broker accepted a resend idempotence should have refused), "new-epoch" when the second
+   * copy came under a new epoch or producer id (the client renumbered a record it had already written).
+   */
+  duplicateCause?: "same-epoch" | "new-epoch";
 }
 
 export interface CheckResult {

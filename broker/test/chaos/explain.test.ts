@@ -76,7 +76,23 @@ describe("chaos post-mortem", () => {
       "node 1 t-0: offsets 2..2 leader epoch 4 pid 1000 epoch 1 seq 0..0 at 12:45:39.000 [p:1]",
       "node 2 t-0: offsets 0..1 leader epoch 4 pid 1000 epoch 0 seq 0..1 at 12:45:39.000 [p:0 p:1]",
     ]);
+    expect(duplicate?.duplicateCause).toBe("new-epoch");
     // The moved ack (p:1 acknowledged at 2, first found at 1) is explained from the same batches.
     expect(result.anomalies.find((a) => a.kind === "moved")?.batches).toHaveLength(3);
+  });
+
+  it("tells a resend accepted under the same producer epoch (a broker bug) from a client's renumbering", async () => {
+    // p:1 twice under epoch 0: sequence 1 written again as sequence 2, which idempotence alone cannot refuse, but the
+    // shape is what a broker that forgot a producer's state would leave.
+    const dirs = new Map([[1, logDir(1, [batch(0, 0, 0, ["p:0", "p:1"]), batch(2, 0, 2, ["p:1"])])]]);
+    const history: HistoryEvent[] = [
+      { ev: "log", p: 0, o: 0, v: "p:0" },
+      { ev: "log", p: 0, o: 1, v: "p:1" },
+      { ev: "log", p: 0, o: 2, v: "p:1" },
+      { ev: "log-end", p: 0, start: 0, end: 3, listed: 3 },
+    ];
+    const result = check(history, 1);
+    await explainAnomalies(result.anomalies, "t", dirs);
+    expect(result.anomalies.find((a) => a.kind === "duplicate")?.duplicateCause).toBe("same-epoch");
   });
 });

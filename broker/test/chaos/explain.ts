@@ -1,11 +1,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Anomaly } from "./checker.ts";
-import { describeBatch, dumpPartition, type PartitionDump } from "./log-dump.ts";
+import { describeBatch, dumpPartition, type DumpedBatch, type PartitionDump } from "./log-dump.ts";
 
 // After a failed check: for each anomaly that names log positions, the batches holding them on every node, read from
 // the nodes' kept log dirs (log-dump.ts). Whether a record written twice went in under the same producer id and
-// epoch, or under a new one with its sequence restarted, tells a broker's idempotence bug from a client renumbering.
+// epoch, or under a new one with its sequence restarted, tells a broker's idempotence bug from a client renumbering:
+// librdkafka bumps its epoch after its own message timeouts and then resends records it may already have written
+// (librdkafka #4953), which no broker can tell from new records.
 
 /** The log dirs to read, per node id: the directory holding the `<topic>-<partition>` directories. */
 export type NodeLogDirs = ReadonlyMap<number, string>;
@@ -28,6 +30,7 @@ export async function explainAnomalies(anomalies: Anomaly[], topic: string, logD
   for (const a of anomalies) {
     if (a.at === undefined || a.at.length === 0) continue;
     const lines: string[] = [];
+    const copies = new Map<string, DumpedBatch>();
     for (const [node, dir] of [...logDirs].sort((x, y) => x[0] - y[0])) {
       const partitions = [...new Set(a.at.map((x) => x.p))];
       for (const p of partitions) {
@@ -45,9 +48,20 @@ export async function explainAnomalies(anomalies: Anomaly[], topic: string, logD
           );
         }
         for (const b of hit) lines.push(`node ${node} ${topic}-${p}: ${describeBatch(b)}`);
+        for (const o of offsets) {
+          const b = hit.find((x) => o >= x.baseOffset && o <= x.lastOffset);
+          if (b !== undefined && !copies.has(`${p}/${o}`)) copies.set(`${p}/${o}`, b);
+        }
       }
     }
     a.batches = lines;
+    if (a.kind === "duplicate" && a.at.length === 2) {
+      const [first, second] = a.at.map((x) => copies.get(`${x.p}/${x.o}`));
+      if (first !== undefined && second !== undefined) {
+        const sameEpoch = first.producerId === second.producerId && first.producerEpoch === second.producerEpoch;
+        a.duplicateCause = sameEpoch ? "same-epoch" : "new-epoch";
+      }
+    }
   }
   return anomalies;
 }

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ANOMALY_KINDS } from "./checker.ts";
+import { ANOMALY_KINDS, type Anomaly } from "./checker.ts";
 import { parseWeights, type FaultKind } from "./faults.ts";
 import { createNamespaces, deleteNamespaces, deleteStaleNamespaces, killAllIn, type Netns } from "./netns.ts";
 import { runInner, type InnerOptions, type RunReport } from "./orchestrator.ts";
@@ -149,6 +149,19 @@ async function runOne(a: Args, nodes: number, durationMs: number, tools: InnerOp
   }
 }
 
+/**
+ * Of the duplicates the checker kept as examples (it keeps a bounded number per kind), how many went in under one
+ * producer epoch (a broker bug) and how many under a client's new epoch (explain.ts).
+ */
+function duplicateCauses(anomalies: readonly Anomaly[]): string {
+  const dups = anomalies.filter((a) => a.kind === "duplicate");
+  if (dups.length === 0) return "";
+  const same = dups.filter((a) => a.duplicateCause === "same-epoch").length;
+  const renumbered = dups.filter((a) => a.duplicateCause === "new-epoch").length;
+  const unread = dups.length - same - renumbered;
+  return ` (of ${dups.length} examined: ${same} within one producer epoch, ${renumbered} resent by the client under a new epoch${unread > 0 ? `, ${unread} not found in the kept logs` : ""})`;
+}
+
 export function summary(r: RunReport): string {
   const c = r.check;
   if (c === undefined) {
@@ -168,7 +181,7 @@ export function summary(r: RunReport): string {
       .map(([k, n]) => `${k} ${n}`)
       .join(", ")}); recovery timeouts ${r.faults.recoveryTimeouts}; nodes that exited on their own ${r.crashRestarts}`,
     `  records: ${c.acked} acknowledged, ${c.verified} verified in the log, ${c.nacked} failed sends, ${c.logRecords} in the log`,
-    `  lost ${c.counts.lost}, duplicates ${c.counts.duplicate}, other anomalies: ${anomalies.filter((s) => !s.startsWith("lost") && !s.startsWith("duplicate")).join(", ") || "none"}`,
+    `  lost ${c.counts.lost}, duplicates ${c.counts.duplicate}${duplicateCauses(c.anomalies)}, other anomalies: ${anomalies.filter((s) => !s.startsWith("lost") && !s.startsWith("duplicate")).join(", ") || "none"}`,
     `  consumers: ${c.reads} reads, ${c.commits} commits; group coverage ${Object.entries(c.groupCoverage)
       .map(([g, x]) => `${g} ${(x * 100).toFixed(1)}%`)
       .join(", ")}`,
