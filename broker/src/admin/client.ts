@@ -29,6 +29,8 @@ import {
   ListPartitionReassignmentsResponse,
   MetadataRequest,
   MetadataResponse,
+  UnregisterBrokerRequest,
+  UnregisterBrokerResponse,
   UpdateFeaturesRequest,
   UpdateFeaturesResponse,
 } from "../protocol/generated/index.ts";
@@ -709,6 +711,20 @@ export class AdminClient {
     }
   }
 
+  /**
+   * UnregisterBroker (KIP-631, forwarded to the active controller): removes broker `brokerId`'s registration, as
+   * `kafka-cluster unregister --id` does. Throws KafkaError BROKER_ID_NOT_REGISTERED for an id the controller does
+   * not know (also when an earlier call already removed it and its answer was lost).
+   */
+  async unregisterBroker(brokerId: number): Promise<void> {
+    const res = await this.#call(ANY, UnregisterBrokerRequest, UnregisterBrokerResponse, () => ({
+      ...UnregisterBrokerRequest.create(),
+      brokerId,
+    }));
+    const err = kafkaError(res.errorCode, res.errorMessage, `UnregisterBroker ${brokerId}`);
+    if (err !== undefined) throw err;
+  }
+
   /** The timeout handed to the broker for its own work: a little under ours, so its answer beats our deadline. */
   #brokerTimeoutMs(): number {
     return Math.max(1_000, this.#requestTimeoutMs - 2_000);
@@ -874,6 +890,7 @@ const CODECS: Record<number, { request: MessageCodec<unknown> } | undefined> = O
     DescribeQuorumRequest,
     DescribeLogDirsRequest,
     UpdateFeaturesRequest,
+    UnregisterBrokerRequest,
   ].map((c) => [c.apiKey, { request: c }]),
 );
 

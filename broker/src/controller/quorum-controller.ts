@@ -38,6 +38,8 @@ import {
   RegisterControllerRecord,
   RemoveTopicRecord,
   TopicRecord,
+  UnregisterBrokerRecord,
+  UnregisterBrokerResponse,
   UpdateFeaturesResponse,
   ZERO_UUID,
   type AllocateProducerIdsRequest,
@@ -53,6 +55,7 @@ import {
   type BrokerRegistrationRequest,
   type ControllerRegistrationRequest,
   type MetadataRecordAndVersion,
+  type UnregisterBrokerRequest,
   type UpdateFeaturesRequest,
 } from "../protocol/index.ts";
 import {
@@ -718,6 +721,39 @@ export class QuorumController {
       earliest = earliest === null ? at : Math.min(earliest, at);
     }
     return earliest;
+  }
+
+  /**
+   * UnregisterBroker (Kafka's ReplicationControlManager.unregisterBroker, KIP-631): the registration goes, after the
+   * broker has left every ISR, ELR and leadership. Like Kafka, only an unknown id is refused: a live broker that is
+   * unregistered gets STALE_BROKER_EPOCH at its next heartbeat and registers again (broker-lifecycle.ts), so the
+   * caller decides whether the broker is really gone (the operator asks only for brokers whose pod it removed).
+   */
+  unregisterBroker(request: UnregisterBrokerRequest): ControllerResult<UnregisterBrokerResponse> {
+    const { view, sessions } = this.state;
+    const base = UnregisterBrokerResponse.create();
+    const reg = view.brokers.get(request.brokerId);
+    if (reg === undefined) {
+      return this.done([], {
+        ...base,
+        errorCode: ErrorCode.BROKER_ID_NOT_REGISTERED,
+        errorMessage: `Broker ID ${request.brokerId} is not currently registered`,
+      });
+    }
+    const records = [
+      // As after an unclean shutdown: a broker that is gone can no longer be elected from an ELR either.
+      ...removeBrokerFromPartitions(
+        view,
+        reg.id,
+        (id) => this.usable(view, id),
+        (topicId) => this.policyOf(view, topicId),
+        elrEnabled(view.features),
+      ),
+      record(UnregisterBrokerRecord, { brokerId: reg.id, brokerEpoch: reg.epoch }, 0),
+    ];
+    sessions.delete(reg.id);
+    this.deps.logger.info({ brokerId: reg.id, fenced: reg.fenced }, "Unregistered a broker");
+    return this.done(records, { ...base, errorCode: ErrorCode.NONE, errorMessage: null });
   }
 
   // ---- replication ----------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import { listPartitionReassignmentsHandler } from "./46-list-partition-reassignm
 import { describeQuorumHandler } from "./55-describe-quorum.ts";
 import { updateFeaturesHandler } from "./57-update-features.ts";
 import { describeClusterHandler } from "./60-describe-cluster.ts";
+import { unregisterBrokerHandler } from "./64-unregister-broker.ts";
 import { describeTopicPartitionsHandler } from "./75-describe-topic-partitions.ts";
 import type { AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
@@ -71,6 +72,7 @@ export function createHandlers(services: BrokerServices): AnyHandler[] {
     describeQuorumHandler(services),
     updateFeaturesHandler(services),
     describeClusterHandler(services),
+    unregisterBrokerHandler(services),
     describeTopicPartitionsHandler(services),
   ];
   handlers.push(

@@ -183,6 +183,17 @@ describe("AdminClient against the broker process", () => {
     }
   });
 
+  it("unregisters brokers through the broker, which forwards UnregisterBroker (64) to the active controller", async () => {
+    expect(await admin.supports(ApiKey.UnregisterBroker)).toBe(true);
+    const refused = await admin.unregisterBroker(7).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(KafkaError);
+    expect((refused as KafkaError).code).toBe(102);
+    expect((refused as KafkaError).message).toContain("Broker ID 7 is not currently registered");
+  });
+
   it("reconnects after the broker restarts", async () => {
     await broker.stop("SIGTERM");
     const fast = new AdminClient({ bootstrap: broker.bootstrap, retries: 0, connectTimeoutMs: 2_000 });

@@ -120,19 +120,22 @@ describe("advertised versions", () => {
       clientSoftwareVersion: "1",
     });
     const ranges = new Map(res.apiKeys.map((k) => [k.apiKey, `${k.minVersion}-${k.maxVersion}`]));
-    expect(Object.fromEntries([19, 20, 21, 23, 32, 33, 35, 37, 44, 60, 75].map((k) => [k, ranges.get(k)]))).toEqual({
-      19: "2-7",
-      20: "1-6",
-      21: "0-2",
-      23: "2-4",
-      32: "1-4",
-      33: "0-2",
-      35: "1-4",
-      37: "0-3",
-      44: "0-1",
-      60: "0-1",
-      75: "0-0",
-    });
+    expect(Object.fromEntries([19, 20, 21, 23, 32, 33, 35, 37, 44, 60, 64, 75].map((k) => [k, ranges.get(k)]))).toEqual(
+      {
+        19: "2-7",
+        20: "1-6",
+        21: "0-2",
+        23: "2-4",
+        32: "1-4",
+        33: "0-2",
+        35: "1-4",
+        37: "0-3",
+        44: "0-1",
+        60: "0-1",
+        64: "0-0",
+        75: "0-0",
+      },
+    );
   });
 });
 

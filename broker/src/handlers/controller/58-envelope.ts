@@ -3,7 +3,7 @@
 // header and body, its principal and address. The controller answers the inner request as if the client had sent it
 // and returns the inner response (header and body) in the Envelope's response. Only forwardable APIs are accepted
 // (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs, ElectLeaders,
-// AlterPartitionReassignments, ListPartitionReassignments, DescribeQuorum, UpdateFeatures; anything else, or an inner request that cannot be parsed, is INVALID_REQUEST). A node that is not the active controller answers
+// AlterPartitionReassignments, ListPartitionReassignments, DescribeQuorum, UpdateFeatures, UnregisterBroker; anything else, or an inner request that cannot be parsed, is INVALID_REQUEST). A node that is not the active controller answers
 // NOT_CONTROLLER so the broker retries elsewhere. The controller listener is a privileged listener (only brokers and
 // controllers reach it); there is no authorizer, so the forwarded principal is not checked.
 import { ApiKey, EnvelopeRequest, EnvelopeResponse, ErrorCode } from "../../protocol/index.ts";
@@ -22,6 +22,7 @@ const FORWARDABLE: ReadonlySet<number> = new Set([
   ApiKey.ListPartitionReassignments,
   ApiKey.DescribeQuorum,
   ApiKey.UpdateFeatures,
+  ApiKey.UnregisterBroker,
 ]);
 
 /** Kafka sends the client's IP address as its 4 or 16 raw bytes. */

@@ -23,6 +23,7 @@ import { updateFeaturesHandler } from "./57-update-features.ts";
 import { envelopeHandler } from "./58-envelope.ts";
 import { brokerRegistrationHandler } from "./62-broker-registration.ts";
 import { brokerHeartbeatHandler } from "./63-broker-heartbeat.ts";
+import { unregisterBrokerHandler } from "./64-unregister-broker.ts";
 import { allocateProducerIdsHandler } from "./67-allocate-producer-ids.ts";
 import { controllerRegistrationHandler } from "./70-controller-registration.ts";
 import type { ControllerCommands, QuorumPort } from "./services.ts";
@@ -59,6 +60,7 @@ export function createControllerHandlers(quorum: QuorumPort, commands?: Controll
       envelopeHandler(commands, () => handlers),
       brokerRegistrationHandler(commands),
       brokerHeartbeatHandler(commands),
+      unregisterBrokerHandler(commands),
       allocateProducerIdsHandler(commands),
       controllerRegistrationHandler(commands),
     );
