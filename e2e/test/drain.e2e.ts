@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { binDir, localNodeNames, type Cluster } from "../src/cluster/index.ts";
-import { pollUntil, run } from "../src/cluster/proc.ts";
+import { run } from "../src/cluster/proc.ts";
 import {
   installOperator,
   jsonpath,
@@ -19,6 +19,8 @@ import {
   produceLoopStarted,
   waitClusterReady,
 } from "../src/operator-e2e/workloads.ts";
+import { watchCluster } from "../src/operator-e2e/roll-watch.ts";
+import { kubeletNodes } from "../src/operator-e2e/nodes.ts";
 import {
   REPO,
   chartSuiteUnavailable,
@@ -65,30 +67,6 @@ const KAFKA_CLUSTER = {
 const figures = figureLog();
 const figure = (line: string): void => figures.figure(line);
 
-interface NodeView {
-  name: string;
-  zone: string;
-  ready: boolean;
-}
-async function nodes(c: Cluster): Promise<NodeView[]> {
-  const out = await c.kubectl([
-    "get",
-    "nodes",
-    "-o",
-    jsonpath(
-      `{range .items[*]}{.metadata.name} {.metadata.labels.topology\\.kubernetes\\.io/zone}. ` +
-        `{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}`,
-    ),
-  ]);
-  return out
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => {
-      const [name = "", zone = "", ready = ""] = l.trim().split(" ");
-      return { name, zone: zone.slice(0, -1), ready: ready === "True" };
-    });
-}
-
 async function operatorNode(c: Cluster): Promise<string> {
   return c.kubectl([
     "get",
@@ -113,7 +91,8 @@ interface Drained {
  * printed it evicted) or the operator's restart (its log names the cordoned node).
  */
 async function drainAndWait(c: Cluster, node: string, expectOn: string): Promise<Drained> {
-  const before = (await kafkaClusterPods(c, NS, CLUSTER)).filter((p) => p.node === node);
+  const all = await kafkaClusterPods(c, NS, CLUSTER);
+  const before = all.filter((p) => p.node === node);
   const started = Date.now();
   const drain = await run(
     join(binDir(), "kubectl"),
@@ -129,20 +108,20 @@ async function drainAndWait(c: Cluster, node: string, expectOn: string): Promise
     `kubectl drain ${node} (brokers ${before.map((p) => p.name).join(", ")}) completed in ${(drainMs / 1000).toFixed(1)} s; ` +
       `evictions refused by the PDB: ${refused}`,
   );
-  const after = await pollUntil(
+  // Watched from before the drain: the drain's own evictions count among the pods that went down.
+  const watched = await watchCluster(
+    c,
+    NS,
+    CLUSTER,
     `the brokers of ${node} back Ready on ${expectOn}`,
     240_000,
-    async () => {
-      const now = await kafkaClusterPods(c, NS, CLUSTER);
-      const done =
-        now.length === 3 &&
-        now.every((p) => p.ready && !p.deleting && p.node !== node) &&
-        before.every((b) => now.some((p) => p.name === b.name && p.uid !== b.uid && p.node === expectOn));
-      return done ? now : undefined;
-    },
-    [],
-    250,
+    ({ pods: now }) =>
+      now.length === 3 &&
+      now.every((p) => p.ready && !p.deleting && p.node !== node) &&
+      before.every((b) => now.some((p) => p.name === b.name && p.uid !== b.uid && p.node === expectOn)),
+    { before: all },
   );
+  const after = watched.last.pods;
   const readyMs = Date.now() - started;
   const operatorLog = await c.kubectl(["logs", "-n", SYSTEM_NS, `deployment/${RELEASE}-operator`, "--tail=-1"]);
   const moved = before.map((b) => {
@@ -157,7 +136,8 @@ async function drainAndWait(c: Cluster, node: string, expectOn: string): Promise
   });
   figure(
     `${node} emptied: ${moved.map((m) => `${m.pod} → ${m.to} (by ${m.by})`).join(", ")}; ` +
-      `all 3 Ready ${(readyMs / 1000).toFixed(1)} s after the drain began`,
+      `all 3 Ready ${(readyMs / 1000).toFixed(1)} s after the drain began; at most ${watched.maxDown} down at once ` +
+      `once it had ended; Reconciling reasons ${watched.reasons.join(", ")}`,
   );
   return { moved };
 }
@@ -190,7 +170,7 @@ describe.skipIf(unavailable !== undefined)(
     });
 
     it(`${NODES} kubelet nodes, one per zone, all Ready`, async () => {
-      const all = await nodes(cluster.get());
+      const all = await kubeletNodes(cluster.get());
       expect(all.every((n) => n.ready)).toBe(true);
       expect(all.map((n) => n.zone).sort()).toEqual(["a", "b", "c"]);
       figure(`tier 3 with ${all.length} kubelet nodes: Ready in ${(cluster.get().startMs / 1000).toFixed(1)} s`);

@@ -25,7 +25,8 @@ import {
   sampleValue,
 } from "../src/operator-e2e/metrics.ts";
 import { formatLayout, replicaLayout } from "../src/operator-e2e/layout.ts";
-import { produceLoopJob, produceLoopResult } from "../src/operator-e2e/workloads.ts";
+import { allReplaced, watchCluster } from "../src/operator-e2e/roll-watch.ts";
+import { kafkaClusterPods, produceLoopJob, produceLoopResult } from "../src/operator-e2e/workloads.ts";
 import { REPO, imageArchive, localOrAttached, useCluster, waitForKubectl } from "./helpers.ts";
 
 const attached = (process.env["TRIBUTARY_E2E_KUBECONFIG"] ?? "") !== "";
@@ -689,7 +690,7 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       const logs = await c.kubectl(["logs", "-n", NS, `job/${loopJob}`]).catch(() => "");
       return logs.includes("producing to gated") ? Date.now() : undefined;
     });
-    const before = await clusterPods(c);
+    const before = await kafkaClusterPods(c, NS, TRIO);
     const started = Date.now();
     // num.partitions needs a restart; a dynamic key (log.retention.ms, say) would not roll anything.
     await c.kubectl([
@@ -703,48 +704,28 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
       JSON.stringify({ spec: { config: { "num.partitions": 2 } } }),
     ]);
     // The order the old pods went away in, the most that were down at once, and what the status said meanwhile.
-    const order: string[] = [];
-    let maxDown = 0;
-    const reasons = new Set<string>();
-    let planSeen = "";
-    await pollUntil(
+    const rolled = await watchCluster(
+      c,
+      NS,
+      TRIO,
       `${TRIO}: every pod replaced and Ready`,
       300_000,
-      async () => {
-        const status = await c.kubectl([
-          "get",
-          "kafkacluster",
-          TRIO,
-          "-n",
-          NS,
-          "-o",
-          jsonpath(`{.status.conditions[?(@.type=="Reconciling")].reason} {.status.rollPlan[*].pod}`),
-        ]);
-        const [reason = "", ...planned] = status.split(" ");
-        reasons.add(reason);
-        if (planned.length > planSeen.split(" ").filter((x) => x !== "").length) planSeen = planned.join(" ");
-        const now = await clusterPods(c);
-        for (const old of before) {
-          const cur = now.find((p) => p.name === old.name);
-          if (!order.includes(old.name) && (cur === undefined || cur.uid !== old.uid || cur.deleting))
-            order.push(old.name);
-        }
-        maxDown = Math.max(maxDown, 3 - now.filter((p) => p.ready && !p.deleting).length);
-        const done = now.length === 3 && now.every((p) => p.ready && !before.some((b) => b.uid === p.uid));
-        return done ? true : undefined;
-      },
-      [],
-      250,
+      ({ pods }) => allReplaced(pods, before, 3),
+      { before },
     );
+    const { order, maxDown } = rolled;
     figure(
       `${TRIO}: config change → 3 pods replaced one at a time, Ready: ${((Date.now() - started) / 1000).toFixed(1)} s ` +
         `(order ${order.join(", ")}; active controller before: ${leaderId})`,
     );
-    figure(`${TRIO}: Reconciling reasons seen during the roll: ${[...reasons].join(", ")}; longest plan: ${planSeen}`);
+    figure(
+      `${TRIO}: Reconciling reasons seen during the roll: ${rolled.reasons.join(", ")}; ` +
+        `longest plan: ${rolled.longestPlan.join(" ")}`,
+    );
     expect(maxDown).toBeLessThanOrEqual(1);
     expect(order).toHaveLength(3);
     expect(order[2]).toBe(`${TRIO}-broker-${leaderId}`);
-    expect(planSeen.split(" ").length).toBeGreaterThanOrEqual(2);
+    expect(rolled.longestPlan.length).toBeGreaterThanOrEqual(2);
     // The roll ended while the loop still produced, so every step of it was under load.
     expect(Date.now()).toBeLessThan(producingSince + loopMs);
     const result = await produceLoopResult(c, NS, loopJob, loopMs + 120_000);
