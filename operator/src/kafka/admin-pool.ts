@@ -122,6 +122,11 @@ export class ClusterAdmin {
     return this.#client.describeLogDirs(nodeId);
   }
 
+  /** UnregisterBroker (forwarded to the active controller); BROKER_ID_NOT_REGISTERED rejects with a KafkaError. */
+  unregisterBroker(brokerId: number): Promise<void> {
+    return this.#client.unregisterBroker(brokerId);
+  }
+
   /** Feature levels (ApiVersions) of the broker this client talks to, and those finalized for the cluster. */
   features(): Promise<FeatureLevels> {
     return this.#client.features();

@@ -4,8 +4,9 @@
 // the test reads the StatefulSet's spec.replicas, which is what the operator decides; Kafka's own Admin API shows the
 // data moved. A topic whose replication factor exceeds the brokers that would remain blocks the scale-down with a
 // Warning and nothing moves; once it is gone, broker 3 is drained by reassignments and only then is the StatefulSet
-// shrunk, and the removed broker's `<pod>-external` Service is pruned.
-import { AdminClient } from "@tributary/broker/admin";
+// shrunk, and the removed broker's `<pod>-external` Service is pruned. Broker 3's process, which on a real cluster goes
+// with its pod, runs on until the test stops it: only then does the operator unregister it (UnregisterBroker).
+import { AdminClient, type KafkaError } from "@tributary/broker/admin";
 import { pathToFileURL } from "node:url";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +17,8 @@ const NS = "scale-it";
 interface KafkaNodes {
   bootstrap(): string;
   waitForBrokers(timeoutMs?: number): Promise<void>;
+  kill(id: number, signal: "SIGTERM"): Promise<number | null>;
+  output(id: number): string;
   destroy(): Promise<void>;
 }
 
@@ -155,4 +158,32 @@ describe("KafkaCluster scale-down drains brokers through Kafka's Admin API (tier
     expect(o.status?.["observedGeneration"]).toBe(2);
     console.log(`scale-down 4 -> 3: broker 3 drained and the StatefulSet shrunk in ${drainMs} ms`);
   }, 120_000);
+
+  it("unregisters the removed broker once it has stopped, not while it runs", async () => {
+    const nodes = (): KafkaNodes => {
+      if (kafka === undefined) throw new Error("the brokers did not start");
+      return kafka;
+    };
+    const unregistered = () =>
+      [0, 1, 2].some((id) => /"brokerId":3,[^\n]*"msg":"Unregistered a broker"/.test(nodes().output(id)));
+    // The StatefulSet is at 3 and no pod is left above it, but broker 3 still runs: it stays registered.
+    expect((await k().cluster()).brokers.map((b) => b.nodeId)).toContain(3);
+    expect(unregistered()).toBe(false);
+    const stopped = Date.now();
+    await nodes().kill(3, "SIGTERM");
+    await eventually(
+      "the controller unregistered broker 3",
+      () => Promise.resolve(unregistered() ? true : undefined),
+      60_000,
+      500,
+    );
+    console.log(`broker 3 unregistered ${Date.now() - stopped} ms after it stopped`);
+    const again = await k()
+      .unregisterBroker(3)
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect((again as KafkaError | undefined)?.code).toBe(102);
+  }, 90_000);
 });

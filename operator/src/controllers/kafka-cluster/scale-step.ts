@@ -2,19 +2,21 @@
 // replicas, reassignments in progress, log-dir sizes, topic min.insync.replicas) and carries the decision out
 // (throttles, AlterPartitionReassignments). It answers the broker StatefulSet's replica count for this pass; the
 // reconciler renders and applies it. Kafka is asked only when a scale-down is pending or every broker pod is Ready
-// (to spread partitions onto new brokers), so a cluster that is starting costs no Admin API calls.
-import type {
-  ClusterMetadata,
-  ConfigChange,
-  ConfigResource,
-  ConfigResult,
+// (to spread partitions onto new brokers), so a cluster that is starting costs no Admin API calls. Besides, it
+// unregisters the broker a scale-down removed last once its pod is gone (unregister.ts): Kafka is read for that once
+// per size of the StatefulSet, in the first pass without the pod.
+import {
   KafkaError,
-  LogDirDescription,
-  OngoingReassignment,
-  PartitionRef,
-  PartitionResult,
-  Reassignment,
-  TopicLookup,
+  type ClusterMetadata,
+  type ConfigChange,
+  type ConfigResource,
+  type ConfigResult,
+  type LogDirDescription,
+  type OngoingReassignment,
+  type PartitionRef,
+  type PartitionResult,
+  type Reassignment,
+  type TopicLookup,
 } from "@tributary/broker/admin";
 import type { Logger } from "pino";
 import { quantityNanos, type KafkaCluster } from "../../api/v1alpha1/index.ts";
@@ -31,6 +33,7 @@ import {
   type Move,
   type PartitionReplicas,
 } from "./scaling.ts";
+import { unregisterCandidate, unregisterDecision } from "./unregister.ts";
 
 /** What the scale step asks of a cluster's admin client (operator/src/kafka/admin-pool.ts ClusterAdmin). */
 export interface ScalingAdmin {
@@ -42,6 +45,8 @@ export interface ScalingAdmin {
   alterConfigsNow(changes: readonly ConfigChange[]): Promise<(ConfigResource & { error?: KafkaError })[]>;
   describeLogDirs(nodeId: number): Promise<LogDirDescription[]>;
   supports(apiKey: number): Promise<boolean>;
+  /** UnregisterBroker; rejects with KafkaError BROKER_ID_NOT_REGISTERED for an id the controller does not know. */
+  unregisterBroker(brokerId: number): Promise<void>;
 }
 
 /** Replication throttle for moves the operator starts, per broker, leader and follower side (bytes/s). */
@@ -53,6 +58,8 @@ const THROTTLED_REPLICAS = [
   "follower.replication.throttled.replicas",
 ] as const;
 const DESCRIBE_LOG_DIRS = 35;
+const UNREGISTER_BROKER = 64;
+const BROKER_ID_NOT_REGISTERED = 102;
 
 export interface ScaleInput {
   admin: ScalingAdmin | undefined;
@@ -229,6 +236,51 @@ async function startMoves(admin: ScalingAdmin, moves: readonly Move[]): Promise<
     );
 }
 
+/**
+ * `current` when the controller last confirmed the broker above it unregistered, per cluster client (kept across
+ * passes, gone with the client): an id asked about once is not asked about again until the size changes.
+ */
+const confirmedUnregistered = new WeakMap<ScalingAdmin, number>();
+
+/**
+ * The unregister step: asks the controller to forget the broker a scale-down removed last (unregister.ts).
+ * Idempotent: an id the controller no longer knows counts as done. Answers true when it must be asked again (the
+ * broker still runs, or the call failed).
+ */
+async function unregisterRemoved(admin: ScalingAdmin, input: ScaleInput): Promise<boolean> {
+  const id = unregisterCandidate({ ...input, confirmedAt: confirmedUnregistered.get(admin) });
+  if (id === undefined) return false;
+  const confirm = () => confirmedUnregistered.set(admin, input.current);
+  try {
+    // Brokers of a version without UnregisterBroker (during an upgrade) keep the registration, as Kafka would.
+    if (!(await admin.supports(UNREGISTER_BROKER))) {
+      confirm();
+      return false;
+    }
+    const [meta, topics] = await Promise.all([admin.cluster(), admin.allTopics()]);
+    const decision = unregisterDecision(id, {
+      live: meta.brokers.map((b) => b.nodeId),
+      partitions: [...topics.values()].flatMap((t) => t.topic?.partitions ?? []),
+    });
+    if (decision.kind === "hold") {
+      input.log.info({ brokerId: id }, decision.message);
+      return true;
+    }
+    await admin.unregisterBroker(id);
+    input.log.info({ brokerId: id }, "Unregistered a removed broker");
+  } catch (err) {
+    if (!(err instanceof KafkaError && err.code === BROKER_ID_NOT_REGISTERED)) {
+      input.log.warn(
+        { brokerId: id, err: err instanceof Error ? err.message : String(err) },
+        "Could not unregister a removed broker; retrying",
+      );
+      return true;
+    }
+  }
+  confirm();
+  return false;
+}
+
 /** One pass of a scale-down: drain, wait, or shrink by one (planScaleDown), carried out. */
 async function scaleDown(admin: ScalingAdmin, input: ScaleInput): Promise<ScaleOutcome> {
   const { desired, current } = input;
@@ -274,6 +326,12 @@ async function scaleDown(admin: ScalingAdmin, input: ScaleInput): Promise<ScaleO
 }
 
 export async function runScale(input: ScaleInput): Promise<ScaleOutcome> {
+  const again = input.admin !== undefined && (await unregisterRemoved(input.admin, input));
+  const outcome = await resize(input);
+  return again && !outcome.requeue ? { ...outcome, requeue: true } : outcome;
+}
+
+async function resize(input: ScaleInput): Promise<ScaleOutcome> {
   const { admin, desired, current } = input;
   if (desired < current) {
     if (admin === undefined)

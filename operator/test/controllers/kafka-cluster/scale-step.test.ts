@@ -13,11 +13,18 @@ class FakeKafka implements ScalingAdmin {
   readonly configs = new Map<string, Map<string, string>>();
   readonly reassigned: { partition: number; replicas: number[] | null }[] = [];
   logDirs = true;
+  /** Whether the brokers serve UnregisterBroker (64). */
+  unregisters = true;
+  /** Registered broker ids (fenced ones too), as the controller has them. */
+  registered = new Set<number>();
+  readonly unregisterCalls: number[] = [];
+  unregisterFailure: Error | undefined;
   sizes = { partition: 100, total: 1_000_000 };
   minInsync = "2";
 
   constructor(brokers: number, partitions: number[][]) {
     this.brokers = Array.from({ length: brokers }, (_, nodeId) => ({ nodeId, rack: null }));
+    this.registered = new Set(this.brokers.map((b) => b.nodeId));
     this.partitions = partitions;
   }
 
@@ -105,8 +112,15 @@ class FakeKafka implements ScalingAdmin {
       },
     ]);
   }
-  supports() {
-    return Promise.resolve(this.logDirs);
+  supports(apiKey: number) {
+    return Promise.resolve(apiKey === 64 ? this.unregisters : this.logDirs);
+  }
+  unregisterBroker(brokerId: number) {
+    this.unregisterCalls.push(brokerId);
+    if (this.unregisterFailure !== undefined) return Promise.reject(this.unregisterFailure);
+    if (!this.registered.delete(brokerId))
+      return Promise.reject(new KafkaError(102, `Broker ID ${brokerId} is not currently registered`, "unregister"));
+    return Promise.resolve();
   }
 }
 
@@ -215,5 +229,63 @@ describe("runScale", () => {
     expect(out.blocked?.message).toContain(
       "AlterPartitionReassignments refused 1 partition(s): t-0: REASSIGNMENT_IN_PROGRESS (busy)",
     );
+  });
+
+  it("unregisters the removed broker once its pod is gone, once, and never one still named by a partition", async () => {
+    const kafka = new FakeKafka(4, [
+      [0, 1],
+      [1, 2],
+      [2, 0],
+    ]);
+    // Broker 3 is fenced (its pod is going) but registered; Metadata no longer lists it.
+    kafka.brokers = kafka.brokers.filter((b) => b.nodeId !== 3);
+    const waiting = await runScale(input(kafka, { desired: 3, current: 3, leftoverPods: 1 }));
+    expect(waiting.replicas).toBe(3);
+    expect(kafka.unregisterCalls).toEqual([]);
+    await runScale(input(kafka, { desired: 3, current: 3 }));
+    expect(kafka.unregisterCalls).toEqual([3]);
+    expect(kafka.registered.has(3)).toBe(false);
+    // Confirmed: later passes at this size do not ask again; a new size asks about the id above it.
+    await runScale(input(kafka, { desired: 3, current: 3 }));
+    expect(kafka.unregisterCalls).toEqual([3]);
+    // The next removal (ordinal 2, drained, its pod gone) is asked about in the first pass of the new size.
+    kafka.partitions = [
+      [0, 1],
+      [1, 0],
+    ];
+    kafka.brokers = kafka.brokers.filter((b) => b.nodeId !== 2);
+    await runScale(input(kafka, { desired: 2, current: 2 }));
+    expect(kafka.unregisterCalls).toEqual([3, 2]);
+    // A partition that names the id (someone reassigned onto it) keeps it registered; so does a broker still running.
+    const named = new FakeKafka(3, [[0, 3]]);
+    named.registered.add(3);
+    expect((await runScale(input(named, { desired: 3, current: 3 }))).requeue).toBe(true);
+    expect(named.unregisterCalls).toEqual([]);
+    const running = new FakeKafka(4, [[0, 1]]);
+    expect((await runScale(input(running, { desired: 3, current: 3 }))).requeue).toBe(true);
+    expect(running.unregisterCalls).toEqual([]);
+    running.brokers = running.brokers.filter((b) => b.nodeId !== 3);
+    await runScale(input(running, { desired: 3, current: 3 }));
+    expect(running.unregisterCalls).toEqual([3]);
+  });
+
+  it("unregister: an unknown id is done, other errors are retried, brokers without API 64 are not asked", async () => {
+    const kafka = new FakeKafka(3, [[0, 1]]);
+    await runScale(input(kafka, { desired: 3, current: 3 }));
+    expect(kafka.unregisterCalls).toEqual([3]);
+    const failing = new FakeKafka(3, [[0, 1]]);
+    failing.registered.add(3);
+    failing.unregisterFailure = new KafkaError(41, "no controller", "unregister");
+    const out = await runScale(input(failing, { desired: 3, current: 3 }));
+    expect(out.requeue).toBe(true);
+    failing.unregisterFailure = undefined;
+    const again = await runScale(input(failing, { desired: 3, current: 3 }));
+    expect(again.requeue).toBe(false);
+    expect(failing.unregisterCalls).toEqual([3, 3]);
+    expect(failing.registered.has(3)).toBe(false);
+    const old = new FakeKafka(3, [[0, 1]]);
+    old.unregisters = false;
+    await runScale(input(old, { desired: 3, current: 3 }));
+    expect(old.unregisterCalls).toEqual([]);
   });
 });
