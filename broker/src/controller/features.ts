@@ -3,6 +3,9 @@
 // adds eligible leader replicas (KIP-966): PartitionRecord and PartitionChangeRecord at version 2. 21 and 22 write the
 // same record versions, so a downgrade from 22 to 21 is safe; 23 changed the metadata (Kafka's didMetadataChange), so
 // nothing goes back below it. A new cluster starts at 22 with ELR off unless formatted or upgraded otherwise.
+// A build stamped as an earlier release (release.ts) knows only the levels up to that release's highest, as an older
+// Kafka knows no newer MetadataVersion: the upgrade e2e starts from such a build.
+import { RELEASE } from "../release.ts";
 
 export const METADATA_VERSION = "metadata.version";
 
@@ -13,17 +16,26 @@ export interface MetadataVersionLevel {
   readonly changedMetadata: boolean;
 }
 
+export const MIN_METADATA_VERSION = 21;
+/** The highest level the code knows (Kafka's IBP_4_0_IV1, the first with ELR). */
+const CODE_MAX_METADATA_VERSION = 23;
+/** The highest supported level: the code's, or the release stamp's when that is lower. */
+export const MAX_METADATA_VERSION = Math.min(CODE_MAX_METADATA_VERSION, RELEASE.maxMetadataVersion ?? Infinity);
+if (!(MAX_METADATA_VERSION >= MIN_METADATA_VERSION)) {
+  throw new Error(
+    `release ${RELEASE.version} is stamped with metadata.version ${RELEASE.maxMetadataVersion}, below the lowest level ${MIN_METADATA_VERSION}`,
+  );
+}
+
+/** The levels this build supports, lowest first. */
 export const METADATA_VERSIONS: readonly MetadataVersionLevel[] = [
   { level: 21, name: "3.9-IV0", changedMetadata: false },
   { level: 22, name: "4.0-IV0", changedMetadata: false },
   { level: 23, name: "4.0-IV1", changedMetadata: true },
-];
+].filter((v) => v.level <= MAX_METADATA_VERSION);
 
-export const MIN_METADATA_VERSION = 21;
 /** The level a new cluster starts at when formatting names none. */
-export const LATEST_METADATA_VERSION = 22;
-/** The highest supported level (Kafka's IBP_4_0_IV1, the first with ELR). */
-export const MAX_METADATA_VERSION = 23;
+export const LATEST_METADATA_VERSION = Math.min(22, MAX_METADATA_VERSION);
 /** The first metadata.version with the ELR record fields (Kafka's MetadataVersion.isElrSupported). */
 export const ELR_METADATA_VERSION = 23;
 
@@ -56,7 +68,8 @@ export function partitionRecordVersion(metadataVersion: number): number {
 /** Supported ranges of every feature this controller can finalize. */
 export const SUPPORTED_FEATURES: ReadonlyMap<string, { readonly min: number; readonly max: number }> = new Map([
   [METADATA_VERSION, { min: MIN_METADATA_VERSION, max: MAX_METADATA_VERSION }],
-  [ELR_FEATURE, { min: 0, max: 1 }],
+  // A build without the ELR level does not know the feature's level 1 either (Kafka 3.9 had no such feature).
+  [ELR_FEATURE, { min: 0, max: MAX_METADATA_VERSION >= ELR_METADATA_VERSION ? 1 : 0 }],
 ]);
 
 /** Kafka's feature dependencies: a level of one feature that needs a minimum metadata.version. */

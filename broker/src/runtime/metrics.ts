@@ -2,6 +2,8 @@ import { createServer, type Server } from "node:http";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Logger } from "pino";
 import type { NetworkMetrics } from "../network/types.ts";
+import { MAX_METADATA_VERSION } from "../controller/features.ts";
+import { RELEASE } from "../release.ts";
 import { bindError } from "./exit-codes.ts";
 
 export interface PartitionStats {
@@ -87,6 +89,13 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
   let partitionSource: StatsSource<PartitionStats> | undefined;
   let lagSource: StatsSource<GroupLag> | undefined;
 
+  // The release identity, as Kafka's app-info version; an upgrade shows up as the value of this label changing.
+  new Gauge({
+    name: "tributary_build_info",
+    help: "Always 1; the labels say which release this broker is and the highest metadata.version it supports",
+    labelNames: ["version", "max_metadata_version"] as const,
+    registers,
+  }).set({ version: RELEASE.version, max_metadata_version: String(MAX_METADATA_VERSION) }, 1);
   const requestsTotal = new Counter({
     name: "tributary_requests_total",
     help: "Requests handled, by API and version",

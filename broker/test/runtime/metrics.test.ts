@@ -1,6 +1,8 @@
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
+import { MAX_METADATA_VERSION } from "../../src/controller/features.ts";
+import { RELEASE } from "../../src/release.ts";
 import { ExitCode, StartupError } from "../../src/runtime/exit-codes.ts";
 import {
   apiRequestMetrics,
@@ -35,6 +37,12 @@ describe("createMetrics", () => {
     expect(
       sample(await m.registry.metrics(), 'tributary_request_failures_total{api="unknown",reason="unsupported_api"}'),
     ).toBe(1);
+  });
+
+  it("says which release the broker is (the build stamp, src/release.ts)", async () => {
+    const m = createMetrics(new Registry(), { defaultMetrics: false });
+    const line = `tributary_build_info{version="${RELEASE.version}",max_metadata_version="${MAX_METADATA_VERSION}"}`;
+    expect(sample(await m.registry.metrics(), line)).toBe(1);
   });
 
   it("adapts numeric API keys to named labels for the dispatcher", async () => {
