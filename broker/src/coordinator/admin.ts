@@ -28,18 +28,25 @@ export class GroupAdmin extends ShardPart {
       const group = this.groups.get(groupId);
       if (group === undefined || group.is("Dead")) return { groupId, errorCode: ErrorCode.GROUP_ID_NOT_FOUND };
       if (!group.is("Empty")) return { groupId, errorCode: ErrorCode.NON_EMPTY_GROUP };
-      this.membership.unload(group, ErrorCode.UNKNOWN_MEMBER_ID);
-      this.groups.delete(groupId);
       const tombstones: GroupStoreRecord[] = [];
-      for (const entry of group.offsets.values()) {
+      const deleted: string[] = [];
+      for (const [key, entry] of group.offsets) {
+        deleted.push(key);
         tombstones.push({ key: encodeOffsetCommitKey(groupId, entry.topic, entry.partition), value: null });
       }
       tombstones.push({ key: encodeGroupMetadataKey(groupId), value: null });
-      this.log.info({ groupId }, "group deleted");
       const result = { groupId, errorCode: ErrorCode.NONE as number };
+      // The group and its offsets are served until the tombstones are committed, and stay if they never are.
+      const write = this.committed.write(tombstones, () => {
+        for (const key of deleted) group.offsets.delete(key);
+        // A member that joined meanwhile keeps the group; its next metadata record supersedes the tombstone.
+        if (!group.is("Empty") || this.groups.get(groupId) !== group) return;
+        this.membership.unload(group, ErrorCode.UNKNOWN_MEMBER_ID);
+        this.groups.delete(groupId);
+        this.log.info({ groupId }, "group deleted");
+      });
       writes.push(
-        this.store.append(tombstones).catch((err: unknown) => {
-          // The group is gone from memory but may come back after a restart; say so rather than claim success.
+        write.catch((err: unknown) => {
           this.log.warn({ err, groupId }, "could not store a group deletion");
           result.errorCode = storeErrorCode(err);
         }),

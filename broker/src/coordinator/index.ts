@@ -39,6 +39,6 @@ export { systemScheduler } from "./scheduler.ts";
 export type { Cancel, Scheduler } from "./scheduler.ts";
 export { GroupCoordinatorShard } from "./shard.ts";
 export type { GroupCoordinatorShardOptions, ShardStatus } from "./shard.ts";
-export { FileGroupStore, InMemoryGroupStore } from "./store.ts";
-export type { GroupStore, GroupStoreRecord } from "./store.ts";
+export { FileGroupStore, InMemoryGroupStore, appendCommitted } from "./store.ts";
+export type { GroupStore, GroupStoreRecord, ReplayedRecord } from "./store.ts";
 export type * from "./types.ts";

@@ -1,67 +1,125 @@
 import { ClassicGroup, Member, partitionKey } from "./group.ts";
 import type { StoredOffset } from "./group.ts";
 import type { Membership } from "./membership.ts";
+import { ErrorCode } from "./errors.ts";
 import { decodeGroupMetadataValue, decodeKey, decodeOffsetCommitValue } from "./records.ts";
-import type { GroupMetadataValue } from "./records.ts";
+import type { GroupMetadataValue, OffsetCommitKey, RecordKey } from "./records.ts";
 import { ShardPart } from "./shard-context.ts";
 import type { ShardContext } from "./shard-context.ts";
-import type { GroupStoreRecord } from "./store.ts";
 
 type OffsetsByKey = Map<string, { topic: string; partition: number; value: StoredOffset }>;
 
 /**
+ * The groups a load found records of above the high watermark, until the HW passes them: per group, how many such
+ * records are pending, and per partition key how many of them are offset commits. Such a group is served from what
+ * is committed only: OffsetFetch answers its committed offsets (UNSTABLE_OFFSET_COMMIT with requireStable where a
+ * commit is pending), and everything else answers COORDINATOR_LOAD_IN_PROGRESS, so no member acts on a generation or
+ * assignment that may still be truncated away.
+ */
+export class UncommittedTail {
+  private readonly byGroup = new Map<string, { records: number; offsets: Map<string, number> }>();
+
+  has(groupId: string): boolean {
+    return this.byGroup.has(groupId);
+  }
+
+  hasOffset(groupId: string, key: string): boolean {
+    return this.byGroup.get(groupId)?.offsets.has(key) === true;
+  }
+
+  add(groupId: string, offsetKey: string | null): void {
+    let entry = this.byGroup.get(groupId);
+    if (entry === undefined) {
+      entry = { records: 0, offsets: new Map() };
+      this.byGroup.set(groupId, entry);
+    }
+    entry.records += 1;
+    if (offsetKey !== null) entry.offsets.set(offsetKey, (entry.offsets.get(offsetKey) ?? 0) + 1);
+  }
+
+  /** One of the group's records was committed; true when it was the group's last one. */
+  remove(groupId: string, offsetKey: string | null): boolean {
+    const entry = this.byGroup.get(groupId);
+    if (entry === undefined) return false;
+    if (offsetKey !== null) {
+      const left = (entry.offsets.get(offsetKey) ?? 1) - 1;
+      if (left === 0) entry.offsets.delete(offsetKey);
+      else entry.offsets.set(offsetKey, left);
+    }
+    entry.records -= 1;
+    if (entry.records > 0) return false;
+    this.byGroup.delete(groupId);
+    return true;
+  }
+
+  clear(): void {
+    this.byGroup.clear();
+  }
+}
+
+/**
  * Loading a shard: replays its `__consumer_offsets` partition (the store) into groups, as Kafka's
- * GroupMetadataManager does when a broker becomes the partition's leader.
+ * GroupMetadataManager does when a broker becomes the partition's leader. Only records below the high watermark are
+ * loaded as they are; the ones above it (written by an earlier leader, not replicated yet) go to the committed view
+ * and apply when the HW passes them, or never if the log is truncated under another leader.
  */
 export class GroupLoader extends ShardPart {
   constructor(
     context: ShardContext,
     private readonly membership: Membership,
+    private readonly tail: UncommittedTail,
   ) {
     super(context);
   }
 
   /**
-   * Replays the store into the shard's groups and answers how many records it read; null, with no group loaded, when
-   * `cancelled()` turned true meanwhile (the partition was unloaded while it loaded).
+   * Replays the store into the shard's groups and answers how many records it read, and how many of them were above
+   * the high watermark; null, with no group loaded, when `cancelled()` turned true meanwhile (the partition was
+   * unloaded while it loaded).
    */
-  async load(cancelled: () => boolean): Promise<number | null> {
+  async load(cancelled: () => boolean): Promise<{ records: number; uncommitted: number } | null> {
     const groupValues = new Map<string, GroupMetadataValue>();
     const offsets = new Map<string, OffsetsByKey>();
+    const uncommitted: { key: RecordKey; value: Buffer | null; nextOffset: bigint }[] = [];
+    const highWatermark = this.store.highWatermark();
     let records = 0;
     for await (const record of this.store.replay()) {
       if (cancelled()) return null;
       records += 1;
       try {
-        this.replayRecord(record, groupValues, offsets);
+        const key = decodeKey(record.key);
+        if (key === null) continue;
+        if (record.nextOffset <= highWatermark) this.replayRecord(key, record.value, groupValues, offsets);
+        else uncommitted.push({ key, value: record.value, nextOffset: record.nextOffset });
       } catch (err) {
         this.log.error({ err }, "skipping an unreadable __consumer_offsets record");
       }
     }
     if (cancelled()) return null;
+    for (const { key } of uncommitted) this.tail.add(key.groupId, offsetKeyOf(key));
     // Tombstones can leave a group with an empty offset map; such a group was deleted or expired.
     const withOffsets = [...offsets].filter(([, entries]) => entries.size > 0).map(([groupId]) => groupId);
     for (const groupId of new Set([...groupValues.keys(), ...withOffsets])) {
       const group = this.loadGroup(groupId, groupValues.get(groupId));
       for (const [key, entry] of offsets.get(groupId) ?? []) group.offsets.set(key, entry);
     }
-    return records;
+    for (const record of uncommitted) this.committed.defer(record.nextOffset, () => this.applyCommitted(record));
+    return { records, uncommitted: uncommitted.length };
   }
 
   private replayRecord(
-    record: GroupStoreRecord,
+    key: RecordKey,
+    value: Buffer | null,
     groupValues: Map<string, GroupMetadataValue>,
     offsets: Map<string, OffsetsByKey>,
   ): void {
-    const key = decodeKey(record.key);
-    if (key === null) return;
     if (key.kind === "group") {
-      if (record.value === null) groupValues.delete(key.groupId);
-      else groupValues.set(key.groupId, decodeGroupMetadataValue(record.value));
+      if (value === null) groupValues.delete(key.groupId);
+      else groupValues.set(key.groupId, decodeGroupMetadataValue(value));
       return;
     }
     const pkey = partitionKey(key.topic, key.partition);
-    if (record.value === null) {
+    if (value === null) {
       offsets.get(key.groupId)?.delete(pkey);
       return;
     }
@@ -70,7 +128,49 @@ export class GroupLoader extends ShardPart {
       group = new Map();
       offsets.set(key.groupId, group);
     }
-    group.set(pkey, { topic: key.topic, partition: key.partition, value: decodeOffsetCommitValue(record.value) });
+    group.set(pkey, { topic: key.topic, partition: key.partition, value: decodeOffsetCommitValue(value) });
+  }
+
+  /** A record of the load's uncommitted tail was committed: the group takes it as a load would have. */
+  private applyCommitted(record: { key: RecordKey; value: Buffer | null }): void {
+    const { key, value } = record;
+    const last = this.tail.remove(key.groupId, offsetKeyOf(key));
+    try {
+      if (key.kind === "group")
+        this.replaceGroup(key.groupId, value === null ? undefined : decodeGroupMetadataValue(value));
+      else this.applyOffset(key, value);
+    } catch (err) {
+      this.log.error({ err, groupId: key.groupId }, "skipping an unreadable __consumer_offsets record");
+    }
+    const group = this.groups.get(key.groupId);
+    // Its members' sessions start once the group is served, as they do after a load.
+    if (last && group !== undefined) {
+      for (const member of group.members.values()) this.membership.scheduleHeartbeat(group, member);
+    }
+  }
+
+  private replaceGroup(groupId: string, value: GroupMetadataValue | undefined): void {
+    const old = this.groups.get(groupId);
+    // It served no member while its tail was pending; this only stops its timers.
+    if (old !== undefined) this.membership.unload(old, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+    this.groups.delete(groupId);
+    if (value === undefined && (old?.offsets.size ?? 0) === 0) return;
+    const group = this.loadGroup(groupId, value);
+    for (const [key, entry] of old?.offsets ?? []) group.offsets.set(key, entry);
+  }
+
+  private applyOffset(key: OffsetCommitKey, value: Buffer | null): void {
+    const pkey = partitionKey(key.topic, key.partition);
+    const existing = this.groups.get(key.groupId);
+    if (value === null) {
+      existing?.offsets.delete(pkey);
+      if (existing !== undefined && existing.protocolType === null && existing.offsets.size === 0) {
+        this.groups.delete(key.groupId);
+      }
+      return;
+    }
+    const group = existing ?? this.loadGroup(key.groupId, undefined);
+    group.offsets.set(pkey, { topic: key.topic, partition: key.partition, value: decodeOffsetCommitValue(value) });
   }
 
   /** As Kafka loads a group: Stable with its stored members if it has any, whose sessions then start afresh. */
@@ -95,7 +195,8 @@ export class GroupLoader extends ShardPart {
       );
       member.assignment = m.assignment;
       group.add(member);
-      this.membership.scheduleHeartbeat(group, member);
+      // A group with uncommitted records starts its sessions once they are committed (applyCommitted).
+      if (!this.tail.has(groupId)) this.membership.scheduleHeartbeat(group, member);
     }
     group.protocolType = value.protocolType === "" ? null : value.protocolType;
     if (value.leader !== null && group.has(value.leader)) group.leaderId = value.leader;
@@ -103,4 +204,8 @@ export class GroupLoader extends ShardPart {
     group.subscribedTopics = group.computeSubscribedTopics();
     return group;
   }
+}
+
+function offsetKeyOf(key: RecordKey): string | null {
+  return key.kind === "offset" ? partitionKey(key.topic, key.partition) : null;
 }

@@ -629,6 +629,8 @@ export class Membership extends ShardPart {
         assignment: assignmentOf(m.memberId),
       })),
     });
-    return this.store.append([{ key: encodeGroupMetadataKey(group.groupId), value }]);
+    // Membership changes are answered (SyncGroup, a replaced static member's JoinGroup) or made Stable by the callers
+    // once this resolves, that is once the record is committed; nothing else waits for it.
+    return this.committed.write([{ key: encodeGroupMetadataKey(group.groupId), value }], () => undefined);
   }
 }

@@ -1,6 +1,7 @@
 import { ErrorCode, storeErrorCode } from "./errors.ts";
 import { ClassicGroup, partitionKey } from "./group.ts";
 import type { StoredOffset } from "./group.ts";
+import type { UncommittedTail } from "./loading.ts";
 import type { Membership } from "./membership.ts";
 import { encodeGroupMetadataKey, encodeOffsetCommitKey, encodeOffsetCommitValue } from "./records.ts";
 import { ShardPart } from "./shard-context.ts";
@@ -23,6 +24,7 @@ export class Offsets extends ShardPart {
   constructor(
     context: ShardContext,
     private readonly membership: Membership,
+    private readonly tail: UncommittedTail,
   ) {
     super(context);
   }
@@ -105,11 +107,12 @@ export class Offsets extends ShardPart {
     }));
     for (const a of accepted) group.pendingOffsetCommits.set(a.key, (group.pendingOffsetCommits.get(a.key) ?? 0) + 1);
     try {
-      await this.store.append(records);
-      // A group deleted while the write was in flight must not come back to life with these offsets.
-      if (!group.is("Dead")) {
+      // Visible to OffsetFetch only once the HW passed them (CommittedView), never from this shard's log alone.
+      await this.committed.write(records, () => {
+        // A group deleted while the write was in flight must not come back to life with these offsets.
+        if (group.is("Dead")) return;
         for (const a of accepted) group.offsets.set(a.key, { topic: a.topic, partition: a.partition, value: a.value });
-      }
+      });
     } catch (err) {
       this.log.warn({ err, groupId: group.groupId }, "could not store committed offsets");
       const errorCode = storeErrorCode(err);
@@ -146,7 +149,7 @@ export class Offsets extends ShardPart {
       const key = partitionKey(topic, partition);
       const none = { topic, partition, offset: -1n, leaderEpoch: -1, metadata: "", errorCode: ErrorCode.NONE };
       if (!known) return none;
-      if (request.requireStable && group.pendingOffsetCommits.has(key)) {
+      if (request.requireStable && (group.pendingOffsetCommits.has(key) || this.tail.hasOffset(group.groupId, key))) {
         return { ...none, errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT };
       }
       const stored = group.offsets.get(key)?.value;
@@ -167,35 +170,42 @@ export class Offsets extends ShardPart {
     const writes: Promise<void>[] = [];
     let removed = 0;
     for (const group of [...this.groups.values()]) {
+      // Its uncommitted records may still change what it has; it is looked at again on the next run.
+      if (this.tail.has(group.groupId)) continue;
+      const expired: string[] = [];
       const tombstones: GroupStoreRecord[] = [];
       const base = this.expiryBase(group);
       if (base !== null) {
-        for (const [key, entry] of [...group.offsets]) {
+        for (const [key, entry] of group.offsets) {
           if (group.pendingOffsetCommits.has(key)) continue;
           if (group.is("Stable") && group.subscribedTopics?.has(entry.topic) === true) continue;
           const { expireTimestamp, commitTimestamp } = entry.value;
-          const expired =
+          const isExpired =
             expireTimestamp !== null
               ? now >= expireTimestamp
               : now - (base === "commit" ? commitTimestamp : base) >= this.config.offsetsRetentionMs;
-          if (!expired) continue;
-          group.offsets.delete(key);
-          removed += 1;
+          if (!isExpired) continue;
+          expired.push(key);
           tombstones.push({ key: encodeOffsetCommitKey(group.groupId, entry.topic, entry.partition), value: null });
         }
       }
-      if (
-        group.is("Empty") &&
-        group.offsets.size === 0 &&
-        group.pendingOffsetCommits.size === 0 &&
-        group.pendingMembers.size === 0
-      ) {
-        this.membership.unload(group, ErrorCode.COORDINATOR_NOT_AVAILABLE);
-        this.groups.delete(group.groupId);
-        tombstones.push({ key: encodeGroupMetadataKey(group.groupId), value: null });
-        this.log.info({ groupId: group.groupId }, "expired empty group");
-      }
-      if (tombstones.length > 0) writes.push(this.store.append(tombstones));
+      const unused = () =>
+        group.is("Empty") && group.pendingOffsetCommits.size === 0 && group.pendingMembers.size === 0;
+      const expiresGroup = group.offsets.size === expired.length && unused();
+      if (expiresGroup) tombstones.push({ key: encodeGroupMetadataKey(group.groupId), value: null });
+      if (tombstones.length === 0) continue;
+      removed += expired.length;
+      // The offsets (and the group) go once the tombstones are committed; a failed write leaves them served.
+      const write = this.committed.write(tombstones, () => {
+        for (const key of expired) group.offsets.delete(key);
+        // A member may have joined meanwhile; then the group stays (its next metadata record supersedes the tombstone).
+        if (expiresGroup && group.offsets.size === 0 && unused() && this.groups.get(group.groupId) === group) {
+          this.membership.unload(group, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+          this.groups.delete(group.groupId);
+          this.log.info({ groupId: group.groupId }, "expired empty group");
+        }
+      });
+      writes.push(write);
     }
     await Promise.all(writes);
     return removed;
@@ -228,16 +238,21 @@ export class Offsets extends ShardPart {
       return { errorCode: ErrorCode.NON_EMPTY_GROUP, partitions: [] };
     }
     const tombstones: GroupStoreRecord[] = [];
+    const deleted: string[] = [];
     const results = partitions.map(({ topic, partition }) => {
       if (subscribed?.has(topic) === true) return { topic, partition, errorCode: ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC };
       const key = partitionKey(topic, partition);
-      if (group.offsets.delete(key))
+      if (group.offsets.has(key) && !deleted.includes(key)) {
+        deleted.push(key);
         tombstones.push({ key: encodeOffsetCommitKey(groupId, topic, partition), value: null });
+      }
       return { topic, partition, errorCode: ErrorCode.NONE };
     });
     if (tombstones.length > 0) {
       try {
-        await this.store.append(tombstones);
+        await this.committed.write(tombstones, () => {
+          for (const key of deleted) group.offsets.delete(key);
+        });
       } catch (err) {
         this.log.warn({ err, groupId }, "could not store an offset deletion");
         return { errorCode: storeErrorCode(err), partitions: [] };

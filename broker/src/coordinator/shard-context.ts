@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { CommittedView } from "./committed.ts";
 import type { GroupCoordinatorConfig } from "./config.ts";
 import type { ClassicGroup } from "./group.ts";
 import type { Scheduler } from "./scheduler.ts";
@@ -7,11 +8,13 @@ import type { JoinGroupResult, SyncGroupResult } from "./types.ts";
 
 /**
  * What the parts of one coordinator shard (membership, offsets, admin, loading) share: the groups of one
- * `__consumer_offsets` partition, the store on that partition, and the clock.
+ * `__consumer_offsets` partition, the store on that partition, the committed view every write goes through, and the
+ * clock.
  */
 export interface ShardContext {
   readonly groups: Map<string, ClassicGroup>;
   readonly store: GroupStore;
+  readonly committed: CommittedView;
   readonly log: Logger;
   readonly scheduler: Scheduler;
   readonly config: Readonly<GroupCoordinatorConfig>;
@@ -22,6 +25,7 @@ export interface ShardContext {
 export abstract class ShardPart {
   protected readonly groups: Map<string, ClassicGroup>;
   protected readonly store: GroupStore;
+  protected readonly committed: CommittedView;
   protected readonly log: Logger;
   protected readonly scheduler: Scheduler;
   protected readonly config: Readonly<GroupCoordinatorConfig>;
@@ -29,6 +33,7 @@ export abstract class ShardPart {
   constructor(context: ShardContext) {
     this.groups = context.groups;
     this.store = context.store;
+    this.committed = context.committed;
     this.log = context.log;
     this.scheduler = context.scheduler;
     this.config = context.config;

@@ -5,9 +5,10 @@ import { defaultGroupCoordinatorConfig } from "./config.ts";
 import type { GroupCoordinatorConfig } from "./config.ts";
 import { ErrorCode } from "./errors.ts";
 import type { ClassicGroup } from "./group.ts";
+import { CommittedView } from "./committed.ts";
 import { computeLag } from "./lag.ts";
 import type { LogEndOffsets, PartitionLag } from "./lag.ts";
-import { GroupLoader } from "./loading.ts";
+import { GroupLoader, UncommittedTail } from "./loading.ts";
 import { Membership } from "./membership.ts";
 import { Offsets } from "./offsets.ts";
 import { systemScheduler } from "./scheduler.ts";
@@ -65,27 +66,32 @@ export class GroupCoordinatorShard {
   private readonly offsets: Offsets;
   private readonly admin: GroupAdmin;
   private readonly loader: GroupLoader;
+  private readonly committed: CommittedView;
+  private readonly tail = new UncommittedTail();
   private state: ShardStatus = "loading";
   private retentionTimer: Cancel | null = null;
   /** Appends not settled yet, so an unloaded shard can tell when its last write is in the log. */
-  private readonly writes = new Set<Promise<void>>();
+  private readonly writes = new Set<Promise<unknown>>();
 
   constructor(options: GroupCoordinatorShardOptions) {
     this.log = options.logger;
     this.scheduler = options.scheduler ?? systemScheduler;
     this.config = { ...defaultGroupCoordinatorConfig, ...options.config };
+    const store = this.tracked(options.store);
+    this.committed = new CommittedView(store);
     const context: ShardContext = {
       groups: this.groups,
-      store: this.tracked(options.store),
+      store,
+      committed: this.committed,
       log: this.log,
       scheduler: this.scheduler,
       config: this.config,
       newUuid: options.newUuid ?? randomUUID,
     };
     this.membership = new Membership(context);
-    this.offsets = new Offsets(context, this.membership);
+    this.offsets = new Offsets(context, this.membership, this.tail);
     this.admin = new GroupAdmin(context, this.membership);
-    this.loader = new GroupLoader(context, this.membership);
+    this.loader = new GroupLoader(context, this.membership, this.tail);
   }
 
   get status(): ShardStatus {
@@ -102,13 +108,16 @@ export class GroupCoordinatorShard {
 
   private tracked(store: GroupStore): GroupStore {
     return {
-      append: (records) => {
-        const write = store.append(records);
+      write: (records) => {
+        const write = store.write(records);
         this.writes.add(write);
         const settle = () => this.writes.delete(write);
         write.then(settle, settle);
         return write;
       },
+      replicated: (offset) => store.replicated(offset),
+      highWatermark: () => store.highWatermark(),
+      untilCommitted: (offset, signal) => store.untilCommitted(offset, signal),
       replay: () => store.replay(),
     };
   }
@@ -121,11 +130,11 @@ export class GroupCoordinatorShard {
    */
   async start(): Promise<void> {
     if (this.state !== "loading") throw new Error("the group coordinator can start only once");
-    const records = await this.loader.load(() => this.state === "stopped");
-    if (records === null) return;
+    const loaded = await this.loader.load(() => this.state === "stopped");
+    if (loaded === null) return;
     this.state = "active";
     this.scheduleRetentionCheck();
-    this.log.info({ groups: this.groups.size, records }, "group coordinator loaded");
+    this.log.info({ groups: this.groups.size, ...loaded }, "group coordinator loaded");
   }
 
   /**
@@ -137,13 +146,22 @@ export class GroupCoordinatorShard {
     this.state = "stopped";
     this.retentionTimer?.();
     this.retentionTimer = null;
+    // Whatever is not committed now is for the partition's next leader to keep or truncate.
+    this.committed.close();
+    this.tail.clear();
     for (const group of this.groups.values()) this.membership.unload(group, ErrorCode.NOT_COORDINATOR);
     this.groups.clear();
   }
 
-  private inactiveError(): number | null {
+  /**
+   * Why a request for `groupId` cannot be served now: the shard is loading or stopped, or the load found records of
+   * the group above the high watermark that are not committed yet (`UncommittedTail`): until they are, its generation
+   * and assignment are not known for sure.
+   */
+  private inactiveError(groupId?: string): number | null {
     if (this.state === "loading") return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
     if (this.state === "stopped") return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (groupId !== undefined && this.tail.has(groupId)) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
     return null;
   }
 
@@ -162,7 +180,7 @@ export class GroupCoordinatorShard {
    * change nothing; otherwise when the rebalance completes (everyone rejoined, or the rebalance timeout passed).
    */
   joinGroup(request: JoinGroupRequest): Promise<JoinGroupResult> {
-    const inactive = this.inactiveError();
+    const inactive = this.inactiveError(request.groupId);
     if (inactive !== null) return Promise.resolve(joinError(request.memberId, inactive));
     return this.membership.joinGroup(request);
   }
@@ -172,14 +190,14 @@ export class GroupCoordinatorShard {
    * them. Resolves with the member's assignment or an error.
    */
   syncGroup(request: SyncGroupRequest): Promise<SyncGroupResult> {
-    const inactive = this.inactiveError();
+    const inactive = this.inactiveError(request.groupId);
     if (inactive !== null) return Promise.resolve(syncError(inactive));
     return this.membership.syncGroup(request);
   }
 
   /** Heartbeat. REBALANCE_IN_PROGRESS tells a member of a rebalancing group to rejoin. */
   heartbeat(request: HeartbeatRequest): { errorCode: number } {
-    const inactive = this.inactiveError();
+    const inactive = this.inactiveError(request.groupId);
     if (inactive !== null) return { errorCode: inactive };
     return this.membership.heartbeat(request);
   }
@@ -189,7 +207,7 @@ export class GroupCoordinatorShard {
    * id removes that static member whatever its current id.
    */
   leaveGroup(request: LeaveGroupRequest): LeaveGroupResult {
-    const inactive = this.inactiveError();
+    const inactive = this.inactiveError(request.groupId);
     if (inactive !== null) return { errorCode: inactive, members: [] };
     return this.membership.leaveGroup(request);
   }
@@ -201,7 +219,7 @@ export class GroupCoordinatorShard {
    * order. A generation of -1 with no member id is a standalone commit, accepted while the group is Empty or unknown.
    */
   commitOffsets(request: OffsetCommitRequest): Promise<OffsetCommitPartitionResult[]> {
-    const inactive = this.inactiveError();
+    const inactive = this.inactiveError(request.groupId);
     if (inactive !== null) {
       return Promise.resolve(
         request.offsets.map((o) => ({ topic: o.topic, partition: o.partition, errorCode: inactive })),
@@ -228,7 +246,7 @@ export class GroupCoordinatorShard {
     groupId: string,
     partitions: readonly { topic: string; partition: number }[],
   ): Promise<{ errorCode: number; partitions: { topic: string; partition: number; errorCode: number }[] }> {
-    const inactive = this.inactiveError();
+    const inactive = this.inactiveError(groupId);
     if (inactive !== null) return Promise.resolve({ errorCode: inactive, partitions: [] });
     return this.offsets.deleteOffsets(groupId, partitions);
   }
@@ -255,17 +273,23 @@ export class GroupCoordinatorShard {
   // ---------------------------------------------------------------- admin
 
   /** DeleteGroups: only Empty groups go (NON_EMPTY_GROUP otherwise), with their offsets, tombstoned in the store. */
-  deleteGroups(groupIds: readonly string[]): Promise<DeleteGroupResult[]> {
-    const inactive = this.inactiveError();
-    if (inactive !== null) return Promise.resolve(groupIds.map((groupId) => ({ groupId, errorCode: inactive })));
-    return this.admin.deleteGroups(groupIds);
+  async deleteGroups(groupIds: readonly string[]): Promise<DeleteGroupResult[]> {
+    const refused = groupIds.map((groupId) => this.inactiveError(groupId));
+    const deleted = await this.admin.deleteGroups(groupIds.filter((_, i) => refused[i] === null));
+    let next = 0;
+    return groupIds.map((groupId, i) => {
+      const errorCode = refused[i] ?? null;
+      return errorCode === null ? (deleted[next++] ?? { groupId, errorCode: ErrorCode.NONE }) : { groupId, errorCode };
+    });
   }
 
   /** DescribeGroups. An unknown group is described as Dead with no error, as Kafka does up to DescribeGroups v5. */
   describeGroups(groupIds: readonly string[]): GroupDescription[] {
-    const inactive = this.inactiveError();
-    if (inactive !== null) return groupIds.map((groupId) => deadGroup(groupId, inactive));
-    return this.admin.describeGroups(groupIds);
+    return groupIds.map((groupId) => {
+      const inactive = this.inactiveError(groupId);
+      if (inactive !== null) return deadGroup(groupId, inactive);
+      return this.admin.describeGroups([groupId])[0] ?? deadGroup(groupId, ErrorCode.NONE);
+    });
   }
 
   /** ListGroups, filtered by state and type (both case-insensitive) when the filters are not empty. */

@@ -1,4 +1,11 @@
-import { ErrorCode, GroupStoreError, type GroupStore, type GroupStoreRecord } from "../coordinator/index.ts";
+import {
+  ErrorCode,
+  GroupStoreError,
+  appendCommitted,
+  type GroupStore,
+  type GroupStoreRecord,
+  type ReplayedRecord,
+} from "../coordinator/index.ts";
 import { StorageError, type PartitionLog } from "../log/index.ts";
 import { decodeRecordBatch, encodeRecordBatch, splitBatches } from "../protocol/records/index.ts";
 import type { ReplicationOutcome } from "../replication/delayed-produce.ts";
@@ -15,6 +22,11 @@ export interface GroupStoreReplication {
   beforeAppend(): ReplicationOutcome | undefined;
   /** Resolves once the batch ending before `requiredOffset` is replicated, or with the error instead. */
   replicated(requiredOffset: bigint): Promise<ReplicationOutcome>;
+  /**
+   * Resolves true once the HW reached `offset` while this node leads the partition, with no time limit; false once it
+   * no longer leads (a follower's log may be truncated there) or `signal` aborted.
+   */
+  untilHighWatermark(offset: bigint, signal: AbortSignal): Promise<boolean>;
 }
 
 /**
@@ -30,45 +42,66 @@ export class LogGroupStore implements GroupStore {
     private readonly replication?: GroupStoreReplication,
   ) {}
 
-  async append(records: readonly GroupStoreRecord[]): Promise<void> {
-    if (records.length === 0) return;
+  async write(records: readonly GroupStoreRecord[]): Promise<bigint> {
+    if (records.length === 0) return this.log.logEndOffset;
     const timestamp = BigInt(this.clock());
     const batch = encodeRecordBatch({
       records: records.map((r) => ({ key: r.key, value: r.value, timestamp })),
     });
     const refused = this.replication?.beforeAppend();
     if (refused !== undefined) throw replicationError(refused);
-    let lastOffset: bigint;
     try {
-      ({ lastOffset } = await this.log.append(batch, { leaderEpoch: this.leaderEpoch }));
+      const { lastOffset } = await this.log.append(batch, { leaderEpoch: this.leaderEpoch });
+      return lastOffset + 1n;
     } catch (err) {
       // As Kafka maps a storage error on the offsets topic: clients look the coordinator up again and retry.
       if (err instanceof StorageError) throw new GroupStoreError(err.message, ErrorCode.NOT_COORDINATOR);
       throw err;
     }
-    const outcome = await this.replication?.replicated(lastOffset + 1n);
+  }
+
+  async replicated(offset: bigint): Promise<void> {
+    const outcome = await this.replication?.replicated(offset);
     if (outcome !== undefined && outcome.errorCode !== ErrorCode.NONE) throw replicationError(outcome);
   }
 
-  async *replay(): AsyncIterable<GroupStoreRecord> {
+  /** Without replication (a single replica), whatever is in the log is committed. */
+  highWatermark(): bigint {
+    return this.replication === undefined ? this.log.logEndOffset : this.log.highWatermark;
+  }
+
+  untilCommitted(offset: bigint, signal: AbortSignal): Promise<boolean> {
+    if (this.replication === undefined) return Promise.resolve(!signal.aborted && offset <= this.log.logEndOffset);
+    return this.replication.untilHighWatermark(offset, signal);
+  }
+
+  /** `write` then `replicated`: an acks=all append. */
+  append(records: readonly GroupStoreRecord[]): Promise<bigint> {
+    return appendCommitted(this, records);
+  }
+
+  async *replay(): AsyncIterable<ReplayedRecord> {
     let offset = this.log.logStartOffset;
     while (offset < this.log.logEndOffset) {
       const read = await this.log.read(offset, REPLAY_CHUNK_BYTES);
-      const records: GroupStoreRecord[] = [];
+      const records: ReplayedRecord[] = [];
       try {
         const { batches } = splitBatches(read.records);
         if (batches.length === 0) return;
         for (const batch of batches) {
           const decoded = decodeRecordBatch(batch);
+          // A batch is committed whole: once the HW passes its last offset.
+          const nextOffset = decoded.header.baseOffset + BigInt(decoded.header.lastOffsetDelta) + 1n;
           for (const record of decoded.records) {
             if (record.key === null) continue;
             // Copy out of the pooled read buffer, which is reused after release().
             records.push({
               key: Buffer.from(record.key),
               value: record.value === null ? null : Buffer.from(record.value),
+              nextOffset,
             });
           }
-          offset = decoded.header.baseOffset + BigInt(decoded.header.lastOffsetDelta) + 1n;
+          offset = nextOffset;
         }
       } finally {
         read.release();

@@ -512,6 +512,16 @@ export class PartitionManager {
         const check = (required: bigint): ReplicationOutcome | undefined => this.replicationStatus(key, led, required);
         return Promise.resolve(check(requiredOffset) ?? this.delayed.wait(key, requiredOffset, timeoutMs, check));
       },
+      untilHighWatermark: async (offset, signal) => {
+        // Woken by every append and HW move of the partition (notify); the timeout only bounds a missed wake-up.
+        const keys = new Set([key]);
+        for (;;) {
+          const log = this.logs.get(topic, partition);
+          if (signal.aborted || this.roles.get(key)?.leader !== true || !log) return false;
+          if (log.highWatermark >= offset) return true;
+          await this.waitForData(keys, 30_000, signal);
+        }
+      },
     };
   }
 

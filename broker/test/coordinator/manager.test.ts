@@ -6,7 +6,7 @@ import {
   decodeKey,
   offsetsPartitionFor,
 } from "../../src/coordinator/index.ts";
-import type { GroupStore, GroupStoreRecord } from "../../src/coordinator/index.ts";
+import type { GroupStore, ReplayedRecord } from "../../src/coordinator/index.ts";
 import {
   ManualScheduler,
   flush,
@@ -31,8 +31,7 @@ function groupOn(partition: number, prefix = "group", count = PARTITIONS): strin
 }
 
 /** A store whose replay waits until `release()`, and can be told to fail it. */
-class GatedStore implements GroupStore {
-  readonly inner = new InMemoryGroupStore();
+class GatedStore extends InMemoryGroupStore {
   private opened: () => void = () => undefined;
   private readonly gate = new Promise<void>((resolve) => (this.opened = resolve));
   failReplay = false;
@@ -41,14 +40,10 @@ class GatedStore implements GroupStore {
     this.opened();
   }
 
-  append(records: readonly GroupStoreRecord[]): Promise<void> {
-    return this.inner.append(records);
-  }
-
-  async *replay(): AsyncIterable<GroupStoreRecord> {
+  override async *replay(): AsyncIterable<ReplayedRecord> {
     await this.gate;
     if (this.failReplay) throw new Error("the log could not be read");
-    yield* this.inner.replay();
+    yield* super.replay();
   }
 }
 
@@ -296,11 +291,14 @@ describe("GroupCoordinatorManager loading and unloading", () => {
     const inner = new InMemoryGroupStore();
     let finishWrite: () => void = () => undefined;
     const slow: GroupStore = {
-      // The first append is held, as a slow fsync would hold it; later ones go straight through.
-      append: (records) =>
-        new Promise<void>((resolve) => {
-          finishWrite = () => void inner.append(records).then(resolve);
+      // The first write is held, as a slow fsync would hold it; later ones go straight through.
+      write: (records) =>
+        new Promise<bigint>((resolve) => {
+          finishWrite = () => void inner.write(records).then(resolve);
         }),
+      replicated: (offset) => inner.replicated(offset),
+      highWatermark: () => inner.highWatermark(),
+      untilCommitted: (offset, signal) => inner.untilCommitted(offset, signal),
       replay: () => inner.replay(),
     };
     const { manager } = setup({ stores: new Map<number, GroupStore>([[1, slow]]) });

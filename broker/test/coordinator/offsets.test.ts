@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ErrorCode, GroupStoreError, InMemoryGroupStore } from "../../src/coordinator/index.ts";
-import type {
-  GroupStore,
-  GroupStoreRecord,
-  OffsetCommitPartition,
-  OffsetCommitRequest,
-} from "../../src/coordinator/index.ts";
+import type { GroupStoreRecord, OffsetCommitPartition, OffsetCommitRequest } from "../../src/coordinator/index.ts";
 import { ManualScheduler, hex, isSettled, joinPair, joinRequest, stableGroup, startCoordinator } from "./helpers.ts";
 
 function offset(topic: string, partition: number, value: bigint, metadata: string | null = "m"): OffsetCommitPartition {
@@ -20,24 +15,22 @@ function fetchAll(groupId = "g") {
   return { groupId, topics: null, requireStable: false };
 }
 
-/** A store whose appends complete only when the test says so, or fail. */
-class GatedStore implements GroupStore {
-  readonly inner = new InMemoryGroupStore();
-  private gates: { records: readonly GroupStoreRecord[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+/** A store whose writes reach the log only when the test says so, or fail without being written. */
+class GatedStore extends InMemoryGroupStore {
+  private gates: {
+    records: readonly GroupStoreRecord[];
+    resolve: (next: bigint) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
 
-  append(records: readonly GroupStoreRecord[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.gates.push({ records, resolve, reject }));
-  }
-
-  replay(): AsyncIterable<GroupStoreRecord> {
-    return this.inner.replay();
+  override write(records: readonly GroupStoreRecord[]): Promise<bigint> {
+    return new Promise<bigint>((resolve, reject) => this.gates.push({ records, resolve, reject }));
   }
 
   async release(): Promise<void> {
     const gate = this.gates.shift();
     if (gate === undefined) throw new Error("no append waiting");
-    await this.inner.append(gate.records);
-    gate.resolve();
+    gate.resolve(await super.write(gate.records));
   }
 
   fail(err: unknown): void {

@@ -114,7 +114,7 @@ describe("stores and restart recovery", () => {
 
   async function collect(records: AsyncIterable<GroupStoreRecord>): Promise<GroupStoreRecord[]> {
     const all: GroupStoreRecord[] = [];
-    for await (const r of records) all.push(r);
+    for await (const { key, value } of records) all.push({ key, value });
     return all;
   }
 
