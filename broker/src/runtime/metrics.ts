@@ -325,6 +325,9 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       res.writeHead(404, { "content-type": "text/plain" }).end("not found; try /metrics\n");
     }
   });
+  // Kept connections outlive the operator's pass interval and Prometheus' scrape interval (the operator's restart-safety
+  // client closes its idle ones after 30 s, before this, so it never sends on a connection being closed).
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err) =>
       reject(

@@ -1,6 +1,10 @@
 // What the roller asks a cluster before it deletes a pod (the decision is controllers/kafka-cluster/roll-gates.ts):
 // each broker's GET /v1/restart-safety on its metrics port, the partitions' ISRs and min.insync.replicas through the
 // Admin API, and DescribeQuorum of the controllers, both through the cluster's pooled clients (admin-pool.ts).
+// The GETs share one keep-alive HTTP agent, as the Kafka calls share the pool: a roll asks every broker each pass, and
+// a connection kept open from the last pass costs no connect. A connect has its own short limit, since one that hangs
+// (a Service or pod IP still routed to a pod that is gone) would otherwise hold the pass for the whole request limit.
+import { Agent, request, type IncomingMessage } from "node:http";
 import { z } from "zod";
 import type { ClusterAdmin } from "./admin-pool.ts";
 import type {
@@ -12,11 +16,19 @@ import type {
 
 export interface RollProbeOptions {
   clientId: string;
-  /** Of the HTTP GET. @default 5 000 */
+  /** Of the whole HTTP GET. @default 5 000 */
   timeoutMs?: number;
-  /** HTTP GET; tests may substitute. @default global fetch */
-  fetch?: typeof fetch;
+  /** Of the TCP connect, when no kept connection is free. @default 1 000 */
+  connectTimeoutMs?: number;
+  /**
+   * How long an idle connection is kept for the next pass; below the broker's keep-alive timeout (65 s), so the
+   * client closes first and never sends on a connection the server is closing. @default 30 000
+   */
+  idleTimeoutMs?: number;
 }
+
+/** Bytes of an answer read at most (a restart-safety answer is a few hundred). */
+const MAX_ANSWER_BYTES = 1 << 20;
 
 export interface RollProbe {
   /** Asks each broker (pod name, node id, host:port of its metrics endpoint); never throws, errors are answers. */
@@ -25,6 +37,8 @@ export interface RollProbe {
   partitions(admin: Pick<ClusterAdmin, "allTopics" | "describeConfigs">): Promise<PartitionFact[]>;
   /** DescribeQuorum (the controllers' client). */
   quorum(admin: Pick<ClusterAdmin, "describeQuorum">): Promise<QuorumFact>;
+  /** Closes the kept connections (fakes in tests keep none). */
+  close?(): void;
 }
 
 const Answer = z.object({
@@ -36,20 +50,73 @@ const Answer = z.object({
   caughtUpReasons: z.array(z.string()),
 });
 
+/** One GET over `agent`: status and body, or an error saying why (connect limit, whole limit, connection lost). */
+function get(
+  agent: Agent,
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  connectTimeoutMs: number,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent, headers, signal: AbortSignal.timeout(timeoutMs) }, (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_ANSWER_BYTES) req.destroy(new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`));
+        else chunks.push(chunk);
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.on("socket", (socket) => {
+      // A kept connection is already open; only a new one can hang in its connect.
+      if (!socket.connecting) return;
+      const timer = setTimeout(
+        () => req.destroy(new Error(`connect timed out after ${connectTimeoutMs} ms`)),
+        connectTimeoutMs,
+      );
+      const clear = () => clearTimeout(timer);
+      socket.once("connect", clear);
+      socket.once("close", clear);
+    });
+    req.end();
+  });
+}
+
 export function rollProbe(options: RollProbeOptions): RollProbe {
   const timeoutMs = options.timeoutMs ?? 5_000;
-  const get = options.fetch ?? fetch;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
+  const headers = { "user-agent": options.clientId };
+  const agent = new Agent({ keepAlive: true, timeout: options.idleTimeoutMs ?? 30_000, maxFreeSockets: 1 });
+
+  async function fetchAnswer(url: string): Promise<{ status: number; body: string }> {
+    try {
+      return await get(agent, url, headers, timeoutMs, connectTimeoutMs);
+    } catch (err) {
+      // A kept connection the peer closed meanwhile (the broker restarted): once more, on a new connection.
+      if ((err as NodeJS.ErrnoException).code === "ECONNRESET")
+        return get(agent, url, headers, timeoutMs, connectTimeoutMs);
+      throw err;
+    }
+  }
 
   async function ask(address: string): Promise<RestartSafetyAnswer> {
-    const res = await get(`http://${address}/v1/restart-safety`, { signal: AbortSignal.timeout(timeoutMs) }).catch(
-      (err: unknown) => {
-        // fetch says only "fetch failed"; the cause says why (ENOTFOUND, ECONNREFUSED, a timeout).
-        const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
-        throw new Error(`GET http://${address}/v1/restart-safety failed${cause}`, { cause: err });
-      },
-    );
+    const url = `http://${address}/v1/restart-safety`;
+    const res = await fetchAnswer(url).catch((err: unknown) => {
+      const why = err instanceof Error ? `: ${err.message}` : "";
+      throw new Error(`GET ${url} failed${why}`, { cause: err });
+    });
     if (res.status !== 200) throw new Error(`HTTP ${res.status} from ${address}`);
-    const parsed = Answer.safeParse(await res.json());
+    let body: unknown;
+    try {
+      body = JSON.parse(res.body);
+    } catch {
+      throw new Error(`unexpected answer from ${address}: not JSON`);
+    }
+    const parsed = Answer.safeParse(body);
     if (!parsed.success) throw new Error(`unexpected answer from ${address}: ${parsed.error.message}`);
     return parsed.data;
   }
@@ -102,5 +169,7 @@ export function rollProbe(options: RollProbeOptions): RollProbe {
         })),
       };
     },
+
+    close: () => agent.destroy(),
   };
 }
