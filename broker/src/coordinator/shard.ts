@@ -215,8 +215,9 @@ export class GroupCoordinatorShard {
   // ---------------------------------------------------------------- offsets
 
   /**
-   * OffsetCommit. Resolves once the accepted offsets are in the store, with an error code per partition in request
-   * order. A generation of -1 with no member id is a standalone commit, accepted while the group is Empty or unknown.
+   * OffsetCommit. Resolves once the accepted offsets are committed (the HW passed them), with an error code per
+   * partition in request order. A generation of -1 with no member id is a standalone commit, accepted while the
+   * group is Empty or unknown.
    */
   commitOffsets(request: OffsetCommitRequest): Promise<OffsetCommitPartitionResult[]> {
     const inactive = this.inactiveError(request.groupId);
@@ -230,7 +231,7 @@ export class GroupCoordinatorShard {
 
   /**
    * OffsetFetch for one group. Partitions without a committed offset answer offset -1 and metadata "". With
-   * requireStable, a partition whose commit is still being written answers UNSTABLE_OFFSET_COMMIT.
+   * requireStable, a partition whose commit is not committed yet answers UNSTABLE_OFFSET_COMMIT.
    */
   fetchOffsets(request: OffsetFetchRequest): OffsetFetchResult {
     const inactive = this.inactiveError();
