@@ -4,6 +4,10 @@
 //   TRIBUTARY_BIN=<path to tributary-broker> npx tsx broker/bench/broker.ts ...   another build of Tributary
 //   npx tsx broker/bench/broker.ts --profile [--records N] [--throughput R]
 //       Tributary only, under node --cpu-prof: a produce run (acks=1, unthrottled unless R records/s), hottest frames
+//   npx tsx broker/bench/broker.ts --fetch-only [--consume-runs C] [--only ...] [--tributary-first] [--records N]
+//       the consume side alone: the same volume as a full run (warm-up + 2 × N records, acks=1), consumed C times
+//   npx tsx broker/bench/broker.ts --profile-fetch [--consume-runs C] [--records N]
+//       Tributary only, under node --cpu-prof: hottest frames while the C consume runs fetch
 // Build first (`make build`): Tributary runs from broker/dist through broker/bin/tributary-broker.
 // Prints a text table and writes broker/bench/out/broker.json. No assertions on timing: targets are reported.
 import { spawn } from "node:child_process";
@@ -11,7 +15,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, pollUntil } from "../test/support/broker-process.ts";
-import { printProfiles } from "./cpu-profile.ts";
+import { inWindow, printProfiles, type ProfileWindow } from "./cpu-profile.ts";
 import {
   OUT_DIR,
   REACHED,
@@ -19,6 +23,7 @@ import {
   environment,
   fixedRateCaveat,
   loadAverage as load,
+  median,
   met,
   numberArg,
   onlyArg,
@@ -69,6 +74,11 @@ interface Args {
   tributaryFirst: boolean;
   /** Records per second of the profiled produce run; -1 is unthrottled. */
   throughput: number;
+  /** Only fill the topic and consume it `consumeRuns` times (issue 12: fetch-only consume is the weakest ratio). */
+  fetchOnly: boolean;
+  /** Profile Tributary's consume runs instead of a produce run. */
+  profileFetch: boolean;
+  consumeRuns: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -79,6 +89,9 @@ function parseArgs(argv: readonly string[]): Args {
     profile: false,
     tributaryFirst: false,
     throughput: -1,
+    fetchOnly: false,
+    profileFetch: false,
+    consumeRuns: 3,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -89,6 +102,9 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === "--tributary-first") args.tributaryFirst = true;
     // -1: unthrottled, as the perf tool takes it.
     else if (a === "--throughput") args.throughput = numberArg(a, argv[++i], { min: -1 });
+    else if (a === "--fetch-only") args.fetchOnly = true;
+    else if (a === "--profile-fetch") args.profileFetch = true;
+    else if (a === "--consume-runs") args.consumeRuns = numberArg(a, argv[++i], { min: 1 }, true);
     else throw new Error(`unknown argument ${a}`);
   }
   return args;
@@ -238,6 +254,85 @@ async function benchBroker(name: BrokerName, args: Args): Promise<BrokerResult> 
   }
 }
 
+// ---- fetch-only mode ----
+
+interface FetchResult {
+  broker: BrokerName;
+  /** Records in the topic: the warm-up and 2 × records, as many as a full run's consume reads. */
+  records: number;
+  consumes: ConsumerResult[];
+  loadAverageStart: number[];
+  loadAverageEnd: number[];
+}
+
+/** Fills the topic as a full run does (acks=1 instead of one acks=1 and one acks=all run) and runs `consume`. */
+async function withFilledTopic<T>(
+  broker: RunningBroker,
+  args: Args,
+  consume: (records: number) => Promise<T>,
+): Promise<T> {
+  await producePerf(broker.bootstrap, WARMUP_RECORDS, "1", -1);
+  const fill = await producePerf(broker.bootstrap, 2 * args.records, "1", -1);
+  log(`${broker.name}: filled with ${WARMUP_RECORDS + 2 * args.records} records (${fill.mbPerSec} MB/s)`);
+  return consume(WARMUP_RECORDS + 2 * args.records);
+}
+
+async function consumeRuns(broker: RunningBroker, records: number, runs: number): Promise<ConsumerResult[]> {
+  const consumes: ConsumerResult[] = [];
+  for (let i = 0; i < runs; i++) {
+    const c = await consumePerf(broker.bootstrap, records);
+    log(`${broker.name}: consume ${c.mbPerSec} MB/s, fetch only ${c.fetchMbPerSec} MB/s; load ${load().join(" ")}`);
+    consumes.push(c);
+  }
+  return consumes;
+}
+
+async function fetchBroker(name: BrokerName, args: Args): Promise<FetchResult> {
+  const dataDir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
+  const loadAverageStart = load();
+  log(`starting ${name} (data in ${dataDir}, load ${loadAverageStart.join(" ")})`);
+  const broker = name === "kafka" ? await startKafka(dataDir) : await startTributary(dataDir);
+  try {
+    const consumes = await withFilledTopic(broker, args, (records) => consumeRuns(broker, records, args.consumeRuns));
+    const records = WARMUP_RECORDS + 2 * args.records;
+    return { broker: name, records, consumes, loadAverageStart, loadAverageEnd: load() };
+  } finally {
+    await broker.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function fetchOnly(args: Args): Promise<void> {
+  const env = environment();
+  const both: BrokerName[] = args.tributaryFirst ? ["tributary", "kafka"] : ["kafka", "tributary"];
+  const results: FetchResult[] = [];
+  for (const name of args.only ? [args.only] : both) results.push(await fetchBroker(name, args));
+  const loadEnd = load();
+  const fetchMb = (r: FetchResult) => r.consumes.map((c) => c.fetchMbPerSec);
+  const metrics: ComparedMetric<FetchResult>[] = [
+    { name: "consume (fetch only), median", unit: "MB/s", get: (r) => median(fetchMb(r)) },
+    { name: "consume (fetch only), min", unit: "MB/s", get: (r) => Math.min(...fetchMb(r)) },
+    { name: "consume (fetch only), max", unit: "MB/s", get: (r) => Math.max(...fetchMb(r)) },
+    { name: "consume, median", unit: "MB/s", get: (r) => median(r.consumes.map((c) => c.mbPerSec)) },
+  ];
+  const { table, ratios } = compareSystems(
+    metrics,
+    results.find((r) => r.broker === "kafka"),
+    results.find((r) => r.broker === "tributary"),
+  );
+  console.log("\nTributary vs Apache Kafka 4.3.1, fetch-only consume (issue 12)");
+  printEnvironment(env, loadEnd);
+  for (const r of results)
+    printSystemLoad(r.broker, r.loadAverageStart, r.loadAverageEnd, `${r.records} records × ${r.consumes.length}, `);
+  console.log();
+  console.log(table);
+  writeReport("broker-fetch", env, loadEnd, {
+    workload: { topic: TOPIC, partitions: PARTITIONS, recordSize: RECORD_SIZE, consumeRuns: args.consumeRuns },
+    results,
+    ratios,
+  });
+}
+
 // ---- profile mode ----
 
 async function profileTributary(args: Args): Promise<void> {
@@ -267,11 +362,40 @@ async function profileTributary(args: Args): Promise<void> {
   });
 }
 
+/** Tributary under --cpu-prof: the hottest frames while the consume runs fetch (not the fill before them). */
+async function profileFetch(args: Args): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), "bench-profile-"));
+  const profileDir = join(OUT_DIR, "profile-fetch");
+  rmSync(profileDir, { recursive: true, force: true });
+  const broker = await startTributary(dataDir, profileDir);
+  let measured: { result: ConsumerResult[]; window: ProfileWindow };
+  try {
+    measured = await withFilledTopic(broker, args, (records) =>
+      inWindow(() => consumeRuns(broker, records, args.consumeRuns)),
+    );
+  } finally {
+    await broker.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const runs = measured.result.map((c) => c.fetchMbPerSec).join(", ");
+  console.log(`profiled consume runs: fetch only ${runs} MB/s`);
+  const [summary] = printProfiles(profileDir, ROOT, "the consume runs", measured.window, 30);
+  if (summary === undefined) throw new Error(`no .cpuprofile in ${profileDir}`);
+  writeJson("broker-fetch-profile.json", {
+    profile: summary.path,
+    consumes: measured.result,
+    self: summary.self,
+    inclusive: summary.inclusive,
+  });
+}
+
 // ---- main ----
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.profile) return profileTributary(args);
+  if (args.profileFetch) return profileFetch(args);
+  if (args.fetchOnly) return fetchOnly(args);
   const env = environment();
   const both: BrokerName[] = args.tributaryFirst ? ["tributary", "kafka"] : ["kafka", "tributary"];
   const names: BrokerName[] = args.only ? [args.only] : both;

@@ -8,7 +8,8 @@
 // the place of its first mention, with the fetch position of its last. The response never exceeds the broker's
 // fetch.max.bytes, whatever max_bytes asks for, also as Kafka does; so no request can ask for more than one copy of
 // a partition's data, nor more than that limit in total.
-// Records are returned as views of pooled read buffers, released once the response is encoded.
+// Records are returned as views of pooled read buffers, which go to the socket by reference (not copied into the
+// encoded response) and are released once written.
 // Leadership and leader epochs come from the metadata image: a partition this broker does not lead (for a read any
 // replica may serve: holds no replica of) is NOT_LEADER_OR_FOLLOWER, a currentLeaderEpoch below the image's is
 // FENCED_LEADER_EPOCH and above it UNKNOWN_LEADER_EPOCH; the first two carry the current leader (KIP-951, v12+) and
@@ -219,7 +220,7 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
         for (const read of reads) read.release();
         reads = [];
       };
-      context.onResponseEncoded(releaseAll);
+      context.onResponseSent(releaseAll);
       let heldBack = 0;
       for (;;) {
         releaseAll();
@@ -243,6 +244,7 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
         const keys = new Set(slots.map((s) => partitionKey(s.topic, s.request.partition)));
         await services.partitions.waitForData(keys, remaining, context.signal);
       }
+      for (const read of reads) context.sendByReference(read.records);
       throttle.heldBack(heldBack);
       throttle.record(slots.reduce((sum, s) => sum + (s.throttled ? (s.response.records?.length ?? 0) : 0), 0));
       for (const slot of slots) {

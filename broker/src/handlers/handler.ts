@@ -23,10 +23,15 @@ export interface RequestContext {
    */
   readonly onConnectionLost?: (listener: () => void) => void;
   /**
-   * Runs `release` once the response has been encoded (or dropped), so a handler can answer with views of pooled
-   * buffers (Fetch records) without copying them first.
+   * Runs `release` once nothing needs the response's bytes any more: it has been written to the socket, or dropped.
+   * A handler can so answer with views of pooled buffers (Fetch records) that it gives back afterwards.
    */
-  onResponseEncoded(release: () => void): void;
+  onResponseSent(release: () => void): void;
+  /**
+   * Asks that `data`, a byte value of the response (Fetch records), go to the socket by reference, as a chunk of its
+   * own, instead of being copied into the encoded response. It must stay unchanged until onResponseSent.
+   */
+  sendByReference(data: Uint8Array): void;
 }
 
 /** Kafka's value for authorized-operations fields the client did not ask for. */

@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import { FrameReader } from "../protocol/frame-reader.ts";
-import type { ConnectionContext, NetworkMetrics, RequestDispatcher } from "./types.ts";
+import type { ConnectionContext, NetworkMetrics, RequestDispatcher, ResponseChunks } from "./types.ts";
 
 export interface ConnectionOptions {
   readonly listenerName: string;
@@ -168,7 +168,7 @@ export class Connection {
         const frame = this.queue.shift();
         if (frame === undefined) break;
         this.updateFlow();
-        let response: Buffer | null;
+        let response: Buffer | ResponseChunks | null;
         try {
           response = await this.options.dispatcher.dispatch(frame, this.context);
         } catch (err) {
@@ -176,7 +176,10 @@ export class Connection {
           this.close("error", "request handling failed", true);
           return;
         }
-        if (this.socket.destroyed) return;
+        if (this.socket.destroyed) {
+          if (response !== null && !Buffer.isBuffer(response)) response.release();
+          return;
+        }
         if (response !== null) this.write(response);
         if (this.closeAfterReason !== null) {
           this.close("requested", this.closeAfterReason);
@@ -189,15 +192,22 @@ export class Connection {
     }
   }
 
-  private write(body: Buffer): void {
+  private write(response: Buffer | ResponseChunks): void {
+    const chunks = Buffer.isBuffer(response) ? [response] : response.chunks;
+    let size = 0;
+    for (const chunk of chunks) size += chunk.length;
     const prefix = Buffer.allocUnsafe(4);
-    prefix.writeInt32BE(body.length, 0);
-    // Corked, the two writes reach the socket as one writev: one syscall and no copy of the body.
+    prefix.writeInt32BE(size, 0);
+    // Corked, the writes reach the socket as one writev: one syscall and no copy of the chunks. The callback of the
+    // last write runs once all of them were handed to the kernel, or dropped with the socket.
     this.socket.cork();
-    this.socket.write(prefix);
-    const ok = this.socket.write(body);
+    let ok = this.socket.write(prefix);
+    chunks.forEach((chunk, i) => {
+      const done = i === chunks.length - 1 && !Buffer.isBuffer(response) ? () => response.release() : undefined;
+      ok = this.socket.write(chunk, done);
+    });
     this.socket.uncork();
-    this.options.metrics.bytesSent(this.options.listenerName, body.length + 4);
+    this.options.metrics.bytesSent(this.options.listenerName, size + 4);
     if (!ok) {
       this.writeBlocked = true;
       this.updateFlow();

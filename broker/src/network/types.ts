@@ -9,10 +9,18 @@ export interface RequestDispatcher {
   /**
    * @param frame one request without its 4-byte size prefix. It may be a view into a larger read buffer; copy any part
    *   kept beyond the returned promise's settlement.
-   * @returns the response without its size prefix, or null when the request gets no response (Produce with acks=0).
-   *   A rejection closes this connection only; it is logged and other connections carry on.
+   * @returns the response without its size prefix, as one buffer or as chunks written in order with one writev, or
+   *   null when the request gets no response (Produce with acks=0). A rejection closes this connection only; it is
+   *   logged and other connections carry on.
    */
-  dispatch(frame: Buffer, connection: ConnectionContext): Promise<Buffer | null>;
+  dispatch(frame: Buffer, connection: ConnectionContext): Promise<Buffer | ResponseChunks | null>;
+}
+
+/** A response in chunks (records sent by reference rather than copied); `release` runs once the socket is done. */
+export interface ResponseChunks {
+  readonly chunks: readonly Uint8Array[];
+  /** Called once, when the chunks have been handed to the kernel or the connection dropped them. */
+  release(): void;
 }
 
 export interface ConnectionContext {

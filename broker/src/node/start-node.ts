@@ -342,7 +342,7 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
       startNetwork({
         ...network,
         listeners: config.listeners.filter((l) => !l.isController),
-        dispatcher: broker.dispatcher,
+        dispatcher: { dispatch: (frame, connection) => broker.dispatcher.dispatchChunks(frame, connection) },
       }),
     (server) => server.close(),
   );

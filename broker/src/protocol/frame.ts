@@ -8,7 +8,7 @@ import {
 import { ApiKey } from "./generated/index.ts";
 import type { MessageCodec } from "./codec-runtime.ts";
 import { Reader } from "./primitives/reader.ts";
-import { Writer } from "./primitives/writer.ts";
+import { SplicingWriter, Writer } from "./primitives/writer.ts";
 import { DecodeError } from "./primitives/decode-error.ts";
 
 // Kafka frames are an int32 size, a header and a body. The header's own version follows from the body's: flexible
@@ -75,6 +75,39 @@ export function encodeResponse<T>(
   ResponseHeader.write(w, header, headerVersion);
   codec.write(w, body, apiVersion);
   return w.buf;
+}
+
+/**
+ * encodeResponse as a list of chunks to be written out in order (one writev), with each byte value in `byReference`
+ * a chunk of its own instead of copied into the encoded buffer. Each of them must be a field value the message writes
+ * exactly once; if the encoding does not bear that out (a value this version does not carry, or one given twice),
+ * the response is encoded as one buffer instead, so the answer is the same either way.
+ */
+export function encodeResponseChunks<T>(
+  apiKey: number,
+  apiVersion: number,
+  correlationId: number,
+  codec: MessageCodec<T>,
+  body: T,
+  byReference: ReadonlySet<Uint8Array>,
+): Uint8Array[] {
+  let referenced = 0;
+  for (const data of byReference) referenced += data.length;
+  if (referenced === 0) return [encodeResponse(apiKey, apiVersion, correlationId, codec, body)];
+  const headerVersion = responseHeaderVersion(apiKey, apiVersion);
+  const header = { correlationId };
+  const size = ResponseHeader.size(header, headerVersion) + codec.size(body, apiVersion);
+  if (size >= referenced) {
+    const w = new SplicingWriter(Buffer.allocUnsafe(size - referenced), byReference);
+    try {
+      ResponseHeader.write(w, header, headerVersion);
+      codec.write(w, body, apiVersion);
+      if (w.offset === w.buf.length && w.referencedBytes === referenced) return w.chunks();
+    } catch {
+      // A buffer too small for what was written throws (RangeError): the values were not all written once.
+    }
+  }
+  return [encodeResponse(apiKey, apiVersion, correlationId, codec, body)];
 }
 
 /** Encodes a request frame without its size prefix, as a client would send it. */

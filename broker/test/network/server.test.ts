@@ -1,19 +1,23 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startNetwork, type NetworkOptions, type NetworkServer } from "../../src/network/server.ts";
-import type { ConnectionContext, NetworkMetrics, RequestDispatcher } from "../../src/network/types.ts";
+import type { ConnectionContext, NetworkMetrics, RequestDispatcher, ResponseChunks } from "../../src/network/types.ts";
 import { ExitCode, StartupError } from "../../src/runtime/exit-codes.ts";
 import { captureLogger, frame, occupyPort, TestClient, waitFor } from "./helpers.ts";
 
 /**
  * Frames are text commands: "echo:X" answers X; "slow:MS:X" answers X after MS; "none" answers nothing;
- * "throw" rejects; "last:X" answers X and asks to close; "big:N" answers N bytes; "hold:X" waits for release().
+ * "throw" rejects; "last:X" answers X and asks to close; "big:N" answers N bytes; "hold:X" waits for release();
+ * "chunks:X,Y,..." answers X, Y, ... as chunks and records in `released` when the connection gave them back;
+ * "slow-chunks:MS:X,Y,..." does the same after MS.
  */
 class FakeDispatcher implements RequestDispatcher {
   readonly seen: string[] = [];
   readonly contexts: ConnectionContext[] = [];
+  /** The texts of chunked responses the connection released. */
+  readonly released: string[] = [];
   private releaseHeld: (() => void) | null = null;
 
-  async dispatch(frameBytes: Buffer, ctx: ConnectionContext): Promise<Buffer | null> {
+  async dispatch(frameBytes: Buffer, ctx: ConnectionContext): Promise<Buffer | ResponseChunks | null> {
     const text = frameBytes.toString();
     this.seen.push(text);
     this.contexts.push(ctx);
@@ -36,6 +40,11 @@ class FakeDispatcher implements RequestDispatcher {
       case "hold":
         await new Promise<void>((r) => (this.releaseHeld = r));
         return Buffer.from(a);
+      case "chunks":
+        return this.chunks(a);
+      case "slow-chunks":
+        await new Promise((r) => setTimeout(r, Number(a)));
+        return this.chunks(b);
       default:
         return Buffer.from(`unknown ${text}`);
     }
@@ -43,6 +52,10 @@ class FakeDispatcher implements RequestDispatcher {
 
   release(): void {
     this.releaseHeld?.();
+  }
+
+  private chunks(texts: string): ResponseChunks {
+    return { chunks: texts.split(",").map((c) => Buffer.from(c)), release: () => this.released.push(texts) };
   }
 }
 
@@ -124,6 +137,25 @@ describe("network server", () => {
     c.send("echo:1", "none", "echo:2");
     expect(await c.waitForResponses(2)).toEqual(["1", "2"]);
     expect(dispatcher.seen).toEqual(["echo:1", "none", "echo:2"]);
+  });
+
+  it("writes a chunked response as one frame and releases its chunks once written", async () => {
+    const { client, dispatcher } = await start();
+    const c = await client();
+    c.send("chunks:ab,,cde", "echo:f", "chunks:g");
+    expect(await c.waitForResponses(3)).toEqual(["abcde", "f", "g"]);
+    await waitFor(() => dispatcher.released.length === 2, "both chunked responses released");
+    expect(dispatcher.released).toEqual(["ab,,cde", "g"]);
+  });
+
+  it("releases a chunked response whose connection is gone before it is written", async () => {
+    const { client, dispatcher } = await start();
+    const c = await client();
+    c.send("slow-chunks:100:y,z");
+    await waitFor(() => dispatcher.seen.length === 1, "the request to be dispatched");
+    c.destroy();
+    await waitFor(() => dispatcher.released.length === 1, "the chunked response released", 5000);
+    expect(dispatcher.released).toEqual(["y,z"]);
   });
 
   it("closes a connection whose size prefix exceeds socket.request.max.bytes, and serves other clients", async () => {

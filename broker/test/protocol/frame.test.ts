@@ -7,6 +7,8 @@ import {
   decodeResponse,
   encodeRequest,
   encodeResponse,
+  encodeResponseChunks,
+  FetchResponse,
   parseRequestHeader,
   requestHeaderVersion,
   responseHeaderVersion,
@@ -65,5 +67,55 @@ describe("controller listener frames", () => {
     expect(responseHeaderVersion(ApiKey.Vote, 2)).toBe(1);
     expect(requestHeaderVersion(ApiKey.BeginQuorumEpoch, 0)).toBe(1);
     expect(requestHeaderVersion(ApiKey.BeginQuorumEpoch, 1)).toBe(2);
+  });
+});
+
+describe("encodeResponseChunks", () => {
+  const records = (n: number, fill: number) => Buffer.alloc(n, fill);
+  const fetchBody = (a: Buffer, b: Buffer): FetchResponse => ({
+    ...FetchResponse.create(),
+    responses: [
+      {
+        topic: "t",
+        topicId: "00000000-0000-0000-0000-000000000000",
+        partitions: [a, b].map((r, i) => ({
+          partitionIndex: i,
+          errorCode: 0,
+          highWatermark: 10n,
+          lastStableOffset: 10n,
+          logStartOffset: 0n,
+          abortedTransactions: null,
+          preferredReadReplica: -1,
+          records: r,
+        })),
+      },
+    ],
+  });
+
+  it("gives the same bytes as encodeResponse, with the values sent by reference as chunks of their own", () => {
+    for (const version of [4, 12, 16]) {
+      const a = records(3000, 1);
+      const b = records(70_000, 2);
+      const body = fetchBody(a, b);
+      const chunks = encodeResponseChunks(ApiKey.Fetch, version, 9, FetchResponse, body, new Set([a, b]));
+      expect(Buffer.concat(chunks)).toEqual(encodeResponse(ApiKey.Fetch, version, 9, FetchResponse, body));
+      // By reference: the very buffers, not copies.
+      expect(chunks.filter((c) => c === a || c === b)).toHaveLength(2);
+      expect(chunks.reduce((n, c) => n + c.length, 0) - a.length - b.length).toBeLessThan(200);
+    }
+  });
+
+  it("falls back to one buffer when a value given is not written once", () => {
+    const a = records(500, 1);
+    const body = fetchBody(a, a);
+    const whole = encodeResponse(ApiKey.Fetch, 12, 9, FetchResponse, body);
+    // Written twice but counted once.
+    const twice = encodeResponseChunks(ApiKey.Fetch, 12, 9, FetchResponse, body, new Set([a]));
+    expect(twice).toHaveLength(1);
+    expect(twice[0]).toEqual(whole);
+    // Not in the message at all.
+    const stranger = encodeResponseChunks(ApiKey.Fetch, 12, 9, FetchResponse, body, new Set([records(100, 3)]));
+    expect(stranger).toHaveLength(1);
+    expect(stranger[0]).toEqual(whole);
   });
 });

@@ -147,6 +147,47 @@ export class Writer {
   }
 }
 
+/**
+ * A Writer that leaves the byte values in `byReference` out of its buffer and hands them back in place among its
+ * chunks(), so a large value (Fetch records read from the log) goes to the socket without being copied into the
+ * encoded message. The buffer holds everything else: the message's size less those values' lengths.
+ */
+export class SplicingWriter extends Writer {
+  private readonly pieces: Uint8Array[] = [];
+  /** Where the part of the buffer not yet in `pieces` begins. */
+  private from = 0;
+  /** Bytes left out of the buffer so far. */
+  private referenced = 0;
+
+  constructor(
+    buf: Buffer,
+    private readonly byReference: ReadonlySet<Uint8Array>,
+  ) {
+    super(buf);
+  }
+
+  get referencedBytes(): number {
+    return this.referenced;
+  }
+
+  override raw(data: Uint8Array): void {
+    if (data.length === 0 || !this.byReference.has(data)) {
+      super.raw(data);
+      return;
+    }
+    if (this.offset > this.from) this.pieces.push(this.buf.subarray(this.from, this.offset));
+    this.pieces.push(data);
+    this.from = this.offset;
+    this.referenced += data.length;
+  }
+
+  /** The message in order: slices of the buffer and the values left out of it. */
+  chunks(): Uint8Array[] {
+    const rest = this.offset > this.from ? [this.buf.subarray(this.from, this.offset)] : [];
+    return [...this.pieces, ...rest];
+  }
+}
+
 /** Byte sizes matching the Writer methods, for the size pass. */
 export const sizeOf = {
   string: (value: string): number => 2 + Buffer.byteLength(value),
