@@ -326,9 +326,31 @@ function stillServed(role: ReplicaRole | undefined, leaderOnly: boolean, current
   return currentLeaderEpoch < role.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
 }
 
+/** A slot that has records to read: checked, its offsets answered, the read not yet made. */
+interface Candidate {
+  slot: Slot;
+  log: PartitionLog;
+  /** Consumers read below the high watermark, followers up to the log end. */
+  maxOffset: bigint;
+}
+
+type Outcome = { ok: true; read: ReadResult } | { ok: false; err: unknown };
+
+const settle = (read: Promise<ReadResult>): Promise<Outcome> =>
+  read.then(
+    (r): Outcome => ({ ok: true, read: r }),
+    (err: unknown): Outcome => ({ ok: false, err }),
+  );
+
 /**
  * Reads every slot once within the response budget; returns the bytes read, whether a partition errored, and how
  * many throttled partitions were held back.
+ * The answer is the one reading the partitions one after another gives (each limited by what is left of the budget,
+ * only the first non-empty one allowed to exceed its limit by one batch), but the reads run at once: each starts with
+ * the budget left if every read before it filled its partition limit. Taken in order, a read made with the limit the
+ * sequence gives is used as it is (a batch beyond the limit that only the first non-empty partition may return is
+ * dropped); one whose limit the sequence changed is read again, which only happens when a response reaches its
+ * byte limit.
  */
 async function readSlots(
   slots: Slot[],
@@ -337,10 +359,9 @@ async function readSlots(
   checks: SlotChecks,
 ): Promise<{ bytes: number; failed: boolean; heldBack: number }> {
   const { closedError } = checks;
-  let budget = responseLimit;
-  let bytes = 0;
   let failed = false;
   let heldBack = 0;
+  const candidates: Candidate[] = [];
   for (const slot of slots) {
     const log = slot.log;
     if (!log) continue;
@@ -366,45 +387,81 @@ async function readSlots(
       failed = true;
       continue;
     }
-    // Consumers read below the high watermark, followers up to the log end.
     const maxOffset = slot.replica ? log.logEndOffset : log.highWatermark;
-    if (p.fetchOffset === maxOffset || budget <= 0) continue;
-    // Kafka reads and then drops a held-back partition's records; not reading them at all answers the same.
-    if (slot.throttled && !slot.inSync && checks.overThrottle()) {
-      heldBack++;
-      continue;
-    }
-    const limit = Math.min(p.partitionMaxBytes, budget);
-    let read: ReadResult;
-    try {
-      read = await log.read(p.fetchOffset, limit, { maxOffset, minOneBatch: bytes === 0 });
-    } catch (err) {
+    if (p.fetchOffset !== maxOffset) candidates.push({ slot, log, maxOffset });
+  }
+  // Kafka reads and then drops a held-back partition's records; not reading them at all answers the same.
+  const heldBackNow = (slot: Slot) => slot.throttled && !slot.inSync && checks.overThrottle();
+  const read = (c: Candidate, limit: number, minOneBatch: boolean) =>
+    c.log.read(c.slot.request.fetchOffset, limit, { maxOffset: c.maxOffset, minOneBatch });
+  let reserved = 0;
+  const early = candidates.map((c) => {
+    const limit = Math.min(c.slot.request.partitionMaxBytes, responseLimit - reserved);
+    if (limit <= 0 || heldBackNow(c.slot)) return undefined;
+    reserved += limit;
+    return { limit, outcome: settle(read(c, limit, true)) };
+  });
+  let budget = responseLimit;
+  let bytes = 0;
+  for (const [i, c] of candidates.entries()) {
+    const made = early[i];
+    const limit = Math.min(c.slot.request.partitionMaxBytes, budget);
+    const wanted = limit > 0 && !heldBackNow(c.slot);
+    if (limit > 0 && !wanted) heldBack++;
+    const useMade = wanted && made?.limit === limit;
+    if (made !== undefined && !useMade) void made.outcome.then(release);
+    if (!wanted) continue;
+    const outcome = useMade ? await made.outcome : await settle(read(c, limit, bytes === 0));
+    if (!outcome.ok) {
       failed = true;
-      if (err instanceof OffsetOutOfRangeError) {
-        // Retention (or DeleteRecords) moved the log start past the fetch offset while the read ran.
-        response.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
-        response.highWatermark = log.highWatermark;
-        response.lastStableOffset = log.highWatermark;
-        response.logStartOffset = log.logStartOffset;
-        continue;
-      }
-      let errorCode: number;
-      if (err instanceof LogClosedError) errorCode = closedError(slot.topic, p.partition).errorCode;
-      else if (err instanceof StorageError) errorCode = ErrorCode.KAFKA_STORAGE_ERROR;
-      else {
-        checks.logger.error({ err, topic: slot.topic, partition: p.partition }, "fetch read failed");
-        errorCode = ErrorCode.UNKNOWN_SERVER_ERROR;
-      }
-      Object.assign(response, emptyPartition(p.partition, errorCode));
+      answerReadError(c.slot, c.log, outcome.err, closedError, checks.logger);
       continue;
     }
-    reads.push(read);
-    response.records = read.records;
-    response.highWatermark = read.highWatermark;
-    response.lastStableOffset = read.highWatermark;
-    response.logStartOffset = read.logStartOffset;
-    bytes += read.records.length;
-    budget -= read.records.length;
+    const result = outcome.read;
+    // Read as the first non-empty partition, but another one came first: the sequence would have read nothing.
+    if (bytes > 0 && result.records.length > limit) {
+      result.release();
+      continue;
+    }
+    reads.push(result);
+    const { response } = c.slot;
+    response.records = result.records;
+    response.highWatermark = result.highWatermark;
+    response.lastStableOffset = result.highWatermark;
+    response.logStartOffset = result.logStartOffset;
+    bytes += result.records.length;
+    budget -= result.records.length;
   }
   return { bytes, failed, heldBack };
+}
+
+function release(outcome: Outcome): void {
+  if (outcome.ok) outcome.read.release();
+}
+
+/** A partition whose read failed answers alone, as Kafka's readFromLog does; the rest of the response goes out. */
+function answerReadError(
+  slot: Slot,
+  log: PartitionLog,
+  err: unknown,
+  closedError: SlotChecks["closedError"],
+  logger: Logger,
+): void {
+  const { request: p, response } = slot;
+  if (err instanceof OffsetOutOfRangeError) {
+    // Retention (or DeleteRecords) moved the log start past the fetch offset while the read ran.
+    response.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+    response.highWatermark = log.highWatermark;
+    response.lastStableOffset = log.highWatermark;
+    response.logStartOffset = log.logStartOffset;
+    return;
+  }
+  let errorCode: number;
+  if (err instanceof LogClosedError) errorCode = closedError(slot.topic, p.partition).errorCode;
+  else if (err instanceof StorageError) errorCode = ErrorCode.KAFKA_STORAGE_ERROR;
+  else {
+    logger.error({ err, topic: slot.topic, partition: p.partition }, "fetch read failed");
+    errorCode = ErrorCode.UNKNOWN_SERVER_ERROR;
+  }
+  Object.assign(response, emptyPartition(p.partition, errorCode));
 }
