@@ -466,4 +466,21 @@ describe("leader: the group coordinator's writes", () => {
     const slow = await start([1, 2]);
     await expect(store(slow, 20).append(record)).rejects.toBeInstanceOf(GroupStoreError);
   });
+
+  it("tell the coordinator when the HW passes a write that timed out, and stop telling once leadership moves", async () => {
+    const harness = await start([1, 2]);
+    const s = store(harness, 20);
+    const next = await s.write(record);
+    await expect(s.replicated(next)).rejects.toBeInstanceOf(GroupStoreError);
+    expect(s.highWatermark()).toBe(0n);
+    const committed = s.untilCommitted(next, new AbortController().signal);
+    await fetch(harness, { replicaId: 2, offset: 1n });
+    expect(await committed).toBe(true);
+    expect(s.highWatermark()).toBe(1n);
+
+    const later = await s.write(record);
+    const waiting = s.untilCommitted(later, new AbortController().signal);
+    await harness.publish([rec(PartitionChangeRecord, { topicId: T, partitionId: 0, leader: 2 })]);
+    expect(await waiting).toBe(false);
+  });
 });
