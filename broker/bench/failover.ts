@@ -1,14 +1,16 @@
 // Failover benchmark (issue 12): a 3-node Apache Kafka 4.3.1 and a 3-node Tributary, one after the other, each 3
 // combined KRaft nodes on loopback (the cluster harness), Tributary at its defaults and Kafka with the same
 // broker.session.timeout.ms. One topic of 3 partitions, RF 3, min.insync.replicas 2.
-//   - kill -9 of a partition leader (never the active controller, so that only the broker's failure is measured), then
-//     the time until a Java producer writing to that partition, one acks=all send at a time with a 1 s delivery
-//     timeout, gets its first ack; on the same clock, until Metadata names a new leader and until a commit of a group
-//     whose coordinator was the killed node succeeds (the group coordinator moved). The node is restarted after each.
+//   - kill -9 of a partition leader (never the active controller, so that only the broker's failure is measured; with
+//     `--victim controller` the active controller, which then leads a partition too), then the time until a Java
+//     producer writing to that partition, one acks=all send at a time with a 1 s delivery timeout, gets its first ack;
+//     on the same clock, until Metadata names a new leader and until a commit of a group whose coordinator was the
+//     killed node succeeds (the group coordinator moved), and the steps between: a new quorum leader (DescribeQuorum)
+//     and the killed broker fenced (gone from Metadata's brokers). The node is restarted after each.
 //   - SIGSTOP of a follower: the time until no partition's ISR holds it, then SIGCONT and the time until every ISR
 //     holds 3 replicas again.
 //   npx tsx broker/bench/failover.ts [--only kafka|tributary] [--tributary-first] [--kills N] [--pauses N]
-//                                    [--keep-dirs] [--set key=value ...]
+//                                    [--victim leader|controller] [--keep-dirs] [--set key=value ...]
 // Build first (`make build`) and install the jars (`make reference-kafka`). Prints a text table and writes
 // broker/bench/out/failover.json. No assertions on timing.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -54,11 +56,21 @@ interface Args {
   kills: number;
   pauses: number;
   keepDirs: boolean;
+  /** Whom to kill: a partition leader that is not the active controller, or the active controller (leading one). */
+  victim: "leader" | "controller";
   set: Record<string, string>;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { only: undefined, tributaryFirst: false, kills: 3, pauses: 3, keepDirs: false, set: {} };
+  const args: Args = {
+    only: undefined,
+    tributaryFirst: false,
+    kills: 3,
+    pauses: 3,
+    keepDirs: false,
+    victim: "leader",
+    set: {},
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? "";
     if (a === "--tributary-first") args.tributaryFirst = true;
@@ -67,7 +79,11 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === "--only") args.only = onlyArg(argv[++i]);
     else if (a === "--kills") args.kills = numberArg(a, argv[++i], { min: 0 }, true);
     else if (a === "--pauses") args.pauses = numberArg(a, argv[++i], { min: 0 }, true);
-    else throw new Error(`unknown argument ${a}`);
+    else if (a === "--victim") {
+      const v = argv[++i];
+      if (v !== "leader" && v !== "controller") throw new Error(`--victim takes leader or controller, not ${v}`);
+      args.victim = v;
+    } else throw new Error(`unknown argument ${a}`);
   }
   return args;
 }
@@ -82,6 +98,9 @@ interface Kill {
   firstAckMs: number | null;
   newLeaderMs: number | null;
   firstCommitMs: number | null;
+  /** From the kill: DescribeQuorum naming another quorum leader, and the killed broker gone from Metadata (fenced). */
+  quorumLeaderMs: number | null;
+  fencedMs: number | null;
   /** Failed attempts the probe reported between the kill and its first ack. */
   failedSends: number;
   /** The probe's produce events from the last ack before the kill to the first after it (to read an odd round). */
@@ -241,16 +260,30 @@ class Probe {
  * Kills (-9) the leader of one partition, never the quorum leader unless it leads every partition, and times what
  * the probe and Metadata see from then on; then restarts the node and waits for every ISR to hold 3 again.
  */
-async function measureKill(cluster: Cluster, admins: Admins, kafkaLibs: string): Promise<Kill> {
+async function measureKill(cluster: Cluster, admins: Admins, kafkaLibs: string, target: Args["victim"]): Promise<Kill> {
   // Leadership back on the preferred replicas, so the restarted node of the last round leads again (and coordinates
   // groups); partitions already led by their preferred replica answer ELECTION_NOT_NEEDED, which is fine.
   await admins.live().electLeaders({ partitions: null });
   const controller = (await cluster.describeQuorum()).leaderId;
   const parts = await partitions(admins.live());
-  const pick = parts.find((p) => p.leader >= 0 && p.leader !== controller) ?? parts[0];
-  if (pick === undefined || pick.leader < 0) throw new Error(`${TOPIC} has no led partition`);
+  const pick =
+    target === "controller"
+      ? parts.find((p) => p.leader === controller)
+      : (parts.find((p) => p.leader >= 0 && p.leader !== controller) ?? parts[0]);
+  if (pick === undefined || pick.leader < 0) {
+    throw new Error(`${TOPIC} has no partition led by ${target === "controller" ? "the active controller" : "a node"}`);
+  }
   const victim = pick.leader;
   const probe = new Probe(kafkaLibs, cluster.bootstrap(), pick.partition, victim);
+  // The survivors' controller listeners: only the quorum leader answers DescribeQuorum.
+  const quorum = new AdminClient({
+    bootstrap: cluster.controllers
+      .filter((n) => n.id !== victim && n.controllerPort !== undefined)
+      .map((n) => `${n.host}:${n.controllerPort}`),
+    retries: 0,
+    requestTimeoutMs: 2_000,
+    connectTimeoutMs: 2_000,
+  });
   try {
     await probe.ready(3, 120_000);
     const loadAverage = load();
@@ -261,12 +294,23 @@ async function measureKill(cluster: Cluster, admins: Admins, kafkaLibs: string):
       const p = (await partitions(survivor)).find((x) => x.partition === pick.partition);
       return p !== undefined && p.leader >= 0 && p.leader !== victim;
     });
+    const fenced = sinceUntil(t0, async () => !(await survivor.cluster()).brokers.some((b) => b.nodeId === victim));
+    const quorumLeader = sinceUntil(t0, async () => {
+      const leaderId = (await quorum.describeQuorum()).leaderId;
+      return leaderId >= 0 && leaderId !== victim;
+    });
     const seen = (ev: "ack" | "commit"): Promise<number | null> =>
       sinceUntil(t0, () => probe.firstAfter(ev, t0) !== undefined).then((ms) =>
         ms === null ? null : (probe.firstAfter(ev, t0) ?? null),
       );
     await killed;
-    const [firstAckMs, newLeaderMs, firstCommitMs] = await Promise.all([seen("ack"), newLeader, seen("commit")]);
+    const [firstAckMs, newLeaderMs, firstCommitMs, fencedMs, quorumLeaderMs] = await Promise.all([
+      seen("ack"),
+      newLeader,
+      seen("commit"),
+      fenced,
+      quorumLeader,
+    ]);
     const firstAckAt = firstAckMs === null ? Number.POSITIVE_INFINITY : t0 + firstAckMs;
     const failedSends = probe.events.filter(
       (e) => e.ev === "fail" && e.what === "produce" && (e.t ?? 0) > t0 && (e.t ?? 0) < firstAckAt,
@@ -283,11 +327,14 @@ async function measureKill(cluster: Cluster, admins: Admins, kafkaLibs: string):
       firstAckMs,
       newLeaderMs,
       firstCommitMs,
+      quorumLeaderMs,
+      fencedMs,
       failedSends,
       produceEvents,
       loadAverage,
     };
   } finally {
+    quorum.close();
     await probe.stop();
     if (!cluster.isRunning(victim)) await cluster.restart(victim);
     await cluster.waitForBrokers(120_000);
@@ -344,12 +391,13 @@ async function benchSystem(system: ClusterSystem, args: Args, kafkaLibs: string)
     if (created?.error !== undefined) throw new Error(`creating ${TOPIC}: ${created.error.message}`);
     await waitFullIsr(admins, "after the create");
     for (let i = 0; i < args.kills; i++) {
-      const k = await measureKill(cluster, admins, kafkaLibs);
+      const k = await measureKill(cluster, admins, kafkaLibs, args.victim);
       kills.push(k);
       log(
-        `${system}: kill -9 of node ${k.victim} (leader of ${TOPIC}-${k.partition}, coordinator of ${k.group}): ` +
-          `first ack ${k.firstAckMs} ms, new leader in Metadata ${k.newLeaderMs} ms, first commit ` +
-          `${k.firstCommitMs} ms (${k.failedSends} failed sends; load ${k.loadAverage.join(" ")})`,
+        `${system}: kill -9 of node ${k.victim} (leader of ${TOPIC}-${k.partition}, coordinator of ${k.group}` +
+          `${k.victimWasController ? ", active controller" : ""}): new quorum leader ${k.quorumLeaderMs} ms, ` +
+          `fenced ${k.fencedMs} ms, new leader in Metadata ${k.newLeaderMs} ms, first ack ${k.firstAckMs} ms, ` +
+          `first commit ${k.firstCommitMs} ms (${k.failedSends} failed sends; load ${k.loadAverage.join(" ")})`,
       );
     }
     for (let i = 0; i < args.pauses; i++) {
@@ -429,7 +477,8 @@ async function main(): Promise<void> {
     for (const k of r.kills) {
       console.log(
         `             kill -9 node ${k.victim}${k.victimWasController ? " (also the quorum leader)" : ""}: ` +
-          `ack ${k.firstAckMs}, leader ${k.newLeaderMs}, commit ${k.firstCommitMs} ms; load ${k.loadAverage[0]}`,
+          `quorum leader ${k.quorumLeaderMs}, fenced ${k.fencedMs}, leader ${k.newLeaderMs}, ack ${k.firstAckMs}, ` +
+          `commit ${k.firstCommitMs} ms; load ${k.loadAverage[0]}`,
       );
     }
     for (const p of r.pauses) {
@@ -443,7 +492,11 @@ async function main(): Promise<void> {
     `workload     1 topic × ${PARTITIONS} partitions, RF ${REPLICATION_FACTOR}, min.insync.replicas ${MIN_ISR}; ` +
       `Tributary at its defaults, Kafka with broker.session.timeout.ms=${SESSION_TIMEOUT_MS}` +
       `${Object.keys(args.set).length > 0 ? ` (both: ${JSON.stringify(args.set)})` : ""}; ` +
-      `${args.kills} kills of a partition leader that is not the quorum leader (restarted after each), ` +
+      `${args.kills} kills of ${
+        args.victim === "controller"
+          ? "the active controller, leading a partition"
+          : "a partition leader that is not the quorum leader"
+      } (restarted after each), ` +
       `${args.pauses} pauses of a follower; one Java acks=all send and one offset commit at a time, 1 s per attempt; ` +
       "medians, ms from the signal",
   );

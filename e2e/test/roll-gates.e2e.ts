@@ -35,7 +35,7 @@ import {
   figureLog,
   imageArchive,
   localOrAttached,
-  printOperatorPostMortem,
+  printKubectl,
   useCluster,
 } from "./helpers.ts";
 
@@ -119,7 +119,13 @@ describe.skipIf(unavailable !== undefined)(
         }
       }
       if (cluster.failed()) {
-        await printOperatorPostMortem(c, { systemNs: SYSTEM_NS, release: RELEASE, ns: NS, cluster: CLUSTER });
+        await printKubectl(c, [
+          ["logs", "-n", SYSTEM_NS, `deployment/${RELEASE}-operator`, "--tail=200"],
+          ["get", "kafkacluster", "-A", "-o", "yaml"],
+          ["get", "pods,pdb", "-A", "-o", "wide"],
+          ["get", "events", "-n", NS, "--sort-by=.lastTimestamp"],
+          ["logs", "-n", NS, "-l", `tributary.dev/cluster=${CLUSTER}`, "--all-containers", "--prefix", "--tail=60"],
+        ]);
       }
       figures.print("roll gates, tier 3");
     });

@@ -36,6 +36,8 @@ export class BrokerConnection {
   #nextCorrelationId = 1;
   readonly #reader = new FrameReader(MAX_RESPONSE_BYTES);
   #closed: Error | undefined;
+  /** Called once if the peer's end closes or resets the connection (not when this side closes it). */
+  readonly #onPeerClose: (() => void)[] = [];
 
   private constructor(socket: Socket, address: string, clientId: string) {
     this.#socket = socket;
@@ -43,9 +45,11 @@ export class BrokerConnection {
     this.#clientId = clientId;
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("error", (err) =>
-      this.#fail(new BrokerConnectionError(`connection to ${address} failed: ${err.message}`)),
+      this.#fail(new BrokerConnectionError(`connection to ${address} failed: ${err.message}`), true),
     );
-    socket.on("close", () => this.#fail(new BrokerConnectionError(`connection to ${address} closed by the broker`)));
+    socket.on("close", () =>
+      this.#fail(new BrokerConnectionError(`connection to ${address} closed by the broker`), true),
+    );
   }
 
   /** Connects, or rejects with BrokerConnectionError after connectTimeoutMs. */
@@ -77,6 +81,14 @@ export class BrokerConnection {
 
   get closed(): boolean {
     return this.#closed !== undefined;
+  }
+
+  /**
+   * Calls `listener` once if the broker's end closes or resets this connection (a killed process's kernel does so at
+   * once); never when this side closes it (close(), a request timeout, a bad answer), nor if it is closed already.
+   */
+  onPeerClose(listener: () => void): void {
+    if (this.#closed === undefined) this.#onPeerClose.push(listener);
   }
 
   /** Sends one request and resolves with the decoded response body. */
@@ -167,7 +179,7 @@ export class BrokerConnection {
     }
   }
 
-  #fail(err: Error): void {
+  #fail(err: Error, byPeer = false): void {
     if (this.#closed !== undefined) return;
     this.#closed = err;
     this.#socket.destroy();
@@ -176,5 +188,7 @@ export class BrokerConnection {
       p.reject(err);
     }
     this.#pending.clear();
+    const listeners = this.#onPeerClose.splice(0);
+    if (byPeer) for (const listener of listeners) listener();
   }
 }

@@ -105,6 +105,12 @@ const PRODUCER_ID_BLOCK_SIZE = 1000;
 const MAX_PRODUCER_ID = (1n << 63n) - 1n;
 const OFFSETS_TOPIC = "__consumer_offsets";
 const MIN_ISR = "min.insync.replicas";
+/**
+ * The least time the broker of a previous quorum leader whose connection closed gets to heartbeat this controller
+ * after it became active (ADR 29). A live one learnt of the new leader at its election, before the activation, and
+ * heartbeats at once (BrokerLifecycle.controllerChanged); this covers event-loop lag.
+ */
+const PREVIOUS_LEADER_MIN_GRACE_MS = 1000;
 
 export interface ControllerConfig {
   readonly nodeId: number;
@@ -272,15 +278,6 @@ export class QuorumController {
       );
     }
     records.push(...bootstrapRecords);
-    const features = new Map<string, number>([[METADATA_VERSION, this.deps.config.bootstrapMetadataVersion]]);
-    for (const r of records) {
-      if (r.type === MetadataRecordType.FeatureLevelRecord) {
-        const f = r.record as FeatureLevelRecord;
-        features.set(f.name, f.featureLevel);
-      }
-    }
-    // A cluster that starts with ELR on gets the cluster-wide min.insync.replicas as turning it on later would.
-    if (elrEnabled(features)) records.push(...this.elrSafetyRecords(committed));
     try {
       return this.done(records, null);
     } catch (err) {
@@ -719,6 +716,30 @@ export class QuorumController {
     return this.done([], shortened);
   }
 
+  /**
+   * The previous quorum leader, node `brokerId`, closed its connection to this node at `lostAt` (the quorum transport
+   * saw it; a killed process's kernel closes its sockets at once) and nothing came from it since (ADR 29). Node ids
+   * are unique across brokers and controllers, so a registered broker with that id ran in the same process, and its
+   * heartbeats went to that controller on a connection nobody alive saw close. Its session is treated as ADR 26
+   * treats a lost heartbeat connection: it ends broker.connection.loss.grace.ms after `lostAt`, yet not within
+   * PREVIOUS_LEADER_MIN_GRACE_MS of now, unless the broker heartbeats first. Every other session keeps the fresh start
+   * it got at activation (KAFKA-18138). Writes nothing; answers whether the session was shortened.
+   */
+  previousLeaderLost(brokerId: number, lostAt: number): boolean {
+    const { view, sessions } = this.state;
+    const reg = view.brokers.get(brokerId);
+    const s = sessions.get(brokerId);
+    if (reg === undefined || reg.fenced || s === undefined || s.heartbeatConnection !== null) return false;
+    const now = this.deps.clock();
+    const ends = Math.max(lostAt + this.deps.config.connectionLossGraceMs, now + PREVIOUS_LEADER_MIN_GRACE_MS);
+    s.graceEndsMs = s.graceEndsMs === null ? ends : Math.min(s.graceEndsMs, ends);
+    this.deps.logger.info(
+      { brokerId, lostMsAgo: now - lostAt, fenceInMs: s.graceEndsMs - now },
+      "The previous quorum leader closed its connections; fencing its broker unless it heartbeats within the grace",
+    );
+    return true;
+  }
+
   /** The earliest time a session can expire, for the runtime's timer; null when no unfenced broker is tracked. */
   nextSessionExpiry(): number | null {
     if (this.active === null) return null;
@@ -880,7 +901,17 @@ export class QuorumController {
         `Invalid update version ${update?.maxVersionLevel ?? 0} for feature ${update?.feature ?? ELR_FEATURE}. ${dependency}`,
       );
     }
-    if (!elrEnabled(view.features) && elrEnabled(after)) records.push(...this.elrSafetyRecords(view));
+    if (!elrEnabled(view.features) && elrEnabled(after)) {
+      // Kafka's maybeGenerateElrSafetyRecords: the cluster-wide min.insync.replicas becomes a dynamic config (from
+      // server.properties, else 1) so that it can no longer be removed, and changing it clears the ELRs.
+      const clusterDefaults = view.configs.get(configKey(ConfigResourceType.BROKER, ""));
+      if (clusterDefaults?.get(MIN_ISR) === undefined) {
+        const value = this.deps.config.staticBrokerConfigs.get(MIN_ISR)?.value ?? "1";
+        records.push(
+          record(ConfigRecord, { resourceType: ConfigResourceType.BROKER, resourceName: "", name: MIN_ISR, value }, 0),
+        );
+      }
+    }
     if (elrEnabled(view.features) && !elrEnabled(after)) {
       // Turning ELR off forgets every ELR (Kafka writes a ClearElrRecord for all topics).
       const mv = after.get(METADATA_VERSION) ?? this.deps.config.bootstrapMetadataVersion;
@@ -888,19 +919,6 @@ export class QuorumController {
     }
     if (request.validateOnly === true) return answer(ErrorCode.NONE, null);
     return answer(ErrorCode.NONE, null, records);
-  }
-
-  /**
-   * Kafka's maybeGenerateElrSafetyRecords, for ELR turned on (at bootstrap or by UpdateFeatures): the cluster-wide
-   * min.insync.replicas becomes a dynamic config (from server.properties, else 1) so that it can no longer be removed,
-   * and changing it clears the ELRs.
-   */
-  private elrSafetyRecords(view: MetadataImage): MetadataRecordAndVersion[] {
-    if (view.configs.get(configKey(ConfigResourceType.BROKER, ""))?.get(MIN_ISR) !== undefined) return [];
-    const value = this.deps.config.staticBrokerConfigs.get(MIN_ISR)?.value ?? "1";
-    return [
-      record(ConfigRecord, { resourceType: ConfigResourceType.BROKER, resourceName: "", name: MIN_ISR, value }, 0),
-    ];
   }
 
   private featureUpdateProblem(

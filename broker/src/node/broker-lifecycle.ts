@@ -81,6 +81,7 @@ export class BrokerLifecycle {
   private inFlight: Promise<void> | null = null;
   private stopped = false;
   private fencedOffline = false;
+  private started = false;
   private resolveRunning!: () => void;
   private resolveShutdown: (() => void) | null = null;
   /** Resolves once the controller has unfenced this broker. */
@@ -100,7 +101,20 @@ export class BrokerLifecycle {
   }
 
   start(): void {
+    this.started = true;
     this.schedule(0);
+  }
+
+  /**
+   * The quorum names a new leader, the new active controller: heartbeat (or register) at once rather than after the
+   * interval or a backoff grown while the old one was unreachable, so the new controller hears from this broker before
+   * it could suspect it (ADR 29).
+   */
+  controllerChanged(): void {
+    if (!this.started || this.stopped || this.stateValue === "shut-down") return;
+    this.failures = 0;
+    if (this.inFlight === null) this.schedule(0);
+    else void this.inFlight.then(() => this.schedule(0));
   }
 
   /**

@@ -133,7 +133,10 @@ export class MetadataQuorum implements MetadataSource {
       this.voterSet = set;
       this.transport.setVoters(set, plan.controllerListenerName);
     });
-    this.transport.attach((envelope) => driver.receive(envelope));
+    this.transport.attach(
+      (envelope) => driver.receive(envelope),
+      (peer) => driver.connectionLost(peer),
+    );
     // A commit applied before the driver was known here (none is expected: the first one needs a flush) is looked at
     // now rather than at the next commit.
     if (this.loader.highWatermark > 0) this.loaded(this.loader.image, null, this.loader.highWatermark);

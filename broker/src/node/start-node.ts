@@ -264,6 +264,12 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     logger: logger.child({ component: "broker-lifecycle" }),
   });
   registeredEpoch = () => registration.brokerEpoch;
+  let namedLeader = quorum.leaderId();
+  quorum.driver.onRoleChange((_role, _epoch, leaderId) => {
+    if (leaderId === null || leaderId === namedLeader) return;
+    namedLeader = leaderId;
+    registration.controllerChanged();
+  });
 
   // Clients are served only once this node has caught up with the committed metadata (ADR 22) and the controller has
   // unfenced it. The broker's services start meanwhile: `__consumer_offsets` can be placed only once a broker is

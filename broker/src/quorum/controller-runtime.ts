@@ -61,7 +61,11 @@ export class ControllerRuntime implements ControllerCommands {
   /** The epoch in which activation failed, so it is not retried on every commit. */
   private failedEpoch: number | null = null;
   private waiting: Waiting[] = [];
+  /** The last other node this node knew as quorum leader: the leader before this one, once this one leads. */
+  private previousLeader: number | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** A one-off session check at the next expiry, when it falls between two periodic checks. */
+  private expiryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly options: ControllerRuntimeOptions) {
@@ -72,7 +76,7 @@ export class ControllerRuntime implements ControllerCommands {
       this.release();
       this.maybeActivate();
     });
-    driver.onRoleChange((role, epoch) => this.roleChanged(role, epoch));
+    driver.onRoleChange((role, epoch, leaderId) => this.roleChanged(role, epoch, leaderId));
     const status = driver.status();
     if (status.role === "leader") this.leaderEpoch = status.epoch;
     this.timers.push(setInterval(() => this.expireSessions(), SESSION_CHECK_MS));
@@ -119,6 +123,7 @@ export class ControllerRuntime implements ControllerCommands {
   close(): void {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.expiryTimer);
     this.resign("the controller is closing");
   }
 
@@ -168,7 +173,8 @@ export class ControllerRuntime implements ControllerCommands {
     this.waiting = still;
   }
 
-  private roleChanged(role: Role, epoch: number): void {
+  private roleChanged(role: Role, epoch: number, leaderId: number | null): void {
+    if (leaderId !== null && leaderId !== this.options.driver.status().nodeId) this.previousLeader = leaderId;
     if (role === "leader") {
       this.leaderEpoch = epoch;
       this.maybeActivate();
@@ -215,7 +221,12 @@ export class ControllerRuntime implements ControllerCommands {
     if (result.records.length > 0) {
       this.options.logger.info({ records: result.records.length }, "Writing the bootstrap metadata records");
     }
-    this.propose(result);
+    if (!this.propose(result)) return;
+    // ADR 29: a previous leader whose connection this node saw close (killed, as a rule) has its broker fenced after
+    // the connection-loss grace rather than a whole fresh session, unless that broker heartbeats first.
+    const previous = this.previousLeader;
+    const lostAt = previous === null ? null : driver.connectionLostAt(previous);
+    if (previous !== null && lostAt !== null) controller.previousLeaderLost(previous, lostAt);
   }
 
   /** Runs a periodic election pass while active; a pass that stopped at its limit goes on shortly after. */
@@ -230,7 +241,20 @@ export class ControllerRuntime implements ControllerCommands {
     const { controller } = this.options;
     if (this.closed || !controller.isActive) return;
     const due = controller.nextSessionExpiry();
-    if (due === null || due > this.options.driver.now()) return;
+    if (due === null) return;
+    const wait = due - this.options.driver.now();
+    if (wait > 0) {
+      // Due before the next check: a timer for that moment, so a fence after a connection-loss grace (ADR 26, 27) is
+      // not up to one check interval late.
+      if (wait < SESSION_CHECK_MS && this.expiryTimer === undefined) {
+        this.expiryTimer = setTimeout(() => {
+          this.expiryTimer = undefined;
+          this.expireSessions();
+        }, wait);
+        this.expiryTimer.unref();
+      }
+      return;
+    }
     this.skipQuorumRecords();
     for (let fenced = controller.fenceStaleBroker(); fenced !== null; fenced = controller.fenceStaleBroker()) {
       if (!this.propose(fenced)) return;

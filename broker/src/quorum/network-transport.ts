@@ -85,6 +85,7 @@ export class NetworkTransport implements Transport {
   private readonly waiting = new Map<number, (answer: RaftMessage | null) => void>();
   private nextInboundId = 1;
   private receiver: ((envelope: Envelope) => void) | null = null;
+  private connectionLost: ((peer: NodeId) => void) | null = null;
   private closed = false;
   private self: { host: string; port: number } | null = null;
 
@@ -118,9 +119,13 @@ export class NetworkTransport implements Transport {
     return id === this.options.nodeId ? (this.self ?? undefined) : this.peers.get(id);
   }
 
-  /** Where received messages go: the driver's `receive`. */
-  attach(receiver: (envelope: Envelope) => void): void {
+  /**
+   * Where received messages go (the driver's `receive`), and who hears that a peer closed or reset a connection this
+   * node opened to it (the driver's `connectionLost`).
+   */
+  attach(receiver: (envelope: Envelope) => void, connectionLost?: (peer: NodeId) => void): void {
     this.receiver = receiver;
+    this.connectionLost = connectionLost ?? null;
   }
 
   send(envelope: Envelope): void {
@@ -184,7 +189,13 @@ export class NetworkTransport implements Transport {
       connectTimeoutMs: this.options.requestTimeoutMs,
     });
     this.connections.set(peer, opening);
-    opening.catch(() => this.connections.delete(peer));
+    opening.then(
+      (c) =>
+        c.onPeerClose(() => {
+          if (!this.closed) this.connectionLost?.(peer);
+        }),
+      () => this.connections.delete(peer),
+    );
     return opening;
   }
 

@@ -140,6 +140,8 @@ export class QuorumDriver {
   private readonly failureListeners: ((err: Error) => void)[] = [];
   private readonly votersListeners: VotersListener[] = [];
   private pendingVoterChange: PendingVoterChange | null = null;
+  /** Peers whose connection closed, and when (core clock), until a message from them arrives. */
+  private readonly lostPeers = new Map<NodeId, number>();
 
   private constructor(
     private readonly core: RaftNode,
@@ -308,7 +310,25 @@ export class QuorumDriver {
 
   receive(envelope: Envelope): void {
     if (this.closed) return;
+    this.lostPeers.delete(envelope.from);
     this.enqueue(this.core.receive(envelope, this.clock()));
+  }
+
+  /**
+   * The transport saw peer `peer` close or reset a connection this node opened to it: a follower of that peer fetches
+   * again on a new connection and runs for election after a short grace if that fails (ADR 29). Remembered, with the
+   * time, until a message from the peer arrives.
+   */
+  connectionLost(peer: NodeId): void {
+    if (this.closed) return;
+    const now = this.clock();
+    if (!this.lostPeers.has(peer)) this.lostPeers.set(peer, now);
+    this.enqueue(this.core.leaderConnectionLost(peer, now));
+  }
+
+  /** When the connection to `peer` was seen closing, on the core's clock, if nothing arrived from it since; else null. */
+  connectionLostAt(peer: NodeId): number | null {
+    return this.lostPeers.get(peer) ?? null;
   }
 
   /** Appends records as one batch if this node leads; the offsets, or null. Committing is reported to listeners. */

@@ -334,6 +334,32 @@ export class RaftNode {
     return this.run(now, () => this.onMessage(envelope));
   }
 
+  /**
+   * The driver saw its connection to `peer` close (the peer's end closed or reset it). A follower of that leader sends
+   * its fetch again at once, on a new connection, and runs for election if no fetch succeeds within
+   * `leaderConnectionLossGraceMs`, rather than the whole fetch timeout; until a fetch succeeds it no longer refuses
+   * pre-votes on that leader's account. A live leader answers the new fetch, and pre-vote (which the leader and every
+   * voter still hearing it refuse) keeps a lost connection to a live leader from disrupting it (ADR 29).
+   */
+  leaderConnectionLost(peer: NodeId, now: number): RaftAction[] {
+    return this.run(now, () => {
+      const role = this.role;
+      if (role.kind !== "follower" || role.leaderId !== peer) return;
+      const grace = Math.min(
+        this.config.leaderConnectionLossGraceMs ?? this.config.fetchTimeoutMs,
+        this.config.fetchTimeoutMs,
+      );
+      role.fetchDeadline = Math.min(role.fetchDeadline, this.now + grace);
+      role.fetchedOk = false;
+      // The fetch in flight went down with the connection: ask again (the driver opens a new one).
+      if (role.fetch !== null) {
+        role.fetch = null;
+        role.retryAt = this.now;
+      }
+      this.maybeFetch(role);
+    });
+  }
+
   /** The driver finished the fsync asked for by `flushLog` with this sequence number. */
   flushed(seq: number, now: number): RaftAction[] {
     return this.run(now, () => {

@@ -249,6 +249,12 @@ export interface RaftConfig {
   readonly electionTimeoutMs: number;
   /** `controller.quorum.fetch.timeout.ms`: a follower that hears nothing from its leader this long starts an election. */
   readonly fetchTimeoutMs: number;
+  /**
+   * How long a follower whose connection to its leader closed (`leaderConnectionLost`) waits for a fetch on a new
+   * connection to succeed before it runs for election, instead of the whole fetch timeout (at most that; absent: the
+   * fetch timeout). A killed process's kernel closes its sockets at once; a paused or cut-off one closes nothing.
+   */
+  readonly leaderConnectionLossGraceMs?: number;
   /** `controller.quorum.election.backoff.max.ms`: upper bound of the randomised backoff after a lost election. */
   readonly electionBackoffMaxMs: number;
   /** `controller.quorum.request.timeout.ms`: an unanswered request is given up and sent again. */
@@ -288,4 +294,6 @@ export const DEFAULT_RAFT_TIMING = {
   maxFetchEntries: 1000,
   retryBackoffMs: 20,
   preVote: true,
+  // Twice the fetch wait: a live leader answers a fetch on a new connection within one wait (ADR 29).
+  leaderConnectionLossGraceMs: 1000,
 } as const;

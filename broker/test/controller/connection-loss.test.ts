@@ -11,10 +11,15 @@ import {
 } from "../support/controller-harness.ts";
 
 // Fencing on connection loss (ADR 26): the connection a broker's heartbeats came on is lost, so its session ends
-// broker.connection.loss.grace.ms later unless a heartbeat comes on another connection first.
+// broker.connection.loss.grace.ms later unless a heartbeat comes on another connection first. ADR 29: after a
+// failover, the broker of the previous quorum leader, whose connection the new leader saw close, is fenced that grace
+// after the loss (at least a second after activation) unless it heartbeats the new controller first; every other
+// broker's session starts afresh (KAFKA-18138).
 
 const GRACE = 2500;
 const SESSION = 9000;
+/** PREVIOUS_LEADER_MIN_GRACE_MS in the controller. */
+const MIN_AFTER_ACTIVATION = 1000;
 
 /** Brokers 1-3 heartbeating on connections "c1".."c3", and a topic led by each. */
 function cluster(): { h: Harness; epochs: Map<number, bigint> } {
@@ -128,5 +133,73 @@ describe("fencing on connection loss", () => {
     h.propose(h.controller.heartbeat(heartbeat(2, epochs.get(2) ?? -1n, h.log.length, { wantFence: true }), "c2"));
     expect(h.committed().brokers.get(2)?.fenced).toBe(true);
     expect(h.propose(h.controller.heartbeatConnectionLost("c2"))).toEqual([]);
+  });
+});
+
+/** Brokers 1-3 heartbeating with a topic led by each; then a failover to a new active controller of epoch 2. */
+function failedOver(): { h: Harness; epochs: Map<number, bigint> } {
+  const h = harness({ brokerSessionTimeoutMs: SESSION, connectionLossGraceMs: GRACE });
+  const epochs = liveBrokers(h, [null, null, null]);
+  h.propose(h.controller.createTopics([topic("t", 3, 3)]));
+  for (const id of [1, 2, 3]) beat(h, epochs, id, `c${id}`);
+  h.controller.deactivate();
+  h.propose(h.controller.activate(h.committed(), h.log.length, 2));
+  return { h, epochs };
+}
+
+describe("the previous quorum leader's broker after a failover", () => {
+  it("is fenced the grace after its connection closed, and only it: the others keep a whole session", () => {
+    const { h } = failedOver();
+    // The loss was seen 1200 ms before this controller became active (the election after the raft grace).
+    const lostAt = h.clock.now - 1200;
+    expect(h.controller.previousLeaderLost(2, lostAt)).toBe(true);
+    expect(h.controller.nextSessionExpiry()).toBe(lostAt + GRACE + 1);
+    h.clock.now = lostAt + GRACE;
+    expect(fenceDue(h)).toEqual([]);
+    h.clock.now += 1;
+    expect(fenceDue(h)).toEqual([2]);
+    expect(partitionsOf(h.committed(), "t").every((p) => p.leader !== -1 && p.leader !== 2)).toBe(true);
+    // KAFKA-18138: brokers 1 and 3 have not heartbeat this controller yet, and are not fenced for it.
+    h.clock.now = lostAt + 1200 + SESSION;
+    expect(fenceDue(h)).toEqual([]);
+    h.clock.now += 1;
+    expect(fenceDue(h).sort()).toEqual([1, 3]);
+  });
+
+  it("gets at least a second after the activation when the election took longer than the grace", () => {
+    const { h } = failedOver();
+    const now = h.clock.now;
+    expect(h.controller.previousLeaderLost(2, now - 5000)).toBe(true);
+    h.clock.now = now + MIN_AFTER_ACTIVATION;
+    expect(fenceDue(h)).toEqual([]);
+    h.clock.now += 1;
+    expect(fenceDue(h)).toEqual([2]);
+  });
+
+  it("is not fenced if it heartbeats the new controller within the grace", () => {
+    const { h, epochs } = failedOver();
+    const now = h.clock.now;
+    h.controller.previousLeaderLost(2, now);
+    h.clock.now += GRACE - 100;
+    beat(h, epochs, 2, "c2");
+    h.clock.now += 200;
+    expect(fenceDue(h)).toEqual([]);
+    expect(h.committed().brokers.get(2)?.fenced).toBe(false);
+  });
+
+  it("is left alone once it heartbeat this controller, and for a node id no broker has (a controller-only node)", () => {
+    const { h, epochs } = failedOver();
+    beat(h, epochs, 2, "c2");
+    expect(h.controller.previousLeaderLost(2, h.clock.now)).toBe(false);
+    expect(h.controller.previousLeaderLost(9, h.clock.now)).toBe(false);
+    h.clock.now += GRACE + MIN_AFTER_ACTIVATION + 1;
+    expect(fenceDue(h)).toEqual([]);
+  });
+
+  it("does nothing for a broker that is already fenced", () => {
+    const { h, epochs } = failedOver();
+    h.propose(h.controller.heartbeat(heartbeat(2, epochs.get(2) ?? -1n, h.log.length, { wantFence: true }), "c2"));
+    expect(h.committed().brokers.get(2)?.fenced).toBe(true);
+    expect(h.controller.previousLeaderLost(2, h.clock.now)).toBe(false);
   });
 });

@@ -54,12 +54,7 @@ export interface Harness {
   committed(): MetadataImage;
 }
 
-/** `bootstrap`: the records a format step wrote (none: the controller's bootstrap metadata.version alone). */
-export function harness(
-  overrides: Partial<ControllerConfig> = {},
-  seed = 7,
-  bootstrap: readonly MetadataRecordAndVersion[] = [],
-): Harness {
+export function harness(overrides: Partial<ControllerConfig> = {}, seed = 7): Harness {
   const clock = { now: 1_000_000 };
   const config: ControllerConfig = {
     ...BASE_CONFIG,
@@ -87,7 +82,7 @@ export function harness(
       return delta.apply().image;
     },
   };
-  h.propose(controller.activate(EMPTY_IMAGE, 1, 1, bootstrap));
+  h.propose(controller.activate(EMPTY_IMAGE, 1, 1));
   return h;
 }
 

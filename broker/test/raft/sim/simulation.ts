@@ -109,6 +109,8 @@ export interface SimResult {
   readonly leadersElected: number;
   readonly crashes: number;
   readonly partitions: number;
+  /** Connection losses reported to nodes: one per live peer of a crashed node, and spurious ones to live peers. */
+  readonly connectionLosses: number;
   /** Snapshots nodes took of their own state, and snapshots fetched from a leader and installed. */
   readonly snapshotsTaken: number;
   readonly snapshotsInstalled: number;
@@ -129,6 +131,7 @@ const TIMING = {
   fetchMaxWaitMs: 150,
   retryBackoffMs: 50,
   preVote: true,
+  leaderConnectionLossGraceMs: 300,
 } as const;
 const TICK_MS = 20;
 
@@ -190,6 +193,8 @@ type SimEvent =
   | { kind: "deliver"; envelope: Envelope }
   | { kind: "synced"; node: NodeId; incarnation: number }
   | { kind: "crash"; node: NodeId }
+  /** `node`'s connection to `peer` closed: the peer crashed (its kernel closed its sockets) or, as a fault, spuriously. */
+  | { kind: "connectionLost"; node: NodeId; incarnation: number; peer: NodeId }
   | { kind: "restart"; node: NodeId }
   | { kind: "heal"; partition: number }
   | { kind: "propose" }
@@ -267,6 +272,7 @@ export class Simulation {
   private steps = 0;
   private crashes = 0;
   private partitions = 0;
+  private connectionLosses = 0;
   private snapshotsTaken = 0;
   private snapshotsInstalled = 0;
   private voterChanges = 0;
@@ -346,6 +352,7 @@ export class Simulation {
       leadersElected: this.checker.leadersElected,
       crashes: this.crashes,
       partitions: this.partitions,
+      connectionLosses: this.connectionLosses,
       snapshotsTaken: this.snapshotsTaken,
       snapshotsInstalled: this.snapshotsInstalled,
       voterChanges: this.voterChanges,
@@ -404,6 +411,11 @@ export class Simulation {
 
   crashNode(id: NodeId): void {
     this.crash(id);
+  }
+
+  /** Tells `node` that its connection to `peer` closed, whether or not `peer` is alive. */
+  loseConnectionTo(node: NodeId, peer: NodeId): void {
+    this.loseConnection(node, peer);
   }
 
   restartNode(id: NodeId): void {
@@ -500,6 +512,13 @@ export class Simulation {
       }
       case "crash":
         return this.crash(event.node);
+      case "connectionLost": {
+        const node = this.nodes.get(event.node);
+        if (!node?.core || node.incarnation !== event.incarnation) return;
+        this.note(`node ${event.node} lost its connection to ${event.peer}`);
+        this.apply(node, node.core.leaderConnectionLost(event.peer, this.now));
+        return;
+      }
       case "restart": {
         const node = this.nodes.get(event.node);
         if (node && !node.core) this.boot(node);
@@ -586,6 +605,10 @@ export class Simulation {
     node.sync = null;
     this.crashes++;
     this.note(`node ${id} crashed`);
+    // Its kernel closes its connections: the nodes it can reach see them close a network delay later.
+    for (const other of this.nodes.values()) {
+      if (other.core && this.connected(id, other.id)) this.loseConnection(other.id, id);
+    }
     if (!this.healed && this.options.meanFaultIntervalMs > 0) {
       this.queue.push(this.now + 100 + this.rng.nextInt(2000), { kind: "restart", node: id });
     }
@@ -613,9 +636,28 @@ export class Simulation {
     const dice = this.rng.nextInt(100);
     // Now and then a correlated power loss: every node crashes at once and keeps only what it fsynced.
     if (dice < 5) for (const id of ids) this.crash(id);
-    else if (dice < 52) this.crash(target);
+    else if (dice < 47) this.crash(target);
+    else if (dice < 57) this.spuriousConnectionLoss(target);
     else this.partition(target);
     this.queue.push(this.now + this.faultDelay(), { kind: "fault" });
+  }
+
+  /**
+   * A connection to a live `peer` closes (an idle timeout, a reset on the way): a random other node sees it. The peer
+   * still answers, so a follower of it must neither lose it as leader nor disrupt it.
+   */
+  private spuriousConnectionLoss(peer: NodeId): void {
+    const others = [...this.nodes.keys()].filter((id) => id !== peer);
+    const node = others[this.rng.nextInt(others.length)];
+    if (node !== undefined) this.loseConnection(node, peer);
+  }
+
+  /** Tells `node` (its current incarnation) a network delay from now that its connection to `peer` closed. */
+  private loseConnection(node: NodeId, peer: NodeId): void {
+    const incarnation = this.nodes.get(node)?.incarnation ?? 0;
+    const delay = this.options.minDelayMs + this.rng.nextInt(this.options.maxDelayMs - this.options.minDelayMs + 1);
+    this.connectionLosses++;
+    this.queue.push(this.now + delay, { kind: "connectionLost", node, incarnation, peer });
   }
 
   private faultDelay(): number {
