@@ -27,7 +27,7 @@ import {
   figureLog,
   imageArchive,
   localOrAttached,
-  printKubectl,
+  printOperatorPostMortem,
   useCluster,
 } from "./helpers.ts";
 
@@ -158,13 +158,7 @@ describe.skipIf(unavailable !== undefined)(
     afterAll(async () => {
       const c = cluster.get();
       if (cluster.failed()) {
-        await printKubectl(c, [
-          ["logs", "-n", SYSTEM_NS, `deployment/${RELEASE}-operator`, "--tail=200"],
-          ["get", "kafkacluster", "-A", "-o", "yaml"],
-          ["get", "pods,pdb", "-A", "-o", "wide"],
-          ["get", "events", "-n", NS, "--sort-by=.lastTimestamp"],
-          ["logs", "-n", NS, "-l", `tributary.dev/cluster=${CLUSTER}`, "--all-containers", "--prefix", "--tail=60"],
-        ]);
+        await printOperatorPostMortem(c, { systemNs: SYSTEM_NS, release: RELEASE, ns: NS, cluster: CLUSTER });
       }
       figures.print("drain, tier 3");
     });

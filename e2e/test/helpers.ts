@@ -135,3 +135,26 @@ export function figureLog(): { figure: (line: string) => void; print: (title: st
 export async function printKubectl(cluster: Cluster, queries: readonly (readonly string[])[]): Promise<void> {
   for (const args of queries) console.warn(`kubectl ${args.join(" ")}\n${await cluster.kubectl(args).catch(String)}`);
 }
+
+/** A failed operator suite's post-mortem: the operator's log, the clusters, pods, events and the brokers' logs. */
+export async function printOperatorPostMortem(
+  cluster: Cluster,
+  where: { systemNs: string; release: string; ns: string; cluster: string },
+): Promise<void> {
+  await printKubectl(cluster, [
+    ["logs", "-n", where.systemNs, `deployment/${where.release}-operator`, "--tail=200"],
+    ["get", "kafkacluster", "-A", "-o", "yaml"],
+    ["get", "pods,pdb", "-A", "-o", "wide"],
+    ["get", "events", "-n", where.ns, "--sort-by=.lastTimestamp"],
+    [
+      "logs",
+      "-n",
+      where.ns,
+      "-l",
+      `tributary.dev/cluster=${where.cluster}`,
+      "--all-containers",
+      "--prefix",
+      "--tail=60",
+    ],
+  ]);
+}

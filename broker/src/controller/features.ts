@@ -2,9 +2,10 @@
 // JSON is vendored from): 21 is 3.9-IV0, 22 is 4.0-IV0 (Kafka's latest production level there), 23 is 4.0-IV1, which
 // adds eligible leader replicas (KIP-966): PartitionRecord and PartitionChangeRecord at version 2. 21 and 22 write the
 // same record versions, so a downgrade from 22 to 21 is safe; 23 changed the metadata (Kafka's didMetadataChange), so
-// nothing goes back below it. A new cluster starts at 22 with ELR off unless formatted or upgraded otherwise.
+// nothing goes back below it. A new cluster starts at 23 with ELR on, as Kafka 4.1 and later start theirs; an older
+// release version named at format (22 or 21) starts it without ELR, and a cluster keeps what it finalized.
 // A build stamped as an earlier release (release.ts) knows only the levels up to that release's highest, as an older
-// Kafka knows no newer MetadataVersion: the upgrade e2e starts from such a build.
+// Kafka knows no newer MetadataVersion: the upgrade e2e starts from such a build (one stamped 22 starts without ELR).
 import { RELEASE } from "../release.ts";
 
 export const METADATA_VERSION = "metadata.version";
@@ -34,13 +35,23 @@ export const METADATA_VERSIONS: readonly MetadataVersionLevel[] = [
   { level: 23, name: "4.0-IV1", changedMetadata: true },
 ].filter((v) => v.level <= MAX_METADATA_VERSION);
 
-/** The level a new cluster starts at when formatting names none. */
-export const LATEST_METADATA_VERSION = Math.min(22, MAX_METADATA_VERSION);
+/** The level a new cluster starts at when formatting names none (Kafka's MetadataVersion.LATEST_PRODUCTION). */
+export const LATEST_METADATA_VERSION = MAX_METADATA_VERSION;
 /** The first metadata.version with the ELR record fields (Kafka's MetadataVersion.isElrSupported). */
 export const ELR_METADATA_VERSION = 23;
 
 /** KIP-966's feature (Kafka 4.x's EligibleLeaderReplicasVersion): 1 turns eligible leader replicas on. */
 export const ELR_FEATURE = "eligible.leader.replicas.version";
+
+/**
+ * The level of `feature` a new cluster starting at `metadataVersion` gets when formatting names none (Kafka's
+ * Features.defaultValue: the highest level whose bootstrap metadata.version is at most the one chosen). ELR level 1
+ * bootstraps from 23, so `--release-version 4.0-IV1` (or none) turns it on and 4.0-IV0 or 3.9 leaves it off.
+ */
+export function defaultFeatureLevel(feature: string, metadataVersion: number): number {
+  if (feature === ELR_FEATURE) return metadataVersion >= ELR_METADATA_VERSION ? 1 : 0;
+  return 0;
+}
 
 /** Whether eligible leader replicas are on (Kafka's FeatureControlManager.isElrFeatureEnabled). */
 export function elrEnabled(features: ReadonlyMap<string, number>): boolean {

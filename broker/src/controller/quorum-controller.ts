@@ -278,6 +278,15 @@ export class QuorumController {
       );
     }
     records.push(...bootstrapRecords);
+    const features = new Map<string, number>([[METADATA_VERSION, this.deps.config.bootstrapMetadataVersion]]);
+    for (const r of records) {
+      if (r.type === MetadataRecordType.FeatureLevelRecord) {
+        const f = r.record as FeatureLevelRecord;
+        features.set(f.name, f.featureLevel);
+      }
+    }
+    // A cluster that starts with ELR on gets the cluster-wide min.insync.replicas as turning it on later would.
+    if (elrEnabled(features)) records.push(...this.elrSafetyRecords(committed));
     try {
       return this.done(records, null);
     } catch (err) {
@@ -901,17 +910,7 @@ export class QuorumController {
         `Invalid update version ${update?.maxVersionLevel ?? 0} for feature ${update?.feature ?? ELR_FEATURE}. ${dependency}`,
       );
     }
-    if (!elrEnabled(view.features) && elrEnabled(after)) {
-      // Kafka's maybeGenerateElrSafetyRecords: the cluster-wide min.insync.replicas becomes a dynamic config (from
-      // server.properties, else 1) so that it can no longer be removed, and changing it clears the ELRs.
-      const clusterDefaults = view.configs.get(configKey(ConfigResourceType.BROKER, ""));
-      if (clusterDefaults?.get(MIN_ISR) === undefined) {
-        const value = this.deps.config.staticBrokerConfigs.get(MIN_ISR)?.value ?? "1";
-        records.push(
-          record(ConfigRecord, { resourceType: ConfigResourceType.BROKER, resourceName: "", name: MIN_ISR, value }, 0),
-        );
-      }
-    }
+    if (!elrEnabled(view.features) && elrEnabled(after)) records.push(...this.elrSafetyRecords(view));
     if (elrEnabled(view.features) && !elrEnabled(after)) {
       // Turning ELR off forgets every ELR (Kafka writes a ClearElrRecord for all topics).
       const mv = after.get(METADATA_VERSION) ?? this.deps.config.bootstrapMetadataVersion;
@@ -919,6 +918,19 @@ export class QuorumController {
     }
     if (request.validateOnly === true) return answer(ErrorCode.NONE, null);
     return answer(ErrorCode.NONE, null, records);
+  }
+
+  /**
+   * Kafka's maybeGenerateElrSafetyRecords, for ELR turned on (at bootstrap or by UpdateFeatures): the cluster-wide
+   * min.insync.replicas becomes a dynamic config (from server.properties, else 1) so that it can no longer be removed,
+   * and changing it clears the ELRs.
+   */
+  private elrSafetyRecords(view: MetadataImage): MetadataRecordAndVersion[] {
+    if (view.configs.get(configKey(ConfigResourceType.BROKER, ""))?.get(MIN_ISR) !== undefined) return [];
+    const value = this.deps.config.staticBrokerConfigs.get(MIN_ISR)?.value ?? "1";
+    return [
+      record(ConfigRecord, { resourceType: ConfigResourceType.BROKER, resourceName: "", name: MIN_ISR, value }, 0),
+    ];
   }
 
   private featureUpdateProblem(

@@ -7,6 +7,7 @@ import {
   METADATA_VERSIONS,
   record,
   SUPPORTED_FEATURES,
+  defaultFeatureLevel,
   featureDependencyProblem,
 } from "../controller/index.ts";
 import { writeFileAtomic } from "../log/checkpoint.ts";
@@ -23,8 +24,8 @@ import { decodeSnapshot, encodeSnapshot } from "./snapshot-file.ts";
 // appends its records at the start of the log. The file is in Kafka's snapshot format (Kafka's BatchFileWriter: a
 // SnapshotHeader batch, the records, a SnapshotFooter batch, epoch 0 and offsets from 0), so kafka-dump-log reads
 // it: a FeatureLevelRecord for metadata.version first, then one for each other feature above level 0. A metadata
-// directory without the file (formatted before it existed) bootstraps with the latest metadata.version, as Kafka
-// does without one.
+// directory without the file (formatted before it existed) bootstraps with the latest metadata.version and no other
+// feature, as Kafka does without one.
 
 export const BOOTSTRAP_CHECKPOINT = "bootstrap.checkpoint";
 
@@ -56,9 +57,10 @@ function supportedProblem(name: string, level: number): string | null {
 }
 
 /**
- * The bootstrap records for `metadataVersion` and the other `features` (Kafka's BootstrapMetadata.fromVersions):
- * metadata.version first, then the others by name, those at level 0 left out. Throws BootstrapError for a feature or
- * level this controller does not support.
+ * The bootstrap records for `metadataVersion` and the other `features` (Kafka's Formatter and
+ * BootstrapMetadata.fromVersions): metadata.version first, then the others by name, each supported feature not named
+ * in `features` at its default for `metadataVersion` (defaultFeatureLevel), those at level 0 left out. Throws
+ * BootstrapError for a feature or level this controller does not support.
  */
 export function bootstrapRecords(
   metadataVersion: number = LATEST_METADATA_VERSION,
@@ -66,14 +68,18 @@ export function bootstrapRecords(
 ): MetadataRecordAndVersion[] {
   const mv = supportedProblem(METADATA_VERSION, metadataVersion);
   if (mv !== null) throw new BootstrapError(mv);
+  const levels = new Map(features);
+  for (const name of SUPPORTED_FEATURES.keys()) {
+    if (!levels.has(name)) levels.set(name, defaultFeatureLevel(name, metadataVersion));
+  }
   const records = [record(FeatureLevelRecord, { name: METADATA_VERSION, featureLevel: metadataVersion }, 0)];
-  for (const name of [...features.keys()].filter((n) => n !== METADATA_VERSION).sort()) {
-    const level = features.get(name) ?? 0;
+  for (const name of [...levels.keys()].filter((n) => n !== METADATA_VERSION).sort()) {
+    const level = levels.get(name) ?? 0;
     const problem = supportedProblem(name, level);
     if (level !== 0 && problem !== null) throw new BootstrapError(problem);
     if (level > 0) records.push(record(FeatureLevelRecord, { name, featureLevel: level }, 0));
   }
-  const dependency = featureDependencyProblem(new Map([...features, [METADATA_VERSION, metadataVersion]]));
+  const dependency = featureDependencyProblem(new Map([...levels, [METADATA_VERSION, metadataVersion]]));
   if (dependency !== undefined) throw new BootstrapError(dependency);
   return records;
 }

@@ -4,6 +4,7 @@ import { ExitCode } from "../runtime/exit-codes.ts";
 import { processIo, type ProcessIo } from "../runtime/process-io.ts";
 import { parseKafkaUuid, randomKafkaUuid } from "./kafka-uuid.ts";
 import {
+  ELR_FEATURE,
   LATEST_METADATA_VERSION,
   METADATA_VERSION,
   METADATA_VERSIONS,
@@ -40,7 +41,9 @@ Options:
   -c, --config <file>           The node's server.properties
   -r, --release-version <v>     The metadata.version to start with: ${METADATA_VERSIONS.map((v) => v.name).join(", ")}
                                 (or 3.9, 4.0); the latest, ${metadataVersionName(LATEST_METADATA_VERSION)}, by default
-  -f, --feature name=level      A feature level to start with; repeatable (supported: ${[...SUPPORTED_FEATURES.keys()].join(", ")})
+  -f, --feature name=level      A feature level to start with; repeatable (supported: ${[...SUPPORTED_FEATURES.keys()].join(", ")}).
+                                A feature not named starts at the release version's default: ${ELR_FEATURE}
+                                is 1 (eligible leader replicas on) from 4.0-IV1, 0 below; =0 turns it off
       --override key=value      Set a configuration key, as for tributary-broker; repeatable
   -g, --ignore-formatted        Skip log dirs that are already formatted instead of failing
   -s, --standalone              Dynamic voters (KIP-853): this controller is the only initial voter

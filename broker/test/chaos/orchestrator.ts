@@ -43,7 +43,10 @@ export interface InnerOptions {
   rate: number;
   /** min.insync.replicas of the topic (and the brokers' default). */
   minIsr: number;
-  /** Tributary formatted with eligible leader replicas on (KIP-966); absent means off. */
+  /**
+   * Eligible leader replicas (KIP-966) on the Tributary cluster: on (and absent) is the default format, on as for a
+   * new Kafka 4.1+ cluster; false formats with eligible.leader.replicas.version=0.
+   */
   elr?: boolean;
 }
 
@@ -158,7 +161,7 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
 
   try {
     log(
-      `${o.system}${o.elr === true ? " (ELR on)" : ""}, ${o.nodes} nodes, seed ${o.seed}, ${Math.round(o.durationMs / 1000)} s of faults; node ${diskNode} on a ${DISK_BYTES >> 20} MiB tmpfs`,
+      `${o.system}${o.system === "tributary" ? (o.elr === false ? " (ELR off)" : " (ELR on)") : ""}, ${o.nodes} nodes, seed ${o.seed}, ${Math.round(o.durationMs / 1000)} s of faults; node ${diskNode} on a ${DISK_BYTES >> 20} MiB tmpfs`,
     );
     cluster = await startCluster({
       system: o.system,
@@ -168,8 +171,8 @@ export async function runInner(o: InnerOptions): Promise<RunReport> {
       keepDirs: true,
       kafkaHeap: "384M",
       startTimeoutMs: 180_000,
-      ...(o.elr === true && o.system === "tributary"
-        ? { formatArgs: ["--release-version", "4.0-IV1", "--feature", "eligible.leader.replicas.version=1"] }
+      ...(o.elr === false && o.system === "tributary"
+        ? { formatArgs: ["--feature", "eligible.leader.replicas.version=0"] }
         : {}),
       config: {
         "default.replication.factor": String(RF),

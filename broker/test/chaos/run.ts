@@ -15,10 +15,10 @@ import { runInner, type InnerOptions, type RunReport } from "./orchestrator.ts";
 //
 // --duration is the fault phase of the whole run, shared equally by the cluster sizes in --nodes (each also takes
 // its start, warm-up and final check). Environment defaults: CHAOS_SYSTEM, CHAOS_NODES, CHAOS_DURATION, CHAOS_SEED,
-// CHAOS_WEIGHTS, CHAOS_PARTITIONS, CHAOS_RATE, CHAOS_MIN_ISR, CHAOS_ELR. --elr on formats a Tributary cluster with
-// eligible leader replicas (KIP-966; off by default, as in Kafka 4.0; Kafka 4.1 and later turn them on for new
-// clusters, so the reference Kafka 4.3.1 runs with them either way). Needs root (network namespaces, tmpfs). Exits 0 only
-// when every cluster's history checks clean.
+// CHAOS_WEIGHTS, CHAOS_PARTITIONS, CHAOS_RATE, CHAOS_MIN_ISR, CHAOS_ELR. A Tributary cluster starts with eligible
+// leader replicas (KIP-966) on, as a new one does by default (and as a new Kafka 4.1+ cluster, so the reference Kafka
+// 4.3.1 has them too); --elr off formats it with eligible.leader.replicas.version=0. Needs root (network namespaces,
+// tmpfs). Exits 0 only when every cluster's history checks clean.
 //
 // Structure: this process (in the host's namespaces) creates the hub and node namespaces, runs the harness itself
 // inside the hub (`ip netns exec <hub> tsx run.ts --inner ...`), and afterwards kills any process left in those
@@ -83,7 +83,7 @@ function parseArgs(argv: readonly string[]): Args {
     if (!Number.isInteger(n) || n < min) throw new Error(`${flag}: an integer >= ${min}, not ${raw}`);
     return n;
   };
-  const elr = get("--elr", env["CHAOS_ELR"] ?? "off");
+  const elr = get("--elr", env["CHAOS_ELR"] ?? "on");
   if (elr !== "on" && elr !== "off") throw new Error(`--elr must be on or off, not ${elr}`);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
   return {

@@ -17,9 +17,9 @@ import {
   replicatedCluster,
 } from "../support/cluster-records.ts";
 
-// Eligible leader replicas (KIP-966) across processes: one controller and three brokers formatted with
-// metadata.version 4.0-IV1 and eligible.leader.replicas.version=1, a topic of replication factor 3 and
-// min.insync.replicas 2. Both followers stop cleanly (SIGTERM), so the ISR shrinks to the leader alone and the second
+// Eligible leader replicas (KIP-966) across processes: one controller and three brokers formatted with the defaults
+// (metadata.version 4.0-IV1 and eligible.leader.replicas.version=1, as a new Kafka 4.1+ cluster), a topic of
+// replication factor 3 and min.insync.replicas 2. Both followers stop cleanly (SIGTERM), so the ISR shrinks to the leader alone and the second
 // follower to leave is in the ELR; then the leader is killed with SIGKILL. Without ELR the partition would wait for
 // that leader, its last ISR member; with it, the ELR member that restarts leads at once, with every acknowledged
 // record, and once the other follower is back and in the ISR, acks=all writes go on.
@@ -96,10 +96,21 @@ describe("eligible leader replicas across four processes", () => {
     cluster = await startCluster({
       ...replicatedCluster({ "replica.lag.time.max.ms": "5000" }),
       topology: { controllers: 1, brokers: 3 },
-      formatArgs: ["--release-version", "4.0-IV1", "--feature", "eligible.leader.replicas.version=1"],
     });
     const c = cluster;
     await c.waitForBrokers(30_000);
+    // Kafka 4.3.1's kafka-features shows what a default format finalized.
+    const features = await runKafkaClass("org.apache.kafka.tools.FeatureCommand", [
+      "--bootstrap-server",
+      c.bootstrap(),
+      "describe",
+    ]);
+    expect(features.stdout).toMatch(
+      /Feature: eligible\.leader\.replicas\.version\s+SupportedMinVersion: 0\s+SupportedMaxVersion: 1\s+FinalizedVersionLevel: 1\s/,
+    );
+    expect(features.stdout).toMatch(
+      /Feature: metadata\.version\s+SupportedMinVersion: 3\.9-IV0\s+SupportedMaxVersion: 4\.0-IV1\s+FinalizedVersionLevel: 4\.0-IV1\s/,
+    );
     const { leader, replicas } = await createFullyReplicated(c, TOPIC);
     const [first, second] = replicas.filter((id) => id !== leader);
     if (first === undefined || second === undefined) throw new Error(`replicas ${replicas.join(",")}`);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ELR_FEATURE, METADATA_VERSION, RECORD_VERSION } from "../../src/controller/index.ts";
+import { ConfigResourceType, configKey } from "../../src/metadata/image/index.ts";
 import { ErrorCode, MetadataRecordType } from "../../src/protocol/index.ts";
+import { bootstrapRecords } from "../../src/quorum/bootstrap-checkpoint.ts";
 import {
   alter,
   fenceBroker,
@@ -69,8 +71,27 @@ function fenceAll(h: Harness, epochs: Map<number, bigint>): void {
 }
 
 describe("eligible leader replicas (KIP-966)", () => {
+  it("is on in a new cluster, which gets the cluster-wide min.insync.replicas as turning it on later would", () => {
+    const min = new Map([["min.insync.replicas", { value: "2", isSet: true }]]);
+    const fresh = harness({ staticBrokerConfigs: min }, 7, bootstrapRecords());
+    expect(fresh.committed().features).toEqual(
+      new Map([
+        [METADATA_VERSION, 23],
+        [ELR_FEATURE, 1],
+      ]),
+    );
+    expect(fresh.committed().configs.get(configKey(ConfigResourceType.BROKER, ""))?.get("min.insync.replicas")).toBe(
+      "2",
+    );
+    // An older release version at format: no ELR, and nothing written for it.
+    const older = harness({ staticBrokerConfigs: min }, 7, bootstrapRecords(22));
+    expect(older.committed().features).toEqual(new Map([[METADATA_VERSION, 22]]));
+    expect(older.committed().configs.size).toBe(0);
+  });
+
   it("eligible.leader.replicas.version 1 needs metadata.version 23 (4.0-IV1), and writes partition records v2", () => {
-    const h = harness();
+    // Formatted with --release-version 4.0-IV0: metadata.version 22, ELR off.
+    const h = harness({ bootstrapMetadataVersion: 22 });
     const epoch = h.propose(h.controller.registerBroker(elrRegistration(1))).brokerEpoch;
     unfence(h, 1, epoch);
     const refused = updateFeatures(h, [[ELR_FEATURE, 1]]);

@@ -478,8 +478,10 @@ describe("IncrementalAlterConfigs v1", () => {
     const cluster = await call(4, DescribeConfigsRequest, DescribeConfigsResponse, {
       resources: [{ resourceType: BROKER, resourceName: "", configurationKeys: null }],
     });
+    // min.insync.replicas too: a new cluster starts with eligible leader replicas on, which pins it cluster-wide.
     expect(cluster.results[0]?.configs.map((c) => [c.name, c.value, c.configSource])).toEqual([
       ["log.segment.bytes", "3000000", 3],
+      ["min.insync.replicas", "1", 3],
     ]);
 
     const refused = await incremental(BROKER, "1", [{ name: "log.dirs", configOperation: SET, value: "/tmp/x" }]);

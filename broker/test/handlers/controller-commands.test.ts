@@ -71,7 +71,8 @@ beforeEach(async () => {
   let now = 0;
   let seed = 1;
   const controller = new QuorumController({
-    config: TEST_CONTROLLER_CONFIG,
+    // A cluster formatted with --release-version 4.0-IV0, so that metadata.version can go down to 3.9 here.
+    config: { ...TEST_CONTROLLER_CONFIG, bootstrapMetadataVersion: 22 },
     clock: () => now++,
     randomBytes: (n) => Uint8Array.from({ length: n }, () => (seed = (seed * 48271) % 2147483647) & 0xff),
     logger,

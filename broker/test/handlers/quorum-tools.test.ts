@@ -34,23 +34,26 @@ const quorum = (...args: string[]) =>
   ]);
 
 describe("Kafka's kafka-features through a broker", () => {
-  it("describes metadata.version's finalized level and changes it through forwarded UpdateFeatures", async () => {
+  it("describes a new cluster's finalized levels, ELR on, and changes them through forwarded UpdateFeatures", async () => {
     const described = (await features("describe")).stdout;
+    // A new cluster starts at 4.0-IV1 with eligible leader replicas (KIP-966) on, as Kafka 4.1 and later do.
     expect(described).toMatch(
-      /Feature: metadata\.version\s+SupportedMinVersion: 3\.9-IV0\s+SupportedMaxVersion: 4\.0-IV1\s+FinalizedVersionLevel: 4\.0-IV0\s+Epoch: \d+/,
+      /Feature: metadata\.version\s+SupportedMinVersion: 3\.9-IV0\s+SupportedMaxVersion: 4\.0-IV1\s+FinalizedVersionLevel: 4\.0-IV1\s+Epoch: \d+/,
     );
-    // ELR (KIP-966) is supported but off until the cluster is upgraded to 4.0-IV1 with it.
     expect(described).toMatch(
-      /Feature: eligible\.leader\.replicas\.version\s+SupportedMinVersion: 0\s+SupportedMaxVersion: 1\s+FinalizedVersionLevel: 0\s/,
+      /Feature: eligible\.leader\.replicas\.version\s+SupportedMinVersion: 0\s+SupportedMaxVersion: 1\s+FinalizedVersionLevel: 1\s/,
     );
-    await features("downgrade", "--metadata", "3.9");
-    expect((await features("describe")).stdout).toMatch(/Feature: metadata\.version.*FinalizedVersionLevel: 3\.9-IV0/);
-    // Beyond the supported range: the controller's refusal reaches the tool.
+    // 4.0-IV1 changed the metadata (partition records v2), so nothing goes below it; beyond the supported range
+    // neither: the controller's refusals reach the tool.
+    await expect(features("downgrade", "--metadata", "3.9")).rejects.toThrow(/1 out of 1 operation\(s\) failed/);
     await expect(features("upgrade", "--feature", "metadata.version=25")).rejects.toThrow(
       /1 out of 1 operation\(s\) failed/,
     );
-    await features("upgrade", "--feature", "metadata.version=22");
-    expect((await features("describe")).stdout).toMatch(/Feature: metadata\.version.*FinalizedVersionLevel: 4\.0-IV0/);
+    const elr = /Feature: eligible\.leader\.replicas\.version.*FinalizedVersionLevel: (\d)/;
+    await features("disable", "--feature", "eligible.leader.replicas.version");
+    expect(elr.exec((await features("describe")).stdout)?.[1]).toBe("0");
+    await features("upgrade", "--feature", "eligible.leader.replicas.version=1");
+    expect(elr.exec((await features("describe")).stdout)?.[1]).toBe("1");
   }, 120_000);
 });
 

@@ -31,7 +31,12 @@ const levels = (records: readonly MetadataRecordAndVersion[]) =>
 
 describe("bootstrap.checkpoint", () => {
   it("holds metadata.version first, the latest by default, and reads back what was written", async () => {
-    expect(levels(bootstrapRecords())).toEqual(["metadata.version=22"]);
+    // The latest level turns eligible leader replicas on, as Kafka 4.1+ does for a new cluster; older ones do not.
+    expect(levels(bootstrapRecords())).toEqual(["metadata.version=23", "eligible.leader.replicas.version=1"]);
+    expect(levels(bootstrapRecords(22))).toEqual(["metadata.version=22"]);
+    expect(levels(bootstrapRecords(23, new Map([["eligible.leader.replicas.version", 0]])))).toEqual([
+      "metadata.version=23",
+    ]);
     await writeBootstrapCheckpoint(dir, bootstrapRecords(21));
     expect(levels((await readBootstrapCheckpoint(dir)) ?? [])).toEqual(["metadata.version=21"]);
     // Snapshot framing: a header batch at offset 0, epoch 0.

@@ -91,6 +91,11 @@ describe("tributary-storage", () => {
     ]);
     expect(metas[0]?.directoryId).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(metas[0]?.directoryId).not.toBe(metas[1]?.directoryId);
+    // No --release-version: the latest, with eligible leader replicas on (Kafka 4.1+'s default for a new cluster).
+    expect(levels((await readBootstrapCheckpoint(join(node.dir, "logs-a"))) ?? [])).toEqual([
+      "metadata.version=23",
+      "eligible.leader.replicas.version=1",
+    ]);
 
     const again = runBin("tributary-storage", args);
     expect(again.code).toBe(1);
@@ -110,8 +115,8 @@ describe("tributary-storage", () => {
   });
 });
 
-/** The metadata.version levels the node's metadata log holds, in log order. */
-async function metadataVersionsInLog(metadataDir: string): Promise<number[]> {
+/** The feature levels the node's metadata log holds ("name=level"), in log order. */
+async function featureLevelsInLog(metadataDir: string): Promise<string[]> {
   const log = await MetadataLog.open({ metadataDir, logger: pino({ level: "silent" }) });
   const entries = await log.readAll();
   await log.close();
@@ -119,7 +124,7 @@ async function metadataVersionsInLog(metadataDir: string): Promise<number[]> {
     if (e.record.kind !== "data") return [];
     const r = decodeMetadataRecord(Buffer.from(e.record.data));
     const f = r.record as FeatureLevelRecord;
-    return r.type === MetadataRecordType.FeatureLevelRecord && f.name === "metadata.version" ? [f.featureLevel] : [];
+    return r.type === MetadataRecordType.FeatureLevelRecord ? [`${f.name}=${f.featureLevel}`] : [];
   });
 }
 
@@ -156,10 +161,15 @@ describe("the format step's bootstrap.checkpoint", () => {
     cleanups.push(() => broker.destroy());
     expect(await broker.stop()).toBe(0);
     // The quorum lives in metadata.log.dir, and the first records after its leader change are the bootstrap ones.
-    expect(await metadataVersionsInLog(join(dir, "metadata"))).toEqual([21]);
+    expect(await featureLevelsInLog(join(dir, "metadata"))).toEqual(["metadata.version=21"]);
+    // A restart keeps what the cluster finalized: no second bootstrap, so no silent move to the new defaults.
+    const again = await startBrokerProcess({ dataDir: dir, overrides });
+    cleanups.push(() => again.destroy());
+    expect(await again.stop()).toBe(0);
+    expect(await featureLevelsInLog(join(dir, "metadata"))).toEqual(["metadata.version=21"]);
   });
 
-  it("a node formatted before the file existed still starts, with the latest metadata.version", async () => {
+  it("a node formatted before the file existed still starts, with the latest metadata.version alone", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tributary-bootstrap-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const config = join(dir, "server.properties");
@@ -171,7 +181,8 @@ describe("the format step's bootstrap.checkpoint", () => {
     const broker = await startBrokerProcess({ dataDir: dir, overrides });
     cleanups.push(() => broker.destroy());
     expect(await broker.stop()).toBe(0);
-    expect(await metadataVersionsInLog(join(dir, "logs"))).toEqual([22]);
+    // As Kafka without the file: no other feature, so eligible leader replicas stay off.
+    expect(await featureLevelsInLog(join(dir, "logs"))).toEqual(["metadata.version=23"]);
   });
 });
 

@@ -54,7 +54,12 @@ export interface Harness {
   committed(): MetadataImage;
 }
 
-export function harness(overrides: Partial<ControllerConfig> = {}, seed = 7): Harness {
+/** `bootstrap`: the records a format step wrote (none: the controller's bootstrap metadata.version alone). */
+export function harness(
+  overrides: Partial<ControllerConfig> = {},
+  seed = 7,
+  bootstrap: readonly MetadataRecordAndVersion[] = [],
+): Harness {
   const clock = { now: 1_000_000 };
   const config: ControllerConfig = {
     ...BASE_CONFIG,
@@ -82,7 +87,7 @@ export function harness(overrides: Partial<ControllerConfig> = {}, seed = 7): Ha
       return delta.apply().image;
     },
   };
-  h.propose(controller.activate(EMPTY_IMAGE, 1, 1));
+  h.propose(controller.activate(EMPTY_IMAGE, 1, 1, bootstrap));
   return h;
 }
 

@@ -11,8 +11,13 @@ export interface BrokerConfigClient {
   /** The keys set dynamically for every broker, with their values. */
   clusterDefaults(admin: Admin): Promise<Map<string, string>>;
   alterClusterDefaults(admin: Admin, ops: readonly ConfigOp[]): Promise<void>;
-  /** metadata.version: the level finalized for the cluster and the highest the answering broker supports. */
-  metadataVersion(admin: Admin): Promise<{ finalized: number | undefined; supported: number | undefined }>;
+  /**
+   * metadata.version: the level finalized for the cluster and the highest the answering broker supports; and whether
+   * eligible leader replicas (KIP-966) are finalized on (absent: unknown).
+   */
+  metadataVersion(
+    admin: Admin,
+  ): Promise<{ finalized: number | undefined; supported: number | undefined; elr?: boolean }>;
   finalizeMetadataVersion(admin: Admin, level: number): Promise<void>;
 }
 
@@ -32,6 +37,7 @@ export function brokerConfigClient(): BrokerConfigClient {
       return {
         finalized: levels.finalized.get("metadata.version"),
         supported: levels.supported.get("metadata.version")?.[1],
+        elr: (levels.finalized.get("eligible.leader.replicas.version") ?? 0) >= 1,
       };
     },
     finalizeMetadataVersion: (admin, level) =>

@@ -30,25 +30,38 @@ export function dynamicConfigOf(
   );
 }
 
-/** What brings the cluster-wide dynamic broker configs from `current` to `desired`: empty when they agree. */
+/**
+ * The cluster-wide key the controller refuses to delete while eligible leader replicas (KIP-966) are on: it writes
+ * one when ELR is turned on, at format (the default for a new cluster) or later, as Kafka 4.x does.
+ */
+export const ELR_PINNED_KEY = "min.insync.replicas";
+
+/**
+ * What brings the cluster-wide dynamic broker configs from `current` to `desired`: empty when they agree. With `elr`
+ * (eligible leader replicas on) a cluster-wide min.insync.replicas the spec does not name is left as it is.
+ */
 export function dynamicConfigOps(
   desired: Readonly<Record<string, string>>,
   current: ReadonlyMap<string, string>,
   dynamic = DYNAMIC_KEYS,
+  elr = false,
 ): ConfigOp[] {
   const ops: ConfigOp[] = [];
   for (const [name, value] of Object.entries(desired)) {
     if (current.get(name) !== value) ops.push({ name, op: "set", value });
   }
   for (const name of [...current.keys()].sort()) {
-    if (dynamic.has(name) && !(name in desired)) ops.push({ name, op: "delete" });
+    if (dynamic.has(name) && !(name in desired) && !(elr && name === ELR_PINNED_KEY)) ops.push({ name, op: "delete" });
   }
   return ops;
 }
 
 /**
  * The metadata.version level to finalize after a roll, if any: the highest the brokers support, when above the
- * finalized one. Unknown levels (a broker that reports no features) change nothing; nothing is ever lowered.
+ * finalized one. Unknown levels (a broker that reports no features) change nothing; nothing is ever lowered. Only
+ * metadata.version moves: other features, eligible.leader.replicas.version among them, keep the levels the cluster
+ * finalized (a new cluster starts with ELR on; an older one that was formatted without it keeps it off until
+ * `kafka-features upgrade --feature eligible.leader.replicas.version=1`), as Kafka's own metadata upgrade does.
  */
 export function metadataVersionTarget(
   finalized: number | undefined,

@@ -41,7 +41,7 @@ import {
 } from "./desired.ts";
 import { planRoll, type PodView, type RollPlan } from "./roll.ts";
 import { gatherFacts } from "./roll-facts.ts";
-import { dynamicConfigOps, metadataVersionTarget } from "./dynamic-config.ts";
+import { dynamicConfigOps, ELR_PINNED_KEY, metadataVersionTarget } from "./dynamic-config.ts";
 import type { BrokerConfigClient } from "../../kafka/broker-config.ts";
 import { restartBlockers, type Blocker, type RollFacts } from "./roll-gates.ts";
 import { parallelSameRack } from "./rack-parallel.ts";
@@ -439,7 +439,13 @@ export class KafkaClusterReconciler implements Reconciler {
     if (!serving) return "next";
     const admin = this.#brokersAdmin(pass);
     try {
-      const ops = dynamicConfigOps(state.dynamicConfig, await client.clusterDefaults(admin));
+      const current = await client.clusterDefaults(admin);
+      let ops = dynamicConfigOps(state.dynamicConfig, current);
+      // Deleting min.insync.replicas is refused while ELR is on; the features are read only when it would be asked.
+      if (ops.some((o) => o.op === "delete" && o.name === ELR_PINNED_KEY)) {
+        const elr = (await client.metadataVersion(admin)).elr === true;
+        ops = dynamicConfigOps(state.dynamicConfig, current, undefined, elr);
+      }
       if (ops.length === 0) return "next";
       await client.alterClusterDefaults(admin, ops);
       const what = ops.map((o) => (o.op === "set" ? `${o.name}=${o.value ?? ""}` : `-${o.name}`)).join(", ");

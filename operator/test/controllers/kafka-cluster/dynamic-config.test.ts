@@ -44,4 +44,20 @@ describe("dynamic broker configs", () => {
     ]);
     expect(dynamicConfigOps({ "log.retention.ms": "1000", "message.max.bytes": "2048" }, current)).toEqual([]);
   });
+
+  it("leaves the cluster-wide min.insync.replicas the spec does not name while ELR is on (the controller pins it)", () => {
+    const current = new Map([
+      ["min.insync.replicas", "1"],
+      ["message.max.bytes", "2048"],
+    ]);
+    expect(dynamicConfigOps({}, current, undefined, true)).toEqual([{ name: "message.max.bytes", op: "delete" }]);
+    expect(dynamicConfigOps({ "min.insync.replicas": "2" }, current, undefined, true)).toEqual([
+      { name: "min.insync.replicas", op: "set", value: "2" },
+      { name: "message.max.bytes", op: "delete" },
+    ]);
+    expect(dynamicConfigOps({}, current, undefined, false)).toEqual([
+      { name: "message.max.bytes", op: "delete" },
+      { name: "min.insync.replicas", op: "delete" },
+    ]);
+  });
 });

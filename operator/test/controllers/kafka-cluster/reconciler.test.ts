@@ -147,6 +147,27 @@ const claimSize = (sts: KubeObject | undefined): unknown =>
   (sts as { spec?: { volumeClaimTemplates?: { spec: { resources: { requests: { storage: string } } } }[] } })?.spec
     ?.volumeClaimTemplates?.[0]?.spec.resources.requests.storage;
 
+/** Broker configs over `current`: each alterClusterDefaults applies its ops there and records them in `altered`. */
+function recordingBrokerConfig(
+  current: Map<string, string>,
+  altered: unknown[],
+  levels: { finalized: number; supported: number },
+): BrokerConfigClient {
+  return {
+    clusterDefaults: () => Promise.resolve(current),
+    alterClusterDefaults: (_bootstrap, ops) => {
+      altered.push(ops);
+      for (const op of ops) {
+        if (op.op === "set") current.set(op.name, op.value ?? "");
+        else current.delete(op.name);
+      }
+      return Promise.resolve();
+    },
+    metadataVersion: () => Promise.resolve(levels),
+    finalizeMetadataVersion: () => Promise.reject(new Error("not asked")),
+  };
+}
+
 describe("KafkaClusterReconciler", () => {
   it("applies nothing for ports that collide (an object stored before the CRD refused them)", async () => {
     const fake = new FakeClient({ listeners: { internal: { port: 9093 } } });
@@ -480,17 +501,8 @@ describe("KafkaClusterReconciler", () => {
     const altered: unknown[] = [];
     let failing = false;
     const brokerConfig: BrokerConfigClient = {
+      ...recordingBrokerConfig(current, altered, { finalized: 20, supported: 20 }),
       clusterDefaults: () => (failing ? Promise.reject(new Error("no broker reachable")) : Promise.resolve(current)),
-      alterClusterDefaults: (_bootstrap, ops) => {
-        altered.push(ops);
-        for (const op of ops) {
-          if (op.op === "set") current.set(op.name, op.value ?? "");
-          else current.delete(op.name);
-        }
-        return Promise.resolve();
-      },
-      metadataVersion: () => Promise.resolve({ finalized: 20, supported: 20 }),
-      finalizeMetadataVersion: () => Promise.reject(new Error("not asked")),
     };
     // Pods not Ready yet: nothing is asked.
     await reconcilerFor(fake, undefined, { brokerConfig }).reconcile();
@@ -514,6 +526,26 @@ describe("KafkaClusterReconciler", () => {
     failing = false;
     await reconcile();
     expect(fake.conditions()["Warning"]?.status).toBe("False");
+  });
+
+  it("keeps the cluster-wide min.insync.replicas that ELR pins, and deletes it once ELR is off", async () => {
+    const fake = new FakeClient({ replicas: 3, config: { "log.retention.ms": 60_000 } });
+    fake.readyReplicas = 3;
+    // What a new cluster's controller writes with eligible leader replicas on.
+    const current = new Map([["min.insync.replicas", "1"]]);
+    const altered: unknown[] = [];
+    let elr = true;
+    const brokerConfig: BrokerConfigClient = {
+      ...recordingBrokerConfig(current, altered, { finalized: 23, supported: 23 }),
+      metadataVersion: () => Promise.resolve({ finalized: 23, supported: 23, elr }),
+    };
+    const { reconcile } = reconcilerFor(fake, undefined, { brokerConfig });
+    await reconcile();
+    expect(altered).toEqual([[{ name: "log.retention.ms", op: "set", value: "60000" }]]);
+    expect(fake.conditions()["Warning"]?.status).not.toBe("True");
+    elr = false;
+    await reconcile();
+    expect(altered.at(-1)).toEqual([{ name: "min.insync.replicas", op: "delete" }]);
   });
 
   it("raises metadata.version once the roll is done, never while a pod is stale", async () => {

@@ -1,0 +1,199 @@
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  ErrorCode,
+  FindCoordinatorRequest,
+  FindCoordinatorResponse,
+  OffsetCommitRequest,
+  OffsetCommitResponse,
+  OffsetFetchRequest,
+  OffsetFetchResponse,
+} from "../../src/protocol/index.ts";
+import { OFFSETS_TOPIC, offsetsPartitionFor } from "../../src/coordinator/index.ts";
+import { pollUntil } from "../support/broker-process.ts";
+import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
+import { connectTo, describePartitions, replicatedCluster } from "../support/cluster-records.ts";
+
+// The group coordinator serves only what its __consumer_offsets partition has committed (ADR 24, issue 12). With one
+// follower paused (SIGSTOP, still in the ISR) a commit reaches the leader and the other follower but not the high
+// watermark, so the member is told it failed. Leadership then moves (controlled shutdown) to the follower that has
+// the commit above its HW: loading the partition there must not answer it. When the paused follower comes back and
+// leadership moves to it as well, no OffsetFetch answer along the way may go backwards.
+
+const GROUP = "uncommitted-group";
+const TOPIC = "events";
+const PARTITIONS = 3;
+
+type Answer = { offset: bigint } | { errorCode: number | undefined };
+
+async function send<T>(cluster: Cluster, node: number, fn: (c: Awaited<ReturnType<typeof connectTo>>) => Promise<T>) {
+  const connection = await connectTo(cluster, node, "coordinator-uncommitted-test");
+  try {
+    return await fn(connection);
+  } finally {
+    connection.close();
+  }
+}
+
+async function findCoordinator(cluster: Cluster, via: number): Promise<number | undefined> {
+  try {
+    const res = await send(cluster, via, (c) =>
+      c.send(
+        FindCoordinatorRequest,
+        FindCoordinatorResponse,
+        4,
+        { ...FindCoordinatorRequest.create(), keyType: 0, coordinatorKeys: [GROUP] },
+        5_000,
+      ),
+    );
+    const found = res.coordinators?.[0];
+    return found?.errorCode === ErrorCode.NONE ? found.nodeId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A standalone commit of partition 0 at `offset`; the partition's error code. */
+async function commit(cluster: Cluster, node: number, offset: bigint): Promise<number | undefined> {
+  const res = await send(cluster, node, (c) =>
+    c.send(
+      OffsetCommitRequest,
+      OffsetCommitResponse,
+      8,
+      {
+        ...OffsetCommitRequest.create(),
+        groupId: GROUP,
+        topics: [
+          {
+            name: TOPIC,
+            partitions: [
+              { partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: "" },
+            ],
+          },
+        ],
+      },
+      20_000,
+    ),
+  );
+  return res.topics[0]?.partitions[0]?.errorCode;
+}
+
+/** OffsetFetch v7 of partition 0 (requireStable when asked): the offset, or the error. */
+async function fetchOffset(cluster: Cluster, node: number, requireStable = false): Promise<Answer> {
+  try {
+    const res = await send(cluster, node, (c) =>
+      c.send(
+        OffsetFetchRequest,
+        OffsetFetchResponse,
+        7,
+        {
+          ...OffsetFetchRequest.create(),
+          groupId: GROUP,
+          topics: [{ name: TOPIC, partitionIndexes: [0] }],
+          requireStable,
+        },
+        5_000,
+      ),
+    );
+    const p = res.topics?.[0]?.partitions?.[0];
+    if (res.errorCode !== ErrorCode.NONE) return { errorCode: res.errorCode };
+    if (p?.errorCode !== ErrorCode.NONE) return { errorCode: p?.errorCode };
+    return { offset: p.committedOffset ?? -1n };
+  } catch {
+    return { errorCode: undefined };
+  }
+}
+
+const show = (v: unknown) => JSON.stringify(v, (_, x: unknown) => (typeof x === "bigint" ? String(x) : x));
+
+describe("the group coordinator across three processes, with a commit that was not replicated", () => {
+  let cluster: Cluster | undefined;
+  const paused = new Set<number>();
+  afterAll(async () => {
+    for (const id of paused) {
+      const pid = cluster?.pid(id);
+      if (pid !== undefined) process.kill(pid, "SIGCONT");
+    }
+    await cluster?.destroy();
+  });
+
+  it("never answers it, and committed offsets never go backwards as leadership moves", async () => {
+    cluster = await startCluster(
+      replicatedCluster({
+        "offsets.topic.replication.factor": "3",
+        "offsets.topic.num.partitions": String(PARTITIONS),
+        // The paused follower must stay in the ISR (not shrunk out, not fenced) so the HW cannot pass the commit.
+        "replica.lag.time.max.ms": "120000",
+        "broker.session.timeout.ms": "120000",
+      }),
+    );
+    const c = cluster;
+    await c.waitForBrokers(30_000);
+    await createTopic(c, TOPIC, 3);
+    let leader: number | undefined;
+    await pollUntil(
+      "a coordinator for the group",
+      async () => (leader = await findCoordinator(c, 1)) !== undefined,
+      60_000,
+    );
+    const partition = offsetsPartitionFor(GROUP, PARTITIONS);
+    let replicas: number[] = [];
+    await pollUntil(
+      `${OFFSETS_TOPIC}-${partition} led by the coordinator with all three replicas in sync`,
+      async () => {
+        const p = (await describePartitions(c, 1, OFFSETS_TOPIC))?.find((d) => d.partition === partition);
+        replicas = p?.replicas ?? [];
+        return p !== undefined && p.leader === leader && p.isr.length === 3;
+      },
+      60_000,
+    );
+    const first = leader!;
+    await pollUntil("the first commit", async () => (await commit(c, first, 10n).catch(() => undefined)) === 0, 20_000);
+
+    // The next leader is the first other replica in the assignment; the last one is paused.
+    const [next, pausedId] = replicas.filter((r) => r !== first);
+    if (next === undefined || pausedId === undefined) throw new Error(`replicas ${show(replicas)}`);
+    process.kill(c.pid(pausedId)!, "SIGSTOP");
+    paused.add(pausedId);
+    const failed = await commit(c, first, 20n);
+    expect(failed).not.toBe(ErrorCode.NONE);
+    expect(await fetchOffset(c, first)).toEqual({ offset: 10n });
+
+    // Controlled shutdown moves the partition to `next`, whose log has the commit above its HW.
+    await c.kill(first, "SIGTERM");
+    const seen: Answer[] = [];
+    let answer: Answer = { errorCode: undefined };
+    await pollUntil(
+      `node ${next} to serve the group`,
+      async () => {
+        answer = await fetchOffset(c, next);
+        if ("offset" in answer) seen.push(answer);
+        return "offset" in answer;
+      },
+      60_000,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}; last answer ${show(answer)}`);
+    });
+    expect(answer).toEqual({ offset: 10n });
+    expect(await fetchOffset(c, next, true)).toEqual({ errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT });
+
+    // The paused follower comes back, and leadership moves to it too: every answer on the way is at least the last.
+    process.kill(c.pid(pausedId)!, "SIGCONT");
+    paused.delete(pausedId);
+    await c.kill(next, "SIGTERM");
+    await pollUntil(
+      `node ${pausedId} to serve the group`,
+      async () => {
+        answer = await fetchOffset(c, pausedId);
+        if ("offset" in answer) seen.push(answer);
+        return "offset" in answer;
+      },
+      90_000,
+    );
+    const offsets = seen.map((a) => ("offset" in a ? a.offset : -1n));
+    for (let i = 1; i < offsets.length; i++) {
+      expect(offsets[i]!, `answers ${show(offsets)}`).toBeGreaterThanOrEqual(offsets[i - 1]!);
+    }
+    expect([10n, 20n]).toContain(offsets.at(-1));
+    console.log(`coordinator-uncommitted: OffsetFetch answers in order ${show(offsets)}`);
+  }, 300_000);
+});
