@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CRDS, crdName } from "../../src/api/v1alpha1/index.ts";
+import { kedaExample, kedaScaledObjectCrd } from "../docs/keda.ts";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
@@ -414,6 +415,33 @@ describe("generated CRDs on a real kube-apiserver", () => {
         host: "*",
         type: "allow",
       });
+    }),
+  );
+
+  it(
+    "accepts the KEDA example of docs/operator.md as a ScaledObject of KEDA 2.21.1's CRD, and refuses what it does not declare",
+    track(async () => {
+      await k(["apply", "--server-side", "-f", "-"], kedaScaledObjectCrd());
+      await k(["wait", "--for=condition=Established", "--timeout=30s", "crd/scaledobjects.keda.sh"]);
+      const example = { ...kedaExample(), metadata: { ...kedaExample().metadata, namespace: NS } };
+      // Server-side apply types the object by the schema: a field it does not declare is refused, never pruned.
+      const apply = (obj: object) =>
+        k(
+          ["apply", "--server-side", "--validate=strict", "--field-manager=keda-example", "-f", "-"],
+          JSON.stringify(obj),
+        );
+      await apply(example);
+      const got = await getJson(["get", "scaledobject.keda.sh", example.metadata.name, "-n", NS]);
+      expect(got["spec"]).toEqual(example.spec);
+      // The same check refuses what KEDA's schema does not allow.
+      expect(await refused(apply({ ...example, spec: { ...example.spec, minReplicas: 3 } }))).toMatch(
+        /\.spec\.minReplicas: field not declared in schema/,
+      );
+      const [trigger] = example.spec.triggers;
+      const numeric = { ...trigger, metadata: { ...trigger?.metadata, lagThreshold: 100000 } };
+      expect(await refused(apply({ ...example, spec: { ...example.spec, triggers: [numeric] } }))).toMatch(
+        /\.spec\.triggers\[0\]\.metadata\.lagThreshold: expected string/,
+      );
     }),
   );
 });
