@@ -241,6 +241,8 @@ async function startMoves(admin: ScalingAdmin, moves: readonly Move[]): Promise<
  * passes, gone with the client): an id asked about once is not asked about again until the size changes.
  */
 const confirmedUnregistered = new WeakMap<ScalingAdmin, number>();
+/** The size this process last shrank the StatefulSet to, per cluster client (unregister.ts asks Kafka after it). */
+const shrunkTo = new WeakMap<ScalingAdmin, number>();
 
 /**
  * The unregister step: asks the controller to forget the broker a scale-down removed last (unregister.ts).
@@ -248,7 +250,11 @@ const confirmedUnregistered = new WeakMap<ScalingAdmin, number>();
  * broker still runs, or the call failed).
  */
 async function unregisterRemoved(admin: ScalingAdmin, input: ScaleInput): Promise<boolean> {
-  const id = unregisterCandidate({ ...input, confirmedAt: confirmedUnregistered.get(admin) });
+  const id = unregisterCandidate({
+    ...input,
+    confirmedAt: confirmedUnregistered.get(admin),
+    shrunkTo: shrunkTo.get(admin),
+  });
   if (id === undefined) return false;
   const confirm = () => confirmedUnregistered.set(admin, input.current);
   try {
@@ -298,6 +304,7 @@ async function scaleDown(admin: ScalingAdmin, input: ScaleInput): Promise<ScaleO
   });
   const maxUnavailable = derivedFrom(view);
   if (decision.kind === "shrink") {
+    shrunkTo.set(admin, decision.replicas);
     await clearThrottles(admin, view);
     return {
       replicas: decision.replicas,

@@ -3,7 +3,8 @@
 // `kafka-cluster unregister`; the operator does it itself for the broker of the ordinal just above the StatefulSet
 // (the last one a scale-down removed), once its pod is gone, Kafka no longer lists it as alive, and no partition
 // names it. One id per pass: a scale-down removes one ordinal per pass, and each removed id is asked about in the
-// first pass after its pod has gone, before the next shrink.
+// first pass after its pod has gone, before the next shrink. After the last shrink, Kafka is asked in the first pass
+// without the pod if this process did that shrink, else once every broker pod is Ready.
 //
 // Identity (docs/operator.md, "Broker identity"): the id goes with the ordinal, the pod name and its claim; a removed
 // ordinal added back later registers anew with the same id and, if its claim was kept, the same data. The drain made
@@ -19,6 +20,10 @@ export interface UnregisterCandidateInput {
   leftoverPods: number;
   /** `current` as it was when the controller last confirmed the id above it unregistered (this process's memory). */
   confirmedAt: number | undefined;
+  /** Every broker pod below `current` exists and is Ready (the pass reads Kafka anyway). */
+  allReady: boolean;
+  /** The size this process last shrank the StatefulSet to (its memory), if any. */
+  shrunkTo: number | undefined;
 }
 
 /** The broker id to ask about in this pass, decided without Kafka; undefined: nothing to do. */
@@ -26,6 +31,9 @@ export function unregisterCandidate(input: UnregisterCandidateInput): number | u
   const { desired, current } = input;
   // A scale-up is about to give the ordinal a pod; a pod still there (terminating) may still heartbeat.
   if (desired > current || input.leftoverPods > 0 || input.confirmedAt === current) return undefined;
+  // Kafka is asked only in passes that read it anyway (a scale-down pending, every pod Ready) or right after a shrink
+  // of this process, so a cluster that is starting (brokers not reachable yet) costs no call.
+  if (desired === current && !input.allReady && input.shrunkTo !== current) return undefined;
   return input.nodeId(current);
 }
 

@@ -11,6 +11,8 @@ const base: UnregisterCandidateInput = {
   nodeId: (i) => 100 + i,
   leftoverPods: 0,
   confirmedAt: undefined,
+  allReady: true,
+  shrunkTo: undefined,
 };
 
 describe("unregisterCandidate", () => {
@@ -25,6 +27,15 @@ describe("unregisterCandidate", () => {
     expect(unregisterCandidate({ ...base, desired: 4 })).toBeUndefined();
     expect(unregisterCandidate({ ...base, confirmedAt: 3 })).toBeUndefined();
     expect(unregisterCandidate({ ...base, confirmedAt: 4 })).toBe(103);
+  });
+
+  it("asks Kafka only in a pass that reads it anyway or right after this process's shrink", () => {
+    const starting = { ...base, allReady: false };
+    expect(unregisterCandidate(starting)).toBeUndefined();
+    expect(unregisterCandidate({ ...starting, shrunkTo: 3 })).toBe(103);
+    expect(unregisterCandidate({ ...starting, shrunkTo: 4 })).toBeUndefined();
+    // A scale-down pending reads Kafka in any case.
+    expect(unregisterCandidate({ ...starting, desired: 2 })).toBe(103);
   });
 });
 
