@@ -10,46 +10,34 @@ import type { ShardContext } from "./shard-context.ts";
 type OffsetsByKey = Map<string, { topic: string; partition: number; value: StoredOffset }>;
 
 /**
- * The groups a load found records of above the high watermark, until the HW passes them: per group, how many such
- * records are pending, and per partition key how many of them are offset commits. Such a group is served from what
- * is committed only: OffsetFetch answers its committed offsets (UNSTABLE_OFFSET_COMMIT with requireStable where a
- * commit is pending), and everything else answers COORDINATOR_LOAD_IN_PROGRESS, so no member acts on a generation or
- * assignment that may still be truncated away.
+ * The groups a load found records of above the high watermark, and how many, until the HW passes them. Such a group
+ * answers COORDINATOR_LOAD_IN_PROGRESS to everything, OffsetFetch included, until then: its records there may be
+ * truncated away (an unreplicated generation or commit must not be served), or may be committed already under the
+ * previous leader, which then answered them (serving the older state below this node's HW would go backwards).
  */
 export class UncommittedTail {
-  private readonly byGroup = new Map<string, { records: number; offsets: Map<string, number> }>();
+  private readonly byGroup = new Map<string, number>();
 
   has(groupId: string): boolean {
     return this.byGroup.has(groupId);
   }
 
-  hasOffset(groupId: string, key: string): boolean {
-    return this.byGroup.get(groupId)?.offsets.has(key) === true;
+  get empty(): boolean {
+    return this.byGroup.size === 0;
   }
 
-  add(groupId: string, offsetKey: string | null): void {
-    let entry = this.byGroup.get(groupId);
-    if (entry === undefined) {
-      entry = { records: 0, offsets: new Map() };
-      this.byGroup.set(groupId, entry);
-    }
-    entry.records += 1;
-    if (offsetKey !== null) entry.offsets.set(offsetKey, (entry.offsets.get(offsetKey) ?? 0) + 1);
+  add(groupId: string): void {
+    this.byGroup.set(groupId, (this.byGroup.get(groupId) ?? 0) + 1);
   }
 
   /** One of the group's records was committed; true when it was the group's last one. */
-  remove(groupId: string, offsetKey: string | null): boolean {
-    const entry = this.byGroup.get(groupId);
-    if (entry === undefined) return false;
-    if (offsetKey !== null) {
-      const left = (entry.offsets.get(offsetKey) ?? 1) - 1;
-      if (left === 0) entry.offsets.delete(offsetKey);
-      else entry.offsets.set(offsetKey, left);
+  remove(groupId: string): boolean {
+    const left = (this.byGroup.get(groupId) ?? 1) - 1;
+    if (left > 0) {
+      this.byGroup.set(groupId, left);
+      return false;
     }
-    entry.records -= 1;
-    if (entry.records > 0) return false;
-    this.byGroup.delete(groupId);
-    return true;
+    return this.byGroup.delete(groupId);
   }
 
   clear(): void {
@@ -96,7 +84,7 @@ export class GroupLoader extends ShardPart {
       }
     }
     if (cancelled()) return null;
-    for (const { key } of uncommitted) this.tail.add(key.groupId, offsetKeyOf(key));
+    for (const { key } of uncommitted) this.tail.add(key.groupId);
     // Tombstones can leave a group with an empty offset map; such a group was deleted or expired.
     const withOffsets = [...offsets].filter(([, entries]) => entries.size > 0).map(([groupId]) => groupId);
     for (const groupId of new Set([...groupValues.keys(), ...withOffsets])) {
@@ -134,7 +122,7 @@ export class GroupLoader extends ShardPart {
   /** A record of the load's uncommitted tail was committed: the group takes it as a load would have. */
   private applyCommitted(record: { key: RecordKey; value: Buffer | null }): void {
     const { key, value } = record;
-    const last = this.tail.remove(key.groupId, offsetKeyOf(key));
+    const last = this.tail.remove(key.groupId);
     try {
       if (key.kind === "group")
         this.replaceGroup(key.groupId, value === null ? undefined : decodeGroupMetadataValue(value));
@@ -143,8 +131,10 @@ export class GroupLoader extends ShardPart {
       this.log.error({ err, groupId: key.groupId }, "skipping an unreadable __consumer_offsets record");
     }
     const group = this.groups.get(key.groupId);
+    if (!last) return;
+    this.log.info({ groupId: key.groupId }, "the group's records above the HW at load are committed; serving it");
     // Its members' sessions start once the group is served, as they do after a load.
-    if (last && group !== undefined) {
+    if (group !== undefined) {
       for (const member of group.members.values()) this.membership.scheduleHeartbeat(group, member);
     }
   }
@@ -204,8 +194,4 @@ export class GroupLoader extends ShardPart {
     group.subscribedTopics = group.computeSubscribedTopics();
     return group;
   }
-}
-
-function offsetKeyOf(key: RecordKey): string | null {
-  return key.kind === "offset" ? partitionKey(key.topic, key.partition) : null;
 }

@@ -150,7 +150,7 @@ export class Offsets extends ShardPart {
       const key = partitionKey(topic, partition);
       const none = { topic, partition, offset: -1n, leaderEpoch: -1, metadata: "", errorCode: ErrorCode.NONE };
       if (!known) return none;
-      if (request.requireStable && (group.pendingOffsetCommits.has(key) || this.tail.hasOffset(group.groupId, key))) {
+      if (request.requireStable && group.pendingOffsetCommits.has(key)) {
         return { ...none, errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT };
       }
       const stored = group.offsets.get(key)?.value;

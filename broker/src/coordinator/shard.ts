@@ -155,8 +155,8 @@ export class GroupCoordinatorShard {
 
   /**
    * Why a request for `groupId` cannot be served now: the shard is loading or stopped, or the load found records of
-   * the group above the high watermark that are not committed yet (`UncommittedTail`): until they are, its generation
-   * and assignment are not known for sure.
+   * the group above the high watermark that are not committed yet (`UncommittedTail`): until they are, its state is
+   * not known for sure.
    */
   private inactiveError(groupId?: string): number | null {
     if (this.state === "loading") return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
@@ -234,7 +234,7 @@ export class GroupCoordinatorShard {
    * requireStable, a partition whose commit is not committed yet answers UNSTABLE_OFFSET_COMMIT.
    */
   fetchOffsets(request: OffsetFetchRequest): OffsetFetchResult {
-    const inactive = this.inactiveError();
+    const inactive = this.inactiveError(request.groupId);
     if (inactive !== null) return { errorCode: inactive, partitions: [] };
     return this.offsets.fetchOffsets(request);
   }
@@ -295,7 +295,8 @@ export class GroupCoordinatorShard {
 
   /** ListGroups, filtered by state and type (both case-insensitive) when the filters are not empty. */
   listGroups(request: ListGroupsRequest = {}): { errorCode: number; groups: ListedGroup[] } {
-    const inactive = this.inactiveError();
+    // Groups with uncommitted records may be missing or stale: the list is not whole until they are committed.
+    const inactive = this.inactiveError() ?? (this.tail.empty ? null : ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
     if (inactive !== null) return { errorCode: inactive, groups: [] };
     return this.admin.listGroups(request);
   }
