@@ -336,8 +336,8 @@ export class RaftNode {
 
   /**
    * The driver saw its connection to `peer` close (the peer's end closed or reset it). A follower of that leader sends
-   * its fetch again at once, on a new connection, and runs for election if no fetch succeeds within
-   * `leaderConnectionLossGraceMs`, rather than the whole fetch timeout; until a fetch succeeds it no longer refuses
+   * its fetch again at once, on a new connection, and runs for election if no fetch succeeds within a random half to
+   * whole `leaderConnectionLossGraceMs`, rather than the whole fetch timeout; until a fetch succeeds it no longer refuses
    * pre-votes on that leader's account. A live leader answers the new fetch, and pre-vote (which the leader and every
    * voter still hearing it refuse) keeps a lost connection to a live leader from disrupting it (ADR 29).
    */
@@ -349,7 +349,10 @@ export class RaftNode {
         this.config.leaderConnectionLossGraceMs ?? this.config.fetchTimeoutMs,
         this.config.fetchTimeoutMs,
       );
-      role.fetchDeadline = Math.min(role.fetchDeadline, this.now + grace);
+      // Uniform in [grace/2, grace): every follower of a dead leader sees the loss at the same moment, and equal waits
+      // would have them run at once and split the vote (Raft randomizes election timeouts for the same reason).
+      const half = Math.ceil(grace / 2);
+      role.fetchDeadline = Math.min(role.fetchDeadline, this.now + half + this.rng.nextInt(Math.max(1, grace - half)));
       role.fetchedOk = false;
       // The fetch in flight went down with the connection: ask again (the driver opens a new one).
       if (role.fetch !== null) {

@@ -250,9 +250,9 @@ export interface RaftConfig {
   /** `controller.quorum.fetch.timeout.ms`: a follower that hears nothing from its leader this long starts an election. */
   readonly fetchTimeoutMs: number;
   /**
-   * How long a follower whose connection to its leader closed (`leaderConnectionLost`) waits for a fetch on a new
-   * connection to succeed before it runs for election, instead of the whole fetch timeout (at most that; absent: the
-   * fetch timeout). A killed process's kernel closes its sockets at once; a paused or cut-off one closes nothing.
+   * How long a follower whose connection to its leader closed (`leaderConnectionLost`) waits at most for a fetch on a
+   * new connection to succeed before it runs for election, instead of the whole fetch timeout: a random wait between
+   * half of this and this (at most the fetch timeout; absent: the fetch timeout). A killed process's kernel closes its sockets at once; a paused or cut-off one closes nothing.
    */
   readonly leaderConnectionLossGraceMs?: number;
   /** `controller.quorum.election.backoff.max.ms`: upper bound of the randomised backoff after a lost election. */
@@ -294,6 +294,6 @@ export const DEFAULT_RAFT_TIMING = {
   maxFetchEntries: 1000,
   retryBackoffMs: 20,
   preVote: true,
-  // Twice the fetch wait: a live leader answers a fetch on a new connection within one wait (ADR 29).
+  // Waits of 500-1000 ms: a live leader answers a fetch on a new connection within about one fetch wait (ADR 29).
   leaderConnectionLossGraceMs: 1000,
 } as const;
