@@ -1,9 +1,11 @@
 // What the operator e2e suites run against a KafkaCluster on a real-kubelet cluster: the chart installed with the
 // images `make image` imported, the KafkaCluster's pods as kubectl sees them, and the e2e client's acks=all produce
-// loop as a Job with its RESULT line. Every function takes the cluster and the namespace; nothing here is global.
+// loop and consumer-group consume loop as Jobs with their RESULT lines. Every function takes the cluster and the
+// namespace; nothing here is global.
 import { join } from "node:path";
 import { binDir, type Cluster } from "../cluster/index.ts";
 import { pollUntil, run } from "../cluster/proc.ts";
+import type { ConsumeLoopResult } from "../client/kafka-client.ts";
 
 export const jsonpath = (path: string): string => `jsonpath=${path}`;
 export const READY = '{.status.conditions[?(@.type=="Ready")].status}';
@@ -108,6 +110,39 @@ export function produceLoopJob(options: {
   durationMs: number;
   node?: string;
 }): string {
+  return clientJob(options, [
+    { name: "MODE", value: "produce-loop" },
+    { name: "DURATION_MS", value: String(options.durationMs) },
+    { name: "INTERVAL_MS", value: "100" },
+  ]);
+}
+
+/**
+ * A Job running the e2e client's consume loop: group `group` consumes the produce loop's topic (committing every
+ * second) for `durationMs`, then up to the high watermarks, checking that the group's committed offsets never go back.
+ */
+export function consumeLoopJob(options: {
+  name: string;
+  ns: string;
+  cluster: string;
+  topic: string;
+  group: string;
+  durationMs: number;
+  node?: string;
+}): string {
+  return clientJob(options, [
+    { name: "MODE", value: "consume-loop" },
+    { name: "GROUP", value: options.group },
+    { name: "DURATION_MS", value: String(options.durationMs) },
+    { name: "DRAIN_MS", value: "60000" },
+  ]);
+}
+
+/** A Job of the e2e client image against a KafkaCluster's bootstrap Service, with `env` beside BOOTSTRAP and TOPIC. */
+function clientJob(
+  options: { name: string; ns: string; cluster: string; topic: string; durationMs: number; node?: string },
+  env: readonly { name: string; value: string }[],
+): string {
   return JSON.stringify({
     apiVersion: "batch/v1",
     kind: "Job",
@@ -127,14 +162,12 @@ export function produceLoopJob(options: {
               image: "tributary/e2e-client:dev",
               imagePullPolicy: "Never",
               env: [
-                { name: "MODE", value: "produce-loop" },
                 {
                   name: "BOOTSTRAP",
                   value: `${options.cluster}-kafka-bootstrap.${options.ns}.svc.cluster.local:9092`,
                 },
                 { name: "TOPIC", value: options.topic },
-                { name: "DURATION_MS", value: String(options.durationMs) },
-                { name: "INTERVAL_MS", value: "100" },
+                ...env,
               ],
               securityContext: {
                 allowPrivilegeEscalation: false,
@@ -171,6 +204,30 @@ export async function produceLoopResult(
   job: string,
   timeoutMs: number,
 ): Promise<ProduceLoopResult> {
+  return jobResult<ProduceLoopResult>(c, ns, job, timeoutMs);
+}
+
+/** What the consume loop prints (e2e/src/client/kafka-client.ts). */
+export type { ConsumeLoopResult } from "../client/kafka-client.ts";
+
+/** Waits for the consume loop's Job to finish, reads its RESULT line and deletes the Job. */
+export async function consumeLoopResult(
+  c: Cluster,
+  ns: string,
+  job: string,
+  timeoutMs: number,
+): Promise<ConsumeLoopResult> {
+  return jobResult<ConsumeLoopResult>(c, ns, job, timeoutMs);
+}
+
+/** The key indices in [0, count) that none of `ranges` ([first, last] runs) covers. */
+export function missingFrom(ranges: readonly (readonly [number, number])[], count: number): number[] {
+  const missing: number[] = [];
+  for (let i = 0; i < count; i++) if (!ranges.some(([a, b]) => i >= a && i <= b)) missing.push(i);
+  return missing;
+}
+
+async function jobResult<T>(c: Cluster, ns: string, job: string, timeoutMs: number): Promise<T> {
   await pollUntil(
     `job ${job} to finish`,
     timeoutMs,
@@ -193,5 +250,5 @@ export async function produceLoopResult(
   await c.kubectl(["delete", "job", job, "-n", ns, "--wait=false"]);
   const line = logs.split("\n").find((l) => l.startsWith("RESULT "));
   if (line === undefined) throw new Error(`no RESULT from ${job}:\n${logs}`);
-  return JSON.parse(line.slice("RESULT ".length)) as ProduceLoopResult;
+  return JSON.parse(line.slice("RESULT ".length)) as T;
 }
