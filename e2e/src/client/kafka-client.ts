@@ -8,7 +8,7 @@
 // `RESULT {"acked":..,"failed":..,"lost":..,"maxSendMs":..}`: the operator e2e runs it across a rolling restart.
 //
 // MODE=consume-loop consumes TOPIC (the produce loop's keys r-<i>) in consumer group GROUP from the beginning, with
-// offsets committed every second, for DURATION_MS and then until it has read up to every partition's high watermark;
+// offsets committed after every record, for DURATION_MS and then until it has read up to every partition's high watermark;
 // meanwhile it reads the group's committed offsets every second (OffsetFetch) and counts any that went backwards. It
 // prints `RESULT {"records":..,"unique":..,"duplicates":..,"gaps":..,"ranges":[[first,last],..],"committed":{..},
 // "regressions":[..]}`: ranges are the key indices consumed, so the caller can tell which acked records it missed.
@@ -129,8 +129,9 @@ async function consumeLoop(kafka: Kafka, env: NodeJS.ProcessEnv, topic: string):
   let duplicates = 0;
   let gaps = 0;
   await consumer.run({
+    // Committed after every record: the last one is committed too (an interval alone may leave it until the next).
     autoCommit: true,
-    autoCommitInterval: 1000,
+    autoCommitThreshold: 1,
     eachMessage: ({ partition, message }) => {
       const offset = Number(message.offset);
       const expected = next.get(partition);

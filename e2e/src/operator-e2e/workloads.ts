@@ -118,8 +118,8 @@ export function produceLoopJob(options: {
 }
 
 /**
- * A Job running the e2e client's consume loop: group `group` consumes the produce loop's topic (committing every
- * second) for `durationMs`, then up to the high watermarks, checking that the group's committed offsets never go back.
+ * A Job running the e2e client's consume loop: group `group` consumes the produce loop's topic (committing after
+ * every record) for `durationMs`, then up to the high watermarks, checking that the group's committed offsets never go back.
  */
 export function consumeLoopJob(options: {
   name: string;
