@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type Cluster } from "../src/cluster/index.ts";
 import { pollUntil } from "../src/cluster/proc.ts";
 import { LeaderlessTracker } from "../src/operator-e2e/leaderless.ts";
+import { allReplaced, watchCluster } from "../src/operator-e2e/roll-watch.ts";
 import {
   LOCAL_IMAGE,
   consumeLoopJob,
@@ -251,41 +252,31 @@ describe.skipIf(unavailable !== undefined)("upgrade: the previous release → th
       "-p",
       JSON.stringify({ spec: { version: null, image: NEW_IMAGE } }),
     ]);
-    // When each old pod went (deleting or replaced) and when its replacement was Ready.
-    const went = new Map<string, number>();
-    const back = new Map<string, number>();
-    let maxDown = 0;
     try {
-      await pollUntil(
+      const watch = await watchCluster(
+        c,
+        NS,
+        CLUSTER,
         `${CLUSTER}: every pod replaced by one of ${NEW_IMAGE} and Ready`,
         300_000,
-        async () => {
-          pods = await kafkaClusterPods(c, NS, CLUSTER);
-          const now = Date.now();
-          for (const o of old) {
-            const cur = pods.find((p) => p.name === o.name);
-            if (!went.has(o.name) && (cur === undefined || cur.uid !== o.uid || cur.deleting)) went.set(o.name, now);
-            if (!back.has(o.name) && cur !== undefined && cur.uid !== o.uid && cur.ready && !cur.deleting)
-              back.set(o.name, now);
-          }
-          maxDown = Math.max(maxDown, 3 - pods.filter((p) => p.ready && !p.deleting).length);
-          return back.size === 3 && pods.length === 3 && pods.every((p) => p.ready && !p.deleting) ? true : undefined;
+        (state) => {
+          pods = state.pods;
+          return allReplaced(state.pods, old, 3);
         },
-        [],
-        250,
+        { before: old },
       );
       const rolledAt = Date.now();
-      const order = [...went].sort(([, a], [, b]) => a - b).map(([name]) => name);
+      const { order, maxDown } = watch;
       figure(
         `${CLUSTER}: spec.image → ${NEW_IMAGE}: 3 pods replaced one at a time, all Ready: ${seconds(rolledAt - started)} ` +
-          `(order ${order.join(", ")}; active controller before: ${leaderId})`,
+          `(order ${order.join(", ")}; active controller before: ${leaderId}; Reconciling reasons ${watch.reasons.join(", ")})`,
       );
-      figure(
-        `${CLUSTER}: per-broker restart (old pod deleting → new pod Ready): ` +
-          order.map((n) => `${n} ${seconds((back.get(n) ?? NaN) - (went.get(n) ?? NaN))}`).join(", "),
-      );
+      // Each pod's restart: from its old pod going down (terminating) to its replacement Ready.
+      const restart = (name: string): string =>
+        (watch.down.get(name) ?? []).map((d) => seconds((d.to ?? rolledAt) - d.from)).join(" + ");
+      figure(`${CLUSTER}: per-broker restart (down → Ready): ${order.map((n) => `${n} ${restart(n)}`).join(", ")}`);
       expect(maxDown).toBeLessThanOrEqual(1);
-      expect(order).toEqual(expect.arrayContaining(old.map((p) => p.name)));
+      expect([...order].sort()).toEqual(old.map((p) => p.name).sort());
       expect(order.at(-1)).toBe(`${CLUSTER}-broker-${leaderId}`);
       const images = await c.kubectl([
         "get",
