@@ -97,7 +97,7 @@ async function brokerLevels(
       try {
         const f = await admin.features(`${p.ip}:9092`);
         const metrics = await (await fetch(`http://${p.ip}:9404/metrics`)).text();
-        const version = /^tributary_build_info\{[^}]*version="([^"]+)"/m.exec(metrics)?.[1] ?? "?";
+        const version = /^tributary_build_info\{(?:[^}]*,)?version="([^"]+)"/m.exec(metrics)?.[1] ?? "?";
         return {
           pod: p.name,
           finalized: f.finalized.get("metadata.version"),

@@ -119,7 +119,7 @@ export function produceLoopJob(options: {
 
 /**
  * A Job running the e2e client's consume loop: group `group` consumes the produce loop's topic (committing after
- * every record) for `durationMs`, then up to the high watermarks, checking that the group's committed offsets never go back.
+ * every batch) for `durationMs`, then up to the high watermarks, checking that the group's committed offsets never go back.
  */
 export function consumeLoopJob(options: {
   name: string;
