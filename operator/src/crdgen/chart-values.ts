@@ -104,10 +104,12 @@ export const ChartValues = z.strictObject({
     .describe("Resources of the operator container."),
   nodeOptions: z
     .string()
-    .default("--max-semi-space-size=4")
+    .default("--max-semi-space-size=4 --jitless")
     .describe(
       "NODE_OPTIONS of the operator process. The default caps V8's young generation at 4 MiB per semi-space " +
-        "(Node sizes it up to 16 MiB otherwise, mostly empty in the operator: ~20 MiB of RSS); empty: Node's defaults.",
+        "(Node sizes it up to 16 MiB otherwise, mostly empty in the operator: ~20 MiB of RSS) and runs JavaScript " +
+        "interpreted only (no JIT code: ~16-19 MiB less RSS for 10-13% more CPU; WebAssembly is unavailable, and " +
+        "the operator uses none); empty: Node's defaults.",
     ),
   podSecurityContext: KubeObject.describe("core/v1 PodSecurityContext of the operator pod."),
   securityContext: KubeObject.describe("core/v1 SecurityContext of the operator container."),
