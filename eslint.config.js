@@ -241,4 +241,20 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The chart runs the operator with --jitless (docs/operator.md, Operator memory), which turns WebAssembly off, and
+    // Node's fetch and WebSocket (undici) need it: with fetch, every restart-safety probe failed and rolls held.
+    files: ["operator/src/**/*.ts"],
+    rules: {
+      "no-restricted-globals": [
+        "error",
+        {
+          name: "fetch",
+          message: "Use node:http/node:https: fetch needs WebAssembly, off under the chart's --jitless.",
+        },
+        { name: "WebSocket", message: "WebSocket needs WebAssembly, off under the chart's --jitless." },
+        { name: "WebAssembly", message: "Off under the chart's --jitless (docs/operator.md, Operator memory)." },
+      ],
+    },
+  },
 );
