@@ -544,7 +544,7 @@ describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaClust
     const rss = sampleValue(samples, "tributary_operator_process_resident_memory_bytes");
     expect(rss).toBeGreaterThan(0);
     figure(`operator RSS (process_resident_memory_bytes): ${mib(rss ?? 0)}`);
-    // Issue 13's budget, with every reconciler running (81 MiB with the chart's default nodeOptions, docs/operator.md).
+    // Issue 13's budget, with every reconciler running (79 MiB with the chart's default nodeOptions, docs/operator.md).
     expect(rss, "operator RSS over issue 13's 100 MiB").toBeLessThan(100 * 1024 * 1024);
     if (!attached) {
       for (const p of hostRss("/app/operator/dist/src/main.js")) {
