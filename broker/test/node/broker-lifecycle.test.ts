@@ -116,6 +116,7 @@ function lifecycleFor(
   applied: { offset: number },
   dirs: { logDirs: string[]; offline: string[] } = { logDirs: [DIR_A], offline: [] },
   onFencedOffline?: () => void,
+  heartbeatIntervalMs = 50,
 ) {
   const channel = new ControllerChannel({
     nodeId: 4,
@@ -140,7 +141,7 @@ function lifecycleFor(
     ...(onFencedOffline === undefined ? {} : { onFencedOffline }),
     features: [{ name: "metadata.version", minSupportedVersion: 7, maxSupportedVersion: 27 }],
     appliedOffset: () => applied.offset,
-    heartbeatIntervalMs: 50,
+    heartbeatIntervalMs,
     requestTimeoutMs: 1_000,
     retryBackoffMs: 20,
     logger,
@@ -266,5 +267,18 @@ describe("BrokerLifecycle", () => {
     leader.id = 1;
     await waitFor(() => one.heartbeats.length > 0, "heartbeats to the new controller");
     expect(one.registrations).toHaveLength(0);
+  });
+
+  it("heartbeats a new active controller at once rather than after its interval (ADR 29)", async () => {
+    const [one, two] = [await fakeController(1), await fakeController(2)];
+    const leader: { id: number | null } = { id: 1 };
+    // An interval far beyond the wait below: only controllerChanged can bring the next heartbeat in time.
+    const { lifecycle } = lifecycleFor([one, two], leader, { offset: 0 }, undefined, undefined, 600_000);
+    lifecycle.start();
+    await lifecycle.running;
+    leader.id = 2;
+    lifecycle.controllerChanged();
+    await waitFor(() => two.heartbeats.length > 0, "a heartbeat to the new controller");
+    expect(two.registrations).toHaveLength(0);
   });
 });
