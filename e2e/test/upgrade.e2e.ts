@@ -1,12 +1,13 @@
-// A version upgrade (issue 13) on tier 3 (or the cluster in $TRIBUTARY_E2E_KUBECONFIG): the chart's operator runs a
-// 3-broker KafkaCluster (combined broker,controller pods, RF 3, min.insync.replicas 2) of the previous release, the
-// broker-previous image `make image` builds (e2e/image/versions.env: an earlier version stamp and a lower highest
-// metadata.version, docs/adr/0027). While a Job produces with acks=all (idempotent) and another consumes the topic in a
-// consumer group, committing as it goes, the spec moves to this release's image: the operator rolls the pods one at a
-// time, the active controller last, and then raises metadata.version with UpdateFeatures. Then: no acks=all write
-// failed, every acknowledged record was consumed by the group, its committed offsets never went back, and the longest
-// time each partition had no leader (metadata polled from the host every 250 ms during the roll). FIGURE lines:
-// apply → Ready, each broker's restart, the whole roll, roll end → metadata.version raised, the loops' counts.
+// A version upgrade (issue 13) on tier 3 (make e2e KIND=1 does not run it: e2e/kind/run.sh loads no broker-previous
+// image): the chart's operator runs a 3-broker KafkaCluster (combined broker,controller pods, RF 3,
+// min.insync.replicas 2) of the previous release, the broker-previous image `make image` builds
+// (e2e/image/versions.env: an earlier version stamp and a lower highest metadata.version, docs/adr/0027). While a Job
+// produces with acks=all (idempotent) and another consumes the topic in a consumer group, committing as it goes, the
+// spec moves to this release's image: the operator rolls the pods one at a time, the active controller last, and then
+// raises metadata.version with UpdateFeatures. Then: no acks=all write failed, every acknowledged record was consumed
+// by the group, its committed offsets never went back, and the longest time each partition had no leader (metadata
+// polled from the host every 250 ms during the roll). FIGURE lines: apply → Ready, each broker's restart, the whole
+// roll, roll end → metadata.version raised, the loops' counts.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdminClient } from "@tributary/broker/admin";
