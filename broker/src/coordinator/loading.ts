@@ -48,8 +48,9 @@ export class UncommittedTail {
 /**
  * Loading a shard: replays its `__consumer_offsets` partition (the store) into groups, as Kafka's
  * GroupMetadataManager does when a broker becomes the partition's leader. Only records below the high watermark are
- * loaded as they are; the ones above it (written by an earlier leader, not replicated yet) go to the committed view
- * and apply when the HW passes them, or never if the log is truncated under another leader.
+ * loaded as they are; the ones above it (not known to be committed: an earlier leader's, or this node's own unreplicated
+ * writes) go to the committed view and apply when the HW passes them, or never if the log is truncated under another
+ * leader.
  */
 export class GroupLoader extends ShardPart {
   constructor(
