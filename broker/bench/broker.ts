@@ -6,6 +6,8 @@
 //       Tributary only, under node --cpu-prof: a produce run (acks=1, unthrottled unless R records/s), hottest frames
 //   npx tsx broker/bench/broker.ts --fetch-only [--consume-runs C] [--only ...] [--tributary-first] [--records N]
 //       the consume side alone: the same volume as a full run (warm-up + 2 × N records, acks=1), consumed C times
+//   npx tsx broker/bench/broker.ts --fetch-only --baseline <path to another build's tributary-broker> [...]
+//       an A/B of the consume side: Kafka, that build and this one all running, their consume runs taken in turn
 //   npx tsx broker/bench/broker.ts --profile-fetch [--consume-runs C] [--records N]
 //       Tributary only, under node --cpu-prof: hottest frames while the C consume runs fetch
 // Build first (`make build`): Tributary runs from broker/dist through broker/bin/tributary-broker.
@@ -79,6 +81,8 @@ interface Args {
   /** Profile Tributary's consume runs instead of a produce run. */
   profileFetch: boolean;
   consumeRuns: number;
+  /** Another build's tributary-broker, for --fetch-only: all three systems run and take turns consuming. */
+  baseline: string | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -92,6 +96,7 @@ function parseArgs(argv: readonly string[]): Args {
     fetchOnly: false,
     profileFetch: false,
     consumeRuns: 3,
+    baseline: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -105,6 +110,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === "--fetch-only") args.fetchOnly = true;
     else if (a === "--profile-fetch") args.profileFetch = true;
     else if (a === "--consume-runs") args.consumeRuns = numberArg(a, argv[++i], { min: 1 }, true);
+    else if (a === "--baseline") args.baseline = argv[++i];
     else throw new Error(`unknown argument ${a}`);
   }
   return args;
@@ -141,7 +147,7 @@ async function startKafka(dataDir: string): Promise<RunningBroker> {
   };
 }
 
-async function startTributary(dataDir: string, profileDir?: string): Promise<RunningBroker> {
+async function startTributary(dataDir: string, profileDir?: string, bin = TRIBUTARY_BIN): Promise<RunningBroker> {
   const port = await freePort();
   const config = join(dataDir, "server.properties");
   writeFileSync(
@@ -162,7 +168,7 @@ async function startTributary(dataDir: string, profileDir?: string): Promise<Run
   );
   const logFd = openSync(join(dataDir, "tributary.log"), "a");
   const nodeArgs = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
-  const child = spawn(process.execPath, [...nodeArgs, TRIBUTARY_BIN, "--config", config], {
+  const child = spawn(process.execPath, [...nodeArgs, bin, "--config", config], {
     cwd: dataDir,
     stdio: ["ignore", logFd, logFd],
   });
@@ -302,11 +308,57 @@ async function fetchBroker(name: BrokerName, args: Args): Promise<FetchResult> {
   }
 }
 
+/**
+ * Kafka, the baseline build and this build all started, each topic filled in turn; then rounds in which each consumes
+ * once, the order rotating, so that all three meet the same changing load (an A/B on a shared machine).
+ */
+async function interleaved(args: Args, baseline: string): Promise<{ results: FetchResult[]; base: FetchResult }> {
+  const systems: { name: BrokerName; bin?: string }[] = [{ name: "kafka" }, { name: "tributary", bin: baseline }];
+  systems.push({ name: "tributary" });
+  const records = WARMUP_RECORDS + 2 * args.records;
+  const dirs: string[] = [];
+  const running: RunningBroker[] = [];
+  try {
+    for (const s of systems) {
+      const dataDir = mkdtempSync(join(tmpdir(), `bench-${s.name}-`));
+      dirs.push(dataDir);
+      running.push(s.name === "kafka" ? await startKafka(dataDir) : await startTributary(dataDir, undefined, s.bin));
+    }
+    const results = running.map((b): FetchResult => ({
+      broker: b.name,
+      records,
+      consumes: [],
+      loadAverageStart: load(),
+      loadAverageEnd: [],
+    }));
+    for (const b of running) await withFilledTopic(b, args, () => Promise.resolve());
+    for (let round = 0; round < args.consumeRuns; round++) {
+      for (let k = 0; k < running.length; k++) {
+        const i = (round + k) % running.length;
+        const b = running[i];
+        const r = results[i];
+        if (b === undefined || r === undefined) continue;
+        log(`round ${round + 1}: ${i === 1 ? "baseline" : b.name}`);
+        r.consumes.push(...(await consumeRuns(b, records, 1)));
+      }
+    }
+    for (const r of results) r.loadAverageEnd = load();
+    const [kafka, base, trib] = results;
+    if (kafka === undefined || base === undefined || trib === undefined) throw new Error("a system is missing");
+    return { results: [kafka, trib], base };
+  } finally {
+    for (const b of running) await b.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
 async function fetchOnly(args: Args): Promise<void> {
   const env = environment();
   const both: BrokerName[] = args.tributaryFirst ? ["tributary", "kafka"] : ["kafka", "tributary"];
-  const results: FetchResult[] = [];
-  for (const name of args.only ? [args.only] : both) results.push(await fetchBroker(name, args));
+  let results: FetchResult[] = [];
+  let base: FetchResult | undefined;
+  if (args.baseline !== undefined) ({ results, base } = await interleaved(args, args.baseline));
+  else for (const name of args.only ? [args.only] : both) results.push(await fetchBroker(name, args));
   const loadEnd = load();
   const fetchMb = (r: FetchResult) => r.consumes.map((c) => c.fetchMbPerSec);
   const metrics: ComparedMetric<FetchResult>[] = [
@@ -315,9 +367,10 @@ async function fetchOnly(args: Args): Promise<void> {
     { name: "consume (fetch only), max", unit: "MB/s", get: (r) => Math.max(...fetchMb(r)) },
     { name: "consume, median", unit: "MB/s", get: (r) => median(r.consumes.map((c) => c.mbPerSec)) },
   ];
+  const kafka = results.find((r) => r.broker === "kafka");
   const { table, ratios } = compareSystems(
     metrics,
-    results.find((r) => r.broker === "kafka"),
+    kafka,
     results.find((r) => r.broker === "tributary"),
   );
   console.log("\nTributary vs Apache Kafka 4.3.1, fetch-only consume (issue 12)");
@@ -326,10 +379,16 @@ async function fetchOnly(args: Args): Promise<void> {
     printSystemLoad(r.broker, r.loadAverageStart, r.loadAverageEnd, `${r.records} records × ${r.consumes.length}, `);
   console.log();
   console.log(table);
+  const baseline = base === undefined ? undefined : compareSystems(metrics, kafka, base);
+  if (baseline !== undefined) {
+    console.log(`\nthe baseline (${args.baseline ?? ""}) in the same rounds, as "tributary":\n`);
+    console.log(baseline.table);
+  }
   writeReport("broker-fetch", env, loadEnd, {
     workload: { topic: TOPIC, partitions: PARTITIONS, recordSize: RECORD_SIZE, consumeRuns: args.consumeRuns },
     results,
     ratios,
+    ...(base === undefined ? {} : { baseline: { bin: args.baseline, result: base, ratios: baseline?.ratios } }),
   });
 }
 
