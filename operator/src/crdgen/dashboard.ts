@@ -216,6 +216,18 @@ const ROWS: Row[] = [
         unit: "bytes",
         queries: [{ expr: `sum by (pod) (tributary_nodejs_heap_size_used_bytes${B})`, legend: "{{pod}}" }],
       },
+      {
+        title: "Brokers by release",
+        description:
+          "How many brokers run each release, with the highest metadata.version it supports: during a version upgrade the brokers move from the old release to the new one, and metadata.version can be raised once none runs the old.",
+        unit: "short",
+        queries: [
+          {
+            expr: `count by (version, max_metadata_version) (tributary_build_info${B})`,
+            legend: "{{version}} (metadata.version level {{max_metadata_version}})",
+          },
+        ],
+      },
     ],
   },
   {
