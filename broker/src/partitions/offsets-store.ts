@@ -20,6 +20,11 @@ const REPLAY_CHUNK_BYTES = 1024 * 1024;
 export interface GroupStoreReplication {
   /** An outcome to refuse the append with before writing anything (NOT_ENOUGH_REPLICAS, NOT_LEADER_OR_FOLLOWER). */
   beforeAppend(): ReplicationOutcome | undefined;
+  /**
+   * Tells the partition that the store appended to the log: the followers' fetches parked at the log end answer now,
+   * as they do after a client's append, instead of at their max wait (every commit waited that long for the ISR).
+   */
+  appended(): void;
   /** Resolves once the batch ending before `requiredOffset` is replicated, or with the error instead. */
   replicated(requiredOffset: bigint): Promise<ReplicationOutcome>;
   /**
@@ -52,6 +57,7 @@ export class LogGroupStore implements GroupStore {
     if (refused !== undefined) throw replicationError(refused);
     try {
       const { lastOffset } = await this.log.append(batch, { leaderEpoch: this.leaderEpoch });
+      this.replication?.appended();
       return lastOffset + 1n;
     } catch (err) {
       // As Kafka maps a storage error on the offsets topic: clients look the coordinator up again and retry.

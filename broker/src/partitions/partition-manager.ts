@@ -500,6 +500,10 @@ export class PartitionManager {
             }
           : undefined;
       },
+      appended: () => {
+        this.advanceHighWatermark(key);
+        this.notify(key);
+      },
       replicated: (requiredOffset) => {
         this.advanceHighWatermark(key);
         const led = this.led.get(key);

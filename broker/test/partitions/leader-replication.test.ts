@@ -124,13 +124,15 @@ async function fetch(
     currentLeaderEpoch?: number;
     version?: number;
     brokerEpoch?: bigint;
+    maxWaitMs?: number;
+    minBytes?: number;
   } = {},
 ): Promise<FetchResponsePartitionData> {
   const version = options.version ?? 17;
   const replicaId = options.replicaId ?? -1;
   const res = await harness.call(version, FetchRequest, FetchResponse, {
-    maxWaitMs: 0,
-    minBytes: 0,
+    maxWaitMs: options.maxWaitMs ?? 0,
+    minBytes: options.minBytes ?? 0,
     ...(version >= 15
       ? {
           replicaState: {
@@ -466,6 +468,18 @@ describe("leader: the group coordinator's writes", () => {
     const slow = await start([1, 2]);
     await expect(store(slow, 20).append(record)).rejects.toBeInstanceOf(GroupStoreError);
   });
+
+  it("wake the followers' parked fetches at once, as a client's append does", async () => {
+    // A follower's fetch at the log end waits (here up to 60 s) until data arrives; a commit that did not wake it
+    // waited out the follower's fetch wait (replica.fetch.wait.max.ms, 500 ms by default) for every commit.
+    const harness = await start([1, 2]);
+    const parked = fetch(harness, { replicaId: 2, offset: 0n, maxWaitMs: 60_000, minBytes: 1 });
+    const next = await store(harness).write(record);
+    const answer = await parked;
+    expect(answer.errorCode).toBe(ErrorCode.NONE);
+    expect(answer.records?.length ?? 0).toBeGreaterThan(0);
+    expect(next).toBe(1n);
+  }, 20_000);
 
   it("tell the coordinator when the HW passes a write that timed out, and stop telling once leadership moves", async () => {
     const harness = await start([1, 2]);
