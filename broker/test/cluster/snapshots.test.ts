@@ -2,6 +2,7 @@ import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AdminClient } from "../../src/admin/index.ts";
+import { pollUntil } from "../support/broker-process.ts";
 import { startCluster, type Cluster } from "../support/cluster.ts";
 import { agreeOnOneCluster, restartedNodeCatchesUp, topicsFromAnyBrokerAppearEverywhere } from "./scenarios.ts";
 
@@ -51,8 +52,21 @@ describe("three combined nodes with metadata snapshots", () => {
     expect(await installs()).toBeGreaterThan(before);
     const files = await readdir(join(lagging.dir, METADATA_DIR));
     expect(files.some((f) => f.endsWith(".checkpoint"))).toBe(true);
-    const leaderFiles = await readdir(join(c.node(leader).dir, METADATA_DIR));
-    // The leader keeps only its newest snapshot, and no longer the log's first segment.
+    // The leader keeps only its newest snapshot, and no longer the log's first segment. Retention runs after each
+    // snapshot, and the restarted node's registration and ISR changes still write records (each a new snapshot here),
+    // so a listing can fall between a snapshot and the deletion of the one before it: poll until the two settle.
+    let leaderFiles: string[] = [];
+    await pollUntil(
+      "the leader to keep one snapshot and no first segment",
+      async () => {
+        leaderFiles = await readdir(join(c.node(leader).dir, METADATA_DIR));
+        return (
+          leaderFiles.filter((f) => f.endsWith(".checkpoint")).length === 1 &&
+          !leaderFiles.includes("00000000000000000000.log")
+        );
+      },
+      30_000,
+    ).catch(() => undefined);
     expect(leaderFiles.filter((f) => f.endsWith(".checkpoint"))).toHaveLength(1);
     expect(leaderFiles).not.toContain("00000000000000000000.log");
   }, 120_000);
