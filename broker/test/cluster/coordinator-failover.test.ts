@@ -1,18 +1,11 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { AdminClient } from "../../src/admin/index.ts";
 import { OFFSETS_TOPIC } from "../../src/coordinator/index.ts";
-import {
-  ErrorCode,
-  FindCoordinatorRequest,
-  FindCoordinatorResponse,
-  OffsetCommitRequest,
-  OffsetCommitResponse,
-  OffsetFetchRequest,
-  OffsetFetchResponse,
-} from "../../src/protocol/index.ts";
+import { ErrorCode } from "../../src/protocol/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
 import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
-import { connectTo, replicatedCluster } from "../support/cluster-records.ts";
+import { replicatedCluster } from "../support/cluster-records.ts";
+import { commitOffset, fetchCommittedOffset, findCoordinator as findGroupCoordinator } from "../support/group-calls.ts";
 
 // Group coordinator failover (ADR 24, issue 12): with offsets.topic.replication.factor=3 the group's
 // __consumer_offsets partition has three replicas. Offsets committed through the coordinator are replicated before
@@ -22,77 +15,10 @@ import { connectTo, replicatedCluster } from "../support/cluster-records.ts";
 const GROUP = "failover-group";
 const TOPIC = "orders";
 
-async function findCoordinator(cluster: Cluster, via: number): Promise<number | undefined> {
-  const connection = await connectTo(cluster, via, "coordinator-failover-test").catch(() => undefined);
-  if (connection === undefined) return undefined;
-  try {
-    const res = await connection.send(
-      FindCoordinatorRequest,
-      FindCoordinatorResponse,
-      4,
-      { ...FindCoordinatorRequest.create(), keyType: 0, coordinatorKeys: [GROUP] },
-      5_000,
-    );
-    const c = res.coordinators?.[0];
-    return c?.errorCode === ErrorCode.NONE ? c.nodeId : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    connection.close();
-  }
-}
-
-/** Commits `offset` for partition 0 as a standalone (simple) consumer; the error code. */
-async function commit(cluster: Cluster, coordinator: number, offset: bigint): Promise<number | undefined> {
-  const connection = await connectTo(cluster, coordinator, "coordinator-failover-test");
-  try {
-    const res = await connection.send(
-      OffsetCommitRequest,
-      OffsetCommitResponse,
-      8,
-      {
-        ...OffsetCommitRequest.create(),
-        groupId: GROUP,
-        topics: [
-          {
-            name: TOPIC,
-            partitions: [
-              { partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: "" },
-            ],
-          },
-        ],
-      },
-      10_000,
-    );
-    return res.topics[0]?.partitions[0]?.errorCode;
-  } finally {
-    connection.close();
-  }
-}
-
-/** The committed offset of partition 0, or an error code. */
-async function fetchOffset(
-  cluster: Cluster,
-  coordinator: number,
-): Promise<{ offset: bigint } | { errorCode: number | undefined }> {
-  const connection = await connectTo(cluster, coordinator, "coordinator-failover-test");
-  try {
-    const res = await connection.send(
-      OffsetFetchRequest,
-      OffsetFetchResponse,
-      7,
-      { ...OffsetFetchRequest.create(), groupId: GROUP, topics: [{ name: TOPIC, partitionIndexes: [0] }] },
-      10_000,
-    );
-    const p = res.topics?.[0]?.partitions?.[0];
-    if (res.errorCode !== ErrorCode.NONE || p?.errorCode !== ErrorCode.NONE) {
-      return { errorCode: res.errorCode !== ErrorCode.NONE ? res.errorCode : p?.errorCode };
-    }
-    return { offset: p.committedOffset ?? -1n };
-  } finally {
-    connection.close();
-  }
-}
+const target = { group: GROUP, topic: TOPIC };
+const findCoordinator = (cluster: Cluster, via: number) => findGroupCoordinator(cluster, via, GROUP);
+const commit = (cluster: Cluster, node: number, offset: bigint) => commitOffset(cluster, node, target, offset, 10_000);
+const fetchOffset = (cluster: Cluster, node: number) => fetchCommittedOffset(cluster, node, target, 10_000);
 
 describe("group coordinator failover across three processes", () => {
   let cluster: Cluster | undefined;

@@ -1,17 +1,15 @@
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  ErrorCode,
-  FindCoordinatorRequest,
-  FindCoordinatorResponse,
-  OffsetCommitRequest,
-  OffsetCommitResponse,
-  OffsetFetchRequest,
-  OffsetFetchResponse,
-} from "../../src/protocol/index.ts";
+import { ErrorCode } from "../../src/protocol/index.ts";
 import { OFFSETS_TOPIC, offsetsPartitionFor } from "../../src/coordinator/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
 import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
-import { connectTo, describePartitions, replicatedCluster } from "../support/cluster-records.ts";
+import { describePartitions, replicatedCluster } from "../support/cluster-records.ts";
+import {
+  commitOffset,
+  fetchCommittedOffset,
+  findCoordinator as findGroupCoordinator,
+  type OffsetAnswer,
+} from "../support/group-calls.ts";
 
 // The group coordinator serves only what its __consumer_offsets partition has committed (ADR 24, issue 12). With one
 // follower paused (SIGSTOP, still in the ISR) a commit reaches the leader and the other follower but not the high
@@ -24,84 +22,12 @@ const GROUP = "uncommitted-group";
 const TOPIC = "events";
 const PARTITIONS = 3;
 
-type Answer = { offset: bigint } | { errorCode: number | undefined };
-
-async function send<T>(cluster: Cluster, node: number, fn: (c: Awaited<ReturnType<typeof connectTo>>) => Promise<T>) {
-  const connection = await connectTo(cluster, node, "coordinator-uncommitted-test");
-  try {
-    return await fn(connection);
-  } finally {
-    connection.close();
-  }
-}
-
-async function findCoordinator(cluster: Cluster, via: number): Promise<number | undefined> {
-  try {
-    const res = await send(cluster, via, (c) =>
-      c.send(
-        FindCoordinatorRequest,
-        FindCoordinatorResponse,
-        4,
-        { ...FindCoordinatorRequest.create(), keyType: 0, coordinatorKeys: [GROUP] },
-        5_000,
-      ),
-    );
-    const found = res.coordinators?.[0];
-    return found?.errorCode === ErrorCode.NONE ? found.nodeId : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A standalone commit of partition 0 at `offset`; the partition's error code. */
-async function commit(cluster: Cluster, node: number, offset: bigint): Promise<number | undefined> {
-  const res = await send(cluster, node, (c) =>
-    c.send(
-      OffsetCommitRequest,
-      OffsetCommitResponse,
-      8,
-      {
-        ...OffsetCommitRequest.create(),
-        groupId: GROUP,
-        topics: [
-          {
-            name: TOPIC,
-            partitions: [
-              { partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: "" },
-            ],
-          },
-        ],
-      },
-      20_000,
-    ),
-  );
-  return res.topics[0]?.partitions[0]?.errorCode;
-}
-
-/** OffsetFetch v7 of partition 0: the offset, or the error. */
-async function fetchOffset(cluster: Cluster, node: number): Promise<Answer> {
-  try {
-    const res = await send(cluster, node, (c) =>
-      c.send(
-        OffsetFetchRequest,
-        OffsetFetchResponse,
-        7,
-        {
-          ...OffsetFetchRequest.create(),
-          groupId: GROUP,
-          topics: [{ name: TOPIC, partitionIndexes: [0] }],
-        },
-        5_000,
-      ),
-    );
-    const p = res.topics?.[0]?.partitions?.[0];
-    if (res.errorCode !== ErrorCode.NONE) return { errorCode: res.errorCode };
-    if (p?.errorCode !== ErrorCode.NONE) return { errorCode: p?.errorCode };
-    return { offset: p.committedOffset ?? -1n };
-  } catch {
-    return { errorCode: undefined };
-  }
-}
+const target = { group: GROUP, topic: TOPIC };
+const findCoordinator = (cluster: Cluster, via: number) => findGroupCoordinator(cluster, via, GROUP);
+const commit = (cluster: Cluster, node: number, offset: bigint) => commitOffset(cluster, node, target, offset, 20_000);
+/** OffsetFetch of partition 0: the offset, the error, or no error code when the node could not be reached. */
+const fetchOffset = (cluster: Cluster, node: number): Promise<OffsetAnswer> =>
+  fetchCommittedOffset(cluster, node, target, 5_000).catch(() => ({ errorCode: undefined }));
 
 const show = (v: unknown) => JSON.stringify(v, (_, x: unknown) => (typeof x === "bigint" ? String(x) : x));
 
@@ -174,7 +100,7 @@ describe("the group coordinator across three processes, with a commit that was n
       () => Promise.resolve((uncommitted = Number(loadLine.exec(c.output(next))?.[1] ?? NaN)) >= 0),
       60_000,
     );
-    const seen: Answer[] = [];
+    const seen: OffsetAnswer[] = [];
     let answer = await fetchOffset(c, next);
     if ("offset" in answer) seen.push(answer);
     expect(answer).toEqual({ errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS });
