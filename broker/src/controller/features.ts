@@ -69,6 +69,8 @@ export const RECORD_VERSION = {
   /** Kafka writes fencing changes at version 0 and the controlled-shutdown flag at version 1. */
   brokerChangeFence: 0,
   brokerChangeShutdown: 1,
+  /** LogDirs (KIP-858) came with version 2. */
+  brokerChangeLogDirs: 2,
 } as const;
 
 /** PartitionRecord / PartitionChangeRecord version at `metadataVersion` (Kafka's partition(Change)RecordVersion). */

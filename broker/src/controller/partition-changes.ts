@@ -1,5 +1,10 @@
-import { PartitionChangeRecord, ZERO_UUID, type MetadataRecordAndVersion } from "../protocol/index.ts";
-import type { MetadataImage, PartitionRegistration } from "../metadata/image/index.ts";
+import { PartitionChangeRecord, type MetadataRecordAndVersion } from "../protocol/index.ts";
+import {
+  replicaDirectory,
+  UNASSIGNED_DIRECTORY,
+  type MetadataImage,
+  type PartitionRegistration,
+} from "../metadata/image/index.ts";
 import { RECORD_VERSION } from "./features.ts";
 import { record } from "./records.ts";
 
@@ -8,7 +13,8 @@ import { record } from "./records.ts";
 // ISR, tracks eligible leader replicas when they are on, elects a leader, and becomes one PartitionChangeRecord
 // holding only what differs, or nothing.
 //
-// Election: a current leader that is a valid leader and acceptable (registered, unfenced, not shutting down) stays;
+// Election: a current leader that is a valid leader and acceptable (registered, unfenced, not shutting down, its
+// replica's log dir online) stays;
 // otherwise the first valid, acceptable replica in replica order; a PREFERRED election tries the first replica before
 // the current leader. Valid means in the target ISR or, when the ISR is empty, in the ELR; a leader taken from the ELR
 // makes the ISR itself alone and leaves the ELR. With no such replica and ELR on, the partition's last known leader
@@ -28,8 +34,7 @@ export const NO_LEADER = -1;
 const NO_LEADER_CHANGE = -2;
 /** KIP-704 leader recovery states. */
 export const LeaderRecoveryState = { RECOVERED: 0, RECOVERING: 1 } as const;
-/** Kafka's DirectoryId.UNASSIGNED: the broker picks the directory of the replica itself. */
-export const UNASSIGNED_DIRECTORY = ZERO_UUID;
+export { UNASSIGNED_DIRECTORY };
 
 export type Election = "PREFERRED" | "ONLINE" | "UNCLEAN";
 
@@ -40,6 +45,13 @@ export interface TopicPolicy {
   readonly elrMinIsr?: number;
   /** The PartitionChangeRecord version the finalized metadata.version writes; RECORD_VERSION.partitionChange if absent. */
   readonly recordVersion?: number;
+  /**
+   * Whether a broker's log dir is online (KIP-858; Kafka's ClusterControlManager.hasOnlineDir): a replica in a dir its
+   * broker reported offline may not lead. Every dir counts as online if absent.
+   */
+  readonly directoryOnline?: (brokerId: number, directory: string) => boolean;
+  /** The directory a replica newly assigned to a broker starts with (Kafka's defaultDir); UNASSIGNED if absent. */
+  readonly defaultDirectory?: (brokerId: number) => string;
 }
 
 export interface PartitionRef {
@@ -58,9 +70,11 @@ export interface PartitionChangeSpec extends PartitionRef, Partial<TopicPolicy> 
   readonly removing?: readonly number[];
   readonly adding?: readonly number[];
   readonly leaderRecoveryState?: number;
+  /** The directory a broker says holds its replica (AssignReplicasToDirs; Kafka's setDirectory). */
+  readonly directory?: { readonly brokerId: number; readonly id: string };
 }
 
-const sameList = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const sameList = <T>(a: readonly T[], b: readonly T[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 const ascending = (a: number, b: number) => a - b;
 const containsAll = (a: readonly number[], b: readonly number[]) => b.every((x) => a.includes(x));
 
@@ -115,10 +129,13 @@ export function buildPartitionChange(spec: PartitionChangeSpec): MetadataRecordA
   }
 
   const fields: Partial<PartitionChangeRecord> = {};
-  const valid = (id: number) => (isr.includes(id) || (isr.length === 0 && elr.includes(id))) && spec.acceptable(id);
+  // Kafka's LeaderAcceptor: usable, and its replica's log dir online.
+  const acceptable = (id: number) =>
+    spec.acceptable(id) && (spec.directoryOnline?.(id, replicaDirectory(p, id)) ?? true);
+  const valid = (id: number) => (isr.includes(id) || (isr.length === 0 && elr.includes(id))) && acceptable(id);
   const lastKnown = p.lastKnownElr;
   const lastKnownLeader =
-    elrOn && elr.length === 0 && isr.length === 0 && lastKnown.length === 1 && spec.acceptable(lastKnown[0] ?? -1)
+    elrOn && elr.length === 0 && isr.length === 0 && lastKnown.length === 1 && acceptable(lastKnown[0] ?? -1)
       ? lastKnown[0]
       : undefined;
   let leader = NO_LEADER;
@@ -133,7 +150,7 @@ export function buildPartitionChange(spec: PartitionChangeSpec): MetadataRecordA
       leader = lastKnownLeader;
       unclean = true;
     } else if (election === "UNCLEAN") {
-      const any = replicas.find((id) => spec.acceptable(id));
+      const any = replicas.find(acceptable);
       if (any !== undefined) {
         leader = any;
         unclean = true;
@@ -170,11 +187,18 @@ export function buildPartitionChange(spec: PartitionChangeSpec): MetadataRecordA
       fields.lastKnownElr = [];
     }
   }
-  if (replicas.length > 0 && !sameList(replicas, p.replicas)) {
-    fields.replicas = [...replicas];
-    // The image does not track replicas' directories; every replica's broker keeps or picks its own.
-    fields.directories = replicas.map(() => UNASSIGNED_DIRECTORY);
-  }
+  const replicasChanged = replicas.length > 0 && !sameList(replicas, p.replicas);
+  if (replicasChanged) fields.replicas = [...replicas];
+  // Each replica's directory (KIP-858): the one its broker reported, else the one it had, else a new replica's default.
+  const directoryOf = (id: number) =>
+    spec.directory?.brokerId === id
+      ? spec.directory.id
+      : p.replicas.includes(id)
+        ? replicaDirectory(p, id)
+        : (spec.defaultDirectory?.(id) ?? UNASSIGNED_DIRECTORY);
+  const directories = (replicasChanged ? replicas : p.replicas).map(directoryOf);
+  const currentDirectories = p.replicas.map((id) => replicaDirectory(p, id));
+  if (replicasChanged || !sameList(directories, currentDirectories)) fields.directories = directories;
   if (!sameList(removing, p.removingReplicas)) fields.removingReplicas = [...removing];
   if (!sameList(adding, p.addingReplicas)) fields.addingReplicas = [...adding];
   if (targetRecovery !== p.leaderRecoveryState && fields.leaderRecoveryState === undefined) {
@@ -219,19 +243,38 @@ export function removeBrokerFromPartitions(
   usable: (id: number) => boolean,
   policyOf: PolicyOf,
   uncleanShutdown = false,
+  only: (p: PartitionRegistration) => boolean = () => true,
 ): MetadataRecordAndVersion[] {
   return changesWhere(
     image,
     (p) =>
-      p.isr.includes(brokerId) ||
-      p.leader === brokerId ||
-      (uncleanShutdown && p.eligibleLeaderReplicas.includes(brokerId)),
+      (p.isr.includes(brokerId) ||
+        p.leader === brokerId ||
+        (uncleanShutdown && p.eligibleLeaderReplicas.includes(brokerId))) &&
+      only(p),
     (ref) => ({
       acceptable: (id) => id !== brokerId && usable(id),
       ...policyOf(ref.topicId),
       isr: ref.registration.isr.filter((id) => id !== brokerId),
       ...(uncleanShutdown ? { uncleanShutdown: brokerId } : {}),
     }),
+  );
+}
+
+/**
+ * Takes `brokerId`'s replicas in the log dirs `offlineDirs` out of ISRs and leaderships (KIP-858; Kafka's
+ * handleDirectoriesOffline): the partitions its other dirs hold are left as they are. Replicas whose directory is not
+ * known (UNASSIGNED) stay: their broker has not said where they are.
+ */
+export function removeOfflineDirReplicas(
+  image: MetadataImage,
+  brokerId: number,
+  offlineDirs: readonly string[],
+  usable: (id: number) => boolean,
+  policyOf: PolicyOf,
+): MetadataRecordAndVersion[] {
+  return removeBrokerFromPartitions(image, brokerId, usable, policyOf, false, (p) =>
+    offlineDirs.includes(replicaDirectory(p, brokerId)),
   );
 }
 

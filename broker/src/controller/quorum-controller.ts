@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import {
   ConfigResourceType,
   configKey,
+  directoryOnline,
   MetadataDelta,
   topicByName,
   type MetadataImage,
@@ -24,6 +25,7 @@ import {
 } from "../metadata/topic-rules.ts";
 import {
   AllocateProducerIdsResponse,
+  AssignReplicasToDirsResponse,
   BrokerHeartbeatResponse,
   BrokerRegistrationChangeRecord,
   BrokerRegistrationResponse,
@@ -43,6 +45,8 @@ import {
   UpdateFeaturesResponse,
   ZERO_UUID,
   type AllocateProducerIdsRequest,
+  type AssignReplicasToDirsRequest,
+  type AssignReplicasToDirsResponseTopicData,
   type AlterPartitionReassignmentsRequest,
   type AlterPartitionReassignmentsResponse,
   type AlterPartitionRequest,
@@ -75,7 +79,9 @@ import {
   electLeaderlessPartitions,
   leadsAny,
   NO_LEADER,
+  buildPartitionChange,
   removeBrokerFromPartitions,
+  removeOfflineDirReplicas,
   UNASSIGNED_DIRECTORY,
   type TopicPolicy,
 } from "./partition-changes.ts";
@@ -642,6 +648,9 @@ export class QuorumController {
           break;
       }
     }
+    // Log dirs the broker reports offline that its registration still has online (KIP-858). Left to the next
+    // heartbeat when this one changed the broker's state: those records are built on the view before them.
+    if (records.length === 0) records.push(...this.offlineDirRecords(view, reg.id, request.offlineLogDirs ?? []));
     const session = sessions.get(reg.id) ?? newSession(now);
     session.lastContactMs = now;
     session.metadataOffset = metadataOffset;
@@ -662,6 +671,84 @@ export class QuorumController {
       isFenced: next === "FENCED" || next === "SHUTDOWN_NOW",
       shouldShutDown: next === "SHUTDOWN_NOW",
     });
+  }
+
+  /**
+   * Kafka's handleDirectoriesOffline: the broker's replicas in dirs it newly reports offline leave their ISRs and
+   * leaderships (other ISR members lead, by the usual election rules), and its registration keeps only the dirs still
+   * online, so that none of those replicas is elected again until the broker registers anew. The broker goes on
+   * serving its other dirs. With every dir offline the registration's dirs stay as they were (an empty LogDirs means
+   * "unchanged"): the broker asks to be fenced then, which moves the rest.
+   */
+  private offlineDirRecords(view: MetadataImage, id: number, offline: readonly string[]): MetadataRecordAndVersion[] {
+    const reg = view.brokers.get(id);
+    const online = reg?.logDirs ?? [];
+    const newlyOffline = online.filter((d) => offline.includes(d));
+    if (reg === undefined || newlyOffline.length === 0) return [];
+    const remaining = online.filter((d) => !offline.includes(d));
+    this.deps.logger.warn(
+      { brokerId: id, offlineLogDirs: newlyOffline, onlineLogDirs: remaining },
+      "A broker's log dirs went offline: its replicas in them leave their ISRs and leaderships",
+    );
+    return [
+      ...removeOfflineDirReplicas(
+        view,
+        id,
+        newlyOffline,
+        (other) => this.usable(view, other),
+        (topicId) => this.policyOf(view, topicId),
+      ),
+      ...(remaining.length > 0
+        ? [
+            record(
+              BrokerRegistrationChangeRecord,
+              { brokerId: id, brokerEpoch: reg.epoch, logDirs: remaining },
+              RECORD_VERSION.brokerChangeLogDirs,
+            ),
+          ]
+        : []),
+    ];
+  }
+
+  /**
+   * AssignReplicasToDirs (API 73, KIP-858; Kafka's handleAssignReplicasToDirs): a broker says which of its log dirs
+   * holds each of its replicas, and each partition's directories change to say so. A replica reported in a dir that is
+   * not online leaves its ISR and leadership as in handleDirectoriesOffline.
+   */
+  assignReplicasToDirs(request: AssignReplicasToDirsRequest): ControllerResult<AssignReplicasToDirsResponse> {
+    const { view } = this.state;
+    const base = AssignReplicasToDirsResponse.create();
+    const reg = view.brokers.get(request.brokerId);
+    if (reg === undefined) return this.done([], { ...base, errorCode: ErrorCode.BROKER_ID_NOT_REGISTERED });
+    if (reg.epoch !== request.brokerEpoch) return this.done([], { ...base, errorCode: ErrorCode.STALE_BROKER_EPOCH });
+    const records: MetadataRecordAndVersion[] = [];
+    const directories = request.directories.map((dir) => {
+      const dirOnline = directoryOnline(reg, dir.id);
+      const topics = dir.topics.map((t): AssignReplicasToDirsResponseTopicData => {
+        const topic = view.topicsById.get(t.topicId);
+        const partitions = t.partitions.map(({ partitionIndex }) => {
+          const answer = (errorCode: number) => ({ partitionIndex, errorCode });
+          if (topic === undefined) return answer(ErrorCode.UNKNOWN_TOPIC_ID);
+          const registration = topic.partitions.get(partitionIndex);
+          if (registration === undefined) return answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+          if (!registration.replicas.includes(reg.id)) return answer(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+          const change = buildPartitionChange({
+            topicId: topic.id,
+            partition: partitionIndex,
+            registration,
+            acceptable: (other) => (dirOnline || other !== reg.id) && this.usable(view, other),
+            ...this.policyOf(view, topic.id),
+            directory: { brokerId: reg.id, id: dir.id },
+            ...(dirOnline ? {} : { isr: registration.isr.filter((other) => other !== reg.id) }),
+          });
+          if (change) records.push(change);
+          return answer(ErrorCode.NONE);
+        });
+        return { topicId: t.topicId, partitions };
+      });
+      return { id: dir.id, topics };
+    });
+    return this.done(records, { ...base, errorCode: ErrorCode.NONE, directories });
   }
 
   /**
@@ -992,11 +1079,22 @@ export class QuorumController {
     const policy: TopicPolicy = {
       election: election ? "UNCLEAN" : "ONLINE",
       recordVersion: partitionRecordVersion(mv),
+      directoryOnline: (id, directory) => directoryOnline(view.brokers.get(id), directory),
+      defaultDirectory: (id) => this.defaultDirectory(view, id),
     };
     if (!elrEnabled(view.features)) return policy;
     const minIsr = Number(this.topicConfig(view, topicId, "min.insync.replicas") ?? "1");
     const replicationFactor = view.topicsById.get(topicId)?.partitions.get(0)?.replicas.length ?? minIsr;
     return { ...policy, elrMinIsr: Math.min(Number.isFinite(minIsr) ? minIsr : 1, replicationFactor) };
+  }
+
+  /**
+   * The directory a new replica on broker `id` starts with (Kafka's ClusterControlManager.defaultDir): its only log
+   * dir, else UNASSIGNED (the broker picks one and says which with AssignReplicasToDirs).
+   */
+  private defaultDirectory(view: MetadataImage, id: number): string {
+    const dirs = view.brokers.get(id)?.logDirs ?? [];
+    return dirs.length === 1 ? (dirs[0] ?? UNASSIGNED_DIRECTORY) : UNASSIGNED_DIRECTORY;
   }
 
   /** A topic config's effective value (override, dynamic broker default, static config, Kafka's default). */
@@ -1138,7 +1236,7 @@ export class QuorumController {
         leaderRecoveryState: 0,
         leaderEpoch: 0,
         partitionEpoch: 0,
-        directories: replicas.map(() => UNASSIGNED_DIRECTORY),
+        directories: replicas.map((id) => this.defaultDirectory(view, id)),
         ...(version >= 2 ? { eligibleLeaderReplicas: [], lastKnownElr: [] } : {}),
       },
       version,

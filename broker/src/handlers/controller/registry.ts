@@ -26,6 +26,7 @@ import { brokerHeartbeatHandler } from "./63-broker-heartbeat.ts";
 import { unregisterBrokerHandler } from "./64-unregister-broker.ts";
 import { allocateProducerIdsHandler } from "./67-allocate-producer-ids.ts";
 import { controllerRegistrationHandler } from "./70-controller-registration.ts";
+import { assignReplicasToDirsHandler } from "./73-assign-replicas-to-dirs.ts";
 import type { ControllerCommands, QuorumPort } from "./services.ts";
 
 /**
@@ -63,6 +64,7 @@ export function createControllerHandlers(quorum: QuorumPort, commands?: Controll
       unregisterBrokerHandler(commands),
       allocateProducerIdsHandler(commands),
       controllerRegistrationHandler(commands),
+      assignReplicasToDirsHandler(commands),
     );
   }
   handlers.push(apiVersionsHandler(() => handlers, commands && (() => commands.finalizedFeatures())));

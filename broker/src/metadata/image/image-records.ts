@@ -9,7 +9,7 @@ import {
   type MessageCodec,
   type MetadataRecordAndVersion,
 } from "../../protocol/index.ts";
-import type { MetadataImage } from "./metadata-image.ts";
+import { UNASSIGNED_DIRECTORY, type MetadataImage } from "./metadata-image.ts";
 
 // An image as the metadata records that rebuild it (the inverse of MetadataDelta), for snapshots (KIP-630): replayed
 // on an empty image they give back an equal image. The record versions are the ones the controller writes at the
@@ -20,8 +20,6 @@ const REGISTER_BROKER_VERSION = 3;
 /** PartitionRecord v2 adds the ELR fields; v1 is what the controller writes while ELR is off. */
 const PARTITION_VERSION = 1;
 const PARTITION_ELR_VERSION = 2;
-/** Kafka's DirectoryId.UNASSIGNED: the image does not keep replica directories. */
-const UNASSIGNED_DIRECTORY = "00000000-0000-0000-0000-000000000000";
 
 function rec<T>(codec: MessageCodec<T>, fields: T, version: number): MetadataRecordAndVersion {
   return { type: codec.apiKey, version, record: fields };
@@ -29,8 +27,8 @@ function rec<T>(codec: MessageCodec<T>, fields: T, version: number): MetadataRec
 
 /**
  * Every element of the image as records, in an order that replays cleanly: features (metadata.version first),
- * brokers, controllers, topics each followed by its partitions, config overrides, and the producer-id high-water mark. What the
- * image does not hold (brokers' log directories, replicas' directories) is written as Kafka's "unknown".
+ * brokers, controllers, topics each followed by its partitions, config overrides, and the producer-id high-water mark.
+ * A broker's log dirs are its online ones; replicas' directories not known are written as Kafka's UNASSIGNED.
  */
 export function imageRecords(image: MetadataImage): MetadataRecordAndVersion[] {
   const out: MetadataRecordAndVersion[] = [];
@@ -62,7 +60,7 @@ export function imageRecords(image: MetadataImage): MetadataRecordAndVersion[] {
           rack: b.rack,
           fenced: b.fenced,
           inControlledShutdown: b.inControlledShutdown,
-          logDirs: [],
+          logDirs: [...(b.logDirs ?? [])],
         },
         REGISTER_BROKER_VERSION,
       ),
@@ -100,7 +98,7 @@ export function imageRecords(image: MetadataImage): MetadataRecordAndVersion[] {
             leaderRecoveryState: p.leaderRecoveryState,
             leaderEpoch: p.leaderEpoch,
             partitionEpoch: p.partitionEpoch,
-            directories: p.replicas.map(() => UNASSIGNED_DIRECTORY),
+            directories: p.replicas.map((_, i) => p.directories?.[i] ?? UNASSIGNED_DIRECTORY),
             ...(elr
               ? { eligibleLeaderReplicas: [...p.eligibleLeaderReplicas], lastKnownElr: [...p.lastKnownElr] }
               : {}),

@@ -24,6 +24,7 @@ import {
   type MetadataImage,
   type PartitionRegistration,
   type TopicImage,
+  UNASSIGNED_DIRECTORY,
 } from "./metadata-image.ts";
 
 // Committed metadata records applied on top of an image (Kafka's MetadataDelta): replay them in log order, then
@@ -256,6 +257,7 @@ export class MetadataDelta {
       partitionEpoch: p.partitionEpoch,
       eligibleLeaderReplicas: p.eligibleLeaderReplicas ?? [],
       lastKnownElr: p.lastKnownElr ?? [],
+      ...assignedDirectories(p.directories),
     });
   }
 
@@ -280,6 +282,7 @@ export class MetadataDelta {
       partitionEpoch: current.partitionEpoch + 1,
       eligibleLeaderReplicas: c.eligibleLeaderReplicas ?? current.eligibleLeaderReplicas,
       lastKnownElr: c.lastKnownElr ?? current.lastKnownElr,
+      ...assignedDirectories(c.directories ?? current.directories),
     });
   }
 
@@ -307,6 +310,7 @@ export class MetadataDelta {
       supportedFeatures: new Map(
         b.features.map((f) => [f.name, { min: f.minSupportedVersion, max: f.maxSupportedVersion }]),
       ),
+      ...(b.logDirs !== undefined && b.logDirs.length > 0 ? { logDirs: [...b.logDirs].sort() } : {}),
     });
   }
 
@@ -315,7 +319,9 @@ export class MetadataDelta {
     // Fenced: -1 unfenced, 0 no change, 1 fenced. InControlledShutdown: 0 no change, 1 in controlled shutdown.
     const fenced = c.fenced === 1 ? true : c.fenced === -1 ? false : current.fenced;
     const inControlledShutdown = c.inControlledShutdown === 1 ? true : current.inControlledShutdown;
-    this.brokers.set(c.brokerId, { ...current, fenced, inControlledShutdown });
+    // LogDirs (v2): the broker's online dirs from now on, when the record carries them (KIP-858).
+    const logDirs = c.logDirs !== undefined && c.logDirs.length > 0 ? { logDirs: [...c.logDirs].sort() } : {};
+    this.brokers.set(c.brokerId, { ...current, fenced, inControlledShutdown, ...logDirs });
   }
 
   private requireBroker(id: number, epoch: bigint, what: string): BrokerRegistration {
@@ -381,6 +387,14 @@ export class MetadataDelta {
       },
     };
   }
+}
+
+/**
+ * A partition's replica directories as the image keeps them: absent when none is assigned (the same meaning as a list
+ * of UNASSIGNED_DIRECTORY), so an image replayed from a snapshot equals the one it was written from.
+ */
+function assignedDirectories(directories: readonly string[] | null | undefined): { directories?: readonly string[] } {
+  return directories?.some((d) => d !== UNASSIGNED_DIRECTORY) === true ? { directories } : {};
 }
 
 /**

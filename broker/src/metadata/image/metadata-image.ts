@@ -20,6 +20,38 @@ export interface PartitionRegistration {
   readonly partitionEpoch: number;
   readonly eligibleLeaderReplicas: readonly number[];
   readonly lastKnownElr: readonly number[];
+  /**
+   * The log directory (its `directory.id`) of each replica, in replica order (KIP-858): UNASSIGNED_DIRECTORY until the
+   * replica's broker has told the controller where it placed it. Absent where no record set them (treated as
+   * unassigned).
+   */
+  readonly directories?: readonly string[];
+}
+
+/** Kafka's DirectoryId.UNASSIGNED: the replica's broker has not said (or need not say) which dir holds it. */
+export const UNASSIGNED_DIRECTORY = "00000000-0000-0000-0000-000000000000";
+/** Kafka's DirectoryId.LOST: the replica's dir is gone; such a replica is never online. */
+export const LOST_DIRECTORY = "00000000-0000-0000-0000-000000000001";
+/** Kafka's DirectoryId.MIGRATING: the replica's dir is not known yet (registered before directories existed). */
+export const MIGRATING_DIRECTORY = "00000000-0000-0000-0000-000000000002";
+
+/** The directory of `brokerId`'s replica of the partition: UNASSIGNED_DIRECTORY when not known. */
+export function replicaDirectory(p: PartitionRegistration, brokerId: number): string {
+  const i = p.replicas.indexOf(brokerId);
+  return (i < 0 ? undefined : p.directories?.[i]) ?? UNASSIGNED_DIRECTORY;
+}
+
+/**
+ * Whether `directory` is online on the broker (Kafka's DirectoryId.isOnline): an unassigned or migrating replica
+ * counts as online, a lost one never; otherwise the broker's registration must list the dir among its online ones.
+ * A registration that lists none (written before log dirs were kept) counts every dir as online.
+ */
+export function directoryOnline(broker: BrokerRegistration | undefined, directory: string): boolean {
+  if (broker === undefined) return false;
+  if (directory === UNASSIGNED_DIRECTORY || directory === MIGRATING_DIRECTORY) return true;
+  if (directory === LOST_DIRECTORY) return false;
+  const dirs = broker.logDirs ?? [];
+  return dirs.length === 0 || dirs.includes(directory);
 }
 
 export interface TopicImage {
@@ -45,6 +77,11 @@ export interface BrokerRegistration {
   readonly rack: string | null;
   readonly fenced: boolean;
   readonly inControlledShutdown: boolean;
+  /**
+   * Its online log dirs' ids (KIP-858): the dirs it registered with, less those it has since reported offline.
+   * Absent or empty where the records did not say.
+   */
+  readonly logDirs?: readonly string[];
   /** The feature levels it said it supports when it registered; absent where no registration record built it. */
   readonly supportedFeatures?: ReadonlyMap<string, { readonly min: number; readonly max: number }>;
 }
