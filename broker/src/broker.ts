@@ -176,9 +176,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       if (!log) throw new Error(`${OFFSETS_TOPIC}-${partition} has no log`);
       return new LogGroupStore(
         log,
+        partitions.leaderWrites(OFFSETS_TOPIC, partition, leaderEpoch, OFFSETS_COMMIT_TIMEOUT_MS),
         clock,
-        leaderEpoch,
-        partitions.leaderWrites(OFFSETS_TOPIC, partition, OFFSETS_COMMIT_TIMEOUT_MS),
       );
     },
     logger: logger.child({ component: "groups" }),

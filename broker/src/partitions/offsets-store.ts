@@ -6,45 +6,42 @@ import {
   type GroupStoreRecord,
   type ReplayedRecord,
 } from "../coordinator/index.ts";
-import { StorageError, type PartitionLog } from "../log/index.ts";
+import type { PartitionLog } from "../log/index.ts";
 import { decodeRecordBatch, encodeRecordBatch, splitBatches } from "../protocol/records/index.ts";
 import type { ReplicationOutcome } from "../replication/delayed-produce.ts";
-import { LEADER_EPOCH } from "./partition-manager.ts";
+import type { ProduceOutcome } from "./partition-manager.ts";
 
 const REPLAY_CHUNK_BYTES = 1024 * 1024;
 
 /**
- * The coordinator's writes are acks=all writes (ADR 24), as Kafka's coordinator's: refused while the ISR is below
- * min.insync.replicas, acknowledged once the ISR has them. The partition manager answers both.
+ * A `__consumer_offsets` partition this node leads, as the coordinator's store writes to it (the partition manager's
+ * leaderWrites). Appends go the way a client's acks=all Produce goes (appendAsLeader, ADR 24): refused while the ISR
+ * is below min.insync.replicas or once the shard's leader epoch is over, a storage error takes the log dir offline,
+ * the followers' parked fetches wake, and the outcome's `replicated` resolves once the ISR has the batch.
  */
-export interface GroupStoreReplication {
-  /** An outcome to refuse the append with before writing anything (NOT_ENOUGH_REPLICAS, NOT_LEADER_OR_FOLLOWER). */
-  beforeAppend(): ReplicationOutcome | undefined;
+export interface GroupStorePartition {
+  /** Appends one batch, stamped with the shard's leader epoch, as acks=all. */
+  append(batch: Buffer): Promise<ProduceOutcome>;
   /**
-   * Tells the partition that the store appended to the log: the followers' fetches parked at the log end answer now,
-   * as they do after a client's append, instead of at their max wait (every commit waited that long for the ISR).
-   */
-  appended(): void;
-  /** Resolves once the batch ending before `requiredOffset` is replicated, or with the error instead. */
-  replicated(requiredOffset: bigint): Promise<ReplicationOutcome>;
-  /**
-   * Resolves true once the HW reached `offset` while this node leads the partition, with no time limit; false once it
-   * no longer leads (a follower's log may be truncated there) or `signal` aborted.
+   * Resolves true once the HW reached `offset` while this node leads the partition in the shard's epoch, with no time
+   * limit; false once it no longer does (a follower's log may be truncated there) or `signal` aborted.
    */
   untilHighWatermark(offset: bigint, signal: AbortSignal): Promise<boolean>;
 }
 
 /**
- * The group coordinator's store on a partition of `__consumer_offsets`: each append is one uncompressed record batch,
- * written (and, with `replication`, replicated to the ISR) before the coordinator acknowledges the commit, so committed
- * offsets survive kill -9 like produced data. Batches carry the leader epoch the shard was loaded in.
+ * The group coordinator's store on a partition of `__consumer_offsets`: each write is one uncompressed record batch,
+ * appended and replicated to the ISR before the coordinator acknowledges the commit, so committed offsets survive
+ * kill -9 like produced data. The log is read directly only for the HW and replay.
  */
 export class LogGroupStore implements GroupStore {
+  /** The ISR waits of writes not yet asked about (`replicated`), by the offset just past each write. */
+  private readonly replicating = new Map<bigint, Promise<ReplicationOutcome>>();
+
   constructor(
     private readonly log: PartitionLog,
+    private readonly partition: GroupStorePartition,
     private readonly clock: () => number = Date.now,
-    private readonly leaderEpoch: number = LEADER_EPOCH,
-    private readonly replication?: GroupStoreReplication,
   ) {}
 
   async write(records: readonly GroupStoreRecord[]): Promise<bigint> {
@@ -53,32 +50,27 @@ export class LogGroupStore implements GroupStore {
     const batch = encodeRecordBatch({
       records: records.map((r) => ({ key: r.key, value: r.value, timestamp })),
     });
-    const refused = this.replication?.beforeAppend();
-    if (refused !== undefined) throw replicationError(refused);
-    try {
-      const { lastOffset } = await this.log.append(batch, { leaderEpoch: this.leaderEpoch });
-      this.replication?.appended();
-      return lastOffset + 1n;
-    } catch (err) {
-      // As Kafka maps a storage error on the offsets topic: clients look the coordinator up again and retry.
-      if (err instanceof StorageError) throw new GroupStoreError(err.message, ErrorCode.NOT_COORDINATOR);
-      throw err;
-    }
+    const outcome = await this.partition.append(batch);
+    if (outcome.errorCode !== ErrorCode.NONE) throw storeError(outcome);
+    const next = outcome.baseOffset + BigInt(records.length);
+    if (outcome.replicated !== undefined) this.replicating.set(next, outcome.replicated);
+    return next;
   }
 
   async replicated(offset: bigint): Promise<void> {
-    const outcome = await this.replication?.replicated(offset);
-    if (outcome !== undefined && outcome.errorCode !== ErrorCode.NONE) throw replicationError(outcome);
+    const replicating = this.replicating.get(offset);
+    if (replicating === undefined) return;
+    this.replicating.delete(offset);
+    const outcome = await replicating;
+    if (outcome.errorCode !== ErrorCode.NONE) throw storeError(outcome);
   }
 
-  /** Without replication (a single replica), whatever is in the log is committed. */
   highWatermark(): bigint {
-    return this.replication === undefined ? this.log.logEndOffset : this.log.highWatermark;
+    return this.log.highWatermark;
   }
 
   untilCommitted(offset: bigint, signal: AbortSignal): Promise<boolean> {
-    if (this.replication === undefined) return Promise.resolve(!signal.aborted && offset <= this.log.logEndOffset);
-    return this.replication.untilHighWatermark(offset, signal);
+    return this.partition.untilHighWatermark(offset, signal);
   }
 
   /** `write` then `replicated`: an acks=all append. */
@@ -118,13 +110,16 @@ export class LogGroupStore implements GroupStore {
 }
 
 /**
- * A replication failure as Kafka's group coordinator answers it (normalizeException): the partition moved away →
- * NOT_COORDINATOR; too few in-sync replicas or a timeout → COORDINATOR_NOT_AVAILABLE. Both make clients retry.
+ * A failed append as Kafka's group coordinator answers it (normalizeException): the partition moved away or its log
+ * dir failed → NOT_COORDINATOR; too few in-sync replicas, a timeout, the partition gone → COORDINATOR_NOT_AVAILABLE;
+ * a batch too large → UNKNOWN_SERVER_ERROR. Clients look the coordinator up again and retry the first two.
  */
-function replicationError(outcome: ReplicationOutcome): GroupStoreError {
+function storeError(outcome: { errorCode: number; errorMessage: string | null | undefined }): GroupStoreError {
   const code =
     outcome.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER || outcome.errorCode === ErrorCode.KAFKA_STORAGE_ERROR
       ? ErrorCode.NOT_COORDINATOR
-      : ErrorCode.COORDINATOR_NOT_AVAILABLE;
-  return new GroupStoreError(outcome.errorMessage ?? `replication failed with error ${outcome.errorCode}`, code);
+      : outcome.errorCode === ErrorCode.MESSAGE_TOO_LARGE || outcome.errorCode === ErrorCode.RECORD_LIST_TOO_LARGE
+        ? ErrorCode.UNKNOWN_SERVER_ERROR
+        : ErrorCode.COORDINATOR_NOT_AVAILABLE;
+  return new GroupStoreError(outcome.errorMessage ?? `the append failed with error ${outcome.errorCode}`, code);
 }

@@ -11,6 +11,7 @@ import { ErrorCode } from "../protocol/errors.ts";
 import {
   readBatchHeader,
   splitBatches,
+  type BatchHeader,
   TIMESTAMP_TYPE_LOG_APPEND,
   validateProduceRecords,
   type RecordError,
@@ -20,7 +21,7 @@ import type { IsrChangeSender } from "../replication/alter-partition-manager.ts"
 import { DelayedProduces, REPLICATED, type ReplicationOutcome } from "../replication/delayed-produce.ts";
 import { LeaderState, type BrokerLookup, type IsrProposal } from "../replication/leader-state.ts";
 import type { FollowerView } from "../replication/replica-selector.ts";
-import type { GroupStoreReplication } from "./offsets-store.ts";
+import type { GroupStorePartition } from "./offsets-store.ts";
 import { ProducerStateTable } from "./producer-state.ts";
 
 // Owns the partition logs of this node and what sits around each one: this replica's role and leader epoch (set by
@@ -28,8 +29,6 @@ import { ProducerStateTable } from "./producer-state.ts";
 // check-then-append atomic, the waiters of Fetch long-polls, and on partitions this node leads the leader state of
 // replication (ADR 24): followers, ISR and the high watermark, which this class writes into the log.
 
-/** The group store's default leader epoch (tests); the broker passes the epoch from the metadata image. */
-export const LEADER_EPOCH = 0;
 const PRODUCER_STATE_SCAN_BYTES = 1024 * 1024;
 
 export interface ProduceOutcome {
@@ -43,14 +42,26 @@ export interface ProduceOutcome {
   logStartOffset: bigint;
   /**
    * acks=all, appended (or a duplicate of an appended batch) but not yet replicated to the ISR: resolves when the
-   * high watermark passes the batch (NONE) or with the error the client gets instead. Holds no lock.
+   * high watermark passes the batch (NONE) or with the error the client gets instead (already settled when the ISR
+   * was too small right after the append). Holds no lock.
    */
   replicated?: Promise<ReplicationOutcome>;
 }
 
-export interface ProduceOptions {
-  maxMessageBytes: number;
+/** How a batch is appended to a partition this node leads (appendAsLeader). */
+export interface LeaderAppendOptions {
+  /** LogAppendTime: the log stamps the batch with its clock. */
   logAppendTime: boolean;
+  /** -1 (all): the ISR must have the batch; 0 and 1 answer after the leader's append. Defaults to 1. */
+  acks?: number;
+  /** acks=all: how long to wait for the ISR (the request's timeout). */
+  timeoutMs?: number;
+  /** The leader epoch the writer expects (the group coordinator's shard's): refused NOT_LEADER_OR_FOLLOWER otherwise. */
+  leaderEpoch?: number;
+}
+
+export interface ProduceOptions extends LeaderAppendOptions {
+  maxMessageBytes: number;
   /** cleanup.policy includes compact: every record needs a key. */
   compacted: boolean;
   /**
@@ -59,10 +70,6 @@ export interface ProduceOptions {
    */
   timestampBeforeMaxMs?: number;
   timestampAfterMaxMs?: number;
-  /** -1 (all): the ISR must have the batch; 0 and 1 answer after the leader's append. Defaults to 1. */
-  acks?: number;
-  /** acks=all: how long to wait for the ISR (the request's timeout). */
-  timeoutMs?: number;
 }
 
 interface PartitionState {
@@ -477,51 +484,21 @@ export class PartitionManager {
   }
 
   /**
-   * The acks=all rules for appends this node makes itself to a partition it leads (the group coordinator's writes),
-   * waiting at most `timeoutMs` for the ISR.
+   * The group coordinator's writes to a partition this node leads, from a shard loaded in `leaderEpoch`: acks=all
+   * appends through appendAsLeader (as a client's), waiting at most `timeoutMs` for the ISR, and the HW's progress.
    */
-  leaderWrites(topic: string, partition: number, timeoutMs: number): GroupStoreReplication {
+  leaderWrites(topic: string, partition: number, leaderEpoch: number, timeoutMs: number): GroupStorePartition {
     const key = partitionKey(topic, partition);
     return {
-      beforeAppend: () => {
-        const led = this.led.get(key);
-        if (!led) {
-          return {
-            errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
-            errorMessage: `this broker no longer leads ${topic}-${partition}`,
-          };
-        }
-        const isr = led.state.minimalIsr();
-        const minIsr = led.state.effectiveMinIsr(this.view.minInsyncReplicas(topic));
-        return isr.length < minIsr
-          ? {
-              errorCode: ErrorCode.NOT_ENOUGH_REPLICAS,
-              errorMessage: `the ISR of ${topic}-${partition} is [${isr.join(", ")}], fewer than min.insync.replicas=${minIsr}`,
-            }
-          : undefined;
-      },
-      appended: () => {
-        this.advanceHighWatermark(key);
-        this.notify(key);
-      },
-      replicated: (requiredOffset) => {
-        this.advanceHighWatermark(key);
-        const led = this.led.get(key);
-        if (!led) {
-          return Promise.resolve({
-            errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
-            errorMessage: `this broker no longer leads ${topic}-${partition}`,
-          });
-        }
-        const check = (required: bigint): ReplicationOutcome | undefined => this.replicationStatus(key, led, required);
-        return Promise.resolve(check(requiredOffset) ?? this.delayed.wait(key, requiredOffset, timeoutMs, check));
-      },
+      append: (batch) =>
+        this.appendAsLeader(topic, partition, batch, { acks: -1, timeoutMs, logAppendTime: false, leaderEpoch }),
       untilHighWatermark: async (offset, signal) => {
         // Woken by every append and HW move of the partition (notify); the timeout only bounds a missed wake-up.
         const keys = new Set([key]);
         for (;;) {
           const log = this.logs.get(topic, partition);
-          if (signal.aborted || this.roles.get(key)?.leader !== true || !log) return false;
+          const role = this.roles.get(key);
+          if (signal.aborted || role?.leader !== true || role.leaderEpoch !== leaderEpoch || !log) return false;
           if (log.highWatermark >= offset) return true;
           await this.waitForData(keys, 30_000, signal);
         }
@@ -593,16 +570,18 @@ export class PartitionManager {
     return created;
   }
 
-  /** Validates, deduplicates and appends one Produce partition's records. Never throws for bad client data. */
+  private unknownPartition(topic: string, partition: number): ProduceOutcome {
+    if (!this.logs.isClosed) {
+      return failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topic}-${partition}`);
+    }
+    const closed = this.closedLogError(topic, partition);
+    return failure(closed.errorCode, closed.message);
+  }
+
+  /** Validates one Produce partition's records, then appends them (appendAsLeader). Never throws for bad client data. */
   async produce(topic: string, partition: number, records: Buffer, options: ProduceOptions): Promise<ProduceOutcome> {
     const state = this.stateFor(topic, partition);
-    if (!state) {
-      if (!this.logs.isClosed) {
-        return failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topic}-${partition}`);
-      }
-      const closed = this.closedLogError(topic, partition);
-      return failure(closed.errorCode, closed.message);
-    }
+    if (!state) return this.unknownPartition(topic, partition);
     // Validation, decompression included, runs before taking the partition lock: it needs no partition state.
     const now = this.clock();
     const verdict = await validateProduceRecords(records, {
@@ -618,8 +597,26 @@ export class PartitionManager {
     if (!verdict.ok) return failure(verdict.errorCode, verdict.message, state.log.logStartOffset, verdict.recordErrors);
     // The batch is a view into the request frame; the network layer reuses that memory only after this request is
     // answered, and we append before answering, so no copy is needed.
-    const batch = verdict.batch;
-    const header = verdict.header;
+    return this.appendAsLeader(topic, partition, verdict.batch, options, verdict.header);
+  }
+
+  /**
+   * Appends one batch to a partition this node leads: the only way anything is written as leader, for clients'
+   * Produce (after `produce` validated the batch) and for the group coordinator's writes to `__consumer_offsets`
+   * (batches it built itself). Under the partition lock it checks leadership (and `options.leaderEpoch`), the log
+   * dir and min.insync.replicas for acks=all, deduplicates idempotent batches, appends, and then moves the HW and
+   * wakes the fetches parked on the partition (followers' included). A storage error takes a replicated
+   * partition's log dir offline. acks=all outcomes carry the wait for the ISR in `replicated`.
+   */
+  async appendAsLeader(
+    topic: string,
+    partition: number,
+    batch: Buffer,
+    options: LeaderAppendOptions,
+    header: BatchHeader = readBatchHeader(batch),
+  ): Promise<ProduceOutcome> {
+    const state = this.stateFor(topic, partition);
+    if (!state) return this.unknownPartition(topic, partition);
     const key = partitionKey(topic, partition);
     const acksAll = options.acks === -1;
     const timeoutMs = options.timeoutMs ?? 0;
@@ -655,6 +652,13 @@ export class PartitionManager {
       const led = this.led.get(key);
       if (!role.leader || !led) {
         return refuse(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer leads ${topic}-${partition}`);
+      }
+      if (options.leaderEpoch !== undefined && options.leaderEpoch !== role.leaderEpoch) {
+        // The writer (a coordinator shard) was loaded in an earlier leader epoch; the shard of this one writes.
+        return refuse(
+          ErrorCode.NOT_LEADER_OR_FOLLOWER,
+          `${topic}-${partition} is led in epoch ${role.leaderEpoch} now, not ${options.leaderEpoch}`,
+        );
       }
       const offline = this.offlineError(topic, partition);
       if (offline !== undefined) return refuse(offline.errorCode, offline.message, state.log.logStartOffset);
@@ -786,7 +790,7 @@ export class PartitionManager {
 
   /**
    * An acks=all append's outcome: settled now if the HW already passed `requiredOffset` (always so with the leader
-   * alone in the ISR) or the ISR is too small, else carrying the wait for it (Kafka's DelayedProduce).
+   * alone in the ISR), else carrying the wait for it (Kafka's DelayedProduce) or the error that ended it already.
    */
   private replicatedOutcome(
     key: string,
@@ -799,7 +803,8 @@ export class PartitionManager {
     const now = check(requiredOffset);
     if (now === undefined) return { ...appended, replicated: this.delayed.wait(key, requiredOffset, timeoutMs, check) };
     if (now.errorCode === ErrorCode.NONE) return appended;
-    return failure(now.errorCode, now.errorMessage ?? "", appended.logStartOffset);
+    // Written, so the outcome says where (the group coordinator applies the write if the HW passes it later).
+    return { ...appended, replicated: Promise.resolve(now) };
   }
 
   /**

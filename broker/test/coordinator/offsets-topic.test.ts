@@ -170,6 +170,11 @@ describe("a shard unloaded and loaded again in a running broker", () => {
     expect(groups.heartbeat(member).errorCode).toBe(ErrorCode.NOT_COORDINATOR);
     expect(fetchAll(b, groupId).errorCode).toBe(ErrorCode.NOT_COORDINATOR);
 
+    // Led again in epoch 2, as the partition publisher applies an image's new registration: the shard loaded for it
+    // writes in that epoch (one of an epoch this node no longer leads in would be refused).
+    const registration = topicByName(b.services.metadata.image, OFFSETS_TOPIC)?.partitions.get(partition);
+    if (registration === undefined) throw new Error(`no registration of ${OFFSETS_TOPIC}-${partition}`);
+    await b.services.partitions.becomeLeader(OFFSETS_TOPIC, partition, { ...registration, leaderEpoch: 2 });
     expect(await groups.onElection(partition, 2)).toBe(true);
     expect(groups.heartbeat(member).errorCode).toBe(ErrorCode.NONE);
     expect(groups.describeGroups([groupId])[0]).toMatchObject({

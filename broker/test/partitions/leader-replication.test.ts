@@ -441,7 +441,7 @@ describe("leader: the group coordinator's writes", () => {
   const store = (harness: ImageHarness, timeoutMs = 5_000) => {
     const log = harness.partitions.log("r", 0);
     if (!log) throw new Error("no log");
-    return new LogGroupStore(log, () => now, 3, harness.partitions.leaderWrites("r", 0, timeoutMs));
+    return new LogGroupStore(log, harness.partitions.leaderWrites("r", 0, 3, timeoutMs), () => now);
   };
 
   it("are acknowledged once the ISR has them", async () => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { StorageError } from "../../src/log/index.ts";
+import { LogGroupStore } from "../../src/partitions/offsets-store.ts";
 import {
   ErrorCode,
   FetchRequest,
@@ -107,6 +108,31 @@ describe("a storage failure of a replicated partition", () => {
     expect(await fetchError(harness, "r", -1)).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
     expect(await fetchError(harness, "r", 2)).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
     expect(await fetchError(harness, "single", -1)).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+  });
+});
+
+describe("a storage failure of the group coordinator's write to a replicated partition", () => {
+  it("takes the log dir offline as a client's append does, and tells the coordinator's clients NOT_COORDINATOR", async () => {
+    const harness = await start();
+    const offline: string[] = [];
+    harness.partitions.onLogDirOffline((logDir) => offline.push(logDir));
+    const log = harness.partitions.log("r", 0);
+    if (!log) throw new Error("no log for r-0");
+    const store = new LogGroupStore(log, harness.partitions.leaderWrites("r", 0, 3, 5_000));
+    failNextAppend(harness, "r");
+    await expect(store.write([{ key: Buffer.from("k"), value: Buffer.from("v") }])).rejects.toMatchObject({
+      errorCode: ErrorCode.NOT_COORDINATOR,
+    });
+    const logDir = harness.logs.logDirOf("r", 0);
+    expect(offline).toEqual([logDir]);
+    expect(harness.partitions.offlineLogDirs()).toEqual([logDir]);
+    expect(await produce(harness, "r", 1)).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    expect(await fetchError(harness, "r", 2)).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    // The coordinator writes nothing more there either, though the log itself would take it now.
+    await expect(store.write([{ key: Buffer.from("k"), value: Buffer.from("v") }])).rejects.toMatchObject({
+      errorCode: ErrorCode.NOT_COORDINATOR,
+    });
+    expect(log.logEndOffset).toBe(0n);
   });
 });
 
