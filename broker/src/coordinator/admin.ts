@@ -28,10 +28,14 @@ export class GroupAdmin extends ShardPart {
       const group = this.groups.get(groupId);
       if (group === undefined || group.is("Dead")) return { groupId, errorCode: ErrorCode.GROUP_ID_NOT_FOUND };
       if (!group.is("Empty")) return { groupId, errorCode: ErrorCode.NON_EMPTY_GROUP };
+      // Every offset the group has in the log goes, as Kafka's deleteAllOffsets tombstones its latest state: the
+      // committed ones and those written before these tombstones but not applied yet (a commit in flight, or one that
+      // missed the ISR in time and may still be committed). A replay of the log then finds none of them either.
       const tombstones: GroupStoreRecord[] = [];
-      const deleted: string[] = [];
-      for (const [key, entry] of group.offsets) {
-        deleted.push(key);
+      const deleted = new Set<string>();
+      for (const [key, entry] of [...group.offsets, ...group.unappliedOffsetWrites]) {
+        if (deleted.has(key)) continue;
+        deleted.add(key);
         tombstones.push({ key: encodeOffsetCommitKey(groupId, entry.topic, entry.partition), value: null });
       }
       tombstones.push({ key: encodeGroupMetadataKey(groupId), value: null });

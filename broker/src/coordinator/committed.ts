@@ -25,10 +25,17 @@ export class CommittedView {
 
   /**
    * Writes `records`; `apply` makes their change visible once they are committed. Resolves after that, rejects as the
-   * store does (a `GroupStoreError` chooses the code clients see).
+   * store does (a `GroupStoreError` chooses the code clients see); `unwritten` runs when the records never reached the
+   * log, so `apply` never will. Records reach the log in the order of the calls.
    */
-  async write(records: readonly GroupStoreRecord[], apply: () => void): Promise<void> {
-    const nextOffset = await this.store.write(records);
+  async write(records: readonly GroupStoreRecord[], apply: () => void, unwritten?: () => void): Promise<void> {
+    let nextOffset: bigint;
+    try {
+      nextOffset = await this.store.write(records);
+    } catch (err) {
+      unwritten?.();
+      throw err;
+    }
     this.enqueue({ nextOffset, apply });
     try {
       await this.store.replicated(nextOffset);

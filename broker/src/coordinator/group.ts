@@ -120,6 +120,11 @@ export class ClassicGroup {
   readonly offsets = new Map<string, { topic: string; partition: number; value: StoredOffset }>();
   /** Partitions with a commit being written, for OffsetFetch requireStable. */
   readonly pendingOffsetCommits = new Map<string, number>();
+  /**
+   * Partitions with commits written to the log (or on their way there) whose change has not applied yet, committed
+   * or not: they precede anything written after them in the log, so DeleteGroups tombstones them too.
+   */
+  readonly unappliedOffsetWrites = new Map<string, { topic: string; partition: number; writes: number }>();
 
   constructor(
     readonly groupId: string,

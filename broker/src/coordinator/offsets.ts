@@ -41,8 +41,7 @@ export class Offsets extends ShardPart {
     if (group === undefined) {
       // A group the coordinator does not know can only be a simple consumer's, or a very stale member's.
       if (request.generationId >= 0) return all(ErrorCode.ILLEGAL_GENERATION);
-      group = new ClassicGroup(request.groupId, this.scheduler.now());
-      this.groups.set(request.groupId, group);
+      group = this.newGroup(request.groupId);
     }
     const invalid = this.validateOffsetCommit(group, request);
     if (invalid !== null) {
@@ -65,6 +64,13 @@ export class Offsets extends ShardPart {
         break;
     }
     return this.storeOffsets(group, request);
+  }
+
+  /** A group that only has offsets so far (a simple consumer's). */
+  private newGroup(groupId: string): ClassicGroup {
+    const group = new ClassicGroup(groupId, this.scheduler.now());
+    this.groups.set(groupId, group);
+    return group;
   }
 
   private validateOffsetCommit(group: ClassicGroup, request: OffsetCommitRequest): number | null {
@@ -107,13 +113,29 @@ export class Offsets extends ShardPart {
       value: encodeOffsetCommitValue(a.value),
     }));
     for (const a of accepted) group.pendingOffsetCommits.set(a.key, (group.pendingOffsetCommits.get(a.key) ?? 0) + 1);
+    const unapplied = () => {
+      for (const a of accepted) {
+        const entry = group.unappliedOffsetWrites.get(a.key);
+        if (entry !== undefined && --entry.writes === 0) group.unappliedOffsetWrites.delete(a.key);
+      }
+    };
+    for (const a of accepted) {
+      const entry = group.unappliedOffsetWrites.get(a.key);
+      if (entry === undefined)
+        group.unappliedOffsetWrites.set(a.key, { topic: a.topic, partition: a.partition, writes: 1 });
+      else entry.writes += 1;
+    }
     try {
       // Visible to OffsetFetch only once the HW passed them (CommittedView), never from this shard's log alone.
-      await this.committed.write(records, () => {
-        // A group deleted while the write was in flight must not come back to life with these offsets.
-        if (group.is("Dead")) return;
-        for (const a of accepted) group.offsets.set(a.key, { topic: a.topic, partition: a.partition, value: a.value });
-      });
+      const apply = () => {
+        unapplied();
+        // Changes apply in log order. A DeleteGroups (or expiry) whose tombstones precede these records in the log
+        // has removed the group by now: the commit starts it afresh, with only these offsets, as a replay of the log
+        // does and as Kafka serves a commit to a deleted group. (Its tombstones covered the older offsets.)
+        const target = this.groups.get(group.groupId) ?? this.newGroup(group.groupId);
+        for (const a of accepted) target.offsets.set(a.key, { topic: a.topic, partition: a.partition, value: a.value });
+      };
+      await this.committed.write(records, apply, unapplied);
     } catch (err) {
       this.log.warn({ err, groupId: group.groupId }, "could not store committed offsets");
       const errorCode = storeErrorCode(err);
@@ -178,7 +200,7 @@ export class Offsets extends ShardPart {
       const base = this.expiryBase(group);
       if (base !== null) {
         for (const [key, entry] of group.offsets) {
-          if (group.pendingOffsetCommits.has(key)) continue;
+          if (group.unappliedOffsetWrites.has(key)) continue;
           if (group.is("Stable") && group.subscribedTopics?.has(entry.topic) === true) continue;
           const { expireTimestamp, commitTimestamp } = entry.value;
           const isExpired =
@@ -190,8 +212,9 @@ export class Offsets extends ShardPart {
           tombstones.push({ key: encodeOffsetCommitKey(group.groupId, entry.topic, entry.partition), value: null });
         }
       }
+      // Nor while a commit written before the tombstones may still apply: it would outlive them in the log.
       const unused = () =>
-        group.is("Empty") && group.pendingOffsetCommits.size === 0 && group.pendingMembers.size === 0;
+        group.is("Empty") && group.unappliedOffsetWrites.size === 0 && group.pendingMembers.size === 0;
       const expiresGroup = group.offsets.size === expired.length && unused();
       if (expiresGroup) tombstones.push({ key: encodeGroupMetadataKey(group.groupId), value: null });
       if (tombstones.length === 0) continue;
