@@ -1,6 +1,3 @@
-import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { PartitionInfo } from "../../src/admin/index.ts";
 import type { BrokerConnection } from "../../src/admin/connection.ts";
@@ -17,7 +14,7 @@ import {
   produce,
   replicatedCluster,
 } from "../support/cluster-records.ts";
-import { mountSmallDisk, type SmallDisk } from "../support/small-disk.ts";
+import { SmallDiskLogDirs, smallDisksUnavailable } from "../support/small-disk.ts";
 
 // A full disk under a partition leader (ADR 24, issue 12): three combined nodes, each with its log dir on a small
 // tmpfs (the metadata log elsewhere), an RF-3 topic with min.insync.replicas 2 written by an idempotent acks=all
@@ -27,14 +24,9 @@ import { mountSmallDisk, type SmallDisk } from "../support/small-disk.ts";
 // The full node then stops (exit code 1); with space again, restarted, it rejoins the ISR.
 
 const TOPIC = "disk-full-replicated";
-const DISK_BYTES = 32 * 1024 * 1024;
-const disks = new Map<number, SmallDisk>();
-/** The bind mounts of the disks on the nodes' log dirs, unmounted before the disks. */
-const binds: string[] = [];
-
-const probe = mountSmallDisk(1024 * 1024);
-const unavailable = "unavailable" in probe ? probe.unavailable : undefined;
-if (!("unavailable" in probe)) probe.unmount();
+const smallDisks = new SmallDiskLogDirs(32 * 1024 * 1024);
+const disks = smallDisks.disks;
+const unavailable = smallDisksUnavailable();
 
 const connect = (cluster: Cluster, id: number) => connectTo(cluster, id, "disk-full-test");
 const partitionInfo = (cluster: Cluster, via: number) => readPartitionInfo(cluster, via, TOPIC);
@@ -112,9 +104,7 @@ describe("a full disk under a partition leader", () => {
   afterAll(async () => {
     // The processes go first, then the mounts, then the directories (a mount point cannot be deleted).
     for (const node of cluster?.nodes ?? []) if (cluster?.isRunning(node.id)) await cluster.kill(node.id, "SIGKILL");
-    for (const bind of binds.splice(0)) execFileSync("umount", [bind], { stdio: "pipe" });
-    for (const disk of disks.values()) disk.unmount();
-    disks.clear();
+    smallDisks.unmount();
     await cluster?.destroy();
   });
 
@@ -125,18 +115,7 @@ describe("a full disk under a partition leader", () => {
         replicatedCluster(
           // Relative to each node's directory: the metadata log stays off the small disk.
           { "metadata.log.dir": "metadata" },
-          {
-            prepare: (n) => {
-              const d = mountSmallDisk(DISK_BYTES);
-              if ("unavailable" in d) throw new Error(d.unavailable);
-              disks.set(n.id, d);
-              // log.dirs is a directory on the tmpfs, beside the filler file, so the broker sees no stray file in it.
-              mkdirSync(join(d.dir, "logs"));
-              mkdirSync(join(n.dir, "logs"), { recursive: true });
-              execFileSync("mount", ["--bind", join(d.dir, "logs"), join(n.dir, "logs")]);
-              binds.push(join(n.dir, "logs"));
-            },
-          },
+          { prepare: smallDisks.prepare },
         ),
       );
       const c = cluster;

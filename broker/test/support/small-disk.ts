@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { open, rm, statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,4 +61,42 @@ export function mountSmallDisk(sizeBytes: number): SmallDisk | { unavailable: st
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A small disk for each node of a cluster as its log dir (`logs` in the node's directory; the metadata log elsewhere):
+ * pass `prepare` to the cluster's options. `unmount` after the processes are gone, before the directories go (a
+ * mount point cannot be deleted).
+ */
+export class SmallDiskLogDirs {
+  readonly disks = new Map<number, SmallDisk>();
+  /** The bind mounts of the disks on the nodes' log dirs, unmounted before the disks. */
+  private readonly binds: string[] = [];
+
+  constructor(private readonly sizeBytes: number) {}
+
+  readonly prepare = (node: { id: number; dir: string }): void => {
+    const d = mountSmallDisk(this.sizeBytes);
+    if ("unavailable" in d) throw new Error(d.unavailable);
+    this.disks.set(node.id, d);
+    // log.dirs is a directory on the tmpfs, beside the filler file, so the broker sees no stray file in it.
+    mkdirSync(join(d.dir, "logs"));
+    mkdirSync(join(node.dir, "logs"), { recursive: true });
+    execFileSync("mount", ["--bind", join(d.dir, "logs"), join(node.dir, "logs")]);
+    this.binds.push(join(node.dir, "logs"));
+  };
+
+  unmount(): void {
+    for (const bind of this.binds.splice(0)) execFileSync("umount", [bind], { stdio: "pipe" });
+    for (const disk of this.disks.values()) disk.unmount();
+    this.disks.clear();
+  }
+}
+
+/** Why small disks cannot be mounted here (tests that need them skip), or undefined when they can. */
+export function smallDisksUnavailable(): string | undefined {
+  const probe = mountSmallDisk(1024 * 1024);
+  if ("unavailable" in probe) return probe.unavailable;
+  probe.unmount();
+  return undefined;
 }
