@@ -12,7 +12,8 @@
 // min.insync.replicas (capped at the replication factor, as Kafka does); otherwise the answer waits, up to the
 // request's timeoutMs, until the ISR has the batch (ADR 24): REQUEST_TIMED_OUT when the time runs out,
 // NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR fell below min.insync.replicas meanwhile, NOT_LEADER_OR_FOLLOWER
-// with the new leader when leadership moved. acks=1 answers after the leader's append.
+// with the new leader when leadership moved. acks=1 answers after the leader's append. Once every append of an acks=all
+// request is done, the connection's next Produce may start while this one waits for the ISR (ADR 31).
 // Transactions are not supported: a transactional produce is rejected per partition with a message (v8+).
 import { isInternalTopic, leaderAccess, nodeEndpoints, topicByName } from "../metadata/image/index.ts";
 import {
@@ -22,12 +23,19 @@ import {
   ProduceResponse,
   type ProduceResponsePartitionProduceResponse,
 } from "../protocol/index.ts";
+import type { ReplicationOutcome } from "../replication/delayed-produce.ts";
 import { defineHandler, type AnyHandler } from "./handler.ts";
 import type { BrokerServices } from "./services.ts";
 
 const FIRST_SERVED_VERSION = 3;
 /** KIP-951: the current leader in partition errors and its endpoint in the response. */
 const LEADER_HINT_VERSION = 10;
+
+/** One partition after its append: the answer, unless the wait for the ISR (acks=all) ends in an error. */
+interface PartitionAppend {
+  readonly answer: ProduceResponsePartitionProduceResponse;
+  readonly replicated?: Promise<ReplicationOutcome>;
+}
 
 function partitionError(
   index: number,
@@ -52,6 +60,7 @@ export function produceHandler(services: BrokerServices): AnyHandler {
     maxVersion: 11,
     request: ProduceRequest,
     response: ProduceResponse,
+    pipelined: true,
     async handle(request, context) {
       const acks = request.acks;
       const rejectAll = (errorCode: number, message: string) =>
@@ -74,7 +83,8 @@ export function produceHandler(services: BrokerServices): AnyHandler {
       } else {
         const image = services.metadata.image;
         const nodeId = services.metadata.nodeId;
-        responses = await Promise.all(
+        // First every partition is checked and appended (or refused); an acks=all append may leave a wait for the ISR.
+        const appended = await Promise.all(
           request.topicData.map(async (topicData) => {
             const topic = topicByName(image, topicData.name);
             // Looked up once per topic rather than per partition: the produce path is hot.
@@ -89,22 +99,26 @@ export function produceHandler(services: BrokerServices): AnyHandler {
                 .split(",")
                 .some((policy) => policy.trim() === "compact"),
             };
-            const partitionResponses = await Promise.all(
-              topicData.partitionData.map(async (p): Promise<ProduceResponsePartitionProduceResponse> => {
+            const partitions = await Promise.all(
+              topicData.partitionData.map(async (p): Promise<PartitionAppend> => {
                 const access = leaderAccess(image, nodeId, topic, p.index);
                 if (!topic || !settings || (!access.ok && access.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)) {
-                  return partitionError(
-                    p.index,
-                    ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-                    `unknown partition ${topicData.name}-${p.index}`,
-                  );
+                  return {
+                    answer: partitionError(
+                      p.index,
+                      ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                      `unknown partition ${topicData.name}-${p.index}`,
+                    ),
+                  };
                 }
                 if (isInternalTopic(topic.name)) {
-                  return partitionError(
-                    p.index,
-                    ErrorCode.INVALID_TOPIC_EXCEPTION,
-                    `cannot produce to internal topic ${topic.name}`,
-                  );
+                  return {
+                    answer: partitionError(
+                      p.index,
+                      ErrorCode.INVALID_TOPIC_EXCEPTION,
+                      `cannot produce to internal topic ${topic.name}`,
+                    ),
+                  };
                 }
                 if (!access.ok) {
                   const answer = partitionError(p.index, access.errorCode, access.message);
@@ -112,23 +126,13 @@ export function produceHandler(services: BrokerServices): AnyHandler {
                     answer.currentLeader = access.leader;
                     hinted.add(access.leader.leaderId);
                   }
-                  return answer;
+                  return { answer };
                 }
-                if (p.records === null) return partitionError(p.index, ErrorCode.INVALID_RECORD, "records are null");
-                const appended = await services.partitions.produce(topic.name, p.index, p.records, settings);
-                const replicated = appended.replicated && (await appended.replicated);
-                if (replicated && replicated.errorCode !== ErrorCode.NONE) {
-                  const answer = partitionError(p.index, replicated.errorCode, replicated.errorMessage ?? "");
-                  // KIP-951: where the partition went while the batch waited for the ISR.
-                  const leader = replicated.currentLeader;
-                  if (leader && context.apiVersion >= LEADER_HINT_VERSION) {
-                    answer.currentLeader = leader;
-                    hinted.add(leader.leaderId);
-                  }
-                  return answer;
+                if (p.records === null) {
+                  return { answer: partitionError(p.index, ErrorCode.INVALID_RECORD, "records are null") };
                 }
-                const outcome = appended;
-                return {
+                const outcome = await services.partitions.produce(topic.name, p.index, p.records, settings);
+                const answer: ProduceResponsePartitionProduceResponse = {
                   index: p.index,
                   errorCode: outcome.errorCode,
                   baseOffset: outcome.baseOffset,
@@ -140,10 +144,34 @@ export function produceHandler(services: BrokerServices): AnyHandler {
                   })),
                   errorMessage: outcome.errorMessage,
                 };
+                return outcome.replicated ? { answer, replicated: outcome.replicated } : { answer };
               }),
             );
-            return { name: topicData.name, partitionResponses };
+            return { name: topicData.name, partitions };
           }),
+        );
+        // Every append of this request is done. While it waits for the ISR, the connection may start its next
+        // Produce (ADR 31): those appends land behind these, in the order the client sent them, as they would after
+        // this response; only the replication waits overlap. The responses still go out in request order.
+        if (appended.some((t) => t.partitions.some((p) => p.replicated !== undefined))) context.letNextStart();
+        responses = await Promise.all(
+          appended.map(async ({ name, partitions }) => ({
+            name,
+            partitionResponses: await Promise.all(
+              partitions.map(async ({ answer, replicated }) => {
+                const outcome = replicated && (await replicated);
+                if (!outcome || outcome.errorCode === ErrorCode.NONE) return answer;
+                const failed = partitionError(answer.index, outcome.errorCode, outcome.errorMessage ?? "");
+                // KIP-951: where the partition went while the batch waited for the ISR.
+                const leader = outcome.currentLeader;
+                if (leader && context.apiVersion >= LEADER_HINT_VERSION) {
+                  failed.currentLeader = leader;
+                  hinted.add(leader.leaderId);
+                }
+                return failed;
+              }),
+            ),
+          })),
         );
       }
       if (acks === 0) {

@@ -19,6 +19,8 @@ export interface DispatchConnection {
   readonly logger: Logger;
   readonly signal: AbortSignal;
   closeAfterResponse(reason: string): void;
+  /** See ConnectionContext.letNextStart; absent where requests are not pipelined (forwarded requests, tests). */
+  readonly letNextStart?: () => void;
   /** See ConnectionContext.onLost; absent for connections that cannot be lost (forwarded requests, tests). */
   readonly onLost?: (listener: () => void) => void;
 }
@@ -34,6 +36,8 @@ export interface Dispatcher {
   dispatch(frame: Buffer, connection: DispatchConnection): Promise<Buffer | null>;
   /** The response for a socket: values a handler sent by reference (Fetch records) are chunks of their own. */
   dispatchChunks(frame: Buffer, connection: DispatchConnection): Promise<ChunkedResponse | null>;
+  /** Whether the frame's API may start behind requests that let the next one start (Handler.pipelined). */
+  pipelined(frame: Buffer): boolean;
 }
 
 /** Per-request metrics hooks, so the dispatcher does not depend on a metrics library. */
@@ -126,6 +130,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       logger: connection.logger,
       signal: connection.signal,
       closeAfterResponse: (reason) => connection.closeAfterResponse(reason),
+      letNextStart: () => connection.letNextStart?.(),
       ...(connection.onLost ? { onConnectionLost: connection.onLost } : {}),
       onResponseSent: (release) => releases.push(release),
       sendByReference: (data) => byReference.add(data),
@@ -163,6 +168,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   return {
     dispatchChunks,
+    // The API key is the request header's first field in every version; a frame too short for it is not pipelined
+    // and fails in dispatch like any other malformed header.
+    pipelined: (frame) => frame.length >= 2 && byKey.get(frame.readInt16BE(0))?.pipelined === true,
     async dispatch(frame: Buffer, connection: DispatchConnection): Promise<Buffer | null> {
       const response = await dispatchChunks(frame, connection);
       if (response === null) return null;

@@ -17,6 +17,12 @@ export interface RequestContext {
   /** Close the connection after this request's response (or right away when there is none). */
   closeAfterResponse(reason: string): void;
   /**
+   * The connection may start its next request now if that one is pipelined (Handler.pipelined), while this one goes
+   * on waiting; this one's response still goes out first. Only for a handler whose remaining work no later request
+   * depends on (an acks=all Produce once its appends are done); closeAfterResponse, if at all, must come before it.
+   */
+  letNextStart(): void;
+  /**
    * Calls `listener` once the connection this request came on is lost (closed by the peer or broken, not by this
    * process shutting down). Absent when the request did not come on a connection of its own (forwarded in an
    * Envelope) or in tests.
@@ -48,6 +54,11 @@ export interface Handler<Req, Res> {
   readonly maxVersion: number;
   readonly request: MessageCodec<Req>;
   readonly response: MessageCodec<Res>;
+  /**
+   * May start behind earlier requests of its connection that called letNextStart, before they are answered (Produce,
+   * ADR 31). Every other request starts once everything before it on the connection is answered.
+   */
+  readonly pipelined?: boolean;
   /** Resolves to the response body, or null when the request gets no response (Produce with acks=0). */
   handle(request: Req, context: RequestContext): Promise<Res | null>;
 }

@@ -17,8 +17,25 @@ export interface ConnectionOptions {
   readonly idleTimeoutMs: number;
   /** A frame that has begun to arrive must be complete within this time (defeats slowloris-style clients). */
   readonly requestReadTimeoutMs: number;
-  /** Complete requests waiting behind the one being handled before reading pauses. */
+  /** Complete requests waiting to start before reading pauses. */
   readonly maxQueuedRequests: number;
+  /**
+   * Requests started but not yet answered: a pipelined request (Produce) behind earlier ones that let it start waits
+   * in the queue while this many are in flight. With maxQueuedRequests it bounds the request frames a connection holds.
+   */
+  readonly maxInFlightRequests: number;
+}
+
+/** A request started and not yet answered, in request order. */
+interface InFlight {
+  /** It called letNextStart, or finished: a pipelined request may start behind it. */
+  released: boolean;
+  settled: boolean;
+  response: Buffer | ResponseChunks | null;
+  /** The dispatcher rejected: the connection closes once every earlier response is written. */
+  failure: { readonly error: unknown } | null;
+  /** It asked for the connection to close after its response. */
+  closeReason: string | null;
 }
 
 const CLOSE_LINGER_MS = 5_000;
@@ -27,24 +44,35 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 type CloseKind = "protocol" | "timeout" | "error" | "peer" | "requested" | "shutdown";
 
 /**
- * One client connection: framing, strictly ordered dispatch (one request at a time, as Kafka does by muting the
- * channel), response writes, flow control and timeouts. Nothing a client sends can throw out of this class.
+ * One client connection: framing, ordered dispatch, response writes in request order, flow control and timeouts.
+ * Nothing a client sends can throw out of this class.
+ *
+ * A request starts once every earlier one is answered (as Kafka does by muting the channel), with one exception
+ * (ADR 31): a pipelined request (Produce) may start as soon as every request in flight before it has called
+ * letNextStart (an acks=all Produce whose appends are done and which only waits for the ISR), up to
+ * maxInFlightRequests. Responses are written in request order whatever order the requests finish in.
  */
 export class Connection {
-  readonly context: ConnectionContext;
   /** Settles once the socket has closed. */
   readonly closed: Promise<void>;
 
+  /** The connection's part of every request's context. */
+  private readonly context: Omit<ConnectionContext, "closeAfterResponse" | "letNextStart">;
   private readonly reader: FrameReader;
+  /** Complete requests not started yet. */
   private readonly queue: Buffer[] = [];
+  private readonly inFlight: InFlight[] = [];
   private readonly abort = new AbortController();
   private readonly log: Logger;
-  private dispatching = false;
+  /** advance() is running; a call meanwhile makes it go round once more instead of running inside it. */
+  private advancing = false;
+  private advanceAgain = false;
   private writeBlocked = false;
   private peerEnded = false;
   private closing = false;
   /** Set by shutdown(): nothing more is read, whatever the queue and the writer say. */
   private stopReading = false;
+  /** Nothing more starts; the connection closes once the requests in flight are answered. */
   private closeAfterReason: string | null = null;
   private frameTimer: NodeJS.Timeout | null = null;
   /** Listeners of onLost; null once the connection closed (lost or shut down). */
@@ -73,9 +101,6 @@ export class Connection {
       localPort: socket.localPort ?? 0,
       logger: this.log,
       signal: this.abort.signal,
-      closeAfterResponse: (reason: string) => {
-        this.closeAfterReason ??= reason;
-      },
       onLost: (listener: () => void) => {
         if (this.lostListeners !== null) this.lostListeners.push(listener);
         else if (this.lost) listener();
@@ -99,7 +124,7 @@ export class Connection {
     socket.once("close", () => this.onClose());
   }
 
-  /** Stop reading, let the request in progress finish and its response go out, then close; force after graceMs. */
+  /** Stop reading, let the requests in flight finish and their responses go out, then close; force after graceMs. */
   async shutdown(graceMs: number): Promise<void> {
     if (!this.closing) {
       this.queue.length = 0;
@@ -108,7 +133,7 @@ export class Connection {
       // Ends long-polls early so their (empty) responses go out within the grace period.
       this.abort.abort();
       this.closeAfterReason ??= "broker shutting down";
-      if (!this.dispatching) this.close("shutdown", "broker shutting down");
+      if (this.inFlight.length === 0) this.close("shutdown", "broker shutting down");
     }
     const timer = setTimeout(() => this.socket.destroy(), graceMs);
     await this.closed;
@@ -131,8 +156,7 @@ export class Connection {
       this.queue.push(ev.frame);
     }
     this.armFrameTimer();
-    this.updateFlow();
-    void this.pump();
+    this.advance();
   }
 
   private armFrameTimer(): void {
@@ -160,36 +184,108 @@ export class Connection {
     else if (!wantRead && !this.socket.isPaused()) this.socket.pause();
   }
 
-  private async pump(): Promise<void> {
-    if (this.dispatching) return;
-    this.dispatching = true;
-    try {
-      while (!this.closing && !this.writeBlocked) {
-        const frame = this.queue.shift();
-        if (frame === undefined) break;
-        this.updateFlow();
-        let response: Buffer | ResponseChunks | null;
-        try {
-          response = await this.options.dispatcher.dispatch(frame, this.context);
-        } catch (err) {
-          this.log.warn({ err }, "Request handling failed; closing the connection");
-          this.close("error", "request handling failed", true);
-          return;
-        }
-        if (this.socket.destroyed) {
-          if (response !== null && !Buffer.isBuffer(response)) response.release();
-          return;
-        }
-        if (response !== null) this.write(response);
-        if (this.closeAfterReason !== null) {
-          this.close("requested", this.closeAfterReason);
-          return;
-        }
-      }
-      if (this.peerEnded && this.queue.length === 0 && !this.closing) this.close("peer", "client closed its side");
-    } finally {
-      this.dispatching = false;
+  /**
+   * Writes the responses at the head that are ready, in request order, starts every queued request that may start,
+   * then closes the connection if it is due. Called on every change: a request read, settled or letting the next one
+   * start, the socket draining.
+   */
+  private advance(): void {
+    if (this.advancing) {
+      this.advanceAgain = true;
+      return;
     }
+    this.advancing = true;
+    try {
+      do {
+        this.advanceAgain = false;
+        this.writeReady();
+        while (!this.closing && this.mayStart()) {
+          const frame = this.queue.shift();
+          if (frame !== undefined) this.start(frame);
+        }
+      } while (this.advanceAgain && !this.closing);
+      this.updateFlow();
+      if (this.closing || this.inFlight.length > 0) return;
+      if (this.closeAfterReason !== null) this.close("requested", this.closeAfterReason);
+      else if (this.peerEnded && this.queue.length === 0) this.close("peer", "client closed its side");
+    } finally {
+      this.advancing = false;
+    }
+  }
+
+  /** Writes the settled responses at the head of the in-flight list, in request order. */
+  private writeReady(): void {
+    for (let head = this.inFlight[0]; head?.settled === true && !this.closing; head = this.inFlight[0]) {
+      this.inFlight.shift();
+      if (head.failure !== null) {
+        this.log.warn({ err: head.failure.error }, "Request handling failed; closing the connection");
+        this.close("error", "request handling failed", true);
+        return;
+      }
+      if (this.socket.destroyed) {
+        discard(head.response);
+        continue;
+      }
+      if (head.response !== null) this.write(head.response);
+      if (head.closeReason !== null) this.close("requested", head.closeReason);
+    }
+  }
+
+  /**
+   * The next queued request may start: nothing is in flight, or it is pipelined and every request in flight has let
+   * the next one start (each of those started only once all before it had, so the last one's word stands for all).
+   */
+  private mayStart(): boolean {
+    if (this.writeBlocked || this.closeAfterReason !== null) return false;
+    const next = this.queue[0];
+    if (next === undefined) return false;
+    const last = this.inFlight.at(-1);
+    if (last === undefined) return true;
+    return (
+      last.released &&
+      this.inFlight.length < this.options.maxInFlightRequests &&
+      this.options.dispatcher.pipelined?.(next) === true
+    );
+  }
+
+  private start(frame: Buffer): void {
+    const request: InFlight = { released: false, settled: false, response: null, failure: null, closeReason: null };
+    this.inFlight.push(request);
+    const context: ConnectionContext = {
+      ...this.context,
+      closeAfterResponse: (reason: string) => {
+        request.closeReason ??= reason;
+        this.closeAfterReason ??= reason;
+      },
+      letNextStart: () => {
+        if (request.released) return;
+        request.released = true;
+        // Not from inside the handler's call stack: the next request starts on a stack of its own.
+        queueMicrotask(() => this.advance());
+      },
+    };
+    // A dispatcher that throws instead of rejecting fails the request the same way.
+    new Promise<Buffer | ResponseChunks | null>((resolve) =>
+      resolve(this.options.dispatcher.dispatch(frame, context)),
+    ).then(
+      (response) => this.settle(request, response, null),
+      (error: unknown) => this.settle(request, null, { error }),
+    );
+  }
+
+  private settle(request: InFlight, response: Buffer | ResponseChunks | null, failure: InFlight["failure"]): void {
+    request.settled = true;
+    request.released = true;
+    if (this.closing) {
+      // The connection went away meanwhile (close() dropped the in-flight list): nobody will write this.
+      discard(response);
+      return;
+    }
+    request.response = response;
+    request.failure = failure;
+    // Whatever came after a failed request is not started: the connection closes once the responses before it are out.
+    if (failure !== null) this.closeAfterReason ??= "request handling failed";
+    this.advance();
   }
 
   private write(response: Buffer | ResponseChunks): void {
@@ -217,18 +313,17 @@ export class Connection {
   private onDrain(): void {
     if (!this.writeBlocked) return;
     this.writeBlocked = false;
-    this.updateFlow();
-    void this.pump();
+    this.advance();
   }
 
   private onPeerEnd(): void {
     this.peerEnded = true;
     // Requests already received are still answered (allowHalfOpen), then the connection closes.
-    if (!this.dispatching && this.queue.length === 0) this.close("peer", "client closed its side");
+    if (this.inFlight.length === 0 && this.queue.length === 0) this.close("peer", "client closed its side");
   }
 
   private onIdle(): void {
-    if (this.dispatching || this.queue.length > 0 || this.reader.pendingBytes > 0 || this.writeBlocked) return;
+    if (this.inFlight.length > 0 || this.queue.length > 0 || this.reader.pendingBytes > 0 || this.writeBlocked) return;
     this.close("timeout", `idle for ${this.options.idleTimeoutMs} ms (connections.max.idle.ms)`, true);
   }
 
@@ -237,6 +332,7 @@ export class Connection {
     if (this.closing) return;
     this.closing = true;
     this.queue.length = 0;
+    this.dropInFlight();
     if (this.frameTimer) clearTimeout(this.frameTimer);
     this.frameTimer = null;
     const level = kind === "protocol" || kind === "error" ? "warn" : kind === "timeout" ? "info" : "debug";
@@ -258,6 +354,7 @@ export class Connection {
     if (this.frameTimer) clearTimeout(this.frameTimer);
     this.frameTimer = null;
     this.queue.length = 0;
+    this.dropInFlight();
     this.abort.abort();
     this.options.metrics.connectionClosed(this.options.listenerName);
     this.log.debug("Connection closed");
@@ -274,4 +371,14 @@ export class Connection {
       }
     }
   }
+
+  /** Responses not written yet are never written: those ready are released now, the others when they settle. */
+  private dropInFlight(): void {
+    for (const request of this.inFlight.splice(0)) if (request.settled) discard(request.response);
+  }
+}
+
+/** Gives back a response that will not be written. */
+function discard(response: Buffer | ResponseChunks | null): void {
+  if (response !== null && !Buffer.isBuffer(response)) response.release();
 }

@@ -22,6 +22,8 @@ export interface NetworkOptions {
   readonly requestReadTimeoutMs: number;
   /** Complete requests queued per connection before reading pauses; Kafka clients keep at most 5 in flight. */
   readonly maxQueuedRequests?: number;
+  /** Requests of one connection started and not yet answered (pipelined Produces, ADR 31); 5 by default. */
+  readonly maxInFlightRequests?: number;
 }
 
 export interface BoundListener {
@@ -36,13 +38,15 @@ export interface NetworkServer {
   /** Open connections across all listeners. */
   readonly connectionCount: number;
   /**
-   * Stops accepting, lets each connection finish the request it is handling and send its response, then closes
+   * Stops accepting, lets each connection finish the requests it is handling and send their responses, then closes
    * everything; connections still open after graceMs are dropped.
    */
   close(graceMs?: number): Promise<void>;
 }
 
 const DEFAULT_GRACE_MS = 10_000;
+/** What a Kafka client keeps in flight at most when idempotent (Java's and librdkafka's limit). */
+const DEFAULT_MAX_IN_FLIGHT_REQUESTS = 5;
 
 function listen(server: Server, spec: ListenerSpec): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -87,6 +91,7 @@ export async function startNetwork(options: NetworkOptions): Promise<NetworkServ
       idleTimeoutMs: options.idleTimeoutMs,
       requestReadTimeoutMs: options.requestReadTimeoutMs,
       maxQueuedRequests: options.maxQueuedRequests ?? 16,
+      maxInFlightRequests: options.maxInFlightRequests ?? DEFAULT_MAX_IN_FLIGHT_REQUESTS,
     });
     connections.add(conn);
     void conn.closed.then(() => connections.delete(conn));

@@ -1,9 +1,10 @@
 import type { Logger } from "pino";
 
 /**
- * The only thing the network layer knows about request handling. It hands over each complete request frame of a
- * connection one at a time, in arrival order, and writes back whatever the dispatcher returns before it hands over the
- * next one, so responses always leave in request order (Kafka clients pipeline up to 5 requests and rely on it).
+ * The only thing the network layer knows about request handling. It hands over the complete request frames of a
+ * connection in arrival order, one at a time: the next once the previous one is answered, or, for a pipelined request,
+ * once every request in flight before it has called letNextStart. Whatever the dispatcher returns is written in request
+ * order, so responses always leave in request order (Kafka clients pipeline up to 5 requests and rely on it).
  */
 export interface RequestDispatcher {
   /**
@@ -14,6 +15,11 @@ export interface RequestDispatcher {
    *   logged and other connections carry on.
    */
   dispatch(frame: Buffer, connection: ConnectionContext): Promise<Buffer | ResponseChunks | null>;
+  /**
+   * Whether the request in `frame` may start while earlier requests of its connection are still in flight, every one
+   * of them having called letNextStart (Produce, ADR 31). Absent or false: it starts once every earlier one is answered.
+   */
+  pipelined?(frame: Buffer): boolean;
 }
 
 /** A response in chunks (records sent by reference rather than copied); `release` runs once the socket is done. */
@@ -23,6 +29,7 @@ export interface ResponseChunks {
   release(): void;
 }
 
+/** What a request's handling sees of its connection. */
 export interface ConnectionContext {
   /** Unique within the process, e.g. "PLAINTEXT-7". Appears in every log line about the connection. */
   readonly id: string;
@@ -40,6 +47,12 @@ export interface ConnectionContext {
    * Kafka answers by disconnecting. No further requests of this connection are dispatched.
    */
   closeAfterResponse(reason: string): void;
+  /**
+   * Lets the connection start its next request now, if that one is pipelined, while this one goes on (an acks=all
+   * Produce whose appends are done and which only waits for the ISR). This request's response still goes out before
+   * any later one. A request that may call closeAfterResponse must do so before this, if at all.
+   */
+  letNextStart(): void;
   /**
    * Calls `listener` once, when the connection has closed for any reason but this process shutting down: the peer
    * closed or reset it (a peer process that dies has its sockets closed by its kernel), or it was closed for

@@ -348,7 +348,10 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
       startNetwork({
         ...network,
         listeners: config.listeners.filter((l) => !l.isController),
-        dispatcher: { dispatch: (frame, connection) => broker.dispatcher.dispatchChunks(frame, connection) },
+        dispatcher: {
+          dispatch: (frame, connection) => broker.dispatcher.dispatchChunks(frame, connection),
+          pipelined: (frame) => broker.dispatcher.pipelined(frame),
+        },
       }),
     (server) => server.close(),
   );

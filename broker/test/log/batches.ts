@@ -14,6 +14,8 @@ export interface BatchSpec {
   timestamp?: bigint;
   /** Varies the value bytes so that batches differ. */
   seed?: number;
+  /** An idempotent producer's batch: its producer id, epoch and first sequence (none by default). */
+  producer?: { id: bigint; epoch: number; sequence: number };
 }
 
 function zigzagVarint(value: number, out: number[]): void {
@@ -55,9 +57,9 @@ export function makeBatch(spec: BatchSpec = {}): Buffer {
   batch.writeInt32BE(records - 1, BATCH_OFFSET.lastOffsetDelta);
   batch.writeBigInt64BE(timestamp, BATCH_OFFSET.baseTimestamp);
   batch.writeBigInt64BE(timestamp + BigInt(records - 1), BATCH_OFFSET.maxTimestamp);
-  batch.writeBigInt64BE(-1n, BATCH_OFFSET.producerId);
-  batch.writeInt16BE(-1, BATCH_OFFSET.producerEpoch);
-  batch.writeInt32BE(-1, BATCH_OFFSET.baseSequence);
+  batch.writeBigInt64BE(spec.producer?.id ?? -1n, BATCH_OFFSET.producerId);
+  batch.writeInt16BE(spec.producer?.epoch ?? -1, BATCH_OFFSET.producerEpoch);
+  batch.writeInt32BE(spec.producer?.sequence ?? -1, BATCH_OFFSET.baseSequence);
   batch.writeInt32BE(records, BATCH_OFFSET.recordsCount);
   recordBytes.copy(batch, BATCH_HEADER_SIZE);
   batch.writeUInt32BE(crc32c(batch.subarray(CRC_START)) >>> 0, BATCH_OFFSET.crc);

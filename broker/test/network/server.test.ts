@@ -9,15 +9,44 @@ import { captureLogger, frame, occupyPort, TestClient, waitFor } from "./helpers
  * "throw" rejects; "last:X" answers X and asks to close; "big:N" answers N bytes; "hold:X" waits for release();
  * "chunks:X,Y,..." answers X, Y, ... as chunks and records in `released` when the connection gave them back;
  * "slow-chunks:MS:X,Y,..." does the same after MS.
+ * Commands starting "pipe" are pipelined (they may start behind requests that called letNextStart): "pipe:X" calls
+ * letNextStart, then answers X once finish("X") is called; "pipe-now:X" answers X at once; "pipe-chunks:X,Y" answers
+ * X, Y as chunks at once; "pipe-last:X" asks to close and answers X at once; "pipe-throw" rejects without letting
+ * the next request start.
  */
 class FakeDispatcher implements RequestDispatcher {
   readonly seen: string[] = [];
+  /** Each request as it started, with the number of requests of this dispatcher then started and not yet settled. */
+  readonly starts: { text: string; open: number }[] = [];
   readonly contexts: ConnectionContext[] = [];
   /** The texts of chunked responses the connection released. */
   readonly released: string[] = [];
   private releaseHeld: (() => void) | null = null;
+  private readonly finishers = new Map<string, () => void>();
+  private open = 0;
+
+  pipelined(frameBytes: Buffer): boolean {
+    return frameBytes.toString().startsWith("pipe");
+  }
+
+  /** Lets "pipe:X" answer. */
+  finish(x: string): void {
+    const finisher = this.finishers.get(x);
+    if (finisher === undefined) throw new Error(`pipe:${x} has not started`);
+    finisher();
+  }
 
   async dispatch(frameBytes: Buffer, ctx: ConnectionContext): Promise<Buffer | ResponseChunks | null> {
+    this.starts.push({ text: frameBytes.toString(), open: this.open });
+    this.open += 1;
+    try {
+      return await this.handle(frameBytes, ctx);
+    } finally {
+      this.open -= 1;
+    }
+  }
+
+  private async handle(frameBytes: Buffer, ctx: ConnectionContext): Promise<Buffer | ResponseChunks | null> {
     const text = frameBytes.toString();
     this.seen.push(text);
     this.contexts.push(ctx);
@@ -45,6 +74,21 @@ class FakeDispatcher implements RequestDispatcher {
       case "slow-chunks":
         await new Promise((r) => setTimeout(r, Number(a)));
         return this.chunks(b);
+      case "pipe": {
+        const finished = new Promise<void>((r) => this.finishers.set(a, r));
+        ctx.letNextStart();
+        await finished;
+        return Buffer.from(a);
+      }
+      case "pipe-now":
+        return Buffer.from(a);
+      case "pipe-chunks":
+        return this.chunks(a);
+      case "pipe-last":
+        ctx.closeAfterResponse("asked to close");
+        return Buffer.from(a);
+      case "pipe-throw":
+        throw new Error("handler exploded");
       default:
         return Buffer.from(`unknown ${text}`);
     }
@@ -370,5 +414,108 @@ describe("network server", () => {
     } finally {
       await release();
     }
+  });
+});
+
+describe("network server: pipelined requests (ADR 31)", () => {
+  it("starts a pipelined request once the one before lets it, and writes the responses in request order", async () => {
+    const { client, dispatcher } = await start();
+    const c = await client();
+    c.send("pipe:a", "pipe:b", "pipe-now:c", "pipe:d");
+    await waitFor(() => dispatcher.seen.length === 4, "all four requests to start");
+    expect(dispatcher.starts.map((s) => s.open)).toEqual([0, 1, 2, 2]);
+    // Finished last to first: each response waits for the ones before it.
+    dispatcher.finish("d");
+    dispatcher.finish("b");
+    dispatcher.finish("a");
+    expect(await c.waitForResponses(4)).toEqual(["a", "b", "c", "d"]);
+  });
+
+  it("starts a request that is not pipelined only once everything before it is answered", async () => {
+    const { client, dispatcher } = await start();
+    const c = await client();
+    c.send("pipe:a", "echo:x", "pipe:b");
+    await waitFor(() => dispatcher.seen.length === 1, "the first request to start");
+    dispatcher.finish("a");
+    await waitFor(() => dispatcher.seen.length === 3, "the last request to start");
+    dispatcher.finish("b");
+    expect(await c.waitForResponses(3)).toEqual(["a", "x", "b"]);
+    expect(dispatcher.starts).toEqual([
+      { text: "pipe:a", open: 0 },
+      { text: "echo:x", open: 0 },
+      { text: "pipe:b", open: 0 },
+    ]);
+  });
+
+  it("does not start a pipelined request behind one that has not let it", async () => {
+    const { client, dispatcher } = await start();
+    const c = await client();
+    c.send("hold:h", "pipe-now:p");
+    await waitFor(() => dispatcher.seen.length === 1, "the first request to start");
+    dispatcher.release();
+    expect(await c.waitForResponses(2)).toEqual(["h", "p"]);
+    expect(dispatcher.starts.map((s) => s.open)).toEqual([0, 0]);
+  });
+
+  it("keeps at most maxInFlightRequests requests in flight", async () => {
+    const { client, dispatcher } = await start({ maxInFlightRequests: 2 });
+    const c = await client();
+    c.send("pipe:a", "pipe:b", "pipe:c");
+    await waitFor(() => dispatcher.seen.length === 2, "two requests to start");
+    dispatcher.finish("a");
+    await waitFor(() => dispatcher.seen.length === 3, "the third request to start");
+    expect(dispatcher.starts.map((s) => s.open)).toEqual([0, 1, 1]);
+    dispatcher.finish("c");
+    dispatcher.finish("b");
+    expect(await c.waitForResponses(3)).toEqual(["a", "b", "c"]);
+  });
+
+  it("when a request fails, writes the responses before it, starts nothing after it and closes", async () => {
+    const { client, dispatcher } = await start();
+    const c = await client();
+    c.send("pipe:a", "pipe-throw", "pipe-now:never");
+    await waitFor(() => dispatcher.seen.includes("pipe-throw"), "the failing request to start");
+    dispatcher.finish("a");
+    await c.waitForClose();
+    expect(c.texts()).toEqual(["a"]);
+    expect(dispatcher.seen).toEqual(["pipe:a", "pipe-throw"]);
+  });
+
+  it("closes after the response of a pipelined request that asks, once the ones before it are written", async () => {
+    const { client, dispatcher } = await start();
+    const c = await client();
+    c.send("pipe:a", "pipe-last:b", "pipe-now:never");
+    await waitFor(() => dispatcher.seen.length === 2, "the closing request to start");
+    dispatcher.finish("a");
+    await c.waitForClose();
+    expect(c.texts()).toEqual(["a", "b"]);
+    expect(dispatcher.seen).toEqual(["pipe:a", "pipe-last:b"]);
+  });
+
+  it("releases a finished chunked response waiting behind an earlier one when the connection is dropped", async () => {
+    const { client, dispatcher } = await start({ requestReadTimeoutMs: 200 });
+    const c = await client();
+    c.send("pipe:a", "pipe-chunks:y,z");
+    await waitFor(() => dispatcher.seen.length === 2, "both requests to start");
+    // A request that never completes: the connection is dropped at the read timeout, with a response unwritten.
+    c.socket.write(frame("echo:never").subarray(0, 6));
+    await c.waitForClose();
+    await waitFor(() => dispatcher.released.length === 1, "the chunked response released", 5000);
+    expect(dispatcher.released).toEqual(["y,z"]);
+    expect(c.texts()).toEqual([]);
+    dispatcher.finish("a");
+  });
+
+  it("on shutdown, answers every request in flight, then closes", async () => {
+    const { client, dispatcher, server } = await start();
+    const c = await client();
+    c.send("pipe:a", "pipe:b");
+    await waitFor(() => dispatcher.seen.length === 2, "both requests to start");
+    const closing = server.close(5000);
+    dispatcher.finish("b");
+    dispatcher.finish("a");
+    await closing;
+    await c.waitForClose();
+    expect(c.texts()).toEqual(["a", "b"]);
   });
 });

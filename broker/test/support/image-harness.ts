@@ -9,6 +9,7 @@ import { createDispatcher, type Dispatcher } from "../../src/handlers/dispatcher
 import { createHandlers } from "../../src/handlers/registry.ts";
 import type { BrokerServices } from "../../src/handlers/services.ts";
 import { LogManager } from "../../src/log/index.ts";
+import { startNetwork, type NetworkServer } from "../../src/network/server.ts";
 import { EffectiveConfigs } from "../../src/metadata/effective-configs.ts";
 import type { MetadataImage } from "../../src/metadata/image/index.ts";
 import { MetadataView, PublishingChain } from "../../src/metadata/metadata-source.ts";
@@ -45,6 +46,7 @@ export class ImageHarness {
   readonly fetchCounts = { leader: 0, follower: 0, preferred: 0 };
   private readonly dispatcher: Dispatcher;
   private correlationId = 0;
+  private network: NetworkServer | undefined;
 
   private constructor(
     readonly dir: string,
@@ -148,7 +150,27 @@ export class ImageHarness {
     return decoded.body;
   }
 
+  /**
+   * Serves the handlers on a loopback listener named PLAINTEXT, as a broker's network does (pipelined Produces
+   * included); resolves with its port.
+   */
+  async listen(): Promise<number> {
+    this.network ??= await startNetwork({
+      listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 0 }],
+      dispatcher: {
+        dispatch: (frame, connection) => this.dispatcher.dispatchChunks(frame, connection),
+        pipelined: (frame) => this.dispatcher.pipelined(frame),
+      },
+      logger,
+      maxRequestBytes: this.services.config.socketRequestMaxBytes,
+      idleTimeoutMs: 60_000,
+      requestReadTimeoutMs: 60_000,
+    });
+    return this.network.listeners[0]?.port ?? 0;
+  }
+
   async close(): Promise<void> {
+    await this.network?.close(1_000);
     this.partitions.stopReplication();
     this.partitions.wakeAll();
     await this.logs.close();

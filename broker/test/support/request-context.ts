@@ -19,6 +19,7 @@ export function requestContext(
     logger,
     signal: new AbortController().signal,
     closeAfterResponse: () => undefined,
+    letNextStart: () => undefined,
     onResponseSent: () => undefined,
     sendByReference: () => undefined,
   };
