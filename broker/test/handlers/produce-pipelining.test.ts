@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  ConfigRecord,
   decodeResponse,
   encodeRequest,
   ErrorCode,
@@ -13,8 +12,8 @@ import {
   TopicRecord,
 } from "../../src/protocol/index.ts";
 import { makeBatch } from "../log/batches.ts";
-import { TestClient } from "../network/helpers.ts";
-import { ImageHarness, rec, registeredBroker } from "../support/image-harness.ts";
+import { TestClient, waitFor } from "../network/helpers.ts";
+import { ImageHarness, rec, registeredBroker, topicConfig } from "../support/image-harness.ts";
 
 // ADR 31: on one connection, a Produce starts as soon as every append of the acks=all Produce before it is done, while
 // that one waits for the ISR; the responses still leave in request order, and any other request waits until
@@ -53,16 +52,7 @@ async function start(options: { isr1?: number[]; minIsr?: number } = {}): Promis
     rec(TopicRecord, { name: "r", topicId: T }),
     partition(0, [1, 2, 3]),
     partition(1, options.isr1 ?? [1, 2, 3]),
-    ...(options.minIsr === undefined
-      ? []
-      : [
-          rec(ConfigRecord, {
-            resourceType: 2,
-            resourceName: "r",
-            name: "min.insync.replicas",
-            value: String(options.minIsr),
-          }),
-        ]),
+    ...(options.minIsr === undefined ? [] : [topicConfig("r", "min.insync.replicas", String(options.minIsr))]),
   ]);
   client = await TestClient.connect(await h.listen());
   return { h, c: client };
@@ -128,14 +118,6 @@ function followersAt(harness: ImageHarness, partition: number, offset: bigint): 
 
 const logEnd = (harness: ImageHarness, partition: number) => harness.partitions.log("r", partition)?.logEndOffset;
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
 describe("pipelined Produce requests on one connection (ADR 31)", () => {
   it("appends the next Produce while the one before waits for the ISR, and answers them in request order", async () => {
     const { h, c } = await start();
@@ -143,7 +125,7 @@ describe("pipelined Produce requests on one connection (ADR 31)", () => {
     const second = produce([{ partition: 0, records: 2 }]);
     c.send(first.frame, second.frame);
     // The second request's batch is appended behind the first's before the first is answered.
-    await until(() => logEnd(h, 0) === 5n, "the second request's append");
+    await waitFor(() => logEnd(h, 0) === 5n, "the second request's append");
     expect(c.responses).toEqual([]);
     followersAt(h, 0, 3n);
     await c.waitForResponses(1);
@@ -160,7 +142,7 @@ describe("pipelined Produce requests on one connection (ADR 31)", () => {
     // acks=1: answered as soon as it is appended, which is while the first still waits for the ISR.
     const quick = produce([{ partition: 1, records: 2 }], 1);
     c.send(waiting.frame, quick.frame);
-    await until(() => logEnd(h, 1) === 2n, "the acks=1 append");
+    await waitFor(() => logEnd(h, 1) === 2n, "the acks=1 append");
     followersAt(h, 0, 3n);
     await c.waitForResponses(2);
     expect(c.responses.map((r) => produceAnswer(r))).toEqual([
@@ -187,7 +169,7 @@ describe("pipelined Produce requests on one connection (ADR 31)", () => {
       ],
     });
     c.send(waiting.frame, latest);
-    await until(() => logEnd(h, 0) === 3n, "the append");
+    await waitFor(() => logEnd(h, 0) === 3n, "the append");
     followersAt(h, 0, 3n);
     await c.waitForResponses(2);
     expect(produceAnswer(c.responses[0]).id).toBe(waiting.id);
@@ -215,7 +197,7 @@ describe("pipelined Produce requests on one connection (ADR 31)", () => {
       { partition: 1, records: 2, sequence: 1 },
     ]);
     c.send(first.frame);
-    await until(() => logEnd(h, 0) === 3n, "the first request's append");
+    await waitFor(() => logEnd(h, 0) === 3n, "the first request's append");
     // While the first request waits for r-0's ISR, r-1's ISR comes back and the producer's next request arrives.
     await h.publish([rec(PartitionChangeRecord, { topicId: T, partitionId: 1, isr: [1, 2, 3] })]);
     const second = produce([
@@ -223,7 +205,7 @@ describe("pipelined Produce requests on one connection (ADR 31)", () => {
       { partition: 1, records: 1, sequence: 3 },
     ]);
     c.send(second.frame);
-    await until(() => logEnd(h, 0) === 4n, "the second request's append");
+    await waitFor(() => logEnd(h, 0) === 4n, "the second request's append");
     expect(c.responses.length).toBe(1);
     followersAt(h, 0, 4n);
     await c.waitForResponses(3);
@@ -253,7 +235,7 @@ describe("pipelined Produce requests on one connection (ADR 31)", () => {
     const first = produce([{ partition: 0, records: 3, sequence: 0 }]);
     const second = produce([{ partition: 0, records: 2, sequence: 3 }]);
     c.send(first.frame, second.frame);
-    await until(() => logEnd(h, 0) === 5n, "both appends");
+    await waitFor(() => logEnd(h, 0) === 5n, "both appends");
     await h.publish([rec(PartitionChangeRecord, { topicId: T, partitionId: 0, isr: [1] })]);
     await c.waitForResponses(2);
     expect(c.responses.map((r) => produceAnswer(r))).toEqual([

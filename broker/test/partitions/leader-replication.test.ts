@@ -17,7 +17,7 @@ import { GroupStoreError } from "../../src/coordinator/index.ts";
 import { LogGroupStore } from "../../src/partitions/offsets-store.ts";
 import type { IsrChange, IsrChangeAnswered } from "../../src/replication/alter-partition-manager.ts";
 import { makeBatch } from "../log/batches.ts";
-import { ImageHarness, rec, registeredBroker, type RecordSpec } from "../support/image-harness.ts";
+import { ImageHarness, rec, registeredBroker, topicConfig, type RecordSpec } from "../support/image-harness.ts";
 
 // The leader side of replication (ADR 24) on broker 1, which leads r-0 (replicas 1, 2, 3; leader epoch 3): followers'
 // fetches read to the log end and move the high watermark, consumers read below it, the ISR grows when a follower
@@ -57,16 +57,7 @@ async function start(
       partitionEpoch: 0,
       leaderRecoveryState: options.leaderRecoveryState ?? 0,
     }),
-    ...(options.minIsr === undefined
-      ? []
-      : [
-          rec(ConfigRecord, {
-            resourceType: 2,
-            resourceName: "r",
-            name: "min.insync.replicas",
-            value: String(options.minIsr),
-          }),
-        ]),
+    ...(options.minIsr === undefined ? [] : [topicConfig("r", "min.insync.replicas", String(options.minIsr))]),
   ]);
   return h;
 }

@@ -25,7 +25,7 @@ import { replay, type RecordSpec } from "./metadata-records.ts";
 
 const logger = pino({ level: "silent" });
 
-export { rec, registeredBroker, type RecordSpec } from "./metadata-records.ts";
+export { rec, registeredBroker, topicConfig, type RecordSpec } from "./metadata-records.ts";
 
 function unavailable(name: string): never {
   return new Proxy(

@@ -1,5 +1,6 @@
 import { MetadataDelta, type MetadataImage } from "../../src/metadata/image/index.ts";
 import {
+  ConfigRecord,
   decodeMetadataRecord,
   encodeMetadataRecord,
   RegisterBrokerRecord,
@@ -24,6 +25,10 @@ export const registeredBroker = (id: number, epoch: bigint, fenced = false): Rec
     endPoints: [{ name: "PLAINTEXT", host: `b${id}`, port: 9000 + id, securityProtocol: 0 }],
     fenced,
   });
+
+/** A topic's dynamic config `name` set to `value`. */
+export const topicConfig = (topic: string, name: string, value: string): RecordSpec =>
+  rec(ConfigRecord, { resourceType: 2, resourceName: topic, name, value });
 
 /** Replays records as they come out of the log (framed, then decoded) onto `base`; the next image and its changes. */
 export function replay(base: MetadataImage, records: readonly RecordSpec[]): ReturnType<MetadataDelta["apply"]> {
