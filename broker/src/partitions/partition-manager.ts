@@ -22,7 +22,7 @@ import { DelayedProduces, REPLICATED, type ReplicationOutcome } from "../replica
 import { LeaderState, type BrokerLookup, type IsrProposal } from "../replication/leader-state.ts";
 import type { FollowerView } from "../replication/replica-selector.ts";
 import type { GroupStorePartition } from "./offsets-store.ts";
-import { ProducerStateTable } from "./producer-state.ts";
+import { ProducerStateTable, RetriableRefusals } from "./producer-state.ts";
 
 // Owns the partition logs of this node and what sits around each one: this replica's role and leader epoch (set by
 // the partition publisher from the metadata image), the producer state for idempotence, a lock that makes
@@ -78,29 +78,9 @@ interface PartitionState {
   lock: Promise<unknown>;
   /** The last append failed for lack of storage; logged once when that starts and once when it ends. */
   storageFailing: boolean;
-  /**
-   * Idempotent producers whose batches were refused before their sequence was checked, with an error that tells the
-   * client they were not written and to retry (not leader, ISR too small, no storage): per producer, the epoch and
-   * each refused batch's first sequence with its error, until one of the producer's batches is appended here. A later
-   * batch that skips exactly such a sequence is refused with the same error rather than as
-   * OUT_OF_ORDER_SEQUENCE_NUMBER (see produce).
-   */
-  retriablyRefused: Map<bigint, RefusedBatches>;
+  /** Idempotent batches refused before their sequence was checked, and the rule about their successors. */
+  refusals: RetriableRefusals;
 }
-
-interface RefusedBatches {
-  readonly epoch: number;
-  /** First sequence → error code; a client retries the same few pipelined batches, so this stays small. */
-  readonly errors: Map<number, number>;
-}
-
-/** Bounds RefusedBatches.errors (clients pipeline at most five batches per partition). */
-const MAX_REFUSED_BATCHES = 16;
-/**
- * Bounds the producers remembered per partition: a replica that never leads again keeps its entries until then, and
- * short-lived producers would otherwise accumulate there. The oldest go first.
- */
-const MAX_REFUSED_PRODUCERS = 1024;
 
 /** Partitions are keyed as storage names their directories, `<topic>-<partition>`. */
 export { partitionDirName as partitionKey } from "../log/index.ts";
@@ -561,7 +541,7 @@ export class PartitionManager {
       producers: new ProducerStateTable(),
       lock: Promise.resolve(),
       storageFailing: false,
-      retriablyRefused: new Map(),
+      refusals: new RetriableRefusals(),
     };
     this.state.set(key, created);
     created.lock = rebuildProducerState(log, created.producers).catch((err: unknown) =>
@@ -623,22 +603,7 @@ export class PartitionManager {
     const idempotent = header.producerId >= 0n;
     /** A refusal that leaves the batch unwritten and asks for a retry; remembered for idempotent producers. */
     const refuse = (errorCode: number, message: string, logStartOffset?: bigint): ProduceOutcome => {
-      if (idempotent) {
-        let refused = state.retriablyRefused.get(header.producerId);
-        if (refused?.epoch !== header.producerEpoch) {
-          refused = { epoch: header.producerEpoch, errors: new Map() };
-          state.retriablyRefused.delete(header.producerId);
-          state.retriablyRefused.set(header.producerId, refused);
-          const oldestProducer = state.retriablyRefused.keys().next();
-          if (state.retriablyRefused.size > MAX_REFUSED_PRODUCERS && oldestProducer.done !== true) {
-            state.retriablyRefused.delete(oldestProducer.value);
-          }
-        }
-        refused.errors.delete(header.baseSequence);
-        refused.errors.set(header.baseSequence, errorCode);
-        const oldest = refused.errors.keys().next();
-        if (refused.errors.size > MAX_REFUSED_BATCHES && oldest.done !== true) refused.errors.delete(oldest.value);
-      }
+      if (idempotent) state.refusals.refused(header.producerId, header.producerEpoch, header.baseSequence, errorCode);
       return failure(errorCode, message, logStartOffset);
     };
     return this.exclusive(state, async () => {
@@ -696,19 +661,8 @@ export class PartitionManager {
             : duplicate;
         }
         if (seq.kind === "error") {
-          // Clients pipeline up to five batches per partition. When one is refused before its sequence is checked
-          // (this broker did not lead the partition yet, the ISR was too small, the disk was full) and the refusal's
-          // cause is gone when the next one arrives, that one is out of order only because of the refusal: Kafka
-          // answers OUT_OF_ORDER_SEQUENCE_NUMBER there. librdkafka takes that answer on a batch behind the head as a
-          // reason to bump its epoch and renumber every unacknowledged message on every partition, so one already
-          // written but answered NOT_LEADER_OR_FOLLOWER (its leader moved while it waited for the ISR, which Kafka
-          // answers that way too) is written a second time. Refused as its predecessor was, the batch is resent in
-          // order instead.
-          const refused = state.retriablyRefused.get(header.producerId);
-          const refusedError =
-            refused?.epoch === header.producerEpoch && seq.expectedSequence !== undefined
-              ? refused.errors.get(seq.expectedSequence)
-              : undefined;
+          // Out of order only because its predecessor was refused unwritten: refused the same way (RetriableRefusals).
+          const refusedError = state.refusals.explain(header.producerId, header.producerEpoch, seq);
           if (refusedError !== undefined) {
             this.logger.info(
               { topic, partition, producerId: header.producerId, epoch: header.producerEpoch, errorCode: refusedError },
@@ -750,7 +704,7 @@ export class PartitionManager {
       state.storageFailing = false;
       const logAppendTime = result.logAppendTime ?? -1n;
       if (idempotent) {
-        state.retriablyRefused.delete(header.producerId);
+        state.refusals.appended(header.producerId);
         const knownEpoch = state.producers.epochOf(header.producerId);
         if (knownEpoch !== header.producerEpoch) {
           // A producer id or epoch new to this partition: its sequence starts afresh here, so anything it had written

@@ -118,3 +118,63 @@ export class ProducerStateTable {
     return this.producers.size;
   }
 }
+
+/** Bounds the refused batches remembered per producer (clients pipeline at most five batches per partition). */
+const MAX_REFUSED_BATCHES = 16;
+/**
+ * Bounds the producers remembered per partition: a replica that never leads again keeps its entries until then, and
+ * short-lived producers would otherwise accumulate there. The oldest go first.
+ */
+const MAX_REFUSED_PRODUCERS = 1024;
+
+/**
+ * The one rule for idempotent batches refused before their sequence was checked, with an error that tells the client
+ * they were not written and to retry (this broker did not lead the partition yet, the ISR was too small, the disk was
+ * full). Clients pipeline up to five batches per partition; when the refusal's cause is gone by the time the next one
+ * arrives, that one is out of order only because of the refusal, and Kafka answers OUT_OF_ORDER_SEQUENCE_NUMBER there.
+ * librdkafka takes that answer on a batch behind the head as a reason to bump its epoch and renumber every
+ * unacknowledged message on every partition, so one already written but answered NOT_LEADER_OR_FOLLOWER (its leader
+ * moved while it waited for the ISR, which Kafka answers that way too) is written a second time. Refused as its
+ * predecessor was, the batch is resent in order instead.
+ *
+ * Kept per partition beside the ProducerStateTable, not in it: it says what was not written, which the log cannot
+ * rebuild. Per producer: the epoch, and each refused batch's first sequence with its error, until one of the
+ * producer's batches is appended here.
+ */
+export class RetriableRefusals {
+  private readonly byProducer = new Map<bigint, { readonly epoch: number; readonly errors: Map<number, number> }>();
+
+  /** A batch of the producer was refused unwritten with `errorCode`. */
+  refused(producerId: bigint, epoch: number, firstSequence: number, errorCode: number): void {
+    let refused = this.byProducer.get(producerId);
+    if (refused?.epoch !== epoch) {
+      refused = { epoch, errors: new Map() };
+      // Re-inserted, so the producers are kept in the order they were last refused.
+      this.byProducer.delete(producerId);
+      this.byProducer.set(producerId, refused);
+      const oldestProducer = this.byProducer.keys().next();
+      if (this.byProducer.size > MAX_REFUSED_PRODUCERS && oldestProducer.done !== true) {
+        this.byProducer.delete(oldestProducer.value);
+      }
+    }
+    refused.errors.delete(firstSequence);
+    refused.errors.set(firstSequence, errorCode);
+    const oldest = refused.errors.keys().next();
+    if (refused.errors.size > MAX_REFUSED_BATCHES && oldest.done !== true) refused.errors.delete(oldest.value);
+  }
+
+  /** A batch of the producer was appended: its earlier refusals explain nothing any more. */
+  appended(producerId: bigint): void {
+    this.byProducer.delete(producerId);
+  }
+
+  /**
+   * The error to refuse a batch with whose sequence check failed (`verdict`) because exactly the batch it expected
+   * instead was refused unwritten in the same epoch; undefined for any other failure.
+   */
+  explain(producerId: bigint, epoch: number, verdict: SequenceVerdict): number | undefined {
+    if (verdict.kind !== "error" || verdict.expectedSequence === undefined) return undefined;
+    const refused = this.byProducer.get(producerId);
+    return refused?.epoch === epoch ? refused.errors.get(verdict.expectedSequence) : undefined;
+  }
+}
