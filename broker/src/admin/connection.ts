@@ -68,7 +68,8 @@ export class BrokerConnection {
       const onError = (err: Error): void => {
         clearTimeout(timer);
         socket.destroy();
-        reject(new BrokerConnectionError(`cannot connect to ${address}: ${err.message}`));
+        const refused = (err as NodeJS.ErrnoException).code === "ECONNREFUSED";
+        reject(new BrokerConnectionError(`cannot connect to ${address}: ${err.message}`, refused));
       };
       socket.once("error", onError);
       socket.once(options.tls === undefined ? "connect" : "secureConnect", () => {

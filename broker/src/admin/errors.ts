@@ -62,6 +62,13 @@ export class UnsupportedApiError extends Error {
 /** No broker could be reached, or a connection failed before the answer arrived. */
 export class BrokerConnectionError extends Error {
   override readonly name = "BrokerConnectionError";
+  constructor(
+    message: string,
+    /** The connect was refused (ECONNREFUSED): the broker's host answered that nothing listens on that port. */
+    readonly refused = false,
+  ) {
+    super(message);
+  }
 }
 
 /** A request got no answer in time; the connection it used is closed, as Kafka's clients do. */

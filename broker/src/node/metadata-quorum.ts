@@ -136,6 +136,7 @@ export class MetadataQuorum implements MetadataSource {
     this.transport.attach(
       (envelope) => driver.receive(envelope),
       (peer) => driver.connectionLost(peer),
+      (peer) => driver.connectionRefused(peer),
     );
     // A commit applied before the driver was known here (none is expected: the first one needs a flush) is looked at
     // now rather than at the next commit.

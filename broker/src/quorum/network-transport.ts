@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { BrokerConnection } from "../admin/connection.ts";
+import { BrokerConnectionError } from "../admin/errors.ts";
 import {
   ApiKey,
   BeginQuorumEpochRequest,
@@ -86,6 +87,7 @@ export class NetworkTransport implements Transport {
   private nextInboundId = 1;
   private receiver: ((envelope: Envelope) => void) | null = null;
   private connectionLost: ((peer: NodeId) => void) | null = null;
+  private connectionRefused: ((peer: NodeId) => void) | null = null;
   private closed = false;
   private self: { host: string; port: number } | null = null;
 
@@ -120,12 +122,18 @@ export class NetworkTransport implements Transport {
   }
 
   /**
-   * Where received messages go (the driver's `receive`), and who hears that a peer closed or reset a connection this
-   * node opened to it (the driver's `connectionLost`).
+   * Where received messages go (the driver's `receive`), who hears that a peer closed or reset a connection this node
+   * opened to it (the driver's `connectionLost`), and who hears that a peer's host refused a new connection (the
+   * driver's `connectionRefused`).
    */
-  attach(receiver: (envelope: Envelope) => void, connectionLost?: (peer: NodeId) => void): void {
+  attach(
+    receiver: (envelope: Envelope) => void,
+    connectionLost?: (peer: NodeId) => void,
+    connectionRefused?: (peer: NodeId) => void,
+  ): void {
     this.receiver = receiver;
     this.connectionLost = connectionLost ?? null;
+    this.connectionRefused = connectionRefused ?? null;
   }
 
   send(envelope: Envelope): void {
@@ -168,6 +176,9 @@ export class NetworkTransport implements Transport {
     } catch (err) {
       // The core will ask again; a broken connection is reopened then.
       this.connections.delete(envelope.to);
+      // ECONNREFUSED: nothing listens at the peer's address (a killed process's port), not a slow or cut-off peer
+      // (those time out). The core may run for election at once if it followed that peer (ADR 32).
+      if (err instanceof BrokerConnectionError && err.refused && !this.closed) this.connectionRefused?.(envelope.to);
       this.options.logger.debug({ peer: envelope.to, err }, "Quorum request to a peer failed");
     }
   }

@@ -142,6 +142,8 @@ export class QuorumDriver {
   private pendingVoterChange: PendingVoterChange | null = null;
   /** Peers whose connection closed, and when (core clock), until a message from them arrives. */
   private readonly lostPeers = new Map<NodeId, number>();
+  /** Peers lost (above) whose host since refused a new connection, and when, until a message from them arrives. */
+  private readonly refusedPeers = new Map<NodeId, number>();
 
   private constructor(
     private readonly core: RaftNode,
@@ -311,6 +313,7 @@ export class QuorumDriver {
   receive(envelope: Envelope): void {
     if (this.closed) return;
     this.lostPeers.delete(envelope.from);
+    this.refusedPeers.delete(envelope.from);
     this.enqueue(this.core.receive(envelope, this.clock()));
   }
 
@@ -326,9 +329,29 @@ export class QuorumDriver {
     this.enqueue(this.core.leaderConnectionLost(peer, now));
   }
 
+  /**
+   * The transport's connect to `peer` was refused (ECONNREFUSED): nothing listens at its address. A follower of that
+   * peer runs for election almost at once (ADR 32). Remembered, with the time, if the peer's connection was seen
+   * closing before, until a message from the peer arrives: a restarted peer is heard from before it matters.
+   */
+  connectionRefused(peer: NodeId): void {
+    if (this.closed) return;
+    const now = this.clock();
+    if (this.lostPeers.has(peer) && !this.refusedPeers.has(peer)) this.refusedPeers.set(peer, now);
+    this.enqueue(this.core.leaderConnectionRefused(peer, now));
+  }
+
   /** When the connection to `peer` was seen closing, on the core's clock, if nothing arrived from it since; else null. */
   connectionLostAt(peer: NodeId): number | null {
     return this.lostPeers.get(peer) ?? null;
+  }
+
+  /**
+   * When a connect to `peer` was refused after its connection was seen closing, if nothing arrived from it since;
+   * else null: evidence that the process behind that connection is gone.
+   */
+  connectionRefusedAt(peer: NodeId): number | null {
+    return this.refusedPeers.get(peer) ?? null;
   }
 
   /** Appends records as one batch if this node leads; the offsets, or null. Committing is reported to listeners. */

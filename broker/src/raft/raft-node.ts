@@ -363,6 +363,33 @@ export class RaftNode {
     });
   }
 
+  /**
+   * The driver's attempt to open a new connection to `peer` was refused (ECONNREFUSED: the peer's kernel says nothing
+   * listens at its address, so its process is gone, or not back yet). A close alone may be an idle timeout or a reset
+   * on the way; a refused connect is not, so a follower of that peer that has not fetched from it since (a lost
+   * connection, or since it began following) runs for election almost at once instead of after the connection-loss
+   * grace: after its rank among the other voters (by id, the peer left out) times `leaderConnectionRefusedStepMs`,
+   * plus a random part of up to half a step. Every survivor of a dead leader learns it at the same moment; ranks keep
+   * them from running together and splitting the vote, which a random wait of this size would not (ADR 32). Only the
+   * time changes: the election is the ordinary pre-vote and vote, which voters still hearing a live leader refuse.
+   */
+  leaderConnectionRefused(peer: NodeId, now: number): RaftAction[] {
+    return this.run(now, () => {
+      const role = this.role;
+      const step = this.config.leaderConnectionRefusedStepMs;
+      if (step === undefined || role.kind !== "follower" || role.leaderId !== peer || role.fetchedOk) return;
+      const others = this.voterIds()
+        .filter((id) => id !== peer)
+        .sort((a, b) => a - b);
+      const rank = others.indexOf(this.nodeId);
+      const position = rank < 0 ? others.length : rank;
+      role.fetchDeadline = Math.min(
+        role.fetchDeadline,
+        this.now + position * step + this.rng.nextInt(Math.max(1, Math.floor(step / 2))),
+      );
+    });
+  }
+
   /** The driver finished the fsync asked for by `flushLog` with this sequence number. */
   flushed(seq: number, now: number): RaftAction[] {
     return this.run(now, () => {

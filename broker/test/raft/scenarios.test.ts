@@ -54,6 +54,53 @@ describe("scripted scenarios", () => {
     expect(sim.violation).toBeNull();
   });
 
+  it("a crashed leader whose port refuses connects is replaced sooner than one whose connections only closed", () => {
+    // The same crashes, with refused connects (a killed process on a live host) and without (its address blackholed
+    // after the close): the refusal starts the election within a rank step (50 ms here) rather than the 150-300 ms
+    // grace, and by rank, so the survivors do not split the vote.
+    const failover = (seed: number, refuseConnects: boolean): { ms: number; elections: number } => {
+      const sim = quietSimulation(seed, { refuseConnects });
+      sim.start();
+      step(sim, "a leader", () => leaderAmong(sim, VOTERS) !== undefined);
+      const old = leaderAmong(sim, VOTERS) ?? 0;
+      const epoch = sim.status(old)?.epoch ?? 0;
+      expect(sim.proposeTo(old, "before")).toBe(true);
+      step(sim, "it commits", () => sim.isCommitted("before"));
+      const others = VOTERS.filter((id) => id !== old);
+      sim.crashNode(old);
+      const crashedAt = sim.time;
+      step(sim, "the others elect a leader", () => leaderAmong(sim, others) !== undefined);
+      expect(sim.violation).toBeNull();
+      return { ms: sim.time - crashedAt, elections: (sim.status(leaderAmong(sim, others) ?? 0)?.epoch ?? 0) - epoch };
+    };
+    const seeds = Array.from({ length: 20 }, (_, i) => 300 + i);
+    const refused = seeds.map((seed) => failover(seed, true));
+    const closed = seeds.map((seed) => failover(seed, false));
+    const ms = (runs: { ms: number }[]): number[] => runs.map((r) => r.ms);
+    console.log(`failover ms, refused: ${ms(refused).join(" ")}; closed only: ${ms(closed).join(" ")}`);
+    expect(Math.max(...ms(refused))).toBeLessThan(Math.min(...ms(closed)));
+    // One election each: no split vote.
+    expect(refused.every((r) => r.elections === 1)).toBe(true);
+  });
+
+  it("a refused connect to a live leader (a REJECT rule) costs at most a refused pre-vote", () => {
+    const sim = quietSimulation(26);
+    sim.start();
+    step(sim, "a leader", () => leaderAmong(sim, VOTERS) !== undefined);
+    const leader = leaderAmong(sim, VOTERS) ?? 0;
+    const epoch = sim.status(leader)?.epoch ?? 0;
+    const followers = VOTERS.filter((id) => id !== leader);
+    const changed = (): boolean => leaderAmong(sim, VOTERS) !== leader || sim.status(leader)?.epoch !== epoch;
+    for (const id of followers) {
+      sim.loseConnectionTo(id, leader);
+      sim.refuseConnectionTo(id, leader);
+    }
+    expect(sim.runUntil(changed, sim.time + 2000)).toBe(false);
+    expect(sim.proposeTo(leader, "still")).toBe(true);
+    step(sim, "the leader still commits", () => sim.isCommitted("still"));
+    expect(sim.violation).toBeNull();
+  });
+
   it("a follower whose connection to a live leader closes fetches again and disrupts nothing", () => {
     const sim = quietSimulation(25);
     sim.start();

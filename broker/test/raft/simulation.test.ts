@@ -49,6 +49,8 @@ describe("KRaft core under a faulty network and crash-restarts (deterministic si
     expect(results.reduce((n, r) => n + r.crashes, 0)).toBeGreaterThan(500);
     // Crashed nodes close their connections, and some connections to live leaders close spuriously (ADR 29).
     expect(results.reduce((n, r) => n + r.connectionLosses, 0)).toBeGreaterThan(1000);
+    // Connects to crashed nodes are refused, and some to live ones too (ADR 32).
+    expect(results.reduce((n, r) => n + r.connectionRefusals, 0)).toBeGreaterThan(1000);
     // Logs are trimmed to snapshots, so lagging and restarted nodes must catch up by FetchSnapshot.
     expect(results.reduce((n, r) => n + r.snapshotsTaken, 0)).toBeGreaterThan(500);
     expect(results.reduce((n, r) => n + r.snapshotsInstalled, 0)).toBeGreaterThan(100);

@@ -59,6 +59,11 @@ export interface SimOptions {
   readonly meanVoterChangeIntervalMs?: number;
   /** Dynamic voters (kraft.version 1, as above) without random changes, for scripted scenarios. */
   readonly dynamicVoters?: boolean;
+  /**
+   * False: a request to a crashed node is lost without a word instead of refused, as if its address were blackholed
+   * (to compare, in scenarios, with what refusals gain).
+   */
+  readonly refuseConnects?: boolean;
 }
 
 export const DEFAULT_SIM: Omit<SimOptions, "seed"> = {
@@ -111,6 +116,11 @@ export interface SimResult {
   readonly partitions: number;
   /** Connection losses reported to nodes: one per live peer of a crashed node, and spurious ones to live peers. */
   readonly connectionLosses: number;
+  /**
+   * Refused connects reported to nodes: a request sent to a crashed node it can reach, and, as a fault, some of the
+   * spurious losses followed by a refusal while the peer lives (a REJECT rule, a restart racing the connect).
+   */
+  readonly connectionRefusals: number;
   /** Snapshots nodes took of their own state, and snapshots fetched from a leader and installed. */
   readonly snapshotsTaken: number;
   readonly snapshotsInstalled: number;
@@ -132,6 +142,7 @@ const TIMING = {
   retryBackoffMs: 50,
   preVote: true,
   leaderConnectionLossGraceMs: 300,
+  leaderConnectionRefusedStepMs: 50,
 } as const;
 const TICK_MS = 20;
 
@@ -195,6 +206,8 @@ type SimEvent =
   | { kind: "crash"; node: NodeId }
   /** `node`'s connection to `peer` closed: the peer crashed (its kernel closed its sockets) or, as a fault, spuriously. */
   | { kind: "connectionLost"; node: NodeId; incarnation: number; peer: NodeId }
+  /** `node`'s connect to `peer` was refused: the peer is down (its port closed) or, as a fault, spuriously. */
+  | { kind: "connectionRefused"; node: NodeId; incarnation: number; peer: NodeId }
   | { kind: "restart"; node: NodeId }
   | { kind: "heal"; partition: number }
   | { kind: "propose" }
@@ -273,6 +286,7 @@ export class Simulation {
   private crashes = 0;
   private partitions = 0;
   private connectionLosses = 0;
+  private connectionRefusals = 0;
   private snapshotsTaken = 0;
   private snapshotsInstalled = 0;
   private voterChanges = 0;
@@ -353,6 +367,7 @@ export class Simulation {
       crashes: this.crashes,
       partitions: this.partitions,
       connectionLosses: this.connectionLosses,
+      connectionRefusals: this.connectionRefusals,
       snapshotsTaken: this.snapshotsTaken,
       snapshotsInstalled: this.snapshotsInstalled,
       voterChanges: this.voterChanges,
@@ -411,6 +426,11 @@ export class Simulation {
 
   crashNode(id: NodeId): void {
     this.crash(id);
+  }
+
+  /** Tells `node` that its connect to `peer` was refused, whether or not `peer` is alive. */
+  refuseConnectionTo(node: NodeId, peer: NodeId): void {
+    this.refuseConnection(node, peer);
   }
 
   /** Tells `node` that its connection to `peer` closed, whether or not `peer` is alive. */
@@ -517,6 +537,13 @@ export class Simulation {
         if (!node?.core || node.incarnation !== event.incarnation) return;
         this.note(`node ${event.node} lost its connection to ${event.peer}`);
         this.apply(node, node.core.leaderConnectionLost(event.peer, this.now));
+        return;
+      }
+      case "connectionRefused": {
+        const node = this.nodes.get(event.node);
+        if (!node?.core || node.incarnation !== event.incarnation) return;
+        this.note(`node ${event.node} was refused a connection to ${event.peer}`);
+        this.apply(node, node.core.leaderConnectionRefused(event.peer, this.now));
         return;
       }
       case "restart": {
@@ -643,13 +670,25 @@ export class Simulation {
   }
 
   /**
-   * A connection to a live `peer` closes (an idle timeout, a reset on the way): a random other node sees it. The peer
-   * still answers, so a follower of it must neither lose it as leader nor disrupt it.
+   * A connection to a live `peer` closes (an idle timeout, a reset on the way): a random other node sees it, and half
+   * the time its next connect is refused too (a REJECT rule on the way; a real refusal means a closed port). The peer
+   * still answers, so a follower of it must not disrupt it: at most a pre-vote the others refuse.
    */
   private spuriousConnectionLoss(peer: NodeId): void {
     const others = [...this.nodes.keys()].filter((id) => id !== peer);
     const node = others[this.rng.nextInt(others.length)];
-    if (node !== undefined) this.loseConnection(node, peer);
+    if (node === undefined) return;
+    this.loseConnection(node, peer);
+    if (this.rng.chance(0.5)) this.refuseConnection(node, peer, 2 * this.options.maxDelayMs);
+  }
+
+  /** Tells `node` (its current incarnation), `after` ms plus a network round trip from now, that `peer` refused a connect. */
+  private refuseConnection(node: NodeId, peer: NodeId, after = 0): void {
+    const incarnation = this.nodes.get(node)?.incarnation ?? 0;
+    const delay =
+      2 * (this.options.minDelayMs + this.rng.nextInt(this.options.maxDelayMs - this.options.minDelayMs + 1));
+    this.connectionRefusals++;
+    this.queue.push(this.now + after + delay, { kind: "connectionRefused", node, incarnation, peer });
   }
 
   /** Tells `node` (its current incarnation) a network delay from now that its connection to `peer` closed. */
@@ -880,6 +919,12 @@ export class Simulation {
 
   private send(envelope: Envelope): void {
     if (!this.connected(envelope.from, envelope.to)) return;
+    // A request to a crashed node it can reach: the connect is refused (nothing listens on the dead node's port).
+    const refuses = this.options.refuseConnects ?? true;
+    if (refuses && envelope.message.type.endsWith("Request") && this.nodes.get(envelope.to)?.core === null) {
+      this.refuseConnection(envelope.from, envelope.to);
+      return;
+    }
     const copies = this.rng.chance(this.options.loss) ? 0 : this.rng.chance(this.options.duplicate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const delay = this.options.minDelayMs + this.rng.nextInt(this.options.maxDelayMs - this.options.minDelayMs + 1);
