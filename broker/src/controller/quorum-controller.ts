@@ -820,19 +820,46 @@ export class QuorumController {
    * treats a lost heartbeat connection: it ends broker.connection.loss.grace.ms after `lostAt`, yet not within
    * PREVIOUS_LEADER_MIN_GRACE_MS of now, unless the broker heartbeats first. Every other session keeps the fresh start
    * it got at activation (KAFKA-18138). Writes nothing; answers whether the session was shortened.
+   *
+   * With `refusedAt` (a connect to that node was refused after the close, and nothing came from it since: no process
+   * listens there, ADR 32) the session ends now. The registration is the one the dead process made: a process
+   * restarted since registers again through this controller, with a new epoch and a fresh session.
    */
-  previousLeaderLost(brokerId: number, lostAt: number): boolean {
+  previousLeaderLost(brokerId: number, lostAt: number, refusedAt: number | null = null): boolean {
     const { view, sessions } = this.state;
     const reg = view.brokers.get(brokerId);
     const s = sessions.get(brokerId);
     if (reg === undefined || reg.fenced || s === undefined || s.heartbeatConnection !== null) return false;
     const now = this.deps.clock();
-    const ends = Math.max(lostAt + this.deps.config.connectionLossGraceMs, now + PREVIOUS_LEADER_MIN_GRACE_MS);
+    const ends =
+      refusedAt !== null && refusedAt >= lostAt
+        ? now
+        : Math.max(lostAt + this.deps.config.connectionLossGraceMs, now + PREVIOUS_LEADER_MIN_GRACE_MS);
     s.graceEndsMs = s.graceEndsMs === null ? ends : Math.min(s.graceEndsMs, ends);
     this.deps.logger.info(
-      { brokerId, lostMsAgo: now - lostAt, fenceInMs: s.graceEndsMs - now },
-      "The previous quorum leader closed its connections; fencing its broker unless it heartbeats within the grace",
+      { brokerId, lostMsAgo: now - lostAt, refused: refusedAt !== null, fenceInMs: s.graceEndsMs - now },
+      refusedAt !== null
+        ? "The previous quorum leader closed its connections and refuses new ones; fencing its broker"
+        : "The previous quorum leader closed its connections; fencing its broker unless it heartbeats within the grace",
     );
+    return true;
+  }
+
+  /**
+   * Nothing listens any more where broker `brokerId` did (its listeners refused a connect at the address its lost
+   * heartbeat connection came from, ADR 32): its session ends now, if it is still the registration of `epoch` (the one
+   * probed), unfenced, and in the grace of that lost connection (no heartbeat since). A restarted process listens
+   * again or registers anew, so its registration is never the one fenced here. Writes nothing; answers whether it
+   * ended the session.
+   */
+  brokerRefusesConnects(brokerId: number, epoch: bigint): boolean {
+    const reg = this.state.view.brokers.get(brokerId);
+    const s = this.state.sessions.get(brokerId);
+    if (reg === undefined || reg.fenced || reg.epoch !== epoch || s === undefined || s.graceEndsMs === null)
+      return false;
+    const now = this.deps.clock();
+    s.graceEndsMs = Math.min(s.graceEndsMs, now);
+    this.deps.logger.info({ brokerId }, "Nothing listens where a broker whose connection was lost did; fencing it");
     return true;
   }
 

@@ -13,10 +13,12 @@ import {
 import type { AnyHandler } from "../handlers/handler.ts";
 import { createControllerHandlers } from "../handlers/controller/registry.ts";
 import type { ControllerCommands, QuorumPort } from "../handlers/controller/services.ts";
+import type { BrokerEndpoint } from "../metadata/image/metadata-image.ts";
 import type { MetadataLoader } from "../metadata/metadata-loader.ts";
 import { staticBrokerDefaults } from "../metadata/topic-config.ts";
 import type { MetadataRecordAndVersion } from "../protocol/index.ts";
 import type { Role } from "../raft/index.ts";
+import { nothingListens } from "./listener-probe.ts";
 import type { QuorumDriver } from "./quorum-driver.ts";
 
 // Binds the pure controller (controller/) to the metadata quorum (ADR 22): while this node leads the quorum and has
@@ -36,6 +38,11 @@ const SESSION_CHECK_MS = 250;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Pause before a periodic pass that stopped at its election limit goes on (Kafka waits 10 ms too). */
 const NEXT_PASS_MS = 10;
+/**
+ * How long a probe of a broker's listener waits for an answer (ADR 32). A refusal comes in about a round trip; no
+ * answer says nothing and leaves the connection-loss grace.
+ */
+const PROBE_TIMEOUT_MS = 1000;
 
 interface Waiting {
   readonly offset: number;
@@ -53,6 +60,11 @@ export interface ControllerRuntimeOptions {
   readonly bootstrapRecords?: readonly MetadataRecordAndVersion[];
   /** How often the active controller runs its preferred-leader and unclean elections; never when absent. */
   readonly electionIntervals?: { readonly balanceMs: number; readonly uncleanMs: number };
+  /**
+   * Whether nothing listens on a broker's endpoints at the address its lost heartbeat connection came from
+   * (listener-probe.ts, ADR 32); absent: lost connections get the grace only.
+   */
+  readonly nothingListens?: (endpoints: readonly BrokerEndpoint[], peerHost: string) => Promise<boolean>;
 }
 
 export class ControllerRuntime implements ControllerCommands {
@@ -118,6 +130,20 @@ export class ControllerRuntime implements ControllerCommands {
     }
     if (!this.propose(result)) return Promise.reject(new NotControllerError());
     return this.after(result.waitForOffset).then(() => result.response);
+  }
+
+  async heartbeatConnectionLost(connectionId: string, peerHost: string): Promise<void> {
+    const shortened = await this.run((c) => c.heartbeatConnectionLost(connectionId));
+    const { controller, nothingListens } = this.options;
+    if (nothingListens === undefined) return;
+    await Promise.all(
+      shortened.map(async (id) => {
+        const reg = controller.view?.brokers.get(id);
+        if (reg === undefined || !(await nothingListens(reg.endpoints, peerHost))) return;
+        if (this.closed || !controller.isActive) return;
+        if (controller.brokerRefusesConnects(id, reg.epoch)) this.expireSessions();
+      }),
+    );
   }
 
   close(): void {
@@ -223,10 +249,14 @@ export class ControllerRuntime implements ControllerCommands {
     }
     if (!this.propose(result)) return;
     // ADR 29: a previous leader whose connection this node saw close (killed, as a rule) has its broker fenced after
-    // the connection-loss grace rather than a whole fresh session, unless that broker heartbeats first.
+    // the connection-loss grace rather than a whole fresh session, unless that broker heartbeats first; at once if a
+    // connect to it was refused since (ADR 32).
     const previous = this.previousLeader;
     const lostAt = previous === null ? null : driver.connectionLostAt(previous);
-    if (previous !== null && lostAt !== null) controller.previousLeaderLost(previous, lostAt);
+    if (previous !== null && lostAt !== null) {
+      controller.previousLeaderLost(previous, lostAt, driver.connectionRefusedAt(previous));
+      this.expireSessions();
+    }
   }
 
   /** Runs a periodic election pass while active; a pass that stopped at its limit goes on shortly after. */
@@ -323,6 +353,7 @@ export function startController(options: StartControllerOptions): RunningControl
       balanceMs: options.config.leaderElection.leaderImbalanceCheckIntervalMs,
       uncleanMs: options.config.leaderElection.uncleanLeaderElectionIntervalMs,
     },
+    nothingListens: (endpoints, peerHost) => nothingListens(endpoints, peerHost, PROBE_TIMEOUT_MS),
   });
   return { handlers: createControllerHandlers(quorum, runtime), runtime, close: () => runtime.close() };
 }

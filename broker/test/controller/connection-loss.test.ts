@@ -14,7 +14,8 @@ import {
 // broker.connection.loss.grace.ms later unless a heartbeat comes on another connection first. ADR 29: after a
 // failover, the broker of the previous quorum leader, whose connection the new leader saw close, is fenced that grace
 // after the loss (at least a second after activation) unless it heartbeats the new controller first; every other
-// broker's session starts afresh (KAFKA-18138).
+// broker's session starts afresh (KAFKA-18138). ADR 32: a connect to that node refused after the close (no process
+// listens there) ends the session at once.
 
 const GRACE = 2500;
 const SESSION = 9000;
@@ -58,6 +59,30 @@ describe("fencing on connection loss", () => {
     expect(h.committed().brokers.get(2)?.fenced).toBe(true);
     expect(ledBy2()).toBe(0);
     expect(partitionsOf(h.committed(), "t").every((p) => p.leader !== -1 && !p.isr.includes(2))).toBe(true);
+  });
+
+  it("fences at once when nothing listens where the broker did (ADR 32), and only that registration in its grace", () => {
+    const { h, epochs } = cluster();
+    const epoch2 = epochs.get(2) ?? -1n;
+    // No lost connection, no grace: a refused probe alone proves nothing about this broker's current session.
+    expect(h.controller.brokerRefusesConnects(2, epoch2)).toBe(false);
+    h.propose(h.controller.heartbeatConnectionLost("c2"));
+    // A probe of another registration (one the process replaced since) changes nothing.
+    expect(h.controller.brokerRefusesConnects(2, epoch2 + 1n)).toBe(false);
+    expect(h.controller.brokerRefusesConnects(2, epoch2)).toBe(true);
+    h.clock.now += 1;
+    expect(fenceDue(h)).toEqual([2]);
+    expect(partitionsOf(h.committed(), "t").every((p) => p.leader !== -1 && !p.isr.includes(2))).toBe(true);
+    expect(h.controller.brokerRefusesConnects(2, epoch2)).toBe(false);
+  });
+
+  it("does not fence on a refused probe once the broker heartbeat on another connection", () => {
+    const { h, epochs } = cluster();
+    h.propose(h.controller.heartbeatConnectionLost("c2"));
+    beat(h, epochs, 2, "c2-again");
+    expect(h.controller.brokerRefusesConnects(2, epochs.get(2) ?? -1n)).toBe(false);
+    h.clock.now += GRACE + 1;
+    expect(fenceDue(h)).toEqual([]);
   });
 
   it("lets a heartbeat on another connection within the grace cancel it", () => {
@@ -193,6 +218,34 @@ describe("the previous quorum leader's broker after a failover", () => {
     expect(h.controller.previousLeaderLost(2, h.clock.now)).toBe(false);
     expect(h.controller.previousLeaderLost(9, h.clock.now)).toBe(false);
     h.clock.now += GRACE + MIN_AFTER_ACTIVATION + 1;
+    expect(fenceDue(h)).toEqual([]);
+  });
+
+  it("is fenced at once when a connect to it was refused after the close (ADR 32), and only it", () => {
+    const { h } = failedOver();
+    const lostAt = h.clock.now - 300;
+    expect(h.controller.previousLeaderLost(2, lostAt, lostAt + 5)).toBe(true);
+    expect(h.controller.nextSessionExpiry()).toBe(h.clock.now + 1);
+    h.clock.now += 1;
+    expect(fenceDue(h)).toEqual([2]);
+    expect(partitionsOf(h.committed(), "t").every((p) => p.leader !== -1 && p.leader !== 2)).toBe(true);
+    // The others keep the whole fresh session (KAFKA-18138).
+    h.clock.now += SESSION - 2;
+    expect(fenceDue(h)).toEqual([]);
+  });
+
+  it("takes no refusal older than the close as evidence: the grace applies", () => {
+    const { h } = failedOver();
+    const lostAt = h.clock.now - 1200;
+    expect(h.controller.previousLeaderLost(2, lostAt, lostAt - 1)).toBe(true);
+    expect(h.controller.nextSessionExpiry()).toBe(lostAt + GRACE + 1);
+  });
+
+  it("is not fenced on a refusal once it heartbeat the new controller (a process listening again)", () => {
+    const { h, epochs } = failedOver();
+    beat(h, epochs, 2, "c2");
+    expect(h.controller.previousLeaderLost(2, h.clock.now - 300, h.clock.now - 200)).toBe(false);
+    h.clock.now += 1;
     expect(fenceDue(h)).toEqual([]);
   });
 

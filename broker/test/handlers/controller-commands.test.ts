@@ -48,6 +48,9 @@ class InstantCommands implements ControllerCommands {
     if (!this.controller.isActive) return Promise.reject(new NotControllerError());
     return Promise.resolve(decide(this.controller).response);
   }
+  async heartbeatConnectionLost(connectionId: string): Promise<void> {
+    await this.run((c) => c.heartbeatConnectionLost(connectionId));
+  }
   finalizedFeatures() {
     const view = this.controller.view ?? EMPTY_IMAGE;
     return { epoch: BigInt(view.provenance.offset), levels: view.features };

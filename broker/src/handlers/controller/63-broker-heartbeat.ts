@@ -2,7 +2,8 @@
 // Keeps a broker's session alive and moves it between fenced, unfenced and controlled shutdown; answered once any
 // records it caused have committed. See QuorumController.heartbeat. The connection a heartbeat came on is watched:
 // once it is lost, the controller fences the brokers that heartbeat on it after broker.connection.loss.grace.ms
-// unless they heartbeat again elsewhere first (QuorumController.heartbeatConnectionLost, ADR 26).
+// unless they heartbeat again elsewhere first (QuorumController.heartbeatConnectionLost, ADR 26), at once if nothing
+// listens at their address any more (ADR 32).
 import { ApiKey, BrokerHeartbeatRequest, BrokerHeartbeatResponse, ErrorCode } from "../../protocol/index.ts";
 import { defineHandler, type AnyHandler, type RequestContext } from "../handler.ts";
 import { runOrNotController } from "./command.ts";
@@ -21,7 +22,7 @@ export function brokerHeartbeatHandler(commands: ControllerCommands): AnyHandler
         watched.delete(id);
         // Not the active controller (any more): the sessions it kept are gone, and there is nothing to shorten.
         commands
-          .run((c) => c.heartbeatConnectionLost(id))
+          .heartbeatConnectionLost(id, context.clientHost)
           .catch((err: unknown) => context.logger.debug({ err }, "A lost heartbeat connection was not reported"));
       });
     }

@@ -63,6 +63,11 @@ export interface QuorumPort {
  */
 export interface ControllerCommands {
   run<T>(decide: (controller: QuorumController) => ControllerResult<T>): Promise<T>;
+  /**
+   * The connection brokers heartbeat on, from `peerHost`, was lost (ADR 26): their sessions end after the grace, or at
+   * once where nothing listens any more at that address (ADR 32). Rejects with NotControllerError when not active.
+   */
+  heartbeatConnectionLost(connectionId: string, peerHost: string): Promise<void>;
   readonly isActive: boolean;
   /** The finalized feature levels this node has committed, and their epoch (the image's offset; -1 before any). */
   finalizedFeatures(): { epoch: bigint; levels: ReadonlyMap<string, number> };
