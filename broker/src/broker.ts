@@ -19,6 +19,7 @@ import { MetadataView, type MetadataSource } from "./metadata/metadata-source.ts
 import { LogGroupStore } from "./partitions/offsets-store.ts";
 import { PartitionManager } from "./partitions/partition-manager.ts";
 import { PartitionPublisher } from "./partitions/partition-publisher.ts";
+import type { DirectoryAssignments } from "./partitions/directory-assignments.ts";
 import { ProducerIdAllocator, type ProducerIdBlockSource } from "./partitions/producer-ids.ts";
 import { ReplicaFetcherManager } from "./replication/fetcher/fetcher-manager.ts";
 import { ReplicationThrottles, type ThrottleMetrics } from "./replication/throttles.ts";
@@ -61,6 +62,8 @@ export interface BrokerStorageOptions {
   clock?: () => number;
   /** Where the replication throttles count throttled bytes. */
   throttleMetrics?: ThrottleMetrics;
+  /** Told which log dir holds each replica, for the controller (KIP-858). */
+  directoryAssignments?: DirectoryAssignments;
 }
 
 /**
@@ -109,8 +112,14 @@ export async function openBrokerStorage(options: BrokerStorageOptions): Promise<
     throttle: () => throttles.follower,
   });
   source.subscribe(
-    new PartitionPublisher(config.nodeId, partitions, configs, logger.child({ component: "partitions" }), fetchers)
-      .publish,
+    new PartitionPublisher(
+      config.nodeId,
+      partitions,
+      configs,
+      logger.child({ component: "partitions" }),
+      fetchers,
+      options.directoryAssignments,
+    ).publish,
   );
   source.subscribe(view.publish);
   return {

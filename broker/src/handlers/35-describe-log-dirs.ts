@@ -2,7 +2,8 @@
 // One result per configured log dir, listing the partitions stored there with their size on disk (all segments);
 // offsetLag is 0 and isFutureKey false because nothing is ever moved between dirs. topics = null asks for every
 // partition; otherwise only the partitions named that exist. v4 adds the file system's total and usable bytes
-// (-1 when they cannot be read). Log dirs are reported as absolute paths, as Kafka does.
+// (-1 when they cannot be read). Log dirs are reported as absolute paths, as Kafka does. A dir taken offline after a
+// storage error (ADR 24) is reported with KAFKA_STORAGE_ERROR and nothing else, as Kafka reports it.
 import { statfs } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { topicByName } from "../metadata/image/index.ts";
@@ -68,7 +69,19 @@ export function describeLogDirsHandler(services: BrokerServices): AnyHandler {
         }
       }
       const results: DescribeLogDirsResponseDescribeLogDirsResult[] = [];
+      const offline = new Set(services.partitions.offlineLogDirs().map((d) => resolve(d)));
       for (const [logDir, topics] of byDir) {
+        if (offline.has(logDir)) {
+          // As Kafka reports a failed dir: the error alone, no partitions, no sizes.
+          results.push({
+            errorCode: ErrorCode.KAFKA_STORAGE_ERROR,
+            logDir,
+            topics: [],
+            totalBytes: -1n,
+            usableBytes: -1n,
+          });
+          continue;
+        }
         const sizes = context.apiVersion >= 4 ? await space(logDir) : { totalBytes: -1n, usableBytes: -1n };
         results.push({ errorCode: ErrorCode.NONE, logDir, topics: [...topics.values()], ...sizes });
       }

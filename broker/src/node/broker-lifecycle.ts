@@ -111,6 +111,18 @@ export class BrokerLifecycle {
    * it could suspect it (ADR 29).
    */
   controllerChanged(): void {
+    this.heartbeatNow();
+  }
+
+  /**
+   * A log dir went offline: heartbeat at once, so the controller moves that dir's replicas now rather than at the next
+   * interval (Kafka's propagateDirectoryFailure).
+   */
+  logDirFailed(): void {
+    this.heartbeatNow();
+  }
+
+  private heartbeatNow(): void {
     if (!this.started || this.stopped || this.stateValue === "shut-down") return;
     this.failures = 0;
     if (this.inFlight === null) this.schedule(0);

@@ -10,13 +10,20 @@ import type { BrokerMetrics } from "../runtime/metrics.ts";
 import { restartSafety, type RestartSafety } from "../replication/restart-safety.ts";
 import { SUPPORTED_FEATURES } from "../controller/index.ts";
 import { legacyBootstrapRecords, readLegacyMetadata } from "../metadata/legacy-migration.ts";
-import { AlterPartitionRequest, AlterPartitionResponse, uuidFromKafkaBase64 } from "../protocol/index.ts";
+import {
+  AlterPartitionRequest,
+  AlterPartitionResponse,
+  AssignReplicasToDirsRequest,
+  AssignReplicasToDirsResponse,
+  uuidFromKafkaBase64,
+} from "../protocol/index.ts";
 import { ALTER_PARTITION_VERSION, AlterPartitionManager } from "../replication/alter-partition-manager.ts";
 import { startController } from "../quorum/controller-runtime.ts";
 import { BootstrapError, readBootstrapCheckpoint } from "../quorum/bootstrap-checkpoint.ts";
 import { directoryIds, formatSingleVoterStorage, readStoredMeta, requireFormattedStorage } from "../storage/format.ts";
 import { BrokerLifecycle } from "./broker-lifecycle.ts";
 import { takePreviousBrokerEpoch, writeCleanShutdownEpoch } from "./clean-shutdown-epoch.ts";
+import { DirectoryAssignments } from "../partitions/directory-assignments.ts";
 import { ControllerChannel } from "./controller-channel.ts";
 import { ControllerRegistration } from "./controller-registration.ts";
 import { EnvelopeForwarder } from "./forwarding.ts";
@@ -127,10 +134,26 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
   // A broker's storage follows the images from the first one on: subscribed before the quorum runs. Once its logs
   // have closed cleanly, the registration's epoch goes into the online log dirs (KIP-966's clean-shutdown proof).
   let registeredEpoch = () => -1n;
+  // In the order of config.logDirs, which the log manager is given too.
+  const logDirIds = plan.broker ? (await directoryIds(config.logDirs, stored)).map(uuidFromKafkaBase64) : [];
+  // Which log dir holds each replica, for the controller (KIP-858): sent once the broker has registered.
+  const directoryAssignments = new DirectoryAssignments({
+    brokerId: plan.nodeId,
+    directoryIds: new Map(config.logDirs.map((dir, i) => [dir, logDirIds[i] ?? ""])),
+    retryBackoffMs: config.quorumTiming.retryBackoffMs,
+    logger: logger.child({ component: "directory-assignments" }),
+  });
   const storage = plan.broker
     ? await lifecycle.start(
         "broker storage",
-        () => openBrokerStorage({ config, source: quorum, logger, throttleMetrics: metrics.replicationThrottle }),
+        () =>
+          openBrokerStorage({
+            config,
+            source: quorum,
+            logger,
+            throttleMetrics: metrics.replicationThrottle,
+            directoryAssignments,
+          }),
         async (s) => {
           const offline = new Set(s.partitions.offlineLogDirs());
           await s.close();
@@ -226,8 +249,6 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
   if (storage === undefined) return { clusterId };
 
   const channel = await openChannel("controller channel");
-  // In the order of config.logDirs, which the log manager is given too.
-  const logDirIds = (await directoryIds(config.logDirs, stored)).map(uuidFromKafkaBase64);
   const previousBrokerEpoch = await takePreviousBrokerEpoch(config.logDirs, logger);
   const registration = new BrokerLifecycle({
     previousBrokerEpoch,
@@ -264,6 +285,7 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     logger: logger.child({ component: "broker-lifecycle" }),
   });
   registeredEpoch = () => registration.brokerEpoch;
+  storage.partitions.onLogDirOffline(() => registration.logDirFailed());
   let namedLeader = quorum.leaderId();
   quorum.driver.onRoleChange((_role, _epoch, leaderId) => {
     if (leaderId === null || leaderId === namedLeader) return;
@@ -280,6 +302,24 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     "broker registration",
     () => Promise.resolve(registration.start()),
     () => registration.stop(),
+  );
+  await lifecycle.start(
+    "directory assignments",
+    () => {
+      directoryAssignments.start(
+        (request) =>
+          channel.send(
+            AssignReplicasToDirsRequest,
+            AssignReplicasToDirsResponse,
+            0,
+            request,
+            config.quorumTiming.requestTimeoutMs,
+          ),
+        () => registration.brokerEpoch,
+      );
+      return Promise.resolve(directoryAssignments);
+    },
+    (d) => Promise.resolve(d.close()),
   );
   // Partition leaders send their ISR changes to the active controller (ADR 24).
   await lifecycle.start(

@@ -327,6 +327,11 @@ export class PartitionManager {
     this.offlineListeners.push(listener);
   }
 
+  /** The log dir holding the partition's log, if it has one. */
+  logDirOf(topic: string, partition: number): string | undefined {
+    return this.logs.logDirOf(topic, partition);
+  }
+
   /** The log dirs taken offline since the process started. */
   offlineLogDirs(): string[] {
     return this.logs.offlineLogDirs();

@@ -4,13 +4,16 @@ import {
   ConfigResourceType,
   configKey,
   EMPTY_IMAGE,
+  replicaDirectory,
   topicByName,
   type MetadataChanges,
   type MetadataImage,
+  type PartitionRegistration,
 } from "../metadata/image/index.ts";
 import type { MetadataPublisher } from "../metadata/metadata-source.ts";
 import type { ReplicaFetcherManager } from "../replication/fetcher/fetcher-manager.ts";
 import { LEADER_RECOVERING } from "../replication/leader-state.ts";
+import type { DirectoryAssignments } from "./directory-assignments.ts";
 import type { PartitionManager, ReplicationView } from "./partition-manager.ts";
 
 // Applies each published image to this node's partition logs (ADR 22; Kafka's ReplicaManager.applyDelta): opens or
@@ -20,6 +23,7 @@ import type { PartitionManager, ReplicationView } from "./partition-manager.ts";
 // mid-delete, or by a reassignment while the node was down). Partitions this node follows go to the replica fetchers
 // with their leader and leader epoch, unless their leader is still RECOVERING after an unclean election (KIP-704);
 // a partition it now leads, or no longer holds, leaves them first, so no fetched data lands in a log after that.
+// Each replica's log dir goes to the directory assignments (KIP-858), which tell the controller where it is.
 
 /** What the publisher asks of the replica fetchers. */
 export type FollowerFetchers = Pick<ReplicaFetcherManager, "setBrokers" | "follow" | "remove">;
@@ -51,6 +55,7 @@ export class PartitionPublisher {
     private readonly configs: EffectiveConfigs,
     private readonly logger: Logger,
     private readonly fetchers?: FollowerFetchers,
+    private readonly directories?: DirectoryAssignments,
   ) {
     // Partitions of an offline log dir stop fetching from their leaders: nothing fetched could be stored.
     partitions.onLogDirOffline((_logDir, offline) => {
@@ -80,14 +85,17 @@ export class PartitionPublisher {
     // Partitions are independent: their logs are opened or created several at a time, so that one log's file system
     // round trips (each a trip through libuv's thread pool, several of them fsyncs) overlap with another's. A
     // CreateTopics of 100 topics waits for this on the broker that forwarded it.
-    await eachConcurrently(local.leaders, LOG_OPEN_CONCURRENCY, async ({ topicName, partition, registration }) => {
+    await eachConcurrently(local.leaders, LOG_OPEN_CONCURRENCY, async (leader) => {
+      const { topicName, partition, registration } = leader;
       await this.partitions.createPartition(topicName, partition, this.configs.logConfigFor(image, topicName));
+      this.placed(leader);
       await this.fetchers?.remove(topicName, partition);
       await this.partitions.becomeLeader(topicName, partition, registration);
     });
     await eachConcurrently(local.followers, LOG_OPEN_CONCURRENCY, async (follower) => {
       const { topicId, topicName, partition, registration } = follower;
       await this.partitions.createPartition(topicName, partition, this.configs.logConfigFor(image, topicName));
+      this.placed(follower);
       this.partitions.becomeFollower(topicName, partition, registration.leaderEpoch, registration.leader);
       if (this.partitions.offlineError(topicName, partition) !== undefined) return;
       if (registration.leaderRecoveryState === LEADER_RECOVERING) {
@@ -115,6 +123,18 @@ export class PartitionPublisher {
     this.previous = image;
     this.first = false;
   };
+
+  /** Tells the directory assignments which log dir holds this node's replica, and where the image has it. */
+  private placed(ref: {
+    topicId: string;
+    topicName: string;
+    partition: number;
+    registration: PartitionRegistration;
+  }): void {
+    const logDir = this.partitions.logDirOf(ref.topicName, ref.partition);
+    if (logDir === undefined) return;
+    this.directories?.place(ref.topicId, ref.partition, logDir, replicaDirectory(ref.registration, this.nodeId));
+  }
 
   /** Pushes changed topic or broker configs to the logs of this node's partitions. */
   private reconfigure(image: MetadataImage): void {

@@ -5,13 +5,14 @@ import {
   type AlterPartitionRequestTopicData,
   type AlterPartitionResponse,
 } from "../protocol/index.ts";
+import { ControllerBatches } from "./controller-batches.ts";
 import type { IsrProposal } from "./leader-state.ts";
 
 // Sends partition leaders' ISR changes to the active controller as AlterPartition (key 56, v3: topic ids and each
 // member's broker epoch), as Kafka's AlterPartitionManager does: at most one change per partition queued or in
-// flight, one request at a time carrying every change queued meanwhile, and the whole request sent again after a
-// pause when it fails or the controller answers with a top-level error (NOT_CONTROLLER, STALE_BROKER_EPOCH). Each
-// partition's answer goes back to whoever submitted it, which may ask for it to be sent again.
+// flight, one request at a time carrying every change queued meanwhile (controller-batches.ts), and the whole request
+// sent again after a pause when it fails or the controller answers with a top-level error (NOT_CONTROLLER,
+// STALE_BROKER_EPOCH). Each partition's answer goes back to whoever submitted it, which may ask for it to be sent again.
 
 /** AlterPartition v3: ISR members with broker epochs (KIP-903); v2 is the oldest Kafka 4 accepts. */
 export const ALTER_PARTITION_VERSION = 3;
@@ -51,47 +52,36 @@ interface Queued {
 }
 
 export class AlterPartitionManager implements IsrChangeSender {
-  private readonly queued = new Map<string, Queued>();
-  private inFlight: Map<string, Queued> | null = null;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly batches: ControllerBatches<Queued>;
   private closed = false;
 
-  constructor(private readonly options: AlterPartitionManagerOptions) {}
+  constructor(private readonly options: AlterPartitionManagerOptions) {
+    const { retryBackoffMs, logger } = options;
+    this.batches = new ControllerBatches({ retryBackoffMs, logger, what: "AlterPartition" });
+    this.batches.start(async (batch) => {
+      const response = await options.send(this.request(batch));
+      // Answers that arrive after close() are dropped.
+      return this.closed ? new Map() : this.answered(batch, response);
+    });
+  }
 
   submit(change: IsrChange, answered: IsrChangeAnswered): boolean {
     const key = `${change.topicId}:${change.partition}`;
-    if (this.closed || this.queued.has(key) || this.inFlight?.has(key) === true) return false;
-    this.queued.set(key, { change, answered });
-    this.sendQueued();
+    if (this.closed || this.batches.queuedItem(key) !== undefined || this.batches.inFlightItem(key) !== undefined)
+      return false;
+    this.batches.add(key, { change, answered });
     return true;
   }
 
   /** Changes queued or in flight (for tests and metrics). */
   get pending(): number {
-    return this.queued.size + (this.inFlight?.size ?? 0);
+    return this.batches.pending;
   }
 
   /** Stops sending; answers that arrive later are dropped. */
   close(): void {
     this.closed = true;
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    this.queued.clear();
-  }
-
-  private sendQueued(): void {
-    if (this.closed || this.inFlight !== null || this.retryTimer !== undefined || this.queued.size === 0) return;
-    const batch = new Map(this.queued);
-    this.queued.clear();
-    this.inFlight = batch;
-    const request = this.request(batch);
-    this.options.send(request).then(
-      (response) => this.answered(batch, response),
-      (err: unknown) => {
-        this.options.logger.debug({ err, partitions: batch.size }, "AlterPartition failed; sending it again");
-        this.retryLater(batch);
-      },
-    );
+    this.batches.close();
   }
 
   private request(batch: ReadonlyMap<string, Queued>): AlterPartitionRequest {
@@ -120,12 +110,11 @@ export class AlterPartitionManager implements IsrChangeSender {
     };
   }
 
-  private answered(batch: Map<string, Queued>, response: AlterPartitionResponse): void {
-    if (this.closed) return;
+  /** The changes to send again: all of them after a top-level error, else those whose submitter asks for it. */
+  private answered(batch: ReadonlyMap<string, Queued>, response: AlterPartitionResponse): ReadonlyMap<string, Queued> {
     if (response.errorCode !== ErrorCode.NONE) {
       this.options.logger.debug({ errorCode: response.errorCode }, "AlterPartition refused; sending it again");
-      this.retryLater(batch);
-      return;
+      return batch;
     }
     const codes = new Map<string, number>();
     for (const topic of response.topics) {
@@ -142,22 +131,6 @@ export class AlterPartitionManager implements IsrChangeSender {
       }
       if (queued.answered(errorCode) === "retry") again.set(key, queued);
     }
-    if (again.size > 0) this.retryLater(again);
-    else {
-      this.inFlight = null;
-      this.sendQueued();
-    }
-  }
-
-  /** Queues `batch` again, with whatever was submitted meanwhile, to be sent after the backoff. */
-  private retryLater(batch: Map<string, Queued>): void {
-    this.inFlight = null;
-    if (this.closed) return;
-    for (const [key, queued] of batch) this.queued.set(key, queued);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.sendQueued();
-    }, this.options.retryBackoffMs);
-    this.retryTimer.unref();
+    return again;
   }
 }

@@ -1,17 +1,13 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { PartitionInfo } from "../../src/admin/index.ts";
-import type { BrokerConnection } from "../../src/admin/connection.ts";
-import { ErrorCode } from "../../src/protocol/index.ts";
-import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
+import { AckedProducer } from "../support/acked-producer.ts";
 import { pollUntil } from "../support/broker-process.ts";
 import { startCluster, type Cluster } from "../support/cluster.ts";
 import {
-  connectTo,
   consumeAll,
   createFullyReplicated,
   initProducerId,
   partitionInfo as readPartitionInfo,
-  produce,
   replicatedCluster,
 } from "../support/cluster-records.ts";
 import { SmallDiskLogDirs, smallDisksUnavailable } from "../support/small-disk.ts";
@@ -28,76 +24,7 @@ const smallDisks = new SmallDiskLogDirs(32 * 1024 * 1024);
 const disks = smallDisks.disks;
 const unavailable = smallDisksUnavailable();
 
-const connect = (cluster: Cluster, id: number) => connectTo(cluster, id, "disk-full-test");
 const partitionInfo = (cluster: Cluster, via: number) => readPartitionInfo(cluster, via, TOPIC);
-
-/**
- * An idempotent acks=all producer that sends each batch until some leader acknowledges it, asking a node other than
- * `avoid` who leads whenever a send fails (as a client refreshes its metadata).
- */
-class Producer {
-  readonly acked: string[] = [];
-  readonly errors = new Map<number, number>();
-  leader: number;
-  private stopped = false;
-  private sequence = 0;
-  readonly done: Promise<void>;
-
-  constructor(
-    private readonly cluster: Cluster,
-    private readonly id: { producerId: bigint; producerEpoch: number },
-    leader: number,
-  ) {
-    this.leader = leader;
-    this.done = this.run();
-  }
-
-  stop(): Promise<void> {
-    this.stopped = true;
-    return this.done;
-  }
-
-  private async run(): Promise<void> {
-    for (let b = 0; !this.stopped; b++) {
-      // 32 KiB batches, so that the leader's disk fills in a few seconds.
-      const values = Array.from({ length: 8 }, (_, i) => `record-${b}-${i}-${"x".repeat(4000)}`);
-      const records = encodeRecordBatch({
-        records: values.map((v) => ({ value: Buffer.from(v), timestamp: BigInt(Date.now()) })),
-        producerId: this.id.producerId,
-        producerEpoch: this.id.producerEpoch,
-        baseSequence: this.sequence,
-      });
-      for (let attempt = 0; ; attempt++) {
-        if (attempt > 200) throw new Error(`batch ${b} was never acknowledged`);
-        const errorCode = await this.send(records);
-        if (errorCode === ErrorCode.NONE) break;
-        this.errors.set(errorCode, (this.errors.get(errorCode) ?? 0) + 1);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        for (const node of this.cluster.brokers) {
-          const info = await partitionInfo(this.cluster, node.id);
-          if (info !== undefined && info.leader >= 0) {
-            this.leader = info.leader;
-            break;
-          }
-        }
-      }
-      this.sequence += values.length;
-      this.acked.push(...values);
-    }
-  }
-
-  private async send(records: Buffer): Promise<number> {
-    let connection: BrokerConnection | undefined;
-    try {
-      connection = await connect(this.cluster, this.leader);
-      return (await produce(connection, TOPIC, records)).errorCode ?? -1;
-    } catch {
-      return -1;
-    } finally {
-      connection?.close();
-    }
-  }
-}
 
 describe("a full disk under a partition leader", () => {
   let cluster: Cluster | undefined;
@@ -123,7 +50,7 @@ describe("a full disk under a partition leader", () => {
       const full = (await createFullyReplicated(c, TOPIC)).leader;
       const other = c.brokers.find((n) => n.id !== full)?.id ?? -1;
       const id = await initProducerId(c, full);
-      const producer = new Producer(c, id, full);
+      const producer = new AckedProducer(c, TOPIC, 0, id, full);
       try {
         await pollUntil("some acknowledged records", () => Promise.resolve(producer.acked.length >= 200), 60_000);
         await disks.get(full)?.fill();

@@ -1,0 +1,183 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { AdminClient } from "../../src/admin/index.ts";
+import { CreateTopicsRequest, CreateTopicsResponse, ErrorCode } from "../../src/protocol/index.ts";
+import { AckedProducer } from "../support/acked-producer.ts";
+import { pollUntil } from "../support/broker-process.ts";
+import { startCluster, type Cluster } from "../support/cluster.ts";
+import {
+  brokerAddress,
+  connectTo,
+  consumeAll,
+  describePartitions,
+  initProducerId,
+  replicatedCluster,
+  waitForPartitions,
+} from "../support/cluster-records.ts";
+import { SmallDiskLogDirs, smallDisksUnavailable } from "../support/small-disk.ts";
+
+// One full disk of a broker with two log dirs (JBOD, KIP-858, ADR 30): three combined nodes; node 1 has log.dirs
+// "logs" (a small tmpfs) and "logs-b" (the node's own disk), and leads every partition of an RF-3 topic, some stored in
+// each dir. Idempotent acks=all producers write every partition while "logs" fills: that dir goes offline, the
+// controller moves only its partitions to other ISR members and takes node 1 out of their ISRs, and node 1 stays up,
+// leading the partitions of "logs-b" with all three replicas in sync. Every acknowledged record is served once, in
+// order, by each partition's final leader, and DescribeLogDirs reports the full dir's KAFKA_STORAGE_ERROR.
+
+const TOPIC = "jbod-replicated";
+const PARTITIONS = 4;
+const VICTIM = 1;
+const smallDisks = new SmallDiskLogDirs(32 * 1024 * 1024);
+const unavailable = smallDisksUnavailable();
+
+/** Creates the topic with every partition on [VICTIM, 2, 3], so that VICTIM leads them all; returns its id. */
+async function createLedByVictim(cluster: Cluster): Promise<string> {
+  const connection = await connectTo(cluster, VICTIM, "jbod-test");
+  try {
+    const res = await connection.send(
+      CreateTopicsRequest,
+      CreateTopicsResponse,
+      7,
+      {
+        topics: [
+          {
+            name: TOPIC,
+            numPartitions: -1,
+            replicationFactor: -1,
+            assignments: Array.from({ length: PARTITIONS }, (_, partitionIndex) => ({
+              partitionIndex,
+              brokerIds: [VICTIM, 2, 3],
+            })),
+            configs: [],
+          },
+        ],
+        timeoutMs: 30_000,
+        validateOnly: false,
+      },
+      35_000,
+    );
+    const created = res.topics[0];
+    expect(created?.errorCode).toBe(ErrorCode.NONE);
+    return created?.topicId ?? "";
+  } finally {
+    connection.close();
+  }
+}
+
+describe("a full log dir of a broker with two", () => {
+  let cluster: Cluster | undefined;
+  afterAll(async () => {
+    for (const node of cluster?.nodes ?? []) if (cluster?.isRunning(node.id)) await cluster.kill(node.id, "SIGKILL");
+    smallDisks.unmount();
+    await cluster?.destroy();
+  });
+
+  it.skipIf(unavailable !== undefined)(
+    `moves only that dir's partitions; the broker keeps leading the other's and nothing acknowledged is lost${unavailable ? ` (skipped: ${unavailable})` : ""}`,
+    async () => {
+      cluster = await startCluster(
+        replicatedCluster(
+          // Relative to each node's directory: the metadata log stays off the small disk.
+          { "metadata.log.dir": "metadata" },
+          {
+            nodeConfig: (id): Record<string, string> => (id === VICTIM ? { "log.dirs": "logs,logs-b" } : {}),
+            // "logs" is the small disk; "logs-b" is on the node's own.
+            prepare: (n) => (n.id === VICTIM ? smallDisks.prepare(n) : undefined),
+          },
+        ),
+      );
+      const c = cluster;
+      await c.waitForBrokers(30_000);
+      const topicId = await createLedByVictim(c);
+      await waitForPartitions(c, 2, TOPIC, (p) => p.leader === VICTIM && p.isr.length === 3, 60_000);
+      // Which of the victim's dirs holds each partition (its log manager spreads new partitions over both).
+      const victimDir = c.node(VICTIM).dir;
+      const inFullDir = (p: number) => existsSync(join(victimDir, "logs", `${TOPIC}-${p}`));
+      const all = Array.from({ length: PARTITIONS }, (_, p) => p);
+      const full = all.filter(inFullDir);
+      const healthy = all.filter((p) => !inFullDir(p));
+      expect(full.length).toBeGreaterThan(0);
+      expect(healthy.length).toBeGreaterThan(0);
+      for (const p of healthy) expect(existsSync(join(victimDir, "logs-b", `${TOPIC}-${p}`))).toBe(true);
+      // The victim has told the controller where each replica is (AssignReplicasToDirs).
+      await pollUntil(
+        "the victim's directory assignments to be recorded",
+        () => Promise.resolve(all.every((p) => c.output(VICTIM).includes(`${topicId}:${p}@`))),
+        30_000,
+      );
+
+      const id = await initProducerId(c, 2);
+      const producers = all.map((p) => new AckedProducer(c, TOPIC, p, id, VICTIM));
+      try {
+        await pollUntil(
+          "some acknowledged records on every partition",
+          () => Promise.resolve(producers.every((p) => p.acked.length >= 40)),
+          60_000,
+        );
+        await smallDisks.disks.get(VICTIM)?.fill();
+        await pollUntil(
+          `the full dir's partitions led elsewhere without node ${VICTIM} in their ISRs`,
+          async () => {
+            const parts = (await describePartitions(c, 2, TOPIC)) ?? [];
+            return full.every((p) => {
+              const info = parts.find((x) => x.partition === p);
+              return info !== undefined && info.leader >= 0 && info.leader !== VICTIM && !info.isr.includes(VICTIM);
+            });
+          },
+          60_000,
+        );
+        const before = producers.map((p) => p.acked.length);
+        await pollUntil(
+          "every producer to go on",
+          () => Promise.resolve(producers.every((p, i) => p.acked.length >= (before[i] ?? 0) + 40)),
+          60_000,
+        );
+      } finally {
+        await Promise.all(producers.map((p) => p.stop()));
+      }
+      // The healthy dir's partitions kept their leader and ISR; the victim is still up and unfenced.
+      const after = (await describePartitions(c, 2, TOPIC)) ?? [];
+      for (const p of healthy) {
+        expect(after.find((x) => x.partition === p)).toMatchObject({ leader: VICTIM, isr: [VICTIM, 2, 3] });
+        expect(producers[p]?.leader).toBe(VICTIM);
+      }
+      for (const p of full) expect(producers[p]?.leader).not.toBe(VICTIM);
+      expect(c.isRunning(VICTIM)).toBe(true);
+      expect(c.output(VICTIM)).not.toContain("Every log dir is offline");
+
+      for (const [p, producer] of producers.entries()) {
+        let served: string[] = [];
+        await pollUntil(
+          `partition ${p}'s leader (${producer.leader}) to serve every acknowledged record`,
+          async () => {
+            served = await consumeAll(c, producer.leader, TOPIC, p).catch(() => []);
+            return served.length >= producer.acked.length;
+          },
+          30_000,
+        );
+        expect(served).toEqual(producer.acked);
+      }
+
+      // DescribeLogDirs: the full dir with KAFKA_STORAGE_ERROR, the other with its partitions.
+      const admin = new AdminClient({ bootstrap: brokerAddress(c, VICTIM), retries: 2 });
+      try {
+        const dirs = await admin.describeLogDirs(VICTIM);
+        const fullDir = dirs.find((d) => d.logDir === join(victimDir, "logs"));
+        const otherDir = dirs.find((d) => d.logDir === join(victimDir, "logs-b"));
+        expect(fullDir?.error?.code).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+        expect(fullDir?.partitions).toEqual([]);
+        expect(otherDir?.error).toBeUndefined();
+        expect(otherDir?.partitions.filter((x) => x.topic === TOPIC).map((x) => x.partition)).toEqual(healthy);
+      } finally {
+        admin.close();
+      }
+      console.log(
+        `jbod: node ${VICTIM}'s dir "logs" filled; partitions ${full.join(",")} moved to ` +
+          `${full.map((p) => producers[p]?.leader).join(",")}, ${healthy.join(",")} stayed on ${VICTIM}; ` +
+          `acknowledged ${producers.map((p) => p.acked.length).join(",")} records, all served once; producer errors ` +
+          JSON.stringify(producers.map((p) => [...p.errors])),
+      );
+    },
+    240_000,
+  );
+});
