@@ -369,8 +369,9 @@ export class RaftNode {
    * on the way; a refused connect is not, so a follower of that peer that has not fetched from it since (a lost
    * connection, or since it began following) runs for election almost at once instead of after the connection-loss
    * grace: after its rank among the other voters (by id, the peer left out) times `leaderConnectionRefusedStepMs`,
-   * plus a random part of up to half a step. Every survivor of a dead leader learns it at the same moment; ranks keep
-   * them from running together and splitting the vote, which a random wait of this size would not (ADR 32). Only the
+   * plus a random part of up to a sixth of a step. Every survivor of a dead leader learns it at about the same moment;
+   * ranks keep them from running together and splitting the vote, which a random wait of this size would not: the
+   * next one runs only if the first has not bumped the epoch a step later (ADR 32). Only the
    * time changes: the election is the ordinary pre-vote and vote, which voters still hearing a live leader refuse.
    */
   leaderConnectionRefused(peer: NodeId, now: number): RaftAction[] {
@@ -385,7 +386,7 @@ export class RaftNode {
       const position = rank < 0 ? others.length : rank;
       role.fetchDeadline = Math.min(
         role.fetchDeadline,
-        this.now + position * step + this.rng.nextInt(Math.max(1, Math.floor(step / 2))),
+        this.now + position * step + this.rng.nextInt(Math.max(1, Math.floor(step / 6))),
       );
     });
   }

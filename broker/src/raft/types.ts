@@ -257,8 +257,8 @@ export interface RaftConfig {
   readonly leaderConnectionLossGraceMs?: number;
   /**
    * How far apart, by rank, followers run for election once a new connection to their leader was refused
-   * (`leaderConnectionRefused`): the n-th other voter by id waits n steps plus up to half a step. Absent: a refusal
-   * changes nothing.
+   * (`leaderConnectionRefused`): the n-th other voter by id waits n steps plus up to a sixth of a step. Absent: a
+   * refusal changes nothing.
    */
   readonly leaderConnectionRefusedStepMs?: number;
   /** `controller.quorum.election.backoff.max.ms`: upper bound of the randomised backoff after a lost election. */
@@ -302,7 +302,7 @@ export const DEFAULT_RAFT_TIMING = {
   preVote: true,
   // Waits of 500-1000 ms: a live leader answers a fetch on a new connection within about one fetch wait (ADR 29).
   leaderConnectionLossGraceMs: 1000,
-  // The first survivor by id runs 0-50 ms after a refused connect, the next 100-150 ms: a pre-vote and a vote round on
-  // one host take a few ms idle, tens under load (ADR 32).
-  leaderConnectionRefusedStepMs: 100,
+  // The first survivor by id runs 0-50 ms after a refused connect, the next 300-350 ms: the survivors see the refusal
+  // up to ~100 ms apart under load, and the first needs a pre-vote round trip more to bump the epoch (ADR 32).
+  leaderConnectionRefusedStepMs: 300,
 } as const;

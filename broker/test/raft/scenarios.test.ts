@@ -56,8 +56,8 @@ describe("scripted scenarios", () => {
 
   it("a crashed leader whose port refuses connects is replaced sooner than one whose connections only closed", () => {
     // The same crashes, with refused connects (a killed process on a live host) and without (its address blackholed
-    // after the close): the refusal starts the election within a rank step (50 ms here) rather than the 150-300 ms
-    // grace, and by rank, so the survivors do not split the vote.
+    // after the close): the first survivor by id runs 0-16 ms after the refusal (the next a 100 ms step later) rather
+    // than after the 150-300 ms grace, and by rank, so the survivors do not split the vote.
     const failover = (seed: number, refuseConnects: boolean): { ms: number; elections: number } => {
       const sim = quietSimulation(seed, { refuseConnects });
       sim.start();

@@ -142,7 +142,7 @@ const TIMING = {
   retryBackoffMs: 50,
   preVote: true,
   leaderConnectionLossGraceMs: 300,
-  leaderConnectionRefusedStepMs: 50,
+  leaderConnectionRefusedStepMs: 100,
 } as const;
 const TICK_MS = 20;
 
