@@ -12,6 +12,7 @@ import {
   ProducerIdsRecord,
   RegisterBrokerRecord,
   TopicRecord,
+  uuidToKafkaBase64,
 } from "../../src/protocol/index.ts";
 import { SnapshotStore, encodeSnapshot, snapshotFileName } from "../../src/quorum/snapshot-file.ts";
 import {
@@ -26,6 +27,8 @@ import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka
 // so, where they are not installed.
 
 const TOPIC_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+/** Broker 1's log dir, which holds the partition's replica (KIP-858). */
+const DIR_ID = "1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d";
 
 describe("Kafka's tools read our metadata snapshots", () => {
   beforeAll(requireReferenceKafka);
@@ -46,13 +49,23 @@ describe("Kafka's tools read our metadata snapshots", () => {
           features: [{ name: "metadata.version", minSupportedVersion: 21, maxSupportedVersion: 22 }],
           rack: "a",
           fenced: false,
+          logDirs: [DIR_ID],
         },
         3,
       ),
       record(TopicRecord, { name: "orders", topicId: TOPIC_ID }, 0),
       record(
         PartitionRecord,
-        { topicId: TOPIC_ID, partitionId: 0, replicas: [1], isr: [1], leader: 1, leaderEpoch: 4, partitionEpoch: 6 },
+        {
+          topicId: TOPIC_ID,
+          partitionId: 0,
+          replicas: [1],
+          isr: [1],
+          leader: 1,
+          leaderEpoch: 4,
+          partitionEpoch: 6,
+          directories: [DIR_ID],
+        },
         1,
       ),
       record(ConfigRecord, { resourceType: 2, resourceName: "orders", name: "retention.ms", value: "1000" }, 0),
@@ -91,6 +104,9 @@ describe("Kafka's tools read our metadata snapshots", () => {
     }
     expect(stdout).toContain('"data":{"name":"orders","topicId":"Dx4tPEtaaXiHlqW0w9Lh8A"}');
     expect(stdout).toContain('"leaderEpoch":4,"partitionEpoch":6');
+    // The broker's log dirs and the replica's directory (KIP-858), which the image keeps.
+    expect(stdout).toContain(`"logDirs":["${uuidToKafkaBase64(DIR_ID)}"]`);
+    expect(stdout).toContain(`"directories":["${uuidToKafkaBase64(DIR_ID)}"]`);
     expect(stdout).not.toMatch(/error|exception/i);
   });
 
@@ -124,6 +140,7 @@ describe("Kafka's tools read our metadata snapshots", () => {
     expect(values[1]).toMatch(
       /replicas=\[1\].*isr=\[1\].*leader=1, leaderRecoveryState=RECOVERED, leaderEpoch=4, partitionEpoch=6/,
     );
+    expect(values[1]).toContain(`directories=[${uuidToKafkaBase64(DIR_ID)}]`);
     expect(values.slice(2)).toEqual(["Optional[4.0-IV0]", "1000", "1000"]);
   });
 
