@@ -1,8 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { topicByName, type MetadataImage, type PartitionRegistration } from "../../src/metadata/image/index.ts";
+import {
+  directoryOnline,
+  replicaDirectory,
+  topicByName,
+  type MetadataImage,
+  type PartitionRegistration,
+} from "../../src/metadata/image/index.ts";
 import { AlterPartitionRequest } from "../../src/protocol/index.ts";
 import { ELR_FEATURE, METADATA_VERSION } from "../../src/controller/index.ts";
 import {
+  dirOf,
   elrRegistration,
   harness,
   heartbeat,
@@ -12,7 +19,8 @@ import {
 } from "../support/controller-harness.ts";
 
 // The controller's partition changes under seeded random sequences of fencing, unfencing, controlled shutdowns,
-// AlterPartition (valid or not), reassignments and their cancellation, elections and rebalance passes, on a clean
+// AlterPartition (valid or not), reassignments and their cancellation, elections and rebalance passes, a broker
+// reporting its log dir offline (KIP-858: its replicas placed there leave ISRs and leaderships), on a clean
 // topic and on one that allows unclean elections. After every step the view must hold Kafka's invariants: the ISR is
 // a non-empty duplicate-free subset of the replicas, the leader is in it (or there is none) and is usable, adding and
 // removing replicas are disjoint replicas, epochs never go back, and on the clean topic a new leader was in the ISR
@@ -48,7 +56,8 @@ function subset<T>(random: (bound: number) => number, items: readonly T[]): T[] 
   return items.filter(() => random(2) === 0);
 }
 
-function step(h: Harness, epochs: Map<number, bigint>, random: (bound: number) => number): string {
+/** `offlineDirs`: also steps where a broker reports its log dir offline (kept out of the ELR runs' sequences). */
+function step(h: Harness, epochs: Map<number, bigint>, random: (bound: number) => number, offlineDirs = false): string {
   const view = h.controller.view;
   if (!view) throw new Error("not active");
   const brokerOf = (id: number) => view.brokers.get(id);
@@ -56,7 +65,7 @@ function step(h: Harness, epochs: Map<number, bigint>, random: (bound: number) =
   const parts = [...partitionsOf(view)];
   const [key, p] = parts[random(parts.length)] ?? ["clean-0", undefined];
   const [name = "clean", partition = "0"] = key.split("-");
-  switch (random(8)) {
+  switch (random(offlineDirs ? 9 : 8)) {
     case 0: {
       // Broker `id` misses its heartbeats and is fenced.
       h.clock.now += 9001;
@@ -140,6 +149,27 @@ function step(h: Harness, epochs: Map<number, bigint>, random: (bound: number) =
       epochs.set(id, registered.brokerEpoch);
       return `restart ${id} ${clean ? "clean" : "unclean"}`;
     }
+    case 8: {
+      // Broker `id` reports its log dir offline without asking to be fenced.
+      const reg = brokerOf(id);
+      if (reg === undefined || !epochs.has(id)) return "noop";
+      const beat = heartbeat(id, epochs.get(id) ?? 0n, h.log.length, { offlineLogDirs: [dirOf(id)] });
+      h.propose(h.controller.heartbeat(beat));
+      const after = h.controller.view;
+      const changedState =
+        after?.brokers.get(id)?.fenced !== reg.fenced ||
+        after.brokers.get(id)?.inControlledShutdown !== reg.inControlledShutdown;
+      // Unless the same heartbeat changed the broker's state (then the next one moves them), none of its replicas
+      // placed in that dir leads or is in an ISR.
+      for (const [k, q] of partitionsOf(after ?? view)) {
+        if (changedState || replicaDirectory(q, id) !== dirOf(id)) continue;
+        // Without ELR the last ISR member stays in the ISR, leaderless (Kafka's "last replica standing").
+        if (q.leader === id || (q.isr.includes(id) && q.isr.length > 1)) {
+          throw new Error(`${k} keeps broker ${id} after its dir went offline: ${JSON.stringify(q)}`);
+        }
+      }
+      return `dir of ${id} offline`;
+    }
     default:
       return "noop";
   }
@@ -181,8 +211,14 @@ function problem(
       return fail("adding or removing replica not a replica");
     }
     if (p.addingReplicas.some((id) => p.removingReplicas.includes(id))) return fail("both adding and removing");
+    if (p.directories !== undefined && p.directories.length !== p.replicas.length) {
+      return fail("directories not one per replica");
+    }
     if (p.leader !== -1) {
       if (!p.isr.includes(p.leader)) return fail("leader outside the ISR");
+      if (!directoryOnline(after.brokers.get(p.leader), replicaDirectory(p, p.leader))) {
+        return fail("leader's log dir offline");
+      }
       const b = after.brokers.get(p.leader);
       if (b?.fenced !== false || b.inControlledShutdown) return fail("leader not usable");
     }
@@ -222,7 +258,7 @@ describe("the controller's partition changes under seeded random operations", ()
       for (let i = 0; i < STEPS; i++) {
         const before = h.controller.view;
         const logLength = h.log.length;
-        const what = step(h, epochs, random);
+        const what = step(h, epochs, random, true);
         const after = h.controller.view;
         if (!before || !after) throw new Error("not active");
         uncleanSeen ||= what.startsWith("elect unclean clean");
