@@ -46,6 +46,10 @@ TRIBUTARY_CACHE="${TRIBUTARY_CACHE:-$HOME/.cache/tributary}"
 CACHE_ROOT="${TRIBUTARY_K8S_CACHE:-$TRIBUTARY_CACHE/k8s}"
 OUT="$CACHE_ROOT/$K8S_VERSION/bin"
 mkdir -p "$OUT"
+# One build at a time per cache: two clones building at once (a CI run beside a developer's make e2e) would write the
+# same temporary files. The second waits, then finds every binary up to date.
+exec {build_lock}>"$OUT/.build.lock"
+flock "$build_lock"
 
 export GOMODCACHE="${TRIBUTARY_GOMODCACHE:-$TRIBUTARY_CACHE/go/mod}"
 export GOCACHE="${TRIBUTARY_GOCACHE:-$TRIBUTARY_CACHE/go/build}"
