@@ -3,7 +3,8 @@
 // test fails and names the command that builds them.
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { startTier, useCluster } from "./helpers.ts";
+import { startTier } from "./helpers.ts";
+import { useCluster } from "../src/suite.ts";
 
 describe("cluster tier api", () => {
   const cluster = useCluster(() => startTier("api"));

@@ -3,7 +3,8 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { localTierUnavailable } from "../src/cluster/index.ts";
-import { imageArchive, localOrAttached, useCluster, waitForKubectl } from "./helpers.ts";
+import { imageArchive, localOrAttached, waitForKubectl } from "./helpers.ts";
+import { useCluster } from "../src/suite.ts";
 
 const attached = (process.env["TRIBUTARY_E2E_KUBECONFIG"] ?? "") !== "";
 const unavailable = attached

@@ -2,7 +2,8 @@
 // evenly over topology.kubernetes.io/zone a, b and c.
 import { describe, expect, it } from "vitest";
 import { ZONES } from "../src/cluster/index.ts";
-import { startTier, useCluster, waitForKubectl } from "./helpers.ts";
+import { startTier, waitForKubectl } from "./helpers.ts";
+import { useCluster } from "../src/suite.ts";
 
 describe("cluster tier sim", () => {
   const cluster = useCluster(() => startTier("sim", 6));

@@ -7,7 +7,7 @@
 // and re-replicates from its peers); no acks=all write may fail or be lost. FIGURE lines: drain durations, PDB
 // refusals, who moved each pod (eviction or the operator's restart), time to all Ready, longest send.
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { binDir, localNodeNames, type Cluster } from "../src/cluster/index.ts";
 import { run } from "../src/cluster/proc.ts";
 import {
@@ -21,15 +21,8 @@ import {
 } from "../src/operator-e2e/workloads.ts";
 import { watchCluster } from "../src/operator-e2e/roll-watch.ts";
 import { kubeletNodes } from "../src/operator-e2e/nodes.ts";
-import {
-  REPO,
-  chartSuiteUnavailable,
-  figureLog,
-  imageArchive,
-  localOrAttached,
-  printOperatorPostMortem,
-  useCluster,
-} from "./helpers.ts";
+import { operatorPostMortem, useOperatorSuite } from "../src/operator-e2e/suite.ts";
+import { REPO, chartSuiteUnavailable, figureLog, operatorOnFirstNode } from "./helpers.ts";
 
 const IMAGES = ["broker", "operator", "e2e-client"] as const;
 const NODES = 3;
@@ -145,22 +138,13 @@ async function drainAndWait(c: Cluster, node: string, expectOn: string): Promise
 describe.skipIf(unavailable !== undefined)(
   "node drains: two nodes drained under acks=all writes (tier 3, 3 nodes)",
   () => {
-    const cluster = useCluster(async () => {
+    const cluster = useOperatorSuite({
       // Brokers run everywhere; the operator and the producer are pinned to the first node, which stays.
-      const c = await localOrAttached([imageArchive("broker")], {
-        nodes: NODES,
-        firstNodeImages: [imageArchive("operator"), imageArchive("e2e-client")],
-      });
-      await c.kubectl(["create", "namespace", NS]);
-      return c;
-    });
-    // Registered after useCluster's hooks, so it runs before the cluster stops.
-    afterAll(async () => {
-      const c = cluster.get();
-      if (cluster.failed()) {
-        await printOperatorPostMortem(c, { systemNs: SYSTEM_NS, release: RELEASE, ns: NS, cluster: CLUSTER });
-      }
-      figures.print("drain, tier 3");
+      start: () => operatorOnFirstNode(NODES),
+      namespace: NS,
+      postMortem: operatorPostMortem({ systemNs: SYSTEM_NS, release: RELEASE, ns: NS, cluster: CLUSTER }),
+      figures,
+      figuresTitle: "drain, tier 3",
     });
 
     it(`${NODES} kubelet nodes, one per zone, all Ready`, async () => {

@@ -1,6 +1,6 @@
-// Shared by the cluster tests: a console logger (passed in, never global) and the cluster a suite runs against.
+// Shared by the cluster tests: a console logger (passed in, never global) and the cluster a suite runs against
+// (its hooks: e2e/src/suite.ts).
 import { existsSync } from "node:fs";
-import { afterAll, afterEach, beforeAll } from "vitest";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -43,6 +43,17 @@ export async function localOrAttached(
   );
 }
 
+/**
+ * Tier 3 with `nodes` kubelet nodes for an operator suite that pins the operator and its client Jobs to the first node
+ * (which stays): the broker image on every node, the operator's and the client's on the first only.
+ */
+export async function operatorOnFirstNode(nodes: number): Promise<Cluster> {
+  return localOrAttached([imageArchive("broker")], {
+    nodes,
+    firstNodeImages: [imageArchive("operator"), imageArchive("e2e-client")],
+  });
+}
+
 export async function startTier(tier: Tier, nodes?: number): Promise<Cluster> {
   return startCluster({ tier, logger: testLogger, ...(nodes === undefined ? {} : { nodes }) });
 }
@@ -65,41 +76,6 @@ export async function waitForKubectl(
     [],
     500,
   );
-}
-
-export interface SuiteCluster {
-  /** The running cluster (throws before beforeAll has started it). */
-  get(): Cluster;
-  /** Whether a test in this suite has failed so far. */
-  failed(): boolean;
-}
-
-/**
- * Registers the suite's hooks: start the cluster before all tests, and stop it after them, saving logs and cluster
- * state to e2e/artifacts when a test failed.
- */
-export function useCluster(start: () => Promise<Cluster>): SuiteCluster {
-  let cluster: Cluster | undefined;
-  let failed = false;
-  beforeAll(async () => {
-    cluster = await start();
-  });
-  afterEach(({ task }) => {
-    if (task.result?.state === "fail") failed = true;
-  });
-  afterAll(async () => {
-    const stopping = Date.now();
-    const saved = await cluster?.stop({ failed });
-    console.log(`cluster stopped in ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
-    if (saved !== undefined) console.warn(`cluster logs saved to ${saved}`);
-  });
-  return {
-    get: () => {
-      if (cluster === undefined) throw new Error("the cluster did not start");
-      return cluster;
-    },
-    failed: () => failed,
-  };
 }
 
 /**
@@ -129,32 +105,4 @@ export function figureLog(): { figure: (line: string) => void; print: (title: st
       if (lines.length > 0) console.log(`Figures (${title}):\n  ${lines.join("\n  ")}`);
     },
   };
-}
-
-/** Prints each kubectl query's output (a failed suite's post-mortem); a failing query prints its error. */
-export async function printKubectl(cluster: Cluster, queries: readonly (readonly string[])[]): Promise<void> {
-  for (const args of queries) console.warn(`kubectl ${args.join(" ")}\n${await cluster.kubectl(args).catch(String)}`);
-}
-
-/** A failed operator suite's post-mortem: the operator's log, the clusters, pods, events and the brokers' logs. */
-export async function printOperatorPostMortem(
-  cluster: Cluster,
-  where: { systemNs: string; release: string; ns: string; cluster: string },
-): Promise<void> {
-  await printKubectl(cluster, [
-    ["logs", "-n", where.systemNs, `deployment/${where.release}-operator`, "--tail=200"],
-    ["get", "kafkacluster", "-A", "-o", "yaml"],
-    ["get", "pods,pdb", "-A", "-o", "wide"],
-    ["get", "events", "-n", where.ns, "--sort-by=.lastTimestamp"],
-    [
-      "logs",
-      "-n",
-      where.ns,
-      "-l",
-      `tributary.dev/cluster=${where.cluster}`,
-      "--all-containers",
-      "--prefix",
-      "--tail=60",
-    ],
-  ]);
 }

@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { AdminClient } from "@tributary/broker/admin";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { binDir, localTierUnavailable, type Cluster } from "../src/cluster/index.ts";
 import { pollUntil, run } from "../src/cluster/proc.ts";
 import {
@@ -26,8 +26,9 @@ import {
 } from "../src/operator-e2e/metrics.ts";
 import { formatLayout, replicaLayout } from "../src/operator-e2e/layout.ts";
 import { allReplaced, watchCluster } from "../src/operator-e2e/roll-watch.ts";
+import { useOperatorSuite } from "../src/operator-e2e/suite.ts";
 import { kafkaClusterPods, produceLoopJob, produceLoopResult } from "../src/operator-e2e/workloads.ts";
-import { REPO, imageArchive, localOrAttached, useCluster, waitForKubectl } from "./helpers.ts";
+import { REPO, figureLog, imageArchive, localOrAttached, waitForKubectl } from "./helpers.ts";
 
 const attached = (process.env["TRIBUTARY_E2E_KUBECONFIG"] ?? "") !== "";
 const IMAGES = ["broker", "operator", "e2e-client"] as const;
@@ -53,11 +54,8 @@ const RELEASE = "tributary";
 const DEPLOYMENT = `${RELEASE}-operator`;
 // e2e/image/build.sh tags the images docker.io/tributary/<name>:dev; they are imported, never pulled.
 const LOCAL_IMAGE = { repository: "docker.io/tributary", tag: "dev", pullPolicy: "Never" } as const;
-const figures: string[] = [];
-const figure = (line: string): void => {
-  figures.push(line);
-  console.log(`FIGURE ${line}`);
-};
+const figures = figureLog();
+const figure = (line: string): void => figures.figure(line);
 
 async function helm(c: Cluster, args: readonly string[]): Promise<string> {
   return (await run(join(binDir(), "helm"), ["--kubeconfig", c.kubeconfig, ...args], { timeoutMs: 180_000 })).stdout;
@@ -322,29 +320,21 @@ async function waitGone(c: Cluster): Promise<void> {
 }
 
 describe.skipIf(unavailable !== undefined)("operator: helm chart, dev KafkaCluster, roll, delete (tier 3)", () => {
-  const cluster = useCluster(async () => {
-    const c = await localOrAttached(IMAGES.map((i) => imageArchive(i)));
-    await c.kubectl(["create", "namespace", NS]);
-    return c;
-  });
-  // Registered after useCluster's hooks, so it runs before the cluster stops.
-  afterAll(async () => {
-    const c = cluster.get();
-    if (cluster.failed()) {
-      for (const args of [
-        ["logs", "-n", SYSTEM_NS, `deployment/${DEPLOYMENT}`, "--tail=200"],
-        ["get", "kafkacluster", "-A", "-o", "yaml"],
-        ["get", "kafkatopic", "-A", "-o", "yaml"],
-        ["get", "events", "-n", NS, "--sort-by=.lastTimestamp"],
-        ["logs", "-n", NS, "job/operator-client", "--tail=100"],
-        ["get", "pods", "-n", NS, "-o", "wide"],
-        ["logs", "-n", NS, "-l", `tributary.dev/cluster=${TRIO}`, "--all-containers", "--prefix", "--tail=60"],
-      ]) {
-        console.warn(`kubectl ${args.join(" ")}\n${await c.kubectl(args).catch(String)}`);
-      }
-    }
-    if (figures.length > 0) console.log(`Figures (tier 3):\n  ${figures.join("\n  ")}`);
-    if (attached) await c.kubectl(["delete", "namespace", NS, "--wait=false"]).catch(() => "");
+  const cluster = useOperatorSuite({
+    start: () => localOrAttached(IMAGES.map((i) => imageArchive(i))),
+    namespace: NS,
+    postMortem: [
+      ["logs", "-n", SYSTEM_NS, `deployment/${DEPLOYMENT}`, "--tail=200"],
+      ["get", "kafkacluster", "-A", "-o", "yaml"],
+      ["get", "kafkatopic", "-A", "-o", "yaml"],
+      ["get", "events", "-n", NS, "--sort-by=.lastTimestamp"],
+      ["logs", "-n", NS, "job/operator-client", "--tail=100"],
+      ["get", "pods", "-n", NS, "-o", "wide"],
+      ["logs", "-n", NS, "-l", `tributary.dev/cluster=${TRIO}`, "--all-containers", "--prefix", "--tail=60"],
+    ],
+    figures,
+    figuresTitle: "tier 3",
+    deleteNamespace: attached,
   });
 
   it("helm install: the operator Deployment becomes Ready", async () => {

@@ -9,7 +9,7 @@
 // the held one stays as it was (RollHeld, Ready True, Argo CD Healthy), and rolls once the hold is removed. No acks=all
 // write may fail or be lost. FIGURE lines: how long the roll was held, the restarts after the release, the writes.
 import { AdminClient } from "@tributary/broker/admin";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { argocdHealthOf } from "../src/operator-e2e/argocd.ts";
 import { signalPod } from "../src/operator-e2e/pod-processes.ts";
 import {
@@ -19,6 +19,7 @@ import {
   watchCluster,
   type KafkaClusterView,
 } from "../src/operator-e2e/roll-watch.ts";
+import { operatorPostMortem, useOperatorSuite } from "../src/operator-e2e/suite.ts";
 import {
   installOperator,
   kafkaClusterPods,
@@ -29,15 +30,7 @@ import {
   type ClusterPod,
 } from "../src/operator-e2e/workloads.ts";
 import { pollUntil } from "../src/cluster/proc.ts";
-import {
-  REPO,
-  chartSuiteUnavailable,
-  figureLog,
-  imageArchive,
-  localOrAttached,
-  printOperatorPostMortem,
-  useCluster,
-} from "./helpers.ts";
+import { REPO, chartSuiteUnavailable, figureLog, imageArchive, localOrAttached } from "./helpers.ts";
 
 const IMAGES = ["broker", "operator", "e2e-client"] as const;
 // SIGSTOP reaches a pod's processes only when its kubelet runs on this machine.
@@ -101,27 +94,22 @@ const stepOf = (view: KafkaClusterView, pod: string): string =>
 describe.skipIf(unavailable !== undefined)(
   "roll gates: a roll held by short ISRs, and the hold annotation (tier 3)",
   () => {
-    const cluster = useCluster(async () => {
-      const c = await localOrAttached(IMAGES.map((i) => imageArchive(i)));
-      await c.kubectl(["create", "namespace", NS]);
-      return c;
-    });
     let paused: ClusterPod | undefined;
-    // Registered after useCluster's hooks, so it runs before the cluster stops.
-    afterAll(async () => {
-      const c = cluster.get();
+    const cluster = useOperatorSuite({
+      start: () => localOrAttached(IMAGES.map((i) => imageArchive(i))),
+      namespace: NS,
+      postMortem: operatorPostMortem({ systemNs: SYSTEM_NS, release: RELEASE, ns: NS, cluster: CLUSTER }),
+      figures,
+      figuresTitle: "roll gates, tier 3",
       // Never leave a stopped process behind a failed test: the cluster's teardown would wait on it.
-      if (paused !== undefined) {
+      beforeTeardown: () => {
+        if (paused === undefined) return;
         try {
           signalPod(paused.uid, "SIGCONT");
         } catch {
           // Already gone.
         }
-      }
-      if (cluster.failed()) {
-        await printOperatorPostMortem(c, { systemNs: SYSTEM_NS, release: RELEASE, ns: NS, cluster: CLUSTER });
-      }
-      figures.print("roll gates, tier 3");
+      },
     });
 
     it("a 3-broker KafkaCluster becomes Ready", async () => {

@@ -6,11 +6,12 @@
 // restart (the manual annotation on their pods): with maxParallelSameRack 2 the two of one zone restart together and
 // the third alone, never beside them; with the option back at 1 the two restart one at a time. No acks=all write may
 // fail or be lost. FIGURE lines: the placement, each roll's duration and shape, the writes.
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { localNodeNames, type Cluster } from "../src/cluster/index.ts";
 import { pollUntil } from "../src/cluster/proc.ts";
 import { kubeletNodes } from "../src/operator-e2e/nodes.ts";
 import { allReplaced, downTogether, watchCluster } from "../src/operator-e2e/roll-watch.ts";
+import { operatorPostMortem, useOperatorSuite } from "../src/operator-e2e/suite.ts";
 import {
   installOperator,
   kafkaClusterPods,
@@ -20,15 +21,7 @@ import {
   waitClusterReady,
   type ClusterPod,
 } from "../src/operator-e2e/workloads.ts";
-import {
-  REPO,
-  chartSuiteUnavailable,
-  figureLog,
-  imageArchive,
-  localOrAttached,
-  printOperatorPostMortem,
-  useCluster,
-} from "./helpers.ts";
+import { REPO, chartSuiteUnavailable, figureLog, operatorOnFirstNode } from "./helpers.ts";
 
 const IMAGES = ["broker", "operator", "e2e-client"] as const;
 const NODES = 3;
@@ -99,21 +92,12 @@ async function togetherLines(c: Cluster): Promise<string[]> {
 }
 
 describe.skipIf(unavailable !== undefined)("rolls: brokers of one rack restart together (tier 3, 3 zones)", () => {
-  const cluster = useCluster(async () => {
-    const c = await localOrAttached([imageArchive("broker")], {
-      nodes: NODES,
-      firstNodeImages: [imageArchive("operator"), imageArchive("e2e-client")],
-    });
-    await c.kubectl(["create", "namespace", NS]);
-    return c;
-  });
-  // Registered after useCluster's hooks, so it runs before the cluster stops.
-  afterAll(async () => {
-    const c = cluster.get();
-    if (cluster.failed()) {
-      await printOperatorPostMortem(c, { systemNs: SYSTEM_NS, release: RELEASE, ns: NS, cluster: CLUSTER });
-    }
-    figures.print("rack-parallel rolls, tier 3");
+  const cluster = useOperatorSuite({
+    start: () => operatorOnFirstNode(NODES),
+    namespace: NS,
+    postMortem: operatorPostMortem({ systemNs: SYSTEM_NS, release: RELEASE, ns: NS, cluster: CLUSTER }),
+    figures,
+    figuresTitle: "rack-parallel rolls, tier 3",
   });
 
   /** The two brokers sharing a zone, and one broker of another zone. */

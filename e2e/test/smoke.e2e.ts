@@ -5,7 +5,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { localTierUnavailable } from "../src/cluster/index.ts";
-import { REPO, imageArchive, localOrAttached, useCluster, waitForKubectl } from "./helpers.ts";
+import { REPO, imageArchive, localOrAttached, waitForKubectl } from "./helpers.ts";
+import { useCluster } from "../src/suite.ts";
 
 const attached = (process.env["TRIBUTARY_E2E_KUBECONFIG"] ?? "") !== "";
 function whyNot(): string | undefined {

@@ -11,11 +11,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdminClient } from "@tributary/broker/admin";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type Cluster } from "../src/cluster/index.ts";
 import { pollUntil } from "../src/cluster/proc.ts";
 import { LeaderlessTracker } from "../src/operator-e2e/leaderless.ts";
 import { allReplaced, watchCluster } from "../src/operator-e2e/roll-watch.ts";
+import { useOperatorSuite } from "../src/operator-e2e/suite.ts";
 import {
   LOCAL_IMAGE,
   consumeLoopJob,
@@ -30,15 +31,7 @@ import {
   waitClusterReady,
   type ClusterPod,
 } from "../src/operator-e2e/workloads.ts";
-import {
-  REPO,
-  chartSuiteUnavailable,
-  figureLog,
-  imageArchive,
-  localOrAttached,
-  printKubectl,
-  useCluster,
-} from "./helpers.ts";
+import { REPO, chartSuiteUnavailable, figureLog, imageArchive, localOrAttached } from "./helpers.ts";
 
 const IMAGES = ["broker", "broker-previous", "operator", "e2e-client"] as const;
 const unavailable = chartSuiteUnavailable(IMAGES);
@@ -131,25 +124,19 @@ const KAFKA_CLUSTER = {
 };
 
 describe.skipIf(unavailable !== undefined)("upgrade: the previous release → this one under load (tier 3)", () => {
-  const cluster = useCluster(async () => {
-    const c = await localOrAttached(IMAGES.map((i) => imageArchive(i)));
-    await c.kubectl(["create", "namespace", NS]);
-    return c;
-  });
-  // Registered after useCluster's hooks, so it runs before the cluster stops.
-  afterAll(async () => {
-    const c = cluster.get();
-    if (cluster.failed()) {
-      await printKubectl(c, [
-        ["logs", "-n", SYSTEM_NS, `deployment/${RELEASE}-operator`, "--tail=200"],
-        ["get", "kafkacluster", "-A", "-o", "yaml"],
-        ["get", "pods,jobs", "-A", "-o", "wide"],
-        ["get", "events", "-n", NS, "--sort-by=.lastTimestamp"],
-        ["logs", "-n", NS, "-l", "job-name", "--prefix", "--tail=40"],
-        ["logs", "-n", NS, "-l", `tributary.dev/cluster=${CLUSTER}`, "--all-containers", "--prefix", "--tail=60"],
-      ]);
-    }
-    figures.print("upgrade, tier 3");
+  const cluster = useOperatorSuite({
+    start: () => localOrAttached(IMAGES.map((i) => imageArchive(i))),
+    namespace: NS,
+    postMortem: [
+      ["logs", "-n", SYSTEM_NS, `deployment/${RELEASE}-operator`, "--tail=200"],
+      ["get", "kafkacluster", "-A", "-o", "yaml"],
+      ["get", "pods,jobs", "-A", "-o", "wide"],
+      ["get", "events", "-n", NS, "--sort-by=.lastTimestamp"],
+      ["logs", "-n", NS, "-l", "job-name", "--prefix", "--tail=40"],
+      ["logs", "-n", NS, "-l", `tributary.dev/cluster=${CLUSTER}`, "--all-containers", "--prefix", "--tail=60"],
+    ],
+    figures,
+    figuresTitle: "upgrade, tier 3",
   });
 
   it("a 3-broker KafkaCluster of the previous release becomes Ready, at that release's metadata.version", async () => {
