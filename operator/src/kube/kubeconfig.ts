@@ -1,13 +1,24 @@
-// How the client reaches and authenticates to the API server, without @kubernetes/client-node for the common cases:
-// that library's generated API models cost the operator ~66 MiB of RSS at import (docs/operator.md, "Operator
-// memory") while it only ever used KubeConfig. Handled here: in-cluster (the ServiceAccount's token, re-read as the
-// kubelet rotates it, and CA), and kubeconfig files whose current context uses a bearer token, a token file, client
-// certificates or basic auth. A kubeconfig this does not handle (exec credential plugins, auth providers,
-// impersonation, proxies) is handed to @kubernetes/client-node, imported only then.
+// How the client reaches and authenticates to the API server. @kubernetes/client-node's KubeConfig does all of this, but
+// its module (config.js) imports the library's generated API models: +61 MiB of RSS at import with the chart's Node
+// flags (+66 MiB without), most of the operator's 100 MiB (docs/operator.md, "Operator memory"). So the start-up path
+// takes from the library only config_types.js, which imports nothing but node:fs (+1 MiB): its parsing of a
+// kubeconfig's clusters, users and contexts, the one KubeConfig.loadFromString uses. What KubeConfig does in config.js
+// is done here: which file (or in-cluster), reading it, the TLS material with paths relative to the file, and the
+// Authorization header (a token, basic auth, or a token file re-read as the kubelet rotates it). A kubeconfig this
+// does not handle (exec credential plugins, auth providers, impersonation, proxies) is handed to KubeConfig itself,
+// imported only then.
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import type { RequestOptions } from "node:https";
+// Deep imports: the package has no exports map, and its index (like config.js) loads the generated models.
+import {
+  ActionOnInvalid,
+  newClusters,
+  newContexts,
+  newUsers,
+  type User,
+} from "@kubernetes/client-node/dist/config_types.js";
 
 /** Where the client sends requests and what each request needs (TLS material, Authorization). */
 export interface Connection {
@@ -80,60 +91,44 @@ export function inClusterConnection(env: NodeJS.ProcessEnv = process.env, dir = 
   });
 }
 
-interface NamedCluster {
-  name: string;
-  cluster: {
-    server?: string;
-    "certificate-authority"?: string;
-    "certificate-authority-data"?: string;
-    "insecure-skip-tls-verify"?: boolean;
-    "tls-server-name"?: string;
-    "proxy-url"?: string;
-  };
-}
-interface NamedUser {
-  name: string;
-  user?: {
-    token?: string;
-    tokenFile?: string;
-    "client-certificate"?: string;
-    "client-certificate-data"?: string;
-    "client-key"?: string;
-    "client-key-data"?: string;
-    username?: string;
-    password?: string;
-    exec?: unknown;
-    "auth-provider"?: unknown;
-    as?: string;
-  };
-}
+/** A kubeconfig file as written: client-node's `newClusters`, `newUsers` and `newContexts` read its lists. */
 interface KubeconfigFile {
   "current-context"?: string;
-  contexts?: { name: string; context: { cluster: string; user?: string } }[];
-  clusters?: NamedCluster[];
-  users?: NamedUser[];
+  contexts?: unknown;
+  clusters?: unknown;
+  users?: { name?: string; user?: { tokenFile?: string } | null }[];
 }
 
 /** The connection a kubeconfig's current context describes; Unsupported for what only client-node handles. */
 export function kubeconfigConnection(file: KubeconfigFile, baseDir: string): Connection {
+  // client-node's own parsing of the three lists (what KubeConfig.loadFromString does). Entries it finds invalid are
+  // left out rather than thrown for: only the current context's are used, and their absence is reported below.
+  const lenient = { onInvalidEntry: ActionOnInvalid.FILTER };
   const current = file["current-context"];
-  const context = file.contexts?.find((c) => c.name === current)?.context;
+  const context = newContexts(file.contexts, lenient).find((c) => c.name === current);
   if (context === undefined) throw new Error(`kubeconfig: no context named ${JSON.stringify(current ?? "")}`);
-  const cluster = file.clusters?.find((c) => c.name === context.cluster)?.cluster;
-  if (cluster?.server === undefined)
+  const cluster = newClusters(file.clusters, lenient).find((c) => c.name === context.cluster);
+  if (cluster === undefined)
     throw new Error(`kubeconfig: cluster ${JSON.stringify(context.cluster)} is missing or has no server`);
-  const user = file.users?.find((u) => u.name === context.user)?.user ?? {};
-  if (user.exec !== undefined || user["auth-provider"] !== undefined || user.as !== undefined)
+  const found = newUsers(file.users, lenient).find((u) => u.name === context.user);
+  // newUsers leaves null (not undefined) in every field of a user entry without a `user` block.
+  const user = Object.fromEntries(Object.entries(found ?? {}).filter(([, v]) => v !== null)) as Partial<User>;
+  if (user.exec !== undefined || user.authProvider !== undefined || user.impersonateUser !== undefined)
     throw new Unsupported("exec, auth-provider or impersonation");
-  if (cluster["proxy-url"] !== undefined) throw new Unsupported("proxy-url");
+  if (cluster.proxyUrl !== undefined) throw new Unsupported("proxy-url");
+  // client-node's User has no token file: it reads a `token-file` key once while parsing, while client-go's key is
+  // `tokenFile`, relative to the kubeconfig and re-read (tokenFile above).
+  const tokenPath = file.users?.find((u) => u.name === context.user)?.user?.tokenFile;
+  // Paths are relative to the kubeconfig (KubeConfig.makePathsAbsolute); inline data wins over a file, as in client-go
+  // (client-node's bufferFromFileOrString prefers the file).
   const pathOf = (p: string): string => (isAbsolute(p) ? p : join(baseDir, p));
   const material = (data: string | undefined, path: string | undefined): Buffer | undefined =>
     data !== undefined ? Buffer.from(data, "base64") : path !== undefined ? readFileSync(pathOf(path)) : undefined;
   const token =
     user.token !== undefined
       ? () => user.token ?? ""
-      : user.tokenFile !== undefined
-        ? tokenFile(pathOf(user.tokenFile))
+      : tokenPath !== undefined
+        ? tokenFile(pathOf(tokenPath))
         : undefined;
   const basic =
     user.username === undefined
@@ -141,11 +136,11 @@ export function kubeconfigConnection(file: KubeconfigFile, baseDir: string): Con
       : `Basic ${Buffer.from(`${user.username}:${user.password ?? ""}`).toString("base64")}`;
   return connectionOf({
     server: cluster.server,
-    ca: material(cluster["certificate-authority-data"], cluster["certificate-authority"]),
-    cert: material(user["client-certificate-data"], user["client-certificate"]),
-    key: material(user["client-key-data"], user["client-key"]),
-    insecure: cluster["insecure-skip-tls-verify"],
-    servername: cluster["tls-server-name"],
+    ca: material(cluster.caData, cluster.caFile),
+    cert: material(user.certData, user.certFile),
+    key: material(user.keyData, user.keyFile),
+    insecure: cluster.skipTLSVerify,
+    servername: cluster.tlsServerName,
     authorization: token !== undefined ? () => `Bearer ${token()}` : basic !== undefined ? () => basic : undefined,
   });
 }

@@ -1,7 +1,7 @@
 // The kubeconfig loader (kubeconfig.ts) against a real TLS server (self-signed certificates from the openssl CLI) that
 // answers each request with what authenticated it: the Authorization header and the client certificate's subject.
-// Covers bearer tokens, token files (re-read once stale), client certificates, YAML and JSON files, in-cluster, and the
-// hand-over to @kubernetes/client-node for an exec credential plugin.
+// Covers bearer tokens, token files (re-read once stale), basic auth, client certificates, YAML and JSON files,
+// in-cluster, and the hand-over to @kubernetes/client-node's KubeConfig for an exec credential plugin.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type RequestOptions, type Server } from "node:https";
@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient, KINDS } from "../../src/kube/index.ts";
-import { inClusterConnection, loadConnection, tokenFile } from "../../src/kube/kubeconfig.ts";
+import { inClusterConnection, kubeconfigConnection, loadConnection, tokenFile } from "../../src/kube/kubeconfig.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tributary-kubeconfig-"));
 const file = (name: string): string => join(dir, name);
@@ -98,7 +98,7 @@ async function whoAmI(path: string): Promise<Record<string, string> | undefined>
   }
 }
 
-describe("kubeconfig loading without @kubernetes/client-node", () => {
+describe("kubeconfig loading without client-node's KubeConfig", () => {
   it("sends a bearer token, trusting the kubeconfig's CA (JSON file)", async () => {
     writeFileSync(file("token.json"), JSON.stringify(kubeconfig({ token: "s3cret" })));
     expect(await whoAmI(file("token.json"))).toEqual({ authorization: "Bearer s3cret", subject: "" });
@@ -136,6 +136,26 @@ describe("kubeconfig loading without @kubernetes/client-node", () => {
     expect(token()).toBe("one");
     now = 60_000;
     expect(token()).toBe("two");
+  });
+
+  it("sends the token of a token file named relative to the kubeconfig (client-go's tokenFile)", async () => {
+    writeFileSync(file("user-token"), "from-file\n");
+    writeFileSync(file("tokenfile.json"), JSON.stringify(kubeconfig({ tokenFile: "user-token" })));
+    expect(await whoAmI(file("tokenfile.json"))).toEqual({ authorization: "Bearer from-file", subject: "" });
+  });
+
+  it("sends basic auth", async () => {
+    writeFileSync(file("basic.json"), JSON.stringify(kubeconfig({ username: "bob", password: "pw" })));
+    const basic = `Basic ${Buffer.from("bob:pw").toString("base64")}`;
+    expect(await whoAmI(file("basic.json"))).toEqual({ authorization: basic, subject: "" });
+  });
+
+  it("handles a user entry without a user block itself (no credentials), not through client-node", async () => {
+    const config = { ...kubeconfig({}), users: [{ name: "u" }] };
+    const conn = kubeconfigConnection(config, dir);
+    const opts: RequestOptions = {};
+    await conn.apply(opts);
+    expect(opts).toEqual({ ca: Buffer.from(ca, "base64") });
   });
 
   it("says which context is missing", async () => {
