@@ -424,6 +424,17 @@ export class PartitionManager {
     this.delayed.recheck(key);
   }
 
+  /**
+   * The image's brokers changed (one fenced, in controlled shutdown, or registered anew). The HW also waits for a
+   * caught-up follower outside the ISR while it may join (Kafka's shouldWaitForReplicaToJoinIsr); once that follower's
+   * broker is fenced it may not, and nothing else need happen on the partition (no append, no follower progress) for
+   * the HW to be looked at again. Looks again now, so acks=all produces waiting on such a follower are answered when it
+   * is fenced, not when their timeout ends.
+   */
+  brokersChanged(): void {
+    for (const key of this.led.keys()) this.advanceHighWatermark(key);
+  }
+
   /** The partitions this node leads, with the partition epoch its leader state has seen. */
   ledPartitions(): { topic: string; partition: number; partitionEpoch: number }[] {
     return [...this.led.values()].map((l) => ({

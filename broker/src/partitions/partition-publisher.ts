@@ -119,6 +119,8 @@ export class PartitionPublisher {
       if (registration && registration.leader === nodeId && registration.partitionEpoch > led.partitionEpoch)
         this.partitions.updateLeadership(led.topic, led.partition, registration);
     }
+    // A follower the HW waited for (caught up, about to join the ISR) may have been fenced.
+    if (image.brokers !== this.previous.brokers) this.partitions.brokersChanged();
     if (!this.first) this.reconfigure(image);
     this.previous = image;
     this.first = false;

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   ConfigRecord,
   ErrorCode,
+  FenceBrokerRecord,
   FetchRequest,
   FetchResponse,
   ListOffsetsRequest,
@@ -376,6 +377,22 @@ describe("leader: acks=all", () => {
     await fetch(harness, { replicaId: 2, offset: 3n });
     expect(answered).toBe(false);
     await fetch(harness, { replicaId: 3, offset: 3n });
+    expect(await produced).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0n });
+  });
+
+  it("answers once a caught-up follower outside the ISR, which the HW waited for, is fenced", async () => {
+    const harness = await start([1, 2]);
+    // Broker 3 is at the log end and eligible: the HW waits for it as for a follower about to join the ISR.
+    await fetch(harness, { replicaId: 3, offset: 0n });
+    let answered = false;
+    const produced = produceWith(harness, 2, { acks: -1, timeoutMs: 3000 }).finally(() => (answered = true));
+    await until(() => logEnd(harness) === 2n, "the append");
+    await fetch(harness, { replicaId: 2, offset: 2n });
+    expect(answered).toBe(false);
+    expect(harness.partitions.log("r", 0)?.highWatermark).toBe(0n);
+    // Nothing more is appended and broker 2 has it all: only broker 3's fencing can let the HW move, and it does at once.
+    await harness.publish([rec(FenceBrokerRecord, { id: 3, epoch: 30n })]);
+    expect(harness.partitions.log("r", 0)?.highWatermark).toBe(2n);
     expect(await produced).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0n });
   });
 
