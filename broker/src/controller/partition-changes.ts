@@ -18,16 +18,18 @@ import { record } from "./records.ts";
 // otherwise the first valid, acceptable replica in replica order; a PREFERRED election tries the first replica before
 // the current leader. Valid means in the target ISR or, when the ISR is empty, in the ELR; a leader taken from the ELR
 // makes the ISR itself alone and leaves the ELR. With no such replica and ELR on, the partition's last known leader
-// (LastKnownElr, set when the ISR emptied) leads if it is the only entry there and acceptable, as an unclean election
-// (Kafka's "balanced recovery"). Then an UNCLEAN election (the topic's unclean.leader.election.enable) takes the first
-// acceptable replica. An unclean election sets the ISR to the new leader alone and marks it RECOVERING (KIP-704);
-// otherwise the partition has no leader (-1).
+// (LastKnownElr, set when the ISR emptied) leads if it is the only entry there, still a replica and acceptable, as an
+// unclean election (Kafka's "balanced recovery"). Then an UNCLEAN election (the topic's unclean.leader.election.enable)
+// takes the first acceptable replica. An unclean election sets the ISR to the new leader alone and marks it
+// RECOVERING (KIP-704); otherwise the partition has no leader (-1).
 //
 // Eligible leader replicas (KIP-966), when on: while the target ISR is smaller than the topic's min ISR, the members
 // leaving the ISR (the current ISR and ELR, minus the target ISR and minus a broker that shut down uncleanly) are the
-// ELR; once the ISR reaches min ISR, or after an unclean election, the ELR is empty. The ISR may then become empty.
-// Without ELR it never does: when the last member leaves it stays, so only it can lead again (Kafka's "last replica
-// standing"). LastKnownElr holds the leader at the moment the ISR emptied, and is cleared once there is a leader.
+// ELR, where an ELR that stood beside an ISR already at min ISR (stale: min ISR fell) is not carried on; once the ISR
+// reaches min ISR, also by an election from the ELR, or after an unclean election, the ELR is empty. The ISR may then
+// become empty. Without ELR it never does: when the last member leaves it stays, so only it can lead again (Kafka's
+// "last replica standing"). LastKnownElr holds the leader at the moment the ISR emptied, and is cleared once there is
+// a leader.
 
 export const NO_LEADER = -1;
 /** PartitionChangeRecord's "leader unchanged". */
@@ -120,7 +122,11 @@ export function buildPartitionChange(spec: PartitionChangeSpec): MetadataRecordA
   if (spec.elrMinIsr !== undefined) {
     if (isr.length >= spec.elrMinIsr) elr = [];
     else {
-      const leaving = new Set([...elr, ...p.isr]);
+      // An ELR kept beside an ISR at min ISR is stale: the topic's effective min ISR fell (a reassignment shrank its
+      // partition 0) after it formed, and records acknowledged since by the ISR alone may be missing from its members.
+      // Unlike Kafka, which carries it on, it does not survive the next change.
+      const current = p.isr.length >= spec.elrMinIsr ? [] : elr;
+      const leaving = new Set([...current, ...p.isr]);
       // Only replicas: Kafka keeps a replica that a completed reassignment removed, which could never lead.
       elr = [...leaving]
         .filter((id) => replicas.includes(id) && !isr.includes(id) && id !== spec.uncleanShutdown)
@@ -134,8 +140,14 @@ export function buildPartitionChange(spec: PartitionChangeSpec): MetadataRecordA
     spec.acceptable(id) && (spec.directoryOnline?.(id, replicaDirectory(p, id)) ?? true);
   const valid = (id: number) => (isr.includes(id) || (isr.length === 0 && elr.includes(id))) && acceptable(id);
   const lastKnown = p.lastKnownElr;
+  // Only while it is still a replica: a cancelled reassignment may have removed it, leaving lastKnownElr behind.
   const lastKnownLeader =
-    elrOn && elr.length === 0 && isr.length === 0 && lastKnown.length === 1 && acceptable(lastKnown[0] ?? -1)
+    elrOn &&
+    elr.length === 0 &&
+    isr.length === 0 &&
+    lastKnown.length === 1 &&
+    replicas.includes(lastKnown[0] ?? -1) &&
+    acceptable(lastKnown[0] ?? -1)
       ? lastKnown[0]
       : undefined;
   let leader = NO_LEADER;
@@ -162,7 +174,8 @@ export function buildPartitionChange(spec: PartitionChangeSpec): MetadataRecordA
     if (elr.includes(leader)) {
       // A clean election from the ELR: the ELR member held every acknowledged record, so it is the ISR now.
       isr = [leader];
-      elr = elr.filter((id) => id !== leader);
+      // KIP-966: no ELR once the ISR is at min ISR (Kafka's builder checks only before the election).
+      elr = spec.elrMinIsr !== undefined && isr.length >= spec.elrMinIsr ? [] : elr.filter((id) => id !== leader);
     }
     if (unclean) {
       // The new leader may lack acknowledged records; the ISR restarts from it alone.

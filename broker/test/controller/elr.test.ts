@@ -218,6 +218,60 @@ describe("eligible leader replicas (KIP-966)", () => {
     expect(alter("", 0, "2")?.errorCode).toBe(ErrorCode.NONE);
   });
 
+  it("an ELR left beside an ISR at min ISR, after a reassignment shrank partition 0, is not carried on", () => {
+    const { h, epochs } = elrCluster();
+    const assignments = new Map([
+      [0, [1, 2, 3]],
+      [1, [1, 2, 3]],
+    ]);
+    const configs = new Map([["min.insync.replicas", "2"]]);
+    h.propose(h.controller.createTopics([topic("u", -1, -1, { assignments, configs })]));
+    fenceBroker(h, epochs, 3);
+    fenceBroker(h, epochs, 2);
+    expect(partitionsOf(h.committed(), "u")[1]).toMatchObject({ isr: [1], eligibleLeaderReplicas: [2] });
+    // Partition 0 moves to [1] alone: the topic's effective min ISR is now 1, and 1 alone acknowledges writes to
+    // partition 1, which 2 lacks.
+    const replicas = [1];
+    h.propose(
+      h.controller.alterPartitionReassignments({
+        timeoutMs: 1000,
+        topics: [{ name: "u", partitions: [{ partitionIndex: 0, replicas }] }],
+      }),
+    );
+    expect(partitionsOf(h.committed(), "u")[0]).toMatchObject({ replicas: [1], isr: [1] });
+    fenceBroker(h, epochs, 1);
+    // Kafka would keep 2 eligible here and elect it when it comes back, losing those writes.
+    expect(partitionsOf(h.committed(), "u")[1]).toMatchObject({ leader: -1, isr: [], eligibleLeaderReplicas: [1] });
+    unfence(h, 2, epochs.get(2) ?? 0n);
+    expect(partitionsOf(h.committed(), "u")[1]).toMatchObject({ leader: -1, isr: [] });
+    unfence(h, 1, epochs.get(1) ?? 0n);
+    expect(partitionsOf(h.committed(), "u")[1]).toMatchObject({ leader: 1, isr: [1], eligibleLeaderReplicas: [] });
+  });
+
+  it("a last known leader that a cancelled reassignment removed is not elected", () => {
+    const { h, epochs } = elrCluster();
+    const assignments = new Map([[0, [3]]]);
+    // Reverting to [3] needs an unclean election once 3 has left the ISR.
+    const configs = new Map([["unclean.leader.election.enable", "true"]]);
+    h.propose(h.controller.createTopics([topic("v", -1, -1, { assignments, configs })]));
+    const reassign = (replicas: number[] | null) =>
+      h.propose(
+        h.controller.alterPartitionReassignments({
+          timeoutMs: 1000,
+          topics: [{ name: "v", partitions: [{ partitionIndex: 0, replicas }] }],
+        }),
+      );
+    reassign([1, 2]);
+    alter(h, epochs, "v", [3, 1]);
+    for (const id of [2, 3, 1]) fenceBroker(h, epochs, id);
+    expect(partitionsOf(h.committed(), "v")[0]).toMatchObject({ leader: -1, isr: [], lastKnownElr: [1] });
+    reassign(null);
+    h.propose(h.controller.registerBroker(elrRegistration(3, 2, -1n)));
+    expect(partitionsOf(h.committed(), "v")[0]).toMatchObject({ replicas: [3], isr: [], lastKnownElr: [1] });
+    unfence(h, 1, epochs.get(1) ?? 0n);
+    expect(partitionsOf(h.committed(), "v")[0]).toMatchObject({ leader: -1, isr: [] });
+  });
+
   it("min ISR is capped at the replication factor", () => {
     const { h, epochs } = elrCluster("5");
     alter(h, epochs, "t", [1, 2]);
