@@ -24,12 +24,7 @@ const commit = (cluster: Cluster, node: number, offset: bigint) =>
 
 describe("a full disk under a group coordinator", () => {
   let cluster: Cluster | undefined;
-  afterAll(async () => {
-    // The processes go first, then the mounts, then the directories (a mount point cannot be deleted).
-    for (const node of cluster?.nodes ?? []) if (cluster?.isRunning(node.id)) await cluster.kill(node.id, "SIGKILL");
-    smallDisks.unmount();
-    await cluster?.destroy();
-  });
+  afterAll(() => smallDisks.teardown(cluster));
 
   it.skipIf(unavailable !== undefined)(
     `takes the coordinator's log dir offline; another replica coordinates the group with every acknowledged offset${unavailable ? ` (skipped: ${unavailable})` : ""}`,

@@ -28,12 +28,7 @@ const partitionInfo = (cluster: Cluster, via: number) => readPartitionInfo(clust
 
 describe("a full disk under a partition leader", () => {
   let cluster: Cluster | undefined;
-  afterAll(async () => {
-    // The processes go first, then the mounts, then the directories (a mount point cannot be deleted).
-    for (const node of cluster?.nodes ?? []) if (cluster?.isRunning(node.id)) await cluster.kill(node.id, "SIGKILL");
-    smallDisks.unmount();
-    await cluster?.destroy();
-  });
+  afterAll(() => smallDisks.teardown(cluster));
 
   it.skipIf(unavailable !== undefined)(
     `takes the leader's replicas offline; the producer goes on at the new leader and loses nothing${unavailable ? ` (skipped: ${unavailable})` : ""}`,

@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { clusterPerFile } from "../support/cluster-per-file.ts";
-import { waitForPartitions } from "../support/cluster-records.ts";
-import { createTopic } from "../support/cluster.ts";
-import { firstAckAfterKill, partitionLedByController } from "../support/kill-leader.ts";
+import { firstAckAfterKill, partitionLedByController, partitionLedByOtherNode } from "../support/kill-leader.ts";
 
 // Fencing on connection loss (ADR 26) across processes: three combined nodes, a topic of 3 partitions with RF 3 and
 // min.insync.replicas 2. kill -9 of a partition leader that is not the active controller closes its connection to
@@ -26,14 +24,9 @@ const cluster = clusterPerFile({
 describe("fencing a killed broker on connection loss", () => {
   it("elects a new leader and takes an acks=all write well before the session timeout", async () => {
     const c = cluster();
-    await createTopic(c, TOPIC, 3, 3);
-    const full = await waitForPartitions(c, 1, TOPIC, (p) => p.leader >= 0 && p.isr.length === 3, 60_000);
-    const controller = (await c.describeQuorum()).leaderId;
-    const target = full.find((p) => p.leader !== controller);
-    if (target === undefined) throw new Error(`the controller ${controller} leads every partition`);
-    const victim = target.leader;
+    const { controller, victim, partition } = await partitionLedByOtherNode(c, TOPIC);
 
-    const { elapsed, leader } = await firstAckAfterKill(c, TOPIC, victim, target.partition, SESSION_TIMEOUT_MS);
+    const { elapsed, leader } = await firstAckAfterKill(c, TOPIC, victim, partition, SESSION_TIMEOUT_MS);
     console.log(
       `fence-on-connection-loss: kill -9 of leader ${victim} → first acks=all ack on ${leader?.leader}: ${elapsed} ms`,
     );

@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { clusterPerFile } from "../support/cluster-per-file.ts";
-import { waitForPartitions } from "../support/cluster-records.ts";
-import { createTopic } from "../support/cluster.ts";
-import { firstAckAfterKill, partitionLedByController } from "../support/kill-leader.ts";
+import { firstAckAfterKill, partitionLedByController, partitionLedByOtherNode } from "../support/kill-leader.ts";
 
 // A refused connect as evidence of a dead process (ADR 32), across processes: three combined nodes, a topic of 3
 // partitions with RF 3 and min.insync.replicas 2, and a connection-loss grace (20 s) far above anything a loaded
@@ -29,14 +27,9 @@ const cluster = clusterPerFile({
 describe("fencing a killed node whose port refuses connects", () => {
   it("after kill -9 of a partition leader that is not the active controller, writes resume before the grace", async () => {
     const c = cluster();
-    await createTopic(c, TOPIC, 3, 3);
-    const full = await waitForPartitions(c, 1, TOPIC, (p) => p.leader >= 0 && p.isr.length === 3, 60_000);
-    const controller = (await c.describeQuorum()).leaderId;
-    const target = full.find((p) => p.leader !== controller);
-    if (target === undefined) throw new Error(`the controller ${controller} leads every partition`);
-    const victim = target.leader;
+    const { controller, victim, partition } = await partitionLedByOtherNode(c, TOPIC);
 
-    const { elapsed, leader } = await firstAckAfterKill(c, TOPIC, victim, target.partition, GRACE_MS);
+    const { elapsed, leader } = await firstAckAfterKill(c, TOPIC, victim, partition, GRACE_MS);
     console.log(
       `fence-on-refused-connect: kill -9 of leader ${victim} → first acks=all ack on ${leader?.leader}: ${elapsed} ms`,
     );

@@ -66,11 +66,7 @@ async function createLedByVictim(cluster: Cluster): Promise<string> {
 
 describe("a full log dir of a broker with two", () => {
   let cluster: Cluster | undefined;
-  afterAll(async () => {
-    for (const node of cluster?.nodes ?? []) if (cluster?.isRunning(node.id)) await cluster.kill(node.id, "SIGKILL");
-    smallDisks.unmount();
-    await cluster?.destroy();
-  });
+  afterAll(() => smallDisks.teardown(cluster));
 
   it.skipIf(unavailable !== undefined)(
     `moves only that dir's partitions; the broker keeps leading the other's and nothing acknowledged is lost${unavailable ? ` (skipped: ${unavailable})` : ""}`,

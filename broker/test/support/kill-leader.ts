@@ -3,7 +3,7 @@ import { ErrorCode } from "../../src/protocol/index.ts";
 import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
 import { pollUntil } from "./broker-process.ts";
 import { connectTo, describePartitions, produce, waitForPartitions } from "./cluster-records.ts";
-import type { Cluster } from "./cluster.ts";
+import { createTopic, type Cluster } from "./cluster.ts";
 
 // kill -9 of a partition leader and the first acks=all write after it, for the multi-process failover tests (ADR 26,
 // 29, 30).
@@ -75,4 +75,20 @@ export async function partitionLedByController(
   const target = full.find((p) => p.leader === controller);
   if (target === undefined) throw new Error(`the controller ${controller} leads no partition of ${topic}`);
   return { controller, partition: target.partition };
+}
+
+/**
+ * Creates `topic` (3 partitions, RF 3), waits for every replica in sync, and answers the active controller and a
+ * partition of `topic` led by another node (the victim), so that only a broker's failure is measured.
+ */
+export async function partitionLedByOtherNode(
+  c: Cluster,
+  topic: string,
+): Promise<{ controller: number; victim: number; partition: number }> {
+  await createTopic(c, topic, 3, 3);
+  const full = await waitForPartitions(c, 1, topic, (p) => p.leader >= 0 && p.isr.length === 3, 60_000);
+  const controller = (await c.describeQuorum()).leaderId;
+  const target = full.find((p) => p.leader !== controller);
+  if (target === undefined) throw new Error(`the controller ${controller} leads every partition of ${topic}`);
+  return { controller, victim: target.leader, partition: target.partition };
 }

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { open, rm, statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Cluster } from "./cluster.ts";
 
 // A real filesystem that runs out of space: a size-limited tmpfs mounted on a fresh directory. Mounting needs root
 // (or CAP_SYS_ADMIN); where it is not allowed, mountSmallDisk says why, and the tests that need it skip with that.
@@ -90,6 +91,16 @@ export class SmallDiskLogDirs {
     for (const bind of this.binds.splice(0)) execFileSync("umount", [bind], { stdio: "pipe" });
     for (const disk of this.disks.values()) disk.unmount();
     this.disks.clear();
+  }
+
+  /**
+   * A test's afterAll: the processes go first (kill -9), then the mounts, then the cluster's directories (a mount
+   * point cannot be deleted).
+   */
+  async teardown(cluster: Cluster | undefined): Promise<void> {
+    for (const node of cluster?.nodes ?? []) if (cluster?.isRunning(node.id)) await cluster.kill(node.id, "SIGKILL");
+    this.unmount();
+    await cluster?.destroy();
   }
 }
 
