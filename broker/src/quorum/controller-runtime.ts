@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { BrokerConfig } from "../config/broker-config.ts";
 import {
@@ -43,6 +44,13 @@ const NEXT_PASS_MS = 10;
  * answer says nothing and leaves the connection-loss grace.
  */
 const PROBE_TIMEOUT_MS = 1000;
+/**
+ * When the probes of a lost broker's listeners run, from the loss (ADR 32). kill -9 closes the process's descriptors
+ * one by one, and a broker opens its client listeners after its controller connection, so that connection's close can
+ * arrive while the listener is still open: a probe at that moment is accepted. Later probes, still well inside the
+ * connection-loss grace, find it refused.
+ */
+const PROBE_AT_MS = [0, 200, 600] as const;
 
 interface Waiting {
   readonly offset: number;
@@ -136,12 +144,22 @@ export class ControllerRuntime implements ControllerCommands {
     const shortened = await this.run((c) => c.heartbeatConnectionLost(connectionId));
     const { controller, nothingListens } = this.options;
     if (nothingListens === undefined) return;
+    const lostAt = Date.now();
     await Promise.all(
       shortened.map(async (id) => {
         const reg = controller.view?.brokers.get(id);
-        if (reg === undefined || !(await nothingListens(reg.endpoints, peerHost))) return;
-        if (this.closed || !controller.isActive) return;
-        if (controller.brokerRefusesConnects(id, reg.epoch)) this.expireSessions();
+        if (reg === undefined) return;
+        for (const at of PROBE_AT_MS) {
+          const wait = lostAt + at - Date.now();
+          if (wait > 0) await delay(wait);
+          // Fenced, re-registered or heard from meanwhile: nothing left to prove.
+          const now = controller.view?.brokers.get(id);
+          if (this.closed || !controller.isActive || now?.epoch !== reg.epoch || now.fenced) return;
+          if (!(await nothingListens(reg.endpoints, peerHost))) continue;
+          if (this.closed || !controller.isActive) return;
+          if (controller.brokerRefusesConnects(id, reg.epoch)) this.expireSessions();
+          return;
+        }
       }),
     );
   }
