@@ -115,16 +115,32 @@ export async function waitForPartitions(
 /** Creates `topic` with one partition on three replicas and waits until all three are in its ISR. */
 export async function createFullyReplicated(cluster: Cluster, topic: string): Promise<PartitionInfo> {
   await createTopic(cluster, topic, 3);
-  // The ISR grows to every replica once the followers have caught up (the controller creates it as the leader).
-  let info: PartitionInfo | undefined;
+  // The controller creates the partition with every replica in its ISR, so one node's description says nothing of
+  // whether the leader has replayed that record yet: a Produce sent to the leader before it has answers
+  // UNKNOWN_TOPIC_OR_PARTITION. Wait until every running broker describes the same leader and a full ISR.
+  const ids = cluster.brokers.map((b) => b.id).filter((id) => cluster.pid(id) !== undefined);
+  let seen: (PartitionInfo | undefined)[] = [];
   await pollUntil(
-    "the ISR to hold all three replicas",
+    `every broker to describe ${topic} with one leader and all three replicas in sync`,
     async () => {
-      info = await partitionInfo(cluster, cluster.brokers[0]?.id ?? 1, topic);
-      return info !== undefined && info.leader >= 0 && info.isr.length === 3;
+      seen = await Promise.all(ids.map((id) => partitionInfo(cluster, id, topic)));
+      const first = seen[0];
+      return (
+        first !== undefined &&
+        first.leader >= 0 &&
+        seen.every((p) => p !== undefined && p.leader === first.leader && p.isr.length === 3)
+      );
     },
     60_000,
-  );
+  ).catch((err: unknown) => {
+    const described = seen.map(
+      (p, i) => `node ${ids[i]}: ${p === undefined ? "none" : `leader ${p.leader} isr [${p.isr.join(",")}]`}`,
+    );
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; last seen ${described.join("; ")}`, {
+      cause: err,
+    });
+  });
+  const info = seen[0];
   if (info === undefined) throw new Error(`no description of ${topic}`);
   return info;
 }
