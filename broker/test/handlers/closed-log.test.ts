@@ -1,9 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pino from "pino";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Broker } from "../../src/broker.ts";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { DispatchConnection } from "../../src/handlers/dispatcher.ts";
 import {
   CreateTopicsRequest,
@@ -19,17 +14,14 @@ import {
   type MessageCodec,
 } from "../../src/protocol/index.ts";
 import { makeBatch } from "../log/batches.ts";
-import { dispatchCall, startInProcessBroker } from "../support/in-process-broker.ts";
+import { dispatchCall, inProcessBrokerPer } from "../support/in-process-broker.ts";
 
 // Produce and Fetch whose partition log closes while they are in flight, because the topic is deleted or the broker
 // shuts down. The dispatcher must answer them per partition as Kafka does (UNKNOWN_TOPIC_OR_PARTITION for a deleted
 // topic, NOT_LEADER_OR_FOLLOWER while shutting down): a dispatch that throws makes the network layer close the
 // client's connection. In process, on real logs in a temporary directory.
 
-const logger = pino({ level: "silent" });
-let dir: string;
-let broker: Broker;
-let closed = false;
+const h = inProcessBrokerPer("test", "closed-log");
 /** Reasons the broker gave for closing the connection after a response; none are expected. */
 let closeReasons: string[];
 
@@ -37,7 +29,7 @@ const connection = (): DispatchConnection => ({
   id: "closed-log-1",
   listenerName: "PLAINTEXT",
   remoteAddress: "127.0.0.1",
-  logger,
+  logger: h.logger,
   signal: new AbortController().signal,
   closeAfterResponse: (reason) => closeReasons.push(reason),
 });
@@ -48,7 +40,7 @@ function call<Req, Res>(
   response: MessageCodec<Res>,
   body: Partial<Req>,
 ): Promise<Res> {
-  return dispatchCall(broker, connection(), version, request, response, body);
+  return dispatchCall(h.broker, connection(), version, request, response, body);
 }
 
 async function createTopic(name: string): Promise<void> {
@@ -90,16 +82,8 @@ function fetch(topic: string, fetchOffset: bigint, maxWaitMs: number) {
   }).then((res) => res.responses[0]?.partitions[0]?.errorCode);
 }
 
-beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), "tributary-closed-log-"));
-  broker = await startInProcessBroker(dir, logger);
-  closed = false;
+beforeEach(() => {
   closeReasons = [];
-});
-
-afterEach(async () => {
-  if (!closed) await broker.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("a partition log that closes under a request", () => {
@@ -154,8 +138,7 @@ describe("a partition log that closes under a request", () => {
   it("answers produces that reach a log closed by shutdown with NOT_LEADER_OR_FOLLOWER", async () => {
     await createTopic("closing");
     expect((await produce("closing")).errorCode).toBe(ErrorCode.NONE);
-    await broker.close();
-    closed = true;
+    await h.broker.close();
     const late = await produce("closing");
     expect(late.errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     // The controlled shutdown took the leadership away first (as in Kafka); a log closing under a request would say

@@ -1,9 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Broker } from "../../src/broker.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   CreateTopicsRequest,
   CreateTopicsResponse,
@@ -12,28 +7,20 @@ import {
   FetchResponse,
   ProduceRequest,
   ProduceResponse,
-  type MessageCodec,
 } from "../../src/protocol/index.ts";
 import { makeBatch } from "../log/batches.ts";
-import { dispatchCall, startInProcessBroker, strictConnection } from "../support/in-process-broker.ts";
+import { inProcessBrokerPer } from "../support/in-process-broker.ts";
 
 // How a Fetch shares its byte limits among partitions, which the handler reads at once: the answer must be the one
 // reading them in order gives. Partition 0 is empty; partitions 1 and 2 hold two batches of BATCH bytes each. A
 // partition's records are cut at its limit (a partial batch at the end, as Kafka allows), the first non-empty partition
 // gets its first batch whole even above the limits (KIP-74), and later ones get nothing rather than part of a batch.
 
-const logger = pino({ level: "silent" });
 const BATCH = makeBatch({ records: 5, valueSize: 1000 }).length;
-let dir: string;
-let broker: Broker;
-
-function call<Req, Res>(version: number, request: MessageCodec<Req>, response: MessageCodec<Res>, body: Partial<Req>) {
-  return dispatchCall(broker, strictConnection("fetch-budget", logger), version, request, response, body);
-}
+const h = inProcessBrokerPer("file", "fetch-budget");
+const call = h.call;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "tributary-fetch-budget-"));
-  broker = await startInProcessBroker(dir, logger);
   const created = await call(7, CreateTopicsRequest, CreateTopicsResponse, {
     topics: [{ name: "t", numPartitions: 3, replicationFactor: -1, assignments: [], configs: [] }],
     timeoutMs: 5000,
@@ -53,11 +40,6 @@ beforeAll(async () => {
     });
     for (const p of res.responses[0]?.partitionResponses ?? []) expect(p.errorCode).toBe(ErrorCode.NONE);
   }
-});
-
-afterAll(async () => {
-  await broker?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** Record bytes per partition of a Fetch of all three from offset 0. */

@@ -1,9 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pino from "pino";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Broker } from "../../src/broker.ts";
+import { describe, expect, it } from "vitest";
 import { StorageError, type PartitionLog } from "../../src/log/index.ts";
 import {
   CreateTopicsRequest,
@@ -13,30 +8,17 @@ import {
   FetchResponse,
   ProduceRequest,
   ProduceResponse,
-  type MessageCodec,
 } from "../../src/protocol/index.ts";
 import { makeBatch } from "../log/batches.ts";
-import { dispatchCall, startInProcessBroker, strictConnection } from "../support/in-process-broker.ts";
+import { inProcessBrokerPer } from "../support/in-process-broker.ts";
 
 // A consumer Fetch whose read fails after the handler checked the offset: retention (here DeleteRecords, which moves
 // the log start the same way) runs between the check and the read, or the disk fails. Kafka answers that partition
 // alone (OFFSET_OUT_OF_RANGE, KAFKA_STORAGE_ERROR, UNKNOWN_SERVER_ERROR) and the rest of the response normally; a
 // dispatch that throws would make the network layer close the client's connection instead.
 
-const logger = pino({ level: "silent" });
-let dir: string;
-let broker: Broker;
-
-const connection = () => strictConnection("fetch-read-errors-1", logger);
-
-function call<Req, Res>(
-  version: number,
-  request: MessageCodec<Req>,
-  response: MessageCodec<Res>,
-  body: Partial<Req>,
-): Promise<Res> {
-  return dispatchCall(broker, connection(), version, request, response, body);
-}
+const h = inProcessBrokerPer("test", "fetch-read-errors");
+const call = h.call;
 
 async function setUp(): Promise<{ p0: PartitionLog; p1: PartitionLog }> {
   const created = await call(7, CreateTopicsRequest, CreateTopicsResponse, {
@@ -53,8 +35,8 @@ async function setUp(): Promise<{ p0: PartitionLog; p1: PartitionLog }> {
     });
     expect(res.responses[0]?.partitionResponses[0]?.errorCode).toBe(ErrorCode.NONE);
   }
-  const p0 = broker.services.partitions.log("t", 0);
-  const p1 = broker.services.partitions.log("t", 1);
+  const p0 = h.broker.services.partitions.log("t", 0);
+  const p1 = h.broker.services.partitions.log("t", 1);
   if (!p0 || !p1) throw new Error("no logs for t");
   return { p0, p1 };
 }
@@ -90,16 +72,6 @@ function beforeNextRead(log: PartitionLog, before: () => Promise<void>): void {
     return read(...args);
   };
 }
-
-beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), "tributary-fetch-read-errors-"));
-  broker = await startInProcessBroker(dir, logger);
-});
-
-afterEach(async () => {
-  await broker.close();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe("a Fetch whose read fails after the offset check", () => {
   it("answers OFFSET_OUT_OF_RANGE when the log start moved past the fetch offset, and the other partition normally", async () => {

@@ -1,9 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pino from "pino";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Broker } from "../../src/broker.ts";
+import { describe, expect, it } from "vitest";
 import {
   CreateTopicsRequest,
   CreateTopicsResponse,
@@ -12,20 +7,16 @@ import {
   ProduceResponse,
   encodeRecordBatch,
 } from "../../src/protocol/index.ts";
-import { dispatchCall, startInProcessBroker, strictConnection } from "../support/in-process-broker.ts";
+import { inProcessBrokerPer } from "../support/in-process-broker.ts";
 
 // KIP-937 end to end through the Produce handler: the topic's message.timestamp.before/after.max.ms (and the
 // deprecated difference key standing in for a bound left at Long.MAX_VALUE) refuse CreateTime records outside the
 // window around the broker's clock with INVALID_TIMESTAMP, naming each record (Produce v8+).
 
-const logger = pino({ level: "silent" });
-let dir: string;
-let broker: Broker;
-
-const connection = () => strictConnection("produce-timestamps-1", logger);
+const h = inProcessBrokerPer("test", "produce-timestamps");
 
 async function createTopic(name: string, configs: Record<string, string>): Promise<void> {
-  const res = await dispatchCall(broker, connection(), 7, CreateTopicsRequest, CreateTopicsResponse, {
+  const res = await h.call(7, CreateTopicsRequest, CreateTopicsResponse, {
     topics: [
       {
         name,
@@ -46,7 +37,7 @@ async function produce(topic: string, offsetsMs: readonly number[]) {
   const records = encodeRecordBatch({
     records: offsetsMs.map((ms, i) => ({ value: Buffer.from(`v${i}`), timestamp: BigInt(now + ms) })),
   });
-  const res = await dispatchCall(broker, connection(), 9, ProduceRequest, ProduceResponse, {
+  const res = await h.call(9, ProduceRequest, ProduceResponse, {
     transactionalId: null,
     acks: 1,
     timeoutMs: 5000,
@@ -59,16 +50,6 @@ async function produce(topic: string, offsetsMs: readonly number[]) {
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-
-beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), "tributary-produce-timestamps-"));
-  broker = await startInProcessBroker(dir, logger);
-});
-
-afterEach(async () => {
-  await broker.close();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe("Produce with CreateTime timestamps out of bounds", () => {
   it("refuses records over an hour ahead by default, and accepts old ones", async () => {

@@ -1,22 +1,15 @@
 import fc from "fast-check";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Broker } from "../../src/broker.ts";
+import { describe, expect, it } from "vitest";
 import { RequestRejected, type DispatchConnection } from "../../src/handlers/dispatcher.ts";
 import { API_CODECS, encodeRequest, type MessageCodec } from "../../src/protocol/index.ts";
 import { brokerMessageModels, structArb } from "../protocol/message-values.ts";
-import { startInProcessBroker } from "../support/in-process-broker.ts";
+import { inProcessBrokerPer } from "../support/in-process-broker.ts";
 
 // The request path end to end, in process: arbitrary, truncated and mutated frames for every API the broker
 // advertises. Each must produce a response or a RequestRejected (the network layer then closes that connection);
 // nothing else may escape, and the broker must still answer a normal request afterwards.
 
-const logger = pino({ level: "silent" });
-let dir: string;
-let broker: Broker;
+const h = inProcessBrokerPer("file", "fuzz", ["num.partitions=2"]);
 
 function connection(): DispatchConnection & { closed: string[] } {
   const closed: string[] = [];
@@ -24,7 +17,7 @@ function connection(): DispatchConnection & { closed: string[] } {
     id: "fuzz-1",
     listenerName: "PLAINTEXT",
     remoteAddress: "127.0.0.1",
-    logger,
+    logger: h.logger,
     signal: AbortSignal.timeout(50),
     closeAfterResponse: (reason) => closed.push(reason),
     closed,
@@ -33,7 +26,7 @@ function connection(): DispatchConnection & { closed: string[] } {
 
 async function dispatchSafely(frame: Buffer): Promise<"answered" | "rejected" | "silent"> {
   try {
-    const response = await broker.dispatcher.dispatch(frame, connection());
+    const response = await h.broker.dispatcher.dispatch(frame, connection());
     return response === null ? "silent" : "answered";
   } catch (error) {
     // A response the broker cannot encode is a broker bug, even though the dispatcher contains it.
@@ -41,16 +34,6 @@ async function dispatchSafely(frame: Buffer): Promise<"answered" | "rejected" | 
     throw new Error(`dispatch raised ${String(error)} for frame ${frame.toString("hex").slice(0, 160)}`);
   }
 }
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "tributary-fuzz-"));
-  broker = await startInProcessBroker(dir, logger, ["num.partitions=2"]);
-});
-
-afterAll(async () => {
-  await broker.close();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe("request path fuzzing", () => {
   it("answers or rejects arbitrary, truncated and mutated requests of every advertised API", async () => {
@@ -101,7 +84,7 @@ describe("request path fuzzing", () => {
     const unknown = Buffer.from([0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0xff, 0xff]);
     expect(await dispatchSafely(unknown)).toBe("rejected");
     const apiVersions = Buffer.from([0, 18, 0, 99, 0, 0, 0, 5, 0xff, 0xff, 0]);
-    const response = await broker.dispatcher.dispatch(apiVersions, connection());
+    const response = await h.broker.dispatcher.dispatch(apiVersions, connection());
     expect(response).not.toBeNull();
     // Header v0 (correlation id), then error code 35.
     expect(response?.readInt32BE(0)).toBe(5);

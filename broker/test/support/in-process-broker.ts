@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Logger } from "pino";
+import { pino, type Logger } from "pino";
+import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import { Registry } from "prom-client";
 import type { Broker } from "../../src/broker.ts";
 import type { DispatchConnection } from "../../src/handlers/dispatcher.ts";
@@ -80,4 +83,56 @@ export function strictConnection(id: string, logger: Logger): DispatchConnection
       throw new Error(`the broker closed the connection: ${reason}`);
     },
   };
+}
+
+/** A broker from {@link inProcessBrokerPer}, started before each test (or before the file's first) and stopped after. */
+export interface InProcessBrokerFixture {
+  /** The running broker; throws before its start. */
+  readonly broker: Broker;
+  /** A silent logger, for the connections the test makes itself. */
+  readonly logger: Logger;
+  /** dispatchCall to the broker on a strictConnection named `name`: the broker must not close it. */
+  readonly call: <Req, Res>(
+    version: number,
+    request: MessageCodec<Req>,
+    response: MessageCodec<Res>,
+    body: Partial<Req>,
+  ) => Promise<Res>;
+}
+
+/**
+ * Registers the hooks that run a fresh in-process broker (startInProcessBroker, with `overrides`) in a new temporary
+ * directory for each test (`"test"`) or for all the tests of a file (`"file"`), and stop it and delete the directory
+ * after. `name` names the directory and the fixture's connection. Stopping twice is harmless, so a test may stop the
+ * broker itself.
+ */
+export function inProcessBrokerPer(
+  scope: "test" | "file",
+  name: string,
+  overrides: readonly string[] = [],
+): InProcessBrokerFixture {
+  const logger = pino({ level: "silent" });
+  let dir: string | undefined;
+  let broker: Broker | undefined;
+  const [before, after] = scope === "test" ? [beforeEach, afterEach] : [beforeAll, afterAll];
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), `tributary-${name}-`));
+    broker = await startInProcessBroker(dir, logger, overrides);
+  });
+  after(async () => {
+    await broker?.close();
+    broker = undefined;
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+  const fixture: InProcessBrokerFixture = {
+    get broker() {
+      if (broker === undefined) throw new Error("the in-process broker has not started");
+      return broker;
+    },
+    logger,
+    call: (version, request, response, body) =>
+      dispatchCall(fixture.broker, strictConnection(name, logger), version, request, response, body),
+  };
+  return fixture;
 }
