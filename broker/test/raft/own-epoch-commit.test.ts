@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { leaderAmong, quietSimulation, step } from "./sim/script.ts";
+import { electedAmong, quietSimulation, step } from "./sim/script.ts";
 import type { Simulation } from "./sim/simulation.ts";
 
 // Raft's "Figure 8" scenario, scripted on the simulation: an entry of an older epoch reaches a majority under a new
@@ -18,8 +18,7 @@ function scenario(skipOwnEpochCommitRule: boolean): { sim: Simulation; xCommitte
   sim.start();
 
   // A leader L1 commits a few entries on every voter.
-  step(sim, "first leader", () => leaderAmong(sim, VOTERS) !== undefined);
-  const l1 = leaderAmong(sim, VOTERS) ?? 0;
+  const l1 = electedAmong(sim, VOTERS, "first leader");
   for (const m of ["a1", "a2", "a3"]) sim.proposeTo(l1, m);
   const end = sim.status(l1)?.logEndOffset ?? 0;
   step(sim, "entries committed everywhere", () => VOTERS.every((id) => sim.status(id)?.highWatermark === end));
@@ -30,8 +29,7 @@ function scenario(skipOwnEpochCommitRule: boolean): { sim: Simulation; xCommitte
   expect(sim.proposeTo(l1, "X")).toBe(true);
 
   // The others elect L2, whose leader-change record (a newer epoch, also at offset `end`) stays on L2 alone.
-  step(sim, "second leader", () => leaderAmong(sim, others) !== undefined);
-  const l2 = leaderAmong(sim, others) ?? 0;
+  const l2 = electedAmong(sim, others, "second leader");
   const s3 = others.find((id) => id !== l2) ?? 0;
   sim.setGroups([[l1], [l2], [s3]]);
 

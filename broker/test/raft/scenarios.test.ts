@@ -1,18 +1,42 @@
 import { describe, expect, it } from "vitest";
-import { leaderAmong, quietSimulation, step } from "./sim/script.ts";
+import { commitVia, electedAmong, leaderAmong, quietSimulation, step } from "./sim/script.ts";
+import type { SimOptions, Simulation } from "./sim/simulation.ts";
 
 // Named failure scenarios from the replication reference, scripted on the simulation (every invariant is still
 // checked after every event).
 
 const VOTERS = [1, 2, 3];
 
+/** A quiet simulation of VOTERS, started and run until one leads: the leader, its epoch and the other voters. */
+function withLeader(seed: number, options: Partial<Omit<SimOptions, "seed">> = {}) {
+  const sim = quietSimulation(seed, options);
+  sim.start();
+  const leader = electedAmong(sim, VOTERS);
+  return { sim, leader, epoch: sim.status(leader)?.epoch ?? 0, others: VOTERS.filter((id) => id !== leader) };
+}
+
+/**
+ * The leader commits an entry and crashes (its connections close); runs until the others elect a leader. The new
+ * leader, the simulated ms from the crash to its election, and how many epochs that took.
+ */
+function crashLeader(seed: number, options: Partial<Omit<SimOptions, "seed">> = {}) {
+  const { sim, leader, epoch, others } = withLeader(seed, options);
+  commitVia(sim, leader, "before");
+  sim.crashNode(leader);
+  const crashedAt = sim.time;
+  const next = electedAmong(sim, others, "the others elect a leader");
+  return { sim, next, ms: sim.time - crashedAt, elections: (sim.status(next)?.epoch ?? 0) - epoch };
+}
+
+/** Whether 2 s of simulated time pass with `leader` still leading in `epoch`. */
+function keepsLeading(sim: Simulation, leader: number, epoch: number): boolean {
+  const changed = (): boolean => leaderAmong(sim, VOTERS) !== leader || sim.status(leader)?.epoch !== epoch;
+  return !sim.runUntil(changed, sim.time + 2000);
+}
+
 describe("scripted scenarios", () => {
   it("an isolated leader resigns within 1.5 × fetch timeout and commits nothing written after the cut", () => {
-    const sim = quietSimulation(21);
-    sim.start();
-    step(sim, "a leader", () => leaderAmong(sim, VOTERS) !== undefined);
-    const old = leaderAmong(sim, VOTERS) ?? 0;
-    const others = VOTERS.filter((id) => id !== old);
+    const { sim, leader: old, others } = withLeader(21);
     sim.setGroups([[old], others]);
     const cutAt = sim.time;
     expect(sim.proposeTo(old, "lost")).toBe(true);
@@ -20,10 +44,8 @@ describe("scripted scenarios", () => {
     step(sim, "the old leader resigns", () => sim.status(old)?.role !== "leader");
     // Check-quorum: 1.5 × the sim's 600 ms fetch timeout, plus one tick.
     expect(sim.time - cutAt).toBeLessThanOrEqual(900 + 20);
-    step(sim, "the others elect a leader", () => leaderAmong(sim, others) !== undefined);
-    const next = leaderAmong(sim, others) ?? 0;
-    expect(sim.proposeTo(next, "kept")).toBe(true);
-    step(sim, "the new entry commits", () => sim.isCommitted("kept"));
+    const next = electedAmong(sim, others, "the others elect a leader");
+    commitVia(sim, next, "kept");
 
     sim.setGroups(null);
     step(sim, "the old leader follows the new one", () => sim.status(old)?.leaderId === next);
@@ -33,24 +55,12 @@ describe("scripted scenarios", () => {
   });
 
   it("a crashed leader's followers see its connections close and elect a new leader within the grace, not the fetch timeout", () => {
-    const sim = quietSimulation(24);
-    sim.start();
-    step(sim, "a leader", () => leaderAmong(sim, VOTERS) !== undefined);
-    const old = leaderAmong(sim, VOTERS) ?? 0;
-    const epoch = sim.status(old)?.epoch ?? 0;
-    expect(sim.proposeTo(old, "before")).toBe(true);
-    step(sim, "it commits", () => sim.isCommitted("before"));
-    const others = VOTERS.filter((id) => id !== old);
-    sim.crashNode(old);
-    const crashedAt = sim.time;
-    step(sim, "the others elect a leader", () => leaderAmong(sim, others) !== undefined);
+    const { sim, next, ms, elections } = crashLeader(24);
     // The 300 ms grace, a pre-vote and a vote round (network delays up to 25 ms, fsyncs up to 8 ms) and a tick: well
     // under the 600 ms fetch timeout the followers would otherwise wait before even asking.
-    expect(sim.time - crashedAt).toBeLessThan(600);
-    const next = leaderAmong(sim, others) ?? 0;
-    expect(sim.status(next)?.epoch).toBe(epoch + 1);
-    expect(sim.proposeTo(next, "after")).toBe(true);
-    step(sim, "the new leader commits", () => sim.isCommitted("after"));
+    expect(ms).toBeLessThan(600);
+    expect(elections).toBe(1);
+    commitVia(sim, next, "after");
     expect(sim.violation).toBeNull();
   });
 
@@ -59,19 +69,9 @@ describe("scripted scenarios", () => {
     // after the close): the first survivor by id runs 0-16 ms after the refusal (the next a 100 ms step later) rather
     // than after the 150-300 ms grace, and by rank, so the survivors do not split the vote.
     const failover = (seed: number, refuseConnects: boolean): { ms: number; elections: number } => {
-      const sim = quietSimulation(seed, { refuseConnects });
-      sim.start();
-      step(sim, "a leader", () => leaderAmong(sim, VOTERS) !== undefined);
-      const old = leaderAmong(sim, VOTERS) ?? 0;
-      const epoch = sim.status(old)?.epoch ?? 0;
-      expect(sim.proposeTo(old, "before")).toBe(true);
-      step(sim, "it commits", () => sim.isCommitted("before"));
-      const others = VOTERS.filter((id) => id !== old);
-      sim.crashNode(old);
-      const crashedAt = sim.time;
-      step(sim, "the others elect a leader", () => leaderAmong(sim, others) !== undefined);
+      const { sim, ms, elections } = crashLeader(seed, { refuseConnects });
       expect(sim.violation).toBeNull();
-      return { ms: sim.time - crashedAt, elections: (sim.status(leaderAmong(sim, others) ?? 0)?.epoch ?? 0) - epoch };
+      return { ms, elections };
     };
     const seeds = Array.from({ length: 20 }, (_, i) => 300 + i);
     const refused = seeds.map((seed) => failover(seed, true));
@@ -84,39 +84,25 @@ describe("scripted scenarios", () => {
   });
 
   it("a refused connect to a live leader (a REJECT rule) costs at most a refused pre-vote", () => {
-    const sim = quietSimulation(26);
-    sim.start();
-    step(sim, "a leader", () => leaderAmong(sim, VOTERS) !== undefined);
-    const leader = leaderAmong(sim, VOTERS) ?? 0;
-    const epoch = sim.status(leader)?.epoch ?? 0;
-    const followers = VOTERS.filter((id) => id !== leader);
-    const changed = (): boolean => leaderAmong(sim, VOTERS) !== leader || sim.status(leader)?.epoch !== epoch;
+    const { sim, leader, epoch, others: followers } = withLeader(26);
     for (const id of followers) {
       sim.loseConnectionTo(id, leader);
       sim.refuseConnectionTo(id, leader);
     }
-    expect(sim.runUntil(changed, sim.time + 2000)).toBe(false);
-    expect(sim.proposeTo(leader, "still")).toBe(true);
-    step(sim, "the leader still commits", () => sim.isCommitted("still"));
+    expect(keepsLeading(sim, leader, epoch)).toBe(true);
+    commitVia(sim, leader, "still");
     expect(sim.violation).toBeNull();
   });
 
   it("a follower whose connection to a live leader closes fetches again and disrupts nothing", () => {
-    const sim = quietSimulation(25);
-    sim.start();
-    step(sim, "a leader", () => leaderAmong(sim, VOTERS) !== undefined);
-    const leader = leaderAmong(sim, VOTERS) ?? 0;
-    const epoch = sim.status(leader)?.epoch ?? 0;
-    const followers = VOTERS.filter((id) => id !== leader);
+    const { sim, leader, epoch, others: followers } = withLeader(25);
     // One follower alone, then both at once: the leader answers the fetches on new connections within the grace, and
     // a pre-vote the leader refuses wins nothing.
-    const changed = (): boolean => leaderAmong(sim, VOTERS) !== leader || sim.status(leader)?.epoch !== epoch;
     sim.loseConnectionTo(followers[0] ?? 0, leader);
-    expect(sim.runUntil(changed, sim.time + 2000)).toBe(false);
+    expect(keepsLeading(sim, leader, epoch)).toBe(true);
     for (const id of followers) sim.loseConnectionTo(id, leader);
-    expect(sim.runUntil(changed, sim.time + 2000)).toBe(false);
-    expect(sim.proposeTo(leader, "still")).toBe(true);
-    step(sim, "the leader still commits", () => sim.isCommitted("still"));
+    expect(keepsLeading(sim, leader, epoch)).toBe(true);
+    commitVia(sim, leader, "still");
     expect(sim.violation).toBeNull();
   });
 
@@ -126,10 +112,8 @@ describe("scripted scenarios", () => {
     const down: number[] = [];
     for (let round = 0; round < 4; round++) {
       const up = VOTERS.filter((id) => !down.includes(id));
-      step(sim, `leader in round ${round}`, () => leaderAmong(sim, up) !== undefined);
-      const leader = leaderAmong(sim, up) ?? 0;
-      expect(sim.proposeTo(leader, `r${round}`)).toBe(true);
-      step(sim, `r${round} committed`, () => sim.isCommitted(`r${round}`));
+      const leader = electedAmong(sim, up, `leader in round ${round}`);
+      commitVia(sim, leader, `r${round}`);
       // Crash the leader, bring back the one crashed before: always a majority up.
       sim.crashNode(leader);
       const back = down.shift();
@@ -144,8 +128,7 @@ describe("scripted scenarios", () => {
     const sim = quietSimulation(23, { observers: 1, dynamicVoters: true });
     sim.setGroups([[4], VOTERS]);
     sim.start();
-    step(sim, "a leader", () => leaderAmong(sim, VOTERS) !== undefined);
-    const leader = leaderAmong(sim, VOTERS) ?? 0;
+    const leader = electedAmong(sim, VOTERS);
     step(sim, "the leader commits in its epoch", () => (sim.status(leader)?.highWatermark ?? 0) > 0);
     // Node 4 has never fetched from this leader: it has not caught up, so it may not vote yet.
     expect(sim.changeVoter(leader, "add", 4)).toMatchObject({ error: "REQUEST_TIMED_OUT" });
@@ -180,13 +163,11 @@ describe("scripted scenarios", () => {
     const resignedAt = sim.time;
     // It may not campaign, so it does not sit out an election timeout (300 ms here) naming itself as leader.
     step(sim, "the removed leader names no leader but the new one", () => sim.status(leader)?.leaderId !== leader, 100);
-    step(sim, "a remaining voter leads", () => leaderAmong(sim, rest) !== undefined);
+    const next = electedAmong(sim, rest, "a remaining voter leads");
     // Its EndQuorumEpoch lets them run at once rather than after a fetch timeout (600 ms here).
     expect(sim.time - resignedAt).toBeLessThan(600);
-    const next = leaderAmong(sim, rest) ?? 0;
     expect(sim.status(next)?.voters.map((v) => v.id)).toEqual(rest);
-    expect(sim.proposeTo(next, "after")).toBe(true);
-    step(sim, "it commits", () => sim.isCommitted("after"));
+    commitVia(sim, next, "after");
     // The old leader is an observer now: it follows and never runs.
     step(sim, "the old leader follows", () => sim.status(leader)?.leaderId === next);
     expect(sim.time - resignedAt).toBeLessThan(600);

@@ -24,3 +24,17 @@ export function step(sim: Simulation, what: string, done: () => boolean, ms = 10
 
 export const leaderAmong = (sim: Simulation, ids: readonly NodeId[]): NodeId | undefined =>
   ids.find((id) => sim.status(id)?.role === "leader");
+
+/** Runs until one of `ids` leads (see step) and answers it. */
+export function electedAmong(sim: Simulation, ids: readonly NodeId[], what = "a leader", ms?: number): NodeId {
+  step(sim, what, () => leaderAmong(sim, ids) !== undefined, ms);
+  const leader = leaderAmong(sim, ids);
+  if (leader === undefined) throw new Error(`${what}: no leader after the step`);
+  return leader;
+}
+
+/** Proposes `entry` to `node`, which must take it as leader, and runs until it commits (see step). */
+export function commitVia(sim: Simulation, node: NodeId, entry: string): void {
+  if (!sim.proposeTo(node, entry)) throw new Error(`node ${node} refused ${entry}: not the leader`);
+  step(sim, `${entry} commits`, () => sim.isCommitted(entry));
+}
