@@ -1,11 +1,11 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import { OFFSETS_TOPIC } from "../../src/coordinator/index.ts";
 import { ErrorCode } from "../../src/protocol/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
-import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
-import { replicatedCluster, waitForPartitions } from "../support/cluster-records.ts";
+import { createTopic, type Cluster } from "../support/cluster.ts";
+import { waitForPartitions } from "../support/cluster-records.ts";
 import { commitOffset, fetchCommittedOffset, findCoordinator } from "../support/group-calls.ts";
-import { SmallDiskLogDirs, smallDisksUnavailable } from "../support/small-disk.ts";
+import { smallDiskClusterTest } from "../support/small-disk-cluster.ts";
 
 // A full disk under a group coordinator (ADR 24, issue 12): three combined nodes, each with its log dir on a small
 // tmpfs, __consumer_offsets with three replicas. The coordinator's commit fails for lack of space and takes its log
@@ -16,32 +16,15 @@ import { SmallDiskLogDirs, smallDisksUnavailable } from "../support/small-disk.t
 const GROUP = "disk-full-group";
 const TOPIC = "orders";
 const target = { group: GROUP, topic: TOPIC };
-const smallDisks = new SmallDiskLogDirs(32 * 1024 * 1024);
-const unavailable = smallDisksUnavailable();
 
 const commit = (cluster: Cluster, node: number, offset: bigint) =>
   commitOffset(cluster, node, target, offset, 10_000).catch(() => undefined);
 
 describe("a full disk under a group coordinator", () => {
-  let cluster: Cluster | undefined;
-  afterAll(() => smallDisks.teardown(cluster));
-
-  it.skipIf(unavailable !== undefined)(
-    `takes the coordinator's log dir offline; another replica coordinates the group with every acknowledged offset${unavailable ? ` (skipped: ${unavailable})` : ""}`,
-    async () => {
-      cluster = await startCluster(
-        replicatedCluster(
-          {
-            // Relative to each node's directory: the metadata log stays off the small disk.
-            "metadata.log.dir": "metadata",
-            "offsets.topic.replication.factor": "3",
-            "offsets.topic.num.partitions": "3",
-          },
-          { prepare: smallDisks.prepare },
-        ),
-      );
-      const c = cluster;
-      await c.waitForBrokers(30_000);
+  smallDiskClusterTest(
+    "takes the coordinator's log dir offline; another replica coordinates the group with every acknowledged offset",
+    { config: { "offsets.topic.replication.factor": "3", "offsets.topic.num.partitions": "3" } },
+    async (c, disks) => {
       await createTopic(c, TOPIC, 3);
       let coordinator: number | undefined;
       await pollUntil(
@@ -57,7 +40,7 @@ describe("a full disk under a group coordinator", () => {
         acknowledged = i;
       }
 
-      await smallDisks.disks.get(full)?.fill();
+      await disks.get(full)?.fill();
       // A small commit may still fit in the last page of the segment file; the commits after it find no space, are
       // refused, and the log dir goes offline.
       let refused: number | undefined;
@@ -101,6 +84,5 @@ describe("a full disk under a group coordinator", () => {
         `coordinator disk full: node ${full}'s disk filled; its commit was refused NOT_COORDINATOR, node ${next} coordinates with offset ${acknowledged}`,
       );
     },
-    240_000,
   );
 });

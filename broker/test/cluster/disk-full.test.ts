@@ -1,16 +1,15 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import type { PartitionInfo } from "../../src/admin/index.ts";
 import { AckedProducer } from "../support/acked-producer.ts";
 import { pollUntil } from "../support/broker-process.ts";
-import { startCluster, type Cluster } from "../support/cluster.ts";
+import type { Cluster } from "../support/cluster.ts";
 import {
   consumeAll,
   createFullyReplicated,
   initProducerId,
   partitionInfo as readPartitionInfo,
-  replicatedCluster,
 } from "../support/cluster-records.ts";
-import { SmallDiskLogDirs, smallDisksUnavailable } from "../support/small-disk.ts";
+import { smallDiskClusterTest } from "../support/small-disk-cluster.ts";
 
 // A full disk under a partition leader (ADR 24, issue 12): three combined nodes, each with its log dir on a small
 // tmpfs (the metadata log elsewhere), an RF-3 topic with min.insync.replicas 2 written by an idempotent acks=all
@@ -20,28 +19,13 @@ import { SmallDiskLogDirs, smallDisksUnavailable } from "../support/small-disk.t
 // The full node then stops (exit code 1); with space again, restarted, it rejoins the ISR.
 
 const TOPIC = "disk-full-replicated";
-const smallDisks = new SmallDiskLogDirs(32 * 1024 * 1024);
-const disks = smallDisks.disks;
-const unavailable = smallDisksUnavailable();
-
 const partitionInfo = (cluster: Cluster, via: number) => readPartitionInfo(cluster, via, TOPIC);
 
 describe("a full disk under a partition leader", () => {
-  let cluster: Cluster | undefined;
-  afterAll(() => smallDisks.teardown(cluster));
-
-  it.skipIf(unavailable !== undefined)(
-    `takes the leader's replicas offline; the producer goes on at the new leader and loses nothing${unavailable ? ` (skipped: ${unavailable})` : ""}`,
-    async () => {
-      cluster = await startCluster(
-        replicatedCluster(
-          // Relative to each node's directory: the metadata log stays off the small disk.
-          { "metadata.log.dir": "metadata" },
-          { prepare: smallDisks.prepare },
-        ),
-      );
-      const c = cluster;
-      await c.waitForBrokers(30_000);
+  smallDiskClusterTest(
+    "takes the leader's replicas offline; the producer goes on at the new leader and loses nothing",
+    {},
+    async (c, disks) => {
       const full = (await createFullyReplicated(c, TOPIC)).leader;
       const other = c.brokers.find((n) => n.id !== full)?.id ?? -1;
       const id = await initProducerId(c, full);
@@ -100,6 +84,5 @@ describe("a full disk under a partition leader", () => {
           `producer errors ${JSON.stringify([...producer.errors])}; node ${full} stopped, restarted and rejoined the ISR`,
       );
     },
-    240_000,
   );
 });

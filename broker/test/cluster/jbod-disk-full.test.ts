@@ -1,21 +1,20 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import { AdminClient } from "../../src/admin/index.ts";
 import { CreateTopicsRequest, CreateTopicsResponse, ErrorCode } from "../../src/protocol/index.ts";
 import { AckedProducer } from "../support/acked-producer.ts";
 import { pollUntil } from "../support/broker-process.ts";
-import { startCluster, type Cluster } from "../support/cluster.ts";
+import type { Cluster } from "../support/cluster.ts";
 import {
   brokerAddress,
   connectTo,
   consumeAll,
   describePartitions,
   initProducerId,
-  replicatedCluster,
   waitForPartitions,
 } from "../support/cluster-records.ts";
-import { SmallDiskLogDirs, smallDisksUnavailable } from "../support/small-disk.ts";
+import { smallDiskClusterTest } from "../support/small-disk-cluster.ts";
 
 // One full disk of a broker with two log dirs (JBOD, KIP-858, ADR 30): three combined nodes; node 1 has log.dirs
 // "logs" (a small tmpfs) and "logs-b" (the node's own disk), and leads every partition of an RF-3 topic, some stored in
@@ -27,8 +26,6 @@ import { SmallDiskLogDirs, smallDisksUnavailable } from "../support/small-disk.t
 const TOPIC = "jbod-replicated";
 const PARTITIONS = 4;
 const VICTIM = 1;
-const smallDisks = new SmallDiskLogDirs(32 * 1024 * 1024);
-const unavailable = smallDisksUnavailable();
 
 /** Creates the topic with every partition on [VICTIM, 2, 3], so that VICTIM leads them all; returns its id. */
 async function createLedByVictim(cluster: Cluster): Promise<string> {
@@ -65,25 +62,14 @@ async function createLedByVictim(cluster: Cluster): Promise<string> {
 }
 
 describe("a full log dir of a broker with two", () => {
-  let cluster: Cluster | undefined;
-  afterAll(() => smallDisks.teardown(cluster));
-
-  it.skipIf(unavailable !== undefined)(
-    `moves only that dir's partitions; the broker keeps leading the other's and nothing acknowledged is lost${unavailable ? ` (skipped: ${unavailable})` : ""}`,
-    async () => {
-      cluster = await startCluster(
-        replicatedCluster(
-          // Relative to each node's directory: the metadata log stays off the small disk.
-          { "metadata.log.dir": "metadata" },
-          {
-            nodeConfig: (id): Record<string, string> => (id === VICTIM ? { "log.dirs": "logs,logs-b" } : {}),
-            // "logs" is the small disk; "logs-b" is on the node's own.
-            prepare: (n) => (n.id === VICTIM ? smallDisks.prepare(n) : undefined),
-          },
-        ),
-      );
-      const c = cluster;
-      await c.waitForBrokers(30_000);
+  smallDiskClusterTest(
+    "moves only that dir's partitions; the broker keeps leading the other's and nothing acknowledged is lost",
+    {
+      nodeConfig: (id): Record<string, string> => (id === VICTIM ? { "log.dirs": "logs,logs-b" } : {}),
+      // "logs" is the small disk; "logs-b" is on the node's own.
+      smallDiskOn: (id) => id === VICTIM,
+    },
+    async (c, disks) => {
       const topicId = await createLedByVictim(c);
       await waitForPartitions(c, 2, TOPIC, (p) => p.leader === VICTIM && p.isr.length === 3, 60_000);
       // Which of the victim's dirs holds each partition (its log manager spreads new partitions over both).
@@ -110,7 +96,7 @@ describe("a full log dir of a broker with two", () => {
           () => Promise.resolve(producers.every((p) => p.acked.length >= 40)),
           60_000,
         );
-        await smallDisks.disks.get(VICTIM)?.fill();
+        await disks.get(VICTIM)?.fill();
         await pollUntil(
           `the full dir's partitions led elsewhere without node ${VICTIM} in their ISRs`,
           async () => {
@@ -174,6 +160,5 @@ describe("a full log dir of a broker with two", () => {
           JSON.stringify(producers.map((p) => [...p.errors])),
       );
     },
-    240_000,
   );
 });
