@@ -1,11 +1,16 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { AdminClient } from "../../src/admin/index.ts";
 import type { RestartSafety } from "../../src/replication/restart-safety.ts";
 import { ErrorCode } from "../../src/protocol/index.ts";
 import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
-import { connectTo, metricsPort, produce, replicatedCluster } from "../support/cluster-records.ts";
-import { createTopic, startCluster, type Cluster } from "../support/cluster.ts";
+import {
+  connectTo,
+  createFullyReplicated,
+  metricsPort,
+  produce,
+  replicatedCluster,
+} from "../support/cluster-records.ts";
+import { startCluster, type Cluster } from "../support/cluster.ts";
 
 // GET /v1/restart-safety on the metrics port (issue 13) across three processes: with every replica in sync each
 // broker can stop and has caught up; with one follower paused (SIGSTOP) and behind until its leader drops it from the ISR, the
@@ -44,7 +49,9 @@ describe("GET /v1/restart-safety across three processes", () => {
     );
     const c = cluster;
     await c.waitForBrokers(30_000);
-    await createTopic(c, TOPIC, 3);
+    // Every broker describes the partition before the first poll: a broker that has not replayed the topic yet holds no
+    // replica of it, so it would answer that it can stop and has caught up.
+    const { leader } = await createFullyReplicated(c, TOPIC);
     const all = async (): Promise<(RestartSafety | undefined)[]> => Promise.all([1, 2, 3].map((id) => safety(c, id)));
     let answers: (RestartSafety | undefined)[] = [];
     await pollUntil(
@@ -57,11 +64,8 @@ describe("GET /v1/restart-safety across three processes", () => {
 
     // Pause a follower that neither leads the partition nor is the active controller.
     const controller = (await c.describeQuorum()).leaderId;
-    const admin = new AdminClient({ bootstrap: c.bootstrap(), retries: 3, requestTimeoutMs: 5_000 });
-    const leader = (await admin.describeTopics([TOPIC]).finally(() => admin.close())).get(TOPIC)?.topic?.partitions[0]
-      ?.leader;
     const follower = [1, 2, 3].find((id) => id !== leader && id !== controller);
-    if (follower === undefined || leader === undefined) throw new Error("no follower to pause");
+    if (follower === undefined) throw new Error("no follower to pause");
     const pid = c.pid(follower)!;
     process.kill(pid, "SIGSTOP");
     paused = pid;
