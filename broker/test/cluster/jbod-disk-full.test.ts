@@ -72,21 +72,23 @@ describe("a full log dir of a broker with two", () => {
     async (c, disks) => {
       const topicId = await createLedByVictim(c);
       await waitForPartitions(c, 2, TOPIC, (p) => p.leader === VICTIM && p.isr.length === 3, 60_000);
-      // Which of the victim's dirs holds each partition (its log manager spreads new partitions over both).
-      const victimDir = c.node(VICTIM).dir;
-      const inFullDir = (p: number) => existsSync(join(victimDir, "logs", `${TOPIC}-${p}`));
       const all = Array.from({ length: PARTITIONS }, (_, p) => p);
-      const full = all.filter(inFullDir);
-      const healthy = all.filter((p) => !inFullDir(p));
-      expect(full.length).toBeGreaterThan(0);
-      expect(healthy.length).toBeGreaterThan(0);
-      for (const p of healthy) expect(existsSync(join(victimDir, "logs-b", `${TOPIC}-${p}`))).toBe(true);
-      // The victim has told the controller where each replica is (AssignReplicasToDirs).
+      // The victim has told the controller where each replica is (AssignReplicasToDirs). It does so once it has
+      // created the replica's log in a dir, so only then do the dirs say where each partition is: node 2 describing
+      // the partitions says nothing of whether the victim has replayed the topic yet.
       await pollUntil(
         "the victim's directory assignments to be recorded",
         () => Promise.resolve(all.every((p) => c.output(VICTIM).includes(`${topicId}:${p}@`))),
         30_000,
       );
+      // Which of the victim's dirs holds each partition (its log manager spreads new partitions over both).
+      const victimDir = c.node(VICTIM).dir;
+      const inFullDir = (p: number) => existsSync(join(victimDir, "logs", `${TOPIC}-${p}`));
+      const full = all.filter(inFullDir);
+      const healthy = all.filter((p) => !inFullDir(p));
+      expect(full.length).toBeGreaterThan(0);
+      expect(healthy.length).toBeGreaterThan(0);
+      for (const p of healthy) expect(existsSync(join(victimDir, "logs-b", `${TOPIC}-${p}`))).toBe(true);
 
       const id = await initProducerId(c, 2);
       const producers = all.map((p) => new AckedProducer(c, TOPIC, p, id, VICTIM));
