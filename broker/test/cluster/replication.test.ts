@@ -130,12 +130,14 @@ describe("partition replication across three processes", () => {
     await c.kill(leader, "SIGKILL");
     const survivor = c.brokers.find((n) => n.id !== leader)?.id ?? -1;
     let next = -1;
+    // Named by a survivor, and by the new leader itself: it may replay its election after the survivor asked does,
+    // and until then it answers the producer's retry below NOT_LEADER_OR_FOLLOWER.
     await pollUntil(
       "another replica to lead",
       async () => {
         const now = await partitionInfo(c, survivor, TOPIC);
         next = now?.leader ?? -1;
-        return next >= 0 && next !== leader;
+        return next >= 0 && next !== leader && (await partitionInfo(c, next, TOPIC))?.leader === next;
       },
       60_000,
     );
