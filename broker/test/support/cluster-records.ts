@@ -215,22 +215,37 @@ export async function consumeAll(
   }
 }
 
-/** A new idempotent producer id and epoch, from InitProducerId sent to node `via`. */
+/**
+ * A new idempotent producer id and epoch, from InitProducerId sent to node `via`. The node answers
+ * COORDINATOR_LOAD_IN_PROGRESS while it cannot get a block of ids from the active controller (not reachable yet, or
+ * being elected); a producer retries that, and so does this, for up to 30 s. Any other error throws.
+ */
 export async function initProducerId(
   cluster: Cluster,
   via: number,
 ): Promise<{ producerId: bigint; producerEpoch: number }> {
   const connection = await connectTo(cluster, via, "cluster-records");
   try {
-    const res = await connection.send(
-      InitProducerIdRequest,
-      InitProducerIdResponse,
-      4,
-      { transactionalId: null, transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 },
-      10_000,
+    let id: { producerId: bigint; producerEpoch: number } | undefined;
+    await pollUntil(
+      `a producer id from node ${via}`,
+      async () => {
+        const res = await connection.send(
+          InitProducerIdRequest,
+          InitProducerIdResponse,
+          4,
+          { transactionalId: null, transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 },
+          10_000,
+        );
+        if (res.errorCode === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS) return false;
+        if (res.errorCode !== ErrorCode.NONE) throw new Error(`InitProducerId via ${via}: error ${res.errorCode}`);
+        id = { producerId: res.producerId, producerEpoch: res.producerEpoch };
+        return true;
+      },
+      30_000,
     );
-    if (res.errorCode !== ErrorCode.NONE) throw new Error(`InitProducerId via ${via}: error ${res.errorCode}`);
-    return { producerId: res.producerId, producerEpoch: res.producerEpoch };
+    if (id === undefined) throw new Error(`InitProducerId via ${via}: no answer`);
+    return id;
   } finally {
     connection.close();
   }
