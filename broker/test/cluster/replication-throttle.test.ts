@@ -123,6 +123,23 @@ async function describe3(): Promise<{ topic: ConfigResult; brokers: ConfigResult
 
 const valueOf = (result: ConfigResult, name: string) => result.configs.find((c) => c.name === name);
 
+/**
+ * describe3() once `settled` holds of its answer, or its last answer after 30 s. The tool's config changes are committed
+ * by the controller before it exits, but each broker answers DescribeConfigs from its own metadata, which replays them
+ * on its own time.
+ */
+async function describe3When(
+  settled: (d: { topic: ConfigResult; brokers: ConfigResult[] }) => boolean,
+): Promise<{ topic: ConfigResult; brokers: ConfigResult[] }> {
+  let last = await describe3();
+  await pollUntil(
+    "every broker to describe the tool's configs",
+    async () => settled((last = await describe3())),
+    30_000,
+  ).catch(() => undefined);
+  return last;
+}
+
 async function ongoing(): Promise<string[]> {
   const admin = new AdminClient({ bootstrap: brokerAddress(running(), 1), retries: 2, requestTimeoutMs: 10_000 });
   try {
@@ -148,7 +165,11 @@ describe("replication throttles across three Tributary nodes (KIP-73)", () => {
     const started = Date.now();
     expect(executed.stdout).toContain("Successfully started partition reassignment");
 
-    const during = await describe3();
+    const during = await describe3When(
+      (d) =>
+        valueOf(d.topic, "follower.replication.throttled.replicas")?.value === "0:3" &&
+        d.brokers.every((b) => valueOf(b, "follower.replication.throttled.rate")?.value === String(THROTTLE)),
+    );
     expect(valueOf(during.topic, "leader.replication.throttled.replicas")?.value).toMatch(/^(0:1,0:2|0:2,0:1)$/);
     expect(valueOf(during.topic, "follower.replication.throttled.replicas")?.value).toBe("0:3");
     for (const broker of during.brokers) {
@@ -180,7 +201,11 @@ describe("replication throttles across three Tributary nodes (KIP-73)", () => {
     expect(verified.stdout).toContain("Reassignment of partition slow-0 is completed.");
     expect(verified.stdout).toMatch(/Clearing broker-level throttles on brokers 1,2,3/);
     expect(verified.stdout).toContain("Clearing topic-level throttles on topic slow");
-    const after = await describe3();
+    const after = await describe3When(
+      (d) =>
+        (valueOf(d.topic, "follower.replication.throttled.replicas")?.value ?? "") === "" &&
+        d.brokers.every((b) => valueOf(b, "leader.replication.throttled.rate")?.source !== "DYNAMIC_BROKER_CONFIG"),
+    );
     expect(valueOf(after.topic, "leader.replication.throttled.replicas")?.value ?? "").toBe("");
     expect(valueOf(after.topic, "follower.replication.throttled.replicas")?.value ?? "").toBe("");
     for (const broker of after.brokers)
