@@ -51,12 +51,17 @@ describe("dynamic voters with Kafka's kafka-metadata-quorum", () => {
   it("starts with one voter; the other controllers and the broker observe it", async () => {
     await c().waitForBrokers();
     expect(await currentVoters()).toEqual([1]);
-    const replication = await quorumTool("describe", "--replication");
+    // Observers by the directory id their fetches carry (Fetch v17's ReplicaDirectoryId). The leader knows an observer
+    // from its first fetch: the broker has fetched (it is registered), the other controllers, started with it, may not
+    // have yet on a loaded machine.
+    const observer = (id: number) => new RegExp(`^${id}\\s+${directoryIdOf(id)}\\s+.*Observer`, "m");
+    let replication = "";
+    await pollUntil("the leader to list every observer", async () => {
+      replication = await quorumTool("describe", "--replication");
+      return [2, 3, 4].every((id) => observer(id).test(replication));
+    }).catch(() => undefined);
     expect(replication).toMatch(/^1\s+\S+\s+\d+\s+0\s+\d+\s+\d+\s+Leader/m);
-    // Observers by the directory id their fetches carry (Fetch v17's ReplicaDirectoryId).
-    for (const id of [2, 3, 4]) {
-      expect(replication).toMatch(new RegExp(`^${id}\\s+${directoryIdOf(id)}\\s+.*Observer`, "m"));
-    }
+    for (const id of [2, 3, 4]) expect(replication).toMatch(observer(id));
     // Every controller registers (KIP-919), the observers too: each controller lists all three in DescribeCluster.
     await pollUntil("every controller listing the three registered controllers", async () => {
       const views = await Promise.all(c().controllers.map((n) => controllerView(n.controllerPort ?? 0, n.host)));
