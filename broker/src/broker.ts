@@ -64,6 +64,8 @@ export interface BrokerStorageOptions {
   throttleMetrics?: ThrottleMetrics;
   /** Told which log dir holds each replica, for the controller (KIP-858). */
   directoryAssignments?: DirectoryAssignments;
+  /** Log dirs whose storage failed before the logs opened (unreadable meta.properties), with why: offline. */
+  failedLogDirs?: ReadonlyMap<string, unknown>;
 }
 
 /**
@@ -89,6 +91,7 @@ export async function openBrokerStorage(options: BrokerStorageOptions): Promise<
     retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
     hwCheckpointIntervalMs: config.replicaHighWatermarkCheckpointIntervalMs,
     foreignDirs: [METADATA_LOG_DIR],
+    ...(options.failedLogDirs !== undefined ? { failedLogDirs: options.failedLogDirs } : {}),
   });
   const partitions = new PartitionManager(logs, logger.child({ component: "partitions" }), {
     clock: options.clock ?? Date.now,

@@ -213,8 +213,11 @@ export interface ConfigInput {
   readonly overrides?: readonly string[];
   /** Base for relative log dirs. */
   readonly cwd?: string;
-  /** Returns a log dir's meta.properties text, or null when it has none. */
-  readonly readMetaProperties?: (logDir: string) => string | null;
+  /**
+   * Returns a log dir's meta.properties text, null when it has none, or undefined when it could not be read (the
+   * dir's storage failed: the node's start decides what that means).
+   */
+  readonly readMetaProperties?: (logDir: string) => string | null | undefined;
 }
 
 export interface ConfigResult {
@@ -223,7 +226,8 @@ export interface ConfigResult {
   readonly warnings: readonly ConfigWarning[];
   /**
    * Each storage dir's meta.properties text as read while resolving (null: none), when a reader was given: read once
-   * at start and passed down, so the node does not read the files again.
+   * at start and passed down, so the node does not read the files again. A dir whose file could not be read is
+   * absent.
    */
   readonly metaProperties?: ReadonlyMap<string, string | null>;
 }
@@ -355,14 +359,14 @@ function issueFor(
 
 function metaProperties(
   logDirs: readonly string[],
-  read: ((dir: string) => string | null) | undefined,
+  read: ((dir: string) => string | null | undefined) | undefined,
   issues: ConfigIssue[],
 ): { clusterId?: string; nodeId?: number } {
   const found: { clusterId?: string; nodeId?: number } = {};
   if (!read) return found;
   for (const dir of logDirs) {
     const text = read(dir);
-    if (text === null) continue;
+    if (text === null || text === undefined) continue;
     const origin = join(dir, "meta.properties");
     let props: Map<string, string>;
     try {
@@ -593,7 +597,7 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
       ? undefined
       : (dir: string) => {
           const text = read(dir);
-          texts.set(dir, text);
+          if (text !== undefined) texts.set(dir, text);
           return text;
         };
   const meta = metaProperties(storageDirs, readOnce, issues);
@@ -700,12 +704,13 @@ export function resolveBrokerConfig(input: ConfigInput): ConfigResult {
   return { config: deepFreeze(config), warnings, ...(read !== undefined ? { metaProperties: texts } : {}) };
 }
 
-function readMetaFile(dir: string): string | null {
+/** A dir's meta.properties text; null when there is none, undefined when it cannot be read (left to the start). */
+function readMetaFile(dir: string): string | null | undefined {
   try {
     return readFileSync(join(dir, "meta.properties"), "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw err;
+    return undefined;
   }
 }
 

@@ -143,7 +143,8 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
         let errorCode: number = log ? ErrorCode.NONE : unknownError;
         if (!access.ok && access.errorCode !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) errorCode = access.errorCode;
         // A log in an offline log dir is served to nobody, consumer or follower (KAFKA_STORAGE_ERROR, as in Kafka).
-        if (errorCode === ErrorCode.NONE && topic)
+        // A replica whose dir failed at start-up has no log here at all: KAFKA_STORAGE_ERROR too.
+        if (topic && access.ok && (errorCode === ErrorCode.NONE || log === undefined))
           errorCode = services.partitions.offlineError(topic.name, p.partition)?.errorCode ?? errorCode;
         let outcome: FollowerFetchOutcome = { kind: "read" };
         if (errorCode === ErrorCode.NONE && topic && log && replicaId >= 0) {

@@ -45,3 +45,25 @@ export class StorageError extends Error {
     this.code = typeof code === "string" ? code : undefined;
   }
 }
+
+/**
+ * errno codes that name a limit of this process or machine rather than a fault of the dir being read (too many open
+ * files): a dir is not taken offline for them.
+ */
+const PROCESS_LIMIT_CODES = new Set(["EMFILE", "ENFILE"]);
+
+/**
+ * Whether `err` means the log dir's storage failed (Kafka's IOException): a system call on it failed (unreadable or
+ * missing directory, a path that is a file where a directory belongs, an I/O error, a full or read-only disk), or a
+ * write failed (StorageError). Corrupt data is not one: recovery truncates a torn tail, and anything else it cannot
+ * read is a different error, which still stops the start.
+ */
+export function isStorageFailure(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    const { code, syscall } = e as NodeJS.ErrnoException;
+    if (typeof code === "string" && PROCESS_LIMIT_CODES.has(code)) return false;
+    if (e instanceof StorageError) return true;
+    if (typeof code === "string" && typeof syscall === "string") return true;
+  }
+  return false;
+}

@@ -1,6 +1,6 @@
 export { BufferPool, sharedBufferPool } from "./buffer-pool.ts";
 export { DEFAULT_LOG_CONFIG, resolveLogConfig, type LogConfig } from "./config.ts";
-export { InvalidBatchError, LogClosedError, OffsetOutOfRangeError, StorageError } from "./errors.ts";
+export { InvalidBatchError, isStorageFailure, LogClosedError, OffsetOutOfRangeError, StorageError } from "./errors.ts";
 export { UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET, type EpochEndOffset, type EpochEntry } from "./leader-epoch-cache.ts";
 export {
   PartitionLog,

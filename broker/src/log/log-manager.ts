@@ -1,17 +1,23 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, readdir, rename, rm } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { BufferPool } from "./buffer-pool.ts";
-import { fsyncDir } from "./checkpoint.ts";
+import { fsyncDir, removeIfExists } from "./checkpoint.ts";
 import { resolveLogConfig, type LogConfig } from "./config.ts";
-import { StorageError } from "./errors.ts";
+import { isStorageFailure, StorageError } from "./errors.ts";
 import { PartitionLog, type DeletedSegment } from "./partition-log.ts";
 
 const PARTITION_DIR = /^(.+)-(\d+)$/;
 /** A partition directory renamed for deletion; Kafka's own naming, so a crash mid-delete is finished at next start. */
 const DELETED_DIR = /\.[0-9a-f]{32}-delete$/;
 const OPEN_CONCURRENCY = 4;
+/**
+ * Written, synced and removed in each log dir at start: a dir that cannot take writes (a full disk, a file system the
+ * kernel remounted read-only after I/O errors) is found offline then, not at the first write after the broker has
+ * registered it and taken leaderships in it.
+ */
+const WRITE_PROBE = ".tributary-write-probe";
 
 export interface LogManagerOptions {
   /** log.dirs: new partitions go to the directory holding the fewest. */
@@ -29,6 +35,12 @@ export interface LogManagerOptions {
   bufferPool?: BufferPool;
   /** Directory names in a log dir that another component owns (the metadata quorum's `__cluster_metadata-0`). */
   foreignDirs?: readonly string[];
+  /**
+   * Log dirs that failed before the manager opened (their meta.properties could not be read), with why: offline from
+   * the start. Any other dir whose listing or logs fail to load with a storage failure goes offline too (Kafka's
+   * LogManager with its initial offline dirs); the manager opens with the others.
+   */
+  failedLogDirs?: ReadonlyMap<string, unknown>;
 }
 
 export interface PartitionRef {
@@ -48,6 +60,24 @@ interface PeriodicTask {
   timer: NodeJS.Timeout | undefined;
   /** The pass in progress, if any. */
   run: Promise<unknown> | undefined;
+}
+
+/** Throws what writing a small file into `dir`, with fsync, raises; the file is gone afterwards. */
+async function probeWrites(dir: string): Promise<void> {
+  const path = join(dir, WRITE_PROBE);
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, "w");
+    await fh.writeFile("probe\n");
+    await fh.datasync();
+  } catch (err) {
+    // The write's error is the one that counts; a file left behind is removed at the next start's probe.
+    await fh?.close().catch(() => undefined);
+    await removeIfExists(path).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  await removeIfExists(path);
 }
 
 /** The directory name of a partition's log, as Kafka names it. */
@@ -79,6 +109,13 @@ export class LogManager {
   private readonly baseConfig: LogConfig;
   /** Log dirs taken offline after a storage failure; they stay so until the process restarts, as in Kafka. */
   private readonly offline = new Set<string>();
+  /**
+   * Replicas whose log is in an offline dir though no log of theirs is open here: found in a dir that failed at
+   * start-up, or placed by the metadata in such a dir (markReplicaOffline). Partition dir name → log dir, if known.
+   */
+  private readonly offlineReplicas = new Map<string, string | undefined>();
+  /** The dirs that failed while the manager opened, with the error. */
+  private readonly startFailures = new Map<string, unknown>();
 
   private constructor(private readonly options: LogManagerOptions) {
     this.baseConfig = resolveLogConfig(options.config);
@@ -87,39 +124,64 @@ export class LogManager {
   static async open(options: LogManagerOptions): Promise<LogManager> {
     if (options.logDirs.length === 0) throw new RangeError("LogManager needs at least one log dir");
     const manager = new LogManager(options);
+    for (const [logDir, reason] of options.failedLogDirs ?? []) manager.failAtStart(logDir, reason);
     const found: { logDir: string; topic: string; partition: number }[] = [];
     for (const logDir of options.logDirs) {
-      await mkdir(logDir, { recursive: true });
-      for (const entry of await readdir(logDir, { withFileTypes: true })) {
-        if (!entry.isDirectory()) continue;
-        if (DELETED_DIR.test(entry.name)) {
-          options.logger.info({ logDir, dir: entry.name }, "finishing an interrupted partition deletion");
-          await rm(join(logDir, entry.name), { recursive: true, force: true });
-          continue;
-        }
-        if (options.foreignDirs?.includes(entry.name)) continue;
-        const parsed = parsePartitionDirName(entry.name);
-        if (parsed !== undefined) found.push({ logDir, ...parsed });
+      if (manager.offline.has(logDir)) continue;
+      try {
+        found.push(...(await manager.scanLogDir(logDir)));
+      } catch (err) {
+        if (!isStorageFailure(err)) throw err;
+        manager.failAtStart(logDir, err);
       }
     }
+    const claimed = new Set<string>();
     try {
       // A few at a time: recovery reads whole segments and the machine may have few cores.
       for (let i = 0; i < found.length; i += OPEN_CONCURRENCY) {
         await Promise.all(
           found.slice(i, i + OPEN_CONCURRENCY).map(async ({ logDir, topic, partition }) => {
-            if (manager.logs.has(partitionDirName(topic, partition))) {
-              throw new Error(`partition ${topic}-${partition} exists in more than one log dir`);
+            const key = partitionDirName(topic, partition);
+            if (claimed.has(key)) throw new Error(`partition ${topic}-${partition} exists in more than one log dir`);
+            claimed.add(key);
+            if (manager.offline.has(logDir)) {
+              manager.offlineReplicas.set(key, logDir);
+              return;
             }
-            const log = await manager.openLog(logDir, topic, partition, options.topicConfig?.(topic));
-            manager.logs.set(partitionDirName(topic, partition), { ref: { topic, partition, log }, logDir });
+            let log: PartitionLog;
+            try {
+              log = await manager.openLog(logDir, topic, partition, options.topicConfig?.(topic));
+            } catch (err) {
+              if (!isStorageFailure(err)) throw err;
+              manager.offlineReplicas.set(key, logDir);
+              manager.failAtStart(logDir, err);
+              return;
+            }
+            if (manager.offline.has(logDir)) {
+              // Its dir failed meanwhile: none of its logs is served.
+              manager.offlineReplicas.set(key, logDir);
+              await log.close().catch(() => undefined);
+              return;
+            }
+            manager.logs.set(key, { ref: { topic, partition, log }, logDir });
           }),
         );
+      }
+      // Logs opened from a dir before another of its logs failed are not served either (Kafka's removeOfflineLogs).
+      for (const [key, { ref, logDir }] of manager.logs) {
+        if (!manager.offline.has(logDir)) continue;
+        manager.logs.delete(key);
+        manager.offlineReplicas.set(key, logDir);
+        await ref.log.close().catch(() => undefined);
       }
     } catch (err) {
       await manager.close().catch(() => undefined);
       throw err;
     }
-    options.logger.info({ partitions: manager.logs.size, logDirs: options.logDirs }, "opened partition logs");
+    options.logger.info(
+      { partitions: manager.logs.size, logDirs: options.logDirs, offlineLogDirs: [...manager.offline] },
+      "opened partition logs",
+    );
     manager.tasks.push(
       manager.periodic(options.retentionCheckIntervalMs ?? 300_000, "retention pass", () => manager.runRetention()),
       manager.periodic(options.hwCheckpointIntervalMs ?? 5_000, "high watermark checkpoint", () =>
@@ -127,6 +189,37 @@ export class LogManager {
       ),
     );
     return manager;
+  }
+
+  /** The partitions in a log dir (created if missing), after finishing interrupted deletions there. */
+  private async scanLogDir(logDir: string): Promise<{ logDir: string; topic: string; partition: number }[]> {
+    const found: { logDir: string; topic: string; partition: number }[] = [];
+    await mkdir(logDir, { recursive: true });
+    await probeWrites(logDir);
+    for (const entry of await readdir(logDir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      if (DELETED_DIR.test(entry.name)) {
+        this.options.logger.info({ logDir, dir: entry.name }, "finishing an interrupted partition deletion");
+        await rm(join(logDir, entry.name), { recursive: true, force: true });
+        continue;
+      }
+      if (this.options.foreignDirs?.includes(entry.name)) continue;
+      const parsed = parsePartitionDirName(entry.name);
+      if (parsed !== undefined) found.push({ logDir, ...parsed });
+    }
+    return found;
+  }
+
+  /** A log dir failed while the manager opened: offline from the start, as a dir that fails later goes offline. */
+  private failAtStart(logDir: string, reason: unknown): void {
+    if (this.offline.has(logDir)) return;
+    this.offline.add(logDir);
+    this.startFailures.set(logDir, reason);
+    this.options.logger.error(
+      { logDir, err: reason },
+      `Log dir ${logDir} failed at start-up and is offline: its partitions are not served until a restart with ` +
+        `working storage (${reason instanceof Error ? reason.message : String(reason)})`,
+    );
   }
 
   /** close() has begun: logs closing now close for a shutdown, not for a deletion. */
@@ -176,10 +269,26 @@ export class LogManager {
     return [...this.offline];
   }
 
+  /** The log dirs that failed while the manager opened (given as failed, or failing to load), with the error. */
+  get failedAtStart(): ReadonlyMap<string, unknown> {
+    return this.startFailures;
+  }
+
   /** The partition's log is in an offline log dir. */
   isOffline(topic: string, partition: number): boolean {
+    if (this.offlineReplicas.has(partitionDirName(topic, partition))) return true;
     const dir = this.logDirOf(topic, partition);
     return dir !== undefined && this.offline.has(dir);
+  }
+
+  /**
+   * The partition's log is in an offline dir (the metadata places it in one) though none is open here: it is not
+   * created elsewhere (Kafka creates no log for an existing replica while a dir is offline) and answers
+   * KAFKA_STORAGE_ERROR until a restart with working storage.
+   */
+  markReplicaOffline(topic: string, partition: number): void {
+    const key = partitionDirName(topic, partition);
+    if (!this.offlineReplicas.has(key)) this.offlineReplicas.set(key, undefined);
   }
 
   /** The partition's log, created empty (in the least loaded log dir) with `config` overrides if it does not exist. */
@@ -191,6 +300,10 @@ export class LogManager {
     const key = partitionDirName(topic, partition);
     const existing = this.logs.get(key)?.ref.log ?? this.pending.get(key);
     if (existing !== undefined) return existing;
+    if (this.offlineReplicas.has(key)) {
+      const where = this.offlineReplicas.get(key) ?? "an offline log dir";
+      throw new StorageError(where, `opening ${key}`, "its log dir is offline");
+    }
     const logDir = this.leastLoadedDir();
     const creating = this.openLog(logDir, topic, partition, config)
       .then(async (log) => {
@@ -216,6 +329,8 @@ export class LogManager {
   async deletePartition(topic: string, partition: number): Promise<boolean> {
     const key = partitionDirName(topic, partition);
     await this.pending.get(key)?.catch(() => undefined);
+    // A replica whose dir is offline has nothing here to delete (its dir keeps its files until it is read again).
+    this.offlineReplicas.delete(key);
     const entry = this.logs.get(key);
     if (entry === undefined) return false;
     this.logs.delete(key);

@@ -21,6 +21,7 @@ import { ALTER_PARTITION_VERSION, AlterPartitionManager } from "../replication/a
 import { startController } from "../quorum/controller-runtime.ts";
 import { BootstrapError, readBootstrapCheckpoint } from "../quorum/bootstrap-checkpoint.ts";
 import { directoryIds, formatSingleVoterStorage, readStoredMeta, requireFormattedStorage } from "../storage/format.ts";
+import { checkStartupLogDirs } from "../storage/startup-log-dirs.ts";
 import { BrokerLifecycle } from "./broker-lifecycle.ts";
 import { takePreviousBrokerEpoch, writeCleanShutdownEpoch } from "./clean-shutdown-epoch.ts";
 import { DirectoryAssignments } from "../partitions/directory-assignments.ts";
@@ -75,14 +76,18 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
     idleTimeoutMs: config.connectionsMaxIdleMs,
     requestReadTimeoutMs: config.socketRequestReadTimeoutMs,
   };
-  // meta.properties are read once (by the config loader, or here) and passed down.
-  const found = await readStoredMeta(config.storageDirs, options.metaProperties);
+  // meta.properties are read once (by the config loader, or here) and passed down. A dir whose storage fails (I/O
+  // error, not a directory) is offline from the start (KIP-858) unless the node cannot run without it.
+  const failed = new Map<string, unknown>();
+  const startupDirs = { logDirs: config.logDirs, metadataLogDir: config.metadataLogDir, broker: plan.broker };
+  const found = await readStoredMeta(config.storageDirs, options.metaProperties, failed);
+  checkStartupLogDirs(startupDirs, failed);
   requireFormattedStorage(config, found);
   const metadataDir = config.metadataLogDir;
   const dataDir = config.logDirs[0];
   if (dataDir === undefined) throw new Error("log.dirs is empty");
   // A data dir from before the quorum kept its metadata in a file of the first log dir.
-  const legacy = await readLegacyMetadata(dataDir);
+  const legacy = failed.has(dataDir) ? null : await readLegacyMetadata(dataDir);
   const { clusterId, stored } = await formatSingleVoterStorage(config, found, legacy?.clusterId ?? null);
   const bootstrap = plan.controller ? await readBootstrap(metadataDir) : null;
 
@@ -134,12 +139,23 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
   // A broker's storage follows the images from the first one on: subscribed before the quorum runs. Once its logs
   // have closed cleanly, the registration's epoch goes into the online log dirs (KIP-966's clean-shutdown proof).
   let registeredEpoch = () => -1n;
-  // In the order of config.logDirs, which the log manager is given too.
-  const logDirIds = plan.broker ? (await directoryIds(config.logDirs, stored)).map(uuidFromKafkaBase64) : [];
+  // The directory.id of each log dir that has a readable one, by path.
+  const logDirIds = new Map(
+    plan.broker
+      ? [
+          ...(await directoryIds(
+            config.logDirs.filter((d) => !failed.has(d)),
+            stored,
+            failed,
+          )),
+        ].map(([dir, id]) => [dir, uuidFromKafkaBase64(id)])
+      : [],
+  );
+  checkStartupLogDirs(startupDirs, failed);
   // Which log dir holds each replica, for the controller (KIP-858): sent once the broker has registered.
   const directoryAssignments = new DirectoryAssignments({
     brokerId: plan.nodeId,
-    directoryIds: new Map(config.logDirs.map((dir, i) => [dir, logDirIds[i] ?? ""])),
+    directoryIds: logDirIds,
     retryBackoffMs: config.quorumTiming.retryBackoffMs,
     logger: logger.child({ component: "directory-assignments" }),
   });
@@ -153,6 +169,7 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
             logger,
             throttleMetrics: metrics.replicationThrottle,
             directoryAssignments,
+            failedLogDirs: failed,
           }),
         async (s) => {
           const offline = new Set(s.partitions.offlineLogDirs());
@@ -162,6 +179,11 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
         },
       )
     : undefined;
+  // A dir whose logs failed to load is offline like one whose meta.properties failed; the same dirs are vital.
+  if (storage !== undefined) checkStartupLogDirs(startupDirs, storage.logs.failedAtStart);
+  // Offline from the start: left out of the registration (Kafka registers the dirs it loaded), so the controller
+  // elects none of this broker's replicas in them, and named in every heartbeat's offline dirs.
+  const startedOffline = new Set(storage?.logs.offlineLogDirs() ?? []);
   quorum.onFailure((err) => {
     logger.fatal({ err }, "The metadata quorum failed; stopping the node");
     void lifecycle.stop("the metadata quorum failed", ExitCode.Failure);
@@ -249,7 +271,10 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
   if (storage === undefined) return { clusterId };
 
   const channel = await openChannel("controller channel");
-  const previousBrokerEpoch = await takePreviousBrokerEpoch(config.logDirs, logger);
+  const previousBrokerEpoch = await takePreviousBrokerEpoch(
+    config.logDirs.filter((d) => !startedOffline.has(d)),
+    logger,
+  );
   const registration = new BrokerLifecycle({
     previousBrokerEpoch,
     nodeId: plan.nodeId,
@@ -260,11 +285,8 @@ export async function startNode(options: NodeOptions): Promise<StartedNode | nul
       securityProtocol: config.listenerSecurityProtocolMap[a.name] ?? "PLAINTEXT",
     })),
     rack: config.brokerRack,
-    logDirs: logDirIds,
-    offlineLogDirs: () => {
-      const offline = new Set(storage.partitions.offlineLogDirs());
-      return logDirIds.filter((_, i) => offline.has(config.logDirs[i] ?? ""));
-    },
+    logDirs: config.logDirs.filter((d) => !startedOffline.has(d)).flatMap((d) => logDirIds.get(d) ?? []),
+    offlineLogDirs: () => storage.partitions.offlineLogDirs().flatMap((d) => logDirIds.get(d) ?? []),
     features: [...SUPPORTED_FEATURES].map(([name, range]) => ({
       name,
       minSupportedVersion: range.min,

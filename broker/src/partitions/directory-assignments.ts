@@ -52,6 +52,12 @@ export class DirectoryAssignments {
     }
   }
 
+  /** The log dir whose directory.id is `directoryId`, if it is one of this broker's. */
+  logDirOf(directoryId: string): string | undefined {
+    for (const [logDir, id] of this.options.directoryIds) if (id === directoryId) return logDir;
+    return undefined;
+  }
+
   /** Starts sending (the broker has registered): what was queued before goes out now. */
   start(send: AssignmentSend, brokerEpoch: () => bigint): void {
     this.batches.start(async (batch) => this.answered(batch, await send(this.request(batch, brokerEpoch()))));

@@ -337,6 +337,14 @@ export class PartitionManager {
     return this.logs.offlineLogDirs();
   }
 
+  /**
+   * This node's replica of the partition lives in an offline log dir and has no log open here (its dir failed at
+   * start-up): it is neither created elsewhere nor served, and answers KAFKA_STORAGE_ERROR.
+   */
+  markReplicaOffline(topic: string, partition: number): void {
+    this.logs.markReplicaOffline(topic, partition);
+  }
+
   /** KAFKA_STORAGE_ERROR for a partition whose log dir is offline; undefined while it is served. */
   offlineError(topic: string, partition: number): { errorCode: number; message: string } | undefined {
     if (!this.logs.isOffline(topic, partition)) return undefined;
@@ -567,6 +575,8 @@ export class PartitionManager {
   }
 
   private unknownPartition(topic: string, partition: number): ProduceOutcome {
+    const offline = this.offlineError(topic, partition);
+    if (offline !== undefined) return failure(offline.errorCode, offline.message);
     if (!this.logs.isClosed) {
       return failure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${topic}-${partition}`);
     }

@@ -4,7 +4,9 @@ import {
   ConfigResourceType,
   configKey,
   EMPTY_IMAGE,
+  MIGRATING_DIRECTORY,
   replicaDirectory,
+  UNASSIGNED_DIRECTORY,
   topicByName,
   type MetadataChanges,
   type MetadataImage,
@@ -87,6 +89,14 @@ export class PartitionPublisher {
     // CreateTopics of 100 topics waits for this on the broker that forwarded it.
     await eachConcurrently(local.leaders, LOG_OPEN_CONCURRENCY, async (leader) => {
       const { topicName, partition, registration } = leader;
+      if (this.inOfflineDir(topicName, partition, registration)) {
+        // The controller elects no replica whose dir its registration lacks; an image that still names this one (sent
+        // before the registration) is answered with KAFKA_STORAGE_ERROR until the next.
+        this.logger.error({ topic: topicName, partition }, "Named leader of a partition whose log dir is offline");
+        await this.fetchers?.remove(topicName, partition);
+        this.partitions.becomeFollower(topicName, partition, registration.leaderEpoch, registration.leader);
+        return;
+      }
       await this.partitions.createPartition(topicName, partition, this.configs.logConfigFor(image, topicName));
       this.placed(leader);
       await this.fetchers?.remove(topicName, partition);
@@ -94,6 +104,11 @@ export class PartitionPublisher {
     });
     await eachConcurrently(local.followers, LOG_OPEN_CONCURRENCY, async (follower) => {
       const { topicId, topicName, partition, registration } = follower;
+      if (this.inOfflineDir(topicName, partition, registration)) {
+        await this.fetchers?.remove(topicName, partition);
+        this.partitions.becomeFollower(topicName, partition, registration.leaderEpoch, registration.leader);
+        return;
+      }
       await this.partitions.createPartition(topicName, partition, this.configs.logConfigFor(image, topicName));
       this.placed(follower);
       this.partitions.becomeFollower(topicName, partition, registration.leaderEpoch, registration.leader);
@@ -125,6 +140,31 @@ export class PartitionPublisher {
     this.previous = image;
     this.first = false;
   };
+
+  /**
+   * This node's replica has no log open here and lives in an offline log dir: one found there at start-up, or one the
+   * image places in a dir of this broker that is offline or that it does not have (a dir whose meta.properties could
+   * not be read) while some dir is offline. It is marked offline rather than created empty in another dir (Kafka
+   * creates no log for an existing replica while a dir is offline): a copy there would fetch from the leader and rejoin
+   * the ISR, and the dir's own copy would clash with it once the dir works again. A replica the image has not placed
+   * (UNASSIGNED) is created as before, in an online dir.
+   */
+  private inOfflineDir(topic: string, partition: number, registration: PartitionRegistration): boolean {
+    if (this.partitions.logDirOf(topic, partition) !== undefined) return false;
+    if (this.partitions.offlineError(topic, partition) !== undefined) return true;
+    const offline = this.partitions.offlineLogDirs();
+    if (offline.length === 0) return false;
+    const assigned = replicaDirectory(registration, this.nodeId);
+    if (assigned === UNASSIGNED_DIRECTORY || assigned === MIGRATING_DIRECTORY) return false;
+    const logDir = this.directories?.logDirOf(assigned);
+    if (logDir !== undefined && !offline.includes(logDir)) return false;
+    this.logger.warn(
+      { topic, partition, directoryId: assigned, logDir },
+      "A replica of this broker is in an offline log dir: not served, and not created in another",
+    );
+    this.partitions.markReplicaOffline(topic, partition);
+    return true;
+  }
 
   /** Tells the directory assignments which log dir holds this node's replica, and where the image has it. */
   private placed(ref: {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { BrokerConfig } from "../config/broker-config.ts";
 import type { MetadataRecordAndVersion } from "../protocol/index.ts";
 import { bootstrapRecords, writeBootstrapCheckpoint } from "../quorum/bootstrap-checkpoint.ts";
+import { isStorageFailure } from "../log/errors.ts";
 import { ExitCode, StartupError } from "../runtime/exit-codes.ts";
 import { randomDirectoryId, randomKafkaUuid } from "./kafka-uuid.ts";
 import {
@@ -18,17 +19,28 @@ export type StoredMeta = ReadonlyMap<string, MetaProperties | null>;
 
 /**
  * The meta.properties of every dir: parsed from `texts` where the config loader read them already, read here for
- * the others. Throws MetaPropertiesError for a file that is not a valid version 1 file.
+ * the others. Throws MetaPropertiesError for a file that is not a valid version 1 file. With `failed`, a dir whose
+ * file cannot be read for a storage failure (isStorageFailure: an I/O error, a path that is not a directory) is left
+ * out and recorded there with the error, for the node to start without it; without, the error is thrown.
  */
 export async function readStoredMeta(
   dirs: readonly string[],
   texts?: ReadonlyMap<string, string | null>,
+  failed?: Map<string, unknown>,
 ): Promise<Map<string, MetaProperties | null>> {
   const stored = new Map<string, MetaProperties | null>();
   for (const dir of dirs) {
     const text = texts?.get(dir);
-    if (text === undefined) stored.set(dir, await readMetaProperties(dir));
-    else stored.set(dir, text === null ? null : parseMetaProperties(text, join(dir, META_PROPERTIES)));
+    if (text !== undefined) {
+      stored.set(dir, text === null ? null : parseMetaProperties(text, join(dir, META_PROPERTIES)));
+      continue;
+    }
+    try {
+      stored.set(dir, await readMetaProperties(dir));
+    } catch (err) {
+      if (failed === undefined || !isStorageFailure(err)) throw err;
+      failed.set(dir, err);
+    }
   }
   return stored;
 }
@@ -104,20 +116,31 @@ export async function formatSingleVoterStorage(
 }
 
 /**
- * The directory id of each of `dirs` (formatted), in order, as a broker registers them; a dir formatted before
- * directory ids existed gets one now, written into its meta.properties, as Kafka does at start.
+ * The directory id of each of `dirs` (formatted), by dir, as a broker registers them; a dir formatted before
+ * directory ids existed gets one now, written into its meta.properties, as Kafka does at start. A dir whose write
+ * fails for a storage failure is recorded in `failed` (and has no id here) when given.
  */
-export async function directoryIds(dirs: readonly string[], stored: StoredMeta): Promise<string[]> {
-  const ids: string[] = [];
+export async function directoryIds(
+  dirs: readonly string[],
+  stored: StoredMeta,
+  failed?: Map<string, unknown>,
+): Promise<Map<string, string>> {
+  const ids = new Map<string, string>();
   for (const dir of dirs) {
     const meta = stored.get(dir);
     if (meta === undefined || meta === null) throw new Error(`${join(dir, META_PROPERTIES)} is missing`);
     let id = meta.directoryId;
     if (id === undefined) {
       id = randomDirectoryId();
-      await writeMetaProperties(dir, { ...meta, directoryId: id });
+      try {
+        await writeMetaProperties(dir, { ...meta, directoryId: id });
+      } catch (err) {
+        if (failed === undefined || !isStorageFailure(err)) throw err;
+        failed.set(dir, err);
+        continue;
+      }
     }
-    ids.push(id);
+    ids.set(dir, id);
   }
   return ids;
 }
