@@ -1,13 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  CreateTopicsRequest,
-  CreateTopicsResponse,
-  ErrorCode,
-  FetchRequest,
-  FetchResponse,
-  ProduceRequest,
-  ProduceResponse,
-} from "../../src/protocol/index.ts";
+import { ErrorCode, FetchRequest, FetchResponse, ProduceRequest, ProduceResponse } from "../../src/protocol/index.ts";
 import { makeBatch } from "../log/batches.ts";
 import { inProcessBrokerPer } from "../support/in-process-broker.ts";
 
@@ -21,11 +13,7 @@ const h = inProcessBrokerPer("file", "fetch-budget");
 const call = h.call;
 
 beforeAll(async () => {
-  const created = await call(7, CreateTopicsRequest, CreateTopicsResponse, {
-    topics: [{ name: "t", numPartitions: 3, replicationFactor: -1, assignments: [], configs: [] }],
-    timeoutMs: 5000,
-  });
-  expect(created.topics[0]?.errorCode).toBe(ErrorCode.NONE);
+  await h.createTopic("t", 3);
   for (const seed of [1, 2]) {
     const res = await call(9, ProduceRequest, ProduceResponse, {
       transactionalId: null,

@@ -1,14 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { StorageError, type PartitionLog } from "../../src/log/index.ts";
-import {
-  CreateTopicsRequest,
-  CreateTopicsResponse,
-  ErrorCode,
-  FetchRequest,
-  FetchResponse,
-  ProduceRequest,
-  ProduceResponse,
-} from "../../src/protocol/index.ts";
+import { ErrorCode, FetchRequest, FetchResponse, ProduceRequest, ProduceResponse } from "../../src/protocol/index.ts";
 import { makeBatch } from "../log/batches.ts";
 import { inProcessBrokerPer } from "../support/in-process-broker.ts";
 
@@ -21,11 +13,7 @@ const h = inProcessBrokerPer("test", "fetch-read-errors");
 const call = h.call;
 
 async function setUp(): Promise<{ p0: PartitionLog; p1: PartitionLog }> {
-  const created = await call(7, CreateTopicsRequest, CreateTopicsResponse, {
-    topics: [{ name: "t", numPartitions: 2, replicationFactor: -1, assignments: [], configs: [] }],
-    timeoutMs: 5000,
-  });
-  expect(created.topics[0]?.errorCode).toBe(ErrorCode.NONE);
+  await h.createTopic("t", 2);
   for (const index of [0, 1]) {
     const res = await call(9, ProduceRequest, ProduceResponse, {
       transactionalId: null,

@@ -1,12 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  CreateTopicsRequest,
-  CreateTopicsResponse,
-  ErrorCode,
-  ProduceRequest,
-  ProduceResponse,
-  encodeRecordBatch,
-} from "../../src/protocol/index.ts";
+import { ErrorCode, ProduceRequest, ProduceResponse, encodeRecordBatch } from "../../src/protocol/index.ts";
 import { inProcessBrokerPer } from "../support/in-process-broker.ts";
 
 // KIP-937 end to end through the Produce handler: the topic's message.timestamp.before/after.max.ms (and the
@@ -14,22 +7,6 @@ import { inProcessBrokerPer } from "../support/in-process-broker.ts";
 // window around the broker's clock with INVALID_TIMESTAMP, naming each record (Produce v8+).
 
 const h = inProcessBrokerPer("test", "produce-timestamps");
-
-async function createTopic(name: string, configs: Record<string, string>): Promise<void> {
-  const res = await h.call(7, CreateTopicsRequest, CreateTopicsResponse, {
-    topics: [
-      {
-        name,
-        numPartitions: 1,
-        replicationFactor: -1,
-        assignments: [],
-        configs: Object.entries(configs).map(([n, value]) => ({ name: n, value })),
-      },
-    ],
-    timeoutMs: 5000,
-  });
-  expect(res.topics[0]?.errorCode).toBe(ErrorCode.NONE);
-}
 
 /** Produces one batch whose records lie `offsetsMs` from now; resolves with the partition's answer. */
 async function produce(topic: string, offsetsMs: readonly number[]) {
@@ -53,7 +30,7 @@ const DAY = 24 * HOUR;
 
 describe("Produce with CreateTime timestamps out of bounds", () => {
   it("refuses records over an hour ahead by default, and accepts old ones", async () => {
-    await createTopic("defaults", {});
+    await h.createTopic("defaults");
     expect(await produce("defaults", [-365 * DAY, 0, HOUR / 2])).toEqual({ errorCode: ErrorCode.NONE, indexes: [] });
     expect(await produce("defaults", [0, 2 * HOUR, 1, 3 * HOUR])).toEqual({
       errorCode: ErrorCode.INVALID_TIMESTAMP,
@@ -62,9 +39,9 @@ describe("Produce with CreateTime timestamps out of bounds", () => {
   });
 
   it("applies the topic's before.max.ms, and the deprecated difference key where a bound is left at Long.MAX", async () => {
-    await createTopic("before", { "message.timestamp.before.max.ms": String(DAY) });
+    await h.createTopic("before", 1, { "message.timestamp.before.max.ms": String(DAY) });
     expect((await produce("before", [-2 * DAY, 0])).indexes).toEqual([0]);
-    await createTopic("difference", {
+    await h.createTopic("difference", 1, {
       "message.timestamp.difference.max.ms": String(HOUR),
       "message.timestamp.after.max.ms": "9223372036854775807",
     });
@@ -72,7 +49,7 @@ describe("Produce with CreateTime timestamps out of bounds", () => {
       errorCode: ErrorCode.INVALID_TIMESTAMP,
       indexes: [0, 2],
     });
-    await createTopic("append-time", { "message.timestamp.type": "LogAppendTime" });
+    await h.createTopic("append-time", 1, { "message.timestamp.type": "LogAppendTime" });
     expect((await produce("append-time", [5 * DAY])).errorCode).toBe(ErrorCode.NONE);
   });
 });

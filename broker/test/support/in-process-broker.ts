@@ -2,11 +2,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino, type Logger } from "pino";
-import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from "vitest";
 import { Registry } from "prom-client";
 import type { Broker } from "../../src/broker.ts";
 import type { DispatchConnection } from "../../src/handlers/dispatcher.ts";
-import { decodeResponse, encodeRequest, type MessageCodec } from "../../src/protocol/index.ts";
+import {
+  CreateTopicsRequest,
+  CreateTopicsResponse,
+  decodeResponse,
+  encodeRequest,
+  ErrorCode,
+  type MessageCodec,
+} from "../../src/protocol/index.ts";
 import { resolveBrokerConfig } from "../../src/config/broker-config.ts";
 import { planNode } from "../../src/node/node-plan.ts";
 import { startNode } from "../../src/node/start-node.ts";
@@ -98,6 +105,8 @@ export interface InProcessBrokerFixture {
     response: MessageCodec<Res>,
     body: Partial<Req>,
   ) => Promise<Res>;
+  /** Creates a topic through `call` (CreateTopics v7, the broker's default replication factor); expects no error. */
+  readonly createTopic: (name: string, numPartitions?: number, configs?: Record<string, string>) => Promise<void>;
 }
 
 /**
@@ -133,6 +142,21 @@ export function inProcessBrokerPer(
     logger,
     call: (version, request, response, body) =>
       dispatchCall(fixture.broker, strictConnection(name, logger), version, request, response, body),
+    createTopic: async (topic, numPartitions = 1, configs = {}) => {
+      const res = await fixture.call(7, CreateTopicsRequest, CreateTopicsResponse, {
+        topics: [
+          {
+            name: topic,
+            numPartitions,
+            replicationFactor: -1,
+            assignments: [],
+            configs: Object.entries(configs).map(([key, value]) => ({ name: key, value })),
+          },
+        ],
+        timeoutMs: 5000,
+      });
+      expect(res.topics[0]?.errorCode).toBe(ErrorCode.NONE);
+    },
   };
   return fixture;
 }
