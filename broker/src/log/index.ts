@@ -20,6 +20,7 @@ export {
   parsePartitionDirName,
   partitionDirName,
   type LogManagerOptions,
+  type FutureLog,
   type PartitionRef,
   type PartitionRetention,
 } from "./log-manager.ts";

@@ -1,6 +1,8 @@
 import { BrokerConnection } from "../../src/admin/connection.ts";
 import { AdminClient, type PartitionInfo } from "../../src/admin/index.ts";
 import {
+  CreateTopicsRequest,
+  CreateTopicsResponse,
   ErrorCode,
   FetchRequest,
   FetchResponse,
@@ -10,6 +12,7 @@ import {
   ProduceResponse,
 } from "../../src/protocol/index.ts";
 import { decodeRecordBatch, splitBatches } from "../../src/protocol/records/index.ts";
+import { expect } from "vitest";
 import { pollUntil } from "./broker-process.ts";
 import { createTopic, type Cluster, type ClusterOptions } from "./cluster.ts";
 
@@ -110,6 +113,45 @@ export async function waitForPartitions(
     throw new Error(`${err instanceof Error ? err.message : String(err)}; last seen ${seen}`, { cause: err });
   });
   return last;
+}
+
+/**
+ * Creates `topic` through node `via` with partition i on the brokers `replicas[i]` (the first leads); resolves with its
+ * topic id, and fails the test on an error.
+ */
+export async function createAssigned(
+  cluster: Cluster,
+  via: number,
+  topic: string,
+  replicas: readonly (readonly number[])[],
+): Promise<string> {
+  const connection = await connectTo(cluster, via, "create-assigned");
+  try {
+    const res = await connection.send(
+      CreateTopicsRequest,
+      CreateTopicsResponse,
+      7,
+      {
+        topics: [
+          {
+            name: topic,
+            numPartitions: -1,
+            replicationFactor: -1,
+            assignments: replicas.map((brokerIds, partitionIndex) => ({ partitionIndex, brokerIds: [...brokerIds] })),
+            configs: [],
+          },
+        ],
+        timeoutMs: 30_000,
+        validateOnly: false,
+      },
+      35_000,
+    );
+    const created = res.topics[0];
+    expect(created?.errorCode).toBe(ErrorCode.NONE);
+    return created?.topicId ?? "";
+  } finally {
+    connection.close();
+  }
 }
 
 /** Creates `topic` with one partition on three replicas and waits until all three are in its ISR. */
