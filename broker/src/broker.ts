@@ -272,6 +272,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         ...partitions.replicationHealth(topic, partition),
       })),
     );
+    metrics.setLogDirSource(() => {
+      const offline = new Set(logs.offlineLogDirs());
+      return logs.logDirs.map((logDir) => ({ logDir, offline: offline.has(logDir) }));
+    });
     metrics.setGroupLagSource(() =>
       groups
         .lag((topic, partition) => partitions.log(topic, partition)?.highWatermark ?? null)

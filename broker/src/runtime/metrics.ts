@@ -23,6 +23,12 @@ export interface GroupLag {
   readonly lag: number;
 }
 
+/** A configured log dir and whether it is offline after a storage failure (at start-up or since). */
+export interface LogDirStatus {
+  readonly logDir: string;
+  readonly offline: boolean;
+}
+
 export type StatsSource<T> = () => Iterable<T> | Promise<Iterable<T>>;
 
 export interface BrokerMetrics {
@@ -52,6 +58,10 @@ export interface BrokerMetrics {
   readonly preferredReadReplicas: Counter;
   /** Filled at scrape time from the source given to setGroupLagSource. */
   readonly consumerGroupLag: Gauge<"group" | "topic" | "partition">;
+  /** Filled at scrape time from the source given to setLogDirSource. */
+  readonly logDirOffline: Gauge<"log_dir">;
+  /** The storage layer provides its log dirs' states; called once per scrape. */
+  setLogDirSource(source: StatsSource<LogDirStatus>): void;
   /** The storage layer provides the current partitions; called once per scrape. */
   setPartitionStatsSource(source: StatsSource<PartitionStats>): void;
   /** The group coordinator provides the current lag; called once per scrape. */
@@ -88,6 +98,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
 
   let partitionSource: StatsSource<PartitionStats> | undefined;
   let lagSource: StatsSource<GroupLag> | undefined;
+  let logDirSource: StatsSource<LogDirStatus> | undefined;
 
   // The release identity, as Kafka's app-info version; an upgrade shows up as the value of this label changing.
   new Gauge({
@@ -188,6 +199,18 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
     help: "Consumer fetches of a partition this leader answered with a preferred read replica (replica.selector.class)",
     registers,
   });
+  // Kafka's LogDirectoryOffline gauge, one per dir: DescribeLogDirs answers such a dir with KAFKA_STORAGE_ERROR.
+  const logDirOffline = new Gauge({
+    name: "tributary_log_dir_offline",
+    help: "1 for a log dir taken offline after a storage failure (at start-up or since), 0 for one in service",
+    labelNames: ["log_dir"] as const,
+    registers,
+    async collect() {
+      const dirs = logDirSource ? await logDirSource() : [];
+      this.reset();
+      for (const d of dirs) this.set({ log_dir: d.logDir }, d.offline ? 1 : 0);
+    },
+  });
   const consumerGroupLag = new Gauge({
     name: "tributary_consumer_group_lag",
     help: "Messages between a group's committed offset and the high watermark, per partition",
@@ -230,6 +253,10 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
     consumerFetchBytes,
     preferredReadReplicas,
     consumerGroupLag,
+    logDirOffline,
+    setLogDirSource(source) {
+      logDirSource = source;
+    },
     setPartitionStatsSource(source) {
       partitionSource = source;
     },

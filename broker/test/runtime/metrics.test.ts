@@ -93,7 +93,13 @@ describe("createMetrics", () => {
       return partitions;
     });
     m.setGroupLagSource(() => Promise.resolve([{ group: "g", topic: "a", partition: 0, lag: 7 }]));
+    m.setLogDirSource(() => [
+      { logDir: "/d/a", offline: false },
+      { logDir: "/d/b", offline: true },
+    ]);
     let text = await m.registry.metrics();
+    expect(sample(text, 'tributary_log_dir_offline{log_dir="/d/a"}')).toBe(0);
+    expect(sample(text, 'tributary_log_dir_offline{log_dir="/d/b"}')).toBe(1);
     expect(calls).toBe(1);
     expect(sample(text, "tributary_partitions")).toBe(2);
     expect(sample(text, "tributary_under_replicated_partitions")).toBe(2);
