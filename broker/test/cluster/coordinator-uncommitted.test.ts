@@ -33,14 +33,7 @@ const show = (v: unknown) => JSON.stringify(v, (_, x: unknown) => (typeof x === 
 
 describe("the group coordinator across three processes, with a commit that was not replicated", () => {
   let cluster: Cluster | undefined;
-  const paused = new Set<number>();
-  afterAll(async () => {
-    for (const id of paused) {
-      const pid = cluster?.pid(id);
-      if (pid !== undefined) process.kill(pid, "SIGCONT");
-    }
-    await cluster?.destroy();
-  });
+  afterAll(() => cluster?.destroy());
 
   it("never answers it, and committed offsets never go backwards as leadership moves", async () => {
     cluster = await startCluster(
@@ -81,8 +74,7 @@ describe("the group coordinator across three processes, with a commit that was n
     // The next leader is the first other replica in the assignment; the last one is paused.
     const [next, pausedId] = replicas.filter((r) => r !== first);
     if (next === undefined || pausedId === undefined) throw new Error(`replicas ${show(replicas)}`);
-    process.kill(c.pid(pausedId)!, "SIGSTOP");
-    paused.add(pausedId);
+    c.pause(pausedId);
     const failed = await commit(c, first, 20n);
     expect(failed).not.toBe(ErrorCode.NONE);
     expect(await fetchOffset(c, first)).toEqual({ offset: 10n });
@@ -107,8 +99,7 @@ describe("the group coordinator across three processes, with a commit that was n
     expect(uncommitted).toBeGreaterThanOrEqual(1);
 
     // The paused follower comes back and fetches the commit: the HW passes it, so it is committed and now answered.
-    process.kill(c.pid(pausedId)!, "SIGCONT");
-    paused.delete(pausedId);
+    c.resume(pausedId);
     await pollUntil(
       `node ${next} to serve the group once the HW passed the commit`,
       async () => "offset" in (answer = await fetchOffset(c, next)),

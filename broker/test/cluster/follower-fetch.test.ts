@@ -128,11 +128,9 @@ async function write(cluster: Cluster, leader: number, from: number, count: numb
 
 describe("fetch from follower with the Java client (KIP-392)", () => {
   let cluster: Cluster | undefined;
-  let paused: number | undefined;
   const consumers: JavaConsumer[] = [];
   afterAll(async () => {
     for (const c of consumers) c.stop();
-    if (paused !== undefined) process.kill(paused, "SIGCONT");
     await cluster?.destroy();
   });
 
@@ -189,10 +187,7 @@ describe("fetch from follower with the Java client (KIP-392)", () => {
       consumers.push(moving);
       await moving.readAll(RECORDS, 60_000);
       expect((await counters(c, follower)).follower).toBeGreaterThan(afterPlain.follower.follower);
-      const pid = c.pid(follower);
-      if (pid === undefined) throw new Error(`node ${follower} is not running`);
-      process.kill(pid, "SIGSTOP");
-      paused = pid;
+      c.pause(follower);
       const stopped = Date.now();
       const leaderBytes = (await counters(c, leader)).leader;
       await write(c, leader, RECORDS, RECORDS, 1);
@@ -210,8 +205,7 @@ describe("fetch from follower with the Java client (KIP-392)", () => {
           `the consumer had every new record from leader ${leader} after ${movedMs} ms`,
       );
       moving.stop();
-      process.kill(pid, "SIGCONT");
-      paused = undefined;
+      c.resume(follower);
     },
     TEST_TIMEOUT_MS,
   );

@@ -105,6 +105,10 @@ export interface Cluster {
   isRunning(id: number): boolean;
   /** The pid of a running node's process (the JVM itself for Kafka). */
   pid(id: number): number | undefined;
+  /** SIGSTOP to a running node's process: it keeps its connections and answers nothing until resume() or destroy(). */
+  pause(id: number): void;
+  /** SIGCONT to a node paused with pause(). */
+  resume(id: number): void;
   /** Everything a node printed, across restarts. */
   output(id: number): string;
   /**
@@ -121,7 +125,9 @@ export interface Cluster {
   waitForBrokers(timeoutMs?: number): Promise<void>;
   /** The active controller as the quorum's leader reports it (DescribeQuorum on the controller listeners). */
   describeQuorum(timeoutMs?: number): Promise<QuorumDescription>;
-  /** Kills every node (SIGKILL) and deletes the directories unless keepDirs. Safe to call twice. */
+  /**
+   * Resumes paused nodes, kills every node (SIGKILL) and deletes the directories unless keepDirs. Safe to call twice.
+   */
   destroy(): Promise<void>;
 }
 
@@ -292,6 +298,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     return existsSync(file) ? readFileSync(file, "utf8") : "";
   };
   const isRunning = (id: number): boolean => running.has(id);
+  const paused = new Set<number>();
+  const signal = (id: number, sig: "SIGSTOP" | "SIGCONT"): void => {
+    const child = running.get(byId(id).id)?.child;
+    if (child === undefined) throw new Error(`cluster: node ${id} is not running`);
+    child.kill(sig);
+  };
 
   const launch = async (n: ClusterNode): Promise<void> => {
     if (running.has(n.id)) throw new Error(`cluster: node ${n.id} is already running`);
@@ -352,6 +364,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const destroy = (): Promise<void> => {
     destroyed ??= (async () => {
       process.off("exit", killAllNow);
+      for (const id of paused) if (isRunning(id)) signal(id, "SIGCONT");
+      paused.clear();
       await Promise.all([...running.keys()].map((id) => kill(id, "SIGKILL")));
       if (!options.keepDirs) rmSync(root, { recursive: true, force: true });
     })();
@@ -396,6 +410,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       controllerEndpoints: () => controllers.map((n) => `${n.host}:${n.controllerPort}`),
       isRunning,
       pid: (id) => running.get(byId(id).id)?.child.pid,
+      pause: (id) => {
+        signal(id, "SIGSTOP");
+        paused.add(id);
+      },
+      resume: (id) => {
+        signal(id, "SIGCONT");
+        paused.delete(id);
+      },
       output,
       kill,
       restart: (id) => launch(byId(id)),
