@@ -100,6 +100,28 @@ export interface Obj {
   data?: Record<string, string>;
 }
 
+/** A status condition as the operator writes it. */
+export interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+const conditionList = (o: Obj | undefined): Condition[] => (o?.status?.["conditions"] ?? []) as Condition[];
+
+/** The object's status condition of `type`, if it has one. */
+export function condition(o: Obj | undefined, type: string): Condition | undefined {
+  return conditionList(o).find((c) => c.type === type);
+}
+
+/** The object's status conditions by type. */
+export function conditions(o: Obj | undefined): Record<string, Condition> {
+  return Object.fromEntries(conditionList(o).map((c) => [c.type, c]));
+}
+
 export async function getJson(cluster: Cluster, args: readonly string[]): Promise<Obj | undefined> {
   try {
     return JSON.parse(await cluster.kubectl(["get", ...args, "-o", "json"])) as Obj;

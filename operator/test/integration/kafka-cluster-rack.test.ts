@@ -10,22 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { REPO, eventually, getJson, metricValue, useOperatorSuite, type Obj } from "./harness.ts";
+import { REPO, condition, eventually, getJson, metricValue, useOperatorSuite, type Obj } from "./harness.ts";
 
 const NS = "kafka-rack";
 const ZONE = "topology.kubernetes.io/zone";
 const BINDING = `tributary-rack.${NS}.racky`;
 const SA = `system:serviceaccount:${NS}:racky-kafka`;
 const execFileP = promisify(execFile);
-
-interface Cond {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
-const condition = (o: Obj | undefined, type: string): Cond | undefined =>
-  ((o?.status?.["conditions"] ?? []) as Cond[]).find((c) => c.type === type);
 
 describe("KafkaCluster rack awareness against a real API server (tier api)", () => {
   const suite = useOperatorSuite(

@@ -10,7 +10,7 @@ import { AdminClient, type KafkaError } from "@tributary/broker/admin";
 import { pathToFileURL } from "node:url";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { REPO, eventually, getJson, listJson, useOperatorSuite, type Obj } from "./harness.ts";
+import { REPO, condition, eventually, getJson, listJson, useOperatorSuite } from "./harness.ts";
 
 const NS = "scale-it";
 
@@ -29,16 +29,6 @@ async function startKafka(): Promise<KafkaNodes> {
   };
   return mod.startCluster({ system: "tributary", topology: { combined: 4 }, firstNodeId: 0 });
 }
-
-interface Cond {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
-
-const condition = (o: Obj | undefined, type: string): Cond | undefined =>
-  ((o?.status?.["conditions"] ?? []) as Cond[]).find((c) => c.type === type);
 
 describe("KafkaCluster scale-down drains brokers through Kafka's Admin API (tier api, real brokers)", () => {
   let kafka: KafkaNodes | undefined;

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   clusterModule,
+  conditions,
   eventsAbout,
   eventually,
   getJson,
@@ -16,6 +17,7 @@ import {
   startBroker,
   useOperatorSuite,
   type BrokerProcess,
+  type Condition,
   type Obj,
 } from "./harness.ts";
 
@@ -36,13 +38,6 @@ interface ClaimObj extends Obj {
 
 interface PodObj extends Obj {
   status?: { conditions?: { type: string; status: string }[] };
-}
-
-interface Cond {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
 }
 
 const byName = (volumes: unknown): unknown =>
@@ -82,8 +77,6 @@ describe.skipIf(missing.length > 0)("KafkaCluster volume expansion on tier sim (
   const patchSpec = (spec: object): Promise<string> =>
     k(["patch", "kafkacluster", "grow", "-n", NS, "--type=merge", "-p", JSON.stringify({ spec })]);
   const kc = async (): Promise<Obj | undefined> => getJson(c(), ["kafkacluster", "grow", "-n", NS]);
-  const conditions = (o: Obj | undefined): Record<string, Cond> =>
-    Object.fromEntries(((o?.status?.["conditions"] ?? []) as Cond[]).map((x) => [x.type, x]));
   const claims = async (): Promise<Map<string, ClaimObj>> =>
     new Map(((await listJson(c(), ["pvc", "-n", NS])) as ClaimObj[]).map((p) => [p.metadata.name, p] as const));
   const pods = async (): Promise<Map<string, PodObj>> =>
@@ -140,7 +133,7 @@ describe.skipIf(missing.length > 0)("KafkaCluster volume expansion on tier sim (
    * Sets a storage size the operator must refuse, checks that nothing about storage moved (claims, the StatefulSet and
    * its claim size), sets 2Gi back and waits for the warning to clear. Answers the Warning condition it raised.
    */
-  const refusedAndSetBack = async (size: string, reason: string): Promise<Cond> => {
+  const refusedAndSetBack = async (size: string, reason: string): Promise<Condition> => {
     const brokerUid = await uidOf("grow-broker");
     await patchSpec({ storage: { size } });
     const refused = await eventually(`Warning ${reason}`, async () => {

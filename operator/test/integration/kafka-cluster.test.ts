@@ -12,6 +12,7 @@ import { KINDS, KubeClient, LeaderElector, type KubeObject } from "../../src/kub
 import { createLogger } from "../../src/runtime/logger.ts";
 import { argocdHealthOf } from "../docs/argocd.ts";
 import {
+  conditions,
   eventsAbout,
   eventually,
   getJson,
@@ -43,20 +44,6 @@ const OWNED = [
   ["poddisruptionbudget", "demo-kafka"],
   ["serviceaccount", "demo-kafka"],
 ] as const;
-
-interface Cond {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
-
-function conditions(obj: Obj | undefined): Record<string, Cond> {
-  const list = (obj?.status?.["conditions"] ?? []) as Cond[];
-  return Object.fromEntries(list.map((c) => [c.type, c]));
-}
 
 describe("KafkaCluster reconciler against a real API server (tier api)", () => {
   const suite = useOperatorSuite(

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { argocdHealthOf } from "../docs/argocd.ts";
 import { kafkaCli, type KafkaCli } from "./kafka-cli.ts";
 import {
+  condition,
   eventsAbout,
   eventually,
   getJson,
@@ -25,18 +26,6 @@ const NS = "topics-it";
 const RESYNC_S = 10;
 /** Tests that run Kafka's CLI: each run starts a JVM, seconds on a busy machine, on top of resync waits. */
 const CLI_TEST_TIMEOUT_MS = 150_000;
-
-interface Cond {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-  observedGeneration?: number;
-}
-
-function condition(obj: Obj | undefined, type: string): Cond | undefined {
-  return ((obj?.status?.["conditions"] ?? []) as Cond[]).find((c) => c.type === type);
-}
 
 describe("KafkaTopic reconciler against a real API server and a real broker (tier api)", () => {
   let broker: BrokerProcess | undefined;
