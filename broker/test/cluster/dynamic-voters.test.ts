@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pollUntil } from "../support/broker-process.ts";
 import { controllerView, startCluster, type Cluster } from "../support/cluster.ts";
-import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
+import { dumpMetadataFile, requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
 import { topicsFromAnyBrokerAppearEverywhere } from "./scenarios.ts";
 
 // KIP-853 dynamic voters on real processes, driven by Apache Kafka's own kafka-metadata-quorum: three controllers
@@ -117,12 +117,7 @@ describe("dynamic voters with Kafka's kafka-metadata-quorum", () => {
 
   it("kafka-dump-log decodes the bootstrap snapshot's voter and every voter change in the log", async () => {
     const dir = join(c().node(1).dir, "logs", "__cluster_metadata-0");
-    const dump = (file: string) =>
-      runKafkaClass("org.apache.kafka.tools.DumpLogSegments", [
-        "--cluster-metadata-decoder",
-        "--files",
-        join(dir, file),
-      ]).then((r) => r.stdout);
+    const dump = (file: string) => dumpMetadataFile(join(dir, file));
     const bootstrap = await dump("00000000000000000000-0000000000.checkpoint");
     expect(bootstrap).toContain('KRaftVersion {"version":0,"kRaftVersion":1}');
     expect(bootstrap).toMatch(new RegExp(`KRaftVoters .*"voterId":1,"voterDirectoryId":"${directoryIdOf(1)}"`));

@@ -37,7 +37,7 @@ import { NetworkTransport } from "../../src/quorum/network-transport.ts";
 import { QuorumDriver } from "../../src/quorum/quorum-driver.ts";
 import { SeededRng, type NodeId } from "../../src/raft/index.ts";
 import { TestClient, waitFor } from "../network/helpers.ts";
-import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
+import { dumpMetadataFile, requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
 import { requestContext } from "../support/request-context.ts";
 import { wireCall } from "../support/wire-call.ts";
 import { bindControllerListeners } from "./controller-listeners.ts";
@@ -399,11 +399,7 @@ describe("Kafka's kafka-dump-log reads what the controller wrote", () => {
       () => running().find((n) => topicByName(n.loader.image, "dumped")?.partitions.size === 2),
       "the topic committed",
     );
-    const { stdout } = await runKafkaClass("org.apache.kafka.tools.DumpLogSegments", [
-      "--cluster-metadata-decoder",
-      "--files",
-      join(node.metadataDir, METADATA_LOG_DIR, "00000000000000000000.log"),
-    ]);
+    const stdout = await dumpMetadataFile(join(node.metadataDir, METADATA_LOG_DIR, "00000000000000000000.log"));
     for (const type of [
       "FEATURE_LEVEL_RECORD",
       "REGISTER_BROKER_RECORD",

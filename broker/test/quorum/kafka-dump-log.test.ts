@@ -14,7 +14,7 @@ import {
 } from "../../src/protocol/index.ts";
 import { METADATA_LOG_DIR, MetadataLog } from "../../src/quorum/metadata-log.ts";
 import type { LogEntry } from "../../src/raft/index.ts";
-import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
+import { dumpMetadataFile, requireReferenceKafka } from "../support/reference-kafka.ts";
 
 // Apache Kafka's own kafka-dump-log (DumpLogSegments --cluster-metadata-decoder) must read the metadata log we write:
 // control batches, metadata record frames and the records themselves. Runs with the reference Kafka's jars
@@ -65,12 +65,7 @@ describe("Kafka's kafka-dump-log reads our metadata log", () => {
     await log.flush();
     await log.close();
 
-    const segment = join(dir, METADATA_LOG_DIR, "00000000000000000000.log");
-    const { stdout } = await runKafkaClass("org.apache.kafka.tools.DumpLogSegments", [
-      "--cluster-metadata-decoder",
-      "--files",
-      segment,
-    ]);
+    const stdout = await dumpMetadataFile(join(dir, METADATA_LOG_DIR, "00000000000000000000.log"));
     expect(stdout).toContain(
       'LeaderChange: {"version":0,"leaderId":1,"voters":[{"voterId":1},{"voterId":2},{"voterId":3}]',
     );

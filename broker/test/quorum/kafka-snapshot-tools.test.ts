@@ -20,7 +20,7 @@ import {
   bootstrapRecords,
   writeBootstrapCheckpoint,
 } from "../../src/quorum/bootstrap-checkpoint.ts";
-import { requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
+import { dumpMetadataFile, requireReferenceKafka, runKafkaClass } from "../support/reference-kafka.ts";
 
 // Apache Kafka's own tools must read the snapshots we write: kafka-dump-log --cluster-metadata-decoder decodes the
 // checkpoint (header, records, footer), and kafka-metadata-shell --snapshot loads it into Kafka's own image. Runs with the reference Kafka's jars (`make reference-kafka`); fails, saying
@@ -116,11 +116,7 @@ describe("Kafka's tools read our metadata snapshots", () => {
   });
 
   it("kafka-dump-log decodes the header, every record and the footer", async () => {
-    const { stdout } = await runKafkaClass("org.apache.kafka.tools.DumpLogSegments", [
-      "--cluster-metadata-decoder",
-      "--files",
-      file,
-    ]);
+    const stdout = await dumpMetadataFile(file);
     expect(stdout).toContain("Snapshot end offset: 42, epoch: 2");
     expect(stdout).toMatch(/SnapshotHeader \{"version":0,"lastContainedLogTimestamp":0\}/);
     expect(stdout).toMatch(/SnapshotFooter \{"version":0\}/);
@@ -184,11 +180,7 @@ describe("Kafka's tools read our metadata snapshots", () => {
 
   it("kafka-dump-log decodes the format step's bootstrap.checkpoint", async () => {
     await writeBootstrapCheckpoint(dir, bootstrapRecords(21));
-    const { stdout } = await runKafkaClass("org.apache.kafka.tools.DumpLogSegments", [
-      "--cluster-metadata-decoder",
-      "--files",
-      join(dir, BOOTSTRAP_CHECKPOINT),
-    ]);
+    const stdout = await dumpMetadataFile(join(dir, BOOTSTRAP_CHECKPOINT));
     expect(stdout).toMatch(/SnapshotHeader \{"version":0,"lastContainedLogTimestamp":0\}/);
     expect(stdout).toContain(
       '"type":"FEATURE_LEVEL_RECORD","version":0,"data":{"name":"metadata.version","featureLevel":21}',

@@ -28,3 +28,13 @@ export function runKafkaClass(mainClass: string, args: readonly string[]): Promi
     timeout: 60_000,
   });
 }
+
+/** Kafka's kafka-dump-log (DumpLogSegments --cluster-metadata-decoder) of one metadata file; resolves with its output. */
+export async function dumpMetadataFile(file: string): Promise<string> {
+  const { stdout } = await runKafkaClass("org.apache.kafka.tools.DumpLogSegments", [
+    "--cluster-metadata-decoder",
+    "--files",
+    file,
+  ]);
+  return stdout;
+}
