@@ -159,6 +159,13 @@ const ROWS: Row[] = [
         queries: [{ expr: `sum by (pod) (tributary_log_size_bytes${B})`, legend: "{{pod}}" }],
       },
       {
+        title: "Offline log dirs",
+        description:
+          "1 for each log dir a broker took offline after a storage error (full disk, I/O error, read-only at start-up): its replicas moved to other brokers; replace or repair the volume and restart the broker.",
+        unit: "short",
+        queries: [{ expr: `max by (pod, log_dir) (tributary_log_dir_offline${B})`, legend: "{{pod}} {{log_dir}}" }],
+      },
+      {
         title: "Consumer group lag",
         description: "Messages between each group's committed offsets and the high watermarks.",
         unit: "short",
