@@ -14,10 +14,9 @@ import { createHandlers } from "./handlers/registry.ts";
 import type { BrokerServices, ControllerForwarder, TopicCreator } from "./handlers/services.ts";
 import { LogManager } from "./log/index.ts";
 import { EffectiveConfigs } from "./metadata/effective-configs.ts";
-import { leaderEndpoint, replicaDirectory, topicByName } from "./metadata/image/index.ts";
+import { leaderEndpoint, topicByName } from "./metadata/image/index.ts";
 import { MetadataView, type MetadataSource } from "./metadata/metadata-source.ts";
 import { LogGroupStore } from "./partitions/offsets-store.ts";
-import { LogDirMoves } from "./partitions/log-dir-moves.ts";
 import { PartitionManager } from "./partitions/partition-manager.ts";
 import { PartitionPublisher } from "./partitions/partition-publisher.ts";
 import type { DirectoryAssignments } from "./partitions/directory-assignments.ts";
@@ -51,8 +50,6 @@ export interface BrokerStorage {
   readonly fetchers: ReplicaFetcherManager;
   /** The replication throttles (KIP-73) the fetchers and the Fetch handler apply. */
   readonly throttles: ReplicationThrottles;
-  /** Moves of replicas between this node's log dirs (AlterReplicaLogDirs); those found under way at start resume. */
-  readonly logDirMoves: LogDirMoves;
   /** Stops the replica fetchers, then closes every log cleanly (the clean-shutdown marker skips recovery). */
   close(): Promise<void>;
 }
@@ -128,21 +125,6 @@ export async function openBrokerStorage(options: BrokerStorageOptions): Promise<
     ).publish,
   );
   source.subscribe(view.publish);
-  const logDirMoves = new LogDirMoves({
-    logs,
-    partitions,
-    quota: () => throttles.alterLogDirs,
-    logger: logger.child({ component: "log-dir-moves" }),
-    ...(options.clock && { clock: options.clock }),
-    // The controller learns the replica's new dir (KIP-858) as it learns where a new replica was placed.
-    onMoved: (topic, partition, logDir) => {
-      const topicId = view.image.topicIdsByName.get(topic);
-      const registration = topicByName(view.image, topic)?.partitions.get(partition);
-      if (topicId === undefined || registration === undefined) return;
-      options.directoryAssignments?.place(topicId, partition, logDir, replicaDirectory(registration, config.nodeId));
-    },
-  });
-  logDirMoves.resume();
   return {
     logs,
     partitions,
@@ -150,9 +132,7 @@ export async function openBrokerStorage(options: BrokerStorageOptions): Promise<
     view,
     fetchers,
     throttles,
-    logDirMoves,
     async close() {
-      await logDirMoves.close();
       await fetchers.close();
       partitions.wakeAll();
       await logs.close();
@@ -204,11 +184,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const groups = new GroupCoordinatorManager({
     partitionCount: topicByName(view.image, OFFSETS_TOPIC)?.partitions.size ?? null,
     openStore: (partition, leaderEpoch) => {
-      const opened = partitions.log(OFFSETS_TOPIC, partition);
-      if (!opened) throw new Error(`${OFFSETS_TOPIC}-${partition} has no log`);
+      const log = partitions.log(OFFSETS_TOPIC, partition);
+      if (!log) throw new Error(`${OFFSETS_TOPIC}-${partition} has no log`);
       return new LogGroupStore(
-        // Looked up on every use: a move between log dirs replaces the log.
-        () => partitions.log(OFFSETS_TOPIC, partition) ?? opened,
+        log,
         partitions.leaderWrites(OFFSETS_TOPIC, partition, leaderEpoch, OFFSETS_COMMIT_TIMEOUT_MS),
         clock,
       );
@@ -247,7 +226,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     forwarder: options.forwarder,
     createTopic: options.createTopic,
     partitions,
-    logDirMoves: storage.logDirMoves,
     throttles,
     groups,
     ensureOffsetsTopic,

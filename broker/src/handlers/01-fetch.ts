@@ -227,7 +227,6 @@ export function fetchHandler(services: BrokerServices): AnyHandler {
         releaseAll();
         const { bytes, failed, ...read } = await readSlots(slots, responseLimit, reads, {
           closedError: (topic, partition) => services.partitions.closedLogError(topic, partition),
-          currentLog: (topic, partition) => services.partitions.log(topic, partition),
           role: (topic, partition) => services.partitions.role(topic, partition),
           overThrottle: () => throttle.isExceeded(),
           logger: context.logger,
@@ -309,8 +308,6 @@ function sameTopic(a: FetchRequestFetchTopic, b: FetchRequestFetchTopic, byId: b
 interface SlotChecks {
   /** The answer for a log that closed under the read: its topic deleted, or the broker shutting down. */
   readonly closedError: (topic: string, partition: number) => { errorCode: number };
-  /** The partition's log now: a move between log dirs (AlterReplicaLogDirs) replaces it while a fetch waits. */
-  readonly currentLog: (topic: string, partition: number) => PartitionLog | undefined;
   /** This node's current part in the partition: leadership and leader epochs may move while a fetch waits for data. */
   readonly role: (topic: string, partition: number) => ReplicaRole | undefined;
   /** Whether the leader replication throttle is exceeded now. */
@@ -367,10 +364,6 @@ async function readSlots(
   let heldBack = 0;
   const candidates: Candidate[] = [];
   for (const slot of slots) {
-    if (slot.log?.isClosed === true) {
-      const replacement = checks.currentLog(slot.topic, slot.request.partition);
-      if (replacement !== undefined && !replacement.isClosed) slot.log = replacement;
-    }
     const log = slot.log;
     if (!log) continue;
     const { request: p, response } = slot;

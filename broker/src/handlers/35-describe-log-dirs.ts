@@ -1,8 +1,6 @@
 // DescribeLogDirs (key 35), versions 1-4.
-// One result per configured log dir, listing the partitions stored there with their size on disk (all segments). A
-// replica being moved to another dir (AlterReplicaLogDirs) is also listed in its target dir with isFutureKey true,
-// its future log's size, and as offsetLag how far that log's end is behind the current log's (Kafka's rule); a
-// current replica's offsetLag is 0, as in Kafka (its high watermark never passes its end). topics = null asks for every
+// One result per configured log dir, listing the partitions stored there with their size on disk (all segments);
+// offsetLag is 0 and isFutureKey false because nothing is ever moved between dirs. topics = null asks for every
 // partition; otherwise only the partitions named that exist. v4 adds the file system's total and usable bytes
 // (-1 when they cannot be read). Log dirs are reported as absolute paths, as Kafka does. A dir taken offline after a
 // storage error (ADR 24) is reported with KAFKA_STORAGE_ERROR and nothing else, as Kafka reports it.
@@ -14,7 +12,6 @@ import {
   DescribeLogDirsRequest,
   DescribeLogDirsResponse,
   ErrorCode,
-  type DescribeLogDirsResponseDescribeLogDirsPartition,
   type DescribeLogDirsResponseDescribeLogDirsResult,
   type DescribeLogDirsResponseDescribeLogDirsTopic,
 } from "../protocol/index.ts";
@@ -49,16 +46,6 @@ export function describeLogDirsHandler(services: BrokerServices): AnyHandler {
         dirs.map((d) => [d, new Map()]),
       );
       const listed = new Set<string>();
-      const report = (logDir: string, topic: string, partition: DescribeLogDirsResponseDescribeLogDirsPartition) => {
-        const topics = byDir.get(resolve(logDir));
-        if (!topics) return;
-        let entry = topics.get(topic);
-        if (!entry) {
-          entry = { name: topic, partitions: [] };
-          topics.set(topic, entry);
-        }
-        entry.partitions.push(partition);
-      };
       for (const { topic, partitions } of wanted) {
         if (!topicByName(services.metadata.image, topic)) continue;
         for (const partitionIndex of partitions) {
@@ -66,15 +53,18 @@ export function describeLogDirsHandler(services: BrokerServices): AnyHandler {
           // A partition named twice (or a topic listed twice) is reported once.
           if (!log || listed.has(log.dir)) continue;
           listed.add(log.dir);
-          const partitionSize = BigInt(log.sizeBytes());
-          report(dirname(log.dir), topic, { partitionIndex, partitionSize, offsetLag: 0n, isFutureKey: false });
-          const future = services.partitions.futureLog(topic, partitionIndex);
-          if (future === undefined) continue;
-          report(future.logDir, topic, {
+          const topics = byDir.get(resolve(dirname(log.dir)));
+          if (!topics) continue;
+          let entry = topics.get(topic);
+          if (!entry) {
+            entry = { name: topic, partitions: [] };
+            topics.set(topic, entry);
+          }
+          entry.partitions.push({
             partitionIndex,
-            partitionSize: BigInt(future.log.sizeBytes()),
-            offsetLag: services.logDirMoves.futureLag(topic, partitionIndex),
-            isFutureKey: true,
+            partitionSize: BigInt(log.sizeBytes()),
+            offsetLag: 0n,
+            isFutureKey: false,
           });
         }
       }

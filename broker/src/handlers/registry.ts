@@ -21,7 +21,6 @@ import { deleteRecordsHandler } from "./21-delete-records.ts";
 import { offsetForLeaderEpochHandler } from "./23-offset-for-leader-epoch.ts";
 import { describeConfigsHandler } from "./32-describe-configs.ts";
 import { alterConfigsHandler } from "./33-alter-configs.ts";
-import { alterReplicaLogDirsHandler } from "./34-alter-replica-log-dirs.ts";
 import { describeLogDirsHandler } from "./35-describe-log-dirs.ts";
 import { createPartitionsHandler } from "./37-create-partitions.ts";
 import { electLeadersHandler } from "./43-elect-leaders.ts";
@@ -64,7 +63,6 @@ export function createHandlers(services: BrokerServices): AnyHandler[] {
     offsetForLeaderEpochHandler(services),
     describeConfigsHandler(services),
     alterConfigsHandler(services),
-    alterReplicaLogDirsHandler(services),
     describeLogDirsHandler(services),
     createPartitionsHandler(services),
     electLeadersHandler(services),

@@ -3,7 +3,6 @@ import type { BrokerConfig } from "../config/broker-config.ts";
 import type { EnsureOffsetsTopic, GroupCoordinatorManager } from "../coordinator/index.ts";
 import type { EffectiveConfigs } from "../metadata/effective-configs.ts";
 import type { MetadataView } from "../metadata/metadata-source.ts";
-import type { LogDirMoves } from "../partitions/log-dir-moves.ts";
 import type { PartitionManager } from "../partitions/partition-manager.ts";
 import type { ProducerIdAllocator } from "../partitions/producer-ids.ts";
 import type { ReplicationThrottles } from "../replication/throttles.ts";
@@ -73,8 +72,6 @@ export interface BrokerServices {
   /** Metadata's auto-creation of topics. */
   readonly createTopic: TopicCreator;
   readonly partitions: PartitionManager;
-  /** Moves of this broker's replicas between its log dirs (AlterReplicaLogDirs). */
-  readonly logDirMoves: LogDirMoves;
   /** The replication throttles (KIP-73): the leader side bounds what followers outside the ISR are sent. */
   readonly throttles: ReplicationThrottles;
   /** The group coordinator shards of the `__consumer_offsets` partitions this broker leads. */

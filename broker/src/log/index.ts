@@ -20,7 +20,6 @@ export {
   parsePartitionDirName,
   partitionDirName,
   type LogManagerOptions,
-  type FutureLog,
   type PartitionRef,
   type PartitionRetention,
 } from "./log-manager.ts";

@@ -11,11 +11,6 @@ import { PartitionLog, type DeletedSegment } from "./partition-log.ts";
 const PARTITION_DIR = /^(.+)-(\d+)$/;
 /** A partition directory renamed for deletion; Kafka's own naming, so a crash mid-delete is finished at next start. */
 const DELETED_DIR = /\.[0-9a-f]{32}-delete$/;
-/**
- * A partition's future log (KIP-113): a copy being made in another log dir of this node, to replace the current log
- * once caught up. Kafka's naming, `<topic>-<partition>.<uuid>-future`.
- */
-const FUTURE_DIR = /^(.+)-(\d+)\.[0-9a-f]{32}-future$/;
 const OPEN_CONCURRENCY = 4;
 /**
  * Written, synced and removed in each log dir at start: a dir that cannot take writes (a full disk, a file system the
@@ -61,12 +56,6 @@ export interface PartitionRetention {
   logStartOffset: bigint;
 }
 
-/** A future log: where it is, and the log itself. */
-export interface FutureLog {
-  readonly logDir: string;
-  readonly log: PartitionLog;
-}
-
 interface PeriodicTask {
   timer: NodeJS.Timeout | undefined;
   /** The pass in progress, if any. */
@@ -94,10 +83,6 @@ async function probeWrites(dir: string): Promise<void> {
 /** The directory name of a partition's log, as Kafka names it. */
 export function partitionDirName(topic: string, partition: number): string {
   return `${topic}-${partition}`;
-}
-
-function uniqueSuffix(): string {
-  return randomUUID().replaceAll("-", "");
 }
 
 /** Splits a partition directory name; undefined for anything else found in a log dir. */
@@ -131,12 +116,6 @@ export class LogManager {
   private readonly offlineReplicas = new Map<string, string | undefined>();
   /** The dirs that failed while the manager opened, with the error. */
   private readonly startFailures = new Map<string, unknown>();
-  /** Future logs by partition key: at most one per partition, in a log dir other than the current log's. */
-  private readonly futures = new Map<string, FutureLog>();
-  /** Where a partition not yet on this node goes when it is created (AlterReplicaLogDirs named it a dir first). */
-  private readonly preferredDirs = new Map<string, string>();
-  /** Partitions whose current log is being replaced by their future log: no HW checkpoint is written meanwhile. */
-  private readonly swapping = new Set<string>();
 
   private constructor(private readonly options: LogManagerOptions) {
     this.baseConfig = resolveLogConfig(options.config);
@@ -147,11 +126,10 @@ export class LogManager {
     const manager = new LogManager(options);
     for (const [logDir, reason] of options.failedLogDirs ?? []) manager.failAtStart(logDir, reason);
     const found: { logDir: string; topic: string; partition: number }[] = [];
-    const futures: { logDir: string; name: string; topic: string; partition: number }[] = [];
     for (const logDir of options.logDirs) {
       if (manager.offline.has(logDir)) continue;
       try {
-        found.push(...(await manager.scanLogDir(logDir, futures)));
+        found.push(...(await manager.scanLogDir(logDir)));
       } catch (err) {
         if (!isStorageFailure(err)) throw err;
         manager.failAtStart(logDir, err);
@@ -196,18 +174,12 @@ export class LogManager {
         manager.offlineReplicas.set(key, logDir);
         await ref.log.close().catch(() => undefined);
       }
-      for (const future of futures) await manager.openFoundFuture(future);
     } catch (err) {
       await manager.close().catch(() => undefined);
       throw err;
     }
     options.logger.info(
-      {
-        partitions: manager.logs.size,
-        futures: manager.futures.size,
-        logDirs: options.logDirs,
-        offlineLogDirs: [...manager.offline],
-      },
+      { partitions: manager.logs.size, logDirs: options.logDirs, offlineLogDirs: [...manager.offline] },
       "opened partition logs",
     );
     manager.tasks.push(
@@ -220,10 +192,7 @@ export class LogManager {
   }
 
   /** The partitions in a log dir (created if missing), after finishing interrupted deletions there. */
-  private async scanLogDir(
-    logDir: string,
-    futures: { logDir: string; name: string; topic: string; partition: number }[],
-  ): Promise<{ logDir: string; topic: string; partition: number }[]> {
+  private async scanLogDir(logDir: string): Promise<{ logDir: string; topic: string; partition: number }[]> {
     const found: { logDir: string; topic: string; partition: number }[] = [];
     await mkdir(logDir, { recursive: true });
     await probeWrites(logDir);
@@ -235,11 +204,6 @@ export class LogManager {
         continue;
       }
       if (this.options.foreignDirs?.includes(entry.name)) continue;
-      const future = FUTURE_DIR.exec(entry.name);
-      if (future?.[1] !== undefined && future[2] !== undefined) {
-        futures.push({ logDir, name: entry.name, topic: future[1], partition: Number(future[2]) });
-        continue;
-      }
       const parsed = parsePartitionDirName(entry.name);
       if (parsed !== undefined) found.push({ logDir, ...parsed });
     }
@@ -327,124 +291,6 @@ export class LogManager {
     if (!this.offlineReplicas.has(key)) this.offlineReplicas.set(key, undefined);
   }
 
-  /**
-   * A future log found at start. With its current log present it is opened again (the move resumes); without, the
-   * process stopped in the middle of a swap, after the current log was renamed for deletion: the future log was
-   * complete and closed cleanly by then, so it becomes the current log.
-   */
-  private async openFoundFuture(found: { logDir: string; name: string; topic: string; partition: number }) {
-    const { logDir, name, topic, partition } = found;
-    const key = partitionDirName(topic, partition);
-    const logger = this.options.logger;
-    if (this.futures.has(key)) throw new Error(`partition ${key} has a future log in more than one log dir`);
-    // A dir that failed at start-up holds the future log or the current one: neither is touched until a restart
-    // with working storage (the move is not resumed, nor the future log made current).
-    if (this.offline.has(logDir) || this.offlineReplicas.has(key)) {
-      logger.warn({ topic, partition, logDir }, "found a future log but a log dir is offline: its move waits");
-      return;
-    }
-    const config = this.options.topicConfig?.(topic);
-    if (this.logs.has(key)) {
-      const log = await this.openLog(logDir, topic, partition, config, name);
-      this.futures.set(key, { logDir, log });
-      logger.info({ topic, partition, logDir }, "found a future log: its move resumes");
-      return;
-    }
-    await rename(join(logDir, name), join(logDir, key));
-    await fsyncDir(logDir);
-    const log = await this.openLog(logDir, topic, partition, config);
-    this.logs.set(key, { ref: { topic, partition, log }, logDir });
-    logger.info({ topic, partition, logDir }, "found a future log whose swap was interrupted: it is the log now");
-  }
-
-  /** The partition's future log, if a move to another log dir is under way. */
-  future(topic: string, partition: number): FutureLog | undefined {
-    return this.futures.get(partitionDirName(topic, partition));
-  }
-
-  /** Every future log, by partition. */
-  futureLogs(): { topic: string; partition: number; logDir: string; log: PartitionLog }[] {
-    return [...this.futures].map(([key, f]) => ({ ...parsePartitionDirName(key)!, ...f }));
-  }
-
-  /**
-   * Creates an empty future log for the partition in `logDir` (which must be online and not the current log's), with
-   * the current log's settings. The caller fills it and either swaps it in (replaceWithFuture) or drops it.
-   */
-  async createFuture(topic: string, partition: number, logDir: string): Promise<PartitionLog> {
-    this.ensureOpen();
-    const key = partitionDirName(topic, partition);
-    const current = this.logs.get(key);
-    if (current === undefined) throw new Error(`no log for ${key}`);
-    if (!this.options.logDirs.includes(logDir)) throw new RangeError(`${logDir} is not a log dir of this node`);
-    if (current.logDir === logDir) throw new RangeError(`${key} is in ${logDir} already`);
-    if (this.offline.has(logDir)) throw new StorageError(logDir, "creating a future log", "the log dir is offline");
-    if (this.futures.has(key)) throw new Error(`${key} has a future log already`);
-    const name = `${key}.${uniqueSuffix()}-future`;
-    const log = await this.openLog(logDir, topic, partition, current.ref.log.config, name);
-    await fsyncDir(logDir);
-    this.futures.set(key, { logDir, log });
-    this.options.logger.info({ topic, partition, logDir }, "created a future log");
-    return log;
-  }
-
-  /** Closes and removes the partition's future log (a move cancelled or failed). */
-  async deleteFuture(topic: string, partition: number): Promise<boolean> {
-    const key = partitionDirName(topic, partition);
-    const future = this.futures.get(key);
-    if (future === undefined) return false;
-    this.futures.delete(key);
-    await future.log.delete();
-    this.options.logger.info({ topic, partition, logDir: future.logDir }, "deleted a future log");
-    return true;
-  }
-
-  /**
-   * Replaces the partition's current log with its future log, which the caller has brought level with it and keeps
-   * level (no write reaches the current log meanwhile). The future log is closed cleanly, the current log's directory
-   * is renamed for deletion, the future's directory takes the partition's name in its log dir and is opened as the
-   * log. The old log stays readable until the new one is in place, then is deleted. A crash after the first rename
-   * leaves a future log with no current one, which open() makes the log (openFoundFuture). Returns the new log.
-   */
-  async replaceWithFuture(topic: string, partition: number): Promise<PartitionLog> {
-    this.ensureOpen();
-    const key = partitionDirName(topic, partition);
-    const current = this.logs.get(key);
-    const future = this.futures.get(key);
-    if (current === undefined || future === undefined) throw new Error(`${key} has no current and future log`);
-    const futureDir = future.log.dir;
-    this.swapping.add(key);
-    try {
-      await future.log.close();
-      this.futures.delete(key);
-      const doomed = join(current.logDir, `${key}.${uniqueSuffix()}-delete`);
-      await rename(join(current.logDir, key), doomed);
-      await fsyncDir(current.logDir);
-      await rename(futureDir, join(future.logDir, key));
-      await fsyncDir(future.logDir);
-      const log = await this.openLog(future.logDir, topic, partition, current.ref.log.config);
-      this.logs.set(key, { ref: { topic, partition, log }, logDir: future.logDir });
-      // Unflushed and unwanted: the directory is gone from its name already.
-      await current.ref.log.delete().catch(() => undefined);
-      await rm(doomed, { recursive: true, force: true });
-      this.options.logger.info(
-        { topic, partition, from: current.logDir, to: future.logDir, logEndOffset: log.logEndOffset },
-        "replaced a log with its future log",
-      );
-      return log;
-    } finally {
-      this.swapping.delete(key);
-    }
-  }
-
-  /**
-   * Where the partition goes when it is created on this node: AlterReplicaLogDirs for a replica this node does not
-   * hold yet (Kafka's preferred log dir).
-   */
-  setPreferredDir(topic: string, partition: number, logDir: string): void {
-    this.preferredDirs.set(partitionDirName(topic, partition), logDir);
-  }
-
   /** The partition's log, created empty (in the least loaded log dir) with `config` overrides if it does not exist. */
   async getOrCreate(topic: string, partition: number, config?: Partial<LogConfig>): Promise<PartitionLog> {
     this.ensureOpen();
@@ -458,12 +304,7 @@ export class LogManager {
       const where = this.offlineReplicas.get(key) ?? "an offline log dir";
       throw new StorageError(where, `opening ${key}`, "its log dir is offline");
     }
-    const preferred = this.preferredDirs.get(key);
-    this.preferredDirs.delete(key);
-    const logDir =
-      preferred !== undefined && this.options.logDirs.includes(preferred) && !this.offline.has(preferred)
-        ? preferred
-        : this.leastLoadedDir();
+    const logDir = this.leastLoadedDir();
     const creating = this.openLog(logDir, topic, partition, config)
       .then(async (log) => {
         // The new directory entry must survive power loss along with the data that will be acknowledged in it.
@@ -488,9 +329,6 @@ export class LogManager {
   async deletePartition(topic: string, partition: number): Promise<boolean> {
     const key = partitionDirName(topic, partition);
     await this.pending.get(key)?.catch(() => undefined);
-    await this.deleteFuture(topic, partition).catch((err: unknown) =>
-      this.options.logger.error({ err, topic, partition }, "could not delete a future log"),
-    );
     // A replica whose dir is offline has nothing here to delete (its dir keeps its files until it is read again).
     this.offlineReplicas.delete(key);
     const entry = this.logs.get(key);
@@ -550,19 +388,17 @@ export class LogManager {
     }
     await Promise.allSettled(this.pending.values());
     const errors: unknown[] = [];
-    for (const { log } of [...this.partitions(), ...this.futures.values()]) {
+    for (const { log } of this.partitions()) {
       if (!log.isClosed) await log.close().catch((err: unknown) => errors.push(err));
     }
     this.logs.clear();
-    this.futures.clear();
     if (errors.length > 0) throw new AggregateError(errors, "some partition logs failed to close");
   }
 
   /** Writes the high watermark checkpoint of every open partition whose HW moved since its last one. */
   async checkpointHighWatermarks(): Promise<void> {
-    for (const { topic, partition, log } of this.partitions()) {
-      if (!log.isClosed && !this.swapping.has(partitionDirName(topic, partition)))
-        await log.checkpointHighWatermarkNow();
+    for (const { log } of this.partitions()) {
+      if (!log.isClosed) await log.checkpointHighWatermarkNow();
     }
   }
 
@@ -593,10 +429,9 @@ export class LogManager {
     topic: string,
     partition: number,
     config?: Partial<LogConfig>,
-    dirName = partitionDirName(topic, partition),
   ): Promise<PartitionLog> {
     const logOptions = {
-      dir: join(logDir, dirName),
+      dir: join(logDir, partitionDirName(topic, partition)),
       config: resolveLogConfig(config ?? {}, this.baseConfig),
       logger: this.options.logger.child({ topic, partition }),
       ...(this.options.clock !== undefined ? { clock: this.options.clock } : {}),

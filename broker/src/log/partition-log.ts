@@ -123,8 +123,6 @@ export class PartitionLog {
   private epochsUnpersisted = false;
   private flushTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Truncations of the end so far, so that a copy of the log (a future log) can tell it may have diverged. */
-  private truncations = 0;
   private queue: Promise<unknown> = Promise.resolve();
   /**
    * HW checkpoint writes, one at a time and each writing the HW as it is when it starts, so the last one to finish
@@ -327,11 +325,6 @@ export class PartitionLog {
 
   get isClosed(): boolean {
     return this.closed;
-  }
-
-  /** How many times the log's end was cut back (truncateTo, truncateFullyAndStartAt) since it was opened. */
-  get truncationCount(): number {
-    return this.truncations;
   }
 
   /** Applies changed topic configs (AlterConfigs); they take effect from the next append or retention run. */
@@ -611,7 +604,6 @@ export class PartitionLog {
   truncateTo(offset: bigint): Promise<void> {
     return this.exclusive(async () => {
       if (offset < 0n) throw new RangeError(`cannot truncate to negative offset ${offset}`);
-      this.truncations++;
       if (offset >= this.endOffset) {
         // No data to cut, but an epoch this replica started as leader and never wrote in may conflict with the
         // leader it now follows: it goes, as in Kafka.
@@ -652,7 +644,6 @@ export class PartitionLog {
   truncateFullyAndStartAt(offset: bigint): Promise<void> {
     return this.exclusive(async () => {
       if (offset < 0n) throw new RangeError(`cannot start a log at negative offset ${offset}`);
-      this.truncations++;
       for (const segment of [...this.segmentList].reverse()) await segment.retire();
       this.segmentList = [await LogSegment.create(this.dir, offset, this.clock(), this.pool)];
       this.startOffset = offset;

@@ -38,20 +38,11 @@ export class LogGroupStore implements GroupStore {
   /** The ISR waits of writes not yet asked about (`replicated`), by the offset just past each write. */
   private readonly replicating = new Map<bigint, Promise<ReplicationOutcome>>();
 
-  /** The partition's log now: a move to another log dir (AlterReplicaLogDirs) replaces it. */
-  private readonly currentLog: () => PartitionLog;
-
   constructor(
-    log: PartitionLog | (() => PartitionLog),
+    private readonly log: PartitionLog,
     private readonly partition: GroupStorePartition,
     private readonly clock: () => number = Date.now,
-  ) {
-    this.currentLog = typeof log === "function" ? log : () => log;
-  }
-
-  private get log(): PartitionLog {
-    return this.currentLog();
-  }
+  ) {}
 
   async write(records: readonly GroupStoreRecord[]): Promise<bigint> {
     if (records.length === 0) return this.log.logEndOffset;

@@ -549,45 +549,6 @@ export class PartitionManager {
     return this.logs.get(topic, partition);
   }
 
-  /** The partition's future log and its log dir, while a move to another log dir is under way. */
-  futureLog(topic: string, partition: number): { logDir: string; log: PartitionLog } | undefined {
-    return this.logs.future(topic, partition);
-  }
-
-  /**
-   * Swaps the partition's future log in for its current log (a move between log dirs, KIP-113), under the partition
-   * lock so that no append reaches the current log meanwhile. `catchUp` brings the future log level with the current
-   * one and says whether it may replace it. The in-memory producer state stays; the new log gets the current log's
-   * high watermark and latest leader epoch (an epoch nothing was appended in yet lives only in memory). Long-polls on
-   * the partition wake to read from the new log. Returns the new log, or undefined when the swap did not happen.
-   */
-  async replaceWithFuture(
-    topic: string,
-    partition: number,
-    catchUp: (current: PartitionLog) => Promise<boolean>,
-  ): Promise<PartitionLog | undefined> {
-    const state = this.stateFor(topic, partition);
-    if (!state) return undefined;
-    const key = partitionKey(topic, partition);
-    const log = await this.exclusive(state, async () => {
-      const current = this.logs.get(topic, partition);
-      if (current === undefined || current.isClosed || this.state.get(key) !== state) return undefined;
-      if (this.logs.future(topic, partition) === undefined || !(await catchUp(current))) return undefined;
-      const highWatermark = current.highWatermark;
-      const epoch = current.latestEpoch();
-      const replaced = await this.logs.replaceWithFuture(topic, partition);
-      state.log = replaced;
-      replaced.updateHighWatermark(highWatermark);
-      if (epoch !== undefined && (replaced.latestEpoch() ?? -1) < epoch) await replaced.assignEpochStartOffset(epoch);
-      return replaced;
-    });
-    if (log !== undefined) {
-      this.advanceHighWatermark(key);
-      this.notify(key);
-    }
-    return log;
-  }
-
   setConfig(topic: string, partition: number, config: Partial<LogConfig>): void {
     this.logs.get(topic, partition)?.setConfig(config);
   }

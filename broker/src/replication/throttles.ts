@@ -76,12 +76,8 @@ export interface ReplicationThrottlesOptions {
   readonly metrics?: ThrottleMetrics;
 }
 
-/** The dynamic broker config bounding the copy of replicas between this broker's log dirs (KIP-113). */
-export const ALTER_LOG_DIRS_RATE = "replica.alter.log.dirs.io.max.bytes.per.second";
-
 export class ReplicationThrottles {
   private readonly sides: Record<ThrottleSide, ThrottleSideView>;
-  private readonly alterLogDirsQuota: ReplicationQuota;
   private appliedConfigs: MetadataImage["configs"] | undefined;
 
   constructor(private readonly options: ReplicationThrottlesOptions) {
@@ -90,13 +86,6 @@ export class ReplicationThrottles {
       leader: new ThrottleSideView("leader", options.window, clock, options.metrics),
       follower: new ThrottleSideView("follower", options.window, clock, options.metrics),
     };
-    this.alterLogDirsQuota = new ReplicationQuota(options.window);
-  }
-
-  /** Bounds the bytes copied into future logs (moves between log dirs), every partition together. */
-  get alterLogDirs(): ReplicationQuota {
-    this.refresh();
-    return this.alterLogDirsQuota;
   }
 
   get leader(): ThrottleSideView {
@@ -115,9 +104,6 @@ export class ReplicationThrottles {
       const settings = throttleSettings(configs, this.options.nodeId);
       for (const side of ["leader", "follower"] as const)
         this.sides[side].apply(settings[side].rate, settings[side].throttled);
-      const own = configs.get(configKey(ConfigResourceType.BROKER, String(this.options.nodeId)));
-      const cluster = configs.get(configKey(ConfigResourceType.BROKER, ""));
-      this.alterLogDirsQuota.setBound(throttleRate(own?.get(ALTER_LOG_DIRS_RATE) ?? cluster?.get(ALTER_LOG_DIRS_RATE)));
     }
     return this.sides;
   }

@@ -13,7 +13,6 @@ import { startNetwork, type NetworkServer } from "../../src/network/server.ts";
 import { EffectiveConfigs } from "../../src/metadata/effective-configs.ts";
 import type { MetadataImage } from "../../src/metadata/image/index.ts";
 import { MetadataView, PublishingChain } from "../../src/metadata/metadata-source.ts";
-import { LogDirMoves, type CopyQuota } from "../../src/partitions/log-dir-moves.ts";
 import { PartitionManager, type PartitionManagerOptions } from "../../src/partitions/partition-manager.ts";
 import { PartitionPublisher, type FollowerFetchers } from "../../src/partitions/partition-publisher.ts";
 import { decodeResponse, encodeRequest, type MessageCodec } from "../../src/protocol/index.ts";
@@ -39,15 +38,6 @@ function unavailable(name: string): never {
   ) as never;
 }
 
-/** Several log dirs, and how moves between them copy (AlterReplicaLogDirs). */
-export interface MovesOptions {
-  /** How many log dirs (`logs-0`, `logs-1`, … in the harness dir); one (the harness dir itself) by default. */
-  readonly logDirs?: number;
-  readonly chunkBytes?: number;
-  /** The copy's throttle, instead of the one replica.alter.log.dirs.io.max.bytes.per.second sets. */
-  readonly quota?: CopyQuota;
-}
-
 export class ImageHarness {
   private readonly chain = new PublishingChain();
   readonly view: MetadataView;
@@ -66,13 +56,12 @@ export class ImageHarness {
     fetchers?: FollowerFetchers,
     clock: () => number = Date.now,
     extraConfig: readonly string[] = [],
-    moves: MovesOptions = {},
   ) {
     const { config } = resolveBrokerConfig({
       overrides: [
         `node.id=${nodeId}`,
         "process.roles=broker,controller",
-        `log.dirs=${logs.logDirs.join(",")}`,
+        `log.dirs=${dir}`,
         "listeners=PLAINTEXT://127.0.0.1:0",
         ...extraConfig,
       ],
@@ -82,26 +71,18 @@ export class ImageHarness {
     this.view = new MetadataView(nodeId);
     this.chain.subscribe(new PartitionPublisher(nodeId, partitions, configs, logger, fetchers).publish);
     this.chain.subscribe(this.view.publish);
-    const throttles = new ReplicationThrottles({
-      nodeId,
-      image: () => this.view.image,
-      window: config.replicationQuotaWindow,
-      clock,
-    });
     this.services = {
       config,
       clusterId: "image-harness",
       metadata: this.view,
       configs,
       partitions,
-      logDirMoves: new LogDirMoves({
-        logs,
-        partitions,
-        quota: () => moves.quota ?? throttles.alterLogDirs,
-        logger,
-        ...(moves.chunkBytes !== undefined && { chunkBytes: moves.chunkBytes }),
+      throttles: new ReplicationThrottles({
+        nodeId,
+        image: () => this.view.image,
+        window: config.replicationQuotaWindow,
+        clock,
       }),
-      throttles,
       logger,
       clock: Date.now,
       forwarder: unavailable("forwarding to the controller"),
@@ -127,14 +108,11 @@ export class ImageHarness {
     options: PartitionManagerOptions = {},
     fetchers?: FollowerFetchers,
     config: readonly string[] = [],
-    moves: MovesOptions = {},
   ): Promise<ImageHarness> {
     const dir = await mkdtemp(join(tmpdir(), "image-harness-"));
-    const count = moves.logDirs ?? 1;
-    const logDirs = count === 1 ? [dir] : Array.from({ length: count }, (_, i) => join(dir, `logs-${i}`));
-    const logs = await LogManager.open({ logDirs, logger, retentionCheckIntervalMs: 0 });
+    const logs = await LogManager.open({ logDirs: [dir], logger, retentionCheckIntervalMs: 0 });
     const partitions = new PartitionManager(logs, logger, options);
-    return new ImageHarness(dir, logs, partitions, nodeId, fetchers, options.clock, config, moves);
+    return new ImageHarness(dir, logs, partitions, nodeId, fetchers, options.clock, config);
   }
 
   get image(): MetadataImage {
@@ -193,7 +171,6 @@ export class ImageHarness {
 
   async close(): Promise<void> {
     await this.network?.close(1_000);
-    await this.services.logDirMoves.close();
     this.partitions.stopReplication();
     this.partitions.wakeAll();
     await this.logs.close();
