@@ -2,14 +2,13 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { AdminClient } from "../../src/admin/index.ts";
-import { CreateTopicsRequest, CreateTopicsResponse, ErrorCode } from "../../src/protocol/index.ts";
+import { ErrorCode } from "../../src/protocol/index.ts";
 import { AckedProducer } from "../support/acked-producer.ts";
 import { pollUntil } from "../support/broker-process.ts";
-import type { Cluster } from "../support/cluster.ts";
 import {
   brokerAddress,
-  connectTo,
   consumeAll,
+  createAssigned,
   describePartitions,
   initProducerId,
   waitForPartitions,
@@ -27,40 +26,6 @@ const TOPIC = "jbod-replicated";
 const PARTITIONS = 4;
 const VICTIM = 1;
 
-/** Creates the topic with every partition on [VICTIM, 2, 3], so that VICTIM leads them all; returns its id. */
-async function createLedByVictim(cluster: Cluster): Promise<string> {
-  const connection = await connectTo(cluster, VICTIM, "jbod-test");
-  try {
-    const res = await connection.send(
-      CreateTopicsRequest,
-      CreateTopicsResponse,
-      7,
-      {
-        topics: [
-          {
-            name: TOPIC,
-            numPartitions: -1,
-            replicationFactor: -1,
-            assignments: Array.from({ length: PARTITIONS }, (_, partitionIndex) => ({
-              partitionIndex,
-              brokerIds: [VICTIM, 2, 3],
-            })),
-            configs: [],
-          },
-        ],
-        timeoutMs: 30_000,
-        validateOnly: false,
-      },
-      35_000,
-    );
-    const created = res.topics[0];
-    expect(created?.errorCode).toBe(ErrorCode.NONE);
-    return created?.topicId ?? "";
-  } finally {
-    connection.close();
-  }
-}
-
 describe("a full log dir of a broker with two", () => {
   smallDiskClusterTest(
     "moves only that dir's partitions; the broker keeps leading the other's and nothing acknowledged is lost",
@@ -70,7 +35,13 @@ describe("a full log dir of a broker with two", () => {
       smallDiskOn: (id) => id === VICTIM,
     },
     async (c, disks) => {
-      const topicId = await createLedByVictim(c);
+      // Every partition on [VICTIM, 2, 3], so that VICTIM leads them all.
+      const topicId = await createAssigned(
+        c,
+        VICTIM,
+        TOPIC,
+        Array.from({ length: PARTITIONS }, () => [VICTIM, 2, 3]),
+      );
       await waitForPartitions(c, 2, TOPIC, (p) => p.leader === VICTIM && p.isr.length === 3, 60_000);
       const all = Array.from({ length: PARTITIONS }, (_, p) => p);
       // The victim has told the controller where each replica is (AssignReplicasToDirs). It does so once it has

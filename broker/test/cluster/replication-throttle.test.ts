@@ -3,13 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminClient, type ConfigResult } from "../../src/admin/index.ts";
-import { CreateTopicsRequest, CreateTopicsResponse, ErrorCode } from "../../src/protocol/index.ts";
+import { ErrorCode } from "../../src/protocol/index.ts";
 import { encodeRecordBatch } from "../../src/protocol/records/index.ts";
 import { pollUntil } from "../support/broker-process.ts";
 import { clusterPerFile } from "../support/cluster-per-file.ts";
 import {
   brokerAddress,
   connectTo,
+  createAssigned,
   partitionInfo,
   produce,
   replicatedCluster,
@@ -56,31 +57,7 @@ const reassign = (...args: string[]) =>
 
 /** Creates a one-partition topic on exactly `replicas` (the first leads). */
 async function createOn(topic: string, replicas: number[]): Promise<void> {
-  const connection = await connectTo(running(), 1, "throttle-test");
-  try {
-    const res = await connection.send(
-      CreateTopicsRequest,
-      CreateTopicsResponse,
-      5,
-      {
-        topics: [
-          {
-            name: topic,
-            numPartitions: -1,
-            replicationFactor: -1,
-            assignments: [{ partitionIndex: 0, brokerIds: replicas }],
-            configs: [],
-          },
-        ],
-        timeoutMs: 10_000,
-        validateOnly: false,
-      },
-      15_000,
-    );
-    expect(res.topics[0]?.errorCode).toBe(ErrorCode.NONE);
-  } finally {
-    connection.close();
-  }
+  await createAssigned(running(), 1, topic, [replicas]);
   const all = replicas.join(",");
   await waitForPartitions(
     running(),
